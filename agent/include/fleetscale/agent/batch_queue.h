@@ -1,0 +1,52 @@
+// Batches waiting for the aggregator's ack. Each batch gets the agent's next sequence number
+// when appended; an ack for sequence N releases every batch up to N.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <vector>
+
+#include "fleetscale/v1/fleetscale.pb.h"
+
+namespace fleetscale::agent {
+
+struct QueuedBatch {
+  std::uint64_t sequence = 0;
+  std::string frame;  // the encoded frame (length prefix + Envelope{batch}), ready to write
+};
+
+// Thread-safety: implementations are used from one thread (the agent's I/O thread).
+class BatchQueue {
+ public:
+  virtual ~BatchQueue() = default;
+  // Stamps the batch with the next sequence number, encodes and keeps it. Returns the sequence.
+  virtual std::uint64_t append(v1::SampleBatch batch) = 0;
+  // Up to `max` batches with sequence > `afterSequence`, oldest first.
+  virtual std::vector<QueuedBatch> after(std::uint64_t afterSequence, std::size_t max) = 0;
+  // Releases every batch with sequence <= `sequence`.
+  virtual void ack(std::uint64_t sequence) = 0;
+  virtual std::size_t size() const = 0;
+  virtual std::uint64_t droppedBatches() const = 0;
+};
+
+// Bounded in memory; when full the oldest batch is dropped (counted), so a long outage costs the
+// oldest data, never the agent's memory.
+class MemoryBatchQueue final : public BatchQueue {
+ public:
+  explicit MemoryBatchQueue(std::size_t capacity, std::uint64_t firstSequence = 1);
+
+  std::uint64_t append(v1::SampleBatch batch) override;
+  std::vector<QueuedBatch> after(std::uint64_t afterSequence, std::size_t max) override;
+  void ack(std::uint64_t sequence) override;
+  std::size_t size() const override { return batches_.size(); }
+  std::uint64_t droppedBatches() const override { return dropped_; }
+
+ private:
+  std::size_t capacity_;
+  std::uint64_t nextSequence_;
+  std::deque<QueuedBatch> batches_;
+  std::uint64_t dropped_ = 0;
+};
+
+}  // namespace fleetscale::agent

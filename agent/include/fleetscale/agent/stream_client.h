@@ -1,0 +1,81 @@
+// The agent's connection to the aggregator: connect, hello, stream queued batches in order,
+// release them on ack, and reconnect with jittered exponential backoff when anything fails.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <string>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "fleetscale/agent/batch_queue.h"
+#include "fleetscale/shared/framing.h"
+#include "fleetscale/shared/net_address.h"
+#include "fleetscale/v1/fleetscale.pb.h"
+
+namespace fleetscale::agent {
+
+struct StreamClientOptions {
+  HostPort aggregator;
+  v1::Hello hello;  // identity and token sent on every connection
+  std::uint32_t maxFrameBytes = kDefaultMaxFrameBytes;
+  std::chrono::milliseconds backoffMin{200};
+  std::chrono::milliseconds backoffMax{std::chrono::seconds(10)};
+  std::chrono::milliseconds handshakeTimeout{std::chrono::seconds(5)};
+  std::size_t maxBatchesPerWrite = 64;
+};
+
+struct StreamClientCounters {
+  std::atomic<std::uint64_t> connects{0};
+  std::atomic<std::uint64_t> connectFailures{0};
+  std::atomic<std::uint64_t> disconnects{0};
+  std::atomic<std::uint64_t> batchesSent{0};
+  std::atomic<std::uint64_t> bytesSent{0};
+  std::atomic<std::uint64_t> ackedSequence{0};
+  std::atomic<bool> connected{false};
+};
+
+// All methods must be called on the io_context's thread (the agent runs one).
+class StreamClient {
+ public:
+  StreamClient(boost::asio::io_context& io, StreamClientOptions options, BatchQueue& queue);
+  ~StreamClient();
+  StreamClient(const StreamClient&) = delete;
+  StreamClient& operator=(const StreamClient&) = delete;
+
+  void start();
+  // Closes the connection and stops reconnecting.
+  void stop();
+  // Tells the client a new batch was appended to the queue.
+  void batchAvailable();
+
+  const StreamClientCounters& counters() const { return counters_; }
+
+ private:
+  struct Connection;
+
+  void connect();
+  void onConnected(const std::shared_ptr<Connection>& connection);
+  void readMore(const std::shared_ptr<Connection>& connection);
+  void handleEnvelope(const std::shared_ptr<Connection>& connection, const v1::Envelope& envelope);
+  void pump(const std::shared_ptr<Connection>& connection);
+  void fail(const std::shared_ptr<Connection>& connection, const std::string& reason);
+  void scheduleReconnect();
+
+  boost::asio::io_context& io_;
+  StreamClientOptions options_;
+  BatchQueue& queue_;
+  boost::asio::steady_timer reconnectTimer_;
+  std::shared_ptr<Connection> connection_;
+  std::chrono::milliseconds backoff_;
+  std::mt19937_64 random_;
+  bool stopped_ = false;
+  std::string lastFailure_;
+  StreamClientCounters counters_;
+};
+
+}  // namespace fleetscale::agent

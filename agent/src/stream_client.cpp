@@ -1,0 +1,242 @@
+#include "fleetscale/agent/stream_client.h"
+
+#include <algorithm>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
+
+#include "fleetscale/shared/logging.h"
+#include "fleetscale/shared/protocol.h"
+
+namespace fleetscale::agent {
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+struct StreamClient::Connection {
+  explicit Connection(asio::io_context& io, std::uint32_t maxFrameBytes)
+      : socket(io), resolver(io), handshakeTimer(io), decoder(maxFrameBytes) {}
+
+  tcp::socket socket;
+  tcp::resolver resolver;
+  asio::steady_timer handshakeTimer;
+  FrameDecoder decoder;
+  std::array<char, 16 * 1024> readBuffer{};
+  std::string writeBuffer;
+  bool handshakeDone = false;
+  bool writing = false;
+  bool closed = false;
+  std::uint64_t lastSent = 0;  // highest sequence written on this connection
+};
+
+StreamClient::StreamClient(asio::io_context& io, StreamClientOptions options, BatchQueue& queue)
+    : io_(io), options_(std::move(options)), queue_(queue), reconnectTimer_(io),
+      backoff_(options_.backoffMin), random_(std::random_device{}()) {
+  options_.hello.set_protocol_version(kProtocolVersion);
+}
+
+StreamClient::~StreamClient() { stop(); }
+
+void StreamClient::start() {
+  stopped_ = false;
+  connect();
+}
+
+void StreamClient::stop() {
+  stopped_ = true;
+  reconnectTimer_.cancel();
+  if (connection_) {
+    connection_->closed = true;
+    boost::system::error_code ignored;
+    connection_->resolver.cancel();
+    connection_->handshakeTimer.cancel();
+    connection_->socket.shutdown(tcp::socket::shutdown_both, ignored);
+    connection_->socket.close(ignored);
+    connection_.reset();
+  }
+  counters_.connected = false;
+}
+
+void StreamClient::batchAvailable() {
+  if (connection_ && connection_->handshakeDone) pump(connection_);
+}
+
+void StreamClient::connect() {
+  if (stopped_) return;
+  auto connection = std::make_shared<Connection>(io_, options_.maxFrameBytes);
+  connection_ = connection;
+  connection->resolver.async_resolve(
+      options_.aggregator.host, std::to_string(options_.aggregator.port),
+      [this, connection](const boost::system::error_code& ec, tcp::resolver::results_type results) {
+        if (connection->closed) return;
+        if (ec) {
+          fail(connection, "resolve " + options_.aggregator.toString() + ": " + ec.message());
+          return;
+        }
+        asio::async_connect(connection->socket, results,
+                            [this, connection](const boost::system::error_code& connectError,
+                                               const tcp::endpoint&) {
+                              if (connection->closed) return;
+                              if (connectError) {
+                                ++counters_.connectFailures;
+                                fail(connection, "connect " + options_.aggregator.toString() +
+                                                     ": " + connectError.message());
+                                return;
+                              }
+                              onConnected(connection);
+                            });
+      });
+}
+
+void StreamClient::onConnected(const std::shared_ptr<Connection>& connection) {
+  boost::system::error_code ignored;
+  connection->socket.set_option(tcp::no_delay(true), ignored);
+  v1::Envelope hello;
+  *hello.mutable_hello() = options_.hello;
+  connection->writing = true;
+  connection->writeBuffer = encodeEnvelopeFrame(hello);
+  asio::async_write(connection->socket, asio::buffer(connection->writeBuffer),
+                    [this, connection](const boost::system::error_code& ec, std::size_t) {
+                      if (connection->closed) return;
+                      connection->writing = false;
+                      if (ec) {
+                        fail(connection, "send hello: " + ec.message());
+                      } else {
+                        pump(connection);  // the hello_ack may have arrived first
+                      }
+                    });
+  connection->handshakeTimer.expires_after(options_.handshakeTimeout);
+  connection->handshakeTimer.async_wait([this, connection](const boost::system::error_code& ec) {
+    if (!ec && !connection->closed && !connection->handshakeDone) {
+      fail(connection, "no hello_ack within the handshake timeout");
+    }
+  });
+  readMore(connection);
+}
+
+void StreamClient::readMore(const std::shared_ptr<Connection>& connection) {
+  connection->socket.async_read_some(
+      asio::buffer(connection->readBuffer),
+      [this, connection](const boost::system::error_code& ec, std::size_t bytes) {
+        if (connection->closed) return;
+        if (ec) {
+          fail(connection, ec == asio::error::eof ? "aggregator closed the connection"
+                                                  : "read: " + ec.message());
+          return;
+        }
+        connection->decoder.feed(std::string_view(connection->readBuffer.data(), bytes));
+        while (true) {
+          auto frame = connection->decoder.next();
+          if (!frame) {
+            fail(connection, frame.error().message);
+            return;
+          }
+          if (!frame->has_value()) break;
+          auto envelope = decodeEnvelope(**frame);
+          if (!envelope) {
+            fail(connection, envelope.error().message);
+            return;
+          }
+          handleEnvelope(connection, *envelope);
+          if (connection->closed) return;
+        }
+        readMore(connection);
+      });
+}
+
+void StreamClient::handleEnvelope(const std::shared_ptr<Connection>& connection,
+                                  const v1::Envelope& envelope) {
+  auto log = componentLogger("agent.stream");
+  switch (envelope.body_case()) {
+    case v1::Envelope::kHelloAck: {
+      if (connection->handshakeDone) {
+        fail(connection, "unexpected second hello_ack");
+        return;
+      }
+      connection->handshakeDone = true;
+      connection->handshakeTimer.cancel();
+      const auto& ack = envelope.hello_ack();
+      if (ack.max_frame_bytes() > 0) {
+        options_.maxFrameBytes = std::min(options_.maxFrameBytes, ack.max_frame_bytes());
+      }
+      queue_.ack(ack.acked_sequence());
+      counters_.ackedSequence = std::max<std::uint64_t>(counters_.ackedSequence, ack.acked_sequence());
+      connection->lastSent = ack.acked_sequence();
+      backoff_ = options_.backoffMin;
+      ++counters_.connects;
+      counters_.connected = true;
+      log->info("connected to aggregator {} ({}), {} batches to replay", options_.aggregator.toString(),
+                ack.aggregator_id(), queue_.size());
+      lastFailure_.clear();
+      pump(connection);
+      return;
+    }
+    case v1::Envelope::kAck: {
+      const std::uint64_t sequence = envelope.ack().sequence();
+      queue_.ack(sequence);
+      counters_.ackedSequence = std::max<std::uint64_t>(counters_.ackedSequence, sequence);
+      return;
+    }
+    case v1::Envelope::kError:
+      fail(connection, "aggregator error " + v1::Error::Code_Name(envelope.error().code()) + ": " +
+                           envelope.error().message());
+      return;
+    default:
+      fail(connection, "unexpected " + std::string(envelopeKind(envelope)) + " from aggregator");
+  }
+}
+
+void StreamClient::pump(const std::shared_ptr<Connection>& connection) {
+  if (connection->closed || connection->writing || !connection->handshakeDone) return;
+  auto batches = queue_.after(connection->lastSent, options_.maxBatchesPerWrite);
+  if (batches.empty()) return;
+  connection->writeBuffer.clear();
+  for (const auto& batch : batches) connection->writeBuffer += batch.frame;
+  const std::uint64_t last = batches.back().sequence;
+  const std::size_t count = batches.size();
+  connection->writing = true;
+  asio::async_write(connection->socket, asio::buffer(connection->writeBuffer),
+                    [this, connection, last, count](const boost::system::error_code& ec,
+                                                    std::size_t bytes) {
+                      if (connection->closed) return;
+                      connection->writing = false;
+                      if (ec) {
+                        fail(connection, "send: " + ec.message());
+                        return;
+                      }
+                      connection->lastSent = last;
+                      counters_.batchesSent += count;
+                      counters_.bytesSent += bytes;
+                      pump(connection);
+                    });
+}
+
+void StreamClient::fail(const std::shared_ptr<Connection>& connection, const std::string& reason) {
+  if (connection->closed) return;
+  connection->closed = true;
+  boost::system::error_code ignored;
+  connection->handshakeTimer.cancel();
+  connection->socket.close(ignored);
+  if (counters_.connected) ++counters_.disconnects;
+  counters_.connected = false;
+  // Log a repeated failure once, not on every retry.
+  if (reason != lastFailure_) {
+    componentLogger("agent.stream")->warn("{}; retrying", reason);
+    lastFailure_ = reason;
+  }
+  if (connection_ == connection) connection_.reset();
+  scheduleReconnect();
+}
+
+void StreamClient::scheduleReconnect() {
+  if (stopped_) return;
+  // Full jitter: a random wait in [min, backoff], so a fleet of agents does not reconnect in step.
+  std::uniform_int_distribution<long> pick(options_.backoffMin.count(), backoff_.count());
+  reconnectTimer_.expires_after(std::chrono::milliseconds(pick(random_)));
+  backoff_ = std::min(backoff_ * 2, options_.backoffMax);
+  reconnectTimer_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) connect();
+  });
+}
+
+}  // namespace fleetscale::agent

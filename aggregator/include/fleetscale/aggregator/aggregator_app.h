@@ -1,0 +1,32 @@
+// fleetscale-aggregator as a whole: options, startup, serving, shutdown. main() only calls
+// aggregatorMain().
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "fleetscale/shared/options.h"
+
+namespace fleetscale::aggregator {
+
+struct AggregatorOptions {
+  CommonOptions common;
+  std::string listen = "0.0.0.0:7070";
+  std::string httpListen = "0.0.0.0:7080";
+  unsigned threads = 0;  // 0 = one per CPU
+  std::string tokenFile;
+  std::string aggregatorId;  // default: hostname
+  std::uint32_t maxFrameBytes = 4 * 1024 * 1024;
+  std::string handshakeTimeout = "10s";
+  std::string idleTimeout = "60s";
+  bool perContainerMetrics = false;
+  std::string readyFile;  // written with the bound ports once serving
+};
+
+void addAggregatorOptions(CLI::App& app, AggregatorOptions& options);
+int runAggregator(const AggregatorOptions& options);
+int aggregatorMain(int argc, char** argv);
+
+}  // namespace fleetscale::aggregator

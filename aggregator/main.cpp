@@ -1,0 +1,3 @@
+#include "fleetscale/aggregator/aggregator_app.h"
+
+int main(int argc, char** argv) { return fleetscale::aggregator::aggregatorMain(argc, argv); }

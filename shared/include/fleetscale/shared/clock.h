@@ -1,0 +1,55 @@
+// Time as an interface, so windows, rates and timeouts can be tested on simulated time.
+#pragma once
+
+#include <chrono>
+#include <mutex>
+
+namespace fleetscale {
+
+using SteadyTime = std::chrono::steady_clock::time_point;
+using WallTime = std::chrono::system_clock::time_point;
+
+// Thread-safe in all implementations.
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  // Monotonic time, for rates and durations.
+  virtual SteadyTime now() const = 0;
+  // Wall-clock time, for timestamps shown to people and stored.
+  virtual WallTime wallNow() const = 0;
+};
+
+class SystemClock final : public Clock {
+ public:
+  SteadyTime now() const override { return std::chrono::steady_clock::now(); }
+  WallTime wallNow() const override { return std::chrono::system_clock::now(); }
+};
+
+// A clock that only moves when told to; for tests of time-dependent logic.
+class ManualClock final : public Clock {
+ public:
+  SteadyTime now() const override {
+    std::lock_guard lock(mutex_);
+    return steady_;
+  }
+  WallTime wallNow() const override {
+    std::lock_guard lock(mutex_);
+    return wall_;
+  }
+  void advance(std::chrono::nanoseconds by) {
+    std::lock_guard lock(mutex_);
+    steady_ += by;
+    wall_ += std::chrono::duration_cast<std::chrono::system_clock::duration>(by);
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  SteadyTime steady_{std::chrono::hours(1)};
+  WallTime wall_{std::chrono::seconds(1'700'000'000)};
+};
+
+inline std::int64_t toUnixMillis(WallTime time) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count();
+}
+
+}  // namespace fleetscale

@@ -1,0 +1,67 @@
+// HTTP client interface and its libcurl implementation. Logic that talks HTTP (kubelet
+// metadata, Kubernetes API actuator, webhooks) takes an HttpClient& so tests can hand it a fake
+// or point it at a real test server.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "fleetscale/shared/result.h"
+
+namespace fleetscale {
+
+struct HttpClientRequest {
+  std::string method = "GET";
+  std::string url;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  std::chrono::milliseconds connectTimeout{std::chrono::seconds(2)};
+  std::chrono::milliseconds totalTimeout{std::chrono::seconds(5)};
+  // Responses larger than this are an error, so a broken peer cannot exhaust memory.
+  std::size_t maxResponseBytes = 64 * 1024 * 1024;
+};
+
+struct HttpClientResponse {
+  long status = 0;
+  std::string body;
+  std::map<std::string, std::string> headers;  // lower-case names
+};
+
+// Transport failures (DNS, connect, TLS, timeout, oversize) are Errors; any HTTP status,
+// including 4xx/5xx, is a successful Result the caller interprets.
+class HttpClient {
+ public:
+  virtual ~HttpClient() = default;
+  virtual Result<HttpClientResponse> send(const HttpClientRequest& request) = 0;
+};
+
+struct TlsClientOptions {
+  std::string caFile;          // verify the server against this CA bundle; "" = system CAs
+  std::string clientCertFile;  // PEM client certificate for mutual TLS; "" = none
+  std::string clientKeyFile;
+  std::string caPem;           // inline CA (PEM), used when caFile is empty
+  std::string clientCertPem;   // inline client certificate and key (PEM)
+  std::string clientKeyPem;
+  bool insecureSkipVerify = false;  // labs only; callers warn at startup
+};
+
+// One reused curl easy handle (keep-alive). Not thread-safe: one client per thread or user.
+class CurlHttpClient final : public HttpClient {
+ public:
+  explicit CurlHttpClient(TlsClientOptions tls = {});
+  ~CurlHttpClient() override;
+  CurlHttpClient(const CurlHttpClient&) = delete;
+  CurlHttpClient& operator=(const CurlHttpClient&) = delete;
+
+  Result<HttpClientResponse> send(const HttpClientRequest& request) override;
+
+ private:
+  TlsClientOptions tls_;
+  void* curl_;  // CURL*, kept opaque so users need not include curl.h
+};
+
+}  // namespace fleetscale

@@ -1,0 +1,99 @@
+// A small HTTP/1.1 server (Boost.Beast) with a path router, for /metrics, the JSON API and the
+// test doubles of the Kubernetes API server and kubelet. Optional TLS.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+
+#include "fleetscale/shared/net_address.h"
+
+namespace fleetscale {
+
+struct HttpRequest {
+  std::string method;  // "GET", "PUT", ...
+  std::string target;  // raw request target, path plus query
+  std::string path;    // percent-decoded path without the query
+  std::map<std::string, std::string> query;       // decoded query parameters (last one wins)
+  std::map<std::string, std::string> headers;     // lower-case names
+  std::map<std::string, std::string> pathParams;  // filled by HttpRouter from {name} segments
+  std::string body;
+
+  // Header value, or "" when absent. `name` in lower case.
+  std::string header(const std::string& name) const;
+  // Query parameter value, or `fallback`.
+  std::string queryParam(const std::string& name, const std::string& fallback = "") const;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string contentType = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+
+  static HttpResponse json(int status, std::string body);
+  static HttpResponse text(int status, std::string body);
+  // {"error": message} with the given status.
+  static HttpResponse jsonError(int status, const std::string& message);
+};
+
+// Handlers run on the server's I/O threads and must be thread-safe.
+using HttpHandler = std::function<HttpResponse(HttpRequest&)>;
+
+// Routes by method and path pattern; "{name}" matches one path segment into pathParams.
+// Unknown paths get 404, known paths with another method 405, both as JSON errors.
+class HttpRouter {
+ public:
+  void add(std::string method, std::string pattern, HttpHandler handler);
+  HttpResponse handle(HttpRequest& request) const;
+
+ private:
+  struct Route {
+    std::string method;
+    std::vector<std::string> segments;
+    HttpHandler handler;
+  };
+  std::vector<Route> routes_;
+};
+
+struct HttpServerOptions {
+  std::size_t maxBodyBytes = 1024 * 1024;
+  std::chrono::milliseconds readTimeout{std::chrono::seconds(30)};
+  // When set, connections are TLS; the context holds the certificate and key.
+  std::shared_ptr<boost::asio::ssl::context> tls;
+  // Extra delay before each response; lets test doubles play a slow server.
+  std::function<std::chrono::milliseconds()> responseDelay;
+};
+
+// Listens on one address; each connection serves keep-alive requests in sequence.
+// Thread-safety: start/stop from any thread; the io_context may be run by many threads.
+class HttpServer {
+ public:
+  HttpServer(boost::asio::io_context& io, HttpHandler handler, HttpServerOptions options = {});
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Binds and starts accepting. Throws std::runtime_error naming the address on failure.
+  void listen(const HostPort& address);
+  // The bound port (useful after listening on port 0).
+  std::uint16_t port() const;
+  // Stops accepting and closes open connections.
+  void stop();
+
+  struct Impl;  // implementation detail, public so the .cpp's connection classes can name it
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace fleetscale

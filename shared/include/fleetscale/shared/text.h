@@ -1,0 +1,40 @@
+// Small text helpers used by parsers that read kernel and network formats.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "fleetscale/shared/result.h"
+
+namespace fleetscale {
+
+std::string_view trim(std::string_view text);
+
+// Splits on any run of the separator characters; no empty fields.
+std::vector<std::string_view> splitFields(std::string_view text, std::string_view separators = " \t");
+
+// Splits into lines without their '\n'; a final line without '\n' counts.
+std::vector<std::string_view> splitLines(std::string_view text);
+
+// Whole-field decimal parse; std::nullopt on anything else (sign, spaces, overflow, empty).
+std::optional<std::uint64_t> parseUint64(std::string_view text);
+std::optional<std::int64_t> parseInt64(std::string_view text);
+std::optional<double> parseDouble(std::string_view text);
+
+// Reads a whole file. Errors carry the path and errno text.
+Result<std::string> readFile(const std::string& path);
+
+// Reads a file holding a secret (token), without surrounding whitespace. Empty path -> "".
+Result<std::string> readSecretFile(const std::string& path);
+
+bool isLowerHex(std::string_view text);
+
+// Durations as written in flags and config: "1s", "500ms", "2m", "1.5s", "250us"; a bare
+// number is seconds. Negative values are rejected.
+Result<std::chrono::nanoseconds> parseDuration(std::string_view text);
+
+}  // namespace fleetscale

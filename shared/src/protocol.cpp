@@ -1,0 +1,108 @@
+#include "fleetscale/shared/protocol.h"
+
+#include <cmath>
+
+#include "fleetscale/shared/framing.h"
+
+namespace fleetscale {
+namespace {
+
+bool validIdentifier(const std::string& value, bool required) {
+  if (required && value.empty()) return false;
+  return value.size() <= kMaxIdentifierBytes;
+}
+
+bool validRate(bool present, double value) {
+  return !present || (std::isfinite(value) && value >= 0.0);
+}
+
+Status checkContainer(const v1::ContainerSample& sample) {
+  if (!validIdentifier(sample.id(), true)) return Error{"container id empty or too long"};
+  if (!validIdentifier(sample.cgroup(), false) || !validIdentifier(sample.runtime(), false)) {
+    return Error{"container " + sample.id() + ": cgroup or runtime too long"};
+  }
+  const auto& meta = sample.metadata();
+  for (const std::string* field : {&meta.pod(), &meta.pod_uid(), &meta.namespace_(),
+                                   &meta.container(), &meta.workload_kind(), &meta.workload(),
+                                   &meta.pod_phase(), &meta.qos_class(), &meta.image()}) {
+    if (!validIdentifier(*field, false)) {
+      return Error{"container " + sample.id() + ": metadata field too long"};
+    }
+  }
+  if (!validRate(sample.has_cpu_cores(), sample.cpu_cores()) ||
+      !validRate(sample.has_cpu_user_cores(), sample.cpu_user_cores()) ||
+      !validRate(sample.has_cpu_system_cores(), sample.cpu_system_cores()) ||
+      !validRate(sample.has_cpu_throttled_periods_per_second(),
+                 sample.cpu_throttled_periods_per_second()) ||
+      !validRate(sample.has_cpu_throttled_seconds_per_second(),
+                 sample.cpu_throttled_seconds_per_second()) ||
+      !validRate(sample.has_cpu_limit_cores(), sample.cpu_limit_cores()) ||
+      !validRate(meta.has_cpu_request_cores(), meta.cpu_request_cores()) ||
+      !validRate(meta.has_cpu_limit_cores(), meta.cpu_limit_cores())) {
+    return Error{"container " + sample.id() + ": CPU figure is negative or not finite"};
+  }
+  return {};
+}
+
+}  // namespace
+
+std::string encodeEnvelopeFrame(const v1::Envelope& envelope) {
+  std::string payload;
+  envelope.SerializeToString(&payload);
+  return encodeFrame(payload);
+}
+
+Result<v1::Envelope> decodeEnvelope(std::string_view payload) {
+  v1::Envelope envelope;
+  if (!envelope.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
+    return Error{"payload is not a protobuf Envelope"};
+  }
+  if (envelope.body_case() == v1::Envelope::BODY_NOT_SET) {
+    return Error{"envelope has no body"};
+  }
+  return envelope;
+}
+
+Status validateHello(const v1::Hello& hello) {
+  if (!validIdentifier(hello.agent_id(), true)) return Error{"hello: agent_id empty or too long"};
+  if (!validIdentifier(hello.node(), true)) return Error{"hello: node empty or too long"};
+  for (const std::string* field : {&hello.cluster(), &hello.cloud(), &hello.region(),
+                                   &hello.zone(), &hello.agent_version(), &hello.auth_token()}) {
+    if (!validIdentifier(*field, false)) return Error{"hello: identity field too long"};
+  }
+  return {};
+}
+
+Status validateBatch(const v1::SampleBatch& batch) {
+  if (batch.sequence() == 0) return Error{"batch: sequence must start at 1"};
+  if (batch.containers_size() > kMaxContainersPerBatch) {
+    return Error{"batch: " + std::to_string(batch.containers_size()) + " containers exceeds " +
+                 std::to_string(kMaxContainersPerBatch)};
+  }
+  const auto& node = batch.node();
+  if (!validRate(node.has_cpu_usage_cores(), node.cpu_usage_cores()) ||
+      !validRate(true, node.cpu_capacity_cores()) ||
+      !validRate(true, node.cpu_allocatable_cores()) || !validRate(true, batch.interval_seconds())) {
+    return Error{"batch: node figure is negative or not finite"};
+  }
+  for (const auto& container : batch.containers()) {
+    if (Status status = checkContainer(container); !status) {
+      return Error{"batch: " + status.message()};
+    }
+  }
+  return {};
+}
+
+std::string_view envelopeKind(const v1::Envelope& envelope) {
+  switch (envelope.body_case()) {
+    case v1::Envelope::kHello: return "hello";
+    case v1::Envelope::kHelloAck: return "hello_ack";
+    case v1::Envelope::kBatch: return "batch";
+    case v1::Envelope::kAck: return "ack";
+    case v1::Envelope::kError: return "error";
+    case v1::Envelope::BODY_NOT_SET: break;
+  }
+  return "empty";
+}
+
+}  // namespace fleetscale
