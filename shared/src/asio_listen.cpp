@@ -14,7 +14,11 @@ std::uint16_t openAcceptor(boost::asio::ip::tcp::acceptor& acceptor, const HostP
   if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) acceptor.bind(endpoint, ec);
   if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) throw std::runtime_error("cannot listen on " + address.toString() + ": " + ec.message());
+  if (ec) {
+    boost::system::error_code ignored;
+    acceptor.close(ignored);  // so the caller may try again
+    throw std::runtime_error("cannot listen on " + address.toString() + ": " + ec.message());
+  }
   return acceptor.local_endpoint().port();
 }
 

@@ -67,8 +67,8 @@ Result<spdlog::level::level_enum> parseLogLevel(std::string_view text) {
                      spdlog::level::off}) {
     if (spdlog::level::to_string_view(level) == text) return level;
   }
-  if (text == "warning") return spdlog::level::warn;
-  if (text == "error") return spdlog::level::err;
+  if (text == "warn") return spdlog::level::warn;
+  if (text == "err") return spdlog::level::err;
   return Error{"log level must be one of trace, debug, info, warn, error, critical, off; not '" +
                std::string(text) + "'"};
 }

@@ -69,7 +69,10 @@ std::optional<double> parseDouble(std::string_view text) {
 
 Result<std::string> readFile(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Error{path + ": " + std::strerror(errno)};
+  if (fd < 0) {
+    const int saved = errno;
+    return Error{path + ": " + std::strerror(saved), saved};
+  }
   std::string content;
   char buffer[8192];
   while (true) {

@@ -1,0 +1,130 @@
+// Needs root: creates a real cgroup on this machine (v1 or v2, whichever has the cpu and memory
+// controllers), burns CPU in it under a quota, and checks that `fleetscale-agent --once` reports
+// the rate the kernel's own counter shows over the same run.
+#include <signal.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "fleetscale/agent/cgroup_layout.h"
+#include "fleetscale/agent/cgroup_parsers.h"
+#include "fleetscale/shared/text.h"
+#include "fleetscale/testing/process.h"
+#include "fleetscale/testing/temp_dir.h"
+#include "fleetscale/testing/wait.h"
+
+namespace fleetscale::agent {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string randomId() {
+  std::random_device device;
+  std::string id;
+  for (int i = 0; i < 64; ++i) id.push_back("0123456789abcdef"[device() % 16]);
+  return id;
+}
+
+// Creates the container's cgroup in every hierarchy the agent reads, removes it on destruction.
+class RealCgroup {
+ public:
+  RealCgroup(const CgroupLayout& layout, const std::string& relative) : relative_(relative) {
+    if (layout.version == CgroupVersion::kV2) {
+      // Controllers must be enabled on the way down for cpu.max and memory files to exist.
+      testing::writeFile(layout.unified + "/cgroup.subtree_control", "+cpu +memory");
+      dirs_.push_back(layout.unified + parent());
+      fs::create_directories(dirs_.back());
+      std::ofstream(dirs_.back() + "/cgroup.subtree_control") << "+cpu +memory";
+      dirs_.push_back(layout.unified + relative);
+    } else {
+      for (const auto& root : {layout.cpu, layout.cpuacct, layout.memory}) {
+        if (root.empty()) continue;
+        if (std::find(roots_.begin(), roots_.end(), root) != roots_.end()) continue;  // co-mounted
+        roots_.push_back(root);
+        dirs_.push_back(root + relative);
+      }
+    }
+    for (const auto& dir : dirs_) fs::create_directories(dir);
+  }
+  ~RealCgroup() {
+    for (auto it = dirs_.rbegin(); it != dirs_.rend(); ++it) {
+      ::rmdir(it->c_str());
+      ::rmdir(fs::path(*it).parent_path().c_str());
+    }
+  }
+  std::string parent() const { return fs::path(relative_).parent_path().string(); }
+  const std::vector<std::string>& dirs() const { return dirs_; }
+
+ private:
+  std::string relative_;
+  std::vector<std::string> roots_;
+  std::vector<std::string> dirs_;
+};
+
+std::uint64_t kernelUsageNs(const CgroupLayout& layout, const std::string& relative) {
+  if (layout.version == CgroupVersion::kV2) {
+    return *findKeyedValue(*readFile(layout.unified + relative + "/cpu.stat"), "usage_usec") * 1000;
+  }
+  return *parseSingleValue(*readFile(layout.cpuacct + relative + "/cpuacct.usage"));
+}
+
+TEST(RealCgroupTest, OnceReportsTheKernelsCpuRateWithin15Percent) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to create cgroups";
+  auto layout = detectLayout("/proc/self/mountinfo", "/sys/fs/cgroup", "/");
+  if (!layout) GTEST_SKIP() << "no usable cgroup hierarchy: " << layout.error().message;
+  if (layout->version == CgroupVersion::kV1 && (layout->cpu.empty() || layout->cpuacct.empty())) {
+    GTEST_SKIP() << "cgroup v1 without cpu and cpuacct controllers";
+  }
+
+  const std::string id = randomId();
+  const std::string relative = "/fleetscale-test-" + std::to_string(::getpid()) + ".slice/docker-" + id + ".scope";
+  RealCgroup cgroup(*layout, relative);
+  // Half a core: the rate stays steady even when other tests compete for the CPUs.
+  if (layout->version == CgroupVersion::kV2) {
+    testing::writeFile(layout->unified + relative + "/cpu.max", "50000 100000");
+  } else {
+    std::ofstream(layout->cpu + relative + "/cpu.cfs_quota_us") << "50000";
+  }
+
+  std::string join;
+  for (const auto& dir : cgroup.dirs()) {
+    if (dir.find(cgroup.parent() + "/docker-") != std::string::npos) join += "echo $$ > " + dir + "/cgroup.procs; ";
+  }
+  testing::Process burner("/bin/sh", {"-c", join + "while :; do :; done"});
+  ASSERT_TRUE(testing::waitFor([&] { return kernelUsageNs(*layout, relative) > 50'000'000; }))
+      << "burner never ran in the cgroup: " << burner.errors();
+
+  const std::uint64_t before = kernelUsageNs(*layout, relative);
+  const auto start = std::chrono::steady_clock::now();
+  auto result = testing::runCommand(testing::binaryPath("fleetscale-agent"),
+                                    {"--once", "--interval", "2s", "--node", "root-test"});
+  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const std::uint64_t after = kernelUsageNs(*layout, relative);
+  burner.stop(SIGKILL);
+  ASSERT_EQ(result.status, 0) << result.errors;
+
+  const double kernelCores = static_cast<double>(after - before) / 1e9 / elapsed;
+  auto json = nlohmann::json::parse(result.output);
+  const nlohmann::json* found = nullptr;
+  for (const auto& container : json["containers"]) {
+    if (container["id"] == id) found = &container;
+  }
+  ASSERT_NE(found, nullptr) << "agent did not find the container: " << result.output;
+  EXPECT_EQ((*found)["runtime"], "docker");
+  ASSERT_TRUE((*found)["cpu_cores"].is_number());
+  const double agentCores = (*found)["cpu_cores"].get<double>();
+  EXPECT_GT(kernelCores, 0.2) << "the burner must really have run";
+  EXPECT_NEAR(agentCores, kernelCores, 0.15 * kernelCores)
+      << "agent " << agentCores << " cores, kernel " << kernelCores << " cores";
+  EXPECT_NEAR((*found)["cpu_limit_cores"].get<double>(), 0.5, 1e-9);
+  EXPECT_LE((*found)["memory_working_set_bytes"].get<std::uint64_t>(),
+            (*found)["memory_usage_bytes"].get<std::uint64_t>());
+}
+
+}  // namespace
+}  // namespace fleetscale::agent

@@ -1,0 +1,46 @@
+#include "fleetscale/agent/batch_queue.h"
+
+#include <gtest/gtest.h>
+
+#include "fleetscale/shared/framing.h"
+#include "fleetscale/shared/protocol.h"
+
+namespace fleetscale::agent {
+namespace {
+
+TEST(BatchQueueTest, AssignsSequencesAndEncodesFrames) {
+  MemoryBatchQueue queue(10);
+  EXPECT_EQ(queue.append(v1::SampleBatch{}), 1u);
+  EXPECT_EQ(queue.append(v1::SampleBatch{}), 2u);
+  auto batches = queue.after(0, 10);
+  ASSERT_EQ(batches.size(), 2u);
+  FrameDecoder decoder;
+  decoder.feed(batches[1].frame);
+  auto frame = decoder.next();
+  ASSERT_TRUE(frame.ok() && frame->has_value());
+  auto envelope = decodeEnvelope(**frame);
+  ASSERT_TRUE(envelope.ok());
+  EXPECT_EQ(envelope->batch().sequence(), 2u);
+}
+
+TEST(BatchQueueTest, AckReleasesUpToTheSequence) {
+  MemoryBatchQueue queue(10);
+  for (int i = 0; i < 5; ++i) queue.append(v1::SampleBatch{});
+  queue.ack(3);
+  EXPECT_EQ(queue.size(), 2u);
+  auto rest = queue.after(0, 10);
+  EXPECT_EQ(rest.front().sequence, 4u);
+  EXPECT_EQ(queue.after(4, 10).size(), 1u);
+  EXPECT_EQ(queue.after(0, 1).size(), 1u) << "max respected";
+}
+
+TEST(BatchQueueTest, FullQueueDropsOldestAndCounts) {
+  MemoryBatchQueue queue(3);
+  for (int i = 0; i < 5; ++i) queue.append(v1::SampleBatch{});
+  EXPECT_EQ(queue.size(), 3u);
+  EXPECT_EQ(queue.droppedBatches(), 2u);
+  EXPECT_EQ(queue.after(0, 10).front().sequence, 3u);
+}
+
+}  // namespace
+}  // namespace fleetscale::agent

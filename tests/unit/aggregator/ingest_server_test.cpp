@@ -1,0 +1,255 @@
+// The ingest server over real loopback sockets: well-behaved agents, and hostile ones that must
+// be cut off without disturbing the others.
+#include "fleetscale/aggregator/ingest_server.h"
+
+#include <thread>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+#include <gtest/gtest.h>
+
+#include "fleetscale/agent/batch_queue.h"
+#include "fleetscale/agent/stream_client.h"
+#include "fleetscale/shared/protocol.h"
+#include "fleetscale/testing/wait.h"
+
+namespace fleetscale::aggregator {
+namespace {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using std::chrono::milliseconds;
+
+// A blocking test client speaking the wire protocol by hand.
+class RawAgent {
+ public:
+  explicit RawAgent(std::uint16_t port) : socket_(io_) {
+    socket_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+  }
+  void sendBytes(const std::string& bytes) { asio::write(socket_, asio::buffer(bytes)); }
+  void send(const v1::Envelope& envelope) { sendBytes(encodeEnvelopeFrame(envelope)); }
+  void hello(const std::string& agentId, const std::string& token = "secret") {
+    v1::Envelope envelope;
+    auto* h = envelope.mutable_hello();
+    h->set_agent_id(agentId);
+    h->set_node("node-" + agentId);
+    h->set_cluster("c1");
+    h->set_auth_token(token);
+    h->set_protocol_version(kProtocolVersion);
+    send(envelope);
+  }
+  void batch(std::uint64_t sequence, const std::string& containerId = "c") {
+    v1::Envelope envelope;
+    envelope.mutable_batch()->set_sequence(sequence);
+    envelope.mutable_batch()->add_containers()->set_id(containerId);
+    send(envelope);
+  }
+  // Reads one envelope; std::nullopt when the peer closed the connection.
+  std::optional<v1::Envelope> receive() {
+    char header[4];
+    boost::system::error_code ec;
+    asio::read(socket_, asio::buffer(header), ec);
+    if (ec) return std::nullopt;
+    const std::uint32_t size = (std::uint32_t(std::uint8_t(header[0])) << 24) |
+                               (std::uint32_t(std::uint8_t(header[1])) << 16) |
+                               (std::uint32_t(std::uint8_t(header[2])) << 8) | std::uint8_t(header[3]);
+    std::string payload(size, '\0');
+    asio::read(socket_, asio::buffer(payload), ec);
+    if (ec) return std::nullopt;
+    auto envelope = decodeEnvelope(payload);
+    if (!envelope) return std::nullopt;
+    return *envelope;
+  }
+  // True when the server closed the connection (reads hit EOF after any pending frames).
+  bool closedByServer() {
+    while (receive()) {
+    }
+    return true;
+  }
+
+ private:
+  asio::io_context io_;
+  tcp::socket socket_;
+};
+
+class IngestServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    IngestOptions options;
+    options.token = "secret";
+    options.maxFrameBytes = 64 * 1024;
+    options.handshakeTimeout = milliseconds(300);
+    options.idleTimeout = std::chrono::seconds(30);
+    server_ = std::make_unique<IngestServer>(io_, options, fleet_, metrics_, clock_);
+    server_->listen(HostPort{"127.0.0.1", 0});
+    for (int i = 0; i < 2; ++i) threads_.emplace_back([this] { io_.run(); });
+  }
+  void TearDown() override {
+    server_->stop();
+    work_.reset();
+    io_.stop();
+    for (auto& t : threads_) t.join();
+  }
+  std::uint64_t ackAfterHello(RawAgent& agent, const std::string& id) {
+    agent.hello(id);
+    auto reply = agent.receive();
+    EXPECT_TRUE(reply && reply->has_hello_ack());
+    return reply ? reply->hello_ack().acked_sequence() : 0;
+  }
+  double counter(prometheus::Counter& c) { return c.Value(); }
+
+  asio::io_context io_;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_{io_.get_executor()};
+  SystemClock clock_;
+  FleetState fleet_;
+  AggregatorMetrics metrics_{false};
+  std::unique_ptr<IngestServer> server_;
+  std::vector<std::thread> threads_;
+};
+
+TEST_F(IngestServerTest, WellBehavedAgentIsAckedAndFolded) {
+  RawAgent agent(server_->port());
+  EXPECT_EQ(ackAfterHello(agent, "a1"), 0u);
+  agent.batch(1, "x");
+  agent.batch(2, "x");
+  std::uint64_t acked = 0;
+  while (acked < 2) {
+    auto reply = agent.receive();
+    ASSERT_TRUE(reply && reply->has_ack());
+    acked = reply->ack().sequence();
+  }
+  EXPECT_EQ(fleet_.containers().size(), 1u);
+  EXPECT_EQ(counter(metrics_.batchesAccepted()), 2);
+}
+
+TEST_F(IngestServerTest, DuplicatesAreDroppedCountedAndStillAcked) {
+  RawAgent agent(server_->port());
+  ackAfterHello(agent, "dup");
+  agent.batch(1);
+  ASSERT_EQ(agent.receive()->ack().sequence(), 1u);
+  agent.batch(1);
+  ASSERT_EQ(agent.receive()->ack().sequence(), 1u);
+  EXPECT_EQ(counter(metrics_.duplicateBatches()), 1);
+  RawAgent again(server_->port());
+  EXPECT_EQ(ackAfterHello(again, "dup"), 1u) << "hello-ack tells a reconnecting agent what is stored";
+}
+
+TEST_F(IngestServerTest, HostileClientsAreCutOffWhileAGoodAgentKeepsStreaming) {
+  RawAgent good(server_->port());
+  ackAfterHello(good, "good");
+
+  RawAgent huge(server_->port());
+  huge.sendBytes(std::string("\x7f\xff\xff\xff", 4));
+  auto hugeReply = huge.receive();
+  ASSERT_TRUE(hugeReply && hugeReply->has_error());
+  EXPECT_EQ(hugeReply->error().code(), v1::Error::CODE_BAD_FRAME);
+  EXPECT_TRUE(huge.closedByServer());
+
+  RawAgent garbage(server_->port());
+  garbage.sendBytes(std::string("\0\0\0\x08", 4) + "\xff\xfe\xfd\xfc\xfb\xfa\xf9\xf8");
+  auto garbageReply = garbage.receive();
+  ASSERT_TRUE(garbageReply && garbageReply->has_error());
+  EXPECT_EQ(garbageReply->error().code(), v1::Error::CODE_BAD_FRAME);
+
+  RawAgent wrongToken(server_->port());
+  wrongToken.hello("intruder", "guess");
+  auto tokenReply = wrongToken.receive();
+  ASSERT_TRUE(tokenReply && tokenReply->has_error());
+  EXPECT_EQ(tokenReply->error().code(), v1::Error::CODE_UNAUTHENTICATED);
+
+  RawAgent batchFirst(server_->port());
+  batchFirst.batch(1);
+  auto protocolReply = batchFirst.receive();
+  ASSERT_TRUE(protocolReply && protocolReply->has_error());
+  EXPECT_EQ(protocolReply->error().code(), v1::Error::CODE_PROTOCOL);
+
+  RawAgent silent(server_->port());  // never says hello: cut at the handshake timeout
+  EXPECT_TRUE(silent.closedByServer());
+
+  good.batch(1, "still-here");
+  auto ack = good.receive();
+  ASSERT_TRUE(ack && ack->has_ack());
+  EXPECT_EQ(ack->ack().sequence(), 1u);
+
+  EXPECT_EQ(counter(metrics_.decodeErrors("oversized")), 1);
+  EXPECT_EQ(counter(metrics_.decodeErrors("undecodable")), 1);
+  EXPECT_EQ(counter(metrics_.disconnects("unauthenticated")), 1);
+  EXPECT_EQ(counter(metrics_.disconnects("protocol")), 1);
+  EXPECT_TRUE(testing::waitFor([&] { return counter(metrics_.disconnects("handshake_timeout")) == 1; }));
+  EXPECT_EQ(counter(metrics_.disconnects("bad_frame")), 2);
+  EXPECT_EQ(fleet_.containers({"", "node-good", "", ""}).size(), 1u);
+}
+
+TEST_F(IngestServerTest, InvalidBatchClosesTheConnection) {
+  RawAgent agent(server_->port());
+  ackAfterHello(agent, "bad-batch");
+  agent.batch(0);  // sequence 0 is invalid
+  auto reply = agent.receive();
+  ASSERT_TRUE(reply && reply->has_error());
+  EXPECT_EQ(counter(metrics_.decodeErrors("invalid")), 1);
+  EXPECT_TRUE(fleet_.containers().empty());
+}
+
+TEST_F(IngestServerTest, StreamClientReplaysUnackedBatchesAfterAggregatorRestart) {
+  asio::io_context agentIo;
+  agent::MemoryBatchQueue queue(100);
+  agent::StreamClientOptions options;
+  options.aggregator = HostPort{"127.0.0.1", server_->port()};
+  options.hello.set_agent_id("streamer");
+  options.hello.set_node("n-stream");
+  options.hello.set_auth_token("secret");
+  options.backoffMin = milliseconds(20);
+  options.backoffMax = milliseconds(100);
+  agent::StreamClient client(agentIo, options, queue);
+  // The queue belongs to the agent's I/O thread; the test touches it only through post().
+  auto appendBatches = [&](int count) {
+    asio::post(agentIo, [&, count] {
+      for (int i = 0; i < count; ++i) {
+        v1::SampleBatch batch;
+        batch.add_containers()->set_id("s");
+        queue.append(std::move(batch));
+      }
+      client.batchAvailable();
+    });
+  };
+  auto guard = asio::make_work_guard(agentIo);
+  std::thread agentThread([&] { agentIo.run(); });
+  asio::post(agentIo, [&] { client.start(); });
+  appendBatches(3);
+  ASSERT_TRUE(testing::waitFor([&] { return client.counters().ackedSequence.load() == 3; }));
+  EXPECT_EQ(fleet_.lastAcceptedSequence("streamer"), 3u);
+
+  // The aggregator goes away; the agent keeps sampling into its queue.
+  const std::uint16_t port = server_->port();
+  server_->stop();
+  ASSERT_TRUE(testing::waitFor([&] { return !client.counters().connected.load(); }));
+  appendBatches(2);
+
+  // A fresh aggregator (empty state) on the same address gets the unacked batches, in order.
+  FleetState restarted;
+  IngestOptions restartedOptions;
+  restartedOptions.token = "secret";
+  IngestServer second(io_, restartedOptions, restarted, metrics_, clock_);
+  // The old listener closes asynchronously; retry until the port is free again.
+  ASSERT_TRUE(testing::waitFor([&] {
+    try {
+      second.listen(HostPort{"127.0.0.1", port});
+      return true;
+    } catch (const std::runtime_error&) {
+      return false;
+    }
+  }));
+  ASSERT_TRUE(testing::waitFor([&] { return client.counters().ackedSequence.load() == 5; }));
+  EXPECT_EQ(restarted.lastAcceptedSequence("streamer"), 5u);
+  EXPECT_GE(client.counters().connects.load(), 2u);
+
+  asio::post(agentIo, [&] { client.stop(); });
+  guard.reset();
+  agentThread.join();
+  second.stop();
+}
+
+}  // namespace
+}  // namespace fleetscale::aggregator

@@ -1,0 +1,62 @@
+#include "fleetscale/shared/text.h"
+
+#include <gtest/gtest.h>
+
+namespace fleetscale {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::nanoseconds;
+using std::chrono::seconds;
+
+TEST(TextTest, ParsesDurations) {
+  EXPECT_EQ(*parseDuration("1s"), seconds(1));
+  EXPECT_EQ(*parseDuration("500ms"), milliseconds(500));
+  EXPECT_EQ(*parseDuration("1.5s"), milliseconds(1500));
+  EXPECT_EQ(*parseDuration("2m"), seconds(120));
+  EXPECT_EQ(*parseDuration("250us"), nanoseconds(250'000));
+  EXPECT_EQ(*parseDuration("3"), seconds(3));
+  EXPECT_EQ(*parseDuration("1h"), seconds(3600));
+  EXPECT_FALSE(parseDuration("").ok());
+  EXPECT_FALSE(parseDuration("-1s").ok());
+  EXPECT_FALSE(parseDuration("fast").ok());
+  EXPECT_FALSE(parseDuration("1 parsec").ok());
+}
+
+TEST(TextTest, ParsesWholeNumbersOnly) {
+  EXPECT_EQ(parseUint64("18446744073709551615"), 18446744073709551615ULL);
+  EXPECT_FALSE(parseUint64("18446744073709551616"));
+  EXPECT_FALSE(parseUint64("12a"));
+  EXPECT_FALSE(parseUint64("-1"));
+  EXPECT_FALSE(parseUint64(""));
+  EXPECT_EQ(parseInt64("-1"), -1);
+  EXPECT_EQ(parseDouble("0.25"), 0.25);
+  EXPECT_FALSE(parseDouble("nan"));
+}
+
+TEST(TextTest, SplitsFieldsAndLines) {
+  const auto fields = splitFields("  a \t bb  c ");
+  ASSERT_EQ(fields.size(), 3u);
+  EXPECT_EQ(fields[1], "bb");
+  const auto lines = splitLines("one\ntwo\n\nthree");
+  ASSERT_EQ(lines.size(), 4u);
+  EXPECT_EQ(lines[2], "");
+  EXPECT_EQ(lines[3], "three");
+  EXPECT_EQ(trim("\t x y \n"), "x y");
+}
+
+TEST(TextTest, ReadFileReportsErrno) {
+  auto missing = readFile("/nonexistent/fleetscale");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, ENOENT);
+  EXPECT_NE(missing.error().message.find("/nonexistent/fleetscale"), std::string::npos);
+}
+
+TEST(TextTest, LowerHex) {
+  EXPECT_TRUE(isLowerHex("0123abcdef"));
+  EXPECT_FALSE(isLowerHex("ABC"));
+  EXPECT_FALSE(isLowerHex(""));
+}
+
+}  // namespace
+}  // namespace fleetscale
