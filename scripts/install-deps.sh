@@ -6,7 +6,7 @@ set -euo pipefail
 
 # Build and runtime libraries.
 BUILD_PACKAGES=(
-  cmake make g++ pkg-config git
+  cmake ninja-build make g++ pkg-config git
   libboost-dev
   libcurl4-openssl-dev libssl-dev
   protobuf-compiler libprotobuf-dev

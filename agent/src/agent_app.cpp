@@ -1,12 +1,11 @@
 #include "fleetscale/agent/agent_app.h"
 
-#include <iostream>
-#include <random>
-#include <thread>
-
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <iostream>
 #include <nlohmann/json.hpp>
+#include <random>
+#include <thread>
 
 #include "fleetscale/agent/batch_queue.h"
 #include "fleetscale/agent/cgroup_layout.h"
@@ -54,8 +53,10 @@ nlohmann::json onceJson(const std::string& node, const v1::SampleBatch& batch) {
 
 void addAgentOptions(CLI::App& app, AgentOptions& o) {
   addCommonOptions(app, o.common);
-  app.add_option("--aggregator", o.aggregator, "aggregator stream address HOST:PORT")->capture_default_str();
-  app.add_option("--interval", o.interval, "sampling interval (1s, 500ms, ...)")->capture_default_str();
+  app.add_option("--aggregator", o.aggregator, "aggregator stream address HOST:PORT")
+      ->capture_default_str();
+  app.add_option("--interval", o.interval, "sampling interval (1s, 500ms, ...)")
+      ->capture_default_str();
   app.add_option("--cluster", o.cluster, "cluster this node belongs to")->capture_default_str();
   app.add_option("--cloud", o.cloud, "cloud provider (aws, gcp, azure, onprem, ...)");
   app.add_option("--region", o.region, "cloud region");
@@ -63,17 +64,21 @@ void addAgentOptions(CLI::App& app, AgentOptions& o) {
   app.add_option("--node", o.node, "node name (default: hostname)");
   app.add_option("--agent-id", o.agentId, "stable agent identity (default: <node>-<random>)");
   app.add_option("--token-file", o.tokenFile, "file with the token the aggregator expects");
-  app.add_option("--host-root", o.hostRoot, "prefix for /proc and /sys paths (e.g. /host in a container)")
+  app.add_option("--host-root", o.hostRoot,
+                 "prefix for /proc and /sys paths (e.g. /host in a container)")
       ->capture_default_str();
   app.add_option("--cgroup-root", o.cgroupRoot, "cgroup filesystem root, under --host-root")
       ->capture_default_str();
-  app.add_option("--mountinfo", o.mountInfo,
-                 "mountinfo file to find cgroup hierarchies in (default: <host-root>/proc/self/mountinfo)");
+  app.add_option(
+      "--mountinfo", o.mountInfo,
+      "mountinfo file to find cgroup hierarchies in (default: <host-root>/proc/self/mountinfo)");
   app.add_flag("--include-systemd-services", o.includeSystemdServices,
                "treat system.slice/*.service units as containers (VM fleets)");
-  app.add_option("--rediscover-interval", o.rediscoverInterval, "how often to look for new containers")
+  app.add_option("--rediscover-interval", o.rediscoverInterval,
+                 "how often to look for new containers")
       ->capture_default_str();
-  app.add_option("--queue-capacity", o.queueCapacity, "unacked batches kept while the aggregator is unreachable")
+  app.add_option("--queue-capacity", o.queueCapacity,
+                 "unacked batches kept while the aggregator is unreachable")
       ->capture_default_str();
   app.add_option("--max-frame-bytes", o.maxFrameBytes, "largest frame sent")->capture_default_str();
   app.add_flag("--once", o.once, "sample twice one interval apart, print JSON, exit");
@@ -99,9 +104,10 @@ int runAgent(const AgentOptions& options) {
   const std::string node = options.node.empty() ? localHostName() : options.node;
   const std::string cgroupRoot = underRoot(options.hostRoot, options.cgroupRoot);
   const std::string mountInfo =
-      !options.mountInfo.empty() ? options.mountInfo
-      : (options.hostRoot == "/" ? "/proc/self/mountinfo"
-                                 : underRoot(options.hostRoot, "/proc/1/mountinfo"));
+      !options.mountInfo.empty()
+          ? options.mountInfo
+          : (options.hostRoot == "/" ? "/proc/self/mountinfo"
+                                     : underRoot(options.hostRoot, "/proc/1/mountinfo"));
   auto layout = detectLayout(mountInfo, cgroupRoot, options.hostRoot);
   if (!layout) {
     log->error("cannot find cgroups: {}", layout.error().message);
@@ -177,15 +183,17 @@ int runAgent(const AgentOptions& options) {
   client.start();
   tick();
   io.run();
-  log->info("stopped after {} ticks; {} batches unacknowledged", sampler.counters().ticks, queue.size());
+  log->info("stopped after {} ticks; {} batches unacknowledged", sampler.counters().ticks,
+            queue.size());
   spdlog::default_logger()->flush();
   return 0;
 }
 
 int agentMain(int argc, char** argv) {
-  CLI::App app{"fleetscale-agent: reads per-container CPU and memory from cgroups and streams "
-               "them to the fleetscale aggregator",
-               "fleetscale-agent"};
+  CLI::App app{
+      "fleetscale-agent: reads per-container CPU and memory from cgroups and streams "
+      "them to the fleetscale aggregator",
+      "fleetscale-agent"};
   AgentOptions options;
   addAgentOptions(app, options);
   app.set_version_flag("--version", std::string("fleetscale-agent ") + kVersion);

@@ -99,7 +99,8 @@ Result<CgroupLayout> probeLayout(const std::string& cgroupRoot) {
   if (isDirectory(cgroupRoot + "/memory")) layout.memory = cgroupRoot + "/memory";
   if (isDirectory(cgroupRoot + "/unified")) layout.unified = cgroupRoot + "/unified";
   if (layout.memory.empty() && layout.cpuacct.empty()) {
-    return Error{cgroupRoot + " holds neither cgroup v2 (cgroup.controllers) nor v1 controller "
+    return Error{cgroupRoot +
+                 " holds neither cgroup v2 (cgroup.controllers) nor v1 controller "
                  "directories (cpu, cpuacct, memory)"};
   }
   return layout;

@@ -6,13 +6,16 @@ namespace fleetscale::agent {
 
 Result<std::uint64_t> parseSingleValue(std::string_view text) {
   const auto value = parseUint64(trim(text));
-  if (!value) return Error{"expected one unsigned number, got '" + std::string(trim(text).substr(0, 64)) + "'"};
+  if (!value)
+    return Error{"expected one unsigned number, got '" + std::string(trim(text).substr(0, 64)) +
+                 "'"};
   return *value;
 }
 
 Result<std::int64_t> parseSignedValue(std::string_view text) {
   const auto value = parseInt64(trim(text));
-  if (!value) return Error{"expected one number, got '" + std::string(trim(text).substr(0, 64)) + "'"};
+  if (!value)
+    return Error{"expected one number, got '" + std::string(trim(text).substr(0, 64)) + "'"};
   return *value;
 }
 
@@ -56,7 +59,8 @@ Result<CpuMax> parseCpuMax(std::string_view text) {
   }
   if (fields.size() == 2) {
     const auto period = parseUint64(fields[1]);
-    if (!period || *period == 0) return Error{"cpu.max: bad period '" + std::string(fields[1]) + "'"};
+    if (!period || *period == 0)
+      return Error{"cpu.max: bad period '" + std::string(fields[1]) + "'"};
     result.periodUs = *period;
   }
   return result;
@@ -66,7 +70,9 @@ Result<std::optional<std::uint64_t>> parseMemoryMax(std::string_view text) {
   const std::string_view value = trim(text);
   if (value == "max") return std::optional<std::uint64_t>{};
   const auto bytes = parseUint64(value);
-  if (!bytes) return Error{"memory.max: expected 'max' or bytes, got '" + std::string(value.substr(0, 64)) + "'"};
+  if (!bytes)
+    return Error{"memory.max: expected 'max' or bytes, got '" + std::string(value.substr(0, 64)) +
+                 "'"};
   return std::optional<std::uint64_t>{*bytes};
 }
 

@@ -79,11 +79,13 @@ class CgroupV2Reader final : public CgroupReader {
     if (auto text = readOptional(dir + "/cpu.max")) {
       if (auto max = parseCpuMax(*text)) stats.cpuLimitCores = max->limitCores();
     }
-    if (auto text = readOptional(dir + "/cpu.weight")) stats.cpuWeight = okOrNone(parseSingleValue(*text));
+    if (auto text = readOptional(dir + "/cpu.weight"))
+      stats.cpuWeight = okOrNone(parseSingleValue(*text));
     if (auto text = readOptional(dir + "/memory.max")) {
       if (auto max = parseMemoryMax(*text)) stats.memoryLimitBytes = *max;
     }
-    if (auto text = readOptional(dir + "/memory.events")) stats.oomKills = findKeyedValue(*text, "oom_kill");
+    if (auto text = readOptional(dir + "/memory.events"))
+      stats.oomKills = findKeyedValue(*text, "oom_kill");
     readPressure(dir + "/cpu.pressure", stats.cpuPressureSomeUs, stats.cpuPressureFullUs);
     readPressure(dir + "/memory.pressure", stats.memoryPressureSomeUs, stats.memoryPressureFullUs);
     return stats;
@@ -108,7 +110,8 @@ class CgroupV1Reader final : public CgroupReader {
     stats.cpuUsageNs = *usage;
     if (auto text = readOptional(acct + "/cpuacct.stat")) {
       if (auto user = findKeyedValue(*text, "user")) stats.cpuUserNs = *user * nanosecondsPerTick();
-      if (auto sys = findKeyedValue(*text, "system")) stats.cpuSystemNs = *sys * nanosecondsPerTick();
+      if (auto sys = findKeyedValue(*text, "system"))
+        stats.cpuSystemNs = *sys * nanosecondsPerTick();
     }
 
     if (!cpu_.empty()) {

@@ -23,9 +23,7 @@ constexpr ScopePrefix kScopePrefixes[] = {
     {"libpod-", "podman"},
 };
 
-std::vector<std::string_view> components(std::string_view path) {
-  return splitFields(path, "/");
-}
+std::vector<std::string_view> components(std::string_view path) { return splitFields(path, "/"); }
 
 // Pod uid and QoS class from the kubepods part of the path, for either cgroup driver.
 void fillPodFromPath(const std::vector<std::string_view>& parts, ContainerCgroup& container) {
@@ -44,7 +42,8 @@ void fillPodFromPath(const std::vector<std::string_view>& parts, ContainerCgroup
       } else if (stem == "kubepods-besteffort") {
         container.qosClass = "besteffort";
       }
-    } else if (part.rfind("pod", 0) == 0 && part.size() > 3 && part.find('.') == std::string_view::npos) {
+    } else if (part.rfind("pod", 0) == 0 && part.size() > 3 &&
+               part.find('.') == std::string_view::npos) {
       // cgroupfs: kubepods/<qos>/pod<uid>
       container.podUid = std::string(part.substr(3));
     } else if (part == "burstable" || part == "besteffort") {

@@ -8,9 +8,11 @@
 
 namespace fleetscale::agent {
 
-Sampler::Sampler(CgroupLayout layout, std::unique_ptr<CgroupReader> reader,
-                 SamplerOptions options, const Clock& clock)
-    : layout_(std::move(layout)), reader_(std::move(reader)), options_(std::move(options)),
+Sampler::Sampler(CgroupLayout layout, std::unique_ptr<CgroupReader> reader, SamplerOptions options,
+                 const Clock& clock)
+    : layout_(std::move(layout)),
+      reader_(std::move(reader)),
+      options_(std::move(options)),
       clock_(clock) {}
 
 void Sampler::rediscover() {
@@ -56,7 +58,7 @@ v1::SampleBatch Sampler::sample() {
     }
     const auto elapsed = tracked.previous ? now - tracked.previousAt : std::chrono::nanoseconds(0);
     fillContainer(*batch.add_containers(), tracked, *stats, elapsed);
-    tracked.previous = std::move(*stats);
+    tracked.previous = *stats;
     tracked.previousAt = now;
     ++it;
   }
@@ -128,8 +130,10 @@ void Sampler::fillContainer(v1::ContainerSample& out, const Tracked& tracked,
   if (stats.memoryRssBytes) out.set_memory_rss_bytes(*stats.memoryRssBytes);
   if (stats.memoryLimitBytes) out.set_memory_limit_bytes(*stats.memoryLimitBytes);
   if (stats.oomKills) out.set_oom_kills_total(*stats.oomKills);
-  if (stats.cpuPressureSomeUs) out.set_cpu_pressure_some_total_us(static_cast<double>(*stats.cpuPressureSomeUs));
-  if (stats.cpuPressureFullUs) out.set_cpu_pressure_full_total_us(static_cast<double>(*stats.cpuPressureFullUs));
+  if (stats.cpuPressureSomeUs)
+    out.set_cpu_pressure_some_total_us(static_cast<double>(*stats.cpuPressureSomeUs));
+  if (stats.cpuPressureFullUs)
+    out.set_cpu_pressure_full_total_us(static_cast<double>(*stats.cpuPressureFullUs));
   if (stats.memoryPressureSomeUs) {
     out.set_memory_pressure_some_total_us(static_cast<double>(*stats.memoryPressureSomeUs));
   }

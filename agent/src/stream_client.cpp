@@ -1,7 +1,6 @@
 #include "fleetscale/agent/stream_client.h"
 
 #include <algorithm>
-
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/write.hpp>
@@ -30,12 +29,22 @@ struct StreamClient::Connection {
 };
 
 StreamClient::StreamClient(asio::io_context& io, StreamClientOptions options, BatchQueue& queue)
-    : io_(io), options_(std::move(options)), queue_(queue), reconnectTimer_(io),
-      backoff_(options_.backoffMin), random_(std::random_device{}()) {
+    : io_(io),
+      options_(std::move(options)),
+      queue_(queue),
+      reconnectTimer_(io),
+      backoff_(options_.backoffMin),
+      random_(std::random_device{}()) {
   options_.hello.set_protocol_version(kProtocolVersion);
 }
 
-StreamClient::~StreamClient() { stop(); }
+StreamClient::~StreamClient() {
+  try {
+    stop();
+  } catch (...) {
+    // Timer cancellation cannot really fail here; a destructor must not throw regardless.
+  }
+}
 
 void StreamClient::start() {
   stopped_ = false;
@@ -67,7 +76,8 @@ void StreamClient::connect() {
   connection_ = connection;
   connection->resolver.async_resolve(
       options_.aggregator.host, std::to_string(options_.aggregator.port),
-      [this, connection](const boost::system::error_code& ec, tcp::resolver::results_type results) {
+      [this, connection](const boost::system::error_code& ec,
+                         const tcp::resolver::results_type& results) {
         if (connection->closed) return;
         if (ec) {
           fail(connection, "resolve " + options_.aggregator.toString() + ": " + ec.message());
@@ -160,13 +170,14 @@ void StreamClient::handleEnvelope(const std::shared_ptr<Connection>& connection,
         options_.maxFrameBytes = std::min(options_.maxFrameBytes, ack.max_frame_bytes());
       }
       queue_.ack(ack.acked_sequence());
-      counters_.ackedSequence = std::max<std::uint64_t>(counters_.ackedSequence, ack.acked_sequence());
+      counters_.ackedSequence =
+          std::max<std::uint64_t>(counters_.ackedSequence, ack.acked_sequence());
       connection->lastSent = ack.acked_sequence();
       backoff_ = options_.backoffMin;
       ++counters_.connects;
       counters_.connected = true;
-      log->info("connected to aggregator {} ({}), {} batches to replay", options_.aggregator.toString(),
-                ack.aggregator_id(), queue_.size());
+      log->info("connected to aggregator {} ({}), {} batches to replay",
+                options_.aggregator.toString(), ack.aggregator_id(), queue_.size());
       lastFailure_.clear();
       pump(connection);
       return;
@@ -195,20 +206,20 @@ void StreamClient::pump(const std::shared_ptr<Connection>& connection) {
   const std::uint64_t last = batches.back().sequence;
   const std::size_t count = batches.size();
   connection->writing = true;
-  asio::async_write(connection->socket, asio::buffer(connection->writeBuffer),
-                    [this, connection, last, count](const boost::system::error_code& ec,
-                                                    std::size_t bytes) {
-                      if (connection->closed) return;
-                      connection->writing = false;
-                      if (ec) {
-                        fail(connection, "send: " + ec.message());
-                        return;
-                      }
-                      connection->lastSent = last;
-                      counters_.batchesSent += count;
-                      counters_.bytesSent += bytes;
-                      pump(connection);
-                    });
+  asio::async_write(
+      connection->socket, asio::buffer(connection->writeBuffer),
+      [this, connection, last, count](const boost::system::error_code& ec, std::size_t bytes) {
+        if (connection->closed) return;
+        connection->writing = false;
+        if (ec) {
+          fail(connection, "send: " + ec.message());
+          return;
+        }
+        connection->lastSent = last;
+        counters_.batchesSent += count;
+        counters_.bytesSent += bytes;
+        pump(connection);
+      });
 }
 
 void StreamClient::fail(const std::shared_ptr<Connection>& connection, const std::string& reason) {

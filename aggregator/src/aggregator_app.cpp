@@ -1,14 +1,13 @@
 #include "fleetscale/aggregator/aggregator_app.h"
 
+#include <boost/asio/signal_set.hpp>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <thread>
 #include <vector>
-
-#include <boost/asio/signal_set.hpp>
-#include <nlohmann/json.hpp>
 
 #include "fleetscale/aggregator/aggregator_metrics.h"
 #include "fleetscale/aggregator/fleet_state.h"
@@ -26,7 +25,8 @@ Status writeReadyFile(const std::string& path, std::uint16_t ingestPort, std::ui
   const std::string temp = path + ".tmp";
   {
     std::ofstream out(temp, std::ios::trunc);
-    out << nlohmann::json{{"ingest_port", ingestPort}, {"http_port", httpPort}, {"pid", ::getpid()}}.dump()
+    out << nlohmann::json{{"ingest_port", ingestPort}, {"http_port", httpPort}, {"pid", ::getpid()}}
+               .dump()
         << "\n";
     if (!out) return Error{"cannot write " + temp};
   }
@@ -87,10 +87,12 @@ int runAggregator(const AggregatorOptions& options) {
 
   IngestOptions ingestOptions;
   ingestOptions.maxFrameBytes = options.maxFrameBytes;
-  ingestOptions.handshakeTimeout = std::chrono::duration_cast<std::chrono::milliseconds>(*handshake);
+  ingestOptions.handshakeTimeout =
+      std::chrono::duration_cast<std::chrono::milliseconds>(*handshake);
   ingestOptions.idleTimeout = std::chrono::duration_cast<std::chrono::milliseconds>(*idle);
   ingestOptions.token = *token;
-  ingestOptions.aggregatorId = options.aggregatorId.empty() ? localHostName() : options.aggregatorId;
+  ingestOptions.aggregatorId =
+      options.aggregatorId.empty() ? localHostName() : options.aggregatorId;
   IngestServer ingest(io, ingestOptions, fleet, metrics, clock);
 
   HttpRouter router;
@@ -112,9 +114,10 @@ int runAggregator(const AggregatorOptions& options) {
     }
   }
   ready = true;
-  log->info("fleetscale-aggregator {} ({}) serving agents on {}:{} and HTTP on {}:{} with {} threads",
-            kVersion, ingestOptions.aggregatorId, listen->host, ingest.port(), httpListen->host,
-            http.port(), threads);
+  log->info(
+      "fleetscale-aggregator {} ({}) serving agents on {}:{} and HTTP on {}:{} with {} threads",
+      kVersion, ingestOptions.aggregatorId, listen->host, ingest.port(), httpListen->host,
+      http.port(), threads);
   if (ingestOptions.token.empty()) log->warn("no --token-file: any agent may connect");
 
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
@@ -140,9 +143,10 @@ int runAggregator(const AggregatorOptions& options) {
 }
 
 int aggregatorMain(int argc, char** argv) {
-  CLI::App app{"fleetscale-aggregator: receives agent streams, keeps the fleet's state and "
-               "serves it over HTTP and /metrics",
-               "fleetscale-aggregator"};
+  CLI::App app{
+      "fleetscale-aggregator: receives agent streams, keeps the fleet's state and "
+      "serves it over HTTP and /metrics",
+      "fleetscale-aggregator"};
   AggregatorOptions options;
   addAggregatorOptions(app, options);
   app.set_version_flag("--version", std::string("fleetscale-aggregator ") + kVersion);

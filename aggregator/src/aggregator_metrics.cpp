@@ -45,13 +45,13 @@ AggregatorMetrics::AggregatorMetrics(bool perContainerSeries)
     return &prometheus::BuildCounter().Name(name).Help(help).Register(*registry_).Add({});
   };
   bytesReceived_ = counter("fleetscale_ingest_bytes_total", "Bytes received from agents");
-  samplesReceived_ = counter("fleetscale_ingest_samples_total",
-                             "Container samples received in accepted batches");
+  samplesReceived_ =
+      counter("fleetscale_ingest_samples_total", "Container samples received in accepted batches");
   batchesAccepted_ = counter("fleetscale_ingest_batches_total", "Sample batches accepted");
   duplicateBatches_ = counter("fleetscale_ingest_duplicate_batches_total",
                               "Sample batches dropped because their sequence was already accepted");
-  connectionsAccepted_ = counter("fleetscale_ingest_connections_total",
-                                 "Agent TCP connections accepted");
+  connectionsAccepted_ =
+      counter("fleetscale_ingest_connections_total", "Agent TCP connections accepted");
   // Pre-create the common label values so they appear (at 0) before the first event.
   for (const char* reason : {"oversized", "undecodable", "invalid"}) decodeErrors(reason);
   for (const char* kind : {"hello", "batch"}) framesReceived(kind);
@@ -76,7 +76,8 @@ std::string AggregatorMetrics::render(const FleetState& fleet) const {
   addGauge(build, {{"version", kVersion}, {"component", "aggregator"}}, 1);
   families.push_back(std::move(build));
 
-  MetricFamily agents = gaugeFamily("fleetscale_agents_connected", "Agents currently connected, per cluster");
+  MetricFamily agents =
+      gaugeFamily("fleetscale_agents_connected", "Agents currently connected, per cluster");
   for (const auto& [cluster, count] : fleet.connectedAgentsByCluster()) {
     addGauge(agents, {{"cluster", cluster}}, static_cast<double>(count));
   }
@@ -84,9 +85,11 @@ std::string AggregatorMetrics::render(const FleetState& fleet) const {
 
   MetricFamily nodeCpu = gaugeFamily("fleetscale_node_cpu_usage_cores", "Node CPU usage in cores");
   MetricFamily nodeMemory = gaugeFamily("fleetscale_node_memory_usage_bytes", "Node memory in use");
-  MetricFamily nodeContainers = gaugeFamily("fleetscale_node_containers", "Containers reported by the node's agent");
+  MetricFamily nodeContainers =
+      gaugeFamily("fleetscale_node_containers", "Containers reported by the node's agent");
   for (const auto& node : fleet.nodes()) {
-    std::vector<ClientMetric::Label> labels{{"cluster", node.identity.cluster}, {"node", node.identity.node}};
+    std::vector<ClientMetric::Label> labels{{"cluster", node.identity.cluster},
+                                            {"node", node.identity.node}};
     if (node.totals.has_cpu_usage_cores()) addGauge(nodeCpu, labels, node.totals.cpu_usage_cores());
     addGauge(nodeMemory, labels, static_cast<double>(node.totals.memory_usage_bytes()));
     addGauge(nodeContainers, labels, static_cast<double>(node.containers));
@@ -96,7 +99,8 @@ std::string AggregatorMetrics::render(const FleetState& fleet) const {
   families.push_back(std::move(nodeContainers));
 
   if (perContainerSeries_) {
-    MetricFamily cpu = gaugeFamily("fleetscale_container_cpu_usage_cores", "Container CPU usage in cores");
+    MetricFamily cpu =
+        gaugeFamily("fleetscale_container_cpu_usage_cores", "Container CPU usage in cores");
     MetricFamily workingSet = gaugeFamily("fleetscale_container_memory_working_set_bytes",
                                           "Container memory working set");
     for (const auto& container : fleet.containers()) {

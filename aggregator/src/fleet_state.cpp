@@ -3,7 +3,7 @@
 namespace fleetscale::aggregator {
 
 AgentIdentity AgentIdentity::fromHello(const v1::Hello& hello) {
-  return AgentIdentity{hello.agent_id(), hello.node(),  hello.cluster(),      hello.cloud(),
+  return AgentIdentity{hello.agent_id(), hello.node(), hello.cluster(),      hello.cloud(),
                        hello.region(),   hello.zone(), hello.agent_version()};
 }
 
@@ -25,7 +25,8 @@ FleetState::Registration FleetState::agentConnected(const AgentIdentity& identit
 
 void FleetState::agentDisconnected(const std::string& agentId, std::uint64_t connectionId) {
   std::lock_guard lock(mutex_);
-  if (auto it = nodes_.find(agentId); it != nodes_.end() && it->second.connectionId == connectionId) {
+  if (auto it = nodes_.find(agentId);
+      it != nodes_.end() && it->second.connectionId == connectionId) {
     it->second.connected = false;
   }
 }
@@ -65,7 +66,8 @@ std::vector<ContainerSnapshot> FleetState::containers(const ContainerFilter& fil
   for (const auto& [id, node] : nodes_) {
     for (const auto& sample : node.latest.containers()) {
       if (!filter.matches(node.identity.cluster, node.identity.node, sample)) continue;
-      out.push_back(ContainerSnapshot{node.identity.cluster, node.identity.node, node.lastSeen, sample});
+      out.push_back(
+          ContainerSnapshot{node.identity.cluster, node.identity.node, node.lastSeen, sample});
     }
   }
   return out;

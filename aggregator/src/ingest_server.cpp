@@ -1,17 +1,16 @@
 #include "fleetscale/aggregator/ingest_server.h"
 
 #include <array>
-#include <deque>
-#include <mutex>
-#include <stdexcept>
-#include <vector>
-
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
+#include <deque>
+#include <mutex>
+#include <stdexcept>
+#include <vector>
 
 #include "fleetscale/shared/asio_listen.h"
 #include "fleetscale/shared/logging.h"
@@ -62,8 +61,10 @@ namespace {
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(tcp::socket socket, std::shared_ptr<IngestServer::Impl> server)
-      : socket_(std::move(socket)), server_(std::move(server)),
-        handshakeTimer_(socket_.get_executor()), idleTimer_(socket_.get_executor()),
+      : socket_(std::move(socket)),
+        server_(std::move(server)),
+        handshakeTimer_(socket_.get_executor()),
+        idleTimer_(socket_.get_executor()),
         decoder_(server_->options.maxFrameBytes) {
     boost::system::error_code ec;
     const auto remote = socket_.remote_endpoint(ec);
@@ -78,7 +79,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Called by IngestServer::stop from another thread.
   void shutdown() {
     asio::post(socket_.get_executor(), [self = shared_from_this()] {
-      self->sendErrorAndClose(v1::Error::CODE_SHUTTING_DOWN, "aggregator shutting down", "shutdown");
+      self->sendErrorAndClose(v1::Error::CODE_SHUTTING_DOWN, "aggregator shutting down",
+                              "shutdown");
     });
   }
 
@@ -100,9 +102,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void read() {
-    socket_.async_read_some(asio::buffer(buffer_), [self = shared_from_this()](
-                                                        const boost::system::error_code& ec,
-                                                        std::size_t bytes) { self->onRead(ec, bytes); });
+    socket_.async_read_some(
+        asio::buffer(buffer_),
+        [self = shared_from_this()](const boost::system::error_code& ec, std::size_t bytes) {
+          self->onRead(ec, bytes);
+        });
   }
 
   void onRead(const boost::system::error_code& ec, std::size_t bytes) {
@@ -166,12 +170,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (hello.protocol_version() != kProtocolVersion) {
       sendErrorAndClose(v1::Error::CODE_UNSUPPORTED_VERSION,
                         "protocol version " + std::to_string(hello.protocol_version()) +
-                            " not supported; this aggregator speaks " + std::to_string(kProtocolVersion),
+                            " not supported; this aggregator speaks " +
+                            std::to_string(kProtocolVersion),
                         "unsupported_version");
       return;
     }
-    if (!server_->options.token.empty() && !tokensEqual(server_->options.token, hello.auth_token())) {
-      sendErrorAndClose(v1::Error::CODE_UNAUTHENTICATED, "wrong or missing token", "unauthenticated");
+    if (!server_->options.token.empty() &&
+        !tokensEqual(server_->options.token, hello.auth_token())) {
+      sendErrorAndClose(v1::Error::CODE_UNAUTHENTICATED, "wrong or missing token",
+                        "unauthenticated");
       return;
     }
     identity_ = AgentIdentity::fromHello(hello);
@@ -181,7 +188,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     handshakeTimer_.cancel();
     componentLogger("aggregator.ingest")
         ->info("agent {} connected from {} (node {}, cluster {}, resumes after sequence {})",
-               identity_.agentId, peer_, identity_.node, identity_.cluster, registration.lastSequence);
+               identity_.agentId, peer_, identity_.node, identity_.cluster,
+               registration.lastSequence);
     v1::Envelope reply;
     auto* ack = reply.mutable_hello_ack();
     ack->set_aggregator_id(server_->options.aggregatorId);
@@ -230,19 +238,21 @@ class Connection : public std::enable_shared_from_this<Connection> {
       return;
     }
     writing_ = true;
-    asio::async_write(socket_, asio::buffer(outbox_.front()),
-                      [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
-                        self->outbox_.pop_front();
-                        if (ec) {
-                          self->close("write_error", ec.message());
-                          return;
-                        }
-                        self->writeNext();
-                      });
+    asio::async_write(
+        socket_, asio::buffer(outbox_.front()),
+        [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
+          self->outbox_.pop_front();
+          if (ec) {
+            self->close("write_error", ec.message());
+            return;
+          }
+          self->writeNext();
+        });
   }
 
   // Tells the agent why, then closes once the error frame is written.
-  void sendErrorAndClose(v1::Error::Code code, const std::string& message, const std::string& reason) {
+  void sendErrorAndClose(v1::Error::Code code, const std::string& message,
+                         const std::string& reason) {
     if (closed_ || closeAfterWrite_) return;
     v1::Envelope reply;
     reply.mutable_error()->set_code(code);
@@ -299,28 +309,28 @@ class Connection : public std::enable_shared_from_this<Connection> {
 }  // namespace
 
 void IngestServer::Impl::accept() {
-  acceptor.async_accept(asio::make_strand(io), [self = shared_from_this()](
-                                                   const boost::system::error_code& ec,
-                                                   tcp::socket socket) {
-    if (ec == asio::error::operation_aborted) return;
-    std::shared_ptr<Connection> connection;
-    {
-      std::lock_guard lock(self->mutex);
-      if (self->stopped) return;
-      if (!ec) {
-        boost::system::error_code ignored;
-        socket.set_option(tcp::no_delay(true), ignored);
-        connection = std::make_shared<Connection>(std::move(socket), self);
-        std::erase_if(self->connections, [](const auto& weak) { return weak.expired(); });
-        self->connections.push_back(connection);
-      }
-    }
-    if (connection) {
-      self->metrics.connectionsAccepted().Increment();
-      connection->start();
-    }
-    self->accept();
-  });
+  acceptor.async_accept(
+      asio::make_strand(io),
+      [self = shared_from_this()](const boost::system::error_code& ec, tcp::socket socket) {
+        if (ec == asio::error::operation_aborted) return;
+        std::shared_ptr<Connection> connection;
+        {
+          std::lock_guard lock(self->mutex);
+          if (self->stopped) return;
+          if (!ec) {
+            boost::system::error_code ignored;
+            socket.set_option(tcp::no_delay(true), ignored);
+            connection = std::make_shared<Connection>(std::move(socket), self);
+            std::erase_if(self->connections, [](const auto& weak) { return weak.expired(); });
+            self->connections.push_back(connection);
+          }
+        }
+        if (connection) {
+          self->metrics.connectionsAccepted().Increment();
+          connection->start();
+        }
+        self->accept();
+      });
 }
 
 IngestServer::IngestServer(asio::io_context& io, IngestOptions options, FleetState& fleet,

@@ -1,16 +1,15 @@
 #include "fleetscale/shared/http_server.h"
 
-#include <mutex>
-#include <optional>
-#include <stdexcept>
-
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <boost/beast/version.hpp>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <stdexcept>
 
 #include "fleetscale/shared/asio_listen.h"
 #include "fleetscale/shared/logging.h"
@@ -35,7 +34,8 @@ std::string percentDecode(std::string_view text, bool plusIsSpace) {
   std::string out;
   out.reserve(text.size());
   for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '%' && i + 2 < text.size() && hexValue(text[i + 1]) >= 0 && hexValue(text[i + 2]) >= 0) {
+    if (text[i] == '%' && i + 2 < text.size() && hexValue(text[i + 1]) >= 0 &&
+        hexValue(text[i + 2]) >= 0) {
       out.push_back(static_cast<char>(hexValue(text[i + 1]) * 16 + hexValue(text[i + 2])));
       i += 2;
     } else if (plusIsSpace && text[i] == '+') {
@@ -97,7 +97,7 @@ HttpResponse HttpResponse::jsonError(int status, const std::string& message) {
   return json(status, nlohmann::json{{"error", message}}.dump());
 }
 
-void HttpRouter::add(std::string method, std::string pattern, HttpHandler handler) {
+void HttpRouter::add(std::string method, const std::string& pattern, HttpHandler handler) {
   routes_.push_back(Route{std::move(method), pathSegments(pattern), std::move(handler)});
 }
 
@@ -155,8 +155,7 @@ template <typename Stream>
 class Session final : public SessionBase, public std::enable_shared_from_this<Session<Stream>> {
  public:
   Session(Stream stream, std::shared_ptr<HttpServer::Impl> server)
-      : stream_(std::move(stream)), server_(std::move(server)),
-        timer_(stream_.get_executor()) {}
+      : stream_(std::move(stream)), server_(std::move(server)), timer_(stream_.get_executor()) {}
 
   void start() {
     if constexpr (std::is_same_v<Stream, beast::ssl_stream<beast::tcp_stream>>) {
@@ -184,10 +183,9 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     parser_.emplace();
     parser_->body_limit(server_->options.maxBodyBytes);
     beast::get_lowest_layer(stream_).expires_after(server_->options.readTimeout);
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
-                       self->onRead(ec);
-                     });
+    http::async_read(
+        stream_, buffer_, *parser_,
+        [self = this->shared_from_this()](beast::error_code ec, std::size_t) { self->onRead(ec); });
   }
 
   void onRead(beast::error_code ec) {
@@ -211,8 +209,8 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     try {
       response = server_->handler(request);
     } catch (const std::exception& e) {
-      componentLogger("http.server")->error("handler for {} {} threw: {}", request.method,
-                                            request.path, e.what());
+      componentLogger("http.server")
+          ->error("handler for {} {} threw: {}", request.method, request.path, e.what());
       response = HttpResponse::jsonError(500, "internal error");
     }
     if (request.method == "HEAD") response.body.clear();
@@ -281,8 +279,8 @@ void HttpServer::Impl::accept() {
             self->track(session);
             session->start();
           } else {
-            auto session =
-                std::make_shared<Session<beast::tcp_stream>>(beast::tcp_stream(std::move(socket)), self);
+            auto session = std::make_shared<Session<beast::tcp_stream>>(
+                beast::tcp_stream(std::move(socket)), self);
             self->track(session);
             session->start();
           }

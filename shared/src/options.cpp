@@ -1,10 +1,10 @@
 #include "fleetscale/shared/options.h"
 
+#include <yaml-cpp/yaml.h>
+
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
-
-#include <yaml-cpp/yaml.h>
 
 namespace fleetscale {
 namespace {
@@ -22,8 +22,8 @@ std::set<std::string> namesGiven(const std::vector<std::string>& args) {
   for (const auto& arg : args) {
     if (arg == "--") break;
     if (arg.rfind("--", 0) != 0) continue;
-    given.insert(arg.substr(2, arg.find('=') == std::string::npos ? std::string::npos
-                                                                   : arg.find('=') - 2));
+    given.insert(
+        arg.substr(2, arg.find('=') == std::string::npos ? std::string::npos : arg.find('=') - 2));
   }
   return given;
 }
@@ -47,7 +47,8 @@ const CLI::Option* findLongOption(const CLI::App& app, const std::string& name) 
 }
 
 // Appends "--name=value" for every scalar (or each element of a sequence) in the YAML map.
-Status appendFromYaml(const CLI::App& app, const std::string& path, const std::set<std::string>& given,
+Status appendFromYaml(const CLI::App& app, const std::string& path,
+                      const std::set<std::string>& given,
                       const std::set<std::string>& sectionsForOthers,
                       std::vector<std::string>& out) {
   YAML::Node root;
@@ -145,8 +146,8 @@ Status applyLogging(const CommonOptions& options) {
 std::optional<int> parseCommandLine(CLI::App& app, int argc, char** argv,
                                     const std::set<std::string>& sectionsForOthers) {
   std::vector<std::string> args(argv + 1, argv + argc);
-  auto merged = mergeEnvironmentAndConfig(app, std::move(args), processEnvironment,
-                                          sectionsForOthers);
+  auto merged =
+      mergeEnvironmentAndConfig(app, std::move(args), processEnvironment, sectionsForOthers);
   if (!merged) {
     std::cerr << app.get_name() << ": " << merged.error().message << "\n";
     return 2;

@@ -22,9 +22,9 @@ Status checkContainer(const v1::ContainerSample& sample) {
     return Error{"container " + sample.id() + ": cgroup or runtime too long"};
   }
   const auto& meta = sample.metadata();
-  for (const std::string* field : {&meta.pod(), &meta.pod_uid(), &meta.namespace_(),
-                                   &meta.container(), &meta.workload_kind(), &meta.workload(),
-                                   &meta.pod_phase(), &meta.qos_class(), &meta.image()}) {
+  for (const std::string* field :
+       {&meta.pod(), &meta.pod_uid(), &meta.namespace_(), &meta.container(), &meta.workload_kind(),
+        &meta.workload(), &meta.pod_phase(), &meta.qos_class(), &meta.image()}) {
     if (!validIdentifier(*field, false)) {
       return Error{"container " + sample.id() + ": metadata field too long"};
     }
@@ -66,8 +66,8 @@ Result<v1::Envelope> decodeEnvelope(std::string_view payload) {
 Status validateHello(const v1::Hello& hello) {
   if (!validIdentifier(hello.agent_id(), true)) return Error{"hello: agent_id empty or too long"};
   if (!validIdentifier(hello.node(), true)) return Error{"hello: node empty or too long"};
-  for (const std::string* field : {&hello.cluster(), &hello.cloud(), &hello.region(),
-                                   &hello.zone(), &hello.agent_version(), &hello.auth_token()}) {
+  for (const std::string* field : {&hello.cluster(), &hello.cloud(), &hello.region(), &hello.zone(),
+                                   &hello.agent_version(), &hello.auth_token()}) {
     if (!validIdentifier(*field, false)) return Error{"hello: identity field too long"};
   }
   return {};
@@ -82,7 +82,8 @@ Status validateBatch(const v1::SampleBatch& batch) {
   const auto& node = batch.node();
   if (!validRate(node.has_cpu_usage_cores(), node.cpu_usage_cores()) ||
       !validRate(true, node.cpu_capacity_cores()) ||
-      !validRate(true, node.cpu_allocatable_cores()) || !validRate(true, batch.interval_seconds())) {
+      !validRate(true, node.cpu_allocatable_cores()) ||
+      !validRate(true, batch.interval_seconds())) {
     return Error{"batch: node figure is negative or not finite"};
   }
   for (const auto& container : batch.containers()) {
@@ -95,12 +96,18 @@ Status validateBatch(const v1::SampleBatch& batch) {
 
 std::string_view envelopeKind(const v1::Envelope& envelope) {
   switch (envelope.body_case()) {
-    case v1::Envelope::kHello: return "hello";
-    case v1::Envelope::kHelloAck: return "hello_ack";
-    case v1::Envelope::kBatch: return "batch";
-    case v1::Envelope::kAck: return "ack";
-    case v1::Envelope::kError: return "error";
-    case v1::Envelope::BODY_NOT_SET: break;
+    case v1::Envelope::kHello:
+      return "hello";
+    case v1::Envelope::kHelloAck:
+      return "hello_ack";
+    case v1::Envelope::kBatch:
+      return "batch";
+    case v1::Envelope::kAck:
+      return "ack";
+    case v1::Envelope::kError:
+      return "error";
+    case v1::Envelope::BODY_NOT_SET:
+      break;
   }
   return "empty";
 }

@@ -1,13 +1,12 @@
 // The real fleetscale-aggregator and fleetscale-agent processes, the agent reading a cgroup tree
 // written by the test whose CPU counter advances in real time at a known rate.
+#include <gtest/gtest.h>
 #include <signal.h>
 
 #include <atomic>
 #include <cmath>
-#include <thread>
-
-#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "fleetscale/shared/text.h"
 #include "fleetscale/testing/cgroup_tree.h"
@@ -23,9 +22,11 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 
 const std::string kContainerId = "4f1c2a7e9b3d5f6a8c0e2b4d6f8a1c3e5b7d9f0a2c4e6b8d0f1a3c5e7b9d2f4a";
-const std::string kCgroup = "/kubepods.slice/kubepods-burstable.slice/"
-                            "kubepods-burstable-pod11111111_2222_3333_4444_555555555555.slice/"
-                            "cri-containerd-" + kContainerId + ".scope";
+const std::string kCgroup =
+    "/kubepods.slice/kubepods-burstable.slice/"
+    "kubepods-burstable-pod11111111_2222_3333_4444_555555555555.slice/"
+    "cri-containerd-" +
+    kContainerId + ".scope";
 
 // Advances a v2 container's usage counter as if it used `cores` CPUs, until stopped.
 class LoadWriter {
@@ -36,8 +37,10 @@ class LoadWriter {
       const auto start = std::chrono::steady_clock::now();
       while (!stop_) {
         const auto elapsed = std::chrono::steady_clock::now() - start;
-        write(static_cast<std::uint64_t>(std::chrono::duration<double>(elapsed).count() * cores_ * 1e9));
-        std::this_thread::sleep_for(milliseconds(50));  // the pace of the simulated load, not a wait
+        write(static_cast<std::uint64_t>(std::chrono::duration<double>(elapsed).count() * cores_ *
+                                         1e9));
+        std::this_thread::sleep_for(
+            milliseconds(50));  // the pace of the simulated load, not a wait
       }
     });
   }
@@ -89,7 +92,8 @@ TEST(AgentAggregatorTest, SamplesFlowFromCgroupsToApiAndMetrics) {
   const std::string api = "http://127.0.0.1:" + std::to_string(ports.http);
 
   // Identity comes from a YAML config file and the environment, as users deploy it.
-  testing::writeFile(dir.file("agent.yaml"), "cluster: aws-us-east-1\ncloud: aws\nregion: us-east-1\n");
+  testing::writeFile(dir.file("agent.yaml"),
+                     "cluster: aws-us-east-1\ncloud: aws\nregion: us-east-1\n");
   testing::Process agent(
       testing::binaryPath("fleetscale-agent"),
       {"--aggregator", "127.0.0.1:" + std::to_string(ports.ingest), "--cgroup-root", tree,
@@ -123,10 +127,13 @@ TEST(AgentAggregatorTest, SamplesFlowFromCgroupsToApiAndMetrics) {
 
   const auto metrics = testing::httpGet(api + "/metrics");
   EXPECT_EQ(metrics.status, 200);
-  EXPECT_NE(metrics.body.find("fleetscale_agents_connected{cluster=\"aws-us-east-1\"} 1"), std::string::npos)
+  EXPECT_NE(metrics.body.find("fleetscale_agents_connected{cluster=\"aws-us-east-1\"} 1"),
+            std::string::npos)
       << metrics.body;
-  EXPECT_NE(metrics.body.find("fleetscale_container_cpu_usage_cores{cluster=\"aws-us-east-1\",node=\"node-a\","
-                              "container_id=\"" + kContainerId + "\""),
+  EXPECT_NE(metrics.body.find(
+                "fleetscale_container_cpu_usage_cores{cluster=\"aws-us-east-1\",node=\"node-a\","
+                "container_id=\"" +
+                kContainerId + "\""),
             std::string::npos);
   EXPECT_NE(metrics.body.find("fleetscale_ingest_samples_total"), std::string::npos);
   EXPECT_EQ(testing::httpGet(api + "/healthz").status, 200);
@@ -148,28 +155,33 @@ TEST(AgentAggregatorTest, AgentWithWrongTokenIsRejected) {
   testing::writeV2Container(dir.file("cgroup"), kCgroup, {1, 2, 0, 0});
   testing::writeFile(dir.file("token"), "right\n");
   testing::writeFile(dir.file("wrong"), "wrong\n");
-  testing::Process aggregator(testing::binaryPath("fleetscale-aggregator"),
-                              {"--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
-                               "--ready-file", dir.file("ready.json"), "--token-file", dir.file("token")});
+  testing::Process aggregator(
+      testing::binaryPath("fleetscale-aggregator"),
+      {"--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--ready-file",
+       dir.file("ready.json"), "--token-file", dir.file("token")});
   const Ports ports = waitForReadyFile(dir.file("ready.json"));
   testing::Process agent(testing::binaryPath("fleetscale-agent"),
-                         {"--aggregator", "127.0.0.1:" + std::to_string(ports.ingest), "--cgroup-root",
-                          dir.file("cgroup"), "--mountinfo", "/dev/null", "--interval", "200ms",
-                          "--token-file", dir.file("wrong")});
+                         {"--aggregator", "127.0.0.1:" + std::to_string(ports.ingest),
+                          "--cgroup-root", dir.file("cgroup"), "--mountinfo", "/dev/null",
+                          "--interval", "200ms", "--token-file", dir.file("wrong")});
   const std::string metricsUrl = "http://127.0.0.1:" + std::to_string(ports.http) + "/metrics";
   EXPECT_TRUE(testing::waitFor([&] {
-    return testing::httpGet(metricsUrl).body.find("fleetscale_ingest_disconnects_total{reason=\"unauthenticated\"}") !=
+    return testing::httpGet(metricsUrl)
+               .body.find("fleetscale_ingest_disconnects_total{reason=\"unauthenticated\"}") !=
            std::string::npos;
   }));
-  EXPECT_TRUE(testing::waitFor([&] { return agent.errors().find("CODE_UNAUTHENTICATED") != std::string::npos; }));
+  EXPECT_TRUE(testing::waitFor(
+      [&] { return agent.errors().find("CODE_UNAUTHENTICATED") != std::string::npos; }));
   EXPECT_TRUE(agent.running()) << "the agent keeps retrying rather than dying";
 }
 
 TEST(AgentAggregatorTest, BadFlagsExitWithUsageError) {
-  auto agent = testing::runCommand(testing::binaryPath("fleetscale-agent"), {"--interval", "soon", "--once"});
+  auto agent = testing::runCommand(testing::binaryPath("fleetscale-agent"),
+                                   {"--interval", "soon", "--once"});
   EXPECT_EQ(agent.status, 2);
   EXPECT_NE(agent.errors.find("--interval"), std::string::npos);
-  auto unknown = testing::runCommand(testing::binaryPath("fleetscale-aggregator"), {"--no-such-flag"});
+  auto unknown =
+      testing::runCommand(testing::binaryPath("fleetscale-aggregator"), {"--no-such-flag"});
   EXPECT_EQ(unknown.status, 2);
   auto version = testing::runCommand(testing::binaryPath("fleetscale-aggregator"), {"--version"});
   EXPECT_EQ(version.status, 0);

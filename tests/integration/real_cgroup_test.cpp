@@ -1,15 +1,14 @@
 // Needs root: creates a real cgroup on this machine (v1 or v2, whichever has the cpu and memory
 // controllers), burns CPU in it under a quota, and checks that `fleetscale-agent --once` reports
 // the rate the kernel's own counter shows over the same run.
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
-#include <random>
-
-#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <random>
 
 #include "fleetscale/agent/cgroup_layout.h"
 #include "fleetscale/agent/cgroup_parsers.h"
@@ -82,7 +81,8 @@ TEST(RealCgroupTest, OnceReportsTheKernelsCpuRateWithin15Percent) {
   }
 
   const std::string id = randomId();
-  const std::string relative = "/fleetscale-test-" + std::to_string(::getpid()) + ".slice/docker-" + id + ".scope";
+  const std::string relative =
+      "/fleetscale-test-" + std::to_string(::getpid()) + ".slice/docker-" + id + ".scope";
   RealCgroup cgroup(*layout, relative);
   // Half a core: the rate stays steady even when other tests compete for the CPUs.
   if (layout->version == CgroupVersion::kV2) {
@@ -93,7 +93,8 @@ TEST(RealCgroupTest, OnceReportsTheKernelsCpuRateWithin15Percent) {
 
   std::string join;
   for (const auto& dir : cgroup.dirs()) {
-    if (dir.find(cgroup.parent() + "/docker-") != std::string::npos) join += "echo $$ > " + dir + "/cgroup.procs; ";
+    if (dir.find(cgroup.parent() + "/docker-") != std::string::npos)
+      join += "echo $$ > " + dir + "/cgroup.procs; ";
   }
   testing::Process burner("/bin/sh", {"-c", join + "while :; do :; done"});
   ASSERT_TRUE(testing::waitFor([&] { return kernelUsageNs(*layout, relative) > 50'000'000; }))
@@ -103,7 +104,8 @@ TEST(RealCgroupTest, OnceReportsTheKernelsCpuRateWithin15Percent) {
   const auto start = std::chrono::steady_clock::now();
   auto result = testing::runCommand(testing::binaryPath("fleetscale-agent"),
                                     {"--once", "--interval", "2s", "--node", "root-test"});
-  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double elapsed =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const std::uint64_t after = kernelUsageNs(*layout, relative);
   burner.stop(SIGKILL);
   ASSERT_EQ(result.status, 0) << result.errors;

@@ -28,8 +28,8 @@ void writeV1Container(const std::string& root, const std::string& cgroupPath,
   const std::string cpuacct = root + "/cpuacct" + cgroupPath;
   writeFile(cpuacct + "/cpuacct.usage", std::to_string(c.cpuUsageNs) + "\n");
   writeFile(cpuacct + "/cpuacct.stat", "user " + std::to_string(c.cpuUsageNs / 10'000'000 * 3 / 4) +
-                                           "\nsystem " + std::to_string(c.cpuUsageNs / 10'000'000 / 4) +
-                                           "\n");
+                                           "\nsystem " +
+                                           std::to_string(c.cpuUsageNs / 10'000'000 / 4) + "\n");
   const std::string cpu = root + "/cpu" + cgroupPath;
   writeFile(cpu + "/cpu.cfs_quota_us", "-1\n");
   writeFile(cpu + "/cpu.cfs_period_us", "100000\n");
@@ -37,11 +37,11 @@ void writeV1Container(const std::string& root, const std::string& cgroupPath,
   writeFile(cpu + "/cpu.stat", "nr_periods 0\nnr_throttled 0\nthrottled_time 0\n");
   const std::string memory = root + "/memory" + cgroupPath;
   writeFile(memory + "/memory.usage_in_bytes", std::to_string(c.memoryUsageBytes) + "\n");
-  writeFile(memory + "/memory.stat",
-            "cache " + std::to_string(c.inactiveFileBytes) + "\nrss " + std::to_string(c.rssBytes) +
-                "\ninactive_file " + std::to_string(c.inactiveFileBytes) + "\ntotal_rss " +
-                std::to_string(c.rssBytes) + "\ntotal_inactive_file " +
-                std::to_string(c.inactiveFileBytes) + "\n");
+  writeFile(memory + "/memory.stat", "cache " + std::to_string(c.inactiveFileBytes) + "\nrss " +
+                                         std::to_string(c.rssBytes) + "\ninactive_file " +
+                                         std::to_string(c.inactiveFileBytes) + "\ntotal_rss " +
+                                         std::to_string(c.rssBytes) + "\ntotal_inactive_file " +
+                                         std::to_string(c.inactiveFileBytes) + "\n");
   writeFile(memory + "/memory.limit_in_bytes", "9223372036854771712\n");
   writeFile(memory + "/memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 0\n");
 }

@@ -32,8 +32,8 @@ std::string fixturePath(const std::string& relative) {
   return std::string(FLEETSCALE_FIXTURES_DIR) + "/" + relative;
 }
 
-Process::Process(std::string program, std::vector<std::string> args,
-                 std::map<std::string, std::string> extraEnv)
+Process::Process(const std::string& program, std::vector<std::string> args,
+                 const std::map<std::string, std::string>& extraEnv)
     : stdoutPath_(captureFile("out")), stderrPath_(captureFile("err")) {
   std::vector<std::string> argv{program};
   argv.insert(argv.end(), args.begin(), args.end());
@@ -97,8 +97,9 @@ std::string Process::errors() const {
 }
 
 CommandResult runCommand(const std::string& program, const std::vector<std::string>& args,
-                         std::chrono::milliseconds timeout, std::map<std::string, std::string> extraEnv) {
-  Process process(program, args, std::move(extraEnv));
+                         std::chrono::milliseconds timeout,
+                         const std::map<std::string, std::string>& extraEnv) {
+  Process process(program, args, extraEnv);
   CommandResult result;
   auto status = process.wait(timeout);
   if (!status) {

@@ -13,7 +13,8 @@ TempDir::TempDir(const std::string& prefix) {
   std::string pattern = std::string(base != nullptr ? base : "/tmp") + "/" + prefix + "-XXXXXX";
   std::vector<char> buffer(pattern.begin(), pattern.end());
   buffer.push_back('\0');
-  if (::mkdtemp(buffer.data()) == nullptr) throw std::runtime_error("mkdtemp failed for " + pattern);
+  if (::mkdtemp(buffer.data()) == nullptr)
+    throw std::runtime_error("mkdtemp failed for " + pattern);
   path_ = buffer.data();
 }
 

@@ -26,7 +26,8 @@ TEST(CgroupLayoutTest, V1WithSeparateControllers) {
 TEST(CgroupLayoutTest, V1ComountedCpuCpuacctIsHybrid) {
   auto layout = layoutFromMounts(mounts("v1-comounted.txt"), "/sys/fs/cgroup", "/");
   ASSERT_TRUE(layout.ok());
-  EXPECT_EQ(layout->version, CgroupVersion::kV1) << "v1 controllers win over an empty unified mount";
+  EXPECT_EQ(layout->version, CgroupVersion::kV1)
+      << "v1 controllers win over an empty unified mount";
   EXPECT_EQ(layout->cpu, "/sys/fs/cgroup/cpu,cpuacct");
   EXPECT_EQ(layout->cpuacct, "/sys/fs/cgroup/cpu,cpuacct");
   EXPECT_EQ(layout->unified, "/sys/fs/cgroup/unified");

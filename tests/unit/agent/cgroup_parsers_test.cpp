@@ -76,7 +76,8 @@ TEST(CgroupParsersTest, MemoryLimits) {
   auto v2Limited = parseMemoryMax("536870912\n");
   ASSERT_TRUE(v2Limited.ok());
   EXPECT_EQ(**v2Limited, 536870912u);
-  auto v1Unlimited = parseV1MemoryLimit(fixture("cgroup-v1/datadog-agent/memory.memsw.limit_in_bytes"));
+  auto v1Unlimited =
+      parseV1MemoryLimit(fixture("cgroup-v1/datadog-agent/memory.memsw.limit_in_bytes"));
   ASSERT_TRUE(v1Unlimited.ok());
   EXPECT_FALSE(v1Unlimited->has_value()) << "9223372036854771712 = no limit";
   auto v1Limited = parseV1MemoryLimit(fixture("cgroup-v1/datadog-agent/memory.limit_in_bytes"));

@@ -1,9 +1,9 @@
 #include "fleetscale/agent/cgroup_reader.h"
 
+#include <gtest/gtest.h>
+
 #include <cerrno>
 #include <filesystem>
-
-#include <gtest/gtest.h>
 
 #include "fleetscale/shared/text.h"
 #include "fleetscale/testing/cgroup_tree.h"
@@ -51,7 +51,8 @@ TEST(CgroupReaderTest, ReadsV1FixtureFromARealHost) {
                       root.path() + "/memory"};
   auto stats = makeCgroupReader(layout)->read("/c1");
   ASSERT_TRUE(stats.ok()) << stats.error().message;
-  const auto usage = parseUint64(trim(*readFile(testing::fixturePath("cgroup-v1/datadog-agent/cpuacct.usage"))));
+  const auto usage =
+      parseUint64(trim(*readFile(testing::fixturePath("cgroup-v1/datadog-agent/cpuacct.usage"))));
   ASSERT_TRUE(usage);
   EXPECT_EQ(stats->cpuUsageNs, *usage);
   EXPECT_EQ(stats->memoryUsageBytes, 354488320u);
@@ -67,7 +68,8 @@ TEST(CgroupReaderTest, WorkingSetFromWrittenTreesBothVersions) {
   testing::ContainerCounters counters{2'000'000'000, 100 << 20, 30 << 20, 50 << 20};
   testing::writeV2Container(root.path() + "/v2", "/c", counters);
   testing::writeV1Container(root.path() + "/v1", "/c", counters);
-  auto v2 = makeCgroupReader(CgroupLayout{CgroupVersion::kV2, root.path() + "/v2", "", "", ""})->read("/c");
+  auto v2 = makeCgroupReader(CgroupLayout{CgroupVersion::kV2, root.path() + "/v2", "", "", ""})
+                ->read("/c");
   auto v1 = makeCgroupReader(CgroupLayout{CgroupVersion::kV1, "", root.path() + "/v1/cpu",
                                           root.path() + "/v1/cpuacct", root.path() + "/v1/memory"})
                 ->read("/c");
@@ -82,7 +84,8 @@ TEST(CgroupReaderTest, WorkingSetFromWrittenTreesBothVersions) {
 TEST(CgroupReaderTest, VanishedCgroupIsENOENT) {
   testing::TempDir root;
   testing::writeFile(root.file("cgroup.controllers"), "cpu memory\n");
-  auto result = makeCgroupReader(CgroupLayout{CgroupVersion::kV2, root.path(), "", "", ""})->read("/gone");
+  auto result =
+      makeCgroupReader(CgroupLayout{CgroupVersion::kV2, root.path(), "", "", ""})->read("/gone");
   ASSERT_FALSE(result.ok());
   EXPECT_EQ(result.error().code, ENOENT);
 }
@@ -92,7 +95,8 @@ TEST(CgroupReaderTest, MissingOptionalFilesAreTolerated) {
   testing::writeFile(root.file("c/cpu.stat"), "usage_usec 10\n");
   testing::writeFile(root.file("c/memory.current"), "100\n");
   testing::writeFile(root.file("c/memory.stat"), "inactive_file 40\n");
-  auto stats = makeCgroupReader(CgroupLayout{CgroupVersion::kV2, root.path(), "", "", ""})->read("/c");
+  auto stats =
+      makeCgroupReader(CgroupLayout{CgroupVersion::kV2, root.path(), "", "", ""})->read("/c");
   ASSERT_TRUE(stats.ok());
   EXPECT_EQ(stats->memoryWorkingSetBytes, 60u);
   EXPECT_FALSE(stats->cpuLimitCores);

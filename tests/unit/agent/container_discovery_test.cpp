@@ -1,8 +1,8 @@
 #include "fleetscale/agent/container_discovery.h"
 
-#include <filesystem>
-
 #include <gtest/gtest.h>
+
+#include <filesystem>
 
 #include "fleetscale/testing/temp_dir.h"
 

@@ -18,7 +18,8 @@ TEST(NodeStatsTest, ProcStat) {
 }
 
 TEST(NodeStatsTest, MemInfo) {
-  const auto info = parseMemInfo("MemTotal:       16384 kB\nMemFree: 100 kB\nMemAvailable:    8192 kB\n");
+  const auto info =
+      parseMemInfo("MemTotal:       16384 kB\nMemFree: 100 kB\nMemAvailable:    8192 kB\n");
   ASSERT_TRUE(info.ok());
   EXPECT_EQ(info->totalBytes, 16384u * 1024);
   EXPECT_EQ(info->availableBytes, 8192u * 1024);

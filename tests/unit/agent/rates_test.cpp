@@ -23,8 +23,10 @@ TEST(RatesTest, NoElapsedTimeGivesNoRate) {
 }
 
 TEST(RatesTest, MissingEitherSideGivesNoRate) {
-  EXPECT_FALSE(ratePerSecond(std::optional<std::uint64_t>{}, std::optional<std::uint64_t>{5}, milliseconds(1)));
-  EXPECT_FALSE(ratePerSecond(std::optional<std::uint64_t>{5}, std::optional<std::uint64_t>{}, milliseconds(1)));
+  EXPECT_FALSE(ratePerSecond(std::optional<std::uint64_t>{}, std::optional<std::uint64_t>{5},
+                             milliseconds(1)));
+  EXPECT_FALSE(ratePerSecond(std::optional<std::uint64_t>{5}, std::optional<std::uint64_t>{},
+                             milliseconds(1)));
   EXPECT_DOUBLE_EQ(*ratePerSecond(std::optional<std::uint64_t>{0}, std::optional<std::uint64_t>{10},
                                   milliseconds(1000)),
                    10.0);

@@ -1,8 +1,8 @@
 #include "fleetscale/agent/sampler.h"
 
-#include <filesystem>
-
 #include <gtest/gtest.h>
+
+#include <filesystem>
 
 #include "fleetscale/testing/cgroup_tree.h"
 #include "fleetscale/testing/temp_dir.h"
@@ -101,14 +101,17 @@ TEST_F(SamplerTest, VanishedContainerIsDroppedAndCounted) {
 }
 
 TEST_F(SamplerTest, NodeTotalsFromProc) {
-  testing::writeFile(root_.path() + "/host/proc/stat", "cpu 100 0 0 100 0 0 0 0 0 0\ncpu0 1\ncpu1 1\n");
-  testing::writeFile(root_.path() + "/host/proc/meminfo", "MemTotal: 1000 kB\nMemAvailable: 400 kB\n");
+  testing::writeFile(root_.path() + "/host/proc/stat",
+                     "cpu 100 0 0 100 0 0 0 0 0 0\ncpu0 1\ncpu1 1\n");
+  testing::writeFile(root_.path() + "/host/proc/meminfo",
+                     "MemTotal: 1000 kB\nMemAvailable: 400 kB\n");
   auto sampler = makeSampler();
   auto first = sampler.sample();
   EXPECT_EQ(first.node().cpu_capacity_cores(), 2.0);
   EXPECT_FALSE(first.node().has_cpu_usage_cores());
   EXPECT_EQ(first.node().memory_usage_bytes(), 600u * 1024);
-  testing::writeFile(root_.path() + "/host/proc/stat", "cpu 250 0 0 150 0 0 0 0 0 0\ncpu0 1\ncpu1 1\n");
+  testing::writeFile(root_.path() + "/host/proc/stat",
+                     "cpu 250 0 0 150 0 0 0 0 0 0\ncpu0 1\ncpu1 1\n");
   clock_.advance(seconds(1));
   auto second = sampler.sample();
   ASSERT_TRUE(second.node().has_cpu_usage_cores());

@@ -5,11 +5,13 @@
 namespace fleetscale::aggregator {
 namespace {
 
-AgentIdentity identity(const std::string& agent, const std::string& node, const std::string& cluster) {
+AgentIdentity identity(const std::string& agent, const std::string& node,
+                       const std::string& cluster) {
   return AgentIdentity{agent, node, cluster, "aws", "us-east-1", "a", "0.1.0"};
 }
 
-v1::SampleBatch batch(std::uint64_t sequence, std::vector<std::string> ids, double cpu = 0.5) {
+v1::SampleBatch batch(std::uint64_t sequence, const std::vector<std::string>& ids,
+                      double cpu = 0.5) {
   v1::SampleBatch b;
   b.set_sequence(sequence);
   for (const auto& id : ids) {

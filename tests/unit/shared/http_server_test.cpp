@@ -1,8 +1,8 @@
 #include "fleetscale/shared/http_server.h"
 
-#include <thread>
-
 #include <gtest/gtest.h>
+
+#include <thread>
 
 #include "fleetscale/shared/http_client.h"
 
@@ -13,16 +13,18 @@ class HttpServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
     router_.add("GET", "/items/{namespace}/{name}", [](HttpRequest& request) {
-      return HttpResponse::json(200, "{\"ns\":\"" + request.pathParams["namespace"] + "\",\"name\":\"" +
-                                         request.pathParams["name"] + "\",\"q\":\"" +
-                                         request.queryParam("q") + "\"}");
+      return HttpResponse::json(200, "{\"ns\":\"" + request.pathParams["namespace"] +
+                                         "\",\"name\":\"" + request.pathParams["name"] +
+                                         "\",\"q\":\"" + request.queryParam("q") + "\"}");
     });
-    router_.add("POST", "/echo", [](HttpRequest& request) { return HttpResponse::text(201, request.body); });
-    router_.add("GET", "/throw", [](HttpRequest&) -> HttpResponse { throw std::runtime_error("boom"); });
+    router_.add("POST", "/echo",
+                [](HttpRequest& request) { return HttpResponse::text(201, request.body); });
+    router_.add("GET", "/throw",
+                [](HttpRequest&) -> HttpResponse { throw std::runtime_error("boom"); });
     HttpServerOptions options;
     options.maxBodyBytes = 1024;
-    server_ = std::make_unique<HttpServer>(io_, [this](HttpRequest& r) { return router_.handle(r); },
-                                           options);
+    server_ = std::make_unique<HttpServer>(
+        io_, [this](HttpRequest& r) { return router_.handle(r); }, options);
     server_->listen(HostPort{"127.0.0.1", 0});
     thread_ = std::thread([this] { io_.run(); });
   }

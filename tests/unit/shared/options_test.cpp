@@ -1,8 +1,8 @@
 #include "fleetscale/shared/options.h"
 
-#include <map>
-
 #include <gtest/gtest.h>
+
+#include <map>
 
 #include "fleetscale/testing/temp_dir.h"
 
@@ -95,9 +95,9 @@ TEST(OptionsTest, ReservedSectionsAreLeftToTheirOwner) {
   testing::TempDir dir;
   testing::writeFile(dir.file("c.yaml"), "interval: 4s\nworkloads:\n  - name: web\n");
   Fixture f;
-  auto merged = mergeEnvironmentAndConfig(
-      f.app, {"--config", dir.file("c.yaml")}, [](const std::string&) { return std::nullopt; },
-      {"workloads"});
+  auto merged =
+      mergeEnvironmentAndConfig(f.app, {"--config", dir.file("c.yaml")},
+                                [](const std::string&) { return std::nullopt; }, {"workloads"});
   ASSERT_TRUE(merged.ok()) << merged.error().message;
 }
 

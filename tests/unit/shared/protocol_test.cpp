@@ -1,9 +1,9 @@
 #include "fleetscale/shared/protocol.h"
 
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <limits>
-
-#include <gtest/gtest.h>
 
 #include "fleetscale/shared/framing.h"
 

@@ -2,11 +2,10 @@
 // calls runAgent().
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdint>
 #include <string>
-
-#include <CLI/CLI.hpp>
 
 #include "fleetscale/shared/options.h"
 
@@ -25,7 +24,8 @@ struct AgentOptions {
   std::string tokenFile;  // file holding the stream auth token
   std::string hostRoot = "/";
   std::string cgroupRoot = "/sys/fs/cgroup";
-  std::string mountInfo;  // default: <host-root>/proc/self/mountinfo (or /proc/1/... under a host root)
+  std::string
+      mountInfo;  // default: <host-root>/proc/self/mountinfo (or /proc/1/... under a host root)
   bool includeSystemdServices = false;
   std::string rediscoverInterval = "5s";
   std::size_t queueCapacity = 3600;

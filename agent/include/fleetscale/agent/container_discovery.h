@@ -9,11 +9,11 @@
 namespace fleetscale::agent {
 
 struct ContainerCgroup {
-  std::string id;       // runtime container id (64 hex), or the unit name for systemd services
-  std::string runtime;  // "containerd", "cri-o", "docker", "podman", "systemd", "cri"
-  std::string cgroup;   // path relative to the hierarchy root, starting with '/'
-  std::string podUid;   // from the kubepods path, with dashes; "" outside Kubernetes
-  std::string qosClass; // "guaranteed", "burstable", "besteffort" under kubepods, else ""
+  std::string id;        // runtime container id (64 hex), or the unit name for systemd services
+  std::string runtime;   // "containerd", "cri-o", "docker", "podman", "systemd", "cri"
+  std::string cgroup;    // path relative to the hierarchy root, starting with '/'
+  std::string podUid;    // from the kubepods path, with dashes; "" outside Kubernetes
+  std::string qosClass;  // "guaranteed", "burstable", "besteffort" under kubepods, else ""
 };
 
 struct DiscoveryOptions {

@@ -2,10 +2,9 @@
 // aggregatorMain().
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <cstdint>
 #include <string>
-
-#include <CLI/CLI.hpp>
 
 #include "fleetscale/shared/options.h"
 

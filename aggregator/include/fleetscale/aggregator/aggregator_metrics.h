@@ -3,12 +3,12 @@
 // base units, _total for counters).
 #pragma once
 
-#include <memory>
-#include <string>
-
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/registry.h>
+
+#include <memory>
+#include <string>
 
 #include "fleetscale/aggregator/fleet_state.h"
 

@@ -3,12 +3,11 @@
 // all is disconnected with a reason and a counter, and no other connection notices.
 #pragma once
 
+#include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
-
-#include <boost/asio/io_context.hpp>
 
 #include "fleetscale/aggregator/aggregator_metrics.h"
 #include "fleetscale/aggregator/fleet_state.h"

@@ -1,9 +1,8 @@
 // Opening a listening TCP socket the same way for every server.
 #pragma once
 
-#include <cstdint>
-
 #include <boost/asio/ip/tcp.hpp>
+#include <cstdint>
 
 #include "fleetscale/shared/net_address.h"
 

@@ -43,8 +43,8 @@ struct TlsClientOptions {
   std::string caFile;          // verify the server against this CA bundle; "" = system CAs
   std::string clientCertFile;  // PEM client certificate for mutual TLS; "" = none
   std::string clientKeyFile;
-  std::string caPem;           // inline CA (PEM), used when caFile is empty
-  std::string clientCertPem;   // inline client certificate and key (PEM)
+  std::string caPem;          // inline CA (PEM), used when caFile is empty
+  std::string clientCertPem;  // inline client certificate and key (PEM)
   std::string clientKeyPem;
   bool insecureSkipVerify = false;  // labs only; callers warn at startup
 };

@@ -2,6 +2,9 @@
 // test doubles of the Kubernetes API server and kubelet. Optional TLS.
 #pragma once
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <chrono>
 #include <cstddef>
 #include <functional>
@@ -11,18 +14,14 @@
 #include <utility>
 #include <vector>
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl/context.hpp>
-
 #include "fleetscale/shared/net_address.h"
 
 namespace fleetscale {
 
 struct HttpRequest {
-  std::string method;  // "GET", "PUT", ...
-  std::string target;  // raw request target, path plus query
-  std::string path;    // percent-decoded path without the query
+  std::string method;                             // "GET", "PUT", ...
+  std::string target;                             // raw request target, path plus query
+  std::string path;                               // percent-decoded path without the query
   std::map<std::string, std::string> query;       // decoded query parameters (last one wins)
   std::map<std::string, std::string> headers;     // lower-case names
   std::map<std::string, std::string> pathParams;  // filled by HttpRouter from {name} segments
@@ -53,7 +52,7 @@ using HttpHandler = std::function<HttpResponse(HttpRequest&)>;
 // Unknown paths get 404, known paths with another method 405, both as JSON errors.
 class HttpRouter {
  public:
-  void add(std::string method, std::string pattern, HttpHandler handler);
+  void add(std::string method, const std::string& pattern, HttpHandler handler);
   HttpResponse handle(HttpRequest& request) const;
 
  private:

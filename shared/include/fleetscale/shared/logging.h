@@ -2,11 +2,11 @@
 // component name and never touches sinks.
 #pragma once
 
+#include <spdlog/spdlog.h>
+
 #include <memory>
 #include <string>
 #include <string_view>
-
-#include <spdlog/spdlog.h>
 
 #include "fleetscale/shared/result.h"
 

@@ -3,13 +3,12 @@
 // named by --config (or FLEETSCALE_CONFIG), which wins over built-in defaults.
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <functional>
 #include <optional>
 #include <set>
 #include <string>
 #include <vector>
-
-#include <CLI/CLI.hpp>
 
 #include "fleetscale/shared/logging.h"
 #include "fleetscale/shared/result.h"

@@ -14,8 +14,12 @@ namespace fleetscale {
 
 std::string_view trim(std::string_view text);
 
+// 'text' in single quotes, for error messages.
+std::string quoted(std::string_view text);
+
 // Splits on any run of the separator characters; no empty fields.
-std::vector<std::string_view> splitFields(std::string_view text, std::string_view separators = " \t");
+std::vector<std::string_view> splitFields(std::string_view text,
+                                          std::string_view separators = " \t");
 
 // Splits into lines without their '\n'; a final line without '\n' counts.
 std::vector<std::string_view> splitLines(std::string_view text);

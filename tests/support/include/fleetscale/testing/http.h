@@ -1,9 +1,8 @@
 // HTTP helpers for tests that talk to a running server.
 #pragma once
 
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 namespace fleetscale::testing {
 

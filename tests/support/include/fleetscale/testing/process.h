@@ -1,11 +1,12 @@
 // Runs one of our binaries (or any program) as a real child process, for integration tests.
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <map>
 #include <optional>
 #include <string>
-#include <sys/types.h>
 #include <vector>
 
 namespace fleetscale::testing {
@@ -19,8 +20,8 @@ std::string fixturePath(const std::string& relative);
 // still running.
 class Process {
  public:
-  Process(std::string program, std::vector<std::string> args,
-          std::map<std::string, std::string> extraEnv = {});
+  Process(const std::string& program, std::vector<std::string> args,
+          const std::map<std::string, std::string>& extraEnv = {});
   ~Process();
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;
@@ -50,6 +51,6 @@ struct CommandResult {
 };
 CommandResult runCommand(const std::string& program, const std::vector<std::string>& args,
                          std::chrono::milliseconds timeout = std::chrono::seconds(60),
-                         std::map<std::string, std::string> extraEnv = {});
+                         const std::map<std::string, std::string>& extraEnv = {});
 
 }  // namespace fleetscale::testing
