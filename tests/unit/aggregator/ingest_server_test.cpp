@@ -89,6 +89,7 @@ class IngestServerTest : public ::testing::Test {
   }
   void TearDown() override {
     server_->stop();
+    if (restartedServer_) restartedServer_->stop();
     work_.reset();
     io_.stop();
     for (auto& t : threads_) t.join();
@@ -108,6 +109,8 @@ class IngestServerTest : public ::testing::Test {
   FleetState fleet_;
   AggregatorMetrics metrics_{false};
   std::unique_ptr<IngestServer> server_;
+  FleetState restartedFleet_;
+  std::unique_ptr<IngestServer> restartedServer_;
   std::vector<std::thread> threads_;
 };
 
@@ -236,10 +239,12 @@ TEST_F(IngestServerTest, StreamClientReplaysUnackedBatchesAfterAggregatorRestart
   appendBatches(2);
 
   // A fresh aggregator (empty state) on the same address gets the unacked batches, in order.
-  FleetState restarted;
+  // Fixture members, so they outlive the I/O threads that TearDown joins.
+  FleetState& restarted = restartedFleet_;
   IngestOptions restartedOptions;
   restartedOptions.token = "secret";
-  IngestServer second(io_, restartedOptions, restarted, metrics_, clock_);
+  restartedServer_ = std::make_unique<IngestServer>(io_, restartedOptions, restarted, metrics_, clock_);
+  IngestServer& second = *restartedServer_;
   // The old listener closes asynchronously; retry until the port is free again.
   ASSERT_TRUE(testing::waitFor([&] {
     try {
@@ -256,7 +261,6 @@ TEST_F(IngestServerTest, StreamClientReplaysUnackedBatchesAfterAggregatorRestart
   asio::post(agentIo, [&] { client.stop(); });
   guard.reset();
   agentThread.join();
-  second.stop();
 }
 
 }  // namespace

@@ -27,6 +27,8 @@ struct IngestOptions {
 
 // Thread-safety: the io_context may be run by many threads; each connection runs on its own
 // strand. listen() and stop() may be called from any thread.
+// Lifetime: `fleet`, `metrics` and `clock` must outlive every handler on the io_context, that
+// is, until its threads have returned from run() — stop() alone does not wait for them.
 class IngestServer {
  public:
   IngestServer(boost::asio::io_context& io, IngestOptions options, FleetState& fleet,
