@@ -21,9 +21,11 @@ run_dev() {
 run_asan() {
   step "ASan+UBSan build and unit tests"
   cmake --preset asan >/dev/null
-  cmake --build --preset asan -j "$JOBS" --target \
-    unit_shared_tests unit_agent_tests unit_aggregator_tests \
-    frame_decoder_fuzz mountinfo_fuzz cgroup_files_fuzz
+  # Only what the unit label runs: the unit test binaries and the fuzz corpus replays.
+  local targets
+  targets=$(cmake --build --preset asan --target help | grep -oE '^(unit_[a-z_]+_tests|[a-z_]+_fuzz):' | tr -d ':' | sort -u)
+  # shellcheck disable=SC2086
+  cmake --build --preset asan -j "$JOBS" --target $targets
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --preset asan -j "$JOBS" --timeout 300
 }

@@ -1,9 +1,8 @@
 #include "fleetscale/aggregator/ctl_app.h"
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>
-
-#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include "fleetscale/shared/options.h"
@@ -68,12 +67,18 @@ std::string renderTable(const std::vector<std::string>& headers,
   return out;
 }
 
-int runCtl(const std::vector<std::string>& args, HttpClient& http, std::ostream& out, std::ostream& err) {
+int runCtl(const std::vector<std::string>& args, HttpClient& http, std::ostream& out,
+           std::ostream& err) {
   CLI::App app{"fleetscalectl: inspect a running fleetscale aggregator", "fleetscalectl"};
   CtlOptions options;
-  app.add_option("--server", options.server, "aggregator HTTP address")->envname("FLEETSCALE_SERVER")->capture_default_str();
-  app.add_option("--token", options.token, "admin token for mutating commands")->envname("FLEETSCALE_TOKEN");
-  app.add_option("-o,--output", options.output, "table or json")->check(CLI::IsMember({"table", "json"}))->capture_default_str();
+  app.add_option("--server", options.server, "aggregator HTTP address")
+      ->envname("FLEETSCALE_SERVER")
+      ->capture_default_str();
+  app.add_option("--token", options.token, "admin token for mutating commands")
+      ->envname("FLEETSCALE_TOKEN");
+  app.add_option("-o,--output", options.output, "table or json")
+      ->check(CLI::IsMember({"table", "json"}))
+      ->capture_default_str();
   app.set_version_flag("--version", std::string("fleetscalectl ") + kVersion);
   app.require_subcommand(1);
   auto* nodes = app.add_subcommand("nodes", "agents and their nodes");
@@ -99,7 +104,8 @@ int runCtl(const std::vector<std::string>& args, HttpClient& http, std::ostream&
   }
   HttpClientRequest request;
   request.url = options.server + path;
-  if (!options.token.empty()) request.headers.emplace_back("Authorization", "Bearer " + options.token);
+  if (!options.token.empty())
+    request.headers.emplace_back("Authorization", "Bearer " + options.token);
   auto response = http.send(request);
   if (!response) {
     err << "fleetscalectl: cannot reach the aggregator: " << response.error().message << "\n";
@@ -108,7 +114,8 @@ int runCtl(const std::vector<std::string>& args, HttpClient& http, std::ostream&
   const json body = json::parse(response->body, nullptr, false);
   if (response->status != 200 || body.is_discarded()) {
     err << "fleetscalectl: " << request.url << " answered " << response->status << ": "
-        << (body.is_object() && body.contains("error") ? text(body["error"]) : response->body) << "\n";
+        << (body.is_object() && body.contains("error") ? text(body["error"]) : response->body)
+        << "\n";
     return 1;
   }
   if (options.output == "json") {
@@ -118,18 +125,20 @@ int runCtl(const std::vector<std::string>& args, HttpClient& http, std::ostream&
   std::vector<std::vector<std::string>> rows;
   if (nodes->parsed()) {
     for (const auto& n : body["items"]) {
-      rows.push_back({text(n["cluster"]), text(n["node"]), n["connected"].get<bool>() ? "yes" : "no",
-                      text(n["containers"]), cores(n["cpu_usage_cores"]) + "/" + cores(n["cpu_capacity_cores"]),
+      rows.push_back({text(n["cluster"]), text(n["node"]),
+                      n["connected"].get<bool>() ? "yes" : "no", text(n["containers"]),
+                      cores(n["cpu_usage_cores"]) + "/" + cores(n["cpu_capacity_cores"]),
                       bytes(n["memory_usage_bytes"]) + "/" + bytes(n["memory_capacity_bytes"]),
                       text(n["agent_version"])});
     }
-    out << renderTable({"CLUSTER", "NODE", "CONNECTED", "CONTAINERS", "CPU(cores)", "MEMORY", "AGENT"}, rows);
+    out << renderTable(
+        {"CLUSTER", "NODE", "CONNECTED", "CONTAINERS", "CPU(cores)", "MEMORY", "AGENT"}, rows);
   } else {
     for (const auto& c : body["items"]) {
-      rows.push_back({text(c["cluster"]), text(c["node"]), shortId(text(c["id"])), text(c["runtime"]),
-                      text(c["namespace"]), text(c["pod"]), cores(c["cpu_cores"]),
-                      cores(c["cpu_limit_cores"]), bytes(c["memory_working_set_bytes"]),
-                      bytes(c["memory_limit_bytes"])});
+      rows.push_back({text(c["cluster"]), text(c["node"]), shortId(text(c["id"])),
+                      text(c["runtime"]), text(c["namespace"]), text(c["pod"]),
+                      cores(c["cpu_cores"]), cores(c["cpu_limit_cores"]),
+                      bytes(c["memory_working_set_bytes"]), bytes(c["memory_limit_bytes"])});
     }
     out << renderTable({"CLUSTER", "NODE", "CONTAINER", "RUNTIME", "NAMESPACE", "POD", "CPU(cores)",
                         "CPU LIMIT", "WORKING SET", "MEM LIMIT"},

@@ -19,8 +19,9 @@ void BM_FindInactiveFile(benchmark::State& state) {
 BENCHMARK(BM_FindInactiveFile);
 
 void BM_ParseCpuStat(benchmark::State& state) {
-  const std::string cpuStat = "usage_usec 5616647428\nuser_usec 3569637760\nsystem_usec 2047009667\n"
-                              "nr_periods 0\nnr_throttled 0\nthrottled_usec 0\n";
+  const std::string cpuStat =
+      "usage_usec 5616647428\nuser_usec 3569637760\nsystem_usec 2047009667\n"
+      "nr_periods 0\nnr_throttled 0\nthrottled_usec 0\n";
   for (auto _ : state) {
     benchmark::DoNotOptimize(fleetscale::agent::findKeyedValue(cpuStat, "usage_usec"));
     benchmark::DoNotOptimize(fleetscale::agent::findKeyedValue(cpuStat, "throttled_usec"));

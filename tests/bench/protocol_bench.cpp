@@ -14,7 +14,10 @@ fleetscale::v1::Envelope makeBatch(int containers) {
   for (int i = 0; i < containers; ++i) {
     auto* c = batch->add_containers();
     c->set_id(std::string(64, static_cast<char>('a' + i % 6)));
-    c->set_cgroup("/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1234.slice/cri-containerd-" + c->id() + ".scope");
+    c->set_cgroup(
+        "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1234.slice/"
+        "cri-containerd-" +
+        c->id() + ".scope");
     c->set_runtime("containerd");
     c->set_cpu_cores(0.25);
     c->set_memory_usage_bytes(123456789);
@@ -39,7 +42,8 @@ void BM_EncodeBatch(benchmark::State& state) {
 BENCHMARK(BM_EncodeBatch)->Arg(100)->Arg(1000);
 
 void BM_DecodeAndValidateBatch(benchmark::State& state) {
-  const std::string frame = fleetscale::encodeEnvelopeFrame(makeBatch(static_cast<int>(state.range(0))));
+  const std::string frame =
+      fleetscale::encodeEnvelopeFrame(makeBatch(static_cast<int>(state.range(0))));
   for (auto _ : state) {
     fleetscale::FrameDecoder decoder;
     decoder.feed(frame);

@@ -11,8 +11,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (size == 0) return 0;
   const std::string_view text(reinterpret_cast<const char*>(data + 1), size - 1);
   switch (data[0] % 9) {
-    case 0: (void)parseSingleValue(text); break;
-    case 1: (void)parseSignedValue(text); break;
+    case 0:
+      (void)parseSingleValue(text);
+      break;
+    case 1:
+      (void)parseSignedValue(text);
+      break;
     case 2:
       (void)findKeyedValue(text, "usage_usec");
       (void)findKeyedValue(text, "total_inactive_file");
@@ -23,13 +27,22 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (auto cores = max->limitCores(); cores && *cores < 0) __builtin_trap();
       }
       break;
-    case 4: (void)parseMemoryMax(text); break;
-    case 5: (void)parseV1MemoryLimit(text); break;
-    case 6: (void)parsePressure(text); break;
-    case 7:
-      if (auto stat = parseProcStat(text); stat && stat->idleTicks > stat->totalTicks) __builtin_trap();
+    case 4:
+      (void)parseMemoryMax(text);
       break;
-    case 8: (void)parseMemInfo(text); break;
+    case 5:
+      (void)parseV1MemoryLimit(text);
+      break;
+    case 6:
+      (void)parsePressure(text);
+      break;
+    case 7:
+      if (auto stat = parseProcStat(text); stat && stat->idleTicks > stat->totalTicks)
+        __builtin_trap();
+      break;
+    case 8:
+      (void)parseMemInfo(text);
+      break;
   }
   return 0;
 }

@@ -1,8 +1,8 @@
 #include "fleetscale/aggregator/ctl_app.h"
 
-#include <sstream>
-
 #include <gtest/gtest.h>
+
+#include <sstream>
 
 namespace fleetscale::aggregator {
 namespace {
@@ -39,10 +39,14 @@ TEST(CtlAppTest, RendersAlignedTables) {
 }
 
 TEST(CtlAppTest, ContainersTableWithFilters) {
-  CannedHttp http(HttpClientResponse{200, R"({"items":[{"cluster":"aws","node":"n1","id":"0123456789abcdef","runtime":"containerd","namespace":"shop","pod":"web-1","cpu_cores":0.25,"cpu_limit_cores":null,"memory_working_set_bytes":1048576,"memory_limit_bytes":null}]})", {}});
+  CannedHttp http(HttpClientResponse{
+      200,
+      R"({"items":[{"cluster":"aws","node":"n1","id":"0123456789abcdef","runtime":"containerd","namespace":"shop","pod":"web-1","cpu_cores":0.25,"cpu_limit_cores":null,"memory_working_set_bytes":1048576,"memory_limit_bytes":null}]})",
+      {}});
   auto result = run(http, {"--server", "http://agg:7080", "containers", "--cluster", "aws"});
   EXPECT_EQ(result.code, 0) << result.err;
-  EXPECT_EQ(http.lastUrl, "http://agg:7080/api/v1/containers?cluster=aws&node=&namespace=&workload=");
+  EXPECT_EQ(http.lastUrl,
+            "http://agg:7080/api/v1/containers?cluster=aws&node=&namespace=&workload=");
   EXPECT_NE(result.out.find("0123456789ab "), std::string::npos) << "ids shortened: " << result.out;
   EXPECT_NE(result.out.find("0.250"), std::string::npos);
   EXPECT_NE(result.out.find("1.0Mi"), std::string::npos);

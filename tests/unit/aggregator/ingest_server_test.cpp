@@ -243,7 +243,8 @@ TEST_F(IngestServerTest, StreamClientReplaysUnackedBatchesAfterAggregatorRestart
   FleetState& restarted = restartedFleet_;
   IngestOptions restartedOptions;
   restartedOptions.token = "secret";
-  restartedServer_ = std::make_unique<IngestServer>(io_, restartedOptions, restarted, metrics_, clock_);
+  restartedServer_ =
+      std::make_unique<IngestServer>(io_, restartedOptions, restarted, metrics_, clock_);
   IngestServer& second = *restartedServer_;
   // The old listener closes asynchronously; retry until the port is free again.
   ASSERT_TRUE(testing::waitFor([&] {

@@ -15,7 +15,8 @@ std::string renderTable(const std::vector<std::string>& headers,
 
 // Runs fleetscalectl with `args` (argv without the program name) using `http` for requests.
 // Exit codes: 0 success, 1 the server failed or could not be reached, 2 usage error.
-int runCtl(const std::vector<std::string>& args, HttpClient& http, std::ostream& out, std::ostream& err);
+int runCtl(const std::vector<std::string>& args, HttpClient& http, std::ostream& out,
+           std::ostream& err);
 
 int ctlMain(int argc, char** argv);
 
