@@ -15,9 +15,8 @@ Error sqliteError(sqlite3* db, std::string_view what) {
 Result<std::unique_ptr<SqliteDatabase>> SqliteDatabase::open(const std::string& path,
                                                              const SqliteOptions& options) {
   sqlite3* db = nullptr;
-  const int rc = sqlite3_open_v2(path.c_str(), &db,
-                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                                 nullptr);
+  const int rc = sqlite3_open_v2(
+      path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     Error error = sqliteError(db, "open " + path);
     sqlite3_close(db);
@@ -82,11 +81,13 @@ SqliteStatement& SqliteStatement::bind(int index, double value) {
   return *this;
 }
 SqliteStatement& SqliteStatement::bind(int index, std::string_view text) {
-  sqlite3_bind_text(statement_, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+  sqlite3_bind_text(statement_, index, text.data(), static_cast<int>(text.size()),
+                    SQLITE_TRANSIENT);
   return *this;
 }
 SqliteStatement& SqliteStatement::bindBlob(int index, std::string_view bytes) {
-  sqlite3_bind_blob(statement_, index, bytes.data(), static_cast<int>(bytes.size()), SQLITE_TRANSIENT);
+  sqlite3_bind_blob(statement_, index, bytes.data(), static_cast<int>(bytes.size()),
+                    SQLITE_TRANSIENT);
   return *this;
 }
 SqliteStatement& SqliteStatement::bindNull(int index) {
@@ -116,19 +117,25 @@ void SqliteStatement::reset() {
   sqlite3_clear_bindings(statement_);
 }
 
-std::int64_t SqliteStatement::columnInt(int column) const { return sqlite3_column_int64(statement_, column); }
-double SqliteStatement::columnDouble(int column) const { return sqlite3_column_double(statement_, column); }
+std::int64_t SqliteStatement::columnInt(int column) const {
+  return sqlite3_column_int64(statement_, column);
+}
+double SqliteStatement::columnDouble(int column) const {
+  return sqlite3_column_double(statement_, column);
+}
 std::string SqliteStatement::columnText(int column) const {
   const auto* text = sqlite3_column_text(statement_, column);
-  return text != nullptr ? std::string(reinterpret_cast<const char*>(text),
-                                       static_cast<std::size_t>(sqlite3_column_bytes(statement_, column)))
-                         : std::string();
+  return text != nullptr
+             ? std::string(reinterpret_cast<const char*>(text),
+                           static_cast<std::size_t>(sqlite3_column_bytes(statement_, column)))
+             : std::string();
 }
 std::string SqliteStatement::columnBlob(int column) const {
   const void* blob = sqlite3_column_blob(statement_, column);
-  return blob != nullptr ? std::string(static_cast<const char*>(blob),
-                                       static_cast<std::size_t>(sqlite3_column_bytes(statement_, column)))
-                         : std::string();
+  return blob != nullptr
+             ? std::string(static_cast<const char*>(blob),
+                           static_cast<std::size_t>(sqlite3_column_bytes(statement_, column)))
+             : std::string();
 }
 bool SqliteStatement::columnIsNull(int column) const {
   return sqlite3_column_type(statement_, column) == SQLITE_NULL;

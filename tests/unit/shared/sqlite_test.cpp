@@ -13,12 +13,19 @@ TEST(SqliteTest, WalModeRoundTripAndPersistence) {
   {
     auto db = SqliteDatabase::open(path);
     ASSERT_TRUE(db.ok()) << db.error().message;
-    ASSERT_TRUE((*db)->exec("CREATE TABLE t(id INTEGER PRIMARY KEY, name TEXT, score REAL, data BLOB)").ok());
+    ASSERT_TRUE(
+        (*db)
+            ->exec("CREATE TABLE t(id INTEGER PRIMARY KEY, name TEXT, score REAL, data BLOB)")
+            .ok());
     ASSERT_TRUE((*db)->begin().ok());
     auto insert = (*db)->prepare("INSERT INTO t(name, score, data) VALUES(?, ?, ?)");
     ASSERT_TRUE(insert.ok());
     for (int i = 0; i < 3; ++i) {
-      ASSERT_TRUE(insert->bind(1, "row" + std::to_string(i)).bind(2, i * 0.5).bindBlob(3, std::string("\0x", 2)).run().ok());
+      ASSERT_TRUE(insert->bind(1, "row" + std::to_string(i))
+                      .bind(2, i * 0.5)
+                      .bindBlob(3, std::string("\0x", 2))
+                      .run()
+                      .ok());
     }
     ASSERT_TRUE((*db)->commit().ok());
     auto mode = (*db)->prepare("PRAGMA journal_mode");

@@ -18,7 +18,7 @@ namespace fleetscale {
 class SqliteStatement;
 
 struct SqliteOptions {
-  bool walMode = true;        // journal_mode=WAL: readers do not block the writer
+  bool walMode = true;                 // journal_mode=WAL: readers do not block the writer
   std::string synchronous = "NORMAL";  // NORMAL in WAL mode survives process crashes
   int busyTimeoutMs = 5000;
 };
