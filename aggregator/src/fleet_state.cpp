@@ -172,6 +172,7 @@ class NodeState {
   // Scratch space for folds whose container set changed; kept to avoid reallocating.
   std::vector<ContainerRecord> rebuilt;
   std::vector<std::size_t> previousIndex;
+  std::vector<char> changed;
   std::unordered_map<std::string_view, std::size_t> byId;
   std::unordered_set<std::string_view> seen;
 
@@ -229,17 +230,18 @@ std::uint32_t FleetState::internWorkload(std::string_view namespaceName, std::st
   return it->second;
 }
 
-FoldResult FleetState::applyBatch(const Session& session, const BatchView& batch,
-                                  WallTime receivedAt) {
+FoldResult FleetState::applyBatch(const Session& session, BatchView& batch, WallTime receivedAt) {
   NodeState& node = *session.node;
   std::lock_guard lock(node.mutex);
   if (batch.sequence <= node.progress.lastSequence)
     return FoldResult{BatchOutcome::kDuplicate, {}, {}};
-
-  const std::size_t count = batch.containerCount;
-  auto intern = [this](std::string_view ns, std::string_view kind, std::string_view name) {
-    return internWorkload(ns, kind, name);
+  auto invalid = [](std::string error) {
+    return FoldResult{BatchOutcome::kInvalid, std::move(error), {}};
   };
+  const std::size_t count = batch.containerCount;
+  // First pass, changing nothing: find each sample's previous record and complete (check) the
+  // samples whose identity or metadata differ from it.
+  node.previousIndex.assign(count, SIZE_MAX);
   // Fast path: the same containers in the same order as last tick. The previous set had unique
   // ids, so this one does too.
   bool sameOrder = count == node.containers.size();
@@ -247,52 +249,58 @@ FoldResult FleetState::applyBatch(const Session& session, const BatchView& batch
     sameOrder = node.containers[i].id() == batch.containers[i].id;
   }
   if (sameOrder) {
-    for (std::size_t i = 0; i < count; ++i) {
-      const auto& sample = batch.containers[i];
-      auto& record = node.containers[i];
-      if (record.sameIdentity(sample)) {
-        record.metrics = sample.metrics;
-      } else {
-        record.assign(sample, intern);
-      }
-    }
+    for (std::size_t i = 0; i < count; ++i) node.previousIndex[i] = i;
   } else {
-    // Match by id before moving anything, so a duplicate id rejects the batch untouched.
     node.byId.clear();
     node.seen.clear();
-    node.previousIndex.assign(count, SIZE_MAX);
     for (std::size_t j = 0; j < node.containers.size(); ++j) {
       node.byId.emplace(node.containers[j].id(), j);
     }
     for (std::size_t i = 0; i < count; ++i) {
       const std::string_view id = batch.containers[i].id;
       if (!node.seen.insert(id).second) {
-        return FoldResult{BatchOutcome::kInvalid,
-                          "batch names container " + std::string(id.substr(0, 64)) + " twice",
-                          {}};
+        return invalid("batch names container " + std::string(id.substr(0, 64)) + " twice");
       }
       if (auto it = node.byId.find(id); it != node.byId.end()) node.previousIndex[i] = it->second;
     }
+    node.byId.clear();
+    node.seen.clear();
+  }
+  node.changed.assign(count, 0);
+  for (std::size_t i = 0; i < count; ++i) {
+    auto& sample = batch.containers[i];
+    const std::size_t previous = node.previousIndex[i];
+    if (previous != SIZE_MAX && node.containers[previous].sameIdentity(sample)) continue;
+    node.changed[i] = 1;
+    if (auto result = completeSample(sample); !result.ok()) return invalid(result.error);
+  }
+
+  // Second pass: apply.
+  auto intern = [this](std::string_view ns, std::string_view kind, std::string_view name) {
+    return internWorkload(ns, kind, name);
+  };
+  auto update = [&](ContainerRecord& record, std::size_t i) {
+    if (node.changed[i]) {
+      record.assign(batch.containers[i], intern);
+    } else {
+      record.metrics = batch.containers[i].metrics;
+    }
+  };
+  if (sameOrder) {
+    for (std::size_t i = 0; i < count; ++i) update(node.containers[i], i);
+  } else {
     node.rebuilt.clear();
     node.rebuilt.reserve(count);
     for (std::size_t i = 0; i < count; ++i) {
-      const auto& sample = batch.containers[i];
       if (node.previousIndex[i] != SIZE_MAX) {
         node.rebuilt.push_back(std::move(node.containers[node.previousIndex[i]]));
-        auto& record = node.rebuilt.back();
-        if (record.sameIdentity(sample)) {
-          record.metrics = sample.metrics;
-          continue;
-        }
-        record.assign(sample, intern);
       } else {
-        node.rebuilt.emplace_back().assign(sample, intern);
+        node.rebuilt.emplace_back();
       }
+      update(node.rebuilt.back(), i);
     }
     node.containers.swap(node.rebuilt);
     node.rebuilt.clear();
-    node.byId.clear();
-    node.seen.clear();
   }
   node.progress.lastSequence = batch.sequence;
   ++node.progress.batchesAccepted;

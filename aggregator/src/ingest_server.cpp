@@ -264,7 +264,8 @@ class Connection final : public ConnectionBase,
       handleHello(*envelope);
       return;
     }
-    BatchDecodeResult result = decodeBatchEnvelope(payload, batch_);
+    // Strings are checked in the fold, and only for containers that changed since last tick.
+    BatchDecodeResult result = decodeBatchEnvelope(payload, batch_, StringChecks::kDeferred);
     if (result.status == BatchDecodeStatus::kNotABatch) {
       result = decodeUnusualFrame(payload);
       if (closed_ || closeAfterWrite_) return;
@@ -299,7 +300,7 @@ class Connection final : public ConnectionBase,
       return {BatchDecodeStatus::kNotABatch, "not a batch"};
     }
     reencoded_ = envelope->SerializeAsString();
-    return decodeBatchEnvelope(reencoded_, batch_);
+    return decodeBatchEnvelope(reencoded_, batch_, StringChecks::kDeferred);
   }
 
   void handleHello(const v1::Envelope& envelope) {

@@ -113,8 +113,9 @@ bool readInt64(WireReader& in, std::uint32_t wireType, std::int64_t& out) {
   return true;
 }
 
+// UTF-8 is checked apart (completeContainer), so strings unchanged since the last tick need not be.
 bool readString(WireReader& in, std::uint32_t wireType, std::string_view& out) {
-  return wireType == kLengthDelimited && in.bytes(out) && isValidUtf8(out);
+  return wireType == kLengthDelimited && in.bytes(out);
 }
 
 bool finiteNonNegative(double value) {
@@ -202,6 +203,7 @@ Failure decodeMetadata(std::string_view bytes, ContainerMetadataView& out) {
   for (std::string_view text :
        {out.pod, out.podUid, out.namespaceName, out.container, out.workloadKind, out.workload,
         out.podPhase, out.qosClass, out.image}) {
+    if (!isValidUtf8(text)) return undecodable("metadata: string field is not UTF-8");
     if (!identifierFits(text)) return invalid(tooLong("metadata field"));
   }
   if (!finiteNonNegative(out.cpuRequestCores) || !finiteNonNegative(out.cpuLimitCores)) {
@@ -210,9 +212,23 @@ Failure decodeMetadata(std::string_view bytes, ContainerMetadataView& out) {
   return {};
 }
 
-Failure decodeContainer(std::string_view bytes, ContainerSampleView& out) {
+// The string checks and metadata decoding that StringChecks::kDeferred postpones.
+Failure completeContainer(ContainerSampleView& out) {
+  if (!isValidUtf8(out.id) || !isValidUtf8(out.cgroup) || !isValidUtf8(out.runtime)) {
+    return undecodable("container: string field is not UTF-8");
+  }
+  if (Failure failure = decodeMetadata(out.metadataBytes, out.metadata)) {
+    failure.error = "container " + std::string(out.id.substr(0, 64)) + ": " + failure.error;
+    return failure;
+  }
+  out.complete = true;
+  return {};
+}
+
+Failure decodeContainer(std::string_view bytes, ContainerSampleView& out, StringChecks checks) {
   out.id = out.cgroup = out.runtime = out.metadataBytes = {};
   out.metrics = ContainerMetrics{};
+  out.complete = false;
   bool sawMetadata = false;
   bool sawNaN = false;
   WireReader in(bytes);
@@ -295,10 +311,6 @@ Failure decodeContainer(std::string_view bytes, ContainerSampleView& out) {
     }
     if (!ok) return undecodable("container: field " + std::to_string(field) + " is malformed");
   }
-  if (Failure failure = decodeMetadata(out.metadataBytes, out.metadata)) {
-    failure.error = "container " + std::string(out.id.substr(0, 64)) + ": " + failure.error;
-    return failure;
-  }
   if (out.id.empty()) return invalid("container id empty");
   if (sawNaN)
     return invalid("container " + std::string(out.id.substr(0, 64)) + ": a figure is NaN");
@@ -314,7 +326,7 @@ Failure decodeContainer(std::string_view bytes, ContainerSampleView& out) {
                      ": CPU or pressure figure is negative or not finite");
     }
   }
-  return {};
+  return checks == StringChecks::kNow ? completeContainer(out) : Failure{};
 }
 
 Failure decodeNode(std::string_view bytes, NodeTotalsView& out) {
@@ -354,7 +366,7 @@ Failure decodeNode(std::string_view bytes, NodeTotalsView& out) {
   return {};
 }
 
-Failure decodeBatch(std::string_view bytes, BatchView& out) {
+Failure decodeBatch(std::string_view bytes, BatchView& out, StringChecks checks) {
   out.sequence = 0;
   out.timestampUnixMs = 0;
   out.intervalSeconds = 0;
@@ -391,7 +403,7 @@ Failure decodeBatch(std::string_view bytes, BatchView& out) {
                          " containers");
         }
         if (out.containers.size() == out.containerCount) out.containers.emplace_back();
-        if (Failure failure = decodeContainer(nested, out.containers[out.containerCount])) {
+        if (Failure failure = decodeContainer(nested, out.containers[out.containerCount], checks)) {
           failure.error = "batch: " + failure.error;
           return failure;
         }
@@ -460,11 +472,14 @@ bool isValidUtf8(std::string_view text) {
   return true;
 }
 
-std::string decodeContainerMetadata(std::string_view bytes, ContainerMetadataView& out) {
-  return decodeMetadata(bytes, out).error;
+BatchDecodeResult completeSample(ContainerSampleView& sample) {
+  if (sample.complete) return {};
+  Failure failure = completeContainer(sample);
+  return {failure.status, std::move(failure.error)};
 }
 
-BatchDecodeResult decodeBatchEnvelope(std::string_view payload, BatchView& out) {
+BatchDecodeResult decodeBatchEnvelope(std::string_view payload, BatchView& out,
+                                      StringChecks checks) {
   WireReader in(payload);
   bool sawBatch = false;
   while (!in.done()) {
@@ -483,7 +498,7 @@ BatchDecodeResult decodeBatchEnvelope(std::string_view payload, BatchView& out) 
       return {BatchDecodeStatus::kUndecodable, "envelope: malformed or repeated batch"};
     }
     sawBatch = true;
-    if (Failure failure = decodeBatch(bytes, out))
+    if (Failure failure = decodeBatch(bytes, out, checks))
       return {failure.status, std::move(failure.error)};
   }
   if (!sawBatch) return {BatchDecodeStatus::kUndecodable, "envelope has no body"};

@@ -23,7 +23,16 @@ bool sameDouble(double lean, bool present, double full) {
 
 // The lean decoder's acceptance implies protobuf's, with equal values.
 void compareWithProtobuf(std::string_view payload, fleetscale::BatchView& view) {
+  // Deferred string checks, completed for every sample, accept exactly what checking at once
+  // accepts.
+  auto deferred =
+      fleetscale::decodeBatchEnvelope(payload, view, fleetscale::StringChecks::kDeferred);
+  bool deferredOk = deferred.ok();
+  for (std::size_t i = 0; deferredOk && i < view.containerCount; ++i) {
+    deferredOk = fleetscale::completeSample(view.containers[i]).ok();
+  }
   const auto lean = fleetscale::decodeBatchEnvelope(payload, view);
+  check(deferredOk == lean.ok());
   if (!lean.ok()) return;
   auto full = fleetscale::decodeEnvelope(payload);
   check(full.ok() && full->has_batch());

@@ -150,5 +150,34 @@ TEST(FleetStateTest, ForgottenNodesKeepTheirProgressAndRestoredProgressSeedsDedu
   EXPECT_EQ(fleet.agentConnected(identity("old", "n0", "c1")).lastSequence, 42u);
 }
 
+TEST(FleetStateTest, DeferredChecksRunForChangedContainersOnly) {
+  FleetState fleet;
+  const auto s = fleet.agentConnected(identity("a1", "n1", "c1"));
+  auto decodeDeferred = [](const v1::SampleBatch& batch, DecodedBatch& out) {
+    v1::Envelope envelope;
+    *envelope.mutable_batch() = batch;
+    envelope.SerializePartialToString(&out.payload);
+    ASSERT_TRUE(decodeBatchEnvelope(out.payload, out.view, StringChecks::kDeferred).ok());
+  };
+  DecodedBatch first;
+  decodeDeferred(makeBatch(1, {{"x"}, {"y"}}), first);
+  ASSERT_EQ(fleet.applyBatch(s, first.view, kT0).outcome, BatchOutcome::kAccepted);
+  EXPECT_TRUE(first.view.containers[0].complete) << "new containers are checked";
+
+  DecodedBatch same;
+  decodeDeferred(makeBatch(2, {{"x"}, {"y"}}), same);
+  ASSERT_EQ(fleet.applyBatch(s, same.view, kT0).outcome, BatchOutcome::kAccepted);
+  EXPECT_FALSE(same.view.containers[0].complete) << "unchanged bytes were checked last tick";
+
+  auto bad = makeBatch(3, {{"x"}, {"y"}});
+  bad.mutable_containers(1)->mutable_metadata()->set_pod(std::string("\xc3\x28", 2));
+  DecodedBatch broken;
+  decodeDeferred(bad, broken);
+  const auto result = fleet.applyBatch(s, broken.view, kT0);
+  EXPECT_EQ(result.outcome, BatchOutcome::kInvalid);
+  EXPECT_NE(result.error.find("UTF-8"), std::string::npos) << result.error;
+  EXPECT_EQ(fleet.lastAcceptedSequence("a1"), 2u) << "nothing of the bad batch applied";
+}
+
 }  // namespace
 }  // namespace fleetscale::aggregator

@@ -118,8 +118,11 @@ class FleetState {
 
   // Folds a batch into the session's node unless its sequence was already accepted. The batch's
   // containers replace the node's previous set: a container missing from a batch is gone. A
-  // batch naming one container twice is kInvalid and changes nothing.
-  FoldResult applyBatch(const Session& session, const BatchView& batch, WallTime receivedAt);
+  // batch may be decoded with StringChecks::kDeferred: only containers whose identity or
+  // metadata bytes changed since the last tick are completed (checked) here. A batch naming one
+  // container twice, or with a changed container that fails its checks, is kInvalid and changes
+  // nothing.
+  FoldResult applyBatch(const Session& session, BatchView& batch, WallTime receivedAt);
 
   std::uint64_t lastAcceptedSequence(const std::string& agentId) const;
   // Records that the agent's progress up to `sequence` is durable (the store committed it).

@@ -63,8 +63,11 @@ struct ContainerMetrics {
 struct ContainerSampleView {
   std::string_view id, cgroup, runtime;
   std::string_view metadataBytes;  // the serialized ContainerMetadata, "" when absent
-  ContainerMetadataView metadata;  // decoded from metadataBytes
+  ContainerMetadataView metadata;  // decoded from metadataBytes once `complete`
   ContainerMetrics metrics;
+  // Strings checked (UTF-8) and metadata decoded. False only after a kDeferred decode, until
+  // completeSample() runs.
+  bool complete = false;
 };
 
 struct NodeTotalsView {
@@ -103,11 +106,19 @@ struct BatchDecodeResult {
   bool ok() const { return status == BatchDecodeStatus::kOk; }
 };
 
-// Decodes one frame payload (a serialized Envelope) expected to hold a SampleBatch.
-BatchDecodeResult decodeBatchEnvelope(std::string_view payload, BatchView& out);
+// kNow checks every string and decodes every container's metadata while decoding. kDeferred
+// leaves both to completeSample(), for a caller that already holds most containers' identity
+// and metadata bytes from the previous tick (already checked) and only needs the changed ones:
+// structure, sizes and figures are still checked at once.
+enum class StringChecks { kNow, kDeferred };
 
-// Decodes and validates a serialized ContainerMetadata. Returns "" on success, else the reason.
-std::string decodeContainerMetadata(std::string_view bytes, ContainerMetadataView& out);
+// Decodes one frame payload (a serialized Envelope) expected to hold a SampleBatch.
+BatchDecodeResult decodeBatchEnvelope(std::string_view payload, BatchView& out,
+                                      StringChecks checks = StringChecks::kNow);
+
+// Finishes a sample decoded with kDeferred: checks its strings and decodes its metadata. A
+// failure makes the whole batch invalid or undecodable, as its status says.
+BatchDecodeResult completeSample(ContainerSampleView& sample);
 
 // True when `text` is well-formed UTF-8 (what protobuf requires of proto3 string fields).
 bool isValidUtf8(std::string_view text);
