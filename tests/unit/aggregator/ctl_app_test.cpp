@@ -2,23 +2,29 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <sstream>
 
 namespace fleetscale::aggregator {
 namespace {
 
-// Answers every request with a canned response and remembers the URL asked for.
+// Answers by URL path (without the server) and remembers every URL asked for.
 class CannedHttp final : public HttpClient {
  public:
-  explicit CannedHttp(Result<HttpClientResponse> response) : response_(std::move(response)) {}
+  explicit CannedHttp(std::map<std::string, Result<HttpClientResponse>> answers)
+      : answers_(std::move(answers)) {}
   Result<HttpClientResponse> send(const HttpClientRequest& request) override {
-    lastUrl = request.url;
-    return response_;
+    urls.push_back(request.url);
+    const std::string path = request.url.substr(request.url.find("/api/"));
+    const std::string route = path.substr(0, path.find('?'));
+    auto it = answers_.find(route);
+    if (it == answers_.end()) return HttpClientResponse{404, R"({"error":"no such path"})", {}};
+    return it->second;
   }
-  std::string lastUrl;
+  std::vector<std::string> urls;
 
  private:
-  Result<HttpClientResponse> response_;
+  std::map<std::string, Result<HttpClientResponse>> answers_;
 };
 
 struct Run {
@@ -33,44 +39,94 @@ Run run(HttpClient& http, std::vector<std::string> args) {
   return {code, out.str(), err.str()};
 }
 
+HttpClientResponse ok(std::string body) { return HttpClientResponse{200, std::move(body), {}}; }
+
 TEST(CtlAppTest, RendersAlignedTables) {
   EXPECT_EQ(renderTable({"A", "LONGER"}, {{"wide-cell", "x"}, {"b", "y"}}),
             "A           LONGER\nwide-cell   x\nb           y\n");
 }
 
+TEST(CtlAppTest, QueryStringsSkipEmptyValuesAndEscape) {
+  EXPECT_EQ(queryString({{"a", ""}, {"b", ""}}), "");
+  EXPECT_EQ(queryString({{"cluster", "aws"}, {"node", ""}, {"since", "2026-01-01T00:00:00+02:00"}}),
+            "?cluster=aws&since=2026-01-01T00%3A00%3A00%2B02%3A00");
+}
+
 TEST(CtlAppTest, ContainersTableWithFilters) {
-  CannedHttp http(HttpClientResponse{
-      200,
-      R"({"items":[{"cluster":"aws","node":"n1","id":"0123456789abcdef","runtime":"containerd","namespace":"shop","pod":"web-1","cpu_cores":0.25,"cpu_limit_cores":null,"memory_working_set_bytes":1048576,"memory_limit_bytes":null}]})",
-      {}});
+  CannedHttp http(
+      {{"/api/v1/containers",
+        ok(R"({"items":[{"cluster":"aws","node":"n1","id":"0123456789abcdef","runtime":"containerd","namespace":"shop","pod":"web-1","cpu_cores":0.25,"cpu_limit_cores":null,"memory_working_set_bytes":1048576,"memory_limit_bytes":null,"stale":false}]})")}});
   auto result = run(http, {"--server", "http://agg:7080", "containers", "--cluster", "aws"});
   EXPECT_EQ(result.code, 0) << result.err;
-  EXPECT_EQ(http.lastUrl,
-            "http://agg:7080/api/v1/containers?cluster=aws&node=&namespace=&workload=");
+  EXPECT_EQ(http.urls.at(0), "http://agg:7080/api/v1/containers?cluster=aws");
   EXPECT_NE(result.out.find("0123456789ab "), std::string::npos) << "ids shortened: " << result.out;
   EXPECT_NE(result.out.find("0.250"), std::string::npos);
   EXPECT_NE(result.out.find("1.0Mi"), std::string::npos);
+  EXPECT_NE(result.out.find("fresh"), std::string::npos);
+}
+
+TEST(CtlAppTest, TopShowsWorkloadsAndClusters) {
+  CannedHttp http(
+      {{"/api/v1/workloads",
+        ok(R"({"items":[{"namespace":"shop","kind":"Deployment","name":"web","clusters":[{},{}],"replicas":4,"replicas_ready":3,"cpu_usage_cores":1.5,"cpu_request_cores":2,"cpu_utilization":0.75,"memory_usage_bytes":2097152,"memory_utilization":null}]})")},
+       {"/api/v1/clusters",
+        ok(R"({"items":[{"name":"aws","health":"degraded","nodes":3,"stale_nodes":1,"agents_connected":2,"containers":10,"workloads":1,"cpu_usage_cores":1.5,"cpu_capacity_cores":8,"memory_usage_bytes":1048576,"memory_capacity_bytes":2097152}]})")}});
+  auto result = run(http, {"top", "--namespace", "shop"});
+  ASSERT_EQ(result.code, 0) << result.err;
+  EXPECT_EQ(http.urls.at(0), "http://127.0.0.1:7080/api/v1/workloads?namespace=shop");
+  EXPECT_NE(result.out.find("Deployment/web"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("3/4"), std::string::npos);
+  EXPECT_NE(result.out.find("75%"), std::string::npos);
+  EXPECT_NE(result.out.find("degraded"), std::string::npos);
+  EXPECT_NE(result.out.find("2/3"), std::string::npos) << "fresh of all nodes";
+  auto clustersOnly = run(http, {"top", "clusters"});
+  EXPECT_EQ(clustersOnly.out.find("NAMESPACE"), std::string::npos);
+  EXPECT_NE(clustersOnly.out.find("HEALTH"), std::string::npos);
+}
+
+TEST(CtlAppTest, EventsAndDecisions) {
+  CannedHttp http(
+      {{"/api/v1/events",
+        ok(R"({"items":[{"time_unix_ms":1700000000000,"kind":"agent_connected","cluster":"aws","agent_id":"a1","message":"agent a1 connected"}]})")},
+       {"/api/v1/decisions",
+        ok(R"({"items":[{"time_unix_ms":1700000000000,"namespace":"shop","kind":"Deployment","name":"web","current_replicas":3,"desired_replicas":5,"reason":"cpu"}]})")}});
+  auto events = run(http, {"events", "--kind", "agent_connected", "--since", "1h"});
+  ASSERT_EQ(events.code, 0) << events.err;
+  EXPECT_EQ(http.urls.back(), "http://127.0.0.1:7080/api/v1/events?kind=agent_connected&since=1h");
+  EXPECT_NE(events.out.find("2023-11-14T22:13:20Z"), std::string::npos) << events.out;
+  EXPECT_NE(events.out.find("agent a1 connected"), std::string::npos);
+  auto decisions = run(http, {"decisions", "--workload", "web", "--limit", "5"});
+  ASSERT_EQ(decisions.code, 0);
+  EXPECT_NE(decisions.out.find("Deployment/web"), std::string::npos);
+  EXPECT_NE(decisions.out.find("5 "), std::string::npos);
 }
 
 TEST(CtlAppTest, JsonOutputPassesTheApiThrough) {
-  CannedHttp http(HttpClientResponse{200, R"({"items":[]})", {}});
+  CannedHttp http({{"/api/v1/nodes", ok(R"({"items":[]})")}});
   auto result = run(http, {"-o", "json", "nodes"});
   EXPECT_EQ(result.code, 0);
   EXPECT_NE(result.out.find("\"items\": []"), std::string::npos);
 }
 
 TEST(CtlAppTest, ExitCodes) {
-  CannedHttp down(Error{"connection refused"});
+  CannedHttp down({{"/api/v1/nodes", Error{"connection refused"}}});
   auto unreachable = run(down, {"nodes"});
-  EXPECT_EQ(unreachable.code, 1);
+  EXPECT_EQ(unreachable.code, kCtlServerError);
   EXPECT_NE(unreachable.err.find("cannot reach"), std::string::npos);
-  CannedHttp failing(HttpClientResponse{500, R"({"error":"boom"})", {}});
+  CannedHttp failing({{"/api/v1/nodes", HttpClientResponse{500, R"({"error":"boom"})", {}}},
+                      {"/api/v1/events", HttpClientResponse{400, R"({"error":"bad since"})", {}}},
+                      {"/api/v1/decisions", HttpClientResponse{403, R"({"error":"no"})", {}}}});
   auto serverError = run(failing, {"nodes"});
-  EXPECT_EQ(serverError.code, 1);
+  EXPECT_EQ(serverError.code, kCtlServerError);
   EXPECT_NE(serverError.err.find("boom"), std::string::npos);
-  EXPECT_EQ(run(failing, {"frobnicate"}).code, 2);
-  EXPECT_EQ(run(failing, {}).code, 2);
-  EXPECT_EQ(run(failing, {"--help"}).code, 0);
+  EXPECT_EQ(run(failing, {"events", "--since", "soon"}).code, kCtlUsageError);
+  EXPECT_EQ(run(failing, {"decisions"}).code, kCtlAuthError);
+  EXPECT_EQ(run(failing, {"containers"}).code, kCtlNotFound);
+  EXPECT_EQ(run(failing, {"frobnicate"}).code, kCtlUsageError);
+  EXPECT_EQ(run(failing, {}).code, kCtlUsageError);
+  EXPECT_EQ(run(failing, {"--help"}).code, kCtlOk);
+  CannedHttp notJson({{"/api/v1/nodes", ok("<html>")}});
+  EXPECT_EQ(run(notJson, {"nodes"}).code, kCtlServerError);
 }
 
 }  // namespace

@@ -3,18 +3,28 @@
 
 #include <ostream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "fleetscale/shared/http_client.h"
 
 namespace fleetscale::aggregator {
 
+// Exit codes of fleetscalectl.
+inline constexpr int kCtlOk = 0;
+inline constexpr int kCtlServerError = 1;  // unreachable, 5xx, or an answer that is not JSON
+inline constexpr int kCtlUsageError = 2;   // bad flags, or the server said 400
+inline constexpr int kCtlAuthError = 3;    // 401 or 403
+inline constexpr int kCtlNotFound = 4;     // 404
+
 // Aligned columns, like kubectl's output. Cells wider than the header widen the column.
 std::string renderTable(const std::vector<std::string>& headers,
                         const std::vector<std::vector<std::string>>& rows);
 
+// "?a=1&b=x%20y" from the pairs with a non-empty value, percent-encoded; "" when none.
+std::string queryString(const std::vector<std::pair<std::string, std::string>>& params);
+
 // Runs fleetscalectl with `args` (argv without the program name) using `http` for requests.
-// Exit codes: 0 success, 1 the server failed or could not be reached, 2 usage error.
 int runCtl(const std::vector<std::string>& args, HttpClient& http, std::ostream& out,
            std::ostream& err);
 
