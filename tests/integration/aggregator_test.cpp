@@ -1,0 +1,242 @@
+// The real fleetscale-aggregator under the load generator: exactly-once across kill -9, metrics
+// that promtool accepts, a real Prometheus scraping it, and TLS between the real binaries.
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "fleetscale/shared/test_pki.h"
+#include "fleetscale/shared/text.h"
+#include "fleetscale/testing/cgroup_tree.h"
+#include "fleetscale/testing/http.h"
+#include "fleetscale/testing/process.h"
+#include "fleetscale/testing/temp_dir.h"
+#include "fleetscale/testing/wait.h"
+
+namespace fleetscale {
+namespace {
+
+using nlohmann::json;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+// A port that was free a moment ago, for servers that must come back on the same address.
+int freePort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+  socklen_t length = sizeof(address);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  ::close(fd);
+  return ntohs(address.sin_port);
+}
+
+struct Ports {
+  int ingest = 0;
+  int http = 0;
+};
+
+Ports waitForReadyFile(const std::string& path) {
+  Ports ports;
+  testing::waitFor([&] {
+    auto text = readFile(path);
+    if (!text) return false;
+    auto parsed = json::parse(*text, nullptr, false);
+    if (parsed.is_discarded()) return false;
+    ports = {parsed["ingest_port"].get<int>(), parsed["http_port"].get<int>()};
+    return true;
+  });
+  return ports;
+}
+
+std::unique_ptr<testing::Process> startAggregator(const testing::TempDir& dir,
+                                                  const std::string& listen,
+                                                  std::vector<std::string> extra = {}) {
+  std::remove(dir.file("ready.json").c_str());
+  std::vector<std::string> args{"--listen",      listen,
+                                "--http-listen", "127.0.0.1:0",
+                                "--state-dir",   dir.file("state"),
+                                "--ready-file",  dir.file("ready.json"),
+                                "--tick",        "200ms",
+                                "--threads",     "2"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return std::make_unique<testing::Process>(testing::binaryPath("fleetscale-aggregator"), args);
+}
+
+std::unique_ptr<testing::Process> startLoad(int ingestPort, const std::vector<std::string>& extra) {
+  std::vector<std::string> args{"--aggregator", "127.0.0.1:" + std::to_string(ingestPort),
+                                "--warmup", "0s"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return std::make_unique<testing::Process>(testing::binaryPath("fleetscale-loadgen"), args);
+}
+
+double metricValue(const std::string& metrics, const std::string& series) {
+  const auto at = metrics.find("\n" + series + " ");
+  if (at == std::string::npos) return -1;
+  return std::stod(metrics.substr(at + series.size() + 2));
+}
+
+TEST(AggregatorTest, KillNineDuringIngestThenRestartCountsEveryBatchOnce) {
+  testing::TempDir dir;
+  const std::string listen = "127.0.0.1:" + std::to_string(freePort());
+  auto aggregator = startAggregator(dir, listen);
+  const Ports first = waitForReadyFile(dir.file("ready.json"));
+  ASSERT_GT(first.ingest, 0) << aggregator->errors();
+  auto load = startLoad(first.ingest, {"--agents", "20", "--containers", "20", "--interval", "50ms",
+                                       "--duration", "8s", "--workloads", "5"});
+  const std::string firstApi = "http://127.0.0.1:" + std::to_string(first.http);
+  // Let every agent get well into its stream, then kill the aggregator mid-flight.
+  ASSERT_TRUE(testing::waitFor([&] {
+    auto nodes = testing::httpGetJson(firstApi + "/api/v1/nodes");
+    if (!nodes.is_object() || nodes["items"].size() < 20) return false;
+    for (const auto& node : nodes["items"]) {
+      if (node["last_sequence"].get<int>() < 20) return false;
+    }
+    return true;
+  })) << aggregator->errors();
+  ::kill(aggregator->pid(), SIGKILL);
+  ASSERT_TRUE(aggregator->wait().has_value());
+
+  // Same address, same state directory. The agents reconnect and replay what was not acked.
+  aggregator = startAggregator(dir, listen);
+  const Ports second = waitForReadyFile(dir.file("ready.json"));
+  ASSERT_GT(second.http, 0) << aggregator->errors();
+  ASSERT_TRUE(load->wait(seconds(30)).has_value());
+  const auto report = json::parse(load->output(), nullptr, false);
+  ASSERT_TRUE(report.is_object()) << load->output() << load->errors();
+  EXPECT_GE(report["connects"].get<int>(), 40) << "every agent connected twice";
+
+  const std::string api = "http://127.0.0.1:" + std::to_string(second.http);
+  auto nodes = testing::httpGetJson(api + "/api/v1/nodes");
+  ASSERT_EQ(nodes["items"].size(), 20u);
+  std::uint64_t highest = 0;
+  for (const auto& node : nodes["items"]) {
+    const auto sequence = node["last_sequence"].get<std::uint64_t>();
+    EXPECT_EQ(node["batches_accepted"].get<std::uint64_t>(), sequence)
+        << node["agent_id"] << ": each sequence 1.." << sequence << " counted exactly once";
+    EXPECT_EQ(node["samples_accepted"].get<std::uint64_t>(), sequence * 20);
+    highest = std::max(highest, sequence);
+  }
+  EXPECT_GE(highest, report["highest_acked"].get<std::uint64_t>())
+      << "nothing acked to an agent was lost";
+  // The store survived: events from before the kill are still there.
+  auto events = testing::httpGetJson(api + "/api/v1/events?kind=agent_connected&limit=1000");
+  EXPECT_GE(events["items"].size(), 40u);
+  const auto metrics = testing::httpGet(api + "/metrics").body;
+  EXPECT_GT(metricValue(metrics, "fleetscale_ingest_batches_total"), 0);
+  EXPECT_EQ(aggregator->stop(SIGTERM), 0);
+}
+
+TEST(AggregatorTest, PromtoolAcceptsTheMetrics) {
+  if (::access("/usr/bin/promtool", X_OK) != 0) GTEST_SKIP() << "promtool not installed";
+  testing::TempDir dir;
+  auto aggregator = startAggregator(dir, "127.0.0.1:0", {"--per-container-metrics"});
+  const Ports ports = waitForReadyFile(dir.file("ready.json"));
+  ASSERT_GT(ports.http, 0) << aggregator->errors();
+  auto load = startLoad(ports.ingest, {"--agents", "4", "--containers", "3", "--interval", "100ms",
+                                       "--duration", "20s"});
+  const std::string url = "http://127.0.0.1:" + std::to_string(ports.http) + "/metrics";
+  std::string metrics;
+  ASSERT_TRUE(testing::waitFor([&] {
+    metrics = testing::httpGet(url).body;
+    return metrics.find("fleetscale_workload_cpu_usage_cores{") != std::string::npos &&
+           metrics.find("fleetscale_store_write_duration_seconds_count") != std::string::npos;
+  })) << metrics;
+  testing::writeFile(dir.file("metrics.txt"), metrics);
+  const auto check = testing::runCommand(
+      "/bin/sh", {"-c", "/usr/bin/promtool check metrics < " + dir.file("metrics.txt")});
+  EXPECT_EQ(check.status, 0) << check.output << check.errors;
+  EXPECT_EQ(check.output + check.errors, "") << "no lint findings";
+}
+
+TEST(AggregatorTest, PrometheusScrapesTheAggregator) {
+  if (::access("/usr/bin/prometheus", X_OK) != 0) GTEST_SKIP() << "prometheus not installed";
+  testing::TempDir dir;
+  auto aggregator = startAggregator(dir, "127.0.0.1:0");
+  const Ports ports = waitForReadyFile(dir.file("ready.json"));
+  ASSERT_GT(ports.http, 0) << aggregator->errors();
+  auto load = startLoad(ports.ingest, {"--agents", "5", "--containers", "4", "--interval", "200ms",
+                                       "--duration", "60s", "--workloads", "2"});
+  testing::writeFile(dir.file("prometheus.yml"),
+                     "global:\n  scrape_interval: 1s\n"
+                     "scrape_configs:\n  - job_name: fleetscale\n    static_configs:\n"
+                     "      - targets: ['127.0.0.1:" +
+                         std::to_string(ports.http) + "']\n");
+  const int promPort = freePort();
+  testing::Process prometheus(
+      "/usr/bin/prometheus",
+      {"--config.file=" + dir.file("prometheus.yml"), "--storage.tsdb.path=" + dir.file("tsdb"),
+       "--web.listen-address=127.0.0.1:" + std::to_string(promPort), "--log.level=warn"});
+  const std::string query = "http://127.0.0.1:" + std::to_string(promPort) + "/api/v1/query?query=";
+  auto value = [&](const std::string& expression) -> double {
+    auto body = testing::httpGetJson(query + expression);
+    if (!body.is_object() || body["status"] != "success" || body["data"]["result"].empty()) {
+      return -1;
+    }
+    return std::stod(body["data"]["result"][0]["value"][1].get<std::string>());
+  };
+  // 5 agents x 4 containers, each container its own pod: 20 replicas over the workloads.
+  EXPECT_TRUE(testing::waitFor([&] { return value("sum(fleetscale_workload_replicas)") == 20; },
+                               seconds(60)))
+      << prometheus.errors() << aggregator->errors();
+  EXPECT_TRUE(
+      testing::waitFor([&] { return value("fleetscale_ingest_samples_total") > 0; }, seconds(30)));
+  EXPECT_EQ(value("up{job=\"fleetscale\"}"), 1);
+  prometheus.stop(SIGTERM);
+}
+
+TEST(AggregatorTest, AgentStreamsOverMutualTls) {
+  testing::TempDir dir;
+  auto pki = makeTestPki({"aggregator.test"});
+  ASSERT_TRUE(pki.ok());
+  ASSERT_TRUE(writePemPair(pki->ca, dir.path(), "ca").ok());
+  ASSERT_TRUE(writePemPair(pki->server, dir.path(), "server").ok());
+  ASSERT_TRUE(writePemPair(pki->client, dir.path(), "client").ok());
+  auto aggregator =
+      startAggregator(dir, "127.0.0.1:0",
+                      {"--tls-cert-file", dir.file("server.crt"), "--tls-key-file",
+                       dir.file("server.key"), "--tls-client-ca-file", dir.file("ca.crt")});
+  const Ports ports = waitForReadyFile(dir.file("ready.json"));
+  ASSERT_GT(ports.ingest, 0) << aggregator->errors();
+  testing::writeV2Container(dir.file("cgroup"),
+                            "/system.slice/docker-" + std::string(64, 'a') + ".scope",
+                            {1000, 2 << 20, 0, 0});
+  auto agent = [&](const std::string& node, std::vector<std::string> tls) {
+    std::vector<std::string> args{"--aggregator",  "127.0.0.1:" + std::to_string(ports.ingest),
+                                  "--cgroup-root", dir.file("cgroup"),
+                                  "--mountinfo",   "/dev/null",
+                                  "--interval",    "200ms",
+                                  "--node",        node,
+                                  "--agent-id",    node,
+                                  "--cluster",     "tls"};
+    args.insert(args.end(), tls.begin(), tls.end());
+    return std::make_unique<testing::Process>(testing::binaryPath("fleetscale-agent"), args);
+  };
+  auto trusted = agent("trusted", {"--tls-ca-file", dir.file("ca.crt"), "--tls-cert-file",
+                                   dir.file("client.crt"), "--tls-key-file", dir.file("client.key"),
+                                   "--tls-server-name", "aggregator.test"});
+  auto anonymous = agent(
+      "anonymous", {"--tls-ca-file", dir.file("ca.crt"), "--tls-server-name", "aggregator.test"});
+  auto plain = agent("plain", {});
+  const std::string api = "http://127.0.0.1:" + std::to_string(ports.http);
+  EXPECT_TRUE(testing::waitFor([&] {
+    auto nodes = testing::httpGetJson(api + "/api/v1/nodes");
+    return nodes.is_object() && nodes["items"].size() == 1 &&
+           nodes["items"][0]["node"] == "trusted" && nodes["items"][0]["last_sequence"] > 1;
+  })) << trusted->errors();
+  EXPECT_TRUE(testing::waitFor([&] {
+    return testing::httpGet(api + "/metrics")
+               .body.find("fleetscale_ingest_disconnects_total{reason=\"tls_handshake\"}") !=
+           std::string::npos;
+  }));
+  EXPECT_EQ(testing::httpGetJson(api + "/api/v1/nodes")["items"].size(), 1u)
+      << "neither the agent without a certificate nor the plain one got in";
+}
+
+}  // namespace
+}  // namespace fleetscale
