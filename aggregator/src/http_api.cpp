@@ -111,18 +111,26 @@ json containerJson(const ContainerInfo& c) {
               {"oom_kills_total", m.oomKillsTotal}};
 }
 
+// A workload's figures in a cluster: live (WorkloadRollup) or a 10 s average (RollupRow), which
+// share their field names.
+template <typename Figures>
+json figuresJson(const Figures& f) {
+  return json{{"cluster", f.cluster},
+              {"replicas", f.replicasSeen},
+              {"replicas_ready", f.replicasReady},
+              {"cpu_usage_cores", f.cpuUsageCores},
+              {"cpu_request_cores", f.cpuRequestCores},
+              {"cpu_utilization", number(f.cpuUtilization)},
+              {"memory_usage_bytes", f.memoryUsageBytes},
+              {"memory_request_bytes", f.memoryRequestBytes},
+              {"memory_utilization", number(f.memoryUtilization)},
+              {"load_share", number(f.loadShare)}};
+}
+
 json rollupJson(const WorkloadRollup& r) {
-  return json{{"cluster", r.cluster},
-              {"replicas", r.replicasSeen},
-              {"replicas_ready", r.replicasReady},
-              {"replicas_stale", r.replicasStale},
-              {"cpu_usage_cores", r.cpuUsageCores},
-              {"cpu_request_cores", r.cpuRequestCores},
-              {"cpu_utilization", number(r.cpuUtilization)},
-              {"memory_usage_bytes", r.memoryUsageBytes},
-              {"memory_request_bytes", r.memoryRequestBytes},
-              {"memory_utilization", number(r.memoryUtilization)},
-              {"load_share", number(r.loadShare)}};
+  json out = figuresJson(r);
+  out["replicas_stale"] = r.replicasStale;
+  return out;
 }
 
 json workloadJson(const WorkloadSnapshot& w) {
@@ -155,18 +163,10 @@ json podJson(const PodSample& p) {
 }
 
 json historyJson(const RollupRow& r) {
-  return json{{"bucket_start_unix_ms", r.bucketStartUnixMs},
-              {"cluster", r.cluster},
-              {"replicas", r.replicasSeen},
-              {"replicas_ready", r.replicasReady},
-              {"cpu_usage_cores", r.cpuUsageCores},
-              {"cpu_request_cores", r.cpuRequestCores},
-              {"cpu_utilization", number(r.cpuUtilization)},
-              {"memory_usage_bytes", r.memoryUsageBytes},
-              {"memory_request_bytes", r.memoryRequestBytes},
-              {"memory_utilization", number(r.memoryUtilization)},
-              {"load_share", number(r.loadShare)},
-              {"ticks", r.ticks}};
+  json out = figuresJson(r);
+  out["bucket_start_unix_ms"] = r.bucketStartUnixMs;
+  out["ticks"] = r.ticks;
+  return out;
 }
 
 json clusterJson(const ClusterSnapshot& c) {

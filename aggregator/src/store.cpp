@@ -73,6 +73,18 @@ double columnOptional(const SqliteStatement& statement, int column) {
   return statement.columnIsNull(column) ? kAbsent : statement.columnDouble(column);
 }
 
+// Steps through a query's rows, turning each into a T with `read`.
+template <typename T, typename Read>
+Result<std::vector<T>> collectRows(SqliteStatement& statement, Read read) {
+  std::vector<T> out;
+  while (true) {
+    auto row = statement.step();
+    if (!row) return row.error();
+    if (!*row) return out;
+    out.push_back(read(statement));
+  }
+}
+
 }  // namespace
 
 Result<std::unique_ptr<SqliteStore>> SqliteStore::open(SqliteStoreOptions options,
@@ -355,18 +367,15 @@ Result<std::vector<AgentProgress>> SqliteStore::loadProgress() {
       "SELECT agent_id, node, cluster, last_sequence, batches_accepted, samples_accepted, "
       "last_seen_ms FROM agents");
   if (!statement) return statement.error();
-  std::vector<AgentProgress> out;
-  while (true) {
-    auto row = statement->step();
-    if (!row) return row.error();
-    if (!*row) break;
-    out.push_back(AgentProgress{
-        statement->columnText(0), statement->columnText(1), statement->columnText(2),
-        static_cast<std::uint64_t>(statement->columnInt(3)),
-        static_cast<std::uint64_t>(statement->columnInt(4)),
-        static_cast<std::uint64_t>(statement->columnInt(5)), statement->columnInt(6)});
-  }
-  return out;
+  return collectRows<AgentProgress>(*statement, [](const SqliteStatement& row) {
+    return AgentProgress{row.columnText(0),
+                         row.columnText(1),
+                         row.columnText(2),
+                         static_cast<std::uint64_t>(row.columnInt(3)),
+                         static_cast<std::uint64_t>(row.columnInt(4)),
+                         static_cast<std::uint64_t>(row.columnInt(5)),
+                         row.columnInt(6)};
+  });
 }
 
 Result<std::vector<EventRecord>> SqliteStore::events(const EventQuery& query) {
@@ -381,17 +390,10 @@ Result<std::vector<EventRecord>> SqliteStore::events(const EventQuery& query) {
       .bind(3, query.cluster)
       .bind(4, query.agentId)
       .bind(5, static_cast<std::int64_t>(query.limit));
-  std::vector<EventRecord> out;
-  while (true) {
-    auto row = statement->step();
-    if (!row) return row.error();
-    if (!*row) break;
-    out.push_back(EventRecord{statement->columnInt(0), statement->columnInt(1),
-                              statement->columnText(2), statement->columnText(3),
-                              statement->columnText(4), statement->columnText(5),
-                              statement->columnText(6), statement->columnText(7)});
-  }
-  return out;
+  return collectRows<EventRecord>(*statement, [](const SqliteStatement& row) {
+    return EventRecord{row.columnInt(0),  row.columnInt(1),  row.columnText(2), row.columnText(3),
+                       row.columnText(4), row.columnText(5), row.columnText(6), row.columnText(7)};
+  });
 }
 
 Result<std::vector<DecisionRecord>> SqliteStore::decisions(const DecisionQuery& query) {
@@ -405,23 +407,17 @@ Result<std::vector<DecisionRecord>> SqliteStore::decisions(const DecisionQuery& 
       .bind(2, query.namespaceName)
       .bind(3, query.workload)
       .bind(4, static_cast<std::int64_t>(query.limit));
-  std::vector<DecisionRecord> out;
-  while (true) {
-    auto row = statement->step();
-    if (!row) return row.error();
-    if (!*row) break;
+  return collectRows<DecisionRecord>(*statement, [](const SqliteStatement& row) {
     DecisionRecord d;
-    d.id = statement->columnInt(0);
-    d.timeUnixMs = statement->columnInt(1);
-    d.workload =
-        WorkloadKey{statement->columnText(2), statement->columnText(3), statement->columnText(4)};
-    d.currentReplicas = static_cast<int>(statement->columnInt(5));
-    d.desiredReplicas = static_cast<int>(statement->columnInt(6));
-    d.reason = statement->columnText(7);
-    d.details = statement->columnText(8);
-    out.push_back(std::move(d));
-  }
-  return out;
+    d.id = row.columnInt(0);
+    d.timeUnixMs = row.columnInt(1);
+    d.workload = WorkloadKey{row.columnText(2), row.columnText(3), row.columnText(4)};
+    d.currentReplicas = static_cast<int>(row.columnInt(5));
+    d.desiredReplicas = static_cast<int>(row.columnInt(6));
+    d.reason = row.columnText(7);
+    d.details = row.columnText(8);
+    return d;
+  });
 }
 
 Result<std::vector<RollupRow>> SqliteStore::rollups(const RollupQuery& query) {
@@ -434,29 +430,23 @@ Result<std::vector<RollupRow>> SqliteStore::rollups(const RollupQuery& query) {
       "ORDER BY namespace, kind, name, cluster, bucket_ms");
   if (!statement) return statement.error();
   statement->bind(1, query.sinceUnixMs).bind(2, query.namespaceName).bind(3, query.name);
-  std::vector<RollupRow> out;
-  while (true) {
-    auto row = statement->step();
-    if (!row) return row.error();
-    if (!*row) break;
+  return collectRows<RollupRow>(*statement, [](const SqliteStatement& row) {
     RollupRow r;
-    r.workload =
-        WorkloadKey{statement->columnText(0), statement->columnText(1), statement->columnText(2)};
-    r.cluster = statement->columnText(3);
-    r.bucketStartUnixMs = statement->columnInt(4);
-    r.replicasSeen = statement->columnDouble(5);
-    r.replicasReady = statement->columnDouble(6);
-    r.cpuUsageCores = statement->columnDouble(7);
-    r.cpuRequestCores = statement->columnDouble(8);
-    r.memoryUsageBytes = statement->columnDouble(9);
-    r.memoryRequestBytes = statement->columnDouble(10);
-    r.cpuUtilization = columnOptional(*statement, 11);
-    r.memoryUtilization = columnOptional(*statement, 12);
-    r.loadShare = columnOptional(*statement, 13);
-    r.ticks = static_cast<int>(statement->columnInt(14));
-    out.push_back(std::move(r));
-  }
-  return out;
+    r.workload = WorkloadKey{row.columnText(0), row.columnText(1), row.columnText(2)};
+    r.cluster = row.columnText(3);
+    r.bucketStartUnixMs = row.columnInt(4);
+    r.replicasSeen = row.columnDouble(5);
+    r.replicasReady = row.columnDouble(6);
+    r.cpuUsageCores = row.columnDouble(7);
+    r.cpuRequestCores = row.columnDouble(8);
+    r.memoryUsageBytes = row.columnDouble(9);
+    r.memoryRequestBytes = row.columnDouble(10);
+    r.cpuUtilization = columnOptional(row, 11);
+    r.memoryUtilization = columnOptional(row, 12);
+    r.loadShare = columnOptional(row, 13);
+    r.ticks = static_cast<int>(row.columnInt(14));
+    return r;
+  });
 }
 
 }  // namespace fleetscale::aggregator

@@ -12,6 +12,7 @@
 #include "fleetscale/testing/cgroup_tree.h"
 #include "fleetscale/testing/http.h"
 #include "fleetscale/testing/process.h"
+#include "fleetscale/testing/ready_file.h"
 #include "fleetscale/testing/temp_dir.h"
 #include "fleetscale/testing/wait.h"
 
@@ -59,23 +60,8 @@ class LoadWriter {
   std::thread thread_;
 };
 
-struct Ports {
-  int ingest = 0;
-  int http = 0;
-};
-
-Ports waitForReadyFile(const std::string& path) {
-  Ports ports;
-  testing::waitFor([&] {
-    auto text = readFile(path);
-    if (!text) return false;
-    auto json = nlohmann::json::parse(*text, nullptr, false);
-    if (json.is_discarded()) return false;
-    ports = {json["ingest_port"].get<int>(), json["http_port"].get<int>()};
-    return true;
-  });
-  return ports;
-}
+using testing::waitForReadyFile;
+using Ports = testing::ReadyPorts;
 
 TEST(AgentAggregatorTest, SamplesFlowFromCgroupsToApiAndMetrics) {
   testing::TempDir dir;

@@ -13,6 +13,7 @@
 #include "fleetscale/testing/cgroup_tree.h"
 #include "fleetscale/testing/http.h"
 #include "fleetscale/testing/process.h"
+#include "fleetscale/testing/ready_file.h"
 #include "fleetscale/testing/temp_dir.h"
 #include "fleetscale/testing/wait.h"
 
@@ -36,23 +37,8 @@ int freePort() {
   return ntohs(address.sin_port);
 }
 
-struct Ports {
-  int ingest = 0;
-  int http = 0;
-};
-
-Ports waitForReadyFile(const std::string& path) {
-  Ports ports;
-  testing::waitFor([&] {
-    auto text = readFile(path);
-    if (!text) return false;
-    auto parsed = json::parse(*text, nullptr, false);
-    if (parsed.is_discarded()) return false;
-    ports = {parsed["ingest_port"].get<int>(), parsed["http_port"].get<int>()};
-    return true;
-  });
-  return ports;
-}
+using testing::waitForReadyFile;
+using Ports = testing::ReadyPorts;
 
 std::unique_ptr<testing::Process> startAggregator(const testing::TempDir& dir,
                                                   const std::string& listen,
