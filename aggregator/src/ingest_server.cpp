@@ -190,7 +190,8 @@ class Connection final : public ConnectionBase,
   }
 
   void onRead(const boost::system::error_code& ec, std::size_t bytes) {
-    if (closed_) return;
+    // After sendErrorAndClose the error frame's write closes the connection, with its reason.
+    if (closed_ || closeAfterWrite_) return;
     if (ec) {
       close(ec == asio::error::eof || ec == asio::ssl::error::stream_truncated ? "peer_closed"
                                                                                : "read_error",
