@@ -2,6 +2,7 @@
 
 #include <bit>
 #include <cstring>
+#include <initializer_list>
 
 #include "fleetscale/shared/protocol.h"
 
@@ -124,17 +125,41 @@ bool finiteNonNegative(double value) {
 
 bool identifierFits(std::string_view value) { return value.size() <= kMaxIdentifierBytes; }
 
+// Protobuf checks every occurrence of a string field for UTF-8 and keeps the last; this decoder
+// checks only the value it keeps, so it refuses a string field that occurs twice (no encoder
+// writes one). `known` has a bit per string field number of the message.
+bool firstOccurrence(std::uint32_t field, std::uint32_t wireType, std::uint64_t known,
+                     std::uint64_t& seen) {
+  if (wireType != kLengthDelimited || field >= 64 || (known & (1ull << field)) == 0) return true;
+  if ((seen & (1ull << field)) != 0) return false;
+  seen |= 1ull << field;
+  return true;
+}
+
+constexpr std::uint64_t fieldBits(std::initializer_list<int> fields) {
+  std::uint64_t bits = 0;
+  for (int field : fields) bits |= 1ull << field;
+  return bits;
+}
+
+constexpr std::uint64_t kMetadataStringFields = fieldBits({1, 2, 3, 4, 5, 6, 14, 15, 16});
+constexpr std::uint64_t kContainerStringFields = fieldBits({1, 2, 3});
+
 std::string tooLong(std::string_view what) {
   return std::string(what) + " longer than " + std::to_string(kMaxIdentifierBytes) + " bytes";
 }
 
 Failure decodeMetadata(std::string_view bytes, ContainerMetadataView& out) {
   out = ContainerMetadataView{};
+  std::uint64_t seenStrings = 0;
   bool sawNaN = false;
   WireReader in(bytes);
   while (!in.done()) {
     std::uint32_t field = 0, wireType = 0;
     if (!in.tag(field, wireType)) return undecodable("metadata: bad tag");
+    if (!firstOccurrence(field, wireType, kMetadataStringFields, seenStrings)) {
+      return undecodable("metadata: field " + std::to_string(field) + " occurs twice");
+    }
     bool ok = true;
     std::uint64_t number = 0;
     switch (field) {
@@ -230,12 +255,16 @@ Failure decodeContainer(std::string_view bytes, ContainerSampleView& out, String
   out.metrics = ContainerMetrics{};
   out.complete = false;
   bool sawMetadata = false;
+  std::uint64_t seenStrings = 0;
   bool sawNaN = false;
   WireReader in(bytes);
   auto& m = out.metrics;
   while (!in.done()) {
     std::uint32_t field = 0, wireType = 0;
     if (!in.tag(field, wireType)) return undecodable("container: bad tag");
+    if (!firstOccurrence(field, wireType, kContainerStringFields, seenStrings)) {
+      return undecodable("container: field " + std::to_string(field) + " occurs twice");
+    }
     bool ok = true;
     std::uint64_t number = 0;
     switch (field) {

@@ -191,6 +191,22 @@ TEST(BatchViewTest, RejectsMalformedBytes) {
   EXPECT_EQ(decodeBatchEnvelope(bad, view).status, BatchDecodeStatus::kUndecodable);
   // The batch field twice (protobuf would merge; no encoder does that).
   EXPECT_EQ(decodeBatchEnvelope(good + good, view).status, BatchDecodeStatus::kUndecodable);
+  // A string field twice, the first not UTF-8: protobuf refuses it, so must we (found by the
+  // fuzzer; corpus regression-string-field-twice).
+  {
+    v1::SampleBatch one;
+    one.set_sequence(1);
+    auto* container = one.add_containers();
+    container->set_id("ok");
+    std::string containerBytes =
+        std::string("\x0a\x02\xc3\x28", 4) + container->SerializeAsString();
+    std::string batchBytes = std::string("\x08\x01", 2) + "\x22" +
+                             static_cast<char>(containerBytes.size()) + containerBytes;
+    std::string envelopeBytes =
+        "\x1a" + std::string(1, static_cast<char>(batchBytes.size())) + batchBytes;
+    EXPECT_FALSE(decodeEnvelope(envelopeBytes).ok());
+    EXPECT_EQ(decodeBatchEnvelope(envelopeBytes, view).status, BatchDecodeStatus::kUndecodable);
+  }
   // A group (wire type 3) is refused.
   EXPECT_EQ(decodeBatchEnvelope(good + std::string("\x9b\x06", 2), view).status,
             BatchDecodeStatus::kUndecodable);
