@@ -224,5 +224,28 @@ TEST(AggregatorTest, AgentStreamsOverMutualTls) {
       << "neither the agent without a certificate nor the plain one got in";
 }
 
+TEST(AggregatorTest, SighupReloadsTheTokenAndRecordsIt) {
+  testing::TempDir dir;
+  testing::writeFile(dir.file("token"), "old-token\n");
+  auto aggregator = startAggregator(dir, "127.0.0.1:0", {"--token-file", dir.file("token")});
+  const Ports ports = waitForReadyFile(dir.file("ready.json"));
+  ASSERT_GT(ports.http, 0) << aggregator->errors();
+  testing::writeFile(dir.file("token"), "new-token\n");
+  ::kill(aggregator->pid(), SIGHUP);
+  const std::string api = "http://127.0.0.1:" + std::to_string(ports.http);
+  EXPECT_TRUE(testing::waitFor([&] {
+    auto events = testing::httpGetJson(api + "/api/v1/events?kind=config_reload");
+    return events.is_object() && events["items"].size() == 1 &&
+           events["items"][0]["message"] == "token files reloaded";
+  }));
+  auto load = startLoad(ports.ingest, {"--agents", "1", "--containers", "1", "--interval", "100ms",
+                                       "--duration", "1s", "--token-file", dir.file("token")});
+  ASSERT_TRUE(load->wait(seconds(20)).has_value());
+  const auto report = json::parse(load->output(), nullptr, false);
+  ASSERT_TRUE(report.is_object()) << load->errors();
+  EXPECT_GT(report["batches_acked"].get<int>(), 0) << "the new token is accepted";
+  EXPECT_TRUE(aggregator->running()) << "SIGHUP does not stop the aggregator";
+}
+
 }  // namespace
 }  // namespace fleetscale
