@@ -6,8 +6,9 @@
 //
 // It accepts a subset of what protobuf accepts: a non-repeated message or string field that
 // occurs twice (protobuf would merge the messages, and check every string before keeping the
-// last), groups, and known field numbers with the wrong wire type are rejected as undecodable. No conforming encoder produces them. Everything this
-// decoder accepts, protobuf parses to the same values (the fuzz target checks that).
+// last), groups, and known field numbers with the wrong wire type are rejected as undecodable. No
+// conforming encoder produces them. Everything this decoder accepts, protobuf parses to the same
+// values (the fuzz target checks that).
 #pragma once
 
 #include <cmath>
