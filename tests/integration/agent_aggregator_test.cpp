@@ -147,7 +147,8 @@ TEST(AgentAggregatorTest, AgentWithWrongTokenIsRejected) {
   testing::Process aggregator(
       testing::binaryPath("fleetscale-aggregator"),
       {"--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--ready-file",
-       dir.file("ready.json"), "--token-file", dir.file("token")});
+       dir.file("ready.json"), "--token-file", dir.file("token"), "--state-dir",
+       dir.file("state")});  // killed at the end: its state goes with the test's directory
   const Ports ports = waitForReadyFile(dir.file("ready.json"));
   testing::Process agent(testing::binaryPath("fleetscale-agent"),
                          {"--aggregator", "127.0.0.1:" + std::to_string(ports.ingest),
