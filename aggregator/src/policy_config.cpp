@@ -55,7 +55,7 @@ class Parser {
                        std::int64_t max) const {
     if (!node.IsScalar()) fail(node, path, "must be an integer");
     const auto value = parseInt64(node.Scalar());
-    if (!value) fail(node, path, "must be an integer, not " + quoted(node.Scalar()));
+    if (!value) fail(node, path, "must be an integer, not " + singleQuoted(node.Scalar()));
     if (*value < min || *value > max) {
       fail(node, path, "must be between " + std::to_string(min) + " and " + std::to_string(max));
     }
@@ -140,7 +140,7 @@ class Parser {
     const std::string type = string(node["type"], path + ".type", true);
     if (type != "Resource") {
       fail(node["type"], path + ".type",
-           "only Resource metrics are supported, not " + quoted(type));
+           "only Resource metrics are supported, not " + singleQuoted(type));
     }
     const auto resource = node["resource"];
     if (!resource.IsDefined()) fail(node, path + ".resource", "is required");
@@ -367,7 +367,7 @@ Result<PolicyConfig> parsePolicyConfig(std::string_view yaml, std::string_view s
         auto cluster = parser.cluster(clusters[i], path);
         if (!clusterNames.insert(cluster.name).second) {
           parser.fail(clusters[i]["name"], path + ".name",
-                      "duplicate cluster " + quoted(cluster.name));
+                      "duplicate cluster " + singleQuoted(cluster.name));
         }
         config.clusters.push_back(std::move(cluster));
       }
@@ -379,12 +379,13 @@ Result<PolicyConfig> parsePolicyConfig(std::string_view yaml, std::string_view s
         const std::string path = "workloads[" + std::to_string(i) + "]";
         auto workload = parser.workload(workloads[i], path, defaults);
         if (!workloadKeys.insert(workload.key()).second) {
-          parser.fail(workloads[i]["name"], path, "duplicate workload " + quoted(workload.key()));
+          parser.fail(workloads[i]["name"], path,
+                      "duplicate workload " + singleQuoted(workload.key()));
         }
         for (std::size_t c = 0; c < workload.clusters.size(); ++c) {
           if (!clusterNames.count(workload.clusters[c])) {
             parser.fail(workloads[i]["clusters"][c], path + ".clusters[" + std::to_string(c) + "]",
-                        "unknown cluster " + quoted(workload.clusters[c]));
+                        "unknown cluster " + singleQuoted(workload.clusters[c]));
           }
         }
         config.workloads.push_back(std::move(workload));

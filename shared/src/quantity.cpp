@@ -31,7 +31,7 @@ Int128 pow10(int exponent) {
 }
 
 Error malformed(std::string_view text) {
-  return Error{"quantity " + quoted(text) +
+  return Error{"quantity " + singleQuoted(text) +
                " is not a Kubernetes quantity (examples: 500m, 1.5, 256Mi, 2G)"};
 }
 
@@ -57,7 +57,7 @@ Result<std::int64_t> scaled(std::string_view text, int scale) {
       continue;
     }
     if (c < '0' || c > '9') break;
-    if (digitCount >= 20) return Error{"quantity " + quoted(text) + " has too many digits"};
+    if (digitCount >= 20) return Error{"quantity " + singleQuoted(text) + " has too many digits"};
     digits = digits * 10 + (c - '0');
     ++digitCount;
     if (seenPoint) ++fractionDigits;
@@ -102,7 +102,7 @@ Result<std::int64_t> scaled(std::string_view text, int scale) {
     }
   }
   if (result > int64Max) {
-    return Error{"quantity " + quoted(text) + " is too large"};
+    return Error{"quantity " + singleQuoted(text) + " is too large"};
   }
   const auto value = static_cast<std::int64_t>(result);
   return negative ? -value : value;

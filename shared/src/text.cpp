@@ -17,7 +17,7 @@ std::string_view trim(std::string_view text) {
   return text.substr(begin, end - begin + 1);
 }
 
-std::string quoted(std::string_view text) {
+std::string singleQuoted(std::string_view text) {
   // Built by appending: GCC 12 warns (-Wrestrict, falsely) on "'" + std::string(...) at -O3.
   std::string out;
   out.reserve(text.size() + 2);
@@ -130,9 +130,42 @@ Result<std::chrono::nanoseconds> parseDuration(std::string_view text) {
   }
   const auto value = parseDouble(number);
   if (!value || *value < 0) {
-    return Error{quoted(text) + " is not a duration (examples: 1s, 500ms, 2m)"};
+    return Error{singleQuoted(text) + " is not a duration (examples: 1s, 500ms, 2m)"};
   }
   return std::chrono::nanoseconds(static_cast<std::int64_t>(*value * scale));
+}
+
+Result<std::string> decodeBase64(std::string_view text) {
+  auto valueOf = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+  };
+  std::string out;
+  out.reserve(text.size() * 3 / 4);
+  std::uint32_t buffer = 0;
+  int bits = 0;
+  bool padding = false;
+  for (char c : text) {
+    if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
+    if (c == '=') {
+      padding = true;
+      continue;
+    }
+    const int value = valueOf(c);
+    if (value < 0 || padding) return Error{"invalid base64"};
+    buffer = (buffer << 6) | static_cast<std::uint32_t>(value);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((buffer >> bits) & 0xff));
+    }
+  }
+  if (bits >= 6) return Error{"invalid base64: truncated"};
+  return out;
 }
 
 bool isLowerHex(std::string_view text) {

@@ -60,3 +60,19 @@ TEST(TextTest, LowerHex) {
 
 }  // namespace
 }  // namespace fleetscale
+
+namespace fleetscale {
+namespace {
+
+TEST(TextTest, Base64) {
+  EXPECT_EQ(*decodeBase64("aGVsbG8gd29ybGQ="), "hello world");
+  EXPECT_EQ(*decodeBase64("aGVsbG8gd29ybGQ"), "hello world") << "without padding";
+  EXPECT_EQ(*decodeBase64("aGVs\nbG8="), "hello");
+  EXPECT_EQ(*decodeBase64(""), "");
+  EXPECT_FALSE(decodeBase64("a$bc").ok());
+  EXPECT_FALSE(decodeBase64("ab=c").ok());
+  EXPECT_FALSE(decodeBase64("a").ok());
+}
+
+}  // namespace
+}  // namespace fleetscale
