@@ -53,6 +53,42 @@ void step(Decision& decision, std::string rule, std::int32_t before, std::int32_
 
 }  // namespace
 
+std::vector<ClusterDemand> demandByCluster(const WorkloadObservation& observation) {
+  std::map<std::string, ClusterDemand> byCluster;
+  auto usageOf = [&](Resource resource, const std::string& pod) -> double {
+    const auto metrics = observation.metrics.find(resource);
+    if (metrics == observation.metrics.end()) return 0;
+    const auto metric = metrics->second.find(pod);
+    return metric == metrics->second.end()
+               ? 0
+               : static_cast<double>(metric->second.valueMilli) / 1000.0;
+  };
+  double totalCpu = 0;
+  double totalMemory = 0;
+  for (const auto& pod : observation.pods) {
+    ClusterDemand& demand = byCluster[pod.cluster];
+    demand.cluster = pod.cluster;
+    ++demand.pods;
+    if (pod.readyCondition && pod.readyCondition->ready && pod.phase == PodPhase::kRunning)
+      ++demand.readyPods;
+    const double cpu = usageOf(Resource::kCpu, pod.name);
+    const double memory = usageOf(Resource::kMemory, pod.name);
+    demand.cpuUsageCores += cpu;
+    demand.memoryUsageBytes += memory;
+    demand.cpuRequestCores += static_cast<double>(pod.cpuRequestMilli.value_or(0)) / 1000.0;
+    demand.memoryRequestBytes += static_cast<double>(pod.memoryRequestMilli.value_or(0)) / 1000.0;
+    totalCpu += cpu;
+    totalMemory += memory;
+  }
+  std::vector<ClusterDemand> out;
+  for (auto& [name, demand] : byCluster) {
+    demand.cpuShare = totalCpu > 0 ? demand.cpuUsageCores / totalCpu : 0;
+    demand.memoryShare = totalMemory > 0 ? demand.memoryUsageBytes / totalMemory : 0;
+    out.push_back(demand);
+  }
+  return out;
+}
+
 std::string MetricTarget::describe() const {
   const std::string name(resourceName(resource));
   if (type == TargetType::kUtilization) {
@@ -67,6 +103,7 @@ Decision decide(const WorkloadPolicy& policy, const WorkloadObservation& observa
   const std::int32_t current = observation.currentReplicas;
   decision.currentReplicas = current;
   decision.desiredReplicas = current;
+  decision.demand = demandByCluster(observation);
   // The HPA seeds its recommendation history with the current size the first time it sees a
   // workload, so a fresh controller never scales down before a full window has passed.
   if (history.recommendations.empty()) history.recommendations.push_back({current, now});

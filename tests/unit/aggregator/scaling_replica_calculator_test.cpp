@@ -469,16 +469,17 @@ TEST(ReplicaCalculatorTest, UpstreamGroupPods) {
 // Upstream's "several pods" TestGroupPods case: ready, unready (no condition, just started) and
 // missing together.
 TEST(ReplicaCalculatorTest, UpstreamGroupPodsSeveral) {
-  PodInfo lucretius{"lucretius", PodPhase::kSucceeded, false, std::nullopt, kNow, {}, {}};
+  PodInfo lucretius{"lucretius", "", PodPhase::kSucceeded, false, std::nullopt, kNow, {}, {}};
   PodInfo niccolo{"niccolo",
+                  "",
                   PodPhase::kSucceeded,
                   false,
                   ReadyCondition{true, kNow - minutes(3)},
                   kNow - minutes(3),
                   {},
                   {}};
-  PodInfo epicurus{"epicurus", PodPhase::kSucceeded, false, std::nullopt, kNow - minutes(3), {},
-                   {}};
+  PodInfo epicurus{"epicurus", "", PodPhase::kSucceeded, false, std::nullopt, kNow - minutes(3),
+                   {},         {}};
   PodMetrics metrics{{"lucretius", PodMetric{1}}, {"niccolo", PodMetric{1}}};
   const auto groups = groupPods({lucretius, niccolo, epicurus}, metrics, Resource::kCpu,
                                 upstreamTestingSettings(), kNow);

@@ -49,6 +49,23 @@ struct DecisionStep {
   std::string detail;  // the HPA condition reason or a sentence
 };
 
+// The resource-demand model R and load shares L for one cluster: what the workload's pods there
+// use and request, and the cluster's share of the workload's total usage.
+struct ClusterDemand {
+  std::string cluster;
+  int pods = 0;
+  int readyPods = 0;
+  double cpuUsageCores = 0;
+  double cpuRequestCores = 0;
+  double memoryUsageBytes = 0;
+  double memoryRequestBytes = 0;
+  double cpuShare = 0;     // of the fleet-wide CPU usage, 0..1
+  double memoryShare = 0;  // of the fleet-wide memory usage, 0..1
+};
+
+// Per cluster, in name order. Pure: from the observation alone.
+std::vector<ClusterDemand> demandByCluster(const WorkloadObservation& observation);
+
 struct MetricEvaluation {
   MetricTarget target;
   std::optional<ReplicaProposal> proposal;
@@ -60,6 +77,7 @@ struct Decision {
   std::int32_t desiredReplicas = 0;
   bool scale = false;  // desired != current and a decision could be made
   std::optional<std::int32_t> metricDesiredReplicas;  // largest valid proposal
+  std::vector<ClusterDemand> demand;
   std::vector<MetricEvaluation> metrics;
   std::vector<DecisionStep> steps;
   std::string reason;  // one sentence for people

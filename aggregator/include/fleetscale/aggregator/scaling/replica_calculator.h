@@ -30,7 +30,8 @@ struct ReadyCondition {
 };
 
 struct PodInfo {
-  std::string name;  // unique within the workload (fleet-wide: prefix with the cluster)
+  std::string name;     // unique within the workload (fleet-wide: prefix with the cluster)
+  std::string cluster;  // where it runs; for the explanation's per-cluster demand
   PodPhase phase = PodPhase::kRunning;
   bool deleting = false;  // has a deletion timestamp
   std::optional<ReadyCondition> readyCondition;
