@@ -14,6 +14,7 @@
 #include "fleetscale/shared/logging.h"
 #include "fleetscale/shared/net_address.h"
 #include "fleetscale/shared/text.h"
+#include "fleetscale/shared/tls.h"
 #include "fleetscale/shared/version.h"
 
 namespace fleetscale::agent {
@@ -82,6 +83,15 @@ void addAgentOptions(CLI::App& app, AgentOptions& o) {
       ->capture_default_str();
   app.add_option("--max-frame-bytes", o.maxFrameBytes, "largest frame sent")->capture_default_str();
   app.add_flag("--once", o.once, "sample twice one interval apart, print JSON, exit");
+  app.add_flag("--tls", o.tls,
+               "connect to the aggregator with TLS (system CAs unless --tls-ca-file)");
+  app.add_option("--tls-ca-file", o.tlsCaFile,
+                 "PEM CA to verify the aggregator with (implies --tls)");
+  app.add_option("--tls-cert-file", o.tlsCertFile,
+                 "PEM client certificate for mutual TLS (implies --tls)");
+  app.add_option("--tls-key-file", o.tlsKeyFile, "PEM private key for --tls-cert-file");
+  app.add_option("--tls-server-name", o.tlsServerName,
+                 "name the aggregator's certificate must carry (default: the --aggregator host)");
 }
 
 int runAgent(const AgentOptions& options) {
@@ -150,6 +160,17 @@ int runAgent(const AgentOptions& options) {
   hello.set_zone(options.zone);
   hello.set_agent_version(kVersion);
   hello.set_auth_token(*token);
+  if (options.tls || !options.tlsCaFile.empty() || !options.tlsCertFile.empty() ||
+      !options.tlsKeyFile.empty() || !options.tlsServerName.empty()) {
+    auto tls = makeTlsClientContext(
+        TlsClientFiles{options.tlsCaFile, options.tlsCertFile, options.tlsKeyFile});
+    if (!tls) {
+      log->error("TLS: {}", tls.error().message);
+      return 2;
+    }
+    streamOptions.tls = *tls;
+    streamOptions.tlsServerName = options.tlsServerName;
+  }
   StreamClient client(io, streamOptions, queue);
 
   boost::asio::steady_timer ticker(io);

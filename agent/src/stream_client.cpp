@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/write.hpp>
 
 #include "fleetscale/shared/logging.h"
@@ -16,7 +18,26 @@ struct StreamClient::Connection {
   explicit Connection(asio::io_context& io, std::uint32_t maxFrameBytes)
       : socket(io), resolver(io), handshakeTimer(io), decoder(maxFrameBytes) {}
 
+  // Reads and writes go through TLS when it is on, else straight to the socket.
+  template <typename Buffers, typename Handler>
+  void write(const Buffers& buffers, Handler&& handler) {
+    if (tls) {
+      asio::async_write(*tls, buffers, std::forward<Handler>(handler));
+    } else {
+      asio::async_write(socket, buffers, std::forward<Handler>(handler));
+    }
+  }
+  template <typename Handler>
+  void readSome(Handler&& handler) {
+    if (tls) {
+      tls->async_read_some(asio::buffer(readBuffer), std::forward<Handler>(handler));
+    } else {
+      socket.async_read_some(asio::buffer(readBuffer), std::forward<Handler>(handler));
+    }
+  }
+
   tcp::socket socket;
+  std::unique_ptr<asio::ssl::stream<tcp::socket&>> tls;
   tcp::resolver resolver;
   asio::steady_timer handshakeTimer;
   FrameDecoder decoder;
@@ -101,11 +122,41 @@ void StreamClient::connect() {
 void StreamClient::onConnected(const std::shared_ptr<Connection>& connection) {
   boost::system::error_code ignored;
   connection->socket.set_option(tcp::no_delay(true), ignored);
+  connection->handshakeTimer.expires_after(options_.handshakeTimeout);
+  connection->handshakeTimer.async_wait([this, connection](const boost::system::error_code& ec) {
+    if (!ec && !connection->closed && !connection->handshakeDone) {
+      fail(connection, "no hello_ack within the handshake timeout");
+    }
+  });
+  if (!options_.tls) {
+    sendHello(connection);
+    return;
+  }
+  const std::string serverName =
+      options_.tlsServerName.empty() ? options_.aggregator.host : options_.tlsServerName;
+  connection->tls =
+      std::make_unique<asio::ssl::stream<tcp::socket&>>(connection->socket, *options_.tls);
+  SSL_set_tlsext_host_name(connection->tls->native_handle(), serverName.c_str());
+  connection->tls->set_verify_callback(asio::ssl::host_name_verification(serverName));
+  connection->tls->async_handshake(
+      asio::ssl::stream_base::client, [this, connection](const boost::system::error_code& ec) {
+        if (connection->closed) return;
+        if (ec) {
+          ++counters_.connectFailures;
+          fail(connection,
+               "TLS handshake with " + options_.aggregator.toString() + ": " + ec.message());
+          return;
+        }
+        sendHello(connection);
+      });
+}
+
+void StreamClient::sendHello(const std::shared_ptr<Connection>& connection) {
   v1::Envelope hello;
   *hello.mutable_hello() = options_.hello;
   connection->writing = true;
   connection->writeBuffer = encodeEnvelopeFrame(hello);
-  asio::async_write(connection->socket, asio::buffer(connection->writeBuffer),
+  connection->write(asio::buffer(connection->writeBuffer),
                     [this, connection](const boost::system::error_code& ec, std::size_t) {
                       if (connection->closed) return;
                       connection->writing = false;
@@ -115,43 +166,35 @@ void StreamClient::onConnected(const std::shared_ptr<Connection>& connection) {
                         pump(connection);  // the hello_ack may have arrived first
                       }
                     });
-  connection->handshakeTimer.expires_after(options_.handshakeTimeout);
-  connection->handshakeTimer.async_wait([this, connection](const boost::system::error_code& ec) {
-    if (!ec && !connection->closed && !connection->handshakeDone) {
-      fail(connection, "no hello_ack within the handshake timeout");
-    }
-  });
   readMore(connection);
 }
 
 void StreamClient::readMore(const std::shared_ptr<Connection>& connection) {
-  connection->socket.async_read_some(
-      asio::buffer(connection->readBuffer),
-      [this, connection](const boost::system::error_code& ec, std::size_t bytes) {
-        if (connection->closed) return;
-        if (ec) {
-          fail(connection, ec == asio::error::eof ? "aggregator closed the connection"
-                                                  : "read: " + ec.message());
-          return;
-        }
-        connection->decoder.feed(std::string_view(connection->readBuffer.data(), bytes));
-        while (true) {
-          auto frame = connection->decoder.next();
-          if (!frame) {
-            fail(connection, frame.error().message);
-            return;
-          }
-          if (!frame->has_value()) break;
-          auto envelope = decodeEnvelope(**frame);
-          if (!envelope) {
-            fail(connection, envelope.error().message);
-            return;
-          }
-          handleEnvelope(connection, *envelope);
-          if (connection->closed) return;
-        }
-        readMore(connection);
-      });
+  connection->readSome([this, connection](const boost::system::error_code& ec, std::size_t bytes) {
+    if (connection->closed) return;
+    if (ec) {
+      fail(connection,
+           ec == asio::error::eof ? "aggregator closed the connection" : "read: " + ec.message());
+      return;
+    }
+    connection->decoder.feed(std::string_view(connection->readBuffer.data(), bytes));
+    while (true) {
+      auto frame = connection->decoder.next();
+      if (!frame) {
+        fail(connection, frame.error().message);
+        return;
+      }
+      if (!frame->has_value()) break;
+      auto envelope = decodeEnvelope(**frame);
+      if (!envelope) {
+        fail(connection, envelope.error().message);
+        return;
+      }
+      handleEnvelope(connection, *envelope);
+      if (connection->closed) return;
+    }
+    readMore(connection);
+  });
 }
 
 void StreamClient::handleEnvelope(const std::shared_ptr<Connection>& connection,
@@ -206,8 +249,8 @@ void StreamClient::pump(const std::shared_ptr<Connection>& connection) {
   const std::uint64_t last = batches.back().sequence;
   const std::size_t count = batches.size();
   connection->writing = true;
-  asio::async_write(
-      connection->socket, asio::buffer(connection->writeBuffer),
+  connection->write(
+      asio::buffer(connection->writeBuffer),
       [this, connection, last, count](const boost::system::error_code& ec, std::size_t bytes) {
         if (connection->closed) return;
         connection->writing = false;

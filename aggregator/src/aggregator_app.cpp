@@ -1,7 +1,11 @@
 #include "fleetscale/aggregator/aggregator_app.h"
 
+#include <unistd.h>
+
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -12,14 +16,21 @@
 #include "fleetscale/aggregator/aggregator_metrics.h"
 #include "fleetscale/aggregator/decision_json.h"
 #include "fleetscale/aggregator/fleet_state.h"
+#include "fleetscale/aggregator/history.h"
 #include "fleetscale/aggregator/http_api.h"
 #include "fleetscale/aggregator/ingest_server.h"
+#include "fleetscale/aggregator/state_loop.h"
+#include "fleetscale/aggregator/store.h"
 #include "fleetscale/shared/logging.h"
 #include "fleetscale/shared/text.h"
+#include "fleetscale/shared/tls.h"
 #include "fleetscale/shared/version.h"
 
 namespace fleetscale::aggregator {
 namespace {
+
+using std::chrono::duration_cast;
+using std::chrono::milliseconds;
 
 // Written atomically (temp file + rename) so a reader never sees half a file.
 Status writeReadyFile(const std::string& path, std::uint16_t ingestPort, std::uint16_t httpPort) {
@@ -37,6 +48,49 @@ Status writeReadyFile(const std::string& path, std::uint16_t ingestPort, std::ui
   return {};
 }
 
+// A state directory under $TMPDIR for runs without --state-dir, removed when the run ends.
+class TemporaryStateDir {
+ public:
+  TemporaryStateDir() {
+    const char* base = std::getenv("TMPDIR");
+    std::string pattern = std::string(base != nullptr ? base : "/tmp") + "/fleetscale-state-XXXXXX";
+    if (::mkdtemp(pattern.data()) != nullptr) path_ = pattern;
+  }
+  ~TemporaryStateDir() {
+    std::error_code ignored;
+    if (!path_.empty()) std::filesystem::remove_all(path_, ignored);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+struct ParsedDurations {
+  std::chrono::nanoseconds handshake, idle, commit, historyRetention, eventRetention, historyWindow,
+      tick, forgetAfter;
+};
+
+// Parses every duration flag; on failure, names the flag.
+Result<ParsedDurations> parseDurations(const AggregatorOptions& o) {
+  ParsedDurations out{};
+  for (auto [flag, text, target] :
+       {std::tuple{"--handshake-timeout", &o.handshakeTimeout, &out.handshake},
+        std::tuple{"--idle-timeout", &o.idleTimeout, &out.idle},
+        std::tuple{"--commit-interval", &o.commitInterval, &out.commit},
+        std::tuple{"--history-retention", &o.historyRetention, &out.historyRetention},
+        std::tuple{"--event-retention", &o.eventRetention, &out.eventRetention},
+        std::tuple{"--history-window", &o.historyWindow, &out.historyWindow},
+        std::tuple{"--tick", &o.tick, &out.tick},
+        std::tuple{"--forget-after", &o.forgetAfter, &out.forgetAfter}}) {
+    auto parsed = parseDuration(*text);
+    if (!parsed) return Error{std::string(flag) + ": " + parsed.error().message};
+    *target = *parsed;
+  }
+  if (out.tick.count() <= 0) return Error{"--tick: must be positive"};
+  return out;
+}
+
 }  // namespace
 
 void addAggregatorOptions(CLI::App& app, AggregatorOptions& o) {
@@ -46,12 +100,41 @@ void addAggregatorOptions(CLI::App& app, AggregatorOptions& o) {
       ->capture_default_str();
   app.add_option("--threads", o.threads, "I/O threads (0 = one per CPU)")->capture_default_str();
   app.add_option("--token-file", o.tokenFile, "file with the token agents must present");
+  app.add_option("--admin-token-file", o.adminTokenFile,
+                 "file with the bearer token mutating API endpoints require");
   app.add_option("--aggregator-id", o.aggregatorId, "name of this aggregator (default: hostname)");
   app.add_option("--max-frame-bytes", o.maxFrameBytes, "largest frame accepted from an agent")
       ->capture_default_str();
-  app.add_option("--handshake-timeout", o.handshakeTimeout, "time an agent has to send its hello")
+  app.add_option("--max-frames-per-second", o.maxFramesPerSecond,
+                 "sustained frames per second per agent (bursts of 10 s worth); faster agents "
+                 "are slowed down")
+      ->capture_default_str();
+  app.add_option("--max-connections", o.maxConnections, "agent connections served at once")
+      ->capture_default_str();
+  app.add_option("--handshake-timeout", o.handshakeTimeout,
+                 "time an agent has for the TLS handshake and its hello")
       ->capture_default_str();
   app.add_option("--idle-timeout", o.idleTimeout, "disconnect agents silent this long")
+      ->capture_default_str();
+  app.add_option("--tls-cert-file", o.tlsCertFile, "PEM certificate: agents connect with TLS");
+  app.add_option("--tls-key-file", o.tlsKeyFile, "PEM private key for --tls-cert-file");
+  app.add_option("--tls-client-ca-file", o.tlsClientCaFile,
+                 "PEM CA: agents must present a client certificate it signed (mutual TLS)");
+  app.add_option("--state-dir", o.stateDir,
+                 "directory for the SQLite store (default: a temporary one, removed at exit)");
+  app.add_option("--commit-interval", o.commitInterval,
+                 "how long store writes gather before one commit (acks wait for it)")
+      ->capture_default_str();
+  app.add_option("--history-retention", o.historyRetention, "keep 10 s workload rollups this long")
+      ->capture_default_str();
+  app.add_option("--event-retention", o.eventRetention, "keep events and decisions this long")
+      ->capture_default_str();
+  app.add_option("--history-window", o.historyWindow,
+                 "recent workload history held in memory (restored from the store at start)")
+      ->capture_default_str();
+  app.add_option("--tick", o.tick, "how often the fleet is rolled up")->capture_default_str();
+  app.add_option("--forget-after", o.forgetAfter,
+                 "forget disconnected nodes silent this long (their dedup state is kept)")
       ->capture_default_str();
   app.add_flag("--per-container-metrics", o.perContainerMetrics,
                "export per-container series on /metrics (high cardinality)");
@@ -63,24 +146,75 @@ int runAggregator(const AggregatorOptions& options) {
   auto log = componentLogger("aggregator");
   auto listen = parseHostPort(options.listen);
   auto httpListen = parseHostPort(options.httpListen);
-  auto handshake = parseDuration(options.handshakeTimeout);
-  auto idle = parseDuration(options.idleTimeout);
+  auto durations = parseDurations(options);
   auto token = readSecretFile(options.tokenFile);
+  auto adminToken = readSecretFile(options.adminTokenFile);
   for (const auto& [flag, error] :
        {std::pair{"--listen", listen ? "" : listen.error().message},
         std::pair{"--http-listen", httpListen ? "" : httpListen.error().message},
-        std::pair{"--handshake-timeout", handshake ? "" : handshake.error().message},
-        std::pair{"--idle-timeout", idle ? "" : idle.error().message},
-        std::pair{"--token-file", token ? "" : token.error().message}}) {
+        std::pair{"", durations ? "" : durations.error().message},
+        std::pair{"--token-file", token ? "" : token.error().message},
+        std::pair{"--admin-token-file", adminToken ? "" : adminToken.error().message}}) {
     if (!error.empty()) {
-      log->error("{}: {}", flag, error);
+      log->error("{}{}{}", flag, *flag ? ": " : "", error);
       return 2;
     }
   }
+  std::shared_ptr<boost::asio::ssl::context> tls;
+  if (!options.tlsCertFile.empty() || !options.tlsKeyFile.empty()) {
+    auto context = makeTlsServerContext(
+        TlsServerFiles{options.tlsCertFile, options.tlsKeyFile, options.tlsClientCaFile});
+    if (!context) {
+      log->error("TLS: {}", context.error().message);
+      return 2;
+    }
+    tls = *context;
+  } else if (!options.tlsClientCaFile.empty()) {
+    log->error("--tls-client-ca-file needs --tls-cert-file and --tls-key-file");
+    return 2;
+  }
 
   SystemClock clock;
-  FleetState fleet;
   AggregatorMetrics metrics(options.perContainerMetrics);
+  std::optional<TemporaryStateDir> temporaryDir;
+  std::string stateDir = options.stateDir;
+  if (stateDir.empty()) {
+    temporaryDir.emplace();
+    stateDir = temporaryDir->path();
+    log->warn(
+        "no --state-dir: keeping state in {}, removed at exit; history, events and dedup "
+        "state do not survive a restart",
+        stateDir);
+  }
+  SqliteStoreOptions storeOptions;
+  storeOptions.stateDir = stateDir;
+  storeOptions.commitInterval = duration_cast<milliseconds>(durations->commit);
+  storeOptions.rollupRetention = durations->historyRetention;
+  storeOptions.eventRetention = durations->eventRetention;
+  auto store = SqliteStore::open(storeOptions, &metrics, clock);
+  if (!store) {
+    log->error("store: {}", store.error().message);
+    return 1;
+  }
+  FleetState fleet;
+  auto progress = (*store)->loadProgress();
+  if (!progress) {
+    log->error("store: {}", progress.error().message);
+    return 1;
+  }
+  fleet.restoreProgress(*progress);
+  WorkloadHistory history(duration_cast<milliseconds>(durations->historyWindow));
+  const std::int64_t historySince =
+      toUnixMillis(clock.wallNow()) - duration_cast<milliseconds>(durations->historyWindow).count();
+  auto recent = (*store)->rollups(RollupQuery{historySince, "", ""});
+  if (!recent) {
+    log->error("store: {}", recent.error().message);
+    return 1;
+  }
+  history.add(*recent);
+  log->info("store {}: {} agents' progress and {} recent rollups restored", (*store)->path(),
+            progress->size(), recent->size());
+
   std::atomic<bool> ready{false};
   const unsigned threads =
       options.threads > 0 ? options.threads : std::max(1u, std::thread::hardware_concurrency());
@@ -88,16 +222,26 @@ int runAggregator(const AggregatorOptions& options) {
 
   IngestOptions ingestOptions;
   ingestOptions.maxFrameBytes = options.maxFrameBytes;
-  ingestOptions.handshakeTimeout =
-      std::chrono::duration_cast<std::chrono::milliseconds>(*handshake);
-  ingestOptions.idleTimeout = std::chrono::duration_cast<std::chrono::milliseconds>(*idle);
+  ingestOptions.maxFramesPerSecond = options.maxFramesPerSecond;
+  ingestOptions.maxConnections = options.maxConnections;
+  ingestOptions.handshakeTimeout = duration_cast<milliseconds>(durations->handshake);
+  ingestOptions.idleTimeout = duration_cast<milliseconds>(durations->idle);
   ingestOptions.token = *token;
+  ingestOptions.tls = tls;
   ingestOptions.aggregatorId =
       options.aggregatorId.empty() ? localHostName() : options.aggregatorId;
-  IngestServer ingest(io, ingestOptions, fleet, metrics, clock);
+  IngestServer ingest(io, ingestOptions, fleet, metrics, clock, store->get());
+  (*store)->setCommitListener(
+      [&ingest](const std::vector<AgentProgress>& durable) { ingest.progressDurable(durable); });
 
+  SnapshotHolder snapshots;
+  StateLoop stateLoop(
+      fleet, store->get(), history, snapshots, clock,
+      StateLoopOptions{duration_cast<milliseconds>(durations->tick), durations->forgetAfter});
+  AdminToken admin;
+  admin.set(*adminToken);
   HttpRouter router;
-  ApiContext api{fleet, metrics, ready};
+  ApiContext api{fleet, snapshots, metrics, store->get(), history, clock, ready};
   addApiRoutes(router, api);
   HttpServer http(io, [&router](HttpRequest& request) { return router.handle(request); });
 
@@ -108,6 +252,7 @@ int runAggregator(const AggregatorOptions& options) {
     log->error("{}", e.what());
     return 1;
   }
+  stateLoop.start();
   if (!options.readyFile.empty()) {
     if (Status status = writeReadyFile(options.readyFile, ingest.port(), http.port()); !status) {
       log->error("--ready-file: {}", status.message());
@@ -116,10 +261,37 @@ int runAggregator(const AggregatorOptions& options) {
   }
   ready = true;
   log->info(
-      "fleetscale-aggregator {} ({}) serving agents on {}:{} and HTTP on {}:{} with {} threads",
-      kVersion, ingestOptions.aggregatorId, listen->host, ingest.port(), httpListen->host,
+      "fleetscale-aggregator {} ({}) serving agents on {}:{}{} and HTTP on {}:{} with {} threads",
+      kVersion, ingestOptions.aggregatorId, listen->host, ingest.port(),
+      tls ? (options.tlsClientCaFile.empty() ? " (TLS)" : " (mutual TLS)") : "", httpListen->host,
       http.port(), threads);
   if (ingestOptions.token.empty()) log->warn("no --token-file: any agent may connect");
+
+  // SIGHUP re-reads the token files, so secrets rotate without dropping agents.
+  boost::asio::signal_set reload(io, SIGHUP);
+  std::function<void()> waitForReload = [&] {
+    reload.async_wait([&](const boost::system::error_code& ec, int) {
+      if (ec) return;
+      auto newToken = readSecretFile(options.tokenFile);
+      auto newAdmin = readSecretFile(options.adminTokenFile);
+      EventRecord event;
+      event.timeUnixMs = toUnixMillis(clock.wallNow());
+      event.kind = kEventConfigReload;
+      if (newToken && newAdmin) {
+        ingest.setToken(*newToken);
+        admin.set(*newAdmin);
+        event.message = "token files reloaded";
+        log->info("SIGHUP: token files reloaded");
+      } else {
+        event.message =
+            "reload failed: " + (newToken ? newAdmin.error().message : newToken.error().message);
+        log->error("SIGHUP: {}; keeping the current tokens", event.message);
+      }
+      (*store)->recordEvent(std::move(event));
+      waitForReload();
+    });
+  };
+  waitForReload();
 
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int signal) {
@@ -128,8 +300,9 @@ int runAggregator(const AggregatorOptions& options) {
     ready = false;
     ingest.stop();
     http.stop();
+    reload.cancel();
     // Give close frames a moment to go out, then stop the loop.
-    auto timer = std::make_shared<boost::asio::steady_timer>(io, std::chrono::milliseconds(200));
+    auto timer = std::make_shared<boost::asio::steady_timer>(io, milliseconds(200));
     timer->async_wait([&io, timer](const boost::system::error_code&) { io.stop(); });
   });
 
@@ -137,6 +310,9 @@ int runAggregator(const AggregatorOptions& options) {
   for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&io] { io.run(); });
   io.run();
   for (auto& thread : pool) thread.join();
+  stateLoop.stop();
+  (*store)->setCommitListener(nullptr);
+  (*store)->flush();
   if (!options.readyFile.empty()) std::remove(options.readyFile.c_str());
   log->info("stopped");
   spdlog::default_logger()->flush();

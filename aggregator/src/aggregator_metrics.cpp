@@ -1,6 +1,5 @@
 #include "fleetscale/aggregator/aggregator_metrics.h"
 
-#include <prometheus/gauge.h>
 #include <prometheus/metric_family.h>
 #include <prometheus/text_serializer.h>
 
@@ -12,17 +11,22 @@ namespace {
 using prometheus::ClientMetric;
 using prometheus::MetricFamily;
 using prometheus::MetricType;
+using Labels = std::vector<ClientMetric::Label>;
 
 MetricFamily gaugeFamily(std::string name, std::string help) {
   return MetricFamily{std::move(name), std::move(help), MetricType::Gauge, {}};
 }
 
-void addGauge(MetricFamily& family, std::vector<ClientMetric::Label> labels, double value) {
+void addGauge(MetricFamily& family, Labels labels, double value) {
+  if (!isPresent(value)) return;  // absent figures are absent series, not NaN samples
   ClientMetric metric;
   metric.label = std::move(labels);
   metric.gauge.value = value;
   family.metric.push_back(std::move(metric));
 }
+
+const prometheus::Histogram::BucketBoundaries kLatencyBuckets{
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
 
 }  // namespace
 
@@ -40,6 +44,14 @@ AggregatorMetrics::AggregatorMetrics(bool perContainerSeries)
                        .Name("fleetscale_ingest_disconnects_total")
                        .Help("Agent connections closed, by reason")
                        .Register(*registry_)),
+      storeRows_(prometheus::BuildCounter()
+                     .Name("fleetscale_store_rows_written_total")
+                     .Help("Rows committed to the store, by table")
+                     .Register(*registry_)),
+      storeDropped_(prometheus::BuildCounter()
+                        .Name("fleetscale_store_rows_dropped_total")
+                        .Help("Rows dropped because the store's write queue was full, by table")
+                        .Register(*registry_)),
       perContainerSeries_(perContainerSeries) {
   auto counter = [this](const char* name, const char* help) {
     return &prometheus::BuildCounter().Name(name).Help(help).Register(*registry_).Add({});
@@ -52,9 +64,32 @@ AggregatorMetrics::AggregatorMetrics(bool perContainerSeries)
                               "Sample batches dropped because their sequence was already accepted");
   connectionsAccepted_ =
       counter("fleetscale_ingest_connections_total", "Agent TCP connections accepted");
+  throttled_ = counter("fleetscale_ingest_throttled_total",
+                       "Times an agent connection's reads paused for exceeding its frame rate");
+  storeErrors_ = counter("fleetscale_store_errors_total", "Store commits that failed");
+  batchAge_ = &prometheus::BuildHistogram()
+                   .Name("fleetscale_ingest_batch_age_seconds")
+                   .Help("Time from a batch's sampling timestamp to its fold into the fleet state")
+                   .Register(*registry_)
+                   .Add({}, kLatencyBuckets);
+  storeWriteSeconds_ = &prometheus::BuildHistogram()
+                            .Name("fleetscale_store_write_duration_seconds")
+                            .Help("Time to write and commit one batch of rows to the store")
+                            .Register(*registry_)
+                            .Add({}, kLatencyBuckets);
+  storeQueueDepth_ = &prometheus::BuildGauge()
+                          .Name("fleetscale_store_queue_rows")
+                          .Help("Rows waiting for the store's writer thread")
+                          .Register(*registry_)
+                          .Add({});
   // Pre-create the common label values so they appear (at 0) before the first event.
   for (const char* reason : {"oversized", "undecodable", "invalid"}) decodeErrors(reason);
   for (const char* kind : {"hello", "batch"}) framesReceived(kind);
+  batchFrames_ = &framesReceived("batch");
+  for (const char* table : {"agents", "events", "decisions", "rollups"}) {
+    storeRowsWritten(table);
+    storeDropped(table);
+  }
 }
 
 prometheus::Counter& AggregatorMetrics::framesReceived(const std::string& kind) {
@@ -69,7 +104,15 @@ prometheus::Counter& AggregatorMetrics::disconnects(const std::string& reason) {
   return disconnects_.Add({{"reason", reason}});
 }
 
-std::string AggregatorMetrics::render(const FleetState& fleet) const {
+prometheus::Counter& AggregatorMetrics::storeRowsWritten(const std::string& table) {
+  return storeRows_.Add({{"table", table}});
+}
+
+prometheus::Counter& AggregatorMetrics::storeDropped(const std::string& table) {
+  return storeDropped_.Add({{"table", table}});
+}
+
+std::string AggregatorMetrics::render(const MetricsView& view) const {
   std::vector<MetricFamily> families = registry_->Collect();
 
   MetricFamily build = gaugeFamily("fleetscale_build_info", "Build information; always 1");
@@ -78,40 +121,106 @@ std::string AggregatorMetrics::render(const FleetState& fleet) const {
 
   MetricFamily agents =
       gaugeFamily("fleetscale_agents_connected", "Agents currently connected, per cluster");
-  for (const auto& [cluster, count] : fleet.connectedAgentsByCluster()) {
-    addGauge(agents, {{"cluster", cluster}}, static_cast<double>(count));
+  MetricFamily nodes = gaugeFamily("fleetscale_cluster_nodes", "Nodes known per cluster");
+  MetricFamily staleNodes = gaugeFamily("fleetscale_cluster_stale_nodes",
+                                        "Nodes not heard from for 3 ticks, per cluster");
+  MetricFamily clusterContainers =
+      gaugeFamily("fleetscale_cluster_containers", "Containers on fresh nodes, per cluster");
+  MetricFamily health = gaugeFamily(
+      "fleetscale_cluster_health",
+      "1 for the cluster's current reporting state (healthy, degraded, silent), else 0");
+  for (const auto& cluster : view.snapshot.clusters) {
+    Labels labels{{"cluster", cluster.name}};
+    addGauge(agents, labels, cluster.connectedAgents);
+    addGauge(nodes, labels, cluster.nodes);
+    addGauge(staleNodes, labels, cluster.staleNodes);
+    addGauge(clusterContainers, labels, cluster.containers);
+    for (auto state : {ClusterHealth::kHealthy, ClusterHealth::kDegraded, ClusterHealth::kSilent}) {
+      addGauge(health, {{"cluster", cluster.name}, {"state", std::string(toString(state))}},
+               cluster.health == state ? 1 : 0);
+    }
   }
-  families.push_back(std::move(agents));
+  for (auto* family : {&agents, &nodes, &staleNodes, &clusterContainers, &health}) {
+    families.push_back(std::move(*family));
+  }
+
+  struct WorkloadGauge {
+    MetricFamily family;
+    double WorkloadRollup::*field;
+  };
+  std::vector<WorkloadGauge> workloadGauges{
+      {gaugeFamily("fleetscale_workload_cpu_usage_cores",
+                   "CPU used by the workload's fresh replicas in the cluster, in cores"),
+       &WorkloadRollup::cpuUsageCores},
+      {gaugeFamily("fleetscale_workload_cpu_request_cores",
+                   "CPU requested by the workload's fresh replicas in the cluster, in cores"),
+       &WorkloadRollup::cpuRequestCores},
+      {gaugeFamily("fleetscale_workload_memory_usage_bytes",
+                   "Memory working set of the workload's fresh replicas in the cluster"),
+       &WorkloadRollup::memoryUsageBytes},
+      {gaugeFamily("fleetscale_workload_memory_request_bytes",
+                   "Memory requested by the workload's fresh replicas in the cluster"),
+       &WorkloadRollup::memoryRequestBytes},
+      {gaugeFamily("fleetscale_workload_cpu_utilization_ratio",
+                   "CPU usage over CPU request of the replicas that have a request"),
+       &WorkloadRollup::cpuUtilization},
+      {gaugeFamily("fleetscale_workload_memory_utilization_ratio",
+                   "Memory usage over memory request of the replicas that have a request"),
+       &WorkloadRollup::memoryUtilization},
+      {gaugeFamily("fleetscale_workload_load_share_ratio",
+                   "The cluster's share of the workload's CPU usage across clusters"),
+       &WorkloadRollup::loadShare},
+  };
+  MetricFamily seen = gaugeFamily("fleetscale_workload_replicas",
+                                  "Fresh replicas (pods) of the workload seen in the cluster");
+  MetricFamily ready = gaugeFamily("fleetscale_workload_replicas_ready",
+                                   "Fresh ready replicas of the workload seen in the cluster");
+  for (const auto& workload : view.snapshot.workloads) {
+    for (const auto& rollup : workload.clusters) {
+      Labels labels{{"cluster", rollup.cluster},
+                    {"namespace", workload.key.namespaceName},
+                    {"kind", workload.key.kind},
+                    {"workload", workload.key.name}};
+      for (auto& gauge : workloadGauges) addGauge(gauge.family, labels, rollup.*gauge.field);
+      addGauge(seen, labels, rollup.replicasSeen);
+      addGauge(ready, labels, rollup.replicasReady);
+    }
+  }
+  for (auto& gauge : workloadGauges) families.push_back(std::move(gauge.family));
+  families.push_back(std::move(seen));
+  families.push_back(std::move(ready));
 
   MetricFamily nodeCpu = gaugeFamily("fleetscale_node_cpu_usage_cores", "Node CPU usage in cores");
-  MetricFamily nodeMemory = gaugeFamily("fleetscale_node_memory_usage_bytes", "Node memory in use");
+  MetricFamily nodeMemory =
+      gaugeFamily("fleetscale_node_memory_usage_bytes", "Node memory in use (total - available)");
   MetricFamily nodeContainers =
       gaugeFamily("fleetscale_node_containers", "Containers reported by the node's agent");
-  for (const auto& node : fleet.nodes()) {
-    std::vector<ClientMetric::Label> labels{{"cluster", node.identity.cluster},
-                                            {"node", node.identity.node}};
-    if (node.totals.has_cpu_usage_cores()) addGauge(nodeCpu, labels, node.totals.cpu_usage_cores());
-    addGauge(nodeMemory, labels, static_cast<double>(node.totals.memory_usage_bytes()));
+  MetricFamily nodeStale =
+      gaugeFamily("fleetscale_node_stale", "1 when the node has not reported for 3 ticks");
+  for (const auto& node : view.nodes) {
+    Labels labels{{"cluster", node.identity.cluster}, {"node", node.identity.node}};
+    addGauge(nodeCpu, labels, node.totals.cpuUsageCores);
+    addGauge(nodeMemory, labels, static_cast<double>(node.totals.memoryUsageBytes));
     addGauge(nodeContainers, labels, static_cast<double>(node.containers));
+    addGauge(nodeStale, labels, node.stale ? 1 : 0);
   }
-  families.push_back(std::move(nodeCpu));
-  families.push_back(std::move(nodeMemory));
-  families.push_back(std::move(nodeContainers));
+  for (auto* family : {&nodeCpu, &nodeMemory, &nodeContainers, &nodeStale}) {
+    families.push_back(std::move(*family));
+  }
 
-  if (perContainerSeries_) {
+  if (perContainerSeries_ && view.containers != nullptr) {
     MetricFamily cpu =
         gaugeFamily("fleetscale_container_cpu_usage_cores", "Container CPU usage in cores");
     MetricFamily workingSet = gaugeFamily("fleetscale_container_memory_working_set_bytes",
                                           "Container memory working set");
-    for (const auto& container : fleet.containers()) {
-      const auto& sample = container.sample;
-      std::vector<ClientMetric::Label> labels{{"cluster", container.cluster},
-                                              {"node", container.node},
-                                              {"container_id", sample.id()},
-                                              {"namespace", sample.metadata().namespace_()},
-                                              {"pod", sample.metadata().pod()}};
-      if (sample.has_cpu_cores()) addGauge(cpu, labels, sample.cpu_cores());
-      addGauge(workingSet, labels, static_cast<double>(sample.memory_working_set_bytes()));
+    for (const auto& container : *view.containers) {
+      Labels labels{{"cluster", container.cluster},
+                    {"node", container.node},
+                    {"container_id", container.id},
+                    {"namespace", container.namespaceName},
+                    {"pod", container.pod}};
+      addGauge(cpu, labels, container.metrics.cpuCores);
+      addGauge(workingSet, labels, static_cast<double>(container.metrics.memoryWorkingSetBytes));
     }
     families.push_back(std::move(cpu));
     families.push_back(std::move(workingSet));

@@ -33,9 +33,20 @@ void FrameDecoder::feed(std::string_view bytes) {
 }
 
 Result<std::optional<std::string>> FrameDecoder::next() {
+  auto view = nextView();
+  if (!view) return view.error();
+  if (!view->has_value()) return std::optional<std::string>{};
+  return std::optional<std::string>{std::string(**view)};
+}
+
+Result<std::optional<std::string_view>> FrameDecoder::nextView() {
   if (failed_) return Error{"frame decoder failed earlier"};
+  if (readOffset_ == buffer_.size() && readOffset_ > 0) {
+    buffer_.clear();  // everything consumed, including the frame last returned
+    readOffset_ = 0;
+  }
   const std::size_t available = buffer_.size() - readOffset_;
-  if (available < kFrameHeaderBytes) return std::optional<std::string>{};
+  if (available < kFrameHeaderBytes) return std::optional<std::string_view>{};
   const auto* header = reinterpret_cast<const unsigned char*>(buffer_.data() + readOffset_);
   const std::uint32_t size = (std::uint32_t{header[0]} << 24) | (std::uint32_t{header[1]} << 16) |
                              (std::uint32_t{header[2]} << 8) | std::uint32_t{header[3]};
@@ -44,14 +55,10 @@ Result<std::optional<std::string>> FrameDecoder::next() {
     return Error{"frame of " + std::to_string(size) + " bytes exceeds the maximum of " +
                  std::to_string(maxFrameBytes_)};
   }
-  if (available - kFrameHeaderBytes < size) return std::optional<std::string>{};
-  std::string payload = buffer_.substr(readOffset_ + kFrameHeaderBytes, size);
+  if (available - kFrameHeaderBytes < size) return std::optional<std::string_view>{};
+  const std::string_view payload(buffer_.data() + readOffset_ + kFrameHeaderBytes, size);
   readOffset_ += kFrameHeaderBytes + size;
-  if (readOffset_ == buffer_.size()) {
-    buffer_.clear();
-    readOffset_ = 0;
-  }
-  return std::optional<std::string>{std::move(payload)};
+  return std::optional<std::string_view>{payload};
 }
 
 }  // namespace fleetscale

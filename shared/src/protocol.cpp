@@ -37,9 +37,15 @@ Status checkContainer(const v1::ContainerSample& sample) {
       !validRate(sample.has_cpu_throttled_seconds_per_second(),
                  sample.cpu_throttled_seconds_per_second()) ||
       !validRate(sample.has_cpu_limit_cores(), sample.cpu_limit_cores()) ||
+      !validRate(sample.has_cpu_pressure_some_total_us(), sample.cpu_pressure_some_total_us()) ||
+      !validRate(sample.has_cpu_pressure_full_total_us(), sample.cpu_pressure_full_total_us()) ||
+      !validRate(sample.has_memory_pressure_some_total_us(),
+                 sample.memory_pressure_some_total_us()) ||
+      !validRate(sample.has_memory_pressure_full_total_us(),
+                 sample.memory_pressure_full_total_us()) ||
       !validRate(meta.has_cpu_request_cores(), meta.cpu_request_cores()) ||
       !validRate(meta.has_cpu_limit_cores(), meta.cpu_limit_cores())) {
-    return Error{"container " + sample.id() + ": CPU figure is negative or not finite"};
+    return Error{"container " + sample.id() + ": CPU or pressure figure is negative or not finite"};
   }
   return {};
 }

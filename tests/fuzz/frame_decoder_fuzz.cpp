@@ -1,21 +1,70 @@
-// Bytes from the network: the frame decoder, envelope decoding and message validation.
+// Bytes from the network: the frame decoder, envelope decoding, message validation, and the
+// aggregator's lean batch decoder checked against protobuf: whatever the lean decoder accepts,
+// protobuf must parse and validate to the same values.
 // The first byte picks a chunk size so splits at every boundary get exercised.
+#include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <string_view>
 
+#include "fleetscale/shared/batch_view.h"
 #include "fleetscale/shared/framing.h"
 #include "fleetscale/shared/protocol.h"
+
+namespace {
+
+void check(bool condition) {
+  if (!condition) std::abort();
+}
+
+bool sameDouble(double lean, bool present, double full) {
+  return present ? lean == full : !fleetscale::isPresent(lean);
+}
+
+// The lean decoder's acceptance implies protobuf's, with equal values.
+void compareWithProtobuf(std::string_view payload, fleetscale::BatchView& view) {
+  const auto lean = fleetscale::decodeBatchEnvelope(payload, view);
+  if (!lean.ok()) return;
+  auto full = fleetscale::decodeEnvelope(payload);
+  check(full.ok() && full->has_batch());
+  const auto& batch = full->batch();
+  check(fleetscale::validateBatch(batch).ok());
+  check(view.sequence == batch.sequence());
+  check(view.timestampUnixMs == batch.timestamp_unix_ms());
+  check(view.containerCount == static_cast<std::size_t>(batch.containers_size()));
+  check(sameDouble(view.node.cpuUsageCores, batch.node().has_cpu_usage_cores(),
+                   batch.node().cpu_usage_cores()));
+  for (std::size_t i = 0; i < view.containerCount; ++i) {
+    const auto& a = view.containers[i];
+    const auto& b = batch.containers(static_cast<int>(i));
+    check(a.id == b.id() && a.cgroup == b.cgroup() && a.runtime == b.runtime());
+    check(sameDouble(a.metrics.cpuCores, b.has_cpu_cores(), b.cpu_cores()));
+    check(a.metrics.memoryWorkingSetBytes == b.memory_working_set_bytes());
+    check(a.metrics.memoryLimitBytes.has_value() == b.has_memory_limit_bytes());
+    const auto& m = b.metadata();
+    check(a.metadata.namespaceName == m.namespace_() && a.metadata.workload == m.workload() &&
+          a.metadata.pod == m.pod() && a.metadata.image == m.image());
+    check(sameDouble(a.metadata.cpuRequestCores, m.has_cpu_request_cores(), m.cpu_request_cores()));
+    check(a.metadata.ready.has_value() == m.has_ready());
+  }
+}
+
+}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size == 0) return 0;
   const std::size_t chunk = 1 + data[0] % 64;
   const std::string_view input(reinterpret_cast<const char*>(data + 1), size - 1);
   fleetscale::FrameDecoder decoder(64 * 1024);
+  fleetscale::BatchView view;
+  // The whole input as one payload too, so the lean decoder sees unframed bytes directly.
+  compareWithProtobuf(input, view);
   for (std::size_t offset = 0; offset < input.size(); offset += chunk) {
     decoder.feed(input.substr(offset, chunk));
     while (true) {
-      auto frame = decoder.next();
+      auto frame = decoder.nextView();
       if (!frame || !frame->has_value()) break;
+      compareWithProtobuf(**frame, view);
       auto envelope = fleetscale::decodeEnvelope(**frame);
       if (!envelope) continue;
       if (envelope->has_hello()) (void)fleetscale::validateHello(envelope->hello());

@@ -125,11 +125,14 @@ TEST(AgentAggregatorTest, SamplesFlowFromCgroupsToApiAndMetrics) {
   EXPECT_EQ(nodes["items"][0]["cloud"], "aws");
   EXPECT_TRUE(nodes["items"][0]["connected"].get<bool>());
 
-  const auto metrics = testing::httpGet(api + "/metrics");
+  // Cluster gauges come from the rollup snapshot, taken once per tick.
+  testing::HttpResult metrics;
+  EXPECT_TRUE(testing::waitFor([&] {
+    metrics = testing::httpGet(api + "/metrics");
+    return metrics.body.find("fleetscale_agents_connected{cluster=\"aws-us-east-1\"} 1") !=
+           std::string::npos;
+  })) << metrics.body;
   EXPECT_EQ(metrics.status, 200);
-  EXPECT_NE(metrics.body.find("fleetscale_agents_connected{cluster=\"aws-us-east-1\"} 1"),
-            std::string::npos)
-      << metrics.body;
   EXPECT_NE(metrics.body.find(
                 "fleetscale_container_cpu_usage_cores{cluster=\"aws-us-east-1\",node=\"node-a\","
                 "container_id=\"" +

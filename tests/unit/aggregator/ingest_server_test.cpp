@@ -13,6 +13,9 @@
 #include "fleetscale/agent/batch_queue.h"
 #include "fleetscale/agent/stream_client.h"
 #include "fleetscale/shared/protocol.h"
+#include "fleetscale/shared/test_pki.h"
+#include "fleetscale/shared/tls.h"
+#include "fleetscale/testing/temp_dir.h"
 #include "fleetscale/testing/wait.h"
 
 namespace fleetscale::aggregator {
@@ -77,15 +80,25 @@ class RawAgent {
 
 class IngestServerTest : public ::testing::Test {
  protected:
-  void SetUp() override {
+  static IngestOptions defaultOptions() {
     IngestOptions options;
     options.token = "secret";
     options.maxFrameBytes = 64 * 1024;
     options.handshakeTimeout = milliseconds(300);
     options.idleTimeout = std::chrono::seconds(30);
-    server_ = std::make_unique<IngestServer>(io_, options, fleet_, metrics_, clock_);
+    return options;
+  }
+  void SetUp() override {
+    server_ = std::make_unique<IngestServer>(io_, defaultOptions(), fleet_, metrics_, clock_);
     server_->listen(HostPort{"127.0.0.1", 0});
     for (int i = 0; i < 2; ++i) threads_.emplace_back([this] { io_.run(); });
+  }
+  // Replaces the server with one built from `options` (and `store`) on a fresh port.
+  void restart(const IngestOptions& options, Store* store = nullptr) {
+    server_->stop();
+    retired_.push_back(std::move(server_));
+    server_ = std::make_unique<IngestServer>(io_, options, fleet_, metrics_, clock_, store);
+    server_->listen(HostPort{"127.0.0.1", 0});
   }
   void TearDown() override {
     server_->stop();
@@ -109,6 +122,7 @@ class IngestServerTest : public ::testing::Test {
   FleetState fleet_;
   AggregatorMetrics metrics_{false};
   std::unique_ptr<IngestServer> server_;
+  std::vector<std::unique_ptr<IngestServer>> retired_;
   FleetState restartedFleet_;
   std::unique_ptr<IngestServer> restartedServer_;
   std::vector<std::thread> threads_;
@@ -125,7 +139,7 @@ TEST_F(IngestServerTest, WellBehavedAgentIsAckedAndFolded) {
     ASSERT_TRUE(reply && reply->has_ack());
     acked = reply->ack().sequence();
   }
-  EXPECT_EQ(fleet_.containers().size(), 1u);
+  EXPECT_EQ(fleet_.containers({}, clock_.wallNow()).size(), 1u);
   EXPECT_EQ(counter(metrics_.batchesAccepted()), 2);
 }
 
@@ -190,7 +204,7 @@ TEST_F(IngestServerTest, HostileClientsAreCutOffWhileAGoodAgentKeepsStreaming) {
   EXPECT_TRUE(disconnectsReach("protocol", 1));
   EXPECT_TRUE(disconnectsReach("handshake_timeout", 1));
   EXPECT_TRUE(disconnectsReach("bad_frame", 2));
-  EXPECT_EQ(fleet_.containers({"", "node-good", "", ""}).size(), 1u);
+  EXPECT_EQ(fleet_.containers({"", "node-good", "", ""}, clock_.wallNow()).size(), 1u);
 }
 
 TEST_F(IngestServerTest, InvalidBatchClosesTheConnection) {
@@ -200,7 +214,7 @@ TEST_F(IngestServerTest, InvalidBatchClosesTheConnection) {
   auto reply = agent.receive();
   ASSERT_TRUE(reply && reply->has_error());
   EXPECT_EQ(counter(metrics_.decodeErrors("invalid")), 1);
-  EXPECT_TRUE(fleet_.containers().empty());
+  EXPECT_TRUE(fleet_.containers({}, clock_.wallNow()).empty());
 }
 
 TEST_F(IngestServerTest, StreamClientReplaysUnackedBatchesAfterAggregatorRestart) {
@@ -263,6 +277,177 @@ TEST_F(IngestServerTest, StreamClientReplaysUnackedBatchesAfterAggregatorRestart
   guard.reset();
   agentThread.join();
 }
+
+TEST_F(IngestServerTest, SlowlorisIsCutAtTheIdleTimeoutWhileOthersStream) {
+  auto options = defaultOptions();
+  options.idleTimeout = milliseconds(400);
+  restart(options);
+  RawAgent slow(server_->port());
+  ackAfterHello(slow, "slowloris");
+  RawAgent good(server_->port());
+  ackAfterHello(good, "steady");
+  // The slow one trickles a frame one byte at a time, never completing it; the good one keeps
+  // sending whole frames.
+  v1::Envelope envelope;
+  envelope.mutable_batch()->set_sequence(1);
+  envelope.mutable_batch()->add_containers()->set_id("x");
+  const std::string frame = encodeEnvelopeFrame(envelope);
+  std::uint64_t sequence = 0;
+  bool slowClosed = false;
+  for (std::size_t i = 0; i + 1 < frame.size() && !slowClosed; ++i) {
+    try {
+      slow.sendBytes(frame.substr(i, 1));
+    } catch (const boost::system::system_error&) {
+      slowClosed = true;  // the server closed it
+    }
+    good.batch(++sequence, "steady-c");
+    auto ack = good.receive();
+    ASSERT_TRUE(ack && ack->has_ack());
+    std::this_thread::sleep_for(milliseconds(150));  // the trickle's pace, not a wait
+  }
+  EXPECT_TRUE(testing::waitFor([&] { return counter(metrics_.disconnects("idle_timeout")) == 1; }));
+  EXPECT_TRUE(slow.closedByServer());
+  EXPECT_EQ(fleet_.lastAcceptedSequence("steady"), sequence);
+  EXPECT_EQ(fleet_.lastAcceptedSequence("slowloris"), 0u);
+}
+
+TEST_F(IngestServerTest, AFloodingAgentIsSlowedToItsFrameAllowance) {
+  auto options = defaultOptions();
+  options.maxFramesPerSecond = 20;
+  options.frameBurst = 5;
+  restart(options);
+  RawAgent flood(server_->port());
+  ackAfterHello(flood, "flood");
+  RawAgent good(server_->port());
+  ackAfterHello(good, "good");
+  const auto started = std::chrono::steady_clock::now();
+  std::string burst;
+  for (std::uint64_t s = 1; s <= 25; ++s) {
+    v1::Envelope envelope;
+    envelope.mutable_batch()->set_sequence(s);
+    envelope.mutable_batch()->add_containers()->set_id("f");
+    burst += encodeEnvelopeFrame(envelope);
+  }
+  flood.sendBytes(burst);
+  good.batch(1, "g");
+  auto goodAck = good.receive();
+  ASSERT_TRUE(goodAck && goodAck->has_ack());
+  EXPECT_LT(std::chrono::steady_clock::now() - started, milliseconds(500))
+      << "the other agent is served at once";
+  std::uint64_t acked = 0;
+  while (acked < 25) {
+    auto reply = flood.receive();
+    ASSERT_TRUE(reply && reply->has_ack());
+    acked = reply->ack().sequence();
+  }
+  // 25 frames at 5 at once and 20 per second take at least (25 - 5) / 20 = 1 s.
+  EXPECT_GE(std::chrono::steady_clock::now() - started, milliseconds(900));
+  EXPECT_GE(counter(metrics_.throttledConnections()), 1);
+  EXPECT_EQ(fleet_.lastAcceptedSequence("flood"), 25u) << "slowed down, nothing dropped";
+}
+
+TEST_F(IngestServerTest, AcksOnlyWhatTheStoreHasMadeDurable) {
+  testing::TempDir dir;
+  SqliteStoreOptions storeOptions;
+  storeOptions.stateDir = dir.path();
+  storeOptions.commitInterval = milliseconds(200);
+  auto store = SqliteStore::open(storeOptions, &metrics_, clock_);
+  ASSERT_TRUE(store.ok());
+  restart(defaultOptions(), store->get());
+  (*store)->setCommitListener(
+      [this](const std::vector<AgentProgress>& p) { server_->progressDurable(p); });
+  RawAgent agent(server_->port());
+  EXPECT_EQ(ackAfterHello(agent, "durable"), 0u);
+  for (std::uint64_t s = 1; s <= 3; ++s) agent.batch(s);
+  std::uint64_t acked = 0;
+  while (acked < 3) {
+    auto reply = agent.receive();
+    ASSERT_TRUE(reply && reply->has_ack());
+    acked = reply->ack().sequence();
+    // Whatever is acked is already in the database.
+    auto progress = (*store)->loadProgress();
+    ASSERT_TRUE(progress.ok() && progress->size() == 1u);
+    EXPECT_GE((*progress)[0].lastSequence, acked);
+  }
+  RawAgent again(server_->port());
+  EXPECT_EQ(ackAfterHello(again, "durable"), 3u) << "hello-ack reports the durable sequence";
+  (*store)->setCommitListener(nullptr);
+  server_->stop();
+  (*store)->flush();
+}
+
+class IngestTlsTest : public IngestServerTest, public ::testing::WithParamInterface<bool> {};
+
+TEST_P(IngestTlsTest, StreamClientConnectsOverTlsAndMutualTlsRefusesStrangers) {
+  const bool mutual = GetParam();
+  testing::TempDir dir;
+  auto pki = makeTestPki({"aggregator.test", "127.0.0.1"});
+  ASSERT_TRUE(pki.ok());
+  ASSERT_TRUE(writePemPair(pki->ca, dir.path(), "ca").ok());
+  ASSERT_TRUE(writePemPair(pki->server, dir.path(), "server").ok());
+  ASSERT_TRUE(writePemPair(pki->client, dir.path(), "client").ok());
+  auto serverTls = makeTlsServerContext(TlsServerFiles{
+      dir.file("server.crt"), dir.file("server.key"), mutual ? dir.file("ca.crt") : ""});
+  ASSERT_TRUE(serverTls.ok()) << serverTls.error().message;
+  auto options = defaultOptions();
+  options.tls = *serverTls;
+  restart(options);
+
+  struct Agent {
+    asio::io_context io;
+    agent::MemoryBatchQueue queue{100};
+    std::unique_ptr<agent::StreamClient> client;
+    std::thread thread;
+    Agent(std::uint16_t port, const std::string& id, std::shared_ptr<asio::ssl::context> tls,
+          const std::string& serverName) {
+      agent::StreamClientOptions o;
+      o.aggregator = HostPort{"127.0.0.1", port};
+      o.hello.set_agent_id(id);
+      o.hello.set_node("n-" + id);
+      o.hello.set_auth_token("secret");
+      o.backoffMin = milliseconds(20);
+      o.backoffMax = milliseconds(100);
+      o.tls = std::move(tls);
+      o.tlsServerName = serverName;
+      client = std::make_unique<agent::StreamClient>(io, o, queue);
+      asio::post(io, [this] {
+        v1::SampleBatch batch;
+        batch.add_containers()->set_id("tls-c");
+        queue.append(std::move(batch));
+        client->start();
+      });
+      thread = std::thread([this] { io.run(); });
+    }
+    ~Agent() {
+      asio::post(io, [this] { client->stop(); });
+      thread.join();
+    }
+  };
+  auto withCert = makeTlsClientContext(
+      TlsClientFiles{dir.file("ca.crt"), dir.file("client.crt"), dir.file("client.key")});
+  auto withoutCert = makeTlsClientContext(TlsClientFiles{dir.file("ca.crt"), "", ""});
+  ASSERT_TRUE(withCert.ok() && withoutCert.ok());
+  {
+    Agent trusted(server_->port(), "trusted", mutual ? *withCert : *withoutCert, "aggregator.test");
+    EXPECT_TRUE(testing::waitFor([&] { return fleet_.lastAcceptedSequence("trusted") == 1; }));
+    EXPECT_TRUE(
+        testing::waitFor([&] { return trusted.client->counters().ackedSequence.load() == 1; }));
+  }
+  {
+    Agent wrongName(server_->port(), "wrong-name", *withCert, "someone-else.test");
+    EXPECT_TRUE(
+        testing::waitFor([&] { return wrongName.client->counters().connectFailures.load() >= 1; }));
+    EXPECT_EQ(fleet_.lastAcceptedSequence("wrong-name"), 0u) << "the host name is checked";
+  }
+  if (mutual) {
+    Agent anonymous(server_->port(), "anonymous", *withoutCert, "aggregator.test");
+    EXPECT_TRUE(
+        testing::waitFor([&] { return counter(metrics_.disconnects("tls_handshake")) >= 1; }));
+    EXPECT_EQ(fleet_.lastAcceptedSequence("anonymous"), 0u);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(ServerAndMutual, IngestTlsTest, ::testing::Values(false, true));
 
 }  // namespace
 }  // namespace fleetscale::aggregator

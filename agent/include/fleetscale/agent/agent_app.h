@@ -31,6 +31,9 @@ struct AgentOptions {
   std::size_t queueCapacity = 3600;
   std::uint32_t maxFrameBytes = 4 * 1024 * 1024;
   bool once = false;
+  // TLS to the aggregator: on with --tls or any other --tls-* flag.
+  bool tls = false;
+  std::string tlsCaFile, tlsCertFile, tlsKeyFile, tlsServerName;
 };
 
 void addAgentOptions(CLI::App& app, AgentOptions& options);

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
@@ -26,6 +27,10 @@ struct StreamClientOptions {
   std::chrono::milliseconds backoffMax{std::chrono::seconds(10)};
   std::chrono::milliseconds handshakeTimeout{std::chrono::seconds(5)};
   std::size_t maxBatchesPerWrite = 64;
+  // When set, the stream is TLS: the aggregator's certificate is verified against the context's
+  // CAs and host name `tlsServerName` (also sent as SNI; default: the aggregator's host).
+  std::shared_ptr<boost::asio::ssl::context> tls;
+  std::string tlsServerName;
 };
 
 struct StreamClientCounters {
@@ -59,6 +64,7 @@ class StreamClient {
 
   void connect();
   void onConnected(const std::shared_ptr<Connection>& connection);
+  void sendHello(const std::shared_ptr<Connection>& connection);
   void readMore(const std::shared_ptr<Connection>& connection);
   void handleEnvelope(const std::shared_ptr<Connection>& connection, const v1::Envelope& envelope);
   void pump(const std::shared_ptr<Connection>& connection);

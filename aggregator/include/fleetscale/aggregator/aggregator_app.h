@@ -16,10 +16,21 @@ struct AggregatorOptions {
   std::string httpListen = "0.0.0.0:7080";
   unsigned threads = 0;  // 0 = one per CPU
   std::string tokenFile;
+  std::string adminTokenFile;
   std::string aggregatorId;  // default: hostname
   std::uint32_t maxFrameBytes = 4 * 1024 * 1024;
+  double maxFramesPerSecond = 100;
+  std::size_t maxConnections = 20000;
   std::string handshakeTimeout = "10s";
   std::string idleTimeout = "60s";
+  std::string tlsCertFile, tlsKeyFile, tlsClientCaFile;
+  std::string stateDir;  // "" = a temporary directory removed at exit
+  std::string commitInterval = "100ms";
+  std::string historyRetention = "24h";
+  std::string eventRetention = "720h";
+  std::string historyWindow = "15m";
+  std::string tick = "1s";
+  std::string forgetAfter = "10m";
   bool perContainerMetrics = false;
   std::string readyFile;  // written with the bound ports once serving
 };

@@ -33,6 +33,8 @@ class FrameDecoder {
   // The next complete payload, std::nullopt when more bytes are needed, or an Error
   // ("frame of N bytes exceeds the maximum of M") when the stream is unusable.
   Result<std::optional<std::string>> next();
+  // Like next(), without copying: the view is valid until the next call to feed() or next*().
+  Result<std::optional<std::string_view>> nextView();
 
   // Bytes held that do not yet form a complete frame.
   std::size_t bufferedBytes() const { return buffer_.size() - readOffset_; }

@@ -1,0 +1,139 @@
+// Pure rollup logic: containers fold into pods, pods into per-workload per-cluster figures, and
+// a whole fleet into an immutable snapshot that the API, /metrics, the store and (later) the
+// scaling engine read without touching the live state. No I/O, no locks, no clock: tested as
+// tables.
+#pragma once
+
+#include <chrono>
+#include <compare>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "fleetscale/shared/batch_view.h"
+#include "fleetscale/shared/clock.h"
+
+namespace fleetscale::aggregator {
+
+// A node (and so each of its containers) not heard from for this many ticks is stale. The tick
+// is the interval its agent reports in each batch.
+inline constexpr int kStaleTicks = 3;
+// The tick assumed when a batch does not say (interval_seconds 0).
+inline constexpr double kDefaultIntervalSeconds = 1.0;
+
+// True when `lastSeen` is more than kStaleTicks intervals before `now`.
+bool isStale(WallTime lastSeen, double intervalSeconds, WallTime now);
+
+struct WorkloadKey {
+  std::string namespaceName;
+  std::string kind;  // Deployment, StatefulSet, ...; "" when the agent does not know
+  std::string name;
+  auto operator<=>(const WorkloadKey&) const = default;
+  std::string toString() const;  // "namespace/kind/name"
+};
+
+// What one container contributes to its pod.
+struct ContainerContribution {
+  double cpuUsageCores = kAbsent;    // absent on a container's first tick
+  double cpuRequestCores = kAbsent;  // absent when the container has no request
+  double memoryUsageBytes = 0;       // working set, as the kubelet's metrics report it
+  double memoryRequestBytes = kAbsent;
+  std::optional<bool> ready;  // absent = unknown, counted as ready (VMs have no readiness)
+  std::int64_t startTimeUnixMs = 0;
+  std::int64_t podReadyTimeUnixMs = 0;
+  std::uint32_t restartCount = 0;
+};
+
+// One replica of a workload as seen in one tick. Sums are over the pod's containers; a sum is
+// absent when any container lacks the figure, as Kubernetes' HPA treats pods.
+struct PodSample {
+  std::string cluster;
+  std::string node;
+  std::string pod;
+  bool stale = false;  // its node has gone silent: shown, but in no rollup
+  bool ready = true;   // every container ready (or readiness unknown)
+  int containers = 0;
+  double cpuUsageCores = 0;
+  double cpuRequestCores = 0;
+  double memoryUsageBytes = 0;
+  double memoryRequestBytes = 0;
+  std::int64_t startTimeUnixMs = 0;     // earliest container start
+  std::int64_t podReadyTimeUnixMs = 0;  // latest transition to Ready
+  std::uint32_t restarts = 0;
+
+  // Adds a container to this pod.
+  void add(const ContainerContribution& container);
+};
+
+// A workload's figures in one cluster (or, with cluster "", across all clusters). Only fresh
+// (non-stale) pods count. Utilization is usage / request over the pods that report both, the way
+// the HPA computes it; NaN when no pod does.
+struct WorkloadRollup {
+  std::string cluster;
+  int replicasSeen = 0;
+  int replicasReady = 0;
+  int replicasStale = 0;
+  double cpuUsageCores = 0;
+  double cpuRequestCores = 0;
+  double memoryUsageBytes = 0;
+  double memoryRequestBytes = 0;
+  double cpuUtilization = kAbsent;
+  double memoryUtilization = kAbsent;
+  // This cluster's share of the workload's CPU usage across all clusters (by replicas when the
+  // workload uses no CPU at all). 1 for the all-clusters total.
+  double loadShare = kAbsent;
+};
+
+struct WorkloadSnapshot {
+  WorkloadKey key;
+  WorkloadRollup total;                  // cluster ""
+  std::vector<WorkloadRollup> clusters;  // sorted by cluster
+  std::vector<PodSample> pods;           // sorted by cluster, then pod
+};
+
+// Rolls a workload's pods up per cluster and in total, and computes each cluster's load share.
+WorkloadSnapshot rollupWorkload(WorkloadKey key, std::vector<PodSample> pods);
+
+enum class ClusterHealth { kHealthy, kDegraded, kSilent };
+std::string_view toString(ClusterHealth health);
+
+// What the agents of one cluster report.
+struct ClusterSnapshot {
+  std::string name;
+  int nodes = 0;
+  int staleNodes = 0;
+  int connectedAgents = 0;
+  int containers = 0;
+  int workloads = 0;
+  double cpuCapacityCores = 0;  // fresh nodes only, like every sum here
+  double cpuAllocatableCores = 0;
+  double cpuUsageCores = 0;
+  double memoryCapacityBytes = 0;
+  double memoryAllocatableBytes = 0;
+  double memoryUsageBytes = 0;
+  // kHealthy: every node fresh; kDegraded: some stale; kSilent: no fresh node at all.
+  ClusterHealth health = ClusterHealth::kSilent;
+};
+
+// A node's contribution to its cluster's summary.
+struct NodeContribution {
+  std::string cluster;
+  bool stale = false;
+  bool connected = false;
+  int containers = 0;
+  NodeTotalsView totals;
+};
+
+// Sums node contributions per cluster and derives each cluster's health.
+std::vector<ClusterSnapshot> summarizeClusters(const std::vector<NodeContribution>& nodes);
+
+// The whole fleet at one instant. Immutable once built; shared by readers.
+struct FleetSnapshot {
+  WallTime takenAt{};
+  std::vector<ClusterSnapshot> clusters;    // sorted by name
+  std::vector<WorkloadSnapshot> workloads;  // sorted by key
+
+  const WorkloadSnapshot* find(const WorkloadKey& key) const;
+};
+
+}  // namespace fleetscale::aggregator

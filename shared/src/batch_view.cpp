@@ -1,0 +1,493 @@
+#include "fleetscale/shared/batch_view.h"
+
+#include <bit>
+#include <cstring>
+
+#include "fleetscale/shared/protocol.h"
+
+namespace fleetscale {
+namespace {
+
+enum WireType : std::uint32_t { kVarint = 0, kFixed64 = 1, kLengthDelimited = 2, kFixed32 = 5 };
+
+// Reads protobuf wire-format primitives from a byte range. Every read checks bounds.
+class WireReader {
+ public:
+  explicit WireReader(std::string_view bytes)
+      : pos_(reinterpret_cast<const unsigned char*>(bytes.data())), end_(pos_ + bytes.size()) {}
+
+  bool done() const { return pos_ == end_; }
+
+  bool varint(std::uint64_t& value) {
+    value = 0;
+    for (int shift = 0; shift < 70; shift += 7) {
+      if (pos_ == end_) return false;
+      const unsigned char byte = *pos_++;
+      value |= static_cast<std::uint64_t>(byte & 0x7f) << shift;
+      if ((byte & 0x80) == 0) return true;
+    }
+    return false;  // more than 10 bytes
+  }
+
+  bool tag(std::uint32_t& field, std::uint32_t& wireType) {
+    std::uint64_t raw = 0;
+    if (!varint(raw) || raw > 0xffffffffu) return false;
+    field = static_cast<std::uint32_t>(raw >> 3);
+    wireType = static_cast<std::uint32_t>(raw & 7);
+    return field != 0;
+  }
+
+  bool fixed64(std::uint64_t& value) {
+    if (end_ - pos_ < 8) return false;
+    std::memcpy(&value, pos_, 8);  // little-endian on every platform we build for
+    pos_ += 8;
+    return true;
+  }
+
+  bool bytes(std::string_view& out) {
+    std::uint64_t size = 0;
+    if (!varint(size) || size > static_cast<std::uint64_t>(end_ - pos_)) return false;
+    out = std::string_view(reinterpret_cast<const char*>(pos_), static_cast<std::size_t>(size));
+    pos_ += size;
+    return true;
+  }
+
+  // Skips a field this decoder does not know. Groups (wire types 3 and 4) are refused.
+  bool skip(std::uint32_t wireType) {
+    std::uint64_t ignored = 0;
+    std::string_view ignoredBytes;
+    switch (wireType) {
+      case kVarint:
+        return varint(ignored);
+      case kFixed64:
+        return fixed64(ignored);
+      case kLengthDelimited:
+        return bytes(ignoredBytes);
+      case kFixed32:
+        if (end_ - pos_ < 4) return false;
+        pos_ += 4;
+        return true;
+      default:
+        return false;
+    }
+  }
+
+ private:
+  const unsigned char* pos_;
+  const unsigned char* end_;
+};
+
+// Outcome of decoding one message; `error` empty means success.
+struct Failure {
+  BatchDecodeStatus status = BatchDecodeStatus::kOk;
+  std::string error;
+  explicit operator bool() const { return status != BatchDecodeStatus::kOk; }
+};
+
+Failure undecodable(std::string message) {
+  return Failure{BatchDecodeStatus::kUndecodable, std::move(message)};
+}
+Failure invalid(std::string message) {
+  return Failure{BatchDecodeStatus::kInvalid, std::move(message)};
+}
+
+// Field readers: check the wire type, then read. They return false on a malformed field.
+// NaN on the wire is noted in `sawNaN`: NaN is how absent figures are held, so a NaN that was
+// sent must be refused, not mistaken for absence.
+bool readDouble(WireReader& in, std::uint32_t wireType, double& out, bool& sawNaN) {
+  std::uint64_t raw = 0;
+  if (wireType != kFixed64 || !in.fixed64(raw)) return false;
+  out = std::bit_cast<double>(raw);
+  if (std::isnan(out)) sawNaN = true;
+  return true;
+}
+
+bool readUint64(WireReader& in, std::uint32_t wireType, std::uint64_t& out) {
+  return wireType == kVarint && in.varint(out);
+}
+
+bool readInt64(WireReader& in, std::uint32_t wireType, std::int64_t& out) {
+  std::uint64_t raw = 0;
+  if (!readUint64(in, wireType, raw)) return false;
+  out = static_cast<std::int64_t>(raw);
+  return true;
+}
+
+bool readString(WireReader& in, std::uint32_t wireType, std::string_view& out) {
+  return wireType == kLengthDelimited && in.bytes(out) && isValidUtf8(out);
+}
+
+bool finiteNonNegative(double value) {
+  return !isPresent(value) || (std::isfinite(value) && value >= 0);
+}
+
+bool identifierFits(std::string_view value) { return value.size() <= kMaxIdentifierBytes; }
+
+std::string tooLong(std::string_view what) {
+  return std::string(what) + " longer than " + std::to_string(kMaxIdentifierBytes) + " bytes";
+}
+
+Failure decodeMetadata(std::string_view bytes, ContainerMetadataView& out) {
+  out = ContainerMetadataView{};
+  bool sawNaN = false;
+  WireReader in(bytes);
+  while (!in.done()) {
+    std::uint32_t field = 0, wireType = 0;
+    if (!in.tag(field, wireType)) return undecodable("metadata: bad tag");
+    bool ok = true;
+    std::uint64_t number = 0;
+    switch (field) {
+      case 1:
+        ok = readString(in, wireType, out.pod);
+        break;
+      case 2:
+        ok = readString(in, wireType, out.podUid);
+        break;
+      case 3:
+        ok = readString(in, wireType, out.namespaceName);
+        break;
+      case 4:
+        ok = readString(in, wireType, out.container);
+        break;
+      case 5:
+        ok = readString(in, wireType, out.workloadKind);
+        break;
+      case 6:
+        ok = readString(in, wireType, out.workload);
+        break;
+      case 7:
+        ok = readDouble(in, wireType, out.cpuRequestCores, sawNaN);
+        break;
+      case 8:
+        ok = readUint64(in, wireType, number);
+        out.memoryRequestBytes = number;
+        break;
+      case 9:
+        ok = readDouble(in, wireType, out.cpuLimitCores, sawNaN);
+        break;
+      case 10:
+        ok = readUint64(in, wireType, number);
+        out.memoryLimitBytes = number;
+        break;
+      case 11:
+        ok = readUint64(in, wireType, number);
+        out.ready = number != 0;
+        break;
+      case 12:
+        ok = readUint64(in, wireType, number);
+        out.restartCount = static_cast<std::uint32_t>(number);
+        break;
+      case 13:
+        ok = readInt64(in, wireType, out.startTimeUnixMs);
+        break;
+      case 14:
+        ok = readString(in, wireType, out.podPhase);
+        break;
+      case 15:
+        ok = readString(in, wireType, out.qosClass);
+        break;
+      case 16:
+        ok = readString(in, wireType, out.image);
+        break;
+      case 17:
+        ok = readInt64(in, wireType, out.podReadyTimeUnixMs);
+        break;
+      default:
+        ok = in.skip(wireType);
+        break;
+    }
+    if (!ok) return undecodable("metadata: field " + std::to_string(field) + " is malformed");
+  }
+  if (sawNaN) return invalid("metadata: a figure is NaN");
+  for (std::string_view text :
+       {out.pod, out.podUid, out.namespaceName, out.container, out.workloadKind, out.workload,
+        out.podPhase, out.qosClass, out.image}) {
+    if (!identifierFits(text)) return invalid(tooLong("metadata field"));
+  }
+  if (!finiteNonNegative(out.cpuRequestCores) || !finiteNonNegative(out.cpuLimitCores)) {
+    return invalid("metadata: CPU figure is negative or not finite");
+  }
+  return {};
+}
+
+Failure decodeContainer(std::string_view bytes, ContainerSampleView& out) {
+  out.id = out.cgroup = out.runtime = out.metadataBytes = {};
+  out.metrics = ContainerMetrics{};
+  bool sawMetadata = false;
+  bool sawNaN = false;
+  WireReader in(bytes);
+  auto& m = out.metrics;
+  while (!in.done()) {
+    std::uint32_t field = 0, wireType = 0;
+    if (!in.tag(field, wireType)) return undecodable("container: bad tag");
+    bool ok = true;
+    std::uint64_t number = 0;
+    switch (field) {
+      case 1:
+        ok = readString(in, wireType, out.id);
+        break;
+      case 2:
+        ok = readString(in, wireType, out.cgroup);
+        break;
+      case 3:
+        ok = readString(in, wireType, out.runtime);
+        break;
+      case 4:
+        if (sawMetadata) return undecodable("container: metadata occurs twice");
+        sawMetadata = true;
+        ok = wireType == kLengthDelimited && in.bytes(out.metadataBytes);
+        break;
+      case 10:
+        ok = readDouble(in, wireType, m.cpuCores, sawNaN);
+        break;
+      case 11:
+        ok = readDouble(in, wireType, m.cpuUserCores, sawNaN);
+        break;
+      case 12:
+        ok = readDouble(in, wireType, m.cpuSystemCores, sawNaN);
+        break;
+      case 13:
+        ok = readUint64(in, wireType, m.cpuUsageNsTotal);
+        break;
+      case 14:
+        ok = readDouble(in, wireType, m.cpuThrottledPeriodsPerSecond, sawNaN);
+        break;
+      case 15:
+        ok = readDouble(in, wireType, m.cpuThrottledSecondsPerSecond, sawNaN);
+        break;
+      case 16:
+        ok = readDouble(in, wireType, m.cpuLimitCores, sawNaN);
+        break;
+      case 17:
+        ok = readUint64(in, wireType, m.cpuWeight);
+        break;
+      case 20:
+        ok = readUint64(in, wireType, m.memoryUsageBytes);
+        break;
+      case 21:
+        ok = readUint64(in, wireType, m.memoryWorkingSetBytes);
+        break;
+      case 22:
+        ok = readUint64(in, wireType, m.memoryRssBytes);
+        break;
+      case 23:
+        ok = readUint64(in, wireType, number);
+        m.memoryLimitBytes = number;
+        break;
+      case 24:
+        ok = readUint64(in, wireType, m.oomKillsTotal);
+        break;
+      case 30:
+        ok = readDouble(in, wireType, m.cpuPressureSomeTotalUs, sawNaN);
+        break;
+      case 31:
+        ok = readDouble(in, wireType, m.cpuPressureFullTotalUs, sawNaN);
+        break;
+      case 32:
+        ok = readDouble(in, wireType, m.memoryPressureSomeTotalUs, sawNaN);
+        break;
+      case 33:
+        ok = readDouble(in, wireType, m.memoryPressureFullTotalUs, sawNaN);
+        break;
+      default:
+        ok = in.skip(wireType);
+        break;
+    }
+    if (!ok) return undecodable("container: field " + std::to_string(field) + " is malformed");
+  }
+  if (Failure failure = decodeMetadata(out.metadataBytes, out.metadata)) {
+    failure.error = "container " + std::string(out.id.substr(0, 64)) + ": " + failure.error;
+    return failure;
+  }
+  if (out.id.empty()) return invalid("container id empty");
+  if (sawNaN)
+    return invalid("container " + std::string(out.id.substr(0, 64)) + ": a figure is NaN");
+  if (!identifierFits(out.id) || !identifierFits(out.cgroup) || !identifierFits(out.runtime)) {
+    return invalid(tooLong("container id, cgroup or runtime"));
+  }
+  for (double value :
+       {m.cpuCores, m.cpuUserCores, m.cpuSystemCores, m.cpuThrottledPeriodsPerSecond,
+        m.cpuThrottledSecondsPerSecond, m.cpuLimitCores, m.cpuPressureSomeTotalUs,
+        m.cpuPressureFullTotalUs, m.memoryPressureSomeTotalUs, m.memoryPressureFullTotalUs}) {
+    if (!finiteNonNegative(value)) {
+      return invalid("container " + std::string(out.id.substr(0, 64)) +
+                     ": CPU or pressure figure is negative or not finite");
+    }
+  }
+  return {};
+}
+
+Failure decodeNode(std::string_view bytes, NodeTotalsView& out) {
+  out = NodeTotalsView{};
+  bool sawNaN = false;
+  WireReader in(bytes);
+  while (!in.done()) {
+    std::uint32_t field = 0, wireType = 0;
+    if (!in.tag(field, wireType)) return undecodable("node: bad tag");
+    bool ok = true;
+    switch (field) {
+      case 1:
+        ok = readDouble(in, wireType, out.cpuCapacityCores, sawNaN);
+        break;
+      case 2:
+        ok = readUint64(in, wireType, out.memoryCapacityBytes);
+        break;
+      case 3:
+        ok = readDouble(in, wireType, out.cpuUsageCores, sawNaN);
+        break;
+      case 4:
+        ok = readUint64(in, wireType, out.memoryUsageBytes);
+        break;
+      case 5:
+        ok = readDouble(in, wireType, out.cpuAllocatableCores, sawNaN);
+        break;
+      case 6:
+        ok = readUint64(in, wireType, out.memoryAllocatableBytes);
+        break;
+      default:
+        ok = in.skip(wireType);
+        break;
+    }
+    if (!ok) return undecodable("node: field " + std::to_string(field) + " is malformed");
+  }
+  if (sawNaN) return invalid("node: a figure is NaN");
+  return {};
+}
+
+Failure decodeBatch(std::string_view bytes, BatchView& out) {
+  out.sequence = 0;
+  out.timestampUnixMs = 0;
+  out.intervalSeconds = 0;
+  out.node = NodeTotalsView{};
+  out.containerCount = 0;
+  bool sawNode = false;
+  bool sawNaN = false;
+  WireReader in(bytes);
+  while (!in.done()) {
+    std::uint32_t field = 0, wireType = 0;
+    if (!in.tag(field, wireType)) return undecodable("batch: bad tag");
+    bool ok = true;
+    std::string_view nested;
+    switch (field) {
+      case 1:
+        ok = readUint64(in, wireType, out.sequence);
+        break;
+      case 2:
+        ok = readInt64(in, wireType, out.timestampUnixMs);
+        break;
+      case 3:
+        if (sawNode) return undecodable("batch: node occurs twice");
+        sawNode = true;
+        if (wireType != kLengthDelimited || !in.bytes(nested))
+          return undecodable("batch: bad node");
+        if (Failure failure = decodeNode(nested, out.node)) return failure;
+        break;
+      case 4: {
+        if (wireType != kLengthDelimited || !in.bytes(nested)) {
+          return undecodable("batch: bad container");
+        }
+        if (out.containerCount >= static_cast<std::size_t>(kMaxContainersPerBatch)) {
+          return invalid("batch: more than " + std::to_string(kMaxContainersPerBatch) +
+                         " containers");
+        }
+        if (out.containers.size() == out.containerCount) out.containers.emplace_back();
+        if (Failure failure = decodeContainer(nested, out.containers[out.containerCount])) {
+          failure.error = "batch: " + failure.error;
+          return failure;
+        }
+        ++out.containerCount;
+        break;
+      }
+      case 5:
+        ok = readDouble(in, wireType, out.intervalSeconds, sawNaN);
+        break;
+      default:
+        ok = in.skip(wireType);
+        break;
+    }
+    if (!ok) return undecodable("batch: field " + std::to_string(field) + " is malformed");
+  }
+  if (out.sequence == 0) return invalid("batch: sequence must start at 1");
+  if (sawNaN) return invalid("batch: interval is NaN");
+  const auto& n = out.node;
+  if (!finiteNonNegative(n.cpuUsageCores) || !finiteNonNegative(n.cpuCapacityCores) ||
+      !finiteNonNegative(n.cpuAllocatableCores) || !finiteNonNegative(out.intervalSeconds)) {
+    return invalid("batch: node figure or interval is negative or not finite");
+  }
+  return {};
+}
+
+}  // namespace
+
+bool isValidUtf8(std::string_view text) {
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  const auto* end = p + text.size();
+  while (p < end) {
+    // ASCII fast path, eight bytes at a time.
+    if (end - p >= 8) {
+      std::uint64_t word = 0;
+      std::memcpy(&word, p, 8);
+      if ((word & 0x8080808080808080ull) == 0) {
+        p += 8;
+        continue;
+      }
+    }
+    const unsigned char c = *p;
+    if (c < 0x80) {
+      ++p;
+      continue;
+    }
+    int extra = 0;
+    std::uint32_t code = 0;
+    std::uint32_t minimum = 0;
+    if ((c & 0xe0) == 0xc0) {
+      extra = 1, code = c & 0x1f, minimum = 0x80;
+    } else if ((c & 0xf0) == 0xe0) {
+      extra = 2, code = c & 0x0f, minimum = 0x800;
+    } else if ((c & 0xf8) == 0xf0) {
+      extra = 3, code = c & 0x07, minimum = 0x10000;
+    } else {
+      return false;
+    }
+    if (end - p <= extra) return false;
+    for (int i = 1; i <= extra; ++i) {
+      if ((p[i] & 0xc0) != 0x80) return false;
+      code = (code << 6) | (p[i] & 0x3f);
+    }
+    if (code < minimum || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) return false;
+    p += extra + 1;
+  }
+  return true;
+}
+
+std::string decodeContainerMetadata(std::string_view bytes, ContainerMetadataView& out) {
+  return decodeMetadata(bytes, out).error;
+}
+
+BatchDecodeResult decodeBatchEnvelope(std::string_view payload, BatchView& out) {
+  WireReader in(payload);
+  bool sawBatch = false;
+  while (!in.done()) {
+    std::uint32_t field = 0, wireType = 0;
+    if (!in.tag(field, wireType)) return {BatchDecodeStatus::kUndecodable, "envelope: bad tag"};
+    if (field >= 1 && field <= 5 && field != 3) {
+      // Another body (hello, ack, ...): the caller decodes it fully and decides.
+      return {BatchDecodeStatus::kNotABatch, "envelope does not hold a batch"};
+    }
+    if (field != 3) {
+      if (!in.skip(wireType)) return {BatchDecodeStatus::kUndecodable, "envelope: bad field"};
+      continue;
+    }
+    std::string_view bytes;
+    if (sawBatch || wireType != kLengthDelimited || !in.bytes(bytes)) {
+      return {BatchDecodeStatus::kUndecodable, "envelope: malformed or repeated batch"};
+    }
+    sawBatch = true;
+    if (Failure failure = decodeBatch(bytes, out))
+      return {failure.status, std::move(failure.error)};
+  }
+  if (!sawBatch) return {BatchDecodeStatus::kUndecodable, "envelope has no body"};
+  return {};
+}
+
+}  // namespace fleetscale

@@ -1,0 +1,546 @@
+#include "loadgen.h"
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <atomic>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
+#include <cstdio>
+#include <deque>
+#include <iostream>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <thread>
+
+#include "fleetscale/shared/framing.h"
+#include "fleetscale/shared/protocol.h"
+#include "fleetscale/shared/text.h"
+
+namespace fleetscale::loadgen {
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+void appendVarint(std::string& out, std::uint64_t value) {
+  while (value >= 0x80) {
+    out.push_back(static_cast<char>((value & 0x7f) | 0x80));
+    value >>= 7;
+  }
+  out.push_back(static_cast<char>(value));
+}
+
+void appendLengthDelimited(std::string& out, std::uint32_t field, std::string_view bytes) {
+  appendVarint(out, (field << 3) | 2);
+  appendVarint(out, bytes.size());
+  out.append(bytes);
+}
+
+std::string hexId(std::uint64_t seed) {
+  std::mt19937_64 random(seed);
+  std::string out;
+  char part[17];
+  for (int i = 0; i < 4; ++i) {
+    std::snprintf(part, sizeof(part), "%016llx", static_cast<unsigned long long>(random()));
+    out += part;
+  }
+  return out;
+}
+
+std::string clusterName(const LoadgenOptions& o, int agent) {
+  return "cluster-" + std::to_string(agent % std::max(1, o.clusters));
+}
+
+std::string agentId(const LoadgenOptions& o, int agent) {
+  return o.agentPrefix + "-" + std::to_string(agent);
+}
+
+}  // namespace
+
+std::string LoadgenReport::toJson() const {
+  return nlohmann::json{{"batches_sent", batchesSent},
+                        {"batches_acked", batchesAcked},
+                        {"samples_acked", samplesAcked},
+                        {"measured_seconds", measuredSeconds},
+                        {"samples_per_second", samplesPerSecond},
+                        {"ack_latency_p50_ms", ackLatencyP50Ms},
+                        {"ack_latency_p99_ms", ackLatencyP99Ms},
+                        {"ack_latency_max_ms", ackLatencyMaxMs},
+                        {"connects", connects},
+                        {"disconnects", disconnects},
+                        {"highest_acked", highestAcked},
+                        {"unacked", unacked}}
+      .dump();
+}
+
+BatchTemplate makeTemplate(const LoadgenOptions& o, int agent, int variant) {
+  BatchTemplate out;
+  v1::NodeTotals node;
+  node.set_cpu_capacity_cores(16);
+  node.set_cpu_allocatable_cores(15.5);
+  node.set_cpu_usage_cores(4.0 + variant * 0.5);
+  node.set_memory_capacity_bytes(64ull << 30);
+  node.set_memory_allocatable_bytes(62ull << 30);
+  node.set_memory_usage_bytes((20ull + variant) << 30);
+  appendLengthDelimited(out.node, 3, node.SerializeAsString());
+  for (int c = 0; c < o.containers; ++c) {
+    const std::uint64_t global = static_cast<std::uint64_t>(agent) * 1'000'003u + c;
+    const int workload =
+        static_cast<int>(global % static_cast<std::uint64_t>(std::max(1, o.workloads)));
+    const std::string id = hexId(global);
+    const std::string podUid = id.substr(0, 8) + "-" + id.substr(8, 4) + "-" + id.substr(12, 4) +
+                               "-" + id.substr(16, 4) + "-" + id.substr(20, 12);
+    v1::ContainerSample sample;
+    sample.set_id(id);
+    std::string uidUnderscores = podUid;
+    std::replace(uidUnderscores.begin(), uidUnderscores.end(), '-', '_');
+    sample.set_cgroup("/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" +
+                      uidUnderscores + ".slice/cri-containerd-" + id + ".scope");
+    sample.set_runtime("containerd");
+    const double cpu = 0.05 + static_cast<double>((global + variant) % 20) * 0.01;
+    sample.set_cpu_cores(cpu);
+    sample.set_cpu_user_cores(cpu * 0.8);
+    sample.set_cpu_system_cores(cpu * 0.2);
+    sample.set_cpu_usage_ns_total(1'000'000'000ull * (global % 1000) + variant);
+    sample.set_cpu_weight(100);
+    sample.set_memory_usage_bytes((120ull + global % 64) << 20);
+    sample.set_memory_working_set_bytes((100ull + global % 64 + variant) << 20);
+    sample.set_memory_rss_bytes((80ull + global % 64) << 20);
+    sample.set_memory_limit_bytes(512ull << 20);
+    auto* m = sample.mutable_metadata();
+    const std::string workloadName = "svc-" + std::to_string(workload);
+    m->set_pod(workloadName + "-" + id.substr(0, 10) + "-" + id.substr(10, 5));
+    m->set_pod_uid(podUid);
+    m->set_namespace_("team-" + std::to_string(workload % std::max(1, o.namespaces)));
+    m->set_container("app");
+    m->set_workload_kind("Deployment");
+    m->set_workload(workloadName);
+    m->set_cpu_request_cores(0.25);
+    m->set_memory_request_bytes(256ull << 20);
+    m->set_cpu_limit_cores(1);
+    m->set_memory_limit_bytes(512ull << 20);
+    m->set_ready(true);
+    m->set_start_time_unix_ms(1'700'000'000'000);
+    m->set_pod_phase("Running");
+    m->set_qos_class("Burstable");
+    m->set_image("registry.example.com/team/" + workloadName + ":1.0." +
+                 std::to_string(workload % 7));
+    appendLengthDelimited(out.containers, 4, sample.SerializeAsString());
+    ++out.containerCount;
+  }
+  return out;
+}
+
+std::string framePrefix(const BatchTemplate& tmpl, std::uint64_t sequence,
+                        std::int64_t timestampUnixMs, double intervalSeconds) {
+  std::string header;
+  appendVarint(header, (1 << 3) | 0);  // sequence
+  appendVarint(header, sequence);
+  appendVarint(header, (2 << 3) | 0);  // timestamp_unix_ms
+  appendVarint(header, static_cast<std::uint64_t>(timestampUnixMs));
+  appendVarint(header, (5 << 3) | 1);  // interval_seconds (fixed64)
+  std::uint64_t bits = 0;
+  std::memcpy(&bits, &intervalSeconds, sizeof(bits));
+  for (int i = 0; i < 8; ++i) header.push_back(static_cast<char>((bits >> (8 * i)) & 0xff));
+  header += tmpl.node;
+  const std::size_t batchLength = header.size() + tmpl.containers.size();
+  std::string envelopeHeader;
+  appendVarint(envelopeHeader, (3 << 3) | 2);  // Envelope.batch
+  appendVarint(envelopeHeader, batchLength);
+  const std::size_t payload = envelopeHeader.size() + batchLength;
+  std::string out;
+  out.reserve(kFrameHeaderBytes + envelopeHeader.size() + header.size());
+  const auto size = static_cast<std::uint32_t>(payload);
+  for (int shift : {24, 16, 8, 0}) out.push_back(static_cast<char>((size >> shift) & 0xff));
+  out += envelopeHeader;
+  out += header;
+  return out;
+}
+
+namespace {
+
+struct Shared {
+  LoadgenOptions options;
+  asio::io_context io;
+  std::atomic<bool> measuring{false};
+  std::atomic<bool> stopping{false};
+  std::atomic<std::uint64_t> sent{0}, acked{0}, samples{0}, connects{0}, disconnects{0};
+  std::mutex latencyMutex;
+  std::vector<float> latenciesMs;
+};
+
+class SimAgent : public std::enable_shared_from_this<SimAgent> {
+ public:
+  SimAgent(Shared& shared, int index)
+      : shared_(shared),
+        index_(index),
+        strand_(asio::make_strand(shared.io)),
+        socket_(strand_),
+        timer_(strand_),
+        decoder_(kDefaultMaxFrameBytes) {
+    for (int variant = 0; variant < 2; ++variant) {
+      templates_[variant] = makeTemplate(shared.options, index, variant);
+    }
+  }
+
+  void start(std::chrono::milliseconds delay) {
+    asio::post(strand_, [self = shared_from_this(), delay] {
+      self->timer_.expires_after(delay);
+      self->timer_.async_wait([self](const boost::system::error_code& ec) {
+        if (ec) return;
+        self->connect();
+        if (self->shared_.options.window == 0) self->scheduleTick();
+      });
+    });
+  }
+
+  void stop() {
+    asio::post(strand_, [self = shared_from_this()] {
+      self->stopped_ = true;
+      self->timer_.cancel();
+      self->tickTimer_.reset();
+      boost::system::error_code ignored;
+      self->socket_.close(ignored);
+    });
+  }
+
+  std::uint64_t acked() const { return ackedSequence_; }
+  std::size_t unacked() const { return pending_.size(); }
+
+ private:
+  struct Pending {
+    std::uint64_t sequence;
+    Clock::time_point createdAt;
+    std::string prefix;
+    int variant;
+  };
+
+  void connect() {
+    if (stopped_) return;
+    const auto address = asio::ip::make_address(shared_.options.aggregator.host);
+    socket_.async_connect(tcp::endpoint(address, shared_.options.aggregator.port),
+                          [self = shared_from_this()](const boost::system::error_code& ec) {
+                            if (self->stopped_) return;
+                            if (ec) {
+                              self->reconnectLater();
+                              return;
+                            }
+                            self->onConnected();
+                          });
+  }
+
+  void onConnected() {
+    boost::system::error_code ignored;
+    socket_.set_option(tcp::no_delay(true), ignored);
+    v1::Envelope hello;
+    auto* h = hello.mutable_hello();
+    h->set_agent_id(agentId(shared_.options, index_));
+    h->set_node("node-" + std::to_string(index_));
+    h->set_cluster(clusterName(shared_.options, index_));
+    h->set_cloud("sim");
+    h->set_agent_version("loadgen");
+    h->set_auth_token(shared_.options.token);
+    h->set_protocol_version(kProtocolVersion);
+    helloFrame_ = encodeEnvelopeFrame(hello);
+    writing_ = true;
+    asio::async_write(
+        socket_, asio::buffer(helloFrame_),
+        [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
+          self->writing_ = false;
+          if (ec) self->fail();
+        });
+    read();
+  }
+
+  void read() {
+    socket_.async_read_some(
+        asio::buffer(readBuffer_),
+        [self = shared_from_this()](const boost::system::error_code& ec, std::size_t bytes) {
+          if (self->stopped_) return;
+          if (ec) {
+            self->fail();
+            return;
+          }
+          self->decoder_.feed(std::string_view(self->readBuffer_.data(), bytes));
+          while (true) {
+            auto frame = self->decoder_.next();
+            if (!frame) {
+              self->fail();
+              return;
+            }
+            if (!frame->has_value()) break;
+            auto envelope = decodeEnvelope(**frame);
+            if (!envelope) {
+              self->fail();
+              return;
+            }
+            self->handle(*envelope);
+            if (!self->connected_ && !self->awaitingHelloAck()) return;
+          }
+          self->read();
+        });
+  }
+
+  bool awaitingHelloAck() const { return socket_.is_open(); }
+
+  void handle(const v1::Envelope& envelope) {
+    if (envelope.has_hello_ack()) {
+      connected_ = true;
+      ++shared_.connects;
+      released(envelope.hello_ack().acked_sequence(), false);
+      writtenUpTo_ = envelope.hello_ack().acked_sequence();
+      pump();
+    } else if (envelope.has_ack()) {
+      released(envelope.ack().sequence(), true);
+      pump();
+    } else if (envelope.has_error()) {
+      if (!shared_.stopping) {
+        std::cerr << "loadgen: agent " << index_ << ": " << envelope.error().message() << "\n";
+      }
+      fail();
+    }
+  }
+
+  // The aggregator holds everything up to `sequence`: forget it (latency counted when asked).
+  void released(std::uint64_t sequence, bool countLatency) {
+    ackedSequence_ = std::max(ackedSequence_, sequence);
+    const auto now = Clock::now();
+    std::vector<float> latencies;
+    while (!pending_.empty() && pending_.front().sequence <= ackedSequence_ &&
+           pending_.front().sequence <= writtenUpTo_) {
+      if (countLatency && shared_.measuring) {
+        ++shared_.acked;
+        shared_.samples += templates_[pending_.front().variant].containerCount;
+        latencies.push_back(
+            std::chrono::duration<float, std::milli>(now - pending_.front().createdAt).count());
+      }
+      pending_.pop_front();
+    }
+    if (!latencies.empty()) {
+      std::lock_guard lock(shared_.latencyMutex);
+      shared_.latenciesMs.insert(shared_.latenciesMs.end(), latencies.begin(), latencies.end());
+    }
+  }
+
+  void addBatch() {
+    const std::uint64_t sequence = ++lastSequence_;
+    const int variant = static_cast<int>(sequence % 2);
+    const auto wall = std::chrono::system_clock::now();
+    const std::int64_t millis =
+        std::chrono::duration_cast<std::chrono::milliseconds>(wall.time_since_epoch()).count();
+    pending_.push_back(
+        Pending{sequence, Clock::now(),
+                framePrefix(templates_[variant], sequence, millis,
+                            std::chrono::duration<double>(shared_.options.interval).count()),
+                variant});
+    ++shared_.sent;
+  }
+
+  // Writes every pending batch not yet written (and, with a window, tops the window up).
+  void pump() {
+    if (!connected_ || writing_ || stopped_) return;
+    if (shared_.options.window > 0 && !shared_.stopping) {
+      while (pending_.size() < static_cast<std::size_t>(shared_.options.window)) addBatch();
+    }
+    buffers_.clear();
+    std::uint64_t last = writtenUpTo_;
+    for (const auto& p : pending_) {
+      if (p.sequence <= writtenUpTo_) continue;
+      buffers_.push_back(asio::buffer(p.prefix));
+      buffers_.push_back(asio::buffer(templates_[p.variant].containers));
+      last = p.sequence;
+      if (buffers_.size() >= 64) break;
+    }
+    if (buffers_.empty()) return;
+    writing_ = true;
+    asio::async_write(
+        socket_, buffers_,
+        [self = shared_from_this(), last](const boost::system::error_code& ec, std::size_t) {
+          self->writing_ = false;
+          if (ec) {
+            self->fail();
+            return;
+          }
+          self->writtenUpTo_ = std::max(self->writtenUpTo_, last);
+          self->released(self->ackedSequence_, true);
+          self->pump();
+        });
+  }
+
+  void scheduleTick() {
+    if (stopped_) return;
+    if (!tickTimer_) {
+      tickTimer_ = std::make_unique<asio::steady_timer>(strand_);
+      // Spread the agents' ticks over the interval, as a real fleet's are.
+      nextTick_ =
+          Clock::now() + shared_.options.interval * index_ / std::max(1, shared_.options.agents);
+    }
+    tickTimer_->expires_at(nextTick_);
+    tickTimer_->async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+      if (ec || self->stopped_ || self->shared_.stopping) return;
+      self->addBatch();
+      self->pump();
+      self->nextTick_ += self->shared_.options.interval;
+      self->scheduleTick();
+    });
+  }
+
+  void fail() {
+    if (stopped_) return;
+    if (connected_) ++shared_.disconnects;
+    connected_ = false;
+    writing_ = false;
+    boost::system::error_code ignored;
+    socket_.close(ignored);
+    decoder_ = FrameDecoder(kDefaultMaxFrameBytes);
+    writtenUpTo_ = ackedSequence_;  // unacked batches are written again after reconnecting
+    reconnectLater();
+  }
+
+  void reconnectLater() {
+    if (stopped_ || shared_.stopping) return;
+    std::uniform_int_distribution<int> jitter(100, 500);
+    timer_.expires_after(std::chrono::milliseconds(jitter(random_)));
+    timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+      if (!ec) self->connect();
+    });
+  }
+
+  Shared& shared_;
+  int index_;
+  asio::strand<asio::io_context::executor_type> strand_;
+  tcp::socket socket_;
+  asio::steady_timer timer_;
+  std::unique_ptr<asio::steady_timer> tickTimer_;
+  Clock::time_point nextTick_;
+  FrameDecoder decoder_;
+  std::array<char, 16 * 1024> readBuffer_{};
+  BatchTemplate templates_[2];
+  std::deque<Pending> pending_;
+  std::vector<asio::const_buffer> buffers_;
+  std::string helloFrame_;
+  std::uint64_t lastSequence_ = 0;
+  std::uint64_t ackedSequence_ = 0;
+  std::uint64_t writtenUpTo_ = 0;
+  bool connected_ = false;
+  bool writing_ = false;
+  bool stopped_ = false;
+  std::mt19937 random_{std::random_device{}()};
+};
+
+double percentile(std::vector<float>& values, double p) {
+  if (values.empty()) return 0;
+  const auto index = static_cast<std::size_t>(p * static_cast<double>(values.size() - 1));
+  std::nth_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(index),
+                   values.end());
+  return values[index];
+}
+
+}  // namespace
+
+LoadgenReport runLoad(const LoadgenOptions& options) {
+  Shared shared;
+  shared.options = options;
+  std::vector<std::shared_ptr<SimAgent>> agents;
+  for (int i = 0; i < options.agents; ++i) {
+    agents.push_back(std::make_shared<SimAgent>(shared, i));
+    // Connect in a ramp (about 2000 per second), not a storm.
+    agents.back()->start(std::chrono::milliseconds(i / 2));
+  }
+  auto guard = asio::make_work_guard(shared.io);
+  std::vector<std::thread> threads;
+  for (unsigned t = 0; t < std::max(1u, options.threads); ++t) {
+    threads.emplace_back([&shared] { shared.io.run(); });
+  }
+  std::this_thread::sleep_for(options.warmup);  // the run's schedule, not a synchronisation
+  shared.acked = 0;
+  shared.samples = 0;
+  {
+    std::lock_guard lock(shared.latencyMutex);
+    shared.latenciesMs.clear();
+  }
+  shared.measuring = true;
+  const auto started = Clock::now();
+  std::this_thread::sleep_for(options.duration);
+  shared.measuring = false;
+  const double measured = std::chrono::duration<double>(Clock::now() - started).count();
+  LoadgenReport report;
+  report.batchesAcked = shared.acked;
+  report.samplesAcked = shared.samples;
+  shared.stopping = true;
+  for (auto& agent : agents) agent->stop();
+  guard.reset();
+  for (auto& thread : threads) thread.join();
+  report.batchesSent = shared.sent;
+  report.measuredSeconds = measured;
+  report.samplesPerSecond = static_cast<double>(report.samplesAcked) / measured;
+  report.connects = shared.connects;
+  report.disconnects = shared.disconnects;
+  for (const auto& agent : agents) {
+    report.highestAcked = std::max(report.highestAcked, agent->acked());
+    report.unacked += agent->unacked();
+  }
+  auto& latencies = shared.latenciesMs;
+  report.ackLatencyP50Ms = percentile(latencies, 0.50);
+  report.ackLatencyP99Ms = percentile(latencies, 0.99);
+  report.ackLatencyMaxMs =
+      latencies.empty() ? 0 : *std::max_element(latencies.begin(), latencies.end());
+  return report;
+}
+
+int loadgenMain(int argc, char** argv) {
+  CLI::App app{"fleetscale-loadgen: plays many agents against an aggregator", "fleetscale-loadgen"};
+  LoadgenOptions options;
+  std::string aggregator = "127.0.0.1:7070", interval = "1s", duration = "10s", warmup = "2s",
+              tokenFile;
+  app.add_option("--aggregator", aggregator, "aggregator stream address HOST:PORT (IP address)")
+      ->capture_default_str();
+  app.add_option("--agents", options.agents, "agents to play")->capture_default_str();
+  app.add_option("--containers", options.containers, "containers per agent")->capture_default_str();
+  app.add_option("--clusters", options.clusters, "clusters the agents are spread over")
+      ->capture_default_str();
+  app.add_option("--workloads", options.workloads, "workloads the containers belong to")
+      ->capture_default_str();
+  app.add_option("--interval", interval, "tick per agent")->capture_default_str();
+  app.add_option("--duration", duration, "measured time")->capture_default_str();
+  app.add_option("--warmup", warmup, "time before measuring (connects, first batches)")
+      ->capture_default_str();
+  app.add_option("--window", options.window,
+                 "0: one batch per tick; N: as fast as acks allow, N batches in flight per agent")
+      ->capture_default_str();
+  app.add_option("--token-file", tokenFile, "file with the agents' token");
+  app.add_option("--agent-prefix", options.agentPrefix, "agent ids are <prefix>-<n>")
+      ->capture_default_str();
+  app.add_option("--threads", options.threads, "I/O threads")->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  auto address = parseHostPort(aggregator);
+  auto intervalValue = parseDuration(interval);
+  auto durationValue = parseDuration(duration);
+  auto warmupValue = parseDuration(warmup);
+  auto token = readSecretFile(tokenFile);
+  if (!address || !intervalValue || !durationValue || !warmupValue || !token) {
+    std::cerr << "fleetscale-loadgen: bad --aggregator, duration or --token-file\n";
+    return 2;
+  }
+  options.aggregator = *address;
+  options.interval = std::chrono::duration_cast<std::chrono::milliseconds>(*intervalValue);
+  options.duration = std::chrono::duration_cast<std::chrono::milliseconds>(*durationValue);
+  options.warmup = std::chrono::duration_cast<std::chrono::milliseconds>(*warmupValue);
+  options.token = *token;
+  const auto report = runLoad(options);
+  std::cout << report.toJson() << std::endl;
+  return report.batchesAcked > 0 ? 0 : 1;
+}
+
+}  // namespace fleetscale::loadgen

@@ -1,0 +1,224 @@
+#include "fleetscale/shared/batch_view.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+
+#include "fleetscale/shared/protocol.h"
+
+namespace fleetscale {
+namespace {
+
+v1::SampleBatch fullBatch() {
+  v1::SampleBatch batch;
+  batch.set_sequence(7);
+  batch.set_timestamp_unix_ms(1'700'000'000'123);
+  batch.set_interval_seconds(0.5);
+  auto* node = batch.mutable_node();
+  node->set_cpu_capacity_cores(8);
+  node->set_cpu_usage_cores(2.5);
+  node->set_memory_capacity_bytes(16ull << 30);
+  node->set_memory_usage_bytes(4ull << 30);
+  node->set_cpu_allocatable_cores(7.5);
+  node->set_memory_allocatable_bytes(15ull << 30);
+  auto* c = batch.add_containers();
+  c->set_id(std::string(64, 'a'));
+  c->set_cgroup("/kubepods.slice/x.scope");
+  c->set_runtime("containerd");
+  c->set_cpu_cores(0.25);
+  c->set_cpu_user_cores(0.2);
+  c->set_cpu_system_cores(0.05);
+  c->set_cpu_usage_ns_total(123456789012);
+  c->set_cpu_throttled_periods_per_second(1);
+  c->set_cpu_throttled_seconds_per_second(0.01);
+  c->set_cpu_limit_cores(2);
+  c->set_cpu_weight(100);
+  c->set_memory_usage_bytes(300);
+  c->set_memory_working_set_bytes(200);
+  c->set_memory_rss_bytes(150);
+  c->set_memory_limit_bytes(1 << 30);
+  c->set_oom_kills_total(2);
+  c->set_cpu_pressure_some_total_us(10);
+  c->set_memory_pressure_full_total_us(20);
+  auto* m = c->mutable_metadata();
+  m->set_pod("web-1");
+  m->set_pod_uid("uid-1");
+  m->set_namespace_("shöp");  // multi-byte UTF-8 is fine
+  m->set_container("web");
+  m->set_workload_kind("Deployment");
+  m->set_workload("web");
+  m->set_cpu_request_cores(0.5);
+  m->set_memory_request_bytes(256 << 20);
+  m->set_ready(false);
+  m->set_restart_count(3);
+  m->set_start_time_unix_ms(-5);
+  m->set_pod_phase("Running");
+  m->set_image("registry/web:1");
+  m->set_pod_ready_time_unix_ms(1'700'000'000'000);
+  batch.add_containers()->set_id("second");  // no metadata, first tick: every optional absent
+  return batch;
+}
+
+std::string envelopeBytes(const v1::SampleBatch& batch) {
+  v1::Envelope envelope;
+  *envelope.mutable_batch() = batch;
+  return envelope.SerializeAsString();
+}
+
+TEST(BatchViewTest, DecodesEveryFieldTheWayProtobufDoes) {
+  const std::string payload = envelopeBytes(fullBatch());
+  BatchView view;
+  const auto result = decodeBatchEnvelope(payload, view);
+  ASSERT_TRUE(result.ok()) << result.error;
+  EXPECT_EQ(view.sequence, 7u);
+  EXPECT_EQ(view.timestampUnixMs, 1'700'000'000'123);
+  EXPECT_EQ(view.intervalSeconds, 0.5);
+  EXPECT_EQ(view.node.cpuCapacityCores, 8);
+  EXPECT_EQ(view.node.cpuUsageCores, 2.5);
+  EXPECT_EQ(view.node.memoryAllocatableBytes, 15ull << 30);
+  ASSERT_EQ(view.containerCount, 2u);
+  const auto& c = view.containers[0];
+  EXPECT_EQ(c.id, std::string(64, 'a'));
+  EXPECT_EQ(c.cgroup, "/kubepods.slice/x.scope");
+  EXPECT_EQ(c.metrics.cpuCores, 0.25);
+  EXPECT_EQ(c.metrics.cpuUsageNsTotal, 123456789012u);
+  EXPECT_EQ(c.metrics.cpuWeight, 100u);
+  EXPECT_EQ(c.metrics.memoryWorkingSetBytes, 200u);
+  EXPECT_EQ(c.metrics.memoryLimitBytes, 1u << 30);
+  EXPECT_EQ(c.metrics.oomKillsTotal, 2u);
+  EXPECT_EQ(c.metrics.cpuPressureSomeTotalUs, 10);
+  EXPECT_FALSE(isPresent(c.metrics.cpuPressureFullTotalUs));
+  EXPECT_EQ(c.metadata.namespaceName, "shöp");
+  EXPECT_EQ(c.metadata.workload, "web");
+  EXPECT_EQ(c.metadata.cpuRequestCores, 0.5);
+  EXPECT_EQ(c.metadata.memoryRequestBytes, 256u << 20);
+  EXPECT_EQ(c.metadata.ready, false);
+  EXPECT_EQ(c.metadata.restartCount, 3u);
+  EXPECT_EQ(c.metadata.startTimeUnixMs, -5);
+  EXPECT_EQ(c.metadata.image, "registry/web:1");
+  EXPECT_EQ(c.metadataBytes, fullBatch().containers(0).metadata().SerializeAsString());
+  const auto& bare = view.containers[1];
+  EXPECT_EQ(bare.id, "second");
+  EXPECT_FALSE(isPresent(bare.metrics.cpuCores));
+  EXPECT_FALSE(bare.metrics.memoryLimitBytes.has_value());
+  EXPECT_FALSE(bare.metadata.ready.has_value());
+  EXPECT_TRUE(bare.metadataBytes.empty());
+}
+
+TEST(BatchViewTest, ReusesItsContainersAcrossBatches) {
+  BatchView view;
+  ASSERT_TRUE(decodeBatchEnvelope(envelopeBytes(fullBatch()), view).ok());
+  v1::SampleBatch smaller;
+  smaller.set_sequence(8);
+  smaller.add_containers()->set_id("only");
+  const std::string payload = envelopeBytes(smaller);
+  ASSERT_TRUE(decodeBatchEnvelope(payload, view).ok());
+  EXPECT_EQ(view.containerCount, 1u);
+  EXPECT_EQ(view.begin()->id, "only");
+  EXPECT_EQ(view.end() - view.begin(), 1);
+  EXPECT_FALSE(isPresent(view.containers[0].metrics.cpuCores)) << "no leftovers from before";
+}
+
+TEST(BatchViewTest, SkipsUnknownFields) {
+  std::string payload = envelopeBytes(fullBatch());
+  // Field 99 (varint) and field 100 (length-delimited) at the envelope level, from a newer peer.
+  payload += std::string("\x98\x06\x2a", 3) + std::string("\xa2\x06\x03xyz", 6);
+  BatchView view;
+  EXPECT_TRUE(decodeBatchEnvelope(payload, view).ok());
+}
+
+struct RejectCase {
+  std::string name;
+  std::function<void(v1::SampleBatch&)> mutate;
+  BatchDecodeStatus expected;
+};
+
+TEST(BatchViewTest, AppliesTheValidationRules) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const std::vector<RejectCase> cases{
+      {"sequence 0", [](auto& b) { b.set_sequence(0); }, BatchDecodeStatus::kInvalid},
+      {"empty id", [](auto& b) { b.mutable_containers(1)->set_id(""); },
+       BatchDecodeStatus::kInvalid},
+      {"long id", [](auto& b) { b.mutable_containers(1)->set_id(std::string(513, 'x')); },
+       BatchDecodeStatus::kInvalid},
+      {"negative cpu", [](auto& b) { b.mutable_containers(0)->set_cpu_cores(-1); },
+       BatchDecodeStatus::kInvalid},
+      {"NaN request",
+       [nan](auto& b) { b.mutable_containers(0)->mutable_metadata()->set_cpu_request_cores(nan); },
+       BatchDecodeStatus::kInvalid},
+      {"infinite pressure",
+       [](auto& b) {
+         b.mutable_containers(0)->set_memory_pressure_some_total_us(
+             std::numeric_limits<double>::infinity());
+       },
+       BatchDecodeStatus::kInvalid},
+      {"NaN node", [nan](auto& b) { b.mutable_node()->set_cpu_capacity_cores(nan); },
+       BatchDecodeStatus::kInvalid},
+      {"long workload",
+       [](auto& b) {
+         b.mutable_containers(0)->mutable_metadata()->set_workload(std::string(600, 'w'));
+       },
+       BatchDecodeStatus::kInvalid},
+  };
+  for (const auto& c : cases) {
+    auto batch = fullBatch();
+    c.mutate(batch);
+    BatchView view;
+    const auto result = decodeBatchEnvelope(envelopeBytes(batch), view);
+    EXPECT_EQ(result.status, c.expected) << c.name << ": " << result.error;
+    EXPECT_FALSE(result.error.empty()) << c.name;
+    EXPECT_FALSE(validateBatch(batch).ok()) << c.name << ": protobuf validation agrees";
+  }
+}
+
+TEST(BatchViewTest, RejectsMalformedBytes) {
+  const std::string good = envelopeBytes(fullBatch());
+  BatchView view;
+  EXPECT_EQ(decodeBatchEnvelope(good.substr(0, good.size() - 3), view).status,
+            BatchDecodeStatus::kUndecodable)
+      << "truncated";
+  EXPECT_EQ(decodeBatchEnvelope("", view).status, BatchDecodeStatus::kUndecodable) << "no body";
+  EXPECT_EQ(decodeBatchEnvelope(std::string(12, '\xff'), view).status,
+            BatchDecodeStatus::kUndecodable);
+  // A string field that is not UTF-8 (protobuf refuses it too).
+  auto batch = fullBatch();
+  batch.mutable_containers(0)->set_runtime(std::string("\xc3\x28", 2));
+  std::string bad;
+  v1::Envelope envelope;
+  *envelope.mutable_batch() = batch;
+  envelope.SerializePartialToString(&bad);
+  EXPECT_EQ(decodeBatchEnvelope(bad, view).status, BatchDecodeStatus::kUndecodable);
+  // The batch field twice (protobuf would merge; no encoder does that).
+  EXPECT_EQ(decodeBatchEnvelope(good + good, view).status, BatchDecodeStatus::kUndecodable);
+  // A group (wire type 3) is refused.
+  EXPECT_EQ(decodeBatchEnvelope(good + std::string("\x9b\x06", 2), view).status,
+            BatchDecodeStatus::kUndecodable);
+}
+
+TEST(BatchViewTest, OtherBodiesAreNotBatches) {
+  v1::Envelope hello;
+  hello.mutable_hello()->set_agent_id("a");
+  BatchView view;
+  EXPECT_EQ(decodeBatchEnvelope(hello.SerializeAsString(), view).status,
+            BatchDecodeStatus::kNotABatch);
+}
+
+TEST(BatchViewTest, Utf8Validation) {
+  const std::vector<std::pair<std::string, bool>> cases{
+      {"plain ascii text that is long enough", true},
+      {"\xc3\xa9", true},           // é
+      {"\xe2\x82\xac", true},       // €
+      {"\xf0\x9f\x98\x80", true},   // emoji
+      {"\xc3", false},              // truncated
+      {"\xc0\xaf", false},          // overlong
+      {"\xed\xa0\x80", false},      // surrogate
+      {"\xf4\x90\x80\x80", false},  // above U+10FFFF
+      {"\xff", false},
+      {"abcdefgh\x80", false},  // continuation byte after the fast path
+  };
+  for (const auto& [text, valid] : cases) EXPECT_EQ(isValidUtf8(text), valid) << text.size();
+}
+
+}  // namespace
+}  // namespace fleetscale
