@@ -1,88 +1,39 @@
 #include "fleetscale/aggregator/workload_observation.h"
 
 #include <cmath>
-#include <map>
 
 namespace fleetscale::aggregator {
-namespace {
 
 using namespace scaling;
 
-PodPhase phaseOf(const std::string& phase) {
-  if (phase == "Pending") return PodPhase::kPending;
-  if (phase == "Succeeded") return PodPhase::kSucceeded;
-  if (phase == "Failed") return PodPhase::kFailed;
-  if (phase == "Unknown") return PodPhase::kUnknown;
-  return PodPhase::kRunning;  // a container the agent can read is running
-}
-
-struct PodAccumulator {
-  PodInfo info;
-  bool anyStale = false;
-  bool cpuComplete = true;  // every container had a CPU rate
-  std::int64_t cpuMilli = 0;
-  std::int64_t memoryMilli = 0;
-  std::int64_t cpuRequestMilli = 0;
-  std::int64_t memoryRequestMilli = 0;
-  bool cpuRequests = true;
-  bool memoryRequests = true;
-  WallTime sampledAt{};
-  std::chrono::milliseconds window{0};
-};
-
-}  // namespace
-
-WorkloadObservation buildObservation(const std::vector<ContainerRecord>& containers,
-                                     std::int32_t currentReplicas) {
-  std::map<std::string, PodAccumulator> pods;
-  for (const auto& c : containers) {
-    const std::string key = c.cluster + "/" + (c.pod.empty() ? c.podUid : c.pod);
-    PodAccumulator& pod = pods[key];
-    if (pod.info.name.empty()) {
-      pod.info.name = key;
-      pod.info.cluster = c.cluster;
-      pod.info.phase = phaseOf(c.podPhase);
-      if (c.startTimeUnixMs > 0)
-        pod.info.startTime = WallTime(std::chrono::milliseconds(c.startTimeUnixMs));
-      if (c.ready) {
-        pod.info.readyCondition =
-            ReadyCondition{*c.ready, WallTime(std::chrono::milliseconds(c.readySinceUnixMs))};
-      }
-    }
-    pod.anyStale |= c.stale;
-    if (c.cpuCores) {
-      pod.cpuMilli += std::llround(*c.cpuCores * 1000.0);
-    } else {
-      pod.cpuComplete = false;
-    }
-    pod.memoryMilli += static_cast<std::int64_t>(c.memoryWorkingSetBytes) * 1000;
-    if (c.cpuRequestCores) {
-      pod.cpuRequestMilli += std::llround(*c.cpuRequestCores * 1000.0);
-    } else {
-      pod.cpuRequests = false;
-    }
-    if (c.memoryRequestBytes) {
-      pod.memoryRequestMilli += static_cast<std::int64_t>(*c.memoryRequestBytes) * 1000;
-    } else {
-      pod.memoryRequests = false;
-    }
-    pod.sampledAt = std::max(pod.sampledAt, c.sampledAt);
-    pod.window = std::max(pod.window, c.window);
-  }
+WorkloadObservation buildObservation(const WorkloadSnapshot& workload, std::int32_t currentReplicas,
+                                     WallTime sampledAt, std::chrono::milliseconds window) {
   WorkloadObservation observation;
   observation.currentReplicas = currentReplicas;
-  for (auto& [key, pod] : pods) {
-    if (pod.cpuRequests) pod.info.cpuRequestMilli = pod.cpuRequestMilli;
-    if (pod.memoryRequests) pod.info.memoryRequestMilli = pod.memoryRequestMilli;
-    // A pod with any stale container has no trustworthy sample: it counts as missing metrics.
-    if (!pod.anyStale) {
-      if (pod.cpuComplete)
-        observation.metrics[Resource::kCpu][key] =
-            PodMetric{pod.cpuMilli, pod.sampledAt, pod.window};
-      observation.metrics[Resource::kMemory][key] =
-          PodMetric{pod.memoryMilli, pod.sampledAt, pod.window};
+  for (const auto& sample : workload.pods) {
+    PodInfo pod;
+    pod.name = sample.cluster + "/" + sample.pod;
+    pod.cluster = sample.cluster;
+    pod.phase = PodPhase::kRunning;  // the agents only see pods whose containers run
+    if (sample.startTimeUnixMs > 0)
+      pod.startTime = WallTime(std::chrono::milliseconds(sample.startTimeUnixMs));
+    pod.readyCondition = ReadyCondition{
+        sample.ready, WallTime(std::chrono::milliseconds(sample.podReadyTimeUnixMs))};
+    // Sums are NaN when any container lacks the figure: the pod then has none, as in the HPA.
+    if (isPresent(sample.cpuRequestCores))
+      pod.cpuRequestMilli = std::llround(sample.cpuRequestCores * 1000.0);
+    if (isPresent(sample.memoryRequestBytes)) {
+      pod.memoryRequestMilli = std::llround(sample.memoryRequestBytes) * 1000;
     }
-    observation.pods.push_back(std::move(pod.info));
+    if (!sample.stale) {
+      if (isPresent(sample.cpuUsageCores)) {
+        observation.metrics[Resource::kCpu][pod.name] =
+            PodMetric{std::llround(sample.cpuUsageCores * 1000.0), sampledAt, window};
+      }
+      observation.metrics[Resource::kMemory][pod.name] =
+          PodMetric{std::llround(sample.memoryUsageBytes) * 1000, sampledAt, window};
+    }
+    observation.pods.push_back(std::move(pod));
   }
   return observation;
 }

@@ -1,39 +1,23 @@
-// Turns the containers the agents report for one workload into what the HPA calculation reads:
-// pods (phase, readiness, start, summed requests) and per-pod usage (summed over containers).
-// Stale containers are left out, so a pod whose agent went silent has no metrics.
+// Turns the fleet snapshot's view of one workload (pods summed from the agents' containers)
+// into what the HPA calculation reads: pods with phase, readiness, start and requests, and
+// per-pod usage. Stale pods (silent agents) are known but have no metrics.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
-#include <optional>
+#include <map>
 #include <string>
-#include <vector>
 
+#include "fleetscale/aggregator/rollup.h"
 #include "fleetscale/aggregator/scaling/decision.h"
 
 namespace fleetscale::aggregator {
 
-// One container as the fleet state holds it, reduced to what decisions need.
-struct ContainerRecord {
-  std::string cluster;
-  std::string podUid;
-  std::string pod;
-  std::string podPhase;               // "Running", "Pending", ... ("" = unknown: Running)
-  std::optional<bool> ready;          // the pod's Ready condition as the kubelet reports it
-  std::int64_t readySinceUnixMs = 0;  // last Ready transition, 0 = unknown
-  std::int64_t startTimeUnixMs = 0;   // pod start, 0 = unknown
-  std::optional<double> cpuRequestCores;
-  std::optional<std::uint64_t> memoryRequestBytes;
-  std::optional<double> cpuCores;  // usage rate over the last tick
-  std::uint64_t memoryWorkingSetBytes = 0;
-  WallTime sampledAt{};
-  std::chrono::milliseconds window{std::chrono::seconds(1)};
-  bool stale = false;
-};
-
-// Pods keyed "<cluster>/<pod>" so the same pod name in two clusters stays two pods.
-scaling::WorkloadObservation buildObservation(const std::vector<ContainerRecord>& containers,
-                                              std::int32_t currentReplicas);
+// Pods are keyed "<cluster>/<pod>" so the same pod name in two clusters stays two pods. Metrics
+// are stamped `sampledAt` with the agents' tick as their window.
+scaling::WorkloadObservation buildObservation(const WorkloadSnapshot& workload,
+                                              std::int32_t currentReplicas, WallTime sampledAt,
+                                              std::chrono::milliseconds window);
 
 // Ready pods per cluster, for placement's make-before-break checks.
 std::map<std::string, std::int32_t> readyPodsByCluster(
