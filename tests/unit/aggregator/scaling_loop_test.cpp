@@ -257,8 +257,8 @@ TEST_F(ScalingLoopTest, MetricsDescribeWorkloadsClustersAndActions) {
   loop.drainActions();
   std::map<std::string, std::size_t> families;
   for (const auto& family : loop.collectMetrics()) families[family.name] = family.metric.size();
-  EXPECT_EQ(families["fleetscale_workload_replicas"], 6u) << "2 clusters x desired/current/ready";
-  EXPECT_EQ(families["fleetscale_cluster_health"], 8u) << "2 clusters x 4 states";
+  EXPECT_EQ(families["fleetscale_placement_replicas"], 6u) << "2 clusters x desired/current/ready";
+  EXPECT_EQ(families["fleetscale_cluster_state"], 8u) << "2 clusters x 4 states";
   EXPECT_EQ(families["fleetscale_scale_actions_total"], 2u);
   EXPECT_EQ(families["fleetscale_scale_action_duration_seconds"], 2u);
 }
