@@ -368,7 +368,7 @@ std::vector<WorkloadStatus> ScalingLoop::status() const {
 std::vector<MetricFamily> ScalingLoop::collectMetrics() const {
   std::lock_guard lock(mutex_);
   MetricFamily replicas{
-      "fleetscale_workload_replicas",
+      "fleetscale_placement_replicas",
       "Replicas per workload and cluster: desired (placement target), current (spec) and ready",
       MetricType::Gauge,
       {}};
@@ -445,7 +445,7 @@ std::vector<MetricFamily> ScalingLoop::collectMetrics() const {
     durations.metric.push_back(std::move(metric));
   }
   MetricFamily health{
-      "fleetscale_cluster_health",
+      "fleetscale_cluster_state",
       "1 for the cluster's current health state (healthy, suspect, failed, recovering)",
       MetricType::Gauge,
       {}};
