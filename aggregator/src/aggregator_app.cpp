@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "fleetscale/aggregator/aggregator_metrics.h"
+#include "fleetscale/aggregator/decision_json.h"
 #include "fleetscale/aggregator/fleet_state.h"
 #include "fleetscale/aggregator/history.h"
 #include "fleetscale/aggregator/http_api.h"
@@ -318,7 +319,24 @@ int runAggregator(const AggregatorOptions& options) {
   return 0;
 }
 
+// `fleetscale-aggregator decide --input snapshot.json [--config policy.yaml]`
+int decideMain(int argc, char** argv) {
+  CLI::App app{"evaluate one scaling decision offline from a JSON snapshot (docs/decide.md)",
+               "fleetscale-aggregator decide"};
+  std::string input;
+  std::string config;
+  app.add_option("--input", input, "snapshot JSON file")->required();
+  app.add_option("--config", config, "policy file holding the snapshot's workload");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  return runDecideCommand(input, config, std::cout, std::cerr);
+}
+
 int aggregatorMain(int argc, char** argv) {
+  if (argc > 1 && std::string_view(argv[1]) == "decide") return decideMain(argc - 1, argv + 1);
   CLI::App app{
       "fleetscale-aggregator: receives agent streams, keeps the fleet's state and "
       "serves it over HTTP and /metrics",

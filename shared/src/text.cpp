@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 
 namespace fleetscale {
@@ -17,7 +18,7 @@ std::string_view trim(std::string_view text) {
   return text.substr(begin, end - begin + 1);
 }
 
-std::string quoted(std::string_view text) {
+std::string singleQuoted(std::string_view text) {
   // Built by appending: GCC 12 warns (-Wrestrict, falsely) on "'" + std::string(...) at -O3.
   std::string out;
   out.reserve(text.size() + 2);
@@ -130,9 +131,150 @@ Result<std::chrono::nanoseconds> parseDuration(std::string_view text) {
   }
   const auto value = parseDouble(number);
   if (!value || *value < 0) {
-    return Error{quoted(text) + " is not a duration (examples: 1s, 500ms, 2m)"};
+    return Error{singleQuoted(text) + " is not a duration (examples: 1s, 500ms, 2m)"};
   }
   return std::chrono::nanoseconds(static_cast<std::int64_t>(*value * scale));
+}
+
+namespace {
+
+// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm), valid for all int years.
+std::int64_t daysFromCivil(std::int64_t year, unsigned month, unsigned day) {
+  year -= month <= 2;
+  const std::int64_t era = (year >= 0 ? year : year - 399) / 400;
+  const auto yearOfEra = static_cast<unsigned>(year - era * 400);
+  const unsigned dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1;
+  const unsigned dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear;
+  return era * 146097 + static_cast<std::int64_t>(dayOfEra) - 719468;
+}
+
+std::optional<int> digits(std::string_view text, std::size_t pos, std::size_t count) {
+  if (pos + count > text.size()) return std::nullopt;
+  int value = 0;
+  for (std::size_t i = pos; i < pos + count; ++i) {
+    if (text[i] < '0' || text[i] > '9') return std::nullopt;
+    value = value * 10 + (text[i] - '0');
+  }
+  return value;
+}
+
+}  // namespace
+
+Result<std::chrono::system_clock::time_point> parseRfc3339(std::string_view text) {
+  const Error bad{"time " + singleQuoted(text) + " is not RFC 3339 (2026-11-27T12:00:00Z)"};
+  const auto year = digits(text, 0, 4);
+  const auto month = digits(text, 5, 2);
+  const auto day = digits(text, 8, 2);
+  const auto hour = digits(text, 11, 2);
+  const auto minute = digits(text, 14, 2);
+  const auto second = digits(text, 17, 2);
+  if (!year || !month || !day || !hour || !minute || !second || text[4] != '-' || text[7] != '-' ||
+      (text[10] != 'T' && text[10] != 't' && text[10] != ' ') || text[13] != ':' ||
+      text[16] != ':' || *month < 1 || *month > 12 || *day < 1 || *day > 31 || *hour > 23 ||
+      *minute > 59 || *second > 60) {
+    return bad;
+  }
+  std::size_t pos = 19;
+  std::int64_t nanos = 0;
+  if (pos < text.size() && text[pos] == '.') {
+    ++pos;
+    int count = 0;
+    while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') {
+      if (count < 9) nanos = nanos * 10 + (text[pos] - '0');
+      ++count;
+      ++pos;
+    }
+    if (count == 0) return bad;
+    for (int i = count; i < 9; ++i) nanos *= 10;
+  }
+  std::int64_t offsetSeconds = 0;
+  if (pos < text.size() && (text[pos] == 'Z' || text[pos] == 'z')) {
+    ++pos;
+  } else if (pos < text.size() && (text[pos] == '+' || text[pos] == '-')) {
+    const auto offsetHours = digits(text, pos + 1, 2);
+    const auto offsetMinutes = digits(text, pos + 4, 2);
+    if (!offsetHours || !offsetMinutes || pos + 3 >= text.size() || text[pos + 3] != ':')
+      return bad;
+    offsetSeconds = (*offsetHours * 3600 + *offsetMinutes * 60) * (text[pos] == '-' ? -1 : 1);
+    pos += 6;
+  } else {
+    return bad;
+  }
+  if (pos != text.size()) return bad;
+  const std::int64_t seconds =
+      daysFromCivil(*year, static_cast<unsigned>(*month), static_cast<unsigned>(*day)) * 86400 +
+      *hour * 3600 + *minute * 60 + *second - offsetSeconds;
+  return std::chrono::system_clock::time_point(
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(
+          std::chrono::seconds(seconds) + std::chrono::nanoseconds(nanos)));
+}
+
+std::string formatRfc3339(std::chrono::system_clock::time_point time) {
+  const auto millis =
+      std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count();
+  std::int64_t seconds = millis / 1000;
+  std::int64_t remainder = millis % 1000;
+  if (remainder < 0) {
+    remainder += 1000;
+    --seconds;
+  }
+  std::int64_t days = seconds / 86400;
+  std::int64_t secondOfDay = seconds % 86400;
+  if (secondOfDay < 0) {
+    secondOfDay += 86400;
+    --days;
+  }
+  // civilFromDays (Howard Hinnant).
+  days += 719468;
+  const std::int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+  const auto dayOfEra = static_cast<unsigned>(days - era * 146097);
+  const unsigned yearOfEra =
+      (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146096) / 365;
+  const unsigned dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100);
+  const unsigned mp = (5 * dayOfYear + 2) / 153;
+  const unsigned day = dayOfYear - (153 * mp + 2) / 5 + 1;
+  const unsigned month = mp < 10 ? mp + 3 : mp - 9;
+  const std::int64_t year = static_cast<std::int64_t>(yearOfEra) + era * 400 + (month <= 2);
+  char text[40];
+  std::snprintf(text, sizeof(text), "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ",
+                static_cast<long long>(year), month, day,
+                static_cast<long long>(secondOfDay / 3600),
+                static_cast<long long>(secondOfDay / 60 % 60),
+                static_cast<long long>(secondOfDay % 60), static_cast<long long>(remainder));
+  return text;
+}
+
+Result<std::string> decodeBase64(std::string_view text) {
+  auto valueOf = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+  };
+  std::string out;
+  out.reserve(text.size() * 3 / 4);
+  std::uint32_t buffer = 0;
+  int bits = 0;
+  bool padding = false;
+  for (char c : text) {
+    if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
+    if (c == '=') {
+      padding = true;
+      continue;
+    }
+    const int value = valueOf(c);
+    if (value < 0 || padding) return Error{"invalid base64"};
+    buffer = (buffer << 6) | static_cast<std::uint32_t>(value);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((buffer >> bits) & 0xff));
+    }
+  }
+  if (bits >= 6) return Error{"invalid base64: truncated"};
+  return out;
 }
 
 bool isLowerHex(std::string_view text) {

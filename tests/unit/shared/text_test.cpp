@@ -60,3 +60,44 @@ TEST(TextTest, LowerHex) {
 
 }  // namespace
 }  // namespace fleetscale
+
+namespace fleetscale {
+namespace {
+
+TEST(TextTest, Base64) {
+  EXPECT_EQ(*decodeBase64("aGVsbG8gd29ybGQ="), "hello world");
+  EXPECT_EQ(*decodeBase64("aGVsbG8gd29ybGQ"), "hello world") << "without padding";
+  EXPECT_EQ(*decodeBase64("aGVs\nbG8="), "hello");
+  EXPECT_EQ(*decodeBase64(""), "");
+  EXPECT_FALSE(decodeBase64("a$bc").ok());
+  EXPECT_FALSE(decodeBase64("ab=c").ok());
+  EXPECT_FALSE(decodeBase64("a").ok());
+}
+
+}  // namespace
+}  // namespace fleetscale
+
+namespace fleetscale {
+namespace {
+
+TEST(TextTest, Rfc3339) {
+  using std::chrono::seconds;
+  const auto epoch = std::chrono::system_clock::time_point{};
+  EXPECT_EQ(*parseRfc3339("1970-01-01T00:00:00Z"), epoch);
+  EXPECT_EQ(*parseRfc3339("2026-11-27T12:00:00Z"), epoch + seconds(1'795'780'800));
+  EXPECT_EQ(*parseRfc3339("2026-11-27T13:00:00+01:00"), epoch + seconds(1'795'780'800));
+  EXPECT_EQ(*parseRfc3339("2026-11-27T12:00:00.5Z") - *parseRfc3339("2026-11-27T12:00:00Z"),
+            std::chrono::milliseconds(500));
+  EXPECT_EQ(*parseRfc3339("2000-02-29T23:59:59Z"), epoch + seconds(951'868'799));
+  for (const char* bad :
+       {"", "2026-11-27", "2026-13-01T00:00:00Z", "2026-11-27T12:00:00", "2026-11-27T12:00:00Zjunk",
+        "2026-11-27T12:00:00.Z", "yyyy-11-27T12:00:00Z", "2026-11-27T12:00:00+0100"}) {
+    EXPECT_FALSE(parseRfc3339(bad).ok()) << bad;
+  }
+  EXPECT_EQ(formatRfc3339(epoch + seconds(1'795'780'800) + std::chrono::milliseconds(7)),
+            "2026-11-27T12:00:00.007Z");
+  EXPECT_EQ(formatRfc3339(epoch), "1970-01-01T00:00:00.000Z");
+}
+
+}  // namespace
+}  // namespace fleetscale

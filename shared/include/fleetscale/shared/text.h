@@ -15,7 +15,7 @@ namespace fleetscale {
 std::string_view trim(std::string_view text);
 
 // 'text' in single quotes, for error messages.
-std::string quoted(std::string_view text);
+std::string singleQuoted(std::string_view text);
 
 // Splits on any run of the separator characters; no empty fields.
 std::vector<std::string_view> splitFields(std::string_view text,
@@ -36,6 +36,16 @@ Result<std::string> readFile(const std::string& path);
 Result<std::string> readSecretFile(const std::string& path);
 
 bool isLowerHex(std::string_view text);
+
+// RFC 3339 timestamps as Kubernetes writes them: "2026-11-27T12:00:00Z",
+// "2026-11-27T12:00:00.123456Z", "2026-11-27T13:00:00+01:00".
+Result<std::chrono::system_clock::time_point> parseRfc3339(std::string_view text);
+// UTC, with milliseconds: "2026-11-27T12:00:00.000Z".
+std::string formatRfc3339(std::chrono::system_clock::time_point time);
+
+// Standard base64 (RFC 4648) with or without padding; whitespace is skipped. Errors on any other
+// character.
+Result<std::string> decodeBase64(std::string_view text);
 
 // Durations as written in flags and config: "1s", "500ms", "2m", "1.5s", "250us"; a bare
 // number is seconds. Negative values are rejected.

@@ -1,0 +1,44 @@
+// Scales Deployments and StatefulSets through apps/v1 .../{name}/scale (autoscaling/v1 Scale):
+// GET, then PUT with the read resourceVersion; a 409 re-reads and writes again.
+#pragma once
+
+#include <memory>
+#include <mutex>
+
+#include "fleetscale/aggregator/actuator.h"
+#include "fleetscale/aggregator/kubeconfig.h"
+#include "fleetscale/shared/http_client.h"
+
+namespace fleetscale::aggregator {
+
+struct KubernetesActuatorOptions {
+  std::chrono::milliseconds connectTimeout{std::chrono::seconds(2)};
+  std::chrono::milliseconds requestTimeout{std::chrono::seconds(5)};
+  RetryPolicy retry;
+};
+
+class KubernetesActuator final : public Actuator {
+ public:
+  KubernetesActuator(std::unique_ptr<HttpClient> http, KubeCredentials credentials,
+                     KubernetesActuatorOptions options = {}, Sleeper sleeper = sleepFor);
+
+  ActuationOutcome getScale(const WorkloadRef& workload) override;
+  ActuationOutcome setScale(const ScaleRequest& request) override;
+
+  // The scale subresource's path:
+  // /apis/apps/v1/namespaces/{ns}/{deployments|statefulsets}/{name}/scale.
+  static std::string scalePath(const WorkloadRef& workload);
+
+ private:
+  // One request with transient-failure retries; counts attempts.
+  ActuationOutcome send(const std::string& method, const WorkloadRef& workload,
+                        const std::string& body, std::string& responseBody, int& attempts);
+
+  std::mutex mutex_;  // CurlHttpClient is single-threaded
+  std::unique_ptr<HttpClient> http_;
+  KubeCredentials credentials_;
+  KubernetesActuatorOptions options_;
+  Sleeper sleeper_;
+};
+
+}  // namespace fleetscale::aggregator

@@ -1,0 +1,59 @@
+// The aggregator's policy file: the clusters it may act on and how to reach their APIs, and the
+// workloads it scales with their HPA-style policies (docs/configuration.md). Parsing is pure:
+// text in, a validated configuration or an error naming the file, line and field out.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "fleetscale/aggregator/scaling/decision.h"
+#include "fleetscale/shared/result.h"
+
+namespace fleetscale::aggregator {
+
+// How to reach a cluster's Kubernetes API (exactly one way), or a webhook for VM fleets.
+struct ClusterAccess {
+  enum class Kind { kKubeconfig, kServer, kInCluster, kWebhook };
+  Kind kind = Kind::kKubeconfig;
+  std::string kubeconfig;  // kKubeconfig: path
+  std::string context;     // kKubeconfig: context name, "" = current-context
+  std::string server;      // kServer: https://host:port
+  std::string tokenFile;   // kServer, kWebhook: bearer token file
+  std::string caFile;      // kServer: CA bundle
+  bool insecureSkipTlsVerify = false;
+  std::string webhookUrl;  // kWebhook
+};
+
+struct ClusterConfig {
+  std::string name;
+  std::string cloud;
+  std::string region;
+  ClusterAccess access;
+};
+
+struct WorkloadConfig {
+  std::string namespaceName;
+  std::string name;
+  std::string kind = "Deployment";  // Deployment or StatefulSet
+  scaling::WorkloadPolicy policy;
+  std::vector<std::string> clusters;  // where it runs; empty = every configured cluster
+  std::string key() const { return namespaceName + "/" + name; }
+};
+
+struct PolicyConfig {
+  std::vector<ClusterConfig> clusters;
+  std::vector<WorkloadConfig> workloads;
+  const WorkloadConfig* findWorkload(std::string_view namespaceName, std::string_view name) const;
+  const ClusterConfig* findCluster(std::string_view name) const;
+};
+
+// Parses and validates. `source` names the file in error messages ("policy.yaml:12: ...").
+Result<PolicyConfig> parsePolicyConfig(std::string_view yaml, std::string_view source);
+
+// Reads and parses a file.
+Result<PolicyConfig> loadPolicyConfig(const std::string& path);
+
+}  // namespace fleetscale::aggregator

@@ -1,0 +1,57 @@
+// Cluster health from two signals, agent heartbeat coverage and the API server probe, as a
+// state machine with hysteresis: healthy -> suspect -> failed -> recovering -> healthy.
+// A cluster fails only when both signals have been gone for `failedAfter`; it is healthy again
+// only after both have held for `healthyAfter`. One signal alone (an agent partition, or an API
+// partition) leaves it suspect: held, never failed over, never shrunk.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "fleetscale/shared/clock.h"
+
+namespace fleetscale::aggregator::scaling {
+
+enum class HealthState { kHealthy, kSuspect, kFailed, kRecovering };
+std::string_view healthStateName(HealthState state);
+
+struct HealthThresholds {
+  std::chrono::milliseconds failedAfter{std::chrono::seconds(10)};
+  std::chrono::milliseconds healthyAfter{std::chrono::seconds(60)};
+  double minAgentCoverage = 0.5;  // share of recently seen nodes that must be reporting
+};
+
+struct HealthSignals {
+  double agentCoverage = 0;   // nodes reporting / nodes seen recently, 0..1
+  bool apiReachable = false;  // the latest /readyz probe answered 200
+};
+
+struct HealthTransition {
+  HealthState from;
+  HealthState to;
+  std::string reason;
+};
+
+// One cluster's health. Not thread-safe; the aggregator's health loop owns it.
+class ClusterHealth {
+ public:
+  explicit ClusterHealth(HealthThresholds thresholds, HealthState initial = HealthState::kHealthy);
+
+  // Feeds the latest signals. Returns the transition when the state changed.
+  std::optional<HealthTransition> update(const HealthSignals& signals, SteadyTime now);
+
+  HealthState state() const { return state_; }
+  // Since when the cluster has been in its current state.
+  SteadyTime since() const { return since_; }
+
+ private:
+  HealthThresholds thresholds_;
+  HealthState state_;
+  SteadyTime since_{};
+  std::optional<SteadyTime> bothDownSince_;  // neither signal
+  std::optional<SteadyTime> bothUpSince_;    // both signals
+};
+
+}  // namespace fleetscale::aggregator::scaling

@@ -1,0 +1,99 @@
+#include "fleetscale/aggregator/actuator.h"
+
+#include <nlohmann/json.hpp>
+#include <random>
+#include <thread>
+
+#include "fleetscale/shared/http_client.h"
+
+namespace fleetscale::aggregator {
+namespace {
+
+// Kubernetes answers errors with a Status object; its message says what was wrong. Other
+// servers' bodies are shown as they are, shortened.
+std::string errorDetail(const std::string& body) {
+  const auto status = nlohmann::json::parse(body, nullptr, false);
+  if (status.is_object() && status.contains("message") && status["message"].is_string()) {
+    return status["message"].get<std::string>();
+  }
+  return body.substr(0, 200);
+}
+
+}  // namespace
+
+std::string_view actuationErrorName(ActuationError error) {
+  switch (error) {
+    case ActuationError::kNone:
+      return "none";
+    case ActuationError::kTransport:
+      return "transport";
+    case ActuationError::kServerError:
+      return "server_error";
+    case ActuationError::kConflict:
+      return "conflict";
+    case ActuationError::kUnauthorized:
+      return "unauthorized";
+    case ActuationError::kForbidden:
+      return "forbidden";
+    case ActuationError::kNotFound:
+      return "not_found";
+    case ActuationError::kInvalidResponse:
+      return "invalid_response";
+    case ActuationError::kUnsupported:
+      return "unsupported";
+  }
+  return "unknown";
+}
+
+void sleepFor(std::chrono::milliseconds duration) { std::this_thread::sleep_for(duration); }
+
+ActuationOutcome sendWithRetries(HttpClient& http, const HttpClientRequest& request,
+                                 const RetryPolicy& retry, const Sleeper& sleeper,
+                                 const std::string& what, std::string& responseBody) {
+  thread_local std::mt19937 random(std::random_device{}());
+  auto backoff = retry.initialBackoff;
+  ActuationOutcome outcome;
+  for (int attempt = 1;; ++attempt) {
+    outcome = ActuationOutcome{};
+    outcome.attempts = attempt;
+    auto response = http.send(request);
+    if (!response) {
+      outcome.error = ActuationError::kTransport;
+      outcome.message = what + ": " + response.error().message;
+    } else {
+      const long code = response->status;
+      responseBody = response->body;
+      if (code >= 200 && code < 300) return outcome;
+      outcome.message =
+          what + ": HTTP " + std::to_string(code) + ": " + errorDetail(response->body);
+      switch (code) {
+        case 401:
+          outcome.error = ActuationError::kUnauthorized;
+          return outcome;
+        case 403:
+          outcome.error = ActuationError::kForbidden;
+          return outcome;
+        case 404:
+          outcome.error = ActuationError::kNotFound;
+          return outcome;
+        case 409:
+          outcome.error = ActuationError::kConflict;
+          return outcome;
+        default:
+          break;
+      }
+      if (code < 500 && code != 429) {
+        outcome.error = ActuationError::kInvalidResponse;
+        return outcome;
+      }
+      outcome.error = ActuationError::kServerError;
+    }
+    if (attempt >= retry.maxAttempts) return outcome;
+    // Full jitter keeps many aggregators' retries from arriving together.
+    std::uniform_int_distribution<long> pick(0, backoff.count());
+    sleeper(std::chrono::milliseconds(pick(random)));
+    backoff = std::min(backoff * 2, retry.maxBackoff);
+  }
+}
+
+}  // namespace fleetscale::aggregator

@@ -1,0 +1,486 @@
+#include "fleetscale/aggregator/scaling_loop.h"
+
+#include <nlohmann/json.hpp>
+
+#include "fleetscale/aggregator/decision_json.h"
+#include "fleetscale/aggregator/workload_observation.h"
+#include "fleetscale/shared/logging.h"
+
+namespace fleetscale::aggregator {
+namespace {
+
+using nlohmann::json;
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+
+constexpr double kActionBuckets[] = {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+
+std::string workloadKeyOf(const WorkloadConfig& workload) {
+  return workload.namespaceName + "/" + workload.name;
+}
+
+json allocationJson(const scaling::Allocation& allocation) {
+  json out = json::object();
+  for (const auto& [cluster, replicas] : allocation) out[cluster] = replicas;
+  return out;
+}
+
+void addSample(MetricFamily& family, std::vector<ClientMetric::Label> labels, double value) {
+  ClientMetric metric;
+  metric.label = std::move(labels);
+  if (family.type == MetricType::Counter) {
+    metric.counter.value = value;
+  } else {
+    metric.gauge.value = value;
+  }
+  family.metric.push_back(std::move(metric));
+}
+
+}  // namespace
+
+ScalingLoop::ScalingLoop(PolicyHolder& policy, ClusterRegistry& clusters, SnapshotHolder& snapshots,
+                         Store* store, const Clock& clock, ScalingLoopOptions options)
+    : policy_(policy),
+      clusters_(clusters),
+      snapshots_(snapshots),
+      store_(store),
+      clock_(clock),
+      options_(options),
+      actuation_([this](const std::string& cluster) { return clusters_.actuator(cluster); },
+                 options.actuation, clock,
+                 [this](const CompletedAction& action) { onActionDone(action); }) {}
+
+ScalingLoop::~ScalingLoop() {
+  stop();
+  actuation_.stop();
+}
+
+void ScalingLoop::setLeadership(LeadershipGate gate) {
+  std::lock_guard lock(mutex_);
+  leadership_ = std::move(gate);
+}
+
+std::string ScalingLoop::nextDecisionId(WallTime now) {
+  return std::to_string(toUnixMillis(now)) + "-" + std::to_string(++sequence_);
+}
+
+void ScalingLoop::restoreHistory() {
+  if (store_ == nullptr) return;
+  const auto policy = policy_.get();
+  for (const auto& workload : policy->workloads) {
+    DecisionQuery query;
+    query.namespaceName = workload.namespaceName;
+    query.workload = workload.name;
+    query.limit = 1;
+    auto decisions = store_->decisions(query);
+    if (!decisions || decisions->empty()) continue;
+    const auto details = json::parse(decisions->front().details, nullptr, false);
+    if (!details.is_object()) continue;
+    auto history = historyFromJson(details.value("history", json()));
+    std::lock_guard lock(mutex_);
+    WorkloadState& state = workloads_[workloadKeyOf(workload)];
+    if (history) state.history = std::move(*history);
+    state.fleetReplicas = decisions->front().desiredReplicas;
+    if (details.contains("placement") && details["placement"].contains("targets")) {
+      for (const auto& [cluster, replicas] : details["placement"]["targets"].items()) {
+        state.placement.targets[cluster] = replicas.get<std::int32_t>();
+      }
+    }
+    state.restored = true;
+  }
+}
+
+void ScalingLoop::tick(const FleetSnapshot& snapshot) {
+  const auto policy = policy_.get();
+  std::map<std::string, double> coverage;
+  for (const auto& cluster : snapshot.clusters) {
+    coverage[cluster.name] =
+        cluster.nodes > 0 ? static_cast<double>(cluster.nodes - cluster.staleNodes) / cluster.nodes
+                          : 0.0;
+  }
+  auto log = componentLogger("aggregator.scaling");
+  for (const auto& transition : clusters_.updateHealth(coverage)) {
+    const std::string from(scaling::healthStateName(transition.change.from));
+    const std::string to(scaling::healthStateName(transition.change.to));
+    log->warn("cluster {} is now {} (was {}): {}", transition.cluster, to, from,
+              transition.change.reason);
+    {
+      std::lock_guard lock(mutex_);
+      ++transitions_[{transition.cluster, to}];
+    }
+    if (store_ != nullptr) {
+      EventRecord event;
+      event.timeUnixMs = toUnixMillis(clock_.wallNow());
+      event.kind = std::string(kEventClusterHealth);
+      event.cluster = transition.cluster;
+      event.message = "cluster " + transition.cluster + " " + from + " -> " + to + ": " +
+                      transition.change.reason;
+      event.details = json{{"from", from}, {"to", to}, {"reason", transition.change.reason}}.dump();
+      store_->recordEvent(std::move(event));
+    }
+  }
+  LeadershipGate gate;
+  {
+    std::lock_guard lock(mutex_);
+    gate = leadership_;
+  }
+  const std::optional<std::uint64_t> term = gate ? gate() : std::optional<std::uint64_t>(0);
+  for (const auto& workload : policy->workloads) decideWorkload(workload, *policy, snapshot, term);
+}
+
+void ScalingLoop::decideWorkload(const WorkloadConfig& workload, const PolicyConfig& policy,
+                                 const FleetSnapshot& snapshot, std::optional<std::uint64_t> term) {
+  const WallTime now = clock_.wallNow();
+  const std::string key = workloadKeyOf(workload);
+  const WorkloadRef ref{workload.namespaceName, workload.kind, workload.name};
+  std::vector<std::string> clusterNames = workload.clusters;
+  if (clusterNames.empty()) {
+    for (const auto& cluster : policy.clusters) clusterNames.push_back(cluster.name);
+  }
+  const WorkloadSnapshot* seen =
+      snapshot.find(WorkloadKey{workload.namespaceName, workload.kind, workload.name});
+  if (seen == nullptr) seen = snapshot.find(WorkloadKey{workload.namespaceName, "", workload.name});
+  // Pods in failed clusters are gone: they neither serve nor count as missing.
+  WorkloadSnapshot live;
+  if (seen != nullptr) {
+    for (const auto& pod : seen->pods) {
+      if (clusters_.health(pod.cluster) != scaling::HealthState::kFailed) live.pods.push_back(pod);
+    }
+  }
+  const auto observed = buildObservation(live, 0, snapshot.takenAt, options_.window);
+  const auto ready = readyPodsByCluster(observed);
+  std::map<std::string, std::int32_t> podsIn;
+  for (const auto& pod : observed.pods) ++podsIn[pod.cluster];
+
+  std::lock_guard lock(mutex_);
+  WorkloadState& state = workloads_[key];
+  std::vector<scaling::ClusterView> views;
+  std::vector<scaling::ClusterSlot> slots;
+  std::int32_t liveSpec = 0;  // spec replicas in clusters that have not failed
+  bool anyKnown = state.fleetReplicas.has_value();
+  for (std::size_t i = 0; i < clusterNames.size(); ++i) {
+    const std::string& name = clusterNames[i];
+    clusters_.watch(name, ref);
+    scaling::ClusterView view;
+    view.cluster = name;
+    view.health = clusters_.health(name);
+    view.draining = clusters_.draining(name);
+    const auto readyHere = ready.find(name);
+    view.readyReplicas = readyHere == ready.end() ? 0 : readyHere->second;
+    // The API's spec replicas; before the first read, what we last wrote or the pods we see.
+    if (const auto cached = clusters_.scale(name, ref)) {
+      view.specReplicas = cached->status.specReplicas;
+      anyKnown = true;
+    } else if (const auto known = state.status.clusters.find(name);
+               known != state.status.clusters.end()) {
+      view.specReplicas = known->second.current;
+    } else {
+      view.specReplicas = podsIn.count(name) ? podsIn[name] : 0;
+      anyKnown |= podsIn.count(name) > 0;
+    }
+    if (view.health != scaling::HealthState::kFailed) liveSpec += view.specReplicas;
+    views.push_back(view);
+    slots.push_back(
+        scaling::ClusterSlot{name, 1.0, 0, std::nullopt, std::nullopt, static_cast<int>(i)});
+  }
+  WorkloadStatus& status = state.status;
+  status.namespaceName = workload.namespaceName;
+  status.name = workload.name;
+  status.kind = workload.kind;
+  status.minReplicas = workload.policy.minReplicas;
+  status.maxReplicas = workload.policy.maxReplicas;
+  if (!anyKnown) {
+    status.reason = "waiting for the first scale read or agent report";
+    ++decisions_["skipped"];
+    return;
+  }
+
+  const std::int32_t currentTotal = state.fleetReplicas.value_or(liveSpec);
+  auto observation = observed;
+  observation.currentReplicas = currentTotal;
+  const scaling::Decision decision =
+      scaling::decide(workload.policy, observation, state.history, now);
+  // Failover and drains must go on even when metrics give no decision: keep the total then.
+  const std::int32_t total = decision.error.empty() ? decision.desiredReplicas : currentTotal;
+  const auto plan = scaling::planPlacement(total, slots, views, state.placement);
+  state.fleetReplicas = total;
+  const bool leader = term.has_value();
+  const bool act = leader && !options_.dryRun;
+  const std::string decisionId = nextDecisionId(now);
+
+  if (act) {
+    for (const auto& [cluster, replicas] : plan.writes) {
+      actuation_.submit(cluster, ScaleRequest{ref, replicas, decisionId, decision.reason, *term});
+    }
+    if (decision.scale)
+      scaling::recordScale(workload.policy, state.history, currentTotal, decision.desiredReplicas,
+                           now);
+  }
+  ++decisions_[!decision.error.empty() ? "error" : decision.scale ? "scale" : "hold"];
+
+  status.currentReplicas = currentTotal;
+  status.desiredReplicas = total;
+  status.unplaced = plan.unplaced;
+  status.reason = decision.reason;
+  status.error = decision.error;
+  status.notes = plan.notes;
+  status.decisionId = decisionId;
+  status.decidedAt = now;
+  for (const auto& view : views) {
+    ClusterReplicas& replicas = status.clusters[view.cluster];
+    replicas.target = plan.targets.count(view.cluster) ? plan.targets.at(view.cluster) : 0;
+    replicas.current =
+        plan.writes.count(view.cluster) && act ? plan.writes.at(view.cluster) : view.specReplicas;
+    replicas.ready = view.readyReplicas;
+  }
+
+  const bool changed = decision.scale || !plan.writes.empty() || total != state.lastStoredDesired ||
+                       currentTotal != state.lastStoredCurrent ||
+                       decision.error != state.lastStoredError;
+  if (store_ != nullptr && (changed || now - state.lastStoredAt >= options_.heartbeat)) {
+    json placement{{"targets", allocationJson(plan.targets)},
+                   {"writes", allocationJson(plan.writes)},
+                   {"unplaced", plan.unplaced},
+                   {"readyTotal", plan.readyTotal},
+                   {"notes", plan.notes}};
+    json clusters = json::array();
+    for (const auto& view : views) {
+      clusters.push_back({{"cluster", view.cluster},
+                          {"health", std::string(scaling::healthStateName(view.health))},
+                          {"draining", view.draining},
+                          {"specReplicas", view.specReplicas},
+                          {"readyReplicas", view.readyReplicas}});
+    }
+    DecisionRecord record;
+    record.timeUnixMs = toUnixMillis(now);
+    record.workload = WorkloadKey{workload.namespaceName, workload.kind, workload.name};
+    record.currentReplicas = currentTotal;
+    record.desiredReplicas = total;
+    record.reason = decision.error.empty() ? decision.reason : "no decision: " + decision.error;
+    record.details = json{{"decisionId", decisionId},
+                          {"acted", act},
+                          {"dryRun", options_.dryRun},
+                          {"leader", leader},
+                          {"term", term ? json(*term) : json(nullptr)},
+                          {"decision", decisionToJson(decision)},
+                          {"clusters", std::move(clusters)},
+                          {"placement", std::move(placement)},
+                          {"history", historyToJson(state.history)}}
+                         .dump();
+    store_->recordDecision(std::move(record));
+    state.lastStoredDesired = total;
+    state.lastStoredCurrent = currentTotal;
+    state.lastStoredError = decision.error;
+    state.lastStoredAt = now;
+  }
+}
+
+void ScalingLoop::onActionDone(const CompletedAction& action) {
+  const std::string result =
+      action.outcome.ok() ? "success" : std::string(actuationErrorName(action.outcome.error));
+  auto log = componentLogger("aggregator.actuator");
+  if (action.outcome.ok()) {
+    clusters_.rememberScale(action.cluster, action.request.workload, action.outcome.status);
+    log->info("{} in {} scaled to {} (decision {}, {} ms)", action.request.workload.describe(),
+              action.cluster, action.request.replicas, action.request.decisionId,
+              action.duration.count());
+  } else {
+    log->warn("{} in {}: scaling to {} failed: {}", action.request.workload.describe(),
+              action.cluster, action.request.replicas, action.outcome.message);
+  }
+  {
+    std::lock_guard lock(mutex_);
+    ++actions_[{action.cluster, result}];
+    DurationHistogram& histogram = actionSeconds_[action.cluster];
+    if (histogram.buckets.empty()) histogram.buckets.assign(std::size(kActionBuckets), 0);
+    const double seconds = std::chrono::duration<double>(action.duration).count();
+    for (std::size_t i = 0; i < std::size(kActionBuckets); ++i) {
+      if (seconds <= kActionBuckets[i]) ++histogram.buckets[i];
+    }
+    ++histogram.count;
+    histogram.sum += seconds;
+  }
+  if (store_ != nullptr) {
+    EventRecord event;
+    event.timeUnixMs = toUnixMillis(clock_.wallNow());
+    event.kind = std::string(kEventAction);
+    event.cluster = action.cluster;
+    event.workload = WorkloadKey{action.request.workload.namespaceName,
+                                 action.request.workload.kind, action.request.workload.name}
+                         .toString();
+    event.message = action.outcome.ok() ? "scaled " + action.request.workload.describe() + " to " +
+                                              std::to_string(action.request.replicas)
+                                        : "scaling " + action.request.workload.describe() +
+                                              " failed: " + action.outcome.message;
+    event.details = json{{"decisionId", action.request.decisionId},
+                         {"replicas", action.request.replicas},
+                         {"result", result},
+                         {"attempts", action.outcome.attempts},
+                         {"durationMs", action.duration.count()},
+                         {"fencingToken", action.request.fencingToken}}
+                        .dump();
+    store_->recordEvent(std::move(event));
+  }
+}
+
+void ScalingLoop::start() {
+  stop();
+  {
+    std::lock_guard lock(threadMutex_);
+    stopping_ = false;
+  }
+  thread_ = std::thread([this] {
+    WallTime last{};
+    std::unique_lock lock(threadMutex_);
+    while (!stopping_) {
+      lock.unlock();
+      const auto snapshot = snapshots_.get();
+      if (snapshot && snapshot->takenAt != last) {
+        last = snapshot->takenAt;
+        tick(*snapshot);
+      }
+      lock.lock();
+      // New snapshots come once a tick; looking ten times a tick keeps the reaction prompt.
+      wake_.wait_for(lock, std::chrono::milliseconds(100), [this] { return stopping_; });
+    }
+  });
+}
+
+void ScalingLoop::stop() {
+  {
+    std::lock_guard lock(threadMutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void ScalingLoop::drainActions() { actuation_.drain(); }
+
+std::vector<WorkloadStatus> ScalingLoop::status() const {
+  std::lock_guard lock(mutex_);
+  std::vector<WorkloadStatus> out;
+  for (const auto& [key, state] : workloads_) out.push_back(state.status);
+  return out;
+}
+
+std::vector<MetricFamily> ScalingLoop::collectMetrics() const {
+  std::lock_guard lock(mutex_);
+  MetricFamily replicas{
+      "fleetscale_placement_replicas",
+      "Replicas per workload and cluster: desired (placement target), current (spec) and ready",
+      MetricType::Gauge,
+      {}};
+  MetricFamily desired{"fleetscale_workload_desired_replicas",
+                       "Fleet-wide replicas the latest decision asks for",
+                       MetricType::Gauge,
+                       {}};
+  MetricFamily current{"fleetscale_workload_current_replicas",
+                       "Fleet-wide spec replicas when the latest decision was made",
+                       MetricType::Gauge,
+                       {}};
+  MetricFamily maxReplicas{
+      "fleetscale_workload_max_replicas", "The workload's maxReplicas", MetricType::Gauge, {}};
+  MetricFamily minReplicas{
+      "fleetscale_workload_min_replicas", "The workload's minReplicas", MetricType::Gauge, {}};
+  MetricFamily unplaced{"fleetscale_workload_unplaced_replicas",
+                        "Replicas no eligible cluster can take (capacity shortfall)",
+                        MetricType::Gauge,
+                        {}};
+  MetricFamily errors{"fleetscale_workload_decision_error",
+                      "1 when the latest decision could not be computed",
+                      MetricType::Gauge,
+                      {}};
+  for (const auto& [key, state] : workloads_) {
+    const auto& s = state.status;
+    const std::vector<ClientMetric::Label> labels{{"namespace", s.namespaceName},
+                                                  {"workload", s.name}};
+    addSample(desired, labels, s.desiredReplicas);
+    addSample(current, labels, s.currentReplicas);
+    addSample(maxReplicas, labels, s.maxReplicas);
+    addSample(minReplicas, labels, s.minReplicas);
+    addSample(unplaced, labels, s.unplaced);
+    addSample(errors, labels, s.error.empty() ? 0 : 1);
+    for (const auto& [cluster, r] : s.clusters) {
+      for (const auto& [kind, value] :
+           {std::pair{"desired", r.target}, std::pair{"current", r.current},
+            std::pair{"ready", r.ready}}) {
+        addSample(replicas,
+                  {{"namespace", s.namespaceName},
+                   {"workload", s.name},
+                   {"cluster", cluster},
+                   {"state", kind}},
+                  value);
+      }
+    }
+  }
+  MetricFamily decisions{"fleetscale_scaling_decisions_total",
+                         "Scaling decisions by result (scale, hold, error, skipped)",
+                         MetricType::Counter,
+                         {}};
+  for (const auto& [result, count] : decisions_)
+    addSample(decisions, {{"result", result}}, static_cast<double>(count));
+  MetricFamily actions{"fleetscale_scale_actions_total",
+                       "Scale writes by cluster and result (success or the error kind)",
+                       MetricType::Counter,
+                       {}};
+  for (const auto& [labels, count] : actions_) {
+    addSample(actions, {{"cluster", labels.first}, {"result", labels.second}},
+              static_cast<double>(count));
+  }
+  MetricFamily durations{"fleetscale_scale_action_duration_seconds",
+                         "Time a scale write took, retries included",
+                         MetricType::Histogram,
+                         {}};
+  for (const auto& [cluster, histogram] : actionSeconds_) {
+    ClientMetric metric;
+    metric.label = {{"cluster", cluster}};
+    for (std::size_t i = 0; i < histogram.buckets.size(); ++i) {
+      metric.histogram.bucket.push_back({histogram.buckets[i], kActionBuckets[i]});
+    }
+    metric.histogram.bucket.push_back({histogram.count, std::numeric_limits<double>::infinity()});
+    metric.histogram.sample_count = histogram.count;
+    metric.histogram.sample_sum = histogram.sum;
+    durations.metric.push_back(std::move(metric));
+  }
+  MetricFamily health{
+      "fleetscale_cluster_state",
+      "1 for the cluster's current health state (healthy, suspect, failed, recovering)",
+      MetricType::Gauge,
+      {}};
+  MetricFamily draining{
+      "fleetscale_cluster_draining", "1 while the cluster is being drained", MetricType::Gauge, {}};
+  MetricFamily api{"fleetscale_cluster_api_reachable",
+                   "1 when the cluster's API answered its last /readyz probe",
+                   MetricType::Gauge,
+                   {}};
+  for (const auto& cluster : clusters_.status()) {
+    for (const auto state : {scaling::HealthState::kHealthy, scaling::HealthState::kSuspect,
+                             scaling::HealthState::kFailed, scaling::HealthState::kRecovering}) {
+      addSample(
+          health,
+          {{"cluster", cluster.name}, {"state", std::string(scaling::healthStateName(state))}},
+          cluster.health == state ? 1 : 0);
+    }
+    addSample(draining, {{"cluster", cluster.name}}, cluster.draining ? 1 : 0);
+    addSample(api, {{"cluster", cluster.name}}, cluster.apiReachable ? 1 : 0);
+  }
+  MetricFamily transitions{"fleetscale_cluster_health_transitions_total",
+                           "Cluster health changes, by the state entered",
+                           MetricType::Counter,
+                           {}};
+  for (const auto& [labels, count] : transitions_) {
+    addSample(transitions, {{"cluster", labels.first}, {"to", labels.second}},
+              static_cast<double>(count));
+  }
+  MetricFamily queue{"fleetscale_scale_actions_waiting",
+                     "Scale writes queued and not yet started",
+                     MetricType::Gauge,
+                     {}};
+  addSample(queue, {}, static_cast<double>(actuation_.waiting()));
+  return {replicas, desired,   current, maxReplicas, minReplicas, unplaced,    errors, decisions,
+          actions,  durations, health,  draining,    api,         transitions, queue};
+}
+
+}  // namespace fleetscale::aggregator
