@@ -12,6 +12,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -52,8 +53,8 @@ std::optional<std::string> findProgram(const std::string& name) {
 }
 
 // Runs `program` found on PATH; the test skips when it is not installed.
-#define REQUIRE_PROGRAM(variable, name)                                                      \
-  const auto variable##Path = findProgram(name);                                             \
+#define REQUIRE_PROGRAM(variable, name)                                                       \
+  const auto variable##Path = findProgram(name);                                              \
   if (!variable##Path) GTEST_SKIP() << name << " is not installed (scripts/install-deps.sh)"; \
   const std::string variable = *variable##Path
 
@@ -75,9 +76,9 @@ void requireNodeTools() {
 
 // --- Kubernetes ----------------------------------------------------------------------------------
 
-const std::vector<std::string> kOverlays = {
-    "eks/member", "eks/hub", "gke/member", "gke/hub", "aks/member", "aks/hub", "generic/member",
-    "generic/hub"};
+const std::vector<std::string> kOverlays = {"eks/member",     "eks/hub",    "gke/member",
+                                            "gke/hub",        "aks/member", "aks/hub",
+                                            "generic/member", "generic/hub"};
 
 class OverlayTest : public ::testing::TestWithParam<std::string> {};
 
@@ -90,7 +91,8 @@ TEST_P(OverlayTest, RendersWithKubectlAndValidatesAgainstTheSchemas) {
 
   testing::TempDir dir;
   testing::writeFile(dir.file("rendered.yaml"), rendered.output);
-  std::vector<std::string> args{kSource + "/tools/validate-manifests.mjs", dir.file("rendered.yaml")};
+  std::vector<std::string> args{kSource + "/tools/validate-manifests.mjs",
+                                dir.file("rendered.yaml")};
   for (const auto& secret : kExternalSecrets) {
     args.push_back("--external-secret");
     args.push_back(secret);
@@ -114,10 +116,11 @@ INSTANTIATE_TEST_SUITE_P(Overlays, OverlayTest, ::testing::ValuesIn(kOverlays),
 
 TEST(ManifestValidatorTest, NamesEveryMistakeInBrokenManifests) {
   requireNodeTools();
-  const auto result = testing::runCommand(
-      node(),
-      {kSource + "/tools/validate-manifests.mjs", kSource + "/tests/deploy/fixtures/broken-manifests.yaml"},
-      seconds(60));
+  const auto result =
+      testing::runCommand(node(),
+                          {kSource + "/tools/validate-manifests.mjs",
+                           kSource + "/tests/deploy/fixtures/broken-manifests.yaml"},
+                          seconds(60));
   EXPECT_EQ(result.status, 1) << describe(result);
   for (const std::string expected : {
            "readOnlyRootFilesystem must be boolean",  // schema: type
@@ -139,12 +142,13 @@ TEST(PrometheusRuleTest, OperatorRulesAreGeneratedFromTheRuleFiles) {
        {std::tuple{"fleetscale-agent.rules.yml", "agent-monitoring/agent-prometheusrule.yaml",
                    "fleetscale-agent"},
         std::tuple{"fleetscale-aggregator.rules.yml",
-                   "aggregator-monitoring/aggregator-prometheusrule.yaml", "fleetscale-aggregator"}}) {
-    const auto generated = testing::runCommand(
-        node(),
-        {kSource + "/tools/render-prometheusrule.mjs",
-         kSource + "/deploy/prometheus/rules/" + rules, name},
-        seconds(30));
+                   "aggregator-monitoring/aggregator-prometheusrule.yaml",
+                   "fleetscale-aggregator"}}) {
+    const auto generated =
+        testing::runCommand(node(),
+                            {kSource + "/tools/render-prometheusrule.mjs",
+                             kSource + "/deploy/prometheus/rules/" + rules, name},
+                            seconds(30));
     ASSERT_EQ(generated.status, 0) << describe(generated);
     const auto committed = readFile(kSource + "/deploy/components/" + component);
     ASSERT_TRUE(committed);
@@ -198,14 +202,15 @@ TEST(PrometheusTest, EveryAlertHasAUnitTest) {
       }
     }
   }
-  for (const auto& alert : alerts) EXPECT_TRUE(tested.count(alert)) << alert << " never fires in a test";
+  for (const auto& alert : alerts)
+    EXPECT_TRUE(tested.count(alert)) << alert << " never fires in a test";
 }
 
 TEST(PrometheusTest, ScrapeConfigsPassPromtool) {
   REQUIRE_PROGRAM(promtool, "promtool");
   const std::string dir = kSource + "/deploy/prometheus";
-  const auto vm = testing::runCommand(promtool, {"check", "config", dir + "/prometheus-vm.yml"},
-                                      seconds(60));
+  const auto vm =
+      testing::runCommand(promtool, {"check", "config", dir + "/prometheus-vm.yml"}, seconds(60));
   EXPECT_EQ(vm.status, 0) << describe(vm);
 
   // Debian builds Prometheus without Kubernetes service discovery, so promtool rejects
@@ -223,7 +228,8 @@ TEST(PrometheusTest, ScrapeConfigsPassPromtool) {
   }
   EXPECT_EQ(replaced, 2);
   YAML::Node ruleFiles;
-  for (const auto& file : config["rule_files"]) ruleFiles.push_back(dir + "/" + file.as<std::string>());
+  for (const auto& file : config["rule_files"])
+    ruleFiles.push_back(dir + "/" + file.as<std::string>());
   config["rule_files"] = ruleFiles;
   testing::TempDir temp;
   testing::writeFile(temp.file("prometheus.yml"), YAML::Dump(config));
@@ -311,7 +317,8 @@ TEST(PackageTest, DebBuildsWithCpackAndListsTheExpectedFiles) {
         << file << " not in the package:\n"
         << listing.output;
   }
-  const auto fields = testing::runCommand(dpkgDeb, {"-f", debs[0], "Package", "Depends"}, seconds(30));
+  const auto fields =
+      testing::runCommand(dpkgDeb, {"-f", debs[0], "Package", "Depends"}, seconds(30));
   ASSERT_EQ(fields.status, 0) << describe(fields);
   EXPECT_NE(fields.output.find("Package: fleetscale"), std::string::npos) << fields.output;
   // dpkg-shlibdeps found the shared libraries the binaries link.
@@ -337,8 +344,8 @@ std::map<std::string, std::string> namesInRules() {
   for (const auto& file : filesIn(kSource + "/deploy/prometheus/rules", ".rules.yml")) {
     for (const auto& group : YAML::LoadFile(file)["groups"]) {
       for (const auto& rule : group["rules"]) {
-        const std::string where = fs::path(file).filename().string() + " " +
-                                  rule["alert"].as<std::string>("record");
+        const std::string where =
+            fs::path(file).filename().string() + " " + rule["alert"].as<std::string>("record");
         collectNames(rule["expr"].as<std::string>(), where, names);
         for (const auto& annotation : rule["annotations"]) {
           collectNames(annotation.second.as<std::string>(), where, names);
@@ -406,8 +413,10 @@ struct Exposition {
         std::stringstream words(line.substr(7));
         std::string name, type;
         words >> name >> type;
-        if (line.starts_with("# TYPE ")) families[name] = type;
-        else families.emplace(name, "");
+        if (line.starts_with("# TYPE "))
+          families[name] = type;
+        else
+          families.emplace(name, "");
       } else if (!line.empty() && line[0] != '#') {
         samples.insert(line.substr(0, line.find_first_of("{ ")));
       }
@@ -428,6 +437,15 @@ struct Exposition {
     }
     return false;
   }
+};
+
+// Families whose series exist only once something happened that this test cannot cause without
+// a Kubernetes API to scale (a scale write, a health transition after the suspect/failed delays).
+// They are checked when present; the rest must be exported as soon as the binaries run.
+const std::set<std::string> kOnlyAfterActions = {
+    "fleetscale_scale_actions_total",
+    "fleetscale_scale_action_duration_seconds_bucket",
+    "fleetscale_cluster_health_transitions_total",
 };
 
 int freeLoopbackPort() {
@@ -462,12 +480,19 @@ TEST(LiveMetricsTest, EveryMetricTheRulesAndDashboardUseIsExported) {
   walkDashboard(dashboard, "dashboard", used);
   ASSERT_GT(used.size(), 40u);
 
-  const std::string aggregatorBinary = testing::binaryPath("fleetscale-aggregator");
-  const std::string agentBinary = testing::binaryPath("fleetscale-agent");
+  // FLEETSCALE_DEPLOY_TEST_BIN_DIR checks other builds' binaries (e.g. a branch with newer
+  // metrics) against this tree's rules and dashboard.
+  const char* binDir = std::getenv("FLEETSCALE_DEPLOY_TEST_BIN_DIR");
+  const auto binary = [binDir](const std::string& name) {
+    return binDir ? std::string(binDir) + "/" + name : testing::binaryPath(name);
+  };
+  const std::string aggregatorBinary = binary("fleetscale-aggregator");
+  const std::string agentBinary = binary("fleetscale-agent");
   const bool hasPolicy = helpMentions(aggregatorBinary, "--policy");
   const bool hasStateDir = helpMentions(aggregatorBinary, "--state-dir");
   const bool hasAgentMetrics = helpMentions(agentBinary, "--metrics-listen");
   const bool hasMetadataFlag = helpMentions(agentBinary, "--metadata ");
+  const bool hasKubeletUrl = helpMentions(agentBinary, "--kubelet-url");
 
   testing::TempDir dir;
   testing::writeFile(dir.file("token"), "deploy-test-token\n");
@@ -488,10 +513,11 @@ TEST(LiveMetricsTest, EveryMetricTheRulesAndDashboardUseIsExported) {
                      "          target:\n"
                      "            type: Utilization\n"
                      "            averageUtilization: 70\n");
-  std::vector<std::string> aggregatorArgs{"--listen",      "127.0.0.1:0",           "--http-listen",
-                                          "127.0.0.1:0",   "--ready-file",          dir.file("ready.json"),
-                                          "--token-file",  dir.file("token"),       "--threads",
-                                          "2"};
+  std::vector<std::string> aggregatorArgs{"--listen",      "127.0.0.1:0",
+                                          "--http-listen", "127.0.0.1:0",
+                                          "--ready-file",  dir.file("ready.json"),
+                                          "--token-file",  dir.file("token"),
+                                          "--threads",     "2"};
   if (hasPolicy) aggregatorArgs.insert(aggregatorArgs.end(), {"--policy", dir.file("policy.yaml")});
   if (hasStateDir) aggregatorArgs.insert(aggregatorArgs.end(), {"--state-dir", dir.file("state")});
   testing::Process aggregator(aggregatorBinary, aggregatorArgs);
@@ -514,22 +540,31 @@ TEST(LiveMetricsTest, EveryMetricTheRulesAndDashboardUseIsExported) {
   testing::writeV2Container(dir.file("cgroup"),
                             "/kubepods.slice/kubepods-burstable.slice/"
                             "kubepods-burstable-pod11111111_2222_3333_4444_555555555555.slice/"
-                            "cri-containerd-" + containerId + ".scope",
+                            "cri-containerd-" +
+                                containerId + ".scope",
                             {1'000'000'000, 300u << 20, 100u << 20, 150u << 20});
   const int agentMetricsPort = hasAgentMetrics ? freeLoopbackPort() : 0;
-  std::vector<std::string> agentArgs{
-      "--aggregator", "127.0.0.1:" + std::to_string(ingestPort), "--cgroup-root",
-      dir.file("cgroup"), "--mountinfo", "/dev/null", "--interval", "200ms", "--token-file",
-      dir.file("token"), "--cluster", "deploy-test", "--node", "node-a"};
+  std::vector<std::string> agentArgs{"--aggregator",  "127.0.0.1:" + std::to_string(ingestPort),
+                                     "--cgroup-root", dir.file("cgroup"),
+                                     "--mountinfo",   "/dev/null",
+                                     "--interval",    "200ms",
+                                     "--token-file",  dir.file("token"),
+                                     "--cluster",     "deploy-test",
+                                     "--node",        "node-a"};
   if (hasAgentMetrics) {
     agentArgs.insert(agentArgs.end(),
                      {"--metrics-listen", "127.0.0.1:" + std::to_string(agentMetricsPort)});
   }
-  if (hasMetadataFlag) agentArgs.insert(agentArgs.end(), {"--metadata", "none"});
+  // A kubelet that refuses connections: the metadata error and staleness series appear.
+  if (hasKubeletUrl) {
+    agentArgs.insert(agentArgs.end(),
+                     {"--metadata", "kubelet", "--kubelet-url", "https://127.0.0.1:1"});
+  } else if (hasMetadataFlag) {
+    agentArgs.insert(agentArgs.end(), {"--metadata", "none"});
+  }
   testing::Process agent(agentBinary, agentArgs);
 
-  const std::string aggregatorMetrics =
-      "http://127.0.0.1:" + std::to_string(httpPort) + "/metrics";
+  const std::string aggregatorMetrics = "http://127.0.0.1:" + std::to_string(httpPort) + "/metrics";
   const std::string agentMetrics =
       "http://127.0.0.1:" + std::to_string(agentMetricsPort) + "/metrics";
   std::string aggregatorText, agentText;
@@ -553,27 +588,43 @@ TEST(LiveMetricsTest, EveryMetricTheRulesAndDashboardUseIsExported) {
                     << agent.errors() << "\nlast /metrics:\n"
                     << aggregatorText;
 
+  // prometheus-cpp prints a labelled family only once it has a child: end the agent's
+  // connection so the aggregator counts a disconnect.
+  EXPECT_TRUE(agent.running()) << agent.errors();
+  agent.stop(SIGTERM);
+  testing::waitFor(
+      [&] {
+        aggregatorText = testing::httpGet(aggregatorMetrics).body;
+        return aggregatorText.find("fleetscale_ingest_disconnects_total{") != std::string::npos;
+      },
+      seconds(10));
+
   const Exposition fromAggregator(aggregatorText);
   const Exposition fromAgent(agentText);
   std::vector<std::string> missing;
   for (const auto& [name, where] : used) {
     const bool agentMetric = name.starts_with("fleetscale_agent_");
-    const bool exported = agentMetric ? fromAgent.exports(name)
-                                      : fromAggregator.exports(name) ||
-                                            (name == "fleetscale_build_info" && fromAgent.exports(name));
-    if (!exported) missing.push_back(name + " (" + where + ")");
+    const bool exported = agentMetric
+                              ? fromAgent.exports(name)
+                              : fromAggregator.exports(name) ||
+                                    (name == "fleetscale_build_info" && fromAgent.exports(name));
+    if (exported) continue;
+    if (kOnlyAfterActions.count(name)) {
+      std::cout << "not verified (exported only after a scale write or health transition): " << name
+                << "\n";
+      continue;
+    }
+    missing.push_back(name + " (" + where + ")");
   }
-  EXPECT_TRUE(agent.running()) << agent.errors();
   EXPECT_TRUE(aggregator.running()) << aggregator.errors();
   EXPECT_EQ(aggregator.stop(SIGTERM), 0);
-  agent.stop(SIGTERM);
 
   std::string list;
   for (const auto& entry : missing) list += "\n  " + entry;
   if (!missing.empty() && (!hasPolicy || !hasAgentMetrics)) {
     GTEST_SKIP() << "these binaries predate " << (hasPolicy ? "" : "the aggregator's --policy ")
-                 << (hasAgentMetrics ? "" : "the agent's --metrics-listen")
-                 << "; " << missing.size() << " of " << used.size()
+                 << (hasAgentMetrics ? "" : "the agent's --metrics-listen") << "; "
+                 << missing.size() << " of " << used.size()
                  << " metric names could not be verified:" << list;
   }
   EXPECT_TRUE(missing.empty()) << missing.size() << " metric names used by the alert rules or "
