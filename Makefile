@@ -37,5 +37,12 @@ fmt: deps
 lint: deps
 	@scripts/lint.sh
 
+# The Debian package from an optimized build: build/release/fleetscale_<version>_<arch>.deb.
+package: deps
+	@cmake --preset release >/dev/null
+	@cmake --build --preset release -j $(JOBS) --target fleetscale-agent fleetscale-aggregator fleetscalectl
+	@cd build/release && cpack -G DEB
+	@ls build/release/*.deb
+
 clean:
 	rm -rf build

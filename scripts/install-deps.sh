@@ -23,15 +23,29 @@ TOOL_PACKAGES=(
   prometheus
   procps curl ca-certificates
   openssl
+  dpkg-dev systemd
 )
+# Node.js and npm run tools/ (Kubernetes schema validation of deploy/). Any Node.js >= 18 will do:
+# Debian's packages only when no node/npm is on PATH (e.g. one from another apt source).
+NODE_PACKAGES=()
+command -v node >/dev/null || NODE_PACKAGES+=(nodejs)
+command -v npm >/dev/null || NODE_PACKAGES+=(npm)
 
 missing=()
-for pkg in "${BUILD_PACKAGES[@]}" "${TOOL_PACKAGES[@]}"; do
+for pkg in "${BUILD_PACKAGES[@]}" "${TOOL_PACKAGES[@]}" "${NODE_PACKAGES[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
   [[ "$status" == "install ok installed" ]] || missing+=("$pkg")
 done
 
+# npm packages for tools/, pinned by tools/package-lock.json, installed into tools/node_modules.
+tools_dir="$(cd "$(dirname "$0")/../tools" && pwd)"
+npm_stale() {
+  [[ ! -f "$tools_dir/node_modules/.package-lock.json" ]] ||
+    [[ "$tools_dir/package-lock.json" -nt "$tools_dir/node_modules/.package-lock.json" ]]
+}
+
 if [[ "${1:-}" == "--check" ]]; then
+  npm_stale && missing+=("tools/node_modules (npm ci)")
   if ((${#missing[@]})); then echo "missing: ${missing[*]}"; exit 1; fi
   echo "all dependencies installed"; exit 0
 fi
@@ -50,6 +64,11 @@ if ((${#missing[@]})); then
   if command -v systemctl >/dev/null && systemctl is-active --quiet prometheus 2>/dev/null; then
     systemctl stop prometheus || true
   fi
+fi
+
+if npm_stale; then
+  echo "install-deps: npm ci in tools/"
+  (cd "$tools_dir" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
 # kubectl is not in Debian's archive; tests that need it skip with a message when it is absent.
