@@ -14,7 +14,11 @@
 #include <vector>
 
 #include "fleetscale/aggregator/aggregator_metrics.h"
+#include "fleetscale/aggregator/cluster_registry.h"
 #include "fleetscale/aggregator/decision_json.h"
+#include "fleetscale/aggregator/policy_holder.h"
+#include "fleetscale/aggregator/scaling_api.h"
+#include "fleetscale/aggregator/scaling_loop.h"
 #include "fleetscale/aggregator/fleet_state.h"
 #include "fleetscale/aggregator/history.h"
 #include "fleetscale/aggregator/http_api.h"
@@ -68,7 +72,7 @@ class TemporaryStateDir {
 
 struct ParsedDurations {
   std::chrono::nanoseconds handshake, idle, commit, historyRetention, eventRetention, historyWindow,
-      tick, forgetAfter;
+      tick, forgetAfter, probeInterval, scaleRefresh, failedAfter, healthyAfter;
 };
 
 // Parses every duration flag; on failure, names the flag.
@@ -82,7 +86,11 @@ Result<ParsedDurations> parseDurations(const AggregatorOptions& o) {
         std::tuple{"--event-retention", &o.eventRetention, &out.eventRetention},
         std::tuple{"--history-window", &o.historyWindow, &out.historyWindow},
         std::tuple{"--tick", &o.tick, &out.tick},
-        std::tuple{"--forget-after", &o.forgetAfter, &out.forgetAfter}}) {
+        std::tuple{"--forget-after", &o.forgetAfter, &out.forgetAfter},
+        std::tuple{"--probe-interval", &o.probeInterval, &out.probeInterval},
+        std::tuple{"--scale-refresh", &o.scaleRefresh, &out.scaleRefresh},
+        std::tuple{"--failed-after", &o.failedAfter, &out.failedAfter},
+        std::tuple{"--healthy-after", &o.healthyAfter, &out.healthyAfter}}) {
     auto parsed = parseDuration(*text);
     if (!parsed) return Error{std::string(flag) + ": " + parsed.error().message};
     *target = *parsed;
@@ -140,6 +148,19 @@ void addAggregatorOptions(CLI::App& app, AggregatorOptions& o) {
                "export per-container series on /metrics (high cardinality)");
   app.add_option("--ready-file", o.readyFile,
                  "write {\"ingest_port\",\"http_port\",\"pid\"} JSON here once serving");
+  app.add_option("--policy", o.policy,
+                 "policy file: clusters, how to reach them, workloads to scale (docs/configuration.md)");
+  app.add_flag("--dry-run", o.dryRun, "decide and record every decision, but never write to a cluster");
+  app.add_option("--probe-interval", o.probeInterval, "how often each cluster's API /readyz is probed")
+      ->capture_default_str();
+  app.add_option("--scale-refresh", o.scaleRefresh, "re-read each workload's scale at least this often")
+      ->capture_default_str();
+  app.add_option("--failed-after", o.failedAfter, "a cluster with neither agents nor API this long has failed")
+      ->capture_default_str();
+  app.add_option("--healthy-after", o.healthyAfter, "a recovering cluster is healthy after both signals this long")
+      ->capture_default_str();
+  app.add_option("--writes-per-second", o.writesPerSecond, "scale writes allowed per second, all clusters")
+      ->capture_default_str();
 }
 
 int runAggregator(const AggregatorOptions& options) {
@@ -171,6 +192,12 @@ int runAggregator(const AggregatorOptions& options) {
     tls = *context;
   } else if (!options.tlsClientCaFile.empty()) {
     log->error("--tls-client-ca-file needs --tls-cert-file and --tls-key-file");
+    return 2;
+  }
+
+  PolicyHolder policy(options.policy);
+  if (Status loaded = policy.reload(); !loaded) {
+    log->error("--policy: {}", loaded.message());
     return 2;
   }
 
@@ -240,9 +267,46 @@ int runAggregator(const AggregatorOptions& options) {
       StateLoopOptions{duration_cast<milliseconds>(durations->tick), durations->forgetAfter});
   AdminToken admin;
   admin.set(*adminToken);
+
+  // The scaling engine: cluster connections and health, decisions, placement, actions.
+  scaling::HealthThresholds thresholds;
+  thresholds.failedAfter = duration_cast<milliseconds>(durations->failedAfter);
+  thresholds.healthyAfter = duration_cast<milliseconds>(durations->healthyAfter);
+  ClusterRegistry clusters(realClusterConnector(options.dryRun), thresholds, clock);
+  clusters.configure(policy.get()->clusters);
+  restoreDrains(clusters, **store);
+  ScalingLoopOptions scalingOptions;
+  scalingOptions.dryRun = options.dryRun;
+  scalingOptions.window = duration_cast<milliseconds>(durations->tick);
+  scalingOptions.actuation.writesPerSecond = options.writesPerSecond;
+  scalingOptions.actuation.burst = std::max(1.0, options.writesPerSecond * 2);
+  ScalingLoop scalingLoop(policy, clusters, snapshots, store->get(), clock, scalingOptions);
+  scalingLoop.restoreHistory();
+  auto reloadPolicy = [&]() -> Status {
+    Status status = policy.reload();
+    EventRecord event;
+    event.timeUnixMs = toUnixMillis(clock.wallNow());
+    event.kind = std::string(kEventConfigReload);
+    if (status) {
+      clusters.configure(policy.get()->clusters);
+      event.message = "policy reloaded from " + options.policy + ": " +
+                      std::to_string(policy.get()->clusters.size()) + " clusters, " +
+                      std::to_string(policy.get()->workloads.size()) + " workloads";
+      log->info("{}", event.message);
+    } else {
+      event.message = "policy reload rejected, the running policy stays: " + status.message();
+      log->error("{}", event.message);
+    }
+    (*store)->recordEvent(std::move(event));
+    return status;
+  };
+
   HttpRouter router;
-  ApiContext api{fleet, snapshots, metrics, store->get(), history, clock, ready};
+  ApiContext api{fleet, snapshots, metrics, store->get(), history, clock, ready,
+                 [&scalingLoop] { return scalingLoop.collectMetrics(); }};
   addApiRoutes(router, api);
+  ScalingApiContext scalingApi{scalingLoop, clusters, admin, store->get(), clock, reloadPolicy};
+  addScalingRoutes(router, scalingApi);
   HttpServer http(io, [&router](HttpRequest& request) { return router.handle(request); });
 
   try {
@@ -253,6 +317,9 @@ int runAggregator(const AggregatorOptions& options) {
     return 1;
   }
   stateLoop.start();
+  clusters.startProber(duration_cast<milliseconds>(durations->probeInterval),
+                       duration_cast<milliseconds>(durations->scaleRefresh));
+  scalingLoop.start();
   if (!options.readyFile.empty()) {
     if (Status status = writeReadyFile(options.readyFile, ingest.port(), http.port()); !status) {
       log->error("--ready-file: {}", status.message());
@@ -288,6 +355,7 @@ int runAggregator(const AggregatorOptions& options) {
         log->error("SIGHUP: {}; keeping the current tokens", event.message);
       }
       (*store)->recordEvent(std::move(event));
+      if (!options.policy.empty()) (void)reloadPolicy();
       waitForReload();
     });
   };
@@ -310,6 +378,9 @@ int runAggregator(const AggregatorOptions& options) {
   for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&io] { io.run(); });
   io.run();
   for (auto& thread : pool) thread.join();
+  scalingLoop.stop();
+  scalingLoop.drainActions();
+  clusters.stopProber();
   stateLoop.stop();
   (*store)->setCommitListener(nullptr);
   (*store)->flush();

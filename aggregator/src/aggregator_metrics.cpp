@@ -225,6 +225,7 @@ std::string AggregatorMetrics::render(const MetricsView& view) const {
     families.push_back(std::move(cpu));
     families.push_back(std::move(workingSet));
   }
+  families.insert(families.end(), view.extra.begin(), view.extra.end());
   return prometheus::TextSerializer().Serialize(families);
 }
 

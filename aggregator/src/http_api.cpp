@@ -284,7 +284,8 @@ void addApiRoutes(HttpRouter& router, const ApiContext& context) {
     if (c->metrics.perContainerSeries()) containers = c->fleet.containers({}, c->clock.wallNow());
     HttpResponse response = HttpResponse::text(
         200, c->metrics.render(MetricsView{
-                 *snapshot, nodes, c->metrics.perContainerSeries() ? &containers : nullptr}));
+                 *snapshot, nodes, c->metrics.perContainerSeries() ? &containers : nullptr,
+                 c->extraMetrics ? c->extraMetrics() : std::vector<prometheus::MetricFamily>{}}));
     response.contentType = "text/plain; version=0.0.4; charset=utf-8";
     return response;
   });

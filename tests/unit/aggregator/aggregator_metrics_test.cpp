@@ -22,7 +22,7 @@ TEST(AggregatorMetricsTest, RendersCountersClusterWorkloadAndNodeGauges) {
   AggregatorMetrics metrics(false);
   metrics.samplesReceived().Increment(3);
   metrics.decodeErrors("oversized").Increment();
-  const std::string text = metrics.render(MetricsView{snapshot, nodes, &containers});
+  const std::string text = metrics.render(MetricsView{snapshot, nodes, &containers, {}});
   auto has = [&](const std::string& line) { return text.find(line) != std::string::npos; };
   EXPECT_TRUE(has("fleetscale_ingest_samples_total 3")) << text;
   EXPECT_TRUE(has("fleetscale_ingest_decode_errors_total{reason=\"oversized\"} 1"));
@@ -41,7 +41,7 @@ TEST(AggregatorMetricsTest, RendersCountersClusterWorkloadAndNodeGauges) {
       << "no per-container series unless enabled";
 
   AggregatorMetrics perContainer(true);
-  const std::string detailed = perContainer.render(MetricsView{snapshot, nodes, &containers});
+  const std::string detailed = perContainer.render(MetricsView{snapshot, nodes, &containers, {}});
   EXPECT_NE(detailed.find("fleetscale_container_cpu_usage_cores{cluster=\"aws-us-east-1\",node="
                           "\"node-1\",container_id=\"abc\""),
             std::string::npos)

@@ -9,6 +9,7 @@
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
+#include <prometheus/metric_family.h>
 #include <prometheus/registry.h>
 
 #include <memory>
@@ -25,6 +26,7 @@ struct MetricsView {
   const FleetSnapshot& snapshot;
   const std::vector<NodeInfo>& nodes;
   const std::vector<ContainerInfo>* containers = nullptr;  // only with per-container series
+  std::vector<prometheus::MetricFamily> extra;               // the scaling engine's series
 };
 
 // Thread-safe (prometheus-cpp metrics are atomic; families are created up front or under

@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <mutex>
 #include <string>
 
@@ -52,6 +53,8 @@ struct ApiContext {
   const WorkloadHistory& history;
   const Clock& clock;
   const std::atomic<bool>& ready;  // true once every listener is up and until shutdown starts
+  // More series for /metrics (the scaling engine's); may be empty.
+  std::function<std::vector<prometheus::MetricFamily>()> extraMetrics = {};
 };
 
 // Registers every route on `router`. Handlers are thread-safe.
