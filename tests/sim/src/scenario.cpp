@@ -39,7 +39,7 @@ class Fields {
   YAML::Node get(const std::string& key) {
     used_.insert(key);
     const YAML::Node& node = node_;  // const access: operator[] must not insert the key
-    return node ? node[key] : YAML::Node();
+    return node ? node[key] : YAML::Node(YAML::NodeType::Undefined);
   }
   bool has(const std::string& key) const { return node_ && node_[key]; }
 
