@@ -49,6 +49,11 @@ struct ExecPlan {
   }
   const int devNull = ::open("/dev/null", O_RDONLY);
   if (devNull >= 0) ::dup2(devNull, STDIN_FILENO);
+  // Nothing else crosses over: Asio opens its sockets without close-on-exec, and a listening
+  // socket held by a child keeps its port busy after the simulator closes it.
+  if (::close_range(3, ~0U, 0) != 0) {
+    for (int fd = 3; fd < 65536; ++fd) ::close(fd);
+  }
   ::execve(plan.argv[0], plan.argv.data(), plan.envp.data());
   ::_exit(127);
 }

@@ -558,6 +558,7 @@ void ClusterModel::reconcile(WorkloadObject& workload, SimTime now) {
   std::vector<std::size_t> victims(mine.begin(), mine.begin() + (have - workload.replicas));
   std::sort(victims.rbegin(), victims.rend());
   for (std::size_t index : victims) pods_.erase(pods_.begin() + static_cast<long>(index));
+  bumpVersion();  // a deletion is a write
 }
 
 void ClusterModel::reconcileStatefulSet(WorkloadObject& workload, SimTime now) {
@@ -694,7 +695,11 @@ void ClusterModel::advance(SimTime now) {
   for (auto& [key, workload] : workloads_) reconcile(workload, now);
   schedule(now);
   observeTransitions(now);
+  // Every change that moves a status (a pod made, removed or changing stage, a write) takes a
+  // resourceVersion; without one there is nothing to recompute.
+  if (resourceVersion_ == statusVersion_) return;
   for (auto& [key, workload] : workloads_) refreshStatus(workload, now);
+  statusVersion_ = resourceVersion_;
 }
 
 void ClusterModel::setAlive(bool alive, SimTime now) {

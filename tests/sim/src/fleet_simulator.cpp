@@ -1,8 +1,10 @@
 #include "fleetscale/sim/fleet_simulator.h"
 
+#include <linux/magic.h>
 #include <openssl/evp.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -96,6 +98,25 @@ double processCpuSeconds(pid_t pid) {
   return static_cast<double>(*utime + *stime) / static_cast<double>(hz);
 }
 
+bool onTmpfs(const std::string& path) {
+  struct statfs info {};
+  return ::statfs(path.c_str(), &info) == 0 && info.f_type == TMPFS_MAGIC;
+}
+
+// Where the node trees go. They are rewritten many times a second, and on a disk filesystem
+// every rename costs an inode allocation (ext4 scans for recently freed inodes): on tmpfs they
+// cost a tenth. Returns the directory and whether it is a temporary one outside the state dir.
+std::pair<std::string, bool> chooseTreesDir(const std::string& requested,
+                                            const std::string& stateDir) {
+  if (!requested.empty()) return {requested, false};
+  if (onTmpfs(stateDir)) return {stateDir + "/trees", false};
+  if (::access("/dev/shm", W_OK) == 0 && onTmpfs("/dev/shm")) {
+    std::string pattern = "/dev/shm/fleetscale-sim-trees.XXXXXX";
+    if (::mkdtemp(pattern.data())) return {pattern, true};
+  }
+  return {stateDir + "/trees", false};
+}
+
 bool isNodeSelected(const FaultSpec& fault, const std::string& name, int index) {
   if (fault.nodes.empty()) return true;
   for (const auto& selector : fault.nodes) {
@@ -134,6 +155,25 @@ struct ClusterRuntime {
   std::size_t writeCursor = 0;
 };
 
+// Brings a cluster's servers, relay, agents and model in line with its fault flags.
+void applyClusterState(ClusterRuntime& cluster, SharedFleet& fleet, bool agentsEnabled) {
+  const bool apiUp = !cluster.killed && !cluster.apiPartitioned;
+  if (apiUp && !cluster.api->running()) cluster.api->start();
+  if (!apiUp && cluster.api->running()) cluster.api->stop();
+  cluster.relay->setBlocked(cluster.killed || cluster.agentsPartitioned);
+  for (auto& node : cluster.nodes) {
+    if (cluster.killed) {
+      node->kubelet->stop();
+      node->agent.freeze();
+    } else {
+      if (!node->kubelet->running()) node->kubelet->start();
+      if (agentsEnabled) node->agent.thaw();
+    }
+  }
+  std::lock_guard lock(fleet.mutex);
+  fleet.model.setAlive(cluster.name, !cluster.killed, fleet.clock.now());
+}
+
 struct FleetSimulator::Impl {
   boost::asio::io_context io;
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work;
@@ -160,6 +200,7 @@ struct FleetSimulator::Impl {
   std::uint64_t ticks = 0;
   std::uint64_t overruns = 0;
   double loopBusySeconds = 0;
+  SimTime nextSample{0};
 
   ClusterRuntime* findCluster(const std::string& name) {
     for (auto& cluster : clusters) {
@@ -221,6 +262,13 @@ Status FleetSimulator::start() {
   if (ec) return Error{stateDir_ + ": " + ec.message()};
   stateDir_ = fs::absolute(stateDir_).string();
   const std::string binDir = options_.binDir.empty() ? programDirectory() : options_.binDir;
+  std::tie(treesDir_, temporaryTreesDir_) = chooseTreesDir(options_.treesDir, stateDir_);
+  fs::create_directories(treesDir_, ec);
+  if (ec) return Error{treesDir_ + ": " + ec.message()};
+  if (temporaryTreesDir_) {
+    fs::remove(stateDir_ + "/trees", ec);
+    fs::create_directory_symlink(treesDir_, stateDir_ + "/trees", ec);
+  }
   impl.agentBinary = binDir + "/fleetscale-agent";
   impl.tokenFile = stateDir_ + "/aggregator.token";
   if (Status s = writeText(impl.tokenFile, randomToken() + "\n", fs::perms(0600)); !s) return s;
@@ -370,9 +418,10 @@ Status FleetSimulator::start() {
       nodeEndpoints.name = node.name;
       nodeEndpoints.zone = node.zone;
       nodeEndpoints.kubeletUrl = runtimeNode->kubelet->url();
-      nodeEndpoints.hostRoot = dir + "/nodes/" + node.name + "/host";
+      nodeEndpoints.hostRoot = treesDir_ + "/" + spec.name + "/" + node.name;
       nodeEndpoints.agentLog = dir + "/nodes/" + node.name + "/agent.log";
       runtimeNode->agentLog = nodeEndpoints.agentLog;
+      fs::create_directories(dir + "/nodes/" + node.name, ec);
       fs::remove_all(nodeEndpoints.hostRoot, ec);
       runtimeNode->writer =
           std::make_unique<NodeWriter>(nodeEndpoints.hostRoot, spec.driver, spec.cgroupVersion,
@@ -435,7 +484,14 @@ Status FleetSimulator::start() {
     }
   }
 
-  // --- agents ---------------------------------------------------------------------------------
+  // --- the first tick, then agents -------------------------------------------------------------
+  // The trees show the counters of this moment before any agent reads them, and faults due at
+  // the start are in force.
+  {
+    std::lock_guard lock(impl.mutex);
+    impl.scheduled = scenario_.faults;
+  }
+  tick();
   if (scenario_.agents.enabled) {
     for (auto& cluster : impl.clusters) {
       for (auto& node : cluster.nodes) {
@@ -443,17 +499,14 @@ Status FleetSimulator::start() {
           return Error{"cannot start fleetscale-agent for " + node->name + ": " + s.message()};
         }
       }
+      applyClusterState(cluster, *fleet_, true);
     }
   }
 
-  // --- control API, timeline, clock -----------------------------------------------------------
+  // --- control API, clock -----------------------------------------------------------------------
   if (options_.controlApi) {
     impl.control = std::make_unique<HttpServer>(impl.io, makeControlHandler(*this));
     impl.control->listen(HostPort{"127.0.0.1", 0});
-  }
-  {
-    std::lock_guard lock(impl.mutex);
-    impl.scheduled = scenario_.faults;
   }
   if (Status s = writeText(stateDir_ + "/ready.json", endpointsJson().dump(2) + "\n"); !s) return s;
   log->info("simulated fleet '{}' running: {} clusters, state in {}", scenario_.name,
@@ -486,6 +539,7 @@ json FleetSimulator::endpointsJson() const {
   }
   json out = {{"scenario", scenario_.name},
               {"state_dir", stateDir_},
+              {"trees_dir", treesDir_},
               {"fleet_kubeconfig", stateDir_ + "/fleet.kubeconfig"},
               {"aggregator_token_file", impl_->tokenFile},
               {"agents_read_kubelet", agentsReadKubelet_},
@@ -503,29 +557,6 @@ json FleetSimulator::endpointsJson() const {
   }
   return out;
 }
-
-namespace {
-
-// Brings a cluster's servers, relay, agents and model in line with its fault flags.
-void applyClusterState(ClusterRuntime& cluster, SharedFleet& fleet, bool agentsEnabled) {
-  const bool apiUp = !cluster.killed && !cluster.apiPartitioned;
-  if (apiUp && !cluster.api->running()) cluster.api->start();
-  if (!apiUp && cluster.api->running()) cluster.api->stop();
-  cluster.relay->setBlocked(cluster.killed || cluster.agentsPartitioned);
-  for (auto& node : cluster.nodes) {
-    if (cluster.killed) {
-      node->kubelet->stop();
-      node->agent.freeze();
-    } else {
-      if (!node->kubelet->running()) node->kubelet->start();
-      if (agentsEnabled) node->agent.thaw();
-    }
-  }
-  std::lock_guard lock(fleet.mutex);
-  fleet.model.setAlive(cluster.name, !cluster.killed, fleet.clock.now());
-}
-
-}  // namespace
 
 Status FleetSimulator::inject(const FaultSpec& fault) {
   if (!started_ || stopped_) return Error{"the simulator is not running"};
@@ -557,215 +588,219 @@ bool FleetSimulator::waitUntilFinished(std::chrono::milliseconds timeout) {
   }) && finished_;
 }
 
-void FleetSimulator::loop() {
+// Applies one fault (its start, or its end) to the runtime. On the clock loop's thread (or in
+// start(), before that thread exists).
+void FleetSimulator::applyFault(const FaultSpec& fault, bool ending, SimTime now) {
   Impl& impl = *impl_;
   auto log = componentLogger("sim");
-  const SimTime tick = fromSeconds(scenario_.tickSeconds);
-  const SimTime sampleEvery = fromSeconds(scenario_.sampleIntervalSeconds);
-  const SimTime duration = fromSeconds(scenario_.durationSeconds);
-  SimTime nextSample{0};
-  SimTime nextTick = fleet_->clock.now();
-
-  // Applies one fault (start or end) to the runtime; on the loop thread only.
-  auto apply = [&](const FaultSpec& fault, bool ending, SimTime now) {
-    std::vector<ClusterRuntime*> targets;
-    if (fault.cluster.empty()) {
-      for (auto& cluster : impl.clusters) targets.push_back(&cluster);
-    } else if (ClusterRuntime* cluster = impl.findCluster(fault.cluster)) {
-      targets.push_back(cluster);
-    }
-    for (ClusterRuntime* cluster : targets) {
-      switch (fault.kind) {
-        case FaultKind::kKillCluster:
-          cluster->killed = !ending;
-          break;
-        case FaultKind::kReviveCluster:
-          cluster->killed = false;
-          break;
-        case FaultKind::kPartitionApi:
-          cluster->apiPartitioned = !ending;
-          break;
-        case FaultKind::kPartitionAgents:
-          cluster->agentsPartitioned = !ending;
-          break;
-        case FaultKind::kSlowApi: {
-          ApiFaults faults = cluster->api->faults().get();
-          faults.latency =
-              ending ? std::chrono::milliseconds(0)
-                     : std::chrono::milliseconds(static_cast<long>(fault.latencySeconds * 1000));
-          cluster->api->faults().set(faults);
-          break;
-        }
-        case FaultKind::kFailingApi: {
-          ApiFaults faults = cluster->api->faults().get();
-          faults.errorRate = ending ? 0 : fault.rate;
-          faults.errorStatus = fault.status;
-          cluster->api->faults().set(faults);
-          break;
-        }
-        case FaultKind::kConflictStorm: {
-          ApiFaults faults = cluster->api->faults().get();
-          faults.conflictRate = ending ? 0 : fault.rate;
-          cluster->api->faults().set(faults);
-          break;
-        }
-        case FaultKind::kFlapAgents:
-          for (auto& node : cluster->nodes) {
-            if (!isNodeSelected(fault, node->name, node->index)) continue;
-            node->flapping = !ending;
-            node->flapPeriodSeconds = fault.periodSeconds;
-            node->nextFlap = now;
-          }
-          break;
-        case FaultKind::kKubeletGarbage:
-          for (auto& node : cluster->nodes) {
-            if (!isNodeSelected(fault, node->name, node->index)) continue;
-            node->kubelet->setGarbage(ending ? KubeletGarbage::kNone
-                                             : kubeletGarbageOf(fault.mode));
-          }
-          break;
-        case FaultKind::kHeal:
-          cluster->apiPartitioned = false;
-          cluster->agentsPartitioned = false;
-          cluster->api->faults().set(ApiFaults{});
-          for (auto& node : cluster->nodes) {
-            node->flapping = false;
-            node->kubelet->setGarbage(KubeletGarbage::kNone);
-          }
-          break;
+  std::vector<ClusterRuntime*> targets;
+  if (fault.cluster.empty()) {
+    for (auto& cluster : impl.clusters) targets.push_back(&cluster);
+  } else if (ClusterRuntime* cluster = impl.findCluster(fault.cluster)) {
+    targets.push_back(cluster);
+  }
+  for (ClusterRuntime* cluster : targets) {
+    switch (fault.kind) {
+      case FaultKind::kKillCluster:
+        cluster->killed = !ending;
+        break;
+      case FaultKind::kReviveCluster:
+        cluster->killed = false;
+        break;
+      case FaultKind::kPartitionApi:
+        cluster->apiPartitioned = !ending;
+        break;
+      case FaultKind::kPartitionAgents:
+        cluster->agentsPartitioned = !ending;
+        break;
+      case FaultKind::kSlowApi: {
+        ApiFaults faults = cluster->api->faults().get();
+        faults.latency =
+            ending ? std::chrono::milliseconds(0)
+                   : std::chrono::milliseconds(static_cast<long>(fault.latencySeconds * 1000));
+        cluster->api->faults().set(faults);
+        break;
       }
-      applyClusterState(*cluster, *fleet_, scenario_.agents.enabled);
-      if (fault.kind == FaultKind::kFlapAgents || fault.kind == FaultKind::kHeal) {
+      case FaultKind::kFailingApi: {
+        ApiFaults faults = cluster->api->faults().get();
+        faults.errorRate = ending ? 0 : fault.rate;
+        faults.errorStatus = fault.status;
+        cluster->api->faults().set(faults);
+        break;
+      }
+      case FaultKind::kConflictStorm: {
+        ApiFaults faults = cluster->api->faults().get();
+        faults.conflictRate = ending ? 0 : fault.rate;
+        cluster->api->faults().set(faults);
+        break;
+      }
+      case FaultKind::kFlapAgents:
         for (auto& node : cluster->nodes) {
-          if (!node->flapping && node->flappedDown && scenario_.agents.enabled) {
-            node->flappedDown = false;
-            if (Status s = node->agent.start(impl.agentBinary, node->agentArgs, node->agentLog);
-                !s) {
-              log->error("restarting the agent of {}: {}", node->name, s.message());
-            }
-          }
+          if (!isNodeSelected(fault, node->name, node->index)) continue;
+          node->flapping = !ending;
+          node->flapPeriodSeconds = fault.periodSeconds;
+          node->nextFlap = now;
         }
-      }
-    }
-    log->info("t={:.1f}s {} {}{}", toSeconds(now), ending ? "end of" : "fault",
-              toString(fault.kind), fault.cluster.empty() ? "" : " " + fault.cluster);
-    std::lock_guard lock(impl.mutex);
-    impl.timeline.faults.push_back({toSeconds(now), fault.kind, fault.cluster, ending});
-    if (!ending && fault.forSeconds && fault.kind != FaultKind::kReviveCluster &&
-        fault.kind != FaultKind::kHeal) {
-      impl.endings.emplace_back(now + fromSeconds(*fault.forSeconds), fault);
-    }
-  };
-
-  while (!stopping_) {
-    const auto busyStart = std::chrono::steady_clock::now();
-    const SimTime now = fleet_->clock.now();
-
-    // Faults due now: the scenario's, the ends of earlier ones, and injected ones.
-    std::vector<std::pair<FaultSpec, bool>> due;
-    std::uint64_t injectedUpTo = 0;
-    {
-      std::lock_guard lock(impl.mutex);
-      while (!impl.scheduled.empty() && fromSeconds(impl.scheduled.front().atSeconds) <= now) {
-        due.emplace_back(impl.scheduled.front(), false);
-        impl.scheduled.erase(impl.scheduled.begin());
-      }
-      for (auto it = impl.endings.begin(); it != impl.endings.end();) {
-        if (it->first <= now) {
-          due.emplace_back(it->second, true);
-          it = impl.endings.erase(it);
-        } else {
-          ++it;
+        break;
+      case FaultKind::kKubeletGarbage:
+        for (auto& node : cluster->nodes) {
+          if (!isNodeSelected(fault, node->name, node->index)) continue;
+          node->kubelet->setGarbage(ending ? KubeletGarbage::kNone : kubeletGarbageOf(fault.mode));
         }
-      }
-      while (!impl.injected.empty()) {
-        due.emplace_back(impl.injected.front().second, false);
-        injectedUpTo = impl.injected.front().first;
-        impl.injected.pop_front();
-      }
+        break;
+      case FaultKind::kHeal:
+        cluster->apiPartitioned = false;
+        cluster->agentsPartitioned = false;
+        cluster->api->faults().set(ApiFaults{});
+        for (auto& node : cluster->nodes) {
+          node->flapping = false;
+          node->kubelet->setGarbage(KubeletGarbage::kNone);
+        }
+        break;
     }
-    for (const auto& [fault, ending] : due) apply(fault, ending, now);
-
-    // Flapping agents: down for half a period, up for the other half.
-    for (auto& cluster : impl.clusters) {
-      for (auto& node : cluster.nodes) {
-        if (!node->flapping || now < node->nextFlap || cluster.killed || !scenario_.agents.enabled)
-          continue;
-        node->nextFlap = now + fromSeconds(node->flapPeriodSeconds / 2);
-        if (node->flappedDown) {
+    applyClusterState(*cluster, *fleet_, scenario_.agents.enabled);
+    if (fault.kind == FaultKind::kFlapAgents || fault.kind == FaultKind::kHeal) {
+      for (auto& node : cluster->nodes) {
+        if (!node->flapping && node->flappedDown && scenario_.agents.enabled) {
+          node->flappedDown = false;
           if (Status s = node->agent.start(impl.agentBinary, node->agentArgs, node->agentLog); !s) {
             log->error("restarting the agent of {}: {}", node->name, s.message());
           }
-        } else {
-          node->endedAgentCpuSeconds += processCpuSeconds(node->agent.pid());
-          node->agent.stop(SIGKILL, std::chrono::seconds(2));
-        }
-        node->flappedDown = !node->flappedDown;
-      }
-    }
-
-    // Advance the model and copy out what the trees need.
-    std::vector<std::pair<NodeRuntime*, NodeSnapshot>> snapshots;
-    std::optional<TimelineSample> sample;
-    bool timelineOpen = false;
-    {
-      std::lock_guard lock(impl.mutex);
-      timelineOpen = !impl.timelineClosed;
-    }
-    {
-      std::lock_guard lock(fleet_->mutex);
-      fleet_->model.step(now);
-      for (auto& cluster : impl.clusters) {
-        const ClusterModel* model = fleet_->model.findCluster(cluster.name);
-        if (!model->alive()) continue;
-        for (auto& node : cluster.nodes) {
-          snapshots.emplace_back(node.get(),
-                                 snapshotNode(*model, *model->findNode(node->name), now));
         }
       }
-      if (timelineOpen && now >= nextSample) {
-        sample = fleet_->model.sample();
-        nextSample += sampleEvery;
-        if (nextSample <= now) nextSample = now + sampleEvery;
-      }
     }
-    for (auto& [node, snapshot] : snapshots) {
-      if (Status s = node->writer->sync(snapshot); !s && !node->reportedWriteError) {
-        node->reportedWriteError = true;
-        log->error("writing the cgroup tree of {}: {}", node->name, s.message());
-      }
-    }
+  }
+  log->info("t={:.1f}s {} {}{}", toSeconds(now), ending ? "end of" : "fault", toString(fault.kind),
+            fault.cluster.empty() ? "" : " " + fault.cluster);
+  std::lock_guard lock(impl.mutex);
+  impl.timeline.faults.push_back({toSeconds(now), fault.kind, fault.cluster, ending});
+  if (!ending && fault.forSeconds && fault.kind != FaultKind::kReviveCluster &&
+      fault.kind != FaultKind::kHeal) {
+    impl.endings.emplace_back(now + fromSeconds(*fault.forSeconds), fault);
+  }
+}
 
-    // Scale actions: client writes that changed replicas.
-    std::vector<ScaleAction> actions;
+// One step of the clock: due faults, flapping agents, the model, the cgroup trees, the scale
+// actions and a timeline sample.
+void FleetSimulator::tick() {
+  Impl& impl = *impl_;
+  auto log = componentLogger("sim");
+  const SimTime sampleEvery = fromSeconds(scenario_.sampleIntervalSeconds);
+  const SimTime duration = fromSeconds(scenario_.durationSeconds);
+  const auto busyStart = std::chrono::steady_clock::now();
+  const SimTime now = fleet_->clock.now();
+
+  // Faults due now: the scenario's, the ends of earlier ones, and injected ones.
+  std::vector<std::pair<FaultSpec, bool>> due;
+  std::uint64_t injectedUpTo = 0;
+  {
+    std::lock_guard lock(impl.mutex);
+    while (!impl.scheduled.empty() && fromSeconds(impl.scheduled.front().atSeconds) <= now) {
+      due.emplace_back(impl.scheduled.front(), false);
+      impl.scheduled.erase(impl.scheduled.begin());
+    }
+    for (auto it = impl.endings.begin(); it != impl.endings.end();) {
+      if (it->first <= now) {
+        due.emplace_back(it->second, true);
+        it = impl.endings.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    while (!impl.injected.empty()) {
+      due.emplace_back(impl.injected.front().second, false);
+      injectedUpTo = impl.injected.front().first;
+      impl.injected.pop_front();
+    }
+  }
+  for (const auto& [fault, ending] : due) applyFault(fault, ending, now);
+
+  // Flapping agents: down for half a period, up for the other half.
+  for (auto& cluster : impl.clusters) {
+    for (auto& node : cluster.nodes) {
+      if (!node->flapping || now < node->nextFlap || cluster.killed || !scenario_.agents.enabled)
+        continue;
+      node->nextFlap = now + fromSeconds(node->flapPeriodSeconds / 2);
+      if (node->flappedDown) {
+        if (Status s = node->agent.start(impl.agentBinary, node->agentArgs, node->agentLog); !s) {
+          log->error("restarting the agent of {}: {}", node->name, s.message());
+        }
+      } else {
+        node->endedAgentCpuSeconds += processCpuSeconds(node->agent.pid());
+        node->agent.stop(SIGKILL, std::chrono::seconds(2));
+      }
+      node->flappedDown = !node->flappedDown;
+    }
+  }
+
+  // Advance the model and copy out what the trees need.
+  std::vector<std::pair<NodeRuntime*, NodeSnapshot>> snapshots;
+  std::optional<TimelineSample> sample;
+  bool timelineOpen = false;
+  {
+    std::lock_guard lock(impl.mutex);
+    timelineOpen = !impl.timelineClosed;
+  }
+  {
+    std::lock_guard lock(fleet_->mutex);
+    fleet_->model.step(now);
     for (auto& cluster : impl.clusters) {
-      const auto records = cluster.api->writes().recordsFrom(cluster.writeCursor);
-      cluster.writeCursor += records.size();
-      for (const auto& record : records) {
-        if (record.status == 200 && record.replicasBefore && record.replicasAfter &&
-            *record.replicasBefore != *record.replicasAfter) {
-          actions.push_back({record.seconds, cluster.name, record.workload, *record.replicasBefore,
-                             *record.replicasAfter, record.user});
-        }
+      const ClusterModel* model = fleet_->model.findCluster(cluster.name);
+      if (!model->alive()) continue;
+      for (auto& node : cluster.nodes) {
+        snapshots.emplace_back(node.get(), snapshotNode(*model, *model->findNode(node->name), now));
       }
     }
-    {
-      std::lock_guard lock(impl.mutex);
-      if (sample) impl.timeline.samples.push_back(std::move(*sample));
-      for (auto& action : actions) impl.timeline.actions.push_back(std::move(action));
-      if (injectedUpTo) impl.appliedCount = injectedUpTo;
-      ++impl.ticks;
-      if (duration > SimTime{0} && now >= duration && !impl.timelineClosed) {
-        impl.timelineClosed = true;
-        finished_ = true;
-        log->info("scenario '{}' finished after {:.1f}s", scenario_.name, toSeconds(now));
-      }
-      impl.loopBusySeconds +=
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - busyStart).count();
-      impl.changed.notify_all();
+    if (timelineOpen && now >= impl.nextSample) {
+      sample = fleet_->model.sample();
+      impl.nextSample += sampleEvery;
+      if (impl.nextSample <= now) impl.nextSample = now + sampleEvery;
     }
+  }
+  for (auto& [node, snapshot] : snapshots) {
+    if (Status s = node->writer->sync(snapshot); !s && !node->reportedWriteError) {
+      node->reportedWriteError = true;
+      log->error("writing the cgroup tree of {}: {}", node->name, s.message());
+    }
+  }
 
-    nextTick += tick;
+  // Scale actions: client writes that changed replicas.
+  std::vector<ScaleAction> actions;
+  for (auto& cluster : impl.clusters) {
+    const auto records = cluster.api->writes().recordsFrom(cluster.writeCursor);
+    cluster.writeCursor += records.size();
+    for (const auto& record : records) {
+      if (record.status == 200 && record.replicasBefore && record.replicasAfter &&
+          *record.replicasBefore != *record.replicasAfter) {
+        actions.push_back({record.seconds, cluster.name, record.workload, *record.replicasBefore,
+                           *record.replicasAfter, record.user});
+      }
+    }
+  }
+  {
+    std::lock_guard lock(impl.mutex);
+    if (sample) impl.timeline.samples.push_back(std::move(*sample));
+    for (auto& action : actions) impl.timeline.actions.push_back(std::move(action));
+    if (injectedUpTo) impl.appliedCount = injectedUpTo;
+    ++impl.ticks;
+    if (duration > SimTime{0} && now >= duration && !impl.timelineClosed) {
+      impl.timelineClosed = true;
+      finished_ = true;
+      log->info("scenario '{}' finished after {:.1f}s", scenario_.name, toSeconds(now));
+    }
+    impl.loopBusySeconds +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - busyStart).count();
+    impl.changed.notify_all();
+  }
+}
+
+void FleetSimulator::loop() {
+  Impl& impl = *impl_;
+  const SimTime interval = fromSeconds(scenario_.tickSeconds);
+  SimTime nextTick = fleet_->clock.now();
+  while (!stopping_) {
+    tick();
+    nextTick += interval;
     const SimTime after = fleet_->clock.now();
     if (nextTick < after) {
       std::lock_guard lock(impl.mutex);
@@ -926,10 +961,12 @@ void FleetSimulator::stop() {
     (void)writeText(stateDir_ + "/report.json", report.dump(2) + "\n");
     (void)writeText(stateDir_ + "/report.txt", reportTable(this->report()));
   }
-  if (temporaryStateDir_) {
-    std::error_code ec;
-    fs::remove_all(stateDir_, ec);
+  std::error_code ec;
+  if (temporaryTreesDir_) {
+    fs::remove_all(treesDir_, ec);
+    fs::remove(stateDir_ + "/trees", ec);
   }
+  if (temporaryStateDir_) fs::remove_all(stateDir_, ec);
 }
 
 }  // namespace fleetscale::sim

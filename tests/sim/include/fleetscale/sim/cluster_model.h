@@ -199,6 +199,7 @@ class ClusterModel {
   WallTime origin_{};
   bool alive_ = true;
   std::uint64_t resourceVersion_ = 1000;
+  std::uint64_t statusVersion_ = 0;  // resourceVersion_ when statuses were last recomputed
   std::vector<NodeState> nodes_;
   std::vector<PodState> pods_;
   std::map<Key, WorkloadObject> workloads_;

@@ -25,6 +25,9 @@ namespace fleetscale::sim {
 struct SimulatorOptions {
   std::string stateDir;  // "" = a new directory under $TMPDIR, removed by stop()
   std::string binDir;    // where fleetscale-agent and -aggregator are; "" = next to this program
+  // Where the node trees (the agents' --host-root) go; "" = the state directory when it is on
+  // tmpfs, else a temporary directory in /dev/shm (removed by stop()), else the state directory.
+  std::string treesDir;
   std::optional<bool> agents;             // overrides the scenario's agents.enabled
   std::optional<bool> aggregator;         // overrides the scenario's aggregator.enabled
   std::string externalAggregator;         // HOST:PORT the agents stream to; then none is started
@@ -38,7 +41,7 @@ struct NodeEndpoints {
   std::string name;
   std::string zone;
   std::string kubeletUrl;
-  std::string hostRoot;  // what the node's agent gets as --host-root
+  std::string hostRoot;  // what the node's agent gets as --host-root (under the trees directory)
   std::string agentLog;
 };
 
@@ -103,6 +106,8 @@ class FleetSimulator {
 
  private:
   void loop();
+  void tick();
+  void applyFault(const FaultSpec& fault, bool ending, SimTime now);
 
   Scenario scenario_;
   SimulatorOptions options_;
@@ -110,6 +115,8 @@ class FleetSimulator {
   std::unique_ptr<SharedFleet> fleet_;
   std::unique_ptr<Impl> impl_;
   std::string stateDir_;
+  std::string treesDir_;
+  bool temporaryTreesDir_ = false;
   bool temporaryStateDir_ = false;
   std::vector<ClusterEndpoints> endpoints_;
   bool agentsReadKubelet_ = false;
