@@ -9,6 +9,7 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <cerrno>
 #include <deque>
 #include <filesystem>
 #include <fstream>
@@ -103,6 +104,23 @@ bool onTmpfs(const std::string& path) {
   return ::statfs(path.c_str(), &info) == 0 && info.f_type == TMPFS_MAGIC;
 }
 
+constexpr std::string_view kTreesPrefix = "fleetscale-sim-trees-";
+
+// Trees of simulators that died without cleaning up (killed, crashed): named after a pid that
+// no longer runs.
+void removeOrphanedTrees(const std::string& dir) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(kTreesPrefix, 0) != 0) continue;
+    const std::size_t digits = name.find('-', kTreesPrefix.size()) - kTreesPrefix.size();
+    const auto pid = parseInt64(std::string_view(name).substr(kTreesPrefix.size(), digits));
+    if (!pid || *pid <= 0) continue;
+    if (::kill(static_cast<pid_t>(*pid), 0) != 0 && errno == ESRCH)
+      fs::remove_all(entry.path(), ec);
+  }
+}
+
 // Where the node trees go. They are rewritten many times a second, and on a disk filesystem
 // every rename costs an inode allocation (ext4 scans for recently freed inodes): on tmpfs they
 // cost a tenth. Returns the directory and whether it is a temporary one outside the state dir.
@@ -111,7 +129,9 @@ std::pair<std::string, bool> chooseTreesDir(const std::string& requested,
   if (!requested.empty()) return {requested, false};
   if (onTmpfs(stateDir)) return {stateDir + "/trees", false};
   if (::access("/dev/shm", W_OK) == 0 && onTmpfs("/dev/shm")) {
-    std::string pattern = "/dev/shm/fleetscale-sim-trees.XXXXXX";
+    removeOrphanedTrees("/dev/shm");
+    std::string pattern =
+        "/dev/shm/" + std::string(kTreesPrefix) + std::to_string(::getpid()) + "-XXXXXX";
     if (::mkdtemp(pattern.data())) return {pattern, true};
   }
   return {stateDir + "/trees", false};
@@ -909,6 +929,8 @@ json FleetSimulator::stateJson() {
     json pods = json::array();
     for (const auto& pod : model.pods()) {
       pods.push_back({{"name", pod.name},
+                      {"uid", pod.uid},
+                      {"workload", pod.isSystem() ? "" : pod.namespaceName + "/" + pod.workload},
                       {"namespace", pod.namespaceName},
                       {"node", pod.node},
                       {"phase", pod.running(now) ? "Running" : "Pending"},

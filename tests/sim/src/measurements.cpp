@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <set>
 
+#include "fleetscale/sim/status_view.h"
+
 namespace fleetscale::sim {
 namespace {
 
@@ -148,25 +150,6 @@ std::string fixed(double value, int decimals = 2) {
 }
 
 std::string percent(double share) { return fixed(share * 100, 1) + "%"; }
-
-// Left-aligned columns separated by two spaces.
-std::string renderTable(const std::vector<std::vector<std::string>>& rows) {
-  std::vector<std::size_t> widths;
-  for (const auto& row : rows) {
-    widths.resize(std::max(widths.size(), row.size()), 0);
-    for (std::size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
-  }
-  std::string out;
-  for (const auto& row : rows) {
-    std::string line;
-    for (std::size_t i = 0; i < row.size(); ++i) {
-      line += row[i];
-      if (i + 1 < row.size()) line += std::string(widths[i] - row[i].size() + 2, ' ');
-    }
-    out += "  " + line + "\n";
-  }
-  return out;
-}
 
 json optionalJson(std::optional<double> value) { return value ? json(*value) : json(nullptr); }
 
@@ -327,19 +310,25 @@ std::string reportTable(const Report& report) {
          fixed(w.underProvisionedSeconds, 1) + " s (" + percent(w.underProvisionedShare) + ")",
          fixed(w.shortfallCoreSeconds, 1) + " core-s", percent(w.slackShareMean), actions});
   }
-  out += renderTable(rows);
+  out += renderTextTable(rows);
   for (const auto& w : report.workloads) {
     if (!w.loadChanges.empty()) {
       out += "\nLoad changes, " + w.workload + ":\n";
       std::vector<std::vector<std::string>> changes = {
           {"AT", "DEMAND", "FIRST REPLICA REQUEST", "READY CAPACITY"}};
-      for (const auto& c : w.loadChanges) {
+      constexpr std::size_t kShown = 12;  // the JSON report has them all
+      for (std::size_t i = 0; i < w.loadChanges.size() && i < kShown; ++i) {
+        const LoadChange& c = w.loadChanges[i];
         changes.push_back(
             {fixed(c.seconds, 1) + " s",
              fixed(c.fromCores) + " -> " + fixed(c.toCores) + (c.rise() ? " up" : " down"),
              seconds(c.firstRequestSeconds), seconds(c.readySeconds)});
       }
-      out += renderTable(changes);
+      out += renderTextTable(changes);
+      if (w.loadChanges.size() > kShown) {
+        out += "  ... and " + std::to_string(w.loadChanges.size() - kShown) +
+               " more in the JSON report\n";
+      }
     }
     if (!w.failovers.empty()) {
       out += "\nFailover, " + w.workload + ":\n";
@@ -350,7 +339,7 @@ std::string reportTable(const Report& report) {
                              f.revivedAt ? fixed(*f.revivedAt, 1) + " s" : "-",
                              seconds(f.failbackSeconds)});
       }
-      out += renderTable(failovers);
+      out += renderTextTable(failovers);
     }
   }
   return out;

@@ -12,6 +12,8 @@
 namespace fleetscale::sim {
 namespace {
 
+constexpr std::uintmax_t kMaxRecordedLoadBytes = 16 * 1024 * 1024;
+
 // Thrown inside the parser only, turned into an Error at the boundary; carries the YAML line.
 struct ScenarioError {
   std::string message;
@@ -215,6 +217,14 @@ LoadCurve parseCurve(const YAML::Node& node, const std::string& context,
     const std::filesystem::path path = std::filesystem::path(file).is_absolute()
                                            ? std::filesystem::path(file)
                                            : std::filesystem::path(baseDir) / file;
+    // A regular file of sane size: a recorded load is data, not /dev/zero.
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(path, ec)) {
+      fail(node, context, path.string() + ": not a regular file");
+    }
+    if (std::filesystem::file_size(path, ec) > kMaxRecordedLoadBytes) {
+      fail(node, context, path.string() + ": larger than 16 MiB");
+    }
     auto text = readFile(path.string());
     if (!text) fail(node, context, text.error().message);
     auto points = parseLoadCsv(*text);

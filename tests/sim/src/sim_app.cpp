@@ -6,12 +6,14 @@
 #include <cstdio>
 #include <iostream>
 
+#include "fleetscale/shared/http_client.h"
 #include "fleetscale/shared/logging.h"
 #include "fleetscale/shared/options.h"
 #include "fleetscale/shared/text.h"
 #include "fleetscale/shared/version.h"
 #include "fleetscale/sim/fleet_simulator.h"
 #include "fleetscale/sim/node_writer.h"
+#include "fleetscale/sim/status_view.h"
 
 namespace fleetscale::sim {
 namespace {
@@ -142,6 +144,35 @@ int run(const RunOptions& options) {
   return interrupted ? 130 : 0;
 }
 
+nlohmann::json fetchJson(CurlHttpClient& client, const std::string& url) {
+  HttpClientRequest request;
+  request.url = url;
+  request.totalTimeout = std::chrono::seconds(3);
+  auto response = client.send(request);
+  if (!response || response->status != 200) return nullptr;
+  return nlohmann::json::parse(response->body, nullptr, false);
+}
+
+int status(const std::string& control) {
+  CurlHttpClient client;
+  const nlohmann::json state = fetchJson(client, control + "/v1/state");
+  const nlohmann::json endpoints = fetchJson(client, control + "/v1/endpoints");
+  if (!state.is_object() || !endpoints.is_object()) {
+    std::cerr << "fleetscale-sim: no simulator answers at " << control << "\n";
+    return 1;
+  }
+  nlohmann::json nodes, containers;
+  if (endpoints["aggregator"].is_object()) {
+    const std::string aggregator = endpoints["aggregator"].value("url", "");
+    nodes = fetchJson(client, aggregator + "/api/v1/nodes");
+    containers = fetchJson(client, aggregator + "/api/v1/containers");
+  }
+  std::printf("scenario %s, t=%.0fs%s\n\n", endpoints.value("scenario", "").c_str(),
+              state.value("seconds", 0.0), state.value("finished", false) ? " (finished)" : "");
+  std::cout << renderFleetStatus(state, nodes, containers, std::chrono::system_clock::now());
+  return 0;
+}
+
 int check(const std::string& path) {
   auto scenario = loadScenario(path);
   if (!scenario) {
@@ -206,6 +237,14 @@ int simMain(int argc, char** argv) {
                    "--log-level for the agents and the aggregator")
       ->capture_default_str();
 
+  std::string control;
+  CLI::App* statusCommand = app.add_subcommand(
+      "status", "show a running simulator's workloads next to what its aggregator measured");
+  statusCommand
+      ->add_option("control-url", control,
+                   "the simulator's control API (control_url in its ready file)")
+      ->required();
+
   std::string checkPath;
   CLI::App* checkCommand = app.add_subcommand("check", "parse a scenario and summarize it");
   checkCommand->add_option("scenario", checkPath, "scenario YAML file")->required();
@@ -220,6 +259,7 @@ int simMain(int argc, char** argv) {
     return 2;
   }
   if (*runCommand) return run(runOptions);
+  if (*statusCommand) return status(control);
   return check(checkPath);
 }
 
