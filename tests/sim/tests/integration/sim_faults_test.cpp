@@ -25,11 +25,14 @@ class SimFaultsTest : public ::testing::Test {
     scenario.clusters = {cluster("aws-us-east-1", "aws", CgroupDriver::kSystemd, 2),
                          cluster("gcp-europe-west1", "gcp", CgroupDriver::kCgroupfs, 1)};
     scenario.workloads = {workload("checkout", {{"aws-us-east-1", 1}, {"gcp-europe-west1", 1}}, 1)};
-    simulator_ = std::make_unique<FleetSimulator>(scenario, options(state_.path(), true, true), clock_);
+    simulator_ =
+        std::make_unique<FleetSimulator>(scenario, options(state_.path(), true, true), clock_);
     ASSERT_TRUE(simulator_->start());
     aws_ = simulator_->findEndpoints("aws-us-east-1");
-    ASSERT_TRUE(testing::waitFor([&] { return newestSeen(*simulator_, "aws-us-east-1") > 0; }, seconds(10)));
-    ASSERT_TRUE(testing::waitFor([&] { return newestSeen(*simulator_, "gcp-europe-west1") > 0; }, seconds(10)));
+    ASSERT_TRUE(testing::waitFor([&] { return newestSeen(*simulator_, "aws-us-east-1") > 0; },
+                                 seconds(10)));
+    ASSERT_TRUE(testing::waitFor([&] { return newestSeen(*simulator_, "gcp-europe-west1") > 0; },
+                                 seconds(10)));
   }
   void TearDown() override {
     if (simulator_) simulator_->stop();
@@ -64,7 +67,8 @@ class SimFaultsTest : public ::testing::Test {
 TEST_F(SimFaultsTest, APartitionedApiLeavesTheAgentsReporting) {
   ASSERT_TRUE(simulator_->inject(fault(FaultKind::kPartitionApi)));
   EXPECT_EQ(httpsGet(*aws_, aws_->apiUrl + "/version", "").status, 0);
-  EXPECT_EQ(httpsGet(*aws_, aws_->nodes[0].kubeletUrl + "/pods", token(*aws_, "agent")).status, 200);
+  EXPECT_EQ(httpsGet(*aws_, aws_->nodes[0].kubeletUrl + "/pods", token(*aws_, "agent")).status,
+            200);
   EXPECT_TRUE(reports("aws-us-east-1", newestSeen(*simulator_, "aws-us-east-1"), seconds(5)));
   ASSERT_TRUE(simulator_->inject(fault(FaultKind::kHeal)));
   EXPECT_EQ(httpsGet(*aws_, aws_->apiUrl + "/version", "").status, 200);
@@ -116,7 +120,8 @@ TEST_F(SimFaultsTest, AKubeletCanReturnGarbage) {
   EXPECT_EQ(broken.status, 200);
   EXPECT_TRUE(json::parse(broken.body, nullptr, false).is_discarded());
   ASSERT_TRUE(simulator_->inject(fault(FaultKind::kHeal)));
-  EXPECT_FALSE(json::parse(httpsGet(*aws_, pods, token(*aws_, "agent")).body, nullptr, false).is_discarded());
+  EXPECT_FALSE(json::parse(httpsGet(*aws_, pods, token(*aws_, "agent")).body, nullptr, false)
+                   .is_discarded());
 }
 
 TEST_F(SimFaultsTest, TheControlApiInjectsApiFaults) {
@@ -133,14 +138,19 @@ TEST_F(SimFaultsTest, TheControlApiInjectsApiFaults) {
   };
   const std::string deployments = aws_->apiUrl + "/apis/apps/v1/deployments";
   const std::string admin = token(*aws_, "admin");
-  EXPECT_EQ(post(R"({"fault": "failing-api", "cluster": "aws-us-east-1", "rate": 1, "status": 503})"), 200);
+  EXPECT_EQ(
+      post(R"({"fault": "failing-api", "cluster": "aws-us-east-1", "rate": 1, "status": 503})"),
+      200);
   const auto failing = httpsGet(*aws_, deployments, admin);
   EXPECT_EQ(failing.status, 503);
   EXPECT_EQ(json::parse(failing.body)["reason"], "ServiceUnavailable");
   EXPECT_EQ(post(R"({"fault": "heal", "cluster": "aws-us-east-1"})"), 200);
   EXPECT_EQ(httpsGet(*aws_, deployments, admin).status, 200);
 
-  EXPECT_EQ(post(R"({"fault": "slow-api", "cluster": "aws-us-east-1", "latency": "400ms", "for": "10s"})"), 200);
+  EXPECT_EQ(
+      post(
+          R"({"fault": "slow-api", "cluster": "aws-us-east-1", "latency": "400ms", "for": "10s"})"),
+      200);
   const auto start = std::chrono::steady_clock::now();
   EXPECT_EQ(httpsGet(*aws_, deployments, admin).status, 200);
   EXPECT_GE(std::chrono::steady_clock::now() - start, milliseconds(400));

@@ -47,8 +47,9 @@ TEST(SimScalingTest, PodsFollowTheReplicasAsFarAsCapacityAllows) {
   };
   auto kubeletPods = [&](std::size_t node) {
     std::vector<json> pods;
-    const json list = json::parse(
-        httpsGet(aws, aws.nodes[node].kubeletUrl + "/pods", token(aws, "agent")).body, nullptr, false);
+    const json list =
+        json::parse(httpsGet(aws, aws.nodes[node].kubeletUrl + "/pods", token(aws, "agent")).body,
+                    nullptr, false);
     if (list.is_discarded()) return pods;
     for (const auto& pod : list["items"]) {
       if (pod["metadata"]["labels"].value("app", "") == "checkout") pods.push_back(pod);
