@@ -60,13 +60,12 @@ struct ExecPlan {
 
 }  // namespace
 
-ChildProcess::~ChildProcess() {
-  if (pid_ > 0 && !status_) stop(SIGKILL, std::chrono::seconds(5));
-}
+ChildProcess::~ChildProcess() { stop(SIGKILL, std::chrono::seconds(5)); }
 
 Status ChildProcess::start(const std::string& program, const std::vector<std::string>& args,
                            const std::string& logPath) {
-  if (pid_ > 0 && running()) return Error{"already running"};
+  std::lock_guard lock(mutex_);
+  if (runningLocked()) return Error{"already running"};
   const ExecPlan plan(program, args);
   const int fd = ::open(logPath.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) return Error{logPath + ": " + std::strerror(errno), errno};
@@ -85,7 +84,7 @@ Status ChildProcess::start(const std::string& program, const std::vector<std::st
   return {};
 }
 
-void ChildProcess::reap(bool block) {
+void ChildProcess::reapLocked(bool block) {
   if (pid_ <= 0 || status_) return;
   int status = 0;
   const pid_t result = ::waitpid(pid_, &status, block ? 0 : WNOHANG);
@@ -96,39 +95,62 @@ void ChildProcess::reap(bool block) {
   }
 }
 
-bool ChildProcess::running() {
-  reap(false);
+bool ChildProcess::runningLocked() {
+  reapLocked(false);
   return pid_ > 0 && !status_;
 }
 
+bool ChildProcess::running() {
+  std::lock_guard lock(mutex_);
+  return runningLocked();
+}
+
+pid_t ChildProcess::pid() const {
+  std::lock_guard lock(mutex_);
+  return pid_;
+}
+
+bool ChildProcess::frozen() const {
+  std::lock_guard lock(mutex_);
+  return frozen_;
+}
+
+std::optional<int> ChildProcess::exitStatus() const {
+  std::lock_guard lock(mutex_);
+  return status_;
+}
+
 void ChildProcess::freeze() {
-  if (running() && !frozen_) {
+  std::lock_guard lock(mutex_);
+  if (runningLocked() && !frozen_) {
     ::kill(pid_, SIGSTOP);
     frozen_ = true;
   }
 }
 
 void ChildProcess::thaw() {
-  if (running() && frozen_) {
+  std::lock_guard lock(mutex_);
+  if (runningLocked() && frozen_) {
     ::kill(pid_, SIGCONT);
     frozen_ = false;
   }
 }
 
 std::optional<int> ChildProcess::stop(int signal, std::chrono::milliseconds timeout) {
-  if (!running()) return status_;
+  std::lock_guard lock(mutex_);
+  if (!runningLocked()) return status_;
   ::kill(pid_, signal);
   if (frozen_) {
     ::kill(pid_, SIGCONT);  // a stopped process only handles its signals once it runs again
     frozen_ = false;
   }
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (running() && std::chrono::steady_clock::now() < deadline) {
+  while (runningLocked() && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  if (running()) {
+  if (runningLocked()) {
     ::kill(pid_, SIGKILL);
-    reap(true);
+    reapLocked(true);
   }
   return status_;
 }

@@ -159,7 +159,7 @@ struct NodeRuntime {
   double flapPeriodSeconds = 0;
   SimTime nextFlap{};
   bool flappedDown = false;
-  double endedAgentCpuSeconds = 0;
+  std::atomic<double> endedAgentCpuSeconds{0};
   bool reportedWriteError = false;
 };
 
@@ -202,7 +202,7 @@ struct FleetSimulator::Impl {
   ChildProcess aggregator;
   std::string aggregatorLog;
   std::optional<std::pair<std::uint16_t, std::uint16_t>> aggregatorPorts;
-  double endedAggregatorCpuSeconds = 0;
+  std::atomic<double> endedAggregatorCpuSeconds{0};
   std::unique_ptr<HttpServer> control;
   std::string agentBinary;
   std::string tokenFile;
@@ -620,6 +620,7 @@ void FleetSimulator::applyFault(const FaultSpec& fault, bool ending, SimTime now
     targets.push_back(cluster);
   }
   for (ClusterRuntime* cluster : targets) {
+    std::unique_lock flags(impl.mutex);  // stateJson() reads the flags on other threads
     switch (fault.kind) {
       case FaultKind::kKillCluster:
         cluster->killed = !ending;
@@ -678,6 +679,7 @@ void FleetSimulator::applyFault(const FaultSpec& fault, bool ending, SimTime now
         }
         break;
     }
+    flags.unlock();
     applyClusterState(*cluster, *fleet_, scenario_.agents.enabled);
     if (fault.kind == FaultKind::kFlapAgents || fault.kind == FaultKind::kHeal) {
       for (auto& node : cluster->nodes) {
@@ -888,6 +890,7 @@ json FleetSimulator::stateJson() {
   json clusters = json::array();
   std::map<std::string, std::pair<bool, bool>> flags;  // api up, agents partitioned
   std::map<std::string, json> nodeExtras;
+  std::unique_lock runtime(impl_->mutex);
   for (auto& cluster : impl_->clusters) {
     flags[cluster.name] = {cluster.api->running(), cluster.agentsPartitioned};
     for (auto& node : cluster.nodes) {
@@ -897,6 +900,7 @@ json FleetSimulator::stateJson() {
                                                      {"agent_flapping", node->flapping}};
     }
   }
+  runtime.unlock();
   json workloads = json::array();
   std::lock_guard lock(fleet_->mutex);
   const SimTime now = fleet_->model.lastStep();

@@ -252,8 +252,10 @@ json nodeJson(const ClusterModel& cluster, const NodeState& node) {
   const ClusterSpec& spec = cluster.spec();
   const std::string created = rfc3339(cluster.origin() - std::chrono::hours(72));
   const std::string& zone = node.zone;
+  std::string uidHex = node.uid;
+  std::erase(uidHex, '-');
   std::string providerId = "sim://" + spec.name + "/" + node.name;
-  if (spec.cloud == "aws") providerId = "aws:///" + zone + "/i-0" + node.name.substr(3, 16);
+  if (spec.cloud == "aws") providerId = "aws:///" + zone + "/i-0" + uidHex.substr(0, 16);
   if (spec.cloud == "gcp") providerId = "gce://fleetscale-sim/" + zone + "/" + node.name;
   json labels = {{"beta.kubernetes.io/arch", "amd64"},
                  {"beta.kubernetes.io/os", "linux"},
@@ -308,9 +310,9 @@ json nodeJson(const ClusterModel& cluster, const NodeState& node) {
                                    {{"type", "Hostname"}, {"address", node.name}}})},
         {"daemonEndpoints", {{"kubeletEndpoint", {{"Port", node.kubeletPort}}}}},
         {"nodeInfo",
-         {{"machineID", std::string(32, 'a')},
-          {"systemUUID", "ec2" + std::string(5, '0') + "-0000-4000-8000-000000000000"},
-          {"bootID", "00000000-0000-4000-8000-000000000000"},
+         {{"machineID", uidHex},
+          {"systemUUID", node.uid},
+          {"bootID", node.uid},
           {"kernelVersion", spec.cgroupVersion == 2 ? "6.1.0-25-cloud-amd64" : "5.4.0-1103-gcp"},
           {"osImage",
            spec.cgroupVersion == 2 ? "Debian GNU/Linux 12 (bookworm)" : "Ubuntu 20.04.6 LTS"},

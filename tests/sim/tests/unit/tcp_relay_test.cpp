@@ -66,7 +66,8 @@ TEST_F(TcpRelayTest, RelaysBothWaysAndHoldsTrafficWhileBlocked) {
   char reply[5];
   asio::read(client, asio::buffer(reply));
   EXPECT_EQ(std::string(reply, 5), "hello");
-  EXPECT_EQ(relay_->bytesRelayed(), 10u);
+  // The count moves once the relay's write completes, which may be after the client has read.
+  EXPECT_TRUE(testing::waitFor([&] { return relay_->bytesRelayed() == 10u; }));
 
   relay_->setBlocked(true);
   asio::write(client, asio::buffer(std::string("again")));

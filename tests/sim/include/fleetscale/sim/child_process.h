@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -15,7 +16,7 @@
 
 namespace fleetscale::sim {
 
-// Not thread-safe: one owner.
+// Thread-safe: the clock loop restarts agents while the control API reads their pids.
 class ChildProcess {
  public:
   ChildProcess() = default;
@@ -27,20 +28,22 @@ class ChildProcess {
   Status start(const std::string& program, const std::vector<std::string>& args,
                const std::string& logPath);
   bool running();
-  pid_t pid() const { return pid_; }
+  pid_t pid() const;
   // SIGSTOP / SIGCONT: the process stands still, sockets open, and carries on later.
   void freeze();
   void thaw();
-  bool frozen() const { return frozen_; }
+  bool frozen() const;
   // Sends `signal` (thawing first) and waits up to `timeout`; SIGKILL after that. Returns the
   // exit status, or -signal when killed by one.
   std::optional<int> stop(int signal, std::chrono::milliseconds timeout);
   // The exit status once the process has ended.
-  std::optional<int> exitStatus() const { return status_; }
+  std::optional<int> exitStatus() const;
 
  private:
-  void reap(bool block);
+  void reapLocked(bool block);
+  bool runningLocked();
 
+  mutable std::mutex mutex_;
   pid_t pid_ = -1;
   bool frozen_ = false;
   std::optional<int> status_;
