@@ -265,7 +265,13 @@ HttpResponse ApiHandler::handle(HttpRequest& request) {
                           {{"name", name}, {"group", "apps"}, {"kind", resource}}));
   } else {
     static const Identity kAnonymous{"system:anonymous", Role::kNone};
-    response = route(request, identity ? *identity : kAnonymous, write);
+    try {
+      response = route(request, identity ? *identity : kAnonymous, write);
+    } catch (const nlohmann::json::exception& e) {
+      // A body of the wrong shape (a name that is a number, a spec that is a list, ...).
+      response =
+          fail(error(400, "BadRequest", std::string("the object is malformed: ") + e.what()));
+    }
   }
   if (isWrite(request.method)) {
     WriteRecord record;

@@ -275,7 +275,9 @@ WorkloadObject ClusterModel::makeObject(const WorkloadSpec& workload, int replic
   WorkloadObject object;
   object.kind = workload.kind;
   const json labels = {{"app", workload.name}};
-  ContainerTemplate container{workload.containerName, workload.image, workload.resources};
+  ContainerTemplate container{
+      workload.containerName.empty() ? workload.name : workload.containerName, workload.image,
+      workload.resources};
   json templateSpec = {{"containers", json::array({containerJson(container)})},
                        {"restartPolicy", "Always"},
                        {"terminationGracePeriodSeconds", 30},
@@ -427,6 +429,36 @@ ApiResult ClusterModel::update(WorkloadKind kind, const std::string& namespaceNa
                                : json();
   if (!containers.is_array() || containers.empty() || !containers[0].is_object()) {
     return ApiResult::fail(invalid(kind, name, "spec.template.spec.containers", "Required value"));
+  }
+  // What the controllers and printers read later must have the right types now: a stored
+  // object they cannot read would break every later GET and tick.
+  auto stringMap = [](const json& value) {
+    if (value.is_null()) return true;
+    if (!value.is_object()) return false;
+    for (const auto& [key, entry] : value.items()) {
+      if (!entry.is_string()) return false;
+    }
+    return true;
+  };
+  for (const char* field : {"labels", "annotations"}) {
+    if (metadata.contains(field) && !stringMap(metadata[field])) {
+      return ApiResult::fail(invalid(kind, name, std::string("metadata.") + field,
+                                     "Invalid value: must be a map of strings"));
+    }
+  }
+  const json& templateMeta = spec["template"].value("metadata", json::object());
+  if (!templateMeta.is_object() || !stringMap(templateMeta.value("labels", json()))) {
+    return ApiResult::fail(invalid(kind, name, "spec.template.metadata.labels",
+                                   "Invalid value: must be a map of strings"));
+  }
+  const json containerName = containers[0].value("name", json());
+  if (!containerName.is_string() || containerName.get<std::string>().empty()) {
+    return ApiResult::fail(
+        invalid(kind, name, "spec.template.spec.containers[0].name", "Required value"));
+  }
+  if (containers[0].contains("image") && !containers[0]["image"].is_string()) {
+    return ApiResult::fail(invalid(kind, name, "spec.template.spec.containers[0].image",
+                                   "Invalid value: must be a string"));
   }
   std::string resourceError;
   if (!resourcesFromJson(containers[0].value("resources", json()), &resourceError)) {

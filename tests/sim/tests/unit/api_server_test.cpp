@@ -199,6 +199,14 @@ TEST_F(ApiServerTest, PutChecksTheResourceVersion) {
   EXPECT_EQ(invalid.status, 422);
   EXPECT_EQ(parse(invalid)["reason"], "Invalid");
   EXPECT_EQ(call("PUT", kDeployments + "/web", kAdmin, "{nope").status, 400);
+  object["metadata"]["name"] = 5;
+  const auto malformed = call("PUT", kDeployments + "/web", kAdmin, object.dump());
+  EXPECT_EQ(malformed.status, 400);
+  EXPECT_EQ(parse(malformed)["kind"], "Status");
+  EXPECT_EQ(
+      call("PATCH", kDeployments + "/web", kAdmin, R"({"spec":[]})", "application/merge-patch+json")
+          .status,
+      422);
 }
 
 TEST_F(ApiServerTest, PatchFlavoursAndTheScaleSubresource) {

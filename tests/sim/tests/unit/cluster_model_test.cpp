@@ -188,6 +188,17 @@ TEST(ClusterModelTest, UpdatesCheckResourceVersionAndValidate) {
   ASSERT_FALSE(immutable.ok());
   EXPECT_NE(immutable.error->message.find("field is immutable"), std::string::npos);
 
+  for (const char* path : {"/metadata/labels/app", "/spec/template/metadata/labels/app",
+                           "/spec/template/spec/containers/0/name"}) {
+    nlohmann::json wrongType = unconditional;
+    wrongType[nlohmann::json::json_pointer(path)] = 7;
+    auto refused =
+        model.update(WorkloadKind::kDeployment, "shop", "checkout", wrongType, seconds(4));
+    ASSERT_FALSE(refused.ok()) << path;
+    EXPECT_EQ(refused.error->code, 422) << path;
+  }
+  model.advance(seconds(4));  // and the controllers still read the stored object
+
   nlohmann::json renamed = unconditional;
   renamed["metadata"]["name"] = "other";
   auto mismatch = model.update(WorkloadKind::kDeployment, "shop", "checkout", renamed, seconds(4));
