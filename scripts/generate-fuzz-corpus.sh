@@ -6,7 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 corpus=tests/fuzz/corpus
 fixtures=tests/fixtures
-mkdir -p "$corpus"/{frame_decoder_fuzz,mountinfo_fuzz,cgroup_files_fuzz}
+mkdir -p "$corpus"/{frame_decoder_fuzz,mountinfo_fuzz,cgroup_files_fuzz,sim_scenario_fuzz}
+
+# fleetscale-sim scenarios (sim_patch_fuzz's PATCH bodies are hand-written seeds, kept as they are).
+cp tests/e2e/scenarios/*.yaml "$corpus/sim_scenario_fuzz/"
 
 cp "$fixtures"/mountinfo/*.txt "$corpus/mountinfo_fuzz/"
 

@@ -1,0 +1,221 @@
+// The state of one simulated Kubernetes cluster and the controllers that act on it: the
+// Deployments and StatefulSets the API server stores (as JSON, so clients can PUT and PATCH any
+// field), their pods, the scheduler that binds pods to nodes with free allocatable, and the
+// kubelet delays from binding to running to Ready. Pure: no I/O, time is passed in.
+// Not thread-safe; the simulator guards it with one mutex.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "fleetscale/shared/clock.h"
+#include "fleetscale/sim/ids.h"
+#include "fleetscale/sim/scenario.h"
+
+namespace fleetscale::sim {
+
+// Time since the simulation started.
+using SimTime = std::chrono::nanoseconds;
+
+inline double toSeconds(SimTime time) { return std::chrono::duration<double>(time).count(); }
+inline SimTime fromSeconds(double seconds) {
+  return std::chrono::duration_cast<SimTime>(std::chrono::duration<double>(seconds));
+}
+
+// An API error as the API server reports it in a Status object.
+struct ApiError {
+  int code = 500;
+  std::string reason;   // "NotFound", "Conflict", "Invalid", ...
+  std::string message;  // the human-readable text kubectl prints
+  nlohmann::json details = nlohmann::json::object();
+};
+
+// The outcome of an API operation: an object, or an error.
+struct ApiResult {
+  std::optional<ApiError> error;
+  nlohmann::json object;
+  bool ok() const { return !error; }
+  static ApiResult fail(ApiError e) { return {std::move(e), nullptr}; }
+};
+
+// Cumulative counters of one container, as its cgroup files show them.
+struct ContainerCounters {
+  double cpuNs = 0;
+  double throttledNs = 0;
+  double periods = 0;
+  double throttledPeriods = 0;
+  double pressureSomeUs = 0;  // time some task waited for CPU (node contention)
+  double memoryBytes = 0;
+  double cpuCores = 0;  // rate during the last step, for display and measurements
+};
+
+struct NodeState {
+  std::string name;
+  std::string uid;
+  std::string zone;
+  std::string internalIp;  // the address the Node object shows (not where the kubelet listens)
+  int index = 0;
+  int kubeletPort = 10250;  // where this node's fake kubelet listens on loopback
+  NodeResources capacity;
+  NodeResources allocatable;
+  double busyNs = 0;  // node CPU time spent, including system overhead
+  double idleNs = 0;
+  double memoryUsedBytes = 0;
+};
+
+enum class QosClass { kGuaranteed, kBurstable, kBestEffort };
+std::string_view toString(QosClass qos);  // "Guaranteed", ...
+QosClass qosClassOf(const ContainerResources& resources);
+
+struct ContainerTemplate {
+  std::string name;
+  std::string image;
+  ContainerResources resources;
+};
+
+struct PodState {
+  std::string name;
+  std::string namespaceName;
+  std::string uid;
+  std::string workload;  // owning workload name; "" for system pods
+  WorkloadKind kind = WorkloadKind::kDeployment;
+  std::string ownerKind;  // ReplicaSet, StatefulSet, DaemonSet
+  std::string ownerName;
+  std::string ownerUid;
+  std::map<std::string, std::string> labels;
+  std::string templateHash;  // of the workload template the pod was made from
+  int ordinal = -1;          // StatefulSet pods
+  std::string node;          // "" while unscheduled (Pending)
+  std::string podIp;
+  ContainerTemplate container;
+  QosClass qos = QosClass::kBestEffort;
+  std::string containerId;  // 64 hex; assigned when bound
+  std::string sandboxId;
+  std::string imageDigest;
+  std::uint64_t resourceVersion = 0;
+  SimTime createdAt{};
+  std::optional<SimTime> scheduledAt;
+  std::optional<SimTime> runningAt;  // when the container starts (scheduled + scheduling delay)
+  std::optional<SimTime> readyAt;    // when it turns Ready (running + readiness delay)
+  int observedStage = 0;             // 0 unscheduled, 1 bound, 2 running, 3 ready
+  ContainerCounters counters;
+
+  bool bound() const { return !node.empty(); }
+  bool running(SimTime now) const { return runningAt && *runningAt <= now; }
+  bool ready(SimTime now) const { return readyAt && *readyAt <= now; }
+  bool isSystem() const { return workload.empty(); }
+};
+
+// A Deployment or StatefulSet as stored, plus what the controllers derive from it.
+struct WorkloadObject {
+  WorkloadKind kind = WorkloadKind::kDeployment;
+  nlohmann::json object;  // full object with kind and apiVersion
+  int replicas = 0;
+  ContainerTemplate container;
+  std::string templateHash;
+  std::string ownerUid;  // the ReplicaSet's uid (Deployments) or the object's uid
+
+  std::string name() const { return object["metadata"]["name"].get<std::string>(); }
+  std::string namespaceName() const { return object["metadata"]["namespace"].get<std::string>(); }
+  std::string uid() const { return object["metadata"]["uid"].get<std::string>(); }
+  std::uint64_t resourceVersion() const;
+  // "<deployment>-<hash>" for Deployments, "<statefulset>-<hash>" for StatefulSets.
+  std::string revisionName() const { return name() + "-" + templateHash; }
+};
+
+// Which precondition a write carries.
+enum class WriteTarget { kObject, kScale };
+
+class ClusterModel {
+ public:
+  // `origin` is the wall-clock time of SimTime 0, for the timestamps objects carry.
+  ClusterModel(ClusterSpec spec, int clusterIndex, const std::vector<WorkloadSpec>& workloads,
+               std::uint64_t seed, WallTime origin);
+
+  const ClusterSpec& spec() const { return spec_; }
+  const std::string& name() const { return spec_.name; }
+  int index() const { return index_; }
+
+  // Runs the controllers: creates or removes pods to match each workload's replicas, binds
+  // Pending pods to nodes with room, and refreshes workload status. Does nothing while dead.
+  void advance(SimTime now);
+
+  // A dead cluster keeps its state but runs nothing; on revival every running pod goes
+  // through the readiness delay again.
+  void setAlive(bool alive, SimTime now);
+  bool alive() const { return alive_; }
+
+  std::uint64_t resourceVersion() const { return resourceVersion_; }
+
+  // --- what the API server serves -----------------------------------------------------------
+  // `kind` is "deployments" or "statefulsets"; `namespaceName` "" lists all namespaces.
+  std::vector<const WorkloadObject*> list(WorkloadKind kind,
+                                          const std::string& namespaceName) const;
+  const WorkloadObject* find(WorkloadKind kind, const std::string& namespaceName,
+                             const std::string& name) const;
+  // Stores `updated` as the new object (PUT semantics: metadata.resourceVersion, when set, must
+  // match; status and server-owned metadata are kept). Returns the stored object.
+  ApiResult update(WorkloadKind kind, const std::string& namespaceName, const std::string& name,
+                   const nlohmann::json& updated, SimTime now);
+  // Sets spec.replicas through the scale subresource. `expectedVersion` "" = unconditional.
+  ApiResult setReplicas(WorkloadKind kind, const std::string& namespaceName,
+                        const std::string& name, long long replicas,
+                        const std::string& expectedVersion, SimTime now);
+
+  const std::vector<NodeState>& nodes() const { return nodes_; }
+  std::vector<NodeState>& nodes() { return nodes_; }
+  const NodeState* findNode(const std::string& name) const;
+  const std::vector<PodState>& pods() const { return pods_; }
+  std::vector<PodState>& pods() { return pods_; }
+  std::vector<std::string> namespaces() const;
+  WallTime origin() const { return origin_; }
+
+  // Free allocatable on a node, after the requests of the pods bound to it.
+  NodeResources freeOn(const std::string& node) const;
+
+ private:
+  using Key = std::tuple<WorkloadKind, std::string, std::string>;
+
+  void bootstrap();
+  WorkloadObject makeObject(const WorkloadSpec& workload, int replicas);
+  void deriveFromObject(WorkloadObject& workload);
+  void reconcile(WorkloadObject& workload, SimTime now);
+  void reconcileStatefulSet(WorkloadObject& workload, SimTime now);
+  PodState newPod(const WorkloadObject& workload, SimTime now, int ordinal);
+  void addSystemPods();
+  void schedule(SimTime now);
+  void observeTransitions(SimTime now);
+  void refreshStatus(WorkloadObject& workload, SimTime now);
+  std::uint64_t bumpVersion() { return ++resourceVersion_; }
+  std::string nextPodIp(const NodeState& node);
+
+  ClusterSpec spec_;
+  int index_ = 0;
+  IdGenerator ids_;
+  WallTime origin_{};
+  bool alive_ = true;
+  std::uint64_t resourceVersion_ = 1000;
+  std::uint64_t statusVersion_ = 0;  // resourceVersion_ when statuses were last recomputed
+  std::vector<NodeState> nodes_;
+  std::vector<PodState> pods_;
+  std::map<Key, WorkloadObject> workloads_;
+  std::map<std::string, int> podIpCounter_;
+};
+
+// "Deployment" etc. as the resource names the API uses.
+std::string_view resourceName(WorkloadKind kind);  // "deployments" / "statefulsets"
+
+// RFC 3339 in UTC with seconds, as metadata timestamps are written.
+std::string rfc3339(WallTime time);
+
+// Resource quantities of a container spec ("resources": {"requests": ..., "limits": ...}).
+nlohmann::json resourcesJson(const ContainerResources& resources);
+// The reverse; errors name the field.
+std::optional<ContainerResources> resourcesFromJson(const nlohmann::json& resources,
+                                                    std::string* error);
+
+}  // namespace fleetscale::sim

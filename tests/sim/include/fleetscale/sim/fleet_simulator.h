@@ -1,0 +1,130 @@
+// The simulated fleet, running: for each cluster a fake kube-apiserver, a fake kubelet per node
+// and a cgroup tree per node; one real fleetscale-agent per node (through a per-cluster relay
+// that can be cut) and optionally the real fleetscale-aggregator; a clock loop that advances the
+// model, rewrites the cgroup counters, applies the fault timeline and records the measurements.
+// Usable in-process from GoogleTest and behind `fleetscale-sim run`. docs/simulator.md.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "fleetscale/shared/clock.h"
+#include "fleetscale/shared/result.h"
+#include "fleetscale/sim/measurements.h"
+#include "fleetscale/sim/scenario.h"
+#include "fleetscale/sim/shared_fleet.h"
+
+namespace fleetscale::sim {
+
+struct SimulatorOptions {
+  std::string stateDir;  // "" = a new directory under $TMPDIR, removed by stop()
+  std::string binDir;    // where fleetscale-agent and -aggregator are; "" = next to this program
+  // Where the node trees (the agents' --host-root) go; "" = the state directory when it is on
+  // tmpfs, else a temporary directory in /dev/shm (removed by stop()), else the state directory.
+  std::string treesDir;
+  std::optional<bool> agents;             // overrides the scenario's agents.enabled
+  std::optional<bool> aggregator;         // overrides the scenario's aggregator.enabled
+  std::string externalAggregator;         // HOST:PORT the agents stream to; then none is started
+  std::optional<double> durationSeconds;  // overrides the scenario; 0 = until stop()
+  bool controlApi = true;  // plain HTTP on 127.0.0.1 (GET /v1/state, POST /v1/faults, ...)
+  std::string childLogLevel = "info";
+  int ioThreads = 2;
+};
+
+struct NodeEndpoints {
+  std::string name;
+  std::string zone;
+  std::string kubeletUrl;
+  std::string hostRoot;  // what the node's agent gets as --host-root (under the trees directory)
+  std::string agentLog;
+};
+
+struct ClusterEndpoints {
+  std::string name;
+  std::string cloud;
+  std::string region;
+  std::string apiUrl;
+  std::string kubeconfig;  // admin credentials
+  std::string caFile;      // the cluster CA: API server and kubelet certificates chain to it
+  std::map<std::string, std::string> tokenFiles;  // "admin", "controller", "agent", "none"
+  std::string writeLog;                           // JSON lines, one per mutating request
+  std::uint16_t relayPort = 0;
+  std::vector<NodeEndpoints> nodes;
+};
+
+// Thread-safe unless noted.
+class FleetSimulator {
+ public:
+  FleetSimulator(Scenario scenario, SimulatorOptions options, const Clock& clock);
+  ~FleetSimulator();
+  FleetSimulator(const FleetSimulator&) = delete;
+  FleetSimulator& operator=(const FleetSimulator&) = delete;
+
+  // Creates the state directory, certificates, tokens and kubeconfigs, the trees, the servers,
+  // the aggregator and agents, then starts the clock. Call once, from a thread that lives until
+  // stop() (children are bound to it).
+  Status start();
+  // Stops agents, aggregator and servers, writes report.json and report.txt to the state
+  // directory (when it is kept) and removes a temporary state directory. Idempotent.
+  void stop();
+
+  // True once the scenario's duration has passed (never with duration 0) or requestFinish().
+  bool finished() const { return finished_; }
+  bool waitUntilFinished(std::chrono::milliseconds timeout);
+  void requestFinish();
+
+  // Applies a fault now (its `at` is ignored; `for` still ends it).
+  Status inject(const FaultSpec& fault);
+
+  Timeline timeline() const;
+  Report report() const;
+  nlohmann::json reportJson() const;
+  nlohmann::json stateJson();  // per cluster: up/down flags, nodes, workloads, pods
+  nlohmann::json endpointsJson() const;
+  const std::vector<ClusterEndpoints>& endpoints() const { return endpoints_; }
+  const ClusterEndpoints* findEndpoints(const std::string& cluster) const;
+  // {ingest port, HTTP port} of the aggregator this simulator started.
+  std::optional<std::pair<std::uint16_t, std::uint16_t>> aggregatorPorts() const;
+  std::uint16_t controlPort() const;
+  const std::string& stateDir() const { return stateDir_; }
+  const Scenario& scenario() const { return scenario_; }
+  SharedFleet& fleet() { return *fleet_; }
+  // The write log of one cluster's API server (nullptr for an unknown cluster).
+  WriteLog* writes(const std::string& cluster);
+  // Whether the agents were given the kubelet flags (the agent binary has --kubelet-url).
+  bool agentsReadKubelet() const { return agentsReadKubelet_; }
+  // The cost of running the fleet so far: CPU seconds of this process and of its children.
+  nlohmann::json costJson();
+
+  struct Impl;
+
+ private:
+  void loop();
+  void tick();
+  void applyFault(const FaultSpec& fault, bool ending, SimTime now);
+
+  Scenario scenario_;
+  SimulatorOptions options_;
+  const Clock& clock_;
+  std::unique_ptr<SharedFleet> fleet_;
+  std::unique_ptr<Impl> impl_;
+  std::string stateDir_;
+  std::string treesDir_;
+  bool temporaryTreesDir_ = false;
+  bool temporaryStateDir_ = false;
+  std::vector<ClusterEndpoints> endpoints_;
+  bool agentsReadKubelet_ = false;
+  std::atomic<bool> started_{false};
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> finished_{false};
+  std::atomic<bool> stopped_{false};
+  std::thread loopThread_;
+};
+
+}  // namespace fleetscale::sim

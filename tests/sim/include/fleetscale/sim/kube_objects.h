@@ -1,0 +1,56 @@
+// JSON the simulated API server and kubelets send, shaped like Kubernetes' own: Status objects
+// for errors, pods (as the kubelet's /pods and the API server return them), nodes, Scale,
+// lists, discovery documents and the server-side printing Tables kubectl asks for.
+#pragma once
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "fleetscale/sim/cluster_model.h"
+
+namespace fleetscale::sim {
+
+nlohmann::json statusJson(const ApiError& error);
+
+WallTime wallAt(const ClusterModel& cluster, SimTime time);
+
+nlohmann::json podJson(const ClusterModel& cluster, const PodState& pod, SimTime now);
+nlohmann::json nodeJson(const ClusterModel& cluster, const NodeState& node);
+nlohmann::json namespaceJson(const ClusterModel& cluster, const std::string& name);
+// autoscaling/v1 Scale of a Deployment or StatefulSet.
+nlohmann::json scaleJson(const WorkloadObject& workload);
+
+// "<Kind>List": items lose their kind and apiVersion, as in the API server's lists.
+nlohmann::json listJson(const std::string& listKind, const std::string& apiVersion,
+                        std::uint64_t resourceVersion, std::vector<nlohmann::json> items);
+
+// --- discovery ----------------------------------------------------------------------------
+nlohmann::json versionJson(const ClusterSpec& spec);
+nlohmann::json apiVersionsJson(const std::string& serverAddress);
+nlohmann::json apiGroupListJson();
+nlohmann::json coreResourceListJson();
+nlohmann::json appsResourceListJson();
+
+// --- server-side printing (Accept: application/json;as=Table;g=meta.k8s.io;v=v1) -------------
+enum class TableObject { kNone, kMetadata, kObject };         // ?includeObject=
+TableObject tableObjectOf(const std::string& includeObject);  // default: Metadata
+
+struct TableRow {
+  std::vector<nlohmann::json> cells;
+  nlohmann::json object;  // the full object, cut down by TableObject
+};
+nlohmann::json tableJson(const std::string& resource, std::uint64_t resourceVersion,
+                         const std::vector<TableRow>& rows, TableObject include);
+
+// Cells for one object, in the column order of tableJson(resource, ...).
+std::vector<nlohmann::json> workloadCells(const WorkloadObject& workload, WallTime now);
+std::vector<nlohmann::json> podCells(const nlohmann::json& pod, WallTime now);
+std::vector<nlohmann::json> nodeCells(const nlohmann::json& node, WallTime now);
+std::vector<nlohmann::json> namespaceCells(const nlohmann::json& ns, WallTime now);
+
+// kubectl's AGE format (apimachinery's HumanDuration): "45s", "3m20s", "5h", "12d".
+std::string humanDuration(std::chrono::seconds age);
+
+}  // namespace fleetscale::sim

@@ -1,0 +1,118 @@
+// What a scenario is judged by, computed from a recorded timeline: per workload, demand against
+// ready capacity over time, time under-provisioned, slack (ready capacity minus demand, as a
+// share of capacity, the figure Google's Autopilot paper reports), reaction times from each load
+// change to the first replica request and to ready capacity, scale actions, and failover and
+// failback times around cluster kills. Pure functions, tested on hand-made timelines.
+#pragma once
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "fleetscale/sim/scenario.h"
+
+namespace fleetscale::sim {
+
+struct ClusterReplicas {
+  int desired = 0;  // spec.replicas
+  int pods = 0;     // pods that exist, Pending included
+  int running = 0;
+  int ready = 0;
+  bool alive = true;
+};
+
+struct WorkloadSample {
+  double demandCores = 0;
+  double readyCapacityCores = 0;  // ready replicas in live clusters x capacity per replica
+  double servedCores = 0;         // CPU those replicas used
+  std::map<std::string, ClusterReplicas> clusters;
+};
+
+struct TimelineSample {
+  double seconds = 0;
+  std::map<std::string, WorkloadSample> workloads;  // by "namespace/name"
+};
+
+// A client write that changed a workload's replicas.
+struct ScaleAction {
+  double seconds = 0;
+  std::string cluster;
+  std::string workload;  // "namespace/name"
+  int from = 0;
+  int to = 0;
+  std::string user;
+};
+
+struct FaultEvent {
+  double seconds = 0;
+  FaultKind kind = FaultKind::kKillCluster;
+  std::string cluster;
+  bool ending = false;  // the automatic end of a fault with `for`
+};
+
+struct Timeline {
+  std::vector<TimelineSample> samples;  // in time order
+  std::vector<ScaleAction> actions;     // in time order
+  std::vector<FaultEvent> faults;       // in time order
+};
+
+struct LoadChange {
+  double seconds = 0;
+  double fromCores = 0;
+  double toCores = 0;
+  std::optional<double> firstRequestSeconds;  // delay to the first replica change that way
+  std::optional<double> readySeconds;         // rise: until ready capacity >= demand; fall: until
+                                              // ready replicas drop below the count at the change
+  bool rise() const { return toCores > fromCores; }
+};
+
+struct FailoverResult {
+  std::string cluster;
+  double killedAt = 0;
+  std::optional<double> failoverSeconds;  // until the live clusters' ready capacity >= demand
+  std::optional<double> revivedAt;
+  std::optional<double> failbackSeconds;  // until the revived cluster has all its desired
+                                          // replicas ready again (and at least one)
+};
+
+struct WorkloadReport {
+  std::string workload;
+  double demandMeanCores = 0;
+  double demandPeakCores = 0;
+  double capacityMeanCores = 0;
+  double underProvisionedSeconds = 0;
+  double underProvisionedShare = 0;  // of the timeline's duration
+  double shortfallCoreSeconds = 0;   // integral of max(0, demand - capacity)
+  double slackShareMean = 0;         // time-weighted mean of max(0, capacity - demand) / capacity
+  double slackCoreSeconds = 0;       // integral of max(0, capacity - demand)
+  int scaleActions = 0;
+  std::map<std::string, int> scaleActionsByCluster;
+  std::vector<LoadChange> loadChanges;
+  std::vector<FailoverResult> failovers;
+};
+
+struct Report {
+  std::string scenario;
+  double durationSeconds = 0;
+  std::size_t samples = 0;
+  std::vector<WorkloadReport> workloads;
+};
+
+struct MeasurementOptions {
+  double loadChangeThreshold = 0.10;  // relative change of demand that counts as a load change
+  double minimumDemandCores = 0.05;   // changes are relative to at least this much
+};
+
+Report computeReport(const std::string& scenario, const Timeline& timeline,
+                     const MeasurementOptions& options = {});
+
+// The report plus the raw series (time, demand, ready capacity, served, replicas per cluster),
+// the scale actions and the faults.
+nlohmann::json reportJson(const Report& report, const Timeline& timeline);
+
+// A readable table for the terminal.
+std::string reportTable(const Report& report);
+
+}  // namespace fleetscale::sim

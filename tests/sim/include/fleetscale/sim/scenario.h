@@ -1,0 +1,138 @@
+// A simulated fleet described in YAML: clusters (cloud, region, nodes, node capacity, cgroup
+// driver and version), workloads (kind, replicas per cluster, requests/limits, load curves) and
+// a fault timeline. docs/simulator.md documents every key; tests/e2e/scenarios has examples.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "fleetscale/shared/result.h"
+#include "fleetscale/sim/load_curve.h"
+
+namespace fleetscale::sim {
+
+enum class CgroupDriver { kSystemd, kCgroupfs };
+enum class WorkloadKind { kDeployment, kStatefulSet };
+
+std::string_view toString(CgroupDriver driver);
+std::string_view toString(WorkloadKind kind);
+
+struct NodeResources {
+  double cpuCores = 4;
+  double memoryBytes = 16.0 * 1024 * 1024 * 1024;
+  int pods = 110;
+};
+
+struct ClusterSpec {
+  std::string name;
+  std::string cloud;
+  std::string region;
+  std::string zone;  // "" = <region>-a style default chosen per cloud
+  int nodes = 3;
+  NodeResources capacity;
+  NodeResources allocatable;  // defaults to capacity
+  CgroupDriver driver = CgroupDriver::kSystemd;
+  int cgroupVersion = 2;
+  double schedulingDelaySeconds = 1;  // replica requested -> container running
+  double readinessDelaySeconds = 2;   // container running -> Ready
+  bool pauseContainers = true;        // a sandbox (pause) cgroup per pod, as containerd makes
+  bool systemPods = true;             // a kube-proxy pod per node
+  std::string kubernetesVersion = "v1.30.4";
+};
+
+struct ContainerResources {
+  std::optional<double> cpuRequest;  // cores
+  std::optional<double> cpuLimit;
+  std::optional<double> memoryRequest;  // bytes
+  std::optional<double> memoryLimit;
+};
+
+struct WorkloadSpec {
+  std::string name;
+  std::string namespaceName = "default";
+  WorkloadKind kind = WorkloadKind::kDeployment;
+  std::string image = "registry.k8s.io/e2e-test-images/agnhost:2.47";
+  std::string containerName;            // defaults to the workload name
+  std::map<std::string, int> replicas;  // cluster -> replicas at the start
+  ContainerResources resources;
+  LoadCurve cpu;                      // total demand across the fleet, cores
+  LoadCurve memory;                   // total working set across the fleet, bytes
+  double idleCpuCores = 0.005;        // a running but not-ready replica, or one with no share
+  double idleMemoryBytes = 16 << 20;  // floor for every running replica
+  std::optional<double>
+      capacityPerReplica;  // cores one ready replica serves; default: limit, else request
+  // Cores one ready replica counts for in the measurements.
+  double replicaCapacity() const;
+};
+
+enum class FaultKind {
+  kKillCluster,      // API server, kubelets and agents go silent; pods stop serving
+  kReviveCluster,    // undo kill-cluster
+  kPartitionApi,     // API server unreachable; agents and pods carry on
+  kPartitionAgents,  // agents cannot reach the aggregator; API server works
+  kSlowApi,          // every API response delayed by `latency`
+  kFailingApi,       // a share `rate` of API requests answered with `status` (5xx)
+  kConflictStorm,    // a share `rate` of API writes answered 409 Conflict
+  kFlapAgents,       // agents on `nodes` killed and restarted every `period`
+  kKubeletGarbage,   // kubelets on `nodes` answer /pods with broken bodies (`mode`)
+  kHeal,             // ends every fault on `cluster` (all clusters when empty) except kill
+};
+
+std::string_view toString(FaultKind kind);
+
+struct FaultSpec {
+  double atSeconds = 0;
+  std::optional<double> forSeconds;  // reverted after this long (not for kill/revive/heal)
+  FaultKind kind = FaultKind::kKillCluster;
+  std::string cluster;
+  std::vector<std::string> nodes;  // node names or indexes ("0", "3"); empty = all nodes
+  double latencySeconds = 0;
+  double rate = 1.0;
+  int status = 503;
+  double periodSeconds = 4;
+  std::string mode =
+      "garbage";  // kubelet garbage: garbage, truncated, wrong-types, empty, status-500
+};
+
+struct AgentSettings {
+  bool enabled = true;
+  std::string interval = "1s";
+  std::string rediscoverInterval = "2s";
+  std::vector<std::string> extraArgs;
+};
+
+struct AggregatorSettings {
+  bool enabled = true;
+  std::vector<std::string> extraArgs;  // "{state}" is replaced by the state directory
+};
+
+struct Scenario {
+  std::string name;
+  std::string description;
+  double durationSeconds = 60;
+  double tickSeconds = 0.05;           // how often cgroup counters are rewritten
+  double sampleIntervalSeconds = 0.5;  // measurement timeline resolution
+  double loadChangeThreshold = 0.10;   // relative demand change that counts as a load change
+  unsigned long long seed = 1;
+  std::vector<ClusterSpec> clusters;
+  std::vector<WorkloadSpec> workloads;
+  std::vector<FaultSpec> faults;  // sorted by atSeconds
+  AgentSettings agents;
+  AggregatorSettings aggregator;
+
+  const ClusterSpec* findCluster(std::string_view clusterName) const;
+};
+
+// Parses a scenario. `baseDir` resolves relative paths (recorded load CSV files). Errors name
+// the line and the key.
+Result<Scenario> parseScenario(std::string_view yaml, const std::string& baseDir = ".");
+Result<Scenario> loadScenario(const std::string& path);
+
+// Parses one fault entry given as JSON text (the control API's POST /faults body), with the
+// same keys as a scenario's `faults` list.
+Result<FaultSpec> parseFault(std::string_view yamlOrJson);
+
+}  // namespace fleetscale::sim

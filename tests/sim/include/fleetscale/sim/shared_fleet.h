@@ -1,0 +1,104 @@
+// What the simulator's servers share: the fleet model behind one mutex, the clock that turns
+// steady time into simulation time, the bearer tokens each cluster accepts, and the log of
+// every write the API servers received.
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "fleetscale/shared/clock.h"
+#include "fleetscale/sim/fleet_model.h"
+
+namespace fleetscale::sim {
+
+// Simulation time from a Clock: zero when the simulation starts. Thread-safe (read-only).
+class SimClock {
+ public:
+  explicit SimClock(const Clock& clock)
+      : clock_(clock), start_(clock.now()), origin_(clock.wallNow()) {}
+  SimTime now() const { return std::chrono::duration_cast<SimTime>(clock_.now() - start_); }
+  WallTime origin() const { return origin_; }
+
+ private:
+  const Clock& clock_;
+  SteadyTime start_;
+  WallTime origin_;
+};
+
+// The fleet model and the mutex every reader and writer takes.
+struct SharedFleet {
+  SharedFleet(const Scenario& scenario, const Clock& source)
+      : clock(source), model(scenario, clock.origin()) {}
+  const SimClock clock;
+  std::mutex mutex;
+  FleetModel model;  // guarded by mutex
+};
+
+// What a bearer token may do. Kubernetes' RBAC, cut down to the four parties the simulation
+// has: an administrator (kubectl), the aggregator (reads and scales workloads), the agents
+// (read the kubelet and the API) and a token bound to no role at all.
+enum class Role { kAdmin, kController, kAgent, kNone };
+
+struct Identity {
+  std::string user;  // "system:serviceaccount:fleetscale:fleetscale-agent", ...
+  Role role = Role::kNone;
+};
+
+// Bearer tokens a cluster accepts. Thread-safe after construction (read-only).
+class TokenBook {
+ public:
+  void add(const std::string& token, Identity identity) { tokens_[token] = std::move(identity); }
+  // The identity for an Authorization header ("Bearer <token>"), or nullptr.
+  const Identity* authenticate(std::string_view authorization) const;
+  // The token issued for a role (the first one added), or "".
+  std::string tokenFor(Role role) const;
+
+ private:
+  std::map<std::string, Identity, std::less<>> tokens_;
+};
+
+// RBAC decisions. `verb` is get, list, update, patch, ...; `resource` may carry a subresource
+// ("deployments/scale").
+bool mayAccessApi(Role role, std::string_view verb, std::string_view resource);
+// The kubelet's /pods is nodes/proxy in RBAC terms.
+bool mayAccessKubelet(Role role);
+
+// One mutating request an API server received, whatever its outcome.
+struct WriteRecord {
+  std::string cluster;
+  double seconds = 0;  // simulation time
+  std::string method;
+  std::string path;
+  std::string user;  // "" when unauthenticated
+  std::string contentType;
+  int status = 0;
+  std::string workload;  // "namespace/name" when the target was a workload
+  std::string kind;      // Deployment, StatefulSet
+  std::optional<int> replicasBefore;
+  std::optional<int> replicasAfter;
+  std::string body;  // first 4 KiB
+};
+
+nlohmann::json toJson(const WriteRecord& record);
+
+// Append-only, thread-safe. With a file set, each record is also appended to it as one JSON line.
+class WriteLog {
+ public:
+  void setFile(std::string path);
+  void append(WriteRecord record);
+  std::vector<WriteRecord> records() const;
+  // Records from `index` on; for incremental readers.
+  std::vector<WriteRecord> recordsFrom(std::size_t index) const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<WriteRecord> records_;
+  std::string file_;
+};
+
+}  // namespace fleetscale::sim

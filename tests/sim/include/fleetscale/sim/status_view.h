@@ -1,0 +1,24 @@
+// What `fleetscale-sim status` and `make demo` show: per workload, the demand and replicas the
+// simulator drives next to the CPU the real agents measured and the aggregator received; per
+// cluster, how many nodes report. Pure rendering of three JSON documents.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "fleetscale/shared/clock.h"
+
+namespace fleetscale::sim {
+
+// Left-aligned columns, two spaces apart, each line indented by two spaces.
+std::string renderTextTable(const std::vector<std::vector<std::string>>& rows);
+
+// `state`: the control API's /v1/state; `nodes` and `containers`: the aggregator's
+// /api/v1/nodes and /api/v1/containers (null when there is no aggregator). A sample counts as
+// current when the aggregator saw it within `fresh` of `now`.
+std::string renderFleetStatus(const nlohmann::json& state, const nlohmann::json& nodes,
+                              const nlohmann::json& containers, WallTime now,
+                              std::chrono::milliseconds fresh = std::chrono::seconds(5));
+
+}  // namespace fleetscale::sim

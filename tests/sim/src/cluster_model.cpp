@@ -1,0 +1,748 @@
+#include "fleetscale/sim/cluster_model.h"
+
+#include <algorithm>
+#include <cmath>
+#include <ctime>
+
+#include "fleetscale/shared/text.h"
+#include "fleetscale/sim/quantity.h"
+
+namespace fleetscale::sim {
+namespace {
+
+using nlohmann::json;
+
+constexpr int kMaxReplicas = 100000;
+
+std::string nodeName(const ClusterSpec& spec, int clusterIndex, int nodeIndex,
+                     const std::string& poolId, IdGenerator& ids) {
+  const std::string octets =
+      std::to_string(10 + clusterIndex) + "-1-" + std::to_string(10 + nodeIndex);
+  if (spec.cloud == "aws") {
+    const std::string domain =
+        spec.region == "us-east-1" ? "ec2.internal" : spec.region + ".compute.internal";
+    return "ip-10-" + octets + "." + domain;
+  }
+  if (spec.cloud == "gcp") {
+    return "gke-" + spec.name.substr(0, 20) + "-default-pool-" + poolId + "-" +
+           ids.podSuffix().substr(0, 4);
+  }
+  if (spec.cloud == "azure") {
+    char suffix[16];
+    std::snprintf(suffix, sizeof(suffix), "%06d", nodeIndex);
+    return "aks-nodepool1-" + std::to_string(10000000 + clusterIndex * 7919) + "-vmss" + suffix;
+  }
+  return spec.name + "-node-" + std::to_string(nodeIndex);
+}
+
+std::string zoneOf(const ClusterSpec& spec, int nodeIndex) {
+  if (!spec.zone.empty()) return spec.zone;
+  static constexpr char kLetters[] = {'a', 'b', 'c'};
+  if (spec.cloud == "aws") return spec.region + kLetters[nodeIndex % 3];
+  if (spec.cloud == "gcp") return spec.region + "-" + static_cast<char>('b' + nodeIndex % 3);
+  if (spec.cloud == "azure") return spec.region + "-" + std::to_string(1 + nodeIndex % 3);
+  return spec.region;
+}
+
+double requestCpu(const ContainerResources& r) {
+  // Kubernetes defaults a missing request to the limit.
+  return r.cpuRequest ? *r.cpuRequest : (r.cpuLimit ? *r.cpuLimit : 0);
+}
+double requestMemory(const ContainerResources& r) {
+  return r.memoryRequest ? *r.memoryRequest : (r.memoryLimit ? *r.memoryLimit : 0);
+}
+
+ApiError notFound(WorkloadKind kind, const std::string& name) {
+  const std::string resource = std::string(resourceName(kind));
+  return {404, "NotFound", resource + ".apps \"" + name + "\" not found",
+          json{{"name", name}, {"group", "apps"}, {"kind", resource}}};
+}
+
+ApiError conflict(WorkloadKind kind, const std::string& name) {
+  const std::string resource = std::string(resourceName(kind));
+  return {409, "Conflict",
+          "Operation cannot be fulfilled on " + resource + ".apps \"" + name +
+              "\": the object has been modified; please apply your changes to the latest "
+              "version and try again",
+          json{{"name", name}, {"group", "apps"}, {"kind", resource}}};
+}
+
+ApiError invalid(WorkloadKind kind, const std::string& name, const std::string& field,
+                 const std::string& detail) {
+  const std::string kindName = std::string(toString(kind));
+  return {422, "Invalid", kindName + ".apps \"" + name + "\" is invalid: " + field + ": " + detail,
+          json{{"name", name},
+               {"group", "apps"},
+               {"kind", kindName},
+               {"causes",
+                json::array({json{
+                    {"reason", "FieldValueInvalid"}, {"message", detail}, {"field", field}}})}}};
+}
+
+ApiError badRequest(const std::string& message) {
+  return {400, "BadRequest", message, json::object()};
+}
+
+json containerJson(const ContainerTemplate& container) {
+  return json{{"name", container.name},
+              {"image", container.image},
+              {"resources", resourcesJson(container.resources)},
+              {"terminationMessagePath", "/dev/termination-log"},
+              {"terminationMessagePolicy", "File"},
+              {"imagePullPolicy", "IfNotPresent"}};
+}
+
+}  // namespace
+
+std::string_view resourceName(WorkloadKind kind) {
+  return kind == WorkloadKind::kDeployment ? "deployments" : "statefulsets";
+}
+
+std::string_view toString(QosClass qos) {
+  switch (qos) {
+    case QosClass::kGuaranteed:
+      return "Guaranteed";
+    case QosClass::kBurstable:
+      return "Burstable";
+    case QosClass::kBestEffort:
+      return "BestEffort";
+  }
+  return "BestEffort";
+}
+
+QosClass qosClassOf(const ContainerResources& r) {
+  if (!r.cpuRequest && !r.cpuLimit && !r.memoryRequest && !r.memoryLimit) {
+    return QosClass::kBestEffort;
+  }
+  // Guaranteed: limits for both, and requests (defaulted to limits) equal to them.
+  if (r.cpuLimit && r.memoryLimit && requestCpu(r) == *r.cpuLimit &&
+      requestMemory(r) == *r.memoryLimit) {
+    return QosClass::kGuaranteed;
+  }
+  return QosClass::kBurstable;
+}
+
+std::string rfc3339(WallTime time) {
+  const std::time_t seconds = std::chrono::system_clock::to_time_t(time);
+  std::tm utc{};
+  ::gmtime_r(&seconds, &utc);
+  char text[32];
+  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return text;
+}
+
+json resourcesJson(const ContainerResources& r) {
+  json requests = json::object();
+  json limits = json::object();
+  if (r.cpuRequest) requests["cpu"] = formatCpu(*r.cpuRequest);
+  if (r.memoryRequest) requests["memory"] = formatMemory(*r.memoryRequest);
+  if (r.cpuLimit) limits["cpu"] = formatCpu(*r.cpuLimit);
+  if (r.memoryLimit) limits["memory"] = formatMemory(*r.memoryLimit);
+  json out = json::object();
+  if (!limits.empty()) out["limits"] = std::move(limits);
+  if (!requests.empty()) out["requests"] = std::move(requests);
+  return out;
+}
+
+std::optional<ContainerResources> resourcesFromJson(const json& resources, std::string* error) {
+  ContainerResources out;
+  if (resources.is_null()) return out;
+  if (!resources.is_object()) {
+    *error = "resources: expected an object";
+    return std::nullopt;
+  }
+  auto read = [&](const char* section, const char* name, std::optional<double>& slot) -> bool {
+    const auto it = resources.find(section);
+    if (it == resources.end() || it->is_null()) return true;
+    if (!it->is_object()) {
+      *error = std::string("resources.") + section + ": expected an object";
+      return false;
+    }
+    const auto value = it->find(name);
+    if (value == it->end() || value->is_null()) return true;
+    Result<double> parsed = value->is_number()   ? Result<double>(value->get<double>())
+                            : value->is_string() ? parseQuantity(value->get<std::string>())
+                                                 : Result<double>(Error{"expected a quantity"});
+    if (!parsed || *parsed < 0) {
+      *error = std::string("resources.") + section + "." + name + ": " +
+               (parsed ? "must be non-negative" : parsed.error().message);
+      return false;
+    }
+    slot = *parsed;
+    return true;
+  };
+  if (!read("requests", "cpu", out.cpuRequest) || !read("requests", "memory", out.memoryRequest) ||
+      !read("limits", "cpu", out.cpuLimit) || !read("limits", "memory", out.memoryLimit)) {
+    return std::nullopt;
+  }
+  return out;
+}
+
+std::uint64_t WorkloadObject::resourceVersion() const {
+  const auto value = parseUint64(object["metadata"].value("resourceVersion", std::string()));
+  return value ? *value : 0;
+}
+
+ClusterModel::ClusterModel(ClusterSpec spec, int clusterIndex,
+                           const std::vector<WorkloadSpec>& workloads, std::uint64_t seed,
+                           WallTime origin)
+    : spec_(std::move(spec)),
+      index_(clusterIndex),
+      ids_(seed ^ fnv1a64(spec_.name)),
+      origin_(origin) {
+  const std::string poolId = ids_.hex(8);  // GKE node pools name their nodes after an id
+  for (int i = 0; i < spec_.nodes; ++i) {
+    NodeState node;
+    node.index = i;
+    node.name = nodeName(spec_, clusterIndex, i, poolId, ids_);
+    node.uid = ids_.uid();
+    node.zone = zoneOf(spec_, i);
+    node.internalIp = "10." + std::to_string(10 + clusterIndex) + ".1." + std::to_string(10 + i);
+    node.capacity = spec_.capacity;
+    node.allocatable = spec_.allocatable;
+    nodes_.push_back(std::move(node));
+  }
+  if (spec_.systemPods) addSystemPods();
+  for (const auto& workload : workloads) {
+    const auto replicas = workload.replicas.find(spec_.name);
+    if (replicas == workload.replicas.end()) continue;
+    WorkloadObject object = makeObject(workload, replicas->second);
+    const Key key{workload.kind, workload.namespaceName, workload.name};
+    workloads_.emplace(key, std::move(object));
+  }
+  bootstrap();
+}
+
+void ClusterModel::bootstrap() {
+  // The cluster has been running for a while when the simulation starts: the initial replicas
+  // exist and are Ready (those that fit; the rest stay Pending).
+  const SimTime past = -std::chrono::hours(1);
+  for (auto& [key, workload] : workloads_) {
+    for (int i = 0; i < workload.replicas; ++i) {
+      pods_.push_back(newPod(workload, past, workload.kind == WorkloadKind::kStatefulSet ? i : -1));
+    }
+  }
+  schedule(past);
+  for (auto& pod : pods_) {
+    if (!pod.bound()) continue;
+    pod.runningAt = pod.scheduledAt;
+    pod.readyAt = pod.scheduledAt;
+  }
+  observeTransitions(past);
+  for (auto& [key, workload] : workloads_) refreshStatus(workload, past);
+}
+
+std::string ClusterModel::nextPodIp(const NodeState& node) {
+  int& counter = podIpCounter_[node.name];
+  counter = counter % 250 + 1;
+  return "10." + std::to_string(100 + index_) + "." + std::to_string(node.index) + "." +
+         std::to_string(counter + 1);
+}
+
+void ClusterModel::addSystemPods() {
+  const std::string dsUid = ids_.uid();
+  const ContainerResources resources{0.1, std::nullopt, std::nullopt, std::nullopt};
+  for (const auto& node : nodes_) {
+    PodState pod;
+    pod.name = "kube-proxy-" + ids_.podSuffix();
+    pod.namespaceName = "kube-system";
+    pod.uid = ids_.uid();
+    pod.ownerKind = "DaemonSet";
+    pod.ownerName = "kube-proxy";
+    pod.ownerUid = dsUid;
+    pod.labels = {{"k8s-app", "kube-proxy"},
+                  {"controller-revision-hash", "7cd8b5f8d9"},
+                  {"pod-template-generation", "1"}};
+    pod.node = node.name;
+    pod.podIp = node.internalIp;  // hostNetwork
+    pod.container = {"kube-proxy", "registry.k8s.io/kube-proxy:" + spec_.kubernetesVersion,
+                     resources};
+    pod.qos = qosClassOf(resources);
+    pod.containerId = ids_.containerId();
+    pod.sandboxId = ids_.containerId();
+    pod.imageDigest = ids_.hex(64);
+    pod.resourceVersion = bumpVersion();
+    pod.createdAt = -std::chrono::hours(72);  // the node has been up for days
+    pod.scheduledAt = pod.createdAt;
+    pod.runningAt = pod.createdAt;
+    pod.readyAt = pod.createdAt;
+    pod.observedStage = 3;
+    pods_.push_back(std::move(pod));
+  }
+}
+
+WorkloadObject ClusterModel::makeObject(const WorkloadSpec& workload, int replicas) {
+  WorkloadObject object;
+  object.kind = workload.kind;
+  const json labels = {{"app", workload.name}};
+  ContainerTemplate container{
+      workload.containerName.empty() ? workload.name : workload.containerName, workload.image,
+      workload.resources};
+  json templateSpec = {{"containers", json::array({containerJson(container)})},
+                       {"restartPolicy", "Always"},
+                       {"terminationGracePeriodSeconds", 30},
+                       {"dnsPolicy", "ClusterFirst"},
+                       {"securityContext", json::object()},
+                       {"schedulerName", "default-scheduler"}};
+  json spec = {{"replicas", replicas},
+               {"selector", {{"matchLabels", labels}}},
+               {"template",
+                {{"metadata", {{"creationTimestamp", nullptr}, {"labels", labels}}},
+                 {"spec", std::move(templateSpec)}}},
+               {"revisionHistoryLimit", 10}};
+  json metadata = {
+      {"name", workload.name}, {"namespace", workload.namespaceName},
+      {"uid", ids_.uid()},     {"resourceVersion", std::to_string(bumpVersion())},
+      {"generation", 1},       {"creationTimestamp", rfc3339(origin_ - std::chrono::hours(24))},
+      {"labels", labels}};
+  if (workload.kind == WorkloadKind::kDeployment) {
+    metadata["annotations"] = {{"deployment.kubernetes.io/revision", "1"}};
+    spec["strategy"] = {{"type", "RollingUpdate"},
+                        {"rollingUpdate", {{"maxUnavailable", "25%"}, {"maxSurge", "25%"}}}};
+    spec["progressDeadlineSeconds"] = 600;
+    object.object = {{"kind", "Deployment"}, {"apiVersion", "apps/v1"}};
+  } else {
+    spec["serviceName"] = workload.name;
+    spec["podManagementPolicy"] = "OrderedReady";
+    spec["updateStrategy"] = {{"type", "RollingUpdate"}, {"rollingUpdate", {{"partition", 0}}}};
+    spec["persistentVolumeClaimRetentionPolicy"] = {{"whenDeleted", "Retain"},
+                                                    {"whenScaled", "Retain"}};
+    object.object = {{"kind", "StatefulSet"}, {"apiVersion", "apps/v1"}};
+  }
+  object.object["metadata"] = std::move(metadata);
+  object.object["spec"] = std::move(spec);
+  object.object["status"] = json::object();
+  deriveFromObject(object);
+  return object;
+}
+
+void ClusterModel::deriveFromObject(WorkloadObject& workload) {
+  const json& spec = workload.object["spec"];
+  workload.replicas = spec.value("replicas", 1);
+  const json& templ = spec["template"];
+  const json& container = templ["spec"]["containers"][0];
+  workload.container.name = container.value("name", std::string("app"));
+  workload.container.image = container.value("image", std::string());
+  std::string ignored;
+  if (auto resources = resourcesFromJson(container.value("resources", json()), &ignored)) {
+    workload.container.resources = *resources;
+  }
+  const std::string previousHash = workload.templateHash;
+  workload.templateHash = podTemplateHash(templ.dump());
+  if (workload.kind == WorkloadKind::kStatefulSet) {
+    workload.ownerUid = workload.uid();
+  } else if (previousHash != workload.templateHash) {
+    workload.ownerUid = ids_.uid();  // a new template makes a new ReplicaSet
+  }
+}
+
+const WorkloadObject* ClusterModel::find(WorkloadKind kind, const std::string& namespaceName,
+                                         const std::string& name) const {
+  const auto it = workloads_.find(Key{kind, namespaceName, name});
+  return it == workloads_.end() ? nullptr : &it->second;
+}
+
+std::vector<const WorkloadObject*> ClusterModel::list(WorkloadKind kind,
+                                                      const std::string& namespaceName) const {
+  std::vector<const WorkloadObject*> out;
+  for (const auto& [key, workload] : workloads_) {
+    if (std::get<0>(key) != kind) continue;
+    if (!namespaceName.empty() && std::get<1>(key) != namespaceName) continue;
+    out.push_back(&workload);
+  }
+  return out;
+}
+
+std::vector<std::string> ClusterModel::namespaces() const {
+  std::vector<std::string> out = {"default", "kube-node-lease", "kube-public", "kube-system"};
+  for (const auto& [key, workload] : workloads_) {
+    if (std::find(out.begin(), out.end(), std::get<1>(key)) == out.end()) {
+      out.push_back(std::get<1>(key));
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+const NodeState* ClusterModel::findNode(const std::string& nodeName) const {
+  for (const auto& node : nodes_) {
+    if (node.name == nodeName) return &node;
+  }
+  return nullptr;
+}
+
+ApiResult ClusterModel::update(WorkloadKind kind, const std::string& namespaceName,
+                               const std::string& name, const json& updated, SimTime now) {
+  const auto it = workloads_.find(Key{kind, namespaceName, name});
+  if (it == workloads_.end()) return ApiResult::fail(notFound(kind, name));
+  WorkloadObject& current = it->second;
+  if (!updated.is_object() || !updated.contains("metadata") || !updated["metadata"].is_object()) {
+    return ApiResult::fail(badRequest("the object has no metadata"));
+  }
+  const json& metadata = updated["metadata"];
+  const std::string kindName = std::string(toString(kind));
+  if (updated.contains("kind") && updated["kind"] != kindName) {
+    return ApiResult::fail(badRequest("the kind of the object (" + updated["kind"].dump() +
+                                      ") does not match " + kindName));
+  }
+  if (updated.contains("apiVersion") && updated["apiVersion"] != "apps/v1") {
+    return ApiResult::fail(badRequest("the API version of the object (" +
+                                      updated["apiVersion"].dump() + ") is not apps/v1"));
+  }
+  if (metadata.value("name", name) != name) {
+    return ApiResult::fail(badRequest("the name of the object (" + metadata.value("name", "") +
+                                      ") does not match the name on the URL (" + name + ")"));
+  }
+  if (metadata.value("namespace", namespaceName) != namespaceName) {
+    return ApiResult::fail(badRequest(
+        "the namespace of the provided object does not match the namespace sent on the request"));
+  }
+  const json& rv = metadata.contains("resourceVersion") ? metadata["resourceVersion"] : json();
+  if (!rv.is_null() && !(rv.is_string() && rv.get<std::string>().empty())) {
+    if (!rv.is_string() || rv.get<std::string>() != current.object["metadata"]["resourceVersion"]) {
+      return ApiResult::fail(conflict(kind, name));
+    }
+  }
+  if (!updated.contains("spec") || !updated["spec"].is_object()) {
+    return ApiResult::fail(invalid(kind, name, "spec", "Required value"));
+  }
+  const json& spec = updated["spec"];
+  const json replicas = spec.contains("replicas") ? spec["replicas"] : json(1);
+  if (!replicas.is_number_integer() || replicas.get<long long>() < 0) {
+    return ApiResult::fail(
+        invalid(kind, name, "spec.replicas",
+                "Invalid value: " + replicas.dump() + ": must be greater than or equal to 0"));
+  }
+  if (replicas.get<long long>() > kMaxReplicas) {
+    return ApiResult::fail(invalid(kind, name, "spec.replicas",
+                                   "Invalid value: " + replicas.dump() + ": too many replicas"));
+  }
+  if (spec.value("selector", json()) != current.object["spec"]["selector"]) {
+    return ApiResult::fail(invalid(
+        kind, name, "spec.selector",
+        "Invalid value: " + spec.value("selector", json()).dump() + ": field is immutable"));
+  }
+  const json& containers = spec.contains("template") && spec["template"].is_object() &&
+                                   spec["template"].contains("spec") &&
+                                   spec["template"]["spec"].is_object()
+                               ? spec["template"]["spec"].value("containers", json())
+                               : json();
+  if (!containers.is_array() || containers.empty() || !containers[0].is_object()) {
+    return ApiResult::fail(invalid(kind, name, "spec.template.spec.containers", "Required value"));
+  }
+  // What the controllers and printers read later must have the right types now: a stored
+  // object they cannot read would break every later GET and tick.
+  auto stringMap = [](const json& value) {
+    if (value.is_null()) return true;
+    if (!value.is_object()) return false;
+    for (const auto& [key, entry] : value.items()) {
+      if (!entry.is_string()) return false;
+    }
+    return true;
+  };
+  for (const char* field : {"labels", "annotations"}) {
+    if (metadata.contains(field) && !stringMap(metadata[field])) {
+      return ApiResult::fail(invalid(kind, name, std::string("metadata.") + field,
+                                     "Invalid value: must be a map of strings"));
+    }
+  }
+  const json& templateMeta = spec["template"].value("metadata", json::object());
+  if (!templateMeta.is_object() || !stringMap(templateMeta.value("labels", json()))) {
+    return ApiResult::fail(invalid(kind, name, "spec.template.metadata.labels",
+                                   "Invalid value: must be a map of strings"));
+  }
+  const json containerName = containers[0].value("name", json());
+  if (!containerName.is_string() || containerName.get<std::string>().empty()) {
+    return ApiResult::fail(
+        invalid(kind, name, "spec.template.spec.containers[0].name", "Required value"));
+  }
+  if (containers[0].contains("image") && !containers[0]["image"].is_string()) {
+    return ApiResult::fail(invalid(kind, name, "spec.template.spec.containers[0].image",
+                                   "Invalid value: must be a string"));
+  }
+  std::string resourceError;
+  if (!resourcesFromJson(containers[0].value("resources", json()), &resourceError)) {
+    return ApiResult::fail(
+        invalid(kind, name, "spec.template.spec.containers[0]." + resourceError, "Invalid value"));
+  }
+
+  json next = updated;
+  next["kind"] = kindName;
+  next["apiVersion"] = "apps/v1";
+  json& nextMeta = next["metadata"];
+  const json& currentMeta = current.object["metadata"];
+  // Server-owned fields survive any client write.
+  for (const char* field : {"uid", "creationTimestamp", "generation", "namespace", "name"}) {
+    nextMeta[field] = currentMeta[field];
+  }
+  next["status"] = current.object["status"];
+  next["spec"]["replicas"] = replicas;
+  if (next["spec"] != current.object["spec"]) {
+    nextMeta["generation"] = currentMeta.value("generation", 1) + 1;
+  }
+  if (next == current.object ||
+      (next["spec"] == current.object["spec"] &&
+       nextMeta.value("labels", json()) == currentMeta.value("labels", json()) &&
+       nextMeta.value("annotations", json()) == currentMeta.value("annotations", json()))) {
+    // A no-op write leaves the resourceVersion alone, as the API server does.
+    return ApiResult{std::nullopt, current.object};
+  }
+  nextMeta["resourceVersion"] = std::to_string(bumpVersion());
+  current.object = std::move(next);
+  deriveFromObject(current);
+  refreshStatus(current, now);
+  return ApiResult{std::nullopt, current.object};
+}
+
+ApiResult ClusterModel::setReplicas(WorkloadKind kind, const std::string& namespaceName,
+                                    const std::string& name, long long replicas,
+                                    const std::string& expectedVersion, SimTime now) {
+  const WorkloadObject* current = find(kind, namespaceName, name);
+  if (!current) return ApiResult::fail(notFound(kind, name));
+  json next = current->object;
+  next["metadata"]["resourceVersion"] = expectedVersion;
+  if (replicas < 0 || replicas > kMaxReplicas) {
+    return ApiResult::fail(invalid(
+        kind, name, "spec.replicas",
+        "Invalid value: " + std::to_string(replicas) + ": must be greater than or equal to 0"));
+  }
+  next["spec"]["replicas"] = replicas;
+  return update(kind, namespaceName, name, next, now);
+}
+
+NodeResources ClusterModel::freeOn(const std::string& node) const {
+  const NodeState* state = findNode(node);
+  if (!state) return {};
+  NodeResources free = state->allocatable;
+  for (const auto& pod : pods_) {
+    if (pod.node != node) continue;
+    free.cpuCores -= requestCpu(pod.container.resources);
+    free.memoryBytes -= requestMemory(pod.container.resources);
+    free.pods -= 1;
+  }
+  return free;
+}
+
+PodState ClusterModel::newPod(const WorkloadObject& workload, SimTime now, int ordinal) {
+  PodState pod;
+  pod.namespaceName = workload.namespaceName();
+  pod.workload = workload.name();
+  pod.kind = workload.kind;
+  pod.uid = ids_.uid();
+  pod.container = workload.container;
+  pod.qos = qosClassOf(pod.container.resources);
+  pod.labels = workload.object["spec"]["template"]["metadata"]
+                   .value("labels", json::object())
+                   .get<std::map<std::string, std::string>>();
+  if (workload.kind == WorkloadKind::kDeployment) {
+    pod.ownerKind = "ReplicaSet";
+    pod.ownerName = workload.revisionName();
+    pod.name = pod.ownerName + "-" + ids_.podSuffix();
+    pod.labels["pod-template-hash"] = workload.templateHash;
+  } else {
+    pod.ownerKind = "StatefulSet";
+    pod.ownerName = workload.name();
+    pod.ordinal = ordinal;
+    pod.name = workload.name() + "-" + std::to_string(ordinal);
+    pod.labels["controller-revision-hash"] = workload.revisionName();
+    pod.labels["statefulset.kubernetes.io/pod-name"] = pod.name;
+    pod.labels["apps.kubernetes.io/pod-index"] = std::to_string(ordinal);
+  }
+  pod.ownerUid = workload.ownerUid;
+  pod.templateHash = workload.templateHash;
+  pod.imageDigest = podTemplateHash(pod.container.image) + ids_.hex(54);
+  pod.createdAt = now;
+  pod.resourceVersion = bumpVersion();
+  return pod;
+}
+
+void ClusterModel::reconcile(WorkloadObject& workload, SimTime now) {
+  if (workload.kind == WorkloadKind::kStatefulSet) {
+    reconcileStatefulSet(workload, now);
+    return;
+  }
+  const std::string ns = workload.namespaceName();
+  const std::string name = workload.name();
+  std::vector<std::size_t> mine;
+  for (std::size_t i = 0; i < pods_.size(); ++i) {
+    const PodState& pod = pods_[i];
+    if (pod.kind == WorkloadKind::kDeployment && pod.workload == name && pod.namespaceName == ns) {
+      mine.push_back(i);
+    }
+  }
+  const int have = static_cast<int>(mine.size());
+  if (have < workload.replicas) {
+    for (int i = have; i < workload.replicas; ++i) pods_.push_back(newPod(workload, now, -1));
+    return;
+  }
+  if (have == workload.replicas) return;
+  // Which pods a ReplicaSet deletes first: unscheduled, then not running, then not ready, then
+  // the most recently ready, then the newest (ActivePodsWithRanks, without the per-node rank).
+  std::sort(mine.begin(), mine.end(), [&](std::size_t a, std::size_t b) {
+    const PodState& x = pods_[a];
+    const PodState& y = pods_[b];
+    if (x.bound() != y.bound()) return !x.bound();
+    if (x.running(now) != y.running(now)) return !x.running(now);
+    if (x.ready(now) != y.ready(now)) return !x.ready(now);
+    if (x.readyAt != y.readyAt) return x.readyAt > y.readyAt;
+    return x.createdAt > y.createdAt;
+  });
+  std::vector<std::size_t> victims(mine.begin(), mine.begin() + (have - workload.replicas));
+  std::sort(victims.rbegin(), victims.rend());
+  for (std::size_t index : victims) pods_.erase(pods_.begin() + static_cast<long>(index));
+  bumpVersion();  // a deletion is a write
+}
+
+void ClusterModel::reconcileStatefulSet(WorkloadObject& workload, SimTime now) {
+  const std::string ns = workload.namespaceName();
+  const std::string name = workload.name();
+  auto isMine = [&](const PodState& pod) {
+    return pod.kind == WorkloadKind::kStatefulSet && pod.workload == name &&
+           pod.namespaceName == ns;
+  };
+  // Scale down: the highest ordinals go.
+  std::erase_if(
+      pods_, [&](const PodState& pod) { return isMine(pod) && pod.ordinal >= workload.replicas; });
+  // Scale up, OrderedReady: ordinal i only once 0..i-1 are Running and Ready.
+  for (int ordinal = 0; ordinal < workload.replicas; ++ordinal) {
+    const auto it = std::find_if(pods_.begin(), pods_.end(), [&](const PodState& pod) {
+      return isMine(pod) && pod.ordinal == ordinal;
+    });
+    if (it == pods_.end()) {
+      pods_.push_back(newPod(workload, now, ordinal));
+      return;
+    }
+    if (!it->ready(now)) return;
+  }
+}
+
+void ClusterModel::schedule(SimTime now) {
+  for (auto& pod : pods_) {
+    if (pod.bound()) continue;
+    const double cpu = requestCpu(pod.container.resources);
+    const double memory = requestMemory(pod.container.resources);
+    const NodeState* best = nullptr;
+    double bestScore = -1;
+    for (const auto& node : nodes_) {
+      const NodeResources free = freeOn(node.name);
+      if (free.pods < 1 || free.cpuCores + 1e-9 < cpu || free.memoryBytes + 0.5 < memory) continue;
+      // LeastAllocated: prefer the node with the largest free share after placing the pod.
+      const double score = (free.cpuCores - cpu) / node.allocatable.cpuCores +
+                           (free.memoryBytes - memory) / node.allocatable.memoryBytes;
+      if (score > bestScore + 1e-12) {
+        best = &node;
+        bestScore = score;
+      }
+    }
+    if (!best) continue;  // stays Pending: no node has room
+    pod.node = best->name;
+    pod.podIp = nextPodIp(*best);
+    pod.containerId = ids_.containerId();
+    pod.sandboxId = ids_.containerId();
+    pod.scheduledAt = now;
+    pod.runningAt = now + fromSeconds(spec_.schedulingDelaySeconds);
+    pod.readyAt = *pod.runningAt + fromSeconds(spec_.readinessDelaySeconds);
+  }
+}
+
+void ClusterModel::observeTransitions(SimTime now) {
+  for (auto& pod : pods_) {
+    const int stage = pod.ready(now) ? 3 : pod.running(now) ? 2 : pod.bound() ? 1 : 0;
+    if (stage != pod.observedStage) {
+      pod.observedStage = stage;
+      pod.resourceVersion = bumpVersion();
+    }
+  }
+}
+
+void ClusterModel::refreshStatus(WorkloadObject& workload, SimTime now) {
+  const std::string ns = workload.namespaceName();
+  const std::string name = workload.name();
+  int replicas = 0, ready = 0, updated = 0;
+  for (const auto& pod : pods_) {
+    if (pod.workload != name || pod.namespaceName != ns || pod.kind != workload.kind) continue;
+    ++replicas;
+    if (pod.ready(now)) ++ready;
+    if (pod.templateHash == workload.templateHash) ++updated;
+  }
+  json& object = workload.object;
+  const json& previous = object["status"];
+  json status = json::object();
+  const auto generation = object["metadata"].value("generation", 1);
+  status["observedGeneration"] = generation;
+  const std::string timestamp =
+      rfc3339(origin_ + std::chrono::duration_cast<std::chrono::system_clock::duration>(now));
+  if (workload.kind == WorkloadKind::kDeployment) {
+    // Zero counts are omitted, as the API server's JSON does (omitempty).
+    if (replicas) status["replicas"] = replicas;
+    if (updated) status["updatedReplicas"] = updated;
+    if (ready) status["readyReplicas"] = ready;
+    if (ready) status["availableReplicas"] = ready;
+    if (replicas - ready > 0) status["unavailableReplicas"] = replicas - ready;
+    const bool available = ready >= workload.replicas - workload.replicas / 4;
+    json conditions = json::array();
+    auto condition = [&](const std::string& type, bool value, const std::string& reason,
+                         const std::string& message) {
+      std::string since = timestamp;
+      for (const auto& old : previous.value("conditions", json::array())) {
+        if (old.value("type", "") == type &&
+            old.value("status", "") == (value ? "True" : "False")) {
+          since = old.value("lastTransitionTime", timestamp);
+        }
+      }
+      conditions.push_back({{"type", type},
+                            {"status", value ? "True" : "False"},
+                            {"lastUpdateTime", since},
+                            {"lastTransitionTime", since},
+                            {"reason", reason},
+                            {"message", message}});
+    };
+    condition("Available", available,
+              available ? "MinimumReplicasAvailable" : "MinimumReplicasUnavailable",
+              available ? "Deployment has minimum availability."
+                        : "Deployment does not have minimum availability.");
+    condition("Progressing", true,
+              ready == workload.replicas ? "NewReplicaSetAvailable" : "ReplicaSetUpdated",
+              ready == workload.replicas
+                  ? "ReplicaSet \"" + workload.revisionName() + "\" has successfully progressed."
+                  : "ReplicaSet \"" + workload.revisionName() + "\" is progressing.");
+    status["conditions"] = std::move(conditions);
+  } else {
+    status["replicas"] = replicas;
+    if (ready) status["readyReplicas"] = ready;
+    if (replicas) status["currentReplicas"] = replicas;
+    if (updated) status["updatedReplicas"] = updated;
+    status["currentRevision"] = workload.revisionName();
+    status["updateRevision"] = workload.revisionName();
+    status["collisionCount"] = 0;
+    status["availableReplicas"] = ready;
+  }
+  if (status == previous) return;
+  object["status"] = std::move(status);
+  object["metadata"]["resourceVersion"] = std::to_string(bumpVersion());
+}
+
+void ClusterModel::advance(SimTime now) {
+  if (!alive_) return;
+  for (auto& [key, workload] : workloads_) reconcile(workload, now);
+  schedule(now);
+  observeTransitions(now);
+  // Every change that moves a status (a pod made, removed or changing stage, a write) takes a
+  // resourceVersion; without one there is nothing to recompute.
+  if (resourceVersion_ == statusVersion_) return;
+  for (auto& [key, workload] : workloads_) refreshStatus(workload, now);
+  statusVersion_ = resourceVersion_;
+}
+
+void ClusterModel::setAlive(bool alive, SimTime now) {
+  if (alive == alive_) return;
+  alive_ = alive;
+  if (!alive) return;
+  const SimTime readyAgain = now + fromSeconds(spec_.readinessDelaySeconds);
+  for (auto& pod : pods_) {
+    if (pod.running(now) && !pod.isSystem()) pod.readyAt = readyAgain;
+  }
+  observeTransitions(now);
+}
+
+}  // namespace fleetscale::sim

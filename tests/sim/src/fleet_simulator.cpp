@@ -1,0 +1,998 @@
+#include "fleetscale/sim/fleet_simulator.h"
+
+#include <linux/magic.h>
+#include <openssl/evp.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <cerrno>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "fleetscale/shared/logging.h"
+#include "fleetscale/shared/test_pki.h"
+#include "fleetscale/shared/text.h"
+#include "fleetscale/sim/api_server.h"
+#include "fleetscale/sim/child_process.h"
+#include "fleetscale/sim/control_api.h"
+#include "fleetscale/sim/kubelet_server.h"
+#include "fleetscale/sim/node_writer.h"
+#include "fleetscale/sim/tcp_relay.h"
+
+namespace fleetscale::sim {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+std::string base64(std::string_view data) {
+  std::string out(4 * ((data.size() + 2) / 3) + 1, '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(data.data()),
+                                static_cast<int>(data.size()));
+  out.resize(static_cast<std::size_t>(n));
+  return out;
+}
+
+std::string randomToken() {
+  std::random_device device;
+  IdGenerator ids((static_cast<std::uint64_t>(device()) << 32) ^ device());
+  return ids.hex(48);
+}
+
+Status writeText(const std::string& path, const std::string& content,
+                 fs::perms perms = fs::perms(0644)) {
+  std::error_code ec;
+  fs::create_directories(fs::path(path).parent_path(), ec);
+  if (Status s = writeFileAtomic(path, content); !s) return s;
+  fs::permissions(path, perms, ec);
+  return {};
+}
+
+std::string kubeconfigYaml(
+    const std::vector<std::tuple<std::string, std::string, std::string, std::string>>& clusters,
+    const std::string& current) {
+  // (cluster name, server URL, CA PEM, token)
+  std::string out = "apiVersion: v1\nkind: Config\npreferences: {}\nclusters:\n";
+  for (const auto& [name, server, ca, token] : clusters) {
+    out += "- name: " + name + "\n  cluster:\n    server: " + server +
+           "\n    certificate-authority-data: " + base64(ca) + "\n";
+  }
+  out += "users:\n";
+  for (const auto& [name, server, ca, token] : clusters) {
+    out += "- name: " + name + "-admin\n  user:\n    token: " + token + "\n";
+  }
+  out += "contexts:\n";
+  for (const auto& [name, server, ca, token] : clusters) {
+    out += "- name: " + name + "\n  context:\n    cluster: " + name + "\n    user: " + name +
+           "-admin\n";
+  }
+  out += "current-context: " + current + "\n";
+  return out;
+}
+
+std::string programDirectory() {
+  std::error_code ec;
+  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? "." : self.parent_path().string();
+}
+
+// CPU seconds a process has used (utime + stime from /proc/<pid>/stat), 0 when it is gone.
+double processCpuSeconds(pid_t pid) {
+  auto text = readFile("/proc/" + std::to_string(pid) + "/stat");
+  if (!text) return 0;
+  const auto close = text->rfind(')');
+  if (close == std::string::npos) return 0;
+  const auto fields = splitFields(std::string_view(*text).substr(close + 2));
+  // After "pid (comm) ": state is field 3, utime 14, stime 15 (1-based in proc(5)).
+  if (fields.size() < 13) return 0;
+  const auto utime = parseUint64(fields[11]);
+  const auto stime = parseUint64(fields[12]);
+  const long hz = ::sysconf(_SC_CLK_TCK);
+  if (!utime || !stime || hz <= 0) return 0;
+  return static_cast<double>(*utime + *stime) / static_cast<double>(hz);
+}
+
+bool onTmpfs(const std::string& path) {
+  struct statfs info {};
+  return ::statfs(path.c_str(), &info) == 0 && info.f_type == TMPFS_MAGIC;
+}
+
+constexpr std::string_view kTreesPrefix = "fleetscale-sim-trees-";
+
+// Trees of simulators that died without cleaning up (killed, crashed): named after a pid that
+// no longer runs.
+void removeOrphanedTrees(const std::string& dir) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(kTreesPrefix, 0) != 0) continue;
+    const std::size_t digits = name.find('-', kTreesPrefix.size()) - kTreesPrefix.size();
+    const auto pid = parseInt64(std::string_view(name).substr(kTreesPrefix.size(), digits));
+    if (!pid || *pid <= 0) continue;
+    if (::kill(static_cast<pid_t>(*pid), 0) != 0 && errno == ESRCH)
+      fs::remove_all(entry.path(), ec);
+  }
+}
+
+// Where the node trees go. They are rewritten many times a second, and on a disk filesystem
+// every rename costs an inode allocation (ext4 scans for recently freed inodes): on tmpfs they
+// cost a tenth. Returns the directory and whether it is a temporary one outside the state dir.
+std::pair<std::string, bool> chooseTreesDir(const std::string& requested,
+                                            const std::string& stateDir) {
+  if (!requested.empty()) return {requested, false};
+  if (onTmpfs(stateDir)) return {stateDir + "/trees", false};
+  if (::access("/dev/shm", W_OK) == 0 && onTmpfs("/dev/shm")) {
+    removeOrphanedTrees("/dev/shm");
+    std::string pattern =
+        "/dev/shm/" + std::string(kTreesPrefix) + std::to_string(::getpid()) + "-XXXXXX";
+    if (::mkdtemp(pattern.data())) return {pattern, true};
+  }
+  return {stateDir + "/trees", false};
+}
+
+bool isNodeSelected(const FaultSpec& fault, const std::string& name, int index) {
+  if (fault.nodes.empty()) return true;
+  for (const auto& selector : fault.nodes) {
+    if (selector == name || selector == std::to_string(index)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+struct NodeRuntime {
+  std::string name;
+  int index = 0;
+  std::unique_ptr<FakeKubelet> kubelet;
+  std::unique_ptr<NodeWriter> writer;
+  ChildProcess agent;
+  std::vector<std::string> agentArgs;
+  std::string agentLog;
+  bool flapping = false;
+  double flapPeriodSeconds = 0;
+  SimTime nextFlap{};
+  bool flappedDown = false;
+  std::atomic<double> endedAgentCpuSeconds{0};
+  bool reportedWriteError = false;
+};
+
+struct ClusterRuntime {
+  std::string name;
+  std::shared_ptr<TokenBook> tokens;
+  std::unique_ptr<FakeApiServer> api;
+  std::unique_ptr<TcpRelay> relay;
+  std::vector<std::unique_ptr<NodeRuntime>> nodes;
+  bool killed = false;
+  bool apiPartitioned = false;
+  bool agentsPartitioned = false;
+  std::size_t writeCursor = 0;
+};
+
+// Brings a cluster's servers, relay, agents and model in line with its fault flags.
+void applyClusterState(ClusterRuntime& cluster, SharedFleet& fleet, bool agentsEnabled) {
+  const bool apiUp = !cluster.killed && !cluster.apiPartitioned;
+  if (apiUp && !cluster.api->running()) cluster.api->start();
+  if (!apiUp && cluster.api->running()) cluster.api->stop();
+  cluster.relay->setBlocked(cluster.killed || cluster.agentsPartitioned);
+  for (auto& node : cluster.nodes) {
+    if (cluster.killed) {
+      node->kubelet->stop();
+      node->agent.freeze();
+    } else {
+      if (!node->kubelet->running()) node->kubelet->start();
+      if (agentsEnabled) node->agent.thaw();
+    }
+  }
+  std::lock_guard lock(fleet.mutex);
+  fleet.model.setAlive(cluster.name, !cluster.killed, fleet.clock.now());
+}
+
+struct FleetSimulator::Impl {
+  boost::asio::io_context io;
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work;
+  std::vector<std::thread> ioThreads;
+  std::vector<ClusterRuntime> clusters;
+  ChildProcess aggregator;
+  std::string aggregatorLog;
+  std::optional<std::pair<std::uint16_t, std::uint16_t>> aggregatorPorts;
+  std::atomic<double> endedAggregatorCpuSeconds{0};
+  std::unique_ptr<HttpServer> control;
+  std::string agentBinary;
+  std::string tokenFile;
+
+  // Guarded by mutex.
+  mutable std::mutex mutex;
+  std::condition_variable changed;
+  Timeline timeline;
+  std::vector<FaultSpec> scheduled;  // scenario faults still to come, in time order
+  std::vector<std::pair<SimTime, FaultSpec>> endings;  // automatic ends of faults with `for`
+  std::deque<std::pair<std::uint64_t, FaultSpec>> injected;
+  std::uint64_t injectedCount = 0;
+  std::uint64_t appliedCount = 0;
+  bool timelineClosed = false;
+  std::uint64_t ticks = 0;
+  std::uint64_t overruns = 0;
+  double loopBusySeconds = 0;
+  SimTime nextSample{0};
+
+  ClusterRuntime* findCluster(const std::string& name) {
+    for (auto& cluster : clusters) {
+      if (cluster.name == name) return &cluster;
+    }
+    return nullptr;
+  }
+};
+
+FleetSimulator::FleetSimulator(Scenario scenario, SimulatorOptions options, const Clock& clock)
+    : scenario_(std::move(scenario)),
+      options_(std::move(options)),
+      clock_(clock),
+      impl_(std::make_unique<Impl>()) {
+  if (options_.durationSeconds) scenario_.durationSeconds = *options_.durationSeconds;
+  if (options_.agents) scenario_.agents.enabled = *options_.agents;
+  if (options_.aggregator) scenario_.aggregator.enabled = *options_.aggregator;
+  if (!options_.externalAggregator.empty()) scenario_.aggregator.enabled = false;
+}
+
+FleetSimulator::~FleetSimulator() { stop(); }
+
+const ClusterEndpoints* FleetSimulator::findEndpoints(const std::string& cluster) const {
+  for (const auto& endpoints : endpoints_) {
+    if (endpoints.name == cluster) return &endpoints;
+  }
+  return nullptr;
+}
+
+WriteLog* FleetSimulator::writes(const std::string& cluster) {
+  ClusterRuntime* runtime = impl_->findCluster(cluster);
+  return runtime ? &runtime->api->writes() : nullptr;
+}
+
+std::optional<std::pair<std::uint16_t, std::uint16_t>> FleetSimulator::aggregatorPorts() const {
+  return impl_->aggregatorPorts;
+}
+
+std::uint16_t FleetSimulator::controlPort() const {
+  return impl_->control ? impl_->control->port() : 0;
+}
+
+Status FleetSimulator::start() {
+  if (started_.exchange(true)) return Error{"already started"};
+  auto log = componentLogger("sim");
+  Impl& impl = *impl_;
+
+  // --- state directory ------------------------------------------------------------------------
+  stateDir_ = options_.stateDir;
+  if (stateDir_.empty()) {
+    const char* tmp = std::getenv("TMPDIR");
+    std::string pattern = std::string(tmp ? tmp : "/tmp") + "/fleetscale-sim.XXXXXX";
+    if (!::mkdtemp(pattern.data())) return Error{"cannot create a state directory in " + pattern};
+    stateDir_ = pattern;
+    temporaryStateDir_ = true;
+  }
+  std::error_code ec;
+  fs::create_directories(stateDir_, ec);
+  if (ec) return Error{stateDir_ + ": " + ec.message()};
+  stateDir_ = fs::absolute(stateDir_).string();
+  const std::string binDir = options_.binDir.empty() ? programDirectory() : options_.binDir;
+  std::tie(treesDir_, temporaryTreesDir_) = chooseTreesDir(options_.treesDir, stateDir_);
+  fs::create_directories(treesDir_, ec);
+  if (ec) return Error{treesDir_ + ": " + ec.message()};
+  if (temporaryTreesDir_) {
+    fs::remove(stateDir_ + "/trees", ec);
+    fs::create_directory_symlink(treesDir_, stateDir_ + "/trees", ec);
+  }
+  impl.agentBinary = binDir + "/fleetscale-agent";
+  impl.tokenFile = stateDir_ + "/aggregator.token";
+  if (Status s = writeText(impl.tokenFile, randomToken() + "\n", fs::perms(0600)); !s) return s;
+
+  fleet_ = std::make_unique<SharedFleet>(scenario_, clock_);
+  {
+    std::lock_guard lock(fleet_->mutex);
+    fleet_->model.step(SimTime{0});
+  }
+
+  impl.work.emplace(impl.io.get_executor());
+  for (int i = 0; i < std::max(1, options_.ioThreads); ++i) {
+    impl.ioThreads.emplace_back([&impl] { impl.io.run(); });
+  }
+
+  // --- aggregator -----------------------------------------------------------------------------
+  std::string aggregatorAddress = options_.externalAggregator;
+  if (scenario_.aggregator.enabled) {
+    const std::string dir = stateDir_ + "/aggregator";
+    fs::create_directories(dir, ec);
+    fs::remove(dir + "/ready.json", ec);
+    impl.aggregatorLog = dir + "/aggregator.log";
+    std::vector<std::string> args = {"--listen",       "127.0.0.1:0",  "--http-listen",
+                                     "127.0.0.1:0",    "--ready-file", dir + "/ready.json",
+                                     "--token-file",   impl.tokenFile, "--aggregator-id",
+                                     "fleetscale-sim", "--log-level",  options_.childLogLevel};
+    for (std::string arg : scenario_.aggregator.extraArgs) {
+      for (std::size_t at = arg.find("{state}"); at != std::string::npos;
+           at = arg.find("{state}")) {
+        arg.replace(at, 7, stateDir_);
+      }
+      args.push_back(std::move(arg));
+    }
+    if (Status s =
+            impl.aggregator.start(binDir + "/fleetscale-aggregator", args, impl.aggregatorLog);
+        !s) {
+      return Error{"cannot start fleetscale-aggregator: " + s.message()};
+    }
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+    while (!impl.aggregatorPorts && std::chrono::steady_clock::now() < deadline) {
+      if (!impl.aggregator.running()) break;
+      if (auto text = readFile(dir + "/ready.json")) {
+        const json ready = json::parse(*text, nullptr, false);
+        if (!ready.is_discarded() && ready.contains("ingest_port")) {
+          impl.aggregatorPorts = std::make_pair(ready["ingest_port"].get<std::uint16_t>(),
+                                                ready["http_port"].get<std::uint16_t>());
+          break;
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    if (!impl.aggregatorPorts) {
+      return Error{"fleetscale-aggregator did not become ready; see " + impl.aggregatorLog};
+    }
+    aggregatorAddress = "127.0.0.1:" + std::to_string(impl.aggregatorPorts->first);
+  }
+  auto target = parseHostPort(aggregatorAddress.empty() ? "127.0.0.1:9" : aggregatorAddress);
+  if (!target) return Error{"aggregator address: " + target.error().message};
+
+  // Does this agent read the kubelet? (The flags arrived with the agent's metadata work.)
+  if (scenario_.agents.enabled) {
+    agentsReadKubelet_ =
+        captureOutput(impl.agentBinary, {"--help"}).find("--kubelet-url") != std::string::npos;
+  }
+
+  // --- clusters -------------------------------------------------------------------------------
+  std::vector<std::tuple<std::string, std::string, std::string, std::string>> kubeconfigEntries;
+  std::uint64_t seed = scenario_.seed;
+  for (const auto& spec : scenario_.clusters) {
+    ClusterRuntime runtime;
+    runtime.name = spec.name;
+    ClusterEndpoints endpoints;
+    endpoints.name = spec.name;
+    endpoints.cloud = spec.cloud;
+    endpoints.region = spec.region;
+    const std::string dir = stateDir_ + "/clusters/" + spec.name;
+    fs::create_directories(dir + "/tokens", ec);
+
+    auto pki = makeTestPki(
+        {"localhost", "127.0.0.1", "kubernetes", "kubernetes.default", "kubernetes.default.svc"},
+        "kubernetes-admin");
+    if (!pki) return Error{"certificates for " + spec.name + ": " + pki.error().message};
+    endpoints.caFile = dir + "/ca.crt";
+    if (Status s = writeText(endpoints.caFile, pki->ca.certificate); !s) return s;
+
+    auto tokens = std::make_shared<TokenBook>();
+    const std::pair<const char*, Identity> identities[] = {
+        {"admin", {"kubernetes-admin", Role::kAdmin}},
+        {"controller",
+         {"system:serviceaccount:fleetscale:fleetscale-aggregator", Role::kController}},
+        {"agent", {"system:serviceaccount:fleetscale:fleetscale-agent", Role::kAgent}},
+        {"none", {"system:serviceaccount:default:default", Role::kNone}},
+    };
+    std::map<std::string, std::string> tokenValues;
+    for (const auto& [role, identity] : identities) {
+      const std::string token = randomToken();
+      tokens->add(token, identity);
+      tokenValues[role] = token;
+      endpoints.tokenFiles[role] = dir + "/tokens/" + role + ".token";
+      if (Status s = writeText(endpoints.tokenFiles[role], token + "\n", fs::perms(0600)); !s)
+        return s;
+    }
+    runtime.tokens = tokens;
+
+    runtime.api = std::make_unique<FakeApiServer>(
+        impl.io, makeServerTls(pki->server.certificate, pki->server.privateKey), *fleet_, spec.name,
+        tokens, ++seed);
+    endpoints.writeLog = dir + "/api-writes.jsonl";
+    fs::remove(endpoints.writeLog, ec);
+    runtime.api->writes().setFile(endpoints.writeLog);
+    runtime.api->start(0);
+    endpoints.apiUrl = runtime.api->url();
+    endpoints.kubeconfig = dir + "/kubeconfig";
+    if (Status s = writeText(endpoints.kubeconfig,
+                             kubeconfigYaml({{spec.name, endpoints.apiUrl, pki->ca.certificate,
+                                              tokenValues["admin"]}},
+                                            spec.name),
+                             fs::perms(0600));
+        !s) {
+      return s;
+    }
+    kubeconfigEntries.emplace_back(spec.name, endpoints.apiUrl, pki->ca.certificate,
+                                   tokenValues["admin"]);
+
+    runtime.relay = std::make_unique<TcpRelay>(impl.io, *target);
+    runtime.relay->start();
+    endpoints.relayPort = runtime.relay->port();
+
+    std::vector<NodeState> nodes;
+    {
+      std::lock_guard lock(fleet_->mutex);
+      nodes = fleet_->model.findCluster(spec.name)->nodes();
+    }
+    for (const auto& node : nodes) {
+      auto runtimeNode = std::make_unique<NodeRuntime>();
+      runtimeNode->name = node.name;
+      runtimeNode->index = node.index;
+      auto certificate =
+          issueCertificate(pki->ca, node.name, {node.name, "localhost", "127.0.0.1"}, true);
+      if (!certificate) return Error{"kubelet certificate: " + certificate.error().message};
+      runtimeNode->kubelet = std::make_unique<FakeKubelet>(
+          impl.io,
+          makeServerTls(certificate->certificate + pki->ca.certificate, certificate->privateKey),
+          *fleet_, spec.name, node.name, tokens);
+      runtimeNode->kubelet->start(0);
+      NodeEndpoints nodeEndpoints;
+      nodeEndpoints.name = node.name;
+      nodeEndpoints.zone = node.zone;
+      nodeEndpoints.kubeletUrl = runtimeNode->kubelet->url();
+      nodeEndpoints.hostRoot = treesDir_ + "/" + spec.name + "/" + node.name;
+      nodeEndpoints.agentLog = dir + "/nodes/" + node.name + "/agent.log";
+      runtimeNode->agentLog = nodeEndpoints.agentLog;
+      fs::create_directories(dir + "/nodes/" + node.name, ec);
+      fs::remove_all(nodeEndpoints.hostRoot, ec);
+      runtimeNode->writer =
+          std::make_unique<NodeWriter>(nodeEndpoints.hostRoot, spec.driver, spec.cgroupVersion,
+                                       fleet_->clock.origin() - std::chrono::hours(72));
+      NodeSnapshot snapshot;
+      {
+        std::lock_guard lock(fleet_->mutex);
+        ClusterModel* model = fleet_->model.findCluster(spec.name);
+        for (auto& state : model->nodes()) {
+          if (state.name == node.name) state.kubeletPort = runtimeNode->kubelet->port();
+        }
+        snapshot = snapshotNode(*model, *model->findNode(node.name), fleet_->model.lastStep());
+      }
+      if (Status s = runtimeNode->writer->initialize(snapshot); !s) {
+        return Error{"node tree " + nodeEndpoints.hostRoot + ": " + s.message()};
+      }
+      runtimeNode->agentArgs = {"--aggregator",
+                                "127.0.0.1:" + std::to_string(endpoints.relayPort),
+                                "--token-file",
+                                impl.tokenFile,
+                                "--cluster",
+                                spec.name,
+                                "--cloud",
+                                spec.cloud,
+                                "--region",
+                                spec.region,
+                                "--zone",
+                                node.zone,
+                                "--node",
+                                node.name,
+                                "--host-root",
+                                nodeEndpoints.hostRoot,
+                                "--interval",
+                                scenario_.agents.interval,
+                                "--rediscover-interval",
+                                scenario_.agents.rediscoverInterval,
+                                "--log-level",
+                                options_.childLogLevel};
+      if (agentsReadKubelet_) {
+        for (const std::string& arg :
+             {std::string("--kubelet-url"), nodeEndpoints.kubeletUrl,
+              std::string("--kubelet-token-file"), endpoints.tokenFiles["agent"],
+              std::string("--kubelet-ca-file"), endpoints.caFile}) {
+          runtimeNode->agentArgs.push_back(arg);
+        }
+      }
+      for (const auto& arg : scenario_.agents.extraArgs) runtimeNode->agentArgs.push_back(arg);
+      endpoints.nodes.push_back(std::move(nodeEndpoints));
+      runtime.nodes.push_back(std::move(runtimeNode));
+    }
+    impl.clusters.push_back(std::move(runtime));
+    endpoints_.push_back(std::move(endpoints));
+  }
+  if (!kubeconfigEntries.empty()) {
+    if (Status s = writeText(stateDir_ + "/fleet.kubeconfig",
+                             kubeconfigYaml(kubeconfigEntries, std::get<0>(kubeconfigEntries[0])),
+                             fs::perms(0600));
+        !s) {
+      return s;
+    }
+  }
+
+  // --- the first tick, then agents -------------------------------------------------------------
+  // The trees show the counters of this moment before any agent reads them, and faults due at
+  // the start are in force.
+  {
+    std::lock_guard lock(impl.mutex);
+    impl.scheduled = scenario_.faults;
+  }
+  tick();
+  if (scenario_.agents.enabled) {
+    for (auto& cluster : impl.clusters) {
+      for (auto& node : cluster.nodes) {
+        if (Status s = node->agent.start(impl.agentBinary, node->agentArgs, node->agentLog); !s) {
+          return Error{"cannot start fleetscale-agent for " + node->name + ": " + s.message()};
+        }
+      }
+      applyClusterState(cluster, *fleet_, true);
+    }
+  }
+
+  // --- control API, clock -----------------------------------------------------------------------
+  if (options_.controlApi) {
+    impl.control = std::make_unique<HttpServer>(impl.io, makeControlHandler(*this));
+    impl.control->listen(HostPort{"127.0.0.1", 0});
+  }
+  if (Status s = writeText(stateDir_ + "/ready.json", endpointsJson().dump(2) + "\n"); !s) return s;
+  log->info("simulated fleet '{}' running: {} clusters, state in {}", scenario_.name,
+            scenario_.clusters.size(), stateDir_);
+  loopThread_ = std::thread([this] { loop(); });
+  return {};
+}
+
+json FleetSimulator::endpointsJson() const {
+  json clusters = json::array();
+  for (const auto& c : endpoints_) {
+    json nodes = json::array();
+    for (const auto& n : c.nodes) {
+      nodes.push_back({{"name", n.name},
+                       {"zone", n.zone},
+                       {"kubelet_url", n.kubeletUrl},
+                       {"host_root", n.hostRoot},
+                       {"agent_log", n.agentLog}});
+    }
+    clusters.push_back({{"name", c.name},
+                        {"cloud", c.cloud},
+                        {"region", c.region},
+                        {"api_url", c.apiUrl},
+                        {"kubeconfig", c.kubeconfig},
+                        {"ca_file", c.caFile},
+                        {"token_files", c.tokenFiles},
+                        {"write_log", c.writeLog},
+                        {"relay_port", c.relayPort},
+                        {"nodes", std::move(nodes)}});
+  }
+  json out = {{"scenario", scenario_.name},
+              {"state_dir", stateDir_},
+              {"trees_dir", treesDir_},
+              {"fleet_kubeconfig", stateDir_ + "/fleet.kubeconfig"},
+              {"aggregator_token_file", impl_->tokenFile},
+              {"agents_read_kubelet", agentsReadKubelet_},
+              {"clusters", std::move(clusters)}};
+  out["control_url"] =
+      impl_->control ? "http://127.0.0.1:" + std::to_string(impl_->control->port()) : "";
+  if (impl_->aggregatorPorts) {
+    out["aggregator"] = {
+        {"ingest_port", impl_->aggregatorPorts->first},
+        {"http_port", impl_->aggregatorPorts->second},
+        {"url", "http://127.0.0.1:" + std::to_string(impl_->aggregatorPorts->second)},
+        {"log", impl_->aggregatorLog}};
+  } else {
+    out["aggregator"] = nullptr;
+  }
+  return out;
+}
+
+Status FleetSimulator::inject(const FaultSpec& fault) {
+  if (!started_ || stopped_) return Error{"the simulator is not running"};
+  if (!fault.cluster.empty() && !scenario_.findCluster(fault.cluster)) {
+    return Error{"no cluster named " + fleetscale::quoted(fault.cluster)};
+  }
+  std::unique_lock lock(impl_->mutex);
+  const std::uint64_t id = ++impl_->injectedCount;
+  impl_->injected.emplace_back(id, fault);
+  impl_->changed.notify_all();
+  // Applied by the clock loop within a tick; wait so the caller sees its effect.
+  impl_->changed.wait_for(lock, std::chrono::seconds(10),
+                          [&] { return impl_->appliedCount >= id || stopping_; });
+  if (impl_->appliedCount < id) return Error{"the fault was not applied in time"};
+  return {};
+}
+
+void FleetSimulator::requestFinish() {
+  finished_ = true;
+  std::lock_guard lock(impl_->mutex);
+  impl_->timelineClosed = true;
+  impl_->changed.notify_all();
+}
+
+bool FleetSimulator::waitUntilFinished(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(impl_->mutex);
+  return impl_->changed.wait_for(lock, timeout, [&] {
+    return finished_.load() || stopping_.load();
+  }) && finished_;
+}
+
+// Applies one fault (its start, or its end) to the runtime. On the clock loop's thread (or in
+// start(), before that thread exists).
+void FleetSimulator::applyFault(const FaultSpec& fault, bool ending, SimTime now) {
+  Impl& impl = *impl_;
+  auto log = componentLogger("sim");
+  std::vector<ClusterRuntime*> targets;
+  if (fault.cluster.empty()) {
+    for (auto& cluster : impl.clusters) targets.push_back(&cluster);
+  } else if (ClusterRuntime* cluster = impl.findCluster(fault.cluster)) {
+    targets.push_back(cluster);
+  }
+  for (ClusterRuntime* cluster : targets) {
+    std::unique_lock flags(impl.mutex);  // stateJson() reads the flags on other threads
+    switch (fault.kind) {
+      case FaultKind::kKillCluster:
+        cluster->killed = !ending;
+        break;
+      case FaultKind::kReviveCluster:
+        cluster->killed = false;
+        break;
+      case FaultKind::kPartitionApi:
+        cluster->apiPartitioned = !ending;
+        break;
+      case FaultKind::kPartitionAgents:
+        cluster->agentsPartitioned = !ending;
+        break;
+      case FaultKind::kSlowApi: {
+        ApiFaults faults = cluster->api->faults().get();
+        faults.latency =
+            ending ? std::chrono::milliseconds(0)
+                   : std::chrono::milliseconds(static_cast<long>(fault.latencySeconds * 1000));
+        cluster->api->faults().set(faults);
+        break;
+      }
+      case FaultKind::kFailingApi: {
+        ApiFaults faults = cluster->api->faults().get();
+        faults.errorRate = ending ? 0 : fault.rate;
+        faults.errorStatus = fault.status;
+        cluster->api->faults().set(faults);
+        break;
+      }
+      case FaultKind::kConflictStorm: {
+        ApiFaults faults = cluster->api->faults().get();
+        faults.conflictRate = ending ? 0 : fault.rate;
+        cluster->api->faults().set(faults);
+        break;
+      }
+      case FaultKind::kFlapAgents:
+        for (auto& node : cluster->nodes) {
+          if (!isNodeSelected(fault, node->name, node->index)) continue;
+          node->flapping = !ending;
+          node->flapPeriodSeconds = fault.periodSeconds;
+          node->nextFlap = now;
+        }
+        break;
+      case FaultKind::kKubeletGarbage:
+        for (auto& node : cluster->nodes) {
+          if (!isNodeSelected(fault, node->name, node->index)) continue;
+          node->kubelet->setGarbage(ending ? KubeletGarbage::kNone : kubeletGarbageOf(fault.mode));
+        }
+        break;
+      case FaultKind::kHeal:
+        cluster->apiPartitioned = false;
+        cluster->agentsPartitioned = false;
+        cluster->api->faults().set(ApiFaults{});
+        for (auto& node : cluster->nodes) {
+          node->flapping = false;
+          node->kubelet->setGarbage(KubeletGarbage::kNone);
+        }
+        break;
+    }
+    flags.unlock();
+    applyClusterState(*cluster, *fleet_, scenario_.agents.enabled);
+    if (fault.kind == FaultKind::kFlapAgents || fault.kind == FaultKind::kHeal) {
+      for (auto& node : cluster->nodes) {
+        if (!node->flapping && node->flappedDown && scenario_.agents.enabled) {
+          node->flappedDown = false;
+          if (Status s = node->agent.start(impl.agentBinary, node->agentArgs, node->agentLog); !s) {
+            log->error("restarting the agent of {}: {}", node->name, s.message());
+          }
+        }
+      }
+    }
+  }
+  log->info("t={:.1f}s {} {}{}", toSeconds(now), ending ? "end of" : "fault", toString(fault.kind),
+            fault.cluster.empty() ? "" : " " + fault.cluster);
+  std::lock_guard lock(impl.mutex);
+  impl.timeline.faults.push_back({toSeconds(now), fault.kind, fault.cluster, ending});
+  if (!ending && fault.forSeconds && fault.kind != FaultKind::kReviveCluster &&
+      fault.kind != FaultKind::kHeal) {
+    impl.endings.emplace_back(now + fromSeconds(*fault.forSeconds), fault);
+  }
+}
+
+// One step of the clock: due faults, flapping agents, the model, the cgroup trees, the scale
+// actions and a timeline sample.
+void FleetSimulator::tick() {
+  Impl& impl = *impl_;
+  auto log = componentLogger("sim");
+  const SimTime sampleEvery = fromSeconds(scenario_.sampleIntervalSeconds);
+  const SimTime duration = fromSeconds(scenario_.durationSeconds);
+  const auto busyStart = std::chrono::steady_clock::now();
+  const SimTime now = fleet_->clock.now();
+
+  // Faults due now: the scenario's, the ends of earlier ones, and injected ones.
+  std::vector<std::pair<FaultSpec, bool>> due;
+  std::uint64_t injectedUpTo = 0;
+  {
+    std::lock_guard lock(impl.mutex);
+    while (!impl.scheduled.empty() && fromSeconds(impl.scheduled.front().atSeconds) <= now) {
+      due.emplace_back(impl.scheduled.front(), false);
+      impl.scheduled.erase(impl.scheduled.begin());
+    }
+    for (auto it = impl.endings.begin(); it != impl.endings.end();) {
+      if (it->first <= now) {
+        due.emplace_back(it->second, true);
+        it = impl.endings.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    while (!impl.injected.empty()) {
+      due.emplace_back(impl.injected.front().second, false);
+      injectedUpTo = impl.injected.front().first;
+      impl.injected.pop_front();
+    }
+  }
+  for (const auto& [fault, ending] : due) applyFault(fault, ending, now);
+
+  // Flapping agents: down for half a period, up for the other half.
+  for (auto& cluster : impl.clusters) {
+    for (auto& node : cluster.nodes) {
+      if (!node->flapping || now < node->nextFlap || cluster.killed || !scenario_.agents.enabled)
+        continue;
+      node->nextFlap = now + fromSeconds(node->flapPeriodSeconds / 2);
+      if (node->flappedDown) {
+        if (Status s = node->agent.start(impl.agentBinary, node->agentArgs, node->agentLog); !s) {
+          log->error("restarting the agent of {}: {}", node->name, s.message());
+        }
+      } else {
+        node->endedAgentCpuSeconds += processCpuSeconds(node->agent.pid());
+        node->agent.stop(SIGKILL, std::chrono::seconds(2));
+      }
+      node->flappedDown = !node->flappedDown;
+    }
+  }
+
+  // Advance the model and copy out what the trees need.
+  std::vector<std::pair<NodeRuntime*, NodeSnapshot>> snapshots;
+  std::optional<TimelineSample> sample;
+  bool timelineOpen = false;
+  {
+    std::lock_guard lock(impl.mutex);
+    timelineOpen = !impl.timelineClosed;
+  }
+  {
+    std::lock_guard lock(fleet_->mutex);
+    fleet_->model.step(now);
+    for (auto& cluster : impl.clusters) {
+      const ClusterModel* model = fleet_->model.findCluster(cluster.name);
+      if (!model->alive()) continue;
+      for (auto& node : cluster.nodes) {
+        snapshots.emplace_back(node.get(), snapshotNode(*model, *model->findNode(node->name), now));
+      }
+    }
+    if (timelineOpen && now >= impl.nextSample) {
+      sample = fleet_->model.sample();
+      impl.nextSample += sampleEvery;
+      if (impl.nextSample <= now) impl.nextSample = now + sampleEvery;
+    }
+  }
+  for (auto& [node, snapshot] : snapshots) {
+    if (Status s = node->writer->sync(snapshot); !s && !node->reportedWriteError) {
+      node->reportedWriteError = true;
+      log->error("writing the cgroup tree of {}: {}", node->name, s.message());
+    }
+  }
+
+  // Scale actions: client writes that changed replicas.
+  std::vector<ScaleAction> actions;
+  for (auto& cluster : impl.clusters) {
+    const auto records = cluster.api->writes().recordsFrom(cluster.writeCursor);
+    cluster.writeCursor += records.size();
+    for (const auto& record : records) {
+      if (record.status == 200 && record.replicasBefore && record.replicasAfter &&
+          *record.replicasBefore != *record.replicasAfter) {
+        actions.push_back({record.seconds, cluster.name, record.workload, *record.replicasBefore,
+                           *record.replicasAfter, record.user});
+      }
+    }
+  }
+  {
+    std::lock_guard lock(impl.mutex);
+    if (sample) impl.timeline.samples.push_back(std::move(*sample));
+    for (auto& action : actions) impl.timeline.actions.push_back(std::move(action));
+    if (injectedUpTo) impl.appliedCount = injectedUpTo;
+    ++impl.ticks;
+    if (duration > SimTime{0} && now >= duration && !impl.timelineClosed) {
+      impl.timelineClosed = true;
+      finished_ = true;
+      log->info("scenario '{}' finished after {:.1f}s", scenario_.name, toSeconds(now));
+    }
+    impl.loopBusySeconds +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - busyStart).count();
+    impl.changed.notify_all();
+  }
+}
+
+void FleetSimulator::loop() {
+  Impl& impl = *impl_;
+  const SimTime interval = fromSeconds(scenario_.tickSeconds);
+  SimTime nextTick = fleet_->clock.now();
+  while (!stopping_) {
+    tick();
+    nextTick += interval;
+    const SimTime after = fleet_->clock.now();
+    if (nextTick < after) {
+      std::lock_guard lock(impl.mutex);
+      ++impl.overruns;
+      nextTick = after;
+    }
+    std::unique_lock lock(impl.mutex);
+    impl.changed.wait_for(lock, nextTick - after,
+                          [&] { return stopping_.load() || !impl.injected.empty(); });
+  }
+}
+
+Timeline FleetSimulator::timeline() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->timeline;
+}
+
+Report FleetSimulator::report() const {
+  MeasurementOptions options;
+  options.loadChangeThreshold = scenario_.loadChangeThreshold;
+  return computeReport(scenario_.name, timeline(), options);
+}
+
+json FleetSimulator::reportJson() const {
+  const Timeline recorded = timeline();
+  MeasurementOptions options;
+  options.loadChangeThreshold = scenario_.loadChangeThreshold;
+  json out = sim::reportJson(computeReport(scenario_.name, recorded, options), recorded);
+  std::lock_guard lock(impl_->mutex);
+  out["simulator"] = {{"ticks", impl_->ticks},
+                      {"tick_overruns", impl_->overruns},
+                      {"tick_seconds", scenario_.tickSeconds},
+                      {"loop_busy_seconds", impl_->loopBusySeconds}};
+  return out;
+}
+
+json FleetSimulator::costJson() {
+  rusage self{};
+  ::getrusage(RUSAGE_SELF, &self);
+  auto seconds = [](const timeval& tv) {
+    return static_cast<double>(tv.tv_sec) + tv.tv_usec / 1e6;
+  };
+  double agents = 0;
+  int running = 0;
+  for (auto& cluster : impl_->clusters) {
+    for (auto& node : cluster.nodes) {
+      agents += node->endedAgentCpuSeconds;
+      if (node->agent.running()) {
+        agents += processCpuSeconds(node->agent.pid());
+        ++running;
+      }
+    }
+  }
+  double aggregator = impl_->endedAggregatorCpuSeconds;
+  if (impl_->aggregator.running()) aggregator += processCpuSeconds(impl_->aggregator.pid());
+  const double wall = toSeconds(fleet_ ? fleet_->clock.now() : SimTime{0});
+  return {{"wall_seconds", wall},
+          {"simulator_cpu_seconds", seconds(self.ru_utime) + seconds(self.ru_stime)},
+          {"agents_cpu_seconds", agents},
+          {"agents_running", running},
+          {"aggregator_cpu_seconds", aggregator}};
+}
+
+json FleetSimulator::stateJson() {
+  json clusters = json::array();
+  std::map<std::string, std::pair<bool, bool>> flags;  // api up, agents partitioned
+  std::map<std::string, json> nodeExtras;
+  std::unique_lock runtime(impl_->mutex);
+  for (auto& cluster : impl_->clusters) {
+    flags[cluster.name] = {cluster.api->running(), cluster.agentsPartitioned};
+    for (auto& node : cluster.nodes) {
+      nodeExtras[cluster.name + "/" + node->name] = {{"kubelet_up", node->kubelet->running()},
+                                                     {"agent_pid", node->agent.pid()},
+                                                     {"agent_frozen", node->agent.frozen()},
+                                                     {"agent_flapping", node->flapping}};
+    }
+  }
+  runtime.unlock();
+  json workloads = json::array();
+  std::lock_guard lock(fleet_->mutex);
+  const SimTime now = fleet_->model.lastStep();
+  const TimelineSample sample = fleet_->model.sample();
+  for (const auto& [name, w] : sample.workloads) {
+    json perCluster = json::object();
+    for (const auto& [cluster, r] : w.clusters) {
+      perCluster[cluster] = {{"desired", r.desired},
+                             {"pods", r.pods},
+                             {"running", r.running},
+                             {"ready", r.ready},
+                             {"alive", r.alive}};
+    }
+    workloads.push_back({{"workload", name},
+                         {"demand_cores", w.demandCores},
+                         {"ready_capacity_cores", w.readyCapacityCores},
+                         {"served_cores", w.servedCores},
+                         {"clusters", std::move(perCluster)}});
+  }
+  for (const auto& model : fleet_->model.clusters()) {
+    json nodes = json::array();
+    for (const auto& node : model.nodes()) {
+      json entry = {{"name", node.name}, {"zone", node.zone}};
+      entry.update(nodeExtras[model.name() + "/" + node.name]);
+      const NodeResources free = model.freeOn(node.name);
+      entry["free_cpu_cores"] = free.cpuCores;
+      entry["free_memory_bytes"] = free.memoryBytes;
+      nodes.push_back(std::move(entry));
+    }
+    json pods = json::array();
+    for (const auto& pod : model.pods()) {
+      pods.push_back({{"name", pod.name},
+                      {"uid", pod.uid},
+                      {"workload", pod.isSystem() ? "" : pod.namespaceName + "/" + pod.workload},
+                      {"namespace", pod.namespaceName},
+                      {"node", pod.node},
+                      {"phase", pod.running(now) ? "Running" : "Pending"},
+                      {"ready", pod.ready(now)},
+                      {"container_id", pod.containerId},
+                      {"cpu_cores", pod.counters.cpuCores},
+                      {"memory_bytes", pod.counters.memoryBytes}});
+    }
+    clusters.push_back({{"name", model.name()},
+                        {"alive", model.alive()},
+                        {"api_up", flags[model.name()].first},
+                        {"agents_partitioned", flags[model.name()].second},
+                        {"resource_version", model.resourceVersion()},
+                        {"nodes", std::move(nodes)},
+                        {"pods", std::move(pods)}});
+  }
+  return {{"seconds", toSeconds(now)},
+          {"finished", finished_.load()},
+          {"clusters", std::move(clusters)},
+          {"workloads", std::move(workloads)}};
+}
+
+void FleetSimulator::stop() {
+  if (!started_ || stopped_.exchange(true)) return;
+  stopping_ = true;
+  {
+    std::lock_guard lock(impl_->mutex);
+    impl_->changed.notify_all();
+  }
+  if (loopThread_.joinable()) loopThread_.join();
+  Impl& impl = *impl_;
+  json cost = costJson();
+  for (auto& cluster : impl.clusters) {
+    for (auto& node : cluster.nodes) node->agent.stop(SIGTERM, std::chrono::seconds(5));
+  }
+  impl.aggregator.stop(SIGTERM, std::chrono::seconds(10));
+  if (impl.control) impl.control->stop();
+  for (auto& cluster : impl.clusters) {
+    cluster.api->stop();
+    cluster.relay->stop();
+    for (auto& node : cluster.nodes) node->kubelet->stop();
+  }
+  if (impl.work) impl.work.reset();
+  impl.io.stop();
+  for (auto& thread : impl.ioThreads) thread.join();
+  impl.ioThreads.clear();
+  if (fleet_ && !temporaryStateDir_ && !stateDir_.empty()) {
+    json report = reportJson();
+    report["cost"] = cost;
+    (void)writeText(stateDir_ + "/report.json", report.dump(2) + "\n");
+    (void)writeText(stateDir_ + "/report.txt", reportTable(this->report()));
+  }
+  std::error_code ec;
+  if (temporaryTreesDir_) {
+    fs::remove_all(treesDir_, ec);
+    fs::remove(stateDir_ + "/trees", ec);
+  }
+  if (temporaryStateDir_) fs::remove_all(stateDir_, ec);
+}
+
+}  // namespace fleetscale::sim

@@ -1,0 +1,348 @@
+#include "fleetscale/sim/measurements.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <set>
+
+#include "fleetscale/sim/status_view.h"
+
+namespace fleetscale::sim {
+namespace {
+
+using nlohmann::json;
+
+constexpr double kEpsilon = 1e-9;
+
+// Width of the interval sample i stands for (left Riemann sum; the last sample has none).
+double widthAt(const Timeline& timeline, std::size_t i) {
+  if (i + 1 >= timeline.samples.size()) return 0;
+  return timeline.samples[i + 1].seconds - timeline.samples[i].seconds;
+}
+
+const WorkloadSample* sampleOf(const TimelineSample& sample, const std::string& workload) {
+  const auto it = sample.workloads.find(workload);
+  return it == sample.workloads.end() ? nullptr : &it->second;
+}
+
+int totalReady(const WorkloadSample& sample) {
+  int ready = 0;
+  for (const auto& [cluster, replicas] : sample.clusters) {
+    if (replicas.alive) ready += replicas.ready;
+  }
+  return ready;
+}
+
+std::vector<LoadChange> findLoadChanges(const Timeline& timeline, const std::string& workload,
+                                        const MeasurementOptions& options) {
+  std::vector<LoadChange> changes;
+  std::vector<std::size_t> at;  // sample index of each change
+  std::optional<double> reference;
+  for (std::size_t i = 0; i < timeline.samples.size(); ++i) {
+    const WorkloadSample* sample = sampleOf(timeline.samples[i], workload);
+    if (!sample) continue;
+    if (!reference) {
+      reference = sample->demandCores;
+      continue;
+    }
+    const double base = std::max(*reference, options.minimumDemandCores);
+    if (std::abs(sample->demandCores - *reference) > options.loadChangeThreshold * base) {
+      changes.push_back({timeline.samples[i].seconds, *reference, sample->demandCores, {}, {}});
+      at.push_back(i);
+      reference = sample->demandCores;
+    }
+  }
+  for (std::size_t c = 0; c < changes.size(); ++c) {
+    LoadChange& change = changes[c];
+    const double until =
+        c + 1 < changes.size() ? changes[c + 1].seconds : std::numeric_limits<double>::infinity();
+    for (const auto& action : timeline.actions) {
+      if (action.workload != workload || action.seconds < change.seconds) continue;
+      if (action.seconds >= until) break;
+      if ((action.to > action.from) == change.rise()) {
+        change.firstRequestSeconds = action.seconds - change.seconds;
+        break;
+      }
+    }
+    const WorkloadSample* atChange = sampleOf(timeline.samples[at[c]], workload);
+    const int readyAtChange = totalReady(*atChange);
+    for (std::size_t j = at[c]; j < timeline.samples.size(); ++j) {
+      const WorkloadSample* sample = sampleOf(timeline.samples[j], workload);
+      if (!sample) continue;
+      const bool done = change.rise() ? sample->readyCapacityCores + kEpsilon >= sample->demandCores
+                                      : totalReady(*sample) < readyAtChange;
+      if (done) {
+        change.readySeconds = timeline.samples[j].seconds - change.seconds;
+        break;
+      }
+    }
+  }
+  return changes;
+}
+
+std::vector<FailoverResult> findFailovers(const Timeline& timeline, const std::string& workload) {
+  std::vector<FailoverResult> results;
+  for (std::size_t f = 0; f < timeline.faults.size(); ++f) {
+    const FaultEvent& kill = timeline.faults[f];
+    if (kill.kind != FaultKind::kKillCluster || kill.ending) continue;
+    // Only workloads that had replicas in the cluster fail over.
+    bool hadReplicas = false;
+    for (const auto& sample : timeline.samples) {
+      if (sample.seconds > kill.seconds) break;
+      const WorkloadSample* s = sampleOf(sample, workload);
+      if (!s) continue;
+      const auto it = s->clusters.find(kill.cluster);
+      hadReplicas = it != s->clusters.end() && it->second.desired > 0;
+    }
+    if (!hadReplicas) continue;
+    FailoverResult result;
+    result.cluster = kill.cluster;
+    result.killedAt = kill.seconds;
+    for (std::size_t g = f + 1; g < timeline.faults.size(); ++g) {
+      const FaultEvent& event = timeline.faults[g];
+      if (event.cluster != kill.cluster) continue;
+      if (event.kind == FaultKind::kReviveCluster ||
+          (event.kind == FaultKind::kKillCluster && event.ending)) {
+        result.revivedAt = event.seconds;
+        break;
+      }
+      if (event.kind == FaultKind::kKillCluster) break;  // killed again without a revival
+    }
+    for (const auto& sample : timeline.samples) {
+      if (sample.seconds < kill.seconds) continue;
+      if (result.revivedAt && sample.seconds >= *result.revivedAt) break;
+      const WorkloadSample* s = sampleOf(sample, workload);
+      if (s && s->readyCapacityCores + kEpsilon >= s->demandCores) {
+        result.failoverSeconds = sample.seconds - kill.seconds;
+        break;
+      }
+    }
+    if (result.revivedAt) {
+      for (const auto& sample : timeline.samples) {
+        if (sample.seconds < *result.revivedAt) continue;
+        const WorkloadSample* s = sampleOf(sample, workload);
+        if (!s) continue;
+        const auto it = s->clusters.find(kill.cluster);
+        if (it == s->clusters.end()) continue;
+        const ClusterReplicas& replicas = it->second;
+        if (replicas.alive && replicas.ready >= 1 && replicas.ready >= replicas.desired) {
+          result.failbackSeconds = sample.seconds - *result.revivedAt;
+          break;
+        }
+      }
+    }
+    results.push_back(std::move(result));
+  }
+  return results;
+}
+
+std::string seconds(std::optional<double> value) {
+  if (!value) return "-";
+  char text[32];
+  std::snprintf(text, sizeof(text), "%.1f s", *value);
+  return text;
+}
+
+std::string fixed(double value, int decimals = 2) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%.*f", decimals, value);
+  return text;
+}
+
+std::string percent(double share) { return fixed(share * 100, 1) + "%"; }
+
+json optionalJson(std::optional<double> value) { return value ? json(*value) : json(nullptr); }
+
+}  // namespace
+
+Report computeReport(const std::string& scenario, const Timeline& timeline,
+                     const MeasurementOptions& options) {
+  Report report;
+  report.scenario = scenario;
+  report.samples = timeline.samples.size();
+  if (timeline.samples.size() >= 2) {
+    report.durationSeconds = timeline.samples.back().seconds - timeline.samples.front().seconds;
+  }
+  std::set<std::string> workloads;
+  for (const auto& sample : timeline.samples) {
+    for (const auto& [name, value] : sample.workloads) workloads.insert(name);
+  }
+  for (const std::string& workload : workloads) {
+    WorkloadReport w;
+    w.workload = workload;
+    double covered = 0;       // seconds with a sample for this workload
+    double withCapacity = 0;  // seconds with ready capacity > 0
+    double slackShareIntegral = 0;
+    double demandIntegral = 0;
+    double capacityIntegral = 0;
+    for (std::size_t i = 0; i < timeline.samples.size(); ++i) {
+      const WorkloadSample* s = sampleOf(timeline.samples[i], workload);
+      if (!s) continue;
+      w.demandPeakCores = std::max(w.demandPeakCores, s->demandCores);
+      const double dt = widthAt(timeline, i);
+      covered += dt;
+      demandIntegral += s->demandCores * dt;
+      capacityIntegral += s->readyCapacityCores * dt;
+      const double gap = s->demandCores - s->readyCapacityCores;
+      if (gap > kEpsilon) {
+        w.underProvisionedSeconds += dt;
+        w.shortfallCoreSeconds += gap * dt;
+      } else {
+        w.slackCoreSeconds += -gap * dt;
+      }
+      if (s->readyCapacityCores > kEpsilon) {
+        withCapacity += dt;
+        slackShareIntegral += std::max(0.0, -gap) / s->readyCapacityCores * dt;
+      }
+    }
+    if (covered > 0) {
+      w.demandMeanCores = demandIntegral / covered;
+      w.capacityMeanCores = capacityIntegral / covered;
+      w.underProvisionedShare = w.underProvisionedSeconds / covered;
+    }
+    if (withCapacity > 0) w.slackShareMean = slackShareIntegral / withCapacity;
+    for (const auto& action : timeline.actions) {
+      if (action.workload != workload) continue;
+      ++w.scaleActions;
+      ++w.scaleActionsByCluster[action.cluster];
+    }
+    w.loadChanges = findLoadChanges(timeline, workload, options);
+    w.failovers = findFailovers(timeline, workload);
+    report.workloads.push_back(std::move(w));
+  }
+  return report;
+}
+
+json reportJson(const Report& report, const Timeline& timeline) {
+  json workloads = json::array();
+  for (const auto& w : report.workloads) {
+    json changes = json::array();
+    for (const auto& c : w.loadChanges) {
+      changes.push_back({{"at_seconds", c.seconds},
+                         {"from_cores", c.fromCores},
+                         {"to_cores", c.toCores},
+                         {"direction", c.rise() ? "up" : "down"},
+                         {"first_request_seconds", optionalJson(c.firstRequestSeconds)},
+                         {"ready_seconds", optionalJson(c.readySeconds)}});
+    }
+    json failovers = json::array();
+    for (const auto& f : w.failovers) {
+      failovers.push_back({{"cluster", f.cluster},
+                           {"killed_at_seconds", f.killedAt},
+                           {"failover_seconds", optionalJson(f.failoverSeconds)},
+                           {"revived_at_seconds", optionalJson(f.revivedAt)},
+                           {"failback_seconds", optionalJson(f.failbackSeconds)}});
+    }
+    json series = {{"t", json::array()},
+                   {"demand_cores", json::array()},
+                   {"ready_capacity_cores", json::array()},
+                   {"served_cores", json::array()},
+                   {"clusters", json::object()}};
+    for (const auto& sample : timeline.samples) {
+      const auto it = sample.workloads.find(w.workload);
+      if (it == sample.workloads.end()) continue;
+      series["t"].push_back(sample.seconds);
+      series["demand_cores"].push_back(it->second.demandCores);
+      series["ready_capacity_cores"].push_back(it->second.readyCapacityCores);
+      series["served_cores"].push_back(it->second.servedCores);
+      for (const auto& [cluster, replicas] : it->second.clusters) {
+        json& c = series["clusters"][cluster];
+        c["desired"].push_back(replicas.desired);
+        c["ready"].push_back(replicas.ready);
+        c["pods"].push_back(replicas.pods);
+        c["alive"].push_back(replicas.alive);
+      }
+    }
+    workloads.push_back({{"workload", w.workload},
+                         {"demand_mean_cores", w.demandMeanCores},
+                         {"demand_peak_cores", w.demandPeakCores},
+                         {"ready_capacity_mean_cores", w.capacityMeanCores},
+                         {"under_provisioned_seconds", w.underProvisionedSeconds},
+                         {"under_provisioned_share", w.underProvisionedShare},
+                         {"shortfall_core_seconds", w.shortfallCoreSeconds},
+                         {"slack_share_mean", w.slackShareMean},
+                         {"slack_core_seconds", w.slackCoreSeconds},
+                         {"scale_actions", w.scaleActions},
+                         {"scale_actions_by_cluster", w.scaleActionsByCluster},
+                         {"load_changes", std::move(changes)},
+                         {"failovers", std::move(failovers)},
+                         {"series", std::move(series)}});
+  }
+  json actions = json::array();
+  for (const auto& a : timeline.actions) {
+    actions.push_back({{"at_seconds", a.seconds},
+                       {"cluster", a.cluster},
+                       {"workload", a.workload},
+                       {"from", a.from},
+                       {"to", a.to},
+                       {"user", a.user}});
+  }
+  json faults = json::array();
+  for (const auto& f : timeline.faults) {
+    faults.push_back({{"at_seconds", f.seconds},
+                      {"fault", std::string(toString(f.kind))},
+                      {"cluster", f.cluster},
+                      {"ending", f.ending}});
+  }
+  return {{"scenario", report.scenario},         {"duration_seconds", report.durationSeconds},
+          {"samples", report.samples},           {"workloads", std::move(workloads)},
+          {"scale_actions", std::move(actions)}, {"faults", std::move(faults)}};
+}
+
+std::string reportTable(const Report& report) {
+  std::string out = "Scenario " + report.scenario + ": " + fixed(report.durationSeconds, 1) +
+                    " s, " + std::to_string(report.samples) + " samples\n\n";
+  std::vector<std::vector<std::string>> rows = {{"WORKLOAD", "DEMAND MEAN/PEAK", "CAPACITY MEAN",
+                                                 "UNDER-PROVISIONED", "SHORTFALL", "SLACK",
+                                                 "SCALE ACTIONS"}};
+  for (const auto& w : report.workloads) {
+    std::string actions = std::to_string(w.scaleActions);
+    if (!w.scaleActionsByCluster.empty()) {
+      std::string detail;
+      for (const auto& [cluster, count] : w.scaleActionsByCluster) {
+        detail += (detail.empty() ? "" : ", ") + cluster + " " + std::to_string(count);
+      }
+      actions += " (" + detail + ")";
+    }
+    rows.push_back(
+        {w.workload, fixed(w.demandMeanCores) + "/" + fixed(w.demandPeakCores) + " cores",
+         fixed(w.capacityMeanCores) + " cores",
+         fixed(w.underProvisionedSeconds, 1) + " s (" + percent(w.underProvisionedShare) + ")",
+         fixed(w.shortfallCoreSeconds, 1) + " core-s", percent(w.slackShareMean), actions});
+  }
+  out += renderTextTable(rows);
+  for (const auto& w : report.workloads) {
+    if (!w.loadChanges.empty()) {
+      out += "\nLoad changes, " + w.workload + ":\n";
+      std::vector<std::vector<std::string>> changes = {
+          {"AT", "DEMAND", "FIRST REPLICA REQUEST", "READY CAPACITY"}};
+      constexpr std::size_t kShown = 12;  // the JSON report has them all
+      for (std::size_t i = 0; i < w.loadChanges.size() && i < kShown; ++i) {
+        const LoadChange& c = w.loadChanges[i];
+        changes.push_back(
+            {fixed(c.seconds, 1) + " s",
+             fixed(c.fromCores) + " -> " + fixed(c.toCores) + (c.rise() ? " up" : " down"),
+             seconds(c.firstRequestSeconds), seconds(c.readySeconds)});
+      }
+      out += renderTextTable(changes);
+      if (w.loadChanges.size() > kShown) {
+        out += "  ... and " + std::to_string(w.loadChanges.size() - kShown) +
+               " more in the JSON report\n";
+      }
+    }
+    if (!w.failovers.empty()) {
+      out += "\nFailover, " + w.workload + ":\n";
+      std::vector<std::vector<std::string>> failovers = {
+          {"CLUSTER", "KILLED AT", "FAILOVER", "REVIVED AT", "FAILBACK"}};
+      for (const auto& f : w.failovers) {
+        failovers.push_back({f.cluster, fixed(f.killedAt, 1) + " s", seconds(f.failoverSeconds),
+                             f.revivedAt ? fixed(*f.revivedAt, 1) + " s" : "-",
+                             seconds(f.failbackSeconds)});
+      }
+      out += renderTextTable(failovers);
+    }
+  }
+  return out;
+}
+
+}  // namespace fleetscale::sim

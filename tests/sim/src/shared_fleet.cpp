@@ -1,0 +1,83 @@
+#include "fleetscale/sim/shared_fleet.h"
+
+#include <fstream>
+
+namespace fleetscale::sim {
+
+const Identity* TokenBook::authenticate(std::string_view authorization) const {
+  constexpr std::string_view kBearer = "Bearer ";
+  if (authorization.size() <= kBearer.size()) return nullptr;
+  // The scheme is case-insensitive (RFC 7235); the token is not.
+  for (std::size_t i = 0; i < kBearer.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(authorization[i])) !=
+        std::tolower(static_cast<unsigned char>(kBearer[i]))) {
+      return nullptr;
+    }
+  }
+  const auto it = tokens_.find(authorization.substr(kBearer.size()));
+  return it == tokens_.end() ? nullptr : &it->second;
+}
+
+std::string TokenBook::tokenFor(Role role) const {
+  for (const auto& [token, identity] : tokens_) {
+    if (identity.role == role) return token;
+  }
+  return "";
+}
+
+bool mayAccessApi(Role role, std::string_view verb, std::string_view resource) {
+  const bool read = verb == "get" || verb == "list" || verb == "watch";
+  const bool workload =
+      resource.rfind("deployments", 0) == 0 || resource.rfind("statefulsets", 0) == 0;
+  switch (role) {
+    case Role::kAdmin:
+      return true;
+    case Role::kController:
+      return read || (workload && (verb == "update" || verb == "patch"));
+    case Role::kAgent:
+      return read;
+    case Role::kNone:
+      return false;
+  }
+  return false;
+}
+
+bool mayAccessKubelet(Role role) { return role == Role::kAdmin || role == Role::kAgent; }
+
+nlohmann::json toJson(const WriteRecord& r) {
+  nlohmann::json out = {{"cluster", r.cluster}, {"seconds", r.seconds},
+                        {"method", r.method},   {"path", r.path},
+                        {"user", r.user},       {"content_type", r.contentType},
+                        {"status", r.status},   {"workload", r.workload},
+                        {"kind", r.kind},       {"body", r.body}};
+  out["replicas_before"] = r.replicasBefore ? nlohmann::json(*r.replicasBefore) : nullptr;
+  out["replicas_after"] = r.replicasAfter ? nlohmann::json(*r.replicasAfter) : nullptr;
+  return out;
+}
+
+void WriteLog::setFile(std::string path) {
+  std::lock_guard lock(mutex_);
+  file_ = std::move(path);
+}
+
+void WriteLog::append(WriteRecord record) {
+  std::lock_guard lock(mutex_);
+  if (!file_.empty()) {
+    std::ofstream out(file_, std::ios::app);
+    out << toJson(record).dump() << "\n";
+  }
+  records_.push_back(std::move(record));
+}
+
+std::vector<WriteRecord> WriteLog::records() const {
+  std::lock_guard lock(mutex_);
+  return records_;
+}
+
+std::vector<WriteRecord> WriteLog::recordsFrom(std::size_t index) const {
+  std::lock_guard lock(mutex_);
+  if (index >= records_.size()) return {};
+  return {records_.begin() + static_cast<long>(index), records_.end()};
+}
+
+}  // namespace fleetscale::sim

@@ -1,0 +1,168 @@
+// Faults on a running fleet with the real agents and aggregator: partitions in both directions,
+// flapping agents, a kubelet returning garbage, and API faults injected through the control API.
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "fleetscale/testing/wait.h"
+#include "sim_test_support.h"
+
+namespace fleetscale::sim {
+namespace {
+
+using nlohmann::json;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using namespace testsupport;
+
+class SimFaultsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    Scenario scenario;
+    scenario.name = "faults";
+    scenario.agents.interval = "300ms";
+    scenario.agents.rediscoverInterval = "1s";
+    scenario.clusters = {cluster("aws-us-east-1", "aws", CgroupDriver::kSystemd, 2),
+                         cluster("gcp-europe-west1", "gcp", CgroupDriver::kCgroupfs, 1)};
+    scenario.workloads = {workload("checkout", {{"aws-us-east-1", 1}, {"gcp-europe-west1", 1}}, 1)};
+    simulator_ =
+        std::make_unique<FleetSimulator>(scenario, options(state_.path(), true, true), clock_);
+    ASSERT_TRUE(simulator_->start());
+    aws_ = simulator_->findEndpoints("aws-us-east-1");
+    ASSERT_TRUE(testing::waitFor([&] { return newestSeen(*simulator_, "aws-us-east-1") > 0; },
+                                 seconds(10)));
+    ASSERT_TRUE(testing::waitFor([&] { return newestSeen(*simulator_, "gcp-europe-west1") > 0; },
+                                 seconds(10)));
+  }
+  void TearDown() override {
+    if (simulator_) simulator_->stop();
+  }
+
+  FaultSpec fault(FaultKind kind) {
+    FaultSpec f;
+    f.kind = kind;
+    f.cluster = "aws-us-east-1";
+    return f;
+  }
+
+  // True when the cluster's agents report again after `since`.
+  bool reports(const std::string& cluster, std::int64_t since, milliseconds within) {
+    return testing::waitFor([&] { return newestSeen(*simulator_, cluster) > since; }, within);
+  }
+
+  // Waits until the healthy cluster reported twice, so anything in flight has landed.
+  void settle() {
+    for (int i = 0; i < 2; ++i) {
+      const auto seen = newestSeen(*simulator_, "gcp-europe-west1");
+      ASSERT_TRUE(reports("gcp-europe-west1", seen, seconds(5)));
+    }
+  }
+
+  SystemClock clock_;
+  testing::TempDir state_{"sim-faults"};
+  std::unique_ptr<FleetSimulator> simulator_;
+  const ClusterEndpoints* aws_ = nullptr;
+};
+
+TEST_F(SimFaultsTest, APartitionedApiLeavesTheAgentsReporting) {
+  ASSERT_TRUE(simulator_->inject(fault(FaultKind::kPartitionApi)));
+  EXPECT_EQ(httpsGet(*aws_, aws_->apiUrl + "/version", "").status, 0);
+  EXPECT_EQ(httpsGet(*aws_, aws_->nodes[0].kubeletUrl + "/pods", token(*aws_, "agent")).status,
+            200);
+  EXPECT_TRUE(reports("aws-us-east-1", newestSeen(*simulator_, "aws-us-east-1"), seconds(5)));
+  ASSERT_TRUE(simulator_->inject(fault(FaultKind::kHeal)));
+  EXPECT_EQ(httpsGet(*aws_, aws_->apiUrl + "/version", "").status, 200);
+}
+
+TEST_F(SimFaultsTest, PartitionedAgentsGoSilentWhileTheApiWorks) {
+  ASSERT_TRUE(simulator_->inject(fault(FaultKind::kPartitionAgents)));
+  settle();
+  const auto silentSince = newestSeen(*simulator_, "aws-us-east-1");
+  EXPECT_FALSE(reports("aws-us-east-1", silentSince, seconds(2)));
+  EXPECT_EQ(httpsGet(*aws_, aws_->apiUrl + "/version", "").status, 200);
+  const json state = simulator_->stateJson();
+  EXPECT_TRUE(state["clusters"][0]["agents_partitioned"].get<bool>());
+  // The agents lived through it and report again once the link is back.
+  ASSERT_TRUE(simulator_->inject(fault(FaultKind::kHeal)));
+  EXPECT_TRUE(reports("aws-us-east-1", silentSince, seconds(10)));
+}
+
+TEST_F(SimFaultsTest, FlappingAgentsComeAndGo) {
+  FaultSpec flap = fault(FaultKind::kFlapAgents);
+  flap.periodSeconds = 0.6;
+  flap.forSeconds = 3;
+  ASSERT_TRUE(simulator_->inject(flap));
+  std::set<int> pids;
+  // Watch the agent's pid until the flapping ends.
+  ASSERT_TRUE(testing::waitFor(
+      [&] {
+        const json node = simulator_->stateJson()["clusters"][0]["nodes"][0];
+        pids.insert(node["agent_pid"].get<int>());
+        return !node["agent_flapping"].get<bool>();
+      },
+      seconds(6), milliseconds(50)));
+  EXPECT_GE(pids.size(), 3u) << "the agent should have been restarted a few times";
+  const json node = simulator_->stateJson()["clusters"][0]["nodes"][0];
+  EXPECT_FALSE(node["agent_flapping"].get<bool>());
+  // Once the flapping ends the agent is up for good.
+  EXPECT_TRUE(reports("aws-us-east-1", newestSeen(*simulator_, "aws-us-east-1"), seconds(8)));
+  auto log = readFile(aws_->nodes[0].agentLog);
+  ASSERT_TRUE(log);
+  EXPECT_GE(std::count(log->begin(), log->end(), '\n'), 4);
+}
+
+TEST_F(SimFaultsTest, AKubeletCanReturnGarbage) {
+  const std::string pods = aws_->nodes[0].kubeletUrl + "/pods";
+  FaultSpec garbage = fault(FaultKind::kKubeletGarbage);
+  garbage.mode = "garbage";
+  ASSERT_TRUE(simulator_->inject(garbage));
+  const auto broken = httpsGet(*aws_, pods, token(*aws_, "agent"));
+  EXPECT_EQ(broken.status, 200);
+  EXPECT_TRUE(json::parse(broken.body, nullptr, false).is_discarded());
+  ASSERT_TRUE(simulator_->inject(fault(FaultKind::kHeal)));
+  EXPECT_FALSE(json::parse(httpsGet(*aws_, pods, token(*aws_, "agent")).body, nullptr, false)
+                   .is_discarded());
+}
+
+TEST_F(SimFaultsTest, TheControlApiInjectsApiFaults) {
+  const std::string control = "http://127.0.0.1:" + std::to_string(simulator_->controlPort());
+  CurlHttpClient client;
+  auto post = [&](const std::string& body) {
+    HttpClientRequest request;
+    request.method = "POST";
+    request.url = control + "/v1/faults";
+    request.body = body;
+    request.headers.emplace_back("Content-Type", "application/json");
+    auto response = client.send(request);
+    return response ? response->status : 0L;
+  };
+  const std::string deployments = aws_->apiUrl + "/apis/apps/v1/deployments";
+  const std::string admin = token(*aws_, "admin");
+  EXPECT_EQ(
+      post(R"({"fault": "failing-api", "cluster": "aws-us-east-1", "rate": 1, "status": 503})"),
+      200);
+  const auto failing = httpsGet(*aws_, deployments, admin);
+  EXPECT_EQ(failing.status, 503);
+  EXPECT_EQ(json::parse(failing.body)["reason"], "ServiceUnavailable");
+  EXPECT_EQ(post(R"({"fault": "heal", "cluster": "aws-us-east-1"})"), 200);
+  EXPECT_EQ(httpsGet(*aws_, deployments, admin).status, 200);
+
+  EXPECT_EQ(
+      post(
+          R"({"fault": "slow-api", "cluster": "aws-us-east-1", "latency": "400ms", "for": "10s"})"),
+      200);
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(httpsGet(*aws_, deployments, admin).status, 200);
+  EXPECT_GE(std::chrono::steady_clock::now() - start, milliseconds(400));
+
+  EXPECT_EQ(post(R"({"fault": "meltdown", "cluster": "aws-us-east-1"})"), 400);
+  EXPECT_EQ(post(R"({"fault": "kill-cluster", "cluster": "nowhere"})"), 409);
+  // Every fault shows up in the timeline the report is computed from.
+  const Timeline timeline = simulator_->timeline();
+  ASSERT_EQ(timeline.faults.size(), 3u);
+  EXPECT_EQ(timeline.faults[0].kind, FaultKind::kFailingApi);
+  EXPECT_EQ(timeline.faults[2].kind, FaultKind::kSlowApi);
+}
+
+}  // namespace
+}  // namespace fleetscale::sim

@@ -1,0 +1,159 @@
+// The real kubectl (/usr/bin/kubectl) against the simulator's fake kube-apiserver: get, scale,
+// raw discovery, a stale replace answered 409, and 401/403 for bad or powerless tokens.
+#include <gtest/gtest.h>
+
+#include "fleetscale/testing/wait.h"
+#include "sim_test_support.h"
+
+namespace fleetscale::sim {
+namespace {
+
+using nlohmann::json;
+using namespace testsupport;
+
+class SimKubectlTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!kubectlAvailable()) GTEST_SKIP() << "kubectl is not installed (/usr/bin/kubectl)";
+    Scenario scenario;
+    scenario.name = "kubectl";
+    scenario.clusters.push_back(cluster("aws-us-east-1", "aws", CgroupDriver::kSystemd, 2, 2));
+    scenario.clusters.push_back(cluster("gcp-europe-west1", "gcp", CgroupDriver::kCgroupfs, 1, 2));
+    scenario.workloads.push_back(
+        workload("checkout", {{"aws-us-east-1", 3}, {"gcp-europe-west1", 2}}, 2));
+    WorkloadSpec db = workload("db", {{"gcp-europe-west1", 1}}, 0.5);
+    db.kind = WorkloadKind::kStatefulSet;
+    scenario.workloads.push_back(db);
+    simulator_ = std::make_unique<FleetSimulator>(scenario, options(state_.path()), clock_);
+    ASSERT_TRUE(simulator_->start());
+    aws_ = simulator_->findEndpoints("aws-us-east-1");
+    ASSERT_NE(aws_, nullptr);
+  }
+  void TearDown() override {
+    if (simulator_) simulator_->stop();
+  }
+
+  testing::CommandResult run(std::vector<std::string> args) {
+    args.insert(args.begin(), {"--kubeconfig", aws_->kubeconfig});
+    return kubectl(home_.path(), std::move(args));
+  }
+
+  SystemClock clock_;
+  testing::TempDir state_{"sim-kubectl"};
+  testing::TempDir home_{"sim-kubectl-home"};
+  std::unique_ptr<FleetSimulator> simulator_;
+  const ClusterEndpoints* aws_ = nullptr;
+};
+
+TEST_F(SimKubectlTest, GetDeploymentsInAllNamespaces) {
+  const auto result = run({"get", "deploy", "-A"});
+  ASSERT_EQ(result.status, 0) << result.errors;
+  EXPECT_NE(result.output.find("NAMESPACE   NAME       READY   UP-TO-DATE   AVAILABLE   AGE"),
+            std::string::npos)
+      << result.output;
+  EXPECT_NE(result.output.find("shop        checkout   3/3     3            3"), std::string::npos)
+      << result.output;
+
+  // The other cluster, through the fleet kubeconfig's context, with a StatefulSet.
+  const auto gcp = kubectl(
+      home_.path(), {"--kubeconfig", simulator_->stateDir() + "/fleet.kubeconfig", "--context",
+                     "gcp-europe-west1", "get", "sts,deploy", "-n", "shop", "-o", "name"});
+  ASSERT_EQ(gcp.status, 0) << gcp.errors;
+  EXPECT_EQ(gcp.output, "statefulset.apps/db\ndeployment.apps/checkout\n");
+}
+
+TEST_F(SimKubectlTest, ServerTokenAndCaFlagsWorkWithoutAKubeconfig) {
+  const auto result =
+      kubectl(home_.path(), {"--kubeconfig", "/dev/null", "--server", aws_->apiUrl, "--token",
+                             token(*aws_, "admin"), "--certificate-authority", aws_->caFile, "get",
+                             "deploy", "-A", "-o", "json"});
+  ASSERT_EQ(result.status, 0) << result.errors;
+  const json list = json::parse(result.output);
+  ASSERT_EQ(list["items"].size(), 1u);
+  EXPECT_EQ(list["items"][0]["metadata"]["name"], "checkout");
+  EXPECT_EQ(list["items"][0]["spec"]["replicas"], 3);
+}
+
+TEST_F(SimKubectlTest, ScaleChangesReplicasAndPodsFollow) {
+  const auto result = run({"-n", "shop", "scale", "deploy/checkout", "--replicas=5"});
+  ASSERT_EQ(result.status, 0) << result.errors;
+  EXPECT_EQ(result.output, "deployment.apps/checkout scaled\n");
+  ASSERT_TRUE(testing::waitFor(
+      [&] {
+        return run({"-n", "shop", "get", "deploy", "checkout"}).output.find("5/5") !=
+               std::string::npos;
+      },
+      std::chrono::seconds(20), std::chrono::milliseconds(250)));
+  const auto pods = run({"-n", "shop", "get", "pods", "-o", "name"});
+  EXPECT_EQ(std::count(pods.output.begin(), pods.output.end(), '\n'), 5) << pods.output;
+
+  const auto writes = simulator_->writes("aws-us-east-1")->records();
+  ASSERT_FALSE(writes.empty());
+  EXPECT_EQ(writes.back().method, "PATCH");
+  EXPECT_EQ(writes.back().path, "/apis/apps/v1/namespaces/shop/deployments/checkout/scale");
+  EXPECT_EQ(writes.back().user, "kubernetes-admin");
+  EXPECT_EQ(writes.back().replicasBefore, 3);
+  EXPECT_EQ(writes.back().replicasAfter, 5);
+  auto log = readFile(aws_->writeLog);
+  ASSERT_TRUE(log);
+  EXPECT_NE(log->find("\"replicas_after\":5"), std::string::npos);
+}
+
+TEST_F(SimKubectlTest, RawDiscoveryListsTheScaleSubresource) {
+  const auto result = run({"get", "--raw", "/apis/apps/v1"});
+  ASSERT_EQ(result.status, 0) << result.errors;
+  const json resources = json::parse(result.output);
+  EXPECT_EQ(resources["groupVersion"], "apps/v1");
+  bool scale = false;
+  for (const auto& resource : resources["resources"]) {
+    if (resource["name"] == "deployments/scale") {
+      scale = resource["kind"] == "Scale" && resource["group"] == "autoscaling";
+    }
+  }
+  EXPECT_TRUE(scale) << result.output;
+}
+
+TEST_F(SimKubectlTest, ReplacingWithAStaleResourceVersionIsAConflict) {
+  const auto object = run({"-n", "shop", "get", "deploy", "checkout", "-o", "json"});
+  ASSERT_EQ(object.status, 0) << object.errors;
+  json stale = json::parse(object.output);
+  // Someone else scales first, so the copy in hand is stale.
+  ASSERT_EQ(run({"-n", "shop", "scale", "deploy/checkout", "--replicas=4"}).status, 0);
+  stale["spec"]["replicas"] = 6;
+  const std::string file = home_.file("stale.json");
+  testing::writeFile(file, stale.dump());
+  const auto replace = run({"replace", "--validate=false", "-f", file});
+  EXPECT_NE(replace.status, 0);
+  EXPECT_NE(replace.errors.find("Error from server (Conflict)"), std::string::npos)
+      << replace.errors;
+  EXPECT_NE(replace.errors.find("the object has been modified"), std::string::npos);
+  EXPECT_EQ(json::parse(run({"-n", "shop", "get", "deploy", "checkout", "-o", "json"})
+                            .output)["spec"]["replicas"],
+            4);
+}
+
+TEST_F(SimKubectlTest, BadTokensAreUnauthorizedAndPowerlessOnesForbidden) {
+  const auto unauthorized = run({"--token", "not-a-token", "get", "deploy", "-A"});
+  EXPECT_NE(unauthorized.status, 0);
+  // kubectl's wording for a 401 during discovery, as against a real API server.
+  EXPECT_NE(unauthorized.errors.find("error: You must be logged in to the server"),
+            std::string::npos)
+      << unauthorized.errors;
+
+  const auto forbidden = run({"--token", token(*aws_, "none"), "get", "deploy", "-n", "shop"});
+  EXPECT_NE(forbidden.status, 0);
+  EXPECT_NE(forbidden.errors.find("Error from server (Forbidden)"), std::string::npos)
+      << forbidden.errors;
+  EXPECT_NE(forbidden.errors.find("cannot list resource \"deployments\""), std::string::npos);
+
+  const auto readOnly = run(
+      {"--token", token(*aws_, "agent"), "-n", "shop", "scale", "deploy/checkout", "--replicas=1"});
+  EXPECT_NE(readOnly.status, 0);
+  EXPECT_NE(readOnly.errors.find("Forbidden"), std::string::npos) << readOnly.errors;
+  const auto writes = simulator_->writes("aws-us-east-1")->records();
+  ASSERT_FALSE(writes.empty());
+  EXPECT_EQ(writes.back().status, 403);  // refused writes are logged too
+}
+
+}  // namespace
+}  // namespace fleetscale::sim

@@ -1,0 +1,303 @@
+// The fake kube-apiserver over real HTTPS, from a real HTTP client.
+#include "fleetscale/sim/api_server.h"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "fleetscale/shared/http_client.h"
+#include "fleetscale/shared/test_pki.h"
+
+namespace fleetscale::sim {
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kAdmin = "admin-token";
+constexpr const char* kController = "controller-token";
+constexpr const char* kAgent = "agent-token";
+constexpr const char* kNobody = "nobody-token";
+
+Scenario scenario() {
+  Scenario s;
+  ClusterSpec cluster;
+  cluster.name = "aws-us-east-1";
+  cluster.cloud = "aws";
+  cluster.region = "us-east-1";
+  cluster.nodes = 2;
+  s.clusters.push_back(cluster);
+  WorkloadSpec web;
+  web.name = "web";
+  web.namespaceName = "shop";
+  web.replicas = {{"aws-us-east-1", 2}};
+  web.resources = {0.5, 1.0, std::nullopt, std::nullopt};
+  s.workloads.push_back(web);
+  WorkloadSpec db = web;
+  db.name = "db";
+  db.kind = WorkloadKind::kStatefulSet;
+  db.replicas = {{"aws-us-east-1", 1}};
+  s.workloads.push_back(db);
+  return s;
+}
+
+class ApiServerTest : public ::testing::Test {
+ protected:
+  ApiServerTest() : fleet_(scenario(), clock_) {
+    auto pki = makeTestPki();
+    if (!pki) throw std::runtime_error(pki.error().message);
+    pki_ = *pki;
+    auto tokens = std::make_shared<TokenBook>();
+    tokens->add(kAdmin, {"kubernetes-admin", Role::kAdmin});
+    tokens->add(kController,
+                {"system:serviceaccount:fleetscale:fleetscale-aggregator", Role::kController});
+    tokens->add(kAgent, {"system:serviceaccount:fleetscale:fleetscale-agent", Role::kAgent});
+    tokens->add(kNobody, {"system:serviceaccount:default:default", Role::kNone});
+    {
+      std::lock_guard lock(fleet_.mutex);
+      fleet_.model.step(SimTime{0});
+    }
+    server_ = std::make_unique<FakeApiServer>(
+        io_, makeServerTls(pki_.server.certificate, pki_.server.privateKey), fleet_,
+        "aws-us-east-1", tokens, 1);
+    server_->start();
+    thread_ = std::thread([this] { io_.run(); });
+    TlsClientOptions tls;
+    tls.caPem = pki_.ca.certificate;
+    client_ = std::make_unique<CurlHttpClient>(tls);
+  }
+  ~ApiServerTest() override {
+    server_->stop();
+    work_.reset();
+    io_.stop();
+    thread_.join();
+  }
+
+  HttpClientResponse call(const std::string& method, const std::string& path,
+                          const std::string& token = kAdmin, const std::string& body = "",
+                          const std::string& contentType = "application/json",
+                          const std::string& accept = "application/json") {
+    HttpClientRequest request;
+    request.method = method;
+    request.url = server_->url() + path;
+    if (!token.empty()) request.headers.emplace_back("Authorization", "Bearer " + token);
+    request.headers.emplace_back("Accept", accept);
+    if (!body.empty()) request.headers.emplace_back("Content-Type", contentType);
+    request.body = body;
+    auto response = client_->send(request);
+    if (!response) return HttpClientResponse{0, response.error().message, {}};
+    return *response;
+  }
+
+  static json parse(const HttpClientResponse& response) {
+    return json::parse(response.body, nullptr, false);
+  }
+
+  SystemClock clock_;
+  SharedFleet fleet_;
+  TestPki pki_;
+  boost::asio::io_context io_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_{
+      io_.get_executor()};
+  std::unique_ptr<FakeApiServer> server_;
+  std::thread thread_;
+  std::unique_ptr<CurlHttpClient> client_;
+};
+
+const std::string kDeployments = "/apis/apps/v1/namespaces/shop/deployments";
+
+TEST_F(ApiServerTest, DiscoveryDescribesCoreAndApps) {
+  const auto version = call("GET", "/version", "");  // public, no token needed
+  EXPECT_EQ(version.status, 200);
+  EXPECT_EQ(parse(version)["gitVersion"], "v1.30.4");
+  EXPECT_EQ(parse(call("GET", "/api"))["versions"][0], "v1");
+  EXPECT_EQ(parse(call("GET", "/apis"))["groups"][0]["name"], "apps");
+  const json apps = parse(call("GET", "/apis/apps/v1"));
+  EXPECT_EQ(apps["kind"], "APIResourceList");
+  EXPECT_EQ(apps["groupVersion"], "apps/v1");
+  EXPECT_EQ(call("GET", "/readyz", "").body, "ok");
+  EXPECT_EQ(call("GET", "/livez", "").status, 200);
+}
+
+TEST_F(ApiServerTest, TokensAuthenticateAndRolesAuthorize) {
+  const auto anonymous = call("GET", kDeployments, "");
+  EXPECT_EQ(anonymous.status, 401);
+  EXPECT_EQ(parse(anonymous)["reason"], "Unauthorized");
+  EXPECT_EQ(call("GET", kDeployments, "wrong-token").status, 401);
+  EXPECT_EQ(call("GET", "/apis", "").status, 401);
+
+  const auto nobody = call("GET", kDeployments, kNobody);
+  EXPECT_EQ(nobody.status, 403);
+  EXPECT_EQ(parse(nobody)["message"],
+            "deployments.apps is forbidden: User \"system:serviceaccount:default:default\" cannot "
+            "list resource \"deployments\" in API group \"apps\" in the namespace \"shop\"");
+  EXPECT_EQ(call("GET", kDeployments, kAgent).status, 200);
+  const auto agentWrite = call("PATCH", kDeployments + "/web/scale", kAgent,
+                               R"({"spec":{"replicas":3}})", "application/merge-patch+json");
+  EXPECT_EQ(agentWrite.status, 403);
+  EXPECT_NE(parse(agentWrite)["message"].get<std::string>().find(
+                "cannot patch resource \"deployments/scale\""),
+            std::string::npos);
+  EXPECT_EQ(call("PATCH", kDeployments + "/web/scale", kController, R"({"spec":{"replicas":3}})",
+                 "application/merge-patch+json")
+                .status,
+            200);
+  EXPECT_EQ(call("GET", "/api/v1/pods", kController).status, 200);
+}
+
+TEST_F(ApiServerTest, GetListAndTables) {
+  const json list = parse(call("GET", "/apis/apps/v1/deployments"));
+  EXPECT_EQ(list["kind"], "DeploymentList");
+  ASSERT_EQ(list["items"].size(), 1u);
+  EXPECT_FALSE(list["items"][0].contains("kind"));
+  EXPECT_EQ(list["items"][0]["metadata"]["name"], "web");
+  EXPECT_EQ(parse(call("GET", kDeployments + "?labelSelector=app%3Dweb"))["items"].size(), 1u);
+  EXPECT_EQ(parse(call("GET", kDeployments + "?labelSelector=app%3Dother"))["items"].size(), 0u);
+  EXPECT_EQ(call("GET", kDeployments + "?labelSelector=app+in+(a,b)").status, 400);
+
+  const json one = parse(call("GET", kDeployments + "/web"));
+  EXPECT_EQ(one["kind"], "Deployment");
+  EXPECT_EQ(one["status"]["readyReplicas"], 2);
+  const json sts = parse(call("GET", "/apis/apps/v1/namespaces/shop/statefulsets/db"));
+  EXPECT_EQ(sts["kind"], "StatefulSet");
+
+  const json table = parse(call("GET", "/apis/apps/v1/deployments", kAdmin, "", "",
+                                "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"));
+  EXPECT_EQ(table["kind"], "Table");
+  EXPECT_EQ(table["rows"][0]["cells"][1], "2/2");
+
+  const json pods = parse(call("GET", "/api/v1/namespaces/shop/pods"));
+  EXPECT_EQ(pods["kind"], "PodList");
+  EXPECT_EQ(pods["items"].size(), 3u);
+  EXPECT_EQ(parse(call("GET", "/api/v1/nodes"))["items"].size(), 2u);
+
+  const auto missing = call("GET", kDeployments + "/nope");
+  EXPECT_EQ(missing.status, 404);
+  const json status = parse(missing);
+  EXPECT_EQ(status["kind"], "Status");
+  EXPECT_EQ(status["message"], "deployments.apps \"nope\" not found");
+  EXPECT_EQ(status["details"]["name"], "nope");
+  EXPECT_EQ(call("GET", "/apis/batch/v1/jobs").status, 404);
+  EXPECT_EQ(call("DELETE", kDeployments + "/web").status, 405);
+  EXPECT_EQ(parse(call("GET", kDeployments + "?watch=true"))["reason"], "MethodNotAllowed");
+}
+
+TEST_F(ApiServerTest, PutChecksTheResourceVersion) {
+  json object = parse(call("GET", kDeployments + "/web"));
+  object["spec"]["replicas"] = 4;
+  const auto first = call("PUT", kDeployments + "/web", kAdmin, object.dump());
+  ASSERT_EQ(first.status, 200) << first.body;
+  EXPECT_EQ(parse(first)["spec"]["replicas"], 4);
+  // The same body again: its resourceVersion is stale now.
+  const auto stale = call("PUT", kDeployments + "/web", kAdmin, object.dump());
+  EXPECT_EQ(stale.status, 409);
+  EXPECT_EQ(parse(stale)["reason"], "Conflict");
+  EXPECT_EQ(parse(stale)["details"]["kind"], "deployments");
+
+  object["spec"]["replicas"] = -2;
+  object["metadata"].erase("resourceVersion");
+  const auto invalid = call("PUT", kDeployments + "/web", kAdmin, object.dump());
+  EXPECT_EQ(invalid.status, 422);
+  EXPECT_EQ(parse(invalid)["reason"], "Invalid");
+  EXPECT_EQ(call("PUT", kDeployments + "/web", kAdmin, "{nope").status, 400);
+  object["metadata"]["name"] = 5;
+  const auto malformed = call("PUT", kDeployments + "/web", kAdmin, object.dump());
+  EXPECT_EQ(malformed.status, 400);
+  EXPECT_EQ(parse(malformed)["kind"], "Status");
+  EXPECT_EQ(
+      call("PATCH", kDeployments + "/web", kAdmin, R"({"spec":[]})", "application/merge-patch+json")
+          .status,
+      422);
+}
+
+TEST_F(ApiServerTest, PatchFlavoursAndTheScaleSubresource) {
+  EXPECT_EQ(parse(call("PATCH", kDeployments + "/web", kAdmin, R"({"spec":{"replicas":3}})",
+                       "application/merge-patch+json"))["spec"]["replicas"],
+            3);
+  EXPECT_EQ(parse(call("PATCH", kDeployments + "/web", kAdmin, R"({"spec":{"replicas":4}})",
+                       "application/strategic-merge-patch+json"))["spec"]["replicas"],
+            4);
+  EXPECT_EQ(parse(call("PATCH", kDeployments + "/web", kAdmin,
+                       R"([{"op":"replace","path":"/spec/replicas","value":5}])",
+                       "application/json-patch+json"))["spec"]["replicas"],
+            5);
+  EXPECT_EQ(
+      call("PATCH", kDeployments + "/web", kAdmin, "{}", "application/apply-patch+yaml").status,
+      415);
+
+  const json scale = parse(call("GET", kDeployments + "/web/scale"));
+  EXPECT_EQ(scale["kind"], "Scale");
+  EXPECT_EQ(scale["apiVersion"], "autoscaling/v1");
+  EXPECT_EQ(scale["spec"]["replicas"], 5);
+  json put = scale;
+  put["spec"]["replicas"] = 6;
+  EXPECT_EQ(parse(call("PUT", kDeployments + "/web/scale", kAdmin, put.dump()))["spec"]["replicas"],
+            6);
+  EXPECT_EQ(call("PUT", kDeployments + "/web/scale", kAdmin, put.dump()).status, 409);  // stale now
+  // A patch that names a resourceVersion is a precondition too.
+  const auto conditional = call("PATCH", kDeployments + "/web/scale", kAdmin,
+                                R"({"metadata":{"resourceVersion":"1"},"spec":{"replicas":2}})",
+                                "application/merge-patch+json");
+  EXPECT_EQ(conditional.status, 409);
+  EXPECT_EQ(
+      parse(call("PATCH", "/apis/apps/v1/namespaces/shop/statefulsets/db/scale", kAdmin,
+                 R"({"spec":{"replicas":2}})", "application/merge-patch+json"))["spec"]["replicas"],
+      2);
+  std::lock_guard lock(fleet_.mutex);
+  EXPECT_EQ(fleet_.model.clusters()[0].find(WorkloadKind::kDeployment, "shop", "web")->replicas, 6);
+}
+
+TEST_F(ApiServerTest, EveryWriteIsLogged) {
+  call("PATCH", kDeployments + "/web/scale", kController, R"({"spec":{"replicas":4}})",
+       "application/merge-patch+json");
+  call("PATCH", kDeployments + "/web/scale", kNobody, R"({"spec":{"replicas":9}})",
+       "application/merge-patch+json");
+  call("GET", kDeployments + "/web");
+  const auto records = server_->writes().records();
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[0].status, 200);
+  EXPECT_EQ(records[0].workload, "shop/web");
+  EXPECT_EQ(records[0].replicasBefore, 2);
+  EXPECT_EQ(records[0].replicasAfter, 4);
+  EXPECT_EQ(records[0].user, "system:serviceaccount:fleetscale:fleetscale-aggregator");
+  EXPECT_EQ(records[0].contentType, "application/merge-patch+json");
+  EXPECT_EQ(records[1].status, 403);
+  EXPECT_FALSE(records[1].replicasAfter);
+}
+
+TEST_F(ApiServerTest, FaultsSlowFailAndConflict) {
+  ApiFaults faults;
+  faults.errorRate = 1;
+  faults.errorStatus = 503;
+  server_->faults().set(faults);
+  const auto failing = call("GET", kDeployments);
+  EXPECT_EQ(failing.status, 503);
+  EXPECT_EQ(parse(failing)["reason"], "ServiceUnavailable");
+
+  faults = ApiFaults{};
+  faults.conflictRate = 1;
+  server_->faults().set(faults);
+  EXPECT_EQ(call("GET", kDeployments).status, 200);  // reads are not affected
+  const auto storm = call("PATCH", kDeployments + "/web/scale", kAdmin,
+                          R"({"spec":{"replicas":3}})", "application/merge-patch+json");
+  EXPECT_EQ(storm.status, 409);
+  EXPECT_EQ(parse(storm)["reason"], "Conflict");
+
+  faults = ApiFaults{};
+  faults.latency = std::chrono::milliseconds(300);
+  server_->faults().set(faults);
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(call("GET", "/version").status, 200);
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(300));
+}
+
+TEST_F(ApiServerTest, StopsAndComesBackOnTheSamePort) {
+  const std::uint16_t port = server_->port();
+  server_->stop();
+  EXPECT_EQ(call("GET", "/version").status, 0);  // connection refused
+  server_->start();
+  EXPECT_EQ(server_->port(), port);
+  EXPECT_EQ(call("GET", "/version").status, 200);
+}
+
+}  // namespace
+}  // namespace fleetscale::sim

@@ -1,0 +1,174 @@
+#include "fleetscale/sim/measurements.h"
+
+#include <gtest/gtest.h>
+
+namespace fleetscale::sim {
+namespace {
+
+// A hand-made 15 s timeline, one sample a second, one replica = one core of capacity:
+//   t=3   demand 2 -> 6; cluster a asks for 4 replicas at t=4, they are ready at t=6
+//   t=7   cluster b is killed; a asks for 6 at t=7.5, ready at t=9 (failover 2 s)
+//   t=10  b is revived, its 2 replicas are ready again at t=12 (failback 2 s)
+//   t=13  demand 6 -> 3; a asks for 3 at t=13.5, ready replicas drop at t=14
+Timeline handMadeTimeline() {
+  struct Row {
+    double demand;
+    int aDesired, aReady, bDesired, bReady;
+    bool bAlive;
+  };
+  const Row rows[] = {
+      {2, 2, 2, 2, 2, true},  {2, 2, 2, 2, 2, true},  {2, 2, 2, 2, 2, true}, {6, 2, 2, 2, 2, true},
+      {6, 4, 2, 2, 2, true},  {6, 4, 2, 2, 2, true},  {6, 4, 4, 2, 2, true}, {6, 4, 4, 2, 2, false},
+      {6, 6, 4, 2, 2, false}, {6, 6, 6, 2, 2, false}, {6, 6, 6, 2, 0, true}, {6, 6, 6, 2, 0, true},
+      {6, 6, 6, 2, 2, true},  {3, 6, 6, 2, 2, true},  {3, 3, 3, 2, 2, true}, {3, 3, 3, 2, 2, true},
+  };
+  Timeline timeline;
+  double t = 0;
+  for (const Row& row : rows) {
+    TimelineSample sample;
+    sample.seconds = t++;
+    WorkloadSample& web = sample.workloads["shop/web"];
+    web.demandCores = row.demand;
+    web.clusters["a"] = {row.aDesired, row.aDesired, row.aReady, row.aReady, true};
+    web.clusters["b"] = {row.bDesired, row.bDesired, row.bReady, row.bReady, row.bAlive};
+    web.readyCapacityCores = row.aReady + (row.bAlive ? row.bReady : 0);
+    web.servedCores = std::min(web.demandCores, web.readyCapacityCores);
+    WorkloadSample& other = sample.workloads["shop/other"];
+    other.demandCores = 1;
+    other.readyCapacityCores = 2;
+    other.clusters["a"] = {2, 2, 2, 2, true};
+    timeline.samples.push_back(std::move(sample));
+  }
+  timeline.actions = {{4.0, "a", "shop/web", 2, 4, "aggregator"},
+                      {7.5, "a", "shop/web", 4, 6, "aggregator"},
+                      {13.5, "a", "shop/web", 6, 3, "aggregator"}};
+  timeline.faults = {{7.0, FaultKind::kKillCluster, "b", false},
+                     {10.0, FaultKind::kReviveCluster, "b", false}};
+  return timeline;
+}
+
+const WorkloadReport& find(const Report& report, const std::string& name) {
+  for (const auto& w : report.workloads) {
+    if (w.workload == name) return w;
+  }
+  throw std::runtime_error("no workload " + name);
+}
+
+TEST(MeasurementsTest, UnderProvisioningSlackAndShortfall) {
+  const Report report = computeReport("hand-made", handMadeTimeline());
+  EXPECT_EQ(report.samples, 16u);
+  EXPECT_DOUBLE_EQ(report.durationSeconds, 15);
+  const WorkloadReport& web = find(report, "shop/web");
+  EXPECT_DOUBLE_EQ(web.underProvisionedSeconds, 5);  // t = 3, 4, 5, 7, 8
+  EXPECT_DOUBLE_EQ(web.underProvisionedShare, 5.0 / 15);
+  EXPECT_DOUBLE_EQ(web.shortfallCoreSeconds, 10);
+  EXPECT_DOUBLE_EQ(web.slackCoreSeconds, 15);  // 2+2+2 + 2 + 5 + 2
+  EXPECT_NEAR(web.slackShareMean, (0.5 * 3 + 0.25 + 0.625 + 0.4) / 15, 1e-12);
+  EXPECT_DOUBLE_EQ(web.demandMeanCores, 72.0 / 15);
+  EXPECT_DOUBLE_EQ(web.demandPeakCores, 6);
+  EXPECT_DOUBLE_EQ(web.capacityMeanCores, 77.0 / 15);
+
+  const WorkloadReport& other = find(report, "shop/other");
+  EXPECT_DOUBLE_EQ(other.underProvisionedSeconds, 0);
+  EXPECT_DOUBLE_EQ(other.slackShareMean, 0.5);
+  EXPECT_TRUE(other.loadChanges.empty());
+  EXPECT_TRUE(other.failovers.empty());  // it had no replicas in the killed cluster
+  EXPECT_EQ(other.scaleActions, 0);
+}
+
+TEST(MeasurementsTest, ReactionTimesFromEachLoadChange) {
+  const WorkloadReport web = find(computeReport("hand-made", handMadeTimeline()), "shop/web");
+  ASSERT_EQ(web.loadChanges.size(), 2u);
+  const LoadChange& rise = web.loadChanges[0];
+  EXPECT_DOUBLE_EQ(rise.seconds, 3);
+  EXPECT_DOUBLE_EQ(rise.fromCores, 2);
+  EXPECT_DOUBLE_EQ(rise.toCores, 6);
+  EXPECT_TRUE(rise.rise());
+  ASSERT_TRUE(rise.firstRequestSeconds);
+  EXPECT_DOUBLE_EQ(*rise.firstRequestSeconds, 1);
+  ASSERT_TRUE(rise.readySeconds);
+  EXPECT_DOUBLE_EQ(*rise.readySeconds, 3);
+  const LoadChange& fall = web.loadChanges[1];
+  EXPECT_DOUBLE_EQ(fall.seconds, 13);
+  EXPECT_FALSE(fall.rise());
+  ASSERT_TRUE(fall.firstRequestSeconds);
+  EXPECT_DOUBLE_EQ(*fall.firstRequestSeconds, 0.5);
+  ASSERT_TRUE(fall.readySeconds);
+  EXPECT_DOUBLE_EQ(*fall.readySeconds, 1);
+  EXPECT_EQ(web.scaleActions, 3);
+  EXPECT_EQ(web.scaleActionsByCluster.at("a"), 3);
+}
+
+TEST(MeasurementsTest, SmallWigglesAreNotLoadChanges) {
+  Timeline timeline;
+  for (int i = 0; i < 10; ++i) {
+    TimelineSample sample;
+    sample.seconds = i;
+    sample.workloads["w"].demandCores = 2.0 + (i % 2 ? 0.05 : -0.05);  // 5% peak to peak
+    sample.workloads["w"].readyCapacityCores = 3;
+    timeline.samples.push_back(sample);
+  }
+  EXPECT_TRUE(computeReport("wiggle", timeline).workloads[0].loadChanges.empty());
+}
+
+TEST(MeasurementsTest, FailoverAndFailbackAroundAClusterKill) {
+  const WorkloadReport web = find(computeReport("hand-made", handMadeTimeline()), "shop/web");
+  ASSERT_EQ(web.failovers.size(), 1u);
+  const FailoverResult& f = web.failovers[0];
+  EXPECT_EQ(f.cluster, "b");
+  EXPECT_DOUBLE_EQ(f.killedAt, 7);
+  ASSERT_TRUE(f.failoverSeconds);
+  EXPECT_DOUBLE_EQ(*f.failoverSeconds, 2);
+  ASSERT_TRUE(f.revivedAt);
+  EXPECT_DOUBLE_EQ(*f.revivedAt, 10);
+  ASSERT_TRUE(f.failbackSeconds);
+  EXPECT_DOUBLE_EQ(*f.failbackSeconds, 2);
+}
+
+TEST(MeasurementsTest, NoFailoverWhenCapacityNeverComesBack) {
+  Timeline timeline = handMadeTimeline();
+  timeline.actions.erase(timeline.actions.begin() + 1);  // nobody asks for replicas after the kill
+  for (auto& sample : timeline.samples) {
+    if (sample.seconds >= 8 && sample.seconds < 10) {
+      auto& web = sample.workloads["shop/web"];
+      web.clusters["a"].ready = 4;
+      web.readyCapacityCores = 4;
+    }
+  }
+  const WorkloadReport web = find(computeReport("t", timeline), "shop/web");
+  ASSERT_EQ(web.failovers.size(), 1u);
+  EXPECT_FALSE(web.failovers[0].failoverSeconds);  // not before the revival
+}
+
+TEST(MeasurementsTest, JsonAndTableCarryTheFigures) {
+  const Timeline timeline = handMadeTimeline();
+  const Report report = computeReport("hand-made", timeline);
+  const nlohmann::json json = reportJson(report, timeline);
+  EXPECT_EQ(json["scenario"], "hand-made");
+  const auto& web = json["workloads"][1];
+  ASSERT_EQ(web["workload"], "shop/web");
+  EXPECT_DOUBLE_EQ(web["under_provisioned_seconds"].get<double>(), 5);
+  EXPECT_EQ(web["load_changes"][0]["direction"], "up");
+  EXPECT_DOUBLE_EQ(web["failovers"][0]["failover_seconds"].get<double>(), 2);
+  EXPECT_EQ(web["series"]["t"].size(), 16u);
+  EXPECT_EQ(web["series"]["clusters"]["b"]["alive"][7], false);
+  EXPECT_EQ(json["scale_actions"].size(), 3u);
+  EXPECT_EQ(json["faults"][0]["fault"], "kill-cluster");
+
+  const std::string table = reportTable(report);
+  EXPECT_NE(table.find("shop/web"), std::string::npos);
+  EXPECT_NE(table.find("5.0 s (33.3%)"), std::string::npos) << table;
+  EXPECT_NE(table.find("3 (a 3)"), std::string::npos) << table;
+  auto lineWith = [&](const std::string& needle) {
+    const auto at = table.find(needle);
+    if (at == std::string::npos) return std::string();
+    const auto start = table.rfind('\n', at) + 1;
+    return table.substr(start, table.find('\n', at) - start);
+  };
+  EXPECT_EQ(lineWith("2.00 -> 6.00 up"),
+            "  3.0 s   2.00 -> 6.00 up    1.0 s                  3.0 s");
+  EXPECT_EQ(lineWith("  b  "), "  b        7.0 s      2.0 s     10.0 s      2.0 s");
+}
+
+}  // namespace
+}  // namespace fleetscale::sim

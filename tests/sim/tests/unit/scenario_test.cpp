@@ -1,0 +1,179 @@
+#include "fleetscale/sim/scenario.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+namespace fleetscale::sim {
+namespace {
+
+constexpr const char* kScenario = R"(
+name: unit
+duration: 30s
+tick: 20ms
+defaults:
+  nodes: 2
+  node-capacity: {cpu: 8, memory: 32Gi}
+  scheduling-delay: 500ms
+clusters:
+  - name: aws-us-east-1
+    cloud: aws
+    region: us-east-1
+    cgroup: {driver: systemd, version: 2}
+  - name: gcp-europe-west1
+    cloud: gcp
+    region: europe-west1
+    nodes: 3
+    node-allocatable: {cpu: 7500m, memory: 30Gi}
+    cgroup: {driver: cgroupfs, version: 1}
+    readiness-delay: 4s
+workloads:
+  - name: checkout
+    namespace: shop
+    replicas: {aws-us-east-1: 3}
+    resources:
+      requests: {cpu: 500m, memory: 256Mi}
+      limits: {cpu: 1}
+    load:
+      cpu: {curve: step, initial: 1, steps: [{at: 10s, value: 3}]}
+      memory: 512Mi
+  - name: db
+    kind: StatefulSet
+    replicas: 2
+    clusters: [gcp-europe-west1]
+    resources:
+      requests: {cpu: 1}
+faults:
+  - {at: 20s, fault: revive-cluster, cluster: aws-us-east-1}
+  - {at: 10s, fault: kill-cluster, cluster: aws-us-east-1}
+  - {at: 12s, fault: slow-api, cluster: gcp-europe-west1, latency: 300ms, for: 5s}
+)";
+
+TEST(ScenarioTest, ParsesClustersWorkloadsAndFaults) {
+  auto scenario = parseScenario(kScenario);
+  ASSERT_TRUE(scenario) << scenario.error().message;
+  EXPECT_EQ(scenario->name, "unit");
+  EXPECT_DOUBLE_EQ(scenario->durationSeconds, 30);
+  EXPECT_DOUBLE_EQ(scenario->tickSeconds, 0.02);
+  ASSERT_EQ(scenario->clusters.size(), 2u);
+  const ClusterSpec& aws = scenario->clusters[0];
+  EXPECT_EQ(aws.nodes, 2);  // from defaults
+  EXPECT_DOUBLE_EQ(aws.capacity.cpuCores, 8);
+  EXPECT_DOUBLE_EQ(aws.allocatable.cpuCores, 8);
+  EXPECT_DOUBLE_EQ(aws.schedulingDelaySeconds, 0.5);
+  EXPECT_EQ(aws.driver, CgroupDriver::kSystemd);
+  EXPECT_EQ(aws.cgroupVersion, 2);
+  const ClusterSpec& gcp = scenario->clusters[1];
+  EXPECT_EQ(gcp.nodes, 3);
+  EXPECT_DOUBLE_EQ(gcp.allocatable.cpuCores, 7.5);
+  EXPECT_DOUBLE_EQ(gcp.capacity.memoryBytes, 32.0 * 1024 * 1024 * 1024);
+  EXPECT_EQ(gcp.driver, CgroupDriver::kCgroupfs);
+  EXPECT_EQ(gcp.cgroupVersion, 1);
+  EXPECT_DOUBLE_EQ(gcp.readinessDelaySeconds, 4);
+
+  ASSERT_EQ(scenario->workloads.size(), 2u);
+  const WorkloadSpec& checkout = scenario->workloads[0];
+  EXPECT_EQ(checkout.namespaceName, "shop");
+  EXPECT_EQ(checkout.replicas, (std::map<std::string, int>{{"aws-us-east-1", 3}}));
+  EXPECT_DOUBLE_EQ(*checkout.resources.cpuRequest, 0.5);
+  EXPECT_DOUBLE_EQ(checkout.replicaCapacity(), 1);  // the limit
+  EXPECT_DOUBLE_EQ(checkout.cpu.at(5), 1);
+  EXPECT_DOUBLE_EQ(checkout.cpu.at(11), 3);
+  EXPECT_DOUBLE_EQ(checkout.memory.at(0), 512.0 * 1024 * 1024);
+  const WorkloadSpec& db = scenario->workloads[1];
+  EXPECT_EQ(db.kind, WorkloadKind::kStatefulSet);
+  EXPECT_EQ(db.namespaceName, "default");
+  EXPECT_EQ(db.replicas, (std::map<std::string, int>{{"gcp-europe-west1", 2}}));
+  EXPECT_DOUBLE_EQ(db.replicaCapacity(), 1);  // the request, without a limit
+
+  ASSERT_EQ(scenario->faults.size(), 3u);  // sorted by time
+  EXPECT_EQ(scenario->faults[0].kind, FaultKind::kKillCluster);
+  EXPECT_EQ(scenario->faults[1].kind, FaultKind::kSlowApi);
+  EXPECT_DOUBLE_EQ(scenario->faults[1].latencySeconds, 0.3);
+  EXPECT_DOUBLE_EQ(*scenario->faults[1].forSeconds, 5);
+  EXPECT_EQ(scenario->faults[2].kind, FaultKind::kReviveCluster);
+}
+
+TEST(ScenarioTest, ErrorsNameTheLineAndTheKey) {
+  auto typo = parseScenario("clusters:\n  - name: a\n    node: 3\n");
+  ASSERT_FALSE(typo);
+  EXPECT_NE(typo.error().message.find("line 3"), std::string::npos) << typo.error().message;
+  EXPECT_NE(typo.error().message.find("clusters[0].node"), std::string::npos);
+  EXPECT_NE(typo.error().message.find("unknown key"), std::string::npos);
+
+  const std::pair<const char*, const char*> cases[] = {
+      {"clusters: []\n", "at least one cluster"},
+      {"clusters:\n  - name: A_B\n", "DNS label"},
+      {"clusters:\n  - name: a\n    cgroup: {version: 3}\n", "expected 1 or 2"},
+      {"clusters:\n  - name: a\n    cgroup: {driver: docker}\n", "systemd or cgroupfs"},
+      {"clusters:\n  - name: a\nworkloads:\n  - name: w\n", "capacity-per-replica"},
+      {"clusters:\n  - name: a\nworkloads:\n  - name: w\n    clusters: [b]\n    "
+       "capacity-per-replica: 1\n",
+       "no cluster named 'b'"},
+      {"clusters:\n  - name: a\nfaults:\n  - {at: 1s, fault: explode, cluster: a}\n",
+       "unknown fault"},
+      {"clusters:\n  - name: a\nfaults:\n  - {at: 1s, fault: kill-cluster, cluster: b}\n",
+       "no cluster named 'b'"},
+      {"clusters:\n  - name: a\nfaults:\n  - {at: 1s, fault: failing-api, cluster: a, rate: 2}\n",
+       "0..1"},
+      {"clusters:\n  - name: a\nworkloads:\n  - name: w\n    capacity-per-replica: 1\n    load: "
+       "{cpu: {curve: wave}}\n",
+       "unknown curve"},
+      {"clusters:\n  - name: a\nworkloads:\n  - name: w\n    resources: {requests: {cpu: 2}, "
+       "limits: {cpu: 1}}\n",
+       "request above limit"},
+      {"duration: soon\nclusters:\n  - name: a\n", "not a duration"},
+      {"clusters: [\n", "YAML"},
+  };
+  for (const auto& [yaml, expected] : cases) {
+    auto scenario = parseScenario(yaml);
+    ASSERT_FALSE(scenario) << yaml;
+    EXPECT_NE(scenario.error().message.find(expected), std::string::npos)
+        << yaml << " -> " << scenario.error().message;
+  }
+}
+
+TEST(ScenarioTest, RecordedCurveReadsItsCsvRelativeToTheScenario) {
+  const std::string dir = FLEETSCALE_SIM_TEST_DATA_DIR;
+  auto scenario = parseScenario(
+      "clusters:\n  - name: a\nworkloads:\n  - name: w\n    capacity-per-replica: 1\n"
+      "    load: {cpu: {curve: recorded, file: load.csv, interpolate: hold, scale: 2}}\n",
+      dir);
+  ASSERT_TRUE(scenario) << scenario.error().message;
+  const LoadCurve& cpu = scenario->workloads[0].cpu;
+  EXPECT_EQ(cpu.kind, LoadCurve::Kind::kRecorded);
+  EXPECT_FALSE(cpu.interpolate);
+  EXPECT_DOUBLE_EQ(cpu.at(0), 2.4);   // 1.2 cores, scaled by 2
+  EXPECT_DOUBLE_EQ(cpu.at(15), 3.6);  // held at the 10 s point
+  auto missing = parseScenario(
+      "clusters:\n  - name: a\nworkloads:\n  - name: w\n    capacity-per-replica: 1\n"
+      "    load: {cpu: {curve: recorded, file: nope.csv}}\n",
+      dir);
+  ASSERT_FALSE(missing);
+  EXPECT_NE(missing.error().message.find("nope.csv"), std::string::npos);
+}
+
+TEST(ScenarioTest, ParsesAFaultFromJson) {
+  auto fault = parseFault(R"({"fault": "partition-agents", "cluster": "a", "for": "3s"})");
+  ASSERT_TRUE(fault) << fault.error().message;
+  EXPECT_EQ(fault->kind, FaultKind::kPartitionAgents);
+  EXPECT_DOUBLE_EQ(*fault->forSeconds, 3);
+  EXPECT_FALSE(parseFault(R"({"fault": "kill-cluster"})"));  // needs a cluster
+  auto garbage = parseFault(R"({"fault": "kubelet-garbage", "cluster": "a", "mode": "fun"})");
+  ASSERT_FALSE(garbage);
+  EXPECT_NE(garbage.error().message.find("mode"), std::string::npos);
+}
+
+TEST(ScenarioTest, EveryShippedScenarioParses) {
+  int count = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(FLEETSCALE_SCENARIOS_DIR)) {
+    if (entry.path().extension() != ".yaml") continue;
+    ++count;
+    auto scenario = loadScenario(entry.path().string());
+    EXPECT_TRUE(scenario) << entry.path() << ": " << scenario.error().message;
+  }
+  EXPECT_GE(count, 3);
+}
+
+}  // namespace
+}  // namespace fleetscale::sim
