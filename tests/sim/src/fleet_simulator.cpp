@@ -581,7 +581,7 @@ json FleetSimulator::endpointsJson() const {
 Status FleetSimulator::inject(const FaultSpec& fault) {
   if (!started_ || stopped_) return Error{"the simulator is not running"};
   if (!fault.cluster.empty() && !scenario_.findCluster(fault.cluster)) {
-    return Error{"no cluster named " + fleetscale::quoted(fault.cluster)};
+    return Error{"no cluster named " + fleetscale::singleQuoted(fault.cluster)};
   }
   std::unique_lock lock(impl_->mutex);
   const std::uint64_t id = ++impl_->injectedCount;

@@ -102,7 +102,7 @@ Result<std::vector<LoadPoint>> parseLoadCsv(std::string_view text) {
     if (!seconds) {
       // A header line ("t,cores") is allowed before the first point.
       if (points.empty() && !parseQuantity(fields[1])) continue;
-      return Error{where + ": bad time " + fleetscale::quoted(fields[0])};
+      return Error{where + ": bad time " + fleetscale::singleQuoted(fields[0])};
     }
     auto value = parseQuantity(fields[1]);
     if (!value) return Error{where + ": " + value.error().message};

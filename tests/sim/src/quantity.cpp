@@ -45,17 +45,17 @@ Result<double> parseQuantity(std::string_view raw) {
   while (end < text.size() && (isDigit(text[end]) || text[end] == '.')) ++end;
   const std::string_view number = text.substr(digitsStart, end - digitsStart);
   if (number.empty() || number == "." || number.find('.') != number.rfind('.')) {
-    return Error{"quantity " + fleetscale::quoted(text) + ": expected a non-negative number"};
+    return Error{"quantity " + fleetscale::singleQuoted(text) + ": expected a non-negative number"};
   }
   const auto mantissa = parseDouble(number);
-  if (!mantissa) return Error{"quantity " + fleetscale::quoted(text) + ": bad number"};
+  if (!mantissa) return Error{"quantity " + fleetscale::singleQuoted(text) + ": bad number"};
   std::string_view suffix = text.substr(end);
   double multiplier = 1.0;
   if (!suffix.empty() && (suffix[0] == 'e' || suffix[0] == 'E') && suffix.size() > 1 &&
       (isDigit(suffix[1]) || suffix[1] == '-' || suffix[1] == '+')) {
     const auto exponent = parseInt64(suffix[1] == '+' ? suffix.substr(2) : suffix.substr(1));
     if (!exponent || *exponent > 18 || *exponent < -9) {
-      return Error{"quantity " + fleetscale::quoted(text) + ": bad exponent"};
+      return Error{"quantity " + fleetscale::singleQuoted(text) + ": bad exponent"};
     }
     multiplier = std::pow(10.0, static_cast<double>(*exponent));
     suffix = {};
@@ -70,12 +70,12 @@ Result<double> parseQuantity(std::string_view raw) {
       }
     }
     if (!known)
-      return Error{"quantity " + fleetscale::quoted(text) + ": unknown suffix " +
-                   fleetscale::quoted(suffix)};
+      return Error{"quantity " + fleetscale::singleQuoted(text) + ": unknown suffix " +
+                   fleetscale::singleQuoted(suffix)};
   }
   const double value = *mantissa * multiplier;
   if (!std::isfinite(value))
-    return Error{"quantity " + fleetscale::quoted(text) + ": out of range"};
+    return Error{"quantity " + fleetscale::singleQuoted(text) + ": out of range"};
   return value;
 }
 

@@ -245,7 +245,7 @@ LoadCurve parseCurve(const YAML::Node& node, const std::string& context,
     for (const auto& part : parts) curve.parts.push_back(parseCurve(part, context, baseDir));
   } else {
     fail(node, context,
-         "unknown curve " + fleetscale::quoted(type) +
+         "unknown curve " + fleetscale::singleQuoted(type) +
              " (constant, step, ramp, diurnal, spike, recorded, sum)");
   }
   fields.finish();
@@ -331,7 +331,7 @@ FaultKind parseFaultKind(const YAML::Node& node, const std::string& text,
   }
   std::string known;
   for (const auto& [name, kind] : kKinds) known += (known.empty() ? "" : ", ") + std::string(name);
-  fail(node, context, "unknown fault " + fleetscale::quoted(text) + " (" + known + ")");
+  fail(node, context, "unknown fault " + fleetscale::singleQuoted(text) + " (" + known + ")");
 }
 
 FaultSpec parseFaultNode(const YAML::Node& node, const std::string& context) {
@@ -387,7 +387,7 @@ WorkloadSpec parseWorkload(const YAML::Node& node, const std::vector<ClusterSpec
   for (const auto& name : placement) {
     if (std::none_of(clusters.begin(), clusters.end(),
                      [&](const ClusterSpec& c) { return c.name == name; })) {
-      fail(node, context + ".clusters", "no cluster named " + fleetscale::quoted(name));
+      fail(node, context + ".clusters", "no cluster named " + fleetscale::singleQuoted(name));
     }
   }
   if (placement.empty()) {
@@ -521,7 +521,7 @@ Scenario parseRoot(const YAML::Node& root, const std::string& baseDir) {
   for (const auto& node : faults) {
     FaultSpec fault = parseFaultNode(node, "faults[" + std::to_string(index++) + "]");
     if (!fault.cluster.empty() && !scenario.findCluster(fault.cluster)) {
-      fail(node, "faults", "no cluster named " + fleetscale::quoted(fault.cluster));
+      fail(node, "faults", "no cluster named " + fleetscale::singleQuoted(fault.cluster));
     }
     scenario.faults.push_back(std::move(fault));
   }
