@@ -1,5 +1,8 @@
 #include "fleetscale/agent/cgroup_parsers.h"
 
+#include <algorithm>
+#include <cassert>
+
 #include "fleetscale/shared/text.h"
 
 namespace fleetscale::agent {
@@ -32,6 +35,32 @@ std::optional<std::uint64_t> findKeyedValue(std::string_view text, std::string_v
     pos = end + 1;
   }
   return std::nullopt;
+}
+
+void findKeyedValues(std::string_view text, std::span<const std::string_view> keys,
+                     std::span<std::optional<std::uint64_t>> values) {
+  assert(values.size() >= keys.size() && keys.size() <= 64);
+  std::fill(values.begin(), values.end(), std::nullopt);
+  std::uint64_t seen = 0;  // bit i: keys[i] already found (possibly malformed)
+  const std::uint64_t all = keys.size() == 64 ? ~0ULL : (1ULL << keys.size()) - 1;
+  std::size_t pos = 0;
+  while (pos < text.size() && seen != all) {
+    auto end = text.find('\n', pos);
+    if (end == std::string_view::npos) end = text.size();
+    const std::string_view line = text.substr(pos, end - pos);
+    pos = end + 1;
+    const auto space = line.find_first_of(" \t");
+    if (space == std::string_view::npos) continue;
+    const std::string_view key = line.substr(0, space);
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      if (keys[i] != key) continue;
+      if ((seen & (1ULL << i)) == 0) {
+        values[i] = parseUint64(trim(line.substr(space + 1)));
+        seen |= 1ULL << i;
+      }
+      break;
+    }
+  }
 }
 
 bool isWellFormedKeyed(std::string_view text) {
