@@ -19,9 +19,8 @@ struct Decomposed {
   int exponent2 = 0;
 };
 
-// Beyond these the quantity is meaningless for a container's resources; rejecting them keeps
-// the arithmetic below exact and overflow-free.
-constexpr int kMaxSignificantDigits = 19;
+// A mantissa must fit 64 bits and an exponent this bound: beyond them a quantity is meaningless
+// for a container's resources, and rejecting it keeps the arithmetic below exact.
 constexpr int kMaxExponent = 40;
 
 Error invalid(std::string_view text, const char* why) {
@@ -82,12 +81,16 @@ Result<Decomposed> decompose(std::string_view text) {
     out.negative = text[i] == '-';
     ++i;
   }
-  int digits = 0;       // all digits seen
-  int significant = 0;  // digits after leading zeros
+  int digits = 0;
+  bool significant = false;  // a non-zero digit has been seen
   bool inFraction = false;
-  // Trailing zeros of the fraction are counted but not multiplied in until a non-zero digit
-  // follows, so "1.500000000000000000000" stays within the digit budget.
+  // Zeros of the fraction are held back until a non-zero digit follows, so trailing zeros
+  // ("1.500000000000000000000") never count against the 64-bit mantissa.
   int pendingZeros = 0;
+  const auto push = [&](std::uint64_t digit) {
+    return !__builtin_mul_overflow(out.mantissa, std::uint64_t{10}, &out.mantissa) &&
+           !__builtin_add_overflow(out.mantissa, digit, &out.mantissa);
+  };
   for (; i < text.size(); ++i) {
     const char c = text[i];
     if (c == '.') {
@@ -98,19 +101,15 @@ Result<Decomposed> decompose(std::string_view text) {
     if (c < '0' || c > '9') break;
     ++digits;
     if (inFraction) ++out.fractionDigits;
-    if (c == '0' && (significant == 0 || inFraction)) {
-      if (significant > 0) ++pendingZeros;  // a fraction zero that may yet be trailing
+    if (c == '0' && (!significant || inFraction)) {
+      if (significant) ++pendingZeros;
       continue;
     }
     for (; pendingZeros > 0; --pendingZeros) {
-      if (++significant > kMaxSignificantDigits) return invalid(text, "too many digits");
-      out.mantissa *= 10;
+      if (!push(0)) return invalid(text, "too many digits");
     }
-    if (++significant > kMaxSignificantDigits) return invalid(text, "too many digits");
-    if (out.mantissa > (std::numeric_limits<std::uint64_t>::max() - 9) / 10) {
-      return invalid(text, "too many digits");
-    }
-    out.mantissa = out.mantissa * 10 + static_cast<std::uint64_t>(c - '0');
+    if (!push(static_cast<std::uint64_t>(c - '0'))) return invalid(text, "too many digits");
+    significant = true;
   }
   // The zeros still pending are trailing fraction zeros: they do not change the value.
   out.fractionDigits -= pendingZeros;

@@ -42,5 +42,28 @@ TEST(BatchQueueTest, FullQueueDropsOldestAndCounts) {
   EXPECT_EQ(queue.after(0, 10).front().sequence, 3u);
 }
 
+TEST(BatchQueueTest, CountsBytesHeld) {
+  MemoryBatchQueue queue(10);
+  EXPECT_EQ(queue.bytes(), 0u);
+  queue.append(v1::SampleBatch{});
+  queue.append(v1::SampleBatch{});
+  const auto all = queue.after(0, 10);
+  EXPECT_EQ(queue.bytes(), all[0].frame.size() + all[1].frame.size());
+  queue.ack(2);
+  EXPECT_EQ(queue.bytes(), 0u);
+}
+
+TEST(BatchQueueTest, AckBeyondTheNextSequenceMovesNumberingPastIt) {
+  // An aggregator that remembers sequence 500 for this agent id (the agent lost its state):
+  // batches numbered 1, 2, ... would all be dropped as duplicates.
+  MemoryBatchQueue queue(10);
+  queue.append(v1::SampleBatch{});
+  queue.ack(500);
+  EXPECT_EQ(queue.size(), 0u);
+  EXPECT_EQ(queue.append(v1::SampleBatch{}), 501u);
+  queue.ack(3);  // an old ack never moves numbering back
+  EXPECT_EQ(queue.nextSequence(), 502u);
+}
+
 }  // namespace
 }  // namespace fleetscale::agent
