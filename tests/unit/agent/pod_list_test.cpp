@@ -62,70 +62,15 @@ TEST(PodListTest, ParsesARealKubeletAnswer) {
   EXPECT_EQ(failed.container(), "") << "pod-level entries name no container";
 }
 
-// Written for this test in the shape of a current kubelet's answer (SYNTHETIC values):
-// containerd and CRI-O ids, every owner kind, a sidecar init container, a container not started.
-constexpr const char* kModernPodList = R"json({
-  "kind": "PodList", "apiVersion": "v1", "metadata": {},
-  "items": [
-    {"metadata": {"name": "web-5d8f7c9b6f-abcde", "namespace": "shop", "uid": "u-web",
-       "labels": {"app": "web", "pod-template-hash": "5d8f7c9b6f"},
-       "annotations": {"huge": "ignored"},
-       "managedFields": [{"manager": "kubectl", "fieldsV1": {"f:metadata": {}}}],
-       "ownerReferences": [{"apiVersion": "v1", "kind": "Service", "name": "not-the-controller"},
-                           {"apiVersion": "apps/v1", "kind": "ReplicaSet",
-                            "name": "web-5d8f7c9b6f", "uid": "rs", "controller": true}]},
-     "spec": {"containers": [
-         {"name": "app", "image": "shop/web:2",
-          "env": [{"name": "A", "value": "b"}],
-          "resources": {"requests": {"cpu": "250m", "memory": "128Mi"},
-                        "limits": {"cpu": "1", "memory": "256Mi"}}}],
-       "initContainers": [
-         {"name": "proxy", "restartPolicy": "Always",
-          "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}}},
-         {"name": "migrate", "resources": {}}]},
-     "status": {"phase": "Running", "qosClass": "Burstable",
-       "startTime": "2024-05-01T10:00:00Z",
-       "conditions": [{"type": "Ready", "status": "True",
-                       "lastTransitionTime": "2024-05-01T10:00:07Z"}],
-       "containerStatuses": [
-         {"name": "app", "ready": true, "restartCount": 2, "image": "docker.io/shop/web:2",
-          "containerID": "containerd://aaaa000000000000000000000000000000000000000000000000000000000001",
-          "state": {"running": {"startedAt": "2024-05-01T10:00:05.250Z"}}}],
-       "initContainerStatuses": [
-         {"name": "proxy", "ready": true, "restartCount": 0,
-          "containerID": "containerd://aaaa000000000000000000000000000000000000000000000000000000000002",
-          "state": {"running": {"startedAt": "2024-05-01T10:00:02Z"}}},
-         {"name": "migrate", "ready": false, "restartCount": 0,
-          "containerID": "containerd://aaaa000000000000000000000000000000000000000000000000000000000003",
-          "state": {"terminated": {"exitCode": 0}}}]}},
-    {"metadata": {"name": "db-0", "namespace": "shop", "uid": "u-db",
-       "ownerReferences": [{"kind": "StatefulSet", "name": "db", "controller": true}]},
-     "spec": {"containers": [{"name": "postgres",
-        "resources": {"requests": {"cpu": "2", "memory": "4Gi"}}}]},
-     "status": {"phase": "Running", "qosClass": "Burstable",
-       "containerStatuses": [{"name": "postgres", "ready": false, "restartCount": 0,
-         "containerID": "cri-o://bbbb000000000000000000000000000000000000000000000000000000000001",
-         "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]}},
-    {"metadata": {"name": "report-28571234-x9z", "namespace": "batch", "uid": "u-job",
-       "ownerReferences": [{"kind": "Job", "name": "report-28571234", "controller": true}]},
-     "spec": {"containers": [{"name": "report", "resources": {"requests": {"cpu": "nonsense"}}}]},
-     "status": {"phase": "Pending", "qosClass": "BestEffort",
-       "containerStatuses": [{"name": "report", "ready": false, "restartCount": 0,
-         "containerID": "", "state": {"waiting": {"reason": "ContainerCreating"}}}]}},
-    {"metadata": {"name": "rs-only-xyz", "namespace": "default", "uid": "u-rs",
-       "labels": {"pod-template-hash": "abcde"},
-       "ownerReferences": [{"kind": "ReplicaSet", "name": "rs-only", "controller": true}]},
-     "status": {"phase": "Running"}},
-    {"metadata": {"name": "node-exporter-q", "namespace": "monitoring", "uid": "u-ds",
-       "ownerReferences": [{"kind": "DaemonSet", "name": "node-exporter", "controller": true}]},
-     "status": {"phase": "Running", "containerStatuses": [{"name": "x",
-       "containerID": "docker://"}]}},
-    "not an object",
-    {"metadata": {"name": "no-uid"}}
-  ]})json";
+// Written for fleetscale in the shape of a current kubelet's answer (SYNTHETIC values, see
+// tests/fixtures/SOURCES.md): containerd and CRI-O ids, every owner kind, a sidecar init
+// container, a container not yet started, members the parser must drop, unusable entries.
+std::string modernPodList() {
+  return *readFile(testing::fixturePath("kubelet/pods_synthetic_current.json"));
+}
 
 TEST(PodListTest, ResolvesEveryOwnerKindAndContainerKind) {
-  auto snapshot = parsePodList(kModernPodList);
+  auto snapshot = parsePodList(modernPodList());
   ASSERT_TRUE(snapshot.ok()) << snapshot.error().message;
   const auto& containers = snapshot->containers;
   const std::string web = "aaaa000000000000000000000000000000000000000000000000000000000001";
