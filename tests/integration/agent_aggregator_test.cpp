@@ -10,6 +10,7 @@
 
 #include "fleetscale/shared/text.h"
 #include "fleetscale/testing/cgroup_tree.h"
+#include "fleetscale/testing/fleet_processes.h"
 #include "fleetscale/testing/http.h"
 #include "fleetscale/testing/process.h"
 #include "fleetscale/testing/temp_dir.h"
@@ -59,23 +60,7 @@ class LoadWriter {
   std::thread thread_;
 };
 
-struct Ports {
-  int ingest = 0;
-  int http = 0;
-};
-
-Ports waitForReadyFile(const std::string& path) {
-  Ports ports;
-  testing::waitFor([&] {
-    auto text = readFile(path);
-    if (!text) return false;
-    auto json = nlohmann::json::parse(*text, nullptr, false);
-    if (json.is_discarded()) return false;
-    ports = {json["ingest_port"].get<int>(), json["http_port"].get<int>()};
-    return true;
-  });
-  return ports;
-}
+using testing::waitForReadyFile;
 
 TEST(AgentAggregatorTest, SamplesFlowFromCgroupsToApiAndMetrics) {
   testing::TempDir dir;
@@ -87,7 +72,7 @@ TEST(AgentAggregatorTest, SamplesFlowFromCgroupsToApiAndMetrics) {
                               {"--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
                                "--ready-file", dir.file("ready.json"), "--token-file",
                                dir.file("token"), "--per-container-metrics", "--threads", "2"});
-  const Ports ports = waitForReadyFile(dir.file("ready.json"));
+  const testing::AggregatorPorts ports = waitForReadyFile(dir.file("ready.json"));
   ASSERT_GT(ports.http, 0) << aggregator.errors();
   const std::string api = "http://127.0.0.1:" + std::to_string(ports.http);
 
@@ -159,7 +144,7 @@ TEST(AgentAggregatorTest, AgentWithWrongTokenIsRejected) {
       testing::binaryPath("fleetscale-aggregator"),
       {"--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--ready-file",
        dir.file("ready.json"), "--token-file", dir.file("token")});
-  const Ports ports = waitForReadyFile(dir.file("ready.json"));
+  const testing::AggregatorPorts ports = waitForReadyFile(dir.file("ready.json"));
   testing::Process agent(testing::binaryPath("fleetscale-agent"),
                          {"--aggregator", "127.0.0.1:" + std::to_string(ports.ingest),
                           "--cgroup-root", dir.file("cgroup"), "--mountinfo", "/dev/null",
