@@ -457,12 +457,13 @@ int runAgent(const AgentOptions& options) {
   boost::asio::steady_timer ticker(io);
   const auto period = std::chrono::duration_cast<std::chrono::steady_clock::duration>(s.interval);
   auto nextTick = std::chrono::steady_clock::now();
+  v1::SampleBatch batch;  // refilled every tick, so its memory is allocated once
   std::function<void()> tick = [&] {
     const auto started = std::chrono::steady_clock::now();
-    auto batch = sampler.sample();
+    sampler.sample(batch);
     metrics.observeCollection(std::chrono::steady_clock::now() - started);
     batch.set_interval_seconds(std::chrono::duration<double>(s.interval).count());
-    queue.append(std::move(batch));
+    queue.append(batch);
     client.batchAvailable();
     metrics.update(AgentState{sampler.counters(), sampler.keptDescriptors(), queue,
                               delivery->spool != nullptr ? delivery->spool->errors() : 0,

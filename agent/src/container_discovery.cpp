@@ -1,7 +1,9 @@
 #include "fleetscale/agent/container_discovery.h"
 
+#include <dirent.h>
+#include <sys/stat.h>
+
 #include <algorithm>
-#include <filesystem>
 
 #include "fleetscale/shared/text.h"
 
@@ -134,35 +136,49 @@ std::optional<ContainerCgroup> classifyCgroup(std::string_view cgroupPath,
   return std::nullopt;
 }
 
+namespace {
+
+// Depth-first over directories only, with one path buffer for the whole walk: the cgroup tree
+// holds some thirty control files per directory, which readdir's d_type lets us skip without a
+// stat or an allocation each.
+void walk(std::string& path, std::size_t rootLength, int depth, const DiscoveryOptions& options,
+          std::vector<ContainerCgroup>& found) {
+  DIR* dir = ::opendir(path.c_str());
+  if (dir == nullptr) return;  // vanished during the walk, or unreadable: skip it
+  while (const dirent* entry = ::readdir(dir)) {
+    const unsigned char type = entry->d_type;
+    if (type != DT_DIR && type != DT_UNKNOWN) continue;  // files and symlinks
+    const std::string_view name(entry->d_name);
+    if (name == "." || name == "..") continue;
+    const std::size_t parentLength = path.size();
+    path.push_back('/');
+    path.append(name);
+    struct stat info {};
+    if (type == DT_UNKNOWN && (::lstat(path.c_str(), &info) != 0 || !S_ISDIR(info.st_mode))) {
+      path.resize(parentLength);
+      continue;
+    }
+    const std::string_view relative(path.data() + rootLength, path.size() - rootLength);
+    if (auto container = classifyCgroup(relative, options)) {
+      found.push_back(std::move(*container));  // never descend into a container's own cgroup
+    } else if (depth + 1 < options.maxDepth) {
+      walk(path, rootLength, depth + 1, options, found);
+    }
+    path.resize(parentLength);
+  }
+  ::closedir(dir);
+}
+
+}  // namespace
+
 std::vector<ContainerCgroup> discoverContainers(const std::string& hierarchyRoot,
                                                 const DiscoveryOptions& options) {
-  namespace fs = std::filesystem;
   std::vector<ContainerCgroup> found;
-  std::error_code ec;
-  fs::recursive_directory_iterator it(hierarchyRoot, fs::directory_options::skip_permission_denied,
-                                      ec);
-  if (ec) return found;
-  const fs::recursive_directory_iterator end;
-  while (it != end) {
-    const fs::directory_entry& entry = *it;
-    bool descend = false;
-    if (entry.is_directory(ec) && !entry.is_symlink(ec)) {
-      std::string relative = entry.path().string().substr(hierarchyRoot.size());
-      if (relative.empty() || relative.front() != '/') relative.insert(relative.begin(), '/');
-      if (auto container = classifyCgroup(relative, options)) {
-        found.push_back(std::move(*container));
-      } else {
-        descend = it.depth() + 1 < options.maxDepth;
-      }
-    }
-    if (!descend) it.disable_recursion_pending();
-    it.increment(ec);
-    if (ec) {
-      // The directory vanished under us; skip it and carry on with its siblings.
-      ec.clear();
-      if (it == end) break;
-    }
-  }
+  std::string path = hierarchyRoot;
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  const std::size_t rootLength = path.size();  // relative paths keep their leading '/'
+  path.reserve(4096);
+  walk(path, rootLength, 0, options, found);
   std::sort(found.begin(), found.end(),
             [](const ContainerCgroup& a, const ContainerCgroup& b) { return a.cgroup < b.cgroup; });
   return found;

@@ -1,5 +1,7 @@
 #include "fleetscale/agent/metadata.h"
 
+#include <malloc.h>
+
 #include "fleetscale/shared/logging.h"
 
 namespace fleetscale::agent {
@@ -118,6 +120,11 @@ void MetadataRefresher::run() {
   while (!stopping_) {
     lock.unlock();
     (void)refreshOnce();  // outcome recorded in the store and the log
+#ifdef __GLIBC__
+    // A PodList answer is parsed in a few MiB that are free again now; hand them back rather
+    // than keep them in this thread's malloc arena until the next refresh.
+    ::malloc_trim(0);
+#endif
     lock.lock();
     wake_.wait_for(lock, interval_, [this] { return stopping_; });
   }

@@ -93,7 +93,7 @@ void Sampler::rediscover() {
   ++counters_.discoveries;
 }
 
-v1::SampleBatch Sampler::sample() {
+void Sampler::sample(v1::SampleBatch& batch) {
   const SteadyTime now = clock_.now();
   const bool discovering = !lastDiscovery_ || now - *lastDiscovery_ >= options_.rediscoverEvery;
   if (discovering) {
@@ -102,7 +102,7 @@ v1::SampleBatch Sampler::sample() {
   }
   // One snapshot for the whole tick; a refresh published meanwhile applies from the next tick.
   const auto metadata = metadata_ != nullptr ? metadata_->current() : nullptr;
-  v1::SampleBatch batch;
+  batch.Clear();
   batch.set_timestamp_unix_ms(toUnixMillis(clock_.wallNow()));
   fillNode(*batch.mutable_node());
   batch.mutable_containers()->Reserve(static_cast<int>(containers_.size()));
@@ -118,7 +118,6 @@ v1::SampleBatch Sampler::sample() {
   }
   ++counters_.ticks;
   counters_.containersTracked = containers_.size();
-  return batch;
 }
 
 bool Sampler::sampleContainer(Tracked& tracked, SteadyTime now, bool refreshLimits,

@@ -10,7 +10,6 @@
 #include <filesystem>
 
 #include "fleetscale/shared/logging.h"
-#include "fleetscale/shared/protocol.h"
 
 namespace fleetscale::agent {
 namespace {
@@ -105,6 +104,8 @@ Result<std::unique_ptr<SqliteSpool>> SqliteSpool::open(const std::string& path, 
 }
 
 Status SqliteSpool::load() {
+  // The spool only appends at the end and deletes from the front: a small page cache does.
+  if (Status status = db_->exec("PRAGMA cache_size = -512"); !status) return status;
   if (Status status = db_->exec(kSchema); !status) return status;
   auto meta = db_->prepare("SELECT key, value FROM spool_meta");
   if (!meta) return meta.error();
@@ -186,12 +187,10 @@ void SqliteSpool::recordError(const std::string& what, const std::string& messag
   }
 }
 
-std::uint64_t SqliteSpool::append(v1::SampleBatch batch) {
+std::uint64_t SqliteSpool::append(v1::SampleBatch& batch) {
   const std::uint64_t sequence = nextSequence_++;
   batch.set_sequence(sequence);
-  v1::Envelope envelope;
-  *envelope.mutable_batch() = std::move(batch);
-  const std::string frame = encodeEnvelopeFrame(envelope);
+  const std::string frame = encodeBatchFrame(batch);
   const std::int64_t createdMs = toUnixMillis(clock_.wallNow());
   const std::size_t drop = oldestToDrop(frame.size());
 

@@ -65,5 +65,34 @@ TEST(BatchQueueTest, AckBeyondTheNextSequenceMovesNumberingPastIt) {
   EXPECT_EQ(queue.nextSequence(), 502u);
 }
 
+TEST(BatchQueueTest, BatchFrameIsTheEnvelopeFrame) {
+  v1::SampleBatch batch;
+  batch.set_sequence(7);
+  batch.set_timestamp_unix_ms(1700000000000);
+  for (int i = 0; i < 300; ++i) {  // long enough for a multi-byte length
+    auto* sample = batch.add_containers();
+    sample->set_id(std::string(64, 'a'));
+    sample->set_cpu_cores(0.25 * i);
+    sample->mutable_metadata()->set_pod("web-" + std::to_string(i));
+  }
+  v1::Envelope envelope;
+  *envelope.mutable_batch() = batch;
+  EXPECT_EQ(encodeBatchFrame(batch), encodeEnvelopeFrame(envelope));
+  EXPECT_EQ(encodeBatchFrame(v1::SampleBatch{}), encodeEnvelopeFrame([] {
+              v1::Envelope empty;
+              empty.mutable_batch();
+              return empty;
+            }()));
+}
+
+TEST(BatchQueueTest, TheCallersBatchIsStampedAndKept) {
+  MemoryBatchQueue queue(10);
+  v1::SampleBatch batch;
+  batch.add_containers()->set_id("c1");
+  EXPECT_EQ(queue.append(batch), 1u);
+  EXPECT_EQ(batch.sequence(), 1u);
+  EXPECT_EQ(batch.containers_size(), 1) << "left for the caller to reuse";
+}
+
 }  // namespace
 }  // namespace fleetscale::agent

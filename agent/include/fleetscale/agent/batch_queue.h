@@ -16,12 +16,19 @@ struct QueuedBatch {
   std::string frame;  // the encoded frame (length prefix + Envelope{batch}), ready to write
 };
 
+// The frame of Envelope{batch} (length prefix + Envelope), serialized straight from the batch
+// without copying it into an Envelope first.
+std::string encodeBatchFrame(const v1::SampleBatch& batch);
+
 // Thread-safety: implementations are used from one thread (the agent's I/O thread).
 class BatchQueue {
  public:
   virtual ~BatchQueue() = default;
-  // Stamps the batch with the next sequence number, encodes and keeps it. Returns the sequence.
-  virtual std::uint64_t append(v1::SampleBatch batch) = 0;
+  // Stamps the batch with the next sequence number, encodes and keeps the encoding. Returns the
+  // sequence. The batch stays with the caller, who may Clear() and reuse it: the agent refills
+  // one batch every tick, so its memory is allocated once.
+  virtual std::uint64_t append(v1::SampleBatch& batch) = 0;
+  std::uint64_t append(v1::SampleBatch&& batch) { return append(batch); }
   // Up to `max` batches with sequence > `afterSequence`, oldest first (possibly fewer, to bound
   // the bytes handed out at once).
   virtual std::vector<QueuedBatch> after(std::uint64_t afterSequence, std::size_t max) = 0;
@@ -42,7 +49,8 @@ class MemoryBatchQueue final : public BatchQueue {
  public:
   explicit MemoryBatchQueue(std::size_t capacity, std::uint64_t firstSequence = 1);
 
-  std::uint64_t append(v1::SampleBatch batch) override;
+  using BatchQueue::append;
+  std::uint64_t append(v1::SampleBatch& batch) override;
   std::vector<QueuedBatch> after(std::uint64_t afterSequence, std::size_t max) override;
   void ack(std::uint64_t sequence) override;
   std::size_t size() const override { return batches_.size(); }

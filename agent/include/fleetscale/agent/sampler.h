@@ -73,8 +73,14 @@ class Sampler {
   Sampler(Sampler&&) noexcept;
   Sampler& operator=(Sampler&&) = delete;
 
-  // Samples every known container and the node. The batch has no sequence number yet.
-  v1::SampleBatch sample();
+  // Samples every known container and the node into `batch`, which is cleared first and whose
+  // memory is reused (the agent refills one batch every tick). No sequence number yet.
+  void sample(v1::SampleBatch& batch);
+  v1::SampleBatch sample() {
+    v1::SampleBatch batch;
+    sample(batch);
+    return batch;
+  }
 
   const SamplerCounters& counters() const { return counters_; }
   // Descriptors held open for cgroup and /proc files.

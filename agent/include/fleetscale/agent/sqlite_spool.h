@@ -37,7 +37,8 @@ class SqliteSpool final : public BatchQueue {
                                                    const Clock& clock);
   ~SqliteSpool() override;
 
-  std::uint64_t append(v1::SampleBatch batch) override;
+  using BatchQueue::append;
+  std::uint64_t append(v1::SampleBatch& batch) override;
   std::vector<QueuedBatch> after(std::uint64_t afterSequence, std::size_t max) override;
   void ack(std::uint64_t sequence) override;
   std::size_t size() const override { return index_.size(); }
