@@ -2,11 +2,6 @@
 
 #include <gtest/gtest.h>
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/local/stream_protocol.hpp>
-#include <boost/asio/read_until.hpp>
-#include <boost/asio/streambuf.hpp>
-#include <boost/asio/write.hpp>
 #include <deque>
 #include <thread>
 
@@ -15,6 +10,7 @@
 #include "fleetscale/agent/sampler.h"
 #include "fleetscale/shared/text.h"
 #include "fleetscale/testing/cgroup_tree.h"
+#include "fleetscale/testing/fake_docker.h"
 #include "fleetscale/testing/fake_kubelet.h"
 #include "fleetscale/testing/process.h"
 #include "fleetscale/testing/temp_dir.h"
@@ -205,49 +201,15 @@ TEST(MetadataIsolationTest, SamplingContinuesWhileTheKubeletHangs) {
   EXPECT_GE(store.failures(MetadataFailure::kTransport), 1u);
 }
 
-// A one-shot HTTP responder on a unix socket, standing in for dockerd.
-class UnixSocketServer {
- public:
-  UnixSocketServer(const std::string& path, std::string response)
-      : acceptor_(io_, boost::asio::local::stream_protocol::endpoint(path)),
-        response_(std::move(response)) {
-    thread_ = std::thread([this] {
-      boost::asio::local::stream_protocol::socket socket(io_);
-      boost::system::error_code ec;
-      acceptor_.accept(socket, ec);
-      if (ec) return;
-      boost::asio::streambuf request;
-      boost::asio::read_until(socket, request, "\r\n\r\n", ec);
-      std::istream lines(&request);
-      std::getline(lines, requestLine_);
-      boost::asio::write(socket, boost::asio::buffer(response_), ec);
-    });
-  }
-  ~UnixSocketServer() {
-    acceptor_.close();
-    thread_.join();
-  }
-  const std::string& requestLine() const { return requestLine_; }
-
- private:
-  boost::asio::io_context io_;
-  boost::asio::local::stream_protocol::acceptor acceptor_;
-  std::string response_;
-  std::string requestLine_;
-  std::thread thread_;
-};
-
 TEST(EngineSourceTest, ReadsContainersFromTheEngineSocket) {
   testing::TempDir dir;
   const std::string body =
       R"([{"Id":"8dfafdbc3a40000000000000000000000000000000000000000000000000000a",)"
       R"("Names":["/checkout"],"Image":"shop/checkout:1.4","Created":1714557600,)"
       R"("Labels":{"fleetscale.io/workload":"checkout"}}])";
-  std::string response = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
-                         std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
   const std::string socket = dir.file("docker.sock");
   {
-    UnixSocketServer server(socket, response);
+    testing::FakeDockerEngine engine(socket, body);
     CurlHttpClient client;
     EngineMetadataSource source(client, {socket, "podman", seconds(5)});
     EXPECT_STREQ(source.name(), "podman");
@@ -257,8 +219,7 @@ TEST(EngineSourceTest, ReadsContainersFromTheEngineSocket) {
         snapshot->containers.at("8dfafdbc3a40000000000000000000000000000000000000000000000000000a");
     EXPECT_EQ(known.runtime, "podman");
     EXPECT_EQ(known.metadata.workload(), "checkout");
-    EXPECT_EQ(server.requestLine().rfind("GET /containers/json HTTP/1.1", 0), 0u)
-        << server.requestLine();
+    EXPECT_EQ(engine.lastRequestLine(), "GET /containers/json HTTP/1.1");
   }
   CurlHttpClient client;
   EngineMetadataSource missing(client, {dir.file("nothing.sock"), "docker", seconds(1)});
