@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "fleetscale/shared/framing.h"
 #include "fleetscale/shared/logging.h"
 
 namespace fleetscale::agent {
@@ -40,6 +41,18 @@ std::string moveAside(const std::string& path, WallTime now) {
   std::filesystem::rename(path, target, ec);
   for (const char* suffix : {"-wal", "-shm"}) std::filesystem::remove(path + suffix, ec);
   return target;
+}
+
+// What encodeBatchFrame writes: a length prefix matching the rest, then the Envelope's `batch`
+// field tag. Catches truncated or overwritten rows without decoding the batch.
+bool looksLikeBatchFrame(const std::string& frame) {
+  if (frame.size() < kFrameHeaderBytes + 2) return false;
+  std::uint32_t length = 0;
+  for (std::size_t i = 0; i < kFrameHeaderBytes; ++i) {
+    length = (length << 8) | static_cast<unsigned char>(frame[i]);
+  }
+  return length == frame.size() - kFrameHeaderBytes &&
+         static_cast<unsigned char>(frame[kFrameHeaderBytes]) == ((3 << 3) | 2);
 }
 
 Error withContext(const std::string& what, const Error& error) {
@@ -153,6 +166,21 @@ Status SqliteSpool::setAgentId(const std::string& agentId) {
   return {};
 }
 
+Status SqliteSpool::deleteOne(std::uint64_t sequence) {
+  auto statement = db_->prepare("DELETE FROM spool_batches WHERE sequence = ?1");
+  if (!statement) return statement.error();
+  if (Status status = statement->bind(1, static_cast<std::int64_t>(sequence)).run(); !status) {
+    return status;
+  }
+  const auto it = std::find_if(index_.begin(), index_.end(),
+                               [&](const Entry& entry) { return entry.sequence == sequence; });
+  if (it != index_.end()) {
+    bytes_ -= it->bytes;
+    index_.erase(it);
+  }
+  return {};
+}
+
 Status SqliteSpool::deleteUpTo(std::uint64_t sequence) {
   auto statement = db_->prepare("DELETE FROM spool_batches WHERE sequence <= ?1");
   if (!statement) return statement.error();
@@ -245,6 +273,13 @@ std::vector<QueuedBatch> SqliteSpool::after(std::uint64_t afterSequence, std::si
     }
     if (!*row) break;
     QueuedBatch batch{static_cast<std::uint64_t>(select->columnInt(0)), select->columnBlob(1)};
+    if (!looksLikeBatchFrame(batch.frame)) {
+      // A damaged row would be rejected by the aggregator on every reconnect and block every
+      // batch behind it: drop it, counted, instead.
+      recordError("read of batch " + std::to_string(batch.sequence), "damaged frame, dropped");
+      if (Status status = deleteOne(batch.sequence); status) ++dropped_;
+      continue;
+    }
     handedOut += batch.frame.size();
     out.push_back(std::move(batch));
     if (handedOut >= kMaxBytesPerRead) break;

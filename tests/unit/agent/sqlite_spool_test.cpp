@@ -171,6 +171,27 @@ TEST_F(SqliteSpoolTest, BrokenFileIsMovedAsideAndAFreshSpoolStarts) {
   EXPECT_EQ(spool->append(batchWithContainers(1)), 1u);
 }
 
+TEST_F(SqliteSpoolTest, DamagedRowIsDroppedInsteadOfBlockingDelivery) {
+  {
+    auto spool = open();
+    for (int i = 0; i < 3; ++i) spool->append(batchWithContainers(2));
+  }
+  {
+    auto db = SqliteDatabase::open(dir_.file("spool.db"));
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE(
+        (*db)->exec("UPDATE spool_batches SET frame = x'00000009abcdef' WHERE sequence = 2").ok());
+  }
+  auto spool = open();
+  const auto batches = spool->after(0, 10);
+  ASSERT_EQ(batches.size(), 2u);
+  EXPECT_EQ(batches[0].sequence, 1u);
+  EXPECT_EQ(batches[1].sequence, 3u);
+  EXPECT_EQ(spool->droppedBatches(), 1u);
+  EXPECT_EQ(spool->errors(), 1u);
+  EXPECT_EQ(spool->size(), 2u);
+}
+
 TEST_F(SqliteSpoolTest, SecondAgentOnTheSameSpoolIsRefused) {
   auto first = open();
   auto second = SqliteSpool::open(dir_.file("spool.db"), {}, clock_);

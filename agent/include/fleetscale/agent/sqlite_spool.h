@@ -67,6 +67,7 @@ class SqliteSpool final : public BatchQueue {
   // How many of the oldest entries must go for `incomingBytes` more to fit the limits.
   std::size_t oldestToDrop(std::uint64_t incomingBytes) const;
   Status deleteUpTo(std::uint64_t sequence);
+  Status deleteOne(std::uint64_t sequence);  // file and index
   void recordError(const std::string& what, const std::string& message);
 
   std::unique_ptr<SqliteDatabase> db_;
