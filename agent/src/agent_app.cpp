@@ -58,7 +58,7 @@ Result<Settings> parseSettings(const AgentOptions& o) {
     return {};
   };
   std::chrono::nanoseconds timeout{}, maxAge{};
-  for (Status status :
+  for (const Status& status :
        {duration("--interval", o.interval, true, s.interval),
         duration("--rediscover-interval", o.rediscoverInterval, false, s.rediscover),
         duration("--memory-stat-interval", o.memoryStatInterval, false, s.memoryStatMaxAge),

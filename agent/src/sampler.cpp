@@ -20,6 +20,27 @@ void setPressure(std::optional<std::uint64_t> totalUs, auto&& setter) {
   if (totalUs) setter(static_cast<double>(*totalUs));
 }
 
+// Copies what the metadata source knows about the container into the sample. False when the
+// source does not list the container by id (not refreshed yet, a pod's sandbox, a container
+// newer than the last refresh); the pod-level fields are still filled when the pod is known.
+bool labelFromMetadata(v1::ContainerSample& out, const ContainerCgroup& cgroup,
+                       const MetadataSnapshot* metadata) {
+  if (metadata == nullptr) return false;
+  if (auto known = metadata->containers.find(cgroup.id); known != metadata->containers.end()) {
+    *out.mutable_metadata() = known->second.metadata;
+    // Under the cgroupfs driver only the kubelet knows which runtime runs the container.
+    if ((cgroup.runtime == "cri" || cgroup.runtime == "unknown") &&
+        !known->second.runtime.empty()) {
+      out.set_runtime(known->second.runtime);
+    }
+    return true;
+  }
+  if (auto pod = metadata->pods.find(cgroup.podUid); pod != metadata->pods.end()) {
+    *out.mutable_metadata() = pod->second;
+  }
+  return false;
+}
+
 }  // namespace
 
 bool memoryStatDue(const MemoryStatSchedule& schedule, std::optional<SteadyTime> lastReadAt,
@@ -162,24 +183,8 @@ bool Sampler::sampleContainer(Tracked& tracked, SteadyTime now, bool refreshLimi
   out.set_id(cgroup.id);
   out.set_cgroup(cgroup.cgroup);
   out.set_runtime(cgroup.runtime);
-  if (metadata_ != nullptr) {
-    if (metadata == nullptr) {
-      ++counters_.containersWithoutMetadata;  // no successful refresh yet
-    } else if (auto known = metadata->containers.find(cgroup.id);
-               known != metadata->containers.end()) {
-      *out.mutable_metadata() = known->second.metadata;
-      // Under the cgroupfs driver only the kubelet knows which runtime runs the container.
-      if ((cgroup.runtime == "cri" || cgroup.runtime == "unknown") &&
-          !known->second.runtime.empty()) {
-        out.set_runtime(known->second.runtime);
-      }
-    } else if (auto pod = metadata->pods.find(cgroup.podUid); pod != metadata->pods.end()) {
-      // A pod's sandbox, or a container newer than the last refresh: the pod is still known.
-      *out.mutable_metadata() = pod->second;
-      ++counters_.containersWithoutMetadata;
-    } else {
-      ++counters_.containersWithoutMetadata;
-    }
+  if (metadata_ != nullptr && !labelFromMetadata(out, cgroup, metadata)) {
+    ++counters_.containersWithoutMetadata;
   }
   auto& meta = *out.mutable_metadata();
   if (meta.pod_uid().empty() && !cgroup.podUid.empty()) meta.set_pod_uid(cgroup.podUid);

@@ -33,7 +33,7 @@ constexpr std::uint64_t kMaxBytesPerRead = 4 * 1024 * 1024;
 constexpr std::chrono::minutes kErrorLogInterval{1};
 
 std::string moveAside(const std::string& path, WallTime now) {
-  const std::string target =
+  std::string target =
       path + ".corrupt-" +
       std::to_string(
           std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count());

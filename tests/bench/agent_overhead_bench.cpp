@@ -41,6 +41,10 @@
 #include "fleetscale/agent/sampler.h"
 #include "fleetscale/shared/text.h"
 
+#ifndef FLEETSCALE_FIXTURES_DIR  // set by CMake; this fallback serves tools reading the source
+#define FLEETSCALE_FIXTURES_DIR "tests/fixtures"
+#endif
+
 namespace fs = std::filesystem;
 using namespace fleetscale;
 using namespace fleetscale::agent;
@@ -416,10 +420,7 @@ ProcessFigures measureProcess(const Tree& tree, const std::string& scratch) {
   return out;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  // The floor's descriptors and the samplers' together exceed the usual soft limit of 1024.
+int run(int argc, char** argv) {
   // About ten descriptors per container; the usual soft limit is 1024.
   struct rlimit limit {};
   if (::getrlimit(RLIMIT_NOFILE, &limit) == 0) {
@@ -497,4 +498,14 @@ int main(int argc, char** argv) {
   fs::remove_all(scratch);
   if (!jsonOut.empty()) std::ofstream(jsonOut) << results.dump(2) << "\n";
   return 0;
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "agent_overhead_bench: " << e.what() << "\n";
+    return 1;
+  }
 }

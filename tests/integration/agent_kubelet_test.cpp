@@ -151,9 +151,8 @@ TEST_F(AgentKubeletTest, KubeletFaultsNeverStopSamples) {
   for (const auto& [mode, reason] : faults) {
     kubelet_.setMode(mode);
     const double sequence = lastSequence();
-    ASSERT_TRUE(testing::waitFor([&] {
-      return metric(series + reason + "\",source=\"kubelet\"}") >= 1;
-    })) << reason;
+    const std::string errors = series + reason + "\",source=\"kubelet\"}";
+    ASSERT_TRUE(testing::waitFor([&] { return metric(errors) >= 1; })) << reason;
     ASSERT_TRUE(testing::waitFor([&] { return lastSequence() >= sequence + 5; }))
         << "samples stopped while the kubelet fails with " << reason;
     EXPECT_EQ(podOf(kAgentId), "newrelic-infra-rz225") << "the last good metadata is kept";

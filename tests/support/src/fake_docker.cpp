@@ -40,7 +40,7 @@ struct FakeDockerEngine::Impl {
   std::atomic<bool> stopping{false};
 };
 
-FakeDockerEngine::FakeDockerEngine(std::string socketPath, std::string containersJson)
+FakeDockerEngine::FakeDockerEngine(const std::string& socketPath, std::string containersJson)
     : impl_(std::make_unique<Impl>(socketPath, std::move(containersJson))) {
   thread_ = std::thread([this] {
     // One connection at a time, to completion: curl sends one request per connection here.

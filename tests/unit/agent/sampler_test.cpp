@@ -28,7 +28,7 @@ class SamplerTest : public ::testing::Test {
   }
   Sampler makeSampler(SamplerOptions samplerOptions, const MetadataStore* metadata = nullptr) {
     CgroupLayout layout{CgroupVersion::kV2, root_.path(), "", "", ""};
-    return Sampler(layout, makeCgroupReader(layout), samplerOptions, clock_, metadata);
+    return Sampler(layout, makeCgroupReader(layout), std::move(samplerOptions), clock_, metadata);
   }
   Sampler makeSampler() { return makeSampler(options()); }
   void write(const std::string& path, std::uint64_t cpuNs, std::uint64_t memory = 1000,

@@ -12,7 +12,7 @@ namespace fleetscale::testing {
 class FakeDockerEngine {
  public:
   // Listens on `socketPath` (created with its directory; removed on destruction).
-  FakeDockerEngine(std::string socketPath, std::string containersJson);
+  FakeDockerEngine(const std::string& socketPath, std::string containersJson);
   ~FakeDockerEngine();
   FakeDockerEngine(const FakeDockerEngine&) = delete;
   FakeDockerEngine& operator=(const FakeDockerEngine&) = delete;
