@@ -385,12 +385,11 @@ int runAgent(const AgentOptions& options) {
   SystemClock clock;
   MetadataStore metadataStore(clock);
   MetadataSetup metadata = makeMetadataSource(options, s, node);
-  MetadataRefresher* refresher = nullptr;
-  std::optional<MetadataRefresher> refresherStorage;
+  std::optional<MetadataRefresher> refresher;
   if (metadata.source) {
-    refresherStorage.emplace(*metadata.source, metadataStore, clock, s.metadataInterval);
-    refresher = &*refresherStorage;
+    refresher.emplace(*metadata.source, metadataStore, clock, s.metadataInterval);
   }
+  const MetadataStore* labels = refresher ? &metadataStore : nullptr;
 
   SamplerOptions samplerOptions;
   samplerOptions.discovery.includeSystemdServices = options.includeSystemdServices;
@@ -398,13 +397,12 @@ int runAgent(const AgentOptions& options) {
   samplerOptions.limitsEvery = s.rediscover;
   samplerOptions.memoryStat.maxAge = s.memoryStatMaxAge;
   samplerOptions.hostRoot = options.hostRoot;
-  Sampler sampler(*layout, makeCgroupReader(*layout), samplerOptions, clock,
-                  refresher != nullptr ? &metadataStore : nullptr);
+  Sampler sampler(*layout, makeCgroupReader(*layout), samplerOptions, clock, labels);
 
   if (options.once) {
     (void)sampler.sample();
     // Bounded by --metadata-timeout; a failure is logged and the output goes without metadata.
-    if (refresher != nullptr) (void)refresher->refreshOnce();
+    if (refresher) (void)refresher->refreshOnce();
     std::this_thread::sleep_for(s.interval);
     const auto batch = sampler.sample();
     std::cout << onceJson(node, batch).dump(2) << std::endl;
@@ -438,11 +436,11 @@ int runAgent(const AgentOptions& options) {
   hello.set_auth_token(*token);
   StreamClient client(io, streamOptions, queue);
 
-  AgentMetrics metrics(clock, s.interval, refresher != nullptr ? &metadataStore : nullptr,
-                       metadata.source ? metadata.source->name() : "");
+  AgentMetrics metrics(clock, s.interval, labels, metadata.source ? metadata.source->name() : "");
   std::optional<MetricsServer> metricsServer;
   if (s.metricsListen) {
-    // Not fatal: samples matter more than the agent's own metrics. A failing /healthz shows it.
+    // Not fatal: samples matter more than the agent's own metrics (a liveness probe on /healthz
+    // then fails, which restarts the agent visibly).
     try {
       metricsServer.emplace(metrics, *s.metricsListen);
       log->info("agent metrics on http://{}:{}/metrics", s.metricsListen->host,
@@ -452,7 +450,7 @@ int runAgent(const AgentOptions& options) {
                  e.what());
     }
   }
-  if (refresher != nullptr) refresher->start();
+  if (refresher) refresher->start();
 
   boost::asio::steady_timer ticker(io);
   const auto period = std::chrono::duration_cast<std::chrono::steady_clock::duration>(s.interval);
@@ -492,7 +490,7 @@ int runAgent(const AgentOptions& options) {
   client.start();
   tick();
   io.run();
-  if (refresher != nullptr) refresher->stop();
+  if (refresher) refresher->stop();
   metricsServer.reset();
   log->info("stopped after {} ticks; {} batches unacknowledged{}", sampler.counters().ticks,
             queue.size(), delivery->spool != nullptr ? " (kept in the spool)" : "");
