@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 corpus=tests/fuzz/corpus
 fixtures=tests/fixtures
-mkdir -p "$corpus"/{frame_decoder_fuzz,mountinfo_fuzz,cgroup_files_fuzz,sim_scenario_fuzz}
+mkdir -p "$corpus"/{frame_decoder_fuzz,mountinfo_fuzz,cgroup_files_fuzz,sim_scenario_fuzz,pod_list_fuzz,engine_containers_fuzz,kube_values_fuzz}
 
 # fleetscale-sim scenarios (sim_patch_fuzz's PATCH bodies are hand-written seeds, kept as they are).
 cp tests/e2e/scenarios/*.yaml "$corpus/sim_scenario_fuzz/"
@@ -32,6 +32,19 @@ while IFS= read -r -d '' file; do
 done < <(find "$fixtures"/cgroup-v1 "$fixtures"/cgroup-v2 -type f -print0 | sort -z)
 printf '\x07cpu  100 5 50 1000 20 1 2 3 7 0\ncpu0 50 2 25 500 10 0 1 1 0 0\nintr 1\n' > "$corpus/cgroup_files_fuzz/proc-stat"
 printf '\x08MemTotal:       16384 kB\nMemAvailable:    8192 kB\n' > "$corpus/cgroup_files_fuzz/proc-meminfo"
+
+# Kubelet and container-engine answers, and the single values inside them.
+cp "$fixtures"/kubelet/pods_*.json "$corpus/pod_list_fuzz/"
+printf '{"kind":"PodList","apiVersion":"v1","metadata":{},"items":[]}' > "$corpus/pod_list_fuzz/empty"
+printf '{"kind":"Status","apiVersion":"v1","status":"Failure","message":"Unauthorized","code":401}' > "$corpus/pod_list_fuzz/status-401"
+printf '%s' '[{"Id":"8dfafdbc3a40000000000000000000000000000000000000000000000000000a","Names":["/checkout"],"Image":"shop/checkout:1.4","Created":1714557600,"Labels":{"fleetscale.io/workload":"checkout"},"State":"running","Mounts":[]}]' > "$corpus/engine_containers_fuzz/one-container"
+printf '[]' > "$corpus/engine_containers_fuzz/empty"
+n=0
+for value in 100m 1.5Gi 129e6 1E 5e-3 0.100 18446744073709551615 -1 1Ki \
+    2018-02-14T16:26:33Z 2024-02-29T23:59:59.123456789-05:30 \
+    containerd://69d7203a8f2d2d027ffa51d61002eac63357f22a17403363ef79e66d1c3146b2 cri-o://x; do
+  n=$((n + 1)); printf '%s' "$value" > "$corpus/kube_values_fuzz/$n"
+done
 
 # Frames: a selector byte (chunk size) + length-prefixed Envelope messages.
 encode() {  # text-format Envelope -> frame bytes on stdout

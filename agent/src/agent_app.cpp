@@ -1,18 +1,29 @@
 #include "fleetscale/agent/agent_app.h"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <thread>
 
+#include "fleetscale/agent/agent_metrics.h"
 #include "fleetscale/agent/batch_queue.h"
 #include "fleetscale/agent/cgroup_layout.h"
+#include "fleetscale/agent/metadata_sources.h"
 #include "fleetscale/agent/sampler.h"
+#include "fleetscale/agent/sqlite_spool.h"
 #include "fleetscale/agent/stream_client.h"
+#include "fleetscale/shared/http_client.h"
+#include "fleetscale/shared/http_server.h"
 #include "fleetscale/shared/logging.h"
 #include "fleetscale/shared/net_address.h"
+#include "fleetscale/shared/quantity.h"
 #include "fleetscale/shared/text.h"
 #include "fleetscale/shared/tls.h"
 #include "fleetscale/shared/version.h"
@@ -20,12 +31,163 @@
 namespace fleetscale::agent {
 namespace {
 
+constexpr const char* kServiceAccountToken = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+constexpr const char* kServiceAccountCa = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt";
+constexpr const char* kDockerSocket = "/var/run/docker.sock";
+constexpr const char* kPodmanSocket = "/run/podman/podman.sock";
+
+// Flag values turned into types; a bad one is a usage error (exit 2) naming the flag.
+struct Settings {
+  std::chrono::nanoseconds interval{};
+  std::chrono::nanoseconds rediscover{};
+  std::chrono::nanoseconds memoryStatMaxAge{};
+  std::chrono::nanoseconds metadataInterval{};
+  std::chrono::milliseconds metadataTimeout{};
+  SpoolLimits spoolLimits;
+  HostPort aggregator;
+  std::optional<HostPort> metricsListen;
+};
+
+Result<Settings> parseSettings(const AgentOptions& o) {
+  Settings s;
+  const auto duration = [](const std::string& flag, const std::string& text, bool positive,
+                           std::chrono::nanoseconds& out) -> Status {
+    auto value = parseDuration(text);
+    if (!value) return Error{flag + ": " + value.error().message};
+    if (positive && value->count() <= 0) return Error{flag + ": must be positive"};
+    out = *value;
+    return {};
+  };
+  std::chrono::nanoseconds timeout{}, maxAge{};
+  for (const Status& status :
+       {duration("--interval", o.interval, true, s.interval),
+        duration("--rediscover-interval", o.rediscoverInterval, false, s.rediscover),
+        duration("--memory-stat-interval", o.memoryStatInterval, false, s.memoryStatMaxAge),
+        duration("--metadata-interval", o.metadataInterval, true, s.metadataInterval),
+        duration("--metadata-timeout", o.metadataTimeout, true, timeout),
+        duration("--spool-max-age", o.spoolMaxAge, false, maxAge)}) {
+    if (!status) return Error{status.message()};
+  }
+  s.metadataTimeout = std::chrono::duration_cast<std::chrono::milliseconds>(timeout);
+  s.spoolLimits.maxAge = std::chrono::duration_cast<std::chrono::seconds>(maxAge);
+  s.spoolLimits.maxBatches = std::max<std::size_t>(1, o.queueCapacity);
+  auto maxBytes = parseQuantityCeil(o.spoolMaxBytes);
+  if (!maxBytes) return Error{"--spool-max-bytes: " + maxBytes.error().message};
+  s.spoolLimits.maxBytes = *maxBytes;
+  auto aggregator = parseHostPort(o.aggregator);
+  if (!aggregator) return Error{"--aggregator: " + aggregator.error().message};
+  s.aggregator = *aggregator;
+  if (!o.metricsListen.empty() && o.metricsListen != "none") {
+    auto listen = parseHostPort(o.metricsListen);
+    if (!listen) return Error{"--metrics-listen: " + listen.error().message};
+    s.metricsListen = *listen;
+  }
+  const std::string& m = o.metadata;
+  if (m != "auto" && m != "kubelet" && m != "docker" && m != "podman" && m != "none") {
+    return Error{"--metadata: expected auto, kubelet, docker, podman or none, got " +
+                 fleetscale::singleQuoted(m)};
+  }
+  return s;
+}
+
 std::string randomSuffix() {
   std::random_device device;
   std::uniform_int_distribution<unsigned> pick(0, 0xffff);
   char text[16];
   std::snprintf(text, sizeof(text), "%04x%04x", pick(device), pick(device));
   return text;
+}
+
+bool fileExists(const std::string& path) {
+  std::error_code ec;
+  return std::filesystem::exists(path, ec);
+}
+
+// Every kept-open cgroup file is a descriptor (about ten per container); the soft limit is
+// often 1024 while the hard limit allows far more.
+void raiseOpenFileLimit() {
+  struct rlimit limit {};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+  const rlim_t before = limit.rlim_cur;
+  limit.rlim_cur = limit.rlim_max;
+  if (::setrlimit(RLIMIT_NOFILE, &limit) == 0) {
+    componentLogger("agent")->debug("open file limit raised from {} to {}", before, limit.rlim_cur);
+  }
+}
+
+// The metadata source the options ask for, with the HTTP client it uses (owned here, used only
+// by the metadata thread).
+struct MetadataSetup {
+  std::unique_ptr<HttpClient> client;
+  std::unique_ptr<MetadataSource> source;
+};
+
+std::string defaultKubeletUrl(const std::string& node) {
+  const char* nodeIp = std::getenv("NODE_IP");
+  std::string host = nodeIp != nullptr && *nodeIp != '\0' ? nodeIp : node;
+  if (host.find(':') != std::string::npos) host = "[" + host + "]";  // IPv6
+  return "https://" + host + ":10250";
+}
+
+MetadataSetup makeMetadataSource(const AgentOptions& o, const Settings& s,
+                                 const std::string& node) {
+  auto log = componentLogger("agent");
+  MetadataSetup setup;
+  const bool inKubernetes = std::getenv("KUBERNETES_SERVICE_HOST") != nullptr;
+  const bool kubelet =
+      o.metadata == "kubelet" || (o.metadata == "auto" && (!o.kubeletUrl.empty() || inKubernetes));
+  if (kubelet) {
+    TlsClientOptions tls;
+    tls.caFile = !o.kubeletCaFile.empty()        ? o.kubeletCaFile
+                 : fileExists(kServiceAccountCa) ? kServiceAccountCa
+                                                 : "";
+    tls.insecureSkipVerify = o.kubeletInsecureSkipVerify;
+    if (tls.insecureSkipVerify) {
+      log->warn(
+          "--kubelet-insecure-skip-verify: the kubelet's certificate is NOT verified; "
+          "anyone on the path can feed this agent false pod metadata. For labs only.");
+    }
+    KubeletSourceOptions options;
+    options.url = !o.kubeletUrl.empty() ? o.kubeletUrl : defaultKubeletUrl(node);
+    while (!options.url.empty() && options.url.back() == '/') options.url.pop_back();
+    options.tokenFile = !o.kubeletTokenFile.empty()        ? o.kubeletTokenFile
+                        : fileExists(kServiceAccountToken) ? kServiceAccountToken
+                                                           : "";
+    options.timeout = s.metadataTimeout;
+    log->info("metadata from the kubelet at {} every {} (token {}, CA {})", options.url,
+              o.metadataInterval, options.tokenFile.empty() ? "none" : options.tokenFile,
+              tls.insecureSkipVerify ? "not verified"
+              : tls.caFile.empty()   ? "system"
+                                     : tls.caFile);
+    setup.client = std::make_unique<CurlHttpClient>(tls);
+    setup.source = std::make_unique<KubeletMetadataSource>(*setup.client, options);
+    return setup;
+  }
+  if (o.metadata == "none" || o.metadata == "kubelet") return setup;
+  EngineSourceOptions options;
+  options.timeout = s.metadataTimeout;
+  if (!o.dockerSocket.empty()) {
+    options.socketPath = underRoot(o.hostRoot, o.dockerSocket);
+  } else if (o.metadata != "podman" && fileExists(underRoot(o.hostRoot, kDockerSocket))) {
+    options.socketPath = underRoot(o.hostRoot, kDockerSocket);
+  } else if (o.metadata != "docker" && fileExists(underRoot(o.hostRoot, kPodmanSocket))) {
+    options.socketPath = underRoot(o.hostRoot, kPodmanSocket);
+  } else if (o.metadata == "auto") {
+    return setup;  // a host without a container engine: cgroups only
+  } else {
+    options.socketPath =
+        underRoot(o.hostRoot, o.metadata == "podman" ? kPodmanSocket : kDockerSocket);
+  }
+  options.runtime =
+      o.metadata == "podman" ||
+              (o.metadata == "auto" && options.socketPath.find("podman") != std::string::npos)
+          ? "podman"
+          : "docker";
+  log->info("metadata from the {} engine API on {} every {}", options.runtime, options.socketPath,
+            o.metadataInterval);
+  setup.client = std::make_unique<CurlHttpClient>();
+  setup.source = std::make_unique<EngineMetadataSource>(*setup.client, options);
+  return setup;
 }
 
 nlohmann::json onceJson(const std::string& node, const v1::SampleBatch& batch) {
@@ -39,16 +201,94 @@ nlohmann::json onceJson(const std::string& node, const v1::SampleBatch& batch) {
     entry["cpu_cores"] = sample.has_cpu_cores() ? nlohmann::json(sample.cpu_cores()) : nullptr;
     if (sample.has_cpu_limit_cores()) entry["cpu_limit_cores"] = sample.cpu_limit_cores();
     if (sample.has_memory_limit_bytes()) entry["memory_limit_bytes"] = sample.memory_limit_bytes();
-    if (!sample.metadata().pod_uid().empty()) entry["pod_uid"] = sample.metadata().pod_uid();
+    const auto& meta = sample.metadata();
+    const auto text = [&](const char* key, const std::string& value) {
+      if (!value.empty()) entry[key] = value;
+    };
+    text("pod", meta.pod());
+    text("pod_uid", meta.pod_uid());
+    text("namespace", meta.namespace_());
+    text("container", meta.container());
+    text("workload_kind", meta.workload_kind());
+    text("workload", meta.workload());
+    text("qos_class", meta.qos_class());
+    if (meta.has_cpu_request_cores()) entry["cpu_request_cores"] = meta.cpu_request_cores();
+    if (meta.has_memory_request_bytes())
+      entry["memory_request_bytes"] = meta.memory_request_bytes();
+    if (meta.has_ready()) entry["ready"] = meta.ready();
     containers.push_back(std::move(entry));
   }
   nlohmann::json out{{"node", node}, {"containers", std::move(containers)}};
   const auto& totals = batch.node();
   out["node_cpu_capacity_cores"] = totals.cpu_capacity_cores();
   if (totals.has_cpu_usage_cores()) out["node_cpu_usage_cores"] = totals.cpu_usage_cores();
+  out["node_memory_capacity_bytes"] = totals.memory_capacity_bytes();
   out["node_memory_usage_bytes"] = totals.memory_usage_bytes();
   return out;
 }
+
+// The queue unacked batches wait in, and the agent id they belong to: the spool's (a restarted
+// agent continues its identity and sequence), unless --agent-id names one.
+struct Delivery {
+  std::unique_ptr<BatchQueue> queue;
+  SqliteSpool* spool = nullptr;  // queue, when it is a spool
+  std::string agentId;
+};
+
+Result<Delivery> openDelivery(const AgentOptions& o, const Settings& s, const std::string& node,
+                              const Clock& clock) {
+  auto log = componentLogger("agent");
+  Delivery delivery;
+  if (o.spoolPath.empty()) {
+    delivery.queue = std::make_unique<MemoryBatchQueue>(s.spoolLimits.maxBatches);
+    delivery.agentId = !o.agentId.empty() ? o.agentId : node + "-" + randomSuffix();
+    log->info("no --spool-path: unacked batches are kept in memory and lost if the agent stops");
+    return delivery;
+  }
+  auto spool = SqliteSpool::open(o.spoolPath, s.spoolLimits, clock);
+  if (!spool) return spool.error();
+  delivery.spool = spool->get();
+  const std::string& stored = (*spool)->agentId();
+  delivery.agentId = !o.agentId.empty() ? o.agentId
+                     : !stored.empty()  ? stored
+                                        : node + "-" + randomSuffix();
+  if (!stored.empty() && stored != delivery.agentId) {
+    log->warn(
+        "--agent-id {} replaces {} stored in the spool; spooled batches are sent under the "
+        "new id",
+        delivery.agentId, stored);
+  }
+  if (Status status = (*spool)->setAgentId(delivery.agentId); !status) {
+    return Error{"spool " + o.spoolPath + ": " + status.message()};
+  }
+  log->info("spool {}: {} unacked batches, next sequence {}", o.spoolPath, (*spool)->size(),
+            (*spool)->nextSequence());
+  delivery.queue = std::move(*spool);
+  return delivery;
+}
+
+// Serves /metrics and /healthz on its own thread, so a slow scrape never delays a tick.
+class MetricsServer {
+ public:
+  MetricsServer(const AgentMetrics& metrics, const HostPort& address)
+      : server_(io_, [this](HttpRequest& request) { return router_.handle(request); }) {
+    addAgentRoutes(router_, metrics);
+    server_.listen(address);  // throws with the address on failure
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  ~MetricsServer() {
+    server_.stop();
+    io_.stop();
+    thread_.join();
+  }
+  std::uint16_t port() const { return server_.port(); }
+
+ private:
+  boost::asio::io_context io_{1};
+  HttpRouter router_;
+  HttpServer server_;
+  std::thread thread_;
+};
 
 }  // namespace
 
@@ -63,10 +303,12 @@ void addAgentOptions(CLI::App& app, AgentOptions& o) {
   app.add_option("--region", o.region, "cloud region");
   app.add_option("--zone", o.zone, "availability zone");
   app.add_option("--node", o.node, "node name (default: hostname)");
-  app.add_option("--agent-id", o.agentId, "stable agent identity (default: <node>-<random>)");
+  app.add_option("--agent-id", o.agentId,
+                 "stable agent identity (default: the one stored in the spool, else "
+                 "<node>-<random>)");
   app.add_option("--token-file", o.tokenFile, "file with the token the aggregator expects");
   app.add_option("--host-root", o.hostRoot,
-                 "prefix for /proc and /sys paths (e.g. /host in a container)")
+                 "prefix for /proc, /sys and engine socket paths (e.g. /host in a container)")
       ->capture_default_str();
   app.add_option("--cgroup-root", o.cgroupRoot, "cgroup filesystem root, under --host-root")
       ->capture_default_str();
@@ -76,12 +318,45 @@ void addAgentOptions(CLI::App& app, AgentOptions& o) {
   app.add_flag("--include-systemd-services", o.includeSystemdServices,
                "treat system.slice/*.service units as containers (VM fleets)");
   app.add_option("--rediscover-interval", o.rediscoverInterval,
-                 "how often to look for new containers")
+                 "how often to look for new containers and re-read limits")
       ->capture_default_str();
+  app.add_option("--memory-stat-interval", o.memoryStatInterval,
+                 "longest time between memory.stat reads of a container whose memory usage does "
+                 "not move (0: every tick)")
+      ->capture_default_str();
+  app.add_option("--spool-path", o.spoolPath,
+                 "SQLite file keeping unacked batches across restarts (default: memory only)");
   app.add_option("--queue-capacity", o.queueCapacity,
                  "unacked batches kept while the aggregator is unreachable")
       ->capture_default_str();
+  app.add_option("--spool-max-bytes", o.spoolMaxBytes, "spool size limit (256Mi, 1Gi, ...)")
+      ->capture_default_str();
+  app.add_option("--spool-max-age", o.spoolMaxAge, "spooled batches older than this are dropped")
+      ->capture_default_str();
   app.add_option("--max-frame-bytes", o.maxFrameBytes, "largest frame sent")->capture_default_str();
+  app.add_option("--metadata", o.metadata,
+                 "metadata source: auto (kubelet inside Kubernetes or with --kubelet-url, else "
+                 "the docker/podman socket when present), kubelet, docker, podman, none")
+      ->capture_default_str();
+  app.add_option("--metadata-interval", o.metadataInterval, "metadata refresh interval")
+      ->capture_default_str();
+  app.add_option("--metadata-timeout", o.metadataTimeout, "timeout of one metadata request")
+      ->capture_default_str();
+  app.add_option("--kubelet-url", o.kubeletUrl,
+                 "kubelet base URL (default: https://$NODE_IP:10250, else https://<node>:10250)");
+  app.add_option("--kubelet-token-file", o.kubeletTokenFile,
+                 "bearer token for the kubelet (default: the ServiceAccount token)");
+  app.add_option("--kubelet-ca-file", o.kubeletCaFile,
+                 "CA bundle to verify the kubelet with (default: the ServiceAccount CA, else the "
+                 "system CAs)");
+  app.add_flag("--kubelet-insecure-skip-verify", o.kubeletInsecureSkipVerify,
+               "do not verify the kubelet's certificate (labs only)");
+  app.add_option("--docker-socket", o.dockerSocket,
+                 "Docker or Podman API socket, under --host-root (default: /var/run/docker.sock, "
+                 "else /run/podman/podman.sock)");
+  app.add_option("--metrics-listen", o.metricsListen,
+                 "HOST:PORT for the agent's /metrics and /healthz (\"none\" disables)")
+      ->capture_default_str();
   app.add_flag("--once", o.once, "sample twice one interval apart, print JSON, exit");
   app.add_flag("--tls", o.tls,
                "connect to the aggregator with TLS (system CAs unless --tls-ca-file)");
@@ -96,21 +371,12 @@ void addAgentOptions(CLI::App& app, AgentOptions& o) {
 
 int runAgent(const AgentOptions& options) {
   auto log = componentLogger("agent");
-  auto interval = parseDuration(options.interval);
-  auto rediscover = parseDuration(options.rediscoverInterval);
-  if (!interval || interval->count() <= 0) {
-    log->error("--interval: {}", interval ? "must be positive" : interval.error().message);
+  auto settings = parseSettings(options);
+  if (!settings) {
+    log->error("{}", settings.error().message);
     return 2;
   }
-  if (!rediscover) {
-    log->error("--rediscover-interval: {}", rediscover.error().message);
-    return 2;
-  }
-  auto aggregator = parseHostPort(options.aggregator);
-  if (!aggregator) {
-    log->error("--aggregator: {}", aggregator.error().message);
-    return 2;
-  }
+  const Settings& s = *settings;
   const std::string node = options.node.empty() ? localHostName() : options.node;
   const std::string cgroupRoot = underRoot(options.hostRoot, options.cgroupRoot);
   const std::string mountInfo =
@@ -123,18 +389,31 @@ int runAgent(const AgentOptions& options) {
     log->error("cannot find cgroups: {}", layout.error().message);
     return 1;
   }
+  raiseOpenFileLimit();
   log->info("fleetscale-agent {} on node {}: {}", kVersion, node, layout->describe());
 
   SystemClock clock;
+  MetadataStore metadataStore(clock);
+  MetadataSetup metadata = makeMetadataSource(options, s, node);
+  std::optional<MetadataRefresher> refresher;
+  if (metadata.source) {
+    refresher.emplace(*metadata.source, metadataStore, clock, s.metadataInterval);
+  }
+  const MetadataStore* labels = refresher ? &metadataStore : nullptr;
+
   SamplerOptions samplerOptions;
   samplerOptions.discovery.includeSystemdServices = options.includeSystemdServices;
-  samplerOptions.rediscoverEvery = *rediscover;
+  samplerOptions.rediscoverEvery = s.rediscover;
+  samplerOptions.limitsEvery = s.rediscover;
+  samplerOptions.memoryStat.maxAge = s.memoryStatMaxAge;
   samplerOptions.hostRoot = options.hostRoot;
-  Sampler sampler(*layout, makeCgroupReader(*layout), samplerOptions, clock);
+  Sampler sampler(*layout, makeCgroupReader(*layout), samplerOptions, clock, labels);
 
   if (options.once) {
     (void)sampler.sample();
-    std::this_thread::sleep_for(*interval);
+    // Bounded by --metadata-timeout; a failure is logged and the output goes without metadata.
+    if (refresher) (void)refresher->refreshOnce();
+    std::this_thread::sleep_for(s.interval);
     const auto batch = sampler.sample();
     std::cout << onceJson(node, batch).dump(2) << std::endl;
     return 0;
@@ -145,14 +424,19 @@ int runAgent(const AgentOptions& options) {
     log->error("--token-file: {}", token.error().message);
     return 2;
   }
+  auto delivery = openDelivery(options, s, node, clock);
+  if (!delivery) {
+    log->error("{}", delivery.error().message);
+    return 1;
+  }
+  BatchQueue& queue = *delivery->queue;
 
   boost::asio::io_context io(1);
-  MemoryBatchQueue queue(options.queueCapacity);
   StreamClientOptions streamOptions;
-  streamOptions.aggregator = *aggregator;
+  streamOptions.aggregator = s.aggregator;
   streamOptions.maxFrameBytes = options.maxFrameBytes;
   auto& hello = streamOptions.hello;
-  hello.set_agent_id(options.agentId.empty() ? node + "-" + randomSuffix() : options.agentId);
+  hello.set_agent_id(delivery->agentId);
   hello.set_node(node);
   hello.set_cluster(options.cluster);
   hello.set_cloud(options.cloud);
@@ -173,14 +457,36 @@ int runAgent(const AgentOptions& options) {
   }
   StreamClient client(io, streamOptions, queue);
 
+  AgentMetrics metrics(clock, s.interval, labels, metadata.source ? metadata.source->name() : "");
+  std::optional<MetricsServer> metricsServer;
+  if (s.metricsListen) {
+    // Not fatal: samples matter more than the agent's own metrics (a liveness probe on /healthz
+    // then fails, which restarts the agent visibly).
+    try {
+      metricsServer.emplace(metrics, *s.metricsListen);
+      log->info("agent metrics on http://{}:{}/metrics", s.metricsListen->host,
+                metricsServer->port());
+    } catch (const std::exception& e) {
+      log->error("agent metrics disabled: --metrics-listen {}: {}", options.metricsListen,
+                 e.what());
+    }
+  }
+  if (refresher) refresher->start();
+
   boost::asio::steady_timer ticker(io);
-  const auto period = std::chrono::duration_cast<std::chrono::steady_clock::duration>(*interval);
+  const auto period = std::chrono::duration_cast<std::chrono::steady_clock::duration>(s.interval);
   auto nextTick = std::chrono::steady_clock::now();
+  v1::SampleBatch batch;  // refilled every tick, so its memory is allocated once
   std::function<void()> tick = [&] {
-    auto batch = sampler.sample();
-    batch.set_interval_seconds(std::chrono::duration<double>(*interval).count());
-    queue.append(std::move(batch));
+    const auto started = std::chrono::steady_clock::now();
+    sampler.sample(batch);
+    metrics.observeCollection(std::chrono::steady_clock::now() - started);
+    batch.set_interval_seconds(std::chrono::duration<double>(s.interval).count());
+    queue.append(batch);
     client.batchAvailable();
+    metrics.update(AgentState{sampler.counters(), sampler.keptDescriptors(), queue,
+                              delivery->spool != nullptr ? delivery->spool->errors() : 0,
+                              client.counters()});
     // Fixed-rate schedule: a slow tick does not push every later tick back.
     nextTick += period;
     const auto now = std::chrono::steady_clock::now();
@@ -200,12 +506,15 @@ int runAgent(const AgentOptions& options) {
     io.stop();
   });
 
-  log->info("streaming to {} every {}", aggregator->toString(), options.interval);
+  log->info("agent {} streaming to {} every {}", delivery->agentId, s.aggregator.toString(),
+            options.interval);
   client.start();
   tick();
   io.run();
-  log->info("stopped after {} ticks; {} batches unacknowledged", sampler.counters().ticks,
-            queue.size());
+  if (refresher) refresher->stop();
+  metricsServer.reset();
+  log->info("stopped after {} ticks; {} batches unacknowledged{}", sampler.counters().ticks,
+            queue.size(), delivery->spool != nullptr ? " (kept in the spool)" : "");
   spdlog::default_logger()->flush();
   return 0;
 }

@@ -1,22 +1,49 @@
 #include "fleetscale/agent/batch_queue.h"
 
-#include "fleetscale/shared/protocol.h"
+#include <google/protobuf/io/coded_stream.h>
+
+#include <algorithm>
+
+#include "fleetscale/shared/framing.h"
 
 namespace fleetscale::agent {
+
+std::string encodeBatchFrame(const v1::SampleBatch& batch) {
+  using google::protobuf::io::CodedOutputStream;
+  // An Envelope holding only its `batch` field (number 3, length-delimited) is serialized as
+  // that field's tag, the batch's length and the batch's own bytes.
+  constexpr std::uint8_t kBatchTag = (3 << 3) | 2;
+  const std::size_t batchBytes = batch.ByteSizeLong();
+  const std::size_t payload = 1 + CodedOutputStream::VarintSize64(batchBytes) + batchBytes;
+  std::string frame(kFrameHeaderBytes + payload, '\0');
+  auto* out = reinterpret_cast<std::uint8_t*>(frame.data());
+  for (std::size_t i = 0; i < kFrameHeaderBytes; ++i) {
+    out[i] = static_cast<std::uint8_t>(payload >> (8 * (kFrameHeaderBytes - 1 - i)));
+  }
+  out += kFrameHeaderBytes;
+  *out++ = kBatchTag;
+  out = CodedOutputStream::WriteVarint64ToArray(batchBytes, out);
+  batch.SerializeWithCachedSizesToArray(out);
+  return frame;
+}
 
 MemoryBatchQueue::MemoryBatchQueue(std::size_t capacity, std::uint64_t firstSequence)
     : capacity_(capacity == 0 ? 1 : capacity), nextSequence_(firstSequence) {}
 
-std::uint64_t MemoryBatchQueue::append(v1::SampleBatch batch) {
+void MemoryBatchQueue::dropFront() {
+  bytes_ -= batches_.front().frame.size();
+  batches_.pop_front();
+}
+
+std::uint64_t MemoryBatchQueue::append(v1::SampleBatch& batch) {
   const std::uint64_t sequence = nextSequence_++;
   batch.set_sequence(sequence);
-  v1::Envelope envelope;
-  *envelope.mutable_batch() = std::move(batch);
   if (batches_.size() >= capacity_) {
-    batches_.pop_front();
+    dropFront();
     ++dropped_;
   }
-  batches_.push_back(QueuedBatch{sequence, encodeEnvelopeFrame(envelope)});
+  batches_.push_back(QueuedBatch{sequence, encodeBatchFrame(batch)});
+  bytes_ += batches_.back().frame.size();
   return sequence;
 }
 
@@ -30,7 +57,8 @@ std::vector<QueuedBatch> MemoryBatchQueue::after(std::uint64_t afterSequence, st
 }
 
 void MemoryBatchQueue::ack(std::uint64_t sequence) {
-  while (!batches_.empty() && batches_.front().sequence <= sequence) batches_.pop_front();
+  nextSequence_ = std::max(nextSequence_, sequence + 1);
+  while (!batches_.empty() && batches_.front().sequence <= sequence) dropFront();
 }
 
 }  // namespace fleetscale::agent

@@ -3,14 +3,14 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <initializer_list>
 
 #include "fleetscale/agent/cgroup_parsers.h"
-#include "fleetscale/shared/text.h"
 
 namespace fleetscale::agent {
 namespace {
 
-// USER_HZ for cpuacct.stat ticks.
+// USER_HZ, the unit of cpuacct.stat.
 std::uint64_t nanosecondsPerTick() {
   static const std::uint64_t value = [] {
     const long hz = ::sysconf(_SC_CLK_TCK);
@@ -19,22 +19,43 @@ std::uint64_t nanosecondsPerTick() {
   return value;
 }
 
-// Reads an optional file: std::nullopt when it is missing or unreadable.
-std::optional<std::string> readOptional(const std::string& path) {
-  auto text = readFile(path);
-  if (!text) return std::nullopt;
-  return std::move(*text);
+std::optional<std::uint64_t> timesThousand(std::optional<std::uint64_t> value) {
+  if (!value) return std::nullopt;
+  return *value * 1000;
 }
 
-template <typename T>
-std::optional<T> okOrNone(Result<T> result) {
-  if (!result) return std::nullopt;
-  return std::move(*result);
+Error malformed(std::string_view root, std::string_view cgroupPath, const char* file,
+                const std::string& what) {
+  return Error{std::string(root) + std::string(cgroupPath) + "/" + file + ": " + what};
 }
 
-void readPressure(const std::string& path, std::optional<std::uint64_t>& some,
+// The text of an optional file, or std::nullopt when it is missing or unreadable. A file the
+// kernel does not have (ENOENT while the cgroup itself was just read) is not tried again.
+std::optional<std::string_view> readOptional(ControlFile& file, std::string_view root,
+                                             std::string_view cgroupPath,
+                                             FileReadContext& context) {
+  if (file.absent() || root.empty()) return std::nullopt;
+  auto text = file.read(root, cgroupPath, context);
+  if (!text) {
+    if (text.error().code == ENOENT) file.markAbsent();
+    return std::nullopt;
+  }
+  return *text;
+}
+
+Result<std::uint64_t> readSingleValue(ControlFile& file, std::string_view root,
+                                      std::string_view cgroupPath, FileReadContext& context) {
+  auto text = file.read(root, cgroupPath, context);
+  if (!text) return text.error();
+  auto value = parseSingleValue(*text);
+  if (!value) return malformed(root, cgroupPath, file.name(), value.error().message);
+  return *value;
+}
+
+void readPressure(ControlFile& file, std::string_view root, std::string_view cgroupPath,
+                  FileReadContext& context, std::optional<std::uint64_t>& some,
                   std::optional<std::uint64_t>& full) {
-  if (auto text = readOptional(path)) {
+  if (auto text = readOptional(file, root, cgroupPath, context)) {
     if (auto totals = parsePressure(*text)) {
       some = totals->someTotalUs;
       full = totals->fullTotalUs;
@@ -42,133 +63,225 @@ void readPressure(const std::string& path, std::optional<std::uint64_t>& some,
   }
 }
 
-Error wrap(const std::string& what, const Error& error) {
-  return Error{what + ": " + error.message, error.code};
-}
-
-class CgroupV2Reader final : public CgroupReader {
+class CgroupV2Handle final : public CgroupHandle {
  public:
-  explicit CgroupV2Reader(std::string root) : root_(std::move(root)) {}
+  CgroupV2Handle(const std::string& root, std::string cgroupPath, FileReadContext& context)
+      : root_(root), path_(std::move(cgroupPath)), context_(context) {}
+  ~CgroupV2Handle() override {
+    for (ControlFile* file : {&cpuStat_, &memoryCurrent_, &memoryEvents_, &cpuPressure_,
+                              &memoryPressure_, &memoryStat_, &cpuMax_, &cpuWeight_, &memoryMax_}) {
+      file->close(context_);
+    }
+  }
 
-  Result<CgroupStats> read(const std::string& cgroupPath) override {
-    const std::string dir = root_ + cgroupPath;
-    CgroupStats stats;
-    auto cpuStat = readFile(dir + "/cpu.stat");
+  Result<CgroupCounters> readCounters() override {
+    CgroupCounters out;
+    auto cpuStat = cpuStat_.read(root_, path_, context_);
     if (!cpuStat) return cpuStat.error();
-    const auto usageUs = findKeyedValue(*cpuStat, "usage_usec");
-    if (!usageUs) return Error{dir + "/cpu.stat: no usage_usec"};
-    stats.cpuUsageNs = *usageUs * 1000;
-    if (auto v = findKeyedValue(*cpuStat, "user_usec")) stats.cpuUserNs = *v * 1000;
-    if (auto v = findKeyedValue(*cpuStat, "system_usec")) stats.cpuSystemNs = *v * 1000;
-    stats.cpuPeriods = findKeyedValue(*cpuStat, "nr_periods");
-    stats.cpuThrottledPeriods = findKeyedValue(*cpuStat, "nr_throttled");
-    if (auto v = findKeyedValue(*cpuStat, "throttled_usec")) stats.cpuThrottledNs = *v * 1000;
+    static constexpr std::string_view kKeys[] = {"usage_usec", "user_usec",    "system_usec",
+                                                 "nr_periods", "nr_throttled", "throttled_usec"};
+    std::optional<std::uint64_t> values[std::size(kKeys)];
+    findKeyedValues(*cpuStat, kKeys, values);
+    if (!values[0]) return malformed(root_, path_, "cpu.stat", "no usage_usec");
+    out.cpuUsageNs = *values[0] * 1000;
+    out.cpuUserNs = timesThousand(values[1]);
+    out.cpuSystemNs = timesThousand(values[2]);
+    out.cpuPeriods = values[3];
+    out.cpuThrottledPeriods = values[4];
+    out.cpuThrottledNs = timesThousand(values[5]);
 
-    auto current = readFile(dir + "/memory.current");
-    if (!current) return current.error();
-    auto usage = parseSingleValue(*current);
-    if (!usage) return wrap(dir + "/memory.current", usage.error());
-    stats.memoryUsageBytes = *usage;
-    auto memoryStat = readFile(dir + "/memory.stat");
-    if (!memoryStat) return memoryStat.error();
-    const auto inactiveFile = findKeyedValue(*memoryStat, "inactive_file");
-    if (!inactiveFile) return Error{dir + "/memory.stat: no inactive_file"};
-    stats.memoryWorkingSetBytes = workingSet(*usage, *inactiveFile);
-    stats.memoryRssBytes = findKeyedValue(*memoryStat, "anon");
+    auto usage = readSingleValue(memoryCurrent_, root_, path_, context_);
+    if (!usage) return usage.error();
+    out.memoryUsageBytes = *usage;
+    if (auto events = readOptional(memoryEvents_, root_, path_, context_)) {
+      out.oomKills = findKeyedValue(*events, "oom_kill");
+    }
+    readPressure(cpuPressure_, root_, path_, context_, out.cpuPressureSomeUs,
+                 out.cpuPressureFullUs);
+    readPressure(memoryPressure_, root_, path_, context_, out.memoryPressureSomeUs,
+                 out.memoryPressureFullUs);
+    return out;
+  }
 
-    if (auto text = readOptional(dir + "/cpu.max")) {
-      if (auto max = parseCpuMax(*text)) stats.cpuLimitCores = max->limitCores();
+  Result<MemoryStat> readMemoryStat() override {
+    auto text = memoryStat_.read(root_, path_, context_);
+    if (!text) return text.error();
+    static constexpr std::string_view kKeys[] = {"inactive_file", "anon"};
+    std::optional<std::uint64_t> values[std::size(kKeys)];
+    findKeyedValues(*text, kKeys, values);
+    if (!values[0]) return malformed(root_, path_, "memory.stat", "no inactive_file");
+    return MemoryStat{*values[0], values[1]};
+  }
+
+  CgroupLimits readLimits() override {
+    CgroupLimits out;
+    if (auto text = readOptional(cpuMax_, root_, path_, context_)) {
+      if (auto max = parseCpuMax(*text)) out.cpuLimitCores = max->limitCores();
     }
-    if (auto text = readOptional(dir + "/cpu.weight"))
-      stats.cpuWeight = okOrNone(parseSingleValue(*text));
-    if (auto text = readOptional(dir + "/memory.max")) {
-      if (auto max = parseMemoryMax(*text)) stats.memoryLimitBytes = *max;
+    if (auto text = readOptional(cpuWeight_, root_, path_, context_)) {
+      if (auto weight = parseSingleValue(*text)) out.cpuWeight = *weight;
     }
-    if (auto text = readOptional(dir + "/memory.events"))
-      stats.oomKills = findKeyedValue(*text, "oom_kill");
-    readPressure(dir + "/cpu.pressure", stats.cpuPressureSomeUs, stats.cpuPressureFullUs);
-    readPressure(dir + "/memory.pressure", stats.memoryPressureSomeUs, stats.memoryPressureFullUs);
-    return stats;
+    if (auto text = readOptional(memoryMax_, root_, path_, context_)) {
+      if (auto max = parseMemoryMax(*text)) out.memoryLimitBytes = *max;
+    }
+    return out;
   }
 
  private:
-  std::string root_;
+  const std::string& root_;
+  std::string path_;
+  FileReadContext& context_;
+  ControlFile cpuStat_{"cpu.stat"};
+  ControlFile memoryCurrent_{"memory.current"};
+  ControlFile memoryEvents_{"memory.events"};
+  ControlFile cpuPressure_{"cpu.pressure"};
+  ControlFile memoryPressure_{"memory.pressure"};
+  ControlFile memoryStat_{"memory.stat"};
+  ControlFile cpuMax_{"cpu.max"};
+  ControlFile cpuWeight_{"cpu.weight"};
+  ControlFile memoryMax_{"memory.max"};
 };
 
-class CgroupV1Reader final : public CgroupReader {
+// v1 spreads a container over the cpu, cpuacct and memory hierarchies (cpu and cpuacct may be
+// one co-mounted hierarchy). PSI files exist on v1 only when the kernel enables them there.
+class CgroupV1Handle final : public CgroupHandle {
  public:
-  explicit CgroupV1Reader(const CgroupLayout& layout)
-      : cpu_(layout.cpu), cpuacct_(layout.cpuacct), memory_(layout.memory) {}
-
-  Result<CgroupStats> read(const std::string& cgroupPath) override {
-    CgroupStats stats;
-    const std::string acct = cpuacct_ + cgroupPath;
-    auto usageText = readFile(acct + "/cpuacct.usage");
-    if (!usageText) return usageText.error();
-    auto usage = parseSingleValue(*usageText);
-    if (!usage) return wrap(acct + "/cpuacct.usage", usage.error());
-    stats.cpuUsageNs = *usage;
-    if (auto text = readOptional(acct + "/cpuacct.stat")) {
-      if (auto user = findKeyedValue(*text, "user")) stats.cpuUserNs = *user * nanosecondsPerTick();
-      if (auto sys = findKeyedValue(*text, "system"))
-        stats.cpuSystemNs = *sys * nanosecondsPerTick();
+  CgroupV1Handle(const CgroupLayout& layout, std::string cgroupPath, FileReadContext& context)
+      : layout_(layout), path_(std::move(cgroupPath)), context_(context) {}
+  ~CgroupV1Handle() override {
+    for (ControlFile* file :
+         {&usage_, &cpuacctStat_, &cpuStat_, &memoryUsage_, &oomControl_, &cpuPressure_,
+          &memoryPressure_, &memoryStat_, &quota_, &period_, &shares_, &memoryLimit_}) {
+      file->close(context_);
     }
+  }
 
-    if (!cpu_.empty()) {
-      const std::string dir = cpu_ + cgroupPath;
-      if (auto text = readOptional(dir + "/cpu.stat")) {
-        stats.cpuPeriods = findKeyedValue(*text, "nr_periods");
-        stats.cpuThrottledPeriods = findKeyedValue(*text, "nr_throttled");
-        stats.cpuThrottledNs = findKeyedValue(*text, "throttled_time");
-      }
-      const auto quota = readOptional(dir + "/cpu.cfs_quota_us");
-      const auto period = readOptional(dir + "/cpu.cfs_period_us");
-      if (quota && period) {
-        const auto quotaUs = parseSignedValue(*quota);
-        const auto periodUs = parseSingleValue(*period);
-        if (quotaUs && periodUs && *quotaUs > 0 && *periodUs > 0) {
-          stats.cpuLimitCores = static_cast<double>(*quotaUs) / static_cast<double>(*periodUs);
-        }
-      }
-      if (auto text = readOptional(dir + "/cpu.shares")) {
-        if (auto shares = parseSingleValue(*text)) stats.cpuWeight = sharesToWeight(*shares);
-      }
+  Result<CgroupCounters> readCounters() override {
+    CgroupCounters out;
+    auto usage = readSingleValue(usage_, layout_.cpuacct, path_, context_);
+    if (!usage) return usage.error();
+    out.cpuUsageNs = *usage;
+    if (auto text = readOptional(cpuacctStat_, layout_.cpuacct, path_, context_)) {
+      static constexpr std::string_view kKeys[] = {"user", "system"};
+      std::optional<std::uint64_t> ticks[std::size(kKeys)];
+      findKeyedValues(*text, kKeys, ticks);
+      if (ticks[0]) out.cpuUserNs = *ticks[0] * nanosecondsPerTick();
+      if (ticks[1]) out.cpuSystemNs = *ticks[1] * nanosecondsPerTick();
     }
+    if (auto text = readOptional(cpuStat_, layout_.cpu, path_, context_)) {
+      static constexpr std::string_view kKeys[] = {"nr_periods", "nr_throttled", "throttled_time"};
+      std::optional<std::uint64_t> values[std::size(kKeys)];
+      findKeyedValues(*text, kKeys, values);
+      out.cpuPeriods = values[0];
+      out.cpuThrottledPeriods = values[1];
+      out.cpuThrottledNs = values[2];  // already nanoseconds on v1
+    }
+    readPressure(cpuPressure_, layout_.cpuacct, path_, context_, out.cpuPressureSomeUs,
+                 out.cpuPressureFullUs);
+    if (layout_.memory.empty()) return out;
+    auto memoryUsage = readSingleValue(memoryUsage_, layout_.memory, path_, context_);
+    if (!memoryUsage) return memoryUsage.error();
+    out.memoryUsageBytes = *memoryUsage;
+    if (auto text = readOptional(oomControl_, layout_.memory, path_, context_)) {
+      out.oomKills = findKeyedValue(*text, "oom_kill");
+    }
+    readPressure(memoryPressure_, layout_.memory, path_, context_, out.memoryPressureSomeUs,
+                 out.memoryPressureFullUs);
+    return out;
+  }
 
-    if (memory_.empty()) return stats;
-    const std::string mem = memory_ + cgroupPath;
-    auto memoryUsageText = readFile(mem + "/memory.usage_in_bytes");
-    if (!memoryUsageText) return memoryUsageText.error();
-    auto memoryUsage = parseSingleValue(*memoryUsageText);
-    if (!memoryUsage) return wrap(mem + "/memory.usage_in_bytes", memoryUsage.error());
-    stats.memoryUsageBytes = *memoryUsage;
-    auto memoryStat = readFile(mem + "/memory.stat");
-    if (!memoryStat) return memoryStat.error();
+  Result<MemoryStat> readMemoryStat() override {
+    if (layout_.memory.empty()) return MemoryStat{};
+    auto text = memoryStat_.read(layout_.memory, path_, context_);
+    if (!text) return text.error();
     // Hierarchical totals, as cAdvisor uses: a container's own cgroup may have children.
-    const auto inactiveFile = findKeyedValue(*memoryStat, "total_inactive_file");
-    if (!inactiveFile) return Error{mem + "/memory.stat: no total_inactive_file"};
-    stats.memoryWorkingSetBytes = workingSet(*memoryUsage, *inactiveFile);
-    stats.memoryRssBytes = findKeyedValue(*memoryStat, "total_rss");
-    if (auto text = readOptional(mem + "/memory.limit_in_bytes")) {
-      if (auto limit = parseV1MemoryLimit(*text)) stats.memoryLimitBytes = *limit;
+    static constexpr std::string_view kKeys[] = {"total_inactive_file", "total_rss"};
+    std::optional<std::uint64_t> values[std::size(kKeys)];
+    findKeyedValues(*text, kKeys, values);
+    if (!values[0])
+      return malformed(layout_.memory, path_, "memory.stat", "no total_inactive_file");
+    return MemoryStat{*values[0], values[1]};
+  }
+
+  CgroupLimits readLimits() override {
+    CgroupLimits out;
+    const auto quota = readOptional(quota_, layout_.cpu, path_, context_);
+    const auto quotaUs = quota ? parseSignedValue(*quota) : Result<std::int64_t>(Error{""});
+    const auto period = readOptional(period_, layout_.cpu, path_, context_);
+    const auto periodUs = period ? parseSingleValue(*period) : Result<std::uint64_t>(Error{""});
+    if (quotaUs && periodUs && *quotaUs > 0 && *periodUs > 0) {
+      out.cpuLimitCores = static_cast<double>(*quotaUs) / static_cast<double>(*periodUs);
     }
-    if (auto text = readOptional(mem + "/memory.oom_control")) {
-      stats.oomKills = findKeyedValue(*text, "oom_kill");
+    if (auto text = readOptional(shares_, layout_.cpu, path_, context_)) {
+      if (auto shares = parseSingleValue(*text)) out.cpuWeight = sharesToWeight(*shares);
     }
-    return stats;
+    if (auto text = readOptional(memoryLimit_, layout_.memory, path_, context_)) {
+      if (auto limit = parseV1MemoryLimit(*text)) out.memoryLimitBytes = *limit;
+    }
+    return out;
   }
 
  private:
-  std::string cpu_;
-  std::string cpuacct_;
-  std::string memory_;
+  const CgroupLayout& layout_;
+  std::string path_;
+  FileReadContext& context_;
+  ControlFile usage_{"cpuacct.usage"};
+  ControlFile cpuacctStat_{"cpuacct.stat"};
+  ControlFile cpuStat_{"cpu.stat"};
+  ControlFile memoryUsage_{"memory.usage_in_bytes"};
+  ControlFile oomControl_{"memory.oom_control"};
+  ControlFile cpuPressure_{"cpu.pressure"};
+  ControlFile memoryPressure_{"memory.pressure"};
+  ControlFile memoryStat_{"memory.stat"};
+  ControlFile quota_{"cpu.cfs_quota_us"};
+  ControlFile period_{"cpu.cfs_period_us"};
+  ControlFile shares_{"cpu.shares"};
+  ControlFile memoryLimit_{"memory.limit_in_bytes"};
+};
+
+class LayoutReader final : public CgroupReader {
+ public:
+  LayoutReader(CgroupLayout layout, const ReaderOptions& options)
+      : layout_(std::move(layout)),
+        context_(options.access.value_or(fileAccessFor(layout_.discoveryRoot())),
+                 options.maxKeptDescriptors) {}
+
+  std::unique_ptr<CgroupHandle> open(const std::string& cgroupPath) override {
+    if (layout_.version == CgroupVersion::kV2) {
+      return std::make_unique<CgroupV2Handle>(layout_.unified, cgroupPath, context_);
+    }
+    return std::make_unique<CgroupV1Handle>(layout_, cgroupPath, context_);
+  }
+  FileAccess access() const override { return context_.access; }
+  std::size_t keptDescriptors() const override { return context_.keptDescriptors; }
+
+ private:
+  CgroupLayout layout_;
+  FileReadContext context_;
 };
 
 }  // namespace
 
-std::unique_ptr<CgroupReader> makeCgroupReader(const CgroupLayout& layout) {
-  if (layout.version == CgroupVersion::kV2) return std::make_unique<CgroupV2Reader>(layout.unified);
-  return std::make_unique<CgroupV1Reader>(layout);
+std::unique_ptr<CgroupReader> makeCgroupReader(const CgroupLayout& layout,
+                                               const ReaderOptions& options) {
+  return std::make_unique<LayoutReader>(layout, options);
+}
+
+std::uint64_t CgroupStats::workingSetBytes() const {
+  return workingSet(counters.memoryUsageBytes, memory.inactiveFileBytes);
+}
+
+Result<CgroupStats> readCgroupOnce(CgroupReader& reader, const std::string& cgroupPath) {
+  auto handle = reader.open(cgroupPath);
+  CgroupStats stats;
+  auto counters = handle->readCounters();
+  if (!counters) return counters.error();
+  stats.counters = *counters;
+  auto memory = handle->readMemoryStat();
+  if (!memory) return memory.error();
+  stats.memory = *memory;
+  stats.limits = handle->readLimits();
+  return stats;
 }
 
 }  // namespace fleetscale::agent

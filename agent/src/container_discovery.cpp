@@ -1,7 +1,9 @@
 #include "fleetscale/agent/container_discovery.h"
 
+#include <dirent.h>
+#include <sys/stat.h>
+
 #include <algorithm>
-#include <filesystem>
 
 #include "fleetscale/shared/text.h"
 
@@ -10,131 +12,173 @@ namespace {
 
 constexpr std::size_t kContainerIdLength = 64;
 
-struct ScopePrefix {
+struct RuntimePrefix {
   std::string_view prefix;
   std::string_view runtime;
 };
 
-// systemd-driver scope names: "<prefix><64 hex>.scope".
-constexpr ScopePrefix kScopePrefixes[] = {
+// Container cgroup names "<prefix><64 hex>", with ".scope" under the systemd driver and without
+// it under cgroupfs (CRI-O's "crio-<id>", Podman's "libpod-<id>"). Monitor cgroups
+// (crio-conmon-<id>, libpod-conmon-<id>) do not match: what follows the prefix is not an id.
+constexpr RuntimePrefix kRuntimePrefixes[] = {
     {"cri-containerd-", "containerd"},
     {"crio-", "cri-o"},
     {"docker-", "docker"},
     {"libpod-", "podman"},
 };
 
-std::vector<std::string_view> components(std::string_view path) { return splitFields(path, "/"); }
-
-// Pod uid and QoS class from the kubepods part of the path, for either cgroup driver.
-void fillPodFromPath(const std::vector<std::string_view>& parts, ContainerCgroup& container) {
-  for (std::string_view part : parts) {
-    // systemd: kubepods-burstable-pod<uid with _>.slice or kubepods-pod<uid>.slice
-    if (part.rfind("kubepods", 0) == 0 && part.size() > 6 &&
-        part.substr(part.size() - 6) == ".slice") {
-      const std::string_view stem = part.substr(0, part.size() - 6);
-      const auto podAt = stem.rfind("-pod");
-      if (podAt != std::string_view::npos) {
-        std::string uid(stem.substr(podAt + 4));
-        std::replace(uid.begin(), uid.end(), '_', '-');
-        container.podUid = uid;
-      } else if (stem == "kubepods-burstable") {
-        container.qosClass = "burstable";
-      } else if (stem == "kubepods-besteffort") {
-        container.qosClass = "besteffort";
-      }
-    } else if (part.rfind("pod", 0) == 0 && part.size() > 3 &&
-               part.find('.') == std::string_view::npos) {
-      // cgroupfs: kubepods/<qos>/pod<uid>
-      container.podUid = std::string(part.substr(3));
-    } else if (part == "burstable" || part == "besteffort") {
-      container.qosClass = std::string(part);
-    }
-  }
-  if (!container.podUid.empty() && container.qosClass.empty()) container.qosClass = "guaranteed";
+bool endsWith(std::string_view text, std::string_view suffix) {
+  return text.size() >= suffix.size() && text.substr(text.size() - suffix.size()) == suffix;
 }
 
-bool underKubepods(const std::vector<std::string_view>& parts) {
-  return std::any_of(parts.begin(), parts.end(),
-                     [](std::string_view part) { return part.rfind("kubepods", 0) == 0; });
+bool isContainerId(std::string_view text) {
+  return text.size() == kContainerIdLength && isLowerHex(text);
+}
+
+// The kubelet names pod cgroups from the parts {<cgroup root parts>..., "kubepods", [qos],
+// "pod<uid>"}: under the systemd driver joined with '-' into nested slices
+// ("kubelet.slice/kubelet-kubepods.slice/kubelet-kubepods-burstable.slice/
+// kubelet-kubepods-burstable-pod<uid with _>.slice" for --cgroup-root=/kubelet.slice), under
+// cgroupfs as directories ("/kubelet/kubepods/burstable/pod<uid>"). Both reduce to the same
+// sequence of parts, which this walks.
+struct KubepodsPath {
+  bool underKubepods = false;
+  std::string podUid;
+  std::string qosClass;
+};
+
+void addKubeletPart(std::string_view part, KubepodsPath& out) {
+  if (part == "kubepods") {
+    out.underKubepods = true;
+  } else if (!out.underKubepods) {
+    return;
+  } else if (part == "burstable") {
+    out.qosClass = "Burstable";
+  } else if (part == "besteffort") {
+    out.qosClass = "BestEffort";
+  } else if (part.size() > 3 && part.substr(0, 3) == "pod") {
+    out.podUid = std::string(part.substr(3));
+  }
+}
+
+KubepodsPath parseKubepodsPath(const std::vector<std::string_view>& components) {
+  KubepodsPath out;
+  for (std::string_view component : components) {
+    if (endsWith(component, ".slice")) {
+      // Only the last slice of a nesting carries every part; earlier ones repeat its prefixes.
+      KubepodsPath slice;
+      for (std::string_view part : splitFields(component.substr(0, component.size() - 6), "-")) {
+        addKubeletPart(part, slice);
+      }
+      if (slice.underKubepods) {
+        out.underKubepods = true;
+        if (!slice.qosClass.empty()) out.qosClass = slice.qosClass;
+        if (!slice.podUid.empty()) {
+          out.podUid = slice.podUid;
+          std::replace(out.podUid.begin(), out.podUid.end(), '_', '-');
+        }
+      }
+    } else {
+      addKubeletPart(component, out);
+    }
+  }
+  if (!out.podUid.empty() && out.qosClass.empty()) out.qosClass = "Guaranteed";
+  return out;
+}
+
+std::optional<ContainerCgroup> container(std::string_view cgroupPath, std::string_view id,
+                                         std::string_view runtime,
+                                         const std::vector<std::string_view>& components) {
+  ContainerCgroup out;
+  out.id = std::string(id);
+  out.runtime = std::string(runtime);
+  out.cgroup = std::string(cgroupPath);
+  const KubepodsPath pod = parseKubepodsPath(components);
+  out.podUid = pod.podUid;
+  out.qosClass = pod.qosClass;
+  return out;
+}
+
+bool underSystemSlice(const std::vector<std::string_view>& components) {
+  return components.size() >= 2 && components.front() == "system.slice";
 }
 
 }  // namespace
 
 std::optional<ContainerCgroup> classifyCgroup(std::string_view cgroupPath,
                                               const DiscoveryOptions& options) {
-  const auto parts = components(cgroupPath);
-  if (parts.empty()) return std::nullopt;
-  const std::string_view name = parts.back();
-  ContainerCgroup container;
-  container.cgroup = std::string(cgroupPath);
+  const auto components = splitFields(cgroupPath, "/");
+  if (components.empty()) return std::nullopt;
+  const std::string_view name = components.back();
+  const std::string_view stem = endsWith(name, ".scope") ? name.substr(0, name.size() - 6) : name;
 
-  if (name.size() > 6 && name.substr(name.size() - 6) == ".scope") {
-    const std::string_view stem = name.substr(0, name.size() - 6);
-    for (const auto& [prefix, runtime] : kScopePrefixes) {
-      if (stem.rfind(prefix, 0) != 0) continue;
-      const std::string_view id = stem.substr(prefix.size());
-      // conmon scopes (crio-conmon-<id>, libpod-conmon-<id>) hold the monitor, not the container.
-      if (id.size() != kContainerIdLength || !isLowerHex(id)) return std::nullopt;
-      container.id = std::string(id);
-      container.runtime = std::string(runtime);
-      fillPodFromPath(parts, container);
-      return container;
-    }
-    return std::nullopt;
+  for (const auto& [prefix, runtime] : kRuntimePrefixes) {
+    if (stem.substr(0, prefix.size()) != prefix) continue;
+    const std::string_view id = stem.substr(prefix.size());
+    if (!isContainerId(id)) return std::nullopt;
+    return container(cgroupPath, id, runtime, components);
   }
-
-  if (name.size() == kContainerIdLength && isLowerHex(name)) {
-    // cgroupfs driver: kubepods/<qos>/pod<uid>/<id>, /docker/<id>, /machine/... .
-    container.id = std::string(name);
-    if (underKubepods(parts)) {
-      container.runtime = "cri";
-      fillPodFromPath(parts, container);
-    } else if (parts.size() >= 2 && parts[parts.size() - 2] == "docker") {
-      container.runtime = "docker";
-    } else {
-      container.runtime = "unknown";
-    }
-    return container;
+  if (isContainerId(name)) {
+    // cgroupfs driver: kubepods/<qos>/pod<uid>/<id> (which runtime the kubelet says), or
+    // Docker's /docker/<id>.
+    const bool docker = components.size() >= 2 && components[components.size() - 2] == "docker";
+    const bool kubernetes = parseKubepodsPath(components).underKubepods;
+    return container(cgroupPath, name,
+                     docker       ? "docker"
+                     : kubernetes ? "cri"
+                                  : "unknown",
+                     components);
   }
-
-  if (options.includeSystemdServices && parts.size() == 2 && parts[0] == "system.slice" &&
-      name.size() > 8 && name.substr(name.size() - 8) == ".service") {
-    container.id = std::string(name);
-    container.runtime = "systemd";
-    return container;
+  if (options.includeSystemdServices && endsWith(name, ".service") && name.size() > 8 &&
+      underSystemSlice(components)) {
+    return container(cgroupPath, name, "systemd", components);
   }
   return std::nullopt;
 }
 
+namespace {
+
+// Depth-first over directories only, with one path buffer for the whole walk: the cgroup tree
+// holds some thirty control files per directory, which readdir's d_type lets us skip without a
+// stat or an allocation each.
+void walk(std::string& path, std::size_t rootLength, int depth, const DiscoveryOptions& options,
+          std::vector<ContainerCgroup>& found) {
+  DIR* dir = ::opendir(path.c_str());
+  if (dir == nullptr) return;  // vanished during the walk, or unreadable: skip it
+  while (const dirent* entry = ::readdir(dir)) {
+    const unsigned char type = entry->d_type;
+    if (type != DT_DIR && type != DT_UNKNOWN) continue;  // files and symlinks
+    const std::string_view name(entry->d_name);
+    if (name == "." || name == "..") continue;
+    const std::size_t parentLength = path.size();
+    path.push_back('/');
+    path.append(name);
+    struct stat info {};
+    if (type == DT_UNKNOWN && (::lstat(path.c_str(), &info) != 0 || !S_ISDIR(info.st_mode))) {
+      path.resize(parentLength);
+      continue;
+    }
+    const std::string_view relative(path.data() + rootLength, path.size() - rootLength);
+    if (auto container = classifyCgroup(relative, options)) {
+      found.push_back(std::move(*container));  // never descend into a container's own cgroup
+    } else if (depth + 1 < options.maxDepth) {
+      walk(path, rootLength, depth + 1, options, found);
+    }
+    path.resize(parentLength);
+  }
+  ::closedir(dir);
+}
+
+}  // namespace
+
 std::vector<ContainerCgroup> discoverContainers(const std::string& hierarchyRoot,
                                                 const DiscoveryOptions& options) {
-  namespace fs = std::filesystem;
   std::vector<ContainerCgroup> found;
-  std::error_code ec;
-  fs::recursive_directory_iterator it(hierarchyRoot, fs::directory_options::skip_permission_denied,
-                                      ec);
-  if (ec) return found;
-  const fs::recursive_directory_iterator end;
-  while (it != end) {
-    const fs::directory_entry& entry = *it;
-    bool descend = false;
-    if (entry.is_directory(ec) && !entry.is_symlink(ec)) {
-      std::string relative = entry.path().string().substr(hierarchyRoot.size());
-      if (relative.empty() || relative.front() != '/') relative.insert(relative.begin(), '/');
-      if (auto container = classifyCgroup(relative, options)) {
-        found.push_back(std::move(*container));
-      } else {
-        descend = it.depth() + 1 < options.maxDepth;
-      }
-    }
-    if (!descend) it.disable_recursion_pending();
-    it.increment(ec);
-    if (ec) {
-      // The directory vanished under us; skip it and carry on with its siblings.
-      ec.clear();
-      if (it == end) break;
-    }
-  }
+  std::string path = hierarchyRoot;
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  const std::size_t rootLength = path.size();  // relative paths keep their leading '/'
+  path.reserve(4096);
+  walk(path, rootLength, 0, options, found);
   std::sort(found.begin(), found.end(),
             [](const ContainerCgroup& a, const ContainerCgroup& b) { return a.cgroup < b.cgroup; });
   return found;

@@ -16,13 +16,13 @@
 #include "fleetscale/aggregator/aggregator_metrics.h"
 #include "fleetscale/aggregator/cluster_registry.h"
 #include "fleetscale/aggregator/decision_json.h"
-#include "fleetscale/aggregator/policy_holder.h"
-#include "fleetscale/aggregator/scaling_api.h"
-#include "fleetscale/aggregator/scaling_loop.h"
 #include "fleetscale/aggregator/fleet_state.h"
 #include "fleetscale/aggregator/history.h"
 #include "fleetscale/aggregator/http_api.h"
 #include "fleetscale/aggregator/ingest_server.h"
+#include "fleetscale/aggregator/policy_holder.h"
+#include "fleetscale/aggregator/scaling_api.h"
+#include "fleetscale/aggregator/scaling_loop.h"
 #include "fleetscale/aggregator/state_loop.h"
 #include "fleetscale/aggregator/store.h"
 #include "fleetscale/shared/logging.h"
@@ -148,18 +148,25 @@ void addAggregatorOptions(CLI::App& app, AggregatorOptions& o) {
                "export per-container series on /metrics (high cardinality)");
   app.add_option("--ready-file", o.readyFile,
                  "write {\"ingest_port\",\"http_port\",\"pid\"} JSON here once serving");
-  app.add_option("--policy", o.policy,
-                 "policy file: clusters, how to reach them, workloads to scale (docs/configuration.md)");
-  app.add_flag("--dry-run", o.dryRun, "decide and record every decision, but never write to a cluster");
-  app.add_option("--probe-interval", o.probeInterval, "how often each cluster's API /readyz is probed")
+  app.add_option(
+      "--policy", o.policy,
+      "policy file: clusters, how to reach them, workloads to scale (docs/configuration.md)");
+  app.add_flag("--dry-run", o.dryRun,
+               "decide and record every decision, but never write to a cluster");
+  app.add_option("--probe-interval", o.probeInterval,
+                 "how often each cluster's API /readyz is probed")
       ->capture_default_str();
-  app.add_option("--scale-refresh", o.scaleRefresh, "re-read each workload's scale at least this often")
+  app.add_option("--scale-refresh", o.scaleRefresh,
+                 "re-read each workload's scale at least this often")
       ->capture_default_str();
-  app.add_option("--failed-after", o.failedAfter, "a cluster with neither agents nor API this long has failed")
+  app.add_option("--failed-after", o.failedAfter,
+                 "a cluster with neither agents nor API this long has failed")
       ->capture_default_str();
-  app.add_option("--healthy-after", o.healthyAfter, "a recovering cluster is healthy after both signals this long")
+  app.add_option("--healthy-after", o.healthyAfter,
+                 "a recovering cluster is healthy after both signals this long")
       ->capture_default_str();
-  app.add_option("--writes-per-second", o.writesPerSecond, "scale writes allowed per second, all clusters")
+  app.add_option("--writes-per-second", o.writesPerSecond,
+                 "scale writes allowed per second, all clusters")
       ->capture_default_str();
 }
 
@@ -302,8 +309,9 @@ int runAggregator(const AggregatorOptions& options) {
   };
 
   HttpRouter router;
-  ApiContext api{fleet, snapshots, metrics, store->get(), history, clock, ready,
-                 [&scalingLoop] { return scalingLoop.collectMetrics(); }};
+  ApiContext api{
+      fleet,   snapshots, metrics, store->get(),
+      history, clock,     ready,   [&scalingLoop] { return scalingLoop.collectMetrics(); }};
   addApiRoutes(router, api);
   ScalingApiContext scalingApi{scalingLoop, clusters, admin, store->get(), clock, reloadPolicy};
   addScalingRoutes(router, scalingApi);

@@ -1,8 +1,7 @@
 #include "fleetscale/aggregator/scaling_api.h"
 
-#include <set>
-
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "fleetscale/shared/text.h"
 
@@ -18,20 +17,22 @@ json statusJson(const ScalingApiContext& c) {
     for (const auto& [name, r] : w.clusters) {
       clusters[name] = {{"desired", r.target}, {"current", r.current}, {"ready", r.ready}};
     }
-    workloads.push_back({{"namespace", w.namespaceName},
-                         {"name", w.name},
-                         {"kind", w.kind},
-                         {"minReplicas", w.minReplicas},
-                         {"maxReplicas", w.maxReplicas},
-                         {"currentReplicas", w.currentReplicas},
-                         {"desiredReplicas", w.desiredReplicas},
-                         {"unplacedReplicas", w.unplaced},
-                         {"clusters", std::move(clusters)},
-                         {"reason", w.reason},
-                         {"error", w.error},
-                         {"notes", w.notes},
-                         {"decisionId", w.decisionId},
-                         {"decidedAt", w.decidedAt == WallTime{} ? json(nullptr) : json(formatRfc3339(w.decidedAt))}});
+    workloads.push_back(
+        {{"namespace", w.namespaceName},
+         {"name", w.name},
+         {"kind", w.kind},
+         {"minReplicas", w.minReplicas},
+         {"maxReplicas", w.maxReplicas},
+         {"currentReplicas", w.currentReplicas},
+         {"desiredReplicas", w.desiredReplicas},
+         {"unplacedReplicas", w.unplaced},
+         {"clusters", std::move(clusters)},
+         {"reason", w.reason},
+         {"error", w.error},
+         {"notes", w.notes},
+         {"decisionId", w.decisionId},
+         {"decidedAt",
+          w.decidedAt == WallTime{} ? json(nullptr) : json(formatRfc3339(w.decidedAt))}});
   }
   json clusters = json::array();
   for (const auto& cluster : c.clusters.status()) {
@@ -44,7 +45,8 @@ json statusJson(const ScalingApiContext& c) {
                         {"draining", cluster.draining},
                         {"error", cluster.error}});
   }
-  return json{{"role", c.role}, {"workloads", std::move(workloads)}, {"clusters", std::move(clusters)}};
+  return json{
+      {"role", c.role}, {"workloads", std::move(workloads)}, {"clusters", std::move(clusters)}};
 }
 
 }  // namespace
@@ -56,7 +58,8 @@ bool setDraining(const ScalingApiContext& context, const std::string& cluster, b
     event.timeUnixMs = toUnixMillis(context.clock.wallNow());
     event.kind = std::string(kEventClusterDrain);
     event.cluster = cluster;
-    event.message = std::string(draining ? "drain" : "undrain") + " of cluster " + cluster + " requested";
+    event.message =
+        std::string(draining ? "drain" : "undrain") + " of cluster " + cluster + " requested";
     event.details = json{{"draining", draining}}.dump();
     context.store->recordEvent(std::move(event));
   }
@@ -73,27 +76,31 @@ void restoreDrains(ClusterRegistry& clusters, Store& store) {
   for (const auto& event : *events) {
     if (!seen.insert(event.cluster).second) continue;
     const auto details = json::parse(event.details, nullptr, false);
-    if (details.is_object() && details.value("draining", false)) clusters.setDraining(event.cluster, true);
+    if (details.is_object() && details.value("draining", false))
+      clusters.setDraining(event.cluster, true);
   }
 }
 
 void addScalingRoutes(HttpRouter& router, const ScalingApiContext& context) {
   const ScalingApiContext* c = &context;
-  router.add("GET", "/api/v1/status", [c](HttpRequest&) { return HttpResponse::json(200, statusJson(*c).dump()); });
+  router.add("GET", "/api/v1/status",
+             [c](HttpRequest&) { return HttpResponse::json(200, statusJson(*c).dump()); });
   router.add("POST", "/api/v1/reload", requireAdmin(context.admin, [c](HttpRequest&) {
                const Status status = c->reloadPolicy();
                if (!status) return HttpResponse::jsonError(400, status.message());
                return HttpResponse::json(200, json{{"reloaded", true}}.dump());
              }));
   for (const bool draining : {true, false}) {
-    router.add("POST", draining ? "/api/v1/clusters/{name}/drain" : "/api/v1/clusters/{name}/undrain",
-               requireAdmin(context.admin, [c, draining](HttpRequest& request) {
-                 const std::string& name = request.pathParams["name"];
-                 if (!setDraining(*c, name, draining)) {
-                   return HttpResponse::jsonError(404, "no cluster " + singleQuoted(name) + " in the policy");
-                 }
-                 return HttpResponse::json(200, json{{"cluster", name}, {"draining", draining}}.dump());
-               }));
+    router.add(
+        "POST", draining ? "/api/v1/clusters/{name}/drain" : "/api/v1/clusters/{name}/undrain",
+        requireAdmin(context.admin, [c, draining](HttpRequest& request) {
+          const std::string& name = request.pathParams["name"];
+          if (!setDraining(*c, name, draining)) {
+            return HttpResponse::jsonError(404,
+                                           "no cluster " + singleQuoted(name) + " in the policy");
+          }
+          return HttpResponse::json(200, json{{"cluster", name}, {"draining", draining}}.dump());
+        }));
   }
 }
 

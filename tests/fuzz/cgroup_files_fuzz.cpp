@@ -1,5 +1,7 @@
 // Every parser of a cgroup or /proc file. The first byte picks the parser.
 #include <cstdint>
+#include <iterator>
+#include <optional>
 #include <string_view>
 
 #include "fleetscale/agent/cgroup_parsers.h"
@@ -17,11 +19,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     case 1:
       (void)parseSignedValue(text);
       break;
-    case 2:
+    case 2: {
       (void)findKeyedValue(text, "usage_usec");
       (void)findKeyedValue(text, "total_inactive_file");
       (void)isWellFormedKeyed(text);
+      // The one-pass lookup used every tick must agree with the single-key one.
+      static constexpr std::string_view kKeys[] = {"usage_usec", "inactive_file", "anon",
+                                                   "total_inactive_file", "throttled_usec"};
+      std::optional<std::uint64_t> values[std::size(kKeys)];
+      findKeyedValues(text, kKeys, values);
+      for (std::size_t i = 0; i < std::size(kKeys); ++i) {
+        if (values[i] != findKeyedValue(text, kKeys[i])) __builtin_trap();
+      }
       break;
+    }
     case 3:
       if (auto max = parseCpuMax(text)) {
         if (auto cores = max->limitCores(); cores && *cores < 0) __builtin_trap();

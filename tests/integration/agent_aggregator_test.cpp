@@ -10,9 +10,9 @@
 
 #include "fleetscale/shared/text.h"
 #include "fleetscale/testing/cgroup_tree.h"
+#include "fleetscale/testing/fleet_processes.h"
 #include "fleetscale/testing/http.h"
 #include "fleetscale/testing/process.h"
-#include "fleetscale/testing/ready_file.h"
 #include "fleetscale/testing/temp_dir.h"
 #include "fleetscale/testing/wait.h"
 
@@ -73,7 +73,7 @@ TEST(AgentAggregatorTest, SamplesFlowFromCgroupsToApiAndMetrics) {
                               {"--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
                                "--ready-file", dir.file("ready.json"), "--token-file",
                                dir.file("token"), "--per-container-metrics", "--threads", "2"});
-  const Ports ports = waitForReadyFile(dir.file("ready.json"));
+  const testing::AggregatorPorts ports = waitForReadyFile(dir.file("ready.json"));
   ASSERT_GT(ports.http, 0) << aggregator.errors();
   const std::string api = "http://127.0.0.1:" + std::to_string(ports.http);
 

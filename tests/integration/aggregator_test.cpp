@@ -11,9 +11,9 @@
 #include "fleetscale/shared/test_pki.h"
 #include "fleetscale/shared/text.h"
 #include "fleetscale/testing/cgroup_tree.h"
+#include "fleetscale/testing/fleet_processes.h"
 #include "fleetscale/testing/http.h"
 #include "fleetscale/testing/process.h"
-#include "fleetscale/testing/ready_file.h"
 #include "fleetscale/testing/temp_dir.h"
 #include "fleetscale/testing/wait.h"
 

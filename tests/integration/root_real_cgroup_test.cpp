@@ -12,6 +12,7 @@
 
 #include "fleetscale/agent/cgroup_layout.h"
 #include "fleetscale/agent/cgroup_parsers.h"
+#include "fleetscale/agent/cgroup_reader.h"
 #include "fleetscale/shared/text.h"
 #include "fleetscale/testing/process.h"
 #include "fleetscale/testing/temp_dir.h"
@@ -126,6 +127,110 @@ TEST(RealCgroupTest, OnceReportsTheKernelsCpuRateWithin15Percent) {
   EXPECT_NEAR((*found)["cpu_limit_cores"].get<double>(), 0.5, 1e-9);
   EXPECT_LE((*found)["memory_working_set_bytes"].get<std::uint64_t>(),
             (*found)["memory_usage_bytes"].get<std::uint64_t>());
+}
+
+struct RealLayout {
+  CgroupLayout layout;
+  std::string skipReason;
+};
+
+RealLayout realLayout() {
+  if (::geteuid() != 0) return {{}, "needs root to create cgroups"};
+  auto layout = detectLayout("/proc/self/mountinfo", "/sys/fs/cgroup", "/");
+  if (!layout) return {{}, "no usable cgroup hierarchy: " + layout.error().message};
+  if (layout->version == CgroupVersion::kV1 &&
+      (layout->cpu.empty() || layout->cpuacct.empty() || layout->memory.empty())) {
+    return {{}, "cgroup v1 without cpu, cpuacct and memory controllers"};
+  }
+  return {*layout, ""};
+}
+
+// Joins every directory of the container's cgroup and runs `command` there.
+std::string joinAndRun(const RealCgroup& cgroup, const std::string& command) {
+  std::string join;
+  for (const auto& dir : cgroup.dirs()) {
+    if (dir.find(cgroup.parent() + "/docker-") != std::string::npos) {
+      join += "echo $$ > " + dir + "/cgroup.procs; ";
+    }
+  }
+  return join + command;
+}
+
+// The kept-open descriptors are what the agent's cost rests on: a pread at offset 0 of a real
+// control file must see the kernel's current value every time, and a removed cgroup must read as
+// gone, not as an error or stale data.
+TEST(RealCgroupTest, KeptOpenFilesFollowTheKernelAndNoticeRemoval) {
+  const RealLayout real = realLayout();
+  if (!real.skipReason.empty()) GTEST_SKIP() << real.skipReason;
+  const std::string relative =
+      "/fleetscale-test-" + std::to_string(::getpid()) + ".slice/docker-" + randomId() + ".scope";
+  auto cgroup = std::make_unique<RealCgroup>(real.layout, relative);
+  auto reader = makeCgroupReader(real.layout);
+  ASSERT_EQ(reader->access(), FileAccess::kKeepOpen) << "cgroupfs is recognised";
+  auto handle = reader->open(relative);
+  auto idle = handle->readCounters();
+  ASSERT_TRUE(idle.ok()) << idle.error().message;
+  EXPECT_GT(reader->keptDescriptors(), 0u);
+
+  auto burner = std::make_unique<testing::Process>(
+      "/bin/sh", std::vector<std::string>{"-c", joinAndRun(*cgroup, "while :; do :; done")});
+  std::uint64_t previous = idle->cpuUsageNs;
+  for (int reads = 0; reads < 3; ++reads) {
+    ASSERT_TRUE(testing::waitFor([&] {
+      auto now = handle->readCounters();
+      return now.ok() && now->cpuUsageNs > previous + 10'000'000;
+    })) << "the same descriptor, re-read with pread, shows the counter moving";
+    previous = handle->readCounters()->cpuUsageNs;
+  }
+  EXPECT_LE(previous, kernelUsageNs(real.layout, relative)) << "a fresh open reads no less";
+  burner->stop(SIGKILL);
+  burner.reset();
+  ASSERT_TRUE(testing::waitFor([&] {
+    auto procs = readFile(cgroup->dirs().back() + "/cgroup.procs");
+    return procs.ok() && trim(*procs).empty();
+  }));
+  cgroup.reset();  // rmdir while the handle's descriptors are still open
+  auto gone = handle->readCounters();
+  ASSERT_FALSE(gone.ok());
+  EXPECT_EQ(gone.error().code, ENOENT) << gone.error().message;
+}
+
+TEST(RealCgroupTest, MemoryStatThroughKeptFilesMatchesAFreshRead) {
+  const RealLayout real = realLayout();
+  if (!real.skipReason.empty()) GTEST_SKIP() << real.skipReason;
+  const std::string relative =
+      "/fleetscale-test-" + std::to_string(::getpid()) + ".slice/docker-" + randomId() + ".scope";
+  RealCgroup cgroup(real.layout, relative);
+  testing::TempDir dir;
+  // Page cache charged to the cgroup (inactive_file), then an idle process holding it.
+  testing::Process writer("/bin/sh",
+                          {"-c", joinAndRun(cgroup, "dd if=/dev/zero of=" + dir.file("cache") +
+                                                        " bs=1M count=16 2>/dev/null; touch " +
+                                                        dir.file("done") + "; exec sleep 60")});
+  ASSERT_TRUE(testing::waitFor([&] { return std::filesystem::exists(dir.file("done")); }));
+  auto reader = makeCgroupReader(real.layout);
+  auto handle = reader->open(relative);
+  ASSERT_TRUE(handle->readCounters().ok());
+  ASSERT_TRUE(handle->readMemoryStat().ok());  // opened; the next reads are preads
+
+  const bool v2 = real.layout.version == CgroupVersion::kV2;
+  const std::string memoryDir = (v2 ? real.layout.unified : real.layout.memory) + relative;
+  auto counters = handle->readCounters();
+  auto memory = handle->readMemoryStat();
+  auto freshUsage =
+      parseSingleValue(*readFile(memoryDir + (v2 ? "/memory.current" : "/memory.usage_in_bytes")));
+  auto freshStat = readFile(memoryDir + "/memory.stat");
+  ASSERT_TRUE(counters.ok() && memory.ok() && freshUsage.ok() && freshStat.ok());
+  const auto freshInactive =
+      findKeyedValue(*freshStat, v2 ? "inactive_file" : "total_inactive_file");
+  ASSERT_TRUE(freshInactive);
+  EXPECT_GE(*freshInactive, 8u << 20) << "the file's pages are charged here (ext4/xfs /tmp)";
+  // The cgroup is idle: the two reads see the same kernel state, give or take a few pages.
+  EXPECT_NEAR(static_cast<double>(counters->memoryUsageBytes), static_cast<double>(*freshUsage),
+              64 * 4096);
+  EXPECT_NEAR(static_cast<double>(memory->inactiveFileBytes), static_cast<double>(*freshInactive),
+              64 * 4096);
+  writer.stop(SIGKILL);
 }
 
 }  // namespace

@@ -16,6 +16,11 @@ std::string fixed(double value) {
 
 }  // namespace
 
+std::int64_t lastSeenUnixMs(const nlohmann::json& item) {
+  const auto it = item.find("last_seen_unix_ms");
+  return it != item.end() && it->is_number_integer() ? it->get<std::int64_t>() : 0;
+}
+
 std::string renderTextTable(const std::vector<std::vector<std::string>>& rows) {
   std::vector<std::size_t> widths;
   for (const auto& row : rows) {
@@ -54,7 +59,7 @@ std::string renderFleetStatus(const json& state, const json& nodes, const json& 
   std::map<std::string, int> containersSeen;
   if (observed) {
     for (const auto& container : containers.value("items", json::array())) {
-      if (container.value("last_seen_unix_ms", std::int64_t{0}) < freshSince) continue;
+      if (lastSeenUnixMs(container) < freshSince) continue;
       const std::string cluster = container.value("cluster", "");
       ++containersSeen[cluster];
       const auto it = workloadOfPod.find(container.value("pod_uid", ""));
@@ -92,7 +97,7 @@ std::string renderFleetStatus(const json& state, const json& nodes, const json& 
     if (observed) {
       for (const auto& node : nodes.value("items", json::array())) {
         if (node.value("cluster", "") != name) continue;
-        if (node.value("last_seen_unix_ms", std::int64_t{0}) < freshSince) continue;
+        if (lastSeenUnixMs(node) < freshSince) continue;
         ++reporting;
         const json usage = node.value("cpu_usage_cores", json());
         if (usage.is_number()) nodeCpu += usage.get<double>();

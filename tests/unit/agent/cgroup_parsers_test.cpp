@@ -42,6 +42,24 @@ TEST(CgroupParsersTest, KeyedFilesV1) {
   EXPECT_EQ(findKeyedValue("oom_kill_disable 0\nunder_oom 0\noom_kill 7\n", "oom_kill"), 7u);
 }
 
+TEST(CgroupParsersTest, OnePassLookupOfSeveralKeys) {
+  const std::string memoryStat = fixture("cgroup-v2/datadog-agent-kernel-6.8/memory.stat");
+  static constexpr std::string_view kKeys[] = {"inactive_file", "anon", "file", "missing"};
+  std::optional<std::uint64_t> values[4];
+  findKeyedValues(memoryStat, kKeys, values);
+  for (std::size_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(values[i], findKeyedValue(memoryStat, kKeys[i])) << kKeys[i];
+  }
+  EXPECT_EQ(values[0], 1626112u);
+  EXPECT_FALSE(values[3]);
+  // First occurrence wins, even when malformed; blanks and a missing final newline are fine.
+  static constexpr std::string_view kTwo[] = {"a", "b"};
+  std::optional<std::uint64_t> two[2] = {std::uint64_t{99}, std::uint64_t{99}};
+  findKeyedValues("a x\na 5\nb\t 7 \r", kTwo, two);
+  EXPECT_FALSE(two[0]);
+  EXPECT_EQ(two[1], 7u);
+}
+
 TEST(CgroupParsersTest, MalformedKeyedFiles) {
   EXPECT_FALSE(findKeyedValue("usage_usec abc\n", "usage_usec"));
   EXPECT_FALSE(findKeyedValue("usage_usec\n", "usage_usec"));

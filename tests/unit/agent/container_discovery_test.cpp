@@ -26,37 +26,61 @@ TEST(ContainerDiscoveryTest, ClassifiesEveryKnownLayout) {
       // systemd driver, all QoS classes, all runtimes
       {"/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" + uidUnderscored +
            ".slice/cri-containerd-" + kId + ".scope",
-       true, "containerd", uid, "burstable"},
+       true, "containerd", uid, "Burstable"},
       {"/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod" + uidUnderscored +
            ".slice/crio-" + kId + ".scope",
-       true, "cri-o", uid, "besteffort"},
+       true, "cri-o", uid, "BestEffort"},
       {"/kubepods.slice/kubepods-pod" + uidUnderscored + ".slice/docker-" + kId + ".scope", true,
-       "docker", uid, "guaranteed"},
+       "docker", uid, "Guaranteed"},
+      {"/kubepods.slice/kubepods-pod" + uidUnderscored + ".slice/cri-containerd-" + kId + ".scope",
+       true, "containerd", uid, "Guaranteed"},
       {"/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" + uidUnderscored +
            ".slice/crio-conmon-" + kId + ".scope",
        false, "", "", ""},
-      // cgroupfs driver
-      {"/kubepods/burstable/pod" + uid + "/" + kId, true, "cri", uid, "burstable"},
-      {"/kubepods/besteffort/pod" + uid + "/" + kId, true, "cri", uid, "besteffort"},
-      {"/kubepods/pod" + uid + "/" + kId, true, "cri", uid, "guaranteed"},
-      // non-default kubelet cgroup root
+      // cgroupfs driver: the path does not name the runtime, except CRI-O's
+      {"/kubepods/burstable/pod" + uid + "/" + kId, true, "cri", uid, "Burstable"},
+      {"/kubepods/besteffort/pod" + uid + "/" + kId, true, "cri", uid, "BestEffort"},
+      {"/kubepods/pod" + uid + "/" + kId, true, "cri", uid, "Guaranteed"},
+      {"/kubepods/burstable/pod" + uid + "/crio-" + kId, true, "cri-o", uid, "Burstable"},
+      {"/kubepods/burstable/pod" + uid + "/crio-conmon-" + kId, false, "", "", ""},
+      // non-default kubelet cgroup root (--cgroup-root=/kubelet.slice, /kubelet, /custom/k8s)
+      {"/kubelet.slice/kubelet-kubepods.slice/kubelet-kubepods-burstable.slice/"
+       "kubelet-kubepods-burstable-pod" +
+           uidUnderscored + ".slice/cri-containerd-" + kId + ".scope",
+       true, "containerd", uid, "Burstable"},
+      {"/kubelet.slice/kubelet-kubepods.slice/kubelet-kubepods-pod" + uidUnderscored +
+           ".slice/crio-" + kId + ".scope",
+       true, "cri-o", uid, "Guaranteed"},
       {"/custom.slice/kubepods.slice/kubepods-pod" + uidUnderscored + ".slice/cri-containerd-" +
            kId + ".scope",
-       true, "containerd", uid, "guaranteed"},
-      {"/k8s/kubepods/burstable/pod" + uid + "/" + kId, true, "cri", uid, "burstable"},
+       true, "containerd", uid, "Guaranteed"},
+      {"/kubelet/kubepods/besteffort/pod" + uid + "/" + kId, true, "cri", uid, "BestEffort"},
+      {"/custom/k8s/kubepods/pod" + uid + "/" + kId, true, "cri", uid, "Guaranteed"},
+      // static pods have a hash for a uid
+      {"/kubepods/burstable/pod38d78cbd438e068d417c11c848b26f09/" + kId, true, "cri",
+       "38d78cbd438e068d417c11c848b26f09", "Burstable"},
       // VMs
       {"/system.slice/docker-" + kId + ".scope", true, "docker", "", ""},
       {"/docker/" + kId, true, "docker", "", ""},
       {"/machine.slice/libpod-" + kId + ".scope", true, "podman", "", ""},
       {"/machine.slice/libpod-conmon-" + kId + ".scope", false, "", "", ""},
+      {"/libpod_parent/libpod-" + kId, true, "podman", "", ""},
+      {"/some/other/" + kId, true, "unknown", "", ""},
       // not containers
       {"/kubepods.slice", false, "", "", ""},
       {"/kubepods.slice/kubepods-burstable.slice", false, "", "", ""},
+      {"/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" + uidUnderscored +
+           ".slice",
+       false, "", "", ""},
       {"/system.slice/sshd.service", false, "", "", ""},
       {"/user.slice/user-0.slice/session-1.scope", false, "", "", ""},
       {"/docker-abc.scope", false, "", "", ""},
+      {"/docker-" + kId.substr(0, 63) + ".scope", false, "", "", ""},
+      {"/docker-" + kId + "0.scope", false, "", "", ""},
+      {"/cri-containerd-" + std::string(64, 'G') + ".scope", false, "", "", ""},
       {"/" + kId.substr(0, 63), false, "", "", ""},
       {"/", false, "", "", ""},
+      {"", false, "", "", ""},
   };
   for (const auto& c : cases) {
     const auto result = classifyCgroup(c.path, DiscoveryOptions{});
@@ -79,6 +103,11 @@ TEST(ContainerDiscoveryTest, SystemdServicesOnlyWhenEnabled) {
   EXPECT_EQ(service->id, "nginx.service");
   EXPECT_EQ(service->runtime, "systemd");
   EXPECT_FALSE(classifyCgroup("/user.slice/foo.service", options));
+  auto templated = classifyCgroup("/system.slice/system-getty.slice/getty@tty1.service", options);
+  ASSERT_TRUE(templated) << "template instances live in a nested slice";
+  EXPECT_EQ(templated->id, "getty@tty1.service");
+  EXPECT_FALSE(classifyCgroup("/system.slice/.service", options));
+  EXPECT_FALSE(classifyCgroup("/system.slice", options));
 }
 
 TEST(ContainerDiscoveryTest, WalksATreeWithoutDescendingIntoContainers) {

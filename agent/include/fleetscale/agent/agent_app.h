@@ -1,5 +1,9 @@
 // fleetscale-agent as a whole: options, startup steps, the tick loop, shutdown. main() only
-// calls runAgent().
+// calls agentMain().
+//
+// Threads: the I/O thread runs the tick timer (sampling), the stream client and the spool; the
+// metadata thread refreshes kubelet or engine metadata (see metadata.h for the hand-off); the
+// metrics thread serves /metrics and /healthz.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -20,7 +24,7 @@ struct AgentOptions {
   std::string region;
   std::string zone;
   std::string node;       // default: hostname
-  std::string agentId;    // default: <node>-<random>
+  std::string agentId;    // default: the spool's, else <node>-<random>
   std::string tokenFile;  // file holding the stream auth token
   std::string hostRoot = "/";
   std::string cgroupRoot = "/sys/fs/cgroup";
@@ -28,8 +32,26 @@ struct AgentOptions {
       mountInfo;  // default: <host-root>/proc/self/mountinfo (or /proc/1/... under a host root)
   bool includeSystemdServices = false;
   std::string rediscoverInterval = "5s";
+  std::string memoryStatInterval = "10s";
+
+  // Delivery.
+  std::string spoolPath;  // "" = in memory only (lost on restart)
   std::size_t queueCapacity = 3600;
+  std::string spoolMaxBytes = "256Mi";
+  std::string spoolMaxAge = "1h";
   std::uint32_t maxFrameBytes = 4 * 1024 * 1024;
+
+  // Metadata.
+  std::string metadata = "auto";  // auto, kubelet, docker, podman, none
+  std::string metadataInterval = "5s";
+  std::string metadataTimeout = "5s";
+  std::string kubeletUrl;        // default: https://$NODE_IP:10250, else https://<node>:10250
+  std::string kubeletTokenFile;  // default: the ServiceAccount token, when present
+  std::string kubeletCaFile;     // default: the ServiceAccount CA, when present, else system CAs
+  bool kubeletInsecureSkipVerify = false;
+  std::string dockerSocket;  // default: /var/run/docker.sock, else /run/podman/podman.sock
+
+  std::string metricsListen = "127.0.0.1:7071";  // "" disables
   bool once = false;
   // TLS to the aggregator: on with --tls or any other --tls-* flag.
   bool tls = false;

@@ -16,36 +16,55 @@ struct QueuedBatch {
   std::string frame;  // the encoded frame (length prefix + Envelope{batch}), ready to write
 };
 
+// The frame of Envelope{batch} (length prefix + Envelope), serialized straight from the batch
+// without copying it into an Envelope first.
+std::string encodeBatchFrame(const v1::SampleBatch& batch);
+
 // Thread-safety: implementations are used from one thread (the agent's I/O thread).
 class BatchQueue {
  public:
   virtual ~BatchQueue() = default;
-  // Stamps the batch with the next sequence number, encodes and keeps it. Returns the sequence.
-  virtual std::uint64_t append(v1::SampleBatch batch) = 0;
-  // Up to `max` batches with sequence > `afterSequence`, oldest first.
+  // Stamps the batch with the next sequence number, encodes and keeps the encoding. Returns the
+  // sequence. The batch stays with the caller, who may Clear() and reuse it: the agent refills
+  // one batch every tick, so its memory is allocated once.
+  virtual std::uint64_t append(v1::SampleBatch& batch) = 0;
+  std::uint64_t append(v1::SampleBatch&& batch) { return append(batch); }
+  // Up to `max` batches with sequence > `afterSequence`, oldest first (possibly fewer, to bound
+  // the bytes handed out at once).
   virtual std::vector<QueuedBatch> after(std::uint64_t afterSequence, std::size_t max) = 0;
-  // Releases every batch with sequence <= `sequence`.
+  // Releases every batch with sequence <= `sequence`. The sequence is taken: if it is at or
+  // beyond the next one (an aggregator that remembers more than this queue does), numbering
+  // continues after it, so new batches are never mistaken for duplicates.
   virtual void ack(std::uint64_t sequence) = 0;
   virtual std::size_t size() const = 0;
+  virtual std::uint64_t bytes() const = 0;  // encoded frames held
   virtual std::uint64_t droppedBatches() const = 0;
+  virtual std::uint64_t nextSequence() const = 0;
 };
 
 // Bounded in memory; when full the oldest batch is dropped (counted), so a long outage costs the
-// oldest data, never the agent's memory.
+// oldest data, never the agent's memory. Lost when the agent stops; see SqliteSpool for batches
+// that survive a restart.
 class MemoryBatchQueue final : public BatchQueue {
  public:
   explicit MemoryBatchQueue(std::size_t capacity, std::uint64_t firstSequence = 1);
 
-  std::uint64_t append(v1::SampleBatch batch) override;
+  using BatchQueue::append;
+  std::uint64_t append(v1::SampleBatch& batch) override;
   std::vector<QueuedBatch> after(std::uint64_t afterSequence, std::size_t max) override;
   void ack(std::uint64_t sequence) override;
   std::size_t size() const override { return batches_.size(); }
+  std::uint64_t bytes() const override { return bytes_; }
   std::uint64_t droppedBatches() const override { return dropped_; }
+  std::uint64_t nextSequence() const override { return nextSequence_; }
 
  private:
+  void dropFront();
+
   std::size_t capacity_;
   std::uint64_t nextSequence_;
   std::deque<QueuedBatch> batches_;
+  std::uint64_t bytes_ = 0;
   std::uint64_t dropped_ = 0;
 };
 

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string_view>
 
 #include "fleetscale/shared/result.h"
@@ -24,6 +25,12 @@ Result<std::int64_t> parseSignedValue(std::string_view text);
 // Looks up one key in a flat-keyed file ("key value" per line: memory.stat, cpu.stat,
 // cpuacct.stat, memory.events). std::nullopt when the key is absent or its value malformed.
 std::optional<std::uint64_t> findKeyedValue(std::string_view text, std::string_view key);
+
+// Looks up several keys in one pass over a flat-keyed file, for the files read every tick:
+// values[i] receives the value of keys[i] (std::nullopt when absent or malformed). The first
+// occurrence of a key wins. `values` must be as long as `keys`.
+void findKeyedValues(std::string_view text, std::span<const std::string_view> keys,
+                     std::span<std::optional<std::uint64_t>> values);
 
 // True when every non-empty line is "key unsigned-number".
 bool isWellFormedKeyed(std::string_view text);

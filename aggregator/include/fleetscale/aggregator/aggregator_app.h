@@ -35,11 +35,11 @@ struct AggregatorOptions {
   std::string readyFile;  // written with the bound ports once serving
   std::string policy;     // the policy file: clusters and workloads to scale ("" = observe only)
   bool dryRun = false;    // decide and record, never write to a cluster
-  std::string probeInterval = "1s";    // cluster API /readyz probes
-  std::string scaleRefresh = "5s";     // re-read each watched scale at least this often
-  std::string failedAfter = "10s";     // a cluster with neither signal this long has failed
-  std::string healthyAfter = "60s";    // a recovering cluster with both signals this long is healthy
-  double writesPerSecond = 20;         // scale writes across all clusters
+  std::string probeInterval = "1s";  // cluster API /readyz probes
+  std::string scaleRefresh = "5s";   // re-read each watched scale at least this often
+  std::string failedAfter = "10s";   // a cluster with neither signal this long has failed
+  std::string healthyAfter = "60s";  // a recovering cluster with both signals this long is healthy
+  double writesPerSecond = 20;       // scale writes across all clusters
 };
 
 void addAggregatorOptions(CLI::App& app, AggregatorOptions& options);

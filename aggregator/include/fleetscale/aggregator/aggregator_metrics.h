@@ -26,7 +26,7 @@ struct MetricsView {
   const FleetSnapshot& snapshot;
   const std::vector<NodeInfo>& nodes;
   const std::vector<ContainerInfo>* containers = nullptr;  // only with per-container series
-  std::vector<prometheus::MetricFamily> extra;               // the scaling engine's series
+  std::vector<prometheus::MetricFamily> extra;             // the scaling engine's series
 };
 
 // Thread-safe (prometheus-cpp metrics are atomic; families are created up front or under

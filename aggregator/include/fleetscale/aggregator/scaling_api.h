@@ -1,8 +1,8 @@
 // The scaling engine's HTTP endpoints on the aggregator's port (docs/api.md):
-//   GET  /api/v1/status                      workloads (per cluster desired/current/ready), clusters
-//   POST /api/v1/reload                      re-read the policy file (admin token)
-//   POST /api/v1/clusters/{name}/drain       move every workload off a cluster (admin token)
-//   POST /api/v1/clusters/{name}/undrain     let workloads back (admin token)
+//   GET  /api/v1/status                      workloads (per cluster desired/current/ready),
+//   clusters POST /api/v1/reload                      re-read the policy file (admin token) POST
+//   /api/v1/clusters/{name}/drain       move every workload off a cluster (admin token) POST
+//   /api/v1/clusters/{name}/undrain     let workloads back (admin token)
 #pragma once
 
 #include <functional>

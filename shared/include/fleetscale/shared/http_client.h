@@ -23,6 +23,9 @@ struct HttpClientRequest {
   std::chrono::milliseconds totalTimeout{std::chrono::seconds(5)};
   // Responses larger than this are an error, so a broken peer cannot exhaust memory.
   std::size_t maxResponseBytes = 64 * 1024 * 1024;
+  // When set, connect to this unix socket instead of the URL's host (Docker and Podman APIs);
+  // the URL still gives the path ("http://localhost/containers/json").
+  std::string unixSocketPath;
 };
 
 struct HttpClientResponse {

@@ -56,8 +56,7 @@ std::int64_t newestSeen(const std::string& aggregatorUrl, const std::string& clu
   const json nodes = testing::httpGetJson(aggregatorUrl + "/api/v1/nodes");
   if (!nodes.is_object()) return 0;
   for (const auto& node : nodes["items"]) {
-    if (node["cluster"] == cluster)
-      newest = std::max(newest, node["last_seen_unix_ms"].get<std::int64_t>());
+    if (node["cluster"] == cluster) newest = std::max(newest, lastSeenUnixMs(node));
   }
   return newest;
 }

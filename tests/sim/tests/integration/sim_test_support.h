@@ -12,6 +12,7 @@
 #include "fleetscale/shared/http_client.h"
 #include "fleetscale/shared/text.h"
 #include "fleetscale/sim/fleet_simulator.h"
+#include "fleetscale/sim/status_view.h"
 #include "fleetscale/testing/process.h"
 #include "fleetscale/testing/temp_dir.h"
 
@@ -99,7 +100,7 @@ inline std::map<std::string, std::int64_t> lastSeen(const FleetSimulator& simula
   for (const auto& node : json["items"]) {
     if (node.value("cluster", "") != clusterName) continue;
     auto& value = seen[node.value("node", "")];
-    value = std::max(value, node.value("last_seen_unix_ms", std::int64_t{0}));
+    value = std::max(value, lastSeenUnixMs(node));
   }
   return seen;
 }

@@ -29,9 +29,9 @@ TEST(CgroupFilesTest, PathsFollowTheKubeletsDrivers) {
 }
 
 TEST(CgroupFilesTest, TheAgentClassifiesEveryPathWithItsPodAndQos) {
-  const std::pair<QosClass, std::string> qosNames[] = {{QosClass::kGuaranteed, "guaranteed"},
-                                                       {QosClass::kBurstable, "burstable"},
-                                                       {QosClass::kBestEffort, "besteffort"}};
+  const std::pair<QosClass, std::string> qosNames[] = {{QosClass::kGuaranteed, "Guaranteed"},
+                                                       {QosClass::kBurstable, "Burstable"},
+                                                       {QosClass::kBestEffort, "BestEffort"}};
   for (CgroupDriver driver : {CgroupDriver::kSystemd, CgroupDriver::kCgroupfs}) {
     for (const auto& [qos, name] : qosNames) {
       const auto found = agent::classifyCgroup(containerCgroupPath(driver, qos, kUid, kId),

@@ -72,18 +72,18 @@ TEST_P(NodeWriterTest, TheAgentFindsAndReadsEveryContainer) {
     ASSERT_NE(it, found.end()) << pod.name;
     EXPECT_EQ(it->podUid, pod.uid);
     EXPECT_EQ(it->cgroup, writer.cgroupOf(pod.containerId));
-    auto stats = reader->read(it->cgroup);
+    auto stats = agent::readCgroupOnce(*reader, it->cgroup);
     ASSERT_TRUE(stats) << stats.error().message;
-    EXPECT_NEAR(static_cast<double>(stats->cpuUsageNs), pod.counters.cpuNs, 1000);
+    EXPECT_NEAR(static_cast<double>(stats->counters.cpuUsageNs), pod.counters.cpuNs, 1000);
     if (pod.isSystem()) continue;
     ++checked;
-    EXPECT_EQ(it->qosClass, "burstable");
-    EXPECT_NEAR(static_cast<double>(stats->memoryWorkingSetBytes), pod.counters.memoryBytes, 4096);
-    ASSERT_TRUE(stats->cpuLimitCores);
-    EXPECT_DOUBLE_EQ(*stats->cpuLimitCores, 1.5);
-    ASSERT_TRUE(stats->memoryLimitBytes);
-    EXPECT_EQ(*stats->memoryLimitBytes, 256u * 1024 * 1024);
-    EXPECT_NEAR(static_cast<double>(stats->cpuUsageNs), 3e9, 1000);  // 1 core for 3 s
+    EXPECT_EQ(it->qosClass, "Burstable");  // as the pod status spells it
+    EXPECT_NEAR(static_cast<double>(stats->workingSetBytes()), pod.counters.memoryBytes, 4096);
+    ASSERT_TRUE(stats->limits.cpuLimitCores);
+    EXPECT_DOUBLE_EQ(*stats->limits.cpuLimitCores, 1.5);
+    ASSERT_TRUE(stats->limits.memoryLimitBytes);
+    EXPECT_EQ(*stats->limits.memoryLimitBytes, 256u * 1024 * 1024);
+    EXPECT_NEAR(static_cast<double>(stats->counters.cpuUsageNs), 3e9, 1000);  // 1 core for 3 s
   }
   EXPECT_EQ(checked, 2);
 }

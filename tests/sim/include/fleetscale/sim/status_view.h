@@ -3,6 +3,7 @@
 // cluster, how many nodes report. Pure rendering of three JSON documents.
 #pragma once
 
+#include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -10,6 +11,9 @@
 #include "fleetscale/shared/clock.h"
 
 namespace fleetscale::sim {
+
+// An aggregator node's or container's last_seen_unix_ms; 0 while it has none yet (null).
+std::int64_t lastSeenUnixMs(const nlohmann::json& item);
 
 // Left-aligned columns, two spaces apart, each line indented by two spaces.
 std::string renderTextTable(const std::vector<std::vector<std::string>>& rows);

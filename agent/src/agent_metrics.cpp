@@ -1,0 +1,166 @@
+#include "fleetscale/agent/agent_metrics.h"
+
+#include <prometheus/text_serializer.h>
+
+#include "fleetscale/shared/version.h"
+
+namespace fleetscale::agent {
+namespace {
+
+prometheus::Counter* counter(prometheus::Registry& registry, const char* name, const char* help) {
+  return &prometheus::BuildCounter().Name(name).Help(help).Register(registry).Add({});
+}
+
+prometheus::Gauge* gauge(prometheus::Registry& registry, const char* name, const char* help,
+                         const prometheus::Labels& labels = {}) {
+  return &prometheus::BuildGauge().Name(name).Help(help).Register(registry).Add(labels);
+}
+
+std::int64_t steadyNs(SteadyTime time) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(time.time_since_epoch()).count();
+}
+
+}  // namespace
+
+void AgentMetrics::MirroredCounter::set(double value) {
+  if (counter == nullptr || value <= last) return;
+  counter->Increment(value - last);
+  last = value;
+}
+
+AgentMetrics::AgentMetrics(const Clock& clock, std::chrono::nanoseconds interval,
+                           const MetadataStore* metadata, std::string source)
+    : clock_(clock),
+      healthWindow_(std::max<std::chrono::nanoseconds>(interval * 3, std::chrono::seconds(10))),
+      metadata_(metadata),
+      source_(std::move(source)),
+      registry_(std::make_shared<prometheus::Registry>()),
+      lastTickNs_(steadyNs(clock.now())) {
+  auto& r = *registry_;
+  collectionDuration_ =
+      &prometheus::BuildHistogram()
+           .Name("fleetscale_agent_collection_duration_seconds")
+           .Help("Time one tick takes: discovery (when due), cgroup reads, rates, batch building")
+           .Register(r)
+           .Add({}, prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                                            0.025, 0.05, 0.1, 0.25, 0.5, 1});
+  ticks_ = {counter(r, "fleetscale_agent_ticks_total", "Sampling ticks completed")};
+  vanished_ = {counter(r, "fleetscale_agent_containers_vanished_total",
+                       "Containers whose cgroup disappeared between discovery and a read")};
+  readErrors_ = {counter(r, "fleetscale_agent_cgroup_read_errors_total",
+                         "Container reads skipped for an unreadable or malformed cgroup file")};
+  memoryStatReads_ = {counter(r, "fleetscale_agent_memory_stat_reads_total",
+                              "memory.stat reads (the costly file; see docs/agent.md)")};
+  spoolDropped_ = {counter(r, "fleetscale_agent_spool_dropped_batches_total",
+                           "Unacked batches dropped, oldest first, to stay within the spool's "
+                           "size and age limits, or lost to a failed spool write")};
+  spoolErrors_ = {
+      counter(r, "fleetscale_agent_spool_errors_total", "Failed spool reads and writes")};
+  batchesSent_ = {counter(r, "fleetscale_agent_batches_sent_total",
+                          "Batches written to the aggregator connection (replays included)")};
+  bytesSent_ = {counter(r, "fleetscale_agent_sent_bytes_total",
+                        "Bytes written to the aggregator connection")};
+  connectFailures_ = {counter(r, "fleetscale_agent_connect_failures_total",
+                              "TCP connects to the aggregator that failed")};
+  disconnects_ = {counter(r, "fleetscale_agent_disconnects_total",
+                          "Established aggregator connections that broke")};
+  sendErrors_ = {counter(r, "fleetscale_agent_send_errors_total",
+                         "Failed connects plus broken connections to the aggregator")};
+  containers_ = gauge(r, "fleetscale_agent_containers_tracked", "Containers sampled each tick");
+  containersWithoutMetadata_ =
+      gauge(r, "fleetscale_agent_containers_without_metadata",
+            "Containers the metadata source did not list by id on the last tick");
+  openFiles_ =
+      gauge(r, "fleetscale_agent_open_files", "cgroup and /proc files kept open between ticks");
+  spoolBatches_ = gauge(r, "fleetscale_agent_spool_batches", "Batches waiting for an ack");
+  spoolBytes_ = gauge(r, "fleetscale_agent_spool_bytes", "Encoded bytes waiting for an ack");
+  ackedSequence_ = gauge(r, "fleetscale_agent_acked_sequence",
+                         "Highest batch sequence the aggregator has acknowledged");
+  nextSequence_ =
+      gauge(r, "fleetscale_agent_next_sequence", "Sequence number the next batch will carry");
+  connected_ = gauge(r, "fleetscale_agent_connected", "1 while connected to the aggregator");
+  gauge(r, "fleetscale_build_info", "Build information; always 1",
+        {{"component", "agent"}, {"version", kVersion}})
+      ->Set(1);
+  if (metadata_ != nullptr) {
+    auto& errors = prometheus::BuildCounter()
+                       .Name("fleetscale_agent_metadata_errors_total")
+                       .Help("Failed metadata refreshes, by source and reason")
+                       .Register(r);
+    for (std::size_t i = 0; i < kMetadataFailures.size(); ++i) {
+      metadataErrors_[i] = {
+          &errors.Add({{"source", source_}, {"reason", failureLabel(kMetadataFailures[i])}})};
+    }
+    metadataRefreshes_ = {&prometheus::BuildCounter()
+                               .Name("fleetscale_agent_metadata_refreshes_total")
+                               .Help("Successful metadata refreshes, by source")
+                               .Register(r)
+                               .Add({{"source", source_}})};
+    metadataStaleness_ =
+        gauge(r, "fleetscale_agent_metadata_staleness_seconds",
+              "Seconds since metadata was last refreshed successfully (since start before "
+              "the first success)",
+              {{"source", source_}});
+  }
+}
+
+void AgentMetrics::observeCollection(std::chrono::nanoseconds duration) {
+  collectionDuration_->Observe(std::chrono::duration<double>(duration).count());
+  lastTickNs_ = steadyNs(clock_.now());
+}
+
+void AgentMetrics::update(const AgentState& state) {
+  const SamplerCounters& sampler = state.sampler;
+  ticks_.set(static_cast<double>(sampler.ticks));
+  vanished_.set(static_cast<double>(sampler.vanishedContainers));
+  readErrors_.set(static_cast<double>(sampler.readErrors));
+  memoryStatReads_.set(static_cast<double>(sampler.memoryStatReads));
+  containers_->Set(static_cast<double>(sampler.containersTracked));
+  containersWithoutMetadata_->Set(static_cast<double>(sampler.containersWithoutMetadata));
+  openFiles_->Set(static_cast<double>(state.openFiles));
+
+  spoolBatches_->Set(static_cast<double>(state.queue.size()));
+  spoolBytes_->Set(static_cast<double>(state.queue.bytes()));
+  spoolDropped_.set(static_cast<double>(state.queue.droppedBatches()));
+  spoolErrors_.set(static_cast<double>(state.spoolErrors));
+  nextSequence_->Set(static_cast<double>(state.queue.nextSequence()));
+
+  const StreamClientCounters& stream = state.stream;
+  batchesSent_.set(static_cast<double>(stream.batchesSent));
+  bytesSent_.set(static_cast<double>(stream.bytesSent));
+  connectFailures_.set(static_cast<double>(stream.connectFailures));
+  disconnects_.set(static_cast<double>(stream.disconnects));
+  sendErrors_.set(static_cast<double>(stream.connectFailures + stream.disconnects));
+  ackedSequence_->Set(static_cast<double>(stream.ackedSequence));
+  connected_->Set(stream.connected ? 1 : 0);
+
+  if (metadata_ != nullptr) {
+    for (std::size_t i = 0; i < kMetadataFailures.size(); ++i) {
+      metadataErrors_[i].set(static_cast<double>(metadata_->failures(kMetadataFailures[i])));
+    }
+    metadataRefreshes_.set(static_cast<double>(metadata_->refreshes()));
+  }
+}
+
+std::string AgentMetrics::render() const {
+  if (metadataStaleness_ != nullptr) metadataStaleness_->Set(metadata_->stalenessSeconds());
+  return prometheus::TextSerializer().Serialize(registry_->Collect());
+}
+
+bool AgentMetrics::healthy() const {
+  return steadyNs(clock_.now()) - lastTickNs_.load() <= healthWindow_.count();
+}
+
+void addAgentRoutes(HttpRouter& router, const AgentMetrics& metrics) {
+  router.add("GET", "/metrics", [&metrics](HttpRequest&) {
+    HttpResponse response = HttpResponse::text(200, metrics.render());
+    response.contentType = "text/plain; version=0.0.4; charset=utf-8";
+    return response;
+  });
+  router.add("GET", "/healthz", [&metrics](HttpRequest&) {
+    return metrics.healthy() ? HttpResponse::text(200, "ok\n")
+                             : HttpResponse::text(503, "sampling stalled\n");
+  });
+}
+
+}  // namespace fleetscale::agent

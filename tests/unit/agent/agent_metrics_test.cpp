@@ -1,0 +1,87 @@
+#include "fleetscale/agent/agent_metrics.h"
+
+#include <gtest/gtest.h>
+
+namespace fleetscale::agent {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+bool contains(const std::string& text, const std::string& needle) {
+  return text.find(needle) != std::string::npos;
+}
+
+TEST(AgentMetricsTest, MirrorsTheAgentsCountsAndMetadataStaleness) {
+  ManualClock clock;
+  MetadataStore store(clock);
+  AgentMetrics metrics(clock, seconds(1), &store, "kubelet");
+  SamplerCounters sampler;
+  sampler.ticks = 12;
+  sampler.vanishedContainers = 2;
+  sampler.containersTracked = 40;
+  sampler.memoryStatReads = 7;
+  MemoryBatchQueue queue(10);
+  queue.append(v1::SampleBatch{});
+  queue.append(v1::SampleBatch{});
+  StreamClientCounters stream;
+  stream.connectFailures = 3;
+  stream.disconnects = 1;
+  stream.ackedSequence = 9;
+  store.recordFailure(MetadataFailure::kTransport);
+  store.recordFailure(MetadataFailure::kTransport);
+  clock.advance(seconds(30));
+
+  metrics.observeCollection(milliseconds(3));
+  metrics.update(AgentState{sampler, 400, queue, 0, stream});
+  sampler.ticks = 13;
+  metrics.update(AgentState{sampler, 400, queue, 0, stream});  // counts copied, not added
+
+  const std::string text = metrics.render();
+  EXPECT_TRUE(contains(text, "fleetscale_agent_ticks_total 13\n")) << text;
+  EXPECT_TRUE(contains(text, "fleetscale_agent_containers_tracked 40\n"));
+  EXPECT_TRUE(contains(text, "fleetscale_agent_containers_vanished_total 2\n"));
+  EXPECT_TRUE(contains(text, "fleetscale_agent_memory_stat_reads_total 7\n"));
+  EXPECT_TRUE(contains(text, "fleetscale_agent_open_files 400\n"));
+  EXPECT_TRUE(contains(text, "fleetscale_agent_spool_batches 2\n"));
+  EXPECT_TRUE(contains(text, "fleetscale_agent_spool_bytes " + std::to_string(queue.bytes())));
+  EXPECT_TRUE(contains(text, "fleetscale_agent_send_errors_total 4\n"));
+  EXPECT_TRUE(contains(text, "fleetscale_agent_acked_sequence 9\n"));
+  EXPECT_TRUE(contains(text, "fleetscale_agent_next_sequence 3\n"));
+  EXPECT_TRUE(contains(text, "fleetscale_agent_collection_duration_seconds_count 1\n"));
+  EXPECT_TRUE(contains(
+      text, "fleetscale_agent_metadata_errors_total{reason=\"transport\",source=\"kubelet\"} 2\n"));
+  EXPECT_TRUE(
+      contains(text, "fleetscale_agent_metadata_staleness_seconds{source=\"kubelet\"} 30\n"));
+  EXPECT_TRUE(contains(text, "fleetscale_build_info{component=\"agent\""));
+}
+
+TEST(AgentMetricsTest, WithoutMetadataSourceThereAreNoMetadataSeries) {
+  ManualClock clock;
+  AgentMetrics metrics(clock, seconds(1), nullptr, "");
+  EXPECT_FALSE(contains(metrics.render(), "fleetscale_agent_metadata_"));
+}
+
+TEST(AgentMetricsTest, HealthzFailsWhenTicksStop) {
+  ManualClock clock;
+  AgentMetrics metrics(clock, seconds(1), nullptr, "");
+  HttpRouter router;
+  addAgentRoutes(router, metrics);
+  HttpRequest request;
+  request.method = "GET";
+  request.path = "/healthz";
+  EXPECT_EQ(router.handle(request).status, 200);
+  clock.advance(seconds(9));
+  metrics.observeCollection(milliseconds(1));
+  clock.advance(seconds(9));
+  EXPECT_EQ(router.handle(request).status, 200) << "within the ten-second window";
+  clock.advance(seconds(2));
+  EXPECT_EQ(router.handle(request).status, 503);
+  request.path = "/metrics";
+  const auto metricsResponse = router.handle(request);
+  EXPECT_EQ(metricsResponse.status, 200);
+  EXPECT_TRUE(contains(metricsResponse.contentType, "text/plain"));
+}
+
+}  // namespace
+}  // namespace fleetscale::agent

@@ -1,0 +1,188 @@
+#include "fleetscale/agent/pod_list.h"
+
+#include <gtest/gtest.h>
+
+#include "fleetscale/shared/text.h"
+#include "fleetscale/testing/process.h"
+
+namespace fleetscale::agent {
+namespace {
+
+const std::string kNewRelicId = "69d7203a8f2d2d027ffa51d61002eac63357f22a17403363ef79e66d1c3146b2";
+const std::string kControllerManagerId =
+    "4c3ce07424670ccd46561eb1498a2759de4da4a7c2cd460fef147afefe4db150";
+
+// A GET /pods answer from a 2018 minikube (docker:// ids), verbatim: tests/fixtures/SOURCES.md.
+TEST(PodListTest, ParsesARealKubeletAnswer) {
+  auto text = readFile(testing::fixturePath("kubelet/pods_docker-era_minikube.json"));
+  ASSERT_TRUE(text.ok());
+  auto snapshot = parsePodList(*text);
+  ASSERT_TRUE(snapshot.ok()) << snapshot.error().message;
+  EXPECT_EQ(snapshot->pods.size(), 4u);
+  ASSERT_EQ(snapshot->containers.size(), 2u) << "only started containers have ids";
+  EXPECT_EQ(snapshot->skippedEntries, 0u);
+
+  const KnownContainer& agent = snapshot->containers.at(kNewRelicId);
+  EXPECT_EQ(agent.runtime, "docker");
+  const v1::ContainerMetadata& m = agent.metadata;
+  EXPECT_EQ(m.pod(), "newrelic-infra-rz225");
+  EXPECT_EQ(m.namespace_(), "kube-system");
+  EXPECT_EQ(m.pod_uid(), "d2026c86-11a3-11e8-a084-080027352a02");
+  EXPECT_EQ(m.container(), "newrelic-infra");
+  EXPECT_EQ(m.workload_kind(), "DaemonSet");
+  EXPECT_EQ(m.workload(), "newrelic-infra");
+  EXPECT_EQ(m.image(), "newrelic/ohaik:1.0.0-beta3");
+  ASSERT_TRUE(m.has_ready());
+  EXPECT_TRUE(m.ready());
+  EXPECT_EQ(m.restart_count(), 6u);
+  EXPECT_EQ(m.start_time_unix_ms(), 1519744876000) << "the running container's startedAt";
+  EXPECT_EQ(m.pod_ready_time_unix_ms(), 1519744878000);
+  EXPECT_EQ(m.pod_phase(), "Running");
+  EXPECT_EQ(m.qos_class(), "Burstable");
+  EXPECT_DOUBLE_EQ(m.cpu_request_cores(), 0.1);
+  EXPECT_EQ(m.memory_request_bytes(), 100u << 20);
+  EXPECT_FALSE(m.has_cpu_limit_cores());
+  EXPECT_EQ(m.memory_limit_bytes(), 100u << 20);
+
+  // A static pod: no owner reference.
+  const v1::ContainerMetadata& static_ = snapshot->containers.at(kControllerManagerId).metadata;
+  EXPECT_EQ(static_.pod(), "kube-controller-manager-minikube");
+  EXPECT_EQ(static_.workload_kind(), "");
+  EXPECT_DOUBLE_EQ(static_.cpu_request_cores(), 0.2);
+  EXPECT_FALSE(static_.has_memory_request_bytes());
+
+  // Pods from before Kubernetes 1.11: the ReplicaSet name carries the encoded decimal hash.
+  const auto& pending = snapshot->pods.at("f89b6c09-11a3-11e8-a084-080027352a02");
+  EXPECT_EQ(pending.pod_phase(), "Pending");
+  EXPECT_EQ(pending.workload_kind(), "Deployment");
+  EXPECT_EQ(pending.workload(), "kube-state-metrics");
+  const auto& failed = snapshot->pods.at("dc378485-4565-11e9-822c-080027ecada5");
+  EXPECT_EQ(failed.pod_phase(), "Failed");
+  EXPECT_EQ(failed.workload(), "sh");
+  EXPECT_EQ(failed.container(), "") << "pod-level entries name no container";
+}
+
+// Written for fleetscale in the shape of a current kubelet's answer (SYNTHETIC values, see
+// tests/fixtures/SOURCES.md): containerd and CRI-O ids, every owner kind, a sidecar init
+// container, a container not yet started, members the parser must drop, unusable entries.
+std::string modernPodList() {
+  return *readFile(testing::fixturePath("kubelet/pods_synthetic_current.json"));
+}
+
+TEST(PodListTest, ResolvesEveryOwnerKindAndContainerKind) {
+  auto snapshot = parsePodList(modernPodList());
+  ASSERT_TRUE(snapshot.ok()) << snapshot.error().message;
+  const auto& containers = snapshot->containers;
+  const std::string web = "aaaa000000000000000000000000000000000000000000000000000000000001";
+  ASSERT_TRUE(containers.count(web));
+  const auto& app = containers.at(web);
+  EXPECT_EQ(app.runtime, "containerd");
+  EXPECT_EQ(app.metadata.workload_kind(), "Deployment") << "controller ref, not the first ref";
+  EXPECT_EQ(app.metadata.workload(), "web");
+  EXPECT_EQ(app.metadata.container(), "app");
+  EXPECT_EQ(app.metadata.restart_count(), 2u);
+  EXPECT_EQ(app.metadata.start_time_unix_ms(), 1714557605250);
+  EXPECT_EQ(app.metadata.pod_ready_time_unix_ms(), 1714557607000);
+  EXPECT_DOUBLE_EQ(app.metadata.cpu_limit_cores(), 1.0);
+  EXPECT_EQ(app.metadata.memory_limit_bytes(), 256u << 20);
+
+  const auto& sidecar =
+      containers.at("aaaa000000000000000000000000000000000000000000000000000000000002");
+  EXPECT_EQ(sidecar.metadata.container(), "proxy");
+  EXPECT_DOUBLE_EQ(sidecar.metadata.cpu_request_cores(), 0.05) << "spec from initContainers";
+  EXPECT_EQ(sidecar.metadata.memory_request_bytes(), 64u << 20);
+  EXPECT_TRUE(containers.count("aaaa000000000000000000000000000000000000000000000000000000000003"))
+      << "a finished init container still has a cgroup until it is removed";
+
+  const auto& db =
+      containers.at("bbbb000000000000000000000000000000000000000000000000000000000001");
+  EXPECT_EQ(db.runtime, "cri-o");
+  EXPECT_EQ(db.metadata.workload_kind(), "StatefulSet");
+  EXPECT_EQ(db.metadata.workload(), "db");
+  EXPECT_FALSE(db.metadata.ready());
+  EXPECT_EQ(db.metadata.memory_request_bytes(), 4ULL << 30);
+  EXPECT_EQ(db.metadata.start_time_unix_ms(), 0) << "not running";
+
+  EXPECT_EQ(snapshot->pods.at("u-job").workload_kind(), "Job");
+  EXPECT_EQ(snapshot->pods.at("u-job").workload(), "report-28571234");
+  EXPECT_EQ(snapshot->pods.at("u-rs").workload_kind(), "ReplicaSet")
+      << "hash label does not match the name: a bare ReplicaSet";
+  EXPECT_EQ(snapshot->pods.at("u-ds").workload_kind(), "DaemonSet");
+  EXPECT_EQ(snapshot->pods.size(), 5u);
+  EXPECT_EQ(containers.size(), 4u) << "the not-yet-started container has no id";
+  EXPECT_EQ(snapshot->skippedEntries, 3u) << "a string item, a pod without uid, 'docker://'";
+}
+
+TEST(PodListTest, ResolveWorkloadTable) {
+  const struct {
+    std::string kind, name, hash, wantKind, wantName;
+  } cases[] = {
+      {"ReplicaSet", "web-5d8f7c9b6f", "5d8f7c9b6f", "Deployment", "web"},
+      {"ReplicaSet", "my-app-v2-7c95664875", "3751220431", "Deployment", "my-app-v2"},
+      {"ReplicaSet", "web-5d8f7c9b6f", "", "ReplicaSet", "web-5d8f7c9b6f"},
+      {"ReplicaSet", "web-5d8f7c9b6f", "other", "ReplicaSet", "web-5d8f7c9b6f"},
+      {"ReplicaSet", "5d8f7c9b6f", "5d8f7c9b6f", "ReplicaSet", "5d8f7c9b6f"},
+      {"ReplicaSet", "-5d8f7c9b6f", "5d8f7c9b6f", "ReplicaSet", "-5d8f7c9b6f"},
+      {"ReplicaSet", "web5d8f7c9b6f", "5d8f7c9b6f", "ReplicaSet", "web5d8f7c9b6f"},
+      {"StatefulSet", "db", "", "StatefulSet", "db"},
+      {"DaemonSet", "agent", "x", "DaemonSet", "agent"},
+      {"Job", "report-1", "", "Job", "report-1"},
+      {"", "", "", "", ""},
+  };
+  for (const auto& c : cases) {
+    const Workload workload = resolveWorkload(c.kind, c.name, c.hash);
+    EXPECT_EQ(workload.kind, c.wantKind) << c.name;
+    EXPECT_EQ(workload.name, c.wantName) << c.name;
+  }
+}
+
+TEST(PodListTest, ContainerIdsAndTimes) {
+  auto id = parseContainerId("containerd://abc");
+  ASSERT_TRUE(id);
+  EXPECT_EQ(id->runtime, "containerd");
+  EXPECT_EQ(id->id, "abc");
+  EXPECT_EQ(parseContainerId("cri-o://x")->runtime, "cri-o");
+  for (const char* bad : {"", "abc", "://abc", "docker://", "docker://a/b"}) {
+    EXPECT_FALSE(parseContainerId(bad)) << bad;
+  }
+  EXPECT_EQ(*parseRfc3339Millis("1970-01-01T00:00:00Z"), 0);
+  EXPECT_EQ(*parseRfc3339Millis("2018-02-14T16:26:33Z"), 1518625593000);
+  EXPECT_EQ(*parseRfc3339Millis("2024-02-29T23:59:59.123456789-05:30"), 1709270999123);
+  EXPECT_EQ(*parseRfc3339Millis("2018-02-14T16:26:33.5+00:00"), 1518625593500);
+  for (const char* bad :
+       {"", "2018-02-14", "2018-02-14T16:26:33", "2018-13-01T00:00:00Z", "2018-02-14T16:26:33.Z",
+        "2018-02-14T16:26:33Zjunk", "2018-02-14T16:26:33+0100", "yyyy-02-14T16:26:33Z"}) {
+    EXPECT_FALSE(parseRfc3339Millis(bad).ok()) << bad;
+  }
+}
+
+TEST(PodListTest, BadAnswersAreErrorsNotCrashes) {
+  EXPECT_FALSE(parsePodList("").ok());
+  EXPECT_FALSE(parsePodList("{").ok());
+  EXPECT_FALSE(parsePodList("<html>502 Bad Gateway</html>").ok());
+  EXPECT_FALSE(parsePodList("[]").ok());
+  EXPECT_FALSE(parsePodList(R"({"kind": "Status", "status": "Failure"})").ok());
+  EXPECT_FALSE(parsePodList(R"({"kind": "PodList", "items": 7})").ok());
+  EXPECT_TRUE(parsePodList(R"({"kind": "PodList", "items": null})").ok());
+  EXPECT_TRUE(parsePodList(R"({"kind": "PodList", "items": []})").ok());
+  // Wrong types everywhere a value is read.
+  auto odd = parsePodList(R"({"items": [{"metadata": {"uid": 5, "name": []}},
+      {"metadata": {"uid": "u", "ownerReferences": {"kind": "Job"}, "labels": [1]},
+       "spec": {"containers": {"name": "x"}},
+       "status": {"containerStatuses": [{"containerID": 7, "restartCount": -3},
+                                        {"containerID": "containerd://c", "restartCount": 1e99,
+                                         "ready": "yes", "state": []}]}}]})");
+  ASSERT_TRUE(odd.ok()) << odd.error().message;
+  EXPECT_EQ(odd->pods.size(), 1u);
+  ASSERT_EQ(odd->containers.count("c"), 1u);
+  EXPECT_FALSE(odd->containers.at("c").metadata.has_ready());
+  // Nesting far beyond a PodList's is cut off rather than followed.
+  const std::string deep = R"({"kind":"PodList","items":[{"metadata":{"uid":"u","name":)" +
+                           std::string(100000, '[') + std::string(100000, ']') + "}}]}";
+  auto nested = parsePodList(deep);
+  ASSERT_TRUE(nested.ok()) << nested.error().message;
+  EXPECT_EQ(nested->pods.at("u").pod(), "");
+}
+
+}  // namespace
+}  // namespace fleetscale::agent
