@@ -280,14 +280,56 @@ class Parser {
     }
     if (node["clusters"]) {
       const auto clusters = node["clusters"];
-      if (!clusters.IsSequence())
-        fail(clusters, path + ".clusters", "must be a list of cluster names");
+      if (!clusters.IsSequence()) {
+        fail(clusters, path + ".clusters", "must be a list of cluster names or placements");
+      }
       for (std::size_t i = 0; i < clusters.size(); ++i) {
-        workload.clusters.push_back(
-            string(clusters[i], path + ".clusters[" + std::to_string(i) + "]", true));
+        auto entry = placement(clusters[i], path + ".clusters[" + std::to_string(i) + "]");
+        if (!clusters[i].IsMap() || !clusters[i]["preference"])
+          entry.preference = static_cast<int>(i);
+        if (entry.maxReplicas && *entry.maxReplicas < entry.minReplicas) {
+          fail(clusters[i]["maxReplicas"],
+               path + ".clusters[" + std::to_string(i) + "].maxReplicas",
+               "must be at least minReplicas");
+        }
+        workload.clusters.push_back(std::move(entry));
+      }
+      std::int64_t minimums = 0;
+      for (const auto& entry : workload.clusters) minimums += entry.minReplicas;
+      if (minimums > policy.maxReplicas) {
+        fail(clusters, path + ".clusters",
+             "the clusters' minReplicas add up to " + std::to_string(minimums) +
+                 ", more than maxReplicas " + std::to_string(policy.maxReplicas));
       }
     }
     return workload;
+  }
+
+  // A cluster name, or a mapping with the name and its placement settings.
+  WorkloadCluster placement(const YAML::Node& node, const std::string& path) const {
+    WorkloadCluster entry;
+    if (node.IsScalar()) {
+      entry.name = string(node, path, true);
+      return entry;
+    }
+    allowOnly(node, path,
+              {"name", "weight", "minReplicas", "maxReplicas", "preference", "fitToAllocatable"});
+    entry.name = string(node["name"], path + ".name", true);
+    if (node["weight"]) entry.weight = number(node["weight"], path + ".weight", 0, 1e6);
+    if (node["minReplicas"]) {
+      entry.minReplicas =
+          static_cast<std::int32_t>(integer(node["minReplicas"], path + ".minReplicas", 0, 100000));
+    }
+    if (node["maxReplicas"]) {
+      entry.maxReplicas =
+          static_cast<std::int32_t>(integer(node["maxReplicas"], path + ".maxReplicas", 0, 100000));
+    }
+    if (node["preference"]) {
+      entry.preference =
+          static_cast<int>(integer(node["preference"], path + ".preference", -1000, 1000));
+    }
+    entry.fitToAllocatable = boolean(node["fitToAllocatable"], path + ".fitToAllocatable");
+    return entry;
   }
 
   scaling::WorkloadPolicy defaults(const YAML::Node& node) const {
@@ -382,10 +424,17 @@ Result<PolicyConfig> parsePolicyConfig(std::string_view yaml, std::string_view s
           parser.fail(workloads[i]["name"], path,
                       "duplicate workload " + singleQuoted(workload.key()));
         }
+        std::set<std::string> placed;
         for (std::size_t c = 0; c < workload.clusters.size(); ++c) {
-          if (!clusterNames.count(workload.clusters[c])) {
-            parser.fail(workloads[i]["clusters"][c], path + ".clusters[" + std::to_string(c) + "]",
-                        "unknown cluster " + singleQuoted(workload.clusters[c]));
+          const std::string& name = workload.clusters[c].name;
+          const auto entryNode = workloads[i]["clusters"][c];
+          const auto nameNode = entryNode.IsMap() ? entryNode["name"] : entryNode;
+          const std::string entryPath = path + ".clusters[" + std::to_string(c) + "]";
+          if (!clusterNames.count(name)) {
+            parser.fail(nameNode, entryPath, "unknown cluster " + singleQuoted(name));
+          }
+          if (!placed.insert(name).second) {
+            parser.fail(nameNode, entryPath, "cluster " + singleQuoted(name) + " listed twice");
           }
         }
         config.workloads.push_back(std::move(workload));

@@ -37,6 +37,38 @@ void addSample(MetricFamily& family, std::vector<ClientMetric::Label> labels, do
   family.metric.push_back(std::move(metric));
 }
 
+// Allocatable resources per cluster, and what the pods the agents see there request.
+std::map<std::string, scaling::ClusterResources> clusterResources(const FleetSnapshot& snapshot) {
+  std::map<std::string, scaling::ClusterResources> out;
+  for (const auto& cluster : snapshot.clusters) {
+    auto& resources = out[cluster.name];
+    resources.cpuAllocatableCores = cluster.cpuAllocatableCores;
+    resources.memoryAllocatableBytes = cluster.memoryAllocatableBytes;
+  }
+  for (const auto& workload : snapshot.workloads) {
+    for (const auto& rollup : workload.clusters) {
+      auto& resources = out[rollup.cluster];
+      resources.cpuRequestedCores += rollup.cpuRequestCores;
+      resources.memoryRequestedBytes += rollup.memoryRequestBytes;
+    }
+  }
+  return out;
+}
+
+// The workload's placement entries: as configured, or every cluster of the policy at weight 1.
+std::vector<WorkloadCluster> placementsOf(const WorkloadConfig& workload,
+                                          const PolicyConfig& policy) {
+  if (!workload.clusters.empty()) return workload.clusters;
+  std::vector<WorkloadCluster> all;
+  for (const auto& cluster : policy.clusters) {
+    WorkloadCluster entry;
+    entry.name = cluster.name;
+    entry.preference = static_cast<int>(all.size());
+    all.push_back(entry);
+  }
+  return all;
+}
+
 }  // namespace
 
 ScalingLoop::ScalingLoop(PolicyHolder& policy, ClusterRegistry& clusters, SnapshotHolder& snapshots,
@@ -126,18 +158,20 @@ void ScalingLoop::tick(const FleetSnapshot& snapshot) {
     gate = leadership_;
   }
   const std::optional<std::uint64_t> term = gate ? gate() : std::optional<std::uint64_t>(0);
-  for (const auto& workload : policy->workloads) decideWorkload(workload, *policy, snapshot, term);
+  const auto resources = clusterResources(snapshot);
+  for (const auto& workload : policy->workloads) {
+    decideWorkload(workload, *policy, snapshot, resources, term);
+  }
 }
 
 void ScalingLoop::decideWorkload(const WorkloadConfig& workload, const PolicyConfig& policy,
-                                 const FleetSnapshot& snapshot, std::optional<std::uint64_t> term) {
+                                 const FleetSnapshot& snapshot,
+                                 const std::map<std::string, scaling::ClusterResources>& resources,
+                                 std::optional<std::uint64_t> term) {
   const WallTime now = clock_.wallNow();
   const std::string key = workloadKeyOf(workload);
   const WorkloadRef ref{workload.namespaceName, workload.kind, workload.name};
-  std::vector<std::string> clusterNames = workload.clusters;
-  if (clusterNames.empty()) {
-    for (const auto& cluster : policy.clusters) clusterNames.push_back(cluster.name);
-  }
+  const std::vector<WorkloadCluster> placements = placementsOf(workload, policy);
   const WorkloadSnapshot* seen =
       snapshot.find(WorkloadKey{workload.namespaceName, workload.kind, workload.name});
   if (seen == nullptr) seen = snapshot.find(WorkloadKey{workload.namespaceName, "", workload.name});
@@ -159,8 +193,13 @@ void ScalingLoop::decideWorkload(const WorkloadConfig& workload, const PolicyCon
   std::vector<scaling::ClusterSlot> slots;
   std::int32_t liveSpec = 0;  // spec replicas in clusters that have not failed
   bool anyKnown = state.fleetReplicas.has_value();
-  for (std::size_t i = 0; i < clusterNames.size(); ++i) {
-    const std::string& name = clusterNames[i];
+  scaling::PodRequests perPod;
+  if (seen != nullptr && seen->total.replicasSeen > 0) {
+    perPod.cpuCores = seen->total.cpuRequestCores / seen->total.replicasSeen;
+    perPod.memoryBytes = seen->total.memoryRequestBytes / seen->total.replicasSeen;
+  }
+  for (const auto& placement : placements) {
+    const std::string& name = placement.name;
     clusters_.watch(name, ref);
     scaling::ClusterView view;
     view.cluster = name;
@@ -181,8 +220,17 @@ void ScalingLoop::decideWorkload(const WorkloadConfig& workload, const PolicyCon
     }
     if (view.health != scaling::HealthState::kFailed) liveSpec += view.specReplicas;
     views.push_back(view);
-    slots.push_back(
-        scaling::ClusterSlot{name, 1.0, 0, std::nullopt, std::nullopt, static_cast<int>(i)});
+    scaling::ClusterSlot slot{
+        name,         placement.weight,    placement.minReplicas, placement.maxReplicas,
+        std::nullopt, placement.preference};
+    if (placement.fitToAllocatable) {
+      const auto here = resources.find(name);
+      if (here != resources.end()) {
+        slot.capacity =
+            scaling::replicasThatFit(here->second, perPod, podsIn.count(name) ? podsIn[name] : 0);
+      }
+    }
+    slots.push_back(slot);
   }
   WorkloadStatus& status = state.status;
   status.namespaceName = workload.namespaceName;
@@ -219,6 +267,19 @@ void ScalingLoop::decideWorkload(const WorkloadConfig& workload, const PolicyCon
   }
   ++decisions_[!decision.error.empty() ? "error" : decision.scale ? "scale" : "hold"];
 
+  if (store_ != nullptr && plan.unplaced != status.unplaced) {
+    // Only on change: a shortfall that lasts is one event, not one per tick.
+    EventRecord event;
+    event.timeUnixMs = toUnixMillis(now);
+    event.kind = std::string(kEventCapacity);
+    event.workload = WorkloadKey{workload.namespaceName, workload.kind, workload.name}.toString();
+    event.message = plan.unplaced > 0
+                        ? std::to_string(plan.unplaced) + " of " + std::to_string(total) +
+                              " replicas of " + ref.describe() + " fit in no available cluster"
+                        : "every replica of " + ref.describe() + " is placed again";
+    event.details = json{{"unplaced", plan.unplaced}, {"desiredReplicas", total}}.dump();
+    store_->recordEvent(std::move(event));
+  }
   status.currentReplicas = currentTotal;
   status.desiredReplicas = total;
   status.unplaced = plan.unplaced;

@@ -19,6 +19,59 @@ std::vector<const ClusterSlot*> ordered(const std::vector<ClusterSlot>& slots) {
   return out;
 }
 
+// Shares `left` among the slots below their upper bound in proportion to `weightOf`, with
+// largest-remainder rounding: slots that hit their bound drop out and their share is spread over
+// the others, until everything is placed or every slot is full. Returns what is left.
+template <typename WeightOf>
+std::int32_t fillByWeight(std::int32_t left, const std::vector<const ClusterSlot*>& order,
+                          Allocation& replicas, WeightOf weightOf) {
+  while (left > 0) {
+    std::vector<const ClusterSlot*> open;
+    double weights = 0;
+    for (const auto* slot : order) {
+      if (weightOf(*slot) > 0 && replicas[slot->cluster] < slot->upperBound()) {
+        open.push_back(slot);
+        weights += weightOf(*slot);
+      }
+    }
+    if (open.empty() || weights <= 0) break;
+    struct Share {
+      const ClusterSlot* slot;
+      std::int32_t whole;
+      double remainder;
+    };
+    std::vector<Share> shares;
+    std::int32_t placed = 0;
+    for (const auto* slot : open) {
+      const double exact = left * weightOf(*slot) / weights;
+      const std::int32_t room = slot->upperBound() - replicas[slot->cluster];
+      const auto whole = static_cast<std::int32_t>(std::min<double>(std::floor(exact), room));
+      shares.push_back({slot, whole, whole < room ? exact - std::floor(exact) : -1.0});
+      placed += whole;
+    }
+    // Largest remainders get the leftover units; equal remainders go by preference order.
+    std::stable_sort(shares.begin(), shares.end(),
+                     [](const Share& a, const Share& b) { return a.remainder > b.remainder; });
+    std::int32_t leftover = left - placed;
+    for (auto& share : shares) {
+      if (leftover == 0) break;
+      if (share.remainder < 0) continue;
+      if (share.whole < share.slot->upperBound() - replicas[share.slot->cluster]) {
+        ++share.whole;
+        --leftover;
+      }
+    }
+    std::int32_t progress = 0;
+    for (const auto& share : shares) {
+      replicas[share.slot->cluster] += share.whole;
+      progress += share.whole;
+    }
+    left -= progress;
+    if (progress == 0) break;
+  }
+  return left;
+}
+
 }  // namespace
 
 std::int32_t ClusterSlot::upperBound() const {
@@ -47,52 +100,12 @@ AllocationResult allocate(std::int32_t total, const std::vector<ClusterSlot>& sl
     left -= result.replicas[slot->cluster];
   }
 
-  // The rest by weight, water-filling: slots that hit their bound drop out and their share is
-  // spread over the others, until everything is placed or every slot is full.
-  while (left > 0) {
-    std::vector<const ClusterSlot*> open;
-    double weights = 0;
-    for (const auto* slot : order) {
-      if (slot->weight > 0 && result.replicas[slot->cluster] < slot->upperBound()) {
-        open.push_back(slot);
-        weights += slot->weight;
-      }
-    }
-    if (open.empty() || weights <= 0) break;
-    struct Share {
-      const ClusterSlot* slot;
-      std::int32_t whole;
-      double remainder;
-    };
-    std::vector<Share> shares;
-    std::int32_t placed = 0;
-    for (const auto* slot : open) {
-      const double exact = left * slot->weight / weights;
-      const std::int32_t room = slot->upperBound() - result.replicas[slot->cluster];
-      const auto whole = static_cast<std::int32_t>(std::min<double>(std::floor(exact), room));
-      shares.push_back({slot, whole, whole < room ? exact - std::floor(exact) : -1.0});
-      placed += whole;
-    }
-    // Largest remainders get the leftover units; equal remainders go by preference order.
-    std::stable_sort(shares.begin(), shares.end(),
-                     [](const Share& a, const Share& b) { return a.remainder > b.remainder; });
-    std::int32_t leftover = left - placed;
-    for (auto& share : shares) {
-      if (leftover == 0) break;
-      if (share.remainder < 0) continue;
-      if (share.whole < share.slot->upperBound() - result.replicas[share.slot->cluster]) {
-        ++share.whole;
-        --leftover;
-      }
-    }
-    std::int32_t progress = 0;
-    for (const auto& share : shares) {
-      result.replicas[share.slot->cluster] += share.whole;
-      progress += share.whole;
-    }
-    left -= progress;
-    if (progress == 0) break;
-  }
+  // The rest by weight, water-filling; then standby slots (weight 0) take what the weighted
+  // ones could not, in equal shares.
+  left = fillByWeight(left, order, result.replicas,
+                      [](const ClusterSlot& slot) { return slot.weight; });
+  left = fillByWeight(left, order, result.replicas,
+                      [](const ClusterSlot& slot) { return slot.weight > 0 ? 0.0 : 1.0; });
   result.unplaced = left;
   return result;
 }

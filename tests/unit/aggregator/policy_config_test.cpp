@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <sstream>
+
 #include "fleetscale/testing/process.h"
 
 namespace fleetscale::aggregator {
@@ -107,7 +110,11 @@ TEST(PolicyConfigTest, ParsesACompleteFile) {
   EXPECT_EQ(web->policy.behavior->scaleUp->tolerance, 0.05);
   EXPECT_EQ(web->policy.behavior->scaleUp->policies->size(), 2u);
   EXPECT_EQ(web->policy.behavior->scaleDown->selectPolicy, scaling::SelectPolicy::kMin);
-  EXPECT_EQ(web->clusters, (std::vector<std::string>{"aws-us-east-1", "gcp-europe-west1"}));
+  ASSERT_EQ(web->clusters.size(), 2u);
+  EXPECT_EQ(web->clusters[0].name, "aws-us-east-1");
+  EXPECT_EQ(web->clusters[1].name, "gcp-europe-west1");
+  EXPECT_EQ(web->clusters[1].weight, 1) << "a bare name is weight 1";
+  EXPECT_EQ(web->clusters[1].preference, 1) << "preference defaults to list position";
   EXPECT_EQ(web->policy.downscaleStabilizationSeconds, 300);
 
   const WorkloadConfig* db = config->findWorkload("shop", "db");
@@ -164,6 +171,92 @@ TEST(PolicyConfigTest, ErrorsNameTheLineAndTheField) {
     EXPECT_NE(config.error().message.find(c.expected), std::string::npos)
         << "got: " << config.error().message << "\nwanted: " << c.expected;
   }
+}
+
+constexpr const char* kTwoClusters = R"(
+clusters:
+  - {name: aws, server: https://aws.example}
+  - {name: gcp, server: https://gcp.example}
+workloads:
+  - namespace: shop
+    name: web
+    maxReplicas: 10
+    metrics:
+      - type: Resource
+        resource: {name: cpu, target: {type: Utilization, averageUtilization: 50}}
+    clusters:
+)";
+
+TEST(PolicyConfigTest, PlacementEntriesCarryWeightsLimitsPreferenceAndCapacityOptIn) {
+  const std::string yaml =
+      std::string(kTwoClusters) +
+      "      - {name: aws, weight: 3, minReplicas: 2, maxReplicas: 8}\n"
+      "      - {name: gcp, weight: 0, preference: -1, fitToAllocatable: true}\n";
+  auto config = parsePolicyConfig(yaml, "policy.yaml");
+  ASSERT_TRUE(config.ok()) << config.error().message;
+  const auto& clusters = config->workloads.at(0).clusters;
+  ASSERT_EQ(clusters.size(), 2u);
+  EXPECT_EQ(clusters[0].weight, 3);
+  EXPECT_EQ(clusters[0].minReplicas, 2);
+  EXPECT_EQ(clusters[0].maxReplicas, 8);
+  EXPECT_EQ(clusters[0].preference, 0);
+  EXPECT_FALSE(clusters[0].fitToAllocatable);
+  EXPECT_EQ(clusters[1].weight, 0) << "standby";
+  EXPECT_FALSE(clusters[1].maxReplicas);
+  EXPECT_EQ(clusters[1].preference, -1);
+  EXPECT_TRUE(clusters[1].fitToAllocatable);
+}
+
+TEST(PolicyConfigTest, PlacementErrorsNameTheEntry) {
+  struct Case {
+    std::string entries;
+    std::string expected;
+  };
+  const std::vector<Case> cases = {
+      {"      - {name: aws, minReplicas: 4, maxReplicas: 2}\n",
+       "policy.yaml:13: workloads[0].clusters[0].maxReplicas: must be at least minReplicas"},
+      {"      - {name: aws, minReplicas: 6}\n      - {name: gcp, minReplicas: 6}\n",
+       "workloads[0].clusters: the clusters' minReplicas add up to 12, more than maxReplicas 10"},
+      {"      - aws\n      - {name: aws, weight: 2}\n",
+       "policy.yaml:14: workloads[0].clusters[1]: cluster 'aws' listed twice"},
+      {"      - {name: azure}\n",
+       "policy.yaml:13: workloads[0].clusters[0]: unknown cluster 'azure'"},
+      {"      - {name: aws, weight: -1}\n",
+       "workloads[0].clusters[0].weight: must be a number from 0"},
+      {"      - {name: aws, share: 2}\n", "workloads[0].clusters[0].share: unknown field"},
+      {"      - {weight: 2}\n", "workloads[0].clusters[0].name"},
+  };
+  for (const auto& c : cases) {
+    auto config = parsePolicyConfig(std::string(kTwoClusters) + c.entries, "policy.yaml");
+    ASSERT_FALSE(config.ok()) << c.entries;
+    EXPECT_NE(config.error().message.find(c.expected), std::string::npos)
+        << "got: " << config.error().message << "\nwanted: " << c.expected;
+  }
+}
+
+std::string readFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// The documented examples are what users copy: they must load as written.
+TEST(PolicyConfigTest, TheDocumentedExamplesLoad) {
+  const std::string doc = readFile(testing::fixturePath("../../docs/configuration.md"));
+  const auto begin = doc.find("```yaml\n");
+  ASSERT_NE(begin, std::string::npos);
+  const auto end = doc.find("```", begin + 8);
+  auto fromDocs =
+      parsePolicyConfig(doc.substr(begin + 8, end - begin - 8), "docs/configuration.md");
+  ASSERT_TRUE(fromDocs.ok()) << fromDocs.error().message;
+  const auto& placed = fromDocs->workloads.at(0).clusters;
+  ASSERT_EQ(placed.size(), 3u);
+  EXPECT_TRUE(placed[0].fitToAllocatable);
+  EXPECT_EQ(placed[2].weight, 0);
+
+  auto example = loadPolicyConfig(testing::fixturePath("../../systemd/policy.example.yaml"));
+  EXPECT_TRUE(example.ok()) << example.error().message;
 }
 
 TEST(PolicyConfigTest, EmptyFileIsAnEmptyPolicy) {

@@ -77,7 +77,8 @@ class ScalingLoopTest : public ::testing::Test {
 
   // Each cluster: `pods` ready pods of 0.5 core request at `cpu` cores each, agents all fresh.
   FleetSnapshot snapshot(std::map<std::string, std::pair<int, double>> pods,
-                         std::set<std::string> silent = {}) {
+                         std::set<std::string> silent = {},
+                         std::map<std::string, double> cpuAllocatable = {}) {
     FleetSnapshot s;
     s.takenAt = clock_.wallNow();
     std::vector<PodSample> samples;
@@ -86,6 +87,7 @@ class ScalingLoopTest : public ::testing::Test {
       c.name = cluster;
       c.nodes = 1;
       c.staleNodes = silent.count(cluster) ? 1 : 0;
+      c.cpuAllocatableCores = cpuAllocatable.count(cluster) ? cpuAllocatable[cluster] : 0;
       s.clusters.push_back(c);
       for (int i = 0; i < load.first; ++i) {
         PodSample pod;
@@ -199,6 +201,62 @@ TEST_F(ScalingLoopTest, FailedClusterShareMovesToTheSurvivorInOneTick) {
   loop.drainActions();
   EXPECT_EQ(actuators_["aws"]->writtenSoFar().size(), writes);
   EXPECT_EQ(loop.status()[0].desiredReplicas, 4);
+}
+
+void placeWeb(PolicyHolder& policy, std::vector<WorkloadCluster> placements) {
+  PolicyConfig config = *policy.get();
+  config.workloads[0].clusters = std::move(placements);
+  policy.set(config);
+}
+
+TEST_F(ScalingLoopTest, AClusterThatFitsToAllocatableSpillsTheRestElsewhere) {
+  // aws's nodes have 1.5 cores allocatable; its two pods request 1.0, so one more fits there.
+  placeWeb(policy_, {{"aws", 1, 0, std::nullopt, 0, true}, {"gcp", 1, 0, std::nullopt, 1, false}});
+  ScalingLoop loop(policy_, registry_, snapshots_, store_.get(), clock_, options());
+  registry_.refresh(std::chrono::seconds(0));
+  loop.tick(snapshot({{"aws", {2, 0.5}}, {"gcp", {2, 0.5}}}, {}, {{"aws", 1.5}}));
+  loop.drainActions();
+  EXPECT_EQ(loop.status()[0].desiredReplicas, 8);
+  EXPECT_EQ(actuators_["aws"]->writtenSoFar().back().replicas, 3);
+  EXPECT_EQ(actuators_["gcp"]->writtenSoFar().back().replicas, 5);
+}
+
+TEST_F(ScalingLoopTest, AStandbyClusterTakesTheLoadWhenTheWeightedOneFails) {
+  placeWeb(policy_, {{"aws", 1, 0, std::nullopt, 0, false}, {"gcp", 0, 0, std::nullopt, 1, false}});
+  ScaleRequest start;
+  start.replicas = 4;
+  actuators_["aws"]->setScale(start);
+  start.replicas = 0;
+  actuators_["gcp"]->setScale(start);
+  const auto initialWrites = actuators_["gcp"]->writtenSoFar().size();
+  ScalingLoop loop(policy_, registry_, snapshots_, store_.get(), clock_, options());
+  registry_.refresh(std::chrono::seconds(0));
+  loop.tick(snapshot({{"aws", {4, 0.25}}, {"gcp", {0, 0}}}));  // steady at 4, all in aws
+  loop.drainActions();
+  EXPECT_EQ(actuators_["gcp"]->writtenSoFar().size(), initialWrites) << "standby stays empty";
+  reachable_["aws"] = false;
+  registry_.refresh(std::chrono::seconds(0));
+  loop.tick(snapshot({{"aws", {4, 0.25}}, {"gcp", {0, 0}}}, {"aws"}));
+  loop.tick(snapshot({{"aws", {4, 0.25}}, {"gcp", {0, 0}}}, {"aws"}));
+  loop.drainActions();
+  ASSERT_EQ(registry_.health("aws"), scaling::HealthState::kFailed);
+  ASSERT_GT(actuators_["gcp"]->writtenSoFar().size(), initialWrites);
+  EXPECT_EQ(actuators_["gcp"]->writtenSoFar().back().replicas, 4) << "standby takes all four";
+}
+
+TEST_F(ScalingLoopTest, AShortfallIsReportedOnceNotHidden) {
+  placeWeb(policy_, {{"aws", 1, 0, 3, 0, false}, {"gcp", 1, 0, 3, 1, false}});
+  ScalingLoop loop(policy_, registry_, snapshots_, store_.get(), clock_, options());
+  registry_.refresh(std::chrono::seconds(0));
+  for (int i = 0; i < 3; ++i) loop.tick(snapshot({{"aws", {2, 0.5}}, {"gcp", {2, 0.5}}}));
+  loop.drainActions();
+  EXPECT_EQ(loop.status()[0].desiredReplicas, 8);
+  EXPECT_EQ(loop.status()[0].unplaced, 2) << "two replicas fit nowhere: both clusters max at 3";
+  store_->flush();
+  auto events = store_->events(EventQuery{"capacity", "", "", 0, 10});
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->size(), 1u);
+  EXPECT_NE(events->front().message.find("2 of 8 replicas"), std::string::npos);
 }
 
 TEST_F(ScalingLoopTest, OnlyTheLeaderWritesAndDryRunNeverDoes) {

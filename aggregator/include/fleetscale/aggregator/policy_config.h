@@ -34,12 +34,28 @@ struct ClusterConfig {
   ClusterAccess access;
 };
 
+// One cluster a workload may run in, and how much of the fleet-wide total goes there.
+struct WorkloadCluster {
+  std::string name;
+  // Share of the total among the weighted clusters. 0 = standby: it gets replicas (beyond its
+  // minimum) only when the weighted clusters cannot take them: failed, draining or full.
+  double weight = 1;
+  std::int32_t minReplicas = 0;
+  std::optional<std::int32_t> maxReplicas;
+  // Lower goes first: minimums, rounding ties, and last to shrink. Default: position in the list.
+  int preference = 0;
+  // Cap the replicas at what the cluster's free allocatable CPU and memory (reported by its
+  // agents) can hold at the workload's per-pod requests. Off by default, so a cluster
+  // autoscaler can still add nodes for pending pods.
+  bool fitToAllocatable = false;
+};
+
 struct WorkloadConfig {
   std::string namespaceName;
   std::string name;
   std::string kind = "Deployment";  // Deployment or StatefulSet
   scaling::WorkloadPolicy policy;
-  std::vector<std::string> clusters;  // where it runs; empty = every configured cluster
+  std::vector<WorkloadCluster> clusters;  // where it runs; empty = every configured cluster
   std::string key() const { return namespaceName + "/" + name; }
 };
 

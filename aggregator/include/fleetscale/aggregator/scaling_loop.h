@@ -21,6 +21,7 @@
 #include "fleetscale/aggregator/actuation_queue.h"
 #include "fleetscale/aggregator/cluster_registry.h"
 #include "fleetscale/aggregator/policy_holder.h"
+#include "fleetscale/aggregator/scaling/capacity.h"
 #include "fleetscale/aggregator/scaling/rebalance.h"
 #include "fleetscale/aggregator/state_loop.h"
 #include "fleetscale/aggregator/store.h"
@@ -101,7 +102,9 @@ class ScalingLoop {
     bool restored = false;
   };
   void decideWorkload(const WorkloadConfig& workload, const PolicyConfig& policy,
-                      const FleetSnapshot& snapshot, std::optional<std::uint64_t> term);
+                      const FleetSnapshot& snapshot,
+                      const std::map<std::string, scaling::ClusterResources>& resources,
+                      std::optional<std::uint64_t> term);
   void onActionDone(const CompletedAction& action);
   std::string nextDecisionId(WallTime now);
 
