@@ -7,6 +7,8 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "ctl_format.h"
+#include "fleetscale/aggregator/ctl_views.h"
 #include "fleetscale/shared/options.h"
 #include "fleetscale/shared/version.h"
 
@@ -14,43 +16,7 @@ namespace fleetscale::aggregator {
 namespace {
 
 using nlohmann::json;
-using Rows = std::vector<std::vector<std::string>>;
-
-std::string formatted(const char* format, double value) {
-  char text[32];
-  std::snprintf(text, sizeof(text), format, value);
-  return text;
-}
-
-std::string cores(const json& value) {
-  return value.is_number() ? formatted("%.3f", value.get<double>()) : "-";
-}
-
-std::string bytes(const json& value) {
-  return value.is_number() ? formatted("%.1fMi", value.get<double>() / (1024.0 * 1024.0)) : "-";
-}
-
-std::string percent(const json& value) {
-  return value.is_number() ? formatted("%.0f%%", value.get<double>() * 100) : "-";
-}
-
-std::string text(const json& value) {
-  if (value.is_string()) return value.get<std::string>().empty() ? "-" : value.get<std::string>();
-  if (value.is_null()) return "-";
-  return value.dump();
-}
-
-std::string time(const json& unixMs) {
-  if (!unixMs.is_number()) return "-";
-  const std::time_t seconds = static_cast<std::time_t>(unixMs.get<std::int64_t>() / 1000);
-  std::tm tm{};
-  gmtime_r(&seconds, &tm);
-  char out[32];
-  std::strftime(out, sizeof(out), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return out;
-}
-
-std::string shortId(const std::string& id) { return id.size() > 12 ? id.substr(0, 12) : id; }
+using namespace ctl_format;
 
 struct CtlOptions {
   std::string server = "http://127.0.0.1:7080";
@@ -58,7 +24,29 @@ struct CtlOptions {
   std::string output = "table";
   std::string cluster, node, namespaceName, workload, kind, agent, since, limit;
   std::string topWhat = "all";
+  std::string target;  // explain's namespace/name, drain's cluster
 };
+
+// One API call and how to render its answer; an error from `render` means "not found".
+struct CtlRequest {
+  std::string method;
+  std::string path;
+  std::function<Result<std::string>(const json&)> render;
+};
+
+template <typename Render>
+CtlRequest get(std::string path, Render render) {
+  return CtlRequest{"GET", std::move(path),
+                    [render](const json& body) -> Result<std::string> { return render(body); }};
+}
+
+Result<std::string> explainLatest(const std::string& workload, const json& body) {
+  if (!body["items"].is_array() || body["items"].empty()) {
+    return Error{"no decision recorded for " + workload +
+                 " (is it in the policy, and has the aggregator seen its pods?)"};
+  }
+  return explainView(body["items"][0]);
+}
 
 std::string workloadsTable(const json& body) {
   Rows rows;
@@ -123,7 +111,7 @@ std::string containersTable(const json& body) {
 std::string decisionsTable(const json& body) {
   Rows rows;
   for (const auto& d : body["items"]) {
-    rows.push_back({time(d["time_unix_ms"]), text(d["namespace"]),
+    rows.push_back({utcTime(d["time_unix_ms"]), text(d["namespace"]),
                     text(d["kind"]) + "/" + text(d["name"]), text(d["current_replicas"]),
                     text(d["desired_replicas"]), text(d["reason"])});
   }
@@ -133,7 +121,7 @@ std::string decisionsTable(const json& body) {
 std::string eventsTable(const json& body) {
   Rows rows;
   for (const auto& e : body["items"]) {
-    rows.push_back({time(e["time_unix_ms"]), text(e["kind"]), text(e["cluster"]),
+    rows.push_back({utcTime(e["time_unix_ms"]), text(e["kind"]), text(e["cluster"]),
                     text(e["agent_id"]), text(e["message"])});
   }
   return renderTable({"TIME", "KIND", "CLUSTER", "AGENT", "MESSAGE"}, rows);
@@ -228,11 +216,24 @@ int runCtl(const std::vector<std::string>& args, HttpClient& http, std::ostream&
   decisions->add_option("--limit", o.limit, "at most this many (default 100)");
   auto* events = app.add_subcommand("events", "agent, cluster, config and action events");
   events->add_option("--kind", o.kind,
-                     "agent_connected, agent_disconnected, cluster_health, config_reload, action");
+                     "agent_connected, agent_disconnected, cluster_health, cluster_drain, "
+                     "config_reload, action, capacity");
   events->add_option("--cluster", o.cluster, "only this cluster");
   events->add_option("--agent", o.agent, "only this agent id");
   events->add_option("--since", o.since, "a duration back (15m) or an RFC 3339 time");
   events->add_option("--limit", o.limit, "at most this many (default 100)");
+  auto* status = app.add_subcommand(
+      "status", "clusters, workloads per cluster (desired, current, ready) and drains");
+  auto* explain =
+      app.add_subcommand("explain", "why the latest decision for a workload came out as it did");
+  explain->add_option("workload", o.target, "namespace/name")->required();
+  auto* drain = app.add_subcommand(
+      "drain", "move every workload off a cluster, step by step (needs the admin token)");
+  drain->add_option("cluster", o.target, "cluster name from the policy")->required();
+  auto* undrain =
+      app.add_subcommand("undrain", "let a drained cluster take workloads again (admin token)");
+  undrain->add_option("cluster", o.target, "cluster name from the policy")->required();
+  auto* reload = app.add_subcommand("reload", "re-read the policy file (needs the admin token)");
   try {
     std::vector<std::string> reversed(args.rbegin(), args.rend());
     app.parse(std::move(reversed));
@@ -241,43 +242,71 @@ int runCtl(const std::vector<std::string>& args, HttpClient& http, std::ostream&
     return code == 0 ? kCtlOk : kCtlUsageError;
   }
 
-  // Each request: a path and how to render its answer.
-  std::vector<std::pair<std::string, std::function<std::string(const json&)>>> requests;
+  std::vector<CtlRequest> requests;
   if (top->parsed()) {
     if (o.topWhat != "clusters") {
-      requests.emplace_back("/api/v1/workloads" + queryString({{"namespace", o.namespaceName},
-                                                               {"cluster", o.cluster}}),
-                            workloadsTable);
+      requests.push_back(get("/api/v1/workloads" + queryString({{"namespace", o.namespaceName},
+                                                                {"cluster", o.cluster}}),
+                             workloadsTable));
     }
-    if (o.topWhat != "workloads") requests.emplace_back("/api/v1/clusters", clustersTable);
+    if (o.topWhat != "workloads") requests.push_back(get("/api/v1/clusters", clustersTable));
   } else if (nodes->parsed()) {
-    requests.emplace_back("/api/v1/nodes" + queryString({{"cluster", o.cluster}}), nodesTable);
+    requests.push_back(get("/api/v1/nodes" + queryString({{"cluster", o.cluster}}), nodesTable));
   } else if (containers->parsed()) {
-    requests.emplace_back("/api/v1/containers" + queryString({{"cluster", o.cluster},
-                                                              {"node", o.node},
-                                                              {"namespace", o.namespaceName},
-                                                              {"workload", o.workload},
-                                                              {"limit", o.limit}}),
-                          containersTable);
+    requests.push_back(get("/api/v1/containers" + queryString({{"cluster", o.cluster},
+                                                               {"node", o.node},
+                                                               {"namespace", o.namespaceName},
+                                                               {"workload", o.workload},
+                                                               {"limit", o.limit}}),
+                           containersTable));
   } else if (decisions->parsed()) {
-    requests.emplace_back("/api/v1/decisions" + queryString({{"namespace", o.namespaceName},
-                                                             {"workload", o.workload},
-                                                             {"since", o.since},
-                                                             {"limit", o.limit}}),
-                          decisionsTable);
-  } else {
-    requests.emplace_back("/api/v1/events" + queryString({{"kind", o.kind},
-                                                          {"cluster", o.cluster},
-                                                          {"agent", o.agent},
-                                                          {"since", o.since},
-                                                          {"limit", o.limit}}),
-                          eventsTable);
+    requests.push_back(get("/api/v1/decisions" + queryString({{"namespace", o.namespaceName},
+                                                              {"workload", o.workload},
+                                                              {"since", o.since},
+                                                              {"limit", o.limit}}),
+                           decisionsTable));
+  } else if (events->parsed()) {
+    requests.push_back(get("/api/v1/events" + queryString({{"kind", o.kind},
+                                                           {"cluster", o.cluster},
+                                                           {"agent", o.agent},
+                                                           {"since", o.since},
+                                                           {"limit", o.limit}}),
+                           eventsTable));
+  } else if (status->parsed()) {
+    requests.push_back(get("/api/v1/status", statusView));
+  } else if (explain->parsed()) {
+    const auto slash = o.target.find('/');
+    if (slash == std::string::npos || slash == 0 || slash + 1 == o.target.size()) {
+      err << "fleetscalectl: explain needs namespace/name, got '" << o.target << "'\n";
+      return kCtlUsageError;
+    }
+    requests.push_back(CtlRequest{
+        "GET",
+        "/api/v1/decisions" + queryString({{"namespace", o.target.substr(0, slash)},
+                                           {"workload", o.target.substr(slash + 1)},
+                                           {"limit", "1"}}),
+        [workload = o.target](const json& body) { return explainLatest(workload, body); }});
+  } else if (drain->parsed() || undrain->parsed()) {
+    const bool draining = drain->parsed();
+    requests.push_back(CtlRequest{
+        "POST", "/api/v1/clusters/" + o.target + (draining ? "/drain" : "/undrain"),
+        [draining, cluster = o.target](const json&) -> Result<std::string> {
+          return draining ? "cluster " + cluster +
+                                " is draining: workloads move off it step by step; follow it "
+                                "with `fleetscalectl status`\n"
+                          : "cluster " + cluster + " takes workloads again\n";
+        }});
+  } else if (reload->parsed()) {
+    requests.push_back(CtlRequest{"POST", "/api/v1/reload", [](const json&) -> Result<std::string> {
+                                    return std::string("policy reloaded\n");
+                                  }});
   }
 
   json bodies = json::array();
   std::string tables;
-  for (const auto& [path, render] : requests) {
+  for (const auto& [method, path, render] : requests) {
     HttpClientRequest request;
+    request.method = method;
     request.url = o.server + path;
     if (!o.token.empty()) request.headers.emplace_back("Authorization", "Bearer " + o.token);
     auto response = http.send(request);
@@ -289,12 +318,19 @@ int runCtl(const std::vector<std::string>& args, HttpClient& http, std::ostream&
     const json body = json::parse(response->body, nullptr, false);
     if (response->status != 200 || body.is_discarded() || !body.is_object()) {
       err << "fleetscalectl: " << request.url << " answered " << response->status << ": "
-          << (body.is_object() && body.contains("error") ? text(body["error"]) : response->body)
-          << "\n";
+          << (body.is_object() && body.contains("error") ? text(body["error"]) : response->body);
+      if ((response->status == 401 || response->status == 403) && o.token.empty())
+        err << " (pass the admin token with --token or FLEETSCALE_TOKEN)";
+      err << "\n";
       return response->status == 200 ? kCtlServerError : exitCodeFor(response->status);
     }
+    auto rendered = render(body);
+    if (!rendered) {
+      err << "fleetscalectl: " << rendered.error().message << "\n";
+      return kCtlNotFound;
+    }
     if (!tables.empty()) tables += "\n";
-    tables += render(body);
+    tables += *rendered;
     bodies.push_back(body);
   }
   if (o.output == "json") {

@@ -12,7 +12,8 @@ using nlohmann::json;
 
 json statusJson(const ScalingApiContext& c) {
   json workloads = json::array();
-  for (const auto& w : c.scaling.status()) {
+  const auto statuses = c.scaling.status();
+  for (const auto& w : statuses) {
     json clusters = json::object();
     for (const auto& [name, r] : w.clusters) {
       clusters[name] = {{"desired", r.target}, {"current", r.current}, {"ready", r.ready}};
@@ -35,7 +36,17 @@ json statusJson(const ScalingApiContext& c) {
           w.decidedAt == WallTime{} ? json(nullptr) : json(formatRfc3339(w.decidedAt))}});
   }
   json clusters = json::array();
+  json drains = json::array();
   for (const auto& cluster : c.clusters.status()) {
+    if (cluster.draining) {
+      const DrainProgress progress = drainProgress(statuses, cluster.name);
+      drains.push_back({{"cluster", cluster.name},
+                        {"workloads", progress.workloads},
+                        {"workloadsDone", progress.workloadsDone},
+                        {"replicasLeft", progress.replicasLeft},
+                        {"readyLeft", progress.readyLeft},
+                        {"complete", progress.complete()}});
+    }
     clusters.push_back({{"name", cluster.name},
                         {"cloud", cluster.cloud},
                         {"region", cluster.region},
@@ -45,8 +56,10 @@ json statusJson(const ScalingApiContext& c) {
                         {"draining", cluster.draining},
                         {"error", cluster.error}});
   }
-  return json{
-      {"role", c.role}, {"workloads", std::move(workloads)}, {"clusters", std::move(clusters)}};
+  return json{{"role", c.role},
+              {"workloads", std::move(workloads)},
+              {"clusters", std::move(clusters)},
+              {"drains", std::move(drains)}};
 }
 
 }  // namespace
@@ -62,6 +75,8 @@ bool setDraining(const ScalingApiContext& context, const std::string& cluster, b
         std::string(draining ? "drain" : "undrain") + " of cluster " + cluster + " requested";
     event.details = json{{"draining", draining}}.dump();
     context.store->recordEvent(std::move(event));
+    // The drain outlives a crash right after the operator got the answer: restoreDrains reads it.
+    context.store->flush();
   }
   return true;
 }

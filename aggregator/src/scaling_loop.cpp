@@ -419,6 +419,21 @@ void ScalingLoop::stop() {
 
 void ScalingLoop::drainActions() { actuation_.drain(); }
 
+DrainProgress drainProgress(const std::vector<WorkloadStatus>& workloads,
+                            const std::string& cluster) {
+  DrainProgress progress;
+  progress.cluster = cluster;
+  for (const auto& workload : workloads) {
+    const auto it = workload.clusters.find(cluster);
+    if (it == workload.clusters.end()) continue;
+    ++progress.workloads;
+    progress.replicasLeft += it->second.current;
+    progress.readyLeft += it->second.ready;
+    if (it->second.current == 0 && it->second.ready == 0) ++progress.workloadsDone;
+  }
+  return progress;
+}
+
 std::vector<WorkloadStatus> ScalingLoop::status() const {
   std::lock_guard lock(mutex_);
   std::vector<WorkloadStatus> out;
@@ -516,7 +531,17 @@ std::vector<MetricFamily> ScalingLoop::collectMetrics() const {
                    "1 when the cluster's API answered its last /readyz probe",
                    MetricType::Gauge,
                    {}};
+  MetricFamily drainLeft{"fleetscale_cluster_drain_remaining_replicas",
+                         "Replicas (spec) still in a cluster being drained; 0 when it is done",
+                         MetricType::Gauge,
+                         {}};
+  std::vector<WorkloadStatus> statuses;
+  for (const auto& [key, state] : workloads_) statuses.push_back(state.status);
   for (const auto& cluster : clusters_.status()) {
+    if (cluster.draining) {
+      addSample(drainLeft, {{"cluster", cluster.name}},
+                drainProgress(statuses, cluster.name).replicasLeft);
+    }
     for (const auto state : {scaling::HealthState::kHealthy, scaling::HealthState::kSuspect,
                              scaling::HealthState::kFailed, scaling::HealthState::kRecovering}) {
       addSample(
@@ -540,8 +565,8 @@ std::vector<MetricFamily> ScalingLoop::collectMetrics() const {
                      MetricType::Gauge,
                      {}};
   addSample(queue, {}, static_cast<double>(actuation_.waiting()));
-  return {replicas, desired,   current, maxReplicas, minReplicas, unplaced,    errors, decisions,
-          actions,  durations, health,  draining,    api,         transitions, queue};
+  return {replicas, desired,   current, maxReplicas, minReplicas, unplaced, errors,      decisions,
+          actions,  durations, health,  draining,    drainLeft,   api,      transitions, queue};
 }
 
 }  // namespace fleetscale::aggregator

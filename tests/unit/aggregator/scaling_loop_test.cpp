@@ -259,6 +259,21 @@ TEST_F(ScalingLoopTest, AShortfallIsReportedOnceNotHidden) {
   EXPECT_NE(events->front().message.find("2 of 8 replicas"), std::string::npos);
 }
 
+TEST(DrainProgressTest, CountsWhatIsLeftInTheCluster) {
+  WorkloadStatus moved, moving, elsewhere;
+  moved.clusters["aws"] = {0, 0, 0};
+  moved.clusters["gcp"] = {4, 4, 4};
+  moving.clusters["aws"] = {0, 2, 1};
+  elsewhere.clusters["gcp"] = {3, 3, 3};
+  const DrainProgress progress = drainProgress({moved, moving, elsewhere}, "aws");
+  EXPECT_EQ(progress.workloads, 2);
+  EXPECT_EQ(progress.workloadsDone, 1);
+  EXPECT_EQ(progress.replicasLeft, 2);
+  EXPECT_EQ(progress.readyLeft, 1);
+  EXPECT_FALSE(progress.complete());
+  EXPECT_TRUE(drainProgress({moved, elsewhere}, "aws").complete());
+}
+
 TEST_F(ScalingLoopTest, OnlyTheLeaderWritesAndDryRunNeverDoes) {
   {
     ScalingLoop follower(policy_, registry_, snapshots_, store_.get(), clock_, options());

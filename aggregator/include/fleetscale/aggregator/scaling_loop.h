@@ -60,6 +60,18 @@ struct WorkloadStatus {
   WallTime decidedAt{};
 };
 
+// How far a drain of one cluster has got, from the workloads' latest status.
+struct DrainProgress {
+  std::string cluster;
+  int workloads = 0;      // workloads placed in the cluster
+  int workloadsDone = 0;  // of those, with no replica left there (spec and ready)
+  std::int32_t replicasLeft = 0;
+  std::int32_t readyLeft = 0;
+  bool complete() const { return workloadsDone == workloads; }
+};
+DrainProgress drainProgress(const std::vector<WorkloadStatus>& workloads,
+                            const std::string& cluster);
+
 // Who may act, and with which fencing token (the leader's term). nullopt = not the leader.
 using LeadershipGate = std::function<std::optional<std::uint64_t>()>;
 
