@@ -19,7 +19,7 @@
 #include "fleetscale/agent/sampler.h"
 #include "fleetscale/agent/sqlite_spool.h"
 #include "fleetscale/agent/stream_client.h"
-#include "fleetscale/shared/http_client.h"
+#include "fleetscale/shared/asio_http_client.h"
 #include "fleetscale/shared/http_server.h"
 #include "fleetscale/shared/logging.h"
 #include "fleetscale/shared/net_address.h"
@@ -159,7 +159,7 @@ MetadataSetup makeMetadataSource(const AgentOptions& o, const Settings& s,
               tls.insecureSkipVerify ? "not verified"
               : tls.caFile.empty()   ? "system"
                                      : tls.caFile);
-    setup.client = std::make_unique<CurlHttpClient>(tls);
+    setup.client = std::make_unique<AsioHttpClient>(tls);
     setup.source = std::make_unique<KubeletMetadataSource>(*setup.client, options);
     return setup;
   }
@@ -185,7 +185,7 @@ MetadataSetup makeMetadataSource(const AgentOptions& o, const Settings& s,
           : "docker";
   log->info("metadata from the {} engine API on {} every {}", options.runtime, options.socketPath,
             o.metadataInterval);
-  setup.client = std::make_unique<CurlHttpClient>();
+  setup.client = std::make_unique<AsioHttpClient>();
   setup.source = std::make_unique<EngineMetadataSource>(*setup.client, options);
   return setup;
 }

@@ -7,6 +7,7 @@
 #include "fleetscale/aggregator/webhook_actuator.h"
 #include "fleetscale/shared/logging.h"
 #include "fleetscale/shared/text.h"
+#include "fleetscale/shared/curl_http_client.h"
 
 namespace fleetscale::aggregator {
 

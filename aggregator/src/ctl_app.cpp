@@ -11,6 +11,7 @@
 #include "fleetscale/aggregator/ctl_views.h"
 #include "fleetscale/shared/options.h"
 #include "fleetscale/shared/version.h"
+#include "fleetscale/shared/curl_http_client.h"
 
 namespace fleetscale::aggregator {
 namespace {

@@ -20,7 +20,7 @@
 #include "fleetscale/aggregator/fleet_state.h"
 #include "fleetscale/shared/batch_view.h"
 #include "fleetscale/shared/framing.h"
-#include "fleetscale/shared/http_client.h"
+#include "fleetscale/shared/curl_http_client.h"
 #include "fleetscale/shared/text.h"
 #include "loadgen.h"
 

@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <iostream>
 
-#include "fleetscale/shared/http_client.h"
+#include "fleetscale/shared/curl_http_client.h"
 #include "fleetscale/shared/logging.h"
 #include "fleetscale/shared/options.h"
 #include "fleetscale/shared/text.h"

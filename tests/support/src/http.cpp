@@ -1,6 +1,6 @@
 #include "fleetscale/testing/http.h"
 
-#include "fleetscale/shared/http_client.h"
+#include "fleetscale/shared/curl_http_client.h"
 
 namespace fleetscale::testing {
 

@@ -8,6 +8,7 @@
 #include "fleetscale/agent/cgroup_reader.h"
 #include "fleetscale/agent/metadata_sources.h"
 #include "fleetscale/agent/sampler.h"
+#include "fleetscale/shared/asio_http_client.h"
 #include "fleetscale/shared/text.h"
 #include "fleetscale/testing/cgroup_tree.h"
 #include "fleetscale/testing/fake_docker.h"
@@ -99,7 +100,7 @@ class KubeletSourceTest : public ::testing::Test {
   Result<MetadataSnapshot> fetch(const std::string& tokenFile, milliseconds timeout = seconds(5)) {
     TlsClientOptions tls;
     tls.caFile = kubelet_.caFile();
-    CurlHttpClient client(tls);
+    AsioHttpClient client(tls);
     KubeletMetadataSource source(client, {kubelet_.url(), tokenFile, timeout});
     return source.fetch();
   }
@@ -146,14 +147,14 @@ TEST_F(KubeletSourceTest, EveryFailureHasItsReason) {
 }
 
 TEST_F(KubeletSourceTest, UntrustedCertificateIsATransportFailure) {
-  CurlHttpClient client;  // system CAs: the test CA is unknown
+  AsioHttpClient client;  // system CAs: the test CA is unknown
   KubeletMetadataSource source(client, {kubelet_.url(), kubelet_.tokenFile(), seconds(5)});
   auto result = source.fetch();
   ASSERT_FALSE(result.ok());
   EXPECT_EQ(failureOf(result), MetadataFailure::kTransport);
   TlsClientOptions insecure;
   insecure.insecureSkipVerify = true;
-  CurlHttpClient lab(insecure);
+  AsioHttpClient lab(insecure);
   KubeletMetadataSource labSource(lab, {kubelet_.url(), kubelet_.tokenFile(), seconds(5)});
   EXPECT_TRUE(labSource.fetch().ok()) << "--kubelet-insecure-skip-verify";
 }
@@ -170,7 +171,7 @@ TEST(MetadataIsolationTest, SamplingContinuesWhileTheKubeletHangs) {
   MetadataStore store(clock);
   TlsClientOptions tls;
   tls.caFile = kubelet->caFile();
-  CurlHttpClient client(tls);
+  AsioHttpClient client(tls);
   KubeletMetadataSource source(client, {kubelet->url(), kubelet->tokenFile(), seconds(60)});
   MetadataRefresher refresher(source, store, clock, milliseconds(10));
 
@@ -210,7 +211,7 @@ TEST(EngineSourceTest, ReadsContainersFromTheEngineSocket) {
   const std::string socket = dir.file("docker.sock");
   {
     testing::FakeDockerEngine engine(socket, body);
-    CurlHttpClient client;
+    AsioHttpClient client;
     EngineMetadataSource source(client, {socket, "podman", seconds(5)});
     EXPECT_STREQ(source.name(), "podman");
     auto snapshot = source.fetch();
@@ -221,7 +222,7 @@ TEST(EngineSourceTest, ReadsContainersFromTheEngineSocket) {
     EXPECT_EQ(known.metadata.workload(), "checkout");
     EXPECT_EQ(engine.lastRequestLine(), "GET /containers/json HTTP/1.1");
   }
-  CurlHttpClient client;
+  AsioHttpClient client;
   EngineMetadataSource missing(client, {dir.file("nothing.sock"), "docker", seconds(1)});
   auto failed = missing.fetch();
   ASSERT_FALSE(failed.ok());

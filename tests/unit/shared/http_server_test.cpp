@@ -4,7 +4,7 @@
 
 #include <thread>
 
-#include "fleetscale/shared/http_client.h"
+#include "fleetscale/shared/curl_http_client.h"
 
 namespace fleetscale {
 namespace {

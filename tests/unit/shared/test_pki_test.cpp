@@ -5,7 +5,7 @@
 #include <boost/asio/ssl/context.hpp>
 #include <thread>
 
-#include "fleetscale/shared/http_client.h"
+#include "fleetscale/shared/curl_http_client.h"
 #include "fleetscale/shared/http_server.h"
 
 namespace fleetscale {

@@ -7,7 +7,7 @@
 
 #include "fleetscale/aggregator/actuator.h"
 #include "fleetscale/aggregator/kubeconfig.h"
-#include "fleetscale/shared/http_client.h"
+#include "fleetscale/shared/curl_http_client.h"
 
 namespace fleetscale::aggregator {
 

@@ -1,6 +1,7 @@
-// HTTP client interface and its libcurl implementation. Logic that talks HTTP (kubelet
-// metadata, Kubernetes API actuator, webhooks) takes an HttpClient& so tests can hand it a fake
-// or point it at a real test server.
+// The HTTP client interface. Logic that talks HTTP (kubelet metadata, Kubernetes API actuator,
+// webhooks) takes an HttpClient& so tests can hand it a fake or point it at a real test server.
+// Implementations: CurlHttpClient (curl_http_client.h, the aggregator) and AsioHttpClient
+// (asio_http_client.h, the agent).
 #pragma once
 
 #include <chrono>
@@ -50,21 +51,6 @@ struct TlsClientOptions {
   std::string clientCertPem;  // inline client certificate and key (PEM)
   std::string clientKeyPem;
   bool insecureSkipVerify = false;  // labs only; callers warn at startup
-};
-
-// One reused curl easy handle (keep-alive). Not thread-safe: one client per thread or user.
-class CurlHttpClient final : public HttpClient {
- public:
-  explicit CurlHttpClient(TlsClientOptions tls = {});
-  ~CurlHttpClient() override;
-  CurlHttpClient(const CurlHttpClient&) = delete;
-  CurlHttpClient& operator=(const CurlHttpClient&) = delete;
-
-  Result<HttpClientResponse> send(const HttpClientRequest& request) override;
-
- private:
-  TlsClientOptions tls_;
-  void* curl_;  // CURL*, kept opaque so users need not include curl.h
 };
 
 }  // namespace fleetscale

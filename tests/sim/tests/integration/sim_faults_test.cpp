@@ -5,6 +5,7 @@
 #include <set>
 
 #include "fleetscale/testing/wait.h"
+#include "fleetscale/shared/curl_http_client.h"
 #include "sim_test_support.h"
 
 namespace fleetscale::sim {

@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "fleetscale/shared/http_client.h"
+#include "fleetscale/shared/curl_http_client.h"
 #include "fleetscale/shared/text.h"
 #include "fleetscale/sim/fleet_simulator.h"
 #include "fleetscale/sim/status_view.h"

@@ -5,7 +5,7 @@
 
 #include <thread>
 
-#include "fleetscale/shared/http_client.h"
+#include "fleetscale/shared/curl_http_client.h"
 #include "fleetscale/shared/test_pki.h"
 
 namespace fleetscale::sim {

@@ -1,4 +1,4 @@
-#include "fleetscale/shared/http_client.h"
+#include "fleetscale/shared/curl_http_client.h"
 
 #include <curl/curl.h>
 
