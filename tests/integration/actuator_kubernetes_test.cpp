@@ -57,6 +57,14 @@ sim::FaultSpec fault(sim::FaultKind kind) {
   return spec;
 }
 
+// Every API request answered with `status`.
+sim::FaultSpec failingApi(int status) {
+  auto spec = fault(sim::FaultKind::kFailingApi);
+  spec.rate = 1.0;
+  spec.status = status;
+  return spec;
+}
+
 // Fast retries so failing paths end quickly; real sleeping between them.
 KubernetesActuatorOptions quickOptions() {
   KubernetesActuatorOptions options;
@@ -223,10 +231,7 @@ TEST_F(ActuatorKubernetesTest, HangingServerTimesOutRetriedWithinBoundedTime) {
 }
 
 TEST_F(ActuatorKubernetesTest, ServerErrorIsRetriedAndThenSucceeds) {
-  auto failing = fault(sim::FaultKind::kFailingApi);
-  failing.rate = 1.0;
-  failing.status = 503;
-  inject(failing);
+  inject(failingApi(503));
   // The first backoff ends the outage, so the retry finds the server well again.
   std::atomic<int> backoffs{0};
   auto kube =
@@ -242,10 +247,7 @@ TEST_F(ActuatorKubernetesTest, ServerErrorIsRetriedAndThenSucceeds) {
 }
 
 TEST_F(ActuatorKubernetesTest, PersistentServerErrorFailsWithTheApiServersMessage) {
-  auto failing = fault(sim::FaultKind::kFailingApi);
-  failing.rate = 1.0;
-  failing.status = 500;
-  inject(failing);
+  inject(failingApi(500));
   auto kube = actuator(tokenKubeconfig("controller"));
   ASSERT_TRUE(kube);
   const auto outcome = kube->setScale(scaleWeb(3));
