@@ -148,7 +148,8 @@ Result<WorkloadReplay> replayWorkload(const WorkloadConfig& workload,
   for (int i = 0; i < initial; ++i) pods.push_back({nextId++, start - kLongAgo, start - kLongAgo});
   scaling::ScalingHistory history;
 
-  for (const auto& [time, moment] : moments) {
+  for (const auto& [at, moment] : moments) {
+    const WallTime time = at;  // clang before 16 cannot capture a structured binding
     if (moment.replicas > 0 && moment.cpuRequest > 0) {
       cpuPerReplica = moment.cpuRequest / moment.replicas;
       memoryPerReplica = moment.memoryRequest / moment.replicas;

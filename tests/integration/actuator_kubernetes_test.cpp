@@ -96,7 +96,7 @@ class ActuatorKubernetesTest : public ::testing::Test {
   // A kubeconfig next to the cluster's files, with paths relative to it as clientcmd resolves
   // them. `user` is the kubeconfig's user entry (token, tokenFile or client-certificate keys).
   std::string writeKubeconfig(const std::string& name, const std::string& user) {
-    const std::string path = clusterDir_ + "/" + name + ".kubeconfig";
+    std::string path = clusterDir_ + "/" + name + ".kubeconfig";
     const std::string text =
         "apiVersion: v1\nkind: Config\nclusters:\n- name: sim\n  cluster:\n"
         "    server: " +
@@ -139,7 +139,7 @@ class ActuatorKubernetesTest : public ::testing::Test {
   }
   std::vector<sim::WriteRecord> writes() { return simulator_->writes(kCluster)->records(); }
 
-  void inject(sim::FaultSpec spec) { ASSERT_TRUE(simulator_->inject(spec)); }
+  void inject(const sim::FaultSpec& spec) { ASSERT_TRUE(simulator_->inject(spec)); }
 
   testing::TempDir state_{"actuator-k8s"};
   SystemClock clock_;

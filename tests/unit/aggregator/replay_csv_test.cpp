@@ -65,8 +65,6 @@ TEST_P(ReplayCsvErrorTest, NamesTheLineAndTheProblem) {
   EXPECT_EQ(samples.error().message, GetParam().error);
 }
 
-constexpr const char* kHeader = "time,workload,replicas,cpu_usage,cpu_request\n";
-
 INSTANTIATE_TEST_SUITE_P(
     Lines, ReplayCsvErrorTest,
     ::testing::Values(
