@@ -21,6 +21,7 @@
 #include "fleetscale/aggregator/http_api.h"
 #include "fleetscale/aggregator/ingest_server.h"
 #include "fleetscale/aggregator/policy_holder.h"
+#include "fleetscale/aggregator/replay_command.h"
 #include "fleetscale/aggregator/scaling_api.h"
 #include "fleetscale/aggregator/scaling_loop.h"
 #include "fleetscale/aggregator/state_loop.h"
@@ -414,8 +415,32 @@ int decideMain(int argc, char** argv) {
   return runDecideCommand(input, config, std::cout, std::cerr);
 }
 
+// `fleetscale-aggregator replay --history <store.db|CSV> --config policy.yaml [...]`
+int replayMain(int argc, char** argv) {
+  CLI::App app{"replay a policy over recorded history and measure it (docs/replay.md)",
+               "fleetscale-aggregator replay"};
+  ReplayCommandOptions options;
+  app.add_option("--history", options.historyPath, "aggregator.db store or CSV file")->required();
+  app.add_option("--config", options.configPath, "policy file")->required();
+  app.add_option("--workload", options.workload, "namespace/name (default: every one)");
+  app.add_option("--readiness-delay", options.readinessDelay,
+                 "from asking for a replica to it serving")
+      ->capture_default_str();
+  app.add_option("--capacity-per-replica", options.capacityPerReplica,
+                 "CPU one ready replica serves (default: its request)");
+  app.add_flag("--json", options.json, "print JSON");
+  app.add_flag("--changes-only", options.changesOnly, "print only the steps that scale");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  return runReplayCommand(options, std::cout, std::cerr);
+}
+
 int aggregatorMain(int argc, char** argv) {
   if (argc > 1 && std::string_view(argv[1]) == "decide") return decideMain(argc - 1, argv + 1);
+  if (argc > 1 && std::string_view(argv[1]) == "replay") return replayMain(argc - 1, argv + 1);
   CLI::App app{
       "fleetscale-aggregator: receives agent streams, keeps the fleet's state and "
       "serves it over HTTP and /metrics",

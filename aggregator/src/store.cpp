@@ -422,7 +422,11 @@ Result<std::vector<DecisionRecord>> SqliteStore::decisions(const DecisionQuery& 
 
 Result<std::vector<RollupRow>> SqliteStore::rollups(const RollupQuery& query) {
   std::lock_guard lock(readerMutex_);
-  auto statement = reader_->prepare(
+  return readRollups(*reader_, query);
+}
+
+Result<std::vector<RollupRow>> readRollups(SqliteDatabase& database, const RollupQuery& query) {
+  auto statement = database.prepare(
       "SELECT namespace, kind, name, cluster, bucket_ms, replicas_seen, replicas_ready, "
       "cpu_usage_cores, cpu_request_cores, memory_usage_bytes, memory_request_bytes, "
       "cpu_utilization, memory_utilization, load_share, ticks FROM rollups "

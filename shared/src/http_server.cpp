@@ -1,5 +1,8 @@
 #include "fleetscale/shared/http_server.h"
 
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
@@ -65,6 +68,21 @@ std::vector<std::string> pathSegments(std::string_view path) {
   std::vector<std::string> segments;
   for (std::string_view segment : splitFields(path, "/")) segments.emplace_back(segment);
   return segments;
+}
+
+// The CN of the peer certificate, if the handshake verified one.
+std::string verifiedPeerCommonName(SSL* ssl) {
+  X509* peer = SSL_get1_peer_certificate(ssl);
+  if (peer == nullptr) return "";
+  std::string name;
+  if (SSL_get_verify_result(ssl) == X509_V_OK) {
+    char buffer[256] = {};
+    const int length = X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName,
+                                                 buffer, sizeof(buffer));
+    if (length > 0) name.assign(buffer, static_cast<std::size_t>(length));
+  }
+  X509_free(peer);
+  return name;
 }
 
 class SessionBase {
@@ -160,10 +178,12 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
   void start() {
     if constexpr (std::is_same_v<Stream, beast::ssl_stream<beast::tcp_stream>>) {
       beast::get_lowest_layer(stream_).expires_after(server_->options.readTimeout);
-      stream_.async_handshake(asio::ssl::stream_base::server,
-                              [self = this->shared_from_this()](beast::error_code ec) {
-                                if (!ec) self->read();
-                              });
+      stream_.async_handshake(
+          asio::ssl::stream_base::server, [self = this->shared_from_this()](beast::error_code ec) {
+            if (ec) return;
+            self->clientCommonName_ = verifiedPeerCommonName(self->stream_.native_handle());
+            self->read();
+          });
     } else {
       read();
     }
@@ -204,6 +224,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
       request.headers[std::move(name)] = std::string(field.value());
     }
     request.body = std::move(message.body());
+    request.clientCommonName = clientCommonName_;
     splitTarget(request);
     HttpResponse response;
     try {
@@ -254,6 +275,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
   }
 
   Stream stream_;
+  std::string clientCommonName_;  // set once the TLS handshake is done
   std::shared_ptr<HttpServer::Impl> server_;
   asio::steady_timer timer_;
   beast::flat_buffer buffer_;

@@ -241,6 +241,11 @@ void ApiHandler::setServerAddress(std::string address) {
 
 HttpResponse ApiHandler::handle(HttpRequest& request) {
   const Identity* identity = tokens_->authenticate(request.header("authorization"));
+  std::optional<Identity> certified;  // a client certificate, when no token authenticated
+  if (identity == nullptr && !request.clientCommonName.empty()) {
+    certified = tokens_->certificateIdentity(request.clientCommonName);
+    identity = &*certified;
+  }
   Write write;
   HttpResponse response;
   const std::string& path = request.path;

@@ -366,6 +366,7 @@ Status FleetSimulator::start() {
     endpoints.region = spec.region;
     const std::string dir = stateDir_ + "/clusters/" + spec.name;
     fs::create_directories(dir + "/tokens", ec);
+    fs::create_directories(dir + "/certs", ec);
 
     auto pki = makeTestPki(
         {"localhost", "127.0.0.1", "kubernetes", "kubernetes.default", "kubernetes.default.svc"},
@@ -390,12 +391,20 @@ Status FleetSimulator::start() {
       endpoints.tokenFiles[role] = dir + "/tokens/" + role + ".token";
       if (Status s = writeText(endpoints.tokenFiles[role], token + "\n", fs::perms(0600)); !s)
         return s;
+      auto certificate = issueCertificate(pki->ca, identity.user, {}, false);
+      if (!certificate)
+        return Error{"client certificate for " + spec.name + " " + role + ": " +
+                     certificate.error().message};
+      if (Status s = writePemPair(*certificate, dir + "/certs", role); !s) return s;
+      endpoints.clientCertificateFiles[role] = dir + "/certs/" + role + ".crt";
+      endpoints.clientKeyFiles[role] = dir + "/certs/" + role + ".key";
     }
     runtime.tokens = tokens;
 
     runtime.api = std::make_unique<FakeApiServer>(
-        impl.io, makeServerTls(pki->server.certificate, pki->server.privateKey), *fleet_, spec.name,
-        tokens, ++seed);
+        impl.io,
+        makeServerTls(pki->server.certificate, pki->server.privateKey, pki->ca.certificate),
+        *fleet_, spec.name, tokens, ++seed);
     endpoints.writeLog = dir + "/api-writes.jsonl";
     fs::remove(endpoints.writeLog, ec);
     runtime.api->writes().setFile(endpoints.writeLog);
@@ -553,6 +562,8 @@ json FleetSimulator::endpointsJson() const {
                         {"kubeconfig", c.kubeconfig},
                         {"ca_file", c.caFile},
                         {"token_files", c.tokenFiles},
+                        {"client_certificate_files", c.clientCertificateFiles},
+                        {"client_key_files", c.clientKeyFiles},
                         {"write_log", c.writeLog},
                         {"relay_port", c.relayPort},
                         {"nodes", std::move(nodes)}});

@@ -1,5 +1,7 @@
 #include "fleetscale/sim/loopback_server.h"
 
+#include <openssl/ssl.h>
+
 #include <boost/asio/buffer.hpp>
 #include <stdexcept>
 #include <thread>
@@ -51,7 +53,8 @@ std::uint16_t LoopbackServer::port() const {
 }
 
 std::shared_ptr<boost::asio::ssl::context> makeServerTls(const std::string& certificatePem,
-                                                         const std::string& keyPem) {
+                                                         const std::string& keyPem,
+                                                         const std::string& clientCaPem) {
   namespace asio = boost::asio;
   auto context = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
   context->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
@@ -59,6 +62,16 @@ std::shared_ptr<boost::asio::ssl::context> makeServerTls(const std::string& cert
                        asio::ssl::context::no_tlsv1_1);
   context->use_certificate_chain(asio::buffer(certificatePem));
   context->use_private_key(asio::buffer(keyPem), asio::ssl::context::pem);
+  if (!clientCaPem.empty()) {
+    context->add_certificate_authority(asio::buffer(clientCaPem));
+    context->set_verify_mode(asio::ssl::verify_peer);
+    // With peer verification OpenSSL refuses to resume a session (a client's second connection)
+    // unless the context names its sessions: without this, every other reconnect fails with
+    // "tlsv1 alert internal error".
+    static constexpr unsigned char kSessionContext[] = "fleetscale-sim";
+    SSL_CTX_set_session_id_context(context->native_handle(), kSessionContext,
+                                   sizeof(kSessionContext) - 1);
+  }
   return context;
 }
 

@@ -25,6 +25,13 @@ std::string TokenBook::tokenFor(Role role) const {
   return "";
 }
 
+Identity TokenBook::certificateIdentity(std::string_view commonName) const {
+  for (const auto& [token, identity] : tokens_) {
+    if (identity.user == commonName) return identity;
+  }
+  return Identity{std::string(commonName), Role::kNone};
+}
+
 bool mayAccessApi(Role role, std::string_view verb, std::string_view resource) {
   const bool read = verb == "get" || verb == "list" || verb == "watch";
   const bool workload =

@@ -179,4 +179,7 @@ class SqliteStore final : public Store {
   std::thread thread_;
 };
 
+// The rollups table of an aggregator.db opened by anyone (the store's reader, `replay`).
+Result<std::vector<RollupRow>> readRollups(SqliteDatabase& database, const RollupQuery& query);
+
 }  // namespace fleetscale::aggregator

@@ -26,6 +26,9 @@ struct HttpRequest {
   std::map<std::string, std::string> headers;     // lower-case names
   std::map<std::string, std::string> pathParams;  // filled by HttpRouter from {name} segments
   std::string body;
+  // Common name of the client certificate the TLS handshake verified; "" without one (plain
+  // HTTP, no certificate, or a server context that does not ask for one).
+  std::string clientCommonName;
 
   // Header value, or "" when absent. `name` in lower case.
   std::string header(const std::string& name) const;

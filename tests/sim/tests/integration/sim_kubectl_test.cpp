@@ -1,5 +1,6 @@
 // The real kubectl (/usr/bin/kubectl) against the simulator's fake kube-apiserver: get, scale,
-// raw discovery, a stale replace answered 409, and 401/403 for bad or powerless tokens.
+// raw discovery, a stale replace answered 409, 401/403 for bad or powerless tokens, and client
+// certificates instead of tokens.
 #include <gtest/gtest.h>
 
 #include "fleetscale/testing/wait.h"
@@ -72,6 +73,28 @@ TEST_F(SimKubectlTest, ServerTokenAndCaFlagsWorkWithoutAKubeconfig) {
   ASSERT_EQ(list["items"].size(), 1u);
   EXPECT_EQ(list["items"][0]["metadata"]["name"], "checkout");
   EXPECT_EQ(list["items"][0]["spec"]["replicas"], 3);
+}
+
+TEST_F(SimKubectlTest, ClientCertificatesAuthenticateWithoutAToken) {
+  auto withCertificate = [&](const std::string& role, std::vector<std::string> args) {
+    args.insert(args.begin(),
+                {"--kubeconfig", "/dev/null", "--server", aws_->apiUrl, "--certificate-authority",
+                 aws_->caFile, "--client-certificate", aws_->clientCertificateFiles.at(role),
+                 "--client-key", aws_->clientKeyFiles.at(role)});
+    return kubectl(home_.path(), std::move(args));
+  };
+  const auto scaled =
+      withCertificate("controller", {"-n", "shop", "scale", "deploy/checkout", "--replicas=4"});
+  ASSERT_EQ(scaled.status, 0) << scaled.errors;
+  const auto writes = simulator_->writes("aws-us-east-1")->records();
+  ASSERT_EQ(writes.size(), 1u);
+  EXPECT_EQ(writes[0].user, "system:serviceaccount:fleetscale:fleetscale-aggregator");
+  EXPECT_EQ(writes[0].replicasAfter, 4);
+  const auto refused = withCertificate("none", {"get", "deploy", "-n", "shop"});
+  EXPECT_NE(refused.status, 0);
+  EXPECT_NE(refused.errors.find("User \"system:serviceaccount:default:default\" cannot list"),
+            std::string::npos)
+      << refused.errors;
 }
 
 TEST_F(SimKubectlTest, ScaleChangesReplicasAndPodsFollow) {

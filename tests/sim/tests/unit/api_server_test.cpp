@@ -290,6 +290,46 @@ TEST_F(ApiServerTest, FaultsSlowFailAndConflict) {
   EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(300));
 }
 
+TEST_F(ApiServerTest, ClientCertificatesAuthenticateAsTheirCommonName) {
+  // A second server on the same fleet that also accepts client certificates from the CA.
+  auto tokens = std::make_shared<TokenBook>();
+  tokens->add(kController,
+              {"system:serviceaccount:fleetscale:fleetscale-aggregator", Role::kController});
+  FakeApiServer mutual(
+      io_, makeServerTls(pki_.server.certificate, pki_.server.privateKey, pki_.ca.certificate),
+      fleet_, "aws-us-east-1", tokens, 2);
+  mutual.start();
+  auto get = [&](const PemPair& certificate) {
+    TlsClientOptions tls;
+    tls.caPem = pki_.ca.certificate;
+    tls.clientCertPem = certificate.certificate;
+    tls.clientKeyPem = certificate.privateKey;
+    CurlHttpClient client(tls);
+    HttpClientRequest request;
+    request.url = mutual.url() + kDeployments + "/web/scale";
+    auto response = client.send(request);
+    return response ? *response : HttpClientResponse{0, response.error().message, {}};
+  };
+  auto controller = issueCertificate(
+      pki_.ca, "system:serviceaccount:fleetscale:fleetscale-aggregator", {}, false);
+  ASSERT_TRUE(controller.ok());
+  EXPECT_EQ(get(*controller).status, 200);
+  // Signed by the CA, but a user with no rights: authenticated, then refused.
+  const auto stranger = get(pki_.client);
+  EXPECT_EQ(stranger.status, 403);
+  EXPECT_NE(parse(stranger)["message"].get<std::string>().find(
+                "User \"fleetscale-test-client\" cannot get resource \"deployments/scale\""),
+            std::string::npos)
+      << stranger.body;
+  // From another CA: the handshake fails.
+  auto other = makeTestPki();
+  ASSERT_TRUE(other.ok());
+  EXPECT_EQ(get(other->client).status, 0);
+  // No certificate and no token: 401, as before.
+  EXPECT_EQ(get(PemPair{}).status, 401);
+  mutual.stop();
+}
+
 TEST_F(ApiServerTest, StopsAndComesBackOnTheSamePort) {
   const std::uint16_t port = server_->port();
   server_->stop();

@@ -53,7 +53,11 @@ struct ClusterEndpoints {
   std::string kubeconfig;  // admin credentials
   std::string caFile;      // the cluster CA: API server and kubelet certificates chain to it
   std::map<std::string, std::string> tokenFiles;  // "admin", "controller", "agent", "none"
-  std::string writeLog;                           // JSON lines, one per mutating request
+  // Client certificates (PEM, signed by the cluster CA, CN = the role's user) and their keys,
+  // by the same roles: the API server accepts them instead of a token.
+  std::map<std::string, std::string> clientCertificateFiles;
+  std::map<std::string, std::string> clientKeyFiles;
+  std::string writeLog;  // JSON lines, one per mutating request
   std::uint16_t relayPort = 0;
   std::vector<NodeEndpoints> nodes;
 };

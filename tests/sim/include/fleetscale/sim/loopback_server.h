@@ -37,8 +37,11 @@ class LoopbackServer {
   std::uint16_t port_ = 0;
 };
 
-// A TLS server context from PEM text (certificate chain and key).
+// A TLS server context from PEM text (certificate chain and key). With `clientCaPem`, clients
+// may present a certificate signed by that CA (as kube-apiserver's --client-ca-file); one that
+// does not verify fails the handshake, and presenting none is allowed.
 std::shared_ptr<boost::asio::ssl::context> makeServerTls(const std::string& certificatePem,
-                                                         const std::string& keyPem);
+                                                         const std::string& keyPem,
+                                                         const std::string& clientCaPem = "");
 
 }  // namespace fleetscale::sim

@@ -57,6 +57,10 @@ class TokenBook {
   const Identity* authenticate(std::string_view authorization) const;
   // The token issued for a role (the first one added), or "".
   std::string tokenFor(Role role) const;
+  // Who a verified client certificate with this common name is. As in Kubernetes the CN is the
+  // user name: a user some token also belongs to gets that identity's rights, anyone else is
+  // authenticated with no rights at all.
+  Identity certificateIdentity(std::string_view commonName) const;
 
  private:
   std::map<std::string, Identity, std::less<>> tokens_;
