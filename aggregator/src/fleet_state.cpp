@@ -396,9 +396,14 @@ FleetSnapshot FleetState::snapshot(WallTime now) const {
     std::lock_guard lock(node->mutex);
     const bool stale = node->staleAt(now);
     const bool late = stale || isLate(node->lastSeen, node->intervalSeconds, now);
-    contributions.push_back(NodeContribution{node->identity.cluster, stale, node->connected,
-                                             static_cast<int>(node->containers.size()),
-                                             node->totals});
+    NodeContribution contribution;
+    contribution.cluster = node->identity.cluster;
+    contribution.stale = stale;
+    contribution.lastSeen = node->lastSeen;
+    contribution.connected = node->connected;
+    contribution.containers = static_cast<int>(node->containers.size());
+    contribution.totals = node->totals;
+    contributions.push_back(std::move(contribution));
     // Pods never span nodes, so containers group into pods node by node.
     podIndex.clear();
     nodePods.clear();

@@ -143,6 +143,7 @@ std::vector<ClusterSnapshot> summarizeClusters(const std::vector<NodeContributio
     cluster.name = node.cluster;
     ++cluster.nodes;
     if (node.connected) ++cluster.connectedAgents;
+    cluster.lastSeen = std::max(cluster.lastSeen, node.lastSeen);
     if (node.stale) {
       ++cluster.staleNodes;
       continue;

@@ -121,6 +121,7 @@ struct ClusterSnapshot {
   std::string name;
   int nodes = 0;
   int staleNodes = 0;
+  WallTime lastSeen{};  // the newest batch from any of its nodes
   int connectedAgents = 0;
   int containers = 0;
   int workloads = 0;
@@ -138,6 +139,7 @@ struct ClusterSnapshot {
 struct NodeContribution {
   std::string cluster;
   bool stale = false;
+  WallTime lastSeen{};  // its last batch
   bool connected = false;
   int containers = 0;
   NodeTotalsView totals;
