@@ -90,10 +90,14 @@ PlacementPlan planPlacement(std::int32_t total, const std::vector<ClusterSlot>& 
   for (const ClusterView* view : shrinking) {
     const std::int32_t target = plan.targets[view->cluster];
     const std::int32_t wanted = view->specReplicas - target;
-    // Replicas that are not ready serve nothing: removing them costs no capacity.
-    const std::int32_t notReady =
-        std::max<std::int32_t>(0, view->specReplicas - view->readyReplicas);
-    const std::int32_t free = std::min(wanted, notReady);
+    // Replicas that serve nothing cost no capacity to remove (the ReplicaSet controller removes
+    // pending and unready pods first): those no agent sees yet. One that agents see but report
+    // unready may well be ready by now (readiness reaches the agents with the kubelet's
+    // metadata, seconds late), so it counts as serving; only without the agents' pod count do
+    // unready replicas count as idle.
+    const std::int32_t idle = std::max<std::int32_t>(
+        0, view->specReplicas - view->seenReplicas.value_or(view->readyReplicas));
+    const std::int32_t free = std::min(wanted, idle);
     const std::int32_t allowed = std::min(wanted, free + std::max<std::int32_t>(0, surplus));
     if (allowed > 0) {
       plan.writes[view->cluster] = view->specReplicas - allowed;

@@ -11,7 +11,7 @@ const std::vector<ClusterSlot> kSlots = {ClusterSlot{"aws", 1, 0, {}, {}, 0},
 
 ClusterView view(std::string cluster, std::int32_t spec, std::int32_t ready,
                  HealthState health = HealthState::kHealthy, bool draining = false) {
-  return ClusterView{std::move(cluster), health, draining, spec, ready};
+  return ClusterView{std::move(cluster), health, draining, spec, ready, std::nullopt};
 }
 
 TEST(RebalanceTest, SteadyStateWritesNothing) {
@@ -100,6 +100,28 @@ TEST(RebalanceTest, NotReadyReplicasCanBeRemovedAtOnce) {
   EXPECT_EQ(plan.targets, (Allocation{{"aws", 2}, {"gcp", 2}}));
   EXPECT_EQ(plan.writes.at("gcp"), 2);
   EXPECT_EQ(plan.writes.at("aws"), 2);
+}
+
+// Found end to end: after an undrain, the aggregator still saw 2 of gcp's newest replicas as
+// unready (readiness reaches the agents with the kubelet's metadata, seconds late), removed them
+// "for free", and the ReplicaSet controller removed 2 ready pods: 4 ready for a need of 6.
+TEST(RebalanceTest, SeenButUnreadyReplicasAreNotRemovedForFree) {
+  PlacementMemory memory;
+  (void)planPlacement(6, kSlots,
+                      {view("aws", 0, 0, HealthState::kHealthy, true), view("gcp", 6, 6)}, memory);
+  ClusterView gcp = view("gcp", 6, 4);
+  gcp.seenReplicas = 6;
+  ClusterView aws = view("aws", 0, 0);
+  aws.seenReplicas = 0;
+  auto plan = planPlacement(6, kSlots, {aws, gcp}, memory);
+  EXPECT_EQ(plan.writes, (Allocation{{"aws", 3}})) << "gcp keeps its 6 until aws has ready ones";
+  // A pod no agent sees yet (still pending) is removed at once.
+  gcp = view("gcp", 7, 6);
+  gcp.seenReplicas = 6;
+  aws = view("aws", 3, 0);
+  aws.seenReplicas = 0;
+  plan = planPlacement(6, kSlots, {aws, gcp}, memory);
+  EXPECT_EQ(plan.writes, (Allocation{{"gcp", 6}}));
 }
 
 TEST(RebalanceTest, SurvivorsWithoutCapacitySaySo) {
