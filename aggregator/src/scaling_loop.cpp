@@ -212,7 +212,6 @@ void ScalingLoop::decideWorkload(const WorkloadConfig& workload, const PolicyCon
     view.draining = clusters_.draining(name);
     const auto readyHere = ready.find(name);
     view.readyReplicas = readyHere == ready.end() ? 0 : readyHere->second;
-    view.seenReplicas = podsIn.count(name) ? podsIn[name] : 0;
     // The API's spec replicas; before the first read, what we last wrote or the pods we see.
     if (const auto cached = clusters_.scale(name, ref)) {
       view.specReplicas = cached->status.specReplicas;

@@ -60,7 +60,8 @@ TEST(E2eDrainTest, DrainMovesEverythingWithoutADipAndUndrainMovesItBack) {
   ASSERT_EQ(fleet.postAdmin("/api/v1/clusters/aws-us-east-1/drain"), 200);
   ASSERT_TRUE(placedAs(fleet, 0, kCheckoutNeed, seconds(30)));
   sim::Timeline timeline = fleet.simulator().timeline();
-  EXPECT_EQ(capacityDips(timeline, kCheckout, drainedAt, kCheckoutNeed), "");
+  EXPECT_EQ(capacityDips(timeline, kCheckout, drainedAt, kCheckoutNeed), "")
+      << describeActions(timeline, kCheckout, drainedAt);
   // Make before break: gcp grew before aws shrank.
   const auto gcpSteps = actionsSince(timeline, kCheckout, kGcp, drainedAt);
   const auto awsSteps = actionsSince(timeline, kCheckout, kAws, drainedAt);
@@ -99,7 +100,9 @@ TEST(E2eDrainTest, DrainMovesEverythingWithoutADipAndUndrainMovesItBack) {
   ASSERT_EQ(fleet.postAdmin("/api/v1/clusters/aws-us-east-1/undrain"), 200);
   EXPECT_FALSE(draining(fleet, kAws));
   ASSERT_TRUE(placedAs(fleet, 3, 3, seconds(30)));
-  EXPECT_EQ(capacityDips(fleet.simulator().timeline(), kCheckout, undrainedAt, kCheckoutNeed), "");
+  timeline = fleet.simulator().timeline();
+  EXPECT_EQ(capacityDips(timeline, kCheckout, undrainedAt, kCheckoutNeed), "")
+      << describeActions(timeline, kCheckout, undrainedAt);
 }
 
 TEST(E2eDrainTest, AggregatorRestartedMidDrainFinishesItFromItsStore) {
@@ -119,7 +122,8 @@ TEST(E2eDrainTest, AggregatorRestartedMidDrainFinishesItFromItsStore) {
       << fleet.status().dump();
   ASSERT_TRUE(placedAs(fleet, 0, kCheckoutNeed, seconds(30)));
   const sim::Timeline timeline = fleet.simulator().timeline();
-  EXPECT_EQ(capacityDips(timeline, kCheckout, drainedAt, kCheckoutNeed), "");
+  EXPECT_EQ(capacityDips(timeline, kCheckout, drainedAt, kCheckoutNeed), "")
+      << describeActions(timeline, kCheckout, drainedAt);
   // Continued, not restarted from scratch: gcp was raised once, and the fleet total held.
   const auto gcpSteps = actionsSince(timeline, kCheckout, kGcp, drainedAt);
   ASSERT_EQ(gcpSteps.size(), 1u);

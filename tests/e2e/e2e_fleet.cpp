@@ -205,6 +205,17 @@ std::vector<sim::ScaleAction> actionsSince(const sim::Timeline& timeline,
   return out;
 }
 
+std::string describeActions(const sim::Timeline& timeline, const std::string& workload,
+                            double from) {
+  std::ostringstream out;
+  for (const auto& action : timeline.actions) {
+    if (action.workload != workload || action.seconds < from) continue;
+    out << "t=" << action.seconds << " s: " << action.cluster << " " << action.from << " -> "
+        << action.to << "\n";
+  }
+  return out.str();
+}
+
 std::string capacityDips(const sim::Timeline& timeline, const std::string& workload, double from,
                          int need) {
   std::ostringstream out;

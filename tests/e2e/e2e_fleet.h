@@ -90,6 +90,10 @@ std::vector<sim::ScaleAction> actionsSince(const sim::Timeline& timeline,
                                            const std::string& workload, const std::string& cluster,
                                            double from);
 
+// The scale actions of a workload at or after `from`, one per line, for failure messages.
+std::string describeActions(const sim::Timeline& timeline, const std::string& workload,
+                            double from);
+
 // Samples at or after `from` in which the ready replicas of live clusters sum to less than
 // `need`, or the ready capacity is below the demand; described one per line ("" when none).
 std::string capacityDips(const sim::Timeline& timeline, const std::string& workload, double from,

@@ -57,7 +57,8 @@ TEST(E2eFailoverTest, KilledClusterFailsOverWithinThresholdAndFailsBackWithoutAD
       << fleet.ready(kCheckout, kGcp);
   EXPECT_EQ(fleet.clusterState(kGcp), "healthy");
   timeline = fleet.simulator().timeline();
-  EXPECT_EQ(capacityDips(timeline, kCheckout, revivedAt, kCheckoutNeed), "");
+  EXPECT_EQ(capacityDips(timeline, kCheckout, revivedAt, kCheckoutNeed), "")
+      << describeActions(timeline, kCheckout, killedAt);
 
   const sim::Report report = fleet.simulator().report();
   ASSERT_EQ(report.workloads.size(), 1u);

@@ -5,7 +5,6 @@
 #pragma once
 
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,8 +19,6 @@ struct ClusterView {
   bool draining = false;           // an operator asked to move everything off it
   std::int32_t specReplicas = 0;   // what the cluster's API holds now
   std::int32_t readyReplicas = 0;  // ready pods the agents see there
-  // Pods the agents see there at all (running); absent = not known.
-  std::optional<std::int32_t> seenReplicas;
 };
 
 // What the planner remembers per workload between ticks, so that a change of the total alone
