@@ -1,18 +1,29 @@
 #!/usr/bin/env bash
-# `make demo`: a simulated fleet of two clusters in two clouds on this machine, watched by the
-# real fleetscale agents and aggregator. fleetscale-sim plays aws-us-east-1 (systemd cgroup
-# driver, cgroup v2) and gcp-europe-west1 (cgroupfs driver, cgroup v1): a fake kube-apiserver
-# per cluster, a fake kubelet and a cgroup tree per node, whose counters follow a load that
-# rises and falls. One real fleetscale-agent per simulated node streams to one real
-# fleetscale-aggregator. As root, this machine joins as a third cluster (demo-local) with three
+# `make demo`: the whole fleetscale story in about two minutes, on this machine. fleetscale-sim
+# plays two clusters in two clouds (aws-us-east-1: systemd driver, cgroup v2; gcp-europe-west1:
+# cgroupfs driver, cgroup v1): a fake kube-apiserver per cluster, a fake kubelet and a cgroup
+# tree per node. One real fleetscale-agent per simulated node streams to one real
+# fleetscale-aggregator, which scales the workloads through the clusters' APIs with the policy
+# the simulator writes (tests/e2e/scenarios/fleet-story.yaml):
+#   0-20 s   load rises and the fleet scales out;
+#   35 s     aws-us-east-1 goes dark: after the aggregator's failed-after threshold (10 s) its
+#            share moves to gcp-europe-west1;
+#   65 s     aws returns: capacity fails back to the configured 1:1 placement, new replicas
+#            ready in aws before gcp shrinks;
+#   90 s     this script drains aws (POST /api/v1/clusters/aws-us-east-1/drain, admin token):
+#            everything migrates to gcp, ready capacity never below the need.
+# A live table refreshes every 2 s; at the end the simulator's measurements (reaction, failover,
+# failback, under-provisioning, slack) and the drain's duration are printed, and everything stops
+# cleanly. As root, this machine also joins as an observed third cluster (demo-local) with three
 # real container cgroups under CPU load (DEMO_LOCAL=0 leaves it out).
-# A live table refreshes for DEMO_SECONDS (default 30) or until Ctrl-C; then the simulator
-# prints its measurements and everything stops cleanly. DEMO_SCENARIO picks another scenario.
+# DEMO_SECONDS (default 115), DEMO_DRAIN_AT (default 90) and DEMO_SCENARIO change the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-build/dev/bin}
-DURATION=${DEMO_SECONDS:-30}
-SCENARIO=${DEMO_SCENARIO:-tests/e2e/scenarios/two-clouds.yaml}
+DURATION=${DEMO_SECONDS:-115}
+DRAIN_AT=${DEMO_DRAIN_AT:-90}
+DRAIN_CLUSTER=aws-us-east-1
+SCENARIO=${DEMO_SCENARIO:-tests/e2e/scenarios/fleet-story.yaml}
 state=$(mktemp -d /tmp/fleetscale-demo.XXXXXX)
 pids=()
 cgroup_dirs=()
@@ -108,18 +119,50 @@ if [[ ${DEMO_LOCAL:-1} != 0 && $(id -u) -eq 0 ]] &&
   local_mode="demo-local: this machine, three real container cgroups under CPU load"
 fi
 
+# --- what the aggregator decided, from its /api/v1/status -------------------------------------
+admin_token=$(cat "$state/sim/aggregator/admin.token")
+# Placement entries per workload are {"current":N,"desired":N,"ready":N} keyed by cluster.
+placements() { curl -s --max-time 2 "$server/api/v1/status" | grep -o "\"$1\":{[^}]*}" || true; }
+# True once the drained cluster holds nothing and every other cluster's replicas are ready.
+drain_done() {
+  local drained others entry
+  drained=$(placements "$DRAIN_CLUSTER")
+  [[ -n $drained ]] || return 1
+  grep -qv '"current":0,"desired":0,"ready":0' <<<"$drained" && return 1
+  others=$(curl -s --max-time 2 "$server/api/v1/status" | grep -o '"[a-z0-9-]*":{"current":[0-9]*,"desired":[0-9]*,"ready":[0-9]*}' | grep -v "\"$DRAIN_CLUSTER\"")
+  while read -r entry; do
+    [[ $(sed 's/.*"current":\([0-9]*\).*/\1/' <<<"$entry") == $(sed 's/.*"ready":\([0-9]*\).*/\1/' <<<"$entry") ]] || return 1
+  done <<<"$others"
+}
+phase() {
+  local t=$1
+  if ((t < 35)); then echo "load rises: the aggregator scales the fleet out (HPA rules on 1 s data)"
+  elif ((t < 65)); then echo "aws-us-east-1 is dark: once it has failed (10 s), its share moves to gcp-europe-west1"
+  elif ((t < DRAIN_AT)); then echo "aws-us-east-1 is back: capacity fails back once it is healthy, make before break"
+  else echo "operator drains aws-us-east-1: everything migrates to gcp-europe-west1, never below the need"
+  fi
+}
+
 # --- live table ---------------------------------------------------------------------------------
-end=$((SECONDS + DURATION))
+started=$SECONDS
+end=$((started + DURATION))
+drain_requested="" drain_finished=""
 while ((SECONDS < end)) && kill -0 "$sim" 2>/dev/null; do
+  t=$((SECONDS - started))
+  if ((t >= DRAIN_AT)) && [[ -z $drain_requested ]]; then
+    code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $admin_token" \
+      "$server/api/v1/clusters/$DRAIN_CLUSTER/drain")
+    drain_requested=$t
+    echo "POST $server/api/v1/clusters/$DRAIN_CLUSTER/drain -> HTTP $code" >>"$state/actions.log"
+  fi
+  if [[ -n $drain_requested && -z $drain_finished ]] && drain_done; then drain_finished=$t; fi
   frame=$(
-    echo "fleetscale demo — a simulated fleet in two clouds, watched by the real agents and aggregator"
+    echo "fleetscale demo — two clouds, the real agents and aggregator; t=${t}s of ${DURATION}s (Ctrl-C to stop)"
+    echo "now: $(phase "$t")"
     echo "aws-us-east-1: systemd driver, cgroup v2; gcp-europe-west1: cgroupfs driver, cgroup v1; $local_mode"
-    echo "aggregator $server; refreshing every 2 s for $((end - SECONDS)) more seconds (Ctrl-C to stop)"
+    [[ -s $state/actions.log ]] && cat "$state/actions.log"
     echo
     "$BIN/fleetscale-sim" status "$control" 2>&1
-    echo
-    echo "What the aggregator sees, node by node:"
-    "$BIN/fleetscalectl" --server "$server" nodes 2>&1
   )
   [[ -t 1 ]] && printf '\033[H\033[2J'
   echo "$frame"
@@ -128,11 +171,19 @@ while ((SECONDS < end)) && kill -0 "$sim" 2>/dev/null; do
 done
 
 echo "aggregator counters:"
-curl -s "$server/metrics" | grep -E '^fleetscale_(ingest_samples_total|ingest_batches_total|agents_connected)' || true
+curl -s "$server/metrics" | grep -E '^fleetscale_(scale_actions_total|cluster_health_transitions_total|scaling_decisions_total)' || true
 echo
 echo "stopping the simulated fleet"
 kill -TERM "$sim" 2>/dev/null || true
 wait "$sim" 2>/dev/null || true
 sim=""
-# The simulator's report: demand against ready capacity per workload, and what it cost.
+# The simulator's report: demand against ready capacity, reaction to each load change, failover
+# (SURVIVOR REQUEST: kill -> first scale request at gcp; FAILOVER: -> ready capacity restored)
+# and failback (revival -> aws's replicas ready again), and what it cost.
 sed -n '/^Scenario /,$p' "$state/sim.out"
+echo
+if [[ -n $drain_finished ]]; then
+  echo "Drain of $DRAIN_CLUSTER: requested at t=${drain_requested}s, everything ready elsewhere after $((drain_finished - drain_requested)) s (to within the 2 s refresh)"
+elif [[ -n $drain_requested ]]; then
+  echo "Drain of $DRAIN_CLUSTER: requested at t=${drain_requested}s, not finished when the demo ended"
+fi

@@ -16,6 +16,8 @@ struct ClusterRegistry::Cluster {
   std::unique_ptr<Actuator> actuator;
   std::function<bool()> probe;  // empty for webhook clusters: agents are the only signal
   std::atomic<bool> apiReachable{false};
+  std::atomic<bool> everReachable{false};
+  std::atomic<SteadyTime::rep> lastProbeOk{0};  // steady clock ticks, once everReachable
   scaling::ClusterHealth health;
   WallTime healthSince{};
   bool draining = false;
@@ -117,7 +119,8 @@ Actuator* ClusterRegistry::actuator(const std::string& cluster) {
 }
 
 std::vector<ClusterRegistry::Transition> ClusterRegistry::updateHealth(
-    const std::map<std::string, double>& agentCoverage) {
+    const std::map<std::string, double>& agentCoverage,
+    const std::map<std::string, std::chrono::milliseconds>& agentsSilentFor) {
   std::vector<Transition> transitions;
   const SteadyTime now = clock_.now();
   std::lock_guard lock(mutex_);
@@ -127,6 +130,17 @@ std::vector<ClusterRegistry::Transition> ClusterRegistry::updateHealth(
     signals.agentCoverage = coverage == agentCoverage.end() ? 0.0 : coverage->second;
     signals.apiReachable = cluster->probe ? cluster->apiReachable.load()
                                           : signals.agentCoverage >= thresholds_.minAgentCoverage;
+    const auto agentsSilent = agentsSilentFor.find(name);
+    if (agentsSilent != agentsSilentFor.end()) {
+      signals.silentFor = agentsSilent->second;
+      if (cluster->probe && cluster->everReachable) {
+        const SteadyTime probeOk{SteadyTime::duration(cluster->lastProbeOk.load())};
+        signals.silentFor =
+            std::min(signals.silentFor,
+                     std::chrono::duration_cast<std::chrono::milliseconds>(now - probeOk));
+      }
+      signals.silentFor = std::max(signals.silentFor, std::chrono::milliseconds(0));
+    }
     if (auto change = cluster->health.update(signals, now)) {
       cluster->healthSince = clock_.wallNow();
       transitions.push_back({name, *change});
@@ -199,7 +213,13 @@ void ClusterRegistry::refresh(std::chrono::milliseconds scaleMaxAge) {
   }
   const WallTime now = clock_.wallNow();
   for (const auto& cluster : clusters) {
-    if (cluster->probe) cluster->apiReachable = cluster->probe();
+    if (cluster->probe) {
+      cluster->apiReachable = cluster->probe();
+      if (cluster->apiReachable) {
+        cluster->lastProbeOk = clock_.now().time_since_epoch().count();
+        cluster->everReachable = true;
+      }
+    }
     if (!cluster->actuator || (cluster->probe && !cluster->apiReachable)) continue;
     std::vector<WorkloadRef> due;
     {

@@ -102,6 +102,7 @@ class ContainerRecord {
     c.startTimeUnixMs = startTimeUnixMs_;
     c.podReadyTimeUnixMs = podReadyTimeUnixMs_;
     c.restartCount = restartCount_;
+    c.listed = !metadata(kContainerName).empty() || metadata(kPodUid).empty();
     return c;
   }
 
@@ -394,9 +395,15 @@ FleetSnapshot FleetState::snapshot(WallTime now) const {
   for (const auto& node : nodes) {
     std::lock_guard lock(node->mutex);
     const bool stale = node->staleAt(now);
-    contributions.push_back(NodeContribution{node->identity.cluster, stale, node->connected,
-                                             static_cast<int>(node->containers.size()),
-                                             node->totals});
+    const bool late = stale || isLate(node->lastSeen, node->intervalSeconds, now);
+    NodeContribution contribution;
+    contribution.cluster = node->identity.cluster;
+    contribution.stale = stale;
+    contribution.lastSeen = node->lastSeen;
+    contribution.connected = node->connected;
+    contribution.containers = static_cast<int>(node->containers.size());
+    contribution.totals = node->totals;
+    contributions.push_back(std::move(contribution));
     // Pods never span nodes, so containers group into pods node by node.
     podIndex.clear();
     nodePods.clear();
@@ -412,11 +419,13 @@ FleetSnapshot FleetState::snapshot(WallTime now) const {
         pod.node = node->identity.node;
         pod.pod = record.metadata(kPod).empty() ? record.id() : record.metadata(kPod);
         pod.stale = stale;
+        pod.late = late;
         nodePods.emplace_back(record.workloadId(), std::move(pod));
       }
       nodePods[it->second].second.add(record.contribution());
     }
     for (auto& [workloadId, pod] : nodePods) {
+      pod.finish();
       if (podsByWorkload.size() <= workloadId) podsByWorkload.resize(workloadId + 1);
       podsByWorkload[workloadId].push_back(std::move(pod));
     }

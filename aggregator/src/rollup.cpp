@@ -5,16 +5,32 @@
 
 namespace fleetscale::aggregator {
 
-bool isStale(WallTime lastSeen, double intervalSeconds, WallTime now) {
+namespace {
+
+bool silentFor(double ticks, WallTime lastSeen, double intervalSeconds, WallTime now) {
   const double tick = intervalSeconds > 0 ? intervalSeconds : kDefaultIntervalSeconds;
   const auto limit = std::chrono::duration_cast<std::chrono::system_clock::duration>(
-      std::chrono::duration<double>(tick * kStaleTicks));
+      std::chrono::duration<double>(tick * ticks));
   return now - lastSeen > limit;
+}
+
+}  // namespace
+
+bool isStale(WallTime lastSeen, double intervalSeconds, WallTime now) {
+  return silentFor(kStaleTicks, lastSeen, intervalSeconds, now);
+}
+
+bool isLate(WallTime lastSeen, double intervalSeconds, WallTime now) {
+  return silentFor(kLateTicks, lastSeen, intervalSeconds, now);
 }
 
 std::string WorkloadKey::toString() const { return namespaceName + "/" + kind + "/" + name; }
 
 void PodSample::add(const ContainerContribution& c) {
+  if (!c.listed) {
+    unlisted_.push_back(c);
+    return;
+  }
   // A figure missing from any container makes the pod's sum missing (NaN propagates).
   cpuUsageCores += c.cpuUsageCores;
   cpuRequestCores += c.cpuRequestCores;
@@ -27,6 +43,16 @@ void PodSample::add(const ContainerContribution& c) {
   podReadyTimeUnixMs = std::max(podReadyTimeUnixMs, c.podReadyTimeUnixMs);
   restarts += c.restartCount;
   ++containers;
+}
+
+void PodSample::finish() {
+  std::vector<ContainerContribution> unlisted;
+  unlisted.swap(unlisted_);
+  if (containers > 0) return;
+  for (auto c : unlisted) {
+    c.listed = true;
+    add(c);
+  }
 }
 
 namespace {
@@ -117,6 +143,7 @@ std::vector<ClusterSnapshot> summarizeClusters(const std::vector<NodeContributio
     cluster.name = node.cluster;
     ++cluster.nodes;
     if (node.connected) ++cluster.connectedAgents;
+    cluster.lastSeen = std::max(cluster.lastSeen, node.lastSeen);
     if (node.stale) {
       ++cluster.staleNodes;
       continue;

@@ -126,13 +126,18 @@ void ScalingLoop::restoreHistory() {
 void ScalingLoop::tick(const FleetSnapshot& snapshot) {
   const auto policy = policy_.get();
   std::map<std::string, double> coverage;
+  std::map<std::string, std::chrono::milliseconds> silentFor;
   for (const auto& cluster : snapshot.clusters) {
     coverage[cluster.name] =
         cluster.nodes > 0 ? static_cast<double>(cluster.nodes - cluster.staleNodes) / cluster.nodes
                           : 0.0;
+    if (cluster.lastSeen != WallTime{}) {
+      silentFor[cluster.name] = std::chrono::duration_cast<std::chrono::milliseconds>(
+          snapshot.takenAt - cluster.lastSeen);
+    }
   }
   auto log = componentLogger("aggregator.scaling");
-  for (const auto& transition : clusters_.updateHealth(coverage)) {
+  for (const auto& transition : clusters_.updateHealth(coverage, silentFor)) {
     const std::string from(scaling::healthStateName(transition.change.from));
     const std::string to(scaling::healthStateName(transition.change.to));
     log->warn("cluster {} is now {} (was {}): {}", transition.cluster, to, from,

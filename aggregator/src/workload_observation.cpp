@@ -25,7 +25,7 @@ WorkloadObservation buildObservation(const WorkloadSnapshot& workload, std::int3
     if (isPresent(sample.memoryRequestBytes)) {
       pod.memoryRequestMilli = std::llround(sample.memoryRequestBytes) * 1000;
     }
-    if (!sample.stale) {
+    if (!sample.stale && !sample.late) {
       if (isPresent(sample.cpuUsageCores)) {
         observation.metrics[Resource::kCpu][pod.name] =
             PodMetric{std::llround(sample.cpuUsageCores * 1000.0), sampledAt, window};

@@ -40,7 +40,7 @@ std::optional<HealthTransition> ClusterHealth::update(const HealthSignals& signa
     bothUpSince_.reset();
   }
   if (neither) {
-    if (!bothDownSince_) bothDownSince_ = now;
+    if (!bothDownSince_) bothDownSince_ = now - signals.silentFor;
   } else {
     bothDownSince_.reset();
   }

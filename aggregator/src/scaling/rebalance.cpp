@@ -34,7 +34,10 @@ PlacementPlan planPlacement(std::int32_t total, const std::vector<ClusterSlot>& 
   std::int32_t held = 0;
   std::vector<ClusterSlot> eligibleSlots;
   for (const auto& view : clusters) {
-    if (view.health != HealthState::kFailed) plan.readyTotal += view.readyReplicas;
+    // Ready pods beyond the spec are on their way out (the agents see them until they are
+    // gone): no capacity to count on.
+    if (view.health != HealthState::kFailed)
+      plan.readyTotal += std::min(view.readyReplicas, view.specReplicas);
     if (view.health == HealthState::kSuspect) {
       held += view.specReplicas;
       plan.targets[view.cluster] = view.specReplicas;
@@ -90,14 +93,14 @@ PlacementPlan planPlacement(std::int32_t total, const std::vector<ClusterSlot>& 
   for (const ClusterView* view : shrinking) {
     const std::int32_t target = plan.targets[view->cluster];
     const std::int32_t wanted = view->specReplicas - target;
-    // Replicas that are not ready serve nothing: removing them costs no capacity.
-    const std::int32_t notReady =
-        std::max<std::int32_t>(0, view->specReplicas - view->readyReplicas);
-    const std::int32_t free = std::min(wanted, notReady);
-    const std::int32_t allowed = std::min(wanted, free + std::max<std::int32_t>(0, surplus));
+    // Only the ready surplus elsewhere pays for a removal, even of replicas the agents do not
+    // see ready: readiness and new pods reach the agents with the kubelet's metadata, seconds
+    // late, so such a replica may well be serving, and which pods the ReplicaSet controller
+    // removes is not ours to choose.
+    const std::int32_t allowed = std::min(wanted, std::max<std::int32_t>(0, surplus));
     if (allowed > 0) {
       plan.writes[view->cluster] = view->specReplicas - allowed;
-      surplus -= std::max<std::int32_t>(0, allowed - free);
+      surplus -= allowed;
     }
     if (allowed < wanted) {
       plan.notes.push_back(view->cluster + " keeps " + std::to_string(wanted - allowed) +

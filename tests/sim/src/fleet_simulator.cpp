@@ -7,6 +7,7 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <cerrno>
@@ -15,14 +16,17 @@
 #include <fstream>
 #include <random>
 
+#include "fleetscale/shared/http_client.h"
 #include "fleetscale/shared/logging.h"
 #include "fleetscale/shared/test_pki.h"
 #include "fleetscale/shared/text.h"
 #include "fleetscale/sim/api_server.h"
 #include "fleetscale/sim/child_process.h"
 #include "fleetscale/sim/control_api.h"
+#include "fleetscale/sim/hpa_baseline.h"
 #include "fleetscale/sim/kubelet_server.h"
 #include "fleetscale/sim/node_writer.h"
+#include "fleetscale/sim/policy_writer.h"
 #include "fleetscale/sim/tcp_relay.h"
 
 namespace fleetscale::sim {
@@ -57,7 +61,7 @@ Status writeText(const std::string& path, const std::string& content,
 
 std::string kubeconfigYaml(
     const std::vector<std::tuple<std::string, std::string, std::string, std::string>>& clusters,
-    const std::string& current) {
+    const std::string& current, const std::string& user = "admin") {
   // (cluster name, server URL, CA PEM, token)
   std::string out = "apiVersion: v1\nkind: Config\npreferences: {}\nclusters:\n";
   for (const auto& [name, server, ca, token] : clusters) {
@@ -66,12 +70,12 @@ std::string kubeconfigYaml(
   }
   out += "users:\n";
   for (const auto& [name, server, ca, token] : clusters) {
-    out += "- name: " + name + "-admin\n  user:\n    token: " + token + "\n";
+    out += "- name: " + name + "-" + user + "\n  user:\n    token: " + token + "\n";
   }
   out += "contexts:\n";
   for (const auto& [name, server, ca, token] : clusters) {
-    out += "- name: " + name + "\n  context:\n    cluster: " + name + "\n    user: " + name +
-           "-admin\n";
+    out += "- name: " + name + "\n  context:\n    cluster: " + name + "\n    user: " + name + "-" +
+           user + "\n";
   }
   out += "current-context: " + current + "\n";
   return out;
@@ -200,7 +204,12 @@ struct FleetSimulator::Impl {
   std::vector<std::thread> ioThreads;
   std::vector<ClusterRuntime> clusters;
   ChildProcess aggregator;
+  std::string aggregatorBinary;
+  std::vector<std::string> aggregatorArgs;  // all but the listen addresses
+  std::string aggregatorDir;
   std::string aggregatorLog;
+  std::string adminTokenFile;
+  std::string policyFile;  // "" when no workload is autoscaled
   std::optional<std::pair<std::uint16_t, std::uint16_t>> aggregatorPorts;
   std::atomic<double> endedAggregatorCpuSeconds{0};
   std::unique_ptr<HttpServer> control;
@@ -304,50 +313,6 @@ Status FleetSimulator::start() {
     impl.ioThreads.emplace_back([&impl] { impl.io.run(); });
   }
 
-  // --- aggregator -----------------------------------------------------------------------------
-  std::string aggregatorAddress = options_.externalAggregator;
-  if (scenario_.aggregator.enabled) {
-    const std::string dir = stateDir_ + "/aggregator";
-    fs::create_directories(dir, ec);
-    fs::remove(dir + "/ready.json", ec);
-    impl.aggregatorLog = dir + "/aggregator.log";
-    std::vector<std::string> args = {"--listen",       "127.0.0.1:0",  "--http-listen",
-                                     "127.0.0.1:0",    "--ready-file", dir + "/ready.json",
-                                     "--token-file",   impl.tokenFile, "--aggregator-id",
-                                     "fleetscale-sim", "--log-level",  options_.childLogLevel};
-    for (std::string arg : scenario_.aggregator.extraArgs) {
-      for (std::size_t at = arg.find("{state}"); at != std::string::npos;
-           at = arg.find("{state}")) {
-        arg.replace(at, 7, stateDir_);
-      }
-      args.push_back(std::move(arg));
-    }
-    if (Status s =
-            impl.aggregator.start(binDir + "/fleetscale-aggregator", args, impl.aggregatorLog);
-        !s) {
-      return Error{"cannot start fleetscale-aggregator: " + s.message()};
-    }
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
-    while (!impl.aggregatorPorts && std::chrono::steady_clock::now() < deadline) {
-      if (!impl.aggregator.running()) break;
-      if (auto text = readFile(dir + "/ready.json")) {
-        const json ready = json::parse(*text, nullptr, false);
-        if (!ready.is_discarded() && ready.contains("ingest_port")) {
-          impl.aggregatorPorts = std::make_pair(ready["ingest_port"].get<std::uint16_t>(),
-                                                ready["http_port"].get<std::uint16_t>());
-          break;
-        }
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    if (!impl.aggregatorPorts) {
-      return Error{"fleetscale-aggregator did not become ready; see " + impl.aggregatorLog};
-    }
-    aggregatorAddress = "127.0.0.1:" + std::to_string(impl.aggregatorPorts->first);
-  }
-  auto target = parseHostPort(aggregatorAddress.empty() ? "127.0.0.1:9" : aggregatorAddress);
-  if (!target) return Error{"aggregator address: " + target.error().message};
-
   // Does this agent read the kubelet? (The flags arrived with the agent's metadata work.)
   if (scenario_.agents.enabled) {
     agentsReadKubelet_ =
@@ -381,6 +346,7 @@ Status FleetSimulator::start() {
         {"controller",
          {"system:serviceaccount:fleetscale:fleetscale-aggregator", Role::kController}},
         {"agent", {"system:serviceaccount:fleetscale:fleetscale-agent", Role::kAgent}},
+        {"hpa", {"system:serviceaccount:kube-system:horizontal-pod-autoscaler", Role::kController}},
         {"none", {"system:serviceaccount:default:default", Role::kNone}},
     };
     std::map<std::string, std::string> tokenValues;
@@ -421,10 +387,16 @@ Status FleetSimulator::start() {
     }
     kubeconfigEntries.emplace_back(spec.name, endpoints.apiUrl, pki->ca.certificate,
                                    tokenValues["admin"]);
-
-    runtime.relay = std::make_unique<TcpRelay>(impl.io, *target);
-    runtime.relay->start();
-    endpoints.relayPort = runtime.relay->port();
+    // The aggregator's own identity: it may read and scale, nothing more.
+    endpoints.aggregatorKubeconfig = dir + "/aggregator.kubeconfig";
+    if (Status s = writeText(endpoints.aggregatorKubeconfig,
+                             kubeconfigYaml({{spec.name, endpoints.apiUrl, pki->ca.certificate,
+                                              tokenValues["controller"]}},
+                                            spec.name, "fleetscale-aggregator"),
+                             fs::perms(0600));
+        !s) {
+      return s;
+    }
 
     std::vector<NodeState> nodes;
     {
@@ -467,9 +439,8 @@ Status FleetSimulator::start() {
       if (Status s = runtimeNode->writer->initialize(snapshot); !s) {
         return Error{"node tree " + nodeEndpoints.hostRoot + ": " + s.message()};
       }
-      runtimeNode->agentArgs = {"--aggregator",
-                                "127.0.0.1:" + std::to_string(endpoints.relayPort),
-                                "--token-file",
+      // "--aggregator" and the relay's address come first, once the relay listens.
+      runtimeNode->agentArgs = {"--token-file",
                                 impl.tokenFile,
                                 "--cluster",
                                 spec.name,
@@ -513,6 +484,27 @@ Status FleetSimulator::start() {
     }
   }
 
+  // --- aggregator, then a relay per cluster in front of it --------------------------------------
+  std::string aggregatorAddress = options_.externalAggregator;
+  if (scenario_.aggregator.enabled) {
+    if (Status s = prepareAggregator(binDir); !s) return s;
+    if (Status s = launchAggregator("127.0.0.1:0", "127.0.0.1:0"); !s) return s;
+    aggregatorAddress = "127.0.0.1:" + std::to_string(impl.aggregatorPorts->first);
+  }
+  auto target = parseHostPort(aggregatorAddress.empty() ? "127.0.0.1:9" : aggregatorAddress);
+  if (!target) return Error{"aggregator address: " + target.error().message};
+  for (std::size_t i = 0; i < impl.clusters.size(); ++i) {
+    ClusterRuntime& runtime = impl.clusters[i];
+    runtime.relay = std::make_unique<TcpRelay>(impl.io, *target);
+    runtime.relay->start();
+    endpoints_[i].relayPort = runtime.relay->port();
+    for (auto& node : runtime.nodes) {
+      node->agentArgs.insert(
+          node->agentArgs.begin(),
+          {"--aggregator", "127.0.0.1:" + std::to_string(runtime.relay->port())});
+    }
+  }
+
   // --- the first tick, then agents -------------------------------------------------------------
   // The trees show the counters of this moment before any agent reads them, and faults due at
   // the start are in force.
@@ -541,7 +533,137 @@ Status FleetSimulator::start() {
   log->info("simulated fleet '{}' running: {} clusters, state in {}", scenario_.name,
             scenario_.clusters.size(), stateDir_);
   loopThread_ = std::thread([this] { loop(); });
+  if (options_.hpaBaseline) baselineThread_ = std::thread([this] { baselineLoop(); });
   return {};
+}
+
+Status FleetSimulator::prepareAggregator(const std::string& binDir) {
+  Impl& impl = *impl_;
+  std::error_code ec;
+  impl.aggregatorDir = stateDir_ + "/aggregator";
+  fs::create_directories(impl.aggregatorDir, ec);
+  if (ec) return Error{impl.aggregatorDir + ": " + ec.message()};
+  impl.aggregatorBinary = binDir + "/fleetscale-aggregator";
+  impl.aggregatorLog = impl.aggregatorDir + "/aggregator.log";
+  impl.adminTokenFile = impl.aggregatorDir + "/admin.token";
+  if (Status s = writeText(impl.adminTokenFile, randomToken() + "\n", fs::perms(0600)); !s) {
+    return s;
+  }
+  std::vector<std::string> args = {"--ready-file",       impl.aggregatorDir + "/ready.json",
+                                   "--token-file",       impl.tokenFile,
+                                   "--admin-token-file", impl.adminTokenFile,
+                                   "--aggregator-id",    "fleetscale-sim",
+                                   "--log-level",        options_.childLogLevel};
+  const auto& extra = scenario_.aggregator.extraArgs;
+  const bool ownStateDir = std::find(extra.begin(), extra.end(), "--state-dir") != extra.end();
+  if (scenario_.autoscaled() && !options_.hpaBaseline) {
+    std::vector<PolicyCluster> clusters;
+    for (const auto& endpoints : endpoints_) {
+      clusters.push_back({endpoints.name, endpoints.aggregatorKubeconfig, endpoints.name});
+    }
+    impl.policyFile = impl.aggregatorDir + "/policy.yaml";
+    if (Status s = writeText(impl.policyFile, aggregatorPolicyYaml(scenario_, clusters)); !s) {
+      return s;
+    }
+    args.insert(args.end(), {"--policy", impl.policyFile});
+    // Decisions, drains and behavior history survive an aggregator restart in its store.
+    if (!ownStateDir) args.insert(args.end(), {"--state-dir", impl.aggregatorDir + "/store"});
+  }
+  for (auto [flag, value] : {std::pair{"--failed-after", &scenario_.aggregator.failedAfter},
+                             std::pair{"--healthy-after", &scenario_.aggregator.healthyAfter},
+                             std::pair{"--probe-interval", &scenario_.aggregator.probeInterval}}) {
+    if (!value->empty()) args.insert(args.end(), {flag, *value});
+  }
+  for (std::string arg : extra) {
+    for (std::size_t at = arg.find("{state}"); at != std::string::npos; at = arg.find("{state}")) {
+      arg.replace(at, 7, stateDir_);
+    }
+    args.push_back(std::move(arg));
+  }
+  impl.aggregatorArgs = std::move(args);
+  return {};
+}
+
+Status FleetSimulator::launchAggregator(const std::string& listen, const std::string& httpListen) {
+  Impl& impl = *impl_;
+  const std::string readyFile = impl.aggregatorDir + "/ready.json";
+  std::error_code ec;
+  fs::remove(readyFile, ec);
+  std::vector<std::string> args = {"--listen", listen, "--http-listen", httpListen};
+  args.insert(args.end(), impl.aggregatorArgs.begin(), impl.aggregatorArgs.end());
+  if (Status s = impl.aggregator.start(impl.aggregatorBinary, args, impl.aggregatorLog); !s) {
+    return Error{"cannot start fleetscale-aggregator: " + s.message()};
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  while (std::chrono::steady_clock::now() < deadline && impl.aggregator.running()) {
+    if (auto text = readFile(readyFile)) {
+      const json ready = json::parse(*text, nullptr, false);
+      if (!ready.is_discarded() && ready.contains("ingest_port")) {
+        impl.aggregatorPorts = std::make_pair(ready["ingest_port"].get<std::uint16_t>(),
+                                              ready["http_port"].get<std::uint16_t>());
+        return {};
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return Error{"fleetscale-aggregator did not become ready; see " + impl.aggregatorLog};
+}
+
+Status FleetSimulator::restartAggregator() {
+  Impl& impl = *impl_;
+  if (!started_ || stopped_) return Error{"the simulator is not running"};
+  if (!impl.aggregatorPorts) return Error{"this simulator did not start an aggregator"};
+  const auto [ingest, http] = *impl.aggregatorPorts;
+  impl.endedAggregatorCpuSeconds =
+      impl.endedAggregatorCpuSeconds + processCpuSeconds(impl.aggregator.pid());
+  impl.aggregator.stop(SIGTERM, std::chrono::seconds(10));
+  // The same ports: the relays and clients keep their addresses.
+  return launchAggregator("127.0.0.1:" + std::to_string(ingest),
+                          "127.0.0.1:" + std::to_string(http));
+}
+
+void FleetSimulator::baselineLoop() {
+  auto log = componentLogger("sim.baseline");
+  HpaBaseline baseline(scenario_, BaselineOptions{});
+  std::map<std::string, std::unique_ptr<CurlHttpClient>> clients;
+  for (const auto& endpoints : endpoints_) {
+    TlsClientOptions tls;
+    tls.caFile = endpoints.caFile;
+    clients[endpoints.name] = std::make_unique<CurlHttpClient>(tls);
+  }
+  while (!stopping_) {
+    std::vector<BaselineWrite> writes;
+    {
+      std::lock_guard lock(fleet_->mutex);
+      writes = baseline.step(fleet_->model, fleet_->clock.now());
+    }
+    // As the HPA controller does: through the cluster's API, with its own identity.
+    for (const auto& write : writes) {
+      const ClusterEndpoints* endpoints = findEndpoints(write.cluster);
+      auto token = readSecretFile(endpoints->tokenFiles.at("hpa"));
+      HttpClientRequest request;
+      request.method = "PATCH";
+      request.url = endpoints->apiUrl + "/apis/apps/v1/namespaces/" + write.namespaceName + "/" +
+                    (write.kind == WorkloadKind::kStatefulSet ? "statefulsets/" : "deployments/") +
+                    write.name + "/scale";
+      request.headers = {{"Authorization", "Bearer " + (token ? *token : std::string())},
+                         {"Content-Type", "application/merge-patch+json"}};
+      request.body = json{{"spec", {{"replicas", write.replicas}}}}.dump();
+      request.totalTimeout = std::chrono::seconds(5);
+      auto response = clients[write.cluster]->send(request);
+      if (!response || response->status != 200) {
+        log->warn("baseline: scaling {}/{} in {} to {} failed: {}", write.namespaceName, write.name,
+                  write.cluster, write.replicas,
+                  response ? std::to_string(response->status) : response.error().message);
+      } else {
+        log->info("baseline: {}/{} in {} scaled to {}: {}", write.namespaceName, write.name,
+                  write.cluster, write.replicas, write.reason);
+      }
+    }
+    std::unique_lock lock(impl_->mutex);
+    impl_->changed.wait_for(lock, std::chrono::milliseconds(100),
+                            [this] { return stopping_.load(); });
+  }
 }
 
 json FleetSimulator::endpointsJson() const {
@@ -560,6 +682,7 @@ json FleetSimulator::endpointsJson() const {
                         {"region", c.region},
                         {"api_url", c.apiUrl},
                         {"kubeconfig", c.kubeconfig},
+                        {"aggregator_kubeconfig", c.aggregatorKubeconfig},
                         {"ca_file", c.caFile},
                         {"token_files", c.tokenFiles},
                         {"client_certificate_files", c.clientCertificateFiles},
@@ -582,7 +705,9 @@ json FleetSimulator::endpointsJson() const {
         {"ingest_port", impl_->aggregatorPorts->first},
         {"http_port", impl_->aggregatorPorts->second},
         {"url", "http://127.0.0.1:" + std::to_string(impl_->aggregatorPorts->second)},
-        {"log", impl_->aggregatorLog}};
+        {"log", impl_->aggregatorLog},
+        {"admin_token_file", impl_->adminTokenFile},
+        {"policy", impl_->policyFile}};
   } else {
     out["aggregator"] = nullptr;
   }
@@ -976,6 +1101,7 @@ void FleetSimulator::stop() {
     impl_->changed.notify_all();
   }
   if (loopThread_.joinable()) loopThread_.join();
+  if (baselineThread_.joinable()) baselineThread_.join();
   Impl& impl = *impl_;
   json cost = costJson();
   for (auto& cluster : impl.clusters) {
@@ -985,7 +1111,7 @@ void FleetSimulator::stop() {
   if (impl.control) impl.control->stop();
   for (auto& cluster : impl.clusters) {
     cluster.api->stop();
-    cluster.relay->stop();
+    if (cluster.relay) cluster.relay->stop();  // absent when start() failed early
     for (auto& node : cluster.nodes) node->kubelet->stop();
   }
   if (impl.work) impl.work.reset();

@@ -108,6 +108,14 @@ std::vector<FailoverResult> findFailovers(const Timeline& timeline, const std::s
       }
       if (event.kind == FaultKind::kKillCluster) break;  // killed again without a revival
     }
+    for (const auto& action : timeline.actions) {
+      if (action.seconds < kill.seconds || action.workload != workload) continue;
+      if (result.revivedAt && action.seconds >= *result.revivedAt) break;
+      if (action.cluster != kill.cluster && action.to > action.from) {
+        result.survivorRequestSeconds = action.seconds - kill.seconds;
+        break;
+      }
+    }
     for (const auto& sample : timeline.samples) {
       if (sample.seconds < kill.seconds) continue;
       if (result.revivedAt && sample.seconds >= *result.revivedAt) break;
@@ -229,6 +237,7 @@ json reportJson(const Report& report, const Timeline& timeline) {
     for (const auto& f : w.failovers) {
       failovers.push_back({{"cluster", f.cluster},
                            {"killed_at_seconds", f.killedAt},
+                           {"survivor_request_seconds", optionalJson(f.survivorRequestSeconds)},
                            {"failover_seconds", optionalJson(f.failoverSeconds)},
                            {"revived_at_seconds", optionalJson(f.revivedAt)},
                            {"failback_seconds", optionalJson(f.failbackSeconds)}});
@@ -333,9 +342,10 @@ std::string reportTable(const Report& report) {
     if (!w.failovers.empty()) {
       out += "\nFailover, " + w.workload + ":\n";
       std::vector<std::vector<std::string>> failovers = {
-          {"CLUSTER", "KILLED AT", "FAILOVER", "REVIVED AT", "FAILBACK"}};
+          {"CLUSTER", "KILLED AT", "SURVIVOR REQUEST", "FAILOVER", "REVIVED AT", "FAILBACK"}};
       for (const auto& f : w.failovers) {
-        failovers.push_back({f.cluster, fixed(f.killedAt, 1) + " s", seconds(f.failoverSeconds),
+        failovers.push_back({f.cluster, fixed(f.killedAt, 1) + " s",
+                             seconds(f.survivorRequestSeconds), seconds(f.failoverSeconds),
                              f.revivedAt ? fixed(*f.revivedAt, 1) + " s" : "-",
                              seconds(f.failbackSeconds)});
       }

@@ -363,6 +363,51 @@ FaultSpec parseFaultNode(const YAML::Node& node, const std::string& context) {
   return fault;
 }
 
+AutoscaleSpec parseAutoscale(const YAML::Node& node, const std::string& context,
+                             const WorkloadSpec& workload) {
+  Fields fields(node, context);
+  AutoscaleSpec autoscale;
+  autoscale.minReplicas = fields.integer("min-replicas", autoscale.minReplicas, 1);
+  autoscale.maxReplicas = fields.integer("max-replicas", autoscale.maxReplicas, 1);
+  if (autoscale.maxReplicas < autoscale.minReplicas) {
+    fail(node, context + ".max-replicas", "below min-replicas");
+  }
+  if (fields.has("cpu-utilization")) {
+    autoscale.cpuUtilization = fields.integer("cpu-utilization", 0, 1);
+  }
+  if (fields.has("memory-utilization")) {
+    autoscale.memoryUtilization = fields.integer("memory-utilization", 0, 1);
+  }
+  if (!autoscale.cpuUtilization && !autoscale.memoryUtilization) {
+    fail(node, context, "needs cpu-utilization or memory-utilization (the target)");
+  }
+  if (autoscale.cpuUtilization && !workload.resources.cpuRequest) {
+    fail(node, context + ".cpu-utilization", "the workload has no cpu request");
+  }
+  if (autoscale.memoryUtilization && !workload.resources.memoryRequest) {
+    fail(node, context + ".memory-utilization", "the workload has no memory request");
+  }
+  if (fields.has("weights")) {
+    const YAML::Node weights = fields.get("weights");
+    Fields perCluster(weights, context + ".weights");
+    for (const auto& [cluster, replicas] : workload.replicas) {
+      if (perCluster.has(cluster)) {
+        const double weight = perCluster.number(cluster, 1);
+        if (weight < 0) fail(weights, context + ".weights." + cluster, "must be >= 0");
+        autoscale.weights[cluster] = weight;
+      }
+    }
+    perCluster.finish();  // a cluster the workload does not run in is an unknown key
+  }
+  if (fields.has("behavior")) {
+    const YAML::Node behavior = fields.get("behavior");
+    if (!behavior.IsMap()) fail(behavior, context + ".behavior", "expected a mapping");
+    autoscale.behaviorYaml = YAML::Dump(behavior);
+  }
+  fields.finish();
+  return autoscale;
+}
+
 WorkloadSpec parseWorkload(const YAML::Node& node, const std::vector<ClusterSpec>& clusters,
                            int index, const std::string& baseDir) {
   const std::string context = "workloads[" + std::to_string(index) + "]";
@@ -429,6 +474,9 @@ WorkloadSpec parseWorkload(const YAML::Node& node, const std::vector<ClusterSpec
     fail(node, context + ".resources", "memory request above limit");
   }
   workload.capacityPerReplica = fields.optionalQuantity("capacity-per-replica");
+  if (fields.has("autoscale")) {
+    workload.autoscale = parseAutoscale(fields.get("autoscale"), context + ".autoscale", workload);
+  }
   if (fields.has("idle")) {
     Fields idle(fields.get("idle"), context + ".idle");
     workload.idleCpuCores = idle.quantity("cpu", workload.idleCpuCores);
@@ -482,6 +530,13 @@ Scenario parseRoot(const YAML::Node& root, const std::string& baseDir) {
     Fields aggregator(fields.get("aggregator"), "aggregator");
     scenario.aggregator.enabled = aggregator.boolean("enabled", true);
     scenario.aggregator.extraArgs = aggregator.strings("args");
+    for (auto [key, target] : {std::pair{"failed-after", &scenario.aggregator.failedAfter},
+                               std::pair{"healthy-after", &scenario.aggregator.healthyAfter},
+                               std::pair{"probe-interval", &scenario.aggregator.probeInterval}}) {
+      if (!aggregator.has(key)) continue;
+      aggregator.seconds(key, 0);  // checked here, passed on as written
+      *target = aggregator.string(key);
+    }
     aggregator.finish();
   }
 
@@ -580,6 +635,11 @@ const ClusterSpec* Scenario::findCluster(std::string_view clusterName) const {
     if (cluster.name == clusterName) return &cluster;
   }
   return nullptr;
+}
+
+bool Scenario::autoscaled() const {
+  return std::any_of(workloads.begin(), workloads.end(),
+                     [](const WorkloadSpec& workload) { return workload.autoscale.has_value(); });
 }
 
 Result<Scenario> parseScenario(std::string_view yaml, const std::string& baseDir) {

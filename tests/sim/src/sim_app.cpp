@@ -30,6 +30,7 @@ struct RunOptions {
   std::string childLogLevel = "info";
   bool noAgents = false;
   bool noAggregator = false;
+  std::string baseline;
 };
 
 // One line per workload: demand, ready capacity and replicas per cluster.
@@ -65,6 +66,7 @@ int run(const RunOptions& options) {
   simOptions.childLogLevel = options.childLogLevel;
   if (options.noAgents) simOptions.agents = false;
   if (options.noAggregator) simOptions.aggregator = false;
+  simOptions.hpaBaseline = options.baseline == "hpa";
   if (!options.duration.empty()) {
     auto duration = parseDuration(options.duration);
     if (!duration) {
@@ -161,15 +163,19 @@ int status(const std::string& control) {
     std::cerr << "fleetscale-sim: no simulator answers at " << control << "\n";
     return 1;
   }
-  nlohmann::json nodes, containers;
+  nlohmann::json nodes, containers, scaling;
   if (endpoints["aggregator"].is_object()) {
     const std::string aggregator = endpoints["aggregator"].value("url", "");
     nodes = fetchJson(client, aggregator + "/api/v1/nodes");
     containers = fetchJson(client, aggregator + "/api/v1/containers");
+    scaling = fetchJson(client, aggregator + "/api/v1/status");
   }
   std::printf("scenario %s, t=%.0fs%s\n\n", endpoints.value("scenario", "").c_str(),
               state.value("seconds", 0.0), state.value("finished", false) ? " (finished)" : "");
   std::cout << renderFleetStatus(state, nodes, containers, std::chrono::system_clock::now());
+  if (const std::string view = renderScalingStatus(scaling); !view.empty()) {
+    std::cout << "\nThe aggregator's decisions:\n" << view;
+  }
   return 0;
 }
 
@@ -228,6 +234,11 @@ int simMain(int argc, char** argv) {
                          "stream to this aggregator HOST:PORT instead of starting one");
   runCommand->add_flag("--no-agents", runOptions.noAgents, "start no agents");
   runCommand->add_flag("--no-aggregator", runOptions.noAggregator, "start no aggregator");
+  runCommand
+      ->add_option("--baseline", runOptions.baseline,
+                   "hpa: scale the autoscaled workloads as Kubernetes' HPA would (15 s metrics, "
+                   "15 s sync), the aggregator only observing")
+      ->check(CLI::IsMember({"hpa"}));
   runCommand
       ->add_option("--status-interval", runOptions.statusInterval,
                    "print workload status this often (0 = never)")

@@ -116,4 +116,33 @@ std::string renderFleetStatus(const json& state, const json& nodes, const json& 
   return out;
 }
 
+std::string renderScalingStatus(const json& status) {
+  if (!status.is_object() || status.value("clusters", json::array()).empty()) return "";
+  std::vector<std::vector<std::string>> health = {{"CLUSTER", "HEALTH", "API", "DRAINING"}};
+  for (const auto& c : status["clusters"]) {
+    health.push_back({c.value("name", ""), c.value("state", ""),
+                      c.value("apiReachable", false) ? "reachable" : "unreachable",
+                      c.value("draining", false) ? "yes" : "no"});
+  }
+  std::vector<std::vector<std::string>> workloads = {
+      {"WORKLOAD", "DESIRED", "PER CLUSTER (target/spec/ready)", "DECISION"}};
+  for (const auto& w : status.value("workloads", json::array())) {
+    std::string placement;
+    const json clusters = w.value("clusters", json::object());
+    for (const auto& [cluster, r] : clusters.items()) {
+      placement +=
+          (placement.empty() ? "" : ", ") + cluster + " " + std::to_string(r.value("desired", 0)) +
+          "/" + std::to_string(r.value("current", 0)) + "/" + std::to_string(r.value("ready", 0));
+    }
+    std::string reason =
+        w.value("error", "").empty() ? w.value("reason", "") : w.value("error", "");
+    for (const auto& note : w.value("notes", json::array())) {
+      if (note.is_string()) reason += "; " + note.get<std::string>();
+    }
+    workloads.push_back({w.value("namespace", "") + "/" + w.value("name", ""),
+                         std::to_string(w.value("desiredReplicas", 0)), placement, reason});
+  }
+  return renderTextTable(health) + "\n" + renderTextTable(workloads);
+}
+
 }  // namespace fleetscale::sim

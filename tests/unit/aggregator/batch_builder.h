@@ -19,6 +19,8 @@ struct ContainerSpec {
   double cpu = 0.5;
   double request = 1.0;
   bool ready = true;
+  std::string container = "";  // the spec container's name; "" = not named by the metadata
+  bool podLevelOnly = false;   // a sandbox: the pod's labels, no request, no readiness
 };
 
 inline v1::ContainerSample containerSample(const ContainerSpec& spec) {
@@ -33,6 +35,8 @@ inline v1::ContainerSample containerSample(const ContainerSpec& spec) {
   m->set_namespace_(spec.namespaceName);
   m->set_workload_kind("Deployment");
   m->set_workload(spec.workload);
+  if (!spec.container.empty()) m->set_container(spec.container);
+  if (spec.podLevelOnly) return c;
   m->set_cpu_request_cores(spec.request);
   m->set_memory_request_bytes(200 << 20);
   m->set_ready(spec.ready);

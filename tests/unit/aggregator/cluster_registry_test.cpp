@@ -75,6 +75,26 @@ TEST(ClusterRegistryTest, ProbesFeedHealthAndScalesAreReadWhenStale) {
   EXPECT_EQ(f.registry.health("aws"), scaling::HealthState::kHealthy);
 }
 
+TEST(ClusterRegistryTest, AClusterFailsTenSecondsAfterItsLastSignOfLife) {
+  using scaling::HealthState;
+  using std::chrono::seconds;
+  Fixture f;
+  f.registry.configure({cluster("gcp")});
+  f.registry.refresh(seconds(5));  // the API answers
+  f.reachable["gcp"] = false;
+  f.clock.advance(seconds(4));
+  f.registry.refresh(seconds(5));  // and now it does not
+  // Its newest agent batch is 6 s old, the API last answered 4 s ago: silent for 4 s.
+  f.registry.updateHealth({{"gcp", 0.0}}, {{"gcp", seconds(6)}});
+  EXPECT_EQ(f.registry.health("gcp"), HealthState::kSuspect);
+  f.clock.advance(seconds(5));
+  f.registry.updateHealth({{"gcp", 0.0}}, {{"gcp", seconds(11)}});
+  EXPECT_EQ(f.registry.health("gcp"), HealthState::kSuspect) << "9 s since the API answered";
+  f.clock.advance(seconds(1));
+  f.registry.updateHealth({{"gcp", 0.0}}, {{"gcp", seconds(12)}});
+  EXPECT_EQ(f.registry.health("gcp"), HealthState::kFailed);
+}
+
 TEST(ClusterRegistryTest, ReconfigureKeepsStateAndReportsConnectionErrors) {
   Fixture f;
   f.registry.configure({cluster("aws")});

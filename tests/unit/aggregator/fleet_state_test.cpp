@@ -110,12 +110,48 @@ TEST(FleetStateTest, SnapshotRollsUpPodsAndExcludesStaleNodes) {
   ASSERT_EQ(web->pods.size(), 2u);
   EXPECT_EQ(web->pods[0].containers, 2);
   EXPECT_TRUE(web->pods[1].stale);
+  EXPECT_TRUE(web->pods[1].late);
+  EXPECT_FALSE(web->pods[0].late);
+  // 1.6 s after n1's batch (1 s interval) it is late, not yet stale.
+  const auto later = fleet.snapshot(kT0 + std::chrono::milliseconds(1600));
+  const auto* again = later.find(WorkloadKey{"shop", "Deployment", "web"});
+  ASSERT_NE(again, nullptr);
+  EXPECT_TRUE(again->pods[0].late);
+  EXPECT_FALSE(again->pods[0].stale);
   ASSERT_EQ(snapshot.clusters.size(), 2u);
   EXPECT_EQ(snapshot.clusters[0].health, ClusterHealth::kHealthy);
   EXPECT_EQ(snapshot.clusters[1].health, ClusterHealth::kSilent);
   EXPECT_EQ(snapshot.clusters[0].workloads, 1);
   EXPECT_TRUE(fleet.containers({"gcp", "", "", ""}, kT0)[0].stale);
   EXPECT_FALSE(fleet.containers({"aws", "", "", ""}, kT0)[0].stale);
+}
+
+// containerd gives every pod a sandbox (pause) cgroup; the agent labels it with the pod but no
+// container name and no requests. Summing it in made every pod's request absent, so no
+// utilization target could ever be evaluated on a real node.
+TEST(FleetStateTest, APodsSandboxIsLeftOutOfItsFigures) {
+  FleetState fleet;
+  const auto a = fleet.agentConnected(identity("a1", "n1", "aws"));
+  ContainerSpec app{"app1", "web-1", "web", "shop", 0.4, 0.5};
+  app.container = "web";
+  ContainerSpec sandbox{"pause1", "web-1", "web", "shop", 0.001};
+  sandbox.podLevelOnly = true;
+  // A pod whose only container the metadata has not named yet keeps what it has: no request.
+  ContainerSpec unnamed{"new1", "web-2", "web", "shop", 0.2};
+  unnamed.podLevelOnly = true;
+  (void)apply(fleet, a, 1, {sandbox, app, unnamed});
+  const auto snapshot = fleet.snapshot(kT0);
+  const auto* web = snapshot.find(WorkloadKey{"shop", "Deployment", "web"});
+  ASSERT_NE(web, nullptr);
+  ASSERT_EQ(web->pods.size(), 2u);
+  const PodSample& named = web->pods[0].pod == "web-1" ? web->pods[0] : web->pods[1];
+  const PodSample& unlisted = web->pods[0].pod == "web-1" ? web->pods[1] : web->pods[0];
+  EXPECT_EQ(named.containers, 1);
+  EXPECT_DOUBLE_EQ(named.cpuRequestCores, 0.5);
+  EXPECT_DOUBLE_EQ(named.cpuUsageCores, 0.4);
+  EXPECT_EQ(unlisted.containers, 1);
+  EXPECT_FALSE(isPresent(unlisted.cpuRequestCores));
+  EXPECT_DOUBLE_EQ(web->total.cpuRequestCores, 0.5) << "only pods with a request count";
 }
 
 TEST(FleetStateTest, ConnectionTrackingIgnoresStaleDisconnects) {

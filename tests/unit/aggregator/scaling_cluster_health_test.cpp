@@ -43,6 +43,27 @@ TEST(ClusterHealthTest, DarkClusterFailsAfterTenSecondsAndRecoversAfterSixty) {
                           {161, 1.0, true, H}});  // 60 s of both
 }
 
+TEST(ClusterHealthTest, FailedAfterCountsFromTheLastSignOfLife) {
+  // Agents are noticed silent only once their nodes go stale (3 s after the last batch): the
+  // silence is dated from the last batch, so the cluster fails 10 s after it went dark.
+  ClusterHealth health(HealthThresholds{});
+  const SteadyTime start{std::chrono::hours(1)};
+  health.update(HealthSignals{1.0, true}, start);
+  HealthSignals silent{0.0, false};
+  silent.silentFor = seconds(3);
+  health.update(silent, start + seconds(3));
+  EXPECT_EQ(health.state(), HealthState::kSuspect);
+  silent.silentFor = seconds(9);
+  health.update(silent, start + seconds(9));
+  EXPECT_EQ(health.state(), HealthState::kSuspect);
+  silent.silentFor = seconds(10);
+  health.update(silent, start + seconds(10));
+  EXPECT_EQ(health.state(), HealthState::kFailed);
+  // A sign of life resets it: the next silence counts afresh.
+  health.update(HealthSignals{1.0, true}, start + seconds(11));
+  EXPECT_EQ(health.state(), HealthState::kRecovering);
+}
+
 TEST(ClusterHealthTest, OneSignalAloneNeverFails) {
   run("API partition, agents alive",
       {{0, 1.0, false, S}, {30, 1.0, false, S}, {300, 1.0, false, S}, {301, 1.0, true, H}});

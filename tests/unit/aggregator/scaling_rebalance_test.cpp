@@ -92,14 +92,40 @@ TEST(RebalanceTest, PartitionedClusterIsHeldAndNothingElseShrinks) {
   EXPECT_EQ(plan.writes, (Allocation{{"gcp", 3}}));
 }
 
-TEST(RebalanceTest, NotReadyReplicasCanBeRemovedAtOnce) {
+TEST(RebalanceTest, ScaleDownRemovesOnlyWhatTheReadySurplusCovers) {
   PlacementMemory memory;
   (void)planPlacement(10, kSlots, {view("aws", 5, 5), view("gcp", 5, 5)}, memory);
-  // Demand drops to 4 while gcp has 2 pods still starting: those go first, without waiting.
-  const auto plan = planPlacement(4, kSlots, {view("aws", 5, 5), view("gcp", 5, 3)}, memory);
+  // Demand drops to 4 while the agents see 2 of gcp's pods unready: 8 ready, 4 to spare.
+  auto plan = planPlacement(4, kSlots, {view("aws", 5, 5), view("gcp", 5, 3)}, memory);
   EXPECT_EQ(plan.targets, (Allocation{{"aws", 2}, {"gcp", 2}}));
-  EXPECT_EQ(plan.writes.at("gcp"), 2);
-  EXPECT_EQ(plan.writes.at("aws"), 2);
+  EXPECT_EQ(plan.writes, (Allocation{{"aws", 4}, {"gcp", 2}}));
+  plan = planPlacement(4, kSlots, {view("aws", 4, 4), view("gcp", 2, 2)}, memory);
+  EXPECT_EQ(plan.writes, (Allocation{{"aws", 2}}));
+}
+
+// Found end to end: after an undrain, the aggregator still saw 2 of gcp's newest replicas as
+// unready (readiness reaches the agents with the kubelet's metadata, seconds late), removed them
+// as if they served nothing, and the ReplicaSet controller removed 2 ready pods: 4 ready for a
+// need of 6.
+TEST(RebalanceTest, ReplicasSeenUnreadyAreNotRemovedForFree) {
+  PlacementMemory memory;
+  (void)planPlacement(6, kSlots,
+                      {view("aws", 0, 0, HealthState::kHealthy, true), view("gcp", 6, 6)}, memory);
+  auto plan = planPlacement(6, kSlots, {view("aws", 0, 0), view("gcp", 6, 4)}, memory);
+  EXPECT_EQ(plan.writes, (Allocation{{"aws", 3}})) << "gcp keeps its 6 until aws has ready ones";
+  plan = planPlacement(6, kSlots, {view("aws", 3, 2), view("gcp", 6, 6)}, memory);
+  EXPECT_EQ(plan.writes, (Allocation{{"gcp", 4}}));
+}
+
+// Also found end to end: right after a drain the agents still saw aws's 3 removed pods as ready,
+// so the undrain counted 9 ready and shrank gcp to 3 before aws had any.
+TEST(RebalanceTest, ReadyPodsBeyondTheSpecAreNotCapacity) {
+  PlacementMemory memory;
+  (void)planPlacement(6, kSlots,
+                      {view("aws", 0, 3, HealthState::kHealthy, true), view("gcp", 6, 6)}, memory);
+  const auto plan = planPlacement(6, kSlots, {view("aws", 0, 3), view("gcp", 6, 6)}, memory);
+  EXPECT_EQ(plan.readyTotal, 6);
+  EXPECT_EQ(plan.writes, (Allocation{{"aws", 3}}));
 }
 
 TEST(RebalanceTest, SurvivorsWithoutCapacitySaySo) {

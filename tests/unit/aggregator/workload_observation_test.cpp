@@ -47,9 +47,15 @@ TEST(WorkloadObservationTest, StalePodsAndMissingFiguresStayWithoutMetrics) {
   auto firstTick = pod("aws", "web-3", kAbsent, 5);
   auto noRequest = pod("aws", "web-4", 0.1, 5);
   noRequest.cpuRequestCores = kAbsent;
-  workload.pods = {stale, firstTick, noRequest};
-  const auto observation = buildObservation(workload, 3, kAt, std::chrono::seconds(1));
-  ASSERT_EQ(observation.pods.size(), 3u) << "known pods without metrics count as missing";
+  // Its node missed a batch: what it last said may be outdated (the cluster may have gone dark
+  // and its load moved elsewhere), so it is not counted next to fresh figures.
+  auto late = pod("gcp", "web-5", 0.4, 5);
+  late.late = true;
+  workload.pods = {stale, firstTick, noRequest, late};
+  const auto observation = buildObservation(workload, 4, kAt, std::chrono::seconds(1));
+  ASSERT_EQ(observation.pods.size(), 4u) << "known pods without metrics count as missing";
+  EXPECT_EQ(observation.metrics.at(scaling::Resource::kCpu).count("gcp/web-5"), 0u);
+  EXPECT_EQ(observation.metrics.at(scaling::Resource::kMemory).count("gcp/web-5"), 0u);
   const auto& cpu = observation.metrics.at(scaling::Resource::kCpu);
   EXPECT_EQ(cpu.count("aws/web-2"), 0u);
   EXPECT_EQ(cpu.count("aws/web-3"), 0u);

@@ -65,11 +65,15 @@ class ClusterRegistry {
   Actuator* actuator(const std::string& cluster);
 
   // Feeds agent coverage and the latest probe into each health machine; returns transitions.
+  // `agentsSilentFor`: per cluster, the age of its newest agent batch (absent: unknown), so a
+  // cluster's failure counts from when it went silent.
   struct Transition {
     std::string cluster;
     scaling::HealthTransition change;
   };
-  std::vector<Transition> updateHealth(const std::map<std::string, double>& agentCoverage);
+  std::vector<Transition> updateHealth(
+      const std::map<std::string, double>& agentCoverage,
+      const std::map<std::string, std::chrono::milliseconds>& agentsSilentFor = {});
 
   scaling::HealthState health(const std::string& cluster) const;
   bool draining(const std::string& cluster) const;

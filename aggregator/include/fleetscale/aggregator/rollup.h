@@ -24,6 +24,13 @@ inline constexpr double kDefaultIntervalSeconds = 1.0;
 // True when `lastSeen` is more than kStaleTicks intervals before `now`.
 bool isStale(WallTime lastSeen, double intervalSeconds, WallTime now);
 
+// A node that missed its last batch (nothing for this many ticks) is late: its figures stay in
+// the rollups until it is stale, but a scaling decision treats its pods as having no metrics.
+// Otherwise the usage a node that just went dark last reported would be counted next to the
+// load that has since moved to the others, and the total overshoot.
+inline constexpr double kLateTicks = 1.5;
+bool isLate(WallTime lastSeen, double intervalSeconds, WallTime now);
+
 struct WorkloadKey {
   std::string namespaceName;
   std::string kind;  // Deployment, StatefulSet, ...; "" when the agent does not know
@@ -42,6 +49,10 @@ struct ContainerContribution {
   std::int64_t startTimeUnixMs = 0;
   std::int64_t podReadyTimeUnixMs = 0;
   std::uint32_t restartCount = 0;
+  // False for a container of a known pod that the metadata does not name: the pod's sandbox
+  // (pause) container, or one newer than the agent's last metadata refresh. Not one of the pod
+  // spec's containers as far as anyone knows, so it does not count towards the pod's figures.
+  bool listed = true;
 };
 
 // One replica of a workload as seen in one tick. Sums are over the pod's containers; a sum is
@@ -51,6 +62,7 @@ struct PodSample {
   std::string node;
   std::string pod;
   bool stale = false;  // its node has gone silent: shown, but in no rollup
+  bool late = false;   // its node missed its last batch: no metrics for scaling decisions
   bool ready = true;   // every container ready (or readiness unknown)
   int containers = 0;
   double cpuUsageCores = 0;
@@ -61,8 +73,15 @@ struct PodSample {
   std::int64_t podReadyTimeUnixMs = 0;  // latest transition to Ready
   std::uint32_t restarts = 0;
 
-  // Adds a container to this pod.
+  // Adds a container to this pod; unlisted ones are set aside until finish().
   void add(const ContainerContribution& container);
+  // After the last add(): a pod whose containers are all unlisted has only them to go by (its
+  // figures then as unknown as theirs); a pod with listed containers leaves its sandbox out, as
+  // Kubernetes' HPA sums the spec's containers only.
+  void finish();
+
+ private:
+  std::vector<ContainerContribution> unlisted_;
 };
 
 // A workload's figures in one cluster (or, with cluster "", across all clusters). Only fresh
@@ -102,6 +121,7 @@ struct ClusterSnapshot {
   std::string name;
   int nodes = 0;
   int staleNodes = 0;
+  WallTime lastSeen{};  // the newest batch from any of its nodes
   int connectedAgents = 0;
   int containers = 0;
   int workloads = 0;
@@ -119,6 +139,7 @@ struct ClusterSnapshot {
 struct NodeContribution {
   std::string cluster;
   bool stale = false;
+  WallTime lastSeen{};  // its last batch
   bool connected = false;
   int containers = 0;
   NodeTotalsView totals;

@@ -117,6 +117,8 @@ TEST(MeasurementsTest, FailoverAndFailbackAroundAClusterKill) {
   const FailoverResult& f = web.failovers[0];
   EXPECT_EQ(f.cluster, "b");
   EXPECT_DOUBLE_EQ(f.killedAt, 7);
+  ASSERT_TRUE(f.survivorRequestSeconds);  // a asked for 6 at t=7.5
+  EXPECT_DOUBLE_EQ(*f.survivorRequestSeconds, 0.5);
   ASSERT_TRUE(f.failoverSeconds);
   EXPECT_DOUBLE_EQ(*f.failoverSeconds, 2);
   ASSERT_TRUE(f.revivedAt);
@@ -138,6 +140,7 @@ TEST(MeasurementsTest, NoFailoverWhenCapacityNeverComesBack) {
   const WorkloadReport web = find(computeReport("t", timeline), "shop/web");
   ASSERT_EQ(web.failovers.size(), 1u);
   EXPECT_FALSE(web.failovers[0].failoverSeconds);  // not before the revival
+  EXPECT_FALSE(web.failovers[0].survivorRequestSeconds);
 }
 
 TEST(MeasurementsTest, JsonAndTableCarryTheFigures) {
@@ -167,7 +170,9 @@ TEST(MeasurementsTest, JsonAndTableCarryTheFigures) {
   };
   EXPECT_EQ(lineWith("2.00 -> 6.00 up"),
             "  3.0 s   2.00 -> 6.00 up    1.0 s                  3.0 s");
-  EXPECT_EQ(lineWith("  b  "), "  b        7.0 s      2.0 s     10.0 s      2.0 s");
+  EXPECT_EQ(lineWith("  b  "),
+            "  b        7.0 s      0.5 s             2.0 s     10.0 s      2.0 s");
+  EXPECT_DOUBLE_EQ(web["failovers"][0]["survivor_request_seconds"].get<double>(), 0.5);
 }
 
 }  // namespace

@@ -26,6 +26,10 @@ struct HealthThresholds {
 struct HealthSignals {
   double agentCoverage = 0;   // nodes reporting / nodes seen recently, 0..1
   bool apiReachable = false;  // the latest /readyz probe answered 200
+  // With neither signal: how long ago the last one was seen (the newest agent batch, the last
+  // successful probe), so that `failedAfter` counts from when the cluster went silent rather
+  // than from when the silence was noticed. 0 = count from now.
+  std::chrono::milliseconds silentFor{0};
 };
 
 struct HealthTransition {

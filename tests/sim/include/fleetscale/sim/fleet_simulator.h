@@ -35,6 +35,9 @@ struct SimulatorOptions {
   bool controlApi = true;  // plain HTTP on 127.0.0.1 (GET /v1/state, POST /v1/faults, ...)
   std::string childLogLevel = "info";
   int ioThreads = 2;
+  // Scale the autoscaled workloads with the HPA-like baseline (hpa_baseline.h) instead of the
+  // aggregator, which then only observes: the comparison docs/benchmarks.md records.
+  bool hpaBaseline = false;
 };
 
 struct NodeEndpoints {
@@ -51,7 +54,10 @@ struct ClusterEndpoints {
   std::string region;
   std::string apiUrl;
   std::string kubeconfig;  // admin credentials
-  std::string caFile;      // the cluster CA: API server and kubelet certificates chain to it
+  // The aggregator's credentials (the controller role: read, and scale Deployments and
+  // StatefulSets); its policy names this file.
+  std::string aggregatorKubeconfig;
+  std::string caFile;  // the cluster CA: API server and kubelet certificates chain to it
   std::map<std::string, std::string> tokenFiles;  // "admin", "controller", "agent", "none"
   // Client certificates (PEM, signed by the cluster CA, CN = the role's user) and their keys,
   // by the same roles: the API server accepts them instead of a token.
@@ -83,6 +89,10 @@ class FleetSimulator {
   bool waitUntilFinished(std::chrono::milliseconds timeout);
   void requestFinish();
 
+  // Stops the aggregator this simulator started (SIGTERM) and starts it again on the same ports,
+  // with the same state directory; returns once it serves again.
+  Status restartAggregator();
+
   // Applies a fault now (its `at` is ignored; `for` still ends it).
   Status inject(const FaultSpec& fault);
 
@@ -111,7 +121,11 @@ class FleetSimulator {
  private:
   void loop();
   void tick();
+  void baselineLoop();
   void applyFault(const FaultSpec& fault, bool ending, SimTime now);
+  // Writes the admin token and, for autoscaled scenarios, the policy; builds the arguments.
+  Status prepareAggregator(const std::string& binDir);
+  Status launchAggregator(const std::string& listen, const std::string& httpListen);
 
   Scenario scenario_;
   SimulatorOptions options_;
@@ -129,6 +143,7 @@ class FleetSimulator {
   std::atomic<bool> finished_{false};
   std::atomic<bool> stopped_{false};
   std::thread loopThread_;
+  std::thread baselineThread_;
 };
 
 }  // namespace fleetscale::sim

@@ -71,6 +71,8 @@ struct LoadChange {
 struct FailoverResult {
   std::string cluster;
   double killedAt = 0;
+  // Until the first scale-up request at another cluster's API server (before the revival).
+  std::optional<double> survivorRequestSeconds;
   std::optional<double> failoverSeconds;  // until the live clusters' ready capacity >= demand
   std::optional<double> revivedAt;
   std::optional<double> failbackSeconds;  // until the revived cluster has all its desired

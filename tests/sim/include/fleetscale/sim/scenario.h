@@ -50,6 +50,19 @@ struct ContainerResources {
   std::optional<double> memoryLimit;
 };
 
+// How the aggregator scales a workload: the scenario's side of the policy file the simulator
+// writes for it (docs/simulator.md, "Scaling"). Absent: the workload is only observed.
+struct AutoscaleSpec {
+  int minReplicas = 1;
+  int maxReplicas = 10;
+  std::optional<int> cpuUtilization;     // target, percent of the CPU request
+  std::optional<int> memoryUtilization;  // target, percent of the memory request
+  // Placement weight per cluster; empty = the initial replicas per cluster (the configured
+  // placement is what the fleet starts with).
+  std::map<std::string, double> weights;
+  std::string behaviorYaml;  // the HPA `behavior` block, passed through verbatim; "" = none
+};
+
 struct WorkloadSpec {
   std::string name;
   std::string namespaceName = "default";
@@ -64,6 +77,7 @@ struct WorkloadSpec {
   double idleMemoryBytes = 16 << 20;  // floor for every running replica
   std::optional<double>
       capacityPerReplica;  // cores one ready replica serves; default: limit, else request
+  std::optional<AutoscaleSpec> autoscale;
   // Cores one ready replica counts for in the measurements.
   double replicaCapacity() const;
 };
@@ -107,6 +121,11 @@ struct AgentSettings {
 struct AggregatorSettings {
   bool enabled = true;
   std::vector<std::string> extraArgs;  // "{state}" is replaced by the state directory
+  // The aggregator's cluster health thresholds and API probe interval (its --failed-after,
+  // --healthy-after, --probe-interval); "" = the aggregator's defaults.
+  std::string failedAfter;
+  std::string healthyAfter;
+  std::string probeInterval;
 };
 
 struct Scenario {
@@ -124,6 +143,8 @@ struct Scenario {
   AggregatorSettings aggregator;
 
   const ClusterSpec* findCluster(std::string_view clusterName) const;
+  // True when some workload has `autoscale`: the simulator then gives the aggregator a policy.
+  bool autoscaled() const;
 };
 
 // Parses a scenario. `baseDir` resolves relative paths (recorded load CSV files). Errors name

@@ -25,4 +25,9 @@ std::string renderFleetStatus(const nlohmann::json& state, const nlohmann::json&
                               const nlohmann::json& containers, WallTime now,
                               std::chrono::milliseconds fresh = std::chrono::seconds(5));
 
+// The aggregator's scaling view from its /api/v1/status: each cluster's health and drain, and
+// each workload's fleet-wide decision with its placement (target/spec/ready per cluster) and
+// reason. "" when `status` has no clusters (no policy, or no aggregator).
+std::string renderScalingStatus(const nlohmann::json& status);
+
 }  // namespace fleetscale::sim
