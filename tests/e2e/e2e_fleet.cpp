@@ -3,7 +3,7 @@
 #include <sstream>
 #include <thread>
 
-#include "fleetscale/shared/http_client.h"
+#include "fleetscale/shared/curl_http_client.h"
 #include "fleetscale/shared/text.h"
 #include "fleetscale/testing/http.h"
 #include "fleetscale/testing/process.h"

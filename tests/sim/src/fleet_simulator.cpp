@@ -16,7 +16,7 @@
 #include <fstream>
 #include <random>
 
-#include "fleetscale/shared/http_client.h"
+#include "fleetscale/shared/curl_http_client.h"
 #include "fleetscale/shared/logging.h"
 #include "fleetscale/shared/test_pki.h"
 #include "fleetscale/shared/text.h"

@@ -126,28 +126,30 @@ class ScalingLoopTest : public ::testing::Test {
       {"aws", std::make_shared<RecordingActuator>(2)},
       {"gcp", std::make_shared<RecordingActuator>(2)}};
   std::map<std::string, bool> reachable_{{"aws", true}, {"gcp", true}};
-  ClusterRegistry registry_{
-      ClusterConnector{[this](const ClusterConfig& c) -> Result<std::unique_ptr<Actuator>> {
-                         // The registry owns its actuator; forward to the shared recorder.
-                         struct Forward final : Actuator {
-                           std::shared_ptr<RecordingActuator> target;
-                           ActuationOutcome getScale(const WorkloadRef& w) override {
-                             return target->getScale(w);
-                           }
-                           ActuationOutcome setScale(const ScaleRequest& r) override {
-                             return target->setScale(r);
-                           }
-                         };
-                         auto forward = std::make_unique<Forward>();
-                         forward->target = actuators_.at(c.name);
-                         return std::unique_ptr<Actuator>(std::move(forward));
-                       },
-                       [this](const ClusterConfig& c) -> Result<std::function<bool()>> {
-                         return std::function<bool()>(
-                             [this, name = c.name] { return reachable_[name]; });
-                       }},
-      scaling::HealthThresholds{std::chrono::milliseconds(0), std::chrono::milliseconds(0), 0.5},
-      clock_};
+  // The registry owns its actuators; these forward to the shared recorders, so a second
+  // registry (an aggregator restart) writes to the same fake clusters.
+  ClusterConnector connector() {
+    return ClusterConnector{
+        [this](const ClusterConfig& c) -> Result<std::unique_ptr<Actuator>> {
+          struct Forward final : Actuator {
+            std::shared_ptr<RecordingActuator> target;
+            ActuationOutcome getScale(const WorkloadRef& w) override { return target->getScale(w); }
+            ActuationOutcome setScale(const ScaleRequest& r) override {
+              return target->setScale(r);
+            }
+          };
+          auto forward = std::make_unique<Forward>();
+          forward->target = actuators_.at(c.name);
+          return std::unique_ptr<Actuator>(std::move(forward));
+        },
+        [this](const ClusterConfig& c) -> Result<std::function<bool()>> {
+          return std::function<bool()>([this, name = c.name] { return reachable_[name]; });
+        }};
+  }
+  static scaling::HealthThresholds instantThresholds() {
+    return {std::chrono::milliseconds(0), std::chrono::milliseconds(0), 0.5};
+  }
+  ClusterRegistry registry_{connector(), instantThresholds(), clock_};
 };
 
 TEST_F(ScalingLoopTest, LoadStepScalesTheFleetAndRecordsWhy) {
@@ -321,6 +323,38 @@ TEST_F(ScalingLoopTest, HistoryIsRestoredAfterARestartSoScaleDownStaysStabilized
   registry_.refresh(std::chrono::seconds(0));
   restarted.tick(snapshot({{"aws", {4, 0.05}}, {"gcp", {4, 0.05}}}));
   EXPECT_EQ(restarted.status()[0].desiredReplicas, 8);
+}
+
+TEST_F(ScalingLoopTest,
+       AnAggregatorRestartedMidFailoverKeepsTheSurvivorsShareAndLeavesTheDeadAlone) {
+  {
+    ScalingLoop loop(policy_, registry_, snapshots_, store_.get(), clock_, options());
+    registry_.refresh(std::chrono::seconds(0));
+    loop.tick(snapshot({{"aws", {2, 0.25}}, {"gcp", {2, 0.25}}}));
+    reachable_["gcp"] = false;
+    registry_.refresh(std::chrono::seconds(0));
+    loop.tick(snapshot({{"aws", {2, 0.25}}, {"gcp", {2, 0.25}}}, {"gcp"}));
+    loop.tick(snapshot({{"aws", {2, 0.25}}, {"gcp", {2, 0.25}}}, {"gcp"}));
+    loop.drainActions();
+    ASSERT_EQ(actuators_["aws"]->writtenSoFar().back().replicas, 4) << "failed over";
+    store_->flush();
+  }
+  // A new process: fresh cluster health (gcp still dark), the same store, the same clusters.
+  ClusterRegistry restartedRegistry(connector(), instantThresholds(), clock_);
+  restartedRegistry.configure(policy_.get()->clusters);
+  ScalingLoop restarted(policy_, restartedRegistry, snapshots_, store_.get(), clock_, options());
+  restarted.restoreHistory();
+  const auto awsWrites = actuators_["aws"]->writtenSoFar().size();
+  for (int i = 0; i < 3; ++i) {
+    restartedRegistry.refresh(std::chrono::seconds(0));
+    restarted.tick(snapshot({{"aws", {4, 0.25}}, {"gcp", {2, 0.25}}}, {"gcp"}));
+  }
+  restarted.drainActions();
+  EXPECT_EQ(restartedRegistry.health("gcp"), scaling::HealthState::kFailed);
+  EXPECT_EQ(actuators_["aws"]->writtenSoFar().size(), awsWrites)
+      << "aws keeps the 4 it holds: a restart neither shrinks nor re-adds gcp's share";
+  EXPECT_TRUE(actuators_["gcp"]->writtenSoFar().empty()) << "nothing written to the dead cluster";
+  EXPECT_EQ(restarted.status()[0].desiredReplicas, 4);
 }
 
 TEST_F(ScalingLoopTest, MetricsDescribeWorkloadsClustersAndActions) {
