@@ -24,6 +24,7 @@ TOOL_PACKAGES=(
   procps curl ca-certificates
   openssl
   dpkg-dev systemd
+  etcd-server
 )
 # Node.js and npm run tools/ (Kubernetes schema validation of deploy/). Any Node.js >= 18 will do:
 # Debian's packages only when no node/npm is on PATH (e.g. one from another apt source).

@@ -41,6 +41,8 @@ std::string_view actuationErrorName(ActuationError error) {
       return "invalid_response";
     case ActuationError::kUnsupported:
       return "unsupported";
+    case ActuationError::kFenced:
+      return "fenced";
   }
   return "unknown";
 }
@@ -49,13 +51,21 @@ void sleepFor(std::chrono::milliseconds duration) { std::this_thread::sleep_for(
 
 ActuationOutcome sendWithRetries(HttpClient& http, const HttpClientRequest& request,
                                  const RetryPolicy& retry, const Sleeper& sleeper,
-                                 const std::string& what, std::string& responseBody) {
+                                 const std::string& what, std::string& responseBody,
+                                 const ScaleRequest* fence) {
   thread_local std::mt19937 random(std::random_device{}());
   auto backoff = retry.initialBackoff;
   ActuationOutcome outcome;
   for (int attempt = 1;; ++attempt) {
     outcome = ActuationOutcome{};
     outcome.attempts = attempt;
+    if (fence != nullptr && fence->stillLeader && !fence->stillLeader(request.totalTimeout)) {
+      outcome.error = ActuationError::kFenced;
+      outcome.message = what + ": not sent: this aggregator is no longer the leader of term " +
+                        std::to_string(fence->fencingToken);
+      outcome.attempts = attempt - 1;
+      return outcome;
+    }
     auto response = http.send(request);
     if (!response) {
       outcome.error = ActuationError::kTransport;

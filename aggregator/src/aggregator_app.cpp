@@ -20,6 +20,7 @@
 #include "fleetscale/aggregator/history.h"
 #include "fleetscale/aggregator/http_api.h"
 #include "fleetscale/aggregator/ingest_server.h"
+#include "fleetscale/aggregator/leader_election.h"
 #include "fleetscale/aggregator/policy_holder.h"
 #include "fleetscale/aggregator/replay_command.h"
 #include "fleetscale/aggregator/scaling_api.h"
@@ -169,6 +170,33 @@ void addAggregatorOptions(CLI::App& app, AggregatorOptions& o) {
   app.add_option("--writes-per-second", o.writesPerSecond,
                  "scale writes allowed per second, all clusters")
       ->capture_default_str();
+  ElectionSettings& e = o.election;
+  app.add_option("--leader-election", e.backend,
+                 "none, etcd or kubernetes: run several aggregators, only the leader acts "
+                 "(docs/high-availability.md)")
+      ->capture_default_str();
+  app.add_option("--etcd-endpoints", e.etcdEndpoints,
+                 "etcd members for --leader-election etcd: http(s)://host:port,...");
+  app.add_option("--election-key", e.electionKey, "etcd key the leader holds")
+      ->capture_default_str();
+  app.add_option("--etcd-ca-file", e.etcdCaFile, "PEM CA to verify etcd with (https endpoints)");
+  app.add_option("--etcd-cert-file", e.etcdCertFile, "PEM client certificate for etcd");
+  app.add_option("--etcd-key-file", e.etcdKeyFile, "PEM private key for --etcd-cert-file");
+  app.add_option("--lease-kubeconfig", e.leaseKubeconfig,
+                 "kubeconfig of the cluster holding the Lease for --leader-election kubernetes "
+                 "(default: in-cluster ServiceAccount)");
+  app.add_option("--lease-context", e.leaseContext, "context in --lease-kubeconfig");
+  app.add_option("--lease-namespace", e.leaseNamespace, "namespace of the Lease")
+      ->capture_default_str();
+  app.add_option("--lease-name", e.leaseName, "name of the Lease")->capture_default_str();
+  app.add_option("--lease-duration", e.leaseDuration,
+                 "how long a standby waits for a silent leader's lease (etcd TTL)")
+      ->capture_default_str();
+  app.add_option("--renew-deadline", e.renewDeadline,
+                 "a leader that could not renew for this long stops acting (< --lease-duration)")
+      ->capture_default_str();
+  app.add_option("--retry-period", e.retryPeriod, "how often the lease is renewed or tried")
+      ->capture_default_str();
 }
 
 int runAggregator(const AggregatorOptions& options) {
@@ -255,6 +283,9 @@ int runAggregator(const AggregatorOptions& options) {
       options.threads > 0 ? options.threads : std::max(1u, std::thread::hardware_concurrency());
   boost::asio::io_context io(static_cast<int>(threads));
 
+  const std::string identity =
+      options.aggregatorId.empty() ? localHostName() : options.aggregatorId;
+  const std::string userAgent = std::string("fleetscale-aggregator/") + kVersion + " " + identity;
   IngestOptions ingestOptions;
   ingestOptions.maxFrameBytes = options.maxFrameBytes;
   ingestOptions.maxFramesPerSecond = options.maxFramesPerSecond;
@@ -263,8 +294,7 @@ int runAggregator(const AggregatorOptions& options) {
   ingestOptions.idleTimeout = duration_cast<milliseconds>(durations->idle);
   ingestOptions.token = *token;
   ingestOptions.tls = tls;
-  ingestOptions.aggregatorId =
-      options.aggregatorId.empty() ? localHostName() : options.aggregatorId;
+  ingestOptions.aggregatorId = identity;
   IngestServer ingest(io, ingestOptions, fleet, metrics, clock, store->get());
   (*store)->setCommitListener(
       [&ingest](const std::vector<AgentProgress>& durable) { ingest.progressDurable(durable); });
@@ -280,7 +310,33 @@ int runAggregator(const AggregatorOptions& options) {
   scaling::HealthThresholds thresholds;
   thresholds.failedAfter = duration_cast<milliseconds>(durations->failedAfter);
   thresholds.healthyAfter = duration_cast<milliseconds>(durations->healthyAfter);
-  ClusterRegistry clusters(realClusterConnector(options.dryRun), thresholds, clock);
+  auto election = makeElection(options.election, identity, userAgent, clock);
+  if (!election) {
+    log->error("{}", election.error().message);
+    return 2;
+  }
+  std::optional<LeaderElector> elector;
+  if (*election) {
+    elector.emplace(*(*election)->backend, identity, (*election)->timing, clock,
+                    [&store, &clock, identity](const LeadershipChange& change) {
+                      EventRecord event;
+                      event.timeUnixMs = toUnixMillis(clock.wallNow());
+                      event.kind = std::string(kEventLeadership);
+                      event.message = identity + " is now " +
+                                      std::string(leaderRoleName(change.role)) + ": " +
+                                      change.reason;
+                      event.details = nlohmann::json{
+                          {"role", leaderRoleName(change.role)},
+                          {"term", change.term},
+                          {"identity",
+                           identity}}.dump();
+                      (*store)->recordEvent(std::move(event));
+                    });
+  }
+  auto leadership = [&elector] {
+    return elector ? std::optional<LeadershipStatus>(elector->status()) : std::nullopt;
+  };
+  ClusterRegistry clusters(realClusterConnector(userAgent), thresholds, clock);
   clusters.configure(policy.get()->clusters);
   restoreDrains(clusters, **store);
   ScalingLoopOptions scalingOptions;
@@ -290,6 +346,10 @@ int runAggregator(const AggregatorOptions& options) {
   scalingOptions.actuation.burst = std::max(1.0, options.writesPerSecond * 2);
   ScalingLoop scalingLoop(policy, clusters, snapshots, store->get(), clock, scalingOptions);
   scalingLoop.restoreHistory();
+  if (elector) {
+    scalingLoop.setLeadership(
+        [&elector](std::chrono::milliseconds within) { return elector->fencingToken(within); });
+  }
   auto reloadPolicy = [&]() -> Status {
     Status status = policy.reload();
     EventRecord event;
@@ -310,11 +370,25 @@ int runAggregator(const AggregatorOptions& options) {
   };
 
   HttpRouter router;
-  ApiContext api{
-      fleet,   snapshots, metrics, store->get(),
-      history, clock,     ready,   [&scalingLoop] { return scalingLoop.collectMetrics(); }};
+  auto leadershipView = [leadership, identity] { return leadershipJson(leadership(), identity); };
+  ApiContext api{fleet,
+                 snapshots,
+                 metrics,
+                 store->get(),
+                 history,
+                 clock,
+                 ready,
+                 [&scalingLoop, leadership, identity] {
+                   auto families = scalingLoop.collectMetrics();
+                   for (auto& family : leadershipMetrics(leadership(), identity)) {
+                     families.push_back(std::move(family));
+                   }
+                   return families;
+                 },
+                 leadershipView};
   addApiRoutes(router, api);
-  ScalingApiContext scalingApi{scalingLoop, clusters, admin, store->get(), clock, reloadPolicy};
+  ScalingApiContext scalingApi{scalingLoop, clusters,     admin,         store->get(),
+                               clock,       reloadPolicy, leadershipView};
   addScalingRoutes(router, scalingApi);
   HttpServer http(io, [&router](HttpRequest& request) { return router.handle(request); });
 
@@ -326,6 +400,12 @@ int runAggregator(const AggregatorOptions& options) {
     return 1;
   }
   stateLoop.start();
+  if (elector) {
+    log->info("leader election on {}: lease {} s, renew deadline {} ms, retry every {} ms",
+              (*election)->backend->describe(), (*election)->timing.leaseDuration.count() / 1000,
+              (*election)->timing.renewDeadline.count(), (*election)->timing.retryPeriod.count());
+    elector->start();
+  }
   clusters.startProber(duration_cast<milliseconds>(durations->probeInterval),
                        duration_cast<milliseconds>(durations->scaleRefresh));
   scalingLoop.start();
@@ -389,6 +469,8 @@ int runAggregator(const AggregatorOptions& options) {
   for (auto& thread : pool) thread.join();
   scalingLoop.stop();
   scalingLoop.drainActions();
+  // Released only after the last write ended, so the next leader never overlaps this one.
+  if (elector) elector->stop(true);
   clusters.stopProber();
   stateLoop.stop();
   (*store)->setCommitListener(nullptr);

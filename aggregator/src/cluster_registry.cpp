@@ -5,9 +5,9 @@
 #include "fleetscale/aggregator/kubeconfig.h"
 #include "fleetscale/aggregator/kubernetes_actuator.h"
 #include "fleetscale/aggregator/webhook_actuator.h"
+#include "fleetscale/shared/curl_http_client.h"
 #include "fleetscale/shared/logging.h"
 #include "fleetscale/shared/text.h"
-#include "fleetscale/shared/curl_http_client.h"
 
 namespace fleetscale::aggregator {
 
@@ -29,9 +29,10 @@ struct ClusterRegistry::Cluster {
       : config(std::move(c)), health(thresholds) {}
 };
 
-ClusterConnector realClusterConnector(bool /*dryRun*/) {
+ClusterConnector realClusterConnector(const std::string& userAgent) {
   ClusterConnector connector;
-  connector.actuator = [](const ClusterConfig& cluster) -> Result<std::unique_ptr<Actuator>> {
+  connector.actuator =
+      [userAgent](const ClusterConfig& cluster) -> Result<std::unique_ptr<Actuator>> {
     if (cluster.access.kind == ClusterAccess::Kind::kWebhook) {
       WebhookActuatorOptions options;
       options.url = cluster.access.webhookUrl;
@@ -47,8 +48,10 @@ ClusterConnector realClusterConnector(bool /*dryRun*/) {
     auto credentials = resolveCredentials(cluster.access);
     if (!credentials) return credentials.error();
     auto http = std::make_unique<CurlHttpClient>(credentials->tls);
+    KubernetesActuatorOptions options;
+    options.userAgent = userAgent;
     return std::unique_ptr<Actuator>(
-        std::make_unique<KubernetesActuator>(std::move(http), *credentials));
+        std::make_unique<KubernetesActuator>(std::move(http), *credentials, options));
   };
   connector.prober = [](const ClusterConfig& cluster) -> Result<std::function<bool()>> {
     if (cluster.access.kind == ClusterAccess::Kind::kWebhook) return std::function<bool()>();

@@ -37,6 +37,22 @@ std::string section(const std::string& title, const std::string& table) {
 
 std::string statusView(const json& status) {
   std::string out = "Aggregator role: " + text(status.value("role", json())) + "\n";
+  const json leadership = status.value("leadership", json::object());
+  if (leadership.value("enabled", false)) {
+    const std::string leader = leadership.value("leader", "");
+    out += "Leader: " + (leader.empty() ? std::string("none (election in progress)") : leader) +
+           ", term " + integer(leadership["term"]) + " (this is " + text(leadership["identity"]) +
+           "; " + text(leadership["backend"]) + ")\n";
+    if (leadership["lastRenewAgeSeconds"].is_number()) {
+      out += "Lease renewed by this aggregator " +
+             formatted("%.1f", leadership["lastRenewAgeSeconds"].get<double>()) + " s ago\n";
+    }
+    if (!leadership.value("lastError", "").empty()) {
+      out += "Last election error: " + text(leadership["lastError"]) + "\n";
+    }
+  } else if (status.contains("leadership")) {
+    out += "Leader: this aggregator (no leader election)\n";
+  }
 
   Rows clusters;
   for (const auto& c : status.value("clusters", json::array())) {

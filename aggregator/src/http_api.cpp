@@ -274,8 +274,17 @@ Result<std::int64_t> parseSince(std::string_view text, WallTime now) {
 void addApiRoutes(HttpRouter& router, const ApiContext& context) {
   const ApiContext* c = &context;
   router.add("GET", "/healthz", [](HttpRequest&) { return HttpResponse::text(200, "ok\n"); });
-  router.add("GET", "/readyz", [c](HttpRequest&) {
-    return c->ready ? HttpResponse::text(200, "ready\n") : HttpResponse::text(503, "not ready\n");
+  // With leader election the answer also says who leads; `?role=leader` is ready only on the
+  // leader (for a Service that must reach the acting aggregator).
+  router.add("GET", "/readyz", [c](HttpRequest& request) {
+    if (!c->leadership) {
+      return c->ready ? HttpResponse::text(200, "ready\n") : HttpResponse::text(503, "not ready\n");
+    }
+    json body = c->leadership();
+    const bool wantLeader = request.queryParam("role") == "leader";
+    const bool ready = c->ready && (!wantLeader || body.value("role", "") == "leader");
+    body["ready"] = ready;
+    return HttpResponse::json(ready ? 200 : 503, body.dump());
   });
   router.add("GET", "/metrics", [c](HttpRequest&) {
     const auto snapshot = c->snapshots.get();

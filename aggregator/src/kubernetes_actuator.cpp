@@ -54,7 +54,7 @@ std::string KubernetesActuator::scalePath(const WorkloadRef& workload) {
 
 ActuationOutcome KubernetesActuator::send(const std::string& method, const WorkloadRef& workload,
                                           const std::string& body, std::string& responseBody,
-                                          int& attempts) {
+                                          int& attempts, const ScaleRequest* write) {
   HttpClientRequest request;
   request.method = method;
   request.url = credentials_.server + scalePath(workload);
@@ -66,9 +66,15 @@ ActuationOutcome KubernetesActuator::send(const std::string& method, const Workl
   if (!credentials_.bearerToken.empty()) {
     request.headers.emplace_back("Authorization", "Bearer " + credentials_.bearerToken);
   }
+  if (!options_.userAgent.empty()) request.headers.emplace_back("User-Agent", options_.userAgent);
+  // The API server's audit log then shows which leader term wrote each replica count.
+  if (write != nullptr && write->fencingToken != 0) {
+    request.headers.emplace_back(std::string(kFencingTokenHeader),
+                                 std::to_string(write->fencingToken));
+  }
   auto outcome = sendWithRetries(
       *http_, request, options_.retry, sleeper_,
-      method + " " + workload.describe() + " scale at " + credentials_.server, responseBody);
+      method + " " + workload.describe() + " scale at " + credentials_.server, responseBody, write);
   attempts += outcome.attempts;
   outcome.attempts = attempts;
   if (outcome.error == ActuationError::kUnauthorized) {
@@ -119,7 +125,7 @@ ActuationOutcome KubernetesActuator::setScale(const ScaleRequest& request) {
     // Optimistic concurrency: the PUT carries the resourceVersion we read.
     scale["spec"]["replicas"] = request.replicas;
     std::string written;
-    auto write = send("PUT", request.workload, scale.dump(), written, attempts);
+    auto write = send("PUT", request.workload, scale.dump(), written, attempts, &request);
     if (write.ok()) {
       json updated;
       if (!parseScale(written, updated, write.status)) write.status.specReplicas = request.replicas;

@@ -56,7 +56,11 @@ json statusJson(const ScalingApiContext& c) {
                         {"draining", cluster.draining},
                         {"error", cluster.error}});
   }
-  return json{{"role", c.role},
+  json leadership =
+      c.leadership ? c.leadership() : json{{"enabled", false}, {"role", "leader"}, {"term", 0}};
+  const std::string role = leadership.value("role", "leader");
+  return json{{"role", role},
+              {"leadership", std::move(leadership)},
               {"workloads", std::move(workloads)},
               {"clusters", std::move(clusters)},
               {"drains", std::move(drains)}};

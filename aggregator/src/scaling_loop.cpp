@@ -113,6 +113,15 @@ void ScalingLoop::restoreHistory() {
     std::lock_guard lock(mutex_);
     WorkloadState& state = workloads_[workloadKeyOf(workload)];
     if (history) state.history = std::move(*history);
+    // A recent stored decision (within two heartbeats) continues the restored window; after a
+    // longer gap the recommendations in it are not evidence of what happened since.
+    const WallTime storedAt = fromUnixMillis(decisions->front().timeUnixMs);
+    if (clock_.wallNow() - storedAt <= 2 * options_.heartbeat) {
+      state.observingSince = storedAt;
+      for (const auto& recommendation : state.history.recommendations) {
+        state.observingSince = std::min(*state.observingSince, recommendation.at);
+      }
+    }
     state.fleetReplicas = decisions->front().desiredReplicas;
     if (details.contains("placement") && details["placement"].contains("targets")) {
       for (const auto& [cluster, replicas] : details["placement"]["targets"].items()) {
@@ -162,7 +171,8 @@ void ScalingLoop::tick(const FleetSnapshot& snapshot) {
     std::lock_guard lock(mutex_);
     gate = leadership_;
   }
-  const std::optional<std::uint64_t> term = gate ? gate() : std::optional<std::uint64_t>(0);
+  const std::optional<std::uint64_t> term =
+      gate ? gate(std::chrono::milliseconds(0)) : std::optional<std::uint64_t>(0);
   const auto resources = clusterResources(snapshot);
   for (const auto& workload : policy->workloads) {
     decideWorkload(workload, *policy, snapshot, resources, term);
@@ -252,23 +262,50 @@ void ScalingLoop::decideWorkload(const WorkloadConfig& workload, const PolicyCon
   const std::int32_t currentTotal = state.fleetReplicas.value_or(liveSpec);
   auto observation = observed;
   observation.currentReplicas = currentTotal;
-  const scaling::Decision decision =
-      scaling::decide(workload.policy, observation, state.history, now);
+  if (!state.observingSince) state.observingSince = now;
+  scaling::Decision decision = scaling::decide(workload.policy, observation, state.history, now);
+  const bool leader = term.has_value();
+  if (leadership_ && leader && decision.error.empty()) {
+    const std::int32_t kept = scaling::holdScaleDownUntilObserved(
+        workload.policy, currentTotal, decision.desiredReplicas, *state.observingSince, now);
+    if (kept != decision.desiredReplicas) {
+      decision.steps.push_back(scaling::DecisionStep{
+          "takeover", decision.desiredReplicas, kept,
+          "scale-down held: this aggregator has watched the workload for " +
+              std::to_string(
+                  std::chrono::duration_cast<std::chrono::seconds>(now - *state.observingSince)
+                      .count()) +
+              " s of its " + std::to_string(scaling::scaleDownWindow(workload.policy).count()) +
+              " s scale-down window"});
+      decision.reason = "holding " + std::to_string(kept) +
+                        " replicas after becoming leader: " + decision.steps.back().detail;
+      decision.desiredReplicas = kept;
+      decision.scale = kept != currentTotal;
+    }
+  }
   // Failover and drains must go on even when metrics give no decision: keep the total then.
   const std::int32_t total = decision.error.empty() ? decision.desiredReplicas : currentTotal;
   const auto plan = scaling::planPlacement(total, slots, views, state.placement);
   state.fleetReplicas = total;
-  const bool leader = term.has_value();
   const bool act = leader && !options_.dryRun;
   const std::string decisionId = nextDecisionId(now);
 
   if (act) {
     for (const auto& [cluster, replicas] : plan.writes) {
-      actuation_.submit(cluster, ScaleRequest{ref, replicas, decisionId, decision.reason, *term});
+      ScaleRequest request{ref, replicas, decisionId, decision.reason, *term, {}};
+      if (leadership_) {
+        request.stillLeader = [gate = leadership_, term = *term](std::chrono::milliseconds within) {
+          return gate(within) == term;
+        };
+      }
+      actuation_.submit(cluster, std::move(request));
     }
-    if (decision.scale)
-      scaling::recordScale(workload.policy, state.history, currentTotal, decision.desiredReplicas,
-                           now);
+  }
+  // A standby records the scale the leader makes of the same decision, so its rate limits match
+  // the leader's when it takes over.
+  if (decision.scale && !options_.dryRun) {
+    scaling::recordScale(workload.policy, state.history, currentTotal, decision.desiredReplicas,
+                         now);
   }
   ++decisions_[!decision.error.empty() ? "error" : decision.scale ? "scale" : "hold"];
 

@@ -34,8 +34,8 @@ ActuationOutcome WebhookActuator::setScale(const ScaleRequest& request) {
                              {"fencingToken", request.fencingToken}}
                   .dump();
   std::string body;
-  auto outcome =
-      sendWithRetries(*http_, http, options_.retry, sleeper_, "webhook " + options_.url, body);
+  auto outcome = sendWithRetries(*http_, http, options_.retry, sleeper_, "webhook " + options_.url,
+                                 body, &request);
   if (!outcome.ok()) return outcome;
   outcome.status.specReplicas = request.replicas;
   const auto answer = nlohmann::json::parse(body, nullptr, false);

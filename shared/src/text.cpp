@@ -277,6 +277,30 @@ Result<std::string> decodeBase64(std::string_view text) {
   return out;
 }
 
+std::string encodeBase64(std::string_view bytes) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  std::size_t i = 0;
+  for (; i + 2 < bytes.size(); i += 3) {
+    const std::uint32_t triple = (static_cast<std::uint8_t>(bytes[i]) << 16) |
+                                 (static_cast<std::uint8_t>(bytes[i + 1]) << 8) |
+                                 static_cast<std::uint8_t>(bytes[i + 2]);
+    for (int shift = 18; shift >= 0; shift -= 6) out.push_back(kAlphabet[(triple >> shift) & 63]);
+  }
+  const std::size_t left = bytes.size() - i;
+  if (left > 0) {
+    std::uint32_t triple = static_cast<std::uint8_t>(bytes[i]) << 16;
+    if (left == 2) triple |= static_cast<std::uint8_t>(bytes[i + 1]) << 8;
+    out.push_back(kAlphabet[(triple >> 18) & 63]);
+    out.push_back(kAlphabet[(triple >> 12) & 63]);
+    out.push_back(left == 2 ? kAlphabet[(triple >> 6) & 63] : '=');
+    out.push_back('=');
+  }
+  return out;
+}
+
 bool isLowerHex(std::string_view text) {
   if (text.empty()) return false;
   for (char c : text) {

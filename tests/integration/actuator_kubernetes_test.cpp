@@ -149,7 +149,7 @@ class ActuatorKubernetesTest : public ::testing::Test {
 };
 
 ScaleRequest scaleWeb(int replicas, const std::string& decisionId = "d-1") {
-  return ScaleRequest{kWeb, replicas, decisionId, "test", 0};
+  return ScaleRequest{kWeb, replicas, decisionId, "test", 0, {}};
 }
 
 TEST_F(ActuatorKubernetesTest, BearerTokenFromKubeconfigReadsAndScales) {
@@ -368,7 +368,8 @@ TEST_F(ActuatorKubernetesTest, ReadOnlyTokenIsForbiddenToWriteAndNotRetried) {
 TEST_F(ActuatorKubernetesTest, MissingWorkloadIsNotFoundAndNotRetried) {
   auto kube = actuator(tokenKubeconfig("controller"));
   ASSERT_TRUE(kube);
-  const auto outcome = kube->setScale(ScaleRequest{{"shop", "Deployment", "nope"}, 3, "d", "", 0});
+  const auto outcome =
+      kube->setScale(ScaleRequest{{"shop", "Deployment", "nope"}, 3, "d", "", 0, {}});
   EXPECT_EQ(outcome.error, ActuationError::kNotFound);
   EXPECT_EQ(outcome.attempts, 1);
   EXPECT_NE(outcome.message.find("deployments.apps \"nope\" not found"), std::string::npos)
@@ -458,7 +459,7 @@ TEST_F(ActuatorKubernetesTest, FailedWriteIsCountedTimedAndStoredAsAnEvent) {
   auto store = SqliteStore::open(storeOptions, nullptr, clock_);
   ASSERT_TRUE(store.ok()) << store.error().message;
 
-  ClusterRegistry registry(realClusterConnector(false), scaling::HealthThresholds{}, clock_);
+  ClusterRegistry registry(realClusterConnector(), scaling::HealthThresholds{}, clock_);
   registry.configure(config.clusters);
   SnapshotHolder snapshots;
   ScalingLoopOptions loopOptions;

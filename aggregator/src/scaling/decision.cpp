@@ -216,6 +216,21 @@ Decision decide(const WorkloadPolicy& policy, const WorkloadObservation& observa
   return decision;
 }
 
+std::chrono::seconds scaleDownWindow(const WorkloadPolicy& policy) {
+  if (!policy.behavior) return std::chrono::seconds(policy.downscaleStabilizationSeconds);
+  return std::chrono::seconds(resolveScaleDownRules(policy.behavior->scaleDown,
+                                                    policy.downscaleStabilizationSeconds,
+                                                    policy.calculator.tolerances.scaleDown)
+                                  .stabilizationWindowSeconds);
+}
+
+std::int32_t holdScaleDownUntilObserved(const WorkloadPolicy& policy, std::int32_t current,
+                                        std::int32_t desired, WallTime observingSince,
+                                        WallTime now) {
+  if (desired >= current) return desired;
+  return now - observingSince < scaleDownWindow(policy) ? current : desired;
+}
+
 void recordScale(const WorkloadPolicy& policy, ScalingHistory& history, std::int32_t previous,
                  std::int32_t next, WallTime now) {
   if (!policy.behavior || previous == next) return;

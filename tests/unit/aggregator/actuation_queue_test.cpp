@@ -47,7 +47,7 @@ class GatedActuator final : public Actuator {
 };
 
 ScaleRequest scaleTo(const std::string& name, int replicas) {
-  return ScaleRequest{WorkloadRef{"shop", "Deployment", name}, replicas, "d", "r", 0};
+  return ScaleRequest{WorkloadRef{"shop", "Deployment", name}, replicas, "d", "r", 0, {}};
 }
 
 TEST(TokenBucketTest, RefillsAtTheRate) {

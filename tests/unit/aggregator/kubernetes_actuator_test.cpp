@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <deque>
 #include <nlohmann/json.hpp>
 
@@ -70,7 +71,7 @@ struct Harness {
 };
 
 const WorkloadRef kWeb{"shop", "Deployment", "web"};
-ScaleRequest request(int replicas) { return ScaleRequest{kWeb, replicas, "d-1", "load", 7}; }
+ScaleRequest request(int replicas) { return ScaleRequest{kWeb, replicas, "d-1", "load", 7, {}}; }
 
 TEST(KubernetesActuatorTest, ScalePaths) {
   EXPECT_EQ(KubernetesActuator::scalePath(kWeb),
@@ -191,6 +192,46 @@ TEST(WebhookActuatorTest, PostsTheDecisionAndReadsTheCurrentCount) {
   EXPECT_EQ(body["decisionId"], "d-1");
   EXPECT_EQ(body["fencingToken"], 7);
   EXPECT_EQ(actuator.getScale(kWeb).error, ActuationError::kUnsupported);
+}
+
+TEST(KubernetesActuatorFencingTest, TheWriteCarriesTheTermAndIsNotSentByADeposedLeader) {
+  Harness h({scale(2, "10"), scale(5, "11")});
+  auto write = request(5);
+  std::vector<std::chrono::milliseconds> asked;
+  bool leader = true;
+  write.stillLeader = [&](std::chrono::milliseconds within) {
+    asked.push_back(within);
+    return leader;
+  };
+  ASSERT_TRUE(h.actuator->setScale(write).ok());
+  const auto& put = h.scripted->requests.back();
+  EXPECT_EQ(put.method, "PUT");
+  const auto header = std::find_if(put.headers.begin(), put.headers.end(), [](const auto& kv) {
+    return kv.first == kFencingTokenHeader;
+  });
+  ASSERT_NE(header, put.headers.end());
+  EXPECT_EQ(header->second, "7");
+  ASSERT_EQ(asked.size(), 1u) << "checked before the PUT only";
+  EXPECT_EQ(asked[0], KubernetesActuatorOptions{}.requestTimeout)
+      << "the lease must outlast the request";
+
+  Harness deposed({scale(2, "10")});
+  leader = false;
+  const auto outcome = deposed.actuator->setScale(write);
+  EXPECT_EQ(outcome.error, ActuationError::kFenced) << outcome.message;
+  EXPECT_NE(outcome.message.find("no longer the leader of term 7"), std::string::npos);
+  ASSERT_EQ(deposed.scripted->requests.size(), 1u) << "the GET, never the PUT";
+  EXPECT_EQ(deposed.scripted->requests[0].method, "GET");
+}
+
+TEST(KubernetesActuatorFencingTest, ARetryIsNotSentAfterLeadershipEnds) {
+  Harness h({scale(2, "10"), HttpClientResponse{503, "busy", {}}, scale(5, "11")});
+  auto write = request(5);
+  int checks = 0;
+  write.stillLeader = [&](std::chrono::milliseconds) { return ++checks == 1; };
+  const auto outcome = h.actuator->setScale(write);
+  EXPECT_EQ(outcome.error, ActuationError::kFenced);
+  EXPECT_EQ(h.scripted->requests.size(), 2u) << "GET and the first PUT; the retry was fenced";
 }
 
 TEST(WebhookActuatorTest, RejectedTokenIsUnauthorized) {

@@ -279,7 +279,8 @@ TEST(DrainProgressTest, CountsWhatIsLeftInTheCluster) {
 TEST_F(ScalingLoopTest, OnlyTheLeaderWritesAndDryRunNeverDoes) {
   {
     ScalingLoop follower(policy_, registry_, snapshots_, store_.get(), clock_, options());
-    follower.setLeadership([] { return std::optional<std::uint64_t>(); });
+    follower.setLeadership(
+        [](std::chrono::milliseconds) { return std::optional<std::uint64_t>(); });
     registry_.refresh(std::chrono::seconds(0));
     follower.tick(snapshot({{"aws", {2, 0.5}}, {"gcp", {2, 0.5}}}));
     follower.drainActions();
@@ -300,7 +301,7 @@ TEST_F(ScalingLoopTest, OnlyTheLeaderWritesAndDryRunNeverDoes) {
 
 TEST_F(ScalingLoopTest, LeaderTermTravelsWithEveryWrite) {
   ScalingLoop loop(policy_, registry_, snapshots_, store_.get(), clock_, options());
-  loop.setLeadership([] { return std::optional<std::uint64_t>(42); });
+  loop.setLeadership([](std::chrono::milliseconds) { return std::optional<std::uint64_t>(42); });
   registry_.refresh(std::chrono::seconds(0));
   loop.tick(snapshot({{"aws", {2, 0.5}}, {"gcp", {2, 0.5}}}));
   loop.drainActions();

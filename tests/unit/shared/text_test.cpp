@@ -74,6 +74,17 @@ TEST(TextTest, Base64) {
   EXPECT_FALSE(decodeBase64("a").ok());
 }
 
+TEST(TextTest, Base64EncodeRoundTrips) {
+  EXPECT_EQ(encodeBase64("/fleetscale/leader"), "L2ZsZWV0c2NhbGUvbGVhZGVy");  // as etcd shows it
+  EXPECT_EQ(encodeBase64("agg-0"), "YWdnLTA=");
+  EXPECT_EQ(encodeBase64(""), "");
+  std::string bytes;
+  for (int i = 0; i < 256; ++i) bytes.push_back(static_cast<char>(i));
+  for (std::size_t n = 0; n <= bytes.size(); n += 7) {
+    EXPECT_EQ(*decodeBase64(encodeBase64(bytes.substr(0, n))), bytes.substr(0, n)) << n;
+  }
+}
+
 }  // namespace
 }  // namespace fleetscale
 

@@ -28,6 +28,10 @@ struct ScaleRequest {
   std::string decisionId;  // ties the write to its stored decision
   std::string reason;
   std::uint64_t fencingToken = 0;  // the acting leader's term (0 without leader election)
+  // With leader election: whether this aggregator is still the leader of `fencingToken`'s term
+  // and will be for `within` more (its lease cannot expire before a request sent now ends).
+  // Checked before every attempt to send the write; empty = always.
+  std::function<bool(std::chrono::milliseconds within)> stillLeader;
 };
 
 struct ScaleStatus {
@@ -46,6 +50,7 @@ enum class ActuationError {
   kNotFound,         // 404: no such workload (or no scale subresource)
   kInvalidResponse,  // the server answered something that is not a Scale
   kUnsupported,      // this actuator cannot do that (a webhook cannot read the scale)
+  kFenced,           // not sent: this aggregator is no longer the leader of the write's term
 };
 std::string_view actuationErrorName(ActuationError error);
 
@@ -71,10 +76,12 @@ void sleepFor(std::chrono::milliseconds duration);
 
 // Sends one request, retrying transport errors, 5xx and 429 with jittered exponential backoff.
 // 2xx -> ok (body in `responseBody`); 401, 403, 404, 409 and other 4xx -> their error at once.
-// `what` prefixes messages ("PUT Deployment shop/web scale at https://...").
+// `what` prefixes messages ("PUT Deployment shop/web scale at https://..."). A write with a
+// fencing check (`fence`) is sent only while it passes, before every attempt: else kFenced.
 ActuationOutcome sendWithRetries(HttpClient& http, const HttpClientRequest& request,
                                  const RetryPolicy& retry, const Sleeper& sleeper,
-                                 const std::string& what, std::string& responseBody);
+                                 const std::string& what, std::string& responseBody,
+                                 const ScaleRequest* fence = nullptr);
 
 // Thread-safety: implementations serialize their own calls; one actuator per cluster.
 class Actuator {

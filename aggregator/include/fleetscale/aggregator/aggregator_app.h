@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 
+#include "fleetscale/aggregator/leadership.h"
 #include "fleetscale/shared/options.h"
 
 namespace fleetscale::aggregator {
@@ -40,6 +41,7 @@ struct AggregatorOptions {
   std::string failedAfter = "10s";   // a cluster with neither signal this long has failed
   std::string healthyAfter = "60s";  // a recovering cluster with both signals this long is healthy
   double writesPerSecond = 20;       // scale writes across all clusters
+  ElectionSettings election;         // leader election among aggregators (high availability)
 };
 
 void addAggregatorOptions(CLI::App& app, AggregatorOptions& options);

@@ -35,8 +35,9 @@ struct ClusterConnector {
   std::function<Result<std::function<bool()>>(const ClusterConfig&)> prober;
 };
 
-// Connects to real clusters: kubeconfig/token/in-cluster credentials, libcurl clients.
-ClusterConnector realClusterConnector(bool dryRun);
+// Connects to real clusters: kubeconfig/token/in-cluster credentials, libcurl clients. Scale
+// requests name the aggregator in their User-Agent ("" = libcurl's).
+ClusterConnector realClusterConnector(const std::string& userAgent = "");
 
 struct ClusterStatus {
   std::string name;

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <functional>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "fleetscale/aggregator/aggregator_metrics.h"
@@ -55,6 +56,8 @@ struct ApiContext {
   const std::atomic<bool>& ready;  // true once every listener is up and until shutdown starts
   // More series for /metrics (the scaling engine's); may be empty.
   std::function<std::vector<prometheus::MetricFamily>()> extraMetrics = {};
+  // The leader election's state (leadership.h) for /readyz; may be empty.
+  std::function<nlohmann::json()> leadership = {};
 };
 
 // Registers every route on `router`. Handlers are thread-safe.

@@ -11,10 +11,14 @@
 
 namespace fleetscale::aggregator {
 
+// Every scale write carries the acting leader's term in this header (with leader election).
+inline constexpr std::string_view kFencingTokenHeader = "X-Fleetscale-Fencing-Token";
+
 struct KubernetesActuatorOptions {
   std::chrono::milliseconds connectTimeout{std::chrono::seconds(2)};
   std::chrono::milliseconds requestTimeout{std::chrono::seconds(5)};
   RetryPolicy retry;
+  std::string userAgent;  // "fleetscale-aggregator/<version> <aggregator id>"; "" = curl's
 };
 
 class KubernetesActuator final : public Actuator {
@@ -30,9 +34,11 @@ class KubernetesActuator final : public Actuator {
   static std::string scalePath(const WorkloadRef& workload);
 
  private:
-  // One request with transient-failure retries; counts attempts.
+  // One request with transient-failure retries; counts attempts. A `write` is fenced and
+  // carries its fencing token.
   ActuationOutcome send(const std::string& method, const WorkloadRef& workload,
-                        const std::string& body, std::string& responseBody, int& attempts);
+                        const std::string& body, std::string& responseBody, int& attempts,
+                        const ScaleRequest* write = nullptr);
 
   std::mutex mutex_;  // CurlHttpClient is single-threaded
   std::unique_ptr<HttpClient> http_;

@@ -25,7 +25,8 @@ struct ScalingApiContext {
   Store* store;
   const Clock& clock;
   std::function<Status()> reloadPolicy;  // re-reads the policy file and applies it
-  std::string role = "leader";           // leader, standby (for /api/v1/status)
+  // The leader election's state (leadership.h); empty = no election, this aggregator leads.
+  std::function<nlohmann::json()> leadership = {};
 };
 
 void addScalingRoutes(HttpRouter& router, const ScalingApiContext& context);

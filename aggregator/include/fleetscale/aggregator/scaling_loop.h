@@ -72,8 +72,10 @@ struct DrainProgress {
 DrainProgress drainProgress(const std::vector<WorkloadStatus>& workloads,
                             const std::string& cluster);
 
-// Who may act, and with which fencing token (the leader's term). nullopt = not the leader.
-using LeadershipGate = std::function<std::optional<std::uint64_t>()>;
+// Who may act, and with which fencing token (the leader's term): nullopt = not the leader, or
+// not for `within` more (the lease could expire before something started now ends).
+using LeadershipGate =
+    std::function<std::optional<std::uint64_t>(std::chrono::milliseconds within)>;
 
 class ScalingLoop {
  public:
@@ -85,6 +87,9 @@ class ScalingLoop {
 
   // Restores each workload's stabilization and rate history from its newest stored decision.
   void restoreHistory();
+  // With leader election: only the leader writes, every write carries its term and is fenced,
+  // a standby decides (so its windows stay full) without writing, and a new leader holds
+  // scale-down until it has watched a workload for its scale-down window.
   void setLeadership(LeadershipGate gate);
 
   // Runs tick() on every new snapshot, on its own thread.
@@ -112,6 +117,8 @@ class ScalingLoop {
     std::string lastStoredError;
     WallTime lastStoredAt{};
     bool restored = false;
+    // Since when this aggregator's recommendations for the workload are continuous.
+    std::optional<WallTime> observingSince;
   };
   void decideWorkload(const WorkloadConfig& workload, const PolicyConfig& policy,
                       const FleetSnapshot& snapshot,

@@ -30,6 +30,7 @@ inline constexpr std::string_view kEventClusterHealth = "cluster_health";
 inline constexpr std::string_view kEventConfigReload = "config_reload";
 inline constexpr std::string_view kEventAction = "action";
 inline constexpr std::string_view kEventCapacity = "capacity";
+inline constexpr std::string_view kEventLeadership = "leadership";  // became leader / stepped down
 
 struct EventRecord {
   std::int64_t id = 0;  // assigned by the store

@@ -52,4 +52,9 @@ inline std::int64_t toUnixMillis(WallTime time) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count();
 }
 
+inline WallTime fromUnixMillis(std::int64_t millis) {
+  return WallTime(
+      std::chrono::duration_cast<WallTime::duration>(std::chrono::milliseconds(millis)));
+}
+
 }  // namespace fleetscale

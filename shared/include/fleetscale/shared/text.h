@@ -46,6 +46,8 @@ std::string formatRfc3339(std::chrono::system_clock::time_point time);
 // Standard base64 (RFC 4648) with or without padding; whitespace is skipped. Errors on any other
 // character.
 Result<std::string> decodeBase64(std::string_view text);
+// Standard base64 (RFC 4648) with padding.
+std::string encodeBase64(std::string_view bytes);
 
 // Durations as written in flags and config: "1s", "500ms", "2m", "1.5s", "250us"; a bare
 // number is seconds. Negative values are rejected.

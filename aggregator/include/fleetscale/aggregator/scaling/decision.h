@@ -89,6 +89,16 @@ struct Decision {
 Decision decide(const WorkloadPolicy& policy, const WorkloadObservation& observation,
                 ScalingHistory& history, WallTime now);
 
+// The scale-down stabilization window the policy resolves to (behavior or the controller default).
+std::chrono::seconds scaleDownWindow(const WorkloadPolicy& policy);
+
+// An aggregator that has watched a workload for less than its scale-down window (a standby just
+// started, then promoted) has not seen the recommendations the window would hold: it keeps the
+// current count rather than scale down on part of the evidence. Returns the count to use.
+std::int32_t holdScaleDownUntilObserved(const WorkloadPolicy& policy, std::int32_t current,
+                                        std::int32_t desired, WallTime observingSince,
+                                        WallTime now);
+
 // After a successful write of `decision.desiredReplicas`.
 void recordScale(const WorkloadPolicy& policy, ScalingHistory& history, std::int32_t previous,
                  std::int32_t next, WallTime now);
