@@ -39,8 +39,8 @@ const std::string kSource = FLEETSCALE_SOURCE_DIR;
 const std::string kBuild = FLEETSCALE_BUILD_DIR;
 
 // Secrets the manifests reference but never contain: users create them (install-kubernetes.md).
-const std::vector<std::string> kExternalSecrets = {"fleetscale-agent-token",
-                                                   "fleetscale-aggregator-tokens"};
+const std::vector<std::string> kExternalSecrets = {
+    "fleetscale-agent-token", "fleetscale-aggregator-tokens", "fleetscale-election"};
 
 std::optional<std::string> findProgram(const std::string& name) {
   const char* path = std::getenv("PATH");
@@ -76,9 +76,9 @@ void requireNodeTools() {
 
 // --- Kubernetes ----------------------------------------------------------------------------------
 
-const std::vector<std::string> kOverlays = {"eks/member",     "eks/hub",    "gke/member",
-                                            "gke/hub",        "aks/member", "aks/hub",
-                                            "generic/member", "generic/hub"};
+const std::vector<std::string> kOverlays = {"eks/member",     "eks/hub",     "gke/member",
+                                            "gke/hub",        "aks/member",  "aks/hub",
+                                            "generic/member", "generic/hub", "generic/hub-ha"};
 
 class OverlayTest : public ::testing::TestWithParam<std::string> {};
 
@@ -101,16 +101,20 @@ TEST_P(OverlayTest, RendersWithKubectlAndValidatesAgainstTheSchemas) {
   EXPECT_EQ(validated.status, 0) << describe(validated);
 
   // Every cluster runs the agent; only hubs run the aggregator.
-  const bool hub = GetParam().ends_with("/hub");
+  const bool hub = GetParam().find("/hub") != std::string::npos;
   EXPECT_NE(rendered.output.find("kind: DaemonSet"), std::string::npos);
   EXPECT_EQ(rendered.output.find("kind: Deployment") != std::string::npos, hub);
   EXPECT_EQ(rendered.output.find("name: fleetscale-policy") != std::string::npos, hub);
+  // An HA hub's aggregator elects a leader; a plain hub's does not.
+  EXPECT_EQ(rendered.output.find("FLEETSCALE_LEADER_ELECTION: etcd") != std::string::npos,
+            GetParam().ends_with("-ha"));
 }
 
 INSTANTIATE_TEST_SUITE_P(Overlays, OverlayTest, ::testing::ValuesIn(kOverlays),
                          [](const ::testing::TestParamInfo<std::string>& param) {
                            std::string name = param.param;
                            std::replace(name.begin(), name.end(), '/', '_');
+                           std::replace(name.begin(), name.end(), '-', '_');
                            return name;
                          });
 
