@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "fleetscale/aggregator/aggregator_metrics.h"
+#include "fleetscale/aggregator/decision_json.h"
 #include "fleetscale/testing/temp_dir.h"
 #include "fleetscale/testing/wait.h"
 
@@ -307,6 +308,56 @@ TEST_F(ScalingLoopTest, LeaderTermTravelsWithEveryWrite) {
   loop.drainActions();
   ASSERT_FALSE(actuators_["aws"]->writtenSoFar().empty());
   EXPECT_EQ(actuators_["aws"]->writtenSoFar().back().fencingToken, 42u);
+}
+
+// A standby promoted after a long gap: its store holds an hour-old decision whose
+// recommendations say nothing about the last 300 s. It must not scale down on one tick of data.
+TEST_F(ScalingLoopTest, ANewLeaderHoldsScaleDownUntilItHasWatchedTheWindow) {
+  scaling::ScalingHistory old;
+  old.recommendations.push_back({4, clock_.wallNow() - std::chrono::hours(1)});
+  DecisionRecord record;
+  record.timeUnixMs = toUnixMillis(clock_.wallNow() - std::chrono::hours(1));
+  record.workload = WorkloadKey{"shop", "Deployment", "web"};
+  record.currentReplicas = 4;
+  record.desiredReplicas = 4;
+  record.details = json{{"history", historyToJson(old)}}.dump();
+  store_->recordDecision(record);
+  store_->flush();
+  // 2 + 2 pods at 10% of request against a 50% target: the metrics alone ask for 1.
+  const auto quiet = snapshot({{"aws", {2, 0.05}}, {"gcp", {2, 0.05}}});
+  registry_.refresh(std::chrono::seconds(0));
+  {
+    ScalingLoop promoted(policy_, registry_, snapshots_, store_.get(), clock_, options());
+    promoted.restoreHistory();
+    promoted.setLeadership(
+        [](std::chrono::milliseconds) { return std::optional<std::uint64_t>(9); });
+    promoted.tick(quiet);
+    promoted.drainActions();
+    EXPECT_TRUE(actuators_["aws"]->writtenSoFar().empty());
+    EXPECT_TRUE(actuators_["gcp"]->writtenSoFar().empty());
+    const auto status = promoted.status();
+    ASSERT_EQ(status.size(), 1u);
+    EXPECT_EQ(status[0].desiredReplicas, 4);
+    EXPECT_NE(status[0].reason.find("after becoming leader"), std::string::npos)
+        << status[0].reason;
+    store_->flush();
+    auto decisions = store_->decisions(DecisionQuery{});
+    ASSERT_TRUE(decisions.ok() && !decisions->empty());
+    const auto steps = json::parse(decisions->front().details)["decision"]["steps"];
+    ASSERT_FALSE(steps.empty());
+    EXPECT_EQ(steps.back()["rule"], "takeover") << steps.dump();
+  }
+  // The same history without leader election (one aggregator, restarted): the HPA's rules alone,
+  // which scale down at once. The hold is what kept the count above.
+  record.timeUnixMs = toUnixMillis(clock_.wallNow());
+  store_->recordDecision(record);
+  store_->flush();
+  ScalingLoop single(policy_, registry_, snapshots_, store_.get(), clock_, options());
+  single.restoreHistory();
+  single.tick(quiet);
+  single.drainActions();
+  ASSERT_FALSE(actuators_["aws"]->writtenSoFar().empty());
+  EXPECT_LT(actuators_["aws"]->writtenSoFar().back().replicas, 2);
 }
 
 TEST_F(ScalingLoopTest, HistoryIsRestoredAfterARestartSoScaleDownStaysStabilized) {
