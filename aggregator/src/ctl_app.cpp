@@ -9,9 +9,9 @@
 
 #include "ctl_format.h"
 #include "fleetscale/aggregator/ctl_views.h"
+#include "fleetscale/shared/curl_http_client.h"
 #include "fleetscale/shared/options.h"
 #include "fleetscale/shared/version.h"
-#include "fleetscale/shared/curl_http_client.h"
 
 namespace fleetscale::aggregator {
 namespace {

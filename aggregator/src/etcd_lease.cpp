@@ -2,50 +2,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include "fleetscale/aggregator/election_responses.h"
 #include "fleetscale/shared/text.h"
 
 namespace fleetscale::aggregator {
 namespace {
 
 using nlohmann::json;
-
-// etcd's JSON gateway writes int64 fields as strings and leaves zero values out.
-std::uint64_t int64Field(const json& object, const char* name) {
-  if (!object.is_object() || !object.contains(name)) return 0;
-  const json& value = object[name];
-  if (value.is_number_unsigned()) return value.get<std::uint64_t>();
-  if (value.is_number_integer())
-    return static_cast<std::uint64_t>(std::max<std::int64_t>(0, value.get<std::int64_t>()));
-  if (!value.is_string()) return 0;
-  try {
-    return std::stoull(value.get<std::string>());
-  } catch (const std::exception&) {
-    return 0;
-  }
-}
-
-struct KeyState {
-  std::string holder;
-  std::uint64_t term = 0;  // the key's create_revision
-  std::string lease;
-};
-
-Result<KeyState> keyStateOf(const json& range) {
-  KeyState state;
-  if (!range.is_object()) return Error{"etcd: range response is not an object"};
-  if (!range.contains("kvs")) return state;  // no such key
-  const json& kvs = range["kvs"];
-  if (!kvs.is_array() || kvs.empty() || !kvs[0].is_object()) return state;
-  const json& kv = kvs[0];
-  if (kv.contains("value") && kv["value"].is_string()) {
-    auto holder = decodeBase64(kv["value"].get<std::string>());
-    if (!holder) return Error{"etcd: leader key value: " + holder.error().message};
-    state.holder = *holder;
-  }
-  state.term = int64Field(kv, "create_revision");
-  state.lease = std::to_string(int64Field(kv, "lease"));
-  return state;
-}
 
 }  // namespace
 
@@ -104,7 +67,7 @@ Result<json> EtcdLeaseBackend::call(const std::string& path, const json& body) {
 Result<LeaseObservation> EtcdLeaseBackend::readHolder() {
   auto range = call("/v3/kv/range", json{{"key", encodeBase64(options_.key)}});
   if (!range) return range.error();
-  auto state = keyStateOf(*range);
+  auto state = parseEtcdRange(*range);
   if (!state) return state.error();
   return LeaseObservation{false, state->holder, state->term};
 }
@@ -116,7 +79,7 @@ Result<LeaseObservation> EtcdLeaseBackend::tryAcquireOrRenew() {
 Result<LeaseObservation> EtcdLeaseBackend::renew() {
   auto alive = call("/v3/lease/keepalive", json{{"ID", *leaseId_}});
   if (!alive) return alive.error();
-  if (int64Field(alive->value("result", json::object()), "TTL") == 0) {
+  if (etcdInt64(alive->value("result", json::object()), "TTL") == 0) {
     // The lease expired (etcd deleted the key with it): campaign again like anyone else.
     held_ = false;
     leaseId_.reset();
@@ -124,7 +87,7 @@ Result<LeaseObservation> EtcdLeaseBackend::renew() {
   }
   auto range = call("/v3/kv/range", json{{"key", encodeBase64(options_.key)}});
   if (!range) return range.error();
-  auto state = keyStateOf(*range);
+  auto state = parseEtcdRange(*range);
   if (!state) return state.error();
   if (state->term == term_ && state->lease == *leaseId_) {
     return LeaseObservation{true, options_.identity, term_};
@@ -141,7 +104,7 @@ Result<LeaseObservation> EtcdLeaseBackend::acquire() {
   auto granted =
       call("/v3/lease/grant", json{{"TTL", static_cast<std::int64_t>(options_.leaseTtl.count())}});
   if (!granted) return granted.error();
-  const std::uint64_t id = int64Field(*granted, "ID");
+  const std::uint64_t id = etcdInt64(*granted, "ID");
   if (id == 0) return Error{"etcd /v3/lease/grant: no lease ID in " + granted->dump()};
   leaseId_ = std::to_string(id);
   const std::string key = encodeBase64(options_.key);
@@ -155,7 +118,7 @@ Result<LeaseObservation> EtcdLeaseBackend::acquire() {
   auto result = call("/v3/kv/txn", txn);
   if (result && result->contains("succeeded") && (*result)["succeeded"] == true) {
     held_ = true;
-    term_ = int64Field(result->value("header", json::object()), "revision");
+    term_ = etcdInt64(result->value("header", json::object()), "revision");
     return LeaseObservation{true, options_.identity, term_};
   }
   release();  // lost the race (or the transaction failed): no lease left behind
@@ -164,7 +127,7 @@ Result<LeaseObservation> EtcdLeaseBackend::acquire() {
   if (!responses.is_array() || responses.empty() || !responses[0].is_object()) {
     return Error{"etcd /v3/kv/txn: no range in the failed transaction's response"};
   }
-  auto state = keyStateOf(responses[0].value("response_range", json::object()));
+  auto state = parseEtcdRange(responses[0].value("response_range", json::object()));
   if (!state) return state.error();
   return LeaseObservation{false, state->holder, state->term};
 }

@@ -3,6 +3,8 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 
+#include "fleetscale/aggregator/election_responses.h"
+
 namespace fleetscale::aggregator {
 namespace {
 
@@ -22,26 +24,12 @@ std::string microTime(WallTime time) {
   return text;
 }
 
-std::string stringField(const json& object, const char* name) {
-  return object.is_object() && object.contains(name) && object[name].is_string()
-             ? object[name].get<std::string>()
-             : std::string();
-}
-
-std::int64_t integerField(const json& object, const char* name) {
-  return object.is_object() && object.contains(name) && object[name].is_number_integer()
-             ? object[name].get<std::int64_t>()
-             : 0;
-}
-
-std::string resourceVersionOf(const json& object) {
-  if (!object.is_object() || !object.contains("metadata")) return "";
-  return stringField(object["metadata"], "resourceVersion");
-}
-
 Error httpError(const std::string& what, const HttpClientResponse& response) {
   const auto status = json::parse(response.body, nullptr, false);
-  std::string message = stringField(status, "message");
+  std::string message =
+      status.is_object() && status.contains("message") && status["message"].is_string()
+          ? status["message"].get<std::string>()
+          : "";
   if (message.empty()) message = response.body.substr(0, 200);
   std::string hint;
   if (response.status == 401) hint = " (check --lease-kubeconfig's token or client certificate)";
@@ -121,19 +109,14 @@ Result<LeaseObservation> KubernetesLeaseBackend::tryAcquireOrRenew() {
     return LeaseObservation{true, options_.identity, 1};
   }
   if (got->status != 200) return httpError(what, *got);
-  const auto lease = json::parse(got->body, nullptr, false);
-  if (!lease.is_object() || !lease.contains("spec") || !lease["spec"].is_object()) {
-    return Error{what + ": the API server answered something that is not a Lease"};
-  }
-  const json& spec = lease["spec"];
-  const Record current{stringField(spec, "holderIdentity"), stringField(spec, "renewTime"),
-                       stringField(spec, "acquireTime"), integerField(spec, "leaseDurationSeconds"),
-                       integerField(spec, "leaseTransitions")};
+  auto parsed = parseLease(got->body);
+  if (!parsed) return Error{what + ": " + parsed.error().message};
+  const Record& current = parsed->record;
   if (!observed_ || !(current == *observed_)) {
     observed_ = current;
     observedAt_ = now;
   }
-  resourceVersion_ = resourceVersionOf(lease);
+  resourceVersion_ = parsed->resourceVersion;
   const bool mine = current.holder == options_.identity;
   if (!current.holder.empty() && !mine &&
       now < observedAt_ + std::chrono::seconds(current.durationSeconds)) {

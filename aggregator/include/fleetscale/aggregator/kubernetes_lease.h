@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 
+#include "fleetscale/aggregator/election_responses.h"
 #include "fleetscale/aggregator/kubeconfig.h"
 #include "fleetscale/aggregator/leader_election.h"
 #include "fleetscale/shared/clock.h"
@@ -39,14 +40,7 @@ class KubernetesLeaseBackend final : public LeaseBackend {
   std::string describe() const override;
 
  private:
-  struct Record {
-    std::string holder;
-    std::string renewTime;
-    std::string acquireTime;
-    std::int64_t durationSeconds = 0;
-    std::int64_t transitions = 0;
-    bool operator==(const Record&) const = default;
-  };
+  using Record = LeaseRecord;
   Result<HttpClientResponse> send(const std::string& method, const std::string& path,
                                   const std::string& body);
   // PUT (or POST, without a resourceVersion) the lease with `record` as its spec.
