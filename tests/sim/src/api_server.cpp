@@ -199,6 +199,41 @@ std::optional<ListFilter> listFilterOf(const HttpRequest& request, ApiError& pro
   return filter;
 }
 
+// The object a PUT (the body) or PATCH (`current` with the body's patch applied) asks to store.
+// A patch is a precondition only when it names a resourceVersion itself; otherwise the result
+// carries current's, which the caller, holding the lock, knows to be current.
+ApiResult desiredObject(const HttpRequest& request, bool isPatch, const json& current) {
+  if (!isPatch) {
+    json desired = json::parse(request.body, nullptr, false);
+    if (desired.is_discarded() || !desired.is_object()) {
+      return ApiResult::fail(error(400, "BadRequest",
+                                   "the body of the request was in an unknown format - accepted "
+                                   "media types include: application/json, application/yaml"));
+    }
+    return ApiResult{std::nullopt, std::move(desired)};
+  }
+  const PatchType type = patchTypeOf(request.header("content-type"));
+  if (type == PatchType::kApply || type == PatchType::kUnknown) {
+    return ApiResult::fail(error(415, "UnsupportedMediaType",
+                                 "the body of the request was in an unknown format - accepted "
+                                 "media types include: application/json-patch+json, "
+                                 "application/merge-patch+json, "
+                                 "application/strategic-merge-patch+json"));
+  }
+  auto patched = applyPatch(current, request.body, type);
+  if (!patched) return ApiResult::fail(error(400, "BadRequest", patched.error().message));
+  json desired = std::move(*patched);
+  const json patch = json::parse(request.body, nullptr, false);
+  const bool patchHasVersion = patch.is_object() && patch.contains("metadata") &&
+                               patch["metadata"].is_object() &&
+                               patch["metadata"].contains("resourceVersion");
+  if (!patchHasVersion && desired.is_object() && desired.contains("metadata") &&
+      desired["metadata"].is_object()) {
+    desired["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"];
+  }
+  return ApiResult{std::nullopt, std::move(desired)};
+}
+
 }  // namespace
 
 void ApiFaultState::set(const ApiFaults& faults) {
@@ -516,36 +551,10 @@ HttpResponse ApiHandler::workloads(HttpRequest& request, const Identity& identit
   }
 
   // update or patch: compute the object the client wants stored.
-  json desired;
-  if (verb == "update") {
-    desired = json::parse(request.body, nullptr, false);
-    if (desired.is_discarded() || !desired.is_object()) {
-      return fail(error(400, "BadRequest",
-                        "the body of the request was in an unknown format - accepted media types "
-                        "include: application/json, application/yaml"));
-    }
-  } else {
-    const PatchType type = patchTypeOf(request.header("content-type"));
-    if (type == PatchType::kApply || type == PatchType::kUnknown) {
-      return fail(error(415, "UnsupportedMediaType",
-                        "the body of the request was in an unknown format - accepted media types "
-                        "include: application/json-patch+json, application/merge-patch+json, "
-                        "application/strategic-merge-patch+json"));
-    }
-    const json base = scale ? scaleJson(*current) : current->object;
-    auto patched = applyPatch(base, request.body, type);
-    if (!patched) return fail(error(400, "BadRequest", patched.error().message));
-    desired = std::move(*patched);
-    // A patch only carries a precondition when it names a resourceVersion itself.
-    const json patch = json::parse(request.body, nullptr, false);
-    const bool patchHasVersion = patch.is_object() && patch.contains("metadata") &&
-                                 patch["metadata"].is_object() &&
-                                 patch["metadata"].contains("resourceVersion");
-    if (!patchHasVersion && desired.is_object() && desired.contains("metadata") &&
-        desired["metadata"].is_object()) {
-      desired["metadata"]["resourceVersion"] = base["metadata"]["resourceVersion"];
-    }
-  }
+  ApiResult desiredResult =
+      desiredObject(request, verb == "patch", scale ? scaleJson(*current) : current->object);
+  if (!desiredResult.ok()) return fail(*desiredResult.error);
+  json desired = std::move(desiredResult.object);
 
   ApiResult result;
   if (scale) {
@@ -640,38 +649,12 @@ HttpResponse ApiHandler::leases(HttpRequest& request, const Identity& identity,
     return respond(201, created.object);
   }
   if (verb == "update" || verb == "patch") {
-    json desired;
-    if (verb == "update") {
-      desired = json::parse(request.body, nullptr, false);
-      if (desired.is_discarded()) {
-        return fail(error(400, "BadRequest",
-                          "the body of the request was in an unknown format - accepted media "
-                          "types include: application/json, application/yaml"));
-      }
-    } else {
-      const json* current = store.find(namespaceName, name);
-      if (!current) return fail(leaseNotFound(name));
-      const PatchType type = patchTypeOf(request.header("content-type"));
-      if (type == PatchType::kApply || type == PatchType::kUnknown) {
-        return fail(error(415, "UnsupportedMediaType",
-                          "the body of the request was in an unknown format - accepted media "
-                          "types include: application/json-patch+json, "
-                          "application/merge-patch+json, application/strategic-merge-patch+json"));
-      }
-      auto patched = applyPatch(*current, request.body, type);
-      if (!patched) return fail(error(400, "BadRequest", patched.error().message));
-      desired = std::move(*patched);
-      // A patch is conditional only when it names a resourceVersion itself.
-      const json patch = json::parse(request.body, nullptr, false);
-      const bool patchHasVersion = patch.is_object() && patch.contains("metadata") &&
-                                   patch["metadata"].is_object() &&
-                                   patch["metadata"].contains("resourceVersion");
-      if (!patchHasVersion && desired.is_object() && desired.contains("metadata") &&
-          desired["metadata"].is_object()) {
-        desired["metadata"].erase("resourceVersion");
-      }
-    }
-    ApiResult decoded = decodeLease(desired, namespaceName, name);
+    // A missing lease is a 404 after the body's checks (store.update), not a create.
+    const json* current = store.find(namespaceName, name);
+    if (verb == "patch" && !current) return fail(leaseNotFound(name));
+    const ApiResult desired = desiredObject(request, verb == "patch", current ? *current : json());
+    if (!desired.ok()) return fail(*desired.error);
+    ApiResult decoded = decodeLease(desired.object, namespaceName, name);
     if (!decoded.ok()) return fail(*decoded.error);
     ApiResult updated = store.update(namespaceName, name, decoded.object, nextVersion);
     if (!updated.ok()) return fail(*updated.error);

@@ -10,12 +10,6 @@ namespace {
 
 using nlohmann::json;
 
-// `base` with an RFC 7386 merge patch applied.
-json merged(json base, const json& patch) {
-  base.merge_patch(patch);
-  return base;
-}
-
 class LeaseStoreTest : public ::testing::Test {
  protected:
   json decoded(const json& body, const std::string& urlName = "") {
@@ -41,7 +35,7 @@ TEST_F(LeaseStoreTest, EveryChangeTakesTheNextVersionAndNoOpsKeepTheirs) {
   EXPECT_EQ(created.object["metadata"]["creationTimestamp"], rfc3339(now_));
 
   // Unconditional (no resourceVersion sent) and changing: a new version.
-  const json renewed = merged(lease, {{"spec", {{"holderIdentity", "b"}}}});
+  const json renewed = {{"metadata", {{"name", "lock"}}}, {"spec", {{"holderIdentity", "b"}}}};
   ASSERT_TRUE(store_.update("fleetscale", "lock", decoded(renewed, "lock"), next_).ok());
   EXPECT_EQ(versionOf("lock"), "102");
   // The same content again changes nothing, so the version stays.
@@ -50,8 +44,8 @@ TEST_F(LeaseStoreTest, EveryChangeTakesTheNextVersionAndNoOpsKeepTheirs) {
   EXPECT_EQ(version_, 102u);
 
   // A write against an older version fails and leaves everything as it was.
-  const json stale = merged(
-      renewed, {{"metadata", {{"resourceVersion", "101"}}}, {"spec", {{"holderIdentity", "c"}}}});
+  const json stale = {{"metadata", {{"name", "lock"}, {"resourceVersion", "101"}}},
+                      {"spec", {{"holderIdentity", "c"}}}};
   const ApiResult conflict = store_.update("fleetscale", "lock", decoded(stale, "lock"), next_);
   ASSERT_FALSE(conflict.ok());
   EXPECT_EQ(conflict.error->reason, "Conflict");
