@@ -365,7 +365,8 @@ HttpResponse ApiHandler::route(HttpRequest& request, const Identity& identity, W
     if (s == std::vector<std::string>{"api", "v1"}) return respond(200, coreResourceListJson());
     if (s == std::vector<std::string>{"apis"}) return respond(200, apiGroupListJson());
     if (s.size() == 2 && s[0] == "apis") {
-      for (json group : apiGroupListJson()["groups"]) {
+      const json groups = apiGroupListJson()["groups"];
+      for (json group : groups) {
         if (group["name"] != s[1]) continue;
         group["kind"] = "APIGroup";
         group["apiVersion"] = "v1";

@@ -54,7 +54,11 @@ TEST_F(LeaseStoreTest, EveryChangeTakesTheNextVersionAndNoOpsKeepTheirs) {
 
   EXPECT_EQ(store_.create("fleetscale", decoded(lease), now_, next_).error->reason,
             "AlreadyExists");
-  EXPECT_EQ(store_.update("fleetscale", "gone", decoded(lease, "gone"), next_).error->code, 404);
+  EXPECT_EQ(
+      store_
+          .update("fleetscale", "gone", decoded({{"metadata", {{"name", "gone"}}}}, "gone"), next_)
+          .error->code,
+      404);
 }
 
 TEST_F(LeaseStoreTest, DeleteHonoursPreconditionsAndGenerateNameMakesANewName) {
