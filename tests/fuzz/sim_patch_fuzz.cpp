@@ -1,10 +1,11 @@
 // What the fake kube-apiserver reads from clients: PATCH bodies of every flavour applied to a
-// Deployment (the first byte picks merge, strategic merge or JSON patch), resource quantities,
-// and recorded load CSV.
+// Deployment (the first byte picks merge, strategic merge or JSON patch), Lease bodies, resource
+// quantities, and recorded load CSV.
 #include <cmath>
 #include <cstdint>
 #include <string_view>
 
+#include "fleetscale/sim/lease_object.h"
 #include "fleetscale/sim/load_curve.h"
 #include "fleetscale/sim/patch.h"
 #include "fleetscale/sim/quantity.h"
@@ -32,6 +33,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                                   PatchType::kJsonPatch};
   const std::string_view body(reinterpret_cast<const char*>(data) + 1, size - 1);
   (void)fleetscale::sim::applyPatch(deployment(), body, kTypes[data[0] % 3]);
+  const auto lease = fleetscale::sim::decodeLease(body, "fleetscale", data[0] % 2 ? "lock" : "");
+  if (lease.ok() && !lease.object["metadata"].is_object()) __builtin_trap();
   if (auto quantity = fleetscale::sim::parseQuantity(body)) {
     if (*quantity < 0 || !std::isfinite(*quantity)) __builtin_trap();
     (void)fleetscale::sim::formatCpu(*quantity < 1e12 ? *quantity : 1e12);

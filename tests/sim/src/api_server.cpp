@@ -3,6 +3,7 @@
 #include "fleetscale/shared/logging.h"
 #include "fleetscale/shared/text.h"
 #include "fleetscale/sim/kube_objects.h"
+#include "fleetscale/sim/lease_object.h"
 #include "fleetscale/sim/patch.h"
 
 namespace fleetscale::sim {
@@ -198,6 +199,41 @@ std::optional<ListFilter> listFilterOf(const HttpRequest& request, ApiError& pro
   return filter;
 }
 
+// The object a PUT (the body) or PATCH (`current` with the body's patch applied) asks to store.
+// A patch is a precondition only when it names a resourceVersion itself; otherwise the result
+// carries current's, which the caller, holding the lock, knows to be current.
+ApiResult desiredObject(const HttpRequest& request, bool isPatch, const json& current) {
+  if (!isPatch) {
+    json desired = json::parse(request.body, nullptr, false);
+    if (desired.is_discarded() || !desired.is_object()) {
+      return ApiResult::fail(error(400, "BadRequest",
+                                   "the body of the request was in an unknown format - accepted "
+                                   "media types include: application/json, application/yaml"));
+    }
+    return ApiResult{std::nullopt, std::move(desired)};
+  }
+  const PatchType type = patchTypeOf(request.header("content-type"));
+  if (type == PatchType::kApply || type == PatchType::kUnknown) {
+    return ApiResult::fail(error(415, "UnsupportedMediaType",
+                                 "the body of the request was in an unknown format - accepted "
+                                 "media types include: application/json-patch+json, "
+                                 "application/merge-patch+json, "
+                                 "application/strategic-merge-patch+json"));
+  }
+  auto patched = applyPatch(current, request.body, type);
+  if (!patched) return ApiResult::fail(error(400, "BadRequest", patched.error().message));
+  json desired = std::move(*patched);
+  const json patch = json::parse(request.body, nullptr, false);
+  const bool patchHasVersion = patch.is_object() && patch.contains("metadata") &&
+                               patch["metadata"].is_object() &&
+                               patch["metadata"].contains("resourceVersion");
+  if (!patchHasVersion && desired.is_object() && desired.contains("metadata") &&
+      desired["metadata"].is_object()) {
+    desired["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"];
+  }
+  return ApiResult{std::nullopt, std::move(desired)};
+}
+
 }  // namespace
 
 void ApiFaultState::set(const ApiFaults& faults) {
@@ -261,13 +297,15 @@ HttpResponse ApiHandler::handle(HttpRequest& request) {
   } else if (failure && *failure == 409 && isWrite(request.method)) {
     // A 409 storm: another writer always seems to have got there first.
     const auto segments = splitFields(path, "/");
+    const std::string group = segments.size() >= 2 ? std::string(segments[1]) : "apps";
     const std::string name = segments.size() >= 7 ? std::string(segments[6]) : "";
     const std::string resource = segments.size() >= 6 ? std::string(segments[5]) : "objects";
-    response = fail(error(409, "Conflict",
-                          "Operation cannot be fulfilled on " + resource + ".apps \"" + name +
-                              "\": the object has been modified; please apply your changes to "
-                              "the latest version and try again",
-                          {{"name", name}, {"group", "apps"}, {"kind", resource}}));
+    response =
+        fail(error(409, "Conflict",
+                   "Operation cannot be fulfilled on " + resource + "." + group + " \"" + name +
+                       "\": the object has been modified; please apply your changes to "
+                       "the latest version and try again",
+                   {{"name", name}, {"group", group}, {"kind", resource}}));
   } else {
     static const Identity kAnonymous{"system:anonymous", Role::kNone};
     try {
@@ -286,6 +324,8 @@ HttpResponse ApiHandler::handle(HttpRequest& request) {
     record.path = request.target;
     record.user = identity ? identity->user : "";
     record.contentType = request.header("content-type");
+    record.userAgent = request.header("user-agent");
+    record.fencingToken = request.header("x-fleetscale-fencing-token");
     record.status = response.status;
     record.workload = write.workload;
     record.kind = write.kind;
@@ -314,6 +354,7 @@ HttpResponse ApiHandler::route(HttpRequest& request, const Identity& identity, W
   if (s.empty()) {
     return respond(
         200, {{"paths", json::array({"/api", "/api/v1", "/apis", "/apis/apps", "/apis/apps/v1",
+                                     "/apis/coordination.k8s.io", "/apis/coordination.k8s.io/v1",
                                      "/healthz", "/livez", "/readyz", "/version"})}});
   }
   if (request.method == "GET" || request.method == "HEAD") {
@@ -323,14 +364,20 @@ HttpResponse ApiHandler::route(HttpRequest& request, const Identity& identity, W
     }
     if (s == std::vector<std::string>{"api", "v1"}) return respond(200, coreResourceListJson());
     if (s == std::vector<std::string>{"apis"}) return respond(200, apiGroupListJson());
-    if (s == std::vector<std::string>{"apis", "apps"}) {
-      json group = apiGroupListJson()["groups"][0];
-      group["kind"] = "APIGroup";
-      group["apiVersion"] = "v1";
-      return respond(200, group);
+    if (s.size() == 2 && s[0] == "apis") {
+      const json groups = apiGroupListJson()["groups"];
+      for (json group : groups) {
+        if (group["name"] != s[1]) continue;
+        group["kind"] = "APIGroup";
+        group["apiVersion"] = "v1";
+        return respond(200, group);
+      }
     }
     if (s == std::vector<std::string>{"apis", "apps", "v1"}) {
       return respond(200, appsResourceListJson());
+    }
+    if (s == std::vector<std::string>{"apis", std::string(kLeaseGroup), "v1"}) {
+      return respond(200, coordinationResourceListJson());
     }
   }
   // /api/v1/<resource>[/<name>] and /api/v1/namespaces/<ns>/<resource>[/<name>]
@@ -354,6 +401,13 @@ HttpResponse ApiHandler::route(HttpRequest& request, const Identity& identity, W
         return workloads(request, identity, *kind, s[4], s.size() >= 7 ? s[6] : "",
                          s.size() == 8 ? s[7] : "", write);
       }
+    }
+  }
+  // /apis/coordination.k8s.io/v1/leases and .../namespaces/<ns>/leases[/<name>]
+  if (s.size() >= 4 && s[0] == "apis" && s[1] == kLeaseGroup && s[2] == "v1") {
+    if (s.size() == 4 && s[3] == "leases") return leases(request, identity, "", "", write);
+    if (s.size() >= 6 && s.size() <= 7 && s[3] == "namespaces" && s[5] == "leases") {
+      return leases(request, identity, s[4], s.size() == 7 ? s[6] : "", write);
     }
   }
   return fail(error(404, "NotFound", "the server could not find the requested resource",
@@ -498,36 +552,10 @@ HttpResponse ApiHandler::workloads(HttpRequest& request, const Identity& identit
   }
 
   // update or patch: compute the object the client wants stored.
-  json desired;
-  if (verb == "update") {
-    desired = json::parse(request.body, nullptr, false);
-    if (desired.is_discarded() || !desired.is_object()) {
-      return fail(error(400, "BadRequest",
-                        "the body of the request was in an unknown format - accepted media types "
-                        "include: application/json, application/yaml"));
-    }
-  } else {
-    const PatchType type = patchTypeOf(request.header("content-type"));
-    if (type == PatchType::kApply || type == PatchType::kUnknown) {
-      return fail(error(415, "UnsupportedMediaType",
-                        "the body of the request was in an unknown format - accepted media types "
-                        "include: application/json-patch+json, application/merge-patch+json, "
-                        "application/strategic-merge-patch+json"));
-    }
-    const json base = scale ? scaleJson(*current) : current->object;
-    auto patched = applyPatch(base, request.body, type);
-    if (!patched) return fail(error(400, "BadRequest", patched.error().message));
-    desired = std::move(*patched);
-    // A patch only carries a precondition when it names a resourceVersion itself.
-    const json patch = json::parse(request.body, nullptr, false);
-    const bool patchHasVersion = patch.is_object() && patch.contains("metadata") &&
-                                 patch["metadata"].is_object() &&
-                                 patch["metadata"].contains("resourceVersion");
-    if (!patchHasVersion && desired.is_object() && desired.contains("metadata") &&
-        desired["metadata"].is_object()) {
-      desired["metadata"]["resourceVersion"] = base["metadata"]["resourceVersion"];
-    }
-  }
+  ApiResult desiredResult =
+      desiredObject(request, verb == "patch", scale ? scaleJson(*current) : current->object);
+  if (!desiredResult.ok()) return fail(*desiredResult.error);
+  json desired = std::move(desiredResult.object);
 
   ApiResult result;
   if (scale) {
@@ -564,6 +592,90 @@ HttpResponse ApiHandler::workloads(HttpRequest& request, const Identity& identit
   const WorkloadObject* stored = cluster.find(kind, namespaceName, name);
   write.after = stored->replicas;
   return respond(200, scale ? scaleJson(*stored) : stored->object);
+}
+
+HttpResponse ApiHandler::leases(HttpRequest& request, const Identity& identity,
+                                const std::string& namespaceName, const std::string& name,
+                                Write& write) {
+  // Called with fleet_.mutex held.
+  ClusterModel& cluster = *fleet_.model.findCluster(cluster_);
+  LeaseStore& store = fleet_.leases.at(cluster_);
+  const std::string group(kLeaseGroup);
+  const std::string verb = verbOf(request, !name.empty());
+  if (!mayAccessApi(identity.role, verb, "leases")) {
+    return fail(forbidden(identity, verb, "leases", group, namespaceName, name));
+  }
+  const WallTime wallNow = wallAt(cluster, fleet_.model.lastStep());
+  const LeaseStore::NextVersion nextVersion = [&cluster] { return cluster.nextResourceVersion(); };
+  auto table = [&](const std::vector<json>& objects) {
+    std::vector<TableRow> rows;
+    for (const auto& lease : objects) rows.push_back({leaseCells(lease, wallNow), lease});
+    return respond(200, tableJson("leases", cluster.resourceVersion(), rows,
+                                  tableObjectOf(request.queryParam("includeObject"))));
+  };
+  if (!name.empty()) {
+    write.workload = namespaceName + "/" + name;
+    write.kind = "Lease";
+  }
+
+  if (verb == "list") {
+    ApiError problem;
+    const auto filter = listFilterOf(request, problem);
+    if (!filter) return fail(problem);
+    std::vector<json> found = store.list(namespaceName);
+    std::erase_if(found, [&](const json& lease) { return !filter->matches(lease); });
+    if (wantsTable(request)) return table(found);
+    return respond(200, listJson("LeaseList", std::string(kLeaseApiVersion),
+                                 cluster.resourceVersion(), std::move(found)));
+  }
+  if (verb == "get") {
+    const json* lease = store.find(namespaceName, name);
+    if (!lease) return fail(leaseNotFound(name));
+    return wantsTable(request) ? table({*lease}) : respond(200, *lease);
+  }
+  if (verb == "create" && name.empty() && !namespaceName.empty()) {
+    ApiResult decoded = decodeLease(std::string_view(request.body), namespaceName, "");
+    if (!decoded.ok()) return fail(*decoded.error);
+    const auto namespaces = cluster.namespaces();
+    if (std::find(namespaces.begin(), namespaces.end(), namespaceName) == namespaces.end()) {
+      // The NamespaceLifecycle admission plugin's answer.
+      return fail(error(404, "NotFound", "namespaces \"" + namespaceName + "\" not found",
+                        {{"name", namespaceName}, {"kind", "namespaces"}}));
+    }
+    ApiResult created = store.create(namespaceName, decoded.object, wallNow, nextVersion);
+    const json& meta = created.ok() ? created.object["metadata"] : decoded.object["metadata"];
+    write.workload = namespaceName + "/" + meta.value("name", meta.value("generateName", ""));
+    write.kind = "Lease";
+    if (!created.ok()) return fail(*created.error);
+    return respond(201, created.object);
+  }
+  if (verb == "update" || verb == "patch") {
+    // A missing lease is a 404 after the body's checks (store.update), not a create.
+    const json* current = store.find(namespaceName, name);
+    if (verb == "patch" && !current) return fail(leaseNotFound(name));
+    const ApiResult desired = desiredObject(request, verb == "patch", current ? *current : json());
+    if (!desired.ok()) return fail(*desired.error);
+    ApiResult decoded = decodeLease(desired.object, namespaceName, name);
+    if (!decoded.ok()) return fail(*decoded.error);
+    ApiResult updated = store.update(namespaceName, name, decoded.object, nextVersion);
+    if (!updated.ok()) return fail(*updated.error);
+    return respond(200, updated.object);
+  }
+  if (verb == "delete") {
+    const json options = request.body.empty() ? json() : json::parse(request.body, nullptr, false);
+    ApiResult deleted = store.remove(namespaceName, name, options, nextVersion);
+    if (!deleted.ok()) return fail(*deleted.error);
+    return respond(200, {{"kind", "Status"},
+                         {"apiVersion", "v1"},
+                         {"metadata", json::object()},
+                         {"status", "Success"},
+                         {"details",
+                          {{"name", name},
+                           {"group", group},
+                           {"kind", "leases"},
+                           {"uid", deleted.object["metadata"]["uid"]}}}});
+  }
+  return fail(methodNotAllowed(verb, "leases"));
 }
 
 namespace {

@@ -354,7 +354,9 @@ std::vector<const WorkloadObject*> ClusterModel::list(WorkloadKind kind,
 }
 
 std::vector<std::string> ClusterModel::namespaces() const {
-  std::vector<std::string> out = {"default", "kube-node-lease", "kube-public", "kube-system"};
+  // "fleetscale" holds the agents' and the aggregator's service accounts (and its Lease).
+  std::vector<std::string> out = {"default", "fleetscale", "kube-node-lease", "kube-public",
+                                  "kube-system"};
   for (const auto& [key, workload] : workloads_) {
     if (std::find(out.begin(), out.end(), std::get<1>(key)) == out.end()) {
       out.push_back(std::get<1>(key));

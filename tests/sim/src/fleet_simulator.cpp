@@ -171,7 +171,9 @@ struct ClusterRuntime {
   std::string name;
   std::shared_ptr<TokenBook> tokens;
   std::unique_ptr<FakeApiServer> api;
-  std::unique_ptr<TcpRelay> relay;
+  // One per aggregator instance (or external address), all cut together: the cluster's agents
+  // reach every aggregator through them.
+  std::vector<std::unique_ptr<TcpRelay>> relays;
   std::vector<std::unique_ptr<NodeRuntime>> nodes;
   bool killed = false;
   bool apiPartitioned = false;
@@ -179,12 +181,12 @@ struct ClusterRuntime {
   std::size_t writeCursor = 0;
 };
 
-// Brings a cluster's servers, relay, agents and model in line with its fault flags.
+// Brings a cluster's servers, relays, agents and model in line with its fault flags.
 void applyClusterState(ClusterRuntime& cluster, SharedFleet& fleet, bool agentsEnabled) {
   const bool apiUp = !cluster.killed && !cluster.apiPartitioned;
   if (apiUp && !cluster.api->running()) cluster.api->start();
   if (!apiUp && cluster.api->running()) cluster.api->stop();
-  cluster.relay->setBlocked(cluster.killed || cluster.agentsPartitioned);
+  for (auto& relay : cluster.relays) relay->setBlocked(cluster.killed || cluster.agentsPartitioned);
   for (auto& node : cluster.nodes) {
     if (cluster.killed) {
       node->kubelet->stop();
@@ -198,20 +200,28 @@ void applyClusterState(ClusterRuntime& cluster, SharedFleet& fleet, bool agentsE
   fleet.model.setAlive(cluster.name, !cluster.killed, fleet.clock.now());
 }
 
+// One fleetscale-aggregator process the simulator runs.
+struct AggregatorInstance {
+  std::string id;   // its --aggregator-id: aggregator-<index>
+  std::string dir;  // ready file, log, store
+  std::string log;
+  std::vector<std::string> args;  // all but the listen addresses
+  ChildProcess process;
+  // {ingest, HTTP}, from its first start; later starts reuse them. Written before the relays and
+  // the clock loop exist, read-only after start().
+  std::optional<std::pair<std::uint16_t, std::uint16_t>> ports;
+  std::atomic<double> endedCpuSeconds{0};  // of processes that have ended
+};
+
 struct FleetSimulator::Impl {
   boost::asio::io_context io;
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work;
   std::vector<std::thread> ioThreads;
   std::vector<ClusterRuntime> clusters;
-  ChildProcess aggregator;
+  std::vector<std::unique_ptr<AggregatorInstance>> aggregators;
   std::string aggregatorBinary;
-  std::vector<std::string> aggregatorArgs;  // all but the listen addresses
-  std::string aggregatorDir;
-  std::string aggregatorLog;
-  std::string adminTokenFile;
-  std::string policyFile;  // "" when no workload is autoscaled
-  std::optional<std::pair<std::uint16_t, std::uint16_t>> aggregatorPorts;
-  std::atomic<double> endedAggregatorCpuSeconds{0};
+  std::string adminTokenFile;  // shared by the instances
+  std::string policyFile;      // shared by the instances; "" when no workload is autoscaled
   std::unique_ptr<HttpServer> control;
   std::string agentBinary;
   std::string tokenFile;
@@ -264,9 +274,13 @@ WriteLog* FleetSimulator::writes(const std::string& cluster) {
   return runtime ? &runtime->api->writes() : nullptr;
 }
 
-std::optional<std::pair<std::uint16_t, std::uint16_t>> FleetSimulator::aggregatorPorts() const {
-  return impl_->aggregatorPorts;
+std::optional<std::pair<std::uint16_t, std::uint16_t>> FleetSimulator::aggregatorPorts(
+    int instance) const {
+  if (instance < 0 || instance >= aggregatorCount()) return std::nullopt;
+  return impl_->aggregators[static_cast<std::size_t>(instance)]->ports;
 }
+
+int FleetSimulator::aggregatorCount() const { return static_cast<int>(impl_->aggregators.size()); }
 
 std::uint16_t FleetSimulator::controlPort() const {
   return impl_->control ? impl_->control->port() : 0;
@@ -484,24 +498,35 @@ Status FleetSimulator::start() {
     }
   }
 
-  // --- aggregator, then a relay per cluster in front of it --------------------------------------
-  std::string aggregatorAddress = options_.externalAggregator;
+  // --- aggregators, then per cluster a relay in front of each ----------------------------------
+  std::vector<HostPort> targets;
   if (scenario_.aggregator.enabled) {
-    if (Status s = prepareAggregator(binDir); !s) return s;
-    if (Status s = launchAggregator("127.0.0.1:0", "127.0.0.1:0"); !s) return s;
-    aggregatorAddress = "127.0.0.1:" + std::to_string(impl.aggregatorPorts->first);
+    if (Status s = prepareAggregators(binDir); !s) return s;
+    for (int i = 0; i < aggregatorCount(); ++i) {
+      if (Status s = launchAggregator(i, "127.0.0.1:0", "127.0.0.1:0"); !s) return s;
+      targets.push_back(HostPort{"127.0.0.1", aggregatorPorts(i)->first});
+    }
+  } else {
+    for (std::string_view address : splitFields(options_.externalAggregator, ",")) {
+      auto target = parseHostPort(trim(address));
+      if (!target) return Error{"aggregator address: " + target.error().message};
+      targets.push_back(*target);
+    }
   }
-  auto target = parseHostPort(aggregatorAddress.empty() ? "127.0.0.1:9" : aggregatorAddress);
-  if (!target) return Error{"aggregator address: " + target.error().message};
+  if (targets.empty()) targets.push_back(HostPort{"127.0.0.1", 9});  // discard: nobody listens
   for (std::size_t i = 0; i < impl.clusters.size(); ++i) {
     ClusterRuntime& runtime = impl.clusters[i];
-    runtime.relay = std::make_unique<TcpRelay>(impl.io, *target);
-    runtime.relay->start();
-    endpoints_[i].relayPort = runtime.relay->port();
+    std::string addresses;  // "127.0.0.1:<relay>[,127.0.0.1:<relay>...]"
+    for (const HostPort& target : targets) {
+      auto& relay = runtime.relays.emplace_back(std::make_unique<TcpRelay>(impl.io, target));
+      relay->start();
+      endpoints_[i].relayPorts.push_back(relay->port());
+      addresses += (addresses.empty() ? "" : ",") + std::string("127.0.0.1:") +
+                   std::to_string(relay->port());
+    }
+    endpoints_[i].relayPort = endpoints_[i].relayPorts.front();
     for (auto& node : runtime.nodes) {
-      node->agentArgs.insert(
-          node->agentArgs.begin(),
-          {"--aggregator", "127.0.0.1:" + std::to_string(runtime.relay->port())});
+      node->agentArgs.insert(node->agentArgs.begin(), {"--aggregator", addresses});
     }
   }
 
@@ -537,89 +562,134 @@ Status FleetSimulator::start() {
   return {};
 }
 
-Status FleetSimulator::prepareAggregator(const std::string& binDir) {
+Status FleetSimulator::prepareAggregators(const std::string& binDir) {
   Impl& impl = *impl_;
   std::error_code ec;
-  impl.aggregatorDir = stateDir_ + "/aggregator";
-  fs::create_directories(impl.aggregatorDir, ec);
-  if (ec) return Error{impl.aggregatorDir + ": " + ec.message()};
+  // Instance 0 lives in aggregator/ (as the single aggregator always did), with the files the
+  // instances share; instance i > 0 in aggregator-<i>/.
+  const std::string sharedDir = stateDir_ + "/aggregator";
+  fs::create_directories(sharedDir, ec);
+  if (ec) return Error{sharedDir + ": " + ec.message()};
   impl.aggregatorBinary = binDir + "/fleetscale-aggregator";
-  impl.aggregatorLog = impl.aggregatorDir + "/aggregator.log";
-  impl.adminTokenFile = impl.aggregatorDir + "/admin.token";
+  impl.adminTokenFile = sharedDir + "/admin.token";
   if (Status s = writeText(impl.adminTokenFile, randomToken() + "\n", fs::perms(0600)); !s) {
     return s;
   }
-  std::vector<std::string> args = {"--ready-file",       impl.aggregatorDir + "/ready.json",
-                                   "--token-file",       impl.tokenFile,
-                                   "--admin-token-file", impl.adminTokenFile,
-                                   "--aggregator-id",    "fleetscale-sim",
-                                   "--log-level",        options_.childLogLevel};
   const auto& extra = scenario_.aggregator.extraArgs;
   const bool ownStateDir = std::find(extra.begin(), extra.end(), "--state-dir") != extra.end();
-  if (scenario_.autoscaled() && !options_.hpaBaseline) {
+  const bool withPolicy = scenario_.autoscaled() && !options_.hpaBaseline;
+  if (withPolicy) {
     std::vector<PolicyCluster> clusters;
     for (const auto& endpoints : endpoints_) {
       clusters.push_back({endpoints.name, endpoints.aggregatorKubeconfig, endpoints.name});
     }
-    impl.policyFile = impl.aggregatorDir + "/policy.yaml";
+    impl.policyFile = sharedDir + "/policy.yaml";
     if (Status s = writeText(impl.policyFile, aggregatorPolicyYaml(scenario_, clusters)); !s) {
       return s;
     }
-    args.insert(args.end(), {"--policy", impl.policyFile});
-    // Decisions, drains and behavior history survive an aggregator restart in its store.
-    if (!ownStateDir) args.insert(args.end(), {"--state-dir", impl.aggregatorDir + "/store"});
   }
-  for (auto [flag, value] : {std::pair{"--failed-after", &scenario_.aggregator.failedAfter},
-                             std::pair{"--healthy-after", &scenario_.aggregator.healthyAfter},
-                             std::pair{"--probe-interval", &scenario_.aggregator.probeInterval}}) {
-    if (!value->empty()) args.insert(args.end(), {flag, *value});
+  std::map<std::string, std::string> placeholders = {{"state", stateDir_}};
+  for (const auto& endpoints : endpoints_) {
+    placeholders["kubeconfig:" + endpoints.name] = endpoints.aggregatorKubeconfig;
   }
-  for (std::string arg : extra) {
-    for (std::size_t at = arg.find("{state}"); at != std::string::npos; at = arg.find("{state}")) {
-      arg.replace(at, 7, stateDir_);
+  for (int i = 0; i < std::max(1, scenario_.aggregator.instances); ++i) {
+    auto instance = std::make_unique<AggregatorInstance>();
+    instance->id = "aggregator-" + std::to_string(i);
+    instance->dir = i == 0 ? sharedDir : stateDir_ + "/" + instance->id;
+    fs::create_directories(instance->dir, ec);
+    if (ec) return Error{instance->dir + ": " + ec.message()};
+    instance->log = instance->dir + "/aggregator.log";
+    std::vector<std::string> args = {
+        "--ready-file",       instance->dir + "/ready.json", "--token-file",    impl.tokenFile,
+        "--admin-token-file", impl.adminTokenFile,           "--aggregator-id", instance->id,
+        "--log-level",        options_.childLogLevel};
+    if (withPolicy) {
+      args.insert(args.end(), {"--policy", impl.policyFile});
+      // Decisions, drains and behavior history survive an aggregator restart in its store.
+      if (!ownStateDir) args.insert(args.end(), {"--state-dir", instance->dir + "/store"});
     }
-    args.push_back(std::move(arg));
+    for (auto [flag, value] :
+         {std::pair{"--failed-after", &scenario_.aggregator.failedAfter},
+          std::pair{"--healthy-after", &scenario_.aggregator.healthyAfter},
+          std::pair{"--probe-interval", &scenario_.aggregator.probeInterval}}) {
+      if (!value->empty()) args.insert(args.end(), {flag, *value});
+    }
+    placeholders["id"] = instance->id;
+    for (const std::string& arg : extra) {
+      auto expanded = expandAggregatorArg(arg, placeholders);
+      if (!expanded) return Error{"aggregator.args: " + expanded.error().message};
+      args.push_back(std::move(*expanded));
+    }
+    instance->args = std::move(args);
+    impl.aggregators.push_back(std::move(instance));
   }
-  impl.aggregatorArgs = std::move(args);
   return {};
 }
 
-Status FleetSimulator::launchAggregator(const std::string& listen, const std::string& httpListen) {
-  Impl& impl = *impl_;
-  const std::string readyFile = impl.aggregatorDir + "/ready.json";
+Status FleetSimulator::launchAggregator(int index, const std::string& listen,
+                                        const std::string& httpListen) {
+  AggregatorInstance& instance = *impl_->aggregators[static_cast<std::size_t>(index)];
+  const std::string readyFile = instance.dir + "/ready.json";
   std::error_code ec;
   fs::remove(readyFile, ec);
   std::vector<std::string> args = {"--listen", listen, "--http-listen", httpListen};
-  args.insert(args.end(), impl.aggregatorArgs.begin(), impl.aggregatorArgs.end());
-  if (Status s = impl.aggregator.start(impl.aggregatorBinary, args, impl.aggregatorLog); !s) {
-    return Error{"cannot start fleetscale-aggregator: " + s.message()};
+  args.insert(args.end(), instance.args.begin(), instance.args.end());
+  if (Status s = instance.process.start(impl_->aggregatorBinary, args, instance.log); !s) {
+    return Error{"cannot start fleetscale-aggregator " + instance.id + ": " + s.message()};
   }
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
-  while (std::chrono::steady_clock::now() < deadline && impl.aggregator.running()) {
+  while (std::chrono::steady_clock::now() < deadline && instance.process.running()) {
     if (auto text = readFile(readyFile)) {
       const json ready = json::parse(*text, nullptr, false);
       if (!ready.is_discarded() && ready.contains("ingest_port")) {
-        impl.aggregatorPorts = std::make_pair(ready["ingest_port"].get<std::uint16_t>(),
-                                              ready["http_port"].get<std::uint16_t>());
+        if (!instance.ports) {
+          instance.ports = std::make_pair(ready["ingest_port"].get<std::uint16_t>(),
+                                          ready["http_port"].get<std::uint16_t>());
+        }
         return {};
       }
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  return Error{"fleetscale-aggregator did not become ready; see " + impl.aggregatorLog};
+  return Error{"fleetscale-aggregator " + instance.id + " did not become ready; see " +
+               instance.log};
+}
+
+Status FleetSimulator::checkAggregatorIndex(int index) const {
+  if (!started_ || stopped_) return Error{"the simulator is not running"};
+  if (aggregatorCount() == 0) return Error{"this simulator did not start an aggregator"};
+  if (index < 0 || index >= aggregatorCount()) {
+    return Error{"no aggregator instance " + std::to_string(index) + " (there are " +
+                 std::to_string(aggregatorCount()) + ")"};
+  }
+  return {};
+}
+
+Status FleetSimulator::stopAggregator(int index, int signal) {
+  if (Status s = checkAggregatorIndex(index); !s) return s;
+  AggregatorInstance& instance = *impl_->aggregators[static_cast<std::size_t>(index)];
+  if (instance.process.running()) {
+    instance.endedCpuSeconds = instance.endedCpuSeconds + processCpuSeconds(instance.process.pid());
+  }
+  instance.process.stop(signal, std::chrono::seconds(10));
+  return {};
+}
+
+Status FleetSimulator::killAggregator(int index) { return stopAggregator(index, SIGKILL); }
+
+Status FleetSimulator::startAggregator(int index) {
+  if (Status s = checkAggregatorIndex(index); !s) return s;
+  AggregatorInstance& instance = *impl_->aggregators[static_cast<std::size_t>(index)];
+  if (instance.process.running()) return Error{instance.id + " is running already"};
+  // The same ports: the relays and clients keep their addresses.
+  const auto [ingest, http] = *instance.ports;
+  return launchAggregator(index, "127.0.0.1:" + std::to_string(ingest),
+                          "127.0.0.1:" + std::to_string(http));
 }
 
 Status FleetSimulator::restartAggregator() {
-  Impl& impl = *impl_;
-  if (!started_ || stopped_) return Error{"the simulator is not running"};
-  if (!impl.aggregatorPorts) return Error{"this simulator did not start an aggregator"};
-  const auto [ingest, http] = *impl.aggregatorPorts;
-  impl.endedAggregatorCpuSeconds =
-      impl.endedAggregatorCpuSeconds + processCpuSeconds(impl.aggregator.pid());
-  impl.aggregator.stop(SIGTERM, std::chrono::seconds(10));
-  // The same ports: the relays and clients keep their addresses.
-  return launchAggregator("127.0.0.1:" + std::to_string(ingest),
-                          "127.0.0.1:" + std::to_string(http));
+  if (Status s = stopAggregator(0, SIGTERM); !s) return s;
+  return startAggregator(0);
 }
 
 void FleetSimulator::baselineLoop() {
@@ -689,6 +759,7 @@ json FleetSimulator::endpointsJson() const {
                         {"client_key_files", c.clientKeyFiles},
                         {"write_log", c.writeLog},
                         {"relay_port", c.relayPort},
+                        {"relay_ports", c.relayPorts},
                         {"nodes", std::move(nodes)}});
   }
   json out = {{"scenario", scenario_.name},
@@ -700,17 +771,20 @@ json FleetSimulator::endpointsJson() const {
               {"clusters", std::move(clusters)}};
   out["control_url"] =
       impl_->control ? "http://127.0.0.1:" + std::to_string(impl_->control->port()) : "";
-  if (impl_->aggregatorPorts) {
-    out["aggregator"] = {
-        {"ingest_port", impl_->aggregatorPorts->first},
-        {"http_port", impl_->aggregatorPorts->second},
-        {"url", "http://127.0.0.1:" + std::to_string(impl_->aggregatorPorts->second)},
-        {"log", impl_->aggregatorLog},
-        {"admin_token_file", impl_->adminTokenFile},
-        {"policy", impl_->policyFile}};
-  } else {
-    out["aggregator"] = nullptr;
+  json aggregators = json::array();
+  for (const auto& instance : impl_->aggregators) {
+    if (!instance->ports) continue;  // start() failed before it served
+    aggregators.push_back({{"id", instance->id},
+                           {"ingest_port", instance->ports->first},
+                           {"http_port", instance->ports->second},
+                           {"url", "http://127.0.0.1:" + std::to_string(instance->ports->second)},
+                           {"log", instance->log},
+                           {"admin_token_file", impl_->adminTokenFile},
+                           {"policy", impl_->policyFile}});
   }
+  // "aggregator" is instance 0, for the clients that know only one.
+  out["aggregator"] = aggregators.empty() ? json(nullptr) : aggregators[0];
+  out["aggregators"] = std::move(aggregators);
   return out;
 }
 
@@ -1012,8 +1086,11 @@ json FleetSimulator::costJson() {
       }
     }
   }
-  double aggregator = impl_->endedAggregatorCpuSeconds;
-  if (impl_->aggregator.running()) aggregator += processCpuSeconds(impl_->aggregator.pid());
+  double aggregator = 0;
+  for (auto& instance : impl_->aggregators) {
+    aggregator += instance->endedCpuSeconds;
+    if (instance->process.running()) aggregator += processCpuSeconds(instance->process.pid());
+  }
   const double wall = toSeconds(fleet_ ? fleet_->clock.now() : SimTime{0});
   return {{"wall_seconds", wall},
           {"simulator_cpu_seconds", seconds(self.ru_utime) + seconds(self.ru_stime)},
@@ -1107,11 +1184,11 @@ void FleetSimulator::stop() {
   for (auto& cluster : impl.clusters) {
     for (auto& node : cluster.nodes) node->agent.stop(SIGTERM, std::chrono::seconds(5));
   }
-  impl.aggregator.stop(SIGTERM, std::chrono::seconds(10));
+  for (auto& instance : impl.aggregators) instance->process.stop(SIGTERM, std::chrono::seconds(10));
   if (impl.control) impl.control->stop();
   for (auto& cluster : impl.clusters) {
     cluster.api->stop();
-    if (cluster.relay) cluster.relay->stop();  // absent when start() failed early
+    for (auto& relay : cluster.relays) relay->stop();  // none when start() failed early
     for (auto& node : cluster.nodes) node->kubelet->stop();
   }
   if (impl.work) impl.work.reset();

@@ -88,6 +88,10 @@ json columns(const std::string& resource) {
          column("External-IP", "string", 1), column("OS-Image", "string", 1),
          column("Kernel-Version", "string", 1), column("Container-Runtime", "string", 1)});
   }
+  if (resource == "leases") {
+    return json::array(
+        {column("Name", "string", 0, "name"), column("Holder", "string"), column("Age", "string")});
+  }
   return json::array(
       {column("Name", "string", 0, "name"), column("Status", "string"), column("Age", "string")});
 }
@@ -390,12 +394,29 @@ json apiVersionsJson(const std::string& serverAddress) {
 
 json apiGroupListJson() {
   const json apps = {{"groupVersion", "apps/v1"}, {"version", "v1"}};
+  const json coordination = {{"groupVersion", "coordination.k8s.io/v1"}, {"version", "v1"}};
+  return {{"kind", "APIGroupList"},
+          {"apiVersion", "v1"},
+          {"groups",
+           json::array(
+               {{{"name", "apps"}, {"versions", json::array({apps})}, {"preferredVersion", apps}},
+                {{"name", "coordination.k8s.io"},
+                 {"versions", json::array({coordination})},
+                 {"preferredVersion", coordination}}})}};
+}
+
+json coordinationResourceListJson() {
   return {
-      {"kind", "APIGroupList"},
+      {"kind", "APIResourceList"},
       {"apiVersion", "v1"},
-      {"groups",
-       json::array(
-           {{{"name", "apps"}, {"versions", json::array({apps})}, {"preferredVersion", apps}}})}};
+      {"groupVersion", "coordination.k8s.io/v1"},
+      {"resources",
+       json::array({{{"name", "leases"},
+                     {"singularName", "lease"},
+                     {"namespaced", true},
+                     {"kind", "Lease"},
+                     {"verbs", json::array({"create", "delete", "get", "list", "patch", "update"})},
+                     {"storageVersionHash", "gqkMMb/YqFM="}}})}};
 }
 
 json coreResourceListJson() {
@@ -554,6 +575,12 @@ std::vector<json> nodeCells(const json& node, WallTime now) {
 
 std::vector<json> namespaceCells(const json& ns, WallTime now) {
   return {ns["metadata"]["name"], "Active", ageOf(ns["metadata"], now)};
+}
+
+std::vector<json> leaseCells(const json& lease, WallTime now) {
+  const json& spec = lease["spec"];
+  return {lease["metadata"]["name"], spec.value("holderIdentity", std::string()),
+          ageOf(lease["metadata"], now)};
 }
 
 std::string humanDuration(std::chrono::seconds age) {

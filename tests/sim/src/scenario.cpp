@@ -26,6 +26,9 @@ std::string where(const YAML::Node& node, std::string_view key) {
   return text;
 }
 
+// Each instance is a full aggregator process; more than a handful only slows the machine down.
+constexpr int kMaxAggregatorInstances = 9;
+
 [[noreturn]] void fail(const YAML::Node& node, std::string_view key, const std::string& message) {
   throw ScenarioError{where(node, key) + ": " + message};
 }
@@ -529,6 +532,11 @@ Scenario parseRoot(const YAML::Node& root, const std::string& baseDir) {
   if (fields.has("aggregator")) {
     Fields aggregator(fields.get("aggregator"), "aggregator");
     scenario.aggregator.enabled = aggregator.boolean("enabled", true);
+    scenario.aggregator.instances = aggregator.integer("instances", 1, 1);
+    if (scenario.aggregator.instances > kMaxAggregatorInstances) {
+      fail(aggregator.get("instances"), "aggregator.instances",
+           "expected 1.." + std::to_string(kMaxAggregatorInstances));
+    }
     scenario.aggregator.extraArgs = aggregator.strings("args");
     for (auto [key, target] : {std::pair{"failed-after", &scenario.aggregator.failedAfter},
                                std::pair{"healthy-after", &scenario.aggregator.healthyAfter},
@@ -556,6 +564,15 @@ Scenario parseRoot(const YAML::Node& root, const std::string& baseDir) {
     ClusterSpec cluster = parseCluster(node, defaults, index++);
     if (scenario.findCluster(cluster.name)) fail(node, "clusters", "duplicate " + cluster.name);
     scenario.clusters.push_back(std::move(cluster));
+  }
+
+  // Every {kubeconfig:CLUSTER} in the aggregator's arguments names a cluster of this scenario.
+  std::map<std::string, std::string> placeholders = {{"state", ""}, {"id", ""}};
+  for (const auto& cluster : scenario.clusters) placeholders["kubeconfig:" + cluster.name] = "";
+  for (const auto& arg : scenario.aggregator.extraArgs) {
+    if (auto expanded = expandAggregatorArg(arg, placeholders); !expanded) {
+      fail(fields.get("aggregator"), "aggregator.args", expanded.error().message);
+    }
   }
 
   const YAML::Node workloads = fields.get("workloads");
@@ -588,6 +605,33 @@ Scenario parseRoot(const YAML::Node& root, const std::string& baseDir) {
 }
 
 }  // namespace
+
+Result<std::string> expandAggregatorArg(std::string_view arg,
+                                        const std::map<std::string, std::string>& values) {
+  static constexpr std::string_view kKubeconfig = "{kubeconfig:";
+  std::string out;
+  std::size_t at = 0;
+  while (at < arg.size()) {
+    const std::size_t open = arg.find('{', at);
+    const std::size_t close = open == std::string_view::npos ? open : arg.find('}', open);
+    if (close == std::string_view::npos) break;
+    out.append(arg.substr(at, open - at));
+    const std::string_view placeholder = arg.substr(open, close - open + 1);
+    const std::string key(placeholder.substr(1, placeholder.size() - 2));
+    const auto value = values.find(key);
+    if (value != values.end()) {
+      out.append(value->second);
+    } else if (placeholder.rfind(kKubeconfig, 0) == 0) {
+      return Error{"no cluster named " + fleetscale::singleQuoted(key.substr(11)) + " in " +
+                   fleetscale::singleQuoted(std::string(placeholder))};
+    } else {
+      out.append(placeholder);
+    }
+    at = close + 1;
+  }
+  out.append(arg.substr(std::min(at, arg.size())));
+  return out;
+}
 
 std::string_view toString(CgroupDriver driver) {
   return driver == CgroupDriver::kSystemd ? "systemd" : "cgroupfs";

@@ -2,6 +2,8 @@
 
 #include <fstream>
 
+#include "fleetscale/shared/text.h"
+
 namespace fleetscale::sim {
 
 const Identity* TokenBook::authenticate(std::string_view authorization) const {
@@ -36,13 +38,15 @@ bool mayAccessApi(Role role, std::string_view verb, std::string_view resource) {
   const bool read = verb == "get" || verb == "list" || verb == "watch";
   const bool workload =
       resource.rfind("deployments", 0) == 0 || resource.rfind("statefulsets", 0) == 0;
+  const bool lease = resource == "leases";
   switch (role) {
     case Role::kAdmin:
       return true;
     case Role::kController:
-      return read || (workload && (verb == "update" || verb == "patch"));
+      return read || (workload && (verb == "update" || verb == "patch")) ||
+             (lease && (verb == "create" || verb == "update"));
     case Role::kAgent:
-      return read;
+      return read && !lease;
     case Role::kNone:
       return false;
   }
@@ -57,6 +61,12 @@ nlohmann::json toJson(const WriteRecord& r) {
                         {"user", r.user},       {"content_type", r.contentType},
                         {"status", r.status},   {"workload", r.workload},
                         {"kind", r.kind},       {"body", r.body}};
+  out["user_agent"] = r.userAgent;
+  // A decimal term as a number; anything else as sent, so a malformed token shows.
+  const auto term = parseUint64(r.fencingToken);
+  out["fencing_token"] = r.fencingToken.empty() ? nlohmann::json(nullptr)
+                         : term                 ? nlohmann::json(*term)
+                                                : nlohmann::json(r.fencingToken);
   out["replicas_before"] = r.replicasBefore ? nlohmann::json(*r.replicasBefore) : nullptr;
   out["replicas_after"] = r.replicasAfter ? nlohmann::json(*r.replicasAfter) : nullptr;
   return out;

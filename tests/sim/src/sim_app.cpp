@@ -108,8 +108,9 @@ int run(const RunOptions& options) {
     std::cout << "  " << cluster.name << ": API " << cluster.apiUrl << ", kubeconfig "
               << cluster.kubeconfig << ", " << cluster.nodes.size() << " nodes\n";
   }
-  if (auto ports = simulator.aggregatorPorts()) {
-    std::cout << "  aggregator: http://127.0.0.1:" << ports->second << "\n";
+  for (int i = 0; i < simulator.aggregatorCount(); ++i) {
+    std::cout << "  aggregator-" << i
+              << ": http://127.0.0.1:" << simulator.aggregatorPorts(i)->second << "\n";
   }
   std::cout << std::flush;
 
@@ -163,12 +164,16 @@ int status(const std::string& control) {
     std::cerr << "fleetscale-sim: no simulator answers at " << control << "\n";
     return 1;
   }
+  // With several aggregators, the first (in instance order) that answers: a standby keeps the
+  // full fleet state too, and the leader may be the one that was just killed.
   nlohmann::json nodes, containers, scaling;
-  if (endpoints["aggregator"].is_object()) {
-    const std::string aggregator = endpoints["aggregator"].value("url", "");
-    nodes = fetchJson(client, aggregator + "/api/v1/nodes");
-    containers = fetchJson(client, aggregator + "/api/v1/containers");
-    scaling = fetchJson(client, aggregator + "/api/v1/status");
+  for (const auto& aggregator : endpoints.value("aggregators", nlohmann::json::array())) {
+    const std::string url = aggregator.value("url", "");
+    nodes = fetchJson(client, url + "/api/v1/nodes");
+    if (nodes.is_null()) continue;
+    containers = fetchJson(client, url + "/api/v1/containers");
+    scaling = fetchJson(client, url + "/api/v1/status");
+    break;
   }
   std::printf("scenario %s, t=%.0fs%s\n\n", endpoints.value("scenario", "").c_str(),
               state.value("seconds", 0.0), state.value("finished", false) ? " (finished)" : "");
@@ -231,7 +236,8 @@ int simMain(int argc, char** argv) {
                          "where fleetscale-agent and fleetscale-aggregator are (default: next to "
                          "fleetscale-sim)");
   runCommand->add_option("--aggregator", runOptions.aggregator,
-                         "stream to this aggregator HOST:PORT instead of starting one");
+                         "stream to these aggregators (HOST:PORT[,HOST:PORT...]) instead of "
+                         "starting any");
   runCommand->add_flag("--no-agents", runOptions.noAgents, "start no agents");
   runCommand->add_flag("--no-aggregator", runOptions.noAggregator, "start no aggregator");
   runCommand

@@ -1,6 +1,6 @@
 // The real kubectl (/usr/bin/kubectl) against the simulator's fake kube-apiserver: get, scale,
-// raw discovery, a stale replace answered 409, 401/403 for bad or powerless tokens, and client
-// certificates instead of tokens.
+// raw discovery, a stale replace answered 409, 401/403 for bad or powerless tokens, client
+// certificates instead of tokens, and the Leases of leader election.
 #include <gtest/gtest.h>
 
 #include "fleetscale/testing/wait.h"
@@ -153,6 +153,49 @@ TEST_F(SimKubectlTest, ReplacingWithAStaleResourceVersionIsAConflict) {
   EXPECT_EQ(json::parse(run({"-n", "shop", "get", "deploy", "checkout", "-o", "json"})
                             .output)["spec"]["replicas"],
             4);
+}
+
+TEST_F(SimKubectlTest, LeasesCreatedWithTheAggregatorsCredentialsShowInGetLeases) {
+  const std::string file = home_.file("lease.json");
+  testing::writeFile(file, json{{"apiVersion", "coordination.k8s.io/v1"},
+                                {"kind", "Lease"},
+                                {"metadata", {{"name", "fleetscale-aggregator"}}},
+                                {"spec",
+                                 {{"holderIdentity", "aggregator-1"},
+                                  {"leaseDurationSeconds", 10},
+                                  {"acquireTime", "2024-08-14T19:29:05.000000Z"},
+                                  {"renewTime", "2024-08-14T19:29:07.250000Z"},
+                                  {"leaseTransitions", 2}}}}
+                               .dump());
+  // The aggregator's identity may create it (and an agent's may not).
+  const auto created =
+      kubectl(home_.path(), {"--kubeconfig", aws_->aggregatorKubeconfig, "-n", "fleetscale",
+                             "create", "--validate=false", "-f", file});
+  ASSERT_EQ(created.status, 0) << created.errors;
+  EXPECT_EQ(created.output, "lease.coordination.k8s.io/fleetscale-aggregator created\n");
+
+  const auto table = run({"get", "leases", "-n", "fleetscale"});
+  ASSERT_EQ(table.status, 0) << table.errors;
+  EXPECT_NE(table.output.find("NAME                    HOLDER         AGE"), std::string::npos)
+      << table.output;
+  EXPECT_NE(table.output.find("fleetscale-aggregator   aggregator-1"), std::string::npos)
+      << table.output;
+
+  const auto yaml =
+      run({"get", "lease", "fleetscale-aggregator", "-n", "fleetscale", "-o", "yaml"});
+  ASSERT_EQ(yaml.status, 0) << yaml.errors;
+  for (const char* line :
+       {"kind: Lease", "holderIdentity: aggregator-1", "renewTime: \"2024-08-14T19:29:07.250000Z\"",
+        "leaseTransitions: 2", "leaseDurationSeconds: 10"}) {
+    EXPECT_NE(yaml.output.find(line), std::string::npos) << line << " in\n" << yaml.output;
+  }
+
+  const auto agent = run({"--token", token(*aws_, "agent"), "get", "leases", "-n", "fleetscale"});
+  EXPECT_NE(agent.status, 0);
+  EXPECT_NE(agent.errors.find("Forbidden"), std::string::npos) << agent.errors;
+  const auto deleted = run({"delete", "lease", "fleetscale-aggregator", "-n", "fleetscale"});
+  ASSERT_EQ(deleted.status, 0) << deleted.errors;
+  EXPECT_EQ(run({"get", "leases", "-A", "-o", "name"}).output, "");
 }
 
 TEST_F(SimKubectlTest, BadTokensAreUnauthorizedAndPowerlessOnesForbidden) {

@@ -13,6 +13,12 @@ namespace {
 
 using nlohmann::json;
 
+// `base` with an RFC 7386 merge patch applied.
+json merged(json base, const json& patch) {
+  base.merge_patch(patch);
+  return base;
+}
+
 constexpr const char* kAdmin = "admin-token";
 constexpr const char* kController = "controller-token";
 constexpr const char* kAgent = "agent-token";
@@ -75,12 +81,14 @@ class ApiServerTest : public ::testing::Test {
   HttpClientResponse call(const std::string& method, const std::string& path,
                           const std::string& token = kAdmin, const std::string& body = "",
                           const std::string& contentType = "application/json",
-                          const std::string& accept = "application/json") {
+                          const std::string& accept = "application/json",
+                          const std::vector<std::pair<std::string, std::string>>& headers = {}) {
     HttpClientRequest request;
     request.method = method;
     request.url = server_->url() + path;
     if (!token.empty()) request.headers.emplace_back("Authorization", "Bearer " + token);
     request.headers.emplace_back("Accept", accept);
+    request.headers.insert(request.headers.end(), headers.begin(), headers.end());
     if (!body.empty()) request.headers.emplace_back("Content-Type", contentType);
     request.body = body;
     auto response = client_->send(request);
@@ -337,6 +345,193 @@ TEST_F(ApiServerTest, StopsAndComesBackOnTheSamePort) {
   server_->start();
   EXPECT_EQ(server_->port(), port);
   EXPECT_EQ(call("GET", "/version").status, 200);
+}
+
+const std::string kLeases = "/apis/coordination.k8s.io/v1/namespaces/fleetscale/leases";
+
+std::string leaseBody(const std::string& holder, const std::string& renewTime,
+                      const std::string& resourceVersion = "") {
+  json lease = {{"apiVersion", "coordination.k8s.io/v1"},
+                {"kind", "Lease"},
+                {"metadata", {{"name", "fleetscale-aggregator"}, {"namespace", "fleetscale"}}},
+                {"spec",
+                 {{"holderIdentity", holder},
+                  {"leaseDurationSeconds", 10},
+                  {"acquireTime", "2024-08-14T19:29:05.000001Z"},
+                  {"renewTime", renewTime},
+                  {"leaseTransitions", 0}}}};
+  if (!resourceVersion.empty()) lease["metadata"]["resourceVersion"] = resourceVersion;
+  return lease.dump();
+}
+
+// What client-go's leader election does, with the aggregator's (controller) credentials.
+TEST_F(ApiServerTest, LeasesCreateGetAndUpdateWithOptimisticConcurrency) {
+  const auto created =
+      call("POST", kLeases, kController, leaseBody("aggregator-0", "2024-08-14T19:29:05.123456Z"));
+  ASSERT_EQ(created.status, 201) << created.body;
+  const json lease = parse(created);
+  EXPECT_EQ(lease["kind"], "Lease");
+  EXPECT_EQ(lease["apiVersion"], "coordination.k8s.io/v1");
+  EXPECT_EQ(lease["spec"]["holderIdentity"], "aggregator-0");
+  EXPECT_EQ(lease["spec"]["leaseDurationSeconds"], 10);
+  EXPECT_EQ(lease["spec"]["renewTime"], "2024-08-14T19:29:05.123456Z");  // kept to the microsecond
+  EXPECT_EQ(lease["spec"]["leaseTransitions"], 0);
+  EXPECT_FALSE(lease["metadata"].value("uid", "").empty());
+  const std::string firstVersion = lease["metadata"]["resourceVersion"];
+
+  const auto again =
+      call("POST", kLeases, kController, leaseBody("aggregator-1", "2024-08-14T19:29:06.000000Z"));
+  EXPECT_EQ(again.status, 409);
+  EXPECT_EQ(parse(again)["reason"], "AlreadyExists");
+  EXPECT_EQ(parse(again)["details"]["group"], "coordination.k8s.io");
+
+  EXPECT_EQ(parse(call("GET", kLeases + "/fleetscale-aggregator", kController)), lease);
+
+  // The holder renews with the version it read: accepted, and the version moves on.
+  const auto renewed = call("PUT", kLeases + "/fleetscale-aggregator", kController,
+                            leaseBody("aggregator-0", "2024-08-14T19:29:07.654321Z", firstVersion));
+  ASSERT_EQ(renewed.status, 200) << renewed.body;
+  const std::string secondVersion = parse(renewed)["metadata"]["resourceVersion"];
+  EXPECT_NE(secondVersion, firstVersion);
+  EXPECT_EQ(parse(renewed)["metadata"]["uid"], lease["metadata"]["uid"]);
+  EXPECT_EQ(parse(renewed)["spec"]["renewTime"], "2024-08-14T19:29:07.654321Z");
+
+  // A standby that read the lease before the renewal tries to take it over: 409 Conflict.
+  const auto stale = call("PUT", kLeases + "/fleetscale-aggregator", kController,
+                          leaseBody("aggregator-1", "2024-08-14T19:29:08.000000Z", firstVersion));
+  EXPECT_EQ(stale.status, 409);
+  EXPECT_EQ(parse(stale)["reason"], "Conflict");
+  EXPECT_EQ(parse(stale)["message"],
+            "Operation cannot be fulfilled on leases.coordination.k8s.io "
+            "\"fleetscale-aggregator\": the object has been modified; please apply your changes "
+            "to the latest version and try again");
+  EXPECT_EQ(
+      parse(call("GET", kLeases + "/fleetscale-aggregator", kController))["spec"]["holderIdentity"],
+      "aggregator-0");
+
+  // The same write with the current version wins; a no-op write keeps the version.
+  const auto takeover =
+      call("PUT", kLeases + "/fleetscale-aggregator", kController,
+           leaseBody("aggregator-1", "2024-08-14T19:29:08.000000Z", secondVersion));
+  ASSERT_EQ(takeover.status, 200);
+  const json taken = parse(takeover);
+  EXPECT_EQ(parse(call("PUT", kLeases + "/fleetscale-aggregator", kController, taken.dump())),
+            taken);
+
+  const json list = parse(call("GET", kLeases, kController));
+  EXPECT_EQ(list["kind"], "LeaseList");
+  ASSERT_EQ(list["items"].size(), 1u);
+  EXPECT_EQ(list["items"][0]["spec"]["holderIdentity"], "aggregator-1");
+  EXPECT_EQ(parse(call("GET", "/apis/coordination.k8s.io/v1/leases", kController))["items"].size(),
+            1u);
+}
+
+TEST_F(ApiServerTest, LeasesAreGuardedAndValidated) {
+  const std::string body = leaseBody("aggregator-0", "2024-08-14T19:29:05.123456Z");
+  EXPECT_EQ(call("POST", kLeases, kAgent, body).status, 403);
+  EXPECT_EQ(call("POST", kLeases, kNobody, body).status, 403);
+  ASSERT_EQ(call("POST", kLeases, kController, body).status, 201);
+  const auto agentRead = call("GET", kLeases + "/fleetscale-aggregator", kAgent);
+  EXPECT_EQ(agentRead.status, 403);
+  EXPECT_EQ(parse(agentRead)["details"]["group"], "coordination.k8s.io");
+  EXPECT_EQ(call("DELETE", kLeases + "/fleetscale-aggregator", kController).status, 403);
+
+  const auto zero = call("POST", kLeases, kController,
+                         merged(json::parse(body), {{"metadata", {{"name", "zero"}}},
+                                                    {"spec", {{"leaseDurationSeconds", 0}}}})
+                             .dump());
+  EXPECT_EQ(zero.status, 422);
+  EXPECT_EQ(parse(zero)["details"]["causes"][0]["field"], "spec.leaseDurationSeconds");
+  // MicroTime has exactly six fractional digits.
+  EXPECT_EQ(
+      call("POST", kLeases, kController, leaseBody("aggregator-0", "2024-08-14T19:29:05Z")).status,
+      400);
+  EXPECT_EQ(call("POST", "/apis/coordination.k8s.io/v1/namespaces/nowhere/leases", kController,
+                 merged(json::parse(body), {{"metadata", {{"namespace", nullptr}}}}).dump())
+                .status,
+            404);
+  EXPECT_EQ(call("PUT", kLeases + "/other", kController, body).status, 400);  // name mismatch
+  EXPECT_EQ(parse(call(
+                "PUT", kLeases + "/missing", kController,
+                merged(json::parse(body), {{"metadata", {{"name", "missing"}}}}).dump()))["reason"],
+            "NotFound");
+
+  // An administrator may patch and delete (kubectl edit, kubectl delete).
+  const auto patched =
+      call("PATCH", kLeases + "/fleetscale-aggregator", kAdmin,
+           R"({"spec":{"holderIdentity":"someone-else"}})", "application/merge-patch+json");
+  EXPECT_EQ(patched.status, 200);
+  EXPECT_EQ(parse(patched)["spec"]["holderIdentity"], "someone-else");
+  EXPECT_EQ(parse(patched)["spec"]["renewTime"], "2024-08-14T19:29:05.123456Z");
+  const auto deleted = call("DELETE", kLeases + "/fleetscale-aggregator", kAdmin);
+  EXPECT_EQ(deleted.status, 200);
+  EXPECT_EQ(parse(deleted)["status"], "Success");
+  EXPECT_EQ(call("GET", kLeases + "/fleetscale-aggregator", kAdmin).status, 404);
+}
+
+TEST_F(ApiServerTest, LeasesInDiscoveryAndTables) {
+  bool listed = false;
+  const json groups = parse(call("GET", "/apis"))["groups"];
+  for (const auto& group : groups) {
+    listed = listed || group["name"] == "coordination.k8s.io";
+  }
+  EXPECT_TRUE(listed);
+  EXPECT_EQ(parse(call("GET", "/apis/coordination.k8s.io"))["preferredVersion"]["groupVersion"],
+            "coordination.k8s.io/v1");
+  const json resources = parse(call("GET", "/apis/coordination.k8s.io/v1"));
+  EXPECT_EQ(resources["resources"][0]["name"], "leases");
+  EXPECT_EQ(resources["resources"][0]["kind"], "Lease");
+  ASSERT_EQ(
+      call("POST", kLeases, kController, leaseBody("aggregator-0", "2024-08-14T19:29:05.123456Z"))
+          .status,
+      201);
+  const json table = parse(call("GET", kLeases, kAdmin, "", "application/json",
+                                "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"));
+  EXPECT_EQ(table["kind"], "Table");
+  EXPECT_EQ(table["columnDefinitions"][1]["name"], "Holder");
+  EXPECT_EQ(table["rows"][0]["cells"][0], "fleetscale-aggregator");
+  EXPECT_EQ(table["rows"][0]["cells"][1], "aggregator-0");
+}
+
+TEST_F(ApiServerTest, WritesRecordUserAgentAndFencingToken) {
+  const std::vector<std::pair<std::string, std::string>> leader = {
+      {"User-Agent", "fleetscale-aggregator/0.1.0 aggregator-1"},
+      {"X-Fleetscale-Fencing-Token", "7"}};
+  call("PATCH", kDeployments + "/web/scale", kController, R"({"spec":{"replicas":4}})",
+       "application/merge-patch+json", "application/json", leader);
+  call("POST", kLeases, kController, leaseBody("aggregator-1", "2024-08-14T19:29:05.123456Z"),
+       "application/json", "application/json", {{"User-Agent", "fleetscale-aggregator/0.1.0"}});
+  const auto records = server_->writes().records();
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[0].userAgent, "fleetscale-aggregator/0.1.0 aggregator-1");
+  EXPECT_EQ(records[0].fencingToken, "7");
+  EXPECT_EQ(toJson(records[0])["user_agent"], "fleetscale-aggregator/0.1.0 aggregator-1");
+  EXPECT_EQ(toJson(records[0])["fencing_token"], 7);
+  EXPECT_EQ(records[1].kind, "Lease");
+  EXPECT_EQ(records[1].workload, "fleetscale/fleetscale-aggregator");
+  EXPECT_EQ(records[1].status, 201);
+  EXPECT_EQ(records[1].fencingToken, "");
+  EXPECT_TRUE(toJson(records[1])["fencing_token"].is_null());
+  EXPECT_FALSE(records[1].replicasAfter);  // not a scale action
+}
+
+TEST_F(ApiServerTest, FaultsApplyToLeases) {
+  const std::string body = leaseBody("aggregator-0", "2024-08-14T19:29:05.123456Z");
+  ApiFaults faults;
+  faults.conflictRate = 1;
+  server_->faults().set(faults);
+  const auto storm = call("POST", kLeases, kController, body);
+  EXPECT_EQ(storm.status, 409);
+  EXPECT_EQ(parse(storm)["details"]["group"], "coordination.k8s.io");
+  faults = ApiFaults{};
+  faults.errorRate = 1;
+  server_->faults().set(faults);
+  EXPECT_EQ(call("GET", kLeases, kController).status, 503);
+  server_->faults().set(ApiFaults{});
+  EXPECT_EQ(call("GET", kLeases, kController).status, 200);
+  server_->stop();
+  EXPECT_EQ(call("GET", kLeases, kController).status, 0);
+  server_->start();
 }
 
 }  // namespace

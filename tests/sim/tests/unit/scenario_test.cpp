@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <map>
 
 namespace fleetscale::sim {
 namespace {
@@ -123,6 +124,10 @@ TEST(ScenarioTest, ErrorsNameTheLineAndTheKey) {
        "limits: {cpu: 1}}\n",
        "request above limit"},
       {"duration: soon\nclusters:\n  - name: a\n", "not a duration"},
+      {"clusters:\n  - name: a\naggregator: {instances: 0}\n", "expected an integer >= 1"},
+      {"clusters:\n  - name: a\naggregator: {instances: 10}\n", "expected 1..9"},
+      {"clusters:\n  - name: a\naggregator: {args: [--lease-kubeconfig, '{kubeconfig:b}']}\n",
+       "no cluster named 'b' in '{kubeconfig:b}'"},
       {"clusters: [\n", "YAML"},
   };
   for (const auto& [yaml, expected] : cases) {
@@ -151,6 +156,27 @@ TEST(ScenarioTest, RecordedCurveReadsItsCsvRelativeToTheScenario) {
       dir);
   ASSERT_FALSE(missing);
   EXPECT_NE(missing.error().message.find("nope.csv"), std::string::npos);
+}
+
+TEST(ScenarioTest, AggregatorInstancesAndArgumentPlaceholders) {
+  auto single = parseScenario("clusters:\n  - name: a\n");
+  ASSERT_TRUE(single);
+  EXPECT_EQ(single->aggregator.instances, 1);
+  auto pair = parseScenario(
+      "clusters:\n  - name: aws\naggregator:\n  instances: 2\n  args: [--leader-election, "
+      "kubernetes, --lease-kubeconfig, '{kubeconfig:aws}', --etcd-data, '{state}/etcd/{id}']\n");
+  ASSERT_TRUE(pair) << pair.error().message;
+  EXPECT_EQ(pair->aggregator.instances, 2);
+  EXPECT_EQ(pair->aggregator.extraArgs[3], "{kubeconfig:aws}");  // expanded at start
+
+  const std::map<std::string, std::string> values = {
+      {"state", "/s"}, {"id", "aggregator-1"}, {"kubeconfig:aws", "/s/aws.kubeconfig"}};
+  EXPECT_EQ(expandAggregatorArg("{kubeconfig:aws}", values).value(), "/s/aws.kubeconfig");
+  EXPECT_EQ(expandAggregatorArg("{state}/etcd/{id}.log", values).value(),
+            "/s/etcd/aggregator-1.log");
+  EXPECT_EQ(expandAggregatorArg("{\"json\": {}} {other} {", values).value(),
+            "{\"json\": {}} {other} {");
+  EXPECT_FALSE(expandAggregatorArg("--x={kubeconfig:gcp}", values));
 }
 
 TEST(ScenarioTest, ParsesAFaultFromJson) {

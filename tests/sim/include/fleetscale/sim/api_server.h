@@ -1,7 +1,9 @@
 // A fake kube-apiserver for one simulated cluster: HTTPS on loopback, bearer-token auth (401
 // without a valid token, 403 for one without the rights), discovery (/version, /api, /apis,
-// /apis/apps/v1), Deployments and StatefulSets (GET, LIST, PUT, PATCH and the autoscaling/v1
-// scale subresource) with resourceVersion preconditions, pods, nodes and namespaces (read-only),
+// /apis/apps/v1, /apis/coordination.k8s.io/v1), Deployments and StatefulSets (GET, LIST, PUT,
+// PATCH and the autoscaling/v1 scale subresource) with resourceVersion preconditions,
+// coordination.k8s.io/v1 Leases (GET, LIST, POST, PUT, PATCH, DELETE: leader election), pods,
+// nodes and namespaces (read-only),
 // server-side printing Tables for kubectl, Status objects for every error, /readyz and /livez,
 // and a log of every write. Faults: latency, 5xx, 409 storms, unreachable (stop/start).
 #pragma once
@@ -60,6 +62,8 @@ class ApiHandler {
                          const std::string& subresource, Write& write);
   HttpResponse core(HttpRequest& request, const Identity& identity, const std::string& resource,
                     const std::string& namespaceName, const std::string& name);
+  HttpResponse leases(HttpRequest& request, const Identity& identity,
+                      const std::string& namespaceName, const std::string& name, Write& write);
 
   SharedFleet& fleet_;
   std::string cluster_;

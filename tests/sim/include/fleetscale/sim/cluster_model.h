@@ -150,6 +150,9 @@ class ClusterModel {
   bool alive() const { return alive_; }
 
   std::uint64_t resourceVersion() const { return resourceVersion_; }
+  // Takes the next resourceVersion, for objects the API server stores next to the model (Leases):
+  // one sequence for every kind, as etcd's revision is.
+  std::uint64_t nextResourceVersion() { return bumpVersion(); }
 
   // --- what the API server serves -----------------------------------------------------------
   // `kind` is "deployments" or "statefulsets"; `namespaceName` "" lists all namespaces.

@@ -1,7 +1,8 @@
 // The simulated fleet, running: for each cluster a fake kube-apiserver, a fake kubelet per node
-// and a cgroup tree per node; one real fleetscale-agent per node (through a per-cluster relay
+// and a cgroup tree per node; one real fleetscale-agent per node (through per-cluster relays
 // that can be cut) and optionally the real fleetscale-aggregator; a clock loop that advances the
 // model, rewrites the cgroup counters, applies the fault timeline and records the measurements.
+// With aggregator.instances > 1, several aggregators, every agent streaming to all of them.
 // Usable in-process from GoogleTest and behind `fleetscale-sim run`. docs/simulator.md.
 #pragma once
 
@@ -28,9 +29,10 @@ struct SimulatorOptions {
   // Where the node trees (the agents' --host-root) go; "" = the state directory when it is on
   // tmpfs, else a temporary directory in /dev/shm (removed by stop()), else the state directory.
   std::string treesDir;
-  std::optional<bool> agents;             // overrides the scenario's agents.enabled
-  std::optional<bool> aggregator;         // overrides the scenario's aggregator.enabled
-  std::string externalAggregator;         // HOST:PORT the agents stream to; then none is started
+  std::optional<bool> agents;      // overrides the scenario's agents.enabled
+  std::optional<bool> aggregator;  // overrides the scenario's aggregator.enabled
+  // HOST:PORT[,HOST:PORT...] the agents stream to; then none is started.
+  std::string externalAggregator;
   std::optional<double> durationSeconds;  // overrides the scenario; 0 = until stop()
   bool controlApi = true;  // plain HTTP on 127.0.0.1 (GET /v1/state, POST /v1/faults, ...)
   std::string childLogLevel = "info";
@@ -64,7 +66,10 @@ struct ClusterEndpoints {
   std::map<std::string, std::string> clientCertificateFiles;
   std::map<std::string, std::string> clientKeyFiles;
   std::string writeLog;  // JSON lines, one per mutating request
-  std::uint16_t relayPort = 0;
+  // The relays the cluster's agents stream through, one per aggregator instance (or external
+  // address), in instance order; cut together by partition-agents and kill-cluster.
+  std::vector<std::uint16_t> relayPorts;
+  std::uint16_t relayPort = 0;  // relayPorts[0]
   std::vector<NodeEndpoints> nodes;
 };
 
@@ -89,8 +94,15 @@ class FleetSimulator {
   bool waitUntilFinished(std::chrono::milliseconds timeout);
   void requestFinish();
 
-  // Stops the aggregator this simulator started (SIGTERM) and starts it again on the same ports,
-  // with the same state directory; returns once it serves again.
+  // --- the aggregators this simulator started (aggregator.instances; instance 0 first) -------
+  // Instance i runs with --aggregator-id aggregator-<i>; the methods below take i.
+  int aggregatorCount() const;
+  // SIGKILL: no cleanup, no goodbye to the agents or the API servers. Returns once it is dead.
+  Status killAggregator(int instance);
+  // Starts a stopped or killed instance again on the same ports, with the same state directory
+  // and arguments; returns once it serves (its ready file is written).
+  Status startAggregator(int instance);
+  // Stops instance 0 (SIGTERM) and starts it again, as startAggregator(0) does.
   Status restartAggregator();
 
   // Applies a fault now (its `at` is ignored; `for` still ends it).
@@ -103,8 +115,8 @@ class FleetSimulator {
   nlohmann::json endpointsJson() const;
   const std::vector<ClusterEndpoints>& endpoints() const { return endpoints_; }
   const ClusterEndpoints* findEndpoints(const std::string& cluster) const;
-  // {ingest port, HTTP port} of the aggregator this simulator started.
-  std::optional<std::pair<std::uint16_t, std::uint16_t>> aggregatorPorts() const;
+  // {ingest port, HTTP port} of an aggregator instance this simulator started (default: 0).
+  std::optional<std::pair<std::uint16_t, std::uint16_t>> aggregatorPorts(int instance = 0) const;
   std::uint16_t controlPort() const;
   const std::string& stateDir() const { return stateDir_; }
   const Scenario& scenario() const { return scenario_; }
@@ -123,9 +135,12 @@ class FleetSimulator {
   void tick();
   void baselineLoop();
   void applyFault(const FaultSpec& fault, bool ending, SimTime now);
-  // Writes the admin token and, for autoscaled scenarios, the policy; builds the arguments.
-  Status prepareAggregator(const std::string& binDir);
-  Status launchAggregator(const std::string& listen, const std::string& httpListen);
+  // Writes the admin token and, for autoscaled scenarios, the policy; builds each instance's
+  // arguments.
+  Status prepareAggregators(const std::string& binDir);
+  Status launchAggregator(int instance, const std::string& listen, const std::string& httpListen);
+  Status checkAggregatorIndex(int instance) const;
+  Status stopAggregator(int instance, int signal);
 
   Scenario scenario_;
   SimulatorOptions options_;

@@ -1,6 +1,7 @@
 // JSON the simulated API server and kubelets send, shaped like Kubernetes' own: Status objects
 // for errors, pods (as the kubelet's /pods and the API server return them), nodes, Scale,
-// lists, discovery documents and the server-side printing Tables kubectl asks for.
+// lists, discovery documents and the server-side printing Tables kubectl asks for (Leases
+// themselves: lease_object.h).
 #pragma once
 
 #include <chrono>
@@ -32,6 +33,7 @@ nlohmann::json apiVersionsJson(const std::string& serverAddress);
 nlohmann::json apiGroupListJson();
 nlohmann::json coreResourceListJson();
 nlohmann::json appsResourceListJson();
+nlohmann::json coordinationResourceListJson();
 
 // --- server-side printing (Accept: application/json;as=Table;g=meta.k8s.io;v=v1) -------------
 enum class TableObject { kNone, kMetadata, kObject };         // ?includeObject=
@@ -49,6 +51,7 @@ std::vector<nlohmann::json> workloadCells(const WorkloadObject& workload, WallTi
 std::vector<nlohmann::json> podCells(const nlohmann::json& pod, WallTime now);
 std::vector<nlohmann::json> nodeCells(const nlohmann::json& node, WallTime now);
 std::vector<nlohmann::json> namespaceCells(const nlohmann::json& ns, WallTime now);
+std::vector<nlohmann::json> leaseCells(const nlohmann::json& lease, WallTime now);
 
 // kubectl's AGE format (apimachinery's HumanDuration): "45s", "3m20s", "5h", "12d".
 std::string humanDuration(std::chrono::seconds age);

@@ -120,7 +120,11 @@ struct AgentSettings {
 
 struct AggregatorSettings {
   bool enabled = true;
-  std::vector<std::string> extraArgs;  // "{state}" is replaced by the state directory
+  // How many fleetscale-aggregator processes to start (aggregator-0, aggregator-1, ...); every
+  // agent streams to all of them. 1 = the single aggregator of before, started as it always was.
+  int instances = 1;
+  // Placeholders expandAggregatorArg() replaces: {state}, {id}, {kubeconfig:CLUSTER}.
+  std::vector<std::string> extraArgs;
   // The aggregator's cluster health thresholds and API probe interval (its --failed-after,
   // --healthy-after, --probe-interval); "" = the aggregator's defaults.
   std::string failedAfter;
@@ -146,6 +150,14 @@ struct Scenario {
   // True when some workload has `autoscale`: the simulator then gives the aggregator a policy.
   bool autoscaled() const;
 };
+
+// Replaces the placeholders of an aggregator argument: "{state}" (the simulator's state
+// directory), "{id}" (the instance's --aggregator-id) and "{kubeconfig:CLUSTER}" (the path of
+// that cluster's aggregator kubeconfig), from `values` keyed "state", "id" and
+// "kubeconfig:CLUSTER". Other braces are left alone; a {kubeconfig:...} of a cluster `values`
+// does not have is an error naming it.
+Result<std::string> expandAggregatorArg(std::string_view arg,
+                                        const std::map<std::string, std::string>& values);
 
 // Parses a scenario. `baseDir` resolves relative paths (recorded load CSV files). Errors name
 // the line and the key.

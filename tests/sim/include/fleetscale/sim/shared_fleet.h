@@ -13,6 +13,7 @@
 
 #include "fleetscale/shared/clock.h"
 #include "fleetscale/sim/fleet_model.h"
+#include "fleetscale/sim/lease_store.h"
 
 namespace fleetscale::sim {
 
@@ -33,10 +34,17 @@ class SimClock {
 // The fleet model and the mutex every reader and writer takes.
 struct SharedFleet {
   SharedFleet(const Scenario& scenario, const Clock& source)
-      : clock(source), model(scenario, clock.origin()) {}
+      : clock(source), model(scenario, clock.origin()) {
+    for (const auto& cluster : scenario.clusters) {
+      leases.emplace(cluster.name, LeaseStore(scenario.seed ^ fnv1a64(cluster.name)));
+    }
+  }
   const SimClock clock;
   std::mutex mutex;
   FleetModel model;  // guarded by mutex
+  // coordination.k8s.io Leases by cluster, guarded by mutex. Kept apart from the model, which
+  // knows nothing of them; they outlive a killed cluster, as etcd's data does.
+  std::map<std::string, LeaseStore> leases;
 };
 
 // What a bearer token may do. Kubernetes' RBAC, cut down to the four parties the simulation
@@ -67,7 +75,9 @@ class TokenBook {
 };
 
 // RBAC decisions. `verb` is get, list, update, patch, ...; `resource` may carry a subresource
-// ("deployments/scale").
+// ("deployments/scale"). Leases are the aggregator's leader election: the controller may get,
+// list, watch, create and update them (what client-go's leader election needs), the agents may
+// not touch them.
 bool mayAccessApi(Role role, std::string_view verb, std::string_view resource);
 // The kubelet's /pods is nodes/proxy in RBAC terms.
 bool mayAccessKubelet(Role role);
@@ -80,9 +90,13 @@ struct WriteRecord {
   std::string path;
   std::string user;  // "" when unauthenticated
   std::string contentType;
+  std::string userAgent;  // the User-Agent header ("fleetscale-aggregator/0.1.0 aggregator-0")
+  // The X-Fleetscale-Fencing-Token header as sent: the acting leader's term, in decimal; "" when
+  // absent. Lets a test check that every write came from the leader of the moment.
+  std::string fencingToken;
   int status = 0;
-  std::string workload;  // "namespace/name" when the target was a workload
-  std::string kind;      // Deployment, StatefulSet
+  std::string workload;  // "namespace/name" when the target was a workload or a Lease
+  std::string kind;      // Deployment, StatefulSet, Lease
   std::optional<int> replicasBefore;
   std::optional<int> replicasAfter;
   std::string body;  // first 4 KiB
