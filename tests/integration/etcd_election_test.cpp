@@ -46,6 +46,20 @@ struct Candidate {
   bool leads() const { return elector.fencingToken().has_value(); }
 };
 
+// Starts `leader` first, then `standby`, and waits until the standby sees who leads.
+::testing::AssertionResult leaderAndStandby(Candidate& leader, Candidate& standby) {
+  leader.elector.start();
+  if (!waitFor([&] { return leader.leads(); }, seconds(10))) {
+    return ::testing::AssertionFailure() << "no leader: " << leader.elector.status().lastError;
+  }
+  standby.elector.start();
+  if (!waitFor([&] { return standby.elector.status().leader == leader.elector.status().identity; },
+               seconds(5))) {
+    return ::testing::AssertionFailure() << "the standby does not see the leader";
+  }
+  return ::testing::AssertionSuccess();
+}
+
 TEST(EtcdElectionTest, OneHolderAtATimeAndTheTermGrowsWithEveryNewLeader) {
   EtcdCluster etcd(1);
   auto a = backendFor(etcd.endpoints(), "aggregator-a");
@@ -103,10 +117,7 @@ TEST(EtcdElectionTest, LosingAnEtcdMemberDoesNotInterruptLeadership) {
   EtcdCluster etcd(3);
   Candidate a(etcd.endpoints(), "aggregator-a");
   Candidate b(etcd.endpoints(), "aggregator-b");
-  a.elector.start();
-  ASSERT_TRUE(waitFor([&] { return a.leads(); }, seconds(10)));
-  b.elector.start();
-  ASSERT_TRUE(waitFor([&] { return b.elector.status().leader == "aggregator-a"; }, seconds(5)));
+  ASSERT_TRUE(leaderAndStandby(a, b));
   const auto term = *a.elector.fencingToken();
 
   // The hardest member to lose: the raft leader (etcd elects another and keeps the leases).
@@ -135,10 +146,7 @@ TEST(EtcdElectionTest, ALeaderCutOffFromEtcdStepsDownBeforeItsLeaseExpires) {
   relay.start();
   Candidate a("http://127.0.0.1:" + std::to_string(relay.port()), "aggregator-a");
   Candidate b(etcd.endpoints(), "aggregator-b");
-  a.elector.start();
-  ASSERT_TRUE(waitFor([&] { return a.leads(); }, seconds(10)));
-  b.elector.start();
-  ASSERT_TRUE(waitFor([&] { return b.elector.status().leader == "aggregator-a"; }, seconds(5)));
+  ASSERT_TRUE(leaderAndStandby(a, b));
 
   relay.setBlocked(true);  // a partition: a's requests hang, nothing fails fast
   const auto cut = std::chrono::steady_clock::now();
@@ -170,10 +178,7 @@ TEST(EtcdElectionTest, AFlappingEtcdCausesNoLeadershipPingPong) {
   EtcdCluster etcd(1);
   Candidate a(etcd.endpoints(), "aggregator-a");
   Candidate b(etcd.endpoints(), "aggregator-b");
-  a.elector.start();
-  ASSERT_TRUE(waitFor([&] { return a.leads(); }, seconds(10)));
-  b.elector.start();
-  ASSERT_TRUE(waitFor([&] { return b.elector.status().leader == "aggregator-a"; }, seconds(5)));
+  ASSERT_TRUE(leaderAndStandby(a, b));
   const auto term = *a.elector.fencingToken();
   // etcd hangs for 1 s out of every 1.5 s, five times: shorter than the renew deadline each time.
   for (int flap = 0; flap < 5; ++flap) {
