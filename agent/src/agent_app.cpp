@@ -545,8 +545,8 @@ int runAgent(const AgentOptions& options) {
     io.stop();
   });
 
-  log->info("agent {} streaming to {} every {}", delivery->agentId,
-            aggregatorList, options.interval);
+  log->info("agent {} streaming to {} every {}", delivery->agentId, aggregatorList,
+            options.interval);
   for (auto& client : clients) client->start();
   tick();
   io.run();

@@ -66,8 +66,9 @@ void MemoryBatchQueue::continueAfter(std::uint64_t sequence) {
 }
 
 std::size_t MemoryBatchQueue::countAfter(std::uint64_t sequence) const {
-  const auto first = std::partition_point(batches_.begin(), batches_.end(),
-                                          [&](const QueuedBatch& b) { return b.sequence <= sequence; });
+  const auto first =
+      std::partition_point(batches_.begin(), batches_.end(),
+                           [&](const QueuedBatch& b) { return b.sequence <= sequence; });
   return static_cast<std::size_t>(batches_.end() - first);
 }
 

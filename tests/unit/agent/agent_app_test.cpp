@@ -25,7 +25,8 @@ using Strings = std::vector<std::string>;
 TEST(AggregatorListTest, OneAddressOrSeveralInOrder) {
   EXPECT_EQ(addresses({"127.0.0.1:7070"}), (Strings{"127.0.0.1:7070"}));
   EXPECT_EQ(addresses({"agg-aws:7070,agg-gcp:7070"}), (Strings{"agg-aws:7070", "agg-gcp:7070"}));
-  EXPECT_EQ(addresses({" agg-aws:7070 , [fd00::1]:7070"}), (Strings{"agg-aws:7070", "[fd00::1]:7070"}));
+  EXPECT_EQ(addresses({" agg-aws:7070 , [fd00::1]:7070"}),
+            (Strings{"agg-aws:7070", "[fd00::1]:7070"}));
   // The flag repeated, or a YAML list: one value each.
   EXPECT_EQ(addresses({"a:1", "b:2,c:3"}), (Strings{"a:1", "b:2", "c:3"}));
 }
