@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "fleetscale/agent/agent_metrics.h"
+#include "fleetscale/agent/batch_fan_out.h"
 #include "fleetscale/agent/batch_queue.h"
 #include "fleetscale/agent/cgroup_layout.h"
 #include "fleetscale/agent/metadata_sources.h"
@@ -44,7 +45,7 @@ struct Settings {
   std::chrono::nanoseconds metadataInterval{};
   std::chrono::milliseconds metadataTimeout{};
   SpoolLimits spoolLimits;
-  HostPort aggregator;
+  std::vector<HostPort> aggregators;
   std::optional<HostPort> metricsListen;
 };
 
@@ -74,9 +75,9 @@ Result<Settings> parseSettings(const AgentOptions& o) {
   auto maxBytes = parseQuantityCeil(o.spoolMaxBytes);
   if (!maxBytes) return Error{"--spool-max-bytes: " + maxBytes.error().message};
   s.spoolLimits.maxBytes = *maxBytes;
-  auto aggregator = parseHostPort(o.aggregator);
-  if (!aggregator) return Error{"--aggregator: " + aggregator.error().message};
-  s.aggregator = *aggregator;
+  auto aggregators = parseAggregatorList(o.aggregator);
+  if (!aggregators) return Error{"--aggregator: " + aggregators.error().message};
+  s.aggregators = std::move(*aggregators);
   if (!o.metricsListen.empty() && o.metricsListen != "none") {
     auto listen = parseHostPort(o.metricsListen);
     if (!listen) return Error{"--metrics-listen: " + listen.error().message};
@@ -292,9 +293,36 @@ class MetricsServer {
 
 }  // namespace
 
+Result<std::vector<HostPort>> parseAggregatorList(const std::vector<std::string>& values) {
+  std::vector<HostPort> out;
+  for (const std::string& value : values) {
+    std::string_view rest = value;
+    while (true) {
+      const std::size_t comma = rest.find(',');
+      const std::string_view entry = trim(rest.substr(0, comma));
+      rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+      if (entry.empty()) return Error{"empty address in " + singleQuoted(value)};
+      auto address = parseHostPort(entry);
+      if (!address) return Error{address.error().message};
+      if (address->port == 0) return Error{singleQuoted(entry) + ": port 0"};
+      for (const HostPort& earlier : out) {
+        if (earlier.toString() == address->toString()) {
+          return Error{address->toString() + " is listed twice"};
+        }
+      }
+      out.push_back(std::move(*address));
+      if (comma == std::string_view::npos) break;
+    }
+  }
+  if (out.empty()) return Error{"no aggregator address"};
+  return out;
+}
+
 void addAgentOptions(CLI::App& app, AgentOptions& o) {
   addCommonOptions(app, o.common);
-  app.add_option("--aggregator", o.aggregator, "aggregator stream address HOST:PORT")
+  app.add_option("--aggregator", o.aggregator,
+                 "aggregator stream address HOST:PORT; several (comma-separated, or the flag "
+                 "repeated) for active/standby aggregators: every batch goes to each")
       ->capture_default_str();
   app.add_option("--interval", o.interval, "sampling interval (1s, 500ms, ...)")
       ->capture_default_str();
@@ -430,10 +458,10 @@ int runAgent(const AgentOptions& options) {
     return 1;
   }
   BatchQueue& queue = *delivery->queue;
+  BatchFanOut fanOut(queue, s.aggregators.size());
 
   boost::asio::io_context io(1);
   StreamClientOptions streamOptions;
-  streamOptions.aggregator = s.aggregator;
   streamOptions.maxFrameBytes = options.maxFrameBytes;
   auto& hello = streamOptions.hello;
   hello.set_agent_id(delivery->agentId);
@@ -455,9 +483,21 @@ int runAgent(const AgentOptions& options) {
     streamOptions.tls = *tls;
     streamOptions.tlsServerName = options.tlsServerName;
   }
-  StreamClient client(io, streamOptions, queue);
+  // One client per aggregator, each with its own connection and cursor on the shared queue.
+  std::vector<std::unique_ptr<StreamClient>> clients;
+  std::vector<StreamState> streams;
+  std::vector<std::string> aggregatorNames;
+  std::string aggregatorList;
+  for (std::size_t i = 0; i < s.aggregators.size(); ++i) {
+    streamOptions.aggregator = s.aggregators[i];
+    clients.push_back(std::make_unique<StreamClient>(io, streamOptions, fanOut.cursor(i)));
+    streams.push_back(StreamState{clients.back()->counters(), fanOut.cursor(i)});
+    aggregatorNames.push_back(s.aggregators[i].toString());
+    aggregatorList += (i == 0 ? "" : ", ") + aggregatorNames.back();
+  }
 
-  AgentMetrics metrics(clock, s.interval, labels, metadata.source ? metadata.source->name() : "");
+  AgentMetrics metrics(clock, s.interval, labels, metadata.source ? metadata.source->name() : "",
+                       aggregatorNames);
   std::optional<MetricsServer> metricsServer;
   if (s.metricsListen) {
     // Not fatal: samples matter more than the agent's own metrics (a liveness probe on /healthz
@@ -483,10 +523,9 @@ int runAgent(const AgentOptions& options) {
     metrics.observeCollection(std::chrono::steady_clock::now() - started);
     batch.set_interval_seconds(std::chrono::duration<double>(s.interval).count());
     queue.append(batch);
-    client.batchAvailable();
+    for (auto& client : clients) client->batchAvailable();
     metrics.update(AgentState{sampler.counters(), sampler.keptDescriptors(), queue,
-                              delivery->spool != nullptr ? delivery->spool->errors() : 0,
-                              client.counters()});
+                              delivery->spool != nullptr ? delivery->spool->errors() : 0, streams});
     // Fixed-rate schedule: a slow tick does not push every later tick back.
     nextTick += period;
     const auto now = std::chrono::steady_clock::now();
@@ -502,13 +541,13 @@ int runAgent(const AgentOptions& options) {
     if (ec) return;
     log->info("signal {} received, stopping", signal);
     ticker.cancel();
-    client.stop();
+    for (auto& client : clients) client->stop();
     io.stop();
   });
 
-  log->info("agent {} streaming to {} every {}", delivery->agentId, s.aggregator.toString(),
+  log->info("agent {} streaming to {} every {}", delivery->agentId, aggregatorList,
             options.interval);
-  client.start();
+  for (auto& client : clients) client->start();
   tick();
   io.run();
   if (refresher) refresher->stop();

@@ -2,6 +2,8 @@
 
 #include <prometheus/text_serializer.h>
 
+#include <algorithm>
+
 #include "fleetscale/shared/version.h"
 
 namespace fleetscale::agent {
@@ -14,6 +16,11 @@ prometheus::Counter* counter(prometheus::Registry& registry, const char* name, c
 prometheus::Gauge* gauge(prometheus::Registry& registry, const char* name, const char* help,
                          const prometheus::Labels& labels = {}) {
   return &prometheus::BuildGauge().Name(name).Help(help).Register(registry).Add(labels);
+}
+
+template <typename Builder>
+auto& family(Builder builder, prometheus::Registry& registry, const char* name, const char* help) {
+  return builder.Name(name).Help(help).Register(registry);
 }
 
 std::int64_t steadyNs(SteadyTime time) {
@@ -29,7 +36,8 @@ void AgentMetrics::MirroredCounter::set(double value) {
 }
 
 AgentMetrics::AgentMetrics(const Clock& clock, std::chrono::nanoseconds interval,
-                           const MetadataStore* metadata, std::string source)
+                           const MetadataStore* metadata, std::string source,
+                           const std::vector<std::string>& aggregators)
     : clock_(clock),
       healthWindow_(std::max<std::chrono::nanoseconds>(interval * 3, std::chrono::seconds(10))),
       metadata_(metadata),
@@ -56,16 +64,6 @@ AgentMetrics::AgentMetrics(const Clock& clock, std::chrono::nanoseconds interval
                            "size and age limits, or lost to a failed spool write")};
   spoolErrors_ = {
       counter(r, "fleetscale_agent_spool_errors_total", "Failed spool reads and writes")};
-  batchesSent_ = {counter(r, "fleetscale_agent_batches_sent_total",
-                          "Batches written to the aggregator connection (replays included)")};
-  bytesSent_ = {counter(r, "fleetscale_agent_sent_bytes_total",
-                        "Bytes written to the aggregator connection")};
-  connectFailures_ = {counter(r, "fleetscale_agent_connect_failures_total",
-                              "TCP connects to the aggregator that failed")};
-  disconnects_ = {counter(r, "fleetscale_agent_disconnects_total",
-                          "Established aggregator connections that broke")};
-  sendErrors_ = {counter(r, "fleetscale_agent_send_errors_total",
-                         "Failed connects plus broken connections to the aggregator")};
   containers_ = gauge(r, "fleetscale_agent_containers_tracked", "Containers sampled each tick");
   containersWithoutMetadata_ =
       gauge(r, "fleetscale_agent_containers_without_metadata",
@@ -74,11 +72,36 @@ AgentMetrics::AgentMetrics(const Clock& clock, std::chrono::nanoseconds interval
       gauge(r, "fleetscale_agent_open_files", "cgroup and /proc files kept open between ticks");
   spoolBatches_ = gauge(r, "fleetscale_agent_spool_batches", "Batches waiting for an ack");
   spoolBytes_ = gauge(r, "fleetscale_agent_spool_bytes", "Encoded bytes waiting for an ack");
-  ackedSequence_ = gauge(r, "fleetscale_agent_acked_sequence",
-                         "Highest batch sequence the aggregator has acknowledged");
   nextSequence_ =
       gauge(r, "fleetscale_agent_next_sequence", "Sequence number the next batch will carry");
-  connected_ = gauge(r, "fleetscale_agent_connected", "1 while connected to the aggregator");
+  auto& batchesSent = family(prometheus::BuildCounter(), r, "fleetscale_agent_batches_sent_total",
+                             "Batches written to the aggregator connection (replays included)");
+  auto& bytesSent = family(prometheus::BuildCounter(), r, "fleetscale_agent_sent_bytes_total",
+                           "Bytes written to the aggregator connection");
+  auto& connectFailures =
+      family(prometheus::BuildCounter(), r, "fleetscale_agent_connect_failures_total",
+             "Connection attempts to the aggregator that failed or timed out before TCP connected");
+  auto& disconnects = family(prometheus::BuildCounter(), r, "fleetscale_agent_disconnects_total",
+                             "Established aggregator connections that broke");
+  auto& sendErrors = family(prometheus::BuildCounter(), r, "fleetscale_agent_send_errors_total",
+                            "Failed connects plus broken connections to the aggregator");
+  auto& ackedSequence = family(prometheus::BuildGauge(), r, "fleetscale_agent_acked_sequence",
+                               "Highest batch sequence the aggregator has acknowledged");
+  auto& connected = family(prometheus::BuildGauge(), r, "fleetscale_agent_connected",
+                           "1 while connected to the aggregator");
+  auto& unacked = family(prometheus::BuildGauge(), r, "fleetscale_agent_unacked_batches",
+                         "Queued batches the aggregator has not acknowledged (its backlog)");
+  for (const std::string& aggregator : aggregators) {
+    const prometheus::Labels labels{{"aggregator", aggregator}};
+    streams_.push_back(StreamSeries{{&batchesSent.Add(labels)},
+                                    {&bytesSent.Add(labels)},
+                                    {&connectFailures.Add(labels)},
+                                    {&disconnects.Add(labels)},
+                                    {&sendErrors.Add(labels)},
+                                    &ackedSequence.Add(labels),
+                                    &connected.Add(labels),
+                                    &unacked.Add(labels)});
+  }
   gauge(r, "fleetscale_build_info", "Build information; always 1",
         {{"component", "agent"}, {"version", kVersion}})
       ->Set(1);
@@ -125,14 +148,18 @@ void AgentMetrics::update(const AgentState& state) {
   spoolErrors_.set(static_cast<double>(state.spoolErrors));
   nextSequence_->Set(static_cast<double>(state.queue.nextSequence()));
 
-  const StreamClientCounters& stream = state.stream;
-  batchesSent_.set(static_cast<double>(stream.batchesSent));
-  bytesSent_.set(static_cast<double>(stream.bytesSent));
-  connectFailures_.set(static_cast<double>(stream.connectFailures));
-  disconnects_.set(static_cast<double>(stream.disconnects));
-  sendErrors_.set(static_cast<double>(stream.connectFailures + stream.disconnects));
-  ackedSequence_->Set(static_cast<double>(stream.ackedSequence));
-  connected_->Set(stream.connected ? 1 : 0);
+  for (std::size_t i = 0; i < std::min(streams_.size(), state.streams.size()); ++i) {
+    const StreamClientCounters& counters = state.streams[i].counters;
+    StreamSeries& series = streams_[i];
+    series.batchesSent.set(static_cast<double>(counters.batchesSent));
+    series.bytesSent.set(static_cast<double>(counters.bytesSent));
+    series.connectFailures.set(static_cast<double>(counters.connectFailures));
+    series.disconnects.set(static_cast<double>(counters.disconnects));
+    series.sendErrors.set(static_cast<double>(counters.connectFailures + counters.disconnects));
+    series.ackedSequence->Set(static_cast<double>(counters.ackedSequence));
+    series.connected->Set(counters.connected ? 1 : 0);
+    series.unacked->Set(static_cast<double>(state.streams[i].cursor.size()));
+  }
 
   if (metadata_ != nullptr) {
     for (std::size_t i = 0; i < kMetadataFailures.size(); ++i) {

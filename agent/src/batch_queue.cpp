@@ -57,8 +57,19 @@ std::vector<QueuedBatch> MemoryBatchQueue::after(std::uint64_t afterSequence, st
 }
 
 void MemoryBatchQueue::ack(std::uint64_t sequence) {
-  nextSequence_ = std::max(nextSequence_, sequence + 1);
+  continueAfter(sequence);
   while (!batches_.empty() && batches_.front().sequence <= sequence) dropFront();
+}
+
+void MemoryBatchQueue::continueAfter(std::uint64_t sequence) {
+  nextSequence_ = std::max(nextSequence_, sequence + 1);
+}
+
+std::size_t MemoryBatchQueue::countAfter(std::uint64_t sequence) const {
+  const auto first =
+      std::partition_point(batches_.begin(), batches_.end(),
+                           [&](const QueuedBatch& b) { return b.sequence <= sequence; });
+  return static_cast<std::size_t>(batches_.end() - first);
 }
 
 }  // namespace fleetscale::agent

@@ -287,13 +287,22 @@ std::vector<QueuedBatch> SqliteSpool::after(std::uint64_t afterSequence, std::si
   return out;
 }
 
-void SqliteSpool::ack(std::uint64_t sequence) {
-  if (sequence >= nextSequence_) {
-    nextSequence_ = sequence + 1;
-    if (Status status = setMeta("next_sequence", std::to_string(nextSequence_)); !status) {
-      recordError("store next sequence", status.message());
-    }
+void SqliteSpool::continueAfter(std::uint64_t sequence) {
+  if (sequence < nextSequence_) return;
+  nextSequence_ = sequence + 1;
+  if (Status status = setMeta("next_sequence", std::to_string(nextSequence_)); !status) {
+    recordError("store next sequence", status.message());
   }
+}
+
+std::size_t SqliteSpool::countAfter(std::uint64_t sequence) const {
+  const auto first = std::partition_point(index_.begin(), index_.end(),
+                                          [&](const Entry& e) { return e.sequence <= sequence; });
+  return static_cast<std::size_t>(index_.end() - first);
+}
+
+void SqliteSpool::ack(std::uint64_t sequence) {
+  continueAfter(sequence);
   if (index_.empty() || index_.front().sequence > sequence) return;
   if (Status status = deleteUpTo(sequence); !status) {
     recordError("release acked batches", status.message());

@@ -43,13 +43,14 @@ struct StreamClient::Connection {
   FrameDecoder decoder;
   std::array<char, 16 * 1024> readBuffer{};
   std::string writeBuffer;
+  bool tcpConnected = false;
   bool handshakeDone = false;
   bool writing = false;
   bool closed = false;
   std::uint64_t lastSent = 0;  // highest sequence written on this connection
 };
 
-StreamClient::StreamClient(asio::io_context& io, StreamClientOptions options, BatchQueue& queue)
+StreamClient::StreamClient(asio::io_context& io, StreamClientOptions options, BatchSource& queue)
     : io_(io),
       options_(std::move(options)),
       queue_(queue),
@@ -95,6 +96,15 @@ void StreamClient::connect() {
   if (stopped_) return;
   auto connection = std::make_shared<Connection>(io_, options_.maxFrameBytes);
   connection_ = connection;
+  connection->handshakeTimer.expires_after(options_.handshakeTimeout);
+  connection->handshakeTimer.async_wait([this, connection](const boost::system::error_code& ec) {
+    if (!ec && !connection->closed && !connection->handshakeDone) {
+      connection->resolver.cancel();
+      if (!connection->tcpConnected) ++counters_.connectFailures;
+      fail(connection, "no hello_ack from " + options_.aggregator.toString() + " within " +
+                           std::to_string(options_.handshakeTimeout.count()) + " ms");
+    }
+  });
   connection->resolver.async_resolve(
       options_.aggregator.host, std::to_string(options_.aggregator.port),
       [this, connection](const boost::system::error_code& ec,
@@ -120,14 +130,9 @@ void StreamClient::connect() {
 }
 
 void StreamClient::onConnected(const std::shared_ptr<Connection>& connection) {
+  connection->tcpConnected = true;
   boost::system::error_code ignored;
   connection->socket.set_option(tcp::no_delay(true), ignored);
-  connection->handshakeTimer.expires_after(options_.handshakeTimeout);
-  connection->handshakeTimer.async_wait([this, connection](const boost::system::error_code& ec) {
-    if (!ec && !connection->closed && !connection->handshakeDone) {
-      fail(connection, "no hello_ack within the handshake timeout");
-    }
-  });
   if (!options_.tls) {
     sendHello(connection);
     return;

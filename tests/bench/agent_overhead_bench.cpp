@@ -12,11 +12,14 @@
 // Each agent variant's ratio is against the floor above it. The variants run one after another,
 // each for the same number of 1 s ticks. Then it runs the real fleetscale-agent binary against a
 // real fleetscale-aggregator for 12 s and reports its RSS and whole-process CPU (encoding, spool
-// and sending included).
+// and sending included). With --aggregators K the agent streams to K real aggregators (warm
+// standbys, docs/agent.md); --process-only skips the in-process variants, --process-seconds sets
+// the measured time.
 //
 // Usage: agent_overhead_bench [--ticks 10] [--containers N] [--only real|v2] [--no-process]
-// [--benchmark_out=FILE] (other --benchmark_* flags from scripts/bench.sh are accepted and
-// ignored). Results: docs/benchmarks.md.
+// [--process-only] [--process-seconds 10] [--aggregators 1] [--benchmark_out=FILE] (other
+// --benchmark_* flags from scripts/bench.sh are accepted and ignored). Results:
+// docs/benchmarks.md.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -374,22 +377,29 @@ void stop(pid_t pid) {
   ::waitpid(pid, &status, 0);
 }
 
-// The real agent binary for 12 s at 1 s, streaming to a real aggregator.
-ProcessFigures measureProcess(const Tree& tree, const std::string& scratch) {
+// The real agent binary at 1 s for `seconds` after a 3 s start, streaming to `aggregators` real
+// aggregators.
+ProcessFigures measureProcess(const Tree& tree, const std::string& scratch, int aggregators,
+                              int seconds) {
   ProcessFigures out;
-  const std::string ready = scratch + "/ready.json";
-  fs::remove(ready);
-  const pid_t aggregator = spawn({binDir() + "/fleetscale-aggregator", "--listen", "127.0.0.1:0",
-                                  "--http-listen", "127.0.0.1:0", "--ready-file", ready});
-  int ingest = 0;
-  for (int i = 0; i < 100 && ingest == 0; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    auto json = nlohmann::json::parse(readText(ready), nullptr, false);
-    if (json.is_object()) ingest = json["ingest_port"].get<int>();
+  std::vector<pid_t> aggregatorPids;
+  std::string addresses;
+  for (int a = 0; a < aggregators; ++a) {
+    const std::string ready = scratch + "/ready-" + std::to_string(a) + ".json";
+    fs::remove(ready);
+    aggregatorPids.push_back(spawn({binDir() + "/fleetscale-aggregator", "--listen", "127.0.0.1:0",
+                                    "--http-listen", "127.0.0.1:0", "--ready-file", ready}));
+    int ingest = 0;
+    for (int i = 0; i < 100 && ingest == 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      auto json = nlohmann::json::parse(readText(ready), nullptr, false);
+      if (json.is_object()) ingest = json["ingest_port"].get<int>();
+    }
+    addresses += (a == 0 ? "" : ",") + std::string("127.0.0.1:") + std::to_string(ingest);
   }
   std::vector<std::string> args{binDir() + "/fleetscale-agent",
                                 "--aggregator",
-                                "127.0.0.1:" + std::to_string(ingest),
+                                addresses,
                                 "--interval",
                                 "1s",
                                 "--metadata",
@@ -407,15 +417,15 @@ ProcessFigures measureProcess(const Tree& tree, const std::string& scratch) {
   const pid_t agent = spawn(args);
   std::this_thread::sleep_for(std::chrono::seconds(3));  // start-up, first discovery, opens
   const double before = processCpuNs(agent);
-  std::this_thread::sleep_for(std::chrono::seconds(10));
+  std::this_thread::sleep_for(std::chrono::seconds(seconds));
   const double after = processCpuNs(agent);
   out.rssKiB = statusKiB(agent, "VmRSS");
   out.peakRssKiB = statusKiB(agent, "VmHWM");
   out.anonKiB = statusKiB(agent, "RssAnon");
   out.pssKiB = statusKiB(agent, "Pss", "smaps_rollup");
-  out.cpuNsPerSample = (after - before) / (10.0 * static_cast<double>(tree.cgroups.size()));
+  out.cpuNsPerSample = (after - before) / (seconds * static_cast<double>(tree.cgroups.size()));
   stop(agent);
-  stop(aggregator);
+  for (const pid_t aggregator : aggregatorPids) stop(aggregator);
   fs::remove(scratch + "/spool.db");
   return out;
 }
@@ -432,12 +442,18 @@ int run(int argc, char** argv) {
   std::vector<std::size_t> sizes{100, 1000};
   std::string only;  // "real" or "v2": one kind of tree
   bool processes = true;
+  bool processOnly = false;
+  int processSeconds = 10;
+  int aggregators = 1;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--ticks" && i + 1 < argc) ticks = std::stoi(argv[++i]);
     if (arg == "--containers" && i + 1 < argc) sizes = {std::stoul(argv[++i])};
     if (arg == "--only" && i + 1 < argc) only = argv[++i];
     if (arg == "--no-process") processes = false;
+    if (arg == "--process-only") processOnly = true;
+    if (arg == "--process-seconds" && i + 1 < argc) processSeconds = std::stoi(argv[++i]);
+    if (arg == "--aggregators" && i + 1 < argc) aggregators = std::stoi(argv[++i]);
     if (arg.rfind("--benchmark_out=", 0) == 0) jsonOut = arg.substr(16);
   }
   std::mt19937_64 random(42);
@@ -462,7 +478,7 @@ int run(int argc, char** argv) {
       std::printf("real cgroups skipped: %s\n", why.c_str());
     }
     for (auto& tree : trees) {
-      const auto figures = measure(tree, ticks);
+      const auto figures = processOnly ? std::vector<Figure>{} : measure(tree, ticks);
       double floorNs = 0;
       for (const auto& figure : figures) {
         if (figure.name.rfind("floor", 0) == 0) floorNs = figure.perContainerNs();
@@ -478,7 +494,7 @@ int run(int argc, char** argv) {
         removeTree(tree);
         continue;
       }
-      const ProcessFigures process = measureProcess(tree, scratch);
+      const ProcessFigures process = measureProcess(tree, scratch, aggregators, processSeconds);
       std::printf("%-12s %5zu  %-15s %12.0f   RSS %ld KiB (peak %ld, anonymous %ld, PSS %ld)%s%s\n",
                   tree.name.c_str(), n, "agent process", process.cpuNsPerSample, process.rssKiB,
                   process.peakRssKiB, process.anonKiB, process.pssKiB,
@@ -486,6 +502,7 @@ int run(int argc, char** argv) {
       results.push_back({{"tree", tree.name},
                          {"containers", n},
                          {"variant", "agent process"},
+                         {"aggregators", aggregators},
                          {"cpu_ns_per_container_sample", process.cpuNsPerSample},
                          {"rss_kib", process.rssKiB},
                          {"peak_rss_kib", process.peakRssKiB},

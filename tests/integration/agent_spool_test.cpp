@@ -62,6 +62,10 @@ class SpoolDeliveryTest : public ::testing::Test {
   double agentMetric(const std::string& series) const {
     return scrape(agentMetrics_, series).value_or(-1);
   }
+  // A stream series of the agent, for the one aggregator it streams to.
+  double streamMetric(const std::string& name) const {
+    return agentMetric(name + "{aggregator=\"127.0.0.1:" + std::to_string(ports_.ingest) + "\"}");
+  }
   nlohmann::json nodes() const {
     return testing::httpGetJson("http://127.0.0.1:" + std::to_string(ports_.http) +
                                 "/api/v1/nodes")["items"];
@@ -90,18 +94,18 @@ TEST_F(SpoolDeliveryTest, AggregatorRestartLosesNoSequence) {
   const std::string listen = "127.0.0.1:" + std::to_string(ports_.ingest);
   auto agent = startAgent();
   // Acked, not just received: the aggregator acks a batch only once its store has committed it.
-  ASSERT_TRUE(testing::waitFor([&] { return agentMetric("fleetscale_agent_acked_sequence") >= 5; },
+  ASSERT_TRUE(testing::waitFor([&] { return streamMetric("fleetscale_agent_acked_sequence") >= 5; },
                                seconds(15)))
       << agent->errors();
 
   first->stop(SIGKILL);  // no goodbye: unacked batches stay with the agent
-  ASSERT_TRUE(testing::waitFor([&] { return agentMetric("fleetscale_agent_connected") == 0; }));
+  ASSERT_TRUE(testing::waitFor([&] { return streamMetric("fleetscale_agent_connected") == 0; }));
   // Acks only come from the aggregator, which is gone: this is the last one, once a tick has
   // copied it into the metrics.
   const double ticks = agentMetric("fleetscale_agent_ticks_total");
   ASSERT_TRUE(
       testing::waitFor([&] { return agentMetric("fleetscale_agent_ticks_total") > ticks; }));
-  const double acked = agentMetric("fleetscale_agent_acked_sequence");
+  const double acked = streamMetric("fleetscale_agent_acked_sequence");
   ASSERT_GE(acked, 5);
   ASSERT_TRUE(testing::waitFor([&] { return agentMetric("fleetscale_agent_spool_batches") >= 10; }))
       << "batches pile up in the spool while the aggregator is down";

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "fleetscale/agent/batch_fan_out.h"
+
 namespace fleetscale::agent {
 namespace {
 
@@ -15,7 +17,7 @@ bool contains(const std::string& text, const std::string& needle) {
 TEST(AgentMetricsTest, MirrorsTheAgentsCountsAndMetadataStaleness) {
   ManualClock clock;
   MetadataStore store(clock);
-  AgentMetrics metrics(clock, seconds(1), &store, "kubelet");
+  AgentMetrics metrics(clock, seconds(1), &store, "kubelet", {"agg-a:7070", "agg-b:7070"});
   SamplerCounters sampler;
   sampler.ticks = 12;
   sampler.vanishedContainers = 2;
@@ -24,18 +26,24 @@ TEST(AgentMetricsTest, MirrorsTheAgentsCountsAndMetadataStaleness) {
   MemoryBatchQueue queue(10);
   queue.append(v1::SampleBatch{});
   queue.append(v1::SampleBatch{});
+  BatchFanOut fanOut(queue, 2);
+  fanOut.cursor(0).ack(1);
   StreamClientCounters stream;
   stream.connectFailures = 3;
   stream.disconnects = 1;
   stream.ackedSequence = 9;
+  stream.connected = true;
+  StreamClientCounters standby;
+  standby.connectFailures = 5;
+  const std::vector<StreamState> streams{{stream, fanOut.cursor(0)}, {standby, fanOut.cursor(1)}};
   store.recordFailure(MetadataFailure::kTransport);
   store.recordFailure(MetadataFailure::kTransport);
   clock.advance(seconds(30));
 
   metrics.observeCollection(milliseconds(3));
-  metrics.update(AgentState{sampler, 400, queue, 0, stream});
+  metrics.update(AgentState{sampler, 400, queue, 0, streams});
   sampler.ticks = 13;
-  metrics.update(AgentState{sampler, 400, queue, 0, stream});  // counts copied, not added
+  metrics.update(AgentState{sampler, 400, queue, 0, streams});  // counts copied, not added
 
   const std::string text = metrics.render();
   EXPECT_TRUE(contains(text, "fleetscale_agent_ticks_total 13\n")) << text;
@@ -45,8 +53,15 @@ TEST(AgentMetricsTest, MirrorsTheAgentsCountsAndMetadataStaleness) {
   EXPECT_TRUE(contains(text, "fleetscale_agent_open_files 400\n"));
   EXPECT_TRUE(contains(text, "fleetscale_agent_spool_batches 2\n"));
   EXPECT_TRUE(contains(text, "fleetscale_agent_spool_bytes " + std::to_string(queue.bytes())));
-  EXPECT_TRUE(contains(text, "fleetscale_agent_send_errors_total 4\n"));
-  EXPECT_TRUE(contains(text, "fleetscale_agent_acked_sequence 9\n"));
+  // Stream series: one per aggregator, by address.
+  EXPECT_TRUE(contains(text, "fleetscale_agent_send_errors_total{aggregator=\"agg-a:7070\"} 4\n"))
+      << text;
+  EXPECT_TRUE(contains(text, "fleetscale_agent_send_errors_total{aggregator=\"agg-b:7070\"} 5\n"));
+  EXPECT_TRUE(contains(text, "fleetscale_agent_acked_sequence{aggregator=\"agg-a:7070\"} 9\n"));
+  EXPECT_TRUE(contains(text, "fleetscale_agent_connected{aggregator=\"agg-a:7070\"} 1\n"));
+  EXPECT_TRUE(contains(text, "fleetscale_agent_connected{aggregator=\"agg-b:7070\"} 0\n"));
+  EXPECT_TRUE(contains(text, "fleetscale_agent_unacked_batches{aggregator=\"agg-a:7070\"} 1\n"));
+  EXPECT_TRUE(contains(text, "fleetscale_agent_unacked_batches{aggregator=\"agg-b:7070\"} 2\n"));
   EXPECT_TRUE(contains(text, "fleetscale_agent_next_sequence 3\n"));
   EXPECT_TRUE(contains(text, "fleetscale_agent_collection_duration_seconds_count 1\n"));
   EXPECT_TRUE(contains(
@@ -58,13 +73,13 @@ TEST(AgentMetricsTest, MirrorsTheAgentsCountsAndMetadataStaleness) {
 
 TEST(AgentMetricsTest, WithoutMetadataSourceThereAreNoMetadataSeries) {
   ManualClock clock;
-  AgentMetrics metrics(clock, seconds(1), nullptr, "");
+  AgentMetrics metrics(clock, seconds(1), nullptr, "", {"127.0.0.1:7070"});
   EXPECT_FALSE(contains(metrics.render(), "fleetscale_agent_metadata_"));
 }
 
 TEST(AgentMetricsTest, HealthzFailsWhenTicksStop) {
   ManualClock clock;
-  AgentMetrics metrics(clock, seconds(1), nullptr, "");
+  AgentMetrics metrics(clock, seconds(1), nullptr, "", {"127.0.0.1:7070"});
   HttpRouter router;
   addAgentRoutes(router, metrics);
   HttpRequest request;

@@ -10,14 +10,19 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <vector>
 
+#include "fleetscale/shared/net_address.h"
 #include "fleetscale/shared/options.h"
+#include "fleetscale/shared/result.h"
 
 namespace fleetscale::agent {
 
 struct AgentOptions {
   CommonOptions common;
-  std::string aggregator = "127.0.0.1:7070";
+  // Each value is one HOST:PORT or a comma-separated list; the agent streams every batch to
+  // every aggregator (active and standbys).
+  std::vector<std::string> aggregator{"127.0.0.1:7070"};
   std::string interval = "1s";
   std::string cluster = "default";
   std::string cloud;
@@ -59,6 +64,11 @@ struct AgentOptions {
 };
 
 void addAgentOptions(CLI::App& app, AgentOptions& options);
+
+// The aggregator addresses in --aggregator values, in order: each value one HOST:PORT or a
+// comma-separated list (spaces around entries ignored). Errors name the bad entry; an empty
+// entry, port 0 and an address listed twice are errors.
+Result<std::vector<HostPort>> parseAggregatorList(const std::vector<std::string>& values);
 
 // Runs until SIGTERM/SIGINT (or, with --once, after one measured interval). Returns the exit code.
 int runAgent(const AgentOptions& options);

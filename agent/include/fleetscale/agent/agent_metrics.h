@@ -4,7 +4,8 @@
 // thread; update() copies them into prometheus-cpp's atomic metrics after every tick, so the
 // metrics thread never touches the I/O thread's state. Metadata staleness is read from the
 // (thread-safe) MetadataStore at scrape time. Names: fleetscale_agent_ prefix, base units,
-// _total for counters; docs/agent.md lists them.
+// _total for counters; docs/agent.md lists them. The stream series carry an `aggregator` label
+// (its HOST:PORT as given), one set per aggregator the agent streams to.
 #pragma once
 
 #include <prometheus/counter.h>
@@ -17,7 +18,9 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "fleetscale/agent/batch_queue.h"
 #include "fleetscale/agent/metadata.h"
@@ -28,21 +31,29 @@
 
 namespace fleetscale::agent {
 
+// One aggregator's stream: its client's counts and its cursor on the queue (size() = its
+// backlog).
+struct StreamState {
+  const StreamClientCounters& counters;
+  const BatchSource& cursor;
+};
+
 // What update() copies, gathered by the I/O thread.
 struct AgentState {
   const SamplerCounters& sampler;
   std::size_t openFiles;
   const BatchQueue& queue;
   std::uint64_t spoolErrors;
-  const StreamClientCounters& stream;
+  std::span<const StreamState> streams;  // in the order of the constructor's `aggregators`
 };
 
 // Thread-safe.
 class AgentMetrics {
  public:
   // `metadata` may be null (no metadata source); `source` names it ("kubelet", "docker").
+  // `aggregators` are the label values of the stream series, one per aggregator.
   AgentMetrics(const Clock& clock, std::chrono::nanoseconds interval, const MetadataStore* metadata,
-               std::string source);
+               std::string source, const std::vector<std::string>& aggregators);
 
   // Called on the I/O thread after each tick.
   void observeCollection(std::chrono::nanoseconds duration);
@@ -69,10 +80,16 @@ class AgentMetrics {
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Histogram* collectionDuration_;
   std::atomic<std::int64_t> lastTickNs_;
-  MirroredCounter ticks_, vanished_, readErrors_, memoryStatReads_, spoolDropped_, spoolErrors_,
-      batchesSent_, bytesSent_, connectFailures_, disconnects_, sendErrors_;
+  // One aggregator's stream series.
+  struct StreamSeries {
+    MirroredCounter batchesSent, bytesSent, connectFailures, disconnects, sendErrors;
+    prometheus::Gauge *ackedSequence, *connected, *unacked;
+  };
+
+  MirroredCounter ticks_, vanished_, readErrors_, memoryStatReads_, spoolDropped_, spoolErrors_;
   prometheus::Gauge *containers_, *containersWithoutMetadata_, *openFiles_, *spoolBatches_,
-      *spoolBytes_, *ackedSequence_, *nextSequence_, *connected_;
+      *spoolBytes_, *nextSequence_;
+  std::vector<StreamSeries> streams_;
   // With a metadata source only.
   std::array<MirroredCounter, kMetadataFailures.size()> metadataErrors_{};
   MirroredCounter metadataRefreshes_{nullptr};

@@ -20,23 +20,37 @@ struct QueuedBatch {
 // without copying it into an Envelope first.
 std::string encodeBatchFrame(const v1::SampleBatch& batch);
 
+// What a StreamClient reads batches from and reports acks to: a BatchQueue for one aggregator,
+// or one aggregator's cursor on a shared queue (BatchFanOut).
 // Thread-safety: implementations are used from one thread (the agent's I/O thread).
-class BatchQueue {
+class BatchSource {
  public:
-  virtual ~BatchQueue() = default;
+  virtual ~BatchSource() = default;
+  // Up to `max` batches with sequence > `afterSequence`, oldest first (possibly fewer, to bound
+  // the bytes handed out at once).
+  virtual std::vector<QueuedBatch> after(std::uint64_t afterSequence, std::size_t max) = 0;
+  // The aggregator holds every batch with sequence <= `sequence` (from its ack or hello_ack).
+  virtual void ack(std::uint64_t sequence) = 0;
+  // Batches this source would still hand out to its aggregator.
+  virtual std::size_t size() const = 0;
+};
+
+// Thread-safety: implementations are used from one thread (the agent's I/O thread).
+class BatchQueue : public BatchSource {
+ public:
   // Stamps the batch with the next sequence number, encodes and keeps the encoding. Returns the
   // sequence. The batch stays with the caller, who may Clear() and reuse it: the agent refills
   // one batch every tick, so its memory is allocated once.
   virtual std::uint64_t append(v1::SampleBatch& batch) = 0;
   std::uint64_t append(v1::SampleBatch&& batch) { return append(batch); }
-  // Up to `max` batches with sequence > `afterSequence`, oldest first (possibly fewer, to bound
-  // the bytes handed out at once).
-  virtual std::vector<QueuedBatch> after(std::uint64_t afterSequence, std::size_t max) = 0;
-  // Releases every batch with sequence <= `sequence`. The sequence is taken: if it is at or
-  // beyond the next one (an aggregator that remembers more than this queue does), numbering
-  // continues after it, so new batches are never mistaken for duplicates.
-  virtual void ack(std::uint64_t sequence) = 0;
-  virtual std::size_t size() const = 0;
+  // Releases every batch with sequence <= `sequence`, and continueAfter(sequence).
+  void ack(std::uint64_t sequence) override = 0;
+  // If `sequence` is at or beyond the next one (an aggregator that remembers more than this queue
+  // does), numbering continues after it, so new batches are never mistaken for duplicates.
+  // Releases nothing.
+  virtual void continueAfter(std::uint64_t sequence) = 0;
+  // How many held batches have a sequence > `sequence`.
+  virtual std::size_t countAfter(std::uint64_t sequence) const = 0;
   virtual std::uint64_t bytes() const = 0;  // encoded frames held
   virtual std::uint64_t droppedBatches() const = 0;
   virtual std::uint64_t nextSequence() const = 0;
@@ -53,6 +67,8 @@ class MemoryBatchQueue final : public BatchQueue {
   std::uint64_t append(v1::SampleBatch& batch) override;
   std::vector<QueuedBatch> after(std::uint64_t afterSequence, std::size_t max) override;
   void ack(std::uint64_t sequence) override;
+  void continueAfter(std::uint64_t sequence) override;
+  std::size_t countAfter(std::uint64_t sequence) const override;
   std::size_t size() const override { return batches_.size(); }
   std::uint64_t bytes() const override { return bytes_; }
   std::uint64_t droppedBatches() const override { return dropped_; }

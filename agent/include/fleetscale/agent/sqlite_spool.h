@@ -41,6 +41,8 @@ class SqliteSpool final : public BatchQueue {
   std::uint64_t append(v1::SampleBatch& batch) override;
   std::vector<QueuedBatch> after(std::uint64_t afterSequence, std::size_t max) override;
   void ack(std::uint64_t sequence) override;
+  void continueAfter(std::uint64_t sequence) override;
+  std::size_t countAfter(std::uint64_t sequence) const override;
   std::size_t size() const override { return index_.size(); }
   std::uint64_t bytes() const override { return bytes_; }
   std::uint64_t droppedBatches() const override { return dropped_; }

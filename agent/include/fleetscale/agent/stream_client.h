@@ -25,6 +25,9 @@ struct StreamClientOptions {
   std::uint32_t maxFrameBytes = kDefaultMaxFrameBytes;
   std::chrono::milliseconds backoffMin{200};
   std::chrono::milliseconds backoffMax{std::chrono::seconds(10)};
+  // From the start of a connection attempt (resolve, TCP connect, TLS, hello) to the hello_ack:
+  // an aggregator whose network drops packets is retried after this, not after the kernel's
+  // TCP connect timeout (minutes).
   std::chrono::milliseconds handshakeTimeout{std::chrono::seconds(5)};
   std::size_t maxBatchesPerWrite = 64;
   // When set, the stream is TLS: the aggregator's certificate is verified against the context's
@@ -43,10 +46,13 @@ struct StreamClientCounters {
   std::atomic<bool> connected{false};
 };
 
+// One aggregator's stream. With several aggregators the agent runs one client per aggregator on
+// the same io_context, each with its own connection, backoff and cursor (BatchFanOut): all I/O is
+// asynchronous, so an aggregator that hangs or refuses never delays delivery to the others.
 // All methods must be called on the io_context's thread (the agent runs one).
 class StreamClient {
  public:
-  StreamClient(boost::asio::io_context& io, StreamClientOptions options, BatchQueue& queue);
+  StreamClient(boost::asio::io_context& io, StreamClientOptions options, BatchSource& queue);
   ~StreamClient();
   StreamClient(const StreamClient&) = delete;
   StreamClient& operator=(const StreamClient&) = delete;
@@ -73,7 +79,7 @@ class StreamClient {
 
   boost::asio::io_context& io_;
   StreamClientOptions options_;
-  BatchQueue& queue_;
+  BatchSource& queue_;
   boost::asio::steady_timer reconnectTimer_;
   std::shared_ptr<Connection> connection_;
   std::chrono::milliseconds backoff_;
