@@ -74,7 +74,7 @@ class TemporaryStateDir {
 
 struct ParsedDurations {
   std::chrono::nanoseconds handshake, idle, commit, historyRetention, eventRetention, historyWindow,
-      tick, forgetAfter, probeInterval, scaleRefresh, failedAfter, healthyAfter;
+      tick, forgetAfter, probeInterval, scaleRefresh, failedAfter, healthyAfter, scaleRequest;
 };
 
 // Parses every duration flag; on failure, names the flag.
@@ -92,7 +92,8 @@ Result<ParsedDurations> parseDurations(const AggregatorOptions& o) {
         std::tuple{"--probe-interval", &o.probeInterval, &out.probeInterval},
         std::tuple{"--scale-refresh", &o.scaleRefresh, &out.scaleRefresh},
         std::tuple{"--failed-after", &o.failedAfter, &out.failedAfter},
-        std::tuple{"--healthy-after", &o.healthyAfter, &out.healthyAfter}}) {
+        std::tuple{"--healthy-after", &o.healthyAfter, &out.healthyAfter},
+        std::tuple{"--scale-request-timeout", &o.scaleRequestTimeout, &out.scaleRequest}}) {
     auto parsed = parseDuration(*text);
     if (!parsed) return Error{std::string(flag) + ": " + parsed.error().message};
     *target = *parsed;
@@ -169,6 +170,9 @@ void addAggregatorOptions(CLI::App& app, AggregatorOptions& o) {
       ->capture_default_str();
   app.add_option("--writes-per-second", o.writesPerSecond,
                  "scale writes allowed per second, all clusters")
+      ->capture_default_str();
+  app.add_option("--scale-request-timeout", o.scaleRequestTimeout,
+                 "timeout of one request to a cluster's API (retries get their own)")
       ->capture_default_str();
   ElectionSettings& e = o.election;
   app.add_option("--leader-election", e.backend,
@@ -315,6 +319,17 @@ int runAggregator(const AggregatorOptions& options) {
     log->error("{}", election.error().message);
     return 2;
   }
+  const auto scaleRequestTimeout = duration_cast<milliseconds>(durations->scaleRequest);
+  if (*election &&
+      scaleRequestTimeout + (*election)->timing.retryPeriod >= (*election)->timing.leaseDuration) {
+    log->error(
+        "--scale-request-timeout ({} ms) plus --retry-period ({} ms) must be shorter than "
+        "--lease-duration ({} ms): a scale write is only sent when it can end before the "
+        "leader's lease could expire",
+        scaleRequestTimeout.count(), (*election)->timing.retryPeriod.count(),
+        (*election)->timing.leaseDuration.count());
+    return 2;
+  }
   std::optional<LeaderElector> elector;
   if (*election) {
     elector.emplace(*(*election)->backend, identity, (*election)->timing, clock,
@@ -336,7 +351,7 @@ int runAggregator(const AggregatorOptions& options) {
   auto leadership = [&elector] {
     return elector ? std::optional<LeadershipStatus>(elector->status()) : std::nullopt;
   };
-  ClusterRegistry clusters(realClusterConnector(userAgent), thresholds, clock);
+  ClusterRegistry clusters(realClusterConnector(userAgent, scaleRequestTimeout), thresholds, clock);
   clusters.configure(policy.get()->clusters);
   restoreDrains(clusters, **store);
   ScalingLoopOptions scalingOptions;

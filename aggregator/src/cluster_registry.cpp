@@ -29,10 +29,11 @@ struct ClusterRegistry::Cluster {
       : config(std::move(c)), health(thresholds) {}
 };
 
-ClusterConnector realClusterConnector(const std::string& userAgent) {
+ClusterConnector realClusterConnector(const std::string& userAgent,
+                                      std::chrono::milliseconds requestTimeout) {
   ClusterConnector connector;
-  connector.actuator =
-      [userAgent](const ClusterConfig& cluster) -> Result<std::unique_ptr<Actuator>> {
+  connector.actuator = [userAgent, requestTimeout](
+                           const ClusterConfig& cluster) -> Result<std::unique_ptr<Actuator>> {
     if (cluster.access.kind == ClusterAccess::Kind::kWebhook) {
       WebhookActuatorOptions options;
       options.url = cluster.access.webhookUrl;
@@ -50,6 +51,7 @@ ClusterConnector realClusterConnector(const std::string& userAgent) {
     auto http = std::make_unique<CurlHttpClient>(credentials->tls);
     KubernetesActuatorOptions options;
     options.userAgent = userAgent;
+    options.requestTimeout = requestTimeout;
     return std::unique_ptr<Actuator>(
         std::make_unique<KubernetesActuator>(std::move(http), *credentials, options));
   };

@@ -21,6 +21,15 @@ std::string twoCloudScenario(const TwoCloudOptions& options) {
     if (value.empty()) continue;
     aggregator += (aggregator.empty() ? "" : ", ") + std::string(key) + ": " + value;
   }
+  if (options.aggregators != 1) {
+    aggregator += (aggregator.empty() ? "" : ", ") + std::string("instances: ") +
+                  std::to_string(options.aggregators);
+  }
+  if (!options.aggregatorArgs.empty()) {
+    std::string args;
+    for (const auto& arg : options.aggregatorArgs) args += (args.empty() ? "" : ", ") + arg;
+    aggregator += (aggregator.empty() ? "" : ", ") + std::string("args: [") + args + "]";
+  }
   return "name: " + options.name + R"(
 seed: 17
 aggregator: {)" +
@@ -43,7 +52,8 @@ workloads:
       requests: {cpu: 500m, memory: 256Mi}
       limits: {cpu: "1", memory: 512Mi}
     capacity-per-replica: 400m
-    load: {cpu: 2200m, memory: 1Gi}
+    load: {cpu: )" +
+         options.load + R"(, memory: 1Gi}
     autoscale: {min-replicas: 2, max-replicas: 20, cpu-utilization: 80}
 )";
 }
@@ -72,8 +82,8 @@ E2eFleet::~E2eFleet() {
   if (simulator_) simulator_->stop();
 }
 
-std::string E2eFleet::aggregatorUrl() const {
-  const auto ports = simulator_->aggregatorPorts();
+std::string E2eFleet::aggregatorUrl(int instance) const {
+  const auto ports = simulator_->aggregatorPorts(instance);
   return ports ? "http://127.0.0.1:" + std::to_string(ports->second) : "";
 }
 

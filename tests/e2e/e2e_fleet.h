@@ -34,6 +34,9 @@ struct TwoCloudOptions {
   std::string healthyAfter = "4s";
   std::string probeInterval;
   std::string readinessDelay = "2s";
+  int aggregators = 1;                      // aggregator.instances
+  std::vector<std::string> aggregatorArgs;  // aggregator.args (leader election flags)
+  std::string load = "2200m";               // the checkout's CPU load (a curve in YAML flow form)
 };
 inline constexpr const char* kCheckout = "shop/checkout";
 inline constexpr int kCheckoutNeed = 6;
@@ -46,7 +49,7 @@ class E2eFleet {
   ~E2eFleet();
 
   sim::FleetSimulator& simulator() { return *simulator_; }
-  std::string aggregatorUrl() const;
+  std::string aggregatorUrl(int instance = 0) const;
 
   // The latest timeline sample of a workload ("namespace/name"), or nullopt before the first.
   std::optional<sim::WorkloadSample> latest(const std::string& workload) const;

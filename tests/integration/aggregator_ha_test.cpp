@@ -36,17 +36,30 @@ class AggregatorHaTest : public ::testing::Test {
     std::remove(ready.c_str());
     aggregators_[i] = std::make_unique<testing::Process>(
         testing::binaryPath("fleetscale-aggregator"),
-        std::vector<std::string>{"--listen",          "127.0.0.1:0",
-                                 "--http-listen",     "127.0.0.1:0",
-                                 "--state-dir",       dir_.file("state-" + std::to_string(i)),
-                                 "--ready-file",      ready,
-                                 "--threads",         "1",
-                                 "--aggregator-id",   id(i),
-                                 "--leader-election", "etcd",
-                                 "--etcd-endpoints",  etcd_->endpoints(),
-                                 "--lease-duration",  "3s",
-                                 "--renew-deadline",  "2s",
-                                 "--retry-period",    "250ms"});
+        std::vector<std::string>{"--listen",
+                                 "127.0.0.1:0",
+                                 "--http-listen",
+                                 "127.0.0.1:0",
+                                 "--state-dir",
+                                 dir_.file("state-" + std::to_string(i)),
+                                 "--ready-file",
+                                 ready,
+                                 "--threads",
+                                 "1",
+                                 "--aggregator-id",
+                                 id(i),
+                                 "--leader-election",
+                                 "etcd",
+                                 "--etcd-endpoints",
+                                 etcd_->endpoints(),
+                                 "--lease-duration",
+                                 "3s",
+                                 "--renew-deadline",
+                                 "2s",
+                                 "--retry-period",
+                                 "250ms",
+                                 "--scale-request-timeout",
+                                 "1s"});
     const auto ports = testing::waitForReadyFile(ready);
     ASSERT_NE(ports.http, 0) << aggregators_[i]->errors();
     urls_[i] = "http://127.0.0.1:" + std::to_string(ports.http);
@@ -110,6 +123,18 @@ TEST_F(AggregatorHaTest, ExactlyOneLeadsAndEveryViewSaysWhich) {
   EXPECT_NE(ctl.output.find("Leader: " + id(leader) + ", term " + lead["term"].dump()),
             std::string::npos)
       << ctl.output;
+}
+
+TEST_F(AggregatorHaTest, AWriteThatCouldOutliveTheLeaseIsAStartupError) {
+  const auto result = testing::runCommand(
+      testing::binaryPath("fleetscale-aggregator"),
+      {"--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--leader-election", "etcd",
+       "--etcd-endpoints", etcd_->endpoints(), "--lease-duration", "5s", "--renew-deadline", "3s",
+       "--scale-request-timeout", "5s"},
+      seconds(20));
+  EXPECT_EQ(result.status, 2);
+  EXPECT_NE(result.errors.find("must be shorter than --lease-duration"), std::string::npos)
+      << result.errors;
 }
 
 TEST_F(AggregatorHaTest, ASigkilledLeaderIsReplacedWithinTheLeasePlusTwoSeconds) {

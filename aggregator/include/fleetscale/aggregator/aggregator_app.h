@@ -41,7 +41,8 @@ struct AggregatorOptions {
   std::string failedAfter = "10s";   // a cluster with neither signal this long has failed
   std::string healthyAfter = "60s";  // a recovering cluster with both signals this long is healthy
   double writesPerSecond = 20;       // scale writes across all clusters
-  ElectionSettings election;         // leader election among aggregators (high availability)
+  std::string scaleRequestTimeout = "5s";  // one request to a cluster's API (each retry again)
+  ElectionSettings election;               // leader election among aggregators (high availability)
 };
 
 void addAggregatorOptions(CLI::App& app, AggregatorOptions& options);

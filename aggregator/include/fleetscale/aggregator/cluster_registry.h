@@ -37,7 +37,9 @@ struct ClusterConnector {
 
 // Connects to real clusters: kubeconfig/token/in-cluster credentials, libcurl clients. Scale
 // requests name the aggregator in their User-Agent ("" = libcurl's).
-ClusterConnector realClusterConnector(const std::string& userAgent = "");
+ClusterConnector realClusterConnector(
+    const std::string& userAgent = "",
+    std::chrono::milliseconds requestTimeout = std::chrono::seconds(5));
 
 struct ClusterStatus {
   std::string name;
