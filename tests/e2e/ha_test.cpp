@@ -6,6 +6,7 @@
 // by the dead leader's term after the kill.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <map>
 
 #include "e2e_fleet.h"
@@ -19,7 +20,10 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-constexpr double kLeaseSeconds = 6;
+// FLEETSCALE_HA_DEFAULT_TIMINGS=1 runs with the product's defaults (lease 10 s), for the figures
+// in docs/benchmarks.md; the default here is shorter (6 s) so CI takes seconds, not minutes.
+bool defaultTimings() { return std::getenv("FLEETSCALE_HA_DEFAULT_TIMINGS") != nullptr; }
+double leaseSeconds() { return defaultTimings() ? 10 : 6; }
 
 struct ScaleWrite {
   double seconds = 0;
@@ -58,11 +62,13 @@ class E2eHaTest : public ::testing::Test {
   std::unique_ptr<E2eFleet> startFleet(TwoCloudOptions options) {
     etcd_ = std::make_unique<testing::EtcdCluster>(1);
     options.aggregators = 2;
-    // Shorter than the defaults (10 s, 6 s, 1 s, 5 s) so the tests take seconds, not minutes.
-    options.aggregatorArgs = {
-        "--leader-election", "etcd",  "--etcd-endpoints",        etcd_->endpoints(),
-        "--lease-duration",  "6s",    "--renew-deadline",        "3s",
-        "--retry-period",    "500ms", "--scale-request-timeout", "2s"};
+    options.aggregatorArgs = {"--leader-election", "etcd", "--etcd-endpoints", etcd_->endpoints()};
+    if (!defaultTimings()) {
+      for (const char* arg : {"--lease-duration", "6s", "--renew-deadline", "3s", "--retry-period",
+                              "500ms", "--scale-request-timeout", "2s"}) {
+        options.aggregatorArgs.emplace_back(arg);
+      }
+    }
     return std::make_unique<E2eFleet>(twoCloudScenario(options), options.name);
   }
 
@@ -135,7 +141,7 @@ TEST_F(E2eHaTest, LeaderKilledDuringALoadStep) {
                                   [&](const ScaleWrite& w) { return w.seconds >= killedAt; });
   ASSERT_NE(first, writes.end());
   const double takeover = first->seconds - killedAt;
-  EXPECT_LE(takeover, kLeaseSeconds + 2) << describe(writes);
+  EXPECT_LE(takeover, leaseSeconds() + 2) << describe(writes);
   EXPECT_EQ(first->term, term(*fleet, standby));
   RecordProperty("takeover_seconds", std::to_string(takeover));
 }
@@ -154,7 +160,7 @@ TEST_F(E2eHaTest, LeaderKilledWithItsCloudDuringAFailover) {
   ASSERT_TRUE(fleet->simulator().killAggregator(leading));
   const int standby = 1 - leading;
   // The default failed-after (10 s) counts from the cluster's last sign of life, which the standby
-  // saw too: the takeover (6 s lease) fits inside it.
+  // saw too: the takeover (the lease) fits inside it.
   ASSERT_TRUE(testing::waitFor([&] { return fleet->desired(kCheckout, kAws) == kCheckoutNeed; },
                                seconds(25)))
       << describe(scaleWrites(fleet->simulator()));
