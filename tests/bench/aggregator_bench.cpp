@@ -19,8 +19,8 @@
 
 #include "fleetscale/aggregator/fleet_state.h"
 #include "fleetscale/shared/batch_view.h"
-#include "fleetscale/shared/framing.h"
 #include "fleetscale/shared/curl_http_client.h"
+#include "fleetscale/shared/framing.h"
 #include "fleetscale/shared/text.h"
 #include "loadgen.h"
 

@@ -206,9 +206,8 @@ TEST(KubernetesActuatorFencingTest, TheWriteCarriesTheTermAndIsNotSentByADeposed
   ASSERT_TRUE(h.actuator->setScale(write).ok());
   const auto& put = h.scripted->requests.back();
   EXPECT_EQ(put.method, "PUT");
-  const auto header = std::find_if(put.headers.begin(), put.headers.end(), [](const auto& kv) {
-    return kv.first == kFencingTokenHeader;
-  });
+  const auto header = std::find_if(put.headers.begin(), put.headers.end(),
+                                   [](const auto& kv) { return kv.first == kFencingTokenHeader; });
   ASSERT_NE(header, put.headers.end());
   EXPECT_EQ(header->second, "7");
   ASSERT_EQ(asked.size(), 1u) << "checked before the PUT only";

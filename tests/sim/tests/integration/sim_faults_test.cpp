@@ -4,8 +4,8 @@
 
 #include <set>
 
-#include "fleetscale/testing/wait.h"
 #include "fleetscale/shared/curl_http_client.h"
+#include "fleetscale/testing/wait.h"
 #include "sim_test_support.h"
 
 namespace fleetscale::sim {

@@ -5,8 +5,8 @@
 
 #include "fleetscale/agent/cgroup_layout.h"
 #include "fleetscale/agent/container_discovery.h"
-#include "fleetscale/testing/wait.h"
 #include "fleetscale/shared/curl_http_client.h"
+#include "fleetscale/testing/wait.h"
 #include "sim_test_support.h"
 
 namespace fleetscale::sim {
