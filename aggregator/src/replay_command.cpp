@@ -60,7 +60,11 @@ std::string fixed(double value, int decimals) {
 }
 
 std::string offset(WallTime time, WallTime start) {
-  return "+" + fixed(std::chrono::duration<double>(time - start).count(), 0) + "s";
+  // Appended piecewise: g++ 12 -O3 reports a false -Wrestrict on "+" + std::string.
+  std::string out = "+";
+  out += fixed(std::chrono::duration<double>(time - start).count(), 0);
+  out += "s";
+  return out;
 }
 
 json measurementsJson(const ReplayMeasurements& m) {
