@@ -314,39 +314,16 @@ int runAggregator(const AggregatorOptions& options) {
   scaling::HealthThresholds thresholds;
   thresholds.failedAfter = duration_cast<milliseconds>(durations->failedAfter);
   thresholds.healthyAfter = duration_cast<milliseconds>(durations->healthyAfter);
-  auto election = makeElection(options.election, identity, userAgent, clock);
+  const auto scaleRequestTimeout = duration_cast<milliseconds>(durations->scaleRequest);
+  auto election = makeElection(options.election, identity, userAgent, clock, scaleRequestTimeout);
   if (!election) {
     log->error("{}", election.error().message);
-    return 2;
-  }
-  const auto scaleRequestTimeout = duration_cast<milliseconds>(durations->scaleRequest);
-  if (*election &&
-      scaleRequestTimeout + (*election)->timing.retryPeriod >= (*election)->timing.leaseDuration) {
-    log->error(
-        "--scale-request-timeout ({} ms) plus --retry-period ({} ms) must be shorter than "
-        "--lease-duration ({} ms): a scale write is only sent when it can end before the "
-        "leader's lease could expire",
-        scaleRequestTimeout.count(), (*election)->timing.retryPeriod.count(),
-        (*election)->timing.leaseDuration.count());
     return 2;
   }
   std::optional<LeaderElector> elector;
   if (*election) {
     elector.emplace(*(*election)->backend, identity, (*election)->timing, clock,
-                    [&store, &clock, identity](const LeadershipChange& change) {
-                      EventRecord event;
-                      event.timeUnixMs = toUnixMillis(clock.wallNow());
-                      event.kind = std::string(kEventLeadership);
-                      event.message = identity + " is now " +
-                                      std::string(leaderRoleName(change.role)) + ": " +
-                                      change.reason;
-                      event.details = nlohmann::json{
-                          {"role", leaderRoleName(change.role)},
-                          {"term", change.term},
-                          {"identity",
-                           identity}}.dump();
-                      (*store)->recordEvent(std::move(event));
-                    });
+                    recordLeadershipChanges(**store, clock, identity));
   }
   auto leadership = [&elector] {
     return elector ? std::optional<LeadershipStatus>(elector->status()) : std::nullopt;

@@ -36,7 +36,8 @@ MetricFamily oneSeries(const char* name, const char* help, double value,
 
 Result<std::optional<Election>> makeElection(const ElectionSettings& settings,
                                              const std::string& identity,
-                                             const std::string& userAgent, const Clock& clock) {
+                                             const std::string& userAgent, const Clock& clock,
+                                             std::chrono::milliseconds scaleRequestTimeout) {
   if (settings.backend == "none") return std::optional<Election>();
   if (settings.backend != "etcd" && settings.backend != "kubernetes") {
     return Error{"--leader-election: '" + settings.backend + "' is not none, etcd or kubernetes"};
@@ -51,6 +52,15 @@ Result<std::optional<Election>> makeElection(const ElectionSettings& settings,
     *target = *parsed;
   }
   if (Status valid = election.timing.validate(); !valid) return Error{valid.message()};
+  if (scaleRequestTimeout + election.timing.retryPeriod >= election.timing.leaseDuration) {
+    return Error{"--scale-request-timeout (" + std::to_string(scaleRequestTimeout.count()) +
+                 " ms) plus --retry-period (" +
+                 std::to_string(election.timing.retryPeriod.count()) +
+                 " ms) must be shorter than --lease-duration (" +
+                 std::to_string(election.timing.leaseDuration.count()) +
+                 " ms): a scale write is only sent when it can end before the leader's lease "
+                 "could expire"};
+  }
   if (election.timing.leaseDuration % std::chrono::seconds(1) != std::chrono::milliseconds(0)) {
     return Error{"--lease-duration: whole seconds (etcd and Lease TTLs are in seconds)"};
   }
@@ -100,6 +110,19 @@ Result<std::optional<Election>> makeElection(const ElectionSettings& settings,
   election.backend = std::make_unique<KubernetesLeaseBackend>(
       std::make_unique<CurlHttpClient>(credentials->tls), std::move(options), clock);
   return std::optional<Election>(std::move(election));
+}
+
+LeaderElector::ChangeListener recordLeadershipChanges(Store& store, const Clock& clock,
+                                                      const std::string& identity) {
+  return [&store, &clock, identity](const LeadershipChange& change) {
+    const std::string role(leaderRoleName(change.role));
+    EventRecord event;
+    event.timeUnixMs = toUnixMillis(clock.wallNow());
+    event.kind = std::string(kEventLeadership);
+    event.message = identity + " is now " + role + ": " + change.reason;
+    event.details = json{{"role", role}, {"term", change.term}, {"identity", identity}}.dump();
+    store.recordEvent(std::move(event));
+  };
 }
 
 json leadershipJson(const std::optional<LeadershipStatus>& status, const std::string& identity) {

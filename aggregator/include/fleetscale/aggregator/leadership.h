@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "fleetscale/aggregator/leader_election.h"
+#include "fleetscale/aggregator/store.h"
 #include "fleetscale/shared/clock.h"
 #include "fleetscale/shared/result.h"
 
@@ -36,10 +37,16 @@ struct Election {
   ElectionTiming timing;
 };
 
-// nullopt for `none`; an Error names the flag that is wrong.
+// nullopt for `none`; an Error names the flag that is wrong. `scaleRequestTimeout` is checked
+// against the lease: a fenced write is only sent when it can end before the lease could expire.
 Result<std::optional<Election>> makeElection(const ElectionSettings& settings,
                                              const std::string& identity,
-                                             const std::string& userAgent, const Clock& clock);
+                                             const std::string& userAgent, const Clock& clock,
+                                             std::chrono::milliseconds scaleRequestTimeout);
+
+// Records each change of role as a `leadership` event in the store.
+LeaderElector::ChangeListener recordLeadershipChanges(Store& store, const Clock& clock,
+                                                      const std::string& identity);
 
 // {"enabled", "role", "identity", "leader", "term", "lastRenewAgeSeconds", "backend", ...};
 // nullopt = no election: this aggregator leads.
