@@ -304,16 +304,22 @@ TEST_F(ActuatorKubernetesTest, ConflictRereadsAndWritesAgain) {
 
   const auto outcome = kube.setScale(scaleWeb(7));
   ASSERT_TRUE(outcome.ok()) << outcome.message;
-  EXPECT_EQ(outcome.attempts, 4);  // GET, PUT 409, GET, PUT
   EXPECT_EQ(modelReplicas(), 7);
+  // GET, PUT 409, GET, PUT. The simulated Deployment controller may update the object's status
+  // between a re-read and the PUT (as a real one does): that is one more 409 and re-read.
+  EXPECT_GE(outcome.attempts, 4);
+  EXPECT_EQ(outcome.attempts % 2, 0) << "every attempt is a GET and a PUT";
   const auto log = writes();
-  ASSERT_EQ(log.size(), 3u);
+  ASSERT_GE(log.size(), 3u);
   EXPECT_EQ(log[0].method, "PATCH");  // the other writer
-  EXPECT_EQ(log[1].status, 409);
-  EXPECT_EQ(log[1].replicasAfter, std::nullopt);
-  EXPECT_EQ(log[2].status, 200);
-  EXPECT_EQ(log[2].replicasBefore, 3);
-  EXPECT_EQ(log[2].replicasAfter, 7);
+  for (std::size_t i = 1; i + 1 < log.size(); ++i) {
+    EXPECT_EQ(log[i].status, 409) << i;
+    EXPECT_EQ(log[i].replicasAfter, std::nullopt) << i;
+  }
+  EXPECT_EQ(log.back().status, 200);
+  EXPECT_EQ(log.back().replicasBefore, 3);
+  EXPECT_EQ(log.back().replicasAfter, 7);
+  EXPECT_EQ(static_cast<int>(log.size()) - 1, outcome.attempts / 2) << "one PUT per attempt pair";
 }
 
 TEST_F(ActuatorKubernetesTest, ConflictStormGivesUpAfterTheRereadBudget) {
