@@ -1,7 +1,7 @@
 # fleetscale — the commands in README.md. Every target installs missing Debian packages first.
 SHELL := /bin/bash
 JOBS ?= $(shell nproc)
-FUZZ_SECONDS ?= 5
+FUZZ_SECONDS ?= 3
 
 .PHONY: all deps build demo test test-dev test-asan test-fuzz bench fmt lint package clean
 
