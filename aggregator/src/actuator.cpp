@@ -7,8 +7,6 @@
 #include "fleetscale/shared/http_client.h"
 
 namespace fleetscale::aggregator {
-namespace {
-
 // Kubernetes answers errors with a Status object; its message says what was wrong. Other
 // servers' bodies are shown as they are, shortened.
 std::string errorDetail(const std::string& body) {
@@ -18,8 +16,6 @@ std::string errorDetail(const std::string& body) {
   }
   return body.substr(0, 200);
 }
-
-}  // namespace
 
 std::string_view actuationErrorName(ActuationError error) {
   switch (error) {

@@ -17,6 +17,21 @@ MetricFamily gaugeFamily(std::string name, std::string help) {
   return MetricFamily{std::move(name), std::move(help), MetricType::Gauge, {}};
 }
 
+}  // namespace
+
+void addSample(MetricFamily& family, std::vector<ClientMetric::Label> labels, double value) {
+  ClientMetric metric;
+  metric.label = std::move(labels);
+  if (family.type == MetricType::Counter) {
+    metric.counter.value = value;
+  } else {
+    metric.gauge.value = value;
+  }
+  family.metric.push_back(std::move(metric));
+}
+
+namespace {
+
 void addGauge(MetricFamily& family, Labels labels, double value) {
   if (!isPresent(value)) return;  // absent figures are absent series, not NaN samples
   ClientMetric metric;

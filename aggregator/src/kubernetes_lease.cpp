@@ -3,6 +3,7 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 
+#include "fleetscale/aggregator/actuator.h"
 #include "fleetscale/aggregator/election_responses.h"
 
 namespace fleetscale::aggregator {
@@ -25,12 +26,7 @@ std::string microTime(WallTime time) {
 }
 
 Error httpError(const std::string& what, const HttpClientResponse& response) {
-  const auto status = json::parse(response.body, nullptr, false);
-  std::string message =
-      status.is_object() && status.contains("message") && status["message"].is_string()
-          ? status["message"].get<std::string>()
-          : "";
-  if (message.empty()) message = response.body.substr(0, 200);
+  const std::string message = errorDetail(response.body);
   std::string hint;
   if (response.status == 401) hint = " (check --lease-kubeconfig's token or client certificate)";
   if (response.status == 403) {

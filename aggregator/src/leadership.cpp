@@ -1,5 +1,6 @@
 #include "fleetscale/aggregator/leadership.h"
 
+#include "fleetscale/aggregator/aggregator_metrics.h"
 #include "fleetscale/aggregator/etcd_lease.h"
 #include "fleetscale/aggregator/kubeconfig.h"
 #include "fleetscale/aggregator/kubernetes_lease.h"
@@ -22,14 +23,9 @@ Result<std::chrono::milliseconds> durationFlag(const char* flag, const std::stri
 
 MetricFamily oneSeries(const char* name, const char* help, double value,
                        const std::vector<ClientMetric::Label>& labels, MetricType type) {
-  ClientMetric metric;
-  metric.label = labels;
-  if (type == MetricType::Counter) {
-    metric.counter.value = value;
-  } else {
-    metric.gauge.value = value;
-  }
-  return MetricFamily{name, help, type, {metric}};
+  MetricFamily family{name, help, type, {}};
+  addSample(family, labels, value);
+  return family;
 }
 
 }  // namespace

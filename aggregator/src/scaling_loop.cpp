@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "fleetscale/aggregator/aggregator_metrics.h"
 #include "fleetscale/aggregator/decision_json.h"
 #include "fleetscale/aggregator/workload_observation.h"
 #include "fleetscale/shared/logging.h"
@@ -24,17 +25,6 @@ json allocationJson(const scaling::Allocation& allocation) {
   json out = json::object();
   for (const auto& [cluster, replicas] : allocation) out[cluster] = replicas;
   return out;
-}
-
-void addSample(MetricFamily& family, std::vector<ClientMetric::Label> labels, double value) {
-  ClientMetric metric;
-  metric.label = std::move(labels);
-  if (family.type == MetricType::Counter) {
-    metric.counter.value = value;
-  } else {
-    metric.gauge.value = value;
-  }
-  family.metric.push_back(std::move(metric));
 }
 
 // Allocatable resources per cluster, and what the pods the agents see there request.

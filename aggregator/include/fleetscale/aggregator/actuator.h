@@ -70,6 +70,9 @@ struct RetryPolicy {
   int maxConflictRetries = 5;  // 409 -> re-read and write again, this many times
 };
 
+// What an error response says: a Kubernetes Status object's message, else the body, shortened.
+std::string errorDetail(const std::string& body);
+
 // Waits between retries; tests pass one that returns at once.
 using Sleeper = std::function<void(std::chrono::milliseconds)>;
 void sleepFor(std::chrono::milliseconds duration);

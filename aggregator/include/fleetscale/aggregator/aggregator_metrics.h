@@ -21,6 +21,10 @@
 
 namespace fleetscale::aggregator {
 
+// Appends one sample to a counter or gauge family (extra series computed at scrape time).
+void addSample(prometheus::MetricFamily& family,
+               std::vector<prometheus::ClientMetric::Label> labels, double value);
+
 // What a scrape reports besides the registered counters.
 struct MetricsView {
   const FleetSnapshot& snapshot;
