@@ -1,3 +1,3 @@
-#include "fleetscale/aggregator/aggregator_app.h"
+#include "fleetscale/aggregator/app/aggregator_app.h"
 
 int main(int argc, char** argv) { return fleetscale::aggregator::aggregatorMain(argc, argv); }

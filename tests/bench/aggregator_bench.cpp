@@ -17,7 +17,7 @@
 #include <sstream>
 #include <thread>
 
-#include "fleetscale/aggregator/fleet_state.h"
+#include "fleetscale/aggregator/state/fleet_state.h"
 #include "fleetscale/shared/batch_view.h"
 #include "fleetscale/shared/curl_http_client.h"
 #include "fleetscale/shared/framing.h"

@@ -3,7 +3,7 @@
 #include <cstdint>
 #include <string>
 
-#include "fleetscale/aggregator/election_responses.h"
+#include "fleetscale/aggregator/election/election_responses.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size == 0) return 0;

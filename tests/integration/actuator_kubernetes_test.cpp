@@ -9,10 +9,10 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "fleetscale/aggregator/actuation_queue.h"
-#include "fleetscale/aggregator/kubeconfig.h"
-#include "fleetscale/aggregator/kubernetes_actuator.h"
-#include "fleetscale/aggregator/scaling_loop.h"
+#include "fleetscale/aggregator/actuation/actuation_queue.h"
+#include "fleetscale/aggregator/actuation/kubernetes_actuator.h"
+#include "fleetscale/aggregator/control/scaling_loop.h"
+#include "fleetscale/aggregator/kube/kubeconfig.h"
 #include "fleetscale/shared/text.h"
 #include "fleetscale/sim/fleet_simulator.h"
 #include "fleetscale/testing/process.h"

@@ -5,7 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "fleetscale/aggregator/store.h"
+#include "fleetscale/aggregator/store/store.h"
 #include "fleetscale/testing/process.h"
 #include "fleetscale/testing/temp_dir.h"
 

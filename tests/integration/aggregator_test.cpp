@@ -8,13 +8,13 @@
 
 #include <nlohmann/json.hpp>
 
-#include "fleetscale/shared/test_pki.h"
 #include "fleetscale/shared/text.h"
 #include "fleetscale/testing/cgroup_tree.h"
 #include "fleetscale/testing/fleet_processes.h"
 #include "fleetscale/testing/http.h"
 #include "fleetscale/testing/process.h"
 #include "fleetscale/testing/temp_dir.h"
+#include "fleetscale/testing/test_pki.h"
 #include "fleetscale/testing/wait.h"
 
 namespace fleetscale {

@@ -8,7 +8,7 @@
 #include <boost/asio/io_context.hpp>
 #include <thread>
 
-#include "fleetscale/aggregator/etcd_lease.h"
+#include "fleetscale/aggregator/election/etcd_lease.h"
 #include "fleetscale/shared/curl_http_client.h"
 #include "fleetscale/shared/text.h"
 #include "fleetscale/sim/tcp_relay.h"

@@ -2,13 +2,13 @@
 // the aggregator's own (controller) credentials: one holder at a time, client-go's expiry on the
 // candidate's own clock, release, RBAC errors that say what is missing, and a leader that loses
 // the API server stopping at its renew deadline.
-#include "fleetscale/aggregator/kubernetes_lease.h"
+#include "fleetscale/aggregator/election/kubernetes_lease.h"
 
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 
-#include "fleetscale/aggregator/kubeconfig.h"
+#include "fleetscale/aggregator/kube/kubeconfig.h"
 #include "fleetscale/shared/curl_http_client.h"
 #include "fleetscale/sim/fleet_simulator.h"
 #include "fleetscale/testing/process.h"

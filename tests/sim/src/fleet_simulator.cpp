@@ -18,7 +18,6 @@
 
 #include "fleetscale/shared/curl_http_client.h"
 #include "fleetscale/shared/logging.h"
-#include "fleetscale/shared/test_pki.h"
 #include "fleetscale/shared/text.h"
 #include "fleetscale/sim/api_server.h"
 #include "fleetscale/sim/child_process.h"
@@ -28,6 +27,7 @@
 #include "fleetscale/sim/node_writer.h"
 #include "fleetscale/sim/policy_writer.h"
 #include "fleetscale/sim/tcp_relay.h"
+#include "fleetscale/testing/test_pki.h"
 
 namespace fleetscale::sim {
 namespace {

@@ -5,7 +5,7 @@
 #include <stdexcept>
 
 #include "fleetscale/shared/http_server.h"
-#include "fleetscale/shared/test_pki.h"
+#include "fleetscale/testing/test_pki.h"
 
 namespace fleetscale::testing {
 

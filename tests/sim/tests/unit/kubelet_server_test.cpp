@@ -6,7 +6,7 @@
 #include <thread>
 
 #include "fleetscale/shared/curl_http_client.h"
-#include "fleetscale/shared/test_pki.h"
+#include "fleetscale/testing/test_pki.h"
 
 namespace fleetscale::sim {
 namespace {

@@ -4,7 +4,7 @@
 
 #include <gtest/gtest.h>
 
-#include "fleetscale/aggregator/policy_config.h"
+#include "fleetscale/aggregator/policy/policy_config.h"
 
 namespace fleetscale::sim {
 namespace {

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "fleetscale/aggregator/policy_config.h"
+#include "fleetscale/aggregator/policy/policy_config.h"
 #include "fleetscale/sim/fleet_model.h"
 
 namespace fleetscale::sim {

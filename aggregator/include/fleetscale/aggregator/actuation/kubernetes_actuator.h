@@ -1,0 +1,50 @@
+// Scales Deployments and StatefulSets through apps/v1 .../{name}/scale (autoscaling/v1 Scale):
+// GET, then PUT with the read resourceVersion; a 409 re-reads and writes again.
+#pragma once
+
+#include <memory>
+#include <mutex>
+
+#include "fleetscale/aggregator/actuation/actuator.h"
+#include "fleetscale/aggregator/kube/kubeconfig.h"
+#include "fleetscale/shared/curl_http_client.h"
+
+namespace fleetscale::aggregator {
+
+// Every scale write carries the acting leader's term in this header (with leader election).
+inline constexpr std::string_view kFencingTokenHeader = "X-Fleetscale-Fencing-Token";
+
+struct KubernetesActuatorOptions {
+  std::chrono::milliseconds connectTimeout{std::chrono::seconds(2)};
+  std::chrono::milliseconds requestTimeout{std::chrono::seconds(5)};
+  RetryPolicy retry;
+  std::string userAgent;  // "fleetscale-aggregator/<version> <aggregator id>"; "" = curl's
+};
+
+class KubernetesActuator final : public Actuator {
+ public:
+  KubernetesActuator(std::unique_ptr<HttpClient> http, KubeCredentials credentials,
+                     KubernetesActuatorOptions options = {}, Sleeper sleeper = sleepFor);
+
+  ActuationOutcome getScale(const WorkloadRef& workload) override;
+  ActuationOutcome setScale(const ScaleRequest& request) override;
+
+  // The scale subresource's path:
+  // /apis/apps/v1/namespaces/{ns}/{deployments|statefulsets}/{name}/scale.
+  static std::string scalePath(const WorkloadRef& workload);
+
+ private:
+  // One request with transient-failure retries; counts attempts. A `write` is fenced and
+  // carries its fencing token.
+  ActuationOutcome send(const std::string& method, const WorkloadRef& workload,
+                        const std::string& body, std::string& responseBody, int& attempts,
+                        const ScaleRequest* write = nullptr);
+
+  std::mutex mutex_;  // CurlHttpClient is single-threaded
+  std::unique_ptr<HttpClient> http_;
+  KubeCredentials credentials_;
+  KubernetesActuatorOptions options_;
+  Sleeper sleeper_;
+};
+
+}  // namespace fleetscale::aggregator

@@ -1,0 +1,162 @@
+// The aggregator's decide-and-act loop. On every new fleet snapshot: update each cluster's
+// health, decide each configured workload's fleet-wide replica count (HPA rules), place it
+// over the clusters (failover, failback, drain), store the decision with its explanation, and
+// hand the writes to the actuation queue. Only while this aggregator may act (leadership).
+#pragma once
+
+#include <prometheus/metric_family.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "fleetscale/aggregator/actuation/actuation_queue.h"
+#include "fleetscale/aggregator/control/cluster_registry.h"
+#include "fleetscale/aggregator/policy/policy_holder.h"
+#include "fleetscale/aggregator/scaling/capacity.h"
+#include "fleetscale/aggregator/scaling/rebalance.h"
+#include "fleetscale/aggregator/state/snapshot_holder.h"
+#include "fleetscale/aggregator/store/store.h"
+
+namespace fleetscale::aggregator {
+
+// Upper bounds (seconds) of fleetscale_scale_action_duration_seconds.
+inline constexpr double kScaleActionBuckets[] = {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+
+struct ScalingLoopOptions {
+  bool dryRun = false;                                        // decide and record, never write
+  std::chrono::milliseconds window{std::chrono::seconds(1)};  // the agents' sample window
+  std::chrono::milliseconds heartbeat{
+      std::chrono::seconds(30)};  // store unchanged decisions this often
+  ActuationQueueOptions actuation;
+};
+
+struct ClusterReplicas {
+  std::int32_t target = 0;   // where placement wants it
+  std::int32_t current = 0;  // spec replicas in the cluster's API (last read or written)
+  std::int32_t ready = 0;    // ready pods the agents see
+};
+
+// The latest decision per workload, for /api/v1/status, fleetscalectl and /metrics.
+struct WorkloadStatus {
+  std::string namespaceName;
+  std::string name;
+  std::string kind;
+  std::int32_t minReplicas = 0;
+  std::int32_t maxReplicas = 0;
+  std::int32_t currentReplicas = 0;
+  std::int32_t desiredReplicas = 0;
+  std::int32_t unplaced = 0;
+  std::map<std::string, ClusterReplicas> clusters;
+  std::string reason;
+  std::string error;
+  std::vector<std::string> notes;
+  std::string decisionId;
+  WallTime decidedAt{};
+};
+
+// How far a drain of one cluster has got, from the workloads' latest status.
+struct DrainProgress {
+  std::string cluster;
+  int workloads = 0;      // workloads placed in the cluster
+  int workloadsDone = 0;  // of those, with no replica left there (spec and ready)
+  std::int32_t replicasLeft = 0;
+  std::int32_t readyLeft = 0;
+  bool complete() const { return workloadsDone == workloads; }
+};
+DrainProgress drainProgress(const std::vector<WorkloadStatus>& workloads,
+                            const std::string& cluster);
+
+// Who may act, and with which fencing token (the leader's term): nullopt = not the leader, or
+// not for `within` more (the lease could expire before something started now ends).
+using LeadershipGate =
+    std::function<std::optional<std::uint64_t>(std::chrono::milliseconds within)>;
+
+class ScalingLoop {
+ public:
+  ScalingLoop(PolicyHolder& policy, ClusterRegistry& clusters, SnapshotHolder& snapshots,
+              Store* store, const Clock& clock, ScalingLoopOptions options);
+  ~ScalingLoop();
+  ScalingLoop(const ScalingLoop&) = delete;
+  ScalingLoop& operator=(const ScalingLoop&) = delete;
+
+  // Restores each workload's stabilization and rate history from its newest stored decision.
+  void restoreHistory();
+  // With leader election: only the leader writes, every write carries its term and is fenced,
+  // a standby decides (so its windows stay full) without writing, and a new leader holds
+  // scale-down until it has watched a workload for its scale-down window.
+  void setLeadership(LeadershipGate gate);
+
+  // Runs tick() on every new snapshot, on its own thread.
+  void start();
+  void stop();
+  // One pass over the given snapshot (tests call it directly).
+  void tick(const FleetSnapshot& snapshot);
+  // Waits until no write is queued or in flight.
+  void drainActions();
+
+  std::vector<WorkloadStatus> status() const;
+  // Series for /metrics: per workload and cluster replicas, decisions, actions, cluster health.
+  std::vector<prometheus::MetricFamily> collectMetrics() const;
+
+ private:
+  struct WorkloadState {
+    scaling::ScalingHistory history;
+    scaling::PlacementMemory placement;
+    // The fleet-wide size last decided: the fleet's "spec.replicas". Counting the clusters' spec
+    // instead would count a failed cluster's replicas twice once its share has moved.
+    std::optional<std::int32_t> fleetReplicas;
+    WorkloadStatus status;
+    std::int32_t lastStoredDesired = -1;
+    std::int32_t lastStoredCurrent = -1;
+    std::string lastStoredError;
+    WallTime lastStoredAt{};
+    bool restored = false;
+    // Since when this aggregator's recommendations for the workload are continuous.
+    std::optional<WallTime> observingSince;
+  };
+  void decideWorkload(const WorkloadConfig& workload, const PolicyConfig& policy,
+                      const FleetSnapshot& snapshot,
+                      const std::map<std::string, scaling::ClusterResources>& resources,
+                      std::optional<std::uint64_t> term);
+  void onActionDone(const CompletedAction& action);
+  std::string nextDecisionId(WallTime now);
+
+  PolicyHolder& policy_;
+  ClusterRegistry& clusters_;
+  SnapshotHolder& snapshots_;
+  Store* store_;
+  const Clock& clock_;
+  ScalingLoopOptions options_;
+  LeadershipGate leadership_;
+
+  mutable std::mutex mutex_;
+  std::map<std::string, WorkloadState> workloads_;  // by namespace/name
+  std::map<std::string, std::uint64_t> decisions_;  // by result: scale, hold, error, skipped
+  std::map<std::pair<std::string, std::string>, std::uint64_t> actions_;  // (cluster, result)
+  struct DurationHistogram {
+    std::vector<std::uint64_t> buckets;  // cumulative counts per upper bound in kScaleActionBuckets
+    std::uint64_t count = 0;
+    double sum = 0;
+  };
+  std::map<std::string, DurationHistogram> actionSeconds_;                    // by cluster
+  std::map<std::pair<std::string, std::string>, std::uint64_t> transitions_;  // (cluster, to)
+  std::uint64_t sequence_ = 0;
+
+  ActuationQueue actuation_;
+
+  std::mutex threadMutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace fleetscale::aggregator

@@ -1,0 +1,47 @@
+// The ingest path's counters and histograms (docs/metrics.md, "Ingest"). Registered in the
+// registry /metrics serves. Thread-safe: prometheus-cpp metrics are atomic and label values are
+// added under prometheus-cpp's own lock.
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <string>
+
+namespace fleetscale::aggregator {
+
+class IngestMetrics {
+ public:
+  explicit IngestMetrics(prometheus::Registry& registry);
+
+  prometheus::Counter& framesReceived(const std::string& kind);
+  prometheus::Counter& batchFrames() { return *batchFrames_; }
+  prometheus::Counter& decodeErrors(const std::string& reason);
+  prometheus::Counter& disconnects(const std::string& reason);
+  prometheus::Counter& bytesReceived() { return *bytesReceived_; }
+  prometheus::Counter& samplesReceived() { return *samplesReceived_; }
+  prometheus::Counter& batchesAccepted() { return *batchesAccepted_; }
+  prometheus::Counter& duplicateBatches() { return *duplicateBatches_; }
+  prometheus::Counter& connectionsAccepted() { return *connectionsAccepted_; }
+  // Times a connection's reads were paused for exceeding its frame allowance.
+  prometheus::Counter& throttledConnections() { return *throttled_; }
+  // Time from a batch's sampling timestamp to its fold into the fleet state.
+  prometheus::Histogram& batchAge() { return *batchAge_; }
+
+ private:
+  prometheus::Family<prometheus::Counter>& frames_;
+  prometheus::Family<prometheus::Counter>& decodeErrors_;
+  prometheus::Family<prometheus::Counter>& disconnects_;
+  prometheus::Counter* batchFrames_;
+  prometheus::Counter* bytesReceived_;
+  prometheus::Counter* samplesReceived_;
+  prometheus::Counter* batchesAccepted_;
+  prometheus::Counter* duplicateBatches_;
+  prometheus::Counter* connectionsAccepted_;
+  prometheus::Counter* throttled_;
+  prometheus::Histogram* batchAge_;
+};
+
+}  // namespace fleetscale::aggregator

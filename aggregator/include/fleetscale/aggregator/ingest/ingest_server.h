@@ -1,0 +1,75 @@
+// Accepts agent connections (plain TCP or TLS, optionally mutual) and folds their batches into
+// the fleet state. Each connection is isolated: a peer that sends an oversized or undecodable
+// frame, a wrong token, or nothing at all is disconnected with a reason and a counter, and no
+// other connection notices. A peer sending frames faster than its allowance is slowed down (its
+// reads pause), not served at the others' expense.
+//
+// Acks are durable: with a store, an agent's sequence is acked (and reported in a hello-ack)
+// only once the store has committed its progress, so an aggregator killed at any instant
+// neither loses an acked batch nor counts a replayed one twice.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "fleetscale/aggregator/ingest/ingest_metrics.h"
+#include "fleetscale/aggregator/state/fleet_state.h"
+#include "fleetscale/aggregator/store/store.h"
+#include "fleetscale/shared/clock.h"
+#include "fleetscale/shared/framing.h"
+#include "fleetscale/shared/net_address.h"
+
+namespace fleetscale::aggregator {
+
+struct IngestOptions {
+  std::uint32_t maxFrameBytes = kDefaultMaxFrameBytes;
+  std::chrono::milliseconds handshakeTimeout{std::chrono::seconds(10)};  // TLS + hello
+  std::chrono::milliseconds idleTimeout{std::chrono::seconds(60)};
+  // Sustained frames per second per connection; bursts up to 10 s worth (spool replays).
+  double maxFramesPerSecond = 100;
+  double frameBurst = 0;  // frames allowed at once; 0 = 10 s worth
+  std::size_t maxConnections = 20000;
+  std::string token;  // required in every hello when not empty
+  std::string aggregatorId = "fleetscale-aggregator";
+  // When set, agents connect with TLS; the context holds the certificate, key and, for mutual
+  // TLS, the client CA and verify mode.
+  std::shared_ptr<boost::asio::ssl::context> tls;
+};
+
+// Thread-safety: the io_context may be run by many threads; each connection runs on its own
+// strand. listen(), stop() and setToken() may be called from any thread.
+// Lifetime: `fleet`, `metrics`, `store` and `clock` must outlive every handler on the
+// io_context, that is, until its threads have returned from run() — stop() alone does not wait.
+class IngestServer {
+ public:
+  // `store` may be null: progress is then acked as soon as it is folded (nothing is durable).
+  // With a SqliteStore, call progressDurable() from its commit listener so commits release acks.
+  IngestServer(boost::asio::io_context& io, IngestOptions options, FleetState& fleet,
+               IngestMetrics& metrics, const Clock& clock, Store* store = nullptr);
+  ~IngestServer();
+  IngestServer(const IngestServer&) = delete;
+  IngestServer& operator=(const IngestServer&) = delete;
+
+  // Binds and starts accepting; throws std::runtime_error naming the address on failure.
+  void listen(const HostPort& address);
+  std::uint16_t port() const;
+  // Stops accepting and closes every connection, telling agents the aggregator is shutting down.
+  void stop();
+  // Replaces the token agents must present (a reloaded --token-file); open connections stay.
+  void setToken(std::string token);
+  // The store committed these agents' progress: ack it on their connections.
+  void progressDurable(const std::vector<AgentProgress>& progress);
+  std::size_t openConnections() const;
+
+  struct Impl;  // implementation detail, public so the .cpp's connection classes can name it
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace fleetscale::aggregator

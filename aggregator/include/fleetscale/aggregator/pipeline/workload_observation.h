@@ -1,0 +1,26 @@
+// Turns the fleet snapshot's view of one workload (pods summed from the agents' containers)
+// into what the HPA calculation reads: pods with phase, readiness, start and requests, and
+// per-pod usage. Stale pods (silent agents) are known but have no metrics.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "fleetscale/aggregator/scaling/decision.h"
+#include "fleetscale/aggregator/state/rollup.h"
+
+namespace fleetscale::aggregator {
+
+// Pods are keyed "<cluster>/<pod>" so the same pod name in two clusters stays two pods. Metrics
+// are stamped `sampledAt` with the agents' tick as their window.
+scaling::WorkloadObservation buildObservation(const WorkloadSnapshot& workload,
+                                              std::int32_t currentReplicas, WallTime sampledAt,
+                                              std::chrono::milliseconds window);
+
+// Ready pods per cluster, for placement's make-before-break checks.
+std::map<std::string, std::int32_t> readyPodsByCluster(
+    const scaling::WorkloadObservation& observation);
+
+}  // namespace fleetscale::aggregator

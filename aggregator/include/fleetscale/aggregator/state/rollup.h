@@ -1,0 +1,153 @@
+// Pure rollup logic: containers fold into pods, pods into per-workload per-cluster figures, and
+// a whole fleet into an immutable snapshot that the API, /metrics, the store and (later) the
+// scaling engine read without touching the live state. No I/O, no locks, no clock: tested as
+// tables.
+#pragma once
+
+#include <chrono>
+#include <compare>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "fleetscale/aggregator/state/model.h"
+#include "fleetscale/shared/batch_view.h"
+#include "fleetscale/shared/clock.h"
+
+namespace fleetscale::aggregator {
+
+// A node (and so each of its containers) not heard from for this many ticks is stale. The tick
+// is the interval its agent reports in each batch.
+inline constexpr int kStaleTicks = 3;
+// The tick assumed when a batch does not say (interval_seconds 0).
+inline constexpr double kDefaultIntervalSeconds = 1.0;
+
+// True when `lastSeen` is more than kStaleTicks intervals before `now`.
+bool isStale(WallTime lastSeen, double intervalSeconds, WallTime now);
+
+// A node that missed its last batch (nothing for this many ticks) is late: its figures stay in
+// the rollups until it is stale, but a scaling decision treats its pods as having no metrics.
+// Otherwise the usage a node that just went dark last reported would be counted next to the
+// load that has since moved to the others, and the total overshoot.
+inline constexpr double kLateTicks = 1.5;
+bool isLate(WallTime lastSeen, double intervalSeconds, WallTime now);
+
+// What one container contributes to its pod.
+struct ContainerContribution {
+  double cpuUsageCores = kAbsent;    // absent on a container's first tick
+  double cpuRequestCores = kAbsent;  // absent when the container has no request
+  double memoryUsageBytes = 0;       // working set, as the kubelet's metrics report it
+  double memoryRequestBytes = kAbsent;
+  std::optional<bool> ready;  // absent = unknown, counted as ready (VMs have no readiness)
+  std::int64_t startTimeUnixMs = 0;
+  std::int64_t podReadyTimeUnixMs = 0;
+  std::uint32_t restartCount = 0;
+  // False for a container of a known pod that the metadata does not name: the pod's sandbox
+  // (pause) container, or one newer than the agent's last metadata refresh. Not one of the pod
+  // spec's containers as far as anyone knows, so it does not count towards the pod's figures.
+  bool listed = true;
+};
+
+// One replica of a workload as seen in one tick. Sums are over the pod's containers; a sum is
+// absent when any container lacks the figure, as Kubernetes' HPA treats pods.
+struct PodSample {
+  std::string cluster;
+  std::string node;
+  std::string pod;
+  bool stale = false;  // its node has gone silent: shown, but in no rollup
+  bool late = false;   // its node missed its last batch: no metrics for scaling decisions
+  bool ready = true;   // every container ready (or readiness unknown)
+  int containers = 0;
+  double cpuUsageCores = 0;
+  double cpuRequestCores = 0;
+  double memoryUsageBytes = 0;
+  double memoryRequestBytes = 0;
+  std::int64_t startTimeUnixMs = 0;     // earliest container start
+  std::int64_t podReadyTimeUnixMs = 0;  // latest transition to Ready
+  std::uint32_t restarts = 0;
+
+  // Adds a container to this pod; unlisted ones are set aside until finish().
+  void add(const ContainerContribution& container);
+  // After the last add(): a pod whose containers are all unlisted has only them to go by (its
+  // figures then as unknown as theirs); a pod with listed containers leaves its sandbox out, as
+  // Kubernetes' HPA sums the spec's containers only.
+  void finish();
+
+ private:
+  std::vector<ContainerContribution> unlisted_;
+};
+
+// A workload's figures in one cluster (or, with cluster "", across all clusters). Only fresh
+// (non-stale) pods count. Utilization is usage / request over the pods that report both, the way
+// the HPA computes it; NaN when no pod does.
+struct WorkloadRollup {
+  std::string cluster;
+  int replicasSeen = 0;
+  int replicasReady = 0;
+  int replicasStale = 0;
+  double cpuUsageCores = 0;
+  double cpuRequestCores = 0;
+  double memoryUsageBytes = 0;
+  double memoryRequestBytes = 0;
+  double cpuUtilization = kAbsent;
+  double memoryUtilization = kAbsent;
+  // This cluster's share of the workload's CPU usage across all clusters (by replicas when the
+  // workload uses no CPU at all). 1 for the all-clusters total.
+  double loadShare = kAbsent;
+};
+
+struct WorkloadSnapshot {
+  WorkloadKey key;
+  WorkloadRollup total;                  // cluster ""
+  std::vector<WorkloadRollup> clusters;  // sorted by cluster
+  std::vector<PodSample> pods;           // sorted by cluster, then pod
+};
+
+// Rolls a workload's pods up per cluster and in total, and computes each cluster's load share.
+WorkloadSnapshot rollupWorkload(WorkloadKey key, std::vector<PodSample> pods);
+
+enum class ClusterHealth { kHealthy, kDegraded, kSilent };
+std::string_view toString(ClusterHealth health);
+
+// What the agents of one cluster report.
+struct ClusterSnapshot {
+  std::string name;
+  int nodes = 0;
+  int staleNodes = 0;
+  WallTime lastSeen{};  // the newest batch from any of its nodes
+  int connectedAgents = 0;
+  int containers = 0;
+  int workloads = 0;
+  double cpuCapacityCores = 0;  // fresh nodes only, like every sum here
+  double cpuAllocatableCores = 0;
+  double cpuUsageCores = 0;
+  double memoryCapacityBytes = 0;
+  double memoryAllocatableBytes = 0;
+  double memoryUsageBytes = 0;
+  // kHealthy: every node fresh; kDegraded: some stale; kSilent: no fresh node at all.
+  ClusterHealth health = ClusterHealth::kSilent;
+};
+
+// A node's contribution to its cluster's summary.
+struct NodeContribution {
+  std::string cluster;
+  bool stale = false;
+  WallTime lastSeen{};  // its last batch
+  bool connected = false;
+  int containers = 0;
+  NodeTotalsView totals;
+};
+
+// Sums node contributions per cluster and derives each cluster's health.
+std::vector<ClusterSnapshot> summarizeClusters(const std::vector<NodeContribution>& nodes);
+
+// The whole fleet at one instant. Immutable once built; shared by readers.
+struct FleetSnapshot {
+  WallTime takenAt{};
+  std::vector<ClusterSnapshot> clusters;    // sorted by name
+  std::vector<WorkloadSnapshot> workloads;  // sorted by key
+
+  const WorkloadSnapshot* find(const WorkloadKey& key) const;
+};
+
+}  // namespace fleetscale::aggregator

@@ -1,0 +1,169 @@
+// The aggregator's durable store: agent progress (the dedup state), events, scaling decisions
+// and per-workload per-cluster rollups downsampled to 10 s. Writes are queued and committed in
+// batches by a writer thread, off the ingest path; reads go to their own connection.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "fleetscale/aggregator/state/model.h"
+#include "fleetscale/shared/clock.h"
+#include "fleetscale/shared/result.h"
+#include "fleetscale/shared/sqlite.h"
+
+namespace fleetscale::aggregator {
+
+class StoreMetrics;
+
+// Event kinds written by the aggregator.
+inline constexpr std::string_view kEventAgentConnected = "agent_connected";
+inline constexpr std::string_view kEventAgentDisconnected = "agent_disconnected";
+inline constexpr std::string_view kEventClusterHealth = "cluster_health";
+inline constexpr std::string_view kEventConfigReload = "config_reload";
+inline constexpr std::string_view kEventAction = "action";
+inline constexpr std::string_view kEventCapacity = "capacity";
+inline constexpr std::string_view kEventLeadership = "leadership";  // became leader / stepped down
+
+struct EventRecord {
+  std::int64_t id = 0;  // assigned by the store
+  std::int64_t timeUnixMs = 0;
+  std::string kind;
+  std::string cluster;
+  std::string agentId;
+  std::string workload;  // "namespace/kind/name" when about a workload
+  std::string message;
+  std::string details = "{}";  // JSON object
+};
+
+struct EventQuery {
+  std::string kind, cluster, agentId;
+  std::int64_t sinceUnixMs = 0;
+  std::size_t limit = 100;  // newest first
+};
+
+// One scaling decision for a workload (written by the scaling engine): the replica counts and,
+// in `details` (JSON), its inputs, formula, clamps and placement.
+struct DecisionRecord {
+  std::int64_t id = 0;
+  std::int64_t timeUnixMs = 0;
+  WorkloadKey workload;
+  int currentReplicas = 0;
+  int desiredReplicas = 0;
+  std::string reason;
+  std::string details = "{}";
+};
+
+struct DecisionQuery {
+  std::string namespaceName, workload;
+  std::int64_t sinceUnixMs = 0;
+  std::size_t limit = 100;  // newest first
+};
+
+struct RollupQuery {
+  std::int64_t sinceUnixMs = 0;
+  std::string namespaceName, name;  // both empty: every workload
+};
+
+// Thread-safe. Record* methods never block on the disk.
+class Store {
+ public:
+  virtual ~Store() = default;
+  // Coalesced per agent: only the latest progress of each agent is written.
+  virtual void recordProgress(const AgentProgress& progress) = 0;
+  virtual void recordEvent(EventRecord event) = 0;
+  virtual void recordDecision(DecisionRecord decision) = 0;
+  virtual void recordRollups(std::vector<RollupRow> rows) = 0;
+
+  virtual Result<std::vector<AgentProgress>> loadProgress() = 0;
+  virtual Result<std::vector<EventRecord>> events(const EventQuery& query) = 0;
+  virtual Result<std::vector<DecisionRecord>> decisions(const DecisionQuery& query) = 0;
+  virtual Result<std::vector<RollupRow>> rollups(const RollupQuery& query) = 0;
+
+  // Blocks until everything recorded before the call is committed (or failed).
+  virtual void flush() = 0;
+};
+
+struct SqliteStoreOptions {
+  std::string stateDir;
+  std::chrono::milliseconds commitInterval{100};  // how long writes gather before a commit
+  std::chrono::nanoseconds rollupRetention = std::chrono::hours(24);
+  std::chrono::nanoseconds eventRetention = std::chrono::hours(24 * 30);
+  std::size_t maxQueuedRows = 1'000'000;  // beyond it, new events and rollups are dropped
+};
+
+// SQLite (WAL) at <stateDir>/aggregator.db.
+class SqliteStore final : public Store {
+ public:
+  // Creates the directory and schema. `metrics` may be null.
+  static Result<std::unique_ptr<SqliteStore>> open(SqliteStoreOptions options,
+                                                   StoreMetrics* metrics, const Clock& clock);
+  ~SqliteStore() override;
+
+  // Called on the writer thread after each commit with the progress it made durable. Set once,
+  // before recording.
+  void setCommitListener(std::function<void(const std::vector<AgentProgress>&)> listener);
+
+  void recordProgress(const AgentProgress& progress) override;
+  void recordEvent(EventRecord event) override;
+  void recordDecision(DecisionRecord decision) override;
+  void recordRollups(std::vector<RollupRow> rows) override;
+  Result<std::vector<AgentProgress>> loadProgress() override;
+  Result<std::vector<EventRecord>> events(const EventQuery& query) override;
+  Result<std::vector<DecisionRecord>> decisions(const DecisionQuery& query) override;
+  Result<std::vector<RollupRow>> rollups(const RollupQuery& query) override;
+  void flush() override;
+
+  // Deletes rows older than the retention settings; the writer also does this every minute.
+  Status prune();
+  std::string path() const;
+
+ private:
+  struct Pending {
+    std::unordered_map<std::string, AgentProgress> progress;
+    std::vector<EventRecord> events;
+    std::vector<DecisionRecord> decisions;
+    std::vector<RollupRow> rollups;
+    std::size_t rows() const {
+      return progress.size() + events.size() + decisions.size() + rollups.size();
+    }
+  };
+
+  SqliteStore(SqliteStoreOptions options, StoreMetrics* metrics, const Clock& clock,
+              std::unique_ptr<SqliteDatabase> writer, std::unique_ptr<SqliteDatabase> reader);
+  void run();
+  Status write(Pending& batch);
+  void enqueued(std::unique_lock<std::mutex>& lock);
+  bool roomFor(std::size_t rows, const char* what);
+
+  SqliteStoreOptions options_;
+  StoreMetrics* metrics_;
+  const Clock& clock_;
+  std::unique_ptr<SqliteDatabase> writer_;  // writer thread only
+  std::mutex readerMutex_;
+  std::unique_ptr<SqliteDatabase> reader_;
+  std::function<void(const std::vector<AgentProgress>&)> listener_;
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::condition_variable committed_;
+  Pending pending_;
+  std::uint64_t enqueuedCount_ = 0;
+  std::uint64_t committedCount_ = 0;
+  bool flushRequested_ = false;
+  bool busy_ = false;  // a batch is being written or its listener called
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+// The rollups table of an aggregator.db opened by anyone (the store's reader, `replay`).
+Result<std::vector<RollupRow>> readRollups(SqliteDatabase& database, const RollupQuery& query);
+
+}  // namespace fleetscale::aggregator

@@ -1,0 +1,145 @@
+#include "fleetscale/aggregator/actuation/kubernetes_actuator.h"
+
+#include <nlohmann/json.hpp>
+
+#include "fleetscale/shared/logging.h"
+
+namespace fleetscale::aggregator {
+namespace {
+
+using nlohmann::json;
+
+ActuationOutcome failure(ActuationError error, std::string message, int attempts) {
+  ActuationOutcome outcome;
+  outcome.error = error;
+  outcome.message = std::move(message);
+  outcome.attempts = attempts;
+  return outcome;
+}
+
+bool parseScale(const std::string& body, json& scale, ScaleStatus& status) {
+  scale = json::parse(body, nullptr, false);
+  if (!scale.is_object() || !scale.contains("spec") || !scale["spec"].is_object()) return false;
+  const auto& spec = scale["spec"];
+  status.specReplicas = spec.contains("replicas") && spec["replicas"].is_number_integer()
+                            ? spec["replicas"].get<std::int32_t>()
+                            : 0;
+  if (scale.contains("status") && scale["status"].is_object() &&
+      scale["status"].contains("replicas") && scale["status"]["replicas"].is_number_integer()) {
+    status.statusReplicas = scale["status"]["replicas"].get<std::int32_t>();
+  }
+  if (scale.contains("metadata") && scale["metadata"].is_object() &&
+      scale["metadata"].contains("resourceVersion") &&
+      scale["metadata"]["resourceVersion"].is_string()) {
+    status.resourceVersion = scale["metadata"]["resourceVersion"].get<std::string>();
+  }
+  return true;
+}
+
+}  // namespace
+
+KubernetesActuator::KubernetesActuator(std::unique_ptr<HttpClient> http,
+                                       KubeCredentials credentials,
+                                       KubernetesActuatorOptions options, Sleeper sleeper)
+    : http_(std::move(http)),
+      credentials_(std::move(credentials)),
+      options_(options),
+      sleeper_(std::move(sleeper)) {}
+
+std::string KubernetesActuator::scalePath(const WorkloadRef& workload) {
+  const std::string resource = workload.kind == "StatefulSet" ? "statefulsets" : "deployments";
+  return "/apis/apps/v1/namespaces/" + workload.namespaceName + "/" + resource + "/" +
+         workload.name + "/scale";
+}
+
+ActuationOutcome KubernetesActuator::send(const std::string& method, const WorkloadRef& workload,
+                                          const std::string& body, std::string& responseBody,
+                                          int& attempts, const ScaleRequest* write) {
+  HttpClientRequest request;
+  request.method = method;
+  request.url = credentials_.server + scalePath(workload);
+  request.body = body;
+  request.connectTimeout = options_.connectTimeout;
+  request.totalTimeout = options_.requestTimeout;
+  request.headers.emplace_back("Accept", "application/json");
+  if (!body.empty()) request.headers.emplace_back("Content-Type", "application/json");
+  if (!credentials_.bearerToken.empty()) {
+    request.headers.emplace_back("Authorization", "Bearer " + credentials_.bearerToken);
+  }
+  if (!options_.userAgent.empty()) request.headers.emplace_back("User-Agent", options_.userAgent);
+  // The API server's audit log then shows which leader term wrote each replica count.
+  if (write != nullptr && write->fencingToken != 0) {
+    request.headers.emplace_back(std::string(kFencingTokenHeader),
+                                 std::to_string(write->fencingToken));
+  }
+  auto outcome = sendWithRetries(
+      *http_, request, options_.retry, sleeper_,
+      method + " " + workload.describe() + " scale at " + credentials_.server, responseBody, write);
+  attempts += outcome.attempts;
+  outcome.attempts = attempts;
+  if (outcome.error == ActuationError::kUnauthorized) {
+    outcome.message += " (check the cluster's token or client certificate)";
+  } else if (outcome.error == ActuationError::kForbidden) {
+    outcome.message +=
+        " (RBAC must allow get and update on " +
+        std::string(workload.kind == "StatefulSet" ? "statefulsets" : "deployments") +
+        "/scale in namespace " + workload.namespaceName + ")";
+  }
+  return outcome;
+}
+
+ActuationOutcome KubernetesActuator::getScale(const WorkloadRef& workload) {
+  std::lock_guard lock(mutex_);
+  std::string body;
+  int attempts = 0;
+  auto outcome = send("GET", workload, "", body, attempts);
+  if (!outcome.ok()) return outcome;
+  json scale;
+  if (!parseScale(body, scale, outcome.status)) {
+    return failure(ActuationError::kInvalidResponse,
+                   "GET " + workload.describe() + " scale: not a Scale object", attempts);
+  }
+  outcome.attempts = attempts;
+  return outcome;
+}
+
+ActuationOutcome KubernetesActuator::setScale(const ScaleRequest& request) {
+  std::lock_guard lock(mutex_);
+  int attempts = 0;
+  for (int conflicts = 0;; ++conflicts) {
+    std::string body;
+    auto read = send("GET", request.workload, "", body, attempts);
+    if (!read.ok()) return read;
+    json scale;
+    ScaleStatus current;
+    if (!parseScale(body, scale, current)) {
+      return failure(ActuationError::kInvalidResponse,
+                     "GET " + request.workload.describe() + " scale: not a Scale object", attempts);
+    }
+    if (current.specReplicas == request.replicas) {
+      ActuationOutcome same;
+      same.status = current;
+      same.attempts = attempts;
+      return same;  // already there: nothing to write
+    }
+    // Optimistic concurrency: the PUT carries the resourceVersion we read.
+    scale["spec"]["replicas"] = request.replicas;
+    std::string written;
+    auto write = send("PUT", request.workload, scale.dump(), written, attempts, &request);
+    if (write.ok()) {
+      json updated;
+      if (!parseScale(written, updated, write.status)) write.status.specReplicas = request.replicas;
+      write.attempts = attempts;
+      return write;
+    }
+    if (write.error != ActuationError::kConflict ||
+        conflicts >= options_.retry.maxConflictRetries) {
+      return write;
+    }
+    componentLogger("aggregator.actuator")
+        ->debug("{}: conflict on resourceVersion {}, re-reading", request.workload.describe(),
+                current.resourceVersion);
+  }
+}
+
+}  // namespace fleetscale::aggregator

@@ -1,0 +1,126 @@
+#include "fleetscale/aggregator/api/scaling_routes.h"
+
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "fleetscale/shared/text.h"
+
+namespace fleetscale::aggregator {
+namespace {
+
+using nlohmann::json;
+
+json statusJson(const ScalingApiContext& c) {
+  json workloads = json::array();
+  const auto statuses = c.scaling.status();
+  for (const auto& w : statuses) {
+    json clusters = json::object();
+    for (const auto& [name, r] : w.clusters) {
+      clusters[name] = {{"desired", r.target}, {"current", r.current}, {"ready", r.ready}};
+    }
+    workloads.push_back(
+        {{"namespace", w.namespaceName},
+         {"name", w.name},
+         {"kind", w.kind},
+         {"minReplicas", w.minReplicas},
+         {"maxReplicas", w.maxReplicas},
+         {"currentReplicas", w.currentReplicas},
+         {"desiredReplicas", w.desiredReplicas},
+         {"unplacedReplicas", w.unplaced},
+         {"clusters", std::move(clusters)},
+         {"reason", w.reason},
+         {"error", w.error},
+         {"notes", w.notes},
+         {"decisionId", w.decisionId},
+         {"decidedAt",
+          w.decidedAt == WallTime{} ? json(nullptr) : json(formatRfc3339(w.decidedAt))}});
+  }
+  json clusters = json::array();
+  json drains = json::array();
+  for (const auto& cluster : c.clusters.status()) {
+    if (cluster.draining) {
+      const DrainProgress progress = drainProgress(statuses, cluster.name);
+      drains.push_back({{"cluster", cluster.name},
+                        {"workloads", progress.workloads},
+                        {"workloadsDone", progress.workloadsDone},
+                        {"replicasLeft", progress.replicasLeft},
+                        {"readyLeft", progress.readyLeft},
+                        {"complete", progress.complete()}});
+    }
+    clusters.push_back({{"name", cluster.name},
+                        {"cloud", cluster.cloud},
+                        {"region", cluster.region},
+                        {"state", std::string(scaling::healthStateName(cluster.health))},
+                        {"since", formatRfc3339(cluster.healthSince)},
+                        {"apiReachable", cluster.apiReachable},
+                        {"draining", cluster.draining},
+                        {"error", cluster.error}});
+  }
+  json leadership =
+      c.leadership ? c.leadership() : json{{"enabled", false}, {"role", "leader"}, {"term", 0}};
+  const std::string role = leadership.value("role", "leader");
+  return json{{"role", role},
+              {"leadership", std::move(leadership)},
+              {"workloads", std::move(workloads)},
+              {"clusters", std::move(clusters)},
+              {"drains", std::move(drains)}};
+}
+
+}  // namespace
+
+bool setDraining(const ScalingApiContext& context, const std::string& cluster, bool draining) {
+  if (!context.clusters.setDraining(cluster, draining)) return false;
+  if (context.store != nullptr) {
+    EventRecord event;
+    event.timeUnixMs = toUnixMillis(context.clock.wallNow());
+    event.kind = std::string(kEventClusterDrain);
+    event.cluster = cluster;
+    event.message =
+        std::string(draining ? "drain" : "undrain") + " of cluster " + cluster + " requested";
+    event.details = json{{"draining", draining}}.dump();
+    context.store->recordEvent(std::move(event));
+    // The drain outlives a crash right after the operator got the answer: restoreDrains reads it.
+    context.store->flush();
+  }
+  return true;
+}
+
+void restoreDrains(ClusterRegistry& clusters, Store& store) {
+  EventQuery query;
+  query.kind = std::string(kEventClusterDrain);
+  query.limit = 1000;
+  auto events = store.events(query);  // newest first
+  if (!events) return;
+  std::set<std::string> seen;
+  for (const auto& event : *events) {
+    if (!seen.insert(event.cluster).second) continue;
+    const auto details = json::parse(event.details, nullptr, false);
+    if (details.is_object() && details.value("draining", false))
+      clusters.setDraining(event.cluster, true);
+  }
+}
+
+void addScalingRoutes(HttpRouter& router, const ScalingApiContext& context) {
+  const ScalingApiContext* c = &context;
+  router.add("GET", "/api/v1/status",
+             [c](HttpRequest&) { return HttpResponse::json(200, statusJson(*c).dump()); });
+  router.add("POST", "/api/v1/reload", requireAdmin(context.admin, [c](HttpRequest&) {
+               const Status status = c->reloadPolicy();
+               if (!status) return HttpResponse::jsonError(400, status.message());
+               return HttpResponse::json(200, json{{"reloaded", true}}.dump());
+             }));
+  for (const bool draining : {true, false}) {
+    router.add(
+        "POST", draining ? "/api/v1/clusters/{name}/drain" : "/api/v1/clusters/{name}/undrain",
+        requireAdmin(context.admin, [c, draining](HttpRequest& request) {
+          const std::string& name = request.pathParams["name"];
+          if (!setDraining(*c, name, draining)) {
+            return HttpResponse::jsonError(404,
+                                           "no cluster " + singleQuoted(name) + " in the policy");
+          }
+          return HttpResponse::json(200, json{{"cluster", name}, {"draining", draining}}.dump());
+        }));
+  }
+}
+
+}  // namespace fleetscale::aggregator

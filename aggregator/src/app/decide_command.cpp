@@ -1,0 +1,59 @@
+#include "fleetscale/aggregator/app/decide_command.h"
+
+#include <nlohmann/json.hpp>
+
+#include "fleetscale/aggregator/pipeline/decision_json.h"
+#include "fleetscale/aggregator/policy/policy_config.h"
+#include "fleetscale/shared/text.h"
+
+namespace fleetscale::aggregator {
+
+using nlohmann::json;
+using scaling::Decision;
+using scaling::ScalingHistory;
+
+int runDecideCommand(const std::string& inputPath, const std::string& configPath, std::ostream& out,
+                     std::ostream& err) {
+  auto text = readFile(inputPath);
+  if (!text) {
+    err << "decide: " << text.error().message << "\n";
+    return 2;
+  }
+  auto snapshot = parseDecisionSnapshot(*text);
+  if (!snapshot) {
+    err << "decide: " << inputPath << ": " << snapshot.error().message << "\n";
+    return 2;
+  }
+  std::optional<WorkloadConfig> workload = snapshot->workload;
+  if (!configPath.empty()) {
+    auto config = loadPolicyConfig(configPath);
+    if (!config) {
+      err << "decide: " << config.error().message << "\n";
+      return 2;
+    }
+    const WorkloadConfig* found = config->findWorkload(snapshot->namespaceName, snapshot->name);
+    if (found == nullptr) {
+      err << "decide: " << configPath << " has no workload " << snapshot->namespaceName << "/"
+          << snapshot->name << "\n";
+      return 2;
+    }
+    workload = *found;
+  }
+  if (!workload) {
+    err << "decide: no policy: give the snapshot a \"policy\" or pass --config with the workload\n";
+    return 2;
+  }
+  ScalingHistory history = snapshot->history;
+  const Decision decision = decide(workload->policy, snapshot->observation, history, snapshot->now);
+  out << json{{"workload",
+               {{"namespace", workload->namespaceName},
+                {"name", workload->name},
+                {"kind", workload->kind}}},
+              {"decision", decisionToJson(decision)},
+              {"history", historyToJson(history)}}
+             .dump(2)
+      << "\n";
+  return decision.error.empty() ? 0 : 1;
+}
+
+}  // namespace fleetscale::aggregator

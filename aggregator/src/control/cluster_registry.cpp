@@ -1,0 +1,276 @@
+#include "fleetscale/aggregator/control/cluster_registry.h"
+
+#include <set>
+
+#include "fleetscale/aggregator/actuation/kubernetes_actuator.h"
+#include "fleetscale/aggregator/actuation/webhook_actuator.h"
+#include "fleetscale/aggregator/kube/kubeconfig.h"
+#include "fleetscale/shared/curl_http_client.h"
+#include "fleetscale/shared/logging.h"
+#include "fleetscale/shared/text.h"
+
+namespace fleetscale::aggregator {
+
+struct ClusterRegistry::Cluster {
+  ClusterConfig config;
+  std::unique_ptr<Actuator> actuator;
+  std::function<bool()> probe;  // empty for webhook clusters: agents are the only signal
+  std::atomic<bool> apiReachable{false};
+  std::atomic<bool> everReachable{false};
+  std::atomic<SteadyTime::rep> lastProbeOk{0};  // steady clock ticks, once everReachable
+  scaling::ClusterHealth health;
+  WallTime healthSince{};
+  bool draining = false;
+  std::string error;
+  std::map<std::string, std::pair<WorkloadRef, std::optional<CachedScale>>>
+      scales;  // by workload key
+
+  Cluster(ClusterConfig c, scaling::HealthThresholds thresholds)
+      : config(std::move(c)), health(thresholds) {}
+};
+
+ClusterConnector realClusterConnector(const std::string& userAgent,
+                                      std::chrono::milliseconds requestTimeout) {
+  ClusterConnector connector;
+  connector.actuator = [userAgent, requestTimeout](
+                           const ClusterConfig& cluster) -> Result<std::unique_ptr<Actuator>> {
+    if (cluster.access.kind == ClusterAccess::Kind::kWebhook) {
+      WebhookActuatorOptions options;
+      options.url = cluster.access.webhookUrl;
+      options.cluster = cluster.name;
+      auto token = readSecretFile(cluster.access.tokenFile);
+      if (!token) return Error{"webhook token: " + token.error().message};
+      options.bearerToken = *token;
+      TlsClientOptions tls;
+      tls.insecureSkipVerify = cluster.access.insecureSkipTlsVerify;
+      return std::unique_ptr<Actuator>(
+          std::make_unique<WebhookActuator>(std::make_unique<CurlHttpClient>(tls), options));
+    }
+    auto credentials = resolveCredentials(cluster.access);
+    if (!credentials) return credentials.error();
+    auto http = std::make_unique<CurlHttpClient>(credentials->tls);
+    KubernetesActuatorOptions options;
+    options.userAgent = userAgent;
+    options.requestTimeout = requestTimeout;
+    return std::unique_ptr<Actuator>(
+        std::make_unique<KubernetesActuator>(std::move(http), *credentials, options));
+  };
+  connector.prober = [](const ClusterConfig& cluster) -> Result<std::function<bool()>> {
+    if (cluster.access.kind == ClusterAccess::Kind::kWebhook) return std::function<bool()>();
+    auto credentials = resolveCredentials(cluster.access);
+    if (!credentials) return credentials.error();
+    auto http = std::make_shared<CurlHttpClient>(credentials->tls);
+    const std::string url = credentials->server + "/readyz";
+    const std::string token = credentials->bearerToken;
+    return std::function<bool()>([http, url, token] {
+      HttpClientRequest request;
+      request.url = url;
+      request.connectTimeout = std::chrono::milliseconds(1000);
+      request.totalTimeout = std::chrono::milliseconds(2000);
+      if (!token.empty()) request.headers.emplace_back("Authorization", "Bearer " + token);
+      auto response = http->send(request);
+      return response && response->status == 200;
+    });
+  };
+  return connector;
+}
+
+ClusterRegistry::ClusterRegistry(ClusterConnector connector, scaling::HealthThresholds thresholds,
+                                 const Clock& clock)
+    : connector_(std::move(connector)), thresholds_(thresholds), clock_(clock) {}
+
+ClusterRegistry::~ClusterRegistry() { stopProber(); }
+
+std::string ClusterRegistry::workloadKey(const WorkloadRef& workload) {
+  return workload.kind + "/" + workload.namespaceName + "/" + workload.name;
+}
+
+void ClusterRegistry::configure(const std::vector<ClusterConfig>& clusters) {
+  auto log = componentLogger("aggregator.clusters");
+  std::map<std::string, std::shared_ptr<Cluster>> next;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& config : clusters) {
+      if (auto existing = clusters_.find(config.name); existing != clusters_.end()) {
+        next[config.name] = existing->second;
+      }
+    }
+  }
+  for (const auto& config : clusters) {
+    if (next.count(config.name)) continue;
+    auto cluster = std::make_shared<Cluster>(config, thresholds_);
+    cluster->healthSince = clock_.wallNow();
+    if (auto actuator = connector_.actuator(config); actuator) {
+      cluster->actuator = std::move(*actuator);
+    } else {
+      cluster->error = actuator.error().message;
+      log->error("cluster {}: {}", config.name, cluster->error);
+    }
+    if (auto probe = connector_.prober(config); probe) {
+      cluster->probe = std::move(*probe);
+    } else if (cluster->error.empty()) {
+      cluster->error = probe.error().message;
+    }
+    next[config.name] = std::move(cluster);
+  }
+  std::lock_guard lock(mutex_);
+  clusters_ = std::move(next);
+}
+
+Actuator* ClusterRegistry::actuator(const std::string& cluster) {
+  std::lock_guard lock(mutex_);
+  const auto it = clusters_.find(cluster);
+  return it == clusters_.end() ? nullptr : it->second->actuator.get();
+}
+
+std::vector<ClusterRegistry::Transition> ClusterRegistry::updateHealth(
+    const std::map<std::string, double>& agentCoverage,
+    const std::map<std::string, std::chrono::milliseconds>& agentsSilentFor) {
+  std::vector<Transition> transitions;
+  const SteadyTime now = clock_.now();
+  std::lock_guard lock(mutex_);
+  for (auto& [name, cluster] : clusters_) {
+    const auto coverage = agentCoverage.find(name);
+    scaling::HealthSignals signals;
+    signals.agentCoverage = coverage == agentCoverage.end() ? 0.0 : coverage->second;
+    signals.apiReachable = cluster->probe ? cluster->apiReachable.load()
+                                          : signals.agentCoverage >= thresholds_.minAgentCoverage;
+    const auto agentsSilent = agentsSilentFor.find(name);
+    if (agentsSilent != agentsSilentFor.end()) {
+      signals.silentFor = agentsSilent->second;
+      if (cluster->probe && cluster->everReachable) {
+        const SteadyTime probeOk{SteadyTime::duration(cluster->lastProbeOk.load())};
+        signals.silentFor =
+            std::min(signals.silentFor,
+                     std::chrono::duration_cast<std::chrono::milliseconds>(now - probeOk));
+      }
+      signals.silentFor = std::max(signals.silentFor, std::chrono::milliseconds(0));
+    }
+    if (auto change = cluster->health.update(signals, now)) {
+      cluster->healthSince = clock_.wallNow();
+      transitions.push_back({name, *change});
+    }
+  }
+  return transitions;
+}
+
+scaling::HealthState ClusterRegistry::health(const std::string& cluster) const {
+  std::lock_guard lock(mutex_);
+  const auto it = clusters_.find(cluster);
+  return it == clusters_.end() ? scaling::HealthState::kFailed : it->second->health.state();
+}
+
+bool ClusterRegistry::draining(const std::string& cluster) const {
+  std::lock_guard lock(mutex_);
+  const auto it = clusters_.find(cluster);
+  return it != clusters_.end() && it->second->draining;
+}
+
+bool ClusterRegistry::setDraining(const std::string& cluster, bool draining) {
+  std::lock_guard lock(mutex_);
+  const auto it = clusters_.find(cluster);
+  if (it == clusters_.end()) return false;
+  it->second->draining = draining;
+  return true;
+}
+
+std::optional<CachedScale> ClusterRegistry::scale(const std::string& cluster,
+                                                  const WorkloadRef& workload) const {
+  std::lock_guard lock(mutex_);
+  const auto it = clusters_.find(cluster);
+  if (it == clusters_.end()) return std::nullopt;
+  const auto entry = it->second->scales.find(workloadKey(workload));
+  return entry == it->second->scales.end() ? std::nullopt : entry->second.second;
+}
+
+void ClusterRegistry::rememberScale(const std::string& cluster, const WorkloadRef& workload,
+                                    const ScaleStatus& status) {
+  std::lock_guard lock(mutex_);
+  const auto it = clusters_.find(cluster);
+  if (it == clusters_.end()) return;
+  it->second->scales[workloadKey(workload)] = {workload, CachedScale{status, clock_.wallNow()}};
+}
+
+void ClusterRegistry::watch(const std::string& cluster, const WorkloadRef& workload) {
+  std::lock_guard lock(mutex_);
+  const auto it = clusters_.find(cluster);
+  if (it == clusters_.end()) return;
+  auto& entry = it->second->scales[workloadKey(workload)];
+  entry.first = workload;
+}
+
+std::vector<ClusterStatus> ClusterRegistry::status() const {
+  std::lock_guard lock(mutex_);
+  std::vector<ClusterStatus> out;
+  for (const auto& [name, cluster] : clusters_) {
+    out.push_back(ClusterStatus{name, cluster->config.cloud, cluster->config.region,
+                                cluster->health.state(), cluster->healthSince,
+                                cluster->apiReachable.load(), cluster->draining, cluster->error});
+  }
+  return out;
+}
+
+void ClusterRegistry::refresh(std::chrono::milliseconds scaleMaxAge) {
+  std::vector<std::shared_ptr<Cluster>> clusters;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [name, cluster] : clusters_) clusters.push_back(cluster);
+  }
+  const WallTime now = clock_.wallNow();
+  for (const auto& cluster : clusters) {
+    if (cluster->probe) {
+      cluster->apiReachable = cluster->probe();
+      if (cluster->apiReachable) {
+        cluster->lastProbeOk = clock_.now().time_since_epoch().count();
+        cluster->everReachable = true;
+      }
+    }
+    if (!cluster->actuator || (cluster->probe && !cluster->apiReachable)) continue;
+    std::vector<WorkloadRef> due;
+    {
+      std::lock_guard lock(mutex_);
+      for (const auto& [key, entry] : cluster->scales) {
+        if (!entry.second || now - entry.second->readAt >= scaleMaxAge) due.push_back(entry.first);
+      }
+    }
+    for (const auto& workload : due) {
+      const auto outcome = cluster->actuator->getScale(workload);
+      if (outcome.ok()) {
+        rememberScale(cluster->config.name, workload, outcome.status);
+      } else if (outcome.error != ActuationError::kUnsupported) {
+        componentLogger("aggregator.clusters")
+            ->debug("cluster {}: reading {}: {}", cluster->config.name, workload.describe(),
+                    outcome.message);
+      }
+    }
+  }
+}
+
+void ClusterRegistry::startProber(std::chrono::milliseconds interval,
+                                  std::chrono::milliseconds scaleMaxAge) {
+  stopProber();
+  {
+    std::lock_guard lock(proberMutex_);
+    proberStop_ = false;
+  }
+  prober_ = std::thread([this, interval, scaleMaxAge] {
+    std::unique_lock lock(proberMutex_);
+    while (!proberStop_) {
+      lock.unlock();
+      refresh(scaleMaxAge);
+      lock.lock();
+      proberWake_.wait_for(lock, interval, [this] { return proberStop_; });
+    }
+  });
+}
+
+void ClusterRegistry::stopProber() {
+  {
+    std::lock_guard lock(proberMutex_);
+    proberStop_ = true;
+  }
+  proberWake_.notify_all();
+  if (prober_.joinable()) prober_.join();
+}
+
+}  // namespace fleetscale::aggregator

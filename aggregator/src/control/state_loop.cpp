@@ -1,0 +1,99 @@
+#include "fleetscale/aggregator/control/state_loop.h"
+
+#include <nlohmann/json.hpp>
+
+#include "fleetscale/shared/logging.h"
+
+namespace fleetscale::aggregator {
+
+std::vector<EventRecord> clusterHealthChanges(std::map<std::string, ClusterHealth>& previous,
+                                              const FleetSnapshot& snapshot) {
+  std::vector<EventRecord> events;
+  for (const auto& cluster : snapshot.clusters) {
+    auto [it, inserted] = previous.try_emplace(cluster.name, cluster.health);
+    if (!inserted && it->second == cluster.health) continue;
+    const std::string before = inserted ? "unknown" : std::string(toString(it->second));
+    it->second = cluster.health;
+    EventRecord event;
+    event.timeUnixMs = toUnixMillis(snapshot.takenAt);
+    event.kind = kEventClusterHealth;
+    event.cluster = cluster.name;
+    event.message = "cluster " + cluster.name + " " + before + " -> " +
+                    std::string(toString(cluster.health)) + " (" +
+                    std::to_string(cluster.staleNodes) + " of " + std::to_string(cluster.nodes) +
+                    " nodes stale)";
+    event.details = nlohmann::json{{"from", before},
+                                   {"to", toString(cluster.health)},
+                                   {"nodes", cluster.nodes},
+                                   {"stale_nodes", cluster.staleNodes}}
+                        .dump();
+    events.push_back(std::move(event));
+  }
+  return events;
+}
+
+StateLoop::StateLoop(FleetState& fleet, Store* store, WorkloadHistory& history,
+                     SnapshotHolder& snapshots, const Clock& clock, StateLoopOptions options)
+    : fleet_(fleet),
+      store_(store),
+      history_(history),
+      snapshots_(snapshots),
+      clock_(clock),
+      options_(options) {}
+
+StateLoop::~StateLoop() { stop(); }
+
+void StateLoop::start() {
+  stopping_ = false;
+  thread_ = std::thread([this] {
+    std::unique_lock lock(mutex_);
+    auto next = std::chrono::steady_clock::now();
+    while (!stopping_) {
+      lock.unlock();
+      tick();
+      lock.lock();
+      // Fixed rate: a slow tick does not push the next ones back.
+      next += options_.interval;
+      const auto now = std::chrono::steady_clock::now();
+      if (next < now) next = now;
+      wake_.wait_until(lock, next, [this] { return stopping_; });
+    }
+  });
+}
+
+void StateLoop::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    if (!thread_.joinable()) return;
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  thread_.join();
+  auto rows = downsampler_.drain();
+  if (!rows.empty()) {
+    history_.add(rows);
+    if (store_ != nullptr) store_->recordRollups(std::move(rows));
+  }
+}
+
+void StateLoop::tick() {
+  const WallTime now = clock_.wallNow();
+  auto snapshot = std::make_shared<const FleetSnapshot>(fleet_.snapshot(now));
+  snapshots_.set(snapshot);
+  auto rows = downsampler_.add(*snapshot);
+  if (!rows.empty()) {
+    history_.add(rows);
+    if (store_ != nullptr) store_->recordRollups(std::move(rows));
+  }
+  auto log = componentLogger("aggregator.state");
+  for (auto& event : clusterHealthChanges(health_, *snapshot)) {
+    log->info("{}", event.message);
+    if (store_ != nullptr) store_->recordEvent(std::move(event));
+  }
+  for (const auto& gone : fleet_.forgetSilentNodes(now, options_.forgetAfter)) {
+    log->info("forgot node {} (agent {}) of cluster {}: silent for longer than the forget delay",
+              gone.node, gone.agentId, gone.cluster);
+  }
+}
+
+}  // namespace fleetscale::aggregator

@@ -1,0 +1,56 @@
+#include "fleetscale/aggregator/ingest/ingest_metrics.h"
+
+#include "fleetscale/shared/metric_family.h"
+
+namespace fleetscale::aggregator {
+
+IngestMetrics::IngestMetrics(prometheus::Registry& registry)
+    : frames_(prometheus::BuildCounter()
+                  .Name("fleetscale_ingest_frames_total")
+                  .Help("Frames received from agents, by message kind")
+                  .Register(registry)),
+      decodeErrors_(prometheus::BuildCounter()
+                        .Name("fleetscale_ingest_decode_errors_total")
+                        .Help("Frames rejected as oversized, undecodable or invalid, by reason")
+                        .Register(registry)),
+      disconnects_(prometheus::BuildCounter()
+                       .Name("fleetscale_ingest_disconnects_total")
+                       .Help("Agent connections closed, by reason")
+                       .Register(registry)) {
+  auto counter = [&registry](const char* name, const char* help) {
+    return &prometheus::BuildCounter().Name(name).Help(help).Register(registry).Add({});
+  };
+  bytesReceived_ = counter("fleetscale_ingest_bytes_total", "Bytes received from agents");
+  samplesReceived_ =
+      counter("fleetscale_ingest_samples_total", "Container samples received in accepted batches");
+  batchesAccepted_ = counter("fleetscale_ingest_batches_total", "Sample batches accepted");
+  duplicateBatches_ = counter("fleetscale_ingest_duplicate_batches_total",
+                              "Sample batches dropped because their sequence was already accepted");
+  connectionsAccepted_ =
+      counter("fleetscale_ingest_connections_total", "Agent TCP connections accepted");
+  throttled_ = counter("fleetscale_ingest_throttled_total",
+                       "Times an agent connection's reads paused for exceeding its frame rate");
+  batchAge_ = &prometheus::BuildHistogram()
+                   .Name("fleetscale_ingest_batch_age_seconds")
+                   .Help("Time from a batch's sampling timestamp to its fold into the fleet state")
+                   .Register(registry)
+                   .Add({}, latencyBuckets());
+  // Pre-create the common label values so they appear (at 0) before the first event.
+  for (const char* reason : {"oversized", "undecodable", "invalid"}) decodeErrors(reason);
+  for (const char* kind : {"hello", "batch"}) framesReceived(kind);
+  batchFrames_ = &framesReceived("batch");
+}
+
+prometheus::Counter& IngestMetrics::framesReceived(const std::string& kind) {
+  return frames_.Add({{"kind", kind}});
+}
+
+prometheus::Counter& IngestMetrics::decodeErrors(const std::string& reason) {
+  return decodeErrors_.Add({{"reason", reason}});
+}
+
+prometheus::Counter& IngestMetrics::disconnects(const std::string& reason) {
+  return disconnects_.Add({{"reason", reason}});
+}
+
+}  // namespace fleetscale::aggregator

@@ -1,0 +1,581 @@
+#include "fleetscale/aggregator/ingest/ingest_server.h"
+
+#include <array>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
+#include <deque>
+#include <mutex>
+#include <stdexcept>
+#include <unordered_map>
+#include <vector>
+
+#include "fleetscale/shared/asio_listen.h"
+#include "fleetscale/shared/batch_view.h"
+#include "fleetscale/shared/logging.h"
+#include "fleetscale/shared/protocol.h"
+#include "fleetscale/shared/token.h"
+#include "fleetscale/v1/fleetscale.pb.h"
+
+namespace fleetscale::aggregator {
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+AgentIdentity identityFromHello(const v1::Hello& hello) {
+  return AgentIdentity{hello.agent_id(), hello.node(), hello.cluster(),      hello.cloud(),
+                       hello.region(),   hello.zone(), hello.agent_version()};
+}
+
+class ConnectionBase {
+ public:
+  virtual ~ConnectionBase() = default;
+  // Both may be called from any thread; they hop onto the connection's strand.
+  virtual void shutdown() = 0;
+  virtual void durable(std::uint64_t sequence) = 0;
+};
+
+}  // namespace
+
+struct IngestServer::Impl : std::enable_shared_from_this<IngestServer::Impl> {
+  Impl(asio::io_context& ioContext, IngestOptions o, FleetState& f, IngestMetrics& m,
+       const Clock& c, Store* s)
+      : io(ioContext),
+        options(std::move(o)),
+        fleet(f),
+        metrics(m),
+        clock(c),
+        store(s),
+        acceptor(ioContext),
+        token(options.token) {}
+
+  void accept();
+  std::string currentToken() const {
+    std::lock_guard lock(mutex);
+    return token;
+  }
+  void registerAgent(const std::string& agentId, const std::shared_ptr<ConnectionBase>& c) {
+    std::lock_guard lock(mutex);
+    byAgent[agentId] = c;
+  }
+  void unregisterAgent(const std::string& agentId, const ConnectionBase* c) {
+    std::lock_guard lock(mutex);
+    if (auto it = byAgent.find(agentId); it != byAgent.end()) {
+      auto current = it->second.lock();
+      if (!current || current.get() == c) byAgent.erase(it);
+    }
+  }
+  void recordEvent(std::string_view kind, const AgentIdentity& agent, std::string message) {
+    if (store == nullptr) return;
+    EventRecord event;
+    event.timeUnixMs = toUnixMillis(clock.wallNow());
+    event.kind = kind;
+    event.cluster = agent.cluster;
+    event.agentId = agent.agentId;
+    event.message = std::move(message);
+    store->recordEvent(std::move(event));
+  }
+
+  asio::io_context& io;
+  IngestOptions options;
+  FleetState& fleet;
+  IngestMetrics& metrics;
+  const Clock& clock;
+  Store* store;
+  tcp::acceptor acceptor;
+  std::uint16_t boundPort = 0;
+  mutable std::mutex mutex;
+  std::string token;
+  std::vector<std::weak_ptr<ConnectionBase>> connections;
+  std::unordered_map<std::string, std::weak_ptr<ConnectionBase>> byAgent;
+  std::atomic<std::size_t> open{0};
+  bool stopped = false;
+};
+
+namespace {
+
+using TlsStream = asio::ssl::stream<tcp::socket>;
+
+// One agent connection over `Stream` (a TCP socket or a TLS stream over one). All handlers run
+// on the connection's strand.
+template <typename Stream>
+class Connection final : public ConnectionBase,
+                         public std::enable_shared_from_this<Connection<Stream>> {
+ public:
+  Connection(Stream stream, std::shared_ptr<IngestServer::Impl> server)
+      : stream_(std::move(stream)),
+        server_(std::move(server)),
+        handshakeTimer_(stream_.get_executor()),
+        idleTimer_(stream_.get_executor()),
+        throttleTimer_(stream_.get_executor()),
+        decoder_(server_->options.maxFrameBytes),
+        tokens_(burst()),
+        lastRefill_(server_->clock.now()) {
+    boost::system::error_code ec;
+    const auto remote = stream_.lowest_layer().remote_endpoint(ec);
+    peer_ = ec ? "unknown" : remote.address().to_string() + ":" + std::to_string(remote.port());
+    ++server_->open;
+  }
+  ~Connection() override { --server_->open; }
+
+  void start() {
+    asio::dispatch(stream_.get_executor(), [self = this->shared_from_this()] { self->begin(); });
+  }
+
+  void shutdown() override {
+    asio::post(stream_.get_executor(), [self = this->shared_from_this()] {
+      self->sendErrorAndClose(v1::Error::CODE_SHUTTING_DOWN, "aggregator shutting down",
+                              "shutdown");
+    });
+  }
+
+  void durable(std::uint64_t sequence) override {
+    asio::post(stream_.get_executor(), [self = this->shared_from_this(), sequence] {
+      self->durable_ = std::max(self->durable_, sequence);
+      self->maybeAck();
+    });
+  }
+
+ private:
+  double burst() const {
+    const auto& o = server_->options;
+    return std::max(1.0, o.frameBurst > 0 ? o.frameBurst : o.maxFramesPerSecond * 10);
+  }
+
+  void begin() {
+    // One deadline for the whole handshake: TLS, then the hello.
+    handshakeTimer_.expires_after(server_->options.handshakeTimeout);
+    handshakeTimer_.async_wait(
+        [self = this->shared_from_this()](const boost::system::error_code& ec) {
+          if (!ec && !self->identified_) self->close("handshake_timeout", "no hello in time");
+        });
+    armIdleTimer();
+    if constexpr (std::is_same_v<Stream, TlsStream>) {
+      stream_.async_handshake(
+          asio::ssl::stream_base::server,
+          [self = this->shared_from_this()](const boost::system::error_code& ec) {
+            if (self->closed_) return;
+            if (ec) {
+              self->close("tls_handshake", ec.message());
+              return;
+            }
+            self->read();
+          });
+    } else {
+      read();
+    }
+  }
+
+  void armIdleTimer() {
+    idleTimer_.expires_after(server_->options.idleTimeout);
+    idleTimer_.async_wait([self = this->shared_from_this()](const boost::system::error_code& ec) {
+      if (!ec) self->close("idle_timeout", "no frame within the idle timeout");
+    });
+  }
+
+  void read() {
+    stream_.async_read_some(
+        asio::buffer(buffer_),
+        [self = this->shared_from_this()](const boost::system::error_code& ec, std::size_t bytes) {
+          self->onRead(ec, bytes);
+        });
+  }
+
+  void onRead(const boost::system::error_code& ec, std::size_t bytes) {
+    // After sendErrorAndClose the error frame's write closes the connection, with its reason.
+    if (closed_ || closeAfterWrite_) return;
+    if (ec) {
+      close(ec == asio::error::eof || ec == asio::ssl::error::stream_truncated ? "peer_closed"
+                                                                               : "read_error",
+            ec.message());
+      return;
+    }
+    server_->metrics.bytesReceived().Increment(static_cast<double>(bytes));
+    decoder_.feed(std::string_view(buffer_.data(), bytes));
+    if (processFrames()) read();
+  }
+
+  // Handles every complete frame buffered. Returns false when the connection closed or paused
+  // (over its frame allowance: reading resumes when the allowance has refilled).
+  bool processFrames() {
+    bool sawFrame = false;
+    while (!closed_) {
+      if (tokens_ < 0 && !refill()) {
+        pauseReading();
+        break;
+      }
+      auto frame = decoder_.nextView();
+      if (!frame) {
+        server_->metrics.decodeErrors("oversized").Increment();
+        sendErrorAndClose(v1::Error::CODE_BAD_FRAME, frame.error().message, "bad_frame");
+        return false;
+      }
+      if (!frame->has_value()) break;
+      sawFrame = true;
+      tokens_ -= 1;
+      handleFrame(**frame);
+    }
+    if (closed_ || closeAfterWrite_) return false;
+    if (sawFrame) armIdleTimer();
+    maybeAck();
+    return !paused_;
+  }
+
+  // Adds the allowance earned since the last refill; true when a frame may be handled.
+  bool refill() {
+    const auto now = server_->clock.now();
+    const double elapsed = std::chrono::duration<double>(now - lastRefill_).count();
+    lastRefill_ = now;
+    tokens_ = std::min(burst(), tokens_ + elapsed * server_->options.maxFramesPerSecond);
+    return tokens_ >= 0;
+  }
+
+  void pauseReading() {
+    if (paused_) return;
+    paused_ = true;
+    server_->metrics.throttledConnections().Increment();
+    const double wait = (-tokens_ + 1) / std::max(1e-3, server_->options.maxFramesPerSecond);
+    throttleTimer_.expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+        std::chrono::duration<double>(wait)));
+    throttleTimer_.async_wait(
+        [self = this->shared_from_this()](const boost::system::error_code& ec) {
+          if (ec || self->closed_) return;
+          self->paused_ = false;
+          if (self->processFrames()) self->read();
+        });
+  }
+
+  void handleFrame(std::string_view payload) {
+    if (!identified_) {
+      auto envelope = decodeEnvelope(payload);
+      if (!envelope) {
+        server_->metrics.decodeErrors("undecodable").Increment();
+        sendErrorAndClose(v1::Error::CODE_BAD_FRAME, envelope.error().message, "bad_frame");
+        return;
+      }
+      server_->metrics.framesReceived(std::string(envelopeKind(*envelope))).Increment();
+      handleHello(*envelope);
+      return;
+    }
+    // Strings are checked in the fold, and only for containers that changed since last tick.
+    BatchDecodeResult result = decodeBatchEnvelope(payload, batch_, StringChecks::kDeferred);
+    if (result.status == BatchDecodeStatus::kNotABatch) {
+      result = decodeUnusualFrame(payload);
+      if (closed_ || closeAfterWrite_) return;
+    } else if (result.ok()) {
+      server_->metrics.batchFrames().Increment();
+    }
+    switch (result.status) {
+      case BatchDecodeStatus::kOk:
+        handleBatch();
+        return;
+      case BatchDecodeStatus::kUndecodable:
+        server_->metrics.decodeErrors("undecodable").Increment();
+        sendErrorAndClose(v1::Error::CODE_BAD_FRAME, result.error, "bad_frame");
+        return;
+      case BatchDecodeStatus::kInvalid:
+      case BatchDecodeStatus::kNotABatch:
+        server_->metrics.decodeErrors("invalid").Increment();
+        sendErrorAndClose(v1::Error::CODE_PROTOCOL, result.error, "invalid_batch");
+        return;
+    }
+  }
+
+  // A frame the lean decoder passed on: decode it fully. A batch in an unusual encoding is
+  // re-encoded and decoded again; anything else breaks the protocol here.
+  BatchDecodeResult decodeUnusualFrame(std::string_view payload) {
+    auto envelope = decodeEnvelope(payload);
+    if (!envelope) return {BatchDecodeStatus::kUndecodable, envelope.error().message};
+    server_->metrics.framesReceived(std::string(envelopeKind(*envelope))).Increment();
+    if (envelope->body_case() != v1::Envelope::kBatch) {
+      sendErrorAndClose(v1::Error::CODE_PROTOCOL,
+                        "expected batch, got " + std::string(envelopeKind(*envelope)), "protocol");
+      return {BatchDecodeStatus::kNotABatch, "not a batch"};
+    }
+    reencoded_ = envelope->SerializeAsString();
+    return decodeBatchEnvelope(reencoded_, batch_, StringChecks::kDeferred);
+  }
+
+  void handleHello(const v1::Envelope& envelope) {
+    if (envelope.body_case() != v1::Envelope::kHello) {
+      sendErrorAndClose(v1::Error::CODE_PROTOCOL,
+                        "expected hello, got " + std::string(envelopeKind(envelope)), "protocol");
+      return;
+    }
+    const auto& hello = envelope.hello();
+    if (Status status = validateHello(hello); !status) {
+      server_->metrics.decodeErrors("invalid").Increment();
+      sendErrorAndClose(v1::Error::CODE_PROTOCOL, status.message(), "invalid_hello");
+      return;
+    }
+    if (hello.protocol_version() != kProtocolVersion) {
+      sendErrorAndClose(v1::Error::CODE_UNSUPPORTED_VERSION,
+                        "protocol version " + std::to_string(hello.protocol_version()) +
+                            " not supported; this aggregator speaks " +
+                            std::to_string(kProtocolVersion),
+                        "unsupported_version");
+      return;
+    }
+    const std::string token = server_->currentToken();
+    if (!token.empty() && !tokensEqual(token, hello.auth_token())) {
+      sendErrorAndClose(v1::Error::CODE_UNAUTHENTICATED, "wrong or missing token",
+                        "unauthenticated");
+      return;
+    }
+    identity_ = identityFromHello(hello);
+    // Registered before the session exists, so no commit notification can slip between.
+    server_->registerAgent(identity_.agentId, this->shared_from_this());
+    session_ = server_->fleet.agentConnected(identity_);
+    durable_ = server_->store != nullptr ? session_.durableSequence : session_.lastSequence;
+    acked_ = durable_;
+    identified_ = true;
+    handshakeTimer_.cancel();
+    componentLogger("aggregator.ingest")
+        ->info("agent {} connected from {} (node {}, cluster {}, resumes after sequence {})",
+               identity_.agentId, peer_, identity_.node, identity_.cluster, durable_);
+    server_->recordEvent(
+        kEventAgentConnected, identity_,
+        "agent " + identity_.agentId + " (node " + identity_.node + ") connected from " + peer_);
+    v1::Envelope reply;
+    auto* ack = reply.mutable_hello_ack();
+    ack->set_aggregator_id(server_->options.aggregatorId);
+    ack->set_protocol_version(kProtocolVersion);
+    ack->set_max_frame_bytes(server_->options.maxFrameBytes);
+    ack->set_acked_sequence(durable_);
+    write(encodeEnvelopeFrame(reply));
+  }
+
+  void handleBatch() {
+    const WallTime now = server_->clock.wallNow();
+    FoldResult result = server_->fleet.applyBatch(session_, batch_, now);
+    switch (result.outcome) {
+      case BatchOutcome::kInvalid:
+        server_->metrics.decodeErrors("invalid").Increment();
+        sendErrorAndClose(v1::Error::CODE_PROTOCOL, result.error, "invalid_batch");
+        return;
+      case BatchOutcome::kDuplicate:
+        server_->metrics.duplicateBatches().Increment();
+        // An agent resending what it was already told is stored gets told again.
+        if (batch_.sequence <= acked_) reack_ = true;
+        break;
+      case BatchOutcome::kAccepted:
+        server_->metrics.batchesAccepted().Increment();
+        server_->metrics.samplesReceived().Increment(static_cast<double>(batch_.containerCount));
+        if (batch_.timestampUnixMs > 0) {
+          const auto ageMs = std::max<std::int64_t>(0, toUnixMillis(now) - batch_.timestampUnixMs);
+          server_->metrics.batchAge().Observe(static_cast<double>(ageMs) / 1000.0);
+        }
+        if (server_->store != nullptr) {
+          server_->store->recordProgress(result.progress);
+        } else {
+          durable_ = std::max(durable_, batch_.sequence);
+        }
+        break;
+    }
+    received_ = std::max(received_, batch_.sequence);
+  }
+
+  // Acks what is both received on this connection and durable.
+  void maybeAck() {
+    if (closed_ || closeAfterWrite_ || !identified_) return;
+    const std::uint64_t ackable = std::max(acked_, std::min(received_, durable_));
+    if (ackable == acked_ && !reack_) return;
+    acked_ = ackable;
+    reack_ = false;
+    v1::Envelope reply;
+    reply.mutable_ack()->set_sequence(ackable);
+    write(encodeEnvelopeFrame(reply));
+  }
+
+  void write(std::string frame) {
+    outbox_.push_back(std::move(frame));
+    if (!writing_) writeNext();
+  }
+
+  void writeNext() {
+    if (outbox_.empty()) {
+      writing_ = false;
+      if (closeAfterWrite_) close(closeReason_, closeDetail_);
+      return;
+    }
+    writing_ = true;
+    asio::async_write(
+        stream_, asio::buffer(outbox_.front()),
+        [self = this->shared_from_this()](const boost::system::error_code& ec, std::size_t) {
+          self->outbox_.pop_front();
+          if (ec) {
+            self->close("write_error", ec.message());
+            return;
+          }
+          self->writeNext();
+        });
+  }
+
+  // Tells the agent why, then closes once the error frame is written.
+  void sendErrorAndClose(v1::Error::Code code, const std::string& message,
+                         const std::string& reason) {
+    if (closed_ || closeAfterWrite_) return;
+    v1::Envelope reply;
+    reply.mutable_error()->set_code(code);
+    reply.mutable_error()->set_message(message);
+    closeAfterWrite_ = true;
+    closeReason_ = reason;
+    closeDetail_ = message;
+    // Stop reading: nothing more from this peer will be processed.
+    boost::system::error_code ignored;
+    stream_.lowest_layer().shutdown(tcp::socket::shutdown_receive, ignored);
+    handshakeTimer_.cancel();
+    idleTimer_.cancel();
+    throttleTimer_.cancel();
+    write(encodeEnvelopeFrame(reply));
+  }
+
+  void close(const std::string& reason, const std::string& detail) {
+    if (closed_) return;
+    closed_ = true;
+    boost::system::error_code ignored;
+    handshakeTimer_.cancel();
+    idleTimer_.cancel();
+    throttleTimer_.cancel();
+    stream_.lowest_layer().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.lowest_layer().close(ignored);
+    server_->metrics.disconnects(reason).Increment();
+    auto log = componentLogger("aggregator.ingest");
+    if (identified_) {
+      server_->fleet.agentDisconnected(session_);
+      server_->unregisterAgent(identity_.agentId, this);
+      log->info("agent {} ({}) disconnected: {} ({})", identity_.agentId, peer_, reason, detail);
+      server_->recordEvent(
+          kEventAgentDisconnected, identity_,
+          "agent " + identity_.agentId + " disconnected: " + reason + " (" + detail + ")");
+    } else {
+      log->warn("connection from {} closed before identifying: {} ({})", peer_, reason, detail);
+    }
+  }
+
+  Stream stream_;
+  std::shared_ptr<IngestServer::Impl> server_;
+  asio::steady_timer handshakeTimer_;
+  asio::steady_timer idleTimer_;
+  asio::steady_timer throttleTimer_;
+  FrameDecoder decoder_;
+  BatchView batch_;        // reused: decoding allocates nothing once it has grown
+  std::string reencoded_;  // backing bytes for a re-encoded unusual batch
+  std::array<char, 64 * 1024> buffer_{};
+  std::deque<std::string> outbox_;
+  std::string peer_;
+  AgentIdentity identity_;
+  FleetState::Session session_;
+  double tokens_;
+  SteadyTime lastRefill_;
+  std::uint64_t received_ = 0;  // highest sequence received on this connection
+  std::uint64_t durable_ = 0;   // highest sequence the store made durable
+  std::uint64_t acked_ = 0;     // highest sequence acked to the agent
+  bool identified_ = false;
+  bool reack_ = false;  // repeat the last ack (a duplicate of an acked batch arrived)
+  bool writing_ = false;
+  bool paused_ = false;
+  bool closed_ = false;
+  bool closeAfterWrite_ = false;
+  std::string closeReason_;
+  std::string closeDetail_;
+};
+
+}  // namespace
+
+void IngestServer::Impl::accept() {
+  acceptor.async_accept(
+      asio::make_strand(io),
+      [self = shared_from_this()](const boost::system::error_code& ec, tcp::socket socket) {
+        if (ec == asio::error::operation_aborted) return;
+        std::shared_ptr<ConnectionBase> connection;
+        std::function<void()> start;
+        {
+          std::lock_guard lock(self->mutex);
+          if (self->stopped) return;
+          if (!ec && self->open >= self->options.maxConnections) {
+            boost::system::error_code ignored;
+            socket.close(ignored);
+            self->metrics.disconnects("too_many_connections").Increment();
+          } else if (!ec) {
+            boost::system::error_code ignored;
+            socket.set_option(tcp::no_delay(true), ignored);
+            if (self->options.tls) {
+              auto c = std::make_shared<Connection<TlsStream>>(
+                  TlsStream(std::move(socket), *self->options.tls), self);
+              start = [c] { c->start(); };
+              connection = c;
+            } else {
+              auto c = std::make_shared<Connection<tcp::socket>>(std::move(socket), self);
+              start = [c] { c->start(); };
+              connection = c;
+            }
+            std::erase_if(self->connections, [](const auto& weak) { return weak.expired(); });
+            self->connections.push_back(connection);
+          }
+        }
+        if (start) {
+          self->metrics.connectionsAccepted().Increment();
+          start();
+        }
+        self->accept();
+      });
+}
+
+IngestServer::IngestServer(asio::io_context& io, IngestOptions options, FleetState& fleet,
+                           IngestMetrics& metrics, const Clock& clock, Store* store)
+    : impl_(std::make_shared<Impl>(io, std::move(options), fleet, metrics, clock, store)) {}
+
+IngestServer::~IngestServer() { stop(); }
+
+void IngestServer::listen(const HostPort& address) {
+  impl_->boundPort = openAcceptor(impl_->acceptor, address);
+  impl_->accept();
+}
+
+std::uint16_t IngestServer::port() const { return impl_->boundPort; }
+
+void IngestServer::setToken(std::string token) {
+  std::lock_guard lock(impl_->mutex);
+  impl_->token = std::move(token);
+}
+
+std::size_t IngestServer::openConnections() const { return impl_->open; }
+
+void IngestServer::progressDurable(const std::vector<AgentProgress>& progress) {
+  std::vector<std::pair<std::shared_ptr<ConnectionBase>, std::uint64_t>> targets;
+  {
+    std::lock_guard lock(impl_->mutex);
+    for (const auto& p : progress) {
+      if (auto it = impl_->byAgent.find(p.agentId); it != impl_->byAgent.end()) {
+        if (auto connection = it->second.lock()) targets.emplace_back(connection, p.lastSequence);
+      }
+    }
+  }
+  for (const auto& p : progress) impl_->fleet.markDurable(p.agentId, p.lastSequence);
+  for (auto& [connection, sequence] : targets) connection->durable(sequence);
+}
+
+void IngestServer::stop() {
+  std::vector<std::weak_ptr<ConnectionBase>> connections;
+  {
+    std::lock_guard lock(impl_->mutex);
+    if (impl_->stopped) return;
+    impl_->stopped = true;
+    connections.swap(impl_->connections);
+  }
+  asio::post(impl_->io, [impl = impl_] {
+    boost::system::error_code ignored;
+    impl->acceptor.close(ignored);
+  });
+  for (const auto& weak : connections) {
+    if (auto connection = weak.lock()) connection->shutdown();
+  }
+}
+
+}  // namespace fleetscale::aggregator

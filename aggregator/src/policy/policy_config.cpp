@@ -1,0 +1,457 @@
+#include "fleetscale/aggregator/policy/policy_config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <set>
+
+#include "fleetscale/shared/quantity.h"
+#include "fleetscale/shared/text.h"
+
+namespace fleetscale::aggregator {
+namespace {
+
+using scaling::MetricTarget;
+using scaling::PolicyType;
+using scaling::ScalingPolicy;
+using scaling::ScalingRules;
+using scaling::SelectPolicy;
+
+// Thrown inside the parser only, caught at the top and turned into an Error.
+struct ConfigError {
+  std::string message;
+};
+
+class Parser {
+ public:
+  explicit Parser(std::string_view source) : source_(source) {}
+
+  [[noreturn]] void fail(const YAML::Node& node, const std::string& path,
+                         const std::string& what) const {
+    const int line = node.IsDefined() ? node.Mark().line + 1 : 0;
+    throw ConfigError{std::string(source_) + (line > 0 ? ":" + std::to_string(line) : "") + ": " +
+                      path + ": " + what};
+  }
+
+  // Rejects keys the schema does not know, so a typo never silently means "default".
+  void allowOnly(const YAML::Node& map, const std::string& path,
+                 const std::set<std::string>& keys) const {
+    if (!map.IsMap()) fail(map, path, "must be a mapping");
+    for (const auto& entry : map) {
+      const auto key = entry.first.as<std::string>();
+      if (!keys.count(key)) fail(entry.first, path + "." + key, "unknown field");
+    }
+  }
+
+  std::string string(const YAML::Node& node, const std::string& path, bool required) const {
+    if (!node.IsDefined() || node.IsNull()) {
+      if (required) fail(node, path, "is required");
+      return "";
+    }
+    if (!node.IsScalar()) fail(node, path, "must be a string");
+    return node.Scalar();
+  }
+
+  std::int64_t integer(const YAML::Node& node, const std::string& path, std::int64_t min,
+                       std::int64_t max) const {
+    if (!node.IsScalar()) fail(node, path, "must be an integer");
+    const auto value = parseInt64(node.Scalar());
+    if (!value) fail(node, path, "must be an integer, not " + singleQuoted(node.Scalar()));
+    if (*value < min || *value > max) {
+      fail(node, path, "must be between " + std::to_string(min) + " and " + std::to_string(max));
+    }
+    return *value;
+  }
+
+  double number(const YAML::Node& node, const std::string& path, double min, double max) const {
+    if (!node.IsScalar()) fail(node, path, "must be a number");
+    const auto value = parseDouble(node.Scalar());
+    if (!value || *value < min || *value > max) {
+      fail(node, path, "must be a number from " + formatNumber(min) + " to " + formatNumber(max));
+    }
+    return *value;
+  }
+
+  bool boolean(const YAML::Node& node, const std::string& path) const {
+    if (!node.IsDefined()) return false;
+    if (node.IsScalar() && (node.Scalar() == "true" || node.Scalar() == "false")) {
+      return node.Scalar() == "true";
+    }
+    fail(node, path, "must be true or false");
+  }
+
+  std::chrono::milliseconds duration(const YAML::Node& node, const std::string& path) const {
+    if (!node.IsScalar()) fail(node, path, "must be a duration (30s, 5m)");
+    auto value = parseDuration(node.Scalar());
+    if (!value) fail(node, path, value.error().message);
+    return std::chrono::duration_cast<std::chrono::milliseconds>(*value);
+  }
+
+  ClusterConfig cluster(const YAML::Node& node, const std::string& path) const {
+    allowOnly(node, path,
+              {"name", "cloud", "region", "kubeconfig", "context", "server", "tokenFile", "caFile",
+               "insecureSkipTLSVerify", "inCluster", "webhook"});
+    ClusterConfig cluster;
+    cluster.name = string(node["name"], path + ".name", true);
+    cluster.cloud = string(node["cloud"], path + ".cloud", false);
+    cluster.region = string(node["region"], path + ".region", false);
+    auto& access = cluster.access;
+    int ways = 0;
+    if (node["kubeconfig"]) {
+      ++ways;
+      access.kind = ClusterAccess::Kind::kKubeconfig;
+      access.kubeconfig = string(node["kubeconfig"], path + ".kubeconfig", true);
+      access.context = string(node["context"], path + ".context", false);
+    }
+    if (node["server"]) {
+      ++ways;
+      access.kind = ClusterAccess::Kind::kServer;
+      access.server = string(node["server"], path + ".server", true);
+      if (access.server.rfind("https://", 0) != 0 && access.server.rfind("http://", 0) != 0) {
+        fail(node["server"], path + ".server", "must be an http(s):// URL");
+      }
+      access.tokenFile = string(node["tokenFile"], path + ".tokenFile", false);
+      access.caFile = string(node["caFile"], path + ".caFile", false);
+    }
+    if (boolean(node["inCluster"], path + ".inCluster")) {
+      ++ways;
+      access.kind = ClusterAccess::Kind::kInCluster;
+    }
+    if (node["webhook"]) {
+      ++ways;
+      const auto webhook = node["webhook"];
+      allowOnly(webhook, path + ".webhook", {"url", "tokenFile"});
+      access.kind = ClusterAccess::Kind::kWebhook;
+      access.webhookUrl = string(webhook["url"], path + ".webhook.url", true);
+      access.tokenFile = string(webhook["tokenFile"], path + ".webhook.tokenFile", false);
+    }
+    access.insecureSkipTlsVerify =
+        boolean(node["insecureSkipTLSVerify"], path + ".insecureSkipTLSVerify");
+    if (ways != 1) {
+      fail(node, path, "needs exactly one of kubeconfig, server, inCluster or webhook");
+    }
+    if (access.kind != ClusterAccess::Kind::kKubeconfig && node["context"]) {
+      fail(node["context"], path + ".context", "only applies with kubeconfig");
+    }
+    return cluster;
+  }
+
+  MetricTarget metric(const YAML::Node& node, const std::string& path) const {
+    allowOnly(node, path, {"type", "resource"});
+    const std::string type = string(node["type"], path + ".type", true);
+    if (type != "Resource") {
+      fail(node["type"], path + ".type",
+           "only Resource metrics are supported, not " + singleQuoted(type));
+    }
+    const auto resource = node["resource"];
+    if (!resource.IsDefined()) fail(node, path + ".resource", "is required");
+    allowOnly(resource, path + ".resource", {"name", "target"});
+    MetricTarget target;
+    const std::string name = string(resource["name"], path + ".resource.name", true);
+    if (name == "cpu") {
+      target.resource = scaling::Resource::kCpu;
+    } else if (name == "memory") {
+      target.resource = scaling::Resource::kMemory;
+    } else {
+      fail(resource["name"], path + ".resource.name", "must be cpu or memory");
+    }
+    const auto targetNode = resource["target"];
+    const std::string targetPath = path + ".resource.target";
+    if (!targetNode.IsDefined()) fail(resource, targetPath, "is required");
+    allowOnly(targetNode, targetPath, {"type", "averageUtilization", "averageValue"});
+    const std::string targetType = string(targetNode["type"], targetPath + ".type", true);
+    if (targetType == "Utilization") {
+      target.type = scaling::TargetType::kUtilization;
+      if (!targetNode["averageUtilization"])
+        fail(targetNode, targetPath + ".averageUtilization", "is required");
+      target.averageUtilization = static_cast<std::int32_t>(
+          integer(targetNode["averageUtilization"], targetPath + ".averageUtilization", 1, 100000));
+    } else if (targetType == "AverageValue") {
+      target.type = scaling::TargetType::kAverageValue;
+      const auto valueNode = targetNode["averageValue"];
+      if (!valueNode) fail(targetNode, targetPath + ".averageValue", "is required");
+      auto milli = parseQuantityMilli(string(valueNode, targetPath + ".averageValue", true));
+      if (!milli) fail(valueNode, targetPath + ".averageValue", milli.error().message);
+      if (*milli <= 0) fail(valueNode, targetPath + ".averageValue", "must be positive");
+      target.averageValueMilli = *milli;
+    } else {
+      fail(targetNode["type"], targetPath + ".type", "must be Utilization or AverageValue");
+    }
+    return target;
+  }
+
+  ScalingRules rules(const YAML::Node& node, const std::string& path) const {
+    allowOnly(node, path, {"stabilizationWindowSeconds", "selectPolicy", "policies", "tolerance"});
+    ScalingRules rules;
+    if (node["stabilizationWindowSeconds"]) {
+      rules.stabilizationWindowSeconds = static_cast<std::int32_t>(integer(
+          node["stabilizationWindowSeconds"], path + ".stabilizationWindowSeconds", 0, 3600));
+    }
+    if (node["selectPolicy"]) {
+      const std::string select = string(node["selectPolicy"], path + ".selectPolicy", true);
+      if (select == "Max") {
+        rules.selectPolicy = SelectPolicy::kMax;
+      } else if (select == "Min") {
+        rules.selectPolicy = SelectPolicy::kMin;
+      } else if (select == "Disabled") {
+        rules.selectPolicy = SelectPolicy::kDisabled;
+      } else {
+        fail(node["selectPolicy"], path + ".selectPolicy", "must be Max, Min or Disabled");
+      }
+    }
+    if (node["tolerance"]) {
+      const auto tolerance = node["tolerance"];
+      // A quantity, as in the Kubernetes API ("0.05", "50m"), or a plain number.
+      auto milli = parseQuantityMilli(string(tolerance, path + ".tolerance", true));
+      if (!milli || *milli < 0)
+        fail(tolerance, path + ".tolerance", "must be a non-negative quantity");
+      rules.tolerance = static_cast<double>(*milli) / 1000.0;
+    }
+    if (node["policies"]) {
+      const auto policies = node["policies"];
+      if (!policies.IsSequence()) fail(policies, path + ".policies", "must be a list");
+      std::vector<ScalingPolicy> parsed;
+      for (std::size_t i = 0; i < policies.size(); ++i) {
+        const std::string policyPath = path + ".policies[" + std::to_string(i) + "]";
+        const auto policy = policies[i];
+        allowOnly(policy, policyPath, {"type", "value", "periodSeconds"});
+        ScalingPolicy p;
+        const std::string type = string(policy["type"], policyPath + ".type", true);
+        if (type == "Pods") {
+          p.type = PolicyType::kPods;
+        } else if (type == "Percent") {
+          p.type = PolicyType::kPercent;
+        } else {
+          fail(policy["type"], policyPath + ".type", "must be Pods or Percent");
+        }
+        if (!policy["value"]) fail(policy, policyPath + ".value", "is required");
+        if (!policy["periodSeconds"]) fail(policy, policyPath + ".periodSeconds", "is required");
+        p.value = static_cast<std::int32_t>(
+            integer(policy["value"], policyPath + ".value", 1, 1'000'000));
+        p.periodSeconds = static_cast<std::int32_t>(
+            integer(policy["periodSeconds"], policyPath + ".periodSeconds", 1, 1800));
+        parsed.push_back(p);
+      }
+      if (parsed.empty()) fail(policies, path + ".policies", "must not be empty");
+      rules.policies = parsed;
+    }
+    return rules;
+  }
+
+  WorkloadConfig workload(const YAML::Node& node, const std::string& path,
+                          const scaling::WorkloadPolicy& defaults) const {
+    allowOnly(node, path,
+              {"namespace", "name", "kind", "minReplicas", "maxReplicas", "metrics", "behavior",
+               "clusters"});
+    WorkloadConfig workload;
+    workload.policy = defaults;
+    workload.namespaceName = string(node["namespace"], path + ".namespace", true);
+    workload.name = string(node["name"], path + ".name", true);
+    if (node["kind"]) workload.kind = string(node["kind"], path + ".kind", true);
+    if (workload.kind != "Deployment" && workload.kind != "StatefulSet") {
+      fail(node["kind"], path + ".kind", "must be Deployment or StatefulSet");
+    }
+    auto& policy = workload.policy;
+    policy.minReplicas = node["minReplicas"]
+                             ? static_cast<std::int32_t>(
+                                   integer(node["minReplicas"], path + ".minReplicas", 1, 100000))
+                             : 1;
+    if (!node["maxReplicas"]) fail(node, path + ".maxReplicas", "is required");
+    policy.maxReplicas =
+        static_cast<std::int32_t>(integer(node["maxReplicas"], path + ".maxReplicas", 1, 100000));
+    if (policy.maxReplicas < policy.minReplicas) {
+      fail(node["maxReplicas"], path + ".maxReplicas", "must be at least minReplicas");
+    }
+    const auto metrics = node["metrics"];
+    if (!metrics.IsDefined() || !metrics.IsSequence() || metrics.size() == 0) {
+      fail(metrics.IsDefined() ? metrics : node, path + ".metrics", "must be a non-empty list");
+    }
+    for (std::size_t i = 0; i < metrics.size(); ++i) {
+      policy.metrics.push_back(metric(metrics[i], path + ".metrics[" + std::to_string(i) + "]"));
+    }
+    if (node["behavior"]) {
+      const auto behavior = node["behavior"];
+      allowOnly(behavior, path + ".behavior", {"scaleUp", "scaleDown"});
+      scaling::Behavior parsed;
+      if (behavior["scaleUp"])
+        parsed.scaleUp = rules(behavior["scaleUp"], path + ".behavior.scaleUp");
+      if (behavior["scaleDown"])
+        parsed.scaleDown = rules(behavior["scaleDown"], path + ".behavior.scaleDown");
+      policy.behavior = parsed;
+    }
+    if (node["clusters"]) {
+      const auto clusters = node["clusters"];
+      if (!clusters.IsSequence()) {
+        fail(clusters, path + ".clusters", "must be a list of cluster names or placements");
+      }
+      for (std::size_t i = 0; i < clusters.size(); ++i) {
+        auto entry = placement(clusters[i], path + ".clusters[" + std::to_string(i) + "]");
+        if (!clusters[i].IsMap() || !clusters[i]["preference"])
+          entry.preference = static_cast<int>(i);
+        if (entry.maxReplicas && *entry.maxReplicas < entry.minReplicas) {
+          fail(clusters[i]["maxReplicas"],
+               path + ".clusters[" + std::to_string(i) + "].maxReplicas",
+               "must be at least minReplicas");
+        }
+        workload.clusters.push_back(std::move(entry));
+      }
+      std::int64_t minimums = 0;
+      for (const auto& entry : workload.clusters) minimums += entry.minReplicas;
+      if (minimums > policy.maxReplicas) {
+        fail(clusters, path + ".clusters",
+             "the clusters' minReplicas add up to " + std::to_string(minimums) +
+                 ", more than maxReplicas " + std::to_string(policy.maxReplicas));
+      }
+    }
+    return workload;
+  }
+
+  // A cluster name, or a mapping with the name and its placement settings.
+  WorkloadCluster placement(const YAML::Node& node, const std::string& path) const {
+    WorkloadCluster entry;
+    if (node.IsScalar()) {
+      entry.name = string(node, path, true);
+      return entry;
+    }
+    allowOnly(node, path,
+              {"name", "weight", "minReplicas", "maxReplicas", "preference", "fitToAllocatable"});
+    entry.name = string(node["name"], path + ".name", true);
+    if (node["weight"]) entry.weight = number(node["weight"], path + ".weight", 0, 1e6);
+    if (node["minReplicas"]) {
+      entry.minReplicas =
+          static_cast<std::int32_t>(integer(node["minReplicas"], path + ".minReplicas", 0, 100000));
+    }
+    if (node["maxReplicas"]) {
+      entry.maxReplicas =
+          static_cast<std::int32_t>(integer(node["maxReplicas"], path + ".maxReplicas", 0, 100000));
+    }
+    if (node["preference"]) {
+      entry.preference =
+          static_cast<int>(integer(node["preference"], path + ".preference", -1000, 1000));
+    }
+    entry.fitToAllocatable = boolean(node["fitToAllocatable"], path + ".fitToAllocatable");
+    return entry;
+  }
+
+  scaling::WorkloadPolicy defaults(const YAML::Node& node) const {
+    scaling::WorkloadPolicy policy;
+    if (!node.IsDefined()) return policy;
+    allowOnly(node, "defaults",
+              {"tolerance", "cpuInitializationPeriod", "initialReadinessDelay",
+               "downscaleStabilization"});
+    if (node["tolerance"]) {
+      const double tolerance = number(node["tolerance"], "defaults.tolerance", 0, 10);
+      policy.calculator.tolerances = scaling::Tolerances{tolerance, tolerance};
+    }
+    if (node["cpuInitializationPeriod"]) {
+      policy.calculator.cpuInitializationPeriod =
+          duration(node["cpuInitializationPeriod"], "defaults.cpuInitializationPeriod");
+    }
+    if (node["initialReadinessDelay"]) {
+      policy.calculator.delayOfInitialReadinessStatus =
+          duration(node["initialReadinessDelay"], "defaults.initialReadinessDelay");
+    }
+    if (node["downscaleStabilization"]) {
+      policy.downscaleStabilizationSeconds = static_cast<std::int32_t>(
+          std::chrono::duration_cast<std::chrono::seconds>(
+              duration(node["downscaleStabilization"], "defaults.downscaleStabilization"))
+              .count());
+    }
+    return policy;
+  }
+
+ private:
+  static std::string formatNumber(double value) {
+    std::string text = std::to_string(value);
+    while (text.size() > 1 && text.back() == '0') text.pop_back();
+    if (!text.empty() && text.back() == '.') text.pop_back();
+    return text;
+  }
+
+  std::string_view source_;
+};
+
+}  // namespace
+
+const WorkloadConfig* PolicyConfig::findWorkload(std::string_view namespaceName,
+                                                 std::string_view name) const {
+  for (const auto& workload : workloads) {
+    if (workload.namespaceName == namespaceName && workload.name == name) return &workload;
+  }
+  return nullptr;
+}
+
+const ClusterConfig* PolicyConfig::findCluster(std::string_view name) const {
+  for (const auto& cluster : clusters) {
+    if (cluster.name == name) return &cluster;
+  }
+  return nullptr;
+}
+
+Result<PolicyConfig> parsePolicyConfig(std::string_view yaml, std::string_view source) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(yaml));
+  } catch (const YAML::Exception& e) {
+    return Error{std::string(source) + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg};
+  }
+  Parser parser(source);
+  try {
+    PolicyConfig config;
+    if (root.IsNull()) return config;
+    // Top-level keys the aggregator's flag options own are allowed too (one file can hold both).
+    if (!root.IsMap()) parser.fail(root, "(top level)", "must be a mapping");
+    const auto defaults = parser.defaults(root["defaults"]);
+    std::set<std::string> clusterNames;
+    if (const auto clusters = root["clusters"]; clusters.IsDefined()) {
+      if (!clusters.IsSequence()) parser.fail(clusters, "clusters", "must be a list");
+      for (std::size_t i = 0; i < clusters.size(); ++i) {
+        const std::string path = "clusters[" + std::to_string(i) + "]";
+        auto cluster = parser.cluster(clusters[i], path);
+        if (!clusterNames.insert(cluster.name).second) {
+          parser.fail(clusters[i]["name"], path + ".name",
+                      "duplicate cluster " + singleQuoted(cluster.name));
+        }
+        config.clusters.push_back(std::move(cluster));
+      }
+    }
+    std::set<std::string> workloadKeys;
+    if (const auto workloads = root["workloads"]; workloads.IsDefined()) {
+      if (!workloads.IsSequence()) parser.fail(workloads, "workloads", "must be a list");
+      for (std::size_t i = 0; i < workloads.size(); ++i) {
+        const std::string path = "workloads[" + std::to_string(i) + "]";
+        auto workload = parser.workload(workloads[i], path, defaults);
+        if (!workloadKeys.insert(workload.key()).second) {
+          parser.fail(workloads[i]["name"], path,
+                      "duplicate workload " + singleQuoted(workload.key()));
+        }
+        std::set<std::string> placed;
+        for (std::size_t c = 0; c < workload.clusters.size(); ++c) {
+          const std::string& name = workload.clusters[c].name;
+          const auto entryNode = workloads[i]["clusters"][c];
+          const auto nameNode = entryNode.IsMap() ? entryNode["name"] : entryNode;
+          const std::string entryPath = path + ".clusters[" + std::to_string(c) + "]";
+          if (!clusterNames.count(name)) {
+            parser.fail(nameNode, entryPath, "unknown cluster " + singleQuoted(name));
+          }
+          if (!placed.insert(name).second) {
+            parser.fail(nameNode, entryPath, "cluster " + singleQuoted(name) + " listed twice");
+          }
+        }
+        config.workloads.push_back(std::move(workload));
+      }
+    }
+    return config;
+  } catch (const ConfigError& e) {
+    return Error{e.message};
+  } catch (const YAML::Exception& e) {
+    return Error{std::string(source) + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg};
+  }
+}
+
+Result<PolicyConfig> loadPolicyConfig(const std::string& path) {
+  auto text = readFile(path);
+  if (!text) return text.error();
+  return parsePolicyConfig(*text, path);
+}
+
+}  // namespace fleetscale::aggregator

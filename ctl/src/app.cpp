@@ -1,0 +1,329 @@
+#include "fleetscale/ctl/app.h"
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <ctime>
+#include <functional>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "fleetscale/ctl/table.h"
+#include "fleetscale/ctl/views.h"
+#include "fleetscale/shared/curl_http_client.h"
+#include "fleetscale/shared/options.h"
+#include "fleetscale/shared/version.h"
+#include "format.h"
+
+namespace fleetscale::ctl {
+namespace {
+
+using nlohmann::json;
+using namespace format;
+
+struct CtlOptions {
+  std::string server = "http://127.0.0.1:7080";
+  std::string token;
+  std::string output = "table";
+  std::string cluster, node, namespaceName, workload, kind, agent, since, limit;
+  std::string topWhat = "all";
+  std::string target;  // explain's namespace/name, drain's cluster
+};
+
+// One API call and how to render its answer; an error from `render` means "not found".
+struct CtlRequest {
+  std::string method;
+  std::string path;
+  std::function<Result<std::string>(const json&)> render;
+};
+
+template <typename Render>
+CtlRequest get(std::string path, Render render) {
+  return CtlRequest{"GET", std::move(path),
+                    [render](const json& body) -> Result<std::string> { return render(body); }};
+}
+
+Result<std::string> explainLatest(const std::string& workload, const json& body) {
+  if (!body["items"].is_array() || body["items"].empty()) {
+    return Error{"no decision recorded for " + workload +
+                 " (is it in the policy, and has the aggregator seen its pods?)"};
+  }
+  return explainView(body["items"][0]);
+}
+
+std::string workloadsTable(const json& body) {
+  Rows rows;
+  for (const auto& w : body["items"]) {
+    rows.push_back({text(w["namespace"]), text(w["kind"]) + "/" + text(w["name"]),
+                    std::to_string(w["clusters"].size()),
+                    text(w["replicas_ready"]) + "/" + text(w["replicas"]),
+                    cores(w["cpu_usage_cores"]), cores(w["cpu_request_cores"]),
+                    percent(w["cpu_utilization"]), bytes(w["memory_usage_bytes"]),
+                    percent(w["memory_utilization"])});
+  }
+  return renderTable({"NAMESPACE", "WORKLOAD", "CLUSTERS", "READY", "CPU(cores)", "CPU REQUEST",
+                      "CPU%", "MEMORY", "MEMORY%"},
+                     rows);
+}
+
+std::string clustersTable(const json& body) {
+  Rows rows;
+  for (const auto& c : body["items"]) {
+    const int nodes = c["nodes"].get<int>();
+    rows.push_back(
+        {text(c["name"]), text(c["health"]),
+         std::to_string(nodes - c["stale_nodes"].get<int>()) + "/" + std::to_string(nodes),
+         text(c["agents_connected"]), text(c["containers"]), text(c["workloads"]),
+         cores(c["cpu_usage_cores"]) + "/" + cores(c["cpu_capacity_cores"]),
+         bytes(c["memory_usage_bytes"]) + "/" + bytes(c["memory_capacity_bytes"])});
+  }
+  return renderTable({"CLUSTER", "HEALTH", "NODES(fresh)", "AGENTS", "CONTAINERS", "WORKLOADS",
+                      "CPU(cores)", "MEMORY"},
+                     rows);
+}
+
+std::string nodesTable(const json& body) {
+  Rows rows;
+  for (const auto& n : body["items"]) {
+    const std::string status = n["stale"].get<bool>()       ? "stale"
+                               : n["connected"].get<bool>() ? "connected"
+                                                            : "disconnected";
+    rows.push_back({text(n["cluster"]), text(n["node"]), status, text(n["containers"]),
+                    cores(n["cpu_usage_cores"]) + "/" + cores(n["cpu_capacity_cores"]),
+                    bytes(n["memory_usage_bytes"]) + "/" + bytes(n["memory_capacity_bytes"]),
+                    text(n["agent_version"]), text(n["last_sequence"])});
+  }
+  return renderTable(
+      {"CLUSTER", "NODE", "STATUS", "CONTAINERS", "CPU(cores)", "MEMORY", "AGENT", "SEQUENCE"},
+      rows);
+}
+
+std::string containersTable(const json& body) {
+  Rows rows;
+  for (const auto& c : body["items"]) {
+    rows.push_back({text(c["cluster"]), text(c["node"]), shortId(text(c["id"])), text(c["runtime"]),
+                    text(c["namespace"]), text(c["pod"]), cores(c["cpu_cores"]),
+                    cores(c["cpu_limit_cores"]), bytes(c["memory_working_set_bytes"]),
+                    bytes(c["memory_limit_bytes"]), c.value("stale", false) ? "stale" : "fresh"});
+  }
+  return renderTable({"CLUSTER", "NODE", "CONTAINER", "RUNTIME", "NAMESPACE", "POD", "CPU(cores)",
+                      "CPU LIMIT", "WORKING SET", "MEM LIMIT", "STATUS"},
+                     rows);
+}
+
+std::string decisionsTable(const json& body) {
+  Rows rows;
+  for (const auto& d : body["items"]) {
+    rows.push_back({utcTime(d["time_unix_ms"]), text(d["namespace"]),
+                    text(d["kind"]) + "/" + text(d["name"]), text(d["current_replicas"]),
+                    text(d["desired_replicas"]), text(d["reason"])});
+  }
+  return renderTable({"TIME", "NAMESPACE", "WORKLOAD", "CURRENT", "DESIRED", "REASON"}, rows);
+}
+
+std::string eventsTable(const json& body) {
+  Rows rows;
+  for (const auto& e : body["items"]) {
+    rows.push_back({utcTime(e["time_unix_ms"]), text(e["kind"]), text(e["cluster"]),
+                    text(e["agent_id"]), text(e["message"])});
+  }
+  return renderTable({"TIME", "KIND", "CLUSTER", "AGENT", "MESSAGE"}, rows);
+}
+
+int exitCodeFor(long status) {
+  if (status == 400) return kCtlUsageError;
+  if (status == 401 || status == 403) return kCtlAuthError;
+  if (status == 404) return kCtlNotFound;
+  return kCtlServerError;
+}
+
+}  // namespace
+
+std::string queryString(const std::vector<std::pair<std::string, std::string>>& params) {
+  std::string out;
+  for (const auto& [name, value] : params) {
+    if (value.empty()) continue;
+    out += out.empty() ? "?" : "&";
+    out += name + "=";
+    for (unsigned char c : value) {
+      if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+        out.push_back(static_cast<char>(c));
+      } else {
+        char escaped[4];
+        std::snprintf(escaped, sizeof(escaped), "%%%02X", c);
+        out += escaped;
+      }
+    }
+  }
+  return out;
+}
+
+int runCtl(const std::vector<std::string>& args, HttpClient& http, std::ostream& out,
+           std::ostream& err) {
+  CLI::App app{"fleetscalectl: inspect a running fleetscale aggregator", "fleetscalectl"};
+  CtlOptions o;
+  app.add_option("--server", o.server, "aggregator HTTP address")
+      ->envname("FLEETSCALE_SERVER")
+      ->capture_default_str();
+  app.add_option("--token", o.token, "admin token for mutating commands")
+      ->envname("FLEETSCALE_TOKEN");
+  app.add_option("-o,--output", o.output, "table or json")
+      ->check(CLI::IsMember({"table", "json"}))
+      ->capture_default_str();
+  app.set_version_flag("--version", std::string("fleetscalectl ") + kVersion);
+  app.require_subcommand(1);
+  app.footer(
+      "Exit codes: 0 ok, 1 aggregator unreachable or failing, 2 usage error, 3 not authorized, "
+      "4 not found.");
+  auto* top =
+      app.add_subcommand("top", "workloads and clusters with their usage, like kubectl top");
+  top->add_option("what", o.topWhat, "workloads, clusters or all")
+      ->check(CLI::IsMember({"workloads", "clusters", "all"}))
+      ->capture_default_str();
+  top->add_option("--namespace", o.namespaceName, "only workloads in this namespace");
+  top->add_option("--cluster", o.cluster, "only workloads running in this cluster");
+  auto* nodes = app.add_subcommand("nodes", "agents and their nodes");
+  nodes->add_option("--cluster", o.cluster, "only this cluster");
+  auto* containers = app.add_subcommand("containers", "containers and their latest samples");
+  containers->add_option("--cluster", o.cluster, "only this cluster");
+  containers->add_option("--node", o.node, "only this node");
+  containers->add_option("--namespace", o.namespaceName, "only this namespace");
+  containers->add_option("--workload", o.workload, "only this workload");
+  containers->add_option("--limit", o.limit, "at most this many (default 1000)");
+  auto* decisions = app.add_subcommand("decisions", "scaling decisions, newest first");
+  decisions->add_option("--namespace", o.namespaceName, "only this namespace");
+  decisions->add_option("--workload", o.workload, "only this workload");
+  decisions->add_option("--since", o.since, "a duration back (15m) or an RFC 3339 time");
+  decisions->add_option("--limit", o.limit, "at most this many (default 100)");
+  auto* events = app.add_subcommand("events", "agent, cluster, config and action events");
+  events->add_option("--kind", o.kind,
+                     "agent_connected, agent_disconnected, cluster_health, cluster_drain, "
+                     "config_reload, action, capacity");
+  events->add_option("--cluster", o.cluster, "only this cluster");
+  events->add_option("--agent", o.agent, "only this agent id");
+  events->add_option("--since", o.since, "a duration back (15m) or an RFC 3339 time");
+  events->add_option("--limit", o.limit, "at most this many (default 100)");
+  auto* status = app.add_subcommand(
+      "status", "clusters, workloads per cluster (desired, current, ready) and drains");
+  auto* explain =
+      app.add_subcommand("explain", "why the latest decision for a workload came out as it did");
+  explain->add_option("workload", o.target, "namespace/name")->required();
+  auto* drain = app.add_subcommand(
+      "drain", "move every workload off a cluster, step by step (needs the admin token)");
+  drain->add_option("cluster", o.target, "cluster name from the policy")->required();
+  auto* undrain =
+      app.add_subcommand("undrain", "let a drained cluster take workloads again (admin token)");
+  undrain->add_option("cluster", o.target, "cluster name from the policy")->required();
+  auto* reload = app.add_subcommand("reload", "re-read the policy file (needs the admin token)");
+  try {
+    std::vector<std::string> reversed(args.rbegin(), args.rend());
+    app.parse(std::move(reversed));
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e, out, err);
+    return code == 0 ? kCtlOk : kCtlUsageError;
+  }
+
+  std::vector<CtlRequest> requests;
+  if (top->parsed()) {
+    if (o.topWhat != "clusters") {
+      requests.push_back(get("/api/v1/workloads" + queryString({{"namespace", o.namespaceName},
+                                                                {"cluster", o.cluster}}),
+                             workloadsTable));
+    }
+    if (o.topWhat != "workloads") requests.push_back(get("/api/v1/clusters", clustersTable));
+  } else if (nodes->parsed()) {
+    requests.push_back(get("/api/v1/nodes" + queryString({{"cluster", o.cluster}}), nodesTable));
+  } else if (containers->parsed()) {
+    requests.push_back(get("/api/v1/containers" + queryString({{"cluster", o.cluster},
+                                                               {"node", o.node},
+                                                               {"namespace", o.namespaceName},
+                                                               {"workload", o.workload},
+                                                               {"limit", o.limit}}),
+                           containersTable));
+  } else if (decisions->parsed()) {
+    requests.push_back(get("/api/v1/decisions" + queryString({{"namespace", o.namespaceName},
+                                                              {"workload", o.workload},
+                                                              {"since", o.since},
+                                                              {"limit", o.limit}}),
+                           decisionsTable));
+  } else if (events->parsed()) {
+    requests.push_back(get("/api/v1/events" + queryString({{"kind", o.kind},
+                                                           {"cluster", o.cluster},
+                                                           {"agent", o.agent},
+                                                           {"since", o.since},
+                                                           {"limit", o.limit}}),
+                           eventsTable));
+  } else if (status->parsed()) {
+    requests.push_back(get("/api/v1/status", statusView));
+  } else if (explain->parsed()) {
+    const auto slash = o.target.find('/');
+    if (slash == std::string::npos || slash == 0 || slash + 1 == o.target.size()) {
+      err << "fleetscalectl: explain needs namespace/name, got '" << o.target << "'\n";
+      return kCtlUsageError;
+    }
+    requests.push_back(CtlRequest{
+        "GET",
+        "/api/v1/decisions" + queryString({{"namespace", o.target.substr(0, slash)},
+                                           {"workload", o.target.substr(slash + 1)},
+                                           {"limit", "1"}}),
+        [workload = o.target](const json& body) { return explainLatest(workload, body); }});
+  } else if (drain->parsed() || undrain->parsed()) {
+    const bool draining = drain->parsed();
+    requests.push_back(CtlRequest{
+        "POST", "/api/v1/clusters/" + o.target + (draining ? "/drain" : "/undrain"),
+        [draining, cluster = o.target](const json&) -> Result<std::string> {
+          return draining ? "cluster " + cluster +
+                                " is draining: workloads move off it step by step; follow it "
+                                "with `fleetscalectl status`\n"
+                          : "cluster " + cluster + " takes workloads again\n";
+        }});
+  } else if (reload->parsed()) {
+    requests.push_back(CtlRequest{"POST", "/api/v1/reload", [](const json&) -> Result<std::string> {
+                                    return std::string("policy reloaded\n");
+                                  }});
+  }
+
+  json bodies = json::array();
+  std::string tables;
+  for (const auto& [method, path, render] : requests) {
+    HttpClientRequest request;
+    request.method = method;
+    request.url = o.server + path;
+    if (!o.token.empty()) request.headers.emplace_back("Authorization", "Bearer " + o.token);
+    auto response = http.send(request);
+    if (!response) {
+      err << "fleetscalectl: cannot reach the aggregator at " << o.server << ": "
+          << response.error().message << "\n";
+      return kCtlServerError;
+    }
+    const json body = json::parse(response->body, nullptr, false);
+    if (response->status != 200 || body.is_discarded() || !body.is_object()) {
+      err << "fleetscalectl: " << request.url << " answered " << response->status << ": "
+          << (body.is_object() && body.contains("error") ? text(body["error"]) : response->body);
+      if ((response->status == 401 || response->status == 403) && o.token.empty())
+        err << " (pass the admin token with --token or FLEETSCALE_TOKEN)";
+      err << "\n";
+      return response->status == 200 ? kCtlServerError : exitCodeFor(response->status);
+    }
+    auto rendered = render(body);
+    if (!rendered) {
+      err << "fleetscalectl: " << rendered.error().message << "\n";
+      return kCtlNotFound;
+    }
+    if (!tables.empty()) tables += "\n";
+    tables += *rendered;
+    bodies.push_back(body);
+  }
+  if (o.output == "json") {
+    out << (bodies.size() == 1 ? bodies[0] : bodies).dump(2) << "\n";
+  } else {
+    out << tables;
+  }
+  return kCtlOk;
+}
+
+int ctlMain(int argc, char** argv) {
+  CurlHttpClient http;
+  return runCtl(std::vector<std::string>(argv + 1, argv + argc), http, std::cout, std::cerr);
+}
+
+}  // namespace fleetscale::ctl

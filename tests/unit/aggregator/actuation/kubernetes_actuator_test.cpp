@@ -1,0 +1,246 @@
+// The Kubernetes and webhook actuators against a scripted HTTP client: every status the API can
+// answer, retries, and optimistic concurrency. (The simulated fleet's real API server covers the
+// same paths end to end in the integration tests.)
+#include "fleetscale/aggregator/actuation/kubernetes_actuator.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <deque>
+#include <nlohmann/json.hpp>
+
+#include "fleetscale/aggregator/actuation/webhook_actuator.h"
+
+namespace fleetscale::aggregator {
+namespace {
+
+using nlohmann::json;
+
+// Answers requests from a script and records them.
+class ScriptedHttp final : public HttpClient {
+ public:
+  explicit ScriptedHttp(std::deque<Result<HttpClientResponse>> script)
+      : script_(std::move(script)) {}
+  Result<HttpClientResponse> send(const HttpClientRequest& request) override {
+    requests.push_back(request);
+    if (script_.empty()) return Error{"script exhausted"};
+    auto next = script_.front();
+    script_.pop_front();
+    return next;
+  }
+  std::vector<HttpClientRequest> requests;
+
+ private:
+  std::deque<Result<HttpClientResponse>> script_;
+};
+
+Result<HttpClientResponse> scale(int replicas, const std::string& resourceVersion) {
+  return HttpClientResponse{
+      200,
+      json{{"kind", "Scale"},
+           {"apiVersion", "autoscaling/v1"},
+           {"metadata",
+            {{"name", "web"}, {"namespace", "shop"}, {"resourceVersion", resourceVersion}}},
+           {"spec", {{"replicas", replicas}}},
+           {"status", {{"replicas", replicas}}}}
+          .dump(),
+      {}};
+}
+
+Result<HttpClientResponse> status(long code, const std::string& message) {
+  return HttpClientResponse{
+      code,
+      json{{"kind", "Status"}, {"status", "Failure"}, {"message", message}, {"code", code}}.dump(),
+      {}};
+}
+
+struct Harness {
+  explicit Harness(std::deque<Result<HttpClientResponse>> script) {
+    auto http = std::make_unique<ScriptedHttp>(std::move(script));
+    scripted = http.get();
+    KubeCredentials credentials;
+    credentials.server = "https://api.sim:6443";
+    credentials.bearerToken = "tok";
+    actuator = std::make_unique<KubernetesActuator>(
+        std::move(http), credentials, KubernetesActuatorOptions{},
+        [this](std::chrono::milliseconds d) { slept.push_back(d); });
+  }
+  ScriptedHttp* scripted;
+  std::vector<std::chrono::milliseconds> slept;
+  std::unique_ptr<KubernetesActuator> actuator;
+};
+
+const WorkloadRef kWeb{"shop", "Deployment", "web"};
+ScaleRequest request(int replicas) { return ScaleRequest{kWeb, replicas, "d-1", "load", 7, {}}; }
+
+TEST(KubernetesActuatorTest, ScalePaths) {
+  EXPECT_EQ(KubernetesActuator::scalePath(kWeb),
+            "/apis/apps/v1/namespaces/shop/deployments/web/scale");
+  EXPECT_EQ(KubernetesActuator::scalePath({"db", "StatefulSet", "pg"}),
+            "/apis/apps/v1/namespaces/db/statefulsets/pg/scale");
+}
+
+TEST(KubernetesActuatorTest, GetThenPutWithTheReadResourceVersion) {
+  Harness h({scale(2, "41"), scale(5, "42")});
+  auto outcome = h.actuator->setScale(request(5));
+  ASSERT_TRUE(outcome.ok()) << outcome.message;
+  EXPECT_EQ(outcome.status.specReplicas, 5);
+  EXPECT_EQ(outcome.attempts, 2);
+  ASSERT_EQ(h.scripted->requests.size(), 2u);
+  const auto& put = h.scripted->requests[1];
+  EXPECT_EQ(put.method, "PUT");
+  EXPECT_EQ(put.url, "https://api.sim:6443/apis/apps/v1/namespaces/shop/deployments/web/scale");
+  const auto body = json::parse(put.body);
+  EXPECT_EQ(body["spec"]["replicas"], 5);
+  EXPECT_EQ(body["metadata"]["resourceVersion"], "41");
+  bool bearer = false;
+  for (const auto& [name, value] : put.headers)
+    bearer |= name == "Authorization" && value == "Bearer tok";
+  EXPECT_TRUE(bearer);
+}
+
+TEST(KubernetesActuatorTest, NoWriteWhenAlreadyAtTheDesiredCount) {
+  Harness h({scale(5, "41")});
+  auto outcome = h.actuator->setScale(request(5));
+  ASSERT_TRUE(outcome.ok());
+  EXPECT_EQ(h.scripted->requests.size(), 1u);
+}
+
+TEST(KubernetesActuatorTest, ConflictRereadsAndWritesAgain) {
+  Harness h({scale(2, "41"), status(409, "the object has been modified"), scale(3, "43"),
+             scale(5, "44")});
+  auto outcome = h.actuator->setScale(request(5));
+  ASSERT_TRUE(outcome.ok()) << outcome.message;
+  ASSERT_EQ(h.scripted->requests.size(), 4u);
+  EXPECT_EQ(json::parse(h.scripted->requests[3].body)["metadata"]["resourceVersion"], "43");
+  EXPECT_TRUE(h.slept.empty()) << "conflicts re-read at once";
+}
+
+TEST(KubernetesActuatorTest, ConflictStormGivesUp) {
+  std::deque<Result<HttpClientResponse>> script;
+  for (int i = 0; i < 10; ++i) {
+    script.push_back(scale(2, std::to_string(i)));
+    script.push_back(status(409, "conflict"));
+  }
+  Harness h(script);
+  auto outcome = h.actuator->setScale(request(5));
+  EXPECT_EQ(outcome.error, ActuationError::kConflict);
+  EXPECT_EQ(h.scripted->requests.size(), 12u) << "1 try + 5 re-reads, each a GET and a PUT";
+}
+
+TEST(KubernetesActuatorTest, ServerErrorsAndTimeoutsAreRetriedWithBackoff) {
+  Harness h({status(503, "overloaded"), Error{"Operation timed out after 5000 milliseconds"},
+             scale(2, "1"), scale(4, "2")});
+  auto outcome = h.actuator->setScale(request(4));
+  ASSERT_TRUE(outcome.ok()) << outcome.message;
+  EXPECT_EQ(outcome.attempts, 4);
+  EXPECT_EQ(h.slept.size(), 2u);
+}
+
+TEST(KubernetesActuatorTest, PersistentFailureReportsTheLastError) {
+  Harness h({Error{"connect refused"}, Error{"connect refused"}, Error{"connect refused"},
+             Error{"connect refused"}});
+  auto outcome = h.actuator->setScale(request(4));
+  EXPECT_EQ(outcome.error, ActuationError::kTransport);
+  EXPECT_EQ(outcome.attempts, 4);
+  EXPECT_NE(outcome.message.find("connect refused"), std::string::npos);
+}
+
+TEST(KubernetesActuatorTest, AuthAndNotFoundAreDistinctAndNotRetried) {
+  {
+    Harness h({status(401, "Unauthorized")});
+    auto outcome = h.actuator->getScale(kWeb);
+    EXPECT_EQ(outcome.error, ActuationError::kUnauthorized);
+    EXPECT_NE(outcome.message.find("token or client certificate"), std::string::npos);
+    EXPECT_EQ(h.scripted->requests.size(), 1u);
+  }
+  {
+    Harness h({scale(1, "1"), status(403, "deployments.apps \"web\" is forbidden")});
+    auto outcome = h.actuator->setScale(request(4));
+    EXPECT_EQ(outcome.error, ActuationError::kForbidden);
+    EXPECT_NE(outcome.message.find("is forbidden"), std::string::npos)
+        << "the API's Status message";
+    EXPECT_NE(outcome.message.find("deployments/scale in namespace shop"), std::string::npos);
+  }
+  {
+    Harness h({status(404, "deployments.apps \"web\" not found")});
+    EXPECT_EQ(h.actuator->getScale(kWeb).error, ActuationError::kNotFound);
+  }
+  {
+    Harness h({HttpClientResponse{200, "<html>proxy</html>", {}}});
+    EXPECT_EQ(h.actuator->getScale(kWeb).error, ActuationError::kInvalidResponse);
+  }
+}
+
+TEST(WebhookActuatorTest, PostsTheDecisionAndReadsTheCurrentCount) {
+  auto http = std::make_unique<ScriptedHttp>(std::deque<Result<HttpClientResponse>>{
+      HttpClientResponse{503, "busy", {}},
+      HttpClientResponse{200, R"({"currentReplicas":3})", {}}});
+  ScriptedHttp* scripted = http.get();
+  WebhookActuatorOptions options;
+  options.url = "https://ops.example/scale";
+  options.bearerToken = "hook";
+  options.cluster = "vm-eu";
+  WebhookActuator actuator(std::move(http), options, [](std::chrono::milliseconds) {});
+  auto outcome = actuator.setScale(request(6));
+  ASSERT_TRUE(outcome.ok()) << outcome.message;
+  EXPECT_EQ(outcome.status.statusReplicas, 3);
+  EXPECT_EQ(outcome.attempts, 2);
+  const auto body = json::parse(scripted->requests.back().body);
+  EXPECT_EQ(body["cluster"], "vm-eu");
+  EXPECT_EQ(body["desiredReplicas"], 6);
+  EXPECT_EQ(body["decisionId"], "d-1");
+  EXPECT_EQ(body["fencingToken"], 7);
+  EXPECT_EQ(actuator.getScale(kWeb).error, ActuationError::kUnsupported);
+}
+
+TEST(KubernetesActuatorFencingTest, TheWriteCarriesTheTermAndIsNotSentByADeposedLeader) {
+  Harness h({scale(2, "10"), scale(5, "11")});
+  auto write = request(5);
+  std::vector<std::chrono::milliseconds> asked;
+  bool leader = true;
+  write.stillLeader = [&](std::chrono::milliseconds within) {
+    asked.push_back(within);
+    return leader;
+  };
+  ASSERT_TRUE(h.actuator->setScale(write).ok());
+  const auto& put = h.scripted->requests.back();
+  EXPECT_EQ(put.method, "PUT");
+  const auto header = std::find_if(put.headers.begin(), put.headers.end(),
+                                   [](const auto& kv) { return kv.first == kFencingTokenHeader; });
+  ASSERT_NE(header, put.headers.end());
+  EXPECT_EQ(header->second, "7");
+  ASSERT_EQ(asked.size(), 1u) << "checked before the PUT only";
+  EXPECT_EQ(asked[0], KubernetesActuatorOptions{}.requestTimeout)
+      << "the lease must outlast the request";
+
+  Harness deposed({scale(2, "10")});
+  leader = false;
+  const auto outcome = deposed.actuator->setScale(write);
+  EXPECT_EQ(outcome.error, ActuationError::kFenced) << outcome.message;
+  EXPECT_NE(outcome.message.find("no longer the leader of term 7"), std::string::npos);
+  ASSERT_EQ(deposed.scripted->requests.size(), 1u) << "the GET, never the PUT";
+  EXPECT_EQ(deposed.scripted->requests[0].method, "GET");
+}
+
+TEST(KubernetesActuatorFencingTest, ARetryIsNotSentAfterLeadershipEnds) {
+  Harness h({scale(2, "10"), HttpClientResponse{503, "busy", {}}, scale(5, "11")});
+  auto write = request(5);
+  int checks = 0;
+  write.stillLeader = [&](std::chrono::milliseconds) { return ++checks == 1; };
+  const auto outcome = h.actuator->setScale(write);
+  EXPECT_EQ(outcome.error, ActuationError::kFenced);
+  EXPECT_EQ(h.scripted->requests.size(), 2u) << "GET and the first PUT; the retry was fenced";
+}
+
+TEST(WebhookActuatorTest, RejectedTokenIsUnauthorized) {
+  auto http = std::make_unique<ScriptedHttp>(
+      std::deque<Result<HttpClientResponse>>{HttpClientResponse{401, "no", {}}});
+  WebhookActuatorOptions options;
+  options.url = "https://x";
+  WebhookActuator actuator(std::move(http), options, [](std::chrono::milliseconds) {});
+  EXPECT_EQ(actuator.setScale(request(2)).error, ActuationError::kUnauthorized);
+}
+
+}  // namespace
+}  // namespace fleetscale::aggregator

@@ -1,0 +1,205 @@
+// The JSON API through the router, over a real fleet state, store and history.
+#include "fleetscale/aggregator/api/http_api.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "fleetscale/testing/batch_builder.h"
+#include "fleetscale/testing/temp_dir.h"
+
+namespace fleetscale::aggregator {
+namespace {
+
+using nlohmann::json;
+
+TEST(HttpApiTest, SinceAcceptsDurationsRfc3339AndMillis) {
+  const WallTime now{std::chrono::seconds(1'700'000'000)};
+  struct Case {
+    std::string text;
+    std::int64_t expected;  // -1: an error
+  };
+  for (const auto& c : std::vector<Case>{
+           {"15m", 1'700'000'000'000 - 15 * 60 * 1000},
+           {"1h", 1'700'000'000'000 - 3600 * 1000},
+           {"1699999999000", 1'699'999'999'000},
+           {"2023-11-14T22:13:20Z", 1'700'000'000'000},
+           {"2023-11-14T22:13:20.250Z", 1'700'000'000'250},
+           {"2023-11-15T00:13:20+02:00", 1'700'000'000'000},
+           {"2023-11-14T22:13:20", -1},
+           {"yesterday", -1},
+           {"2023-11-14T22:13:20Zjunk", -1},
+       }) {
+    auto parsed = parseSince(c.text, now);
+    if (c.expected < 0) {
+      EXPECT_FALSE(parsed.ok()) << c.text;
+    } else {
+      ASSERT_TRUE(parsed.ok()) << c.text << ": " << parsed.error().message;
+      EXPECT_EQ(*parsed, c.expected) << c.text;
+    }
+  }
+}
+
+TEST(HttpApiTest, AdminGuard) {
+  AdminToken token;
+  HttpRouter router;
+  router.add("POST", "/api/v1/things",
+             requireAdmin(token, [](HttpRequest&) { return HttpResponse::json(200, "{}"); }));
+  auto call = [&](const std::string& authorization) {
+    HttpRequest request;
+    request.method = "POST";
+    request.path = "/api/v1/things";
+    if (!authorization.empty()) request.headers["authorization"] = authorization;
+    return router.handle(request).status;
+  };
+  EXPECT_EQ(call("Bearer anything"), 403) << "no admin token configured: disabled";
+  token.set("s3cret");
+  EXPECT_EQ(call(""), 401);
+  EXPECT_EQ(call("Basic czNjcmV0"), 401);
+  EXPECT_EQ(call("Bearer wrong"), 403);
+  EXPECT_EQ(call("Bearer s3cret"), 200);
+  token.set("rotated");
+  EXPECT_EQ(call("Bearer s3cret"), 403) << "a reloaded token takes effect";
+}
+
+class HttpApiRoutesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    SqliteStoreOptions options;
+    options.stateDir = dir_.path();
+    auto store = SqliteStore::open(options, nullptr, clock_);
+    ASSERT_TRUE(store.ok());
+    store_ = std::move(*store);
+    const auto session = fleet_.agentConnected(AgentIdentity{"a1", "n1", "aws", "", "", "", ""});
+    testing::DecodedBatch decoded;
+    testing::decodeInto(
+        testing::makeBatch(1, {{"c1", "web-1"}, {"c2", "web-2"}, {"c3", "api-1", "api"}}), decoded);
+    ASSERT_EQ(fleet_.applyBatch(session, decoded.view, clock_.wallNow()).outcome,
+              BatchOutcome::kAccepted);
+    snapshots_.set(std::make_shared<const FleetSnapshot>(fleet_.snapshot(clock_.wallNow())));
+    RollupRow row;
+    row.workload = WorkloadKey{"shop", "Deployment", "web"};
+    row.cluster = "aws";
+    row.bucketStartUnixMs = toUnixMillis(clock_.wallNow()) - 20'000;
+    row.cpuUsageCores = 0.9;
+    history_.add({row});
+    EventRecord event;
+    event.timeUnixMs = toUnixMillis(clock_.wallNow());
+    event.kind = kEventAgentConnected;
+    event.cluster = "aws";
+    event.agentId = "a1";
+    event.message = "hello";
+    store_->recordEvent(event);
+    store_->flush();
+    addApiRoutes(router_, context_);
+  }
+
+  std::pair<int, json> get(const std::string& target) {
+    HttpRequest request;
+    request.method = "GET";
+    const auto question = target.find('?');
+    request.path = target.substr(0, question);
+    if (question != std::string::npos) {
+      for (const auto& pair : std::vector<std::string>{target.substr(question + 1)}) {
+        std::size_t start = 0;
+        while (start < pair.size()) {
+          const auto amp = pair.find('&', start);
+          const auto item = pair.substr(start, amp - start);
+          const auto eq = item.find('=');
+          request.query[item.substr(0, eq)] = item.substr(eq + 1);
+          if (amp == std::string::npos) break;
+          start = amp + 1;
+        }
+      }
+    }
+    auto response = router_.handle(request);
+    return {response.status, json::parse(response.body, nullptr, false)};
+  }
+
+  fleetscale::testing::TempDir dir_;
+  ManualClock clock_;
+  FleetState fleet_;
+  SnapshotHolder snapshots_;
+  AggregatorMetrics metrics_{false};
+  WorkloadHistory history_{std::chrono::minutes(15)};
+  std::unique_ptr<SqliteStore> store_;
+  std::atomic<bool> ready_{true};
+  ApiContext context_{fleet_, snapshots_, metrics_, nullptr, history_, clock_, ready_};
+  HttpRouter router_;
+};
+
+TEST_F(HttpApiRoutesTest, WorkloadsClustersAndDetail) {
+  auto [status, workloads] = get("/api/v1/workloads");
+  ASSERT_EQ(status, 200);
+  ASSERT_EQ(workloads["items"].size(), 2u);
+  EXPECT_EQ(workloads["items"][1]["name"], "web");
+  EXPECT_EQ(workloads["items"][1]["replicas"], 2);
+  EXPECT_EQ(workloads["items"][1]["clusters"][0]["cluster"], "aws");
+  EXPECT_EQ(get("/api/v1/workloads?namespace=other").second["items"].size(), 0u);
+  EXPECT_EQ(get("/api/v1/workloads?cluster=gcp").second["items"].size(), 0u);
+  EXPECT_EQ(get("/api/v1/workloads?limit=1").second["items"].size(), 1u);
+  EXPECT_EQ(get("/api/v1/workloads?limit=0").first, 400);
+
+  auto [detailStatus, web] = get("/api/v1/workloads/shop/web");
+  ASSERT_EQ(detailStatus, 200);
+  EXPECT_EQ(web["pods"].size(), 2u);
+  ASSERT_EQ(web["history"].size(), 1u) << "recent history comes with the workload";
+  EXPECT_EQ(web["history"][0]["cpu_usage_cores"], 0.9);
+  EXPECT_EQ(get("/api/v1/workloads/shop/web?since=10s").second["history"].size(), 0u);
+  EXPECT_EQ(get("/api/v1/workloads/shop/nope").first, 404);
+  EXPECT_EQ(get("/api/v1/workloads/shop/web?since=soon").first, 400);
+
+  auto [clustersStatus, clusters] = get("/api/v1/clusters");
+  ASSERT_EQ(clustersStatus, 200);
+  EXPECT_EQ(clusters["items"][0]["name"], "aws");
+  EXPECT_EQ(clusters["items"][0]["health"], "healthy");
+  EXPECT_EQ(clusters["items"][0]["workloads"], 2);
+}
+
+TEST_F(HttpApiRoutesTest, NodesAndContainers) {
+  auto [status, nodes] = get("/api/v1/nodes?cluster=aws");
+  ASSERT_EQ(status, 200);
+  ASSERT_EQ(nodes["items"].size(), 1u);
+  EXPECT_EQ(nodes["items"][0]["batches_accepted"], 1);
+  EXPECT_FALSE(nodes["items"][0]["stale"].get<bool>());
+  EXPECT_EQ(get("/api/v1/nodes?cluster=gcp").second["items"].size(), 0u);
+  EXPECT_EQ(get("/api/v1/containers?workload=api").second["items"].size(), 1u);
+  EXPECT_EQ(get("/api/v1/containers?limit=2").second["items"].size(), 2u);
+  clock_.advance(std::chrono::seconds(10));
+  EXPECT_TRUE(get("/api/v1/containers").second["items"][0]["stale"].get<bool>())
+      << "staleness is computed at request time";
+}
+
+TEST_F(HttpApiRoutesTest, EventsAndDecisionsNeedTheStore) {
+  EXPECT_EQ(get("/api/v1/events").first, 503);
+  ApiContext withStore{fleet_, snapshots_, metrics_, store_.get(), history_, clock_, ready_};
+  HttpRouter router;
+  addApiRoutes(router, withStore);
+  HttpRequest request;
+  request.method = "GET";
+  request.path = "/api/v1/events";
+  request.query["kind"] = "agent_connected";
+  auto events = json::parse(router.handle(request).body);
+  ASSERT_EQ(events["items"].size(), 1u);
+  EXPECT_EQ(events["items"][0]["message"], "hello");
+  request.path = "/api/v1/decisions";
+  request.query = {{"limit", "5"}};
+  auto decisions = router.handle(request);
+  EXPECT_EQ(decisions.status, 200);
+  EXPECT_EQ(json::parse(decisions.body)["items"].size(), 0u);
+  request.query = {{"since", "whenever"}};
+  EXPECT_EQ(router.handle(request).status, 400);
+}
+
+TEST_F(HttpApiRoutesTest, HealthAndReadiness) {
+  EXPECT_EQ(get("/healthz").first, 200);
+  HttpRequest request;
+  request.method = "GET";
+  request.path = "/readyz";
+  EXPECT_EQ(router_.handle(request).status, 200);
+  ready_ = false;
+  EXPECT_EQ(router_.handle(request).status, 503);
+}
+
+}  // namespace
+}  // namespace fleetscale::aggregator

@@ -1,0 +1,88 @@
+#include "fleetscale/aggregator/control/state_loop.h"
+
+#include <gtest/gtest.h>
+
+#include "fleetscale/testing/batch_builder.h"
+#include "fleetscale/testing/temp_dir.h"
+
+namespace fleetscale::aggregator {
+namespace {
+
+FleetSnapshot withClusters(std::vector<std::pair<std::string, ClusterHealth>> clusters) {
+  FleetSnapshot snapshot;
+  snapshot.takenAt = WallTime{std::chrono::seconds(1'700'000'000)};
+  for (auto& [name, health] : clusters) {
+    ClusterSnapshot c;
+    c.name = name;
+    c.health = health;
+    c.nodes = 4;
+    c.staleNodes = health == ClusterHealth::kHealthy ? 0 : 2;
+    snapshot.clusters.push_back(c);
+  }
+  return snapshot;
+}
+
+TEST(StateLoopTest, HealthChangesBecomeEvents) {
+  std::map<std::string, ClusterHealth> previous;
+  auto first = clusterHealthChanges(
+      previous, withClusters({{"aws", ClusterHealth::kHealthy}, {"gcp", ClusterHealth::kHealthy}}));
+  ASSERT_EQ(first.size(), 2u) << "first sight of each cluster is recorded";
+  EXPECT_EQ(first[0].message, "cluster aws unknown -> healthy (0 of 4 nodes stale)");
+  EXPECT_TRUE(clusterHealthChanges(previous, withClusters({{"aws", ClusterHealth::kHealthy},
+                                                           {"gcp", ClusterHealth::kHealthy}}))
+                  .empty());
+  auto change = clusterHealthChanges(previous, withClusters({{"aws", ClusterHealth::kHealthy},
+                                                             {"gcp", ClusterHealth::kDegraded}}));
+  ASSERT_EQ(change.size(), 1u);
+  EXPECT_EQ(change[0].kind, kEventClusterHealth);
+  EXPECT_EQ(change[0].cluster, "gcp");
+  EXPECT_EQ(change[0].details, R"({"from":"healthy","nodes":4,"stale_nodes":2,"to":"degraded"})");
+}
+
+TEST(StateLoopTest, TicksPublishSnapshotsAndWriteHistoryAndEvents) {
+  fleetscale::testing::TempDir dir;
+  ManualClock clock;
+  SqliteStoreOptions options;
+  options.stateDir = dir.path();
+  auto store = SqliteStore::open(options, nullptr, clock);
+  ASSERT_TRUE(store.ok());
+  FleetState fleet;
+  WorkloadHistory history(std::chrono::minutes(10));
+  SnapshotHolder snapshots;
+  StateLoop loop(fleet, store->get(), history, snapshots, clock,
+                 StateLoopOptions{std::chrono::milliseconds(1000), std::chrono::minutes(1)});
+  const auto session = fleet.agentConnected(AgentIdentity{"a1", "n1", "aws", "", "", "", ""});
+  std::uint64_t sequence = 0;
+  // 25 one-second ticks with a fresh batch each: two 10 s buckets finish.
+  for (int tick = 0; tick < 25; ++tick) {
+    testing::DecodedBatch decoded;
+    testing::decodeInto(testing::makeBatch(++sequence, {{"c1"}}), decoded);
+    ASSERT_EQ(fleet.applyBatch(session, decoded.view, clock.wallNow()).outcome,
+              BatchOutcome::kAccepted);
+    loop.tick();
+    clock.advance(std::chrono::seconds(1));
+  }
+  EXPECT_EQ(snapshots.get()->workloads.size(), 1u);
+  EXPECT_EQ(history.size(), 2u);
+  // The node goes silent: the cluster turns silent, then the node is forgotten.
+  fleet.agentDisconnected(session);
+  for (int tick = 0; tick < 70; ++tick) {
+    loop.tick();
+    clock.advance(std::chrono::seconds(1));
+  }
+  EXPECT_TRUE(fleet.nodes(clock.wallNow()).empty());
+  loop.stop();
+  (*store)->flush();
+  auto events = (*store)->events(EventQuery{std::string(kEventClusterHealth), "", "", 0, 10});
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->size(), 2u);
+  EXPECT_NE((*events)[0].message.find("healthy -> silent"), std::string::npos);
+  auto rows = (*store)->rollups(RollupQuery{});
+  ASSERT_TRUE(rows.ok());
+  EXPECT_GE(rows->size(), 2u);
+  EXPECT_DOUBLE_EQ((*rows)[0].cpuUsageCores, 0.5);
+  EXPECT_EQ((*rows)[0].ticks, 10);
+}
+
+}  // namespace
+}  // namespace fleetscale::aggregator

@@ -1,0 +1,456 @@
+// The ingest server over real loopback sockets: well-behaved agents, and hostile ones that must
+// be cut off without disturbing the others.
+#include "fleetscale/aggregator/ingest/ingest_server.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+#include <thread>
+
+#include "fleetscale/agent/batch_queue.h"
+#include "fleetscale/agent/stream_client.h"
+#include "fleetscale/aggregator/store/store_metrics.h"
+#include "fleetscale/shared/protocol.h"
+#include "fleetscale/shared/tls.h"
+#include "fleetscale/testing/temp_dir.h"
+#include "fleetscale/testing/test_pki.h"
+#include "fleetscale/testing/wait.h"
+
+namespace fleetscale::aggregator {
+namespace {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using std::chrono::milliseconds;
+
+// A blocking test client speaking the wire protocol by hand.
+class RawAgent {
+ public:
+  explicit RawAgent(std::uint16_t port) : socket_(io_) {
+    socket_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+  }
+  void sendBytes(const std::string& bytes) { asio::write(socket_, asio::buffer(bytes)); }
+  void send(const v1::Envelope& envelope) { sendBytes(encodeEnvelopeFrame(envelope)); }
+  void hello(const std::string& agentId, const std::string& token = "secret") {
+    v1::Envelope envelope;
+    auto* h = envelope.mutable_hello();
+    h->set_agent_id(agentId);
+    h->set_node("node-" + agentId);
+    h->set_cluster("c1");
+    h->set_auth_token(token);
+    h->set_protocol_version(kProtocolVersion);
+    send(envelope);
+  }
+  void batch(std::uint64_t sequence, const std::string& containerId = "c") {
+    v1::Envelope envelope;
+    envelope.mutable_batch()->set_sequence(sequence);
+    envelope.mutable_batch()->add_containers()->set_id(containerId);
+    send(envelope);
+  }
+  // Reads one envelope; std::nullopt when the peer closed the connection.
+  std::optional<v1::Envelope> receive() {
+    char header[4];
+    boost::system::error_code ec;
+    asio::read(socket_, asio::buffer(header), ec);
+    if (ec) return std::nullopt;
+    const std::uint32_t size = (std::uint32_t(std::uint8_t(header[0])) << 24) |
+                               (std::uint32_t(std::uint8_t(header[1])) << 16) |
+                               (std::uint32_t(std::uint8_t(header[2])) << 8) |
+                               std::uint8_t(header[3]);
+    std::string payload(size, '\0');
+    asio::read(socket_, asio::buffer(payload), ec);
+    if (ec) return std::nullopt;
+    auto envelope = decodeEnvelope(payload);
+    if (!envelope) return std::nullopt;
+    return *envelope;
+  }
+  // True when the server closed the connection (reads hit EOF after any pending frames).
+  bool closedByServer() {
+    while (receive()) {
+    }
+    return true;
+  }
+
+ private:
+  asio::io_context io_;
+  tcp::socket socket_;
+};
+
+class IngestServerTest : public ::testing::Test {
+ protected:
+  static IngestOptions defaultOptions() {
+    IngestOptions options;
+    options.token = "secret";
+    options.maxFrameBytes = 64 * 1024;
+    options.handshakeTimeout = milliseconds(300);
+    options.idleTimeout = std::chrono::seconds(30);
+    return options;
+  }
+  void SetUp() override {
+    server_ = std::make_unique<IngestServer>(io_, defaultOptions(), fleet_, metrics_, clock_);
+    server_->listen(HostPort{"127.0.0.1", 0});
+    for (int i = 0; i < 2; ++i) threads_.emplace_back([this] { io_.run(); });
+  }
+  // Replaces the server with one built from `options` (and `store`) on a fresh port.
+  void restart(const IngestOptions& options, Store* store = nullptr) {
+    server_->stop();
+    retired_.push_back(std::move(server_));
+    server_ = std::make_unique<IngestServer>(io_, options, fleet_, metrics_, clock_, store);
+    server_->listen(HostPort{"127.0.0.1", 0});
+  }
+  void TearDown() override {
+    server_->stop();
+    if (restartedServer_) restartedServer_->stop();
+    work_.reset();
+    io_.stop();
+    for (auto& t : threads_) t.join();
+  }
+  std::uint64_t ackAfterHello(RawAgent& agent, const std::string& id) {
+    agent.hello(id);
+    auto reply = agent.receive();
+    EXPECT_TRUE(reply && reply->has_hello_ack());
+    return reply ? reply->hello_ack().acked_sequence() : 0;
+  }
+  double counter(prometheus::Counter& c) { return c.Value(); }
+
+  asio::io_context io_;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_{
+      io_.get_executor()};
+  SystemClock clock_;
+  FleetState fleet_;
+  prometheus::Registry registry_;
+  IngestMetrics metrics_{registry_};
+  StoreMetrics storeMetrics_{registry_};
+  std::unique_ptr<IngestServer> server_;
+  std::vector<std::unique_ptr<IngestServer>> retired_;
+  FleetState restartedFleet_;
+  std::unique_ptr<IngestServer> restartedServer_;
+  std::vector<std::thread> threads_;
+};
+
+TEST_F(IngestServerTest, WellBehavedAgentIsAckedAndFolded) {
+  RawAgent agent(server_->port());
+  EXPECT_EQ(ackAfterHello(agent, "a1"), 0u);
+  agent.batch(1, "x");
+  agent.batch(2, "x");
+  std::uint64_t acked = 0;
+  while (acked < 2) {
+    auto reply = agent.receive();
+    ASSERT_TRUE(reply && reply->has_ack());
+    acked = reply->ack().sequence();
+  }
+  EXPECT_EQ(fleet_.containers({}, clock_.wallNow()).size(), 1u);
+  EXPECT_EQ(counter(metrics_.batchesAccepted()), 2);
+}
+
+TEST_F(IngestServerTest, DuplicatesAreDroppedCountedAndStillAcked) {
+  RawAgent agent(server_->port());
+  ackAfterHello(agent, "dup");
+  agent.batch(1);
+  ASSERT_EQ(agent.receive()->ack().sequence(), 1u);
+  agent.batch(1);
+  ASSERT_EQ(agent.receive()->ack().sequence(), 1u);
+  EXPECT_EQ(counter(metrics_.duplicateBatches()), 1);
+  RawAgent again(server_->port());
+  EXPECT_EQ(ackAfterHello(again, "dup"), 1u)
+      << "hello-ack tells a reconnecting agent what is stored";
+}
+
+TEST_F(IngestServerTest, HostileClientsAreCutOffWhileAGoodAgentKeepsStreaming) {
+  RawAgent good(server_->port());
+  ackAfterHello(good, "good");
+
+  RawAgent huge(server_->port());
+  huge.sendBytes(std::string("\x7f\xff\xff\xff", 4));
+  auto hugeReply = huge.receive();
+  ASSERT_TRUE(hugeReply && hugeReply->has_error());
+  EXPECT_EQ(hugeReply->error().code(), v1::Error::CODE_BAD_FRAME);
+  EXPECT_TRUE(huge.closedByServer());
+
+  RawAgent garbage(server_->port());
+  garbage.sendBytes(std::string("\0\0\0\x08", 4) + "\xff\xfe\xfd\xfc\xfb\xfa\xf9\xf8");
+  auto garbageReply = garbage.receive();
+  ASSERT_TRUE(garbageReply && garbageReply->has_error());
+  EXPECT_EQ(garbageReply->error().code(), v1::Error::CODE_BAD_FRAME);
+
+  RawAgent wrongToken(server_->port());
+  wrongToken.hello("intruder", "guess");
+  auto tokenReply = wrongToken.receive();
+  ASSERT_TRUE(tokenReply && tokenReply->has_error());
+  EXPECT_EQ(tokenReply->error().code(), v1::Error::CODE_UNAUTHENTICATED);
+
+  RawAgent batchFirst(server_->port());
+  batchFirst.batch(1);
+  auto protocolReply = batchFirst.receive();
+  ASSERT_TRUE(protocolReply && protocolReply->has_error());
+  EXPECT_EQ(protocolReply->error().code(), v1::Error::CODE_PROTOCOL);
+
+  RawAgent silent(server_->port());  // never says hello: cut at the handshake timeout
+  EXPECT_TRUE(silent.closedByServer());
+
+  good.batch(1, "still-here");
+  auto ack = good.receive();
+  ASSERT_TRUE(ack && ack->has_ack());
+  EXPECT_EQ(ack->ack().sequence(), 1u);
+
+  EXPECT_EQ(counter(metrics_.decodeErrors("oversized")), 1);
+  EXPECT_EQ(counter(metrics_.decodeErrors("undecodable")), 1);
+  // A connection is counted as closed once its error frame has been written, which may be just
+  // after the client read it.
+  auto disconnectsReach = [&](const std::string& reason, double expected) {
+    return testing::waitFor([&] { return counter(metrics_.disconnects(reason)) == expected; });
+  };
+  EXPECT_TRUE(disconnectsReach("unauthenticated", 1));
+  EXPECT_TRUE(disconnectsReach("protocol", 1));
+  EXPECT_TRUE(disconnectsReach("handshake_timeout", 1));
+  EXPECT_TRUE(disconnectsReach("bad_frame", 2));
+  EXPECT_EQ(fleet_.containers({"", "node-good", "", ""}, clock_.wallNow()).size(), 1u);
+}
+
+TEST_F(IngestServerTest, InvalidBatchClosesTheConnection) {
+  RawAgent agent(server_->port());
+  ackAfterHello(agent, "bad-batch");
+  agent.batch(0);  // sequence 0 is invalid
+  auto reply = agent.receive();
+  ASSERT_TRUE(reply && reply->has_error());
+  EXPECT_EQ(counter(metrics_.decodeErrors("invalid")), 1);
+  EXPECT_TRUE(fleet_.containers({}, clock_.wallNow()).empty());
+}
+
+TEST_F(IngestServerTest, StreamClientReplaysUnackedBatchesAfterAggregatorRestart) {
+  asio::io_context agentIo;
+  agent::MemoryBatchQueue queue(100);
+  agent::StreamClientOptions options;
+  options.aggregator = HostPort{"127.0.0.1", server_->port()};
+  options.hello.set_agent_id("streamer");
+  options.hello.set_node("n-stream");
+  options.hello.set_auth_token("secret");
+  options.backoffMin = milliseconds(20);
+  options.backoffMax = milliseconds(100);
+  agent::StreamClient client(agentIo, options, queue);
+  // The queue belongs to the agent's I/O thread; the test touches it only through post().
+  auto appendBatches = [&](int count) {
+    asio::post(agentIo, [&, count] {
+      for (int i = 0; i < count; ++i) {
+        v1::SampleBatch batch;
+        batch.add_containers()->set_id("s");
+        queue.append(std::move(batch));
+      }
+      client.batchAvailable();
+    });
+  };
+  auto guard = asio::make_work_guard(agentIo);
+  std::thread agentThread([&] { agentIo.run(); });
+  asio::post(agentIo, [&] { client.start(); });
+  appendBatches(3);
+  ASSERT_TRUE(testing::waitFor([&] { return client.counters().ackedSequence.load() == 3; }));
+  EXPECT_EQ(fleet_.lastAcceptedSequence("streamer"), 3u);
+
+  // The aggregator goes away; the agent keeps sampling into its queue.
+  const std::uint16_t port = server_->port();
+  server_->stop();
+  ASSERT_TRUE(testing::waitFor([&] { return !client.counters().connected.load(); }));
+  appendBatches(2);
+
+  // A fresh aggregator (empty state) on the same address gets the unacked batches, in order.
+  // Fixture members, so they outlive the I/O threads that TearDown joins.
+  FleetState& restarted = restartedFleet_;
+  IngestOptions restartedOptions;
+  restartedOptions.token = "secret";
+  restartedServer_ =
+      std::make_unique<IngestServer>(io_, restartedOptions, restarted, metrics_, clock_);
+  IngestServer& second = *restartedServer_;
+  // The old listener closes asynchronously; retry until the port is free again.
+  ASSERT_TRUE(testing::waitFor([&] {
+    try {
+      second.listen(HostPort{"127.0.0.1", port});
+      return true;
+    } catch (const std::runtime_error&) {
+      return false;
+    }
+  }));
+  ASSERT_TRUE(testing::waitFor([&] { return client.counters().ackedSequence.load() == 5; }));
+  EXPECT_EQ(restarted.lastAcceptedSequence("streamer"), 5u);
+  EXPECT_GE(client.counters().connects.load(), 2u);
+
+  asio::post(agentIo, [&] { client.stop(); });
+  guard.reset();
+  agentThread.join();
+}
+
+TEST_F(IngestServerTest, SlowlorisIsCutAtTheIdleTimeoutWhileOthersStream) {
+  auto options = defaultOptions();
+  options.idleTimeout = milliseconds(400);
+  restart(options);
+  RawAgent slow(server_->port());
+  ackAfterHello(slow, "slowloris");
+  RawAgent good(server_->port());
+  ackAfterHello(good, "steady");
+  // The slow one trickles a frame one byte at a time, never completing it; the good one keeps
+  // sending whole frames.
+  v1::Envelope envelope;
+  envelope.mutable_batch()->set_sequence(1);
+  envelope.mutable_batch()->add_containers()->set_id("x");
+  const std::string frame = encodeEnvelopeFrame(envelope);
+  std::uint64_t sequence = 0;
+  bool slowClosed = false;
+  for (std::size_t i = 0; i + 1 < frame.size() && !slowClosed; ++i) {
+    try {
+      slow.sendBytes(frame.substr(i, 1));
+    } catch (const boost::system::system_error&) {
+      slowClosed = true;  // the server closed it
+    }
+    good.batch(++sequence, "steady-c");
+    auto ack = good.receive();
+    ASSERT_TRUE(ack && ack->has_ack());
+    std::this_thread::sleep_for(milliseconds(150));  // the trickle's pace, not a wait
+  }
+  EXPECT_TRUE(testing::waitFor([&] { return counter(metrics_.disconnects("idle_timeout")) == 1; }));
+  EXPECT_TRUE(slow.closedByServer());
+  EXPECT_EQ(fleet_.lastAcceptedSequence("steady"), sequence);
+  EXPECT_EQ(fleet_.lastAcceptedSequence("slowloris"), 0u);
+}
+
+TEST_F(IngestServerTest, AFloodingAgentIsSlowedToItsFrameAllowance) {
+  auto options = defaultOptions();
+  options.maxFramesPerSecond = 20;
+  options.frameBurst = 5;
+  restart(options);
+  RawAgent flood(server_->port());
+  ackAfterHello(flood, "flood");
+  RawAgent good(server_->port());
+  ackAfterHello(good, "good");
+  const auto started = std::chrono::steady_clock::now();
+  std::string burst;
+  for (std::uint64_t s = 1; s <= 25; ++s) {
+    v1::Envelope envelope;
+    envelope.mutable_batch()->set_sequence(s);
+    envelope.mutable_batch()->add_containers()->set_id("f");
+    burst += encodeEnvelopeFrame(envelope);
+  }
+  flood.sendBytes(burst);
+  good.batch(1, "g");
+  auto goodAck = good.receive();
+  ASSERT_TRUE(goodAck && goodAck->has_ack());
+  EXPECT_LT(std::chrono::steady_clock::now() - started, milliseconds(500))
+      << "the other agent is served at once";
+  std::uint64_t acked = 0;
+  while (acked < 25) {
+    auto reply = flood.receive();
+    ASSERT_TRUE(reply && reply->has_ack());
+    acked = reply->ack().sequence();
+  }
+  // 25 frames at 5 at once and 20 per second take at least (25 - 5) / 20 = 1 s.
+  EXPECT_GE(std::chrono::steady_clock::now() - started, milliseconds(900));
+  EXPECT_GE(counter(metrics_.throttledConnections()), 1);
+  EXPECT_EQ(fleet_.lastAcceptedSequence("flood"), 25u) << "slowed down, nothing dropped";
+}
+
+TEST_F(IngestServerTest, AcksOnlyWhatTheStoreHasMadeDurable) {
+  testing::TempDir dir;
+  SqliteStoreOptions storeOptions;
+  storeOptions.stateDir = dir.path();
+  storeOptions.commitInterval = milliseconds(200);
+  auto store = SqliteStore::open(storeOptions, &storeMetrics_, clock_);
+  ASSERT_TRUE(store.ok());
+  restart(defaultOptions(), store->get());
+  (*store)->setCommitListener(
+      [this](const std::vector<AgentProgress>& p) { server_->progressDurable(p); });
+  RawAgent agent(server_->port());
+  EXPECT_EQ(ackAfterHello(agent, "durable"), 0u);
+  for (std::uint64_t s = 1; s <= 3; ++s) agent.batch(s);
+  std::uint64_t acked = 0;
+  while (acked < 3) {
+    auto reply = agent.receive();
+    ASSERT_TRUE(reply && reply->has_ack());
+    acked = reply->ack().sequence();
+    // Whatever is acked is already in the database.
+    auto progress = (*store)->loadProgress();
+    ASSERT_TRUE(progress.ok() && progress->size() == 1u);
+    EXPECT_GE((*progress)[0].lastSequence, acked);
+  }
+  RawAgent again(server_->port());
+  EXPECT_EQ(ackAfterHello(again, "durable"), 3u) << "hello-ack reports the durable sequence";
+  (*store)->setCommitListener(nullptr);
+  server_->stop();
+  (*store)->flush();
+}
+
+class IngestTlsTest : public IngestServerTest, public ::testing::WithParamInterface<bool> {};
+
+TEST_P(IngestTlsTest, StreamClientConnectsOverTlsAndMutualTlsRefusesStrangers) {
+  const bool mutual = GetParam();
+  testing::TempDir dir;
+  auto pki = makeTestPki({"aggregator.test", "127.0.0.1"});
+  ASSERT_TRUE(pki.ok());
+  ASSERT_TRUE(writePemPair(pki->ca, dir.path(), "ca").ok());
+  ASSERT_TRUE(writePemPair(pki->server, dir.path(), "server").ok());
+  ASSERT_TRUE(writePemPair(pki->client, dir.path(), "client").ok());
+  auto serverTls = makeTlsServerContext(TlsServerFiles{
+      dir.file("server.crt"), dir.file("server.key"), mutual ? dir.file("ca.crt") : ""});
+  ASSERT_TRUE(serverTls.ok()) << serverTls.error().message;
+  auto options = defaultOptions();
+  options.tls = *serverTls;
+  restart(options);
+
+  struct Agent {
+    asio::io_context io;
+    agent::MemoryBatchQueue queue{100};
+    std::unique_ptr<agent::StreamClient> client;
+    std::thread thread;
+    Agent(std::uint16_t port, const std::string& id, std::shared_ptr<asio::ssl::context> tls,
+          const std::string& serverName) {
+      agent::StreamClientOptions o;
+      o.aggregator = HostPort{"127.0.0.1", port};
+      o.hello.set_agent_id(id);
+      o.hello.set_node("n-" + id);
+      o.hello.set_auth_token("secret");
+      o.backoffMin = milliseconds(20);
+      o.backoffMax = milliseconds(100);
+      o.tls = std::move(tls);
+      o.tlsServerName = serverName;
+      client = std::make_unique<agent::StreamClient>(io, o, queue);
+      asio::post(io, [this] {
+        v1::SampleBatch batch;
+        batch.add_containers()->set_id("tls-c");
+        queue.append(std::move(batch));
+        client->start();
+      });
+      thread = std::thread([this] { io.run(); });
+    }
+    ~Agent() {
+      asio::post(io, [this] { client->stop(); });
+      thread.join();
+    }
+  };
+  auto withCert = makeTlsClientContext(
+      TlsClientFiles{dir.file("ca.crt"), dir.file("client.crt"), dir.file("client.key")});
+  auto withoutCert = makeTlsClientContext(TlsClientFiles{dir.file("ca.crt"), "", ""});
+  ASSERT_TRUE(withCert.ok() && withoutCert.ok());
+  {
+    Agent trusted(server_->port(), "trusted", mutual ? *withCert : *withoutCert, "aggregator.test");
+    EXPECT_TRUE(testing::waitFor([&] { return fleet_.lastAcceptedSequence("trusted") == 1; }));
+    EXPECT_TRUE(
+        testing::waitFor([&] { return trusted.client->counters().ackedSequence.load() == 1; }));
+  }
+  {
+    Agent wrongName(server_->port(), "wrong-name", *withCert, "someone-else.test");
+    EXPECT_TRUE(
+        testing::waitFor([&] { return wrongName.client->counters().connectFailures.load() >= 1; }));
+    EXPECT_EQ(fleet_.lastAcceptedSequence("wrong-name"), 0u) << "the host name is checked";
+  }
+  if (mutual) {
+    Agent anonymous(server_->port(), "anonymous", *withoutCert, "aggregator.test");
+    EXPECT_TRUE(
+        testing::waitFor([&] { return counter(metrics_.disconnects("tls_handshake")) >= 1; }));
+    EXPECT_EQ(fleet_.lastAcceptedSequence("anonymous"), 0u);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(ServerAndMutual, IngestTlsTest, ::testing::Values(false, true));
+
+}  // namespace
+}  // namespace fleetscale::aggregator

@@ -1,0 +1,139 @@
+#include "fleetscale/aggregator/kube/kubeconfig.h"
+
+#include <gtest/gtest.h>
+
+#include "fleetscale/testing/temp_dir.h"
+#include "fleetscale/testing/test_pki.h"
+
+namespace fleetscale::aggregator {
+namespace {
+
+std::string base64(const std::string& bytes) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  std::size_t i = 0;
+  for (; i + 2 < bytes.size(); i += 3) {
+    const unsigned v = (static_cast<unsigned char>(bytes[i]) << 16) |
+                       (static_cast<unsigned char>(bytes[i + 1]) << 8) |
+                       static_cast<unsigned char>(bytes[i + 2]);
+    out += {kAlphabet[v >> 18], kAlphabet[(v >> 12) & 63], kAlphabet[(v >> 6) & 63],
+            kAlphabet[v & 63]};
+  }
+  if (i + 1 == bytes.size()) {
+    const unsigned v = static_cast<unsigned char>(bytes[i]) << 16;
+    out += {kAlphabet[v >> 18], kAlphabet[(v >> 12) & 63], '=', '='};
+  } else if (i + 2 == bytes.size()) {
+    const unsigned v = (static_cast<unsigned char>(bytes[i]) << 16) |
+                       (static_cast<unsigned char>(bytes[i + 1]) << 8);
+    out += {kAlphabet[v >> 18], kAlphabet[(v >> 12) & 63], kAlphabet[(v >> 6) & 63], '='};
+  }
+  return out;
+}
+
+TEST(KubeconfigTest, ContextsTokensAndInlineCertificates) {
+  auto pki = makeTestPki();
+  ASSERT_TRUE(pki.ok());
+  const std::string yaml =
+      "apiVersion: v1\nkind: Config\ncurrent-context: aws\n"
+      "clusters:\n"
+      "- name: aws-cluster\n  cluster:\n    server: https://127.0.0.1:6443/\n"
+      "    certificate-authority-data: " +
+      base64(pki->ca.certificate) +
+      "\n"
+      "- name: gcp-cluster\n  cluster:\n    server: https://10.1.1.1\n    "
+      "insecure-skip-tls-verify: true\n"
+      "users:\n"
+      "- name: aws-admin\n  user:\n    token: abc123\n"
+      "- name: gcp-admin\n  user:\n"
+      "    client-certificate-data: " +
+      base64(pki->client.certificate) +
+      "\n"
+      "    client-key-data: " +
+      base64(pki->client.privateKey) +
+      "\n"
+      "contexts:\n"
+      "- name: aws\n  context:\n    cluster: aws-cluster\n    user: aws-admin\n"
+      "- name: gcp\n  context:\n    cluster: gcp-cluster\n    user: gcp-admin\n";
+  auto current = parseKubeconfig(yaml, "", "");
+  ASSERT_TRUE(current.ok()) << current.error().message;
+  EXPECT_EQ(current->server, "https://127.0.0.1:6443");
+  EXPECT_EQ(current->bearerToken, "abc123");
+  EXPECT_EQ(current->tls.caPem, pki->ca.certificate);
+  auto gcp = parseKubeconfig(yaml, "gcp", "");
+  ASSERT_TRUE(gcp.ok()) << gcp.error().message;
+  EXPECT_TRUE(gcp->tls.insecureSkipVerify);
+  EXPECT_EQ(gcp->tls.clientCertPem, pki->client.certificate);
+  EXPECT_EQ(gcp->tls.clientKeyPem, pki->client.privateKey);
+  EXPECT_TRUE(gcp->bearerToken.empty());
+  EXPECT_FALSE(parseKubeconfig(yaml, "azure", "").ok());
+}
+
+TEST(KubeconfigTest, RelativeFilesResolveAgainstTheKubeconfigDirectory) {
+  testing::TempDir dir;
+  testing::writeFile(dir.file("certs/ca.crt"), "CA PEM");
+  testing::writeFile(dir.file("token"), "from-file\n");
+  testing::writeFile(
+      dir.file("kubeconfig"),
+      "current-context: c\nclusters:\n- name: k\n  cluster:\n    server: https://x:1\n"
+      "    certificate-authority: certs/ca.crt\nusers:\n- name: u\n  user:\n    tokenFile: token\n"
+      "contexts:\n- name: c\n  context:\n    cluster: k\n    user: u\n");
+  ClusterAccess access;
+  access.kind = ClusterAccess::Kind::kKubeconfig;
+  access.kubeconfig = dir.file("kubeconfig");
+  auto credentials = resolveCredentials(access);
+  ASSERT_TRUE(credentials.ok()) << credentials.error().message;
+  EXPECT_EQ(credentials->tls.caPem, "CA PEM");
+  EXPECT_EQ(credentials->bearerToken, "from-file");
+}
+
+TEST(KubeconfigTest, ServerTokenAndInCluster) {
+  testing::TempDir dir;
+  testing::writeFile(dir.file("sa/token"), "sa-token");
+  testing::writeFile(dir.file("sa/ca.crt"), "ca");
+  testing::writeFile(dir.file("token"), "t0k3n");
+  ClusterAccess server;
+  server.kind = ClusterAccess::Kind::kServer;
+  server.server = "https://api.example:443/";
+  server.tokenFile = dir.file("token");
+  server.caFile = dir.file("sa/ca.crt");
+  auto direct = resolveCredentials(server);
+  ASSERT_TRUE(direct.ok());
+  EXPECT_EQ(direct->server, "https://api.example:443");
+  EXPECT_EQ(direct->bearerToken, "t0k3n");
+
+  ClusterAccess inCluster;
+  inCluster.kind = ClusterAccess::Kind::kInCluster;
+  auto env = [](const std::string& name) -> std::optional<std::string> {
+    if (name == "KUBERNETES_SERVICE_HOST") return "10.96.0.1";
+    if (name == "KUBERNETES_SERVICE_PORT") return "443";
+    return std::nullopt;
+  };
+  auto pod = resolveCredentials(inCluster, env, dir.file("sa"));
+  ASSERT_TRUE(pod.ok()) << pod.error().message;
+  EXPECT_EQ(pod->server, "https://10.96.0.1:443");
+  EXPECT_EQ(pod->bearerToken, "sa-token");
+  EXPECT_EQ(pod->tls.caFile, dir.file("sa") + "/ca.crt");
+  auto noEnv = resolveCredentials(
+      inCluster, [](const std::string&) { return std::nullopt; }, dir.file("sa"));
+  EXPECT_FALSE(noEnv.ok());
+}
+
+TEST(KubeconfigTest, BrokenKubeconfigs) {
+  EXPECT_FALSE(parseKubeconfig("clusters: [", "", "").ok());
+  EXPECT_FALSE(parseKubeconfig("contexts: []\n", "", "").ok()) << "no current-context";
+  EXPECT_FALSE(
+      parseKubeconfig("current-context: c\ncontexts:\n- name: c\n  context:\n    cluster: nope\n",
+                      "", "")
+          .ok());
+  EXPECT_FALSE(parseKubeconfig(
+                   "current-context: c\nclusters:\n- name: k\n  cluster:\n    server: https://x\n"
+                   "    certificate-authority-data: '@@@'\ncontexts:\n- name: c\n  context:\n    "
+                   "cluster: k\n",
+                   "", "")
+                   .ok())
+      << "bad base64";
+}
+
+}  // namespace
+}  // namespace fleetscale::aggregator

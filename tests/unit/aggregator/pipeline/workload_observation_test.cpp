@@ -1,0 +1,68 @@
+#include "fleetscale/aggregator/pipeline/workload_observation.h"
+
+#include <gtest/gtest.h>
+
+namespace fleetscale::aggregator {
+namespace {
+
+PodSample pod(std::string cluster, std::string name, double cpu, double memory) {
+  PodSample p;
+  p.cluster = std::move(cluster);
+  p.pod = std::move(name);
+  p.ready = true;
+  p.containers = 1;
+  p.cpuUsageCores = cpu;
+  p.cpuRequestCores = 0.5;
+  p.memoryUsageBytes = memory;
+  p.memoryRequestBytes = 200;
+  p.startTimeUnixMs = 500;
+  p.podReadyTimeUnixMs = 1000;
+  return p;
+}
+
+const WallTime kAt = WallTime(std::chrono::seconds(10));
+
+TEST(WorkloadObservationTest, PodsPerClusterWithUsageAndRequests) {
+  WorkloadSnapshot workload;
+  workload.pods = {pod("aws", "web-1", 0.25, 60), pod("gcp", "web-1", 0.3, 70)};
+  const auto observation = buildObservation(workload, 2, kAt, std::chrono::seconds(1));
+  ASSERT_EQ(observation.pods.size(), 2u) << "same pod name in two clusters = two pods";
+  EXPECT_EQ(observation.pods[0].name, "aws/web-1");
+  EXPECT_EQ(observation.pods[0].cpuRequestMilli, 500);
+  EXPECT_EQ(observation.pods[0].memoryRequestMilli, 200'000);
+  EXPECT_EQ(observation.pods[0].readyCondition->lastTransition,
+            WallTime(std::chrono::milliseconds(1000)));
+  const auto& cpu = observation.metrics.at(scaling::Resource::kCpu);
+  EXPECT_EQ(cpu.at("aws/web-1").valueMilli, 250);
+  EXPECT_EQ(cpu.at("gcp/web-1").timestamp, kAt);
+  EXPECT_EQ(observation.metrics.at(scaling::Resource::kMemory).at("gcp/web-1").valueMilli, 70'000);
+  EXPECT_EQ(readyPodsByCluster(observation),
+            (std::map<std::string, std::int32_t>{{"aws", 1}, {"gcp", 1}}));
+}
+
+TEST(WorkloadObservationTest, StalePodsAndMissingFiguresStayWithoutMetrics) {
+  WorkloadSnapshot workload;
+  auto stale = pod("aws", "web-2", 0.1, 5);
+  stale.stale = true;
+  auto firstTick = pod("aws", "web-3", kAbsent, 5);
+  auto noRequest = pod("aws", "web-4", 0.1, 5);
+  noRequest.cpuRequestCores = kAbsent;
+  // Its node missed a batch: what it last said may be outdated (the cluster may have gone dark
+  // and its load moved elsewhere), so it is not counted next to fresh figures.
+  auto late = pod("gcp", "web-5", 0.4, 5);
+  late.late = true;
+  workload.pods = {stale, firstTick, noRequest, late};
+  const auto observation = buildObservation(workload, 4, kAt, std::chrono::seconds(1));
+  ASSERT_EQ(observation.pods.size(), 4u) << "known pods without metrics count as missing";
+  EXPECT_EQ(observation.metrics.at(scaling::Resource::kCpu).count("gcp/web-5"), 0u);
+  EXPECT_EQ(observation.metrics.at(scaling::Resource::kMemory).count("gcp/web-5"), 0u);
+  const auto& cpu = observation.metrics.at(scaling::Resource::kCpu);
+  EXPECT_EQ(cpu.count("aws/web-2"), 0u);
+  EXPECT_EQ(cpu.count("aws/web-3"), 0u);
+  EXPECT_EQ(cpu.count("aws/web-4"), 1u);
+  EXPECT_FALSE(observation.pods[2].cpuRequestMilli);
+  EXPECT_EQ(observation.metrics.at(scaling::Resource::kMemory).count("aws/web-2"), 0u);
+}
+
+}  // namespace
+}  // namespace fleetscale::aggregator

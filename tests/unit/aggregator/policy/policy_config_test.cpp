@@ -1,0 +1,273 @@
+#include "fleetscale/aggregator/policy/policy_config.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "fleetscale/testing/process.h"
+
+namespace fleetscale::aggregator {
+namespace {
+
+constexpr const char* kComplete = R"(
+defaults:
+  tolerance: 0.1
+  cpuInitializationPeriod: 5m
+  initialReadinessDelay: 30s
+  downscaleStabilization: 5m
+clusters:
+  - name: aws-us-east-1
+    cloud: aws
+    region: us-east-1
+    kubeconfig: /etc/fleetscale/kubeconfigs/aws.yaml
+    context: fleetscale
+  - name: gcp-europe-west1
+    cloud: gcp
+    region: europe-west1
+    server: https://10.0.0.1:6443
+    tokenFile: /etc/fleetscale/tokens/gcp
+    caFile: /etc/fleetscale/ca/gcp.crt
+  - name: home
+    inCluster: true
+  - name: vm-fleet
+    cloud: onprem
+    webhook:
+      url: https://ops.example/scale
+      tokenFile: /etc/fleetscale/tokens/webhook
+workloads:
+  - namespace: shop
+    name: web
+    kind: Deployment
+    minReplicas: 2
+    maxReplicas: 20
+    clusters: [aws-us-east-1, gcp-europe-west1]
+    metrics:
+      - type: Resource
+        resource:
+          name: cpu
+          target:
+            type: Utilization
+            averageUtilization: 70
+      - type: Resource
+        resource:
+          name: memory
+          target:
+            type: AverageValue
+            averageValue: 512Mi
+    behavior:
+      scaleUp:
+        stabilizationWindowSeconds: 0
+        selectPolicy: Max
+        tolerance: 0.05
+        policies:
+          - type: Pods
+            value: 4
+            periodSeconds: 15
+          - type: Percent
+            value: 100
+            periodSeconds: 15
+      scaleDown:
+        stabilizationWindowSeconds: 300
+        selectPolicy: Min
+        policies:
+          - type: Percent
+            value: 10
+            periodSeconds: 60
+  - namespace: shop
+    name: db
+    kind: StatefulSet
+    maxReplicas: 5
+    metrics:
+      - type: Resource
+        resource:
+          name: cpu
+          target:
+            type: Utilization
+            averageUtilization: 60
+)";
+
+TEST(PolicyConfigTest, ParsesACompleteFile) {
+  auto config = parsePolicyConfig(kComplete, "policy.yaml");
+  ASSERT_TRUE(config.ok()) << config.error().message;
+  ASSERT_EQ(config->clusters.size(), 4u);
+  EXPECT_EQ(config->clusters[0].access.kind, ClusterAccess::Kind::kKubeconfig);
+  EXPECT_EQ(config->clusters[0].access.context, "fleetscale");
+  EXPECT_EQ(config->clusters[1].access.kind, ClusterAccess::Kind::kServer);
+  EXPECT_EQ(config->clusters[1].access.caFile, "/etc/fleetscale/ca/gcp.crt");
+  EXPECT_EQ(config->clusters[2].access.kind, ClusterAccess::Kind::kInCluster);
+  EXPECT_EQ(config->clusters[3].access.kind, ClusterAccess::Kind::kWebhook);
+  EXPECT_EQ(config->clusters[3].access.webhookUrl, "https://ops.example/scale");
+
+  const WorkloadConfig* web = config->findWorkload("shop", "web");
+  ASSERT_NE(web, nullptr);
+  EXPECT_EQ(web->policy.minReplicas, 2);
+  EXPECT_EQ(web->policy.maxReplicas, 20);
+  ASSERT_EQ(web->policy.metrics.size(), 2u);
+  EXPECT_EQ(web->policy.metrics[0].averageUtilization, 70);
+  EXPECT_EQ(web->policy.metrics[1].averageValueMilli, (512LL << 20) * 1000);
+  ASSERT_TRUE(web->policy.behavior);
+  EXPECT_EQ(web->policy.behavior->scaleUp->tolerance, 0.05);
+  EXPECT_EQ(web->policy.behavior->scaleUp->policies->size(), 2u);
+  EXPECT_EQ(web->policy.behavior->scaleDown->selectPolicy, scaling::SelectPolicy::kMin);
+  ASSERT_EQ(web->clusters.size(), 2u);
+  EXPECT_EQ(web->clusters[0].name, "aws-us-east-1");
+  EXPECT_EQ(web->clusters[1].name, "gcp-europe-west1");
+  EXPECT_EQ(web->clusters[1].weight, 1) << "a bare name is weight 1";
+  EXPECT_EQ(web->clusters[1].preference, 1) << "preference defaults to list position";
+  EXPECT_EQ(web->policy.downscaleStabilizationSeconds, 300);
+
+  const WorkloadConfig* db = config->findWorkload("shop", "db");
+  ASSERT_NE(db, nullptr);
+  EXPECT_EQ(db->kind, "StatefulSet");
+  EXPECT_EQ(db->policy.minReplicas, 1) << "HPA default";
+  EXPECT_FALSE(db->policy.behavior) << "no behavior = legacy normalization";
+}
+
+TEST(PolicyConfigTest, ErrorsNameTheLineAndTheField) {
+  struct Case {
+    std::string yaml;
+    std::string expected;
+  };
+  const std::vector<Case> cases = {
+      {"workloads:\n  - namespace: a\n    name: b\n    maxReplicas: 3\n",
+       "policy.yaml:2: workloads[0].metrics: must be a non-empty list"},
+      {"workloads:\n  - namespace: a\n    name: b\n    maxReplicas: 3\n    metrics:\n      - type: "
+       "Resource\n"
+       "        resource:\n          name: cpu\n          target:\n            type: Utilization\n"
+       "            averageUtilization: -5\n",
+       "policy.yaml:11: workloads[0].metrics[0].resource.target.averageUtilization: must be "
+       "between 1"},
+      {"workloads:\n  - namespace: a\n    name: b\n    maxReplica: 3\n",
+       "policy.yaml:4: workloads[0].maxReplica: unknown field"},
+      {"clusters:\n  - name: c\n    server: https://x\n    kubeconfig: /k\n",
+       "policy.yaml:2: clusters[0]: needs exactly one of"},
+      {"clusters:\n  - name: c\n    server: ftp://x\n",
+       "policy.yaml:3: clusters[0].server: must be an http(s):// URL"},
+      {"workloads:\n  - namespace: a\n    name: b\n    minReplicas: 5\n    maxReplicas: 3\n    "
+       "metrics: []\n",
+       "policy.yaml:5: workloads[0].maxReplicas: must be at least minReplicas"},
+      {"workloads:\n  - namespace: a\n    name: b\n    maxReplicas: 3\n    clusters: [nowhere]\n   "
+       " metrics:\n"
+       "      - type: Resource\n        resource: {name: cpu, target: {type: Utilization, "
+       "averageUtilization: 50}}\n",
+       "policy.yaml:5: workloads[0].clusters[0]: unknown cluster 'nowhere'"},
+      {"workloads:\n  - namespace: a\n    name: b\n    maxReplicas: 3\n    metrics:\n      - type: "
+       "Resource\n"
+       "        resource: {name: cpu, target: {type: AverageValue, averageValue: lots}}\n",
+       "policy.yaml:7: workloads[0].metrics[0].resource.target.averageValue: quantity 'lots'"},
+      {"workloads:\n  - namespace: a\n    name: b\n    maxReplicas: 3\n    metrics:\n      - type: "
+       "Resource\n"
+       "        resource: {name: cpu, target: {type: Utilization, averageUtilization: 50}}\n    "
+       "behavior:\n"
+       "      scaleUp:\n        selectPolicy: Fastest\n",
+       "policy.yaml:10: workloads[0].behavior.scaleUp.selectPolicy: must be Max, Min or Disabled"},
+      {"workloads: [\n", "policy.yaml:"},
+      {"- just\n- a list\n", "(top level): must be a mapping"},
+  };
+  for (const auto& c : cases) {
+    auto config = parsePolicyConfig(c.yaml, "policy.yaml");
+    ASSERT_FALSE(config.ok()) << c.yaml;
+    EXPECT_NE(config.error().message.find(c.expected), std::string::npos)
+        << "got: " << config.error().message << "\nwanted: " << c.expected;
+  }
+}
+
+constexpr const char* kTwoClusters = R"(
+clusters:
+  - {name: aws, server: https://aws.example}
+  - {name: gcp, server: https://gcp.example}
+workloads:
+  - namespace: shop
+    name: web
+    maxReplicas: 10
+    metrics:
+      - type: Resource
+        resource: {name: cpu, target: {type: Utilization, averageUtilization: 50}}
+    clusters:
+)";
+
+TEST(PolicyConfigTest, PlacementEntriesCarryWeightsLimitsPreferenceAndCapacityOptIn) {
+  const std::string yaml =
+      std::string(kTwoClusters) +
+      "      - {name: aws, weight: 3, minReplicas: 2, maxReplicas: 8}\n"
+      "      - {name: gcp, weight: 0, preference: -1, fitToAllocatable: true}\n";
+  auto config = parsePolicyConfig(yaml, "policy.yaml");
+  ASSERT_TRUE(config.ok()) << config.error().message;
+  const auto& clusters = config->workloads.at(0).clusters;
+  ASSERT_EQ(clusters.size(), 2u);
+  EXPECT_EQ(clusters[0].weight, 3);
+  EXPECT_EQ(clusters[0].minReplicas, 2);
+  EXPECT_EQ(clusters[0].maxReplicas, 8);
+  EXPECT_EQ(clusters[0].preference, 0);
+  EXPECT_FALSE(clusters[0].fitToAllocatable);
+  EXPECT_EQ(clusters[1].weight, 0) << "standby";
+  EXPECT_FALSE(clusters[1].maxReplicas);
+  EXPECT_EQ(clusters[1].preference, -1);
+  EXPECT_TRUE(clusters[1].fitToAllocatable);
+}
+
+TEST(PolicyConfigTest, PlacementErrorsNameTheEntry) {
+  struct Case {
+    std::string entries;
+    std::string expected;
+  };
+  const std::vector<Case> cases = {
+      {"      - {name: aws, minReplicas: 4, maxReplicas: 2}\n",
+       "policy.yaml:13: workloads[0].clusters[0].maxReplicas: must be at least minReplicas"},
+      {"      - {name: aws, minReplicas: 6}\n      - {name: gcp, minReplicas: 6}\n",
+       "workloads[0].clusters: the clusters' minReplicas add up to 12, more than maxReplicas 10"},
+      {"      - aws\n      - {name: aws, weight: 2}\n",
+       "policy.yaml:14: workloads[0].clusters[1]: cluster 'aws' listed twice"},
+      {"      - {name: azure}\n",
+       "policy.yaml:13: workloads[0].clusters[0]: unknown cluster 'azure'"},
+      {"      - {name: aws, weight: -1}\n",
+       "workloads[0].clusters[0].weight: must be a number from 0"},
+      {"      - {name: aws, share: 2}\n", "workloads[0].clusters[0].share: unknown field"},
+      {"      - {weight: 2}\n", "workloads[0].clusters[0].name"},
+  };
+  for (const auto& c : cases) {
+    auto config = parsePolicyConfig(std::string(kTwoClusters) + c.entries, "policy.yaml");
+    ASSERT_FALSE(config.ok()) << c.entries;
+    EXPECT_NE(config.error().message.find(c.expected), std::string::npos)
+        << "got: " << config.error().message << "\nwanted: " << c.expected;
+  }
+}
+
+std::string readFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// The documented examples are what users copy: they must load as written.
+TEST(PolicyConfigTest, TheDocumentedExamplesLoad) {
+  const std::string doc = readFile(testing::fixturePath("../../docs/configuration.md"));
+  const auto begin = doc.find("```yaml\n");
+  ASSERT_NE(begin, std::string::npos);
+  const auto end = doc.find("```", begin + 8);
+  auto fromDocs =
+      parsePolicyConfig(doc.substr(begin + 8, end - begin - 8), "docs/configuration.md");
+  ASSERT_TRUE(fromDocs.ok()) << fromDocs.error().message;
+  const auto& placed = fromDocs->workloads.at(0).clusters;
+  ASSERT_EQ(placed.size(), 3u);
+  EXPECT_TRUE(placed[0].fitToAllocatable);
+  EXPECT_EQ(placed[2].weight, 0);
+
+  auto example = loadPolicyConfig(testing::fixturePath("../../systemd/policy.example.yaml"));
+  EXPECT_TRUE(example.ok()) << example.error().message;
+}
+
+TEST(PolicyConfigTest, EmptyFileIsAnEmptyPolicy) {
+  auto config = parsePolicyConfig("", "empty.yaml");
+  ASSERT_TRUE(config.ok());
+  EXPECT_TRUE(config->workloads.empty());
+}
+
+TEST(PolicyConfigTest, MissingFileIsAnError) {
+  EXPECT_FALSE(loadPolicyConfig("/nonexistent/policy.yaml").ok());
+}
+
+}  // namespace
+}  // namespace fleetscale::aggregator

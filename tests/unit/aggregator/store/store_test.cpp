@@ -1,0 +1,174 @@
+// The SQLite store on real files: writes, queries, restarts, retention.
+#include "fleetscale/aggregator/store/store.h"
+
+#include <gtest/gtest.h>
+
+#include "fleetscale/aggregator/store/store_metrics.h"
+#include "fleetscale/testing/temp_dir.h"
+
+namespace fleetscale::aggregator {
+namespace {
+
+std::unique_ptr<SqliteStore> openStore(const std::string& dir, const Clock& clock,
+                                       StoreMetrics* metrics = nullptr) {
+  SqliteStoreOptions options;
+  options.stateDir = dir;
+  options.commitInterval = std::chrono::milliseconds(5);
+  options.rollupRetention = std::chrono::hours(1);
+  options.eventRetention = std::chrono::hours(2);
+  auto store = SqliteStore::open(options, metrics, clock);
+  EXPECT_TRUE(store.ok()) << (store.ok() ? "" : store.error().message);
+  return store.ok() ? std::move(*store) : nullptr;
+}
+
+EventRecord event(std::int64_t at, std::string kind, std::string cluster) {
+  EventRecord e;
+  e.timeUnixMs = at;
+  e.kind = std::move(kind);
+  e.cluster = std::move(cluster);
+  e.message = "m" + std::to_string(at);
+  e.details = R"({"n":1})";
+  return e;
+}
+
+TEST(SqliteStoreTest, ProgressSurvivesARestartAndNeverGoesBackwards) {
+  testing::TempDir dir;
+  ManualClock clock;
+  prometheus::Registry registry;
+  StoreMetrics metrics(registry);
+  {
+    auto store = openStore(dir.path(), clock, &metrics);
+    std::vector<AgentProgress> committed;
+    std::mutex mutex;
+    store->setCommitListener([&](const std::vector<AgentProgress>& progress) {
+      std::lock_guard lock(mutex);
+      committed.insert(committed.end(), progress.begin(), progress.end());
+    });
+    store->recordProgress(AgentProgress{"a1", "n1", "c1", 5, 5, 500, 1});
+    store->recordProgress(AgentProgress{"a1", "n1", "c1", 6, 6, 600, 2});  // coalesced
+    store->recordProgress(AgentProgress{"a2", "n2", "c1", 9, 3, 30, 3});
+    store->flush();
+    {
+      std::lock_guard lock(mutex);
+      ASSERT_FALSE(committed.empty());
+      std::uint64_t a1 = 0;
+      for (const auto& p : committed) {
+        if (p.agentId == "a1") a1 = std::max(a1, p.lastSequence);
+      }
+      EXPECT_EQ(a1, 6u) << "the listener learns what is durable";
+    }
+    store->recordProgress(AgentProgress{"a1", "n1", "c1", 4, 4, 400, 4});  // late, older
+    store->flush();
+  }
+  EXPECT_GE(metrics.rowsWritten("agents").Value(), 2);
+  EXPECT_GT(metrics.writeSeconds().Collect().histogram.sample_count, 0u);
+  auto reopened = openStore(dir.path(), clock);
+  auto progress = reopened->loadProgress();
+  ASSERT_TRUE(progress.ok());
+  ASSERT_EQ(progress->size(), 2u);
+  std::map<std::string, AgentProgress> byId;
+  for (const auto& p : *progress) byId[p.agentId] = p;
+  EXPECT_EQ(byId["a1"].lastSequence, 6u);
+  EXPECT_EQ(byId["a1"].batchesAccepted, 6u);
+  EXPECT_EQ(byId["a1"].samplesAccepted, 600u);
+  EXPECT_EQ(byId["a2"].lastSequence, 9u);
+}
+
+TEST(SqliteStoreTest, EventsFilterLimitAndSince) {
+  testing::TempDir dir;
+  ManualClock clock;
+  auto store = openStore(dir.path(), clock);
+  store->recordEvent(event(1000, "agent_connected", "aws"));
+  store->recordEvent(event(2000, "cluster_health", "aws"));
+  store->recordEvent(event(3000, "agent_connected", "gcp"));
+  store->recordEvent(event(4000, "agent_disconnected", "aws"));
+  store->flush();
+  auto all = store->events(EventQuery{});
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 4u);
+  EXPECT_EQ((*all)[0].timeUnixMs, 4000) << "newest first";
+  EXPECT_EQ((*all)[0].details, R"({"n":1})");
+  EXPECT_EQ(store->events(EventQuery{"agent_connected", "", "", 0, 100})->size(), 2u);
+  EXPECT_EQ(store->events(EventQuery{"", "aws", "", 0, 100})->size(), 3u);
+  EXPECT_EQ(store->events(EventQuery{"", "", "", 2500, 100})->size(), 2u);
+  EXPECT_EQ(store->events(EventQuery{"", "", "", 0, 1})->size(), 1u);
+}
+
+TEST(SqliteStoreTest, DecisionsAndRollupsRoundTrip) {
+  testing::TempDir dir;
+  ManualClock clock;
+  auto store = openStore(dir.path(), clock);
+  DecisionRecord d;
+  d.timeUnixMs = 5000;
+  d.workload = WorkloadKey{"shop", "Deployment", "web"};
+  d.currentReplicas = 3;
+  d.desiredReplicas = 5;
+  d.reason = "cpu utilization 0.9 > target 0.6";
+  d.details = R"({"ratio":1.5})";
+  store->recordDecision(d);
+  RollupRow r;
+  r.bucketStartUnixMs = 10'000;
+  r.workload = d.workload;
+  r.cluster = "aws";
+  r.replicasSeen = 3;
+  r.cpuUsageCores = 1.5;
+  r.cpuUtilization = 0.5;  // memory utilization and load share stay absent
+  r.ticks = 10;
+  store->recordRollups({r});
+  r.cpuUsageCores = 2.5;  // the same bucket again (after a restart): replaced
+  store->recordRollups({r});
+  store->flush();
+  auto decisions = store->decisions(DecisionQuery{"shop", "web", 0, 10});
+  ASSERT_TRUE(decisions.ok());
+  ASSERT_EQ(decisions->size(), 1u);
+  EXPECT_EQ((*decisions)[0].desiredReplicas, 5);
+  EXPECT_EQ((*decisions)[0].workload.kind, "Deployment");
+  EXPECT_TRUE(store->decisions(DecisionQuery{"other", "", 0, 10})->empty());
+  auto rollups = store->rollups(RollupQuery{0, "shop", "web"});
+  ASSERT_TRUE(rollups.ok());
+  ASSERT_EQ(rollups->size(), 1u);
+  EXPECT_DOUBLE_EQ((*rollups)[0].cpuUsageCores, 2.5);
+  EXPECT_DOUBLE_EQ((*rollups)[0].cpuUtilization, 0.5);
+  EXPECT_FALSE(isPresent((*rollups)[0].memoryUtilization));
+  EXPECT_EQ((*rollups)[0].ticks, 10);
+  EXPECT_TRUE(store->rollups(RollupQuery{20'000, "", ""})->empty());
+}
+
+TEST(SqliteStoreTest, RetentionPrunesOldRows) {
+  testing::TempDir dir;
+  ManualClock clock;  // starts at 1'700'000'000 s
+  auto store = openStore(dir.path(), clock);
+  const std::int64_t now = toUnixMillis(clock.wallNow());
+  RollupRow old;
+  old.workload = WorkloadKey{"shop", "Deployment", "web"};
+  old.cluster = "aws";
+  old.bucketStartUnixMs = now - 2 * 3600 * 1000;  // older than the 1 h rollup retention
+  RollupRow recent = old;
+  recent.bucketStartUnixMs = now - 60 * 1000;
+  store->recordRollups({old, recent});
+  store->recordEvent(event(now - 3 * 3600 * 1000, "agent_connected", "aws"));  // > 2 h
+  store->recordEvent(event(now - 3600 * 1000, "agent_connected", "aws"));
+  store->flush();
+  ASSERT_TRUE(store->prune().ok());
+  EXPECT_EQ(store->rollups(RollupQuery{})->size(), 1u);
+  EXPECT_EQ(store->events(EventQuery{})->size(), 1u);
+}
+
+TEST(SqliteStoreTest, RefusesANewerSchema) {
+  testing::TempDir dir;
+  ManualClock clock;
+  { auto store = openStore(dir.path(), clock); }
+  {
+    auto db = SqliteDatabase::open(dir.file("aggregator.db"));
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE((*db)->exec("PRAGMA user_version=99").ok());
+  }
+  SqliteStoreOptions options;
+  options.stateDir = dir.path();
+  auto store = SqliteStore::open(options, nullptr, clock);
+  ASSERT_FALSE(store.ok());
+  EXPECT_NE(store.error().message.find("newer"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace fleetscale::aggregator

@@ -1,0 +1,237 @@
+#include "fleetscale/ctl/app.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <sstream>
+
+#include "fleetscale/ctl/table.h"
+#include "fleetscale/ctl/views.h"
+
+namespace fleetscale::ctl {
+namespace {
+
+// Answers by URL path (without the server) and remembers every URL asked for.
+class CannedHttp final : public HttpClient {
+ public:
+  explicit CannedHttp(std::map<std::string, Result<HttpClientResponse>> answers)
+      : answers_(std::move(answers)) {}
+  Result<HttpClientResponse> send(const HttpClientRequest& request) override {
+    urls.push_back(request.url);
+    methods.push_back(request.method);
+    const std::string path = request.url.substr(request.url.find("/api/"));
+    const std::string route = path.substr(0, path.find('?'));
+    auto it = answers_.find(route);
+    if (it == answers_.end()) return HttpClientResponse{404, R"({"error":"no such path"})", {}};
+    return it->second;
+  }
+  std::vector<std::string> urls;
+  std::vector<std::string> methods;
+
+ private:
+  std::map<std::string, Result<HttpClientResponse>> answers_;
+};
+
+struct Run {
+  int code;
+  std::string out;
+  std::string err;
+};
+
+Run run(HttpClient& http, std::vector<std::string> args) {
+  std::ostringstream out, err;
+  const int code = runCtl(args, http, out, err);
+  return {code, out.str(), err.str()};
+}
+
+HttpClientResponse ok(std::string body) { return HttpClientResponse{200, std::move(body), {}}; }
+
+TEST(CtlAppTest, RendersAlignedTables) {
+  EXPECT_EQ(renderTable({"A", "LONGER"}, {{"wide-cell", "x"}, {"b", "y"}}),
+            "A           LONGER\nwide-cell   x\nb           y\n");
+}
+
+TEST(CtlAppTest, QueryStringsSkipEmptyValuesAndEscape) {
+  EXPECT_EQ(queryString({{"a", ""}, {"b", ""}}), "");
+  EXPECT_EQ(queryString({{"cluster", "aws"}, {"node", ""}, {"since", "2026-01-01T00:00:00+02:00"}}),
+            "?cluster=aws&since=2026-01-01T00%3A00%3A00%2B02%3A00");
+}
+
+TEST(CtlAppTest, ContainersTableWithFilters) {
+  CannedHttp http(
+      {{"/api/v1/containers",
+        ok(R"({"items":[{"cluster":"aws","node":"n1","id":"0123456789abcdef","runtime":"containerd","namespace":"shop","pod":"web-1","cpu_cores":0.25,"cpu_limit_cores":null,"memory_working_set_bytes":1048576,"memory_limit_bytes":null,"stale":false}]})")}});
+  auto result = run(http, {"--server", "http://agg:7080", "containers", "--cluster", "aws"});
+  EXPECT_EQ(result.code, 0) << result.err;
+  EXPECT_EQ(http.urls.at(0), "http://agg:7080/api/v1/containers?cluster=aws");
+  EXPECT_NE(result.out.find("0123456789ab "), std::string::npos) << "ids shortened: " << result.out;
+  EXPECT_NE(result.out.find("0.250"), std::string::npos);
+  EXPECT_NE(result.out.find("1.0Mi"), std::string::npos);
+  EXPECT_NE(result.out.find("fresh"), std::string::npos);
+}
+
+TEST(CtlAppTest, TopShowsWorkloadsAndClusters) {
+  CannedHttp http(
+      {{"/api/v1/workloads",
+        ok(R"({"items":[{"namespace":"shop","kind":"Deployment","name":"web","clusters":[{},{}],"replicas":4,"replicas_ready":3,"cpu_usage_cores":1.5,"cpu_request_cores":2,"cpu_utilization":0.75,"memory_usage_bytes":2097152,"memory_utilization":null}]})")},
+       {"/api/v1/clusters",
+        ok(R"({"items":[{"name":"aws","health":"degraded","nodes":3,"stale_nodes":1,"agents_connected":2,"containers":10,"workloads":1,"cpu_usage_cores":1.5,"cpu_capacity_cores":8,"memory_usage_bytes":1048576,"memory_capacity_bytes":2097152}]})")}});
+  auto result = run(http, {"top", "--namespace", "shop"});
+  ASSERT_EQ(result.code, 0) << result.err;
+  EXPECT_EQ(http.urls.at(0), "http://127.0.0.1:7080/api/v1/workloads?namespace=shop");
+  EXPECT_NE(result.out.find("Deployment/web"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("3/4"), std::string::npos);
+  EXPECT_NE(result.out.find("75%"), std::string::npos);
+  EXPECT_NE(result.out.find("degraded"), std::string::npos);
+  EXPECT_NE(result.out.find("2/3"), std::string::npos) << "fresh of all nodes";
+  auto clustersOnly = run(http, {"top", "clusters"});
+  EXPECT_EQ(clustersOnly.out.find("NAMESPACE"), std::string::npos);
+  EXPECT_NE(clustersOnly.out.find("HEALTH"), std::string::npos);
+}
+
+TEST(CtlAppTest, EventsAndDecisions) {
+  CannedHttp http(
+      {{"/api/v1/events",
+        ok(R"({"items":[{"time_unix_ms":1700000000000,"kind":"agent_connected","cluster":"aws","agent_id":"a1","message":"agent a1 connected"}]})")},
+       {"/api/v1/decisions",
+        ok(R"({"items":[{"time_unix_ms":1700000000000,"namespace":"shop","kind":"Deployment","name":"web","current_replicas":3,"desired_replicas":5,"reason":"cpu"}]})")}});
+  auto events = run(http, {"events", "--kind", "agent_connected", "--since", "1h"});
+  ASSERT_EQ(events.code, 0) << events.err;
+  EXPECT_EQ(http.urls.back(), "http://127.0.0.1:7080/api/v1/events?kind=agent_connected&since=1h");
+  EXPECT_NE(events.out.find("2023-11-14T22:13:20Z"), std::string::npos) << events.out;
+  EXPECT_NE(events.out.find("agent a1 connected"), std::string::npos);
+  auto decisions = run(http, {"decisions", "--workload", "web", "--limit", "5"});
+  ASSERT_EQ(decisions.code, 0);
+  EXPECT_NE(decisions.out.find("Deployment/web"), std::string::npos);
+  EXPECT_NE(decisions.out.find("5 "), std::string::npos);
+}
+
+TEST(CtlAppTest, JsonOutputPassesTheApiThrough) {
+  CannedHttp http({{"/api/v1/nodes", ok(R"({"items":[]})")}});
+  auto result = run(http, {"-o", "json", "nodes"});
+  EXPECT_EQ(result.code, 0);
+  EXPECT_NE(result.out.find("\"items\": []"), std::string::npos);
+}
+
+TEST(CtlAppTest, ExitCodes) {
+  CannedHttp down({{"/api/v1/nodes", Error{"connection refused"}}});
+  auto unreachable = run(down, {"nodes"});
+  EXPECT_EQ(unreachable.code, kCtlServerError);
+  EXPECT_NE(unreachable.err.find("cannot reach"), std::string::npos);
+  CannedHttp failing({{"/api/v1/nodes", HttpClientResponse{500, R"({"error":"boom"})", {}}},
+                      {"/api/v1/events", HttpClientResponse{400, R"({"error":"bad since"})", {}}},
+                      {"/api/v1/decisions", HttpClientResponse{403, R"({"error":"no"})", {}}}});
+  auto serverError = run(failing, {"nodes"});
+  EXPECT_EQ(serverError.code, kCtlServerError);
+  EXPECT_NE(serverError.err.find("boom"), std::string::npos);
+  EXPECT_EQ(run(failing, {"events", "--since", "soon"}).code, kCtlUsageError);
+  EXPECT_EQ(run(failing, {"decisions"}).code, kCtlAuthError);
+  EXPECT_EQ(run(failing, {"containers"}).code, kCtlNotFound);
+  EXPECT_EQ(run(failing, {"frobnicate"}).code, kCtlUsageError);
+  EXPECT_EQ(run(failing, {}).code, kCtlUsageError);
+  EXPECT_EQ(run(failing, {"--help"}).code, kCtlOk);
+  CannedHttp notJson({{"/api/v1/nodes", ok("<html>")}});
+  EXPECT_EQ(run(notJson, {"nodes"}).code, kCtlServerError);
+}
+
+constexpr const char* kStatus = R"({
+  "role": "leader",
+  "clusters": [
+    {"name": "aws", "cloud": "aws", "region": "us-east-1", "state": "healthy",
+     "since": "2026-11-28T03:00:00Z", "apiReachable": true, "draining": true, "error": ""},
+    {"name": "gcp", "cloud": "gcp", "region": "europe-west1", "state": "failed",
+     "since": "2026-11-28T03:01:00Z", "apiReachable": false, "draining": false,
+     "error": "connection refused"}],
+  "workloads": [
+    {"namespace": "shop", "name": "web", "kind": "Deployment", "minReplicas": 2,
+     "maxReplicas": 20, "currentReplicas": 6, "desiredReplicas": 8, "unplacedReplicas": 1,
+     "reason": "scale up from 6 to 8", "error": "",
+     "clusters": {"aws": {"desired": 0, "current": 2, "ready": 2},
+                  "gcp": {"desired": 7, "current": 4, "ready": 3}}}],
+  "drains": [{"cluster": "aws", "workloads": 1, "workloadsDone": 0, "replicasLeft": 2,
+              "readyLeft": 2, "complete": false}]
+})";
+
+TEST(CtlViewsTest, StatusShowsClustersPlacementAndDrainProgress) {
+  const std::string view = statusView(nlohmann::json::parse(kStatus));
+  EXPECT_NE(view.find("Aggregator role: leader"), std::string::npos) << view;
+  EXPECT_NE(view.find("connection refused"), std::string::npos);
+  EXPECT_NE(view.find("2-20"), std::string::npos);
+  EXPECT_NE(view.find("scale up from 6 to 8"), std::string::npos);
+  // Per cluster rows: desired, current, ready in that order.
+  EXPECT_NE(view.find("gcp       7         4         3"), std::string::npos) << view;
+  EXPECT_NE(view.find("Drains:"), std::string::npos);
+  EXPECT_NE(view.find("0/1"), std::string::npos) << "workloads moved of those placed there";
+  EXPECT_NE(view.find("in progress"), std::string::npos);
+}
+
+TEST(CtlViewsTest, ExplainShowsInputsProposalsRulesAndPlacement) {
+  const auto decision = nlohmann::json::parse(R"({
+    "time_unix_ms": 1795835373681, "namespace": "shop", "kind": "Deployment", "name": "web",
+    "current_replicas": 4, "desired_replicas": 6, "reason": "scale up from 4 to 6",
+    "details": {
+      "decisionId": "1795835373681-1", "acted": true, "dryRun": false, "leader": true, "term": 7,
+      "decision": {
+        "demand": [{"cluster": "aws", "pods": 4, "readyPods": 3, "cpuUsageCores": 2.4,
+                    "cpuRequestCores": 2.0, "cpuShare": 1.0, "memoryUsageBytes": 1048576,
+                    "memoryRequestBytes": 2097152, "memoryShare": 1.0}],
+        "metrics": [{"target": {"resource": "cpu", "type": "Utilization", "averageUtilization": 80},
+                     "replicas": 8, "usageRatio": 1.5, "adjustedUsageRatio": 1.125,
+                     "utilizationPercent": 120, "readyPods": 3, "unreadyPods": ["web-3"],
+                     "missingPods": [], "ignoredPods": [], "rule": "scale up, unready at 0%"},
+                    {"target": {"resource": "memory", "type": "AverageValue",
+                                "averageValueMilli": 268435456000},
+                     "error": "no pod has a memory sample"}],
+        "steps": [{"rule": "scaleUp policy", "before": 8, "after": 6,
+                   "detail": "Pods 2 per 60s"}]},
+      "clusters": [{"cluster": "aws", "health": "healthy", "draining": false, "specReplicas": 4,
+                    "readyReplicas": 3}],
+      "placement": {"targets": {"aws": 6}, "writes": {"aws": 6}, "unplaced": 0,
+                    "notes": ["gcp is failed: its share stays elsewhere"]}}})");
+  const std::string view = explainView(decision);
+  EXPECT_NE(view.find("shop/Deployment/web at 2026-11-28T"), std::string::npos) << view;
+  EXPECT_NE(view.find("4 -> 6 replicas"), std::string::npos);
+  EXPECT_NE(view.find("applied, leader term 7"), std::string::npos);
+  EXPECT_NE(view.find("2.400"), std::string::npos) << "usage per cluster";
+  EXPECT_NE(view.find("80% of request"), std::string::npos);
+  EXPECT_NE(view.find("120%"), std::string::npos);
+  EXPECT_NE(view.find("1.125 filled in"), std::string::npos);
+  EXPECT_NE(view.find("3/1/0/0"), std::string::npos) << "ready/unready/missing/ignored";
+  EXPECT_NE(view.find("256.0Mi per pod"), std::string::npos);
+  EXPECT_NE(view.find("error: no pod has a memory sample"), std::string::npos);
+  EXPECT_NE(view.find("Pods 2 per 60s"), std::string::npos);
+  EXPECT_NE(view.find("Note: gcp is failed"), std::string::npos);
+}
+
+TEST(CtlAppTest, OperatorCommandsUseTheRightEndpoints) {
+  CannedHttp http(
+      {{"/api/v1/status", ok(kStatus)},
+       {"/api/v1/clusters/aws/drain", ok(R"({"cluster":"aws","draining":true})")},
+       {"/api/v1/clusters/aws/undrain", ok(R"({"cluster":"aws","draining":false})")},
+       {"/api/v1/reload", HttpClientResponse{401, R"({"error":"admin token required"})", {}}},
+       {"/api/v1/decisions", ok(R"({"items":[]})")}});
+  EXPECT_EQ(run(http, {"status"}).code, kCtlOk);
+  EXPECT_EQ(http.methods.back(), "GET");
+
+  auto drained = run(http, {"--token", "t", "drain", "aws"});
+  EXPECT_EQ(drained.code, kCtlOk);
+  EXPECT_EQ(http.methods.back(), "POST");
+  EXPECT_EQ(http.urls.back(), "http://127.0.0.1:7080/api/v1/clusters/aws/drain");
+  EXPECT_NE(drained.out.find("fleetscalectl status"), std::string::npos);
+  EXPECT_EQ(run(http, {"--token", "t", "undrain", "aws"}).code, kCtlOk);
+  EXPECT_EQ(http.urls.back(), "http://127.0.0.1:7080/api/v1/clusters/aws/undrain");
+  EXPECT_EQ(run(http, {"drain"}).code, kCtlUsageError) << "needs a cluster";
+
+  auto refused = run(http, {"reload"});
+  EXPECT_EQ(refused.code, kCtlAuthError);
+  EXPECT_NE(refused.err.find("--token or FLEETSCALE_TOKEN"), std::string::npos) << refused.err;
+
+  auto none = run(http, {"explain", "shop/web"});
+  EXPECT_EQ(none.code, kCtlNotFound);
+  EXPECT_EQ(http.urls.back(),
+            "http://127.0.0.1:7080/api/v1/decisions?namespace=shop&workload=web&limit=1");
+  EXPECT_EQ(run(http, {"explain", "shop/"}).code, kCtlUsageError);
+}
+
+}  // namespace
+}  // namespace fleetscale::ctl
