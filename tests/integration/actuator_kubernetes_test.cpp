@@ -26,7 +26,7 @@ using namespace std::chrono_literals;
 using nlohmann::json;
 
 constexpr const char* kCluster = "aws-us-east-1";
-const WorkloadRef kWeb{"shop", "Deployment", "web"};
+const WorkloadKey kWeb{"shop", "Deployment", "web"};
 
 sim::Scenario oneCluster() {
   sim::Scenario scenario;

@@ -47,7 +47,7 @@ ActuationQueue::ActuationQueue(ActuatorLookup actuators, ActuationQueueOptions o
 
 ActuationQueue::~ActuationQueue() { stop(); }
 
-std::string ActuationQueue::keyOf(const std::string& cluster, const WorkloadRef& workload) {
+std::string ActuationQueue::keyOf(const std::string& cluster, const WorkloadKey& workload) {
   return cluster + "|" + workload.kind + "|" + workload.namespaceName + "|" + workload.name;
 }
 
@@ -68,7 +68,7 @@ std::size_t ActuationQueue::waiting() const {
   return waitingItems_.size();
 }
 
-bool ActuationQueue::busy(const std::string& cluster, const WorkloadRef& workload) const {
+bool ActuationQueue::busy(const std::string& cluster, const WorkloadKey& workload) const {
   const std::string key = keyOf(cluster, workload);
   std::lock_guard lock(mutex_);
   return waitingItems_.count(key) > 0 || inFlight_.count(key) > 0;

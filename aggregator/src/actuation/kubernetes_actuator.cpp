@@ -46,13 +46,13 @@ KubernetesActuator::KubernetesActuator(std::unique_ptr<HttpClient> http,
       options_(options),
       sleeper_(std::move(sleeper)) {}
 
-std::string KubernetesActuator::scalePath(const WorkloadRef& workload) {
+std::string KubernetesActuator::scalePath(const WorkloadKey& workload) {
   const std::string resource = workload.kind == "StatefulSet" ? "statefulsets" : "deployments";
   return "/apis/apps/v1/namespaces/" + workload.namespaceName + "/" + resource + "/" +
          workload.name + "/scale";
 }
 
-ActuationOutcome KubernetesActuator::send(const std::string& method, const WorkloadRef& workload,
+ActuationOutcome KubernetesActuator::send(const std::string& method, const WorkloadKey& workload,
                                           const std::string& body, std::string& responseBody,
                                           int& attempts, const ScaleRequest* write) {
   HttpClientRequest request;
@@ -88,7 +88,7 @@ ActuationOutcome KubernetesActuator::send(const std::string& method, const Workl
   return outcome;
 }
 
-ActuationOutcome KubernetesActuator::getScale(const WorkloadRef& workload) {
+ActuationOutcome KubernetesActuator::getScale(const WorkloadKey& workload) {
   std::lock_guard lock(mutex_);
   std::string body;
   int attempts = 0;

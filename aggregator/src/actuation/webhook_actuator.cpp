@@ -8,7 +8,7 @@ WebhookActuator::WebhookActuator(std::unique_ptr<HttpClient> http, WebhookActuat
                                  Sleeper sleeper)
     : http_(std::move(http)), options_(std::move(options)), sleeper_(std::move(sleeper)) {}
 
-ActuationOutcome WebhookActuator::getScale(const WorkloadRef& workload) {
+ActuationOutcome WebhookActuator::getScale(const WorkloadKey& workload) {
   ActuationOutcome outcome;
   outcome.error = ActuationError::kUnsupported;
   outcome.message = "webhook for " + workload.describe() + " cannot report the current count";

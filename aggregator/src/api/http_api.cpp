@@ -171,7 +171,7 @@ json historyJson(const RollupRow& r) {
 
 json clusterJson(const ClusterSnapshot& c) {
   return json{{"name", c.name},
-              {"health", toString(c.health)},
+              {"health", toString(c.reporting)},
               {"nodes", c.nodes},
               {"stale_nodes", c.staleNodes},
               {"agents_connected", c.connectedAgents},

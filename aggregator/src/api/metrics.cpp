@@ -47,9 +47,10 @@ std::string AggregatorMetrics::render(const MetricsView& view) const {
     addGauge(nodes, labels, cluster.nodes);
     addGauge(staleNodes, labels, cluster.staleNodes);
     addGauge(clusterContainers, labels, cluster.containers);
-    for (auto state : {ClusterHealth::kHealthy, ClusterHealth::kDegraded, ClusterHealth::kSilent}) {
+    for (auto state :
+         {ReportingState::kHealthy, ReportingState::kDegraded, ReportingState::kSilent}) {
       addGauge(health, {{"cluster", cluster.name}, {"state", std::string(toString(state))}},
-               cluster.health == state ? 1 : 0);
+               cluster.reporting == state ? 1 : 0);
     }
   }
   for (auto* family : {&agents, &nodes, &staleNodes, &clusterContainers, &health}) {

@@ -22,8 +22,7 @@ struct ClusterRegistry::Cluster {
   WallTime healthSince{};
   bool draining = false;
   std::string error;
-  std::map<std::string, std::pair<WorkloadRef, std::optional<CachedScale>>>
-      scales;  // by workload key
+  std::map<WorkloadKey, std::optional<CachedScale>> scales;  // watched workloads
 
   Cluster(ClusterConfig c, scaling::HealthThresholds thresholds)
       : config(std::move(c)), health(thresholds) {}
@@ -80,10 +79,6 @@ ClusterRegistry::ClusterRegistry(ClusterConnector connector, scaling::HealthThre
     : connector_(std::move(connector)), thresholds_(thresholds), clock_(clock) {}
 
 ClusterRegistry::~ClusterRegistry() { stopProber(); }
-
-std::string ClusterRegistry::workloadKey(const WorkloadRef& workload) {
-  return workload.kind + "/" + workload.namespaceName + "/" + workload.name;
-}
 
 void ClusterRegistry::configure(const std::vector<ClusterConfig>& clusters) {
   auto log = componentLogger("aggregator.clusters");
@@ -175,28 +170,27 @@ bool ClusterRegistry::setDraining(const std::string& cluster, bool draining) {
 }
 
 std::optional<CachedScale> ClusterRegistry::scale(const std::string& cluster,
-                                                  const WorkloadRef& workload) const {
+                                                  const WorkloadKey& workload) const {
   std::lock_guard lock(mutex_);
   const auto it = clusters_.find(cluster);
   if (it == clusters_.end()) return std::nullopt;
-  const auto entry = it->second->scales.find(workloadKey(workload));
-  return entry == it->second->scales.end() ? std::nullopt : entry->second.second;
+  const auto entry = it->second->scales.find(workload);
+  return entry == it->second->scales.end() ? std::nullopt : entry->second;
 }
 
-void ClusterRegistry::rememberScale(const std::string& cluster, const WorkloadRef& workload,
+void ClusterRegistry::rememberScale(const std::string& cluster, const WorkloadKey& workload,
                                     const ScaleStatus& status) {
   std::lock_guard lock(mutex_);
   const auto it = clusters_.find(cluster);
   if (it == clusters_.end()) return;
-  it->second->scales[workloadKey(workload)] = {workload, CachedScale{status, clock_.wallNow()}};
+  it->second->scales[workload] = CachedScale{status, clock_.wallNow()};
 }
 
-void ClusterRegistry::watch(const std::string& cluster, const WorkloadRef& workload) {
+void ClusterRegistry::watch(const std::string& cluster, const WorkloadKey& workload) {
   std::lock_guard lock(mutex_);
   const auto it = clusters_.find(cluster);
   if (it == clusters_.end()) return;
-  auto& entry = it->second->scales[workloadKey(workload)];
-  entry.first = workload;
+  it->second->scales.try_emplace(workload);
 }
 
 std::vector<ClusterStatus> ClusterRegistry::status() const {
@@ -226,11 +220,11 @@ void ClusterRegistry::refresh(std::chrono::milliseconds scaleMaxAge) {
       }
     }
     if (!cluster->actuator || (cluster->probe && !cluster->apiReachable)) continue;
-    std::vector<WorkloadRef> due;
+    std::vector<WorkloadKey> due;
     {
       std::lock_guard lock(mutex_);
-      for (const auto& [key, entry] : cluster->scales) {
-        if (!entry.second || now - entry.second->readAt >= scaleMaxAge) due.push_back(entry.first);
+      for (const auto& [workload, cached] : cluster->scales) {
+        if (!cached || now - cached->readAt >= scaleMaxAge) due.push_back(workload);
       }
     }
     for (const auto& workload : due) {

@@ -15,10 +15,6 @@ using prometheus::ClientMetric;
 using prometheus::MetricFamily;
 using prometheus::MetricType;
 
-std::string workloadKeyOf(const WorkloadConfig& workload) {
-  return workload.namespaceName + "/" + workload.name;
-}
-
 json allocationJson(const scaling::Allocation& allocation) {
   json out = json::object();
   for (const auto& [cluster, replicas] : allocation) out[cluster] = replicas;
@@ -99,7 +95,7 @@ void ScalingLoop::restoreHistory() {
     if (!details.is_object()) continue;
     auto history = historyFromJson(details.value("history", json()));
     std::lock_guard lock(mutex_);
-    WorkloadState& state = workloads_[workloadKeyOf(workload)];
+    WorkloadState& state = workloads_[workload.key()];
     if (history) state.history = std::move(*history);
     // A recent stored decision (within two heartbeats) continues the restored window; after a
     // longer gap the recommendations in it are not evidence of what happened since.
@@ -172,11 +168,9 @@ void ScalingLoop::decideWorkload(const WorkloadConfig& workload, const PolicyCon
                                  const std::map<std::string, scaling::ClusterResources>& resources,
                                  std::optional<std::uint64_t> term) {
   const WallTime now = clock_.wallNow();
-  const std::string key = workloadKeyOf(workload);
-  const WorkloadRef ref{workload.namespaceName, workload.kind, workload.name};
+  const WorkloadKey ref = workload.key();
   const std::vector<WorkloadCluster> placements = placementsOf(workload, policy);
-  const WorkloadSnapshot* seen =
-      snapshot.find(WorkloadKey{workload.namespaceName, workload.kind, workload.name});
+  const WorkloadSnapshot* seen = snapshot.find(ref);
   if (seen == nullptr) seen = snapshot.find(WorkloadKey{workload.namespaceName, "", workload.name});
   // Pods in failed clusters are gone: they neither serve nor count as missing.
   WorkloadSnapshot live;
@@ -191,7 +185,7 @@ void ScalingLoop::decideWorkload(const WorkloadConfig& workload, const PolicyCon
   for (const auto& pod : observed.pods) ++podsIn[pod.cluster];
 
   std::lock_guard lock(mutex_);
-  WorkloadState& state = workloads_[key];
+  WorkloadState& state = workloads_[ref];
   std::vector<scaling::ClusterView> views;
   std::vector<scaling::ClusterSlot> slots;
   std::int32_t liveSpec = 0;  // spec replicas in clusters that have not failed
@@ -302,7 +296,7 @@ void ScalingLoop::decideWorkload(const WorkloadConfig& workload, const PolicyCon
     EventRecord event;
     event.timeUnixMs = toUnixMillis(now);
     event.kind = std::string(kEventCapacity);
-    event.workload = WorkloadKey{workload.namespaceName, workload.kind, workload.name}.toString();
+    event.workload = ref.toString();
     event.message = plan.unplaced > 0
                         ? std::to_string(plan.unplaced) + " of " + std::to_string(total) +
                               " replicas of " + ref.describe() + " fit in no available cluster"
@@ -345,7 +339,7 @@ void ScalingLoop::decideWorkload(const WorkloadConfig& workload, const PolicyCon
     }
     DecisionRecord record;
     record.timeUnixMs = toUnixMillis(now);
-    record.workload = WorkloadKey{workload.namespaceName, workload.kind, workload.name};
+    record.workload = ref;
     record.currentReplicas = currentTotal;
     record.desiredReplicas = total;
     record.reason = decision.error.empty() ? decision.reason : "no decision: " + decision.error;
@@ -397,9 +391,7 @@ void ScalingLoop::onActionDone(const CompletedAction& action) {
     event.timeUnixMs = toUnixMillis(clock_.wallNow());
     event.kind = std::string(kEventAction);
     event.cluster = action.cluster;
-    event.workload = WorkloadKey{action.request.workload.namespaceName,
-                                 action.request.workload.kind, action.request.workload.name}
-                         .toString();
+    event.workload = action.request.workload.toString();
     event.message = action.outcome.ok() ? "scaled " + action.request.workload.describe() + " to " +
                                               std::to_string(action.request.replicas)
                                         : "scaling " + action.request.workload.describe() +

@@ -6,24 +6,24 @@
 
 namespace fleetscale::aggregator {
 
-std::vector<EventRecord> clusterHealthChanges(std::map<std::string, ClusterHealth>& previous,
+std::vector<EventRecord> clusterHealthChanges(std::map<std::string, ReportingState>& previous,
                                               const FleetSnapshot& snapshot) {
   std::vector<EventRecord> events;
   for (const auto& cluster : snapshot.clusters) {
-    auto [it, inserted] = previous.try_emplace(cluster.name, cluster.health);
-    if (!inserted && it->second == cluster.health) continue;
+    auto [it, inserted] = previous.try_emplace(cluster.name, cluster.reporting);
+    if (!inserted && it->second == cluster.reporting) continue;
     const std::string before = inserted ? "unknown" : std::string(toString(it->second));
-    it->second = cluster.health;
+    it->second = cluster.reporting;
     EventRecord event;
     event.timeUnixMs = toUnixMillis(snapshot.takenAt);
     event.kind = kEventClusterHealth;
     event.cluster = cluster.name;
     event.message = "cluster " + cluster.name + " " + before + " -> " +
-                    std::string(toString(cluster.health)) + " (" +
+                    std::string(toString(cluster.reporting)) + " (" +
                     std::to_string(cluster.staleNodes) + " of " + std::to_string(cluster.nodes) +
                     " nodes stale)";
     event.details = nlohmann::json{{"from", before},
-                                   {"to", toString(cluster.health)},
+                                   {"to", toString(cluster.reporting)},
                                    {"nodes", cluster.nodes},
                                    {"stale_nodes", cluster.staleNodes}}
                         .dump();

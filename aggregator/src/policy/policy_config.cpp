@@ -420,9 +420,11 @@ Result<PolicyConfig> parsePolicyConfig(std::string_view yaml, std::string_view s
       for (std::size_t i = 0; i < workloads.size(); ++i) {
         const std::string path = "workloads[" + std::to_string(i) + "]";
         auto workload = parser.workload(workloads[i], path, defaults);
-        if (!workloadKeys.insert(workload.key()).second) {
+        // Unique by namespace and name, whatever the kind: agents may not know the kind.
+        const std::string namespacedName = workload.namespaceName + "/" + workload.name;
+        if (!workloadKeys.insert(namespacedName).second) {
           parser.fail(workloads[i]["name"], path,
-                      "duplicate workload " + singleQuoted(workload.key()));
+                      "duplicate workload " + singleQuoted(namespacedName));
         }
         std::set<std::string> placed;
         for (std::size_t c = 0; c < workload.clusters.size(); ++c) {

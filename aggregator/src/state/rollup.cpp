@@ -122,13 +122,13 @@ WorkloadSnapshot rollupWorkload(WorkloadKey key, std::vector<PodSample> pods) {
   return out;
 }
 
-std::string_view toString(ClusterHealth health) {
-  switch (health) {
-    case ClusterHealth::kHealthy:
+std::string_view toString(ReportingState reporting) {
+  switch (reporting) {
+    case ReportingState::kHealthy:
       return "healthy";
-    case ClusterHealth::kDegraded:
+    case ReportingState::kDegraded:
       return "degraded";
-    case ClusterHealth::kSilent:
+    case ReportingState::kSilent:
       return "silent";
   }
   return "unknown";
@@ -157,9 +157,9 @@ std::vector<ClusterSnapshot> summarizeClusters(const std::vector<NodeContributio
   }
   std::vector<ClusterSnapshot> out;
   for (auto& [name, cluster] : clusters) {
-    cluster.health = cluster.staleNodes == 0              ? ClusterHealth::kHealthy
-                     : cluster.staleNodes < cluster.nodes ? ClusterHealth::kDegraded
-                                                          : ClusterHealth::kSilent;
+    cluster.reporting = cluster.staleNodes == 0              ? ReportingState::kHealthy
+                        : cluster.staleNodes < cluster.nodes ? ReportingState::kDegraded
+                                                             : ReportingState::kSilent;
     out.push_back(std::move(cluster));
   }
   return out;

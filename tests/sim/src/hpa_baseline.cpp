@@ -96,7 +96,7 @@ std::vector<BaselineWrite> HpaBaseline::sync(const FleetModel& model, SimTime no
         }
         observation.pods.push_back(std::move(info));
       }
-      auto& history = histories_[cluster.name() + "/" + workload.key()];
+      auto& history = histories_[cluster.name() + "/" + workload.key().toString()];
       const auto decision =
           aggregator::scaling::decide(workload.policy, observation, history, wallNow);
       if (!decision.error.empty() || !decision.scale) continue;

@@ -13,7 +13,7 @@ namespace {
 // Blocks each write until the test releases it, and records what it was asked.
 class GatedActuator final : public Actuator {
  public:
-  ActuationOutcome getScale(const WorkloadRef&) override { return {}; }
+  ActuationOutcome getScale(const WorkloadKey&) override { return {}; }
   ActuationOutcome setScale(const ScaleRequest& request) override {
     {
       std::unique_lock lock(mutex);
@@ -47,7 +47,7 @@ class GatedActuator final : public Actuator {
 };
 
 ScaleRequest scaleTo(const std::string& name, int replicas) {
-  return ScaleRequest{WorkloadRef{"shop", "Deployment", name}, replicas, "d", "r", 0, {}};
+  return ScaleRequest{WorkloadKey{"shop", "Deployment", name}, replicas, "d", "r", 0, {}};
 }
 
 TEST(TokenBucketTest, RefillsAtTheRate) {
@@ -77,7 +77,7 @@ TEST(ActuationQueueTest, OneWriteInFlightPerTargetAndNewestWaitingWins) {
   ASSERT_TRUE(actuator.waitStarted(1));
   queue.submit("aws", scaleTo("web", 4));  // waits: web is in flight
   queue.submit("aws", scaleTo("web", 5));  // replaces 4
-  EXPECT_TRUE(queue.busy("aws", WorkloadRef{"shop", "Deployment", "web"}));
+  EXPECT_TRUE(queue.busy("aws", WorkloadKey{"shop", "Deployment", "web"}));
   EXPECT_EQ(queue.waiting(), 1u);
   actuator.release(2);
   queue.drain();

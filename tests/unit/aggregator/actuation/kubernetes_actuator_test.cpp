@@ -70,7 +70,7 @@ struct Harness {
   std::unique_ptr<KubernetesActuator> actuator;
 };
 
-const WorkloadRef kWeb{"shop", "Deployment", "web"};
+const WorkloadKey kWeb{"shop", "Deployment", "web"};
 ScaleRequest request(int replicas) { return ScaleRequest{kWeb, replicas, "d-1", "load", 7, {}}; }
 
 TEST(KubernetesActuatorTest, ScalePaths) {

@@ -8,7 +8,7 @@ namespace {
 class CountingActuator final : public Actuator {
  public:
   explicit CountingActuator(int replicas) : replicas_(replicas) {}
-  ActuationOutcome getScale(const WorkloadRef&) override {
+  ActuationOutcome getScale(const WorkloadKey&) override {
     ++reads;
     ActuationOutcome outcome;
     outcome.status.specReplicas = replicas_;
@@ -46,7 +46,7 @@ struct Fixture {
       scaling::HealthThresholds{}, clock};
 };
 
-const WorkloadRef kWeb{"shop", "Deployment", "web"};
+const WorkloadKey kWeb{"shop", "Deployment", "web"};
 
 TEST(ClusterRegistryTest, ProbesFeedHealthAndScalesAreReadWhenStale) {
   Fixture f;

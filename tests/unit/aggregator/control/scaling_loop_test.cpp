@@ -20,7 +20,7 @@ using nlohmann::json;
 class RecordingActuator final : public Actuator {
  public:
   explicit RecordingActuator(int replicas) : replicas_(replicas) {}
-  ActuationOutcome getScale(const WorkloadRef&) override {
+  ActuationOutcome getScale(const WorkloadKey&) override {
     std::lock_guard lock(mutex_);
     ActuationOutcome outcome;
     outcome.status.specReplicas = replicas_;
@@ -135,7 +135,7 @@ class ScalingLoopTest : public ::testing::Test {
         [this](const ClusterConfig& c) -> Result<std::unique_ptr<Actuator>> {
           struct Forward final : Actuator {
             std::shared_ptr<RecordingActuator> target;
-            ActuationOutcome getScale(const WorkloadRef& w) override { return target->getScale(w); }
+            ActuationOutcome getScale(const WorkloadKey& w) override { return target->getScale(w); }
             ActuationOutcome setScale(const ScaleRequest& r) override {
               return target->setScale(r);
             }

@@ -8,31 +8,31 @@
 namespace fleetscale::aggregator {
 namespace {
 
-FleetSnapshot withClusters(std::vector<std::pair<std::string, ClusterHealth>> clusters) {
+FleetSnapshot withClusters(std::vector<std::pair<std::string, ReportingState>> clusters) {
   FleetSnapshot snapshot;
   snapshot.takenAt = WallTime{std::chrono::seconds(1'700'000'000)};
   for (auto& [name, health] : clusters) {
     ClusterSnapshot c;
     c.name = name;
-    c.health = health;
+    c.reporting = health;
     c.nodes = 4;
-    c.staleNodes = health == ClusterHealth::kHealthy ? 0 : 2;
+    c.staleNodes = health == ReportingState::kHealthy ? 0 : 2;
     snapshot.clusters.push_back(c);
   }
   return snapshot;
 }
 
 TEST(StateLoopTest, HealthChangesBecomeEvents) {
-  std::map<std::string, ClusterHealth> previous;
-  auto first = clusterHealthChanges(
-      previous, withClusters({{"aws", ClusterHealth::kHealthy}, {"gcp", ClusterHealth::kHealthy}}));
+  std::map<std::string, ReportingState> previous;
+  auto first = clusterHealthChanges(previous, withClusters({{"aws", ReportingState::kHealthy},
+                                                            {"gcp", ReportingState::kHealthy}}));
   ASSERT_EQ(first.size(), 2u) << "first sight of each cluster is recorded";
   EXPECT_EQ(first[0].message, "cluster aws unknown -> healthy (0 of 4 nodes stale)");
-  EXPECT_TRUE(clusterHealthChanges(previous, withClusters({{"aws", ClusterHealth::kHealthy},
-                                                           {"gcp", ClusterHealth::kHealthy}}))
+  EXPECT_TRUE(clusterHealthChanges(previous, withClusters({{"aws", ReportingState::kHealthy},
+                                                           {"gcp", ReportingState::kHealthy}}))
                   .empty());
-  auto change = clusterHealthChanges(previous, withClusters({{"aws", ClusterHealth::kHealthy},
-                                                             {"gcp", ClusterHealth::kDegraded}}));
+  auto change = clusterHealthChanges(previous, withClusters({{"aws", ReportingState::kHealthy},
+                                                             {"gcp", ReportingState::kDegraded}}));
   ASSERT_EQ(change.size(), 1u);
   EXPECT_EQ(change[0].kind, kEventClusterHealth);
   EXPECT_EQ(change[0].cluster, "gcp");

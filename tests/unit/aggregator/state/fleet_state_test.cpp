@@ -119,8 +119,8 @@ TEST(FleetStateTest, SnapshotRollsUpPodsAndExcludesStaleNodes) {
   EXPECT_TRUE(again->pods[0].late);
   EXPECT_FALSE(again->pods[0].stale);
   ASSERT_EQ(snapshot.clusters.size(), 2u);
-  EXPECT_EQ(snapshot.clusters[0].health, ClusterHealth::kHealthy);
-  EXPECT_EQ(snapshot.clusters[1].health, ClusterHealth::kSilent);
+  EXPECT_EQ(snapshot.clusters[0].reporting, ReportingState::kHealthy);
+  EXPECT_EQ(snapshot.clusters[1].reporting, ReportingState::kSilent);
   EXPECT_EQ(snapshot.clusters[0].workloads, 1);
   EXPECT_TRUE(fleet.containers({"gcp", "", "", ""}, kT0)[0].stale);
   EXPECT_FALSE(fleet.containers({"aws", "", "", ""}, kT0)[0].stale);

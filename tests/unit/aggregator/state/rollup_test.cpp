@@ -150,15 +150,15 @@ TEST(RollupTest, ClusterHealthFromNodeStaleness) {
       summarizeClusters({node("a", false, 1), node("a", false, 2), node("b", false, 1),
                          node("b", true, 3), node("c", true, 1)});
   ASSERT_EQ(clusters.size(), 3u);
-  EXPECT_EQ(clusters[0].health, ClusterHealth::kHealthy);
+  EXPECT_EQ(clusters[0].reporting, ReportingState::kHealthy);
   EXPECT_EQ(clusters[0].cpuUsageCores, 3);
   EXPECT_EQ(clusters[0].containers, 20);
-  EXPECT_EQ(clusters[1].health, ClusterHealth::kDegraded);
+  EXPECT_EQ(clusters[1].reporting, ReportingState::kDegraded);
   EXPECT_EQ(clusters[1].cpuUsageCores, 1) << "a stale node's figures are not summed";
   EXPECT_EQ(clusters[1].staleNodes, 1);
   EXPECT_EQ(clusters[1].connectedAgents, 1);
-  EXPECT_EQ(clusters[2].health, ClusterHealth::kSilent);
-  EXPECT_EQ(toString(clusters[2].health), "silent");
+  EXPECT_EQ(clusters[2].reporting, ReportingState::kSilent);
+  EXPECT_EQ(toString(clusters[2].reporting), "silent");
 }
 
 }  // namespace

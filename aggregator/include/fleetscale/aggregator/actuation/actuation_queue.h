@@ -67,7 +67,7 @@ class ActuationQueue {
   // Writes waiting (not counting those in flight).
   std::size_t waiting() const;
   // True while a write for this target is waiting or in flight.
-  bool busy(const std::string& cluster, const WorkloadRef& workload) const;
+  bool busy(const std::string& cluster, const WorkloadKey& workload) const;
   // Blocks until nothing is waiting or in flight (tests, shutdown).
   void drain();
   // Finishes the writes in flight, drops the waiting ones, joins the workers.
@@ -78,7 +78,7 @@ class ActuationQueue {
     std::string cluster;
     ScaleRequest request;
   };
-  static std::string keyOf(const std::string& cluster, const WorkloadRef& workload);
+  static std::string keyOf(const std::string& cluster, const WorkloadKey& workload);
   void work();
 
   ActuatorLookup actuators_;

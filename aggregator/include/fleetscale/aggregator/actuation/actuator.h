@@ -8,6 +8,8 @@
 #include <functional>
 #include <string>
 
+#include "fleetscale/aggregator/state/model.h"
+
 namespace fleetscale {
 class HttpClient;
 struct HttpClientRequest;
@@ -15,15 +17,8 @@ struct HttpClientRequest;
 
 namespace fleetscale::aggregator {
 
-struct WorkloadRef {
-  std::string namespaceName;
-  std::string kind = "Deployment";  // Deployment or StatefulSet
-  std::string name;
-  std::string describe() const { return kind + " " + namespaceName + "/" + name; }
-};
-
 struct ScaleRequest {
-  WorkloadRef workload;
+  WorkloadKey workload;  // its kind is Deployment or StatefulSet
   std::int32_t replicas = 0;
   std::string decisionId;  // ties the write to its stored decision
   std::string reason;
@@ -87,7 +82,7 @@ ActuationOutcome sendWithRetries(HttpClient& http, const HttpClientRequest& requ
 class Actuator {
  public:
   virtual ~Actuator() = default;
-  virtual ActuationOutcome getScale(const WorkloadRef& workload) = 0;
+  virtual ActuationOutcome getScale(const WorkloadKey& workload) = 0;
   virtual ActuationOutcome setScale(const ScaleRequest& request) = 0;
 };
 

@@ -26,17 +26,17 @@ class KubernetesActuator final : public Actuator {
   KubernetesActuator(std::unique_ptr<HttpClient> http, KubeCredentials credentials,
                      KubernetesActuatorOptions options = {}, Sleeper sleeper = sleepFor);
 
-  ActuationOutcome getScale(const WorkloadRef& workload) override;
+  ActuationOutcome getScale(const WorkloadKey& workload) override;
   ActuationOutcome setScale(const ScaleRequest& request) override;
 
   // The scale subresource's path:
   // /apis/apps/v1/namespaces/{ns}/{deployments|statefulsets}/{name}/scale.
-  static std::string scalePath(const WorkloadRef& workload);
+  static std::string scalePath(const WorkloadKey& workload);
 
  private:
   // One request with transient-failure retries; counts attempts. A `write` is fenced and
   // carries its fencing token.
-  ActuationOutcome send(const std::string& method, const WorkloadRef& workload,
+  ActuationOutcome send(const std::string& method, const WorkloadKey& workload,
                         const std::string& body, std::string& responseBody, int& attempts,
                         const ScaleRequest* write = nullptr);
 

@@ -28,7 +28,7 @@ class WebhookActuator final : public Actuator {
                   Sleeper sleeper = sleepFor);
 
   // A webhook cannot be asked for the current count; replicas come from the agents.
-  ActuationOutcome getScale(const WorkloadRef& workload) override;
+  ActuationOutcome getScale(const WorkloadKey& workload) override;
   ActuationOutcome setScale(const ScaleRequest& request) override;
 
  private:

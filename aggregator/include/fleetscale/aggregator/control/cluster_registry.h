@@ -83,11 +83,11 @@ class ClusterRegistry {
   // Returns false for an unknown cluster.
   bool setDraining(const std::string& cluster, bool draining);
 
-  std::optional<CachedScale> scale(const std::string& cluster, const WorkloadRef& workload) const;
-  void rememberScale(const std::string& cluster, const WorkloadRef& workload,
+  std::optional<CachedScale> scale(const std::string& cluster, const WorkloadKey& workload) const;
+  void rememberScale(const std::string& cluster, const WorkloadKey& workload,
                      const ScaleStatus& status);
   // Workloads whose scale should be kept fresh, per cluster (set by the scaling loop).
-  void watch(const std::string& cluster, const WorkloadRef& workload);
+  void watch(const std::string& cluster, const WorkloadKey& workload);
 
   std::vector<ClusterStatus> status() const;
 
@@ -99,7 +99,6 @@ class ClusterRegistry {
 
  private:
   struct Cluster;
-  static std::string workloadKey(const WorkloadRef& workload);
 
   ClusterConnector connector_;
   scaling::HealthThresholds thresholds_;

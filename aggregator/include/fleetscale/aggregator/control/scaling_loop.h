@@ -139,7 +139,7 @@ class ScalingLoop {
   LeadershipGate leadership_;
 
   mutable std::mutex mutex_;
-  std::map<std::string, WorkloadState> workloads_;  // by namespace/name
+  std::map<WorkloadKey, WorkloadState> workloads_;
   std::map<std::string, std::uint64_t> decisions_;  // by result: scale, hold, error, skipped
   std::map<std::pair<std::string, std::string>, std::uint64_t> actions_;  // (cluster, result)
   struct DurationHistogram {

@@ -20,7 +20,7 @@ namespace fleetscale::aggregator {
 
 // Events for clusters whose health differs from `previous` (which is updated). A cluster seen
 // for the first time is recorded too.
-std::vector<EventRecord> clusterHealthChanges(std::map<std::string, ClusterHealth>& previous,
+std::vector<EventRecord> clusterHealthChanges(std::map<std::string, ReportingState>& previous,
                                               const FleetSnapshot& snapshot);
 
 struct StateLoopOptions {
@@ -51,7 +51,7 @@ class StateLoop {
   const Clock& clock_;
   StateLoopOptions options_;
   RollupDownsampler downsampler_;
-  std::map<std::string, ClusterHealth> health_;
+  std::map<std::string, ReportingState> health_;
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;

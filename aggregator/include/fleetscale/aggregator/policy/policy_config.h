@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "fleetscale/aggregator/scaling/decision.h"
+#include "fleetscale/aggregator/state/model.h"
 #include "fleetscale/shared/result.h"
 
 namespace fleetscale::aggregator {
@@ -56,7 +57,7 @@ struct WorkloadConfig {
   std::string kind = "Deployment";  // Deployment or StatefulSet
   scaling::WorkloadPolicy policy;
   std::vector<WorkloadCluster> clusters;  // where it runs; empty = every configured cluster
-  std::string key() const { return namespaceName + "/" + name; }
+  WorkloadKey key() const { return {namespaceName, kind, name}; }
 };
 
 struct PolicyConfig {

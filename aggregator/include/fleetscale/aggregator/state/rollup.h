@@ -106,8 +106,10 @@ struct WorkloadSnapshot {
 // Rolls a workload's pods up per cluster and in total, and computes each cluster's load share.
 WorkloadSnapshot rollupWorkload(WorkloadKey key, std::vector<PodSample> pods);
 
-enum class ClusterHealth { kHealthy, kDegraded, kSilent };
-std::string_view toString(ClusterHealth health);
+// How completely a cluster's agents report: the agents' view only. Whether the cluster is usable
+// (healthy, suspect, failed, recovering) is scaling::HealthState, which also weighs its API.
+enum class ReportingState { kHealthy, kDegraded, kSilent };
+std::string_view toString(ReportingState reporting);
 
 // What the agents of one cluster report.
 struct ClusterSnapshot {
@@ -125,7 +127,7 @@ struct ClusterSnapshot {
   double memoryAllocatableBytes = 0;
   double memoryUsageBytes = 0;
   // kHealthy: every node fresh; kDegraded: some stale; kSilent: no fresh node at all.
-  ClusterHealth health = ClusterHealth::kSilent;
+  ReportingState reporting = ReportingState::kSilent;
 };
 
 // A node's contribution to its cluster's summary.
