@@ -1,4 +1,5 @@
-// sendWithRetries, the retry loop every actuator sends through, over a scripted HTTP client:
+// sendWithRetries, the retry loop every actuator sends through, over a scripted HTTP client
+// (a persistent failure is scripted once per attempt: a request too many would be an error):
 // transport errors, 5xx and 429 retried with capped, fully jittered exponential backoff (the
 // sleeper records each wait), other 4xx answered at once, and the fencing check before every
 // attempt. And the error names the metrics use as labels.
@@ -8,33 +9,23 @@
 
 #include <deque>
 
-#include "fleetscale/shared/http_client.h"
+#include "fleetscale/testing/scripted_http_client.h"
 
 namespace fleetscale::aggregator {
 namespace {
 
 using std::chrono::milliseconds;
 
-// Answers with the scripted results in order (the last one again once they run out) and
-// remembers every request.
-class ScriptedHttp final : public HttpClient {
- public:
-  explicit ScriptedHttp(std::deque<Result<HttpClientResponse>> script)
-      : script_(std::move(script)) {}
-  Result<HttpClientResponse> send(const HttpClientRequest& request) override {
-    requests.push_back(request);
-    auto next = script_.front();
-    if (script_.size() > 1) script_.pop_front();
-    return next;
-  }
-  std::vector<HttpClientRequest> requests;
-
- private:
-  std::deque<Result<HttpClientResponse>> script_;
-};
+using Script = std::deque<Result<HttpClientResponse>>;
+using ScriptedHttp = testing::ScriptedHttpClient;
 
 HttpClientResponse answer(long status, std::string body = "") {
   return HttpClientResponse{status, std::move(body), {}};
+}
+
+// The same answer `times` times.
+Script repeated(int times, const Result<HttpClientResponse>& reply) {
+  return Script(static_cast<std::size_t>(times), reply);
 }
 
 struct RecordingSleeper {
@@ -78,7 +69,8 @@ TEST(SendWithRetriesTest, RetriesTransportErrorsServerErrorsAndTooManyRequestsTh
 }
 
 TEST(SendWithRetriesTest, PersistentServerErrorGivesUpAfterMaxAttemptsWithItsMessage) {
-  ScriptedHttp http({answer(500, R"({"kind":"Status","message":"etcdserver: leader changed"})")});
+  ScriptedHttp http(
+      repeated(3, answer(500, R"({"kind":"Status","message":"etcdserver: leader changed"})")));
   RecordingSleeper sleeps;
   std::string body;
   const auto outcome = sendWithRetries(http, putScale(), retries(3), sleeps.sleeper(), kWhat, body);
@@ -90,7 +82,7 @@ TEST(SendWithRetriesTest, PersistentServerErrorGivesUpAfterMaxAttemptsWithItsMes
 }
 
 TEST(SendWithRetriesTest, PersistentTransportErrorNamesWhatFailed) {
-  ScriptedHttp http({Error{"timed out after 3000 ms"}});
+  ScriptedHttp http(repeated(2, Error{"timed out after 3000 ms"}));
   RecordingSleeper sleeps;
   std::string body;
   const auto outcome = sendWithRetries(http, putScale(), retries(2), sleeps.sleeper(), kWhat, body);
@@ -100,7 +92,7 @@ TEST(SendWithRetriesTest, PersistentTransportErrorNamesWhatFailed) {
 }
 
 TEST(SendWithRetriesTest, TooManyRequestsIsRetriedLikeAServerError) {
-  ScriptedHttp http({answer(429, "slow down")});
+  ScriptedHttp http(repeated(3, answer(429, "slow down")));
   RecordingSleeper sleeps;
   std::string body;
   const auto outcome = sendWithRetries(http, putScale(), retries(3), sleeps.sleeper(), kWhat, body);
@@ -117,7 +109,7 @@ TEST(SendWithRetriesTest, BackoffDoublesUpToTheMaximumWithFullJitter) {
                                        milliseconds(250)};
   std::vector<milliseconds> longest(caps.size(), milliseconds(0));
   for (int run = 0; run < 200; ++run) {
-    ScriptedHttp http({answer(503)});
+    ScriptedHttp http(repeated(5, answer(503)));
     RecordingSleeper sleeps;
     std::string body;
     sendWithRetries(http, putScale(), retries(5, milliseconds(100), milliseconds(250)),

@@ -1,7 +1,8 @@
 // The webhook actuator with the real libcurl client against a real loopback HTTP server
 // (testing::TestHttpServer): the JSON body and headers a VM fleet's webhook receives, the count
-// it reports back, retries on 5xx, no retry on 4xx, the request timeout, a fenced write that
-// never leaves the aggregator, and a webhook that cannot be asked for the current count.
+// it reports back, retries on 5xx, no retry on 4xx (401: a rejected token), the request
+// timeout, a fenced write that never leaves the aggregator, and a webhook that cannot be asked
+// for the current count.
 #include "fleetscale/aggregator/actuation/webhook_actuator.h"
 
 #include <gtest/gtest.h>
@@ -143,6 +144,18 @@ TEST(WebhookActuatorTest, ClientErrorIsNotRetriedAndSaysWhichWebhook) {
   EXPECT_TRUE(sleeps.waits.empty());
   EXPECT_EQ(webhook.received().size(), 1u);
   EXPECT_EQ(outcome.message, "webhook " + webhook.url() + ": HTTP 400: unknown service shop/api");
+}
+
+TEST(WebhookActuatorTest, ARejectedTokenIsUnauthorizedAndNotRetried) {
+  Webhook webhook({HttpResponse::text(401, "bad token")});
+  RecordingSleeper sleeps;
+  WebhookActuator actuator(std::make_unique<CurlHttpClient>(),
+                           optionsFor(webhook.url(), "stale-token"), sleeps.sleeper());
+  const auto outcome = actuator.setScale(scaleApi(4));
+  EXPECT_EQ(outcome.error, ActuationError::kUnauthorized);
+  EXPECT_EQ(outcome.attempts, 1);
+  EXPECT_TRUE(sleeps.waits.empty());
+  EXPECT_EQ(webhook.received().size(), 1u);
 }
 
 TEST(WebhookActuatorTest, ASlowWebhookTimesOutAfterTheRequestTimeout) {
