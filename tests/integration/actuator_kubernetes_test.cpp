@@ -14,8 +14,8 @@
 #include "fleetscale/aggregator/control/scaling_loop.h"
 #include "fleetscale/aggregator/kube/kubeconfig.h"
 #include "fleetscale/shared/text.h"
-#include "fleetscale/sim/fleet_simulator.h"
-#include "fleetscale/testing/process.h"
+#include "fleetscale/testing/policy_fixtures.h"
+#include "fleetscale/testing/simulated_api_server.h"
 #include "fleetscale/testing/temp_dir.h"
 #include "fleetscale/testing/wait.h"
 
@@ -79,19 +79,10 @@ KubernetesActuatorOptions quickOptions() {
 class ActuatorKubernetesTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    sim::SimulatorOptions options;
-    options.stateDir = state_.path();
-    options.binDir = testing::binaryPath("");
-    options.agents = false;
-    options.aggregator = false;
-    options.controlApi = false;
-    options.durationSeconds = 0;
-    simulator_ = std::make_unique<sim::FleetSimulator>(oneCluster(), options, clock_);
-    ASSERT_TRUE(simulator_->start());
-    endpoints_ = *simulator_->findEndpoints(kCluster);
+    ASSERT_TRUE(api_.start());
+    endpoints_ = api_.endpoints(kCluster);
     clusterDir_ = std::filesystem::path(endpoints_.caFile).parent_path().string();
   }
-  void TearDown() override { simulator_->stop(); }
 
   // A kubeconfig next to the cluster's files, with paths relative to it as clientcmd resolves
   // them. `user` is the kubeconfig's user entry (token, tokenFile or client-certificate keys).
@@ -133,17 +124,16 @@ class ActuatorKubernetesTest : public ::testing::Test {
 
   // spec.replicas of shop/web as the simulated cluster holds it.
   int modelReplicas() {
-    std::lock_guard lock(simulator_->fleet().mutex);
-    const auto* cluster = simulator_->fleet().model.findCluster(kCluster);
+    std::lock_guard lock(api_.simulator().fleet().mutex);
+    const auto* cluster = api_.simulator().fleet().model.findCluster(kCluster);
     return cluster->find(sim::WorkloadKind::kDeployment, "shop", "web")->replicas;
   }
-  std::vector<sim::WriteRecord> writes() { return simulator_->writes(kCluster)->records(); }
+  std::vector<sim::WriteRecord> writes() { return api_.simulator().writes(kCluster)->records(); }
 
-  void inject(const sim::FaultSpec& spec) { ASSERT_TRUE(simulator_->inject(spec)); }
+  void inject(const sim::FaultSpec& spec) { ASSERT_TRUE(api_.simulator().inject(spec)); }
 
-  testing::TempDir state_{"actuator-k8s"};
   SystemClock clock_;
-  std::unique_ptr<sim::FleetSimulator> simulator_;
+  testing::SimulatedApiServer api_{oneCluster(), clock_};
   sim::ClusterEndpoints endpoints_;
   std::string clusterDir_;
 };
@@ -447,14 +437,7 @@ TEST_F(ActuatorKubernetesTest, FailedWriteIsCountedTimedAndStoredAsAnEvent) {
   cluster.access.caFile = endpoints_.caFile;
   cluster.access.tokenFile = endpoints_.tokenFiles.at("agent");  // may read, may not write
   config.clusters.push_back(cluster);
-  WorkloadConfig web;
-  web.namespaceName = "shop";
-  web.name = "web";
-  web.policy.minReplicas = 1;
-  web.policy.maxReplicas = 10;
-  web.policy.metrics.push_back(
-      scaling::MetricTarget{scaling::Resource::kCpu, scaling::TargetType::kUtilization, 50, 0});
-  config.workloads.push_back(web);
+  config.workloads.push_back(testing::shopWebAtHalfCpu(10));
   PolicyHolder policy;
   policy.set(config);
 

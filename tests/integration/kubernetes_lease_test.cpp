@@ -10,8 +10,8 @@
 
 #include "fleetscale/aggregator/kube/kubeconfig.h"
 #include "fleetscale/shared/curl_http_client.h"
-#include "fleetscale/sim/fleet_simulator.h"
 #include "fleetscale/testing/process.h"
+#include "fleetscale/testing/simulated_api_server.h"
 #include "fleetscale/testing/temp_dir.h"
 #include "fleetscale/testing/wait.h"
 
@@ -33,18 +33,10 @@ class KubernetesLeaseTest : public ::testing::Test {
   void SetUp() override {
     auto scenario = sim::parseScenario(kScenario);
     ASSERT_TRUE(scenario.ok()) << scenario.error().message;
-    sim::SimulatorOptions options;
-    options.stateDir = state_.path();
-    options.binDir = testing::binaryPath("");
-    options.agents = false;
-    options.aggregator = false;
-    options.controlApi = false;
-    options.durationSeconds = 0;
-    simulator_ = std::make_unique<sim::FleetSimulator>(*scenario, options, clock_);
-    ASSERT_TRUE(simulator_->start());
-    endpoints_ = *simulator_->findEndpoints("aws-us-east-1");
+    api_ = std::make_unique<testing::SimulatedApiServer>(*scenario, clock_);
+    ASSERT_TRUE(api_->start());
+    endpoints_ = api_->endpoints("aws-us-east-1");
   }
-  void TearDown() override { simulator_->stop(); }
 
   // A backend exactly as the aggregator builds it from --lease-kubeconfig.
   std::unique_ptr<KubernetesLeaseBackend> candidate(const std::string& identity,
@@ -74,9 +66,9 @@ class KubernetesLeaseTest : public ::testing::Test {
     return nlohmann::json::parse(result.output, nullptr, false);
   }
 
-  testing::TempDir state_;
+  testing::TempDir state_;  // kubectl's home
   SystemClock clock_;
-  std::unique_ptr<sim::FleetSimulator> simulator_;
+  std::unique_ptr<testing::SimulatedApiServer> api_;
   sim::ClusterEndpoints endpoints_;
 };
 
@@ -100,7 +92,7 @@ TEST_F(KubernetesLeaseTest, OneHolderAtATimeAndKubectlSeesIt) {
   EXPECT_EQ(lease["spec"]["leaseDurationSeconds"], 2);
   EXPECT_EQ(lease["spec"]["leaseTransitions"], 0);
   // Renewals are writes with the aggregator's identity in the write log (the audit trail).
-  const auto writes = simulator_->writes("aws-us-east-1")->records();
+  const auto writes = api_->simulator().writes("aws-us-east-1")->records();
   ASSERT_GE(writes.size(), 2u);
   EXPECT_EQ(writes.back().userAgent, "fleetscale-aggregator/test aggregator-a");
   EXPECT_EQ(writes.back().method, "PUT");
@@ -171,7 +163,7 @@ TEST_F(KubernetesLeaseTest, ALeaderThatLosesTheApiServerStopsAtItsRenewDeadline)
   sim::FaultSpec partition;
   partition.kind = sim::FaultKind::kPartitionApi;
   partition.cluster = "aws-us-east-1";
-  ASSERT_TRUE(simulator_->inject(partition));
+  ASSERT_TRUE(api_->simulator().inject(partition));
   const auto cut = std::chrono::steady_clock::now();
   ASSERT_TRUE(testing::waitFor([&] { return !elector.fencingToken().has_value(); }, seconds(5),
                                milliseconds(10)));

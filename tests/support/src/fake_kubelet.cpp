@@ -1,10 +1,8 @@
 #include "fleetscale/testing/fake_kubelet.h"
 
-#include <boost/asio/io_context.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <stdexcept>
 
-#include "fleetscale/shared/http_server.h"
 #include "fleetscale/testing/test_pki.h"
 
 namespace fleetscale::testing {
@@ -12,9 +10,7 @@ namespace fleetscale::testing {
 namespace asio = boost::asio;
 
 FakeKubelet::FakeKubelet(std::string podList, std::string token)
-    : token_(std::move(token)),
-      podList_(std::move(podList)),
-      io_(std::make_unique<asio::io_context>(1)) {
+    : token_(std::move(token)), podList_(std::move(podList)) {
   auto pki = makeTestPki({"localhost", "127.0.0.1"});
   if (!pki) throw std::runtime_error("test PKI: " + pki.error().message);
   caFile_ = dir_.file("ca.crt");
@@ -49,21 +45,12 @@ FakeKubelet::FakeKubelet(std::string podList, std::string token)
       }
     }
   };
-  server_ = std::make_unique<HttpServer>(*io_, handler, options);
-  server_->listen(HostPort{"127.0.0.1", 0});
-  thread_ = std::thread([this] { io_->run(); });
+  server_ = std::make_unique<TestHttpServer>(handler, options);
 }
 
-FakeKubelet::~FakeKubelet() {
-  server_->stop();
-  io_->stop();
-  thread_.join();
-  server_.reset();
-}
+FakeKubelet::~FakeKubelet() = default;
 
-std::string FakeKubelet::url() const {
-  return "https://127.0.0.1:" + std::to_string(server_->port());
-}
+std::string FakeKubelet::url() const { return server_->url(); }
 
 void FakeKubelet::setPodList(std::string podList) {
   std::lock_guard lock(mutex_);

@@ -8,9 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <thread>
-
-#include "fleetscale/shared/http_server.h"
+#include "fleetscale/testing/test_http_server.h"
 
 namespace fleetscale {
 namespace {
@@ -20,29 +18,17 @@ using std::chrono::milliseconds;
 class AsioHttpClientTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    router_.add("POST", "/echo", [](HttpRequest& request) {
+    HttpRouter router;
+    router.add("POST", "/echo", [](HttpRequest& request) {
       return HttpResponse::text(201, request.header("x-tag") + ":" + request.body);
     });
-    router_.add("GET", "/big",
-                [](HttpRequest&) { return HttpResponse::text(200, std::string(100000, 'b')); });
-    server_ = std::make_unique<HttpServer>(
-        io_, [this](HttpRequest& r) { return router_.handle(r); }, HttpServerOptions{});
-    server_->listen(HostPort{"127.0.0.1", 0});
-    thread_ = std::thread([this] { io_.run(); });
+    router.add("GET", "/big",
+               [](HttpRequest&) { return HttpResponse::text(200, std::string(100000, 'b')); });
+    server_ = std::make_unique<testing::TestHttpServer>(std::move(router));
   }
-  void TearDown() override {
-    server_->stop();
-    io_.stop();
-    thread_.join();
-  }
-  std::string url(const std::string& path) const {
-    return "http://127.0.0.1:" + std::to_string(server_->port()) + path;
-  }
+  std::string url(const std::string& path) const { return server_->url(path); }
 
-  boost::asio::io_context io_;
-  HttpRouter router_;
-  std::unique_ptr<HttpServer> server_;
-  std::thread thread_;
+  std::unique_ptr<testing::TestHttpServer> server_;
   AsioHttpClient client_;
 };
 

@@ -2,9 +2,8 @@
 
 #include <gtest/gtest.h>
 
-#include <thread>
-
 #include "fleetscale/shared/curl_http_client.h"
+#include "fleetscale/testing/test_http_server.h"
 
 namespace fleetscale {
 namespace {
@@ -12,40 +11,30 @@ namespace {
 class HttpServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    router_.add("GET", "/items/{namespace}/{name}", [](HttpRequest& request) {
+    HttpRouter router;
+    router.add("GET", "/items/{namespace}/{name}", [](HttpRequest& request) {
       return HttpResponse::json(200, "{\"ns\":\"" + request.pathParams["namespace"] +
                                          "\",\"name\":\"" + request.pathParams["name"] +
                                          "\",\"q\":\"" + request.queryParam("q") + "\"}");
     });
-    router_.add("POST", "/echo",
-                [](HttpRequest& request) { return HttpResponse::text(201, request.body); });
-    router_.add("GET", "/throw",
-                [](HttpRequest&) -> HttpResponse { throw std::runtime_error("boom"); });
+    router.add("POST", "/echo",
+               [](HttpRequest& request) { return HttpResponse::text(201, request.body); });
+    router.add("GET", "/throw",
+               [](HttpRequest&) -> HttpResponse { throw std::runtime_error("boom"); });
     HttpServerOptions options;
     options.maxBodyBytes = 1024;
-    server_ = std::make_unique<HttpServer>(
-        io_, [this](HttpRequest& r) { return router_.handle(r); }, options);
-    server_->listen(HostPort{"127.0.0.1", 0});
-    thread_ = std::thread([this] { io_.run(); });
-  }
-  void TearDown() override {
-    server_->stop();
-    io_.stop();
-    thread_.join();
+    server_ = std::make_unique<testing::TestHttpServer>(std::move(router), options);
   }
   Result<HttpClientResponse> send(const std::string& method, const std::string& path,
                                   const std::string& body = "") {
     HttpClientRequest request;
     request.method = method;
-    request.url = "http://127.0.0.1:" + std::to_string(server_->port()) + path;
+    request.url = server_->url(path);
     request.body = body;
     return client_.send(request);
   }
 
-  boost::asio::io_context io_;
-  HttpRouter router_;
-  std::unique_ptr<HttpServer> server_;
-  std::thread thread_;
+  std::unique_ptr<testing::TestHttpServer> server_;
   CurlHttpClient client_;
 };
 

@@ -3,10 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <boost/asio/ssl/context.hpp>
-#include <thread>
 
 #include "fleetscale/shared/curl_http_client.h"
-#include "fleetscale/shared/http_server.h"
+#include "fleetscale/testing/test_http_server.h"
 
 namespace fleetscale {
 namespace {
@@ -30,16 +29,13 @@ TEST_P(TlsServerTest, HttpsWithTheTestCaAndOptionalClientCertificates) {
   const bool mutual = GetParam();
   auto pki = makeTestPki();
   ASSERT_TRUE(pki.ok()) << pki.error().message;
-  asio::io_context io;
   HttpServerOptions options;
   options.tls = serverContext(*pki, mutual);
-  HttpServer server(
-      io, [](HttpRequest&) { return HttpResponse::text(200, "secure"); }, options);
-  server.listen(HostPort{"127.0.0.1", 0});
-  std::thread thread([&] { io.run(); });
+  testing::TestHttpServer server([](HttpRequest&) { return HttpResponse::text(200, "secure"); },
+                                 options);
 
   HttpClientRequest request;
-  request.url = "https://127.0.0.1:" + std::to_string(server.port()) + "/";
+  request.url = server.url("/");
   TlsClientOptions tls;
   tls.caPem = pki->ca.certificate;
   if (mutual) {
@@ -60,9 +56,6 @@ TEST_P(TlsServerTest, HttpsWithTheTestCaAndOptionalClientCertificates) {
     EXPECT_FALSE(anonymous.send(request).ok())
         << "mutual TLS refuses a client without a certificate";
   }
-  server.stop();
-  io.stop();
-  thread.join();
 }
 
 INSTANTIATE_TEST_SUITE_P(ServerOnlyAndMutual, TlsServerTest, ::testing::Values(false, true));

@@ -1,5 +1,5 @@
-// The Kubernetes and webhook actuators against a scripted HTTP client: every status the API can
-// answer, retries, and optimistic concurrency. (The simulated fleet's real API server covers the
+// The Kubernetes actuator against a scripted HTTP client: every status the API can answer,
+// retries, optimistic concurrency and fencing. (The simulated fleet's real API server covers the
 // same paths end to end in the integration tests.)
 #include "fleetscale/aggregator/actuation/kubernetes_actuator.h"
 
@@ -9,30 +9,12 @@
 #include <deque>
 #include <nlohmann/json.hpp>
 
-#include "fleetscale/aggregator/actuation/webhook_actuator.h"
+#include "fleetscale/testing/scripted_http_client.h"
 
 namespace fleetscale::aggregator {
 namespace {
 
 using nlohmann::json;
-
-// Answers requests from a script and records them.
-class ScriptedHttp final : public HttpClient {
- public:
-  explicit ScriptedHttp(std::deque<Result<HttpClientResponse>> script)
-      : script_(std::move(script)) {}
-  Result<HttpClientResponse> send(const HttpClientRequest& request) override {
-    requests.push_back(request);
-    if (script_.empty()) return Error{"script exhausted"};
-    auto next = script_.front();
-    script_.pop_front();
-    return next;
-  }
-  std::vector<HttpClientRequest> requests;
-
- private:
-  std::deque<Result<HttpClientResponse>> script_;
-};
 
 Result<HttpClientResponse> scale(int replicas, const std::string& resourceVersion) {
   return HttpClientResponse{
@@ -56,7 +38,7 @@ Result<HttpClientResponse> status(long code, const std::string& message) {
 
 struct Harness {
   explicit Harness(std::deque<Result<HttpClientResponse>> script) {
-    auto http = std::make_unique<ScriptedHttp>(std::move(script));
+    auto http = std::make_unique<testing::ScriptedHttpClient>(std::move(script));
     scripted = http.get();
     KubeCredentials credentials;
     credentials.server = "https://api.sim:6443";
@@ -65,7 +47,7 @@ struct Harness {
         std::move(http), credentials, KubernetesActuatorOptions{},
         [this](std::chrono::milliseconds d) { slept.push_back(d); });
   }
-  ScriptedHttp* scripted;
+  testing::ScriptedHttpClient* scripted;
   std::vector<std::chrono::milliseconds> slept;
   std::unique_ptr<KubernetesActuator> actuator;
 };
@@ -172,28 +154,6 @@ TEST(KubernetesActuatorTest, AuthAndNotFoundAreDistinctAndNotRetried) {
   }
 }
 
-TEST(WebhookActuatorTest, PostsTheDecisionAndReadsTheCurrentCount) {
-  auto http = std::make_unique<ScriptedHttp>(std::deque<Result<HttpClientResponse>>{
-      HttpClientResponse{503, "busy", {}},
-      HttpClientResponse{200, R"({"currentReplicas":3})", {}}});
-  ScriptedHttp* scripted = http.get();
-  WebhookActuatorOptions options;
-  options.url = "https://ops.example/scale";
-  options.bearerToken = "hook";
-  options.cluster = "vm-eu";
-  WebhookActuator actuator(std::move(http), options, [](std::chrono::milliseconds) {});
-  auto outcome = actuator.setScale(request(6));
-  ASSERT_TRUE(outcome.ok()) << outcome.message;
-  EXPECT_EQ(outcome.status.statusReplicas, 3);
-  EXPECT_EQ(outcome.attempts, 2);
-  const auto body = json::parse(scripted->requests.back().body);
-  EXPECT_EQ(body["cluster"], "vm-eu");
-  EXPECT_EQ(body["desiredReplicas"], 6);
-  EXPECT_EQ(body["decisionId"], "d-1");
-  EXPECT_EQ(body["fencingToken"], 7);
-  EXPECT_EQ(actuator.getScale(kWeb).error, ActuationError::kUnsupported);
-}
-
 TEST(KubernetesActuatorFencingTest, TheWriteCarriesTheTermAndIsNotSentByADeposedLeader) {
   Harness h({scale(2, "10"), scale(5, "11")});
   auto write = request(5);
@@ -231,15 +191,6 @@ TEST(KubernetesActuatorFencingTest, ARetryIsNotSentAfterLeadershipEnds) {
   const auto outcome = h.actuator->setScale(write);
   EXPECT_EQ(outcome.error, ActuationError::kFenced);
   EXPECT_EQ(h.scripted->requests.size(), 2u) << "GET and the first PUT; the retry was fenced";
-}
-
-TEST(WebhookActuatorTest, RejectedTokenIsUnauthorized) {
-  auto http = std::make_unique<ScriptedHttp>(
-      std::deque<Result<HttpClientResponse>>{HttpClientResponse{401, "no", {}}});
-  WebhookActuatorOptions options;
-  options.url = "https://x";
-  WebhookActuator actuator(std::move(http), options, [](std::chrono::milliseconds) {});
-  EXPECT_EQ(actuator.setScale(request(2)).error, ActuationError::kUnauthorized);
 }
 
 }  // namespace

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include "fleetscale/testing/policy_fixtures.h"
+
 namespace fleetscale::aggregator {
 namespace {
 
@@ -29,17 +31,6 @@ ReplaySample sample(int seconds, double cpu, double replicas = 2,
   return s;
 }
 
-WorkloadConfig cpuAt50Percent() {
-  WorkloadConfig web;
-  web.namespaceName = "shop";
-  web.name = "web";
-  web.policy.minReplicas = 1;
-  web.policy.maxReplicas = 20;
-  web.policy.metrics.push_back(
-      scaling::MetricTarget{scaling::Resource::kCpu, scaling::TargetType::kUtilization, 50, 0});
-  return web;
-}
-
 // 0.5 cores (50% of 2 x 0.5) for a minute, then 2 cores from t=60 s, every 10 s until t=90 s.
 std::vector<ReplaySample> loadStep() {
   std::vector<ReplaySample> samples;
@@ -48,7 +39,7 @@ std::vector<ReplaySample> loadStep() {
 }
 
 TEST(ReplayTest, LoadStepScalesUpAtTheStepWithTheHpaNumbers) {
-  const auto replay = replayWorkload(cpuAt50Percent(), loadStep(), {});
+  const auto replay = replayWorkload(testing::shopWebAtHalfCpu(), loadStep(), {});
   ASSERT_TRUE(replay.ok()) << replay.error().message;
   ASSERT_EQ(replay->steps.size(), 10u);
   EXPECT_DOUBLE_EQ(replay->capacityPerReplicaCores, 0.5);  // the request per replica
@@ -75,7 +66,7 @@ TEST(ReplayTest, LoadStepScalesUpAtTheStepWithTheHpaNumbers) {
 }
 
 TEST(ReplayTest, MeasuresThePolicyAndTheRecordedReplicasOnTheSameLoad) {
-  const auto replay = replayWorkload(cpuAt50Percent(), loadStep(), {});
+  const auto replay = replayWorkload(testing::shopWebAtHalfCpu(), loadStep(), {});
   ASSERT_TRUE(replay.ok()) << replay.error().message;
   const ReplayMeasurements& policy = replay->replayed;
   EXPECT_DOUBLE_EQ(policy.seconds, 100);  // ten steps of 10 s, the last as long as the others
@@ -99,7 +90,7 @@ TEST(ReplayTest, MeasuresThePolicyAndTheRecordedReplicasOnTheSameLoad) {
 TEST(ReplayTest, ReadinessDelayKeepsNewReplicasOutOfServiceUntilReady) {
   ReplayOptions options;
   options.readinessDelay = 25s;
-  const auto replay = replayWorkload(cpuAt50Percent(), loadStep(), options);
+  const auto replay = replayWorkload(testing::shopWebAtHalfCpu(), loadStep(), options);
   ASSERT_TRUE(replay.ok()) << replay.error().message;
   EXPECT_EQ(replay->steps[6].desiredReplicas, 4);
   // Asked for at t=60, serving from t=85: two ready replicas at t=70 and t=80.
@@ -115,7 +106,7 @@ TEST(ReplayTest, SumsClustersAtTheSameTime) {
     samples.push_back(sample(t, 1.0, 2, "aws"));  // 100% in each cluster: twice the target
     samples.push_back(sample(t, 1.0, 2, "gcp"));
   }
-  const auto replay = replayWorkload(cpuAt50Percent(), samples, {});
+  const auto replay = replayWorkload(testing::shopWebAtHalfCpu(), samples, {});
   ASSERT_TRUE(replay.ok()) << replay.error().message;
   ASSERT_EQ(replay->steps.size(), 4u);
   EXPECT_DOUBLE_EQ(replay->steps[0].demandCores, 2.0);
@@ -127,26 +118,27 @@ TEST(ReplayTest, SumsClustersAtTheSameTime) {
 TEST(ReplayTest, CapacityPerReplicaCanBeGiven) {
   ReplayOptions options;
   options.capacityPerReplicaCores = 1.0;  // each replica serves twice its request
-  const auto replay = replayWorkload(cpuAt50Percent(), loadStep(), options);
+  const auto replay = replayWorkload(testing::shopWebAtHalfCpu(), loadStep(), options);
   ASSERT_TRUE(replay.ok()) << replay.error().message;
   EXPECT_DOUBLE_EQ(replay->replayed.underProvisionedSeconds, 0);
   EXPECT_DOUBLE_EQ(replay->recorded.underProvisionedSeconds, 0);
 }
 
 TEST(ReplayTest, HistoriesThatCannotBeReplayedAreErrors) {
-  auto other = cpuAt50Percent();
+  auto other = testing::shopWebAtHalfCpu();
   other.name = "api";
   const auto missing = replayWorkload(other, loadStep(), {});
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.error().message, "the history has no samples of shop/api");
 
-  const auto empty = replayWorkload(cpuAt50Percent(), {sample(0, 0, 0), sample(10, 0, 0)}, {});
+  const auto empty =
+      replayWorkload(testing::shopWebAtHalfCpu(), {sample(0, 0, 0), sample(10, 0, 0)}, {});
   ASSERT_FALSE(empty.ok());
   EXPECT_EQ(empty.error().message, "the history never shows a replica of shop/web");
 
   auto noRequest = sample(0, 1, 2);
   noRequest.cpuRequestCores = 0;
-  const auto unmeasurable = replayWorkload(cpuAt50Percent(), {noRequest}, {});
+  const auto unmeasurable = replayWorkload(testing::shopWebAtHalfCpu(), {noRequest}, {});
   ASSERT_FALSE(unmeasurable.ok());
   EXPECT_EQ(unmeasurable.error().message,
             "shop/web has no CPU request in the history: pass the capacity per replica");

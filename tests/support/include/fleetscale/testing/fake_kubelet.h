@@ -1,4 +1,4 @@
-// A kubelet stand-in for the agent's tests: a real HTTPS server (shared HttpServer, certificates
+// A kubelet stand-in for the agent's tests: a real HTTPS server (TestHttpServer, certificates
 // from makeTestPki) on 127.0.0.1 that answers GET /pods with a PodList, checks the bearer token
 // like the kubelet does, and misbehaves on demand: hangs, 500, garbage, 401. The simulated fleet
 // (tests/sim) has its own, fuller kubelet; this one only serves the agent's fault tests.
@@ -8,16 +8,9 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 
 #include "fleetscale/testing/temp_dir.h"
-
-namespace fleetscale {
-class HttpServer;
-}
-namespace boost::asio {
-class io_context;
-}
+#include "fleetscale/testing/test_http_server.h"
 
 namespace fleetscale::testing {
 
@@ -54,9 +47,7 @@ class FakeKubelet {
   std::string podList_;
   std::atomic<Mode> mode_{Mode::kServe};
   std::atomic<int> requests_{0};
-  std::unique_ptr<boost::asio::io_context> io_;
-  std::unique_ptr<HttpServer> server_;
-  std::thread thread_;
+  std::unique_ptr<TestHttpServer> server_;  // last: stops before the state its handler uses
 };
 
 }  // namespace fleetscale::testing

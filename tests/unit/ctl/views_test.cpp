@@ -1,0 +1,176 @@
+// fleetscalectl's `status` and `explain` views on answers shaped like the aggregator's: every
+// section, the leadership lines for each election state, and what a decision that was not
+// applied, changed by no rule or left replicas unplaced says.
+#include "fleetscale/ctl/views.h"
+
+#include <gtest/gtest.h>
+
+namespace fleetscale::ctl {
+namespace {
+
+using nlohmann::json;
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+constexpr const char* kStatus = R"({
+  "role": "leader",
+  "clusters": [
+    {"name": "aws", "cloud": "aws", "region": "us-east-1", "state": "healthy",
+     "since": "2026-11-28T03:00:00Z", "apiReachable": true, "draining": true, "error": ""},
+    {"name": "gcp", "cloud": "gcp", "region": "europe-west1", "state": "failed",
+     "since": "2026-11-28T03:01:00Z", "apiReachable": false, "draining": false,
+     "error": "connection refused"}],
+  "workloads": [
+    {"namespace": "shop", "name": "web", "kind": "Deployment", "minReplicas": 2,
+     "maxReplicas": 20, "currentReplicas": 6, "desiredReplicas": 8, "unplacedReplicas": 1,
+     "reason": "scale up from 6 to 8", "error": "",
+     "clusters": {"aws": {"desired": 0, "current": 2, "ready": 2},
+                  "gcp": {"desired": 7, "current": 4, "ready": 3}}}],
+  "drains": [{"cluster": "aws", "workloads": 1, "workloadsDone": 0, "replicasLeft": 2,
+              "readyLeft": 2, "complete": false}]
+})";
+
+TEST(StatusViewTest, ShowsClustersPlacementAndDrainProgress) {
+  const std::string view = statusView(json::parse(kStatus));
+  EXPECT_TRUE(contains(view, "Aggregator role: leader")) << view;
+  EXPECT_TRUE(contains(view, "connection refused"));
+  EXPECT_TRUE(contains(view, "2-20"));
+  EXPECT_TRUE(contains(view, "scale up from 6 to 8"));
+  // Per cluster rows: desired, current, ready in that order.
+  EXPECT_TRUE(contains(view, "gcp       7         4         3")) << view;
+  EXPECT_TRUE(contains(view, "Drains:"));
+  EXPECT_TRUE(contains(view, "0/1")) << "workloads moved of those placed there";
+  EXPECT_TRUE(contains(view, "in progress"));
+}
+
+TEST(StatusViewTest, AWorkloadErrorReplacesItsReasonAndNothingUnplacedIsADash) {
+  auto status = json::parse(kStatus);
+  auto& web = status["workloads"][0];
+  web["error"] = "no pod has a CPU sample";
+  web["unplacedReplicas"] = 0;
+  status["drains"] = json::array();
+  const std::string view = statusView(status);
+  EXPECT_TRUE(contains(view, "no pod has a CPU sample")) << view;
+  EXPECT_FALSE(contains(view, "scale up from 6 to 8")) << view;
+  EXPECT_TRUE(contains(view, "8         6         -")) << "desired, current, unplaced: " << view;
+  EXPECT_FALSE(contains(view, "Drains:")) << "no drain, no section";
+}
+
+TEST(StatusViewTest, LeadershipLines) {
+  auto status = json::parse(kStatus);
+  // No leadership block at all (an aggregator before leader election): no line.
+  EXPECT_FALSE(contains(statusView(status), "Leader:"));
+
+  status["leadership"] = {{"enabled", false}, {"role", "leader"}, {"term", 0}};
+  EXPECT_TRUE(contains(statusView(status), "Leader: this aggregator (no leader election)\n"));
+
+  status["role"] = "standby";
+  status["leadership"] = {{"enabled", true},
+                          {"role", "standby"},
+                          {"identity", "aggregator-0"},
+                          {"leader", "aggregator-1"},
+                          {"term", 7},
+                          {"lastRenewAgeSeconds", nullptr},
+                          {"backend", "etcd http://127.0.0.1:2379 key /fleetscale/leader"},
+                          {"lastError", ""}};
+  const std::string standby = statusView(status);
+  EXPECT_TRUE(contains(standby, "Aggregator role: standby\n")) << standby;
+  EXPECT_TRUE(contains(standby,
+                       "Leader: aggregator-1, term 7 (this is aggregator-0; etcd "
+                       "http://127.0.0.1:2379 key /fleetscale/leader)\n"))
+      << standby;
+  EXPECT_FALSE(contains(standby, "Lease renewed")) << "a standby has never renewed";
+  EXPECT_FALSE(contains(standby, "Last election error"));
+
+  status["leadership"]["leader"] = "";
+  status["leadership"]["lastRenewAgeSeconds"] = 1.5;
+  status["leadership"]["lastError"] = "etcd: connection refused";
+  const std::string electing = statusView(status);
+  EXPECT_TRUE(contains(electing, "Leader: none (election in progress), term 7")) << electing;
+  EXPECT_TRUE(contains(electing, "Lease renewed by this aggregator 1.5 s ago\n")) << electing;
+  EXPECT_TRUE(contains(electing, "Last election error: etcd: connection refused\n")) << electing;
+}
+
+constexpr const char* kDecision = R"({
+  "time_unix_ms": 1795835373681, "namespace": "shop", "kind": "Deployment", "name": "web",
+  "current_replicas": 4, "desired_replicas": 6, "reason": "scale up from 4 to 6",
+  "details": {
+    "decisionId": "1795835373681-1", "acted": true, "dryRun": false, "leader": true, "term": 7,
+    "decision": {
+      "demand": [{"cluster": "aws", "pods": 4, "readyPods": 3, "cpuUsageCores": 2.4,
+                  "cpuRequestCores": 2.0, "cpuShare": 1.0, "memoryUsageBytes": 1048576,
+                  "memoryRequestBytes": 2097152, "memoryShare": 1.0}],
+      "metrics": [{"target": {"resource": "cpu", "type": "Utilization", "averageUtilization": 80},
+                   "replicas": 8, "usageRatio": 1.5, "adjustedUsageRatio": 1.125,
+                   "utilizationPercent": 120, "readyPods": 3, "unreadyPods": ["web-3"],
+                   "missingPods": [], "ignoredPods": [], "rule": "scale up, unready at 0%"},
+                  {"target": {"resource": "memory", "type": "AverageValue",
+                              "averageValueMilli": 268435456000},
+                   "error": "no pod has a memory sample"}],
+      "steps": [{"rule": "scaleUp policy", "before": 8, "after": 6,
+                 "detail": "Pods 2 per 60s"}]},
+    "clusters": [{"cluster": "aws", "health": "healthy", "draining": false, "specReplicas": 4,
+                  "readyReplicas": 3}],
+    "placement": {"targets": {"aws": 6}, "writes": {"aws": 6}, "unplaced": 0,
+                  "notes": ["gcp is failed: its share stays elsewhere"]}}})";
+
+TEST(ExplainViewTest, ShowsInputsProposalsRulesAndPlacement) {
+  const std::string view = explainView(json::parse(kDecision));
+  EXPECT_TRUE(contains(view, "shop/Deployment/web at 2026-11-28T")) << view;
+  EXPECT_TRUE(contains(view, "4 -> 6 replicas"));
+  EXPECT_TRUE(contains(view, "applied, leader term 7"));
+  EXPECT_TRUE(contains(view, "2.400")) << "usage per cluster";
+  EXPECT_TRUE(contains(view, "80% of request"));
+  EXPECT_TRUE(contains(view, "120%"));
+  EXPECT_TRUE(contains(view, "1.125 filled in"));
+  EXPECT_TRUE(contains(view, "3/1/0/0")) << "ready/unready/missing/ignored";
+  EXPECT_TRUE(contains(view, "256.0Mi per pod"));
+  EXPECT_TRUE(contains(view, "error: no pod has a memory sample"));
+  EXPECT_TRUE(contains(view, "Pods 2 per 60s"));
+  EXPECT_TRUE(contains(view, "Note: gcp is failed"));
+  EXPECT_FALSE(contains(view, "Unplaced:")) << "nothing unplaced";
+}
+
+TEST(ExplainViewTest, ADecisionNotAppliedSaysWhy) {
+  auto decision = json::parse(kDecision);
+  auto& details = decision["details"];
+  details["acted"] = false;
+  details["dryRun"] = true;
+  details["leader"] = false;
+  details["term"] = nullptr;  // without leader election
+  details["decision"]["steps"] = json::array();
+  details["placement"]["unplaced"] = 2;
+  const std::string view = explainView(decision);
+  EXPECT_TRUE(contains(view,
+                       "Decision 1795835373681-1, not applied (dry run) (this aggregator "
+                       "is not the leader)\n"))
+      << view;
+  EXPECT_FALSE(contains(view, "leader term"));
+  EXPECT_TRUE(contains(view, "Rules applied:\n(none changed the proposal)\n")) << view;
+  EXPECT_TRUE(contains(view, "Unplaced: 2 replicas fit in no cluster\n")) << view;
+}
+
+TEST(ExplainViewTest, AverageValueTargetsInCoresAndBytes) {
+  auto decision = json::parse(kDecision);
+  decision["details"]["decision"]["metrics"] = json::parse(R"([
+    {"target": {"resource": "cpu", "type": "AverageValue", "averageValueMilli": 250},
+     "replicas": 6, "usageRatio": 1.2, "adjustedUsageRatio": null, "averageValueMilli": 300,
+     "readyPods": 4, "unreadyPods": [], "missingPods": ["web-9"], "ignoredPods": [],
+     "rule": "within tolerance"},
+    {"target": {"resource": "memory", "type": "AverageValue", "averageValueMilli": 1073741824000},
+     "replicas": 5, "usageRatio": 0.5, "adjustedUsageRatio": null,
+     "averageValueMilli": 536870912000, "readyPods": 4, "unreadyPods": [], "missingPods": [],
+     "ignoredPods": [], "rule": "scale down"}])");
+  const std::string view = explainView(decision);
+  EXPECT_TRUE(contains(view, "0.250 cores per pod")) << view;
+  EXPECT_TRUE(contains(view, "0.300")) << "the current average in cores";
+  EXPECT_TRUE(contains(view, "1024.0Mi per pod")) << view;
+  EXPECT_TRUE(contains(view, "512.0Mi")) << "the current average in bytes";
+  EXPECT_TRUE(contains(view, "4/0/1/0"));
+  EXPECT_FALSE(contains(view, "filled in")) << "no adjusted ratio, no note";
+}
+
+}  // namespace
+}  // namespace fleetscale::ctl
