@@ -43,22 +43,23 @@ CtlRequest get(std::string path, Render render) {
 }
 
 Result<std::string> explainLatest(const std::string& workload, const json& body) {
-  if (!body["items"].is_array() || body["items"].empty()) {
+  if (items(body).empty()) {
     return Error{"no decision recorded for " + workload +
                  " (is it in the policy, and has the aggregator seen its pods?)"};
   }
-  return explainView(body["items"][0]);
+  return explainView(items(body)[0]);
 }
 
 std::string workloadsTable(const json& body) {
   Rows rows;
-  for (const auto& w : body["items"]) {
-    rows.push_back({text(w["namespace"]), text(w["kind"]) + "/" + text(w["name"]),
-                    std::to_string(w["clusters"].size()),
-                    text(w["replicas_ready"]) + "/" + text(w["replicas"]),
-                    cores(w["cpu_usage_cores"]), cores(w["cpu_request_cores"]),
-                    percent(w["cpu_utilization"]), bytes(w["memory_usage_bytes"]),
-                    percent(w["memory_utilization"])});
+  for (const auto& w : items(body)) {
+    rows.push_back({text(field(w, "namespace")),
+                    text(field(w, "kind")) + "/" + text(field(w, "name")),
+                    std::to_string(field(w, "clusters").size()),
+                    text(field(w, "replicas_ready")) + "/" + text(field(w, "replicas")),
+                    cores(field(w, "cpu_usage_cores")), cores(field(w, "cpu_request_cores")),
+                    percent(field(w, "cpu_utilization")), bytes(field(w, "memory_usage_bytes")),
+                    percent(field(w, "memory_utilization"))});
   }
   return renderTable({"NAMESPACE", "WORKLOAD", "CLUSTERS", "READY", "CPU(cores)", "CPU REQUEST",
                       "CPU%", "MEMORY", "MEMORY%"},
@@ -67,14 +68,16 @@ std::string workloadsTable(const json& body) {
 
 std::string clustersTable(const json& body) {
   Rows rows;
-  for (const auto& c : body["items"]) {
-    const int nodes = c["nodes"].get<int>();
+  for (const auto& c : items(body)) {
+    const int nodes = static_cast<int>(number(field(c, "nodes")));
     rows.push_back(
-        {text(c["name"]), text(c["health"]),
-         std::to_string(nodes - c["stale_nodes"].get<int>()) + "/" + std::to_string(nodes),
-         text(c["agents_connected"]), text(c["containers"]), text(c["workloads"]),
-         cores(c["cpu_usage_cores"]) + "/" + cores(c["cpu_capacity_cores"]),
-         bytes(c["memory_usage_bytes"]) + "/" + bytes(c["memory_capacity_bytes"])});
+        {text(field(c, "name")), text(field(c, "health")),
+         std::to_string(nodes - static_cast<int>(number(field(c, "stale_nodes")))) + "/" +
+             std::to_string(nodes),
+         text(field(c, "agents_connected")), text(field(c, "containers")),
+         text(field(c, "workloads")),
+         cores(field(c, "cpu_usage_cores")) + "/" + cores(field(c, "cpu_capacity_cores")),
+         bytes(field(c, "memory_usage_bytes")) + "/" + bytes(field(c, "memory_capacity_bytes"))});
   }
   return renderTable({"CLUSTER", "HEALTH", "NODES(fresh)", "AGENTS", "CONTAINERS", "WORKLOADS",
                       "CPU(cores)", "MEMORY"},
@@ -83,14 +86,15 @@ std::string clustersTable(const json& body) {
 
 std::string nodesTable(const json& body) {
   Rows rows;
-  for (const auto& n : body["items"]) {
-    const std::string status = n["stale"].get<bool>()       ? "stale"
-                               : n["connected"].get<bool>() ? "connected"
-                                                            : "disconnected";
-    rows.push_back({text(n["cluster"]), text(n["node"]), status, text(n["containers"]),
-                    cores(n["cpu_usage_cores"]) + "/" + cores(n["cpu_capacity_cores"]),
-                    bytes(n["memory_usage_bytes"]) + "/" + bytes(n["memory_capacity_bytes"]),
-                    text(n["agent_version"]), text(n["last_sequence"])});
+  for (const auto& n : items(body)) {
+    const std::string status = field(n, "stale") == true       ? "stale"
+                               : field(n, "connected") == true ? "connected"
+                                                               : "disconnected";
+    rows.push_back(
+        {text(field(n, "cluster")), text(field(n, "node")), status, text(field(n, "containers")),
+         cores(field(n, "cpu_usage_cores")) + "/" + cores(field(n, "cpu_capacity_cores")),
+         bytes(field(n, "memory_usage_bytes")) + "/" + bytes(field(n, "memory_capacity_bytes")),
+         text(field(n, "agent_version")), text(field(n, "last_sequence"))});
   }
   return renderTable(
       {"CLUSTER", "NODE", "STATUS", "CONTAINERS", "CPU(cores)", "MEMORY", "AGENT", "SEQUENCE"},
@@ -99,11 +103,13 @@ std::string nodesTable(const json& body) {
 
 std::string containersTable(const json& body) {
   Rows rows;
-  for (const auto& c : body["items"]) {
-    rows.push_back({text(c["cluster"]), text(c["node"]), shortId(text(c["id"])), text(c["runtime"]),
-                    text(c["namespace"]), text(c["pod"]), cores(c["cpu_cores"]),
-                    cores(c["cpu_limit_cores"]), bytes(c["memory_working_set_bytes"]),
-                    bytes(c["memory_limit_bytes"]), c.value("stale", false) ? "stale" : "fresh"});
+  for (const auto& c : items(body)) {
+    rows.push_back(
+        {text(field(c, "cluster")), text(field(c, "node")), shortId(text(field(c, "id"))),
+         text(field(c, "runtime")), text(field(c, "namespace")), text(field(c, "pod")),
+         cores(field(c, "cpu_cores")), cores(field(c, "cpu_limit_cores")),
+         bytes(field(c, "memory_working_set_bytes")), bytes(field(c, "memory_limit_bytes")),
+         c.value("stale", false) ? "stale" : "fresh"});
   }
   return renderTable({"CLUSTER", "NODE", "CONTAINER", "RUNTIME", "NAMESPACE", "POD", "CPU(cores)",
                       "CPU LIMIT", "WORKING SET", "MEM LIMIT", "STATUS"},
@@ -112,19 +118,21 @@ std::string containersTable(const json& body) {
 
 std::string decisionsTable(const json& body) {
   Rows rows;
-  for (const auto& d : body["items"]) {
-    rows.push_back({utcTime(d["time_unix_ms"]), text(d["namespace"]),
-                    text(d["kind"]) + "/" + text(d["name"]), text(d["current_replicas"]),
-                    text(d["desired_replicas"]), text(d["reason"])});
+  for (const auto& d : items(body)) {
+    rows.push_back({utcTime(field(d, "time_unix_ms")), text(field(d, "namespace")),
+                    text(field(d, "kind")) + "/" + text(field(d, "name")),
+                    text(field(d, "current_replicas")), text(field(d, "desired_replicas")),
+                    text(field(d, "reason"))});
   }
   return renderTable({"TIME", "NAMESPACE", "WORKLOAD", "CURRENT", "DESIRED", "REASON"}, rows);
 }
 
 std::string eventsTable(const json& body) {
   Rows rows;
-  for (const auto& e : body["items"]) {
-    rows.push_back({utcTime(e["time_unix_ms"]), text(e["kind"]), text(e["cluster"]),
-                    text(e["agent_id"]), text(e["message"])});
+  for (const auto& e : items(body)) {
+    rows.push_back({utcTime(field(e, "time_unix_ms")), text(field(e, "kind")),
+                    text(field(e, "cluster")), text(field(e, "agent_id")),
+                    text(field(e, "message"))});
   }
   return renderTable({"TIME", "KIND", "CLUSTER", "AGENT", "MESSAGE"}, rows);
 }
@@ -298,13 +306,22 @@ int runCtl(const std::vector<std::string>& args, HttpClient& http, std::ostream&
     const json body = json::parse(response->body, nullptr, false);
     if (response->status != 200 || body.is_discarded() || !body.is_object()) {
       err << "fleetscalectl: " << request.url << " answered " << response->status << ": "
-          << (body.is_object() && body.contains("error") ? text(body["error"]) : response->body);
+          << (body.is_object() && body.contains("error")
+                  ? text(field(body, "error"))
+                  : printable(response->body.substr(0, 2000)));
       if ((response->status == 401 || response->status == 403) && o.token.empty())
         err << " (pass the admin token with --token or FLEETSCALE_TOKEN)";
       err << "\n";
       return response->status == 200 ? kCtlServerError : exitCodeFor(response->status);
     }
-    auto rendered = render(body);
+    Result<std::string> rendered = Error{""};
+    try {
+      rendered = render(body);
+    } catch (const json::exception& e) {
+      // A field of an unexpected type: another version's answer, or not the aggregator at all.
+      err << "fleetscalectl: " << request.url << ": unexpected answer: " << e.what() << "\n";
+      return kCtlServerError;
+    }
     if (!rendered) {
       err << "fleetscalectl: " << rendered.error().message << "\n";
       return kCtlNotFound;

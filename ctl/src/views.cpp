@@ -14,17 +14,18 @@ std::string integer(const json& value) {
 
 std::string targetText(const json& target) {
   if (target.value("type", "") == "Utilization")
-    return integer(target["averageUtilization"]) + "% of request";
+    return integer(field(target, "averageUtilization")) + "% of request";
   const double milli = target.value("averageValueMilli", 0.0);
   return target.value("resource", "") == "memory" ? bytes(milli / 1000) + " per pod"
                                                   : cores(milli / 1000) + " cores per pod";
 }
 
 std::string currentText(const json& metric) {
-  if (metric.contains("utilizationPercent")) return integer(metric["utilizationPercent"]) + "%";
+  if (metric.contains("utilizationPercent"))
+    return integer(field(metric, "utilizationPercent")) + "%";
   const double milli = metric.value("averageValueMilli", 0.0);
-  return metric["target"].value("resource", "") == "memory" ? bytes(milli / 1000)
-                                                            : cores(milli / 1000);
+  return field(metric, "target").value("resource", "") == "memory" ? bytes(milli / 1000)
+                                                                   : cores(milli / 1000);
 }
 
 std::string countOf(const json& list) { return std::to_string(list.is_array() ? list.size() : 0); }
@@ -41,14 +42,14 @@ std::string statusView(const json& status) {
   if (leadership.value("enabled", false)) {
     const std::string leader = leadership.value("leader", "");
     out += "Leader: " + (leader.empty() ? std::string("none (election in progress)") : leader) +
-           ", term " + integer(leadership["term"]) + " (this is " + text(leadership["identity"]) +
-           "; " + text(leadership["backend"]) + ")\n";
-    if (leadership["lastRenewAgeSeconds"].is_number()) {
+           ", term " + integer(field(leadership, "term")) + " (this is " +
+           text(field(leadership, "identity")) + "; " + text(field(leadership, "backend")) + ")\n";
+    if (field(leadership, "lastRenewAgeSeconds").is_number()) {
       out += "Lease renewed by this aggregator " +
-             formatted("%.1f", leadership["lastRenewAgeSeconds"].get<double>()) + " s ago\n";
+             formatted("%.1f", field(leadership, "lastRenewAgeSeconds").get<double>()) + " s ago\n";
     }
     if (!leadership.value("lastError", "").empty()) {
-      out += "Last election error: " + text(leadership["lastError"]) + "\n";
+      out += "Last election error: " + text(field(leadership, "lastError")) + "\n";
     }
   } else if (status.contains("leadership")) {
     out += "Leader: this aggregator (no leader election)\n";
@@ -56,9 +57,10 @@ std::string statusView(const json& status) {
 
   Rows clusters;
   for (const auto& c : status.value("clusters", json::array())) {
-    clusters.push_back({text(c["name"]), text(c["cloud"]), text(c["region"]), text(c["state"]),
-                        text(c["since"]), c.value("apiReachable", false) ? "reachable" : "no",
-                        c.value("draining", false) ? "yes" : "no", text(c["error"])});
+    clusters.push_back({text(field(c, "name")), text(field(c, "cloud")), text(field(c, "region")),
+                        text(field(c, "state")), text(field(c, "since")),
+                        c.value("apiReachable", false) ? "reachable" : "no",
+                        c.value("draining", false) ? "yes" : "no", text(field(c, "error"))});
   }
   out += section("Clusters", renderTable({"CLUSTER", "CLOUD", "REGION", "STATE", "SINCE", "API",
                                           "DRAINING", "ERROR"},
@@ -67,18 +69,20 @@ std::string statusView(const json& status) {
   Rows workloads;
   Rows placement;
   for (const auto& w : status.value("workloads", json::array())) {
-    const std::string workload = text(w["kind"]) + "/" + text(w["name"]);
+    const std::string workload = text(field(w, "kind")) + "/" + text(field(w, "name"));
     const std::string unplaced =
-        w.value("unplacedReplicas", 0) > 0 ? integer(w["unplacedReplicas"]) : "-";
-    const std::string problem = w.value("error", "").empty() ? text(w["reason"]) : text(w["error"]);
-    workloads.push_back({text(w["namespace"]), workload,
-                         integer(w["minReplicas"]) + "-" + integer(w["maxReplicas"]),
-                         integer(w["desiredReplicas"]), integer(w["currentReplicas"]), unplaced,
-                         problem});
+        w.value("unplacedReplicas", 0) > 0 ? integer(field(w, "unplacedReplicas")) : "-";
+    const std::string problem =
+        w.value("error", "").empty() ? text(field(w, "reason")) : text(field(w, "error"));
+    workloads.push_back({text(field(w, "namespace")), workload,
+                         integer(field(w, "minReplicas")) + "-" + integer(field(w, "maxReplicas")),
+                         integer(field(w, "desiredReplicas")), integer(field(w, "currentReplicas")),
+                         unplaced, problem});
     const json perCluster = w.value("clusters", json::object());
     for (const auto& [cluster, r] : perCluster.items()) {
-      placement.push_back({text(w["namespace"]), workload, cluster, integer(r["desired"]),
-                           integer(r["current"]), integer(r["ready"])});
+      placement.push_back({text(field(w, "namespace")), workload, cluster,
+                           integer(field(r, "desired")), integer(field(r, "current")),
+                           integer(field(r, "ready"))});
     }
   }
   out += section("Workloads", renderTable({"NAMESPACE", "WORKLOAD", "MIN-MAX", "DESIRED", "CURRENT",
@@ -92,9 +96,9 @@ std::string statusView(const json& status) {
   if (!drains.empty()) {
     Rows rows;
     for (const auto& d : drains) {
-      rows.push_back({text(d["cluster"]),
-                      integer(d["workloadsDone"]) + "/" + integer(d["workloads"]),
-                      integer(d["replicasLeft"]), integer(d["readyLeft"]),
+      rows.push_back({text(field(d, "cluster")),
+                      integer(field(d, "workloadsDone")) + "/" + integer(field(d, "workloads")),
+                      integer(field(d, "replicasLeft")), integer(field(d, "readyLeft")),
                       d.value("complete", false) ? "complete" : "in progress"});
     }
     out += section(
@@ -107,23 +111,26 @@ std::string statusView(const json& status) {
 std::string explainView(const json& record) {
   const json details = record.value("details", json::object());
   const json decision = details.value("decision", json::object());
-  std::string out = text(record["namespace"]) + "/" + text(record["kind"]) + "/" +
-                    text(record["name"]) + " at " + utcTime(record["time_unix_ms"]) + ": " +
-                    integer(record["current_replicas"]) + " -> " +
-                    integer(record["desired_replicas"]) + " replicas\n";
-  out += "Reason: " + text(record["reason"]) + "\n";
+  std::string out = text(field(record, "namespace")) + "/" + text(field(record, "kind")) + "/" +
+                    text(field(record, "name")) + " at " + utcTime(field(record, "time_unix_ms")) +
+                    ": " + integer(field(record, "current_replicas")) + " -> " +
+                    integer(field(record, "desired_replicas")) + " replicas\n";
+  out += "Reason: " + text(field(record, "reason")) + "\n";
   std::string acted = details.value("acted", false) ? "applied" : "not applied";
   if (details.value("dryRun", false)) acted += " (dry run)";
   if (!details.value("leader", true)) acted += " (this aggregator is not the leader)";
-  out += "Decision " + text(details["decisionId"]) + ", " + acted +
-         (details["term"].is_number() ? ", leader term " + integer(details["term"]) : "") + "\n";
+  out += "Decision " + text(field(details, "decisionId")) + ", " + acted +
+         (field(details, "term").is_number() ? ", leader term " + integer(field(details, "term"))
+                                             : "") +
+         "\n";
 
   Rows demand;
   for (const auto& d : decision.value("demand", json::array())) {
-    demand.push_back({text(d["cluster"]), integer(d["readyPods"]) + "/" + integer(d["pods"]),
-                      cores(d["cpuUsageCores"]), cores(d["cpuRequestCores"]),
-                      percent(d["cpuShare"]), bytes(d["memoryUsageBytes"]),
-                      bytes(d["memoryRequestBytes"]), percent(d["memoryShare"])});
+    demand.push_back({text(field(d, "cluster")),
+                      integer(field(d, "readyPods")) + "/" + integer(field(d, "pods")),
+                      cores(field(d, "cpuUsageCores")), cores(field(d, "cpuRequestCores")),
+                      percent(field(d, "cpuShare")), bytes(field(d, "memoryUsageBytes")),
+                      bytes(field(d, "memoryRequestBytes")), percent(field(d, "memoryShare"))});
   }
   out += section("Inputs by cluster",
                  renderTable({"CLUSTER", "READY/PODS", "CPU(cores)", "CPU REQUEST", "CPU SHARE",
@@ -134,20 +141,22 @@ std::string explainView(const json& record) {
   for (const auto& m : decision.value("metrics", json::array())) {
     const json target = m.value("target", json::object());
     if (m.contains("error")) {
-      metrics.push_back({text(target["resource"]), targetText(target), "-", "-", "-", "-",
-                         "error: " + text(m["error"])});
+      metrics.push_back({text(field(target, "resource")), targetText(target), "-", "-", "-", "-",
+                         "error: " + text(field(m, "error"))});
       continue;
     }
     const std::string ratio =
         formatted("%.3f", m.value("usageRatio", 0.0)) +
-        (m["adjustedUsageRatio"].is_number()
-             ? " (" + formatted("%.3f", m["adjustedUsageRatio"].get<double>()) + " filled in)"
+        (field(m, "adjustedUsageRatio").is_number()
+             ? " (" + formatted("%.3f", field(m, "adjustedUsageRatio").get<double>()) +
+                   " filled in)"
              : "");
-    metrics.push_back({text(target["resource"]), targetText(target), currentText(m), ratio,
-                       integer(m["replicas"]),
-                       integer(m["readyPods"]) + "/" + countOf(m["unreadyPods"]) + "/" +
-                           countOf(m["missingPods"]) + "/" + countOf(m["ignoredPods"]),
-                       text(m["rule"])});
+    metrics.push_back({text(field(target, "resource")), targetText(target), currentText(m), ratio,
+                       integer(field(m, "replicas")),
+                       integer(field(m, "readyPods")) + "/" + countOf(field(m, "unreadyPods")) +
+                           "/" + countOf(field(m, "missingPods")) + "/" +
+                           countOf(field(m, "ignoredPods")),
+                       text(field(m, "rule"))});
   }
   out += section("Metrics", renderTable({"METRIC", "TARGET", "CURRENT", "USAGE RATIO", "PROPOSAL",
                                          "READY/UNREADY/MISSING/IGNORED", "RULE"},
@@ -155,8 +164,8 @@ std::string explainView(const json& record) {
 
   Rows steps;
   for (const auto& s : decision.value("steps", json::array())) {
-    steps.push_back(
-        {text(s["rule"]), integer(s["before"]), integer(s["after"]), text(s["detail"])});
+    steps.push_back({text(field(s, "rule")), integer(field(s, "before")),
+                     integer(field(s, "after")), text(field(s, "detail"))});
   }
   out +=
       section("Rules applied", steps.empty() ? "(none changed the proposal)\n"
@@ -168,8 +177,8 @@ std::string explainView(const json& record) {
   Rows clusters;
   for (const auto& c : details.value("clusters", json::array())) {
     const std::string name = c.value("cluster", "");
-    clusters.push_back({name, text(c["health"]), c.value("draining", false) ? "yes" : "no",
-                        integer(c["specReplicas"]), integer(c["readyReplicas"]),
+    clusters.push_back({name, text(field(c, "health")), c.value("draining", false) ? "yes" : "no",
+                        integer(field(c, "specReplicas")), integer(field(c, "readyReplicas")),
                         targets.contains(name) ? integer(targets[name]) : "-",
                         writes.contains(name) ? integer(writes[name]) : "-"});
   }
@@ -177,7 +186,7 @@ std::string explainView(const json& record) {
       "Placement",
       renderTable({"CLUSTER", "HEALTH", "DRAINING", "SPEC", "READY", "TARGET", "WRITE"}, clusters));
   if (placement.value("unplaced", 0) > 0)
-    out += "Unplaced: " + integer(placement["unplaced"]) + " replicas fit in no cluster\n";
+    out += "Unplaced: " + integer(field(placement, "unplaced")) + " replicas fit in no cluster\n";
   for (const auto& note : placement.value("notes", json::array()))
     out += "Note: " + text(note) + "\n";
   return out;

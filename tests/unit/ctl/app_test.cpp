@@ -163,5 +163,48 @@ TEST(CtlAppTest, OperatorCommandsUseTheRightEndpoints) {
   EXPECT_EQ(run(http, {"explain", "shop/"}).code, kCtlUsageError);
 }
 
+// Found by testing: answers without a field (another version, a proxy's page) aborted the process.
+TEST(CtlAppTest, AnswersMissingFieldsPrintDashesInsteadOfCrashing) {
+  CannedHttp http({{"/api/v1/nodes", ok(R"({"items":[{"cluster":"aws"}]})")},
+                   {"/api/v1/clusters", ok(R"({"items":[{"name":"aws"}]})")},
+                   {"/api/v1/workloads", ok(R"({"error":"behind a proxy"})")},
+                   {"/api/v1/events", ok(R"({"items":[{"time_unix_ms":"yesterday"}]})")},
+                   {"/api/v1/decisions", ok(R"({"items":[{}]})")}});
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{{"nodes"},
+                                             {"top", "clusters"},
+                                             {"top", "workloads"},
+                                             {"events"},
+                                             {"decisions"},
+                                             {"explain", "shop/web"}}) {
+    const auto result = run(http, args);
+    EXPECT_EQ(result.code, 0) << args[0] << ": " << result.err;
+  }
+  EXPECT_NE(run(http, {"nodes"}).out.find("aws"), std::string::npos);
+}
+
+TEST(CtlAppTest, AFieldOfTheWrongTypeIsAServerErrorNotACrash) {
+  CannedHttp http({{"/api/v1/status", ok(R"({"leadership":{"enabled":true,"leader":7}})")}});
+  const auto result = run(http, {"status"});
+  EXPECT_EQ(result.code, kCtlServerError);
+  EXPECT_NE(result.err.find("unexpected answer"), std::string::npos) << result.err;
+}
+
+// Node names, container ids and messages come from agents: an escape sequence in one must not
+// reach the operator's terminal.
+TEST(CtlAppTest, AgentSuppliedControlCharactersAreEscaped) {
+  CannedHttp http(
+      {{"/api/v1/nodes",
+        ok(R"({"items":[{"cluster":"aws","node":"n1\u001b[2J\u001b]0;owned\u0007","stale":false,"connected":true}]})")},
+       {"/api/v1/events",
+        ok(R"({"items":[{"kind":"agent_connected","message":"line\nforged \u009b31m"}]})")}});
+  const auto nodes = run(http, {"nodes"});
+  EXPECT_EQ(nodes.out.find('\x1b'), std::string::npos) << nodes.out;
+  EXPECT_EQ(nodes.out.find('\x07'), std::string::npos);
+  EXPECT_NE(nodes.out.find("n1\\x1b[2J"), std::string::npos) << nodes.out;
+  const auto events = run(http, {"events"});
+  EXPECT_NE(events.out.find("line\\x0aforged \\x9b31m"), std::string::npos) << events.out;
+}
+
 }  // namespace
 }  // namespace fleetscale::ctl
