@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "fleetscale/aggregator/pipeline/decision_json.h"
+#include "fleetscale/aggregator/pipeline/decision_pipeline.h"
 #include "fleetscale/aggregator/policy/policy_config.h"
 #include "fleetscale/shared/text.h"
 
@@ -10,7 +11,25 @@ namespace fleetscale::aggregator {
 
 using nlohmann::json;
 using scaling::Decision;
-using scaling::ScalingHistory;
+
+namespace {
+
+// The snapshot's decision through the pipeline, as a dry run: nothing to write and no scale to
+// record in the history. With no clusters nothing is placed; `decide` shows the decision alone.
+PipelineResult decideOffline(const WorkloadConfig& workload, const DecisionSnapshot& snapshot,
+                             WorkloadMemory& memory) {
+  memory.history = snapshot.history;
+  memory.fleetReplicas = snapshot.observation.currentReplicas;
+  PipelineContext context;
+  context.now = snapshot.now;
+  context.dryRun = true;
+  WorkloadInput input;
+  input.policy = workload.policy;
+  input.observation = snapshot.observation;
+  return runPipeline(context, input, memory);
+}
+
+}  // namespace
 
 int runDecideCommand(const std::string& inputPath, const std::string& configPath, std::ostream& out,
                      std::ostream& err) {
@@ -43,14 +62,14 @@ int runDecideCommand(const std::string& inputPath, const std::string& configPath
     err << "decide: no policy: give the snapshot a \"policy\" or pass --config with the workload\n";
     return 2;
   }
-  ScalingHistory history = snapshot->history;
-  const Decision decision = decide(workload->policy, snapshot->observation, history, snapshot->now);
+  WorkloadMemory memory;
+  const Decision decision = decideOffline(*workload, *snapshot, memory).decision;
   out << json{{"workload",
                {{"namespace", workload->namespaceName},
                 {"name", workload->name},
                 {"kind", workload->kind}}},
               {"decision", decisionToJson(decision)},
-              {"history", historyToJson(history)}}
+              {"history", historyToJson(memory.history)}}
              .dump(2)
       << "\n";
   return decision.error.empty() ? 0 : 1;

@@ -1,6 +1,7 @@
 #include "fleetscale/aggregator/control/scaling_loop.h"
 
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "fleetscale/aggregator/pipeline/decision_json.h"
 #include "fleetscale/aggregator/pipeline/workload_observation.h"
@@ -21,6 +22,27 @@ json allocationJson(const scaling::Allocation& allocation) {
   return out;
 }
 
+// The health machines' agent signals per cluster: the share of its nodes reporting, and how
+// long ago its newest batch came.
+struct AgentSignals {
+  std::map<std::string, double> coverage;
+  std::map<std::string, std::chrono::milliseconds> silentFor;
+};
+
+AgentSignals agentSignals(const FleetSnapshot& snapshot) {
+  AgentSignals signals;
+  for (const auto& cluster : snapshot.clusters) {
+    signals.coverage[cluster.name] =
+        cluster.nodes > 0 ? static_cast<double>(cluster.nodes - cluster.staleNodes) / cluster.nodes
+                          : 0.0;
+    if (cluster.lastSeen != WallTime{}) {
+      signals.silentFor[cluster.name] = std::chrono::duration_cast<std::chrono::milliseconds>(
+          snapshot.takenAt - cluster.lastSeen);
+    }
+  }
+  return signals;
+}
+
 // Allocatable resources per cluster, and what the pods the agents see there request.
 std::map<std::string, scaling::ClusterResources> clusterResources(const FleetSnapshot& snapshot) {
   std::map<std::string, scaling::ClusterResources> out;
@@ -39,18 +61,125 @@ std::map<std::string, scaling::ClusterResources> clusterResources(const FleetSna
   return out;
 }
 
-// The workload's placement entries: as configured, or every cluster of the policy at weight 1.
-std::vector<WorkloadCluster> placementsOf(const WorkloadConfig& workload,
-                                          const PolicyConfig& policy) {
-  if (!workload.clusters.empty()) return workload.clusters;
-  std::vector<WorkloadCluster> all;
-  for (const auto& cluster : policy.clusters) {
-    WorkloadCluster entry;
-    entry.name = cluster.name;
-    entry.preference = static_cast<int>(all.size());
-    all.push_back(entry);
+// Every cluster a decision of this tick may ask about: the policy's, the placements', and those
+// the agents report from (the registry calls a cluster it does not know failed).
+std::set<std::string> clustersNamed(const PolicyConfig& policy, const FleetSnapshot& snapshot) {
+  std::set<std::string> names;
+  for (const auto& cluster : policy.clusters) names.insert(cluster.name);
+  for (const auto& workload : policy.workloads) {
+    for (const auto& placement : workload.clusters) names.insert(placement.name);
   }
-  return all;
+  for (const auto& cluster : snapshot.clusters) names.insert(cluster.name);
+  for (const auto& workload : snapshot.workloads) {
+    for (const auto& rollup : workload.clusters) names.insert(rollup.cluster);
+    for (const auto& pod : workload.pods) names.insert(pod.cluster);
+  }
+  return names;
+}
+
+// The agents report pods under the workload's kind when they know it, else under no kind.
+const WorkloadSnapshot* findWorkload(const FleetSnapshot& snapshot,
+                                     const WorkloadConfig& workload) {
+  const WorkloadSnapshot* seen = snapshot.find(workload.key());
+  if (seen != nullptr) return seen;
+  return snapshot.find(WorkloadKey{workload.namespaceName, "", workload.name});
+}
+
+// One replica's requests: the workload's summed requests over the replicas the agents see.
+scaling::PodRequests perPodRequests(const WorkloadSnapshot& seen) {
+  scaling::PodRequests perPod;
+  if (seen.total.replicasSeen > 0) {
+    perPod.cpuCores = seen.total.cpuRequestCores / seen.total.replicasSeen;
+    perPod.memoryBytes = seen.total.memoryRequestBytes / seen.total.replicasSeen;
+  }
+  return perPod;
+}
+
+void setIdentity(WorkloadStatus& status, const WorkloadConfig& workload) {
+  status.namespaceName = workload.namespaceName;
+  status.name = workload.name;
+  status.kind = workload.kind;
+  status.minReplicas = workload.policy.minReplicas;
+  status.maxReplicas = workload.policy.maxReplicas;
+}
+
+// fleetscale_scaling_decisions_total's result label.
+std::string outcomeName(const PipelineResult& result) {
+  if (result.skipped) return "skipped";
+  if (!result.decision.error.empty()) return "error";
+  return result.decision.scale ? "scale" : "hold";
+}
+
+void updateStatus(WorkloadStatus& status, const PipelineResult& result,
+                  const std::string& decisionId, WallTime now) {
+  status.currentReplicas = result.currentReplicas;
+  status.desiredReplicas = result.desiredReplicas;
+  status.unplaced = result.plan.unplaced;
+  status.reason = result.decision.reason;
+  status.error = result.decision.error;
+  status.notes = result.plan.notes;
+  status.decisionId = decisionId;
+  status.decidedAt = now;
+  for (const auto& view : result.clusters) {
+    ClusterReplicas& replicas = status.clusters[view.cluster];
+    const auto target = result.plan.targets.find(view.cluster);
+    replicas.target = target == result.plan.targets.end() ? 0 : target->second;
+    const auto write = result.writes.find(view.cluster);
+    replicas.current = write == result.writes.end() ? view.specReplicas : write->second;
+    replicas.ready = view.readyReplicas;
+  }
+}
+
+// The stored decision's "details" (docs/api.md, /api/v1/decisions).
+json decisionDetails(const PipelineResult& result, const std::string& decisionId,
+                     std::optional<std::uint64_t> term, bool dryRun,
+                     const scaling::ScalingHistory& history) {
+  const auto& plan = result.plan;
+  json placement{{"targets", allocationJson(plan.targets)},
+                 {"writes", allocationJson(plan.writes)},
+                 {"unplaced", plan.unplaced},
+                 {"readyTotal", plan.readyTotal},
+                 {"notes", plan.notes}};
+  json clusters = json::array();
+  for (const auto& view : result.clusters) {
+    clusters.push_back({{"cluster", view.cluster},
+                        {"health", std::string(scaling::healthStateName(view.health))},
+                        {"draining", view.draining},
+                        {"specReplicas", view.specReplicas},
+                        {"readyReplicas", view.readyReplicas}});
+  }
+  return json{{"decisionId", decisionId},
+              {"acted", result.act},
+              {"dryRun", dryRun},
+              {"leader", term.has_value()},
+              {"term", term ? json(*term) : json(nullptr)},
+              {"decision", decisionToJson(result.decision)},
+              {"clusters", std::move(clusters)},
+              {"placement", std::move(placement)},
+              {"history", historyToJson(history)}};
+}
+
+// The pipeline's memory of a workload from its newest stored decision.
+void restoreMemory(const DecisionRecord& stored, const json& details, WallTime now,
+                   std::chrono::milliseconds heartbeat, WorkloadMemory& memory) {
+  if (auto history = historyFromJson(details.value("history", json()))) {
+    memory.history = std::move(*history);
+  }
+  // A recent stored decision (within two heartbeats) continues the restored window; after a
+  // longer gap the recommendations in it are not evidence of what happened since.
+  const WallTime storedAt = fromUnixMillis(stored.timeUnixMs);
+  if (now - storedAt <= 2 * heartbeat) {
+    memory.observingSince = storedAt;
+    for (const auto& recommendation : memory.history.recommendations) {
+      memory.observingSince = std::min(*memory.observingSince, recommendation.at);
+    }
+  }
+  memory.fleetReplicas = stored.desiredReplicas;
+  if (details.contains("placement") && details.at("placement").contains("targets")) {
+    for (const auto& [cluster, replicas] : details.at("placement").at("targets").items()) {
+      memory.placement.targets[cluster] = replicas.get<std::int32_t>();
+    }
+  }
 }
 
 }  // namespace
@@ -93,272 +222,161 @@ void ScalingLoop::restoreHistory() {
     if (!decisions || decisions->empty()) continue;
     const auto details = json::parse(decisions->front().details, nullptr, false);
     if (!details.is_object()) continue;
-    auto history = historyFromJson(details.value("history", json()));
     std::lock_guard lock(mutex_);
-    WorkloadState& state = workloads_[workload.key()];
-    if (history) state.history = std::move(*history);
-    // A recent stored decision (within two heartbeats) continues the restored window; after a
-    // longer gap the recommendations in it are not evidence of what happened since.
-    const WallTime storedAt = fromUnixMillis(decisions->front().timeUnixMs);
-    if (clock_.wallNow() - storedAt <= 2 * options_.heartbeat) {
-      state.observingSince = storedAt;
-      for (const auto& recommendation : state.history.recommendations) {
-        state.observingSince = std::min(*state.observingSince, recommendation.at);
-      }
-    }
-    state.fleetReplicas = decisions->front().desiredReplicas;
-    if (details.contains("placement") && details["placement"].contains("targets")) {
-      for (const auto& [cluster, replicas] : details["placement"]["targets"].items()) {
-        state.placement.targets[cluster] = replicas.get<std::int32_t>();
-      }
-    }
-    state.restored = true;
+    restoreMemory(decisions->front(), details, clock_.wallNow(), options_.heartbeat,
+                  workloads_[workload.key()].memory);
   }
 }
 
 void ScalingLoop::tick(const FleetSnapshot& snapshot) {
   const auto policy = policy_.get();
-  std::map<std::string, double> coverage;
-  std::map<std::string, std::chrono::milliseconds> silentFor;
-  for (const auto& cluster : snapshot.clusters) {
-    coverage[cluster.name] =
-        cluster.nodes > 0 ? static_cast<double>(cluster.nodes - cluster.staleNodes) / cluster.nodes
-                          : 0.0;
-    if (cluster.lastSeen != WallTime{}) {
-      silentFor[cluster.name] = std::chrono::duration_cast<std::chrono::milliseconds>(
-          snapshot.takenAt - cluster.lastSeen);
-    }
+  const AgentSignals signals = agentSignals(snapshot);
+  for (const auto& transition : clusters_.updateHealth(signals.coverage, signals.silentFor)) {
+    recordTransition(transition);
   }
-  auto log = componentLogger("aggregator.scaling");
-  for (const auto& transition : clusters_.updateHealth(coverage, silentFor)) {
-    const std::string from(scaling::healthStateName(transition.change.from));
-    const std::string to(scaling::healthStateName(transition.change.to));
-    log->warn("cluster {} is now {} (was {}): {}", transition.cluster, to, from,
-              transition.change.reason);
-    {
-      std::lock_guard lock(mutex_);
-      ++transitions_[{transition.cluster, to}];
-    }
-    if (store_ != nullptr) {
-      EventRecord event;
-      event.timeUnixMs = toUnixMillis(clock_.wallNow());
-      event.kind = std::string(kEventClusterHealth);
-      event.cluster = transition.cluster;
-      event.message = "cluster " + transition.cluster + " " + from + " -> " + to + ": " +
-                      transition.change.reason;
-      event.details = json{{"from", from}, {"to", to}, {"reason", transition.change.reason}}.dump();
-      store_->recordEvent(std::move(event));
-    }
-  }
-  LeadershipGate gate;
+  const Pass pass = beginPass(*policy, snapshot);
+  for (const auto& workload : policy->workloads) decideWorkload(workload, *policy, snapshot, pass);
+}
+
+void ScalingLoop::recordTransition(const ClusterRegistry::Transition& transition) {
+  const std::string from(scaling::healthStateName(transition.change.from));
+  const std::string to(scaling::healthStateName(transition.change.to));
+  componentLogger("aggregator.scaling")
+      ->warn("cluster {} is now {} (was {}): {}", transition.cluster, to, from,
+             transition.change.reason);
   {
     std::lock_guard lock(mutex_);
-    gate = leadership_;
+    ++transitions_[{transition.cluster, to}];
   }
-  const std::optional<std::uint64_t> term =
-      gate ? gate(std::chrono::milliseconds(0)) : std::optional<std::uint64_t>(0);
+  if (store_ == nullptr) return;
+  EventRecord event;
+  event.timeUnixMs = toUnixMillis(clock_.wallNow());
+  event.kind = std::string(kEventClusterHealth);
+  event.cluster = transition.cluster;
+  event.message =
+      "cluster " + transition.cluster + " " + from + " -> " + to + ": " + transition.change.reason;
+  event.details = json{{"from", from}, {"to", to}, {"reason", transition.change.reason}}.dump();
+  store_->recordEvent(std::move(event));
+}
+
+ScalingLoop::Pass ScalingLoop::beginPass(const PolicyConfig& policy,
+                                         const FleetSnapshot& snapshot) {
+  Pass pass;
+  {
+    std::lock_guard lock(mutex_);
+    pass.gate = leadership_;
+  }
+  pass.term = pass.gate ? pass.gate(std::chrono::milliseconds(0)) : std::optional<std::uint64_t>(0);
+  pass.context.now = clock_.wallNow();
+  pass.context.leader = pass.term.has_value();
+  pass.context.elected = static_cast<bool>(pass.gate);
+  pass.context.dryRun = options_.dryRun;
   const auto resources = clusterResources(snapshot);
-  for (const auto& workload : policy->workloads) {
-    decideWorkload(workload, *policy, snapshot, resources, term);
+  for (const auto& name : clustersNamed(policy, snapshot)) {
+    ClusterConditions& conditions = pass.context.clusters[name];
+    conditions.health = clusters_.health(name);
+    conditions.draining = clusters_.draining(name);
+    if (const auto here = resources.find(name); here != resources.end()) {
+      conditions.resources = here->second;
+    }
   }
+  return pass;
+}
+
+WorkloadInput ScalingLoop::gatherInput(const WorkloadConfig& workload, const PolicyConfig& policy,
+                                       const FleetSnapshot& snapshot) {
+  const WorkloadKey ref = workload.key();
+  WorkloadInput input;
+  input.policy = workload.policy;
+  input.placements = placementsOf(workload, policy);
+  if (const WorkloadSnapshot* seen = findWorkload(snapshot, workload)) {
+    input.observation = buildObservation(*seen, 0, snapshot.takenAt, options_.window);
+    input.perPod = perPodRequests(*seen);
+  }
+  for (const auto& placement : input.placements) {
+    clusters_.watch(placement.name, ref);
+    if (const auto cached = clusters_.scale(placement.name, ref)) {
+      input.specReplicas[placement.name] = cached->status.specReplicas;
+    }
+  }
+  return input;
 }
 
 void ScalingLoop::decideWorkload(const WorkloadConfig& workload, const PolicyConfig& policy,
-                                 const FleetSnapshot& snapshot,
-                                 const std::map<std::string, scaling::ClusterResources>& resources,
-                                 std::optional<std::uint64_t> term) {
-  const WallTime now = clock_.wallNow();
+                                 const FleetSnapshot& snapshot, const Pass& pass) {
+  const WorkloadInput input = gatherInput(workload, policy, snapshot);
   const WorkloadKey ref = workload.key();
-  const std::vector<WorkloadCluster> placements = placementsOf(workload, policy);
-  const WorkloadSnapshot* seen = snapshot.find(ref);
-  if (seen == nullptr) seen = snapshot.find(WorkloadKey{workload.namespaceName, "", workload.name});
-  // Pods in failed clusters are gone: they neither serve nor count as missing.
-  WorkloadSnapshot live;
-  if (seen != nullptr) {
-    for (const auto& pod : seen->pods) {
-      if (clusters_.health(pod.cluster) != scaling::HealthState::kFailed) live.pods.push_back(pod);
-    }
-  }
-  const auto observed = buildObservation(live, 0, snapshot.takenAt, options_.window);
-  const auto ready = readyPodsByCluster(observed);
-  std::map<std::string, std::int32_t> podsIn;
-  for (const auto& pod : observed.pods) ++podsIn[pod.cluster];
-
   std::lock_guard lock(mutex_);
   WorkloadState& state = workloads_[ref];
-  std::vector<scaling::ClusterView> views;
-  std::vector<scaling::ClusterSlot> slots;
-  std::int32_t liveSpec = 0;  // spec replicas in clusters that have not failed
-  bool anyKnown = state.fleetReplicas.has_value();
-  scaling::PodRequests perPod;
-  if (seen != nullptr && seen->total.replicasSeen > 0) {
-    perPod.cpuCores = seen->total.cpuRequestCores / seen->total.replicasSeen;
-    perPod.memoryBytes = seen->total.memoryRequestBytes / seen->total.replicasSeen;
-  }
-  for (const auto& placement : placements) {
-    const std::string& name = placement.name;
-    clusters_.watch(name, ref);
-    scaling::ClusterView view;
-    view.cluster = name;
-    view.health = clusters_.health(name);
-    view.draining = clusters_.draining(name);
-    const auto readyHere = ready.find(name);
-    view.readyReplicas = readyHere == ready.end() ? 0 : readyHere->second;
-    // The API's spec replicas; before the first read, what we last wrote or the pods we see.
-    if (const auto cached = clusters_.scale(name, ref)) {
-      view.specReplicas = cached->status.specReplicas;
-      anyKnown = true;
-    } else if (const auto known = state.status.clusters.find(name);
-               known != state.status.clusters.end()) {
-      view.specReplicas = known->second.current;
-    } else {
-      view.specReplicas = podsIn.count(name) ? podsIn[name] : 0;
-      anyKnown |= podsIn.count(name) > 0;
-    }
-    if (view.health != scaling::HealthState::kFailed) liveSpec += view.specReplicas;
-    views.push_back(view);
-    scaling::ClusterSlot slot{
-        name,         placement.weight,    placement.minReplicas, placement.maxReplicas,
-        std::nullopt, placement.preference};
-    if (placement.fitToAllocatable) {
-      const auto here = resources.find(name);
-      if (here != resources.end()) {
-        slot.capacity =
-            scaling::replicasThatFit(here->second, perPod, podsIn.count(name) ? podsIn[name] : 0);
-      }
-    }
-    slots.push_back(slot);
-  }
-  WorkloadStatus& status = state.status;
-  status.namespaceName = workload.namespaceName;
-  status.name = workload.name;
-  status.kind = workload.kind;
-  status.minReplicas = workload.policy.minReplicas;
-  status.maxReplicas = workload.policy.maxReplicas;
-  if (!anyKnown) {
-    status.reason = "waiting for the first scale read or agent report";
-    ++decisions_["skipped"];
+  const PipelineResult result = runPipeline(pass.context, input, state.memory);
+  setIdentity(state.status, workload);
+  ++decisions_[outcomeName(result)];
+  if (result.skipped) {
+    state.status.reason = result.skipReason;
     return;
   }
+  const std::string decisionId = nextDecisionId(pass.context.now);
+  submitWrites(ref, result, decisionId, pass);
+  // Only on change: a shortfall that lasts is one event, not one per tick.
+  if (result.plan.unplaced != state.status.unplaced) {
+    recordCapacityEvent(ref, result, pass.context.now);
+  }
+  updateStatus(state.status, result, decisionId, pass.context.now);
+  storeDecision(state, ref, result, decisionId, pass);
+}
 
-  const std::int32_t currentTotal = state.fleetReplicas.value_or(liveSpec);
-  auto observation = observed;
-  observation.currentReplicas = currentTotal;
-  if (!state.observingSince) state.observingSince = now;
-  scaling::Decision decision = scaling::decide(workload.policy, observation, state.history, now);
-  const bool leader = term.has_value();
-  if (leadership_ && leader && decision.error.empty()) {
-    const std::int32_t kept = scaling::holdScaleDownUntilObserved(
-        workload.policy, currentTotal, decision.desiredReplicas, *state.observingSince, now);
-    if (kept != decision.desiredReplicas) {
-      decision.steps.push_back(scaling::DecisionStep{
-          "takeover", decision.desiredReplicas, kept,
-          "scale-down held: this aggregator has watched the workload for " +
-              std::to_string(
-                  std::chrono::duration_cast<std::chrono::seconds>(now - *state.observingSince)
-                      .count()) +
-              " s of its " + std::to_string(scaling::scaleDownWindow(workload.policy).count()) +
-              " s scale-down window"});
-      decision.reason = "holding " + std::to_string(kept) +
-                        " replicas after becoming leader: " + decision.steps.back().detail;
-      decision.desiredReplicas = kept;
-      decision.scale = kept != currentTotal;
+void ScalingLoop::submitWrites(const WorkloadKey& workload, const PipelineResult& result,
+                               const std::string& decisionId, const Pass& pass) {
+  for (const auto& [cluster, replicas] : result.writes) {
+    ScaleRequest request{workload, replicas, decisionId, result.decision.reason, *pass.term, {}};
+    if (pass.gate) {
+      request.stillLeader = [gate = pass.gate, term = *pass.term](
+                                std::chrono::milliseconds within) { return gate(within) == term; };
     }
+    actuation_.submit(cluster, std::move(request));
   }
-  // Failover and drains must go on even when metrics give no decision: keep the total then.
-  const std::int32_t total = decision.error.empty() ? decision.desiredReplicas : currentTotal;
-  const auto plan = scaling::planPlacement(total, slots, views, state.placement);
-  state.fleetReplicas = total;
-  const bool act = leader && !options_.dryRun;
-  const std::string decisionId = nextDecisionId(now);
+}
 
-  if (act) {
-    for (const auto& [cluster, replicas] : plan.writes) {
-      ScaleRequest request{ref, replicas, decisionId, decision.reason, *term, {}};
-      if (leadership_) {
-        request.stillLeader = [gate = leadership_, term = *term](std::chrono::milliseconds within) {
-          return gate(within) == term;
-        };
-      }
-      actuation_.submit(cluster, std::move(request));
-    }
-  }
-  // A standby records the scale the leader makes of the same decision, so its rate limits match
-  // the leader's when it takes over.
-  if (decision.scale && !options_.dryRun) {
-    scaling::recordScale(workload.policy, state.history, currentTotal, decision.desiredReplicas,
-                         now);
-  }
-  ++decisions_[!decision.error.empty() ? "error" : decision.scale ? "scale" : "hold"];
+void ScalingLoop::recordCapacityEvent(const WorkloadKey& workload, const PipelineResult& result,
+                                      WallTime now) {
+  if (store_ == nullptr) return;
+  const std::int32_t unplaced = result.plan.unplaced;
+  const std::int32_t total = result.desiredReplicas;
+  EventRecord event;
+  event.timeUnixMs = toUnixMillis(now);
+  event.kind = std::string(kEventCapacity);
+  event.workload = workload.toString();
+  event.message = unplaced > 0
+                      ? std::to_string(unplaced) + " of " + std::to_string(total) +
+                            " replicas of " + workload.describe() + " fit in no available cluster"
+                      : "every replica of " + workload.describe() + " is placed again";
+  event.details = json{{"unplaced", unplaced}, {"desiredReplicas", total}}.dump();
+  store_->recordEvent(std::move(event));
+}
 
-  if (store_ != nullptr && plan.unplaced != status.unplaced) {
-    // Only on change: a shortfall that lasts is one event, not one per tick.
-    EventRecord event;
-    event.timeUnixMs = toUnixMillis(now);
-    event.kind = std::string(kEventCapacity);
-    event.workload = ref.toString();
-    event.message = plan.unplaced > 0
-                        ? std::to_string(plan.unplaced) + " of " + std::to_string(total) +
-                              " replicas of " + ref.describe() + " fit in no available cluster"
-                        : "every replica of " + ref.describe() + " is placed again";
-    event.details = json{{"unplaced", plan.unplaced}, {"desiredReplicas", total}}.dump();
-    store_->recordEvent(std::move(event));
-  }
-  status.currentReplicas = currentTotal;
-  status.desiredReplicas = total;
-  status.unplaced = plan.unplaced;
-  status.reason = decision.reason;
-  status.error = decision.error;
-  status.notes = plan.notes;
-  status.decisionId = decisionId;
-  status.decidedAt = now;
-  for (const auto& view : views) {
-    ClusterReplicas& replicas = status.clusters[view.cluster];
-    replicas.target = plan.targets.count(view.cluster) ? plan.targets.at(view.cluster) : 0;
-    replicas.current =
-        plan.writes.count(view.cluster) && act ? plan.writes.at(view.cluster) : view.specReplicas;
-    replicas.ready = view.readyReplicas;
-  }
-
-  const bool changed = decision.scale || !plan.writes.empty() || total != state.lastStoredDesired ||
-                       currentTotal != state.lastStoredCurrent ||
+void ScalingLoop::storeDecision(WorkloadState& state, const WorkloadKey& workload,
+                                const PipelineResult& result, const std::string& decisionId,
+                                const Pass& pass) {
+  const WallTime now = pass.context.now;
+  const scaling::Decision& decision = result.decision;
+  const bool changed = decision.scale || !result.plan.writes.empty() ||
+                       result.desiredReplicas != state.lastStoredDesired ||
+                       result.currentReplicas != state.lastStoredCurrent ||
                        decision.error != state.lastStoredError;
-  if (store_ != nullptr && (changed || now - state.lastStoredAt >= options_.heartbeat)) {
-    json placement{{"targets", allocationJson(plan.targets)},
-                   {"writes", allocationJson(plan.writes)},
-                   {"unplaced", plan.unplaced},
-                   {"readyTotal", plan.readyTotal},
-                   {"notes", plan.notes}};
-    json clusters = json::array();
-    for (const auto& view : views) {
-      clusters.push_back({{"cluster", view.cluster},
-                          {"health", std::string(scaling::healthStateName(view.health))},
-                          {"draining", view.draining},
-                          {"specReplicas", view.specReplicas},
-                          {"readyReplicas", view.readyReplicas}});
-    }
-    DecisionRecord record;
-    record.timeUnixMs = toUnixMillis(now);
-    record.workload = ref;
-    record.currentReplicas = currentTotal;
-    record.desiredReplicas = total;
-    record.reason = decision.error.empty() ? decision.reason : "no decision: " + decision.error;
-    record.details = json{{"decisionId", decisionId},
-                          {"acted", act},
-                          {"dryRun", options_.dryRun},
-                          {"leader", leader},
-                          {"term", term ? json(*term) : json(nullptr)},
-                          {"decision", decisionToJson(decision)},
-                          {"clusters", std::move(clusters)},
-                          {"placement", std::move(placement)},
-                          {"history", historyToJson(state.history)}}
-                         .dump();
-    store_->recordDecision(std::move(record));
-    state.lastStoredDesired = total;
-    state.lastStoredCurrent = currentTotal;
-    state.lastStoredError = decision.error;
-    state.lastStoredAt = now;
-  }
+  if (store_ == nullptr || (!changed && now - state.lastStoredAt < options_.heartbeat)) return;
+  DecisionRecord record;
+  record.timeUnixMs = toUnixMillis(now);
+  record.workload = workload;
+  record.currentReplicas = result.currentReplicas;
+  record.desiredReplicas = result.desiredReplicas;
+  record.reason = decision.error.empty() ? decision.reason : "no decision: " + decision.error;
+  record.details =
+      decisionDetails(result, decisionId, pass.term, options_.dryRun, state.memory.history).dump();
+  store_->recordDecision(std::move(record));
+  state.lastStoredDesired = result.desiredReplicas;
+  state.lastStoredCurrent = result.currentReplicas;
+  state.lastStoredError = decision.error;
+  state.lastStoredAt = now;
 }
 
 void ScalingLoop::onActionDone(const CompletedAction& action) {

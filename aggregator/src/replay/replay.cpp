@@ -4,7 +4,7 @@
 #include <cmath>
 #include <map>
 
-#include "fleetscale/aggregator/scaling/decision.h"
+#include "fleetscale/aggregator/pipeline/decision_pipeline.h"
 
 namespace fleetscale::aggregator {
 namespace {
@@ -106,12 +106,8 @@ ReplayMeasurements measure(const std::vector<Interval>& intervals, int actions) 
   return out;
 }
 
-}  // namespace
-
-Result<WorkloadReplay> replayWorkload(const WorkloadConfig& workload,
-                                      const std::vector<ReplaySample>& samples,
-                                      const ReplayOptions& options) {
-  const std::string label = workload.namespaceName + "/" + workload.name;
+std::map<WallTime, Moment> momentsOf(const WorkloadConfig& workload,
+                                     const std::vector<ReplaySample>& samples) {
   std::map<WallTime, Moment> moments;
   for (const auto& sample : samples) {
     if (sample.namespaceName != workload.namespaceName || sample.name != workload.name) continue;
@@ -123,71 +119,72 @@ Result<WorkloadReplay> replayWorkload(const WorkloadConfig& workload,
     moment.memoryUsage += sample.memoryUsageBytes;
     moment.memoryRequest += sample.memoryRequestBytes;
   }
-  if (moments.empty()) return Error{"the history has no samples of " + label};
-  const auto firstSeen = std::find_if(moments.begin(), moments.end(),
-                                      [](const auto& entry) { return entry.second.replicas > 0; });
-  if (firstSeen == moments.end()) return Error{"the history never shows a replica of " + label};
+  return moments;
+}
 
-  WorkloadReplay replay;
-  replay.namespaceName = workload.namespaceName;
-  replay.name = workload.name;
-  replay.kind = workload.kind;
-  double cpuPerReplica = firstSeen->second.cpuRequest / firstSeen->second.replicas;
-  double memoryPerReplica = firstSeen->second.memoryRequest / firstSeen->second.replicas;
-  replay.capacityPerReplicaCores =
-      options.capacityPerReplicaCores > 0 ? options.capacityPerReplicaCores : cpuPerReplica;
-  if (replay.capacityPerReplicaCores <= 0) {
-    return Error{label + " has no CPU request in the history: pass the capacity per replica"};
-  }
-
-  // The replay starts where the recording starts: the recorded replicas, all of them ready.
-  const WallTime start = moments.begin()->first;
+// The replayed workload between steps.
+struct Replayed {
   std::vector<ReplayPod> pods;
   int nextId = 0;
-  const auto initial = static_cast<int>(std::lround(moments.begin()->second.replicas));
-  for (int i = 0; i < initial; ++i) pods.push_back({nextId++, start - kLongAgo, start - kLongAgo});
-  scaling::ScalingHistory history;
+  WorkloadMemory memory;  // the pipeline's
+  double cpuPerReplica = 0;
+  double memoryPerReplica = 0;
+};
 
-  for (const auto& [at, moment] : moments) {
-    const WallTime time = at;  // clang before 16 cannot capture a structured binding
-    if (moment.replicas > 0 && moment.cpuRequest > 0) {
-      cpuPerReplica = moment.cpuRequest / moment.replicas;
-      memoryPerReplica = moment.memoryRequest / moment.replicas;
-    }
-    ReplayStep step;
-    step.time = time;
-    step.demandCores = moment.cpuUsage;
-    step.memoryBytes = moment.memoryUsage;
-    step.recordedReplicas = moment.replicas;
-    step.recordedReady = moment.ready;
-    step.currentReplicas = static_cast<std::int32_t>(pods.size());
-    step.readyReplicas = static_cast<std::int32_t>(std::count_if(
-        pods.begin(), pods.end(), [&](const ReplayPod& pod) { return pod.readyAt <= time; }));
-    step.capacityCores = step.readyReplicas * replay.capacityPerReplicaCores;
+// The one cluster the replay stands for: always healthy, every write done at once.
+constexpr const char* kReplayCluster = "replay";
 
-    const auto observation = observe(pods, moment, cpuPerReplica, memoryPerReplica, time);
-    const scaling::Decision decision = scaling::decide(workload.policy, observation, history, time);
-    step.desiredReplicas = step.currentReplicas;
-    step.reason = decision.error.empty() ? decision.reason : "no decision: " + decision.error;
-    if (decision.error.empty() && decision.scale) {
-      step.desiredReplicas = decision.desiredReplicas;
-      step.scaled = true;
-      if (decision.desiredReplicas > step.currentReplicas) {
-        for (int i = step.currentReplicas; i < decision.desiredReplicas; ++i) {
-          pods.push_back({nextId++, time, time + options.readinessDelay});
-        }
-      } else {
-        removeReplicas(
-            pods, static_cast<std::size_t>(step.currentReplicas - decision.desiredReplicas), time);
-      }
-      // The replay's writes always succeed, so the scale event is recorded at once.
-      scaling::recordScale(workload.policy, history, step.currentReplicas, decision.desiredReplicas,
-                           time);
-    }
-    replay.steps.push_back(std::move(step));
+// Runs the decision pipeline at `time` and applies what it decides.
+ReplayStep stepAt(WallTime time, const Moment& moment, const WorkloadConfig& workload,
+                  const ReplayOptions& options, double capacityPerReplica, Replayed& replayed) {
+  auto& pods = replayed.pods;
+  if (moment.replicas > 0 && moment.cpuRequest > 0) {
+    replayed.cpuPerReplica = moment.cpuRequest / moment.replicas;
+    replayed.memoryPerReplica = moment.memoryRequest / moment.replicas;
   }
+  ReplayStep step;
+  step.time = time;
+  step.demandCores = moment.cpuUsage;
+  step.memoryBytes = moment.memoryUsage;
+  step.recordedReplicas = moment.replicas;
+  step.recordedReady = moment.ready;
+  step.currentReplicas = static_cast<std::int32_t>(pods.size());
+  step.readyReplicas = static_cast<std::int32_t>(std::count_if(
+      pods.begin(), pods.end(), [&](const ReplayPod& pod) { return pod.readyAt <= time; }));
+  step.capacityCores = step.readyReplicas * capacityPerReplica;
 
-  // Each step holds until the next; the last one for as long as the one before it.
+  PipelineContext context;
+  context.now = time;
+  WorkloadInput input;
+  input.policy = workload.policy;
+  input.placements.emplace_back().name = kReplayCluster;
+  input.observation =
+      observe(pods, moment, replayed.cpuPerReplica, replayed.memoryPerReplica, time);
+  input.specReplicas[kReplayCluster] = step.currentReplicas;
+  // The pipeline records a scale in the history at once: the replay's writes always succeed.
+  const PipelineResult result = runPipeline(context, input, replayed.memory);
+  const scaling::Decision& decision = result.decision;
+  step.desiredReplicas = result.desiredReplicas;
+  step.reason = decision.error.empty() ? decision.reason : "no decision: " + decision.error;
+  if (decision.error.empty() && decision.scale) {
+    // The recording sums the workload's clusters into one spec.replicas: the replay applies the
+    // fleet-wide total, not placement's make-before-break steps.
+    step.scaled = true;
+    if (result.desiredReplicas > step.currentReplicas) {
+      for (int i = step.currentReplicas; i < result.desiredReplicas; ++i) {
+        pods.push_back({replayed.nextId++, time, time + options.readinessDelay});
+      }
+    } else {
+      removeReplicas(pods, static_cast<std::size_t>(step.currentReplicas - result.desiredReplicas),
+                     time);
+    }
+  }
+  return step;
+}
+
+// The replay's and the recording's figures over the same steps. Each step holds until the next;
+// the last one for as long as the one before it.
+void measureReplay(WorkloadReplay& replay) {
   std::vector<Interval> replayed;
   std::vector<Interval> recorded;
   int replayedActions = 0;
@@ -212,6 +209,45 @@ Result<WorkloadReplay> replayWorkload(const WorkloadConfig& workload,
   }
   replay.replayed = measure(replayed, replayedActions);
   replay.recorded = measure(recorded, recordedActions);
+}
+
+}  // namespace
+
+Result<WorkloadReplay> replayWorkload(const WorkloadConfig& workload,
+                                      const std::vector<ReplaySample>& samples,
+                                      const ReplayOptions& options) {
+  const std::string label = workload.namespaceName + "/" + workload.name;
+  const std::map<WallTime, Moment> moments = momentsOf(workload, samples);
+  if (moments.empty()) return Error{"the history has no samples of " + label};
+  const auto firstSeen = std::find_if(moments.begin(), moments.end(),
+                                      [](const auto& entry) { return entry.second.replicas > 0; });
+  if (firstSeen == moments.end()) return Error{"the history never shows a replica of " + label};
+
+  WorkloadReplay replay;
+  replay.namespaceName = workload.namespaceName;
+  replay.name = workload.name;
+  replay.kind = workload.kind;
+  Replayed replayed;
+  replayed.cpuPerReplica = firstSeen->second.cpuRequest / firstSeen->second.replicas;
+  replayed.memoryPerReplica = firstSeen->second.memoryRequest / firstSeen->second.replicas;
+  replay.capacityPerReplicaCores = options.capacityPerReplicaCores > 0
+                                       ? options.capacityPerReplicaCores
+                                       : replayed.cpuPerReplica;
+  if (replay.capacityPerReplicaCores <= 0) {
+    return Error{label + " has no CPU request in the history: pass the capacity per replica"};
+  }
+
+  // The replay starts where the recording starts: the recorded replicas, all of them ready.
+  const WallTime start = moments.begin()->first;
+  const auto initial = static_cast<int>(std::lround(moments.begin()->second.replicas));
+  for (int i = 0; i < initial; ++i) {
+    replayed.pods.push_back({replayed.nextId++, start - kLongAgo, start - kLongAgo});
+  }
+  for (const auto& [time, moment] : moments) {
+    replay.steps.push_back(
+        stepAt(time, moment, workload, options, replay.capacityPerReplicaCores, replayed));
+  }
+  measureReplay(replay);
   return replay;
 }
 

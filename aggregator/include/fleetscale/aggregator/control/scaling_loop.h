@@ -1,7 +1,9 @@
 // The aggregator's decide-and-act loop. On every new fleet snapshot: update each cluster's
-// health, decide each configured workload's fleet-wide replica count (HPA rules), place it
-// over the clusters (failover, failback, drain), store the decision with its explanation, and
-// hand the writes to the actuation queue. Only while this aggregator may act (leadership).
+// health, then per configured workload gather the pipeline's inputs (pods, scale reads, cluster
+// health and drains, leadership), run the decision pipeline (runPipeline: fleet-wide replica
+// count by the HPA rules, placed over the clusters with failover, failback and drain), store the
+// decision with its explanation, and hand the writes to the actuation queue. Only while this
+// aggregator may act (leadership).
 #pragma once
 
 #include <prometheus/metric_family.h>
@@ -20,9 +22,8 @@
 
 #include "fleetscale/aggregator/actuation/actuation_queue.h"
 #include "fleetscale/aggregator/control/cluster_registry.h"
+#include "fleetscale/aggregator/pipeline/decision_pipeline.h"
 #include "fleetscale/aggregator/policy/policy_holder.h"
-#include "fleetscale/aggregator/scaling/capacity.h"
-#include "fleetscale/aggregator/scaling/rebalance.h"
 #include "fleetscale/aggregator/state/snapshot_holder.h"
 #include "fleetscale/aggregator/store/store.h"
 
@@ -109,24 +110,33 @@ class ScalingLoop {
 
  private:
   struct WorkloadState {
-    scaling::ScalingHistory history;
-    scaling::PlacementMemory placement;
-    // The fleet-wide size last decided: the fleet's "spec.replicas". Counting the clusters' spec
-    // instead would count a failed cluster's replicas twice once its share has moved.
-    std::optional<std::int32_t> fleetReplicas;
+    WorkloadMemory memory;  // the pipeline's: history, placement, fleet size, observing since
     WorkloadStatus status;
     std::int32_t lastStoredDesired = -1;
     std::int32_t lastStoredCurrent = -1;
     std::string lastStoredError;
     WallTime lastStoredAt{};
-    bool restored = false;
-    // Since when this aggregator's recommendations for the workload are continuous.
-    std::optional<WallTime> observingSince;
   };
+  // What holds for every workload of one tick.
+  struct Pass {
+    PipelineContext context;
+    std::optional<std::uint64_t> term;  // the fencing token; nullopt = not the leader
+    LeadershipGate gate;                // empty without leader election
+  };
+  void recordTransition(const ClusterRegistry::Transition& transition);
+  Pass beginPass(const PolicyConfig& policy, const FleetSnapshot& snapshot);
+  // The pipeline's input for one workload: the snapshot's pods, the clusters' scale reads.
+  WorkloadInput gatherInput(const WorkloadConfig& workload, const PolicyConfig& policy,
+                            const FleetSnapshot& snapshot);
+  // Runs the pipeline, then performs what it asks for: writes, events, status, the record.
   void decideWorkload(const WorkloadConfig& workload, const PolicyConfig& policy,
-                      const FleetSnapshot& snapshot,
-                      const std::map<std::string, scaling::ClusterResources>& resources,
-                      std::optional<std::uint64_t> term);
+                      const FleetSnapshot& snapshot, const Pass& pass);
+  void submitWrites(const WorkloadKey& workload, const PipelineResult& result,
+                    const std::string& decisionId, const Pass& pass);
+  void recordCapacityEvent(const WorkloadKey& workload, const PipelineResult& result, WallTime now);
+  // Stores the decision when something changed, else once a heartbeat.
+  void storeDecision(WorkloadState& state, const WorkloadKey& workload,
+                     const PipelineResult& result, const std::string& decisionId, const Pass& pass);
   void onActionDone(const CompletedAction& action);
   std::string nextDecisionId(WallTime now);
 

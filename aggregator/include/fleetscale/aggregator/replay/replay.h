@@ -1,8 +1,8 @@
 // Replays a scaling policy over recorded history: what the aggregator would have done, step by
-// step, with the same pure decision functions the live loop runs (scaling::decide and
-// scaling::recordScale), and how well it would have served the recorded load, measured as the
-// simulator measures a run (time under-provisioned, shortfall, slack, actions). Pure: samples and
-// a policy in, steps and figures out. docs/replay.md.
+// step, with the decision pipeline the live loop runs (runPipeline, one always healthy cluster),
+// and how well it would have served the recorded load, measured as the simulator measures a run
+// (time under-provisioned, shortfall, slack, actions). Pure: samples and a policy in, steps and
+// figures out. docs/replay.md.
 #pragma once
 
 #include <chrono>

@@ -3,15 +3,18 @@
 // an HPA runs in each cluster: metrics scraped every `resolution` (each pod's mean CPU over the
 // window since the previous scrape, and its working set; a pod needs two scrapes for a CPU
 // figure, as metrics-server does), a controller sync every `syncPeriod` on the latest scrape,
-// and the decision taken by the aggregator's own pure HPA rules (scaling::decide, with the
-// policy the simulator writes for the aggregator), so only the data's age and resolution and
-// the sync period differ. Pure: the model and the time in, the scale writes out.
+// and the decision taken by the aggregator's own decision pipeline with that one cluster
+// (runPipeline, with the policy the simulator writes for the aggregator), so only the data's
+// age and resolution and the sync period differ. Pure: the model and the time in, the scale
+// writes out.
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "fleetscale/aggregator/pipeline/decision_pipeline.h"
 #include "fleetscale/aggregator/policy/policy_config.h"
 #include "fleetscale/sim/fleet_model.h"
 
@@ -51,11 +54,19 @@ class HpaBaseline {
   };
   void scrape(const FleetModel& model, SimTime now);
   std::vector<BaselineWrite> sync(const FleetModel& model, SimTime now);
+  std::optional<BaselineWrite> syncWorkload(const ClusterModel& cluster,
+                                            const aggregator::WorkloadConfig& workload,
+                                            SimTime now);
+  // What the HPA reads: the workload's pods in `cluster` and their latest scraped metrics.
+  aggregator::scaling::WorkloadObservation observe(const ClusterModel& cluster,
+                                                   const aggregator::WorkloadConfig& workload,
+                                                   SimTime now) const;
+  static WallTime wallAt(const ClusterModel& cluster, SimTime at);
 
   BaselineOptions options_;
   aggregator::PolicyConfig policy_;
-  std::map<std::string, PodScrape> scrapes_;                              // by cluster/pod
-  std::map<std::string, aggregator::scaling::ScalingHistory> histories_;  // by cluster/ns/name
+  std::map<std::string, PodScrape> scrapes_;                    // by cluster/pod
+  std::map<std::string, aggregator::WorkloadMemory> memories_;  // by cluster/ns/kind/name
   SimTime nextScrape_{0};
   SimTime nextSync_{0};
 };
