@@ -124,29 +124,58 @@ std::vector<ClusterRegistry::Transition> ClusterRegistry::updateHealth(
   std::vector<Transition> transitions;
   const SteadyTime now = clock_.now();
   std::lock_guard lock(mutex_);
+  std::map<std::string, scaling::HealthSignals> signalsOf;
   for (auto& [name, cluster] : clusters_) {
-    const auto coverage = agentCoverage.find(name);
-    scaling::HealthSignals signals;
-    signals.agentCoverage = coverage == agentCoverage.end() ? 0.0 : coverage->second;
-    signals.apiReachable = cluster->probe ? cluster->apiReachable.load()
-                                          : signals.agentCoverage >= thresholds_.minAgentCoverage;
-    const auto agentsSilent = agentsSilentFor.find(name);
-    if (agentsSilent != agentsSilentFor.end()) {
-      signals.silentFor = agentsSilent->second;
-      if (cluster->probe && cluster->everReachable) {
-        const SteadyTime probeOk{SteadyTime::duration(cluster->lastProbeOk.load())};
-        signals.silentFor =
-            std::min(signals.silentFor,
-                     std::chrono::duration_cast<std::chrono::milliseconds>(now - probeOk));
-      }
-      signals.silentFor = std::max(signals.silentFor, std::chrono::milliseconds(0));
+    signalsOf[name] = signalsLocked(*cluster, agentCoverage, agentsSilentFor, now);
+  }
+  std::vector<scaling::HealthSignals> all;
+  for (const auto& [name, signals] : signalsOf) all.push_back(signals);
+  const bool cutOff = scaling::noClusterReachable(all, thresholds_);
+  if (cutOff != noClusterReachable_) {
+    noClusterReachable_ = cutOff;
+    auto log = componentLogger("aggregator.clusters");
+    if (cutOff) {
+      log->error(
+          "no cluster is reachable (no agent reports, no API answers): this aggregator's "
+          "own network is the likeliest cause; holding every placement, nothing fails over");
+    } else {
+      log->warn("a cluster is reachable again: failover may resume");
     }
-    if (auto change = cluster->health.update(signals, now)) {
+  }
+  for (auto& [name, cluster] : clusters_) {
+    if (auto change = cluster->health.update(signalsOf[name], now, cutOff)) {
       cluster->healthSince = clock_.wallNow();
       transitions.push_back({name, *change});
     }
   }
   return transitions;
+}
+
+bool ClusterRegistry::noClusterReachable() const {
+  std::lock_guard lock(mutex_);
+  return noClusterReachable_;
+}
+
+scaling::HealthSignals ClusterRegistry::signalsLocked(
+    const Cluster& cluster, const std::map<std::string, double>& agentCoverage,
+    const std::map<std::string, std::chrono::milliseconds>& agentsSilentFor, SteadyTime now) const {
+  const std::string& name = cluster.config.name;
+  scaling::HealthSignals signals;
+  const auto coverage = agentCoverage.find(name);
+  signals.agentCoverage = coverage == agentCoverage.end() ? 0.0 : coverage->second;
+  signals.apiReachable = cluster.probe ? cluster.apiReachable.load()
+                                       : signals.agentCoverage >= thresholds_.minAgentCoverage;
+  const auto agentsSilent = agentsSilentFor.find(name);
+  if (agentsSilent != agentsSilentFor.end()) {
+    signals.silentFor = agentsSilent->second;
+    if (cluster.probe && cluster.everReachable) {
+      const SteadyTime probeOk{SteadyTime::duration(cluster.lastProbeOk.load())};
+      signals.silentFor = std::min(
+          signals.silentFor, std::chrono::duration_cast<std::chrono::milliseconds>(now - probeOk));
+    }
+    signals.silentFor = std::max(signals.silentFor, std::chrono::milliseconds(0));
+  }
+  return signals;
 }
 
 scaling::HealthState ClusterRegistry::health(const std::string& cluster) const {

@@ -29,8 +29,17 @@ std::string_view healthStateName(HealthState state) {
 ClusterHealth::ClusterHealth(HealthThresholds thresholds, HealthState initial)
     : thresholds_(thresholds), state_(initial) {}
 
-std::optional<HealthTransition> ClusterHealth::update(const HealthSignals& signals,
-                                                      SteadyTime now) {
+bool noClusterReachable(const std::vector<HealthSignals>& clusters,
+                        const HealthThresholds& thresholds) {
+  if (clusters.empty()) return false;
+  for (const auto& signals : clusters) {
+    if (signals.apiReachable || signals.agentCoverage >= thresholds.minAgentCoverage) return false;
+  }
+  return true;
+}
+
+std::optional<HealthTransition> ClusterHealth::update(const HealthSignals& signals, SteadyTime now,
+                                                      bool holdFailure) {
   const bool agentsUp = signals.agentCoverage >= thresholds_.minAgentCoverage;
   const bool both = agentsUp && signals.apiReachable;
   const bool neither = !agentsUp && !signals.apiReachable;
@@ -39,7 +48,9 @@ std::optional<HealthTransition> ClusterHealth::update(const HealthSignals& signa
   } else {
     bothUpSince_.reset();
   }
-  if (neither) {
+  if (neither && holdFailure) {
+    bothDownSince_ = now;
+  } else if (neither) {
     if (!bothDownSince_) bothDownSince_ = now - signals.silentFor;
   } else {
     bothDownSince_.reset();

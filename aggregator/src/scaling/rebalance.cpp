@@ -6,9 +6,35 @@
 namespace fleetscale::aggregator::scaling {
 namespace {
 
-bool eligible(const ClusterView& view) {
-  return !view.draining &&
-         (view.health == HealthState::kHealthy || view.health == HealthState::kRecovering);
+bool reachable(const ClusterView& view) {
+  return view.health == HealthState::kHealthy || view.health == HealthState::kRecovering;
+}
+
+bool eligible(const ClusterView& view) { return !view.draining && reachable(view); }
+
+// Why no cluster takes more: each cluster of the workload with what stops it.
+std::string unplacedReason(const std::vector<ClusterView>& clusters,
+                           const std::map<std::string, const ClusterSlot*>& slotOf,
+                           const Allocation& targets) {
+  std::string reason;
+  for (const auto& view : clusters) {
+    std::string why;
+    const auto slot = slotOf.find(view.cluster);
+    const std::int32_t target = targets.count(view.cluster) ? targets.at(view.cluster) : 0;
+    if (view.health == HealthState::kFailed) {
+      why = "failed";
+    } else if (view.health == HealthState::kSuspect) {
+      why = "suspect, held at " + std::to_string(view.specReplicas);
+    } else if (slot != slotOf.end() && target >= slot->second->upperBound()) {
+      const bool full = slot->second->capacity && *slot->second->capacity <= target;
+      why = (full ? "full at " : "at its maximum of ") + std::to_string(target);
+      if (view.draining) why += " (draining, used as the last resort)";
+    } else {
+      continue;
+    }
+    reason += (reason.empty() ? "" : "; ") + view.cluster + " " + why;
+  }
+  return reason;
 }
 
 std::string signatureOf(const std::vector<ClusterSlot>& slots) {
@@ -19,6 +45,37 @@ std::string signatureOf(const std::vector<ClusterSlot>& slots) {
                  std::to_string(slot.preference) + ";";
   }
   return signature;
+}
+
+// A drain is a preference, not an order to take the service down: the replicas no destination can
+// hold, and those only recovering destinations hold so far (they may fail again before they are
+// healthy), stay on the reachable draining clusters, with the same weights and bounds.
+void placeLastResort(const std::vector<ClusterView>& clusters,
+                     const std::map<std::string, const ClusterSlot*>& slotOf, PlacementPlan& plan) {
+  std::int32_t need = plan.unplaced;
+  for (const auto& view : clusters) {
+    if (eligible(view) && view.health == HealthState::kRecovering)
+      need += plan.targets[view.cluster];
+  }
+  std::vector<ClusterSlot> drainingSlots;
+  for (const auto& view : clusters) {
+    const auto slot = slotOf.find(view.cluster);
+    if (view.draining && reachable(view) && slot != slotOf.end())
+      drainingSlots.push_back(*slot->second);
+  }
+  if (need <= 0 || drainingSlots.empty()) return;
+  const AllocationResult kept = allocate(need, drainingSlots);
+  const std::int32_t placed = need - kept.unplaced;
+  // Replicas held for recovering destinations are extra, not a shortfall: only the unplaced
+  // ones that found a draining cluster stop being unplaced.
+  plan.unplaced = std::max<std::int32_t>(0, plan.unplaced - placed);
+  for (const auto& [cluster, replicas] : kept.replicas) {
+    if (replicas <= 0) continue;
+    plan.targets[cluster] = replicas;
+    plan.lastResort[cluster] = replicas;
+    plan.notes.push_back(cluster + " is draining but keeps " + std::to_string(replicas) +
+                         " replicas: no healthy destination can take them yet");
+  }
 }
 
 }  // namespace
@@ -64,10 +121,11 @@ PlacementPlan planPlacement(std::int32_t total, const std::vector<ClusterSlot>& 
   for (const auto& view : clusters) {
     if (view.draining && view.health != HealthState::kSuspect) plan.targets[view.cluster] = 0;
   }
+  placeLastResort(clusters, slotOf, plan);
   if (plan.unplaced > 0) {
+    plan.unplacedReason = unplacedReason(clusters, slotOf, plan.targets);
     plan.notes.push_back(std::to_string(plan.unplaced) +
-                         " replicas cannot be placed: the eligible clusters are at "
-                         "their maximum or capacity");
+                         " replicas cannot be placed: " + plan.unplacedReason);
   }
 
   // Make before break: grow first, then shrink only by the ready surplus over the total needed.

@@ -79,19 +79,54 @@ TEST(ClusterRegistryTest, AClusterFailsTenSecondsAfterItsLastSignOfLife) {
   using scaling::HealthState;
   using std::chrono::seconds;
   Fixture f;
-  f.registry.configure({cluster("gcp")});
+  f.registry.configure({cluster("aws"), cluster("gcp")});
   f.registry.refresh(seconds(5));  // the API answers
   f.reachable["gcp"] = false;
   f.clock.advance(seconds(4));
   f.registry.refresh(seconds(5));  // and now it does not
   // Its newest agent batch is 6 s old, the API last answered 4 s ago: silent for 4 s.
-  f.registry.updateHealth({{"gcp", 0.0}}, {{"gcp", seconds(6)}});
+  f.registry.updateHealth({{"aws", 1.0}, {"gcp", 0.0}}, {{"gcp", seconds(6)}});
   EXPECT_EQ(f.registry.health("gcp"), HealthState::kSuspect);
   f.clock.advance(seconds(5));
-  f.registry.updateHealth({{"gcp", 0.0}}, {{"gcp", seconds(11)}});
+  f.registry.updateHealth({{"aws", 1.0}, {"gcp", 0.0}}, {{"gcp", seconds(11)}});
   EXPECT_EQ(f.registry.health("gcp"), HealthState::kSuspect) << "9 s since the API answered";
   f.clock.advance(seconds(1));
-  f.registry.updateHealth({{"gcp", 0.0}}, {{"gcp", seconds(12)}});
+  f.registry.updateHealth({{"aws", 1.0}, {"gcp", 0.0}}, {{"gcp", seconds(12)}});
+  EXPECT_EQ(f.registry.health("gcp"), HealthState::kFailed);
+  EXPECT_FALSE(f.registry.noClusterReachable());
+}
+
+// Every cluster silent at once is far likelier the aggregator's own network than every cloud:
+// nothing fails (so nothing fails over or shrinks), and once the aggregator is back in touch a
+// cluster that is still silent gets the full failedAfter before it fails.
+TEST(ClusterRegistryTest, WhenNoClusterIsReachableNoneFails) {
+  using scaling::HealthState;
+  using std::chrono::seconds;
+  Fixture f;
+  f.registry.configure({cluster("aws"), cluster("gcp")});
+  f.registry.refresh(seconds(5));
+  f.reachable = {{"aws", false}, {"gcp", false}};
+  f.registry.refresh(seconds(5));
+  for (int second = 1; second <= 30; ++second) {
+    f.clock.advance(seconds(1));
+    f.registry.updateHealth({{"aws", 0.0}, {"gcp", 0.0}},
+                            {{"aws", seconds(second)}, {"gcp", seconds(second)}});
+    ASSERT_EQ(f.registry.health("aws"), HealthState::kSuspect) << second << " s";
+    ASSERT_EQ(f.registry.health("gcp"), HealthState::kSuspect) << second << " s";
+  }
+  EXPECT_TRUE(f.registry.noClusterReachable());
+  // aws answers again; gcp stays silent and fails 10 s later, not at once.
+  f.reachable["aws"] = true;
+  f.registry.refresh(seconds(5));
+  f.registry.updateHealth({{"aws", 1.0}, {"gcp", 0.0}}, {{"gcp", seconds(31)}});
+  EXPECT_FALSE(f.registry.noClusterReachable());
+  EXPECT_EQ(f.registry.health("aws"), HealthState::kHealthy);
+  EXPECT_EQ(f.registry.health("gcp"), HealthState::kSuspect);
+  f.clock.advance(seconds(9));
+  f.registry.updateHealth({{"aws", 1.0}, {"gcp", 0.0}}, {{"gcp", seconds(40)}});
+  EXPECT_EQ(f.registry.health("gcp"), HealthState::kSuspect);
+  f.clock.advance(seconds(1));
+  f.registry.updateHealth({{"aws", 1.0}, {"gcp", 0.0}}, {{"gcp", seconds(41)}});
   EXPECT_EQ(f.registry.health("gcp"), HealthState::kFailed);
 }
 

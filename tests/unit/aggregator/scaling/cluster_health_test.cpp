@@ -111,5 +111,26 @@ TEST(ClusterHealthTest, TransitionsCarryAReason) {
       << "no change, no transition";
 }
 
+TEST(ClusterHealthTest, HeldFailureTurnsSuspectAndRestartsTheFailureClock) {
+  ClusterHealth health(HealthThresholds{});
+  const SteadyTime start{std::chrono::hours(1)};
+  for (int second = 1; second <= 30; ++second) {
+    health.update(HealthSignals{0.0, false, seconds(second)}, start + seconds(second), true);
+    ASSERT_EQ(health.state(), HealthState::kSuspect) << second << " s";
+  }
+  health.update(HealthSignals{0.0, false, seconds(39)}, start + seconds(39));
+  EXPECT_EQ(health.state(), HealthState::kSuspect) << "9 s after the hold ended";
+  health.update(HealthSignals{0.0, false, seconds(40)}, start + seconds(40));
+  EXPECT_EQ(health.state(), HealthState::kFailed);
+}
+
+TEST(ClusterHealthTest, NoClusterReachableNeedsEveryClusterSilent) {
+  const HealthThresholds thresholds;
+  EXPECT_FALSE(noClusterReachable({}, thresholds)) << "no cluster: nothing to hold";
+  EXPECT_TRUE(noClusterReachable({{0.0, false}, {0.2, false}}, thresholds));
+  EXPECT_FALSE(noClusterReachable({{0.0, false}, {0.0, true}}, thresholds)) << "an API answers";
+  EXPECT_FALSE(noClusterReachable({{0.0, false}, {0.5, false}}, thresholds)) << "agents report";
+}
+
 }  // namespace
 }  // namespace fleetscale::aggregator::scaling

@@ -140,5 +140,99 @@ TEST(RebalanceTest, SurvivorsWithoutCapacitySaySo) {
   EXPECT_NE(plan.notes[0].find("4 replicas cannot be placed"), std::string::npos);
 }
 
+// Found by an outside scenario: aws drained to gcp, then gcp died, and the workload had nothing
+// for 38 s although aws was healthy and empty.
+TEST(RebalanceTest, DrainedClusterIsTheLastResortWhenItsDestinationFails) {
+  PlacementMemory memory;
+  auto plan = planPlacement(
+      7, kSlots, {view("aws", 0, 0, HealthState::kHealthy, true), view("gcp", 7, 7)}, memory);
+  EXPECT_TRUE(plan.writes.empty()) << "drain complete";
+  EXPECT_TRUE(plan.lastResort.empty());
+  // gcp suspect: held where it is, nothing moves yet.
+  plan = planPlacement(
+      7, kSlots,
+      {view("aws", 0, 0, HealthState::kHealthy, true), view("gcp", 7, 0, HealthState::kSuspect)},
+      memory);
+  EXPECT_TRUE(plan.writes.empty());
+  // gcp failed: aws takes the whole workload back.
+  plan = planPlacement(
+      7, kSlots,
+      {view("aws", 0, 0, HealthState::kHealthy, true), view("gcp", 7, 0, HealthState::kFailed)},
+      memory);
+  EXPECT_EQ(plan.writes, (Allocation{{"aws", 7}}));
+  EXPECT_EQ(plan.lastResort, (Allocation{{"aws", 7}}));
+  EXPECT_EQ(plan.unplaced, 0);
+  ASSERT_FALSE(plan.notes.empty());
+  EXPECT_NE(plan.notes.back().find("aws is draining but keeps 7"), std::string::npos);
+  // gcp recovering: it grows back, but aws keeps its replicas until gcp is healthy.
+  plan = planPlacement(
+      7, kSlots,
+      {view("aws", 7, 7, HealthState::kHealthy, true), view("gcp", 0, 0, HealthState::kRecovering)},
+      memory);
+  EXPECT_EQ(plan.writes, (Allocation{{"gcp", 7}}));
+  EXPECT_EQ(plan.lastResort, (Allocation{{"aws", 7}}));
+  // gcp healthy with its replicas ready: the drain resumes, make before break.
+  plan = planPlacement(7, kSlots,
+                       {view("aws", 7, 7, HealthState::kHealthy, true), view("gcp", 7, 4)}, memory);
+  EXPECT_EQ(plan.writes, (Allocation{{"aws", 3}}))
+      << "only gcp's 4 ready replicas pay for removals";
+  EXPECT_TRUE(plan.lastResort.empty());
+  plan = planPlacement(7, kSlots,
+                       {view("aws", 3, 3, HealthState::kHealthy, true), view("gcp", 7, 7)}, memory);
+  EXPECT_EQ(plan.writes, (Allocation{{"aws", 0}}));
+}
+
+TEST(RebalanceTest, DrainKeepsWhatTheFullDestinationCannotFit) {
+  const std::vector<ClusterSlot> capped = {ClusterSlot{"aws", 1, 0, {}, {}, 0},
+                                           ClusterSlot{"gcp", 1, 0, {}, 4, 1}};
+  PlacementMemory memory;
+  const auto plan = planPlacement(
+      7, capped, {view("aws", 7, 7, HealthState::kHealthy, true), view("gcp", 0, 0)}, memory);
+  EXPECT_EQ(plan.targets, (Allocation{{"aws", 3}, {"gcp", 4}}));
+  EXPECT_EQ(plan.lastResort, (Allocation{{"aws", 3}}));
+  EXPECT_EQ(plan.unplaced, 0);
+  EXPECT_EQ(plan.writes, (Allocation{{"gcp", 4}})) << "aws shrinks once gcp's replicas are ready";
+}
+
+TEST(RebalanceTest, FailedDrainingClusterIsNoLastResort) {
+  PlacementMemory memory;
+  const auto plan = planPlacement(
+      7, kSlots,
+      {view("aws", 0, 0, HealthState::kFailed, true), view("gcp", 7, 0, HealthState::kFailed)},
+      memory);
+  EXPECT_TRUE(plan.writes.empty());
+  EXPECT_EQ(plan.unplaced, 7);
+  EXPECT_EQ(plan.unplacedReason, "aws failed; gcp failed");
+}
+
+TEST(RebalanceTest, UndrainDuringAFailoverIsAnOrdinaryFailover) {
+  PlacementMemory memory;
+  (void)planPlacement(
+      7, kSlots,
+      {view("aws", 7, 7, HealthState::kHealthy, true), view("gcp", 0, 0, HealthState::kFailed)},
+      memory);
+  const auto plan = planPlacement(
+      7, kSlots, {view("aws", 7, 7), view("gcp", 0, 0, HealthState::kFailed)}, memory);
+  EXPECT_EQ(plan.targets.at("aws"), 7);
+  EXPECT_TRUE(plan.lastResort.empty()) << "aws is an ordinary destination again";
+  EXPECT_TRUE(plan.writes.empty());
+}
+
+TEST(RebalanceTest, StandbyClusterTakesTheLoadWhenTheWeightedOnesFail) {
+  const std::vector<ClusterSlot> withStandby = {ClusterSlot{"aws", 1, 0, {}, {}, 0},
+                                                ClusterSlot{"gcp", 1, 0, {}, {}, 1},
+                                                ClusterSlot{"azure", 0, 0, {}, {}, 2}};
+  PlacementMemory memory;
+  auto plan = planPlacement(6, withStandby,
+                            {view("aws", 3, 3), view("gcp", 3, 3), view("azure", 0, 0)}, memory);
+  EXPECT_TRUE(plan.writes.empty()) << "a standby holds nothing while the others can";
+  plan = planPlacement(6, withStandby,
+                       {view("aws", 3, 0, HealthState::kFailed),
+                        view("gcp", 3, 0, HealthState::kFailed), view("azure", 0, 0)},
+                       memory);
+  EXPECT_EQ(plan.writes, (Allocation{{"azure", 6}}));
+  EXPECT_EQ(plan.unplaced, 0);
+}
+
 }  // namespace
 }  // namespace fleetscale::aggregator::scaling

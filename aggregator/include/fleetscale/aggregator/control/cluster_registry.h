@@ -77,6 +77,9 @@ class ClusterRegistry {
   std::vector<Transition> updateHealth(
       const std::map<std::string, double>& agentCoverage,
       const std::map<std::string, std::chrono::milliseconds>& agentsSilentFor = {});
+  // True while no cluster shows any sign of life: every cluster is then held (suspect at worst,
+  // never failed), since the aggregator's own network is the likeliest cause.
+  bool noClusterReachable() const;
 
   scaling::HealthState health(const std::string& cluster) const;
   bool draining(const std::string& cluster) const;
@@ -99,11 +102,16 @@ class ClusterRegistry {
 
  private:
   struct Cluster;
+  scaling::HealthSignals signalsLocked(
+      const Cluster& cluster, const std::map<std::string, double>& agentCoverage,
+      const std::map<std::string, std::chrono::milliseconds>& agentsSilentFor,
+      SteadyTime now) const;
 
   ClusterConnector connector_;
   scaling::HealthThresholds thresholds_;
   const Clock& clock_;
   mutable std::mutex mutex_;
+  bool noClusterReachable_ = false;
   std::map<std::string, std::shared_ptr<Cluster>> clusters_;
   std::mutex proberMutex_;
   std::condition_variable proberWake_;

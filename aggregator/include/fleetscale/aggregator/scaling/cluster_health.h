@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "fleetscale/shared/clock.h"
 
@@ -43,8 +44,12 @@ class ClusterHealth {
  public:
   explicit ClusterHealth(HealthThresholds thresholds, HealthState initial = HealthState::kHealthy);
 
-  // Feeds the latest signals. Returns the transition when the state changed.
-  std::optional<HealthTransition> update(const HealthSignals& signals, SteadyTime now);
+  // Feeds the latest signals. Returns the transition when the state changed. With
+  // `holdFailure` (the aggregator reaches no cluster at all) the cluster may turn suspect but
+  // not fail, and its failure clock restarts: once the aggregator is back in touch, a cluster
+  // still silent fails `failedAfter` later, not at once.
+  std::optional<HealthTransition> update(const HealthSignals& signals, SteadyTime now,
+                                         bool holdFailure = false);
 
   HealthState state() const { return state_; }
   // Since when the cluster has been in its current state.
@@ -57,5 +62,11 @@ class ClusterHealth {
   std::optional<SteadyTime> bothDownSince_;  // neither signal
   std::optional<SteadyTime> bothUpSince_;    // both signals
 };
+
+// True when no cluster shows a sign of life (no agents reporting, no API answering) and there is
+// at least one cluster: then the likeliest cause is the aggregator's own network, not every cloud
+// at once, and nothing should move or shrink on that evidence.
+bool noClusterReachable(const std::vector<HealthSignals>& clusters,
+                        const HealthThresholds& thresholds);
 
 }  // namespace fleetscale::aggregator::scaling

@@ -1,7 +1,10 @@
 // From a fleet-wide replica total to per-cluster writes, safely: failed clusters are left alone
 // and their share goes to the others at once; suspect clusters are held as they are; draining
 // and over-target clusters shrink only while the ready replicas elsewhere still cover the need
-// (make before break), so failback and migration never dip below the required capacity. Pure.
+// (make before break), so failback and migration never dip below the required capacity.
+// Draining clusters are the last resort: what the other clusters cannot hold (failed, full, at
+// their maximum) and what only recovering clusters hold so far stays on, or goes back to, the
+// reachable draining clusters, and the drain resumes once a destination is healthy. Pure.
 #pragma once
 
 #include <cstdint>
@@ -31,8 +34,10 @@ struct PlacementMemory {
 struct PlacementPlan {
   Allocation targets;              // where the replicas should end up
   Allocation writes;               // changes to make now: cluster -> new spec replicas
-  std::int32_t unplaced = 0;       // replicas no eligible cluster can take
+  std::int32_t unplaced = 0;       // replicas no cluster can take, draining ones included
   std::int32_t readyTotal = 0;     // ready replicas in clusters that are not failed
+  Allocation lastResort;           // draining clusters holding replicas because nothing else can
+  std::string unplacedReason;      // why no cluster takes the unplaced replicas ("" when none)
   std::vector<std::string> notes;  // why something waits ("aws shrinks once gcp has 3 more ready")
 };
 
