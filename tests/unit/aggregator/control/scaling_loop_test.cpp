@@ -8,6 +8,7 @@
 
 #include "fleetscale/aggregator/pipeline/decision_json.h"
 #include "fleetscale/aggregator/store/store_metrics.h"
+#include "fleetscale/testing/policy_fixtures.h"
 #include "fleetscale/testing/temp_dir.h"
 #include "fleetscale/testing/wait.h"
 
@@ -54,14 +55,7 @@ class ScalingLoopTest : public ::testing::Test {
       cluster.name = name;
       config.clusters.push_back(cluster);
     }
-    WorkloadConfig web;
-    web.namespaceName = "shop";
-    web.name = "web";
-    web.policy.minReplicas = 1;
-    web.policy.maxReplicas = 20;
-    web.policy.metrics.push_back(
-        scaling::MetricTarget{scaling::Resource::kCpu, scaling::TargetType::kUtilization, 50, 0});
-    config.workloads.push_back(web);
+    config.workloads.push_back(fleetscale::testing::shopWebAtHalfCpu());
     policy_.set(config);
     openStore();
     registry_.configure(config.clusters);
