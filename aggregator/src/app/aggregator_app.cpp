@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "fleetscale/aggregator/api/fleet_metrics.h"
 #include "fleetscale/aggregator/api/http_api.h"
 #include "fleetscale/aggregator/api/metrics.h"
 #include "fleetscale/aggregator/api/scaling_routes.h"
@@ -20,6 +21,7 @@
 #include "fleetscale/aggregator/app/replay_command.h"
 #include "fleetscale/aggregator/control/cluster_registry.h"
 #include "fleetscale/aggregator/control/scaling_loop.h"
+#include "fleetscale/aggregator/control/scaling_metrics.h"
 #include "fleetscale/aggregator/control/state_loop.h"
 #include "fleetscale/aggregator/election/leader_election.h"
 #include "fleetscale/aggregator/ingest/ingest_server.h"
@@ -242,7 +244,7 @@ int runAggregator(const AggregatorOptions& options) {
   }
 
   SystemClock clock;
-  AggregatorMetrics metrics(options.perContainerMetrics);
+  AggregatorMetrics metrics;
   std::optional<TemporaryStateDir> temporaryDir;
   std::string stateDir = options.stateDir;
   if (stateDir.empty()) {
@@ -363,22 +365,14 @@ int runAggregator(const AggregatorOptions& options) {
 
   HttpRouter router;
   auto leadershipView = [leadership, identity] { return leadershipJson(leadership(), identity); };
-  ApiContext api{fleet,
-                 snapshots,
-                 metrics,
-                 store->get(),
-                 history,
-                 clock,
-                 ready,
-                 [&scalingLoop, leadership, identity] {
-                   auto families = scalingLoop.collectMetrics();
-                   for (auto& family : leadershipMetrics(leadership(), identity)) {
-                     families.push_back(std::move(family));
-                   }
-                   return families;
-                 },
-                 leadershipView};
+  ApiContext api{fleet, snapshots, metrics, store->get(), history, clock, ready, leadershipView};
   addApiRoutes(router, api);
+  // Series computed at scrape time, served after the registry's.
+  const std::vector<std::shared_ptr<prometheus::Collectable>> collectables{
+      std::make_shared<FleetMetrics>(fleet, snapshots, clock, options.perContainerMetrics),
+      std::make_shared<ScalingLoopMetrics>(scalingLoop),
+      std::make_shared<LeadershipMetrics>(elector ? &*elector : nullptr, identity)};
+  for (const auto& collectable : collectables) metrics.add(collectable);
   ScalingApiContext scalingApi{scalingLoop, clusters,     admin,         store->get(),
                                clock,       reloadPolicy, leadershipView};
   addScalingRoutes(router, scalingApi);
