@@ -14,7 +14,7 @@ namespace {
 // Steps that write "+name" when they start and "-name" when they stop into one journal.
 class StartupStepsTest : public ::testing::Test {
  protected:
-  Step step(const std::string& name, StepResult result = StepResult::ok()) {
+  Step step(const std::string& name, const StepResult& result = StepResult::ok()) {
     return Step{name,
                 [this, name, result] {
                   journal_.push_back("+" + name);

@@ -1,7 +1,7 @@
 // The aggregator's /metrics (docs/metrics.md): one prometheus::Registry holding the counters and
-// histograms their owners keep (the ingest path, the store), then the series prometheus::
-// Collectables compute at scrape time (the fleet's gauges, the scaling loop's and the leader
-// election's series), serialized with prometheus::TextSerializer. Names follow Prometheus
+// histograms their owners keep (the ingest path, the store), the build info, then the series
+// that Collectables compute at scrape time (the fleet's gauges, the scaling loop's and the
+// leader election's series), serialized with prometheus::TextSerializer. Names follow Prometheus
 // conventions (fleetscale_ prefix, base units, _total for counters). Label cardinality is bounded
 // by clusters, nodes and workloads: per-container series only with --per-container-metrics.
 #pragma once
