@@ -1,5 +1,7 @@
 #include "fleetscale/aggregator/app/decide_command.h"
 
+#include <CLI/CLI.hpp>
+#include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "fleetscale/aggregator/pipeline/decision_json.h"
@@ -73,6 +75,22 @@ int runDecideCommand(const std::string& inputPath, const std::string& configPath
              .dump(2)
       << "\n";
   return decision.error.empty() ? 0 : 1;
+}
+
+// `fleetscale-aggregator decide --input snapshot.json [--config policy.yaml]`
+int decideMain(int argc, char** argv) {
+  CLI::App app{"evaluate one scaling decision offline from a JSON snapshot (docs/decide.md)",
+               "fleetscale-aggregator decide"};
+  std::string input;
+  std::string config;
+  app.add_option("--input", input, "snapshot JSON file")->required();
+  app.add_option("--config", config, "policy file holding the snapshot's workload");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  return runDecideCommand(input, config, std::cout, std::cerr);
 }
 
 }  // namespace fleetscale::aggregator

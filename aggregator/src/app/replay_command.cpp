@@ -1,8 +1,10 @@
 #include "fleetscale/aggregator/app/replay_command.h"
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <ostream>
 #include <set>
 
@@ -244,6 +246,29 @@ int runReplayCommand(const ReplayCommandOptions& options, std::ostream& out, std
   }
   if (options.json) out << json{{"workloads", std::move(all)}}.dump(2) << "\n";
   return 0;
+}
+
+// `fleetscale-aggregator replay --history <store.db|CSV> --config policy.yaml [...]`
+int replayMain(int argc, char** argv) {
+  CLI::App app{"replay a policy over recorded history and measure it (docs/replay.md)",
+               "fleetscale-aggregator replay"};
+  ReplayCommandOptions options;
+  app.add_option("--history", options.historyPath, "aggregator.db store or CSV file")->required();
+  app.add_option("--config", options.configPath, "policy file")->required();
+  app.add_option("--workload", options.workload, "namespace/name (default: every one)");
+  app.add_option("--readiness-delay", options.readinessDelay,
+                 "from asking for a replica to it serving")
+      ->capture_default_str();
+  app.add_option("--capacity-per-replica", options.capacityPerReplica,
+                 "CPU one ready replica serves (default: its request)");
+  app.add_flag("--json", options.json, "print JSON");
+  app.add_flag("--changes-only", options.changesOnly, "print only the steps that scale");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  return runReplayCommand(options, std::cout, std::cerr);
 }
 
 }  // namespace fleetscale::aggregator

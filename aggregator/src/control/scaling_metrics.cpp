@@ -1,51 +1,43 @@
+#include "fleetscale/aggregator/control/scaling_metrics.h"
+
 #include <limits>
 
-#include "fleetscale/aggregator/control/scaling_loop.h"
 #include "fleetscale/shared/metric_family.h"
 
 namespace fleetscale::aggregator {
+namespace {
 
 using prometheus::ClientMetric;
 using prometheus::MetricFamily;
 using prometheus::MetricType;
+using Families = std::vector<MetricFamily>;
+using PairCounts = std::map<std::pair<std::string, std::string>, std::uint64_t>;
 
-std::vector<MetricFamily> ScalingLoop::collectMetrics() const {
-  std::lock_guard lock(mutex_);
-  MetricFamily replicas{
+// Each workload's latest decision, and its replicas per cluster.
+void addWorkloadFamilies(const std::vector<WorkloadStatus>& statuses, Families& out) {
+  MetricFamily replicas = gaugeFamily(
       "fleetscale_placement_replicas",
-      "Replicas per workload and cluster: desired (placement target), current (spec) and ready",
-      MetricType::Gauge,
-      {}};
-  MetricFamily desired{"fleetscale_workload_desired_replicas",
-                       "Fleet-wide replicas the latest decision asks for",
-                       MetricType::Gauge,
-                       {}};
-  MetricFamily current{"fleetscale_workload_current_replicas",
-                       "Fleet-wide spec replicas when the latest decision was made",
-                       MetricType::Gauge,
-                       {}};
-  MetricFamily maxReplicas{
-      "fleetscale_workload_max_replicas", "The workload's maxReplicas", MetricType::Gauge, {}};
-  MetricFamily minReplicas{
-      "fleetscale_workload_min_replicas", "The workload's minReplicas", MetricType::Gauge, {}};
-  MetricFamily unplaced{"fleetscale_workload_unplaced_replicas",
-                        "Replicas no eligible cluster can take (capacity shortfall)",
-                        MetricType::Gauge,
-                        {}};
-  MetricFamily errors{"fleetscale_workload_decision_error",
-                      "1 when the latest decision could not be computed",
-                      MetricType::Gauge,
-                      {}};
-  for (const auto& [key, state] : workloads_) {
-    const auto& s = state.status;
-    const std::vector<ClientMetric::Label> labels{{"namespace", s.namespaceName},
-                                                  {"workload", s.name}};
-    addSample(desired, labels, s.desiredReplicas);
-    addSample(current, labels, s.currentReplicas);
-    addSample(maxReplicas, labels, s.maxReplicas);
-    addSample(minReplicas, labels, s.minReplicas);
-    addSample(unplaced, labels, s.unplaced);
-    addSample(errors, labels, s.error.empty() ? 0 : 1);
+      "Replicas per workload and cluster: desired (placement target), current (spec) and ready");
+  Families perWorkload{
+      gaugeFamily("fleetscale_workload_desired_replicas",
+                  "Fleet-wide replicas the latest decision asks for"),
+      gaugeFamily("fleetscale_workload_current_replicas",
+                  "Fleet-wide spec replicas when the latest decision was made"),
+      gaugeFamily("fleetscale_workload_max_replicas", "The workload's maxReplicas"),
+      gaugeFamily("fleetscale_workload_min_replicas", "The workload's minReplicas"),
+      gaugeFamily("fleetscale_workload_unplaced_replicas",
+                  "Replicas no eligible cluster can take (capacity shortfall)"),
+      gaugeFamily("fleetscale_workload_decision_error",
+                  "1 when the latest decision could not be computed")};
+  for (const auto& s : statuses) {
+    const MetricLabels labels{{"namespace", s.namespaceName}, {"workload", s.name}};
+    const double values[] = {
+        static_cast<double>(s.desiredReplicas), static_cast<double>(s.currentReplicas),
+        static_cast<double>(s.maxReplicas),     static_cast<double>(s.minReplicas),
+        static_cast<double>(s.unplaced),        s.error.empty() ? 0.0 : 1.0};
+    for (std::size_t i = 0; i < perWorkload.size(); ++i) {
+      addSample(perWorkload[i], labels, values[i]);
+    }
     for (const auto& [cluster, r] : s.clusters) {
       for (const auto& [kind, value] :
            {std::pair{"desired", r.target}, std::pair{"current", r.current},
@@ -59,25 +51,28 @@ std::vector<MetricFamily> ScalingLoop::collectMetrics() const {
       }
     }
   }
-  MetricFamily decisions{"fleetscale_scaling_decisions_total",
-                         "Scaling decisions by result (scale, hold, error, skipped)",
-                         MetricType::Counter,
-                         {}};
-  for (const auto& [result, count] : decisions_)
-    addSample(decisions, {{"result", result}}, static_cast<double>(count));
-  MetricFamily actions{"fleetscale_scale_actions_total",
-                       "Scale writes by cluster and result (success or the error kind)",
-                       MetricType::Counter,
-                       {}};
-  for (const auto& [labels, count] : actions_) {
-    addSample(actions, {{"cluster", labels.first}, {"result", labels.second}},
-              static_cast<double>(count));
+  out.push_back(std::move(replicas));
+  out.insert(out.end(), std::make_move_iterator(perWorkload.begin()),
+             std::make_move_iterator(perWorkload.end()));
+}
+
+MetricFamily pairCounter(std::string name, std::string help, const PairCounts& counts,
+                         const char* first, const char* second) {
+  MetricFamily family = counterFamily(std::move(name), std::move(help));
+  for (const auto& [labels, count] : counts) {
+    addSample(family, {{first, labels.first}, {second, labels.second}}, static_cast<double>(count));
   }
+  return family;
+}
+
+// `histograms`: per cluster, cumulative counts per bound of kScaleActionBuckets, count and sum.
+template <typename Histograms>
+MetricFamily durationFamily(const Histograms& histograms) {
   MetricFamily durations{"fleetscale_scale_action_duration_seconds",
                          "Time a scale write took, retries included",
                          MetricType::Histogram,
                          {}};
-  for (const auto& [cluster, histogram] : actionSeconds_) {
+  for (const auto& [cluster, histogram] : histograms) {
     ClientMetric metric;
     metric.label = {{"cluster", cluster}};
     for (std::size_t i = 0; i < histogram.buckets.size(); ++i) {
@@ -88,24 +83,23 @@ std::vector<MetricFamily> ScalingLoop::collectMetrics() const {
     metric.histogram.sample_sum = histogram.sum;
     durations.metric.push_back(std::move(metric));
   }
-  MetricFamily health{
+  return durations;
+}
+
+// Each cluster's health state, drain and API reachability.
+void addClusterFamilies(const std::vector<ClusterStatus>& clusters,
+                        const std::vector<WorkloadStatus>& statuses, Families& out) {
+  MetricFamily health = gaugeFamily(
       "fleetscale_cluster_state",
-      "1 for the cluster's current health state (healthy, suspect, failed, recovering)",
-      MetricType::Gauge,
-      {}};
-  MetricFamily draining{
-      "fleetscale_cluster_draining", "1 while the cluster is being drained", MetricType::Gauge, {}};
-  MetricFamily api{"fleetscale_cluster_api_reachable",
-                   "1 when the cluster's API answered its last /readyz probe",
-                   MetricType::Gauge,
-                   {}};
-  MetricFamily drainLeft{"fleetscale_cluster_drain_remaining_replicas",
-                         "Replicas (spec) still in a cluster being drained; 0 when it is done",
-                         MetricType::Gauge,
-                         {}};
-  std::vector<WorkloadStatus> statuses;
-  for (const auto& [key, state] : workloads_) statuses.push_back(state.status);
-  for (const auto& cluster : clusters_.status()) {
+      "1 for the cluster's current health state (healthy, suspect, failed, recovering)");
+  MetricFamily draining =
+      gaugeFamily("fleetscale_cluster_draining", "1 while the cluster is being drained");
+  MetricFamily api = gaugeFamily("fleetscale_cluster_api_reachable",
+                                 "1 when the cluster's API answered its last /readyz probe");
+  MetricFamily drainLeft =
+      gaugeFamily("fleetscale_cluster_drain_remaining_replicas",
+                  "Replicas (spec) still in a cluster being drained; 0 when it is done");
+  for (const auto& cluster : clusters) {
     if (cluster.draining) {
       addSample(drainLeft, {{"cluster", cluster.name}},
                 drainProgress(statuses, cluster.name).replicasLeft);
@@ -120,21 +114,37 @@ std::vector<MetricFamily> ScalingLoop::collectMetrics() const {
     addSample(draining, {{"cluster", cluster.name}}, cluster.draining ? 1 : 0);
     addSample(api, {{"cluster", cluster.name}}, cluster.apiReachable ? 1 : 0);
   }
-  MetricFamily transitions{"fleetscale_cluster_health_transitions_total",
-                           "Cluster health changes, by the state entered",
-                           MetricType::Counter,
-                           {}};
-  for (const auto& [labels, count] : transitions_) {
-    addSample(transitions, {{"cluster", labels.first}, {"to", labels.second}},
-              static_cast<double>(count));
+  for (auto* family : {&health, &draining, &drainLeft, &api}) out.push_back(std::move(*family));
+}
+
+}  // namespace
+
+std::vector<MetricFamily> ScalingLoop::collectMetrics() const {
+  std::lock_guard lock(mutex_);
+  std::vector<WorkloadStatus> statuses;
+  for (const auto& [key, state] : workloads_) statuses.push_back(state.status);
+  Families out;
+  addWorkloadFamilies(statuses, out);
+  MetricFamily decisions =
+      counterFamily("fleetscale_scaling_decisions_total",
+                    "Scaling decisions by result (scale, hold, error, skipped)");
+  for (const auto& [result, count] : decisions_) {
+    addSample(decisions, {{"result", result}}, static_cast<double>(count));
   }
-  MetricFamily queue{"fleetscale_scale_actions_waiting",
-                     "Scale writes queued and not yet started",
-                     MetricType::Gauge,
-                     {}};
+  out.push_back(std::move(decisions));
+  out.push_back(pairCounter("fleetscale_scale_actions_total",
+                            "Scale writes by cluster and result (success or the error kind)",
+                            actions_, "cluster", "result"));
+  out.push_back(durationFamily(actionSeconds_));
+  addClusterFamilies(clusters_.status(), statuses, out);
+  out.push_back(pairCounter("fleetscale_cluster_health_transitions_total",
+                            "Cluster health changes, by the state entered", transitions_, "cluster",
+                            "to"));
+  MetricFamily queue =
+      gaugeFamily("fleetscale_scale_actions_waiting", "Scale writes queued and not yet started");
   addSample(queue, {}, static_cast<double>(actuation_.waiting()));
-  return {replicas, desired,   current, maxReplicas, minReplicas, unplaced, errors,      decisions,
-          actions,  durations, health,  draining,    drainLeft,   api,      transitions, queue};
+  out.push_back(std::move(queue));
+  return out;
 }
 
 }  // namespace fleetscale::aggregator

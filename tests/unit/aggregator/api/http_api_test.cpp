@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "fleetscale/aggregator/api/fleet_metrics.h"
 #include "fleetscale/testing/batch_builder.h"
 #include "fleetscale/testing/temp_dir.h"
 
@@ -12,33 +13,6 @@ namespace fleetscale::aggregator {
 namespace {
 
 using nlohmann::json;
-
-TEST(HttpApiTest, SinceAcceptsDurationsRfc3339AndMillis) {
-  const WallTime now{std::chrono::seconds(1'700'000'000)};
-  struct Case {
-    std::string text;
-    std::int64_t expected;  // -1: an error
-  };
-  for (const auto& c : std::vector<Case>{
-           {"15m", 1'700'000'000'000 - 15 * 60 * 1000},
-           {"1h", 1'700'000'000'000 - 3600 * 1000},
-           {"1699999999000", 1'699'999'999'000},
-           {"2023-11-14T22:13:20Z", 1'700'000'000'000},
-           {"2023-11-14T22:13:20.250Z", 1'700'000'000'250},
-           {"2023-11-15T00:13:20+02:00", 1'700'000'000'000},
-           {"2023-11-14T22:13:20", -1},
-           {"yesterday", -1},
-           {"2023-11-14T22:13:20Zjunk", -1},
-       }) {
-    auto parsed = parseSince(c.text, now);
-    if (c.expected < 0) {
-      EXPECT_FALSE(parsed.ok()) << c.text;
-    } else {
-      ASSERT_TRUE(parsed.ok()) << c.text << ": " << parsed.error().message;
-      EXPECT_EQ(*parsed, c.expected) << c.text;
-    }
-  }
-}
 
 TEST(HttpApiTest, AdminGuard) {
   AdminToken token;
@@ -120,7 +94,7 @@ class HttpApiRoutesTest : public ::testing::Test {
   ManualClock clock_;
   FleetState fleet_;
   SnapshotHolder snapshots_;
-  AggregatorMetrics metrics_{false};
+  AggregatorMetrics metrics_;
   WorkloadHistory history_{std::chrono::minutes(15)};
   std::unique_ptr<SqliteStore> store_;
   std::atomic<bool> ready_{true};
@@ -199,6 +173,20 @@ TEST_F(HttpApiRoutesTest, HealthAndReadiness) {
   EXPECT_EQ(router_.handle(request).status, 200);
   ready_ = false;
   EXPECT_EQ(router_.handle(request).status, 503);
+}
+
+TEST_F(HttpApiRoutesTest, MetricsServeTheRegistryAndTheFleetGauges) {
+  auto gauges = std::make_shared<FleetMetrics>(fleet_, snapshots_, clock_, false);
+  metrics_.add(gauges);
+  HttpRequest request;
+  request.method = "GET";
+  request.path = "/metrics";
+  const auto response = router_.handle(request);
+  EXPECT_EQ(response.status, 200);
+  EXPECT_EQ(response.contentType, "text/plain; version=0.0.4; charset=utf-8");
+  EXPECT_NE(response.body.find("fleetscale_store_queue_rows 0"), std::string::npos);
+  EXPECT_NE(response.body.find("fleetscale_agents_connected{cluster=\"aws\"} 1"), std::string::npos)
+      << response.body;
 }
 
 }  // namespace

@@ -2,10 +2,26 @@
 
 #include <gtest/gtest.h>
 
+#include "fleetscale/aggregator/api/fleet_metrics.h"
+#include "fleetscale/shared/metric_family.h"
 #include "fleetscale/testing/batch_builder.h"
 
 namespace fleetscale::aggregator {
 namespace {
+
+// Series computed at scrape time by a test.
+class FixedSeries final : public prometheus::Collectable {
+ public:
+  explicit FixedSeries(std::string name) : name_(std::move(name)) {}
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    auto family = gaugeFamily(name_, "a test series");
+    addSample(family, {}, 7);
+    return {family};
+  }
+
+ private:
+  std::string name_;
+};
 
 TEST(AggregatorMetricsTest, RendersCountersClusterWorkloadAndNodeGauges) {
   FleetState fleet;
@@ -13,16 +29,18 @@ TEST(AggregatorMetricsTest, RendersCountersClusterWorkloadAndNodeGauges) {
       fleet.agentConnected(AgentIdentity{"a1", "node-1", "aws-us-east-1", "", "", "", ""});
   testing::DecodedBatch decoded;
   testing::decodeInto(testing::makeBatch(1, {{"abc", "web-1", "web", "shop", 0.75, 1.5}}), decoded);
-  const WallTime now{std::chrono::seconds(1'700'000'000)};
+  ManualClock clock;
+  const WallTime now = clock.wallNow();
   ASSERT_EQ(fleet.applyBatch(session, decoded.view, now).outcome, BatchOutcome::kAccepted);
-  const auto snapshot = fleet.snapshot(now);
-  const auto nodes = fleet.nodes(now);
-  const auto containers = fleet.containers({}, now);
+  SnapshotHolder snapshots;
+  snapshots.set(std::make_shared<const FleetSnapshot>(fleet.snapshot(now)));
 
-  AggregatorMetrics metrics(false);
+  AggregatorMetrics metrics;
   metrics.ingest().samplesReceived().Increment(3);
   metrics.ingest().decodeErrors("oversized").Increment();
-  const std::string text = metrics.render(MetricsView{snapshot, nodes, &containers, {}});
+  auto gauges = std::make_shared<FleetMetrics>(fleet, snapshots, clock, false);
+  metrics.add(gauges);
+  const std::string text = metrics.render();
   auto has = [&](const std::string& line) { return text.find(line) != std::string::npos; };
   EXPECT_TRUE(has("fleetscale_ingest_samples_total 3")) << text;
   EXPECT_TRUE(has("fleetscale_ingest_decode_errors_total{reason=\"oversized\"} 1"));
@@ -40,12 +58,34 @@ TEST(AggregatorMetricsTest, RendersCountersClusterWorkloadAndNodeGauges) {
   EXPECT_FALSE(has("fleetscale_container_cpu_usage_cores"))
       << "no per-container series unless enabled";
 
-  AggregatorMetrics perContainer(true);
-  const std::string detailed = perContainer.render(MetricsView{snapshot, nodes, &containers, {}});
+  AggregatorMetrics perContainer;
+  auto detailedGauges = std::make_shared<FleetMetrics>(fleet, snapshots, clock, true);
+  perContainer.add(detailedGauges);
+  const std::string detailed = perContainer.render();
   EXPECT_NE(detailed.find("fleetscale_container_cpu_usage_cores{cluster=\"aws-us-east-1\",node="
                           "\"node-1\",container_id=\"abc\""),
             std::string::npos)
       << detailed;
+}
+
+TEST(AggregatorMetricsTest, CollectablesFollowTheRegistryInOrderWhileTheyLive) {
+  AggregatorMetrics metrics;
+  auto first = std::make_shared<FixedSeries>("fleetscale_test_first");
+  auto second = std::make_shared<FixedSeries>("fleetscale_test_second");
+  metrics.add(first);
+  metrics.add(second);
+  const std::string text = metrics.render();
+  const auto registered = text.find("fleetscale_ingest_samples_total");
+  const auto build = text.find("fleetscale_build_info{version=");
+  const auto firstAt = text.find("fleetscale_test_first 7");
+  const auto secondAt = text.find("fleetscale_test_second 7");
+  ASSERT_NE(secondAt, std::string::npos) << text;
+  EXPECT_LT(registered, build);
+  EXPECT_LT(build, firstAt);
+  EXPECT_LT(firstAt, secondAt);
+  first.reset();
+  EXPECT_EQ(metrics.render().find("fleetscale_test_first"), std::string::npos)
+      << "a collectable that is gone is no longer served";
 }
 
 }  // namespace

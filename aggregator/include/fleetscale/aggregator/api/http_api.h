@@ -1,4 +1,6 @@
-// The aggregator's one HTTP port: /healthz, /readyz, /metrics and the JSON API (docs/api.md).
+// The aggregator's one HTTP port: /healthz, /readyz, /metrics and the JSON API (docs/api.md),
+// one file per route group (health_routes, metrics_routes, fleet_routes, history_routes; the
+// scaling engine's in scaling_routes).
 #pragma once
 
 #include <atomic>
@@ -15,7 +17,6 @@
 #include "fleetscale/aggregator/store/store.h"
 #include "fleetscale/shared/clock.h"
 #include "fleetscale/shared/http_server.h"
-#include "fleetscale/shared/result.h"
 
 namespace fleetscale::aggregator {
 
@@ -42,10 +43,6 @@ class AdminToken {
 // token is configured.
 HttpHandler requireAdmin(const AdminToken& token, HttpHandler handler);
 
-// `since` as a duration back from `now` ("15m"), an RFC 3339 time ("2026-01-02T03:04:05Z") or
-// Unix milliseconds. Returns Unix milliseconds.
-Result<std::int64_t> parseSince(std::string_view text, WallTime now);
-
 struct ApiContext {
   const FleetState& fleet;
   const SnapshotHolder& snapshots;
@@ -54,13 +51,12 @@ struct ApiContext {
   const WorkloadHistory& history;
   const Clock& clock;
   const std::atomic<bool>& ready;  // true once every listener is up and until shutdown starts
-  // More series for /metrics (the scaling engine's); may be empty.
-  std::function<std::vector<prometheus::MetricFamily>()> extraMetrics = {};
   // The leader election's state (leadership.h) for /readyz; may be empty.
   std::function<nlohmann::json()> leadership = {};
 };
 
-// Registers every route on `router`. Handlers are thread-safe.
+// Registers every route but the scaling engine's on `router`; `context` must outlive it.
+// Handlers are thread-safe.
 void addApiRoutes(HttpRouter& router, const ApiContext& context);
 
 }  // namespace fleetscale::aggregator

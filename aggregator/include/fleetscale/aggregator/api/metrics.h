@@ -1,55 +1,46 @@
-// The aggregator's /metrics: the counters and histograms the ingest path and the store keep
-// (registered in one registry), and gauges computed from the latest fleet snapshot at scrape time.
-// Names follow Prometheus conventions (fleetscale_ prefix, base units, _total for counters);
-// docs/metrics.md lists them. Label cardinality is bounded by clusters, nodes and workloads:
-// per-container series only with --per-container-metrics.
+// The aggregator's /metrics (docs/metrics.md): one prometheus::Registry holding the counters and
+// histograms their owners keep (the ingest path, the store), the build info, then the series
+// that Collectables compute at scrape time (the fleet's gauges, the scaling loop's and the
+// leader election's series), serialized with prometheus::TextSerializer. Names follow Prometheus
+// conventions (fleetscale_ prefix, base units, _total for counters). Label cardinality is bounded
+// by clusters, nodes and workloads: per-container series only with --per-container-metrics.
 #pragma once
 
-#include <prometheus/counter.h>
-#include <prometheus/family.h>
-#include <prometheus/gauge.h>
-#include <prometheus/histogram.h>
-#include <prometheus/metric_family.h>
+#include <prometheus/collectable.h>
 #include <prometheus/registry.h>
 
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "fleetscale/aggregator/ingest/ingest_metrics.h"
-#include "fleetscale/aggregator/state/fleet_state.h"
-#include "fleetscale/aggregator/state/rollup.h"
 #include "fleetscale/aggregator/store/store_metrics.h"
 
 namespace fleetscale::aggregator {
 
-// What a scrape reports besides the registered counters.
-struct MetricsView {
-  const FleetSnapshot& snapshot;
-  const std::vector<NodeInfo>& nodes;
-  const std::vector<ContainerInfo>* containers = nullptr;  // only with per-container series
-  std::vector<prometheus::MetricFamily> extra;             // the scaling engine's series
-};
-
 // Thread-safe (prometheus-cpp metrics are atomic; families are created up front or under
-// prometheus-cpp's own lock).
+// prometheus-cpp's own lock; the collectables under this class's lock).
 class AggregatorMetrics {
  public:
-  explicit AggregatorMetrics(bool perContainerSeries);
-
-  bool perContainerSeries() const { return perContainerSeries_; }
+  AggregatorMetrics();
 
   IngestMetrics& ingest() { return ingest_; }
   StoreMetrics& store() { return store_; }
 
+  // Serves `collectable`'s series after those added before it, for as long as it lives (held
+  // weakly, like prometheus::Exposer::RegisterCollectable).
+  void add(const std::weak_ptr<prometheus::Collectable>& collectable);
+
   // Text exposition format of every metric.
-  std::string render(const MetricsView& view) const;
+  std::string render() const;
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
   IngestMetrics ingest_;
   StoreMetrics store_;
-  bool perContainerSeries_;
+  mutable std::mutex mutex_;
+  std::vector<std::weak_ptr<prometheus::Collectable>> collectables_;
 };
 
 }  // namespace fleetscale::aggregator

@@ -1,52 +1,17 @@
-// fleetscale-aggregator as a whole: options, startup, serving, shutdown. main() only calls
+// fleetscale-aggregator as a whole: its startup as ordered steps (startup_steps.h), serving until
+// SIGINT or SIGTERM, and the teardown of every step that started. main() only calls
 // aggregatorMain().
 #pragma once
 
-#include <CLI/CLI.hpp>
-#include <cstdint>
-#include <string>
-
-#include "fleetscale/aggregator/election/leadership.h"
-#include "fleetscale/shared/options.h"
+#include "fleetscale/aggregator/app/options.h"
 
 namespace fleetscale::aggregator {
 
-struct AggregatorOptions {
-  CommonOptions common;
-  std::string listen = "0.0.0.0:7070";
-  std::string httpListen = "0.0.0.0:7080";
-  unsigned threads = 0;  // 0 = one per CPU
-  std::string tokenFile;
-  std::string adminTokenFile;
-  std::string aggregatorId;  // default: hostname
-  std::uint32_t maxFrameBytes = 4 * 1024 * 1024;
-  double maxFramesPerSecond = 100;
-  std::size_t maxConnections = 20000;
-  std::string handshakeTimeout = "10s";
-  std::string idleTimeout = "60s";
-  std::string tlsCertFile, tlsKeyFile, tlsClientCaFile;
-  std::string stateDir;  // "" = a temporary directory removed at exit
-  std::string commitInterval = "100ms";
-  std::string historyRetention = "24h";
-  std::string eventRetention = "720h";
-  std::string historyWindow = "15m";
-  std::string tick = "1s";
-  std::string forgetAfter = "10m";
-  bool perContainerMetrics = false;
-  std::string readyFile;  // written with the bound ports once serving
-  std::string policy;     // the policy file: clusters and workloads to scale ("" = observe only)
-  bool dryRun = false;    // decide and record, never write to a cluster
-  std::string probeInterval = "1s";  // cluster API /readyz probes
-  std::string scaleRefresh = "5s";   // re-read each watched scale at least this often
-  std::string failedAfter = "10s";   // a cluster with neither signal this long has failed
-  std::string healthyAfter = "60s";  // a recovering cluster with both signals this long is healthy
-  double writesPerSecond = 20;       // scale writes across all clusters
-  std::string scaleRequestTimeout = "5s";  // one request to a cluster's API (each retry again)
-  ElectionSettings election;               // leader election among aggregators (high availability)
-};
-
-void addAggregatorOptions(CLI::App& app, AggregatorOptions& options);
+// Runs the aggregator until a shutdown signal. Returns the process exit code: 0 after a clean
+// shutdown, 2 for wrong flags or policy, 1 when the store, a port or the ready file fails.
 int runAggregator(const AggregatorOptions& options);
+
+// The command line: `decide`, `replay`, or the aggregator itself.
 int aggregatorMain(int argc, char** argv);
 
 }  // namespace fleetscale::aggregator

@@ -11,4 +11,7 @@ namespace fleetscale::aggregator {
 int runDecideCommand(const std::string& inputPath, const std::string& configPath, std::ostream& out,
                      std::ostream& err);
 
+// `fleetscale-aggregator decide [flags]`: parses the flags, runs runDecideCommand on stdout.
+int decideMain(int argc, char** argv);
+
 }  // namespace fleetscale::aggregator

@@ -32,4 +32,7 @@ std::string replayToText(const WorkloadReplay& replay, bool changesOnly);
 // Returns the process exit code: 0 replayed, 2 bad input.
 int runReplayCommand(const ReplayCommandOptions& options, std::ostream& out, std::ostream& err);
 
+// `fleetscale-aggregator replay [flags]`: parses the flags, runs runReplayCommand on stdout.
+int replayMain(int argc, char** argv);
+
 }  // namespace fleetscale::aggregator

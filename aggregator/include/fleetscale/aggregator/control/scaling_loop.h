@@ -105,7 +105,8 @@ class ScalingLoop {
   void drainActions();
 
   std::vector<WorkloadStatus> status() const;
-  // Series for /metrics: per workload and cluster replicas, decisions, actions, cluster health.
+  // Series for /metrics (served through ScalingLoopMetrics, scaling_metrics.h): per workload and
+  // cluster replicas, decisions, actions, cluster health.
   std::vector<prometheus::MetricFamily> collectMetrics() const;
 
  private:

@@ -3,6 +3,7 @@
 // /metrics series. Without election (`none`) the aggregator always leads, at term 0.
 #pragma once
 
+#include <prometheus/collectable.h>
 #include <prometheus/metric_family.h>
 
 #include <memory>
@@ -54,5 +55,22 @@ nlohmann::json leadershipJson(const std::optional<LeadershipStatus>& status,
                               const std::string& identity);
 std::vector<prometheus::MetricFamily> leadershipMetrics(
     const std::optional<LeadershipStatus>& status, const std::string& identity);
+
+// leadershipMetrics of `elector` (null: no election) at each scrape. Thread-safe; the elector
+// must outlive it.
+class LeadershipMetrics final : public prometheus::Collectable {
+ public:
+  LeadershipMetrics(const LeaderElector* elector, std::string identity)
+      : elector_(elector), identity_(std::move(identity)) {}
+
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    return leadershipMetrics(elector_ != nullptr ? std::optional(elector_->status()) : std::nullopt,
+                             identity_);
+  }
+
+ private:
+  const LeaderElector* elector_;
+  std::string identity_;
+};
 
 }  // namespace fleetscale::aggregator

@@ -1,0 +1,79 @@
+// fleetscale-aggregator's flags (docs/configuration.md) and the values startup takes from them.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "fleetscale/aggregator/election/leadership.h"
+#include "fleetscale/shared/net_address.h"
+#include "fleetscale/shared/options.h"
+#include "fleetscale/shared/result.h"
+
+namespace fleetscale::aggregator {
+
+struct AggregatorOptions {
+  CommonOptions common;
+  std::string listen = "0.0.0.0:7070";
+  std::string httpListen = "0.0.0.0:7080";
+  unsigned threads = 0;  // 0 = one per CPU
+  std::string tokenFile;
+  std::string adminTokenFile;
+  std::string aggregatorId;  // default: hostname
+  std::uint32_t maxFrameBytes = 4 * 1024 * 1024;
+  double maxFramesPerSecond = 100;
+  std::size_t maxConnections = 20000;
+  std::string handshakeTimeout = "10s";
+  std::string idleTimeout = "60s";
+  std::string tlsCertFile, tlsKeyFile, tlsClientCaFile;
+  std::string stateDir;  // "" = a temporary directory removed at exit
+  std::string commitInterval = "100ms";
+  std::string historyRetention = "24h";
+  std::string eventRetention = "720h";
+  std::string historyWindow = "15m";
+  std::string tick = "1s";
+  std::string forgetAfter = "10m";
+  bool perContainerMetrics = false;
+  std::string readyFile;  // written with the bound ports once serving
+  std::string policy;     // the policy file: clusters and workloads to scale ("" = observe only)
+  bool dryRun = false;    // decide and record, never write to a cluster
+  std::string probeInterval = "1s";  // cluster API /readyz probes
+  std::string scaleRefresh = "5s";   // re-read each watched scale at least this often
+  std::string failedAfter = "10s";   // a cluster with neither signal this long has failed
+  std::string healthyAfter = "60s";  // a recovering cluster with both signals this long is healthy
+  double writesPerSecond = 20;       // scale writes across all clusters
+  std::string scaleRequestTimeout = "5s";  // one request to a cluster's API (each retry again)
+  ElectionSettings election;               // leader election among aggregators (high availability)
+};
+
+void addAggregatorOptions(CLI::App& app, AggregatorOptions& options);
+
+// --threads, or one per CPU: at least 1.
+unsigned ioThreads(const AggregatorOptions& options);
+
+// Every duration flag, parsed.
+struct ParsedDurations {
+  std::chrono::nanoseconds handshake, idle, commit, historyRetention, eventRetention, historyWindow,
+      tick, forgetAfter, probeInterval, scaleRefresh, failedAfter, healthyAfter, scaleRequest;
+};
+
+// The options checked and read: addresses, durations, the token files' contents, TLS.
+struct AggregatorSettings {
+  HostPort listen;
+  HostPort httpListen;
+  ParsedDurations durations{};
+  std::string token;       // agents must present it; "" = any agent may connect
+  std::string adminToken;  // "" = mutating endpoints are disabled
+  std::shared_ptr<boost::asio::ssl::context> tls;  // null = agents connect without TLS
+  unsigned threads = 1;                            // I/O threads, at least 1
+  std::string identity;                            // --aggregator-id or the host name
+  std::string userAgent;                           // for requests to cluster APIs and the lease
+};
+
+// An Error's message names the first flag that is wrong (the aggregator exits with 2).
+Result<AggregatorSettings> resolveOptions(const AggregatorOptions& options);
+
+}  // namespace fleetscale::aggregator

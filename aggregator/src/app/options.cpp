@@ -1,0 +1,204 @@
+#include "fleetscale/aggregator/app/options.h"
+
+#include <algorithm>
+#include <thread>
+#include <tuple>
+
+#include "fleetscale/shared/text.h"
+#include "fleetscale/shared/tls.h"
+#include "fleetscale/shared/version.h"
+
+namespace fleetscale::aggregator {
+namespace {
+
+// The agents' stream: addresses, tokens, limits, TLS.
+void addAgentOptions(CLI::App& app, AggregatorOptions& o) {
+  app.add_option("--listen", o.listen, "agent stream address HOST:PORT")->capture_default_str();
+  app.add_option("--http-listen", o.httpListen, "HTTP address for the API, /metrics and health")
+      ->capture_default_str();
+  app.add_option("--threads", o.threads, "I/O threads (0 = one per CPU)")->capture_default_str();
+  app.add_option("--token-file", o.tokenFile, "file with the token agents must present");
+  app.add_option("--admin-token-file", o.adminTokenFile,
+                 "file with the bearer token mutating API endpoints require");
+  app.add_option("--aggregator-id", o.aggregatorId, "name of this aggregator (default: hostname)");
+  app.add_option("--max-frame-bytes", o.maxFrameBytes, "largest frame accepted from an agent")
+      ->capture_default_str();
+  app.add_option("--max-frames-per-second", o.maxFramesPerSecond,
+                 "sustained frames per second per agent (bursts of 10 s worth); faster agents "
+                 "are slowed down")
+      ->capture_default_str();
+  app.add_option("--max-connections", o.maxConnections, "agent connections served at once")
+      ->capture_default_str();
+  app.add_option("--handshake-timeout", o.handshakeTimeout,
+                 "time an agent has for the TLS handshake and its hello")
+      ->capture_default_str();
+  app.add_option("--idle-timeout", o.idleTimeout, "disconnect agents silent this long")
+      ->capture_default_str();
+  app.add_option("--tls-cert-file", o.tlsCertFile, "PEM certificate: agents connect with TLS");
+  app.add_option("--tls-key-file", o.tlsKeyFile, "PEM private key for --tls-cert-file");
+  app.add_option("--tls-client-ca-file", o.tlsClientCaFile,
+                 "PEM CA: agents must present a client certificate it signed (mutual TLS)");
+}
+
+// The fleet state, its store and history.
+void addStateOptions(CLI::App& app, AggregatorOptions& o) {
+  app.add_option("--state-dir", o.stateDir,
+                 "directory for the SQLite store (default: a temporary one, removed at exit)");
+  app.add_option("--commit-interval", o.commitInterval,
+                 "how long store writes gather before one commit (acks wait for it)")
+      ->capture_default_str();
+  app.add_option("--history-retention", o.historyRetention, "keep 10 s workload rollups this long")
+      ->capture_default_str();
+  app.add_option("--event-retention", o.eventRetention, "keep events and decisions this long")
+      ->capture_default_str();
+  app.add_option("--history-window", o.historyWindow,
+                 "recent workload history held in memory (restored from the store at start)")
+      ->capture_default_str();
+  app.add_option("--tick", o.tick, "how often the fleet is rolled up")->capture_default_str();
+  app.add_option("--forget-after", o.forgetAfter,
+                 "forget disconnected nodes silent this long (their dedup state is kept)")
+      ->capture_default_str();
+  app.add_flag("--per-container-metrics", o.perContainerMetrics,
+               "export per-container series on /metrics (high cardinality)");
+  app.add_option("--ready-file", o.readyFile,
+                 "write {\"ingest_port\",\"http_port\",\"pid\"} JSON here once serving");
+}
+
+// The scaling engine: policy, cluster probes and health, writes.
+void addScalingOptions(CLI::App& app, AggregatorOptions& o) {
+  app.add_option(
+      "--policy", o.policy,
+      "policy file: clusters, how to reach them, workloads to scale (docs/configuration.md)");
+  app.add_flag("--dry-run", o.dryRun,
+               "decide and record every decision, but never write to a cluster");
+  app.add_option("--probe-interval", o.probeInterval,
+                 "how often each cluster's API /readyz is probed")
+      ->capture_default_str();
+  app.add_option("--scale-refresh", o.scaleRefresh,
+                 "re-read each workload's scale at least this often")
+      ->capture_default_str();
+  app.add_option("--failed-after", o.failedAfter,
+                 "a cluster with neither agents nor API this long has failed")
+      ->capture_default_str();
+  app.add_option("--healthy-after", o.healthyAfter,
+                 "a recovering cluster is healthy after both signals this long")
+      ->capture_default_str();
+  app.add_option("--writes-per-second", o.writesPerSecond,
+                 "scale writes allowed per second, all clusters")
+      ->capture_default_str();
+  app.add_option("--scale-request-timeout", o.scaleRequestTimeout,
+                 "timeout of one request to a cluster's API (retries get their own)")
+      ->capture_default_str();
+}
+
+void addElectionOptions(CLI::App& app, ElectionSettings& e) {
+  app.add_option("--leader-election", e.backend,
+                 "none, etcd or kubernetes: run several aggregators, only the leader acts "
+                 "(docs/high-availability.md)")
+      ->capture_default_str();
+  app.add_option("--etcd-endpoints", e.etcdEndpoints,
+                 "etcd members for --leader-election etcd: http(s)://host:port,...");
+  app.add_option("--election-key", e.electionKey, "etcd key the leader holds")
+      ->capture_default_str();
+  app.add_option("--etcd-ca-file", e.etcdCaFile, "PEM CA to verify etcd with (https endpoints)");
+  app.add_option("--etcd-cert-file", e.etcdCertFile, "PEM client certificate for etcd");
+  app.add_option("--etcd-key-file", e.etcdKeyFile, "PEM private key for --etcd-cert-file");
+  app.add_option("--lease-kubeconfig", e.leaseKubeconfig,
+                 "kubeconfig of the cluster holding the Lease for --leader-election kubernetes "
+                 "(default: in-cluster ServiceAccount)");
+  app.add_option("--lease-context", e.leaseContext, "context in --lease-kubeconfig");
+  app.add_option("--lease-namespace", e.leaseNamespace, "namespace of the Lease")
+      ->capture_default_str();
+  app.add_option("--lease-name", e.leaseName, "name of the Lease")->capture_default_str();
+  app.add_option("--lease-duration", e.leaseDuration,
+                 "how long a standby waits for a silent leader's lease (etcd TTL)")
+      ->capture_default_str();
+  app.add_option("--renew-deadline", e.renewDeadline,
+                 "a leader that could not renew for this long stops acting (< --lease-duration)")
+      ->capture_default_str();
+  app.add_option("--retry-period", e.retryPeriod, "how often the lease is renewed or tried")
+      ->capture_default_str();
+}
+
+// Parses every duration flag; on failure, names the flag.
+Result<ParsedDurations> parseDurations(const AggregatorOptions& o) {
+  ParsedDurations out{};
+  for (auto [flag, text, target] :
+       {std::tuple{"--handshake-timeout", &o.handshakeTimeout, &out.handshake},
+        std::tuple{"--idle-timeout", &o.idleTimeout, &out.idle},
+        std::tuple{"--commit-interval", &o.commitInterval, &out.commit},
+        std::tuple{"--history-retention", &o.historyRetention, &out.historyRetention},
+        std::tuple{"--event-retention", &o.eventRetention, &out.eventRetention},
+        std::tuple{"--history-window", &o.historyWindow, &out.historyWindow},
+        std::tuple{"--tick", &o.tick, &out.tick},
+        std::tuple{"--forget-after", &o.forgetAfter, &out.forgetAfter},
+        std::tuple{"--probe-interval", &o.probeInterval, &out.probeInterval},
+        std::tuple{"--scale-refresh", &o.scaleRefresh, &out.scaleRefresh},
+        std::tuple{"--failed-after", &o.failedAfter, &out.failedAfter},
+        std::tuple{"--healthy-after", &o.healthyAfter, &out.healthyAfter},
+        std::tuple{"--scale-request-timeout", &o.scaleRequestTimeout, &out.scaleRequest}}) {
+    auto parsed = parseDuration(*text);
+    if (!parsed) return Error{std::string(flag) + ": " + parsed.error().message};
+    *target = *parsed;
+  }
+  if (out.tick.count() <= 0) return Error{"--tick: must be positive"};
+  return out;
+}
+
+Result<std::shared_ptr<boost::asio::ssl::context>> resolveTls(const AggregatorOptions& options) {
+  if (!options.tlsCertFile.empty() || !options.tlsKeyFile.empty()) {
+    auto context = makeTlsServerContext(
+        TlsServerFiles{options.tlsCertFile, options.tlsKeyFile, options.tlsClientCaFile});
+    if (!context) return Error{"TLS: " + context.error().message};
+    return *context;
+  }
+  if (!options.tlsClientCaFile.empty()) {
+    return Error{"--tls-client-ca-file needs --tls-cert-file and --tls-key-file"};
+  }
+  return std::shared_ptr<boost::asio::ssl::context>();
+}
+
+}  // namespace
+
+void addAggregatorOptions(CLI::App& app, AggregatorOptions& options) {
+  addCommonOptions(app, options.common);
+  addAgentOptions(app, options);
+  addStateOptions(app, options);
+  addScalingOptions(app, options);
+  addElectionOptions(app, options.election);
+}
+
+unsigned ioThreads(const AggregatorOptions& options) {
+  return options.threads > 0 ? options.threads : std::max(1u, std::thread::hardware_concurrency());
+}
+
+Result<AggregatorSettings> resolveOptions(const AggregatorOptions& options) {
+  auto listen = parseHostPort(options.listen);
+  auto httpListen = parseHostPort(options.httpListen);
+  auto durations = parseDurations(options);
+  auto token = readSecretFile(options.tokenFile);
+  auto adminToken = readSecretFile(options.adminTokenFile);
+  for (const auto& [flag, error] :
+       {std::pair{"--listen", listen ? "" : listen.error().message},
+        std::pair{"--http-listen", httpListen ? "" : httpListen.error().message},
+        std::pair{"", durations ? "" : durations.error().message},
+        std::pair{"--token-file", token ? "" : token.error().message},
+        std::pair{"--admin-token-file", adminToken ? "" : adminToken.error().message}}) {
+    if (!error.empty()) return Error{std::string(flag) + (*flag ? ": " : "") + error};
+  }
+  auto tls = resolveTls(options);
+  if (!tls) return tls.error();
+  AggregatorSettings out;
+  out.listen = *listen;
+  out.httpListen = *httpListen;
+  out.durations = *durations;
+  out.token = *token;
+  out.adminToken = *adminToken;
+  out.tls = *tls;
+  out.threads = ioThreads(options);
+  out.identity = options.aggregatorId.empty() ? localHostName() : options.aggregatorId;
+  out.userAgent = std::string("fleetscale-aggregator/") + kVersion + " " + out.identity;
+  return out;
+}
+
+}  // namespace fleetscale::aggregator
