@@ -55,6 +55,11 @@ std::string statusView(const json& status) {
     out += "Leader: this aggregator (no leader election)\n";
   }
 
+  if (field(status, "noClusterReachable") == true) {
+    out +=
+        "No cluster is reachable: every placement is held (nothing fails over or shrinks) "
+        "until one answers again\n";
+  }
   Rows clusters;
   for (const auto& c : status.value("clusters", json::array())) {
     clusters.push_back({text(field(c, "name")), text(field(c, "cloud")), text(field(c, "region")),
@@ -70,19 +75,24 @@ std::string statusView(const json& status) {
   Rows placement;
   for (const auto& w : status.value("workloads", json::array())) {
     const std::string workload = text(field(w, "kind")) + "/" + text(field(w, "name"));
-    const std::string unplaced =
-        w.value("unplacedReplicas", 0) > 0 ? integer(field(w, "unplacedReplicas")) : "-";
-    const std::string problem =
+    const bool shortOfCapacity = number(field(w, "unplacedReplicas")) > 0;
+    const std::string unplaced = shortOfCapacity ? integer(field(w, "unplacedReplicas")) : "-";
+    std::string problem =
         w.value("error", "").empty() ? text(field(w, "reason")) : text(field(w, "error"));
+    if (shortOfCapacity && field(w, "unplacedReason").is_string()) {
+      problem += " (unplaced: " + text(field(w, "unplacedReason")) + ")";
+    }
     workloads.push_back({text(field(w, "namespace")), workload,
                          integer(field(w, "minReplicas")) + "-" + integer(field(w, "maxReplicas")),
                          integer(field(w, "desiredReplicas")), integer(field(w, "currentReplicas")),
                          unplaced, problem});
     const json perCluster = w.value("clusters", json::object());
     for (const auto& [cluster, r] : perCluster.items()) {
-      placement.push_back({text(field(w, "namespace")), workload, cluster,
-                           integer(field(r, "desired")), integer(field(r, "current")),
-                           integer(field(r, "ready"))});
+      const std::string desired = number(field(r, "lastResort")) > 0
+                                      ? integer(field(r, "desired")) + " (last resort)"
+                                      : integer(field(r, "desired"));
+      placement.push_back({text(field(w, "namespace")), workload, cluster, desired,
+                           integer(field(r, "current")), integer(field(r, "ready"))});
     }
   }
   out += section("Workloads", renderTable({"NAMESPACE", "WORKLOAD", "MIN-MAX", "DESIRED", "CURRENT",
@@ -99,7 +109,11 @@ std::string statusView(const json& status) {
       rows.push_back({text(field(d, "cluster")),
                       integer(field(d, "workloadsDone")) + "/" + integer(field(d, "workloads")),
                       integer(field(d, "replicasLeft")), integer(field(d, "readyLeft")),
-                      d.value("complete", false) ? "complete" : "in progress"});
+                      d.value("complete", false) ? "complete"
+                      : field(d, "paused") == true
+                          ? "paused: " + integer(field(d, "pausedWorkloads")) +
+                                " workload(s) have no healthy destination"
+                          : "in progress"});
     }
     out += section(
         "Drains",

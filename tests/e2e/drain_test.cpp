@@ -105,6 +105,65 @@ TEST(E2eDrainTest, DrainMovesEverythingWithoutADipAndUndrainMovesItBack) {
       << describeActions(timeline, kCheckout, undrainedAt);
 }
 
+// Found by an outside scenario: the operator drained aws, the replicas moved to gcp, then gcp —
+// where everything now ran — died, and the workload had no ready capacity until gcp returned
+// although aws was healthy and empty. A drain is a preference: the drained cloud is the last
+// resort, the drain pauses, and it finishes by itself once gcp has been healthy for healthy-after.
+TEST(E2eDrainTest, DrainedCloudTakesTheLoadBackWhenItsDestinationDies) {
+  constexpr double kFailedAfter = 3, kStartup = 2, kHealthyAfter = 3;
+  E2eFleet fleet(twoCloudScenario(drainOptions("drain-then-kill", "2s")), "drain-then-kill");
+  ASSERT_TRUE(fleet.waitUntilSteady(kCheckout, kCheckoutNeed, seconds(20)));
+  ASSERT_EQ(fleet.postAdmin("/api/v1/clusters/aws-us-east-1/drain"), 200);
+  ASSERT_TRUE(placedAs(fleet, 0, kCheckoutNeed, seconds(30)));
+
+  const double killedAt = fleet.inject(sim::FaultKind::kKillCluster, kGcp);
+  ASSERT_TRUE(testing::waitFor([&] { return fleet.ready(kCheckout, kAws) >= kCheckoutNeed; },
+                               seconds(static_cast<int>(kFailedAfter + kStartup) + 10)))
+      << "aws spec " << fleet.desired(kCheckout, kAws) << " ready " << fleet.ready(kCheckout, kAws);
+  // When did the ready capacity cover the demand again?
+  const sim::Timeline timeline = fleet.simulator().timeline();
+  std::optional<double> coveredAt;
+  for (const auto& sample : timeline.samples) {
+    if (sample.seconds <= killedAt) continue;
+    const auto it = sample.workloads.find(kCheckout);
+    if (it == sample.workloads.end()) continue;
+    if (it->second.readyCapacityCores + 1e-9 >= it->second.demandCores) {
+      coveredAt = sample.seconds;
+      break;
+    }
+  }
+  ASSERT_TRUE(coveredAt.has_value()) << describeActions(timeline, kCheckout, killedAt);
+  RecordProperty("covered_again_seconds", std::to_string(*coveredAt - killedAt));
+  EXPECT_LE(*coveredAt - killedAt, kFailedAfter + kStartup + 5)
+      << describeActions(timeline, kCheckout, killedAt);
+
+  // The drain is shown as paused, with its reason, and as an event.
+  const json status = fleet.status();
+  ASSERT_TRUE(status.is_object());
+  ASSERT_EQ(status["drains"].size(), 1u) << status.dump(2);
+  EXPECT_TRUE(status["drains"][0].value("paused", false)) << status.dump(2);
+  EXPECT_EQ(fleet.workloadStatus(kCheckout)["clusters"][kAws].value("lastResort", 0),
+            kCheckoutNeed);
+  const json paused = fleet.get("/api/v1/events?kind=drain_paused&cluster=aws-us-east-1");
+  ASSERT_TRUE(paused.is_object());
+  ASSERT_FALSE(paused["items"].empty()) << paused.dump(2);
+  EXPECT_TRUE(paused["items"][0]["details"].value("paused", false));
+
+  // gcp returns: aws keeps the load until gcp has been healthy for healthy-after and has its
+  // replicas ready, then the drain completes without a dip.
+  const double revivedAt = fleet.inject(sim::FaultKind::kReviveCluster, kGcp);
+  ASSERT_TRUE(placedAs(fleet, 0, kCheckoutNeed, seconds(40)));
+  const sim::Timeline after = fleet.simulator().timeline();
+  EXPECT_EQ(capacityDips(after, kCheckout, revivedAt, kCheckoutNeed), "")
+      << describeActions(after, kCheckout, revivedAt);
+  const auto awsShrinks = actionsSince(after, kCheckout, kAws, revivedAt);
+  ASSERT_FALSE(awsShrinks.empty());
+  EXPECT_GE(awsShrinks.front().seconds - revivedAt, kHealthyAfter - 0.5)
+      << "aws shrank before gcp had been healthy for healthy-after: "
+      << describeActions(after, kCheckout, revivedAt);
+  EXPECT_FALSE(fleet.status()["drains"][0].value("paused", true));
+}
+
 TEST(E2eDrainTest, AggregatorRestartedMidDrainFinishesItFromItsStore) {
   // Replicas take 4 s to turn ready, so the restart lands while gcp's new ones are starting
   // and aws still holds its 3.

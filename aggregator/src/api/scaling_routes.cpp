@@ -16,7 +16,10 @@ json statusJson(const ScalingApiContext& c) {
   for (const auto& w : statuses) {
     json clusters = json::object();
     for (const auto& [name, r] : w.clusters) {
-      clusters[name] = {{"desired", r.target}, {"current", r.current}, {"ready", r.ready}};
+      clusters[name] = {{"desired", r.target},
+                        {"current", r.current},
+                        {"ready", r.ready},
+                        {"lastResort", r.lastResort}};
     }
     workloads.push_back(
         {{"namespace", w.namespaceName},
@@ -27,6 +30,7 @@ json statusJson(const ScalingApiContext& c) {
          {"currentReplicas", w.currentReplicas},
          {"desiredReplicas", w.desiredReplicas},
          {"unplacedReplicas", w.unplaced},
+         {"unplacedReason", w.unplacedReason},
          {"clusters", std::move(clusters)},
          {"reason", w.reason},
          {"error", w.error},
@@ -45,7 +49,9 @@ json statusJson(const ScalingApiContext& c) {
                         {"workloadsDone", progress.workloadsDone},
                         {"replicasLeft", progress.replicasLeft},
                         {"readyLeft", progress.readyLeft},
-                        {"complete", progress.complete()}});
+                        {"complete", progress.complete()},
+                        {"paused", progress.paused()},
+                        {"pausedWorkloads", progress.pausedWorkloads}});
     }
     clusters.push_back({{"name", cluster.name},
                         {"cloud", cluster.cloud},
@@ -63,7 +69,8 @@ json statusJson(const ScalingApiContext& c) {
               {"leadership", std::move(leadership)},
               {"workloads", std::move(workloads)},
               {"clusters", std::move(clusters)},
-              {"drains", std::move(drains)}};
+              {"drains", std::move(drains)},
+              {"noClusterReachable", c.clusters.noClusterReachable()}};
 }
 
 }  // namespace

@@ -115,6 +115,7 @@ void updateStatus(WorkloadStatus& status, const PipelineResult& result,
   status.currentReplicas = result.currentReplicas;
   status.desiredReplicas = result.desiredReplicas;
   status.unplaced = result.plan.unplaced;
+  status.unplacedReason = result.plan.unplacedReason;
   status.reason = result.decision.reason;
   status.error = result.decision.error;
   status.notes = result.plan.notes;
@@ -127,6 +128,8 @@ void updateStatus(WorkloadStatus& status, const PipelineResult& result,
     const auto write = result.writes.find(view.cluster);
     replicas.current = write == result.writes.end() ? view.specReplicas : write->second;
     replicas.ready = view.readyReplicas;
+    const auto kept = result.plan.lastResort.find(view.cluster);
+    replicas.lastResort = kept == result.plan.lastResort.end() ? 0 : kept->second;
   }
 }
 
@@ -138,6 +141,8 @@ json decisionDetails(const PipelineResult& result, const std::string& decisionId
   json placement{{"targets", allocationJson(plan.targets)},
                  {"writes", allocationJson(plan.writes)},
                  {"unplaced", plan.unplaced},
+                 {"unplacedReason", plan.unplacedReason},
+                 {"lastResort", allocationJson(plan.lastResort)},
                  {"readyTotal", plan.readyTotal},
                  {"notes", plan.notes}};
   json clusters = json::array();
@@ -234,8 +239,69 @@ void ScalingLoop::tick(const FleetSnapshot& snapshot) {
   for (const auto& transition : clusters_.updateHealth(signals.coverage, signals.silentFor)) {
     recordTransition(transition);
   }
+  recordReachability(snapshot.takenAt);
   const Pass pass = beginPass(*policy, snapshot);
   for (const auto& workload : policy->workloads) decideWorkload(workload, *policy, snapshot, pass);
+  recordDrainPauses(pass.context.now);
+}
+
+void ScalingLoop::recordReachability(WallTime now) {
+  const bool cutOff = clusters_.noClusterReachable();
+  {
+    std::lock_guard lock(mutex_);
+    if (cutOff == noClusterReachable_) return;
+    noClusterReachable_ = cutOff;
+  }
+  recordEvent(kEventReachability, "",
+              cutOff ? "no cluster is reachable: holding every placement (nothing fails over, "
+                       "nothing shrinks) until one answers again"
+                     : "a cluster is reachable again",
+              json{{"noClusterReachable", cutOff}}, now);
+}
+
+void ScalingLoop::recordDrainPauses(WallTime now) {
+  std::vector<std::pair<std::string, DrainProgress>> changed;
+  {
+    std::lock_guard lock(mutex_);
+    std::vector<WorkloadStatus> statuses;
+    for (const auto& [key, state] : workloads_) statuses.push_back(state.status);
+    std::map<std::string, bool> paused;
+    for (const auto& cluster : clusters_.status()) {
+      if (!cluster.draining) continue;
+      const DrainProgress progress = drainProgress(statuses, cluster.name);
+      paused[cluster.name] = progress.paused();
+      const auto before = drainPaused_.find(cluster.name);
+      const bool wasPaused = before != drainPaused_.end() && before->second;
+      if (progress.paused() != wasPaused) changed.emplace_back(cluster.name, progress);
+    }
+    drainPaused_ = std::move(paused);
+  }
+  for (const auto& [cluster, progress] : changed) {
+    componentLogger("aggregator.scaling")
+        ->warn("drain of {} {}", cluster,
+               progress.paused() ? "paused: no healthy destination can take every replica"
+                                 : "resumed");
+    recordEvent(
+        kEventDrainPaused, cluster,
+        progress.paused()
+            ? "drain of " + cluster + " paused: " + std::to_string(progress.pausedWorkloads) +
+                  " workload(s) have no healthy destination, so " + cluster +
+                  " keeps their replicas as the last resort"
+            : "drain of " + cluster + " resumed: a destination is healthy again",
+        json{{"paused", progress.paused()}, {"pausedWorkloads", progress.pausedWorkloads}}, now);
+  }
+}
+
+void ScalingLoop::recordEvent(std::string_view kind, const std::string& cluster,
+                              std::string message, const json& details, WallTime now) {
+  if (store_ == nullptr) return;
+  EventRecord event;
+  event.timeUnixMs = toUnixMillis(now);
+  event.kind = std::string(kind);
+  event.cluster = cluster;
+  event.message = std::move(message);
+  event.details = details.dump();
+  store_->recordEvent(std::move(event));
 }
 
 void ScalingLoop::recordTransition(const ClusterRegistry::Transition& transition) {
@@ -346,11 +412,14 @@ void ScalingLoop::recordCapacityEvent(const WorkloadKey& workload, const Pipelin
   event.timeUnixMs = toUnixMillis(now);
   event.kind = std::string(kEventCapacity);
   event.workload = workload.toString();
-  event.message = unplaced > 0
-                      ? std::to_string(unplaced) + " of " + std::to_string(total) +
-                            " replicas of " + workload.describe() + " fit in no available cluster"
-                      : "every replica of " + workload.describe() + " is placed again";
-  event.details = json{{"unplaced", unplaced}, {"desiredReplicas", total}}.dump();
+  event.message = unplaced > 0 ? std::to_string(unplaced) + " of " + std::to_string(total) +
+                                     " replicas of " + workload.describe() +
+                                     " fit in no available cluster: " + result.plan.unplacedReason
+                               : "every replica of " + workload.describe() + " is placed again";
+  event.details = json{{"unplaced", unplaced},
+                       {"desiredReplicas", total},
+                       {"reason", result.plan.unplacedReason}}
+                      .dump();
   store_->recordEvent(std::move(event));
 }
 
@@ -470,6 +539,7 @@ DrainProgress drainProgress(const std::vector<WorkloadStatus>& workloads,
     progress.replicasLeft += it->second.current;
     progress.readyLeft += it->second.ready;
     if (it->second.current == 0 && it->second.ready == 0) ++progress.workloadsDone;
+    if (it->second.lastResort > 0) ++progress.pausedWorkloads;
   }
   return progress;
 }

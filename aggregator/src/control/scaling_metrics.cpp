@@ -99,10 +99,15 @@ void addClusterFamilies(const std::vector<ClusterStatus>& clusters,
   MetricFamily drainLeft =
       gaugeFamily("fleetscale_cluster_drain_remaining_replicas",
                   "Replicas (spec) still in a cluster being drained; 0 when it is done");
+  MetricFamily drainPaused = gaugeFamily(
+      "fleetscale_cluster_drain_paused",
+      "1 while a drain waits because the cluster is some workload's last resort (no healthy "
+      "destination can take its replicas)");
   for (const auto& cluster : clusters) {
     if (cluster.draining) {
-      addSample(drainLeft, {{"cluster", cluster.name}},
-                drainProgress(statuses, cluster.name).replicasLeft);
+      const DrainProgress progress = drainProgress(statuses, cluster.name);
+      addSample(drainLeft, {{"cluster", cluster.name}}, progress.replicasLeft);
+      addSample(drainPaused, {{"cluster", cluster.name}}, progress.paused() ? 1 : 0);
     }
     for (const auto state : {scaling::HealthState::kHealthy, scaling::HealthState::kSuspect,
                              scaling::HealthState::kFailed, scaling::HealthState::kRecovering}) {
@@ -114,7 +119,9 @@ void addClusterFamilies(const std::vector<ClusterStatus>& clusters,
     addSample(draining, {{"cluster", cluster.name}}, cluster.draining ? 1 : 0);
     addSample(api, {{"cluster", cluster.name}}, cluster.apiReachable ? 1 : 0);
   }
-  for (auto* family : {&health, &draining, &drainLeft, &api}) out.push_back(std::move(*family));
+  for (auto* family : {&health, &draining, &drainLeft, &drainPaused, &api}) {
+    out.push_back(std::move(*family));
+  }
 }
 
 }  // namespace
@@ -140,6 +147,12 @@ std::vector<MetricFamily> ScalingLoop::collectMetrics() const {
   out.push_back(pairCounter("fleetscale_cluster_health_transitions_total",
                             "Cluster health changes, by the state entered", transitions_, "cluster",
                             "to"));
+  MetricFamily cutOff = gaugeFamily(
+      "fleetscale_no_cluster_reachable",
+      "1 while no cluster shows a sign of life (no agent reports, no API answers): every "
+      "placement is held");
+  addSample(cutOff, {}, clusters_.noClusterReachable() ? 1 : 0);
+  out.push_back(std::move(cutOff));
   MetricFamily queue =
       gaugeFamily("fleetscale_scale_actions_waiting", "Scale writes queued and not yet started");
   addSample(queue, {}, static_cast<double>(actuation_.waiting()));

@@ -55,7 +55,8 @@ std::optional<HealthTransition> ClusterHealth::update(const HealthSignals& signa
   } else {
     bothDownSince_.reset();
   }
-  const bool downLongEnough = bothDownSince_ && now - *bothDownSince_ >= thresholds_.failedAfter;
+  const bool downLongEnough =
+      !holdFailure && bothDownSince_ && now - *bothDownSince_ >= thresholds_.failedAfter;
   const bool upLongEnough = bothUpSince_ && now - *bothUpSince_ >= thresholds_.healthyAfter;
 
   HealthState next = state_;

@@ -45,6 +45,22 @@ TEST(StatusViewTest, ShowsClustersPlacementAndDrainProgress) {
   EXPECT_TRUE(contains(view, "in progress"));
 }
 
+TEST(StatusViewTest, APausedDrainItsLastResortReplicasAndTheUnplacedReason) {
+  auto status = json::parse(kStatus);
+  auto& web = status["workloads"][0];
+  web["clusters"]["aws"] = {{"desired", 7}, {"current", 7}, {"ready", 7}, {"lastResort", 7}};
+  web["unplacedReason"] = "gcp failed";
+  status["drains"][0]["paused"] = true;
+  status["drains"][0]["pausedWorkloads"] = 1;
+  const std::string view = statusView(status);
+  EXPECT_TRUE(contains(view, "7 (last resort)")) << view;
+  EXPECT_TRUE(contains(view, "paused: 1 workload(s) have no healthy destination")) << view;
+  EXPECT_TRUE(contains(view, "(unplaced: gcp failed)")) << view;
+  EXPECT_FALSE(contains(view, "No cluster is reachable"));
+  status["noClusterReachable"] = true;
+  EXPECT_TRUE(contains(statusView(status), "No cluster is reachable: every placement is held"));
+}
+
 TEST(StatusViewTest, AWorkloadErrorReplacesItsReasonAndNothingUnplacedIsADash) {
   auto status = json::parse(kStatus);
   auto& web = status["workloads"][0];

@@ -3,6 +3,7 @@
 #include "fleetscale/aggregator/control/scaling_loop.h"
 
 #include <gtest/gtest.h>
+#include <prometheus/text_serializer.h>
 
 #include <nlohmann/json.hpp>
 
@@ -257,6 +258,75 @@ TEST_F(ScalingLoopTest, AShortfallIsReportedOnceNotHidden) {
   EXPECT_NE(events->front().message.find("2 of 8 replicas"), std::string::npos);
 }
 
+// A drain is a preference: when the cloud it drained to dies, the drained cloud takes the
+// workload back (the last resort), the drain shows as paused, and it resumes on its own.
+TEST_F(ScalingLoopTest, ADrainedClusterIsTheLastResortAndItsDrainPauses) {
+  ScalingLoop loop(policy_, registry_, snapshots_, store_.get(), clock_, options());
+  registry_.refresh(std::chrono::seconds(0));
+  ASSERT_TRUE(registry_.setDraining("aws", true));
+  loop.tick(snapshot({{"aws", {2, 0.25}}, {"gcp", {2, 0.25}}}));  // gcp grows to 4 first
+  loop.tick(snapshot({{"aws", {2, 0.25}}, {"gcp", {4, 0.25}}}));  // then aws shrinks
+  loop.drainActions();
+  ASSERT_EQ(actuators_["aws"]->writtenSoFar().back().replicas, 0);
+  EXPECT_FALSE(drainProgress(loop.status(), "aws").paused());
+
+  reachable_["gcp"] = false;  // gcp, where everything runs now, goes dark
+  registry_.refresh(std::chrono::seconds(0));
+  for (int i = 0; i < 3; ++i)
+    loop.tick(snapshot({{"aws", {0, 0.25}}, {"gcp", {4, 0.25}}}, {"gcp"}));
+  loop.drainActions();
+  ASSERT_EQ(registry_.health("gcp"), scaling::HealthState::kFailed);
+  EXPECT_EQ(actuators_["aws"]->writtenSoFar().back().replicas, 4) << "aws is the last resort";
+  const auto status = loop.status();
+  EXPECT_EQ(status[0].unplaced, 0);
+  EXPECT_EQ(status[0].clusters.at("aws").lastResort, 4);
+  EXPECT_TRUE(drainProgress(status, "aws").paused());
+  EXPECT_NE(prometheus::TextSerializer()
+                .Serialize(loop.collectMetrics())
+                .find("fleetscale_cluster_drain_paused{cluster=\"aws\"} 1"),
+            std::string::npos);
+
+  reachable_["gcp"] = true;  // gcp is back and healthy (instant thresholds here)
+  registry_.refresh(std::chrono::seconds(0));
+  for (int i = 0; i < 3; ++i) loop.tick(snapshot({{"aws", {4, 0.25}}, {"gcp", {4, 0.25}}}));
+  loop.drainActions();
+  EXPECT_EQ(actuators_["aws"]->writtenSoFar().back().replicas, 0) << "the drain finished";
+  EXPECT_FALSE(drainProgress(loop.status(), "aws").paused());
+  store_->flush();
+  auto events = store_->events(EventQuery{std::string(kEventDrainPaused), "", "", 0, 10});
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->size(), 2u) << "paused once, resumed once";
+  EXPECT_NE(events->back().message.find("drain of aws paused"), std::string::npos);
+  EXPECT_NE(events->front().message.find("drain of aws resumed"), std::string::npos);
+}
+
+TEST_F(ScalingLoopTest, LosingSightOfEveryClusterHoldsEverythingAndSaysSo) {
+  ScalingLoop loop(policy_, registry_, snapshots_, store_.get(), clock_, options());
+  registry_.refresh(std::chrono::seconds(0));
+  loop.tick(snapshot({{"aws", {2, 0.25}}, {"gcp", {2, 0.25}}}));
+  loop.drainActions();
+  const auto awsWrites = actuators_["aws"]->writtenSoFar().size();
+  const auto gcpWrites = actuators_["gcp"]->writtenSoFar().size();
+  reachable_ = {{"aws", false}, {"gcp", false}};  // the aggregator's own network is cut
+  registry_.refresh(std::chrono::seconds(0));
+  for (int i = 0; i < 5; ++i)
+    loop.tick(snapshot({{"aws", {2, 0.25}}, {"gcp", {2, 0.25}}}, {"aws", "gcp"}));
+  loop.drainActions();
+  EXPECT_EQ(registry_.health("aws"), scaling::HealthState::kSuspect);
+  EXPECT_EQ(registry_.health("gcp"), scaling::HealthState::kSuspect);
+  EXPECT_EQ(actuators_["aws"]->writtenSoFar().size(), awsWrites) << "nothing moved or shrank";
+  EXPECT_EQ(actuators_["gcp"]->writtenSoFar().size(), gcpWrites);
+  EXPECT_NE(prometheus::TextSerializer()
+                .Serialize(loop.collectMetrics())
+                .find("fleetscale_no_cluster_reachable 1"),
+            std::string::npos);
+  store_->flush();
+  auto events = store_->events(EventQuery{std::string(kEventReachability), "", "", 0, 10});
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->size(), 1u);
+  EXPECT_NE(events->front().message.find("no cluster is reachable"), std::string::npos);
+}
+
 TEST(DrainProgressTest, CountsWhatIsLeftInTheCluster) {
   WorkloadStatus moved, moving, elsewhere;
   moved.clusters["aws"] = {0, 0, 0};
@@ -270,6 +340,10 @@ TEST(DrainProgressTest, CountsWhatIsLeftInTheCluster) {
   EXPECT_EQ(progress.readyLeft, 1);
   EXPECT_FALSE(progress.complete());
   EXPECT_TRUE(drainProgress({moved, elsewhere}, "aws").complete());
+  EXPECT_FALSE(progress.paused());
+  WorkloadStatus keptAsLastResort;
+  keptAsLastResort.clusters["aws"] = {3, 3, 3, 3};
+  EXPECT_EQ(drainProgress({keptAsLastResort, moved}, "aws").pausedWorkloads, 1);
 }
 
 TEST_F(ScalingLoopTest, OnlyTheLeaderWritesAndDryRunNeverDoes) {

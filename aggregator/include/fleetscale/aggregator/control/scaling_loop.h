@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <thread>
@@ -44,6 +45,8 @@ struct ClusterReplicas {
   std::int32_t target = 0;   // where placement wants it
   std::int32_t current = 0;  // spec replicas in the cluster's API (last read or written)
   std::int32_t ready = 0;    // ready pods the agents see
+  // Of `target`, what a draining cluster keeps because no destination can take it (last resort).
+  std::int32_t lastResort = 0;
 };
 
 // The latest decision per workload, for /api/v1/status, fleetscalectl and /metrics.
@@ -56,6 +59,7 @@ struct WorkloadStatus {
   std::int32_t currentReplicas = 0;
   std::int32_t desiredReplicas = 0;
   std::int32_t unplaced = 0;
+  std::string unplacedReason;  // each cluster's reason for taking no more ("" when all placed)
   std::map<std::string, ClusterReplicas> clusters;
   std::string reason;
   std::string error;
@@ -71,7 +75,10 @@ struct DrainProgress {
   int workloadsDone = 0;  // of those, with no replica left there (spec and ready)
   std::int32_t replicasLeft = 0;
   std::int32_t readyLeft = 0;
+  // Workloads for which the cluster is the last resort: the drain waits for a destination.
+  int pausedWorkloads = 0;
   bool complete() const { return workloadsDone == workloads; }
+  bool paused() const { return pausedWorkloads > 0; }
 };
 DrainProgress drainProgress(const std::vector<WorkloadStatus>& workloads,
                             const std::string& cluster);
@@ -135,6 +142,12 @@ class ScalingLoop {
   void submitWrites(const WorkloadKey& workload, const PipelineResult& result,
                     const std::string& decisionId, const Pass& pass);
   void recordCapacityEvent(const WorkloadKey& workload, const PipelineResult& result, WallTime now);
+  // Events when a drain pauses (its cluster became some workload's last resort) or resumes, and
+  // when the aggregator loses or regains sight of every cluster.
+  void recordDrainPauses(WallTime now);
+  void recordReachability(WallTime now);
+  void recordEvent(std::string_view kind, const std::string& cluster, std::string message,
+                   const nlohmann::json& details, WallTime now);
   // Stores the decision when something changed, else once a heartbeat.
   void storeDecision(WorkloadState& state, const WorkloadKey& workload,
                      const PipelineResult& result, const std::string& decisionId, const Pass& pass);
@@ -151,6 +164,8 @@ class ScalingLoop {
 
   mutable std::mutex mutex_;
   std::map<WorkloadKey, WorkloadState> workloads_;
+  std::map<std::string, bool> drainPaused_;         // by draining cluster, as last reported
+  bool noClusterReachable_ = false;                 // as last reported
   std::map<std::string, std::uint64_t> decisions_;  // by result: scale, hold, error, skipped
   std::map<std::pair<std::string, std::string>, std::uint64_t> actions_;  // (cluster, result)
   struct DurationHistogram {

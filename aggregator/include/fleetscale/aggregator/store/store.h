@@ -31,6 +31,10 @@ inline constexpr std::string_view kEventConfigReload = "config_reload";
 inline constexpr std::string_view kEventAction = "action";
 inline constexpr std::string_view kEventCapacity = "capacity";
 inline constexpr std::string_view kEventLeadership = "leadership";  // became leader / stepped down
+// A drain paused (its cluster is some workload's last resort) or resumed.
+inline constexpr std::string_view kEventDrainPaused = "drain_paused";
+// The aggregator lost sight of every cluster, or regained sight of one.
+inline constexpr std::string_view kEventReachability = "reachability";
 
 struct EventRecord {
   std::int64_t id = 0;  // assigned by the store
