@@ -89,6 +89,7 @@ class ContainerRecord {
   ContainerContribution contribution() const {
     ContainerContribution c;
     c.cpuUsageCores = metrics.cpuCores;
+    c.cpuThrottledCores = metrics.cpuThrottledSecondsPerSecond;
     c.cpuRequestCores = cpuRequestCores_;
     c.memoryUsageBytes = static_cast<double>(metrics.memoryWorkingSetBytes);
     c.memoryRequestBytes =

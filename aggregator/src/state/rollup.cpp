@@ -31,6 +31,7 @@ void PodSample::add(const ContainerContribution& c) {
   }
   // A figure missing from any container makes the pod's sum missing (NaN propagates).
   cpuUsageCores += c.cpuUsageCores;
+  if (isPresent(c.cpuThrottledCores)) cpuThrottledCores += c.cpuThrottledCores;
   cpuRequestCores += c.cpuRequestCores;
   memoryUsageBytes += c.memoryUsageBytes;
   memoryRequestBytes += c.memoryRequestBytes;

@@ -215,5 +215,22 @@ TEST(FleetStateTest, DeferredChecksRunForChangedContainersOnly) {
   EXPECT_EQ(fleet.lastAcceptedSequence("a1"), 2u) << "nothing of the bad batch applied";
 }
 
+TEST(FleetStateTest, SnapshotPodsCarryTheirContainersThrottling) {
+  FleetState fleet;
+  const auto s = fleet.agentConnected(identity("a1", "n1", "c1"));
+  auto batch = makeBatch(1, {{"x", "p", "web", "shop", 1.0, 0.5, true, "app"},
+                             {"y", "p", "web", "shop", 0.2, 0.5, true, "proxy"}});
+  batch.mutable_containers(0)->set_cpu_throttled_seconds_per_second(0.4);
+  DecodedBatch decoded;
+  testing::decodeInto(batch, decoded);
+  ASSERT_EQ(fleet.applyBatch(s, decoded.view, kT0).outcome, BatchOutcome::kAccepted);
+  const auto snapshot = fleet.snapshot(kT0);
+  ASSERT_EQ(snapshot.workloads.size(), 1u);
+  ASSERT_EQ(snapshot.workloads[0].pods.size(), 1u);
+  const PodSample& pod = snapshot.workloads[0].pods[0];
+  EXPECT_DOUBLE_EQ(pod.cpuUsageCores, 1.2);
+  EXPECT_DOUBLE_EQ(pod.cpuThrottledCores, 0.4) << "the proxy reported none: it adds 0";
+}
+
 }  // namespace
 }  // namespace fleetscale::aggregator

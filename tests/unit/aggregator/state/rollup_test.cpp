@@ -69,6 +69,37 @@ TEST(RollupTest, PodSumsItsContainersAndAMissingFigureMakesTheSumMissing) {
   EXPECT_TRUE(unknownReadiness.ready) << "VMs report no readiness: counted as ready";
 }
 
+TEST(RollupTest, ThrottlingSumsOverContainersAndAnAbsentFigureCountsAsNone) {
+  ContainerContribution capped;
+  capped.cpuUsageCores = 1.0;
+  capped.cpuThrottledCores = 0.75;  // wanted 1.75 cores under a 1-core limit
+  ContainerContribution unlimited;  // no limit: the agent reports no throttling figure
+  unlimited.cpuUsageCores = 0.5;
+  ContainerContribution sidecar;
+  sidecar.cpuUsageCores = 0.1;
+  sidecar.cpuThrottledCores = 0.25;
+  PodSample p;
+  p.add(capped);
+  p.add(unlimited);
+  EXPECT_DOUBLE_EQ(p.cpuThrottledCores, 0.75) << "an absent figure adds nothing";
+  p.add(sidecar);
+  EXPECT_DOUBLE_EQ(p.cpuThrottledCores, 1.0);
+  EXPECT_DOUBLE_EQ(p.cpuUsageCores, 1.6);
+
+  PodSample none;
+  none.add(unlimited);
+  EXPECT_EQ(none.cpuThrottledCores, 0.0) << "no figure at all is no throttling, not unknown";
+
+  // A sandbox's figure counts only when the pod has nothing else to go by, like its usage.
+  ContainerContribution sandbox = sidecar;
+  sandbox.listed = false;
+  PodSample withSpec;
+  withSpec.add(sandbox);
+  withSpec.add(capped);
+  withSpec.finish();
+  EXPECT_DOUBLE_EQ(withSpec.cpuThrottledCores, 0.75);
+}
+
 struct WorkloadCase {
   std::string name;
   std::vector<PodSample> pods;

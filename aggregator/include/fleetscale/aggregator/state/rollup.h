@@ -34,7 +34,10 @@ bool isLate(WallTime lastSeen, double intervalSeconds, WallTime now);
 
 // What one container contributes to its pod.
 struct ContainerContribution {
-  double cpuUsageCores = kAbsent;    // absent on a container's first tick
+  double cpuUsageCores = kAbsent;  // absent on a container's first tick
+  // CFS throttled seconds per second (cgroup cpu.stat throttled time over the tick): CPU the
+  // container wanted beyond its limit. Absent (no limit, first tick, VMs) counts as 0.
+  double cpuThrottledCores = kAbsent;
   double cpuRequestCores = kAbsent;  // absent when the container has no request
   double memoryUsageBytes = 0;       // working set, as the kubelet's metrics report it
   double memoryRequestBytes = kAbsent;
@@ -59,6 +62,10 @@ struct PodSample {
   bool ready = true;   // every container ready (or readiness unknown)
   int containers = 0;
   double cpuUsageCores = 0;
+  // Summed over the containers like cpuUsageCores, but a container without the figure adds 0:
+  // throttling is evidence of demand above the limit, and no figure means none was seen. Not
+  // used by decisions yet.
+  double cpuThrottledCores = 0;
   double cpuRequestCores = 0;
   double memoryUsageBytes = 0;
   double memoryRequestBytes = 0;
