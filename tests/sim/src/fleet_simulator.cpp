@@ -1051,16 +1051,13 @@ Timeline FleetSimulator::timeline() const {
 }
 
 Report FleetSimulator::report() const {
-  MeasurementOptions options;
-  options.loadChangeThreshold = scenario_.loadChangeThreshold;
-  return computeReport(scenario_.name, timeline(), options);
+  return computeReport(scenario_.name, timeline(), measurementOptions(scenario_));
 }
 
 json FleetSimulator::reportJson() const {
   const Timeline recorded = timeline();
-  MeasurementOptions options;
-  options.loadChangeThreshold = scenario_.loadChangeThreshold;
-  json out = sim::reportJson(computeReport(scenario_.name, recorded, options), recorded);
+  json out = sim::reportJson(computeReport(scenario_.name, recorded, measurementOptions(scenario_)),
+                             recorded);
   std::lock_guard lock(impl_->mutex);
   out["simulator"] = {{"ticks", impl_->ticks},
                       {"tick_overruns", impl_->overruns},

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <map>
 #include <set>
 
 #include "fleetscale/sim/status_view.h"
@@ -33,6 +34,40 @@ int totalReady(const WorkloadSample& sample) {
   return ready;
 }
 
+// For each action (by index; 0 for other workloads'): the workload's desired replicas summed
+// over the live clusters once the action is applied. Desired counts start from the first
+// sample's and follow the actions; a cluster is live as the last sample at or before the action
+// says.
+std::vector<double> liveDesiredAfterActions(const Timeline& timeline, const std::string& workload) {
+  std::vector<double> out(timeline.actions.size(), 0);
+  std::map<std::string, int> desired;
+  std::map<std::string, bool> alive;
+  std::size_t next = 0;  // the first sample not yet looked at
+  bool seeded = false;
+  for (std::size_t a = 0; a < timeline.actions.size(); ++a) {
+    const ScaleAction& action = timeline.actions[a];
+    if (action.workload != workload) continue;
+    for (; next < timeline.samples.size() && timeline.samples[next].seconds <= action.seconds;
+         ++next) {
+      const WorkloadSample* sample = sampleOf(timeline.samples[next], workload);
+      if (!sample) continue;
+      for (const auto& [cluster, replicas] : sample->clusters) {
+        alive[cluster] = replicas.alive;
+        if (!seeded) desired[cluster] = replicas.desired;
+      }
+      seeded = true;
+    }
+    desired[action.cluster] = action.to;
+    int total = 0;
+    for (const auto& [cluster, replicas] : desired) {
+      const auto live = alive.find(cluster);
+      if (live == alive.end() || live->second) total += replicas;
+    }
+    out[a] = total;
+  }
+  return out;
+}
+
 std::vector<LoadChange> findLoadChanges(const Timeline& timeline, const std::string& workload,
                                         const MeasurementOptions& options) {
   std::vector<LoadChange> changes;
@@ -52,17 +87,28 @@ std::vector<LoadChange> findLoadChanges(const Timeline& timeline, const std::str
       reference = sample->demandCores;
     }
   }
+  const auto capacity = options.replicaCapacityCores.find(workload);
+  const std::vector<double> liveDesired = liveDesiredAfterActions(timeline, workload);
   for (std::size_t c = 0; c < changes.size(); ++c) {
     LoadChange& change = changes[c];
     const double until =
         c + 1 < changes.size() ? changes[c + 1].seconds : std::numeric_limits<double>::infinity();
-    for (const auto& action : timeline.actions) {
+    // Replicas the level before the change needed: requests within it are not this change's.
+    std::optional<double> needBefore;
+    if (capacity != options.replicaCapacityCores.end() && capacity->second > 0) {
+      needBefore = std::ceil(change.fromCores / capacity->second - kEpsilon);
+    }
+    for (std::size_t a = 0; a < timeline.actions.size(); ++a) {
+      const ScaleAction& action = timeline.actions[a];
       if (action.workload != workload || action.seconds < change.seconds) continue;
       if (action.seconds >= until) break;
-      if ((action.to > action.from) == change.rise()) {
-        change.firstRequestSeconds = action.seconds - change.seconds;
-        break;
+      if ((action.to > action.from) != change.rise()) continue;
+      if (needBefore &&
+          (change.rise() ? liveDesired[a] <= *needBefore : liveDesired[a] >= *needBefore)) {
+        continue;
       }
+      change.firstRequestSeconds = action.seconds - change.seconds;
+      break;
     }
     const WorkloadSample* atChange = sampleOf(timeline.samples[at[c]], workload);
     const int readyAtChange = totalReady(*atChange);
@@ -163,6 +209,16 @@ json optionalJson(std::optional<double> value) { return value ? json(*value) : j
 
 }  // namespace
 
+MeasurementOptions measurementOptions(const Scenario& scenario) {
+  MeasurementOptions options;
+  options.loadChangeThreshold = scenario.loadChangeThreshold;
+  for (const auto& workload : scenario.workloads) {
+    options.replicaCapacityCores[workload.namespaceName + "/" + workload.name] =
+        workload.replicaCapacity();
+  }
+  return options;
+}
+
 Report computeReport(const std::string& scenario, const Timeline& timeline,
                      const MeasurementOptions& options) {
   Report report;
@@ -221,7 +277,7 @@ Report computeReport(const std::string& scenario, const Timeline& timeline,
   return report;
 }
 
-json reportJson(const Report& report, const Timeline& timeline) {
+json reportJson(const Report& report, const Timeline& timeline, double seriesEverySeconds) {
   json workloads = json::array();
   for (const auto& w : report.workloads) {
     json changes = json::array();
@@ -247,9 +303,14 @@ json reportJson(const Report& report, const Timeline& timeline) {
                    {"ready_capacity_cores", json::array()},
                    {"served_cores", json::array()},
                    {"clusters", json::object()}};
+    std::optional<double> nextKept;
     for (const auto& sample : timeline.samples) {
       const auto it = sample.workloads.find(w.workload);
       if (it == sample.workloads.end()) continue;
+      if (seriesEverySeconds > 0) {
+        if (nextKept && sample.seconds < *nextKept) continue;
+        nextKept = (std::floor(sample.seconds / seriesEverySeconds) + 1) * seriesEverySeconds;
+      }
       series["t"].push_back(sample.seconds);
       series["demand_cores"].push_back(it->second.demandCores);
       series["ready_capacity_cores"].push_back(it->second.readyCapacityCores);
@@ -293,9 +354,11 @@ json reportJson(const Report& report, const Timeline& timeline) {
                       {"cluster", f.cluster},
                       {"ending", f.ending}});
   }
-  return {{"scenario", report.scenario},         {"duration_seconds", report.durationSeconds},
-          {"samples", report.samples},           {"workloads", std::move(workloads)},
-          {"scale_actions", std::move(actions)}, {"faults", std::move(faults)}};
+  json out = {{"scenario", report.scenario},         {"duration_seconds", report.durationSeconds},
+              {"samples", report.samples},           {"workloads", std::move(workloads)},
+              {"scale_actions", std::move(actions)}, {"faults", std::move(faults)}};
+  if (seriesEverySeconds > 0) out["series_every_seconds"] = seriesEverySeconds;
+  return out;
 }
 
 std::string reportTable(const Report& report) {

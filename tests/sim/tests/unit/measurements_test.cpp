@@ -99,6 +99,95 @@ TEST(MeasurementsTest, ReactionTimesFromEachLoadChange) {
   EXPECT_EQ(web.scaleActionsByCluster.at("a"), 3);
 }
 
+// A scaler that catches up in rounds (CPU limits cap what it sees), one replica = one core:
+//   t=2   demand 2 -> 6;  it asks 2 -> 4 at t=3 and 4 -> 6 at t=6 (its second round)
+//   t=5   demand 6 -> 9;  it asks 6 -> 9 at t=9
+//   t=12  demand 9 -> 3;  it asks 9 -> 3 at t=12.5
+// The request at t=6 still answers the first rise (6 replicas are what 6 cores need): the second
+// rise's reaction is the request at t=9, not 1 s.
+Timeline scalerInRounds() {
+  const double demand[] = {2, 2, 6, 6, 6, 9, 9, 9, 9, 9, 9, 9, 3, 3, 3};
+  Timeline timeline;
+  for (int t = 0; t < 15; ++t) {
+    TimelineSample sample;
+    sample.seconds = t;
+    WorkloadSample& web = sample.workloads["shop/web"];
+    web.demandCores = demand[t];
+    const int desired = t < 3 ? 2 : t < 6 ? 4 : t < 9 ? 6 : t < 13 ? 9 : 3;
+    web.clusters["a"] = {desired, desired, desired, desired, true};
+    web.readyCapacityCores = desired;
+    timeline.samples.push_back(std::move(sample));
+  }
+  timeline.actions = {{3.0, "a", "shop/web", 2, 4, "hpa"},
+                      {6.0, "a", "shop/web", 4, 6, "hpa"},
+                      {9.0, "a", "shop/web", 6, 9, "hpa"},
+                      {12.5, "a", "shop/web", 9, 3, "hpa"}};
+  return timeline;
+}
+
+TEST(MeasurementsTest, ARequestAnEarlierChangeCalledForIsNotTheReactionToTheNext) {
+  MeasurementOptions options;
+  options.replicaCapacityCores["shop/web"] = 1.0;
+  const WorkloadReport web = find(computeReport("rounds", scalerInRounds(), options), "shop/web");
+  ASSERT_EQ(web.loadChanges.size(), 3u);
+  ASSERT_TRUE(web.loadChanges[0].firstRequestSeconds);
+  EXPECT_DOUBLE_EQ(*web.loadChanges[0].firstRequestSeconds, 1);  // 2 -> 4 at t=3
+  ASSERT_TRUE(web.loadChanges[1].firstRequestSeconds);
+  EXPECT_DOUBLE_EQ(*web.loadChanges[1].firstRequestSeconds, 4)
+      << "4 -> 6 at t=6 is the first rise's second round; 6 -> 9 at t=9 answers the second";
+  ASSERT_TRUE(web.loadChanges[2].firstRequestSeconds);
+  EXPECT_DOUBLE_EQ(*web.loadChanges[2].firstRequestSeconds, 0.5);
+
+  // Without the capacity per replica nothing tells the rounds apart: the first request that way.
+  const WorkloadReport plain = find(computeReport("rounds", scalerInRounds()), "shop/web");
+  ASSERT_TRUE(plain.loadChanges[1].firstRequestSeconds);
+  EXPECT_DOUBLE_EQ(*plain.loadChanges[1].firstRequestSeconds, 1);
+}
+
+TEST(MeasurementsTest, AScaleDownTheEarlierLevelAllowedIsNotTheReactionToAFall) {
+  // 9 replicas for 6 cores (over-provisioned), then a fall to 3 cores at t=5: trimming to 7 is
+  // not below what 6 cores needed, so only the later request down to 3 answers the fall.
+  Timeline timeline;
+  for (int t = 0; t < 10; ++t) {
+    TimelineSample sample;
+    sample.seconds = t;
+    WorkloadSample& web = sample.workloads["shop/web"];
+    web.demandCores = t < 5 ? 6 : 3;
+    const int desired = t < 6 ? 9 : t < 8 ? 7 : 3;
+    web.clusters["a"] = {desired, desired, desired, desired, true};
+    web.readyCapacityCores = desired;
+    timeline.samples.push_back(std::move(sample));
+  }
+  timeline.actions = {{6.0, "a", "shop/web", 9, 7, "x"}, {8.0, "a", "shop/web", 7, 3, "x"}};
+  MeasurementOptions options;
+  options.replicaCapacityCores["shop/web"] = 1.0;
+  const WorkloadReport web = find(computeReport("fall", timeline, options), "shop/web");
+  ASSERT_EQ(web.loadChanges.size(), 1u);
+  ASSERT_TRUE(web.loadChanges[0].firstRequestSeconds);
+  EXPECT_DOUBLE_EQ(*web.loadChanges[0].firstRequestSeconds, 3);
+}
+
+TEST(MeasurementsTest, ReactionCountsTheLiveClustersDesiredReplicas) {
+  // The hand-made timeline with one replica = one core: the rise's request (a: 2 -> 4, b still
+  // holding 2) leaves 6 live replicas, more than the 2 the old level needed; the fall's (a: 6 ->
+  // 3 with b's 2) leaves 5, fewer than 6.
+  MeasurementOptions options;
+  options.replicaCapacityCores["shop/web"] = 1.0;
+  const WorkloadReport web =
+      find(computeReport("hand-made", handMadeTimeline(), options), "shop/web");
+  ASSERT_EQ(web.loadChanges.size(), 2u);
+  ASSERT_TRUE(web.loadChanges[0].firstRequestSeconds);
+  EXPECT_DOUBLE_EQ(*web.loadChanges[0].firstRequestSeconds, 1);
+  ASSERT_TRUE(web.loadChanges[1].firstRequestSeconds);
+  EXPECT_DOUBLE_EQ(*web.loadChanges[1].firstRequestSeconds, 0.5);
+  // With 2 cores a replica the old level (6 cores) needed 3: a's 6 -> 3 leaves 5 live replicas,
+  // not fewer than 3, so nothing answers the fall.
+  options.replicaCapacityCores["shop/web"] = 2.0;
+  const WorkloadReport coarse =
+      find(computeReport("hand-made", handMadeTimeline(), options), "shop/web");
+  EXPECT_FALSE(coarse.loadChanges[1].firstRequestSeconds);
+}
+
 TEST(MeasurementsTest, SmallWigglesAreNotLoadChanges) {
   Timeline timeline;
   for (int i = 0; i < 10; ++i) {
@@ -157,6 +246,14 @@ TEST(MeasurementsTest, JsonAndTableCarryTheFigures) {
   EXPECT_EQ(web["series"]["clusters"]["b"]["alive"][7], false);
   EXPECT_EQ(json["scale_actions"].size(), 3u);
   EXPECT_EQ(json["faults"][0]["fault"], "kill-cluster");
+  EXPECT_FALSE(json.contains("series_every_seconds"));
+
+  // A thinned series: one sample per 4 s (t = 0, 4, 8, 12), the figures unchanged.
+  const nlohmann::json thin = reportJson(report, timeline, 4);
+  EXPECT_EQ(thin["workloads"][1]["series"]["t"], nlohmann::json::array({0.0, 4.0, 8.0, 12.0}));
+  EXPECT_EQ(thin["workloads"][1]["series"]["clusters"]["b"]["alive"].size(), 4u);
+  EXPECT_EQ(thin["workloads"][1]["under_provisioned_seconds"], web["under_provisioned_seconds"]);
+  EXPECT_EQ(thin["series_every_seconds"], 4.0);
 
   const std::string table = reportTable(report);
   EXPECT_NE(table.find("shop/web"), std::string::npos);

@@ -62,9 +62,14 @@ struct LoadChange {
   double seconds = 0;
   double fromCores = 0;
   double toCores = 0;
-  std::optional<double> firstRequestSeconds;  // delay to the first replica change that way
-  std::optional<double> readySeconds;         // rise: until ready capacity >= demand; fall: until
-                                              // ready replicas drop below the count at the change
+  // Delay to the first replica change that way that the change caused: with the workload's
+  // capacity per replica known, one that leaves the live clusters' desired replicas beyond what
+  // the level before the change needed (more for a rise, fewer for a fall). A request within
+  // that may answer an earlier change (a scaler still catching up with the last step), so it is
+  // not credited to this one.
+  std::optional<double> firstRequestSeconds;
+  std::optional<double> readySeconds;  // rise: until ready capacity >= demand; fall: until
+                                       // ready replicas drop below the count at the change
   bool rise() const { return toCores > fromCores; }
 };
 
@@ -105,14 +110,23 @@ struct Report {
 struct MeasurementOptions {
   double loadChangeThreshold = 0.10;  // relative change of demand that counts as a load change
   double minimumDemandCores = 0.05;   // changes are relative to at least this much
+  // Cores one ready replica counts for, by workload ("namespace/name"). Without an entry a load
+  // change's reaction is the first replica request that way, whatever asked for it.
+  std::map<std::string, double> replicaCapacityCores;
 };
+
+// The scenario's threshold and every workload's capacity per replica.
+MeasurementOptions measurementOptions(const Scenario& scenario);
 
 Report computeReport(const std::string& scenario, const Timeline& timeline,
                      const MeasurementOptions& options = {});
 
 // The report plus the raw series (time, demand, ready capacity, served, replicas per cluster),
-// the scale actions and the faults.
-nlohmann::json reportJson(const Report& report, const Timeline& timeline);
+// the scale actions and the faults. With `seriesEverySeconds` > 0 the series keeps one sample
+// per that many seconds (the first at or after each multiple; the figures are computed from
+// every sample either way), so that a week's report stays small.
+nlohmann::json reportJson(const Report& report, const Timeline& timeline,
+                          double seriesEverySeconds = 0);
 
 // A readable table for the terminal.
 std::string reportTable(const Report& report);
