@@ -203,10 +203,12 @@ ClusterModel::ClusterModel(ClusterSpec spec, int clusterIndex,
     nodes_.push_back(std::move(node));
   }
   if (spec_.systemPods) addSystemPods();
-  for (const auto& workload : workloads) {
+  for (std::size_t index = 0; index < workloads.size(); ++index) {
+    const WorkloadSpec& workload = workloads[index];
     const auto replicas = workload.replicas.find(spec_.name);
     if (replicas == workload.replicas.end()) continue;
     WorkloadObject object = makeObject(workload, replicas->second);
+    object.specIndex = static_cast<int>(index);
     const Key key{workload.kind, workload.namespaceName, workload.name};
     workloads_.emplace(key, std::move(object));
   }
@@ -254,6 +256,7 @@ void ClusterModel::addSystemPods() {
                   {"controller-revision-hash", "7cd8b5f8d9"},
                   {"pod-template-generation", "1"}};
     pod.node = node.name;
+    pod.nodeIndex = node.index;
     pod.podIp = node.internalIp;  // hostNetwork
     pod.container = {"kube-proxy", "registry.k8s.io/kube-proxy:" + spec_.kubernetesVersion,
                      resources};
@@ -492,6 +495,7 @@ ApiResult ClusterModel::update(WorkloadKind kind, const std::string& namespaceNa
   nextMeta["resourceVersion"] = std::to_string(bumpVersion());
   current.object = std::move(next);
   deriveFromObject(current);
+  dirty_ = true;
   refreshStatus(current, now);
   return ApiResult{std::nullopt, current.object};
 }
@@ -551,6 +555,7 @@ PodState ClusterModel::newPod(const WorkloadObject& workload, SimTime now, int o
     pod.labels["apps.kubernetes.io/pod-index"] = std::to_string(ordinal);
   }
   pod.ownerUid = workload.ownerUid;
+  pod.specIndex = workload.specIndex;
   pod.templateHash = workload.templateHash;
   pod.imageDigest = podTemplateHash(pod.container.image) + ids_.hex(54);
   pod.createdAt = now;
@@ -638,6 +643,7 @@ void ClusterModel::schedule(SimTime now) {
     }
     if (!best) continue;  // stays Pending: no node has room
     pod.node = best->name;
+    pod.nodeIndex = best->index;
     pod.podIp = nextPodIp(*best);
     pod.containerId = ids_.containerId();
     pod.sandboxId = ids_.containerId();
@@ -726,9 +732,20 @@ void ClusterModel::refreshStatus(WorkloadObject& workload, SimTime now) {
 
 void ClusterModel::advance(SimTime now) {
   if (!alive_) return;
+  if (!dirty_ && (!nextChange_ || now < *nextChange_)) return;
   for (auto& [key, workload] : workloads_) reconcile(workload, now);
   schedule(now);
   observeTransitions(now);
+  // What can change without a write: a Pending pod may find room (it is tried every step), a
+  // bound one starts running, then turns Ready; a StatefulSet adds its next ordinal then.
+  dirty_ = false;
+  nextChange_.reset();
+  for (const auto& pod : pods_) {
+    if (!pod.bound()) dirty_ = true;
+    for (const auto& at : {pod.runningAt, pod.readyAt}) {
+      if (at && *at > now && (!nextChange_ || *at < *nextChange_)) nextChange_ = *at;
+    }
+  }
   // Every change that moves a status (a pod made, removed or changing stage, a write) takes a
   // resourceVersion; without one there is nothing to recompute.
   if (resourceVersion_ == statusVersion_) return;
@@ -739,6 +756,7 @@ void ClusterModel::advance(SimTime now) {
 void ClusterModel::setAlive(bool alive, SimTime now) {
   if (alive == alive_) return;
   alive_ = alive;
+  dirty_ = true;
   if (!alive) return;
   const SimTime readyAgain = now + fromSeconds(spec_.readinessDelaySeconds);
   for (auto& pod : pods_) {

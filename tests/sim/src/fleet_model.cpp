@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <map>
 
 namespace fleetscale::sim {
 
@@ -47,37 +46,48 @@ void FleetModel::step(SimTime now) {
 
 void FleetModel::integrate(double dt, SimTime now) {
   const double t = toSeconds(now);
-  // Serving replicas per workload, across the live clusters.
-  std::map<std::pair<std::string, std::string>, int> serving;
+  // Each workload's demand, and its serving replicas across the live clusters.
+  const std::size_t count = workloads_.size();
+  cpuDemand_.resize(count);
+  memoryDemand_.resize(count);
+  serving_.assign(count, 0);
+  for (std::size_t w = 0; w < count; ++w) {
+    cpuDemand_[w] = workloads_[w].cpu.at(t);
+    memoryDemand_[w] = workloads_[w].memory.at(t);
+  }
   for (const auto& cluster : clusters_) {
     if (!cluster.alive()) continue;
     for (const auto& pod : cluster.pods()) {
-      if (!pod.isSystem() && pod.ready(now)) ++serving[{pod.namespaceName, pod.workload}];
+      if (pod.specIndex >= 0 && pod.ready(now)) ++serving_[static_cast<std::size_t>(pod.specIndex)];
     }
   }
   for (auto& cluster : clusters_) {
+    std::vector<PodState>& pods = cluster.pods();
     if (!cluster.alive()) {
-      for (auto& pod : cluster.pods()) pod.counters.cpuCores = 0;
+      for (auto& pod : pods) pod.counters.cpuCores = 0;
       continue;  // a dead machine's counters stand still
     }
+    std::vector<NodeState>& nodes = cluster.nodes();
     // Wanted CPU per running container, before node contention.
-    std::map<std::string, double> wantedOnNode;
-    std::vector<double> wanted(cluster.pods().size(), 0);
-    for (std::size_t i = 0; i < cluster.pods().size(); ++i) {
-      PodState& pod = cluster.pods()[i];
+    wanted_.assign(pods.size(), 0);
+    nodeCpu_.assign(nodes.size(), 0);
+    for (std::size_t i = 0; i < pods.size(); ++i) {
+      PodState& pod = pods[i];
       if (!pod.running(now)) continue;
       double cpu = 0;
       double memory = 0;
       if (pod.isSystem()) {
         cpu = kSystemPodCores;
         memory = kSystemPodMemoryBytes;
-      } else if (const WorkloadSpec* spec = findWorkload(pod.namespaceName, pod.workload)) {
-        cpu = spec->idleCpuCores;
-        memory = spec->idleMemoryBytes;
-        const int replicas = serving[{pod.namespaceName, pod.workload}];
+      } else if (pod.specIndex >= 0) {
+        const auto w = static_cast<std::size_t>(pod.specIndex);
+        const WorkloadSpec& spec = workloads_[w];
+        cpu = spec.idleCpuCores;
+        memory = spec.idleMemoryBytes;
+        const int replicas = serving_[w];
         if (pod.ready(now) && replicas > 0) {
-          cpu = std::max(cpu, spec->cpu.at(t) / replicas);
-          memory = std::max(memory, spec->memory.at(t) / replicas);
+          cpu = std::max(cpu, cpuDemand_[w] / replicas);
+          memory = std::max(memory, memoryDemand_[w] / replicas);
         }
       }
       const auto& limits = pod.container.resources;
@@ -93,32 +103,40 @@ void FleetModel::integrate(double dt, SimTime now) {
         }
       }
       pod.counters.memoryBytes = memory;
-      wanted[i] = granted;
-      wantedOnNode[pod.node] += granted;
+      wanted_[i] = granted;
+      if (pod.nodeIndex >= 0) nodeCpu_[static_cast<std::size_t>(pod.nodeIndex)] += granted;
     }
-    for (auto& node : cluster.nodes()) {
-      const double asked = wantedOnNode[node.name] + kNodeOverheadCores;
-      const double cores = std::ceil(node.capacity.cpuCores);
-      // More asked than the node has: everyone gets the same share of what they asked.
-      const double share = asked > cores ? cores / asked : 1.0;
-      double memory = kNodeOverheadMemoryBytes;
-      for (std::size_t i = 0; i < cluster.pods().size(); ++i) {
-        PodState& pod = cluster.pods()[i];
-        if (pod.node != node.name) continue;
-        if (!pod.running(now)) {
-          pod.counters.cpuCores = 0;
-          continue;
-        }
-        const double rate = wanted[i] * share;
-        pod.counters.cpuCores = rate;
-        pod.counters.cpuNs += rate * dt * 1e9;
-        if (share < 1.0) pod.counters.pressureSomeUs += (1.0 - share) * dt * 1e6;
-        memory += pod.counters.memoryBytes + kPauseMemoryBytes;
+    // More asked of a node than it has: everyone there gets the same share of what they asked.
+    nodeShare_.assign(nodes.size(), 1.0);
+    nodeMemory_.assign(nodes.size(), kNodeOverheadMemoryBytes);
+    for (std::size_t n = 0; n < nodes.size(); ++n) {
+      const double asked = nodeCpu_[n] + kNodeOverheadCores;
+      const double cores = std::ceil(nodes[n].capacity.cpuCores);
+      if (asked > cores) nodeShare_[n] = cores / asked;
+    }
+    for (std::size_t i = 0; i < pods.size(); ++i) {
+      PodState& pod = pods[i];
+      if (pod.nodeIndex < 0) continue;
+      const auto n = static_cast<std::size_t>(pod.nodeIndex);
+      if (!pod.running(now)) {
+        pod.counters.cpuCores = 0;
+        continue;
       }
+      const double share = nodeShare_[n];
+      const double rate = wanted_[i] * share;
+      pod.counters.cpuCores = rate;
+      pod.counters.cpuNs += rate * dt * 1e9;
+      if (share < 1.0) pod.counters.pressureSomeUs += (1.0 - share) * dt * 1e6;
+      nodeMemory_[n] += pod.counters.memoryBytes + kPauseMemoryBytes;
+    }
+    for (std::size_t n = 0; n < nodes.size(); ++n) {
+      NodeState& node = nodes[n];
+      const double asked = nodeCpu_[n] + kNodeOverheadCores;
+      const double cores = std::ceil(node.capacity.cpuCores);
       const double busy = std::min(asked, cores);
       node.busyNs += busy * dt * 1e9;
       node.idleNs += (cores - busy) * dt * 1e9;
-      node.memoryUsedBytes = std::min(memory, node.capacity.memoryBytes);
+      node.memoryUsedBytes = std::min(nodeMemory_[n], node.capacity.memoryBytes);
     }
   }
 }

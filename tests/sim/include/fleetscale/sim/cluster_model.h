@@ -90,6 +90,8 @@ struct PodState {
   std::string templateHash;  // of the workload template the pod was made from
   int ordinal = -1;          // StatefulSet pods
   std::string node;          // "" while unscheduled (Pending)
+  int nodeIndex = -1;        // the node's index in the cluster's nodes, once bound
+  int specIndex = -1;        // its workload's index in the scenario's workloads; -1 for system pods
   std::string podIp;
   ContainerTemplate container;
   QosClass qos = QosClass::kBestEffort;
@@ -118,6 +120,7 @@ struct WorkloadObject {
   ContainerTemplate container;
   std::string templateHash;
   std::string ownerUid;  // the ReplicaSet's uid (Deployments) or the object's uid
+  int specIndex = -1;    // the scenario's workload it was made from
 
   std::string name() const { return object["metadata"]["name"].get<std::string>(); }
   std::string namespaceName() const { return object["metadata"]["namespace"].get<std::string>(); }
@@ -141,7 +144,9 @@ class ClusterModel {
   int index() const { return index_; }
 
   // Runs the controllers: creates or removes pods to match each workload's replicas, binds
-  // Pending pods to nodes with room, and refreshes workload status. Does nothing while dead.
+  // Pending pods to nodes with room, and refreshes workload status. Does nothing while dead,
+  // and nothing between changes: until a write, a revival, a pod waiting for a node or a pod's
+  // next stage (running, Ready) the controllers would find everything as it was.
   void advance(SimTime now);
 
   // A dead cluster keeps its state but runs nothing; on revival every running pod goes
@@ -203,6 +208,8 @@ class ClusterModel {
   bool alive_ = true;
   std::uint64_t resourceVersion_ = 1000;
   std::uint64_t statusVersion_ = 0;  // resourceVersion_ when statuses were last recomputed
+  bool dirty_ = true;  // a write or a revival since the last advance, or a Pending pod
+  std::optional<SimTime> nextChange_;  // the earliest pod stage change still to come
   std::vector<NodeState> nodes_;
   std::vector<PodState> pods_;
   std::map<Key, WorkloadObject> workloads_;

@@ -53,6 +53,11 @@ class FleetModel {
   std::vector<ClusterModel> clusters_;
   SimTime last_{0};
   bool started_ = false;
+  // Scratch space of integrate(), kept so a step allocates nothing: per workload, per pod and
+  // per node of the cluster at hand.
+  std::vector<double> cpuDemand_, memoryDemand_;
+  std::vector<int> serving_;
+  std::vector<double> wanted_, nodeCpu_, nodeShare_, nodeMemory_;
 };
 
 }  // namespace fleetscale::sim
