@@ -14,7 +14,9 @@ using aggregator::scaling::ReadyCondition;
 using aggregator::scaling::Resource;
 
 HpaBaseline::HpaBaseline(const Scenario& scenario, BaselineOptions options)
-    : options_(options), nextSync_(fromSeconds(options.syncOffsetSeconds)) {
+    : options_(options),
+      nextScrape_(fromSeconds(options.scrapePhaseSeconds)),
+      nextSync_(fromSeconds(options.scrapePhaseSeconds + options.syncOffsetSeconds)) {
   // The very policy the aggregator would get (kubeconfig paths are not read when parsing).
   std::vector<PolicyCluster> clusters;
   for (const auto& cluster : scenario.clusters) clusters.push_back({cluster.name, "unused", ""});

@@ -1,6 +1,7 @@
 #include "fleetscale/sim/sim_app.h"
 
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
@@ -14,6 +15,7 @@
 #include "fleetscale/sim/fleet_simulator.h"
 #include "fleetscale/sim/node_writer.h"
 #include "fleetscale/sim/status_view.h"
+#include "fleetscale/sim/virtual_engine.h"
 
 namespace fleetscale::sim {
 namespace {
@@ -31,6 +33,8 @@ struct RunOptions {
   bool noAgents = false;
   bool noAggregator = false;
   std::string baseline;
+  bool virtualTime = false;
+  std::string seriesInterval;
 };
 
 // One line per workload: demand, ready capacity and replicas per cluster.
@@ -52,6 +56,79 @@ std::string statusLine(const nlohmann::json& state) {
   return out;
 }
 
+double cpuSecondsOfThisProcess() {
+  rusage self{};
+  ::getrusage(RUSAGE_SELF, &self);
+  auto seconds = [](const timeval& tv) {
+    return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6;
+  };
+  return seconds(self.ru_utime) + seconds(self.ru_stime);
+}
+
+// The scenario on a simulated clock, in this process: no servers, no agents, no aggregator.
+int runVirtual(const RunOptions& options, Scenario scenario) {
+  if (!options.aggregator.empty() || !options.readyFile.empty() || !options.stateDir.empty()) {
+    std::cerr << "fleetscale-sim: --virtual-time starts no processes and no servers: "
+                 "--aggregator, --ready-file and --state-dir do not apply\n";
+    return 2;
+  }
+  if (options.noAgents) scenario.agents.enabled = false;
+  if (options.noAggregator) scenario.aggregator.enabled = false;
+  VirtualOptions virtualOptions;
+  virtualOptions.hpaBaseline = options.baseline == "hpa";
+  if (!options.duration.empty()) {
+    auto duration = parseDuration(options.duration);
+    if (!duration || duration->count() <= 0) {
+      std::cerr << "fleetscale-sim: --duration: "
+                << (duration ? "must be positive in virtual time" : duration.error().message)
+                << "\n";
+      return 2;
+    }
+    virtualOptions.durationSeconds = std::chrono::duration<double>(*duration).count();
+  }
+  double seriesEvery = 0;
+  if (!options.seriesInterval.empty()) {
+    auto every = parseDuration(options.seriesInterval);
+    if (!every) {
+      std::cerr << "fleetscale-sim: --report-series-interval: " << every.error().message << "\n";
+      return 2;
+    }
+    seriesEvery = std::chrono::duration<double>(*every).count();
+  }
+  const auto wallStart = std::chrono::steady_clock::now();
+  const double cpuStart = cpuSecondsOfThisProcess();
+  auto engine = VirtualEngine::create(scenario, virtualOptions);
+  if (!engine) {
+    std::cerr << "fleetscale-sim: " << engine.error().message << "\n";
+    return 2;
+  }
+  std::cout << "fleetscale-sim: scenario '" << scenario.name << "' in virtual time, "
+            << scenario.clusters.size() << " clusters, scaled by "
+            << (virtualOptions.hpaBaseline ? "the HPA-like baseline" : "the aggregator's pipeline")
+            << "\n"
+            << std::flush;
+  (*engine)->run();
+  const double wall =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - wallStart).count();
+  const double cpu = cpuSecondsOfThisProcess() - cpuStart;
+  nlohmann::json report = (*engine)->reportJson(seriesEvery);
+  const double simulated = report.value("duration_seconds", 0.0);
+  report["cost"] = {{"wall_seconds", wall},
+                    {"simulator_cpu_seconds", cpu},
+                    {"simulated_seconds", simulated},
+                    {"speedup", wall > 0 ? simulated / wall : 0.0}};
+  std::cout << "\n" << reportTable((*engine)->report());
+  std::printf("\nCost: %.0f simulated seconds in %.1f s wall (%.0fx), %.1f CPU seconds\n",
+              simulated, wall, wall > 0 ? simulated / wall : 0.0, cpu);
+  if (!options.reportJson.empty()) {
+    if (Status status = writeFileAtomic(options.reportJson, report.dump(2) + "\n"); !status) {
+      std::cerr << "fleetscale-sim: --report-json: " << status.message() << "\n";
+      return 1;
+    }
+  }
+  return 0;
+}
+
 int run(const RunOptions& options) {
   auto log = componentLogger("sim");
   auto scenario = loadScenario(options.scenario);
@@ -59,6 +136,7 @@ int run(const RunOptions& options) {
     std::cerr << "fleetscale-sim: " << scenario.error().message << "\n";
     return 2;
   }
+  if (options.virtualTime) return runVirtual(options, std::move(*scenario));
   SimulatorOptions simOptions;
   simOptions.stateDir = options.stateDir;
   simOptions.binDir = options.binDir;
@@ -245,6 +323,14 @@ int simMain(int argc, char** argv) {
                    "hpa: scale the autoscaled workloads as Kubernetes' HPA would (15 s metrics, "
                    "15 s sync), the aggregator only observing")
       ->check(CLI::IsMember({"hpa"}));
+  runCommand->add_option("--report-series-interval", runOptions.seriesInterval,
+                         "with --virtual-time: keep one sample per this interval in the report's "
+                         "series (the figures use every sample); default: every sample");
+  runCommand->add_flag(
+      "--virtual-time", runOptions.virtualTime,
+      "run on a simulated clock in this process, as fast as it goes: the fleet model, the agents' "
+      "samples derived from it, the aggregator's pipeline, placement and health logic (or the "
+      "HPA-like baseline); no servers, agents or aggregator processes");
   runCommand
       ->add_option("--status-interval", runOptions.statusInterval,
                    "print workload status this often (0 = never)")

@@ -26,6 +26,9 @@ struct BaselineOptions {
   // Where the sync falls between two scrapes: they are not aligned in a real cluster, so the
   // data a sync uses is on average half a resolution old.
   double syncOffsetSeconds = 7.5;
+  // When the first scrape happens (simulated seconds): metrics-server's phase against the load.
+  // Real time starts the baseline whenever its thread does; virtual time picks the mean phase.
+  double scrapePhaseSeconds = 0;
 };
 
 struct BaselineWrite {
