@@ -67,7 +67,7 @@ double LoadCurve::at(double t) const {
       break;
     }
     case Kind::kRecorded: {
-      double time = t;
+      double time = t + phase;
       if (loop && points.size() >= 2) {
         const double first = points.front().seconds;
         const double length = points.back().seconds - first;

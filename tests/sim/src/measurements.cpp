@@ -190,6 +190,34 @@ std::vector<FailoverResult> findFailovers(const Timeline& timeline, const std::s
   return results;
 }
 
+// Nearest-rank percentile of sorted values; absent when there are none.
+std::optional<double> percentile(const std::vector<double>& sorted, double share) {
+  if (sorted.empty()) return std::nullopt;
+  const auto rank = static_cast<std::size_t>(std::ceil(share * static_cast<double>(sorted.size())));
+  return sorted[std::max<std::size_t>(rank, 1) - 1];
+}
+
+RiseSummary summarizeRises(const std::vector<LoadChange>& changes) {
+  RiseSummary summary;
+  std::vector<double> requests;
+  std::vector<double> ready;
+  for (const auto& change : changes) {
+    if (!change.rise()) continue;
+    ++summary.rises;
+    if (change.firstRequestSeconds) requests.push_back(*change.firstRequestSeconds);
+    if (change.readySeconds) ready.push_back(*change.readySeconds);
+  }
+  std::sort(requests.begin(), requests.end());
+  std::sort(ready.begin(), ready.end());
+  summary.answered = static_cast<int>(requests.size());
+  summary.covered = static_cast<int>(ready.size());
+  summary.firstRequestMedian = percentile(requests, 0.5);
+  summary.firstRequestP90 = percentile(requests, 0.9);
+  summary.readyMedian = percentile(ready, 0.5);
+  summary.readyP90 = percentile(ready, 0.9);
+  return summary;
+}
+
 std::string seconds(std::optional<double> value) {
   if (!value) return "-";
   char text[32];
@@ -271,6 +299,7 @@ Report computeReport(const std::string& scenario, const Timeline& timeline,
       ++w.scaleActionsByCluster[action.cluster];
     }
     w.loadChanges = findLoadChanges(timeline, workload, options);
+    w.riseSummary = summarizeRises(w.loadChanges);
     w.failovers = findFailovers(timeline, workload);
     report.workloads.push_back(std::move(w));
   }
@@ -323,20 +352,29 @@ json reportJson(const Report& report, const Timeline& timeline, double seriesEve
         c["alive"].push_back(replicas.alive);
       }
     }
-    workloads.push_back({{"workload", w.workload},
-                         {"demand_mean_cores", w.demandMeanCores},
-                         {"demand_peak_cores", w.demandPeakCores},
-                         {"ready_capacity_mean_cores", w.capacityMeanCores},
-                         {"under_provisioned_seconds", w.underProvisionedSeconds},
-                         {"under_provisioned_share", w.underProvisionedShare},
-                         {"shortfall_core_seconds", w.shortfallCoreSeconds},
-                         {"slack_share_mean", w.slackShareMean},
-                         {"slack_core_seconds", w.slackCoreSeconds},
-                         {"scale_actions", w.scaleActions},
-                         {"scale_actions_by_cluster", w.scaleActionsByCluster},
-                         {"load_changes", std::move(changes)},
-                         {"failovers", std::move(failovers)},
-                         {"series", std::move(series)}});
+    workloads.push_back(
+        {{"workload", w.workload},
+         {"demand_mean_cores", w.demandMeanCores},
+         {"demand_peak_cores", w.demandPeakCores},
+         {"ready_capacity_mean_cores", w.capacityMeanCores},
+         {"under_provisioned_seconds", w.underProvisionedSeconds},
+         {"under_provisioned_share", w.underProvisionedShare},
+         {"shortfall_core_seconds", w.shortfallCoreSeconds},
+         {"slack_share_mean", w.slackShareMean},
+         {"slack_core_seconds", w.slackCoreSeconds},
+         {"scale_actions", w.scaleActions},
+         {"scale_actions_by_cluster", w.scaleActionsByCluster},
+         {"rises",
+          {{"count", w.riseSummary.rises},
+           {"answered", w.riseSummary.answered},
+           {"covered", w.riseSummary.covered},
+           {"first_request_median_seconds", optionalJson(w.riseSummary.firstRequestMedian)},
+           {"first_request_p90_seconds", optionalJson(w.riseSummary.firstRequestP90)},
+           {"ready_median_seconds", optionalJson(w.riseSummary.readyMedian)},
+           {"ready_p90_seconds", optionalJson(w.riseSummary.readyP90)}}},
+         {"load_changes", std::move(changes)},
+         {"failovers", std::move(failovers)},
+         {"series", std::move(series)}});
   }
   json actions = json::array();
   for (const auto& a : timeline.actions) {
@@ -400,6 +438,13 @@ std::string reportTable(const Report& report) {
       if (w.loadChanges.size() > kShown) {
         out += "  ... and " + std::to_string(w.loadChanges.size() - kShown) +
                " more in the JSON report\n";
+      }
+      const RiseSummary& r = w.riseSummary;
+      if (r.rises > 0) {
+        out += "  rises " + std::to_string(r.rises) + ", answered " + std::to_string(r.answered) +
+               ": first request median " + seconds(r.firstRequestMedian) + ", p90 " +
+               seconds(r.firstRequestP90) + "; ready capacity median " + seconds(r.readyMedian) +
+               ", p90 " + seconds(r.readyP90) + "\n";
       }
     }
     if (!w.failovers.empty()) {

@@ -104,7 +104,9 @@ Status NodeWriter::ensureDirectory(const std::string& hierarchy, const std::stri
   std::string path = hierarchy;
   for (const auto& part : fs::path(relative)) {
     if (part == "/" || part.empty()) continue;
-    path += "/" + part.string();
+    // Appended in two steps: g++ 12 at -O3 flags `"/" + part.string()` with a false -Wrestrict.
+    path += '/';
+    path += part.string();
     std::error_code ec;
     if (fs::is_directory(path, ec)) continue;
     if (!fs::create_directory(path, ec) && ec) return systemError(path, ec.value());

@@ -241,6 +241,9 @@ LoadCurve parseCurve(const YAML::Node& node, const std::string& context,
     }
     curve.interpolate = between == "linear";
     curve.loop = fields.boolean("loop", false);
+    // Where in the recording simulated second 0 falls: workloads can replay different days of
+    // one trace.
+    curve.phase = fields.seconds("offset", 0);
   } else if (type == "sum") {
     curve.kind = LoadCurve::Kind::kSum;
     const YAML::Node parts = fields.get("parts");

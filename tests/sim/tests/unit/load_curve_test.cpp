@@ -68,6 +68,10 @@ TEST(LoadCurveTest, RecordedInterpolatesHoldsAndLoops) {
   recorded.interpolate = true;
   recorded.loop = true;
   EXPECT_DOUBLE_EQ(recorded.at(25), 2);  // 25 -> 5 in a 20 s loop
+  recorded.phase = 10;                   // replay from the recording's 10 s on
+  EXPECT_DOUBLE_EQ(recorded.at(0), 3);
+  EXPECT_DOUBLE_EQ(recorded.at(5), 2);
+  EXPECT_DOUBLE_EQ(recorded.at(15), 2);  // 25 -> 5 in the loop
 }
 
 TEST(LoadCurveTest, NeverNegative) {

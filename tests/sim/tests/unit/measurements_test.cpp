@@ -138,6 +138,12 @@ TEST(MeasurementsTest, ARequestAnEarlierChangeCalledForIsNotTheReactionToTheNext
   ASSERT_TRUE(web.loadChanges[2].firstRequestSeconds);
   EXPECT_DOUBLE_EQ(*web.loadChanges[2].firstRequestSeconds, 0.5);
 
+  // Two rises answered after 1 and 4 s: median (nearest rank) 1 s, p90 4 s.
+  EXPECT_EQ(web.riseSummary.rises, 2);
+  EXPECT_EQ(web.riseSummary.answered, 2);
+  EXPECT_EQ(web.riseSummary.firstRequestMedian, 1.0);
+  EXPECT_EQ(web.riseSummary.firstRequestP90, 4.0);
+
   // Without the capacity per replica nothing tells the rounds apart: the first request that way.
   const WorkloadReport plain = find(computeReport("rounds", scalerInRounds()), "shop/web");
   ASSERT_TRUE(plain.loadChanges[1].firstRequestSeconds);
@@ -247,6 +253,11 @@ TEST(MeasurementsTest, JsonAndTableCarryTheFigures) {
   EXPECT_EQ(json["scale_actions"].size(), 3u);
   EXPECT_EQ(json["faults"][0]["fault"], "kill-cluster");
   EXPECT_FALSE(json.contains("series_every_seconds"));
+  EXPECT_EQ(web["rises"]["count"], 1);
+  EXPECT_EQ(web["rises"]["first_request_median_seconds"], 1.0);
+  EXPECT_EQ(web["rises"]["ready_p90_seconds"], 3.0);
+  EXPECT_TRUE(json["workloads"][0]["rises"]["first_request_median_seconds"].is_null())
+      << "shop/other has no rise";
 
   // A thinned series: one sample per 4 s (t = 0, 4, 8, 12), the figures unchanged.
   const nlohmann::json thin = reportJson(report, timeline, 4);
@@ -257,6 +268,10 @@ TEST(MeasurementsTest, JsonAndTableCarryTheFigures) {
 
   const std::string table = reportTable(report);
   EXPECT_NE(table.find("shop/web"), std::string::npos);
+  EXPECT_NE(table.find("rises 1, answered 1: first request median 1.0 s, p90 1.0 s; ready "
+                       "capacity median 3.0 s, p90 3.0 s"),
+            std::string::npos)
+      << table;
   EXPECT_NE(table.find("5.0 s (33.3%)"), std::string::npos) << table;
   EXPECT_NE(table.find("3 (a 3)"), std::string::npos) << table;
   auto lineWith = [&](const std::string& needle) {

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <map>
+#include <set>
 
 namespace fleetscale::sim {
 namespace {
@@ -150,12 +151,45 @@ TEST(ScenarioTest, RecordedCurveReadsItsCsvRelativeToTheScenario) {
   EXPECT_FALSE(cpu.interpolate);
   EXPECT_DOUBLE_EQ(cpu.at(0), 2.4);   // 1.2 cores, scaled by 2
   EXPECT_DOUBLE_EQ(cpu.at(15), 3.6);  // held at the 10 s point
+  auto offset = parseScenario(
+      "clusters:\n  - name: a\nworkloads:\n  - name: w\n    capacity-per-replica: 1\n"
+      "    load: {cpu: {curve: recorded, file: load.csv, interpolate: hold, offset: 10s}}\n",
+      dir);
+  ASSERT_TRUE(offset) << offset.error().message;
+  EXPECT_DOUBLE_EQ(offset->workloads[0].cpu.at(0), 1.8) << "second 0 replays the 10 s point";
   auto missing = parseScenario(
       "clusters:\n  - name: a\nworkloads:\n  - name: w\n    capacity-per-replica: 1\n"
       "    load: {cpu: {curve: recorded, file: nope.csv}}\n",
       dir);
   ASSERT_FALSE(missing);
   EXPECT_NE(missing.error().message.find("nope.csv"), std::string::npos);
+}
+
+// The week-long trace scenarios replay real time scales: at least a week, two clusters, three
+// workloads, each recorded curve long enough for the whole run from its offset (none falls off
+// the end of its file and holds the last value for days).
+TEST(ScenarioTest, TheWeekScenariosReplayAWeekOfTraceForEachWorkload) {
+  int count = 0;
+  for (const char* name : {"week-nasa", "week-wikipedia", "week-azure", "week-synthetic"}) {
+    ++count;
+    auto scenario = loadScenario(std::string(FLEETSCALE_SCENARIOS_DIR) + "/" + name + ".yaml");
+    ASSERT_TRUE(scenario) << name << ": " << scenario.error().message;
+    EXPECT_GE(scenario->durationSeconds, 7 * 86400) << name;
+    EXPECT_EQ(scenario->clusters.size(), 2u) << name;
+    ASSERT_EQ(scenario->workloads.size(), 3u) << name;
+    std::set<double> offsets;
+    for (const auto& workload : scenario->workloads) {
+      const LoadCurve& cpu = workload.cpu;
+      ASSERT_EQ(cpu.kind, LoadCurve::Kind::kRecorded) << name << " " << workload.name;
+      EXPECT_FALSE(cpu.loop);
+      EXPECT_GE(cpu.points.back().seconds, cpu.phase + scenario->durationSeconds - 3600)
+          << name << " " << workload.name << ": the trace ends before the run does";
+      EXPECT_TRUE(workload.autoscale) << name << " " << workload.name;
+      offsets.insert(cpu.phase);
+    }
+    EXPECT_EQ(offsets.size(), 3u) << name << ": each workload replays its own week";
+  }
+  EXPECT_EQ(count, 4);
 }
 
 TEST(ScenarioTest, AggregatorInstancesAndArgumentPlaceholders) {

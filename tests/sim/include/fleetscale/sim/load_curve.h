@@ -35,7 +35,7 @@ struct LoadCurve {
   double min = 0;                 // diurnal
   double max = 0;                 // diurnal
   double period = 0;              // diurnal
-  double phase = 0;               // diurnal: seconds added to t
+  double phase = 0;               // diurnal; recorded (`offset`): seconds added to t
   double peak = 0;                // spike
   double duration = 0;            // spike
   double every = 0;               // spike repeat period; 0 = once

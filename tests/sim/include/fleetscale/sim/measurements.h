@@ -84,6 +84,19 @@ struct FailoverResult {
                                           // replicas ready again (and at least one)
 };
 
+// The load rises of a workload summed up: how many there were, how many a scale-up answered
+// (firstRequestSeconds), and the median and 90th percentile of the delays over those that have
+// one (nearest rank); absent when none has.
+struct RiseSummary {
+  int rises = 0;
+  int answered = 0;  // with a first replica request
+  int covered = 0;   // with ready capacity >= demand before the run ended
+  std::optional<double> firstRequestMedian;
+  std::optional<double> firstRequestP90;
+  std::optional<double> readyMedian;
+  std::optional<double> readyP90;
+};
+
 struct WorkloadReport {
   std::string workload;
   double demandMeanCores = 0;
@@ -97,6 +110,7 @@ struct WorkloadReport {
   int scaleActions = 0;
   std::map<std::string, int> scaleActionsByCluster;
   std::vector<LoadChange> loadChanges;
+  RiseSummary riseSummary;
   std::vector<FailoverResult> failovers;
 };
 
