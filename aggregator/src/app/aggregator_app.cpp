@@ -270,6 +270,12 @@ int runAggregator(const AggregatorOptions& options) {
     return 1;
   }
   fleet.restoreProgress(*progress);
+  auto nodes = (*store)->loadNodes();
+  if (!nodes) {
+    log->error("store: {}", nodes.error().message);
+    return 1;
+  }
+  fleet.restoreNodes(*nodes);
   WorkloadHistory history(duration_cast<milliseconds>(durations->historyWindow));
   const std::int64_t historySince =
       toUnixMillis(clock.wallNow()) - duration_cast<milliseconds>(durations->historyWindow).count();
