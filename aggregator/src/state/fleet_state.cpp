@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <memory_resource>
 #include <unordered_set>
 
 namespace fleetscale::aggregator {
@@ -585,13 +586,22 @@ FleetSnapshot FleetState::snapshot(WallTime now) const {
   std::vector<NodeContribution> contributions;
   // Every pod of every node, then one per (cluster, pod): a pod two nodes report (a node
   // renamed, two agents on one host) counts once, from the freshest report.
+  // The keys and the index live in one arena for the call: a pod costs no allocation of its own.
+  std::pmr::monotonic_buffer_resource arena;
   struct Candidate {
     std::uint32_t workloadId;
-    std::string key;  // cluster, pod UID (or name, or container id)
+    std::string_view key;  // cluster, pod UID (or name, or container id), in `arena`
     WallTime lastSeen;
     PodSample pod;
   };
   std::vector<Candidate> candidates;
+  auto keep = [&arena](std::string_view cluster, std::string_view pod) {
+    auto* text = static_cast<char*>(arena.allocate(cluster.size() + pod.size() + 1, 1));
+    std::copy(cluster.begin(), cluster.end(), text);
+    text[cluster.size()] = '\n';
+    std::copy(pod.begin(), pod.end(), text + cluster.size() + 1);
+    return std::string_view(text, cluster.size() + pod.size() + 1);
+  };
   std::unordered_map<std::string_view, std::size_t> podIndex;  // within one node
   const auto nodes = allNodes();
   contributions.reserve(nodes.size());
@@ -618,7 +628,7 @@ FleetSnapshot FleetState::snapshot(WallTime now) const {
       if (podKey.empty()) podKey = record.id();  // no pod (a VM container): its own replica
       auto [it, inserted] = podIndex.try_emplace(podKey, candidates.size());
       if (inserted) {
-        Candidate candidate{record.workloadId(), nodeKey(node->cluster, podKey), node->lastSeen,
+        Candidate candidate{record.workloadId(), keep(node->cluster, podKey), node->lastSeen,
                             PodSample{}};
         PodSample& pod = candidate.pod;
         pod.cluster = node->cluster;
@@ -632,7 +642,7 @@ FleetSnapshot FleetState::snapshot(WallTime now) const {
     }
     for (std::size_t i = first; i < candidates.size(); ++i) candidates[i].pod.finish();
   }
-  std::unordered_map<std::string_view, std::size_t> best;
+  std::pmr::unordered_map<std::string_view, std::size_t> best(&arena);
   best.reserve(candidates.size());
   for (std::size_t i = 0; i < candidates.size(); ++i) {
     auto [it, inserted] = best.try_emplace(candidates[i].key, i);
