@@ -35,6 +35,8 @@ struct ApiError {
 };
 
 // The outcome of an API operation: an object, or an error.
+// NOLINTNEXTLINE(bugprone-exception-escape): clang-tidy 14 reports the implicit noexcept move of
+// nlohmann::json members as throwing; nlohmann::json's move constructor is noexcept.
 struct ApiResult {
   std::optional<ApiError> error;
   nlohmann::json object;
@@ -111,6 +113,7 @@ struct PodState {
 };
 
 // A Deployment or StatefulSet as stored, plus what the controllers derive from it.
+// NOLINTNEXTLINE(bugprone-exception-escape): as ApiResult's (nlohmann::json's move is noexcept).
 struct WorkloadObject {
   WorkloadKind kind = WorkloadKind::kDeployment;
   nlohmann::json object;  // full object with kind and apiVersion
