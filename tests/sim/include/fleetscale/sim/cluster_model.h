@@ -34,9 +34,9 @@ struct ApiError {
   nlohmann::json details = nlohmann::json::object();
 };
 
-// The outcome of an API operation: an object, or an error.
-// NOLINTNEXTLINE(bugprone-exception-escape): clang-tidy 14 reports the implicit noexcept move of
-// nlohmann::json members as throwing; nlohmann::json's move constructor is noexcept.
+// The outcome of an API operation: an object, or an error. (clang-tidy 14 takes the implicit
+// noexcept move of nlohmann::json members for throwing; nlohmann::json's move is noexcept.)
+// NOLINTNEXTLINE(bugprone-exception-escape)
 struct ApiResult {
   std::optional<ApiError> error;
   nlohmann::json object;
