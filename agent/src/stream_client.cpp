@@ -12,7 +12,7 @@
 
 namespace fleetscale::agent {
 namespace asio = boost::asio;
-using tcp = asio::ip::tcp;
+using asio::ip::tcp;
 
 struct StreamClient::Connection {
   explicit Connection(asio::io_context& io, std::uint32_t maxFrameBytes)

@@ -23,7 +23,7 @@
 
 namespace fleetscale::aggregator {
 namespace asio = boost::asio;
-using tcp = asio::ip::tcp;
+using asio::ip::tcp;
 
 namespace {
 

@@ -285,7 +285,15 @@ FleetSimulator::FleetSimulator(Scenario scenario, SimulatorOptions options, cons
   if (!options_.externalAggregator.empty()) scenario_.aggregator.enabled = false;
 }
 
-FleetSimulator::~FleetSimulator() { stop(); }
+FleetSimulator::~FleetSimulator() {
+  // stop() may throw (a thread that cannot be joined, a report it cannot build); a destructor
+  // must not, so the failure is logged.
+  try {
+    stop();
+  } catch (const std::exception& e) {
+    componentLogger("sim")->error("stopping the simulated fleet failed: {}", e.what());
+  }
+}
 
 const ClusterEndpoints* FleetSimulator::findEndpoints(const std::string& cluster) const {
   for (const auto& endpoints : endpoints_) {

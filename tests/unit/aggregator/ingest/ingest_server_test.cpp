@@ -8,6 +8,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
+#include <optional>
 #include <thread>
 
 #include "fleetscale/agent/batch_queue.h"
@@ -23,7 +24,7 @@ namespace fleetscale::aggregator {
 namespace {
 
 namespace asio = boost::asio;
-using tcp = asio::ip::tcp;
+using asio::ip::tcp;
 using std::chrono::milliseconds;
 
 // A blocking test client speaking the wire protocol by hand.
@@ -136,6 +137,10 @@ class IngestServerTest : public ::testing::Test {
   prometheus::Registry registry_;
   IngestMetrics metrics_{registry_};
   StoreMetrics storeMetrics_{registry_};
+  // A store outlives the I/O threads TearDown joins: stop() closes connections asynchronously,
+  // and each close records an event in the store.
+  std::optional<testing::TempDir> storeDir_;
+  std::unique_ptr<SqliteStore> store_;
   std::unique_ptr<IngestServer> server_;
   std::vector<std::unique_ptr<IngestServer>> retired_;
   FleetState restartedFleet_;
@@ -572,14 +577,15 @@ TEST_F(IngestServerTest, AFloodingAgentIsSlowedToItsFrameAllowance) {
 }
 
 TEST_F(IngestServerTest, AcksOnlyWhatTheStoreHasMadeDurable) {
-  testing::TempDir dir;
+  storeDir_.emplace();
   SqliteStoreOptions storeOptions;
-  storeOptions.stateDir = dir.path();
+  storeOptions.stateDir = storeDir_->path();
   storeOptions.commitInterval = milliseconds(200);
-  auto store = SqliteStore::open(storeOptions, &storeMetrics_, clock_);
-  ASSERT_TRUE(store.ok());
-  restart(defaultOptions(), store->get());
-  (*store)->setCommitListener(
+  auto opened = SqliteStore::open(storeOptions, &storeMetrics_, clock_);
+  ASSERT_TRUE(opened.ok());
+  store_ = std::move(*opened);
+  restart(defaultOptions(), store_.get());
+  store_->setCommitListener(
       [this](const std::vector<AgentProgress>& p) { server_->progressDurable(p); });
   RawAgent agent(server_->port());
   EXPECT_EQ(ackAfterHello(agent, "durable"), 0u);
@@ -590,7 +596,7 @@ TEST_F(IngestServerTest, AcksOnlyWhatTheStoreHasMadeDurable) {
     ASSERT_TRUE(reply && reply->has_ack());
     acked = reply->ack().sequence();
     // Whatever is acked is already in the database.
-    auto progress = (*store)->loadProgress();
+    auto progress = store_->loadProgress();
     ASSERT_TRUE(progress.ok() && progress->size() == 1u);
     EXPECT_GE((*progress)[0].lastSequence, acked);
   }
@@ -598,9 +604,9 @@ TEST_F(IngestServerTest, AcksOnlyWhatTheStoreHasMadeDurable) {
   ASSERT_TRUE(testing::waitFor([&] { return !fleet_.nodes(clock_.wallNow()).front().connected; }));
   RawAgent again(server_->port());
   EXPECT_EQ(ackAfterHello(again, "durable"), 3u) << "hello-ack reports the durable sequence";
-  (*store)->setCommitListener(nullptr);
+  store_->setCommitListener(nullptr);
   server_->stop();
-  (*store)->flush();
+  store_->flush();
 }
 
 class IngestTlsTest : public IngestServerTest, public ::testing::WithParamInterface<bool> {};
