@@ -127,8 +127,8 @@ class E2eAgentRestartTest : public ::testing::Test {
     }
     // Decisions are stored when their outcome changes and every 30 s: wait for one made under
     // the faults.
-    const std::string query = "/api/v1/decisions?namespace=shop&workload=checkout&since=" +
-                              std::to_string(fromUnixMs_);
+    const std::string query =
+        "/api/v1/decisions?namespace=shop&workload=checkout&since=" + std::to_string(fromUnixMs_);
     json decisions;
     ASSERT_TRUE(testing::waitFor(
         [&] {
@@ -175,7 +175,7 @@ class E2eAgentRestartTest : public ::testing::Test {
   }
 
   std::unique_ptr<E2eFleet> fleet_;
-  double from_ = 0;            // simulator seconds when the fleet was steady
+  double from_ = 0;              // simulator seconds when the fleet was steady
   std::int64_t fromUnixMs_ = 0;  // the same, wall clock
 };
 
