@@ -207,6 +207,9 @@ nlohmann::json onceJson(const std::string& node, const v1::SampleBatch& batch) {
                          {"memory_working_set_bytes", sample.memory_working_set_bytes()}};
     entry["cpu_cores"] = sample.has_cpu_cores() ? nlohmann::json(sample.cpu_cores()) : nullptr;
     if (sample.has_cpu_limit_cores()) entry["cpu_limit_cores"] = sample.cpu_limit_cores();
+    if (sample.has_cpu_throttled_seconds_per_second()) {
+      entry["cpu_throttled_seconds_per_second"] = sample.cpu_throttled_seconds_per_second();
+    }
     if (sample.has_memory_limit_bytes()) entry["memory_limit_bytes"] = sample.memory_limit_bytes();
     const auto& meta = sample.metadata();
     const auto text = [&](const char* key, const std::string& value) {

@@ -13,6 +13,7 @@
 #include "fleetscale/agent/cgroup_layout.h"
 #include "fleetscale/agent/cgroup_parsers.h"
 #include "fleetscale/agent/cgroup_reader.h"
+#include "fleetscale/aggregator/state/rollup.h"
 #include "fleetscale/shared/text.h"
 #include "fleetscale/testing/process.h"
 #include "fleetscale/testing/temp_dir.h"
@@ -127,6 +128,57 @@ TEST(RealCgroupTest, OnceReportsTheKernelsCpuRateWithin15Percent) {
   EXPECT_NEAR((*found)["cpu_limit_cores"].get<double>(), 0.5, 1e-9);
   EXPECT_LE((*found)["memory_working_set_bytes"].get<std::uint64_t>(),
             (*found)["memory_usage_bytes"].get<std::uint64_t>());
+}
+
+// Issue 14: a replica at its CPU limit reports usage = limit, which hides what it wants. Two
+// busy threads capped at half a core want two cores; the throttling-aware estimate (usage plus
+// throttled seconds per second, aggregator/state/rollup.h) must see about that much.
+TEST(RealCgroupTest, ThrottlingAwareDemandOfACappedTwoThreadBurnerIsAboutTwoCores) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to create cgroups";
+  auto layout = detectLayout("/proc/self/mountinfo", "/sys/fs/cgroup", "/");
+  if (!layout) GTEST_SKIP() << "no usable cgroup hierarchy: " << layout.error().message;
+  if (layout->version == CgroupVersion::kV1 && (layout->cpu.empty() || layout->cpuacct.empty())) {
+    GTEST_SKIP() << "cgroup v1 without cpu and cpuacct controllers";
+  }
+  // Each thread fits on a CPU of its own only where there are two.
+  const double demand = std::min(2.0, static_cast<double>(::sysconf(_SC_NPROCESSORS_ONLN)));
+  const std::string id = randomId();
+  const std::string relative =
+      "/fleetscale-test-" + std::to_string(::getpid()) + ".slice/docker-" + id + ".scope";
+  RealCgroup cgroup(*layout, relative);
+  if (layout->version == CgroupVersion::kV2) {
+    testing::writeFile(layout->unified + relative + "/cpu.max", "50000 100000");
+  } else {
+    std::ofstream(layout->cpu + relative + "/cpu.cfs_quota_us") << "50000";
+  }
+  std::string join;
+  for (const auto& dir : cgroup.dirs()) {
+    if (dir.find(cgroup.parent() + "/docker-") != std::string::npos)
+      join += "echo $$ > " + dir + "/cgroup.procs; ";
+  }
+  testing::Process burner("/bin/sh",
+                          {"-c", join + "while :; do :; done & while :; do :; done; wait"});
+  ASSERT_TRUE(testing::waitFor([&] { return kernelUsageNs(*layout, relative) > 100'000'000; }))
+      << "burner never ran in the cgroup: " << burner.errors();
+
+  auto result = testing::runCommand(testing::binaryPath("fleetscale-agent"),
+                                    {"--once", "--interval", "2s", "--node", "root-test"});
+  burner.stop(SIGKILL);
+  ASSERT_EQ(result.status, 0) << result.errors;
+  auto json = nlohmann::json::parse(result.output);
+  const nlohmann::json* found = nullptr;
+  for (const auto& container : json["containers"]) {
+    if (container["id"] == id) found = &container;
+  }
+  ASSERT_NE(found, nullptr) << "agent did not find the container: " << result.output;
+  const double usage = (*found)["cpu_cores"].get<double>();
+  ASSERT_TRUE((*found).contains("cpu_throttled_seconds_per_second")) << found->dump();
+  const double throttled = (*found)["cpu_throttled_seconds_per_second"].get<double>();
+  const double limit = (*found)["cpu_limit_cores"].get<double>();
+  const double estimate = aggregator::estimateCpuDemandCores(usage, throttled, limit);
+  EXPECT_NEAR(usage, 0.5, 0.1) << "usage hides the demand at the limit";
+  EXPECT_NEAR(estimate, demand, 0.2 * demand)
+      << "usage " << usage << " + throttled " << throttled << " = " << estimate << " cores";
 }
 
 struct RealLayout {

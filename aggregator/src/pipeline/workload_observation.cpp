@@ -7,7 +7,8 @@ namespace fleetscale::aggregator {
 using namespace scaling;
 
 WorkloadObservation buildObservation(const WorkloadSnapshot& workload, std::int32_t currentReplicas,
-                                     WallTime sampledAt, std::chrono::milliseconds window) {
+                                     WallTime sampledAt, std::chrono::milliseconds window,
+                                     CpuDemand cpuDemand) {
   WorkloadObservation observation;
   observation.currentReplicas = currentReplicas;
   for (const auto& sample : workload.pods) {
@@ -26,9 +27,11 @@ WorkloadObservation buildObservation(const WorkloadSnapshot& workload, std::int3
       pod.memoryRequestMilli = std::llround(sample.memoryRequestBytes) * 1000;
     }
     if (!sample.stale && !sample.late) {
-      if (isPresent(sample.cpuUsageCores)) {
+      const double cpu =
+          cpuDemand == CpuDemand::kUsage ? sample.cpuUsageCores : sample.cpuDemandCores;
+      if (isPresent(cpu)) {
         observation.metrics[Resource::kCpu][pod.name] =
-            PodMetric{std::llround(sample.cpuUsageCores * 1000.0), sampledAt, window};
+            PodMetric{std::llround(cpu * 1000.0), sampledAt, window};
       }
       observation.metrics[Resource::kMemory][pod.name] =
           PodMetric{std::llround(sample.memoryUsageBytes) * 1000, sampledAt, window};

@@ -241,7 +241,7 @@ class Parser {
                           const scaling::WorkloadPolicy& defaults) const {
     allowOnly(node, path,
               {"namespace", "name", "kind", "minReplicas", "maxReplicas", "metrics", "behavior",
-               "clusters"});
+               "clusters", "demand"});
     WorkloadConfig workload;
     workload.policy = defaults;
     workload.namespaceName = string(node["namespace"], path + ".namespace", true);
@@ -268,6 +268,7 @@ class Parser {
     for (std::size_t i = 0; i < metrics.size(); ++i) {
       policy.metrics.push_back(metric(metrics[i], path + ".metrics[" + std::to_string(i) + "]"));
     }
+    if (node["demand"]) policy.cpuDemand = cpuDemand(node["demand"], path + ".demand");
     if (node["behavior"]) {
       const auto behavior = node["behavior"];
       allowOnly(behavior, path + ".behavior", {"scaleUp", "scaleDown"});
@@ -337,7 +338,8 @@ class Parser {
     if (!node.IsDefined()) return policy;
     allowOnly(node, "defaults",
               {"tolerance", "cpuInitializationPeriod", "initialReadinessDelay",
-               "downscaleStabilization"});
+               "downscaleStabilization", "demand"});
+    if (node["demand"]) policy.cpuDemand = cpuDemand(node["demand"], "defaults.demand");
     if (node["tolerance"]) {
       const double tolerance = number(node["tolerance"], "defaults.tolerance", 0, 10);
       policy.calculator.tolerances = scaling::Tolerances{tolerance, tolerance};
@@ -357,6 +359,14 @@ class Parser {
               .count());
     }
     return policy;
+  }
+
+  scaling::CpuDemand cpuDemand(const YAML::Node& node, const std::string& path) const {
+    const std::string value = string(node, path, true);
+    for (const auto mode : {scaling::CpuDemand::kUsage, scaling::CpuDemand::kThrottlingAware}) {
+      if (value == scaling::cpuDemandName(mode)) return mode;
+    }
+    fail(node, path, "must be usage or throttling-aware");
   }
 
  private:

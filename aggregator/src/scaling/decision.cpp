@@ -53,6 +53,10 @@ void step(Decision& decision, std::string rule, std::int32_t before, std::int32_
 
 }  // namespace
 
+std::string_view cpuDemandName(CpuDemand demand) {
+  return demand == CpuDemand::kUsage ? "usage" : "throttling-aware";
+}
+
 std::vector<ClusterDemand> demandByCluster(const WorkloadObservation& observation) {
   std::map<std::string, ClusterDemand> byCluster;
   auto usageOf = [&](Resource resource, const std::string& pod) -> double {

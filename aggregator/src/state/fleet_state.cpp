@@ -91,6 +91,7 @@ class ContainerRecord {
     ContainerContribution c;
     c.cpuUsageCores = metrics.cpuCores;
     c.cpuThrottledCores = metrics.cpuThrottledSecondsPerSecond;
+    c.cpuLimitCores = metrics.cpuLimitCores;
     c.cpuRequestCores = cpuRequestCores_;
     c.memoryUsageBytes = static_cast<double>(metrics.memoryWorkingSetBytes);
     c.memoryRequestBytes =

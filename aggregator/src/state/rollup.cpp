@@ -24,6 +24,14 @@ bool isLate(WallTime lastSeen, double intervalSeconds, WallTime now) {
   return silentFor(kLateTicks, lastSeen, intervalSeconds, now);
 }
 
+double estimateCpuDemandCores(double usageCores, double throttledCores, double limitCores) {
+  if (!isPresent(usageCores) || !isPresent(throttledCores) || throttledCores <= 0) {
+    return usageCores;
+  }
+  const bool capped = !isPresent(limitCores) || usageCores >= kCappedShareOfLimit * limitCores;
+  return capped ? usageCores + throttledCores : usageCores;
+}
+
 void PodSample::add(const ContainerContribution& c) {
   if (!c.listed) {
     unlisted_.push_back(c);
@@ -32,6 +40,7 @@ void PodSample::add(const ContainerContribution& c) {
   // A figure missing from any container makes the pod's sum missing (NaN propagates).
   cpuUsageCores += c.cpuUsageCores;
   if (isPresent(c.cpuThrottledCores)) cpuThrottledCores += c.cpuThrottledCores;
+  cpuDemandCores += estimateCpuDemandCores(c.cpuUsageCores, c.cpuThrottledCores, c.cpuLimitCores);
   cpuRequestCores += c.cpuRequestCores;
   memoryUsageBytes += c.memoryUsageBytes;
   memoryRequestBytes += c.memoryRequestBytes;

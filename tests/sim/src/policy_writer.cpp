@@ -61,6 +61,7 @@ std::string aggregatorPolicyYaml(const Scenario& scenario,
       node["metrics"].push_back(utilizationMetric("memory", *autoscale.memoryUtilization));
     }
     if (!autoscale.behaviorYaml.empty()) node["behavior"] = YAML::Load(autoscale.behaviorYaml);
+    if (!autoscale.demand.empty()) node["demand"] = autoscale.demand;
     root["workloads"].push_back(node);
   }
   YAML::Emitter out;

@@ -411,6 +411,12 @@ AutoscaleSpec parseAutoscale(const YAML::Node& node, const std::string& context,
     }
     perCluster.finish();  // a cluster the workload does not run in is an unknown key
   }
+  if (fields.has("demand")) {
+    autoscale.demand = fields.string("demand", "");
+    if (autoscale.demand != "usage" && autoscale.demand != "throttling-aware") {
+      fail(fields.get("demand"), context + ".demand", "expected usage or throttling-aware");
+    }
+  }
   if (fields.has("behavior")) {
     const YAML::Node behavior = fields.get("behavior");
     if (!behavior.IsMap()) fail(behavior, context + ".behavior", "expected a mapping");

@@ -33,6 +33,7 @@ struct RunOptions {
   bool noAgents = false;
   bool noAggregator = false;
   std::string baseline;
+  std::string demand;
   bool virtualTime = false;
   std::string seriesInterval;
 };
@@ -135,6 +136,11 @@ int run(const RunOptions& options) {
   if (!scenario) {
     std::cerr << "fleetscale-sim: " << scenario.error().message << "\n";
     return 2;
+  }
+  if (!options.demand.empty()) {
+    for (auto& workload : scenario->workloads) {
+      if (workload.autoscale) workload.autoscale->demand = options.demand;
+    }
   }
   if (options.virtualTime) return runVirtual(options, std::move(*scenario));
   SimulatorOptions simOptions;
@@ -323,6 +329,11 @@ int simMain(int argc, char** argv) {
                    "hpa: scale the autoscaled workloads as Kubernetes' HPA would (15 s metrics, "
                    "15 s sync), the aggregator only observing")
       ->check(CLI::IsMember({"hpa"}));
+  runCommand
+      ->add_option("--demand", runOptions.demand,
+                   "every autoscaled workload's CPU figure: usage (as the HPA) or "
+                   "throttling-aware (usage plus throttled time when capped; the default)")
+      ->check(CLI::IsMember({"usage", "throttling-aware"}));
   runCommand->add_option("--report-series-interval", runOptions.seriesInterval,
                          "with --virtual-time: keep one sample per this interval in the report's "
                          "series (the figures use every sample); default: every sample");

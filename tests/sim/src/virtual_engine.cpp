@@ -531,6 +531,9 @@ void VirtualEngine::Impl::sample(NodeAgent& agent, SimTime t) {
           (pod.counters.throttledNs - previous.throttledNs) / 1e9 / seconds;
     }
     previous = {pod.counters.cpuNs, pod.counters.throttledNs, t, true};
+    // The agent reads the limit from the cgroup's cpu.max (cfs_quota_us) on every tick.
+    if (pod.container.resources.cpuLimit)
+      container.cpuLimitCores = *pod.container.resources.cpuLimit;
     ++it;
     const auto meta = agent.metadata.find(pod.uid);
     // Without the pod in the metadata the agent does not know the workload: the aggregator
@@ -692,7 +695,8 @@ void VirtualEngine::Impl::decideWorkload(const agg::WorkloadConfig& workload,
   if (seen != nullptr) {
     input.observation = agg::buildObservation(
         *seen, 0, fleet.takenAt,
-        std::chrono::duration_cast<std::chrono::milliseconds>(every(timing.decisionSeconds)));
+        std::chrono::duration_cast<std::chrono::milliseconds>(every(timing.decisionSeconds)),
+        workload.policy.cpuDemand);
     if (seen->total.replicasSeen > 0) {
       input.perPod.cpuCores = seen->total.cpuRequestCores / seen->total.replicasSeen;
       input.perPod.memoryBytes = seen->total.memoryRequestBytes / seen->total.replicasSeen;

@@ -12,6 +12,7 @@ PodSample pod(std::string cluster, std::string name, double cpu, double memory) 
   p.ready = true;
   p.containers = 1;
   p.cpuUsageCores = cpu;
+  p.cpuDemandCores = cpu;
   p.cpuRequestCores = 0.5;
   p.memoryUsageBytes = memory;
   p.memoryRequestBytes = 200;
@@ -25,7 +26,8 @@ const WallTime kAt = WallTime(std::chrono::seconds(10));
 TEST(WorkloadObservationTest, PodsPerClusterWithUsageAndRequests) {
   WorkloadSnapshot workload;
   workload.pods = {pod("aws", "web-1", 0.25, 60), pod("gcp", "web-1", 0.3, 70)};
-  const auto observation = buildObservation(workload, 2, kAt, std::chrono::seconds(1));
+  const auto observation =
+      buildObservation(workload, 2, kAt, std::chrono::seconds(1), scaling::CpuDemand::kUsage);
   ASSERT_EQ(observation.pods.size(), 2u) << "same pod name in two clusters = two pods";
   EXPECT_EQ(observation.pods[0].name, "aws/web-1");
   EXPECT_EQ(observation.pods[0].cpuRequestMilli, 500);
@@ -52,7 +54,8 @@ TEST(WorkloadObservationTest, StalePodsAndMissingFiguresStayWithoutMetrics) {
   auto late = pod("gcp", "web-5", 0.4, 5);
   late.late = true;
   workload.pods = {stale, firstTick, noRequest, late};
-  const auto observation = buildObservation(workload, 4, kAt, std::chrono::seconds(1));
+  const auto observation = buildObservation(workload, 4, kAt, std::chrono::seconds(1),
+                                            scaling::CpuDemand::kThrottlingAware);
   ASSERT_EQ(observation.pods.size(), 4u) << "known pods without metrics count as missing";
   EXPECT_EQ(observation.metrics.at(scaling::Resource::kCpu).count("gcp/web-5"), 0u);
   EXPECT_EQ(observation.metrics.at(scaling::Resource::kMemory).count("gcp/web-5"), 0u);
@@ -62,6 +65,27 @@ TEST(WorkloadObservationTest, StalePodsAndMissingFiguresStayWithoutMetrics) {
   EXPECT_EQ(cpu.count("aws/web-4"), 1u);
   EXPECT_FALSE(observation.pods[2].cpuRequestMilli);
   EXPECT_EQ(observation.metrics.at(scaling::Resource::kMemory).count("aws/web-2"), 0u);
+}
+
+// The HPA reads usage; throttling-aware decisions read what the pod wanted (usage plus the time
+// its threads spent throttled at the limit), so a capped replica's figure can exceed its limit.
+TEST(WorkloadObservationTest, TheCpuFigureIsUsageOrDemandAsThePolicySays) {
+  WorkloadSnapshot workload;
+  auto capped = pod("aws", "web-1", 0.5, 60);
+  capped.cpuThrottledCores = 1.5;
+  capped.cpuDemandCores = 2.0;
+  auto idle = pod("aws", "web-2", 0.1, 60);
+  idle.cpuDemandCores = 0.1;
+  workload.pods = {capped, idle};
+  const auto usage =
+      buildObservation(workload, 2, kAt, std::chrono::seconds(1), scaling::CpuDemand::kUsage);
+  EXPECT_EQ(usage.metrics.at(scaling::Resource::kCpu).at("aws/web-1").valueMilli, 500);
+  const auto demand = buildObservation(workload, 2, kAt, std::chrono::seconds(1),
+                                       scaling::CpuDemand::kThrottlingAware);
+  EXPECT_EQ(demand.metrics.at(scaling::Resource::kCpu).at("aws/web-1").valueMilli, 2000);
+  EXPECT_EQ(demand.metrics.at(scaling::Resource::kCpu).at("aws/web-2").valueMilli, 100);
+  EXPECT_EQ(demand.metrics.at(scaling::Resource::kMemory).at("aws/web-1").valueMilli, 60'000)
+      << "memory is what it is";
 }
 
 }  // namespace

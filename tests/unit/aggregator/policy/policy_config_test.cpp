@@ -124,6 +124,40 @@ TEST(PolicyConfigTest, ParsesACompleteFile) {
   EXPECT_FALSE(db->policy.behavior) << "no behavior = legacy normalization";
 }
 
+// Issue 14: decisions read the estimated CPU demand unless a workload (or the defaults) asks
+// for the HPA's figure, usage.
+TEST(PolicyConfigTest, CpuDemandIsThrottlingAwareUnlessUsageIsAsked) {
+  const std::string metrics =
+      "    maxReplicas: 3\n    metrics:\n      - type: Resource\n        resource: {name: cpu, "
+      "target: {type: Utilization, averageUtilization: 50}}\n";
+  auto config =
+      parsePolicyConfig("workloads:\n  - namespace: a\n    name: plain\n" + metrics +
+                            "  - namespace: a\n    name: hpa\n    demand: usage\n" + metrics,
+                        "policy.yaml");
+  ASSERT_TRUE(config) << config.error().message;
+  EXPECT_EQ(config->findWorkload("a", "plain")->policy.cpuDemand,
+            scaling::CpuDemand::kThrottlingAware);
+  EXPECT_EQ(config->findWorkload("a", "hpa")->policy.cpuDemand, scaling::CpuDemand::kUsage);
+  config = parsePolicyConfig(
+      "defaults:\n  demand: usage\nworkloads:\n  - namespace: a\n    "
+      "name: inherits\n" +
+          metrics +
+          "  - namespace: a\n    name: aware\n    demand: "
+          "throttling-aware\n" +
+          metrics,
+      "policy.yaml");
+  ASSERT_TRUE(config) << config.error().message;
+  EXPECT_EQ(config->findWorkload("a", "inherits")->policy.cpuDemand, scaling::CpuDemand::kUsage);
+  EXPECT_EQ(config->findWorkload("a", "aware")->policy.cpuDemand,
+            scaling::CpuDemand::kThrottlingAware);
+  config = parsePolicyConfig(
+      "workloads:\n  - namespace: a\n    name: b\n    demand: psi\n" + metrics, "policy.yaml");
+  ASSERT_FALSE(config);
+  EXPECT_NE(config.error().message.find("workloads[0].demand: must be usage or throttling-aware"),
+            std::string::npos)
+      << config.error().message;
+}
+
 TEST(PolicyConfigTest, ErrorsNameTheLineAndTheField) {
   struct Case {
     std::string yaml;

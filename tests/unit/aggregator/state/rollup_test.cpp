@@ -100,6 +100,36 @@ TEST(RollupTest, ThrottlingSumsOverContainersAndAnAbsentFigureCountsAsNone) {
   EXPECT_DOUBLE_EQ(withSpec.cpuThrottledCores, 0.75);
 }
 
+TEST(RollupTest, DemandAddsThrottlingOnlyWhereTheContainerRanAtItsLimit) {
+  // Capped at half a core, two busy threads: 0.5 used, 1.5 s a second throttled.
+  EXPECT_DOUBLE_EQ(estimateCpuDemandCores(0.5, 1.5, 0.5), 2.0);
+  EXPECT_DOUBLE_EQ(estimateCpuDemandCores(0.46, 0.2, 0.5), 0.66) << "92% of its limit is capped";
+  EXPECT_DOUBLE_EQ(estimateCpuDemandCores(0.2, 0.3, 1.0), 0.2)
+      << "bursts throttled inside a period, idle otherwise: the work got done, demand = usage";
+  EXPECT_DOUBLE_EQ(estimateCpuDemandCores(0.4, kAbsent, kAbsent), 0.4) << "no limit, no figure";
+  EXPECT_DOUBLE_EQ(estimateCpuDemandCores(0.4, 0.6, kAbsent), 1.0)
+      << "only a quota throttles: a limit the agent could not read still capped it";
+  EXPECT_FALSE(isPresent(estimateCpuDemandCores(kAbsent, 0.6, 1.0))) << "no usage, no demand";
+
+  ContainerContribution app;
+  app.cpuUsageCores = 1.0;
+  app.cpuThrottledCores = 0.75;
+  app.cpuLimitCores = 1.0;
+  ContainerContribution sidecar;  // far below its limit: its throttling is latency, not demand
+  sidecar.cpuUsageCores = 0.05;
+  sidecar.cpuThrottledCores = 0.1;
+  sidecar.cpuLimitCores = 0.5;
+  PodSample p;
+  p.add(app);
+  p.add(sidecar);
+  EXPECT_DOUBLE_EQ(p.cpuUsageCores, 1.05);
+  EXPECT_DOUBLE_EQ(p.cpuDemandCores, 1.8);
+  ContainerContribution firstTick;  // no rate yet
+  firstTick.cpuLimitCores = 1.0;
+  p.add(firstTick);
+  EXPECT_FALSE(isPresent(p.cpuDemandCores)) << "missing like the usage sum";
+}
+
 struct WorkloadCase {
   std::string name;
   std::vector<PodSample> pods;

@@ -14,10 +14,12 @@
 namespace fleetscale::aggregator {
 
 // Pods are keyed "<cluster>/<pod>" so the same pod name in two clusters stays two pods. Metrics
-// are stamped `sampledAt` with the agents' tick as their window.
+// are stamped `sampledAt` with the agents' tick as their window. A pod's CPU metric is its usage
+// or, throttling-aware, its estimated demand (PodSample::cpuDemandCores).
 scaling::WorkloadObservation buildObservation(const WorkloadSnapshot& workload,
                                               std::int32_t currentReplicas, WallTime sampledAt,
-                                              std::chrono::milliseconds window);
+                                              std::chrono::milliseconds window,
+                                              scaling::CpuDemand cpuDemand);
 
 // Ready pods per cluster, for placement's make-before-break checks.
 std::map<std::string, std::int32_t> readyPodsByCluster(

@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "fleetscale/aggregator/scaling/behavior.h"
@@ -26,6 +27,11 @@ struct MetricTarget {
   std::string describe() const;         // "cpu utilization 70%", "memory average 256Mi"
 };
 
+// What a pod's CPU figure is in the metric calculation: its usage, as the HPA reads it, or its
+// estimated demand, which sees through a CPU limit (state/rollup.h, estimateCpuDemandCores).
+enum class CpuDemand { kUsage, kThrottlingAware };
+std::string_view cpuDemandName(CpuDemand demand);
+
 struct WorkloadPolicy {
   std::int32_t minReplicas = 1;
   std::int32_t maxReplicas = 1;
@@ -33,6 +39,7 @@ struct WorkloadPolicy {
   std::optional<Behavior> behavior;  // absent = the legacy (pre-behavior) normalization
   CalculatorSettings calculator;     // global tolerance and CPU readiness periods
   std::int32_t downscaleStabilizationSeconds = 300;
+  CpuDemand cpuDemand = CpuDemand::kThrottlingAware;
 };
 
 struct WorkloadObservation {

@@ -32,12 +32,28 @@ bool isStale(WallTime lastSeen, double intervalSeconds, WallTime now);
 inline constexpr double kLateTicks = 1.5;
 bool isLate(WallTime lastSeen, double intervalSeconds, WallTime now);
 
+// A capped container: one whose usage over the tick reached this share of its CPU limit.
+inline constexpr double kCappedShareOfLimit = 0.9;
+
+// The CPU a container wanted over a tick (docs/scaling.md, "CPU demand"). With CFS bandwidth
+// control a cgroup that has spent its quota is throttled until the period ends, and cpu.stat's
+// throttled time grows by that wait on every CPU whose runqueue held one of its runnable
+// threads. For a capped container, usage + throttled seconds per second is therefore what its
+// threads would have used without the limit: exact while they stay runnable and fit on the
+// node's CPUs, an upper bound otherwise. A container throttled while well below its limit over
+// the tick (bursts inside one 100 ms period) got its work done within the tick: throttling
+// cost it latency, not capacity, and its demand is its usage. Absent usage stays absent; absent
+// throttling (no limit, first tick) adds nothing; an absent limit counts as capped, since only
+// a quota throttles.
+double estimateCpuDemandCores(double usageCores, double throttledCores, double limitCores);
+
 // What one container contributes to its pod.
 struct ContainerContribution {
   double cpuUsageCores = kAbsent;  // absent on a container's first tick
   // CFS throttled seconds per second (cgroup cpu.stat throttled time over the tick): CPU the
   // container wanted beyond its limit. Absent (no limit, first tick, VMs) counts as 0.
   double cpuThrottledCores = kAbsent;
+  double cpuLimitCores = kAbsent;    // the cgroup's CFS quota in cores; absent = none
   double cpuRequestCores = kAbsent;  // absent when the container has no request
   double memoryUsageBytes = 0;       // working set, as the kubelet's metrics report it
   double memoryRequestBytes = kAbsent;
@@ -63,9 +79,10 @@ struct PodSample {
   int containers = 0;
   double cpuUsageCores = 0;
   // Summed over the containers like cpuUsageCores, but a container without the figure adds 0:
-  // throttling is evidence of demand above the limit, and no figure means none was seen. Not
-  // used by decisions yet.
+  // throttling is evidence of demand above the limit, and no figure means none was seen.
   double cpuThrottledCores = 0;
+  // Summed estimateCpuDemandCores of the containers: what throttling-aware decisions read.
+  double cpuDemandCores = 0;
   double cpuRequestCores = 0;
   double memoryUsageBytes = 0;
   double memoryRequestBytes = 0;

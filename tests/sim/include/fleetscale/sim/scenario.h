@@ -61,6 +61,7 @@ struct AutoscaleSpec {
   // placement is what the fleet starts with).
   std::map<std::string, double> weights;
   std::string behaviorYaml;  // the HPA `behavior` block, passed through verbatim; "" = none
+  std::string demand;        // the policy's `demand` (usage, throttling-aware); "" = its default
 };
 
 struct WorkloadSpec {
