@@ -126,5 +126,53 @@ TEST(E2eScalingTest, LoadStepRaisesTheDeploymentToTheHpaCountWithinThreeSeconds)
   EXPECT_EQ(details["placement"]["targets"].value(kAws, 0), expected) << details.dump(2);
 }
 
+// Issue 14: the same step under a CPU limit equal to the request (500m) and to 3.9 cores. Usage
+// stops at the limit, so the HPA's figure (100% of the request) climbs in rounds of pod starts;
+// the agents' throttled time shows the demand, and the fleet reaches ceil(2 x (1.95 / 0.5) / 0.8)
+// = 10 in one round: every write before the first new replica is ready.
+TEST(E2eScalingTest, ACappedStepReachesItsSizeInOneRoundOfPodStarts) {
+  std::string scenario = kScenario;
+  const auto replace = [&](const std::string& from, const std::string& to) {
+    scenario.replace(scenario.find(from), from.size(), to);
+  };
+  replace("limits: {cpu: \"2\"", "limits: {cpu: 500m");
+  replace("value: 2200m}", "value: 3900m}");
+  replace("max-replicas: 10", "max-replicas: 20");
+  constexpr int kExpected = 10;
+  E2eFleet fleet(scenario, "capped-step");
+  ASSERT_TRUE(fleet.waitUntilSteady("web/api", 2, seconds(15)));
+  ASSERT_LT(fleet.now(), kStepAt) << "the aggregator settled after the step; the machine is too "
+                                     "slow for this test's timing";
+  ASSERT_TRUE(testing::waitFor(
+      [&] {
+        return fleet.desired("web/api", kAws) == kExpected &&
+               fleet.ready("web/api", kAws) == kExpected;
+      },
+      seconds(30)))
+      << "spec " << fleet.desired("web/api", kAws) << ", ready " << fleet.ready("web/api", kAws);
+  EXPECT_TRUE(holdsFor([&] { return fleet.desired("web/api", kAws) == kExpected; }, seconds(3)));
+
+  const sim::Timeline timeline = fleet.simulator().timeline();
+  const auto actions = actionsSince(timeline, "web/api", kAws, 0);
+  ASSERT_FALSE(actions.empty());
+  // A sample straddling the step may ask for part of it first; the rest follows on the next
+  // sample, long before the first new pod (1 s scheduling + 1 s readiness) is ready.
+  EXPECT_LE(actions.back().seconds - actions.front().seconds, 1.5)
+      << "a second round: the last write came after the first new replicas were ready";
+  for (const auto& action : actions) EXPECT_LE(action.to, kExpected) << "overshoot";
+  const sim::Report report = fleet.simulator().report();
+  const sim::LoadChange* step = nullptr;
+  for (const auto& change : report.workloads[0].loadChanges) {
+    if (change.rise() && change.toCores > 3) step = &change;
+  }
+  ASSERT_NE(step, nullptr);
+  ASSERT_TRUE(step->firstRequestSeconds.has_value());
+  ASSERT_TRUE(step->readySeconds.has_value());
+  RecordProperty("reaction_seconds", std::to_string(*step->firstRequestSeconds));
+  RecordProperty("ready_seconds", std::to_string(*step->readySeconds));
+  // Request, then 1 s scheduling and 1 s readiness, seen by the agents' next discovery.
+  EXPECT_LE(*step->readySeconds, *step->firstRequestSeconds + 5.0);
+}
+
 }  // namespace
 }  // namespace fleetscale::e2e

@@ -169,6 +169,42 @@ TEST(VirtualEngineTest, AgentsReportTheCpuALimitThrottled) {
   }
 }
 
+// Issue 14: under a CPU limit, usage stops at the limit and the HPA's figure climbs in rounds;
+// the throttled time shows what the replicas want, and one decision reaches the right size.
+// Limits of 500m (the request), 3.9 cores from 12 s: 10 replicas serve it at the 80% target.
+TEST(VirtualEngineTest, ACappedStepReachesItsSizeInOneRoundThrottlingAwareAndInRoundsOnUsage) {
+  auto cappedStep = [](const std::string& demand) {
+    std::string yaml = stepScenario("500m", "");
+    const std::string step = "{at: 12s, value: 2200m}";
+    yaml.replace(yaml.find(step), step.size(), "{at: 12s, value: 3900m}");
+    yaml.replace(yaml.find("max-replicas: 10"), 16, "max-replicas: 20");
+    return yaml + "      demand: " + demand + "\n";
+  };
+  VirtualOptions options;
+  options.durationSeconds = 60;
+  auto aware = engineFor(cappedStep("throttling-aware"), options);
+  ASSERT_TRUE(aware);
+  aware->run();
+  const auto once = actionsOf(*aware, "web/api");
+  ASSERT_EQ(once.size(), 1u) << aware->reportJson()["scale_actions"].dump();
+  // The sample at 13 s: each replica used its 0.5 and was throttled 1.45 s a second.
+  EXPECT_DOUBLE_EQ(once[0].seconds, 13.5);
+  EXPECT_EQ(once[0].to, 10) << "ceil(2 x (1.95 / 0.5) / 0.8)";
+
+  auto usage = engineFor(cappedStep("usage"), options);
+  ASSERT_TRUE(usage);
+  usage->run();
+  const auto rounds = actionsOf(*usage, "web/api");
+  ASSERT_GE(rounds.size(), 2u) << usage->reportJson()["scale_actions"].dump();
+  EXPECT_DOUBLE_EQ(rounds[0].seconds, 13.5);
+  EXPECT_EQ(rounds[0].to, 3) << "100% of the request is all usage can show: ceil(2 x 1.25)";
+  const auto readyAware = aware->report().workloads[0].loadChanges[0].readySeconds;
+  const auto readyUsage = usage->report().workloads[0].loadChanges[0].readySeconds;
+  ASSERT_TRUE(readyAware);
+  EXPECT_TRUE(!readyUsage || *readyUsage > *readyAware + 5)
+      << "aware " << *readyAware << " s, usage " << (readyUsage ? *readyUsage : -1) << " s";
+}
+
 TEST(VirtualEngineTest, TheHpaBaselineAnswersAtItsSyncOnItsScrapedMeans) {
   VirtualOptions options;
   options.durationSeconds = 30;
