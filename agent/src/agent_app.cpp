@@ -1,6 +1,5 @@
 #include "fleetscale/agent/agent_app.h"
 
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <boost/asio/signal_set.hpp>
@@ -21,12 +20,15 @@
 #include "fleetscale/agent/sqlite_spool.h"
 #include "fleetscale/agent/stream_client.h"
 #include "fleetscale/shared/asio_http_client.h"
+#include "fleetscale/shared/asio_listen.h"
+#include "fleetscale/shared/batch_ranges.h"
 #include "fleetscale/shared/http_server.h"
 #include "fleetscale/shared/logging.h"
 #include "fleetscale/shared/net_address.h"
 #include "fleetscale/shared/quantity.h"
 #include "fleetscale/shared/text.h"
 #include "fleetscale/shared/tls.h"
+#include "fleetscale/shared/token.h"
 #include "fleetscale/shared/version.h"
 
 namespace fleetscale::agent {
@@ -52,8 +54,9 @@ struct Settings {
 Result<Settings> parseSettings(const AgentOptions& o) {
   Settings s;
   const auto duration = [](const std::string& flag, const std::string& text, bool positive,
-                           std::chrono::nanoseconds& out) -> Status {
-    auto value = parseDuration(text);
+                           std::chrono::nanoseconds& out,
+                           std::chrono::nanoseconds max = kMaxDuration) -> Status {
+    auto value = parseDuration(text, std::chrono::nanoseconds(0), max);
     if (!value) return Error{flag + ": " + value.error().message};
     if (positive && value->count() <= 0) return Error{flag + ": must be positive"};
     out = *value;
@@ -61,13 +64,17 @@ Result<Settings> parseSettings(const AgentOptions& o) {
   };
   std::chrono::nanoseconds timeout{}, maxAge{};
   for (const Status& status :
-       {duration("--interval", o.interval, true, s.interval),
+       {duration("--interval", o.interval, true, s.interval, kMaxBatchInterval),
         duration("--rediscover-interval", o.rediscoverInterval, false, s.rediscover),
         duration("--memory-stat-interval", o.memoryStatInterval, false, s.memoryStatMaxAge),
         duration("--metadata-interval", o.metadataInterval, true, s.metadataInterval),
         duration("--metadata-timeout", o.metadataTimeout, true, timeout),
         duration("--spool-max-age", o.spoolMaxAge, false, maxAge)}) {
     if (!status) return Error{status.message()};
+  }
+  // The aggregator refuses batches whose interval lies outside these bounds (batch_ranges.h).
+  if (s.interval < kMinBatchInterval) {
+    return Error{"--interval: must be at least " + formatDuration(kMinBatchInterval)};
   }
   s.metadataTimeout = std::chrono::duration_cast<std::chrono::milliseconds>(timeout);
   s.spoolLimits.maxAge = std::chrono::duration_cast<std::chrono::seconds>(maxAge);
@@ -102,18 +109,6 @@ std::string randomSuffix() {
 bool fileExists(const std::string& path) {
   std::error_code ec;
   return std::filesystem::exists(path, ec);
-}
-
-// Every kept-open cgroup file is a descriptor (about ten per container); the soft limit is
-// often 1024 while the hard limit allows far more.
-void raiseOpenFileLimit() {
-  struct rlimit limit {};
-  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
-  const rlim_t before = limit.rlim_cur;
-  limit.rlim_cur = limit.rlim_max;
-  if (::setrlimit(RLIMIT_NOFILE, &limit) == 0) {
-    componentLogger("agent")->debug("open file limit raised from {} to {}", before, limit.rlim_cur);
-  }
 }
 
 // The metadata source the options ask for, with the HTTP client it uses (owned here, used only
@@ -417,7 +412,10 @@ int runAgent(const AgentOptions& options) {
     log->error("cannot find cgroups: {}", layout.error().message);
     return 1;
   }
-  raiseOpenFileLimit();
+  // Every kept-open cgroup file is a descriptor (about ten per container); the soft limit is
+  // often 1024 while the hard limit allows far more.
+  const std::uint64_t fileLimit = raiseOpenFileLimit();
+  componentLogger("agent")->debug("open file limit {}", fileLimit);
   log->info("fleetscale-agent {} on node {}: {}", kVersion, node, layout->describe());
 
   SystemClock clock;
@@ -447,7 +445,9 @@ int runAgent(const AgentOptions& options) {
     return 0;
   }
 
-  auto token = readSecretFile(options.tokenFile);
+  // A named token file must hold a token (fails closed); no --token-file sends none.
+  auto token = options.tokenFile.empty() ? Result<std::string>(std::string())
+                                         : readTokenFile(options.tokenFile);
   if (!token) {
     log->error("--token-file: {}", token.error().message);
     return 2;
