@@ -3,7 +3,7 @@ SHELL := /bin/bash
 JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 3
 
-.PHONY: all deps build demo test test-dev test-asan test-fuzz bench fmt lint package clean
+.PHONY: all deps build demo test test-lint test-dev test-asan test-fuzz bench fmt lint package clean
 
 all: build
 
@@ -20,7 +20,9 @@ demo: build
 test: deps
 	@scripts/test.sh
 
-# The three stages of `make test`, runnable one by one.
+# The four stages of `make test`, runnable one by one.
+test-lint: deps
+	@scripts/test.sh lint
 test-dev: deps
 	@scripts/test.sh dev
 test-asan: deps

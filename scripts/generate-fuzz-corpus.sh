@@ -62,4 +62,37 @@ full='batch { sequence: 9 timestamp_unix_ms: 1700000000000 interval_seconds: 0.5
 { printf '\x20'; echo "$full" | protoc --encode=fleetscale.v1.Envelope -I shared/proto shared/proto/fleetscale/v1/fleetscale.proto; } > "$corpus/frame_decoder_fuzz/full-batch-unframed"
 printf '\x10\x7f\xff\xff\xff' > "$corpus/frame_decoder_fuzz/oversized"
 printf '\x08\x00\x00\x00\x04\xff\xff\xff\xff' > "$corpus/frame_decoder_fuzz/garbage"
+# Issue 19's hostile inputs: a hello reusing a connected agent's id followed by a batch numbered
+# 2^64-1, a hello_ack naming 2^64-1 in the agent's epoch, the duplicate-agent refusal.
+victim='hello { agent_id: "aws-us-east-1/ip-10-10-1-10" node: "ip-10-10-1-10" cluster: "aws-us-east-1" auth_token: "secret" protocol_version: 1 sequence_epoch: 9223372036854775807 started_unix_ms: 1700000000000 queue_capacity: 3600 }'
+{ printf '\x07'; echo "$victim" | encode; echo 'batch { sequence: 18446744073709551615 containers { id: "c" } }' | encode; } > "$corpus/frame_decoder_fuzz/hostile-hello-max-sequence"
+{ printf '\x03'; echo 'hello_ack { aggregator_id: "aggregator-0" max_frame_bytes: 65536 acked_sequence: 18446744073709551615 sequence_epoch: 18446744073709551615 }' | encode; } > "$corpus/frame_decoder_fuzz/hello-ack-max-sequence-epoch"
+{ printf '\x01'; echo 'error { code: CODE_DUPLICATE_AGENT message: "agent id aws-us-east-1/ip-10-10-1-10 is already connected from 10.0.0.1:4000" }' | encode; } > "$corpus/frame_decoder_fuzz/error-duplicate-agent"
+
+# Agent sessions (ingest_sessions_fuzz.cpp has the script format): the hostile sequence, a node
+# whose agent restarts under a new id each time, a new epoch of one id, an older process coming
+# back after a newer one took its node and an id moving to another node.
+mkdir -p "$corpus/ingest_sessions_fuzz"
+python3 - "$corpus/ingest_sessions_fuzz" <<'PYTHON'
+import struct, sys
+d = sys.argv[1]
+def hello(agent, node, epoch, start, capacity): return bytes([0, agent, node, epoch, start, capacity])
+def batch(agent, seq, containers=2, wait=10):
+    return bytes([1, agent]) + struct.pack('<Q', seq) + bytes([containers, wait])
+def disconnect(agent): return bytes([2, agent])
+read = bytes([3])
+seeds = {
+    'hostile-sequence': hello(0, 0, 1, 1, 1) + b''.join(batch(0, i) for i in range(1, 7)) +
+        disconnect(0) + hello(0, 0, 1, 1, 0) + batch(0, 2**64 - 1) + batch(0, 6 + 100000) +
+        disconnect(0) + hello(0, 0, 1, 1, 1) + batch(0, 7) + read,
+    'flapping-node': b''.join(hello(k, 0, 0, 0, 0) + batch(k, 1) + read for k in range(4)),
+    'new-epoch': hello(0, 1, 1, 1, 1) + batch(0, 1) + batch(0, 2) + hello(0, 1, 2, 2, 1) +
+        batch(0, 1) + read,
+    'older-process-and-move': hello(1, 2, 1, 3, 1) + batch(1, 1) + hello(0, 2, 1, 1, 1) +
+        batch(0, 1) + read + hello(1, 0, 1, 3, 1) + batch(1, 2) + read,
+}
+for name, data in seeds.items():
+    with open(d + '/' + name, 'wb') as out:
+        out.write(data)
+PYTHON
 echo "corpus regenerated under $corpus"

@@ -21,7 +21,7 @@ BUILD_PACKAGES=(
 TOOL_PACKAGES=(
   clang libclang-rt-14-dev clang-format clang-tidy
   prometheus
-  procps curl ca-certificates
+  python3 procps curl ca-certificates
   openssl
   dpkg-dev systemd
   etcd-server

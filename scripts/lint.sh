@@ -1,14 +1,42 @@
 #!/usr/bin/env bash
-# `make lint`: formatting (clang-format, .clang-format) and bug-finding checks (clang-tidy,
-# .clang-tidy) over every C++ source, using the dev build's compile database.
+# `make lint`, and the lint stage of `make test`: formatting (clang-format, .clang-format), the
+# layering (scripts/check-includes.py) and clang-tidy (.clang-tidy: bug-finding checks and the
+# naming convention) over every C++ file in git.
+# clang-tidy reads the dev build's compile database: it needs the dev configuration and the
+# generated protocol header, not a build (nothing is compiled). Generated code is not ours to lint:
+# it is not in git, and its headers are system headers to clang-tidy.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 JOBS=${JOBS:-$(nproc)}
+
 echo "==> clang-format"
 git ls-files '*.cpp' '*.h' | xargs clang-format --dry-run --Werror
-echo "==> clang-tidy"
+
+echo "==> layering (scripts/check-includes.py)"
+python3 scripts/check-includes.py .
+
+echo "==> clang-tidy ($JOBS in parallel)"
 cmake --preset dev >/dev/null
-cmake --build --preset dev -j "$JOBS" --target fleetscale_proto >/dev/null
-git ls-files '*.cpp' | grep -v '^tests/fuzz/' |
-  xargs -P "$JOBS" -n 4 clang-tidy -p build/dev --quiet 2>/dev/null
+cmake --build --preset dev --target shared/generated/fleetscale/v1/fleetscale.pb.h >/dev/null
+# The tracked sources the dev build compiles: not the generated protocol code, not the sources
+# tests/fixtures holds to fail on purpose, not tests/bench (the release preset builds it).
+sources=$(python3 -c '
+import json, os
+for entry in json.load(open("build/dev/compile_commands.json")):
+    print(os.path.relpath(os.path.join(entry["directory"], entry["file"])))
+' | sort -u | comm -12 - <(git ls-files '*.cpp' | sort))
+# Test cases (*_test.cpp, e2e, fuzz targets) get the naming and a few checks, not every
+# bug-finding check: most of clang-tidy 14's time goes to matching inside gtest's and the other
+# libraries' headers (11.6 s against 5.2 s of CPU for scaling_loop_test.cpp), and half the files
+# are tests. The code they test, the simulator and tests/support get every check.
+test_checks='-*,readability-identifier-naming,misc-unused-using-decls,modernize-use-override,bugprone-use-after-move'
+test_cases='(_test\.cpp$|^tests/(e2e|fuzz)/)'
+tidy() {  # [clang-tidy option]... : the files on stdin, one per clang-tidy, $JOBS at a time
+  xargs -r -P "$JOBS" -n 1 clang-tidy -p build/dev --quiet "$@" \
+    2> >(grep -Ev '^[0-9]+ warnings? generated\.$' >&2)
+}
+status=0
+grep -Ev "$test_cases" <<<"$sources" | tidy || status=1
+grep -E "$test_cases" <<<"$sources" | tidy --checks="$test_checks" || status=1
+((status == 0)) || { echo "clang-tidy found problems (above)" >&2; exit 1; }
 echo "lint clean"

@@ -1,51 +1,63 @@
 #!/usr/bin/env bash
-# `make test`: build with -Werror and run every test (dev), rerun the unit tests under
-# ASan+UBSan (asan), then fuzz every parser for a short while (fuzz).
-# Usage: scripts/test.sh [dev|asan|fuzz]...   (default: all three, in that order)
+# `make test`: formatting, layering and clang-tidy (lint); a gcc build with -Werror and every test
+# (dev); one clang ASan+UBSan build of the unit tests and the libFuzzer targets, running the unit
+# tests and the corpus replays (asan); then each fuzzer from that same build for a short while
+# (fuzz).
+# Usage: scripts/test.sh [lint|dev|asan|fuzz]...   (default: all four, in that order)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 JOBS=${JOBS:-$(nproc)}
 FUZZ_SECONDS=${FUZZ_SECONDS:-3}
 stages=("$@")
-((${#stages[@]})) || stages=(dev asan fuzz)
+((${#stages[@]})) || stages=(lint dev asan fuzz)
 
 step() { printf '\n==> %s\n' "$*"; }
+# Seconds per stage, printed at the end.
+timings=()
+
+run_lint() {
+  step "lint: clang-format, layering, clang-tidy"
+  JOBS=$JOBS scripts/lint.sh
+}
 
 run_dev() {
-  step "dev build (-Werror) and all tests"
+  step "dev build (gcc, -Werror) and all tests"
   cmake --preset dev >/dev/null
   cmake --build --preset dev -j "$JOBS"
   ctest --preset dev -j "$JOBS" --timeout 300
 }
 
+# The asan build's targets: the unit test binaries and the fuzz targets. The simulator's own
+# unit tests (a test tool, not shipped) run in the dev stage only: under ASan they cost a
+# quarter of this build.
+asan_targets() {
+  cmake --build --preset asan --target help | grep -oE "^($1):" | tr -d ':' |
+    grep -vx unit_sim_tests | sort -u
+}
+
 run_asan() {
-  step "ASan+UBSan build and unit tests"
+  step "asan build (clang, ASan+UBSan, libFuzzer): unit tests and corpus replays"
   cmake --preset asan >/dev/null
-  # Only what the unit label runs: the unit test binaries and the fuzz corpus replays. The
-  # simulator's own unit tests (a test tool, not shipped) run in the dev stage only: under ASan
-  # they cost a quarter of this build and CI has 25 minutes.
-  local targets
-  targets=$(cmake --build --preset asan --target help | grep -oE '^(unit_[a-z_]+_tests|[a-z_]+_fuzz):' | tr -d ':' |
-    grep -vx unit_sim_tests | sort -u)
-  # shellcheck disable=SC2086
-  cmake --build --preset asan -j "$JOBS" --target $targets
+  # shellcheck disable=SC2046
+  cmake --build --preset asan -j "$JOBS" --target $(asan_targets 'unit_[a-z_]+_tests|[a-z_]+_fuzz')
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --preset asan -j "$JOBS" --timeout 300
 }
 
 run_fuzz() {
-  step "libFuzzer: ${FUZZ_SECONDS}s per target"
-  cmake --preset fuzz >/dev/null
-  cmake --build --preset fuzz -j "$JOBS"
+  step "libFuzzer: ${FUZZ_SECONDS}s per target (the asan build's fuzz targets)"
+  cmake --preset asan >/dev/null
+  local fuzzers
+  fuzzers=$(asan_targets '[a-z_]+_fuzz')
+  # shellcheck disable=SC2086
+  cmake --build --preset asan -j "$JOBS" --target $fuzzers  # nothing to do after the asan stage
   local scratch
   scratch=$(mktemp -d)
   trap 'rm -rf "$scratch"' RETURN
-  for fuzzer in build/fuzz/bin/*_fuzz; do
-    local name
-    name=$(basename "$fuzzer")
+  for name in $fuzzers; do
     mkdir -p "$scratch/$name"
     # New inputs go to the scratch dir; the checked-in corpus is read-only seed material.
-    "$fuzzer" -max_total_time="$FUZZ_SECONDS" -max_len=65536 -print_final_stats=0 \
+    "build/asan/bin/$name" -max_total_time="$FUZZ_SECONDS" -max_len=65536 -print_final_stats=0 \
       "$scratch/$name" "tests/fuzz/corpus/$name" 2>"$scratch/$name.log" ||
       { tail -50 "$scratch/$name.log"; echo "fuzzer $name failed; crash input saved in $PWD" >&2; exit 1; }
     echo "$name: $(grep -Eo 'Done [0-9]+ runs' "$scratch/$name.log" || echo ok)"
@@ -53,11 +65,15 @@ run_fuzz() {
 }
 
 for stage in "${stages[@]}"; do
+  start=$SECONDS
   case "$stage" in
+    lint) run_lint ;;
     dev) run_dev ;;
     asan) run_asan ;;
     fuzz) run_fuzz ;;
-    *) echo "unknown stage: $stage (dev, asan, fuzz)" >&2; exit 2 ;;
+    *) echo "unknown stage: $stage (lint, dev, asan, fuzz)" >&2; exit 2 ;;
   esac
+  timings+=("$stage $((SECONDS - start))s")
 done
-step "all tests passed"
+printf -v summary '%s, ' "${timings[@]}"
+step "all tests passed (${summary%, })"

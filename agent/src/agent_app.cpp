@@ -8,7 +8,6 @@
 #include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
-#include <random>
 #include <thread>
 
 #include "fleetscale/agent/agent_metrics.h"
@@ -38,6 +37,9 @@ constexpr const char* kServiceAccountToken = "/var/run/secrets/kubernetes.io/ser
 constexpr const char* kServiceAccountCa = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt";
 constexpr const char* kDockerSocket = "/var/run/docker.sock";
 constexpr const char* kPodmanSocket = "/run/podman/podman.sock";
+
+// The fastest tick: aggregators allow a sequence to move one batch per 10 ms of silence past what
+// the agent's queue explains (docs/protocol.md, "Sequence epochs").
 
 // Flag values turned into types; a bad one is a usage error (exit 2) naming the flag.
 struct Settings {
@@ -73,6 +75,7 @@ Result<Settings> parseSettings(const AgentOptions& o) {
     if (!status) return Error{status.message()};
   }
   // The aggregator refuses batches whose interval lies outside these bounds (batch_ranges.h).
+  // Aggregators also bound how far a sequence may move by that rate (issue 20).
   if (s.interval < kMinBatchInterval) {
     return Error{"--interval: must be at least " + formatDuration(kMinBatchInterval)};
   }
@@ -98,12 +101,11 @@ Result<Settings> parseSettings(const AgentOptions& o) {
   return s;
 }
 
-std::string randomSuffix() {
-  std::random_device device;
-  std::uniform_int_distribution<unsigned> pick(0, 0xffff);
-  char text[16];
-  std::snprintf(text, sizeof(text), "%04x%04x", pick(device), pick(device));
-  return text;
+// What the node's agent is called unless --agent-id or a spool says otherwise: derived from
+// where it runs, so a restarted or replaced agent (a DaemonSet rollout, a crash without a spool)
+// is the same agent to the aggregator, never a second one for the node.
+std::string defaultAgentId(const std::string& cluster, const std::string& node) {
+  return cluster + "/" + node;
 }
 
 bool fileExists(const std::string& path) {
@@ -235,19 +237,21 @@ Result<Delivery> openDelivery(const AgentOptions& o, const Settings& s, const st
                               const Clock& clock) {
   auto log = componentLogger("agent");
   Delivery delivery;
+  const std::string derived = defaultAgentId(o.cluster, node);
   if (o.spoolPath.empty()) {
     delivery.queue = std::make_unique<MemoryBatchQueue>(s.spoolLimits.maxBatches);
-    delivery.agentId = !o.agentId.empty() ? o.agentId : node + "-" + randomSuffix();
-    log->info("no --spool-path: unacked batches are kept in memory and lost if the agent stops");
+    delivery.agentId = !o.agentId.empty() ? o.agentId : derived;
+    log->info(
+        "no --spool-path: unacked batches are kept in memory and lost if the agent stops; "
+        "sequence epoch {} for this run",
+        delivery.queue->sequenceEpoch());
     return delivery;
   }
   auto spool = SqliteSpool::open(o.spoolPath, s.spoolLimits, clock);
   if (!spool) return spool.error();
   delivery.spool = spool->get();
   const std::string& stored = (*spool)->agentId();
-  delivery.agentId = !o.agentId.empty() ? o.agentId
-                     : !stored.empty()  ? stored
-                                        : node + "-" + randomSuffix();
+  delivery.agentId = !o.agentId.empty() ? o.agentId : !stored.empty() ? stored : derived;
   if (!stored.empty() && stored != delivery.agentId) {
     log->warn(
         "--agent-id {} replaces {} stored in the spool; spooled batches are sent under the "
@@ -257,8 +261,8 @@ Result<Delivery> openDelivery(const AgentOptions& o, const Settings& s, const st
   if (Status status = (*spool)->setAgentId(delivery.agentId); !status) {
     return Error{"spool " + o.spoolPath + ": " + status.message()};
   }
-  log->info("spool {}: {} unacked batches, next sequence {}", o.spoolPath, (*spool)->size(),
-            (*spool)->nextSequence());
+  log->info("spool {}: {} unacked batches, next sequence {} (sequence epoch {})", o.spoolPath,
+            (*spool)->size(), (*spool)->nextSequence(), (*spool)->sequenceEpoch());
   delivery.queue = std::move(*spool);
   return delivery;
 }
@@ -319,7 +323,7 @@ void addAgentOptions(CLI::App& app, AgentOptions& o) {
                  "aggregator stream address HOST:PORT; several (comma-separated, or the flag "
                  "repeated) for active/standby aggregators: every batch goes to each")
       ->capture_default_str();
-  app.add_option("--interval", o.interval, "sampling interval (1s, 500ms, ...)")
+  app.add_option("--interval", o.interval, "sampling interval (1s, 500ms, ...; at least 10ms)")
       ->capture_default_str();
   app.add_option("--cluster", o.cluster, "cluster this node belongs to")->capture_default_str();
   app.add_option("--cloud", o.cloud, "cloud provider (aws, gcp, azure, onprem, ...)");
@@ -327,8 +331,8 @@ void addAgentOptions(CLI::App& app, AgentOptions& o) {
   app.add_option("--zone", o.zone, "availability zone");
   app.add_option("--node", o.node, "node name (default: hostname)");
   app.add_option("--agent-id", o.agentId,
-                 "stable agent identity (default: the one stored in the spool, else "
-                 "<node>-<random>)");
+                 "stable agent identity, one per node (default: the one stored in the spool, "
+                 "else <cluster>/<node>)");
   app.add_option("--token-file", o.tokenFile, "file with the token the aggregator expects");
   app.add_option("--host-root", o.hostRoot,
                  "prefix for /proc, /sys and engine socket paths (e.g. /host in a container)")
@@ -472,6 +476,8 @@ int runAgent(const AgentOptions& options) {
   hello.set_zone(options.zone);
   hello.set_agent_version(kVersion);
   hello.set_auth_token(*token);
+  hello.set_started_unix_ms(toUnixMillis(clock.wallNow()));
+  hello.set_queue_capacity(s.spoolLimits.maxBatches);
   if (options.tls || !options.tlsCaFile.empty() || !options.tlsCertFile.empty() ||
       !options.tlsKeyFile.empty() || !options.tlsServerName.empty()) {
     auto tls = makeTlsClientContext(

@@ -85,6 +85,10 @@ AgentMetrics::AgentMetrics(const Clock& clock, std::chrono::nanoseconds interval
                              "Established aggregator connections that broke");
   auto& sendErrors = family(prometheus::BuildCounter(), r, "fleetscale_agent_send_errors_total",
                             "Failed connects plus broken connections to the aggregator");
+  auto& sequenceConflicts = family(
+      prometheus::BuildCounter(), r, "fleetscale_agent_sequence_conflicts_total",
+      "Hello acks naming more of this agent's sequence epoch than it numbered (another agent "
+      "with its id and spool): each starts a new sequence epoch");
   auto& ackedSequence = family(prometheus::BuildGauge(), r, "fleetscale_agent_acked_sequence",
                                "Highest batch sequence the aggregator has acknowledged");
   auto& connected = family(prometheus::BuildGauge(), r, "fleetscale_agent_connected",
@@ -98,6 +102,7 @@ AgentMetrics::AgentMetrics(const Clock& clock, std::chrono::nanoseconds interval
                                     {&connectFailures.Add(labels)},
                                     {&disconnects.Add(labels)},
                                     {&sendErrors.Add(labels)},
+                                    {&sequenceConflicts.Add(labels)},
                                     &ackedSequence.Add(labels),
                                     &connected.Add(labels),
                                     &unacked.Add(labels)});
@@ -156,6 +161,7 @@ void AgentMetrics::update(const AgentState& state) {
     series.connectFailures.set(static_cast<double>(counters.connectFailures));
     series.disconnects.set(static_cast<double>(counters.disconnects));
     series.sendErrors.set(static_cast<double>(counters.connectFailures + counters.disconnects));
+    series.sequenceConflicts.set(static_cast<double>(counters.sequenceConflicts));
     series.ackedSequence->Set(static_cast<double>(counters.ackedSequence));
     series.connected->Set(counters.connected ? 1 : 0);
     series.unacked->Set(static_cast<double>(state.streams[i].cursor.size()));

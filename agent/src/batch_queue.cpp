@@ -3,6 +3,7 @@
 #include <google/protobuf/io/coded_stream.h>
 
 #include <algorithm>
+#include <random>
 
 #include "fleetscale/shared/framing.h"
 
@@ -25,6 +26,12 @@ std::string encodeBatchFrame(const v1::SampleBatch& batch) {
   out = CodedOutputStream::WriteVarint64ToArray(batchBytes, out);
   batch.SerializeWithCachedSizesToArray(out);
   return frame;
+}
+
+std::uint64_t randomSequenceEpoch() {
+  std::random_device device;
+  std::uniform_int_distribution<std::uint64_t> pick(1, kMaxSequence);
+  return pick(device);
 }
 
 MemoryBatchQueue::MemoryBatchQueue(std::size_t capacity, std::uint64_t firstSequence)
@@ -62,6 +69,7 @@ void MemoryBatchQueue::ack(std::uint64_t sequence) {
 }
 
 void MemoryBatchQueue::continueAfter(std::uint64_t sequence) {
+  if (sequence >= kMaxSequence) return;
   nextSequence_ = std::max(nextSequence_, sequence + 1);
 }
 

@@ -131,8 +131,18 @@ Status SqliteSpool::load() {
     if (key == "agent_id") agentId_ = meta->columnText(1);
     if (key == "next_sequence") {
       const std::string value = meta->columnText(1);
-      storedNext = std::max<std::uint64_t>(1, std::strtoull(value.c_str(), nullptr, 10));
+      storedNext =
+          std::clamp<std::uint64_t>(std::strtoull(value.c_str(), nullptr, 10), 1, kMaxSequence);
     }
+    if (key == "sequence_epoch") {
+      const std::string value = meta->columnText(1);
+      epoch_ = std::strtoull(value.c_str(), nullptr, 10);
+    }
+  }
+  if (epoch_ == 0 || epoch_ > kMaxSequence) {
+    // A new spool, or one from before epochs: its numbering carries on under its first epoch.
+    epoch_ = randomSequenceEpoch();
+    if (Status status = setMeta("sequence_epoch", std::to_string(epoch_)); !status) return status;
   }
   auto batches = db_->prepare(
       "SELECT sequence, created_unix_ms, length(frame) FROM spool_batches ORDER BY sequence");
@@ -287,8 +297,15 @@ std::vector<QueuedBatch> SqliteSpool::after(std::uint64_t afterSequence, std::si
   return out;
 }
 
+void SqliteSpool::renewSequenceEpoch() {
+  epoch_ = randomSequenceEpoch();
+  if (Status status = setMeta("sequence_epoch", std::to_string(epoch_)); !status) {
+    recordError("store sequence epoch", status.message());
+  }
+}
+
 void SqliteSpool::continueAfter(std::uint64_t sequence) {
-  if (sequence < nextSequence_) return;
+  if (sequence < nextSequence_ || sequence >= kMaxSequence) return;
   nextSequence_ = sequence + 1;
   if (Status status = setMeta("next_sequence", std::to_string(nextSequence_)); !status) {
     recordError("store next sequence", status.message());
@@ -302,6 +319,7 @@ std::size_t SqliteSpool::countAfter(std::uint64_t sequence) const {
 }
 
 void SqliteSpool::ack(std::uint64_t sequence) {
+  sequence = std::min(sequence, kMaxSequence);  // the file keeps sequences as signed numbers
   continueAfter(sequence);
   if (index_.empty() || index_.front().sequence > sequence) return;
   if (Status status = deleteUpTo(sequence); !status) {

@@ -12,7 +12,7 @@
 
 namespace fleetscale::agent {
 namespace asio = boost::asio;
-using tcp = asio::ip::tcp;
+using asio::ip::tcp;
 
 struct StreamClient::Connection {
   explicit Connection(asio::io_context& io, std::uint32_t maxFrameBytes)
@@ -47,7 +47,9 @@ struct StreamClient::Connection {
   bool handshakeDone = false;
   bool writing = false;
   bool closed = false;
-  std::uint64_t lastSent = 0;  // highest sequence written on this connection
+  std::uint64_t lastSent = 0;     // highest sequence written on this connection
+  std::uint64_t lastWritten = 0;  // highest sequence handed to a write, complete or not
+  std::uint64_t epoch = 0;        // the sequence epoch its hello named
 };
 
 StreamClient::StreamClient(asio::io_context& io, StreamClientOptions options, BatchSource& queue)
@@ -159,6 +161,8 @@ void StreamClient::onConnected(const std::shared_ptr<Connection>& connection) {
 void StreamClient::sendHello(const std::shared_ptr<Connection>& connection) {
   v1::Envelope hello;
   *hello.mutable_hello() = options_.hello;
+  connection->epoch = queue_.sequenceEpoch();
+  hello.mutable_hello()->set_sequence_epoch(connection->epoch);
   connection->writing = true;
   connection->writeBuffer = encodeEnvelopeFrame(hello);
   connection->write(asio::buffer(connection->writeBuffer),
@@ -217,10 +221,31 @@ void StreamClient::handleEnvelope(const std::shared_ptr<Connection>& connection,
       if (ack.max_frame_bytes() > 0) {
         options_.maxFrameBytes = std::min(options_.maxFrameBytes, ack.max_frame_bytes());
       }
-      queue_.ack(ack.acked_sequence());
-      counters_.ackedSequence =
-          std::max<std::uint64_t>(counters_.ackedSequence, ack.acked_sequence());
-      connection->lastSent = ack.acked_sequence();
+      std::uint64_t acked = ack.acked_sequence();
+      // An aggregator that keeps sequences per epoch echoes ours; it can then only hold what this
+      // agent numbered in it. More means another agent used our id and epoch (a cloned VM, a
+      // copied spool) or a peer forged it: believing it would drop our own batches as
+      // duplicates, so this agent moves to a new sequence space and says hello again.
+      const bool perEpoch = ack.sequence_epoch() != 0 && ack.sequence_epoch() == connection->epoch;
+      if ((perEpoch && acked >= queue_.nextSequence()) || acked > kMaxSequence) {
+        ++counters_.sequenceConflicts;
+        if (perEpoch) {
+          log->error(
+              "aggregator {} holds sequence {} of this agent's sequence epoch, but the agent has "
+              "numbered only up to {}: another agent uses this agent id and epoch (a cloned VM "
+              "or spool?). Starting a new sequence epoch.",
+              options_.aggregator.toString(), acked, queue_.nextSequence() - 1);
+          queue_.renewSequenceEpoch();
+          fail(connection, "sequence epoch conflict with " + options_.aggregator.toString());
+          return;
+        }
+        log->error("aggregator {} acknowledged sequence {}, beyond any this agent numbers; ignored",
+                   options_.aggregator.toString(), acked);
+        acked = 0;
+      }
+      queue_.ack(acked);
+      counters_.ackedSequence = std::max<std::uint64_t>(counters_.ackedSequence, acked);
+      connection->lastSent = acked;
       backoff_ = options_.backoffMin;
       ++counters_.connects;
       counters_.connected = true;
@@ -232,6 +257,14 @@ void StreamClient::handleEnvelope(const std::shared_ptr<Connection>& connection,
     }
     case v1::Envelope::kAck: {
       const std::uint64_t sequence = envelope.ack().sequence();
+      if (sequence > std::max(connection->lastSent, connection->lastWritten)) {
+        // Acks cover what this connection sent, nothing beyond: releasing more would lose
+        // batches the aggregator never had.
+        fail(connection, "aggregator " + options_.aggregator.toString() +
+                             " acknowledged sequence " + std::to_string(sequence) +
+                             ", beyond the " + std::to_string(connection->lastWritten) + " sent");
+        return;
+      }
       queue_.ack(sequence);
       counters_.ackedSequence = std::max<std::uint64_t>(counters_.ackedSequence, sequence);
       return;
@@ -254,6 +287,7 @@ void StreamClient::pump(const std::shared_ptr<Connection>& connection) {
   const std::uint64_t last = batches.back().sequence;
   const std::size_t count = batches.size();
   connection->writing = true;
+  connection->lastWritten = std::max(connection->lastWritten, last);
   connection->write(
       asio::buffer(connection->writeBuffer),
       [this, connection, last, count](const boost::system::error_code& ec, std::size_t bytes) {

@@ -94,11 +94,12 @@ std::string nodesTable(const json& body) {
         {text(field(n, "cluster")), text(field(n, "node")), status, text(field(n, "containers")),
          cores(field(n, "cpu_usage_cores")) + "/" + cores(field(n, "cpu_capacity_cores")),
          bytes(field(n, "memory_usage_bytes")) + "/" + bytes(field(n, "memory_capacity_bytes")),
-         text(field(n, "agent_version")), text(field(n, "last_sequence"))});
+         text(field(n, "agent_version")), text(field(n, "agent_restarts")),
+         text(field(n, "last_sequence"))});
   }
-  return renderTable(
-      {"CLUSTER", "NODE", "STATUS", "CONTAINERS", "CPU(cores)", "MEMORY", "AGENT", "SEQUENCE"},
-      rows);
+  return renderTable({"CLUSTER", "NODE", "STATUS", "CONTAINERS", "CPU(cores)", "MEMORY", "AGENT",
+                      "RESTARTS", "SEQUENCE"},
+                     rows);
 }
 
 std::string containersTable(const json& body) {

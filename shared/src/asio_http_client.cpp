@@ -19,8 +19,8 @@ namespace {
 
 namespace asio = boost::asio;
 namespace http = boost::beast::http;
+using asio::ip::tcp;
 using boost::system::error_code;
-using tcp = asio::ip::tcp;
 
 struct Target {
   bool tls = false;
@@ -124,7 +124,7 @@ class Exchange {
   }
 
   template <typename Stream>
-  void run(Stream& stream, std::function<void(error_code)> done) {
+  void run(Stream& stream, const std::function<void(error_code)>& done) {
     http::async_write(stream, message_, [this, &stream, done](error_code ec, std::size_t) {
       if (ec) return done(ec);
       // The header first: a declared length over the limit fails before any body is read.
@@ -220,7 +220,8 @@ Result<HttpClientResponse> AsioHttpClient::send(const HttpClientRequest& request
       plain.emplace(io);
     }
     resolver.async_resolve(
-        target->host, target->port, [&](error_code ec, tcp::resolver::results_type endpoints) {
+        target->host, target->port,
+        [&](error_code ec, const tcp::resolver::results_type& endpoints) {
           if (ec) return finish(ec);
           tcp::socket& socket = secure ? secure->next_layer() : *plain;
           asio::async_connect(

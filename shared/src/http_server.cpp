@@ -24,7 +24,7 @@ namespace fleetscale {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
-using tcp = asio::ip::tcp;
+using asio::ip::tcp;
 
 namespace {
 

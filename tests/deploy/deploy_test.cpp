@@ -53,10 +53,10 @@ std::optional<std::string> findProgram(const std::string& name) {
 }
 
 // Runs `program` found on PATH; the test skips when it is not installed.
-#define REQUIRE_PROGRAM(variable, name)                                                       \
-  const auto variable##Path = findProgram(name);                                              \
-  if (!variable##Path) GTEST_SKIP() << name << " is not installed (scripts/install-deps.sh)"; \
-  const std::string variable = *variable##Path
+#define REQUIRE_PROGRAM(variable, name)                                                         \
+  const auto variable##Path = findProgram(name);                                                \
+  if (!variable##Path) GTEST_SKIP() << (name) << " is not installed (scripts/install-deps.sh)"; \
+  const std::string& variable = *variable##Path
 
 std::string describe(const testing::CommandResult& result) {
   return "exit " + std::to_string(result.status) + "\nstdout:\n" + result.output + "\nstderr:\n" +

@@ -119,7 +119,8 @@ class ActuatorKubernetesTest : public ::testing::Test {
     EXPECT_TRUE(credentials.ok()) << credentials.error().message;
     if (!credentials) return nullptr;
     return std::make_unique<KubernetesActuator>(std::make_unique<CurlHttpClient>(credentials->tls),
-                                                *credentials, options, std::move(sleeper));
+                                                *credentials, std::move(options),
+                                                std::move(sleeper));
   }
 
   // spec.replicas of shop/web as the simulated cluster holds it.

@@ -24,7 +24,7 @@
 
 namespace fleetscale::loadgen {
 namespace asio = boost::asio;
-using tcp = asio::ip::tcp;
+using asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
 namespace {

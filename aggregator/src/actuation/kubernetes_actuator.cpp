@@ -43,7 +43,7 @@ KubernetesActuator::KubernetesActuator(std::unique_ptr<HttpClient> http,
                                        KubernetesActuatorOptions options, Sleeper sleeper)
     : http_(std::move(http)),
       credentials_(std::move(credentials)),
-      options_(options),
+      options_(std::move(options)),
       sleeper_(std::move(sleeper)) {}
 
 std::string KubernetesActuator::scalePath(const WorkloadKey& workload) {

@@ -235,6 +235,9 @@ StepResult AggregatorApp::restore() {
   auto progress = store_->loadProgress();
   if (!progress) return StepResult::fatal(1, "store: " + progress.error().message);
   fleet_.restoreProgress(*progress);
+  auto nodes = store_->loadNodes();
+  if (!nodes) return StepResult::fatal(1, "store: " + nodes.error().message);
+  fleet_.restoreNodes(*nodes);
   const auto window = duration_cast<milliseconds>(settings_.durations.historyWindow);
   history_.emplace(window);
   const std::int64_t since = toUnixMillis(clock_.wallNow()) - window.count();

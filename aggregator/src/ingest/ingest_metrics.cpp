@@ -32,6 +32,12 @@ IngestMetrics::IngestMetrics(prometheus::Registry& registry)
   batchesAccepted_ = counter("fleetscale_ingest_batches_total", "Sample batches accepted");
   duplicateBatches_ = counter("fleetscale_ingest_duplicate_batches_total",
                               "Sample batches dropped because their sequence was already accepted");
+  supersededBatches_ = counter("fleetscale_ingest_superseded_batches_total",
+                               "Sample batches accepted from an agent another agent has "
+                               "superseded on its node: counted in its progress, not folded");
+  agentRestarts_ = counter("fleetscale_ingest_agent_restarts_total",
+                           "Hellos from another agent process for a node that had one (agent "
+                           "restarts, rollouts, a new agent id for the node)");
   connectionsAccepted_ =
       counter("fleetscale_ingest_connections_total", "Agent TCP connections accepted");
   throttled_ = counter("fleetscale_ingest_throttled_total",
@@ -42,7 +48,7 @@ IngestMetrics::IngestMetrics(prometheus::Registry& registry)
                    .Register(registry)
                    .Add({}, latencyBuckets());
   // Pre-create the common label values so they appear (at 0) before the first event.
-  for (const char* reason : {"oversized", "undecodable", "invalid", "out_of_range"}) {
+  for (const char* reason : {"oversized", "undecodable", "invalid", "out_of_range", "sequence"}) {
     decodeErrors(reason);
   }
   for (const char* kind : {"hello", "batch"}) framesReceived(kind);

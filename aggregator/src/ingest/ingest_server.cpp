@@ -22,21 +22,57 @@
 
 namespace fleetscale::aggregator {
 namespace asio = boost::asio;
-using tcp = asio::ip::tcp;
+using asio::ip::tcp;
 
 namespace {
 
 AgentIdentity identityFromHello(const v1::Hello& hello) {
-  return AgentIdentity{hello.agent_id(), hello.node(), hello.cluster(),      hello.cloud(),
-                       hello.region(),   hello.zone(), hello.agent_version()};
+  AgentIdentity identity{hello.agent_id(), hello.node(), hello.cluster(),      hello.cloud(),
+                         hello.region(),   hello.zone(), hello.agent_version()};
+  identity.sequenceEpoch = hello.sequence_epoch();
+  identity.startedUnixMs = hello.started_unix_ms();
+  identity.queueCapacity = hello.queue_capacity();
+  return identity;
 }
+
+// A connection that has delivered no frame for this long is presumed dead when another
+// connection claims its agent id: kStaleTicks of its agent's interval, at least this.
+constexpr std::chrono::milliseconds kMinLivenessWindow{1000};
 
 class ConnectionBase {
  public:
+  explicit ConnectionBase(std::string peer) : peer_(std::move(peer)) {}
   virtual ~ConnectionBase() = default;
-  // Both may be called from any thread; they hop onto the connection's strand.
+  // These may be called from any thread; they hop onto the connection's strand.
   virtual void shutdown() = 0;
-  virtual void durable(std::uint64_t sequence) = 0;
+  // The store made the agent's progress up to `sequence` of sequence space `epoch` durable.
+  virtual void durable(std::uint64_t epoch, std::uint64_t sequence) = 0;
+  // Another connection took over this one's agent id: close.
+  virtual void replace(const std::string& by) = 0;
+
+  const std::string& peer() const { return peer_; }
+  // Whether the agent on this connection is still talking: it delivered a frame within its
+  // liveness window. Any thread.
+  bool alive(SteadyTime now) const {
+    const auto last = SteadyTime(SteadyTime::duration(lastFrame_.load()));
+    return now - last <= std::chrono::milliseconds(livenessWindowMs_.load());
+  }
+  std::chrono::milliseconds silentFor(SteadyTime now) const {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+        now - SteadyTime(SteadyTime::duration(lastFrame_.load())));
+  }
+
+ protected:
+  void noteFrame(SteadyTime now) { lastFrame_ = now.time_since_epoch().count(); }
+  void noteInterval(double seconds) {
+    const auto window = static_cast<std::int64_t>(kStaleTicks * seconds * 1000.0);
+    livenessWindowMs_ = std::max<std::int64_t>(kMinLivenessWindow.count(), window);
+  }
+
+ private:
+  const std::string peer_;
+  std::atomic<SteadyTime::rep> lastFrame_{0};
+  std::atomic<std::int64_t> livenessWindowMs_{kStaleTicks * 1000};
 };
 
 }  // namespace
@@ -60,9 +96,27 @@ struct IngestServer::Impl : std::enable_shared_from_this<IngestServer::Impl> {
     std::lock_guard lock(mutex);
     return token;
   }
-  void registerAgent(const std::string& agentId, const std::shared_ptr<ConnectionBase>& c) {
+  // Makes `c` the connection of its agent id. Another connection of the id that is still
+  // alive keeps it: the result names it, and `c` must be refused. One that has gone silent is
+  // handed back in `replaced` for the caller to close (a reconnect over a half-open connection).
+  struct Claim {
+    std::shared_ptr<ConnectionBase> holder;    // refused: this one is alive with the id
+    std::shared_ptr<ConnectionBase> replaced;  // taken over from this silent one
+  };
+  Claim claimAgent(const std::string& agentId, const std::shared_ptr<ConnectionBase>& c) {
+    const SteadyTime now = clock.now();
     std::lock_guard lock(mutex);
-    byAgent[agentId] = c;
+    Claim claim;
+    auto& slot = byAgent[agentId];
+    if (auto previous = slot.lock(); previous && previous != c) {
+      if (previous->alive(now)) {
+        claim.holder = std::move(previous);
+        return claim;
+      }
+      claim.replaced = std::move(previous);
+    }
+    slot = c;
+    return claim;
   }
   void unregisterAgent(const std::string& agentId, const ConnectionBase* c) {
     std::lock_guard lock(mutex);
@@ -111,12 +165,20 @@ constexpr std::size_t kBatchReadBytes = 64 * 1024;
 
 // One agent connection over `Stream` (a TCP socket or a TLS stream over one). All handlers run
 // on the connection's strand.
+template <typename Socket>
+std::string peerOf(const Socket& socket) {
+  boost::system::error_code ec;
+  const auto remote = socket.remote_endpoint(ec);
+  return ec ? "unknown" : remote.address().to_string() + ":" + std::to_string(remote.port());
+}
+
 template <typename Stream>
 class Connection final : public ConnectionBase,
                          public std::enable_shared_from_this<Connection<Stream>> {
  public:
   Connection(Stream stream, std::shared_ptr<IngestServer::Impl> server)
-      : stream_(std::move(stream)),
+      : ConnectionBase(peerOf(stream.lowest_layer())),
+        stream_(std::move(stream)),
         server_(std::move(server)),
         handshakeTimer_(stream_.get_executor()),
         idleTimer_(stream_.get_executor()),
@@ -125,9 +187,7 @@ class Connection final : public ConnectionBase,
         buffer_(kHelloReadBytes),
         tokens_(burst()),
         lastRefill_(server_->clock.now()) {
-    boost::system::error_code ec;
-    const auto remote = stream_.lowest_layer().remote_endpoint(ec);
-    peer_ = ec ? "unknown" : remote.address().to_string() + ":" + std::to_string(remote.port());
+    noteFrame(server_->clock.now());
     ++server_->open;
   }
   ~Connection() override { --server_->open; }
@@ -143,10 +203,20 @@ class Connection final : public ConnectionBase,
     });
   }
 
-  void durable(std::uint64_t sequence) override {
-    asio::post(stream_.get_executor(), [self = this->shared_from_this(), sequence] {
+  void durable(std::uint64_t epoch, std::uint64_t sequence) override {
+    asio::post(stream_.get_executor(), [self = this->shared_from_this(), epoch, sequence] {
+      if (!self->identified_ || epoch != self->identity_.sequenceEpoch) return;
       self->durable_ = std::max(self->durable_, sequence);
       self->maybeAck();
+    });
+  }
+
+  void replace(const std::string& by) override {
+    asio::post(stream_.get_executor(), [self = this->shared_from_this(), by] {
+      self->sendErrorAndClose(v1::Error::CODE_DUPLICATE_AGENT,
+                              "agent id " + self->identity_.agentId + " reconnected from " + by +
+                                  "; this connection was silent and is replaced",
+                              "replaced");
     });
   }
 
@@ -226,6 +296,7 @@ class Connection final : public ConnectionBase,
       }
       if (!frame->has_value()) break;
       sawFrame = true;
+      noteFrame(server_->clock.now());
       tokens_ -= 1;
       handleFrame(**frame);
       if (identified_ && buffer_.size() < kBatchReadBytes) grantFullLimits();
@@ -349,36 +420,91 @@ class Connection final : public ConnectionBase,
       return;
     }
     identity_ = identityFromHello(hello);
-    // Registered before the session exists, so no commit notification can slip between.
-    server_->registerAgent(identity_.agentId, this->shared_from_this());
+    auto log = componentLogger("aggregator.ingest");
+    // Claimed before the session exists, so no commit notification can slip between.
+    const auto claim = server_->claimAgent(identity_.agentId, this->shared_from_this());
+    if (claim.holder) {
+      // Two live agents with one id (a cloned VM, a copied spool): the newcomer is refused, so
+      // the one already streaming keeps its node and its sequence space.
+      log->warn(
+          "refused agent {} from {} (node {}, cluster {}): the same agent id is connected from {} "
+          "and sent a frame {} ms ago; two agents share one id (a cloned VM or spool?)",
+          identity_.agentId, peer(), identity_.node, identity_.cluster, claim.holder->peer(),
+          claim.holder->silentFor(server_->clock.now()).count());
+      sendErrorAndClose(v1::Error::CODE_DUPLICATE_AGENT,
+                        "agent id " + identity_.agentId + " is already connected from " +
+                            claim.holder->peer() +
+                            "; every agent needs its own id (--agent-id, or a spool of its own)",
+                        "duplicate_agent");
+      return;
+    }
+    if (claim.replaced) {
+      log->info(
+          "agent {} reconnected from {}; its connection from {} was silent for {} ms and "
+          "is replaced",
+          identity_.agentId, peer(), claim.replaced->peer(),
+          claim.replaced->silentFor(server_->clock.now()).count());
+      claim.replaced->replace(peer());
+    }
     session_ = server_->fleet.agentConnected(identity_);
+    if (session_.nodeRecord && server_->store != nullptr) {
+      server_->store->recordNode(*session_.nodeRecord);
+    }
     durable_ = server_->store != nullptr ? session_.durableSequence : session_.lastSequence;
     acked_ = durable_;
     identified_ = true;
     handshakeTimer_.cancel();
-    componentLogger("aggregator.ingest")
-        ->info("agent {} connected from {} (node {}, cluster {}, resumes after sequence {})",
-               identity_.agentId, peer_, identity_.node, identity_.cluster, durable_);
-    server_->recordEvent(
-        kEventAgentConnected, identity_,
-        "agent " + identity_.agentId + " (node " + identity_.node + ") connected from " + peer_);
+    std::string note;
+    if (session_.restart) {
+      server_->metrics.agentRestarts().Increment();
+      note = "; replaces agent " + session_.superseded + " on the node (restart " +
+             std::to_string(session_.nodeRecord ? session_.nodeRecord->agentRestarts : 0) + ")";
+    } else if (!session_.current) {
+      note = "; a newer agent reports for the node, so its batches are acknowledged, not used";
+    }
+    if (session_.newSequenceSpace) note += "; new sequence epoch";
+    log->info("agent {} connected from {} (node {}, cluster {}, resumes after sequence {}){}",
+              identity_.agentId, peer(), identity_.node, identity_.cluster, durable_, note);
+    server_->recordEvent(kEventAgentConnected, identity_,
+                         "agent " + identity_.agentId + " (node " + identity_.node +
+                             ") connected from " + peer() + note);
     v1::Envelope reply;
     auto* ack = reply.mutable_hello_ack();
     ack->set_aggregator_id(server_->options.aggregatorId);
     ack->set_protocol_version(kProtocolVersion);
     ack->set_max_frame_bytes(server_->options.maxFrameBytes);
     ack->set_acked_sequence(durable_);
+    ack->set_sequence_epoch(identity_.sequenceEpoch);
     write(encodeEnvelopeFrame(reply));
   }
 
   void handleBatch() {
     const WallTime now = server_->clock.wallNow();
     FoldResult result = server_->fleet.applyBatch(session_, batch_, now);
+    noteInterval(batch_.intervalSeconds > 0 ? batch_.intervalSeconds : kDefaultIntervalSeconds);
     switch (result.outcome) {
       case BatchOutcome::kInvalid:
         server_->metrics.decodeErrors("invalid").Increment();
         sendErrorAndClose(v1::Error::CODE_PROTOCOL, result.error, "invalid_batch");
         return;
+      case BatchOutcome::kOutOfRange:
+        server_->metrics.decodeErrors("sequence").Increment();
+        componentLogger("aggregator.ingest")
+            ->warn("agent {} from {}: {}", identity_.agentId, peer(), result.error);
+        sendErrorAndClose(v1::Error::CODE_PROTOCOL, result.error, "invalid_sequence");
+        return;
+      case BatchOutcome::kStale:
+        sendErrorAndClose(v1::Error::CODE_DUPLICATE_AGENT,
+                          "agent id " + identity_.agentId +
+                              " connected again with another sequence epoch; this connection "
+                              "is replaced",
+                          "replaced");
+        return;
+      case BatchOutcome::kSuperseded:
+        // Counted in the agent's progress (so it drains and is acked) but not folded.
+        server_->metrics.supersededBatches().Increment();
+        recordProgress(result.progress);
+        break;
       case BatchOutcome::kDuplicate:
         server_->metrics.duplicateBatches().Increment();
         // An agent resending what it was already told is stored gets told again.
@@ -391,14 +517,18 @@ class Connection final : public ConnectionBase,
           const auto ageMs = std::max<std::int64_t>(0, toUnixMillis(now) - batch_.timestampUnixMs);
           server_->metrics.batchAge().Observe(static_cast<double>(ageMs) / 1000.0);
         }
-        if (server_->store != nullptr) {
-          server_->store->recordProgress(result.progress);
-        } else {
-          durable_ = std::max(durable_, batch_.sequence);
-        }
+        recordProgress(result.progress);
         break;
     }
     received_ = std::max(received_, batch_.sequence);
+  }
+
+  void recordProgress(const AgentProgress& progress) {
+    if (server_->store != nullptr) {
+      server_->store->recordProgress(progress);
+    } else {
+      durable_ = std::max(durable_, progress.lastSequence);
+    }
   }
 
   // Acks what is both received on this connection and durable.
@@ -470,12 +600,12 @@ class Connection final : public ConnectionBase,
     if (identified_) {
       server_->fleet.agentDisconnected(session_);
       server_->unregisterAgent(identity_.agentId, this);
-      log->info("agent {} ({}) disconnected: {} ({})", identity_.agentId, peer_, reason, detail);
+      log->info("agent {} ({}) disconnected: {} ({})", identity_.agentId, peer(), reason, detail);
       server_->recordEvent(
           kEventAgentDisconnected, identity_,
           "agent " + identity_.agentId + " disconnected: " + reason + " (" + detail + ")");
     } else {
-      log->warn("connection from {} closed before identifying: {} ({})", peer_, reason, detail);
+      log->warn("connection from {} closed before identifying: {} ({})", peer(), reason, detail);
     }
   }
 
@@ -489,7 +619,6 @@ class Connection final : public ConnectionBase,
   std::string reencoded_;     // backing bytes for a re-encoded unusual batch
   std::vector<char> buffer_;  // kHelloReadBytes until identified, then kBatchReadBytes
   std::deque<std::string> outbox_;
-  std::string peer_;
   AgentIdentity identity_;
   FleetState::Session session_;
   double tokens_;
@@ -585,17 +714,22 @@ Status IngestServer::setToken(std::string token) {
 std::size_t IngestServer::openConnections() const { return impl_->open; }
 
 void IngestServer::progressDurable(const std::vector<AgentProgress>& progress) {
-  std::vector<std::pair<std::shared_ptr<ConnectionBase>, std::uint64_t>> targets;
+  std::vector<std::pair<std::shared_ptr<ConnectionBase>, std::pair<std::uint64_t, std::uint64_t>>>
+      targets;
   {
     std::lock_guard lock(impl_->mutex);
     for (const auto& p : progress) {
       if (auto it = impl_->byAgent.find(p.agentId); it != impl_->byAgent.end()) {
-        if (auto connection = it->second.lock()) targets.emplace_back(connection, p.lastSequence);
+        if (auto connection = it->second.lock()) {
+          targets.emplace_back(connection, std::pair{p.sequenceEpoch, p.lastSequence});
+        }
       }
     }
   }
-  for (const auto& p : progress) impl_->fleet.markDurable(p.agentId, p.lastSequence);
-  for (auto& [connection, sequence] : targets) connection->durable(sequence);
+  for (const auto& p : progress) {
+    impl_->fleet.markDurable(p.agentId, p.sequenceEpoch, p.lastSequence);
+  }
+  for (auto& [connection, position] : targets) connection->durable(position.first, position.second);
 }
 
 void IngestServer::stop() {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <memory_resource>
 #include <unordered_set>
 
 namespace fleetscale::aggregator {
@@ -152,14 +153,53 @@ class ContainerRecord {
 
 }  // namespace
 
+namespace {
+
+std::string nodeKey(std::string_view cluster, std::string_view node) {
+  std::string key;
+  key.reserve(cluster.size() + node.size() + 1);
+  key.append(cluster).append(1, '\n').append(node);
+  return key;
+}
+
+// One agent id's sequence space and counters, kept with the node it reports for.
+struct AgentRecord {
+  AgentIdentity identity;  // its latest hello
+  AgentProgress progress;
+  std::uint64_t durableSequence = 0;
+  std::uint64_t connectionId = 0;  // of its latest hello
+  bool connected = false;
+};
+
+// One agent process: who reports for a node.
+struct AgentProcess {
+  std::string agentId;
+  std::uint64_t sequenceEpoch = 0;
+  std::int64_t startedUnixMs = 0;
+  bool operator==(const AgentProcess&) const = default;
+};
+
+AgentProcess processOf(const AgentIdentity& identity) {
+  return AgentProcess{identity.agentId, identity.sequenceEpoch, identity.startedUnixMs};
+}
+
+std::string describe(const AgentProcess& process) {
+  std::string out = process.agentId;
+  if (process.startedUnixMs > 0)
+    out += " (started at " + std::to_string(process.startedUnixMs) + ")";
+  return out;
+}
+
+}  // namespace
+
 class NodeState {
  public:
   mutable std::mutex mutex;
-  AgentIdentity identity;
-  bool connected = false;
-  std::uint64_t connectionId = 0;
-  AgentProgress progress;
-  std::uint64_t durableSequence = 0;
+  std::string cluster;
+  std::string name;
+  std::map<std::string, AgentRecord> agents;  // by agent id: the current one and superseded ones
+  std::optional<AgentProcess> current;        // whose batches are folded
+  std::uint64_t agentRestarts = 0;
   WallTime lastSeen{};
   double intervalSeconds = 0;
   NodeTotalsView totals;
@@ -175,6 +215,27 @@ class NodeState {
   bool staleAt(WallTime now) const {
     return lastSeen == WallTime{} || isStale(lastSeen, intervalSeconds, now);
   }
+  const AgentRecord* currentRecord() const {
+    if (!current) return nullptr;
+    const auto it = agents.find(current->agentId);
+    return it == agents.end() ? nullptr : &it->second;
+  }
+  bool isCurrent(const std::string& agentId, std::uint64_t epoch, std::int64_t started) const {
+    return current && *current == AgentProcess{agentId, epoch, started};
+  }
+  bool anyConnected() const {
+    return std::any_of(agents.begin(), agents.end(),
+                       [](const auto& entry) { return entry.second.connected; });
+  }
+  NodeRecord record() const {
+    NodeRecord out{cluster, name, "", 0, 0, agentRestarts};
+    if (current) {
+      out.agentId = current->agentId;
+      out.sequenceEpoch = current->sequenceEpoch;
+      out.agentStartedUnixMs = current->startedUnixMs;
+    }
+    return out;
+  }
 };
 
 FleetState::FleetState() = default;
@@ -185,35 +246,111 @@ void FleetState::restoreProgress(const std::vector<AgentProgress>& progress) {
   for (const auto& entry : progress) forgotten_[entry.agentId] = entry;
 }
 
+void FleetState::restoreNodes(const std::vector<NodeRecord>& nodes) {
+  std::unique_lock lock(nodesMutex_);
+  for (const auto& entry : nodes) restoredNodes_[nodeKey(entry.cluster, entry.node)] = entry;
+}
+
 FleetState::Session FleetState::agentConnected(const AgentIdentity& identity) {
-  std::shared_ptr<NodeState> node;
-  {
-    std::unique_lock lock(nodesMutex_);
-    auto& slot = nodes_[identity.agentId];
-    if (!slot) {
-      slot = std::make_shared<NodeState>();
-      if (auto it = forgotten_.find(identity.agentId); it != forgotten_.end()) {
-        slot->progress = it->second;
-        slot->durableSequence = it->second.lastSequence;  // persisted, or long settled
-        forgotten_.erase(it);
-      }
+  const std::string key = nodeKey(identity.cluster, identity.node);
+  // Hellos are rare next to batches: the whole of one happens under the node map's lock, so
+  // an agent id moving between nodes never races with another hello.
+  std::unique_lock lock(nodesMutex_);
+  auto& slot = nodes_[key];
+  std::optional<NodeRecord> restoredNode;
+  if (!slot) {
+    slot = std::make_shared<NodeState>();
+    slot->cluster = identity.cluster;
+    slot->name = identity.node;
+    if (auto it = restoredNodes_.find(key); it != restoredNodes_.end()) {
+      restoredNode = it->second;
+      restoredNodes_.erase(it);
     }
-    node = slot;
   }
-  std::lock_guard lock(node->mutex);
-  node->identity = identity;
-  node->progress.agentId = identity.agentId;
-  node->progress.node = identity.node;
-  node->progress.cluster = identity.cluster;
-  node->connected = true;
-  node->connectionId = nextConnectionId_++;
-  return Session{node, node->connectionId, node->progress.lastSequence, node->durableSequence};
+  std::shared_ptr<NodeState> node = slot;
+  std::optional<AgentRecord> carried;
+  auto& home = agentNodes_[identity.agentId];
+  if (home && home != node) {
+    // The id reported for another node before (an agent reconfigured): its progress moves here.
+    std::lock_guard oldLock(home->mutex);
+    if (auto it = home->agents.find(identity.agentId); it != home->agents.end()) {
+      carried = std::move(it->second);
+      home->agents.erase(it);
+    }
+    if (home->current && home->current->agentId == identity.agentId) home->current.reset();
+  } else if (!home) {
+    if (auto it = forgotten_.find(identity.agentId); it != forgotten_.end()) {
+      carried.emplace();
+      carried->progress = it->second;
+      carried->durableSequence = it->second.lastSequence;  // persisted, or long settled
+      forgotten_.erase(it);
+    }
+  }
+  home = node;
+
+  std::lock_guard nodeLock(node->mutex);
+  if (restoredNode && !restoredNode->agentId.empty()) {
+    node->current = AgentProcess{restoredNode->agentId, restoredNode->sequenceEpoch,
+                                 restoredNode->agentStartedUnixMs};
+    node->agentRestarts = restoredNode->agentRestarts;
+  }
+  auto [it, inserted] = node->agents.try_emplace(identity.agentId);
+  AgentRecord& record = it->second;
+  if (carried) record = std::move(*carried);
+
+  Session session;
+  AgentProgress& progress = record.progress;
+  if (identity.sequenceEpoch != progress.sequenceEpoch) {
+    // A new nonzero epoch starts a fresh sequence space. An agent that predates epochs (0), or
+    // one that takes its first epoch (an upgraded agent with its spool), carries the numbering
+    // on, as before epochs existed.
+    if (identity.sequenceEpoch != 0 && progress.sequenceEpoch != 0) {
+      progress.lastSequence = 0;
+      record.durableSequence = 0;
+      session.newSequenceSpace = true;
+    }
+    progress.sequenceEpoch = identity.sequenceEpoch;
+  }
+  progress.agentId = identity.agentId;
+  progress.node = identity.node;
+  progress.cluster = identity.cluster;
+  record.identity = identity;
+  record.connected = true;
+  record.connectionId = nextConnectionId_++;
+
+  const AgentProcess incoming = processOf(identity);
+  if (!node->current) {
+    node->current = incoming;
+    session.nodeRecord = node->record();
+  } else if (*node->current == incoming) {
+    // The same process reconnecting.
+  } else if (incoming.startedUnixMs != 0 && node->current->startedUnixMs != 0 &&
+             incoming.startedUnixMs < node->current->startedUnixMs) {
+    session.current = false;  // an older process: it never takes the node back
+  } else {
+    session.restart = true;
+    session.superseded = describe(*node->current);
+    ++node->agentRestarts;
+    node->current = incoming;
+    session.nodeRecord = node->record();
+  }
+  session.node = node;
+  session.agentId = identity.agentId;
+  session.connectionId = record.connectionId;
+  session.sequenceEpoch = identity.sequenceEpoch;
+  session.startedUnixMs = identity.startedUnixMs;
+  session.lastSequence = progress.lastSequence;
+  session.durableSequence = record.durableSequence;
+  return session;
 }
 
 void FleetState::agentDisconnected(const Session& session) {
   if (!session.node) return;
   std::lock_guard lock(session.node->mutex);
-  if (session.node->connectionId == session.connectionId) session.node->connected = false;
+  auto it = session.node->agents.find(session.agentId);
+  if (it != session.node->agents.end() && it->second.connectionId == session.connectionId) {
+    it->second.connected = false;
+  }
 }
 
 std::uint32_t FleetState::internWorkload(std::string_view namespaceName, std::string_view kind,
@@ -226,14 +363,66 @@ std::uint32_t FleetState::internWorkload(std::string_view namespaceName, std::st
   return it->second;
 }
 
+namespace {
+
+// Why `sequence` cannot follow `record`'s last accepted one, or "" when it can.
+std::string sequenceOutOfRange(const AgentRecord& record, std::uint64_t sequence,
+                               WallTime receivedAt) {
+  if (sequence > kMaxSequence) {
+    return "batch sequence " + std::to_string(sequence) + " is above 2^63-1: no agent numbers " +
+           "batches that far";
+  }
+  const AgentProgress& progress = record.progress;
+  if (progress.lastSequence == 0) return "";  // a fresh sequence space starts anywhere
+  const std::uint64_t capacity = std::clamp<std::uint64_t>(
+      record.identity.queueCapacity > 0 ? record.identity.queueCapacity : kDefaultQueueCapacity, 1,
+      kMaxQueueCapacity);
+  const auto silent = receivedAt - fromUnixMillis(progress.lastSeenUnixMs);
+  const std::uint64_t ticks =
+      silent.count() > 0 ? static_cast<std::uint64_t>(silent / kFastestTick) + 1 : 0;
+  const std::uint64_t allowed = capacity + ticks + 1;
+  if (sequence - progress.lastSequence <= allowed) return "";
+  return "batch sequence " + std::to_string(sequence) + " jumps " +
+         std::to_string(sequence - progress.lastSequence) + " past the last accepted " +
+         std::to_string(progress.lastSequence) + " of agent " + progress.agentId +
+         ", which holds at most " + std::to_string(capacity) + " unacked batches and was silent " +
+         std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(silent).count()) +
+         " ms: not a sequence it produced (two agents with one id?)";
+}
+
+}  // namespace
+
 FoldResult FleetState::applyBatch(const Session& session, BatchView& batch, WallTime receivedAt) {
   NodeState& node = *session.node;
   std::lock_guard lock(node.mutex);
-  if (batch.sequence <= node.progress.lastSequence)
-    return FoldResult{BatchOutcome::kDuplicate, {}, {}};
-  auto invalid = [](std::string error) {
-    return FoldResult{BatchOutcome::kInvalid, std::move(error), {}};
-  };
+  const auto found = node.agents.find(session.agentId);
+  if (found == node.agents.end() || found->second.progress.sequenceEpoch != session.sequenceEpoch) {
+    return FoldResult{BatchOutcome::kStale, "the agent's sequence space was replaced", {}};
+  }
+  AgentRecord& record = found->second;
+  AgentProgress& progress = record.progress;
+  if (batch.sequence <= progress.lastSequence) return FoldResult{BatchOutcome::kDuplicate, {}, {}};
+  if (std::string why = sequenceOutOfRange(record, batch.sequence, receivedAt); !why.empty()) {
+    return FoldResult{BatchOutcome::kOutOfRange, std::move(why), {}};
+  }
+  const std::size_t count = batch.containerCount;
+  const bool fold = node.isCurrent(session.agentId, session.sequenceEpoch, session.startedUnixMs);
+  if (fold) {
+    if (std::string error = foldContainers(node, batch); !error.empty()) {
+      return FoldResult{BatchOutcome::kInvalid, std::move(error), {}};
+    }
+    node.lastSeen = receivedAt;
+    node.intervalSeconds = batch.intervalSeconds;
+    node.totals = batch.node;
+  }
+  progress.lastSequence = batch.sequence;
+  ++progress.batchesAccepted;
+  progress.samplesAccepted += count;
+  progress.lastSeenUnixMs = toUnixMillis(receivedAt);
+  return FoldResult{fold ? BatchOutcome::kAccepted : BatchOutcome::kSuperseded, {}, progress};
+}
+
+std::string FleetState::foldContainers(NodeState& node, BatchView& batch) {
   const std::size_t count = batch.containerCount;
   // First pass, changing nothing: find each sample's previous record and complete (check) the
   // samples whose identity or metadata differ from it.
@@ -255,7 +444,9 @@ FoldResult FleetState::applyBatch(const Session& session, BatchView& batch, Wall
     for (std::size_t i = 0; i < count; ++i) {
       const std::string_view id = batch.containers[i].id;
       if (!node.seen.insert(id).second) {
-        return invalid("batch names container " + std::string(id.substr(0, 64)) + " twice");
+        node.byId.clear();
+        node.seen.clear();
+        return "batch names container " + std::string(id.substr(0, 64)) + " twice";
       }
       if (auto it = node.byId.find(id); it != node.byId.end()) node.previousIndex[i] = it->second;
     }
@@ -268,7 +459,7 @@ FoldResult FleetState::applyBatch(const Session& session, BatchView& batch, Wall
     const std::size_t previous = node.previousIndex[i];
     if (previous != SIZE_MAX && node.containers[previous].sameIdentity(sample)) continue;
     node.changed[i] = 1;
-    if (auto result = completeSample(sample); !result.ok()) return invalid(result.error);
+    if (auto result = completeSample(sample); !result.ok()) return result.error;
   }
 
   // Second pass: apply.
@@ -298,31 +489,29 @@ FoldResult FleetState::applyBatch(const Session& session, BatchView& batch, Wall
     node.containers.swap(node.rebuilt);
     node.rebuilt.clear();
   }
-  node.progress.lastSequence = batch.sequence;
-  ++node.progress.batchesAccepted;
-  node.progress.samplesAccepted += count;
-  node.progress.lastSeenUnixMs = toUnixMillis(receivedAt);
-  node.lastSeen = receivedAt;
-  node.intervalSeconds = batch.intervalSeconds;
-  node.totals = batch.node;
-  return FoldResult{BatchOutcome::kAccepted, {}, node.progress};
+  return "";
 }
 
 std::uint64_t FleetState::lastAcceptedSequence(const std::string& agentId) const {
   std::shared_lock lock(nodesMutex_);
-  if (auto it = nodes_.find(agentId); it != nodes_.end()) {
+  if (auto it = agentNodes_.find(agentId); it != agentNodes_.end()) {
     std::lock_guard nodeLock(it->second->mutex);
-    return it->second->progress.lastSequence;
+    const auto record = it->second->agents.find(agentId);
+    if (record != it->second->agents.end()) return record->second.progress.lastSequence;
   }
   if (auto it = forgotten_.find(agentId); it != forgotten_.end()) return it->second.lastSequence;
   return 0;
 }
 
-void FleetState::markDurable(const std::string& agentId, std::uint64_t sequence) {
+void FleetState::markDurable(const std::string& agentId, std::uint64_t epoch,
+                             std::uint64_t sequence) {
   std::shared_lock lock(nodesMutex_);
-  if (auto it = nodes_.find(agentId); it != nodes_.end()) {
+  if (auto it = agentNodes_.find(agentId); it != agentNodes_.end()) {
     std::lock_guard nodeLock(it->second->mutex);
-    it->second->durableSequence = std::max(it->second->durableSequence, sequence);
+    const auto record = it->second->agents.find(agentId);
+    if (record != it->second->agents.end() && record->second.progress.sequenceEpoch == epoch) {
+      record->second.durableSequence = std::max(record->second.durableSequence, sequence);
+    }
   }
 }
 
@@ -330,7 +519,7 @@ std::vector<std::shared_ptr<NodeState>> FleetState::allNodes() const {
   std::shared_lock lock(nodesMutex_);
   std::vector<std::shared_ptr<NodeState>> out;
   out.reserve(nodes_.size());
-  for (const auto& [id, node] : nodes_) out.push_back(node);
+  for (const auto& [key, node] : nodes_) out.push_back(node);
   return out;
 }
 
@@ -338,13 +527,26 @@ std::vector<NodeInfo> FleetState::nodes(WallTime now) const {
   std::vector<NodeInfo> out;
   for (const auto& node : allNodes()) {
     std::lock_guard lock(node->mutex);
-    out.push_back(NodeInfo{node->identity, node->connected, node->staleAt(now), node->progress,
-                           node->lastSeen, node->intervalSeconds, node->totals,
-                           node->containers.size()});
+    NodeInfo info;
+    if (const AgentRecord* current = node->currentRecord()) {
+      info.identity = current->identity;
+      info.connected = current->connected;
+      info.progress = current->progress;
+    }
+    info.identity.cluster = node->cluster;
+    info.identity.node = node->name;
+    info.stale = node->staleAt(now);
+    info.lastSeen = node->lastSeen;
+    info.intervalSeconds = node->intervalSeconds;
+    info.totals = node->totals;
+    info.containers = node->containers.size();
+    info.agentRestarts = node->agentRestarts;
+    info.agents = node->agents.size();
+    out.push_back(std::move(info));
   }
   std::sort(out.begin(), out.end(), [](const NodeInfo& a, const NodeInfo& b) {
-    return std::tie(a.identity.cluster, a.identity.node, a.identity.agentId) <
-           std::tie(b.identity.cluster, b.identity.node, b.identity.agentId);
+    return std::tie(a.identity.cluster, a.identity.node) <
+           std::tie(b.identity.cluster, b.identity.node);
   });
   return out;
 }
@@ -354,8 +556,8 @@ std::vector<ContainerInfo> FleetState::containers(const ContainerFilter& filter,
   std::vector<ContainerInfo> out;
   for (const auto& node : allNodes()) {
     std::lock_guard lock(node->mutex);
-    if (!filter.cluster.empty() && filter.cluster != node->identity.cluster) continue;
-    if (!filter.node.empty() && filter.node != node->identity.node) continue;
+    if (!filter.cluster.empty() && filter.cluster != node->cluster) continue;
+    if (!filter.node.empty() && filter.node != node->name) continue;
     const bool stale = node->staleAt(now);
     for (const auto& record : node->containers) {
       if (!filter.namespaceName.empty() && filter.namespaceName != record.metadata(kNamespace)) {
@@ -363,8 +565,8 @@ std::vector<ContainerInfo> FleetState::containers(const ContainerFilter& filter,
       }
       if (!filter.workload.empty() && filter.workload != record.metadata(kWorkload)) continue;
       ContainerInfo info = record.info();
-      info.cluster = node->identity.cluster;
-      info.node = node->identity.node;
+      info.cluster = node->cluster;
+      info.node = node->name;
       info.lastSeen = node->lastSeen;
       info.stale = stale;
       out.push_back(std::move(info));
@@ -382,48 +584,82 @@ FleetSnapshot FleetState::snapshot(WallTime now) const {
   FleetSnapshot out;
   out.takenAt = now;
   std::vector<NodeContribution> contributions;
-  std::vector<std::vector<PodSample>> podsByWorkload;
+  // Every pod of every node, then one per (cluster, pod): a pod two nodes report (a node
+  // renamed, two agents on one host) counts once, from the freshest report.
+  // The keys and the index live in one arena for the call: a pod costs no allocation of its own.
+  std::pmr::monotonic_buffer_resource arena;
+  struct Candidate {
+    std::uint32_t workloadId;
+    std::string_view key;  // cluster, pod UID (or name, or container id), in `arena`
+    WallTime lastSeen;
+    PodSample pod;
+  };
+  std::vector<Candidate> candidates;
+  auto keep = [&arena](std::string_view cluster, std::string_view pod) {
+    auto* text = static_cast<char*>(arena.allocate(cluster.size() + pod.size() + 1, 1));
+    std::copy(cluster.begin(), cluster.end(), text);
+    text[cluster.size()] = '\n';
+    std::copy(pod.begin(), pod.end(), text + cluster.size() + 1);
+    return std::string_view(text, cluster.size() + pod.size() + 1);
+  };
   std::unordered_map<std::string_view, std::size_t> podIndex;  // within one node
-  std::vector<std::pair<std::uint32_t, PodSample>> nodePods;
   const auto nodes = allNodes();
   contributions.reserve(nodes.size());
   for (const auto& node : nodes) {
     std::lock_guard lock(node->mutex);
     const bool stale = node->staleAt(now);
     const bool late = stale || isLate(node->lastSeen, node->intervalSeconds, now);
+    const AgentRecord* current = node->currentRecord();
     NodeContribution contribution;
-    contribution.cluster = node->identity.cluster;
+    contribution.cluster = node->cluster;
     contribution.stale = stale;
     contribution.lastSeen = node->lastSeen;
-    contribution.connected = node->connected;
+    contribution.connected = current != nullptr && current->connected;
     contribution.containers = static_cast<int>(node->containers.size());
     contribution.totals = node->totals;
     contributions.push_back(std::move(contribution));
     // Pods never span nodes, so containers group into pods node by node.
     podIndex.clear();
-    nodePods.clear();
+    const std::size_t first = candidates.size();
     for (const auto& record : node->containers) {
       if (record.workloadId() == kNoWorkload) continue;
       std::string_view podKey = record.metadata(kPodUid);
       if (podKey.empty()) podKey = record.metadata(kPod);
       if (podKey.empty()) podKey = record.id();  // no pod (a VM container): its own replica
-      auto [it, inserted] = podIndex.try_emplace(podKey, nodePods.size());
+      auto [it, inserted] = podIndex.try_emplace(podKey, candidates.size());
       if (inserted) {
-        PodSample pod;
-        pod.cluster = node->identity.cluster;
-        pod.node = node->identity.node;
+        Candidate candidate{record.workloadId(), keep(node->cluster, podKey), node->lastSeen,
+                            PodSample{}};
+        PodSample& pod = candidate.pod;
+        pod.cluster = node->cluster;
+        pod.node = node->name;
         pod.pod = record.metadata(kPod).empty() ? record.id() : record.metadata(kPod);
         pod.stale = stale;
         pod.late = late;
-        nodePods.emplace_back(record.workloadId(), std::move(pod));
+        candidates.push_back(std::move(candidate));
       }
-      nodePods[it->second].second.add(record.contribution());
+      candidates[it->second].pod.add(record.contribution());
     }
-    for (auto& [workloadId, pod] : nodePods) {
-      pod.finish();
-      if (podsByWorkload.size() <= workloadId) podsByWorkload.resize(workloadId + 1);
-      podsByWorkload[workloadId].push_back(std::move(pod));
+    for (std::size_t i = first; i < candidates.size(); ++i) candidates[i].pod.finish();
+  }
+  std::pmr::unordered_map<std::string_view, std::size_t> best(&arena);
+  best.reserve(candidates.size());
+  for (std::size_t i = 0; i < candidates.size(); ++i) {
+    auto [it, inserted] = best.try_emplace(candidates[i].key, i);
+    if (inserted) continue;
+    const Candidate& held = candidates[it->second];
+    const Candidate& other = candidates[i];
+    if (std::tie(held.pod.stale, other.lastSeen) > std::tie(other.pod.stale, held.lastSeen)) {
+      it->second = i;  // fresh beats stale, then the newer report
     }
+  }
+  std::vector<std::vector<PodSample>> podsByWorkload;
+  for (const auto& [key, index] : best) {
+    Candidate& candidate = candidates[index];
+    if (podsByWorkload.size() <= candidate.workloadId) {
+      podsByWorkload.resize(candidate.workloadId + 1);
+    }
+    podsByWorkload[candidate.workloadId].push_back(std::move(candidate.pod));
   }
   std::vector<WorkloadKey> keys;
   {
@@ -448,16 +684,39 @@ std::vector<AgentIdentity> FleetState::forgetSilentNodes(WallTime now,
                                                          std::chrono::nanoseconds after) {
   std::vector<AgentIdentity> dropped;
   std::unique_lock lock(nodesMutex_);
+  auto forgetAgent = [&](NodeState& node, const std::string& agentId, const AgentRecord& agent) {
+    forgotten_[agentId] = agent.progress;
+    if (auto home = agentNodes_.find(agentId);
+        home != agentNodes_.end() && home->second.get() == &node) {
+      agentNodes_.erase(home);
+    }
+  };
   for (auto it = nodes_.begin(); it != nodes_.end();) {
     NodeState& node = *it->second;
     std::lock_guard nodeLock(node.mutex);
-    if (!node.connected && now - node.lastSeen > after) {
-      dropped.push_back(node.identity);
-      forgotten_[it->first] = node.progress;
+    if (!node.anyConnected() && now - node.lastSeen > after) {
+      AgentIdentity identity;
+      if (const AgentRecord* current = node.currentRecord()) identity = current->identity;
+      identity.cluster = node.cluster;
+      identity.node = node.name;
+      dropped.push_back(std::move(identity));
+      for (const auto& [agentId, agent] : node.agents) forgetAgent(node, agentId, agent);
+      if (node.current) restoredNodes_[it->first] = node.record();  // its restarts, if it returns
       it = nodes_.erase(it);
-    } else {
-      ++it;
+      continue;
     }
+    // Agents a newer one superseded, gone quiet: only their progress is worth keeping.
+    for (auto agent = node.agents.begin(); agent != node.agents.end();) {
+      const bool current = node.current && node.current->agentId == agent->first;
+      if (!current && !agent->second.connected &&
+          now - fromUnixMillis(agent->second.progress.lastSeenUnixMs) > after) {
+        forgetAgent(node, agent->first, agent->second);
+        agent = node.agents.erase(agent);
+      } else {
+        ++agent;
+      }
+    }
+    ++it;
   }
   return dropped;
 }

@@ -11,7 +11,9 @@
 namespace fleetscale::aggregator {
 namespace {
 
-constexpr int kSchemaVersion = 1;
+// 1: the first. 2: agents.sequence_epoch, the nodes table; sequences and epochs are unsigned
+// 64-bit numbers stored as the signed integers with the same bits (readers cast them back).
+constexpr int kSchemaVersion = 2;
 
 constexpr std::string_view kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS agents(
@@ -21,7 +23,16 @@ CREATE TABLE IF NOT EXISTS agents(
   last_sequence INTEGER NOT NULL,
   batches_accepted INTEGER NOT NULL,
   samples_accepted INTEGER NOT NULL,
-  last_seen_ms INTEGER NOT NULL);
+  last_seen_ms INTEGER NOT NULL,
+  sequence_epoch INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS nodes(
+  cluster TEXT NOT NULL,
+  node TEXT NOT NULL,
+  agent_id TEXT NOT NULL,
+  sequence_epoch INTEGER NOT NULL,
+  agent_started_ms INTEGER NOT NULL,
+  agent_restarts INTEGER NOT NULL,
+  PRIMARY KEY(cluster, node)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS events(
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   ts_ms INTEGER NOT NULL,
@@ -76,6 +87,25 @@ double columnOptional(const SqliteStatement& statement, int column) {
   return statement.columnIsNull(column) ? kAbsent : statement.columnDouble(column);
 }
 
+// Unsigned 64-bit numbers (sequences, epochs, counters) go to SQLite's signed INTEGER with their
+// bits unchanged, so every value round-trips; none is compared in SQL.
+std::int64_t toColumn(std::uint64_t value) { return static_cast<std::int64_t>(value); }
+std::uint64_t fromColumn(std::int64_t value) { return static_cast<std::uint64_t>(value); }
+
+// Schema changes of existing databases, each from the version before it.
+Status migrate(SqliteDatabase& db, std::int64_t from) {
+  if (from == 1) {
+    // Before epochs every agent id had one sequence space: epoch 0 (the nodes table comes with
+    // the schema).
+    if (Status status =
+            db.exec("ALTER TABLE agents ADD COLUMN sequence_epoch INTEGER NOT NULL DEFAULT 0");
+        !status) {
+      return status;
+    }
+  }
+  return {};
+}
+
 // Steps through a query's rows, turning each into a T with `read`.
 template <typename T, typename Read>
 Result<std::vector<T>> collectRows(SqliteStatement& statement, Read read) {
@@ -98,18 +128,29 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(SqliteStoreOptions option
   const std::string path = options.stateDir + "/aggregator.db";
   auto writer = SqliteDatabase::open(path);
   if (!writer) return writer.error();
-  auto version = (*writer)->prepare("PRAGMA user_version");
-  if (!version) return version.error();
-  if (auto row = version->step(); !row) return row.error();
-  const auto existing = version->columnInt(0);
+  std::int64_t existing = 0;
+  {
+    // Finished before the schema changes: a pending statement would lock them out.
+    auto version = (*writer)->prepare("PRAGMA user_version");
+    if (!version) return version.error();
+    if (auto row = version->step(); !row) return row.error();
+    existing = version->columnInt(0);
+  }
   if (existing > kSchemaVersion) {
     return Error{path + " has schema version " + std::to_string(existing) +
                  ", newer than this aggregator's " + std::to_string(kSchemaVersion)};
   }
-  if (Status status = (*writer)->exec(
-          std::string(kSchema) + "PRAGMA user_version=" + std::to_string(kSchemaVersion) + ";");
-      !status) {
-    return Error{status.message()};
+  if (Status status = (*writer)->begin(); !status) return Error{status.message()};
+  Status status = existing > 0 ? migrate(**writer, existing) : Status{};
+  if (status) status = (*writer)->exec(kSchema);
+  if (status) {
+    status = (*writer)->exec("PRAGMA user_version=" + std::to_string(kSchemaVersion));
+  }
+  if (status) status = (*writer)->commit();
+  if (!status) {
+    (void)(*writer)->rollback();
+    return Error{path + ": schema version " + std::to_string(existing) + " -> " +
+                 std::to_string(kSchemaVersion) + ": " + status.message()};
   }
   auto reader = SqliteDatabase::open(path);
   if (!reader) return reader.error();
@@ -162,7 +203,14 @@ bool SqliteStore::roomFor(std::size_t rows, const char* what) {
 void SqliteStore::recordProgress(const AgentProgress& progress) {
   std::unique_lock lock(mutex_);
   auto [it, inserted] = pending_.progress.try_emplace(progress.agentId, progress);
-  if (!inserted && it->second.lastSequence < progress.lastSequence) it->second = progress;
+  // batchesAccepted only grows, whatever the sequence epoch: the larger one is the newer.
+  if (!inserted && it->second.batchesAccepted < progress.batchesAccepted) it->second = progress;
+  enqueued(lock);
+}
+
+void SqliteStore::recordNode(const NodeRecord& node) {
+  std::unique_lock lock(mutex_);
+  pending_.nodes[node.cluster + "\n" + node.node] = node;
   enqueued(lock);
 }
 
@@ -264,6 +312,7 @@ void SqliteStore::run() {
         writeError_ = status.message();
         if (!stopping_) {
           for (auto& [agent, p] : batch.progress) pending_.progress.try_emplace(agent, p);
+          for (auto& [key, n] : batch.nodes) pending_.nodes.try_emplace(key, n);
         }
       }
     }
@@ -288,21 +337,46 @@ Status SqliteStore::write(Pending& batch) {
     return Status(error);
   };
   if (!batch.progress.empty()) {
+    // A row only moves forward: batches_accepted orders two records of an agent whatever their
+    // sequence epochs (a new epoch restarts the sequence, never the count).
     auto statement = writer_->prepare(
         "INSERT INTO agents(agent_id, node, cluster, last_sequence, batches_accepted, "
-        "samples_accepted, last_seen_ms) VALUES(?,?,?,?,?,?,?) ON CONFLICT(agent_id) DO UPDATE "
-        "SET node=excluded.node, cluster=excluded.cluster, last_sequence=excluded.last_sequence, "
-        "batches_accepted=excluded.batches_accepted, samples_accepted=excluded.samples_accepted, "
-        "last_seen_ms=excluded.last_seen_ms WHERE excluded.last_sequence >= last_sequence");
+        "samples_accepted, last_seen_ms, sequence_epoch) VALUES(?,?,?,?,?,?,?,?) "
+        "ON CONFLICT(agent_id) DO UPDATE SET node=excluded.node, cluster=excluded.cluster, "
+        "last_sequence=excluded.last_sequence, batches_accepted=excluded.batches_accepted, "
+        "samples_accepted=excluded.samples_accepted, last_seen_ms=excluded.last_seen_ms, "
+        "sequence_epoch=excluded.sequence_epoch "
+        "WHERE excluded.batches_accepted >= batches_accepted");
     if (!statement) return fail(statement.error());
-    for (const auto& [agent, p] : batch.progress) {
+    for (auto it = batch.progress.begin(); it != batch.progress.end();) {
+      const AgentProgress& p = it->second;
       Status status = statement->bind(1, p.agentId)
                           .bind(2, p.node)
                           .bind(3, p.cluster)
-                          .bind(4, static_cast<std::int64_t>(p.lastSequence))
-                          .bind(5, static_cast<std::int64_t>(p.batchesAccepted))
-                          .bind(6, static_cast<std::int64_t>(p.samplesAccepted))
+                          .bind(4, toColumn(p.lastSequence))
+                          .bind(5, toColumn(p.batchesAccepted))
+                          .bind(6, toColumn(p.samplesAccepted))
                           .bind(7, p.lastSeenUnixMs)
+                          .bind(8, toColumn(p.sequenceEpoch))
+                          .run();
+      if (!status) return fail(Error{status.message()});
+      // A row the guard kept (it held newer progress) is not what this record says: only what
+      // is stored may be reported durable, and so acked.
+      it = writer_->changes() == 0 ? batch.progress.erase(it) : std::next(it);
+    }
+  }
+  if (!batch.nodes.empty()) {
+    auto statement = writer_->prepare(
+        "INSERT OR REPLACE INTO nodes(cluster, node, agent_id, sequence_epoch, agent_started_ms, "
+        "agent_restarts) VALUES(?,?,?,?,?,?)");
+    if (!statement) return fail(statement.error());
+    for (const auto& [key, n] : batch.nodes) {
+      Status status = statement->bind(1, n.cluster)
+                          .bind(2, n.node)
+                          .bind(3, n.agentId)
+                          .bind(4, toColumn(n.sequenceEpoch))
+                          .bind(5, n.agentStartedUnixMs)
+                          .bind(6, toColumn(n.agentRestarts))
                           .run();
       if (!status) return fail(Error{status.message()});
     }
@@ -372,6 +446,7 @@ Status SqliteStore::write(Pending& batch) {
   if (Status status = writer_->commit(); !status) return fail(Error{status.message()});
   if (metrics_ != nullptr) {
     metrics_->rowsWritten("agents").Increment(static_cast<double>(batch.progress.size()));
+    metrics_->rowsWritten("nodes").Increment(static_cast<double>(batch.nodes.size()));
     metrics_->rowsWritten("events").Increment(static_cast<double>(batch.events.size()));
     metrics_->rowsWritten("decisions").Increment(static_cast<double>(batch.decisions.size()));
     metrics_->rowsWritten("rollups").Increment(static_cast<double>(batch.rollups.size()));
@@ -401,16 +476,30 @@ Result<std::vector<AgentProgress>> SqliteStore::loadProgress() {
   std::lock_guard lock(readerMutex_);
   auto statement = reader_->prepare(
       "SELECT agent_id, node, cluster, last_sequence, batches_accepted, samples_accepted, "
-      "last_seen_ms FROM agents");
+      "last_seen_ms, sequence_epoch FROM agents");
   if (!statement) return statement.error();
   return collectRows<AgentProgress>(*statement, [](const SqliteStatement& row) {
     return AgentProgress{row.columnText(0),
                          row.columnText(1),
                          row.columnText(2),
-                         static_cast<std::uint64_t>(row.columnInt(3)),
-                         static_cast<std::uint64_t>(row.columnInt(4)),
-                         static_cast<std::uint64_t>(row.columnInt(5)),
-                         row.columnInt(6)};
+                         fromColumn(row.columnInt(3)),
+                         fromColumn(row.columnInt(4)),
+                         fromColumn(row.columnInt(5)),
+                         row.columnInt(6),
+                         fromColumn(row.columnInt(7))};
+  });
+}
+
+Result<std::vector<NodeRecord>> SqliteStore::loadNodes() {
+  std::lock_guard lock(readerMutex_);
+  auto statement = reader_->prepare(
+      "SELECT cluster, node, agent_id, sequence_epoch, agent_started_ms, agent_restarts "
+      "FROM nodes");
+  if (!statement) return statement.error();
+  return collectRows<NodeRecord>(*statement, [](const SqliteStatement& row) {
+    return NodeRecord{row.columnText(0), row.columnText(1),
+                      row.columnText(2), fromColumn(row.columnInt(3)),
+                      row.columnInt(4),  fromColumn(row.columnInt(5))};
   });
 }
 

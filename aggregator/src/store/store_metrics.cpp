@@ -34,7 +34,7 @@ StoreMetrics::StoreMetrics(prometheus::Registry& registry)
                      .Register(registry)
                      .Add({});
   // Pre-create the tables so they appear (at 0) before the first write.
-  for (const char* table : {"agents", "events", "decisions", "rollups"}) {
+  for (const char* table : {"agents", "nodes", "events", "decisions", "rollups"}) {
     rowsWritten(table);
     dropped(table);
   }

@@ -167,6 +167,30 @@ struct NodeRuntime {
   bool reportedWriteError = false;
 };
 
+// A rolling restart of a cluster's agents, one node at a time, as a DaemonSet update does it: the
+// agent is stopped (SIGTERM) and started again, the next one waits until the new one is back
+// (it logged its connection to an aggregator, or kRolloutBackTimeout passed), then `pause`.
+struct Rollout {
+  enum class Phase { kRestart, kWaitBack, kPause };
+  std::vector<NodeRuntime*> nodes;
+  std::size_t next = 0;
+  double pauseSeconds = 0;
+  Phase phase = Phase::kRestart;
+  SimTime deadline{};
+  std::uintmax_t logOffset = 0;  // where the restarted agent's output begins in its log
+};
+constexpr double kRolloutBackTimeoutSeconds = 10;
+constexpr std::string_view kAgentConnectedLine = "connected to aggregator";
+
+// Whether `path` has `needle` past `offset`.
+bool logHasSince(const std::string& path, std::uintmax_t offset, std::string_view needle) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  in.seekg(static_cast<std::streamoff>(offset));
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return text.find(needle) != std::string::npos;
+}
+
 struct ClusterRuntime {
   std::string name;
   std::shared_ptr<TokenBook> tokens;
@@ -179,6 +203,7 @@ struct ClusterRuntime {
   bool apiPartitioned = false;
   bool agentsPartitioned = false;
   std::size_t writeCursor = 0;
+  std::optional<Rollout> rollout;
 };
 
 // Brings a cluster's servers, relays, agents and model in line with its fault flags.
@@ -260,7 +285,15 @@ FleetSimulator::FleetSimulator(Scenario scenario, SimulatorOptions options, cons
   if (!options_.externalAggregator.empty()) scenario_.aggregator.enabled = false;
 }
 
-FleetSimulator::~FleetSimulator() { stop(); }
+FleetSimulator::~FleetSimulator() {
+  // stop() may throw (a thread that cannot be joined, a report it cannot build); a destructor
+  // must not, so the failure is logged.
+  try {
+    stop();
+  } catch (const std::exception& e) {
+    componentLogger("sim")->error("stopping the simulated fleet failed: {}", e.what());
+  }
+}
 
 const ClusterEndpoints* FleetSimulator::findEndpoints(const std::string& cluster) const {
   for (const auto& endpoints : endpoints_) {
@@ -873,6 +906,15 @@ void FleetSimulator::applyFault(const FaultSpec& fault, bool ending, SimTime now
           node->nextFlap = now;
         }
         break;
+      case FaultKind::kRolloutAgents: {
+        Rollout rollout;
+        for (auto& node : cluster->nodes) {
+          if (isNodeSelected(fault, node->name, node->index)) rollout.nodes.push_back(node.get());
+        }
+        rollout.pauseSeconds = fault.pauseSeconds;
+        if (!rollout.nodes.empty()) cluster->rollout = std::move(rollout);
+        break;
+      }
       case FaultKind::kKubeletGarbage:
         for (auto& node : cluster->nodes) {
           if (!isNodeSelected(fault, node->name, node->index)) continue;
@@ -882,6 +924,7 @@ void FleetSimulator::applyFault(const FaultSpec& fault, bool ending, SimTime now
       case FaultKind::kHeal:
         cluster->apiPartitioned = false;
         cluster->agentsPartitioned = false;
+        cluster->rollout.reset();
         cluster->api->faults().set(ApiFaults{});
         for (auto& node : cluster->nodes) {
           node->flapping = false;
@@ -912,8 +955,50 @@ void FleetSimulator::applyFault(const FaultSpec& fault, bool ending, SimTime now
   }
 }
 
-// One step of the clock: due faults, flapping agents, the model, the cgroup trees, the scale
-// actions and a timeline sample.
+// Moves a cluster's rolling restart of agents on. On the clock loop's thread.
+void stepRollout(ClusterRuntime& cluster, SimTime now, const std::string& agentBinary) {
+  auto log = componentLogger("sim");
+  Rollout& rollout = *cluster.rollout;
+  NodeRuntime& node = *rollout.nodes[rollout.next];
+  switch (rollout.phase) {
+    case Rollout::Phase::kRestart: {
+      std::error_code ec;
+      const auto size = fs::file_size(node.agentLog, ec);
+      rollout.logOffset = ec ? 0 : size;
+      node.endedAgentCpuSeconds += processCpuSeconds(node.agent.pid());
+      node.agent.stop(SIGTERM, std::chrono::seconds(5));
+      if (Status s = node.agent.start(agentBinary, node.agentArgs, node.agentLog); !s) {
+        log->error("restarting the agent of {}: {}", node.name, s.message());
+      }
+      node.flappedDown = false;
+      rollout.phase = Rollout::Phase::kWaitBack;
+      rollout.deadline = now + fromSeconds(kRolloutBackTimeoutSeconds);
+      return;
+    }
+    case Rollout::Phase::kWaitBack: {
+      const bool back = logHasSince(node.agentLog, rollout.logOffset, kAgentConnectedLine);
+      if (!back && now < rollout.deadline) return;
+      if (!back) {
+        log->warn("rollout of {}: the agent of {} did not connect within {} s; going on",
+                  cluster.name, node.name, kRolloutBackTimeoutSeconds);
+      }
+      if (++rollout.next == rollout.nodes.size()) {
+        log->info("t={:.1f}s rollout of the agents of {} done", toSeconds(now), cluster.name);
+        cluster.rollout.reset();
+        return;
+      }
+      rollout.phase = Rollout::Phase::kPause;
+      rollout.deadline = now + fromSeconds(rollout.pauseSeconds);
+      return;
+    }
+    case Rollout::Phase::kPause:
+      if (now >= rollout.deadline) rollout.phase = Rollout::Phase::kRestart;
+      return;
+  }
+}
+
+// One step of the clock: due faults, flapping agents, rollouts, the model, the cgroup trees, the
+// scale actions and a timeline sample.
 void FleetSimulator::tick() {
   Impl& impl = *impl_;
   auto log = componentLogger("sim");
@@ -962,6 +1047,12 @@ void FleetSimulator::tick() {
         node->agent.stop(SIGKILL, std::chrono::seconds(2));
       }
       node->flappedDown = !node->flappedDown;
+    }
+  }
+
+  for (auto& cluster : impl.clusters) {
+    if (cluster.rollout && !cluster.killed && scenario_.agents.enabled) {
+      stepRollout(cluster, now, impl.agentBinary);
     }
   }
 

@@ -326,6 +326,7 @@ FaultKind parseFaultKind(const YAML::Node& node, const std::string& text,
       {"failing-api", FaultKind::kFailingApi},
       {"conflict-storm", FaultKind::kConflictStorm},
       {"flap-agents", FaultKind::kFlapAgents},
+      {"rollout-agents", FaultKind::kRolloutAgents},
       {"kubelet-garbage", FaultKind::kKubeletGarbage},
       {"heal", FaultKind::kHeal},
   };
@@ -349,6 +350,7 @@ FaultSpec parseFaultNode(const YAML::Node& node, const std::string& context) {
   fault.rate = fields.number("rate", 1.0);
   fault.status = fields.integer("status", 503, 100);
   fault.periodSeconds = fields.seconds("period", fault.periodSeconds);
+  fault.pauseSeconds = fields.seconds("pause", fault.pauseSeconds);
   fault.mode = fields.string("mode", fault.mode);
   fields.finish();
   if (fault.rate < 0 || fault.rate > 1) fail(node, context + ".rate", "expected 0..1");
@@ -357,6 +359,10 @@ FaultSpec parseFaultNode(const YAML::Node& node, const std::string& context) {
   }
   if (fault.kind == FaultKind::kFlapAgents && fault.periodSeconds <= 0) {
     fail(node, context + ".period", "must be positive");
+  }
+  if (fault.pauseSeconds < 0) fail(node, context + ".pause", "must not be negative");
+  if (fault.kind == FaultKind::kRolloutAgents && fault.forSeconds) {
+    fail(node, context + ".for", "a rollout ends by itself, after its last node");
   }
   static const std::set<std::string> kModes = {"garbage", "truncated", "wrong-types", "empty",
                                                "status-500"};
@@ -659,6 +665,8 @@ std::string_view toString(FaultKind kind) {
       return "conflict-storm";
     case FaultKind::kFlapAgents:
       return "flap-agents";
+    case FaultKind::kRolloutAgents:
+      return "rollout-agents";
     case FaultKind::kKubeletGarbage:
       return "kubelet-garbage";
     case FaultKind::kHeal:

@@ -14,7 +14,7 @@
 
 namespace fleetscale::sim {
 namespace asio = boost::asio;
-using tcp = asio::ip::tcp;
+using asio::ip::tcp;
 
 namespace {
 

@@ -35,7 +35,7 @@ TEST(AggregatorListTest, BadListsAreErrorsNamingTheEntry) {
   EXPECT_NE(error({"a:1,,b:2"}).find("empty address in 'a:1,,b:2'"), std::string::npos);
   EXPECT_NE(error({"a:1,"}).find("empty address"), std::string::npos);
   EXPECT_NE(error({"a:1,a:1"}).find("a:1 is listed twice"), std::string::npos);
-  EXPECT_NE(error({"a:1,b"}).find("b"), std::string::npos);
+  EXPECT_NE(error({"a:1,b"}).find('b'), std::string::npos);
   EXPECT_NE(error({"a:0"}).find("port 0"), std::string::npos);
   EXPECT_FALSE(error({}).empty());
 }

@@ -65,6 +65,30 @@ TEST(BatchQueueTest, AckBeyondTheNextSequenceMovesNumberingPastIt) {
   EXPECT_EQ(queue.nextSequence(), 502u);
 }
 
+TEST(BatchQueueTest, EachQueueHasItsOwnSequenceEpochAndRenewingKeepsTheNumbering) {
+  MemoryBatchQueue queue(10);
+  MemoryBatchQueue other(10);
+  const std::uint64_t epoch = queue.sequenceEpoch();
+  EXPECT_GE(epoch, 1u);
+  EXPECT_LE(epoch, kMaxSequence);
+  EXPECT_NE(epoch, other.sequenceEpoch()) << "a new agent process, a new epoch";
+  queue.append(v1::SampleBatch{});
+  queue.renewSequenceEpoch();
+  EXPECT_NE(queue.sequenceEpoch(), epoch);
+  EXPECT_EQ(queue.append(v1::SampleBatch{}), 2u) << "numbering carries on";
+}
+
+// Issue 19: an ack of 2^64-1 wrapped the counter to 0, so the agent numbered batches 0, 1, ...
+// again (and its spool failed on their UNIQUE sequence).
+TEST(BatchQueueTest, AnAckBeyondAnySequenceNeverWrapsTheNumbering) {
+  MemoryBatchQueue queue(10);
+  queue.append(v1::SampleBatch{});
+  queue.continueAfter(UINT64_MAX);
+  queue.continueAfter(kMaxSequence);
+  EXPECT_EQ(queue.nextSequence(), 2u);
+  EXPECT_EQ(queue.append(v1::SampleBatch{}), 2u);
+}
+
 TEST(BatchQueueTest, BatchFrameIsTheEnvelopeFrame) {
   v1::SampleBatch batch;
   batch.set_sequence(7);

@@ -45,11 +45,11 @@ TEST(PodListTest, ParsesARealKubeletAnswer) {
   EXPECT_EQ(m.memory_limit_bytes(), 100u << 20);
 
   // A static pod: no owner reference.
-  const v1::ContainerMetadata& static_ = snapshot->containers.at(kControllerManagerId).metadata;
-  EXPECT_EQ(static_.pod(), "kube-controller-manager-minikube");
-  EXPECT_EQ(static_.workload_kind(), "");
-  EXPECT_DOUBLE_EQ(static_.cpu_request_cores(), 0.2);
-  EXPECT_FALSE(static_.has_memory_request_bytes());
+  const v1::ContainerMetadata& staticPod = snapshot->containers.at(kControllerManagerId).metadata;
+  EXPECT_EQ(staticPod.pod(), "kube-controller-manager-minikube");
+  EXPECT_EQ(staticPod.workload_kind(), "");
+  EXPECT_DOUBLE_EQ(staticPod.cpu_request_cores(), 0.2);
+  EXPECT_FALSE(staticPod.has_memory_request_bytes());
 
   // Pods from before Kubernetes 1.11: the ReplicaSet name carries the encoded decimal hash.
   const auto& pending = snapshot->pods.at("f89b6c09-11a3-11e8-a084-080027352a02");

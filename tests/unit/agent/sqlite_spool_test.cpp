@@ -6,6 +6,7 @@
 
 #include "fleetscale/shared/framing.h"
 #include "fleetscale/shared/protocol.h"
+#include "fleetscale/shared/sqlite.h"
 #include "fleetscale/shared/text.h"
 #include "fleetscale/testing/temp_dir.h"
 
@@ -103,6 +104,59 @@ TEST_F(SqliteSpoolTest, AckBeyondNextSequenceIsRememberedAcrossRestarts) {
     spool->ack(900);
   }
   EXPECT_EQ(open()->append(batchWithContainers(1)), 901u);
+}
+
+TEST_F(SqliteSpoolTest, KeepsItsSequenceEpochAcrossRestartsUntilRenewed) {
+  std::uint64_t epoch = 0;
+  {
+    auto spool = open();
+    epoch = spool->sequenceEpoch();
+    EXPECT_GE(epoch, 1u);
+    spool->append(batchWithContainers(1));
+  }
+  std::uint64_t renewed = 0;
+  {
+    auto spool = open();
+    EXPECT_EQ(spool->sequenceEpoch(), epoch) << "a restarted agent continues its space";
+    spool->renewSequenceEpoch();
+    renewed = spool->sequenceEpoch();
+    EXPECT_NE(renewed, epoch);
+    EXPECT_EQ(spool->append(batchWithContainers(1)), 2u) << "numbering carries on";
+  }
+  EXPECT_EQ(open()->sequenceEpoch(), renewed);
+}
+
+TEST_F(SqliteSpoolTest, ASpoolFromBeforeEpochsGetsOneAndKeepsItsSequence) {
+  {
+    auto db = SqliteDatabase::open(dir_.file("spool.db"));
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE((*db)->exec(R"sql(
+      CREATE TABLE spool_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      CREATE TABLE spool_batches (sequence INTEGER PRIMARY KEY, created_unix_ms INTEGER NOT NULL,
+                                  frame BLOB NOT NULL);
+      INSERT INTO spool_meta VALUES('agent_id', 'node-a-1234'), ('next_sequence', '42');)sql"));
+  }
+  auto spool = open();
+  EXPECT_EQ(spool->agentId(), "node-a-1234");
+  EXPECT_GE(spool->sequenceEpoch(), 1u);
+  EXPECT_EQ(spool->append(batchWithContainers(1)), 42u);
+}
+
+// Issue 19: an aggregator's ack of 2^64-1 wrapped the spool's next sequence to 0, and the next
+// appends failed on the UNIQUE sequence of batches still spooled (433 batches lost).
+TEST_F(SqliteSpoolTest, AnAckBeyondAnySequenceNeverWrapsTheNumbering) {
+  {
+    auto spool = open();
+    for (int i = 0; i < 3; ++i) spool->append(batchWithContainers(1));
+    spool->continueAfter(UINT64_MAX);
+    spool->ack(UINT64_MAX);
+    EXPECT_EQ(spool->nextSequence(), 4u);
+    EXPECT_EQ(spool->append(batchWithContainers(1)), 4u);
+    EXPECT_EQ(spool->errors(), 0u);
+  }
+  auto reopened = open();
+  EXPECT_EQ(reopened->append(batchWithContainers(1)), 5u);
+  EXPECT_EQ(reopened->errors(), 0u);
 }
 
 TEST_F(SqliteSpoolTest, CountLimitDropsOldestFirst) {

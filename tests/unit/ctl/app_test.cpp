@@ -98,6 +98,19 @@ TEST(CtlAppTest, EventsAndDecisions) {
   EXPECT_NE(decisions.out.find("5 "), std::string::npos);
 }
 
+// One row per node, with how often its agent was replaced (restarts, rollouts).
+TEST(CtlAppTest, NodesShowOneRowPerNodeWithItsAgentRestarts) {
+  CannedHttp http(
+      {{"/api/v1/nodes",
+        ok(R"({"items":[{"cluster":"aws","node":"n1","connected":true,"stale":false,"containers":3,"cpu_usage_cores":0.5,"cpu_capacity_cores":4,"memory_usage_bytes":1048576,"memory_capacity_bytes":2097152,"agent_version":"0.1.0","agent_restarts":7,"last_sequence":42}]})")}});
+  auto result = run(http, {"nodes"});
+  ASSERT_EQ(result.code, 0) << result.err;
+  EXPECT_NE(result.out.find("RESTARTS"), std::string::npos) << result.out;
+  const auto row = result.out.substr(result.out.find("\naws"));
+  EXPECT_NE(row.find(" 7 "), std::string::npos) << result.out;
+  EXPECT_NE(row.find("42"), std::string::npos) << result.out;
+}
+
 TEST(CtlAppTest, JsonOutputPassesTheApiThrough) {
   CannedHttp http({{"/api/v1/nodes", ok(R"({"items":[]})")}});
   auto result = run(http, {"-o", "json", "nodes"});

@@ -183,7 +183,8 @@ TEST(TextTest, Rfc3339) {
   EXPECT_EQ(*parseRfc3339("2000-02-29T23:59:59Z"), epoch + seconds(951'868'799));
   for (const char* bad :
        {"", "2026-11-27", "2026-13-01T00:00:00Z", "2026-11-27T12:00:00", "2026-11-27T12:00:00Zjunk",
-        "2026-11-27T12:00:00.Z", "yyyy-11-27T12:00:00Z", "2026-11-27T12:00:00+0100"}) {
+        "2026-11-27T12:00:00.Z", "yyyy-11-27T12:00:00Z", "2026-11-27T12:00:00+0100",
+        "4036-02-14T16:26:33Z", "1600-01-01T00:00:00Z"}) {
     EXPECT_FALSE(parseRfc3339(bad).ok()) << bad;
   }
   EXPECT_EQ(formatRfc3339(epoch + seconds(1'795'780'800) + std::chrono::milliseconds(7)),

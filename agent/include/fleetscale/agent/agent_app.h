@@ -29,7 +29,7 @@ struct AgentOptions {
   std::string region;
   std::string zone;
   std::string node;       // default: hostname
-  std::string agentId;    // default: the spool's, else <node>-<random>
+  std::string agentId;    // default: the spool's, else <cluster>/<node>
   std::string tokenFile;  // file holding the stream auth token
   std::string hostRoot = "/";
   std::string cgroupRoot = "/sys/fs/cgroup";

@@ -82,7 +82,8 @@ class AgentMetrics {
   std::atomic<std::int64_t> lastTickNs_;
   // One aggregator's stream series.
   struct StreamSeries {
-    MirroredCounter batchesSent, bytesSent, connectFailures, disconnects, sendErrors;
+    MirroredCounter batchesSent, bytesSent, connectFailures, disconnects, sendErrors,
+        sequenceConflicts;
     prometheus::Gauge *ackedSequence, *connected, *unacked;
   };
 

@@ -42,6 +42,10 @@ class BatchFanOut {
     // earlier acks (an aggregator that lost its state), and it then gets what is still queued.
     void ack(std::uint64_t sequence) override;
     std::size_t size() const override;
+    // The queue's: one numbering, so one sequence space, for every aggregator.
+    std::uint64_t sequenceEpoch() const override { return owner_.queue_.sequenceEpoch(); }
+    void renewSequenceEpoch() override { owner_.queue_.renewSequenceEpoch(); }
+    std::uint64_t nextSequence() const override { return owner_.queue_.nextSequence(); }
     std::uint64_t acked() const { return acked_; }
 
    private:

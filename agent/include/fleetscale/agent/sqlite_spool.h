@@ -1,6 +1,7 @@
 // At-least-once delivery across agent restarts: the batches the aggregator has not acked, kept in
-// a SQLite file (WAL) together with the agent id and the next sequence number, so a restarted
-// agent replays what it had, in order, and continues its sequence where it stopped.
+// a SQLite file (WAL) together with the agent id, the sequence epoch and the next sequence
+// number, so a restarted agent replays what it had, in order, and continues its sequence where
+// it stopped.
 #pragma once
 
 #include <chrono>
@@ -47,6 +48,10 @@ class SqliteSpool final : public BatchQueue {
   std::uint64_t bytes() const override { return bytes_; }
   std::uint64_t droppedBatches() const override { return dropped_; }
   std::uint64_t nextSequence() const override { return nextSequence_; }
+  // Stored with the spool: created with it (or when a spool from before epochs is first opened),
+  // so a restarted agent continues the same sequence space.
+  std::uint64_t sequenceEpoch() const override { return epoch_; }
+  void renewSequenceEpoch() override;
 
   // The agent id stored with the spool; "" for a new spool.
   const std::string& agentId() const { return agentId_; }
@@ -78,6 +83,7 @@ class SqliteSpool final : public BatchQueue {
   std::deque<Entry> index_;  // what the file holds, oldest first, so limits need no queries
   std::uint64_t bytes_ = 0;
   std::uint64_t nextSequence_ = 1;
+  std::uint64_t epoch_ = 0;
   std::uint64_t dropped_ = 0;
   std::uint64_t errors_ = 0;
   std::string agentId_;

@@ -43,6 +43,8 @@ struct StreamClientCounters {
   std::atomic<std::uint64_t> batchesSent{0};
   std::atomic<std::uint64_t> bytesSent{0};
   std::atomic<std::uint64_t> ackedSequence{0};
+  // Hello acks naming more of this agent's sequences than it numbered (see renewSequenceEpoch).
+  std::atomic<std::uint64_t> sequenceConflicts{0};
   std::atomic<bool> connected{false};
 };
 

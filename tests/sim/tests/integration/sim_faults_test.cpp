@@ -23,7 +23,8 @@ class SimFaultsTest : public ::testing::Test {
     scenario.name = "faults";
     scenario.agents.interval = "300ms";
     scenario.agents.rediscoverInterval = "1s";
-    scenario.clusters = {cluster("aws-us-east-1", "aws", CgroupDriver::kSystemd, 2),
+    // Two nodes in aws, for the rollout's one-at-a-time.
+    scenario.clusters = {cluster("aws-us-east-1", "aws", CgroupDriver::kSystemd, 2, 2),
                          cluster("gcp-europe-west1", "gcp", CgroupDriver::kCgroupfs, 1)};
     scenario.workloads = {workload("checkout", {{"aws-us-east-1", 1}, {"gcp-europe-west1", 1}}, 1)};
     simulator_ =
@@ -110,6 +111,67 @@ TEST_F(SimFaultsTest, FlappingAgentsComeAndGo) {
   auto log = readFile(aws_->nodes[0].agentLog);
   ASSERT_TRUE(log);
   EXPECT_GE(std::count(log->begin(), log->end(), '\n'), 4);
+}
+
+// A DaemonSet update: every agent of the cluster restarted once, one node at a time, each only
+// after the one before is back; the aggregator keeps one row per node and counts the restart.
+TEST_F(SimFaultsTest, ARolloutRestartsEachAgentOnceOneNodeAtATime) {
+  auto pidsNow = [&] {
+    std::vector<int> pids;
+    const json state = simulator_->stateJson();
+    for (const auto& node : state["clusters"][0]["nodes"]) {
+      pids.push_back(node["agent_pid"].get<int>());
+    }
+    return pids;
+  };
+  const std::vector<int> before = pidsNow();
+  ASSERT_EQ(before.size(), 2u);
+  FaultSpec rollout = fault(FaultKind::kRolloutAgents);
+  rollout.pauseSeconds = 0.3;
+  ASSERT_TRUE(simulator_->inject(rollout));
+  // Each pid is sampled until both agents are new; node 1 may change only once node 0's new
+  // agent has connected.
+  std::vector<std::set<int>> seen{{before[0]}, {before[1]}};
+  bool secondBeforeFirstBack = false;
+  const std::size_t logBefore = readFile(aws_->nodes[0].agentLog)->size();
+  ASSERT_TRUE(testing::waitFor(
+      [&] {
+        const auto pids = pidsNow();
+        for (std::size_t i = 0; i < 2; ++i) seen[i].insert(pids[i]);
+        if (pids[1] != before[1]) {
+          const auto log = readFile(aws_->nodes[0].agentLog);
+          if (!log || log->find("connected to aggregator", logBefore) == std::string::npos) {
+            secondBeforeFirstBack = true;
+          }
+        }
+        return pids[0] != before[0] && pids[1] != before[1];
+      },
+      seconds(20), milliseconds(20)));
+  EXPECT_FALSE(secondBeforeFirstBack) << "one node at a time, each after the previous is back";
+  EXPECT_EQ(seen[0].size(), 2u) << "restarted once";
+  EXPECT_EQ(seen[1].size(), 2u) << "restarted once";
+  // The aggregator sees two nodes, each with one restart, both reporting again.
+  ASSERT_TRUE(testing::waitFor(
+      [&] {
+        const auto ports = simulator_->aggregatorPorts();
+        CurlHttpClient client;
+        HttpClientRequest request;
+        request.url = "http://127.0.0.1:" + std::to_string(ports->second) +
+                      "/api/v1/nodes?cluster=aws-us-east-1";
+        auto response = client.send(request);
+        if (!response || response->status != 200) return false;
+        const json nodes = json::parse(response->body, nullptr, false)["items"];
+        if (nodes.size() != 2) return false;
+        for (const auto& node : nodes) {
+          if (node.value("agent_restarts", 0) != 1 || !node.value("connected", false)) {
+            return false;
+          }
+        }
+        return true;
+      },
+      seconds(10)));
+  const auto after = pidsNow();
+  EXPECT_TRUE(seen[0].count(after[0]) && seen[1].count(after[1])) << "no further restarts";
 }
 
 TEST_F(SimFaultsTest, AKubeletCanReturnGarbage) {

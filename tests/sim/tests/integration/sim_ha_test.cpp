@@ -18,7 +18,7 @@ namespace {
 using nlohmann::json;
 using namespace testsupport;
 namespace asio = boost::asio;
-using tcp = asio::ip::tcp;
+using asio::ip::tcp;
 
 int aggregatorStatus(const FleetSimulator& simulator, int instance) {
   CurlHttpClient client;

@@ -190,6 +190,22 @@ TEST(ScenarioTest, ParsesAFaultFromJson) {
   EXPECT_NE(garbage.error().message.find("mode"), std::string::npos);
 }
 
+TEST(ScenarioTest, ParsesARolloutOfAgents) {
+  auto rollout =
+      parseFault(R"({"fault": "rollout-agents", "cluster": "a", "pause": "2s", "nodes": ["1"]})");
+  ASSERT_TRUE(rollout) << rollout.error().message;
+  EXPECT_EQ(rollout->kind, FaultKind::kRolloutAgents);
+  EXPECT_DOUBLE_EQ(rollout->pauseSeconds, 2);
+  EXPECT_EQ(rollout->nodes, std::vector<std::string>{"1"});
+  EXPECT_EQ(toString(rollout->kind), "rollout-agents");
+  EXPECT_DOUBLE_EQ(parseFault(R"({"fault": "rollout-agents", "cluster": "a"})")->pauseSeconds, 1)
+      << "the default pause";
+  auto timed = parseFault(R"({"fault": "rollout-agents", "cluster": "a", "for": "5s"})");
+  ASSERT_FALSE(timed);
+  EXPECT_NE(timed.error().message.find("ends by itself"), std::string::npos);
+  EXPECT_FALSE(parseFault(R"({"fault": "rollout-agents", "cluster": "a", "pause": "-1s"})"));
+}
+
 TEST(ScenarioTest, EveryShippedScenarioParses) {
   int count = 0;
   for (const auto& entry : std::filesystem::directory_iterator(FLEETSCALE_SCENARIOS_DIR)) {

@@ -14,7 +14,7 @@ namespace fleetscale::sim {
 namespace {
 
 namespace asio = boost::asio;
-using tcp = asio::ip::tcp;
+using asio::ip::tcp;
 
 // An echo server on its own thread, plus a relay in front of it.
 class TcpRelayTest : public ::testing::Test {

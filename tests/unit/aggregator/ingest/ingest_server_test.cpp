@@ -8,6 +8,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
+#include <optional>
 #include <thread>
 
 #include "fleetscale/agent/batch_queue.h"
@@ -24,7 +25,7 @@ namespace fleetscale::aggregator {
 namespace {
 
 namespace asio = boost::asio;
-using tcp = asio::ip::tcp;
+using asio::ip::tcp;
 using std::chrono::milliseconds;
 
 // A blocking test client speaking the wire protocol by hand.
@@ -39,14 +40,26 @@ class RawAgent {
   void sendBytes(const std::string& bytes) { asio::write(socket_, asio::buffer(bytes)); }
   void send(const v1::Envelope& envelope) { sendBytes(encodeEnvelopeFrame(envelope)); }
   void hello(const std::string& agentId, const std::string& token = "secret") {
+    hello(helloFor(agentId, token));
+  }
+  void hello(const v1::Hello& hello) {
     v1::Envelope envelope;
-    auto* h = envelope.mutable_hello();
-    h->set_agent_id(agentId);
-    h->set_node("node-" + agentId);
-    h->set_cluster("c1");
-    h->set_auth_token(token);
-    h->set_protocol_version(kProtocolVersion);
+    *envelope.mutable_hello() = hello;
     send(envelope);
+  }
+  static v1::Hello helloFor(const std::string& agentId, const std::string& token = "secret") {
+    v1::Hello h;
+    h.set_agent_id(agentId);
+    h.set_node("node-" + agentId);
+    h.set_cluster("c1");
+    h.set_auth_token(token);
+    h.set_protocol_version(kProtocolVersion);
+    return h;
+  }
+  void close() {
+    boost::system::error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_both, ignored);
+    socket_.close(ignored);
   }
   void batch(std::uint64_t sequence, const std::string& containerId = "c") {
     v1::Envelope envelope;
@@ -128,12 +141,183 @@ class IngestServerTest : public ::testing::Test {
   prometheus::Registry registry_;
   IngestMetrics metrics_{registry_};
   StoreMetrics storeMetrics_{registry_};
+  // A store outlives the I/O threads TearDown joins: stop() closes connections asynchronously,
+  // and each close records an event in the store.
+  std::optional<testing::TempDir> storeDir_;
+  std::unique_ptr<SqliteStore> store_;
   std::unique_ptr<IngestServer> server_;
   std::vector<std::unique_ptr<IngestServer>> retired_;
   FleetState restartedFleet_;
   std::unique_ptr<IngestServer> restartedServer_;
+  ManualClock manualClock_;  // for servers whose sense of an agent's silence a test steers
   std::vector<std::thread> threads_;
 };
+
+// Reads replies until an ack of `sequence` (true) or anything else (false).
+bool ackedUpTo(RawAgent& agent, std::uint64_t sequence) {
+  while (true) {
+    auto reply = agent.receive();
+    if (!reply || !reply->has_ack()) return false;
+    if (reply->ack().sequence() >= sequence) return reply->ack().sequence() == sequence;
+  }
+}
+
+// Issue 19, item 3: a second agent with a connected agent's id (a cloned VM with its spool) took
+// over its node and made its batches vanish, without a word.
+TEST_F(IngestServerTest, ASecondConnectionWithALiveAgentsIdIsRefusedAndTheFirstStreamsOn) {
+  RawAgent victim(server_->port());
+  ackAfterHello(victim, "victim");
+  for (std::uint64_t s = 1; s <= 6; ++s) victim.batch(s, "victim-c");
+  ASSERT_TRUE(ackedUpTo(victim, 6));
+
+  RawAgent clone(server_->port());
+  v1::Hello hello = RawAgent::helloFor("victim");
+  hello.set_node("clone-node");
+  clone.hello(hello);
+  auto refusal = clone.receive();
+  ASSERT_TRUE(refusal && refusal->has_error());
+  EXPECT_EQ(refusal->error().code(), v1::Error::CODE_DUPLICATE_AGENT);
+  EXPECT_NE(refusal->error().message().find("already connected"), std::string::npos)
+      << refusal->error().message();
+  EXPECT_TRUE(clone.closedByServer());
+  EXPECT_TRUE(
+      testing::waitFor([&] { return counter(metrics_.disconnects("duplicate_agent")) == 1; }));
+
+  victim.batch(7, "victim-c");
+  EXPECT_TRUE(ackedUpTo(victim, 7)) << "the first agent keeps its id, node and sequence";
+  const auto nodes = fleet_.nodes(clock_.wallNow());
+  ASSERT_EQ(nodes.size(), 1u);
+  EXPECT_EQ(nodes[0].identity.node, "node-victim");
+  EXPECT_EQ(fleet_.lastAcceptedSequence("victim"), 7u);
+}
+
+// The agent's own reconnect must still work when the aggregator never saw the old connection
+// close (a half-open TCP connection after a network failure): silent past its liveness window,
+// the old connection is replaced.
+TEST_F(IngestServerTest, AReconnectOverASilentHalfOpenConnectionReplacesIt) {
+  server_->stop();
+  retired_.push_back(std::move(server_));
+  server_ = std::make_unique<IngestServer>(io_, defaultOptions(), fleet_, metrics_, manualClock_);
+  server_->listen(HostPort{"127.0.0.1", 0});
+  RawAgent old(server_->port());
+  ackAfterHello(old, "roamer");
+  old.batch(1);
+  ASSERT_TRUE(ackedUpTo(old, 1));
+  RawAgent early(server_->port());
+  early.hello("roamer");
+  auto refused = early.receive();
+  ASSERT_TRUE(refused && refused->has_error()) << "alive: 0 s since its last frame";
+
+  manualClock_.advance(std::chrono::seconds(4));  // beyond 3 ticks of 1 s
+  RawAgent fresh(server_->port());
+  EXPECT_EQ(ackAfterHello(fresh, "roamer"), 1u);
+  auto replaced = old.receive();
+  ASSERT_TRUE(replaced && replaced->has_error());
+  EXPECT_EQ(replaced->error().code(), v1::Error::CODE_DUPLICATE_AGENT);
+  EXPECT_TRUE(old.closedByServer());
+  EXPECT_TRUE(testing::waitFor([&] { return counter(metrics_.disconnects("replaced")) == 1; }));
+  fresh.batch(2);
+  EXPECT_TRUE(ackedUpTo(fresh, 2));
+  EXPECT_TRUE(fleet_.nodes(manualClock_.wallNow()).front().connected)
+      << "the old connection's close does not mark the agent gone";
+}
+
+// Issue 19, item 1: a holder of the token, while the victim was away, said hello with its id and
+// sent sequence 2^64-1. Every later batch of the victim was dropped as a duplicate, never acked,
+// and its reconnect learned acked_sequence 2^64-1.
+TEST_F(IngestServerTest, ASequenceNoAgentCouldHaveProducedIsRefusedAndNeverAcked) {
+  RawAgent victim(server_->port());
+  v1::Hello hello = RawAgent::helloFor("victim");
+  hello.set_queue_capacity(100);
+  victim.hello(hello);
+  ASSERT_TRUE(victim.receive()->has_hello_ack());
+  for (std::uint64_t s = 1; s <= 6; ++s) victim.batch(s);
+  ASSERT_TRUE(ackedUpTo(victim, 6));
+  victim.close();
+  ASSERT_TRUE(testing::waitFor([&] { return !fleet_.nodes(clock_.wallNow()).front().connected; }));
+
+  RawAgent hostile(server_->port());
+  hostile.hello("victim");
+  ASSERT_TRUE(hostile.receive()->has_hello_ack());
+  hostile.batch(UINT64_MAX, "evil");
+  auto error = hostile.receive();
+  ASSERT_TRUE(error && error->has_error()) << "no ack for it";
+  EXPECT_EQ(error->error().code(), v1::Error::CODE_PROTOCOL);
+  EXPECT_NE(error->error().message().find("2^63-1"), std::string::npos);
+  EXPECT_TRUE(hostile.closedByServer());
+  EXPECT_EQ(counter(metrics_.decodeErrors("sequence")), 1);
+  EXPECT_TRUE(
+      testing::waitFor([&] { return counter(metrics_.disconnects("invalid_sequence")) == 1; }));
+  RawAgent jumper(server_->port());
+  jumper.hello("victim");
+  ASSERT_TRUE(jumper.receive()->has_hello_ack());
+  jumper.batch(6 + 100'000, "evil");  // far beyond its queue of 3600 (the hello said none)
+  ASSERT_TRUE(jumper.receive()->has_error());
+  jumper.close();
+  ASSERT_TRUE(testing::waitFor([&] { return !fleet_.nodes(clock_.wallNow()).front().connected; }));
+
+  RawAgent back(server_->port());
+  EXPECT_EQ(ackAfterHello(back, "victim"), 6u);
+  back.batch(7);
+  EXPECT_TRUE(ackedUpTo(back, 7));
+  EXPECT_TRUE(fleet_.containers({"", "", "", ""}, clock_.wallNow()).front().id == "c");
+}
+
+TEST_F(IngestServerTest, AHelloWithANewEpochStartsAFreshSequenceSpaceAndIsEchoed) {
+  RawAgent first(server_->port());
+  v1::Hello hello = RawAgent::helloFor("c1/n1");
+  hello.set_sequence_epoch(5);
+  hello.set_started_unix_ms(1000);
+  first.hello(hello);
+  auto ack = first.receive();
+  ASSERT_TRUE(ack && ack->has_hello_ack());
+  EXPECT_EQ(ack->hello_ack().sequence_epoch(), 5u);
+  for (std::uint64_t s = 1; s <= 3; ++s) first.batch(s);
+  ASSERT_TRUE(ackedUpTo(first, 3));
+  first.close();
+  ASSERT_TRUE(testing::waitFor([&] { return !fleet_.nodes(clock_.wallNow()).front().connected; }));
+
+  // The agent restarted without a spool: a new epoch, numbering from 1.
+  RawAgent second(server_->port());
+  hello.set_sequence_epoch(6);
+  hello.set_started_unix_ms(2000);
+  second.hello(hello);
+  ack = second.receive();
+  ASSERT_TRUE(ack && ack->has_hello_ack());
+  EXPECT_EQ(ack->hello_ack().acked_sequence(), 0u);
+  EXPECT_EQ(ack->hello_ack().sequence_epoch(), 6u);
+  second.batch(1, "after-restart");
+  EXPECT_TRUE(ackedUpTo(second, 1)) << "not a duplicate";
+  EXPECT_EQ(counter(metrics_.agentRestarts()), 1);
+  const auto nodes = fleet_.nodes(clock_.wallNow());
+  ASSERT_EQ(nodes.size(), 1u);
+  EXPECT_EQ(nodes[0].agentRestarts, 1u);
+  EXPECT_EQ(fleet_.containers({}, clock_.wallNow()).front().id, "after-restart");
+}
+
+TEST_F(IngestServerTest, ASupersededAgentIsAckedButNotFolded) {
+  RawAgent old(server_->port());
+  v1::Hello oldHello = RawAgent::helloFor("old-id");
+  oldHello.set_node("shared-node");
+  old.hello(oldHello);
+  ASSERT_TRUE(old.receive()->has_hello_ack());
+  old.batch(1, "from-old");
+  ASSERT_TRUE(ackedUpTo(old, 1));
+  RawAgent fresh(server_->port());
+  v1::Hello freshHello = RawAgent::helloFor("new-id");
+  freshHello.set_node("shared-node");
+  fresh.hello(freshHello);
+  ASSERT_TRUE(fresh.receive()->has_hello_ack());
+  old.batch(2, "late-from-old");
+  EXPECT_TRUE(ackedUpTo(old, 2)) << "the old agent drains";
+  EXPECT_EQ(counter(metrics_.supersededBatches()), 1);
+  EXPECT_EQ(fleet_.containers({}, clock_.wallNow()).front().id, "from-old");
+  fresh.batch(1, "from-new");
+  ASSERT_TRUE(ackedUpTo(fresh, 1));
+  const auto containers = fleet_.containers({}, clock_.wallNow());
+  ASSERT_EQ(containers.size(), 1u);
+  EXPECT_EQ(containers[0].id, "from-new");
+}
 
 TEST_F(IngestServerTest, WellBehavedAgentIsAckedAndFolded) {
   RawAgent agent(server_->port());
@@ -158,6 +342,8 @@ TEST_F(IngestServerTest, DuplicatesAreDroppedCountedAndStillAcked) {
   agent.batch(1);
   ASSERT_EQ(agent.receive()->ack().sequence(), 1u);
   EXPECT_EQ(counter(metrics_.duplicateBatches()), 1);
+  agent.close();
+  ASSERT_TRUE(testing::waitFor([&] { return !fleet_.nodes(clock_.wallNow()).front().connected; }));
   RawAgent again(server_->port());
   EXPECT_EQ(ackAfterHello(again, "dup"), 1u)
       << "hello-ack tells a reconnecting agent what is stored";
@@ -396,6 +582,47 @@ TEST_F(IngestServerTest, StreamClientReplaysUnackedBatchesAfterAggregatorRestart
   agentThread.join();
 }
 
+// The aggregator holds more of the agent's sequence epoch than the agent numbered (a cloned VM
+// with the same spool streamed under it, or a peer used its id and epoch). Believing the hello's
+// acked_sequence would drop the agent's own queued batches as acknowledged; the agent takes a new
+// epoch instead and delivers them.
+TEST_F(IngestServerTest, AnAgentWhoseEpochAnotherFilledMovesToANewEpochAndLosesNothing) {
+  asio::io_context agentIo;
+  agent::MemoryBatchQueue queue(100);
+  const std::uint64_t polluted = queue.sequenceEpoch();
+  fleet_.restoreProgress({AgentProgress{"cloned", "n-cloned", "c1", 1000, 1000, 1000,
+                                        toUnixMillis(clock_.wallNow()), polluted}});
+  agent::StreamClientOptions options;
+  options.aggregator = HostPort{"127.0.0.1", server_->port()};
+  options.hello.set_agent_id("cloned");
+  options.hello.set_node("n-cloned");
+  options.hello.set_cluster("c1");
+  options.hello.set_auth_token("secret");
+  options.backoffMin = milliseconds(20);
+  options.backoffMax = milliseconds(100);
+  agent::StreamClient client(agentIo, options, queue);
+  auto guard = asio::make_work_guard(agentIo);
+  std::thread agentThread([&] { agentIo.run(); });
+  asio::post(agentIo, [&] {
+    v1::SampleBatch batch;
+    batch.add_containers()->set_id("queued-before-connecting");
+    queue.append(std::move(batch));
+    client.start();
+  });
+  ASSERT_TRUE(testing::waitFor([&] { return client.counters().ackedSequence.load() == 1; }));
+  EXPECT_EQ(client.counters().sequenceConflicts.load(), 1u);
+  EXPECT_EQ(fleet_.lastAcceptedSequence("cloned"), 1u);
+  ASSERT_EQ(fleet_.containers({}, clock_.wallNow()).size(), 1u);
+  EXPECT_EQ(fleet_.containers({}, clock_.wallNow())[0].id, "queued-before-connecting");
+  std::uint64_t epoch = 0;
+  asio::post(agentIo, [&] { epoch = queue.sequenceEpoch(); });
+  ASSERT_TRUE(testing::waitFor([&] { return epoch != 0; }));
+  EXPECT_NE(epoch, polluted);
+  asio::post(agentIo, [&] { client.stop(); });
+  guard.reset();
+  agentThread.join();
+}
+
 TEST_F(IngestServerTest, SlowlorisIsCutAtTheIdleTimeoutWhileOthersStream) {
   auto options = defaultOptions();
   options.idleTimeout = milliseconds(400);
@@ -465,14 +692,15 @@ TEST_F(IngestServerTest, AFloodingAgentIsSlowedToItsFrameAllowance) {
 }
 
 TEST_F(IngestServerTest, AcksOnlyWhatTheStoreHasMadeDurable) {
-  testing::TempDir dir;
+  storeDir_.emplace();
   SqliteStoreOptions storeOptions;
-  storeOptions.stateDir = dir.path();
+  storeOptions.stateDir = storeDir_->path();
   storeOptions.commitInterval = milliseconds(200);
-  auto store = SqliteStore::open(storeOptions, &storeMetrics_, clock_);
-  ASSERT_TRUE(store.ok());
-  restart(defaultOptions(), store->get());
-  (*store)->setCommitListener(
+  auto opened = SqliteStore::open(storeOptions, &storeMetrics_, clock_);
+  ASSERT_TRUE(opened.ok());
+  store_ = std::move(*opened);
+  restart(defaultOptions(), store_.get());
+  store_->setCommitListener(
       [this](const std::vector<AgentProgress>& p) { server_->progressDurable(p); });
   RawAgent agent(server_->port());
   EXPECT_EQ(ackAfterHello(agent, "durable"), 0u);
@@ -483,15 +711,17 @@ TEST_F(IngestServerTest, AcksOnlyWhatTheStoreHasMadeDurable) {
     ASSERT_TRUE(reply && reply->has_ack());
     acked = reply->ack().sequence();
     // Whatever is acked is already in the database.
-    auto progress = (*store)->loadProgress();
+    auto progress = store_->loadProgress();
     ASSERT_TRUE(progress.ok() && progress->size() == 1u);
     EXPECT_GE((*progress)[0].lastSequence, acked);
   }
+  agent.close();
+  ASSERT_TRUE(testing::waitFor([&] { return !fleet_.nodes(clock_.wallNow()).front().connected; }));
   RawAgent again(server_->port());
   EXPECT_EQ(ackAfterHello(again, "durable"), 3u) << "hello-ack reports the durable sequence";
-  (*store)->setCommitListener(nullptr);
+  store_->setCommitListener(nullptr);
   server_->stop();
-  (*store)->flush();
+  store_->flush();
 }
 
 class IngestTlsTest : public IngestServerTest, public ::testing::WithParamInterface<bool> {};

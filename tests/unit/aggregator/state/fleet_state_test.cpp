@@ -16,6 +16,16 @@ AgentIdentity identity(const std::string& agent, const std::string& node,
   return AgentIdentity{agent, node, cluster, "aws", "us-east-1", "a", "0.1.0"};
 }
 
+// An agent process that says its sequence epoch and start time, as agents do since epochs.
+AgentIdentity process(const std::string& agent, const std::string& node, std::uint64_t epoch,
+                      std::int64_t startedUnixMs, std::uint64_t queueCapacity = 0) {
+  AgentIdentity id = identity(agent, node, "c1");
+  id.sequenceEpoch = epoch;
+  id.startedUnixMs = startedUnixMs;
+  id.queueCapacity = queueCapacity;
+  return id;
+}
+
 const WallTime kT0{std::chrono::seconds(1'700'000'000)};
 
 FoldResult apply(FleetState& fleet, const FleetState::Session& session, std::uint64_t sequence,
@@ -213,6 +223,211 @@ TEST(FleetStateTest, DeferredChecksRunForChangedContainersOnly) {
   EXPECT_EQ(result.outcome, BatchOutcome::kInvalid);
   EXPECT_NE(result.error.find("UTF-8"), std::string::npos) << result.error;
   EXPECT_EQ(fleet.lastAcceptedSequence("a1"), 2u) << "nothing of the bad batch applied";
+}
+
+// Issue 20: an agent without a spool took a new random id at each start, and every session's
+// containers stayed in the fleet state: one flapping node counted its pods eleven times. The
+// state is keyed by node now; each new agent of the node supersedes the previous one.
+TEST(FleetStateTest, AFlappingNodeUnderManyAgentIdsCountsEachPodOnce) {
+  FleetState fleet;
+  const std::vector<ContainerSpec> pods = {{"x1", "web-1"}, {"x2", "web-2"}, {"x3", "web-3"}};
+  for (int start = 0; start < 11; ++start) {
+    const auto session = fleet.agentConnected(identity("n1-" + std::to_string(start), "n1", "c1"));
+    EXPECT_EQ(session.restart, start > 0);
+    ASSERT_EQ(apply(fleet, session, 1, pods, kT0 + std::chrono::seconds(start)).outcome,
+              BatchOutcome::kAccepted);
+  }
+  const auto nodes = fleet.nodes(kT0 + std::chrono::seconds(10));
+  ASSERT_EQ(nodes.size(), 1u) << "one node, one row";
+  EXPECT_EQ(nodes[0].identity.agentId, "n1-10");
+  EXPECT_EQ(nodes[0].agentRestarts, 10u);
+  EXPECT_EQ(nodes[0].containers, 3u);
+  const auto snapshot = fleet.snapshot(kT0 + std::chrono::seconds(10));
+  const auto* web = snapshot.find(WorkloadKey{"shop", "Deployment", "web"});
+  ASSERT_NE(web, nullptr);
+  EXPECT_EQ(web->pods.size(), 3u);
+  EXPECT_EQ(web->total.replicasSeen, 3);
+  EXPECT_EQ(web->total.replicasReady, 3);
+  EXPECT_EQ(web->total.replicasStale, 0);
+  ASSERT_EQ(snapshot.clusters.size(), 1u);
+  EXPECT_EQ(snapshot.clusters[0].nodes, 1);
+}
+
+TEST(FleetStateTest, ANewAgentSupersedesTheOldOneAndItsFirstBatchReplacesTheContainers) {
+  FleetState fleet;
+  const auto old = fleet.agentConnected(process("old", "n1", 1, 1000));
+  ASSERT_EQ(apply(fleet, old, 1, {{"x"}, {"y"}}).outcome, BatchOutcome::kAccepted);
+  const auto fresh = fleet.agentConnected(process("new", "n1", 2, 2000));
+  EXPECT_TRUE(fresh.current);
+  EXPECT_TRUE(fresh.restart);
+  EXPECT_NE(fresh.superseded.find("old"), std::string::npos) << fresh.superseded;
+  ASSERT_TRUE(fresh.nodeRecord.has_value());
+  EXPECT_EQ(fresh.nodeRecord->agentId, "new");
+  EXPECT_EQ(fresh.nodeRecord->agentRestarts, 1u);
+  // The old agent drains: its batches count in its progress (and get acked), not in the node.
+  const auto drained = apply(fleet, old, 2, {{"stale-container"}});
+  EXPECT_EQ(drained.outcome, BatchOutcome::kSuperseded);
+  EXPECT_EQ(drained.progress.lastSequence, 2u);
+  EXPECT_EQ(apply(fleet, old, 2, {{"stale-container"}}).outcome, BatchOutcome::kDuplicate);
+  EXPECT_EQ(fleet.containers({}, kT0).size(), 2u) << "untouched by the superseded agent";
+  ASSERT_EQ(apply(fleet, fresh, 1, {{"z"}}).outcome, BatchOutcome::kAccepted);
+  const auto containers = fleet.containers({}, kT0);
+  ASSERT_EQ(containers.size(), 1u);
+  EXPECT_EQ(containers[0].id, "z");
+  const auto nodes = fleet.nodes(kT0);
+  ASSERT_EQ(nodes.size(), 1u);
+  EXPECT_EQ(nodes[0].identity.agentId, "new");
+  EXPECT_EQ(nodes[0].agents, 2u);
+  EXPECT_EQ(nodes[0].identity.startedUnixMs, 2000);
+}
+
+TEST(FleetStateTest, AnOlderProcessNeverTakesTheNodeBack) {
+  FleetState fleet;
+  const auto newer = fleet.agentConnected(process("a2", "n1", 2, 2000));
+  ASSERT_EQ(apply(fleet, newer, 1, {{"x"}}).outcome, BatchOutcome::kAccepted);
+  const auto older = fleet.agentConnected(process("a1", "n1", 1, 1000));
+  EXPECT_FALSE(older.current);
+  EXPECT_FALSE(older.restart);
+  EXPECT_FALSE(older.nodeRecord.has_value());
+  EXPECT_EQ(apply(fleet, older, 1, {{"old"}}).outcome, BatchOutcome::kSuperseded);
+  EXPECT_EQ(fleet.nodes(kT0)[0].identity.agentId, "a2");
+  EXPECT_EQ(fleet.nodes(kT0)[0].agentRestarts, 0u);
+  // The newer one reconnecting is the same process: no restart.
+  const auto again = fleet.agentConnected(process("a2", "n1", 2, 2000));
+  EXPECT_TRUE(again.current);
+  EXPECT_FALSE(again.restart);
+  EXPECT_EQ(again.lastSequence, 1u);
+}
+
+TEST(FleetStateTest, ANewEpochOfTheSameIdStartsAFreshSequenceSpace) {
+  FleetState fleet;
+  const auto first = fleet.agentConnected(process("c1/n1", "n1", 7, 1000));
+  for (std::uint64_t sequence = 1; sequence <= 5; ++sequence) {
+    ASSERT_EQ(apply(fleet, first, sequence, {{"x"}}).outcome, BatchOutcome::kAccepted);
+  }
+  // Restarted without a spool: same id, new epoch, numbering from 1 again.
+  const auto second = fleet.agentConnected(process("c1/n1", "n1", 8, 5000));
+  EXPECT_TRUE(second.newSequenceSpace);
+  EXPECT_TRUE(second.restart);
+  EXPECT_EQ(second.lastSequence, 0u);
+  EXPECT_EQ(second.durableSequence, 0u);
+  const auto result = apply(fleet, second, 1, {{"y"}});
+  ASSERT_EQ(result.outcome, BatchOutcome::kAccepted) << "not a duplicate of the old sequence 1";
+  EXPECT_EQ(result.progress.sequenceEpoch, 8u);
+  EXPECT_EQ(result.progress.batchesAccepted, 6u) << "the count goes on over epochs";
+  EXPECT_EQ(fleet.containers({}, kT0)[0].id, "y");
+  // The old process's connection is from a space that no longer exists.
+  EXPECT_EQ(apply(fleet, first, 6, {{"x"}}).outcome, BatchOutcome::kStale);
+  // Durable progress of the old epoch does not count for the new one.
+  fleet.markDurable("c1/n1", 7, 5);
+  EXPECT_EQ(fleet.agentConnected(process("c1/n1", "n1", 8, 5000)).durableSequence, 0u);
+  fleet.markDurable("c1/n1", 8, 1);
+  EXPECT_EQ(fleet.agentConnected(process("c1/n1", "n1", 8, 5000)).durableSequence, 1u);
+}
+
+TEST(FleetStateTest, AnAgentTakingItsFirstEpochCarriesItsNumberingOn) {
+  FleetState fleet;
+  // Stored by an aggregator before epochs: an upgraded agent keeps its spool and its sequence.
+  fleet.restoreProgress({AgentProgress{"spooled", "n1", "c1", 41, 41, 410, 0, 0}});
+  const auto session = fleet.agentConnected(process("spooled", "n1", 99, 1000));
+  EXPECT_FALSE(session.newSequenceSpace);
+  EXPECT_EQ(session.lastSequence, 41u);
+  EXPECT_EQ(apply(fleet, session, 41, {{"x"}}).outcome, BatchOutcome::kDuplicate);
+  EXPECT_EQ(apply(fleet, session, 42, {{"x"}}).progress.sequenceEpoch, 99u);
+}
+
+// Issue 19: one batch with sequence 2^64-1 under a victim's id made every later batch of the
+// victim a "duplicate" and, stored as a negative number, was acked while the store held 6.
+TEST(FleetStateTest, ASequenceTheAgentCannotHaveProducedIsOutOfRangeAndChangesNothing) {
+  FleetState fleet;
+  const auto session = fleet.agentConnected(process("a1", "n1", 1, 1000, 10));
+  ASSERT_EQ(apply(fleet, session, 6, {{"x"}}, kT0).outcome, BatchOutcome::kAccepted);
+  const auto wrapped = apply(fleet, session, UINT64_MAX, {{"evil"}}, kT0);
+  EXPECT_EQ(wrapped.outcome, BatchOutcome::kOutOfRange);
+  EXPECT_NE(wrapped.error.find("2^63-1"), std::string::npos) << wrapped.error;
+  // Queue of 10, no silence: at most 11 ahead.
+  const auto jump = apply(fleet, session, 6 + 12, {{"evil"}}, kT0);
+  EXPECT_EQ(jump.outcome, BatchOutcome::kOutOfRange);
+  EXPECT_NE(jump.error.find("holds at most 10 unacked batches"), std::string::npos) << jump.error;
+  EXPECT_EQ(fleet.lastAcceptedSequence("a1"), 6u);
+  EXPECT_EQ(fleet.containers({}, kT0)[0].id, "x") << "nothing folded";
+  // Silence explains more: one batch per 10 ms. After 2 s, 6 + 11 + 201 is within reach.
+  EXPECT_EQ(apply(fleet, session, 6 + 11, {{"x"}}, kT0).outcome, BatchOutcome::kAccepted);
+  EXPECT_EQ(apply(fleet, session, 17 + 11 + 201, {{"x"}}, kT0 + std::chrono::seconds(2)).outcome,
+            BatchOutcome::kAccepted);
+  // A fresh sequence space starts anywhere below 2^63.
+  const auto other = fleet.agentConnected(process("a2", "n2", 1, 1000));
+  EXPECT_EQ(apply(fleet, other, 1'000'000, {{"y"}}).outcome, BatchOutcome::kAccepted);
+  EXPECT_EQ(apply(fleet, other, kMaxSequence + 1, {{"y"}}).outcome, BatchOutcome::kOutOfRange);
+}
+
+TEST(FleetStateTest, APodTwoNodesReportCountsOnceFromTheFreshestReport) {
+  FleetState fleet;
+  // The same pod (UID) reported under two node names: a node renamed, or two agents on a host.
+  const auto a = fleet.agentConnected(identity("a1", "old-name", "c1"));
+  const auto b = fleet.agentConnected(identity("a2", "new-name", "c1"));
+  (void)apply(fleet, a, 1, {{"x", "web-1", "web", "shop", 0.9}}, kT0 - std::chrono::seconds(10));
+  (void)apply(fleet, b, 1, {{"x", "web-1", "web", "shop", 0.3}}, kT0);
+  const auto snapshot = fleet.snapshot(kT0);
+  const auto* web = snapshot.find(WorkloadKey{"shop", "Deployment", "web"});
+  ASSERT_NE(web, nullptr);
+  ASSERT_EQ(web->pods.size(), 1u);
+  EXPECT_EQ(web->pods[0].node, "new-name");
+  EXPECT_FALSE(web->pods[0].stale);
+  EXPECT_EQ(web->total.replicasStale, 0) << "not also counted as a stale replica";
+  EXPECT_DOUBLE_EQ(web->total.cpuUsageCores, 0.3);
+  // Both fresh: the newer report.
+  (void)apply(fleet, a, 2, {{"x", "web-1", "web", "shop", 0.9}}, kT0 + std::chrono::seconds(1));
+  const auto later = fleet.snapshot(kT0 + std::chrono::seconds(1));
+  ASSERT_EQ(later.find(WorkloadKey{"shop", "Deployment", "web"})->pods.size(), 1u);
+  EXPECT_EQ(later.find(WorkloadKey{"shop", "Deployment", "web"})->pods[0].node, "old-name");
+}
+
+TEST(FleetStateTest, RestoredNodesKeepTheirAgentAndRestartCount) {
+  FleetState fleet;
+  fleet.restoreNodes({NodeRecord{"c1", "n1", "a2", 2, 2000, 3}});
+  const auto older = fleet.agentConnected(process("a1", "n1", 1, 1000));
+  EXPECT_FALSE(older.current) << "the restored current agent is newer";
+  const auto same = fleet.agentConnected(process("a2", "n1", 2, 2000));
+  EXPECT_TRUE(same.current);
+  EXPECT_FALSE(same.restart);
+  EXPECT_EQ(fleet.nodes(kT0)[0].agentRestarts, 3u);
+  const auto newer = fleet.agentConnected(process("a3", "n1", 3, 3000));
+  EXPECT_TRUE(newer.restart);
+  EXPECT_EQ(newer.nodeRecord->agentRestarts, 4u);
+}
+
+TEST(FleetStateTest, SupersededAgentsGoneQuietAreForgottenWithTheirProgress) {
+  FleetState fleet;
+  const auto old = fleet.agentConnected(process("old", "n1", 1, 1000));
+  ASSERT_EQ(apply(fleet, old, 5, {{"x"}}, kT0).outcome, BatchOutcome::kAccepted);
+  fleet.agentDisconnected(old);
+  const auto fresh = fleet.agentConnected(process("new", "n1", 2, 2000));
+  ASSERT_EQ(apply(fleet, fresh, 1, {{"x"}}, kT0 + std::chrono::minutes(6)).outcome,
+            BatchOutcome::kAccepted);
+  EXPECT_TRUE(
+      fleet.forgetSilentNodes(kT0 + std::chrono::minutes(6), std::chrono::minutes(5)).empty())
+      << "the node is alive";
+  const auto nodes = fleet.nodes(kT0 + std::chrono::minutes(6));
+  ASSERT_EQ(nodes.size(), 1u);
+  EXPECT_EQ(nodes[0].agents, 1u) << "the superseded agent is forgotten";
+  EXPECT_EQ(nodes[0].agentRestarts, 1u);
+  EXPECT_EQ(fleet.lastAcceptedSequence("old"), 5u) << "its progress is kept";
+}
+
+TEST(FleetStateTest, AnAgentIdMovingToAnotherNodeTakesItsProgress) {
+  FleetState fleet;
+  const auto first = fleet.agentConnected(identity("a1", "n1", "c1"));
+  ASSERT_EQ(apply(fleet, first, 3, {{"x"}}).outcome, BatchOutcome::kAccepted);
+  const auto moved = fleet.agentConnected(identity("a1", "n2", "c1"));
+  EXPECT_EQ(moved.lastSequence, 3u);
+  EXPECT_EQ(apply(fleet, first, 4, {{"x"}}).outcome, BatchOutcome::kStale)
+      << "the old node no longer holds the id";
+  EXPECT_EQ(apply(fleet, moved, 4, {{"y"}}).outcome, BatchOutcome::kAccepted);
+  const auto nodes = fleet.nodes(kT0);
+  ASSERT_EQ(nodes.size(), 2u);
+  EXPECT_EQ(nodes[0].agents, 0u) << "n1 has no agent left";
+  EXPECT_EQ(nodes[1].identity.agentId, "a1");
 }
 
 }  // namespace

@@ -74,6 +74,100 @@ TEST(SqliteStoreTest, ProgressSurvivesARestartAndNeverGoesBackwards) {
   EXPECT_EQ(byId["a2"].lastSequence, 9u);
 }
 
+// Issue 19: the sequence went to SQLite as a signed number and was compared there, so 2^64-1
+// became -1, lost to the row's 6, while the commit listener reported it durable and the agent
+// was acked for it.
+TEST(SqliteStoreTest, UnsignedSequencesAndEpochsRoundTripAndOnlyStoredProgressIsDurable) {
+  testing::TempDir dir;
+  ManualClock clock;
+  auto store = openStore(dir.path(), clock);
+  std::vector<AgentProgress> committed;
+  std::mutex mutex;
+  store->setCommitListener([&](const std::vector<AgentProgress>& progress) {
+    std::lock_guard lock(mutex);
+    committed.insert(committed.end(), progress.begin(), progress.end());
+  });
+  store->recordProgress(AgentProgress{"big", "n1", "c1", UINT64_MAX, 7, 70, 1, UINT64_MAX - 1});
+  store->recordProgress(AgentProgress{"a1", "n2", "c1", 6, 6, 60, 1, 5});
+  store->flush();
+  // A record older than the row (fewer batches accepted): kept out, and not reported durable.
+  store->recordProgress(AgentProgress{"a1", "n2", "c1", 9, 5, 50, 2, 5});
+  // A new epoch restarts the sequence, never the count: it moves the row on.
+  store->recordProgress(AgentProgress{"big", "n1", "c1", 2, 9, 90, 3, 42});
+  store->flush();
+  {
+    std::lock_guard lock(mutex);
+    for (const auto& p : committed) {
+      EXPECT_FALSE(p.agentId == "a1" && p.lastSequence == 9) << "never stored, never durable";
+    }
+  }
+  auto progress = store->loadProgress();
+  ASSERT_TRUE(progress.ok());
+  std::map<std::string, AgentProgress> byId;
+  for (const auto& p : *progress) byId[p.agentId] = p;
+  EXPECT_EQ(byId["a1"].lastSequence, 6u);
+  EXPECT_EQ(byId["big"].lastSequence, 2u);
+  EXPECT_EQ(byId["big"].sequenceEpoch, 42u);
+  store->recordProgress(AgentProgress{"huge", "n3", "c1", UINT64_MAX, 1, 1, 1, UINT64_MAX});
+  store->flush();
+  progress = store->loadProgress();
+  ASSERT_TRUE(progress.ok());
+  for (const auto& p : *progress) byId[p.agentId] = p;
+  EXPECT_EQ(byId["huge"].lastSequence, UINT64_MAX) << "no truncation";
+  EXPECT_EQ(byId["huge"].sequenceEpoch, UINT64_MAX);
+}
+
+TEST(SqliteStoreTest, NodesKeepTheirAgentAndRestartsAcrossARestart) {
+  testing::TempDir dir;
+  ManualClock clock;
+  {
+    auto store = openStore(dir.path(), clock);
+    store->recordNode(NodeRecord{"c1", "n1", "c1/n1", 11, 1000, 1});
+    store->recordNode(NodeRecord{"c1", "n1", "c1/n1", 12, 2000, 2});  // coalesced: the latest
+    store->recordNode(NodeRecord{"c2", "n1", "c2/n1", UINT64_MAX, 3000, 0});
+    store->flush();
+  }
+  auto reopened = openStore(dir.path(), clock);
+  auto nodes = reopened->loadNodes();
+  ASSERT_TRUE(nodes.ok());
+  ASSERT_EQ(nodes->size(), 2u);
+  std::map<std::string, NodeRecord> byCluster;
+  for (const auto& n : *nodes) byCluster[n.cluster] = n;
+  EXPECT_EQ(byCluster["c1"].agentId, "c1/n1");
+  EXPECT_EQ(byCluster["c1"].sequenceEpoch, 12u);
+  EXPECT_EQ(byCluster["c1"].agentStartedUnixMs, 2000);
+  EXPECT_EQ(byCluster["c1"].agentRestarts, 2u);
+  EXPECT_EQ(byCluster["c2"].sequenceEpoch, UINT64_MAX);
+}
+
+TEST(SqliteStoreTest, ADatabaseOfSchemaVersion1IsMigratedWithItsProgress) {
+  testing::TempDir dir;
+  ManualClock clock;
+  {
+    auto db = SqliteDatabase::open(dir.path() + "/aggregator.db");
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE((*db)->exec(R"sql(
+      CREATE TABLE agents(agent_id TEXT PRIMARY KEY, node TEXT NOT NULL, cluster TEXT NOT NULL,
+        last_sequence INTEGER NOT NULL, batches_accepted INTEGER NOT NULL,
+        samples_accepted INTEGER NOT NULL, last_seen_ms INTEGER NOT NULL);
+      INSERT INTO agents VALUES('old', 'n1', 'c1', 41, 41, 410, 1234);
+      PRAGMA user_version=1;)sql"));
+  }
+  auto store = openStore(dir.path(), clock);
+  ASSERT_NE(store, nullptr);
+  auto progress = store->loadProgress();
+  ASSERT_TRUE(progress.ok());
+  ASSERT_EQ(progress->size(), 1u);
+  EXPECT_EQ((*progress)[0].lastSequence, 41u);
+  EXPECT_EQ((*progress)[0].sequenceEpoch, 0u) << "before epochs: epoch 0";
+  EXPECT_EQ((*progress)[0].lastSeenUnixMs, 1234);
+  store->recordProgress(AgentProgress{"old", "n1", "c1", 42, 42, 420, 1300, 9});
+  store->recordNode(NodeRecord{"c1", "n1", "old", 9, 1000, 0});
+  store->flush();
+  EXPECT_EQ(store->loadProgress()->front().sequenceEpoch, 9u);
+  EXPECT_EQ(store->loadNodes()->size(), 1u);
+}
+
 TEST(SqliteStoreTest, EventsFilterLimitAndSince) {
   testing::TempDir dir;
   ManualClock clock;

@@ -26,6 +26,10 @@ class IngestMetrics {
   prometheus::Counter& samplesReceived() { return *samplesReceived_; }
   prometheus::Counter& batchesAccepted() { return *batchesAccepted_; }
   prometheus::Counter& duplicateBatches() { return *duplicateBatches_; }
+  // Batches accepted for an agent's progress but not folded: another agent reports its node.
+  prometheus::Counter& supersededBatches() { return *supersededBatches_; }
+  // Hellos from another agent process for a node that already had one (a restart, a rollout).
+  prometheus::Counter& agentRestarts() { return *agentRestarts_; }
   prometheus::Counter& connectionsAccepted() { return *connectionsAccepted_; }
   // Times a connection's reads were paused for exceeding its frame allowance.
   prometheus::Counter& throttledConnections() { return *throttled_; }
@@ -42,6 +46,8 @@ class IngestMetrics {
   prometheus::Counter* samplesReceived_;
   prometheus::Counter* batchesAccepted_;
   prometheus::Counter* duplicateBatches_;
+  prometheus::Counter* supersededBatches_;
+  prometheus::Counter* agentRestarts_;
   prometheus::Counter* connectionsAccepted_;
   prometheus::Counter* throttled_;
   prometheus::Histogram* batchAge_;

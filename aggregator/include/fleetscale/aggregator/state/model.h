@@ -32,18 +32,36 @@ struct AgentIdentity {
   std::string region;
   std::string zone;
   std::string agentVersion;
+  // The sequence space its batches are numbered in (docs/protocol.md): kept by a spool, new for
+  // each start of an agent without one. 0: an agent that predates epochs.
+  std::uint64_t sequenceEpoch = 0;
+  std::int64_t startedUnixMs = 0;   // when the agent process started; 0 = not said
+  std::uint64_t queueCapacity = 0;  // unacked batches it keeps; 0 = not said
 };
 
-// What the fleet has accepted from one agent: the dedup key and exactly-once counters. Persisted
-// by the store so a restarted aggregator neither re-counts nor re-acks a replayed batch.
+// What the fleet has accepted from one agent id: the dedup key and exactly-once counters.
+// Persisted by the store so a restarted aggregator neither re-counts nor re-acks a replayed batch.
 struct AgentProgress {
   std::string agentId;
   std::string node;
   std::string cluster;
-  std::uint64_t lastSequence = 0;     // highest sequence accepted
-  std::uint64_t batchesAccepted = 0;  // distinct batches folded, over the agent's lifetime
+  std::uint64_t lastSequence = 0;     // highest sequence accepted within sequenceEpoch
+  std::uint64_t batchesAccepted = 0;  // distinct batches accepted, over the agent id's lifetime:
+                                      // only grows, so it orders two progress records
   std::uint64_t samplesAccepted = 0;
-  std::int64_t lastSeenUnixMs = 0;
+  std::int64_t lastSeenUnixMs = 0;  // when its latest batch was accepted
+  std::uint64_t sequenceEpoch = 0;  // the space lastSequence counts in
+};
+
+// Which agent process reports for a node, and how often that changed. Persisted so a restarted
+// aggregator keeps the node's view and its restart count instead of letting the first hello win.
+struct NodeRecord {
+  std::string cluster;
+  std::string node;
+  std::string agentId;  // the current agent
+  std::uint64_t sequenceEpoch = 0;
+  std::int64_t agentStartedUnixMs = 0;
+  std::uint64_t agentRestarts = 0;  // times another agent process took the node over
 };
 
 // A workload's figures in one cluster averaged over one 10 s bucket.

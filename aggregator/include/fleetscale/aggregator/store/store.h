@@ -82,13 +82,17 @@ struct RollupQuery {
 class Store {
  public:
   virtual ~Store() = default;
-  // Coalesced per agent: only the latest progress of each agent is written.
+  // Coalesced per agent: only the latest progress of each agent is written (the one with the
+  // most batches accepted), and a stored row only moves forward.
   virtual void recordProgress(const AgentProgress& progress) = 0;
+  // Coalesced per node: the latest record of each node is written.
+  virtual void recordNode(const NodeRecord& node) = 0;
   virtual void recordEvent(EventRecord event) = 0;
   virtual void recordDecision(DecisionRecord decision) = 0;
   virtual void recordRollups(std::vector<RollupRow> rows) = 0;
 
   virtual Result<std::vector<AgentProgress>> loadProgress() = 0;
+  virtual Result<std::vector<NodeRecord>> loadNodes() = 0;
   virtual Result<std::vector<EventRecord>> events(const EventQuery& query) = 0;
   virtual Result<std::vector<DecisionRecord>> decisions(const DecisionQuery& query) = 0;
   virtual Result<std::vector<RollupRow>> rollups(const RollupQuery& query) = 0;
@@ -117,15 +121,17 @@ class SqliteStore final : public Store {
                                                    StoreMetrics* metrics, const Clock& clock);
   ~SqliteStore() override;
 
-  // Called on the writer thread after each commit with the progress it made durable. Set once,
-  // before recording.
+  // Called on the writer thread after each commit with the progress it made durable (stored
+  // rows only: a record older than the row is not reported). Set once, before recording.
   void setCommitListener(std::function<void(const std::vector<AgentProgress>&)> listener);
 
   void recordProgress(const AgentProgress& progress) override;
+  void recordNode(const NodeRecord& node) override;
   void recordEvent(EventRecord event) override;
   void recordDecision(DecisionRecord decision) override;
   void recordRollups(std::vector<RollupRow> rows) override;
   Result<std::vector<AgentProgress>> loadProgress() override;
+  Result<std::vector<NodeRecord>> loadNodes() override;
   Result<std::vector<EventRecord>> events(const EventQuery& query) override;
   Result<std::vector<DecisionRecord>> decisions(const DecisionQuery& query) override;
   Result<std::vector<RollupRow>> rollups(const RollupQuery& query) override;
@@ -139,11 +145,12 @@ class SqliteStore final : public Store {
  private:
   struct Pending {
     std::unordered_map<std::string, AgentProgress> progress;
+    std::unordered_map<std::string, NodeRecord> nodes;  // by "<cluster>\n<node>"
     std::vector<EventRecord> events;
     std::vector<DecisionRecord> decisions;
     std::vector<RollupRow> rollups;
     std::size_t rows() const {
-      return progress.size() + events.size() + decisions.size() + rollups.size();
+      return progress.size() + nodes.size() + events.size() + decisions.size() + rollups.size();
     }
   };
 

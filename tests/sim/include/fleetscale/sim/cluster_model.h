@@ -34,7 +34,9 @@ struct ApiError {
   nlohmann::json details = nlohmann::json::object();
 };
 
-// The outcome of an API operation: an object, or an error.
+// The outcome of an API operation: an object, or an error. (clang-tidy 14 takes the implicit
+// noexcept move of nlohmann::json members for throwing; nlohmann::json's move is noexcept.)
+// NOLINTNEXTLINE(bugprone-exception-escape)
 struct ApiResult {
   std::optional<ApiError> error;
   nlohmann::json object;
@@ -111,6 +113,7 @@ struct PodState {
 };
 
 // A Deployment or StatefulSet as stored, plus what the controllers derive from it.
+// NOLINTNEXTLINE(bugprone-exception-escape): as ApiResult's (nlohmann::json's move is noexcept).
 struct WorkloadObject {
   WorkloadKind kind = WorkloadKind::kDeployment;
   nlohmann::json object;  // full object with kind and apiVersion

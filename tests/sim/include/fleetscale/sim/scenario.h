@@ -91,6 +91,7 @@ enum class FaultKind {
   kFailingApi,       // a share `rate` of API requests answered with `status` (5xx)
   kConflictStorm,    // a share `rate` of API writes answered 409 Conflict
   kFlapAgents,       // agents on `nodes` killed and restarted every `period`
+  kRolloutAgents,    // agents on `nodes` restarted one at a time, as a DaemonSet update does
   kKubeletGarbage,   // kubelets on `nodes` answer /pods with broken bodies (`mode`)
   kHeal,             // ends every fault on `cluster` (all clusters when empty) except kill
 };
@@ -107,6 +108,7 @@ struct FaultSpec {
   double rate = 1.0;
   int status = 503;
   double periodSeconds = 4;
+  double pauseSeconds = 1;  // rollout: wait between one agent being back and the next restart
   std::string mode =
       "garbage";  // kubelet garbage: garbage, truncated, wrong-types, empty, status-500
 };
