@@ -230,12 +230,14 @@ TEST_F(HttpApiRoutesTest, EventsWithBadBytesFromAnOlderVersionStill200) {
 class FailingStore final : public Store {
  public:
   void recordProgress(const AgentProgress&) override {}
+  void recordNode(const NodeRecord&) override {}
   void recordEvent(EventRecord) override {}
   void recordDecision(DecisionRecord) override {}
   void recordRollups(std::vector<RollupRow>) override {}
   Result<std::vector<AgentProgress>> loadProgress() override {
     return std::vector<AgentProgress>{};
   }
+  Result<std::vector<NodeRecord>> loadNodes() override { return std::vector<NodeRecord>{}; }
   Result<std::vector<EventRecord>> events(const EventQuery&) override {
     return std::vector<EventRecord>{};
   }
