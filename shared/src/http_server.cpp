@@ -402,7 +402,9 @@ void HttpServer::stop() {
     std::lock_guard lock(impl_->mutex);
     if (impl_->stopped) return;
     impl_->stopped = true;
-    impl_->acceptTimer.cancel();
+    // The non-throwing overload: stop() runs in the destructor.
+    boost::system::error_code ignored;
+    impl_->acceptTimer.cancel(ignored);
     sessions.swap(impl_->sessions);
   }
   asio::post(impl_->io, [impl = impl_] {

@@ -25,7 +25,7 @@ namespace {
 namespace asio = boost::asio;
 using nlohmann::json;
 using std::chrono::seconds;
-using tcp = asio::ip::tcp;
+using Tcp = asio::ip::tcp;
 
 std::unique_ptr<testing::Process> startAggregator(const testing::TempDir& dir,
                                                   std::vector<std::string> extra = {}) {
@@ -51,7 +51,7 @@ class RawAgent {
  public:
   explicit RawAgent(int port) : socket_(io_) {
     socket_.connect(
-        tcp::endpoint(asio::ip::make_address("127.0.0.1"), static_cast<std::uint16_t>(port)));
+        Tcp::endpoint(asio::ip::make_address("127.0.0.1"), static_cast<std::uint16_t>(port)));
   }
   void send(const v1::Envelope& envelope) {
     asio::write(socket_, asio::buffer(encodeEnvelopeFrame(envelope)));
@@ -83,15 +83,15 @@ class RawAgent {
 
  private:
   asio::io_context io_;
-  tcp::socket socket_;
+  Tcp::socket socket_;
 };
 
 // Sends raw bytes to the HTTP port and returns the whole answer (the server closes after it).
 std::string rawHttp(int port, const std::string& request) {
   asio::io_context io;
-  tcp::socket socket(io);
+  Tcp::socket socket(io);
   socket.connect(
-      tcp::endpoint(asio::ip::make_address("127.0.0.1"), static_cast<std::uint16_t>(port)));
+      Tcp::endpoint(asio::ip::make_address("127.0.0.1"), static_cast<std::uint16_t>(port)));
   asio::write(socket, asio::buffer(request));
   std::string answer;
   boost::system::error_code ec;

@@ -738,7 +738,9 @@ void IngestServer::stop() {
     std::lock_guard lock(impl_->mutex);
     if (impl_->stopped) return;
     impl_->stopped = true;
-    impl_->acceptTimer.cancel();
+    // The non-throwing overload: stop() runs in the destructor.
+    boost::system::error_code ignored;
+    impl_->acceptTimer.cancel(ignored);
     connections.swap(impl_->connections);
   }
   asio::post(impl_->io, [impl = impl_] {
