@@ -1,6 +1,5 @@
 #include "fleetscale/agent/agent_app.h"
 
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <boost/asio/signal_set.hpp>
@@ -20,12 +19,15 @@
 #include "fleetscale/agent/sqlite_spool.h"
 #include "fleetscale/agent/stream_client.h"
 #include "fleetscale/shared/asio_http_client.h"
+#include "fleetscale/shared/asio_listen.h"
+#include "fleetscale/shared/batch_ranges.h"
 #include "fleetscale/shared/http_server.h"
 #include "fleetscale/shared/logging.h"
 #include "fleetscale/shared/net_address.h"
 #include "fleetscale/shared/quantity.h"
 #include "fleetscale/shared/text.h"
 #include "fleetscale/shared/tls.h"
+#include "fleetscale/shared/token.h"
 #include "fleetscale/shared/version.h"
 
 namespace fleetscale::agent {
@@ -38,7 +40,6 @@ constexpr const char* kPodmanSocket = "/run/podman/podman.sock";
 
 // The fastest tick: aggregators allow a sequence to move one batch per 10 ms of silence past what
 // the agent's queue explains (docs/protocol.md, "Sequence epochs").
-constexpr std::chrono::milliseconds kMinInterval{10};
 
 // Flag values turned into types; a bad one is a usage error (exit 2) naming the flag.
 struct Settings {
@@ -55,8 +56,9 @@ struct Settings {
 Result<Settings> parseSettings(const AgentOptions& o) {
   Settings s;
   const auto duration = [](const std::string& flag, const std::string& text, bool positive,
-                           std::chrono::nanoseconds& out) -> Status {
-    auto value = parseDuration(text);
+                           std::chrono::nanoseconds& out,
+                           std::chrono::nanoseconds max = kMaxDuration) -> Status {
+    auto value = parseDuration(text, std::chrono::nanoseconds(0), max);
     if (!value) return Error{flag + ": " + value.error().message};
     if (positive && value->count() <= 0) return Error{flag + ": must be positive"};
     out = *value;
@@ -64,7 +66,7 @@ Result<Settings> parseSettings(const AgentOptions& o) {
   };
   std::chrono::nanoseconds timeout{}, maxAge{};
   for (const Status& status :
-       {duration("--interval", o.interval, true, s.interval),
+       {duration("--interval", o.interval, true, s.interval, kMaxBatchInterval),
         duration("--rediscover-interval", o.rediscoverInterval, false, s.rediscover),
         duration("--memory-stat-interval", o.memoryStatInterval, false, s.memoryStatMaxAge),
         duration("--metadata-interval", o.metadataInterval, true, s.metadataInterval),
@@ -72,9 +74,10 @@ Result<Settings> parseSettings(const AgentOptions& o) {
         duration("--spool-max-age", o.spoolMaxAge, false, maxAge)}) {
     if (!status) return Error{status.message()};
   }
-  if (s.interval < kMinInterval) {
-    return Error{"--interval: at least " + std::to_string(kMinInterval.count()) +
-                 "ms (aggregators bound how far a sequence may move by that rate)"};
+  // The aggregator refuses batches whose interval lies outside these bounds (batch_ranges.h).
+  // Aggregators also bound how far a sequence may move by that rate (issue 20).
+  if (s.interval < kMinBatchInterval) {
+    return Error{"--interval: must be at least " + formatDuration(kMinBatchInterval)};
   }
   s.metadataTimeout = std::chrono::duration_cast<std::chrono::milliseconds>(timeout);
   s.spoolLimits.maxAge = std::chrono::duration_cast<std::chrono::seconds>(maxAge);
@@ -108,18 +111,6 @@ std::string defaultAgentId(const std::string& cluster, const std::string& node) 
 bool fileExists(const std::string& path) {
   std::error_code ec;
   return std::filesystem::exists(path, ec);
-}
-
-// Every kept-open cgroup file is a descriptor (about ten per container); the soft limit is
-// often 1024 while the hard limit allows far more.
-void raiseOpenFileLimit() {
-  struct rlimit limit {};
-  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
-  const rlim_t before = limit.rlim_cur;
-  limit.rlim_cur = limit.rlim_max;
-  if (::setrlimit(RLIMIT_NOFILE, &limit) == 0) {
-    componentLogger("agent")->debug("open file limit raised from {} to {}", before, limit.rlim_cur);
-  }
 }
 
 // The metadata source the options ask for, with the HTTP client it uses (owned here, used only
@@ -428,7 +419,10 @@ int runAgent(const AgentOptions& options) {
     log->error("cannot find cgroups: {}", layout.error().message);
     return 1;
   }
-  raiseOpenFileLimit();
+  // Every kept-open cgroup file is a descriptor (about ten per container); the soft limit is
+  // often 1024 while the hard limit allows far more.
+  const std::uint64_t fileLimit = raiseOpenFileLimit();
+  componentLogger("agent")->debug("open file limit {}", fileLimit);
   log->info("fleetscale-agent {} on node {}: {}", kVersion, node, layout->describe());
 
   SystemClock clock;
@@ -458,7 +452,9 @@ int runAgent(const AgentOptions& options) {
     return 0;
   }
 
-  auto token = readSecretFile(options.tokenFile);
+  // A named token file must hold a token (fails closed); no --token-file sends none.
+  auto token = options.tokenFile.empty() ? Result<std::string>(std::string())
+                                         : readTokenFile(options.tokenFile);
   if (!token) {
     log->error("--token-file: {}", token.error().message);
     return 2;

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <initializer_list>
 
+#include "fleetscale/shared/batch_ranges.h"
 #include "fleetscale/shared/protocol.h"
 
 namespace fleetscale {
@@ -90,6 +91,9 @@ Failure undecodable(std::string message) {
 }
 Failure invalid(std::string message) {
   return Failure{BatchDecodeStatus::kInvalid, std::move(message)};
+}
+Failure outOfRange(std::string message) {
+  return Failure{BatchDecodeStatus::kOutOfRange, std::move(message)};
 }
 
 // Field readers: check the wire type, then read. They return false on a malformed field.
@@ -234,6 +238,7 @@ Failure decodeMetadata(std::string_view bytes, ContainerMetadataView& out) {
   if (!finiteNonNegative(out.cpuRequestCores) || !finiteNonNegative(out.cpuLimitCores)) {
     return invalid("metadata: CPU figure is negative or not finite");
   }
+  if (auto bad = checkMetadataRanges(out)) return outOfRange(std::move(bad->message));
   return {};
 }
 
@@ -455,6 +460,7 @@ Failure decodeBatch(std::string_view bytes, BatchView& out, StringChecks checks)
       !finiteNonNegative(n.cpuAllocatableCores) || !finiteNonNegative(out.intervalSeconds)) {
     return invalid("batch: node figure or interval is negative or not finite");
   }
+  if (auto bad = checkBatchRanges(out)) return outOfRange("batch: " + bad->message);
   return {};
 }
 

@@ -15,6 +15,8 @@
 #include <stdexcept>
 
 #include "fleetscale/shared/asio_listen.h"
+#include "fleetscale/shared/batch_view.h"
+#include "fleetscale/shared/clock.h"
 #include "fleetscale/shared/logging.h"
 #include "fleetscale/shared/text.h"
 
@@ -62,6 +64,23 @@ void splitTarget(HttpRequest& request) {
         equals == std::string_view::npos ? "" : percentDecode(pair.substr(equals + 1), true);
     request.query[std::move(key)] = std::move(value);
   }
+}
+
+// Why a request's decoded path or query cannot be handled as text, if it cannot: handlers echo
+// them into JSON, logs and store rows, which must stay valid UTF-8 without control characters.
+std::optional<std::string> textProblem(const HttpRequest& request) {
+  auto clean = [](std::string_view text) {
+    return isValidUtf8(text) && !hasControlCharacters(text);
+  };
+  if (!clean(request.path)) {
+    return "the request path is not valid UTF-8 or holds control characters";
+  }
+  for (const auto& [key, value] : request.query) {
+    if (!clean(key) || !clean(value)) {
+      return "a query parameter is not valid UTF-8 or holds control characters";
+    }
+  }
+  return std::nullopt;
 }
 
 std::vector<std::string> pathSegments(std::string_view path) {
@@ -112,7 +131,9 @@ HttpResponse HttpResponse::text(int status, std::string body) {
 }
 
 HttpResponse HttpResponse::jsonError(int status, const std::string& message) {
-  return json(status, nlohmann::json{{"error", message}}.dump());
+  // Replace, not throw, should a message carry bytes that are not UTF-8.
+  return json(status, nlohmann::json{{"error", message}}.dump(
+                          -1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
 void HttpRouter::add(std::string method, const std::string& pattern, HttpHandler handler) {
@@ -148,7 +169,12 @@ HttpResponse HttpRouter::handle(HttpRequest& request) const {
 
 struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   Impl(asio::io_context& ioContext, HttpHandler h, HttpServerOptions o)
-      : io(ioContext), handler(std::move(h)), options(std::move(o)), acceptor(ioContext) {}
+      : io(ioContext),
+        handler(std::move(h)),
+        options(std::move(o)),
+        acceptor(ioContext),
+        acceptTimer(ioContext),
+        acceptBackoff(clock, "http.server", "HTTP server") {}
 
   void accept();
   void track(const std::shared_ptr<SessionBase>& session) {
@@ -157,10 +183,17 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     sessions.push_back(session);
   }
 
+  void rejected(const std::string& reason) const {
+    if (options.onRejected) options.onRejected(reason);
+  }
+
   asio::io_context& io;
   HttpHandler handler;
   HttpServerOptions options;
   tcp::acceptor acceptor;
+  asio::steady_timer acceptTimer;  // the pause after a failed accept
+  SystemClock clock;
+  AcceptBackoff acceptBackoff;  // accept handlers only (one runs at a time)
   std::uint16_t boundPort = 0;
   std::mutex mutex;
   std::vector<std::weak_ptr<SessionBase>> sessions;
@@ -202,18 +235,38 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
   void read() {
     parser_.emplace();
     parser_->body_limit(server_->options.maxBodyBytes);
+    parser_->header_limit(static_cast<std::uint32_t>(server_->options.maxHeaderBytes));
     beast::get_lowest_layer(stream_).expires_after(server_->options.readTimeout);
     http::async_read(
         stream_, buffer_, *parser_,
         [self = this->shared_from_this()](beast::error_code ec, std::size_t) { self->onRead(ec); });
   }
 
+  // Answers a request refused before the handler, then closes: after a parse error the rest of
+  // the stream cannot be trusted to start a request.
+  void refuse(int status, const std::string& reason, const std::string& message) {
+    server_->rejected(reason);
+    respond(HttpResponse::jsonError(status, message), false);
+  }
+
   void onRead(beast::error_code ec) {
     if (ec == http::error::body_limit) {
-      respond(HttpResponse::jsonError(413, "request body too large"), false);
+      refuse(413, "body_too_large", "request body too large");
       return;
     }
-    if (ec) return;  // closed, timed out or malformed: nothing useful to answer
+    if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
+      refuse(431, "header_too_large",
+             "request line and headers longer than " +
+                 std::to_string(server_->options.maxHeaderBytes) + " bytes");
+      return;
+    }
+    // Closed (before or during a request) or timed out: nobody to answer.
+    if (ec == http::error::end_of_stream || ec == http::error::partial_message) return;
+    if (ec && ec.category() == http::make_error_code(http::error::bad_method).category()) {
+      refuse(400, "malformed", "malformed HTTP request: " + ec.message());
+      return;
+    }
+    if (ec) return;
     auto& message = parser_->get();
     HttpRequest request;
     request.method = std::string(message.method_string());
@@ -221,11 +274,20 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     for (const auto& field : message) {
       std::string name(field.name_string());
       for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      request.headers[std::move(name)] = std::string(field.value());
+      const auto value = field.value();
+      if (!isValidUtf8(std::string_view(value.data(), value.size()))) {
+        refuse(400, "bad_encoding", "header " + name + " is not valid UTF-8");
+        return;
+      }
+      request.headers[std::move(name)] = std::string(value);
     }
     request.body = std::move(message.body());
     request.clientCommonName = clientCommonName_;
     splitTarget(request);
+    if (auto problem = textProblem(request)) {
+      refuse(400, "bad_encoding", *problem);
+      return;
+    }
     HttpResponse response;
     try {
       response = server_->handler(request);
@@ -292,20 +354,31 @@ void HttpServer::Impl::accept() {
           std::lock_guard lock(self->mutex);
           if (self->stopped) return;
         }
-        if (!ec) {
-          if (self->options.tls) {
-            auto session = std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
-                beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(std::move(socket)),
-                                                     *self->options.tls),
-                self);
-            self->track(session);
-            session->start();
-          } else {
-            auto session = std::make_shared<Session<beast::tcp_stream>>(
-                beast::tcp_stream(std::move(socket)), self);
-            self->track(session);
-            session->start();
-          }
+        if (ec) {
+          // Out of descriptors, typically: retrying at once would spin. Pause, then accept.
+          if (self->options.onAcceptError) self->options.onAcceptError(AcceptBackoff::reason(ec));
+          const auto pause = self->acceptBackoff.failed(ec);
+          std::lock_guard lock(self->mutex);  // stop() cancels the timer under it
+          if (self->stopped) return;
+          self->acceptTimer.expires_after(pause);
+          self->acceptTimer.async_wait([self](const beast::error_code& waitError) {
+            if (!waitError) self->accept();
+          });
+          return;
+        }
+        self->acceptBackoff.succeeded();
+        if (self->options.tls) {
+          auto session = std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
+              beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(std::move(socket)),
+                                                   *self->options.tls),
+              self);
+          self->track(session);
+          session->start();
+        } else {
+          auto session = std::make_shared<Session<beast::tcp_stream>>(
+              beast::tcp_stream(std::move(socket)), self);
+          self->track(session);
+          session->start();
         }
         self->accept();
       });
@@ -329,6 +402,9 @@ void HttpServer::stop() {
     std::lock_guard lock(impl_->mutex);
     if (impl_->stopped) return;
     impl_->stopped = true;
+    // The non-throwing overload: stop() runs in the destructor.
+    boost::system::error_code ignored;
+    impl_->acceptTimer.cancel(ignored);
     sessions.swap(impl_->sessions);
   }
   asio::post(impl_->io, [impl = impl_] {

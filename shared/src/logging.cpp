@@ -5,45 +5,49 @@
 
 #include <mutex>
 
+#include "fleetscale/shared/text.h"
+
 namespace fleetscale {
 namespace {
 
-// Writes the log message as the body of a JSON string (quotes, backslashes and control
-// characters escaped) so JSON lines stay parseable whatever a message contains.
+// Writes the log message as the body of a JSON string, escaped as in text format first
+// (escapeControl: control characters and bytes that are not UTF-8 become backslash escapes), then
+// quotes and backslashes for JSON. So a JSON line stays one parseable line whatever a message
+// holds (an agent id with a newline, a URL with %ff), and reads the same as the text line.
 class JsonEscapedMessage final : public spdlog::custom_flag_formatter {
  public:
   void format(const spdlog::details::log_msg& msg, const std::tm&,
               spdlog::memory_buf_t& dest) override {
-    static constexpr char kHex[] = "0123456789abcdef";
-    for (char c : std::string_view(msg.payload.data(), msg.payload.size())) {
-      switch (c) {
-        case '"':
-          dest.append(std::string_view("\\\""));
-          break;
-        case '\\':
-          dest.append(std::string_view("\\\\"));
-          break;
-        case '\n':
-          dest.append(std::string_view("\\n"));
-          break;
-        case '\t':
-          dest.append(std::string_view("\\t"));
-          break;
-        case '\r':
-          dest.append(std::string_view("\\r"));
-          break;
-        default:
-          if (static_cast<unsigned char>(c) < 0x20) {
-            const char escaped[] = {'\\', 'u', '0', '0', kHex[(c >> 4) & 0xf], kHex[c & 0xf]};
-            dest.append(escaped, escaped + sizeof(escaped));
-          } else {
-            dest.push_back(c);
-          }
+    const std::string escaped =
+        escapeControl(std::string_view(msg.payload.data(), msg.payload.size()));
+    for (std::size_t i = 0; i < escaped.size(); ++i) {
+      const char c = escaped[i];
+      if (c == '"') {
+        dest.append(std::string_view("\\\""));
+      } else if (c == '\\') {
+        dest.append(std::string_view("\\\\"));
+      } else {
+        dest.push_back(c);
       }
     }
   }
   std::unique_ptr<custom_flag_formatter> clone() const override {
     return std::make_unique<JsonEscapedMessage>();
+  }
+};
+
+// The log message with control characters and bytes that are not UTF-8 escaped (escapeControl),
+// so a field that came from outside cannot start a forged line or drive the terminal.
+class EscapedMessage final : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&,
+              spdlog::memory_buf_t& dest) override {
+    const std::string escaped =
+        escapeControl(std::string_view(msg.payload.data(), msg.payload.size()));
+    dest.append(escaped.data(), escaped.data() + escaped.size());
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<EscapedMessage>();
   }
 };
 
@@ -58,7 +62,7 @@ std::unique_ptr<spdlog::formatter> makeFormatter(LogFormat format) {
     formatter->add_flag<JsonEscapedMessage>('*').set_pattern(
         R"({"time":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l","logger":"%n","msg":"%*"})");
   } else {
-    formatter->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%-5l%$ [%n] %v");
+    formatter->add_flag<EscapedMessage>('*').set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%-5l%$ [%n] %*");
   }
   return formatter;
 }

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "fleetscale/shared/batch_ranges.h"
 #include "fleetscale/shared/framing.h"
 
 namespace fleetscale {
@@ -50,6 +51,60 @@ Status checkContainer(const v1::ContainerSample& sample) {
   return {};
 }
 
+double optionalDouble(bool present, double value) { return present ? value : kAbsent; }
+
+// The figures of a protobuf batch in the lean decoder's types, for the shared range checks.
+// Strings are left out: the views would not outlive the call's temporaries.
+BatchView figuresOf(const v1::SampleBatch& batch) {
+  BatchView view;
+  view.sequence = batch.sequence();
+  view.timestampUnixMs = batch.timestamp_unix_ms();
+  view.intervalSeconds = batch.interval_seconds();
+  const auto& n = batch.node();
+  view.node.cpuCapacityCores = n.cpu_capacity_cores();
+  view.node.cpuUsageCores = optionalDouble(n.has_cpu_usage_cores(), n.cpu_usage_cores());
+  view.node.cpuAllocatableCores = n.cpu_allocatable_cores();
+  view.node.memoryCapacityBytes = n.memory_capacity_bytes();
+  view.node.memoryUsageBytes = n.memory_usage_bytes();
+  view.node.memoryAllocatableBytes = n.memory_allocatable_bytes();
+  for (const auto& c : batch.containers()) {
+    ContainerMetrics& m = view.containers.emplace_back().metrics;
+    m.cpuCores = optionalDouble(c.has_cpu_cores(), c.cpu_cores());
+    m.cpuUserCores = optionalDouble(c.has_cpu_user_cores(), c.cpu_user_cores());
+    m.cpuSystemCores = optionalDouble(c.has_cpu_system_cores(), c.cpu_system_cores());
+    m.cpuThrottledPeriodsPerSecond = optionalDouble(c.has_cpu_throttled_periods_per_second(),
+                                                    c.cpu_throttled_periods_per_second());
+    m.cpuThrottledSecondsPerSecond = optionalDouble(c.has_cpu_throttled_seconds_per_second(),
+                                                    c.cpu_throttled_seconds_per_second());
+    m.cpuLimitCores = optionalDouble(c.has_cpu_limit_cores(), c.cpu_limit_cores());
+    m.cpuPressureSomeTotalUs =
+        optionalDouble(c.has_cpu_pressure_some_total_us(), c.cpu_pressure_some_total_us());
+    m.cpuPressureFullTotalUs =
+        optionalDouble(c.has_cpu_pressure_full_total_us(), c.cpu_pressure_full_total_us());
+    m.memoryPressureSomeTotalUs =
+        optionalDouble(c.has_memory_pressure_some_total_us(), c.memory_pressure_some_total_us());
+    m.memoryPressureFullTotalUs =
+        optionalDouble(c.has_memory_pressure_full_total_us(), c.memory_pressure_full_total_us());
+    m.cpuUsageNsTotal = c.cpu_usage_ns_total();
+    m.cpuWeight = c.cpu_weight();
+    m.memoryUsageBytes = c.memory_usage_bytes();
+    m.memoryWorkingSetBytes = c.memory_working_set_bytes();
+    m.memoryRssBytes = c.memory_rss_bytes();
+    m.oomKillsTotal = c.oom_kills_total();
+    if (c.has_memory_limit_bytes()) m.memoryLimitBytes = c.memory_limit_bytes();
+    ContainerMetadataView& meta = view.containers.back().metadata;
+    const auto& md = c.metadata();
+    meta.cpuRequestCores = optionalDouble(md.has_cpu_request_cores(), md.cpu_request_cores());
+    meta.cpuLimitCores = optionalDouble(md.has_cpu_limit_cores(), md.cpu_limit_cores());
+    if (md.has_memory_request_bytes()) meta.memoryRequestBytes = md.memory_request_bytes();
+    if (md.has_memory_limit_bytes()) meta.memoryLimitBytes = md.memory_limit_bytes();
+    meta.startTimeUnixMs = md.start_time_unix_ms();
+    meta.podReadyTimeUnixMs = md.pod_ready_time_unix_ms();
+  }
+  view.containerCount = view.containers.size();
+  return view;
+}
+
 }  // namespace
 
 std::string encodeEnvelopeFrame(const v1::Envelope& envelope) {
@@ -96,6 +151,11 @@ Status validateBatch(const v1::SampleBatch& batch) {
     if (Status status = checkContainer(container); !status) {
       return Error{"batch: " + status.message()};
     }
+  }
+  const BatchView figures = figuresOf(batch);
+  if (auto bad = checkBatchRanges(figures)) return Error{"batch: " + bad->message};
+  for (const auto& container : figures) {
+    if (auto bad = checkMetadataRanges(container.metadata)) return Error{"batch: " + bad->message};
   }
   return {};
 }

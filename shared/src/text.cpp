@@ -101,6 +101,32 @@ Result<std::string> readFile(const std::string& path) {
   return content;
 }
 
+Result<std::string> readFile(const std::string& path, std::size_t maxBytes) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    const int saved = errno;
+    return Error{path + ": " + std::strerror(saved), saved};
+  }
+  std::string content;
+  char buffer[8192];
+  while (content.size() <= maxBytes) {
+    const ssize_t n = ::read(fd, buffer, sizeof(buffer));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int saved = errno;
+      ::close(fd);
+      return Error{path + ": " + std::strerror(saved), saved};
+    }
+    if (n == 0) break;
+    content.append(buffer, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  if (content.size() > maxBytes) {
+    return Error{path + ": larger than the limit of " + std::to_string(maxBytes) + " bytes", EFBIG};
+  }
+  return content;
+}
+
 Result<std::string> readSecretFile(const std::string& path) {
   if (path.empty()) return std::string();
   auto text = readFile(path);
@@ -133,7 +159,150 @@ Result<std::chrono::nanoseconds> parseDuration(std::string_view text) {
   if (!value || *value < 0) {
     return Error{singleQuoted(text) + " is not a duration (examples: 1s, 500ms, 2m)"};
   }
-  return std::chrono::nanoseconds(static_cast<std::int64_t>(*value * scale));
+  // Compared as doubles, before the conversion that would overflow.
+  const double nanoseconds = *value * scale;
+  if (!(nanoseconds <= static_cast<double>(std::chrono::nanoseconds(kMaxDuration).count()))) {
+    return Error{singleQuoted(text) + " is longer than the maximum duration " +
+                     formatDuration(kMaxDuration) + " (10 years)",
+                 ERANGE};
+  }
+  return std::chrono::nanoseconds(static_cast<std::int64_t>(nanoseconds));
+}
+
+Result<std::chrono::nanoseconds> parseDuration(std::string_view text, std::chrono::nanoseconds min,
+                                               std::chrono::nanoseconds max) {
+  auto value = parseDuration(text);
+  if (!value) return value;
+  if (*value < min || *value > max) {
+    return Error{singleQuoted(text) + " is out of range: must be from " + formatDuration(min) +
+                     " to " + formatDuration(max),
+                 ERANGE};
+  }
+  return value;
+}
+
+std::string formatDuration(std::chrono::nanoseconds duration) {
+  struct Unit {
+    const char* suffix;
+    std::int64_t nanoseconds;
+  };
+  static constexpr Unit kUnits[] = {{"h", 3'600'000'000'000},
+                                    {"m", 60'000'000'000},
+                                    {"s", 1'000'000'000},
+                                    {"ms", 1'000'000},
+                                    {"us", 1'000}};
+  const std::int64_t count = duration.count();
+  if (count == 0) return "0s";
+  for (const auto& unit : kUnits) {
+    if (count % unit.nanoseconds == 0)
+      return std::to_string(count / unit.nanoseconds) + unit.suffix;
+  }
+  return std::to_string(count) + "ns";
+}
+
+namespace {
+
+// Length of the well-formed UTF-8 sequence starting at `p` (1 to 4), or 0 when the bytes there
+// are not one: a stray continuation byte, a truncated or overlong sequence, a surrogate, or a
+// code point above U+10FFFF.
+std::size_t utf8SequenceLength(const unsigned char* p, const unsigned char* end,
+                               std::uint32_t* codePoint = nullptr) {
+  const unsigned char c = *p;
+  if (c < 0x80) {
+    if (codePoint != nullptr) *codePoint = c;
+    return 1;
+  }
+  std::size_t extra = 0;
+  std::uint32_t code = 0;
+  std::uint32_t minimum = 0;
+  if ((c & 0xe0) == 0xc0) {
+    extra = 1, code = c & 0x1f, minimum = 0x80;
+  } else if ((c & 0xf0) == 0xe0) {
+    extra = 2, code = c & 0x0f, minimum = 0x800;
+  } else if ((c & 0xf8) == 0xf0) {
+    extra = 3, code = c & 0x07, minimum = 0x10000;
+  } else {
+    return 0;
+  }
+  if (static_cast<std::size_t>(end - p) <= extra) return 0;
+  for (std::size_t i = 1; i <= extra; ++i) {
+    if ((p[i] & 0xc0) != 0x80) return 0;
+    code = (code << 6) | (p[i] & 0x3f);
+  }
+  if (code < minimum || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) return 0;
+  if (codePoint != nullptr) *codePoint = code;
+  return extra + 1;
+}
+
+bool isControl(std::uint32_t codePoint) {
+  return codePoint < 0x20 || codePoint == 0x7f || (codePoint >= 0x80 && codePoint <= 0x9f);
+}
+
+}  // namespace
+
+std::string toValidUtf8(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  const auto* end = p + text.size();
+  while (p < end) {
+    const std::size_t length = utf8SequenceLength(p, end);
+    if (length == 0) {
+      out.append("\xEF\xBF\xBD");  // U+FFFD REPLACEMENT CHARACTER
+      ++p;
+    } else {
+      out.append(reinterpret_cast<const char*>(p), length);
+      p += length;
+    }
+  }
+  return out;
+}
+
+bool hasControlCharacters(std::string_view text) {
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  const auto* end = p + text.size();
+  while (p < end) {
+    std::uint32_t codePoint = 0;
+    const std::size_t length = utf8SequenceLength(p, end, &codePoint);
+    if (length != 0 && isControl(codePoint)) return true;
+    p += length == 0 ? 1 : length;
+  }
+  return false;
+}
+
+std::string escapeControl(std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(text.size());
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  const auto* end = p + text.size();
+  while (p < end) {
+    std::uint32_t codePoint = 0;
+    const std::size_t length = utf8SequenceLength(p, end, &codePoint);
+    if (length == 0) {
+      const char escaped[] = {'\\', 'x', kHex[*p >> 4], kHex[*p & 0xf]};
+      out.append(escaped, sizeof(escaped));
+      ++p;
+      continue;
+    }
+    if (!isControl(codePoint)) {
+      out.append(reinterpret_cast<const char*>(p), length);
+    } else if (codePoint == '\n') {
+      out.append("\\n");
+    } else if (codePoint == '\r') {
+      out.append("\\r");
+    } else if (codePoint == '\t') {
+      out.append("\\t");
+    } else if (codePoint < 0x80) {
+      const char escaped[] = {'\\', 'x', kHex[codePoint >> 4], kHex[codePoint & 0xf]};
+      out.append(escaped, sizeof(escaped));
+    } else {
+      const char escaped[] = {'\\', 'u', '0', '0', kHex[codePoint >> 4], kHex[codePoint & 0xf]};
+      out.append(escaped, sizeof(escaped));
+    }
+    p += length;
+  }
+  return out;
 }
 
 namespace {

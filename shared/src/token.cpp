@@ -1,5 +1,7 @@
 #include "fleetscale/shared/token.h"
 
+#include "fleetscale/shared/text.h"
+
 namespace fleetscale {
 
 bool tokensEqual(const std::string& expected, const std::string& given) {
@@ -10,6 +12,25 @@ bool tokensEqual(const std::string& expected, const std::string& given) {
     difference |= static_cast<unsigned char>(expected[i]) ^ other;
   }
   return difference == 0;
+}
+
+Result<std::string> readTokenFile(const std::string& path) {
+  if (path.empty()) return Error{"no token file named"};
+  // Read with room for surrounding whitespace (a trailing newline, an indented file).
+  auto text = readFile(path, 64 * 1024);
+  if (!text) return text.error();
+  const std::string_view token = trim(*text);
+  if (token.empty()) return Error{path + " is empty: a token file must hold the token"};
+  if (token.size() > kMaxTokenBytes) {
+    return Error{path + ": the token is " + std::to_string(token.size()) +
+                 " bytes, longer than the limit of " + std::to_string(kMaxTokenBytes)};
+  }
+  for (const char c : token) {
+    if (c < 0x21 || c > 0x7e) {
+      return Error{path + ": the token holds a character that is not printable ASCII"};
+    }
+  }
+  return std::string(token);
 }
 
 }  // namespace fleetscale

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "fleetscale/shared/batch_ranges.h"
 #include "fleetscale/shared/batch_view.h"
 #include "fleetscale/shared/framing.h"
 #include "fleetscale/shared/protocol.h"
@@ -34,6 +35,11 @@ void compareWithProtobuf(std::string_view payload, fleetscale::BatchView& view) 
   const auto lean = fleetscale::decodeBatchEnvelope(payload, view);
   check(deferredOk == lean.ok());
   if (!lean.ok()) return;
+  // Whatever is accepted lies within every range (issue 19: 1e308 cores, 2^64-1 bytes).
+  check(!fleetscale::checkBatchRanges(view).has_value());
+  for (std::size_t i = 0; i < view.containerCount; ++i) {
+    check(!fleetscale::checkMetadataRanges(view.containers[i].metadata).has_value());
+  }
   auto full = fleetscale::decodeEnvelope(payload);
   check(full.ok() && full->has_batch());
   const auto& batch = full->batch();

@@ -154,10 +154,15 @@ json clusterJson(const ClusterSnapshot& c) {
               {"memory_usage_bytes", c.memoryUsageBytes}};
 }
 
-HttpResponse clustersRoute(const ApiContext& c, HttpRequest&) {
+HttpResponse clustersRoute(const ApiContext& c, HttpRequest& request) {
+  const auto query = parseListQuery(request, c.clock.wallNow(), kMaxLimit);
+  if (!query.error.empty()) return HttpResponse::jsonError(400, query.error);
   const auto snapshot = c.snapshots.get();
   json items = json::array();
-  for (const auto& cluster : snapshot->clusters) items.push_back(clusterJson(cluster));
+  for (const auto& cluster : snapshot->clusters) {
+    if (items.size() >= query.limit) break;
+    items.push_back(clusterJson(cluster));
+  }
   return jsonResponse(
       {{"snapshot_unix_ms", toUnixMillis(snapshot->takenAt)}, {"items", std::move(items)}});
 }

@@ -22,7 +22,29 @@ prometheus::MetricFamily buildInfo() {
 AggregatorMetrics::AggregatorMetrics()
     : registry_(std::make_shared<prometheus::Registry>()),
       ingest_(*registry_),
-      store_(*registry_) {}
+      store_(*registry_),
+      httpRejected_(prometheus::BuildCounter()
+                        .Name("fleetscale_http_rejected_requests_total")
+                        .Help("HTTP requests answered 400, 413 or 431 before reaching a route, "
+                              "by reason")
+                        .Register(*registry_)),
+      httpAcceptErrors_(prometheus::BuildCounter()
+                            .Name("fleetscale_http_accept_errors_total")
+                            .Help("Failed accepts on the HTTP port (out of file descriptors, ...), "
+                                  "by reason; the accept loop pauses after each")
+                            .Register(*registry_)) {
+  for (const char* reason : {"malformed", "bad_encoding", "header_too_large", "body_too_large"}) {
+    httpRejected(reason);
+  }
+}
+
+prometheus::Counter& AggregatorMetrics::httpRejected(const std::string& reason) {
+  return httpRejected_.Add({{"reason", reason}});
+}
+
+prometheus::Counter& AggregatorMetrics::httpAcceptErrors(const std::string& reason) {
+  return httpAcceptErrors_.Add({{"reason", reason}});
+}
 
 void AggregatorMetrics::add(const std::weak_ptr<prometheus::Collectable>& collectable) {
   std::lock_guard lock(mutex_);

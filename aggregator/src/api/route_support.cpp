@@ -1,5 +1,6 @@
 #include "fleetscale/aggregator/api/route_support.h"
 
+#include <cerrno>
 #include <cstring>
 #include <ctime>
 
@@ -9,10 +10,13 @@ namespace fleetscale::aggregator {
 
 Result<std::int64_t> parseSince(std::string_view text, WallTime now) {
   if (auto millis = parseInt64(text); millis && *millis >= 0) return *millis;
-  if (auto duration = parseDuration(text)) {
+  auto duration = parseDuration(text);
+  if (duration) {
     return toUnixMillis(now) -
            std::chrono::duration_cast<std::chrono::milliseconds>(*duration).count();
   }
+  // A duration, but too long to go back by (it would wrap): say so, not "not a duration".
+  if (duration.error().code == ERANGE) return duration.error();
   // RFC 3339 in UTC or with an offset: 2026-01-02T03:04:05Z, 2026-01-02T03:04:05.123+02:00.
   std::tm tm{};
   const std::string value(text);

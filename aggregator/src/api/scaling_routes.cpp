@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "fleetscale/aggregator/api/route_support.h"
 #include "fleetscale/shared/text.h"
 
 namespace fleetscale::aggregator {
@@ -10,10 +11,12 @@ namespace {
 
 using nlohmann::json;
 
-json statusJson(const ScalingApiContext& c) {
+// `limit` caps the workloads and the clusters listed (drains are counted over every workload).
+json statusJson(const ScalingApiContext& c, std::size_t limit) {
   json workloads = json::array();
   const auto statuses = c.scaling.status();
   for (const auto& w : statuses) {
+    if (workloads.size() >= limit) break;
     json clusters = json::object();
     for (const auto& [name, r] : w.clusters) {
       clusters[name] = {{"desired", r.target},
@@ -53,12 +56,14 @@ json statusJson(const ScalingApiContext& c) {
                         {"paused", progress.paused()},
                         {"pausedWorkloads", progress.pausedWorkloads}});
     }
+    if (clusters.size() >= limit) continue;
     clusters.push_back({{"name", cluster.name},
                         {"cloud", cluster.cloud},
                         {"region", cluster.region},
                         {"state", std::string(scaling::healthStateName(cluster.health))},
                         {"since", formatRfc3339(cluster.healthSince)},
                         {"apiReachable", cluster.apiReachable},
+                        {"hasApi", cluster.hasApi},
                         {"draining", cluster.draining},
                         {"error", cluster.error}});
   }
@@ -71,6 +76,12 @@ json statusJson(const ScalingApiContext& c) {
               {"clusters", std::move(clusters)},
               {"drains", std::move(drains)},
               {"noClusterReachable", c.clusters.noClusterReachable()}};
+}
+
+HttpResponse statusRoute(const ScalingApiContext& c, const HttpRequest& request) {
+  const auto query = parseListQuery(request, c.clock.wallNow(), kMaxLimit);
+  if (!query.error.empty()) return HttpResponse::jsonError(400, query.error);
+  return jsonResponse(statusJson(c, query.limit));
 }
 
 }  // namespace
@@ -110,23 +121,23 @@ void restoreDrains(ClusterRegistry& clusters, Store& store) {
 void addScalingRoutes(HttpRouter& router, const ScalingApiContext& context) {
   const ScalingApiContext* c = &context;
   router.add("GET", "/api/v1/status",
-             [c](HttpRequest&) { return HttpResponse::json(200, statusJson(*c).dump()); });
+             [c](HttpRequest& request) { return statusRoute(*c, request); });
   router.add("POST", "/api/v1/reload", requireAdmin(context.admin, [c](HttpRequest&) {
                const Status status = c->reloadPolicy();
                if (!status) return HttpResponse::jsonError(400, status.message());
-               return HttpResponse::json(200, json{{"reloaded", true}}.dump());
+               return jsonResponse(json{{"reloaded", true}});
              }));
   for (const bool draining : {true, false}) {
-    router.add(
-        "POST", draining ? "/api/v1/clusters/{name}/drain" : "/api/v1/clusters/{name}/undrain",
-        requireAdmin(context.admin, [c, draining](HttpRequest& request) {
-          const std::string& name = request.pathParams["name"];
-          if (!setDraining(*c, name, draining)) {
-            return HttpResponse::jsonError(404,
-                                           "no cluster " + singleQuoted(name) + " in the policy");
-          }
-          return HttpResponse::json(200, json{{"cluster", name}, {"draining", draining}}.dump());
-        }));
+    router.add("POST",
+               draining ? "/api/v1/clusters/{name}/drain" : "/api/v1/clusters/{name}/undrain",
+               requireAdmin(context.admin, [c, draining](HttpRequest& request) {
+                 const std::string& name = request.pathParams["name"];
+                 if (!setDraining(*c, name, draining)) {
+                   return HttpResponse::jsonError(
+                       404, "no cluster " + singleQuoted(name) + " in the policy");
+                 }
+                 return jsonResponse(json{{"cluster", name}, {"draining", draining}});
+               }));
   }
 }
 

@@ -35,8 +35,10 @@
 #include "fleetscale/aggregator/state/fleet_state.h"
 #include "fleetscale/aggregator/state/history.h"
 #include "fleetscale/aggregator/store/store.h"
+#include "fleetscale/shared/asio_listen.h"
 #include "fleetscale/shared/logging.h"
 #include "fleetscale/shared/text.h"
+#include "fleetscale/shared/token.h"
 #include "fleetscale/shared/version.h"
 
 namespace fleetscale::aggregator {
@@ -44,6 +46,10 @@ namespace {
 
 using std::chrono::duration_cast;
 using std::chrono::milliseconds;
+
+// Descriptors the aggregator needs besides agent connections: the store, HTTP clients and
+// connections, cluster probes, the log.
+constexpr std::uint64_t kReservedDescriptors = 256;
 
 // Written atomically (temp file + rename) so a reader never sees half a file.
 Status writeReadyFile(const std::string& path, std::uint16_t ingestPort, std::uint16_t httpPort) {
@@ -96,6 +102,7 @@ class AggregatorApp {
   void flushStore() { store_->flush(); }
   StepResult restore();
   StepResult createElection();
+  std::size_t connectionLimit() const;
   StepResult createIngest();
   void detachIngest() { store_->setCommitListener(nullptr); }
   StepResult createScaling();
@@ -254,11 +261,29 @@ StepResult AggregatorApp::createElection() {
   return StepResult::ok();
 }
 
+// --max-connections, within the open file limit: each agent connection is a descriptor, and
+// past the limit accepts fail (EMFILE) instead of closing the excess connection cleanly. The soft
+// limit (often 1024) is raised to the hard one first.
+std::size_t AggregatorApp::connectionLimit() const {
+  const std::uint64_t fileLimit = raiseOpenFileLimit();
+  if (fileLimit == 0 || options_.maxConnections + kReservedDescriptors <= fileLimit) {
+    return options_.maxConnections;
+  }
+  const std::size_t fitted = fileLimit > kReservedDescriptors
+                                 ? static_cast<std::size_t>(fileLimit - kReservedDescriptors)
+                                 : 1;
+  log_->warn(
+      "--max-connections {} does not fit the open file limit {} ({} kept for the store, HTTP and "
+      "clusters): serving at most {} agent connections",
+      options_.maxConnections, fileLimit, kReservedDescriptors, fitted);
+  return fitted;
+}
+
 StepResult AggregatorApp::createIngest() {
   IngestOptions ingestOptions;
   ingestOptions.maxFrameBytes = options_.maxFrameBytes;
   ingestOptions.maxFramesPerSecond = options_.maxFramesPerSecond;
-  ingestOptions.maxConnections = options_.maxConnections;
+  ingestOptions.maxConnections = connectionLimit();
   ingestOptions.handshakeTimeout = duration_cast<milliseconds>(settings_.durations.handshake);
   ingestOptions.idleTimeout = duration_cast<milliseconds>(settings_.durations.idle);
   ingestOptions.token = settings_.token;
@@ -309,7 +334,16 @@ StepResult AggregatorApp::createHttp() {
       std::make_shared<ScalingLoopMetrics>(*scalingLoop_),
       std::make_shared<LeadershipMetrics>(elector_ ? &*elector_ : nullptr, settings_.identity)};
   for (const auto& collectable : collectables_) metrics_.add(collectable);
-  http_.emplace(io_, [this](HttpRequest& request) { return router_.handle(request); });
+  HttpServerOptions httpOptions;
+  httpOptions.onRejected = [this](const std::string& reason) {
+    metrics_.httpRejected(reason).Increment();
+  };
+  httpOptions.onAcceptError = [this](const std::string& reason) {
+    metrics_.httpAcceptErrors(reason).Increment();
+  };
+  http_.emplace(
+      io_, [this](HttpRequest& request) { return router_.handle(request); },
+      std::move(httpOptions));
   return StepResult::ok();
 }
 
@@ -442,21 +476,29 @@ Status AggregatorApp::reloadPolicy() {
   return status;
 }
 
-// SIGHUP re-reads the token files, so secrets rotate without dropping agents.
+// SIGHUP re-reads the token files, so secrets rotate without dropping agents. Fails closed: a
+// file that became unreadable or empty leaves both tokens as they were, and says so.
 void AggregatorApp::reloadTokens() {
-  auto newToken = readSecretFile(options_.tokenFile);
-  auto newAdmin = readSecretFile(options_.adminTokenFile);
+  if (options_.tokenFile.empty() && options_.adminTokenFile.empty()) return;
+  auto reread = [](const std::string& path, const std::string& current) -> Result<std::string> {
+    return path.empty() ? Result<std::string>(current) : readTokenFile(path);
+  };
+  auto newToken = reread(options_.tokenFile, settings_.token);
+  auto newAdmin = reread(options_.adminTokenFile, settings_.adminToken);
   EventRecord event;
   event.timeUnixMs = toUnixMillis(clock_.wallNow());
   event.kind = kEventConfigReload;
   if (newToken && newAdmin) {
-    ingest_->setToken(*newToken);
+    if (!options_.tokenFile.empty()) (void)ingest_->setToken(*newToken);  // never empty here
     admin_.set(*newAdmin);
+    settings_.token = *newToken;
+    settings_.adminToken = *newAdmin;
     event.message = "token files reloaded";
     log_->info("SIGHUP: token files reloaded");
   } else {
     event.message =
-        "reload failed: " + (newToken ? newAdmin.error().message : newToken.error().message);
+        "reload failed: " + (newToken ? "--admin-token-file: " + newAdmin.error().message
+                                      : "--token-file: " + newToken.error().message);
     log_->error("SIGHUP: {}; keeping the current tokens", event.message);
   }
   store_->recordEvent(std::move(event));

@@ -2,10 +2,10 @@
 
 #include <algorithm>
 #include <thread>
-#include <tuple>
 
 #include "fleetscale/shared/text.h"
 #include "fleetscale/shared/tls.h"
+#include "fleetscale/shared/token.h"
 #include "fleetscale/shared/version.h"
 
 namespace fleetscale::aggregator {
@@ -120,28 +120,43 @@ void addElectionOptions(CLI::App& app, ElectionSettings& e) {
       ->capture_default_str();
 }
 
-// Parses every duration flag; on failure, names the flag.
+// Parses every duration flag and checks it lies in its range; on failure, names the flag. The
+// ranges keep every timer and cutoff meaningful (no flag may overflow a clock or mean "never").
 Result<ParsedDurations> parseDurations(const AggregatorOptions& o) {
+  using std::chrono::hours;
+  using std::chrono::milliseconds;
+  using std::chrono::minutes;
+  using std::chrono::nanoseconds;
+  using std::chrono::seconds;
+  constexpr nanoseconds kZero{0};
+  constexpr hours kYear{24 * 365};
   ParsedDurations out{};
-  for (auto [flag, text, target] :
-       {std::tuple{"--handshake-timeout", &o.handshakeTimeout, &out.handshake},
-        std::tuple{"--idle-timeout", &o.idleTimeout, &out.idle},
-        std::tuple{"--commit-interval", &o.commitInterval, &out.commit},
-        std::tuple{"--history-retention", &o.historyRetention, &out.historyRetention},
-        std::tuple{"--event-retention", &o.eventRetention, &out.eventRetention},
-        std::tuple{"--history-window", &o.historyWindow, &out.historyWindow},
-        std::tuple{"--tick", &o.tick, &out.tick},
-        std::tuple{"--forget-after", &o.forgetAfter, &out.forgetAfter},
-        std::tuple{"--probe-interval", &o.probeInterval, &out.probeInterval},
-        std::tuple{"--scale-refresh", &o.scaleRefresh, &out.scaleRefresh},
-        std::tuple{"--failed-after", &o.failedAfter, &out.failedAfter},
-        std::tuple{"--healthy-after", &o.healthyAfter, &out.healthyAfter},
-        std::tuple{"--scale-request-timeout", &o.scaleRequestTimeout, &out.scaleRequest}}) {
-    auto parsed = parseDuration(*text);
-    if (!parsed) return Error{std::string(flag) + ": " + parsed.error().message};
-    *target = *parsed;
+  struct Flag {
+    const char* name;
+    const std::string* text;
+    nanoseconds* target;
+    nanoseconds min, max;
+  };
+  for (const Flag& flag :
+       {Flag{"--handshake-timeout", &o.handshakeTimeout, &out.handshake, milliseconds(100),
+             hours(1)},
+        Flag{"--idle-timeout", &o.idleTimeout, &out.idle, seconds(1), hours(24)},
+        Flag{"--commit-interval", &o.commitInterval, &out.commit, kZero, minutes(1)},
+        Flag{"--history-retention", &o.historyRetention, &out.historyRetention, kZero, kYear},
+        Flag{"--event-retention", &o.eventRetention, &out.eventRetention, kZero, kYear},
+        Flag{"--history-window", &o.historyWindow, &out.historyWindow, kZero, hours(24)},
+        Flag{"--tick", &o.tick, &out.tick, milliseconds(10), minutes(1)},
+        Flag{"--forget-after", &o.forgetAfter, &out.forgetAfter, kZero, kYear},
+        Flag{"--probe-interval", &o.probeInterval, &out.probeInterval, milliseconds(100), hours(1)},
+        Flag{"--scale-refresh", &o.scaleRefresh, &out.scaleRefresh, kZero, hours(1)},
+        Flag{"--failed-after", &o.failedAfter, &out.failedAfter, milliseconds(100), hours(24)},
+        Flag{"--healthy-after", &o.healthyAfter, &out.healthyAfter, kZero, hours(24)},
+        Flag{"--scale-request-timeout", &o.scaleRequestTimeout, &out.scaleRequest,
+             milliseconds(100), minutes(10)}}) {
+    auto parsed = parseDuration(*flag.text, flag.min, flag.max);
+    if (!parsed) return Error{std::string(flag.name) + ": " + parsed.error().message};
+    *flag.target = *parsed;
   }
-  if (out.tick.count() <= 0) return Error{"--tick: must be positive"};
   return out;
 }
 
@@ -176,8 +191,13 @@ Result<AggregatorSettings> resolveOptions(const AggregatorOptions& options) {
   auto listen = parseHostPort(options.listen);
   auto httpListen = parseHostPort(options.httpListen);
   auto durations = parseDurations(options);
-  auto token = readSecretFile(options.tokenFile);
-  auto adminToken = readSecretFile(options.adminTokenFile);
+  // Fail closed: a token file that was named must hold a token. Only an absent flag means "no
+  // token" (any agent may connect; mutating endpoints disabled).
+  auto readToken = [](const std::string& path) -> Result<std::string> {
+    return path.empty() ? Result<std::string>(std::string()) : readTokenFile(path);
+  };
+  auto token = readToken(options.tokenFile);
+  auto adminToken = readToken(options.adminTokenFile);
   for (const auto& [flag, error] :
        {std::pair{"--listen", listen ? "" : listen.error().message},
         std::pair{"--http-listen", httpListen ? "" : httpListen.error().message},

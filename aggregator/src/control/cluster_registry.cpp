@@ -163,6 +163,7 @@ scaling::HealthSignals ClusterRegistry::signalsLocked(
   scaling::HealthSignals signals;
   const auto coverage = agentCoverage.find(name);
   signals.agentCoverage = coverage == agentCoverage.end() ? 0.0 : coverage->second;
+  signals.hasApi = static_cast<bool>(cluster.probe);
   signals.apiReachable = cluster.probe ? cluster.apiReachable.load()
                                        : signals.agentCoverage >= thresholds_.minAgentCoverage;
   const auto agentsSilent = agentsSilentFor.find(name);
@@ -228,7 +229,8 @@ std::vector<ClusterStatus> ClusterRegistry::status() const {
   for (const auto& [name, cluster] : clusters_) {
     out.push_back(ClusterStatus{name, cluster->config.cloud, cluster->config.region,
                                 cluster->health.state(), cluster->healthSince,
-                                cluster->apiReachable.load(), cluster->draining, cluster->error});
+                                cluster->apiReachable.load(), static_cast<bool>(cluster->probe),
+                                cluster->draining, cluster->error});
   }
   return out;
 }

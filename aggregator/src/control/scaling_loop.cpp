@@ -12,9 +12,6 @@ namespace fleetscale::aggregator {
 namespace {
 
 using nlohmann::json;
-using prometheus::ClientMetric;
-using prometheus::MetricFamily;
-using prometheus::MetricType;
 
 json allocationJson(const scaling::Allocation& allocation) {
   json out = json::object();

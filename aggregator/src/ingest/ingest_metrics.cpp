@@ -11,12 +11,18 @@ IngestMetrics::IngestMetrics(prometheus::Registry& registry)
                   .Register(registry)),
       decodeErrors_(prometheus::BuildCounter()
                         .Name("fleetscale_ingest_decode_errors_total")
-                        .Help("Frames rejected as oversized, undecodable or invalid, by reason")
+                        .Help("Frames rejected as oversized, undecodable, invalid or with a figure "
+                              "out of range, by reason")
                         .Register(registry)),
       disconnects_(prometheus::BuildCounter()
                        .Name("fleetscale_ingest_disconnects_total")
                        .Help("Agent connections closed, by reason")
-                       .Register(registry)) {
+                       .Register(registry)),
+      acceptErrors_(prometheus::BuildCounter()
+                        .Name("fleetscale_ingest_accept_errors_total")
+                        .Help("Failed accepts on the agent port (out of file descriptors, ...), "
+                              "by reason; the accept loop pauses after each")
+                        .Register(registry)) {
   auto counter = [&registry](const char* name, const char* help) {
     return &prometheus::BuildCounter().Name(name).Help(help).Register(registry).Add({});
   };
@@ -42,7 +48,7 @@ IngestMetrics::IngestMetrics(prometheus::Registry& registry)
                    .Register(registry)
                    .Add({}, latencyBuckets());
   // Pre-create the common label values so they appear (at 0) before the first event.
-  for (const char* reason : {"oversized", "undecodable", "invalid", "sequence"}) {
+  for (const char* reason : {"oversized", "undecodable", "invalid", "out_of_range", "sequence"}) {
     decodeErrors(reason);
   }
   for (const char* kind : {"hello", "batch"}) framesReceived(kind);
@@ -59,6 +65,10 @@ prometheus::Counter& IngestMetrics::decodeErrors(const std::string& reason) {
 
 prometheus::Counter& IngestMetrics::disconnects(const std::string& reason) {
   return disconnects_.Add({{"reason", reason}});
+}
+
+prometheus::Counter& IngestMetrics::acceptErrors(const std::string& reason) {
+  return acceptErrors_.Add({{"reason", reason}});
 }
 
 }  // namespace fleetscale::aggregator

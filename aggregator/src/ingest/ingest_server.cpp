@@ -1,6 +1,5 @@
 #include "fleetscale/aggregator/ingest/ingest_server.h"
 
-#include <array>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -88,6 +87,8 @@ struct IngestServer::Impl : std::enable_shared_from_this<IngestServer::Impl> {
         clock(c),
         store(s),
         acceptor(ioContext),
+        acceptTimer(ioContext),
+        acceptBackoff(c, "aggregator.ingest", "agent listener"),
         token(options.token) {}
 
   void accept();
@@ -142,6 +143,8 @@ struct IngestServer::Impl : std::enable_shared_from_this<IngestServer::Impl> {
   const Clock& clock;
   Store* store;
   tcp::acceptor acceptor;
+  asio::steady_timer acceptTimer;  // the pause after a failed accept; under `mutex`
+  AcceptBackoff acceptBackoff;     // accept handlers only (one runs at a time)
   std::uint16_t boundPort = 0;
   mutable std::mutex mutex;
   std::string token;
@@ -154,6 +157,11 @@ struct IngestServer::Impl : std::enable_shared_from_this<IngestServer::Impl> {
 namespace {
 
 using TlsStream = asio::ssl::stream<tcp::socket>;
+
+// Read buffer sizes: small until the peer has identified itself, so that a connection that never
+// says Hello (a flood of them) costs little; then large, for batches of thousands of containers.
+constexpr std::size_t kHelloReadBytes = 1024;
+constexpr std::size_t kBatchReadBytes = 64 * 1024;
 
 // One agent connection over `Stream` (a TCP socket or a TLS stream over one). All handlers run
 // on the connection's strand.
@@ -175,7 +183,8 @@ class Connection final : public ConnectionBase,
         handshakeTimer_(stream_.get_executor()),
         idleTimer_(stream_.get_executor()),
         throttleTimer_(stream_.get_executor()),
-        decoder_(server_->options.maxFrameBytes),
+        decoder_(std::min(server_->options.maxFrameBytes, kMaxHelloFrameBytes)),
+        buffer_(kHelloReadBytes),
         tokens_(burst()),
         lastRefill_(server_->clock.now()) {
     noteFrame(server_->clock.now());
@@ -290,11 +299,19 @@ class Connection final : public ConnectionBase,
       noteFrame(server_->clock.now());
       tokens_ -= 1;
       handleFrame(**frame);
+      if (identified_ && buffer_.size() < kBatchReadBytes) grantFullLimits();
     }
     if (closed_ || closeAfterWrite_) return false;
     if (sawFrame) armIdleTimer();
     maybeAck();
     return !paused_;
+  }
+
+  // The peer said a valid Hello: from the next frame on, batches up to --max-frame-bytes and
+  // reads of kBatchReadBytes.
+  void grantFullLimits() {
+    decoder_.setMaxFrameBytes(server_->options.maxFrameBytes);
+    buffer_.resize(kBatchReadBytes);
   }
 
   // Adds the allowance earned since the last refill; true when a frame may be handled.
@@ -352,6 +369,10 @@ class Connection final : public ConnectionBase,
       case BatchDecodeStatus::kInvalid:
       case BatchDecodeStatus::kNotABatch:
         server_->metrics.decodeErrors("invalid").Increment();
+        sendErrorAndClose(v1::Error::CODE_PROTOCOL, result.error, "invalid_batch");
+        return;
+      case BatchDecodeStatus::kOutOfRange:
+        server_->metrics.decodeErrors("out_of_range").Increment();
         sendErrorAndClose(v1::Error::CODE_PROTOCOL, result.error, "invalid_batch");
         return;
     }
@@ -594,9 +615,9 @@ class Connection final : public ConnectionBase,
   asio::steady_timer idleTimer_;
   asio::steady_timer throttleTimer_;
   FrameDecoder decoder_;
-  BatchView batch_;        // reused: decoding allocates nothing once it has grown
-  std::string reencoded_;  // backing bytes for a re-encoded unusual batch
-  std::array<char, 64 * 1024> buffer_{};
+  BatchView batch_;           // reused: decoding allocates nothing once it has grown
+  std::string reencoded_;     // backing bytes for a re-encoded unusual batch
+  std::vector<char> buffer_;  // kHelloReadBytes until identified, then kBatchReadBytes
   std::deque<std::string> outbox_;
   AgentIdentity identity_;
   FleetState::Session session_;
@@ -622,16 +643,30 @@ void IngestServer::Impl::accept() {
       asio::make_strand(io),
       [self = shared_from_this()](const boost::system::error_code& ec, tcp::socket socket) {
         if (ec == asio::error::operation_aborted) return;
+        if (ec) {
+          // Out of descriptors, typically: retrying at once would spin a core and starve the
+          // connections already open. Pause (10 ms doubling to 1 s), then accept again.
+          self->metrics.acceptErrors(AcceptBackoff::reason(ec)).Increment();
+          const auto pause = self->acceptBackoff.failed(ec);
+          std::lock_guard lock(self->mutex);  // stop() cancels the timer under it
+          if (self->stopped) return;
+          self->acceptTimer.expires_after(pause);
+          self->acceptTimer.async_wait([self](const boost::system::error_code& waitError) {
+            if (!waitError) self->accept();
+          });
+          return;
+        }
+        self->acceptBackoff.succeeded();
         std::shared_ptr<ConnectionBase> connection;
         std::function<void()> start;
         {
           std::lock_guard lock(self->mutex);
           if (self->stopped) return;
-          if (!ec && self->open >= self->options.maxConnections) {
+          if (self->open >= self->options.maxConnections) {
             boost::system::error_code ignored;
             socket.close(ignored);
             self->metrics.disconnects("too_many_connections").Increment();
-          } else if (!ec) {
+          } else {
             boost::system::error_code ignored;
             socket.set_option(tcp::no_delay(true), ignored);
             if (self->options.tls) {
@@ -669,9 +704,11 @@ void IngestServer::listen(const HostPort& address) {
 
 std::uint16_t IngestServer::port() const { return impl_->boundPort; }
 
-void IngestServer::setToken(std::string token) {
+Status IngestServer::setToken(std::string token) {
+  if (token.empty()) return Error{"refusing an empty agent token: authentication stays on"};
   std::lock_guard lock(impl_->mutex);
   impl_->token = std::move(token);
+  return {};
 }
 
 std::size_t IngestServer::openConnections() const { return impl_->open; }
@@ -701,6 +738,9 @@ void IngestServer::stop() {
     std::lock_guard lock(impl_->mutex);
     if (impl_->stopped) return;
     impl_->stopped = true;
+    // The non-throwing overload: stop() runs in the destructor.
+    boost::system::error_code ignored;
+    impl_->acceptTimer.cancel(ignored);
     connections.swap(impl_->connections);
   }
   asio::post(impl_->io, [impl = impl_] {

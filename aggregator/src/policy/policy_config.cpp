@@ -4,6 +4,7 @@
 
 #include <set>
 
+#include "fleetscale/shared/batch_view.h"
 #include "fleetscale/shared/quantity.h"
 #include "fleetscale/shared/text.h"
 
@@ -42,13 +43,28 @@ class Parser {
     }
   }
 
-  std::string string(const YAML::Node& node, const std::string& path, bool required) const {
+  // A scalar as text: UTF-8 without control characters (it reaches logs, events, metric labels
+  // and terminals), at most `maxBytes` long. Names get kMaxPolicyNameBytes.
+  std::string string(const YAML::Node& node, const std::string& path, bool required,
+                     std::size_t maxBytes = kMaxPolicyStringBytes) const {
     if (!node.IsDefined() || node.IsNull()) {
       if (required) fail(node, path, "is required");
       return "";
     }
     if (!node.IsScalar()) fail(node, path, "must be a string");
-    return node.Scalar();
+    const std::string& text = node.Scalar();
+    // The file is UTF-8 (checked first); an escape ("\ud800") can still make a bad sequence.
+    if (!isValidUtf8(text)) fail(node, path, "is not valid UTF-8");
+    if (hasControlCharacters(text)) fail(node, path, "must not hold control characters");
+    if (text.size() > maxBytes) {
+      fail(node, path,
+           "is " + std::to_string(text.size()) + " bytes, longer than " + std::to_string(maxBytes));
+    }
+    return text;
+  }
+
+  std::string name(const YAML::Node& node, const std::string& path, bool required) const {
+    return string(node, path, required, kMaxPolicyNameBytes);
   }
 
   std::int64_t integer(const YAML::Node& node, const std::string& path, std::int64_t min,
@@ -79,9 +95,11 @@ class Parser {
     fail(node, path, "must be true or false");
   }
 
-  std::chrono::milliseconds duration(const YAML::Node& node, const std::string& path) const {
+  // A duration from 0 to `max`.
+  std::chrono::milliseconds duration(const YAML::Node& node, const std::string& path,
+                                     std::chrono::nanoseconds max) const {
     if (!node.IsScalar()) fail(node, path, "must be a duration (30s, 5m)");
-    auto value = parseDuration(node.Scalar());
+    auto value = parseDuration(node.Scalar(), std::chrono::nanoseconds(0), max);
     if (!value) fail(node, path, value.error().message);
     return std::chrono::duration_cast<std::chrono::milliseconds>(*value);
   }
@@ -91,16 +109,16 @@ class Parser {
               {"name", "cloud", "region", "kubeconfig", "context", "server", "tokenFile", "caFile",
                "insecureSkipTLSVerify", "inCluster", "webhook"});
     ClusterConfig cluster;
-    cluster.name = string(node["name"], path + ".name", true);
-    cluster.cloud = string(node["cloud"], path + ".cloud", false);
-    cluster.region = string(node["region"], path + ".region", false);
+    cluster.name = name(node["name"], path + ".name", true);
+    cluster.cloud = name(node["cloud"], path + ".cloud", false);
+    cluster.region = name(node["region"], path + ".region", false);
     auto& access = cluster.access;
     int ways = 0;
     if (node["kubeconfig"]) {
       ++ways;
       access.kind = ClusterAccess::Kind::kKubeconfig;
       access.kubeconfig = string(node["kubeconfig"], path + ".kubeconfig", true);
-      access.context = string(node["context"], path + ".context", false);
+      access.context = name(node["context"], path + ".context", false);
     }
     if (node["server"]) {
       ++ways;
@@ -244,8 +262,8 @@ class Parser {
                "clusters", "demand"});
     WorkloadConfig workload;
     workload.policy = defaults;
-    workload.namespaceName = string(node["namespace"], path + ".namespace", true);
-    workload.name = string(node["name"], path + ".name", true);
+    workload.namespaceName = name(node["namespace"], path + ".namespace", true);
+    workload.name = name(node["name"], path + ".name", true);
     if (node["kind"]) workload.kind = string(node["kind"], path + ".kind", true);
     if (workload.kind != "Deployment" && workload.kind != "StatefulSet") {
       fail(node["kind"], path + ".kind", "must be Deployment or StatefulSet");
@@ -310,12 +328,12 @@ class Parser {
   WorkloadCluster placement(const YAML::Node& node, const std::string& path) const {
     WorkloadCluster entry;
     if (node.IsScalar()) {
-      entry.name = string(node, path, true);
+      entry.name = name(node, path, true);
       return entry;
     }
     allowOnly(node, path,
               {"name", "weight", "minReplicas", "maxReplicas", "preference", "fitToAllocatable"});
-    entry.name = string(node["name"], path + ".name", true);
+    entry.name = name(node["name"], path + ".name", true);
     if (node["weight"]) entry.weight = number(node["weight"], path + ".weight", 0, 1e6);
     if (node["minReplicas"]) {
       entry.minReplicas =
@@ -344,19 +362,23 @@ class Parser {
       const double tolerance = number(node["tolerance"], "defaults.tolerance", 0, 10);
       policy.calculator.tolerances = scaling::Tolerances{tolerance, tolerance};
     }
+    // At most an hour, like the HPA's stabilizationWindowSeconds (3600): longer windows would
+    // hold a decision on data older than the history kept in memory.
+    constexpr std::chrono::hours kMaxWindow{1};
     if (node["cpuInitializationPeriod"]) {
       policy.calculator.cpuInitializationPeriod =
-          duration(node["cpuInitializationPeriod"], "defaults.cpuInitializationPeriod");
+          duration(node["cpuInitializationPeriod"], "defaults.cpuInitializationPeriod", kMaxWindow);
     }
     if (node["initialReadinessDelay"]) {
       policy.calculator.delayOfInitialReadinessStatus =
-          duration(node["initialReadinessDelay"], "defaults.initialReadinessDelay");
+          duration(node["initialReadinessDelay"], "defaults.initialReadinessDelay", kMaxWindow);
     }
     if (node["downscaleStabilization"]) {
-      policy.downscaleStabilizationSeconds = static_cast<std::int32_t>(
-          std::chrono::duration_cast<std::chrono::seconds>(
-              duration(node["downscaleStabilization"], "defaults.downscaleStabilization"))
-              .count());
+      policy.downscaleStabilizationSeconds =
+          static_cast<std::int32_t>(std::chrono::duration_cast<std::chrono::seconds>(
+                                        duration(node["downscaleStabilization"],
+                                                 "defaults.downscaleStabilization", kMaxWindow))
+                                        .count());
     }
     return policy;
   }
@@ -380,6 +402,20 @@ class Parser {
   std::string_view source_;
 };
 
+// The line (from 1) of the first byte that breaks UTF-8.
+std::size_t firstInvalidUtf8Line(std::string_view text) {
+  std::size_t line = 1;
+  std::size_t start = 0;
+  for (std::size_t end = 0; end <= text.size(); ++end) {
+    if (end == text.size() || text[end] == '\n') {
+      if (!isValidUtf8(text.substr(start, end - start))) return line;
+      ++line;
+      start = end + 1;
+    }
+  }
+  return line;
+}
+
 }  // namespace
 
 const WorkloadConfig* PolicyConfig::findWorkload(std::string_view namespaceName,
@@ -398,6 +434,14 @@ const ClusterConfig* PolicyConfig::findCluster(std::string_view name) const {
 }
 
 Result<PolicyConfig> parsePolicyConfig(std::string_view yaml, std::string_view source) {
+  if (yaml.size() > kMaxPolicyBytes) {
+    return Error{std::string(source) + ": " + std::to_string(yaml.size()) +
+                 " bytes, more than the limit of " + std::to_string(kMaxPolicyBytes)};
+  }
+  if (!isValidUtf8(yaml)) {
+    return Error{std::string(source) + ":" + std::to_string(firstInvalidUtf8Line(yaml)) +
+                 ": not valid UTF-8"};
+  }
   YAML::Node root;
   try {
     root = YAML::Load(std::string(yaml));
@@ -407,7 +451,12 @@ Result<PolicyConfig> parsePolicyConfig(std::string_view yaml, std::string_view s
   Parser parser(source);
   try {
     PolicyConfig config;
-    if (root.IsNull()) return config;
+    // An empty file is far likelier a truncated one (caught mid-write) than a wish to stop
+    // scaling everything: refused, so a reload keeps the running policy.
+    if (root.IsNull()) {
+      return Error{std::string(source) +
+                   ": the policy is empty; to scale nothing, write 'workloads: []'"};
+    }
     // Top-level keys the aggregator's flag options own are allowed too (one file can hold both).
     if (!root.IsMap()) parser.fail(root, "(top level)", "must be a mapping");
     const auto defaults = parser.defaults(root["defaults"]);
@@ -461,7 +510,7 @@ Result<PolicyConfig> parsePolicyConfig(std::string_view yaml, std::string_view s
 }
 
 Result<PolicyConfig> loadPolicyConfig(const std::string& path) {
-  auto text = readFile(path);
+  auto text = readFile(path, kMaxPolicyBytes);
   if (!text) return text.error();
   return parsePolicyConfig(*text, path);
 }

@@ -6,8 +6,10 @@ namespace {
 std::string describe(const HealthSignals& signals, const HealthThresholds& thresholds) {
   const bool agents = signals.agentCoverage >= thresholds.minAgentCoverage;
   return std::string("agents ") + (agents ? "reporting" : "silent") + " (coverage " +
-         std::to_string(static_cast<int>(signals.agentCoverage * 100)) + "%), API " +
-         (signals.apiReachable ? "reachable" : "unreachable");
+         std::to_string(static_cast<int>(signals.agentCoverage * 100)) + "%), " +
+         (!signals.hasApi        ? "no API to probe (webhook)"
+          : signals.apiReachable ? "API reachable"
+                                 : "API unreachable");
 }
 
 }  // namespace

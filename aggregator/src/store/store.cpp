@@ -3,7 +3,10 @@
 #include <filesystem>
 
 #include "fleetscale/aggregator/store/store_metrics.h"
+#include "fleetscale/shared/batch_view.h"
+#include "fleetscale/shared/log_throttle.h"
 #include "fleetscale/shared/logging.h"
+#include "fleetscale/shared/text.h"
 
 namespace fleetscale::aggregator {
 namespace {
@@ -211,7 +214,19 @@ void SqliteStore::recordNode(const NodeRecord& node) {
   enqueued(lock);
 }
 
+void SqliteStore::repair(const char* table, std::initializer_list<std::string*> columns) {
+  bool repaired = false;
+  for (std::string* column : columns) {
+    if (isValidUtf8(*column)) continue;
+    *column = toValidUtf8(*column);
+    repaired = true;
+  }
+  if (repaired && metrics_ != nullptr) metrics_->repaired(table).Increment();
+}
+
 void SqliteStore::recordEvent(EventRecord event) {
+  repair("events", {&event.kind, &event.cluster, &event.agentId, &event.workload, &event.message,
+                    &event.details});
   std::unique_lock lock(mutex_);
   if (!roomFor(1, "events")) return;
   pending_.events.push_back(std::move(event));
@@ -219,6 +234,8 @@ void SqliteStore::recordEvent(EventRecord event) {
 }
 
 void SqliteStore::recordDecision(DecisionRecord decision) {
+  repair("decisions", {&decision.workload.namespaceName, &decision.workload.kind,
+                       &decision.workload.name, &decision.reason, &decision.details});
   std::unique_lock lock(mutex_);
   if (!roomFor(1, "decisions")) return;
   pending_.decisions.push_back(std::move(decision));
@@ -241,8 +258,16 @@ void SqliteStore::flush() {
   committed_.wait(lock, [&] { return (committedCount_ >= target && !busy_) || stopping_; });
 }
 
+std::optional<std::string> SqliteStore::writeError() const {
+  std::lock_guard lock(mutex_);
+  return writeError_;
+}
+
 void SqliteStore::run() {
   auto log = componentLogger("aggregator.store");
+  // A full disk fails every commit (every --commit-interval): logged once a minute, counted always.
+  LogThrottle errorLog(clock_, std::chrono::minutes(1));
+  std::uint64_t failures = 0;  // in a row
   auto lastPrune = clock_.now();
   std::unique_lock lock(mutex_);
   while (true) {
@@ -268,11 +293,23 @@ void SqliteStore::run() {
       if (metrics_ != nullptr) metrics_->writeSeconds().Observe(seconds);
       if (status) {
         for (auto& [agent, progress] : batch.progress) durable.push_back(std::move(progress));
+        if (failures > 0) {
+          log->info("commits succeed again after {} failed", failures);
+          failures = 0;
+          std::lock_guard relock(mutex_);
+          writeError_.reset();
+        }
       } else {
-        log->error("commit of {} rows failed: {}", batch.rows(), status.message());
+        ++failures;
+        std::uint64_t held = 0;
+        if (errorLog.allow(&held)) {
+          log->error("commit of {} rows failed: {}{}", batch.rows(), status.message(),
+                     held > 0 ? " (" + std::to_string(held) + " more failures since)" : "");
+        }
         if (metrics_ != nullptr) metrics_->errors().Increment();
         // Progress is retried with the next commit; nothing is acked until it is durable.
         std::lock_guard relock(mutex_);
+        writeError_ = status.message();
         if (!stopping_) {
           for (auto& [agent, p] : batch.progress) pending_.progress.try_emplace(agent, p);
           for (auto& [key, n] : batch.nodes) pending_.nodes.try_emplace(key, n);
@@ -478,10 +515,16 @@ Result<std::vector<EventRecord>> SqliteStore::events(const EventQuery& query) {
       .bind(3, query.cluster)
       .bind(4, query.agentId)
       .bind(5, static_cast<std::int64_t>(query.limit));
-  return collectRows<EventRecord>(*statement, [](const SqliteStatement& row) {
+  auto rows = collectRows<EventRecord>(*statement, [](const SqliteStatement& row) {
     return EventRecord{row.columnInt(0),  row.columnInt(1),  row.columnText(2), row.columnText(3),
                        row.columnText(4), row.columnText(5), row.columnText(6), row.columnText(7)};
   });
+  if (rows) {
+    for (auto& e : *rows) {
+      repair("events", {&e.kind, &e.cluster, &e.agentId, &e.workload, &e.message, &e.details});
+    }
+  }
+  return rows;
 }
 
 Result<std::vector<DecisionRecord>> SqliteStore::decisions(const DecisionQuery& query) {
@@ -495,7 +538,7 @@ Result<std::vector<DecisionRecord>> SqliteStore::decisions(const DecisionQuery& 
       .bind(2, query.namespaceName)
       .bind(3, query.workload)
       .bind(4, static_cast<std::int64_t>(query.limit));
-  return collectRows<DecisionRecord>(*statement, [](const SqliteStatement& row) {
+  auto rows = collectRows<DecisionRecord>(*statement, [](const SqliteStatement& row) {
     DecisionRecord d;
     d.id = row.columnInt(0);
     d.timeUnixMs = row.columnInt(1);
@@ -506,6 +549,13 @@ Result<std::vector<DecisionRecord>> SqliteStore::decisions(const DecisionQuery& 
     d.details = row.columnText(8);
     return d;
   });
+  if (rows) {
+    for (auto& d : *rows) {
+      repair("decisions", {&d.workload.namespaceName, &d.workload.kind, &d.workload.name, &d.reason,
+                           &d.details});
+    }
+  }
+  return rows;
 }
 
 Result<std::vector<RollupRow>> SqliteStore::rollups(const RollupQuery& query) {
@@ -524,8 +574,10 @@ Result<std::vector<RollupRow>> readRollups(SqliteDatabase& database, const Rollu
   statement->bind(1, query.sinceUnixMs).bind(2, query.namespaceName).bind(3, query.name);
   return collectRows<RollupRow>(*statement, [](const SqliteStatement& row) {
     RollupRow r;
-    r.workload = WorkloadKey{row.columnText(0), row.columnText(1), row.columnText(2)};
-    r.cluster = row.columnText(3);
+    // Names as valid UTF-8 whatever an older version stored (they reach JSON answers).
+    r.workload = WorkloadKey{toValidUtf8(row.columnText(0)), toValidUtf8(row.columnText(1)),
+                             toValidUtf8(row.columnText(2))};
+    r.cluster = toValidUtf8(row.columnText(3));
     r.bucketStartUnixMs = row.columnInt(4);
     r.replicasSeen = row.columnDouble(5);
     r.replicasReady = row.columnDouble(6);

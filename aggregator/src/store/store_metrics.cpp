@@ -12,7 +12,12 @@ StoreMetrics::StoreMetrics(prometheus::Registry& registry)
       dropped_(prometheus::BuildCounter()
                    .Name("fleetscale_store_rows_dropped_total")
                    .Help("Rows dropped because the store's write queue was full, by table")
-                   .Register(registry)) {
+                   .Register(registry)),
+      repaired_(prometheus::BuildCounter()
+                    .Name("fleetscale_store_rows_repaired_total")
+                    .Help("Rows whose text was not valid UTF-8, repaired when written or read, "
+                          "by table")
+                    .Register(registry)) {
   errors_ = &prometheus::BuildCounter()
                  .Name("fleetscale_store_errors_total")
                  .Help("Store commits that failed")
@@ -41,6 +46,10 @@ prometheus::Counter& StoreMetrics::rowsWritten(const std::string& table) {
 
 prometheus::Counter& StoreMetrics::dropped(const std::string& table) {
   return dropped_.Add({{"table", table}});
+}
+
+prometheus::Counter& StoreMetrics::repaired(const std::string& table) {
+  return repaired_.Add({{"table", table}});
 }
 
 }  // namespace fleetscale::aggregator

@@ -35,7 +35,7 @@ std::uint16_t unusedLoopbackPort() {
 std::string EtcdCluster::binary() {
   const char* path = std::getenv("PATH");
   for (auto dir : splitFields(path != nullptr ? path : "/usr/bin", ":")) {
-    const std::string candidate = std::string(dir) + "/etcd";
+    std::string candidate = std::string(dir) + "/etcd";
     if (::access(candidate.c_str(), X_OK) == 0) return candidate;
   }
   return "";

@@ -12,7 +12,7 @@
 namespace fleetscale::testing {
 
 namespace asio = boost::asio;
-using local = asio::local::stream_protocol;
+using UnixStream = asio::local::stream_protocol;
 
 namespace {
 
@@ -26,14 +26,14 @@ const std::string& createParent(const std::string& path) {
 struct FakeDockerEngine::Impl {
   Impl(const std::string& path, std::string body)
       : socketPath(createParent(path)),
-        acceptor(io, local::endpoint(path)),
+        acceptor(io, UnixStream::endpoint(path)),
         response(std::move(body)) {
     response = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
                std::to_string(response.size()) + "\r\nConnection: close\r\n\r\n" + response;
   }
   std::string socketPath;
   asio::io_context io;
-  local::acceptor acceptor;
+  UnixStream::acceptor acceptor;
   std::string response;
   mutable std::mutex mutex;
   std::string lastRequestLine;
@@ -45,7 +45,7 @@ FakeDockerEngine::FakeDockerEngine(const std::string& socketPath, std::string co
   thread_ = std::thread([this] {
     // One connection at a time, to completion: curl sends one request per connection here.
     while (true) {
-      local::socket socket(impl_->io);
+      UnixStream::socket socket(impl_->io);
       boost::system::error_code ec;
       impl_->acceptor.accept(socket, ec);
       if (ec || impl_->stopping) return;
@@ -71,8 +71,8 @@ FakeDockerEngine::~FakeDockerEngine() {
   // wakes it, and the flag tells it to stop.
   impl_->stopping = true;
   boost::system::error_code ignored;
-  local::socket waker(impl_->io);
-  waker.connect(local::endpoint(impl_->socketPath), ignored);
+  UnixStream::socket waker(impl_->io);
+  waker.connect(UnixStream::endpoint(impl_->socketPath), ignored);
   thread_.join();
   impl_->acceptor.close(ignored);
   std::error_code removeError;

@@ -52,7 +52,7 @@ v1::SampleBatch fullBatch() {
   m->set_memory_request_bytes(256 << 20);
   m->set_ready(false);
   m->set_restart_count(3);
-  m->set_start_time_unix_ms(-5);
+  m->set_start_time_unix_ms(1'699'999'000'005);
   m->set_pod_phase("Running");
   m->set_image("registry/web:1");
   m->set_pod_ready_time_unix_ms(1'700'000'000'000);
@@ -95,7 +95,7 @@ TEST(BatchViewTest, DecodesEveryFieldTheWayProtobufDoes) {
   EXPECT_EQ(c.metadata.memoryRequestBytes, 256u << 20);
   EXPECT_EQ(c.metadata.ready, false);
   EXPECT_EQ(c.metadata.restartCount, 3u);
-  EXPECT_EQ(c.metadata.startTimeUnixMs, -5);
+  EXPECT_EQ(c.metadata.startTimeUnixMs, 1'699'999'000'005);
   EXPECT_EQ(c.metadata.image, "registry/web:1");
   EXPECT_EQ(c.metadataBytes, fullBatch().containers(0).metadata().SerializeAsString());
   const auto& bare = view.containers[1];
@@ -160,6 +160,26 @@ TEST(BatchViewTest, AppliesTheValidationRules) {
          b.mutable_containers(0)->mutable_metadata()->set_workload(std::string(600, 'w'));
        },
        BatchDecodeStatus::kInvalid},
+      // Issue 19: figures no machine produces (batch_ranges.h).
+      {"1e308 cores", [](auto& b) { b.mutable_containers(0)->set_cpu_cores(1e308); },
+       BatchDecodeStatus::kOutOfRange},
+      {"2^64-1 bytes", [](auto& b) { b.mutable_node()->set_memory_usage_bytes(~std::uint64_t{0}); },
+       BatchDecodeStatus::kOutOfRange},
+      {"interval 1e300", [](auto& b) { b.set_interval_seconds(1e300); },
+       BatchDecodeStatus::kOutOfRange},
+      {"interval 1e9", [](auto& b) { b.set_interval_seconds(1e9); },
+       BatchDecodeStatus::kOutOfRange},
+      {"negative timestamp", [](auto& b) { b.set_timestamp_unix_ms(-1); },
+       BatchDecodeStatus::kOutOfRange},
+      {"request 1e308",
+       [](auto& b) { b.mutable_containers(0)->mutable_metadata()->set_cpu_request_cores(1e308); },
+       BatchDecodeStatus::kOutOfRange},
+      {"start time in year -292 million",
+       [](auto& b) {
+         b.mutable_containers(0)->mutable_metadata()->set_start_time_unix_ms(
+             std::numeric_limits<std::int64_t>::min());
+       },
+       BatchDecodeStatus::kOutOfRange},
   };
   for (const auto& c : cases) {
     auto batch = fullBatch();

@@ -1,6 +1,9 @@
 #include "fleetscale/shared/text.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdlib>
 
 namespace fleetscale {
 namespace {
@@ -21,6 +24,84 @@ TEST(TextTest, ParsesDurations) {
   EXPECT_FALSE(parseDuration("-1s").ok());
   EXPECT_FALSE(parseDuration("fast").ok());
   EXPECT_FALSE(parseDuration("1 parsec").ok());
+}
+
+// Issue 19: "3000000h" used to overflow into a negative duration (an --idle-timeout that cut every
+// agent at once), and "2562048h" into one that made `since` match nothing.
+TEST(TextTest, DurationsLongerThanTenYearsAreRefusedNotWrapped) {
+  for (const char* text : {"3000000h", "2562048h", "1e300s", "87601h", "9223372036854775808ns"}) {
+    auto parsed = parseDuration(text);
+    ASSERT_FALSE(parsed.ok()) << text << " parsed as " << parsed->count() << " ns";
+    EXPECT_NE(parsed.error().message.find("longer than the maximum duration 87600h"),
+              std::string::npos)
+        << parsed.error().message;
+  }
+  EXPECT_EQ(*parseDuration("87600h"), std::chrono::hours(87600));
+  EXPECT_GT(parseDuration("87600h")->count(), 0);
+}
+
+TEST(TextTest, RangedDurationsNameTheirRange) {
+  EXPECT_EQ(*parseDuration("5s", seconds(1), std::chrono::hours(24)), seconds(5));
+  auto tooLong = parseDuration("25h", seconds(1), std::chrono::hours(24));
+  ASSERT_FALSE(tooLong.ok());
+  EXPECT_EQ(tooLong.error().message, "'25h' is out of range: must be from 1s to 24h");
+  EXPECT_FALSE(parseDuration("500ms", seconds(1), std::chrono::hours(24)).ok());
+  EXPECT_FALSE(parseDuration("soon", seconds(1), std::chrono::hours(24)).ok());
+}
+
+TEST(TextTest, FormatsDurationsInTheirLargestWholeUnit) {
+  EXPECT_EQ(formatDuration(std::chrono::hours(24)), "24h");
+  EXPECT_EQ(formatDuration(seconds(90)), "90s");
+  EXPECT_EQ(formatDuration(milliseconds(1500)), "1500ms");
+  EXPECT_EQ(formatDuration(nanoseconds(0)), "0s");
+  EXPECT_EQ(formatDuration(nanoseconds(7)), "7ns");
+  EXPECT_EQ(*parseDuration(formatDuration(std::chrono::minutes(3))), std::chrono::minutes(3));
+}
+
+TEST(TextTest, RepairsTextThatIsNotUtf8) {
+  EXPECT_EQ(toValidUtf8("plain"), "plain");
+  EXPECT_EQ(toValidUtf8("sh\xc3\xb6p"), "sh\xc3\xb6p") << "valid multi-byte text stays";
+  EXPECT_EQ(toValidUtf8("a\xff"
+                        "b"),
+            "a\xef\xbf\xbd"
+            "b");
+  EXPECT_EQ(toValidUtf8("\xc3"), "\xef\xbf\xbd") << "truncated sequence";
+  EXPECT_EQ(toValidUtf8("\xed\xa0\x80"), "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd")
+      << "a surrogate, byte by byte";
+}
+
+TEST(TextTest, FindsControlCharacters) {
+  EXPECT_FALSE(hasControlCharacters("aws-us-east-1 sh\xc3\xb6p"));
+  EXPECT_TRUE(hasControlCharacters("evil\nline"));
+  EXPECT_TRUE(hasControlCharacters("bell\x07"));
+  EXPECT_TRUE(hasControlCharacters("del\x7f"));
+  EXPECT_TRUE(hasControlCharacters("csi\xc2\x9b"));  // U+009B, a C1 control
+  EXPECT_FALSE(hasControlCharacters("\xff")) << "not UTF-8, but not a control character";
+}
+
+TEST(TextTest, EscapesControlCharactersAndBadBytesForOneLine) {
+  EXPECT_EQ(escapeControl("agent-1"), "agent-1");
+  EXPECT_EQ(escapeControl("evil\n2026-01-01 INFO forged"), "evil\\n2026-01-01 INFO forged");
+  EXPECT_EQ(escapeControl("\x1b[31mred"), "\\x1b[31mred");
+  EXPECT_EQ(escapeControl("/api/\xff"), "/api/\\xff");
+  EXPECT_EQ(escapeControl("\xc2\x9b"), "\\u009b");
+  EXPECT_EQ(escapeControl("tab\there\r"), "tab\\there\\r");
+  EXPECT_EQ(escapeControl("sh\xc3\xb6p"), "sh\xc3\xb6p");
+}
+
+TEST(TextTest, ReadFileWithALimitRefusesLargerFiles) {
+  char path[] = "/tmp/fleetscale-text-test-XXXXXX";
+  const int fd = ::mkstemp(path);
+  ASSERT_GE(fd, 0);
+  const std::string content(20000, 'x');
+  ASSERT_EQ(::write(fd, content.data(), content.size()), static_cast<ssize_t>(content.size()));
+  ::close(fd);
+  EXPECT_EQ(readFile(path, 20000)->size(), 20000u);
+  auto refused = readFile(path, 19999);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("larger than the limit of 19999 bytes"),
+            std::string::npos);
+  ::unlink(path);
 }
 
 TEST(TextTest, ParsesWholeNumbersOnly) {

@@ -21,9 +21,9 @@
 #include <string>
 #include <thread>
 
-#include "fleetscale/agent/log_throttle.h"
 #include "fleetscale/agent/metadata_snapshot.h"
 #include "fleetscale/shared/clock.h"
+#include "fleetscale/shared/log_throttle.h"
 #include "fleetscale/shared/result.h"
 
 namespace fleetscale::agent {

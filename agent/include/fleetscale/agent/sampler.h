@@ -27,10 +27,10 @@
 #include "fleetscale/agent/cgroup_reader.h"
 #include "fleetscale/agent/container_discovery.h"
 #include "fleetscale/agent/control_file.h"
-#include "fleetscale/agent/log_throttle.h"
 #include "fleetscale/agent/metadata.h"
 #include "fleetscale/agent/node_stats.h"
 #include "fleetscale/shared/clock.h"
+#include "fleetscale/shared/log_throttle.h"
 #include "fleetscale/v1/fleetscale.pb.h"
 
 namespace fleetscale::agent {

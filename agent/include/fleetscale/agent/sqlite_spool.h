@@ -12,8 +12,8 @@
 #include <string>
 
 #include "fleetscale/agent/batch_queue.h"
-#include "fleetscale/agent/log_throttle.h"
 #include "fleetscale/shared/clock.h"
+#include "fleetscale/shared/log_throttle.h"
 #include "fleetscale/shared/result.h"
 #include "fleetscale/shared/sqlite.h"
 

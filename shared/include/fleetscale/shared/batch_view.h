@@ -1,6 +1,7 @@
 // A lean, zero-copy decoder for the aggregator's hot path: reads an Envelope{batch} payload
 // straight from the protobuf wire format into views that point into the payload, validating as
-// it goes (the same rules as validateBatch, plus UTF-8 in every string field). Full protobuf
+// it goes (the same rules as validateBatch, plus UTF-8 in every string field, plus the figures'
+// ranges of batch_ranges.h). Full protobuf
 // parsing costs about 1 us per container-sample, mostly allocating strings we would copy again;
 // this decoder allocates nothing once its vectors have grown.
 //
@@ -99,6 +100,7 @@ enum class BatchDecodeStatus {
   kNotABatch,    // a well-formed envelope whose body is not a batch: decode it with protobuf
   kUndecodable,  // not protobuf, truncated, or a shape this decoder rejects
   kInvalid,      // decodes, but breaks the validation rules (sequence 0, NaN, ...)
+  kOutOfRange,   // decodes and is valid, but a figure lies outside its range (batch_ranges.h)
 };
 
 struct BatchDecodeResult {

@@ -39,6 +39,9 @@ class FrameDecoder {
   // Bytes held that do not yet form a complete frame.
   std::size_t bufferedBytes() const { return buffer_.size() - readOffset_; }
   std::uint32_t maxFrameBytes() const { return maxFrameBytes_; }
+  // Changes the limit for frames whose header has not been read yet (a connection allows small
+  // frames until its peer has identified itself, then its full limit).
+  void setMaxFrameBytes(std::uint32_t maxFrameBytes) { maxFrameBytes_ = maxFrameBytes; }
   bool failed() const { return failed_; }
 
  private:

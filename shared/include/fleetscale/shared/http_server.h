@@ -69,14 +69,26 @@ class HttpRouter {
 
 struct HttpServerOptions {
   std::size_t maxBodyBytes = 1024 * 1024;
+  // The request line and headers together; beyond it the answer is 431.
+  std::size_t maxHeaderBytes = 16 * 1024;
   std::chrono::milliseconds readTimeout{std::chrono::seconds(30)};
   // When set, connections are TLS; the context holds the certificate and key.
   std::shared_ptr<boost::asio::ssl::context> tls;
   // Extra delay before each response; lets test doubles play a slow server.
   std::function<std::chrono::milliseconds()> responseDelay;
+  // Called on an I/O thread for each request answered without reaching the handler, with the
+  // reason: "malformed" (400: not HTTP/1.x), "bad_encoding" (400: a path, query or header value
+  // that is not UTF-8, or a path or query with control characters), "header_too_large" (431:
+  // over maxHeaderBytes), "body_too_large" (413: over maxBodyBytes). May be empty.
+  std::function<void(const std::string& reason)> onRejected;
+  // Called on an I/O thread for each failed accept, with AcceptBackoff::reason(). May be empty.
+  std::function<void(const std::string& reason)> onAcceptError;
 };
 
-// Listens on one address; each connection serves keep-alive requests in sequence.
+// Listens on one address; each connection serves keep-alive requests in sequence. Requests that
+// are not well-formed HTTP, or whose path, query or headers are not clean text, get a 4xx answer
+// (see HttpServerOptions::onRejected) and never reach the handler; a handler that throws gets a
+// 500. Failed accepts (out of descriptors) pause the accept loop (AcceptBackoff).
 // Thread-safety: start/stop from any thread; the io_context may be run by many threads.
 class HttpServer {
  public:

@@ -16,6 +16,9 @@ inline constexpr std::uint32_t kProtocolVersion = 1;
 // Limits on what one batch may hold; beyond them the batch is rejected as malformed.
 inline constexpr int kMaxContainersPerBatch = 20000;
 inline constexpr std::size_t kMaxIdentifierBytes = 512;
+// The largest frame the aggregator reads before a connection's Hello was accepted: a Hello holds
+// a handful of identifiers, and an unidentified peer must not make the aggregator buffer more.
+inline constexpr std::uint32_t kMaxHelloFrameBytes = 16 * 1024;
 
 // Serializes an envelope and wraps it in a frame (length prefix + payload).
 std::string encodeEnvelopeFrame(const v1::Envelope& envelope);
@@ -27,8 +30,8 @@ Result<v1::Envelope> decodeEnvelope(std::string_view payload);
 Status validateHello(const v1::Hello& hello);
 
 // Checks a batch for sequence > 0, bounded sizes, non-empty container ids, finite non-negative
-// rates. A batch that fails is dropped and the connection closed: an agent that sends one is
-// broken and retrying the same bytes cannot help.
+// rates, and every figure within its range (batch_ranges.h). A batch that fails is dropped and the
+// connection closed: an agent that sends one is broken and retrying the same bytes cannot help.
 Status validateBatch(const v1::SampleBatch& batch);
 
 // The Envelope body's name ("hello", "batch", ...), for log lines and metric labels.

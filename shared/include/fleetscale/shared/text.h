@@ -31,6 +31,9 @@ std::optional<double> parseDouble(std::string_view text);
 
 // Reads a whole file. Errors carry the path and errno text.
 Result<std::string> readFile(const std::string& path);
+// Reads a whole file of at most `maxBytes`; a larger one is an error that says so (and is not
+// read past the limit).
+Result<std::string> readFile(const std::string& path, std::size_t maxBytes);
 
 // Reads a file holding a secret (token), without surrounding whitespace. Empty path -> "".
 Result<std::string> readSecretFile(const std::string& path);
@@ -49,8 +52,34 @@ Result<std::string> decodeBase64(std::string_view text);
 // Standard base64 (RFC 4648) with padding.
 std::string encodeBase64(std::string_view bytes);
 
+// The longest duration parseDuration accepts: 10 years. Any clock's "now" plus (or minus) it
+// stays far inside the range of a 64-bit nanosecond count, so a parsed duration can be added to a
+// time point without overflowing.
+inline constexpr std::chrono::hours kMaxDuration{24 * 365 * 10};
+
 // Durations as written in flags and config: "1s", "500ms", "2m", "1.5s", "250us"; a bare
-// number is seconds. Negative values are rejected.
+// number is seconds. Negative values and values above kMaxDuration are rejected (the latter, and
+// the ranged form's out-of-range values, with Error::code ERANGE).
 Result<std::chrono::nanoseconds> parseDuration(std::string_view text);
+
+// parseDuration, then a check that the value lies in [min, max]; the error names the range
+// ("must be from 1s to 24h").
+Result<std::chrono::nanoseconds> parseDuration(std::string_view text, std::chrono::nanoseconds min,
+                                               std::chrono::nanoseconds max);
+
+// A duration the way parseDuration reads it, in the largest unit that keeps it whole: "24h",
+// "90s", "500ms", "0s".
+std::string formatDuration(std::chrono::nanoseconds duration);
+
+// Text hygiene for bytes from outside (network, files, old database rows).
+// `text` with every byte that is not part of well-formed UTF-8 replaced by U+FFFD.
+std::string toValidUtf8(std::string_view text);
+// True when `text` holds a control character: C0 (below 0x20), DEL, or C1 (U+0080..U+009F).
+// Expects valid UTF-8 (invalid bytes are not control characters here).
+bool hasControlCharacters(std::string_view text);
+// `text` safe to print on one line of a log or terminal: backslash escapes for \n, \r, \t,
+// \xNN for other control characters and for bytes that are not UTF-8, \u00NN for C1 controls;
+// everything else (printable UTF-8) unchanged.
+std::string escapeControl(std::string_view text);
 
 }  // namespace fleetscale

@@ -34,6 +34,13 @@ TEST(HttpApiTest, AdminGuard) {
   EXPECT_EQ(call("Bearer s3cret"), 200);
   token.set("rotated");
   EXPECT_EQ(call("Bearer s3cret"), 403) << "a reloaded token takes effect";
+  // Issue 19: "bearer" in lower case was refused; the scheme is case-insensitive (RFC 7235).
+  EXPECT_EQ(call("bearer rotated"), 200);
+  EXPECT_EQ(call("BEARER rotated"), 200);
+  EXPECT_EQ(call("Bearer   rotated"), 200);
+  EXPECT_EQ(call("Bearer"), 401);
+  EXPECT_EQ(call("Bearer "), 401);
+  EXPECT_EQ(call("Bearerrotated"), 401);
 }
 
 class HttpApiRoutesTest : public ::testing::Test {
@@ -130,6 +137,30 @@ TEST_F(HttpApiRoutesTest, WorkloadsClustersAndDetail) {
   EXPECT_EQ(clusters["items"][0]["workloads"], 2);
 }
 
+// Issue 19: `limit` was ignored on /api/v1/clusters.
+TEST_F(HttpApiRoutesTest, ClustersHonourLimit) {
+  const auto session = fleet_.agentConnected(AgentIdentity{"g1", "n9", "gcp", "", "", "", ""});
+  testing::DecodedBatch decoded;
+  testing::decodeInto(testing::makeBatch(1, {{"g-c1", "web-9"}}), decoded);
+  ASSERT_EQ(fleet_.applyBatch(session, decoded.view, clock_.wallNow()).outcome,
+            BatchOutcome::kAccepted);
+  snapshots_.set(std::make_shared<const FleetSnapshot>(fleet_.snapshot(clock_.wallNow())));
+  EXPECT_EQ(get("/api/v1/clusters").second["items"].size(), 2u);
+  EXPECT_EQ(get("/api/v1/clusters?limit=1").second["items"].size(), 1u);
+  EXPECT_EQ(get("/api/v1/clusters?limit=0").first, 400);
+  EXPECT_EQ(get("/api/v1/clusters?limit=lots").first, 400);
+}
+
+// Issue 19: since=2562048h overflowed and returned nothing; now it is a 400 that says why.
+TEST_F(HttpApiRoutesTest, ASinceBeyondTenYearsIs400) {
+  auto [status, body] = get("/api/v1/workloads/shop/web?since=2562048h");
+  EXPECT_EQ(status, 400);
+  EXPECT_NE(body["error"].get<std::string>().find("longer than the maximum duration"),
+            std::string::npos)
+      << body;
+  EXPECT_EQ(get("/api/v1/workloads/shop/web?since=87600h").first, 200);
+}
+
 TEST_F(HttpApiRoutesTest, NodesAndContainers) {
   auto [status, nodes] = get("/api/v1/nodes?cluster=aws");
   ASSERT_EQ(status, 200);
@@ -163,7 +194,63 @@ TEST_F(HttpApiRoutesTest, EventsAndDecisionsNeedTheStore) {
   EXPECT_EQ(json::parse(decisions.body)["items"].size(), 0u);
   request.query = {{"since", "whenever"}};
   EXPECT_EQ(router.handle(request).status, 400);
+  request.query = {{"since", "2562048h"}};
+  EXPECT_EQ(router.handle(request).status, 400);
 }
+
+// Issue 19: an event holding bytes that are not UTF-8 (a policy's cluster name, stored by an
+// older version) made /api/v1/events answer 500 for the event's whole retention.
+TEST_F(HttpApiRoutesTest, EventsWithBadBytesFromAnOlderVersionStill200) {
+  {
+    auto old = SqliteDatabase::open(store_->path());
+    ASSERT_TRUE(old.ok());
+    auto insert = (*old)->prepare(
+        "INSERT INTO events(ts_ms, kind, cluster, agent_id, workload, message, details) "
+        "VALUES(?, 'config_reload', ?, '', '', ?, '{}')");
+    ASSERT_TRUE(insert.ok());
+    ASSERT_TRUE(insert->bind(1, toUnixMillis(clock_.wallNow()))
+                    .bind(2, std::string("aws\xff"))
+                    .bind(3, std::string("policy reloaded: cluster aws\xff"))
+                    .run());
+  }
+  ApiContext withStore{fleet_, snapshots_, metrics_, store_.get(), history_, clock_, ready_};
+  HttpRouter router;
+  addApiRoutes(router, withStore);
+  HttpRequest request;
+  request.method = "GET";
+  request.path = "/api/v1/events";
+  const auto response = router.handle(request);
+  ASSERT_EQ(response.status, 200) << response.body;
+  const auto events = json::parse(response.body, nullptr, false);
+  ASSERT_TRUE(events.is_object()) << response.body;
+  EXPECT_EQ(events["items"][0]["cluster"], "aws\xef\xbf\xbd");
+}
+
+// A store that cannot write (full disk) with its error, for /readyz.
+class FailingStore final : public Store {
+ public:
+  void recordProgress(const AgentProgress&) override {}
+  void recordNode(const NodeRecord&) override {}
+  void recordEvent(EventRecord) override {}
+  void recordDecision(DecisionRecord) override {}
+  void recordRollups(std::vector<RollupRow>) override {}
+  Result<std::vector<AgentProgress>> loadProgress() override {
+    return std::vector<AgentProgress>{};
+  }
+  Result<std::vector<NodeRecord>> loadNodes() override { return std::vector<NodeRecord>{}; }
+  Result<std::vector<EventRecord>> events(const EventQuery&) override {
+    return std::vector<EventRecord>{};
+  }
+  Result<std::vector<DecisionRecord>> decisions(const DecisionQuery&) override {
+    return std::vector<DecisionRecord>{};
+  }
+  Result<std::vector<RollupRow>> rollups(const RollupQuery&) override {
+    return std::vector<RollupRow>{};
+  }
+  void flush() override {}
+  std::optional<std::string> writeError() const override { return error; }
+  std::optional<std::string> error;
+};
 
 TEST_F(HttpApiRoutesTest, HealthAndReadiness) {
   EXPECT_EQ(get("/healthz").first, 200);
@@ -173,6 +260,35 @@ TEST_F(HttpApiRoutesTest, HealthAndReadiness) {
   EXPECT_EQ(router_.handle(request).status, 200);
   ready_ = false;
   EXPECT_EQ(router_.handle(request).status, 503);
+}
+
+// Issue 19: on a full disk /readyz stayed 200 while no ack could be given.
+TEST_F(HttpApiRoutesTest, ReadinessReflectsAStoreThatCannotWrite) {
+  FailingStore store;
+  ApiContext context{fleet_, snapshots_, metrics_, &store, history_, clock_, ready_};
+  HttpRouter router;
+  addApiRoutes(router, context);
+  HttpRequest request;
+  request.method = "GET";
+  request.path = "/readyz";
+  EXPECT_EQ(router.handle(request).status, 200);
+  store.error = "database or disk is full";
+  const auto full = router.handle(request);
+  EXPECT_EQ(full.status, 503);
+  EXPECT_EQ(full.body, "not ready: store: database or disk is full\n");
+  store.error.reset();
+  EXPECT_EQ(router.handle(request).status, 200) << "ready again once a commit succeeds";
+
+  ApiContext elected{fleet_,   snapshots_, metrics_, &store,
+                     history_, clock_,     ready_,   [] { return json{{"role", "leader"}}; }};
+  HttpRouter electedRouter;
+  addApiRoutes(electedRouter, elected);
+  store.error = "disk I/O error";
+  const auto answer = electedRouter.handle(request);
+  EXPECT_EQ(answer.status, 503);
+  const auto body = json::parse(answer.body);
+  EXPECT_FALSE(body["ready"].get<bool>());
+  EXPECT_EQ(body["storeError"], "disk I/O error");
 }
 
 TEST_F(HttpApiRoutesTest, MetricsServeTheRegistryAndTheFleetGauges) {

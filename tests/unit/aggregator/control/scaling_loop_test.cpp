@@ -31,20 +31,20 @@ class RecordingActuator final : public Actuator {
   ActuationOutcome setScale(const ScaleRequest& request) override {
     std::lock_guard lock(mutex_);
     replicas_ = request.replicas;
-    writes.push_back(request);
+    writes_.push_back(request);
     ActuationOutcome outcome;
     outcome.status.specReplicas = replicas_;
     return outcome;
   }
   std::vector<ScaleRequest> writtenSoFar() {
     std::lock_guard lock(mutex_);
-    return writes;
+    return writes_;
   }
 
  private:
   std::mutex mutex_;
   int replicas_;
-  std::vector<ScaleRequest> writes;
+  std::vector<ScaleRequest> writes_;
 };
 
 class ScalingLoopTest : public ::testing::Test {

@@ -16,6 +16,7 @@
 #include "fleetscale/aggregator/store/store_metrics.h"
 #include "fleetscale/shared/protocol.h"
 #include "fleetscale/shared/tls.h"
+#include "fleetscale/testing/descriptor_hog.h"
 #include "fleetscale/testing/temp_dir.h"
 #include "fleetscale/testing/test_pki.h"
 #include "fleetscale/testing/wait.h"
@@ -30,7 +31,10 @@ using std::chrono::milliseconds;
 // A blocking test client speaking the wire protocol by hand.
 class RawAgent {
  public:
-  explicit RawAgent(std::uint16_t port) : socket_(io_) {
+  explicit RawAgent(std::uint16_t port) : socket_(io_) { connect(port); }
+  // A socket opened (its descriptor taken) but not yet connected: connect() later.
+  RawAgent() : socket_(io_) { socket_.open(tcp::v4()); }
+  void connect(std::uint16_t port) {
     socket_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
   }
   void sendBytes(const std::string& bytes) { asio::write(socket_, asio::buffer(bytes)); }
@@ -404,6 +408,117 @@ TEST_F(IngestServerTest, InvalidBatchClosesTheConnection) {
   ASSERT_TRUE(reply && reply->has_error());
   EXPECT_EQ(counter(metrics_.decodeErrors("invalid")), 1);
   EXPECT_TRUE(fleet_.containers({}, clock_.wallNow()).empty());
+}
+
+// Issue 19: CPU 1e308 cores, memory 2^64-1 and interval_seconds 1e300 were folded into the fleet
+// state. A batch with a figure out of range is refused, counted under its own reason, and folds
+// nothing; the agent's other batches are unaffected.
+TEST_F(IngestServerTest, AFigureOutOfRangeRefusesTheBatchWithItsOwnReason) {
+  struct Case {
+    const char* name;
+    void (*mutate)(v1::SampleBatch&);
+  };
+  int refused = 0;
+  for (const Case& c :
+       {Case{"cpu", [](v1::SampleBatch& b) { b.mutable_containers(0)->set_cpu_cores(1e308); }},
+        Case{"memory",
+             [](v1::SampleBatch& b) {
+               b.mutable_containers(0)->set_memory_working_set_bytes(~std::uint64_t{0});
+             }},
+        Case{"interval", [](v1::SampleBatch& b) { b.set_interval_seconds(1e9); }},
+        Case{"node",
+             [](v1::SampleBatch& b) { b.mutable_node()->set_cpu_capacity_cores(1e300); }}}) {
+    RawAgent agent(server_->port());
+    ackAfterHello(agent, std::string("range-") + c.name);
+    v1::Envelope envelope;
+    auto* batch = envelope.mutable_batch();
+    batch->set_sequence(1);
+    batch->set_interval_seconds(1);
+    batch->add_containers()->set_id("x");
+    c.mutate(*batch);
+    agent.send(envelope);
+    auto reply = agent.receive();
+    ASSERT_TRUE(reply && reply->has_error()) << c.name;
+    EXPECT_EQ(reply->error().code(), v1::Error::CODE_PROTOCOL);
+    EXPECT_NE(reply->error().message().find("out of range"), std::string::npos)
+        << reply->error().message();
+    EXPECT_TRUE(agent.closedByServer());
+    EXPECT_EQ(counter(metrics_.decodeErrors("out_of_range")), ++refused);
+  }
+  EXPECT_TRUE(fleet_.containers({}, clock_.wallNow()).empty()) << "nothing folded";
+  EXPECT_EQ(counter(metrics_.decodeErrors("invalid")), 0);
+}
+
+// Issue 19: every connection cost a 64 KiB read buffer, and could make the aggregator buffer a
+// 4 MiB frame, before it had even said Hello. Until then frames are limited to 16 KiB; after it,
+// --max-frame-bytes applies from the very next frame, even one sent with the hello.
+TEST_F(IngestServerTest, FramesBeforeTheHelloAreSmallAfterItFullSize) {
+  RawAgent early(server_->port());
+  early.sendBytes(std::string("\0\0\x40\x01", 4) + std::string(100, 'x'));  // 16385 bytes
+  auto reply = early.receive();
+  ASSERT_TRUE(reply && reply->has_error());
+  EXPECT_EQ(reply->error().code(), v1::Error::CODE_BAD_FRAME);
+  EXPECT_NE(reply->error().message().find("exceeds the maximum of 16384"), std::string::npos)
+      << reply->error().message();
+  EXPECT_EQ(counter(metrics_.decodeErrors("oversized")), 1);
+
+  // A 40 KiB batch (under this server's 64 KiB limit) pipelined right behind the hello.
+  RawAgent pipelined(server_->port());
+  v1::Envelope hello;
+  auto* h = hello.mutable_hello();
+  h->set_agent_id("pipelined");
+  h->set_node("node-pipelined");
+  h->set_auth_token("secret");
+  h->set_protocol_version(kProtocolVersion);
+  v1::Envelope batch;
+  batch.mutable_batch()->set_sequence(1);
+  for (int i = 0; i < 400; ++i) {
+    batch.mutable_batch()->add_containers()->set_id(std::to_string(i) + std::string(100, 'c'));
+  }
+  ASSERT_GT(batch.ByteSizeLong(), 40000u);
+  pipelined.sendBytes(encodeEnvelopeFrame(hello) + encodeEnvelopeFrame(batch));
+  auto ack = pipelined.receive();
+  ASSERT_TRUE(ack && ack->has_hello_ack());
+  ack = pipelined.receive();
+  ASSERT_TRUE(ack && ack->has_ack()) << (ack && ack->has_error() ? ack->error().message() : "");
+  EXPECT_EQ(ack->ack().sequence(), 1u);
+  EXPECT_EQ(fleet_.containers({}, clock_.wallNow(), 1000).size(), 400u);
+}
+
+// Issue 19: authentication must never fail open, not even at run time.
+TEST_F(IngestServerTest, AnEmptyTokenIsRefusedAndTheCurrentOneStays) {
+  const Status status = server_->setToken("");
+  EXPECT_FALSE(status.ok());
+  RawAgent anonymous(server_->port());
+  anonymous.hello("anonymous", "");
+  auto reply = anonymous.receive();
+  ASSERT_TRUE(reply && reply->has_error());
+  EXPECT_EQ(reply->error().code(), v1::Error::CODE_UNAUTHENTICATED);
+  RawAgent good(server_->port());
+  EXPECT_EQ(ackAfterHello(good, "good"), 0u) << "the old token still works";
+  ASSERT_TRUE(server_->setToken("rotated").ok());
+  RawAgent rotated(server_->port());
+  rotated.hello("rotated", "rotated");
+  reply = rotated.receive();
+  ASSERT_TRUE(reply && reply->has_hello_ack());
+}
+
+// Issue 19: out of descriptors (EMFILE), the accept loop retried at once: 113% CPU, /healthz
+// timing out, nothing logged. Now it pauses (10 ms doubling to 1 s), counts each failure, and
+// accepts the waiting agent once descriptors are free again.
+TEST_F(IngestServerTest, OutOfDescriptorsPausesAcceptsAndRecovers) {
+  testing::FileLimit limit(4096);  // keeps the hog small
+  RawAgent waiting;                // its descriptor is taken before the hog takes the rest
+  {
+    testing::DescriptorHog hog;
+    waiting.connect(server_->port());  // completes in the kernel; the server cannot accept it
+    ASSERT_TRUE(testing::waitFor([&] { return counter(metrics_.acceptErrors("emfile")) >= 1; }));
+    const double before = counter(metrics_.acceptErrors("emfile"));
+    std::this_thread::sleep_for(milliseconds(500));  // the window the failures are counted in
+    EXPECT_LE(counter(metrics_.acceptErrors("emfile")) - before, 8)
+        << "a few paused retries in half a second, not a spinning loop";
+  }
+  EXPECT_EQ(ackAfterHello(waiting, "waited"), 0u) << "accepted once descriptors were free";
 }
 
 TEST_F(IngestServerTest, StreamClientReplaysUnackedBatchesAfterAggregatorRestart) {

@@ -1,7 +1,9 @@
 #include "fleetscale/aggregator/policy/policy_config.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -293,10 +295,99 @@ TEST(PolicyConfigTest, TheDocumentedExamplesLoad) {
   EXPECT_TRUE(example.ok()) << example.error().message;
 }
 
-TEST(PolicyConfigTest, EmptyFileIsAnEmptyPolicy) {
-  auto config = parsePolicyConfig("", "empty.yaml");
-  ASSERT_TRUE(config.ok());
-  EXPECT_TRUE(config->workloads.empty());
+// Issue 19: an empty policy file on reload wiped every workload and cluster. An empty (or
+// comments-only) document is refused; "workloads: []" says "scale nothing" on purpose.
+TEST(PolicyConfigTest, AnEmptyFileIsRefusedAnEmptyListIsNot) {
+  for (const char* yaml : {"", "\n\n", "# only a comment\n", "---\n"}) {
+    auto config = parsePolicyConfig(yaml, "empty.yaml");
+    ASSERT_FALSE(config.ok()) << "'" << yaml << "'";
+    EXPECT_EQ(config.error().message,
+              "empty.yaml: the policy is empty; to scale nothing, write 'workloads: []'");
+  }
+  auto none = parsePolicyConfig("workloads: []\n", "none.yaml");
+  ASSERT_TRUE(none.ok()) << none.error().message;
+  EXPECT_TRUE(none->workloads.empty());
+  EXPECT_TRUE(none->clusters.empty());
+}
+
+// Issue 19: a policy with a non-UTF-8 cluster name was accepted, and /api/v1/status (and, through
+// the stored event, /api/v1/events) answered 500 until the event expired. Text in a policy is
+// UTF-8 without control characters, names are at most 253 bytes, the file at most 1 MiB.
+TEST(PolicyConfigTest, HostileTextIsRefusedWithTheLine) {
+  struct Case {
+    std::string yaml;
+    std::string expected;
+  };
+  const std::vector<Case> cases = {
+      {"clusters:\n  - name: aws\n    server: https://a\n  - name: bad\xff\n    server: "
+       "https://b\n",
+       "policy.yaml:4: not valid UTF-8"},
+      {"clusters:\n  - name: \"bad\\udc00\"\n    server: https://b\n",
+       "policy.yaml:2: "},  // a lone surrogate: yaml-cpp or the UTF-8 check refuses it
+      {"clusters:\n  - name: \"two\\nlines\"\n    server: https://b\n",
+       "policy.yaml:2: clusters[0].name: must not hold control characters"},
+      {"clusters:\n  - name: \"csi\\x9b31m\"\n    server: https://b\n",
+       "policy.yaml:2: clusters[0].name: must not hold control characters"},
+      {"clusters:\n  - name: " + std::string(254, 'n') + "\n    server: https://b\n",
+       "policy.yaml:2: clusters[0].name: is 254 bytes, longer than 253"},
+      {"clusters:\n  - name: c\n    server: https://" + std::string(5000, 'h') + "\n",
+       "policy.yaml:3: clusters[0].server: is 5008 bytes, longer than 4096"},
+  };
+  for (const auto& c : cases) {
+    auto config = parsePolicyConfig(c.yaml, "policy.yaml");
+    ASSERT_FALSE(config.ok()) << c.yaml;
+    EXPECT_NE(config.error().message.find(c.expected), std::string::npos)
+        << "got: " << config.error().message << "\nwanted: " << c.expected;
+  }
+  const std::string big = "clusters: []\n" + std::string(kMaxPolicyBytes, '#');
+  auto tooBig = parsePolicyConfig(big, "big.yaml");
+  ASSERT_FALSE(tooBig.ok());
+  EXPECT_NE(tooBig.error().message.find("more than the limit of 1048576"), std::string::npos)
+      << tooBig.error().message;
+  auto multiByte = parsePolicyConfig(
+      "clusters:\n  - name: z\xc3\xbcrich\n    region: \xe6\x9d\xb1\xe4\xba\xac\n    "
+      "server: https://z\n",
+      "policy.yaml");
+  ASSERT_TRUE(multiByte.ok()) << multiByte.error().message;
+  EXPECT_EQ(multiByte->clusters[0].name, "z\xc3\xbcrich");
+}
+
+// Issue 19: absurd policy durations were accepted. The HPA-like windows are at most an hour.
+TEST(PolicyConfigTest, DurationsAreRangeChecked) {
+  for (const auto& [yaml, expected] : std::vector<std::pair<std::string, std::string>>{
+           {"defaults:\n  downscaleStabilization: 3000000h\nworkloads: []\n",
+            "policy.yaml:2: defaults.downscaleStabilization: '3000000h' is longer than the maximum "
+            "duration"},
+           {"defaults:\n  cpuInitializationPeriod: 2h\nworkloads: []\n",
+            "policy.yaml:2: defaults.cpuInitializationPeriod: '2h' is out of range: must be from "
+            "0s to 1h"},
+           {"defaults:\n  initialReadinessDelay: 100000h\nworkloads: []\n",
+            "policy.yaml:2: defaults.initialReadinessDelay: '100000h' is longer than"},
+       }) {
+    auto config = parsePolicyConfig(yaml, "policy.yaml");
+    ASSERT_FALSE(config.ok()) << yaml;
+    EXPECT_NE(config.error().message.find(expected), std::string::npos)
+        << "got: " << config.error().message << "\nwanted: " << expected;
+  }
+  auto hour = parsePolicyConfig("defaults:\n  downscaleStabilization: 1h\nworkloads: []\n", "p");
+  ASSERT_TRUE(hour.ok()) << hour.error().message;
+}
+
+TEST(PolicyConfigTest, AFileOverTheLimitIsNotRead) {
+  char path[] = "/tmp/fleetscale-policy-test-XXXXXX";
+  const int fd = ::mkstemp(path);
+  ASSERT_GE(fd, 0);
+  const std::string chunk(1 << 20, '#');
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(::write(fd, chunk.data(), chunk.size()), static_cast<ssize_t>(chunk.size()));
+  }
+  ::close(fd);
+  auto config = loadPolicyConfig(path);
+  ::unlink(path);
+  ASSERT_FALSE(config.ok());
+  EXPECT_NE(config.error().message.find("larger than the limit of 1048576 bytes"),
+            std::string::npos)
+      << config.error().message;
 }
 
 TEST(PolicyConfigTest, MissingFileIsAnError) {

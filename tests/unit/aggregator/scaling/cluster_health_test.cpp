@@ -111,6 +111,20 @@ TEST(ClusterHealthTest, TransitionsCarryAReason) {
       << "no change, no transition";
 }
 
+// Issue 19: the log said "API reachable" for webhook clusters, which have no API (and /status
+// said apiReachable: false). Their reasons say there is no API to probe.
+TEST(ClusterHealthTest, AWebhookClusterHasNoApiInItsReasons) {
+  ClusterHealth health(HealthThresholds{});
+  const SteadyTime t0{std::chrono::hours(1)};
+  HealthSignals signals;
+  signals.agentCoverage = 0.0;
+  signals.apiReachable = false;  // mirrors the silent agents
+  signals.hasApi = false;
+  auto transition = health.update(signals, t0);
+  ASSERT_TRUE(transition);
+  EXPECT_EQ(transition->reason, "agents silent (coverage 0%), no API to probe (webhook)");
+}
+
 TEST(ClusterHealthTest, HeldFailureTurnsSuspectAndRestartsTheFailureClock) {
   ClusterHealth health(HealthThresholds{});
   const SteadyTime start{std::chrono::hours(1)};

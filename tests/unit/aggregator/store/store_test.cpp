@@ -188,6 +188,79 @@ TEST(SqliteStoreTest, EventsFilterLimitAndSince) {
   EXPECT_EQ(store->events(EventQuery{"", "", "", 0, 1})->size(), 1u);
 }
 
+// Issue 19: an event that held bytes that are not UTF-8 made /api/v1/events answer 500 for the
+// whole retention (720 h). Rows an older version stored are repaired when read, new ones when
+// recorded, and each repair is counted.
+TEST(SqliteStoreTest, TextThatIsNotUtf8IsRepairedWhenReadAndWhenWritten) {
+  testing::TempDir dir;
+  ManualClock clock;
+  prometheus::Registry registry;
+  StoreMetrics metrics(registry);
+  auto store = openStore(dir.path(), clock, &metrics);
+  {
+    // As an older aggregator wrote them: raw bytes straight into the table.
+    auto old = SqliteDatabase::open(store->path());
+    ASSERT_TRUE(old.ok());
+    auto insert = (*old)->prepare(
+        "INSERT INTO events(ts_ms, kind, cluster, agent_id, workload, message, details) "
+        "VALUES(1000, 'config_reload', ?, '', '', ?, '{}')");
+    ASSERT_TRUE(insert.ok());
+    ASSERT_TRUE(insert->bind(1, std::string("bad\xff")).bind(2, std::string("policy \xfe")).run());
+    auto decision = (*old)->prepare(
+        "INSERT INTO decisions(ts_ms, namespace, kind, name, current_replicas, desired_replicas, "
+        "reason, details) VALUES(1000, ?, 'Deployment', 'web', 1, 2, 'up', '{}')");
+    ASSERT_TRUE(decision.ok());
+    ASSERT_TRUE(decision->bind(1, std::string("sh\xc3")).run());
+  }
+  auto events = store->events(EventQuery{});
+  ASSERT_TRUE(events.ok()) << events.error().message;
+  ASSERT_EQ(events->size(), 1u);
+  EXPECT_EQ((*events)[0].cluster, "bad\xef\xbf\xbd");
+  EXPECT_EQ((*events)[0].message, "policy \xef\xbf\xbd");
+  EXPECT_EQ(metrics.repaired("events").Value(), 1);
+  auto decisions = store->decisions(DecisionQuery{});
+  ASSERT_TRUE(decisions.ok());
+  ASSERT_EQ(decisions->size(), 1u);
+  EXPECT_EQ((*decisions)[0].workload.namespaceName, "sh\xef\xbf\xbd");
+  EXPECT_EQ(metrics.repaired("decisions").Value(), 1);
+
+  EventRecord fresh = event(2000, "action", "c\x80");
+  store->recordEvent(fresh);
+  store->flush();
+  EXPECT_EQ(metrics.repaired("events").Value(), 2) << "repaired when recorded";
+  auto both = store->events(EventQuery{});
+  ASSERT_TRUE(both.ok());
+  EXPECT_EQ((*both)[0].cluster, "c\xef\xbf\xbd");
+  EXPECT_EQ(metrics.repaired("events").Value(), 3)
+      << "the old row, once more; the new one is clean";
+}
+
+// Issue 19: on a full disk /readyz stayed 200 while an error was logged every 100 ms. The store
+// says why its commits fail until one succeeds.
+TEST(SqliteStoreTest, AStoreThatCannotCommitSaysWhyUntilItCanAgain) {
+  testing::TempDir dir;
+  ManualClock clock;
+  prometheus::Registry registry;
+  StoreMetrics metrics(registry);
+  auto store = openStore(dir.path(), clock, &metrics);
+  EXPECT_FALSE(store->writeError().has_value());
+  auto other = SqliteDatabase::open(store->path());
+  ASSERT_TRUE(other.ok());
+  ASSERT_TRUE(
+      (*other)->exec("CREATE TRIGGER full BEFORE INSERT ON events BEGIN "
+                     "SELECT RAISE(ABORT, 'database or disk is full (simulated)'); END;"));
+  store->recordEvent(event(1000, "action", "aws"));
+  store->flush();
+  ASSERT_TRUE(store->writeError().has_value());
+  EXPECT_NE(store->writeError()->find("disk is full (simulated)"), std::string::npos)
+      << *store->writeError();
+  EXPECT_GE(metrics.errors().Value(), 1);
+  ASSERT_TRUE((*other)->exec("DROP TRIGGER full;"));
+  store->recordEvent(event(2000, "action", "aws"));
+  store->flush();
+  EXPECT_FALSE(store->writeError().has_value()) << "a successful commit clears it";
+}
+
 TEST(SqliteStoreTest, DecisionsAndRollupsRoundTrip) {
   testing::TempDir dir;
   ManualClock clock;

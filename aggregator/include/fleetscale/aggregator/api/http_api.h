@@ -8,7 +8,9 @@
 #include <functional>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "fleetscale/aggregator/api/metrics.h"
 #include "fleetscale/aggregator/state/fleet_state.h"
@@ -37,6 +39,10 @@ class AdminToken {
   mutable std::mutex mutex_;
   std::string token_;
 };
+
+// The token of an "Authorization: Bearer <token>" header; the scheme matches in any case
+// ("bearer", "BEARER"). std::nullopt for another scheme or no token.
+std::optional<std::string> bearerToken(std::string_view authorization);
 
 // Wraps a handler so it runs only for requests carrying "Authorization: Bearer <admin token>"
 // (compared in constant time): 401 without credentials, 403 with wrong ones or when no admin

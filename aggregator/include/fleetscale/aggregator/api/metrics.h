@@ -7,6 +7,8 @@
 #pragma once
 
 #include <prometheus/collectable.h>
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
 #include <prometheus/registry.h>
 
 #include <memory>
@@ -27,6 +29,10 @@ class AggregatorMetrics {
 
   IngestMetrics& ingest() { return ingest_; }
   StoreMetrics& store() { return store_; }
+  // HTTP requests answered 4xx before reaching a route (HttpServerOptions::onRejected), by reason.
+  prometheus::Counter& httpRejected(const std::string& reason);
+  // Failed accepts on the HTTP port, by AcceptBackoff::reason.
+  prometheus::Counter& httpAcceptErrors(const std::string& reason);
 
   // Serves `collectable`'s series after those added before it, for as long as it lives (held
   // weakly, like prometheus::Exposer::RegisterCollectable).
@@ -39,6 +45,8 @@ class AggregatorMetrics {
   std::shared_ptr<prometheus::Registry> registry_;
   IngestMetrics ingest_;
   StoreMetrics store_;
+  prometheus::Family<prometheus::Counter>& httpRejected_;
+  prometheus::Family<prometheus::Counter>& httpAcceptErrors_;
   mutable std::mutex mutex_;
   std::vector<std::weak_ptr<prometheus::Collectable>> collectables_;
 };

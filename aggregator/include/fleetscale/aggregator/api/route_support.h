@@ -31,8 +31,15 @@ struct ListQuery {
 ListQuery parseListQuery(const HttpRequest& request, WallTime now,
                          std::size_t defaultLimit = kDefaultLimit);
 
-inline HttpResponse jsonResponse(const nlohmann::json& body) {
-  return HttpResponse::json(200, body.dump());
+// JSON text of an answer. Never throws: a string that is not UTF-8 (from a remote server's error,
+// or a row an older version stored) has its bad bytes replaced by U+FFFD instead of turning the
+// whole answer into a 500.
+inline std::string dumpJson(const nlohmann::json& body) {
+  return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+inline HttpResponse jsonResponse(const nlohmann::json& body, int status = 200) {
+  return HttpResponse::json(status, dumpJson(body));
 }
 
 }  // namespace fleetscale::aggregator

@@ -65,15 +65,18 @@ struct AggregatorSettings {
   HostPort listen;
   HostPort httpListen;
   ParsedDurations durations{};
-  std::string token;       // agents must present it; "" = any agent may connect
-  std::string adminToken;  // "" = mutating endpoints are disabled
+  // The token files' contents. Empty only when the flag was not given: a named file that is
+  // empty or unreadable is an error, never "no token".
+  std::string token;       // agents must present it; "" (no --token-file) = any agent may connect
+  std::string adminToken;  // "" (no --admin-token-file) = mutating endpoints are disabled
   std::shared_ptr<boost::asio::ssl::context> tls;  // null = agents connect without TLS
   unsigned threads = 1;                            // I/O threads, at least 1
   std::string identity;                            // --aggregator-id or the host name
   std::string userAgent;                           // for requests to cluster APIs and the lease
 };
 
-// An Error's message names the first flag that is wrong (the aggregator exits with 2).
+// An Error's message names the first flag that is wrong (the aggregator exits with 2): a token
+// file that is unreadable, empty or not a token, a duration outside its flag's range.
 Result<AggregatorSettings> resolveOptions(const AggregatorOptions& options);
 
 }  // namespace fleetscale::aggregator

@@ -47,7 +47,8 @@ struct ClusterStatus {
   std::string region;
   scaling::HealthState health = scaling::HealthState::kHealthy;
   WallTime healthSince{};
-  bool apiReachable = false;
+  bool apiReachable = false;  // the latest /readyz probe answered; false without an API
+  bool hasApi = true;         // false for a webhook cluster: no API to probe
   bool draining = false;
   std::string error;  // why the cluster could not be connected, if it could not
 };

@@ -20,6 +20,8 @@ class IngestMetrics {
   prometheus::Counter& batchFrames() { return *batchFrames_; }
   prometheus::Counter& decodeErrors(const std::string& reason);
   prometheus::Counter& disconnects(const std::string& reason);
+  // Failed accepts on the agent port, by AcceptBackoff::reason (emfile, enfile, ...).
+  prometheus::Counter& acceptErrors(const std::string& reason);
   prometheus::Counter& bytesReceived() { return *bytesReceived_; }
   prometheus::Counter& samplesReceived() { return *samplesReceived_; }
   prometheus::Counter& batchesAccepted() { return *batchesAccepted_; }
@@ -38,6 +40,7 @@ class IngestMetrics {
   prometheus::Family<prometheus::Counter>& frames_;
   prometheus::Family<prometheus::Counter>& decodeErrors_;
   prometheus::Family<prometheus::Counter>& disconnects_;
+  prometheus::Family<prometheus::Counter>& acceptErrors_;
   prometheus::Counter* batchFrames_;
   prometheus::Counter* bytesReceived_;
   prometheus::Counter* samplesReceived_;

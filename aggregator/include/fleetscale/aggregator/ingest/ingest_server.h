@@ -23,6 +23,7 @@
 #include "fleetscale/shared/clock.h"
 #include "fleetscale/shared/framing.h"
 #include "fleetscale/shared/net_address.h"
+#include "fleetscale/shared/result.h"
 
 namespace fleetscale::aggregator {
 
@@ -34,7 +35,7 @@ struct IngestOptions {
   double maxFramesPerSecond = 100;
   double frameBurst = 0;  // frames allowed at once; 0 = 10 s worth
   std::size_t maxConnections = 20000;
-  std::string token;  // required in every hello when not empty
+  std::string token;  // required in every hello when not empty ("" = no authentication)
   std::string aggregatorId = "fleetscale-aggregator";
   // When set, agents connect with TLS; the context holds the certificate, key and, for mutual
   // TLS, the client CA and verify mode.
@@ -61,7 +62,9 @@ class IngestServer {
   // Stops accepting and closes every connection, telling agents the aggregator is shutting down.
   void stop();
   // Replaces the token agents must present (a reloaded --token-file); open connections stay.
-  void setToken(std::string token);
+  // Fails closed: an empty token is refused and the current one kept, so authentication can
+  // never be switched off at run time.
+  [[nodiscard]] Status setToken(std::string token);
   // The store committed these agents' progress: ack it on their connections.
   void progressDurable(const std::vector<AgentProgress>& progress);
   std::size_t openConnections() const;

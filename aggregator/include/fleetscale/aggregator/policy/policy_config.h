@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -67,10 +68,19 @@ struct PolicyConfig {
   const ClusterConfig* findCluster(std::string_view name) const;
 };
 
+// Limits on the policy file: its size, and the length of each name (cluster, cloud, region,
+// namespace, workload) and of any other string (paths, URLs).
+inline constexpr std::size_t kMaxPolicyBytes = 1024 * 1024;
+inline constexpr std::size_t kMaxPolicyNameBytes = 253;
+inline constexpr std::size_t kMaxPolicyStringBytes = 4096;
+
 // Parses and validates. `source` names the file in error messages ("policy.yaml:12: ...").
+// Refused: more than kMaxPolicyBytes, bytes that are not UTF-8, an empty document (write
+// `workloads: []` for none), strings with control characters or over their length limit, and
+// every schema error.
 Result<PolicyConfig> parsePolicyConfig(std::string_view yaml, std::string_view source);
 
-// Reads and parses a file.
+// Reads and parses a file (a file over kMaxPolicyBytes is refused without reading all of it).
 Result<PolicyConfig> loadPolicyConfig(const std::string& path);
 
 }  // namespace fleetscale::aggregator

@@ -31,6 +31,9 @@ struct HealthSignals {
   // successful probe), so that `failedAfter` counts from when the cluster went silent rather
   // than from when the silence was noticed. 0 = count from now.
   std::chrono::milliseconds silentFor{0};
+  // False for a cluster without an API to probe (a webhook VM fleet): its agents are its only
+  // signal, and `apiReachable` mirrors them.
+  bool hasApi = true;
 };
 
 struct HealthTransition {

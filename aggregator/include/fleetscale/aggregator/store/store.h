@@ -7,8 +7,10 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -97,6 +99,9 @@ class Store {
 
   // Blocks until everything recorded before the call is committed (or failed).
   virtual void flush() = 0;
+  // Why the latest commit failed (a full disk, a read-only file system), while commits keep
+  // failing; std::nullopt once one succeeds. /readyz reports it.
+  virtual std::optional<std::string> writeError() const { return std::nullopt; }
 };
 
 struct SqliteStoreOptions {
@@ -107,7 +112,8 @@ struct SqliteStoreOptions {
   std::size_t maxQueuedRows = 1'000'000;  // beyond it, new events and rollups are dropped
 };
 
-// SQLite (WAL) at <stateDir>/aggregator.db.
+// SQLite (WAL) at <stateDir>/aggregator.db. Text is valid UTF-8 in and out: rows recorded or
+// read with bytes that are not (an older version stored them) are repaired with U+FFFD.
 class SqliteStore final : public Store {
  public:
   // Creates the directory and schema. `metrics` may be null.
@@ -130,6 +136,7 @@ class SqliteStore final : public Store {
   Result<std::vector<DecisionRecord>> decisions(const DecisionQuery& query) override;
   Result<std::vector<RollupRow>> rollups(const RollupQuery& query) override;
   void flush() override;
+  std::optional<std::string> writeError() const override;
 
   // Deletes rows older than the retention settings; the writer also does this every minute.
   Status prune();
@@ -154,6 +161,9 @@ class SqliteStore final : public Store {
   void enqueued(std::unique_lock<std::mutex>& lock);
   bool roomFor(std::size_t rows, const char* what);
 
+  // Text columns as valid UTF-8; counts a row that needed repair under `table`.
+  void repair(const char* table, std::initializer_list<std::string*> columns);
+
   SqliteStoreOptions options_;
   StoreMetrics* metrics_;
   const Clock& clock_;
@@ -162,7 +172,7 @@ class SqliteStore final : public Store {
   std::unique_ptr<SqliteDatabase> reader_;
   std::function<void(const std::vector<AgentProgress>&)> listener_;
 
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::condition_variable committed_;
   Pending pending_;
@@ -171,6 +181,7 @@ class SqliteStore final : public Store {
   bool flushRequested_ = false;
   bool busy_ = false;  // a batch is being written or its listener called
   bool stopping_ = false;
+  std::optional<std::string> writeError_;  // under mutex_
   std::thread thread_;
 };
 

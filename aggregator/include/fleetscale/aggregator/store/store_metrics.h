@@ -21,10 +21,14 @@ class StoreMetrics {
   prometheus::Counter& rowsWritten(const std::string& table);
   prometheus::Counter& errors() { return *errors_; }
   prometheus::Counter& dropped(const std::string& table);
+  // Rows whose text was not UTF-8 (written by an older version, or from a remote server), repaired
+  // with U+FFFD when written or read.
+  prometheus::Counter& repaired(const std::string& table);
 
  private:
   prometheus::Family<prometheus::Counter>& rows_;
   prometheus::Family<prometheus::Counter>& dropped_;
+  prometheus::Family<prometheus::Counter>& repaired_;
   prometheus::Histogram* writeSeconds_;
   prometheus::Gauge* queueDepth_;
   prometheus::Counter* errors_;

@@ -1,6 +1,7 @@
 // Lets a repeated log message through at most once per interval and counts what it held back, so
-// a condition that persists every tick (a kubelet that is down, a malformed cgroup file) shows up
-// in the log without flooding it. The counters in /metrics carry the exact numbers.
+// a condition that persists every tick (a kubelet that is down, a malformed cgroup file, a disk
+// that is full, a process out of file descriptors) shows up in the log without flooding it. The
+// counters in /metrics carry the exact numbers. Used by both daemons.
 #pragma once
 
 #include <chrono>
@@ -9,7 +10,7 @@
 
 #include "fleetscale/shared/clock.h"
 
-namespace fleetscale::agent {
+namespace fleetscale {
 
 // Not thread-safe: one per call site and thread.
 class LogThrottle {
@@ -38,4 +39,4 @@ class LogThrottle {
   std::uint64_t held_ = 0;
 };
 
-}  // namespace fleetscale::agent
+}  // namespace fleetscale
