@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -110,7 +111,10 @@ class AggregatorApp {
   StepResult listen();
   void stopListeners();
   StepResult startStateLoop();
-  void stopStateLoop() { stateLoop_->stop(); }
+  void stopStateLoop() {
+    foldListener_ = nullptr;
+    stateLoop_->stop();
+  }
   StepResult startElection();
   void stopElection();
   StepResult startProber();
@@ -152,6 +156,8 @@ class AggregatorApp {
   AdminToken admin_;
   std::optional<IngestServer> ingest_;
   std::optional<StateLoop> stateLoop_;
+  // The running state loop, for the ingest threads (which start before it and stop after it).
+  std::atomic<StateLoop*> foldListener_{nullptr};
   std::optional<Election> election_;
   std::optional<LeaderElector> elector_;
   std::optional<ClusterRegistry> clusters_;
@@ -289,6 +295,10 @@ StepResult AggregatorApp::createIngest() {
   ingestOptions.token = settings_.token;
   ingestOptions.tls = settings_.tls;
   ingestOptions.aggregatorId = settings_.identity;
+  // Batches are folded from the listeners' start; the state loop hears of them once it runs.
+  ingestOptions.onFolded = [this] {
+    if (StateLoop* loop = foldListener_.load()) loop->dataArrived();
+  };
   ingest_.emplace(io_, ingestOptions, fleet_, metrics_.ingest(), clock_, store_.get());
   // Agents get their acks once what they sent is committed.
   store_->setCommitListener(
@@ -360,10 +370,13 @@ void AggregatorApp::stopListeners() {
 }
 
 StepResult AggregatorApp::startStateLoop() {
-  stateLoop_.emplace(fleet_, store_.get(), *history_, snapshots_, clock_,
-                     StateLoopOptions{duration_cast<milliseconds>(settings_.durations.tick),
-                                      settings_.durations.forgetAfter});
+  StateLoopOptions options{duration_cast<milliseconds>(settings_.durations.tick),
+                           settings_.durations.forgetAfter};
+  options.debounce = duration_cast<milliseconds>(settings_.durations.decisionDebounce);
+  options.minInterval = duration_cast<milliseconds>(settings_.durations.minDecisionInterval);
+  stateLoop_.emplace(fleet_, store_.get(), *history_, snapshots_, clock_, options);
   stateLoop_->start();
+  foldListener_ = &*stateLoop_;
   return StepResult::ok();
 }
 

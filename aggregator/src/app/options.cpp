@@ -55,6 +55,13 @@ void addStateOptions(CLI::App& app, AggregatorOptions& o) {
                  "recent workload history held in memory (restored from the store at start)")
       ->capture_default_str();
   app.add_option("--tick", o.tick, "how often the fleet is rolled up")->capture_default_str();
+  app.add_option("--decision-debounce", o.decisionDebounce,
+                 "decide this long after new agent data is folded, not only on the tick (0: "
+                 "only on the tick)")
+      ->capture_default_str();
+  app.add_option("--min-decision-interval", o.minDecisionInterval,
+                 "at most one decision pass per this interval on new data")
+      ->capture_default_str();
   app.add_option("--forget-after", o.forgetAfter,
                  "forget disconnected nodes silent this long (their dedup state is kept)")
       ->capture_default_str();
@@ -146,6 +153,9 @@ Result<ParsedDurations> parseDurations(const AggregatorOptions& o) {
         Flag{"--event-retention", &o.eventRetention, &out.eventRetention, kZero, kYear},
         Flag{"--history-window", &o.historyWindow, &out.historyWindow, kZero, hours(24)},
         Flag{"--tick", &o.tick, &out.tick, milliseconds(10), minutes(1)},
+        Flag{"--decision-debounce", &o.decisionDebounce, &out.decisionDebounce, kZero, seconds(10)},
+        Flag{"--min-decision-interval", &o.minDecisionInterval, &out.minDecisionInterval,
+             milliseconds(10), minutes(1)},
         Flag{"--forget-after", &o.forgetAfter, &out.forgetAfter, kZero, kYear},
         Flag{"--probe-interval", &o.probeInterval, &out.probeInterval, milliseconds(100), hours(1)},
         Flag{"--scale-refresh", &o.scaleRefresh, &out.scaleRefresh, kZero, hours(1)},

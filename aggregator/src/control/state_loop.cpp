@@ -54,11 +54,62 @@ void StateLoop::start() {
       lock.lock();
       // Fixed rate: a slow tick does not push the next ones back.
       next += options_.interval;
-      const auto now = std::chrono::steady_clock::now();
-      if (next < now) next = now;
-      wake_.wait_until(lock, next, [this] { return stopping_; });
+      if (const auto now = std::chrono::steady_clock::now(); next < now) next = now;
+      // New data in between gets its own snapshot; the loop returns here until the tick is due.
+      while (waitForWork(lock, next)) {
+        lock.unlock();
+        publishSnapshot(clock_.wallNow());
+        lock.lock();
+      }
     }
   });
+}
+
+bool StateLoop::waitForWork(std::unique_lock<std::mutex>& lock,
+                            std::chrono::steady_clock::time_point nextTick) {
+  using std::chrono::steady_clock;
+  for (;;) {
+    if (stopping_) return false;
+    const bool pending = pendingSince_.has_value() && options_.debounce.count() > 0;
+    std::optional<steady_clock::time_point> early;
+    if (pending) {
+      early = std::max(*pendingSince_ + options_.debounce, lastSnapshot_ + options_.minInterval);
+      if (*early >= nextTick) early.reset();  // the tick comes first anyway
+    }
+    const auto until = early.value_or(nextTick);
+    if (steady_clock::now() >= until) return early.has_value();
+    // Woken by stop(), the time, or (with nothing pending yet) the first new batch.
+    wake_.wait_until(lock, until, [&] {
+      return stopping_ || (!pending && pendingSince_ && options_.debounce.count() > 0);
+    });
+  }
+}
+
+void StateLoop::dataArrived() {
+  {
+    std::lock_guard lock(mutex_);
+    if (pendingSince_) return;
+    pendingSince_ = std::chrono::steady_clock::now();
+  }
+  wake_.notify_all();
+}
+
+std::uint64_t StateLoop::snapshotsPublished() const {
+  std::lock_guard lock(mutex_);
+  return published_;
+}
+
+std::shared_ptr<const FleetSnapshot> StateLoop::publishSnapshot(WallTime now) {
+  {
+    // Batches folded from here on wait for the next snapshot.
+    std::lock_guard lock(mutex_);
+    pendingSince_.reset();
+    lastSnapshot_ = std::chrono::steady_clock::now();
+    ++published_;
+  }
+  auto snapshot = std::make_shared<const FleetSnapshot>(fleet_.snapshot(now));
+  snapshots_.set(snapshot);
+  return snapshot;
 }
 
 void StateLoop::stop() {
@@ -78,8 +129,7 @@ void StateLoop::stop() {
 
 void StateLoop::tick() {
   const WallTime now = clock_.wallNow();
-  auto snapshot = std::make_shared<const FleetSnapshot>(fleet_.snapshot(now));
-  snapshots_.set(snapshot);
+  const auto snapshot = publishSnapshot(now);
   auto rows = downsampler_.add(*snapshot);
   if (!rows.empty()) {
     history_.add(rows);

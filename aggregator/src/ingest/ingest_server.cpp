@@ -518,6 +518,7 @@ class Connection final : public ConnectionBase,
           server_->metrics.batchAge().Observe(static_cast<double>(ageMs) / 1000.0);
         }
         recordProgress(result.progress);
+        if (server_->options.onFolded) server_->options.onFolded();
         break;
     }
     received_ = std::max(received_, batch_.sequence);

@@ -168,6 +168,7 @@ Result<VirtualTiming> virtualTiming(const Scenario& scenario) {
   };
   double failedAfter = -1;
   double healthyAfter = -1;
+  double debounce = 0.05;  // the aggregator's --decision-debounce default
   const std::vector<Setting> settings = {
       {"--interval", pick(scenario.agents.interval, flagValue(agentArgs, "--interval")),
        &timing.agentIntervalSeconds},
@@ -187,6 +188,7 @@ Result<VirtualTiming> virtualTiming(const Scenario& scenario) {
       {"--healthy-after",
        pick(scenario.aggregator.healthyAfter, flagValue(aggregatorArgs, "--healthy-after")),
        &healthyAfter},
+      {"--decision-debounce", flagValue(aggregatorArgs, "--decision-debounce"), &debounce},
   };
   for (const auto& setting : settings) {
     if (setting.text.empty()) continue;
@@ -196,7 +198,7 @@ Result<VirtualTiming> virtualTiming(const Scenario& scenario) {
   }
   for (const auto& setting : settings) {
     if (setting.seconds != &failedAfter && setting.seconds != &healthyAfter &&
-        *setting.seconds <= 0) {
+        setting.seconds != &debounce && *setting.seconds <= 0) {
       return Error{std::string(setting.name) + ": must be positive in virtual time"};
     }
   }
@@ -207,8 +209,13 @@ Result<VirtualTiming> virtualTiming(const Scenario& scenario) {
   if (healthyAfter >= 0) {
     timing.health.healthyAfter = milliseconds(std::llround(healthyAfter * 1000));
   }
+  // Deciding on arrival, the aggregator decides a debounce after the agents' batches; on its tick
+  // alone, half an agent interval after them on average.
   timing.decisionPhaseSeconds =
-      std::fmod(timing.agentPhaseSeconds + timing.agentIntervalSeconds / 2, timing.decisionSeconds);
+      debounce > 0
+          ? std::fmod(timing.agentPhaseSeconds + debounce, timing.decisionSeconds)
+          : std::fmod(timing.agentPhaseSeconds + timing.agentIntervalSeconds / 2,
+                      timing.decisionSeconds);
   return timing;
 }
 

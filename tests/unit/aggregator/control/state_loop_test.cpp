@@ -2,8 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "fleetscale/testing/batch_builder.h"
 #include "fleetscale/testing/temp_dir.h"
+#include "fleetscale/testing/wait.h"
 
 namespace fleetscale::aggregator {
 namespace {
@@ -82,6 +85,47 @@ TEST(StateLoopTest, TicksPublishSnapshotsAndWriteHistoryAndEvents) {
   EXPECT_GE(rows->size(), 2u);
   EXPECT_DOUBLE_EQ((*rows)[0].cpuUsageCores, 0.5);
   EXPECT_EQ((*rows)[0].ticks, 10);
+}
+
+// Issue 14: a decision should not wait for the next fixed tick once the data that changes it has
+// been folded. With a tick far away, new data brings a snapshot within the debounce; with no
+// debounce, only the tick does; a stream of batches gets at most one per min interval.
+TEST(StateLoopTest, NewDataBringsTheNextSnapshotForwardAtMostOncePerMinInterval) {
+  using std::chrono::milliseconds;
+  SystemClock clock;
+  FleetState fleet;
+  WorkloadHistory history(std::chrono::minutes(10));
+  SnapshotHolder snapshots;
+  StateLoopOptions options{std::chrono::minutes(1), std::chrono::minutes(10)};
+  options.debounce = milliseconds(20);
+  options.minInterval = milliseconds(200);
+  StateLoop loop(fleet, nullptr, history, snapshots, clock, options);
+  loop.start();
+  ASSERT_TRUE(testing::waitFor([&] { return loop.snapshotsPublished() == 1; }))
+      << "the first tick at once";
+  loop.dataArrived();
+  ASSERT_TRUE(testing::waitFor([&] { return loop.snapshotsPublished() == 2; }, milliseconds(5000)))
+      << "a snapshot for the new data, not a minute later";
+
+  // Batches every 5 ms for 1 s: at most one snapshot per 200 ms (5, plus one for the edges).
+  const auto start = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() - start < milliseconds(1000)) {
+    loop.dataArrived();
+    std::this_thread::sleep_for(milliseconds(5));  // the traffic being simulated, not a wait
+  }
+  const auto burst = loop.snapshotsPublished() - 2;
+  EXPECT_GE(burst, 2u) << "new data kept being decided on";
+  EXPECT_LE(burst, 6u) << "the min interval bounds the rate";
+  loop.stop();
+
+  StateLoopOptions ticksOnly{std::chrono::minutes(1), std::chrono::minutes(10)};
+  StateLoop quiet(fleet, nullptr, history, snapshots, clock, ticksOnly);
+  quiet.start();
+  ASSERT_TRUE(testing::waitFor([&] { return quiet.snapshotsPublished() == 1; }));
+  quiet.dataArrived();
+  EXPECT_FALSE(testing::waitFor([&] { return quiet.snapshotsPublished() > 1; }, milliseconds(300)))
+      << "debounce 0: only the tick snapshots";
+  quiet.stop();
 }
 
 }  // namespace

@@ -35,6 +35,10 @@ struct AggregatorOptions {
   std::string eventRetention = "720h";
   std::string historyWindow = "15m";
   std::string tick = "1s";
+  // Decide when the data arrives: a snapshot (and the decisions on it) this long after the first
+  // batch folded since the last one, at most one per min-decision-interval; "0" = only --tick.
+  std::string decisionDebounce = "50ms";
+  std::string minDecisionInterval = "250ms";
   std::string forgetAfter = "10m";
   bool perContainerMetrics = false;
   std::string readyFile;  // written with the bound ports once serving
@@ -57,7 +61,8 @@ unsigned ioThreads(const AggregatorOptions& options);
 // Every duration flag, parsed.
 struct ParsedDurations {
   std::chrono::nanoseconds handshake, idle, commit, historyRetention, eventRetention, historyWindow,
-      tick, forgetAfter, probeInterval, scaleRefresh, failedAfter, healthyAfter, scaleRequest;
+      tick, decisionDebounce, minDecisionInterval, forgetAfter, probeInterval, scaleRefresh,
+      failedAfter, healthyAfter, scaleRequest;
 };
 
 // The options checked and read: addresses, durations, the token files' contents, TLS.

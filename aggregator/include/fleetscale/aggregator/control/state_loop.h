@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "fleetscale/aggregator/state/fleet_state.h"
@@ -26,9 +27,16 @@ std::vector<EventRecord> clusterHealthChanges(std::map<std::string, ReportingSta
 struct StateLoopOptions {
   std::chrono::milliseconds interval{1000};
   std::chrono::nanoseconds forgetAfter = std::chrono::minutes(10);
+  // Decide when the data arrives: dataArrived() brings the next snapshot forward to `debounce`
+  // after the first batch since the last snapshot (so the agents that sample at about the same
+  // moment land in one), but no sooner than `minInterval` after the last one. 0 = ticks only.
+  std::chrono::milliseconds debounce{0};
+  std::chrono::milliseconds minInterval{250};
 };
 
-// Runs on its own thread between start() and stop(). `store` may be null.
+// Runs on its own thread between start() and stop(). `store` may be null. Every `interval` a
+// full tick; in between, on new data, a snapshot for the scaling loop alone (the history, the
+// health events and forgetting stay on the fixed tick, so their rates do not depend on traffic).
 class StateLoop {
  public:
   StateLoop(FleetState& fleet, Store* store, WorkloadHistory& history, SnapshotHolder& snapshots,
@@ -42,6 +50,10 @@ class StateLoop {
   void stop();
   // One tick, on the caller's thread (tests).
   void tick();
+  // A batch was folded into the fleet state. Any thread; cheap (a lock and a notify).
+  void dataArrived();
+  // Snapshots published so far, by a tick or by new data (for tests and the metrics).
+  std::uint64_t snapshotsPublished() const;
 
  private:
   FleetState& fleet_;
@@ -52,9 +64,18 @@ class StateLoop {
   StateLoopOptions options_;
   RollupDownsampler downsampler_;
   std::map<std::string, ReportingState> health_;
-  std::mutex mutex_;
+  std::shared_ptr<const FleetSnapshot> publishSnapshot(WallTime now);
+  // The wait between snapshots: until the next tick or, with data pending, its debounced time.
+  bool waitForWork(std::unique_lock<std::mutex>& lock,
+                   std::chrono::steady_clock::time_point nextTick);
+
+  mutable std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;
+  // Set by dataArrived() until the next snapshot; when the first such batch came.
+  std::optional<std::chrono::steady_clock::time_point> pendingSince_;
+  std::chrono::steady_clock::time_point lastSnapshot_{};
+  std::uint64_t published_ = 0;
   std::thread thread_;
 };
 

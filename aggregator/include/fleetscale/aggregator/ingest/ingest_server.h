@@ -13,6 +13,7 @@
 #include <boost/asio/ssl/context.hpp>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -40,6 +41,9 @@ struct IngestOptions {
   // When set, agents connect with TLS; the context holds the certificate, key and, for mutual
   // TLS, the client CA and verify mode.
   std::shared_ptr<boost::asio::ssl::context> tls;
+  // Called on the connection's strand after each batch is folded into the fleet state (the
+  // state loop's dataArrived): must be cheap and thread-safe.
+  std::function<void()> onFolded;
 };
 
 // Thread-safety: the io_context may be run by many threads; each connection runs on its own

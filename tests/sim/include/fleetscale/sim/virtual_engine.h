@@ -38,8 +38,9 @@ struct VirtualTiming {
   // resolution after a step at a multiple of 15 s.
   double agentPhaseSeconds = 0.5;  // where in its interval every agent samples
   double decisionSeconds = 1;      // the aggregator's --tick: a snapshot, then every decision
-  // Where in its tick the aggregator decides: half an agent interval after the agents sampled
-  // (virtualTiming sets it so), the mean age of the data a real aggregator decides on.
+  // Where in its tick the aggregator decides (virtualTiming sets it): --decision-debounce after
+  // the agents' batches, as it decides when data arrives; with a debounce of 0 (on the tick
+  // alone), half an agent interval after them, the mean age of the data it then decides on.
   double decisionPhaseSeconds = 0;
   double baselineScrapePhaseSeconds = 7.5;       // the HPA-like baseline's first metrics scrape
   double probeSeconds = 1;                       // --probe-interval: each cluster's /readyz
