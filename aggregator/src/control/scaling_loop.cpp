@@ -500,17 +500,18 @@ void ScalingLoop::start() {
   }
   thread_ = std::thread([this] {
     WallTime last{};
+    std::uint64_t seen = 0;
     std::unique_lock lock(threadMutex_);
     while (!stopping_) {
       lock.unlock();
-      const auto snapshot = snapshots_.get();
-      if (snapshot && snapshot->takenAt != last) {
-        last = snapshot->takenAt;
-        tick(*snapshot);
+      // Woken by each new snapshot; the timeout bounds how long stop() waits for this thread.
+      const auto published = snapshots_.waitForNewer(seen, std::chrono::milliseconds(100));
+      seen = published.generation;
+      if (published.snapshot && published.snapshot->takenAt != last) {
+        last = published.snapshot->takenAt;
+        tick(*published.snapshot);
       }
       lock.lock();
-      // New snapshots come once a tick; looking ten times a tick keeps the reaction prompt.
-      wake_.wait_for(lock, std::chrono::milliseconds(100), [this] { return stopping_; });
     }
   });
 }
@@ -520,8 +521,7 @@ void ScalingLoop::stop() {
     std::lock_guard lock(threadMutex_);
     stopping_ = true;
   }
-  wake_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  if (thread_.joinable()) thread_.join();  // within one waitForNewer timeout
 }
 
 void ScalingLoop::drainActions() { actuation_.drain(); }

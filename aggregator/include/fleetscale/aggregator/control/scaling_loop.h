@@ -180,7 +180,6 @@ class ScalingLoop {
   ActuationQueue actuation_;
 
   std::mutex threadMutex_;
-  std::condition_variable wake_;
   bool stopping_ = false;
   std::thread thread_;
 };
