@@ -113,7 +113,7 @@ void BM_ScalingLoopTick(benchmark::State& state) {
   SnapshotHolder snapshots;
   ScalingLoop loop(policy, registry, snapshots, nullptr, clock, ScalingLoopOptions{});
   const FleetSnapshot snapshot = snapshotOf(workloads, clock.wallNow());
-  loop.tick(snapshot);                                    // registers the scales to watch
+  loop.tick(snapshot);                                  // registers the scales to watch
   registry.refresh(std::chrono::milliseconds::zero());  // and reads them once
   for (auto _ : state) loop.tick(snapshot);
   state.SetItemsProcessed(state.iterations() * workloads);

@@ -489,8 +489,7 @@ class Connection final : public ConnectionBase,
         return;
       case BatchOutcome::kOutOfRange:
         server_->metrics.decodeErrors("sequence").Increment();
-        componentLogger("aggregator.ingest")
-            ->warn("agent {} from {}: {}", identity_.agentId, peer(), result.error);
+        warnRefused(result.error);
         sendErrorAndClose(v1::Error::CODE_PROTOCOL, result.error, "invalid_sequence");
         return;
       case BatchOutcome::kStale:
@@ -522,6 +521,13 @@ class Connection final : public ConnectionBase,
         break;
     }
     received_ = std::max(received_, batch_.sequence);
+  }
+
+  // Out of the switch above: clang 14's ASan reports a temporary logger made in one of its cases
+  // as used after its scope at the switch's end, on every batch.
+  void warnRefused(const std::string& error) {
+    const auto log = componentLogger("aggregator.ingest");
+    log->warn("agent {} from {}: {}", identity_.agentId, peer(), error);
   }
 
   void recordProgress(const AgentProgress& progress) {
