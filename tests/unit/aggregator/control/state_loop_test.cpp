@@ -101,10 +101,10 @@ TEST(StateLoopTest, NewDataBringsTheNextSnapshotForwardAtMostOncePerMinInterval)
   options.minInterval = milliseconds(200);
   StateLoop loop(fleet, nullptr, history, snapshots, clock, options);
   loop.start();
-  ASSERT_TRUE(testing::waitFor([&] { return loop.snapshotsPublished() == 1; }))
+  ASSERT_TRUE(fleetscale::testing::waitFor([&] { return loop.snapshotsPublished() == 1; }))
       << "the first tick at once";
   loop.dataArrived();
-  ASSERT_TRUE(testing::waitFor([&] { return loop.snapshotsPublished() == 2; }, milliseconds(5000)))
+  ASSERT_TRUE(fleetscale::testing::waitFor([&] { return loop.snapshotsPublished() == 2; }, milliseconds(5000)))
       << "a snapshot for the new data, not a minute later";
 
   // Batches every 5 ms for 1 s: at most one snapshot per 200 ms (5, plus one for the edges).
@@ -121,9 +121,9 @@ TEST(StateLoopTest, NewDataBringsTheNextSnapshotForwardAtMostOncePerMinInterval)
   StateLoopOptions ticksOnly{std::chrono::minutes(1), std::chrono::minutes(10)};
   StateLoop quiet(fleet, nullptr, history, snapshots, clock, ticksOnly);
   quiet.start();
-  ASSERT_TRUE(testing::waitFor([&] { return quiet.snapshotsPublished() == 1; }));
+  ASSERT_TRUE(fleetscale::testing::waitFor([&] { return quiet.snapshotsPublished() == 1; }));
   quiet.dataArrived();
-  EXPECT_FALSE(testing::waitFor([&] { return quiet.snapshotsPublished() > 1; }, milliseconds(300)))
+  EXPECT_FALSE(fleetscale::testing::waitFor([&] { return quiet.snapshotsPublished() > 1; }, milliseconds(300)))
       << "debounce 0: only the tick snapshots";
   quiet.stop();
 }
