@@ -6,7 +6,6 @@
 
 #include <chrono>
 #include <cstdint>
-#include <optional>
 
 #include "fleetscale/shared/clock.h"
 
@@ -22,20 +21,24 @@ class LogThrottle {
   // back since the last one that was let through.
   bool allow(std::uint64_t* suppressed = nullptr) {
     const SteadyTime now = clock_.now();
-    if (last_ && now - *last_ < interval_) {
+    if (logged_ && now - last_ < interval_) {
       ++held_;
       return false;
     }
     if (suppressed != nullptr) *suppressed = held_;
     held_ = 0;
     last_ = now;
+    logged_ = true;
     return true;
   }
 
  private:
   const Clock& clock_;
   std::chrono::nanoseconds interval_;
-  std::optional<SteadyTime> last_;
+  // Not std::optional: g++ 12 at -O3 warns (-Wmaybe-uninitialized) that its value may be read
+  // uninitialized, which -Werror turns into a broken release build.
+  bool logged_ = false;
+  SteadyTime last_{};
   std::uint64_t held_ = 0;
 };
 
