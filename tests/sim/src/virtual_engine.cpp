@@ -228,6 +228,11 @@ Status checkVirtualFaults(const Scenario& scenario) {
                    " s acts on single API requests, which virtual time does not simulate; run the "
                    "scenario in real time"};
     }
+    if (fault.kind == FaultKind::kRolloutAgents) {
+      return Error{"fault rollout-agents at " + std::to_string(fault.atSeconds) +
+                   " s restarts agent processes one by one, which virtual time does not simulate "
+                   "yet; run the scenario in real time"};
+    }
   }
   return {};
 }
@@ -440,6 +445,7 @@ void VirtualEngine::Impl::applyFault(const FaultSpec& fault, bool ending, SimTim
       case FaultKind::kSlowApi:
       case FaultKind::kFailingApi:
       case FaultKind::kConflictStorm:
+      case FaultKind::kRolloutAgents:
         break;  // refused by checkVirtualFaults
     }
     model.setAlive(cluster.name, !cluster.killed, t);
