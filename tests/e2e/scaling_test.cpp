@@ -137,7 +137,7 @@ TEST(E2eScalingTest, ACappedStepReachesItsSizeInOneRoundOfPodStarts) {
   };
   replace("limits: {cpu: \"2\"", "limits: {cpu: 500m");
   replace("value: 2200m}", "value: 3900m}");
-  replace("max-replicas: 10", "max-replicas: 20");
+  replace("max-replicas: 10", "max-replicas: 20\n      demand: throttling-aware");
   constexpr int kExpected = 10;
   E2eFleet fleet(scenario, "capped-step");
   ASSERT_TRUE(fleet.waitUntilSteady("web/api", 2, seconds(15)));

@@ -164,6 +164,17 @@ TEST(RealCgroupTest, ThrottlingAwareDemandOfACappedTwoThreadBurnerIsAboutTwoCore
   auto result = testing::runCommand(testing::binaryPath("fleetscale-agent"),
                                     {"--once", "--interval", "2s", "--node", "root-test"});
   burner.stop(SIGKILL);
+  // The backgrounded loop outlives its shell: kill whatever is left in the cgroup, or it burns on
+  // (and the cgroup cannot be removed).
+  const std::string procs = cgroup.dirs().back() + "/cgroup.procs";
+  ASSERT_TRUE(testing::waitFor([&] {
+    auto pids = readFile(procs);
+    if (!pids.ok()) return true;
+    for (const auto& pid : splitFields(*pids, "\n")) {
+      if (!trim(pid).empty()) ::kill(std::stoi(std::string(trim(pid))), SIGKILL);
+    }
+    return trim(*pids).empty();
+  })) << "the burner's processes would not die";
   ASSERT_EQ(result.status, 0) << result.errors;
   auto json = nlohmann::json::parse(result.output);
   const nlohmann::json* found = nullptr;

@@ -27,8 +27,9 @@ WorkloadObservation buildObservation(const WorkloadSnapshot& workload, std::int3
       pod.memoryRequestMilli = std::llround(sample.memoryRequestBytes) * 1000;
     }
     if (!sample.stale && !sample.late) {
-      const double cpu =
-          cpuDemand == CpuDemand::kUsage ? sample.cpuUsageCores : sample.cpuDemandCores;
+      const double cpu = cpuDemand == CpuDemand::kUsage
+                             ? sample.cpuUsageCores
+                             : sample.cpuUsageCores + sample.cpuUnmetDemandCores;
       if (isPresent(cpu)) {
         observation.metrics[Resource::kCpu][pod.name] =
             PodMetric{std::llround(cpu * 1000.0), sampledAt, window};

@@ -24,12 +24,14 @@ bool isLate(WallTime lastSeen, double intervalSeconds, WallTime now) {
   return silentFor(kLateTicks, lastSeen, intervalSeconds, now);
 }
 
-double estimateCpuDemandCores(double usageCores, double throttledCores, double limitCores) {
-  if (!isPresent(usageCores) || !isPresent(throttledCores) || throttledCores <= 0) {
-    return usageCores;
-  }
+double unmetCpuDemandCores(double usageCores, double throttledCores, double limitCores) {
+  if (!isPresent(usageCores) || !isPresent(throttledCores) || throttledCores <= 0) return 0;
   const bool capped = !isPresent(limitCores) || usageCores >= kCappedShareOfLimit * limitCores;
-  return capped ? usageCores + throttledCores : usageCores;
+  return capped ? throttledCores : 0;
+}
+
+double estimateCpuDemandCores(double usageCores, double throttledCores, double limitCores) {
+  return usageCores + unmetCpuDemandCores(usageCores, throttledCores, limitCores);
 }
 
 void PodSample::add(const ContainerContribution& c) {
@@ -40,7 +42,7 @@ void PodSample::add(const ContainerContribution& c) {
   // A figure missing from any container makes the pod's sum missing (NaN propagates).
   cpuUsageCores += c.cpuUsageCores;
   if (isPresent(c.cpuThrottledCores)) cpuThrottledCores += c.cpuThrottledCores;
-  cpuDemandCores += estimateCpuDemandCores(c.cpuUsageCores, c.cpuThrottledCores, c.cpuLimitCores);
+  cpuUnmetDemandCores += unmetCpuDemandCores(c.cpuUsageCores, c.cpuThrottledCores, c.cpuLimitCores);
   cpuRequestCores += c.cpuRequestCores;
   memoryUsageBytes += c.memoryUsageBytes;
   memoryRequestBytes += c.memoryRequestBytes;

@@ -168,7 +168,7 @@ Result<VirtualTiming> virtualTiming(const Scenario& scenario) {
   };
   double failedAfter = -1;
   double healthyAfter = -1;
-  double debounce = 0.05;  // the aggregator's --decision-debounce default
+  double debounce = 0;  // the aggregator's --decision-debounce default (off)
   const std::vector<Setting> settings = {
       {"--interval", pick(scenario.agents.interval, flagValue(agentArgs, "--interval")),
        &timing.agentIntervalSeconds},

@@ -12,7 +12,6 @@ PodSample pod(std::string cluster, std::string name, double cpu, double memory) 
   p.ready = true;
   p.containers = 1;
   p.cpuUsageCores = cpu;
-  p.cpuDemandCores = cpu;
   p.cpuRequestCores = 0.5;
   p.memoryUsageBytes = memory;
   p.memoryRequestBytes = 200;
@@ -73,9 +72,8 @@ TEST(WorkloadObservationTest, TheCpuFigureIsUsageOrDemandAsThePolicySays) {
   WorkloadSnapshot workload;
   auto capped = pod("aws", "web-1", 0.5, 60);
   capped.cpuThrottledCores = 1.5;
-  capped.cpuDemandCores = 2.0;
+  capped.cpuUnmetDemandCores = 1.5;
   auto idle = pod("aws", "web-2", 0.1, 60);
-  idle.cpuDemandCores = 0.1;
   workload.pods = {capped, idle};
   const auto usage =
       buildObservation(workload, 2, kAt, std::chrono::seconds(1), scaling::CpuDemand::kUsage);

@@ -37,7 +37,8 @@ struct AggregatorOptions {
   std::string tick = "1s";
   // Decide when the data arrives: a snapshot (and the decisions on it) this long after the first
   // batch folded since the last one, at most one per min-decision-interval; "0" = only --tick.
-  std::string decisionDebounce = "50ms";
+  // Off by default: with it, a failover overshot (docs/configuration.md, "Timing flags").
+  std::string decisionDebounce = "0s";
   std::string minDecisionInterval = "250ms";
   std::string forgetAfter = "10m";
   bool perContainerMetrics = false;

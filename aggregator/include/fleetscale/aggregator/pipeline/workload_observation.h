@@ -15,7 +15,7 @@ namespace fleetscale::aggregator {
 
 // Pods are keyed "<cluster>/<pod>" so the same pod name in two clusters stays two pods. Metrics
 // are stamped `sampledAt` with the agents' tick as their window. A pod's CPU metric is its usage
-// or, throttling-aware, its estimated demand (PodSample::cpuDemandCores).
+// or, throttling-aware, its estimated demand (usage + PodSample::cpuUnmetDemandCores).
 scaling::WorkloadObservation buildObservation(const WorkloadSnapshot& workload,
                                               std::int32_t currentReplicas, WallTime sampledAt,
                                               std::chrono::milliseconds window,

@@ -35,7 +35,7 @@ bool isLate(WallTime lastSeen, double intervalSeconds, WallTime now);
 // A capped container: one whose usage over the tick reached this share of its CPU limit.
 inline constexpr double kCappedShareOfLimit = 0.9;
 
-// The CPU a container wanted over a tick (docs/scaling.md, "CPU demand"). With CFS bandwidth
+// The CPU a container wanted over a tick (docs/configuration.md, "CPU demand"). With CFS bandwidth
 // control a cgroup that has spent its quota is throttled until the period ends, and cpu.stat's
 // throttled time grows by that wait on every CPU whose runqueue held one of its runnable
 // threads. For a capped container, usage + throttled seconds per second is therefore what its
@@ -46,6 +46,9 @@ inline constexpr double kCappedShareOfLimit = 0.9;
 // throttling (no limit, first tick) adds nothing; an absent limit counts as capped, since only
 // a quota throttles.
 double estimateCpuDemandCores(double usageCores, double throttledCores, double limitCores);
+// What the estimate adds to the usage: the throttled seconds per second of a capped container,
+// else 0 (also when a figure is absent).
+double unmetCpuDemandCores(double usageCores, double throttledCores, double limitCores);
 
 // What one container contributes to its pod.
 struct ContainerContribution {
@@ -81,8 +84,9 @@ struct PodSample {
   // Summed over the containers like cpuUsageCores, but a container without the figure adds 0:
   // throttling is evidence of demand above the limit, and no figure means none was seen.
   double cpuThrottledCores = 0;
-  // Summed estimateCpuDemandCores of the containers: what throttling-aware decisions read.
-  double cpuDemandCores = 0;
+  // Summed unmetCpuDemandCores of the containers: throttling-aware decisions read usage plus this.
+  // Kept apart from the usage so a pod made without it (0) is decided on its usage alone.
+  double cpuUnmetDemandCores = 0;
   double cpuRequestCores = 0;
   double memoryUsageBytes = 0;
   double memoryRequestBytes = 0;
