@@ -353,8 +353,8 @@ WorkloadInput ScalingLoop::gatherInput(const WorkloadConfig& workload, const Pol
   input.policy = workload.policy;
   input.placements = placementsOf(workload, policy);
   if (const WorkloadSnapshot* seen = findWorkload(snapshot, workload)) {
-    input.observation = buildObservation(*seen, 0, snapshot.takenAt, options_.window,
-                                         workload.policy.cpuDemand);
+    input.observation =
+        buildObservation(*seen, 0, snapshot.takenAt, options_.window, workload.policy.cpuDemand);
     input.perPod = perPodRequests(*seen);
   }
   for (const auto& placement : input.placements) {

@@ -212,10 +212,9 @@ Result<VirtualTiming> virtualTiming(const Scenario& scenario) {
   // Deciding on arrival, the aggregator decides a debounce after the agents' batches; on its tick
   // alone, half an agent interval after them on average.
   timing.decisionPhaseSeconds =
-      debounce > 0
-          ? std::fmod(timing.agentPhaseSeconds + debounce, timing.decisionSeconds)
-          : std::fmod(timing.agentPhaseSeconds + timing.agentIntervalSeconds / 2,
-                      timing.decisionSeconds);
+      debounce > 0 ? std::fmod(timing.agentPhaseSeconds + debounce, timing.decisionSeconds)
+                   : std::fmod(timing.agentPhaseSeconds + timing.agentIntervalSeconds / 2,
+                               timing.decisionSeconds);
   return timing;
 }
 

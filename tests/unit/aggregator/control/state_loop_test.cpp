@@ -104,7 +104,8 @@ TEST(StateLoopTest, NewDataBringsTheNextSnapshotForwardAtMostOncePerMinInterval)
   ASSERT_TRUE(fleetscale::testing::waitFor([&] { return loop.snapshotsPublished() == 1; }))
       << "the first tick at once";
   loop.dataArrived();
-  ASSERT_TRUE(fleetscale::testing::waitFor([&] { return loop.snapshotsPublished() == 2; }, milliseconds(5000)))
+  ASSERT_TRUE(fleetscale::testing::waitFor([&] { return loop.snapshotsPublished() == 2; },
+                                           milliseconds(5000)))
       << "a snapshot for the new data, not a minute later";
 
   // Batches every 5 ms for 1 s: at most one snapshot per 200 ms (5, plus one for the edges).
@@ -123,7 +124,8 @@ TEST(StateLoopTest, NewDataBringsTheNextSnapshotForwardAtMostOncePerMinInterval)
   quiet.start();
   ASSERT_TRUE(fleetscale::testing::waitFor([&] { return quiet.snapshotsPublished() == 1; }));
   quiet.dataArrived();
-  EXPECT_FALSE(fleetscale::testing::waitFor([&] { return quiet.snapshotsPublished() > 1; }, milliseconds(300)))
+  EXPECT_FALSE(fleetscale::testing::waitFor([&] { return quiet.snapshotsPublished() > 1; },
+                                            milliseconds(300)))
       << "debounce 0: only the tick snapshots";
   quiet.stop();
 }
