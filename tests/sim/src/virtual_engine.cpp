@@ -238,7 +238,7 @@ Status checkVirtualFaults(const Scenario& scenario) {
 
 struct VirtualEngine::Impl {
   Impl(const Scenario& s, VirtualOptions o, VirtualTiming t)
-      : scenario(s), options(std::move(o)), timing(t), model(scenario, options.origin) {}
+      : scenario(s), options(o), timing(t), model(scenario, options.origin) {}
 
   Scenario scenario;
   VirtualOptions options;
@@ -585,11 +585,11 @@ void VirtualEngine::Impl::probe(SimTime t) {
     cluster.apiReachable = cluster.apiUp();
     if (!cluster.apiReachable) continue;
     cluster.lastProbeOk = t;
-    const ClusterModel* model_ = model.findCluster(cluster.name);
+    const ClusterModel* clusterModel = model.findCluster(cluster.name);
     for (auto& [workload, cached] : cluster.scales) {
       if (cached && t - cached->second < fromSeconds(timing.scaleRefreshSeconds)) continue;
       const WorkloadObject* object =
-          model_->find(kindOf(workload.kind), workload.namespaceName, workload.name);
+          clusterModel->find(kindOf(workload.kind), workload.namespaceName, workload.name);
       if (object != nullptr) cached = std::pair{object->replicas, t};
     }
   }
@@ -790,7 +790,7 @@ Result<std::unique_ptr<VirtualEngine>> VirtualEngine::create(const Scenario& sce
     timing = *derived;
   }
   if (scenario.tickSeconds <= 0) return Error{"tick: must be positive"};
-  auto impl = std::make_unique<Impl>(scenario, std::move(options), timing);
+  auto impl = std::make_unique<Impl>(scenario, options, timing);
   try {
     impl->setUp();
   } catch (const std::exception& e) {
