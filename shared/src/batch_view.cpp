@@ -6,6 +6,7 @@
 
 #include "fleetscale/shared/batch_ranges.h"
 #include "fleetscale/shared/protocol.h"
+#include "fleetscale/shared/text.h"
 
 namespace fleetscale {
 namespace {
@@ -479,30 +480,9 @@ bool isValidUtf8(std::string_view text) {
         continue;
       }
     }
-    const unsigned char c = *p;
-    if (c < 0x80) {
-      ++p;
-      continue;
-    }
-    int extra = 0;
-    std::uint32_t code = 0;
-    std::uint32_t minimum = 0;
-    if ((c & 0xe0) == 0xc0) {
-      extra = 1, code = c & 0x1f, minimum = 0x80;
-    } else if ((c & 0xf0) == 0xe0) {
-      extra = 2, code = c & 0x0f, minimum = 0x800;
-    } else if ((c & 0xf8) == 0xf0) {
-      extra = 3, code = c & 0x07, minimum = 0x10000;
-    } else {
-      return false;
-    }
-    if (end - p <= extra) return false;
-    for (int i = 1; i <= extra; ++i) {
-      if ((p[i] & 0xc0) != 0x80) return false;
-      code = (code << 6) | (p[i] & 0x3f);
-    }
-    if (code < minimum || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) return false;
-    p += extra + 1;
+    const std::size_t length = utf8SequenceLength(p, end);
+    if (length == 0) return false;
+    p += length;
   }
   return true;
 }

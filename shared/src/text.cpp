@@ -202,11 +202,14 @@ std::string formatDuration(std::chrono::nanoseconds duration) {
 
 namespace {
 
-// Length of the well-formed UTF-8 sequence starting at `p` (1 to 4), or 0 when the bytes there
-// are not one: a stray continuation byte, a truncated or overlong sequence, a surrogate, or a
-// code point above U+10FFFF.
+bool isControl(std::uint32_t codePoint) {
+  return codePoint < 0x20 || codePoint == 0x7f || (codePoint >= 0x80 && codePoint <= 0x9f);
+}
+
+}  // namespace
+
 std::size_t utf8SequenceLength(const unsigned char* p, const unsigned char* end,
-                               std::uint32_t* codePoint = nullptr) {
+                               std::uint32_t* codePoint) {
   const unsigned char c = *p;
   if (c < 0x80) {
     if (codePoint != nullptr) *codePoint = c;
@@ -233,12 +236,6 @@ std::size_t utf8SequenceLength(const unsigned char* p, const unsigned char* end,
   if (codePoint != nullptr) *codePoint = code;
   return extra + 1;
 }
-
-bool isControl(std::uint32_t codePoint) {
-  return codePoint < 0x20 || codePoint == 0x7f || (codePoint >= 0x80 && codePoint <= 0x9f);
-}
-
-}  // namespace
 
 std::string toValidUtf8(std::string_view text) {
   std::string out;

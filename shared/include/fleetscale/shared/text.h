@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -72,6 +73,11 @@ Result<std::chrono::nanoseconds> parseDuration(std::string_view text, std::chron
 std::string formatDuration(std::chrono::nanoseconds duration);
 
 // Text hygiene for bytes from outside (network, files, old database rows).
+// Length of the well-formed UTF-8 sequence starting at `p` (1 to 4; `p` < `end`), or 0 when the
+// bytes there are not one: a stray continuation byte, a truncated or overlong sequence, a
+// surrogate, or a code point above U+10FFFF. `codePoint` (optional) receives its value.
+std::size_t utf8SequenceLength(const unsigned char* p, const unsigned char* end,
+                               std::uint32_t* codePoint = nullptr);
 // `text` with every byte that is not part of well-formed UTF-8 replaced by U+FFFD.
 std::string toValidUtf8(std::string_view text);
 // True when `text` holds a control character: C0 (below 0x20), DEL, or C1 (U+0080..U+009F).
