@@ -67,6 +67,26 @@ class RealCgroup {
   std::vector<std::string> dirs_;
 };
 
+// Joins every directory of the container's cgroup and runs `command` there.
+std::string joinAndRun(const RealCgroup& cgroup, const std::string& command) {
+  std::string join;
+  for (const auto& dir : cgroup.dirs()) {
+    if (dir.find(cgroup.parent() + "/docker-") != std::string::npos) {
+      join += "echo $$ > " + dir + "/cgroup.procs; ";
+    }
+  }
+  return join + command;
+}
+
+// A CPU quota of half a core on the container's cgroup.
+void capAtHalfACore(const CgroupLayout& layout, const std::string& relative) {
+  if (layout.version == CgroupVersion::kV2) {
+    testing::writeFile(layout.unified + relative + "/cpu.max", "50000 100000");
+  } else {
+    std::ofstream(layout.cpu + relative + "/cpu.cfs_quota_us") << "50000";
+  }
+}
+
 std::uint64_t kernelUsageNs(const CgroupLayout& layout, const std::string& relative) {
   if (layout.version == CgroupVersion::kV2) {
     return *findKeyedValue(*readFile(layout.unified + relative + "/cpu.stat"), "usage_usec") * 1000;
@@ -87,18 +107,8 @@ TEST(RealCgroupTest, OnceReportsTheKernelsCpuRateWithin15Percent) {
       "/fleetscale-test-" + std::to_string(::getpid()) + ".slice/docker-" + id + ".scope";
   RealCgroup cgroup(*layout, relative);
   // Half a core: the rate stays steady even when other tests compete for the CPUs.
-  if (layout->version == CgroupVersion::kV2) {
-    testing::writeFile(layout->unified + relative + "/cpu.max", "50000 100000");
-  } else {
-    std::ofstream(layout->cpu + relative + "/cpu.cfs_quota_us") << "50000";
-  }
-
-  std::string join;
-  for (const auto& dir : cgroup.dirs()) {
-    if (dir.find(cgroup.parent() + "/docker-") != std::string::npos)
-      join += "echo $$ > " + dir + "/cgroup.procs; ";
-  }
-  testing::Process burner("/bin/sh", {"-c", join + "while :; do :; done"});
+  capAtHalfACore(*layout, relative);
+  testing::Process burner("/bin/sh", {"-c", joinAndRun(cgroup, "while :; do :; done")});
   ASSERT_TRUE(testing::waitFor([&] { return kernelUsageNs(*layout, relative) > 50'000'000; }))
       << "burner never ran in the cgroup: " << burner.errors();
 
@@ -146,18 +156,9 @@ TEST(RealCgroupTest, ThrottlingAwareDemandOfACappedTwoThreadBurnerIsAboutTwoCore
   const std::string relative =
       "/fleetscale-test-" + std::to_string(::getpid()) + ".slice/docker-" + id + ".scope";
   RealCgroup cgroup(*layout, relative);
-  if (layout->version == CgroupVersion::kV2) {
-    testing::writeFile(layout->unified + relative + "/cpu.max", "50000 100000");
-  } else {
-    std::ofstream(layout->cpu + relative + "/cpu.cfs_quota_us") << "50000";
-  }
-  std::string join;
-  for (const auto& dir : cgroup.dirs()) {
-    if (dir.find(cgroup.parent() + "/docker-") != std::string::npos)
-      join += "echo $$ > " + dir + "/cgroup.procs; ";
-  }
-  testing::Process burner("/bin/sh",
-                          {"-c", join + "while :; do :; done & while :; do :; done; wait"});
+  capAtHalfACore(*layout, relative);
+  testing::Process burner(
+      "/bin/sh", {"-c", joinAndRun(cgroup, "while :; do :; done & while :; do :; done; wait")});
   ASSERT_TRUE(testing::waitFor([&] { return kernelUsageNs(*layout, relative) > 100'000'000; }))
       << "burner never ran in the cgroup: " << burner.errors();
 
@@ -206,17 +207,6 @@ RealLayout realLayout() {
     return {{}, "cgroup v1 without cpu, cpuacct and memory controllers"};
   }
   return {*layout, ""};
-}
-
-// Joins every directory of the container's cgroup and runs `command` there.
-std::string joinAndRun(const RealCgroup& cgroup, const std::string& command) {
-  std::string join;
-  for (const auto& dir : cgroup.dirs()) {
-    if (dir.find(cgroup.parent() + "/docker-") != std::string::npos) {
-      join += "echo $$ > " + dir + "/cgroup.procs; ";
-    }
-  }
-  return join + command;
 }
 
 // The kept-open descriptors are what the agent's cost rests on: a pread at offset 0 of a real
