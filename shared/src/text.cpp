@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 
 namespace fleetscale {
 
@@ -78,29 +79,6 @@ std::optional<double> parseDouble(std::string_view text) {
   return value;
 }
 
-Result<std::string> readFile(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    const int saved = errno;
-    return Error{path + ": " + std::strerror(saved), saved};
-  }
-  std::string content;
-  char buffer[8192];
-  while (true) {
-    const ssize_t n = ::read(fd, buffer, sizeof(buffer));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int saved = errno;
-      ::close(fd);
-      return Error{path + ": " + std::strerror(saved), saved};
-    }
-    if (n == 0) break;
-    content.append(buffer, static_cast<std::size_t>(n));
-  }
-  ::close(fd);
-  return content;
-}
-
 Result<std::string> readFile(const std::string& path, std::size_t maxBytes) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
@@ -125,6 +103,10 @@ Result<std::string> readFile(const std::string& path, std::size_t maxBytes) {
     return Error{path + ": larger than the limit of " + std::to_string(maxBytes) + " bytes", EFBIG};
   }
   return content;
+}
+
+Result<std::string> readFile(const std::string& path) {
+  return readFile(path, std::numeric_limits<std::size_t>::max());
 }
 
 Result<std::string> readSecretFile(const std::string& path) {
