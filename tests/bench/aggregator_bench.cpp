@@ -95,6 +95,61 @@ void BM_SnapshotOf100kContainers(benchmark::State& state) {
 }
 BENCHMARK(BM_SnapshotOf100kContainers)->Unit(benchmark::kMillisecond);
 
+// The per-tick rollup of a fleet of 10,000 containers in 200 workloads after range(0) one-off
+// workload names (CronJob runs, 100 per batch of one node) have come and gone, with the names
+// unused for the forget delay forgotten (range(1) = 1) or not yet (0). What a tick costs should
+// follow the live workloads, not every name ever reported.
+void BM_SnapshotAfterOneOffNames(benchmark::State& state) {
+  const auto oneOffNames = static_cast<int>(state.range(0));
+  const bool forget = state.range(1) == 1;
+  auto fleet = std::make_unique<FleetState>();
+  const auto now = std::chrono::system_clock::now();
+  BatchView view;
+  for (int agent = 0; agent < 100; ++agent) {
+    const std::string payload = encodedBatch(agent, 100, 1);
+    (void)decodeBatchEnvelope(payload, view);
+    const auto session = fleet->agentConnected(
+        AgentIdentity{"agent-" + std::to_string(agent), "node-" + std::to_string(agent),
+                      "cluster-" + std::to_string(agent % 2), "", "", "", ""});
+    (void)fleet->applyBatch(session, view, now);
+  }
+  const std::size_t heapBefore = mallinfo2().uordblks;
+  const auto cron =
+      fleet->agentConnected(AgentIdentity{"cron", "cron", "cluster-0", "", "", "", ""});
+  loadgen::LoadgenOptions jobs;
+  jobs.containers = 100;
+  jobs.workloads = INT32_MAX;  // every container its own workload name
+  const int runs = oneOffNames / jobs.containers;
+  for (int run = 0; run < runs; ++run) {
+    const auto tmpl = loadgen::makeTemplate(jobs, 1000 + run, 0);
+    const auto sequence = static_cast<std::uint64_t>(run + 1);
+    const std::string payload =
+        loadgen::framePrefix(tmpl, sequence, 1'700'000'000'000, 1.0).substr(kFrameHeaderBytes) +
+        tmpl.containers;
+    (void)decodeBatchEnvelope(payload, view);
+    (void)fleet->applyBatch(cron, view, now);
+  }
+  const std::string noJobs = encodedBatch(0, 0, static_cast<std::uint64_t>(runs) + 1);
+  (void)decodeBatchEnvelope(noJobs, view);  // the last job ends
+  (void)fleet->applyBatch(cron, view, now);
+  if (forget) {
+    fleet->forgetUnusedWorkloadNames(now, std::chrono::minutes(10));
+    fleet->forgetUnusedWorkloadNames(now + std::chrono::minutes(11), std::chrono::minutes(10));
+  }
+  malloc_trim(0);
+  const double heap = static_cast<double>(mallinfo2().uordblks) - static_cast<double>(heapBefore);
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(fleet->snapshot(now).workloads.size());
+  }
+  state.counters["workload_names"] = static_cast<double>(fleet->workloadNameCount());
+  state.counters["names_heap_MB"] = heap / 1e6;
+}
+BENCHMARK(BM_SnapshotAfterOneOffNames)
+    ->Args({0, 0})
+    ->Args({200'000, 0})
+    ->Args({200'000, 1})
+    ->Unit(benchmark::kMillisecond);
+
 // --- end to end ----------------------------------------------------------------------------
 
 std::string binDir() { return std::filesystem::read_symlink("/proc/self/exe").parent_path(); }

@@ -146,6 +146,12 @@ std::vector<MetricFamily> FleetMetrics::Collect() const {
   addClusterFamilies(*snapshot, out);
   addWorkloadFamilies(*snapshot, out);
   addNodeFamilies(fleet_.nodes(clock_.wallNow()), out);
+  MetricFamily names = gaugeFamily(
+      "fleetscale_workload_names",
+      "Workload names held in memory: those of live containers and those unused for less than "
+      "--forget-after");
+  addGauge(names, {}, static_cast<double>(fleet_.workloadNameCount()));
+  out.push_back(std::move(names));
   if (perContainerSeries_) addContainerFamilies(fleet_.containers({}, clock_.wallNow()), out);
   return out;
 }

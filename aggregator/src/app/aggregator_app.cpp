@@ -245,9 +245,9 @@ StepResult AggregatorApp::restore() {
   if (!nodes) return StepResult::fatal(1, "store: " + nodes.error().message);
   fleet_.restoreNodes(*nodes);
   const auto window = duration_cast<milliseconds>(settings_.durations.historyWindow);
-  history_.emplace(window);
+  history_.emplace(window, options_.historyMaxRows);
   const std::int64_t since = toUnixMillis(clock_.wallNow()) - window.count();
-  auto recent = store_->rollups(RollupQuery{since, "", ""});
+  auto recent = store_->rollups(RollupQuery{since, "", "", options_.historyMaxRows});
   if (!recent) return StepResult::fatal(1, "store: " + recent.error().message);
   history_->add(*recent);
   log_->info("store {}: {} agents' progress and {} recent rollups restored", store_->path(),
@@ -372,6 +372,7 @@ void AggregatorApp::stopListeners() {
 StepResult AggregatorApp::startStateLoop() {
   StateLoopOptions options{duration_cast<milliseconds>(settings_.durations.tick),
                            settings_.durations.forgetAfter};
+  options.keepProgressFor = settings_.durations.eventRetention;
   options.debounce = duration_cast<milliseconds>(settings_.durations.decisionDebounce);
   options.minInterval = duration_cast<milliseconds>(settings_.durations.minDecisionInterval);
   stateLoop_.emplace(fleet_, store_.get(), *history_, snapshots_, clock_, options);

@@ -54,6 +54,11 @@ void addStateOptions(CLI::App& app, AggregatorOptions& o) {
   app.add_option("--history-window", o.historyWindow,
                  "recent workload history held in memory (restored from the store at start)")
       ->capture_default_str();
+  app.add_option("--history-max-rows", o.historyMaxRows,
+                 "at most this many 10 s rows of --history-window in memory (about 90 bytes each); "
+                 "beyond it the oldest go first")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{1}, std::size_t{100'000'000}));
   app.add_option("--tick", o.tick, "how often the fleet is rolled up")->capture_default_str();
   app.add_option("--decision-debounce", o.decisionDebounce,
                  "decide this long after new agent data is folded, not only on the tick (0: "
@@ -62,8 +67,10 @@ void addStateOptions(CLI::App& app, AggregatorOptions& o) {
   app.add_option("--min-decision-interval", o.minDecisionInterval,
                  "at most one decision pass per this interval on new data")
       ->capture_default_str();
-  app.add_option("--forget-after", o.forgetAfter,
-                 "forget disconnected nodes silent this long (their dedup state is kept)")
+  app.add_option(
+         "--forget-after", o.forgetAfter,
+         "forget disconnected nodes silent this long (their dedup state is kept), and workload "
+         "names no container carried this long")
       ->capture_default_str();
   app.add_flag("--per-container-metrics", o.perContainerMetrics,
                "export per-container series on /metrics (high cardinality)");

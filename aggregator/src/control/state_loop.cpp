@@ -6,6 +6,10 @@
 
 namespace fleetscale::aggregator {
 
+namespace {
+constexpr std::chrono::minutes kNamesSweepInterval{1};
+}  // namespace
+
 std::vector<EventRecord> clusterHealthChanges(std::map<std::string, ReportingState>& previous,
                                               const FleetSnapshot& snapshot) {
   std::vector<EventRecord> events;
@@ -140,9 +144,18 @@ void StateLoop::tick() {
     log->info("{}", event.message);
     if (store_ != nullptr) store_->recordEvent(std::move(event));
   }
-  for (const auto& gone : fleet_.forgetSilentNodes(now, options_.forgetAfter)) {
+  for (const auto& gone :
+       fleet_.forgetSilentNodes(now, options_.forgetAfter, options_.keepProgressFor)) {
     log->info("forgot node {} (agent {}) of cluster {}: silent for longer than the forget delay",
               gone.node, gone.agentId, gone.cluster);
+  }
+  // Names cost a pass over every container: once a minute keeps it off the per-tick path.
+  if (now - lastNamesSweep_ >= kNamesSweepInterval) {
+    lastNamesSweep_ = now;
+    if (const auto forgotten = fleet_.forgetUnusedWorkloadNames(now, options_.forgetAfter)) {
+      log->debug("forgot {} workload names no container carried for {}s", forgotten,
+                 std::chrono::duration_cast<std::chrono::seconds>(options_.forgetAfter).count());
+    }
   }
 }
 

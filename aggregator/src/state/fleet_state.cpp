@@ -9,7 +9,7 @@ namespace fleetscale::aggregator {
 
 namespace {
 
-inline constexpr std::uint32_t kNoWorkload = UINT32_MAX;
+inline constexpr WorkloadNames::Id kNoWorkload = WorkloadNames::kNone;
 
 // A range inside ContainerRecord::text_.
 struct Span {
@@ -355,16 +355,6 @@ void FleetState::agentDisconnected(const Session& session) {
   }
 }
 
-std::uint32_t FleetState::internWorkload(std::string_view namespaceName, std::string_view kind,
-                                         std::string_view name) {
-  WorkloadKey key{std::string(namespaceName), std::string(kind), std::string(name)};
-  std::lock_guard lock(workloadsMutex_);
-  auto [it, inserted] =
-      workloadIds_.try_emplace(key, static_cast<std::uint32_t>(workloadKeys_.size()));
-  if (inserted) workloadKeys_.push_back(std::move(key));
-  return it->second;
-}
-
 namespace {
 
 // Why `sequence` cannot follow `record`'s last accepted one, or "" when it can.
@@ -466,7 +456,7 @@ std::string FleetState::foldContainers(NodeState& node, BatchView& batch) {
 
   // Second pass: apply.
   auto intern = [this](std::string_view ns, std::string_view kind, std::string_view name) {
-    return internWorkload(ns, kind, name);
+    return workloadNames_.intern(ns, kind, name);
   };
   auto update = [&](ContainerRecord& record, std::size_t i) {
     if (node.changed[i]) {
@@ -605,6 +595,7 @@ FleetSnapshot FleetState::snapshot(WallTime now) const {
     return std::string_view(text, cluster.size() + pod.size() + 1);
   };
   std::unordered_map<std::string_view, std::size_t> podIndex;  // within one node
+  std::shared_lock namesSweep(namesSweepMutex_);
   const auto nodes = allNodes();
   contributions.reserve(nodes.size());
   for (const auto& node : nodes) {
@@ -655,23 +646,20 @@ FleetSnapshot FleetState::snapshot(WallTime now) const {
       it->second = i;  // fresh beats stale, then the newer report
     }
   }
-  std::vector<std::vector<PodSample>> podsByWorkload;
+  std::unordered_map<WorkloadNames::Id, std::vector<PodSample>> podsByWorkload;
   for (const auto& [key, index] : best) {
     Candidate& candidate = candidates[index];
-    if (podsByWorkload.size() <= candidate.workloadId) {
-      podsByWorkload.resize(candidate.workloadId + 1);
-    }
     podsByWorkload[candidate.workloadId].push_back(std::move(candidate.pod));
   }
-  std::vector<WorkloadKey> keys;
-  {
-    std::lock_guard lock(workloadsMutex_);
-    keys = workloadKeys_;
-  }
+  std::vector<WorkloadNames::Id> ids;
+  ids.reserve(podsByWorkload.size());
+  for (const auto& [id, pods] : podsByWorkload) ids.push_back(id);
+  const std::vector<WorkloadKey> keys = workloadNames_.keys(ids);
+  namesSweep.unlock();
   std::map<std::string, int> workloadsPerCluster;
-  for (std::size_t id = 0; id < podsByWorkload.size(); ++id) {
-    if (podsByWorkload[id].empty()) continue;
-    out.workloads.push_back(rollupWorkload(keys[id], std::move(podsByWorkload[id])));
+  out.workloads.reserve(ids.size());
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    out.workloads.push_back(rollupWorkload(keys[i], std::move(podsByWorkload[ids[i]])));
     for (const auto& cluster : out.workloads.back().clusters)
       ++workloadsPerCluster[cluster.cluster];
   }
@@ -683,9 +671,18 @@ FleetSnapshot FleetState::snapshot(WallTime now) const {
 }
 
 std::vector<AgentIdentity> FleetState::forgetSilentNodes(WallTime now,
-                                                         std::chrono::nanoseconds after) {
+                                                         std::chrono::nanoseconds after,
+                                                         std::chrono::nanoseconds keepProgressFor) {
   std::vector<AgentIdentity> dropped;
   std::unique_lock lock(nodesMutex_);
+  const auto silentTooLong = [&](const AgentProgress& progress) {
+    return now - fromUnixMillis(progress.lastSeenUnixMs) > keepProgressFor;
+  };
+  std::erase_if(forgotten_, [&](const auto& entry) { return silentTooLong(entry.second); });
+  std::erase_if(restoredNodes_, [&](const auto& entry) {
+    return !forgotten_.contains(entry.second.agentId) &&
+           !agentNodes_.contains(entry.second.agentId);
+  });
   auto forgetAgent = [&](NodeState& node, const std::string& agentId, const AgentRecord& agent) {
     forgotten_[agentId] = agent.progress;
     if (auto home = agentNodes_.find(agentId);
@@ -722,6 +719,24 @@ std::vector<AgentIdentity> FleetState::forgetSilentNodes(WallTime now,
   }
   return dropped;
 }
+
+std::size_t FleetState::forgetUnusedWorkloadNames(WallTime now, std::chrono::nanoseconds after) {
+  std::unique_lock namesSweep(namesSweepMutex_);
+  const std::uint64_t sweep = workloadNames_.beginSweep();
+  std::vector<bool> inUse;
+  for (const auto& node : allNodes()) {
+    std::lock_guard lock(node->mutex);
+    for (const auto& record : node->containers) {
+      const WorkloadNames::Id id = record.workloadId();
+      if (id == kNoWorkload) continue;
+      if (inUse.size() <= id) inUse.resize(id + 1);
+      inUse[id] = true;
+    }
+  }
+  return workloadNames_.endSweep(sweep, inUse, now, after);
+}
+
+std::size_t FleetState::workloadNameCount() const { return workloadNames_.size(); }
 
 std::size_t FleetState::containerCount() const {
   std::size_t total = 0;

@@ -62,7 +62,36 @@ std::vector<RollupRow> RollupDownsampler::drain() {
   return rows;
 }
 
-WorkloadHistory::WorkloadHistory(std::chrono::milliseconds window) : windowMs_(window.count()) {}
+WorkloadHistory::WorkloadHistory(std::chrono::milliseconds window, std::size_t maxRows)
+    : windowMs_(window.count()), maxRows_(std::max<std::size_t>(1, maxRows)) {}
+
+WorkloadHistory::Point WorkloadHistory::toPoint(const RollupRow& row) {
+  return Point{row.bucketStartUnixMs, row.ticks,
+               row.replicasSeen,      row.replicasReady,
+               row.cpuUsageCores,     row.cpuRequestCores,
+               row.memoryUsageBytes,  row.memoryRequestBytes,
+               row.cpuUtilization,    row.memoryUtilization,
+               row.loadShare};
+}
+
+RollupRow WorkloadHistory::toRow(const Point& point, const WorkloadKey& key,
+                                 const std::string& cluster) {
+  RollupRow row;
+  row.bucketStartUnixMs = point.bucketStartUnixMs;
+  row.workload = key;
+  row.cluster = cluster;
+  row.ticks = point.ticks;
+  row.replicasSeen = point.replicasSeen;
+  row.replicasReady = point.replicasReady;
+  row.cpuUsageCores = point.cpuUsageCores;
+  row.cpuRequestCores = point.cpuRequestCores;
+  row.memoryUsageBytes = point.memoryUsageBytes;
+  row.memoryRequestBytes = point.memoryRequestBytes;
+  row.cpuUtilization = point.cpuUtilization;
+  row.memoryUtilization = point.memoryUtilization;
+  row.loadShare = point.loadShare;
+  return row;
+}
 
 void WorkloadHistory::add(const std::vector<RollupRow>& rows) {
   std::lock_guard lock(mutex_);
@@ -70,21 +99,40 @@ void WorkloadHistory::add(const std::vector<RollupRow>& rows) {
   for (const auto& row : rows) {
     auto& series = rows_[row.workload][row.cluster];
     if (!series.empty() && series.back().bucketStartUnixMs >= row.bucketStartUnixMs) {
-      if (series.back().bucketStartUnixMs == row.bucketStartUnixMs) series.back() = row;
+      if (series.back().bucketStartUnixMs == row.bucketStartUnixMs) series.back() = toPoint(row);
       continue;  // older than what is held: the store has it
     }
-    series.push_back(row);
+    series.push_back(toPoint(row));
+    ++rowsPerBucket_[row.bucketStartUnixMs];
+    ++rowCount_;
     newest = std::max(newest, row.bucketStartUnixMs);
   }
-  const std::int64_t cutoff = newest - windowMs_;
+  std::int64_t cutoff = newest - windowMs_;
+  // Over budget: the oldest whole buckets go, down to nine tenths so it is not every add.
+  if (rowCount_ > maxRows_) {
+    std::size_t kept = rowCount_;
+    for (const auto& [bucket, count] : rowsPerBucket_) {
+      if (kept <= maxRows_ - maxRows_ / 10) break;
+      kept -= count;
+      cutoff = std::max(cutoff, bucket + 1);
+    }
+  }
+  if (!rowsPerBucket_.empty() && rowsPerBucket_.begin()->first < cutoff) dropBefore(cutoff);
+}
+
+void WorkloadHistory::dropBefore(std::int64_t cutoff) {
   for (auto workload = rows_.begin(); workload != rows_.end();) {
     for (auto cluster = workload->second.begin(); cluster != workload->second.end();) {
       auto& series = cluster->second;
-      while (!series.empty() && series.front().bucketStartUnixMs < cutoff) series.pop_front();
+      while (!series.empty() && series.front().bucketStartUnixMs < cutoff) {
+        series.pop_front();
+        --rowCount_;
+      }
       cluster = series.empty() ? workload->second.erase(cluster) : std::next(cluster);
     }
     workload = workload->second.empty() ? rows_.erase(workload) : std::next(workload);
   }
+  rowsPerBucket_.erase(rowsPerBucket_.begin(), rowsPerBucket_.lower_bound(cutoff));
 }
 
 std::vector<RollupRow> WorkloadHistory::get(const WorkloadKey& key,
@@ -94,8 +142,8 @@ std::vector<RollupRow> WorkloadHistory::get(const WorkloadKey& key,
   auto it = rows_.find(key);
   if (it == rows_.end()) return out;
   for (const auto& [cluster, series] : it->second) {
-    for (const auto& row : series) {
-      if (row.bucketStartUnixMs >= sinceUnixMs) out.push_back(row);
+    for (const auto& point : series) {
+      if (point.bucketStartUnixMs >= sinceUnixMs) out.push_back(toRow(point, key, cluster));
     }
   }
   std::stable_sort(out.begin(), out.end(), [](const RollupRow& a, const RollupRow& b) {
@@ -106,11 +154,7 @@ std::vector<RollupRow> WorkloadHistory::get(const WorkloadKey& key,
 
 std::size_t WorkloadHistory::size() const {
   std::lock_guard lock(mutex_);
-  std::size_t total = 0;
-  for (const auto& [key, clusters] : rows_) {
-    for (const auto& [cluster, series] : clusters) total += series.size();
-  }
-  return total;
+  return rowCount_;
 }
 
 }  // namespace fleetscale::aggregator

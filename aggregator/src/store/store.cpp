@@ -463,7 +463,13 @@ Status SqliteStore::prune() {
        {std::pair{"DELETE FROM rollups WHERE bucket_ms < ?",
                   now - millis(options_.rollupRetention)},
         std::pair{"DELETE FROM events WHERE ts_ms < ?", now - millis(options_.eventRetention)},
-        std::pair{"DELETE FROM decisions WHERE ts_ms < ?",
+        std::pair{"DELETE FROM decisions WHERE ts_ms < ?", now - millis(options_.eventRetention)},
+        // Agents gone that long (churning nodes): their dedup progress, then the rows of nodes
+        // whose agent started before then and has no progress left.
+        std::pair{"DELETE FROM agents WHERE last_seen_ms < ?",
+                  now - millis(options_.eventRetention)},
+        std::pair{"DELETE FROM nodes WHERE agent_started_ms < ? AND agent_id NOT IN "
+                  "(SELECT agent_id FROM agents)",
                   now - millis(options_.eventRetention)}}) {
     auto statement = writer_->prepare(sql);
     if (!statement) return Error{statement.error().message};
@@ -564,14 +570,21 @@ Result<std::vector<RollupRow>> SqliteStore::rollups(const RollupQuery& query) {
 }
 
 Result<std::vector<RollupRow>> readRollups(SqliteDatabase& database, const RollupQuery& query) {
+  // The newest `limit` rows (-1: all), handed out in series order.
   auto statement = database.prepare(
-      "SELECT namespace, kind, name, cluster, bucket_ms, replicas_seen, replicas_ready, "
-      "cpu_usage_cores, cpu_request_cores, memory_usage_bytes, memory_request_bytes, "
-      "cpu_utilization, memory_utilization, load_share, ticks FROM rollups "
-      "WHERE bucket_ms >= ? AND (?2 = '' OR namespace = ?2) AND (?3 = '' OR name = ?3) "
-      "ORDER BY namespace, kind, name, cluster, bucket_ms");
+      "SELECT * FROM (SELECT namespace, kind, name, cluster, bucket_ms, replicas_seen, "
+      "replicas_ready, cpu_usage_cores, cpu_request_cores, memory_usage_bytes, "
+      "memory_request_bytes, cpu_utilization, memory_utilization, load_share, ticks FROM rollups "
+      "WHERE bucket_ms >= ?1 AND (?2 = '' OR namespace = ?2) AND (?3 = '' OR name = ?3) "
+      "ORDER BY bucket_ms DESC LIMIT ?4) ORDER BY namespace, kind, name, cluster, bucket_ms");
   if (!statement) return statement.error();
-  statement->bind(1, query.sinceUnixMs).bind(2, query.namespaceName).bind(3, query.name);
+  const std::int64_t limit =
+      query.limit == 0 ? -1
+                       : static_cast<std::int64_t>(std::min<std::size_t>(query.limit, INT64_MAX));
+  statement->bind(1, query.sinceUnixMs)
+      .bind(2, query.namespaceName)
+      .bind(3, query.name)
+      .bind(4, limit);
   return collectRows<RollupRow>(*statement, [](const SqliteStatement& row) {
     RollupRow r;
     // Names as valid UTF-8 whatever an older version stored (they reach JSON answers).

@@ -196,6 +196,50 @@ TEST(FleetStateTest, ForgottenNodesKeepTheirProgressAndRestoredProgressSeedsDedu
   EXPECT_EQ(fleet.agentConnected(identity("old", "n0", "c1")).lastSequence, 42u);
 }
 
+TEST(FleetStateTest, ProgressOfAnAgentSilentForTheRetentionIsDropped) {
+  FleetState fleet;
+  const auto session = fleet.agentConnected(identity("gone", "ip-10-0-1-23", "c1"));
+  EXPECT_EQ(apply(fleet, session, 7, {{"x"}}, kT0).outcome, BatchOutcome::kAccepted);
+  fleet.agentDisconnected(session);
+  using std::chrono::hours;
+  ASSERT_EQ(fleet.forgetSilentNodes(kT0 + hours(1), hours(0), hours(720)).size(), 1u);
+  EXPECT_EQ(fleet.lastAcceptedSequence("gone"), 7u) << "kept while within the retention";
+  fleet.forgetSilentNodes(kT0 + hours(721), hours(0), hours(720));
+  EXPECT_EQ(fleet.lastAcceptedSequence("gone"), 0u) << "a churned node's agent is not kept forever";
+}
+
+// CronJob-style workloads: a new name per run. The names of containers long gone are forgotten,
+// and a snapshot still names every live workload right when the forgotten ids are reused.
+TEST(FleetStateTest, ForgetsWorkloadNamesNoContainerCarriesAndReusesTheirIds) {
+  FleetState fleet;
+  const auto session = fleet.agentConnected(identity("a1", "n1", "c1"));
+  std::uint64_t sequence = 0;
+  for (int run = 0; run < 1000; ++run) {
+    const std::string job = "report-" + std::to_string(run);
+    ASSERT_EQ(
+        apply(fleet, session, ++sequence, {{"web-1", "web-1", "web"}, {job, job, job}}).outcome,
+        BatchOutcome::kAccepted);
+  }
+  EXPECT_EQ(fleet.workloadNameCount(), 1001u);
+  using std::chrono::minutes;
+  EXPECT_EQ(fleet.forgetUnusedWorkloadNames(kT0, minutes(10)), 0u) << "just seen";
+  ASSERT_EQ(apply(fleet, session, ++sequence, {{"web-1", "web-1", "web"}}).outcome,
+            BatchOutcome::kAccepted);
+  EXPECT_EQ(fleet.forgetUnusedWorkloadNames(kT0 + minutes(5), minutes(10)), 0u);
+  EXPECT_EQ(fleet.forgetUnusedWorkloadNames(kT0 + minutes(11), minutes(10)), 1000u);
+  EXPECT_EQ(fleet.workloadNameCount(), 1u) << "only the live workload";
+  ASSERT_EQ(apply(fleet, session, ++sequence,
+                  {{"web-1", "web-1", "web"}, {"next", "next", "report-1000"}}, kT0 + minutes(22))
+                .outcome,
+            BatchOutcome::kAccepted);
+  const auto snapshot = fleet.snapshot(kT0 + minutes(22));
+  ASSERT_EQ(snapshot.workloads.size(), 2u);
+  EXPECT_EQ(snapshot.workloads[0].key.name, "report-1000");
+  EXPECT_EQ(snapshot.workloads[1].key.name, "web");
+  EXPECT_EQ(snapshot.workloads[1].pods.size(), 1u);
+  EXPECT_EQ(fleet.workloadNameCount(), 2u);
+}
+
 TEST(FleetStateTest, DeferredChecksRunForChangedContainersOnly) {
   FleetState fleet;
   const auto s = fleet.agentConnected(identity("a1", "n1", "c1"));

@@ -70,5 +70,57 @@ TEST(WorkloadHistoryTest, KeepsTheWindowAndReturnsOldestFirst) {
   EXPECT_EQ(history.size(), 5u);
 }
 
+TEST(WorkloadHistoryTest, KeepsEveryFigureOfARow) {
+  WorkloadHistory history(std::chrono::minutes(15));
+  RollupRow full = row(10'000, "gcp");
+  full.ticks = 7;
+  full.replicasSeen = 3.5;
+  full.replicasReady = 3;
+  full.cpuRequestCores = 1.75;
+  full.memoryUsageBytes = 1e9;
+  full.memoryRequestBytes = 2e9;
+  full.cpuUtilization = 0.6;
+  full.memoryUtilization = kAbsent;
+  full.loadShare = 0.25;
+  history.add({full});
+  const auto held = history.get(kWeb, 0);
+  ASSERT_EQ(held.size(), 1u);
+  const RollupRow& got = held[0];
+  EXPECT_EQ(got.workload, kWeb);
+  EXPECT_EQ(got.cluster, "gcp");
+  EXPECT_EQ(got.bucketStartUnixMs, 10'000);
+  EXPECT_EQ(got.ticks, 7);
+  EXPECT_DOUBLE_EQ(got.replicasSeen, 3.5);
+  EXPECT_DOUBLE_EQ(got.replicasReady, 3);
+  EXPECT_DOUBLE_EQ(got.cpuUsageCores, full.cpuUsageCores);
+  EXPECT_DOUBLE_EQ(got.cpuRequestCores, 1.75);
+  EXPECT_DOUBLE_EQ(got.memoryUsageBytes, 1e9);
+  EXPECT_DOUBLE_EQ(got.memoryRequestBytes, 2e9);
+  EXPECT_DOUBLE_EQ(got.cpuUtilization, 0.6);
+  EXPECT_FALSE(isPresent(got.memoryUtilization));
+  EXPECT_DOUBLE_EQ(got.loadShare, 0.25);
+}
+
+// CronJob-style names: each run a new workload, each reporting for a bucket or two. Within the
+// window the row budget bounds what is held, oldest buckets first.
+TEST(WorkloadHistoryTest, ARowBudgetDropsTheOldestBucketsFirst) {
+  WorkloadHistory history(std::chrono::hours(24), 1000);
+  for (std::int64_t bucket = 0; bucket < 300; ++bucket) {
+    std::vector<RollupRow> rows;
+    for (int job = 0; job < 10; ++job) {
+      RollupRow r = row(bucket * 10'000);
+      r.workload.name = "report-" + std::to_string(bucket) + "-" + std::to_string(job);
+      rows.push_back(r);
+    }
+    history.add(rows);
+    ASSERT_LE(history.size(), 1000u) << "after bucket " << bucket;
+  }
+  EXPECT_GE(history.size(), 900u) << "it drops down to nine tenths, not to nothing";
+  EXPECT_TRUE(history.get(WorkloadKey{"shop", "Deployment", "report-0-0"}, 0).empty())
+      << "the oldest are gone";
+  EXPECT_EQ(history.get(WorkloadKey{"shop", "Deployment", "report-299-9"}, 0).size(), 1u)
+      << "the newest are kept";
+}
+
 }  // namespace
 }  // namespace fleetscale::aggregator

@@ -315,10 +315,46 @@ TEST(SqliteStoreTest, RetentionPrunesOldRows) {
   store->recordRollups({old, recent});
   store->recordEvent(event(now - 3 * 3600 * 1000, "agent_connected", "aws"));  // > 2 h
   store->recordEvent(event(now - 3600 * 1000, "agent_connected", "aws"));
+  // A churned node's agent, gone for longer than the 2 h retention, and a live one.
+  store->recordProgress(AgentProgress{"gone", "ip-1", "aws", 9, 9, 90, now - 3 * 3600 * 1000, 1});
+  store->recordNode(NodeRecord{"aws", "ip-1", "gone", 1, now - 4 * 3600 * 1000, 0});
+  store->recordProgress(AgentProgress{"live", "ip-2", "aws", 5, 5, 50, now - 1000, 1});
+  store->recordNode(NodeRecord{"aws", "ip-2", "live", 1, now - 4 * 3600 * 1000, 0});
   store->flush();
   ASSERT_TRUE(store->prune().ok());
   EXPECT_EQ(store->rollups(RollupQuery{})->size(), 1u);
   EXPECT_EQ(store->events(EventQuery{})->size(), 1u);
+  const auto progress = store->loadProgress();
+  ASSERT_EQ(progress->size(), 1u);
+  EXPECT_EQ((*progress)[0].agentId, "live");
+  const auto nodes = store->loadNodes();
+  ASSERT_EQ(nodes->size(), 1u);
+  EXPECT_EQ((*nodes)[0].node, "ip-2");
+}
+
+TEST(SqliteStoreTest, ARollupLimitKeepsTheNewestRowsInSeriesOrder) {
+  testing::TempDir dir;
+  ManualClock clock;
+  auto store = openStore(dir.path(), clock);
+  std::vector<RollupRow> rows;
+  for (const std::string name : {"api", "web"}) {
+    for (std::int64_t bucket = 0; bucket < 5; ++bucket) {
+      RollupRow r;
+      r.workload = WorkloadKey{"shop", "Deployment", name};
+      r.cluster = "aws";
+      r.bucketStartUnixMs = (bucket * 2 + (name == "web" ? 1 : 0)) * 10'000;
+      rows.push_back(r);
+    }
+  }
+  store->recordRollups(rows);
+  store->flush();
+  EXPECT_EQ(store->rollups(RollupQuery{})->size(), 10u);
+  const auto newest = store->rollups(RollupQuery{0, "", "", 3});
+  ASSERT_TRUE(newest.ok());
+  std::vector<std::pair<std::string, std::int64_t>> got;
+  for (const auto& r : *newest) got.emplace_back(r.workload.name, r.bucketStartUnixMs);
+  EXPECT_EQ(got, (std::vector<std::pair<std::string, std::int64_t>>{
+                     {"api", 80'000}, {"web", 70'000}, {"web", 90'000}}));
 }
 
 TEST(SqliteStoreTest, RefusesANewerSchema) {

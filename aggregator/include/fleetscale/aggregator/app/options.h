@@ -34,6 +34,7 @@ struct AggregatorOptions {
   std::string historyRetention = "24h";
   std::string eventRetention = "720h";
   std::string historyWindow = "15m";
+  std::size_t historyMaxRows = 1'000'000;  // kDefaultHistoryMaxRows: the window's row budget
   std::string tick = "1s";
   // Decide when the data arrives: a snapshot (and the decisions on it) this long after the first
   // batch folded since the last one, at most one per min-decision-interval; "0" = only --tick.

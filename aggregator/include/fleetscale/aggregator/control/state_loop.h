@@ -1,6 +1,6 @@
 // The aggregator's once-per-tick work off the ingest path: roll the fleet up into a snapshot that
 // readers share, downsample it into 10 s history for the store, record cluster health changes,
-// and forget nodes that have been gone for long.
+// and forget nodes and workload names that have been gone for long.
 #pragma once
 
 #include <chrono>
@@ -26,7 +26,11 @@ std::vector<EventRecord> clusterHealthChanges(std::map<std::string, ReportingSta
 
 struct StateLoopOptions {
   std::chrono::milliseconds interval{1000};
+  // Disconnected nodes silent this long, and workload names no container carried this long, are
+  // forgotten.
   std::chrono::nanoseconds forgetAfter = std::chrono::minutes(10);
+  // Dedup progress of agents silent this long is dropped (the store's event retention).
+  std::chrono::nanoseconds keepProgressFor = std::chrono::hours(720);
   // Decide when the data arrives: dataArrived() brings the next snapshot forward to `debounce`
   // after the first batch since the last snapshot (so the agents that sample at about the same
   // moment land in one), but no sooner than `minInterval` after the last one. 0 = ticks only.
@@ -64,6 +68,7 @@ class StateLoop {
   StateLoopOptions options_;
   RollupDownsampler downsampler_;
   std::map<std::string, ReportingState> health_;
+  WallTime lastNamesSweep_{};
   std::shared_ptr<const FleetSnapshot> publishSnapshot(WallTime now);
   // The wait between snapshots: until the next tick or, with data pending, its debounced time.
   bool waitForWork(std::unique_lock<std::mutex>& lock,

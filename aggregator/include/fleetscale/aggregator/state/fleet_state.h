@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "fleetscale/aggregator/state/rollup.h"
+#include "fleetscale/aggregator/state/workload_names.h"
 #include "fleetscale/shared/batch_view.h"
 #include "fleetscale/shared/clock.h"
 
@@ -161,16 +162,25 @@ class FleetState {
   FleetSnapshot snapshot(WallTime now) const;
 
   // Drops nodes whose agents are disconnected and silent for longer than `after`, and superseded
-  // agents of live nodes that are, keeping their dedup progress. Returns the identities of the
-  // nodes dropped.
-  std::vector<AgentIdentity> forgetSilentNodes(WallTime now, std::chrono::nanoseconds after);
+  // agents of live nodes that are, keeping their dedup progress; that progress (and the node's
+  // restart count) is dropped too once the agent has been silent for `keepProgressFor`, as the
+  // store's retention does, so churning nodes do not pile up. Returns the identities of the nodes
+  // dropped.
+  std::vector<AgentIdentity> forgetSilentNodes(
+      WallTime now, std::chrono::nanoseconds after,
+      std::chrono::nanoseconds keepProgressFor = std::chrono::nanoseconds::max());
+
+  // Forgets the workload names no container has carried for longer than `after` (their ids are
+  // reused). Costs one pass over every container: run it every minute or so, not every tick.
+  // Returns how many it forgot.
+  std::size_t forgetUnusedWorkloadNames(WallTime now, std::chrono::nanoseconds after);
 
   // Tracked containers, over every node.
   std::size_t containerCount() const;
+  // Workload names held (live ones and those not forgotten yet).
+  std::size_t workloadNameCount() const;
 
  private:
-  std::uint32_t internWorkload(std::string_view namespaceName, std::string_view kind,
-                               std::string_view name);
   std::vector<std::shared_ptr<NodeState>> allNodes() const;
   // Replaces the node's container set with the batch's; "" or why the batch is invalid (then
   // nothing changed). Under the node's lock.
@@ -185,9 +195,10 @@ class FleetState {
   std::unordered_map<std::string, AgentProgress> forgotten_;   // progress of dropped agents
   std::unordered_map<std::string, NodeRecord> restoredNodes_;  // until the node's first hello
 
-  mutable std::mutex workloadsMutex_;
-  std::map<WorkloadKey, std::uint32_t> workloadIds_;
-  std::vector<WorkloadKey> workloadKeys_;  // by id
+  WorkloadNames workloadNames_;
+  // A snapshot holds it shared from reading the records' workload ids to reading their names, a
+  // name sweep exclusively: no id is forgotten and reused in between.
+  mutable std::shared_mutex namesSweepMutex_;
 };
 
 }  // namespace fleetscale::aggregator
