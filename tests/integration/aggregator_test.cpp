@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "fleetscale/aggregator/store/store.h"
 #include "fleetscale/shared/text.h"
 #include "fleetscale/testing/cgroup_tree.h"
 #include "fleetscale/testing/fleet_processes.h"
@@ -116,6 +117,43 @@ TEST(AggregatorTest, KillNineDuringIngestThenRestartCountsEveryBatchOnce) {
   const auto metrics = testing::httpGet(api + "/metrics").body;
   EXPECT_GT(metricValue(metrics, "fleetscale_ingest_batches_total"), 0);
   EXPECT_EQ(aggregator->stop(SIGTERM), 0);
+}
+
+// A store holding more recent history than --history-max-rows: startup reads it back a minute at
+// a time and keeps the newest rows within the budget.
+TEST(AggregatorTest, StartupReadsBackHistoryWithinItsRowBudget) {
+  testing::TempDir dir;
+  {
+    aggregator::SqliteStoreOptions options;
+    options.stateDir = dir.file("state");
+    SystemClock clock;
+    auto store = aggregator::SqliteStore::open(options, nullptr, clock);
+    ASSERT_TRUE(store.ok()) << store.error().message;
+    std::vector<aggregator::RollupRow> rows;
+    const std::int64_t now = toUnixMillis(clock.wallNow());
+    for (int bucket = 1; bucket <= 50; ++bucket) {  // the last 500 s, 20 workloads
+      for (int workload = 0; workload < 20; ++workload) {
+        aggregator::RollupRow row;
+        row.bucketStartUnixMs = now - now % 10'000 - bucket * 10'000;
+        row.workload = aggregator::WorkloadKey{"cron", "Job", "job-" + std::to_string(workload)};
+        row.cluster = "aws";
+        row.ticks = 10;
+        rows.push_back(row);
+      }
+    }
+    (*store)->recordRollups(rows);
+    (*store)->flush();
+  }
+  auto aggregator =
+      startAggregator(dir, "127.0.0.1:0", {"--history-max-rows", "300", "--history-window", "1h"});
+  ASSERT_GT(waitForReadyFile(dir.file("ready.json")).http, 0) << aggregator->errors();
+  EXPECT_EQ(aggregator->stop(SIGTERM), 0);
+  const std::string log = aggregator->errors();
+  const auto at = log.find("1000 recent rollups restored (");
+  ASSERT_NE(at, std::string::npos) << log;
+  const int kept = std::stoi(log.substr(at + std::string("1000 recent rollups restored (").size()));
+  EXPECT_LE(kept, 300) << "the row budget holds at startup too";
+  EXPECT_GE(kept, 250) << "the newest rows are kept, not dropped wholesale";
 }
 
 TEST(AggregatorTest, PromtoolAcceptsTheMetrics) {

@@ -246,12 +246,19 @@ StepResult AggregatorApp::restore() {
   fleet_.restoreNodes(*nodes);
   const auto window = duration_cast<milliseconds>(settings_.durations.historyWindow);
   history_.emplace(window, options_.historyMaxRows);
-  const std::int64_t since = toUnixMillis(clock_.wallNow()) - window.count();
-  auto recent = store_->rollups(RollupQuery{since, "", "", options_.historyMaxRows});
-  if (!recent) return StepResult::fatal(1, "store: " + recent.error().message);
-  history_->add(*recent);
-  log_->info("store {}: {} agents' progress and {} recent rollups restored", store_->path(),
-             progress->size(), recent->size());
+  const std::int64_t now = toUnixMillis(clock_.wallNow());
+  // A minute of buckets at a time, oldest first: what is in memory at once stays one read's
+  // worth, and the history's row budget drops the oldest when the window holds more.
+  constexpr std::int64_t kReadBackStepMs = 60'000;
+  std::size_t rows = 0;
+  for (std::int64_t since = now - window.count(); since <= now; since += kReadBackStepMs) {
+    auto recent = store_->rollups(RollupQuery{since, "", "", since + kReadBackStepMs});
+    if (!recent) return StepResult::fatal(1, "store: " + recent.error().message);
+    history_->add(*recent);
+    rows += recent->size();
+  }
+  log_->info("store {}: {} agents' progress and {} recent rollups restored ({} kept in memory)",
+             store_->path(), progress->size(), rows, history_->size());
   return StepResult::ok();
 }
 

@@ -570,21 +570,17 @@ Result<std::vector<RollupRow>> SqliteStore::rollups(const RollupQuery& query) {
 }
 
 Result<std::vector<RollupRow>> readRollups(SqliteDatabase& database, const RollupQuery& query) {
-  // The newest `limit` rows (-1: all), handed out in series order.
   auto statement = database.prepare(
-      "SELECT * FROM (SELECT namespace, kind, name, cluster, bucket_ms, replicas_seen, "
-      "replicas_ready, cpu_usage_cores, cpu_request_cores, memory_usage_bytes, "
-      "memory_request_bytes, cpu_utilization, memory_utilization, load_share, ticks FROM rollups "
-      "WHERE bucket_ms >= ?1 AND (?2 = '' OR namespace = ?2) AND (?3 = '' OR name = ?3) "
-      "ORDER BY bucket_ms DESC LIMIT ?4) ORDER BY namespace, kind, name, cluster, bucket_ms");
+      "SELECT namespace, kind, name, cluster, bucket_ms, replicas_seen, replicas_ready, "
+      "cpu_usage_cores, cpu_request_cores, memory_usage_bytes, memory_request_bytes, "
+      "cpu_utilization, memory_utilization, load_share, ticks FROM rollups "
+      "WHERE bucket_ms >= ?1 AND bucket_ms < ?4 AND (?2 = '' OR namespace = ?2) "
+      "AND (?3 = '' OR name = ?3) ORDER BY namespace, kind, name, cluster, bucket_ms");
   if (!statement) return statement.error();
-  const std::int64_t limit =
-      query.limit == 0 ? -1
-                       : static_cast<std::int64_t>(std::min<std::size_t>(query.limit, INT64_MAX));
   statement->bind(1, query.sinceUnixMs)
       .bind(2, query.namespaceName)
       .bind(3, query.name)
-      .bind(4, limit);
+      .bind(4, query.untilUnixMs);
   return collectRows<RollupRow>(*statement, [](const SqliteStatement& row) {
     RollupRow r;
     // Names as valid UTF-8 whatever an older version stored (they reach JSON answers).

@@ -75,8 +75,8 @@ struct DecisionQuery {
 
 struct RollupQuery {
   std::int64_t sinceUnixMs = 0;
-  std::string namespaceName, name;  // both empty: every workload
-  std::size_t limit = 0;            // > 0: only the newest this many rows; 0: all
+  std::string namespaceName, name;       // both empty: every workload
+  std::int64_t untilUnixMs = INT64_MAX;  // buckets before this one only
 };
 
 // Thread-safe. Record* methods never block on the disk.
