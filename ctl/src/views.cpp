@@ -122,6 +122,37 @@ std::string statusView(const json& status) {
   return out;
 }
 
+namespace {
+
+// Predictive scaling's part of a decision; "" when it is off.
+std::string forecastSection(const json& details) {
+  const json forecast = details.value("forecast", json());
+  if (!forecast.is_object()) return "";
+  std::string body = "Mode " + text(field(forecast, "mode")) + ", demand now " +
+                     cores(field(forecast, "demandCores")) + " cores, look-ahead " +
+                     integer(field(forecast, "lookAheadSeconds")) + " s (" +
+                     text(field(forecast, "lookAheadSource")) + ")\n";
+  if (field(forecast, "forecastCores").is_number()) {
+    body += "Forecast " + cores(field(forecast, "forecastCores")) + " cores (margin " +
+            cores(field(forecast, "marginCores")) + ", recent error " +
+            percent(field(forecast, "mape")) + ") needs " + integer(field(forecast, "replicas")) +
+            " replicas" + (forecast.value("raised", false) ? ": raised the decision" : "") + "\n";
+  }
+  if (!forecast.value("note", std::string()).empty()) {
+    body += text(field(forecast, "note")) + "\n";
+  }
+  std::string startup;
+  for (const auto& c : details.value("clusters", json::array())) {
+    if (!field(c, "startupSeconds").is_number()) continue;
+    startup += (startup.empty() ? "" : ", ") + text(field(c, "cluster")) + " " +
+               formatted("%.0f s", field(c, "startupSeconds").get<double>());
+  }
+  if (!startup.empty()) body += "Learned start-up time: " + startup + "\n";
+  return section("Forecast", body);
+}
+
+}  // namespace
+
 std::string explainView(const json& record) {
   const json details = record.value("details", json::object());
   const json decision = details.value("decision", json::object());
@@ -184,6 +215,8 @@ std::string explainView(const json& record) {
   out +=
       section("Rules applied", steps.empty() ? "(none changed the proposal)\n"
                                              : renderTable({"RULE", "FROM", "TO", "WHY"}, steps));
+
+  out += forecastSection(details);
 
   const json placement = details.value("placement", json::object());
   const json targets = placement.value("targets", json::object());

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "fleetscale/aggregator/api/route_support.h"
+#include "fleetscale/aggregator/pipeline/decision_json.h"
 #include "fleetscale/shared/text.h"
 
 namespace fleetscale::aggregator {
@@ -22,7 +23,10 @@ json statusJson(const ScalingApiContext& c, std::size_t limit) {
       clusters[name] = {{"desired", r.target},
                         {"current", r.current},
                         {"ready", r.ready},
-                        {"lastResort", r.lastResort}};
+                        {"lastResort", r.lastResort},
+                        {"startupSeconds",
+                         r.startupTime ? json(std::chrono::duration<double>(*r.startupTime).count())
+                                       : json(nullptr)}};
     }
     workloads.push_back(
         {{"namespace", w.namespaceName},
@@ -38,6 +42,7 @@ json statusJson(const ScalingApiContext& c, std::size_t limit) {
          {"reason", w.reason},
          {"error", w.error},
          {"notes", w.notes},
+         {"forecast", w.forecast ? forecastToJson(*w.forecast) : json(nullptr)},
          {"decisionId", w.decisionId},
          {"decidedAt",
           w.decidedAt == WallTime{} ? json(nullptr) : json(formatRfc3339(w.decidedAt))}});

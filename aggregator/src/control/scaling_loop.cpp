@@ -116,6 +116,7 @@ void updateStatus(WorkloadStatus& status, const PipelineResult& result,
   status.reason = result.decision.reason;
   status.error = result.decision.error;
   status.notes = result.plan.notes;
+  status.forecast = result.forecast;
   status.decisionId = decisionId;
   status.decidedAt = now;
   for (const auto& view : result.clusters) {
@@ -127,7 +128,15 @@ void updateStatus(WorkloadStatus& status, const PipelineResult& result,
     replicas.ready = view.readyReplicas;
     const auto kept = result.plan.lastResort.find(view.cluster);
     replicas.lastResort = kept == result.plan.lastResort.end() ? 0 : kept->second;
+    const auto startup = result.startupTimes.find(view.cluster);
+    if (startup != result.startupTimes.end()) replicas.startupTime = startup->second;
   }
+}
+
+json startupSecondsJson(const PipelineResult& result, const std::string& cluster) {
+  const auto it = result.startupTimes.find(cluster);
+  if (it == result.startupTimes.end()) return nullptr;
+  return std::chrono::duration<double>(it->second).count();
 }
 
 // The stored decision's "details" (docs/api.md, /api/v1/decisions).
@@ -148,7 +157,8 @@ json decisionDetails(const PipelineResult& result, const std::string& decisionId
                         {"health", std::string(scaling::healthStateName(view.health))},
                         {"draining", view.draining},
                         {"specReplicas", view.specReplicas},
-                        {"readyReplicas", view.readyReplicas}});
+                        {"readyReplicas", view.readyReplicas},
+                        {"startupSeconds", startupSecondsJson(result, view.cluster)}});
   }
   return json{{"decisionId", decisionId},
               {"acted", result.act},
@@ -156,6 +166,7 @@ json decisionDetails(const PipelineResult& result, const std::string& decisionId
               {"leader", term.has_value()},
               {"term", term ? json(*term) : json(nullptr)},
               {"decision", decisionToJson(result.decision)},
+              {"forecast", result.forecast ? forecastToJson(*result.forecast) : json(nullptr)},
               {"clusters", std::move(clusters)},
               {"placement", std::move(placement)},
               {"history", historyToJson(history)}};

@@ -29,6 +29,18 @@ void addWorkloadFamilies(const std::vector<WorkloadStatus>& statuses, Families& 
                   "Replicas no eligible cluster can take (capacity shortfall)"),
       gaugeFamily("fleetscale_workload_decision_error",
                   "1 when the latest decision could not be computed")};
+  MetricFamily forecastCores = gaugeFamily(
+      "fleetscale_workload_forecast_cpu_cores",
+      "Predictive scaling: the CPU demand forecast over the look-ahead, margin included");
+  MetricFamily forecastReplicas =
+      gaugeFamily("fleetscale_workload_forecast_replicas",
+                  "Predictive scaling: the replicas the forecast needs");
+  MetricFamily forecastError = gaugeFamily(
+      "fleetscale_workload_forecast_error_ratio",
+      "Predictive scaling: recent mean absolute percentage error of the forecast (0.1 = 10%)");
+  MetricFamily startup =
+      gaugeFamily("fleetscale_workload_startup_seconds",
+                  "Learned time from a scale-up request to that many Ready replicas, per cluster");
   for (const auto& s : statuses) {
     const MetricLabels labels{{"namespace", s.namespaceName}, {"workload", s.name}};
     const double values[] = {
@@ -38,7 +50,17 @@ void addWorkloadFamilies(const std::vector<WorkloadStatus>& statuses, Families& 
     for (std::size_t i = 0; i < perWorkload.size(); ++i) {
       addSample(perWorkload[i], labels, values[i]);
     }
+    if (s.forecast && s.forecast->forecastCores) {
+      addSample(forecastCores, labels, *s.forecast->forecastCores);
+      if (s.forecast->replicas) addSample(forecastReplicas, labels, *s.forecast->replicas);
+      if (s.forecast->mape) addSample(forecastError, labels, *s.forecast->mape);
+    }
     for (const auto& [cluster, r] : s.clusters) {
+      if (r.startupTime) {
+        addSample(startup,
+                  {{"namespace", s.namespaceName}, {"workload", s.name}, {"cluster", cluster}},
+                  std::chrono::duration<double>(*r.startupTime).count());
+      }
       for (const auto& [kind, value] :
            {std::pair{"desired", r.target}, std::pair{"current", r.current},
             std::pair{"ready", r.ready}}) {
@@ -52,6 +74,9 @@ void addWorkloadFamilies(const std::vector<WorkloadStatus>& statuses, Families& 
     }
   }
   out.push_back(std::move(replicas));
+  for (auto* family : {&forecastCores, &forecastReplicas, &forecastError, &startup}) {
+    out.push_back(std::move(*family));
+  }
   out.insert(out.end(), std::make_move_iterator(perWorkload.begin()),
              std::make_move_iterator(perWorkload.end()));
 }

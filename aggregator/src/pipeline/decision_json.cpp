@@ -1,5 +1,6 @@
 #include "fleetscale/aggregator/pipeline/decision_json.h"
 
+#include <cmath>
 #include <ostream>
 
 #include "fleetscale/shared/quantity.h"
@@ -201,6 +202,21 @@ json decisionToJson(const Decision& decision) {
       {"demand", std::move(demand)},
       {"metrics", std::move(metrics)},
       {"steps", std::move(steps)}};
+}
+
+json forecastToJson(const ForecastView& forecast) {
+  const auto optional = [](const auto& value) { return value ? json(*value) : json(nullptr); };
+  return json{{"mode", std::string(predictiveModeName(forecast.mode))},
+              {"demandCores",
+               std::isfinite(forecast.demandCores) ? json(forecast.demandCores) : json(nullptr)},
+              {"forecastCores", optional(forecast.forecastCores)},
+              {"marginCores", forecast.marginCores},
+              {"mape", optional(forecast.mape)},
+              {"lookAheadSeconds", forecast.lookAhead.count()},
+              {"lookAheadSource", forecast.lookAheadSource},
+              {"replicas", optional(forecast.replicas)},
+              {"raised", forecast.raised},
+              {"note", forecast.note}};
 }
 
 json historyToJson(const ScalingHistory& history) {

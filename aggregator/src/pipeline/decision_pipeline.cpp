@@ -137,6 +137,8 @@ PipelineResult runPipeline(const PipelineContext& context, const WorkloadInput& 
   if (!memory.observingSince) memory.observingSince = context.now;
   scaling::Decision& decision = result.decision;
   decision = scaling::decide(input.policy, observation, memory.history, context.now);
+  result.forecast = forecastDemand(input.policy, observation, input.perPod, context.now,
+                                   memory.predictive, decision);
   if (context.elected && context.leader && decision.error.empty()) {
     holdAfterTakeover(input.policy, current, *memory.observingSince, context.now, decision);
   }
@@ -157,6 +159,16 @@ PipelineResult runPipeline(const PipelineContext& context, const WorkloadInput& 
     const auto write = result.writes.find(view.cluster);
     memory.lastSpec[view.cluster] =
         write == result.writes.end() ? view.specReplicas : write->second;
+    auto& startup = memory.predictive.startup;
+    startup.readySeen(view.cluster, view.readyReplicas, context.now);
+    if (write != result.writes.end()) {
+      startup.scaleWritten(view.cluster, view.specReplicas, write->second, context.now);
+    }
+  }
+  for (const auto& view : layout.views) {
+    if (const auto time = memory.predictive.startup.startupTime(view.cluster)) {
+      result.startupTimes[view.cluster] = *time;
+    }
   }
   result.clusters = std::move(layout.views);
   return result;

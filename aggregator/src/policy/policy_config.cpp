@@ -259,7 +259,7 @@ class Parser {
                           const scaling::WorkloadPolicy& defaults) const {
     allowOnly(node, path,
               {"namespace", "name", "kind", "minReplicas", "maxReplicas", "metrics", "behavior",
-               "clusters", "demand"});
+               "clusters", "demand", "predictive"});
     WorkloadConfig workload;
     workload.policy = defaults;
     workload.namespaceName = name(node["namespace"], path + ".namespace", true);
@@ -287,6 +287,9 @@ class Parser {
       policy.metrics.push_back(metric(metrics[i], path + ".metrics[" + std::to_string(i) + "]"));
     }
     if (node["demand"]) policy.cpuDemand = cpuDemand(node["demand"], path + ".demand");
+    if (node["predictive"]) {
+      policy.predictive = predictive(node["predictive"], path + ".predictive", policy.predictive);
+    }
     if (node["behavior"]) {
       const auto behavior = node["behavior"];
       allowOnly(behavior, path + ".behavior", {"scaleUp", "scaleDown"});
@@ -356,8 +359,11 @@ class Parser {
     if (!node.IsDefined()) return policy;
     allowOnly(node, "defaults",
               {"tolerance", "cpuInitializationPeriod", "initialReadinessDelay",
-               "downscaleStabilization", "demand"});
+               "downscaleStabilization", "demand", "predictive"});
     if (node["demand"]) policy.cpuDemand = cpuDemand(node["demand"], "defaults.demand");
+    if (node["predictive"]) {
+      policy.predictive = predictive(node["predictive"], "defaults.predictive", policy.predictive);
+    }
     if (node["tolerance"]) {
       const double tolerance = number(node["tolerance"], "defaults.tolerance", 0, 10);
       policy.calculator.tolerances = scaling::Tolerances{tolerance, tolerance};
@@ -381,6 +387,30 @@ class Parser {
                                         .count());
     }
     return policy;
+  }
+
+  // `predictive: on`, or `predictive: {mode: on, lookAhead: 10m}`.
+  scaling::PredictivePolicy predictive(const YAML::Node& node, const std::string& path,
+                                       scaling::PredictivePolicy base) const {
+    const YAML::Node mode = node.IsMap() ? node["mode"] : node;
+    if (node.IsMap()) allowOnly(node, path, {"mode", "lookAhead"});
+    if (mode.IsDefined()) {
+      const std::string value = string(mode, node.IsMap() ? path + ".mode" : path, true);
+      bool known = false;
+      for (const auto candidate : {scaling::PredictiveMode::kOff, scaling::PredictiveMode::kObserve,
+                                   scaling::PredictiveMode::kOn}) {
+        if (value == scaling::predictiveModeName(candidate)) {
+          base.mode = candidate;
+          known = true;
+        }
+      }
+      if (!known) fail(mode, path, "must be off, observe or on");
+    }
+    if (node.IsMap() && node["lookAhead"]) {
+      base.lookAhead = std::chrono::duration_cast<std::chrono::seconds>(
+          duration(node["lookAhead"], path + ".lookAhead", std::chrono::hours(1)));
+    }
+    return base;
   }
 
   scaling::CpuDemand cpuDemand(const YAML::Node& node, const std::string& path) const {

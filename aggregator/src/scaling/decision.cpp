@@ -53,6 +53,18 @@ void step(Decision& decision, std::string rule, std::int32_t before, std::int32_
 
 }  // namespace
 
+std::string_view predictiveModeName(PredictiveMode mode) {
+  switch (mode) {
+    case PredictiveMode::kOff:
+      return "off";
+    case PredictiveMode::kObserve:
+      return "observe";
+    case PredictiveMode::kOn:
+      return "on";
+  }
+  return "off";
+}
+
 std::string_view cpuDemandName(CpuDemand demand) {
   return demand == CpuDemand::kUsage ? "usage" : "throttling-aware";
 }

@@ -62,6 +62,7 @@ std::string aggregatorPolicyYaml(const Scenario& scenario,
     }
     if (!autoscale.behaviorYaml.empty()) node["behavior"] = YAML::Load(autoscale.behaviorYaml);
     if (!autoscale.demand.empty()) node["demand"] = autoscale.demand;
+    if (!autoscale.predictive.empty()) node["predictive"] = autoscale.predictive;
     root["workloads"].push_back(node);
   }
   YAML::Emitter out;

@@ -417,6 +417,13 @@ AutoscaleSpec parseAutoscale(const YAML::Node& node, const std::string& context,
       fail(fields.get("demand"), context + ".demand", "expected usage or throttling-aware");
     }
   }
+  if (fields.has("predictive")) {
+    autoscale.predictive = fields.string("predictive", "");
+    if (autoscale.predictive != "off" && autoscale.predictive != "observe" &&
+        autoscale.predictive != "on") {
+      fail(fields.get("predictive"), context + ".predictive", "expected off, observe or on");
+    }
+  }
   if (fields.has("behavior")) {
     const YAML::Node behavior = fields.get("behavior");
     if (!behavior.IsMap()) fail(behavior, context + ".behavior", "expected a mapping");

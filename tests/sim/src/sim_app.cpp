@@ -34,6 +34,7 @@ struct RunOptions {
   bool noAggregator = false;
   std::string baseline;
   std::string demand;
+  std::string predictive;
   bool virtualTime = false;
   std::string seriesInterval;
 };
@@ -140,6 +141,11 @@ int run(const RunOptions& options) {
   if (!options.demand.empty()) {
     for (auto& workload : scenario->workloads) {
       if (workload.autoscale) workload.autoscale->demand = options.demand;
+    }
+  }
+  if (!options.predictive.empty()) {
+    for (auto& workload : scenario->workloads) {
+      if (workload.autoscale) workload.autoscale->predictive = options.predictive;
     }
   }
   if (options.virtualTime) return runVirtual(options, std::move(*scenario));
@@ -334,6 +340,11 @@ int simMain(int argc, char** argv) {
                    "every autoscaled workload's CPU figure: usage (as the HPA) or "
                    "throttling-aware (usage plus throttled time when capped; the default)")
       ->check(CLI::IsMember({"usage", "throttling-aware"}));
+  runCommand
+      ->add_option("--predictive", runOptions.predictive,
+                   "every autoscaled workload's predictive scaling: off, observe (forecast, "
+                   "never act) or on (provision for the forecast over the look-ahead)")
+      ->check(CLI::IsMember({"off", "observe", "on"}));
   runCommand->add_option("--report-series-interval", runOptions.seriesInterval,
                          "with --virtual-time: keep one sample per this interval in the report's "
                          "series (the figures use every sample); default: every sample");

@@ -188,5 +188,27 @@ TEST(ExplainViewTest, AverageValueTargetsInCoresAndBytes) {
   EXPECT_FALSE(contains(view, "filled in")) << "no adjusted ratio, no note";
 }
 
+TEST(ExplainViewTest, TheForecastAndTheLearnedStartUpTimes) {
+  auto decision = json::parse(kDecision);
+  EXPECT_FALSE(contains(explainView(decision), "Forecast:")) << "off: no section";
+  auto& details = decision["details"];
+  details["forecast"] = json::parse(R"({"mode": "on", "demandCores": 3.9, "forecastCores": 4.6,
+      "marginCores": 0.2, "mape": 0.07, "lookAheadSeconds": 120,
+      "lookAheadSource": "learned start-up time", "replicas": 10, "raised": true, "note": ""})");
+  details["clusters"][0]["startupSeconds"] = 95.4;
+  const std::string view = explainView(decision);
+  EXPECT_TRUE(contains(view,
+                       "Forecast:\nMode on, demand now 3.900 cores, look-ahead 120 s "
+                       "(learned start-up time)\n"))
+      << view;
+  EXPECT_TRUE(contains(view, "needs 10 replicas: raised the decision")) << view;
+  EXPECT_TRUE(contains(view, "Learned start-up time: " +
+                                 details["clusters"][0]["cluster"].get<std::string>() + " 95 s"))
+      << view;
+  details["forecast"]["forecastCores"] = nullptr;
+  details["forecast"]["note"] = "learning the daily shape: a forecast needs a whole day of demand";
+  EXPECT_TRUE(contains(explainView(decision), "a forecast needs a whole day")) << view;
+}
+
 }  // namespace
 }  // namespace fleetscale::ctl

@@ -160,6 +160,47 @@ TEST(PolicyConfigTest, CpuDemandIsThrottlingAwareUnlessUsageIsAsked) {
       << config.error().message;
 }
 
+// Issue 14: predictive scaling is off unless asked, as a mode or a mode with a look-ahead, and
+// the defaults carry to every workload.
+TEST(PolicyConfigTest, PredictiveScalingIsOffUnlessAsked) {
+  const std::string metrics =
+      "    maxReplicas: 3\n    metrics:\n      - type: Resource\n        resource: {name: cpu, "
+      "target: {type: Utilization, averageUtilization: 50}}\n";
+  auto config = parsePolicyConfig(
+      "defaults:\n  predictive: observe\nworkloads:\n  - namespace: a\n    name: inherits\n" +
+          metrics + "  - namespace: a\n    name: plain\n    predictive: off\n" + metrics +
+          "  - namespace: a\n    name: ahead\n    predictive: {mode: on, lookAhead: 10m}\n" +
+          metrics,
+      "policy.yaml");
+  ASSERT_TRUE(config) << config.error().message;
+  EXPECT_EQ(config->findWorkload("a", "inherits")->policy.predictive.mode,
+            scaling::PredictiveMode::kObserve);
+  EXPECT_EQ(config->findWorkload("a", "plain")->policy.predictive.mode,
+            scaling::PredictiveMode::kOff);
+  const auto& ahead = config->findWorkload("a", "ahead")->policy.predictive;
+  EXPECT_EQ(ahead.mode, scaling::PredictiveMode::kOn);
+  EXPECT_EQ(ahead.lookAhead, std::chrono::minutes(10));
+  EXPECT_FALSE(config->findWorkload("a", "inherits")->policy.predictive.lookAhead)
+      << "learned unless set";
+  config = parsePolicyConfig(
+      "workloads:\n  - namespace: a\n    name: b\n    predictive: always\n" + metrics,
+      "policy.yaml");
+  ASSERT_FALSE(config);
+  EXPECT_NE(config.error().message.find("workloads[0].predictive: must be off, observe or on"),
+            std::string::npos)
+      << config.error().message;
+  config = parsePolicyConfig(
+      "workloads:\n  - namespace: a\n    name: b\n    predictive: {mode: on, lookAhead: 5h}\n" +
+          metrics,
+      "policy.yaml");
+  ASSERT_FALSE(config) << "a look-ahead over an hour is refused";
+  config = parsePolicyConfig(
+      "workloads:\n  - namespace: a\n    name: b\n    predictive: {mode: on, horizon: 5m}\n" +
+          metrics,
+      "policy.yaml");
+  ASSERT_FALSE(config) << "unknown keys are refused";
+}
+
 TEST(PolicyConfigTest, ErrorsNameTheLineAndTheField) {
   struct Case {
     std::string yaml;

@@ -46,6 +46,8 @@ struct ClusterReplicas {
   std::int32_t ready = 0;    // ready pods the agents see
   // Of `target`, what a draining cluster keeps because no destination can take it (last resort).
   std::int32_t lastResort = 0;
+  // The learned scale-request-to-Ready time there, once measured.
+  std::optional<std::chrono::milliseconds> startupTime = std::nullopt;
 };
 
 // The latest decision per workload, for /api/v1/status, fleetscalectl and /metrics.
@@ -63,6 +65,7 @@ struct WorkloadStatus {
   std::string reason;
   std::string error;
   std::vector<std::string> notes;
+  std::optional<ForecastView> forecast;  // predictive scaling, when not off
   std::string decisionId;
   WallTime decidedAt{};
 };

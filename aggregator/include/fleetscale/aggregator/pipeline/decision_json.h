@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "fleetscale/aggregator/pipeline/predictive.h"
 #include "fleetscale/aggregator/policy/policy_config.h"
 #include "fleetscale/aggregator/scaling/decision.h"
 #include "fleetscale/shared/result.h"
@@ -15,6 +16,8 @@
 namespace fleetscale::aggregator {
 
 nlohmann::json decisionToJson(const scaling::Decision& decision);
+// Predictive scaling's view of one decision (docs/api.md, "forecast").
+nlohmann::json forecastToJson(const ForecastView& forecast);
 
 nlohmann::json historyToJson(const scaling::ScalingHistory& history);
 Result<scaling::ScalingHistory> historyFromJson(const nlohmann::json& json);

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "fleetscale/aggregator/pipeline/predictive.h"
 #include "fleetscale/aggregator/policy/policy_config.h"
 #include "fleetscale/aggregator/scaling/capacity.h"
 #include "fleetscale/aggregator/scaling/decision.h"
@@ -62,6 +63,8 @@ struct WorkloadMemory {
   // Per cluster: spec.replicas as last read or written, for clusters whose API has not been
   // read yet.
   std::map<std::string, std::int32_t> lastSpec;
+  // The demand series, the forecaster and the learned start-up times.
+  PredictiveMemory predictive;
 };
 
 struct PipelineResult {
@@ -74,6 +77,9 @@ struct PipelineResult {
   // that failover and drains go on without metrics.
   std::int32_t desiredReplicas = 0;
   scaling::Decision decision;
+  std::optional<ForecastView> forecast;  // absent when predictive scaling is off
+  // Per cluster: the learned scale-request-to-Ready time, where one was measured.
+  std::map<std::string, std::chrono::milliseconds> startupTimes;
   std::vector<scaling::ClusterView> clusters;  // the placement clusters as seen, in order
   scaling::PlacementPlan plan;                 // plan.writes: what placement asks for
   bool act = false;                            // leader and not a dry run

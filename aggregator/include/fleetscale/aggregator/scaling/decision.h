@@ -32,6 +32,20 @@ struct MetricTarget {
 enum class CpuDemand { kUsage, kThrottlingAware };
 std::string_view cpuDemandName(CpuDemand demand);
 
+// Predictive scaling (scaling/forecast.h): off; observe (the forecast is computed, recorded and
+// shown, never acted on); on (desired = max(reactive, the replicas the forecast at now +
+// look-ahead needs): a forecast only ever raises a decision, so it never scales in on its own).
+enum class PredictiveMode { kOff, kObserve, kOn };
+std::string_view predictiveModeName(PredictiveMode mode);
+
+struct PredictivePolicy {
+  PredictiveMode mode = PredictiveMode::kOff;
+  // How far ahead to provision: the learned scale-request-to-Ready time of the workload's
+  // slowest cluster when known (absent here), else this.
+  std::optional<std::chrono::seconds> lookAhead;
+  std::chrono::seconds defaultLookAhead{300};
+};
+
 struct WorkloadPolicy {
   std::int32_t minReplicas = 1;
   std::int32_t maxReplicas = 1;
@@ -40,6 +54,7 @@ struct WorkloadPolicy {
   CalculatorSettings calculator;     // global tolerance and CPU readiness periods
   std::int32_t downscaleStabilizationSeconds = 300;
   CpuDemand cpuDemand = CpuDemand::kThrottlingAware;
+  PredictivePolicy predictive;
 };
 
 struct WorkloadObservation {

@@ -62,6 +62,7 @@ struct AutoscaleSpec {
   std::map<std::string, double> weights;
   std::string behaviorYaml;  // the HPA `behavior` block, passed through verbatim; "" = none
   std::string demand;        // the policy's `demand` (usage, throttling-aware); "" = its default
+  std::string predictive;    // the policy's `predictive` mode (off, observe, on); "" = off
 };
 
 struct WorkloadSpec {
