@@ -239,6 +239,33 @@ void ScalingLoop::restoreHistory() {
     restoreMemory(decisions->front(), details, clock_.wallNow(), options_.heartbeat,
                   workloads_[workload.key()].memory);
   }
+  restoreDemandHistory(*policy);
+}
+
+void ScalingLoop::restoreDemandHistory(const PolicyConfig& policy) {
+  const WallTime now = clock_.wallNow();
+  for (const auto& workload : policy.workloads) {
+    if (workload.policy.predictive.mode == scaling::PredictiveMode::kOff) continue;
+    RollupQuery query;
+    query.sinceUnixMs = toUnixMillis(now - kDemandHistoryRestored);
+    query.namespaceName = workload.namespaceName;
+    query.name = workload.name;
+    auto rows = store_->rollups(query);
+    if (!rows) {
+      componentLogger("aggregator.scaling")
+          ->warn("{}: stored demand history not read: {}", workload.key().describe(),
+                 rows.error().message);
+      continue;
+    }
+    std::erase_if(*rows, [&](const RollupRow& row) { return row.workload != workload.key(); });
+    std::lock_guard lock(mutex_);
+    auto& memory = workloads_[workload.key()].memory.predictive;
+    const std::size_t minutes = seedDemandHistory(memory, *rows, now);
+    componentLogger("aggregator.scaling")
+        ->info("{}: predictive scaling seeded with {} minutes of stored demand{}",
+               workload.key().describe(), minutes,
+               memory.forecaster.ready() ? "" : " (less than a day: learning on)");
+  }
 }
 
 void ScalingLoop::tick(const FleetSnapshot& snapshot) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <map>
 
 namespace fleetscale::aggregator {
 namespace {
@@ -141,6 +142,27 @@ std::optional<ForecastView> forecastDemand(const scaling::WorkloadPolicy& policy
   decision.scale = decision.desiredReplicas != decision.currentReplicas;
   view.raised = true;
   return view;
+}
+
+std::size_t seedDemandHistory(PredictiveMemory& memory, const std::vector<RollupRow>& rows,
+                              WallTime until) {
+  std::map<std::int64_t, double> perBucket;  // bucket start -> cores over every cluster
+  for (const auto& row : rows) perBucket[row.bucketStartUnixMs] += row.cpuUsageCores;
+  const std::int64_t untilMinute = minuteOf(until);
+  std::map<std::int64_t, std::pair<double, int>> perMinute;
+  for (const auto& [bucket, cores] : perBucket) {
+    const std::int64_t minute = minuteOf(fromUnixMillis(bucket));
+    if (minute >= untilMinute) continue;
+    auto& [sum, count] = perMinute[minute];
+    sum += cores;
+    ++count;
+  }
+  std::size_t fed = 0;
+  for (const auto& [minute, sum] : perMinute) {
+    memory.forecaster.addMinute(minute, sum.first / sum.second);
+    ++fed;
+  }
+  return fed;
 }
 
 }  // namespace fleetscale::aggregator

@@ -66,6 +66,7 @@ class ScalingLoopTest : public ::testing::Test {
     SqliteStoreOptions options;
     options.stateDir = dir_.path();
     options.commitInterval = std::chrono::milliseconds(10);
+    options.rollupRetention = std::chrono::hours(72);
     auto store = SqliteStore::open(options, &metrics_, clock_);
     ASSERT_TRUE(store.ok()) << store.error().message;
     store_ = std::move(*store);
@@ -427,6 +428,38 @@ TEST_F(ScalingLoopTest, ANewLeaderHoldsScaleDownUntilItHasWatchedTheWindow) {
   single.drainActions();
   ASSERT_FALSE(actuators_["aws"]->writtenSoFar().empty());
   EXPECT_LT(actuators_["aws"]->writtenSoFar().back().replicas, 2);
+}
+
+// Predictive scaling after a restart: the forecaster is seeded from the stored rollups of the
+// workload (not those of another workload), so it forecasts on the first tick.
+TEST_F(ScalingLoopTest, ARestartSeedsTheForecasterFromTheStoredRollups) {
+  PolicyConfig config = *policy_.get();
+  config.workloads[0].policy.predictive.mode = scaling::PredictiveMode::kObserve;
+  policy_.set(config);
+  std::vector<RollupRow> rows;
+  const WallTime now = clock_.wallNow();
+  for (WallTime at = now - std::chrono::hours(25); at < now; at += std::chrono::seconds(10)) {
+    RollupRow row;
+    row.bucketStartUnixMs = toUnixMillis(at);
+    row.workload = config.workloads[0].key();
+    row.cluster = "aws";
+    row.cpuUsageCores = 1.5;
+    rows.push_back(row);
+    row.workload.name = "other";
+    row.cpuUsageCores = 40;
+    rows.push_back(row);
+  }
+  store_->recordRollups(rows);
+  store_->flush();
+  ScalingLoop restarted(policy_, registry_, snapshots_, store_.get(), clock_, options());
+  restarted.restoreHistory();
+  registry_.refresh(std::chrono::seconds(0));
+  restarted.tick(snapshot({{"aws", {2, 0.75}}, {"gcp", {2, 0}}}));
+  const auto status = restarted.status();
+  ASSERT_TRUE(status[0].forecast.has_value());
+  ASSERT_TRUE(status[0].forecast->forecastCores.has_value()) << status[0].forecast->note;
+  EXPECT_NEAR(*status[0].forecast->forecastCores, 1.5, 0.1) << "its own history, not other's";
+  EXPECT_FALSE(status[0].forecast->raised) << "observe never acts";
 }
 
 TEST_F(ScalingLoopTest, HistoryIsRestoredAfterARestartSoScaleDownStaysStabilized) {

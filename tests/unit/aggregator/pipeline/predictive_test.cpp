@@ -155,5 +155,28 @@ TEST(PredictiveTest, TheLookAheadIsTheLearnedStartUpTimeWhenThePolicyLeavesItOut
   EXPECT_EQ(view->lookAhead, minutes(3)) << "150 s, in whole minutes";
 }
 
+// A restarted aggregator: 26 hours of stored 10 s rollups in two clusters, the demand split
+// between them, make the forecaster ready at once.
+TEST(PredictiveTest, StoredRollupsSeedTheForecaster) {
+  std::vector<RollupRow> rows;
+  const WallTime end = kMidnight + std::chrono::hours(26);
+  for (const char* cluster : {"aws", "gcp"}) {  // per cluster, in time order, as the store gives
+    for (WallTime at = kMidnight; at < end; at += std::chrono::seconds(10)) {
+      RollupRow row;
+      row.bucketStartUnixMs = toUnixMillis(at);
+      row.workload = WorkloadKey{"shop", "Deployment", "web"};
+      row.cluster = cluster;
+      row.cpuUsageCores = dailyCores(at) / 2;
+      rows.push_back(row);
+    }
+  }
+  PredictiveMemory memory;
+  EXPECT_EQ(seedDemandHistory(memory, rows, end - minutes(10)), 26u * 60 - 10)
+      << "the minutes from `until` on are left to the live decisions";
+  ASSERT_TRUE(memory.forecaster.ready());
+  const auto minute = std::chrono::duration_cast<minutes>((end + minutes(30)).time_since_epoch());
+  EXPECT_NEAR(*memory.forecaster.forecast(minute.count()), dailyCores(end + minutes(30)), 0.3);
+}
+
 }  // namespace
 }  // namespace fleetscale::aggregator

@@ -98,8 +98,11 @@ class ScalingLoop {
   ScalingLoop(const ScalingLoop&) = delete;
   ScalingLoop& operator=(const ScalingLoop&) = delete;
 
-  // Restores each workload's stabilization and rate history from its newest stored decision.
+  // Restores each workload's stabilization and rate history from its newest stored decision, and
+  // seeds the forecaster of each predictive workload with its stored rollups (at most
+  // kDemandHistoryRestored).
   void restoreHistory();
+  static constexpr std::chrono::hours kDemandHistoryRestored{72};
   // With leader election: only the leader writes, every write carries its term and is fenced,
   // a standby decides (so its windows stay full) without writing, and a new leader holds
   // scale-down until it has watched a workload for its scale-down window.
@@ -133,6 +136,7 @@ class ScalingLoop {
     std::optional<std::uint64_t> term;  // the fencing token; nullopt = not the leader
     LeadershipGate gate;                // empty without leader election
   };
+  void restoreDemandHistory(const PolicyConfig& policy);
   void recordTransition(const ClusterRegistry::Transition& transition);
   Pass beginPass(const PolicyConfig& policy, const FleetSnapshot& snapshot);
   // The pipeline's input for one workload: the snapshot's pods, the clusters' scale reads.

@@ -15,6 +15,7 @@
 #include "fleetscale/aggregator/scaling/decision.h"
 #include "fleetscale/aggregator/scaling/forecast.h"
 #include "fleetscale/aggregator/scaling/startup.h"
+#include "fleetscale/aggregator/state/model.h"
 
 namespace fleetscale::aggregator {
 
@@ -51,5 +52,13 @@ std::optional<ForecastView> forecastDemand(const scaling::WorkloadPolicy& policy
                                            const scaling::WorkloadObservation& observation,
                                            const scaling::PodRequests& perPod, WallTime now,
                                            PredictiveMemory& memory, scaling::Decision& decision);
+
+// Feeds a restarted aggregator's forecaster the workload's stored history: the 10 s rollups of
+// every cluster, in time order per cluster (as the store returns them), summed per bucket and
+// averaged per minute. Rollups hold CPU usage, not the throttling-aware demand: a capped
+// workload's stored past reads lower than its live demand until the model has seen a day anew.
+// Minutes at or after `until` are left to the live decisions. Returns the minutes fed.
+std::size_t seedDemandHistory(PredictiveMemory& memory, const std::vector<RollupRow>& rows,
+                              WallTime until);
 
 }  // namespace fleetscale::aggregator
