@@ -3,6 +3,7 @@
 // input exits 2 with the reason.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "fleetscale/aggregator/store/store.h"
@@ -110,6 +111,41 @@ TEST_F(AggregatorReplayTest, ReplaysTheStoresRollupsAndScalesUpAtTheLoadStep) {
       << text.output;
   EXPECT_NE(text.output.find("scale up from 4 to 8"), std::string::npos) << text.output;
   EXPECT_NE(text.output.find("time under-provisioned (s)"), std::string::npos) << text.output;
+}
+
+// Three days of a daily load at 1-minute samples, with 90 s from asking for a replica to it
+// serving: the same policy replayed reactive and predictive. From the second day on the forecast
+// asks ahead of each rise, so the fleet is under-provisioned for less time.
+TEST_F(AggregatorReplayTest, PredictiveReplayAsksAheadOfTheDailyRise) {
+  std::string csv = "time,workload,cluster,replicas,cpu_usage,cpu_request\n";
+  for (int minute = 0; minute < 3 * 1440; ++minute) {
+    const double phase = 2 * 3.141592653589793 * (minute % 1440) / 1440.0;
+    const double cores = 6 - 4 * std::cos(phase);
+    csv += std::to_string(minute * 60) + ",shop/web,aws," + std::to_string(cores / 0.5) + "," +
+           std::to_string(cores) + "," + std::to_string(cores / 0.5) + "\n";
+  }
+  testing::writeFile(dir_.path() + "/daily.csv", csv);
+  const auto run = [&](const std::string& mode) {
+    const auto result =
+        replay({"--history", dir_.path() + "/daily.csv", "--config", policy_, "--readiness-delay",
+                "90s", "--capacity-per-replica", "500m", "--predictive", mode, "--json"});
+    EXPECT_EQ(result.status, 0) << result.errors;
+    return json::parse(result.output)["workloads"][0];
+  };
+  const json reactive = run("off");
+  const json predictive = run("on");
+  const double reactiveUnder = reactive["replayed"]["underProvisionedSeconds"].get<double>();
+  const double predictiveUnder = predictive["replayed"]["underProvisionedSeconds"].get<double>();
+  EXPECT_GT(reactiveUnder, 0);
+  EXPECT_LT(predictiveUnder, reactiveUnder / 2) << reactiveUnder << " s reactive";
+  int raised = 0;
+  for (const auto& step : predictive["steps"]) {
+    raised += step["reason"].get<std::string>().rfind("forecast", 0) == 0 ? 1 : 0;
+  }
+  EXPECT_GT(raised, 0) << "some decisions came from the forecast";
+  const auto refused = replay(
+      {"--history", dir_.path() + "/daily.csv", "--config", policy_, "--predictive", "always"});
+  EXPECT_EQ(refused.status, 2);
 }
 
 TEST_F(AggregatorReplayTest, BadInputExitsTwoWithTheReason) {

@@ -219,6 +219,16 @@ int runReplayCommand(const ReplayCommandOptions& options, std::ostream& out, std
     err << "replay: " << config.error().message << "\n";
     return 2;
   }
+  if (!options.predictive.empty()) {
+    for (auto& workload : config->workloads) {
+      for (const auto mode : {scaling::PredictiveMode::kOff, scaling::PredictiveMode::kObserve,
+                              scaling::PredictiveMode::kOn}) {
+        if (options.predictive == scaling::predictiveModeName(mode)) {
+          workload.policy.predictive.mode = mode;
+        }
+      }
+    }
+  }
   auto samples = loadReplayHistory(options.historyPath);
   if (!samples) {
     err << "replay: " << samples.error().message << "\n";
@@ -261,6 +271,9 @@ int replayMain(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--capacity-per-replica", options.capacityPerReplica,
                  "CPU one ready replica serves (default: its request)");
+  app.add_option("--predictive", options.predictive,
+                 "every workload's predictive scaling: off, observe or on (default: the policy's)")
+      ->check(CLI::IsMember({"off", "observe", "on"}));
   app.add_flag("--json", options.json, "print JSON");
   app.add_flag("--changes-only", options.changesOnly, "print only the steps that scale");
   try {

@@ -19,6 +19,7 @@ struct ReplayCommandOptions {
   std::string workload;     // "namespace/name"; "" = every policy workload in the history
   std::string readinessDelay = "0s";
   std::string capacityPerReplica;  // a CPU quantity; "" = the recorded request per replica
+  std::string predictive;          // off, observe, on: every workload's mode; "" = the policy's
   bool json = false;
   bool changesOnly = false;  // print only the steps that scaled
 };
