@@ -646,7 +646,9 @@ def print_summary(result, out):
     print(f"loadgen: {lg['agents_started']} agent ids ({lg['agents_retired']} left during the "
           f"run), {lg['containers_replaced']} containers replaced ({lg['job_containers_started']}"
           f" Jobs), {lg['connects']} connects, drain {lg['drain_seconds']:.2f} s "
-          f"({lg['drained_batches']} batches), ack regressions {lg['ack_regressions']}; "
+          f"({lg['drained_batches']} batches), ack regressions {lg['ack_regressions']}, "
+          f"{lg['batches_resent']} batches sent again after a kill, "
+          f"{lg['batches_acked_by_hello']} acked only by the hello-ack; "
           f"mean CPU {result['loadgen_cpu_percent_mean']}% of a core")
     log = result["aggregator_log"]
     print(f"aggregator log: {log.get('lines_per_level')}; stopped with "

@@ -243,6 +243,9 @@ struct Shared {
   std::atomic<std::uint64_t> sent{0}, acked{0}, samples{0}, connects{0}, disconnects{0};
   std::atomic<std::int64_t> pending{0};  // produced and not yet acked, over the live agents
   std::atomic<std::uint64_t> containersReplaced{0}, jobContainers{0}, templateRebuilds{0};
+  // Batches written again after a reconnect, and batches a hello-ack said were stored although
+  // their ack never arrived (what the aggregator would otherwise count twice).
+  std::atomic<std::uint64_t> resent{0}, ackedByHello{0};
   ChurnIds ids;
   std::mutex latencyMutex;
   std::vector<float> latenciesMs;
@@ -415,6 +418,10 @@ class SimAgent : public std::enable_shared_from_this<SimAgent> {
       connected_ = true;
       ++connects_;
       ++shared_.connects;
+      for (const auto& p : pending_) {
+        if (p.sequence > resumesAfter) break;
+        ++shared_.ackedByHello;
+      }
       released(resumesAfter, false);
       writtenUpTo_ = resumesAfter;
       pump();
@@ -578,6 +585,10 @@ class SimAgent : public std::enable_shared_from_this<SimAgent> {
     boost::system::error_code ignored;
     socket_.close(ignored);
     decoder_ = FrameDecoder(kDefaultMaxFrameBytes);
+    for (const auto& p : pending_) {
+      if (p.sequence > writtenUpTo_) break;
+      if (p.sequence > ackedSequence_) ++shared_.resent;
+    }
     writtenUpTo_ = ackedSequence_;  // unacked batches are written again after reconnecting
     reconnectLater();
   }
@@ -674,7 +685,9 @@ std::string LoadgenReport::toJson() const {
                         {"drain_seconds", drainSeconds},
                         {"drained_batches", drainedBatches},
                         {"undrained_agents", undrainedAgents},
-                        {"ack_regressions", ackRegressions}}
+                        {"ack_regressions", ackRegressions},
+                        {"batches_resent", batchesResent},
+                        {"batches_acked_by_hello", batchesAckedByHello}}
       .dump();
 }
 
@@ -752,6 +765,8 @@ LoadgenReport runLoad(const LoadgenOptions& options) {
   report.containersReplaced = shared.containersReplaced;
   report.jobContainersStarted = shared.jobContainers;
   report.templateRebuilds = shared.templateRebuilds;
+  report.batchesResent = shared.resent;
+  report.batchesAckedByHello = shared.ackedByHello;
   report.agentsStarted = static_cast<std::uint64_t>(shared.nextIndex);
   report.agentsRetired = shared.retired.size();
   report.outcomes = std::move(shared.retired);

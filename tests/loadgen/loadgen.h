@@ -93,7 +93,9 @@ struct LoadgenReport {
   std::int64_t drainedBatches = 0;  // unacked when the drain began
   std::uint64_t undrainedAgents = 0;
   std::uint64_t ackRegressions = 0;
-  std::vector<AgentOutcome> outcomes;  // every agent id, live or retired
+  std::uint64_t batchesResent = 0;        // written again after a reconnect (not yet acked)
+  std::uint64_t batchesAckedByHello = 0;  // unacked, then reported stored by a hello-ack
+  std::vector<AgentOutcome> outcomes;     // every agent id, live or retired
   std::string toJson() const;
   // toJson's totals plus one entry per agent id: {"id", "produced", "acked", ...}.
   std::string toDetailedJson() const;
