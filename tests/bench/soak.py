@@ -30,6 +30,7 @@ Exit status: 0 exactly once held; 1 it did not; 2 the harness failed (a process 
 import argparse
 import collections
 import json
+import math
 import os
 import platform
 import re
@@ -238,7 +239,7 @@ class Sampler:
 
 def windows(samples, window, duration):
     out = []
-    count = max(1, int(round(duration / window)))
+    count = max(1, math.ceil(duration / window - 1e-9))
     for i in range(count):
         start, end = i * window, min((i + 1) * window, duration)
         inside = [s for s in samples if start <= s["t"] < end or (i == count - 1 and s["t"] >= end)]
@@ -284,7 +285,7 @@ def flatness(rows, warmup_windows):
     }
 
 
-def check_exactly_once(report, db_path, containers_hint):
+def check_exactly_once(report, db_path):
     """Every agent id of the report against the store's agents table."""
     db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
     rows = {row[0]: row[1:] for row in db.execute(
@@ -378,13 +379,15 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     bin_dir = os.path.join(ROOT, "build", "release", "bin")
-    parser.add_argument("--aggregator", default=os.path.join(bin_dir, "fleetscale-aggregator"))
-    parser.add_argument("--loadgen", default=os.path.join(bin_dir, "fleetscale-loadgen"))
-    parser.add_argument("--agents", type=int, default=1000)
+    parser.add_argument("--aggregator", default=os.path.join(bin_dir, "fleetscale-aggregator"),
+                        help="the aggregator binary")
+    parser.add_argument("--loadgen", default=os.path.join(bin_dir, "fleetscale-loadgen"),
+                        help="the load generator binary")
+    parser.add_argument("--agents", type=int, default=1000, help="agents live at any time")
     parser.add_argument("--containers", type=int, default=20, help="per agent")
     parser.add_argument("--workloads", type=int, default=200, help="svc-N workloads")
     parser.add_argument("--interval", default="1s", help="agent tick")
-    parser.add_argument("--duration", type=seconds, default="30m")
+    parser.add_argument("--duration", type=seconds, default="30m", help="the run (30m, 180s...)")
     parser.add_argument("--kill-every", type=seconds, default="5m",
                         help="SIGKILL and restart the aggregator this often (0: never)")
     parser.add_argument("--window", type=seconds, default=None,
@@ -392,16 +395,18 @@ def main():
                              "--duration / 6 without kills)")
     parser.add_argument("--warmup-windows", type=int, default=1,
                         help="windows left out of the flatness figures")
-    parser.add_argument("--sample-every", type=seconds, default="10s")
+    parser.add_argument("--sample-every", type=seconds, default="10s",
+                        help="RSS, CPU and /metrics this often")
     parser.add_argument("--agent-lifetime", default="10m",
                         help="mean agent lifetime (exponential; 0s: no agent churn)")
     parser.add_argument("--container-churn", type=float, default=0.01,
                         help="share of an agent's containers replaced per tick")
     parser.add_argument("--job-share", type=float, default=0.2,
                         help="share of new containers that are one-off Jobs")
-    parser.add_argument("--drain-timeout", default="60s")
-    parser.add_argument("--loadgen-threads", type=int, default=1)
-    parser.add_argument("--aggregator-threads", type=int, default=2)
+    parser.add_argument("--drain-timeout", default="60s",
+                        help="longest wait for acks by a leaving agent and by all at the end")
+    parser.add_argument("--loadgen-threads", type=int, default=1, help="its I/O threads")
+    parser.add_argument("--aggregator-threads", type=int, default=2, help="its I/O threads")
     parser.add_argument("--forget-after", default="2m",
                         help="the aggregator's --forget-after ('' : its default, 10m)")
     parser.add_argument("--history-window", default="4m",
@@ -421,8 +426,7 @@ def main():
     args = parser.parse_args()
     if args.check_only:
         report = json.load(open(os.path.join(args.check_only, "loadgen-report.json")))
-        check = check_exactly_once(report, os.path.join(args.check_only, "state", "aggregator.db"),
-                                   args.containers)
+        check = check_exactly_once(report, os.path.join(args.check_only, "state", "aggregator.db"))
         print(json.dumps({k: v for k, v in check.items() if k != "mismatches"}))
         for mismatch in check["mismatches"][:20]:
             print(f"  {mismatch['agent_id']}: {'; '.join(mismatch['problems'])}")
@@ -486,9 +490,11 @@ def main():
     try:
         startup = aggregator.start()
         print(f"soak: aggregator up in {startup:.2f} s; {args.agents} agents x {args.containers} "
-              f"containers for {args.duration:.0f} s, SIGKILL every {args.kill_every:.0f} s; "
-              f"work dir {work}", flush=True)
-        loadgen = subprocess.Popen(loadgen_args, stdout=open(os.path.join(work, "loadgen.out"), "w"),
+              f"containers for {args.duration:.0f} s, "
+              + (f"SIGKILL every {args.kill_every:.0f} s" if args.kill_every > 0 else "no kills")
+              + f"; work dir {work}", flush=True)
+        loadgen = subprocess.Popen(loadgen_args,
+                                   stdout=open(os.path.join(work, "loadgen.out"), "w"),
                                    stderr=open(os.path.join(work, "loadgen.err"), "w"))
         t0 = time.monotonic()
         kills = []
@@ -566,8 +572,7 @@ def main():
         if args.fake_produced_offset:
             for agent in report["agents"][:3]:
                 agent["produced"] += args.fake_produced_offset
-        check = check_exactly_once(report, os.path.join(work, "state", "aggregator.db"),
-                                   args.containers)
+        check = check_exactly_once(report, os.path.join(work, "state", "aggregator.db"))
         agg_windows = windows(agg_samples.samples, window, args.duration)
         load_windows = windows(load_samples.samples, window, args.duration)
         loadgen_totals = {k: v for k, v in report.items() if k != "agents"}
