@@ -515,6 +515,8 @@ def main():
                 kills.pop(0)
                 # The incarnation's last figures, then SIGKILL, then at once a restart.
                 before = agg_samples.sample(now, aggregator.pid, metrics_summary(scrape(http_port)))
+                if before:
+                    before["store_mib"] = store_mib(work)
                 killed_at = time.monotonic()
                 aggregator.kill()
                 ready = aggregator.start()
