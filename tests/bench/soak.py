@@ -553,7 +553,9 @@ def main():
             time.sleep(min(0.2, max(0.0, min(next_sample, kills[0] if kills else 1e9,
                                              args.duration) - (time.monotonic() - t0))))
         end = time.monotonic() - t0
-        agg_samples.sample(end, aggregator.pid, metrics_summary(scrape(http_port)))
+        last = agg_samples.sample(end, aggregator.pid, metrics_summary(scrape(http_port)))
+        if last:
+            last["store_mib"] = store_mib(work)
         load_samples.sample(end, loadgen.pid)
         # The end: the load generator drains and reports, then the aggregator stops gracefully.
         drain_started = time.monotonic()
