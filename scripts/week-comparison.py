@@ -9,8 +9,9 @@ Modes (docs/benchmarks.md, "Predictive scaling over a week"):
   demand       as reactive, throttling-aware CPU demand
   predictive   as demand, plus predictive scaling on (--predictive on)
 
-Each run's report without its time series goes to DIR/<scenario>-<mode>.json (the series make a
-week's report some 50 MB); a table of the figures is printed.
+Each run's report without its time series and its list of scale actions goes to
+DIR/<scenario>-<mode>.json (they make a week's report some 50 MB); a table of the figures is
+printed.
 """
 import argparse
 import json
@@ -28,7 +29,8 @@ MODES = {
 
 
 def summarize(report):
-    out = {k: v for k, v in report.items() if k != "workloads"}
+    out = {k: v for k, v in report.items() if k not in ("workloads", "scale_actions")}
+    out["scale_actions_total"] = len(report.get("scale_actions", []))
     out["workloads"] = []
     for w in report["workloads"]:
         kept = {k: v for k, v in w.items() if k not in ("series", "load_changes")}
