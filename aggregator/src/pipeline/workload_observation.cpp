@@ -11,6 +11,15 @@ WorkloadObservation buildObservation(const WorkloadSnapshot& workload, std::int3
                                      CpuDemand cpuDemand) {
   WorkloadObservation observation;
   observation.currentReplicas = currentReplicas;
+  // A pod whose requests are not known while its siblings' are is new: the agent learns requests
+  // from the kubelet every few seconds. The HPA would refuse the whole metric ("missing request
+  // for cpu") and stop scaling while the fleet scales out; it is a pod without metrics instead,
+  // which the calculation already handles. When no pod has a request the error stands.
+  bool anyCpuRequest = false, anyMemoryRequest = false;
+  for (const auto& sample : workload.pods) {
+    anyCpuRequest |= isPresent(sample.cpuRequestCores);
+    anyMemoryRequest |= isPresent(sample.memoryRequestBytes);
+  }
   for (const auto& sample : workload.pods) {
     PodInfo pod;
     pod.name = sample.cluster + "/" + sample.pod;
@@ -30,12 +39,15 @@ WorkloadObservation buildObservation(const WorkloadSnapshot& workload, std::int3
       const double cpu = cpuDemand == CpuDemand::kUsage
                              ? sample.cpuUsageCores
                              : sample.cpuUsageCores + sample.cpuUnmetDemandCores;
-      if (isPresent(cpu)) {
+      const bool cpuRequestPending = anyCpuRequest && !pod.cpuRequestMilli;
+      if (isPresent(cpu) && !cpuRequestPending) {
         observation.metrics[Resource::kCpu][pod.name] =
             PodMetric{std::llround(cpu * 1000.0), sampledAt, window};
       }
-      observation.metrics[Resource::kMemory][pod.name] =
-          PodMetric{std::llround(sample.memoryUsageBytes) * 1000, sampledAt, window};
+      if (!(anyMemoryRequest && !pod.memoryRequestMilli)) {
+        observation.metrics[Resource::kMemory][pod.name] =
+            PodMetric{std::llround(sample.memoryUsageBytes) * 1000, sampledAt, window};
+      }
     }
     observation.pods.push_back(std::move(pod));
   }
