@@ -118,7 +118,7 @@ std::optional<ForecastView> forecastDemand(const scaling::WorkloadPolicy& policy
   for (std::int64_t m = minute + 1; m <= std::max(minute + 1, lastMinute); ++m) {
     highest = std::max(highest, memory.forecaster.forecast(m).value_or(0));
   }
-  view.marginCores = memory.forecaster.meanAbsoluteError().value_or(0);
+  view.marginCores = memory.forecaster.margin().value_or(0);
   view.mape = memory.forecaster.meanAbsolutePercentageError();
   view.forecastCores = highest + view.marginCores;
   view.replicas = replicasFor(*view.forecastCores, policy, requestCoresOf(observation, perPod));

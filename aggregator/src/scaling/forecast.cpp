@@ -65,8 +65,20 @@ void DemandForecaster::update(std::int64_t minute, double value) {
 void DemandForecaster::scoreDueForecast(std::int64_t minute, double value) {
   while (!pending_.empty() && pending_.front().first < minute) pending_.pop_front();
   if (pending_.empty() || pending_.front().first != minute) return;
-  const double error = std::abs(value - pending_.front().second);
+  const double signedError = value - pending_.front().second;
+  const double error = std::abs(signedError);
   pending_.pop_front();
+  recentErrors_.push_back(signedError);
+  while (recentErrors_.size() >
+         static_cast<std::size_t>(std::max(1, settings_.errorWindowMinutes))) {
+    recentErrors_.pop_front();
+  }
+  std::vector<double> sorted(recentErrors_.begin(), recentErrors_.end());
+  const auto rank = static_cast<std::size_t>(std::clamp(settings_.marginQuantile, 0.0, 1.0) *
+                                             static_cast<double>(sorted.size() - 1));
+  std::nth_element(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(rank),
+                   sorted.end());
+  margin_ = std::max(0.0, sorted[rank]);
   const double w = settings_.errorSmoothing;
   mae_ = mae_ ? (1 - w) * *mae_ + w * error : error;
   // Relative to the actual figure, with a floor so an idle minute does not dominate.

@@ -11,8 +11,8 @@ namespace {
 
 // A day-shaped load: 2 cores at night, 10 at the afternoon peak.
 double daily(std::int64_t minute) {
-  const double phase = 2 * std::numbers::pi * static_cast<double>(minute % kMinutesPerDay) /
-                       kMinutesPerDay;
+  const double phase =
+      2 * std::numbers::pi * static_cast<double>(minute % kMinutesPerDay) / kMinutesPerDay;
   return 6 - 4 * std::cos(phase);
 }
 
@@ -92,6 +92,27 @@ TEST(DemandForecasterTest, NeverForecastsBelowZeroAndIgnoresNonFiniteFigures) {
   for (std::int64_t minute = 8; minute < 16; ++minute) {
     EXPECT_GE(*forecaster.forecast(minute), 0) << minute;
   }
+}
+
+// A model that never moves (no smoothing) forecasts 4 throughout; the actual figures run 4..13,
+// so the forecasts fell short by 0..9. The margin is the P90 of those shortfalls.
+TEST(DemandForecasterTest, TheMarginCoversTheRecentShortfallsAtItsQuantile) {
+  ForecastSettings settings;
+  settings.seasonMinutes = 5;
+  settings.horizonMinutes = 1;
+  settings.levelSmoothing = settings.trendSmoothing = settings.seasonSmoothing = 0;
+  settings.errorWindowMinutes = 10;
+  DemandForecaster forecaster(settings);
+  std::int64_t minute = 0;
+  for (; minute < 5; ++minute) forecaster.addMinute(minute, 4);
+  EXPECT_FALSE(forecaster.margin().has_value());
+  forecaster.addMinute(minute++, 4);  // the first forecast made, none due yet
+  for (int shortfall = 0; shortfall < 10; ++shortfall)
+    forecaster.addMinute(minute++, 4 + shortfall);
+  ASSERT_TRUE(forecaster.margin().has_value());
+  EXPECT_DOUBLE_EQ(*forecaster.margin(), 8);
+  for (int i = 0; i < 10; ++i) forecaster.addMinute(minute++, 1);  // over-forecasts only
+  EXPECT_DOUBLE_EQ(*forecaster.margin(), 0) << "never negative";
 }
 
 }  // namespace

@@ -36,7 +36,7 @@ struct ForecastView {
   // The highest demand forecast over (now, now + lookAhead], plus the margin; absent until the
   // forecaster has seen a whole day.
   std::optional<double> forecastCores;
-  double marginCores = 0;  // the recent mean absolute error at the forecaster's horizon
+  double marginCores = 0;  // DemandForecaster::margin(): the P90 of recent under-forecasts
   std::optional<double> mape;
   std::chrono::seconds lookAhead{0};
   std::string lookAheadSource;           // "learned start-up time", "policy", "default"

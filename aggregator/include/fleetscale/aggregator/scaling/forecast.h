@@ -28,6 +28,8 @@ struct ForecastSettings {
   double seasonSmoothing = 0.25;  // g: each day's shape weighs a quarter against the past ones
   int horizonMinutes = 5;         // the horizon whose errors are tracked
   double errorSmoothing = 0.05;   // weight of each new error in the running means (~20 minutes)
+  int errorWindowMinutes = kMinutesPerDay;  // the errors the margin is the quantile of
+  double marginQuantile = 0.9;              // the margin covers this share of recent errors
 };
 
 class DemandForecaster {
@@ -50,6 +52,10 @@ class DemandForecaster {
   // due: absolute (in the demand's unit) and relative to the actual figure (MAPE, 0.1 = 10%).
   std::optional<double> meanAbsoluteError() const { return mae_; }
   std::optional<double> meanAbsolutePercentageError() const { return mape_; }
+  // What to add to a forecast so that it would have covered the actual figure in
+  // marginQuantile of the forecasts that came due within errorWindowMinutes: that quantile of
+  // (actual - forecast), at least 0. Absent until a forecast has come due.
+  std::optional<double> margin() const { return margin_; }
   int horizonMinutes() const { return settings_.horizonMinutes; }
 
  private:
@@ -66,7 +72,8 @@ class DemandForecaster {
   double trend_ = 0;
   std::vector<double> season_;
   std::deque<std::pair<std::int64_t, double>> pending_;  // forecasts not yet due, by minute
-  std::optional<double> mae_, mape_;
+  std::optional<double> mae_, mape_, margin_;
+  std::deque<double> recentErrors_;  // actual - forecast, oldest first
 };
 
 }  // namespace fleetscale::aggregator::scaling
