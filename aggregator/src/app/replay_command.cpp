@@ -219,15 +219,9 @@ int runReplayCommand(const ReplayCommandOptions& options, std::ostream& out, std
     err << "replay: " << config.error().message << "\n";
     return 2;
   }
-  if (!options.predictive.empty()) {
-    for (auto& workload : config->workloads) {
-      for (const auto mode : {scaling::PredictiveMode::kOff, scaling::PredictiveMode::kObserve,
-                              scaling::PredictiveMode::kOn}) {
-        if (options.predictive == scaling::predictiveModeName(mode)) {
-          workload.policy.predictive.mode = mode;
-        }
-      }
-    }
+  // The flag's values are checked by CLI11; an empty one keeps each workload's own mode.
+  if (const auto mode = scaling::parsePredictiveMode(options.predictive)) {
+    for (auto& workload : config->workloads) workload.policy.predictive.mode = *mode;
   }
   auto samples = loadReplayHistory(options.historyPath);
   if (!samples) {

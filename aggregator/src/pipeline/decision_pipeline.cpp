@@ -164,9 +164,7 @@ PipelineResult runPipeline(const PipelineContext& context, const WorkloadInput& 
     if (write != result.writes.end()) {
       startup.scaleWritten(view.cluster, view.specReplicas, write->second, context.now);
     }
-  }
-  for (const auto& view : layout.views) {
-    if (const auto time = memory.predictive.startup.startupTime(view.cluster)) {
+    if (const auto time = startup.startupTime(view.cluster)) {
       result.startupTimes[view.cluster] = *time;
     }
   }

@@ -89,7 +89,7 @@ void chooseLookAhead(const scaling::PredictivePolicy& policy, const PredictiveMe
     view.lookAhead = std::chrono::ceil<std::chrono::minutes>(*learned);
     view.lookAheadSource = "learned start-up time";
   } else {
-    view.lookAhead = policy.defaultLookAhead;
+    view.lookAhead = scaling::kDefaultLookAhead;
     view.lookAheadSource = "default";
   }
 }
@@ -148,21 +148,17 @@ std::size_t seedDemandHistory(PredictiveMemory& memory, const std::vector<Rollup
                               WallTime until) {
   std::map<std::int64_t, double> perBucket;  // bucket start -> cores over every cluster
   for (const auto& row : rows) perBucket[row.bucketStartUnixMs] += row.cpuUsageCores;
+  // Each bucket is one sample of its minute, averaged as the live decisions' samples are; the
+  // last minute is handed on by the first live call, as any minute is.
   const std::int64_t untilMinute = minuteOf(until);
-  std::map<std::int64_t, std::pair<double, int>> perMinute;
+  std::size_t minutes = 0;
   for (const auto& [bucket, cores] : perBucket) {
     const std::int64_t minute = minuteOf(fromUnixMillis(bucket));
-    if (minute >= untilMinute) continue;
-    auto& [sum, count] = perMinute[minute];
-    sum += cores;
-    ++count;
+    if (minute >= untilMinute) break;
+    if (minute != memory.minute) ++minutes;
+    addDemand(memory, minute, cores);
   }
-  std::size_t fed = 0;
-  for (const auto& [minute, sum] : perMinute) {
-    memory.forecaster.addMinute(minute, sum.first / sum.second);
-    ++fed;
-  }
-  return fed;
+  return minutes;
 }
 
 }  // namespace fleetscale::aggregator

@@ -40,11 +40,12 @@ WorkloadObservation buildObservation(const WorkloadSnapshot& workload, std::int3
                              ? sample.cpuUsageCores
                              : sample.cpuUsageCores + sample.cpuUnmetDemandCores;
       const bool cpuRequestPending = anyCpuRequest && !pod.cpuRequestMilli;
+      const bool memoryRequestPending = anyMemoryRequest && !pod.memoryRequestMilli;
       if (isPresent(cpu) && !cpuRequestPending) {
         observation.metrics[Resource::kCpu][pod.name] =
             PodMetric{std::llround(cpu * 1000.0), sampledAt, window};
       }
-      if (!(anyMemoryRequest && !pod.memoryRequestMilli)) {
+      if (!memoryRequestPending) {
         observation.metrics[Resource::kMemory][pod.name] =
             PodMetric{std::llround(sample.memoryUsageBytes) * 1000, sampledAt, window};
       }

@@ -395,16 +395,10 @@ class Parser {
     const YAML::Node mode = node.IsMap() ? node["mode"] : node;
     if (node.IsMap()) allowOnly(node, path, {"mode", "lookAhead"});
     if (mode.IsDefined()) {
-      const std::string value = string(mode, node.IsMap() ? path + ".mode" : path, true);
-      bool known = false;
-      for (const auto candidate : {scaling::PredictiveMode::kOff, scaling::PredictiveMode::kObserve,
-                                   scaling::PredictiveMode::kOn}) {
-        if (value == scaling::predictiveModeName(candidate)) {
-          base.mode = candidate;
-          known = true;
-        }
-      }
-      if (!known) fail(mode, path, "must be off, observe or on");
+      const auto parsed =
+          scaling::parsePredictiveMode(string(mode, node.IsMap() ? path + ".mode" : path, true));
+      if (!parsed) fail(mode, path, "must be off, observe or on");
+      base.mode = *parsed;
     }
     if (node.IsMap() && node["lookAhead"]) {
       base.lookAhead = std::chrono::duration_cast<std::chrono::seconds>(

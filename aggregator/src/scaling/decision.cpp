@@ -65,6 +65,13 @@ std::string_view predictiveModeName(PredictiveMode mode) {
   return "off";
 }
 
+std::optional<PredictiveMode> parsePredictiveMode(std::string_view name) {
+  for (const auto mode : {PredictiveMode::kOff, PredictiveMode::kObserve, PredictiveMode::kOn}) {
+    if (name == predictiveModeName(mode)) return mode;
+  }
+  return std::nullopt;
+}
+
 std::string_view cpuDemandName(CpuDemand demand) {
   return demand == CpuDemand::kUsage ? "usage" : "throttling-aware";
 }

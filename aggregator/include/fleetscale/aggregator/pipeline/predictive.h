@@ -57,7 +57,8 @@ std::optional<ForecastView> forecastDemand(const scaling::WorkloadPolicy& policy
 // every cluster, in time order per cluster (as the store returns them), summed per bucket and
 // averaged per minute. Rollups hold CPU usage, not the throttling-aware demand: a capped
 // workload's stored past reads lower than its live demand until the model has seen a day anew.
-// Minutes at or after `until` are left to the live decisions. Returns the minutes fed.
+// Minutes at or after `until` are left to the live decisions. Returns the minutes read; the last
+// of them reaches the forecaster with the next forecastDemand() call, as a live minute does.
 std::size_t seedDemandHistory(PredictiveMemory& memory, const std::vector<RollupRow>& rows,
                               WallTime until);
 

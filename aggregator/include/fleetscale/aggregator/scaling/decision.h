@@ -37,13 +37,17 @@ std::string_view cpuDemandName(CpuDemand demand);
 // look-ahead needs): a forecast only ever raises a decision, so it never scales in on its own).
 enum class PredictiveMode { kOff, kObserve, kOn };
 std::string_view predictiveModeName(PredictiveMode mode);
+// The mode named `name` ("off", "observe", "on"); absent for any other text.
+std::optional<PredictiveMode> parsePredictiveMode(std::string_view name);
+
+// The look-ahead before a start-up time has been learned and when the policy sets none.
+inline constexpr std::chrono::seconds kDefaultLookAhead{300};
 
 struct PredictivePolicy {
   PredictiveMode mode = PredictiveMode::kOff;
-  // How far ahead to provision: the learned scale-request-to-Ready time of the workload's
-  // slowest cluster when known (absent here), else this.
+  // How far ahead to provision: set here, or (absent) the learned scale-request-to-Ready time of
+  // the workload's slowest cluster, else kDefaultLookAhead.
   std::optional<std::chrono::seconds> lookAhead;
-  std::chrono::seconds defaultLookAhead{300};
 };
 
 struct WorkloadPolicy {
