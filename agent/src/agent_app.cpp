@@ -481,6 +481,7 @@ int runAgent(const AgentOptions& options) {
   hello.set_auth_token(*token);
   hello.set_started_unix_ms(toUnixMillis(clock.wallNow()));
   hello.set_queue_capacity(s.spoolLimits.maxBatches);
+  hello.set_clock_aligned_sampling(true);
   if (options.tls || !options.tlsCaFile.empty() || !options.tlsCertFile.empty() ||
       !options.tlsKeyFile.empty() || !options.tlsServerName.empty()) {
     auto tls = makeTlsClientContext(
@@ -523,8 +524,6 @@ int runAgent(const AgentOptions& options) {
   if (refresher) refresher->start();
 
   boost::asio::steady_timer ticker(io);
-  const auto period = std::chrono::duration_cast<std::chrono::steady_clock::duration>(s.interval);
-  auto nextTick = std::chrono::steady_clock::now();
   v1::SampleBatch batch;  // refilled every tick, so its memory is allocated once
   std::function<void()> tick = [&] {
     const auto started = std::chrono::steady_clock::now();
@@ -535,11 +534,9 @@ int runAgent(const AgentOptions& options) {
     for (auto& client : clients) client->batchAvailable();
     metrics.update(AgentState{sampler.counters(), sampler.keptDescriptors(), queue,
                               delivery->spool != nullptr ? delivery->spool->errors() : 0, streams});
-    // Fixed-rate schedule: a slow tick does not push every later tick back.
-    nextTick += period;
-    const auto now = std::chrono::steady_clock::now();
-    if (nextTick < now) nextTick = now;
-    ticker.expires_at(nextTick);
+    // On the wall clock's whole intervals, like every agent: the aggregator decides on rounds.
+    const WallTime now = clock.wallNow();
+    ticker.expires_after(nextSamplingRound(now, s.interval) - now);
     ticker.async_wait([&](const boost::system::error_code& ec) {
       if (!ec) tick();
     });

@@ -61,8 +61,8 @@ void addStateOptions(CLI::App& app, AggregatorOptions& o) {
       ->check(CLI::Range(std::size_t{1}, std::size_t{100'000'000}));
   app.add_option("--tick", o.tick, "how often the fleet is rolled up")->capture_default_str();
   app.add_option("--decision-debounce", o.decisionDebounce,
-                 "decide this long after new agent data is folded, not only on the tick (0: "
-                 "only on the tick)")
+                 "decide as soon as the agents' sampling round is in, or at the latest this long "
+                 "after its first batch (0: only on the tick)")
       ->capture_default_str();
   app.add_option("--min-decision-interval", o.minDecisionInterval,
                  "at most one decision pass per this interval on new data")

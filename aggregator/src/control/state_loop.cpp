@@ -8,6 +8,8 @@ namespace fleetscale::aggregator {
 
 namespace {
 constexpr std::chrono::minutes kNamesSweepInterval{1};
+// How often a round that is not in yet is looked at again: a pass over the nodes each time.
+constexpr std::chrono::milliseconds kRoundPoll{5};
 }  // namespace
 
 std::vector<EventRecord> clusterHealthChanges(std::map<std::string, ReportingState>& previous,
@@ -74,17 +76,33 @@ bool StateLoop::waitForWork(std::unique_lock<std::mutex>& lock,
   using std::chrono::steady_clock;
   for (;;) {
     if (stopping_) return false;
-    const bool pending = pendingSince_.has_value() && options_.debounce.count() > 0;
+    const bool pending =
+        pendingSince_.has_value() && options_.debounce.count() > 0 && !roundsUnaligned_;
     std::optional<steady_clock::time_point> early;
+    bool roundIn = false;
     if (pending) {
-      early = std::max(*pendingSince_ + options_.debounce, lastSnapshot_ + options_.minInterval);
+      const WallTime roundStart = roundStart_;
+      lock.unlock();
+      const auto progress = fleet_.roundProgress(roundStart, clock_.wallNow());
+      lock.lock();
+      if (progress == FleetState::RoundProgress::kUnaligned) {
+        roundsUnaligned_ = true;
+        continue;
+      }
+      roundIn = progress == FleetState::RoundProgress::kComplete;
+      const auto due = roundIn ? steady_clock::now() : *pendingSince_ + options_.debounce;
+      early = std::max(due, lastSnapshot_ + options_.minInterval);
       if (*early >= nextTick) early.reset();  // the tick comes first anyway
     }
+    const auto now = steady_clock::now();
     const auto until = early.value_or(nextTick);
-    if (steady_clock::now() >= until) return early.has_value();
-    // Woken by stop(), the time, or (with nothing pending yet) the first new batch.
-    wake_.wait_until(lock, until, [&] {
-      return stopping_ || (!pending && pendingSince_ && options_.debounce.count() > 0);
+    if (now >= until) return early.has_value();
+    // Woken by stop(), the time, (with nothing pending yet) the first new batch, or, while a
+    // round is coming in, to look at it again.
+    const auto wakeAt = pending && !roundIn ? std::min(until, now + kRoundPoll) : until;
+    wake_.wait_until(lock, wakeAt, [&] {
+      return stopping_ ||
+             (!pending && pendingSince_ && options_.debounce.count() > 0 && !roundsUnaligned_);
     });
   }
 }
@@ -94,6 +112,7 @@ void StateLoop::dataArrived() {
     std::lock_guard lock(mutex_);
     if (pendingSince_) return;
     pendingSince_ = std::chrono::steady_clock::now();
+    roundStart_ = clock_.wallNow();
   }
   wake_.notify_all();
 }
@@ -108,6 +127,7 @@ std::shared_ptr<const FleetSnapshot> StateLoop::publishSnapshot(WallTime now) {
     // Batches folded from here on wait for the next snapshot.
     std::lock_guard lock(mutex_);
     pendingSince_.reset();
+    roundsUnaligned_ = false;
     lastSnapshot_ = std::chrono::steady_clock::now();
     ++published_;
   }

@@ -32,6 +32,7 @@ AgentIdentity identityFromHello(const v1::Hello& hello) {
   identity.sequenceEpoch = hello.sequence_epoch();
   identity.startedUnixMs = hello.started_unix_ms();
   identity.queueCapacity = hello.queue_capacity();
+  identity.clockAlignedSampling = hello.clock_aligned_sampling();
   return identity;
 }
 

@@ -204,6 +204,7 @@ class NodeState {
   std::uint64_t agentRestarts = 0;
   WallTime lastSeen{};
   double intervalSeconds = 0;
+  bool clockAlignedSampling = false;  // of the agent whose batch was folded last
   NodeTotalsView totals;
   std::vector<ContainerRecord> containers;
 
@@ -405,6 +406,7 @@ FoldResult FleetState::applyBatch(const Session& session, BatchView& batch, Wall
     }
     node.lastSeen = receivedAt;
     node.intervalSeconds = batch.intervalSeconds;
+    node.clockAlignedSampling = record.identity.clockAlignedSampling;
     node.totals = batch.node;
   }
   progress.lastSequence = batch.sequence;
@@ -585,7 +587,10 @@ FleetSnapshot FleetState::snapshot(WallTime now) const {
     std::string_view key;  // cluster, pod UID (or name, or container id), in `arena`
     WallTime lastSeen;
     PodSample pod;
+    double intervalSeconds;
+    bool inRounds;  // its agent samples on the clock
   };
+  WallTime newestRound{};  // the latest batch of a clock-aligned agent
   std::vector<Candidate> candidates;
   auto keep = [&arena](std::string_view cluster, std::string_view pod) {
     auto* text = static_cast<char*>(arena.allocate(cluster.size() + pod.size() + 1, 1));
@@ -602,6 +607,7 @@ FleetSnapshot FleetState::snapshot(WallTime now) const {
     std::lock_guard lock(node->mutex);
     const bool stale = node->staleAt(now);
     const bool late = stale || isLate(node->lastSeen, node->intervalSeconds, now);
+    if (node->clockAlignedSampling && !stale) newestRound = std::max(newestRound, node->lastSeen);
     const AgentRecord* current = node->currentRecord();
     NodeContribution contribution;
     contribution.cluster = node->cluster;
@@ -621,8 +627,9 @@ FleetSnapshot FleetState::snapshot(WallTime now) const {
       if (podKey.empty()) podKey = record.id();  // no pod (a VM container): its own replica
       auto [it, inserted] = podIndex.try_emplace(podKey, candidates.size());
       if (inserted) {
-        Candidate candidate{record.workloadId(), keep(node->cluster, podKey), node->lastSeen,
-                            PodSample{}};
+        Candidate candidate{record.workloadId(),   keep(node->cluster, podKey),
+                            node->lastSeen,        PodSample{},
+                            node->intervalSeconds, node->clockAlignedSampling};
         PodSample& pod = candidate.pod;
         pod.cluster = node->cluster;
         pod.node = node->name;
@@ -634,6 +641,11 @@ FleetSnapshot FleetState::snapshot(WallTime now) const {
       candidates[it->second].pod.add(record.contribution());
     }
     for (std::size_t i = first; i < candidates.size(); ++i) candidates[i].pod.finish();
+  }
+  for (auto& candidate : candidates) {
+    if (candidate.inRounds &&
+        isBehindRound(candidate.lastSeen, candidate.intervalSeconds, newestRound))
+      candidate.pod.late = true;
   }
   std::pmr::unordered_map<std::string_view, std::size_t> best(&arena);
   best.reserve(candidates.size());
@@ -668,6 +680,21 @@ FleetSnapshot FleetState::snapshot(WallTime now) const {
   out.clusters = summarizeClusters(contributions);
   for (auto& cluster : out.clusters) cluster.workloads = workloadsPerCluster[cluster.name];
   return out;
+}
+
+FleetState::RoundProgress FleetState::roundProgress(WallTime roundStart, WallTime now) const {
+  bool waiting = false;
+  for (const auto& node : allNodes()) {
+    std::lock_guard lock(node->mutex);
+    const AgentRecord* current = node->currentRecord();
+    if (current == nullptr || !current->connected || node->lastSeen == WallTime{} ||
+        isLate(node->lastSeen, node->intervalSeconds, now)) {
+      continue;  // not expected this round
+    }
+    if (!node->clockAlignedSampling) return RoundProgress::kUnaligned;
+    waiting = waiting || !isInRound(node->lastSeen, node->intervalSeconds, roundStart);
+  }
+  return waiting ? RoundProgress::kWaiting : RoundProgress::kComplete;
 }
 
 std::vector<AgentIdentity> FleetState::forgetSilentNodes(WallTime now,

@@ -24,6 +24,24 @@ bool isLate(WallTime lastSeen, double intervalSeconds, WallTime now) {
   return silentFor(kLateTicks, lastSeen, intervalSeconds, now);
 }
 
+namespace {
+std::chrono::system_clock::duration tickOf(double intervalSeconds) {
+  const double tick = intervalSeconds > 0 ? intervalSeconds : kDefaultIntervalSeconds;
+  return std::chrono::duration_cast<std::chrono::system_clock::duration>(
+      std::chrono::duration<double>(tick));
+}
+}  // namespace
+
+bool isBehindRound(WallTime lastSeen, double intervalSeconds, WallTime newestRound) {
+  const auto tick = tickOf(intervalSeconds);
+  const auto spread = std::min<std::chrono::system_clock::duration>(kMaxRoundSpread, tick / 4);
+  return newestRound - lastSeen >= tick - spread;
+}
+
+bool isInRound(WallTime receivedAt, double intervalSeconds, WallTime roundStart) {
+  return receivedAt >= roundStart - tickOf(intervalSeconds) / 2;
+}
+
 double unmetCpuDemandCores(double usageCores, double throttledCores, double limitCores) {
   if (!isPresent(usageCores) || !isPresent(throttledCores) || throttledCores <= 0) return 0;
   const bool capped = !isPresent(limitCores) || usageCores >= kCappedShareOfLimit * limitCores;

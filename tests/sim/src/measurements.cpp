@@ -213,6 +213,7 @@ RiseSummary summarizeRises(const std::vector<LoadChange>& changes) {
   summary.covered = static_cast<int>(ready.size());
   summary.firstRequestMedian = percentile(requests, 0.5);
   summary.firstRequestP90 = percentile(requests, 0.9);
+  summary.firstRequestP99 = percentile(requests, 0.99);
   summary.readyMedian = percentile(ready, 0.5);
   summary.readyP90 = percentile(ready, 0.9);
   return summary;
@@ -370,6 +371,7 @@ json reportJson(const Report& report, const Timeline& timeline, double seriesEve
            {"covered", w.riseSummary.covered},
            {"first_request_median_seconds", optionalJson(w.riseSummary.firstRequestMedian)},
            {"first_request_p90_seconds", optionalJson(w.riseSummary.firstRequestP90)},
+           {"first_request_p99_seconds", optionalJson(w.riseSummary.firstRequestP99)},
            {"ready_median_seconds", optionalJson(w.riseSummary.readyMedian)},
            {"ready_p90_seconds", optionalJson(w.riseSummary.readyP90)}}},
          {"load_changes", std::move(changes)},
@@ -443,8 +445,9 @@ std::string reportTable(const Report& report) {
       if (r.rises > 0) {
         out += "  rises " + std::to_string(r.rises) + ", answered " + std::to_string(r.answered) +
                ": first request median " + seconds(r.firstRequestMedian) + ", p90 " +
-               seconds(r.firstRequestP90) + "; ready capacity median " + seconds(r.readyMedian) +
-               ", p90 " + seconds(r.readyP90) + "\n";
+               seconds(r.firstRequestP90) + ", p99 " + seconds(r.firstRequestP99) +
+               "; ready capacity median " + seconds(r.readyMedian) + ", p90 " +
+               seconds(r.readyP90) + "\n";
       }
     }
     if (!w.failovers.empty()) {

@@ -27,6 +27,8 @@ constexpr const char* kHpaUser = "system:serviceaccount:kube-system:horizontal-p
 
 // A disconnected agent's node is forgotten after this long (the aggregator's --forget-after).
 constexpr double kForgetAfterSeconds = 600;
+// From the agents' sampling instant to a decision on their round: fold and a look at the nodes.
+constexpr double kRoundLatencySeconds = 0.01;
 
 // The value of the last `--flag VALUE` or `--flag=VALUE` in `args`; "" when absent.
 std::string flagValue(const std::vector<std::string>& args, std::string_view flag) {
@@ -168,7 +170,7 @@ Result<VirtualTiming> virtualTiming(const Scenario& scenario) {
   };
   double failedAfter = -1;
   double healthyAfter = -1;
-  double debounce = 0;  // the aggregator's --decision-debounce default (off)
+  double debounce = 0.25;  // the aggregator's --decision-debounce default
   const std::vector<Setting> settings = {
       {"--interval", pick(scenario.agents.interval, flagValue(agentArgs, "--interval")),
        &timing.agentIntervalSeconds},
@@ -209,10 +211,13 @@ Result<VirtualTiming> virtualTiming(const Scenario& scenario) {
   if (healthyAfter >= 0) {
     timing.health.healthyAfter = milliseconds(std::llround(healthyAfter * 1000));
   }
-  // Deciding on arrival, the aggregator decides a debounce after the agents' batches; on its tick
-  // alone, half an agent interval after them on average.
+  // Deciding on arrival, the aggregator decides once the agents' sampling round is in; here
+  // every agent samples at the same instant and its batch arrives at once, so the round is in
+  // straight away (kRoundLatencySeconds: the fold and a look at the nodes). On its tick alone,
+  // half an agent interval after the round on average.
   timing.decisionPhaseSeconds =
-      debounce > 0 ? std::fmod(timing.agentPhaseSeconds + debounce, timing.decisionSeconds)
+      debounce > 0 ? std::fmod(timing.agentPhaseSeconds + std::min(debounce, kRoundLatencySeconds),
+                               timing.decisionSeconds)
                    : std::fmod(timing.agentPhaseSeconds + timing.agentIntervalSeconds / 2,
                                timing.decisionSeconds);
   return timing;
@@ -600,6 +605,11 @@ agg::FleetSnapshot VirtualEngine::Impl::snapshot(SimTime t) const {
   const double interval = timing.agentIntervalSeconds;
   agg::FleetSnapshot out;
   out.takenAt = now;
+  WallTime newestRound{};
+  for (const auto& agent : agents) {
+    if (agent.record.lastSeen && !agg::isStale(wallAt(*agent.record.lastSeen), interval, now))
+      newestRound = std::max(newestRound, wallAt(*agent.record.lastSeen));
+  }
   std::vector<agg::NodeContribution> nodes;
   std::map<agg::WorkloadKey, std::vector<agg::PodSample>> pods;
   auto add = [&](const AgentRecord& record, const NodeAgent* agent) {
@@ -607,7 +617,9 @@ agg::FleetSnapshot VirtualEngine::Impl::snapshot(SimTime t) const {
     const WallTime seen = wallAt(*record.lastSeen);
     if (!record.connected && t - *record.lastSeen > fromSeconds(kForgetAfterSeconds)) return;
     const bool stale = agg::isStale(seen, interval, now);
-    const bool late = stale || agg::isLate(seen, interval, now);
+    // Every agent here samples on the clock, in the same rounds.
+    const bool late = stale || agg::isLate(seen, interval, now) ||
+                      agg::isBehindRound(seen, interval, newestRound);
     agg::NodeContribution node;
     node.cluster = model.clusters()[record.cluster].name();
     node.stale = stale;

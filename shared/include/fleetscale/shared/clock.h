@@ -57,4 +57,16 @@ inline WallTime fromUnixMillis(std::int64_t millis) {
       std::chrono::duration_cast<WallTime::duration>(std::chrono::milliseconds(millis)));
 }
 
+// When an agent that has just sampled at `now` samples next: the first whole multiple of
+// `interval` since the Unix epoch more than a quarter interval away. Every agent samples on these
+// boundaries, so the fleet's samples come in rounds (docs/architecture.md, "Sampling rounds"); a
+// timer that fires a little early does not sample twice, and a tick that ran long skips a round
+// rather than sampling twice in a row.
+inline WallTime nextSamplingRound(WallTime now, std::chrono::nanoseconds interval) {
+  const auto step = std::chrono::duration_cast<WallTime::duration>(interval);
+  if (step.count() <= 0) return now;
+  const auto after = (now + step / 4).time_since_epoch();
+  return WallTime((after / step + 1) * step);
+}
+
 }  // namespace fleetscale

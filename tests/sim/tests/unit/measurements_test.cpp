@@ -143,6 +143,7 @@ TEST(MeasurementsTest, ARequestAnEarlierChangeCalledForIsNotTheReactionToTheNext
   EXPECT_EQ(web.riseSummary.answered, 2);
   EXPECT_EQ(web.riseSummary.firstRequestMedian, 1.0);
   EXPECT_EQ(web.riseSummary.firstRequestP90, 4.0);
+  EXPECT_EQ(web.riseSummary.firstRequestP99, 4.0);
 
   // Without the capacity per replica nothing tells the rounds apart: the first request that way.
   const WorkloadReport plain = find(computeReport("rounds", scalerInRounds()), "shop/web");
@@ -268,8 +269,8 @@ TEST(MeasurementsTest, JsonAndTableCarryTheFigures) {
 
   const std::string table = reportTable(report);
   EXPECT_NE(table.find("shop/web"), std::string::npos);
-  EXPECT_NE(table.find("rises 1, answered 1: first request median 1.0 s, p90 1.0 s; ready "
-                       "capacity median 3.0 s, p90 3.0 s"),
+  EXPECT_NE(table.find("rises 1, answered 1: first request median 1.0 s, p90 1.0 s, p99 1.0 s; "
+                       "ready capacity median 3.0 s, p90 3.0 s"),
             std::string::npos)
       << table;
   EXPECT_NE(table.find("5.0 s (33.3%)"), std::string::npos) << table;

@@ -120,6 +120,7 @@ TEST(StateLoopTest, NewDataBringsTheNextSnapshotForwardAtMostOncePerMinInterval)
   loop.stop();
 
   StateLoopOptions ticksOnly{std::chrono::minutes(1), std::chrono::minutes(10)};
+  ticksOnly.debounce = milliseconds(0);
   StateLoop quiet(fleet, nullptr, history, snapshots, clock, ticksOnly);
   quiet.start();
   ASSERT_TRUE(fleetscale::testing::waitFor([&] { return quiet.snapshotsPublished() == 1; }));
@@ -128,6 +129,62 @@ TEST(StateLoopTest, NewDataBringsTheNextSnapshotForwardAtMostOncePerMinInterval)
                                             milliseconds(300)))
       << "debounce 0: only the tick snapshots";
   quiet.stop();
+}
+
+// A round that is in is decided at once; one that is not (a node owes its batch) at the latest
+// the debounce after its first batch. The fleet's clock is a manual one: the agents' rounds are
+// set, not waited for; the debounce runs on the real steady clock.
+TEST(StateLoopTest, ARoundIsDecidedAsSoonAsItIsInAndAtTheDebounceOtherwise) {
+  using std::chrono::milliseconds;
+  ManualClock clock;
+  FleetState fleet;
+  WorkloadHistory history(std::chrono::minutes(10));
+  SnapshotHolder snapshots;
+  StateLoopOptions options{std::chrono::minutes(1), std::chrono::minutes(10)};
+  options.debounce = milliseconds(800);
+  options.minInterval = milliseconds(10);
+  AgentIdentity first{"a1", "n1", "aws", "aws", "r", "z", "0"};
+  AgentIdentity second{"a2", "n2", "gcp", "gcp", "r", "z", "0"};
+  first.clockAlignedSampling = second.clockAlignedSampling = true;
+  const auto a = fleet.agentConnected(first);
+  const auto b = fleet.agentConnected(second);
+  auto send = [&](const FleetState::Session& session, std::uint64_t sequence) {
+    testing::DecodedBatch decoded;
+    testing::decodeInto(testing::makeBatch(sequence, {{session.agentId}}, /*interval=*/10.0),
+                        decoded);
+    (void)fleet.applyBatch(session, decoded.view, clock.wallNow());
+  };
+  send(a, 1);
+  send(b, 1);
+  StateLoop loop(fleet, nullptr, history, snapshots, clock, options);
+  loop.start();
+  ASSERT_TRUE(fleetscale::testing::waitFor([&] { return loop.snapshotsPublished() == 1; }));
+
+  // The next round, 10 s later: n1's batch, then n2's.
+  clock.advance(std::chrono::seconds(10));
+  send(a, 2);
+  loop.dataArrived();
+  EXPECT_FALSE(fleetscale::testing::waitFor([&] { return loop.snapshotsPublished() > 1; },
+                                            milliseconds(200)))
+      << "n2 owes its batch: the round is not in";
+  clock.advance(milliseconds(30));
+  send(b, 2);
+  const auto sent = std::chrono::steady_clock::now();
+  loop.dataArrived();
+  ASSERT_TRUE(fleetscale::testing::waitFor([&] { return loop.snapshotsPublished() == 2; }));
+  EXPECT_LT(std::chrono::steady_clock::now() - sent, milliseconds(500))
+      << "decided once in, not at the debounce";
+
+  // n2 goes dark: the next round waits for it until the debounce, then is decided without it.
+  clock.advance(std::chrono::seconds(10));
+  const auto roundStart = std::chrono::steady_clock::now();
+  send(a, 3);
+  loop.dataArrived();
+  ASSERT_TRUE(fleetscale::testing::waitFor([&] { return loop.snapshotsPublished() == 3; },
+                                           milliseconds(5000)));
+  EXPECT_GE(std::chrono::steady_clock::now() - roundStart, milliseconds(800))
+      << "waited for n2 up to the debounce";
+  loop.stop();
 }
 
 }  // namespace

@@ -136,6 +136,70 @@ TEST(FleetStateTest, SnapshotRollsUpPodsAndExcludesStaleNodes) {
   EXPECT_FALSE(fleet.containers({"aws", "", "", ""}, kT0)[0].stale);
 }
 
+// Issue 14: when a cluster goes dark between two sampling rounds, its pods' load moves to the
+// others and shows in their next round while the dark pods' last figures are not yet late (1.5
+// intervals). Counted together the load doubles and the fleet overshot (8 replicas where 6
+// served). A node of a clock-aligned agent that owes the newest round is late at once.
+TEST(FleetStateTest, PodsOfANodeThatOwesTheNewestRoundAreLateForDecisions) {
+  using std::chrono::milliseconds;
+  FleetState fleet;
+  AgentIdentity awsAgent = identity("a1", "n1", "aws"), gcpAgent = identity("a2", "n2", "gcp");
+  AgentIdentity oldAgent = identity("a3", "n3", "gcp");
+  awsAgent.clockAlignedSampling = gcpAgent.clockAlignedSampling = true;
+  const auto aws = fleet.agentConnected(awsAgent);
+  const auto gcp = fleet.agentConnected(gcpAgent);
+  const auto old = fleet.agentConnected(oldAgent);
+  (void)apply(fleet, aws, 1, {{"x", "web-1"}}, kT0);
+  (void)apply(fleet, gcp, 1, {{"y", "web-2"}}, kT0 + milliseconds(40));
+  (void)apply(fleet, old, 1, {{"z", "web-3"}}, kT0 + milliseconds(200));   // its own phase
+  (void)apply(fleet, aws, 2, {{"x", "web-1"}}, kT0 + milliseconds(1000));  // the next round
+  const auto snapshot = fleet.snapshot(kT0 + milliseconds(1010));
+  const auto* web = snapshot.find(WorkloadKey{"shop", "Deployment", "web"});
+  ASSERT_NE(web, nullptr);
+  ASSERT_EQ(web->pods.size(), 3u);
+  EXPECT_FALSE(web->pods[0].late) << "aws sent the newest round";
+  EXPECT_TRUE(web->pods[1].late) << "gcp owes it: 0.96 s behind, not yet 1.5 intervals silent";
+  EXPECT_FALSE(web->pods[2].late) << "an agent that does not sample on the clock: 1.5 intervals";
+  EXPECT_EQ(web->total.replicasSeen, 3) << "late pods stay in the rollups";
+
+  (void)apply(fleet, gcp, 2, {{"y", "web-2"}}, kT0 + milliseconds(1120));
+  const auto caughtUp = fleet.snapshot(kT0 + milliseconds(1130));
+  EXPECT_FALSE(caughtUp.find(WorkloadKey{"shop", "Deployment", "web"})->pods[1].late)
+      << "within a round, batches may come a little apart";
+}
+
+TEST(FleetStateTest, ARoundIsInWhenEveryClockAlignedAgentStillReportingHasSentItsBatch) {
+  using std::chrono::milliseconds;
+  using Progress = FleetState::RoundProgress;
+  FleetState fleet;
+  AgentIdentity first = identity("a1", "n1", "aws"), second = identity("a2", "n2", "gcp");
+  AgentIdentity gone = identity("a3", "n3", "gcp");
+  first.clockAlignedSampling = second.clockAlignedSampling = gone.clockAlignedSampling = true;
+  const auto a = fleet.agentConnected(first);
+  const auto b = fleet.agentConnected(second);
+  const auto c = fleet.agentConnected(gone);
+  (void)apply(fleet, a, 1, {{"x", "web-1"}}, kT0);
+  (void)apply(fleet, b, 1, {{"y", "web-2"}}, kT0 + milliseconds(30));
+  (void)apply(fleet, c, 1, {{"z", "web-3"}}, kT0 - milliseconds(5000));  // silent since: late
+  const WallTime roundStart = kT0 + milliseconds(1000);
+  (void)apply(fleet, a, 2, {{"x", "web-1"}}, roundStart);
+  EXPECT_EQ(fleet.roundProgress(roundStart, roundStart), Progress::kWaiting) << "n2 owes it";
+  (void)apply(fleet, b, 2, {{"y", "web-2"}}, roundStart + milliseconds(30));
+  EXPECT_EQ(fleet.roundProgress(roundStart, roundStart + milliseconds(31)), Progress::kComplete)
+      << "a late node is not waited for";
+
+  const auto nextRound = roundStart + milliseconds(1000);
+  (void)apply(fleet, a, 3, {{"x", "web-1"}}, nextRound);
+  fleet.agentDisconnected(b);
+  EXPECT_EQ(fleet.roundProgress(nextRound, nextRound), Progress::kComplete)
+      << "nor a disconnected one";
+
+  const auto old = fleet.agentConnected(identity("a4", "n4", "aws"));
+  (void)apply(fleet, old, 1, {{"w", "web-4"}}, nextRound);
+  EXPECT_EQ(fleet.roundProgress(nextRound, nextRound), Progress::kUnaligned)
+      << "an agent sampling on its own phase makes rounds meaningless";
+}
+
 // containerd gives every pod a sandbox (pause) cgroup; the agent labels it with the pod but no
 // container name and no requests. Summing it in made every pod's request absent, so no
 // utilization target could ever be evaluated on a real node.

@@ -26,6 +26,30 @@ TEST(RollupTest, StalenessIsThreeTicksOfTheAgentsInterval) {
   }
 }
 
+// A round's batches arrive within a quarter interval (at most 250 ms) of each other; a node whose
+// latest batch is older than that before the newest round's owes one.
+TEST(RollupTest, ANodeIsBehindTheRoundWhenItsBatchIsAboutAnIntervalOlderThanTheNewest) {
+  const WallTime seen{std::chrono::seconds(1000)};
+  struct Case {
+    double interval;
+    milliseconds newestAfter;
+    bool behind;
+  };
+  for (const auto& c : std::vector<Case>{{1.0, milliseconds(0), false},
+                                         {1.0, milliseconds(200), false},  // the same round
+                                         {1.0, milliseconds(749), false},
+                                         {1.0, milliseconds(750), true},
+                                         {1.0, milliseconds(1000), true},    // the next round
+                                         {10.0, milliseconds(9000), false},  // 250 ms at most
+                                         {10.0, milliseconds(9750), true},
+                                         {0.2, milliseconds(160), true}}) {
+    EXPECT_EQ(isBehindRound(seen, c.interval, seen + c.newestAfter), c.behind)
+        << c.interval << "s tick, newest " << c.newestAfter.count() << "ms later";
+  }
+  EXPECT_TRUE(isInRound(seen, 1.0, seen + milliseconds(400))) << "batches of one round";
+  EXPECT_FALSE(isInRound(seen, 1.0, seen + milliseconds(900))) << "the round before";
+}
+
 PodSample pod(std::string cluster, std::string name, double cpu, double request, bool ready = true,
               bool stale = false) {
   PodSample p;

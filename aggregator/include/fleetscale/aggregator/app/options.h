@@ -39,7 +39,7 @@ struct AggregatorOptions {
   // Decide when the data arrives: a snapshot (and the decisions on it) this long after the first
   // batch folded since the last one, at most one per min-decision-interval; "0" = only --tick.
   // Off by default: with it, a failover overshot (docs/configuration.md, "Timing flags").
-  std::string decisionDebounce = "0s";
+  std::string decisionDebounce = "250ms";
   std::string minDecisionInterval = "250ms";
   std::string forgetAfter = "10m";
   bool perContainerMetrics = false;

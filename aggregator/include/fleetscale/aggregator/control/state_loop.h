@@ -31,10 +31,12 @@ struct StateLoopOptions {
   std::chrono::nanoseconds forgetAfter = std::chrono::minutes(10);
   // Dedup progress of agents silent this long is dropped (the store's event retention).
   std::chrono::nanoseconds keepProgressFor = std::chrono::hours(720);
-  // Decide when the data arrives: dataArrived() brings the next snapshot forward to `debounce`
-  // after the first batch since the last snapshot (so the agents that sample at about the same
-  // moment land in one), but no sooner than `minInterval` after the last one. 0 = ticks only.
-  std::chrono::milliseconds debounce{0};
+  // Decide when the data arrives: the first batch since the last snapshot starts a sampling
+  // round, and the next snapshot comes as soon as the round is in (every clock-aligned agent
+  // still reporting has sent its batch), or `debounce` after its first batch at the latest, but
+  // no sooner than `minInterval` after the last one. While an agent that does not sample on the
+  // clock reports, rounds mean nothing and snapshots stay on the tick. 0 = ticks only.
+  std::chrono::milliseconds debounce{250};
   std::chrono::milliseconds minInterval{250};
 };
 
@@ -79,6 +81,8 @@ class StateLoop {
   bool stopping_ = false;
   // Set by dataArrived() until the next snapshot; when the first such batch came.
   std::optional<std::chrono::steady_clock::time_point> pendingSince_;
+  WallTime roundStart_{};         // the same moment on the fleet state's clock
+  bool roundsUnaligned_ = false;  // this round waits for the tick
   std::chrono::steady_clock::time_point lastSnapshot_{};
   std::uint64_t published_ = 0;
   std::thread thread_;

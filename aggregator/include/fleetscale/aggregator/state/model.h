@@ -35,8 +35,9 @@ struct AgentIdentity {
   // The sequence space its batches are numbered in (docs/protocol.md): kept by a spool, new for
   // each start of an agent without one. 0: an agent that predates epochs.
   std::uint64_t sequenceEpoch = 0;
-  std::int64_t startedUnixMs = 0;   // when the agent process started; 0 = not said
-  std::uint64_t queueCapacity = 0;  // unacked batches it keeps; 0 = not said
+  std::int64_t startedUnixMs = 0;     // when the agent process started; 0 = not said
+  std::uint64_t queueCapacity = 0;    // unacked batches it keeps; 0 = not said
+  bool clockAlignedSampling = false;  // samples in the fleet's rounds (Hello)
 };
 
 // What the fleet has accepted from one agent id: the dedup key and exactly-once counters.

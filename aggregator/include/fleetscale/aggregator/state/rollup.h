@@ -32,6 +32,19 @@ bool isStale(WallTime lastSeen, double intervalSeconds, WallTime now);
 inline constexpr double kLateTicks = 1.5;
 bool isLate(WallTime lastSeen, double intervalSeconds, WallTime now);
 
+// Agents that sample on the clock (Hello.clock_aligned_sampling) report in rounds: every one of
+// them samples at the same whole multiples of its interval. A node whose latest batch came this
+// much less than an interval before the newest round's first batch owes one for that round; its
+// batches of one round may arrive this far apart (collection time, distance, clock error).
+inline constexpr std::chrono::milliseconds kMaxRoundSpread{250};
+// True when a node of a clock-aligned agent, last heard at `lastSeen`, owes a batch of the round
+// whose first batch came at `newestRound`. A decision treats its pods as late: when a cluster
+// goes dark between two rounds, the load its pods carried moves to the others and shows in
+// their next round, and counting the dark pods' last figures next to it would double it.
+bool isBehindRound(WallTime lastSeen, double intervalSeconds, WallTime newestRound);
+// A batch received at `receivedAt` belongs to the round begun at `roundStart` (or a later one).
+bool isInRound(WallTime receivedAt, double intervalSeconds, WallTime roundStart);
+
 // A capped container: one whose usage over the tick reached this share of its CPU limit.
 inline constexpr double kCappedShareOfLimit = 0.9;
 

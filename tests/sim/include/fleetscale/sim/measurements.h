@@ -85,14 +85,15 @@ struct FailoverResult {
 };
 
 // The load rises of a workload summed up: how many there were, how many a scale-up answered
-// (firstRequestSeconds), and the median and 90th percentile of the delays over those that have
-// one (nearest rank); absent when none has.
+// (firstRequestSeconds), and the median, 90th (and for first requests 99th) percentile of the
+// delays over those that have one (nearest rank); absent when none has.
 struct RiseSummary {
   int rises = 0;
   int answered = 0;  // with a first replica request
   int covered = 0;   // with ready capacity >= demand before the run ended
   std::optional<double> firstRequestMedian;
   std::optional<double> firstRequestP90;
+  std::optional<double> firstRequestP99;
   std::optional<double> readyMedian;
   std::optional<double> readyP90;
 };
