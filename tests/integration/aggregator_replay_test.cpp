@@ -148,6 +148,37 @@ TEST_F(AggregatorReplayTest, PredictiveReplayAsksAheadOfTheDailyRise) {
   EXPECT_EQ(refused.status, 2);
 }
 
+// Issue 14: a history recorded at a CPU limit, replayed both ways. At the target (1 core of 2
+// requested), then for a minute the pods use all their 2 cores (the limit) and are throttled
+// for 4 more: on usage the policy sees
+// 100% of requests, throttling-aware it sees the 6 cores wanted.
+TEST_F(AggregatorReplayTest, DemandModeReadsTheRecordedUnmetDemand) {
+  std::string csv = "time,workload,replicas,cpu_usage,cpu_request,cpu_unmet_demand\n";
+  for (int t = 0; t <= 60; t += 10) {
+    csv += std::to_string(t) + (t == 0 ? ",shop/web,4,1,2,0\n" : ",shop/web,4,2,2,4\n");
+  }
+  testing::writeFile(dir_.path() + "/capped.csv", csv);
+  const auto run = [&](const std::string& demand) {
+    const auto result = replay({"--history", dir_.path() + "/capped.csv", "--config", policy_,
+                                "--demand", demand, "--json"});
+    EXPECT_EQ(result.status, 0) << result.errors;
+    return json::parse(result.output)["workloads"][0];
+  };
+  const json usage = run("usage");
+  const json demand = run("throttling-aware");
+  // At 10 s: 2 cores on 4 x 0.5 is 100% against 50%: 8; 6 cores is 300%: 24, limited to 8.
+  // At 20 s, on 8 ready replicas: usage 50% holds; demand 150% wants 24, limited to 16.
+  EXPECT_EQ(usage["steps"][2]["desiredReplicas"], 8);
+  EXPECT_EQ(demand["steps"][2]["desiredReplicas"], 16);
+  EXPECT_EQ(demand["steps"][2]["demandCores"], 6.0);
+  EXPECT_LT(demand["replayed"]["shortfallCoreSeconds"].get<double>(),
+            usage["replayed"]["shortfallCoreSeconds"].get<double>());
+  EXPECT_EQ(replay({"--history", dir_.path() + "/capped.csv", "--config", policy_, "--demand",
+                    "everything"})
+                .status,
+            2);
+}
+
 TEST_F(AggregatorReplayTest, BadInputExitsTwoWithTheReason) {
   const std::string csv = dir_.path() + "/history.csv";
   testing::writeFile(csv,

@@ -5,10 +5,12 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <thread>
 
 #include "fleetscale/agent/cgroup_layout.h"
 #include "fleetscale/agent/cgroup_parsers.h"
@@ -87,6 +89,14 @@ void capAtHalfACore(const CgroupLayout& layout, const std::string& relative) {
   }
 }
 
+void liftCpuLimit(const CgroupLayout& layout, const std::string& relative) {
+  if (layout.version == CgroupVersion::kV2) {
+    testing::writeFile(layout.unified + relative + "/cpu.max", "max 100000");
+  } else {
+    std::ofstream(layout.cpu + relative + "/cpu.cfs_quota_us") << "-1";
+  }
+}
+
 std::uint64_t kernelUsageNs(const CgroupLayout& layout, const std::string& relative) {
   if (layout.version == CgroupVersion::kV2) {
     return *findKeyedValue(*readFile(layout.unified + relative + "/cpu.stat"), "usage_usec") * 1000;
@@ -150,8 +160,6 @@ TEST(RealCgroupTest, ThrottlingAwareDemandOfACappedTwoThreadBurnerIsAboutTwoCore
   if (layout->version == CgroupVersion::kV1 && (layout->cpu.empty() || layout->cpuacct.empty())) {
     GTEST_SKIP() << "cgroup v1 without cpu and cpuacct controllers";
   }
-  // Each thread fits on a CPU of its own only where there are two.
-  const double demand = std::min(2.0, static_cast<double>(::sysconf(_SC_NPROCESSORS_ONLN)));
   const std::string id = randomId();
   const std::string relative =
       "/fleetscale-test-" + std::to_string(::getpid()) + ".slice/docker-" + id + ".scope";
@@ -164,6 +172,16 @@ TEST(RealCgroupTest, ThrottlingAwareDemandOfACappedTwoThreadBurnerIsAboutTwoCore
 
   auto result = testing::runCommand(testing::binaryPath("fleetscale-agent"),
                                     {"--once", "--interval", "2s", "--node", "root-test"});
+  // The demand to compare with: what the two threads use with the limit lifted, on this machine
+  // as loaded as it is now (two CPUs to themselves make it 2 cores; tests running beside take
+  // some).
+  liftCpuLimit(*layout, relative);
+  const auto uncappedFrom = std::chrono::steady_clock::now();
+  const std::uint64_t uncappedFromNs = kernelUsageNs(*layout, relative);
+  std::this_thread::sleep_for(std::chrono::seconds(2));  // the measurement window, not a wait
+  const double demand =
+      static_cast<double>(kernelUsageNs(*layout, relative) - uncappedFromNs) / 1e9 /
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - uncappedFrom).count();
   burner.stop(SIGKILL);
   // The backgrounded loop outlives its shell: kill whatever is left in the cgroup, or it burns on
   // (and the cgroup cannot be removed).
@@ -189,8 +207,14 @@ TEST(RealCgroupTest, ThrottlingAwareDemandOfACappedTwoThreadBurnerIsAboutTwoCore
   const double limit = (*found)["cpu_limit_cores"].get<double>();
   const double estimate = aggregator::estimateCpuDemandCores(usage, throttled, limit);
   EXPECT_NEAR(usage, 0.5, 0.1) << "usage hides the demand at the limit";
-  EXPECT_NEAR(estimate, demand, 0.2 * demand)
-      << "usage " << usage << " + throttled " << throttled << " = " << estimate << " cores";
+  // Exact while both threads have a CPU of their own (an idle machine of two: about 2 cores); an
+  // upper bound when other work shares the CPUs, since throttled time runs while they would
+  // have waited anyway: never far below what they got uncapped, never above their 2 threads.
+  const std::string figures = "usage " + std::to_string(usage) + " + throttled " +
+                              std::to_string(throttled) + " = " + std::to_string(estimate) +
+                              " cores; uncapped the threads used " + std::to_string(demand);
+  EXPECT_GE(estimate, 0.8 * demand) << figures;
+  EXPECT_LE(estimate, 1.2 * 2) << figures;
 }
 
 struct RealLayout {

@@ -88,6 +88,7 @@ json figuresJson(const Figures& f) {
               {"replicas", f.replicasSeen},
               {"replicas_ready", f.replicasReady},
               {"cpu_usage_cores", f.cpuUsageCores},
+              {"cpu_unmet_demand_cores", f.cpuUnmetDemandCores},
               {"cpu_request_cores", f.cpuRequestCores},
               {"cpu_utilization", number(f.cpuUtilization)},
               {"memory_usage_bytes", f.memoryUsageBytes},

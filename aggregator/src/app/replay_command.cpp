@@ -47,6 +47,7 @@ Result<std::vector<ReplaySample>> loadStore(const std::string& path) {
     sample.replicas = row.replicasSeen;
     sample.readyReplicas = row.replicasReady;
     sample.cpuUsageCores = row.cpuUsageCores;
+    sample.cpuUnmetDemandCores = row.cpuUnmetDemandCores;
     sample.cpuRequestCores = row.cpuRequestCores;
     sample.memoryUsageBytes = row.memoryUsageBytes;
     sample.memoryRequestBytes = row.memoryRequestBytes;
@@ -223,6 +224,10 @@ int runReplayCommand(const ReplayCommandOptions& options, std::ostream& out, std
   if (const auto mode = scaling::parsePredictiveMode(options.predictive)) {
     for (auto& workload : config->workloads) workload.policy.predictive.mode = *mode;
   }
+  for (const auto demand : {scaling::CpuDemand::kUsage, scaling::CpuDemand::kThrottlingAware}) {
+    if (options.demand != scaling::cpuDemandName(demand)) continue;
+    for (auto& workload : config->workloads) workload.policy.cpuDemand = demand;
+  }
   auto samples = loadReplayHistory(options.historyPath);
   if (!samples) {
     err << "replay: " << samples.error().message << "\n";
@@ -268,6 +273,10 @@ int replayMain(int argc, char** argv) {
   app.add_option("--predictive", options.predictive,
                  "every workload's predictive scaling: off, observe or on (default: the policy's)")
       ->check(CLI::IsMember({"off", "observe", "on"}));
+  app.add_option("--demand", options.demand,
+                 "every workload's CPU figure: usage (as the HPA) or throttling-aware (usage "
+                 "plus the unmet demand the history recorded; default: the policy's)")
+      ->check(CLI::IsMember({"usage", "throttling-aware"}));
   app.add_flag("--json", options.json, "print JSON");
   app.add_flag("--changes-only", options.changesOnly, "print only the steps that scale");
   try {

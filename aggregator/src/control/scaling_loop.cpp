@@ -260,7 +260,7 @@ void ScalingLoop::restoreDemandHistory(const PolicyConfig& policy) {
     std::erase_if(*rows, [&](const RollupRow& row) { return row.workload != workload.key(); });
     std::lock_guard lock(mutex_);
     auto& memory = workloads_[workload.key()].memory.predictive;
-    const std::size_t minutes = seedDemandHistory(memory, *rows, now);
+    const std::size_t minutes = seedDemandHistory(memory, *rows, now, workload.policy.cpuDemand);
     componentLogger("aggregator.scaling")
         ->info("{}: predictive scaling seeded with {} minutes of stored demand{}",
                workload.key().describe(), minutes,

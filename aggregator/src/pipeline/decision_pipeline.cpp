@@ -136,7 +136,14 @@ PipelineResult runPipeline(const PipelineContext& context, const WorkloadInput& 
   observation.currentReplicas = current;
   if (!memory.observingSince) memory.observingSince = context.now;
   scaling::Decision& decision = result.decision;
-  decision = scaling::decide(input.policy, observation, memory.history, context.now);
+  if (forecastHoldsScaleIn(input.policy, memory.predictive)) {
+    scaling::WorkloadPolicy held = input.policy;
+    held.downscaleStabilizationSeconds =
+        static_cast<std::int32_t>(held.predictive.downscaleStabilization.count());
+    decision = scaling::decide(held, observation, memory.history, context.now);
+  } else {
+    decision = scaling::decide(input.policy, observation, memory.history, context.now);
+  }
   result.forecast = forecastDemand(input.policy, observation, input.perPod, context.now,
                                    memory.predictive, decision);
   if (context.elected && context.leader && decision.error.empty()) {

@@ -96,6 +96,11 @@ void chooseLookAhead(const scaling::PredictivePolicy& policy, const PredictiveMe
 
 }  // namespace
 
+bool forecastHoldsScaleIn(const scaling::WorkloadPolicy& policy, const PredictiveMemory& memory) {
+  return policy.predictive.mode == scaling::PredictiveMode::kOn && memory.forecaster.ready() &&
+         policy.predictive.downscaleStabilization.count() < policy.downscaleStabilizationSeconds;
+}
+
 std::optional<ForecastView> forecastDemand(const scaling::WorkloadPolicy& policy,
                                            const scaling::WorkloadObservation& observation,
                                            const scaling::PodRequests& perPod, WallTime now,
@@ -145,9 +150,13 @@ std::optional<ForecastView> forecastDemand(const scaling::WorkloadPolicy& policy
 }
 
 std::size_t seedDemandHistory(PredictiveMemory& memory, const std::vector<RollupRow>& rows,
-                              WallTime until) {
+                              WallTime until, scaling::CpuDemand cpuDemand) {
   std::map<std::int64_t, double> perBucket;  // bucket start -> cores over every cluster
-  for (const auto& row : rows) perBucket[row.bucketStartUnixMs] += row.cpuUsageCores;
+  for (const auto& row : rows) {
+    perBucket[row.bucketStartUnixMs] +=
+        row.cpuUsageCores +
+        (cpuDemand == scaling::CpuDemand::kUsage ? 0.0 : row.cpuUnmetDemandCores);
+  }
   // Each bucket is one sample of its minute, averaged as the live decisions' samples are; the
   // last minute is handed on by the first live call, as any minute is.
   const std::int64_t untilMinute = minuteOf(until);

@@ -389,11 +389,11 @@ class Parser {
     return policy;
   }
 
-  // `predictive: on`, or `predictive: {mode: on, lookAhead: 10m}`.
+  // `predictive: on`, or `predictive: {mode: on, lookAhead: 10m, downscaleStabilization: 1m}`.
   scaling::PredictivePolicy predictive(const YAML::Node& node, const std::string& path,
                                        scaling::PredictivePolicy base) const {
     const YAML::Node mode = node.IsMap() ? node["mode"] : node;
-    if (node.IsMap()) allowOnly(node, path, {"mode", "lookAhead"});
+    if (node.IsMap()) allowOnly(node, path, {"mode", "lookAhead", "downscaleStabilization"});
     if (mode.IsDefined()) {
       const auto parsed =
           scaling::parsePredictiveMode(string(mode, node.IsMap() ? path + ".mode" : path, true));
@@ -403,6 +403,10 @@ class Parser {
     if (node.IsMap() && node["lookAhead"]) {
       base.lookAhead = std::chrono::duration_cast<std::chrono::seconds>(
           duration(node["lookAhead"], path + ".lookAhead", std::chrono::hours(1)));
+    }
+    if (node.IsMap() && node["downscaleStabilization"]) {
+      base.downscaleStabilization = std::chrono::duration_cast<std::chrono::seconds>(duration(
+          node["downscaleStabilization"], path + ".downscaleStabilization", std::chrono::hours(1)));
     }
     return base;
   }

@@ -14,6 +14,7 @@ struct Moment {
   double replicas = 0;
   double ready = 0;
   double cpuUsage = 0;
+  double cpuUnmetDemand = 0;
   double cpuRequest = 0;
   double memoryUsage = 0;
   double memoryRequest = 0;
@@ -33,9 +34,14 @@ constexpr std::chrono::hours kLongAgo{1};
 std::int64_t milli(double value) { return std::llround(value * 1000.0); }
 
 // The pods and metrics the HPA calculation reads, as the agents would have reported them: the
-// recorded demand shared by the ready replicas, each with the recorded request per replica.
+// recorded usage (plus, throttling-aware, the unmet demand) shared by the ready replicas, each
+// with the recorded request per replica.
 scaling::WorkloadObservation observe(const std::vector<ReplayPod>& pods, const Moment& moment,
-                                     double cpuPerReplica, double memoryPerReplica, WallTime now) {
+                                     double cpuPerReplica, double memoryPerReplica, WallTime now,
+                                     scaling::CpuDemand cpuDemand) {
+  const double cpu = cpuDemand == scaling::CpuDemand::kUsage
+                         ? moment.cpuUsage
+                         : moment.cpuUsage + moment.cpuUnmetDemand;
   scaling::WorkloadObservation observation;
   observation.currentReplicas = static_cast<std::int32_t>(pods.size());
   const auto ready = std::count_if(pods.begin(), pods.end(),
@@ -52,7 +58,7 @@ scaling::WorkloadObservation observe(const std::vector<ReplayPod>& pods, const M
       info.readyCondition = scaling::ReadyCondition{true, pod.readyAt};
       const double share = 1.0 / static_cast<double>(ready);
       observation.metrics[scaling::Resource::kCpu][info.name] =
-          scaling::PodMetric{milli(moment.cpuUsage * share), now, std::chrono::seconds(1)};
+          scaling::PodMetric{milli(cpu * share), now, std::chrono::seconds(1)};
       observation.metrics[scaling::Resource::kMemory][info.name] =
           scaling::PodMetric{milli(moment.memoryUsage * share), now, std::chrono::seconds(1)};
     } else {
@@ -115,6 +121,7 @@ std::map<WallTime, Moment> momentsOf(const WorkloadConfig& workload,
     moment.replicas += sample.replicas;
     moment.ready += sample.readyReplicas;
     moment.cpuUsage += sample.cpuUsageCores;
+    moment.cpuUnmetDemand += sample.cpuUnmetDemandCores;
     moment.cpuRequest += sample.cpuRequestCores;
     moment.memoryUsage += sample.memoryUsageBytes;
     moment.memoryRequest += sample.memoryRequestBytes;
@@ -144,7 +151,7 @@ ReplayStep stepAt(WallTime time, const Moment& moment, const WorkloadConfig& wor
   }
   ReplayStep step;
   step.time = time;
-  step.demandCores = moment.cpuUsage;
+  step.demandCores = moment.cpuUsage + moment.cpuUnmetDemand;
   step.memoryBytes = moment.memoryUsage;
   step.recordedReplicas = moment.replicas;
   step.recordedReady = moment.ready;
@@ -158,8 +165,8 @@ ReplayStep stepAt(WallTime time, const Moment& moment, const WorkloadConfig& wor
   WorkloadInput input;
   input.policy = workload.policy;
   input.placements.emplace_back().name = kReplayCluster;
-  input.observation =
-      observe(pods, moment, replayed.cpuPerReplica, replayed.memoryPerReplica, time);
+  input.observation = observe(pods, moment, replayed.cpuPerReplica, replayed.memoryPerReplica, time,
+                              input.policy.cpuDemand);
   input.specReplicas[kReplayCluster] = step.currentReplicas;
   // The pipeline records a scale in the history at once: the replay's writes always succeed.
   const PipelineResult result = runPipeline(context, input, replayed.memory);

@@ -23,14 +23,15 @@ enum Column {
   kCpuRequest,
   kMemoryUsage,
   kMemoryRequest,
+  kCpuUnmetDemand,
   kColumnCount
 };
 
 constexpr std::array<std::string_view, kColumnCount> kColumnNames = {
-    "time",      "workload",    "cluster",      "replicas",      "ready",
-    "cpu_usage", "cpu_request", "memory_usage", "memory_request"};
-constexpr std::array<bool, kColumnCount> kRequired = {true, true, false, true, false,
-                                                      true, true, false, false};
+    "time",      "workload",    "cluster",      "replicas",       "ready",
+    "cpu_usage", "cpu_request", "memory_usage", "memory_request", "cpu_unmet_demand"};
+constexpr std::array<bool, kColumnCount> kRequired = {true, true, false, true,  false,
+                                                      true, true, false, false, false};
 
 // CSV fields split on commas, each trimmed. Empty fields are kept (unlike splitFields).
 std::vector<std::string_view> splitCsv(std::string_view line) {
@@ -125,7 +126,7 @@ Result<std::vector<Column>> parseHeader(std::string_view line, int lineNumber) {
       return lineError(lineNumber,
                        "unknown column " + singleQuoted(field) +
                            " (columns: time, workload, cluster, replicas, ready, cpu_usage, "
-                           "cpu_request, memory_usage, memory_request)");
+                           "cpu_request, memory_usage, memory_request, cpu_unmet_demand)");
     }
     if (seen[*column]) return lineError(lineNumber, "column " + name + " appears twice");
     seen[*column] = true;
@@ -206,6 +207,9 @@ Result<std::vector<ReplaySample>> parseReplayCsv(std::string_view text) {
             break;
           case kMemoryRequest:
             sample.memoryRequestBytes = *value;
+            break;
+          case kCpuUnmetDemand:
+            sample.cpuUnmetDemandCores = *value;
             break;
           default:
             break;

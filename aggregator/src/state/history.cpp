@@ -21,6 +21,7 @@ std::vector<RollupRow> RollupDownsampler::add(const FleetSnapshot& snapshot) {
       sum.replicasSeen += c.replicasSeen;
       sum.replicasReady += c.replicasReady;
       sum.cpuUsage += c.cpuUsageCores;
+      sum.cpuUnmetDemand += c.cpuUnmetDemandCores;
       sum.cpuRequest += c.cpuRequestCores;
       sum.memoryUsage += c.memoryUsageBytes;
       sum.memoryRequest += c.memoryRequestBytes;
@@ -50,6 +51,7 @@ std::vector<RollupRow> RollupDownsampler::drain() {
     row.replicasSeen = average(sum.replicasSeen, sum.ticks);
     row.replicasReady = average(sum.replicasReady, sum.ticks);
     row.cpuUsageCores = average(sum.cpuUsage, sum.ticks);
+    row.cpuUnmetDemandCores = average(sum.cpuUnmetDemand, sum.ticks);
     row.cpuRequestCores = average(sum.cpuRequest, sum.ticks);
     row.memoryUsageBytes = average(sum.memoryUsage, sum.ticks);
     row.memoryRequestBytes = average(sum.memoryRequest, sum.ticks);
@@ -66,12 +68,12 @@ WorkloadHistory::WorkloadHistory(std::chrono::milliseconds window, std::size_t m
     : windowMs_(window.count()), maxRows_(std::max<std::size_t>(1, maxRows)) {}
 
 WorkloadHistory::Point WorkloadHistory::toPoint(const RollupRow& row) {
-  return Point{row.bucketStartUnixMs, row.ticks,
-               row.replicasSeen,      row.replicasReady,
-               row.cpuUsageCores,     row.cpuRequestCores,
-               row.memoryUsageBytes,  row.memoryRequestBytes,
-               row.cpuUtilization,    row.memoryUtilization,
-               row.loadShare};
+  return Point{row.bucketStartUnixMs,  row.ticks,
+               row.replicasSeen,       row.replicasReady,
+               row.cpuUsageCores,      row.cpuUnmetDemandCores,
+               row.cpuRequestCores,    row.memoryUsageBytes,
+               row.memoryRequestBytes, row.cpuUtilization,
+               row.memoryUtilization,  row.loadShare};
 }
 
 RollupRow WorkloadHistory::toRow(const Point& point, const WorkloadKey& key,
@@ -84,6 +86,7 @@ RollupRow WorkloadHistory::toRow(const Point& point, const WorkloadKey& key,
   row.replicasSeen = point.replicasSeen;
   row.replicasReady = point.replicasReady;
   row.cpuUsageCores = point.cpuUsageCores;
+  row.cpuUnmetDemandCores = point.cpuUnmetDemandCores;
   row.cpuRequestCores = point.cpuRequestCores;
   row.memoryUsageBytes = point.memoryUsageBytes;
   row.memoryRequestBytes = point.memoryRequestBytes;

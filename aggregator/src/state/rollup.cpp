@@ -99,6 +99,7 @@ struct Accumulator {
     ++rollup.replicasSeen;
     if (pod.ready) ++rollup.replicasReady;
     if (isPresent(pod.cpuUsageCores)) rollup.cpuUsageCores += pod.cpuUsageCores;
+    rollup.cpuUnmetDemandCores += pod.cpuUnmetDemandCores;
     if (isPresent(pod.cpuRequestCores)) rollup.cpuRequestCores += pod.cpuRequestCores;
     rollup.memoryUsageBytes += pod.memoryUsageBytes;
     if (isPresent(pod.memoryRequestBytes)) rollup.memoryRequestBytes += pod.memoryRequestBytes;

@@ -13,7 +13,7 @@ namespace {
 
 // 1: the first. 2: agents.sequence_epoch, the nodes table; sequences and epochs are unsigned
 // 64-bit numbers stored as the signed integers with the same bits (readers cast them back).
-constexpr int kSchemaVersion = 2;
+constexpr int kSchemaVersion = 3;
 
 constexpr std::string_view kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS agents(
@@ -71,6 +71,7 @@ CREATE TABLE IF NOT EXISTS rollups(
   memory_utilization REAL,
   load_share REAL,
   ticks INTEGER NOT NULL,
+  cpu_unmet_demand_cores REAL NOT NULL DEFAULT 0,
   PRIMARY KEY(namespace, kind, name, cluster, bucket_ms)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS rollups_bucket ON rollups(bucket_ms);
 )sql";
@@ -92,8 +93,29 @@ double columnOptional(const SqliteStatement& statement, int column) {
 std::int64_t toColumn(std::uint64_t value) { return static_cast<std::int64_t>(value); }
 std::uint64_t fromColumn(std::int64_t value) { return static_cast<std::uint64_t>(value); }
 
+Result<bool> hasTable(SqliteDatabase& db, const std::string& name) {
+  auto statement = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1");
+  if (!statement) return statement.error();
+  statement->bind(1, name);
+  auto row = statement->step();
+  if (!row) return row.error();
+  return *row;
+}
+
 // Schema changes of existing databases, each from the version before it.
 Status migrate(SqliteDatabase& db, std::int64_t from) {
+  if (from <= 2) {
+    // Rollups before throttling-aware demand: their demand is their usage (unmet 0).
+    auto rollups = hasTable(db, "rollups");
+    if (!rollups) return rollups.error();
+    if (*rollups) {
+      if (Status status = db.exec(
+              "ALTER TABLE rollups ADD COLUMN cpu_unmet_demand_cores REAL NOT NULL DEFAULT 0");
+          !status) {
+        return status;
+      }
+    }
+  }
   if (from == 1) {
     // Before epochs every agent id had one sequence space: epoch 0 (the nodes table comes with
     // the schema).
@@ -420,8 +442,8 @@ Status SqliteStore::write(Pending& batch) {
     auto statement = writer_->prepare(
         "INSERT OR REPLACE INTO rollups(namespace, kind, name, cluster, bucket_ms, replicas_seen, "
         "replicas_ready, cpu_usage_cores, cpu_request_cores, memory_usage_bytes, "
-        "memory_request_bytes, cpu_utilization, memory_utilization, load_share, ticks) "
-        "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+        "memory_request_bytes, cpu_utilization, memory_utilization, load_share, ticks, "
+        "cpu_unmet_demand_cores) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
     if (!statement) return fail(statement.error());
     for (const auto& r : batch.rollups) {
       statement->bind(1, r.workload.namespaceName)
@@ -438,7 +460,10 @@ Status SqliteStore::write(Pending& batch) {
       bindOptional(*statement, 12, r.cpuUtilization);
       bindOptional(*statement, 13, r.memoryUtilization);
       bindOptional(*statement, 14, r.loadShare);
-      if (Status status = statement->bind(15, static_cast<std::int64_t>(r.ticks)).run(); !status) {
+      if (Status status = statement->bind(15, static_cast<std::int64_t>(r.ticks))
+                              .bind(16, r.cpuUnmetDemandCores)
+                              .run();
+          !status) {
         return fail(Error{status.message()});
       }
     }
@@ -573,7 +598,7 @@ Result<std::vector<RollupRow>> readRollups(SqliteDatabase& database, const Rollu
   auto statement = database.prepare(
       "SELECT namespace, kind, name, cluster, bucket_ms, replicas_seen, replicas_ready, "
       "cpu_usage_cores, cpu_request_cores, memory_usage_bytes, memory_request_bytes, "
-      "cpu_utilization, memory_utilization, load_share, ticks FROM rollups "
+      "cpu_utilization, memory_utilization, load_share, ticks, cpu_unmet_demand_cores FROM rollups "
       "WHERE bucket_ms >= ?1 AND bucket_ms < ?4 AND (?2 = '' OR namespace = ?2) "
       "AND (?3 = '' OR name = ?3) ORDER BY namespace, kind, name, cluster, bucket_ms");
   if (!statement) return statement.error();
@@ -598,6 +623,7 @@ Result<std::vector<RollupRow>> readRollups(SqliteDatabase& database, const Rollu
     r.memoryUtilization = columnOptional(row, 12);
     r.loadShare = columnOptional(row, 13);
     r.ticks = static_cast<int>(row.columnInt(14));
+    r.cpuUnmetDemandCores = row.columnDouble(15);
     return r;
   });
 }

@@ -62,7 +62,12 @@ std::string aggregatorPolicyYaml(const Scenario& scenario,
     }
     if (!autoscale.behaviorYaml.empty()) node["behavior"] = YAML::Load(autoscale.behaviorYaml);
     if (!autoscale.demand.empty()) node["demand"] = autoscale.demand;
-    if (!autoscale.predictive.empty()) node["predictive"] = autoscale.predictive;
+    if (!autoscale.predictive.empty() && autoscale.predictiveDownscaleStabilization.empty()) {
+      node["predictive"] = autoscale.predictive;
+    } else if (!autoscale.predictive.empty()) {
+      node["predictive"]["mode"] = autoscale.predictive;
+      node["predictive"]["downscaleStabilization"] = autoscale.predictiveDownscaleStabilization;
+    }
     root["workloads"].push_back(node);
   }
   YAML::Emitter out;

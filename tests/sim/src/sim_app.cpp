@@ -35,6 +35,7 @@ struct RunOptions {
   std::string baseline;
   std::string demand;
   std::string predictive;
+  std::string predictiveDownscaleStabilization;
   bool virtualTime = false;
   std::string seriesInterval;
 };
@@ -146,6 +147,13 @@ int run(const RunOptions& options) {
   if (!options.predictive.empty()) {
     for (auto& workload : scenario->workloads) {
       if (workload.autoscale) workload.autoscale->predictive = options.predictive;
+    }
+  }
+  if (!options.predictiveDownscaleStabilization.empty()) {
+    for (auto& workload : scenario->workloads) {
+      if (workload.autoscale)
+        workload.autoscale->predictiveDownscaleStabilization =
+            options.predictiveDownscaleStabilization;
     }
   }
   if (options.virtualTime) return runVirtual(options, std::move(*scenario));
@@ -345,6 +353,11 @@ int simMain(int argc, char** argv) {
                    "every autoscaled workload's predictive scaling: off, observe (forecast, "
                    "never act) or on (provision for the forecast over the look-ahead)")
       ->check(CLI::IsMember({"off", "observe", "on"}));
+  runCommand->add_option("--predictive-downscale-stabilization",
+                         runOptions.predictiveDownscaleStabilization,
+                         "with --predictive on: the downscale stabilization window once the "
+                         "forecast floors the decision (the policy's predictive "
+                         "downscaleStabilization; the aggregator's default is 1m)");
   runCommand->add_option("--report-series-interval", runOptions.seriesInterval,
                          "with --virtual-time: keep one sample per this interval in the report's "
                          "series (the figures use every sample); default: every sample");

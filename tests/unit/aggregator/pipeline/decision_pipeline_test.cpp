@@ -332,5 +332,38 @@ TEST(DecisionPipelineTest, PlacementDefaultsToEveryClusterOfThePolicyInOrder) {
   EXPECT_EQ(placementsOf(workload, policy).size(), 1u) << "as configured";
 }
 
+// Predictive scaling on: once the model forecasts, the scale-down stabilization window is a
+// minute, not five; the forecast's floor holds what a coming rise needs. Here the model has
+// learned a flat 1 core a day (4 replicas at 50% of 0.5 core), the load falls from 8 replicas'
+// worth to 2, and 90 s later the reactive rules call for 2.
+TEST(DecisionPipelineTest, AForecastShortensTheScaleDownStabilizationToItsOwnWindow) {
+  auto run = [](scaling::PredictiveMode mode) {
+    WorkloadMemory memory = sized(8);
+    const auto nowMinute =
+        std::chrono::duration_cast<std::chrono::minutes>(kNow.time_since_epoch()).count();
+    for (auto m = nowMinute - 1500; m < nowMinute; ++m)
+      memory.predictive.forecaster.addMinute(m, 1.0);
+    auto busy = web({{"aws", 4, 0.25}, {"gcp", 4, 0.25}}, {{"aws", 4}, {"gcp", 4}});
+    busy.policy.predictive.mode = mode;
+    busy.policy.predictive.lookAhead = std::chrono::minutes(1);
+    EXPECT_EQ(runPipeline(context(), busy, memory).desiredReplicas, 8);
+    auto quiet = web({{"aws", 4, 0.0625}, {"gcp", 4, 0.0625}}, {{"aws", 4}, {"gcp", 4}});
+    quiet.policy.predictive = busy.policy.predictive;
+    PipelineContext later = context();
+    later.now = kNow + std::chrono::seconds(90);
+    return runPipeline(later, quiet, memory);
+  };
+  EXPECT_EQ(run(scaling::PredictiveMode::kOff).desiredReplicas, 8)
+      << "the HPA's 5 minutes hold the 8";
+  EXPECT_EQ(run(scaling::PredictiveMode::kObserve).desiredReplicas, 8)
+      << "observing changes nothing";
+  const PipelineResult on = run(scaling::PredictiveMode::kOn);
+  ASSERT_TRUE(on.forecast && on.forecast->replicas);
+  EXPECT_LT(*on.forecast->replicas, 8);
+  EXPECT_GT(*on.forecast->replicas, 2);
+  EXPECT_EQ(on.desiredReplicas, *on.forecast->replicas)
+      << "a minute's window, then down to the forecast's floor, not to the reactive 2";
+}
+
 }  // namespace
 }  // namespace fleetscale::aggregator

@@ -169,7 +169,8 @@ TEST(PolicyConfigTest, PredictiveScalingIsOffUnlessAsked) {
   auto config = parsePolicyConfig(
       "defaults:\n  predictive: observe\nworkloads:\n  - namespace: a\n    name: inherits\n" +
           metrics + "  - namespace: a\n    name: plain\n    predictive: off\n" + metrics +
-          "  - namespace: a\n    name: ahead\n    predictive: {mode: on, lookAhead: 10m}\n" +
+          "  - namespace: a\n    name: ahead\n    predictive: {mode: on, lookAhead: 10m, "
+          "downscaleStabilization: 2m}\n" +
           metrics,
       "policy.yaml");
   ASSERT_TRUE(config) << config.error().message;
@@ -182,6 +183,9 @@ TEST(PolicyConfigTest, PredictiveScalingIsOffUnlessAsked) {
   EXPECT_EQ(ahead.lookAhead, std::chrono::minutes(10));
   EXPECT_FALSE(config->findWorkload("a", "inherits")->policy.predictive.lookAhead)
       << "learned unless set";
+  EXPECT_EQ(ahead.downscaleStabilization, std::chrono::minutes(2));
+  EXPECT_EQ(config->findWorkload("a", "inherits")->policy.predictive.downscaleStabilization,
+            std::chrono::minutes(1));
   config = parsePolicyConfig(
       "workloads:\n  - namespace: a\n    name: b\n    predictive: always\n" + metrics,
       "policy.yaml");

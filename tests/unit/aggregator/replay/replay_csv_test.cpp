@@ -49,6 +49,11 @@ TEST(ReplayCsvTest, OptionalColumnsDefaultAndSecondsAreTimes) {
   EXPECT_EQ((*samples)[0].cluster, "");
   EXPECT_EQ((*samples)[0].memoryUsageBytes, 0);
   EXPECT_EQ((*samples)[1].time - (*samples)[0].time, 10500ms);
+  EXPECT_EQ((*samples)[0].cpuUnmetDemandCores, 0) << "no unmet demand recorded";
+  const auto capped = parseReplayCsv(
+      "time,workload,replicas,cpu_usage,cpu_request,cpu_unmet_demand\n0,shop/web,2,1,1,1500m\n");
+  ASSERT_TRUE(capped.ok()) << capped.error().message;
+  EXPECT_DOUBLE_EQ((*capped)[0].cpuUnmetDemandCores, 1.5);
 }
 
 struct BadCsv {
@@ -71,7 +76,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadCsv{"Empty", "", "no header line (time,workload,replicas,cpu_usage,cpu_request,...)"},
         BadCsv{"UnknownColumn", "time,workload,replicas,cpu_usage,cpu_request,color\n",
                "line 1: unknown column 'color' (columns: time, workload, cluster, replicas, ready, "
-               "cpu_usage, cpu_request, memory_usage, memory_request)"},
+               "cpu_usage, cpu_request, memory_usage, memory_request, cpu_unmet_demand)"},
         BadCsv{"MissingColumn", "# c\ntime,workload,replicas,cpu_usage\n",
                "line 2: the header lacks the column cpu_request"},
         BadCsv{"DuplicateColumn", "time,workload,replicas,cpu_usage,cpu_request,time\n",

@@ -65,6 +65,30 @@ TEST(ReplayTest, LoadStepScalesUpAtTheStepWithTheHpaNumbers) {
   EXPECT_EQ(replay->steps[9].readyReplicas, 8);
 }
 
+// Issue 14: a history recorded at a CPU limit. Two replicas capped at 0.5 core each used 1 core
+// (100% of their requests against a 50% target) while wanting 3: throttling-aware, the replay
+// reads the demand (usage plus the recorded unmet demand) and asks for what it needs at once;
+// on usage it sees only what the limit let through.
+TEST(ReplayTest, AThrottlingAwareReplayReadsTheRecordedUnmetDemand) {
+  std::vector<ReplaySample> capped;
+  for (int t = 0; t <= 30; t += 10) {
+    capped.push_back(sample(t, t < 10 ? 0.5 : 1.0));
+    if (t >= 10) capped.back().cpuUnmetDemandCores = 2.0;
+  }
+  auto workload = testing::shopWebAtHalfCpu();
+  workload.policy.cpuDemand = scaling::CpuDemand::kUsage;
+  const auto onUsage = replayWorkload(workload, capped, {});
+  workload.policy.cpuDemand = scaling::CpuDemand::kThrottlingAware;
+  const auto onDemand = replayWorkload(workload, capped, {});
+  ASSERT_TRUE(onUsage.ok() && onDemand.ok());
+  EXPECT_DOUBLE_EQ(onDemand->steps[1].demandCores, 3.0) << "measured against the demand";
+  EXPECT_DOUBLE_EQ(onUsage->steps[1].demandCores, 3.0) << "whichever figure decides";
+  EXPECT_EQ(onUsage->steps[1].desiredReplicas, 4) << "100% of requests: 4 at 50%";
+  EXPECT_EQ(onDemand->steps[1].desiredReplicas, 4) << "the legacy rate limit (x2) caps it";
+  EXPECT_EQ(onDemand->steps[2].desiredReplicas, 8) << "3 cores want 12; 2 x 4 allowed";
+  EXPECT_LT(onDemand->replayed.shortfallCoreSeconds, onUsage->replayed.shortfallCoreSeconds);
+}
+
 TEST(ReplayTest, MeasuresThePolicyAndTheRecordedReplicasOnTheSameLoad) {
   const auto replay = replayWorkload(testing::shopWebAtHalfCpu(), loadStep(), {});
   ASSERT_TRUE(replay.ok()) << replay.error().message;

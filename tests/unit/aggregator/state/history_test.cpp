@@ -77,6 +77,7 @@ TEST(WorkloadHistoryTest, KeepsEveryFigureOfARow) {
   full.replicasSeen = 3.5;
   full.replicasReady = 3;
   full.cpuRequestCores = 1.75;
+  full.cpuUnmetDemandCores = 0.4;
   full.memoryUsageBytes = 1e9;
   full.memoryRequestBytes = 2e9;
   full.cpuUtilization = 0.6;
@@ -94,6 +95,7 @@ TEST(WorkloadHistoryTest, KeepsEveryFigureOfARow) {
   EXPECT_DOUBLE_EQ(got.replicasReady, 3);
   EXPECT_DOUBLE_EQ(got.cpuUsageCores, full.cpuUsageCores);
   EXPECT_DOUBLE_EQ(got.cpuRequestCores, 1.75);
+  EXPECT_DOUBLE_EQ(got.cpuUnmetDemandCores, 0.4);
   EXPECT_DOUBLE_EQ(got.memoryUsageBytes, 1e9);
   EXPECT_DOUBLE_EQ(got.memoryRequestBytes, 2e9);
   EXPECT_DOUBLE_EQ(got.cpuUtilization, 0.6);

@@ -152,6 +152,18 @@ TEST(RollupTest, DemandAddsThrottlingOnlyWhereTheContainerRanAtItsLimit) {
   firstTick.cpuLimitCores = 1.0;
   p.add(firstTick);
   EXPECT_FALSE(isPresent(p.cpuUsageCores + p.cpuUnmetDemandCores)) << "missing like the usage";
+
+  // The workload's rollup keeps the unmet demand beside the usage (history replays read it).
+  PodSample capped = pod("aws", "web-1", 1.0, 1.0);
+  capped.cpuUnmetDemandCores = 0.75;
+  PodSample gone = pod("aws", "web-2", 1.0, 1.0, true, /*stale=*/true);
+  gone.cpuUnmetDemandCores = 5;
+  const WorkloadSnapshot web = rollupWorkload(WorkloadKey{"shop", "Deployment", "web"},
+                                              {capped, pod("gcp", "web-3", 0.5, 1.0), gone});
+  EXPECT_DOUBLE_EQ(web.total.cpuUnmetDemandCores, 0.75) << "a stale pod counts in no rollup";
+  ASSERT_EQ(web.clusters.size(), 2u);
+  EXPECT_DOUBLE_EQ(web.clusters[0].cpuUnmetDemandCores, 0.75);
+  EXPECT_DOUBLE_EQ(web.clusters[1].cpuUnmetDemandCores, 0);
 }
 
 struct WorkloadCase {

@@ -168,6 +168,44 @@ TEST(SqliteStoreTest, ADatabaseOfSchemaVersion1IsMigratedWithItsProgress) {
   EXPECT_EQ(store->loadNodes()->size(), 1u);
 }
 
+// Schema 3 keeps each rollup's unmet CPU demand; rollups of a version 2 store read 0.
+TEST(SqliteStoreTest, RollupsOfSchemaVersion2AreMigratedAndNewOnesKeepTheirUnmetDemand) {
+  testing::TempDir dir;
+  ManualClock clock;
+  {
+    auto db = SqliteDatabase::open(dir.path() + "/aggregator.db");
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE((*db)->exec(R"sql(
+      CREATE TABLE rollups(namespace TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL,
+        cluster TEXT NOT NULL, bucket_ms INTEGER NOT NULL, replicas_seen REAL NOT NULL,
+        replicas_ready REAL NOT NULL, cpu_usage_cores REAL NOT NULL,
+        cpu_request_cores REAL NOT NULL, memory_usage_bytes REAL NOT NULL,
+        memory_request_bytes REAL NOT NULL, cpu_utilization REAL, memory_utilization REAL,
+        load_share REAL, ticks INTEGER NOT NULL,
+        PRIMARY KEY(namespace, kind, name, cluster, bucket_ms)) WITHOUT ROWID;
+      INSERT INTO rollups VALUES('shop', 'Deployment', 'web', 'aws', 10000, 2, 2, 1.0, 1.0,
+        1e8, 2e8, 1.0, 0.5, 1.0, 10);
+      PRAGMA user_version=2;)sql"));
+  }
+  auto store = openStore(dir.path(), clock);
+  ASSERT_NE(store, nullptr);
+  RollupRow newer;
+  newer.bucketStartUnixMs = 20'000;
+  newer.workload = WorkloadKey{"shop", "Deployment", "web"};
+  newer.cluster = "aws";
+  newer.cpuUsageCores = 1.0;
+  newer.cpuUnmetDemandCores = 1.5;
+  newer.ticks = 10;
+  store->recordRollups({newer});
+  store->flush();
+  const auto rows = store->rollups(RollupQuery{});
+  ASSERT_TRUE(rows.ok()) << rows.error().message;
+  ASSERT_EQ(rows->size(), 2u);
+  EXPECT_DOUBLE_EQ((*rows)[0].cpuUsageCores, 1.0);
+  EXPECT_DOUBLE_EQ((*rows)[0].cpuUnmetDemandCores, 0) << "stored before: none recorded";
+  EXPECT_DOUBLE_EQ((*rows)[1].cpuUnmetDemandCores, 1.5);
+}
+
 TEST(SqliteStoreTest, EventsFilterLimitAndSince) {
   testing::TempDir dir;
   ManualClock clock;

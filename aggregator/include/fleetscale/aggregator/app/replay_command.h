@@ -20,6 +20,7 @@ struct ReplayCommandOptions {
   std::string readinessDelay = "0s";
   std::string capacityPerReplica;  // a CPU quantity; "" = the recorded request per replica
   std::string predictive;          // off, observe, on: every workload's mode; "" = the policy's
+  std::string demand;  // usage, throttling-aware: every workload's CPU figure; "" = the policy's
   bool json = false;
   bool changesOnly = false;  // print only the steps that scaled
 };

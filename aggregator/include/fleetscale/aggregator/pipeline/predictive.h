@@ -53,13 +53,19 @@ std::optional<ForecastView> forecastDemand(const scaling::WorkloadPolicy& policy
                                            const scaling::PodRequests& perPod, WallTime now,
                                            PredictiveMemory& memory, scaling::Decision& decision);
 
+// True when the decision runs with the forecast's shorter downscale stabilization window
+// (PredictivePolicy::downscaleStabilization): mode on, and the model forecasts.
+bool forecastHoldsScaleIn(const scaling::WorkloadPolicy& policy, const PredictiveMemory& memory);
+
 // Feeds a restarted aggregator's forecaster the workload's stored history: the 10 s rollups of
 // every cluster, in time order per cluster (as the store returns them), summed per bucket and
-// averaged per minute. Rollups hold CPU usage, not the throttling-aware demand: a capped
-// workload's stored past reads lower than its live demand until the model has seen a day anew.
+// averaged per minute, in the workload's CPU figure: usage, or (throttling-aware) usage plus the
+// rollups' unmet demand (rollups stored before schema 3 have none: a capped workload's past from
+// then reads lower than its live demand until the model has seen a day anew).
 // Minutes at or after `until` are left to the live decisions. Returns the minutes read; the last
 // of them reaches the forecaster with the next forecastDemand() call, as a live minute does.
 std::size_t seedDemandHistory(PredictiveMemory& memory, const std::vector<RollupRow>& rows,
-                              WallTime until);
+                              WallTime until,
+                              scaling::CpuDemand cpuDemand = scaling::CpuDemand::kThrottlingAware);
 
 }  // namespace fleetscale::aggregator

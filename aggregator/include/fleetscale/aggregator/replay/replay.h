@@ -25,6 +25,9 @@ struct ReplaySample {
   double replicas = 0;  // pods that existed (rollups average them, so it may be fractional)
   double readyReplicas = 0;
   double cpuUsageCores = 0;
+  // CPU the pods wanted beyond their limits (throttled time of capped containers): usage plus
+  // this is the throttling-aware demand. 0 when the history does not say.
+  double cpuUnmetDemandCores = 0;
   double cpuRequestCores = 0;
   double memoryUsageBytes = 0;
   double memoryRequestBytes = 0;
@@ -41,7 +44,7 @@ struct ReplayOptions {
 // One decision of the replayed policy.
 struct ReplayStep {
   WallTime time{};
-  double demandCores = 0;  // recorded CPU usage, summed over clusters
+  double demandCores = 0;  // recorded CPU demand (usage + unmet), summed over clusters
   double memoryBytes = 0;  // recorded memory usage, summed over clusters
   double recordedReplicas = 0;
   double recordedReady = 0;

@@ -27,8 +27,8 @@ class RollupDownsampler {
  private:
   struct Sum {
     int ticks = 0;
-    double replicasSeen = 0, replicasReady = 0, cpuUsage = 0, cpuRequest = 0, memoryUsage = 0,
-           memoryRequest = 0;
+    double replicasSeen = 0, replicasReady = 0, cpuUsage = 0, cpuUnmetDemand = 0, cpuRequest = 0,
+           memoryUsage = 0, memoryRequest = 0;
     double cpuUtilization = 0, memoryUtilization = 0, loadShare = 0;
     int cpuUtilizationTicks = 0, memoryUtilizationTicks = 0, loadShareTicks = 0;
   };
@@ -60,9 +60,9 @@ class WorkloadHistory {
   struct Point {
     std::int64_t bucketStartUnixMs = 0;
     int ticks = 0;
-    double replicasSeen = 0, replicasReady = 0, cpuUsageCores = 0, cpuRequestCores = 0,
-           memoryUsageBytes = 0, memoryRequestBytes = 0, cpuUtilization = 0, memoryUtilization = 0,
-           loadShare = 0;
+    double replicasSeen = 0, replicasReady = 0, cpuUsageCores = 0, cpuUnmetDemandCores = 0,
+           cpuRequestCores = 0, memoryUsageBytes = 0, memoryRequestBytes = 0, cpuUtilization = 0,
+           memoryUtilization = 0, loadShare = 0;
   };
   static Point toPoint(const RollupRow& row);
   static RollupRow toRow(const Point& point, const WorkloadKey& key, const std::string& cluster);

@@ -73,6 +73,7 @@ struct RollupRow {
   double replicasSeen = 0;
   double replicasReady = 0;
   double cpuUsageCores = 0;
+  double cpuUnmetDemandCores = 0;  // usage + this = throttling-aware demand (0 in older stores)
   double cpuRequestCores = 0;
   double memoryUsageBytes = 0;
   double memoryRequestBytes = 0;

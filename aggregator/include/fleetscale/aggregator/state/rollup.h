@@ -127,6 +127,9 @@ struct WorkloadRollup {
   int replicasReady = 0;
   int replicasStale = 0;
   double cpuUsageCores = 0;
+  // The pods' summed unmet CPU demand (PodSample::cpuUnmetDemandCores): usage plus this is the
+  // throttling-aware demand, kept so that history replays can decide either way.
+  double cpuUnmetDemandCores = 0;
   double cpuRequestCores = 0;
   double memoryUsageBytes = 0;
   double memoryRequestBytes = 0;

@@ -63,6 +63,8 @@ struct AutoscaleSpec {
   std::string behaviorYaml;  // the HPA `behavior` block, passed through verbatim; "" = none
   std::string demand;        // the policy's `demand` (usage, throttling-aware); "" = its default
   std::string predictive;    // the policy's `predictive` mode (off, observe, on); "" = off
+  // The policy's predictive `downscaleStabilization` (e.g. "5m"); "" = the aggregator's default.
+  std::string predictiveDownscaleStabilization;
 };
 
 struct WorkloadSpec {
