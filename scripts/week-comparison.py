@@ -8,8 +8,8 @@ Modes (docs/benchmarks.md, "Predictive scaling over a week"):
   reactive     the aggregator's pipeline, HPA rules on 1 s data, CPU usage (--demand usage)
   demand       as reactive, throttling-aware CPU demand
   predictive   as demand, plus predictive scaling on (--predictive on)
-  predictive-5m  as predictive, with the HPA's 5-minute downscale stabilization kept while the
-               forecast floors the decision (the default shortens it to 1 minute)
+  predictive-1m  as predictive, with the downscale stabilization shortened to 1 minute once the
+               forecast floors the decision (predictive.downscaleStabilization; off by default)
 
 Each run's report without its time series and its list of scale actions goes to
 DIR/<scenario>-<mode>.json (they make a week's report some 50 MB); a table of the figures is
@@ -27,8 +27,8 @@ MODES = {
     "reactive": ["--demand", "usage", "--predictive", "off"],
     "demand": ["--demand", "throttling-aware", "--predictive", "off"],
     "predictive": ["--demand", "throttling-aware", "--predictive", "on"],
-    "predictive-5m": ["--demand", "throttling-aware", "--predictive", "on",
-                      "--predictive-downscale-stabilization", "5m"],
+    "predictive-1m": ["--demand", "throttling-aware", "--predictive", "on",
+                      "--predictive-downscale-stabilization", "1m"],
 }
 
 

@@ -81,9 +81,8 @@ bool StateLoop::waitForWork(std::unique_lock<std::mutex>& lock,
     std::optional<steady_clock::time_point> early;
     bool roundIn = false;
     if (pending) {
-      const WallTime roundStart = roundStart_;
       lock.unlock();
-      const auto progress = fleet_.roundProgress(roundStart, clock_.wallNow());
+      const auto progress = fleet_.roundProgress(clock_.wallNow());
       lock.lock();
       if (progress == FleetState::RoundProgress::kUnaligned) {
         roundsUnaligned_ = true;
@@ -112,7 +111,6 @@ void StateLoop::dataArrived() {
     std::lock_guard lock(mutex_);
     if (pendingSince_) return;
     pendingSince_ = std::chrono::steady_clock::now();
-    roundStart_ = clock_.wallNow();
   }
   wake_.notify_all();
 }

@@ -139,7 +139,7 @@ PipelineResult runPipeline(const PipelineContext& context, const WorkloadInput& 
   if (forecastHoldsScaleIn(input.policy, memory.predictive)) {
     scaling::WorkloadPolicy held = input.policy;
     held.downscaleStabilizationSeconds =
-        static_cast<std::int32_t>(held.predictive.downscaleStabilization.count());
+        static_cast<std::int32_t>(held.predictive.downscaleStabilization->count());
     decision = scaling::decide(held, observation, memory.history, context.now);
   } else {
     decision = scaling::decide(input.policy, observation, memory.history, context.now);

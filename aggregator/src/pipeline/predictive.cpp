@@ -98,7 +98,8 @@ void chooseLookAhead(const scaling::PredictivePolicy& policy, const PredictiveMe
 
 bool forecastHoldsScaleIn(const scaling::WorkloadPolicy& policy, const PredictiveMemory& memory) {
   return policy.predictive.mode == scaling::PredictiveMode::kOn && memory.forecaster.ready() &&
-         policy.predictive.downscaleStabilization.count() < policy.downscaleStabilizationSeconds;
+         policy.predictive.downscaleStabilization &&
+         policy.predictive.downscaleStabilization->count() < policy.downscaleStabilizationSeconds;
 }
 
 std::optional<ForecastView> forecastDemand(const scaling::WorkloadPolicy& policy,

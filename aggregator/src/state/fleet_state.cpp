@@ -204,7 +204,8 @@ class NodeState {
   std::uint64_t agentRestarts = 0;
   WallTime lastSeen{};
   double intervalSeconds = 0;
-  bool clockAlignedSampling = false;  // of the agent whose batch was folded last
+  bool clockAlignedSampling = false;      // of the agent whose batch was folded last
+  std::optional<WallTime> samplingRound;  // of the latest batch, when it is a round's
   NodeTotalsView totals;
   std::vector<ContainerRecord> containers;
 
@@ -407,6 +408,10 @@ FoldResult FleetState::applyBatch(const Session& session, BatchView& batch, Wall
     node.lastSeen = receivedAt;
     node.intervalSeconds = batch.intervalSeconds;
     node.clockAlignedSampling = record.identity.clockAlignedSampling;
+    node.samplingRound = node.clockAlignedSampling
+                             ? samplingRoundOf(fromUnixMillis(batch.timestampUnixMs), receivedAt,
+                                               batch.intervalSeconds)
+                             : std::nullopt;
     node.totals = batch.node;
   }
   progress.lastSequence = batch.sequence;
@@ -588,9 +593,9 @@ FleetSnapshot FleetState::snapshot(WallTime now) const {
     WallTime lastSeen;
     PodSample pod;
     double intervalSeconds;
-    bool inRounds;  // its agent samples on the clock
+    std::optional<WallTime> samplingRound;  // of its node's latest batch
   };
-  WallTime newestRound{};  // the latest batch of a clock-aligned agent
+  WallTime newestRound{};
   std::vector<Candidate> candidates;
   auto keep = [&arena](std::string_view cluster, std::string_view pod) {
     auto* text = static_cast<char*>(arena.allocate(cluster.size() + pod.size() + 1, 1));
@@ -607,7 +612,7 @@ FleetSnapshot FleetState::snapshot(WallTime now) const {
     std::lock_guard lock(node->mutex);
     const bool stale = node->staleAt(now);
     const bool late = stale || isLate(node->lastSeen, node->intervalSeconds, now);
-    if (node->clockAlignedSampling && !stale) newestRound = std::max(newestRound, node->lastSeen);
+    if (node->samplingRound && !stale) newestRound = std::max(newestRound, *node->samplingRound);
     const AgentRecord* current = node->currentRecord();
     NodeContribution contribution;
     contribution.cluster = node->cluster;
@@ -627,9 +632,8 @@ FleetSnapshot FleetState::snapshot(WallTime now) const {
       if (podKey.empty()) podKey = record.id();  // no pod (a VM container): its own replica
       auto [it, inserted] = podIndex.try_emplace(podKey, candidates.size());
       if (inserted) {
-        Candidate candidate{record.workloadId(),   keep(node->cluster, podKey),
-                            node->lastSeen,        PodSample{},
-                            node->intervalSeconds, node->clockAlignedSampling};
+        Candidate candidate{record.workloadId(), keep(node->cluster, podKey), node->lastSeen,
+                            PodSample{},         node->intervalSeconds,       node->samplingRound};
         PodSample& pod = candidate.pod;
         pod.cluster = node->cluster;
         pod.node = node->name;
@@ -643,8 +647,8 @@ FleetSnapshot FleetState::snapshot(WallTime now) const {
     for (std::size_t i = first; i < candidates.size(); ++i) candidates[i].pod.finish();
   }
   for (auto& candidate : candidates) {
-    if (candidate.inRounds &&
-        isBehindRound(candidate.lastSeen, candidate.intervalSeconds, newestRound))
+    if (candidate.samplingRound &&
+        isBehindRound(*candidate.samplingRound, candidate.intervalSeconds, newestRound))
       candidate.pod.late = true;
   }
   std::pmr::unordered_map<std::string_view, std::size_t> best(&arena);
@@ -682,8 +686,13 @@ FleetSnapshot FleetState::snapshot(WallTime now) const {
   return out;
 }
 
-FleetState::RoundProgress FleetState::roundProgress(WallTime roundStart, WallTime now) const {
-  bool waiting = false;
+FleetState::RoundProgress FleetState::roundProgress(WallTime now) const {
+  struct Expected {
+    WallTime round;
+    double intervalSeconds;
+  };
+  std::vector<Expected> expected;
+  WallTime newest{};
   for (const auto& node : allNodes()) {
     std::lock_guard lock(node->mutex);
     const AgentRecord* current = node->currentRecord();
@@ -692,9 +701,14 @@ FleetState::RoundProgress FleetState::roundProgress(WallTime roundStart, WallTim
       continue;  // not expected this round
     }
     if (!node->clockAlignedSampling) return RoundProgress::kUnaligned;
-    waiting = waiting || !isInRound(node->lastSeen, node->intervalSeconds, roundStart);
+    if (!node->samplingRound) continue;  // replaying, starting, or its clock far off
+    expected.push_back({*node->samplingRound, node->intervalSeconds});
+    newest = std::max(newest, *node->samplingRound);
   }
-  return waiting ? RoundProgress::kWaiting : RoundProgress::kComplete;
+  for (const auto& node : expected) {
+    if (isBehindRound(node.round, node.intervalSeconds, newest)) return RoundProgress::kWaiting;
+  }
+  return RoundProgress::kComplete;
 }
 
 std::vector<AgentIdentity> FleetState::forgetSilentNodes(WallTime now,

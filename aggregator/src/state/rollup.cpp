@@ -32,14 +32,23 @@ std::chrono::system_clock::duration tickOf(double intervalSeconds) {
 }
 }  // namespace
 
-bool isBehindRound(WallTime lastSeen, double intervalSeconds, WallTime newestRound) {
-  const auto tick = tickOf(intervalSeconds);
-  const auto spread = std::min<std::chrono::system_clock::duration>(kMaxRoundSpread, tick / 4);
-  return newestRound - lastSeen >= tick - spread;
+std::chrono::system_clock::duration roundSpreadOf(std::chrono::system_clock::duration tick) {
+  return std::min<std::chrono::system_clock::duration>(kMaxRoundSpread, tick / 4);
 }
 
-bool isInRound(WallTime receivedAt, double intervalSeconds, WallTime roundStart) {
-  return receivedAt >= roundStart - tickOf(intervalSeconds) / 2;
+std::optional<WallTime> samplingRoundOf(WallTime sampledAt, WallTime receivedAt,
+                                        double intervalSeconds) {
+  const auto tick = tickOf(intervalSeconds);
+  const auto spread = roundSpreadOf(tick);
+  if (sampledAt > receivedAt + spread || sampledAt < receivedAt - tick - spread) return {};
+  // Agents sample at the boundary or a little after it (the timer's latency), never before.
+  if (sampledAt.time_since_epoch() % tick > spread) return {};
+  return sampledAt;
+}
+
+bool isBehindRound(WallTime round, double intervalSeconds, WallTime newestRound) {
+  const auto tick = tickOf(intervalSeconds);
+  return newestRound - round >= tick - roundSpreadOf(tick);
 }
 
 double unmetCpuDemandCores(double usageCores, double throttledCores, double limitCores) {

@@ -357,7 +357,7 @@ int simMain(int argc, char** argv) {
                          runOptions.predictiveDownscaleStabilization,
                          "with --predictive on: the downscale stabilization window once the "
                          "forecast floors the decision (the policy's predictive "
-                         "downscaleStabilization; the aggregator's default is 1m)");
+                         "downscaleStabilization; default: the policy's window)");
   runCommand->add_option("--report-series-interval", runOptions.seriesInterval,
                          "with --virtual-time: keep one sample per this interval in the report's "
                          "series (the figures use every sample); default: every sample");

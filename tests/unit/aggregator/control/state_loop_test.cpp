@@ -148,10 +148,13 @@ TEST(StateLoopTest, ARoundIsDecidedAsSoonAsItIsInAndAtTheDebounceOtherwise) {
   first.clockAlignedSampling = second.clockAlignedSampling = true;
   const auto a = fleet.agentConnected(first);
   const auto b = fleet.agentConnected(second);
+  // A batch of the round now is in (the agents sample every 10 s, on the clock).
   auto send = [&](const FleetState::Session& session, std::uint64_t sequence) {
     testing::DecodedBatch decoded;
-    testing::decodeInto(testing::makeBatch(sequence, {{session.agentId}}, /*interval=*/10.0),
-                        decoded);
+    auto batch = testing::makeBatch(sequence, {{session.agentId}}, /*interval=*/10.0);
+    const std::int64_t now = toUnixMillis(clock.wallNow());
+    batch.set_timestamp_unix_ms(now - now % 10'000);
+    testing::decodeInto(batch, decoded);
     (void)fleet.applyBatch(session, decoded.view, clock.wallNow());
   };
   send(a, 1);

@@ -332,8 +332,9 @@ TEST(DecisionPipelineTest, PlacementDefaultsToEveryClusterOfThePolicyInOrder) {
   EXPECT_EQ(placementsOf(workload, policy).size(), 1u) << "as configured";
 }
 
-// Predictive scaling on: once the model forecasts, the scale-down stabilization window is a
-// minute, not five; the forecast's floor holds what a coming rise needs. Here the model has
+// Predictive scaling on with `downscaleStabilization: 1m`: once the model forecasts, the
+// scale-down stabilization window is a minute, not five; the forecast's floor holds what a
+// coming rise needs. Here the model has
 // learned a flat 1 core a day (4 replicas at 50% of 0.5 core), the load falls from 8 replicas'
 // worth to 2, and 90 s later the reactive rules call for 2.
 TEST(DecisionPipelineTest, AForecastShortensTheScaleDownStabilizationToItsOwnWindow) {
@@ -346,6 +347,7 @@ TEST(DecisionPipelineTest, AForecastShortensTheScaleDownStabilizationToItsOwnWin
     auto busy = web({{"aws", 4, 0.25}, {"gcp", 4, 0.25}}, {{"aws", 4}, {"gcp", 4}});
     busy.policy.predictive.mode = mode;
     busy.policy.predictive.lookAhead = std::chrono::minutes(1);
+    busy.policy.predictive.downscaleStabilization = std::chrono::minutes(1);
     EXPECT_EQ(runPipeline(context(), busy, memory).desiredReplicas, 8);
     auto quiet = web({{"aws", 4, 0.0625}, {"gcp", 4, 0.0625}}, {{"aws", 4}, {"gcp", 4}});
     quiet.policy.predictive = busy.policy.predictive;

@@ -35,6 +35,17 @@ FoldResult apply(FleetState& fleet, const FleetState::Session& session, std::uin
   return fleet.applyBatch(session, decoded.view, at);
 }
 
+// A batch of a clock-aligned agent: sampled at `round` (its stamp), received `after` it.
+FoldResult applyRound(FleetState& fleet, const FleetState::Session& session, std::uint64_t sequence,
+                      const std::vector<ContainerSpec>& specs, WallTime round,
+                      std::chrono::milliseconds after) {
+  DecodedBatch decoded;
+  auto batch = makeBatch(sequence, specs);
+  batch.set_timestamp_unix_ms(toUnixMillis(round));
+  testing::decodeInto(batch, decoded);
+  return fleet.applyBatch(session, decoded.view, round + after);
+}
+
 TEST(FleetStateTest, AcceptsInOrderAndDropsDuplicates) {
   FleetState fleet;
   const auto session = fleet.agentConnected(identity("a1", "n1", "c1"));
@@ -149,23 +160,35 @@ TEST(FleetStateTest, PodsOfANodeThatOwesTheNewestRoundAreLateForDecisions) {
   const auto aws = fleet.agentConnected(awsAgent);
   const auto gcp = fleet.agentConnected(gcpAgent);
   const auto old = fleet.agentConnected(oldAgent);
-  (void)apply(fleet, aws, 1, {{"x", "web-1"}}, kT0);
-  (void)apply(fleet, gcp, 1, {{"y", "web-2"}}, kT0 + milliseconds(40));
-  (void)apply(fleet, old, 1, {{"z", "web-3"}}, kT0 + milliseconds(200));   // its own phase
-  (void)apply(fleet, aws, 2, {{"x", "web-1"}}, kT0 + milliseconds(1000));  // the next round
+  (void)applyRound(fleet, aws, 1, {{"x", "web-1"}}, kT0, milliseconds(5));
+  (void)applyRound(fleet, gcp, 1, {{"y", "web-2"}}, kT0, milliseconds(40));
+  (void)apply(fleet, old, 1, {{"z", "web-3"}}, kT0 + milliseconds(200));  // its own phase
+  (void)applyRound(fleet, aws, 2, {{"x", "web-1"}}, kT0 + milliseconds(1000), milliseconds(5));
   const auto snapshot = fleet.snapshot(kT0 + milliseconds(1010));
   const auto* web = snapshot.find(WorkloadKey{"shop", "Deployment", "web"});
   ASSERT_NE(web, nullptr);
   ASSERT_EQ(web->pods.size(), 3u);
   EXPECT_FALSE(web->pods[0].late) << "aws sent the newest round";
-  EXPECT_TRUE(web->pods[1].late) << "gcp owes it: 0.96 s behind, not yet 1.5 intervals silent";
+  EXPECT_TRUE(web->pods[1].late) << "gcp owes it: a round behind, not yet 1.5 intervals silent";
   EXPECT_FALSE(web->pods[2].late) << "an agent that does not sample on the clock: 1.5 intervals";
   EXPECT_EQ(web->total.replicasSeen, 3) << "late pods stay in the rollups";
 
-  (void)apply(fleet, gcp, 2, {{"y", "web-2"}}, kT0 + milliseconds(1120));
+  (void)applyRound(fleet, gcp, 2, {{"y", "web-2"}}, kT0 + milliseconds(1000), milliseconds(120));
   const auto caughtUp = fleet.snapshot(kT0 + milliseconds(1130));
   EXPECT_FALSE(caughtUp.find(WorkloadKey{"shop", "Deployment", "web"})->pods[1].late)
       << "within a round, batches may come a little apart";
+
+  // A batch of no round (an agent's first sample at start-up, a replay from its spool) neither
+  // sets the newest round nor is judged by it.
+  (void)applyRound(fleet, aws, 3, {{"x", "web-1"}}, kT0 + milliseconds(1800), milliseconds(5));
+  const auto offRound = fleet.snapshot(kT0 + milliseconds(1810));
+  const auto* again = offRound.find(WorkloadKey{"shop", "Deployment", "web"});
+  EXPECT_FALSE(again->pods[0].late);
+  EXPECT_FALSE(again->pods[1].late) << "gcp is not behind a sample taken 0.8 s into the round";
+  (void)applyRound(fleet, gcp, 3, {{"y", "web-2"}}, kT0 - milliseconds(3000), milliseconds(4900));
+  const auto replayed = fleet.snapshot(kT0 + milliseconds(1910));
+  EXPECT_FALSE(replayed.find(WorkloadKey{"shop", "Deployment", "web"})->pods[1].late)
+      << "a replayed batch: late only after 1.5 intervals, as before rounds";
 }
 
 TEST(FleetStateTest, ARoundIsInWhenEveryClockAlignedAgentStillReportingHasSentItsBatch) {
@@ -178,25 +201,25 @@ TEST(FleetStateTest, ARoundIsInWhenEveryClockAlignedAgentStillReportingHasSentIt
   const auto a = fleet.agentConnected(first);
   const auto b = fleet.agentConnected(second);
   const auto c = fleet.agentConnected(gone);
-  (void)apply(fleet, a, 1, {{"x", "web-1"}}, kT0);
-  (void)apply(fleet, b, 1, {{"y", "web-2"}}, kT0 + milliseconds(30));
-  (void)apply(fleet, c, 1, {{"z", "web-3"}}, kT0 - milliseconds(5000));  // silent since: late
-  const WallTime roundStart = kT0 + milliseconds(1000);
-  (void)apply(fleet, a, 2, {{"x", "web-1"}}, roundStart);
-  EXPECT_EQ(fleet.roundProgress(roundStart, roundStart), Progress::kWaiting) << "n2 owes it";
-  (void)apply(fleet, b, 2, {{"y", "web-2"}}, roundStart + milliseconds(30));
-  EXPECT_EQ(fleet.roundProgress(roundStart, roundStart + milliseconds(31)), Progress::kComplete)
+  (void)applyRound(fleet, a, 1, {{"x", "web-1"}}, kT0, milliseconds(5));
+  (void)applyRound(fleet, b, 1, {{"y", "web-2"}}, kT0, milliseconds(30));
+  (void)applyRound(fleet, c, 1, {{"z", "web-3"}}, kT0 - milliseconds(5000), milliseconds(5));
+  const WallTime round = kT0 + milliseconds(1000);
+  (void)applyRound(fleet, a, 2, {{"x", "web-1"}}, round, milliseconds(5));
+  EXPECT_EQ(fleet.roundProgress(round + milliseconds(6)), Progress::kWaiting) << "n2 owes it";
+  (void)applyRound(fleet, b, 2, {{"y", "web-2"}}, round, milliseconds(30));
+  EXPECT_EQ(fleet.roundProgress(round + milliseconds(31)), Progress::kComplete)
       << "a late node is not waited for";
 
-  const auto nextRound = roundStart + milliseconds(1000);
-  (void)apply(fleet, a, 3, {{"x", "web-1"}}, nextRound);
+  const auto nextRound = round + milliseconds(1000);
+  (void)applyRound(fleet, a, 3, {{"x", "web-1"}}, nextRound, milliseconds(5));
   fleet.agentDisconnected(b);
-  EXPECT_EQ(fleet.roundProgress(nextRound, nextRound), Progress::kComplete)
+  EXPECT_EQ(fleet.roundProgress(nextRound + milliseconds(6)), Progress::kComplete)
       << "nor a disconnected one";
 
   const auto old = fleet.agentConnected(identity("a4", "n4", "aws"));
   (void)apply(fleet, old, 1, {{"w", "web-4"}}, nextRound);
-  EXPECT_EQ(fleet.roundProgress(nextRound, nextRound), Progress::kUnaligned)
+  EXPECT_EQ(fleet.roundProgress(nextRound + milliseconds(6)), Progress::kUnaligned)
       << "an agent sampling on its own phase makes rounds meaningless";
 }
 

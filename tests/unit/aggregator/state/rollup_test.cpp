@@ -26,10 +26,10 @@ TEST(RollupTest, StalenessIsThreeTicksOfTheAgentsInterval) {
   }
 }
 
-// A round's batches arrive within a quarter interval (at most 250 ms) of each other; a node whose
-// latest batch is older than that before the newest round's owes one.
-TEST(RollupTest, ANodeIsBehindTheRoundWhenItsBatchIsAboutAnIntervalOlderThanTheNewest) {
-  const WallTime seen{std::chrono::seconds(1000)};
+// A node a round behind the newest owes a batch; the batches of one round carry stamps within a
+// quarter interval (at most 250 ms) of each other.
+TEST(RollupTest, ANodeIsBehindTheRoundWhenItsStampIsAboutAnIntervalOlderThanTheNewest) {
+  const WallTime round{std::chrono::seconds(1000)};
   struct Case {
     double interval;
     milliseconds newestAfter;
@@ -43,11 +43,29 @@ TEST(RollupTest, ANodeIsBehindTheRoundWhenItsBatchIsAboutAnIntervalOlderThanTheN
                                          {10.0, milliseconds(9000), false},  // 250 ms at most
                                          {10.0, milliseconds(9750), true},
                                          {0.2, milliseconds(160), true}}) {
-    EXPECT_EQ(isBehindRound(seen, c.interval, seen + c.newestAfter), c.behind)
+    EXPECT_EQ(isBehindRound(round, c.interval, round + c.newestAfter), c.behind)
         << c.interval << "s tick, newest " << c.newestAfter.count() << "ms later";
   }
-  EXPECT_TRUE(isInRound(seen, 1.0, seen + milliseconds(400))) << "batches of one round";
-  EXPECT_FALSE(isInRound(seen, 1.0, seen + milliseconds(900))) << "the round before";
+}
+
+// A batch's stamp names its round when it is near a whole interval and fresh.
+TEST(RollupTest, OnlyAFreshStampNearAWholeIntervalNamesARound) {
+  const WallTime whole{std::chrono::seconds(1000)};
+  EXPECT_EQ(samplingRoundOf(whole, whole + milliseconds(30), 1.0), whole);
+  EXPECT_EQ(samplingRoundOf(whole + milliseconds(20), whole + milliseconds(60), 1.0),
+            whole + milliseconds(20))
+      << "a timer that fired a little late";
+  EXPECT_FALSE(samplingRoundOf(whole + milliseconds(600), whole + milliseconds(620), 1.0))
+      << "an agent's first sample, taken when it started";
+  EXPECT_FALSE(samplingRoundOf(whole + milliseconds(900), whole + milliseconds(920), 1.0))
+      << "nor just before a round: agents sample at the boundary or after it";
+  EXPECT_FALSE(samplingRoundOf(whole - std::chrono::seconds(30), whole, 1.0))
+      << "a batch replayed from the spool";
+  EXPECT_FALSE(samplingRoundOf(whole + std::chrono::seconds(2), whole, 1.0))
+      << "a clock two seconds ahead of the aggregator's";
+  EXPECT_EQ(samplingRoundOf(whole + std::chrono::seconds(5), whole + std::chrono::seconds(5), 10.0),
+            std::nullopt)
+      << "half way between two 10 s rounds";
 }
 
 PodSample pod(std::string cluster, std::string name, double cpu, double request, bool ready = true,

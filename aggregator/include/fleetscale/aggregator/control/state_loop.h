@@ -81,7 +81,6 @@ class StateLoop {
   bool stopping_ = false;
   // Set by dataArrived() until the next snapshot; when the first such batch came.
   std::optional<std::chrono::steady_clock::time_point> pendingSince_;
-  WallTime roundStart_{};         // the same moment on the fleet state's clock
   bool roundsUnaligned_ = false;  // this round waits for the tick
   std::chrono::steady_clock::time_point lastSnapshot_{};
   std::uint64_t published_ = 0;

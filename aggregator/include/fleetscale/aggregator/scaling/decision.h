@@ -42,19 +42,17 @@ std::optional<PredictiveMode> parsePredictiveMode(std::string_view name);
 
 // The look-ahead before a start-up time has been learned and when the policy sets none.
 inline constexpr std::chrono::seconds kDefaultLookAhead{300};
-// The scale-down stabilization window while a forecast floors the decision (mode on).
-inline constexpr std::chrono::seconds kDefaultForecastDownscaleStabilization{60};
 
 struct PredictivePolicy {
   PredictiveMode mode = PredictiveMode::kOff;
   // How far ahead to provision: set here, or (absent) the learned scale-request-to-Ready time of
   // the workload's slowest cluster, else kDefaultLookAhead.
   std::optional<std::chrono::seconds> lookAhead;
-  // In mode on, once the model forecasts, the downscale stabilization window is at most this:
-  // the forecast's floor (its highest over the look-ahead plus the margin of its recent
-  // under-forecasts) holds the replicas a coming rise needs, which is what the longer window
-  // held them for. The HPA rules still have to call for the scale-in.
-  std::chrono::seconds downscaleStabilization = kDefaultForecastDownscaleStabilization;
+  // In mode on, once the model forecasts, the downscale stabilization window is at most this
+  // (absent: the policy's): the forecast's floor (its highest over the look-ahead plus the
+  // margin of its recent under-forecasts) holds the replicas a coming rise needs, which is
+  // what the longer window held them for. The HPA rules still have to call for the scale-in.
+  std::optional<std::chrono::seconds> downscaleStabilization;
 };
 
 struct WorkloadPolicy {

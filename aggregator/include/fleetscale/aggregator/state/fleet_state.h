@@ -162,12 +162,13 @@ class FleetState {
   // that are late, or that owe a batch of the newest sampling round, are marked late.
   FleetSnapshot snapshot(WallTime now) const;
 
-  // Whether the sampling round whose first batch came at `roundStart` is in: every node whose
-  // agent samples on the clock, is connected and not yet late has sent its batch of it. A live
-  // agent that does not sample on the clock makes rounds meaningless (kUnaligned). Costs one
-  // pass over the nodes, not their containers.
+  // Whether the newest sampling round is in: every node whose agent samples on the clock, is
+  // connected and not yet late has sent its batch of it (a node whose latest batch is of no
+  // round, replayed or taken at start-up, is not waited for). A live agent that does not sample
+  // on the clock makes rounds meaningless (kUnaligned). Costs one pass over the nodes, not
+  // their containers.
   enum class RoundProgress { kComplete, kWaiting, kUnaligned };
-  RoundProgress roundProgress(WallTime roundStart, WallTime now) const;
+  RoundProgress roundProgress(WallTime now) const;
 
   // Drops nodes whose agents are disconnected and silent for longer than `after`, and superseded
   // agents of live nodes that are, keeping their dedup progress; that progress (and the node's

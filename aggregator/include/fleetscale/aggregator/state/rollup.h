@@ -7,6 +7,7 @@
 #include <chrono>
 #include <compare>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,17 +34,21 @@ inline constexpr double kLateTicks = 1.5;
 bool isLate(WallTime lastSeen, double intervalSeconds, WallTime now);
 
 // Agents that sample on the clock (Hello.clock_aligned_sampling) report in rounds: every one of
-// them samples at the same whole multiples of its interval. A node whose latest batch came this
-// much less than an interval before the newest round's first batch owes one for that round; its
-// batches of one round may arrive this far apart (collection time, distance, clock error).
+// them samples at the same whole multiples of its interval and stamps the batch with that time
+// (on its own clock, so the stamps of one round agree even where the clocks do not quite). A
+// stamp this far from a whole interval, or from the batch's arrival, is no round's: a first
+// sample taken at start-up, a batch replayed from the spool, a clock far off.
 inline constexpr std::chrono::milliseconds kMaxRoundSpread{250};
-// True when a node of a clock-aligned agent, last heard at `lastSeen`, owes a batch of the round
-// whose first batch came at `newestRound`. A decision treats its pods as late: when a cluster
-// goes dark between two rounds, the load its pods carried moves to the others and shows in
-// their next round, and counting the dark pods' last figures next to it would double it.
-bool isBehindRound(WallTime lastSeen, double intervalSeconds, WallTime newestRound);
-// A batch received at `receivedAt` belongs to the round begun at `roundStart` (or a later one).
-bool isInRound(WallTime receivedAt, double intervalSeconds, WallTime roundStart);
+// The round a batch sampled at `sampledAt` and received at `receivedAt` belongs to: its stamp,
+// when it is at most kMaxRoundSpread (at most a quarter interval) after a whole multiple of the
+// interval, and neither ahead of the arrival by more than that nor older than an interval.
+std::optional<WallTime> samplingRoundOf(WallTime sampledAt, WallTime receivedAt,
+                                        double intervalSeconds);
+// True when a node whose latest batch is of the round `round` owes one of the newer round
+// `newestRound`. A decision treats its pods as late: when a cluster goes dark between two
+// rounds, the load its pods carried moves to the others and shows in their next round, and
+// counting the dark pods' last figures next to it would double it.
+bool isBehindRound(WallTime round, double intervalSeconds, WallTime newestRound);
 
 // A capped container: one whose usage over the tick reached this share of its CPU limit.
 inline constexpr double kCappedShareOfLimit = 0.9;
