@@ -224,9 +224,8 @@ int runReplayCommand(const ReplayCommandOptions& options, std::ostream& out, std
   if (const auto mode = scaling::parsePredictiveMode(options.predictive)) {
     for (auto& workload : config->workloads) workload.policy.predictive.mode = *mode;
   }
-  for (const auto demand : {scaling::CpuDemand::kUsage, scaling::CpuDemand::kThrottlingAware}) {
-    if (options.demand != scaling::cpuDemandName(demand)) continue;
-    for (auto& workload : config->workloads) workload.policy.cpuDemand = demand;
+  if (const auto demand = scaling::parseCpuDemand(options.demand)) {
+    for (auto& workload : config->workloads) workload.policy.cpuDemand = *demand;
   }
   auto samples = loadReplayHistory(options.historyPath);
   if (!samples) {

@@ -155,8 +155,7 @@ std::size_t seedDemandHistory(PredictiveMemory& memory, const std::vector<Rollup
   std::map<std::int64_t, double> perBucket;  // bucket start -> cores over every cluster
   for (const auto& row : rows) {
     perBucket[row.bucketStartUnixMs] +=
-        row.cpuUsageCores +
-        (cpuDemand == scaling::CpuDemand::kUsage ? 0.0 : row.cpuUnmetDemandCores);
+        scaling::cpuFigure(cpuDemand, row.cpuUsageCores, row.cpuUnmetDemandCores);
   }
   // Each bucket is one sample of its minute, averaged as the live decisions' samples are; the
   // last minute is handed on by the first live call, as any minute is.

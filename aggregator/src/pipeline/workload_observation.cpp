@@ -36,9 +36,7 @@ WorkloadObservation buildObservation(const WorkloadSnapshot& workload, std::int3
       pod.memoryRequestMilli = std::llround(sample.memoryRequestBytes) * 1000;
     }
     if (!sample.stale && !sample.late) {
-      const double cpu = cpuDemand == CpuDemand::kUsage
-                             ? sample.cpuUsageCores
-                             : sample.cpuUsageCores + sample.cpuUnmetDemandCores;
+      const double cpu = cpuFigure(cpuDemand, sample.cpuUsageCores, sample.cpuUnmetDemandCores);
       const bool cpuRequestPending = anyCpuRequest && !pod.cpuRequestMilli;
       const bool memoryRequestPending = anyMemoryRequest && !pod.memoryRequestMilli;
       if (isPresent(cpu) && !cpuRequestPending) {

@@ -412,11 +412,9 @@ class Parser {
   }
 
   scaling::CpuDemand cpuDemand(const YAML::Node& node, const std::string& path) const {
-    const std::string value = string(node, path, true);
-    for (const auto mode : {scaling::CpuDemand::kUsage, scaling::CpuDemand::kThrottlingAware}) {
-      if (value == scaling::cpuDemandName(mode)) return mode;
-    }
-    fail(node, path, "must be usage or throttling-aware");
+    const auto parsed = scaling::parseCpuDemand(string(node, path, true));
+    if (!parsed) fail(node, path, "must be usage or throttling-aware");
+    return *parsed;
   }
 
  private:

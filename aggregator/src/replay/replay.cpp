@@ -39,9 +39,7 @@ std::int64_t milli(double value) { return std::llround(value * 1000.0); }
 scaling::WorkloadObservation observe(const std::vector<ReplayPod>& pods, const Moment& moment,
                                      double cpuPerReplica, double memoryPerReplica, WallTime now,
                                      scaling::CpuDemand cpuDemand) {
-  const double cpu = cpuDemand == scaling::CpuDemand::kUsage
-                         ? moment.cpuUsage
-                         : moment.cpuUsage + moment.cpuUnmetDemand;
+  const double cpu = scaling::cpuFigure(cpuDemand, moment.cpuUsage, moment.cpuUnmetDemand);
   scaling::WorkloadObservation observation;
   observation.currentReplicas = static_cast<std::int32_t>(pods.size());
   const auto ready = std::count_if(pods.begin(), pods.end(),

@@ -76,6 +76,13 @@ std::string_view cpuDemandName(CpuDemand demand) {
   return demand == CpuDemand::kUsage ? "usage" : "throttling-aware";
 }
 
+std::optional<CpuDemand> parseCpuDemand(std::string_view name) {
+  for (const auto demand : {CpuDemand::kUsage, CpuDemand::kThrottlingAware}) {
+    if (name == cpuDemandName(demand)) return demand;
+  }
+  return std::nullopt;
+}
+
 std::vector<ClusterDemand> demandByCluster(const WorkloadObservation& observation) {
   std::map<std::string, ClusterDemand> byCluster;
   auto usageOf = [&](Resource resource, const std::string& pod) -> double {

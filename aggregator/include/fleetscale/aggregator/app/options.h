@@ -36,9 +36,9 @@ struct AggregatorOptions {
   std::string historyWindow = "15m";
   std::size_t historyMaxRows = 1'000'000;  // kDefaultHistoryMaxRows: the window's row budget
   std::string tick = "1s";
-  // Decide when the data arrives: a snapshot (and the decisions on it) this long after the first
-  // batch folded since the last one, at most one per min-decision-interval; "0" = only --tick.
-  // Off by default: with it, a failover overshot (docs/configuration.md, "Timing flags").
+  // Decide when the data arrives: a snapshot (and the decisions on it) as soon as the agents'
+  // sampling round is in, or this long after its first batch at the latest, at most one per
+  // min-decision-interval; "0" = only --tick (docs/configuration.md, "Timing flags").
   std::string decisionDebounce = "250ms";
   std::string minDecisionInterval = "250ms";
   std::string forgetAfter = "10m";

@@ -31,6 +31,13 @@ struct MetricTarget {
 // estimated demand, which sees through a CPU limit (state/rollup.h, estimateCpuDemandCores).
 enum class CpuDemand { kUsage, kThrottlingAware };
 std::string_view cpuDemandName(CpuDemand demand);
+// The mode named `name` ("usage", "throttling-aware"); absent for any other text.
+std::optional<CpuDemand> parseCpuDemand(std::string_view name);
+// The CPU figure `demand` reads from a usage and the unmet demand beside it (absent usage stays
+// absent).
+inline double cpuFigure(CpuDemand demand, double usageCores, double unmetDemandCores) {
+  return demand == CpuDemand::kUsage ? usageCores : usageCores + unmetDemandCores;
+}
 
 // Predictive scaling (scaling/forecast.h): off; observe (the forecast is computed, recorded and
 // shown, never acted on); on (desired = max(reactive, the replicas the forecast at now +
