@@ -69,6 +69,9 @@ victim='hello { agent_id: "aws-us-east-1/ip-10-10-1-10" node: "ip-10-10-1-10" cl
 { printf '\x03'; echo 'hello_ack { aggregator_id: "aggregator-0" max_frame_bytes: 65536 acked_sequence: 18446744073709551615 sequence_epoch: 18446744073709551615 }' | encode; } > "$corpus/frame_decoder_fuzz/hello-ack-max-sequence-epoch"
 { printf '\x01'; echo 'error { code: CODE_DUPLICATE_AGENT message: "agent id aws-us-east-1/ip-10-10-1-10 is already connected from 10.0.0.1:4000" }' | encode; } > "$corpus/frame_decoder_fuzz/error-duplicate-agent"
 
+# Issue 14: a terminating pod's container and a node's Pending pods without containers.
+pending='batch { sequence: 3 timestamp_unix_ms: 1700000000000 containers { id: "c1" metadata { pod: "web-1" pod_uid: "u1" namespace: "shop" workload_kind: "Deployment" workload: "web" pod_phase: "Running" deletion_unix_ms: 1700000030000 } } pending_pods { pod: "web-2" pod_uid: "u2" namespace: "shop" workload_kind: "Deployment" workload: "web" pod_phase: "Pending" cpu_request_cores: 0.5 memory_request_bytes: 268435456 } pending_pods { pod_uid: "u3" } }'
+{ printf '\x02'; echo "$pending" | encode; } > "$corpus/frame_decoder_fuzz/pending-and-terminating-pods"
 # Agent sessions (ingest_sessions_fuzz.cpp has the script format): the hostile sequence, a node
 # whose agent restarts under a new id each time, a new epoch of one id, an older process coming
 # back after a newer one took its node and an id moving to another node.

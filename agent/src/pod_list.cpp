@@ -21,6 +21,7 @@ constexpr std::string_view kKeptKeys[] = {
     "name",
     "namespace",
     "uid",
+    "deletionTimestamp",
     "labels",
     "pod-template-hash",
     "ownerReferences",
@@ -108,6 +109,7 @@ v1::ContainerMetadata podLevelMetadata(const Json& pod) {
     out.set_workload_kind(workload.kind);
     out.set_workload(workload.name);
   }
+  setTime(metadata, "deletionTimestamp", [&](std::int64_t ms) { out.set_deletion_unix_ms(ms); });
   out.set_pod_phase(stringAt(status, "phase"));
   out.set_qos_class(stringAt(status, "qosClass"));
   setTime(status, "startTime", [&](std::int64_t ms) { out.set_start_time_unix_ms(ms); });
@@ -148,14 +150,35 @@ void fillResources(const Json& container, v1::ContainerMetadata& out) {
   }
 }
 
-void indexContainer(const Json& containerStatus, const Json& spec, const v1::ContainerMetadata& pod,
+// The pod's requests as the HPA sums them: over spec.containers, unknown when one lacks it.
+v1::ContainerMetadata withPodRequests(v1::ContainerMetadata pod, const Json& spec) {
+  double cpu = 0;
+  std::uint64_t memory = 0;
+  bool cpuKnown = true, memoryKnown = true;
+  for (const auto& container : arrayAt(spec, "containers")) {
+    v1::ContainerMetadata one;
+    fillResources(container, one);
+    cpuKnown &= one.has_cpu_request_cores();
+    memoryKnown &= one.has_memory_request_bytes();
+    cpu += one.cpu_request_cores();
+    memory = one.memory_request_bytes() > UINT64_MAX - memory ? UINT64_MAX
+                                                              : memory + one.memory_request_bytes();
+  }
+  if (arrayAt(spec, "containers").empty()) cpuKnown = memoryKnown = false;
+  if (cpuKnown) pod.set_cpu_request_cores(cpu);
+  if (memoryKnown) pod.set_memory_request_bytes(memory);
+  return pod;
+}
+
+// False when the status names no started container (no containerID yet).
+bool indexContainer(const Json& containerStatus, const Json& spec, const v1::ContainerMetadata& pod,
                     MetadataSnapshot& snapshot) {
   const std::string containerId = stringAt(containerStatus, "containerID");
-  if (containerId.empty()) return;  // not started yet: no cgroup to label either
+  if (containerId.empty()) return false;  // not started yet: no cgroup to label either
   auto id = parseContainerId(containerId);
   if (!id) {
     ++snapshot.skippedEntries;
-    return;
+    return true;
   }
   KnownContainer known{id->runtime, pod};
   v1::ContainerMetadata& out = known.metadata;
@@ -170,6 +193,7 @@ void indexContainer(const Json& containerStatus, const Json& spec, const v1::Con
   setTime(running, "startedAt", [&](std::int64_t ms) { out.set_start_time_unix_ms(ms); });
   if (const Json* container = containerSpec(spec, out.container())) fillResources(*container, out);
   snapshot.containers.insert_or_assign(std::move(id->id), std::move(known));
+  return true;
 }
 
 }  // namespace
@@ -193,10 +217,14 @@ Result<MetadataSnapshot> parsePodList(std::string_view json) {
     }
     const Json& spec = objectAt(pod, "spec");
     const Json& status = objectAt(pod, "status");
+    bool anyStarted = false;
     for (const char* list : {"containerStatuses", "initContainerStatuses"}) {
       for (const auto& containerStatus : arrayAt(status, list)) {
-        indexContainer(containerStatus, spec, podLevel, snapshot);
+        anyStarted |= indexContainer(containerStatus, spec, podLevel, snapshot);
       }
+    }
+    if (!anyStarted && podLevel.pod_phase() == "Pending") {
+      snapshot.pendingPods.push_back(withPodRequests(podLevel, spec));
     }
     snapshot.pods.insert_or_assign(podLevel.pod_uid(), podLevel);
   }

@@ -1,6 +1,8 @@
 #include "fleetscale/agent/sampler.h"
 
 #include <cerrno>
+#include <string_view>
+#include <unordered_set>
 
 #include "fleetscale/agent/cgroup_parsers.h"
 #include "fleetscale/agent/rates.h"
@@ -137,8 +139,19 @@ void Sampler::sample(v1::SampleBatch& batch) {
       it = containers_.erase(it);
     }
   }
+  if (metadata) addPendingPods(*metadata, batch);
   ++counters_.ticks;
   counters_.containersTracked = containers_.size();
+}
+
+void Sampler::addPendingPods(const MetadataSnapshot& metadata, v1::SampleBatch& batch) const {
+  if (metadata.pendingPods.empty()) return;
+  // A pod whose container started after the refresh has a cgroup now: it is sampled instead.
+  std::unordered_set<std::string_view> sampledPods;
+  for (const auto& [id, tracked] : containers_) sampledPods.insert(tracked->cgroup.podUid);
+  for (const auto& pod : metadata.pendingPods) {
+    if (!sampledPods.contains(pod.pod_uid())) *batch.add_pending_pods() = pod;
+  }
 }
 
 bool Sampler::sampleContainer(Tracked& tracked, SteadyTime now, bool refreshLimits,

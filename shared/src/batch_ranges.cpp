@@ -116,6 +116,7 @@ std::optional<RangeViolation> checkMetadataRanges(const ContainerMetadataView& m
   }
   if (auto bad = checkTime("metadata.start_time_unix_ms", m.startTimeUnixMs)) return bad;
   if (auto bad = checkTime("metadata.pod_ready_time_unix_ms", m.podReadyTimeUnixMs)) return bad;
+  if (auto bad = checkTime("metadata.deletion_unix_ms", m.deletionUnixMs)) return bad;
   return std::nullopt;
 }
 

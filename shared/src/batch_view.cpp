@@ -223,6 +223,9 @@ Failure decodeMetadata(std::string_view bytes, ContainerMetadataView& out) {
       case 17:
         ok = readInt64(in, wireType, out.podReadyTimeUnixMs);
         break;
+      case 18:
+        ok = readInt64(in, wireType, out.deletionUnixMs);
+        break;
       default:
         ok = in.skip(wireType);
         break;
@@ -407,6 +410,7 @@ Failure decodeBatch(std::string_view bytes, BatchView& out, StringChecks checks)
   out.intervalSeconds = 0;
   out.node = NodeTotalsView{};
   out.containerCount = 0;
+  out.pendingPodCount = 0;
   bool sawNode = false;
   bool sawNaN = false;
   WireReader in(bytes);
@@ -448,6 +452,22 @@ Failure decodeBatch(std::string_view bytes, BatchView& out, StringChecks checks)
       case 5:
         ok = readDouble(in, wireType, out.intervalSeconds, sawNaN);
         break;
+      case 6: {
+        if (wireType != kLengthDelimited || !in.bytes(nested)) {
+          return undecodable("batch: bad pending pod");
+        }
+        if (out.pendingPodCount >= static_cast<std::size_t>(kMaxPendingPodsPerBatch)) {
+          return invalid("batch: more than " + std::to_string(kMaxPendingPodsPerBatch) +
+                         " pending pods");
+        }
+        if (out.pendingPods.size() == out.pendingPodCount) out.pendingPods.emplace_back();
+        if (Failure failure = decodeMetadata(nested, out.pendingPods[out.pendingPodCount])) {
+          failure.error = "batch: pending pod: " + failure.error;
+          return failure;
+        }
+        ++out.pendingPodCount;
+        break;
+      }
       default:
         ok = in.skip(wireType);
         break;

@@ -17,18 +17,32 @@ bool validRate(bool present, double value) {
   return !present || (std::isfinite(value) && value >= 0.0);
 }
 
+bool validMetadataStrings(const v1::ContainerMetadata& meta) {
+  for (const std::string* field :
+       {&meta.pod(), &meta.pod_uid(), &meta.namespace_(), &meta.container(), &meta.workload_kind(),
+        &meta.workload(), &meta.pod_phase(), &meta.qos_class(), &meta.image()}) {
+    if (!validIdentifier(*field, false)) return false;
+  }
+  return true;
+}
+
+Status checkPendingPod(const v1::ContainerMetadata& pod) {
+  if (!validMetadataStrings(pod)) return Error{"pending pod: metadata field too long"};
+  if (!validRate(pod.has_cpu_request_cores(), pod.cpu_request_cores()) ||
+      !validRate(pod.has_cpu_limit_cores(), pod.cpu_limit_cores())) {
+    return Error{"pending pod " + pod.pod() + ": CPU figure is negative or not finite"};
+  }
+  return {};
+}
+
 Status checkContainer(const v1::ContainerSample& sample) {
   if (!validIdentifier(sample.id(), true)) return Error{"container id empty or too long"};
   if (!validIdentifier(sample.cgroup(), false) || !validIdentifier(sample.runtime(), false)) {
     return Error{"container " + sample.id() + ": cgroup or runtime too long"};
   }
   const auto& meta = sample.metadata();
-  for (const std::string* field :
-       {&meta.pod(), &meta.pod_uid(), &meta.namespace_(), &meta.container(), &meta.workload_kind(),
-        &meta.workload(), &meta.pod_phase(), &meta.qos_class(), &meta.image()}) {
-    if (!validIdentifier(*field, false)) {
-      return Error{"container " + sample.id() + ": metadata field too long"};
-    }
+  if (!validMetadataStrings(meta)) {
+    return Error{"container " + sample.id() + ": metadata field too long"};
   }
   if (!validRate(sample.has_cpu_cores(), sample.cpu_cores()) ||
       !validRate(sample.has_cpu_user_cores(), sample.cpu_user_cores()) ||
@@ -52,6 +66,18 @@ Status checkContainer(const v1::ContainerSample& sample) {
 }
 
 double optionalDouble(bool present, double value) { return present ? value : kAbsent; }
+
+ContainerMetadataView metadataFiguresOf(const v1::ContainerMetadata& md) {
+  ContainerMetadataView meta;
+  meta.cpuRequestCores = optionalDouble(md.has_cpu_request_cores(), md.cpu_request_cores());
+  meta.cpuLimitCores = optionalDouble(md.has_cpu_limit_cores(), md.cpu_limit_cores());
+  if (md.has_memory_request_bytes()) meta.memoryRequestBytes = md.memory_request_bytes();
+  if (md.has_memory_limit_bytes()) meta.memoryLimitBytes = md.memory_limit_bytes();
+  meta.startTimeUnixMs = md.start_time_unix_ms();
+  meta.podReadyTimeUnixMs = md.pod_ready_time_unix_ms();
+  meta.deletionUnixMs = md.deletion_unix_ms();
+  return meta;
+}
 
 // The figures of a protobuf batch in the lean decoder's types, for the shared range checks.
 // Strings are left out: the views would not outlive the call's temporaries.
@@ -92,16 +118,11 @@ BatchView figuresOf(const v1::SampleBatch& batch) {
     m.memoryRssBytes = c.memory_rss_bytes();
     m.oomKillsTotal = c.oom_kills_total();
     if (c.has_memory_limit_bytes()) m.memoryLimitBytes = c.memory_limit_bytes();
-    ContainerMetadataView& meta = view.containers.back().metadata;
-    const auto& md = c.metadata();
-    meta.cpuRequestCores = optionalDouble(md.has_cpu_request_cores(), md.cpu_request_cores());
-    meta.cpuLimitCores = optionalDouble(md.has_cpu_limit_cores(), md.cpu_limit_cores());
-    if (md.has_memory_request_bytes()) meta.memoryRequestBytes = md.memory_request_bytes();
-    if (md.has_memory_limit_bytes()) meta.memoryLimitBytes = md.memory_limit_bytes();
-    meta.startTimeUnixMs = md.start_time_unix_ms();
-    meta.podReadyTimeUnixMs = md.pod_ready_time_unix_ms();
+    view.containers.back().metadata = metadataFiguresOf(c.metadata());
   }
   view.containerCount = view.containers.size();
+  for (const auto& pod : batch.pending_pods()) view.pendingPods.push_back(metadataFiguresOf(pod));
+  view.pendingPodCount = view.pendingPods.size();
   return view;
 }
 
@@ -147,15 +168,27 @@ Status validateBatch(const v1::SampleBatch& batch) {
       !validRate(true, batch.interval_seconds())) {
     return Error{"batch: node figure is negative or not finite"};
   }
+  if (batch.pending_pods_size() > kMaxPendingPodsPerBatch) {
+    return Error{"batch: " + std::to_string(batch.pending_pods_size()) + " pending pods exceeds " +
+                 std::to_string(kMaxPendingPodsPerBatch)};
+  }
   for (const auto& container : batch.containers()) {
     if (Status status = checkContainer(container); !status) {
       return Error{"batch: " + status.message()};
     }
   }
+  for (const auto& pod : batch.pending_pods()) {
+    if (Status status = checkPendingPod(pod); !status) return Error{"batch: " + status.message()};
+  }
   const BatchView figures = figuresOf(batch);
   if (auto bad = checkBatchRanges(figures)) return Error{"batch: " + bad->message};
   for (const auto& container : figures) {
     if (auto bad = checkMetadataRanges(container.metadata)) return Error{"batch: " + bad->message};
+  }
+  for (std::size_t i = 0; i < figures.pendingPodCount; ++i) {
+    if (auto bad = checkMetadataRanges(figures.pendingPods[i])) {
+      return Error{"batch: pending pod: " + bad->message};
+    }
   }
   return {};
 }

@@ -41,6 +41,24 @@ TwoCloudOptions drainOptions(const std::string& name, const std::string& readine
          << fleet.ready(kCheckout, kGcp);
 }
 
+// The stored decisions that wrote something, one line each: what placement saw and did. For the
+// message of a failed no-dip check.
+std::string placementWrites(E2eFleet& fleet) {
+  const json decisions = fleet.get("/api/v1/decisions?namespace=shop&workload=checkout&limit=200");
+  std::string out;
+  if (!decisions.is_object()) return out;
+  for (const auto& decision : decisions["items"]) {
+    const json& details = decision["details"];
+    if (details["placement"]["writes"].empty()) continue;
+    out += std::to_string(decision.value("time_unix_ms", 0LL)) + ": desired " +
+           std::to_string(decision.value("desired_replicas", 0)) + ", readyTotal " +
+           details["placement"].value("readyTotal", json()).dump() + ", writes " +
+           details["placement"]["writes"].dump() + ", clusters " + details["clusters"].dump() +
+           "\n";
+  }
+  return out;
+}
+
 bool draining(E2eFleet& fleet, const std::string& cluster) {
   const json status = fleet.status();
   if (!status.is_object()) return false;
@@ -61,7 +79,7 @@ TEST(E2eDrainTest, DrainMovesEverythingWithoutADipAndUndrainMovesItBack) {
   ASSERT_TRUE(placedAs(fleet, 0, kCheckoutNeed, seconds(30)));
   sim::Timeline timeline = fleet.simulator().timeline();
   EXPECT_EQ(capacityDips(timeline, kCheckout, drainedAt, kCheckoutNeed), "")
-      << describeActions(timeline, kCheckout, drainedAt);
+      << describeActions(timeline, kCheckout, drainedAt) << placementWrites(fleet);
   // Make before break: gcp grew before aws shrank.
   const auto gcpSteps = actionsSince(timeline, kCheckout, kGcp, drainedAt);
   const auto awsSteps = actionsSince(timeline, kCheckout, kAws, drainedAt);
@@ -75,14 +93,23 @@ TEST(E2eDrainTest, DrainMovesEverythingWithoutADipAndUndrainMovesItBack) {
   const json drains = fleet.get("/api/v1/events?kind=cluster_drain&cluster=aws-us-east-1");
   ASSERT_TRUE(drains.is_object()) << drains.dump();
   ASSERT_EQ(drains["items"].size(), 1u) << drains.dump(2);
-  const json actions = fleet.get("/api/v1/events?kind=action&limit=100");
+  // The action events reach the store a moment after the write they record.
+  json actions;
   std::set<std::string> decisionIds;
   int awsWrites = 0;
-  for (const auto& event : actions["items"]) {
-    if (event["details"].value("result", "") != "success") continue;
-    decisionIds.insert(event["details"].value("decisionId", ""));
-    awsWrites += event.value("cluster", "") == kAws ? 1 : 0;
-  }
+  testing::waitFor(
+      [&] {
+        actions = fleet.get("/api/v1/events?kind=action&limit=100");
+        decisionIds.clear();
+        awsWrites = 0;
+        for (const auto& event : actions["items"]) {
+          if (event["details"].value("result", "") != "success") continue;
+          decisionIds.insert(event["details"].value("decisionId", ""));
+          awsWrites += event.value("cluster", "") == kAws ? 1 : 0;
+        }
+        return awsWrites >= static_cast<int>(awsSteps.size());
+      },
+      seconds(5));
   EXPECT_EQ(awsWrites, static_cast<int>(awsSteps.size())) << actions.dump(2);
   const json decisions = fleet.get("/api/v1/decisions?namespace=shop&workload=checkout&limit=200");
   int recorded = 0;
@@ -102,7 +129,7 @@ TEST(E2eDrainTest, DrainMovesEverythingWithoutADipAndUndrainMovesItBack) {
   ASSERT_TRUE(placedAs(fleet, 3, 3, seconds(30)));
   timeline = fleet.simulator().timeline();
   EXPECT_EQ(capacityDips(timeline, kCheckout, undrainedAt, kCheckoutNeed), "")
-      << describeActions(timeline, kCheckout, undrainedAt);
+      << describeActions(timeline, kCheckout, undrainedAt) << placementWrites(fleet);
 }
 
 // Found by an outside scenario: the operator drained aws, the replicas moved to gcp, then gcp —

@@ -174,5 +174,54 @@ TEST(E2eScalingTest, ACappedStepReachesItsSizeInOneRoundOfPodStarts) {
   EXPECT_LE(*step->readySeconds, *step->firstRequestSeconds + 5.0);
 }
 
+// Issue 14: replicas that are pulling their image (Pending on their node, no container yet) are
+// seen through the agents' kubelet pod lists and counted apart from the replicas that run. (The
+// decisions count them as the HPA does, as unready pods: workload_observation_test.cpp.)
+TEST(E2eScalingTest, PendingReplicasAreSeenAndCountedAsTheHpaCountsThem) {
+  std::string scenario = kScenario;
+  const auto replace = [&](const std::string& from, const std::string& to) {
+    scenario.replace(scenario.find(from), from.size(), to);
+  };
+  replace("scheduling-delay: 1s", "scheduling-delay: 6s");
+  replace("workloads:", "agents: {args: [\"--metadata-interval=500ms\"]}\nworkloads:");
+  E2eFleet fleet(scenario, "pending-replicas");
+  ASSERT_TRUE(fleet.waitUntilSteady("web/api", 2, seconds(15)));
+
+  json pending;
+  ASSERT_TRUE(testing::waitFor(
+      [&] {
+        const json workload = fleet.get("/api/v1/workloads/web/api");
+        if (!workload.is_object() || workload.value("replicas_pending", 0) < 1) return false;
+        pending = workload;
+        return true;
+      },
+      seconds(30)))
+      << fleet.get("/api/v1/workloads/web/api").dump(2);
+  EXPECT_EQ(pending.value("replicas", 0), 2) << "pending pods are not counted as replicas seen";
+  int listedPending = 0;
+  for (const auto& pod : pending["pods"]) {
+    if (!pod.value("pending", false)) continue;
+    ++listedPending;
+    EXPECT_EQ(pod.value("containers", -1), 0) << pod.dump();
+    EXPECT_FALSE(pod.value("ready", true)) << pod.dump();
+    EXPECT_DOUBLE_EQ(pod.value("cpu_request_cores", 0.0), kRequestCores) << pod.dump();
+  }
+  EXPECT_EQ(listedPending, pending.value("replicas_pending", 0)) << pending.dump(2);
+
+  // Once they run they are replicas like the others.
+  ASSERT_TRUE(testing::waitFor(
+      [&] {
+        const json workload = fleet.get("/api/v1/workloads/web/api");
+        return workload.is_object() && workload.value("replicas_pending", -1) == 0 &&
+               workload.value("replicas", 0) == fleet.desired("web/api", kAws) &&
+               fleet.desired("web/api", kAws) > 2;
+      },
+      seconds(30)))
+      << fleet.get("/api/v1/workloads/web/api").dump(2);
+  for (const auto& action : actionsSince(fleet.simulator().timeline(), "web/api", kAws, 0)) {
+    EXPECT_LE(action.to, 6) << "overshoot at t=" << action.seconds;
+  }
+}
+
 }  // namespace
 }  // namespace fleetscale::e2e

@@ -61,6 +61,15 @@ void compareWithProtobuf(std::string_view payload, fleetscale::BatchView& view) 
           a.metadata.pod == m.pod() && a.metadata.image == m.image());
     check(sameDouble(a.metadata.cpuRequestCores, m.has_cpu_request_cores(), m.cpu_request_cores()));
     check(a.metadata.ready.has_value() == m.has_ready());
+    check(a.metadata.deletionUnixMs == m.deletion_unix_ms());
+  }
+  check(view.pendingPodCount == static_cast<std::size_t>(batch.pending_pods_size()));
+  for (std::size_t i = 0; i < view.pendingPodCount; ++i) {
+    const auto& a = view.pendingPods[i];
+    const auto& m = batch.pending_pods(static_cast<int>(i));
+    check(!fleetscale::checkMetadataRanges(a).has_value());
+    check(a.podUid == m.pod_uid() && a.pod == m.pod() && a.workload == m.workload() &&
+          a.podPhase == m.pod_phase() && a.deletionUnixMs == m.deletion_unix_ms());
   }
 }
 

@@ -81,6 +81,12 @@ void addWorkloadFamilies(const FleetSnapshot& snapshot, Families& out) {
                                   "Fresh replicas (pods) of the workload seen in the cluster");
   MetricFamily ready = gaugeFamily("fleetscale_workload_replicas_ready",
                                    "Fresh ready replicas of the workload seen in the cluster");
+  MetricFamily pending = gaugeFamily(
+      "fleetscale_workload_replicas_pending",
+      "Pods of the workload in phase Pending (not counted in fleetscale_workload_replicas)");
+  MetricFamily terminating = gaugeFamily(
+      "fleetscale_workload_replicas_terminating",
+      "Pods of the workload being deleted (not counted in fleetscale_workload_replicas)");
   for (const auto& workload : snapshot.workloads) {
     for (const auto& rollup : workload.clusters) {
       Labels labels{{"cluster", rollup.cluster},
@@ -90,10 +96,12 @@ void addWorkloadFamilies(const FleetSnapshot& snapshot, Families& out) {
       for (auto& gauge : gauges) addGauge(gauge.family, labels, rollup.*gauge.field);
       addGauge(seen, labels, rollup.replicasSeen);
       addGauge(ready, labels, rollup.replicasReady);
+      addGauge(pending, labels, rollup.replicasPending);
+      addGauge(terminating, labels, rollup.replicasTerminating);
     }
   }
   for (auto& gauge : gauges) out.push_back(std::move(gauge.family));
-  append(out, {&seen, &ready});
+  append(out, {&seen, &ready, &pending, &terminating});
 }
 
 void addNodeFamilies(const std::vector<NodeInfo>& nodes, Families& out) {

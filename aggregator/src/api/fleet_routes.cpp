@@ -100,6 +100,8 @@ json figuresJson(const Figures& f) {
 json rollupJson(const WorkloadRollup& r) {
   json out = figuresJson(r);
   out["replicas_stale"] = r.replicasStale;
+  out["replicas_pending"] = r.replicasPending;
+  out["replicas_terminating"] = r.replicasTerminating;
   return out;
 }
 
@@ -122,6 +124,8 @@ json podJson(const PodSample& p) {
               {"pod", p.pod},
               {"stale", p.stale},
               {"ready", p.ready},
+              {"pending", p.pending},
+              {"terminating", p.deleting},
               {"containers", p.containers},
               {"cpu_usage_cores", number(p.cpuUsageCores)},
               {"cpu_request_cores", number(p.cpuRequestCores)},

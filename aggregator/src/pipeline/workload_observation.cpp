@@ -1,49 +1,72 @@
 #include "fleetscale/aggregator/pipeline/workload_observation.h"
 
+#include <algorithm>
 #include <cmath>
+#include <optional>
+#include <vector>
 
 namespace fleetscale::aggregator {
 
 using namespace scaling;
+
+namespace {
+
+// The median of the known per-pod requests (milli-units); nullopt when no pod has one.
+std::optional<std::int64_t> typicalRequestMilli(std::vector<std::int64_t> known) {
+  if (known.empty()) return std::nullopt;
+  const auto middle = known.begin() + static_cast<std::ptrdiff_t>(known.size() / 2);
+  std::nth_element(known.begin(), middle, known.end());
+  return *middle;
+}
+
+}  // namespace
 
 WorkloadObservation buildObservation(const WorkloadSnapshot& workload, std::int32_t currentReplicas,
                                      WallTime sampledAt, std::chrono::milliseconds window,
                                      CpuDemand cpuDemand) {
   WorkloadObservation observation;
   observation.currentReplicas = currentReplicas;
+  std::vector<std::int64_t> knownCpu, knownMemory;
+  for (const auto& sample : workload.pods) {
+    if (isPresent(sample.cpuRequestCores))
+      knownCpu.push_back(std::llround(sample.cpuRequestCores * 1000.0));
+    if (isPresent(sample.memoryRequestBytes))
+      knownMemory.push_back(std::llround(sample.memoryRequestBytes) * 1000);
+  }
   // A pod whose requests are not known while its siblings' are is new: the agent learns requests
   // from the kubelet every few seconds. The HPA would refuse the whole metric ("missing request
-  // for cpu") and stop scaling while the fleet scales out; it is a pod without metrics instead,
-  // which the calculation already handles. When no pod has a request the error stands.
-  bool anyCpuRequest = false, anyMemoryRequest = false;
-  for (const auto& sample : workload.pods) {
-    anyCpuRequest |= isPresent(sample.cpuRequestCores);
-    anyMemoryRequest |= isPresent(sample.memoryRequestBytes);
-  }
+  // for cpu") and stop scaling while the fleet scales out. Instead it is a pod without metrics,
+  // which the calculation fills in as the HPA fills in any pod without metrics, at the request
+  // its siblings (the same pod template) have: their median, so a rollout that changes requests
+  // takes the majority's. When no pod has a request the error stands.
+  const auto siblingCpu = typicalRequestMilli(std::move(knownCpu));
+  const auto siblingMemory = typicalRequestMilli(std::move(knownMemory));
   for (const auto& sample : workload.pods) {
     PodInfo pod;
     pod.name = sample.cluster + "/" + sample.pod;
     pod.cluster = sample.cluster;
-    pod.phase = PodPhase::kRunning;  // the agents only see pods whose containers run
+    // The agents see pods whose containers run and, from the kubelet's list, Pending ones; a
+    // Failed pod's containers have exited, so it is not seen, as the HPA would ignore it.
+    pod.phase = sample.pending ? PodPhase::kPending : PodPhase::kRunning;
+    pod.deleting = sample.deleting;
     if (sample.startTimeUnixMs > 0)
       pod.startTime = WallTime(std::chrono::milliseconds(sample.startTimeUnixMs));
     pod.readyCondition = ReadyCondition{
         sample.ready, WallTime(std::chrono::milliseconds(sample.podReadyTimeUnixMs))};
     // Sums are NaN when any container lacks the figure: the pod then has none, as in the HPA.
-    if (isPresent(sample.cpuRequestCores))
-      pod.cpuRequestMilli = std::llround(sample.cpuRequestCores * 1000.0);
-    if (isPresent(sample.memoryRequestBytes)) {
-      pod.memoryRequestMilli = std::llround(sample.memoryRequestBytes) * 1000;
-    }
-    if (!sample.stale && !sample.late) {
+    const bool cpuRequestKnown = isPresent(sample.cpuRequestCores);
+    const bool memoryRequestKnown = isPresent(sample.memoryRequestBytes);
+    pod.cpuRequestMilli =
+        cpuRequestKnown ? std::llround(sample.cpuRequestCores * 1000.0) : siblingCpu;
+    pod.memoryRequestMilli =
+        memoryRequestKnown ? std::llround(sample.memoryRequestBytes) * 1000 : siblingMemory;
+    if (!sample.stale && !sample.late && sample.containers > 0) {
       const double cpu = cpuFigure(cpuDemand, sample.cpuUsageCores, sample.cpuUnmetDemandCores);
-      const bool cpuRequestPending = anyCpuRequest && !pod.cpuRequestMilli;
-      const bool memoryRequestPending = anyMemoryRequest && !pod.memoryRequestMilli;
-      if (isPresent(cpu) && !cpuRequestPending) {
+      if (isPresent(cpu) && (cpuRequestKnown || !siblingCpu)) {
         observation.metrics[Resource::kCpu][pod.name] =
             PodMetric{std::llround(cpu * 1000.0), sampledAt, window};
       }
-      if (!memoryRequestPending) {
+      if (memoryRequestKnown || !siblingMemory) {
         observation.metrics[Resource::kMemory][pod.name] =
             PodMetric{std::llround(sample.memoryUsageBytes) * 1000, sampledAt, window};
       }
@@ -56,7 +79,9 @@ WorkloadObservation buildObservation(const WorkloadSnapshot& workload, std::int3
 std::map<std::string, std::int32_t> readyPodsByCluster(const WorkloadObservation& observation) {
   std::map<std::string, std::int32_t> ready;
   for (const auto& pod : observation.pods) {
-    if (pod.phase == PodPhase::kRunning && pod.readyCondition && pod.readyCondition->ready)
+    // A terminating pod is out of its Service's endpoints: it serves nothing.
+    if (pod.phase == PodPhase::kRunning && !pod.deleting && pod.readyCondition &&
+        pod.readyCondition->ready)
       ++ready[pod.cluster];
   }
   return ready;

@@ -82,6 +82,7 @@ class ContainerRecord {
     restartCount_ = m.restartCount;
     startTimeUnixMs_ = m.startTimeUnixMs;
     podReadyTimeUnixMs_ = m.podReadyTimeUnixMs;
+    deletionUnixMs_ = m.deletionUnixMs;
     workloadId_ =
         m.workload.empty() ? kNoWorkload : intern(m.namespaceName, m.workloadKind, m.workload);
     metrics = sample.metrics;
@@ -101,6 +102,8 @@ class ContainerRecord {
     c.podReadyTimeUnixMs = podReadyTimeUnixMs_;
     c.restartCount = restartCount_;
     c.listed = !metadata(kContainerName).empty() || metadata(kPodUid).empty();
+    c.podPending = metadata(kPodPhase) == "Pending";
+    c.podDeleting = deletionUnixMs_ > 0;
     return c;
   }
 
@@ -148,9 +151,20 @@ class ContainerRecord {
   std::optional<std::uint64_t> memoryLimitBytes_;
   std::int64_t startTimeUnixMs_ = 0;
   std::int64_t podReadyTimeUnixMs_ = 0;
+  std::int64_t deletionUnixMs_ = 0;
   std::uint32_t restartCount_ = 0;
   std::uint32_t workloadId_ = kNoWorkload;
   std::optional<bool> ready_;
+};
+
+// A pod of a workload that the node's kubelet lists as Pending with no container started.
+struct PendingPodRecord {
+  std::string pod;
+  std::string podUid;
+  WorkloadNames::Id workloadId = kNoWorkload;
+  bool deleting = false;
+  double cpuRequestCores = kAbsent;  // summed over the pod spec's containers
+  double memoryRequestBytes = kAbsent;
 };
 
 }  // namespace
@@ -208,6 +222,7 @@ class NodeState {
   std::optional<WallTime> samplingRound;  // of the latest batch, when it is a round's
   NodeTotalsView totals;
   std::vector<ContainerRecord> containers;
+  std::vector<PendingPodRecord> pendingPods;  // of the latest batch
 
   // Scratch space for folds whose container set changed; kept to avoid reallocating.
   std::vector<ContainerRecord> rebuilt;
@@ -405,6 +420,7 @@ FoldResult FleetState::applyBatch(const Session& session, BatchView& batch, Wall
     if (std::string error = foldContainers(node, batch); !error.empty()) {
       return FoldResult{BatchOutcome::kInvalid, std::move(error), {}};
     }
+    foldPendingPods(node, batch);
     node.lastSeen = receivedAt;
     node.intervalSeconds = batch.intervalSeconds;
     node.clockAlignedSampling = record.identity.clockAlignedSampling;
@@ -419,6 +435,19 @@ FoldResult FleetState::applyBatch(const Session& session, BatchView& batch, Wall
   progress.samplesAccepted += count;
   progress.lastSeenUnixMs = toUnixMillis(receivedAt);
   return FoldResult{fold ? BatchOutcome::kAccepted : BatchOutcome::kSuperseded, {}, progress};
+}
+
+void FleetState::foldPendingPods(NodeState& node, const BatchView& batch) {
+  node.pendingPods.clear();
+  for (std::size_t i = 0; i < batch.pendingPodCount; ++i) {
+    const ContainerMetadataView& pod = batch.pendingPods[i];
+    if (pod.workload.empty() || pod.podUid.empty()) continue;  // not a replica of a workload
+    node.pendingPods.push_back(PendingPodRecord{
+        std::string(pod.pod), std::string(pod.podUid),
+        workloadNames_.intern(pod.namespaceName, pod.workloadKind, pod.workload),
+        pod.deletionUnixMs > 0, pod.cpuRequestCores,
+        pod.memoryRequestBytes ? static_cast<double>(*pod.memoryRequestBytes) : kAbsent});
+  }
 }
 
 std::string FleetState::foldContainers(NodeState& node, BatchView& batch) {
@@ -645,6 +674,25 @@ FleetSnapshot FleetState::snapshot(WallTime now) const {
       candidates[it->second].pod.add(record.contribution());
     }
     for (std::size_t i = first; i < candidates.size(); ++i) candidates[i].pod.finish();
+    for (const auto& pending : node->pendingPods) {
+      // A pod with a sampled container is counted from its containers.
+      if (!podIndex.try_emplace(pending.podUid, candidates.size()).second) continue;
+      Candidate candidate{pending.workloadId,    keep(node->cluster, pending.podUid),
+                          node->lastSeen,        PodSample{},
+                          node->intervalSeconds, node->samplingRound};
+      PodSample& pod = candidate.pod;
+      pod.cluster = node->cluster;
+      pod.node = node->name;
+      pod.pod = pending.pod.empty() ? pending.podUid : pending.pod;
+      pod.stale = stale;
+      pod.late = late;
+      pod.pending = true;
+      pod.deleting = pending.deleting;
+      pod.ready = false;
+      pod.cpuRequestCores = pending.cpuRequestCores;
+      pod.memoryRequestBytes = pending.memoryRequestBytes;
+      candidates.push_back(std::move(candidate));
+    }
   }
   for (auto& candidate : candidates) {
     if (candidate.samplingRound &&
@@ -767,12 +815,13 @@ std::size_t FleetState::forgetUnusedWorkloadNames(WallTime now, std::chrono::nan
   std::vector<bool> inUse;
   for (const auto& node : allNodes()) {
     std::lock_guard lock(node->mutex);
-    for (const auto& record : node->containers) {
-      const WorkloadNames::Id id = record.workloadId();
-      if (id == kNoWorkload) continue;
+    auto use = [&inUse](WorkloadNames::Id id) {
+      if (id == kNoWorkload) return;
       if (inUse.size() <= id) inUse.resize(id + 1);
       inUse[id] = true;
-    }
+    };
+    for (const auto& record : node->containers) use(record.workloadId());
+    for (const auto& pending : node->pendingPods) use(pending.workloadId);
   }
   return workloadNames_.endSweep(sweep, inUse, now, after);
 }

@@ -62,6 +62,8 @@ double estimateCpuDemandCores(double usageCores, double throttledCores, double l
 }
 
 void PodSample::add(const ContainerContribution& c) {
+  pending |= c.podPending;
+  deleting |= c.podDeleting;
   if (!c.listed) {
     unlisted_.push_back(c);
     return;
@@ -103,6 +105,14 @@ struct Accumulator {
   void add(const PodSample& pod) {
     if (pod.stale) {
       ++rollup.replicasStale;
+      return;
+    }
+    if (pod.deleting) {
+      ++rollup.replicasTerminating;
+      return;
+    }
+    if (pod.pending) {
+      ++rollup.replicasPending;
       return;
     }
     ++rollup.replicasSeen;

@@ -71,6 +71,7 @@ struct PodMeta {
   std::int64_t readyMs = 0;  // the Ready condition's transition, when Ready
   // The container has started, so the kubelet lists its id: the agent can label its cgroup.
   bool containerListed = false;
+  bool pending = false;  // bound, container not started: phase Pending
   bool containerReady = false;
   std::int64_t containerStartMs = 0;  // state.running.startedAt
   std::optional<double> cpuRequest;
@@ -507,6 +508,7 @@ void VirtualEngine::Impl::refreshMetadata(NodeAgent& agent, SimTime t) {
     const bool ready = pod.ready(t);
     if (ready) meta.readyMs = kubeletMillis(origin, *pod.readyAt);
     meta.containerListed = running;
+    meta.pending = !running;
     meta.containerReady = ready;
     if (running) meta.containerStartMs = kubeletMillis(origin, *pod.runningAt);
     const ContainerResources& resources = pod.container.resources;
@@ -560,6 +562,7 @@ void VirtualEngine::Impl::sample(NodeAgent& agent, SimTime t) {
     container.memoryUsageBytes = pod.counters.memoryBytes;
     container.podReadyTimeUnixMs = m.readyMs;
     container.listed = m.containerListed;
+    container.podPending = m.pending;
     if (m.containerListed) {
       if (m.cpuRequest) container.cpuRequestCores = *m.cpuRequest;
       if (m.memoryRequest) container.memoryRequestBytes = *m.memoryRequest;
@@ -576,6 +579,20 @@ void VirtualEngine::Impl::sample(NodeAgent& agent, SimTime t) {
     out.sample.pod = m.name;
     out.sample.add(container);
     out.sample.finish();
+    reported.push_back(std::move(out));
+  }
+  // The kubelet's Pending pods whose container has no cgroup yet (SampleBatch.pending_pods).
+  for (const auto& [uid, m] : agent.metadata) {
+    if (!m.pending || agent.tracked.contains(uid)) continue;
+    ReportedPod out;
+    out.workload = m.workload;
+    out.sample.cluster = cluster.name();
+    out.sample.node = agent.node;
+    out.sample.pod = m.name;
+    out.sample.pending = true;
+    out.sample.ready = false;
+    out.sample.cpuRequestCores = m.cpuRequest.value_or(kAbsent);
+    out.sample.memoryRequestBytes = m.memoryRequest.value_or(kAbsent);
     reported.push_back(std::move(out));
   }
   if (clusters[agent.cluster].agentsPartitioned) return;  // the relay holds the batch

@@ -60,6 +60,45 @@ TEST(PodListTest, ParsesARealKubeletAnswer) {
   EXPECT_EQ(failed.pod_phase(), "Failed");
   EXPECT_EQ(failed.workload(), "sh");
   EXPECT_EQ(failed.container(), "") << "pod-level entries name no container";
+
+  // The Pending pod has no container started: it is listed for the HPA's unready count; the
+  // Failed one is not (the HPA ignores failed pods).
+  ASSERT_EQ(snapshot->pendingPods.size(), 1u);
+  EXPECT_EQ(snapshot->pendingPods[0].pod_uid(), "f89b6c09-11a3-11e8-a084-080027352a02");
+  EXPECT_EQ(snapshot->pendingPods[0].workload(), "kube-state-metrics");
+}
+
+TEST(PodListTest, DeletionAndPendingPods) {
+  const std::string text = R"({"kind":"PodList","items":[
+    {"metadata":{"name":"web-1","namespace":"shop","uid":"u1",
+                 "deletionTimestamp":"2026-12-06T10:00:30Z"},
+     "status":{"phase":"Running","containerStatuses":[
+       {"name":"app","containerID":"containerd://c1","ready":true}]}},
+    {"metadata":{"name":"web-2","namespace":"shop","uid":"u2"},
+     "spec":{"containers":[
+       {"name":"app","resources":{"requests":{"cpu":"250m","memory":"64Mi"}}},
+       {"name":"proxy","resources":{"requests":{"cpu":"50m"}}}]},
+     "status":{"phase":"Pending","containerStatuses":[
+       {"name":"app","ready":false,"state":{"waiting":{"reason":"ContainerCreating"}}}]}},
+    {"metadata":{"name":"web-3","namespace":"shop","uid":"u3"},
+     "status":{"phase":"Pending","initContainerStatuses":[
+       {"name":"init","containerID":"containerd://c3","ready":false}]}},
+    {"metadata":{"name":"web-4","namespace":"shop","uid":"u4",
+                 "deletionTimestamp":"2026-12-06T10:00:31.5Z"},
+     "status":{"phase":"Pending"}}]})";
+  auto snapshot = parsePodList(text);
+  ASSERT_TRUE(snapshot.ok()) << snapshot.error().message;
+  EXPECT_EQ(snapshot->containers.at("c1").metadata.deletion_unix_ms(), 1796551230000);
+  EXPECT_EQ(snapshot->pods.at("u2").deletion_unix_ms(), 0);
+  // web-3 runs an init container: it is sampled, so it is no pending pod without containers.
+  ASSERT_EQ(snapshot->pendingPods.size(), 2u);
+  EXPECT_EQ(snapshot->pendingPods[0].pod(), "web-2");
+  EXPECT_EQ(snapshot->pendingPods[0].pod_phase(), "Pending");
+  EXPECT_DOUBLE_EQ(snapshot->pendingPods[0].cpu_request_cores(), 0.3) << "summed as the HPA does";
+  EXPECT_FALSE(snapshot->pendingPods[0].has_memory_request_bytes()) << "the proxy has none";
+  EXPECT_FALSE(snapshot->pendingPods[1].has_cpu_request_cores()) << "no spec: unknown";
+  EXPECT_EQ(snapshot->pendingPods[1].pod(), "web-4");
+  EXPECT_EQ(snapshot->pendingPods[1].deletion_unix_ms(), 1796551231500);
 }
 
 // Written for fleetscale in the shape of a current kubelet's answer (SYNTHETIC values, see

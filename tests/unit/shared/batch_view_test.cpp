@@ -56,6 +56,7 @@ v1::SampleBatch fullBatch() {
   m->set_pod_phase("Running");
   m->set_image("registry/web:1");
   m->set_pod_ready_time_unix_ms(1'700'000'000'000);
+  m->set_deletion_unix_ms(1'700'000'030'000);
   batch.add_containers()->set_id("second");  // no metadata, first tick: every optional absent
   return batch;
 }
@@ -104,6 +105,48 @@ TEST(BatchViewTest, DecodesEveryFieldTheWayProtobufDoes) {
   EXPECT_FALSE(bare.metrics.memoryLimitBytes.has_value());
   EXPECT_FALSE(bare.metadata.ready.has_value());
   EXPECT_TRUE(bare.metadataBytes.empty());
+  EXPECT_EQ(c.metadata.deletionUnixMs, 1'700'000'030'000);
+  EXPECT_EQ(view.pendingPodCount, 0u);
+}
+
+TEST(BatchViewTest, DecodesPendingPods) {
+  v1::SampleBatch batch = fullBatch();
+  auto* pending = batch.add_pending_pods();
+  pending->set_pod("web-2");
+  pending->set_pod_uid("uid-2");
+  pending->set_namespace_("shop");
+  pending->set_workload_kind("Deployment");
+  pending->set_workload("web");
+  pending->set_pod_phase("Pending");
+  batch.add_pending_pods()->set_pod_uid("uid-3");
+  BatchView view;
+  auto result = decodeBatchEnvelope(envelopeBytes(batch), view);
+  ASSERT_TRUE(result.ok()) << result.error;
+  ASSERT_EQ(view.pendingPodCount, 2u);
+  EXPECT_EQ(view.pendingPods[0].pod, "web-2");
+  EXPECT_EQ(view.pendingPods[0].workload, "web");
+  EXPECT_EQ(view.pendingPods[0].podPhase, "Pending");
+  EXPECT_EQ(view.pendingPods[1].podUid, "uid-3");
+  ASSERT_TRUE(validateBatch(batch).ok());
+
+  // The next batch without them leaves none behind.
+  result = decodeBatchEnvelope(envelopeBytes(fullBatch()), view);
+  ASSERT_TRUE(result.ok()) << result.error;
+  EXPECT_EQ(view.pendingPodCount, 0u);
+
+  // A pending pod is held to a container's metadata rules, in both decoders.
+  batch.mutable_pending_pods(1)->set_deletion_unix_ms(-1);
+  result = decodeBatchEnvelope(envelopeBytes(batch), view);
+  EXPECT_EQ(result.status, BatchDecodeStatus::kOutOfRange);
+  EXPECT_NE(result.error.find("deletion_unix_ms"), std::string::npos) << result.error;
+  EXPECT_FALSE(validateBatch(batch).ok());
+
+  batch.mutable_pending_pods(1)->set_deletion_unix_ms(0);
+  for (int i = 0; i < kMaxPendingPodsPerBatch; ++i) batch.add_pending_pods()->set_pod_uid("u");
+  result = decodeBatchEnvelope(envelopeBytes(batch), view);
+  EXPECT_EQ(result.status, BatchDecodeStatus::kInvalid);
+  EXPECT_NE(result.error.find("pending pods"), std::string::npos) << result.error;
+  EXPECT_FALSE(validateBatch(batch).ok());
 }
 
 TEST(BatchViewTest, ReusesItsContainersAcrossBatches) {

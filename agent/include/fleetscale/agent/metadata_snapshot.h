@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "fleetscale/v1/fleetscale.pb.h"
 
@@ -21,6 +22,9 @@ struct KnownContainer {
 struct MetadataSnapshot {
   std::unordered_map<std::string, KnownContainer> containers;   // by runtime container id
   std::unordered_map<std::string, v1::ContainerMetadata> pods;  // by pod uid; pod-level fields
+  // Pods in phase Pending with no container started: no cgroup to sample, but replicas the HPA
+  // counts as unready. Pod-level fields.
+  std::vector<v1::ContainerMetadata> pendingPods;
   // Entries the source listed that could not be used (not an object, no uid, bad container id).
   std::size_t skippedEntries = 0;
 };

@@ -14,10 +14,10 @@
 namespace fleetscale::agent {
 
 // Indexes every container the PodList reports a containerID for (regular, init and sidecar
-// containers). Fails only when the text is not a JSON PodList; unusable entries are skipped and
-// counted in MetadataSnapshot::skippedEntries. Members fleetscale does not read (env, volumes,
-// annotations, managedFields, ...) are dropped while parsing, so a large PodList costs little
-// memory.
+// containers), and lists the Pending pods none of whose containers has started. Fails only when the
+// text is not a JSON PodList; unusable entries are skipped and counted in
+// MetadataSnapshot::skippedEntries. Members fleetscale does not read (env, volumes, annotations,
+// managedFields, ...) are dropped while parsing, so a large PodList costs little memory.
 Result<MetadataSnapshot> parsePodList(std::string_view json);
 
 struct Workload {

@@ -74,7 +74,8 @@ class Sampler {
   Sampler& operator=(Sampler&&) = delete;
 
   // Samples every known container and the node into `batch`, which is cleared first and whose
-  // memory is reused (the agent refills one batch every tick). No sequence number yet.
+  // memory is reused (the agent refills one batch every tick), and lists the metadata's Pending
+  // pods that have no container yet. No sequence number yet.
   void sample(v1::SampleBatch& batch);
   v1::SampleBatch sample() {
     v1::SampleBatch batch;
@@ -95,6 +96,8 @@ class Sampler {
   // False when the container vanished and must be dropped.
   bool sampleContainer(Tracked& tracked, SteadyTime now, bool refreshLimits,
                        const MetadataSnapshot* metadata, v1::SampleBatch& batch);
+  // The metadata's Pending pods that have no discovered container (SampleBatch.pending_pods).
+  void addPendingPods(const MetadataSnapshot& metadata, v1::SampleBatch& batch) const;
 
   CgroupLayout layout_;
   std::unique_ptr<CgroupReader> reader_;

@@ -38,6 +38,7 @@ struct ContainerMetadataView {
   std::uint32_t restartCount = 0;
   std::int64_t startTimeUnixMs = 0;
   std::int64_t podReadyTimeUnixMs = 0;
+  std::int64_t deletionUnixMs = 0;  // 0: the pod is not being deleted
 };
 
 // One container's figures for one tick (ContainerSample fields 10..33). Plain values, so the
@@ -90,6 +91,9 @@ struct BatchView {
   NodeTotalsView node;
   std::vector<ContainerSampleView> containers;
   std::size_t containerCount = 0;  // containers[0, containerCount) are this batch's
+  // Pods in phase Pending with no container started (SampleBatch.pending_pods), decoded at once.
+  std::vector<ContainerMetadataView> pendingPods;
+  std::size_t pendingPodCount = 0;  // pendingPods[0, pendingPodCount) are this batch's
 
   const ContainerSampleView* begin() const { return containers.data(); }
   const ContainerSampleView* end() const { return containers.data() + containerCount; }

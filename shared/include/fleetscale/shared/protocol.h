@@ -15,6 +15,8 @@ inline constexpr std::uint32_t kProtocolVersion = 1;
 
 // Limits on what one batch may hold; beyond them the batch is rejected as malformed.
 inline constexpr int kMaxContainersPerBatch = 20000;
+// A kubelet runs at most a few hundred pods (110 by default); far more pending ones is not a node.
+inline constexpr int kMaxPendingPodsPerBatch = 5000;
 inline constexpr std::size_t kMaxIdentifierBytes = 512;
 // The largest frame the aggregator reads before a connection's Hello was accepted: a Hello holds
 // a handful of identifiers, and an unidentified peer must not make the aggregator buffer more.

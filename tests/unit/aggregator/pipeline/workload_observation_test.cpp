@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
+#include "fleetscale/aggregator/scaling/decision.h"
+#include "fleetscale/aggregator/scaling/replica_calculator.h"
+
 namespace fleetscale::aggregator {
 namespace {
 
@@ -64,7 +69,7 @@ TEST(WorkloadObservationTest, StalePodsAndMissingFiguresStayWithoutMetrics) {
   EXPECT_EQ(cpu.count("aws/web-2"), 0u);
   EXPECT_EQ(cpu.count("aws/web-3"), 0u);
   EXPECT_EQ(cpu.count("aws/web-4"), 0u) << "its request is not known yet while others' are";
-  EXPECT_FALSE(observation.pods[2].cpuRequestMilli);
+  EXPECT_EQ(observation.pods[2].cpuRequestMilli, 500) << "its siblings' request";
   EXPECT_EQ(observation.metrics.at(scaling::Resource::kMemory).count("aws/web-2"), 0u);
 }
 
@@ -100,7 +105,8 @@ TEST(WorkloadObservationTest, APodWhoseRequestsAreNotKnownYetHasNoMetrics) {
   auto observation =
       buildObservation(workload, 2, kAt, std::chrono::seconds(1), scaling::CpuDemand::kUsage);
   ASSERT_EQ(observation.pods.size(), 2u) << "still a pod of the workload";
-  EXPECT_FALSE(observation.pods[1].cpuRequestMilli);
+  EXPECT_EQ(observation.pods[1].cpuRequestMilli, 500) << "its sibling's request";
+  EXPECT_EQ(observation.pods[1].memoryRequestMilli, 200'000);
   EXPECT_EQ(observation.metrics.at(scaling::Resource::kCpu).count("aws/web-new"), 0u);
   EXPECT_EQ(observation.metrics.at(scaling::Resource::kMemory).count("aws/web-new"), 0u);
   EXPECT_EQ(observation.metrics.at(scaling::Resource::kCpu).count("aws/web-1"), 1u);
@@ -114,6 +120,84 @@ TEST(WorkloadObservationTest, APodWhoseRequestsAreNotKnownYetHasNoMetrics) {
       buildObservation(workload, 2, kAt, std::chrono::seconds(1), scaling::CpuDemand::kUsage);
   EXPECT_EQ(observation.metrics.at(scaling::Resource::kCpu).size(), 2u)
       << "no request anywhere: metrics as reported, so the calculation says what is missing";
+  EXPECT_FALSE(observation.pods[0].cpuRequestMilli);
+}
+
+// The decision still comes while a new pod's requests are unknown: the pod counts as one without
+// metrics at its siblings' request (issue 14: 18 "missing request for cpu" errors in one demo).
+TEST(WorkloadObservationTest, DecisionsGoOnWhileANewPodsRequestsAreUnknown) {
+  WorkloadSnapshot workload;
+  PodSample fresh = pod("aws", "web-3", 0.05, 80);
+  fresh.cpuRequestCores = kAbsent;
+  fresh.startTimeUnixMs = 9'000;
+  workload.pods = {pod("aws", "web-1", 0.9, 60), pod("aws", "web-2", 0.9, 60), fresh};
+  const auto observation =
+      buildObservation(workload, 3, kAt, std::chrono::seconds(1), scaling::CpuDemand::kUsage);
+  scaling::WorkloadPolicy policy;
+  policy.minReplicas = 1;
+  policy.maxReplicas = 10;
+  policy.metrics = {
+      scaling::MetricTarget{scaling::Resource::kCpu, scaling::TargetType::kUtilization, 100, 0}};
+  scaling::ScalingHistory history;
+  const auto decision = scaling::decide(policy, observation, history, kAt);
+  EXPECT_EQ(decision.error, "");
+  // Two ready pods at 180% of their request; on a scale-up the pod without metrics counts as
+  // using nothing: 1.8 / 1.5 = 1.2 of the target over 3 pods -> 4 replicas.
+  EXPECT_EQ(decision.desiredReplicas, 4);
+}
+
+// Pods the kubelet lists as Pending count as unready, terminating pods are left out: the HPA's
+// groups.
+TEST(WorkloadObservationTest, PendingAndTerminatingPodsAreTheHpasUnreadyAndIgnoredPods) {
+  WorkloadSnapshot workload;
+  PodSample pending;
+  pending.cluster = "aws";
+  pending.pod = "web-3";
+  pending.pending = true;
+  pending.ready = false;
+  pending.cpuRequestCores = 0.5;
+  pending.memoryRequestBytes = 200;
+  auto terminating = pod("aws", "web-4", 0.0, 60);
+  terminating.deleting = true;
+  workload.pods = {pod("aws", "web-1", 0.9, 60), pod("aws", "web-2", 0.9, 60), pending,
+                   terminating};
+  const auto observation =
+      buildObservation(workload, 3, kAt, std::chrono::seconds(1), scaling::CpuDemand::kUsage);
+  ASSERT_EQ(observation.pods.size(), 4u);
+  EXPECT_EQ(observation.pods[2].phase, scaling::PodPhase::kPending);
+  EXPECT_TRUE(observation.pods[3].deleting);
+  EXPECT_EQ(observation.metrics.at(scaling::Resource::kCpu).count("aws/web-3"), 0u)
+      << "no container: no figures";
+  EXPECT_EQ(readyPodsByCluster(observation), (std::map<std::string, std::int32_t>{{"aws", 2}}));
+
+  scaling::CalculatorSettings settings;
+  const auto proposal = scaling::resourceUtilizationReplicas(
+      3, 100, scaling::Resource::kCpu, observation.pods,
+      observation.metrics.at(scaling::Resource::kCpu), settings, kAt);
+  ASSERT_TRUE(proposal.ok()) << proposal.error().message;
+  EXPECT_EQ(proposal->groups.unready, (std::set<std::string>{"aws/web-3"}));
+  EXPECT_EQ(proposal->groups.ignored, (std::set<std::string>{"aws/web-4"}));
+  // 1.8 cores over 2 ready pods is 180%; the pending pod filled in at 0 makes it 120% over 3.
+  EXPECT_EQ(proposal->replicas, 4);
+  // 2 ready pods at 160% ask for ceil(1.6 x 2) = 4 replicas while the pending third one is
+  // unseen; counted at 0 it brings the ratio to 1.07, within tolerance: the HPA keeps 3.
+  workload.pods[0].cpuUsageCores = 0.8;
+  workload.pods[1].cpuUsageCores = 0.8;
+  auto proposeWith = [&](const std::vector<PodSample>& pods) {
+    WorkloadSnapshot seen;
+    seen.pods = pods;
+    const auto o =
+        buildObservation(seen, 3, kAt, std::chrono::seconds(1), scaling::CpuDemand::kUsage);
+    return scaling::resourceUtilizationReplicas(3, 100, scaling::Resource::kCpu, o.pods,
+                                                o.metrics.at(scaling::Resource::kCpu), settings,
+                                                kAt);
+  };
+  const auto kept = proposeWith(workload.pods);
+  ASSERT_TRUE(kept.ok()) << kept.error().message;
+  EXPECT_EQ(kept->replicas, 3) << kept->rule;
+  const auto unseen = proposeWith({workload.pods[0], workload.pods[1], workload.pods[3]});
+  ASSERT_TRUE(unseen.ok()) << unseen.error().message;
+  EXPECT_EQ(unseen->replicas, 4) << "what the aggregator asked before it saw pending pods";
 }
 
 }  // namespace

@@ -251,6 +251,66 @@ TEST(FleetStateTest, APodsSandboxIsLeftOutOfItsFigures) {
   EXPECT_DOUBLE_EQ(web->total.cpuRequestCores, 0.5) << "only pods with a request count";
 }
 
+// Pods the kubelet lists as Pending without a started container come with the batch: known to
+// the decisions as unready replicas, counted apart in the rollups, replaced by the next batch,
+// and counted from their containers once one runs. Terminating pods are counted apart too.
+TEST(FleetStateTest, PendingAndTerminatingPodsAreKnownAndCountedApart) {
+  FleetState fleet;
+  const auto a = fleet.agentConnected(identity("a1", "n1", "aws"));
+  auto pendingPod = [](const std::string& name) {
+    v1::ContainerMetadata pod;
+    pod.set_pod(name);
+    pod.set_pod_uid("uid-" + name);
+    pod.set_namespace_("shop");
+    pod.set_workload_kind("Deployment");
+    pod.set_workload("web");
+    pod.set_pod_phase("Pending");
+    pod.set_cpu_request_cores(1.0);
+    return pod;
+  };
+  auto batch = makeBatch(1, {{"c1", "web-1", "web"}, {"c4", "web-4", "web"}});
+  batch.mutable_containers(1)->mutable_metadata()->set_deletion_unix_ms(toUnixMillis(kT0));
+  *batch.add_pending_pods() = pendingPod("web-2");
+  *batch.add_pending_pods() = pendingPod("web-1");  // listed before its container started
+  v1::ContainerMetadata unowned = pendingPod("debug");
+  unowned.clear_workload();
+  *batch.add_pending_pods() = unowned;
+  DecodedBatch decoded;
+  testing::decodeInto(batch, decoded);
+  ASSERT_EQ(fleet.applyBatch(a, decoded.view, kT0).outcome, BatchOutcome::kAccepted);
+
+  auto snapshot = fleet.snapshot(kT0);
+  const auto* web = snapshot.find(WorkloadKey{"shop", "Deployment", "web"});
+  ASSERT_NE(web, nullptr);
+  ASSERT_EQ(web->pods.size(), 3u) << "web-1 once, from its container";
+  const PodSample& running = web->pods[0];
+  const PodSample& pending = web->pods[1];
+  const PodSample& terminating = web->pods[2];
+  EXPECT_EQ(running.pod, "web-1");
+  EXPECT_FALSE(running.pending);
+  EXPECT_EQ(running.containers, 1);
+  EXPECT_EQ(pending.pod, "web-2");
+  EXPECT_TRUE(pending.pending);
+  EXPECT_FALSE(pending.ready);
+  EXPECT_EQ(pending.containers, 0);
+  EXPECT_DOUBLE_EQ(pending.cpuRequestCores, 1.0);
+  EXPECT_EQ(terminating.pod, "web-4");
+  EXPECT_TRUE(terminating.deleting);
+  EXPECT_EQ(web->total.replicasSeen, 1);
+  EXPECT_EQ(web->total.replicasPending, 1);
+  EXPECT_EQ(web->total.replicasTerminating, 1);
+  EXPECT_DOUBLE_EQ(web->total.cpuUsageCores, 0.5) << "only the running pod's figures";
+
+  // The next batch lists none: the pending pod is gone (scheduled elsewhere, or deleted).
+  ASSERT_EQ(apply(fleet, a, 2, {{"c1", "web-1", "web"}}, kT0 + std::chrono::seconds(1)).outcome,
+            BatchOutcome::kAccepted);
+  snapshot = fleet.snapshot(kT0 + std::chrono::seconds(1));
+  web = snapshot.find(WorkloadKey{"shop", "Deployment", "web"});
+  ASSERT_NE(web, nullptr);
+  EXPECT_EQ(web->pods.size(), 1u);
+  EXPECT_EQ(web->total.replicasPending, 0);
+}
+
 TEST(FleetStateTest, ConnectionTrackingIgnoresStaleDisconnects) {
   FleetState fleet;
   const auto first = fleet.agentConnected(identity("a1", "n1", "c1"));

@@ -1,6 +1,7 @@
-// Turns the fleet snapshot's view of one workload (pods summed from the agents' containers)
-// into what the HPA calculation reads: pods with phase, readiness, start and requests, and
-// per-pod usage. Stale pods (silent agents) are known but have no metrics.
+// Turns the fleet snapshot's view of one workload (pods summed from the agents' containers, and
+// the Pending pods their kubelets list) into what the HPA calculation reads: pods with phase,
+// deletion, readiness, start and requests, and per-pod usage. Stale pods (silent agents) and pods
+// without containers are known but have no metrics.
 #pragma once
 
 #include <chrono>
@@ -21,7 +22,7 @@ scaling::WorkloadObservation buildObservation(const WorkloadSnapshot& workload,
                                               std::chrono::milliseconds window,
                                               scaling::CpuDemand cpuDemand);
 
-// Ready pods per cluster, for placement's make-before-break checks.
+// Ready pods per cluster (not terminating), for placement's make-before-break checks.
 std::map<std::string, std::int32_t> readyPodsByCluster(
     const scaling::WorkloadObservation& observation);
 

@@ -194,6 +194,7 @@ class FleetState {
   // Replaces the node's container set with the batch's; "" or why the batch is invalid (then
   // nothing changed). Under the node's lock.
   std::string foldContainers(NodeState& node, BatchView& batch);
+  void foldPendingPods(NodeState& node, const BatchView& batch);
 
   std::atomic<std::uint64_t> nextConnectionId_{1};
   mutable std::shared_mutex nodesMutex_;

@@ -86,6 +86,8 @@ struct ContainerContribution {
   // (pause) container, or one newer than the agent's last metadata refresh. Not one of the pod
   // spec's containers as far as anyone knows, so it does not count towards the pod's figures.
   bool listed = true;
+  bool podPending = false;   // its pod's phase is Pending (some container not started yet)
+  bool podDeleting = false;  // its pod has a deletion timestamp: terminating
 };
 
 // One replica of a workload as seen in one tick. Sums are over the pod's containers; a sum is
@@ -97,6 +99,12 @@ struct PodSample {
   bool stale = false;  // its node has gone silent: shown, but in no rollup
   bool late = false;   // its node missed its last batch: no metrics for scaling decisions
   bool ready = true;   // every container ready (or readiness unknown)
+  // Phase Pending: scheduled, not every container started. With no container at all, the pod
+  // comes from the kubelet's list alone (SampleBatch.pending_pods) and has no figures. The HPA
+  // counts such a pod as unready; rollups count it apart from the replicas seen.
+  bool pending = false;
+  // Being deleted (terminating): the HPA leaves it out, and rollups count it apart.
+  bool deleting = false;
   int containers = 0;
   double cpuUsageCores = 0;
   // Summed over the containers like cpuUsageCores, but a container without the figure adds 0:
@@ -131,6 +139,8 @@ struct WorkloadRollup {
   int replicasSeen = 0;
   int replicasReady = 0;
   int replicasStale = 0;
+  int replicasPending = 0;      // phase Pending: starting, in no figure below
+  int replicasTerminating = 0;  // being deleted: in no figure below
   double cpuUsageCores = 0;
   // The pods' summed unmet CPU demand (PodSample::cpuUnmetDemandCores): usage plus this is the
   // throttling-aware demand, kept so that history replays can decide either way.
