@@ -440,6 +440,7 @@ int runAgent(const AgentOptions& options) {
   samplerOptions.limitsEvery = s.rediscover;
   samplerOptions.memoryStat.maxAge = s.memoryStatMaxAge;
   samplerOptions.hostRoot = options.hostRoot;
+  samplerOptions.pendingPodsMaxAge = 3 * s.metadataInterval;
   Sampler sampler(*layout, makeCgroupReader(*layout), samplerOptions, clock, labels);
 
   if (options.once) {

@@ -1,8 +1,6 @@
 #include "fleetscale/agent/sampler.h"
 
 #include <cerrno>
-#include <string_view>
-#include <unordered_set>
 
 #include "fleetscale/agent/cgroup_parsers.h"
 #include "fleetscale/agent/rates.h"
@@ -139,19 +137,15 @@ void Sampler::sample(v1::SampleBatch& batch) {
       it = containers_.erase(it);
     }
   }
-  if (metadata) addPendingPods(*metadata, batch);
+  // Sent even when a cgroup of the pod has appeared since the refresh: it may be the pod's
+  // sandbox, which exists while the images are pulled; the aggregator counts the pod once and
+  // takes its requests from here.
+  if (metadata && metadata_->stalenessSeconds() <=
+                      std::chrono::duration<double>(options_.pendingPodsMaxAge).count()) {
+    for (const auto& pod : metadata->pendingPods) *batch.add_pending_pods() = pod;
+  }
   ++counters_.ticks;
   counters_.containersTracked = containers_.size();
-}
-
-void Sampler::addPendingPods(const MetadataSnapshot& metadata, v1::SampleBatch& batch) const {
-  if (metadata.pendingPods.empty()) return;
-  // A pod whose container started after the refresh has a cgroup now: it is sampled instead.
-  std::unordered_set<std::string_view> sampledPods;
-  for (const auto& [id, tracked] : containers_) sampledPods.insert(tracked->cgroup.podUid);
-  for (const auto& pod : metadata.pendingPods) {
-    if (!sampledPods.contains(pod.pod_uid())) *batch.add_pending_pods() = pod;
-  }
 }
 
 bool Sampler::sampleContainer(Tracked& tracked, SteadyTime now, bool refreshLimits,

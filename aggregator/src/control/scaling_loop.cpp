@@ -40,7 +40,8 @@ AgentSignals agentSignals(const FleetSnapshot& snapshot) {
   return signals;
 }
 
-// Allocatable resources per cluster, and what the pods the agents see there request.
+// Allocatable resources per cluster, and what the pods the agents see there request (pending and
+// terminating ones included: they hold their room).
 std::map<std::string, scaling::ClusterResources> clusterResources(const FleetSnapshot& snapshot) {
   std::map<std::string, scaling::ClusterResources> out;
   for (const auto& cluster : snapshot.clusters) {
@@ -51,8 +52,8 @@ std::map<std::string, scaling::ClusterResources> clusterResources(const FleetSna
   for (const auto& workload : snapshot.workloads) {
     for (const auto& rollup : workload.clusters) {
       auto& resources = out[rollup.cluster];
-      resources.cpuRequestedCores += rollup.cpuRequestCores;
-      resources.memoryRequestedBytes += rollup.memoryRequestBytes;
+      resources.cpuRequestedCores += rollup.cpuRequestCores + rollup.heldCpuRequestCores;
+      resources.memoryRequestedBytes += rollup.memoryRequestBytes + rollup.heldMemoryRequestBytes;
     }
   }
   return out;

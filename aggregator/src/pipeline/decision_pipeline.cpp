@@ -69,8 +69,12 @@ Layout layOut(const PipelineContext& context, const WorkloadInput& input,
   Layout layout;
   layout.known = memory.fleetReplicas.has_value();
   const Counts ready = readyPodsByCluster(observation);
-  Counts pods;
-  for (const auto& pod : observation.pods) ++pods[pod.cluster];
+  Counts pods;  // the pods holding room in each cluster; being deleted, they are not spec
+  Counts staying;
+  for (const auto& pod : observation.pods) {
+    ++pods[pod.cluster];
+    if (!pod.deleting) ++staying[pod.cluster];
+  }
   for (const auto& placement : input.placements) {
     const ClusterConditions& conditions = conditionsOf(context, placement.name);
     scaling::ClusterView view;
@@ -78,7 +82,7 @@ Layout layOut(const PipelineContext& context, const WorkloadInput& input,
     view.health = conditions.health;
     view.draining = conditions.draining;
     view.readyReplicas = countIn(ready, placement.name);
-    view.specReplicas = specOf(placement.name, input, memory, pods, layout.known);
+    view.specReplicas = specOf(placement.name, input, memory, staying, layout.known);
     if (view.health != scaling::HealthState::kFailed) layout.liveSpec += view.specReplicas;
     layout.views.push_back(view);
     layout.slots.push_back(

@@ -99,7 +99,8 @@ std::vector<ClusterDemand> demandByCluster(const WorkloadObservation& observatio
     ClusterDemand& demand = byCluster[pod.cluster];
     demand.cluster = pod.cluster;
     ++demand.pods;
-    if (pod.readyCondition && pod.readyCondition->ready && pod.phase == PodPhase::kRunning)
+    if (pod.readyCondition && pod.readyCondition->ready && pod.phase == PodPhase::kRunning &&
+        !pod.deleting)
       ++demand.readyPods;
     const double cpu = usageOf(Resource::kCpu, pod.name);
     const double memory = usageOf(Resource::kMemory, pod.name);

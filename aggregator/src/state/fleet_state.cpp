@@ -675,8 +675,17 @@ FleetSnapshot FleetState::snapshot(WallTime now) const {
     }
     for (std::size_t i = first; i < candidates.size(); ++i) candidates[i].pod.finish();
     for (const auto& pending : node->pendingPods) {
-      // A pod with a sampled container is counted from its containers.
-      if (!podIndex.try_emplace(pending.podUid, candidates.size()).second) continue;
+      const auto [found, inserted] = podIndex.try_emplace(pending.podUid, candidates.size());
+      if (!inserted) {
+        // Its sandbox (or a container started since the agent's refresh) is sampled: one pod,
+        // with the requests of its spec.
+        PodSample& pod = candidates[found->second].pod;
+        if (!isPresent(pod.cpuRequestCores)) pod.cpuRequestCores = pending.cpuRequestCores;
+        if (!isPresent(pod.memoryRequestBytes)) pod.memoryRequestBytes = pending.memoryRequestBytes;
+        pod.pending = true;
+        pod.deleting |= pending.deleting;
+        continue;
+      }
       Candidate candidate{pending.workloadId,    keep(node->cluster, pending.podUid),
                           node->lastSeen,        PodSample{},
                           node->intervalSeconds, node->samplingRound};

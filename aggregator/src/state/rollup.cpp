@@ -107,12 +107,11 @@ struct Accumulator {
       ++rollup.replicasStale;
       return;
     }
-    if (pod.deleting) {
-      ++rollup.replicasTerminating;
-      return;
-    }
-    if (pod.pending) {
-      ++rollup.replicasPending;
+    if (pod.deleting || pod.pending) {
+      ++(pod.deleting ? rollup.replicasTerminating : rollup.replicasPending);
+      if (isPresent(pod.cpuRequestCores)) rollup.heldCpuRequestCores += pod.cpuRequestCores;
+      if (isPresent(pod.memoryRequestBytes))
+        rollup.heldMemoryRequestBytes += pod.memoryRequestBytes;
       return;
     }
     ++rollup.replicasSeen;

@@ -275,7 +275,7 @@ TEST_F(SamplerTest, MetadataLabelsContainersByIdAndPodUid) {
   EXPECT_EQ(sampler.counters().containersWithoutMetadata, 1u);
 }
 
-TEST_F(SamplerTest, PendingPodsWithoutContainersGoIntoTheBatchUntilTheirContainerStarts) {
+TEST_F(SamplerTest, PendingPodsGoIntoTheBatchWhileTheMetadataIsFresh) {
   const std::string uid = "1d7e2e9b-2f3c-4d4e-9f0a-1b2c3d4e5f60";
   MetadataStore store(clock_);
   MetadataSnapshot snapshot;
@@ -286,23 +286,32 @@ TEST_F(SamplerTest, PendingPodsWithoutContainersGoIntoTheBatchUntilTheirContaine
   pending.set_workload_kind("Deployment");
   pending.set_workload("web");
   pending.set_pod_phase("Pending");
+  pending.set_cpu_request_cores(0.25);
   snapshot.pendingPods.push_back(pending);
   snapshot.pods[uid] = pending;
   store.publish(snapshot);
 
-  auto sampler = makeSampler(options(), &store);
+  auto options = this->options();
+  options.pendingPodsMaxAge = seconds(15);
+  auto sampler = makeSampler(options, &store);
   auto batch = sampler.sample();
   EXPECT_EQ(batch.containers_size(), 0);
   ASSERT_EQ(batch.pending_pods_size(), 1);
   EXPECT_EQ(batch.pending_pods(0).pod(), "web-7d4b9c-p3n");
   EXPECT_EQ(batch.pending_pods(0).workload(), "web");
 
-  // Its container starts before the next metadata refresh: the cgroup wins.
+  // Its sandbox's cgroup appears while the image is pulled: the pod stays listed, so the
+  // aggregator keeps its requests.
   write("/kubepods/burstable/pod" + uid + "/" + kA, 0);
   clock_.advance(seconds(5));
   batch = sampler.sample();
   ASSERT_EQ(batch.containers_size(), 1);
-  EXPECT_EQ(batch.containers(0).metadata().pod(), "web-7d4b9c-p3n");
+  EXPECT_EQ(batch.containers(0).metadata().pod_phase(), "Pending");
+  EXPECT_EQ(batch.pending_pods_size(), 1);
+
+  // The kubelet stops answering: an old list would keep a deleted pod alive.
+  clock_.advance(seconds(11));
+  batch = sampler.sample();
   EXPECT_EQ(batch.pending_pods_size(), 0);
 }
 

@@ -51,6 +51,9 @@ struct SamplerOptions {
   std::chrono::nanoseconds limitsEvery{std::chrono::seconds(5)};
   MemoryStatSchedule memoryStat;
   std::string hostRoot = "/";  // /proc/stat and /proc/meminfo are read under it
+  // Pending pods are sent only while the metadata is at most this old: a pod deleted while
+  // Pending has no cgroup whose disappearance would tell, so an old list would keep it alive.
+  std::chrono::nanoseconds pendingPodsMaxAge{std::chrono::seconds(15)};
 };
 
 // Running totals a caller exports as metrics.
@@ -75,7 +78,7 @@ class Sampler {
 
   // Samples every known container and the node into `batch`, which is cleared first and whose
   // memory is reused (the agent refills one batch every tick), and lists the metadata's Pending
-  // pods that have no container yet. No sequence number yet.
+  // pods that have no container started (while the metadata is fresh). No sequence number yet.
   void sample(v1::SampleBatch& batch);
   v1::SampleBatch sample() {
     v1::SampleBatch batch;
@@ -96,8 +99,6 @@ class Sampler {
   // False when the container vanished and must be dropped.
   bool sampleContainer(Tracked& tracked, SteadyTime now, bool refreshLimits,
                        const MetadataSnapshot* metadata, v1::SampleBatch& batch);
-  // The metadata's Pending pods that have no discovered container (SampleBatch.pending_pods).
-  void addPendingPods(const MetadataSnapshot& metadata, v1::SampleBatch& batch) const;
 
   CgroupLayout layout_;
   std::unique_ptr<CgroupReader> reader_;

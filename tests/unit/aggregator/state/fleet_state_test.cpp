@@ -252,8 +252,9 @@ TEST(FleetStateTest, APodsSandboxIsLeftOutOfItsFigures) {
 }
 
 // Pods the kubelet lists as Pending without a started container come with the batch: known to
-// the decisions as unready replicas, counted apart in the rollups, replaced by the next batch,
-// and counted from their containers once one runs. Terminating pods are counted apart too.
+// the decisions as unready replicas, counted apart in the rollups, replaced by the next batch.
+// A pending pod whose sandbox is sampled counts once, with its spec's requests. Terminating pods
+// are counted apart too; both hold their requests' room.
 TEST(FleetStateTest, PendingAndTerminatingPodsAreKnownAndCountedApart) {
   FleetState fleet;
   const auto a = fleet.agentConnected(identity("a1", "n1", "aws"));
@@ -268,10 +269,16 @@ TEST(FleetStateTest, PendingAndTerminatingPodsAreKnownAndCountedApart) {
     pod.set_cpu_request_cores(1.0);
     return pod;
   };
-  auto batch = makeBatch(1, {{"c1", "web-1", "web"}, {"c4", "web-4", "web"}});
-  batch.mutable_containers(1)->mutable_metadata()->set_deletion_unix_ms(toUnixMillis(kT0));
+  ContainerSpec app{"c1", "web-1", "web"};
+  app.container = "app";
+  ContainerSpec sandbox{"s2", "web-2", "web", "shop", 0.001};
+  sandbox.podLevelOnly = true;
+  ContainerSpec leaving{"c4", "web-4", "web"};
+  leaving.container = "app";
+  auto batch = makeBatch(1, {app, sandbox, leaving});
+  batch.mutable_containers(2)->mutable_metadata()->set_deletion_unix_ms(toUnixMillis(kT0));
   *batch.add_pending_pods() = pendingPod("web-2");
-  *batch.add_pending_pods() = pendingPod("web-1");  // listed before its container started
+  *batch.add_pending_pods() = pendingPod("web-3");
   v1::ContainerMetadata unowned = pendingPod("debug");
   unowned.clear_workload();
   *batch.add_pending_pods() = unowned;
@@ -282,27 +289,33 @@ TEST(FleetStateTest, PendingAndTerminatingPodsAreKnownAndCountedApart) {
   auto snapshot = fleet.snapshot(kT0);
   const auto* web = snapshot.find(WorkloadKey{"shop", "Deployment", "web"});
   ASSERT_NE(web, nullptr);
-  ASSERT_EQ(web->pods.size(), 3u) << "web-1 once, from its container";
+  ASSERT_EQ(web->pods.size(), 4u) << "web-2 once";
   const PodSample& running = web->pods[0];
-  const PodSample& pending = web->pods[1];
-  const PodSample& terminating = web->pods[2];
+  const PodSample& pulling = web->pods[1];
+  const PodSample& waiting = web->pods[2];
+  const PodSample& terminating = web->pods[3];
   EXPECT_EQ(running.pod, "web-1");
   EXPECT_FALSE(running.pending);
-  EXPECT_EQ(running.containers, 1);
-  EXPECT_EQ(pending.pod, "web-2");
-  EXPECT_TRUE(pending.pending);
-  EXPECT_FALSE(pending.ready);
-  EXPECT_EQ(pending.containers, 0);
-  EXPECT_DOUBLE_EQ(pending.cpuRequestCores, 1.0);
+  EXPECT_EQ(pulling.pod, "web-2");
+  EXPECT_TRUE(pulling.pending);
+  EXPECT_EQ(pulling.containers, 1) << "its sandbox";
+  EXPECT_DOUBLE_EQ(pulling.cpuRequestCores, 1.0) << "from the kubelet's spec";
+  EXPECT_EQ(waiting.pod, "web-3");
+  EXPECT_TRUE(waiting.pending);
+  EXPECT_FALSE(waiting.ready);
+  EXPECT_EQ(waiting.containers, 0);
+  EXPECT_DOUBLE_EQ(waiting.cpuRequestCores, 1.0);
   EXPECT_EQ(terminating.pod, "web-4");
   EXPECT_TRUE(terminating.deleting);
   EXPECT_EQ(web->total.replicasSeen, 1);
-  EXPECT_EQ(web->total.replicasPending, 1);
+  EXPECT_EQ(web->total.replicasPending, 2);
   EXPECT_EQ(web->total.replicasTerminating, 1);
   EXPECT_DOUBLE_EQ(web->total.cpuUsageCores, 0.5) << "only the running pod's figures";
+  EXPECT_DOUBLE_EQ(web->total.cpuRequestCores, 1.0);
+  EXPECT_DOUBLE_EQ(web->total.heldCpuRequestCores, 3.0) << "web-2, web-3 and web-4 hold room";
 
-  // The next batch lists none: the pending pod is gone (scheduled elsewhere, or deleted).
-  ASSERT_EQ(apply(fleet, a, 2, {{"c1", "web-1", "web"}}, kT0 + std::chrono::seconds(1)).outcome,
+  // The next batch lists none: the pending pods are gone (scheduled elsewhere, or deleted).
+  ASSERT_EQ(apply(fleet, a, 2, {app}, kT0 + std::chrono::seconds(1)).outcome,
             BatchOutcome::kAccepted);
   snapshot = fleet.snapshot(kT0 + std::chrono::seconds(1));
   web = snapshot.find(WorkloadKey{"shop", "Deployment", "web"});

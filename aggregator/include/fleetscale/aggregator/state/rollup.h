@@ -141,6 +141,9 @@ struct WorkloadRollup {
   int replicasStale = 0;
   int replicasPending = 0;      // phase Pending: starting, in no figure below
   int replicasTerminating = 0;  // being deleted: in no figure below
+  // What the pending and terminating pods request: room on their nodes they hold all the same.
+  double heldCpuRequestCores = 0;
+  double heldMemoryRequestBytes = 0;
   double cpuUsageCores = 0;
   // The pods' summed unmet CPU demand (PodSample::cpuUnmetDemandCores): usage plus this is the
   // throttling-aware demand, kept so that history replays can decide either way.
