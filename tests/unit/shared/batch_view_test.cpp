@@ -119,8 +119,10 @@ TEST(BatchViewTest, DecodesPendingPods) {
   pending->set_workload("web");
   pending->set_pod_phase("Pending");
   batch.add_pending_pods()->set_pod_uid("uid-3");
+  // Views point into the payload: it outlives them.
+  const std::string payload = envelopeBytes(batch);
   BatchView view;
-  auto result = decodeBatchEnvelope(envelopeBytes(batch), view);
+  auto result = decodeBatchEnvelope(payload, view);
   ASSERT_TRUE(result.ok()) << result.error;
   ASSERT_EQ(view.pendingPodCount, 2u);
   EXPECT_EQ(view.pendingPods[0].pod, "web-2");
@@ -130,20 +132,23 @@ TEST(BatchViewTest, DecodesPendingPods) {
   ASSERT_TRUE(validateBatch(batch).ok());
 
   // The next batch without them leaves none behind.
-  result = decodeBatchEnvelope(envelopeBytes(fullBatch()), view);
+  const std::string without = envelopeBytes(fullBatch());
+  result = decodeBatchEnvelope(without, view);
   ASSERT_TRUE(result.ok()) << result.error;
   EXPECT_EQ(view.pendingPodCount, 0u);
 
   // A pending pod is held to a container's metadata rules, in both decoders.
   batch.mutable_pending_pods(1)->set_deletion_unix_ms(-1);
-  result = decodeBatchEnvelope(envelopeBytes(batch), view);
+  const std::string outOfRange = envelopeBytes(batch);
+  result = decodeBatchEnvelope(outOfRange, view);
   EXPECT_EQ(result.status, BatchDecodeStatus::kOutOfRange);
   EXPECT_NE(result.error.find("deletion_unix_ms"), std::string::npos) << result.error;
   EXPECT_FALSE(validateBatch(batch).ok());
 
   batch.mutable_pending_pods(1)->set_deletion_unix_ms(0);
   for (int i = 0; i < kMaxPendingPodsPerBatch; ++i) batch.add_pending_pods()->set_pod_uid("u");
-  result = decodeBatchEnvelope(envelopeBytes(batch), view);
+  const std::string tooMany = envelopeBytes(batch);
+  result = decodeBatchEnvelope(tooMany, view);
   EXPECT_EQ(result.status, BatchDecodeStatus::kInvalid);
   EXPECT_NE(result.error.find("pending pods"), std::string::npos) << result.error;
   EXPECT_FALSE(validateBatch(batch).ok());
