@@ -654,53 +654,46 @@ FleetSnapshot FleetState::snapshot(WallTime now) const {
     // Pods never span nodes, so containers group into pods node by node.
     podIndex.clear();
     const std::size_t first = candidates.size();
+    // The node's pod `podKey`, made on first sight; true when it was there already.
+    auto podFor = [&](WorkloadNames::Id workloadId, std::string_view podKey,
+                      std::string_view name) -> std::pair<PodSample&, bool> {
+      auto [it, inserted] = podIndex.try_emplace(podKey, candidates.size());
+      if (inserted) {
+        Candidate candidate{workloadId,  keep(node->cluster, podKey), node->lastSeen,
+                            PodSample{}, node->intervalSeconds,       node->samplingRound};
+        PodSample& pod = candidate.pod;
+        pod.cluster = node->cluster;
+        pod.node = node->name;
+        pod.pod = name;
+        pod.stale = stale;
+        pod.late = late;
+        candidates.push_back(std::move(candidate));
+      }
+      return {candidates[it->second].pod, !inserted};
+    };
     for (const auto& record : node->containers) {
       if (record.workloadId() == kNoWorkload) continue;
       std::string_view podKey = record.metadata(kPodUid);
       if (podKey.empty()) podKey = record.metadata(kPod);
       if (podKey.empty()) podKey = record.id();  // no pod (a VM container): its own replica
-      auto [it, inserted] = podIndex.try_emplace(podKey, candidates.size());
-      if (inserted) {
-        Candidate candidate{record.workloadId(), keep(node->cluster, podKey), node->lastSeen,
-                            PodSample{},         node->intervalSeconds,       node->samplingRound};
-        PodSample& pod = candidate.pod;
-        pod.cluster = node->cluster;
-        pod.node = node->name;
-        pod.pod = record.metadata(kPod).empty() ? record.id() : record.metadata(kPod);
-        pod.stale = stale;
-        pod.late = late;
-        candidates.push_back(std::move(candidate));
-      }
-      candidates[it->second].pod.add(record.contribution());
+      const std::string_view name =
+          record.metadata(kPod).empty() ? record.id() : record.metadata(kPod);
+      podFor(record.workloadId(), podKey, name).first.add(record.contribution());
     }
     for (std::size_t i = first; i < candidates.size(); ++i) candidates[i].pod.finish();
     for (const auto& pending : node->pendingPods) {
-      const auto [found, inserted] = podIndex.try_emplace(pending.podUid, candidates.size());
-      if (!inserted) {
-        // Its sandbox (or a container started since the agent's refresh) is sampled: one pod,
-        // with the requests of its spec.
-        PodSample& pod = candidates[found->second].pod;
-        if (!isPresent(pod.cpuRequestCores)) pod.cpuRequestCores = pending.cpuRequestCores;
-        if (!isPresent(pod.memoryRequestBytes)) pod.memoryRequestBytes = pending.memoryRequestBytes;
-        pod.pending = true;
-        pod.deleting |= pending.deleting;
-        continue;
+      auto [pod, sampled] = podFor(pending.workloadId, pending.podUid,
+                                   pending.pod.empty() ? pending.podUid : pending.pod);
+      if (!sampled) {  // no container at all: no figures
+        pod.ready = false;
+        pod.cpuRequestCores = pod.memoryRequestBytes = kAbsent;
       }
-      Candidate candidate{pending.workloadId,    keep(node->cluster, pending.podUid),
-                          node->lastSeen,        PodSample{},
-                          node->intervalSeconds, node->samplingRound};
-      PodSample& pod = candidate.pod;
-      pod.cluster = node->cluster;
-      pod.node = node->name;
-      pod.pod = pending.pod.empty() ? pending.podUid : pending.pod;
-      pod.stale = stale;
-      pod.late = late;
+      // With its sandbox (or a container started since the agent's refresh) sampled, it is one
+      // pod all the same, with the requests of its spec where its containers say none.
+      if (!isPresent(pod.cpuRequestCores)) pod.cpuRequestCores = pending.cpuRequestCores;
+      if (!isPresent(pod.memoryRequestBytes)) pod.memoryRequestBytes = pending.memoryRequestBytes;
       pod.pending = true;
-      pod.deleting = pending.deleting;
-      pod.ready = false;
-      pod.cpuRequestCores = pending.cpuRequestCores;
-      pod.memoryRequestBytes = pending.memoryRequestBytes;
-      candidates.push_back(std::move(candidate));
+      pod.deleting |= pending.deleting;
     }
   }
   for (auto& candidate : candidates) {
@@ -822,13 +815,13 @@ std::size_t FleetState::forgetUnusedWorkloadNames(WallTime now, std::chrono::nan
   std::unique_lock namesSweep(namesSweepMutex_);
   const std::uint64_t sweep = workloadNames_.beginSweep();
   std::vector<bool> inUse;
+  auto use = [&inUse](WorkloadNames::Id id) {
+    if (id == kNoWorkload) return;
+    if (inUse.size() <= id) inUse.resize(id + 1);
+    inUse[id] = true;
+  };
   for (const auto& node : allNodes()) {
     std::lock_guard lock(node->mutex);
-    auto use = [&inUse](WorkloadNames::Id id) {
-      if (id == kNoWorkload) return;
-      if (inUse.size() <= id) inUse.resize(id + 1);
-      inUse[id] = true;
-    };
     for (const auto& record : node->containers) use(record.workloadId());
     for (const auto& pending : node->pendingPods) use(pending.workloadId);
   }
