@@ -24,11 +24,13 @@ AGGREGATOR_LAYERS = {
     "actuation": ["scaling", "state", "policy", "kube"],
     "election": ["scaling", "state", "policy", "kube", "store"],
     "ingest": ["state", "store"],
-    "control": ["scaling", "state", "policy", "pipeline", "store", "kube", "actuation"],
+    "sources": ["scaling", "state", "policy"],
+    "control": ["scaling", "state", "policy", "pipeline", "store", "kube", "actuation",
+                "sources"],
     "api": ["scaling", "state", "policy", "pipeline", "store", "kube", "actuation", "ingest",
-            "control"],
+            "sources", "control"],
     "app": ["scaling", "state", "policy", "pipeline", "replay", "store", "kube", "actuation",
-            "election", "ingest", "control", "api"],
+            "election", "ingest", "sources", "control", "api"],
 }
 
 # Top-level parts -> the parts they may include.

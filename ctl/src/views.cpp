@@ -12,20 +12,49 @@ std::string integer(const json& value) {
   return value.is_number() ? std::to_string(value.get<std::int64_t>()) : "-";
 }
 
+bool isResource(const json& target) {
+  const std::string source = target.value("source", "Resource");
+  return source == "Resource" || source == "ContainerResource";
+}
+
+// The metric's name: "cpu", "app/cpu" (a container's), "http_requests", "Ingress/main rps".
+std::string metricText(const json& target) {
+  const std::string source = target.value("source", "Resource");
+  if (source == "ContainerResource") {
+    return text(field(target, "container")) + "/" + text(field(target, "resource"));
+  }
+  if (isResource(target)) return text(field(target, "resource"));
+  std::string name = text(field(target, "metric"));
+  if (source == "Object") {
+    const json object = target.value("describedObject", json::object());
+    name = text(field(object, "kind")) + "/" + text(field(object, "name")) + " " + name;
+  }
+  return source == "Pods" ? name + " (pods)" : source == "External" ? name + " (external)" : name;
+}
+
+// A value in milli-units of a metric other than CPU or memory, as a plain number.
+std::string plain(double milli) { return formatted("%g", milli / 1000); }
+
+std::string quantityText(const json& target, double milli) {
+  if (!isResource(target)) return plain(milli);
+  return target.value("resource", "") == "memory" ? bytes(milli / 1000) : cores(milli / 1000);
+}
+
 std::string targetText(const json& target) {
-  if (target.value("type", "") == "Utilization")
-    return integer(field(target, "averageUtilization")) + "% of request";
-  const double milli = target.value("averageValueMilli", 0.0);
-  return target.value("resource", "") == "memory" ? bytes(milli / 1000) + " per pod"
-                                                  : cores(milli / 1000) + " cores per pod";
+  const std::string type = target.value("type", "");
+  if (type == "Utilization") return integer(field(target, "averageUtilization")) + "% of request";
+  if (type == "Value") return plain(target.value("valueMilli", 0.0)) + " in all";
+  const std::string perPod = quantityText(target, target.value("averageValueMilli", 0.0));
+  return perPod + (isResource(target) && target.value("resource", "") != "memory" ? " cores" : "") +
+         " per pod";
 }
 
 std::string currentText(const json& metric) {
   if (metric.contains("utilizationPercent"))
     return integer(field(metric, "utilizationPercent")) + "%";
-  const double milli = metric.value("averageValueMilli", 0.0);
-  return field(metric, "target").value("resource", "") == "memory" ? bytes(milli / 1000)
-                                                                   : cores(milli / 1000);
+  const json target = field(metric, "target");
+  if (target.value("type", "") == "Value") return plain(metric.value("valueMilli", 0.0));
+  return quantityText(target, metric.value("averageValueMilli", 0.0));
 }
 
 std::string countOf(const json& list) { return std::to_string(list.is_array() ? list.size() : 0); }
@@ -186,7 +215,7 @@ std::string explainView(const json& record) {
   for (const auto& m : decision.value("metrics", json::array())) {
     const json target = m.value("target", json::object());
     if (m.contains("error")) {
-      metrics.push_back({text(field(target, "resource")), targetText(target), "-", "-", "-", "-",
+      metrics.push_back({metricText(target), targetText(target), "-", "-", "-", "-",
                          "error: " + text(field(m, "error"))});
       continue;
     }
@@ -196,7 +225,7 @@ std::string explainView(const json& record) {
              ? " (" + formatted("%.3f", field(m, "adjustedUsageRatio").get<double>()) +
                    " filled in)"
              : "");
-    metrics.push_back({text(field(target, "resource")), targetText(target), currentText(m), ratio,
+    metrics.push_back({metricText(target), targetText(target), currentText(m), ratio,
                        integer(field(m, "replicas")),
                        integer(field(m, "readyPods")) + "/" + countOf(field(m, "unreadyPods")) +
                            "/" + countOf(field(m, "missingPods")) + "/" +

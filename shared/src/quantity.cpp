@@ -194,4 +194,8 @@ Result<std::int64_t> parseQuantityMilli(std::string_view text) {
   return parts->negative ? -value : value;
 }
 
+std::string formatQuantityMilli(std::int64_t milli) {
+  return milli % 1000 == 0 ? std::to_string(milli / 1000) : std::to_string(milli) + "m";
+}
+
 }  // namespace fleetscale

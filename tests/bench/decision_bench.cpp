@@ -55,7 +55,7 @@ PolicyConfig policyOf(int workloads) {
     workload.policy.minReplicas = 1;
     workload.policy.maxReplicas = 100;
     workload.policy.metrics.push_back(
-        scaling::MetricTarget{scaling::Resource::kCpu, scaling::TargetType::kUtilization, 50, 0});
+        scaling::MetricTarget::utilization(scaling::Resource::kCpu, 50));
     config.workloads.push_back(workload);
   }
   return config;
@@ -130,8 +130,8 @@ void BM_RunPipeline(benchmark::State& state) {
   WorkloadInput input;
   input.policy = config.workloads[0].policy;
   input.placements = placementsOf(config.workloads[0], config);
-  input.observation =
-      buildObservation(snapshot.workloads[0], 0, now, std::chrono::milliseconds(1000));
+  input.observation = buildObservation(snapshot.workloads[0], 0, now,
+                                       std::chrono::milliseconds(1000), input.policy.cpuDemand);
   for (const char* cluster : kClusters) input.specReplicas[cluster] = kPodsPerCluster;
   WorkloadMemory memory;
   for (auto _ : state) {

@@ -24,6 +24,26 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     for (const auto& workload : config->workloads) {
       if (workload.policy.maxReplicas < workload.policy.minReplicas) __builtin_trap();
       if (workload.policy.metrics.empty()) __builtin_trap();
+      bool outsideMetric = false;
+      for (const auto& metric : workload.policy.metrics) {
+        using fleetscale::aggregator::scaling::MetricSource;
+        using fleetscale::aggregator::scaling::TargetType;
+        const bool resource = metric.source == MetricSource::kResource ||
+                              metric.source == MetricSource::kContainerResource;
+        if (!resource && metric.metricName.empty()) __builtin_trap();
+        if (metric.source == MetricSource::kContainerResource && metric.container.empty()) {
+          __builtin_trap();
+        }
+        const bool positive =
+            metric.type == TargetType::kUtilization    ? metric.averageUtilization > 0
+            : metric.type == TargetType::kAverageValue ? metric.averageValueMilli > 0
+                                                       : metric.valueMilli > 0;
+        if (!positive) __builtin_trap();
+        outsideMetric |=
+            metric.source == MetricSource::kObject || metric.source == MetricSource::kExternal;
+      }
+      // minReplicas 0 only with a metric from outside the pods (the HPA's scale-to-zero rule).
+      if (workload.policy.minReplicas == 0 && !outsideMetric) __builtin_trap();
       if (!clean(workload.namespaceName) || !clean(workload.name)) __builtin_trap();
       // Durations at most an hour (issue 19: absurd ones were accepted).
       if (workload.policy.downscaleStabilizationSeconds > 3600) __builtin_trap();

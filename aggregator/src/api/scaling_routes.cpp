@@ -28,6 +28,15 @@ json statusJson(const ScalingApiContext& c, std::size_t limit) {
                          r.startupTime ? json(std::chrono::duration<double>(*r.startupTime).count())
                                        : json(nullptr)}};
     }
+    json metrics = json::array();
+    for (const auto& m : w.metrics) {
+      metrics.push_back({{"name", m.name},
+                         {"source", m.source},
+                         {"type", m.type},
+                         {"target", m.target},
+                         {"current", m.current ? json(*m.current) : json(nullptr)},
+                         {"proposedReplicas", m.proposal ? json(*m.proposal) : json(nullptr)}});
+    }
     workloads.push_back(
         {{"namespace", w.namespaceName},
          {"name", w.name},
@@ -43,6 +52,7 @@ json statusJson(const ScalingApiContext& c, std::size_t limit) {
          {"error", w.error},
          {"notes", w.notes},
          {"forecast", w.forecast ? forecastToJson(*w.forecast) : json(nullptr)},
+         {"metrics", std::move(metrics)},
          {"decisionId", w.decisionId},
          {"decidedAt",
           w.decidedAt == WallTime{} ? json(nullptr) : json(formatRfc3339(w.decidedAt))}});

@@ -26,6 +26,7 @@
 #include "fleetscale/aggregator/app/replay_command.h"
 #include "fleetscale/aggregator/app/startup_steps.h"
 #include "fleetscale/aggregator/control/cluster_registry.h"
+#include "fleetscale/aggregator/control/prometheus_poller.h"
 #include "fleetscale/aggregator/control/scaling_loop.h"
 #include "fleetscale/aggregator/control/scaling_metrics.h"
 #include "fleetscale/aggregator/control/state_loop.h"
@@ -119,6 +120,8 @@ class AggregatorApp {
   void stopElection();
   StepResult startProber();
   void stopProber() { clusters_->stopProber(); }
+  StepResult startMetricSources();
+  void stopMetricSources();
   StepResult startScalingLoop();
   void stopScalingLoop();
   StepResult writeReady();
@@ -161,6 +164,7 @@ class AggregatorApp {
   std::optional<Election> election_;
   std::optional<LeaderElector> elector_;
   std::optional<ClusterRegistry> clusters_;
+  std::optional<PrometheusPoller> prometheus_;  // Object and External metric values
   std::optional<ScalingLoop> scalingLoop_;
   // /metrics' series besides the registry's.
   std::vector<std::shared_ptr<prometheus::Collectable>> collectables_;
@@ -197,6 +201,7 @@ std::vector<Step> AggregatorApp::steps() {
       {"state loop", start(&A::startStateLoop), stop(&A::stopStateLoop)},
       {"leader election", start(&A::startElection), stop(&A::stopElection)},
       {"cluster prober", start(&A::startProber), stop(&A::stopProber)},
+      {"metric sources", start(&A::startMetricSources), stop(&A::stopMetricSources)},
       {"scaling loop", start(&A::startScalingLoop), stop(&A::stopScalingLoop)},
       {"ready file", start(&A::writeReady), stop(&A::removeReadyFile)},
       {"signals", start(&A::watchSignals), stop(&A::ignoreSignals)},
@@ -327,6 +332,8 @@ StepResult AggregatorApp::createScaling() {
   scalingOptions.window = duration_cast<milliseconds>(settings_.durations.tick);
   scalingOptions.actuation.writesPerSecond = options_.writesPerSecond;
   scalingOptions.actuation.burst = std::max(1.0, options_.writesPerSecond * 2);
+  prometheus_.emplace(policy_, clock_);
+  scalingOptions.metricValues = &*prometheus_;
   scalingLoop_.emplace(policy_, *clusters_, snapshots_, store_.get(), clock_, scalingOptions);
   scalingLoop_->restoreHistory();
   if (elector_) {
@@ -349,6 +356,7 @@ StepResult AggregatorApp::createHttp() {
   collectables_ = {
       std::make_shared<FleetMetrics>(fleet_, snapshots_, clock_, options_.perContainerMetrics),
       std::make_shared<ScalingLoopMetrics>(*scalingLoop_),
+      std::make_shared<PrometheusPollerMetrics>(*prometheus_),
       std::make_shared<LeadershipMetrics>(elector_ ? &*elector_ : nullptr, settings_.identity)};
   for (const auto& collectable : collectables_) metrics_.add(collectable);
   HttpServerOptions httpOptions;
@@ -408,6 +416,14 @@ StepResult AggregatorApp::startProber() {
                          duration_cast<milliseconds>(settings_.durations.scaleRefresh));
   return StepResult::ok();
 }
+
+// Idle until the policy names a Prometheus; a reload that adds one is picked up.
+StepResult AggregatorApp::startMetricSources() {
+  prometheus_->start();
+  return StepResult::ok();
+}
+
+void AggregatorApp::stopMetricSources() { prometheus_->stop(); }
 
 StepResult AggregatorApp::startScalingLoop() {
   scalingLoop_->start();

@@ -108,6 +108,36 @@ std::string outcomeName(const PipelineResult& result) {
   return result.decision.scale ? "scale" : "hold";
 }
 
+MetricStatus metricStatus(const scaling::MetricEvaluation& evaluation) {
+  using scaling::TargetType;
+  const auto& target = evaluation.target;
+  MetricStatus out{target.label(),
+                   std::string(scaling::metricSourceName(target.source)),
+                   std::string(scaling::targetTypeName(target.type)),
+                   0,
+                   std::nullopt,
+                   std::nullopt};
+  const auto natural = [](std::int64_t milli) { return static_cast<double>(milli) / 1000.0; };
+  switch (target.type) {
+    case TargetType::kUtilization:
+      out.target = target.averageUtilization / 100.0;
+      break;
+    case TargetType::kAverageValue:
+      out.target = natural(target.averageValueMilli);
+      break;
+    case TargetType::kValue:
+      out.target = natural(target.valueMilli);
+      break;
+  }
+  if (const auto& p = evaluation.proposal) {
+    out.proposal = p->replicas;
+    out.current = target.type == TargetType::kUtilization ? p->utilizationPercent / 100.0
+                  : target.type == TargetType::kValue     ? natural(p->valueMilli)
+                                                          : natural(p->averageValueMilli);
+  }
+  return out;
+}
+
 void updateStatus(WorkloadStatus& status, const PipelineResult& result,
                   const std::string& decisionId, WallTime now) {
   status.currentReplicas = result.currentReplicas;
@@ -118,6 +148,10 @@ void updateStatus(WorkloadStatus& status, const PipelineResult& result,
   status.error = result.decision.error;
   status.notes = result.plan.notes;
   status.forecast = result.forecast;
+  status.metrics.clear();
+  for (const auto& evaluation : result.decision.metrics) {
+    status.metrics.push_back(metricStatus(evaluation));
+  }
   status.decisionId = decisionId;
   status.decidedAt = now;
   for (const auto& view : result.clusters) {
@@ -395,6 +429,9 @@ WorkloadInput ScalingLoop::gatherInput(const WorkloadConfig& workload, const Pol
     input.observation =
         buildObservation(*seen, 0, snapshot.takenAt, options_.window, workload.policy.cpuDemand);
     input.perPod = perPodRequests(*seen);
+  }
+  if (options_.metricValues != nullptr) {
+    options_.metricValues->fill(workload, clock_.wallNow(), input.observation);
   }
   for (const auto& placement : input.placements) {
     clusters_.watch(placement.name, ref);

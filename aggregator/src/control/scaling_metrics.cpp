@@ -38,6 +38,14 @@ void addWorkloadFamilies(const std::vector<WorkloadStatus>& statuses, Families& 
   MetricFamily forecastError = gaugeFamily(
       "fleetscale_workload_forecast_error_ratio",
       "Predictive scaling: recent mean absolute percentage error of the forecast (0.1 = 10%)");
+  MetricFamily metricCurrent = gaugeFamily(
+      "fleetscale_workload_metric_value",
+      "Each policy metric's current value in its target's terms (utilization as a ratio of "
+      "requests, average value per pod, or value); absent when it could not be computed");
+  MetricFamily metricTarget =
+      gaugeFamily("fleetscale_workload_metric_target", "Each policy metric's target");
+  MetricFamily metricProposal = gaugeFamily("fleetscale_workload_metric_proposed_replicas",
+                                            "The replicas each policy metric asks for");
   MetricFamily startup =
       gaugeFamily("fleetscale_workload_startup_seconds",
                   "Learned time from a scale-up request to that many Ready replicas, per cluster");
@@ -54,6 +62,16 @@ void addWorkloadFamilies(const std::vector<WorkloadStatus>& statuses, Families& 
       addSample(forecastCores, labels, *s.forecast->forecastCores);
       if (s.forecast->replicas) addSample(forecastReplicas, labels, *s.forecast->replicas);
       if (s.forecast->mape) addSample(forecastError, labels, *s.forecast->mape);
+    }
+    for (const auto& m : s.metrics) {
+      const MetricLabels metricLabels{{"namespace", s.namespaceName},
+                                      {"workload", s.name},
+                                      {"metric", m.name},
+                                      {"source", m.source},
+                                      {"type", m.type}};
+      addSample(metricTarget, metricLabels, m.target);
+      if (m.current) addSample(metricCurrent, metricLabels, *m.current);
+      if (m.proposal) addSample(metricProposal, metricLabels, *m.proposal);
     }
     for (const auto& [cluster, r] : s.clusters) {
       if (r.startupTime) {
@@ -74,7 +92,8 @@ void addWorkloadFamilies(const std::vector<WorkloadStatus>& statuses, Families& 
     }
   }
   out.push_back(std::move(replicas));
-  for (auto* family : {&forecastCores, &forecastReplicas, &forecastError, &startup}) {
+  for (auto* family : {&forecastCores, &forecastReplicas, &forecastError, &metricCurrent,
+                       &metricTarget, &metricProposal, &startup}) {
     out.push_back(std::move(*family));
   }
   out.insert(out.end(), std::make_move_iterator(perWorkload.begin()),

@@ -1,7 +1,9 @@
 #include "fleetscale/aggregator/pipeline/decision_json.h"
 
 #include <cmath>
+#include <limits>
 #include <ostream>
+#include <tuple>
 
 #include "fleetscale/shared/quantity.h"
 #include "fleetscale/shared/text.h"
@@ -31,14 +33,52 @@ json setJson(const std::set<std::string>& names) {
   return json(std::vector<std::string>(names.begin(), names.end()));
 }
 
+json selectorJson(const LabelSelector& selector) {
+  json out = json::object();
+  if (!selector.matchLabels.empty()) out["matchLabels"] = selector.matchLabels;
+  if (!selector.matchExpressions.empty()) {
+    static constexpr const char* kOperators[] = {"In", "NotIn", "Exists", "DoesNotExist"};
+    json expressions = json::array();
+    for (const auto& r : selector.matchExpressions) {
+      expressions.push_back(
+          {{"key", r.key}, {"operator", kOperators[static_cast<int>(r.op)]}, {"values", r.values}});
+    }
+    out["matchExpressions"] = std::move(expressions);
+  }
+  return out;
+}
+
 json targetJson(const MetricTarget& target) {
-  json out{{"resource", std::string(resourceName(target.resource))}};
-  if (target.type == TargetType::kUtilization) {
-    out["type"] = "Utilization";
-    out["averageUtilization"] = target.averageUtilization;
-  } else {
-    out["type"] = "AverageValue";
-    out["averageValueMilli"] = target.averageValueMilli;
+  json out{{"source", std::string(metricSourceName(target.source))},
+           {"type", std::string(targetTypeName(target.type))}};
+  switch (target.source) {
+    case MetricSource::kContainerResource:
+      out["container"] = target.container;
+      [[fallthrough]];
+    case MetricSource::kResource:
+      out["resource"] = std::string(resourceName(target.resource));
+      break;
+    case MetricSource::kObject:
+      out["describedObject"] = {{"apiVersion", target.describedObject.apiVersion},
+                                {"kind", target.describedObject.kind},
+                                {"name", target.describedObject.name}};
+      [[fallthrough]];
+    case MetricSource::kPods:
+    case MetricSource::kExternal:
+      out["metric"] = target.metricName;
+      if (!target.selector.empty()) out["selector"] = selectorJson(target.selector);
+      break;
+  }
+  switch (target.type) {
+    case TargetType::kUtilization:
+      out["averageUtilization"] = target.averageUtilization;
+      break;
+    case TargetType::kAverageValue:
+      out["averageValueMilli"] = target.averageValueMilli;
+      break;
+    case TargetType::kValue:
+      out["valueMilli"] = target.valueMilli;
+      break;
   }
   return out;
 }
@@ -53,6 +93,122 @@ Result<std::optional<std::int64_t>> quantityFrom(const json& object, const char*
                                    : Result<std::int64_t>(Error{"not a quantity"});
   if (!milli) return Error{field + "." + key + ": " + milli.error().message};
   return std::optional<std::int64_t>{*milli};
+}
+
+// A pod's or container's requests and usage in milli-units, each absent when not given.
+struct Figures {
+  std::optional<std::int64_t> cpuRequest, memoryRequest, cpuUsage, memoryUsage;
+
+  static Figures zero() { return {0, 0, 0, 0}; }
+  std::optional<std::int64_t> usage(Resource resource) const {
+    return resource == Resource::kCpu ? cpuUsage : memoryUsage;
+  }
+  // Summing containers: a figure one of them lacks is absent from the sum.
+  void add(const Figures& other) {
+    const auto plus = [](std::optional<std::int64_t>& sum, std::optional<std::int64_t> value) {
+      sum = sum && value ? std::optional(*sum + *value) : std::nullopt;
+    };
+    plus(cpuRequest, other.cpuRequest);
+    plus(memoryRequest, other.memoryRequest);
+    plus(cpuUsage, other.cpuUsage);
+    plus(memoryUsage, other.memoryUsage);
+  }
+  Figures orElse(const Figures& fallback) const {
+    return {cpuRequest ? cpuRequest : fallback.cpuRequest,
+            memoryRequest ? memoryRequest : fallback.memoryRequest,
+            cpuUsage ? cpuUsage : fallback.cpuUsage,
+            memoryUsage ? memoryUsage : fallback.memoryUsage};
+  }
+};
+
+Result<Figures> figuresFrom(const json& entry, const std::string& field) {
+  const json requests = entry.value("requests", json::object());
+  const json usage = entry.value("usage", json::object());
+  Figures figures;
+  for (auto [object, key, name, out] :
+       {std::tuple{&requests, "cpu", ".requests", &figures.cpuRequest},
+        std::tuple{&requests, "memory", ".requests", &figures.memoryRequest},
+        std::tuple{&usage, "cpu", ".usage", &figures.cpuUsage},
+        std::tuple{&usage, "memory", ".usage", &figures.memoryUsage}}) {
+    auto value = quantityFrom(*object, key, field + name);
+    if (!value) return value.error();
+    *out = *value;
+  }
+  return figures;
+}
+
+Result<Labels> labelsFrom(const json& entry, const std::string& field) {
+  Labels labels;
+  if (!entry.contains("labels")) return labels;
+  const json& object = entry["labels"];
+  if (!object.is_object()) return Error{field + ".labels: must map names to values"};
+  for (const auto& [key, value] : object.items()) {
+    if (!value.is_string()) return Error{field + ".labels." + key + ": must be a string"};
+    labels[key] = value.get<std::string>();
+  }
+  return labels;
+}
+
+// An object or external metric value: its labels, value and time (default: `now`).
+struct MetricValue {
+  Labels labels;
+  std::int64_t valueMilli = 0;
+  WallTime timestamp{};
+};
+
+Result<MetricValue> metricValueFrom(const json& entry, const std::string& field, WallTime now) {
+  if (!entry.is_object() || !entry.contains("metric") || !entry["metric"].is_string()) {
+    return Error{field + ": needs a metric name"};
+  }
+  MetricValue out;
+  auto labels = labelsFrom(entry, field);
+  if (!labels) return labels.error();
+  out.labels = std::move(*labels);
+  auto value = quantityFrom(entry, "value", field);
+  if (!value) return value.error();
+  if (!*value) return Error{field + ": needs a value"};
+  out.valueMilli = **value;
+  out.timestamp = now;
+  if (entry.contains("time")) {
+    auto at = timeFrom(entry["time"], field + ".time");
+    if (!at) return at.error();
+    out.timestamp = *at;
+  }
+  return out;
+}
+
+Status objectMetricsFrom(const json& list, WallTime now, WorkloadObservation& observation) {
+  if (!list.is_array()) return Error{"objectMetrics: must be a list"};
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const std::string field = "objectMetrics[" + std::to_string(i) + "]";
+    auto value = metricValueFrom(list[i], field, now);
+    if (!value) return value.error();
+    const json object = list[i].value("describedObject", json::object());
+    if (!object.is_object() || !object.contains("kind") || !object.contains("name") ||
+        !object["kind"].is_string() || !object["name"].is_string()) {
+      return Error{field + ".describedObject: needs a kind and a name"};
+    }
+    observation.objectMetrics.push_back(
+        ObjectMetricValue{{object.value("apiVersion", ""), object["kind"].get<std::string>(),
+                           object["name"].get<std::string>()},
+                          list[i]["metric"].get<std::string>(),
+                          std::move(value->labels),
+                          value->valueMilli,
+                          value->timestamp});
+  }
+  return {};
+}
+
+Status externalMetricsFrom(const json& list, WallTime now, WorkloadObservation& observation) {
+  if (!list.is_array()) return Error{"externalMetrics: must be a list"};
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    auto value = metricValueFrom(list[i], "externalMetrics[" + std::to_string(i) + "]", now);
+    if (!value) return value.error();
+    observation.externalMetrics.push_back(
+        ExternalMetricSeries{list[i]["metric"].get<std::string>(), std::move(value->labels),
+                             value->valueMilli, value->timestamp});
+  }
+  return {};
 }
 
 Result<PodPhase> phaseFrom(const std::string& text) {
@@ -91,14 +247,6 @@ Status podFrom(const json& entry, std::size_t index, WallTime now, DecisionSnaps
     }
     pod.readyCondition = ReadyCondition{entry["ready"].get<bool>(), since};
   }
-  const json requests = entry.value("requests", json::object());
-  auto cpuRequest = quantityFrom(requests, "cpu", field + ".requests");
-  auto memoryRequest = quantityFrom(requests, "memory", field + ".requests");
-  if (!cpuRequest) return cpuRequest.error();
-  if (!memoryRequest) return memoryRequest.error();
-  pod.cpuRequestMilli = *cpuRequest;
-  pod.memoryRequestMilli = *memoryRequest;
-
   WallTime metricsTime = now;
   if (entry.contains("metricsTime")) {
     auto parsed = timeFrom(entry["metricsTime"], field + ".metricsTime");
@@ -113,13 +261,57 @@ Status podFrom(const json& entry, std::size_t index, WallTime now, DecisionSnaps
     if (!parsed) return Error{field + ".metricsWindow: " + parsed.error().message};
     window = std::chrono::duration_cast<std::chrono::milliseconds>(*parsed);
   }
-  const json usage = entry.value("usage", json::object());
-  for (const auto& [key, resource] :
-       {std::pair{"cpu", Resource::kCpu}, std::pair{"memory", Resource::kMemory}}) {
-    auto value = quantityFrom(usage, key, field + ".usage");
-    if (!value) return value.error();
-    if (*value)
-      snapshot.observation.metrics[resource][pod.name] = PodMetric{**value, metricsTime, window};
+  const auto metricAt = [&](std::int64_t valueMilli) {
+    return PodMetric{valueMilli, metricsTime, window};
+  };
+
+  // Containers: their requests and usage, for ContainerResource metrics; the pod's own figures,
+  // when not given, are the containers' sums (absent if any container lacks one), as the HPA's.
+  Figures sums;
+  if (entry.contains("containers")) {
+    const json& containers = entry["containers"];
+    if (!containers.is_array()) return Error{field + ".containers: must be a list"};
+    sums = Figures::zero();
+    for (std::size_t i = 0; i < containers.size(); ++i) {
+      const json& c = containers[i];
+      const std::string cField = field + ".containers[" + std::to_string(i) + "]";
+      if (!c.is_object() || !c.contains("name") || !c["name"].is_string()) {
+        return Error{cField + ": needs a name"};
+      }
+      auto figures = figuresFrom(c, cField);
+      if (!figures) return figures.error();
+      ContainerInfo container{c["name"].get<std::string>(), figures->cpuRequest,
+                              figures->memoryRequest};
+      for (const auto resource : {Resource::kCpu, Resource::kMemory}) {
+        if (const auto usage = figures->usage(resource); usage) {
+          snapshot.observation.containerMetrics[container.name][resource][pod.name] =
+              metricAt(*usage);
+        }
+      }
+      sums.add(*figures);
+      pod.containers.push_back(std::move(container));
+    }
+  }
+  auto own = figuresFrom(entry, field);
+  if (!own) return own.error();
+  const Figures figures = own->orElse(sums);
+  pod.cpuRequestMilli = figures.cpuRequest;
+  pod.memoryRequestMilli = figures.memoryRequest;
+  for (const auto resource : {Resource::kCpu, Resource::kMemory}) {
+    if (const auto usage = figures.usage(resource); usage) {
+      snapshot.observation.metrics[resource][pod.name] = metricAt(*usage);
+    }
+  }
+
+  // Pods metrics: the pod's value of each, by metric name.
+  if (entry.contains("metrics")) {
+    const json& metrics = entry["metrics"];
+    if (!metrics.is_object()) return Error{field + ".metrics: must map metric names to values"};
+    for (const auto& [name, value] : metrics.items()) {
+      auto milli = quantityFrom(metrics, name.c_str(), field + ".metrics");
+      if (!milli) return milli.error();
+      if (*milli) snapshot.observation.podMetrics[name][pod.name] = metricAt(**milli);
+    }
   }
   snapshot.observation.pods.push_back(std::move(pod));
   return {};
@@ -161,7 +353,11 @@ json decisionToJson(const Decision& decision) {
           p.adjustedUsageRatio ? json(*p.adjustedUsageRatio) : json(nullptr);
       if (evaluation.target.type == TargetType::kUtilization)
         entry["utilizationPercent"] = p.utilizationPercent;
-      entry["averageValueMilli"] = p.averageValueMilli;
+      if (evaluation.target.type != TargetType::kValue)
+        entry["averageValueMilli"] = p.averageValueMilli;
+      if (evaluation.target.source == MetricSource::kObject ||
+          evaluation.target.source == MetricSource::kExternal)
+        entry["valueMilli"] = p.valueMilli;
       entry["readyPods"] = p.groups.readyPodCount;
       entry["unreadyPods"] = setJson(p.groups.unready);
       entry["missingPods"] = setJson(p.groups.missing);
@@ -268,12 +464,29 @@ Result<DecisionSnapshot> parseDecisionSnapshot(std::string_view text) {
     return Error{"snapshot: 'currentReplicas' must be an integer"};
   }
   snapshot.observation.currentReplicas = root["currentReplicas"].get<std::int32_t>();
+  if (root.contains("statusReplicas")) {
+    if (!root["statusReplicas"].is_number_integer() ||
+        root["statusReplicas"].get<std::int64_t>() < 0 ||
+        root["statusReplicas"].get<std::int64_t>() > std::numeric_limits<std::int32_t>::max())
+      return Error{"snapshot: 'statusReplicas' must be a non-negative integer"};
+    snapshot.observation.statusReplicas = root["statusReplicas"].get<std::int32_t>();
+  }
   const json pods = root.value("pods", json::array());
   if (!pods.is_array()) return Error{"snapshot: 'pods' must be a list"};
   for (std::size_t i = 0; i < pods.size(); ++i) {
     if (Status status = podFrom(pods[i], i, snapshot.now, snapshot); !status) {
       return Error{"snapshot: " + status.message()};
     }
+  }
+  if (Status status = objectMetricsFrom(root.value("objectMetrics", json::array()), snapshot.now,
+                                        snapshot.observation);
+      !status) {
+    return Error{"snapshot: " + status.message()};
+  }
+  if (Status status = externalMetricsFrom(root.value("externalMetrics", json::array()),
+                                          snapshot.now, snapshot.observation);
+      !status) {
+    return Error{"snapshot: " + status.message()};
   }
   auto history = historyFromJson(root.value("history", json()));
   if (!history) return Error{"snapshot: " + history.error().message};

@@ -27,6 +27,11 @@ void dropFailedClusters(const PipelineContext& context, scaling::WorkloadObserva
       continue;
     }
     for (auto& [resource, metrics] : observation.metrics) metrics.erase(pod.name);
+    for (auto& [container, byResource] : observation.containerMetrics) {
+      for (auto& [resource, metrics] : byResource) metrics.erase(pod.name);
+    }
+    for (auto& [name, metrics] : observation.podMetrics) metrics.erase(pod.name);
+    if (observation.statusReplicas && !pod.deleting) --*observation.statusReplicas;
   }
   observation.pods = std::move(live);
 }

@@ -47,7 +47,10 @@ std::optional<std::int32_t> replicasFor(double cores, const scaling::WorkloadPol
                                         double requestCores) {
   std::optional<std::int32_t> out;
   for (const auto& target : policy.metrics) {
-    if (target.resource != scaling::Resource::kCpu) continue;
+    // The forecast is of the whole pods' CPU demand: only pod-level CPU targets translate it.
+    if (target.source != scaling::MetricSource::kResource ||
+        target.resource != scaling::Resource::kCpu)
+      continue;
     double perReplica = 0;
     if (target.type == scaling::TargetType::kUtilization) {
       perReplica = requestCores * target.averageUtilization / 100.0;

@@ -19,6 +19,28 @@ std::optional<std::int64_t> typicalRequestMilli(std::vector<std::int64_t> known)
   return *middle;
 }
 
+// Each named container's requests into the pod and, when the pod is measured (`observation`
+// set), its usage into the ContainerResource metrics. A container's request is its own: a
+// missing one is the HPA's "missing request" error for that metric, not a sibling's figure.
+void addContainers(const PodSample& sample, PodInfo& pod, WorkloadObservation* observation,
+                   WallTime sampledAt, std::chrono::milliseconds window, CpuDemand cpuDemand) {
+  const auto milli = [](double value) -> std::optional<std::int64_t> {
+    if (!isPresent(value)) return std::nullopt;
+    return std::llround(value * 1000.0);
+  };
+  for (const auto& c : sample.byContainer) {
+    if (c.name.empty()) continue;
+    pod.containers.push_back(
+        ContainerInfo{c.name, milli(c.cpuRequestCores), milli(c.memoryRequestBytes)});
+    if (observation == nullptr) continue;
+    auto& metrics = observation->containerMetrics[c.name];
+    if (const auto cpu = milli(cpuFigure(cpuDemand, c.cpuUsageCores, c.cpuUnmetDemandCores)))
+      metrics[Resource::kCpu][pod.name] = PodMetric{*cpu, sampledAt, window};
+    if (const auto memory = milli(c.memoryUsageBytes))
+      metrics[Resource::kMemory][pod.name] = PodMetric{*memory, sampledAt, window};
+  }
+}
+
 }  // namespace
 
 WorkloadObservation buildObservation(const WorkloadSnapshot& workload, std::int32_t currentReplicas,
@@ -26,6 +48,8 @@ WorkloadObservation buildObservation(const WorkloadSnapshot& workload, std::int3
                                      CpuDemand cpuDemand) {
   WorkloadObservation observation;
   observation.currentReplicas = currentReplicas;
+  // The pods there are, as a ReplicaSet's status.replicas counts them: not those terminating.
+  std::int32_t statusReplicas = 0;
   std::vector<std::int64_t> knownCpu, knownMemory;
   for (const auto& sample : workload.pods) {
     if (isPresent(sample.cpuRequestCores))
@@ -60,7 +84,9 @@ WorkloadObservation buildObservation(const WorkloadSnapshot& workload, std::int3
         cpuRequestKnown ? std::llround(sample.cpuRequestCores * 1000.0) : siblingCpu;
     pod.memoryRequestMilli =
         memoryRequestKnown ? std::llround(sample.memoryRequestBytes) * 1000 : siblingMemory;
-    if (!sample.stale && !sample.late && sample.containers > 0) {
+    const bool measured = !sample.stale && !sample.late && sample.containers > 0;
+    addContainers(sample, pod, measured ? &observation : nullptr, sampledAt, window, cpuDemand);
+    if (measured) {
       const double cpu = cpuFigure(cpuDemand, sample.cpuUsageCores, sample.cpuUnmetDemandCores);
       if (isPresent(cpu) && (cpuRequestKnown || !siblingCpu)) {
         observation.metrics[Resource::kCpu][pod.name] =
@@ -71,8 +97,10 @@ WorkloadObservation buildObservation(const WorkloadSnapshot& workload, std::int3
             PodMetric{std::llround(sample.memoryUsageBytes) * 1000, sampledAt, window};
       }
     }
+    if (!pod.deleting) ++statusReplicas;
     observation.pods.push_back(std::move(pod));
   }
+  observation.statusReplicas = statusReplicas;
   return observation;
 }
 

@@ -2,6 +2,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
+#include <map>
 #include <set>
 
 #include "fleetscale/shared/batch_view.h"
@@ -104,6 +106,38 @@ class Parser {
     return std::chrono::duration_cast<std::chrono::milliseconds>(*value);
   }
 
+  PrometheusConfig prometheus(const YAML::Node& node) const {
+    const std::string path = "prometheus";
+    allowOnly(node, path,
+              {"url", "tokenFile", "caFile", "insecureSkipTLSVerify", "interval", "timeout",
+               "staleness"});
+    PrometheusConfig config;
+    config.url = string(node["url"], path + ".url", true);
+    if (config.url.rfind("https://", 0) != 0 && config.url.rfind("http://", 0) != 0) {
+      fail(node["url"], path + ".url", "must be an http(s):// URL");
+    }
+    while (!config.url.empty() && config.url.back() == '/') config.url.pop_back();
+    config.tokenFile = string(node["tokenFile"], path + ".tokenFile", false);
+    config.caFile = string(node["caFile"], path + ".caFile", false);
+    config.insecureSkipTlsVerify =
+        boolean(node["insecureSkipTLSVerify"], path + ".insecureSkipTLSVerify");
+    const auto positive = [&](const char* field, std::chrono::milliseconds fallback,
+                              std::chrono::nanoseconds max) {
+      if (!node[field]) return fallback;
+      const auto value = duration(node[field], path + "." + field, max);
+      if (value <= std::chrono::milliseconds(0))
+        fail(node[field], path + "." + field, "must be positive");
+      return value;
+    };
+    config.interval = positive("interval", config.interval, std::chrono::minutes(10));
+    config.timeout = positive("timeout", config.timeout, std::chrono::minutes(1));
+    config.staleness = positive("staleness", config.staleness, std::chrono::hours(1));
+    if (config.staleness < config.interval) {
+      fail(node["staleness"], path + ".staleness", "must be at least the interval");
+    }
+    return config;
+  }
+
   ClusterConfig cluster(const YAML::Node& node, const std::string& path) const {
     allowOnly(node, path,
               {"name", "cloud", "region", "kubeconfig", "context", "server", "tokenFile", "caFile",
@@ -153,48 +187,178 @@ class Parser {
     return cluster;
   }
 
+  // One entry of `metrics`, in the HPA's autoscaling/v2 MetricSpec schema: the type and the
+  // one body it names.
   MetricTarget metric(const YAML::Node& node, const std::string& path) const {
-    allowOnly(node, path, {"type", "resource"});
+    static const std::map<std::string, std::pair<std::string, scaling::MetricSource>> kBodies{
+        {"Resource", {"resource", scaling::MetricSource::kResource}},
+        {"ContainerResource", {"containerResource", scaling::MetricSource::kContainerResource}},
+        {"Pods", {"pods", scaling::MetricSource::kPods}},
+        {"Object", {"object", scaling::MetricSource::kObject}},
+        {"External", {"external", scaling::MetricSource::kExternal}}};
+    allowOnly(node, path, {"type", "resource", "containerResource", "pods", "object", "external"});
     const std::string type = string(node["type"], path + ".type", true);
-    if (type != "Resource") {
+    const auto kind = kBodies.find(type);
+    if (kind == kBodies.end()) {
       fail(node["type"], path + ".type",
-           "only Resource metrics are supported, not " + singleQuoted(type));
+           "must be Resource, ContainerResource, Pods, Object or External, not " +
+               singleQuoted(type));
     }
-    const auto resource = node["resource"];
-    if (!resource.IsDefined()) fail(node, path + ".resource", "is required");
-    allowOnly(resource, path + ".resource", {"name", "target"});
+    for (const auto& [otherType, other] : kBodies) {
+      if (otherType != type && node[other.first]) {
+        fail(node[other.first], path + "." + other.first, "only applies with type " + otherType);
+      }
+    }
+    const auto& [key, source] = kind->second;
+    const auto body = node[key];
+    const std::string bodyPath = path + "." + key;
+    if (!body.IsDefined()) fail(node, bodyPath, "is required with type " + type);
     MetricTarget target;
-    const std::string name = string(resource["name"], path + ".resource.name", true);
-    if (name == "cpu") {
-      target.resource = scaling::Resource::kCpu;
-    } else if (name == "memory") {
-      target.resource = scaling::Resource::kMemory;
-    } else {
-      fail(resource["name"], path + ".resource.name", "must be cpu or memory");
-    }
-    const auto targetNode = resource["target"];
-    const std::string targetPath = path + ".resource.target";
-    if (!targetNode.IsDefined()) fail(resource, targetPath, "is required");
-    allowOnly(targetNode, targetPath, {"type", "averageUtilization", "averageValue"});
-    const std::string targetType = string(targetNode["type"], targetPath + ".type", true);
-    if (targetType == "Utilization") {
-      target.type = scaling::TargetType::kUtilization;
-      if (!targetNode["averageUtilization"])
-        fail(targetNode, targetPath + ".averageUtilization", "is required");
-      target.averageUtilization = static_cast<std::int32_t>(
-          integer(targetNode["averageUtilization"], targetPath + ".averageUtilization", 1, 100000));
-    } else if (targetType == "AverageValue") {
-      target.type = scaling::TargetType::kAverageValue;
-      const auto valueNode = targetNode["averageValue"];
-      if (!valueNode) fail(targetNode, targetPath + ".averageValue", "is required");
-      auto milli = parseQuantityMilli(string(valueNode, targetPath + ".averageValue", true));
-      if (!milli) fail(valueNode, targetPath + ".averageValue", milli.error().message);
-      if (*milli <= 0) fail(valueNode, targetPath + ".averageValue", "must be positive");
-      target.averageValueMilli = *milli;
-    } else {
-      fail(targetNode["type"], targetPath + ".type", "must be Utilization or AverageValue");
+    target.source = source;
+    switch (source) {
+      case scaling::MetricSource::kResource:
+        allowOnly(body, bodyPath, {"name", "target"});
+        target.resource = resourceNamed(body["name"], bodyPath + ".name");
+        metricTarget(body["target"], bodyPath + ".target", {"Utilization", "AverageValue"}, target);
+        break;
+      case scaling::MetricSource::kContainerResource:
+        allowOnly(body, bodyPath, {"name", "container", "target"});
+        target.resource = resourceNamed(body["name"], bodyPath + ".name");
+        target.container = name(body["container"], bodyPath + ".container", true);
+        metricTarget(body["target"], bodyPath + ".target", {"Utilization", "AverageValue"}, target);
+        break;
+      case scaling::MetricSource::kPods:
+        allowOnly(body, bodyPath, {"metric", "target"});
+        metricIdentifier(body["metric"], bodyPath + ".metric", target);
+        metricTarget(body["target"], bodyPath + ".target", {"AverageValue"}, target);
+        break;
+      case scaling::MetricSource::kObject: {
+        allowOnly(body, bodyPath, {"describedObject", "metric", "target", "query"});
+        target.query = string(body["query"], bodyPath + ".query", false);
+        const auto object = body["describedObject"];
+        const std::string objectPath = bodyPath + ".describedObject";
+        if (!object.IsDefined()) fail(body, objectPath, "is required");
+        allowOnly(object, objectPath, {"apiVersion", "kind", "name"});
+        target.describedObject.apiVersion =
+            string(object["apiVersion"], objectPath + ".apiVersion", false);
+        target.describedObject.kind = name(object["kind"], objectPath + ".kind", true);
+        target.describedObject.name = name(object["name"], objectPath + ".name", true);
+        metricIdentifier(body["metric"], bodyPath + ".metric", target);
+        metricTarget(body["target"], bodyPath + ".target", {"Value", "AverageValue"}, target);
+        break;
+      }
+      case scaling::MetricSource::kExternal:
+        allowOnly(body, bodyPath, {"metric", "target", "query"});
+        target.query = string(body["query"], bodyPath + ".query", false);
+        metricIdentifier(body["metric"], bodyPath + ".metric", target);
+        metricTarget(body["target"], bodyPath + ".target", {"Value", "AverageValue"}, target);
+        break;
     }
     return target;
+  }
+
+  scaling::Resource resourceNamed(const YAML::Node& node, const std::string& path) const {
+    const std::string resource = string(node, path, true);
+    if (resource == "cpu") return scaling::Resource::kCpu;
+    if (resource == "memory") return scaling::Resource::kMemory;
+    fail(node, path, "must be cpu or memory");
+  }
+
+  // MetricIdentifier: the metric's name and the selector that narrows its series.
+  void metricIdentifier(const YAML::Node& node, const std::string& path,
+                        MetricTarget& target) const {
+    if (!node.IsDefined()) fail(node, path, "is required");
+    allowOnly(node, path, {"name", "selector"});
+    target.metricName = name(node["name"], path + ".name", true);
+    if (node["selector"]) target.selector = labelSelector(node["selector"], path + ".selector");
+  }
+
+  scaling::LabelSelector labelSelector(const YAML::Node& node, const std::string& path) const {
+    allowOnly(node, path, {"matchLabels", "matchExpressions"});
+    scaling::LabelSelector selector;
+    if (const auto labels = node["matchLabels"]; labels) {
+      if (!labels.IsMap()) fail(labels, path + ".matchLabels", "must be a mapping");
+      for (const auto& entry : labels) {
+        const auto key = name(entry.first, path + ".matchLabels", true);
+        selector.matchLabels[key] = name(entry.second, path + ".matchLabels." + key, false);
+      }
+    }
+    if (const auto expressions = node["matchExpressions"]; expressions) {
+      if (!expressions.IsSequence())
+        fail(expressions, path + ".matchExpressions", "must be a list");
+      for (std::size_t i = 0; i < expressions.size(); ++i) {
+        selector.matchExpressions.push_back(labelRequirement(
+            expressions[i], path + ".matchExpressions[" + std::to_string(i) + "]"));
+      }
+    }
+    return selector;
+  }
+
+  scaling::LabelRequirement labelRequirement(const YAML::Node& node,
+                                             const std::string& path) const {
+    using Operator = scaling::LabelRequirement::Operator;
+    static const std::map<std::string, Operator> kOperators{
+        {"In", Operator::kIn},
+        {"NotIn", Operator::kNotIn},
+        {"Exists", Operator::kExists},
+        {"DoesNotExist", Operator::kDoesNotExist}};
+    allowOnly(node, path, {"key", "operator", "values"});
+    scaling::LabelRequirement requirement;
+    requirement.key = name(node["key"], path + ".key", true);
+    const std::string op = string(node["operator"], path + ".operator", true);
+    const auto found = kOperators.find(op);
+    if (found == kOperators.end()) {
+      fail(node["operator"], path + ".operator", "must be In, NotIn, Exists or DoesNotExist");
+    }
+    requirement.op = found->second;
+    if (const auto values = node["values"]; values) {
+      if (!values.IsSequence()) fail(values, path + ".values", "must be a list");
+      for (std::size_t i = 0; i < values.size(); ++i) {
+        requirement.values.push_back(
+            name(values[i], path + ".values[" + std::to_string(i) + "]", false));
+      }
+    }
+    const bool needsValues = requirement.op == Operator::kIn || requirement.op == Operator::kNotIn;
+    if (needsValues && requirement.values.empty()) {
+      fail(node, path + ".values", "must not be empty for " + op);
+    }
+    if (!needsValues && !requirement.values.empty()) {
+      fail(node["values"], path + ".values", "must be empty for " + op);
+    }
+    return requirement;
+  }
+
+  // MetricTarget: a type among `allowed` and its value.
+  void metricTarget(const YAML::Node& node, const std::string& path,
+                    const std::set<std::string>& allowed, MetricTarget& target) const {
+    if (!node.IsDefined()) fail(node, path, "is required");
+    allowOnly(node, path, {"type", "averageUtilization", "averageValue", "value"});
+    const std::string type = string(node["type"], path + ".type", true);
+    if (!allowed.count(type)) {
+      std::string names;
+      for (const auto& name : allowed) names += (names.empty() ? "" : " or ") + name;
+      fail(node["type"], path + ".type", "must be " + names);
+    }
+    const auto positiveQuantity = [&](const char* field) {
+      const auto valueNode = node[field];
+      if (!valueNode) fail(node, path + "." + field, "is required");
+      auto milli = parseQuantityMilli(string(valueNode, path + "." + field, true));
+      if (!milli) fail(valueNode, path + "." + field, milli.error().message);
+      if (*milli <= 0) fail(valueNode, path + "." + field, "must be positive");
+      return *milli;
+    };
+    if (type == "Utilization") {
+      target.type = scaling::TargetType::kUtilization;
+      if (!node["averageUtilization"]) fail(node, path + ".averageUtilization", "is required");
+      target.averageUtilization = static_cast<std::int32_t>(
+          integer(node["averageUtilization"], path + ".averageUtilization", 1, 100000));
+    } else if (type == "AverageValue") {
+      target.type = scaling::TargetType::kAverageValue;
+      target.averageValueMilli = positiveQuantity("averageValue");
+    } else {
+      target.type = scaling::TargetType::kValue;
+      target.valueMilli = positiveQuantity("value");
+    }
   }
 
   ScalingRules rules(const YAML::Node& node, const std::string& path) const {
@@ -271,7 +435,7 @@ class Parser {
     auto& policy = workload.policy;
     policy.minReplicas = node["minReplicas"]
                              ? static_cast<std::int32_t>(
-                                   integer(node["minReplicas"], path + ".minReplicas", 1, 100000))
+                                   integer(node["minReplicas"], path + ".minReplicas", 0, 100000))
                              : 1;
     if (!node["maxReplicas"]) fail(node, path + ".maxReplicas", "is required");
     policy.maxReplicas =
@@ -285,6 +449,18 @@ class Parser {
     }
     for (std::size_t i = 0; i < metrics.size(); ++i) {
       policy.metrics.push_back(metric(metrics[i], path + ".metrics[" + std::to_string(i) + "]"));
+    }
+    // The HPA's scale-to-zero rule: with no pods there is no pod metric to wake the workload,
+    // so only a metric from outside the pods (Object, External) can.
+    const bool outsideMetric =
+        std::any_of(policy.metrics.begin(), policy.metrics.end(), [](const MetricTarget& m) {
+          return m.source == scaling::MetricSource::kObject ||
+                 m.source == scaling::MetricSource::kExternal;
+        });
+    if (policy.minReplicas == 0 && !outsideMetric) {
+      fail(node["minReplicas"], path + ".minReplicas",
+           "may be 0 only with an Object or External metric (a workload at zero has no pods to "
+           "measure)");
     }
     if (node["demand"]) policy.cpuDemand = cpuDemand(node["demand"], path + ".demand");
     if (node["predictive"]) {
@@ -486,6 +662,9 @@ Result<PolicyConfig> parsePolicyConfig(std::string_view yaml, std::string_view s
     // Top-level keys the aggregator's flag options own are allowed too (one file can hold both).
     if (!root.IsMap()) parser.fail(root, "(top level)", "must be a mapping");
     const auto defaults = parser.defaults(root["defaults"]);
+    if (const auto prometheus = root["prometheus"]; prometheus.IsDefined()) {
+      config.prometheus = parser.prometheus(prometheus);
+    }
     std::set<std::string> clusterNames;
     if (const auto clusters = root["clusters"]; clusters.IsDefined()) {
       if (!clusters.IsSequence()) parser.fail(clusters, "clusters", "must be a list");

@@ -1,6 +1,9 @@
 #include "fleetscale/aggregator/scaling/decision.h"
 
 #include <cstdio>
+#include <limits>
+
+#include "fleetscale/shared/quantity.h"
 
 namespace fleetscale::aggregator::scaling {
 namespace {
@@ -25,19 +28,124 @@ CalculatorSettings settingsFor(const WorkloadPolicy& policy) {
   return settings;
 }
 
+// The metric's pod values: a resource's usage, one container's, or a Pods metric's.
+const PodMetrics& podValuesFor(const MetricTarget& target, const WorkloadObservation& observation) {
+  static const PodMetrics kNone;
+  const auto find = [](const auto& map, const auto& key) -> const PodMetrics& {
+    const auto found = map.find(key);
+    return found == map.end() ? kNone : found->second;
+  };
+  switch (target.source) {
+    case MetricSource::kResource:
+      return find(observation.metrics, target.resource);
+    case MetricSource::kContainerResource: {
+      const auto container = observation.containerMetrics.find(target.container);
+      return container == observation.containerMetrics.end()
+                 ? kNone
+                 : find(container->second, target.resource);
+    }
+    case MetricSource::kPods:
+      return find(observation.podMetrics, target.metricName);
+    case MetricSource::kObject:
+    case MetricSource::kExternal:
+      break;
+  }
+  return kNone;
+}
+
+// Why the source gave no value, when it said; else "no value".
+std::string sourceProblem(const MetricTarget& target, const WorkloadObservation& observation) {
+  const auto problem = observation.sourceErrors.find(target.label());
+  return problem == observation.sourceErrors.end() ? "no value" : problem->second;
+}
+
+Result<std::int64_t> objectValue(const MetricTarget& target,
+                                 const WorkloadObservation& observation) {
+  const ObjectMetricValue* found = nullptr;
+  for (const auto& value : observation.objectMetrics) {
+    if (value.metricName != target.metricName || !target.describedObject.matches(value.object) ||
+        !target.selector.matches(value.labels))
+      continue;
+    if (found != nullptr) {
+      return Error{"unable to get metric " + target.metricName + " on " +
+                   target.describedObject.describe() + ": more than one value matches"};
+    }
+    found = &value;
+  }
+  if (found == nullptr) {
+    return Error{"unable to get metric " + target.metricName + " on " +
+                 target.describedObject.describe() + ": " + sourceProblem(target, observation)};
+  }
+  return found->valueMilli;
+}
+
+// The HPA sums every series of the external metric that the selector matches, capping the sum
+// at int64's largest value.
+Result<std::int64_t> externalValue(const MetricTarget& target,
+                                   const WorkloadObservation& observation) {
+  std::int64_t sum = 0;
+  bool any = false;
+  for (const auto& series : observation.externalMetrics) {
+    if (series.metricName != target.metricName || !target.selector.matches(series.labels)) continue;
+    any = true;
+    if (__builtin_add_overflow(sum, series.valueMilli, &sum)) {
+      sum = series.valueMilli > 0 ? std::numeric_limits<std::int64_t>::max()
+                                  : std::numeric_limits<std::int64_t>::min();
+      break;
+    }
+  }
+  if (!any) {
+    const auto problem = observation.sourceErrors.find(target.label());
+    return Error{"unable to get external metric " + target.metricName + ": " +
+                 (problem != observation.sourceErrors.end()
+                      ? problem->second
+                      : "no series matches" + (target.selector.empty()
+                                                   ? std::string()
+                                                   : " {" + target.selector.describe() + "}"))};
+  }
+  return sum;
+}
+
+Result<ReplicaProposal> propose(const MetricTarget& target, const WorkloadObservation& observation,
+                                const CalculatorSettings& settings, WallTime now) {
+  const std::int32_t current = observation.currentReplicas;
+  const std::int32_t status = observation.statusReplicas.value_or(current);
+  switch (target.source) {
+    case MetricSource::kResource:
+    case MetricSource::kContainerResource: {
+      // A pod without figures for the named container counts as missing (metrics/client.go
+      // getContainerMetrics leaves it out).
+      const PodMetrics& values = podValuesFor(target, observation);
+      return target.type == TargetType::kUtilization
+                 ? resourceUtilizationReplicas(current, target.averageUtilization, target.resource,
+                                               observation.pods, values, settings, now,
+                                               target.container)
+                 : resourceAverageValueReplicas(current, target.averageValueMilli, target.resource,
+                                                observation.pods, values, settings, now);
+    }
+    case MetricSource::kPods:
+      return podsAverageValueReplicas(current, target.averageValueMilli, observation.pods,
+                                      podValuesFor(target, observation), settings, now);
+    case MetricSource::kObject:
+    case MetricSource::kExternal: {
+      const auto value = target.source == MetricSource::kObject
+                             ? objectValue(target, observation)
+                             : externalValue(target, observation);
+      if (!value) return value.error();
+      return target.type == TargetType::kValue
+                 ? valueReplicas(current, *value, target.valueMilli, observation.pods,
+                                 settings.tolerances)
+                 : perPodValueReplicas(status, *value, target.averageValueMilli,
+                                       settings.tolerances);
+    }
+  }
+  return Error{"unknown metric source"};
+}
+
 MetricEvaluation evaluate(const MetricTarget& target, const WorkloadObservation& observation,
                           const CalculatorSettings& settings, WallTime now) {
   MetricEvaluation evaluation{target, std::nullopt, ""};
-  const auto metrics = observation.metrics.find(target.resource);
-  const PodMetrics empty;
-  const PodMetrics& podMetrics = metrics == observation.metrics.end() ? empty : metrics->second;
-  auto proposal = target.type == TargetType::kUtilization
-                      ? resourceUtilizationReplicas(observation.currentReplicas,
-                                                    target.averageUtilization, target.resource,
-                                                    observation.pods, podMetrics, settings, now)
-                      : resourceAverageValueReplicas(observation.currentReplicas,
-                                                     target.averageValueMilli, target.resource,
-                                                     observation.pods, podMetrics, settings, now);
+  auto proposal = propose(target, observation, settings, now);
   if (proposal) {
     evaluation.proposal = std::move(*proposal);
   } else {
@@ -120,12 +228,85 @@ std::vector<ClusterDemand> demandByCluster(const WorkloadObservation& observatio
   return out;
 }
 
-std::string MetricTarget::describe() const {
-  const std::string name(resourceName(resource));
-  if (type == TargetType::kUtilization) {
-    return name + " utilization " + std::to_string(averageUtilization) + "%";
+std::string_view metricSourceName(MetricSource source) {
+  switch (source) {
+    case MetricSource::kResource:
+      return "Resource";
+    case MetricSource::kContainerResource:
+      return "ContainerResource";
+    case MetricSource::kPods:
+      return "Pods";
+    case MetricSource::kObject:
+      return "Object";
+    case MetricSource::kExternal:
+      return "External";
   }
-  return name + " average value " + std::to_string(averageValueMilli) + "m";
+  return "Resource";
+}
+
+std::string_view targetTypeName(TargetType type) {
+  switch (type) {
+    case TargetType::kUtilization:
+      return "Utilization";
+    case TargetType::kAverageValue:
+      return "AverageValue";
+    case TargetType::kValue:
+      return "Value";
+  }
+  return "Utilization";
+}
+
+bool ObjectReference::matches(const ObjectReference& other) const {
+  return kind == other.kind && name == other.name &&
+         (apiVersion.empty() || other.apiVersion.empty() || apiVersion == other.apiVersion);
+}
+
+std::string ObjectReference::describe() const { return kind + "/" + name; }
+
+std::string MetricTarget::label() const {
+  switch (source) {
+    case MetricSource::kResource:
+      return std::string(resourceName(resource));
+    case MetricSource::kContainerResource:
+      return container + "/" + std::string(resourceName(resource));
+    case MetricSource::kObject:
+      return describedObject.describe() + "/" + metricName;
+    case MetricSource::kPods:
+    case MetricSource::kExternal:
+      break;
+  }
+  return metricName;
+}
+
+std::string MetricTarget::describe() const {
+  std::string subject;
+  switch (source) {
+    case MetricSource::kResource:
+      subject = resourceName(resource);
+      break;
+    case MetricSource::kContainerResource:
+      subject = "container " + container + " " + std::string(resourceName(resource));
+      break;
+    case MetricSource::kPods:
+      subject = "pods " + metricName;
+      break;
+    case MetricSource::kObject:
+      subject = "object " + describedObject.describe() + " " + metricName;
+      break;
+    case MetricSource::kExternal:
+      subject = "external " + metricName;
+      break;
+  }
+  if (!selector.empty()) subject += " {" + selector.describe() + "}";
+  switch (type) {
+    case TargetType::kUtilization:
+      return subject + " utilization " + std::to_string(averageUtilization) + "%";
+    case TargetType::kAverageValue:
+      return subject + " average value " + formatQuantityMilli(averageValueMilli);
+    case TargetType::kValue:
+      return subject + " value " + formatQuantityMilli(valueMilli);
+  }
+  return subject;
 }
 
 Decision decide(const WorkloadPolicy& policy, const WorkloadObservation& observation,

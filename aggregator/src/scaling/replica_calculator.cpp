@@ -8,6 +8,10 @@
 namespace fleetscale::aggregator::scaling {
 namespace {
 
+// Values come from agents and from snapshots people write: a sum that would overflow is an
+// error, not undefined behaviour.
+Error tooLarge() { return Error{"metric values too large to add up"}; }
+
 // metrics/utilization.go GetResourceUtilizationRatio: integer percent, then the ratio.
 struct UtilizationRatio {
   double ratio = 0;
@@ -24,33 +28,55 @@ Result<UtilizationRatio> resourceUtilizationRatio(
   for (const auto& [pod, metric] : metrics) {
     const auto request = requests.find(pod);
     if (request == requests.end()) continue;  // a metric for a pod we do not know: extraneous
-    metricsTotal += metric.valueMilli;
-    requestsTotal += request->second;
+    if (__builtin_add_overflow(metricsTotal, metric.valueMilli, &metricsTotal) ||
+        __builtin_add_overflow(requestsTotal, request->second, &requestsTotal)) {
+      return tooLarge();
+    }
     ++entities;
   }
   if (requestsTotal == 0) return Error{"no metrics returned matched known pods"};
+  std::int64_t percentTotal = 0;
+  if (__builtin_mul_overflow(metricsTotal, 100, &percentTotal)) return tooLarge();
   UtilizationRatio result;
-  result.utilization = static_cast<std::int32_t>((metricsTotal * 100) / requestsTotal);
+  result.utilization = static_cast<std::int32_t>(percentTotal / requestsTotal);
   result.ratio = static_cast<double>(result.utilization) / static_cast<double>(targetUtilization);
   result.rawAverage = metricsTotal / entities;
   return result;
 }
 
-// metrics/utilization.go GetMetricUsageRatio.
-std::pair<double, std::int64_t> metricUsageRatio(const PodMetrics& metrics, std::int64_t target) {
+// metrics/utilization.go GetMetricUsageRatio: the ratio and the average.
+Result<std::pair<double, std::int64_t>> metricUsageRatio(const PodMetrics& metrics,
+                                                         std::int64_t target) {
   std::int64_t total = 0;
-  for (const auto& [pod, metric] : metrics) total += metric.valueMilli;
+  for (const auto& [pod, metric] : metrics) {
+    if (__builtin_add_overflow(total, metric.valueMilli, &total)) return tooLarge();
+  }
   const std::int64_t average = total / static_cast<std::int64_t>(metrics.size());
-  return {static_cast<double>(average) / static_cast<double>(target), average};
+  return std::pair{static_cast<double>(average) / static_cast<double>(target), average};
 }
 
+// calculatePodRequests: each pod's request, summed over its containers or (`container` named)
+// that container's, which every pod must have.
 Result<std::map<std::string, std::int64_t>> podRequests(const std::vector<PodInfo>& pods,
-                                                        Resource resource) {
+                                                        Resource resource,
+                                                        std::string_view container) {
   std::map<std::string, std::int64_t> requests;
+  const std::string name(resourceName(resource));
   for (const auto& pod : pods) {
-    const auto request = pod.requestMilli(resource);
+    if (container.empty()) {
+      const auto request = pod.requestMilli(resource);
+      if (!request) return Error{"missing request for " + name + " in pod " + pod.name};
+      requests[pod.name] = *request;
+      continue;
+    }
+    const auto named = std::find_if(pod.containers.begin(), pod.containers.end(),
+                                    [&](const ContainerInfo& c) { return c.name == container; });
+    if (named == pod.containers.end()) {
+      return Error{"container " + std::string(container) + " not found in Pod " + pod.name};
+    }
+    const auto request = named->requestMilli(resource);
     if (!request) {
-      return Error{"missing request for " + std::string(resourceName(resource)) + " in pod " +
+      return Error{"missing request for " + name + " in container " + named->name + " of Pod " +
                    pod.name};
     }
     requests[pod.name] = *request;
@@ -64,10 +90,9 @@ void removeMetrics(PodMetrics& metrics, const std::set<std::string>& pods) {
 
 std::int32_t ceilReplicas(double value) {
   const double rounded = std::ceil(value);
-  if (rounded > std::numeric_limits<std::int32_t>::max()) {
-    return std::numeric_limits<std::int32_t>::max();
-  }
-  return static_cast<std::int32_t>(rounded);
+  if (std::isnan(rounded)) return 0;
+  return static_cast<std::int32_t>(std::clamp<double>(
+      rounded, std::numeric_limits<std::int32_t>::min(), std::numeric_limits<std::int32_t>::max()));
 }
 
 Status checkPodsAndMetrics(const std::vector<PodInfo>& pods, const PodMetrics& metrics) {
@@ -82,8 +107,9 @@ std::string_view resourceName(Resource resource) {
   return resource == Resource::kCpu ? "cpu" : "memory";
 }
 
-PodGroups groupPods(const std::vector<PodInfo>& pods, const PodMetrics& metrics, Resource resource,
-                    const CalculatorSettings& settings, WallTime now) {
+PodGroups groupPods(const std::vector<PodInfo>& pods, const PodMetrics& metrics,
+                    std::optional<Resource> resource, const CalculatorSettings& settings,
+                    WallTime now) {
   PodGroups groups;
   for (const auto& pod : pods) {
     if (pod.deleting || pod.phase == PodPhase::kFailed) {
@@ -139,17 +165,20 @@ using ScaleDownFill = std::function<std::int64_t(const std::string& pod)>;
 
 // The body shared by GetResourceReplicas and calcPlainMetricReplicas: group the pods, compute
 // the ratio on ready pods with metrics, and if pods were unready or missing, fill them in
-// conservatively and check the direction again.
-Result<ReplicaProposal> calculate(std::int32_t currentReplicas, Resource resource,
+// conservatively and check the direction again. `resource` is absent for a Pods metric.
+Result<ReplicaProposal> calculate(std::int32_t currentReplicas, std::optional<Resource> resource,
                                   const std::vector<PodInfo>& pods, PodMetrics metrics,
                                   const CalculatorSettings& settings, WallTime now,
-                                  const UsageOf& usageOf, const ScaleDownFill& scaleDownFill) {
+                                  const UsageOf& usageOf, const ScaleDownFill& scaleDownFill,
+                                  const Status& requestsKnown = {}) {
   if (Status status = checkPodsAndMetrics(pods, metrics); !status) return Error{status.message()};
   ReplicaProposal proposal;
   proposal.groups = groupPods(pods, metrics, resource, settings, now);
   const PodGroups& groups = proposal.groups;
   removeMetrics(metrics, groups.ignored);
   removeMetrics(metrics, groups.unready);
+  // GetResourceReplicas reads the requests here: their error comes before "no metrics".
+  if (!requestsKnown) return Error{requestsKnown.message()};
   if (metrics.empty()) {
     return Error{"did not receive metrics for targeted pods (pods might be unready)"};
   }
@@ -212,9 +241,9 @@ Result<ReplicaProposal> calculate(std::int32_t currentReplicas, Resource resourc
 Result<ReplicaProposal> resourceUtilizationReplicas(
     std::int32_t currentReplicas, std::int32_t targetUtilizationPercent, Resource resource,
     const std::vector<PodInfo>& pods, PodMetrics metrics, const CalculatorSettings& settings,
-    WallTime now) {
+    WallTime now, std::string_view container) {
   if (targetUtilizationPercent <= 0) return Error{"target utilization must be positive"};
-  const auto requests = podRequests(pods, resource);
+  const auto requests = podRequests(pods, resource, container);
   const UsageOf usageOf = [&](const PodMetrics& current) -> Result<Usage> {
     if (!requests) return requests.error();
     auto ratio = resourceUtilizationRatio(current, *requests, targetUtilizationPercent);
@@ -225,25 +254,108 @@ Result<ReplicaProposal> resourceUtilizationReplicas(
   // target is above 100%.
   const std::int64_t fallbackPercent = std::max<std::int64_t>(100, targetUtilizationPercent);
   const ScaleDownFill fill = [&](const std::string& pod) {
-    return requests->at(pod) * fallbackPercent / 100;
+    std::int64_t filled = 0;
+    if (__builtin_mul_overflow(requests->at(pod), fallbackPercent, &filled)) {
+      return std::numeric_limits<std::int64_t>::max();  // the sum then overflows: an error
+    }
+    return filled / 100;
   };
+  return calculate(currentReplicas, resource, pods, std::move(metrics), settings, now, usageOf,
+                   fill, requests ? Status{} : Status{requests.error()});
+}
+
+namespace {
+
+// calcPlainMetricReplicas: an average value per pod; a missing pod counts as using exactly the
+// target when the workload would scale down.
+Result<ReplicaProposal> averageValueReplicas(std::int32_t currentReplicas,
+                                             std::int64_t targetAverageMilli,
+                                             std::optional<Resource> resource,
+                                             const std::vector<PodInfo>& pods, PodMetrics metrics,
+                                             const CalculatorSettings& settings, WallTime now) {
+  if (targetAverageMilli <= 0) return Error{"target average value must be positive"};
+  const UsageOf usageOf = [&](const PodMetrics& current) -> Result<Usage> {
+    auto usage = metricUsageRatio(current, targetAverageMilli);
+    if (!usage) return usage.error();
+    return Usage{usage->first, 0, usage->second};
+  };
+  const ScaleDownFill fill = [&](const std::string&) { return targetAverageMilli; };
   return calculate(currentReplicas, resource, pods, std::move(metrics), settings, now, usageOf,
                    fill);
 }
+
+}  // namespace
 
 Result<ReplicaProposal> resourceAverageValueReplicas(
     std::int32_t currentReplicas, std::int64_t targetAverageMilli, Resource resource,
     const std::vector<PodInfo>& pods, PodMetrics metrics, const CalculatorSettings& settings,
     WallTime now) {
+  return averageValueReplicas(currentReplicas, targetAverageMilli, resource, pods,
+                              std::move(metrics), settings, now);
+}
+
+Result<ReplicaProposal> podsAverageValueReplicas(std::int32_t currentReplicas,
+                                                 std::int64_t targetAverageMilli,
+                                                 const std::vector<PodInfo>& pods,
+                                                 PodMetrics metrics,
+                                                 const CalculatorSettings& settings, WallTime now) {
+  return averageValueReplicas(currentReplicas, targetAverageMilli, std::nullopt, pods,
+                              std::move(metrics), settings, now);
+}
+
+Result<ReplicaProposal> valueReplicas(std::int32_t currentReplicas, std::int64_t valueMilli,
+                                      std::int64_t targetValueMilli,
+                                      const std::vector<PodInfo>& pods,
+                                      const Tolerances& tolerances) {
+  if (targetValueMilli <= 0) return Error{"target value must be positive"};
+  ReplicaProposal proposal;
+  proposal.valueMilli = valueMilli;
+  proposal.usageRatio = static_cast<double>(valueMilli) / static_cast<double>(targetValueMilli);
+  if (currentReplicas == 0) {
+    // No pods to count: the ratio alone says how many to start (0 stays at zero).
+    proposal.replicas = ceilReplicas(proposal.usageRatio);
+    proposal.rule = "from zero replicas: ceil(usage ratio)";
+    return proposal;
+  }
+  if (tolerances.isWithin(proposal.usageRatio)) {
+    proposal.replicas = currentReplicas;
+    proposal.rule = "usage ratio within tolerance: keep current replicas";
+    return proposal;
+  }
+  if (pods.empty()) return Error{"no pods returned by selector while calculating replica count"};
+  proposal.groups.readyPodCount = static_cast<int>(std::count_if(
+      pods.begin(), pods.end(), [](const PodInfo& p) { return p.runningAndReady(); }));
+  proposal.replicas = ceilReplicas(proposal.usageRatio * proposal.groups.readyPodCount);
+  proposal.rule = "ceil(usage ratio x Running and Ready pods)";
+  return proposal;
+}
+
+Result<ReplicaProposal> perPodValueReplicas(std::int32_t statusReplicas, std::int64_t valueMilli,
+                                            std::int64_t targetAverageMilli,
+                                            const Tolerances& tolerances) {
   if (targetAverageMilli <= 0) return Error{"target average value must be positive"};
-  const UsageOf usageOf = [&](const PodMetrics& current) -> Result<Usage> {
-    const auto [ratio, average] = metricUsageRatio(current, targetAverageMilli);
-    return Usage{ratio, 0, average};
-  };
-  // Scale-down: a missing pod counts as using exactly the target.
-  const ScaleDownFill fill = [&](const std::string&) { return targetAverageMilli; };
-  return calculate(currentReplicas, resource, pods, std::move(metrics), settings, now, usageOf,
-                   fill);
+  ReplicaProposal proposal;
+  proposal.valueMilli = valueMilli;
+  const auto value = static_cast<double>(valueMilli);
+  const auto target = static_cast<double>(targetAverageMilli);
+  // From zero pods the ratio is infinite (or NaN for a zero value): never within tolerance.
+  proposal.usageRatio = value / (target * statusReplicas);
+  if (statusReplicas > 0) {
+    const double average = std::ceil(value / statusReplicas);
+    // As the HPA: an average at or beyond int64's range is its largest value.
+    proposal.averageValueMilli =
+        average >= static_cast<double>(std::numeric_limits<std::int64_t>::max())
+            ? std::numeric_limits<std::int64_t>::max()
+            : static_cast<std::int64_t>(average);
+  }
+  if (tolerances.isWithin(proposal.usageRatio)) {
+    proposal.replicas = statusReplicas;
+    proposal.rule = "usage ratio within tolerance: keep status replicas";
+    return proposal;
+  }
+  proposal.replicas = ceilReplicas(value / target);
+  proposal.rule = "ceil(value / target average value)";
+  return proposal;
 }
 
 }  // namespace fleetscale::aggregator::scaling

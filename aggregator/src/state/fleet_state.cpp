@@ -90,6 +90,7 @@ class ContainerRecord {
 
   ContainerContribution contribution() const {
     ContainerContribution c;
+    c.name = metadata(kContainerName);
     c.cpuUsageCores = metrics.cpuCores;
     c.cpuThrottledCores = metrics.cpuThrottledSecondsPerSecond;
     c.cpuLimitCores = metrics.cpuLimitCores;

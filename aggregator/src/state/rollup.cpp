@@ -71,7 +71,11 @@ void PodSample::add(const ContainerContribution& c) {
   // A figure missing from any container makes the pod's sum missing (NaN propagates).
   cpuUsageCores += c.cpuUsageCores;
   if (isPresent(c.cpuThrottledCores)) cpuThrottledCores += c.cpuThrottledCores;
-  cpuUnmetDemandCores += unmetCpuDemandCores(c.cpuUsageCores, c.cpuThrottledCores, c.cpuLimitCores);
+  const double unmet = unmetCpuDemandCores(c.cpuUsageCores, c.cpuThrottledCores, c.cpuLimitCores);
+  cpuUnmetDemandCores += unmet;
+  byContainer.push_back(ContainerFigures{std::string(c.name), c.cpuUsageCores, unmet,
+                                         c.cpuRequestCores, c.memoryUsageBytes,
+                                         c.memoryRequestBytes});
   cpuRequestCores += c.cpuRequestCores;
   memoryUsageBytes += c.memoryUsageBytes;
   memoryRequestBytes += c.memoryRequestBytes;

@@ -564,6 +564,7 @@ void VirtualEngine::Impl::sample(NodeAgent& agent, SimTime t) {
     container.listed = m.containerListed;
     container.podPending = m.pending;
     if (m.containerListed) {
+      container.name = pod.container.name;
       if (m.cpuRequest) container.cpuRequestCores = *m.cpuRequest;
       if (m.memoryRequest) container.memoryRequestBytes = *m.memoryRequest;
       container.ready = m.containerReady;

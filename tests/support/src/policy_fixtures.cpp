@@ -8,8 +8,8 @@ aggregator::WorkloadConfig shopWebAtHalfCpu(std::int32_t maxReplicas) {
   web.name = "web";
   web.policy.minReplicas = 1;
   web.policy.maxReplicas = maxReplicas;
-  web.policy.metrics.push_back(aggregator::scaling::MetricTarget{
-      aggregator::scaling::Resource::kCpu, aggregator::scaling::TargetType::kUtilization, 50, 0});
+  web.policy.metrics.push_back(
+      aggregator::scaling::MetricTarget::utilization(aggregator::scaling::Resource::kCpu, 50));
   return web;
 }
 

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "fleetscale/shared/result.h"
@@ -22,5 +23,8 @@ Result<std::uint64_t> parseQuantityCeil(std::string_view text);
 // The quantity in thousandths of its unit, rounded up as Quantity.MilliValue() does:
 // "500m" -> 500, "2" -> 2000, "1Ki" -> 1024000, "100n" -> 1. Errors beyond int64 milli-units.
 Result<std::int64_t> parseQuantityMilli(std::string_view text);
+
+// Milli-units written back as a quantity parseQuantityMilli reads: 2000 -> "2", 1500 -> "1500m".
+std::string formatQuantityMilli(std::int64_t milli);
 
 }  // namespace fleetscale

@@ -33,6 +33,34 @@ TEST(DecideCommandTest, SnapshotDecidesLikeTheHpa) {
       << "this decision's recommendation recorded";
 }
 
+// docs/decide.md's second example: a container's CPU, a Pods metric and an External queue.
+TEST(DecideCommandTest, TheDocumentedCustomMetricsSnapshotDecidesAsDescribed) {
+  std::ostringstream out, err;
+  ASSERT_EQ(runDecideCommand(testing::fixturePath("decide/custom-metrics.json"), "", out, err), 0)
+      << err.str();
+  const auto decision = json::parse(out.str())["decision"];
+  const auto& metrics = decision["metrics"];
+  ASSERT_EQ(metrics.size(), 3u);
+  EXPECT_EQ(metrics[0]["utilizationPercent"], 85) << "the app container alone";
+  EXPECT_EQ(metrics[0]["replicas"], 3);
+  EXPECT_EQ(metrics[0]["target"]["container"], "app");
+  EXPECT_EQ(metrics[1]["averageValueMilli"], 5000);
+  EXPECT_EQ(metrics[1]["replicas"], 2);
+  EXPECT_EQ(metrics[2]["valueMilli"], 300'000) << "only the orders queue's series";
+  EXPECT_EQ(metrics[2]["replicas"], 10);
+  EXPECT_EQ(metrics[2]["target"]["selector"]["matchLabels"]["queue"], "orders");
+  EXPECT_EQ(decision["metricDesiredReplicas"], 10);
+  EXPECT_EQ(decision["desiredReplicas"], 4) << "the legacy scale-up limit: max(2 x 2, 4)";
+
+  // The same snapshot must match docs/decide.md, which users copy.
+  const auto doc = readFile(testing::fixturePath("../../docs/decide.md"));
+  ASSERT_TRUE(doc);
+  const auto fixture = readFile(testing::fixturePath("decide/custom-metrics.json"));
+  ASSERT_TRUE(fixture);
+  EXPECT_NE(doc->find(*fixture), std::string::npos)
+      << "tests/fixtures/decide/custom-metrics.json differs from docs/decide.md's example";
+}
+
 TEST(DecideCommandTest, ConfigFileProvidesThePolicy) {
   testing::TempDir dir;
   testing::writeFile(

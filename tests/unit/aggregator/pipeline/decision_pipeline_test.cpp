@@ -44,8 +44,7 @@ scaling::WorkloadPolicy cpuAt50Percent() {
   scaling::WorkloadPolicy policy;
   policy.minReplicas = 1;
   policy.maxReplicas = 20;
-  policy.metrics.push_back(
-      scaling::MetricTarget{scaling::Resource::kCpu, scaling::TargetType::kUtilization, 50, 0});
+  policy.metrics.push_back(scaling::MetricTarget::utilization(scaling::Resource::kCpu, 50));
   return policy;
 }
 

@@ -24,8 +24,7 @@ scaling::WorkloadPolicy policy(PredictiveMode mode) {
   scaling::WorkloadPolicy p;
   p.minReplicas = 1;
   p.maxReplicas = 50;
-  p.metrics.push_back(
-      scaling::MetricTarget{scaling::Resource::kCpu, scaling::TargetType::kUtilization, 50, 0});
+  p.metrics.push_back(scaling::MetricTarget::utilization(scaling::Resource::kCpu, 50));
   p.predictive.mode = mode;
   p.predictive.lookAhead = minutes(60);
   return p;

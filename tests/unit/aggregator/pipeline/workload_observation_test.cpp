@@ -136,8 +136,7 @@ TEST(WorkloadObservationTest, DecisionsGoOnWhileANewPodsRequestsAreUnknown) {
   scaling::WorkloadPolicy policy;
   policy.minReplicas = 1;
   policy.maxReplicas = 10;
-  policy.metrics = {
-      scaling::MetricTarget{scaling::Resource::kCpu, scaling::TargetType::kUtilization, 100, 0}};
+  policy.metrics = {scaling::MetricTarget::utilization(scaling::Resource::kCpu, 100)};
   scaling::ScalingHistory history;
   const auto decision = scaling::decide(policy, observation, history, kAt);
   EXPECT_EQ(decision.error, "");
@@ -198,6 +197,34 @@ TEST(WorkloadObservationTest, PendingAndTerminatingPodsAreTheHpasUnreadyAndIgnor
   const auto unseen = proposeWith({workload.pods[0], workload.pods[1], workload.pods[3]});
   ASSERT_TRUE(unseen.ok()) << unseen.error().message;
   EXPECT_EQ(unseen->replicas, 4) << "what the aggregator asked before it saw pending pods";
+}
+
+// ContainerResource metrics read each container apart: the agents' per-container figures
+// reach the observation with their own requests, and with the pod's throttling-aware CPU rule.
+TEST(WorkloadObservationTest, EachContainerIsObservedApartForContainerResourceMetrics) {
+  auto web = pod("aws", "web-1", 0.7, 300);
+  web.byContainer = {ContainerFigures{"app", 0.5, 0.25, 0.4, 250, 150},
+                     ContainerFigures{"proxy", 0.2, 0, 0.1, 50, kAbsent}};
+  auto late = pod("aws", "web-2", 0.7, 300);
+  late.late = true;
+  late.byContainer = web.byContainer;
+  WorkloadSnapshot workload;
+  workload.pods = {web, late};
+  const auto observation = buildObservation(workload, 2, kAt, std::chrono::seconds(1),
+                                            scaling::CpuDemand::kThrottlingAware);
+  ASSERT_EQ(observation.pods[0].containers.size(), 2u);
+  EXPECT_EQ(observation.pods[0].containers[0].name, "app");
+  EXPECT_EQ(observation.pods[0].containers[0].cpuRequestMilli, 400);
+  EXPECT_EQ(observation.pods[0].containers[1].memoryRequestMilli, std::nullopt)
+      << "a container without a request has none: no sibling's figure stands in";
+  const auto& app = observation.containerMetrics.at("app");
+  EXPECT_EQ(app.at(scaling::Resource::kCpu).at("aws/web-1").valueMilli, 750)
+      << "usage plus unmet demand";
+  EXPECT_EQ(app.at(scaling::Resource::kMemory).at("aws/web-1").valueMilli, 250'000);
+  EXPECT_FALSE(app.at(scaling::Resource::kCpu).contains("aws/web-2"))
+      << "a late node's figures are no metrics, per container as per pod";
+  EXPECT_EQ(observation.pods[1].containers.size(), 2u) << "its requests are still known";
+  EXPECT_EQ(observation.statusReplicas, 2);
 }
 
 }  // namespace

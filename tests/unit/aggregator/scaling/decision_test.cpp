@@ -35,7 +35,7 @@ WorkloadPolicy cpuPolicy(std::int32_t minReplicas, std::int32_t maxReplicas, std
   WorkloadPolicy policy;
   policy.minReplicas = minReplicas;
   policy.maxReplicas = maxReplicas;
-  policy.metrics.push_back(MetricTarget{Resource::kCpu, TargetType::kUtilization, target, 0});
+  policy.metrics.push_back(MetricTarget::utilization(Resource::kCpu, target));
   return policy;
 }
 
@@ -69,8 +69,7 @@ TEST(ScalingDecisionTest, ReconcileShortcuts) {
 TEST(ScalingDecisionTest, LargestProposalAcrossMetricsWins) {
   ScalingHistory history;
   auto policy = cpuPolicy(1, 100, 100);
-  policy.metrics.push_back(
-      MetricTarget{Resource::kMemory, TargetType::kAverageValue, 0, (256LL << 20) * 1000});
+  policy.metrics.push_back(MetricTarget::averageValue(Resource::kMemory, (256LL << 20) * 1000));
   // CPU at 100% of target (no change); memory at 2x its 256 MiB average target.
   const auto decision = decide(policy, observe(3, 1000, 512LL << 20, kStart), history, kStart);
   ASSERT_EQ(decision.metrics.size(), 2u);
@@ -81,7 +80,7 @@ TEST(ScalingDecisionTest, LargestProposalAcrossMetricsWins) {
 
 TEST(ScalingDecisionTest, InvalidMetricBlocksScaleDownButNotScaleUp) {
   auto policy = cpuPolicy(1, 100, 50);
-  policy.metrics.push_back(MetricTarget{Resource::kMemory, TargetType::kUtilization, 50, 0});
+  policy.metrics.push_back(MetricTarget::utilization(Resource::kMemory, 50));
   ScalingHistory history;
   // Memory has no requests: that metric is invalid. CPU wants to scale down: not allowed.
   auto down = decide(policy, observe(4, 100, 100, kStart, false), history, kStart);

@@ -24,6 +24,7 @@
 #include "fleetscale/aggregator/control/cluster_registry.h"
 #include "fleetscale/aggregator/pipeline/decision_pipeline.h"
 #include "fleetscale/aggregator/policy/policy_holder.h"
+#include "fleetscale/aggregator/sources/metric_values.h"
 #include "fleetscale/aggregator/state/snapshot_holder.h"
 #include "fleetscale/aggregator/store/store.h"
 
@@ -38,6 +39,8 @@ struct ScalingLoopOptions {
   std::chrono::milliseconds heartbeat{
       std::chrono::seconds(30)};  // store unchanged decisions this often
   ActuationQueueOptions actuation;
+  // Object and External metric values (the Prometheus poller); none: those metrics have none.
+  const sources::MetricValueSource* metricValues = nullptr;
 };
 
 struct ClusterReplicas {
@@ -48,6 +51,17 @@ struct ClusterReplicas {
   std::int32_t lastResort = 0;
   // The learned scale-request-to-Ready time there, once measured.
   std::optional<std::chrono::milliseconds> startupTime = std::nullopt;
+};
+
+// One metric of the latest decision, in the target's own terms: utilization as a ratio of
+// requests (0.85), an average value per pod, or a value (CPU in cores, memory in bytes).
+struct MetricStatus {
+  std::string name;    // MetricTarget::label(): "cpu", "app/cpu", "queue_messages_ready", ...
+  std::string source;  // Resource, ContainerResource, Pods, Object, External
+  std::string type;    // Utilization, AverageValue, Value
+  double target = 0;
+  std::optional<double> current;         // absent when the metric could not be computed
+  std::optional<std::int32_t> proposal;  // the replicas it asks for
 };
 
 // The latest decision per workload, for /api/v1/status, fleetscalectl and /metrics.
@@ -66,6 +80,7 @@ struct WorkloadStatus {
   std::string error;
   std::vector<std::string> notes;
   std::optional<ForecastView> forecast;  // predictive scaling, when not off
+  std::vector<MetricStatus> metrics;
   std::string decisionId;
   WallTime decidedAt{};
 };

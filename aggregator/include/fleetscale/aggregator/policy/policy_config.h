@@ -61,7 +61,20 @@ struct WorkloadConfig {
   WorkloadKey key() const { return {namespaceName, kind, name}; }
 };
 
+// The Prometheus that Object and External metrics are queried from (its HTTP API).
+struct PrometheusConfig {
+  std::string url;        // http(s)://host:port, the API's base
+  std::string tokenFile;  // bearer token, read at each query (rotated tokens are picked up)
+  std::string caFile;
+  bool insecureSkipTlsVerify = false;
+  std::chrono::milliseconds interval{std::chrono::seconds(1)};  // how often every query runs
+  std::chrono::milliseconds timeout{std::chrono::seconds(2)};   // per query
+  // A value older than this is no value: the metric is invalid (blocks scale-down only).
+  std::chrono::milliseconds staleness{std::chrono::seconds(60)};
+};
+
 struct PolicyConfig {
+  std::optional<PrometheusConfig> prometheus;
   std::vector<ClusterConfig> clusters;
   std::vector<WorkloadConfig> workloads;
   const WorkloadConfig* findWorkload(std::string_view namespaceName, std::string_view name) const;

@@ -13,18 +13,84 @@
 #include <vector>
 
 #include "fleetscale/aggregator/scaling/behavior.h"
+#include "fleetscale/aggregator/scaling/label_selector.h"
 #include "fleetscale/aggregator/scaling/replica_calculator.h"
 
 namespace fleetscale::aggregator::scaling {
 
-enum class TargetType { kUtilization, kAverageValue };
+// The HPA's metric source types (autoscaling/v2 MetricSourceType).
+enum class MetricSource {
+  kResource,           // cpu or memory of the whole pod, from the agents' samples
+  kContainerResource,  // cpu or memory of one named container
+  kPods,               // a metric each pod reports, averaged over the pods
+  kObject,             // a metric of one Kubernetes object (an Ingress's request rate, ...)
+  kExternal,           // a metric from outside the cluster (a queue's length, ...)
+};
+std::string_view metricSourceName(MetricSource source);
+
+enum class TargetType { kUtilization, kAverageValue, kValue };
+std::string_view targetTypeName(TargetType type);
+
+// The object an Object metric describes (autoscaling/v2 CrossVersionObjectReference).
+struct ObjectReference {
+  std::string apiVersion;  // "" matches any
+  std::string kind;
+  std::string name;
+  bool matches(const ObjectReference& other) const;
+  std::string describe() const;  // "Ingress/main"
+};
 
 struct MetricTarget {
-  Resource resource = Resource::kCpu;
+  MetricSource source = MetricSource::kResource;
+  Resource resource = Resource::kCpu;  // Resource, ContainerResource
+  std::string container;               // ContainerResource
+  std::string metricName;              // Pods, Object, External
+  LabelSelector selector;              // Pods, Object, External: narrows the series
+  ObjectReference describedObject;     // Object
+  // Object, External: the PromQL query giving the series (fleetscale's; the HPA reads an
+  // adapter). Empty: the metric's name, for an Object metric narrowed to the object's labels.
+  std::string query;
   TargetType type = TargetType::kUtilization;
   std::int32_t averageUtilization = 0;  // percent of requests, for kUtilization
   std::int64_t averageValueMilli = 0;   // milli-units per pod, for kAverageValue
-  std::string describe() const;         // "cpu utilization 70%", "memory average 256Mi"
+  std::int64_t valueMilli = 0;          // milli-units in all, for kValue
+  // A Resource metric (the pods' CPU or memory) with a Utilization or AverageValue target.
+  static MetricTarget utilization(Resource resource, std::int32_t percent) {
+    MetricTarget target;
+    target.resource = resource;
+    target.averageUtilization = percent;
+    return target;
+  }
+  static MetricTarget averageValue(Resource resource, std::int64_t milli) {
+    MetricTarget target;
+    target.resource = resource;
+    target.type = TargetType::kAverageValue;
+    target.averageValueMilli = milli;
+    return target;
+  }
+  // "cpu utilization 70%", "container app cpu utilization 60%", "pods http_requests average
+  // value 10", "object Ingress/main requests_per_second value 2k", "external queue_length ...".
+  std::string describe() const;
+  // The metric's name in /metrics labels: "cpu", "app/cpu", "http_requests", ...
+  std::string label() const;
+};
+
+// One value of an Object metric, as the custom metrics API returns it for an object.
+struct ObjectMetricValue {
+  ObjectReference object;
+  std::string metricName;
+  Labels labels;
+  std::int64_t valueMilli = 0;
+  WallTime timestamp{};
+};
+
+// One series of an External metric, as the external metrics API returns it; the HPA sums the
+// series its selector matches.
+struct ExternalMetricSeries {
+  std::string metricName;
+  Labels labels;
+  std::int64_t valueMilli = 0;
+  WallTime timestamp{};
 };
 
 // What a pod's CPU figure is in the metric calculation: its usage, as the HPA reads it, or its
@@ -75,8 +141,19 @@ struct WorkloadPolicy {
 
 struct WorkloadObservation {
   std::int32_t currentReplicas = 0;  // the scale's spec.replicas (fleet-wide: summed)
+  // The scale's status.replicas (the pods there are), which Object and External AverageValue
+  // targets divide by; absent = currentReplicas.
+  std::optional<std::int32_t> statusReplicas;
   std::vector<PodInfo> pods;
   std::map<Resource, PodMetrics> metrics;
+  // ContainerResource: by container name, the usage of that container in each pod.
+  std::map<std::string, std::map<Resource, PodMetrics>> containerMetrics;
+  // Pods metrics: by metric name, each pod's value.
+  std::map<std::string, PodMetrics> podMetrics;
+  std::vector<ObjectMetricValue> objectMetrics;
+  std::vector<ExternalMetricSeries> externalMetrics;
+  // By MetricTarget::label(): why a metric's source has no value now ("query ...: timeout").
+  std::map<std::string, std::string> sourceErrors;
 };
 
 // One rule, window or policy that acted on the replica count.

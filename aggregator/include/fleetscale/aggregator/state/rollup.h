@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "fleetscale/aggregator/state/model.h"
@@ -70,6 +71,7 @@ double unmetCpuDemandCores(double usageCores, double throttledCores, double limi
 
 // What one container contributes to its pod.
 struct ContainerContribution {
+  std::string_view name;           // the pod spec's container name; "" when the metadata has none
   double cpuUsageCores = kAbsent;  // absent on a container's first tick
   // CFS throttled seconds per second (cgroup cpu.stat throttled time over the tick): CPU the
   // container wanted beyond its limit. Absent (no limit, first tick, VMs) counts as 0.
@@ -88,6 +90,16 @@ struct ContainerContribution {
   bool listed = true;
   bool podPending = false;   // its pod's phase is Pending (some container not started yet)
   bool podDeleting = false;  // its pod has a deletion timestamp: terminating
+};
+
+// One listed container's own figures, for ContainerResource metrics.
+struct ContainerFigures {
+  std::string name;
+  double cpuUsageCores = kAbsent;
+  double cpuUnmetDemandCores = 0;
+  double cpuRequestCores = kAbsent;
+  double memoryUsageBytes = 0;
+  double memoryRequestBytes = kAbsent;
 };
 
 // One replica of a workload as seen in one tick. Sums are over the pod's containers; a sum is
@@ -119,6 +131,7 @@ struct PodSample {
   std::int64_t startTimeUnixMs = 0;     // earliest container start
   std::int64_t podReadyTimeUnixMs = 0;  // latest transition to Ready
   std::uint32_t restarts = 0;
+  std::vector<ContainerFigures> byContainer;  // the containers summed above, one by one
 
   // Adds a container to this pod; unlisted ones are set aside until finish().
   void add(const ContainerContribution& container);

@@ -1,0 +1,78 @@
+#include "fleetscale/aggregator/sources/prometheus_response.h"
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+namespace fleetscale::aggregator::sources {
+namespace {
+
+using nlohmann::json;
+
+// [<unix seconds>, "<value>"]: the value is a string so that NaN and infinities survive JSON.
+Result<PromSample> sampleFrom(const json& pair) {
+  if (!pair.is_array() || pair.size() != 2 || !pair[0].is_number() || !pair[1].is_string()) {
+    return Error{"a sample is not [time, \"value\"]"};
+  }
+  PromSample sample;
+  const double seconds = pair[0].get<double>();
+  if (!std::isfinite(seconds) || std::abs(seconds) > 1e12)
+    return Error{"a sample's time is absurd"};
+  sample.timestamp = WallTime(std::chrono::milliseconds(std::llround(seconds * 1000)));
+  const std::string& text = pair[1].get_ref<const std::string&>();
+  char* end = nullptr;
+  sample.value = std::strtod(text.c_str(), &end);
+  if (text.empty() || end != text.c_str() + text.size()) {
+    return Error{"a sample's value is not a number"};
+  }
+  return sample;
+}
+
+}  // namespace
+
+Result<std::vector<PromSample>> parsePrometheusQueryResponse(std::string_view body) {
+  const json root = json::parse(body, nullptr, false);
+  if (root.is_discarded() || !root.is_object()) return Error{"the answer is not a JSON object"};
+  const std::string status = root.value("status", "");
+  if (status == "error") {
+    const auto text = [&](const char* key) {
+      return root.contains(key) && root[key].is_string() ? root[key].get<std::string>() : "";
+    };
+    return Error{text("errorType") + ": " + text("error")};
+  }
+  if (status != "success") return Error{"the answer's status is neither success nor error"};
+  const json data = root.value("data", json::object());
+  if (!data.is_object()) return Error{"the answer has no data"};
+  const std::string type = data.value("resultType", "");
+  const json& result = data.contains("result") ? data["result"] : json();
+  std::vector<PromSample> samples;
+  if (type == "scalar") {
+    auto sample = sampleFrom(result);
+    if (!sample) return sample.error();
+    if (std::isfinite(sample->value)) samples.push_back(std::move(*sample));
+    return samples;
+  }
+  if (type != "vector") {
+    return Error{"the query gives a " + (type.empty() ? std::string("result of no type") : type) +
+                 ", not an instant vector or a scalar"};
+  }
+  if (!result.is_array()) return Error{"the vector result is not a list"};
+  if (result.size() > kMaxPromSeries) {
+    return Error{"the query gives " + std::to_string(result.size()) + " series, more than " +
+                 std::to_string(kMaxPromSeries)};
+  }
+  for (const auto& series : result) {
+    if (!series.is_object()) return Error{"a series is not an object"};
+    auto sample = sampleFrom(series.value("value", json()));
+    if (!sample) return sample.error();
+    const json metric = series.value("metric", json::object());
+    if (!metric.is_object()) return Error{"a series' labels are not an object"};
+    for (const auto& [name, value] : metric.items()) {
+      if (!value.is_string()) return Error{"label " + name + " is not a string"};
+      sample->labels[name] = value.get<std::string>();
+    }
+    if (std::isfinite(sample->value)) samples.push_back(std::move(*sample));
+  }
+  return samples;
+}
+
+}  // namespace fleetscale::aggregator::sources
