@@ -19,6 +19,9 @@ YAML::Node utilizationMetric(const char* resource, int percent) {
 std::string aggregatorPolicyYaml(const Scenario& scenario,
                                  const std::vector<PolicyCluster>& clusters) {
   YAML::Node root;
+  if (!scenario.aggregator.prometheusYaml.empty()) {
+    root["prometheus"] = YAML::Load(scenario.aggregator.prometheusYaml);
+  }
   root["clusters"] = YAML::Node(YAML::NodeType::Sequence);
   for (const auto& cluster : clusters) {
     const ClusterSpec* spec = scenario.findCluster(cluster.name);
@@ -59,6 +62,10 @@ std::string aggregatorPolicyYaml(const Scenario& scenario,
     }
     if (autoscale.memoryUtilization) {
       node["metrics"].push_back(utilizationMetric("memory", *autoscale.memoryUtilization));
+    }
+    if (!autoscale.metricsYaml.empty()) {
+      for (const auto& metric : YAML::Load(autoscale.metricsYaml))
+        node["metrics"].push_back(metric);
     }
     if (!autoscale.behaviorYaml.empty()) node["behavior"] = YAML::Load(autoscale.behaviorYaml);
     if (!autoscale.demand.empty()) node["demand"] = autoscale.demand;

@@ -379,7 +379,8 @@ AutoscaleSpec parseAutoscale(const YAML::Node& node, const std::string& context,
                              const WorkloadSpec& workload) {
   Fields fields(node, context);
   AutoscaleSpec autoscale;
-  autoscale.minReplicas = fields.integer("min-replicas", autoscale.minReplicas, 1);
+  // 0 only with an Object or External metric: the aggregator checks the policy it is given.
+  autoscale.minReplicas = fields.integer("min-replicas", autoscale.minReplicas, 0);
   autoscale.maxReplicas = fields.integer("max-replicas", autoscale.maxReplicas, 1);
   if (autoscale.maxReplicas < autoscale.minReplicas) {
     fail(node, context + ".max-replicas", "below min-replicas");
@@ -390,8 +391,15 @@ AutoscaleSpec parseAutoscale(const YAML::Node& node, const std::string& context,
   if (fields.has("memory-utilization")) {
     autoscale.memoryUtilization = fields.integer("memory-utilization", 0, 1);
   }
-  if (!autoscale.cpuUtilization && !autoscale.memoryUtilization) {
-    fail(node, context, "needs cpu-utilization or memory-utilization (the target)");
+  if (fields.has("metrics")) {
+    const YAML::Node metrics = fields.get("metrics");
+    if (!metrics.IsSequence() || metrics.size() == 0) {
+      fail(metrics, context + ".metrics", "expected a non-empty list of HPA metric specs");
+    }
+    autoscale.metricsYaml = YAML::Dump(metrics);
+  }
+  if (!autoscale.cpuUtilization && !autoscale.memoryUtilization && autoscale.metricsYaml.empty()) {
+    fail(node, context, "needs cpu-utilization, memory-utilization or metrics (the targets)");
   }
   if (autoscale.cpuUtilization && !workload.resources.cpuRequest) {
     fail(node, context + ".cpu-utilization", "the workload has no cpu request");
@@ -560,6 +568,11 @@ Scenario parseRoot(const YAML::Node& root, const std::string& baseDir) {
            "expected 1.." + std::to_string(kMaxAggregatorInstances));
     }
     scenario.aggregator.extraArgs = aggregator.strings("args");
+    if (aggregator.has("prometheus")) {
+      const YAML::Node prometheus = aggregator.get("prometheus");
+      if (!prometheus.IsMap()) fail(prometheus, "aggregator.prometheus", "expected a mapping");
+      scenario.aggregator.prometheusYaml = YAML::Dump(prometheus);
+    }
     for (auto [key, target] : {std::pair{"failed-after", &scenario.aggregator.failedAfter},
                                std::pair{"healthy-after", &scenario.aggregator.healthyAfter},
                                std::pair{"probe-interval", &scenario.aggregator.probeInterval}}) {

@@ -113,5 +113,51 @@ workloads:
   EXPECT_FALSE(parseScenario("aggregator: {failed-after: soon}\n" + base));
 }
 
+// Object and External metrics: the scenario's extra metrics and its aggregator's Prometheus
+// reach the policy as written, and a worker may then start from zero.
+TEST(PolicyWriterTest, ExtraMetricsAndPrometheusPassThrough) {
+  auto scenario = parseScenario(R"(
+name: queue
+aggregator:
+  prometheus: {url: "http://127.0.0.1:9090", staleness: 10s}
+clusters:
+  - {name: aws-us-east-1, cloud: aws, region: us-east-1}
+workloads:
+  - name: worker
+    namespace: jobs
+    replicas: 0
+    resources: {requests: {cpu: 100m}}
+    autoscale:
+      min-replicas: 0
+      max-replicas: 5
+      weights: {aws-us-east-1: 1}
+      metrics:
+        - type: External
+          external:
+            metric: {name: queue_messages_ready}
+            target: {type: Value, value: "30"}
+)");
+  ASSERT_TRUE(scenario) << scenario.error().message;
+  const std::string yaml = aggregatorPolicyYaml(*scenario, {{"aws-us-east-1", "/k", ""}});
+  auto policy = aggregator::parsePolicyConfig(yaml, "policy.yaml");
+  ASSERT_TRUE(policy) << policy.error().message << "\n" << yaml;
+  ASSERT_TRUE(policy->prometheus);
+  EXPECT_EQ(policy->prometheus->url, "http://127.0.0.1:9090");
+  EXPECT_EQ(policy->prometheus->staleness, std::chrono::seconds(10));
+  const auto* worker = policy->findWorkload("jobs", "worker");
+  ASSERT_NE(worker, nullptr);
+  EXPECT_EQ(worker->policy.minReplicas, 0);
+  ASSERT_EQ(worker->policy.metrics.size(), 1u);
+  EXPECT_EQ(worker->policy.metrics[0].source, aggregator::scaling::MetricSource::kExternal);
+  EXPECT_EQ(worker->policy.metrics[0].valueMilli, 30'000);
+
+  EXPECT_FALSE(parseScenario(R"(
+name: none
+clusters: [{name: a}]
+workloads:
+  - {name: w, resources: {requests: {cpu: 1}}, autoscale: {max-replicas: 2}}
+)")) << "a workload with no target at all is refused";
+}
+
 }  // namespace
 }  // namespace fleetscale::sim

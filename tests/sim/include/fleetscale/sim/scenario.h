@@ -61,8 +61,11 @@ struct AutoscaleSpec {
   // placement is what the fleet starts with).
   std::map<std::string, double> weights;
   std::string behaviorYaml;  // the HPA `behavior` block, passed through verbatim; "" = none
-  std::string demand;        // the policy's `demand` (usage, throttling-aware); "" = its default
-  std::string predictive;    // the policy's `predictive` mode (off, observe, on); "" = off
+  // More policy metrics (a YAML list of HPA MetricSpecs: Pods, Object, External, ...), passed
+  // through verbatim after the CPU and memory targets; "" = none.
+  std::string metricsYaml;
+  std::string demand;      // the policy's `demand` (usage, throttling-aware); "" = its default
+  std::string predictive;  // the policy's `predictive` mode (off, observe, on); "" = off
   // The policy's predictive `downscaleStabilization` (e.g. "5m"); "" = the aggregator's default.
   std::string predictiveDownscaleStabilization;
 };
@@ -136,6 +139,8 @@ struct AggregatorSettings {
   std::string failedAfter;
   std::string healthyAfter;
   std::string probeInterval;
+  // The policy's `prometheus` section (Object and External metrics), verbatim; "" = none.
+  std::string prometheusYaml;
 };
 
 struct Scenario {

@@ -1,0 +1,119 @@
+// A worker scaled on a queue's length from a real Prometheus (Debian's package): the queue is a
+// gauge a test exporter serves, Prometheus scrapes it, the aggregator's poller queries it, and
+// the worker goes from zero replicas to what the queue needs and back to zero once it is empty
+// and the scale-down window (the cooldown) has passed.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+
+#include "e2e_fleet.h"
+#include "fleetscale/testing/process.h"
+#include "fleetscale/testing/temp_dir.h"
+#include "fleetscale/testing/test_http_server.h"
+#include "fleetscale/testing/wait.h"
+
+namespace fleetscale::e2e {
+namespace {
+
+using std::chrono::seconds;
+
+constexpr const char* kWorker = "jobs/worker";
+
+std::string scenario(int prometheusPort) {
+  return R"(
+name: e2e-external-queue
+seed: 7
+aggregator:
+  prometheus: {url: "http://127.0.0.1:)" +
+         std::to_string(prometheusPort) + R"(", interval: 500ms, staleness: 10s}
+clusters:
+  - name: aws-us-east-1
+    cloud: aws
+    region: us-east-1
+    nodes: 2
+    node-capacity: {cpu: 8, memory: 32Gi}
+    scheduling-delay: 1s
+    readiness-delay: 1s
+workloads:
+  - name: worker
+    namespace: jobs
+    replicas: {aws-us-east-1: 0}
+    resources:
+      requests: {cpu: 100m, memory: 64Mi}
+    load:
+      cpu: 50m
+      memory: 32Mi
+    autoscale:
+      min-replicas: 0
+      max-replicas: 10
+      weights: {aws-us-east-1: 1}
+      metrics:
+        - type: External
+          external:
+            metric: {name: queue_messages_ready, selector: {matchLabels: {queue: orders}}}
+            target: {type: AverageValue, averageValue: "30"}
+      behavior:
+        scaleUp: {stabilizationWindowSeconds: 0}
+        scaleDown: {stabilizationWindowSeconds: 5}
+)";
+}
+
+TEST(E2eExternalMetricsTest, AQueueFromPrometheusScalesAWorkerFromZeroAndBackToZero) {
+  if (::access("/usr/bin/prometheus", X_OK) != 0) GTEST_SKIP() << "prometheus not installed";
+  std::atomic<int> queued{0};
+  testing::TestHttpServer exporter([&](HttpRequest&) {
+    return HttpResponse::text(200,
+                              "# TYPE queue_messages_ready gauge\n"
+                              "queue_messages_ready{queue=\"orders\"} " +
+                                  std::to_string(queued.load()) +
+                                  "\nqueue_messages_ready{queue=\"refunds\"} 500\n");
+  });
+  testing::TempDir dir;
+  testing::writeFile(dir.file("prometheus.yml"),
+                     "global:\n  scrape_interval: 1s\n"
+                     "scrape_configs:\n  - job_name: queues\n    honor_labels: true\n"
+                     "    static_configs:\n      - targets: ['127.0.0.1:" +
+                         std::to_string(exporter.port()) + "']\n");
+  // A port for Prometheus: the scenario names it before Prometheus listens on it.
+  const int promPort = [] {
+    testing::TestHttpServer probe([](HttpRequest&) { return HttpResponse::text(200, ""); });
+    return static_cast<int>(probe.port());
+  }();
+  testing::Process prometheus(
+      "/usr/bin/prometheus",
+      {"--config.file=" + dir.file("prometheus.yml"), "--storage.tsdb.path=" + dir.file("tsdb"),
+       "--web.listen-address=127.0.0.1:" + std::to_string(promPort), "--log.level=warn"});
+  E2eFleet fleet(scenario(promPort), "external-queue");
+
+  // Idle: the queue is empty, the worker stays at zero, and the metric is computed.
+  ASSERT_TRUE(testing::waitFor(
+      [&] {
+        const auto status = fleet.workloadStatus(kWorker);
+        return status.is_object() && status["metrics"].size() == 1 &&
+               status["metrics"][0]["current"].is_number();
+      },
+      seconds(60)))
+      << fleet.workloadStatus(kWorker).dump() << prometheus.errors();
+  EXPECT_EQ(fleet.desired(kWorker, kAws), 0);
+
+  // 90 orders at 30 per replica: 3 (the refunds queue is not the selector's).
+  queued = 90;
+  EXPECT_TRUE(testing::waitFor([&] { return fleet.ready(kWorker, kAws) == 3; }, seconds(40)))
+      << fleet.workloadStatus(kWorker).dump();
+  EXPECT_EQ(fleet.desired(kWorker, kAws), 3);
+  const auto metric = fleet.workloadStatus(kWorker)["metrics"][0];
+  EXPECT_EQ(metric["source"], "External");
+  EXPECT_EQ(metric["current"], 30) << "90 orders over 3 replicas";
+  EXPECT_EQ(metric["target"], 30);
+
+  // The queue drains: back to zero once the 5 s scale-down window has passed.
+  queued = 0;
+  EXPECT_TRUE(testing::waitFor([&] { return fleet.desired(kWorker, kAws) == 0; }, seconds(40)))
+      << fleet.workloadStatus(kWorker).dump();
+  prometheus.stop(SIGTERM);
+}
+
+}  // namespace
+}  // namespace fleetscale::e2e
