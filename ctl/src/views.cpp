@@ -111,10 +111,13 @@ std::string statusView(const json& status) {
     if (shortOfCapacity && field(w, "unplacedReason").is_string()) {
       problem += " (unplaced: " + text(field(w, "unplacedReason")) + ")";
     }
+    // Scaled to zero (an Object or External metric wakes it): idle, not broken.
+    const bool idle = number(field(w, "desiredReplicas")) == 0 &&
+                      number(field(w, "currentReplicas")) == 0 && w.value("error", "").empty();
     workloads.push_back({text(field(w, "namespace")), workload,
                          integer(field(w, "minReplicas")) + "-" + integer(field(w, "maxReplicas")),
-                         integer(field(w, "desiredReplicas")), integer(field(w, "currentReplicas")),
-                         unplaced, problem});
+                         integer(field(w, "desiredReplicas")) + (idle ? " (idle)" : ""),
+                         integer(field(w, "currentReplicas")), unplaced, problem});
     const json perCluster = w.value("clusters", json::object());
     for (const auto& [cluster, r] : perCluster.items()) {
       const std::string desired = number(field(r, "lastResort")) > 0

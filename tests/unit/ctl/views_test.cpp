@@ -74,6 +74,18 @@ TEST(StatusViewTest, AWorkloadErrorReplacesItsReasonAndNothingUnplacedIsADash) {
   EXPECT_FALSE(contains(view, "Drains:")) << "no drain, no section";
 }
 
+TEST(StatusViewTest, AWorkloadScaledToZeroIsIdle) {
+  auto status = json::parse(kStatus);
+  auto& web = status["workloads"][0];
+  web["minReplicas"] = 0;
+  web["desiredReplicas"] = 0;
+  web["currentReplicas"] = 0;
+  web["reason"] = "no change: 0 replicas";
+  EXPECT_TRUE(contains(statusView(status), "0 (idle)")) << statusView(status);
+  web["error"] = "unable to get external metric queue: no series matches";
+  EXPECT_FALSE(contains(statusView(status), "(idle)")) << "an error is not idleness";
+}
+
 TEST(StatusViewTest, LeadershipLines) {
   auto status = json::parse(kStatus);
   // No leadership block at all (an aggregator before leader election): no line.
