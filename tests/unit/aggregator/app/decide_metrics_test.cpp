@@ -1,8 +1,8 @@
-// The upstream replica-calculator cases of tests/unit/aggregator/scaling/
-// replica_calculator_metrics_test.cpp (Kubernetes' replica_calculator_test.go; that file's header
-// states upstream's harness), run end to end: each case becomes a `decide` snapshot whose pods,
-// metric values and policy are the ones upstream's fakes serve, and the metric's proposal in the
-// decision must be the one upstream expects. The snapshot reproduces the harness thus:
+// The upstream replica-calculator cases of ../upstream_metric_cases.h (Kubernetes'
+// replica_calculator_test.go; that header states upstream's harness), run end to end: each case
+// becomes a `decide` snapshot whose pods, metric values and policy are the ones upstream's fakes
+// serve, and the metric's proposal in the decision must be the one upstream expects. The cases
+// only this test runs are here, after the shared ones. The snapshot reproduces the harness thus:
 //  - every pod has a Ready condition that changed at Unix time 0 (upstream: the zero time) and
 //    metrics stamped at Unix time 0 over a one-minute window; pods start at Unix time 0 unless
 //    "hot" (now) or "cool" (three minutes before now);
@@ -21,10 +21,8 @@
 
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <limits>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
@@ -32,83 +30,59 @@
 #include <utility>
 #include <vector>
 
+#include "../upstream_metric_cases.h"
 #include "fleetscale/testing/temp_dir.h"
 
 namespace fleetscale::aggregator {
 namespace {
 
 using nlohmann::json;
+using upstream_cases::ContainerCase;
+using upstream_cases::containerName;
+using upstream_cases::harnessPodCount;
+using upstream_cases::kContainersPerPod;
+using upstream_cases::Kind;
+using upstream_cases::kRun;
+using upstream_cases::kUpstreamTolerance;
+using upstream_cases::MetricCase;
+using upstream_cases::podName;
+using upstream_cases::PodStates;
+using upstream_cases::Start;
 
 constexpr const char* kNow = "2026-01-01T00:00:00Z";
 constexpr const char* kCoolStart = "2025-12-31T23:57:00Z";  // three minutes before kNow
-constexpr std::size_t kContainersPerPod = 2;
-constexpr int kMaxReplicas = 100000;  // the most a policy accepts
-constexpr std::int64_t kMaxInt64 = std::numeric_limits<std::int64_t>::max();
-constexpr std::int32_t kMaxInt32 = std::numeric_limits<std::int32_t>::max();
-
-constexpr const char* kRun = "Running";
-constexpr const char* kPend = "Pending";
-constexpr const char* kFail = "Failed";
-constexpr auto F = false;
-constexpr auto T = true;
-
-enum class Start { kZero, kHot, kCool };
-
-// What upstream's fake pod lister varies per pod; pods past a list's end take the default.
-struct PodStates {
-  std::vector<bool> readiness;
-  std::vector<Start> startTimes;
-  std::vector<std::string> phases;
-  std::vector<bool> deleting;
-};
-
-enum class Kind { kPods, kObject, kObjectPerPod, kExternal, kExternalPerPod };
-
-struct MetricCase {
-  std::string upstream;
-  std::int32_t currentReplicas = 0;
-  std::int32_t expectedReplicas = 0;
-  std::string expectedError;         // substring of the metric's error; empty = success expected
-  std::vector<std::int64_t> levels;  // milli-units; no Object value or External series if empty
-  std::int64_t target = 0;           // targetUsage, or perPodTargetUsage for the per-pod kinds
-  std::int64_t expectedUsage = 0;
-  std::string scaleUpTolerance;  // behavior.scaleUp.tolerance; empty: the 0.1 default
-  PodStates pods;
-  std::optional<std::size_t> podCount;         // (not upstream) overrides the harness's count
-  std::optional<std::int32_t> statusReplicas;  // (not upstream) the snapshot's statusReplicas
-};
-
-struct ContainerCase {
-  std::string upstream;
-  std::int32_t currentReplicas = 0;
-  std::int32_t expectedReplicas = 0;
-  std::string container;
-  std::vector<double> requestCores;               // per pod, for each container
-  std::vector<std::vector<std::int64_t>> levels;  // [pod][container], milli-cores
-  std::int32_t targetUtilization = 0;
-  std::int32_t expectedUtilization = 0;
-  std::int64_t expectedValue = 0;
-  PodStates pods;
-};
+constexpr int kMaxReplicas = 100000;                        // the most a policy accepts
 
 std::string milli(std::int64_t value) { return std::to_string(value) + "m"; }
-std::string containerName(std::size_t j) { return "container" + std::to_string(j + 1); }
 
-std::size_t harnessPodCount(std::int32_t currentReplicas, const PodStates& states) {
-  return std::max(static_cast<std::size_t>(currentReplicas), states.phases.size());
+// A PodPhase as a snapshot spells it.
+const char* phaseName(scaling::PodPhase phase) {
+  switch (phase) {
+    case scaling::PodPhase::kPending:
+      return "Pending";
+    case scaling::PodPhase::kRunning:
+      return "Running";
+    case scaling::PodPhase::kSucceeded:
+      return "Succeeded";
+    case scaling::PodPhase::kFailed:
+      return "Failed";
+    case scaling::PodPhase::kUnknown:
+      return "Unknown";
+  }
+  return "Unknown";
 }
 
-std::vector<std::vector<std::int64_t>> makePodMetricLevels(
-    const std::vector<std::int64_t>& perPod) {
-  std::vector<std::vector<std::int64_t>> levels;
-  for (const auto level : perPod) levels.emplace_back(kContainersPerPod, level);
-  return levels;
+// A scale-up tolerance as the quantity behavior.scaleUp.tolerance takes ("0.01").
+std::string quantity(double value) {
+  std::ostringstream out;
+  out << value;
+  return out.str();
 }
 
 json podJson(std::size_t i, const PodStates& states) {
   const Start start = i < states.startTimes.size() ? states.startTimes[i] : Start::kZero;
-  return json{{"name", "test-pod-" + std::to_string(i)},
-              {"phase", i < states.phases.size() ? states.phases[i] : std::string(kRun)},
+  return json{{"name", podName(i)},
+              {"phase", phaseName(i < states.phases.size() ? states.phases[i] : kRun)},
               {"ready", i >= states.readiness.size() || states.readiness[i]},
               {"readySince", 0},
               {"startTime", start == Start::kHot    ? json(kNow)
@@ -119,9 +93,9 @@ json podJson(std::size_t i, const PodStates& states) {
               {"metricsWindow", "1m"}};
 }
 
-json policyJson(json metric, int minReplicas, const std::string& scaleUpTolerance) {
+json policyJson(json metric, int minReplicas, const std::optional<double>& scaleUpTolerance) {
   json behavior{{"scaleDown", {{"stabilizationWindowSeconds", 0}}}};
-  if (!scaleUpTolerance.empty()) behavior["scaleUp"] = json{{"tolerance", scaleUpTolerance}};
+  if (scaleUpTolerance) behavior["scaleUp"] = json{{"tolerance", quantity(*scaleUpTolerance)}};
   return json{{"minReplicas", minReplicas},
               {"maxReplicas", kMaxReplicas},
               {"metrics", json::array({std::move(metric)})},
@@ -129,14 +103,15 @@ json policyJson(json metric, int minReplicas, const std::string& scaleUpToleranc
 }
 
 json snapshotJson(std::int32_t currentReplicas, json pods, json policy) {
-  return json{
-      {"workload", {{"namespace", "test-namespace"}, {"name", "test"}}},
-      {"now", kNow},
-      {"currentReplicas", currentReplicas},
-      {"pods", std::move(pods)},
-      {"policy", std::move(policy)},
-      {"defaults",
-       {{"tolerance", 0.1}, {"cpuInitializationPeriod", "2m"}, {"initialReadinessDelay", "10s"}}}};
+  return json{{"workload", {{"namespace", "test-namespace"}, {"name", "test"}}},
+              {"now", kNow},
+              {"currentReplicas", currentReplicas},
+              {"pods", std::move(pods)},
+              {"policy", std::move(policy)},
+              {"defaults",
+               {{"tolerance", kUpstreamTolerance},
+                {"cpuInitializationPeriod", "2m"},
+                {"initialReadinessDelay", "10s"}}}};
 }
 
 json describedObject() {
@@ -225,7 +200,8 @@ json snapshotFor(const ContainerCase& c) {
        {{"name", "cpu"},
         {"container", c.container},
         {"target", {{"type", "Utilization"}, {"averageUtilization", c.targetUtilization}}}}}};
-  return snapshotJson(c.currentReplicas, std::move(pods), policyJson(std::move(metric), 1, ""));
+  return snapshotJson(c.currentReplicas, std::move(pods),
+                      policyJson(std::move(metric), 1, std::nullopt));
 }
 
 struct Outcome {
@@ -290,432 +266,54 @@ void run(const ContainerCase& c) {
 }
 
 TEST(DecideMetricsTest, UpstreamPodsCases) {
-  const std::vector<MetricCase> cases = {
-      {.upstream = "TestReplicaCalcScaleUpCM",
-       .currentReplicas = 3,
-       .expectedReplicas = 4,
-       .levels = {20000, 10000, 30000},
-       .target = 15000,
-       .expectedUsage = 20000},
-      {.upstream = "TestReplicaCalcScaleUpCMUnreadyHotCpuNoLessScale",
-       .currentReplicas = 3,
-       .expectedReplicas = 6,
-       .levels = {50000, 10000, 30000},
-       .target = 15000,
-       .expectedUsage = 30000,
-       .pods = {.readiness = {T, T, F}, .startTimes = {Start::kCool, Start::kCool, Start::kHot}}},
-      {.upstream = "TestReplicaCalcScaleUpCMUnreadyHotCpuScaleWouldScaleDown",
-       .currentReplicas = 3,
-       .expectedReplicas = 7,
-       .levels = {50000, 15000, 30000},
-       .target = 15000,
-       .expectedUsage = 31666,
-       .pods = {.readiness = {F, T, F}, .startTimes = {Start::kHot, Start::kCool, Start::kHot}}},
-      {.upstream = "TestReplicaCalcScaleUpCMExternal",
-       .currentReplicas = 1,
-       .expectedReplicas = 2,
-       .levels = {8600},
-       .target = 4400,
-       .expectedUsage = 8600},
-      {.upstream = "TestReplicaCalcScaleUpCMExternalNoLabels",
-       .currentReplicas = 1,
-       .expectedReplicas = 2,
-       .levels = {8600},
-       .target = 4400,
-       .expectedUsage = 8600},
-      {.upstream = "TestReplicaCalcScaleDownCM",
-       .currentReplicas = 5,
-       .expectedReplicas = 3,
-       .levels = {12000, 12000, 12000, 12000, 12000},
-       .target = 20000,
-       .expectedUsage = 12000},
-      {.upstream = "TestReplicaCalcToleranceCM",
-       .currentReplicas = 3,
-       .expectedReplicas = 3,
-       .levels = {20000, 21000, 21000},
-       .target = 20000,
-       .expectedUsage = 20666},
-      {.upstream = "TestReplicaCalcConfigurableToleranceCM",
-       .currentReplicas = 3,
-       .expectedReplicas = 4,
-       .levels = {20000, 21000, 21000},
-       .target = 20000,
-       .expectedUsage = 20666,
-       .scaleUpTolerance = "0.01"},
-      {.upstream = "TestPlainMetricReplicaCalcMissingMetricsNoChangeEq",
-       .currentReplicas = 5,
-       .expectedReplicas = 5,
-       .levels = {20000, 19000, 21000},
-       .target = 20000,
-       .expectedUsage = 20000},
-      {.upstream = "TestReplicaCalcDuringRollingUpdateWithMaxSurgeCM",
-       .currentReplicas = 2,
-       .expectedReplicas = 2,
-       .levels = {10000, 10000},
-       .target = 17000,
-       .expectedUsage = 10000,
-       .pods = {.phases = {kRun, kRun, kRun}}},
-      {.upstream =
-           "(not upstream) calcPlainMetricReplicas: a missing pod counts as 0 on a scale-up",
-       .currentReplicas = 3,
-       .expectedReplicas = 4,
-       .levels = {30000, 30000},
-       .target = 15000,
-       .expectedUsage = 30000},
-      // A snapshot holds Pods metrics only for its pods, so no pods also means no metrics.
-      {.upstream = "(not upstream) GetRawMetric: no metrics returned from custom metrics API",
-       .currentReplicas = 3,
-       .expectedError = "no metrics returned",
-       .levels = {},
-       .target = 15000},
-      {.upstream = "(not upstream) calcPlainMetricReplicas: every pod pending",
-       .currentReplicas = 3,
-       .expectedError = "did not receive metrics for targeted pods (pods might be unready)",
-       .levels = {20000, 20000, 20000},
-       .target = 15000,
-       .pods = {.phases = {kPend, kPend, kPend}}},
-  };
-  for (const auto& c : cases) run(Kind::kPods, c);
+  // Not the "no pods returned by selector" case scaling/replica_calculator_metrics_test.cpp adds:
+  // a snapshot holds Pods metrics only for its pods, so no pods also means no metrics.
+  for (const auto& c : upstream_cases::podsCases()) run(Kind::kPods, c);
 }
 
 TEST(DecideMetricsTest, UpstreamObjectCases) {
-  const std::vector<MetricCase> cases = {
-      {.upstream = "TestReplicaCalcScaleUpCMObject",
-       .currentReplicas = 3,
-       .expectedReplicas = 4,
-       .levels = {20000},
-       .target = 15000,
-       .expectedUsage = 20000},
-      {.upstream = "TestReplicaCalcScaleUpCMObjectIgnoresUnreadyPods",
-       .currentReplicas = 3,
-       .expectedReplicas = 5,
-       .levels = {50000},
-       .target = 10000,
-       .expectedUsage = 50000,
-       .pods = {.readiness = {F, T, F}}},
-      {.upstream = "TestReplicaCalcScaleDownCMObject",
-       .currentReplicas = 5,
-       .expectedReplicas = 3,
-       .levels = {12000},
-       .target = 20000,
-       .expectedUsage = 12000},
-      {.upstream = "TestReplicaCalcToleranceCMObject",
-       .currentReplicas = 3,
-       .expectedReplicas = 3,
-       .levels = {20666},
-       .target = 20000,
-       .expectedUsage = 20666},
-      {.upstream = "TestReplicaCalcConfigurableToleranceCMObject",
-       .currentReplicas = 3,
-       .expectedReplicas = 4,
-       .levels = {20666},
-       .target = 20000,
-       .expectedUsage = 20666,
-       .scaleUpTolerance = "0.01"},
-      {.upstream = "(not upstream) getUsageRatioReplicaCount: from 0 replicas, ceil(ratio)",
-       .currentReplicas = 0,
-       .expectedReplicas = 2,
-       .levels = {20000},
-       .target = 15000,
-       .expectedUsage = 20000},
-      {.upstream = "(not upstream) getUsageRatioReplicaCount: within tolerance, pods not needed",
-       .currentReplicas = 3,
-       .expectedReplicas = 3,
-       .levels = {20000},
-       .target = 20000,
-       .expectedUsage = 20000,
-       .podCount = 0},
-      {.upstream = "(not upstream) getReadyPodsCount: no pods returned by selector",
-       .currentReplicas = 3,
-       .expectedError = "no pods returned by selector while calculating replica count",
-       .levels = {50000},
-       .target = 10000,
-       .podCount = 0},
-      {.upstream = "(not upstream) GetObjectMetric: no value for the object",
-       .currentReplicas = 3,
-       .expectedError = "unable to get metric qps",
-       .levels = {},
-       .target = 10000},
-  };
-  for (const auto& c : cases) run(Kind::kObject, c);
+  for (const auto& c : upstream_cases::objectCases()) run(Kind::kObject, c);
+  run(Kind::kObject, {.upstream = "(not upstream) GetObjectMetric: no value for the object",
+                      .currentReplicas = 3,
+                      .expectedError = "unable to get metric qps",
+                      .levels = {},
+                      .target = 10000});
 }
 
 TEST(DecideMetricsTest, UpstreamObjectPerPodCases) {
-  const std::vector<MetricCase> cases = {
-      {.upstream = "TestReplicaCalcScaleUpCMPerPodObject",
-       .currentReplicas = 3,
-       .expectedReplicas = 4,
-       .levels = {20000},
-       .target = 5000,
-       .expectedUsage = 6667},
-      {.upstream = "TestReplicaCalcScaleDownPerPodCMObject",
-       .currentReplicas = 5,
-       .expectedReplicas = 3,
-       .levels = {6000},
-       .target = 2000,
-       .expectedUsage = 1200},
-      {.upstream = "TestReplicaCalcTolerancePerPodCMObject",
-       .currentReplicas = 4,
-       .expectedReplicas = 4,
-       .levels = {20166},
-       .target = 5000,
-       .expectedUsage = 5042},
-      {.upstream = "TestReplicaCalcConfigurableTolerancePerPodCMObject",
-       .currentReplicas = 4,
-       .expectedReplicas = 5,
-       .levels = {20208},
-       .target = 5000,
-       .expectedUsage = 5052,
-       .scaleUpTolerance = "0.01"},
-  };
-  for (const auto& c : cases) run(Kind::kObjectPerPod, c);
+  for (const auto& c : upstream_cases::objectPerPodCases()) run(Kind::kObjectPerPod, c);
 }
 
 TEST(DecideMetricsTest, UpstreamExternalCases) {
-  const std::vector<MetricCase> cases = {
-      {.upstream = "TestReplicaCalcScaleUpCMExternalIgnoresUnreadyPods",
-       .currentReplicas = 3,
-       .expectedReplicas = 2,
-       .levels = {8600},
-       .target = 4400,
-       .expectedUsage = 8600,
-       .pods = {.readiness = {F, T, F}}},
-      {.upstream = "TestReplicaCalcScaleDownCMExternal",
-       .currentReplicas = 5,
-       .expectedReplicas = 3,
-       .levels = {8600},
-       .target = 14334,
-       .expectedUsage = 8600},
-      {.upstream = "TestReplicaCalcToleranceCMExternal",
-       .currentReplicas = 3,
-       .expectedReplicas = 3,
-       .levels = {8600},
-       .target = 8888,
-       .expectedUsage = 8600},
-      {.upstream = "TestReplicaCalcConfigurableToleranceCMExternal",
-       .currentReplicas = 3,
-       .expectedReplicas = 4,
-       .levels = {8900},
-       .target = 8800,
-       .expectedUsage = 8900,
-       .scaleUpTolerance = "0.01"},
-      {.upstream = "(not upstream) GetExternalMetricReplicas: the series are summed",
-       .currentReplicas = 3,
-       .expectedReplicas = 6,
-       .levels = {5000, 3600},
-       .target = 4400,
-       .expectedUsage = 8600},
-      {.upstream = "(not upstream) getUsageRatioReplicaCount: from 0 replicas, ceil(ratio)",
-       .currentReplicas = 0,
-       .expectedReplicas = 2,
-       .levels = {8600},
-       .target = 4400,
-       .expectedUsage = 8600},
+  for (const auto& c : upstream_cases::externalCases()) run(Kind::kExternal, c);
+  run(Kind::kExternal,
       {.upstream = "(not upstream) GetExternalMetric: no series matches the selector",
        .currentReplicas = 3,
        .expectedError = "unable to get external metric qps",
        .levels = {},
-       .target = 4400},
-  };
-  for (const auto& c : cases) run(Kind::kExternal, c);
+       .target = 4400});
 }
 
 TEST(DecideMetricsTest, UpstreamExternalPerPodCases) {
-  const std::vector<MetricCase> cases = {
-      {.upstream = "TestReplicaCalcScaleUpPerPodCMExternal",
-       .currentReplicas = 3,
-       .expectedReplicas = 4,
-       .levels = {8600},
-       .target = 2150,
-       .expectedUsage = 2867},
-      {.upstream = "TestReplicaCalcScaleDownPerPodCMExternal",
-       .currentReplicas = 5,
-       .expectedReplicas = 3,
-       .levels = {8600},
-       .target = 2867,
-       .expectedUsage = 1720},
-      {.upstream = "TestReplicaCalcTolerancePerPodCMExternal",
-       .currentReplicas = 3,
-       .expectedReplicas = 3,
-       .levels = {8600},
-       .target = 2900,
-       .expectedUsage = 2867},
-      {.upstream = "TestReplicaCalcConfigurableTolerancePerPodCMExternal",
-       .currentReplicas = 3,
-       .expectedReplicas = 4,
-       .levels = {8600},
-       .target = 2800,
-       .expectedUsage = 2867,
-       .scaleUpTolerance = "0.01"},
-      // horizontal.go passes the scale's status.replicas, not spec.replicas: 8600 / (2150 x 4)
-      // is within the tolerance, so the proposal is the 4 pods there are.
+  for (const auto& c : upstream_cases::externalPerPodCases()) run(Kind::kExternalPerPod, c);
+  // horizontal.go passes the scale's status.replicas, not spec.replicas: 8600 / (2150 x 4)
+  // is within the tolerance, so the proposal is the 4 pods there are.
+  run(Kind::kExternalPerPod,
       {.upstream = "(not upstream) GetExternalPerPodMetricReplicas: status replicas divide",
        .currentReplicas = 5,
        .expectedReplicas = 4,
        .levels = {8600},
        .target = 2150,
        .expectedUsage = 2150,
-       .statusReplicas = 4},
-  };
-  for (const auto& c : cases) run(Kind::kExternalPerPod, c);
+       .statusReplicas = 4});
 }
 
 TEST(DecideMetricsTest, UpstreamOverflowCases) {
-  struct OverflowCase {
-    Kind kind;
-    MetricCase c;
-  };
-  const std::vector<OverflowCase> cases = {
-      {Kind::kObject,
-       {.upstream = "TestReplicaCalcScaleUpOverflow",
-        .currentReplicas = 3,
-        .expectedReplicas = kMaxInt32,
-        .levels = {kMaxInt64},
-        .target = 1,
-        .expectedUsage = kMaxInt64}},
-      {Kind::kExternal,
-       {.upstream = "TestReplicaCalcExternalMetricUsageOverflow",
-        .currentReplicas = 3,
-        .expectedReplicas = 3,
-        .levels = {kMaxInt64 / 2 + 1, kMaxInt64 / 2 + 1},
-        .target = kMaxInt64,
-        .expectedUsage = kMaxInt64}},
-      {Kind::kExternalPerPod,
-       {.upstream = "TestExternalPerPodMetricReplicaOverflow",
-        .currentReplicas = 1,
-        .expectedReplicas = kMaxInt32,
-        .levels = {kMaxInt64},
-        .target = 1,
-        .expectedUsage = kMaxInt64}},
-      {Kind::kExternalPerPod,
-       {.upstream = "TestExternalPerPodMetricUsageOverflow",
-        .currentReplicas = 1,
-        .expectedReplicas = 1,
-        .levels = {kMaxInt64},
-        .target = kMaxInt64,
-        .expectedUsage = kMaxInt64}},
-  };
-  for (const auto& [kind, c] : cases) run(kind, c);
+  for (const auto& [kind, c] : upstream_cases::overflowCases()) run(kind, c);
 }
 
 TEST(DecideMetricsTest, UpstreamContainerResourceCases) {
-  const std::vector<ContainerCase> cases = {
-      {.upstream = "TestReplicaCalcContainerScaleUp",
-       .currentReplicas = 3,
-       .expectedReplicas = 5,
-       .container = "container2",
-       .requestCores = {1.0, 1.0, 1.0},
-       .levels = {{1000, 300}, {1000, 500}, {1000, 700}},
-       .targetUtilization = 30,
-       .expectedUtilization = 50,
-       .expectedValue = 500},
-      {.upstream = "TestReplicaCalcScaleUpContainerHotCpuLessScale",
-       .currentReplicas = 3,
-       .expectedReplicas = 4,
-       .container = "container2",
-       .requestCores = {1.0, 1.0, 1.0},
-       .levels = {{0, 300}, {0, 500}, {0, 700}},
-       .targetUtilization = 30,
-       .expectedUtilization = 60,
-       .expectedValue = 600,
-       .pods = {.startTimes = {Start::kHot, Start::kCool, Start::kCool}}},
-      {.upstream = "TestReplicaCalcMissingContainerMetricScaleUpIgnoresFailedPods",
-       .currentReplicas = 2,
-       .expectedReplicas = 4,
-       .container = "container2",
-       .requestCores = {1.0, 1.0, 1.0, 1.0},
-       .levels = {{1000, 500}, {9000, 700}, {1000}, {9000}},
-       .targetUtilization = 30,
-       .expectedUtilization = 60,
-       .expectedValue = 600,
-       .pods = {.readiness = {T, T, F, F}, .phases = {kRun, kRun, kFail, kFail}}},
-      {.upstream = "TestReplicaCalcScaleUpContainerIgnoresFailedPods",
-       .currentReplicas = 2,
-       .expectedReplicas = 4,
-       .container = "container2",
-       .requestCores = {1.0, 1.0, 1.0, 1.0},
-       .levels = {{1000, 500}, {9000, 700}},
-       .targetUtilization = 30,
-       .expectedUtilization = 60,
-       .expectedValue = 600,
-       .pods = {.readiness = {T, T, F, F}, .phases = {kRun, kRun, kFail, kFail}}},
-      {.upstream = "TestReplicaCalcScaleUpContainerIgnoresDeletionPods",
-       .currentReplicas = 2,
-       .expectedReplicas = 4,
-       .container = "container1",
-       .requestCores = {1.0, 1.0, 1.0, 1.0},
-       .levels = makePodMetricLevels({500, 700}),
-       .targetUtilization = 30,
-       .expectedUtilization = 60,
-       .expectedValue = 600,
-       .pods = {.readiness = {T, T, F, F},
-                .phases = {kRun, kRun, kRun, kRun},
-                .deleting = {F, F, T, T}}},
-      {.upstream = "TestReplicaCalcContainerScaleDown",
-       .currentReplicas = 5,
-       .expectedReplicas = 3,
-       .container = "container2",
-       .requestCores = {1.0, 1.0, 1.0, 1.0, 1.0},
-       .levels = {{1000, 100}, {1000, 300}, {1000, 500}, {1000, 250}, {1000, 250}},
-       .targetUtilization = 50,
-       .expectedUtilization = 28,
-       .expectedValue = 280},
-      {.upstream = "TestReplicaCalcScaleDownContainerExcludeUnreadyPods",
-       .currentReplicas = 5,
-       .expectedReplicas = 2,
-       .container = "container2",
-       .requestCores = {1.0, 1.0, 1.0, 1.0, 1.0},
-       .levels = {{1000, 100}, {1000, 300}, {1000, 500}, {1000, 250}, {1000, 250}},
-       .targetUtilization = 50,
-       .expectedUtilization = 30,
-       .expectedValue = 300,
-       .pods = {.readiness = {T, T, T, F, F}}},
-      {.upstream = "TestReplicaCalcScaleDownContainerExcludeUnscheduledPods",
-       .currentReplicas = 5,
-       .expectedReplicas = 1,
-       .container = "container2",
-       .requestCores = {1.0, 1.0, 1.0, 1.0, 1.0},
-       .levels = {{1000, 100}, {1000, 300}, {1000, 500}, {1000, 250}, {1000, 250}},
-       .targetUtilization = 50,
-       .expectedUtilization = 10,
-       .expectedValue = 100,
-       .pods = {.readiness = {T, F, F, F, F}, .phases = {kRun, kPend, kPend, kPend, kPend}}},
-      {.upstream = "TestReplicaCalcScaleDownContainerIgnoreHotCpuPods",
-       .currentReplicas = 5,
-       .expectedReplicas = 2,
-       .container = "container2",
-       .requestCores = {1.0, 1.0, 1.0, 1.0, 1.0},
-       .levels = {{1000, 100}, {1000, 300}, {1000, 500}, {1000, 1000}, {1000, 1000}},
-       .targetUtilization = 50,
-       .expectedUtilization = 30,
-       .expectedValue = 300,
-       .pods = {.startTimes = {Start::kCool, Start::kCool, Start::kCool, Start::kHot,
-                               Start::kHot}}},
-      {.upstream = "TestReplicaCalcScaleDownContainerIgnoresFailedPods",
-       .currentReplicas = 5,
-       .expectedReplicas = 3,
-       .container = "container2",
-       .requestCores = {1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0},
-       .levels = {{1000, 100}, {1000, 300}, {1000, 500}, {1000, 250}, {1000, 250}},
-       .targetUtilization = 50,
-       .expectedUtilization = 28,
-       .expectedValue = 280,
-       .pods = {.readiness = {T, T, T, T, T, F, F},
-                .phases = {kRun, kRun, kRun, kRun, kRun, kFail, kFail}}},
-      {.upstream = "TestReplicaCalcScaleDownIgnoresDeletionPods_StillRunning",
-       .currentReplicas = 5,
-       .expectedReplicas = 3,
-       .container = "container2",
-       .requestCores = {1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0},
-       .levels = {{1000, 100}, {1000, 300}, {1000, 500}, {1000, 250}, {1000, 250}},
-       .targetUtilization = 50,
-       .expectedUtilization = 28,
-       .expectedValue = 280,
-       .pods = {.readiness = {T, T, T, T, T, F, F},
-                .phases = {kRun, kRun, kRun, kRun, kRun, kRun, kRun},
-                .deleting = {F, F, F, F, F, T, T}}},
-  };
-  for (const auto& c : cases) run(c);
+  for (const auto& c : upstream_cases::containerResourceCases()) run(c);
 }
 
 }  // namespace

@@ -1,26 +1,8 @@
-// Pods, Object, External and ContainerResource cases transcribed from Kubernetes'
-// pkg/controller/podautoscaler/replica_calculator_test.go, the version with configurable
-// tolerances (each case is named after its upstream test; cases upstream has since dropped or
-// folded into TestReplicaCalcResourceScale subtests keep their older function names, with the
-// subtest named too). The harness mirrors upstream's runTest:
-//  - pods: currentReplicas of them (more when a case lists more phases: failed pods are not in
-//    currentReplicas), named test-pod-N, Running, with a Ready condition (true unless the case
-//    says otherwise) whose transition time is the zero time, started at the zero time unless "hot"
-//    (now) or "cool" (three minutes ago), and two containers, container1 and container2, each
-//    requesting the listed CPU;
-//  - Pods metrics (podMetric): one level per pod, for test-pod-0, test-pod-1, ...; the usage
-//    upstream checks is the average (averageValueMilli);
-//  - Object metrics: the single value levels[0]; Value targets check it as is (valueMilli),
-//    AverageValue targets (objectPerPodMetric) pass currentReplicas as the status replicas and
-//    check ceil(value / status replicas) (averageValueMilli);
-//  - External metrics: one series per level, summed (upstream caps the sum at the int64 maximum
-//    rather than let it wrap); checked as for Object;
-//  - ContainerResource: levels[pod][container] in milli-cores, reported for container1, container2
-//    in that order; the metric timestamp is the zero time and the window one minute;
-//  - tolerance 0.1 both ways unless a case sets Tolerances{scaleDown, scaleUp}; CPU initialization
-//    period 2 minutes, initial readiness delay 10 seconds (upstream's testing defaults).
-// All values are milli-units, as upstream's levels are. Cases marked "(not upstream)" exercise a
-// branch of replica_calculator.go that upstream's tests leave out.
+// The Kubernetes replica-calculator cases of ../upstream_metric_cases.h (where upstream's harness
+// is described), run through the calculator functions: podsAverageValueReplicas for Pods metrics,
+// valueReplicas for Object and External Value targets, perPodValueReplicas for their AverageValue
+// targets, resourceUtilizationReplicas for ContainerResource. The cases only this test runs are
+// here, after the shared ones.
 #include "fleetscale/aggregator/scaling/replica_calculator.h"
 
 // Table rows name only the fields they set (designated initializers); the rest take defaults.
@@ -28,85 +10,42 @@
 
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <limits>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "../upstream_metric_cases.h"
 
 namespace fleetscale::aggregator::scaling {
 namespace {
 
 using std::chrono::minutes;
 using std::chrono::seconds;
+using upstream_cases::ContainerCase;
+using upstream_cases::containerName;
+using upstream_cases::harnessPodCount;
+using upstream_cases::kContainersPerPod;
+using upstream_cases::Kind;
+using upstream_cases::kMaxInt64;
+using upstream_cases::kUpstreamTolerance;
+using upstream_cases::MetricCase;
+using upstream_cases::podName;
+using upstream_cases::PodStates;
+using upstream_cases::Start;
 
 const WallTime kNow = WallTime(std::chrono::seconds(1'750'000'000));
 const WallTime kZeroTime{};  // Go's zero time: long before kNow
-constexpr std::size_t kContainersPerPod = 2;
-constexpr double kUpstreamTolerance = 0.1;  // defaultTestingTolerance
-constexpr std::int64_t kMaxInt64 = std::numeric_limits<std::int64_t>::max();
-constexpr std::int32_t kMaxInt32 = std::numeric_limits<std::int32_t>::max();
 
-enum class Start { kZero, kHot, kCool };
-
-// What upstream's fake pod lister varies per pod; pods past a list's end take the default.
-struct PodStates {
-  std::vector<bool> readiness;
-  std::vector<Start> startTimes;
-  std::vector<PodPhase> phases;
-  std::vector<bool> deleting;
-};
-
-enum class Kind { kPods, kObject, kObjectPerPod, kExternal, kExternalPerPod };
-
-struct MetricCase {
-  std::string upstream;
-  std::int32_t currentReplicas = 0;
-  std::int32_t expectedReplicas = 0;
-  std::string expectedError;         // substring; empty = success expected
-  std::vector<std::int64_t> levels;  // milli-units
-  std::int64_t target = 0;           // targetUsage, or perPodTargetUsage for the per-pod kinds
-  std::int64_t expectedUsage = 0;
-  std::optional<Tolerances> tolerances;
-  PodStates pods;
-  std::optional<std::size_t> podCount;  // (not upstream) overrides the harness's pod count
-};
-
-struct ContainerCase {
-  std::string upstream;
-  std::int32_t currentReplicas = 0;
-  std::int32_t expectedReplicas = 0;
-  std::string container;
-  std::vector<double> requestCores;               // per pod, for each container
-  std::vector<std::vector<std::int64_t>> levels;  // [pod][container], milli-cores
-  std::int32_t targetUtilization = 0;
-  std::int32_t expectedUtilization = 0;
-  std::int64_t expectedValue = 0;  // the average usage of the container, milli-cores
-  PodStates pods;
-};
-
-constexpr auto F = false;
-constexpr auto T = true;
-constexpr auto kRun = PodPhase::kRunning;
-constexpr auto kPend = PodPhase::kPending;
-constexpr auto kFail = PodPhase::kFailed;
-
-std::string podName(std::size_t i) { return "test-pod-" + std::to_string(i); }
-std::string containerName(std::size_t j) { return "container" + std::to_string(j + 1); }
-
-CalculatorSettings upstreamTestingSettings(const std::optional<Tolerances>& tolerances) {
+CalculatorSettings upstreamTestingSettings(const std::optional<double>& scaleUpTolerance) {
   CalculatorSettings settings;
-  settings.tolerances = tolerances.value_or(Tolerances{kUpstreamTolerance, kUpstreamTolerance});
+  settings.tolerances =
+      Tolerances{kUpstreamTolerance, scaleUpTolerance.value_or(kUpstreamTolerance)};
   settings.cpuInitializationPeriod = minutes(2);
   settings.delayOfInitialReadinessStatus = seconds(10);
   return settings;
-}
-
-std::size_t harnessPodCount(std::int32_t currentReplicas, const PodStates& states) {
-  return std::max(static_cast<std::size_t>(currentReplicas), states.phases.size());
 }
 
 std::vector<PodInfo> makePods(std::size_t count, const PodStates& states,
@@ -134,14 +73,6 @@ std::vector<PodInfo> makePods(std::size_t count, const PodStates& states,
   return pods;
 }
 
-// makePodMetricLevels: every container of pod i uses perPod[i].
-std::vector<std::vector<std::int64_t>> makePodMetricLevels(
-    const std::vector<std::int64_t>& perPod) {
-  std::vector<std::vector<std::int64_t>> levels;
-  for (const auto level : perPod) levels.emplace_back(kContainersPerPod, level);
-  return levels;
-}
-
 // GetExternalMetricReplicas' and GetExternalPerPodMetricReplicas' sum of the series: capped at
 // the int64 maximum instead of wrapping.
 std::int64_t externalSum(const std::vector<std::int64_t>& levels) {
@@ -156,7 +87,9 @@ std::int64_t externalSum(const std::vector<std::int64_t>& levels) {
 Result<ReplicaProposal> calculate(Kind kind, const MetricCase& c) {
   const auto pods =
       makePods(c.podCount.value_or(harnessPodCount(c.currentReplicas, c.pods)), c.pods);
-  const CalculatorSettings settings = upstreamTestingSettings(c.tolerances);
+  const CalculatorSettings settings = upstreamTestingSettings(c.scaleUpTolerance);
+  // Upstream passes tc.currentReplicas as the status replicas.
+  const std::int32_t statusReplicas = c.statusReplicas.value_or(c.currentReplicas);
   switch (kind) {
     case Kind::kPods: {
       PodMetrics metrics;
@@ -168,13 +101,12 @@ Result<ReplicaProposal> calculate(Kind kind, const MetricCase& c) {
     case Kind::kObject:
       return valueReplicas(c.currentReplicas, c.levels.at(0), c.target, pods, settings.tolerances);
     case Kind::kObjectPerPod:
-      // Upstream passes tc.currentReplicas as the status replicas.
-      return perPodValueReplicas(c.currentReplicas, c.levels.at(0), c.target, settings.tolerances);
+      return perPodValueReplicas(statusReplicas, c.levels.at(0), c.target, settings.tolerances);
     case Kind::kExternal:
       return valueReplicas(c.currentReplicas, externalSum(c.levels), c.target, pods,
                            settings.tolerances);
     case Kind::kExternalPerPod:
-      return perPodValueReplicas(c.currentReplicas, externalSum(c.levels), c.target,
+      return perPodValueReplicas(statusReplicas, externalSum(c.levels), c.target,
                                  settings.tolerances);
   }
   return Error{"unknown kind"};
@@ -201,7 +133,8 @@ void run(Kind kind, const MetricCase& c) {
 }
 
 void run(const ContainerCase& c) {
-  SCOPED_TRACE(c.upstream);
+  SCOPED_TRACE(c.upstreamSubtest.empty() ? c.upstream
+                                         : c.upstream + " (" + c.upstreamSubtest + ")");
   const auto pods = makePods(harnessPodCount(c.currentReplicas, c.pods), c.pods, c.requestCores);
   // The metrics client keeps the named container's usage of each pod reporting it; a pod whose
   // report lacks the container is left out (missing), as getContainerMetrics does.
@@ -223,450 +156,47 @@ void run(const ContainerCase& c) {
 }
 
 TEST(ReplicaCalculatorMetricsTest, UpstreamPodsCases) {
-  const std::vector<MetricCase> cases = {
-      {.upstream = "TestReplicaCalcScaleUpCM",
-       .currentReplicas = 3,
-       .expectedReplicas = 4,
-       .levels = {20000, 10000, 30000},
-       .target = 15000,
-       .expectedUsage = 20000},
-      // Readiness and start times do not matter to a Pods metric: only CPU waits for them.
-      {.upstream = "TestReplicaCalcScaleUpCMUnreadyHotCpuNoLessScale",
-       .currentReplicas = 3,
-       .expectedReplicas = 6,
-       .levels = {50000, 10000, 30000},
-       .target = 15000,
-       .expectedUsage = 30000,
-       .pods = {.readiness = {T, T, F}, .startTimes = {Start::kCool, Start::kCool, Start::kHot}}},
-      {.upstream = "TestReplicaCalcScaleUpCMUnreadyHotCpuScaleWouldScaleDown",
-       .currentReplicas = 3,
-       .expectedReplicas = 7,
-       .levels = {50000, 15000, 30000},
-       .target = 15000,
-       .expectedUsage = 31666,
-       .pods = {.readiness = {F, T, F}, .startTimes = {Start::kHot, Start::kCool, Start::kHot}}},
-      // A Pods metric despite its name; dropped upstream with the configurable tolerances.
-      {.upstream = "TestReplicaCalcScaleUpCMExternal",
-       .currentReplicas = 1,
-       .expectedReplicas = 2,
-       .levels = {8600},
-       .target = 4400,
-       .expectedUsage = 8600},
-      {.upstream = "TestReplicaCalcScaleUpCMExternalNoLabels",
-       .currentReplicas = 1,
-       .expectedReplicas = 2,
-       .levels = {8600},
-       .target = 4400,
-       .expectedUsage = 8600},
-      {.upstream = "TestReplicaCalcScaleDownCM",
-       .currentReplicas = 5,
-       .expectedReplicas = 3,
-       .levels = {12000, 12000, 12000, 12000, 12000},
-       .target = 20000,
-       .expectedUsage = 12000},
-      {.upstream = "TestReplicaCalcToleranceCM",
-       .currentReplicas = 3,
-       .expectedReplicas = 3,
-       .levels = {20000, 21000, 21000},
-       .target = 20000,
-       .expectedUsage = 20666},
-      {.upstream = "TestReplicaCalcConfigurableToleranceCM",
-       .currentReplicas = 3,
-       .expectedReplicas = 4,
-       .levels = {20000, 21000, 21000},
-       .target = 20000,
-       .expectedUsage = 20666,
-       .tolerances = Tolerances{kUpstreamTolerance, .01}},
-      {.upstream = "TestPlainMetricReplicaCalcMissingMetricsNoChangeEq",
-       .currentReplicas = 5,
-       .expectedReplicas = 5,
-       .levels = {20000, 19000, 21000},
-       .target = 20000,
-       .expectedUsage = 20000},
-      {.upstream = "TestReplicaCalcDuringRollingUpdateWithMaxSurgeCM",
-       .currentReplicas = 2,
-       .expectedReplicas = 2,
-       .levels = {10000, 10000},
-       .target = 17000,
-       .expectedUsage = 10000,
-       .pods = {.phases = {kRun, kRun, kRun}}},
-      {.upstream =
-           "(not upstream) calcPlainMetricReplicas: a missing pod counts as 0 on a scale-up",
-       .currentReplicas = 3,
-       .expectedReplicas = 4,
-       .levels = {30000, 30000},
-       .target = 15000,
-       .expectedUsage = 30000},
-      {.upstream = "(not upstream) GetRawMetric: no metrics returned from custom metrics API",
-       .currentReplicas = 3,
-       .expectedError = "no metrics returned",
-       .levels = {},
-       .target = 15000},
+  for (const auto& c : upstream_cases::podsCases()) run(Kind::kPods, c);
+  // Only here: app/decide_metrics_test.cpp's snapshots hold Pods metrics only for their pods, so
+  // no pods there also means no metrics.
+  run(Kind::kPods,
       {.upstream = "(not upstream) calcPlainMetricReplicas: no pods returned by selector",
        .currentReplicas = 3,
        .expectedError = "no pods returned by selector while calculating replica count",
        .levels = {20000},
        .target = 15000,
-       .podCount = 0},
-      {.upstream = "(not upstream) calcPlainMetricReplicas: every pod pending",
-       .currentReplicas = 3,
-       .expectedError = "did not receive metrics for targeted pods (pods might be unready)",
-       .levels = {20000, 20000, 20000},
-       .target = 15000,
-       .pods = {.phases = {kPend, kPend, kPend}}},
-  };
-  for (const auto& c : cases) run(Kind::kPods, c);
+       .podCount = 0});
 }
 
 TEST(ReplicaCalculatorMetricsTest, UpstreamObjectCases) {
-  const std::vector<MetricCase> cases = {
-      {.upstream = "TestReplicaCalcScaleUpCMObject",
-       .currentReplicas = 3,
-       .expectedReplicas = 4,
-       .levels = {20000},
-       .target = 15000,
-       .expectedUsage = 20000},
-      // Only Running and Ready pods multiply the ratio: 5 x 1, not 5 x 3.
-      {.upstream = "TestReplicaCalcScaleUpCMObjectIgnoresUnreadyPods",
-       .currentReplicas = 3,
-       .expectedReplicas = 5,
-       .levels = {50000},
-       .target = 10000,
-       .expectedUsage = 50000,
-       .pods = {.readiness = {F, T, F}}},
-      {.upstream = "TestReplicaCalcScaleDownCMObject",
-       .currentReplicas = 5,
-       .expectedReplicas = 3,
-       .levels = {12000},
-       .target = 20000,
-       .expectedUsage = 12000},
-      {.upstream = "TestReplicaCalcToleranceCMObject",
-       .currentReplicas = 3,
-       .expectedReplicas = 3,
-       .levels = {20666},
-       .target = 20000,
-       .expectedUsage = 20666},
-      {.upstream = "TestReplicaCalcConfigurableToleranceCMObject",
-       .currentReplicas = 3,
-       .expectedReplicas = 4,
-       .levels = {20666},
-       .target = 20000,
-       .expectedUsage = 20666,
-       .tolerances = Tolerances{kUpstreamTolerance, .01}},
-      {.upstream = "(not upstream) getUsageRatioReplicaCount: from 0 replicas, ceil(ratio)",
-       .currentReplicas = 0,
-       .expectedReplicas = 2,
-       .levels = {20000},
-       .target = 15000,
-       .expectedUsage = 20000},
+  for (const auto& c : upstream_cases::objectCases()) run(Kind::kObject, c);
+  run(Kind::kObject,
       {.upstream = "(not upstream) getUsageRatioReplicaCount: from 0 replicas, a zero value stays",
        .currentReplicas = 0,
        .expectedReplicas = 0,
        .levels = {0},
        .target = 15000,
-       .expectedUsage = 0},
-      // The pods are listed only when the ratio is outside the tolerance.
-      {.upstream = "(not upstream) getUsageRatioReplicaCount: within tolerance, pods not needed",
-       .currentReplicas = 3,
-       .expectedReplicas = 3,
-       .levels = {20000},
-       .target = 20000,
-       .expectedUsage = 20000,
-       .podCount = 0},
-      {.upstream = "(not upstream) getReadyPodsCount: no pods returned by selector",
-       .currentReplicas = 3,
-       .expectedError = "no pods returned by selector while calculating replica count",
-       .levels = {50000},
-       .target = 10000,
-       .podCount = 0},
-  };
-  for (const auto& c : cases) run(Kind::kObject, c);
+       .expectedUsage = 0});
 }
 
 TEST(ReplicaCalculatorMetricsTest, UpstreamObjectPerPodCases) {
-  const std::vector<MetricCase> cases = {
-      {.upstream = "TestReplicaCalcScaleUpCMPerPodObject",
-       .currentReplicas = 3,
-       .expectedReplicas = 4,
-       .levels = {20000},
-       .target = 5000,
-       .expectedUsage = 6667},
-      {.upstream = "TestReplicaCalcScaleDownPerPodCMObject",
-       .currentReplicas = 5,
-       .expectedReplicas = 3,
-       .levels = {6000},
-       .target = 2000,
-       .expectedUsage = 1200},
-      {.upstream = "TestReplicaCalcTolerancePerPodCMObject",
-       .currentReplicas = 4,
-       .expectedReplicas = 4,
-       .levels = {20166},
-       .target = 5000,
-       .expectedUsage = 5042},
-      {.upstream = "TestReplicaCalcConfigurableTolerancePerPodCMObject",
-       .currentReplicas = 4,
-       .expectedReplicas = 5,
-       .levels = {20208},
-       .target = 5000,
-       .expectedUsage = 5052,
-       .tolerances = Tolerances{kUpstreamTolerance, .01}},
-  };
-  for (const auto& c : cases) run(Kind::kObjectPerPod, c);
+  for (const auto& c : upstream_cases::objectPerPodCases()) run(Kind::kObjectPerPod, c);
 }
 
 TEST(ReplicaCalculatorMetricsTest, UpstreamExternalCases) {
-  const std::vector<MetricCase> cases = {
-      {.upstream = "TestReplicaCalcScaleUpCMExternalIgnoresUnreadyPods",
-       .currentReplicas = 3,
-       .expectedReplicas = 2,
-       .levels = {8600},
-       .target = 4400,
-       .expectedUsage = 8600,
-       .pods = {.readiness = {F, T, F}}},
-      {.upstream = "TestReplicaCalcScaleDownCMExternal",
-       .currentReplicas = 5,
-       .expectedReplicas = 3,
-       .levels = {8600},
-       .target = 14334,
-       .expectedUsage = 8600},
-      {.upstream = "TestReplicaCalcToleranceCMExternal",
-       .currentReplicas = 3,
-       .expectedReplicas = 3,
-       .levels = {8600},
-       .target = 8888,
-       .expectedUsage = 8600},
-      {.upstream = "TestReplicaCalcConfigurableToleranceCMExternal",
-       .currentReplicas = 3,
-       .expectedReplicas = 4,
-       .levels = {8900},
-       .target = 8800,
-       .expectedUsage = 8900,
-       .tolerances = Tolerances{kUpstreamTolerance, .01}},
-      {.upstream = "(not upstream) GetExternalMetricReplicas: the series are summed",
-       .currentReplicas = 3,
-       .expectedReplicas = 6,
-       .levels = {5000, 3600},
-       .target = 4400,
-       .expectedUsage = 8600},
-      {.upstream = "(not upstream) getUsageRatioReplicaCount: from 0 replicas, ceil(ratio)",
-       .currentReplicas = 0,
-       .expectedReplicas = 2,
-       .levels = {8600},
-       .target = 4400,
-       .expectedUsage = 8600},
-  };
-  for (const auto& c : cases) run(Kind::kExternal, c);
+  for (const auto& c : upstream_cases::externalCases()) run(Kind::kExternal, c);
 }
 
 TEST(ReplicaCalculatorMetricsTest, UpstreamExternalPerPodCases) {
-  const std::vector<MetricCase> cases = {
-      {.upstream = "TestReplicaCalcScaleUpPerPodCMExternal",
-       .currentReplicas = 3,
-       .expectedReplicas = 4,
-       .levels = {8600},
-       .target = 2150,
-       .expectedUsage = 2867},
-      {.upstream = "TestReplicaCalcScaleDownPerPodCMExternal",
-       .currentReplicas = 5,
-       .expectedReplicas = 3,
-       .levels = {8600},
-       .target = 2867,
-       .expectedUsage = 1720},
-      {.upstream = "TestReplicaCalcTolerancePerPodCMExternal",
-       .currentReplicas = 3,
-       .expectedReplicas = 3,
-       .levels = {8600},
-       .target = 2900,
-       .expectedUsage = 2867},
-      {.upstream = "TestReplicaCalcConfigurableTolerancePerPodCMExternal",
-       .currentReplicas = 3,
-       .expectedReplicas = 4,
-       .levels = {8600},
-       .target = 2800,
-       .expectedUsage = 2867,
-       .tolerances = Tolerances{kUpstreamTolerance, .01}},
-  };
-  for (const auto& c : cases) run(Kind::kExternalPerPod, c);
+  for (const auto& c : upstream_cases::externalPerPodCases()) run(Kind::kExternalPerPod, c);
 }
 
-// Values at the int64 limit: replicas are capped at the int32 maximum and the usage upstream
-// reports stays at the int64 maximum instead of overflowing.
 TEST(ReplicaCalculatorMetricsTest, UpstreamOverflowCases) {
-  struct OverflowCase {
-    Kind kind;
-    MetricCase c;
-  };
-  const std::vector<OverflowCase> cases = {
-      {Kind::kObject,
-       {.upstream = "TestReplicaCalcScaleUpOverflow",
-        .currentReplicas = 3,
-        .expectedReplicas = kMaxInt32,
-        .levels = {kMaxInt64},
-        .target = 1,
-        .expectedUsage = kMaxInt64}},
-      {Kind::kExternal,
-       {.upstream = "TestReplicaCalcExternalMetricUsageOverflow",
-        .currentReplicas = 3,
-        .expectedReplicas = 3,
-        .levels = {kMaxInt64 / 2 + 1, kMaxInt64 / 2 + 1},
-        .target = kMaxInt64,
-        .expectedUsage = kMaxInt64}},
-      {Kind::kExternalPerPod,
-       {.upstream = "TestExternalPerPodMetricReplicaOverflow",
-        .currentReplicas = 1,
-        .expectedReplicas = kMaxInt32,
-        .levels = {kMaxInt64},
-        .target = 1,
-        .expectedUsage = kMaxInt64}},
-      {Kind::kExternalPerPod,
-       {.upstream = "TestExternalPerPodMetricUsageOverflow",
-        .currentReplicas = 1,
-        .expectedReplicas = 1,
-        .levels = {kMaxInt64},
-        .target = kMaxInt64,
-        .expectedUsage = kMaxInt64}},
-  };
-  for (const auto& [kind, c] : cases) run(kind, c);
+  for (const auto& [kind, c] : upstream_cases::overflowCases()) run(kind, c);
 }
 
 TEST(ReplicaCalculatorMetricsTest, UpstreamContainerResourceCases) {
-  const std::vector<ContainerCase> cases = {
-      {.upstream = "TestReplicaCalcContainerScaleUp (TestReplicaCalcResourceScale/scale up: "
-                   "container metric)",
-       .currentReplicas = 3,
-       .expectedReplicas = 5,
-       .container = "container2",
-       .requestCores = {1.0, 1.0, 1.0},
-       .levels = {{1000, 300}, {1000, 500}, {1000, 700}},
-       .targetUtilization = 30,
-       .expectedUtilization = 50,
-       .expectedValue = 500},
-      {.upstream = "TestReplicaCalcScaleUpContainerHotCpuLessScale (TestReplicaCalcResourceScale/"
-                   "scale up: hot-CPU container scales less)",
-       .currentReplicas = 3,
-       .expectedReplicas = 4,
-       .container = "container2",
-       .requestCores = {1.0, 1.0, 1.0},
-       .levels = {{0, 300}, {0, 500}, {0, 700}},
-       .targetUtilization = 30,
-       .expectedUtilization = 60,
-       .expectedValue = 600,
-       .pods = {.startTimes = {Start::kHot, Start::kCool, Start::kCool}}},
-      {.upstream = "TestReplicaCalcMissingContainerMetricScaleUpIgnoresFailedPods "
-                   "(TestReplicaCalcResourceScale/scale up: failed pods ignored with missing "
-                   "container metric)",
-       .currentReplicas = 2,
-       .expectedReplicas = 4,
-       .container = "container2",
-       .requestCores = {1.0, 1.0, 1.0, 1.0},
-       .levels = {{1000, 500}, {9000, 700}, {1000}, {9000}},
-       .targetUtilization = 30,
-       .expectedUtilization = 60,
-       .expectedValue = 600,
-       .pods = {.readiness = {T, T, F, F}, .phases = {kRun, kRun, kFail, kFail}}},
-      {.upstream = "TestReplicaCalcScaleUpContainerIgnoresFailedPods "
-                   "(TestReplicaCalcResourceScale/scale up: container metrics with failed pods "
-                   "ignored)",
-       .currentReplicas = 2,
-       .expectedReplicas = 4,
-       .container = "container2",
-       .requestCores = {1.0, 1.0, 1.0, 1.0},
-       .levels = {{1000, 500}, {9000, 700}},
-       .targetUtilization = 30,
-       .expectedUtilization = 60,
-       .expectedValue = 600,
-       .pods = {.readiness = {T, T, F, F}, .phases = {kRun, kRun, kFail, kFail}}},
-      {.upstream = "TestReplicaCalcScaleUpContainerIgnoresDeletionPods "
-                   "(TestReplicaCalcResourceScale/scale up: container metrics with pods being "
-                   "deleted ignored)",
-       .currentReplicas = 2,
-       .expectedReplicas = 4,
-       .container = "container1",
-       .requestCores = {1.0, 1.0, 1.0, 1.0},
-       .levels = makePodMetricLevels({500, 700}),
-       .targetUtilization = 30,
-       .expectedUtilization = 60,
-       .expectedValue = 600,
-       .pods = {.readiness = {T, T, F, F},
-                .phases = {kRun, kRun, kRun, kRun},
-                .deleting = {F, F, T, T}}},
-      {.upstream = "TestReplicaCalcContainerScaleDown (TestReplicaCalcResourceScale/scale down: "
-                   "container metric)",
-       .currentReplicas = 5,
-       .expectedReplicas = 3,
-       .container = "container2",
-       .requestCores = {1.0, 1.0, 1.0, 1.0, 1.0},
-       .levels = {{1000, 100}, {1000, 300}, {1000, 500}, {1000, 250}, {1000, 250}},
-       .targetUtilization = 50,
-       .expectedUtilization = 28,
-       .expectedValue = 280},
-      {.upstream = "TestReplicaCalcScaleDownContainerExcludeUnreadyPods "
-                   "(TestReplicaCalcResourceScale/scale down: container metric excludes unready "
-                   "pods)",
-       .currentReplicas = 5,
-       .expectedReplicas = 2,
-       .container = "container2",
-       .requestCores = {1.0, 1.0, 1.0, 1.0, 1.0},
-       .levels = {{1000, 100}, {1000, 300}, {1000, 500}, {1000, 250}, {1000, 250}},
-       .targetUtilization = 50,
-       .expectedUtilization = 30,
-       .expectedValue = 300,
-       .pods = {.readiness = {T, T, T, F, F}}},
-      {.upstream = "TestReplicaCalcScaleDownContainerExcludeUnscheduledPods "
-                   "(TestReplicaCalcResourceScale/scale down: container metric excludes "
-                   "unscheduled pods)",
-       .currentReplicas = 5,
-       .expectedReplicas = 1,
-       .container = "container2",
-       .requestCores = {1.0, 1.0, 1.0, 1.0, 1.0},
-       .levels = {{1000, 100}, {1000, 300}, {1000, 500}, {1000, 250}, {1000, 250}},
-       .targetUtilization = 50,
-       .expectedUtilization = 10,
-       .expectedValue = 100,
-       .pods = {.readiness = {T, F, F, F, F}, .phases = {kRun, kPend, kPend, kPend, kPend}}},
-      {.upstream = "TestReplicaCalcScaleDownContainerIgnoreHotCpuPods "
-                   "(TestReplicaCalcResourceScale/scale down: container metric ignores hot-CPU "
-                   "pods)",
-       .currentReplicas = 5,
-       .expectedReplicas = 2,
-       .container = "container2",
-       .requestCores = {1.0, 1.0, 1.0, 1.0, 1.0},
-       .levels = {{1000, 100}, {1000, 300}, {1000, 500}, {1000, 1000}, {1000, 1000}},
-       .targetUtilization = 50,
-       .expectedUtilization = 30,
-       .expectedValue = 300,
-       .pods = {.startTimes = {Start::kCool, Start::kCool, Start::kCool, Start::kHot,
-                               Start::kHot}}},
-      {.upstream = "TestReplicaCalcScaleDownContainerIgnoresFailedPods "
-                   "(TestReplicaCalcResourceScale/scale down: container metric with failed pods "
-                   "ignored)",
-       .currentReplicas = 5,
-       .expectedReplicas = 3,
-       .container = "container2",
-       .requestCores = {1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0},
-       .levels = {{1000, 100}, {1000, 300}, {1000, 500}, {1000, 250}, {1000, 250}},
-       .targetUtilization = 50,
-       .expectedUtilization = 28,
-       .expectedValue = 280,
-       .pods = {.readiness = {T, T, T, T, T, F, F},
-                .phases = {kRun, kRun, kRun, kRun, kRun, kFail, kFail}}},
-      // Regression test for kubernetes/kubernetes#83561.
-      {.upstream = "TestReplicaCalcScaleDownIgnoresDeletionPods_StillRunning "
-                   "(TestReplicaCalcResourceScale/scale down: still-running pods being deleted "
-                   "are ignored)",
-       .currentReplicas = 5,
-       .expectedReplicas = 3,
-       .container = "container2",
-       .requestCores = {1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0},
-       .levels = {{1000, 100}, {1000, 300}, {1000, 500}, {1000, 250}, {1000, 250}},
-       .targetUtilization = 50,
-       .expectedUtilization = 28,
-       .expectedValue = 280,
-       .pods = {.readiness = {T, T, T, T, T, F, F},
-                .phases = {kRun, kRun, kRun, kRun, kRun, kRun, kRun},
-                .deleting = {F, F, F, F, F, T, T}}},
-  };
-  for (const auto& c : cases) run(c);
+  for (const auto& c : upstream_cases::containerResourceCases()) run(c);
 }
 
 // calculatePodRequestsFromContainers' errors (TestCalculateRequests,
