@@ -3,14 +3,11 @@
 // the worker goes from zero replicas to what the queue needs and back to zero once it is empty
 // and the scale-down window (the cooldown) has passed.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <atomic>
-#include <csignal>
 
 #include "e2e_fleet.h"
-#include "fleetscale/testing/process.h"
-#include "fleetscale/testing/temp_dir.h"
+#include "fleetscale/testing/prometheus.h"
 #include "fleetscale/testing/test_http_server.h"
 #include "fleetscale/testing/wait.h"
 
@@ -61,7 +58,7 @@ workloads:
 }
 
 TEST(E2eExternalMetricsTest, AQueueFromPrometheusScalesAWorkerFromZeroAndBackToZero) {
-  if (::access("/usr/bin/prometheus", X_OK) != 0) GTEST_SKIP() << "prometheus not installed";
+  if (!testing::PrometheusServer::installed()) GTEST_SKIP() << "prometheus not installed";
   std::atomic<int> queued{0};
   testing::TestHttpServer exporter([&](HttpRequest&) {
     return HttpResponse::text(200,
@@ -70,22 +67,8 @@ TEST(E2eExternalMetricsTest, AQueueFromPrometheusScalesAWorkerFromZeroAndBackToZ
                                   std::to_string(queued.load()) +
                                   "\nqueue_messages_ready{queue=\"refunds\"} 500\n");
   });
-  testing::TempDir dir;
-  testing::writeFile(dir.file("prometheus.yml"),
-                     "global:\n  scrape_interval: 1s\n"
-                     "scrape_configs:\n  - job_name: queues\n    honor_labels: true\n"
-                     "    static_configs:\n      - targets: ['127.0.0.1:" +
-                         std::to_string(exporter.port()) + "']\n");
-  // A port for Prometheus: the scenario names it before Prometheus listens on it.
-  const int promPort = [] {
-    testing::TestHttpServer probe([](HttpRequest&) { return HttpResponse::text(200, ""); });
-    return static_cast<int>(probe.port());
-  }();
-  testing::Process prometheus(
-      "/usr/bin/prometheus",
-      {"--config.file=" + dir.file("prometheus.yml"), "--storage.tsdb.path=" + dir.file("tsdb"),
-       "--web.listen-address=127.0.0.1:" + std::to_string(promPort), "--log.level=warn"});
-  E2eFleet fleet(scenario(promPort), "external-queue");
+  testing::PrometheusServer prometheus("queues", {"127.0.0.1:" + std::to_string(exporter.port())});
+  E2eFleet fleet(scenario(prometheus.port()), "external-queue");
 
   // Idle: the queue is empty, the worker stays at zero, and the metric is computed.
   ASSERT_TRUE(testing::waitFor(
@@ -112,7 +95,6 @@ TEST(E2eExternalMetricsTest, AQueueFromPrometheusScalesAWorkerFromZeroAndBackToZ
   queued = 0;
   EXPECT_TRUE(testing::waitFor([&] { return fleet.desired(kWorker, kAws) == 0; }, seconds(40)))
       << fleet.workloadStatus(kWorker).dump();
-  prometheus.stop(SIGTERM);
 }
 
 }  // namespace

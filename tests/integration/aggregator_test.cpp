@@ -14,6 +14,7 @@
 #include "fleetscale/testing/fleet_processes.h"
 #include "fleetscale/testing/http.h"
 #include "fleetscale/testing/process.h"
+#include "fleetscale/testing/prometheus.h"
 #include "fleetscale/testing/temp_dir.h"
 #include "fleetscale/testing/test_pki.h"
 #include "fleetscale/testing/wait.h"
@@ -179,30 +180,16 @@ TEST(AggregatorTest, PromtoolAcceptsTheMetrics) {
 }
 
 TEST(AggregatorTest, PrometheusScrapesTheAggregator) {
-  if (::access("/usr/bin/prometheus", X_OK) != 0) GTEST_SKIP() << "prometheus not installed";
+  if (!testing::PrometheusServer::installed()) GTEST_SKIP() << "prometheus not installed";
   testing::TempDir dir;
   auto aggregator = startAggregator(dir, "127.0.0.1:0");
   const Ports ports = waitForReadyFile(dir.file("ready.json"));
   ASSERT_GT(ports.http, 0) << aggregator->errors();
   auto load = startLoad(ports.ingest, {"--agents", "5", "--containers", "4", "--interval", "200ms",
                                        "--duration", "60s", "--workloads", "2"});
-  testing::writeFile(dir.file("prometheus.yml"),
-                     "global:\n  scrape_interval: 1s\n"
-                     "scrape_configs:\n  - job_name: fleetscale\n    static_configs:\n"
-                     "      - targets: ['127.0.0.1:" +
-                         std::to_string(ports.http) + "']\n");
-  const int promPort = freePort();
-  testing::Process prometheus(
-      "/usr/bin/prometheus",
-      {"--config.file=" + dir.file("prometheus.yml"), "--storage.tsdb.path=" + dir.file("tsdb"),
-       "--web.listen-address=127.0.0.1:" + std::to_string(promPort), "--log.level=warn"});
-  const std::string query = "http://127.0.0.1:" + std::to_string(promPort) + "/api/v1/query?query=";
-  auto value = [&](const std::string& expression) -> double {
-    auto body = testing::httpGetJson(query + expression);
-    if (!body.is_object() || body["status"] != "success" || body["data"]["result"].empty()) {
-      return -1;
-    }
-    return std::stod(body["data"]["result"][0]["value"][1].get<std::string>());
+  testing::PrometheusServer prometheus("fleetscale", {"127.0.0.1:" + std::to_string(ports.http)});
+  auto value = [&](const std::string& expression) {
+    return prometheus.value(expression).value_or(-1);
   };
   // 5 agents x 4 containers, each container its own pod: 20 replicas over the workloads.
   EXPECT_TRUE(testing::waitFor([&] { return value("sum(fleetscale_workload_replicas)") == 20; },
@@ -211,7 +198,6 @@ TEST(AggregatorTest, PrometheusScrapesTheAggregator) {
   EXPECT_TRUE(
       testing::waitFor([&] { return value("fleetscale_ingest_samples_total") > 0; }, seconds(30)));
   EXPECT_EQ(value("up{job=\"fleetscale\"}"), 1);
-  prometheus.stop(SIGTERM);
 }
 
 TEST(AggregatorTest, AgentStreamsOverMutualTls) {

@@ -11,11 +11,9 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <csignal>
 
 #include "fleetscale/aggregator/policy/policy_config.h"
-#include "fleetscale/testing/process.h"
-#include "fleetscale/testing/temp_dir.h"
+#include "fleetscale/testing/prometheus.h"
 #include "fleetscale/testing/test_http_server.h"
 #include "fleetscale/testing/wait.h"
 
@@ -48,11 +46,6 @@ class SilentListener {
   int fd_ = -1;
   int port_ = 0;
 };
-
-int freePort() {
-  SilentListener probe;
-  return probe.port();
-}
 
 std::string policyText(const std::string& url, const std::string& timing) {
   return "prometheus:\n  url: " + url + "\n" + timing +
@@ -89,7 +82,7 @@ scaling::Decision decideNow(const PrometheusPoller& poller, const PolicyConfig& 
 }
 
 TEST(PrometheusPollerTest, ExternalAndObjectMetricsFollowARealPrometheus) {
-  if (::access("/usr/bin/prometheus", X_OK) != 0) GTEST_SKIP() << "prometheus not installed";
+  if (!testing::PrometheusServer::installed()) GTEST_SKIP() << "prometheus not installed";
   std::atomic<int> orders{300};
   testing::TestHttpServer exporter([&](HttpRequest&) {
     return HttpResponse::text(
@@ -103,21 +96,11 @@ TEST(PrometheusPollerTest, ExternalAndObjectMetricsFollowARealPrometheus) {
             "requests_per_second{namespace=\"jobs\",ingress=\"main\"} 250\n"
             "requests_per_second{namespace=\"jobs\",ingress=\"admin\"} 900\n");
   });
-  testing::TempDir dir;
-  testing::writeFile(dir.file("prometheus.yml"),
-                     "global:\n  scrape_interval: 1s\n"
-                     "scrape_configs:\n  - job_name: exporter\n    honor_labels: true\n"
-                     "    static_configs:\n      - targets: ['127.0.0.1:" +
-                         std::to_string(exporter.port()) + "']\n");
-  const int promPort = freePort();
-  testing::Process prometheus(
-      "/usr/bin/prometheus",
-      {"--config.file=" + dir.file("prometheus.yml"), "--storage.tsdb.path=" + dir.file("tsdb"),
-       "--web.listen-address=127.0.0.1:" + std::to_string(promPort), "--log.level=warn"});
+  testing::PrometheusServer prometheus("exporter",
+                                       {"127.0.0.1:" + std::to_string(exporter.port())});
 
   PolicyHolder holder;
-  const PolicyConfig policy =
-      policyFor("http://127.0.0.1:" + std::to_string(promPort), "  staleness: 3s\n");
+  const PolicyConfig policy = policyFor(prometheus.url(), "  staleness: 3s\n");
   holder.set(policy);
   SystemClock clock;
   PrometheusPoller poller(holder, clock);
@@ -154,7 +137,7 @@ TEST(PrometheusPollerTest, ExternalAndObjectMetricsFollowARealPrometheus) {
 
   // Prometheus goes away: the last answers serve until they are 3 s old, then the metrics
   // have no value and say why.
-  prometheus.stop(SIGTERM);
+  prometheus.stop();
   EXPECT_TRUE(testing::waitFor(
       [&] {
         poller.pollOnce();
