@@ -1,7 +1,8 @@
 // A worker scaled on a queue's length from a real Prometheus (Debian's package): the queue is a
 // gauge a test exporter serves, Prometheus scrapes it, the aggregator's poller queries it, and
-// the worker goes from zero replicas to what the queue needs and back to zero once it is empty
-// and the scale-down window (the cooldown) has passed.
+// the worker stays at zero while the queue is at or below its activation (5), goes to what the
+// queue needs above it, and back to zero once the queue has been at or below it for the
+// cooldown (5 s).
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -45,14 +46,17 @@ workloads:
     autoscale:
       min-replicas: 0
       max-replicas: 10
+      cooldown: 5s
       weights: {aws-us-east-1: 1}
       metrics:
         - type: External
           external:
             metric: {name: queue_messages_ready, selector: {matchLabels: {queue: orders}}}
             target: {type: AverageValue, averageValue: "30"}
+            activation: "5"
       behavior:
         scaleUp: {stabilizationWindowSeconds: 0}
+        # An aggregator holds every scale-down until it has watched the workload for this long.
         scaleDown: {stabilizationWindowSeconds: 5}
 )";
 }
@@ -80,6 +84,14 @@ TEST(E2eExternalMetricsTest, AQueueFromPrometheusScalesAWorkerFromZeroAndBackToZ
       seconds(60)))
       << fleet.workloadStatus(kWorker).dump() << prometheus.errors();
   EXPECT_EQ(fleet.desired(kWorker, kAws), 0);
+  // 5 orders: at the activation, not above it; the worker stays idle.
+  queued = 5;
+  // The metric alone would start one (ceil(5 / 30)); the activation keeps it at zero.
+  ASSERT_TRUE(testing::waitFor(
+      [&] { return fleet.workloadStatus(kWorker)["metrics"][0]["proposedReplicas"] == 1; },
+      seconds(20)))
+      << fleet.workloadStatus(kWorker).dump();
+  EXPECT_TRUE(holdsFor([&] { return fleet.desired(kWorker, kAws) == 0; }, seconds(2)));
 
   // 90 orders at 30 per replica: 3 (the refunds queue is not the selector's).
   queued = 90;
@@ -91,9 +103,12 @@ TEST(E2eExternalMetricsTest, AQueueFromPrometheusScalesAWorkerFromZeroAndBackToZ
   EXPECT_EQ(metric["current"], 30) << "90 orders over 3 replicas";
   EXPECT_EQ(metric["target"], 30);
 
-  // The queue drains: back to zero once the 5 s scale-down window has passed.
-  queued = 0;
+  // The queue drains to 2, at or below the activation: after the 5 s cooldown, zero.
+  queued = 2;
   EXPECT_TRUE(testing::waitFor([&] { return fleet.desired(kWorker, kAws) == 0; }, seconds(40)))
+      << fleet.workloadStatus(kWorker).dump();
+  EXPECT_NE(fleet.workloadStatus(kWorker)["reason"].get<std::string>().find("cooldown"),
+            std::string::npos)
       << fleet.workloadStatus(kWorker).dump();
 }
 

@@ -67,6 +67,7 @@ json targetJson(const MetricTarget& target) {
     case MetricSource::kExternal:
       out["metric"] = target.metricName;
       if (!target.selector.empty()) out["selector"] = selectorJson(target.selector);
+      if (target.activationMilli != 0) out["activationMilli"] = target.activationMilli;
       break;
   }
   switch (target.type) {
@@ -430,7 +431,8 @@ json historyToJson(const ScalingHistory& history) {
   };
   return json{{"recommendations", std::move(recommendations)},
               {"scaleUpEvents", events(history.scaleUpEvents)},
-              {"scaleDownEvents", events(history.scaleDownEvents)}};
+              {"scaleDownEvents", events(history.scaleDownEvents)},
+              {"lastActive", history.lastActive ? timeJson(*history.lastActive) : json(nullptr)}};
 }
 
 Result<ScalingHistory> historyFromJson(const json& value) {
@@ -446,6 +448,11 @@ Result<ScalingHistory> historyFromJson(const json& value) {
   history.recommendations = std::move(*recommendations);
   history.scaleUpEvents = std::move(*up);
   history.scaleDownEvents = std::move(*down);
+  if (value.contains("lastActive") && !value["lastActive"].is_null()) {
+    auto at = timeFrom(value["lastActive"], "history.lastActive");
+    if (!at) return at.error();
+    history.lastActive = *at;
+  }
   return history;
 }
 

@@ -233,8 +233,9 @@ class Parser {
         metricTarget(body["target"], bodyPath + ".target", {"AverageValue"}, target);
         break;
       case scaling::MetricSource::kObject: {
-        allowOnly(body, bodyPath, {"describedObject", "metric", "target", "query"});
+        allowOnly(body, bodyPath, {"describedObject", "metric", "target", "query", "activation"});
         target.query = string(body["query"], bodyPath + ".query", false);
+        target.activationMilli = activation(body, bodyPath);
         const auto object = body["describedObject"];
         const std::string objectPath = bodyPath + ".describedObject";
         if (!object.IsDefined()) fail(body, objectPath, "is required");
@@ -248,13 +249,22 @@ class Parser {
         break;
       }
       case scaling::MetricSource::kExternal:
-        allowOnly(body, bodyPath, {"metric", "target", "query"});
+        allowOnly(body, bodyPath, {"metric", "target", "query", "activation"});
         target.query = string(body["query"], bodyPath + ".query", false);
+        target.activationMilli = activation(body, bodyPath);
         metricIdentifier(body["metric"], bodyPath + ".metric", target);
         metricTarget(body["target"], bodyPath + ".target", {"Value", "AverageValue"}, target);
         break;
     }
     return target;
+  }
+
+  // KEDA's activationThreshold: a quantity, 0 when absent.
+  std::int64_t activation(const YAML::Node& body, const std::string& path) const {
+    if (!body["activation"]) return 0;
+    auto milli = parseQuantityMilli(string(body["activation"], path + ".activation", true));
+    if (!milli) fail(body["activation"], path + ".activation", milli.error().message);
+    return *milli;
   }
 
   scaling::Resource resourceNamed(const YAML::Node& node, const std::string& path) const {
@@ -423,7 +433,7 @@ class Parser {
                           const scaling::WorkloadPolicy& defaults) const {
     allowOnly(node, path,
               {"namespace", "name", "kind", "minReplicas", "maxReplicas", "metrics", "behavior",
-               "clusters", "demand", "predictive"});
+               "clusters", "demand", "predictive", "cooldown"});
     WorkloadConfig workload;
     workload.policy = defaults;
     workload.namespaceName = name(node["namespace"], path + ".namespace", true);
@@ -461,6 +471,13 @@ class Parser {
       fail(node["minReplicas"], path + ".minReplicas",
            "may be 0 only with an Object or External metric (a workload at zero has no pods to "
            "measure)");
+    }
+    if (node["cooldown"]) {
+      if (policy.minReplicas != 0) {
+        fail(node["cooldown"], path + ".cooldown", "only applies with minReplicas 0");
+      }
+      policy.cooldown = std::chrono::duration_cast<std::chrono::seconds>(
+          duration(node["cooldown"], path + ".cooldown", std::chrono::hours(24)));
     }
     if (node["demand"]) policy.cpuDemand = cpuDemand(node["demand"], path + ".demand");
     if (node["predictive"]) {

@@ -159,6 +159,34 @@ void step(Decision& decision, std::string rule, std::int32_t before, std::int32_
   decision.steps.push_back(DecisionStep{std::move(rule), before, after, std::move(detail)});
 }
 
+// Scale to zero (KEDA's rules): a workload is active while some Object or External metric is
+// above its activation; idle when every one has a value at or below it; unknown when one has no
+// value, which never counts as idle.
+enum class Activity { kActive, kIdle, kUnknown };
+
+Activity activityOf(const std::vector<MetricEvaluation>& metrics) {
+  bool unknown = false;
+  bool any = false;
+  for (const auto& evaluation : metrics) {
+    const auto& target = evaluation.target;
+    if (target.source != MetricSource::kObject && target.source != MetricSource::kExternal) {
+      continue;
+    }
+    any = true;
+    if (!evaluation.proposal) {
+      unknown = true;
+    } else if (evaluation.proposal->valueMilli > target.activationMilli) {
+      return Activity::kActive;
+    }
+  }
+  if (!any) return Activity::kActive;  // nothing from outside the pods: the HPA's rules alone
+  return unknown ? Activity::kUnknown : Activity::kIdle;
+}
+
+std::string cooldownText(std::chrono::seconds cooldown) {
+  return std::to_string(cooldown.count()) + " s";
+}
+
 }  // namespace
 
 std::string_view predictiveModeName(PredictiveMode mode) {
@@ -368,6 +396,33 @@ Decision decide(const WorkloadPolicy& policy, const WorkloadObservation& observa
     return decision;
   }
   decision.metricDesiredReplicas = proposed;
+  // The fewest replicas the HPA rules may go to: minReplicas, or with scale to zero one while
+  // the workload is awake; zero itself is the activation rule's alone.
+  std::int32_t floor = policy.minReplicas;
+  if (policy.minReplicas == 0) {
+    const Activity activity = activityOf(decision.metrics);
+    // The cooldown of a workload never seen active starts when it is first seen with replicas.
+    if (activity == Activity::kActive || (!history.lastActive && current > 0)) {
+      history.lastActive = now;
+    }
+    const bool cooledDown = activity == Activity::kIdle && history.lastActive &&
+                            now - *history.lastActive >= policy.cooldown;
+    if (current == 0 && activity != Activity::kActive) {
+      decision.reason = "idle: no Object or External metric above its activation";
+      step(decision, "scale to zero", 0, 0, decision.reason);
+      return decision;
+    }
+    if (current > 0 && cooledDown) {
+      decision.desiredReplicas = 0;
+      decision.scale = true;
+      decision.reason = "scale down from " + std::to_string(current) + " to 0: idle for the " +
+                        cooldownText(policy.cooldown) + " cooldown";
+      step(decision, "scale to zero", current, 0,
+           "every Object and External metric at or below its activation for the cooldown");
+      return decision;
+    }
+    floor = 1;
+  }
   for (const auto& evaluation : decision.metrics) {
     if (!evaluation.proposal) continue;
     const auto& p = *evaluation.proposal;
@@ -387,8 +442,8 @@ Decision decide(const WorkloadPolicy& policy, const WorkloadObservation& observa
            "ScaleDownStabilized: recent recommendations were higher than current one, applying "
            "the highest recent recommendation");
     }
-    const Limited limited = convertDesiredReplicasWithRules(current, stabilized, policy.minReplicas,
-                                                            policy.maxReplicas);
+    const Limited limited =
+        convertDesiredReplicasWithRules(current, stabilized, floor, policy.maxReplicas);
     if (limited.replicas != stabilized) {
       step(decision, "limits", stabilized, limited.replicas,
            limited.reason + ": " + limited.message);
@@ -408,9 +463,8 @@ Decision decide(const WorkloadPolicy& policy, const WorkloadObservation& observa
            stabilized.reason + " (windows: up " + std::to_string(up.stabilizationWindowSeconds) +
                " s, down " + std::to_string(down.stabilizationWindowSeconds) + " s)");
     }
-    const Limited limited =
-        convertDesiredReplicasWithBehaviorRate(current, stabilized.replicas, policy.minReplicas,
-                                               policy.maxReplicas, up, down, history, now);
+    const Limited limited = convertDesiredReplicasWithBehaviorRate(
+        current, stabilized.replicas, floor, policy.maxReplicas, up, down, history, now);
     if (limited.replicas != stabilized.replicas) {
       step(decision, "limits", stabilized.replicas, limited.replicas,
            limited.reason + ": " + limited.message);

@@ -68,6 +68,7 @@ std::string aggregatorPolicyYaml(const Scenario& scenario,
         node["metrics"].push_back(metric);
     }
     if (!autoscale.behaviorYaml.empty()) node["behavior"] = YAML::Load(autoscale.behaviorYaml);
+    if (!autoscale.cooldown.empty()) node["cooldown"] = autoscale.cooldown;
     if (!autoscale.demand.empty()) node["demand"] = autoscale.demand;
     if (!autoscale.predictive.empty() && autoscale.predictiveDownscaleStabilization.empty()) {
       node["predictive"] = autoscale.predictive;

@@ -398,6 +398,10 @@ AutoscaleSpec parseAutoscale(const YAML::Node& node, const std::string& context,
     }
     autoscale.metricsYaml = YAML::Dump(metrics);
   }
+  if (fields.has("cooldown")) {
+    fields.seconds("cooldown", 0);  // checked here, passed on as written
+    autoscale.cooldown = fields.string("cooldown");
+  }
   if (!autoscale.cpuUtilization && !autoscale.memoryUtilization && autoscale.metricsYaml.empty()) {
     fail(node, context, "needs cpu-utilization, memory-utilization or metrics (the targets)");
   }

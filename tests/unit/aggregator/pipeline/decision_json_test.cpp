@@ -19,12 +19,16 @@ TEST(DecisionJsonTest, HistoryRoundTrips) {
   history.recommendations = {{3, t}, {5, t + std::chrono::seconds(1)}};
   history.scaleUpEvents = {{2, t, false}};
   history.scaleDownEvents = {{1, t, true}};
+  history.lastActive = t + std::chrono::seconds(7);
   auto back = historyFromJson(historyToJson(history));
   ASSERT_TRUE(back.ok()) << back.error().message;
   ASSERT_EQ(back->recommendations.size(), 2u);
   EXPECT_EQ(back->recommendations[1].replicas, 5);
   EXPECT_EQ(back->recommendations[1].at, t + std::chrono::seconds(1));
   EXPECT_TRUE(back->scaleDownEvents[0].outdated);
+  EXPECT_EQ(back->lastActive, t + std::chrono::seconds(7)) << "scale to zero's cooldown survives";
+  history.lastActive.reset();
+  EXPECT_FALSE(historyFromJson(historyToJson(history))->lastActive);
 }
 
 TEST(DecisionJsonTest, BadSnapshotsAreClearErrors) {

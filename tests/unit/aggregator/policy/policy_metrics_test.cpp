@@ -21,6 +21,24 @@ std::string workloadWith(const std::string& metrics, const std::string& minRepli
          "\n    maxReplicas: 20\n    metrics:\n" + metrics;
 }
 
+// A ```yaml block of docs/configuration.md that starts with `start` (after `after`, when
+// given), each line indented by `indent` spaces: the examples users copy, tested as written.
+std::string docExample(const std::string& start, std::size_t indent,
+                       const std::string& after = "") {
+  std::ifstream in(testing::fixturePath("../../docs/configuration.md"));
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string doc = text.str();
+  const auto from = after.empty() ? 0 : doc.find(after);
+  const auto begin = doc.find("```yaml\n" + start, from == std::string::npos ? 0 : from);
+  if (from == std::string::npos || begin == std::string::npos) return "";
+  const auto body = begin + std::string("```yaml\n").size();
+  std::string out;
+  std::istringstream lines(doc.substr(body, doc.find("```", body) - body));
+  for (std::string line; std::getline(lines, line);) out += std::string(indent, ' ') + line + "\n";
+  return out;
+}
+
 TEST(PolicyMetricsTest, EveryHpaMetricTypeParses) {
   const std::string metrics = R"(      - type: ContainerResource
         containerResource: {name: memory, container: app, target: {type: AverageValue, averageValue: 256Mi}}
@@ -97,6 +115,36 @@ TEST(PolicyMetricsTest, MinReplicasZeroNeedsAMetricFromOutsideThePods) {
       << cpuOnly.error().message;
 }
 
+TEST(PolicyMetricsTest, ActivationAndCooldownForScaleToZero) {
+  const std::string queue = R"(      - type: External
+        external:
+          metric: {name: queue}
+          target: {type: AverageValue, averageValue: "30"}
+          activation: "5"
+)";
+  auto config = parsePolicyConfig(workloadWith(queue, "0") + "    cooldown: 2m\n", "policy.yaml");
+  ASSERT_TRUE(config.ok()) << config.error().message;
+  const auto& policy = config->workloads.at(0).policy;
+  EXPECT_EQ(policy.metrics.at(0).activationMilli, 5'000);
+  EXPECT_EQ(policy.cooldown, std::chrono::minutes(2));
+
+  auto withoutZero = parsePolicyConfig(workloadWith(queue) + "    cooldown: 2m\n", "policy.yaml");
+  ASSERT_FALSE(withoutZero.ok());
+  EXPECT_NE(withoutZero.error().message.find("cooldown: only applies with minReplicas 0"),
+            std::string::npos)
+      << withoutZero.error().message;
+}
+
+TEST(PolicyMetricsTest, TheDocumentedScaleToZeroExampleLoads) {
+  const std::string workload = docExample("- namespace: jobs\n", 2);
+  ASSERT_FALSE(workload.empty());
+  auto config = parsePolicyConfig("workloads:\n" + workload, "docs/configuration.md");
+  ASSERT_TRUE(config.ok()) << config.error().message;
+  EXPECT_EQ(config->workloads.at(0).policy.minReplicas, 0);
+  EXPECT_EQ(config->workloads.at(0).policy.cooldown, std::chrono::minutes(2));
+  EXPECT_EQ(config->workloads.at(0).policy.metrics.at(0).activationMilli, 5'000);
+}
+
 TEST(PolicyMetricsTest, SchemaMistakesNameTheLineAndField) {
   struct Case {
     std::string metrics;
@@ -156,40 +204,19 @@ TEST(PolicyMetricsTest, SchemaMistakesNameTheLineAndField) {
 
 // docs/configuration.md's "Metric types" example is what users copy.
 TEST(PolicyMetricsTest, TheDocumentedMetricTypesExampleLoads) {
-  std::ifstream in(testing::fixturePath("../../docs/configuration.md"));
-  std::stringstream text;
-  text << in.rdbuf();
-  const std::string doc = text.str();
-  const auto section = doc.find("### Metric types");
-  ASSERT_NE(section, std::string::npos);
-  const auto begin = doc.find("```yaml\nmetrics:\n", section);
-  ASSERT_NE(begin, std::string::npos);
-  const auto body = begin + std::string("```yaml\nmetrics:\n").size();
-  const auto end = doc.find("```", body);
-  std::string metrics;
-  std::istringstream lines(doc.substr(body, end - body));
-  for (std::string line; std::getline(lines, line);) metrics += "    " + line + "\n";
+  // The block's own "metrics:" line is dropped: workloadWith() writes it.
+  std::string metrics = docExample("metrics:\n", 4, "### Metric types");
+  ASSERT_FALSE(metrics.empty());
+  metrics.erase(0, metrics.find('\n') + 1);
   auto config = parsePolicyConfig(workloadWith(metrics), "docs/configuration.md");
   ASSERT_TRUE(config.ok()) << config.error().message;
   EXPECT_EQ(config->workloads.at(0).policy.metrics.size(), 5u);
 }
 
 TEST(PolicyMetricsTest, ThePrometheusSectionAndAQueryParse) {
-  std::ifstream in(testing::fixturePath("../../docs/configuration.md"));
-  std::stringstream text;
-  text << in.rdbuf();
-  const std::string doc = text.str();
-  const auto begin = doc.find("```yaml\nprometheus:\n");
-  ASSERT_NE(begin, std::string::npos);
-  const auto body = begin + std::string("```yaml\n").size();
-  const std::string section = doc.substr(body, doc.find("```", body) - body);
-  const auto metric = doc.find("```yaml\n- type: External\n", body);
-  ASSERT_NE(metric, std::string::npos);
-  const auto metricBody = metric + std::string("```yaml\n").size();
-  std::string metrics;
-  std::istringstream lines(doc.substr(metricBody, doc.find("```", metricBody) - metricBody));
-  for (std::string line; std::getline(lines, line);) metrics += "      " + line + "\n";
-
+  const std::string section = docExample("prometheus:\n", 0);
+  const std::string metrics = docExample("- type: External\n", 6, "### Prometheus");
+  ASSERT_FALSE(section.empty() || metrics.empty());
   auto config = parsePolicyConfig(section + workloadWith(metrics), "docs/configuration.md");
   ASSERT_TRUE(config.ok()) << config.error().message;
   ASSERT_TRUE(config->prometheus);

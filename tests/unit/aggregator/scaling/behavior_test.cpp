@@ -540,7 +540,7 @@ TEST(ScalingBehaviorTest, UpstreamScalingWithRules) {
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name);
-    ScalingHistory history{{}, c.scaleUpEvents, c.scaleDownEvents};
+    ScalingHistory history{{}, c.scaleUpEvents, c.scaleDownEvents, std::nullopt};
     const auto up = resolveScaleUpRules(c.scaleUpRules, 0.1);
     const auto down = resolveScaleDownRules(c.scaleDownRules, 300, 0.1);
     const auto limited = convertDesiredReplicasWithBehaviorRate(

@@ -188,6 +188,70 @@ TEST(MetricSourcesTest, AnExternalValueWakesAWorkloadAtZeroAndLetsItGoBack) {
       << "with minReplicas above zero, zero replicas means scaling is disabled (the HPA's rule)";
 }
 
+// KEDA's rules for scale to zero: an activation threshold wakes the workload and keeps it
+// awake; idle for the cooldown, it goes to zero whatever the HPA rules would hold.
+TEST(MetricSourcesTest, ActivationWakesAndCooldownPutsToSleep) {
+  MetricTarget queue{.source = MetricSource::kExternal,
+                     .metricName = "queue",
+                     .type = TargetType::kAverageValue,
+                     .averageValueMilli = 30'000,
+                     .activationMilli = 5'000};
+  WorkloadPolicy policy = policyWith(queue);
+  policy.cooldown = std::chrono::seconds(60);
+  WorkloadObservation observation;
+  observation.externalMetrics = {{"queue", {}, 5'000, kNow}};
+  ScalingHistory history;
+
+  // At zero, a value at the activation is no reason to start one.
+  auto decision = decide(policy, observation, history, kNow);
+  EXPECT_EQ(decision.desiredReplicas, 0);
+  EXPECT_EQ(decision.reason, "idle: no Object or External metric above its activation");
+  EXPECT_FALSE(history.lastActive);
+
+  // Above it: ceil(90 / 30) from zero.
+  observation.externalMetrics[0].valueMilli = 90'000;
+  decision = decide(policy, observation, history, kNow);
+  EXPECT_EQ(decision.desiredReplicas, 3);
+  EXPECT_EQ(history.lastActive, kNow);
+
+  // The queue drains below the activation: one replica at least until the cooldown ends, even
+  // where the HPA rules alone would allow zero.
+  observation.currentReplicas = 3;
+  observation.externalMetrics[0].valueMilli = 0;
+  const WallTime later = kNow + std::chrono::seconds(30);
+  decision = decide(policy, observation, history, later);
+  EXPECT_GE(decision.desiredReplicas, 1) << decision.reason;
+  EXPECT_EQ(history.lastActive, kNow) << "idle does not renew it";
+
+  decision = decide(policy, observation, history, kNow + std::chrono::seconds(60));
+  EXPECT_EQ(decision.desiredReplicas, 0);
+  EXPECT_EQ(decision.reason, "scale down from 3 to 0: idle for the 60 s cooldown");
+
+  // A metric without a value is not idleness: no scale to zero on missing data.
+  observation.externalMetrics.clear();
+  decision = decide(policy, observation, history, kNow + std::chrono::hours(1));
+  EXPECT_NE(decision.desiredReplicas, 0);
+}
+
+TEST(MetricSourcesTest, ACooldownStartsWhenAWorkloadNeverSeenActiveIsFirstSeen) {
+  MetricTarget queue{.source = MetricSource::kExternal,
+                     .metricName = "queue",
+                     .type = TargetType::kValue,
+                     .valueMilli = 10'000};
+  WorkloadPolicy policy = policyWith(queue);
+  policy.cooldown = std::chrono::seconds(60);
+  WorkloadObservation observation;
+  observation.currentReplicas = 2;
+  observation.pods = {readyPod("a"), readyPod("b")};
+  observation.externalMetrics = {{"queue", {}, 0, kNow}};
+  ScalingHistory history;
+  EXPECT_GE(decide(policy, observation, history, kNow).desiredReplicas, 1)
+      << "an aggregator that just started does not put a workload to sleep at once";
+  EXPECT_EQ(history.lastActive, kNow);
+  EXPECT_EQ(decide(policy, observation, history, kNow + std::chrono::seconds(61)).desiredReplicas,
+            0);
+}
+
 TEST(LabelSelectorTest, MatchesAsKubernetesSelectorsDo) {
   using Op = LabelRequirement::Operator;
   const Labels labels{{"queue", "orders"}, {"region", "eu"}};

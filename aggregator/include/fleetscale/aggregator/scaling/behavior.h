@@ -69,6 +69,8 @@ struct ScalingHistory {
   std::vector<TimestampedRecommendation> recommendations;
   std::vector<ScaleEvent> scaleUpEvents;
   std::vector<ScaleEvent> scaleDownEvents;
+  // Scale to zero: when an Object or External metric was last above its activation.
+  std::optional<WallTime> lastActive;
 };
 
 // A clamp or limit's outcome: the replica count, and the HPA condition reason that names it

@@ -54,6 +54,9 @@ struct MetricTarget {
   std::int32_t averageUtilization = 0;  // percent of requests, for kUtilization
   std::int64_t averageValueMilli = 0;   // milli-units per pod, for kAverageValue
   std::int64_t valueMilli = 0;          // milli-units in all, for kValue
+  // Object, External with minReplicas 0 (KEDA's activationThreshold): the metric wakes the
+  // workload, and keeps it awake, only above this value (milli-units; default 0).
+  std::int64_t activationMilli = 0;
   // A Resource metric (the pods' CPU or memory) with a Utilization or AverageValue target.
   static MetricTarget utilization(Resource resource, std::int32_t percent) {
     MetricTarget target;
@@ -137,6 +140,9 @@ struct WorkloadPolicy {
   std::int32_t downscaleStabilizationSeconds = 300;
   CpuDemand cpuDemand = CpuDemand::kThrottlingAware;
   PredictivePolicy predictive;
+  // With minReplicas 0 (KEDA's cooldownPeriod): how long every Object and External metric must
+  // have been at or below its activation before the workload goes to zero.
+  std::chrono::seconds cooldown{300};
 };
 
 struct WorkloadObservation {

@@ -64,6 +64,7 @@ struct AutoscaleSpec {
   // More policy metrics (a YAML list of HPA MetricSpecs: Pods, Object, External, ...), passed
   // through verbatim after the CPU and memory targets; "" = none.
   std::string metricsYaml;
+  std::string cooldown;    // the policy's `cooldown` (scale to zero), as written; "" = its default
   std::string demand;      // the policy's `demand` (usage, throttling-aware); "" = its default
   std::string predictive;  // the policy's `predictive` mode (off, observe, on); "" = off
   // The policy's predictive `downscaleStabilization` (e.g. "5m"); "" = the aggregator's default.
