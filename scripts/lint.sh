@@ -7,17 +7,31 @@
 # it is not in git, and its headers are system headers to clang-tidy.
 # --sources-only (the lint stage of `make test`): clang-tidy skips the test cases, whose naming
 # pass costs as much as every other file together (parsing gtest); `make lint` runs it too.
+# --no-tidy: formatting and layering only (seconds); --tidy-only: clang-tidy only (minutes).
+# `make test` runs the two apart, clang-tidy alongside the dev stage's tests (scripts/test.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 JOBS=${JOBS:-$(nproc)}
 sources_only=0
-[[ "${1:-}" == --sources-only ]] && sources_only=1
+quick=1
+tidy=1
+for arg in "$@"; do
+  case "$arg" in
+    --sources-only) sources_only=1 ;;
+    --no-tidy) tidy=0 ;;
+    --tidy-only) quick=0 ;;
+    *) echo "lint.sh: unknown option $arg" >&2; exit 2 ;;
+  esac
+done
 
-echo "==> clang-format"
-git ls-files '*.cpp' '*.h' | xargs clang-format --dry-run --Werror
+if ((quick)); then
+  echo "==> clang-format"
+  git ls-files '*.cpp' '*.h' | xargs clang-format --dry-run --Werror
 
-echo "==> layering (scripts/check-includes.py)"
-python3 scripts/check-includes.py .
+  echo "==> layering (scripts/check-includes.py)"
+  python3 scripts/check-includes.py .
+fi
+((tidy)) || { echo "formatting and layering clean"; exit 0; }
 
 echo "==> clang-tidy ($JOBS in parallel)"
 cmake --preset dev >/dev/null
