@@ -107,9 +107,23 @@ TEST(E2eExternalMetricsTest, AQueueFromPrometheusScalesAWorkerFromZeroAndBackToZ
   queued = 2;
   EXPECT_TRUE(testing::waitFor([&] { return fleet.desired(kWorker, kAws) == 0; }, seconds(40)))
       << fleet.workloadStatus(kWorker).dump();
-  EXPECT_NE(fleet.workloadStatus(kWorker)["reason"].get<std::string>().find("cooldown"),
-            std::string::npos)
-      << fleet.workloadStatus(kWorker).dump();
+  // The stored decision that took it to zero names the cooldown (the status shows the latest
+  // decision, already "idle" at zero).
+  nlohmann::json decisions;
+  const auto toZeroReason = [&] {
+    decisions = fleet.get("/api/v1/decisions?namespace=jobs&workload=worker&limit=50");
+    std::string reason;
+    if (!decisions.is_object()) return reason;
+    for (const auto& decision : decisions["items"]) {
+      if (decision.value("current_replicas", -1) > 0 && decision.value("desired_replicas", -1) == 0)
+        reason = decision.value("reason", "");
+    }
+    return reason;
+  };
+  EXPECT_TRUE(testing::waitFor([&] { return !toZeroReason().empty(); }, seconds(10)))
+      << decisions.dump();
+  EXPECT_NE(toZeroReason().find("idle for the 5 s cooldown"), std::string::npos)
+      << decisions.dump();
 }
 
 }  // namespace
