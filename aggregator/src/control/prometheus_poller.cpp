@@ -7,7 +7,7 @@
 #include "fleetscale/shared/log_throttle.h"
 #include "fleetscale/shared/logging.h"
 #include "fleetscale/shared/metric_family.h"
-#include "fleetscale/shared/token.h"
+#include "fleetscale/shared/text.h"
 
 namespace fleetscale::aggregator {
 namespace {
@@ -48,7 +48,13 @@ void PrometheusPoller::start() {
     while (!stopping_) {
       const auto config = policy_.get()->prometheus;
       lock.unlock();
-      if (config) pollOnce();
+      if (config) {
+        try {
+          pollOnce();
+        } catch (const std::exception& e) {  // a bug, not an answer: keep polling, say so
+          componentLogger("aggregator.prometheus")->error("poll round failed: {}", e.what());
+        }
+      }
       lock.lock();
       wake_.wait_for(lock, config ? config->interval : std::chrono::milliseconds(1000),
                      [this] { return stopping_; });
@@ -85,7 +91,7 @@ Result<std::vector<sources::PromSample>> PrometheusPoller::ask(const PrometheusC
   request.maxResponseBytes = kMaxAnswerBytes;
   if (!config.tokenFile.empty()) {
     // Read at every query: a rotated token is used from the next one.
-    auto token = readTokenFile(config.tokenFile);
+    auto token = readSecretFile(config.tokenFile);
     if (!token) return Error{"tokenFile: " + token.error().message};
     request.headers.emplace_back("Authorization", "Bearer " + *token);
   }
@@ -104,6 +110,10 @@ void PrometheusPoller::pollOnce() {
   if (!policy->prometheus) return;
   const auto queries = sources::queriesOf(*policy);
   for (const auto& query : queries) {
+    {
+      std::lock_guard lock(mutex_);
+      if (stopping_) return;  // a shutdown waits for one query at most, not the round
+    }
     const SteadyTime began = clock_.now();
     auto samples = ask(*policy->prometheus, query);
     const double seconds = std::chrono::duration<double>(clock_.now() - began).count();

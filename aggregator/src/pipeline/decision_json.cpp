@@ -107,7 +107,10 @@ struct Figures {
   // Summing containers: a figure one of them lacks is absent from the sum.
   void add(const Figures& other) {
     const auto plus = [](std::optional<std::int64_t>& sum, std::optional<std::int64_t> value) {
-      sum = sum && value ? std::optional(*sum + *value) : std::nullopt;
+      std::int64_t total = 0;
+      // A sum beyond int64 is as unknown as a missing figure.
+      sum = sum && value && !__builtin_add_overflow(*sum, *value, &total) ? std::optional(total)
+                                                                          : std::nullopt;
     };
     plus(cpuRequest, other.cpuRequest);
     plus(memoryRequest, other.memoryRequest);
@@ -456,7 +459,9 @@ Result<ScalingHistory> historyFromJson(const json& value) {
   return history;
 }
 
-Result<DecisionSnapshot> parseDecisionSnapshot(std::string_view text) {
+namespace {
+
+Result<DecisionSnapshot> parseSnapshot(std::string_view text) {
   const json root = json::parse(text, nullptr, false);
   if (root.is_discarded() || !root.is_object()) return Error{"snapshot is not a JSON object"};
   DecisionSnapshot snapshot;
@@ -510,6 +515,18 @@ Result<DecisionSnapshot> parseDecisionSnapshot(std::string_view text) {
     snapshot.workload = parsed->workloads.front();
   }
   return snapshot;
+}
+
+}  // namespace
+
+Result<DecisionSnapshot> parseDecisionSnapshot(std::string_view text) {
+  // A field of the wrong JSON type ("cluster": 3) makes nlohmann's accessors throw: a bad
+  // snapshot, said as such, never a crash.
+  try {
+    return parseSnapshot(text);
+  } catch (const json::exception& e) {
+    return Error{std::string("snapshot: a field has the wrong type: ") + e.what()};
+  }
 }
 
 }  // namespace fleetscale::aggregator

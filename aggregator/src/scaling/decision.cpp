@@ -471,6 +471,13 @@ Decision decide(const WorkloadPolicy& policy, const WorkloadObservation& observa
     }
     desired = limited.replicas;
   }
+  // Waking from zero is the activation rule's, as KEDA does it outside the HPA: a Percent-only
+  // scale-up policy allows 0% of 0 more, which would leave an active workload asleep.
+  if (current == 0 && floor > 0 && desired < floor) {
+    step(decision, "scale from zero", desired, floor,
+         "an Object or External metric is above its activation");
+    desired = floor;
+  }
   decision.desiredReplicas = desired;
   decision.scale = desired != current;
   if (!decision.scale) {

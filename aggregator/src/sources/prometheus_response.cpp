@@ -27,22 +27,26 @@ Result<PromSample> sampleFrom(const json& pair) {
   return sample;
 }
 
+// A string field, "" when absent or of another type (a proxy's error page has "status": 404).
+std::string stringField(const json& object, const char* key) {
+  const auto field = object.find(key);
+  return field != object.end() && field->is_string() ? field->get<std::string>() : "";
+}
+
 }  // namespace
 
 Result<std::vector<PromSample>> parsePrometheusQueryResponse(std::string_view body) {
   const json root = json::parse(body, nullptr, false);
   if (root.is_discarded() || !root.is_object()) return Error{"the answer is not a JSON object"};
-  const std::string status = root.value("status", "");
+  const std::string status = stringField(root, "status");
   if (status == "error") {
-    const auto text = [&](const char* key) {
-      return root.contains(key) && root[key].is_string() ? root[key].get<std::string>() : "";
-    };
-    return Error{text("errorType") + ": " + text("error")};
+    return Error{stringField(root, "errorType") + ": " + stringField(root, "error")};
   }
   if (status != "success") return Error{"the answer's status is neither success nor error"};
-  const json data = root.value("data", json::object());
-  if (!data.is_object()) return Error{"the answer has no data"};
-  const std::string type = data.value("resultType", "");
+  const auto found = root.find("data");
+  if (found == root.end() || !found->is_object()) return Error{"the answer has no data"};
+  const json& data = *found;
+  const std::string type = stringField(data, "resultType");
   const json& result = data.contains("result") ? data["result"] : json();
   std::vector<PromSample> samples;
   if (type == "scalar") {
@@ -62,9 +66,11 @@ Result<std::vector<PromSample>> parsePrometheusQueryResponse(std::string_view bo
   }
   for (const auto& series : result) {
     if (!series.is_object()) return Error{"a series is not an object"};
-    auto sample = sampleFrom(series.value("value", json()));
+    const auto pair = series.find("value");
+    auto sample = sampleFrom(pair == series.end() ? json() : *pair);
     if (!sample) return sample.error();
-    const json metric = series.value("metric", json::object());
+    const auto labels = series.find("metric");
+    const json metric = labels == series.end() ? json::object() : *labels;
     if (!metric.is_object()) return Error{"a series' labels are not an object"};
     for (const auto& [name, value] : metric.items()) {
       if (!value.is_string()) return Error{"label " + name + " is not a string"};

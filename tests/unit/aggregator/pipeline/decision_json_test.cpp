@@ -48,6 +48,11 @@ TEST(DecisionJsonTest, BadSnapshotsAreClearErrors) {
            "pods[0].requests.cpu: quantity 'fast'"},
           {R"({"now": 0, "currentReplicas": 1, "pods": [{"name": "a", "phase": "Sleeping"}]})",
            "phase 'Sleeping'"},
+          {R"({"now": 0, "currentReplicas": 1, "pods": [{"name": "a", "cluster": 3}]})",
+           "a field has the wrong type"},
+          {R"({"now": 0, "currentReplicas": 1, "objectMetrics": [{"metric": "q", "value": "1",
+              "describedObject": {"kind": "Ingress", "name": "m", "apiVersion": 2}}]})",
+           "a field has the wrong type"},
           {R"({"now": 0, "currentReplicas": 1, "policy": {"maxReplicas": 0}})", "maxReplicas"},
       }) {
     auto parsed = parseDecisionSnapshot(c.json);

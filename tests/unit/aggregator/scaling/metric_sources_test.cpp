@@ -233,6 +233,25 @@ TEST(MetricSourcesTest, ActivationWakesAndCooldownPutsToSleep) {
   EXPECT_NE(decision.desiredReplicas, 0);
 }
 
+// A Percent-only scale-up policy allows nothing more from 0 (100% of 0): waking is the
+// activation rule's, outside the HPA's rate limits, as in KEDA.
+TEST(MetricSourcesTest, AnActiveWorkloadWakesFromZeroWhateverTheRateLimits) {
+  MetricTarget queue{.source = MetricSource::kExternal,
+                     .metricName = "queue",
+                     .type = TargetType::kValue,
+                     .valueMilli = 10'000};
+  WorkloadPolicy policy = policyWith(queue);
+  ScalingRules up;
+  up.policies = std::vector<ScalingPolicy>{{PolicyType::kPercent, 100, 15}};
+  policy.behavior = Behavior{up, std::nullopt};
+  WorkloadObservation idle;
+  idle.externalMetrics = {{"queue", {}, 30'000, kNow}};
+  ScalingHistory history;
+  const auto decision = decide(policy, idle, history, kNow);
+  EXPECT_EQ(decision.desiredReplicas, 1) << decision.reason;
+  EXPECT_EQ(decision.steps.back().rule, "scale from zero");
+}
+
 TEST(MetricSourcesTest, ACooldownStartsWhenAWorkloadNeverSeenActiveIsFirstSeen) {
   MetricTarget queue{.source = MetricSource::kExternal,
                      .metricName = "queue",

@@ -59,6 +59,10 @@ TEST(PrometheusResponseTest, ErrorsSayWhatIsWrong) {
       {R"({"status":"success","data":{"resultType":"vector","result":[{"value":[1e300,"2"]}]}})",
        "a sample's time is absurd"},
       {R"({"status":"partial"})", "neither success nor error"},
+      // A proxy's or another server's JSON error page: other types where strings belong.
+      {R"({"status":404,"error":"Not Found"})", "neither success nor error"},
+      {R"({"status":"success","data":{"resultType":7,"result":[]}})", "result of no type"},
+      {R"({"status":"success","data":[1]})", "the answer has no data"},
   };
   for (const auto& c : cases) {
     const auto samples = parsePrometheusQueryResponse(c.body);
