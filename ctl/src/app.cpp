@@ -1,7 +1,6 @@
 #include "fleetscale/ctl/app.h"
 
 #include <CLI/CLI.hpp>
-#include <cstdio>
 #include <ctime>
 #include <functional>
 #include <iostream>
@@ -11,6 +10,7 @@
 #include "fleetscale/ctl/views.h"
 #include "fleetscale/shared/curl_http_client.h"
 #include "fleetscale/shared/options.h"
+#include "fleetscale/shared/text.h"
 #include "fleetscale/shared/version.h"
 #include "format.h"
 
@@ -152,16 +152,7 @@ std::string queryString(const std::vector<std::pair<std::string, std::string>>& 
   for (const auto& [name, value] : params) {
     if (value.empty()) continue;
     out += out.empty() ? "?" : "&";
-    out += name + "=";
-    for (unsigned char c : value) {
-      if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-        out.push_back(static_cast<char>(c));
-      } else {
-        char escaped[4];
-        std::snprintf(escaped, sizeof(escaped), "%%%02X", c);
-        out += escaped;
-      }
-    }
+    out += name + "=" + percentEncode(value);
   }
   return out;
 }

@@ -1,7 +1,6 @@
 #include "fleetscale/aggregator/control/prometheus_poller.h"
 
 #include <algorithm>
-#include <cctype>
 
 #include "fleetscale/shared/curl_http_client.h"
 #include "fleetscale/shared/log_throttle.h"
@@ -11,22 +10,6 @@
 
 namespace fleetscale::aggregator {
 namespace {
-
-// Query text in a URL: RFC 3986 unreserved characters as they are, every other byte encoded.
-std::string urlEncoded(std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (const unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 0xF];
-    }
-  }
-  return out;
-}
 
 bool sameClient(const PrometheusConfig& a, const PrometheusConfig& b) {
   return a.caFile == b.caFile && a.insecureSkipTlsVerify == b.insecureSkipTlsVerify;
@@ -85,7 +68,7 @@ HttpClient& PrometheusPoller::clientFor(const PrometheusConfig& config) {
 Result<std::vector<sources::PromSample>> PrometheusPoller::ask(const PrometheusConfig& config,
                                                                const std::string& query) {
   HttpClientRequest request;
-  request.url = config.url + "/api/v1/query?query=" + urlEncoded(query);
+  request.url = config.url + "/api/v1/query?query=" + percentEncode(query);
   request.connectTimeout = std::min(config.timeout, std::chrono::milliseconds(2000));
   request.totalTimeout = config.timeout;
   request.maxResponseBytes = kMaxAnswerBytes;

@@ -3,9 +3,9 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <cctype>
 #include <nlohmann/json.hpp>
 
+#include "fleetscale/shared/text.h"
 #include "fleetscale/testing/etcd.h"
 #include "fleetscale/testing/http.h"
 
@@ -13,19 +13,6 @@ namespace fleetscale::testing {
 namespace {
 
 constexpr const char* kBinary = "/usr/bin/prometheus";
-
-std::string queryEncoded(const std::string& text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (const unsigned char c : text) {
-    if (std::isalnum(c) || c == '_' || c == '.' || c == '-') {
-      out += static_cast<char>(c);
-    } else {
-      out += {'%', kHex[c >> 4], kHex[c & 0xF]};
-    }
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -52,7 +39,7 @@ PrometheusServer::~PrometheusServer() { stop(); }
 std::string PrometheusServer::url() const { return "http://127.0.0.1:" + std::to_string(port_); }
 
 std::optional<double> PrometheusServer::value(const std::string& expression) const {
-  const auto body = httpGetJson(url() + "/api/v1/query?query=" + queryEncoded(expression));
+  const auto body = httpGetJson(url() + "/api/v1/query?query=" + percentEncode(expression));
   if (!body.is_object() || body.value("status", "") != "success" ||
       body["data"]["result"].empty()) {
     return std::nullopt;

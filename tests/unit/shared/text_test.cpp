@@ -192,5 +192,12 @@ TEST(TextTest, Rfc3339) {
   EXPECT_EQ(formatRfc3339(epoch), "1970-01-01T00:00:00.000Z");
 }
 
+TEST(TextTest, PercentEncodeKeepsUnreservedCharactersOnly) {
+  EXPECT_EQ(percentEncode("queue_messages-ready.v2~"), "queue_messages-ready.v2~");
+  EXPECT_EQ(percentEncode("sum(x{a=\"b c\"}) / 2"), "sum%28x%7Ba%3D%22b%20c%22%7D%29%20%2F%202");
+  EXPECT_EQ(percentEncode("\xff\n"), "%FF%0A");
+  EXPECT_EQ(percentEncode(""), "");
+}
+
 }  // namespace
 }  // namespace fleetscale

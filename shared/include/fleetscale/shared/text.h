@@ -18,6 +18,10 @@ std::string_view trim(std::string_view text);
 // 'text' in single quotes, for error messages.
 std::string singleQuoted(std::string_view text);
 
+// For a URL's query: RFC 3986's unreserved characters (letters, digits, - _ . ~) as they are,
+// every other byte as %XX.
+std::string percentEncode(std::string_view text);
+
 // Splits on any run of the separator characters; no empty fields.
 std::vector<std::string_view> splitFields(std::string_view text,
                                           std::string_view separators = " \t");
