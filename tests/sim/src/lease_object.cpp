@@ -69,6 +69,15 @@ std::optional<ApiError> checkStringMap(const json& metadata, const char* key) {
   return std::nullopt;
 }
 
+std::string formatUtcMicros(std::time_t whole, int micros) {
+  std::tm utc{};
+  ::gmtime_r(&whole, &utc);
+  char text[48];
+  const std::size_t n = std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%S", &utc);
+  std::snprintf(text + n, sizeof(text) - n, ".%06dZ", micros);
+  return text;
+}
+
 }  // namespace
 
 std::optional<std::string> normalizeMicroTime(std::string_view text) {
@@ -105,22 +114,16 @@ std::optional<std::string> normalizeMicroTime(std::string_view text) {
   parts.tm_hour = hour;
   parts.tm_min = minute;
   parts.tm_sec = second;
+  // Seconds and microseconds stay apart: years past 2262 (valid MicroTimes) overflow the
+  // nanosecond system_clock.
   const std::time_t utc = ::timegm(&parts) - static_cast<std::time_t>(offsetMinutes) * 60;
-  return formatMicroTime(std::chrono::system_clock::from_time_t(utc) +
-                         std::chrono::microseconds(micros));
+  return formatUtcMicros(utc, micros);
 }
 
 std::string formatMicroTime(WallTime time) {
   const auto micros = std::chrono::floor<std::chrono::microseconds>(time.time_since_epoch());
   const auto seconds = std::chrono::floor<std::chrono::seconds>(micros);
-  const std::time_t whole = seconds.count();
-  std::tm utc{};
-  ::gmtime_r(&whole, &utc);
-  char text[48];
-  const std::size_t n = std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%S", &utc);
-  std::snprintf(text + n, sizeof(text) - n, ".%06lldZ",
-                static_cast<long long>((micros - seconds).count()));
-  return text;
+  return formatUtcMicros(seconds.count(), static_cast<int>((micros - seconds).count()));
 }
 
 ApiResult decodeLease(const json& body, const std::string& namespaceName,
