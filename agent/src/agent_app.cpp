@@ -15,6 +15,7 @@
 #include "fleetscale/agent/batch_queue.h"
 #include "fleetscale/agent/cgroup_layout.h"
 #include "fleetscale/agent/metadata_sources.h"
+#include "fleetscale/agent/pod_scraper.h"
 #include "fleetscale/agent/sampler.h"
 #include "fleetscale/agent/sqlite_spool.h"
 #include "fleetscale/agent/stream_client.h"
@@ -48,6 +49,7 @@ struct Settings {
   std::chrono::nanoseconds memoryStatMaxAge{};
   std::chrono::nanoseconds metadataInterval{};
   std::chrono::milliseconds metadataTimeout{};
+  ScrapeOptions scrape;
   SpoolLimits spoolLimits;
   std::vector<HostPort> aggregators;
   std::optional<HostPort> metricsListen;
@@ -64,14 +66,15 @@ Result<Settings> parseSettings(const AgentOptions& o) {
     out = *value;
     return {};
   };
-  std::chrono::nanoseconds timeout{}, maxAge{};
+  std::chrono::nanoseconds timeout{}, maxAge{}, scrapeTimeout{};
   for (const Status& status :
        {duration("--interval", o.interval, true, s.interval, kMaxBatchInterval),
         duration("--rediscover-interval", o.rediscoverInterval, false, s.rediscover),
         duration("--memory-stat-interval", o.memoryStatInterval, false, s.memoryStatMaxAge),
         duration("--metadata-interval", o.metadataInterval, true, s.metadataInterval),
         duration("--metadata-timeout", o.metadataTimeout, true, timeout),
-        duration("--spool-max-age", o.spoolMaxAge, false, maxAge)}) {
+        duration("--spool-max-age", o.spoolMaxAge, false, maxAge),
+        duration("--scrape-timeout", o.scrapeTimeout, true, scrapeTimeout)}) {
     if (!status) return Error{status.message()};
   }
   // The aggregator refuses batches whose interval lies outside these bounds (batch_ranges.h).
@@ -80,6 +83,23 @@ Result<Settings> parseSettings(const AgentOptions& o) {
     return Error{"--interval: must be at least " + formatDuration(kMinBatchInterval)};
   }
   s.metadataTimeout = std::chrono::duration_cast<std::chrono::milliseconds>(timeout);
+  // A round of scrapes takes at most half a tick and ends as the tick samples, so what the
+  // tick sends is at most half an interval old.
+  const auto millis = [](std::chrono::nanoseconds d) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(d);
+  };
+  s.scrape.interval = millis(s.interval);
+  s.scrape.budget = std::max(std::chrono::milliseconds(1), millis(s.interval / 2));
+  s.scrape.timeout = std::min(millis(scrapeTimeout), s.scrape.budget);
+  s.scrape.maxAge = 3 * s.scrape.interval;
+  s.scrape.maxSeriesPerPod = o.scrapeMaxSeries;
+  s.scrape.maxTargets = o.scrapeMaxPods;
+  auto scrapeBytes = parseQuantityCeil(o.scrapeMaxBytes);
+  if (!scrapeBytes || *scrapeBytes == 0) {
+    return Error{"--scrape-max-bytes: " +
+                 (scrapeBytes ? std::string("must be positive") : scrapeBytes.error().message)};
+  }
+  s.scrape.maxBytes = *scrapeBytes;
   s.spoolLimits.maxAge = std::chrono::duration_cast<std::chrono::seconds>(maxAge);
   s.spoolLimits.maxBatches = std::max<std::size_t>(1, o.queueCapacity);
   auto maxBytes = parseQuantityCeil(o.spoolMaxBytes);
@@ -220,6 +240,20 @@ nlohmann::json onceJson(const std::string& node, const v1::SampleBatch& batch) {
     containers.push_back(std::move(entry));
   }
   nlohmann::json out{{"node", node}, {"containers", std::move(containers)}};
+  if (batch.pod_metrics_size() > 0) {
+    nlohmann::json pods = nlohmann::json::array();
+    for (const auto& pod : batch.pod_metrics()) {
+      nlohmann::json series = nlohmann::json::array();
+      for (const auto& one : pod.series()) {
+        nlohmann::json labels = nlohmann::json::object();
+        for (int i = 0; i + 1 < one.labels_size(); i += 2)
+          labels[one.labels(i)] = one.labels(i + 1);
+        series.push_back({{"name", one.name()}, {"labels", labels}, {"value", one.value()}});
+      }
+      pods.push_back({{"pod_uid", pod.pod_uid()}, {"series", std::move(series)}});
+    }
+    out["pod_metrics"] = std::move(pods);
+  }
   const auto& totals = batch.node();
   out["node_cpu_capacity_cores"] = totals.cpu_capacity_cores();
   if (totals.has_cpu_usage_cores()) out["node_cpu_usage_cores"] = totals.cpu_usage_cores();
@@ -384,6 +418,18 @@ void addAgentOptions(CLI::App& app, AgentOptions& o) {
   app.add_option("--docker-socket", o.dockerSocket,
                  "Docker or Podman API socket, under --host-root (default: /var/run/docker.sock, "
                  "else /run/podman/podman.sock)");
+  app.add_option("--scrape-timeout", o.scrapeTimeout,
+                 "timeout of one scrape of a pod's metrics endpoint (at most half --interval)")
+      ->capture_default_str();
+  app.add_option("--scrape-max-bytes", o.scrapeMaxBytes,
+                 "largest answer read from a pod's metrics endpoint")
+      ->capture_default_str();
+  app.add_option("--scrape-max-series", o.scrapeMaxSeries,
+                 "series sent per scraped pod (annotation fleetscale.io/metrics picks which)")
+      ->capture_default_str();
+  app.add_option("--scrape-max-pods", o.scrapeMaxPods,
+                 "pods scraped per node (annotation fleetscale.io/scrape: \"true\"); 0 disables")
+      ->capture_default_str();
   app.add_option("--metrics-listen", o.metricsListen,
                  "HOST:PORT for the agent's /metrics and /healthz (\"none\" disables)")
       ->capture_default_str();
@@ -442,13 +488,23 @@ int runAgent(const AgentOptions& options) {
   samplerOptions.hostRoot = options.hostRoot;
   samplerOptions.pendingPodsMaxAge = 3 * s.metadataInterval;
   Sampler sampler(*layout, makeCgroupReader(*layout), samplerOptions, clock, labels);
+  // Pods say they want scraping in the kubelet's pod list; other sources list no pods.
+  AsioHttpClient scrapeClient;
+  std::optional<PodScraper> scraper;
+  if (refresher && std::string_view(metadata.source->name()) == "kubelet" &&
+      s.scrape.maxTargets > 0) {
+    scraper.emplace(scrapeClient, metadataStore, clock, s.scrape);
+  }
 
   if (options.once) {
     (void)sampler.sample();
     // Bounded by --metadata-timeout; a failure is logged and the output goes without metadata.
     if (refresher) (void)refresher->refreshOnce();
+    if (scraper) scraper->scrapeRound();  // counters need a second scrape for a rate
     std::this_thread::sleep_for(s.interval);
-    const auto batch = sampler.sample();
+    if (scraper) scraper->scrapeRound();
+    auto batch = sampler.sample();
+    if (scraper) scraper->attach(batch);
     std::cout << onceJson(node, batch).dump(2) << std::endl;
     return 0;
   }
@@ -523,18 +579,21 @@ int runAgent(const AgentOptions& options) {
     }
   }
   if (refresher) refresher->start();
+  if (scraper) scraper->start();
 
   boost::asio::steady_timer ticker(io);
   v1::SampleBatch batch;  // refilled every tick, so its memory is allocated once
   std::function<void()> tick = [&] {
     const auto started = std::chrono::steady_clock::now();
     sampler.sample(batch);
+    if (scraper) scraper->attach(batch);
     metrics.observeCollection(std::chrono::steady_clock::now() - started);
     batch.set_interval_seconds(std::chrono::duration<double>(s.interval).count());
     queue.append(batch);
     for (auto& client : clients) client->batchAvailable();
     metrics.update(AgentState{sampler.counters(), sampler.keptDescriptors(), queue,
-                              delivery->spool != nullptr ? delivery->spool->errors() : 0, streams});
+                              delivery->spool != nullptr ? delivery->spool->errors() : 0, streams,
+                              scraper ? std::optional(scraper->counters()) : std::nullopt});
     // On the wall clock's whole intervals, like every agent: the aggregator decides on rounds.
     const WallTime now = clock.wallNow();
     ticker.expires_after(nextSamplingRound(now, s.interval) - now);
@@ -557,6 +616,7 @@ int runAgent(const AgentOptions& options) {
   for (auto& client : clients) client->start();
   tick();
   io.run();
+  if (scraper) scraper->stop();
   if (refresher) refresher->stop();
   metricsServer.reset();
   log->info("stopped after {} ticks; {} batches unacknowledged{}", sampler.counters().ticks,

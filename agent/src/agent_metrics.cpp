@@ -107,6 +107,22 @@ AgentMetrics::AgentMetrics(const Clock& clock, std::chrono::nanoseconds interval
                                     &connected.Add(labels),
                                     &unacked.Add(labels)});
   }
+  auto& scrapes = family(prometheus::BuildCounter(), r, "fleetscale_agent_scrapes_total",
+                         "Scrapes of pods' metrics endpoints (annotation fleetscale.io/scrape), "
+                         "by result; skipped: over the round's budget or --scrape-max-pods, or "
+                         "backing off after a failure");
+  for (std::size_t i = 0; i < kScrapeResults.size(); ++i) {
+    scrapes_[i] = {&scrapes.Add({{"result", scrapeResultLabel(kScrapeResults[i])}})};
+  }
+  scrapeBytes_ = {
+      counter(r, "fleetscale_agent_scrape_bytes_total", "Bytes read from pods' metrics endpoints")};
+  scrapeSeconds_ = {counter(r, "fleetscale_agent_scrape_seconds_total",
+                            "Time spent scraping pods' metrics endpoints")};
+  scrapeSeriesDropped_ = {
+      counter(r, "fleetscale_agent_scrape_series_dropped_total",
+              "Series not sent: over --scrape-max-series, or malformed exposition lines")};
+  scrapeTargets_ = gauge(r, "fleetscale_agent_scrape_targets",
+                         "Running pods on this node that ask to be scraped");
   gauge(r, "fleetscale_build_info", "Build information; always 1",
         {{"component", "agent"}, {"version", kVersion}})
       ->Set(1);
@@ -165,6 +181,16 @@ void AgentMetrics::update(const AgentState& state) {
     series.ackedSequence->Set(static_cast<double>(counters.ackedSequence));
     series.connected->Set(counters.connected ? 1 : 0);
     series.unacked->Set(static_cast<double>(state.streams[i].cursor.size()));
+  }
+
+  if (state.scrape) {
+    for (std::size_t i = 0; i < kScrapeResults.size(); ++i) {
+      scrapes_[i].set(static_cast<double>(state.scrape->results[i]));
+    }
+    scrapeBytes_.set(static_cast<double>(state.scrape->bytes));
+    scrapeSeconds_.set(state.scrape->seconds);
+    scrapeSeriesDropped_.set(static_cast<double>(state.scrape->seriesDropped));
+    scrapeTargets_->Set(static_cast<double>(state.scrape->targets));
   }
 
   if (metadata_ != nullptr) {

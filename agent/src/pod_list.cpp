@@ -50,6 +50,12 @@ constexpr std::string_view kKeptKeys[] = {
     "running",
     "startedAt",
     "image",
+    "annotations",
+    "podIP",
+    "fleetscale.io/scrape",
+    "fleetscale.io/port",
+    "fleetscale.io/path",
+    "fleetscale.io/metrics",
 };
 // A PodList nests about eight levels deep; anything far deeper is not one.
 constexpr int kMaxDepth = 32;
@@ -196,6 +202,36 @@ bool indexContainer(const Json& containerStatus, const Json& spec, const v1::Con
   return true;
 }
 
+// The pod's scrape target when it opted in; counts a bad annotation as a skipped entry.
+std::optional<ScrapeTarget> scrapeTargetOf(const Json& pod, const v1::ContainerMetadata& podLevel,
+                                           MetadataSnapshot& snapshot) {
+  const Json& annotations = objectAt(objectAt(pod, "metadata"), "annotations");
+  if (stringAt(annotations, "fleetscale.io/scrape") != "true") return std::nullopt;
+  const std::string ip = stringAt(objectAt(pod, "status"), "podIP");
+  if (podLevel.pod_phase() != "Running" || ip.empty() || podLevel.deletion_unix_ms() > 0) {
+    return std::nullopt;  // nothing to scrape yet, or not any more
+  }
+  const std::string port = stringAt(annotations, "fleetscale.io/port");
+  const std::string path = stringAt(annotations, "fleetscale.io/path");
+  const auto portNumber = parseUint64(port);
+  const bool ipOk = ip.find_first_not_of("0123456789abcdefABCDEF.:") == std::string::npos;
+  if (!portNumber || *portNumber == 0 || *portNumber > 65535 || !ipOk ||
+      (!path.empty() &&
+       (path.front() != '/' || path.find_first_of(" \r\n#") != std::string::npos))) {
+    ++snapshot.skippedEntries;
+    return std::nullopt;
+  }
+  ScrapeTarget target{podLevel.pod_uid(), podLevel.pod(), podLevel.namespace_(), "", {}};
+  const bool ipv6 = ip.find(':') != std::string::npos;
+  target.url = "http://" + (ipv6 ? "[" + ip + "]" : ip) + ":" + std::to_string(*portNumber) +
+               (path.empty() ? "/metrics" : path);
+  const std::string metrics = stringAt(annotations, "fleetscale.io/metrics");
+  for (const auto name : splitFields(metrics, ", \t")) {
+    target.metrics.emplace_back(name);
+  }
+  return target;
+}
+
 }  // namespace
 
 Result<MetadataSnapshot> parsePodList(std::string_view json) {
@@ -225,6 +261,9 @@ Result<MetadataSnapshot> parsePodList(std::string_view json) {
     }
     if (!anyStarted && podLevel.pod_phase() == "Pending") {
       snapshot.pendingPods.push_back(withPodRequests(podLevel, spec));
+    }
+    if (auto target = scrapeTargetOf(pod, podLevel, snapshot)) {
+      snapshot.scrapeTargets.push_back(std::move(*target));
     }
     snapshot.pods.insert_or_assign(podLevel.pod_uid(), podLevel);
   }

@@ -262,13 +262,15 @@ Result<HttpClientResponse> AsioHttpClient::send(const HttpClientRequest& request
   if (timedOut) {
     return Error{
         what + ": timed out after " +
-        std::to_string((connected ? request.totalTimeout : request.connectTimeout).count()) +
-        " ms"};
+            std::to_string((connected ? request.totalTimeout : request.connectTimeout).count()) +
+            " ms",
+        kHttpTimedOut};
   }
   const error_code ec = outcome.value_or(asio::error::operation_aborted);
   if (ec == http::error::body_limit || exchange.overLimit()) {
-    return Error{what + ": response larger than " + std::to_string(request.maxResponseBytes) +
-                 " bytes"};
+    return Error{
+        what + ": response larger than " + std::to_string(request.maxResponseBytes) + " bytes",
+        kHttpTooLarge};
   }
   // A server that closes a TLS connection without close_notify after a complete response is
   // common; the parser has the whole message then.

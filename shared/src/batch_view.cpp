@@ -404,6 +404,114 @@ Failure decodeNode(std::string_view bytes, NodeTotalsView& out) {
   return {};
 }
 
+// A pod series' strings are few and change every tick, so they are checked at once.
+Failure decodePodSeries(std::string_view bytes, PodSeriesView& out) {
+  out.name = {};
+  out.labels.clear();
+  out.value = 0;
+  bool sawName = false;
+  WireReader in(bytes);
+  while (!in.done()) {
+    std::uint32_t field = 0, wireType = 0;
+    if (!in.tag(field, wireType)) return undecodable("series: bad tag");
+    bool ok = true;
+    bool sawNaN = false;
+    switch (field) {
+      case 1:
+        if (sawName) return undecodable("series: name occurs twice");
+        sawName = true;
+        ok = readString(in, wireType, out.name);
+        break;
+      case 2: {
+        std::string_view label;
+        ok = readString(in, wireType, label);
+        if (ok && out.labels.size() >= static_cast<std::size_t>(kMaxLabelsPerSeries)) {
+          return invalid("series: more than " + std::to_string(kMaxLabelsPerSeries / 2) +
+                         " labels");
+        }
+        if (ok) out.labels.push_back(label);
+        break;
+      }
+      case 3:
+        ok = readDouble(in, wireType, out.value, sawNaN);
+        if (sawNaN) return invalid("series: value is NaN");
+        break;
+      default:
+        ok = in.skip(wireType);
+        break;
+    }
+    if (!ok) return undecodable("series: field " + std::to_string(field) + " is malformed");
+  }
+  // Not UTF-8 is undecodable, as for protobuf, which refuses such a string field.
+  if (!isValidUtf8(out.name)) return undecodable("series: name is not UTF-8");
+  if (out.name.empty() || !identifierFits(out.name))
+    return invalid("series: name empty or too long");
+  if (!std::isfinite(out.value)) return invalid("series " + std::string(out.name) + ": value");
+  if (out.labels.size() % 2 != 0) {
+    return invalid("series " + std::string(out.name) + ": a label without a value");
+  }
+  for (std::size_t i = 0; i < out.labels.size(); ++i) {
+    if (!isValidUtf8(out.labels[i])) return undecodable("series: label is not UTF-8");
+    if (!identifierFits(out.labels[i])) {
+      return invalid("series " + std::string(out.name) + ": label too long");
+    }
+    if (i % 2 == 0 && i >= 2 && !(out.labels[i - 2] < out.labels[i])) {
+      return invalid("series " + std::string(out.name) + ": label names not sorted and unique");
+    }
+  }
+  return {};
+}
+
+Failure decodePodMetrics(std::string_view bytes, PodMetricsView& out) {
+  out.podUid = {};
+  out.scrapedUnixMs = 0;
+  out.seriesCount = 0;
+  bool sawUid = false;
+  WireReader in(bytes);
+  while (!in.done()) {
+    std::uint32_t field = 0, wireType = 0;
+    if (!in.tag(field, wireType)) return undecodable("pod metrics: bad tag");
+    bool ok = true;
+    switch (field) {
+      case 1:
+        if (sawUid) return undecodable("pod metrics: pod_uid occurs twice");
+        sawUid = true;
+        ok = readString(in, wireType, out.podUid);
+        break;
+      case 2:
+        ok = readInt64(in, wireType, out.scrapedUnixMs);
+        break;
+      case 3: {
+        std::string_view nested;
+        if (wireType != kLengthDelimited || !in.bytes(nested)) {
+          return undecodable("pod metrics: bad series");
+        }
+        if (out.seriesCount >= static_cast<std::size_t>(kMaxSeriesPerPod)) {
+          return invalid("pod metrics: more than " + std::to_string(kMaxSeriesPerPod) + " series");
+        }
+        if (out.series.size() == out.seriesCount) out.series.emplace_back();
+        if (Failure failure = decodePodSeries(nested, out.series[out.seriesCount])) {
+          return failure;
+        }
+        ++out.seriesCount;
+        break;
+      }
+      default:
+        ok = in.skip(wireType);
+        break;
+    }
+    if (!ok) return undecodable("pod metrics: field " + std::to_string(field) + " is malformed");
+  }
+  if (!isValidUtf8(out.podUid)) return undecodable("pod metrics: pod_uid is not UTF-8");
+  if (out.scrapedUnixMs < 0 || out.scrapedUnixMs > kMaxUnixMs) {
+    return outOfRange("pod metrics: scraped_unix_ms " + std::to_string(out.scrapedUnixMs));
+  }
+  if (out.podUid.empty() || !identifierFits(out.podUid)) {
+    return invalid("pod metrics: pod_uid empty or too long");
+  }
+  return {};
+}
+
 Failure decodeBatch(std::string_view bytes, BatchView& out, StringChecks checks) {
   out.sequence = 0;
   out.timestampUnixMs = 0;
@@ -411,6 +519,7 @@ Failure decodeBatch(std::string_view bytes, BatchView& out, StringChecks checks)
   out.node = NodeTotalsView{};
   out.containerCount = 0;
   out.pendingPodCount = 0;
+  out.podMetricsCount = 0;
   bool sawNode = false;
   bool sawNaN = false;
   WireReader in(bytes);
@@ -466,6 +575,22 @@ Failure decodeBatch(std::string_view bytes, BatchView& out, StringChecks checks)
           return failure;
         }
         ++out.pendingPodCount;
+        break;
+      }
+      case 7: {
+        if (wireType != kLengthDelimited || !in.bytes(nested)) {
+          return undecodable("batch: bad pod metrics");
+        }
+        if (out.podMetricsCount >= static_cast<std::size_t>(kMaxScrapedPodsPerBatch)) {
+          return invalid("batch: more than " + std::to_string(kMaxScrapedPodsPerBatch) +
+                         " pods with metrics");
+        }
+        if (out.podMetrics.size() == out.podMetricsCount) out.podMetrics.emplace_back();
+        if (Failure failure = decodePodMetrics(nested, out.podMetrics[out.podMetricsCount])) {
+          failure.error = "batch: " + failure.error;
+          return failure;
+        }
+        ++out.podMetricsCount;
         break;
       }
       default:

@@ -35,6 +35,32 @@ Status checkPendingPod(const v1::ContainerMetadata& pod) {
   return {};
 }
 
+Status checkPodMetrics(const v1::PodMetrics& pod) {
+  if (!validIdentifier(pod.pod_uid(), true)) return Error{"pod metrics: pod_uid empty or too long"};
+  if (pod.scraped_unix_ms() < 0 || pod.scraped_unix_ms() > kMaxUnixMs) {
+    return Error{"pod metrics: scraped_unix_ms " + std::to_string(pod.scraped_unix_ms())};
+  }
+  if (pod.series_size() > kMaxSeriesPerPod) {
+    return Error{"pod metrics: more than " + std::to_string(kMaxSeriesPerPod) + " series"};
+  }
+  for (const auto& series : pod.series()) {
+    if (!validIdentifier(series.name(), true)) return Error{"series: name empty or too long"};
+    if (!std::isfinite(series.value())) return Error{"series " + series.name() + ": value"};
+    if (series.labels_size() > kMaxLabelsPerSeries || series.labels_size() % 2 != 0) {
+      return Error{"series " + series.name() + ": too many labels or a label without a value"};
+    }
+    for (int i = 0; i < series.labels_size(); ++i) {
+      if (!validIdentifier(series.labels(i), false)) {
+        return Error{"series " + series.name() + ": label too long"};
+      }
+      if (i % 2 == 0 && i >= 2 && !(series.labels(i - 2) < series.labels(i))) {
+        return Error{"series " + series.name() + ": label names not sorted and unique"};
+      }
+    }
+  }
+  return {};
+}
+
 Status checkContainer(const v1::ContainerSample& sample) {
   if (!validIdentifier(sample.id(), true)) return Error{"container id empty or too long"};
   if (!validIdentifier(sample.cgroup(), false) || !validIdentifier(sample.runtime(), false)) {
@@ -179,6 +205,13 @@ Status validateBatch(const v1::SampleBatch& batch) {
   }
   for (const auto& pod : batch.pending_pods()) {
     if (Status status = checkPendingPod(pod); !status) return Error{"batch: " + status.message()};
+  }
+  if (batch.pod_metrics_size() > kMaxScrapedPodsPerBatch) {
+    return Error{"batch: " + std::to_string(batch.pod_metrics_size()) +
+                 " pods with metrics exceeds " + std::to_string(kMaxScrapedPodsPerBatch)};
+  }
+  for (const auto& pod : batch.pod_metrics()) {
+    if (Status status = checkPodMetrics(pod); !status) return Error{"batch: " + status.message()};
   }
   const BatchView figures = figuresOf(batch);
   if (auto bad = checkBatchRanges(figures)) return Error{"batch: " + bad->message};

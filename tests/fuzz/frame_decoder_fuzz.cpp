@@ -71,6 +71,21 @@ void compareWithProtobuf(std::string_view payload, fleetscale::BatchView& view) 
     check(a.podUid == m.pod_uid() && a.pod == m.pod() && a.workload == m.workload() &&
           a.podPhase == m.pod_phase() && a.deletionUnixMs == m.deletion_unix_ms());
   }
+  check(view.podMetricsCount == static_cast<std::size_t>(batch.pod_metrics_size()));
+  for (std::size_t i = 0; i < view.podMetricsCount; ++i) {
+    const auto& a = view.podMetrics[i];
+    const auto& m = batch.pod_metrics(static_cast<int>(i));
+    check(a.podUid == m.pod_uid() && a.scrapedUnixMs == m.scraped_unix_ms());
+    check(a.seriesCount == static_cast<std::size_t>(m.series_size()));
+    for (std::size_t j = 0; j < a.seriesCount; ++j) {
+      const auto& series = m.series(static_cast<int>(j));
+      check(a.series[j].name == series.name() && a.series[j].value == series.value());
+      check(a.series[j].labels.size() == static_cast<std::size_t>(series.labels_size()));
+      for (std::size_t k = 0; k < a.series[j].labels.size(); ++k) {
+        check(a.series[j].labels[k] == series.labels(static_cast<int>(k)));
+      }
+    }
+  }
 }
 
 }  // namespace

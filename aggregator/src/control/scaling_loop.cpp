@@ -428,6 +428,8 @@ WorkloadInput ScalingLoop::gatherInput(const WorkloadConfig& workload, const Pol
   if (const WorkloadSnapshot* seen = findWorkload(snapshot, workload)) {
     input.observation =
         buildObservation(*seen, 0, snapshot.takenAt, options_.window, workload.policy.cpuDemand);
+    addPodSeriesMetrics(*seen, workload.policy.metrics, snapshot.takenAt, options_.window,
+                        3 * options_.window, input.observation);
     input.perPod = perPodRequests(*seen);
   }
   if (options_.metricValues != nullptr) {

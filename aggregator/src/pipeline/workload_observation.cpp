@@ -104,6 +104,31 @@ WorkloadObservation buildObservation(const WorkloadSnapshot& workload, std::int3
   return observation;
 }
 
+void addPodSeriesMetrics(const WorkloadSnapshot& workload, const std::vector<MetricTarget>& metrics,
+                         WallTime sampledAt, std::chrono::milliseconds window,
+                         std::chrono::milliseconds maxAge, WorkloadObservation& observation) {
+  for (const auto& metric : metrics) {
+    if (metric.source != MetricSource::kPods) continue;
+    PodMetrics& values = observation.podMetrics[metric.metricName];
+    for (const auto& sample : workload.pods) {
+      if (sample.stale || sample.late || sample.podSeries == nullptr) continue;
+      const PodSeriesSet& scraped = *sample.podSeries;
+      if (sampledAt - scraped.scrapedAt > maxAge) continue;
+      double sum = 0;
+      bool found = false;
+      for (const auto& series : scraped.series) {
+        if (series.name != metric.metricName || !metric.selector.matches(series.labels)) continue;
+        sum += series.value;
+        found = true;
+      }
+      // Beyond what milli-units hold, the value is unusable; the pod counts as without one.
+      if (!found || !std::isfinite(sum) || std::abs(sum) > 9e15) continue;
+      values[sample.cluster + "/" + sample.pod] =
+          PodMetric{std::llround(sum * 1000.0), scraped.scrapedAt, window};
+    }
+  }
+}
+
 std::map<std::string, std::int32_t> readyPodsByCluster(const WorkloadObservation& observation) {
   std::map<std::string, std::int32_t> ready;
   for (const auto& pod : observation.pods) {

@@ -457,8 +457,20 @@ class Parser {
     if (!metrics.IsDefined() || !metrics.IsSequence() || metrics.size() == 0) {
       fail(metrics.IsDefined() ? metrics : node, path + ".metrics", "must be a non-empty list");
     }
+    std::map<std::string, std::string> podsSelectors;  // by metric name
     for (std::size_t i = 0; i < metrics.size(); ++i) {
-      policy.metrics.push_back(metric(metrics[i], path + ".metrics[" + std::to_string(i) + "]"));
+      const std::string metricPath = path + ".metrics[" + std::to_string(i) + "]";
+      policy.metrics.push_back(metric(metrics[i], metricPath));
+      const MetricTarget& added = policy.metrics.back();
+      if (added.source != scaling::MetricSource::kPods) continue;
+      // A pod holds one value per Pods metric name (the sum of the series its selector picks).
+      const auto [known, inserted] =
+          podsSelectors.emplace(added.metricName, added.selector.describe());
+      if (!inserted && known->second != added.selector.describe()) {
+        fail(metrics[i], metricPath + ".pods.metric",
+             "another Pods metric named " + singleQuoted(added.metricName) +
+                 " has a different selector; use one selector per name");
+      }
     }
     // The HPA's scale-to-zero rule: with no pods there is no pod metric to wake the workload,
     // so only a metric from outside the pods (Object, External) can.

@@ -224,6 +224,8 @@ class NodeState {
   NodeTotalsView totals;
   std::vector<ContainerRecord> containers;
   std::vector<PendingPodRecord> pendingPods;  // of the latest batch
+  // The pods' own series, of the latest batch, by pod UID.
+  std::unordered_map<std::string, std::shared_ptr<const PodSeriesSet>> podSeries;
 
   // Scratch space for folds whose container set changed; kept to avoid reallocating.
   std::vector<ContainerRecord> rebuilt;
@@ -422,6 +424,7 @@ FoldResult FleetState::applyBatch(const Session& session, BatchView& batch, Wall
       return FoldResult{BatchOutcome::kInvalid, std::move(error), {}};
     }
     foldPendingPods(node, batch);
+    foldPodSeries(node, batch);
     node.lastSeen = receivedAt;
     node.intervalSeconds = batch.intervalSeconds;
     node.clockAlignedSampling = record.identity.clockAlignedSampling;
@@ -448,6 +451,25 @@ void FleetState::foldPendingPods(NodeState& node, const BatchView& batch) {
         workloadNames_.intern(pod.namespaceName, pod.workloadKind, pod.workload),
         pod.deletionUnixMs > 0, pod.cpuRequestCores,
         pod.memoryRequestBytes ? static_cast<double>(*pod.memoryRequestBytes) : kAbsent});
+  }
+}
+
+void FleetState::foldPodSeries(NodeState& node, const BatchView& batch) {
+  node.podSeries.clear();
+  for (std::size_t i = 0; i < batch.podMetricsCount; ++i) {
+    const PodMetricsView& pod = batch.podMetrics[i];
+    auto set = std::make_shared<PodSeriesSet>();
+    set->scrapedAt = fromUnixMillis(pod.scrapedUnixMs);
+    set->series.reserve(pod.seriesCount);
+    for (std::size_t j = 0; j < pod.seriesCount; ++j) {
+      const PodSeriesView& view = pod.series[j];
+      PodSeriesSet::Series series{std::string(view.name), {}, view.value};
+      for (std::size_t k = 0; k + 1 < view.labels.size(); k += 2) {
+        series.labels.emplace(view.labels[k], view.labels[k + 1]);
+      }
+      set->series.push_back(std::move(series));
+    }
+    node.podSeries.insert_or_assign(std::string(pod.podUid), std::move(set));
   }
 }
 
@@ -682,6 +704,11 @@ FleetSnapshot FleetState::snapshot(WallTime now) const {
       podFor(record.workloadId(), podKey, name).first.add(record.contribution());
     }
     for (std::size_t i = first; i < candidates.size(); ++i) candidates[i].pod.finish();
+    for (const auto& [uid, series] : node->podSeries) {
+      if (const auto it = podIndex.find(uid); it != podIndex.end()) {
+        candidates[it->second].pod.podSeries = series;
+      }
+    }
     for (const auto& pending : node->pendingPods) {
       auto [pod, sampled] = podFor(pending.workloadId, pending.podUid,
                                    pending.pod.empty() ? pending.podUid : pending.pod);

@@ -41,9 +41,14 @@ TEST(AgentMetricsTest, MirrorsTheAgentsCountsAndMetadataStaleness) {
   clock.advance(seconds(30));
 
   metrics.observeCollection(milliseconds(3));
-  metrics.update(AgentState{sampler, 400, queue, 0, streams});
+  ScrapeCounters scrape;
+  scrape.results[static_cast<int>(ScrapeResult::kOk)] = 20;
+  scrape.results[static_cast<int>(ScrapeResult::kTimeout)] = 2;
+  scrape.targets = 4;
+  metrics.update(AgentState{sampler, 400, queue, 0, streams, scrape});
   sampler.ticks = 13;
-  metrics.update(AgentState{sampler, 400, queue, 0, streams});  // counts copied, not added
+  // Counts copied, not added.
+  metrics.update(AgentState{sampler, 400, queue, 0, streams, scrape});
 
   const std::string text = metrics.render();
   EXPECT_TRUE(contains(text, "fleetscale_agent_ticks_total 13\n")) << text;
@@ -69,6 +74,9 @@ TEST(AgentMetricsTest, MirrorsTheAgentsCountsAndMetadataStaleness) {
   EXPECT_TRUE(
       contains(text, "fleetscale_agent_metadata_staleness_seconds{source=\"kubelet\"} 30\n"));
   EXPECT_TRUE(contains(text, "fleetscale_build_info{component=\"agent\""));
+  EXPECT_TRUE(contains(text, "fleetscale_agent_scrapes_total{result=\"ok\"} 20\n"));
+  EXPECT_TRUE(contains(text, "fleetscale_agent_scrapes_total{result=\"timeout\"} 2\n"));
+  EXPECT_TRUE(contains(text, "fleetscale_agent_scrape_targets 4\n"));
 }
 
 TEST(AgentMetricsTest, WithoutMetadataSourceThereAreNoMetadataSeries) {

@@ -223,5 +223,52 @@ TEST(PodListTest, BadAnswersAreErrorsNotCrashes) {
   EXPECT_EQ(nested->pods.at("u").pod(), "");
 }
 
+// Pods opt in to being scraped by annotation; only Running pods with an IP are targets.
+TEST(PodListTest, ScrapeTargetsFromAnnotations) {
+  const auto pod = [](const std::string& name, const std::string& phase, const std::string& ip,
+                      const std::string& annotations) {
+    return R"({"metadata":{"name":")" + name + R"(","namespace":"shop","uid":"uid-)" + name +
+           R"(","annotations":)" + annotations + R"(},"status":{"phase":")" + phase +
+           R"(","podIP":")" + ip + R"("}})";
+  };
+  const std::string list =
+      R"({"kind":"PodList","items":[)" +
+      pod("web", "Running", "10.1.2.3",
+          R"({"fleetscale.io/scrape":"true","fleetscale.io/port":"9102",)"
+          R"("fleetscale.io/path":"/stats","fleetscale.io/metrics":"http_requests_total, queue"})") +
+      "," +
+      pod("plain", "Running", "10.1.2.4",
+          R"({"fleetscale.io/scrape":"true","fleetscale.io/port":"8080"})") +
+      "," +
+      pod("v6", "Running", "fd00::7",
+          R"({"fleetscale.io/scrape":"true","fleetscale.io/port":"80"})") +
+      "," +
+      pod("starting", "Pending", "",
+          R"({"fleetscale.io/scrape":"true","fleetscale.io/port":"80"})") +
+      "," +
+      pod("off", "Running", "10.1.2.5",
+          R"({"fleetscale.io/scrape":"false","fleetscale.io/port":"80"})") +
+      "," + pod("noport", "Running", "10.1.2.6", R"({"fleetscale.io/scrape":"true"})") + "," +
+      pod("badport", "Running", "10.1.2.7",
+          R"({"fleetscale.io/scrape":"true","fleetscale.io/port":"70000"})") +
+      "," +
+      pod("badpath", "Running", "10.1.2.8",
+          R"({"fleetscale.io/scrape":"true","fleetscale.io/port":"80","fleetscale.io/path":"metrics"})") +
+      "]}";
+  auto snapshot = parsePodList(list);
+  ASSERT_TRUE(snapshot.ok()) << snapshot.error().message;
+  ASSERT_EQ(snapshot->scrapeTargets.size(), 3u);
+  const ScrapeTarget& web = snapshot->scrapeTargets[0];
+  EXPECT_EQ(web.podUid, "uid-web");
+  EXPECT_EQ(web.pod, "web");
+  EXPECT_EQ(web.namespaceName, "shop");
+  EXPECT_EQ(web.url, "http://10.1.2.3:9102/stats");
+  EXPECT_EQ(web.metrics, (std::vector<std::string>{"http_requests_total", "queue"}));
+  EXPECT_EQ(snapshot->scrapeTargets[1].url, "http://10.1.2.4:8080/metrics");
+  EXPECT_TRUE(snapshot->scrapeTargets[1].metrics.empty());
+  EXPECT_EQ(snapshot->scrapeTargets[2].url, "http://[fd00::7]:80/metrics");
+  EXPECT_EQ(snapshot->skippedEntries, 3u) << "no port, a port out of range, a relative path";
+}
+
 }  // namespace
 }  // namespace fleetscale::agent

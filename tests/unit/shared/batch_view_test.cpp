@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
 #include <limits>
 
 #include "fleetscale/shared/protocol.h"
@@ -152,6 +153,69 @@ TEST(BatchViewTest, DecodesPendingPods) {
   EXPECT_EQ(result.status, BatchDecodeStatus::kInvalid);
   EXPECT_NE(result.error.find("pending pods"), std::string::npos) << result.error;
   EXPECT_FALSE(validateBatch(batch).ok());
+}
+
+TEST(BatchViewTest, DecodesPodMetrics) {
+  v1::SampleBatch batch = fullBatch();
+  auto* pod = batch.add_pod_metrics();
+  pod->set_pod_uid("uid-1");
+  pod->set_scraped_unix_ms(1'700'000'000'100);
+  auto* rate = pod->add_series();
+  rate->set_name("http_requests_per_second");
+  for (const char* label : {"code", "200", "method", "GET"}) rate->add_labels(label);
+  rate->set_value(41.5);
+  auto* gauge = pod->add_series();
+  gauge->set_name("queue");
+  gauge->set_value(-2);  // gauges may go below zero
+  batch.add_pod_metrics()->set_pod_uid("uid-2");
+  const std::string payload = envelopeBytes(batch);
+  BatchView view;
+  auto result = decodeBatchEnvelope(payload, view);
+  ASSERT_TRUE(result.ok()) << result.error;
+  ASSERT_TRUE(validateBatch(batch).ok());
+  ASSERT_EQ(view.podMetricsCount, 2u);
+  const PodMetricsView& first = view.podMetrics[0];
+  EXPECT_EQ(first.podUid, "uid-1");
+  EXPECT_EQ(first.scrapedUnixMs, 1'700'000'000'100);
+  ASSERT_EQ(first.seriesCount, 2u);
+  EXPECT_EQ(first.series[0].name, "http_requests_per_second");
+  EXPECT_EQ(first.series[0].labels,
+            (std::vector<std::string_view>{"code", "200", "method", "GET"}));
+  EXPECT_EQ(first.series[0].value, 41.5);
+  EXPECT_EQ(first.series[1].value, -2);
+  EXPECT_TRUE(first.series[1].labels.empty());
+  EXPECT_EQ(view.podMetrics[1].seriesCount, 0u);
+
+  const std::string without = envelopeBytes(fullBatch());
+  ASSERT_TRUE(decodeBatchEnvelope(without, view).ok());
+  EXPECT_EQ(view.podMetricsCount, 0u);
+
+  // What both decoders refuse: the lean one with a status, protobuf's path in validateBatch.
+  const auto refused = [&](const std::function<void(v1::PodSeries&)>& breakIt,
+                           BatchDecodeStatus status, const std::string& why) {
+    v1::SampleBatch bad = batch;
+    breakIt(*bad.mutable_pod_metrics(0)->mutable_series(0));
+    const std::string bytes = envelopeBytes(bad);
+    const auto decoded = decodeBatchEnvelope(bytes, view);
+    EXPECT_EQ(decoded.status, status) << why << ": " << decoded.error;
+    EXPECT_FALSE(validateBatch(bad).ok()) << why;
+  };
+  refused([](v1::PodSeries& s) { s.set_value(std::nan("")); }, BatchDecodeStatus::kInvalid, "NaN");
+  refused([](v1::PodSeries& s) { s.set_value(INFINITY); }, BatchDecodeStatus::kInvalid, "Inf");
+  refused([](v1::PodSeries& s) { s.add_labels("odd"); }, BatchDecodeStatus::kInvalid,
+          "a label without a value");
+  refused([](v1::PodSeries& s) { s.set_labels(2, "a"); }, BatchDecodeStatus::kInvalid,
+          "label names out of order");
+  refused([](v1::PodSeries& s) { s.set_labels(2, "code"); }, BatchDecodeStatus::kInvalid,
+          "a label name twice");
+  refused([](v1::PodSeries& s) { s.clear_name(); }, BatchDecodeStatus::kInvalid, "no name");
+  refused([](v1::PodSeries& s) { s.set_name(std::string(600, 'x')); }, BatchDecodeStatus::kInvalid,
+          "a name too long");
+  v1::SampleBatch future = batch;
+  future.mutable_pod_metrics(0)->set_scraped_unix_ms(253402300799999 + 1);  // past year 9999
+  const std::string futureBytes = envelopeBytes(future);
+  EXPECT_EQ(decodeBatchEnvelope(futureBytes, view).status, BatchDecodeStatus::kOutOfRange);
+  EXPECT_FALSE(validateBatch(future).ok());
 }
 
 TEST(BatchViewTest, ReusesItsContainersAcrossBatches) {

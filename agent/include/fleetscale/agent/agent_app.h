@@ -56,6 +56,12 @@ struct AgentOptions {
   bool kubeletInsecureSkipVerify = false;
   std::string dockerSocket;  // default: /var/run/docker.sock, else /run/podman/podman.sock
 
+  // Pods' own metrics endpoints (annotation fleetscale.io/scrape; kubelet metadata only).
+  std::string scrapeTimeout = "500ms";
+  std::string scrapeMaxBytes = "1Mi";
+  std::size_t scrapeMaxSeries = 200;  // per pod
+  std::size_t scrapeMaxPods = 250;    // per node; 0 disables scraping
+
   std::string metricsListen = "127.0.0.1:7071";  // "" disables
   bool once = false;
   // TLS to the aggregator: on with --tls or any other --tls-* flag.

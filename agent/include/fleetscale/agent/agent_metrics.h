@@ -18,12 +18,14 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "fleetscale/agent/batch_queue.h"
 #include "fleetscale/agent/metadata.h"
+#include "fleetscale/agent/pod_scraper.h"
 #include "fleetscale/agent/sampler.h"
 #include "fleetscale/agent/stream_client.h"
 #include "fleetscale/shared/clock.h"
@@ -45,6 +47,7 @@ struct AgentState {
   const BatchQueue& queue;
   std::uint64_t spoolErrors;
   std::span<const StreamState> streams;  // in the order of the constructor's `aggregators`
+  std::optional<ScrapeCounters> scrape;  // when pods are scraped
 };
 
 // Thread-safe.
@@ -94,6 +97,10 @@ class AgentMetrics {
   // With a metadata source only.
   std::array<MirroredCounter, kMetadataFailures.size()> metadataErrors_{};
   MirroredCounter metadataRefreshes_{nullptr};
+  // Pods' metrics endpoints.
+  std::array<MirroredCounter, kScrapeResults.size()> scrapes_{};
+  MirroredCounter scrapeBytes_{nullptr}, scrapeSeconds_{nullptr}, scrapeSeriesDropped_{nullptr};
+  prometheus::Gauge* scrapeTargets_ = nullptr;
   prometheus::Gauge* metadataStaleness_ = nullptr;
 };
 

@@ -18,6 +18,17 @@ struct KnownContainer {
   v1::ContainerMetadata metadata;
 };
 
+// A pod that asks to be scraped: annotation fleetscale.io/scrape "true", with fleetscale.io/port
+// (required) and fleetscale.io/path (default /metrics), and optionally fleetscale.io/metrics, the
+// comma-separated names of the series to send (default: every series, up to the agent's cap).
+struct ScrapeTarget {
+  std::string podUid;
+  std::string pod;
+  std::string namespaceName;
+  std::string url;                   // http://<podIP>:<port><path>
+  std::vector<std::string> metrics;  // as named in the exposition (a counter with its _total)
+};
+
 // Immutable once published (see MetadataStore); copied into samples field by field.
 struct MetadataSnapshot {
   std::unordered_map<std::string, KnownContainer> containers;   // by runtime container id
@@ -25,7 +36,10 @@ struct MetadataSnapshot {
   // Pods in phase Pending with no container started: no cgroup to sample, but replicas the HPA
   // counts as unready. Pod-level fields.
   std::vector<v1::ContainerMetadata> pendingPods;
-  // Entries the source listed that could not be used (not an object, no uid, bad container id).
+  // Running pods that opted in to being scraped, with an IP.
+  std::vector<ScrapeTarget> scrapeTargets;
+  // Entries the source listed that could not be used (not an object, no uid, bad container id,
+  // a scrape annotation with no valid port).
   std::size_t skippedEntries = 0;
 };
 

@@ -82,6 +82,20 @@ struct NodeTotalsView {
   std::uint64_t memoryAllocatableBytes = 0;
 };
 
+// A series a pod serves (SampleBatch.pod_metrics); views into the payload.
+struct PodSeriesView {
+  std::string_view name;
+  std::vector<std::string_view> labels;  // name, value, name, value, ...: names sorted, unique
+  double value = 0;                      // finite
+};
+
+struct PodMetricsView {
+  std::string_view podUid;
+  std::int64_t scrapedUnixMs = 0;
+  std::vector<PodSeriesView> series;
+  std::size_t seriesCount = 0;  // series[0, seriesCount) are this pod's
+};
+
 // A decoded batch. Views are valid while the payload it was decoded from is alive. Reuse one
 // per connection: decoding clears it but keeps the capacity of `containers`.
 struct BatchView {
@@ -94,6 +108,9 @@ struct BatchView {
   // Pods in phase Pending with no container started (SampleBatch.pending_pods), decoded at once.
   std::vector<ContainerMetadataView> pendingPods;
   std::size_t pendingPodCount = 0;  // pendingPods[0, pendingPodCount) are this batch's
+  // Pods' own series (SampleBatch.pod_metrics), decoded and checked at once.
+  std::vector<PodMetricsView> podMetrics;
+  std::size_t podMetricsCount = 0;  // podMetrics[0, podMetricsCount) are this batch's
 
   const ContainerSampleView* begin() const { return containers.data(); }
   const ContainerSampleView* end() const { return containers.data() + containerCount; }

@@ -52,7 +52,15 @@ inline std::int64_t toUnixMillis(WallTime time) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count();
 }
 
+// Saturates outside what WallTime holds (nanoseconds: years 1678 to 2262), since a time from the
+// network may lie anywhere up to year 9999 (batch_ranges.h) and the conversion would overflow.
 inline WallTime fromUnixMillis(std::int64_t millis) {
+  constexpr auto kMax =
+      std::chrono::duration_cast<std::chrono::milliseconds>(WallTime::duration::max());
+  constexpr auto kMin =
+      std::chrono::duration_cast<std::chrono::milliseconds>(WallTime::duration::min());
+  if (millis >= kMax.count()) return WallTime::max();
+  if (millis <= kMin.count()) return WallTime::min();
   return WallTime(
       std::chrono::duration_cast<WallTime::duration>(std::chrono::milliseconds(millis)));
 }

@@ -35,6 +35,10 @@ struct HttpClientResponse {
   std::map<std::string, std::string> headers;  // lower-case names
 };
 
+// Error::code of the transport failures a caller may tell apart (negative: errno values are not).
+inline constexpr int kHttpTimedOut = -1;
+inline constexpr int kHttpTooLarge = -2;
+
 // Transport failures (DNS, connect, TLS, timeout, oversize) are Errors; any HTTP status,
 // including 4xx/5xx, is a successful Result the caller interprets.
 class HttpClient {

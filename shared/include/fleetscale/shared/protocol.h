@@ -18,6 +18,12 @@ inline constexpr int kMaxContainersPerBatch = 20000;
 // A kubelet runs at most a few hundred pods (110 by default); far more pending ones is not a node.
 inline constexpr int kMaxPendingPodsPerBatch = 5000;
 inline constexpr std::size_t kMaxIdentifierBytes = 512;
+// Pods with scraped series per batch, and series per pod: the agent's own caps are lower
+// (--scrape-max-series); these only bound what an aggregator decodes.
+inline constexpr int kMaxScrapedPodsPerBatch = 5000;
+inline constexpr int kMaxSeriesPerPod = 10000;
+// A series' label list holds names and values alternately.
+inline constexpr int kMaxLabelsPerSeries = 64;
 // The largest frame the aggregator reads before a connection's Hello was accepted: a Hello holds
 // a handful of identifiers, and an unidentified peer must not make the aggregator buffer more.
 inline constexpr std::uint32_t kMaxHelloFrameBytes = 16 * 1024;

@@ -227,5 +227,48 @@ TEST(WorkloadObservationTest, EachContainerIsObservedApartForContainerResourceMe
   EXPECT_EQ(observation.statusReplicas, 2);
 }
 
+// Pods metrics from the pods' own series: the sum of the series the selector matches, per pod;
+// a pod without such a series, scraped too long ago, or on a late node has none.
+TEST(WorkloadObservationTest, PodsMetricsFromThePodsOwnSeries) {
+  const auto served = [](WallTime at, std::vector<PodSeriesSet::Series> series) {
+    auto set = std::make_shared<PodSeriesSet>();
+    set->scrapedAt = at;
+    set->series = std::move(series);
+    return set;
+  };
+  WorkloadSnapshot workload;
+  workload.pods = {pod("aws", "web-1", 0.1, 10), pod("aws", "web-2", 0.1, 10),
+                   pod("gcp", "web-3", 0.1, 10), pod("gcp", "web-4", 0.1, 10),
+                   pod("gcp", "web-5", 0.1, 10)};
+  workload.pods[0].podSeries = served(
+      kAt, {{"rps", {{"code", "200"}}, 30}, {"rps", {{"code", "500"}}, 2.5}, {"queue", {}, 4}});
+  workload.pods[1].podSeries = served(kAt, {{"queue", {}, 1}});  // no rps series
+  workload.pods[2].podSeries = served(kAt - std::chrono::seconds(10), {{"rps", {}, 99}});
+  workload.pods[3].podSeries = served(kAt, {{"rps", {{"code", "200"}}, 10}});
+  workload.pods[3].late = true;
+  workload.pods[4].podSeries = served(kAt - std::chrono::milliseconds(400), {{"rps", {}, 7}});
+
+  scaling::MetricTarget all;
+  all.source = scaling::MetricSource::kPods;
+  all.metricName = "rps";
+  scaling::MetricTarget ok = all;
+  ok.metricName = "rps";
+  ok.selector.matchLabels = {{"code", "200"}};
+  scaling::WorkloadObservation observation;
+  addPodSeriesMetrics(workload, {all}, kAt, std::chrono::seconds(1), std::chrono::seconds(3),
+                      observation);
+  const scaling::PodMetrics& rps = observation.podMetrics.at("rps");
+  ASSERT_EQ(rps.size(), 2u) << "web-1 and web-5";
+  EXPECT_EQ(rps.at("aws/web-1").valueMilli, 32'500) << "both series of web-1";
+  EXPECT_EQ(rps.at("gcp/web-5").valueMilli, 7'000);
+  EXPECT_EQ(rps.at("gcp/web-5").timestamp, kAt - std::chrono::milliseconds(400));
+
+  scaling::WorkloadObservation narrowed;
+  addPodSeriesMetrics(workload, {ok}, kAt, std::chrono::seconds(1), std::chrono::seconds(3),
+                      narrowed);
+  EXPECT_EQ(narrowed.podMetrics.at("rps").at("aws/web-1").valueMilli, 30'000);
+  EXPECT_FALSE(narrowed.podMetrics.at("rps").contains("gcp/web-5")) << "no code=200 series";
+}
+
 }  // namespace
 }  // namespace fleetscale::aggregator

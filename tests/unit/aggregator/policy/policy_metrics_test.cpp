@@ -193,6 +193,12 @@ TEST(PolicyMetricsTest, SchemaMistakesNameTheLineAndField) {
       {"      - type: External\n        external: {metric: {name: q, labels: {}}, target: {type: "
        "Value, value: \"1\"}}\n",
        "workloads[0].metrics[0].external.metric.labels: unknown field"},
+      {"      - type: Pods\n        pods: {metric: {name: rps}, target: {type: AverageValue, "
+       "averageValue: \"10\"}}\n"
+       "      - type: Pods\n        pods: {metric: {name: rps, selector: {matchLabels: {code: "
+       "\"200\"}}}, target: {type: AverageValue, averageValue: \"5\"}}\n",
+       "workloads[0].metrics[1].pods.metric: another Pods metric named 'rps' has a different "
+       "selector"},
   };
   for (const auto& c : cases) {
     auto config = parsePolicyConfig(workloadWith(c.metrics), "policy.yaml");

@@ -255,6 +255,44 @@ TEST(FleetStateTest, APodsSandboxIsLeftOutOfItsFigures) {
 // the decisions as unready replicas, counted apart in the rollups, replaced by the next batch.
 // A pending pod whose sandbox is sampled counts once, with its spec's requests. Terminating pods
 // are counted apart too; both hold their requests' room.
+// The series a pod serves (scraped by its agent) reach the snapshot's pod, and go with the next
+// batch that lists none for it.
+TEST(FleetStateTest, PodSeriesOfTheLatestBatchReachTheirPod) {
+  FleetState fleet;
+  const auto a = fleet.agentConnected(identity("a1", "n1", "aws"));
+  auto batch = makeBatch(1, {{"c1", "web-1", "web"}, {"c2", "web-2", "web"}});
+  auto* scraped = batch.add_pod_metrics();
+  scraped->set_pod_uid("uid-web-1");
+  scraped->set_scraped_unix_ms(toUnixMillis(kT0) - 300);
+  auto* series = scraped->add_series();
+  series->set_name("http_requests_per_second");
+  series->add_labels("code");
+  series->add_labels("200");
+  series->set_value(12.5);
+  batch.add_pod_metrics()->set_pod_uid("uid-not-here");  // no such pod: ignored
+  DecodedBatch decoded;
+  testing::decodeInto(batch, decoded);
+  ASSERT_EQ(fleet.applyBatch(a, decoded.view, kT0).outcome, BatchOutcome::kAccepted);
+
+  auto snapshot = fleet.snapshot(kT0);
+  const auto* web = snapshot.find(WorkloadKey{"shop", "Deployment", "web"});
+  ASSERT_NE(web, nullptr);
+  ASSERT_EQ(web->pods.size(), 2u);
+  ASSERT_NE(web->pods[0].podSeries, nullptr);
+  const PodSeriesSet& set = *web->pods[0].podSeries;
+  EXPECT_EQ(set.scrapedAt, kT0 - std::chrono::milliseconds(300));
+  ASSERT_EQ(set.series.size(), 1u);
+  EXPECT_EQ(set.series[0].name, "http_requests_per_second");
+  EXPECT_EQ(set.series[0].labels, (std::map<std::string, std::string>{{"code", "200"}}));
+  EXPECT_EQ(set.series[0].value, 12.5);
+  EXPECT_EQ(web->pods[1].podSeries, nullptr) << "web-2 was not scraped";
+
+  ASSERT_EQ(apply(fleet, a, 2, {{"c1", "web-1", "web"}}, kT0 + std::chrono::seconds(1)).outcome,
+            BatchOutcome::kAccepted);
+  snapshot = fleet.snapshot(kT0 + std::chrono::seconds(1));
+  EXPECT_EQ(snapshot.find(WorkloadKey{"shop", "Deployment", "web"})->pods[0].podSeries, nullptr);
+}
+
 TEST(FleetStateTest, PendingAndTerminatingPodsAreKnownAndCountedApart) {
   FleetState fleet;
   const auto a = fleet.agentConnected(identity("a1", "n1", "aws"));

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "fleetscale/aggregator/scaling/decision.h"
 #include "fleetscale/aggregator/state/rollup.h"
@@ -21,6 +22,16 @@ scaling::WorkloadObservation buildObservation(const WorkloadSnapshot& workload,
                                               std::int32_t currentReplicas, WallTime sampledAt,
                                               std::chrono::milliseconds window,
                                               scaling::CpuDemand cpuDemand);
+
+// The `Pods` metrics among `metrics`, from the series the pods serve themselves (scraped by their
+// agents): a pod's value is the sum of its series of the metric's name whose labels the metric's
+// selector matches, as prometheus-adapter sums a query's series per pod. A pod with no such
+// series, scraped more than `maxAge` before `sampledAt`, or not measured at all (stale or late
+// node) has no value, which the calculation treats as the HPA treats a pod without metrics.
+void addPodSeriesMetrics(const WorkloadSnapshot& workload,
+                         const std::vector<scaling::MetricTarget>& metrics, WallTime sampledAt,
+                         std::chrono::milliseconds window, std::chrono::milliseconds maxAge,
+                         scaling::WorkloadObservation& observation);
 
 // Ready pods per cluster (not terminating), for placement's make-before-break checks.
 std::map<std::string, std::int32_t> readyPodsByCluster(

@@ -195,6 +195,7 @@ class FleetState {
   // nothing changed). Under the node's lock.
   std::string foldContainers(NodeState& node, BatchView& batch);
   void foldPendingPods(NodeState& node, const BatchView& batch);
+  static void foldPodSeries(NodeState& node, const BatchView& batch);
 
   std::atomic<std::uint64_t> nextConnectionId_{1};
   mutable std::shared_mutex nodesMutex_;

@@ -7,6 +7,8 @@
 #include <chrono>
 #include <compare>
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -102,6 +104,18 @@ struct ContainerFigures {
   double memoryRequestBytes = kAbsent;
 };
 
+// The series a pod serves on its own metrics endpoint (SampleBatch.pod_metrics), as its agent
+// last scraped them: what `Pods` metrics average. Shared, immutable: a snapshot copies the pointer.
+struct PodSeriesSet {
+  struct Series {
+    std::string name;
+    std::map<std::string, std::string> labels;
+    double value = 0;
+  };
+  WallTime scrapedAt{};
+  std::vector<Series> series;
+};
+
 // One replica of a workload as seen in one tick. Sums are over the pod's containers; a sum is
 // absent when any container lacks the figure, as Kubernetes' HPA treats pods.
 struct PodSample {
@@ -131,7 +145,8 @@ struct PodSample {
   std::int64_t startTimeUnixMs = 0;     // earliest container start
   std::int64_t podReadyTimeUnixMs = 0;  // latest transition to Ready
   std::uint32_t restarts = 0;
-  std::vector<ContainerFigures> byContainer;  // the containers summed above, one by one
+  std::vector<ContainerFigures> byContainer;      // the containers summed above, one by one
+  std::shared_ptr<const PodSeriesSet> podSeries;  // null when its agent did not scrape it
 
   // Adds a container to this pod; unlisted ones are set aside until finish().
   void add(const ContainerContribution& container);
