@@ -219,6 +219,18 @@ TEST(PolicyMetricsTest, TheDocumentedMetricTypesExampleLoads) {
   EXPECT_EQ(config->workloads.at(0).policy.metrics.size(), 5u);
 }
 
+TEST(PolicyMetricsTest, TheDocumentedPodsMetricExampleLoads) {
+  std::string metrics = docExample("metrics:\n", 4, "### Pods metrics");
+  ASSERT_FALSE(metrics.empty());
+  metrics.erase(0, metrics.find('\n') + 1);
+  auto config = parsePolicyConfig(workloadWith(metrics), "docs/configuration.md");
+  ASSERT_TRUE(config.ok()) << config.error().message;
+  const auto& metric = config->workloads.at(0).policy.metrics.at(0);
+  EXPECT_EQ(metric.source, MetricSource::kPods);
+  EXPECT_EQ(metric.metricName, "http_requests_per_second");
+  EXPECT_EQ(metric.selector.describe(), "code=200");
+}
+
 TEST(PolicyMetricsTest, ThePrometheusSectionAndAQueryParse) {
   const std::string section = docExample("prometheus:\n", 0);
   const std::string metrics = docExample("- type: External\n", 6, "### Prometheus");
