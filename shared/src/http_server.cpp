@@ -104,6 +104,18 @@ std::string verifiedPeerCommonName(SSL* ssl) {
   return name;
 }
 
+// The address a connection was made to; "" when the socket no longer has one.
+std::string localAddressOf(const tcp::socket& socket) {
+  beast::error_code ec;
+  const auto endpoint = socket.local_endpoint(ec);
+  if (ec) return "";
+  const auto address = endpoint.address();
+  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+    return asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6()).to_string();
+  }
+  return address.to_string();
+}
+
 class SessionBase {
  public:
   virtual ~SessionBase() = default;
@@ -206,9 +218,13 @@ template <typename Stream>
 class Session final : public SessionBase, public std::enable_shared_from_this<Session<Stream>> {
  public:
   Session(Stream stream, std::shared_ptr<HttpServer::Impl> server)
-      : stream_(std::move(stream)), server_(std::move(server)), timer_(stream_.get_executor()) {}
+      : stream_(std::move(stream)),
+        localAddress_(localAddressOf(beast::get_lowest_layer(stream_).socket())),
+        server_(std::move(server)),
+        timer_(stream_.get_executor()) {}
 
   void start() {
+    if (!answered()) return;
     if constexpr (std::is_same_v<Stream, beast::ssl_stream<beast::tcp_stream>>) {
       beast::get_lowest_layer(stream_).expires_after(server_->options.readTimeout);
       stream_.async_handshake(
@@ -232,6 +248,17 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
   }
 
  private:
+  // Whether HttpServerOptions::answers lets this connection be answered; if not, resets it (a
+  // zero linger makes close() send RST): the client sees the connection drop, unanswered.
+  bool answered() {
+    if (!server_->options.answers || server_->options.answers(localAddress_)) return true;
+    beast::error_code ignored;
+    beast::get_lowest_layer(stream_).socket().set_option(asio::socket_base::linger(true, 0),
+                                                         ignored);
+    beast::get_lowest_layer(stream_).close();
+    return false;
+  }
+
   void read() {
     parser_.emplace();
     parser_->body_limit(server_->options.maxBodyBytes);
@@ -250,6 +277,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
   }
 
   void onRead(beast::error_code ec) {
+    if (!answered()) return;
     if (ec == http::error::body_limit) {
       refuse(413, "body_too_large", "request body too large");
       return;
@@ -283,6 +311,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     }
     request.body = std::move(message.body());
     request.clientCommonName = clientCommonName_;
+    request.localAddress = localAddress_;
     splitTarget(request);
     if (auto problem = textProblem(request)) {
       refuse(400, "bad_encoding", *problem);
@@ -337,6 +366,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
   }
 
   Stream stream_;
+  std::string localAddress_;
   std::string clientCommonName_;  // set once the TLS handshake is done
   std::shared_ptr<HttpServer::Impl> server_;
   asio::steady_timer timer_;

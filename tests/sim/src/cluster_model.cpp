@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <ctime>
+#include <set>
 
 #include "fleetscale/shared/text.h"
+#include "fleetscale/sim/pod_metrics.h"
 #include "fleetscale/sim/quantity.h"
 
 namespace fleetscale::sim {
@@ -185,11 +187,12 @@ std::uint64_t WorkloadObject::resourceVersion() const {
 
 ClusterModel::ClusterModel(ClusterSpec spec, int clusterIndex,
                            const std::vector<WorkloadSpec>& workloads, std::uint64_t seed,
-                           WallTime origin)
+                           WallTime origin, std::uint16_t podMetricsPort)
     : spec_(std::move(spec)),
       index_(clusterIndex),
       ids_(seed ^ fnv1a64(spec_.name)),
-      origin_(origin) {
+      origin_(origin),
+      podMetricsPort_(podMetricsPort) {
   const std::string poolId = ids_.hex(8);  // GKE node pools name their nodes after an id
   for (int i = 0; i < spec_.nodes; ++i) {
     NodeState node;
@@ -234,11 +237,32 @@ void ClusterModel::bootstrap() {
   for (auto& [key, workload] : workloads_) refreshStatus(workload, past);
 }
 
+std::string podIpAddress(int clusterIndex, int nodeIndex, int host) {
+  return "127." + std::to_string(100 + clusterIndex) + "." + std::to_string(nodeIndex) + "." +
+         std::to_string(host);
+}
+
+int clusterOfPodIp(std::string_view address) {
+  const auto octets = splitFields(address, ".");
+  if (octets.size() != 4 || octets[0] != "127") return -1;
+  const auto second = parseInt64(octets[1]);
+  if (!second || *second < 100 || *second > 255) return -1;
+  return static_cast<int>(*second - 100);
+}
+
 std::string ClusterModel::nextPodIp(const NodeState& node) {
-  int& counter = podIpCounter_[node.name];
-  counter = counter % 250 + 1;
-  return "10." + std::to_string(100 + index_) + "." + std::to_string(node.index) + "." +
-         std::to_string(counter + 1);
+  std::set<std::string> taken;
+  for (const auto& pod : pods_) {
+    if (pod.nodeIndex == node.index) taken.insert(pod.podIp);
+  }
+  constexpr int kHosts = kLastPodHost - kFirstPodHost + 1;
+  int& next = podIpCounter_[node.name];  // the host to try first, counted from kFirstPodHost
+  for (int tries = 0; tries < kHosts; ++tries) {
+    std::string address = podIpAddress(index_, node.index, kFirstPodHost + next);
+    next = (next + 1) % kHosts;
+    if (!taken.contains(address)) return address;
+  }
+  return "";
 }
 
 void ClusterModel::addSystemPods() {
@@ -287,12 +311,15 @@ WorkloadObject ClusterModel::makeObject(const WorkloadSpec& workload, int replic
                        {"dnsPolicy", "ClusterFirst"},
                        {"securityContext", json::object()},
                        {"schedulerName", "default-scheduler"}};
-  json spec = {{"replicas", replicas},
-               {"selector", {{"matchLabels", labels}}},
-               {"template",
-                {{"metadata", {{"creationTimestamp", nullptr}, {"labels", labels}}},
-                 {"spec", std::move(templateSpec)}}},
-               {"revisionHistoryLimit", 10}};
+  json templateMetadata = {{"creationTimestamp", nullptr}, {"labels", labels}};
+  if (workload.requestsPerCore) {
+    templateMetadata["annotations"] = podMetricsAnnotations(podMetricsPort_);
+  }
+  json spec = {
+      {"replicas", replicas},
+      {"selector", {{"matchLabels", labels}}},
+      {"template", {{"metadata", std::move(templateMetadata)}, {"spec", std::move(templateSpec)}}},
+      {"revisionHistoryLimit", 10}};
   json metadata = {
       {"name", workload.name}, {"namespace", workload.namespaceName},
       {"uid", ids_.uid()},     {"resourceVersion", std::to_string(bumpVersion())},
@@ -452,9 +479,15 @@ ApiResult ClusterModel::update(WorkloadKind kind, const std::string& namespaceNa
     }
   }
   const json& templateMeta = spec["template"].value("metadata", json::object());
-  if (!templateMeta.is_object() || !stringMap(templateMeta.value("labels", json()))) {
-    return ApiResult::fail(invalid(kind, name, "spec.template.metadata.labels",
-                                   "Invalid value: must be a map of strings"));
+  if (!templateMeta.is_object()) {
+    return ApiResult::fail(
+        invalid(kind, name, "spec.template.metadata", "Invalid value: must be an object"));
+  }
+  for (const char* field : {"labels", "annotations"}) {
+    if (!stringMap(templateMeta.value(field, json()))) {
+      return ApiResult::fail(invalid(kind, name, std::string("spec.template.metadata.") + field,
+                                     "Invalid value: must be a map of strings"));
+    }
   }
   const json containerName = containers[0].value("name", json());
   if (!containerName.is_string() || containerName.get<std::string>().empty()) {
@@ -537,9 +570,14 @@ PodState ClusterModel::newPod(const WorkloadObject& workload, SimTime now, int o
   pod.uid = ids_.uid();
   pod.container = workload.container;
   pod.qos = qosClassOf(pod.container.resources);
-  pod.labels = workload.object["spec"]["template"]["metadata"]
-                   .value("labels", json::object())
-                   .get<std::map<std::string, std::string>>();
+  const json& templateMetadata = workload.object["spec"]["template"]["metadata"];
+  pod.labels =
+      templateMetadata.value("labels", json::object()).get<std::map<std::string, std::string>>();
+  // update() let in string maps only; null is none.
+  const json annotations = templateMetadata.value("annotations", json::object());
+  if (annotations.is_object()) {
+    pod.annotations = annotations.get<std::map<std::string, std::string>>();
+  }
   if (workload.kind == WorkloadKind::kDeployment) {
     pod.ownerKind = "ReplicaSet";
     pod.ownerName = workload.revisionName();
@@ -642,9 +680,11 @@ void ClusterModel::schedule(SimTime now) {
       }
     }
     if (!best) continue;  // stays Pending: no node has room
+    std::string podIp = nextPodIp(*best);
+    if (podIp.empty()) continue;  // the node's addresses are all taken (253 pods on it)
     pod.node = best->name;
     pod.nodeIndex = best->index;
-    pod.podIp = nextPodIp(*best);
+    pod.podIp = std::move(podIp);
     pod.containerId = ids_.containerId();
     pod.sandboxId = ids_.containerId();
     pod.scheduledAt = now;

@@ -5,10 +5,12 @@
 
 namespace fleetscale::sim {
 
-FleetModel::FleetModel(const Scenario& scenario, WallTime origin) : workloads_(scenario.workloads) {
+FleetModel::FleetModel(const Scenario& scenario, WallTime origin, std::uint16_t podMetricsPort)
+    : workloads_(scenario.workloads) {
   int index = 0;
   for (const auto& cluster : scenario.clusters) {
-    clusters_.emplace_back(cluster, index++, scenario.workloads, scenario.seed, origin);
+    clusters_.emplace_back(cluster, index++, scenario.workloads, scenario.seed, origin,
+                           podMetricsPort);
   }
 }
 
@@ -64,7 +66,10 @@ void FleetModel::integrate(double dt, SimTime now) {
   for (auto& cluster : clusters_) {
     std::vector<PodState>& pods = cluster.pods();
     if (!cluster.alive()) {
-      for (auto& pod : pods) pod.counters.cpuCores = 0;
+      for (auto& pod : pods) {
+        pod.counters.cpuCores = 0;
+        pod.counters.requestsPerSecond = 0;
+      }
       continue;  // a dead machine's counters stand still
     }
     std::vector<NodeState>& nodes = cluster.nodes();
@@ -73,6 +78,7 @@ void FleetModel::integrate(double dt, SimTime now) {
     nodeCpu_.assign(nodes.size(), 0);
     for (std::size_t i = 0; i < pods.size(); ++i) {
       PodState& pod = pods[i];
+      pod.counters.requestsPerSecond = 0;
       if (!pod.running(now)) continue;
       double cpu = 0;
       double memory = 0;
@@ -86,9 +92,16 @@ void FleetModel::integrate(double dt, SimTime now) {
         memory = spec.idleMemoryBytes;
         const int replicas = serving_[w];
         if (pod.ready(now) && replicas > 0) {
-          cpu = std::max(cpu, cpuDemand_[w] / replicas);
+          const double share = cpuDemand_[w] / replicas;
+          cpu = std::max(cpu, share);
           memory = std::max(memory, memoryDemand_[w] / replicas);
+          // The requests the load balancer sends: the share of demand as offered, before the
+          // idle floor, the CPU limit and node contention (a throttled pod is sent as many).
+          if (spec.requestsPerCore) pod.counters.requestsPerSecond = share * *spec.requestsPerCore;
         }
+        // The rate of this step holds for the whole step, as the CPU counters' does: a step in
+        // the curve shows in the counter's rate from the first step after it.
+        pod.counters.requests += pod.counters.requestsPerSecond * dt;
       }
       const auto& limits = pod.container.resources;
       if (limits.memoryLimit) memory = std::min(memory, *limits.memoryLimit);

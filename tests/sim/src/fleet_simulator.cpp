@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <stdexcept>
 
 #include "fleetscale/shared/curl_http_client.h"
 #include "fleetscale/shared/logging.h"
@@ -25,6 +26,7 @@
 #include "fleetscale/sim/hpa_baseline.h"
 #include "fleetscale/sim/kubelet_server.h"
 #include "fleetscale/sim/node_writer.h"
+#include "fleetscale/sim/pod_metrics.h"
 #include "fleetscale/sim/policy_writer.h"
 #include "fleetscale/sim/tcp_relay.h"
 #include "fleetscale/testing/test_pki.h"
@@ -248,6 +250,8 @@ struct FleetSimulator::Impl {
   std::string adminTokenFile;  // shared by the instances
   std::string policyFile;      // shared by the instances; "" when no workload is autoscaled
   std::unique_ptr<HttpServer> control;
+  // The pods' metrics endpoints; only when some workload has requests-per-core.
+  std::unique_ptr<PodMetricsServer> podMetrics;
   std::string agentBinary;
   std::string tokenFile;
 
@@ -319,6 +323,10 @@ std::uint16_t FleetSimulator::controlPort() const {
   return impl_->control ? impl_->control->port() : 0;
 }
 
+std::uint16_t FleetSimulator::podMetricsPort() const {
+  return impl_->podMetrics ? impl_->podMetrics->port() : 0;
+}
+
 Status FleetSimulator::start() {
   if (started_.exchange(true)) return Error{"already started"};
   auto log = componentLogger("sim");
@@ -349,7 +357,20 @@ Status FleetSimulator::start() {
   impl.tokenFile = stateDir_ + "/aggregator.token";
   if (Status s = writeText(impl.tokenFile, randomToken() + "\n", fs::perms(0600)); !s) return s;
 
-  fleet_ = std::make_unique<SharedFleet>(scenario_, clock_);
+  // The pods' metrics server listens before the model is built: its port goes into the scrape
+  // annotations of the pod templates the model writes.
+  const bool podMetrics = std::any_of(
+      scenario_.workloads.begin(), scenario_.workloads.end(),
+      [](const WorkloadSpec& workload) { return workload.requestsPerCore.has_value(); });
+  if (podMetrics) {
+    try {
+      impl.podMetrics = std::make_unique<PodMetricsServer>(impl.io);
+    } catch (const std::runtime_error& e) {
+      return Error{std::string("the pods' metrics server: ") + e.what()};
+    }
+  }
+  fleet_ = std::make_unique<SharedFleet>(scenario_, clock_, podMetricsPort());
+  if (impl.podMetrics) impl.podMetrics->serve(*fleet_);
   {
     std::lock_guard lock(fleet_->mutex);
     fleet_->model.step(SimTime{0});
@@ -804,6 +825,8 @@ json FleetSimulator::endpointsJson() const {
               {"clusters", std::move(clusters)}};
   out["control_url"] =
       impl_->control ? "http://127.0.0.1:" + std::to_string(impl_->control->port()) : "";
+  // Where every pod's metrics endpoint listens (http://<pod_ip>:<port>/metrics); 0 = none.
+  out["pod_metrics_port"] = podMetricsPort();
   json aggregators = json::array();
   for (const auto& instance : impl_->aggregators) {
     if (!instance->ports) continue;  // start() failed before it served
@@ -1233,16 +1256,24 @@ json FleetSimulator::stateJson() {
     }
     json pods = json::array();
     for (const auto& pod : model.pods()) {
-      pods.push_back({{"name", pod.name},
-                      {"uid", pod.uid},
-                      {"workload", pod.isSystem() ? "" : pod.namespaceName + "/" + pod.workload},
-                      {"namespace", pod.namespaceName},
-                      {"node", pod.node},
-                      {"phase", pod.running(now) ? "Running" : "Pending"},
-                      {"ready", pod.ready(now)},
-                      {"container_id", pod.containerId},
-                      {"cpu_cores", pod.counters.cpuCores},
-                      {"memory_bytes", pod.counters.memoryBytes}});
+      json entry = {{"name", pod.name},
+                    {"uid", pod.uid},
+                    {"workload", pod.isSystem() ? "" : pod.namespaceName + "/" + pod.workload},
+                    {"namespace", pod.namespaceName},
+                    {"node", pod.node},
+                    {"pod_ip", pod.podIp},
+                    {"phase", pod.running(now) ? "Running" : "Pending"},
+                    {"ready", pod.ready(now)},
+                    {"container_id", pod.containerId},
+                    {"cpu_cores", pod.counters.cpuCores},
+                    {"memory_bytes", pod.counters.memoryBytes}};
+      const WorkloadSpec* spec =
+          pod.isSystem() ? nullptr : fleet_->model.findWorkload(pod.namespaceName, pod.workload);
+      if (spec && spec->requestsPerCore) {
+        entry["requests_per_second"] = pod.counters.requestsPerSecond;
+        entry["requests_total"] = pod.counters.requests;
+      }
+      pods.push_back(std::move(entry));
     }
     clusters.push_back({{"name", model.name()},
                         {"alive", model.alive()},
@@ -1274,6 +1305,7 @@ void FleetSimulator::stop() {
   }
   for (auto& instance : impl.aggregators) instance->process.stop(SIGTERM, std::chrono::seconds(10));
   if (impl.control) impl.control->stop();
+  if (impl.podMetrics) impl.podMetrics->stop();
   for (auto& cluster : impl.clusters) {
     cluster.api->stop();
     for (auto& relay : cluster.relays) relay->stop();  // none when start() failed early

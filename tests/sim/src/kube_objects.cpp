@@ -135,15 +135,16 @@ WallTime wallAt(const ClusterModel& cluster, SimTime time) {
 json podJson(const ClusterModel& cluster, const PodState& pod, SimTime now) {
   const std::string created = rfc3339(wallAt(cluster, pod.createdAt));
   const std::string tokenVolume = "kube-api-access-" + pod.uid.substr(0, 5);
+  json annotations = pod.annotations;  // the template's, then what the kubelet adds
+  annotations["kubernetes.io/config.seen"] = rfc3339(wallAt(cluster, pod.createdAt));
+  annotations["kubernetes.io/config.source"] = "api";
   json metadata = {{"name", pod.name},
                    {"namespace", pod.namespaceName},
                    {"uid", pod.uid},
                    {"resourceVersion", std::to_string(pod.resourceVersion)},
                    {"creationTimestamp", created},
                    {"labels", pod.labels},
-                   {"annotations",
-                    {{"kubernetes.io/config.seen", rfc3339(wallAt(cluster, pod.createdAt))},
-                     {"kubernetes.io/config.source", "api"}}},
+                   {"annotations", std::move(annotations)},
                    {"ownerReferences", json::array({{{"apiVersion", "apps/v1"},
                                                      {"kind", pod.ownerKind},
                                                      {"name", pod.ownerName},
@@ -280,8 +281,7 @@ json nodeJson(const ClusterModel& cluster, const NodeState& node) {
          {{"node.alpha.kubernetes.io/ttl", "0"},
           {"volumes.kubernetes.io/controller-managed-attach-detach", "true"}}}}},
       {"spec",
-       {{"podCIDR", "10." + std::to_string(100 + cluster.index()) + "." +
-                        std::to_string(node.index) + ".0/24"},
+       {{"podCIDR", podIpAddress(cluster.index(), node.index, 0) + "/24"},
         {"providerID", providerId}}},
       {"status",
        {{"capacity", nodeResources(node.capacity)},

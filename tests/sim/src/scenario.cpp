@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <set>
 
@@ -519,6 +520,14 @@ WorkloadSpec parseWorkload(const YAML::Node& node, const std::vector<ClusterSpec
     workload.idleCpuCores = idle.quantity("cpu", workload.idleCpuCores);
     workload.idleMemoryBytes = idle.quantity("memory", workload.idleMemoryBytes);
     idle.finish();
+  }
+  if (fields.has("requests-per-core")) {
+    const double perCore = fields.number("requests-per-core", 0);
+    if (!(perCore > 0) || !std::isfinite(perCore)) {
+      fail(fields.get("requests-per-core"), context + ".requests-per-core",
+           "expected a number above 0 (requests per second per core of demand)");
+    }
+    workload.requestsPerCore = perCore;
   }
   if (fields.has("load")) {
     Fields load(fields.get("load"), context + ".load");

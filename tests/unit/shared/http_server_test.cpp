@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
@@ -219,6 +220,47 @@ TEST(HttpServerAcceptTest, OutOfDescriptorsPausesTheAcceptLoopAndRecovers) {
   reader.join();
   server.stop();
   EXPECT_EQ(answer.rfind("HTTP/1.1 200", 0), 0u) << "served once descriptors were free: " << answer;
+}
+
+// One server on 0.0.0.0 answering for many loopback addresses (the simulator's pods): the handler
+// learns which address the client dialled, and `answers` makes some of them go dark.
+TEST(HttpServerLocalAddressTest, HandlersSeeTheDialledAddressAndUnansweredOnesAreReset) {
+  boost::asio::io_context io(1);
+  std::atomic<bool> thirdAnswers{true};
+  HttpServerOptions options;
+  options.answers = [&](const std::string& localAddress) {
+    return localAddress != "127.0.0.3" || thirdAnswers.load();
+  };
+  HttpServer server(
+      io, [](HttpRequest& request) { return HttpResponse::text(200, request.localAddress); },
+      options);
+  server.listen(HostPort{"0.0.0.0", 0});
+  auto work = boost::asio::make_work_guard(io);
+  std::thread thread([&io] { io.run(); });
+  CurlHttpClient client;
+  auto get = [&](const std::string& host) {
+    HttpClientRequest request;
+    request.url = "http://" + host + ":" + std::to_string(server.port()) + "/";
+    request.connectTimeout = std::chrono::milliseconds(500);
+    request.totalTimeout = std::chrono::seconds(3);
+    return client.send(request);
+  };
+
+  for (const char* host : {"127.0.0.1", "127.0.0.2", "127.0.0.3"}) {
+    auto response = get(host);
+    ASSERT_TRUE(response.ok()) << host << ": " << response.error().message;
+    EXPECT_EQ(response->body, host);
+  }
+  // The connection to 127.0.0.3 stays open (keep-alive); its next request goes unanswered too.
+  thirdAnswers = false;
+  EXPECT_FALSE(get("127.0.0.3").ok()) << "a host that is gone answers nothing";
+  auto other = get("127.0.0.2");
+  ASSERT_TRUE(other.ok()) << other.error().message;
+  EXPECT_EQ(other->body, "127.0.0.2") << "the other addresses still answer";
+
+  server.stop();
+  work.reset();
+  thread.join();
 }
 
 TEST(HttpClientTest, TransportFailureIsAnError) {

@@ -29,6 +29,10 @@ struct HttpRequest {
   // Common name of the client certificate the TLS handshake verified; "" without one (plain
   // HTTP, no certificate, or a server context that does not ask for one).
   std::string clientCommonName;
+  // The address the client connected to (this end of the connection), as text: which of the
+  // host's addresses it dialled, for a server that listens on several (one answering for many
+  // loopback addresses in the simulator). IPv4-mapped IPv6 addresses are given as IPv4.
+  std::string localAddress;
 
   // Header value, or "" when absent. `name` in lower case.
   std::string header(const std::string& name) const;
@@ -83,6 +87,11 @@ struct HttpServerOptions {
   std::function<void(const std::string& reason)> onRejected;
   // Called on an I/O thread for each failed accept, with AcceptBackoff::reason(). May be empty.
   std::function<void(const std::string& reason)> onAcceptError;
+  // Whether a connection to this local address (HttpRequest::localAddress) is answered. Called
+  // on an I/O thread when a connection is accepted and again before each of its requests reaches
+  // the handler; false resets the connection, unanswered, as if the host behind that address had
+  // gone (a simulated host that is down). Empty: every connection is answered.
+  std::function<bool(const std::string& localAddress)> answers;
 };
 
 // Listens on one address; each connection serves keep-alive requests in sequence. Requests that

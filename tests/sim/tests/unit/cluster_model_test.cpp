@@ -189,6 +189,7 @@ TEST(ClusterModelTest, UpdatesCheckResourceVersionAndValidate) {
   EXPECT_NE(immutable.error->message.find("field is immutable"), std::string::npos);
 
   for (const char* path : {"/metadata/labels/app", "/spec/template/metadata/labels/app",
+                           "/spec/template/metadata/annotations/fleetscale.io~1port",
                            "/spec/template/spec/containers/0/name"}) {
     nlohmann::json wrongType = unconditional;
     wrongType[nlohmann::json::json_pointer(path)] = 7;

@@ -128,5 +128,70 @@ TEST(FleetModelTest, ReplicasThatAreNotReadyIdle) {
   EXPECT_DOUBLE_EQ(idle, 0.01);
 }
 
+double requestsOf(const FleetModel& fleet, const std::string& cluster) {
+  return fleet.findCluster(cluster)->pods()[0].counters.requests;
+}
+
+// The request counter of a pod's metrics endpoint is the integral of its share of the demand
+// times requests-per-core: a step in the curve changes its rate from the next step on, whole.
+TEST(FleetModelTest, RequestCountersIntegrateTheShareOfDemandAndFollowAStepAtOnce) {
+  Scenario scenario = twoClusters(2.0, 0.5, 1);  // a limit below the share: offered, not served
+  scenario.workloads[0].idleCpuCores = 0.01;
+  scenario.workloads[0].requestsPerCore = 100;
+  LoadCurve step;
+  step.kind = LoadCurve::Kind::kStep;
+  step.value = 2;
+  step.points = {{10.0, 6}};
+  scenario.workloads[0].cpu = step;
+  FleetModel fleet(scenario, WallTime{});
+  fleet.step(SimTime{0});
+  EXPECT_DOUBLE_EQ(requestsOf(fleet, "a"), 0);
+  fleet.step(seconds(4));
+  // 2 cores over 2 replicas: 1 core each, 100 requests/s, for 4 s.
+  EXPECT_NEAR(requestsOf(fleet, "a"), 400, 1e-9);
+  EXPECT_NEAR(fleet.findCluster("a")->pods()[0].counters.requestsPerSecond, 100, 1e-12);
+  fleet.step(seconds(10) - std::chrono::milliseconds(50));
+  const double beforeStep = requestsOf(fleet, "a");
+  EXPECT_NEAR(beforeStep, 995, 1e-6);
+  fleet.step(seconds(10));  // the first step at the new demand: 3 cores each, 300/s
+  EXPECT_NEAR(fleet.findCluster("a")->pods()[0].counters.requestsPerSecond, 300, 1e-12);
+  EXPECT_NEAR(requestsOf(fleet, "a") - beforeStep, 300 * 0.05, 1e-6);
+  fleet.step(seconds(12));
+  EXPECT_NEAR(requestsOf(fleet, "a"), 1010 + 600, 1e-6);
+
+  // A dead cluster's counters stand still; the survivor serves the whole demand.
+  fleet.setAlive("a", false, seconds(12));
+  fleet.step(seconds(14));
+  EXPECT_NEAR(requestsOf(fleet, "a"), 1610, 1e-6);
+  EXPECT_DOUBLE_EQ(fleet.findCluster("a")->pods()[0].counters.requestsPerSecond, 0);
+  EXPECT_NEAR(fleet.findCluster("b")->pods()[0].counters.requestsPerSecond, 600, 1e-12);
+}
+
+TEST(FleetModelTest, PodsThatAreNotReadyOrOfWorkloadsWithoutEndpointsServeNoRequests) {
+  Scenario scenario = twoClusters(2.0, 4, 1);
+  scenario.workloads[0].idleCpuCores = 0.01;
+  scenario.workloads[0].requestsPerCore = 10;
+  FleetModel fleet(scenario, WallTime{});
+  fleet.step(SimTime{0});
+  ASSERT_TRUE(fleet.findCluster("a")
+                  ->setReplicas(WorkloadKind::kDeployment, "default", "web", 2, "", seconds(1))
+                  .ok());
+  fleet.step(seconds(1));
+  fleet.step(seconds(2));  // the new pod runs (1 s scheduling delay), not ready yet
+  for (const auto& pod : fleet.findCluster("a")->pods()) {
+    if (pod.ready(seconds(2))) {
+      EXPECT_NEAR(pod.counters.requestsPerSecond, 10, 1e-12) << "one core each";
+    } else {
+      EXPECT_DOUBLE_EQ(pod.counters.requestsPerSecond, 0) << "idle, not serving";
+      EXPECT_DOUBLE_EQ(pod.counters.requests, 0);
+    }
+  }
+
+  FleetModel plain(twoClusters(2.0, 4, 1), WallTime{});
+  plain.step(SimTime{0});
+  plain.step(seconds(2));
+  EXPECT_DOUBLE_EQ(requestsOf(plain, "a"), 0) << "no requests-per-core, no requests";
+}
+
 }  // namespace
 }  // namespace fleetscale::sim

@@ -36,6 +36,7 @@ workloads:
     resources:
       requests: {cpu: 500m, memory: 256Mi}
       limits: {cpu: 1}
+    requests-per-core: 250
     load:
       cpu: {curve: step, initial: 1, steps: [{at: 10s, value: 3}]}
       memory: 512Mi
@@ -82,7 +83,10 @@ TEST(ScenarioTest, ParsesClustersWorkloadsAndFaults) {
   EXPECT_DOUBLE_EQ(checkout.cpu.at(5), 1);
   EXPECT_DOUBLE_EQ(checkout.cpu.at(11), 3);
   EXPECT_DOUBLE_EQ(checkout.memory.at(0), 512.0 * 1024 * 1024);
+  ASSERT_TRUE(checkout.requestsPerCore);
+  EXPECT_DOUBLE_EQ(*checkout.requestsPerCore, 250);
   const WorkloadSpec& db = scenario->workloads[1];
+  EXPECT_FALSE(db.requestsPerCore) << "no pod metrics endpoint unless asked";
   EXPECT_EQ(db.kind, WorkloadKind::kStatefulSet);
   EXPECT_EQ(db.namespaceName, "default");
   EXPECT_EQ(db.replicas, (std::map<std::string, int>{{"gcp-europe-west1", 2}}));
@@ -124,6 +128,12 @@ TEST(ScenarioTest, ErrorsNameTheLineAndTheKey) {
       {"clusters:\n  - name: a\nworkloads:\n  - name: w\n    resources: {requests: {cpu: 2}, "
        "limits: {cpu: 1}}\n",
        "request above limit"},
+      {"clusters:\n  - name: a\nworkloads:\n  - name: w\n    capacity-per-replica: 1\n    "
+       "requests-per-core: 0\n",
+       "workloads[0].requests-per-core: expected a number above 0"},
+      {"clusters:\n  - name: a\nworkloads:\n  - name: w\n    capacity-per-replica: 1\n    "
+       "requests-per-core: lots\n",
+       "workloads[0].requests-per-core: expected a number"},
       {"duration: soon\nclusters:\n  - name: a\n", "not a duration"},
       {"clusters:\n  - name: a\naggregator: {instances: 0}\n", "expected an integer >= 1"},
       {"clusters:\n  - name: a\naggregator: {instances: 10}\n", "expected 1..9"},

@@ -6,10 +6,12 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "fleetscale/shared/clock.h"
@@ -44,7 +46,8 @@ struct ApiResult {
   static ApiResult fail(ApiError e) { return {std::move(e), nullptr}; }
 };
 
-// Cumulative counters of one container, as its cgroup files show them.
+// Cumulative counters of one container, as its cgroup files show them (and its requests, as its
+// Prometheus endpoint does).
 struct ContainerCounters {
   double cpuNs = 0;
   double throttledNs = 0;
@@ -53,6 +56,10 @@ struct ContainerCounters {
   double pressureSomeUs = 0;  // time some task waited for CPU (node contention)
   double memoryBytes = 0;
   double cpuCores = 0;  // rate during the last step, for display and measurements
+  // Requests per second during the last step, and their integral: the `http_requests_total` of
+  // a pod whose workload has requests-per-core (pod_metrics.h); 0 for every other pod.
+  double requestsPerSecond = 0;
+  double requests = 0;
 };
 
 struct NodeState {
@@ -89,12 +96,13 @@ struct PodState {
   std::string ownerName;
   std::string ownerUid;
   std::map<std::string, std::string> labels;
-  std::string templateHash;  // of the workload template the pod was made from
-  int ordinal = -1;          // StatefulSet pods
-  std::string node;          // "" while unscheduled (Pending)
-  int nodeIndex = -1;        // the node's index in the cluster's nodes, once bound
-  int specIndex = -1;        // its workload's index in the scenario's workloads; -1 for system pods
-  std::string podIp;
+  std::map<std::string, std::string> annotations;  // the pod template's, as the pod was made
+  std::string templateHash;                        // of the workload template the pod was made from
+  int ordinal = -1;                                // StatefulSet pods
+  std::string node;                                // "" while unscheduled (Pending)
+  int nodeIndex = -1;  // the node's index in the cluster's nodes, once bound
+  int specIndex = -1;  // its workload's index in the scenario's workloads; -1 for system pods
+  std::string podIp;   // podIpAddress(), or the node's address for hostNetwork pods
   ContainerTemplate container;
   QosClass qos = QosClass::kBestEffort;
   std::string containerId;  // 64 hex; assigned when bound
@@ -139,8 +147,10 @@ enum class WriteTarget { kObject, kScale };
 class ClusterModel {
  public:
   // `origin` is the wall-clock time of SimTime 0, for the timestamps objects carry.
+  // `podMetricsPort` is where the simulator serves the pods' Prometheus endpoints: the port the
+  // scrape annotations of workloads with requests-per-core name (0 when nothing serves them).
   ClusterModel(ClusterSpec spec, int clusterIndex, const std::vector<WorkloadSpec>& workloads,
-               std::uint64_t seed, WallTime origin);
+               std::uint64_t seed, WallTime origin, std::uint16_t podMetricsPort = 0);
 
   const ClusterSpec& spec() const { return spec_; }
   const std::string& name() const { return spec_.name; }
@@ -202,6 +212,8 @@ class ClusterModel {
   void observeTransitions(SimTime now);
   void refreshStatus(WorkloadObject& workload, SimTime now);
   std::uint64_t bumpVersion() { return ++resourceVersion_; }
+  // A pod address on `node` no pod has (next in turn, so a deleted pod's address is not given
+  // out again at once); "" when all of the node's addresses are taken.
   std::string nextPodIp(const NodeState& node);
 
   ClusterSpec spec_;
@@ -217,7 +229,18 @@ class ClusterModel {
   std::vector<PodState> pods_;
   std::map<Key, WorkloadObject> workloads_;
   std::map<std::string, int> podIpCounter_;
+  std::uint16_t podMetricsPort_ = 0;
 };
+
+// Pod addresses: 127.<100 + cluster index>.<node index>.<host>, host 2..254, so that a process on
+// this machine reaches every pod (Linux routes all of 127.0.0.0/8 to lo) and one simulator
+// server can tell the pods apart by the address a client dialled (pod_metrics.h). hostNetwork
+// pods (kube-proxy) have their node's address instead.
+inline constexpr int kFirstPodHost = 2;
+inline constexpr int kLastPodHost = 254;
+std::string podIpAddress(int clusterIndex, int nodeIndex, int host);
+// The index of the cluster whose pod range holds `address`, or -1 when no cluster's does.
+int clusterOfPodIp(std::string_view address);
 
 // "Deployment" etc. as the resource names the API uses.
 std::string_view resourceName(WorkloadKind kind);  // "deployments" / "statefulsets"

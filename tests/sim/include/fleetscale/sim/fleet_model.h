@@ -1,7 +1,8 @@
 // Every simulated cluster plus the load: each step runs the clusters' controllers, splits each
 // workload's demand across its ready replicas in the live clusters (a global load balancer),
 // caps each replica at its CPU limit (throttling counters advance when capped), shares a node's
-// CPU when its containers ask for more than it has, and integrates the cgroup counters.
+// CPU when its containers ask for more than it has, and integrates the cgroup counters and the
+// request counters of pods with a metrics endpoint (pod_metrics.h).
 // Pure: no I/O, time is passed in. Not thread-safe; the simulator guards it with one mutex.
 #pragma once
 
@@ -28,7 +29,8 @@ inline constexpr double kCfsPeriodSeconds = 0.1;
 
 class FleetModel {
  public:
-  FleetModel(const Scenario& scenario, WallTime origin);
+  // `podMetricsPort`: where the pods' metrics endpoints are served (ClusterModel's).
+  FleetModel(const Scenario& scenario, WallTime origin, std::uint16_t podMetricsPort = 0);
 
   std::vector<ClusterModel>& clusters() { return clusters_; }
   const std::vector<ClusterModel>& clusters() const { return clusters_; }

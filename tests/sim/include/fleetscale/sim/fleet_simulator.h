@@ -118,6 +118,10 @@ class FleetSimulator {
   // {ingest port, HTTP port} of an aggregator instance this simulator started (default: 0).
   std::optional<std::pair<std::uint16_t, std::uint16_t>> aggregatorPorts(int instance = 0) const;
   std::uint16_t controlPort() const;
+  // The port every pod's metrics endpoint answers on (http://<podIP>:<port>/metrics, pod_metrics.h;
+  // also "pod_metrics_port" in endpointsJson() and ready.json); 0 when no workload has
+  // requests-per-core.
+  std::uint16_t podMetricsPort() const;
   const std::string& stateDir() const { return stateDir_; }
   const Scenario& scenario() const { return scenario_; }
   SharedFleet& fleet() { return *fleet_; }

@@ -86,6 +86,10 @@ struct WorkloadSpec {
   std::optional<double>
       capacityPerReplica;  // cores one ready replica serves; default: limit, else request
   std::optional<AutoscaleSpec> autoscale;
+  // Requests per second that one core of CPU demand stands for. Set: every pod of the workload
+  // serves a Prometheus endpoint (annotated for the agent to scrape) whose request counter
+  // grows at the pod's share of the `cpu` curve times this (pod_metrics.h). Absent: no endpoint.
+  std::optional<double> requestsPerCore;
   // Cores one ready replica counts for in the measurements.
   double replicaCapacity() const;
 };

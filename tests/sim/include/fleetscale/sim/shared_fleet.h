@@ -33,8 +33,9 @@ class SimClock {
 
 // The fleet model and the mutex every reader and writer takes.
 struct SharedFleet {
-  SharedFleet(const Scenario& scenario, const Clock& source)
-      : clock(source), model(scenario, clock.origin()) {
+  // `podMetricsPort`: where the pods' metrics endpoints are served (pod_metrics.h).
+  SharedFleet(const Scenario& scenario, const Clock& source, std::uint16_t podMetricsPort = 0)
+      : clock(source), model(scenario, clock.origin(), podMetricsPort) {
     for (const auto& cluster : scenario.clusters) {
       leases.emplace(cluster.name, LeaseStore(scenario.seed ^ fnv1a64(cluster.name)));
     }
