@@ -276,11 +276,10 @@ void ApiHandler::setServerAddress(std::string address) {
 }
 
 HttpResponse ApiHandler::handle(HttpRequest& request) {
-  const Identity* identity = tokens_->authenticate(request.header("authorization"));
-  std::optional<Identity> certified;  // a client certificate, when no token authenticated
-  if (identity == nullptr && !request.clientCommonName.empty()) {
-    certified = tokens_->certificateIdentity(request.clientCommonName);
-    identity = &*certified;
+  // A client certificate counts when no token authenticated.
+  std::optional<Identity> identity = tokens_->authenticate(request.header("authorization"));
+  if (!identity && !request.clientCommonName.empty()) {
+    identity = tokens_->certificateIdentity(request.clientCommonName);
   }
   Write write;
   HttpResponse response;
@@ -294,6 +293,10 @@ HttpResponse ApiHandler::handle(HttpRequest& request) {
     if (*failure == 429) response.headers.emplace_back("Retry-After", "1");
   } else if (!identity && !publicInfo) {
     response = fail(error(401, "Unauthorized", "Unauthorized"));
+    unauthorized_.fetch_add(1, std::memory_order_relaxed);
+    if (tokens_->wasRevoked(request.header("authorization"))) {
+      revokedTokenRefusals_.fetch_add(1, std::memory_order_relaxed);
+    }
   } else if (failure && *failure == 409 && isWrite(request.method)) {
     // A 409 storm: another writer always seems to have got there first.
     const auto segments = splitFields(path, "/");
@@ -706,6 +709,11 @@ FakeApiServer::FakeApiServer(boost::asio::io_context& io,
 void FakeApiServer::start(std::uint16_t port) {
   server_.start(port);
   handler_->setServerAddress("127.0.0.1:" + std::to_string(server_.port()));
+}
+
+AuthRefusals ApiHandler::authRefusals() const {
+  return {unauthorized_.load(std::memory_order_relaxed),
+          revokedTokenRefusals_.load(std::memory_order_relaxed)};
 }
 
 std::string FakeApiServer::url() const { return "https://127.0.0.1:" + std::to_string(port()); }

@@ -23,6 +23,7 @@
 #include "fleetscale/sim/api_server.h"
 #include "fleetscale/sim/child_process.h"
 #include "fleetscale/sim/control_api.h"
+#include "fleetscale/sim/exec_credential.h"
 #include "fleetscale/sim/hpa_baseline.h"
 #include "fleetscale/sim/kubelet_server.h"
 #include "fleetscale/sim/node_writer.h"
@@ -61,23 +62,28 @@ Status writeText(const std::string& path, const std::string& content,
   return {};
 }
 
-std::string kubeconfigYaml(
-    const std::vector<std::tuple<std::string, std::string, std::string, std::string>>& clusters,
-    const std::string& current, const std::string& user = "admin") {
-  // (cluster name, server URL, CA PEM, token)
+struct KubeconfigCluster {
+  std::string name;
+  std::string server;  // URL
+  std::string caPem;
+  std::string userYaml;  // the `user:` body: tokenUserYaml() or execUserYaml()
+};
+
+std::string kubeconfigYaml(const std::vector<KubeconfigCluster>& clusters,
+                           const std::string& current, const std::string& user = "admin") {
   std::string out = "apiVersion: v1\nkind: Config\npreferences: {}\nclusters:\n";
-  for (const auto& [name, server, ca, token] : clusters) {
-    out += "- name: " + name + "\n  cluster:\n    server: " + server +
-           "\n    certificate-authority-data: " + base64(ca) + "\n";
+  for (const auto& cluster : clusters) {
+    out += "- name: " + cluster.name + "\n  cluster:\n    server: " + cluster.server +
+           "\n    certificate-authority-data: " + base64(cluster.caPem) + "\n";
   }
   out += "users:\n";
-  for (const auto& [name, server, ca, token] : clusters) {
-    out += "- name: " + name + "-" + user + "\n  user:\n    token: " + token + "\n";
+  for (const auto& cluster : clusters) {
+    out += "- name: " + cluster.name + "-" + user + "\n  user:\n" + cluster.userYaml;
   }
   out += "contexts:\n";
-  for (const auto& [name, server, ca, token] : clusters) {
-    out += "- name: " + name + "\n  context:\n    cluster: " + name + "\n    user: " + name + "-" +
-           user + "\n";
+  for (const auto& cluster : clusters) {
+    out += "- name: " + cluster.name + "\n  context:\n    cluster: " + cluster.name +
+           "\n    user: " + cluster.name + "-" + user + "\n";
   }
   out += "current-context: " + current + "\n";
   return out;
@@ -143,6 +149,13 @@ std::pair<std::string, bool> chooseTreesDir(const std::string& requested,
   return {stateDir + "/trees", false};
 }
 
+// When a token minted at `now` expires: `lifetime` later, rounded up to a whole second of wall
+// time, so the RFC 3339 expirationTimestamp (whole seconds) is the moment of revocation exactly.
+SimTime tokenExpiry(SimTime now, SimTime lifetime, WallTime origin) {
+  const auto wall = std::chrono::ceil<std::chrono::seconds>(origin + now + lifetime);
+  return std::chrono::duration_cast<SimTime>(wall - origin);
+}
+
 bool isNodeSelected(const FaultSpec& fault, const std::string& name, int index) {
   if (fault.nodes.empty()) return true;
   for (const auto& selector : fault.nodes) {
@@ -193,9 +206,23 @@ bool logHasSince(const std::string& path, std::uintmax_t offset, std::string_vie
   return text.find(needle) != std::string::npos;
 }
 
+// The aggregator's controller token of an exec-expiring cluster: the one in force and when it is
+// replaced. Touched by the clock loop only (and by start(), before the loop runs).
+struct ExpiringToken {
+  std::string token;
+  Identity identity;
+  SimTime lifetime{};
+  SimTime rotateAt{};  // = the expirationTimestamp the plugin prints
+  std::string credentialFile;
+  std::string tokenFile;  // tokens/controller.token, kept current for other clients
+  bool reportedWriteError = false;
+};
+
 struct ClusterRuntime {
   std::string name;
   std::shared_ptr<TokenBook> tokens;
+  std::optional<ExpiringToken> expiring;
+  std::uint64_t tokenRotations = 0;  // guarded by Impl::mutex
   std::unique_ptr<FakeApiServer> api;
   // One per aggregator instance (or external address), all cut together: the cluster's agents
   // reach every aggregator through them.
@@ -225,6 +252,107 @@ void applyClusterState(ClusterRuntime& cluster, SharedFleet& fleet, bool agentsE
   }
   std::lock_guard lock(fleet.mutex);
   fleet.model.setAlive(cluster.name, !cluster.killed, fleet.clock.now());
+}
+
+// The credentials of the aggregator's kubeconfig that aggregator-auth asks for beyond a token:
+// for the exec kinds, the plugin and the credential file it prints (in clusters/<c>/exec/, 0700:
+// the file is replaced through a temporary file that is briefly world-readable otherwise); for
+// exec-expiring, the first expiring token (the controller's, minted in start()).
+Status writeAggregatorCredentials(const ClusterSpec& spec, const std::string& clusterDir,
+                                  const PemPair& ca, const std::string& controllerToken,
+                                  const Identity& controller, const SimClock& clock,
+                                  ClusterRuntime& runtime, ClusterEndpoints& endpoints) {
+  if (spec.aggregatorAuth == AggregatorAuth::kToken) return {};
+  const std::string execDir = clusterDir + "/exec";
+  std::error_code ec;
+  fs::create_directories(execDir, ec);
+  fs::permissions(execDir, fs::perms::owner_all, ec);
+  if (ec) return Error{execDir + ": " + ec.message()};
+  endpoints.execPlugin = execDir + "/credential-plugin.sh";
+  endpoints.execCredentialFile = execDir + "/credential.json";
+  if (Status s = writeText(endpoints.execPlugin, execPluginScript(spec.name), fs::perms(0755));
+      !s) {
+    return s;
+  }
+  std::string credential;
+  switch (spec.aggregatorAuth) {
+    case AggregatorAuth::kToken:
+      return {};
+    case AggregatorAuth::kExecToken:
+      credential = execTokenCredentialJson(controllerToken);
+      break;
+    case AggregatorAuth::kExecCertificate: {
+      // CN = the controller's user: certificateIdentity() gives it the controller's rights.
+      auto certificate = issueCertificate(ca, controller.user, {}, false);
+      if (!certificate) {
+        return Error{"exec client certificate for " + spec.name + ": " +
+                     certificate.error().message};
+      }
+      credential = execCertificateCredentialJson(certificate->certificate, certificate->privateKey);
+      break;
+    }
+    case AggregatorAuth::kExecExpiring: {
+      ExpiringToken expiring;
+      expiring.token = controllerToken;
+      expiring.identity = controller;
+      expiring.lifetime = fromSeconds(spec.tokenLifetimeSeconds);
+      expiring.rotateAt = tokenExpiry(clock.now(), expiring.lifetime, clock.origin());
+      expiring.credentialFile = endpoints.execCredentialFile;
+      expiring.tokenFile = endpoints.tokenFiles.at("controller");
+      credential = execTokenCredentialJson(controllerToken, clock.origin() + expiring.rotateAt);
+      runtime.expiring = std::move(expiring);
+      break;
+    }
+  }
+  return writeText(endpoints.execCredentialFile, credential, fs::perms(0600));
+}
+
+constexpr SimTime kRotationRetry = std::chrono::milliseconds(100);
+
+// Replaces each exec-expiring controller token whose time has come: the next one is accepted
+// first, the credential file names it next, and only then is the old one revoked, so a plugin
+// run at any moment prints a token the API server accepts at least until its expiry. On the
+// clock loop's thread.
+void rotateDueTokens(std::vector<ClusterRuntime>& clusters, const SimClock& clock,
+                     std::mutex& countersMutex) {
+  auto log = componentLogger("sim");
+  const SimTime now = clock.now();
+  for (auto& cluster : clusters) {
+    if (!cluster.expiring || now < cluster.expiring->rotateAt) continue;
+    ExpiringToken& expiring = *cluster.expiring;
+    const std::string next = randomToken();
+    const SimTime rotateAt = tokenExpiry(now, expiring.lifetime, clock.origin());
+    cluster.tokens->add(next, expiring.identity);
+    Status written =
+        writeText(expiring.credentialFile, execTokenCredentialJson(next, clock.origin() + rotateAt),
+                  fs::perms(0600));
+    if (written) written = writeText(expiring.tokenFile, next + "\n", fs::perms(0600));
+    if (!written) {
+      // The plugin would still print the old token: keep it valid and try again shortly.
+      cluster.tokens->revoke(next);
+      expiring.rotateAt = now + kRotationRetry;
+      if (!expiring.reportedWriteError) {
+        expiring.reportedWriteError = true;
+        log->error("rotating the aggregator's token of {}: {}", cluster.name, written.message());
+      }
+      continue;
+    }
+    cluster.tokens->revoke(expiring.token);
+    expiring.token = next;
+    expiring.rotateAt = rotateAt;
+    std::lock_guard lock(countersMutex);
+    ++cluster.tokenRotations;
+    log->debug("t={:.1f}s rotated the aggregator's token of {}", toSeconds(now), cluster.name);
+  }
+}
+
+// The earliest time rotateDueTokens() has work, or SimTime::max().
+SimTime nextTokenRotation(const std::vector<ClusterRuntime>& clusters) {
+  SimTime next = SimTime::max();
+  for (const auto& cluster : clusters) {
+    if (cluster.expiring) next = std::min(next, cluster.expiring->rotateAt);
+  }
+  return next;
 }
 
 // One fleetscale-aggregator process the simulator runs.
@@ -311,6 +439,16 @@ WriteLog* FleetSimulator::writes(const std::string& cluster) {
   return runtime ? &runtime->api->writes() : nullptr;
 }
 
+std::optional<AuthCounters> FleetSimulator::authCounters(const std::string& cluster) const {
+  for (const auto& runtime : impl_->clusters) {
+    if (runtime.name != cluster) continue;
+    const AuthRefusals refusals = runtime.api->authRefusals();
+    std::lock_guard lock(impl_->mutex);
+    return AuthCounters{refusals.unauthorized, refusals.revokedToken, runtime.tokenRotations};
+  }
+  return std::nullopt;
+}
+
 std::optional<std::pair<std::uint16_t, std::uint16_t>> FleetSimulator::aggregatorPorts(
     int instance) const {
   if (instance < 0 || instance >= aggregatorCount()) return std::nullopt;
@@ -388,7 +526,7 @@ Status FleetSimulator::start() {
   }
 
   // --- clusters -------------------------------------------------------------------------------
-  std::vector<std::tuple<std::string, std::string, std::string, std::string>> kubeconfigEntries;
+  std::vector<KubeconfigCluster> kubeconfigEntries;
   std::uint64_t seed = scenario_.seed;
   for (const auto& spec : scenario_.clusters) {
     ClusterRuntime runtime;
@@ -397,6 +535,7 @@ Status FleetSimulator::start() {
     endpoints.name = spec.name;
     endpoints.cloud = spec.cloud;
     endpoints.region = spec.region;
+    endpoints.aggregatorAuth = spec.aggregatorAuth;
     const std::string dir = stateDir_ + "/clusters/" + spec.name;
     fs::create_directories(dir + "/tokens", ec);
     fs::create_directories(dir + "/certs", ec);
@@ -409,10 +548,11 @@ Status FleetSimulator::start() {
     if (Status s = writeText(endpoints.caFile, pki->ca.certificate); !s) return s;
 
     auto tokens = std::make_shared<TokenBook>();
+    const Identity controller{"system:serviceaccount:fleetscale:fleetscale-aggregator",
+                              Role::kController};
     const std::pair<const char*, Identity> identities[] = {
         {"admin", {"kubernetes-admin", Role::kAdmin}},
-        {"controller",
-         {"system:serviceaccount:fleetscale:fleetscale-aggregator", Role::kController}},
+        {"controller", controller},
         {"agent", {"system:serviceaccount:fleetscale:fleetscale-agent", Role::kAgent}},
         {"hpa", {"system:serviceaccount:kube-system:horizontal-pod-autoscaler", Role::kController}},
         {"none", {"system:serviceaccount:default:default", Role::kNone}},
@@ -434,6 +574,11 @@ Status FleetSimulator::start() {
       endpoints.clientKeyFiles[role] = dir + "/certs/" + role + ".key";
     }
     runtime.tokens = tokens;
+    if (Status s = writeAggregatorCredentials(spec, dir, pki->ca, tokenValues["controller"],
+                                              controller, fleet_->clock, runtime, endpoints);
+        !s) {
+      return s;
+    }
 
     runtime.api = std::make_unique<FakeApiServer>(
         impl.io,
@@ -445,23 +590,30 @@ Status FleetSimulator::start() {
     runtime.api->start(0);
     endpoints.apiUrl = runtime.api->url();
     endpoints.kubeconfig = dir + "/kubeconfig";
-    if (Status s = writeText(endpoints.kubeconfig,
-                             kubeconfigYaml({{spec.name, endpoints.apiUrl, pki->ca.certificate,
-                                              tokenValues["admin"]}},
-                                            spec.name),
-                             fs::perms(0600));
+    const KubeconfigCluster admin{spec.name, endpoints.apiUrl, pki->ca.certificate,
+                                  tokenUserYaml(tokenValues["admin"])};
+    if (Status s =
+            writeText(endpoints.kubeconfig, kubeconfigYaml({admin}, spec.name), fs::perms(0600));
         !s) {
       return s;
     }
-    kubeconfigEntries.emplace_back(spec.name, endpoints.apiUrl, pki->ca.certificate,
-                                   tokenValues["admin"]);
-    // The aggregator's own identity: it may read and scale, nothing more.
+    kubeconfigEntries.push_back(admin);
+    // The aggregator's own identity: it may read and scale, nothing more. Reached through the
+    // exec plugin instead of the token when the scenario says so (aggregator-auth).
     endpoints.aggregatorKubeconfig = dir + "/aggregator.kubeconfig";
-    if (Status s = writeText(endpoints.aggregatorKubeconfig,
-                             kubeconfigYaml({{spec.name, endpoints.apiUrl, pki->ca.certificate,
-                                              tokenValues["controller"]}},
-                                            spec.name, "fleetscale-aggregator"),
-                             fs::perms(0600));
+    const std::string aggregatorUser =
+        spec.aggregatorAuth == AggregatorAuth::kToken
+            ? tokenUserYaml(tokenValues["controller"])
+            : execUserYaml({endpoints.execPlugin,
+                            {std::string(kExecCredentialFileFlag), endpoints.execCredentialFile},
+                            {{std::string(kExecClusterEnv), spec.name}},
+                            "fleetscale-sim writes this plugin into its state directory when it "
+                            "starts; run the simulator (docs/simulator.md)"});
+    if (Status s = writeText(
+            endpoints.aggregatorKubeconfig,
+            kubeconfigYaml({{spec.name, endpoints.apiUrl, pki->ca.certificate, aggregatorUser}},
+                           spec.name, "fleetscale-aggregator"),
+            fs::perms(0600));
         !s) {
       return s;
     }
@@ -545,7 +697,7 @@ Status FleetSimulator::start() {
   }
   if (!kubeconfigEntries.empty()) {
     if (Status s = writeText(stateDir_ + "/fleet.kubeconfig",
-                             kubeconfigYaml(kubeconfigEntries, std::get<0>(kubeconfigEntries[0])),
+                             kubeconfigYaml(kubeconfigEntries, kubeconfigEntries[0].name),
                              fs::perms(0600));
         !s) {
       return s;
@@ -807,6 +959,9 @@ json FleetSimulator::endpointsJson() const {
                         {"api_url", c.apiUrl},
                         {"kubeconfig", c.kubeconfig},
                         {"aggregator_kubeconfig", c.aggregatorKubeconfig},
+                        {"aggregator_auth", toString(c.aggregatorAuth)},
+                        {"exec_plugin", c.execPlugin},
+                        {"exec_credential_file", c.execCredentialFile},
                         {"ca_file", c.caFile},
                         {"token_files", c.tokenFiles},
                         {"client_certificate_files", c.clientCertificateFiles},
@@ -1054,6 +1209,7 @@ void FleetSimulator::tick() {
     }
   }
   for (const auto& [fault, ending] : due) applyFault(fault, ending, now);
+  rotateDueTokens(impl.clusters, fleet_->clock, impl.mutex);
 
   // Flapping agents: down for half a period, up for the other half.
   for (auto& cluster : impl.clusters) {
@@ -1153,9 +1309,22 @@ void FleetSimulator::loop() {
       ++impl.overruns;
       nextTick = after;
     }
+    // Token rotations due before the next tick happen when due, between ticks: a token is
+    // revoked at the expiry its plugin announced, not up to a tick later.
     std::unique_lock lock(impl.mutex);
-    impl.changed.wait_for(lock, nextTick - after,
-                          [&] { return stopping_.load() || !impl.injected.empty(); });
+    const auto interrupted = [&] { return stopping_.load() || !impl.injected.empty(); };
+    SimTime current = after;
+    for (SimTime due = nextTokenRotation(impl.clusters); due < nextTick && !interrupted();) {
+      if (impl.changed.wait_for(lock, due - current, interrupted)) break;
+      lock.unlock();
+      rotateDueTokens(impl.clusters, fleet_->clock, impl.mutex);
+      lock.lock();
+      current = fleet_->clock.now();
+      const SimTime next = nextTokenRotation(impl.clusters);
+      if (next == due) break;  // nothing rotated: a clock that does not follow real time
+      due = next;
+    }
+    impl.changed.wait_for(lock, nextTick - current, interrupted);
   }
 }
 
@@ -1172,12 +1341,25 @@ json FleetSimulator::reportJson() const {
   const Timeline recorded = timeline();
   json out = sim::reportJson(computeReport(scenario_.name, recorded, measurementOptions(scenario_)),
                              recorded);
+  json auth = json::object();
+  for (const auto& cluster : impl_->clusters) auth[cluster.name] = authJson(cluster.name);
   std::lock_guard lock(impl_->mutex);
   out["simulator"] = {{"ticks", impl_->ticks},
                       {"tick_overruns", impl_->overruns},
                       {"tick_seconds", scenario_.tickSeconds},
-                      {"loop_busy_seconds", impl_->loopBusySeconds}};
+                      {"loop_busy_seconds", impl_->loopBusySeconds},
+                      {"auth", std::move(auth)}};
   return out;
+}
+
+json FleetSimulator::authJson(const std::string& cluster) const {
+  const ClusterSpec* spec = scenario_.findCluster(cluster);
+  const auto counters = authCounters(cluster);
+  if (!spec || !counters) return nullptr;
+  return {{"aggregator_auth", toString(spec->aggregatorAuth)},
+          {"unauthorized_requests", counters->unauthorizedRequests},
+          {"revoked_token_requests", counters->revokedTokenRequests},
+          {"token_rotations", counters->tokenRotations}};
 }
 
 json FleetSimulator::costJson() {
@@ -1214,6 +1396,8 @@ json FleetSimulator::stateJson() {
   json clusters = json::array();
   std::map<std::string, std::pair<bool, bool>> flags;  // api up, agents partitioned
   std::map<std::string, json> nodeExtras;
+  std::map<std::string, json> auth;
+  for (const auto& cluster : impl_->clusters) auth[cluster.name] = authJson(cluster.name);
   std::unique_lock runtime(impl_->mutex);
   for (auto& cluster : impl_->clusters) {
     flags[cluster.name] = {cluster.api->running(), cluster.agentsPartitioned};
@@ -1279,6 +1463,7 @@ json FleetSimulator::stateJson() {
                         {"alive", model.alive()},
                         {"api_up", flags[model.name()].first},
                         {"agents_partitioned", flags[model.name()].second},
+                        {"auth", auth[model.name()]},
                         {"resource_version", model.resourceVersion()},
                         {"nodes", std::move(nodes)},
                         {"pods", std::move(pods)}});

@@ -50,7 +50,7 @@ std::string KubeletHandler::podList() {
 }
 
 HttpResponse KubeletHandler::handle(HttpRequest& request) {
-  const Identity* identity = tokens_->authenticate(request.header("authorization"));
+  const auto identity = tokens_->authenticate(request.header("authorization"));
   if (!identity) return HttpResponse::text(401, "Unauthorized");
   const bool pods = request.path == "/pods" || request.path == "/pods/";
   const bool health = request.path == "/healthz";

@@ -27,6 +27,9 @@ std::string where(const YAML::Node& node, std::string_view key) {
   return text;
 }
 
+constexpr double kMinTokenLifetimeSeconds = 1;
+constexpr double kMaxTokenLifetimeSeconds = 24 * 3600;
+
 // Each instance is a full aggregator process; more than a handful only slows the machine down.
 constexpr int kMaxAggregatorInstances = 9;
 
@@ -293,6 +296,25 @@ void applyClusterFields(Fields& fields, ClusterSpec& cluster, const std::string&
   cluster.pauseContainers = fields.boolean("pause-containers", cluster.pauseContainers);
   cluster.systemPods = fields.boolean("system-pods", cluster.systemPods);
   cluster.kubernetesVersion = fields.string("kubernetes-version", cluster.kubernetesVersion);
+  if (fields.has("aggregator-auth")) {
+    const YAML::Node node = fields.get("aggregator-auth");
+    const auto auth = parseAggregatorAuth(fields.string("aggregator-auth"));
+    if (!auth) {
+      fail(node, context + ".aggregator-auth",
+           "expected token, exec-token, exec-certificate or exec-expiring");
+    }
+    cluster.aggregatorAuth = *auth;
+  }
+  if (fields.has("token-lifetime")) {
+    const YAML::Node node = fields.get("token-lifetime");
+    cluster.tokenLifetimeSeconds = fields.seconds("token-lifetime", cluster.tokenLifetimeSeconds);
+    // Under a second the aggregator would spend its time running the plugin; past a day no test
+    // would see a rotation.
+    if (cluster.tokenLifetimeSeconds < kMinTokenLifetimeSeconds ||
+        cluster.tokenLifetimeSeconds > kMaxTokenLifetimeSeconds) {
+      fail(node, context + ".token-lifetime", "expected 1s..24h");
+    }
+  }
 }
 
 bool validName(std::string_view name) {
@@ -316,6 +338,12 @@ ClusterSpec parseCluster(const YAML::Node& node, const ClusterSpec& defaults, in
   cluster.zone = fields.string("zone", "");
   applyClusterFields(fields, cluster, context);
   fields.finish();
+  // A lifetime given for a cluster whose tokens never expire is a mistake in the scenario. One
+  // in `defaults` is not: it serves whichever clusters choose exec-expiring.
+  if (fields.has("token-lifetime") && cluster.aggregatorAuth != AggregatorAuth::kExecExpiring) {
+    fail(fields.get("token-lifetime"), context + ".token-lifetime",
+         "applies only to aggregator-auth: exec-expiring");
+  }
   return cluster;
 }
 
@@ -687,6 +715,29 @@ std::string_view toString(CgroupDriver driver) {
 
 std::string_view toString(WorkloadKind kind) {
   return kind == WorkloadKind::kDeployment ? "Deployment" : "StatefulSet";
+}
+
+namespace {
+constexpr std::pair<std::string_view, AggregatorAuth> kAggregatorAuths[] = {
+    {"token", AggregatorAuth::kToken},
+    {"exec-token", AggregatorAuth::kExecToken},
+    {"exec-certificate", AggregatorAuth::kExecCertificate},
+    {"exec-expiring", AggregatorAuth::kExecExpiring},
+};
+}  // namespace
+
+std::string_view toString(AggregatorAuth auth) {
+  for (const auto& [name, value] : kAggregatorAuths) {
+    if (value == auth) return name;
+  }
+  return "token";
+}
+
+std::optional<AggregatorAuth> parseAggregatorAuth(std::string_view text) {
+  for (const auto& [name, value] : kAggregatorAuths) {
+    if (name == text) return value;
+  }
+  return std::nullopt;
 }
 
 std::string_view toString(FaultKind kind) {

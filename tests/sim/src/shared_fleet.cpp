@@ -1,26 +1,46 @@
 #include "fleetscale/sim/shared_fleet.h"
 
+#include <algorithm>
 #include <fstream>
 
 #include "fleetscale/shared/text.h"
 
 namespace fleetscale::sim {
 
-const Identity* TokenBook::authenticate(std::string_view authorization) const {
+namespace {
+
+// The token of an Authorization header ("Bearer <token>"), or nullopt for another scheme.
+std::optional<std::string_view> bearerToken(std::string_view authorization) {
   constexpr std::string_view kBearer = "Bearer ";
-  if (authorization.size() <= kBearer.size()) return nullptr;
+  if (authorization.size() <= kBearer.size()) return std::nullopt;
   // The scheme is case-insensitive (RFC 7235); the token is not.
   for (std::size_t i = 0; i < kBearer.size(); ++i) {
     if (std::tolower(static_cast<unsigned char>(authorization[i])) !=
         std::tolower(static_cast<unsigned char>(kBearer[i]))) {
-      return nullptr;
+      return std::nullopt;
     }
   }
-  const auto it = tokens_.find(authorization.substr(kBearer.size()));
-  return it == tokens_.end() ? nullptr : &it->second;
+  return authorization.substr(kBearer.size());
+}
+
+}  // namespace
+
+void TokenBook::add(const std::string& token, Identity identity) {
+  std::unique_lock lock(mutex_);
+  tokens_[token] = std::move(identity);
+}
+
+std::optional<Identity> TokenBook::authenticate(std::string_view authorization) const {
+  const auto token = bearerToken(authorization);
+  if (!token) return std::nullopt;
+  std::shared_lock lock(mutex_);
+  const auto it = tokens_.find(*token);
+  if (it == tokens_.end()) return std::nullopt;
+  return it->second;
 }
 
 std::string TokenBook::tokenFor(Role role) const {
+  std::shared_lock lock(mutex_);
   for (const auto& [token, identity] : tokens_) {
     if (identity.role == role) return token;
   }
@@ -28,10 +48,26 @@ std::string TokenBook::tokenFor(Role role) const {
 }
 
 Identity TokenBook::certificateIdentity(std::string_view commonName) const {
+  std::shared_lock lock(mutex_);
   for (const auto& [token, identity] : tokens_) {
     if (identity.user == commonName) return identity;
   }
   return Identity{std::string(commonName), Role::kNone};
+}
+
+bool TokenBook::revoke(const std::string& token) {
+  std::unique_lock lock(mutex_);
+  if (tokens_.erase(token) == 0) return false;
+  revoked_.push_back(token);
+  if (revoked_.size() > kRememberedRevocations) revoked_.pop_front();
+  return true;
+}
+
+bool TokenBook::wasRevoked(std::string_view authorization) const {
+  const auto token = bearerToken(authorization);
+  if (!token) return false;
+  std::shared_lock lock(mutex_);
+  return std::find(revoked_.begin(), revoked_.end(), *token) != revoked_.end();
 }
 
 bool mayAccessApi(Role role, std::string_view verb, std::string_view resource) {

@@ -52,7 +52,8 @@ class ApiServerTest : public ::testing::Test {
     auto pki = makeTestPki();
     if (!pki) throw std::runtime_error(pki.error().message);
     pki_ = *pki;
-    auto tokens = std::make_shared<TokenBook>();
+    tokens_ = std::make_shared<TokenBook>();
+    const auto& tokens = tokens_;
     tokens->add(kAdmin, {"kubernetes-admin", Role::kAdmin});
     tokens->add(kController,
                 {"system:serviceaccount:fleetscale:fleetscale-aggregator", Role::kController});
@@ -103,6 +104,7 @@ class ApiServerTest : public ::testing::Test {
   SystemClock clock_;
   SharedFleet fleet_;
   TestPki pki_;
+  std::shared_ptr<TokenBook> tokens_;
   boost::asio::io_context io_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_{
       io_.get_executor()};
@@ -150,6 +152,32 @@ TEST_F(ApiServerTest, TokensAuthenticateAndRolesAuthorize) {
                 .status,
             200);
   EXPECT_EQ(call("GET", "/api/v1/pods", kController).status, 200);
+}
+
+TEST_F(ApiServerTest, CountsTheRequestsItRefusesWith401) {
+  EXPECT_EQ(server_->authRefusals().unauthorized, 0u);
+  EXPECT_EQ(call("GET", kDeployments, kController).status, 200);
+  EXPECT_EQ(call("GET", "/version", "").status, 200);  // public: no credentials needed
+  EXPECT_EQ(call("GET", kDeployments, kNobody).status, 403);
+  EXPECT_EQ(server_->authRefusals().unauthorized, 0u);  // 403 is not 401
+
+  EXPECT_EQ(call("GET", kDeployments, "").status, 401);
+  EXPECT_EQ(call("GET", kDeployments, "never-issued").status, 401);
+  // An expiring token rotates: the new one works, the old one is refused from then on.
+  tokens_->add("rotated-in",
+               {"system:serviceaccount:fleetscale:fleetscale-aggregator", Role::kController});
+  ASSERT_TRUE(tokens_->revoke(kController));
+  EXPECT_EQ(call("GET", kDeployments, "rotated-in").status, 200);
+  const auto refused = call("GET", kDeployments, kController);
+  EXPECT_EQ(refused.status, 401);
+  EXPECT_EQ(parse(refused)["reason"], "Unauthorized");
+  EXPECT_EQ(call("PATCH", kDeployments + "/web/scale", kController, R"({"spec":{"replicas":4}})",
+                 "application/merge-patch+json")
+                .status,
+            401);
+  const AuthRefusals refusals = server_->authRefusals();
+  EXPECT_EQ(refusals.unauthorized, 4u);
+  EXPECT_EQ(refusals.revokedToken, 2u);
 }
 
 TEST_F(ApiServerTest, GetListAndTables) {

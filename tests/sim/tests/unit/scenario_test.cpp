@@ -223,6 +223,71 @@ TEST(ScenarioTest, AggregatorInstancesAndArgumentPlaceholders) {
   EXPECT_FALSE(expandAggregatorArg("--x={kubeconfig:gcp}", values));
 }
 
+TEST(ScenarioTest, AggregatorAuthAndTokenLifetimePerCluster) {
+  auto plain = parseScenario("clusters:\n  - name: a\n");
+  ASSERT_TRUE(plain) << plain.error().message;
+  EXPECT_EQ(plain->clusters[0].aggregatorAuth, AggregatorAuth::kToken);
+  EXPECT_DOUBLE_EQ(plain->clusters[0].tokenLifetimeSeconds, 20);
+
+  // A lifetime in `defaults` serves the clusters that choose exec-expiring; the others ignore it.
+  auto scenario = parseScenario(R"(
+defaults:
+  aggregator-auth: exec-expiring
+  token-lifetime: 5s
+clusters:
+  - name: expiring
+  - name: quick
+    token-lifetime: 1s
+  - name: certificate
+    aggregator-auth: exec-certificate
+  - name: exec-token
+    aggregator-auth: exec-token
+  - name: token
+    aggregator-auth: token
+)");
+  ASSERT_TRUE(scenario) << scenario.error().message;
+  const std::pair<AggregatorAuth, double> expected[] = {
+      {AggregatorAuth::kExecExpiring, 5},    {AggregatorAuth::kExecExpiring, 1},
+      {AggregatorAuth::kExecCertificate, 5}, {AggregatorAuth::kExecToken, 5},
+      {AggregatorAuth::kToken, 5},
+  };
+  ASSERT_EQ(scenario->clusters.size(), std::size(expected));
+  for (std::size_t i = 0; i < std::size(expected); ++i) {
+    EXPECT_EQ(scenario->clusters[i].aggregatorAuth, expected[i].first) << i;
+    EXPECT_DOUBLE_EQ(scenario->clusters[i].tokenLifetimeSeconds, expected[i].second) << i;
+  }
+  for (const auto auth : {AggregatorAuth::kToken, AggregatorAuth::kExecToken,
+                          AggregatorAuth::kExecCertificate, AggregatorAuth::kExecExpiring}) {
+    EXPECT_EQ(parseAggregatorAuth(toString(auth)), auth);
+  }
+
+  const std::pair<const char*, const char*> errors[] = {
+      {"clusters:\n  - name: a\n    aggregator-auth: oidc\n",
+       "clusters[0].aggregator-auth: expected token, exec-token, exec-certificate or "
+       "exec-expiring"},
+      {"clusters:\n  - name: a\n    aggregator-auth: [exec-token]\n", "expected a string"},
+      {"clusters:\n  - name: a\n    token-lifetime: 5s\n",
+       "clusters[0].token-lifetime: applies only to aggregator-auth: exec-expiring"},
+      {"clusters:\n  - name: a\n    aggregator-auth: exec-token\n    token-lifetime: 5s\n",
+       "applies only to aggregator-auth: exec-expiring"},
+      {"clusters:\n  - name: a\n    aggregator-auth: exec-expiring\n    token-lifetime: "
+       "500ms\n",
+       "clusters[0].token-lifetime: expected 1s..24h"},
+      {"clusters:\n  - name: a\n    aggregator-auth: exec-expiring\n    token-lifetime: 25h\n",
+       "expected 1s..24h"},
+      {"clusters:\n  - name: a\n    aggregator-auth: exec-expiring\n    token-lifetime: "
+       "soon\n",
+       "not a duration"},
+      {"defaults: {token-lifetime: 0s}\nclusters:\n  - name: a\n", "defaults.token-lifetime"},
+  };
+  for (const auto& [yaml, message] : errors) {
+    auto parsed = parseScenario(yaml);
+    ASSERT_FALSE(parsed) << yaml;
+    EXPECT_NE(parsed.error().message.find(message), std::string::npos)
+        << yaml << " -> " << parsed.error().message;
+  }
+}
+
 TEST(ScenarioTest, ParsesAFaultFromJson) {
   auto fault = parseFault(R"({"fault": "partition-agents", "cluster": "a", "for": "3s"})");
   ASSERT_TRUE(fault) << fault.error().message;

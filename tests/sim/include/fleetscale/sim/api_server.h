@@ -8,6 +8,7 @@
 // and a log of every write. Faults: latency, 5xx, 409 storms, unreachable (stop/start).
 #pragma once
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <memory>
@@ -43,6 +44,12 @@ class ApiFaultState {
   std::mt19937_64 rng_;
 };
 
+// The requests an API server refused with 401 Unauthorized since it was made.
+struct AuthRefusals {
+  std::uint64_t unauthorized = 0;  // every 401: no credentials, unknown or revoked token
+  std::uint64_t revokedToken = 0;  // of those, the ones whose token had been revoked (rotated)
+};
+
 // Answers Kubernetes API requests from the fleet model. Pure request -> response; the server
 // below puts it on the network. Thread-safe.
 class ApiHandler {
@@ -53,6 +60,7 @@ class ApiHandler {
   HttpResponse handle(HttpRequest& request);
   // The address discovery reports as the server's (host:port).
   void setServerAddress(std::string address);
+  AuthRefusals authRefusals() const;
 
  private:
   struct Write;  // what a mutating request touched, for the write log
@@ -72,6 +80,8 @@ class ApiHandler {
   std::shared_ptr<ApiFaultState> faults_;
   std::mutex addressMutex_;
   std::string serverAddress_ = "127.0.0.1:6443";
+  std::atomic<std::uint64_t> unauthorized_{0};
+  std::atomic<std::uint64_t> revokedTokenRefusals_{0};
 };
 
 // The handler on an HTTPS listener that can go away and come back on the same port.
@@ -91,6 +101,7 @@ class FakeApiServer {
 
   WriteLog& writes() { return *writes_; }
   ApiFaultState& faults() { return *faults_; }
+  AuthRefusals authRefusals() const { return handler_->authRefusals(); }
 
  private:
   std::shared_ptr<WriteLog> writes_;

@@ -57,8 +57,14 @@ struct ClusterEndpoints {
   std::string apiUrl;
   std::string kubeconfig;  // admin credentials
   // The aggregator's credentials (the controller role: read, and scale Deployments and
-  // StatefulSets); its policy names this file.
+  // StatefulSets); its policy names this file. A token, or an exec plugin (aggregatorAuth).
   std::string aggregatorKubeconfig;
+  AggregatorAuth aggregatorAuth = AggregatorAuth::kToken;
+  // With an exec aggregatorAuth: the plugin script the kubeconfig runs (clusters/<c>/exec/
+  // credential-plugin.sh) and the ExecCredential JSON it prints (clusters/<c>/exec/
+  // credential.json, rewritten on every rotation); "" with a token.
+  std::string execPlugin;
+  std::string execCredentialFile;
   std::string caFile;  // the cluster CA: API server and kubelet certificates chain to it
   std::map<std::string, std::string> tokenFiles;  // "admin", "controller", "agent", "none"
   // Client certificates (PEM, signed by the cluster CA, CN = the role's user) and their keys,
@@ -71,6 +77,14 @@ struct ClusterEndpoints {
   std::vector<std::uint16_t> relayPorts;
   std::uint16_t relayPort = 0;  // relayPorts[0]
   std::vector<NodeEndpoints> nodes;
+};
+
+// How a cluster's API server has treated credentials so far: what a test of the aggregator's exec
+// credential plugins checks (scaling went on while tokens rotated).
+struct AuthCounters {
+  std::uint64_t unauthorizedRequests = 0;  // answered 401, whoever asked
+  std::uint64_t revokedTokenRequests = 0;  // of those, with a token that had rotated out
+  std::uint64_t tokenRotations = 0;        // aggregator-auth exec-expiring: tokens replaced
 };
 
 // Thread-safe unless noted.
@@ -127,6 +141,10 @@ class FleetSimulator {
   SharedFleet& fleet() { return *fleet_; }
   // The write log of one cluster's API server (nullptr for an unknown cluster).
   WriteLog* writes(const std::string& cluster);
+  // The 401s of one cluster's API server and its token rotations (nullopt for an unknown
+  // cluster). Also per cluster as "auth" in stateJson() (GET /v1/state) and in reportJson()'s
+  // "simulator" section.
+  std::optional<AuthCounters> authCounters(const std::string& cluster) const;
   // Whether the agents were given the kubelet flags (the agent binary has --kubelet-url).
   bool agentsReadKubelet() const { return agentsReadKubelet_; }
   // The cost of running the fleet so far: CPU seconds of this process and of its children.
@@ -137,6 +155,7 @@ class FleetSimulator {
  private:
   void loop();
   void tick();
+  nlohmann::json authJson(const std::string& cluster) const;
   void baselineLoop();
   void applyFault(const FaultSpec& fault, bool ending, SimTime now);
   // Writes the admin token and, for autoscaled scenarios, the policy; builds each instance's

@@ -17,8 +17,22 @@ namespace fleetscale::sim {
 enum class CgroupDriver { kSystemd, kCgroupfs };
 enum class WorkloadKind { kDeployment, kStatefulSet };
 
+// How the aggregator's kubeconfig of a cluster authenticates it (docs/simulator.md, "The
+// aggregator's credentials"). The exec kinds reach the cluster only through a
+// client.authentication.k8s.io/v1 exec credential plugin the simulator writes, as cloud
+// providers' clusters (EKS, GKE, AKS) are reached.
+enum class AggregatorAuth {
+  kToken,            // the controller's bearer token in the kubeconfig
+  kExecToken,        // the plugin prints that token, without an expiry
+  kExecCertificate,  // the plugin prints a client certificate and key (CN = the controller)
+  kExecExpiring,     // the plugin prints a token that expires and is revoked every lifetime
+};
+
 std::string_view toString(CgroupDriver driver);
 std::string_view toString(WorkloadKind kind);
+std::string_view toString(AggregatorAuth auth);
+// A scenario's `aggregator-auth` value, or nullopt for an unknown one.
+std::optional<AggregatorAuth> parseAggregatorAuth(std::string_view text);
 
 struct NodeResources {
   double cpuCores = 4;
@@ -41,6 +55,10 @@ struct ClusterSpec {
   bool pauseContainers = true;        // a sandbox (pause) cgroup per pod, as containerd makes
   bool systemPods = true;             // a kube-proxy pod per node
   std::string kubernetesVersion = "v1.30.4";
+  AggregatorAuth aggregatorAuth = AggregatorAuth::kToken;
+  // kExecExpiring: how long each token lives; at its end the next one is minted and the old one
+  // answered 401 from then on.
+  double tokenLifetimeSeconds = 20;
 };
 
 struct ContainerResources {

@@ -3,10 +3,12 @@
 // every write the API servers received.
 #pragma once
 
+#include <deque>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -58,21 +60,33 @@ struct Identity {
   Role role = Role::kNone;
 };
 
-// Bearer tokens a cluster accepts. Thread-safe after construction (read-only).
+// Bearer tokens a cluster accepts. Thread-safe: every request reads it (under a shared lock,
+// uncontended but for the rare rotation), and the clock loop adds and revokes expiring tokens.
 class TokenBook {
  public:
-  void add(const std::string& token, Identity identity) { tokens_[token] = std::move(identity); }
-  // The identity for an Authorization header ("Bearer <token>"), or nullptr.
-  const Identity* authenticate(std::string_view authorization) const;
-  // The token issued for a role (the first one added), or "".
+  void add(const std::string& token, Identity identity);
+  // The identity for an Authorization header ("Bearer <token>"), or nullopt. A copy: the token
+  // may be revoked while the request is still being answered.
+  std::optional<Identity> authenticate(std::string_view authorization) const;
+  // The token issued for a role (the lexically first of its tokens), or "".
   std::string tokenFor(Role role) const;
   // Who a verified client certificate with this common name is. As in Kubernetes the CN is the
   // user name: a user some token also belongs to gets that identity's rights, anyone else is
   // authenticated with no rights at all.
   Identity certificateIdentity(std::string_view commonName) const;
+  // Stops accepting `token`: from the return on, requests with it are answered 401, as an
+  // expired token is. False when the book does not have it.
+  bool revoke(const std::string& token);
+  // Whether the Authorization header carries a token this book revoked (one of the last
+  // kRememberedRevocations), so a 401 can be told apart from a token that never was valid.
+  bool wasRevoked(std::string_view authorization) const;
+
+  static constexpr std::size_t kRememberedRevocations = 16;
 
  private:
-  std::map<std::string, Identity, std::less<>> tokens_;
+  mutable std::shared_mutex mutex_;
+  std::map<std::string, Identity, std::less<>> tokens_;  // guarded by mutex_
+  std::deque<std::string> revoked_;                      // guarded by mutex_, oldest first
 };
 
 // RBAC decisions. `verb` is get, list, update, patch, ...; `resource` may carry a subresource
