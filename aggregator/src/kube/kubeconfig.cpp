@@ -29,6 +29,42 @@ std::string resolvePath(const std::string& path, const std::string& baseDir) {
   return (std::filesystem::path(baseDir) / path).string();
 }
 
+// clientcmd resolves an exec command only when it names a path; a bare name is for $PATH.
+// filepath.Join cleans the result, hence lexically_normal.
+std::string resolveCommand(const std::string& command, const std::string& baseDir) {
+  if (command.find('/') == std::string::npos || command.front() == '/' || baseDir.empty()) {
+    return command;
+  }
+  return (std::filesystem::path(baseDir) / command).lexically_normal().string();
+}
+
+// What the plugin learns of the cluster (client-go's rest.ConfigToExecCluster): the server as
+// written, the CA as read, and the cluster's exec extension.
+Result<ExecClusterInfo> execClusterInfo(const YAML::Node& cluster, const TlsClientOptions& tls) {
+  ExecClusterInfo info;
+  info.server = scalar(cluster, "server");
+  info.certificateAuthorityPem = tls.caPem;
+  info.insecureSkipTlsVerify = tls.insecureSkipVerify;
+  info.tlsServerName = scalar(cluster, "tls-server-name");
+  info.proxyUrl = scalar(cluster, "proxy-url");
+  info.disableCompression = scalar(cluster, "disable-compression") == "true";
+  const auto extensions = cluster["extensions"];
+  if (!extensions || !extensions.IsSequence()) return info;
+  for (const auto& entry : extensions) {
+    if (!entry.IsMap() || scalar(entry, "name") != kExecClusterExtension) continue;
+    const auto extension = entry["extension"];
+    if (!extension || extension.IsNull()) return info;
+    auto config = extensionJson(extension);
+    if (!config) {
+      return Error{"extensions[" + std::string(kExecClusterExtension) +
+                   "]: " + config.error().message};
+    }
+    info.configJson = std::move(*config);
+    return info;
+  }
+  return info;
+}
+
 // Inline "-data" (base64) wins over the file path, as in clientcmd.
 Result<std::string> pemFrom(const YAML::Node& node, const char* fileKey, const std::string& dataKey,
                             const std::string& baseDir) {
@@ -92,11 +128,31 @@ Result<KubeCredentials> parseKubeconfig(std::string_view yaml, std::string_view 
       credentials.tls.clientCertPem = std::move(*cert);
       credentials.tls.clientKeyPem = std::move(*key);
       credentials.bearerToken = scalar(user, "token");
-      if (const std::string tokenFile = scalar(user, "tokenFile");
-          credentials.bearerToken.empty() && !tokenFile.empty()) {
+      const std::string tokenFile = scalar(user, "tokenFile");
+      if (credentials.bearerToken.empty() && !tokenFile.empty()) {
         auto token = readSecretFile(resolvePath(tokenFile, baseDir));
         if (!token) return Error{"tokenFile: " + token.error().message};
         credentials.bearerToken = std::move(*token);
+      }
+      if (const auto exec = user["exec"]; exec && !exec.IsNull()) {
+        auto config = parseExecConfig(exec);
+        if (!config) {
+          return Error{"kubeconfig user " + singleQuoted(userName) + ": " + config.error().message};
+        }
+        const bool staticCredentials = !credentials.bearerToken.empty() || !tokenFile.empty() ||
+                                       !credentials.tls.clientCertPem.empty();
+        if (!staticCredentials) {
+          config->command = resolveCommand(config->command, baseDir);
+          if (config->provideClusterInfo) {
+            auto info = execClusterInfo(cluster, credentials.tls);
+            if (!info) {
+              return Error{"kubeconfig cluster " + singleQuoted(clusterName) + ": " +
+                           info.error().message};
+            }
+            credentials.execCluster = std::move(*info);
+          }
+          credentials.exec = std::move(*config);
+        }
       }
     }
     return credentials;
@@ -114,7 +170,12 @@ Result<KubeCredentials> resolveCredentials(const ClusterAccess& access, const En
       auto credentials = parseKubeconfig(
           *text, access.context, std::filesystem::path(access.kubeconfig).parent_path().string());
       if (!credentials) return Error{access.kubeconfig + ": " + credentials.error().message};
-      if (access.insecureSkipTlsVerify) credentials->tls.insecureSkipVerify = true;
+      if (access.insecureSkipTlsVerify) {
+        credentials->tls.insecureSkipVerify = true;
+        // The plugin sees the connection as client-go would make it, override included.
+        credentials->execCluster.insecureSkipTlsVerify =
+            credentials->exec.has_value() && credentials->exec->provideClusterInfo;
+      }
       return credentials;
     }
     case ClusterAccess::Kind::kServer: {

@@ -119,6 +119,124 @@ TEST(KubeconfigTest, ServerTokenAndInCluster) {
   EXPECT_FALSE(noEnv.ok());
 }
 
+// An EKS-style kubeconfig whose user runs a credential plugin.
+std::string execKubeconfig(const std::string& userExtra, const std::string& clusterExtra = "") {
+  return "current-context: eks\n"
+         "clusters:\n- name: prod\n  cluster:\n    server: "
+         "https://ABC.gr7.eu-west-1.eks.amazonaws.com/\n"
+         "    certificate-authority-data: " +
+         base64("CA PEM") + "\n" + clusterExtra + "users:\n- name: eks-user\n  user:\n" +
+         userExtra + "contexts:\n- name: eks\n  context:\n    cluster: prod\n    user: eks-user\n";
+}
+
+TEST(KubeconfigTest, ExecUser) {
+  auto credentials = parseKubeconfig(
+      execKubeconfig("    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n"
+                     "      command: aws\n"
+                     "      args: [--region, eu-west-1, eks, get-token, --cluster-name, prod]\n"
+                     "      env:\n      - name: AWS_PROFILE\n        value: prod\n"),
+      "", "/etc/fleetscale");
+  ASSERT_TRUE(credentials.ok()) << credentials.error().message;
+  ASSERT_TRUE(credentials->exec.has_value());
+  EXPECT_EQ(credentials->exec->command, "aws") << "a bare name is for $PATH";
+  EXPECT_EQ(credentials->exec->args.size(), 6u);
+  EXPECT_EQ(credentials->exec->interactiveMode, "IfAvailable");
+  EXPECT_TRUE(credentials->bearerToken.empty());
+  EXPECT_EQ(credentials->tls.caPem, "CA PEM");
+  EXPECT_TRUE(credentials->execCluster.server.empty()) << "no provideClusterInfo";
+}
+
+TEST(KubeconfigTest, ExecCommandPathsResolveAgainstTheKubeconfigDirectory) {
+  const auto commandFor = [](const std::string& command) -> std::string {
+    auto credentials = parseKubeconfig(
+        execKubeconfig("    exec:\n      apiVersion: client.authentication.k8s.io/v1\n"
+                       "      interactiveMode: Never\n      command: " +
+                       command + "\n"),
+        "", "/etc/fleetscale");
+    if (!credentials.ok()) return "error: " + credentials.error().message;
+    return credentials->exec ? credentials->exec->command : "no exec";
+  };
+  EXPECT_EQ(commandFor("./bin/token-helper"), "/etc/fleetscale/bin/token-helper");
+  EXPECT_EQ(commandFor("bin/token-helper"), "/etc/fleetscale/bin/token-helper");
+  EXPECT_EQ(commandFor("../tools/helper"), "/etc/tools/helper");
+  EXPECT_EQ(commandFor("/usr/local/bin/helper"), "/usr/local/bin/helper");
+  EXPECT_EQ(commandFor("gke-gcloud-auth-plugin"), "gke-gcloud-auth-plugin");
+}
+
+TEST(KubeconfigTest, ExecClusterInfoWhenAsked) {
+  auto credentials = parseKubeconfig(
+      execKubeconfig("    exec:\n      apiVersion: client.authentication.k8s.io/v1\n"
+                     "      command: helper\n      interactiveMode: Never\n"
+                     "      provideClusterInfo: true\n",
+                     "    tls-server-name: api.internal\n    proxy-url: http://proxy:3128\n"
+                     "    extensions:\n    - name: other\n      extension: {a: b}\n"
+                     "    - name: client.authentication.k8s.io/exec\n"
+                     "      extension:\n        audience: snorlax\n        retries: 3\n"),
+      "", "");
+  ASSERT_TRUE(credentials.ok()) << credentials.error().message;
+  ASSERT_TRUE(credentials->exec.has_value());
+  const auto& cluster = credentials->execCluster;
+  EXPECT_EQ(cluster.server, "https://ABC.gr7.eu-west-1.eks.amazonaws.com/") << "as written";
+  EXPECT_EQ(cluster.certificateAuthorityPem, "CA PEM");
+  EXPECT_EQ(cluster.tlsServerName, "api.internal");
+  EXPECT_EQ(cluster.proxyUrl, "http://proxy:3128");
+  EXPECT_EQ(cluster.configJson, R"({"audience":"snorlax","retries":3})");
+  EXPECT_EQ(execInfoJson(*credentials->exec, &cluster),
+            "{\"kind\":\"ExecCredential\",\"apiVersion\":\"client.authentication.k8s.io/v1\","
+            "\"spec\":{\"cluster\":{\"server\":\"https://ABC.gr7.eu-west-1.eks.amazonaws.com/\","
+            "\"tls-server-name\":\"api.internal\",\"certificate-authority-data\":\"" +
+                base64("CA PEM") +
+                "\",\"proxy-url\":\"http://proxy:3128\",\"config\":{\"audience\":\"snorlax\","
+                "\"retries\":3}},\"interactive\":false}}\n");
+}
+
+TEST(KubeconfigTest, StaticCredentialsWinOverExecAsInClientGo) {
+  const std::string exec =
+      "    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n      command: aws\n";
+  auto token = parseKubeconfig(execKubeconfig("    token: static\n" + exec), "", "");
+  ASSERT_TRUE(token.ok()) << token.error().message;
+  EXPECT_EQ(token->bearerToken, "static");
+  EXPECT_FALSE(token->exec.has_value()) << "client-go never runs the plugin then";
+
+  auto pki = makeTestPki();
+  ASSERT_TRUE(pki.ok());
+  auto cert = parseKubeconfig(
+      execKubeconfig("    client-certificate-data: " + base64(pki->client.certificate) +
+                     "\n    client-key-data: " + base64(pki->client.privateKey) + "\n" + exec),
+      "", "");
+  ASSERT_TRUE(cert.ok()) << cert.error().message;
+  EXPECT_FALSE(cert->exec.has_value());
+  EXPECT_EQ(cert->tls.clientCertPem, pki->client.certificate);
+
+  // The exec settings are still validated, as clientcmd's ConfirmUsable does.
+  auto broken =
+      parseKubeconfig(execKubeconfig("    token: static\n    exec:\n      apiVersion: "
+                                     "client.authentication.k8s.io/v1alpha1\n      command: aws\n"),
+                      "", "");
+  ASSERT_FALSE(broken.ok());
+  EXPECT_EQ(broken.error().message,
+            "kubeconfig user 'eks-user': exec.apiVersion: client.authentication.k8s.io/v1alpha1 "
+            "was removed in Kubernetes 1.24; use client.authentication.k8s.io/v1 or "
+            "client.authentication.k8s.io/v1beta1");
+}
+
+TEST(KubeconfigTest, BrokenExecUsers) {
+  for (const std::string& exec : {
+           std::string("    exec:\n      command: aws\n"),
+           std::string("    exec:\n      apiVersion: client.authentication.k8s.io/v1\n"
+                       "      command: aws\n"),
+           std::string("    exec: [aws]\n"),
+       }) {
+    auto credentials = parseKubeconfig(execKubeconfig(exec), "", "");
+    ASSERT_FALSE(credentials.ok()) << exec;
+    EXPECT_EQ(credentials.error().message.rfind("kubeconfig user 'eks-user': exec", 0), 0u)
+        << credentials.error().message;
+  }
+  auto nullExec = parseKubeconfig(execKubeconfig("    token: t\n    exec: null\n"), "", "");
+  ASSERT_TRUE(nullExec.ok()) << nullExec.error().message;
+  EXPECT_FALSE(nullExec->exec.has_value());
+}
+
 TEST(KubeconfigTest, BrokenKubeconfigs) {
   EXPECT_FALSE(parseKubeconfig("clusters: [", "", "").ok());
   EXPECT_FALSE(parseKubeconfig("contexts: []\n", "", "").ok()) << "no current-context";

@@ -2,9 +2,11 @@
 // reads it), a server URL with token and CA files, or the in-cluster ServiceAccount.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
+#include "fleetscale/aggregator/kube/exec_credential.h"
 #include "fleetscale/aggregator/policy/policy_config.h"
 #include "fleetscale/shared/http_client.h"
 #include "fleetscale/shared/options.h"
@@ -16,12 +18,19 @@ struct KubeCredentials {
   std::string server;       // https://host:port, without a trailing slash
   TlsClientOptions tls;     // CA and optional client certificate
   std::string bearerToken;  // "" when authenticating by client certificate
+  // The user's credential plugin, whose output (parseExecCredential) supplies the token or client
+  // certificate. nullopt also when the user has a token, tokenFile or client certificate too:
+  // client-go then never runs the plugin (exec.Authenticator.UpdateTransportConfig), though the
+  // exec settings must still be valid.
+  std::optional<ExecConfig> exec;
+  ExecClusterInfo execCluster;  // filled when exec->provideClusterInfo
 };
 
 // Parses kubeconfig text. `context` "" means current-context. Relative file paths are resolved
 // against `baseDir` (the kubeconfig's directory), as clientcmd does. Supports
 // certificate-authority(-data), client-certificate(-data), client-key(-data), token, tokenFile,
-// insecure-skip-tls-verify.
+// insecure-skip-tls-verify, and exec plugins (exec_credential.h); a relative exec command that
+// contains a '/' is resolved against `baseDir` too, one without is left for the $PATH lookup.
 Result<KubeCredentials> parseKubeconfig(std::string_view yaml, std::string_view context,
                                         const std::string& baseDir);
 
