@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <atomic>
 #include <nlohmann/json.hpp>
 
 #include "fleetscale/shared/text.h"
@@ -13,6 +14,7 @@
 #include "fleetscale/testing/http.h"
 #include "fleetscale/testing/process.h"
 #include "fleetscale/testing/temp_dir.h"
+#include "fleetscale/testing/test_http_server.h"
 #include "fleetscale/testing/wait.h"
 
 namespace fleetscale {
@@ -56,6 +58,17 @@ class AgentKubeletTest : public ::testing::Test {
             "/dev/null",
             "--node",
             "minikube"};
+  }
+
+  // The node's last batch sequence the aggregator at `api` accepted; -1 before the first.
+  static double lastSequenceAt(const std::string& api) {
+    auto nodes = testing::httpGetJson(api + "/api/v1/nodes");
+    return nodes.is_object() && nodes["items"].size() == 1
+               ? nodes["items"][0]["last_sequence"].get<double>()
+               : -1.0;
+  }
+  static double agentMetric(const std::string& metricsUrl, const std::string& series) {
+    return testing::scrape(metricsUrl, series).value_or(-1);
   }
 
   testing::TempDir dir_;
@@ -123,15 +136,8 @@ TEST_F(AgentKubeletTest, KubeletFaultsNeverStopSamples) {
   testing::Process agent(testing::binaryPath("fleetscale-agent"), args);
   const std::string metrics =
       "http://127.0.0.1:" + std::to_string(testing::waitForAgentMetricsPort(agent)) + "/metrics";
-  const auto metric = [&](const std::string& series) {
-    return testing::scrape(metrics, series).value_or(-1);
-  };
-  const auto lastSequence = [&] {
-    auto nodes = testing::httpGetJson(api + "/api/v1/nodes");
-    return nodes.is_object() && nodes["items"].size() == 1
-               ? nodes["items"][0]["last_sequence"].get<double>()
-               : -1.0;
-  };
+  const auto metric = [&](const std::string& series) { return agentMetric(metrics, series); };
+  const auto lastSequence = [&] { return lastSequenceAt(api); };
   const auto podOf = [&](const std::string& id) {
     auto containers = testing::httpGetJson(api + "/api/v1/containers");
     if (!containers.is_object()) return std::string();
@@ -173,6 +179,91 @@ TEST_F(AgentKubeletTest, KubeletFaultsNeverStopSamples) {
   EXPECT_TRUE(testing::waitFor(
       [&] { return agent.errors().find("refreshed again") != std::string::npos; }));
   EXPECT_EQ(testing::httpGet(metrics.substr(0, metrics.size() - 8) + "/healthz").status, 200);
+  EXPECT_EQ(agent.stop(SIGTERM), 0);
+  EXPECT_EQ(aggregator.stop(SIGTERM), 0);
+}
+
+// A pod that asks to be scraped and whose endpoint hangs, answers 100 MB or garbage: each
+// fault is counted by result, and the agent's batches keep coming every tick. Once it answers,
+// its series go out with the samples (in --once's output here).
+TEST_F(AgentKubeletTest, APodsBrokenMetricsEndpointNeverStopsSamples) {
+  enum class Endpoint { kServe, kHang, kHuge, kGarbage };
+  std::atomic<Endpoint> endpoint{Endpoint::kServe};
+  HttpServerOptions options;
+  options.responseDelay = [&] {
+    return endpoint == Endpoint::kHang ? std::chrono::milliseconds(std::chrono::minutes(1))
+                                       : std::chrono::milliseconds(0);
+  };
+  testing::TestHttpServer pod(
+      [&](HttpRequest&) {
+        switch (endpoint.load()) {
+          case Endpoint::kHuge:
+            return HttpResponse::text(200, std::string(100 << 20, '9'));
+          case Endpoint::kGarbage:
+            return HttpResponse::text(200, "<html>\x01\x02 not metrics {{{");
+          default:
+            return HttpResponse::text(200, "# TYPE queue_depth gauge\nqueue_depth 17\n");
+        }
+      },
+      options);
+  auto pods = nlohmann::json::parse(podList());
+  for (auto& item : pods["items"]) {
+    if (item["metadata"]["name"] != "newrelic-infra-rz225") continue;
+    item["metadata"]["annotations"] = {{"fleetscale.io/scrape", "true"},
+                                       {"fleetscale.io/port", std::to_string(pod.port())}};
+    item["status"]["podIP"] = "127.0.0.1";
+  }
+  kubelet_.setPodList(pods.dump());
+
+  auto once = kubeletFlags();
+  once.insert(once.end(), {"--once", "--interval", "200ms"});
+  auto result = testing::runCommand(testing::binaryPath("fleetscale-agent"), once);
+  ASSERT_EQ(result.status, 0) << result.errors;
+  const auto sent = nlohmann::json::parse(result.output);
+  ASSERT_EQ(sent["pod_metrics"].size(), 1u) << result.output;
+  EXPECT_EQ(sent["pod_metrics"][0]["pod_uid"], "d2026c86-11a3-11e8-a084-080027352a02");
+  EXPECT_EQ(sent["pod_metrics"][0]["series"][0]["name"], "queue_depth");
+  EXPECT_EQ(sent["pod_metrics"][0]["series"][0]["value"], 17);
+
+  testing::Process aggregator(testing::binaryPath("fleetscale-aggregator"),
+                              {"--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
+                               "--ready-file", dir_.file("ready.json")});
+  const auto ports = testing::waitForReadyFile(dir_.file("ready.json"));
+  ASSERT_GT(ports.http, 0) << aggregator.errors();
+  const std::string api = "http://127.0.0.1:" + std::to_string(ports.http);
+  auto args = kubeletFlags();
+  args.insert(args.end(),
+              {"--aggregator", "127.0.0.1:" + std::to_string(ports.ingest), "--interval", "200ms",
+               "--metadata-interval", "200ms", "--metrics-listen", "127.0.0.1:0"});
+  testing::Process agent(testing::binaryPath("fleetscale-agent"), args);
+  const std::string metrics =
+      "http://127.0.0.1:" + std::to_string(testing::waitForAgentMetricsPort(agent)) + "/metrics";
+  const auto metric = [&](const std::string& series) { return agentMetric(metrics, series); };
+  const auto lastSequence = [&] { return lastSequenceAt(api); };
+  ASSERT_TRUE(testing::waitFor([&] {
+    return metric("fleetscale_agent_scrapes_total{result=\"ok\"}") >= 1;
+  })) << agent.errors();
+  const std::pair<Endpoint, std::string> faults[] = {
+      {Endpoint::kHang, "timeout"}, {Endpoint::kHuge, "too_large"}, {Endpoint::kGarbage, "parse"}};
+  for (const auto& [fault, outcome] : faults) {
+    endpoint = fault;
+    const double sequence = lastSequence();
+    ASSERT_TRUE(testing::waitFor(
+        [&] { return metric("fleetscale_agent_scrapes_total{result=\"" + outcome + "\"}") >= 1; },
+        std::chrono::seconds(30)))
+        << outcome << "\n"
+        << agent.errors();
+    ASSERT_TRUE(testing::waitFor([&] { return lastSequence() >= sequence + 5; }))
+        << "samples stopped while a pod's endpoint fails with " << outcome;
+  }
+  EXPECT_GE(metric("fleetscale_agent_scrapes_total{result=\"skipped\"}"), 1)
+      << "a failed endpoint is backed off";
+  // 100 MB answers are cut off at --scrape-max-bytes (1 MiB): the agent's peak memory shows it.
+  const auto status = readFile("/proc/" + std::to_string(agent.pid()) + "/status");
+  ASSERT_TRUE(status.ok());
+  const auto peak = status->find("VmHWM:");
+  ASSERT_NE(peak, std::string::npos);
+  EXPECT_LT(std::stod(status->substr(peak + 6)), 64 * 1024) << "kB: " << status->substr(peak, 30);
   EXPECT_EQ(agent.stop(SIGTERM), 0);
   EXPECT_EQ(aggregator.stop(SIGTERM), 0);
 }

@@ -1,9 +1,12 @@
 #include "fleetscale/aggregator/control/cluster_registry.h"
 
+#include <map>
+#include <mutex>
 #include <set>
 
 #include "fleetscale/aggregator/actuation/kubernetes_actuator.h"
 #include "fleetscale/aggregator/actuation/webhook_actuator.h"
+#include "fleetscale/aggregator/kube/kube_http_client.h"
 #include "fleetscale/aggregator/kube/kubeconfig.h"
 #include "fleetscale/shared/curl_http_client.h"
 #include "fleetscale/shared/logging.h"
@@ -28,11 +31,48 @@ struct ClusterRegistry::Cluster {
       : config(std::move(c)), health(thresholds) {}
 };
 
+namespace {
+
+// One CredentialSource per cluster and way in, shared by its actuator and its prober, so an exec
+// plugin runs once per credential, not once per client. A changed way in (a policy reload)
+// gets a new one.
+class SharedCredentials {
+ public:
+  struct Resolved {
+    KubeCredentials credentials;
+    std::shared_ptr<CredentialSource> source;
+  };
+  Result<Resolved> resolve(const ClusterConfig& cluster) {
+    auto credentials = resolveCredentials(cluster.access);
+    if (!credentials) return credentials.error();
+    const ClusterAccess& a = cluster.access;
+    const std::string key = cluster.name + '\n' + a.kubeconfig + '\n' + a.context + '\n' +
+                            a.server + '\n' + a.tokenFile + '\n' +
+                            (a.kind == ClusterAccess::Kind::kInCluster ? "in-cluster" : "");
+    std::lock_guard lock(mutex_);
+    auto& source = sources_[key];
+    if (!source) source = changingCredentials(*credentials, cluster.name, clock_);
+    return Resolved{std::move(*credentials), source};
+  }
+
+ private:
+  SystemClock clock_;
+  std::mutex mutex_;
+  std::map<std::string, std::shared_ptr<CredentialSource>> sources_;
+};
+
+std::unique_ptr<HttpClient> curlClient(const TlsClientOptions& tls) {
+  return std::make_unique<CurlHttpClient>(tls);
+}
+
+}  // namespace
+
 ClusterConnector realClusterConnector(const std::string& userAgent,
                                       std::chrono::milliseconds requestTimeout) {
   ClusterConnector connector;
-  connector.actuator = [userAgent, requestTimeout](
-                           const ClusterConfig& cluster) -> Result<std::unique_ptr<Actuator>> {
+  auto shared = std::make_shared<SharedCredentials>();
+  connector.actuator = [userAgent, requestTimeout,
+                        shared](const ClusterConfig& cluster) -> Result<std::unique_ptr<Actuator>> {
     if (cluster.access.kind == ClusterAccess::Kind::kWebhook) {
       WebhookActuatorOptions options;
       options.url = cluster.access.webhookUrl;
@@ -45,22 +85,23 @@ ClusterConnector realClusterConnector(const std::string& userAgent,
       return std::unique_ptr<Actuator>(
           std::make_unique<WebhookActuator>(std::make_unique<CurlHttpClient>(tls), options));
     }
-    auto credentials = resolveCredentials(cluster.access);
-    if (!credentials) return credentials.error();
-    auto http = std::make_unique<CurlHttpClient>(credentials->tls);
+    auto resolved = shared->resolve(cluster);
+    if (!resolved) return resolved.error();
+    auto http = makeClusterHttpClient(resolved->credentials, resolved->source, curlClient);
     KubernetesActuatorOptions options;
     options.userAgent = userAgent;
     options.requestTimeout = requestTimeout;
     return std::unique_ptr<Actuator>(
-        std::make_unique<KubernetesActuator>(std::move(http), *credentials, options));
+        std::make_unique<KubernetesActuator>(std::move(http), resolved->credentials, options));
   };
-  connector.prober = [](const ClusterConfig& cluster) -> Result<std::function<bool()>> {
+  connector.prober = [shared](const ClusterConfig& cluster) -> Result<std::function<bool()>> {
     if (cluster.access.kind == ClusterAccess::Kind::kWebhook) return std::function<bool()>();
-    auto credentials = resolveCredentials(cluster.access);
-    if (!credentials) return credentials.error();
-    auto http = std::make_shared<CurlHttpClient>(credentials->tls);
-    const std::string url = credentials->server + "/readyz";
-    const std::string token = credentials->bearerToken;
+    auto resolved = shared->resolve(cluster);
+    if (!resolved) return resolved.error();
+    std::shared_ptr<HttpClient> http =
+        makeClusterHttpClient(resolved->credentials, resolved->source, curlClient);
+    const std::string url = resolved->credentials.server + "/readyz";
+    const std::string token = resolved->credentials.bearerToken;
     return std::function<bool()>([http, url, token] {
       HttpClientRequest request;
       request.url = url;

@@ -2,6 +2,7 @@
 
 #include "fleetscale/aggregator/election/etcd_lease.h"
 #include "fleetscale/aggregator/election/kubernetes_lease.h"
+#include "fleetscale/aggregator/kube/kube_http_client.h"
 #include "fleetscale/aggregator/kube/kubeconfig.h"
 #include "fleetscale/shared/curl_http_client.h"
 #include "fleetscale/shared/metric_family.h"
@@ -103,8 +104,11 @@ Result<std::optional<Election>> makeElection(const ElectionSettings& settings,
   options.leaseDuration = ttl;
   options.requestTimeout = requestTimeout;
   options.userAgent = userAgent;
-  election.backend = std::make_unique<KubernetesLeaseBackend>(
-      std::make_unique<CurlHttpClient>(credentials->tls), std::move(options), clock);
+  auto http = makeClusterHttpClient(
+      *credentials, changingCredentials(*credentials, "lease", clock),
+      [](const TlsClientOptions& tls) { return std::make_unique<CurlHttpClient>(tls); });
+  election.backend =
+      std::make_unique<KubernetesLeaseBackend>(std::move(http), std::move(options), clock);
   return std::optional<Election>(std::move(election));
 }
 

@@ -130,9 +130,9 @@ Result<KubeCredentials> parseKubeconfig(std::string_view yaml, std::string_view 
       credentials.bearerToken = scalar(user, "token");
       const std::string tokenFile = scalar(user, "tokenFile");
       if (credentials.bearerToken.empty() && !tokenFile.empty()) {
-        auto token = readSecretFile(resolvePath(tokenFile, baseDir));
-        if (!token) return Error{"tokenFile: " + token.error().message};
-        credentials.bearerToken = std::move(*token);
+        credentials.tokenFile = resolvePath(tokenFile, baseDir);
+        if (auto token = readSecretFile(credentials.tokenFile); !token)
+          return Error{"tokenFile: " + token.error().message};
       }
       if (const auto exec = user["exec"]; exec && !exec.IsNull()) {
         auto config = parseExecConfig(exec);
@@ -185,9 +185,9 @@ Result<KubeCredentials> resolveCredentials(const ClusterAccess& access, const En
         credentials.server.pop_back();
       credentials.tls.caFile = access.caFile;
       credentials.tls.insecureSkipVerify = access.insecureSkipTlsVerify;
-      auto token = readSecretFile(access.tokenFile);
-      if (!token) return Error{"tokenFile: " + token.error().message};
-      credentials.bearerToken = std::move(*token);
+      if (auto token = readSecretFile(access.tokenFile); !token)
+        return Error{"tokenFile: " + token.error().message};
+      credentials.tokenFile = access.tokenFile;
       return credentials;
     }
     case ClusterAccess::Kind::kInCluster: {
@@ -199,9 +199,10 @@ Result<KubeCredentials> resolveCredentials(const ClusterAccess& access, const En
       const bool v6 = host->find(':') != std::string::npos;
       credentials.server = "https://" + (v6 ? "[" + *host + "]" : *host) + ":" + *port;
       credentials.tls.caFile = serviceAccountDir + "/ca.crt";
-      auto token = readSecretFile(serviceAccountDir + "/token");
-      if (!token) return Error{"inCluster: " + token.error().message};
-      credentials.bearerToken = std::move(*token);
+      // Projected ServiceAccount tokens are replaced about hourly: read the file as it changes.
+      credentials.tokenFile = serviceAccountDir + "/token";
+      if (auto token = readSecretFile(credentials.tokenFile); !token)
+        return Error{"inCluster: " + token.error().message};
       return credentials;
     }
     case ClusterAccess::Kind::kWebhook:

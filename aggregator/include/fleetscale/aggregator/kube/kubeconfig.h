@@ -18,6 +18,9 @@ struct KubeCredentials {
   std::string server;       // https://host:port, without a trailing slash
   TlsClientOptions tls;     // CA and optional client certificate
   std::string bearerToken;  // "" when authenticating by client certificate
+  // A token in a file (tokenFile, a ServiceAccount's projected token), re-read when it changes
+  // (TokenFileSource); bearerToken is then "". Checked readable when the credentials resolve.
+  std::string tokenFile;
   // The user's credential plugin, whose output (parseExecCredential) supplies the token or client
   // certificate. nullopt also when the user has a token, tokenFile or client certificate too:
   // client-go then never runs the plugin (exec.Authenticator.UpdateTransportConfig), though the
