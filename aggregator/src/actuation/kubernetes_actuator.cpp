@@ -88,6 +88,58 @@ ActuationOutcome KubernetesActuator::send(const std::string& method, const Workl
   return outcome;
 }
 
+ActuationOutcome KubernetesActuator::get(const std::string& path, const std::string& what,
+                                         std::string& body) {
+  HttpClientRequest request;
+  request.url = credentials_.server + path;
+  request.connectTimeout = options_.connectTimeout;
+  request.totalTimeout = options_.requestTimeout;
+  request.headers.emplace_back("Accept", "application/json");
+  if (!credentials_.bearerToken.empty()) {
+    request.headers.emplace_back("Authorization", "Bearer " + credentials_.bearerToken);
+  }
+  if (!options_.userAgent.empty()) request.headers.emplace_back("User-Agent", options_.userAgent);
+  return sendWithRetries(*http_, request, options_.retry, sleeper_,
+                         "GET " + what + " at " + credentials_.server, body);
+}
+
+AutoscalerListing KubernetesActuator::listAutoscalers(const std::string& namespaceName) {
+  std::lock_guard lock(mutex_);
+  AutoscalerListing listing;
+  struct Source {
+    const char* kind;
+    std::string path;
+    bool optional;  // a CRD that may not be installed
+  };
+  const Source sources[] = {
+      {"HorizontalPodAutoscaler",
+       "/apis/autoscaling/v2/namespaces/" + namespaceName + "/horizontalpodautoscalers", false},
+      {"ScaledObject", "/apis/keda.sh/v1alpha1/namespaces/" + namespaceName + "/scaledobjects",
+       true}};
+  for (const auto& source : sources) {
+    std::string body;
+    const std::string what = std::string(source.kind) + "s in namespace " + namespaceName;
+    auto outcome = get(source.path, what, body);
+    if (outcome.error == ActuationError::kNotFound && source.optional) continue;
+    if (!outcome.ok()) {
+      listing.error = outcome.error;
+      listing.message = outcome.message;
+      if (outcome.error == ActuationError::kForbidden) {
+        listing.message += " (RBAC must allow list on " + std::string(source.kind) + "s)";
+      }
+      return listing;
+    }
+    auto parsed = parseAutoscalerList(body, source.kind);
+    if (!parsed) {
+      listing.error = ActuationError::kInvalidResponse;
+      listing.message = "GET " + what + ": " + parsed.error().message;
+      return listing;
+    }
+    for (auto& autoscaler : *parsed) listing.autoscalers.push_back(std::move(autoscaler));
+  }
+  return listing;
+}
+
 ActuationOutcome KubernetesActuator::getScale(const WorkloadKey& workload) {
   std::lock_guard lock(mutex_);
   std::string body;

@@ -51,6 +51,7 @@ json statusJson(const ScalingApiContext& c, std::size_t limit) {
          {"reason", w.reason},
          {"error", w.error},
          {"notes", w.notes},
+         {"foreignAutoscalers", w.foreignAutoscalers},
          {"forecast", w.forecast ? forecastToJson(*w.forecast) : json(nullptr)},
          {"metrics", std::move(metrics)},
          {"decisionId", w.decisionId},

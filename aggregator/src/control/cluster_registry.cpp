@@ -26,6 +26,11 @@ struct ClusterRegistry::Cluster {
   bool draining = false;
   std::string error;
   std::map<WorkloadKey, std::optional<CachedScale>> scales;  // watched workloads
+  struct Autoscalers {
+    std::vector<ForeignAutoscaler> list;
+    WallTime listedAt{};
+  };
+  std::map<std::string, Autoscalers> autoscalers;  // by namespace, once listed
 
   Cluster(ClusterConfig c, scaling::HealthThresholds thresholds)
       : config(std::move(c)), health(thresholds) {}
@@ -276,7 +281,8 @@ std::vector<ClusterStatus> ClusterRegistry::status() const {
   return out;
 }
 
-void ClusterRegistry::refresh(std::chrono::milliseconds scaleMaxAge) {
+void ClusterRegistry::refresh(std::chrono::milliseconds scaleMaxAge,
+                              std::chrono::milliseconds autoscalerMaxAge) {
   std::vector<std::shared_ptr<Cluster>> clusters;
   {
     std::lock_guard lock(mutex_);
@@ -299,6 +305,7 @@ void ClusterRegistry::refresh(std::chrono::milliseconds scaleMaxAge) {
         if (!cached || now - cached->readAt >= scaleMaxAge) due.push_back(workload);
       }
     }
+    listAutoscalers(*cluster, now, autoscalerMaxAge);
     for (const auto& workload : due) {
       const auto outcome = cluster->actuator->getScale(workload);
       if (outcome.ok()) {
@@ -310,6 +317,52 @@ void ClusterRegistry::refresh(std::chrono::milliseconds scaleMaxAge) {
       }
     }
   }
+}
+
+void ClusterRegistry::listAutoscalers(Cluster& cluster, WallTime now,
+                                      std::chrono::milliseconds maxAge) {
+  std::set<std::string> due;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [workload, cached] : cluster.scales) {
+      const auto listed = cluster.autoscalers.find(workload.namespaceName);
+      if (listed == cluster.autoscalers.end() || now - listed->second.listedAt >= maxAge) {
+        due.insert(workload.namespaceName);
+      }
+    }
+  }
+  if (!cluster.actuator->listsAutoscalers()) return;
+  for (const auto& namespaceName : due) {
+    auto listing = cluster.actuator->listAutoscalers(namespaceName);
+    if (!listing.ok() && listing.error != ActuationError::kUnsupported) {
+      componentLogger("aggregator.clusters")
+          ->warn(
+              "cluster {}: cannot list other autoscalers in namespace {}: {}; scaling its "
+              "workloads as if there were none",
+              cluster.config.name, namespaceName, listing.message);
+    }
+    std::lock_guard lock(mutex_);
+    cluster.autoscalers[namespaceName] = Cluster::Autoscalers{std::move(listing.autoscalers), now};
+  }
+}
+
+std::optional<std::vector<ForeignAutoscaler>> ClusterRegistry::foreignAutoscalers(
+    const std::string& cluster, const WorkloadKey& workload) const {
+  std::lock_guard lock(mutex_);
+  const auto found = clusters_.find(cluster);
+  if (found == clusters_.end() || !found->second->actuator ||
+      !found->second->actuator->listsAutoscalers()) {
+    return std::vector<ForeignAutoscaler>{};
+  }
+  const auto listed = found->second->autoscalers.find(workload.namespaceName);
+  if (listed == found->second->autoscalers.end()) return std::nullopt;
+  std::vector<ForeignAutoscaler> targeting;
+  for (const auto& autoscaler : listed->second.list) {
+    if (autoscaler.targetKind == workload.kind && autoscaler.targetName == workload.name) {
+      targeting.push_back(autoscaler);
+    }
+  }
+  return targeting;
 }
 
 void ClusterRegistry::startProber(std::chrono::milliseconds interval,

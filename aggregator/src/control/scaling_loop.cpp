@@ -448,10 +448,19 @@ void ScalingLoop::decideWorkload(const WorkloadConfig& workload, const PolicyCon
                                  const FleetSnapshot& snapshot, const Pass& pass) {
   const WorkloadInput input = gatherInput(workload, policy, snapshot);
   const WorkloadKey ref = workload.key();
+  const auto foreign = foreignAutoscalersOf(ref, input);
   std::lock_guard lock(mutex_);
   WorkloadState& state = workloads_[ref];
-  const PipelineResult result = runPipeline(pass.context, input, state.memory);
   setIdentity(state.status, workload);
+  if (foreign.waiting || !foreign.owners.empty()) {
+    holdForForeignAutoscalers(state, ref, foreign, pass.context.now);
+    return;
+  }
+  if (!state.status.foreignAutoscalers.empty()) {
+    state.status.foreignAutoscalers.clear();
+    recordForeignAutoscalerEvent(ref, {}, pass.context.now);
+  }
+  const PipelineResult result = runPipeline(pass.context, input, state.memory);
   ++decisions_[outcomeName(result)];
   if (result.skipped) {
     state.status.reason = result.skipReason;
@@ -465,6 +474,63 @@ void ScalingLoop::decideWorkload(const WorkloadConfig& workload, const PolicyCon
   }
   updateStatus(state.status, result, decisionId, pass.context.now);
   storeDecision(state, ref, result, decisionId, pass);
+}
+
+ScalingLoop::ForeignAutoscalers ScalingLoop::foreignAutoscalersOf(
+    const WorkloadKey& workload, const WorkloadInput& input) const {
+  ForeignAutoscalers found;
+  for (const auto& placement : input.placements) {
+    const auto there = clusters_.foreignAutoscalers(placement.name, workload);
+    if (!there) {
+      // Not listed yet: a reachable cluster is about to be; an unreachable one cannot be, and
+      // must not hold the workload everywhere else (its failover included).
+      found.waiting |= clusters_.health(placement.name) == scaling::HealthState::kHealthy;
+      continue;
+    }
+    for (const auto& autoscaler : *there) {
+      found.owners.push_back(autoscaler.describe() + " in " + placement.name);
+    }
+  }
+  return found;
+}
+
+void ScalingLoop::holdForForeignAutoscalers(WorkloadState& state, const WorkloadKey& workload,
+                                            const ForeignAutoscalers& foreign, WallTime now) {
+  ++decisions_[foreign.owners.empty() ? "waiting" : "foreign_autoscaler"];
+  if (foreign.owners.empty()) {
+    state.status.reason = "waiting to list the other autoscalers in its clusters";
+    return;
+  }
+  std::string owners;
+  for (const auto& owner : foreign.owners) owners += (owners.empty() ? "" : ", ") + owner;
+  state.status.reason = "not scaled: " + owners +
+                        " already scales it (two controllers writing spec.replicas flap; delete "
+                        "it or take the workload out of the policy)";
+  if (state.status.foreignAutoscalers != foreign.owners) {
+    state.status.foreignAutoscalers = foreign.owners;
+    recordForeignAutoscalerEvent(workload, foreign.owners, now);
+  }
+}
+
+void ScalingLoop::recordForeignAutoscalerEvent(const WorkloadKey& workload,
+                                               const std::vector<std::string>& owners,
+                                               WallTime now) {
+  componentLogger("aggregator.scaling")
+      ->warn("{}: {}", workload.describe(),
+             owners.empty() ? "no other autoscaler targets it any more; scaling it again"
+                            : "another autoscaler targets it; not scaling it");
+  if (store_ == nullptr) return;
+  EventRecord event;
+  event.timeUnixMs = toUnixMillis(now);
+  event.kind = std::string(kEventForeignAutoscaler);
+  event.workload = workload.toString();
+  std::string list;
+  for (const auto& owner : owners) list += (list.empty() ? "" : ", ") + owner;
+  event.message = owners.empty()
+                      ? "no other autoscaler targets " + workload.describe() + ": scaling it again"
+                      : list + " already scales " + workload.describe() + ": fleetscale holds off";
+  event.details = json{{"autoscalers", owners}}.dump();
+  store_->recordEvent(std::move(event));
 }
 
 void ScalingLoop::submitWrites(const WorkloadKey& workload, const PipelineResult& result,

@@ -28,7 +28,10 @@ void addWorkloadFamilies(const std::vector<WorkloadStatus>& statuses, Families& 
       gaugeFamily("fleetscale_workload_unplaced_replicas",
                   "Replicas no eligible cluster can take (capacity shortfall)"),
       gaugeFamily("fleetscale_workload_decision_error",
-                  "1 when the latest decision could not be computed")};
+                  "1 when the latest decision could not be computed"),
+      gaugeFamily("fleetscale_workload_foreign_autoscalers",
+                  "Other autoscalers (HPAs, KEDA ScaledObjects) that target the workload in its "
+                  "clusters; above 0, fleetscale does not scale it")};
   MetricFamily forecastCores = gaugeFamily(
       "fleetscale_workload_forecast_cpu_cores",
       "Predictive scaling: the CPU demand forecast over the look-ahead, margin included");
@@ -51,10 +54,13 @@ void addWorkloadFamilies(const std::vector<WorkloadStatus>& statuses, Families& 
                   "Learned time from a scale-up request to that many Ready replicas, per cluster");
   for (const auto& s : statuses) {
     const MetricLabels labels{{"namespace", s.namespaceName}, {"workload", s.name}};
-    const double values[] = {
-        static_cast<double>(s.desiredReplicas), static_cast<double>(s.currentReplicas),
-        static_cast<double>(s.maxReplicas),     static_cast<double>(s.minReplicas),
-        static_cast<double>(s.unplaced),        s.error.empty() ? 0.0 : 1.0};
+    const double values[] = {static_cast<double>(s.desiredReplicas),
+                             static_cast<double>(s.currentReplicas),
+                             static_cast<double>(s.maxReplicas),
+                             static_cast<double>(s.minReplicas),
+                             static_cast<double>(s.unplaced),
+                             s.error.empty() ? 0.0 : 1.0,
+                             static_cast<double>(s.foreignAutoscalers.size())};
     for (std::size_t i = 0; i < perWorkload.size(); ++i) {
       addSample(perWorkload[i], labels, values[i]);
     }

@@ -1,5 +1,8 @@
 #include "fleetscale/aggregator/kube/kube_http_client.h"
 
+#include <algorithm>
+#include <cctype>
+
 namespace fleetscale::aggregator {
 
 KubeHttpClient::KubeHttpClient(TlsClientOptions tls, std::shared_ptr<CredentialSource> source,
@@ -28,6 +31,13 @@ Result<HttpClientResponse> KubeHttpClient::send(const HttpClientRequest& request
     auto credential = source_->current();
     if (!credential) return Error{"credentials: " + credential.error().message};
     HttpClientRequest authenticated = request;
+    // The source is the authority: a caller's header (a token read at start-up) gives way.
+    std::erase_if(authenticated.headers, [](const auto& header) {
+      std::string name = header.first;
+      std::transform(name.begin(), name.end(), name.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      return name == "authorization";
+    });
     if (!credential->bearerToken.empty()) {
       authenticated.headers.emplace_back("Authorization", "Bearer " + credential->bearerToken);
     }

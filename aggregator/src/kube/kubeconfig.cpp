@@ -131,8 +131,9 @@ Result<KubeCredentials> parseKubeconfig(std::string_view yaml, std::string_view 
       const std::string tokenFile = scalar(user, "tokenFile");
       if (credentials.bearerToken.empty() && !tokenFile.empty()) {
         credentials.tokenFile = resolvePath(tokenFile, baseDir);
-        if (auto token = readSecretFile(credentials.tokenFile); !token)
-          return Error{"tokenFile: " + token.error().message};
+        auto token = readSecretFile(credentials.tokenFile);
+        if (!token) return Error{"tokenFile: " + token.error().message};
+        credentials.bearerToken = std::move(*token);
       }
       if (const auto exec = user["exec"]; exec && !exec.IsNull()) {
         auto config = parseExecConfig(exec);
@@ -185,8 +186,9 @@ Result<KubeCredentials> resolveCredentials(const ClusterAccess& access, const En
         credentials.server.pop_back();
       credentials.tls.caFile = access.caFile;
       credentials.tls.insecureSkipVerify = access.insecureSkipTlsVerify;
-      if (auto token = readSecretFile(access.tokenFile); !token)
-        return Error{"tokenFile: " + token.error().message};
+      auto token = readSecretFile(access.tokenFile);
+      if (!token) return Error{"tokenFile: " + token.error().message};
+      credentials.bearerToken = std::move(*token);
       credentials.tokenFile = access.tokenFile;
       return credentials;
     }
@@ -201,8 +203,9 @@ Result<KubeCredentials> resolveCredentials(const ClusterAccess& access, const En
       credentials.tls.caFile = serviceAccountDir + "/ca.crt";
       // Projected ServiceAccount tokens are replaced about hourly: read the file as it changes.
       credentials.tokenFile = serviceAccountDir + "/token";
-      if (auto token = readSecretFile(credentials.tokenFile); !token)
-        return Error{"inCluster: " + token.error().message};
+      auto token = readSecretFile(credentials.tokenFile);
+      if (!token) return Error{"inCluster: " + token.error().message};
+      credentials.bearerToken = std::move(*token);
       return credentials;
     }
     case ClusterAccess::Kind::kWebhook:

@@ -193,5 +193,44 @@ TEST(KubernetesActuatorFencingTest, ARetryIsNotSentAfterLeadershipEnds) {
   EXPECT_EQ(h.scripted->requests.size(), 2u) << "GET and the first PUT; the retry was fenced";
 }
 
+// Other autoscalers: HPAs, then KEDA ScaledObjects; a cluster without KEDA (404) has none,
+// and a refused list says which RBAC rule is missing.
+TEST(KubernetesActuatorTest, ListsHorizontalPodAutoscalersAndScaledObjects) {
+  const auto list = [](const std::string& kind, const json& items) {
+    return Result<HttpClientResponse>(
+        HttpClientResponse{200, json{{"kind", kind + "List"}, {"items", items}}.dump(), {}});
+  };
+  const json hpa = {{"metadata", {{"name", "web"}, {"namespace", "shop"}}},
+                    {"spec", {{"scaleTargetRef", {{"kind", "Deployment"}, {"name", "web"}}}}}};
+  const json scaledObject = {{"metadata", {{"name", "jobs"}, {"namespace", "shop"}}},
+                             {"spec", {{"scaleTargetRef", {{"name", "worker"}}}}}};
+  Harness h({list("HorizontalPodAutoscaler", json::array({hpa})),
+             list("ScaledObject", json::array({scaledObject}))});
+  EXPECT_TRUE(h.actuator->listsAutoscalers());
+  auto listing = h.actuator->listAutoscalers("shop");
+  ASSERT_TRUE(listing.ok()) << listing.message;
+  ASSERT_EQ(listing.autoscalers.size(), 2u);
+  EXPECT_EQ(listing.autoscalers[0].describe(), "HorizontalPodAutoscaler shop/web");
+  EXPECT_EQ(listing.autoscalers[1].targetKind, "Deployment") << "KEDA's default";
+  EXPECT_EQ(listing.autoscalers[1].targetName, "worker");
+  ASSERT_EQ(h.scripted->requests.size(), 2u);
+  EXPECT_EQ(h.scripted->requests[0].url,
+            "https://api.sim:6443/apis/autoscaling/v2/namespaces/shop/horizontalpodautoscalers");
+  EXPECT_EQ(h.scripted->requests[1].url,
+            "https://api.sim:6443/apis/keda.sh/v1alpha1/namespaces/shop/scaledobjects");
+
+  Harness noKeda({list("HorizontalPodAutoscaler", json::array()), status(404, "not found")});
+  listing = noKeda.actuator->listAutoscalers("shop");
+  EXPECT_TRUE(listing.ok()) << listing.message;
+  EXPECT_TRUE(listing.autoscalers.empty());
+
+  Harness forbidden({status(403, "forbidden")});
+  listing = forbidden.actuator->listAutoscalers("shop");
+  EXPECT_EQ(listing.error, ActuationError::kForbidden);
+  EXPECT_NE(listing.message.find("RBAC must allow list on HorizontalPodAutoscalers"),
+            std::string::npos)
+      << listing.message;
+}
+
 }  // namespace
 }  // namespace fleetscale::aggregator

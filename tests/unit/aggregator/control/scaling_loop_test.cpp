@@ -40,11 +40,27 @@ class RecordingActuator final : public Actuator {
     std::lock_guard lock(mutex_);
     return writes_;
   }
+  // As a Kubernetes cluster's: the autoscalers listed there.
+  void setAutoscalers(std::vector<ForeignAutoscaler> autoscalers) {
+    std::lock_guard lock(mutex_);
+    listsAutoscalers_ = true;
+    autoscalers_ = std::move(autoscalers);
+  }
+  bool listsAutoscalers() const override {
+    std::lock_guard lock(mutex_);
+    return listsAutoscalers_;
+  }
+  AutoscalerListing listAutoscalers(const std::string&) override {
+    std::lock_guard lock(mutex_);
+    return {ActuationError::kNone, "", autoscalers_};
+  }
 
  private:
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   int replicas_;
   std::vector<ScaleRequest> writes_;
+  bool listsAutoscalers_ = false;
+  std::vector<ForeignAutoscaler> autoscalers_;
 };
 
 class ScalingLoopTest : public ::testing::Test {
@@ -135,6 +151,10 @@ class ScalingLoopTest : public ::testing::Test {
             ActuationOutcome setScale(const ScaleRequest& r) override {
               return target->setScale(r);
             }
+            bool listsAutoscalers() const override { return target->listsAutoscalers(); }
+            AutoscalerListing listAutoscalers(const std::string& ns) override {
+              return target->listAutoscalers(ns);
+            }
           };
           auto forward = std::make_unique<Forward>();
           forward->target = actuators_.at(c.name);
@@ -175,6 +195,53 @@ TEST_F(ScalingLoopTest, LoadStepScalesTheFleetAndRecordsWhy) {
   auto events = store_->events(EventQuery{"action", "", "", 0, 10});
   ASSERT_TRUE(events.ok());
   EXPECT_EQ(events->size(), 2u) << "one action event per cluster write";
+}
+
+// A workload an HPA already scales in one of its clusters is not written anywhere, says why in
+// its status and an event, and is scaled again once the HPA is gone. Before a cluster's
+// autoscalers are first listed, nothing is written either.
+TEST_F(ScalingLoopTest, AWorkloadAnotherAutoscalerTargetsIsNeverWritten) {
+  actuators_["gcp"]->setAutoscalers(
+      {{"HorizontalPodAutoscaler", "shop", "web", "Deployment", "web"},
+       {"ScaledObject", "shop", "other", "Deployment", "other-app"}});
+  actuators_["aws"]->setAutoscalers({});
+  ScalingLoop loop(policy_, registry_, snapshots_, store_.get(), clock_, options());
+  registry_.refresh(std::chrono::seconds(0), std::chrono::seconds(0));
+  const auto load = snapshot({{"aws", {2, 0.5}}, {"gcp", {2, 0.5}}});  // asks for 8
+  loop.tick(load);  // the namespace is watched from now on, not listed yet
+  loop.drainActions();
+  EXPECT_TRUE(actuators_["aws"]->writtenSoFar().empty());
+  EXPECT_EQ(loop.status().at(0).reason, "waiting to list the other autoscalers in its clusters");
+
+  registry_.refresh(std::chrono::seconds(0), std::chrono::seconds(0));
+  for (int i = 0; i < 3; ++i) loop.tick(load);
+  loop.drainActions();
+  EXPECT_TRUE(actuators_["aws"]->writtenSoFar().empty()) << "not even where no HPA is";
+  EXPECT_TRUE(actuators_["gcp"]->writtenSoFar().empty());
+  auto status = loop.status().at(0);
+  EXPECT_EQ(status.foreignAutoscalers,
+            (std::vector<std::string>{"HorizontalPodAutoscaler shop/web in gcp"}));
+  EXPECT_NE(status.reason.find("not scaled: HorizontalPodAutoscaler shop/web in gcp already "
+                               "scales it"),
+            std::string::npos)
+      << status.reason;
+  store_->flush();
+  auto events = store_->events(EventQuery{"foreign_autoscaler", "", "", 0, 10});
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->size(), 1u) << "one event while it lasts, not one per tick";
+  EXPECT_NE(events->front().message.find("fleetscale holds off"), std::string::npos);
+
+  actuators_["gcp"]->setAutoscalers({});
+  registry_.refresh(std::chrono::seconds(0), std::chrono::seconds(0));
+  loop.tick(load);
+  loop.drainActions();
+  ASSERT_FALSE(actuators_["aws"]->writtenSoFar().empty());
+  EXPECT_EQ(actuators_["aws"]->writtenSoFar().back().replicas, 4);
+  EXPECT_TRUE(loop.status().at(0).foreignAutoscalers.empty());
+  store_->flush();
+  events = store_->events(EventQuery{"foreign_autoscaler", "", "", 0, 10});
+  ASSERT_TRUE(events.ok());
+  EXPECT_EQ(events->size(), 2u) << "and one when it ends";
 }
 
 TEST_F(ScalingLoopTest, FailedClusterShareMovesToTheSurvivorInOneTick) {

@@ -84,8 +84,8 @@ TEST(KubeconfigTest, RelativeFilesResolveAgainstTheKubeconfigDirectory) {
   auto credentials = resolveCredentials(access);
   ASSERT_TRUE(credentials.ok()) << credentials.error().message;
   EXPECT_EQ(credentials->tls.caPem, "CA PEM");
-  EXPECT_TRUE(credentials->bearerToken.empty()) << "read as it changes, not once";
-  EXPECT_EQ(credentials->tokenFile, dir.file("token"));
+  EXPECT_EQ(credentials->bearerToken, "from-file");
+  EXPECT_EQ(credentials->tokenFile, dir.file("token")) << "read again as it changes";
 }
 
 TEST(KubeconfigTest, ServerTokenAndInCluster) {
@@ -101,7 +101,7 @@ TEST(KubeconfigTest, ServerTokenAndInCluster) {
   auto direct = resolveCredentials(server);
   ASSERT_TRUE(direct.ok());
   EXPECT_EQ(direct->server, "https://api.example:443");
-  EXPECT_TRUE(direct->bearerToken.empty());
+  EXPECT_EQ(direct->bearerToken, "t0k3n");
   EXPECT_EQ(direct->tokenFile, dir.file("token"));
 
   ClusterAccess inCluster;
@@ -114,6 +114,7 @@ TEST(KubeconfigTest, ServerTokenAndInCluster) {
   auto pod = resolveCredentials(inCluster, env, dir.file("sa"));
   ASSERT_TRUE(pod.ok()) << pod.error().message;
   EXPECT_EQ(pod->server, "https://10.96.0.1:443");
+  EXPECT_EQ(pod->bearerToken, "sa-token");
   EXPECT_EQ(pod->tokenFile, dir.file("sa") + "/token") << "projected tokens rotate";
   EXPECT_EQ(pod->tls.caFile, dir.file("sa") + "/ca.crt");
   auto noEnv = resolveCredentials(

@@ -7,7 +7,9 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
+#include "fleetscale/aggregator/kube/autoscalers.h"
 #include "fleetscale/aggregator/state/model.h"
 
 namespace fleetscale {
@@ -78,12 +80,29 @@ ActuationOutcome sendWithRetries(HttpClient& http, const HttpClientRequest& requ
                                  const std::string& what, std::string& responseBody,
                                  const ScaleRequest* fence = nullptr);
 
+// The other autoscalers of one namespace, or why they could not be listed.
+struct AutoscalerListing {
+  ActuationError error = ActuationError::kNone;
+  std::string message;
+  std::vector<ForeignAutoscaler> autoscalers;
+  bool ok() const { return error == ActuationError::kNone; }
+};
+
 // Thread-safety: implementations serialize their own calls; one actuator per cluster.
 class Actuator {
  public:
   virtual ~Actuator() = default;
   virtual ActuationOutcome getScale(const WorkloadKey& workload) = 0;
   virtual ActuationOutcome setScale(const ScaleRequest& request) = 0;
+  // Whether listAutoscalers() can say anything: false where the cluster has no other
+  // autoscalers to find (a webhook's VM fleet).
+  virtual bool listsAutoscalers() const { return false; }
+  // HorizontalPodAutoscalers and KEDA ScaledObjects in `namespaceName`; kUnsupported unless
+  // listsAutoscalers().
+  virtual AutoscalerListing listAutoscalers(const std::string& namespaceName) {
+    (void)namespaceName;
+    return {ActuationError::kUnsupported, "no autoscalers to list", {}};
+  }
 };
 
 }  // namespace fleetscale::aggregator

@@ -28,6 +28,10 @@ class KubernetesActuator final : public Actuator {
 
   ActuationOutcome getScale(const WorkloadKey& workload) override;
   ActuationOutcome setScale(const ScaleRequest& request) override;
+  // GET autoscaling/v2 horizontalpodautoscalers and keda.sh/v1alpha1 scaledobjects; a 404 for
+  // the latter is a cluster without KEDA (no ScaledObjects), not an error.
+  bool listsAutoscalers() const override { return true; }
+  AutoscalerListing listAutoscalers(const std::string& namespaceName) override;
 
   // The scale subresource's path:
   // /apis/apps/v1/namespaces/{ns}/{deployments|statefulsets}/{name}/scale.
@@ -39,6 +43,9 @@ class KubernetesActuator final : public Actuator {
   ActuationOutcome send(const std::string& method, const WorkloadKey& workload,
                         const std::string& body, std::string& responseBody, int& attempts,
                         const ScaleRequest* write = nullptr);
+
+  // A GET of `path` with the same headers and retries as scale requests.
+  ActuationOutcome get(const std::string& path, const std::string& what, std::string& body);
 
   std::mutex mutex_;  // CurlHttpClient is single-threaded
   std::unique_ptr<HttpClient> http_;

@@ -92,17 +92,27 @@ class ClusterRegistry {
                      const ScaleStatus& status);
   // Workloads whose scale should be kept fresh, per cluster (set by the scaling loop).
   void watch(const std::string& cluster, const WorkloadKey& workload);
+  // The other autoscalers (HorizontalPodAutoscalers, KEDA ScaledObjects) that target a watched
+  // `workload` in `cluster`, as last listed (every kAutoscalerListMaxAge). std::nullopt until
+  // its namespace was first listed there. A listing that fails (RBAC without list on them, an
+  // API that answers garbage) counts as none and is logged: it must not stop all scaling.
+  std::optional<std::vector<ForeignAutoscaler>> foreignAutoscalers(
+      const std::string& cluster, const WorkloadKey& workload) const;
+  static constexpr std::chrono::seconds kAutoscalerListMaxAge{10};
 
   std::vector<ClusterStatus> status() const;
 
   // Probes every cluster's API and reads every watched scale whose cache is older than
   // `scaleMaxAge`. The prober thread calls this every `interval`; tests call it directly.
-  void refresh(std::chrono::milliseconds scaleMaxAge);
+  void refresh(std::chrono::milliseconds scaleMaxAge,
+               std::chrono::milliseconds autoscalerMaxAge = kAutoscalerListMaxAge);
   void startProber(std::chrono::milliseconds interval, std::chrono::milliseconds scaleMaxAge);
   void stopProber();
 
  private:
   struct Cluster;
+  // Lists the other autoscalers of each namespace with a watched workload, when due.
+  void listAutoscalers(Cluster& cluster, WallTime now, std::chrono::milliseconds maxAge);
   scaling::HealthSignals signalsLocked(
       const Cluster& cluster, const std::map<std::string, double>& agentCoverage,
       const std::map<std::string, std::chrono::milliseconds>& agentsSilentFor,

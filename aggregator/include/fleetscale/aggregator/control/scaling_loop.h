@@ -79,6 +79,9 @@ struct WorkloadStatus {
   std::string reason;
   std::string error;
   std::vector<std::string> notes;
+  // Other autoscalers that target the workload ("HorizontalPodAutoscaler shop/web in aws"):
+  // while there is one, fleetscale writes nothing for it.
+  std::vector<std::string> foreignAutoscalers;
   std::optional<ForecastView> forecast;  // predictive scaling, when not off
   std::vector<MetricStatus> metrics;
   std::string decisionId;
@@ -160,6 +163,16 @@ class ScalingLoop {
   // Runs the pipeline, then performs what it asks for: writes, events, status, the record.
   void decideWorkload(const WorkloadConfig& workload, const PolicyConfig& policy,
                       const FleetSnapshot& snapshot, const Pass& pass);
+  struct ForeignAutoscalers {
+    std::vector<std::string> owners;  // "HorizontalPodAutoscaler shop/web in aws"
+    bool waiting = false;             // a healthy cluster not listed yet
+  };
+  ForeignAutoscalers foreignAutoscalersOf(const WorkloadKey& workload,
+                                          const WorkloadInput& input) const;
+  void holdForForeignAutoscalers(WorkloadState& state, const WorkloadKey& workload,
+                                 const ForeignAutoscalers& foreign, WallTime now);
+  void recordForeignAutoscalerEvent(const WorkloadKey& workload,
+                                    const std::vector<std::string>& owners, WallTime now);
   void submitWrites(const WorkloadKey& workload, const PipelineResult& result,
                     const std::string& decisionId, const Pass& pass);
   void recordCapacityEvent(const WorkloadKey& workload, const PipelineResult& result, WallTime now);

@@ -18,8 +18,9 @@ struct KubeCredentials {
   std::string server;       // https://host:port, without a trailing slash
   TlsClientOptions tls;     // CA and optional client certificate
   std::string bearerToken;  // "" when authenticating by client certificate
-  // A token in a file (tokenFile, a ServiceAccount's projected token), re-read when it changes
-  // (TokenFileSource); bearerToken is then "". Checked readable when the credentials resolve.
+  // A token in a file (tokenFile, a ServiceAccount's projected token): bearerToken holds what it
+  // held at start-up, and a KubeHttpClient over a TokenFileSource (changingCredentials) sends
+  // what it holds now instead.
   std::string tokenFile;
   // The user's credential plugin, whose output (parseExecCredential) supplies the token or client
   // certificate. nullopt also when the user has a token, tokenFile or client certificate too:

@@ -32,6 +32,8 @@ inline constexpr std::string_view kEventClusterHealth = "cluster_health";
 inline constexpr std::string_view kEventConfigReload = "config_reload";
 inline constexpr std::string_view kEventAction = "action";
 inline constexpr std::string_view kEventCapacity = "capacity";
+// Another autoscaler (an HPA, a KEDA ScaledObject) targets a workload: fleetscale holds off.
+inline constexpr std::string_view kEventForeignAutoscaler = "foreign_autoscaler";
 inline constexpr std::string_view kEventLeadership = "leadership";  // became leader / stepped down
 // A drain paused (its cluster is some workload's last resort) or resumed.
 inline constexpr std::string_view kEventDrainPaused = "drain_paused";
