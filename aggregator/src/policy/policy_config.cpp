@@ -457,11 +457,28 @@ class Parser {
     if (!metrics.IsDefined() || !metrics.IsSequence() || metrics.size() == 0) {
       fail(metrics.IsDefined() ? metrics : node, path + ".metrics", "must be a non-empty list");
     }
-    std::map<std::string, std::string> podsSelectors;  // by metric name
+    std::map<std::string, std::string> podsSelectors;   // by metric name
+    std::map<std::string, std::string> outsideQueries;  // by source, object and metric name
     for (std::size_t i = 0; i < metrics.size(); ++i) {
       const std::string metricPath = path + ".metrics[" + std::to_string(i) + "]";
       policy.metrics.push_back(metric(metrics[i], metricPath));
       const MetricTarget& added = policy.metrics.back();
+      if (added.source == scaling::MetricSource::kObject ||
+          added.source == scaling::MetricSource::kExternal) {
+        // The decision sums the series of a metric's name (and object): two queries giving
+        // series of one name would be summed together.
+        const std::string identity = std::string(scaling::metricSourceName(added.source)) + " " +
+                                     added.describedObject.describe() + " " + added.metricName;
+        // An empty query is the one the name and object give, so equal names give equal ones.
+        const auto [known, inserted] = outsideQueries.emplace(identity, added.query);
+        if (!inserted && known->second != added.query) {
+          fail(metrics[i], metricPath,
+               "another " + std::string(scaling::metricSourceName(added.source)) +
+                   " metric named " + singleQuoted(added.metricName) +
+                   " runs a different query; give each query its own metric name");
+        }
+        continue;
+      }
       if (added.source != scaling::MetricSource::kPods) continue;
       // A pod holds one value per Pods metric name (the sum of the series its selector picks).
       const auto [known, inserted] =

@@ -199,6 +199,11 @@ TEST(PolicyMetricsTest, SchemaMistakesNameTheLineAndField) {
        "\"200\"}}}, target: {type: AverageValue, averageValue: \"5\"}}\n",
        "workloads[0].metrics[1].pods.metric: another Pods metric named 'rps' has a different "
        "selector"},
+      {"      - type: External\n        external: {metric: {name: q}, query: \"sum(a)\", target: "
+       "{type: Value, value: \"1\"}}\n"
+       "      - type: External\n        external: {metric: {name: q}, query: \"sum(b)\", target: "
+       "{type: Value, value: \"2\"}}\n",
+       "workloads[0].metrics[1]: another External metric named 'q' runs a different query"},
   };
   for (const auto& c : cases) {
     auto config = parsePolicyConfig(workloadWith(c.metrics), "policy.yaml");
