@@ -2,6 +2,7 @@
 
 #include "fleetscale/shared/logging.h"
 #include "fleetscale/shared/text.h"
+#include "fleetscale/sim/autoscaler_objects.h"
 #include "fleetscale/sim/kube_objects.h"
 #include "fleetscale/sim/lease_object.h"
 #include "fleetscale/sim/patch.h"
@@ -75,6 +76,12 @@ ApiError forbidden(const Identity& identity, const std::string& verb, const std:
   json details = {{"group", group}, {"kind", plain}};
   if (!name.empty()) details["name"] = name;
   return error(403, "Forbidden", message, details);
+}
+
+ApiError unknownBodyFormat() {
+  return error(400, "BadRequest",
+               "the body of the request was in an unknown format - accepted media types include: "
+               "application/json, application/yaml");
 }
 
 ApiError methodNotAllowed(const std::string& verb, const std::string& resource) {
@@ -202,17 +209,21 @@ std::optional<ListFilter> listFilterOf(const HttpRequest& request, ApiError& pro
 // The object a PUT (the body) or PATCH (`current` with the body's patch applied) asks to store.
 // A patch is a precondition only when it names a resourceVersion itself; otherwise the result
 // carries current's, which the caller, holding the lock, knows to be current.
-ApiResult desiredObject(const HttpRequest& request, bool isPatch, const json& current) {
+// `custom`: the object is a custom resource's, which has no strategic merge patch.
+ApiResult desiredObject(const HttpRequest& request, bool isPatch, const json& current,
+                        bool custom = false) {
   if (!isPatch) {
     json desired = json::parse(request.body, nullptr, false);
-    if (desired.is_discarded() || !desired.is_object()) {
-      return ApiResult::fail(error(400, "BadRequest",
-                                   "the body of the request was in an unknown format - accepted "
-                                   "media types include: application/json, application/yaml"));
-    }
+    if (desired.is_discarded() || !desired.is_object()) return ApiResult::fail(unknownBodyFormat());
     return ApiResult{std::nullopt, std::move(desired)};
   }
   const PatchType type = patchTypeOf(request.header("content-type"));
+  if (custom && type == PatchType::kStrategicMerge) {
+    return ApiResult::fail(error(415, "UnsupportedMediaType",
+                                 "the body of the request was in an unknown format - accepted "
+                                 "media types include: application/json-patch+json, "
+                                 "application/merge-patch+json, application/apply-patch+yaml"));
+  }
   if (type == PatchType::kApply || type == PatchType::kUnknown) {
     return ApiResult::fail(error(415, "UnsupportedMediaType",
                                  "the body of the request was in an unknown format - accepted "
@@ -357,8 +368,10 @@ HttpResponse ApiHandler::route(HttpRequest& request, const Identity& identity, W
   if (s.empty()) {
     return respond(
         200, {{"paths", json::array({"/api", "/api/v1", "/apis", "/apis/apps", "/apis/apps/v1",
+                                     "/apis/autoscaling", "/apis/autoscaling/v2",
                                      "/apis/coordination.k8s.io", "/apis/coordination.k8s.io/v1",
-                                     "/healthz", "/livez", "/readyz", "/version"})}});
+                                     "/apis/keda.sh", "/apis/keda.sh/v1alpha1", "/healthz",
+                                     "/livez", "/readyz", "/version"})}});
   }
   if (request.method == "GET" || request.method == "HEAD") {
     if (s == std::vector<std::string>{"api"}) {
@@ -381,6 +394,12 @@ HttpResponse ApiHandler::route(HttpRequest& request, const Identity& identity, W
     }
     if (s == std::vector<std::string>{"apis", std::string(kLeaseGroup), "v1"}) {
       return respond(200, coordinationResourceListJson());
+    }
+    if (s == std::vector<std::string>{"apis", "autoscaling", "v2"}) {
+      return respond(200, autoscalingResourceListJson());
+    }
+    if (s == std::vector<std::string>{"apis", "keda.sh", "v1alpha1"}) {
+      return respond(200, kedaResourceListJson());
     }
   }
   // /api/v1/<resource>[/<name>] and /api/v1/namespaces/<ns>/<resource>[/<name>]
@@ -406,11 +425,16 @@ HttpResponse ApiHandler::route(HttpRequest& request, const Identity& identity, W
       }
     }
   }
-  // /apis/coordination.k8s.io/v1/leases and .../namespaces/<ns>/leases[/<name>]
-  if (s.size() >= 4 && s[0] == "apis" && s[1] == kLeaseGroup && s[2] == "v1") {
-    if (s.size() == 4 && s[3] == "leases") return leases(request, identity, "", "", write);
-    if (s.size() >= 6 && s.size() <= 7 && s[3] == "namespaces" && s[5] == "leases") {
-      return leases(request, identity, s[4], s.size() == 7 ? s[6] : "", write);
+  // /apis/<group>/<version>/<plural> and .../namespaces/<ns>/<plural>[/<name>] of the kinds
+  // stored whole: Leases, HorizontalPodAutoscalers, ScaledObjects.
+  for (const ResourceType* type :
+       {&kLeaseResource, &kHorizontalPodAutoscalerResource, &kScaledObjectResource}) {
+    if (s.size() < 4 || s[0] != "apis" || s[1] != type->group || s[2] != type->version) continue;
+    if (s.size() == 4 && s[3] == type->plural) {
+      return storedObjects(request, identity, *type, "", "", write);
+    }
+    if (s.size() >= 6 && s.size() <= 7 && s[3] == "namespaces" && s[5] == type->plural) {
+      return storedObjects(request, identity, *type, s[4], s.size() == 7 ? s[6] : "", write);
     }
   }
   return fail(error(404, "NotFound", "the server could not find the requested resource",
@@ -597,47 +621,72 @@ HttpResponse ApiHandler::workloads(HttpRequest& request, const Identity& identit
   return respond(200, scale ? scaleJson(*stored) : stored->object);
 }
 
-HttpResponse ApiHandler::leases(HttpRequest& request, const Identity& identity,
-                                const std::string& namespaceName, const std::string& name,
-                                Write& write) {
+namespace {
+
+// How each kind stored whole is decoded and shown; the store (object_store.h) does the rest.
+struct StoredKind {
+  ApiResult (*decode)(const json& body, const std::string& namespaceName,
+                      const std::string& urlName, const json* current);
+  std::vector<json> (*cells)(const json& object, WallTime now);
+};
+
+StoredKind storedKindOf(const ResourceType& type) {
+  if (type.kind == kHorizontalPodAutoscalerResource.kind) {
+    return {decodeHorizontalPodAutoscaler, horizontalPodAutoscalerCells};
+  }
+  if (type.kind == kScaledObjectResource.kind) return {decodeScaledObject, scaledObjectCells};
+  return {[](const json& body, const std::string& namespaceName, const std::string& urlName,
+             const json*) { return decodeLease(body, namespaceName, urlName); },
+          leaseCells};
+}
+
+}  // namespace
+
+HttpResponse ApiHandler::storedObjects(HttpRequest& request, const Identity& identity,
+                                       const ResourceType& type, const std::string& namespaceName,
+                                       const std::string& name, Write& write) {
   // Called with fleet_.mutex held.
   ClusterModel& cluster = *fleet_.model.findCluster(cluster_);
-  LeaseStore& store = fleet_.leases.at(cluster_);
-  const std::string group(kLeaseGroup);
+  ObjectStore& store = *fleet_.objectStore(type, cluster_);
+  const StoredKind kind = storedKindOf(type);
+  const std::string group(type.group);
+  const std::string resource(type.plural);
   const std::string verb = verbOf(request, !name.empty());
-  if (!mayAccessApi(identity.role, verb, "leases")) {
-    return fail(forbidden(identity, verb, "leases", group, namespaceName, name));
-  }
-  const WallTime wallNow = wallAt(cluster, fleet_.model.lastStep());
-  const LeaseStore::NextVersion nextVersion = [&cluster] { return cluster.nextResourceVersion(); };
-  auto table = [&](const std::vector<json>& objects) {
-    std::vector<TableRow> rows;
-    for (const auto& lease : objects) rows.push_back({leaseCells(lease, wallNow), lease});
-    return respond(200, tableJson("leases", cluster.resourceVersion(), rows,
-                                  tableObjectOf(request.queryParam("includeObject"))));
-  };
+  // Logged whatever the answer, refusals included.
   if (!name.empty()) {
     write.workload = namespaceName + "/" + name;
-    write.kind = "Lease";
+    write.kind = std::string(type.kind);
   }
-
+  if (!mayAccessApi(identity.role, verb, resource)) {
+    return fail(forbidden(identity, verb, resource, group, namespaceName, name));
+  }
+  const WallTime wallNow = wallAt(cluster, fleet_.model.lastStep());
+  const ObjectStore::NextVersion nextVersion = [&cluster] { return cluster.nextResourceVersion(); };
+  auto table = [&](const std::vector<json>& objects) {
+    std::vector<TableRow> rows;
+    for (const auto& object : objects) rows.push_back({kind.cells(object, wallNow), object});
+    return respond(200, tableJson(resource, cluster.resourceVersion(), rows,
+                                  tableObjectOf(request.queryParam("includeObject"))));
+  };
   if (verb == "list") {
     ApiError problem;
     const auto filter = listFilterOf(request, problem);
     if (!filter) return fail(problem);
     std::vector<json> found = store.list(namespaceName);
-    std::erase_if(found, [&](const json& lease) { return !filter->matches(lease); });
+    std::erase_if(found, [&](const json& object) { return !filter->matches(object); });
     if (wantsTable(request)) return table(found);
-    return respond(200, listJson("LeaseList", std::string(kLeaseApiVersion),
+    return respond(200, listJson(std::string(type.kind) + "List", type.apiVersion(),
                                  cluster.resourceVersion(), std::move(found)));
   }
   if (verb == "get") {
-    const json* lease = store.find(namespaceName, name);
-    if (!lease) return fail(leaseNotFound(name));
-    return wantsTable(request) ? table({*lease}) : respond(200, *lease);
+    const json* object = store.find(namespaceName, name);
+    if (!object) return fail(objectNotFound(type, name));
+    return wantsTable(request) ? table({*object}) : respond(200, *object);
   }
   if (verb == "create" && name.empty() && !namespaceName.empty()) {
-    ApiResult decoded = decodeLease(std::string_view(request.body), namespaceName, "");
+    const json body = json::parse(request.body, nullptr, false);
+    if (body.is_discarded()) return fail(unknownBodyFormat());
+    ApiResult decoded = kind.decode(body, namespaceName, "", nullptr);
     if (!decoded.ok()) return fail(*decoded.error);
     const auto namespaces = cluster.namespaces();
     if (std::find(namespaces.begin(), namespaces.end(), namespaceName) == namespaces.end()) {
@@ -648,17 +697,18 @@ HttpResponse ApiHandler::leases(HttpRequest& request, const Identity& identity,
     ApiResult created = store.create(namespaceName, decoded.object, wallNow, nextVersion);
     const json& meta = created.ok() ? created.object["metadata"] : decoded.object["metadata"];
     write.workload = namespaceName + "/" + meta.value("name", meta.value("generateName", ""));
-    write.kind = "Lease";
+    write.kind = std::string(type.kind);
     if (!created.ok()) return fail(*created.error);
     return respond(201, created.object);
   }
   if (verb == "update" || verb == "patch") {
-    // A missing lease is a 404 after the body's checks (store.update), not a create.
+    // A missing object is a 404 after the body's checks (store.update), not a create.
     const json* current = store.find(namespaceName, name);
-    if (verb == "patch" && !current) return fail(leaseNotFound(name));
-    const ApiResult desired = desiredObject(request, verb == "patch", current ? *current : json());
+    if (verb == "patch" && !current) return fail(objectNotFound(type, name));
+    const ApiResult desired =
+        desiredObject(request, verb == "patch", current ? *current : json(), type.custom);
     if (!desired.ok()) return fail(*desired.error);
-    ApiResult decoded = decodeLease(desired.object, namespaceName, name);
+    ApiResult decoded = kind.decode(desired.object, namespaceName, name, current);
     if (!decoded.ok()) return fail(*decoded.error);
     ApiResult updated = store.update(namespaceName, name, decoded.object, nextVersion);
     if (!updated.ok()) return fail(*updated.error);
@@ -668,6 +718,7 @@ HttpResponse ApiHandler::leases(HttpRequest& request, const Identity& identity,
     const json options = request.body.empty() ? json() : json::parse(request.body, nullptr, false);
     ApiResult deleted = store.remove(namespaceName, name, options, nextVersion);
     if (!deleted.ok()) return fail(*deleted.error);
+    if (type.deleteReturnsObject) return respond(200, deleted.object);
     return respond(200, {{"kind", "Status"},
                          {"apiVersion", "v1"},
                          {"metadata", json::object()},
@@ -675,10 +726,10 @@ HttpResponse ApiHandler::leases(HttpRequest& request, const Identity& identity,
                          {"details",
                           {{"name", name},
                            {"group", group},
-                           {"kind", "leases"},
+                           {"kind", resource},
                            {"uid", deleted.object["metadata"]["uid"]}}}});
   }
-  return fail(methodNotAllowed(verb, "leases"));
+  return fail(methodNotAllowed(verb, resource));
 }
 
 namespace {

@@ -1,5 +1,6 @@
 #include "fleetscale/sim/kube_objects.h"
 
+#include <algorithm>
 #include <ctime>
 
 #include "fleetscale/sim/quantity.h"
@@ -91,6 +92,19 @@ json columns(const std::string& resource) {
   if (resource == "leases") {
     return json::array(
         {column("Name", "string", 0, "name"), column("Holder", "string"), column("Age", "string")});
+  }
+  if (resource == "horizontalpodautoscalers") {
+    return json::array({column("Name", "string", 0, "name"), column("Reference", "string"),
+                        column("Targets", "string"), column("MinPods", "string"),
+                        column("MaxPods", "string"), column("Replicas", "string"),
+                        column("Age", "string")});
+  }
+  if (resource == "scaledobjects") {
+    // KEDA's CRD's additionalPrinterColumns (the ones that do not need its operator's conditions).
+    return json::array({column("Name", "string", 0, "name"), column("ScaleTargetKind", "string"),
+                        column("ScaleTargetName", "string"), column("Min", "integer"),
+                        column("Max", "integer"), column("Triggers", "string"),
+                        column("Age", "date")});
   }
   return json::array(
       {column("Name", "string", 0, "name"), column("Status", "string"), column("Age", "string")});
@@ -393,16 +407,45 @@ json apiVersionsJson(const std::string& serverAddress) {
 }
 
 json apiGroupListJson() {
-  const json apps = {{"groupVersion", "apps/v1"}, {"version", "v1"}};
-  const json coordination = {{"groupVersion", "coordination.k8s.io/v1"}, {"version", "v1"}};
-  return {{"kind", "APIGroupList"},
-          {"apiVersion", "v1"},
-          {"groups",
-           json::array(
-               {{{"name", "apps"}, {"versions", json::array({apps})}, {"preferredVersion", apps}},
-                {{"name", "coordination.k8s.io"},
-                 {"versions", json::array({coordination})},
-                 {"preferredVersion", coordination}}})}};
+  auto group = [](const std::string& name, const std::string& version) {
+    const json only = {{"groupVersion", name + "/" + version}, {"version", version}};
+    return json{{"name", name}, {"versions", json::array({only})}, {"preferredVersion", only}};
+  };
+  // Built-in groups first, then the CRDs' (keda.sh), as the API server orders them.
+  return {
+      {"kind", "APIGroupList"},
+      {"apiVersion", "v1"},
+      {"groups", json::array({group("apps", "v1"), group("autoscaling", "v2"),
+                              group("coordination.k8s.io", "v1"), group("keda.sh", "v1alpha1")})}};
+}
+
+json autoscalingResourceListJson() {
+  return {
+      {"kind", "APIResourceList"},
+      {"apiVersion", "v1"},
+      {"groupVersion", "autoscaling/v2"},
+      {"resources",
+       json::array({{{"name", "horizontalpodautoscalers"},
+                     {"singularName", "horizontalpodautoscaler"},
+                     {"namespaced", true},
+                     {"kind", "HorizontalPodAutoscaler"},
+                     {"verbs", json::array({"create", "delete", "get", "list", "patch", "update"})},
+                     {"shortNames", json::array({"hpa"})},
+                     {"categories", json::array({"all"})}}})}};
+}
+
+json kedaResourceListJson() {
+  return {
+      {"kind", "APIResourceList"},
+      {"apiVersion", "v1"},
+      {"groupVersion", "keda.sh/v1alpha1"},
+      {"resources",
+       json::array({{{"name", "scaledobjects"},
+                     {"singularName", "scaledobject"},
+                     {"namespaced", true},
+                     {"kind", "ScaledObject"},
+                     {"verbs", json::array({"create", "delete", "get", "list", "patch", "update"})},
+                     {"shortNames", json::array({"so"})}}})}};
 }
 
 json coordinationResourceListJson() {
@@ -581,6 +624,102 @@ std::vector<json> leaseCells(const json& lease, WallTime now) {
   const json& spec = lease["spec"];
   return {lease["metadata"]["name"], spec.value("holderIdentity", std::string()),
           ageOf(lease["metadata"], now)};
+}
+
+namespace {
+
+// A quantity as the HPA printer shows it: strings as written, numbers as plain numbers.
+std::string quantityText(const json& value) {
+  return value.is_string() ? value.get<std::string>() : value.dump();
+}
+
+// One metric spec as kubectl's TARGETS column shows it; no controller reports current values,
+// so the current side is always "<unknown>".
+std::string hpaMetricTarget(const json& metric) {
+  const std::string current = "<unknown>";
+  const std::string type = metric.value("type", std::string());
+  auto sourceOf = [&](const char* key) {
+    return metric.contains(key) && metric[key].is_object() ? metric[key] : json::object();
+  };
+  auto targetOf = [](const json& source) {
+    return source.contains("target") && source["target"].is_object() ? source["target"]
+                                                                     : json::object();
+  };
+  if (type == "Resource" || type == "ContainerResource") {
+    const json source = sourceOf(type == "Resource" ? "resource" : "containerResource");
+    const json target = targetOf(source);
+    const std::string name = source.value("name", std::string());
+    if (target.contains("averageValue")) {
+      return name + ": " + current + "/" + quantityText(target["averageValue"]);
+    }
+    const std::string wanted = target.contains("averageUtilization")
+                                   ? target["averageUtilization"].dump() + "%"
+                                   : std::string("<auto>");
+    return name + ": " + current + "/" + wanted;
+  }
+  if (type == "Pods")
+    return current + "/" + quantityText(targetOf(sourceOf("pods")).value("averageValue", json("")));
+  if (type == "Object" || type == "External") {
+    const json target = targetOf(sourceOf(type == "Object" ? "object" : "external"));
+    if (target.contains("averageValue")) {
+      return current + "/" + quantityText(target["averageValue"]) + " (avg)";
+    }
+    return current + "/" + quantityText(target.value("value", json("")));
+  }
+  return "<unknown type>";
+}
+
+}  // namespace
+
+std::vector<json> horizontalPodAutoscalerCells(const json& hpa, WallTime now) {
+  const json& spec = hpa["spec"];
+  const json& target = spec["scaleTargetRef"];
+  const std::string reference =
+      target.value("kind", std::string()) + "/" + target.value("name", std::string());
+  std::string targets = "<none>";
+  if (spec.contains("metrics") && spec["metrics"].is_array() && !spec["metrics"].empty()) {
+    // kubectl shows two and counts the rest.
+    constexpr std::size_t kShown = 2;
+    const json& metrics = spec["metrics"];
+    targets.clear();
+    for (std::size_t i = 0; i < std::min(kShown, metrics.size()); ++i) {
+      targets += (i ? ", " : "") + hpaMetricTarget(metrics[i]);
+    }
+    if (metrics.size() > kShown) {
+      targets += " + " + std::to_string(metrics.size() - kShown) + " more...";
+    }
+  }
+  const json minPods = spec.contains("minReplicas") && spec["minReplicas"].is_number_integer()
+                           ? spec["minReplicas"]
+                           : json("<unset>");
+  const json status = hpa.value("status", json::object());
+  return {hpa["metadata"]["name"],
+          reference,
+          targets,
+          minPods,
+          spec.value("maxReplicas", 0),
+          status.is_object() ? status.value("currentReplicas", 0) : 0,
+          ageOf(hpa["metadata"], now)};
+}
+
+std::vector<json> scaledObjectCells(const json& scaledObject, WallTime now) {
+  const json& spec = scaledObject["spec"];
+  auto specValue = [&](const char* key) { return spec.contains(key) ? spec[key] : json(); };
+  std::string triggers;
+  for (const auto& trigger : spec.value("triggers", json::array())) {
+    if (trigger.is_object() && trigger.contains("type") && trigger["type"].is_string()) {
+      triggers += (triggers.empty() ? "" : ",") + trigger["type"].get<std::string>();
+    }
+  }
+  const json status = scaledObject.value("status", json::object());
+  return {
+      scaledObject["metadata"]["name"],
+      status.is_object() && status.contains("scaleTargetKind") ? status["scaleTargetKind"] : json(),
+      spec["scaleTargetRef"].value("name", std::string()),
+      specValue("minReplicaCount"),
+      specValue("maxReplicaCount"),
+      triggers.empty() ? json() : json(triggers),
+      ageOf(scaledObject["metadata"], now)};
 }
 
 std::string humanDuration(std::chrono::seconds age) {

@@ -8,8 +8,6 @@ namespace {
 
 using nlohmann::json;
 
-const std::string kGroup(kLeaseGroup);
-
 ApiError badRequest(const std::string& message) {
   return {400, "BadRequest", message, json::object()};
 }
@@ -27,28 +25,6 @@ bool digits(std::string_view text, std::size_t at, std::size_t count, int& value
     value = value * 10 + (text[i] - '0');
   }
   return true;
-}
-
-bool isDnsLabelCharacter(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
-
-// apimachinery's IsDNS1123Subdomain; the message when `name` is not one, "" when it is.
-std::string dnsSubdomainProblem(const std::string& name) {
-  if (name.size() > 253) return "must be no more than 253 characters";
-  bool ok = !name.empty();
-  std::size_t start = 0;
-  while (ok && start <= name.size()) {
-    std::size_t end = name.find('.', start);
-    if (end == std::string::npos) end = name.size();
-    const std::string_view label = std::string_view(name).substr(start, end - start);
-    ok = !label.empty() && isDnsLabelCharacter(label.front()) && isDnsLabelCharacter(label.back());
-    for (char c : label) ok = ok && (isDnsLabelCharacter(c) || c == '-');
-    start = end + 1;
-  }
-  if (ok) return "";
-  return "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, "
-         "'-' or '.', and must start and end with an alphanumeric character (e.g. "
-         "'example.com', regex used for validation is "
-         "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
 }
 
 // A string-to-string map (labels, annotations); null counts as absent.
@@ -256,34 +232,19 @@ ApiResult decodeLease(std::string_view body, const std::string& namespaceName,
   return decodeLease(parsed, namespaceName, urlName);
 }
 
-ApiError leaseNotFound(const std::string& name) {
-  return {404, "NotFound", "leases." + kGroup + " \"" + name + "\" not found",
-          json{{"name", name}, {"group", kGroup}, {"kind", "leases"}}};
-}
+ApiError leaseNotFound(const std::string& name) { return objectNotFound(kLeaseResource, name); }
 
 ApiError leaseAlreadyExists(const std::string& name) {
-  return {409, "AlreadyExists", "leases." + kGroup + " \"" + name + "\" already exists",
-          json{{"name", name}, {"group", kGroup}, {"kind", "leases"}}};
+  return objectAlreadyExists(kLeaseResource, name);
 }
 
 ApiError leaseConflict(const std::string& name, const std::string& detail) {
-  return {409, "Conflict",
-          "Operation cannot be fulfilled on leases." + kGroup + " \"" + name + "\": " +
-              (detail.empty() ? "the object has been modified; please apply your changes to the "
-                                "latest version and try again"
-                              : detail),
-          json{{"name", name}, {"group", kGroup}, {"kind", "leases"}}};
+  return objectConflict(kLeaseResource, name, detail);
 }
 
 ApiError leaseInvalid(const std::string& name, const std::string& field, const std::string& reason,
                       const std::string& detail) {
-  return {422, "Invalid",
-          "Lease." + kGroup + " \"" + name + "\" is invalid: " + field + ": " + detail,
-          json{{"name", name},
-               {"group", kGroup},
-               {"kind", "Lease"},
-               {"causes",
-                json::array({json{{"reason", reason}, {"message", detail}, {"field", field}}})}}};
+  return objectInvalid(kLeaseResource, name, {FieldError{field, reason, detail}});
 }
 
 }  // namespace fleetscale::sim

@@ -474,6 +474,38 @@ AutoscaleSpec parseAutoscale(const YAML::Node& node, const std::string& context,
   return autoscale;
 }
 
+ForeignAutoscalerSpec parseForeignAutoscaler(const YAML::Node& node, const std::string& context,
+                                             const WorkloadSpec& workload) {
+  Fields fields(node, context);
+  ForeignAutoscalerSpec foreign;
+  const std::string kind = fields.string("kind");
+  if (kind == toString(ForeignAutoscalerKind::kHorizontalPodAutoscaler)) {
+    foreign.kind = ForeignAutoscalerKind::kHorizontalPodAutoscaler;
+  } else if (kind == toString(ForeignAutoscalerKind::kScaledObject)) {
+    foreign.kind = ForeignAutoscalerKind::kScaledObject;
+  } else {
+    fail(node, context + ".kind", "expected HorizontalPodAutoscaler or ScaledObject");
+  }
+  foreign.clusters = fields.strings("clusters");
+  std::set<std::string> seen;
+  for (const auto& cluster : foreign.clusters) {
+    // Only where the workload is: elsewhere its namespace need not exist.
+    if (!workload.replicas.contains(cluster)) {
+      fail(fields.get("clusters"), context + ".clusters",
+           "the workload does not run in " + fleetscale::singleQuoted(cluster));
+    }
+    if (!seen.insert(cluster).second) {
+      fail(fields.get("clusters"), context + ".clusters",
+           "duplicate " + fleetscale::singleQuoted(cluster));
+    }
+  }
+  if (foreign.clusters.empty()) {
+    for (const auto& [cluster, replicas] : workload.replicas) foreign.clusters.push_back(cluster);
+  }
+  fields.finish();
+  return foreign;
+}
+
 WorkloadSpec parseWorkload(const YAML::Node& node, const std::vector<ClusterSpec>& clusters,
                            int index, const std::string& baseDir) {
   const std::string context = "workloads[" + std::to_string(index) + "]";
@@ -542,6 +574,10 @@ WorkloadSpec parseWorkload(const YAML::Node& node, const std::vector<ClusterSpec
   workload.capacityPerReplica = fields.optionalQuantity("capacity-per-replica");
   if (fields.has("autoscale")) {
     workload.autoscale = parseAutoscale(fields.get("autoscale"), context + ".autoscale", workload);
+  }
+  if (fields.has("foreign-autoscaler")) {
+    workload.foreignAutoscaler = parseForeignAutoscaler(fields.get("foreign-autoscaler"),
+                                                        context + ".foreign-autoscaler", workload);
   }
   if (fields.has("idle")) {
     Fields idle(fields.get("idle"), context + ".idle");
@@ -707,6 +743,11 @@ Result<std::string> expandAggregatorArg(std::string_view arg,
   }
   out.append(arg.substr(std::min(at, arg.size())));
   return out;
+}
+
+std::string_view toString(ForeignAutoscalerKind kind) {
+  return kind == ForeignAutoscalerKind::kHorizontalPodAutoscaler ? "HorizontalPodAutoscaler"
+                                                                 : "ScaledObject";
 }
 
 std::string_view toString(CgroupDriver driver) {

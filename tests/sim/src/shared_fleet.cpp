@@ -2,12 +2,16 @@
 
 #include <algorithm>
 #include <fstream>
+#include <stdexcept>
 
 #include "fleetscale/shared/text.h"
+#include "fleetscale/sim/autoscaler_objects.h"
 
 namespace fleetscale::sim {
 
 namespace {
+
+using nlohmann::json;
 
 // The token of an Authorization header ("Bearer <token>"), or nullopt for another scheme.
 std::optional<std::string_view> bearerToken(std::string_view authorization) {
@@ -24,6 +28,52 @@ std::optional<std::string_view> bearerToken(std::string_view authorization) {
 }
 
 }  // namespace
+
+SharedFleet::SharedFleet(const Scenario& scenario, const Clock& source,
+                         std::uint16_t podMetricsPort)
+    : clock(source), model(scenario, clock.origin(), podMetricsPort) {
+  for (const auto& cluster : scenario.clusters) {
+    const std::uint64_t seed = scenario.seed ^ fnv1a64(cluster.name);
+    leases.emplace(cluster.name, LeaseStore(seed));
+    // Seeds of their own, so adding one kind's objects leaves the other kinds' UIDs alone.
+    horizontalPodAutoscalers.emplace(
+        cluster.name, ObjectStore(kHorizontalPodAutoscalerResource, seed ^ fnv1a64("hpa")));
+    scaledObjects.emplace(cluster.name,
+                          ObjectStore(kScaledObjectResource, seed ^ fnv1a64("scaledobject")));
+  }
+  for (const auto& workload : scenario.workloads) {
+    if (!workload.foreignAutoscaler) continue;
+    const ForeignAutoscalerKind kind = workload.foreignAutoscaler->kind;
+    const json body = foreignAutoscalerBody(workload, kind);
+    const ApiResult decoded =
+        kind == ForeignAutoscalerKind::kHorizontalPodAutoscaler
+            ? decodeHorizontalPodAutoscaler(body, workload.namespaceName, "", nullptr)
+            : decodeScaledObject(body, workload.namespaceName, "", nullptr);
+    if (!decoded.ok()) throw std::logic_error("foreign-autoscaler: " + decoded.error->message);
+    for (const auto& clusterName : workload.foreignAutoscaler->clusters) {
+      ClusterModel* cluster = model.findCluster(clusterName);
+      if (!cluster) throw std::logic_error("foreign-autoscaler: no cluster " + clusterName);
+      ObjectStore& store = kind == ForeignAutoscalerKind::kHorizontalPodAutoscaler
+                               ? horizontalPodAutoscalers.at(clusterName)
+                               : scaledObjects.at(clusterName);
+      const ApiResult created =
+          store.create(workload.namespaceName, decoded.object, cluster->origin(),
+                       [cluster] { return cluster->nextResourceVersion(); });
+      if (!created.ok()) throw std::logic_error("foreign-autoscaler: " + created.error->message);
+    }
+  }
+}
+
+ObjectStore* SharedFleet::objectStore(const ResourceType& type, const std::string& cluster) {
+  auto find = [&](auto& stores) -> ObjectStore* {
+    const auto it = stores.find(cluster);
+    return it == stores.end() ? nullptr : &it->second;
+  };
+  if (type.kind == kLeaseResource.kind) return find(leases);
+  if (type.kind == kHorizontalPodAutoscalerResource.kind) return find(horizontalPodAutoscalers);
+  if (type.kind == kScaledObjectResource.kind) return find(scaledObjects);
+  return nullptr;
+}
 
 void TokenBook::add(const std::string& token, Identity identity) {
   std::unique_lock lock(mutex_);
@@ -75,6 +125,7 @@ bool mayAccessApi(Role role, std::string_view verb, std::string_view resource) {
   const bool workload =
       resource.rfind("deployments", 0) == 0 || resource.rfind("statefulsets", 0) == 0;
   const bool lease = resource == "leases";
+  // Other autoscalers' objects fall under `read` only: no write rule names them.
   switch (role) {
     case Role::kAdmin:
       return true;

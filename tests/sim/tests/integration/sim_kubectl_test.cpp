@@ -1,6 +1,7 @@
 // The real kubectl (/usr/bin/kubectl) against the simulator's fake kube-apiserver: get, scale,
 // raw discovery, a stale replace answered 409, 401/403 for bad or powerless tokens, client
-// certificates instead of tokens, and the Leases of leader election.
+// certificates instead of tokens, the Leases of leader election, and other autoscalers'
+// HorizontalPodAutoscalers and KEDA ScaledObjects.
 #include <gtest/gtest.h>
 
 #include "fleetscale/testing/wait.h"
@@ -24,6 +25,8 @@ class SimKubectlTest : public ::testing::Test {
         workload("checkout", {{"aws-us-east-1", 3}, {"gcp-europe-west1", 2}}, 2));
     WorkloadSpec db = workload("db", {{"gcp-europe-west1", 1}}, 0.5);
     db.kind = WorkloadKind::kStatefulSet;
+    db.foreignAutoscaler =
+        ForeignAutoscalerSpec{ForeignAutoscalerKind::kScaledObject, {"gcp-europe-west1"}};
     scenario.workloads.push_back(db);
     simulator_ = std::make_unique<FleetSimulator>(scenario, options(state_.path()), clock_);
     ASSERT_TRUE(simulator_->start());
@@ -219,6 +222,122 @@ TEST_F(SimKubectlTest, BadTokensAreUnauthorizedAndPowerlessOnesForbidden) {
   const auto writes = simulator_->writes("aws-us-east-1")->records();
   ASSERT_FALSE(writes.empty());
   EXPECT_EQ(writes.back().status, 403);  // refused writes are logged too
+}
+
+TEST_F(SimKubectlTest, HorizontalPodAutoscalersApplyGetAndDelete) {
+  const std::string file = home_.file("hpa.yaml");
+  auto writeHpa = [&](int maxReplicas) {
+    testing::writeFile(file, R"(apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata:
+  name: checkout
+  namespace: shop
+spec:
+  scaleTargetRef:
+    apiVersion: apps/v1
+    kind: Deployment
+    name: checkout
+  minReplicas: 2
+  maxReplicas: )" + std::to_string(maxReplicas) +
+                                 R"(
+  metrics:
+    - type: Resource
+      resource:
+        name: cpu
+        target: {type: Utilization, averageUtilization: 70}
+)");
+  };
+  writeHpa(6);
+  const auto created = run({"apply", "--validate=false", "-f", file});
+  ASSERT_EQ(created.status, 0) << created.errors;
+  EXPECT_EQ(created.output, "horizontalpodautoscaler.autoscaling/checkout created\n");
+  writeHpa(8);
+  const auto configured = run({"apply", "--validate=false", "-f", file});
+  ASSERT_EQ(configured.status, 0) << configured.errors;
+  EXPECT_EQ(configured.output, "horizontalpodautoscaler.autoscaling/checkout configured\n");
+
+  const auto table = run({"get", "hpa", "-n", "shop"});
+  ASSERT_EQ(table.status, 0) << table.errors;
+  EXPECT_NE(table.output.find("NAME       REFERENCE             TARGETS              MINPODS   "
+                              "MAXPODS   REPLICAS   AGE"),
+            std::string::npos)
+      << table.output;
+  EXPECT_NE(table.output.find("checkout   Deployment/checkout   cpu: <unknown>/70%   2         8"),
+            std::string::npos)
+      << table.output;
+
+  // The aggregator's identity reads them (every namespace) and may not change them.
+  const auto aggregator = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"--kubeconfig", aws_->aggregatorKubeconfig});
+    return kubectl(home_.path(), std::move(args));
+  };
+  const auto read = aggregator({"get", "horizontalpodautoscalers", "-A", "-o", "json"});
+  ASSERT_EQ(read.status, 0) << read.errors;
+  const json list = json::parse(read.output);
+  ASSERT_EQ(list["items"].size(), 1u);
+  EXPECT_EQ(list["items"][0]["spec"]["maxReplicas"], 8);
+  EXPECT_EQ(list["items"][0]["spec"]["scaleTargetRef"]["name"], "checkout");
+  const auto refused = aggregator({"delete", "hpa", "checkout", "-n", "shop"});
+  EXPECT_NE(refused.status, 0);
+  EXPECT_NE(refused.errors.find("Error from server (Forbidden)"), std::string::npos)
+      << refused.errors;
+
+  writeHpa(0);
+  const auto rejected = run({"apply", "--validate=false", "-f", file});
+  EXPECT_NE(rejected.status, 0);
+  EXPECT_NE(rejected.errors.find("spec.maxReplicas: Invalid value: 0: must be greater than 0"),
+            std::string::npos)
+      << rejected.errors;
+
+  const auto deleted = run({"delete", "hpa", "checkout", "-n", "shop"});
+  ASSERT_EQ(deleted.status, 0) << deleted.errors;
+  EXPECT_EQ(deleted.output, "horizontalpodautoscaler.autoscaling \"checkout\" deleted\n");
+  EXPECT_EQ(run({"get", "hpa", "-A", "-o", "name"}).output, "");
+}
+
+TEST_F(SimKubectlTest, ScaledObjectsFromTheScenarioAndFromApply) {
+  // The scenario's foreign-autoscaler, in the one cluster it names.
+  const auto gcp =
+      kubectl(home_.path(), {"--kubeconfig", simulator_->stateDir() + "/fleet.kubeconfig",
+                             "--context", "gcp-europe-west1", "get", "so", "-n", "shop"});
+  ASSERT_EQ(gcp.status, 0) << gcp.errors;
+  EXPECT_NE(gcp.output.find("SCALETARGETKIND       SCALETARGETNAME   MIN   MAX"), std::string::npos)
+      << gcp.output;
+  EXPECT_NE(gcp.output.find("db     apps/v1.StatefulSet   db                1     10    cpu"),
+            std::string::npos)
+      << gcp.output;
+  EXPECT_EQ(run({"get", "scaledobjects", "-A", "-o", "name"}).output, "");
+
+  const std::string file = home_.file("so.yaml");
+  testing::writeFile(file, R"(apiVersion: keda.sh/v1alpha1
+kind: ScaledObject
+metadata:
+  name: checkout
+  namespace: shop
+spec:
+  scaleTargetRef:
+    name: checkout
+  maxReplicaCount: 5
+  triggers:
+    - type: cpu
+      metricType: Utilization
+      metadata:
+        value: "60"
+)");
+  const auto created = run({"apply", "--validate=false", "-f", file});
+  ASSERT_EQ(created.status, 0) << created.errors;
+  EXPECT_EQ(created.output, "scaledobject.keda.sh/checkout created\n");
+  const auto relabelled = run({"-n", "shop", "label", "so", "checkout", "team=shop"});
+  ASSERT_EQ(relabelled.status, 0) << relabelled.errors;
+  const auto yaml = run({"get", "scaledobject", "checkout", "-n", "shop", "-o", "yaml"});
+  ASSERT_EQ(yaml.status, 0) << yaml.errors;
+  for (const char* line : {"kind: ScaledObject", "team: shop",
+                           "scaleTargetKind: apps/v1.Deployment", "value: \"60\""}) {
+    EXPECT_NE(yaml.output.find(line), std::string::npos) << line << " in\n" << yaml.output;
+  }
+  const auto deleted = run({"delete", "so", "checkout", "-n", "shop"});
+  ASSERT_EQ(deleted.status, 0) << deleted.errors;
+  EXPECT_EQ(deleted.output, "scaledobject.keda.sh \"checkout\" deleted\n");
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
 #include <thread>
 
 #include "fleetscale/shared/curl_http_client.h"
@@ -48,7 +49,8 @@ Scenario scenario() {
 
 class ApiServerTest : public ::testing::Test {
  protected:
-  ApiServerTest() : fleet_(scenario(), clock_) {
+  explicit ApiServerTest(const Scenario& fleetScenario = scenario())
+      : fleet_(fleetScenario, clock_) {
     auto pki = makeTestPki();
     if (!pki) throw std::runtime_error(pki.error().message);
     pki_ = *pki;
@@ -560,6 +562,245 @@ TEST_F(ApiServerTest, FaultsApplyToLeases) {
   server_->stop();
   EXPECT_EQ(call("GET", kLeases, kController).status, 0);
   server_->start();
+}
+
+// --- other autoscalers' objects --------------------------------------------------------------
+
+const std::string kHpas = "/apis/autoscaling/v2/namespaces/shop/horizontalpodautoscalers";
+const std::string kScaledObjects = "/apis/keda.sh/v1alpha1/namespaces/shop/scaledobjects";
+constexpr const char* kTableAccept = "application/json;as=Table;v=v1;g=meta.k8s.io";
+
+std::string hpaBody(const std::string& name, int maxReplicas) {
+  return json{
+      {"apiVersion", "autoscaling/v2"},
+      {"kind", "HorizontalPodAutoscaler"},
+      {"metadata", {{"name", name}}},
+      {"spec",
+       {{"scaleTargetRef", {{"apiVersion", "apps/v1"}, {"kind", "Deployment"}, {"name", "web"}}},
+        {"minReplicas", 2},
+        {"maxReplicas", maxReplicas}}}}
+      .dump();
+}
+
+std::string scaledObjectBody(const std::string& name) {
+  return json{{"apiVersion", "keda.sh/v1alpha1"},
+              {"kind", "ScaledObject"},
+              {"metadata", {{"name", name}}},
+              {"spec",
+               {{"scaleTargetRef", {{"name", "web"}}},
+                {"maxReplicaCount", 6},
+                {"triggers", json::array({{{"type", "cpu"},
+                                           {"metricType", "Utilization"},
+                                           {"metadata", {{"value", "70"}}}}})}}}}
+      .dump();
+}
+
+// The fixture's fleet with a scenario's foreign-autoscaler on the StatefulSet `db`.
+Scenario scenarioWithForeignAutoscaler() {
+  Scenario s = scenario();
+  s.workloads[1].foreignAutoscaler =
+      ForeignAutoscalerSpec{ForeignAutoscalerKind::kScaledObject, {"aws-us-east-1"}};
+  return s;
+}
+
+class ApiServerAutoscalerTest : public ApiServerTest {
+ protected:
+  ApiServerAutoscalerTest() : ApiServerTest(scenarioWithForeignAutoscaler()) {}
+};
+
+TEST_F(ApiServerAutoscalerTest, HorizontalPodAutoscalersCreateGetUpdateAndDelete) {
+  const auto created = call("POST", kHpas, kAdmin, hpaBody("web", 5));
+  ASSERT_EQ(created.status, 201) << created.body;
+  const json hpa = parse(created);
+  EXPECT_EQ(hpa["kind"], "HorizontalPodAutoscaler");
+  EXPECT_EQ(hpa["apiVersion"], "autoscaling/v2");
+  EXPECT_EQ(hpa["metadata"]["namespace"], "shop");
+  EXPECT_EQ(hpa["metadata"]["generation"], 1);
+  EXPECT_FALSE(hpa["metadata"].value("uid", "").empty());
+  EXPECT_FALSE(hpa["metadata"].value("creationTimestamp", "").empty());
+  EXPECT_EQ(hpa["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"], 80);
+
+  const auto again = call("POST", kHpas, kAdmin, hpaBody("web", 5));
+  EXPECT_EQ(again.status, 409);
+  EXPECT_EQ(parse(again)["reason"], "AlreadyExists");
+  EXPECT_EQ(parse(again)["message"], "horizontalpodautoscalers.autoscaling \"web\" already exists");
+
+  EXPECT_EQ(parse(call("GET", kHpas + "/web", kController)), hpa);
+  const json list = parse(call("GET", kHpas, kController));
+  EXPECT_EQ(list["kind"], "HorizontalPodAutoscalerList");
+  EXPECT_EQ(list["apiVersion"], "autoscaling/v2");
+  EXPECT_FALSE(list["metadata"].value("resourceVersion", "").empty());
+  ASSERT_EQ(list["items"].size(), 1u);
+  EXPECT_FALSE(list["items"][0].contains("kind"));
+  EXPECT_EQ(
+      parse(call("GET", "/apis/autoscaling/v2/horizontalpodautoscalers", kController))["items"]
+          .size(),
+      1u);
+
+  // PUT: optimistic with a resourceVersion, unconditional without one (the HPA allows it).
+  json changed = hpa;
+  changed["spec"]["maxReplicas"] = 7;
+  const auto updated = call("PUT", kHpas + "/web", kAdmin, changed.dump());
+  ASSERT_EQ(updated.status, 200) << updated.body;
+  EXPECT_EQ(parse(updated)["spec"]["maxReplicas"], 7);
+  EXPECT_EQ(parse(updated)["metadata"]["generation"], 2);
+  EXPECT_EQ(call("PUT", kHpas + "/web", kAdmin, changed.dump()).status, 409);  // stale now
+  EXPECT_EQ(call("PUT", kHpas + "/web", kAdmin, hpaBody("web", 8)).status, 200);
+  const auto patched = call("PATCH", kHpas + "/web", kAdmin, R"({"spec":{"maxReplicas":9}})",
+                            "application/strategic-merge-patch+json");
+  ASSERT_EQ(patched.status, 200) << patched.body;
+  EXPECT_EQ(parse(patched)["spec"]["maxReplicas"], 9);
+
+  // DELETE answers a Status, as for every built-in kind without graceful deletion.
+  const auto deleted = call("DELETE", kHpas + "/web", kAdmin);
+  ASSERT_EQ(deleted.status, 200) << deleted.body;
+  EXPECT_EQ(parse(deleted)["kind"], "Status");
+  EXPECT_EQ(parse(deleted)["status"], "Success");
+  EXPECT_EQ(parse(deleted)["details"]["kind"], "horizontalpodautoscalers");
+  EXPECT_EQ(parse(deleted)["details"]["uid"], hpa["metadata"]["uid"]);
+  const auto gone = call("GET", kHpas + "/web", kAdmin);
+  EXPECT_EQ(gone.status, 404);
+  EXPECT_EQ(parse(gone)["reason"], "NotFound");
+  EXPECT_EQ(parse(gone)["message"], "horizontalpodautoscalers.autoscaling \"web\" not found");
+  EXPECT_EQ(call("DELETE", kHpas + "/web", kAdmin).status, 404);
+  EXPECT_EQ(call("PUT", kHpas + "/web", kAdmin, hpaBody("web", 8)).status, 404);  // no create
+}
+
+TEST_F(ApiServerAutoscalerTest, HorizontalPodAutoscalersAreValidatedAndGuarded) {
+  const auto invalid = call("POST", kHpas, kAdmin, hpaBody("web", 0));
+  EXPECT_EQ(invalid.status, 422);
+  const json status = parse(invalid);
+  EXPECT_EQ(status["kind"], "Status");
+  EXPECT_EQ(status["reason"], "Invalid");
+  EXPECT_EQ(status["details"]["causes"][0]["field"], "spec.maxReplicas");
+  EXPECT_EQ(call("POST", kHpas, kAdmin, "{not json").status, 400);
+  EXPECT_EQ(call("POST", "/apis/autoscaling/v2/namespaces/nowhere/horizontalpodautoscalers", kAdmin,
+                 hpaBody("web", 3))
+                .status,
+            404);
+
+  // The aggregator reads them and may not write them; nobody else may even read them.
+  const auto refused = call("POST", kHpas, kController, hpaBody("web", 3));
+  EXPECT_EQ(refused.status, 403);
+  EXPECT_EQ(parse(refused)["message"],
+            "horizontalpodautoscalers.autoscaling is forbidden: User "
+            "\"system:serviceaccount:fleetscale:fleetscale-aggregator\" cannot create resource "
+            "\"horizontalpodautoscalers\" in API group \"autoscaling\" in the namespace \"shop\"");
+  ASSERT_EQ(call("POST", kHpas, kAdmin, hpaBody("web", 3)).status, 201);
+  EXPECT_EQ(call("GET", kHpas + "/web", kController).status, 200);
+  EXPECT_EQ(call("GET", kHpas + "?watch=true", kController).status, 405);  // allowed, not served
+  EXPECT_EQ(call("PUT", kHpas + "/web", kController, hpaBody("web", 4)).status, 403);
+  EXPECT_EQ(call("PATCH", kHpas + "/web", kController, "{}", "application/merge-patch+json").status,
+            403);
+  EXPECT_EQ(call("DELETE", kHpas + "/web", kController).status, 403);
+  EXPECT_EQ(call("GET", kHpas, kNobody).status, 403);
+  EXPECT_EQ(call("GET", kHpas, "").status, 401);
+
+  const auto records = server_->writes().records();
+  ASSERT_FALSE(records.empty());
+  EXPECT_EQ(records.back().kind, "HorizontalPodAutoscaler");
+  EXPECT_EQ(records.back().workload, "shop/web");
+  EXPECT_EQ(records.back().status, 403);
+}
+
+TEST_F(ApiServerAutoscalerTest, ScaledObjectsBehaveAsACustomResource) {
+  // The scenario's foreign-autoscaler is there from the start, targeting the StatefulSet.
+  const auto seeded = call("GET", kScaledObjects + "/db", kController);
+  ASSERT_EQ(seeded.status, 200) << seeded.body;
+  EXPECT_EQ(parse(seeded)["spec"]["scaleTargetRef"]["kind"], "StatefulSet");
+  EXPECT_EQ(parse(seeded)["status"]["scaleTargetKind"], "apps/v1.StatefulSet");
+
+  const auto created = call("POST", kScaledObjects, kAdmin, scaledObjectBody("web"));
+  ASSERT_EQ(created.status, 201) << created.body;
+  const json scaledObject = parse(created);
+  EXPECT_EQ(scaledObject["kind"], "ScaledObject");
+  EXPECT_EQ(scaledObject["status"]["scaleTargetKind"], "apps/v1.Deployment");
+  EXPECT_EQ(call("POST", kScaledObjects, kAdmin, scaledObjectBody("web")).status, 409);
+
+  const json list = parse(call("GET", "/apis/keda.sh/v1alpha1/scaledobjects", kController));
+  EXPECT_EQ(list["kind"], "ScaledObjectList");
+  EXPECT_EQ(list["apiVersion"], "keda.sh/v1alpha1");
+  EXPECT_EQ(list["items"].size(), 2u);
+
+  // A custom resource needs a resourceVersion to be replaced, and has no strategic merge patch.
+  json blind = scaledObject;
+  blind["metadata"].erase("resourceVersion");
+  const auto unconditional = call("PUT", kScaledObjects + "/web", kAdmin, blind.dump());
+  EXPECT_EQ(unconditional.status, 422);
+  EXPECT_NE(
+      parse(unconditional)["message"].get<std::string>().find("must be specified for an update"),
+      std::string::npos);
+  json changed = scaledObject;
+  changed["spec"]["scaleTargetRef"]["kind"] = "StatefulSet";
+  const auto updated = call("PUT", kScaledObjects + "/web", kAdmin, changed.dump());
+  ASSERT_EQ(updated.status, 200) << updated.body;
+  EXPECT_EQ(parse(updated)["status"]["scaleTargetKind"], "apps/v1.StatefulSet");
+  EXPECT_EQ(call("PATCH", kScaledObjects + "/web", kAdmin, R"({"spec":{"maxReplicaCount":3}})",
+                 "application/strategic-merge-patch+json")
+                .status,
+            415);
+  const auto merged = call("PATCH", kScaledObjects + "/web", kAdmin,
+                           R"({"spec":{"maxReplicaCount":3}})", "application/merge-patch+json");
+  ASSERT_EQ(merged.status, 200) << merged.body;
+  EXPECT_EQ(parse(merged)["spec"]["maxReplicaCount"], 3);
+
+  json nameless = json::parse(scaledObjectBody("api"));
+  nameless["spec"]["scaleTargetRef"].erase("name");
+  const auto invalid = call("POST", kScaledObjects, kAdmin, nameless.dump());
+  EXPECT_EQ(invalid.status, 422);
+  EXPECT_EQ(parse(invalid)["message"],
+            "ScaledObject.keda.sh \"api\" is invalid: spec.scaleTargetRef.name: Required value");
+
+  EXPECT_EQ(call("DELETE", kScaledObjects + "/web", kController).status, 403);
+  EXPECT_EQ(call("POST", kScaledObjects, kController, scaledObjectBody("x")).status, 403);
+  // DELETE answers the deleted object, as for every custom resource.
+  const auto deleted = call("DELETE", kScaledObjects + "/web", kAdmin);
+  ASSERT_EQ(deleted.status, 200) << deleted.body;
+  EXPECT_EQ(parse(deleted)["kind"], "ScaledObject");
+  EXPECT_EQ(parse(deleted)["metadata"]["name"], "web");
+  EXPECT_EQ(call("GET", kScaledObjects + "/web", kAdmin).status, 404);
+}
+
+TEST_F(ApiServerAutoscalerTest, DiscoveryAndTables) {
+  std::set<std::string> groups;
+  const json groupList = parse(call("GET", "/apis"));
+  for (const auto& group : groupList["groups"]) groups.insert(group["name"]);
+  EXPECT_TRUE(groups.contains("autoscaling"));
+  EXPECT_TRUE(groups.contains("keda.sh"));
+  EXPECT_EQ(parse(call("GET", "/apis/autoscaling"))["preferredVersion"]["groupVersion"],
+            "autoscaling/v2");
+  const json autoscaling = parse(call("GET", "/apis/autoscaling/v2"));
+  EXPECT_EQ(autoscaling["resources"][0]["name"], "horizontalpodautoscalers");
+  EXPECT_EQ(autoscaling["resources"][0]["shortNames"], json::array({"hpa"}));
+  EXPECT_EQ(autoscaling["resources"][0]["namespaced"], true);
+  const json keda = parse(call("GET", "/apis/keda.sh/v1alpha1"));
+  EXPECT_EQ(keda["resources"][0]["kind"], "ScaledObject");
+  EXPECT_EQ(keda["resources"][0]["shortNames"], json::array({"so"}));
+
+  ASSERT_EQ(call("POST", kHpas, kAdmin, hpaBody("web", 5)).status, 201);
+  const json hpaTable = parse(call("GET", kHpas, kAdmin, "", "application/json", kTableAccept));
+  EXPECT_EQ(hpaTable["kind"], "Table");
+  std::vector<std::string> columns;
+  for (const auto& column : hpaTable["columnDefinitions"]) columns.push_back(column["name"]);
+  EXPECT_EQ(columns, (std::vector<std::string>{"Name", "Reference", "Targets", "MinPods", "MaxPods",
+                                               "Replicas", "Age"}));
+  const json& hpaRow = hpaTable["rows"][0]["cells"];
+  EXPECT_EQ(hpaRow[0], "web");
+  EXPECT_EQ(hpaRow[1], "Deployment/web");
+  EXPECT_EQ(hpaRow[2], "cpu: <unknown>/80%");
+  EXPECT_EQ(hpaRow[3], 2);
+  EXPECT_EQ(hpaRow[4], 5);
+  EXPECT_EQ(hpaRow[5], 0);
+
+  const json soTable =
+      parse(call("GET", kScaledObjects + "/db", kAdmin, "", "application/json", kTableAccept));
+  EXPECT_EQ(soTable["columnDefinitions"][1]["name"], "ScaleTargetKind");
+  const json& soRow = soTable["rows"][0]["cells"];
+  EXPECT_EQ(soRow[0], "db");
+  EXPECT_EQ(soRow[1], "apps/v1.StatefulSet");
+  EXPECT_EQ(soRow[2], "db");
+  EXPECT_EQ(soRow[3], 1);
+  EXPECT_EQ(soRow[5], "cpu");
 }
 
 }  // namespace

@@ -288,6 +288,59 @@ clusters:
   }
 }
 
+TEST(ScenarioTest, ForeignAutoscalersDefaultToEveryClusterOfTheirWorkload) {
+  auto scenario = parseScenario(R"(
+clusters:
+  - name: a
+  - name: b
+  - name: c
+workloads:
+  - name: web
+    clusters: [a, b]
+    capacity-per-replica: 1
+    foreign-autoscaler: {kind: HorizontalPodAutoscaler}
+  - name: api
+    replicas: {a: 1, b: 0, c: 2}
+    capacity-per-replica: 1
+    foreign-autoscaler:
+      kind: ScaledObject
+      clusters: [c, b]
+  - name: plain
+    capacity-per-replica: 1
+)");
+  ASSERT_TRUE(scenario) << scenario.error().message;
+  const auto& web = scenario->workloads[0];
+  ASSERT_TRUE(web.foreignAutoscaler);
+  EXPECT_EQ(web.foreignAutoscaler->kind, ForeignAutoscalerKind::kHorizontalPodAutoscaler);
+  EXPECT_EQ(web.foreignAutoscaler->clusters, (std::vector<std::string>{"a", "b"}));
+  const auto& api = scenario->workloads[1];
+  ASSERT_TRUE(api.foreignAutoscaler);
+  EXPECT_EQ(api.foreignAutoscaler->kind, ForeignAutoscalerKind::kScaledObject);
+  EXPECT_EQ(api.foreignAutoscaler->clusters, (std::vector<std::string>{"c", "b"}));
+  EXPECT_FALSE(scenario->workloads[2].foreignAutoscaler);
+  EXPECT_EQ(toString(ForeignAutoscalerKind::kScaledObject), "ScaledObject");
+
+  const std::string workload =
+      "clusters:\n  - name: a\n  - name: b\nworkloads:\n  - name: w\n    clusters: [a]\n    "
+      "capacity-per-replica: 1\n    foreign-autoscaler: ";
+  const std::pair<std::string, const char*> errors[] = {
+      {"{kind: VerticalPodAutoscaler}",
+       "workloads[0].foreign-autoscaler.kind: expected HorizontalPodAutoscaler or ScaledObject"},
+      {"{clusters: [a]}", "expected HorizontalPodAutoscaler or ScaledObject"},
+      {"{kind: ScaledObject, clusters: [b]}",
+       "workloads[0].foreign-autoscaler.clusters: the workload does not run in 'b'"},
+      {"{kind: ScaledObject, clusters: [a, a]}", "duplicate 'a'"},
+      {"{kind: ScaledObject, min-replicas: 2}", "unknown key"},
+      {"ScaledObject", "workloads[0].foreign-autoscaler: expected a mapping"},
+  };
+  for (const auto& [value, message] : errors) {
+    auto parsed = parseScenario(workload + value + "\n");
+    ASSERT_FALSE(parsed) << value;
+    EXPECT_NE(parsed.error().message.find(message), std::string::npos)
+        << value << " -> " << parsed.error().message;
+  }
+}
+
 TEST(ScenarioTest, ParsesAFaultFromJson) {
   auto fault = parseFault(R"({"fault": "partition-agents", "cluster": "a", "for": "3s"})");
   ASSERT_TRUE(fault) << fault.error().message;

@@ -6,11 +6,69 @@
 #include <thread>
 #include <vector>
 
+#include "fleetscale/sim/autoscaler_objects.h"
+
 namespace fleetscale::sim {
 namespace {
 
 const Identity kController{"system:serviceaccount:fleetscale:fleetscale-aggregator",
                            Role::kController};
+
+TEST(MayAccessApiTest, OtherAutoscalersAreTheControllersToReadAndTheAdminsToWrite) {
+  for (const char* resource : {"horizontalpodautoscalers", "scaledobjects"}) {
+    for (const char* verb : {"get", "list", "watch"}) {
+      EXPECT_TRUE(mayAccessApi(Role::kController, verb, resource)) << verb << " " << resource;
+    }
+    for (const char* verb : {"create", "update", "patch", "delete", "deletecollection"}) {
+      EXPECT_FALSE(mayAccessApi(Role::kController, verb, resource)) << verb << " " << resource;
+      EXPECT_TRUE(mayAccessApi(Role::kAdmin, verb, resource)) << verb << " " << resource;
+    }
+    EXPECT_FALSE(mayAccessApi(Role::kNone, "get", resource));
+  }
+}
+
+TEST(SharedFleetTest, ForeignAutoscalersAreStoredInTheirClustersFromTheStart) {
+  Scenario scenario;
+  for (const char* name : {"a", "b"}) {
+    ClusterSpec cluster;
+    cluster.name = name;
+    cluster.nodes = 1;
+    scenario.clusters.push_back(cluster);
+  }
+  WorkloadSpec web;
+  web.name = "web";
+  web.namespaceName = "shop";
+  web.replicas = {{"a", 2}, {"b", 1}};
+  web.capacityPerReplica = 1;
+  web.foreignAutoscaler = ForeignAutoscalerSpec{ForeignAutoscalerKind::kScaledObject, {"b"}};
+  scenario.workloads.push_back(web);
+  WorkloadSpec api = web;
+  api.name = "api";
+  api.foreignAutoscaler =
+      ForeignAutoscalerSpec{ForeignAutoscalerKind::kHorizontalPodAutoscaler, {"a", "b"}};
+  scenario.workloads.push_back(api);
+
+  SystemClock clock;
+  SharedFleet fleet(scenario, clock);
+  std::lock_guard lock(fleet.mutex);
+  EXPECT_TRUE(fleet.scaledObjects.at("a").list("").empty());
+  const auto scaledObjects = fleet.scaledObjects.at("b").list("shop");
+  ASSERT_EQ(scaledObjects.size(), 1u);
+  EXPECT_EQ(scaledObjects[0]["metadata"]["name"], "web");
+  EXPECT_EQ(scaledObjects[0]["spec"]["scaleTargetRef"]["name"], "web");
+  EXPECT_EQ(scaledObjects[0]["status"]["scaleTargetKind"], "apps/v1.Deployment");
+  for (const char* cluster : {"a", "b"}) {
+    const nlohmann::json* hpa = fleet.horizontalPodAutoscalers.at(cluster).find("shop", "api");
+    ASSERT_NE(hpa, nullptr) << cluster;
+    EXPECT_EQ((*hpa)["spec"]["scaleTargetRef"]["kind"], "Deployment");
+    EXPECT_FALSE((*hpa)["metadata"].value("uid", "").empty());
+    // Versions come from the cluster's one sequence, as every other object's do.
+    EXPECT_LE(std::stoull((*hpa)["metadata"]["resourceVersion"].get<std::string>()),
+              fleet.model.findCluster(cluster)->resourceVersion());
+  }
+  EXPECT_EQ(fleet.objectStore(kScaledObjectResource, "b"), &fleet.scaledObjects.at("b"));
+  EXPECT_EQ(fleet.objectStore(kLeaseResource, "nowhere"), nullptr);
+}
 
 TEST(TokenBookTest, AuthenticatesBearerTokensOnly) {
   TokenBook book;

@@ -1,8 +1,10 @@
 // A fake kube-apiserver for one simulated cluster: HTTPS on loopback, bearer-token auth (401
 // without a valid token, 403 for one without the rights), discovery (/version, /api, /apis,
-// /apis/apps/v1, /apis/coordination.k8s.io/v1), Deployments and StatefulSets (GET, LIST, PUT,
-// PATCH and the autoscaling/v1 scale subresource) with resourceVersion preconditions,
-// coordination.k8s.io/v1 Leases (GET, LIST, POST, PUT, PATCH, DELETE: leader election), pods,
+// /apis/apps/v1, /apis/coordination.k8s.io/v1, /apis/autoscaling/v2, /apis/keda.sh/v1alpha1),
+// Deployments and StatefulSets (GET, LIST, PUT, PATCH and the autoscaling/v1 scale subresource)
+// with resourceVersion preconditions, coordination.k8s.io/v1 Leases (leader election),
+// autoscaling/v2 HorizontalPodAutoscalers and keda.sh/v1alpha1 ScaledObjects (other
+// autoscalers' objects, which nothing acts on) with GET, LIST, POST, PUT, PATCH and DELETE, pods,
 // nodes and namespaces (read-only),
 // server-side printing Tables for kubectl, Status objects for every error, /readyz and /livez,
 // and a log of every write. Faults: latency, 5xx, 409 storms, unreachable (stop/start).
@@ -70,8 +72,10 @@ class ApiHandler {
                          const std::string& subresource, Write& write);
   HttpResponse core(HttpRequest& request, const Identity& identity, const std::string& resource,
                     const std::string& namespaceName, const std::string& name);
-  HttpResponse leases(HttpRequest& request, const Identity& identity,
-                      const std::string& namespaceName, const std::string& name, Write& write);
+  // Leases, HorizontalPodAutoscalers and ScaledObjects: kept whole in an ObjectStore.
+  HttpResponse storedObjects(HttpRequest& request, const Identity& identity,
+                             const ResourceType& type, const std::string& namespaceName,
+                             const std::string& name, Write& write);
 
   SharedFleet& fleet_;
   std::string cluster_;

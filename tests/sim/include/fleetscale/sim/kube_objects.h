@@ -34,6 +34,8 @@ nlohmann::json apiGroupListJson();
 nlohmann::json coreResourceListJson();
 nlohmann::json appsResourceListJson();
 nlohmann::json coordinationResourceListJson();
+nlohmann::json autoscalingResourceListJson();  // autoscaling/v2: horizontalpodautoscalers
+nlohmann::json kedaResourceListJson();         // keda.sh/v1alpha1: scaledobjects
 
 // --- server-side printing (Accept: application/json;as=Table;g=meta.k8s.io;v=v1) -------------
 enum class TableObject { kNone, kMetadata, kObject };         // ?includeObject=
@@ -52,6 +54,11 @@ std::vector<nlohmann::json> podCells(const nlohmann::json& pod, WallTime now);
 std::vector<nlohmann::json> nodeCells(const nlohmann::json& node, WallTime now);
 std::vector<nlohmann::json> namespaceCells(const nlohmann::json& ns, WallTime now);
 std::vector<nlohmann::json> leaseCells(const nlohmann::json& lease, WallTime now);
+// NAME, REFERENCE, TARGETS, MINPODS, MAXPODS, REPLICAS, AGE, as kubectl get hpa shows them.
+std::vector<nlohmann::json> horizontalPodAutoscalerCells(const nlohmann::json& hpa, WallTime now);
+// NAME, SCALETARGETKIND, SCALETARGETNAME, MIN, MAX, TRIGGERS, AGE: KEDA's printer columns
+// (null where the object has no value, as the API server sends them).
+std::vector<nlohmann::json> scaledObjectCells(const nlohmann::json& scaledObject, WallTime now);
 
 // kubectl's AGE format (apimachinery's HumanDuration): "45s", "3m20s", "5h", "12d".
 std::string humanDuration(std::chrono::seconds age);

@@ -10,12 +10,19 @@
 #include <string>
 #include <string_view>
 
+#include "fleetscale/sim/api_resource.h"
 #include "fleetscale/sim/cluster_model.h"
 
 namespace fleetscale::sim {
 
 inline constexpr std::string_view kLeaseGroup = "coordination.k8s.io";
 inline constexpr std::string_view kLeaseApiVersion = "coordination.k8s.io/v1";
+// Leases allow unconditional updates (leader election writes without a resourceVersion).
+inline constexpr ResourceType kLeaseResource{.group = kLeaseGroup,
+                                             .version = "v1",
+                                             .kind = "Lease",
+                                             .plural = "leases",
+                                             .singular = "lease"};
 
 // metav1.MicroTime on the wire: "2006-01-02T15:04:05.000000Z07:00" (exactly six fractional
 // digits, "Z" or a ±hh:mm offset). Returns the same instant as the API server writes it back,

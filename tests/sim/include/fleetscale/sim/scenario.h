@@ -89,6 +89,17 @@ struct AutoscaleSpec {
   std::string predictiveDownscaleStabilization;
 };
 
+// Another autoscaler that already targets a workload in some member clusters: its object is in
+// those clusters' API servers from the start (autoscaler_objects.h), for the aggregator to find.
+enum class ForeignAutoscalerKind { kHorizontalPodAutoscaler, kScaledObject };
+
+std::string_view toString(ForeignAutoscalerKind kind);
+
+struct ForeignAutoscalerSpec {
+  ForeignAutoscalerKind kind = ForeignAutoscalerKind::kHorizontalPodAutoscaler;
+  std::vector<std::string> clusters;  // never empty: defaults to every cluster of the workload
+};
+
 struct WorkloadSpec {
   std::string name;
   std::string namespaceName = "default";
@@ -108,6 +119,8 @@ struct WorkloadSpec {
   // serves a Prometheus endpoint (annotated for the agent to scrape) whose request counter
   // grows at the pod's share of the `cpu` curve times this (pod_metrics.h). Absent: no endpoint.
   std::optional<double> requestsPerCore;
+  // An HPA or ScaledObject named after the workload, targeting it (`foreign-autoscaler`).
+  std::optional<ForeignAutoscalerSpec> foreignAutoscaler;
   // Cores one ready replica counts for in the measurements.
   double replicaCapacity() const;
 };

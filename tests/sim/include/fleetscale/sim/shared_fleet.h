@@ -36,18 +36,22 @@ class SimClock {
 // The fleet model and the mutex every reader and writer takes.
 struct SharedFleet {
   // `podMetricsPort`: where the pods' metrics endpoints are served (pod_metrics.h).
-  SharedFleet(const Scenario& scenario, const Clock& source, std::uint16_t podMetricsPort = 0)
-      : clock(source), model(scenario, clock.origin(), podMetricsPort) {
-    for (const auto& cluster : scenario.clusters) {
-      leases.emplace(cluster.name, LeaseStore(scenario.seed ^ fnv1a64(cluster.name)));
-    }
-  }
+  // Every workload's `foreign-autoscaler` is in its clusters' stores from the start.
+  SharedFleet(const Scenario& scenario, const Clock& source, std::uint16_t podMetricsPort = 0);
   const SimClock clock;
   std::mutex mutex;
   FleetModel model;  // guarded by mutex
   // coordination.k8s.io Leases by cluster, guarded by mutex. Kept apart from the model, which
   // knows nothing of them; they outlive a killed cluster, as etcd's data does.
   std::map<std::string, LeaseStore> leases;
+  // Other autoscalers' objects by cluster (autoscaler_objects.h), guarded by mutex; kept like
+  // the leases.
+  std::map<std::string, ObjectStore> horizontalPodAutoscalers;
+  std::map<std::string, ObjectStore> scaledObjects;
+
+  // The store of `type` (a Lease, HorizontalPodAutoscaler or ScaledObject) in `cluster`, or
+  // nullptr. Call with mutex held.
+  ObjectStore* objectStore(const ResourceType& type, const std::string& cluster);
 };
 
 // What a bearer token may do. Kubernetes' RBAC, cut down to the four parties the simulation
@@ -92,7 +96,9 @@ class TokenBook {
 // RBAC decisions. `verb` is get, list, update, patch, ...; `resource` may carry a subresource
 // ("deployments/scale"). Leases are the aggregator's leader election: the controller may get,
 // list, watch, create and update them (what client-go's leader election needs), the agents may
-// not touch them.
+// not touch them. Other autoscalers' HorizontalPodAutoscalers and ScaledObjects are the
+// controller's to read (get, list, watch: it must leave a workload they target alone), never to
+// write; only the administrator creates, changes or deletes them.
 bool mayAccessApi(Role role, std::string_view verb, std::string_view resource);
 // The kubelet's /pods is nodes/proxy in RBAC terms.
 bool mayAccessKubelet(Role role);
@@ -110,8 +116,9 @@ struct WriteRecord {
   // absent. Lets a test check that every write came from the leader of the moment.
   std::string fencingToken;
   int status = 0;
-  std::string workload;  // "namespace/name" when the target was a workload or a Lease
-  std::string kind;      // Deployment, StatefulSet, Lease
+  // "namespace/name" when the target was a workload or an object stored whole (Lease, ...)
+  std::string workload;
+  std::string kind;  // Deployment, StatefulSet, Lease, HorizontalPodAutoscaler, ScaledObject
   std::optional<int> replicasBefore;
   std::optional<int> replicasAfter;
   std::string body;  // first 4 KiB
