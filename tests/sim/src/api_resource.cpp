@@ -25,7 +25,7 @@ bool isDnsLabelCharacter(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' &&
 
 }  // namespace
 
-FieldError requiredField(std::string field, std::string why) {
+FieldError requiredField(std::string field, const std::string& why) {
   return {std::move(field), "FieldValueRequired",
           why.empty() ? "Required value" : "Required value: " + why};
 }

@@ -41,7 +41,7 @@ struct FieldError {
   std::string reason;
   std::string detail;
 };
-FieldError requiredField(std::string field, std::string why = "");
+FieldError requiredField(std::string field, const std::string& why = "");
 // `shown` is the value as Go's %#v prints it ("0", "\"web\"").
 FieldError invalidField(std::string field, const std::string& shown, const std::string& why);
 
