@@ -24,9 +24,10 @@ const std::vector<std::string> kClouds = {kAws, kGcp, kAzure};
 constexpr int kReplicasPerCloud = 3;
 constexpr int kNodesPerCloud = 2;
 
-// 2.7 cores over 9 replicas of 500m at a 60% target: exactly the need, so the HPA rules hold 9
-// (the measured load moves well within the 10% tolerance). A missing pod, counted at 0% or 100%
-// of its request as the direction demands, can only hold the count too.
+// 2.5 cores over 9 replicas of 500m at a 60% target: 56%, inside the 10% tolerance with room
+// both ways, so the HPA rules hold 9 even when start-up readings run high (at exactly the need,
+// 2.7 cores, a reading 10% high once grew the fleet to 10 before any fault). A missing pod,
+// counted at 100% of its request below the target, can only hold the count too.
 std::string threeCloudScenario() {
   return R"(name: agent-restarts
 seed: 23
@@ -48,7 +49,7 @@ workloads:
       requests: {cpu: 500m, memory: 256Mi}
       limits: {cpu: "1", memory: 512Mi}
     capacity-per-replica: 300m
-    load: {cpu: 2700m, memory: 1Gi}
+    load: {cpu: 2500m, memory: 1Gi}
     autoscale: {min-replicas: 2, max-replicas: 20, cpu-utilization: 60}
 )";
 }
