@@ -149,7 +149,14 @@ HttpResponse HttpResponse::jsonError(int status, const std::string& message) {
 }
 
 void HttpRouter::add(std::string method, const std::string& pattern, HttpHandler handler) {
-  routes_.push_back(Route{std::move(method), pathSegments(pattern), std::move(handler)});
+  routes_.push_back(Route{std::move(method), pattern, pathSegments(pattern), std::move(handler)});
+}
+
+std::vector<HttpRouter::RoutePattern> HttpRouter::patterns() const {
+  std::vector<RoutePattern> out;
+  out.reserve(routes_.size());
+  for (const auto& route : routes_) out.push_back(RoutePattern{route.method, route.pattern});
+  return out;
 }
 
 HttpResponse HttpRouter::handle(HttpRequest& request) const {
@@ -217,8 +224,12 @@ namespace {
 template <typename Stream>
 class Session final : public SessionBase, public std::enable_shared_from_this<Session<Stream>> {
  public:
-  Session(Stream stream, std::shared_ptr<HttpServer::Impl> server)
-      : stream_(std::move(stream)),
+  // `tls` is the context a TLS stream was made with, kept alive while the connection lasts
+  // (HttpServer::setTls may replace the server's); null for plain HTTP.
+  Session(Stream stream, std::shared_ptr<HttpServer::Impl> server,
+          std::shared_ptr<asio::ssl::context> tls = nullptr)
+      : tls_(std::move(tls)),
+        stream_(std::move(stream)),
         localAddress_(localAddressOf(beast::get_lowest_layer(stream_).socket())),
         server_(std::move(server)),
         timer_(stream_.get_executor()) {}
@@ -365,6 +376,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
                       });
   }
 
+  std::shared_ptr<asio::ssl::context> tls_;  // declared first: outlives stream_
   Stream stream_;
   std::string localAddress_;
   std::string clientCommonName_;  // set once the TLS handshake is done
@@ -397,11 +409,15 @@ void HttpServer::Impl::accept() {
           return;
         }
         self->acceptBackoff.succeeded();
-        if (self->options.tls) {
+        std::shared_ptr<asio::ssl::context> tls;
+        {
+          std::lock_guard lock(self->mutex);  // setTls replaces it under the lock
+          tls = self->options.tls;
+        }
+        if (tls) {
           auto session = std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
-              beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(std::move(socket)),
-                                                   *self->options.tls),
-              self);
+              beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(std::move(socket)), *tls),
+              self, tls);
           self->track(session);
           session->start();
         } else {
@@ -425,6 +441,12 @@ void HttpServer::listen(const HostPort& address) {
 }
 
 std::uint16_t HttpServer::port() const { return impl_->boundPort; }
+
+void HttpServer::setTls(std::shared_ptr<asio::ssl::context> tls) {
+  if (!tls) return;
+  std::lock_guard lock(impl_->mutex);
+  if (impl_->options.tls) impl_->options.tls = std::move(tls);
+}
 
 void HttpServer::stop() {
   std::vector<std::weak_ptr<SessionBase>> sessions;

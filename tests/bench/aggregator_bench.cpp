@@ -242,8 +242,9 @@ struct Aggregator {
     char pattern[] = "/tmp/fleetscale-bench-XXXXXX";
     dir = mkdtemp(pattern);
     pid = spawn({binDir() + "/fleetscale-aggregator", "--listen", "127.0.0.1:0", "--http-listen",
-                 "127.0.0.1:0", "--threads", "2", "--state-dir", dir + "/state", "--ready-file",
-                 dir + "/ready.json", "--max-frames-per-second", "10000", "--log-level", "warn"},
+                 "127.0.0.1:0", "--http-anonymous-reads", "--threads", "2", "--state-dir",
+                 dir + "/state", "--ready-file", dir + "/ready.json", "--max-frames-per-second",
+                 "10000", "--log-level", "warn"},
                 dir + "/aggregator.out");
     for (int i = 0; i < 500 && ingestPort == 0; ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));  // polling a child's startup

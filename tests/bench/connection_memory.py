@@ -81,7 +81,8 @@ def main():
     state = tempfile.mkdtemp(prefix="fleetscale-connmem-")
     ready = os.path.join(state, "ready.json")
     aggregator = subprocess.Popen(
-        [binary, "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--state-dir",
+        [binary, "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
+         "--http-anonymous-reads", "--state-dir",
          os.path.join(state, "db"), "--ready-file", ready, "--threads", "2",
          "--max-connections", str(count + 100), "--handshake-timeout", "1h",
          "--idle-timeout", "24h", "--log-level", "warn"],

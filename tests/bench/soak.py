@@ -164,7 +164,8 @@ class Aggregator:
         self.log_path = os.path.join(work, "aggregator.log")
         self.http_port = http_port
         self.args = [binary, "--listen", f"127.0.0.1:{ingest_port}", "--http-listen",
-                     f"127.0.0.1:{http_port}", "--state-dir", os.path.join(work, "state"),
+                     f"127.0.0.1:{http_port}", "--http-anonymous-reads",
+                     "--state-dir", os.path.join(work, "state"),
                      "--token-file", os.path.join(work, "token"), "--ready-file", self.ready,
                      "--threads", str(threads)] + extra
         self.process = None

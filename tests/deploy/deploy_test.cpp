@@ -494,6 +494,7 @@ TEST(LiveMetricsTest, EveryMetricTheRulesAndDashboardUseIsExported) {
   const std::string agentBinary = binary("fleetscale-agent");
   const bool hasPolicy = helpMentions(aggregatorBinary, "--policy");
   const bool hasStateDir = helpMentions(aggregatorBinary, "--state-dir");
+  const bool hasMetricsListener = helpMentions(aggregatorBinary, "--metrics-listen");
   const bool hasAgentMetrics = helpMentions(agentBinary, "--metrics-listen");
   const bool hasMetadataFlag = helpMentions(agentBinary, "--metadata ");
   const bool hasKubeletUrl = helpMentions(agentBinary, "--kubelet-url");
@@ -522,18 +523,24 @@ TEST(LiveMetricsTest, EveryMetricTheRulesAndDashboardUseIsExported) {
                                           "--ready-file",  dir.file("ready.json"),
                                           "--token-file",  dir.file("token"),
                                           "--threads",     "2"};
+  // Prometheus scrapes the open metrics listener, as the shipped scrape configurations do; a
+  // binary that predates it serves /metrics on its (then open) API port.
+  if (hasMetricsListener) {
+    aggregatorArgs.insert(aggregatorArgs.end(), {"--metrics-listen", "127.0.0.1:0"});
+  }
   if (hasPolicy) aggregatorArgs.insert(aggregatorArgs.end(), {"--policy", dir.file("policy.yaml")});
   if (hasStateDir) aggregatorArgs.insert(aggregatorArgs.end(), {"--state-dir", dir.file("state")});
   testing::Process aggregator(aggregatorBinary, aggregatorArgs);
 
-  int ingestPort = 0, httpPort = 0;
+  int ingestPort = 0, metricsPort = 0;
   ASSERT_TRUE(testing::waitFor(
       [&] {
         const auto text = readFile(dir.file("ready.json"));
         const auto json = text ? nlohmann::json::parse(*text, nullptr, false) : nlohmann::json();
         if (!json.is_object()) return false;
         ingestPort = json["ingest_port"].get<int>();
-        httpPort = json["http_port"].get<int>();
+        metricsPort =
+            hasMetricsListener ? json.value("metrics_port", 0) : json["http_port"].get<int>();
         return true;
       },
       seconds(20)))
@@ -568,7 +575,8 @@ TEST(LiveMetricsTest, EveryMetricTheRulesAndDashboardUseIsExported) {
   }
   testing::Process agent(agentBinary, agentArgs);
 
-  const std::string aggregatorMetrics = "http://127.0.0.1:" + std::to_string(httpPort) + "/metrics";
+  const std::string aggregatorMetrics =
+      "http://127.0.0.1:" + std::to_string(metricsPort) + "/metrics";
   const std::string agentMetrics =
       "http://127.0.0.1:" + std::to_string(agentMetricsPort) + "/metrics";
   std::string aggregatorText, agentText;

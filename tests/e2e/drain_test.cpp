@@ -8,6 +8,7 @@
 #include <set>
 
 #include "e2e_fleet.h"
+#include "fleetscale/shared/text.h"
 #include "fleetscale/testing/wait.h"
 
 namespace fleetscale::e2e {
@@ -69,9 +70,18 @@ bool draining(E2eFleet& fleet, const std::string& cluster) {
 }
 
 TEST(E2eDrainTest, DrainMovesEverythingWithoutADipAndUndrainMovesItBack) {
-  E2eFleet fleet(twoCloudScenario(drainOptions("drain", "2s")), "drain");
+  // The API as in production (HTTPS, tokens, no anonymous reads): the fleet's reads present the
+  // viewer token, the drain the admin token.
+  TwoCloudOptions options = drainOptions("drain", "2s");
+  options.secureApi = true;
+  E2eFleet fleet(twoCloudScenario(options), "drain");
   ASSERT_TRUE(fleet.waitUntilSteady(kCheckout, kCheckoutNeed, seconds(20)));
-  EXPECT_EQ(fleet.postAdmin("/api/v1/clusters/aws-us-east-1/drain", "wrong-token"), 403);
+  EXPECT_EQ(fleet.postAdmin("/api/v1/clusters/aws-us-east-1/drain", "wrong-token"), 401);
+  const auto viewer = readSecretFile(
+      fleet.simulator().endpointsJson()["aggregator"].value("viewer_token_file", ""));
+  ASSERT_TRUE(viewer.ok());
+  EXPECT_EQ(fleet.postAdmin("/api/v1/clusters/aws-us-east-1/drain", *viewer), 403);
+  EXPECT_EQ(fleet.send("GET", "/api/v1/status", "").value().status, 401);
   EXPECT_FALSE(draining(fleet, kAws));
 
   const double drainedAt = fleet.now();

@@ -25,6 +25,9 @@ std::string twoCloudScenario(const TwoCloudOptions& options) {
     aggregator += (aggregator.empty() ? "" : ", ") + std::string("instances: ") +
                   std::to_string(options.aggregators);
   }
+  if (options.secureApi) {
+    aggregator += (aggregator.empty() ? "" : ", ") + std::string("secure-api: true");
+  }
   if (!options.aggregatorArgs.empty()) {
     std::string args;
     for (const auto& arg : options.aggregatorArgs) args += (args.empty() ? "" : ", ") + arg;
@@ -84,7 +87,8 @@ E2eFleet::~E2eFleet() {
 
 std::string E2eFleet::aggregatorUrl(int instance) const {
   const auto ports = simulator_->aggregatorPorts(instance);
-  return ports ? "http://127.0.0.1:" + std::to_string(ports->second) : "";
+  return ports ? simulator_->aggregatorScheme() + "://127.0.0.1:" + std::to_string(ports->second)
+               : "";
 }
 
 std::optional<sim::WorkloadSample> E2eFleet::latest(const std::string& workload) const {
@@ -109,7 +113,28 @@ int E2eFleet::ready(const std::string& workload, const std::string& cluster) con
 }
 
 json E2eFleet::get(const std::string& path) const {
-  return testing::httpGetJson(aggregatorUrl() + path);
+  if (!simulator_->scenario().aggregator.secureApi) {
+    return testing::httpGetJson(aggregatorUrl() + path);
+  }
+  const json endpoints = simulator_->endpointsJson();
+  const auto viewer = readSecretFile(endpoints["aggregator"].value("viewer_token_file", ""));
+  const auto response = send("GET", path, viewer ? *viewer : "");
+  if (!response || response->status != 200) return nullptr;
+  return json::parse(response->body, nullptr, false);
+}
+
+// Over HTTPS from the simulator's CA with aggregator.secure-api, else plain HTTP.
+Result<HttpClientResponse> E2eFleet::send(const std::string& method, const std::string& path,
+                                          const std::string& bearer) const {
+  const json endpoints = simulator_->endpointsJson();
+  TlsClientOptions tls;
+  tls.caFile = endpoints["aggregator"].value("ca_file", "");
+  CurlHttpClient client(tls);
+  HttpClientRequest request;
+  request.method = method;
+  request.url = aggregatorUrl() + path;
+  if (!bearer.empty()) request.headers.emplace_back("Authorization", "Bearer " + bearer);
+  return client.send(request);
 }
 
 json E2eFleet::status() const { return get("/api/v1/status"); }
@@ -138,12 +163,7 @@ long E2eFleet::postAdmin(const std::string& path, std::optional<std::string> bea
     auto token = readSecretFile(endpoints["aggregator"].value("admin_token_file", ""));
     bearer = token ? *token : "";
   }
-  CurlHttpClient client;
-  HttpClientRequest request;
-  request.method = "POST";
-  request.url = aggregatorUrl() + path;
-  if (!bearer->empty()) request.headers.emplace_back("Authorization", "Bearer " + *bearer);
-  const auto response = client.send(request);
+  const auto response = send("POST", path, *bearer);
   return response ? response->status : 0;
 }
 

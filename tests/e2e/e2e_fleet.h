@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "fleetscale/shared/clock.h"
+#include "fleetscale/shared/http_client.h"
 #include "fleetscale/sim/fleet_simulator.h"
 #include "fleetscale/testing/temp_dir.h"
 
@@ -37,6 +38,7 @@ struct TwoCloudOptions {
   int aggregators = 1;                      // aggregator.instances
   std::vector<std::string> aggregatorArgs;  // aggregator.args (leader election flags)
   std::string load = "2200m";               // the checkout's CPU load (a curve in YAML flow form)
+  bool secureApi = false;  // aggregator.secure-api: HTTPS and tokens, no anonymous reads
 };
 inline constexpr const char* kCheckout = "shop/checkout";
 inline constexpr int kCheckoutNeed = 6;
@@ -67,6 +69,9 @@ class E2eFleet {
   nlohmann::json get(const std::string& path) const;
   // POST <path> with the admin token (or another bearer); returns the HTTP status.
   long postAdmin(const std::string& path, std::optional<std::string> bearer = std::nullopt) const;
+  // One request to aggregator 0, over HTTPS with the simulator's CA under aggregator.secure-api.
+  Result<HttpClientResponse> send(const std::string& method, const std::string& path,
+                                  const std::string& bearer) const;
 
   // Waits until the aggregator has decided the workload at least once with both agents' data
   // and every cluster healthy, so a test starts from a steady fleet.

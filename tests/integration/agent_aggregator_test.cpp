@@ -69,10 +69,11 @@ TEST(AgentAggregatorTest, SamplesFlowFromCgroupsToApiAndMetrics) {
   LoadWriter load(tree, 0.5);
   testing::writeFile(dir.file("token"), "s3cret\n");
 
-  testing::Process aggregator(testing::binaryPath("fleetscale-aggregator"),
-                              {"--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
-                               "--ready-file", dir.file("ready.json"), "--token-file",
-                               dir.file("token"), "--per-container-metrics", "--threads", "2"});
+  testing::Process aggregator(
+      testing::binaryPath("fleetscale-aggregator"),
+      {"--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--http-anonymous-reads",
+       "--ready-file", dir.file("ready.json"), "--token-file", dir.file("token"),
+       "--per-container-metrics", "--threads", "2"});
   const testing::AggregatorPorts ports = waitForReadyFile(dir.file("ready.json"));
   ASSERT_GT(ports.http, 0) << aggregator.errors();
   const std::string api = "http://127.0.0.1:" + std::to_string(ports.http);
@@ -146,8 +147,8 @@ TEST(AgentAggregatorTest, AgentWithWrongTokenIsRejected) {
   testing::writeFile(dir.file("wrong"), "wrong\n");
   testing::Process aggregator(
       testing::binaryPath("fleetscale-aggregator"),
-      {"--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--ready-file",
-       dir.file("ready.json"), "--token-file", dir.file("token"), "--state-dir",
+      {"--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--http-anonymous-reads",
+       "--ready-file", dir.file("ready.json"), "--token-file", dir.file("token"), "--state-dir",
        dir.file("state")});  // killed at the end: its state goes with the test's directory
   const Ports ports = waitForReadyFile(dir.file("ready.json"));
   testing::Process agent(testing::binaryPath("fleetscale-agent"),

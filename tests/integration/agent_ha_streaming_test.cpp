@@ -32,9 +32,9 @@ class Aggregator {
     std::filesystem::remove(ready);
     process_ = std::make_unique<testing::Process>(
         testing::binaryPath("fleetscale-aggregator"),
-        std::vector<std::string>{"--listen", listen, "--http-listen", "127.0.0.1:0", "--ready-file",
-                                 ready, "--state-dir", dir_.file(name_ + "-state"),
-                                 "--aggregator-id", name_});
+        std::vector<std::string>{"--listen", listen, "--http-listen", "127.0.0.1:0",
+                                 "--http-anonymous-reads", "--ready-file", ready, "--state-dir",
+                                 dir_.file(name_ + "-state"), "--aggregator-id", name_});
     ports_ = testing::waitForReadyFile(ready);
     ASSERT_GT(ports_.ingest, 0) << process_->errors();
   }

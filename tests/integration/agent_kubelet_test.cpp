@@ -125,7 +125,7 @@ TEST_F(AgentKubeletTest, InsecureSkipVerifyWorksAndIsWarnedAbout) {
 TEST_F(AgentKubeletTest, KubeletFaultsNeverStopSamples) {
   testing::Process aggregator(testing::binaryPath("fleetscale-aggregator"),
                               {"--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
-                               "--ready-file", dir_.file("ready.json")});
+                               "--http-anonymous-reads", "--ready-file", dir_.file("ready.json")});
   const auto ports = testing::waitForReadyFile(dir_.file("ready.json"));
   ASSERT_GT(ports.http, 0) << aggregator.errors();
   const std::string api = "http://127.0.0.1:" + std::to_string(ports.http);
@@ -227,7 +227,7 @@ TEST_F(AgentKubeletTest, APodsBrokenMetricsEndpointNeverStopsSamples) {
 
   testing::Process aggregator(testing::binaryPath("fleetscale-aggregator"),
                               {"--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
-                               "--ready-file", dir_.file("ready.json")});
+                               "--http-anonymous-reads", "--ready-file", dir_.file("ready.json")});
   const auto ports = testing::waitForReadyFile(dir_.file("ready.json"));
   ASSERT_GT(ports.http, 0) << aggregator.errors();
   const std::string api = "http://127.0.0.1:" + std::to_string(ports.http);

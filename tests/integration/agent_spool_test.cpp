@@ -33,7 +33,8 @@ class SpoolDeliveryTest : public ::testing::Test {
     std::filesystem::remove(dir_.file("ready.json"));
     auto aggregator = std::make_unique<testing::Process>(
         testing::binaryPath("fleetscale-aggregator"),
-        std::vector<std::string>{"--listen", listen, "--http-listen", "127.0.0.1:0", "--ready-file",
+        std::vector<std::string>{"--listen", listen, "--http-listen", "127.0.0.1:0",
+                                 "--http-anonymous-reads", "--ready-file",
                                  dir_.file("ready.json")});
     ports_ = testing::waitForReadyFile(dir_.file("ready.json"));
     EXPECT_GT(ports_.ingest, 0) << aggregator->errors();

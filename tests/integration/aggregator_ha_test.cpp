@@ -40,6 +40,7 @@ class AggregatorHaTest : public ::testing::Test {
                                  "127.0.0.1:0",
                                  "--http-listen",
                                  "127.0.0.1:0",
+                                 "--http-anonymous-reads",
                                  "--state-dir",
                                  dir_.file("state-" + std::to_string(i)),
                                  "--ready-file",

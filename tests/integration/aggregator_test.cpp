@@ -52,6 +52,7 @@ std::unique_ptr<testing::Process> startAggregator(const testing::TempDir& dir,
                                 "--ready-file",  dir.file("ready.json"),
                                 "--tick",        "200ms",
                                 "--threads",     "2"};
+  args.emplace_back("--http-anonymous-reads");  // these tests read the API without a token
   args.insert(args.end(), extra.begin(), extra.end());
   return std::make_unique<testing::Process>(testing::binaryPath("fleetscale-aggregator"), args);
 }

@@ -46,9 +46,10 @@ class CtlScalingTest : public ::testing::Test {
     aggregator_ = std::make_unique<testing::Process>(
         testing::binaryPath("fleetscale-aggregator"),
         std::vector<std::string>{"--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
-                                 "--state-dir", dir_.file("state"), "--ready-file",
-                                 dir_.file("ready.json"), "--policy", dir_.file("policy.yaml"),
-                                 "--admin-token-file", dir_.file("admin-token"), "--threads", "2"});
+                                 "--http-anonymous-reads", "--state-dir", dir_.file("state"),
+                                 "--ready-file", dir_.file("ready.json"), "--policy",
+                                 dir_.file("policy.yaml"), "--admin-token-file",
+                                 dir_.file("admin-token"), "--threads", "2"});
     const auto ports = testing::waitForReadyFile(dir_.file("ready.json"));
     ASSERT_NE(ports.http, 0) << aggregator_->errors();
     server_ = "http://127.0.0.1:" + std::to_string(ports.http);

@@ -3,6 +3,7 @@
 #include <prometheus/metric_family.h>
 #include <prometheus/text_serializer.h>
 
+#include "fleetscale/aggregator/api/api_auth.h"
 #include "fleetscale/shared/metric_family.h"
 #include "fleetscale/shared/version.h"
 
@@ -28,6 +29,11 @@ AggregatorMetrics::AggregatorMetrics()
                         .Help("HTTP requests answered 400, 413 or 431 before reaching a route, "
                               "by reason")
                         .Register(*registry_)),
+      httpDenied_(prometheus::BuildCounter()
+                      .Name("fleetscale_http_requests_denied_total")
+                      .Help("HTTP API requests refused for want of a valid token (401) or of the "
+                            "admin role (403), by reason")
+                      .Register(*registry_)),
       httpAcceptErrors_(prometheus::BuildCounter()
                             .Name("fleetscale_http_accept_errors_total")
                             .Help("Failed accepts on the HTTP port (out of file descriptors, ...), "
@@ -36,10 +42,18 @@ AggregatorMetrics::AggregatorMetrics()
   for (const char* reason : {"malformed", "bad_encoding", "header_too_large", "body_too_large"}) {
     httpRejected(reason);
   }
+  for (const std::string_view reason :
+       {kDeniedMissingToken, kDeniedUnknownToken, kDeniedForbidden}) {
+    httpDenied(reason);
+  }
 }
 
 prometheus::Counter& AggregatorMetrics::httpRejected(const std::string& reason) {
   return httpRejected_.Add({{"reason", reason}});
+}
+
+prometheus::Counter& AggregatorMetrics::httpDenied(std::string_view reason) {
+  return httpDenied_.Add({{"reason", std::string(reason)}});
 }
 
 prometheus::Counter& AggregatorMetrics::httpAcceptErrors(const std::string& reason) {

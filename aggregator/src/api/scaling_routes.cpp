@@ -138,23 +138,29 @@ void addScalingRoutes(HttpRouter& router, const ScalingApiContext& context) {
   const ScalingApiContext* c = &context;
   router.add("GET", "/api/v1/status",
              [c](HttpRequest& request) { return statusRoute(*c, request); });
-  router.add("POST", "/api/v1/reload", requireAdmin(context.admin, [c](HttpRequest&) {
-               const Status status = c->reloadPolicy();
-               if (!status) return HttpResponse::jsonError(400, status.message());
-               return jsonResponse(json{{"reloaded", true}});
-             }));
+  router.add("POST", "/api/v1/reload", [c](HttpRequest&) {
+    const Status status = c->reloadPolicy();
+    if (!status) return HttpResponse::jsonError(400, status.message());
+    return jsonResponse(json{{"reloaded", true}});
+  });
   for (const bool draining : {true, false}) {
     router.add("POST",
                draining ? "/api/v1/clusters/{name}/drain" : "/api/v1/clusters/{name}/undrain",
-               requireAdmin(context.admin, [c, draining](HttpRequest& request) {
+               [c, draining](HttpRequest& request) {
                  const std::string& name = request.pathParams["name"];
                  if (!setDraining(*c, name, draining)) {
                    return HttpResponse::jsonError(
                        404, "no cluster " + singleQuoted(name) + " in the policy");
                  }
                  return jsonResponse(json{{"cluster", name}, {"draining", draining}});
-               }));
+               });
   }
+}
+
+void addAggregatorRoutes(HttpRouter& router, const ApiContext& api,
+                         const ScalingApiContext& scaling) {
+  addApiRoutes(router, api);
+  addScalingRoutes(router, scaling);
 }
 
 }  // namespace fleetscale::aggregator

@@ -13,14 +13,18 @@
 #include <functional>
 #include <iostream>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <thread>
 #include <vector>
 
+#include "fleetscale/aggregator/api/api_auth.h"
 #include "fleetscale/aggregator/api/fleet_metrics.h"
+#include "fleetscale/aggregator/api/health_routes.h"
 #include "fleetscale/aggregator/api/http_api.h"
 #include "fleetscale/aggregator/api/metrics.h"
+#include "fleetscale/aggregator/api/metrics_routes.h"
 #include "fleetscale/aggregator/api/scaling_routes.h"
 #include "fleetscale/aggregator/app/decide_command.h"
 #include "fleetscale/aggregator/app/replay_command.h"
@@ -38,6 +42,7 @@
 #include "fleetscale/aggregator/state/history.h"
 #include "fleetscale/aggregator/store/store.h"
 #include "fleetscale/shared/asio_listen.h"
+#include "fleetscale/shared/file_watch.h"
 #include "fleetscale/shared/logging.h"
 #include "fleetscale/shared/text.h"
 #include "fleetscale/shared/token.h"
@@ -53,14 +58,20 @@ using std::chrono::milliseconds;
 // connections, cluster probes, the log.
 constexpr std::uint64_t kReservedDescriptors = 256;
 
-// Written atomically (temp file + rename) so a reader never sees half a file.
-Status writeReadyFile(const std::string& path, std::uint16_t ingestPort, std::uint16_t httpPort) {
+// How often the API's token files and certificates are checked for a change (a rotation by
+// cert-manager or a Kubernetes Secret volume): a few stat() calls.
+constexpr milliseconds kCredentialCheckInterval{2000};
+
+// Written atomically (temp file + rename) so a reader never sees half a file. `metricsPort` 0:
+// no metrics listener, no "metrics_port".
+Status writeReadyFile(const std::string& path, std::uint16_t ingestPort, std::uint16_t httpPort,
+                      std::uint16_t metricsPort) {
   const std::string temp = path + ".tmp";
   {
     std::ofstream out(temp, std::ios::trunc);
-    out << nlohmann::json{{"ingest_port", ingestPort}, {"http_port", httpPort}, {"pid", ::getpid()}}
-               .dump()
-        << "\n";
+    nlohmann::json ready{{"ingest_port", ingestPort}, {"http_port", httpPort}, {"pid", ::getpid()}};
+    if (metricsPort != 0) ready["metrics_port"] = metricsPort;
+    out << ready.dump() << "\n";
     if (!out) return Error{"cannot write " + temp};
   }
   std::error_code ec;
@@ -128,6 +139,7 @@ class AggregatorApp {
   void removeReadyFile();
   StepResult watchSignals();
   void ignoreSignals();
+  void watchCredentialFiles();
   StepResult announceReady();
   void notReady() { ready_ = false; }
   StepResult serve();
@@ -136,6 +148,9 @@ class AggregatorApp {
   milliseconds scaleRequestTimeout() const;
   Status reloadPolicy();
   void reloadTokens();
+  void reloadApiTokens(const char* why);
+  void reloadHttpTls(const char* why);
+  void recordReload(std::string message);
   void waitForReload();
   void shutDown(int signal);
 
@@ -156,7 +171,12 @@ class AggregatorApp {
   // (then shuts down, or reloads) instead of ending the process before the teardown.
   boost::asio::signal_set reload_;     // SIGHUP: re-read the token files and the policy
   boost::asio::signal_set terminate_;  // SIGINT, SIGTERM: shut down
-  AdminToken admin_;
+  // Every kCredentialCheckInterval: the API's token files and certificate changed?
+  boost::asio::steady_timer credentialTimer_;
+  std::mutex credentialMutex_;  // the reloads below, from SIGHUP and the timer (I/O threads)
+  std::optional<FileChangeWatch> apiTokenFiles_;  // --api-tokens-file, --admin-token-file
+  std::optional<FileChangeWatch> httpTlsFiles_;   // --http-tls-*
+  std::optional<ApiAuth> auth_;
   std::optional<IngestServer> ingest_;
   std::optional<StateLoop> stateLoop_;
   // The running state loop, for the ingest threads (which start before it and stop after it).
@@ -172,6 +192,8 @@ class AggregatorApp {
   std::optional<ScalingApiContext> scalingApi_;
   HttpRouter router_;
   std::optional<HttpServer> http_;
+  HttpRouter metricsRouter_;  // /metrics and the probes alone, on --metrics-listen
+  std::optional<HttpServer> metricsHttp_;
 };
 
 AggregatorApp::AggregatorApp(const AggregatorOptions& options, std::shared_ptr<spdlog::logger> log)
@@ -180,7 +202,8 @@ AggregatorApp::AggregatorApp(const AggregatorOptions& options, std::shared_ptr<s
       policy_(options.policy),
       io_(static_cast<int>(ioThreads(options))),
       reload_(io_, SIGHUP),
-      terminate_(io_, SIGINT, SIGTERM) {}
+      terminate_(io_, SIGINT, SIGTERM),
+      credentialTimer_(io_) {}
 
 // In order; the teardown runs the stops backwards: not ready, signals ignored, ready file gone,
 // the scaling loop's writes finished before the lease is released, then the loops, listeners
@@ -345,14 +368,28 @@ StepResult AggregatorApp::createScaling() {
 
 // The routes, /metrics' collectables and the server; nothing is served before the serve step.
 StepResult AggregatorApp::createHttp() {
-  admin_.set(settings_.adminToken);
+  auth_.emplace(ApiAuthOptions{options_.httpAnonymousReads, [this](std::string_view reason) {
+                                 metrics_.httpDenied(reason).Increment();
+                               }});
+  auth_->setTokens(settings_.apiTokens);
+  if (settings_.apiTokens.empty() && !options_.httpAnonymousReads) {
+    log_->warn(
+        "no --api-tokens-file or --admin-token-file, and no --http-anonymous-reads: the HTTP API "
+        "answers only /healthz and /readyz (everything else is 401)");
+  } else if (options_.httpAnonymousReads) {
+    log_->warn(
+        "--http-anonymous-reads: anyone who reaches the HTTP API can read it without a token "
+        "(a lab setting)");
+  }
+  apiTokenFiles_.emplace(std::vector{options_.apiTokensFile, options_.adminTokenFile});
+  httpTlsFiles_.emplace(
+      std::vector{options_.httpTlsCertFile, options_.httpTlsKeyFile, options_.httpTlsClientCaFile});
   auto leadershipView = [this] { return leadershipJson(leadership(), settings_.identity); };
   api_.emplace(ApiContext{fleet_, snapshots_, metrics_, store_.get(), *history_, clock_, ready_,
                           leadershipView});
-  addApiRoutes(router_, *api_);
-  scalingApi_.emplace(ScalingApiContext{*scalingLoop_, *clusters_, admin_, store_.get(), clock_,
+  scalingApi_.emplace(ScalingApiContext{*scalingLoop_, *clusters_, store_.get(), clock_,
                                         [this] { return reloadPolicy(); }, leadershipView});
-  addScalingRoutes(router_, *scalingApi_);
+  addAggregatorRoutes(router_, *api_, *scalingApi_);
   collectables_ = {
       std::make_shared<FleetMetrics>(fleet_, snapshots_, clock_, options_.perContainerMetrics),
       std::make_shared<ScalingLoopMetrics>(*scalingLoop_),
@@ -366,9 +403,15 @@ StepResult AggregatorApp::createHttp() {
   httpOptions.onAcceptError = [this](const std::string& reason) {
     metrics_.httpAcceptErrors(reason).Increment();
   };
-  http_.emplace(
-      io_, [this](HttpRequest& request) { return router_.handle(request); },
-      std::move(httpOptions));
+  if (settings_.metricsListen) {
+    addHealthRoutes(metricsRouter_, *api_);
+    addMetricsRoutes(metricsRouter_, *api_);
+    metricsHttp_.emplace(
+        io_, [this](HttpRequest& request) { return metricsRouter_.handle(request); }, httpOptions);
+  }
+  httpOptions.tls = settings_.httpTls;
+  http_.emplace(io_, auth_->wrap([this](HttpRequest& request) { return router_.handle(request); }),
+                std::move(httpOptions));
   return StepResult::ok();
 }
 
@@ -376,12 +419,14 @@ StepResult AggregatorApp::createHttp() {
 StepResult AggregatorApp::listen() {
   ingest_->listen(settings_.listen);
   http_->listen(settings_.httpListen);
+  if (metricsHttp_) metricsHttp_->listen(*settings_.metricsListen);
   return StepResult::ok();
 }
 
 void AggregatorApp::stopListeners() {
   ingest_->stop();
   http_->stop();
+  if (metricsHttp_) metricsHttp_->stop();
 }
 
 StepResult AggregatorApp::startStateLoop() {
@@ -437,7 +482,9 @@ void AggregatorApp::stopScalingLoop() {
 
 StepResult AggregatorApp::writeReady() {
   if (options_.readyFile.empty()) return StepResult::ok();
-  if (Status status = writeReadyFile(options_.readyFile, ingest_->port(), http_->port()); !status) {
+  if (Status status = writeReadyFile(options_.readyFile, ingest_->port(), http_->port(),
+                                     metricsHttp_ ? metricsHttp_->port() : 0);
+      !status) {
     return StepResult::fatal(1, "--ready-file: " + status.message());
   }
   return StepResult::ok();
@@ -452,21 +499,47 @@ StepResult AggregatorApp::watchSignals() {
   terminate_.async_wait([this](const boost::system::error_code& ec, int signal) {
     if (!ec) shutDown(signal);
   });
+  watchCredentialFiles();
   return StepResult::ok();
 }
 
 void AggregatorApp::ignoreSignals() {
   reload_.cancel();
   terminate_.cancel();
+  credentialTimer_.cancel();
+}
+
+// Rotated API tokens and certificates take effect without a SIGHUP: a Kubernetes Secret volume
+// or cert-manager replaces the files, nobody signals the process.
+void AggregatorApp::watchCredentialFiles() {
+  credentialTimer_.expires_after(kCredentialCheckInterval);
+  credentialTimer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    bool tokens = false, tls = false;
+    {
+      std::lock_guard lock(credentialMutex_);
+      tokens = apiTokenFiles_->changed();
+      tls = httpTlsFiles_->changed();
+    }
+    if (tokens) reloadApiTokens("changed on disk");
+    if (tls) reloadHttpTls("changed on disk");
+    watchCredentialFiles();
+  });
 }
 
 StepResult AggregatorApp::announceReady() {
   ready_ = true;
   log_->info(
-      "fleetscale-aggregator {} ({}) serving agents on {}:{}{} and HTTP on {}:{} with {} threads",
+      "fleetscale-aggregator {} ({}) serving agents on {}:{}{} and {} on {}:{} with {} threads",
       kVersion, settings_.identity, settings_.listen.host, ingest_->port(),
       settings_.tls ? (options_.tlsClientCaFile.empty() ? " (TLS)" : " (mutual TLS)") : "",
+      settings_.httpTls ? (options_.httpTlsClientCaFile.empty() ? "HTTPS" : "HTTPS (mutual TLS)")
+                        : "HTTP",
       settings_.httpListen.host, http_->port(), settings_.threads);
+  if (metricsHttp_) {
+    log_->info("/metrics and probes without authentication on http://{}:{}",
+               settings_.metricsListen->host, metricsHttp_->port());
+  }
   if (settings_.token.empty()) log_->warn("no --token-file: any agent may connect");
   return StepResult::ok();
 }
@@ -513,31 +586,73 @@ Status AggregatorApp::reloadPolicy() {
   return status;
 }
 
-// SIGHUP re-reads the token files, so secrets rotate without dropping agents. Fails closed: a
-// file that became unreadable or empty leaves both tokens as they were, and says so.
+// SIGHUP re-reads the agents' token file, so secrets rotate without dropping agents (the HTTP
+// API's token files: reloadApiTokens). Fails closed: a file that became unreadable or empty
+// leaves the token as it was, and says so.
 void AggregatorApp::reloadTokens() {
-  if (options_.tokenFile.empty() && options_.adminTokenFile.empty()) return;
-  auto reread = [](const std::string& path, const std::string& current) -> Result<std::string> {
-    return path.empty() ? Result<std::string>(current) : readTokenFile(path);
-  };
-  auto newToken = reread(options_.tokenFile, settings_.token);
-  auto newAdmin = reread(options_.adminTokenFile, settings_.adminToken);
+  if (options_.tokenFile.empty()) return;
+  auto newToken = readTokenFile(options_.tokenFile);
+  if (newToken) {
+    (void)ingest_->setToken(*newToken);  // never empty here
+    settings_.token = *newToken;
+    log_->info("SIGHUP: token files reloaded");
+    recordReload("token files reloaded");
+  } else {
+    const std::string message = "reload failed: --token-file: " + newToken.error().message;
+    log_->error("SIGHUP: {}; keeping the current tokens", message);
+    recordReload(message);
+  }
+}
+
+// The HTTP API's tokens (SIGHUP, or their files changed). A file that became unreadable, empty
+// or malformed keeps the current set in force.
+void AggregatorApp::reloadApiTokens(const char* why) {
+  if (options_.apiTokensFile.empty() && options_.adminTokenFile.empty()) return;
+  std::lock_guard lock(credentialMutex_);
+  (void)apiTokenFiles_->changed();  // what is read now is the new baseline
+  auto tokens = readApiTokens(options_.apiTokensFile, options_.adminTokenFile);
+  if (tokens) {
+    const std::size_t count = tokens->size();
+    auth_->setTokens(std::move(*tokens));
+    const std::string message =
+        "HTTP API tokens reloaded (" + std::string(why) + "): " + std::to_string(count) + " tokens";
+    log_->info("{}", message);
+    recordReload(message);
+  } else {
+    const std::string message = "HTTP API tokens reload failed (" + std::string(why) +
+                                "), keeping the current " + std::to_string(auth_->tokenCount()) +
+                                " tokens: " + tokens.error().message;
+    log_->error("{}", message);
+    recordReload(message);
+  }
+}
+
+// The HTTP API's certificate (SIGHUP, or its files changed), for connections from now on. Files
+// that cannot be used (a half-written rotation) keep the current certificate.
+void AggregatorApp::reloadHttpTls(const char* why) {
+  if (!settings_.httpTls) return;
+  std::lock_guard lock(credentialMutex_);
+  (void)httpTlsFiles_->changed();
+  auto tls = resolveHttpTls(options_);
+  if (tls && *tls) {
+    http_->setTls(*tls);
+    const std::string message = "HTTP API certificate reloaded (" + std::string(why) + ")";
+    log_->info("{}", message);
+    recordReload(message);
+  } else {
+    const std::string message = "HTTP API certificate reload failed (" + std::string(why) +
+                                "), keeping the current one: " +
+                                (tls ? std::string("no certificate") : tls.error().message);
+    log_->error("{}", message);
+    recordReload(message);
+  }
+}
+
+void AggregatorApp::recordReload(std::string message) {
   EventRecord event;
   event.timeUnixMs = toUnixMillis(clock_.wallNow());
   event.kind = kEventConfigReload;
-  if (newToken && newAdmin) {
-    if (!options_.tokenFile.empty()) (void)ingest_->setToken(*newToken);  // never empty here
-    admin_.set(*newAdmin);
-    settings_.token = *newToken;
-    settings_.adminToken = *newAdmin;
-    event.message = "token files reloaded";
-    log_->info("SIGHUP: token files reloaded");
-  } else {
-    event.message =
-        "reload failed: " + (newToken ? "--admin-token-file: " + newAdmin.error().message
-                                      : "--token-file: " + newToken.error().message);
-    log_->error("SIGHUP: {}; keeping the current tokens", event.message);
-  }
+  event.message = std::move(message);
   store_->recordEvent(std::move(event));
 }
 
@@ -545,6 +660,8 @@ void AggregatorApp::waitForReload() {
   reload_.async_wait([this](const boost::system::error_code& ec, int) {
     if (ec) return;
     reloadTokens();
+    reloadApiTokens("SIGHUP");
+    reloadHttpTls("SIGHUP");
     if (!options_.policy.empty()) (void)reloadPolicy();
     waitForReload();
   });
@@ -557,6 +674,7 @@ void AggregatorApp::shutDown(int signal) {
   ready_ = false;
   ingest_->stop();
   http_->stop();
+  if (metricsHttp_) metricsHttp_->stop();
   reload_.cancel();
   auto timer = std::make_shared<boost::asio::steady_timer>(io_, milliseconds(200));
   timer->async_wait([this, timer](const boost::system::error_code&) { io_.stop(); });

@@ -19,7 +19,8 @@ void addAgentOptions(CLI::App& app, AggregatorOptions& o) {
   app.add_option("--threads", o.threads, "I/O threads (0 = one per CPU)")->capture_default_str();
   app.add_option("--token-file", o.tokenFile, "file with the token agents must present");
   app.add_option("--admin-token-file", o.adminTokenFile,
-                 "file with the bearer token mutating API endpoints require");
+                 "file with one bearer token with the admin role on the HTTP API (named \"admin\"; "
+                 "more tokens and roles: --api-tokens-file)");
   app.add_option("--aggregator-id", o.aggregatorId, "name of this aggregator (default: hostname)");
   app.add_option("--max-frame-bytes", o.maxFrameBytes, "largest frame accepted from an agent")
       ->capture_default_str();
@@ -38,6 +39,25 @@ void addAgentOptions(CLI::App& app, AggregatorOptions& o) {
   app.add_option("--tls-key-file", o.tlsKeyFile, "PEM private key for --tls-cert-file");
   app.add_option("--tls-client-ca-file", o.tlsClientCaFile,
                  "PEM CA: agents must present a client certificate it signed (mutual TLS)");
+}
+
+// The HTTP API's authentication, HTTPS and the open metrics listener (docs/api.md).
+void addHttpOptions(CLI::App& app, AggregatorOptions& o) {
+  app.add_option("--api-tokens-file", o.apiTokensFile,
+                 "HTTP API bearer tokens: one token,name,role line each, role viewer (GETs) or "
+                 "admin (everything); re-read on SIGHUP and when the file changes");
+  app.add_flag("--http-anonymous-reads", o.httpAnonymousReads,
+               "let GETs of the HTTP API through without a token (a lab setting)");
+  app.add_option("--http-tls-cert-file", o.httpTlsCertFile,
+                 "PEM certificate: the HTTP API serves HTTPS (re-read on SIGHUP and when the "
+                 "files change)");
+  app.add_option("--http-tls-key-file", o.httpTlsKeyFile,
+                 "PEM private key for --http-tls-cert-file");
+  app.add_option("--http-tls-client-ca-file", o.httpTlsClientCaFile,
+                 "PEM CA: HTTP API clients must present a certificate it signed (mutual TLS)");
+  app.add_option("--metrics-listen", o.metricsListen,
+                 "a second, plain-HTTP address HOST:PORT serving only /metrics, /healthz and "
+                 "/readyz, without authentication (default: off)");
 }
 
 // The fleet state, its store and history.
@@ -75,7 +95,8 @@ void addStateOptions(CLI::App& app, AggregatorOptions& o) {
   app.add_flag("--per-container-metrics", o.perContainerMetrics,
                "export per-container series on /metrics (high cardinality)");
   app.add_option("--ready-file", o.readyFile,
-                 "write {\"ingest_port\",\"http_port\",\"pid\"} JSON here once serving");
+                 "write {\"ingest_port\",\"http_port\",\"pid\"} JSON here once serving (and "
+                 "\"metrics_port\" with --metrics-listen)");
 }
 
 // The scaling engine: policy, cluster probes and health, writes.
@@ -190,11 +211,37 @@ Result<std::shared_ptr<boost::asio::ssl::context>> resolveTls(const AggregatorOp
   return std::shared_ptr<boost::asio::ssl::context>();
 }
 
+// The flag a makeTlsServerContext error is about, from the file it names first.
+std::string httpTlsFlagOf(const std::string& message) {
+  if (message.starts_with("private key ")) return "--http-tls-key-file";
+  if (message.starts_with("client CA ")) return "--http-tls-client-ca-file";
+  return "--http-tls-cert-file";
+}
+
 }  // namespace
+
+Result<std::shared_ptr<boost::asio::ssl::context>> resolveHttpTls(
+    const AggregatorOptions& options) {
+  const bool cert = !options.httpTlsCertFile.empty(), key = !options.httpTlsKeyFile.empty();
+  if (!cert && !key) {
+    if (!options.httpTlsClientCaFile.empty()) {
+      return Error{"--http-tls-client-ca-file needs --http-tls-cert-file and --http-tls-key-file"};
+    }
+    return std::shared_ptr<boost::asio::ssl::context>();
+  }
+  if (!cert) return Error{"--http-tls-cert-file is needed with --http-tls-key-file"};
+  if (!key) return Error{"--http-tls-key-file is needed with --http-tls-cert-file"};
+  auto context = makeTlsServerContext(
+      TlsServerFiles{options.httpTlsCertFile, options.httpTlsKeyFile, options.httpTlsClientCaFile});
+  if (!context)
+    return Error{httpTlsFlagOf(context.error().message) + ": " + context.error().message};
+  return *context;
+}
 
 void addAggregatorOptions(CLI::App& app, AggregatorOptions& options) {
   addCommonOptions(app, options.common);
   addAgentOptions(app, options);
+  addHttpOptions(app, options);
   addStateOptions(app, options);
   addScalingOptions(app, options);
   addElectionOptions(app, options.election);
@@ -214,23 +261,38 @@ Result<AggregatorSettings> resolveOptions(const AggregatorOptions& options) {
     return path.empty() ? Result<std::string>(std::string()) : readTokenFile(path);
   };
   auto token = readToken(options.tokenFile);
-  auto adminToken = readToken(options.adminTokenFile);
+  auto apiTokens = readApiTokens(options.apiTokensFile, options.adminTokenFile);  // names its flag
+  std::optional<HostPort> metricsListen;
+  std::string metricsListenError;
+  if (!options.metricsListen.empty()) {
+    auto parsed = parseHostPort(options.metricsListen);
+    if (parsed) {
+      metricsListen = *parsed;
+    } else {
+      metricsListenError = parsed.error().message;
+    }
+  }
   for (const auto& [flag, error] :
        {std::pair{"--listen", listen ? "" : listen.error().message},
         std::pair{"--http-listen", httpListen ? "" : httpListen.error().message},
+        std::pair{"--metrics-listen", metricsListenError},
         std::pair{"", durations ? "" : durations.error().message},
         std::pair{"--token-file", token ? "" : token.error().message},
-        std::pair{"--admin-token-file", adminToken ? "" : adminToken.error().message}}) {
+        std::pair{"", apiTokens ? "" : apiTokens.error().message}}) {
     if (!error.empty()) return Error{std::string(flag) + (*flag ? ": " : "") + error};
   }
   auto tls = resolveTls(options);
   if (!tls) return tls.error();
+  auto httpTls = resolveHttpTls(options);
+  if (!httpTls) return httpTls.error();
   AggregatorSettings out;
   out.listen = *listen;
   out.httpListen = *httpListen;
   out.durations = *durations;
   out.token = *token;
-  out.adminToken = *adminToken;
+  out.apiTokens = std::move(*apiTokens);
+  out.httpTls = *httpTls;
+  out.metricsListen = metricsListen;
   out.tls = *tls;
   out.threads = ioThreads(options);
   out.identity = options.aggregatorId.empty() ? localHostName() : options.aggregatorId;

@@ -376,7 +376,10 @@ struct FleetSimulator::Impl {
   std::vector<std::unique_ptr<AggregatorInstance>> aggregators;
   std::string aggregatorBinary;
   std::string adminTokenFile;  // shared by the instances
-  std::string policyFile;      // shared by the instances; "" when no workload is autoscaled
+  // With aggregator.secure-api: the CA of the API's certificate and a viewer token; else "".
+  std::string apiCaFile;
+  std::string viewerTokenFile;
+  std::string policyFile;  // shared by the instances; "" when no workload is autoscaled
   std::unique_ptr<HttpServer> control;
   // The pods' metrics endpoints; only when some workload has requests-per-core.
   std::unique_ptr<PodMetricsServer> podMetrics;
@@ -778,8 +781,17 @@ Status FleetSimulator::prepareAggregators(const std::string& binDir) {
   if (ec) return Error{sharedDir + ": " + ec.message()};
   impl.aggregatorBinary = binDir + "/fleetscale-aggregator";
   impl.adminTokenFile = sharedDir + "/admin.token";
-  if (Status s = writeText(impl.adminTokenFile, randomToken() + "\n", fs::perms(0600)); !s) {
+  const std::string adminToken = randomToken();
+  if (Status s = writeText(impl.adminTokenFile, adminToken + "\n", fs::perms(0600)); !s) {
     return s;
+  }
+  // How the API is reached: plain HTTP with anonymous reads (a lab), or as in production.
+  std::vector<std::string> apiArgs = {"--http-anonymous-reads"};
+  if (scenario_.aggregator.secureApi) {
+    if (Status s = prepareSecureApi(sharedDir, adminToken); !s) return s;
+    apiArgs = {"--api-tokens-file",    sharedDir + "/api-tokens.csv",  // sim-admin, sim-viewer
+               "--http-tls-cert-file", sharedDir + "/api.crt",         // from api-ca.crt
+               "--http-tls-key-file",  sharedDir + "/api.key"};
   }
   const auto& extra = scenario_.aggregator.extraArgs;
   const bool ownStateDir = std::find(extra.begin(), extra.end(), "--state-dir") != extra.end();
@@ -809,6 +821,7 @@ Status FleetSimulator::prepareAggregators(const std::string& binDir) {
         "--ready-file",       instance->dir + "/ready.json", "--token-file",    impl.tokenFile,
         "--admin-token-file", impl.adminTokenFile,           "--aggregator-id", instance->id,
         "--log-level",        options_.childLogLevel};
+    args.insert(args.end(), apiArgs.begin(), apiArgs.end());
     if (withPolicy) {
       args.insert(args.end(), {"--policy", impl.policyFile});
       // Decisions, drains and behavior history survive an aggregator restart in its store.
@@ -830,6 +843,29 @@ Status FleetSimulator::prepareAggregators(const std::string& binDir) {
     impl.aggregators.push_back(std::move(instance));
   }
   return {};
+}
+
+// The files of `aggregator.secure-api`: the API's certificate for 127.0.0.1 and localhost from a
+// CA of its own (api-ca.crt, for clients), and a tokens file with the admin token as "sim-admin"
+// and a viewer token (viewer.token) as "sim-viewer".
+Status FleetSimulator::prepareSecureApi(const std::string& dir, const std::string& adminToken) {
+  auto pki = makeTestPki({"127.0.0.1", "localhost"});
+  if (!pki) return Error{"the aggregator API's certificate: " + pki.error().message};
+  impl_->apiCaFile = dir + "/api-ca.crt";
+  if (Status s = writeText(impl_->apiCaFile, pki->ca.certificate); !s) return s;
+  if (Status s = writeText(dir + "/api.crt", pki->server.certificate); !s) return s;
+  if (Status s = writeText(dir + "/api.key", pki->server.privateKey, fs::perms(0600)); !s) {
+    return s;
+  }
+  impl_->viewerTokenFile = dir + "/viewer.token";
+  const std::string viewerToken = randomToken();
+  if (Status s = writeText(impl_->viewerTokenFile, viewerToken + "\n", fs::perms(0600)); !s) {
+    return s;
+  }
+  return writeText(dir + "/api-tokens.csv",
+                   "# written by fleetscale-sim (aggregator.secure-api)\n" + adminToken +
+                       ",sim-admin,admin\n" + viewerToken + ",sim-viewer,viewer\n",
+                   fs::perms(0600));
 }
 
 Status FleetSimulator::launchAggregator(int index, const std::string& listen,
@@ -985,13 +1021,16 @@ json FleetSimulator::endpointsJson() const {
   json aggregators = json::array();
   for (const auto& instance : impl_->aggregators) {
     if (!instance->ports) continue;  // start() failed before it served
-    aggregators.push_back({{"id", instance->id},
-                           {"ingest_port", instance->ports->first},
-                           {"http_port", instance->ports->second},
-                           {"url", "http://127.0.0.1:" + std::to_string(instance->ports->second)},
-                           {"log", instance->log},
-                           {"admin_token_file", impl_->adminTokenFile},
-                           {"policy", impl_->policyFile}});
+    aggregators.push_back(
+        {{"id", instance->id},
+         {"ingest_port", instance->ports->first},
+         {"http_port", instance->ports->second},
+         {"url", aggregatorScheme() + "://127.0.0.1:" + std::to_string(instance->ports->second)},
+         {"log", instance->log},
+         {"admin_token_file", impl_->adminTokenFile},
+         {"viewer_token_file", impl_->viewerTokenFile},
+         {"ca_file", impl_->apiCaFile},
+         {"policy", impl_->policyFile}});
   }
   // "aggregator" is instance 0, for the clients that know only one.
   out["aggregator"] = aggregators.empty() ? json(nullptr) : aggregators[0];

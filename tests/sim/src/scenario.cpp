@@ -645,6 +645,7 @@ Scenario parseRoot(const YAML::Node& root, const std::string& baseDir) {
            "expected 1.." + std::to_string(kMaxAggregatorInstances));
     }
     scenario.aggregator.extraArgs = aggregator.strings("args");
+    scenario.aggregator.secureApi = aggregator.boolean("secure-api", false);
     if (aggregator.has("prometheus")) {
       const YAML::Node prometheus = aggregator.get("prometheus");
       if (!prometheus.IsMap()) fail(prometheus, "aggregator.prometheus", "expected a mapping");

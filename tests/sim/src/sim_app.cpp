@@ -245,9 +245,11 @@ int run(const RunOptions& options) {
   return interrupted ? 130 : 0;
 }
 
-nlohmann::json fetchJson(CurlHttpClient& client, const std::string& url) {
+nlohmann::json fetchJson(CurlHttpClient& client, const std::string& url,
+                         const std::string& token = "") {
   HttpClientRequest request;
   request.url = url;
+  if (!token.empty()) request.headers.emplace_back("Authorization", "Bearer " + token);
   request.totalTimeout = std::chrono::seconds(3);
   auto response = client.send(request);
   if (!response || response->status != 200) return nullptr;
@@ -267,10 +269,16 @@ int status(const std::string& control) {
   nlohmann::json nodes, containers, scaling;
   for (const auto& aggregator : endpoints.value("aggregators", nlohmann::json::array())) {
     const std::string url = aggregator.value("url", "");
-    nodes = fetchJson(client, url + "/api/v1/nodes");
+    // With aggregator.secure-api: HTTPS from the simulator's CA, and the viewer token.
+    TlsClientOptions tls;
+    tls.caFile = aggregator.value("ca_file", "");
+    CurlHttpClient api(tls);
+    const auto viewer = readSecretFile(aggregator.value("viewer_token_file", ""));
+    const std::string token = viewer ? *viewer : "";
+    nodes = fetchJson(api, url + "/api/v1/nodes", token);
     if (nodes.is_null()) continue;
-    containers = fetchJson(client, url + "/api/v1/containers");
-    scaling = fetchJson(client, url + "/api/v1/status");
+    containers = fetchJson(api, url + "/api/v1/containers", token);
+    scaling = fetchJson(api, url + "/api/v1/status", token);
     break;
   }
   std::printf("scenario %s, t=%.0fs%s\n\n", endpoints.value("scenario", "").c_str(),

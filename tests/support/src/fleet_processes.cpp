@@ -16,7 +16,8 @@ AggregatorPorts waitForReadyFile(const std::string& path) {
     if (!text) return false;
     auto json = nlohmann::json::parse(*text, nullptr, false);
     if (json.is_discarded() || !json["ingest_port"].is_number()) return false;
-    ports = {json["ingest_port"].get<int>(), json["http_port"].get<int>()};
+    ports = {json["ingest_port"].get<int>(), json["http_port"].get<int>(),
+             json.value("metrics_port", 0)};
     return true;
   });
   return ports;

@@ -62,9 +62,18 @@ class HttpRouter {
   void add(std::string method, const std::string& pattern, HttpHandler handler);
   HttpResponse handle(HttpRequest& request) const;
 
+  struct RoutePattern {
+    std::string method;
+    std::string pattern;  // as given to add(): "/api/v1/workloads/{namespace}/{name}"
+  };
+  // Every route added, in order: lets a test walk all of them (an authorization check that no
+  // route escapes).
+  std::vector<RoutePattern> patterns() const;
+
  private:
   struct Route {
     std::string method;
+    std::string pattern;
     std::vector<std::string> segments;
     HttpHandler handler;
   };
@@ -76,7 +85,8 @@ struct HttpServerOptions {
   // The request line and headers together; beyond it the answer is 431.
   std::size_t maxHeaderBytes = 16 * 1024;
   std::chrono::milliseconds readTimeout{std::chrono::seconds(30)};
-  // When set, connections are TLS; the context holds the certificate and key.
+  // When set, connections are TLS; the context holds the certificate and key. HttpServer::setTls
+  // replaces it for later connections.
   std::shared_ptr<boost::asio::ssl::context> tls;
   // Extra delay before each response; lets test doubles play a slow server.
   std::function<std::chrono::milliseconds()> responseDelay;
@@ -110,6 +120,10 @@ class HttpServer {
   void listen(const HostPort& address);
   // The bound port (useful after listening on port 0).
   std::uint16_t port() const;
+  // The TLS context for connections accepted from now on (a rotated certificate); open
+  // connections keep theirs. Only for a server constructed with HttpServerOptions::tls set: a
+  // null `tls`, or a plain HTTP server, is ignored.
+  void setTls(std::shared_ptr<boost::asio::ssl::context> tls);
   // Stops accepting and closes open connections.
   void stop();
 

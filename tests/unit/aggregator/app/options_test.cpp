@@ -2,8 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
+
 #include "fleetscale/shared/version.h"
 #include "fleetscale/testing/temp_dir.h"
+#include "fleetscale/testing/test_pki.h"
 
 namespace fleetscale::aggregator {
 namespace {
@@ -75,7 +78,84 @@ TEST(AggregatorOptionsTest, ANamedTokenFileThatHoldsNoTokenIsAnError) {
   auto settings = resolveOptions(good);
   ASSERT_TRUE(settings.ok()) << settings.error().message;
   EXPECT_EQ(settings->token, "s3cret");
-  EXPECT_EQ(settings->adminToken, "s3cret");
+  ASSERT_EQ(settings->apiTokens.size(), 1u);
+  EXPECT_EQ(settings->apiTokens[0].token, "s3cret");
+  EXPECT_EQ(settings->apiTokens[0].name, "admin");
+  EXPECT_EQ(settings->apiTokens[0].role, ApiRole::kAdmin);
+}
+
+// The HTTP API's flags: tokens file errors name the flag and the line, TLS errors the flag whose
+// file is wrong, --metrics-listen its address.
+TEST(AggregatorOptionsTest, HttpApiFlagErrorsNameTheFlag) {
+  testing::TempDir dir;
+  testing::writeFile(dir.file("tokens.csv"), "# people\nt1,alice,viewer\nt2,bob\n");
+  testing::writeFile(dir.file("garbage.pem"), "not a certificate\n");
+  struct Case {
+    std::function<void(AggregatorOptions&)> set;
+    std::string prefix;
+  };
+  for (const auto& c : std::vector<Case>{
+           {[&](AggregatorOptions& o) { o.apiTokensFile = dir.file("tokens.csv"); },
+            "--api-tokens-file: " + dir.file("tokens.csv") + ": line 3: "},
+           {[](AggregatorOptions& o) { o.apiTokensFile = "/nonexistent/tokens"; },
+            "--api-tokens-file: "},
+           {[](AggregatorOptions& o) { o.metricsListen = "no-port"; }, "--metrics-listen: "},
+           {[&](AggregatorOptions& o) { o.httpTlsCertFile = dir.file("garbage.pem"); },
+            "--http-tls-key-file is needed"},
+           {[&](AggregatorOptions& o) { o.httpTlsKeyFile = dir.file("garbage.pem"); },
+            "--http-tls-cert-file is needed"},
+           {[&](AggregatorOptions& o) { o.httpTlsClientCaFile = dir.file("garbage.pem"); },
+            "--http-tls-client-ca-file needs --http-tls-cert-file"},
+           {[&](AggregatorOptions& o) {
+              o.httpTlsCertFile = dir.file("garbage.pem");
+              o.httpTlsKeyFile = dir.file("garbage.pem");
+            },
+            "--http-tls-cert-file: "},
+       }) {
+    AggregatorOptions options;
+    c.set(options);
+    const std::string error = errorOf(options);
+    EXPECT_EQ(error.rfind(c.prefix, 0), 0u) << "'" << error << "' should start with " << c.prefix;
+    EXPECT_EQ(error.find("t1"), std::string::npos) << "no token in an error: " << error;
+  }
+}
+
+TEST(AggregatorOptionsTest, HttpApiFlagsResolve) {
+  testing::TempDir dir;
+  auto pki = makeTestPki();
+  ASSERT_TRUE(pki.ok()) << pki.error().message;
+  ASSERT_TRUE(writePemPair(pki->server, dir.path(), "server").ok());
+  ASSERT_TRUE(writePemPair(pki->ca, dir.path(), "ca").ok());
+  testing::writeFile(dir.file("admin"), "adm1n\n");
+  testing::writeFile(dir.file("tokens.csv"), "v1ew,alice,viewer\n");
+  AggregatorOptions options;
+  options.adminTokenFile = dir.file("admin");
+  options.apiTokensFile = dir.file("tokens.csv");
+  options.metricsListen = "127.0.0.1:7081";
+  options.httpTlsCertFile = dir.file("server.crt");
+  options.httpTlsKeyFile = dir.file("server.key");
+  auto settings = resolveOptions(options);
+  ASSERT_TRUE(settings.ok()) << settings.error().message;
+  ASSERT_EQ(settings->apiTokens.size(), 2u);
+  EXPECT_EQ(settings->apiTokens[0].name, "admin");
+  EXPECT_EQ(settings->apiTokens[1].name, "alice");
+  EXPECT_NE(settings->httpTls, nullptr);
+  ASSERT_TRUE(settings->metricsListen.has_value());
+  EXPECT_EQ(settings->metricsListen->port, 7081);
+  options.httpTlsClientCaFile = dir.file("server.key");
+  EXPECT_EQ(errorOf(options).rfind("--http-tls-client-ca-file: ", 0), 0u) << errorOf(options);
+  options.httpTlsClientCaFile = dir.file("ca.crt");
+  EXPECT_EQ(errorOf(options), "");
+  options.httpTlsKeyFile = dir.file("ca.key");
+  EXPECT_EQ(errorOf(options).rfind("--http-tls-key-file: ", 0), 0u)
+      << "a key that does not match the certificate: " << errorOf(options);
+
+  AggregatorOptions defaults;
+  auto plain = resolveOptions(defaults);
+  ASSERT_TRUE(plain.ok());
+  EXPECT_TRUE(plain->apiTokens.empty());
+  EXPECT_EQ(plain->httpTls, nullptr);
+  EXPECT_FALSE(plain->metricsListen.has_value()) << "--metrics-listen is off by default";
 }
 
 // Issue 19: --idle-timeout 3000000h overflowed into a negative timeout that disconnected every

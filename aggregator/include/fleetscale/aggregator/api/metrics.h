@@ -14,6 +14,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "fleetscale/aggregator/ingest/ingest_metrics.h"
@@ -31,6 +32,8 @@ class AggregatorMetrics {
   StoreMetrics& store() { return store_; }
   // HTTP requests answered 4xx before reaching a route (HttpServerOptions::onRejected), by reason.
   prometheus::Counter& httpRejected(const std::string& reason);
+  // HTTP requests ApiAuth refused (401, 403), by reason: missing_token, unknown_token, forbidden.
+  prometheus::Counter& httpDenied(std::string_view reason);
   // Failed accepts on the HTTP port, by AcceptBackoff::reason.
   prometheus::Counter& httpAcceptErrors(const std::string& reason);
 
@@ -46,6 +49,7 @@ class AggregatorMetrics {
   IngestMetrics ingest_;
   StoreMetrics store_;
   prometheus::Family<prometheus::Counter>& httpRejected_;
+  prometheus::Family<prometheus::Counter>& httpDenied_;
   prometheus::Family<prometheus::Counter>& httpAcceptErrors_;
   mutable std::mutex mutex_;
   std::vector<std::weak_ptr<prometheus::Collectable>> collectables_;

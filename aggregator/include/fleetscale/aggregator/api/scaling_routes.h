@@ -1,8 +1,9 @@
 // The scaling engine's HTTP endpoints on the aggregator's port (docs/api.md):
-//   GET  /api/v1/status                      workloads (per cluster desired/current/ready),
-//   clusters POST /api/v1/reload                      re-read the policy file (admin token) POST
-//   /api/v1/clusters/{name}/drain       move every workload off a cluster (admin token) POST
-//   /api/v1/clusters/{name}/undrain     let workloads back (admin token)
+//   GET  /api/v1/status                     workloads (per cluster desired/current/ready), clusters
+//   POST /api/v1/reload                     re-read the policy file
+//   POST /api/v1/clusters/{name}/drain      move every workload off a cluster
+//   POST /api/v1/clusters/{name}/undrain    let workloads back
+// The POSTs need an admin token: ApiAuth (api_auth.h) checks it in front of the router.
 #pragma once
 
 #include <functional>
@@ -21,7 +22,6 @@ inline constexpr std::string_view kEventClusterDrain = "cluster_drain";
 struct ScalingApiContext {
   ScalingLoop& scaling;
   ClusterRegistry& clusters;
-  const AdminToken& admin;
   Store* store;
   const Clock& clock;
   std::function<Status()> reloadPolicy;  // re-reads the policy file and applies it
@@ -30,6 +30,11 @@ struct ScalingApiContext {
 };
 
 void addScalingRoutes(HttpRouter& router, const ScalingApiContext& context);
+
+// Every route of the aggregator's HTTP port: addApiRoutes' and the scaling engine's. What the
+// daemon serves, and what a test walks to see that no route escapes authorization.
+void addAggregatorRoutes(HttpRouter& router, const ApiContext& api,
+                         const ScalingApiContext& scaling);
 
 // Marks a cluster draining (or not) and records it; false when the cluster is unknown.
 bool setDraining(const ScalingApiContext& context, const std::string& cluster, bool draining);

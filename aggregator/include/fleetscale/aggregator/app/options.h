@@ -6,8 +6,11 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
+#include "fleetscale/aggregator/api/api_auth.h"
 #include "fleetscale/aggregator/election/leadership.h"
 #include "fleetscale/shared/net_address.h"
 #include "fleetscale/shared/options.h"
@@ -29,7 +32,13 @@ struct AggregatorOptions {
   std::string handshakeTimeout = "10s";
   std::string idleTimeout = "60s";
   std::string tlsCertFile, tlsKeyFile, tlsClientCaFile;
-  std::string stateDir;  // "" = a temporary directory removed at exit
+  // The HTTP API (docs/api.md, "Authentication"): bearer tokens with roles, HTTPS, and a second,
+  // open listener for /metrics and the probes.
+  std::string apiTokensFile;        // token,name,role lines
+  bool httpAnonymousReads = false;  // GETs need no token (a lab setting)
+  std::string httpTlsCertFile, httpTlsKeyFile, httpTlsClientCaFile;
+  std::string metricsListen;  // "" = off
+  std::string stateDir;       // "" = a temporary directory removed at exit
   std::string commitInterval = "100ms";
   std::string historyRetention = "24h";
   std::string eventRetention = "720h";
@@ -74,13 +83,23 @@ struct AggregatorSettings {
   ParsedDurations durations{};
   // The token files' contents. Empty only when the flag was not given: a named file that is
   // empty or unreadable is an error, never "no token".
-  std::string token;       // agents must present it; "" (no --token-file) = any agent may connect
-  std::string adminToken;  // "" (no --admin-token-file) = mutating endpoints are disabled
-  std::shared_ptr<boost::asio::ssl::context> tls;  // null = agents connect without TLS
-  unsigned threads = 1;                            // I/O threads, at least 1
-  std::string identity;                            // --aggregator-id or the host name
-  std::string userAgent;                           // for requests to cluster APIs and the lease
+  std::string token;  // agents must present it; "" (no --token-file) = any agent may connect
+  // The HTTP API's tokens: --admin-token-file's (named "admin") and --api-tokens-file's. Empty
+  // only when neither flag was given: then only the probes (and, with --http-anonymous-reads,
+  // the GETs) are served.
+  std::vector<ApiToken> apiTokens;
+  std::shared_ptr<boost::asio::ssl::context> httpTls;  // null = the HTTP API is plain HTTP
+  std::optional<HostPort> metricsListen;               // the open /metrics listener, if any
+  std::shared_ptr<boost::asio::ssl::context> tls;      // null = agents connect without TLS
+  unsigned threads = 1;                                // I/O threads, at least 1
+  std::string identity;                                // --aggregator-id or the host name
+  std::string userAgent;                               // for requests to cluster APIs and the lease
 };
+
+// The HTTP API's TLS context from --http-tls-cert-file, --http-tls-key-file and
+// --http-tls-client-ca-file; null when none is set. An Error names the flag whose file is wrong
+// (or missing). Called at startup and again to pick up a rotated certificate.
+Result<std::shared_ptr<boost::asio::ssl::context>> resolveHttpTls(const AggregatorOptions& options);
 
 // An Error's message names the first flag that is wrong (the aggregator exits with 2): a token
 // file that is unreadable, empty or not a token, a duration outside its flag's range.

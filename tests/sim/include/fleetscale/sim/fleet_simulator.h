@@ -131,6 +131,9 @@ class FleetSimulator {
   const ClusterEndpoints* findEndpoints(const std::string& cluster) const;
   // {ingest port, HTTP port} of an aggregator instance this simulator started (default: 0).
   std::optional<std::pair<std::uint16_t, std::uint16_t>> aggregatorPorts(int instance = 0) const;
+  // How to reach the aggregators' HTTP API: "https" with aggregator.secure-api (then
+  // endpointsJson()'s "ca_file" verifies it and "viewer_token_file" reads it), else "http".
+  std::string aggregatorScheme() const { return scenario_.aggregator.secureApi ? "https" : "http"; }
   std::uint16_t controlPort() const;
   // The port every pod's metrics endpoint answers on (http://<podIP>:<port>/metrics, pod_metrics.h;
   // also "pod_metrics_port" in endpointsJson() and ready.json); 0 when no workload has
@@ -161,6 +164,7 @@ class FleetSimulator {
   // Writes the admin token and, for autoscaled scenarios, the policy; builds each instance's
   // arguments.
   Status prepareAggregators(const std::string& binDir);
+  Status prepareSecureApi(const std::string& dir, const std::string& adminToken);
   Status launchAggregator(int instance, const std::string& listen, const std::string& httpListen);
   Status checkAggregatorIndex(int instance) const;
   Status stopAggregator(int instance, int signal);

@@ -177,6 +177,11 @@ struct AggregatorSettings {
   std::string probeInterval;
   // The policy's `prometheus` section (Object and External metrics), verbatim; "" = none.
   std::string prometheusYaml;
+  // The HTTP API as in production (`secure-api: true`): HTTPS with a certificate of the
+  // simulator's own CA, a viewer and an admin token in --api-tokens-file, no anonymous reads.
+  // false (the default, a lab setting): plain HTTP and --http-anonymous-reads, so anything on the
+  // machine reads the API without a token; writes need the admin token either way.
+  bool secureApi = false;
 };
 
 struct Scenario {

@@ -12,10 +12,11 @@ namespace fleetscale::testing {
 struct AggregatorPorts {
   int ingest = 0;  // 0 when the file did not appear in time
   int http = 0;
+  int metrics = 0;  // with --metrics-listen ("metrics_port"), else 0
 };
 using ReadyPorts = AggregatorPorts;
 
-// Waits for the aggregator's --ready-file and returns the ports it names ({0, 0} on timeout).
+// Waits for the aggregator's --ready-file and returns the ports it names (all 0 on timeout).
 AggregatorPorts waitForReadyFile(const std::string& path);
 
 // The port of an agent started with --metrics-listen HOST:0, from its startup log line
