@@ -164,6 +164,19 @@ TEST_F(HttpServerHygieneTest, MalformedRequestsAre400AndOversizedHeaders431) {
   EXPECT_EQ(get("/items/a").rfind("HTTP/1.1 404", 0), 0u) << "the server still serves";
 }
 
+TEST(HttpRouterTest, PatternsListEveryRouteAsAdded) {
+  HttpRouter router;
+  auto ok = [](HttpRequest&) { return HttpResponse::json(200, "{}"); };
+  router.add("GET", "/healthz", ok);
+  router.add("POST", "/api/v1/clusters/{name}/drain", ok);
+  const auto patterns = router.patterns();
+  ASSERT_EQ(patterns.size(), 2u);
+  EXPECT_EQ(patterns[0].method, "GET");
+  EXPECT_EQ(patterns[0].pattern, "/healthz");
+  EXPECT_EQ(patterns[1].method, "POST");
+  EXPECT_EQ(patterns[1].pattern, "/api/v1/clusters/{name}/drain");
+}
+
 TEST(HttpResponseTest, JsonErrorsNeverThrowOnBadBytes) {
   const HttpResponse response = HttpResponse::jsonError(400, "bad \xff byte");
   EXPECT_EQ(response.body, "{\"error\":\"bad \xef\xbf\xbd byte\"}");

@@ -202,6 +202,18 @@ TEST(ScenarioTest, TheWeekScenariosReplayAWeekOfTraceForEachWorkload) {
   EXPECT_EQ(count, 4);
 }
 
+// The aggregator's HTTP API is a lab's (anonymous reads) unless the scenario asks for HTTPS and
+// tokens as in production.
+TEST(ScenarioTest, AggregatorSecureApiIsOffByDefault) {
+  auto lab = parseScenario("clusters:\n  - name: a\n");
+  ASSERT_TRUE(lab);
+  EXPECT_FALSE(lab->aggregator.secureApi);
+  auto secure = parseScenario("clusters:\n  - name: a\naggregator: {secure-api: true}\n");
+  ASSERT_TRUE(secure) << secure.error().message;
+  EXPECT_TRUE(secure->aggregator.secureApi);
+  EXPECT_FALSE(parseScenario("clusters:\n  - name: a\naggregator: {secure-api: maybe}\n"));
+}
+
 TEST(ScenarioTest, AggregatorInstancesAndArgumentPlaceholders) {
   auto single = parseScenario("clusters:\n  - name: a\n");
   ASSERT_TRUE(single);
