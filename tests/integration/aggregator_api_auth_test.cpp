@@ -25,18 +25,12 @@ namespace {
 using nlohmann::json;
 using std::chrono::seconds;
 
+// One cluster to drain; nothing to scale.
 constexpr const char* kPolicy = R"(clusters:
   - name: aws
     cloud: aws
     server: http://127.0.0.1:1
-workloads:
-  - namespace: shop
-    name: web
-    maxReplicas: 10
-    clusters: [aws]
-    metrics:
-      - type: Resource
-        resource: {name: cpu, target: {type: Utilization, averageUtilization: 50}}
+workloads: []
 )";
 
 constexpr const char* kTokens =
