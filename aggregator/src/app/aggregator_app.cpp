@@ -329,6 +329,7 @@ StepResult AggregatorApp::createScaling() {
   restoreDrains(*clusters_, *store_);
   ScalingLoopOptions scalingOptions;
   scalingOptions.dryRun = options_.dryRun;
+  scalingOptions.takeOverAutoscalers = options_.takeOverHpa;
   scalingOptions.window = duration_cast<milliseconds>(settings_.durations.tick);
   scalingOptions.actuation.writesPerSecond = options_.writesPerSecond;
   scalingOptions.actuation.burst = std::max(1.0, options_.writesPerSecond * 2);

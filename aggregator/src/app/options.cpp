@@ -85,6 +85,10 @@ void addScalingOptions(CLI::App& app, AggregatorOptions& o) {
       "policy file: clusters, how to reach them, workloads to scale (docs/configuration.md)");
   app.add_flag("--dry-run", o.dryRun,
                "decide and record every decision, but never write to a cluster");
+  app.add_flag("--take-over-hpa", o.takeOverHpa,
+               "scale workloads that an HPA or KEDA ScaledObject also targets, pinning the HPA's "
+               "minReplicas/maxReplicas (or pausing the ScaledObject) at each decision; without "
+               "it such workloads are left to them");
   app.add_option("--probe-interval", o.probeInterval,
                  "how often each cluster's API /readyz is probed")
       ->capture_default_str();

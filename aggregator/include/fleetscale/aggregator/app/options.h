@@ -43,9 +43,10 @@ struct AggregatorOptions {
   std::string minDecisionInterval = "250ms";
   std::string forgetAfter = "10m";
   bool perContainerMetrics = false;
-  std::string readyFile;  // written with the bound ports once serving
-  std::string policy;     // the policy file: clusters and workloads to scale ("" = observe only)
-  bool dryRun = false;    // decide and record, never write to a cluster
+  std::string readyFile;     // written with the bound ports once serving
+  std::string policy;        // the policy file: clusters and workloads to scale ("" = observe only)
+  bool dryRun = false;       // decide and record, never write to a cluster
+  bool takeOverHpa = false;  // scale workloads other autoscalers target, pinning them
   std::string probeInterval = "1s";  // cluster API /readyz probes
   std::string scaleRefresh = "5s";   // re-read each watched scale at least this often
   std::string failedAfter = "10s";   // a cluster with neither signal this long has failed
