@@ -246,8 +246,12 @@ TEST_P(OverlayTest, IsSecureByDefault) {
   const auto rendered = testing::runCommand(
       kubectl, {"kustomize", kSource + "/deploy/overlays/" + GetParam()}, seconds(60));
   ASSERT_EQ(rendered.status, 0) << describe(rendered);
-  EXPECT_EQ(rendered.output.find("ANONYMOUS_READS"), std::string::npos);
-  EXPECT_EQ(rendered.output.find("anonymous-reads"), std::string::npos);
+  // Anonymous reads would open every GET of the API (decisions, workloads, clusters) to the
+  // network.
+  EXPECT_EQ(rendered.output.find("ANONYMOUS_READS"), std::string::npos)
+      << "FLEETSCALE_HTTP_ANONYMOUS_READS is set";
+  EXPECT_EQ(rendered.output.find("anonymous-reads"), std::string::npos)
+      << "--http-anonymous-reads is set";
   const Manifests manifests(rendered.output);
 
   auto agent = manifests.configMap("fleetscale-agent");
