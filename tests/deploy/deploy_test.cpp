@@ -511,6 +511,16 @@ TEST(FleetscaleCaTest, SecretsHaveTheNamesAndKeysTheOverlaysMount) {
             (std::set<std::string>{"aws-us-east-1", "gcp-europe-west1"}));
   EXPECT_EQ(keys["fleetscale-kubeconfigs"], (std::set<std::string>{"gcp-europe-west1"}));
   EXPECT_EQ(keys["fleetscale-agent-tls"], (std::set<std::string>{"ca.crt", "tls.crt", "tls.key"}));
+  // With cert-manager making the certificates, only tokens and kubeconfigs.
+  std::set<std::string> withoutTls;
+  for (const auto& secret : Manifests(run({"secrets", "--no-tls", "hub"}) + "\n" +
+                                      run({"secrets", "--no-tls", "member", "aws-us-east-1"}))
+                                .ofKind("Secret")) {
+    withoutTls.insert(text(at(secret, {"metadata", "name"})));
+  }
+  EXPECT_EQ(withoutTls,
+            (std::set<std::string>{"fleetscale-agent-tokens", "fleetscale-api-tokens",
+                                   "fleetscale-kubeconfigs", "fleetscale-agent-token"}));
 
   // The hub with mTLS uses every Secret and key there is.
   testing::TempDir overlay;
