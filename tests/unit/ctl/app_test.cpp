@@ -139,6 +139,18 @@ TEST(CtlAppTest, ExitCodes) {
   EXPECT_EQ(run(notJson, {"nodes"}).code, kCtlServerError);
 }
 
+// Connection settings that cannot work are usage errors, found before any request.
+TEST(CtlAppTest, BadConnectionSettingsAreUsageErrors) {
+  CannedHttp http({{"/api/v1/nodes", ok(R"({"items":[]})")}});
+  const auto scheme = run(http, {"--server", "ftp://agg", "nodes"});
+  EXPECT_EQ(scheme.code, kCtlUsageError);
+  EXPECT_EQ(scheme.err,
+            "fleetscalectl: --server must be an http:// or https:// URL, got 'ftp://agg'\n");
+  EXPECT_EQ(run(http, {"--token-file", "/nonexistent/token", "nodes"}).code, kCtlUsageError);
+  EXPECT_EQ(run(http, {"--context", "prod", "nodes"}).code, kCtlUsageError) << "no config file";
+  EXPECT_TRUE(http.urls.empty());
+}
+
 // The status view itself is tested in views_test.cpp; here only that `status` shows it.
 constexpr const char* kStatus =
     R"({"role": "standby", "clusters": [], "workloads": [], "drains": []})";
@@ -167,7 +179,9 @@ TEST(CtlAppTest, OperatorCommandsUseTheRightEndpoints) {
 
   auto refused = run(http, {"reload"});
   EXPECT_EQ(refused.code, kCtlAuthError);
-  EXPECT_NE(refused.err.find("--token or FLEETSCALE_TOKEN"), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("the aggregator needs a token: pass --token-file or --token"),
+            std::string::npos)
+      << refused.err;
 
   auto none = run(http, {"explain", "shop/web"});
   EXPECT_EQ(none.code, kCtlNotFound);
