@@ -33,8 +33,8 @@ struct CtlRequest {
   std::string method;
   std::string path;
   std::function<Result<std::string>(const json&)> render;
-  std::string
-      action;  // what a mutating call does, for messages ("drain cluster aws"); "" for reads
+  // What a mutating call does, for messages ("drain cluster aws"); "" for reads.
+  std::string action;
 };
 
 template <typename Render>
@@ -42,6 +42,58 @@ CtlRequest get(std::string path, Render render) {
   return CtlRequest{"GET", std::move(path),
                     [render](const json& body) -> Result<std::string> { return render(body); }, ""};
 }
+
+// The connection flags. Their environment variables and the config file are merged in by
+// resolveConnection, not by CLI11, so that one rule decides and tests inject the environment.
+// Binds CLI11 options to its members: it must outlive parsing and stay where it is.
+class ConnectionFlagOptions {
+ public:
+  explicit ConnectionFlagOptions(CLI::App& app) {
+    for (const auto& key : connectionKeys()) {
+      const std::string name(key.key);
+      const std::string help = std::string(key.help) + "; env " + std::string(key.environment);
+      options_[name] = name == kInsecureFlag ? app.add_flag("--" + name, insecure_, help)
+                                             : app.add_option("--" + name, values_[name], help)
+                                                   ->type_name(key.isPath         ? "FILE"
+                                                               : name == "server" ? "URL"
+                                                                                  : "TOKEN");
+    }
+    configOption_ =
+        app.add_option("--config", config_,
+                       "config file with connection contexts (below); env FLEETSCALE_CTL_CONFIG; "
+                       "default $XDG_CONFIG_HOME/fleetscale/ctl.yaml, else "
+                       "~/.config/fleetscale/ctl.yaml, read when it exists")
+            ->type_name("FILE");
+    contextOption_ = app.add_option("--context", context_,
+                                    "the config file's context to use instead of its "
+                                    "current-context; env FLEETSCALE_CONTEXT")
+                         ->type_name("NAME");
+  }
+  ConnectionFlagOptions(const ConnectionFlagOptions&) = delete;
+  ConnectionFlagOptions& operator=(const ConnectionFlagOptions&) = delete;
+
+  // The flags given, after parsing.
+  ConnectionFlags given() const {
+    ConnectionFlags flags;
+    for (const auto& [name, option] : options_) {
+      if (option->count() == 0) continue;
+      flags.settings[name] =
+          name == kInsecureFlag ? (insecure_ ? "true" : "false") : values_.at(name);
+    }
+    if (configOption_->count() != 0) flags.config = config_;
+    if (contextOption_->count() != 0) flags.context = context_;
+    return flags;
+  }
+
+ private:
+  static constexpr const char* kInsecureFlag = "insecure-skip-tls-verify";
+  std::map<std::string, std::string> values_;
+  std::map<std::string, CLI::Option*> options_;
+  bool insecure_ = false;
+  std::string config_, context_;
+  CLI::Option* configOption_ = nullptr;
+  CLI::Option* contextOption_ = nullptr;
+};
 
 // Hands every request to a client the caller owns.
 class BorrowedHttpClient final : public HttpClient {
@@ -265,34 +317,7 @@ int runCtl(const std::vector<std::string>& args, const CtlSystem& system, std::o
            std::ostream& err) {
   CLI::App app{"fleetscalectl: inspect a running fleetscale aggregator", "fleetscalectl"};
   CtlOptions o;
-  // Connection flags; their environment variables and the config file are merged in by
-  // resolveConnection, not by CLI11, so that the precedence is one rule and tests inject the
-  // environment.
-  std::map<std::string, std::string> flagValues;
-  std::map<std::string, CLI::Option*> flagOptions;
-  bool insecure = false;
-  for (const auto& key : connectionKeys()) {
-    const std::string name(key.key);
-    const std::string help = std::string(key.help) + "; env " + std::string(key.environment);
-    flagOptions[name] = name == "insecure-skip-tls-verify"
-                            ? app.add_flag("--" + name, insecure, help)
-                            : app.add_option("--" + name, flagValues[name], help)
-                                  ->type_name(key.isPath         ? "FILE"
-                                              : name == "server" ? "URL"
-                                                                 : "TOKEN");
-  }
-  std::string configFile, contextName;
-  auto* configOption =
-      app.add_option("--config", configFile,
-                     "config file with connection contexts (below); env FLEETSCALE_CTL_CONFIG; "
-                     "default $XDG_CONFIG_HOME/fleetscale/ctl.yaml, else "
-                     "~/.config/fleetscale/ctl.yaml, read when it exists")
-          ->type_name("FILE");
-  auto* contextOption =
-      app.add_option("--context", contextName,
-                     "the config file's context to use instead of its current-context; env "
-                     "FLEETSCALE_CONTEXT")
-          ->type_name("NAME");
+  const ConnectionFlagOptions connectionFlags(app);
   app.add_option("-o,--output", o.output, "table or json")
       ->check(CLI::IsMember({"table", "json"}))
       ->capture_default_str();
@@ -419,16 +444,7 @@ int runCtl(const std::vector<std::string>& args, const CtlSystem& system, std::o
         "reload the policy"});
   }
 
-  ConnectionFlags flags;
-  for (const auto& [name, option] : flagOptions) {
-    if (option->count() == 0) continue;
-    flags.settings[name] = option == flagOptions["insecure-skip-tls-verify"]
-                               ? (insecure ? "true" : "false")
-                               : flagValues[name];
-  }
-  if (configOption->count() != 0) flags.config = configFile;
-  if (contextOption->count() != 0) flags.context = contextName;
-  auto connection = resolveConnection(flags, system.env);
+  auto connection = resolveConnection(connectionFlags.given(), system.env);
   if (!connection) {
     err << "fleetscalectl: " << connection.error().message << "\n";
     return kCtlUsageError;
