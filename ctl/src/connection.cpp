@@ -115,13 +115,15 @@ Result<std::optional<CtlConfigFile>> loadConfig(const ConfigChoice& choice,
 // One source of settings, in precedence order.
 struct Source {
   const ConnectionSettings* settings;
-  std::string origin;  // for a key: flag "--", env "", context " of context 'x' in path"
+  std::string context;  // for the config file: " of context 'NAME' in PATH"
   enum Kind { kFlag, kEnvironment, kContext } kind;
 
+  // Where a key's value came from, for messages: "--token", "FLEETSCALE_TOKEN",
+  // "token of context 'prod' in /home/u/.config/fleetscale/ctl.yaml".
   std::string originOf(const ConnectionKey& key) const {
     if (kind == kFlag) return "--" + std::string(key.key);
     if (kind == kEnvironment) return std::string(key.environment);
-    return std::string(key.key) + origin;
+    return std::string(key.key) + context;
   }
 };
 
@@ -162,6 +164,44 @@ Result<Merged> merge(const std::vector<Source>& sources) {
     break;
   }
   return merged;
+}
+
+// The chosen context of the config file as a source: named by --context, else
+// FLEETSCALE_CONTEXT, else the file's current-context; no settings when none is named.
+Result<Source> contextSource(const ConnectionFlags& flags, const EnvLookup& env,
+                             const std::optional<CtlConfigFile>& config) {
+  static const ConnectionSettings kNoSettings;
+  std::string name;
+  std::string namedBy;
+  if (flags.context) {
+    name = *flags.context;
+    namedBy = "--context";
+  } else if (auto named = lookup(env, "FLEETSCALE_CONTEXT"); !named.empty()) {
+    name = named;
+    namedBy = "FLEETSCALE_CONTEXT";
+  } else if (config) {
+    name = config->currentContext;
+    namedBy = "current-context in " + config->path;
+  }
+  if (name.empty()) return Source{&kNoSettings, "", Source::kContext};
+  if (!config) {
+    const std::string defaultPath = defaultCtlConfigPath(env);
+    return Error{
+        namedBy + " names context " + singleQuoted(name) + " but there is no config file (" +
+        (defaultPath.empty() ? std::string("HOME is not set") : "looked for " + defaultPath) +
+        "; name one with --config or FLEETSCALE_CTL_CONFIG)"};
+  }
+  auto it = config->contexts.find(name);
+  if (it == config->contexts.end()) {
+    std::string names;
+    for (const auto& context : config->contexts) {
+      names += (names.empty() ? "" : ", ") + context.first;
+    }
+    return Error{namedBy + " names context " + singleQuoted(name) + ", which is not in " +
+                 config->path + " (its contexts: " + (names.empty() ? "none" : names) + ")"};
+  }
+  return Source{&it->second, " of context " + singleQuoted(name) + " in " + config->path,
+                Source::kContext};
 }
 
 Status checkReadable(const Merged& merged, const std::string& key) {
@@ -284,46 +324,10 @@ Result<Connection> resolveConnection(const ConnectionFlags& flags, const EnvLook
 
   auto config = loadConfig(chooseConfig(flags, env), home);
   if (!config) return config.error();
-  std::string contextName;
-  std::string contextNamedBy;
-  if (flags.context) {
-    contextName = *flags.context;
-    contextNamedBy = "--context";
-  } else if (auto named = lookup(env, "FLEETSCALE_CONTEXT"); !named.empty()) {
-    contextName = named;
-    contextNamedBy = "FLEETSCALE_CONTEXT";
-  } else if (*config) {
-    contextName = (*config)->currentContext;
-    contextNamedBy = "current-context in " + (*config)->path;
-  }
-  const ConnectionSettings noSettings;
-  const ConnectionSettings* context = &noSettings;
-  std::string contextOrigin;
-  if (!contextName.empty()) {
-    if (!*config) {
-      return Error{contextNamedBy + " names context " + singleQuoted(contextName) +
-                   " but there is no config file (" +
-                   (defaultCtlConfigPath(env).empty() ? std::string("HOME is not set")
-                                                      : "looked for " + defaultCtlConfigPath(env)) +
-                   "; name one with --config or FLEETSCALE_CTL_CONFIG)"};
-    }
-    auto it = (*config)->contexts.find(contextName);
-    if (it == (*config)->contexts.end()) {
-      std::string names;
-      for (const auto& [name, settings] : (*config)->contexts) {
-        names += (names.empty() ? "" : ", ") + name;
-      }
-      return Error{contextNamedBy + " names context " + singleQuoted(contextName) +
-                   ", which is not in " + (*config)->path +
-                   " (its contexts: " + (names.empty() ? "none" : names) + ")"};
-    }
-    context = &it->second;
-    contextOrigin = " of context " + singleQuoted(contextName) + " in " + (*config)->path;
-  }
-
-  auto merged = merge({{&fromFlags, "", Source::kFlag},
-                       {&fromEnvironment, "", Source::kEnvironment},
-                       {context, contextOrigin, Source::kContext}});
+  auto context = contextSource(flags, env, *config);
+  if (!context) return context.error();
+  auto merged = merge(
+      {{&fromFlags, "", Source::kFlag}, {&fromEnvironment, "", Source::kEnvironment}, *context});
   if (!merged) return merged.error();
 
   Connection connection;
