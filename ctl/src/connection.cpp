@@ -211,20 +211,6 @@ Status checkReadable(const Merged& merged, const std::string& key) {
   return {};
 }
 
-Status checkToken(const std::string& token, const std::string& origin) {
-  if (token.empty()) return Error{origin + " is empty"};
-  if (token.size() > kMaxTokenBytes) {
-    return Error{origin + ": the token is longer than " + std::to_string(kMaxTokenBytes) +
-                 " bytes"};
-  }
-  for (const char c : token) {
-    if (c < 0x21 || c > 0x7e) {
-      return Error{origin + ": the token holds a character that is not printable ASCII"};
-    }
-  }
-  return {};
-}
-
 Result<bool> parseBool(const std::string& text, const std::string& origin) {
   if (text == "true" || text == "1") return true;
   if (text == "false" || text == "0") return false;
@@ -396,8 +382,8 @@ Result<Connection> resolveConnection(const ConnectionFlags& flags, const EnvLook
     connection.token = std::move(*token);
   } else if (merged->has("token")) {
     connection.tokenOrigin = merged->origin("token");
-    if (Status valid = checkToken(merged->value("token"), connection.tokenOrigin); !valid) {
-      return Error{valid.message()};
+    if (Status valid = checkToken(merged->value("token")); !valid) {
+      return Error{connection.tokenOrigin + ": " + valid.message()};
     }
     connection.token = merged->value("token");
   }

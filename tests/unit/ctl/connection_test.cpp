@@ -244,7 +244,7 @@ TEST_F(ResolveConnectionTest, TokenFileProblemsAreClearErrors) {
             std::string::npos);
   EXPECT_NE(errorOf(resolve({{"token", "two words"}})).find("--token: the token holds a character"),
             std::string::npos);
-  EXPECT_EQ(errorOf(resolve({{"token", ""}})), "--token is empty");
+  EXPECT_EQ(errorOf(resolve({{"token", ""}})), "--token: the token is empty");
   std::filesystem::remove(dir_.file("home/.config/fleetscale/context-token"));
   EXPECT_NE(errorOf(resolve()).find("token file (token-file of context 'prod' in "),
             std::string::npos)
