@@ -112,7 +112,8 @@ bool contains(const std::string& text, std::string_view part) {
 }
 
 constexpr const char* kHowToPassAToken =
-    "pass --token-file or --token (FLEETSCALE_TOKEN_FILE, FLEETSCALE_TOKEN), or set token-file in "
+    "pass --token-file or --token (FLEETSCALE_CTL_TOKEN_FILE, FLEETSCALE_TOKEN), or set token-file "
+    "in "
     "the config file's context";
 
 // What to tell the operator when a request got no HTTP answer: what probably went wrong and which

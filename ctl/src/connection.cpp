@@ -232,7 +232,7 @@ const std::vector<ConnectionKey>& connectionKeys() {
       {"token", "FLEETSCALE_TOKEN", false,
        "bearer token: a viewer token for reads, an admin token for drain, undrain and reload "
        "(prefer --token-file: a flag shows in the process list)"},
-      {"token-file", "FLEETSCALE_TOKEN_FILE", true,
+      {"token-file", "FLEETSCALE_CTL_TOKEN_FILE", true,
        "file holding the bearer token, read at each run"},
       {kInsecure, "FLEETSCALE_INSECURE_SKIP_TLS_VERIFY", false,
        "do not verify the aggregator's certificate (labs only: anyone on the way can read the "

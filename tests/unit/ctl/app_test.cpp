@@ -158,10 +158,11 @@ TEST(CtlAppTest, AuthorizationFailuresSayWhatToDo) {
                    {"/api/v1/events", HttpClientResponse{401, "", {}}}});
   const auto anonymous = run(http, {"reload"});
   EXPECT_EQ(anonymous.code, kCtlAuthError);
-  EXPECT_EQ(anonymous.err,
-            "fleetscalectl: reload the policy was refused without a token (the aggregator said: no "
-            "admin token): pass --token-file or --token (FLEETSCALE_TOKEN_FILE, FLEETSCALE_TOKEN), "
-            "or set token-file in the config file's context\n");
+  EXPECT_EQ(
+      anonymous.err,
+      "fleetscalectl: reload the policy was refused without a token (the aggregator said: no "
+      "admin token): pass --token-file or --token (FLEETSCALE_CTL_TOKEN_FILE, FLEETSCALE_TOKEN), "
+      "or set token-file in the config file's context\n");
   const auto viewer = run(http, {"--token", "v", "reload"});
   EXPECT_NE(viewer.err.find("this token's role may not reload the policy: an admin token is "
                             "needed (token from --token)"),

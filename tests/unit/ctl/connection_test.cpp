@@ -167,11 +167,11 @@ TEST_F(ResolveConnectionTest, FlagBeatsEnvironmentBeatsContextBeatsDefault) {
 }
 
 TEST_F(ResolveConnectionTest, TheFirstSourceWithATokenOrATokenFileGivesTheToken) {
-  env_["FLEETSCALE_TOKEN_FILE"] = dir_.file("env-token");
+  env_["FLEETSCALE_CTL_TOKEN_FILE"] = dir_.file("env-token");
   auto env = resolve();
   ASSERT_TRUE(env.ok()) << env.error().message;
   EXPECT_EQ(env->token, "from-env-file") << "the environment's file beats the context's";
-  EXPECT_EQ(env->tokenOrigin, "FLEETSCALE_TOKEN_FILE " + dir_.file("env-token"));
+  EXPECT_EQ(env->tokenOrigin, "FLEETSCALE_CTL_TOKEN_FILE " + dir_.file("env-token"));
 
   auto flag = resolve({{"token", "from-flag"}});
   ASSERT_TRUE(flag.ok()) << flag.error().message;
@@ -183,7 +183,7 @@ TEST_F(ResolveConnectionTest, TheFirstSourceWithATokenOrATokenFileGivesTheToken)
   EXPECT_EQ(flagFile->token, "from-flag-file");
 
   env_["FLEETSCALE_TOKEN"] = "from-env";
-  EXPECT_NE(errorOf(resolve()).find("FLEETSCALE_TOKEN and FLEETSCALE_TOKEN_FILE are both set"),
+  EXPECT_NE(errorOf(resolve()).find("FLEETSCALE_TOKEN and FLEETSCALE_CTL_TOKEN_FILE are both set"),
             std::string::npos)
       << errorOf(resolve());
 }
