@@ -217,6 +217,22 @@ TEST(AgentAggregatorTest, AnAgentWithAnotherClustersTokenIsRefusedAsTheWrongClus
   ASSERT_EQ(nodes["items"].size(), 1u) << "the refused agent never appears";
   EXPECT_EQ(nodes["items"][0]["node"], "honest");
   EXPECT_TRUE(liar->running()) << "the refused agent keeps retrying rather than dying";
+
+  // b's Secret rotates: SIGHUP reads it at once (as the 5 s check would), and b's connected
+  // agent keeps streaming.
+  testing::writeFile(dir.file("agent-tokens/b"), "token-b2\n");
+  ::kill(aggregator.pid(), SIGHUP);
+  EXPECT_TRUE(testing::waitFor([&] {
+    auto reloads = testing::httpGetJson(api + "/api/v1/events?kind=config_reload");
+    return reloads.is_object() && !reloads["items"].empty() &&
+           reloads["items"][0]["message"].get<std::string>().find("rotated b") != std::string::npos;
+  }));
+  const std::int64_t before = nodes["items"][0]["last_sequence"].get<std::int64_t>();
+  EXPECT_TRUE(testing::waitFor([&] {
+    auto now = testing::httpGetJson(api + "/api/v1/nodes");
+    return now.is_object() && now["items"].size() == 1 && now["items"][0]["connected"] == true &&
+           now["items"][0]["last_sequence"].get<std::int64_t>() > before;
+  })) << "not dropped by the rotation";
 }
 
 TEST(AgentAggregatorTest, BadFlagsExitWithUsageError) {
