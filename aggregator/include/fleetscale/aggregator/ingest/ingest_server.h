@@ -1,8 +1,9 @@
 // Accepts agent connections (plain TCP or TLS, optionally mutual) and folds their batches into
 // the fleet state. Each connection is isolated: a peer that sends an oversized or undecodable
-// frame, a wrong token, or nothing at all is disconnected with a reason and a counter, and no
-// other connection notices. A peer sending frames faster than its allowance is slowed down (its
-// reads pause), not served at the others' expense.
+// frame, a wrong token, credentials of another cluster than the one it names, or nothing at all
+// is disconnected with a reason and a counter, and no other connection notices. A peer sending
+// frames faster than its allowance is slowed down (its reads pause), not served at the others'
+// expense.
 //
 // Acks are durable: with a store, an agent's sequence is acked (and reported in a hello-ack)
 // only once the store has committed its progress, so an aggregator killed at any instant
