@@ -479,7 +479,12 @@ StepResult AggregatorApp::announceReady() {
       kVersion, settings_.identity, settings_.listen.host, ingest_->port(),
       settings_.tls ? (options_.tlsClientCaFile.empty() ? " (TLS)" : " (mutual TLS)") : "",
       settings_.httpListen.host, http_->port(), settings_.threads);
-  if (settings_.agentTokens) {
+  if (settings_.agentTokens && settings_.agentTokens->size() == 0) {
+    log_->warn(
+        "--agent-tokens-dir {} holds no cluster's token: no agent can connect until a file "
+        "appears",
+        options_.agentTokensDir);
+  } else if (settings_.agentTokens) {
     log_->info("agents authenticate with their cluster's token from {} ({} clusters)",
                options_.agentTokensDir, settings_.agentTokens->size());
   } else if (settings_.token.empty()) {
