@@ -135,6 +135,16 @@ class IngestServerTest : public ::testing::Test {
     return reply ? reply->hello_ack().acked_sequence() : 0;
   }
   double counter(prometheus::Counter& c) { return c.Value(); }
+  // A store in storeDir_ that commits every `commitInterval`.
+  void openStore(milliseconds commitInterval) {
+    storeDir_.emplace();
+    SqliteStoreOptions storeOptions;
+    storeOptions.stateDir = storeDir_->path();
+    storeOptions.commitInterval = commitInterval;
+    auto opened = SqliteStore::open(storeOptions, &storeMetrics_, clock_);
+    ASSERT_TRUE(opened.ok());
+    store_ = std::move(*opened);
+  }
 
   asio::io_context io_;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_{
@@ -708,13 +718,7 @@ TEST_F(IngestServerTest, AFloodingAgentIsSlowedToItsFrameAllowance) {
 }
 
 TEST_F(IngestServerTest, AcksOnlyWhatTheStoreHasMadeDurable) {
-  storeDir_.emplace();
-  SqliteStoreOptions storeOptions;
-  storeOptions.stateDir = storeDir_->path();
-  storeOptions.commitInterval = milliseconds(200);
-  auto opened = SqliteStore::open(storeOptions, &storeMetrics_, clock_);
-  ASSERT_TRUE(opened.ok());
-  store_ = std::move(*opened);
+  openStore(milliseconds(200));
   restart(defaultOptions(), store_.get());
   store_->setCommitListener(
       [this](const std::vector<AgentProgress>& p) { server_->progressDurable(p); });
@@ -822,18 +826,9 @@ INSTANTIATE_TEST_SUITE_P(ServerAndMutual, IngestTlsTest, ::testing::Values(false
 // Issue 16: per-cluster agent identity. A node of one cluster must not report for another.
 class IngestIdentityTest : public IngestServerTest {
  protected:
-  void openStore() {
-    storeDir_.emplace();
-    SqliteStoreOptions storeOptions;
-    storeOptions.stateDir = storeDir_->path();
-    storeOptions.commitInterval = milliseconds(20);
-    auto opened = SqliteStore::open(storeOptions, &storeMetrics_, clock_);
-    ASSERT_TRUE(opened.ok());
-    store_ = std::move(*opened);
-  }
   // A server whose agents authenticate with their cluster's token.
   void startWithClusterTokens(const AgentTokens& tokens) {
-    openStore();
+    openStore(milliseconds(20));
     IngestOptions options = defaultOptions();
     options.token.clear();
     options.agentTokens = std::make_shared<const AgentTokens>(tokens);
