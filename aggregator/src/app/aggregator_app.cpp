@@ -32,6 +32,7 @@
 #include "fleetscale/aggregator/control/state_loop.h"
 #include "fleetscale/aggregator/election/leader_election.h"
 #include "fleetscale/aggregator/election/leadership.h"
+#include "fleetscale/aggregator/ingest/agent_token_watcher.h"
 #include "fleetscale/aggregator/ingest/ingest_server.h"
 #include "fleetscale/aggregator/policy/policy_holder.h"
 #include "fleetscale/aggregator/state/fleet_state.h"
@@ -106,7 +107,10 @@ class AggregatorApp {
   StepResult createElection();
   std::size_t connectionLimit() const;
   StepResult createIngest();
-  void detachIngest() { store_->setCommitListener(nullptr); }
+  void detachIngest() {
+    if (tokenWatcher_) tokenWatcher_->stop();
+    store_->setCommitListener(nullptr);
+  }
   StepResult createScaling();
   StepResult createHttp();
   StepResult listen();
@@ -158,6 +162,7 @@ class AggregatorApp {
   boost::asio::signal_set terminate_;  // SIGINT, SIGTERM: shut down
   AdminToken admin_;
   std::optional<IngestServer> ingest_;
+  std::optional<AgentTokenWatcher> tokenWatcher_;  // with --agent-tokens-dir
   std::optional<StateLoop> stateLoop_;
   // The running state loop, for the ingest threads (which start before it and stop after it).
   std::atomic<StateLoop*> foldListener_{nullptr};
@@ -305,13 +310,20 @@ StepResult AggregatorApp::createIngest() {
   ingestOptions.handshakeTimeout = duration_cast<milliseconds>(settings_.durations.handshake);
   ingestOptions.idleTimeout = duration_cast<milliseconds>(settings_.durations.idle);
   ingestOptions.token = settings_.token;
+  ingestOptions.agentTokens = settings_.agentTokens;
   ingestOptions.tls = settings_.tls;
+  ingestOptions.clientIdentity = settings_.clientIdentity;
   ingestOptions.aggregatorId = settings_.identity;
   // Batches are folded from the listeners' start; the state loop hears of them once it runs.
   ingestOptions.onFolded = [this] {
     if (StateLoop* loop = foldListener_.load()) loop->dataArrived();
   };
   ingest_.emplace(io_, ingestOptions, fleet_, metrics_.ingest(), clock_, store_.get());
+  if (settings_.agentTokens) {
+    tokenWatcher_.emplace(io_, options_.agentTokensDir, *settings_.agentTokens, *ingest_,
+                          metrics_.ingest(), clock_, store_.get());
+    tokenWatcher_->start();
+  }
   // Agents get their acks once what they sent is committed.
   store_->setCommitListener(
       [this](const std::vector<AgentProgress>& durable) { ingest_->progressDurable(durable); });
@@ -468,7 +480,21 @@ StepResult AggregatorApp::announceReady() {
       kVersion, settings_.identity, settings_.listen.host, ingest_->port(),
       settings_.tls ? (options_.tlsClientCaFile.empty() ? " (TLS)" : " (mutual TLS)") : "",
       settings_.httpListen.host, http_->port(), settings_.threads);
-  if (settings_.token.empty()) log_->warn("no --token-file: any agent may connect");
+  if (settings_.agentTokens && settings_.agentTokens->size() == 0) {
+    log_->warn(
+        "--agent-tokens-dir {} holds no cluster's token: no agent can connect until a file "
+        "appears",
+        options_.agentTokensDir);
+  } else if (settings_.agentTokens) {
+    log_->info("agents authenticate with their cluster's token from {} ({} clusters)",
+               options_.agentTokensDir, settings_.agentTokens->size());
+  } else if (settings_.token.empty()) {
+    log_->warn("no --token-file or --agent-tokens-dir: any agent may connect");
+  }
+  if (settings_.tls && !options_.tlsClientCaFile.empty() &&
+      settings_.clientIdentity == ClientIdentity::kAny) {
+    log_->warn("--tls-client-identity any: a client certificate need not name its cluster");
+  }
   return StepResult::ok();
 }
 
@@ -545,6 +571,7 @@ void AggregatorApp::reloadTokens() {
 void AggregatorApp::waitForReload() {
   reload_.async_wait([this](const boost::system::error_code& ec, int) {
     if (ec) return;
+    if (tokenWatcher_) tokenWatcher_->reload("SIGHUP");
     reloadTokens();
     if (!options_.policy.empty()) (void)reloadPolicy();
     waitForReload();

@@ -17,7 +17,11 @@ void addAgentOptions(CLI::App& app, AggregatorOptions& o) {
   app.add_option("--http-listen", o.httpListen, "HTTP address for the API, /metrics and health")
       ->capture_default_str();
   app.add_option("--threads", o.threads, "I/O threads (0 = one per CPU)")->capture_default_str();
-  app.add_option("--token-file", o.tokenFile, "file with the token agents must present");
+  app.add_option("--token-file", o.tokenFile,
+                 "file with the one token every agent must present (see --agent-tokens-dir)");
+  app.add_option("--agent-tokens-dir", o.agentTokensDir,
+                 "directory with one file per cluster (name: the cluster, content: its agents' "
+                 "token), e.g. a mounted Secret; an agent must present its own cluster's token");
   app.add_option("--admin-token-file", o.adminTokenFile,
                  "file with the bearer token mutating API endpoints require");
   app.add_option("--aggregator-id", o.aggregatorId, "name of this aggregator (default: hostname)");
@@ -38,6 +42,11 @@ void addAgentOptions(CLI::App& app, AggregatorOptions& o) {
   app.add_option("--tls-key-file", o.tlsKeyFile, "PEM private key for --tls-cert-file");
   app.add_option("--tls-client-ca-file", o.tlsClientCaFile,
                  "PEM CA: agents must present a client certificate it signed (mutual TLS)");
+  app.add_option("--tls-client-identity", o.tlsClientIdentity,
+                 "with --tls-client-ca-file: 'cluster' (the certificate's CN must be the agent's "
+                 "cluster) or 'any' (any certificate the CA signed)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"cluster", "any"}));
 }
 
 // The fleet state, its store and history.
@@ -194,6 +203,17 @@ Result<std::shared_ptr<boost::asio::ssl::context>> resolveTls(const AggregatorOp
   return std::shared_ptr<boost::asio::ssl::context>();
 }
 
+// --agent-tokens-dir, read (fail closed: every file must hold a token); null without the flag.
+Result<std::shared_ptr<const AgentTokens>> readAgentTokens(const AggregatorOptions& options) {
+  if (options.agentTokensDir.empty()) return std::shared_ptr<const AgentTokens>();
+  if (!options.tokenFile.empty()) {
+    return Error{"use either --token-file (one token for every cluster) or this, not both"};
+  }
+  auto tokens = loadAgentTokens(options.agentTokensDir);
+  if (!tokens) return tokens.error();
+  return std::make_shared<const AgentTokens>(std::move(*tokens));
+}
+
 }  // namespace
 
 void addAggregatorOptions(CLI::App& app, AggregatorOptions& options) {
@@ -219,12 +239,14 @@ Result<AggregatorSettings> resolveOptions(const AggregatorOptions& options) {
   };
   auto token = readToken(options.tokenFile);
   auto adminToken = readToken(options.adminTokenFile);
+  auto agentTokens = readAgentTokens(options);
   for (const auto& [flag, error] :
        {std::pair{"--listen", listen ? "" : listen.error().message},
         std::pair{"--http-listen", httpListen ? "" : httpListen.error().message},
         std::pair{"", durations ? "" : durations.error().message},
         std::pair{"--token-file", token ? "" : token.error().message},
-        std::pair{"--admin-token-file", adminToken ? "" : adminToken.error().message}}) {
+        std::pair{"--admin-token-file", adminToken ? "" : adminToken.error().message},
+        std::pair{"--agent-tokens-dir", agentTokens ? "" : agentTokens.error().message}}) {
     if (!error.empty()) return Error{std::string(flag) + (*flag ? ": " : "") + error};
   }
   auto tls = resolveTls(options);
@@ -235,6 +257,9 @@ Result<AggregatorSettings> resolveOptions(const AggregatorOptions& options) {
   out.durations = *durations;
   out.token = *token;
   out.adminToken = *adminToken;
+  out.agentTokens = *agentTokens;
+  out.clientIdentity =
+      options.tlsClientIdentity == "any" ? ClientIdentity::kAny : ClientIdentity::kCluster;
   out.tls = *tls;
   out.threads = ioThreads(options);
   out.identity = options.aggregatorId.empty() ? localHostName() : options.aggregatorId;

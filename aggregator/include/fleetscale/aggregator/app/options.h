@@ -9,6 +9,8 @@
 #include <string>
 
 #include "fleetscale/aggregator/election/leadership.h"
+#include "fleetscale/aggregator/ingest/agent_tokens.h"
+#include "fleetscale/aggregator/ingest/ingest_server.h"
 #include "fleetscale/shared/net_address.h"
 #include "fleetscale/shared/options.h"
 #include "fleetscale/shared/result.h"
@@ -21,6 +23,7 @@ struct AggregatorOptions {
   std::string httpListen = "0.0.0.0:7080";
   unsigned threads = 0;  // 0 = one per CPU
   std::string tokenFile;
+  std::string agentTokensDir;  // per-cluster agent tokens; excludes tokenFile
   std::string adminTokenFile;
   std::string aggregatorId;  // default: hostname
   std::uint32_t maxFrameBytes = 4 * 1024 * 1024;
@@ -29,7 +32,8 @@ struct AggregatorOptions {
   std::string handshakeTimeout = "10s";
   std::string idleTimeout = "60s";
   std::string tlsCertFile, tlsKeyFile, tlsClientCaFile;
-  std::string stateDir;  // "" = a temporary directory removed at exit
+  std::string tlsClientIdentity = "cluster";  // "cluster" or "any", with tlsClientCaFile
+  std::string stateDir;                       // "" = a temporary directory removed at exit
   std::string commitInterval = "100ms";
   std::string historyRetention = "24h";
   std::string eventRetention = "720h";
@@ -77,10 +81,13 @@ struct AggregatorSettings {
   // empty or unreadable is an error, never "no token".
   std::string token;       // agents must present it; "" (no --token-file) = any agent may connect
   std::string adminToken;  // "" (no --admin-token-file) = mutating endpoints are disabled
-  std::shared_ptr<boost::asio::ssl::context> tls;  // null = agents connect without TLS
-  unsigned threads = 1;                            // I/O threads, at least 1
-  std::string identity;                            // --aggregator-id or the host name
-  std::string userAgent;                           // for requests to cluster APIs and the lease
+  // --agent-tokens-dir as read at startup (null without the flag; then `token` applies).
+  std::shared_ptr<const AgentTokens> agentTokens;
+  ClientIdentity clientIdentity = ClientIdentity::kCluster;  // --tls-client-identity
+  std::shared_ptr<boost::asio::ssl::context> tls;            // null = agents connect without TLS
+  unsigned threads = 1;                                      // I/O threads, at least 1
+  std::string identity;                                      // --aggregator-id or the host name
+  std::string userAgent;  // for requests to cluster APIs and the lease
 };
 
 // An Error's message names the first flag that is wrong (the aggregator exits with 2): a token
