@@ -2,9 +2,13 @@
 //  1. every object against its Kubernetes OpenAPI schema (kubernetes-models; ServiceMonitor and
 //     PrometheusRule against the prometheus-operator CRD schemas);
 //  2. the promises deploy/ makes (docs/install-kubernetes.md): containers non-root without
-//     capabilities, read-only root and host mounts, requests and limits, probes;
+//     capabilities, read-only root and host mounts, requests and limits, probes; the one
+//     exception, an init container that owns a host directory of fleetscale's to the agent's
+//     user, as root with CHOWN and FOWNER only;
 //  3. the wiring between objects: Services select pods and name their ports, ServiceMonitors select
-//     Services, ConfigMaps, ServiceAccounts, PriorityClasses and ClusterRoles referenced exist.
+//     Services, ConfigMaps, ServiceAccounts, PriorityClasses and ClusterRoles referenced exist;
+//     cert-manager objects (no schema here) structurally: Certificates name an Issuer of the
+//     manifests and a Secret, which then counts as present.
 //   node tools/validate-manifests.mjs <rendered.yaml> [--external-secret NAME]...
 // Exits 0 and prints a summary when everything holds, else 1 with one line per problem.
 import { readFileSync } from "node:fs";
@@ -49,6 +53,7 @@ const CLUSTER_SCOPED = new Set([
   "PriorityClass",
   "StorageClass",
   "CustomResourceDefinition",
+  "ClusterIssuer",
 ]);
 
 async function modelFor(apiVersion, kind) {
@@ -64,20 +69,61 @@ async function modelFor(apiVersion, kind) {
   }
 }
 
+// cert-manager.io (no schema package here): the fields cert-manager needs, and their types.
+const CERT_MANAGER_ISSUER_TYPES = ["selfSigned", "ca", "acme", "vault", "venafi"];
+function checkCertManager(object) {
+  const spec = object.spec ?? {};
+  const isString = (value) => typeof value === "string" && value.length > 0;
+  if (object.apiVersion !== "cert-manager.io/v1") {
+    problem(object, `cert-manager: apiVersion ${object.apiVersion} is not cert-manager.io/v1`);
+  } else if (object.kind === "Issuer" || object.kind === "ClusterIssuer") {
+    const types = CERT_MANAGER_ISSUER_TYPES.filter((type) => spec[type] !== undefined);
+    if (types.length !== 1) problem(object, `cert-manager: needs exactly one issuer type, has ${types.length}`);
+    if (spec.ca !== undefined && !isString(spec.ca.secretName)) problem(object, "cert-manager: ca.secretName missing");
+  } else if (object.kind === "Certificate") {
+    if (!isString(spec.secretName)) problem(object, "cert-manager: spec.secretName missing");
+    if (!isString(spec.issuerRef?.name)) problem(object, "cert-manager: spec.issuerRef.name missing");
+    if (!isString(spec.commonName) && !(spec.dnsNames ?? []).length && !(spec.ipAddresses ?? []).length) {
+      problem(object, "cert-manager: no commonName, dnsNames or ipAddresses");
+    }
+    for (const field of ["dnsNames", "ipAddresses", "usages"]) {
+      if (spec[field] !== undefined && !(Array.isArray(spec[field]) && spec[field].every(isString))) {
+        problem(object, `cert-manager: spec.${field} must be a list of strings`);
+      }
+    }
+    for (const field of ["duration", "renewBefore"]) {
+      if (spec[field] !== undefined && !/^([0-9]+(\.[0-9]+)?(h|m|s))+$/.test(spec[field])) {
+        problem(object, `cert-manager: spec.${field} ${spec[field]} is not a duration (e.g. 2160h)`);
+      }
+    }
+    if (spec.isCA !== undefined && typeof spec.isCA !== "boolean") problem(object, "cert-manager: spec.isCA must be boolean");
+    const key = spec.privateKey ?? {};
+    if (key.algorithm !== undefined && !["RSA", "ECDSA", "Ed25519"].includes(key.algorithm)) {
+      problem(object, `cert-manager: privateKey.algorithm ${key.algorithm}`);
+    }
+  } else {
+    problem(object, `no schema for ${object.apiVersion} ${object.kind}`);
+  }
+}
+
 for (const object of objects) {
   if (typeof object.apiVersion !== "string" || typeof object.kind !== "string") {
     problems.push(`object without apiVersion/kind: ${JSON.stringify(object).slice(0, 80)}`);
     continue;
   }
-  const Model = await modelFor(object.apiVersion, object.kind);
-  if (!Model) {
-    problem(object, `no schema for ${object.apiVersion} ${object.kind}`);
-    continue;
-  }
-  try {
-    new Model(object).validate();
-  } catch (error) {
-    problem(object, `schema: ${error.message}`);
+  if (object.apiVersion.startsWith("cert-manager.io/")) {
+    checkCertManager(object);
+  } else {
+    const Model = await modelFor(object.apiVersion, object.kind);
+    if (!Model) {
+      problem(object, `no schema for ${object.apiVersion} ${object.kind}`);
+    } else {
+      try {
+        new Model(object).validate();
+      } catch (error) {
+        problem(object, `schema: ${error.message}`);
+      }
+    }
   }
   if (!CLUSTER_SCOPED.has(object.kind) && !object.metadata?.namespace) {
     problem(object, "namespaced object without metadata.namespace");
@@ -99,12 +145,24 @@ for (const workload of workloads) {
     problem(workload, "pod: seccompProfile is not RuntimeDefault");
   }
   if (pod.hostNetwork || pod.hostPID || pod.hostIPC) problem(workload, "pod shares a host namespace");
-  const hostPathVolumes = new Set(
-    (pod.volumes ?? []).filter((volume) => volume.hostPath).map((volume) => volume.name),
+  const hostPathVolumes = new Map(
+    (pod.volumes ?? []).filter((volume) => volume.hostPath).map((volume) => [volume.name, volume.hostPath.path]),
   );
+  const initContainers = new Set((pod.initContainers ?? []).map((container) => container.name));
   for (const container of [...(pod.initContainers ?? []), ...(pod.containers ?? [])]) {
-    const where = `container ${container.name}`;
+    const init = initContainers.has(container.name);
+    const where = `${init ? "init container" : "container"} ${container.name}`;
     const security = container.securityContext ?? {};
+    // Root only in an init container that changes ownership: CHOWN and FOWNER, nothing else.
+    const root = security.runAsUser === 0 || security.runAsNonRoot === false;
+    const added = security.capabilities?.add ?? [];
+    if (root && !init) problem(workload, `${where}: runs as root`);
+    if (root && init) {
+      const extra = added.filter((capability) => !["CHOWN", "FOWNER"].includes(capability));
+      if (extra.length) problem(workload, `${where}: adds capabilities ${extra.join(",")}`);
+    } else if (added.length) {
+      problem(workload, `${where}: adds capabilities ${added.join(",")}`);
+    }
     if (security.allowPrivilegeEscalation !== false) {
       problem(workload, `${where}: allowPrivilegeEscalation is not false`);
     }
@@ -115,9 +173,6 @@ for (const workload of workloads) {
     if (!(security.capabilities?.drop ?? []).includes("ALL")) {
       problem(workload, `${where}: capabilities are not dropped (drop: [ALL])`);
     }
-    if ((security.capabilities?.add ?? []).length) {
-      problem(workload, `${where}: adds capabilities ${security.capabilities.add.join(",")}`);
-    }
     for (const kind of ["requests", "limits"]) {
       for (const resource of ["cpu", "memory"]) {
         if (container.resources?.[kind]?.[resource] === undefined) {
@@ -125,11 +180,14 @@ for (const workload of workloads) {
         }
       }
     }
-    for (const probe of ["livenessProbe", "readinessProbe"]) {
+    // Init containers run to completion: the API refuses probes on them.
+    for (const probe of init ? [] : ["livenessProbe", "readinessProbe"]) {
       if (!container[probe]) problem(workload, `${where}: no ${probe}`);
     }
     for (const mount of container.volumeMounts ?? []) {
-      if (hostPathVolumes.has(mount.name) && mount.readOnly !== true) {
+      const hostPath = hostPathVolumes.get(mount.name);
+      // Writable: only a directory of fleetscale's own (the agent's spool), never the host's.
+      if (hostPath !== undefined && mount.readOnly !== true && !hostPath.startsWith("/var/lib/fleetscale-")) {
         problem(workload, `${where}: host path volume ${mount.name} is mounted writable`);
       }
     }
@@ -162,6 +220,11 @@ for (const workload of workloads) {
   }
   const configMaps = named("ConfigMap", namespace);
   const secrets = named("Secret", namespace);
+  for (const certificate of objects.filter(
+    (o) => o.kind === "Certificate" && o.metadata.namespace === namespace,
+  )) {
+    secrets.add(certificate.spec?.secretName);
+  }
   const needConfigMap = (name) =>
     configMaps.has(name) || problem(workload, `ConfigMap ${name} is not in the manifests`);
   const needSecret = (name, optional) =>
@@ -229,6 +292,25 @@ for (const monitor of objects.filter((o) => o.kind === "ServiceMonitor")) {
     if (!(services[0].spec.ports ?? []).some((port) => port.name === endpoint.port)) {
       problem(monitor, `port ${endpoint.port} is not a port of Service ${services[0].metadata.name}`);
     }
+  }
+}
+
+for (const certificate of objects.filter((o) => o.kind === "Certificate")) {
+  const ref = certificate.spec?.issuerRef ?? {};
+  const kind = ref.kind ?? "Issuer";
+  if (ref.group !== undefined && ref.group !== "cert-manager.io") continue;  // external issuers
+  const issuers = named(kind, kind === "Issuer" ? certificate.metadata.namespace : undefined);
+  if (!issuers.has(ref.name)) problem(certificate, `${kind} ${ref.name} is not in the manifests`);
+}
+for (const issuer of objects.filter((o) => o.kind === "Issuer" && o.spec?.ca?.secretName)) {
+  const made = objects.some(
+    (o) =>
+      o.kind === "Certificate" &&
+      o.metadata.namespace === issuer.metadata.namespace &&
+      o.spec?.secretName === issuer.spec.ca.secretName,
+  );
+  if (!made && !externalSecrets.has(issuer.spec.ca.secretName)) {
+    problem(issuer, `CA Secret ${issuer.spec.ca.secretName} is neither made by a Certificate nor declared external`);
   }
 }
 

@@ -536,6 +536,7 @@ int runAgent(const AgentOptions& options) {
   hello.set_zone(options.zone);
   hello.set_agent_version(kVersion);
   hello.set_auth_token(*token);
+  streamOptions.tokenFile = options.tokenFile;  // read again before every hello
   hello.set_started_unix_ms(toUnixMillis(clock.wallNow()));
   hello.set_queue_capacity(s.spoolLimits.maxBatches);
   hello.set_clock_aligned_sampling(true);

@@ -9,6 +9,7 @@
 
 #include "fleetscale/shared/logging.h"
 #include "fleetscale/shared/protocol.h"
+#include "fleetscale/shared/token.h"
 
 namespace fleetscale::agent {
 namespace asio = boost::asio;
@@ -158,7 +159,26 @@ void StreamClient::onConnected(const std::shared_ptr<Connection>& connection) {
       });
 }
 
+void StreamClient::rereadToken() {
+  if (options_.tokenFile.empty()) return;
+  auto token = readTokenFile(options_.tokenFile);
+  auto log = componentLogger("agent.stream");
+  if (!token) {
+    if (token.error().message != lastTokenError_) {
+      log->error("--token-file: {}; keeping the token read before", token.error().message);
+      lastTokenError_ = token.error().message;
+    }
+    return;
+  }
+  lastTokenError_.clear();
+  if (*token == options_.hello.auth_token()) return;
+  options_.hello.set_auth_token(*token);
+  log->info("--token-file {} holds a new token: using it from this connection on",
+            options_.tokenFile);
+}
+
 void StreamClient::sendHello(const std::shared_ptr<Connection>& connection) {
+  rereadToken();
   v1::Envelope hello;
   *hello.mutable_hello() = options_.hello;
   connection->epoch = queue_.sequenceEpoch();
@@ -269,10 +289,26 @@ void StreamClient::handleEnvelope(const std::shared_ptr<Connection>& connection,
       counters_.ackedSequence = std::max<std::uint64_t>(counters_.ackedSequence, sequence);
       return;
     }
-    case v1::Envelope::kError:
-      fail(connection, "aggregator error " + v1::Error::Code_Name(envelope.error().code()) + ": " +
-                           envelope.error().message());
+    case v1::Envelope::kError: {
+      const auto& error = envelope.error();
+      std::string hint;
+      if (error.code() == v1::Error::CODE_UNAUTHENTICATED) {
+        hint =
+            " (the token in --token-file is not one the aggregator accepts; the file is read "
+            "again at every reconnect)";
+      } else if (error.code() == v1::Error::CODE_PERMISSION_DENIED) {
+        hint = " (the aggregator refuses this agent for cluster " + options_.hello.cluster() +
+               ": its token or client certificate belongs to another cluster; check --cluster, "
+               "--token-file and --tls-cert-file)";
+      }
+      // Code_Name of a code this agent does not know is empty: its number then.
+      const std::string code = v1::Error::Code_Name(error.code()).empty()
+                                   ? "code " + std::to_string(error.code())
+                                   : v1::Error::Code_Name(error.code());
+      fail(connection, "aggregator " + options_.aggregator.toString() +
+                           " closed the stream: " + code + ": " + error.message() + hint);
       return;
+    }
     default:
       fail(connection, "unexpected " + std::string(envelopeKind(envelope)) + " from aggregator");
   }

@@ -6,6 +6,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "fleetscale/ctl/connection.h"
 #include "fleetscale/ctl/table.h"
 #include "fleetscale/ctl/views.h"
 #include "fleetscale/shared/curl_http_client.h"
@@ -21,8 +22,6 @@ using nlohmann::json;
 using namespace format;
 
 struct CtlOptions {
-  std::string server = "http://127.0.0.1:7080";
-  std::string token;
   std::string output = "table";
   std::string cluster, node, namespaceName, workload, kind, agent, since, limit;
   std::string topWhat = "all";
@@ -34,12 +33,156 @@ struct CtlRequest {
   std::string method;
   std::string path;
   std::function<Result<std::string>(const json&)> render;
+  // What a mutating call does, for messages ("drain cluster aws"); "" for reads.
+  std::string action;
 };
 
 template <typename Render>
 CtlRequest get(std::string path, Render render) {
   return CtlRequest{"GET", std::move(path),
-                    [render](const json& body) -> Result<std::string> { return render(body); }};
+                    [render](const json& body) -> Result<std::string> { return render(body); }, ""};
+}
+
+// The connection flags. Their environment variables and the config file are merged in by
+// resolveConnection, not by CLI11, so that one rule decides and tests inject the environment.
+// Binds CLI11 options to its members: it must outlive parsing and stay where it is.
+class ConnectionFlagOptions {
+ public:
+  explicit ConnectionFlagOptions(CLI::App& app) {
+    for (const auto& key : connectionKeys()) {
+      const std::string name(key.key);
+      const std::string help = std::string(key.help) + "; env " + std::string(key.environment);
+      options_[name] = name == kInsecureFlag ? app.add_flag("--" + name, insecure_, help)
+                                             : app.add_option("--" + name, values_[name], help)
+                                                   ->type_name(key.isPath         ? "FILE"
+                                                               : name == "server" ? "URL"
+                                                                                  : "TOKEN");
+    }
+    configOption_ =
+        app.add_option("--config", config_,
+                       "config file with connection contexts (below); env FLEETSCALE_CTL_CONFIG; "
+                       "default $XDG_CONFIG_HOME/fleetscale/ctl.yaml, else "
+                       "~/.config/fleetscale/ctl.yaml, read when it exists")
+            ->type_name("FILE");
+    contextOption_ = app.add_option("--context", context_,
+                                    "the config file's context to use instead of its "
+                                    "current-context; env FLEETSCALE_CONTEXT")
+                         ->type_name("NAME");
+  }
+  ConnectionFlagOptions(const ConnectionFlagOptions&) = delete;
+  ConnectionFlagOptions& operator=(const ConnectionFlagOptions&) = delete;
+
+  // The flags given, after parsing.
+  ConnectionFlags given() const {
+    ConnectionFlags flags;
+    for (const auto& [name, option] : options_) {
+      if (option->count() == 0) continue;
+      flags.settings[name] =
+          name == kInsecureFlag ? (insecure_ ? "true" : "false") : values_.at(name);
+    }
+    if (configOption_->count() != 0) flags.config = config_;
+    if (contextOption_->count() != 0) flags.context = context_;
+    return flags;
+  }
+
+ private:
+  static constexpr const char* kInsecureFlag = "insecure-skip-tls-verify";
+  std::map<std::string, std::string> values_;
+  std::map<std::string, CLI::Option*> options_;
+  bool insecure_ = false;
+  std::string config_, context_;
+  CLI::Option* configOption_ = nullptr;
+  CLI::Option* contextOption_ = nullptr;
+};
+
+// Hands every request to a client the caller owns.
+class BorrowedHttpClient final : public HttpClient {
+ public:
+  explicit BorrowedHttpClient(HttpClient& http) : http_(http) {}
+  Result<HttpClientResponse> send(const HttpClientRequest& request) override {
+    return http_.send(request);
+  }
+
+ private:
+  HttpClient& http_;
+};
+
+bool contains(const std::string& text, std::string_view part) {
+  return text.find(part) != std::string::npos;
+}
+
+constexpr const char* kHowToPassAToken =
+    "pass --token-file or --token (FLEETSCALE_CTL_TOKEN_FILE, FLEETSCALE_TOKEN), or set token-file "
+    "in "
+    "the config file's context";
+
+// What to tell the operator when a request got no HTTP answer: what probably went wrong and which
+// setting fixes it. The TLS cases go by CurlHttpClient's error codes (http_client.h) and, to tell
+// a plain-HTTP port from other handshake failures, by OpenSSL's wording.
+std::string transportFailure(const Error& error, const Connection& connection) {
+  const std::string& detail = error.message;
+  const std::string& server = connection.server;
+  const bool https = server.rfind("https://", 0) == 0;
+  const bool clientCertificate = !connection.tls.clientCertFile.empty();
+  if (error.code == kHttpTlsVerifyFailed) {
+    if (connection.caOrigin.empty()) {
+      return "cannot verify the certificate of the aggregator at " + server +
+             " against the system's CAs (" + detail +
+             "): pass the CA that signed it with --certificate-authority FILE "
+             "(FLEETSCALE_CA_FILE, or certificate-authority in the config file's context)";
+    }
+    return "cannot verify the certificate of the aggregator at " + server + " against the CA " +
+           connection.tls.caFile + " from " + connection.caOrigin + " (" + detail +
+           "): is that the CA that signed the aggregator's certificate (--certificate-authority), "
+           "and was the certificate issued for this host name?";
+  }
+  if (https &&
+      (contains(detail, "wrong version number") || contains(detail, "packet length too long") ||
+       contains(detail, "record layer failure"))) {
+    return "the aggregator at " + server +
+           " does not speak TLS on that port: it looks like a plain-HTTP port, so use http:// "
+           "(or start the aggregator with --http-tls-cert-file and --http-tls-key-file) (" +
+           detail + ")";
+  }
+  if (https &&
+      (contains(detail, "certificate required") || contains(detail, "alert handshake failure") ||
+       contains(detail, "alert bad certificate") || contains(detail, "alert unknown ca"))) {
+    return "the aggregator at " + server + " refused the TLS connection (" + detail + "): " +
+           (clientCertificate
+                ? "it does not accept the client certificate " + connection.tls.clientCertFile +
+                      " (--client-certificate): is it signed by the CA the aggregator trusts "
+                      "for clients?"
+                : "it probably asks for a client certificate: pass --client-certificate and "
+                  "--client-key");
+  }
+  if (!https && error.code == kHttpNoAnswer) {
+    return "the aggregator at " + server + " gave no HTTP answer (" + detail +
+           "): if it serves HTTPS on that port, use https://";
+  }
+  if (error.code == kHttpTlsFailed) {
+    return "TLS with the aggregator at " + server + " failed: " + detail;
+  }
+  return "cannot reach the aggregator at " + server + ": " + detail;
+}
+
+// What to tell the operator about a 401 or 403.
+std::string authFailure(long status, const std::string& answer, const CtlRequest& request,
+                        const Connection& connection) {
+  const std::string said = " (the aggregator said: " + answer + ")";
+  if (connection.token.empty()) {
+    if (status == 401) return std::string("the aggregator needs a token: ") + kHowToPassAToken;
+    return (request.action.empty() ? std::string("this request") : request.action) +
+           " was refused without a token" + said + ": " + kHowToPassAToken;
+  }
+  if (status == 401) {
+    return "the aggregator did not accept the token from " + connection.tokenOrigin + said +
+           ": is it a token of this aggregator, and still valid?";
+  }
+  if (!request.action.empty()) {
+    return "this token's role may not " + request.action +
+           ": an admin token is needed (token from " + connection.tokenOrigin + ")" + said;
+  }
+  return "the aggregator refused the token from " + connection.tokenOrigin + said;
 }
 
 Result<std::string> explainLatest(const std::string& workload, const json& body) {
@@ -157,23 +300,41 @@ std::string queryString(const std::vector<std::pair<std::string, std::string>>& 
   return out;
 }
 
+CtlSystem processSystem() {
+  return CtlSystem{processEnvironment, [](const TlsClientOptions& tls) {
+                     return std::make_unique<CurlHttpClient>(tls);
+                   }};
+}
+
 int runCtl(const std::vector<std::string>& args, HttpClient& http, std::ostream& out,
+           std::ostream& err) {
+  const CtlSystem system{
+      [](const std::string&) { return std::optional<std::string>(); },
+      [&http](const TlsClientOptions&) { return std::make_unique<BorrowedHttpClient>(http); }};
+  return runCtl(args, system, out, err);
+}
+
+int runCtl(const std::vector<std::string>& args, const CtlSystem& system, std::ostream& out,
            std::ostream& err) {
   CLI::App app{"fleetscalectl: inspect a running fleetscale aggregator", "fleetscalectl"};
   CtlOptions o;
-  app.add_option("--server", o.server, "aggregator HTTP address")
-      ->envname("FLEETSCALE_SERVER")
-      ->capture_default_str();
-  app.add_option("--token", o.token, "admin token for mutating commands")
-      ->envname("FLEETSCALE_TOKEN");
+  const ConnectionFlagOptions connectionFlags(app);
   app.add_option("-o,--output", o.output, "table or json")
       ->check(CLI::IsMember({"table", "json"}))
       ->capture_default_str();
   app.set_version_flag("--version", std::string("fleetscalectl ") + kVersion);
   app.require_subcommand(1);
   app.footer(
-      "Exit codes: 0 ok, 1 aggregator unreachable or failing, 2 usage error, 3 not authorized, "
-      "4 not found.");
+      "Each connection setting comes from its flag, else its environment variable, else the\n"
+      "config file's context, else the default. The config file (docs/api.md, fleetscalectl):\n"
+      "  current-context: prod\n"
+      "  contexts:\n"
+      "    prod: {server: https://fleetscale.example:7080, certificate-authority: ca.crt,\n"
+      "           token-file: ~/.fleetscale/prod-token}\n"
+      "    lab: {server: http://127.0.0.1:7080}\n"
+      "Keys are the flags' names without --; relative paths are relative to the file.\n"
+      "Exit codes: 0 ok, 1 aggregator unreachable or failing (TLS included), 2 usage or "
+      "configuration error, 3 not authorized (401, 403), 4 not found.");
   auto* top =
       app.add_subcommand("top", "workloads and clusters with their usage, like kubectl top");
   top->add_option("what", o.topWhat, "workloads, clusters or all")
@@ -208,12 +369,12 @@ int runCtl(const std::vector<std::string>& args, HttpClient& http, std::ostream&
       app.add_subcommand("explain", "why the latest decision for a workload came out as it did");
   explain->add_option("workload", o.target, "namespace/name")->required();
   auto* drain = app.add_subcommand(
-      "drain", "move every workload off a cluster, step by step (needs the admin token)");
+      "drain", "move every workload off a cluster, step by step (needs an admin token)");
   drain->add_option("cluster", o.target, "cluster name from the policy")->required();
   auto* undrain =
       app.add_subcommand("undrain", "let a drained cluster take workloads again (admin token)");
   undrain->add_option("cluster", o.target, "cluster name from the policy")->required();
-  auto* reload = app.add_subcommand("reload", "re-read the policy file (needs the admin token)");
+  auto* reload = app.add_subcommand("reload", "re-read the policy file (needs an admin token)");
   try {
     std::vector<std::string> reversed(args.rbegin(), args.rend());
     app.parse(std::move(reversed));
@@ -265,7 +426,7 @@ int runCtl(const std::vector<std::string>& args, HttpClient& http, std::ostream&
         "/api/v1/decisions" + queryString({{"namespace", o.target.substr(0, slash)},
                                            {"workload", o.target.substr(slash + 1)},
                                            {"limit", "1"}}),
-        [workload = o.target](const json& body) { return explainLatest(workload, body); }});
+        [workload = o.target](const json& body) { return explainLatest(workload, body); }, ""});
   } else if (drain->parsed() || undrain->parsed()) {
     const bool draining = drain->parsed();
     requests.push_back(CtlRequest{
@@ -275,40 +436,56 @@ int runCtl(const std::vector<std::string>& args, HttpClient& http, std::ostream&
                                 " is draining: workloads move off it step by step; follow it "
                                 "with `fleetscalectl status`\n"
                           : "cluster " + cluster + " takes workloads again\n";
-        }});
+        },
+        (draining ? "drain cluster " : "undrain cluster ") + o.target});
   } else if (reload->parsed()) {
-    requests.push_back(CtlRequest{"POST", "/api/v1/reload", [](const json&) -> Result<std::string> {
-                                    return std::string("policy reloaded\n");
-                                  }});
+    requests.push_back(CtlRequest{
+        "POST", "/api/v1/reload",
+        [](const json&) -> Result<std::string> { return std::string("policy reloaded\n"); },
+        "reload the policy"});
   }
+
+  auto connection = resolveConnection(connectionFlags.given(), system.env);
+  if (!connection) {
+    err << "fleetscalectl: " << connection.error().message << "\n";
+    return kCtlUsageError;
+  }
+  for (const auto& warning : connection->warnings) {
+    err << "fleetscalectl: warning: " << warning << "\n";
+  }
+  const std::unique_ptr<HttpClient> http = system.makeHttpClient(connection->tls);
 
   json bodies = json::array();
   std::string tables;
-  for (const auto& [method, path, render] : requests) {
+  for (const auto& call : requests) {
     HttpClientRequest request;
-    request.method = method;
-    request.url = o.server + path;
-    if (!o.token.empty()) request.headers.emplace_back("Authorization", "Bearer " + o.token);
-    auto response = http.send(request);
+    request.method = call.method;
+    request.url = connection->server + call.path;
+    if (!connection->token.empty()) {
+      request.headers.emplace_back("Authorization", "Bearer " + connection->token);
+    }
+    auto response = http->send(request);
     if (!response) {
-      err << "fleetscalectl: cannot reach the aggregator at " << o.server << ": "
-          << response.error().message << "\n";
+      err << "fleetscalectl: " << transportFailure(response.error(), *connection) << "\n";
       return kCtlServerError;
     }
     const json body = json::parse(response->body, nullptr, false);
     if (response->status != 200 || body.is_discarded() || !body.is_object()) {
-      err << "fleetscalectl: " << request.url << " answered " << response->status << ": "
-          << (body.is_object() && body.contains("error")
-                  ? text(field(body, "error"))
-                  : printable(response->body.substr(0, 2000)));
-      if ((response->status == 401 || response->status == 403) && o.token.empty())
-        err << " (pass the admin token with --token or FLEETSCALE_TOKEN)";
-      err << "\n";
+      const std::string answer = body.is_object() && body.contains("error")
+                                     ? text(field(body, "error"))
+                                     : printable(response->body.substr(0, 2000));
+      if (response->status == 401 || response->status == 403) {
+        err << "fleetscalectl: " << authFailure(response->status, answer, call, *connection)
+            << "\n";
+      } else {
+        err << "fleetscalectl: " << request.url << " answered " << response->status << ": "
+            << answer << "\n";
+      }
       return response->status == 200 ? kCtlServerError : exitCodeFor(response->status);
     }
     Result<std::string> rendered = Error{""};
     try {
-      rendered = render(body);
+      rendered = call.render(body);
     } catch (const json::exception& e) {
       // A field of an unexpected type: another version's answer, or not the aggregator at all.
       err << "fleetscalectl: " << request.url << ": unexpected answer: " << e.what() << "\n";
@@ -331,8 +508,8 @@ int runCtl(const std::vector<std::string>& args, HttpClient& http, std::ostream&
 }
 
 int ctlMain(int argc, char** argv) {
-  CurlHttpClient http;
-  return runCtl(std::vector<std::string>(argv + 1, argv + argc), http, std::cout, std::cerr);
+  return runCtl(std::vector<std::string>(argv + 1, argv + argc), processSystem(), std::cout,
+                std::cerr);
 }
 
 }  // namespace fleetscale::ctl

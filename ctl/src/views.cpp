@@ -114,13 +114,16 @@ std::string statusView(const json& status) {
     // Scaled to zero (an Object or External metric wakes it): idle, not broken.
     const bool idle = number(field(w, "desiredReplicas")) == 0 &&
                       number(field(w, "currentReplicas")) == 0 && w.value("error", "").empty();
-    // Another autoscaler scales it: fleetscale holds off.
-    const bool held =
+    // Another autoscaler scales it: fleetscale holds off, unless it took that one over.
+    const bool foreign =
         field(w, "foreignAutoscalers").is_array() && !field(w, "foreignAutoscalers").empty();
+    const bool pinned = foreign && w.value("foreignAutoscalersPinned", false);
+    const bool held = foreign && !pinned;
     workloads.push_back({text(field(w, "namespace")), workload,
                          integer(field(w, "minReplicas")) + "-" + integer(field(w, "maxReplicas")),
                          held ? std::string("- (held)")
-                              : integer(field(w, "desiredReplicas")) + (idle ? " (idle)" : ""),
+                              : integer(field(w, "desiredReplicas")) + (idle ? " (idle)" : "") +
+                                    (pinned ? " (pinned)" : ""),
                          integer(field(w, "currentReplicas")), unplaced, problem});
     const json perCluster = w.value("clusters", json::object());
     for (const auto& [cluster, r] : perCluster.items()) {

@@ -1,8 +1,5 @@
 #include "fleetscale/shared/http_server.h"
 
-#include <openssl/ssl.h>
-#include <openssl/x509.h>
-
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
@@ -19,6 +16,7 @@
 #include "fleetscale/shared/clock.h"
 #include "fleetscale/shared/logging.h"
 #include "fleetscale/shared/text.h"
+#include "fleetscale/shared/tls.h"
 
 namespace fleetscale {
 namespace asio = boost::asio;
@@ -87,21 +85,6 @@ std::vector<std::string> pathSegments(std::string_view path) {
   std::vector<std::string> segments;
   for (std::string_view segment : splitFields(path, "/")) segments.emplace_back(segment);
   return segments;
-}
-
-// The CN of the peer certificate, if the handshake verified one.
-std::string verifiedPeerCommonName(SSL* ssl) {
-  X509* peer = SSL_get1_peer_certificate(ssl);
-  if (peer == nullptr) return "";
-  std::string name;
-  if (SSL_get_verify_result(ssl) == X509_V_OK) {
-    char buffer[256] = {};
-    const int length = X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName,
-                                                 buffer, sizeof(buffer));
-    if (length > 0) name.assign(buffer, static_cast<std::size_t>(length));
-  }
-  X509_free(peer);
-  return name;
 }
 
 // The address a connection was made to; "" when the socket no longer has one.

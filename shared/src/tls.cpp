@@ -1,5 +1,8 @@
 #include "fleetscale/shared/tls.h"
 
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
 namespace fleetscale {
 namespace asio = boost::asio;
 
@@ -54,6 +57,20 @@ Result<std::shared_ptr<asio::ssl::context>> makeTlsClientContext(const TlsClient
     }
   }
   return context;
+}
+
+std::string verifiedPeerCommonName(SSL* ssl) {
+  X509* peer = SSL_get1_peer_certificate(ssl);
+  if (peer == nullptr) return "";
+  std::string name;
+  if (SSL_get_verify_result(ssl) == X509_V_OK) {
+    char buffer[256] = {};
+    const int length = X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName,
+                                                 buffer, sizeof(buffer));
+    if (length > 0) name.assign(buffer, static_cast<std::size_t>(length));
+  }
+  X509_free(peer);
+  return name;
 }
 
 }  // namespace fleetscale

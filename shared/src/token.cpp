@@ -21,16 +21,22 @@ Result<std::string> readTokenFile(const std::string& path) {
   if (!text) return text.error();
   const std::string_view token = trim(*text);
   if (token.empty()) return Error{path + " is empty: a token file must hold the token"};
+  if (Status valid = checkToken(token); !valid) return Error{path + ": " + valid.message()};
+  return std::string(token);
+}
+
+Status checkToken(std::string_view token) {
+  if (token.empty()) return Error{"the token is empty"};
   if (token.size() > kMaxTokenBytes) {
-    return Error{path + ": the token is " + std::to_string(token.size()) +
+    return Error{"the token is " + std::to_string(token.size()) +
                  " bytes, longer than the limit of " + std::to_string(kMaxTokenBytes)};
   }
   for (const char c : token) {
     if (c < 0x21 || c > 0x7e) {
-      return Error{path + ": the token holds a character that is not printable ASCII"};
+      return Error{"the token holds a character that is not printable ASCII"};
     }
   }
-  return std::string(token);
+  return {};
 }
 
 }  // namespace fleetscale

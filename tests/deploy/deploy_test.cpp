@@ -12,6 +12,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -38,9 +39,13 @@ using std::chrono::seconds;
 const std::string kSource = FLEETSCALE_SOURCE_DIR;
 const std::string kBuild = FLEETSCALE_BUILD_DIR;
 
-// Secrets the manifests reference but never contain: users create them (install-kubernetes.md).
+// Secrets the manifests reference but never contain: users create them (install-kubernetes.md,
+// scripts/fleetscale-ca secrets), or cert-manager does (the two made by components/cert-manager).
 const std::vector<std::string> kExternalSecrets = {
-    "fleetscale-agent-token", "fleetscale-aggregator-tokens", "fleetscale-election"};
+    "fleetscale-agent-token",  "fleetscale-agent-tls",  "fleetscale-aggregator-tls",
+    "fleetscale-agent-tokens", "fleetscale-api-tokens", "fleetscale-election"};
+const std::set<std::string> kCertManagerSecrets = {"fleetscale-aggregator-tls",
+                                                   "fleetscale-agent-tls"};
 
 std::optional<std::string> findProgram(const std::string& name) {
   const char* path = std::getenv("PATH");
@@ -56,7 +61,7 @@ std::optional<std::string> findProgram(const std::string& name) {
 #define REQUIRE_PROGRAM(variable, name)                                                         \
   const auto variable##Path = findProgram(name);                                                \
   if (!variable##Path) GTEST_SKIP() << (name) << " is not installed (scripts/install-deps.sh)"; \
-  const std::string& variable = *variable##Path
+  const std::string& variable = *variable##Path  // NOLINT(bugprone-macro-parentheses): a name
 
 std::string describe(const testing::CommandResult& result) {
   return "exit " + std::to_string(result.status) + "\nstdout:\n" + result.output + "\nstderr:\n" +
@@ -118,6 +123,499 @@ INSTANTIATE_TEST_SUITE_P(Overlays, OverlayTest, ::testing::ValuesIn(kOverlays),
                            return name;
                          });
 
+// --- Secure by default ---------------------------------------------------------------------------
+
+// The value at `path` under `node`, or an undefined node (never throws, never inserts).
+YAML::Node at(const YAML::Node& node, const std::vector<std::string>& path, std::size_t i = 0) {
+  if (i == path.size()) return node;
+  if (!node.IsMap()) return YAML::Node(YAML::NodeType::Undefined);
+  const YAML::Node child = node[path[i]];
+  if (!child.IsDefined()) return YAML::Node(YAML::NodeType::Undefined);
+  return at(child, path, i + 1);
+}
+
+std::string text(const YAML::Node& node) { return node.IsScalar() ? node.as<std::string>() : ""; }
+
+// The objects of a rendered overlay.
+struct Manifests {
+  std::vector<YAML::Node> objects;
+
+  explicit Manifests(const std::string& yaml) {
+    for (const auto& document : YAML::LoadAll(yaml)) {
+      if (document.IsMap()) objects.push_back(document);
+    }
+  }
+  std::vector<YAML::Node> ofKind(const std::string& kind) const {
+    std::vector<YAML::Node> found;
+    for (const auto& object : objects) {
+      if (text(object["kind"]) == kind) found.push_back(object);
+    }
+    return found;
+  }
+  // The object of that kind and name, or an undefined node.
+  YAML::Node find(const std::string& kind, const std::string& name) const {
+    for (const auto& object : ofKind(kind)) {
+      if (text(at(object, {"metadata", "name"})) == name) return object;
+    }
+    return YAML::Node(YAML::NodeType::Undefined);
+  }
+  std::map<std::string, std::string> configMap(const std::string& name) const {
+    std::map<std::string, std::string> data;
+    for (const auto& entry : at(find("ConfigMap", name), {"data"})) {
+      data[entry.first.as<std::string>()] = text(entry.second);
+    }
+    return data;
+  }
+};
+
+// A kustomization in `dir` that renders `overlay` with extra `components` (paths under deploy/;
+// kustomize wants them relative), in the fleetscale namespace as the overlays are.
+void writeKustomization(const std::string& dir, const std::string& overlay,
+                        const std::vector<std::string>& components) {
+  const auto relative = [&](const std::string& path) {
+    return fs::relative(kSource + "/deploy/" + path, dir).string();
+  };
+  std::string text =
+      "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+      "namespace: fleetscale\nresources:\n  - " +
+      relative("overlays/" + overlay) + "\ncomponents:\n";
+  for (const auto& component : components) text += "  - " + relative(component) + "\n";
+  testing::writeFile(dir + "/kustomization.yaml", text);
+}
+
+testing::CommandResult validate(const std::string& dir, const std::string& rendered,
+                                const std::set<std::string>& madeInside = {}) {
+  testing::writeFile(dir + "/rendered.yaml", rendered);
+  std::vector<std::string> args{kSource + "/tools/validate-manifests.mjs", dir + "/rendered.yaml"};
+  for (const auto& secret : kExternalSecrets) {
+    if (madeInside.count(secret)) continue;
+    args.push_back("--external-secret");
+    args.push_back(secret);
+  }
+  return testing::runCommand(node(), args, seconds(60));
+}
+
+// Options naming files or directories (FLEETSCALE_*_FILE, _DIR, _PATH) that a workload's
+// containers take from their ConfigMaps, each with the volume it lies in (or "" if none).
+struct PathOption {
+  std::string workload, container, key, value, volume, secret;
+};
+std::vector<PathOption> pathOptions(const Manifests& manifests) {
+  std::vector<PathOption> options;
+  for (const std::string kind : {"DaemonSet", "Deployment", "StatefulSet"}) {
+    for (const auto& workload : manifests.ofKind(kind)) {
+      const auto pod = at(workload, {"spec", "template", "spec"});
+      std::map<std::string, std::string> secretOf;
+      for (const auto& volume : pod["volumes"]) {
+        secretOf[text(volume["name"])] = text(at(volume, {"secret", "secretName"}));
+      }
+      for (const auto& container : pod["containers"]) {
+        for (const auto& source : container["envFrom"]) {
+          const auto name = text(at(source, {"configMapRef", "name"}));
+          for (const auto& [key, value] : manifests.configMap(name)) {
+            if (!key.ends_with("_FILE") && !key.ends_with("_DIR") && !key.ends_with("_PATH")) {
+              continue;
+            }
+            PathOption option{text(at(workload, {"metadata", "name"})),
+                              text(container["name"]),
+                              key,
+                              value,
+                              "",
+                              ""};
+            for (const auto& mount : container["volumeMounts"]) {
+              const auto path = text(mount["mountPath"]);
+              if (value == path || value.starts_with(path + "/")) {
+                option.volume = text(mount["name"]);
+                option.secret = secretOf[option.volume];
+              }
+            }
+            options.push_back(option);
+          }
+        }
+      }
+    }
+  }
+  return options;
+}
+
+// What issue 16 asks of every shipped overlay: the stream is TLS with per-cluster agent
+// credentials, the API HTTPS with tokens, nothing opens anonymous reads, the probes and
+// Prometheus use the metrics listener, and the agent's spool lives on the node.
+TEST_P(OverlayTest, IsSecureByDefault) {
+  REQUIRE_PROGRAM(kubectl, "kubectl");
+  const auto rendered = testing::runCommand(
+      kubectl, {"kustomize", kSource + "/deploy/overlays/" + GetParam()}, seconds(60));
+  ASSERT_EQ(rendered.status, 0) << describe(rendered);
+  // Anonymous reads would open every GET of the API (decisions, workloads, clusters) to the
+  // network.
+  EXPECT_EQ(rendered.output.find("ANONYMOUS_READS"), std::string::npos)
+      << "FLEETSCALE_HTTP_ANONYMOUS_READS is set";
+  EXPECT_EQ(rendered.output.find("anonymous-reads"), std::string::npos)
+      << "--http-anonymous-reads is set";
+  const Manifests manifests(rendered.output);
+
+  auto agent = manifests.configMap("fleetscale-agent");
+  EXPECT_EQ(agent["FLEETSCALE_TLS"], "true");
+  EXPECT_EQ(agent["FLEETSCALE_TLS_CA_FILE"], "/etc/fleetscale/tls/ca.crt");
+  EXPECT_EQ(agent["FLEETSCALE_TOKEN_FILE"], "/etc/fleetscale/token/token");
+  EXPECT_TRUE(agent["FLEETSCALE_SPOOL_PATH"].starts_with("/var/lib/fleetscale-agent/"));
+
+  // The spool on the node: one agent pod per node at any time, the directory made the agent's
+  // by an init container with CHOWN and FOWNER only.
+  const auto daemonSet = manifests.find("DaemonSet", "fleetscale-agent");
+  ASSERT_TRUE(daemonSet.IsDefined());
+  EXPECT_EQ(text(at(daemonSet, {"spec", "updateStrategy", "rollingUpdate", "maxSurge"})), "0");
+  const auto pod = at(daemonSet, {"spec", "template", "spec"});
+  bool spoolOnHost = false;
+  for (const auto& volume : pod["volumes"]) {
+    if (text(volume["name"]) != "spool") continue;
+    spoolOnHost = text(at(volume, {"hostPath", "path"})) == "/var/lib/fleetscale-agent" &&
+                  text(at(volume, {"hostPath", "type"})) == "DirectoryOrCreate";
+  }
+  EXPECT_TRUE(spoolOnHost);
+  ASSERT_EQ(pod["initContainers"].size(), 1u);
+  const auto init = pod["initContainers"][0];
+  EXPECT_EQ(text(at(init, {"securityContext", "runAsUser"})), "0");
+  std::set<std::string> added;
+  for (const auto& capability : at(init, {"securityContext", "capabilities", "add"})) {
+    added.insert(capability.as<std::string>());
+  }
+  EXPECT_EQ(added, (std::set<std::string>{"CHOWN", "FOWNER"}));
+  EXPECT_EQ(text(at(pod, {"securityContext", "runAsUser"})), "65532");
+
+  // Every file an option names is in a volume mounted into that container, and every Secret is
+  // one the documentation tells users to make.
+  const auto options = pathOptions(manifests);
+  EXPECT_FALSE(options.empty());
+  for (const auto& option : options) {
+    EXPECT_FALSE(option.volume.empty()) << option.workload << "/" << option.container << " "
+                                        << option.key << "=" << option.value << " is in no volume";
+  }
+
+  const bool hub = GetParam().find("/hub") != std::string::npos;
+  if (!hub) return;
+  auto aggregator = manifests.configMap("fleetscale-aggregator");
+  for (const std::string key : {"FLEETSCALE_TLS_CERT_FILE", "FLEETSCALE_TLS_KEY_FILE",
+                                "FLEETSCALE_AGENT_TOKENS_DIR", "FLEETSCALE_HTTP_TLS_CERT_FILE",
+                                "FLEETSCALE_HTTP_TLS_KEY_FILE", "FLEETSCALE_API_TOKENS_FILE"}) {
+    EXPECT_FALSE(aggregator[key].empty()) << key << " is not set";
+  }
+  // The shared token is exclusive with per-cluster tokens.
+  EXPECT_EQ(aggregator.count("FLEETSCALE_TOKEN_FILE"), 0u);
+  EXPECT_EQ(aggregator["FLEETSCALE_TLS_CLIENT_IDENTITY"], "cluster");
+  EXPECT_EQ(aggregator["FLEETSCALE_METRICS_LISTEN"], "0.0.0.0:7081");
+  for (const auto& option : options) {
+    if (option.workload != "fleetscale-aggregator" || option.key.starts_with("FLEETSCALE_ETCD_"))
+      continue;
+    if (option.key.find("TLS") != std::string::npos) {
+      EXPECT_EQ(option.secret, "fleetscale-aggregator-tls") << option.key;
+    }
+  }
+
+  // Probes and Prometheus on the metrics listener (plain HTTP, no token).
+  const auto container = at(manifests.find("Deployment", "fleetscale-aggregator"),
+                            {"spec", "template", "spec"})["containers"][0];
+  bool metricsPort = false;
+  for (const auto& port : container["ports"]) {
+    metricsPort |= text(port["name"]) == "metrics" && text(port["containerPort"]) == "7081";
+  }
+  EXPECT_TRUE(metricsPort);
+  EXPECT_EQ(text(at(container, {"readinessProbe", "httpGet", "port"})), "metrics");
+  EXPECT_EQ(text(at(container, {"livenessProbe", "httpGet", "port"})), "metrics");
+  const auto monitor = manifests.find("ServiceMonitor", "fleetscale-aggregator");
+  ASSERT_TRUE(monitor.IsDefined());
+  EXPECT_EQ(text(at(monitor, {"spec"})["endpoints"][0]["port"]), "metrics");
+}
+
+// The options of the shipped components on top of an overlay: cert-manager makes the two TLS
+// Secrets (so they need not be external), and agent-mtls adds client certificates on both sides.
+TEST(ComponentTest, CertManagerAndMtlsRenderAndValidate) {
+  REQUIRE_PROGRAM(kubectl, "kubectl");
+  requireNodeTools();
+  testing::TempDir dir;
+  writeKustomization(dir.path(), "eks/hub", {"components/cert-manager", "components/agent-mtls"});
+  const auto hub = testing::runCommand(kubectl, {"kustomize", dir.path()}, seconds(60));
+  ASSERT_EQ(hub.status, 0) << describe(hub);
+  const auto validated = validate(dir.path(), hub.output, kCertManagerSecrets);
+  EXPECT_EQ(validated.status, 0) << describe(validated);
+
+  const Manifests manifests(hub.output);
+  auto agent = manifests.configMap("fleetscale-agent");
+  auto aggregator = manifests.configMap("fleetscale-aggregator");
+  EXPECT_EQ(agent["FLEETSCALE_TLS_CERT_FILE"], "/etc/fleetscale/tls/tls.crt");
+  EXPECT_EQ(agent["FLEETSCALE_TLS_KEY_FILE"], "/etc/fleetscale/tls/tls.key");
+  EXPECT_EQ(aggregator["FLEETSCALE_TLS_CLIENT_CA_FILE"], "/etc/fleetscale/tls/ca.crt");
+  // The hub's agents' certificate names the hub's cluster.
+  const auto certificate = manifests.find("Certificate", "fleetscale-agent");
+  EXPECT_EQ(text(at(certificate, {"spec", "commonName"})), agent["FLEETSCALE_CLUSTER"]);
+  EXPECT_EQ(text(at(certificate, {"spec", "secretName"})), "fleetscale-agent-tls");
+  EXPECT_EQ(
+      text(at(manifests.find("Certificate", "fleetscale-aggregator"), {"spec", "secretName"})),
+      "fleetscale-aggregator-tls");
+
+  // A member has no aggregator: the component's aggregator patch matches nothing.
+  testing::TempDir memberDir;
+  writeKustomization(memberDir.path(), "gke/member", {"components/agent-mtls"});
+  const auto member = testing::runCommand(kubectl, {"kustomize", memberDir.path()}, seconds(60));
+  ASSERT_EQ(member.status, 0) << describe(member);
+  EXPECT_EQ(validate(memberDir.path(), member.output).status, 0);
+  EXPECT_EQ(Manifests(member.output).configMap("fleetscale-agent")["FLEETSCALE_TLS_CERT_FILE"],
+            "/etc/fleetscale/tls/tls.crt");
+}
+
+// --- scripts/fleetscale-ca -----------------------------------------------------------------------
+
+std::string fleetscaleCa() { return kSource + "/scripts/fleetscale-ca"; }
+
+std::string sha(const std::string& path) {
+  const auto content = readFile(path);
+  return content ? std::to_string(std::hash<std::string>{}(*content)) : "missing";
+}
+
+TEST(FleetscaleCaTest, MakesAChainWithTheRightNamesUsagesAndModesAndKeepsWhatExists) {
+  REQUIRE_PROGRAM(openssl, "openssl");
+  testing::TempDir temp;
+  const std::string dir = temp.file("pki");
+  const auto run = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"--dir", dir});
+    return testing::runCommand(fleetscaleCa(), args, seconds(60));
+  };
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"init"},
+           {"aggregator", "--dns", "fleetscale-ingest.fleet.example.internal", "--ip", "10.1.2.3"},
+           {"agent", "gcp-europe-west1"},
+           {"token", "gcp-europe-west1"},
+           {"token", "aws-us-east-1"},
+           {"api-token", "ops", "--role", "admin"}}) {
+    const auto result = run(args);
+    ASSERT_EQ(result.status, 0) << args[0] << ": " << describe(result);
+  }
+
+  const auto verified = testing::runCommand(openssl,
+                                            {"verify", "-CAfile", dir + "/ca.crt", "-purpose",
+                                             "sslclient", dir + "/agents/gcp-europe-west1.crt"},
+                                            seconds(30));
+  EXPECT_EQ(verified.status, 0) << describe(verified);
+  const auto server = testing::runCommand(
+      openssl,
+      {"verify", "-CAfile", dir + "/ca.crt", "-purpose", "sslserver", dir + "/aggregator.crt"},
+      seconds(30));
+  EXPECT_EQ(server.status, 0) << describe(server);
+
+  const auto agent = testing::runCommand(openssl,
+                                         {"x509", "-in", dir + "/agents/gcp-europe-west1.crt",
+                                          "-noout", "-subject", "-ext", "extendedKeyUsage"},
+                                         seconds(30));
+  ASSERT_EQ(agent.status, 0) << describe(agent);
+  EXPECT_NE(agent.output.find("CN = gcp-europe-west1"), std::string::npos) << agent.output;
+  EXPECT_NE(agent.output.find("TLS Web Client Authentication"), std::string::npos) << agent.output;
+  EXPECT_EQ(agent.output.find("Server Authentication"), std::string::npos) << agent.output;
+
+  const auto names = testing::runCommand(
+      openssl,
+      {"x509", "-in", dir + "/aggregator.crt", "-noout", "-ext", "subjectAltName,extendedKeyUsage"},
+      seconds(30));
+  ASSERT_EQ(names.status, 0) << describe(names);
+  for (const std::string name :
+       {"DNS:fleetscale-ingest.fleet.example.internal", "IP Address:10.1.2.3",
+        "DNS:fleetscale-aggregator.fleetscale.svc", "DNS:localhost", "IP Address:127.0.0.1",
+        "TLS Web Server Authentication"}) {
+    EXPECT_NE(names.output.find(name), std::string::npos) << name << "\n" << names.output;
+  }
+  const auto key = testing::runCommand(openssl, {"x509", "-in", dir + "/ca.crt", "-noout", "-text"},
+                                       seconds(30));
+  EXPECT_NE(key.output.find("NIST CURVE: P-256"), std::string::npos) << key.output;
+  EXPECT_NE(key.output.find("CA:TRUE"), std::string::npos) << key.output;
+
+  // Keys and tokens: 0600.
+  for (const std::string secret : {"ca.key", "aggregator.key", "agents/gcp-europe-west1.key",
+                                   "tokens/gcp-europe-west1", "api-tokens.csv", "api-tokens/ops"}) {
+    const auto permissions = fs::status(dir + "/" + secret).permissions();
+    EXPECT_EQ(permissions, fs::perms::owner_read | fs::perms::owner_write) << secret;
+  }
+  const auto token = readFile(dir + "/tokens/gcp-europe-west1");
+  ASSERT_TRUE(token);
+  EXPECT_EQ(token->size(), 64u);
+  const auto apiTokens = readFile(dir + "/api-tokens.csv");
+  ASSERT_TRUE(apiTokens);
+  EXPECT_NE(apiTokens->find(",ops,admin\n"), std::string::npos);
+
+  // A second run keeps every key, certificate and token.
+  const std::vector<std::string> files = {"ca.key",
+                                          "ca.crt",
+                                          "aggregator.key",
+                                          "aggregator.crt",
+                                          "agents/gcp-europe-west1.key",
+                                          "agents/gcp-europe-west1.crt",
+                                          "tokens/gcp-europe-west1",
+                                          "api-tokens.csv"};
+  std::map<std::string, std::string> before;
+  for (const auto& file : files) before[file] = sha(dir + "/" + file);
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"init"},
+           {"aggregator", "--dns", "fleetscale-ingest.fleet.example.internal", "--ip", "10.1.2.3"},
+           {"agent", "gcp-europe-west1"},
+           {"token", "gcp-europe-west1"},
+           {"api-token", "ops", "--role", "admin"}}) {
+    const auto result = run(args);
+    EXPECT_EQ(result.status, 0) << args[0] << ": " << describe(result);
+    EXPECT_NE(result.errors.find("kept"), std::string::npos) << args[0] << ": " << result.errors;
+  }
+  for (const auto& file : files) EXPECT_EQ(sha(dir + "/" + file), before[file]) << file;
+  // --renew: a new certificate for the same key.
+  ASSERT_EQ(run({"agent", "gcp-europe-west1", "--renew"}).status, 0);
+  EXPECT_EQ(sha(dir + "/agents/gcp-europe-west1.key"), before["agents/gcp-europe-west1.key"]);
+  EXPECT_NE(sha(dir + "/agents/gcp-europe-west1.crt"), before["agents/gcp-europe-west1.crt"]);
+
+  // Bad names never reach openssl or a file name.
+  EXPECT_NE(run({"agent", "../etc"}).status, 0);
+  EXPECT_NE(run({"token", "a/b"}).status, 0);
+  EXPECT_NE(run({"api-token", "x", "--role", "root"}).status, 0);
+  for (const std::string command :
+       {"init", "aggregator", "agent", "token", "api-token", "secrets"}) {
+    const auto help = run({command, "--help"});
+    EXPECT_EQ(help.status, 0) << command;
+    EXPECT_NE(help.output.find("usage:"), std::string::npos) << command;
+  }
+}
+
+// The Secrets the script renders are the ones the manifests mount, with the keys the options
+// name: every FLEETSCALE_*_FILE in a Secret volume is a key of that Secret.
+TEST(FleetscaleCaTest, SecretsHaveTheNamesAndKeysTheOverlaysMount) {
+  if (!findProgram("openssl")) GTEST_SKIP() << "openssl is not installed (scripts/install-deps.sh)";
+  REQUIRE_PROGRAM(kubectl, "kubectl");
+  testing::TempDir temp;
+  const std::string dir = temp.file("pki");
+  const auto run = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"--dir", dir});
+    const auto result = testing::runCommand(fleetscaleCa(), args, seconds(60));
+    EXPECT_EQ(result.status, 0) << args[0] << ": " << describe(result);
+    return result.output;
+  };
+  run({"init"});
+  run({"aggregator", "--dns", "fleetscale-ingest.fleet.example.internal"});
+  run({"agent", "aws-us-east-1"});
+  run({"token", "aws-us-east-1"});
+  run({"token", "gcp-europe-west1"});
+  run({"api-token", "ops", "--role", "admin"});
+  testing::writeFile(dir + "/kubeconfigs/gcp-europe-west1", "apiVersion: v1\nkind: Config\n");
+  const Manifests secrets(run({"secrets", "hub"}) + "\n" +
+                          run({"secrets", "member", "aws-us-east-1"}));
+  std::map<std::string, std::set<std::string>> keys;
+  for (const auto& secret : secrets.ofKind("Secret")) {
+    EXPECT_EQ(text(at(secret, {"metadata", "namespace"})), "fleetscale");
+    auto& set = keys[text(at(secret, {"metadata", "name"}))];
+    for (const auto& entry : secret["data"]) set.insert(entry.first.as<std::string>());
+  }
+  EXPECT_EQ(keys["fleetscale-agent-tokens"],
+            (std::set<std::string>{"aws-us-east-1", "gcp-europe-west1"}));
+  EXPECT_EQ(keys["fleetscale-kubeconfigs"], (std::set<std::string>{"gcp-europe-west1"}));
+  EXPECT_EQ(keys["fleetscale-agent-tls"], (std::set<std::string>{"ca.crt", "tls.crt", "tls.key"}));
+  // With cert-manager making the certificates, only tokens and kubeconfigs.
+  std::set<std::string> withoutTls;
+  for (const auto& secret : Manifests(run({"secrets", "--no-tls", "hub"}) + "\n" +
+                                      run({"secrets", "--no-tls", "member", "aws-us-east-1"}))
+                                .ofKind("Secret")) {
+    withoutTls.insert(text(at(secret, {"metadata", "name"})));
+  }
+  EXPECT_EQ(withoutTls,
+            (std::set<std::string>{"fleetscale-agent-tokens", "fleetscale-api-tokens",
+                                   "fleetscale-kubeconfigs", "fleetscale-agent-token"}));
+
+  // The hub with mTLS uses every Secret and key there is.
+  testing::TempDir overlay;
+  writeKustomization(overlay.path(), "eks/hub", {"components/agent-mtls"});
+  const auto rendered = testing::runCommand(kubectl, {"kustomize", overlay.path()}, seconds(60));
+  ASSERT_EQ(rendered.status, 0) << describe(rendered);
+  std::set<std::string> used;
+  for (const auto& option : pathOptions(Manifests(rendered.output))) {
+    if (option.secret.empty() || option.secret == "fleetscale-election") continue;
+    used.insert(option.secret);
+    ASSERT_TRUE(keys.count(option.secret)) << option.secret << " is not made by the script";
+    if (option.key.ends_with("_DIR")) continue;  // the whole Secret, one file per key
+    const auto key = fs::path(option.value).filename().string();
+    EXPECT_TRUE(keys[option.secret].count(key))
+        << option.key << "=" << option.value << ": no key " << key << " in " << option.secret;
+  }
+  EXPECT_EQ(used, (std::set<std::string>{"fleetscale-agent-token", "fleetscale-agent-tls",
+                                         "fleetscale-aggregator-tls", "fleetscale-agent-tokens",
+                                         "fleetscale-api-tokens"}));
+}
+
+// --- GitOps examples -----------------------------------------------------------------------------
+
+const std::string kGitops = kSource + "/deploy/examples/gitops";
+
+std::vector<YAML::Node> loadAll(const std::string& path) {
+  std::vector<YAML::Node> documents;
+  for (const auto& document : YAML::LoadAllFromFile(path)) {
+    if (document.IsMap()) documents.push_back(document);
+  }
+  return documents;
+}
+
+// Renders a directory of the repository and returns its Deployments and StatefulSets.
+std::vector<YAML::Node> workloadsIn(const std::string& kubectl, const std::string& path) {
+  const auto rendered =
+      testing::runCommand(kubectl, {"kustomize", kSource + "/" + path}, seconds(60));
+  EXPECT_EQ(rendered.status, 0) << describe(rendered);
+  const Manifests manifests(rendered.output);
+  auto workloads = manifests.ofKind("Deployment");
+  for (const auto& statefulSet : manifests.ofKind("StatefulSet")) workloads.push_back(statefulSet);
+  return workloads;
+}
+
+TEST(GitopsTest, ArgoCdLeavesReplicasOfDeploymentsAndStatefulSetsToFleetscale) {
+  REQUIRE_PROGRAM(kubectl, "kubectl");
+  int applications = 0;
+  for (const auto& application : loadAll(kGitops + "/argocd/application.yaml")) {
+    ASSERT_EQ(text(application["kind"]), "Application");
+    const auto source = text(at(application, {"spec", "source", "path"}));
+    const auto workloads = workloadsIn(kubectl, source);
+    // An application fleetscale scales something in must ignore its replicas, on sync too.
+    if (text(at(application, {"metadata", "name"})) == "fleetscale") continue;
+    ++applications;
+    EXPECT_FALSE(workloads.empty()) << source;
+    std::set<std::string> ignored;
+    for (const auto& entry : at(application, {"spec", "ignoreDifferences"})) {
+      if (text(entry["group"]) != "apps") continue;
+      for (const auto& pointer : entry["jsonPointers"]) {
+        if (pointer.as<std::string>() == "/spec/replicas") ignored.insert(text(entry["kind"]));
+      }
+    }
+    EXPECT_TRUE(ignored.count("Deployment")) << "Deployment /spec/replicas not ignored";
+    EXPECT_TRUE(ignored.count("StatefulSet")) << "StatefulSet /spec/replicas not ignored";
+    std::set<std::string> syncOptions;
+    for (const auto& option : at(application, {"spec", "syncPolicy", "syncOptions"})) {
+      syncOptions.insert(option.as<std::string>());
+    }
+    EXPECT_TRUE(syncOptions.count("RespectIgnoreDifferences=true"));
+  }
+  EXPECT_EQ(applications, 1);
+}
+
+TEST(GitopsTest, FluxAppliesWorkloadsWithoutReplicas) {
+  REQUIRE_PROGRAM(kubectl, "kubectl");
+  int kustomizations = 0;
+  for (const auto& object : loadAll(kGitops + "/flux/shop.yaml")) {
+    if (text(object["kind"]) != "Kustomization") continue;
+    ++kustomizations;
+    EXPECT_EQ(text(object["apiVersion"]), "kustomize.toolkit.fluxcd.io/v1");
+    std::string path = text(at(object, {"spec", "path"}));
+    if (path.starts_with("./")) path = path.substr(2);
+    const auto workloads = workloadsIn(kubectl, path);
+    std::set<std::string> kinds;
+    for (const auto& workload : workloads) {
+      kinds.insert(text(workload["kind"]));
+      EXPECT_FALSE(at(workload, {"spec", "replicas"}).IsDefined())
+          << text(workload["kind"]) << "/" << text(at(workload, {"metadata", "name"}))
+          << " sets spec.replicas: Flux would own it and undo fleetscale's writes";
+    }
+    EXPECT_EQ(kinds, (std::set<std::string>{"Deployment", "StatefulSet"}));
+  }
+  EXPECT_EQ(kustomizations, 1);
+}
+
 TEST(ManifestValidatorTest, NamesEveryMistakeInBrokenManifests) {
   requireNodeTools();
   const auto result =
@@ -135,9 +633,16 @@ TEST(ManifestValidatorTest, NamesEveryMistakeInBrokenManifests) {
            "host path volume host-proc is mounted writable",
            "Service/agent-metrics: selects no pod template",
            "port 7071 is not a port of Service agent-metrics",
+           "init container owner: adds capabilities NET_ADMIN",  // only CHOWN and FOWNER
+           "init container owner: host path volume host-etc is mounted writable",
+           "container agent: runs as root",
+           "Certificate/server: Issuer missing-issuer is not in the manifests",
+           "spec.duration 90d is not a duration",
        }) {
     EXPECT_NE(result.errors.find(expected), std::string::npos) << expected << "\n" << result.errors;
   }
+  // Init containers run to completion: probes are neither required nor allowed there.
+  EXPECT_EQ(result.errors.find("init container owner: no"), std::string::npos) << result.errors;
 }
 
 TEST(PrometheusRuleTest, OperatorRulesAreGeneratedFromTheRuleFiles) {

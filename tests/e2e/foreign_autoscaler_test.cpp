@@ -1,9 +1,10 @@
 // A member cluster already runs an HPA for one of the policy's workloads: the aggregator never
 // writes that workload (in any cluster) and says why in its status and an event, while it
-// scales the workload next to it as usual.
+// scales the workload next to it as usual; with --take-over-hpa it scales it through the HPA.
 #include <gtest/gtest.h>
 
 #include "e2e_fleet.h"
+#include "fleetscale/sim/autoscaler_objects.h"
 #include "fleetscale/testing/wait.h"
 
 namespace fleetscale::e2e {
@@ -68,6 +69,49 @@ TEST(E2eForeignAutoscalerTest, AWorkloadAnHpaScalesIsNeverWrittenItsNeighbourIs)
   ASSERT_TRUE(events.is_object()) << events.dump();
   ASSERT_EQ(events["items"].size(), 1u) << events.dump();
   EXPECT_EQ(events["items"][0]["workload"], "web/Deployment/api") << events.dump();
+}
+
+// The HPA in the member cluster, as its API server holds it (null when absent).
+nlohmann::json hpaIn(E2eFleet& fleet, const std::string& cluster, const std::string& name) {
+  sim::SharedFleet& shared = fleet.simulator().fleet();
+  std::lock_guard lock(shared.mutex);
+  const sim::ObjectStore* store =
+      shared.objectStore(sim::kHorizontalPodAutoscalerResource, cluster);
+  const nlohmann::json* hpa = store ? store->find("web", name) : nullptr;
+  return hpa ? *hpa : nlohmann::json();
+}
+
+// --take-over-hpa: the HPA's workload follows the load like its neighbour, the HPA is pinned to
+// each count (its own bounds kept in annotations), and the status says so.
+TEST(E2eForeignAutoscalerTest, TakenOverTheHpaIsPinnedToEachDecision) {
+  std::string scenario = kScenario;
+  scenario.replace(scenario.find("name: e2e-foreign-autoscaler"),
+                   std::string("name: e2e-foreign-autoscaler").size(),
+                   "name: e2e-take-over-hpa\naggregator: {args: [--take-over-hpa]}");
+  E2eFleet fleet(scenario, "take-over-hpa");
+  ASSERT_TRUE(testing::waitFor(
+      [&] { return fleet.desired("web/api", kAws) == 4 && fleet.desired("web/api", kGcp) == 4; },
+      seconds(40)))
+      << describeActions(fleet.simulator().timeline(), "web/api", 0);
+  ASSERT_TRUE(testing::waitFor(
+      [&] {
+        const auto hpa = hpaIn(fleet, kGcp, "api");
+        return hpa.is_object() && hpa["spec"].value("minReplicas", 0) == 4;
+      },
+      seconds(10)))
+      << hpaIn(fleet, kGcp, "api").dump();
+  const auto hpa = hpaIn(fleet, kGcp, "api");
+  EXPECT_EQ(hpa["spec"]["maxReplicas"], 4) << hpa.dump();
+  EXPECT_EQ(hpa["metadata"]["annotations"]["fleetscale.io/original-min-replicas"], "1");
+  EXPECT_EQ(hpa["metadata"]["annotations"]["fleetscale.io/original-max-replicas"], "10");
+  const auto api = fleet.workloadStatus("web/api");
+  EXPECT_EQ(api["foreignAutoscalersPinned"], true) << api.dump();
+  const auto events = fleet.get("/api/v1/events?kind=foreign_autoscaler");
+  ASSERT_TRUE(events.is_object()) << events.dump();
+  ASSERT_EQ(events["items"].size(), 1u) << events.dump();
+  EXPECT_NE(events["items"][0]["message"].get<std::string>().find("takes it over"),
+            std::string::npos)
+      << events.dump();
 }
 
 }  // namespace

@@ -166,6 +166,77 @@ TEST(AgentAggregatorTest, AgentWithWrongTokenIsRejected) {
   EXPECT_TRUE(agent.running()) << "the agent keeps retrying rather than dying";
 }
 
+// Issue 16: with per-cluster tokens a node of cluster a (holding a's token) that says it is in
+// cluster b is refused as the wrong cluster and never appears, while b's own agent does.
+TEST(AgentAggregatorTest, AnAgentWithAnotherClustersTokenIsRefusedAsTheWrongCluster) {
+  testing::TempDir dir;
+  testing::writeV2Container(dir.file("cgroup"), kCgroup, {1, 2, 0, 0});
+  testing::writeFile(dir.file("agent-tokens/a"), "token-a\n");
+  testing::writeFile(dir.file("agent-tokens/b"), "token-b\n");
+  testing::writeFile(dir.file("token-a"), "token-a\n");
+  testing::writeFile(dir.file("token-b"), "token-b\n");
+  testing::Process aggregator(
+      testing::binaryPath("fleetscale-aggregator"),
+      {"--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--http-anonymous-reads",
+       "--ready-file", dir.file("ready.json"), "--agent-tokens-dir", dir.file("agent-tokens"),
+       "--state-dir", dir.file("state")});
+  const Ports ports = waitForReadyFile(dir.file("ready.json"));
+  ASSERT_GT(ports.http, 0) << aggregator.errors();
+  auto agent = [&](const std::string& node, const std::string& cluster,
+                   const std::string& tokenFile) {
+    return std::make_unique<testing::Process>(
+        testing::binaryPath("fleetscale-agent"),
+        std::vector<std::string>{"--aggregator", "127.0.0.1:" + std::to_string(ports.ingest),
+                                 "--cgroup-root", dir.file("cgroup"), "--mountinfo", "/dev/null",
+                                 "--interval", "200ms", "--node", node, "--cluster", cluster,
+                                 "--token-file", tokenFile});
+  };
+  auto liar = agent("liar", "b", dir.file("token-a"));
+  auto honest = agent("honest", "b", dir.file("token-b"));
+  const std::string api = "http://127.0.0.1:" + std::to_string(ports.http);
+  EXPECT_TRUE(testing::waitFor([&] {
+    auto nodes = testing::httpGetJson(api + "/api/v1/nodes");
+    return nodes.is_object() && nodes["items"].size() == 1 &&
+           nodes["items"][0]["node"] == "honest" && nodes["items"][0]["last_sequence"] > 1;
+  })) << honest->errors()
+      << aggregator.errors();
+  EXPECT_TRUE(testing::waitFor([&] {
+    return testing::httpGet(api + "/metrics")
+               .body.find("fleetscale_ingest_disconnects_total{reason=\"wrong_cluster\"}") !=
+           std::string::npos;
+  }));
+  EXPECT_TRUE(testing::waitFor([&] {
+    return liar->errors().find("CODE_PERMISSION_DENIED") != std::string::npos;
+  })) << liar->errors();
+  EXPECT_NE(liar->errors().find("for cluster b"), std::string::npos) << liar->errors();
+  nlohmann::json events;
+  EXPECT_TRUE(testing::waitFor([&] {
+    events = testing::httpGetJson(api + "/api/v1/events?kind=agent_refused");
+    return events.is_object() && events["items"].size() == 1;
+  })) << events.dump();
+  EXPECT_EQ(events["items"][0]["cluster"], "b");
+  const auto nodes = testing::httpGetJson(api + "/api/v1/nodes");
+  ASSERT_EQ(nodes["items"].size(), 1u) << "the refused agent never appears";
+  EXPECT_EQ(nodes["items"][0]["node"], "honest");
+  EXPECT_TRUE(liar->running()) << "the refused agent keeps retrying rather than dying";
+
+  // b's Secret rotates: SIGHUP reads it at once (as the 5 s check would), and b's connected
+  // agent keeps streaming.
+  testing::writeFile(dir.file("agent-tokens/b"), "token-b2\n");
+  ::kill(aggregator.pid(), SIGHUP);
+  EXPECT_TRUE(testing::waitFor([&] {
+    auto reloads = testing::httpGetJson(api + "/api/v1/events?kind=config_reload");
+    return reloads.is_object() && !reloads["items"].empty() &&
+           reloads["items"][0]["message"].get<std::string>().find("rotated b") != std::string::npos;
+  }));
+  const std::int64_t before = nodes["items"][0]["last_sequence"].get<std::int64_t>();
+  EXPECT_TRUE(testing::waitFor([&] {
+    auto now = testing::httpGetJson(api + "/api/v1/nodes");
+    return now.is_object() && now["items"].size() == 1 && now["items"][0]["connected"] == true &&
+           now["items"][0]["last_sequence"].get<std::int64_t>() > before;
+  })) << "not dropped by the rotation";
+}
+
 TEST(AgentAggregatorTest, BadFlagsExitWithUsageError) {
   auto agent = testing::runCommand(testing::binaryPath("fleetscale-agent"),
                                    {"--interval", "soon", "--once"});

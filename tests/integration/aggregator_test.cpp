@@ -203,7 +203,8 @@ TEST(AggregatorTest, PrometheusScrapesTheAggregator) {
 
 TEST(AggregatorTest, AgentStreamsOverMutualTls) {
   testing::TempDir dir;
-  auto pki = makeTestPki({"aggregator.test"});
+  // The client certificate names the agents' cluster (--tls-client-identity cluster, the default).
+  auto pki = makeTestPki({"aggregator.test"}, "tls");
   ASSERT_TRUE(pki.ok());
   ASSERT_TRUE(writePemPair(pki->ca, dir.path(), "ca").ok());
   ASSERT_TRUE(writePemPair(pki->server, dir.path(), "server").ok());

@@ -52,12 +52,13 @@ std::string KubernetesActuator::scalePath(const WorkloadKey& workload) {
          workload.name + "/scale";
 }
 
-ActuationOutcome KubernetesActuator::send(const std::string& method, const WorkloadKey& workload,
-                                          const std::string& body, std::string& responseBody,
-                                          int& attempts, const ScaleRequest* write) {
+ActuationOutcome KubernetesActuator::send(const std::string& method, const std::string& path,
+                                          const std::string& what, const std::string& body,
+                                          std::string& responseBody, int& attempts,
+                                          const ScaleRequest* write) {
   HttpClientRequest request;
   request.method = method;
-  request.url = credentials_.server + scalePath(workload);
+  request.url = credentials_.server + path;
   request.body = body;
   request.connectTimeout = options_.connectTimeout;
   request.totalTimeout = options_.requestTimeout;
@@ -72,14 +73,24 @@ ActuationOutcome KubernetesActuator::send(const std::string& method, const Workl
     request.headers.emplace_back(std::string(kFencingTokenHeader),
                                  std::to_string(write->fencingToken));
   }
-  auto outcome = sendWithRetries(
-      *http_, request, options_.retry, sleeper_,
-      method + " " + workload.describe() + " scale at " + credentials_.server, responseBody, write);
+  auto outcome =
+      sendWithRetries(*http_, request, options_.retry, sleeper_,
+                      method + " " + what + " at " + credentials_.server, responseBody, write);
   attempts += outcome.attempts;
   outcome.attempts = attempts;
   if (outcome.error == ActuationError::kUnauthorized) {
     outcome.message += " (check the cluster's token or client certificate)";
-  } else if (outcome.error == ActuationError::kForbidden) {
+  }
+  return outcome;
+}
+
+ActuationOutcome KubernetesActuator::sendScale(const std::string& method,
+                                               const WorkloadKey& workload, const std::string& body,
+                                               std::string& responseBody, int& attempts,
+                                               const ScaleRequest* write) {
+  auto outcome = send(method, scalePath(workload), workload.describe() + " scale", body,
+                      responseBody, attempts, write);
+  if (outcome.error == ActuationError::kForbidden) {
     outcome.message +=
         " (RBAC must allow get and update on " +
         std::string(workload.kind == "StatefulSet" ? "statefulsets" : "deployments") +
@@ -90,17 +101,8 @@ ActuationOutcome KubernetesActuator::send(const std::string& method, const Workl
 
 ActuationOutcome KubernetesActuator::get(const std::string& path, const std::string& what,
                                          std::string& body) {
-  HttpClientRequest request;
-  request.url = credentials_.server + path;
-  request.connectTimeout = options_.connectTimeout;
-  request.totalTimeout = options_.requestTimeout;
-  request.headers.emplace_back("Accept", "application/json");
-  if (!credentials_.bearerToken.empty()) {
-    request.headers.emplace_back("Authorization", "Bearer " + credentials_.bearerToken);
-  }
-  if (!options_.userAgent.empty()) request.headers.emplace_back("User-Agent", options_.userAgent);
-  return sendWithRetries(*http_, request, options_.retry, sleeper_,
-                         "GET " + what + " at " + credentials_.server, body);
+  int attempts = 0;
+  return send("GET", path, what, "", body, attempts);
 }
 
 AutoscalerListing KubernetesActuator::listAutoscalers(const std::string& namespaceName) {
@@ -144,7 +146,7 @@ ActuationOutcome KubernetesActuator::getScale(const WorkloadKey& workload) {
   std::lock_guard lock(mutex_);
   std::string body;
   int attempts = 0;
-  auto outcome = send("GET", workload, "", body, attempts);
+  auto outcome = sendScale("GET", workload, "", body, attempts);
   if (!outcome.ok()) return outcome;
   json scale;
   if (!parseScale(body, scale, outcome.status)) {
@@ -155,12 +157,56 @@ ActuationOutcome KubernetesActuator::getScale(const WorkloadKey& workload) {
   return outcome;
 }
 
+std::string KubernetesActuator::autoscalerPath(const ForeignAutoscaler& autoscaler) {
+  return autoscaler.kind == "ScaledObject"
+             ? "/apis/keda.sh/v1alpha1/namespaces/" + autoscaler.namespaceName + "/scaledobjects/" +
+                   autoscaler.name
+             : "/apis/autoscaling/v2/namespaces/" + autoscaler.namespaceName +
+                   "/horizontalpodautoscalers/" + autoscaler.name;
+}
+
+ActuationOutcome KubernetesActuator::pin(const ForeignAutoscaler& autoscaler,
+                                         const ScaleRequest& request, int& attempts) {
+  const std::string path = autoscalerPath(autoscaler);
+  const std::string what = autoscaler.describe();
+  for (int conflicts = 0;; ++conflicts) {
+    std::string body;
+    auto read = send("GET", path, what, "", body, attempts);
+    if (!read.ok()) return read;
+    auto pinned = pinAutoscaler(body, autoscaler.kind, request.replicas);
+    if (!pinned) {
+      return failure(ActuationError::kInvalidResponse,
+                     "GET " + what + ": " + pinned.error().message, attempts);
+    }
+    if (!*pinned) return read;  // it already holds them
+    std::string written;
+    auto write = send("PUT", path, what, **pinned, written, attempts, &request);
+    if (write.error == ActuationError::kForbidden) {
+      write.message += " (--take-over-hpa needs RBAC update on " +
+                       std::string(autoscaler.kind == "ScaledObject" ? "scaledobjects.keda.sh"
+                                                                     : "horizontalpodautoscalers") +
+                       " in namespace " + autoscaler.namespaceName + ")";
+    }
+    if (write.error != ActuationError::kConflict ||
+        conflicts >= options_.retry.maxConflictRetries) {
+      return write;
+    }
+  }
+}
+
 ActuationOutcome KubernetesActuator::setScale(const ScaleRequest& request) {
   std::lock_guard lock(mutex_);
   int attempts = 0;
+  // Taken-over autoscalers first: once they hold the new count, none of them undoes the write.
+  for (const auto& autoscaler : request.pin) {
+    // An HPA leaves a target scaled to 0 alone; its bounds stay as they were.
+    if (request.replicas == 0 && autoscaler.kind != "ScaledObject") continue;
+    auto pinned = pin(autoscaler, request, attempts);
+    if (!pinned.ok()) return pinned;
+  }
   for (int conflicts = 0;; ++conflicts) {
     std::string body;
-    auto read = send("GET", request.workload, "", body, attempts);
+    auto read = sendScale("GET", request.workload, "", body, attempts);
     if (!read.ok()) return read;
     json scale;
     ScaleStatus current;
@@ -177,7 +223,7 @@ ActuationOutcome KubernetesActuator::setScale(const ScaleRequest& request) {
     // Optimistic concurrency: the PUT carries the resourceVersion we read.
     scale["spec"]["replicas"] = request.replicas;
     std::string written;
-    auto write = send("PUT", request.workload, scale.dump(), written, attempts, &request);
+    auto write = sendScale("PUT", request.workload, scale.dump(), written, attempts, &request);
     if (write.ok()) {
       json updated;
       if (!parseScale(written, updated, write.status)) write.status.specReplicas = request.replicas;

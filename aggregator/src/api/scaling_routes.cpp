@@ -52,6 +52,7 @@ json statusJson(const ScalingApiContext& c, std::size_t limit) {
          {"error", w.error},
          {"notes", w.notes},
          {"foreignAutoscalers", w.foreignAutoscalers},
+         {"foreignAutoscalersPinned", w.foreignAutoscalersPinned},
          {"forecast", w.forecast ? forecastToJson(*w.forecast) : json(nullptr)},
          {"metrics", std::move(metrics)},
          {"decisionId", w.decisionId},

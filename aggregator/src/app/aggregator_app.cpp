@@ -36,6 +36,7 @@
 #include "fleetscale/aggregator/control/state_loop.h"
 #include "fleetscale/aggregator/election/leader_election.h"
 #include "fleetscale/aggregator/election/leadership.h"
+#include "fleetscale/aggregator/ingest/agent_token_watcher.h"
 #include "fleetscale/aggregator/ingest/ingest_server.h"
 #include "fleetscale/aggregator/policy/policy_holder.h"
 #include "fleetscale/aggregator/state/fleet_state.h"
@@ -117,7 +118,10 @@ class AggregatorApp {
   StepResult createElection();
   std::size_t connectionLimit() const;
   StepResult createIngest();
-  void detachIngest() { store_->setCommitListener(nullptr); }
+  void detachIngest() {
+    if (tokenWatcher_) tokenWatcher_->stop();
+    store_->setCommitListener(nullptr);
+  }
   StepResult createScaling();
   StepResult createHttp();
   StepResult listen();
@@ -178,6 +182,7 @@ class AggregatorApp {
   std::optional<FileChangeWatch> httpTlsFiles_;   // --http-tls-*
   std::optional<ApiAuth> auth_;
   std::optional<IngestServer> ingest_;
+  std::optional<AgentTokenWatcher> tokenWatcher_;  // with --agent-tokens-dir
   std::optional<StateLoop> stateLoop_;
   // The running state loop, for the ingest threads (which start before it and stop after it).
   std::atomic<StateLoop*> foldListener_{nullptr};
@@ -328,13 +333,20 @@ StepResult AggregatorApp::createIngest() {
   ingestOptions.handshakeTimeout = duration_cast<milliseconds>(settings_.durations.handshake);
   ingestOptions.idleTimeout = duration_cast<milliseconds>(settings_.durations.idle);
   ingestOptions.token = settings_.token;
+  ingestOptions.agentTokens = settings_.agentTokens;
   ingestOptions.tls = settings_.tls;
+  ingestOptions.clientIdentity = settings_.clientIdentity;
   ingestOptions.aggregatorId = settings_.identity;
   // Batches are folded from the listeners' start; the state loop hears of them once it runs.
   ingestOptions.onFolded = [this] {
     if (StateLoop* loop = foldListener_.load()) loop->dataArrived();
   };
   ingest_.emplace(io_, ingestOptions, fleet_, metrics_.ingest(), clock_, store_.get());
+  if (settings_.agentTokens) {
+    tokenWatcher_.emplace(io_, options_.agentTokensDir, *settings_.agentTokens, *ingest_,
+                          metrics_.ingest(), clock_, store_.get());
+    tokenWatcher_->start();
+  }
   // Agents get their acks once what they sent is committed.
   store_->setCommitListener(
       [this](const std::vector<AgentProgress>& durable) { ingest_->progressDurable(durable); });
@@ -352,6 +364,7 @@ StepResult AggregatorApp::createScaling() {
   restoreDrains(*clusters_, *store_);
   ScalingLoopOptions scalingOptions;
   scalingOptions.dryRun = options_.dryRun;
+  scalingOptions.takeOverAutoscalers = options_.takeOverHpa;
   scalingOptions.window = duration_cast<milliseconds>(settings_.durations.tick);
   scalingOptions.actuation.writesPerSecond = options_.writesPerSecond;
   scalingOptions.actuation.burst = std::max(1.0, options_.writesPerSecond * 2);
@@ -540,7 +553,21 @@ StepResult AggregatorApp::announceReady() {
     log_->info("/metrics and probes without authentication on http://{}:{}",
                settings_.metricsListen->host, metricsHttp_->port());
   }
-  if (settings_.token.empty()) log_->warn("no --token-file: any agent may connect");
+  if (settings_.agentTokens && settings_.agentTokens->size() == 0) {
+    log_->warn(
+        "--agent-tokens-dir {} holds no cluster's token: no agent can connect until a file "
+        "appears",
+        options_.agentTokensDir);
+  } else if (settings_.agentTokens) {
+    log_->info("agents authenticate with their cluster's token from {} ({} clusters)",
+               options_.agentTokensDir, settings_.agentTokens->size());
+  } else if (settings_.token.empty()) {
+    log_->warn("no --token-file or --agent-tokens-dir: any agent may connect");
+  }
+  if (settings_.tls && !options_.tlsClientCaFile.empty() &&
+      settings_.clientIdentity == ClientIdentity::kAny) {
+    log_->warn("--tls-client-identity any: a client certificate need not name its cluster");
+  }
   return StepResult::ok();
 }
 
@@ -659,6 +686,7 @@ void AggregatorApp::recordReload(std::string message) {
 void AggregatorApp::waitForReload() {
   reload_.async_wait([this](const boost::system::error_code& ec, int) {
     if (ec) return;
+    if (tokenWatcher_) tokenWatcher_->reload("SIGHUP");
     reloadTokens();
     reloadApiTokens("SIGHUP");
     reloadHttpTls("SIGHUP");

@@ -17,7 +17,11 @@ void addAgentOptions(CLI::App& app, AggregatorOptions& o) {
   app.add_option("--http-listen", o.httpListen, "HTTP address for the API, /metrics and health")
       ->capture_default_str();
   app.add_option("--threads", o.threads, "I/O threads (0 = one per CPU)")->capture_default_str();
-  app.add_option("--token-file", o.tokenFile, "file with the token agents must present");
+  app.add_option("--token-file", o.tokenFile,
+                 "file with the one token every agent must present (see --agent-tokens-dir)");
+  app.add_option("--agent-tokens-dir", o.agentTokensDir,
+                 "directory with one file per cluster (name: the cluster, content: its agents' "
+                 "token), e.g. a mounted Secret; an agent must present its own cluster's token");
   app.add_option("--admin-token-file", o.adminTokenFile,
                  "file with one bearer token with the admin role on the HTTP API (named \"admin\"; "
                  "more tokens and roles: --api-tokens-file)");
@@ -39,6 +43,11 @@ void addAgentOptions(CLI::App& app, AggregatorOptions& o) {
   app.add_option("--tls-key-file", o.tlsKeyFile, "PEM private key for --tls-cert-file");
   app.add_option("--tls-client-ca-file", o.tlsClientCaFile,
                  "PEM CA: agents must present a client certificate it signed (mutual TLS)");
+  app.add_option("--tls-client-identity", o.tlsClientIdentity,
+                 "with --tls-client-ca-file: 'cluster' (the certificate's CN must be the agent's "
+                 "cluster) or 'any' (any certificate the CA signed)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"cluster", "any"}));
 }
 
 // The HTTP API's authentication, HTTPS and the open metrics listener (docs/api.md).
@@ -106,6 +115,10 @@ void addScalingOptions(CLI::App& app, AggregatorOptions& o) {
       "policy file: clusters, how to reach them, workloads to scale (docs/configuration.md)");
   app.add_flag("--dry-run", o.dryRun,
                "decide and record every decision, but never write to a cluster");
+  app.add_flag("--take-over-hpa", o.takeOverHpa,
+               "scale workloads that an HPA or KEDA ScaledObject also targets, pinning the HPA's "
+               "minReplicas/maxReplicas (or pausing the ScaledObject) at each decision; without "
+               "it such workloads are left to them");
   app.add_option("--probe-interval", o.probeInterval,
                  "how often each cluster's API /readyz is probed")
       ->capture_default_str();
@@ -218,6 +231,17 @@ std::string httpTlsFlagOf(const std::string& message) {
   return "--http-tls-cert-file";
 }
 
+// --agent-tokens-dir, read (fail closed: every file must hold a token); null without the flag.
+Result<std::shared_ptr<const AgentTokens>> readAgentTokens(const AggregatorOptions& options) {
+  if (options.agentTokensDir.empty()) return std::shared_ptr<const AgentTokens>();
+  if (!options.tokenFile.empty()) {
+    return Error{"use either --token-file (one token for every cluster) or this, not both"};
+  }
+  auto tokens = loadAgentTokens(options.agentTokensDir);
+  if (!tokens) return tokens.error();
+  return std::make_shared<const AgentTokens>(std::move(*tokens));
+}
+
 }  // namespace
 
 Result<std::shared_ptr<boost::asio::ssl::context>> resolveHttpTls(
@@ -272,13 +296,15 @@ Result<AggregatorSettings> resolveOptions(const AggregatorOptions& options) {
       metricsListenError = parsed.error().message;
     }
   }
+  auto agentTokens = readAgentTokens(options);
   for (const auto& [flag, error] :
        {std::pair{"--listen", listen ? "" : listen.error().message},
         std::pair{"--http-listen", httpListen ? "" : httpListen.error().message},
         std::pair{"--metrics-listen", metricsListenError},
         std::pair{"", durations ? "" : durations.error().message},
         std::pair{"--token-file", token ? "" : token.error().message},
-        std::pair{"", apiTokens ? "" : apiTokens.error().message}}) {
+        std::pair{"", apiTokens ? "" : apiTokens.error().message},
+        std::pair{"--agent-tokens-dir", agentTokens ? "" : agentTokens.error().message}}) {
     if (!error.empty()) return Error{std::string(flag) + (*flag ? ": " : "") + error};
   }
   auto tls = resolveTls(options);
@@ -293,6 +319,9 @@ Result<AggregatorSettings> resolveOptions(const AggregatorOptions& options) {
   out.apiTokens = std::move(*apiTokens);
   out.httpTls = *httpTls;
   out.metricsListen = metricsListen;
+  out.agentTokens = *agentTokens;
+  out.clientIdentity =
+      options.tlsClientIdentity == "any" ? ClientIdentity::kAny : ClientIdentity::kCluster;
   out.tls = *tls;
   out.threads = ioThreads(options);
   out.identity = options.aggregatorId.empty() ? localHostName() : options.aggregatorId;

@@ -452,14 +452,11 @@ void ScalingLoop::decideWorkload(const WorkloadConfig& workload, const PolicyCon
   std::lock_guard lock(mutex_);
   WorkloadState& state = workloads_[ref];
   setIdentity(state.status, workload);
-  if (foreign.waiting || !foreign.owners.empty()) {
+  if (foreign.waiting || (!foreign.owners.empty() && !options_.takeOverAutoscalers)) {
     holdForForeignAutoscalers(state, ref, foreign, pass.context.now);
     return;
   }
-  if (!state.status.foreignAutoscalers.empty()) {
-    state.status.foreignAutoscalers.clear();
-    recordForeignAutoscalerEvent(ref, {}, pass.context.now);
-  }
+  const bool takeOverStarts = noteForeignAutoscalers(state, ref, foreign, pass.context.now);
   const PipelineResult result = runPipeline(pass.context, input, state.memory);
   ++decisions_[outcomeName(result)];
   if (result.skipped) {
@@ -467,7 +464,16 @@ void ScalingLoop::decideWorkload(const WorkloadConfig& workload, const PolicyCon
     return;
   }
   const std::string decisionId = nextDecisionId(pass.context.now);
-  submitWrites(ref, result, decisionId, pass);
+  scaling::Allocation writes = result.writes;
+  if (takeOverStarts && result.act) {
+    // Pinned at once, also where the count stays: else they would go on scaling until the next
+    // change there.
+    for (const auto& [cluster, pins] : foreign.pins) {
+      const auto current = input.specReplicas.find(cluster);
+      if (current != input.specReplicas.end()) writes.try_emplace(cluster, current->second);
+    }
+  }
+  submitWrites(ref, writes, result.decision.reason, decisionId, pass, foreign);
   // Only on change: a shortfall that lasts is one event, not one per tick.
   if (result.plan.unplaced != state.status.unplaced) {
     recordCapacityEvent(ref, result, pass.context.now);
@@ -489,6 +495,9 @@ ScalingLoop::ForeignAutoscalers ScalingLoop::foreignAutoscalersOf(
     }
     for (const auto& autoscaler : *there) {
       found.owners.push_back(autoscaler.describe() + " in " + placement.name);
+      if (autoscaler.controlledBy != "ScaledObject") {
+        found.pins[placement.name].push_back(autoscaler);
+      }
     }
   }
   return found;
@@ -505,19 +514,34 @@ void ScalingLoop::holdForForeignAutoscalers(WorkloadState& state, const Workload
   for (const auto& owner : foreign.owners) owners += (owners.empty() ? "" : ", ") + owner;
   state.status.reason = "not scaled: " + owners +
                         " already scales it (two controllers writing spec.replicas flap; delete "
-                        "it or take the workload out of the policy)";
-  if (state.status.foreignAutoscalers != foreign.owners) {
+                        "it, take the workload out of the policy, or run with --take-over-hpa)";
+  if (state.status.foreignAutoscalers != foreign.owners || state.status.foreignAutoscalersPinned) {
     state.status.foreignAutoscalers = foreign.owners;
-    recordForeignAutoscalerEvent(workload, foreign.owners, now);
+    state.status.foreignAutoscalersPinned = false;
+    recordForeignAutoscalerEvent(workload, foreign.owners, false, now);
   }
 }
 
+bool ScalingLoop::noteForeignAutoscalers(WorkloadState& state, const WorkloadKey& workload,
+                                         const ForeignAutoscalers& foreign, WallTime now) {
+  const bool pinned = !foreign.owners.empty();
+  if (state.status.foreignAutoscalers == foreign.owners &&
+      state.status.foreignAutoscalersPinned == pinned) {
+    return false;
+  }
+  state.status.foreignAutoscalers = foreign.owners;
+  state.status.foreignAutoscalersPinned = pinned;
+  recordForeignAutoscalerEvent(workload, foreign.owners, pinned, now);
+  return pinned;
+}
+
 void ScalingLoop::recordForeignAutoscalerEvent(const WorkloadKey& workload,
-                                               const std::vector<std::string>& owners,
+                                               const std::vector<std::string>& owners, bool pinned,
                                                WallTime now) {
   componentLogger("aggregator.scaling")
       ->warn("{}: {}", workload.describe(),
              owners.empty() ? "no other autoscaler targets it any more; scaling it again"
+             : pinned       ? "another autoscaler targets it; taking it over (--take-over-hpa)"
                             : "another autoscaler targets it; not scaling it");
   if (store_ == nullptr) return;
   EventRecord event;
@@ -526,17 +550,23 @@ void ScalingLoop::recordForeignAutoscalerEvent(const WorkloadKey& workload,
   event.workload = workload.toString();
   std::string list;
   for (const auto& owner : owners) list += (list.empty() ? "" : ", ") + owner;
-  event.message = owners.empty()
-                      ? "no other autoscaler targets " + workload.describe() + ": scaling it again"
-                      : list + " already scales " + workload.describe() + ": fleetscale holds off";
-  event.details = json{{"autoscalers", owners}}.dump();
+  event.message =
+      owners.empty() ? "no other autoscaler targets " + workload.describe() + ": scaling it again"
+      : pinned       ? list + " targets " + workload.describe() +
+                     ": fleetscale takes it over, pinning it to each decision (--take-over-hpa)"
+               : list + " already scales " + workload.describe() + ": fleetscale holds off";
+  event.details = json{{"autoscalers", owners}, {"pinned", pinned}}.dump();
   store_->recordEvent(std::move(event));
 }
 
-void ScalingLoop::submitWrites(const WorkloadKey& workload, const PipelineResult& result,
-                               const std::string& decisionId, const Pass& pass) {
-  for (const auto& [cluster, replicas] : result.writes) {
-    ScaleRequest request{workload, replicas, decisionId, result.decision.reason, *pass.term, {}};
+void ScalingLoop::submitWrites(const WorkloadKey& workload, const scaling::Allocation& writes,
+                               const std::string& reason, const std::string& decisionId,
+                               const Pass& pass, const ForeignAutoscalers& foreign) {
+  for (const auto& [cluster, replicas] : writes) {
+    ScaleRequest request{workload, replicas, decisionId, reason, *pass.term, {}};
+    if (const auto pins = foreign.pins.find(cluster); pins != foreign.pins.end()) {
+      request.pin = pins->second;
+    }
     if (pass.gate) {
       request.stillLeader = [gate = pass.gate, term = *pass.term](
                                 std::chrono::milliseconds within) { return gate(within) == term; };

@@ -31,7 +31,10 @@ void addWorkloadFamilies(const std::vector<WorkloadStatus>& statuses, Families& 
                   "1 when the latest decision could not be computed"),
       gaugeFamily("fleetscale_workload_foreign_autoscalers",
                   "Other autoscalers (HPAs, KEDA ScaledObjects) that target the workload in its "
-                  "clusters; above 0, fleetscale does not scale it")};
+                  "clusters; above 0, fleetscale does not scale it unless it takes them over"),
+      gaugeFamily("fleetscale_workload_foreign_autoscalers_pinned",
+                  "1 while fleetscale scales the workload through the other autoscalers that "
+                  "target it, pinned to its decisions (--take-over-hpa)")};
   MetricFamily forecastCores = gaugeFamily(
       "fleetscale_workload_forecast_cpu_cores",
       "Predictive scaling: the CPU demand forecast over the look-ahead, margin included");
@@ -60,7 +63,8 @@ void addWorkloadFamilies(const std::vector<WorkloadStatus>& statuses, Families& 
                              static_cast<double>(s.minReplicas),
                              static_cast<double>(s.unplaced),
                              s.error.empty() ? 0.0 : 1.0,
-                             static_cast<double>(s.foreignAutoscalers.size())};
+                             static_cast<double>(s.foreignAutoscalers.size()),
+                             s.foreignAutoscalersPinned ? 1.0 : 0.0};
     for (std::size_t i = 0; i < perWorkload.size(); ++i) {
       addSample(perWorkload[i], labels, values[i]);
     }

@@ -47,6 +47,15 @@ IngestMetrics::IngestMetrics(prometheus::Registry& registry)
                    .Help("Time from a batch's sampling timestamp to its fold into the fleet state")
                    .Register(registry)
                    .Add({}, latencyBuckets());
+  auto gauge = [&registry](const char* name, const char* help) {
+    return &prometheus::BuildGauge().Name(name).Help(help).Register(registry).Add({});
+  };
+  agentTokenClusters_ = gauge("fleetscale_ingest_agent_token_clusters",
+                              "Clusters with an agent token in --agent-tokens-dir");
+  agentTokenProblems_ = gauge("fleetscale_ingest_agent_token_problems",
+                              "Problems at the last reading of --agent-tokens-dir (a file that "
+                              "holds no token, two clusters with one token, an unreadable "
+                              "directory); affected clusters keep their previous token");
   // Pre-create the common label values so they appear (at 0) before the first event.
   for (const char* reason : {"oversized", "undecodable", "invalid", "out_of_range", "sequence"}) {
     decodeErrors(reason);

@@ -9,14 +9,17 @@
 #include <boost/asio/write.hpp>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <unordered_map>
 #include <vector>
 
 #include "fleetscale/shared/asio_listen.h"
 #include "fleetscale/shared/batch_view.h"
+#include "fleetscale/shared/log_throttle.h"
 #include "fleetscale/shared/logging.h"
 #include "fleetscale/shared/protocol.h"
+#include "fleetscale/shared/tls.h"
 #include "fleetscale/shared/token.h"
 #include "fleetscale/v1/fleetscale.pb.h"
 
@@ -34,6 +37,31 @@ AgentIdentity identityFromHello(const v1::Hello& hello) {
   identity.queueCapacity = hello.queue_capacity();
   identity.clockAlignedSampling = hello.clock_aligned_sampling();
   return identity;
+}
+
+// A refusal of the same kind, for the same claim, from the same address is logged (and, for the
+// wrong cluster, recorded as an event) at most once per this interval; the counter counts all.
+constexpr std::chrono::minutes kRefusalLogInterval{1};
+// Distinct refusals remembered for that; beyond, the memory starts over (a flood of made-up
+// claims cannot grow it).
+constexpr std::size_t kMaxRefusalLogs = 1024;
+
+// Why a hello's credentials do not let it in.
+struct Refusal {
+  v1::Error::Code code;
+  std::string reason;   // the disconnect counter's label
+  std::string message;  // for the agent
+  std::string detail;   // for the log and the event: what did not match (never a token)
+};
+
+// The host of "host:port" (an IPv6 address keeps its colons).
+std::string hostOf(const std::string& peer) {
+  const auto colon = peer.rfind(':');
+  return colon == std::string::npos ? peer : peer.substr(0, colon);
+}
+
+bool verifiesClients(const std::shared_ptr<asio::ssl::context>& tls) {
+  return tls && (SSL_CTX_get_verify_mode(tls->native_handle()) & SSL_VERIFY_PEER) != 0;
 }
 
 // A connection that has delivered no frame for this long is presumed dead when another
@@ -90,13 +118,17 @@ struct IngestServer::Impl : std::enable_shared_from_this<IngestServer::Impl> {
         acceptor(ioContext),
         acceptTimer(ioContext),
         acceptBackoff(c, "aggregator.ingest", "agent listener"),
-        token(options.token) {}
+        mutualTls(verifiesClients(options.tls)),
+        token(options.token),
+        agentTokens(options.agentTokens) {}
 
   void accept();
-  std::string currentToken() const {
-    std::lock_guard lock(mutex);
-    return token;
-  }
+  // Whether the hello's token, and under mutual TLS its client certificate's CN
+  // (`commonName`), let it report for the cluster it names.
+  std::optional<Refusal> authorize(const v1::Hello& hello, const std::string& commonName) const;
+  // Logs a refusal, and records one of the wrong cluster as an event: at most once per
+  // kRefusalLogInterval for the same claim from the same address.
+  void noteRefusal(const Refusal& refusal, const v1::Hello& hello, const std::string& peer);
   // Makes `c` the connection of its agent id. Another connection of the id that is still
   // alive keeps it: the result names it, and `c` must be refused. One that has gone silent is
   // handed back in `replaced` for the caller to close (a reconnect over a half-open connection).
@@ -147,8 +179,11 @@ struct IngestServer::Impl : std::enable_shared_from_this<IngestServer::Impl> {
   asio::steady_timer acceptTimer;  // the pause after a failed accept; under `mutex`
   AcceptBackoff acceptBackoff;     // accept handlers only (one runs at a time)
   std::uint16_t boundPort = 0;
+  const bool mutualTls;  // `tls` verifies client certificates: clientIdentity applies
   mutable std::mutex mutex;
   std::string token;
+  std::shared_ptr<const AgentTokens> agentTokens;            // per-cluster; replaced whole
+  std::unordered_map<std::string, LogThrottle> refusalLogs;  // by refusal, claim and address
   std::vector<std::weak_ptr<ConnectionBase>> connections;
   std::unordered_map<std::string, std::weak_ptr<ConnectionBase>> byAgent;
   std::atomic<std::size_t> open{0};
@@ -244,6 +279,7 @@ class Connection final : public ConnectionBase,
               self->close("tls_handshake", ec.message());
               return;
             }
+            self->commonName_ = verifiedPeerCommonName(self->stream_.native_handle());
             self->read();
           });
     } else {
@@ -414,10 +450,11 @@ class Connection final : public ConnectionBase,
                         "unsupported_version");
       return;
     }
-    const std::string token = server_->currentToken();
-    if (!token.empty() && !tokensEqual(token, hello.auth_token())) {
-      sendErrorAndClose(v1::Error::CODE_UNAUTHENTICATED, "wrong or missing token",
-                        "unauthenticated");
+    if (auto refusal = server_->authorize(hello, commonName_)) {
+      // Nothing of it is folded or stored; the refusal is logged there, rate-limited.
+      server_->noteRefusal(*refusal, hello, peer());
+      quietClose_ = true;
+      sendErrorAndClose(refusal->code, refusal->message, refusal->reason);
       return;
     }
     identity_ = identityFromHello(hello);
@@ -612,7 +649,7 @@ class Connection final : public ConnectionBase,
       server_->recordEvent(
           kEventAgentDisconnected, identity_,
           "agent " + identity_.agentId + " disconnected: " + reason + " (" + detail + ")");
-    } else {
+    } else if (!quietClose_) {
       log->warn("connection from {} closed before identifying: {} ({})", peer(), reason, detail);
     }
   }
@@ -640,11 +677,77 @@ class Connection final : public ConnectionBase,
   bool paused_ = false;
   bool closed_ = false;
   bool closeAfterWrite_ = false;
+  bool quietClose_ = false;  // the refusal was logged already (rate-limited)
+  std::string commonName_;   // of the verified client certificate (mutual TLS); else ""
   std::string closeReason_;
   std::string closeDetail_;
 };
 
 }  // namespace
+
+std::optional<Refusal> IngestServer::Impl::authorize(const v1::Hello& hello,
+                                                     const std::string& commonName) const {
+  std::shared_ptr<const AgentTokens> tokens;
+  std::string shared;
+  {
+    std::lock_guard lock(mutex);
+    tokens = agentTokens;
+    shared = token;
+  }
+  const std::string& cluster = hello.cluster();
+  if (tokens) {
+    const AgentTokenCheck check = checkAgentToken(*tokens, cluster, hello.auth_token());
+    if (check.verdict == AgentTokenVerdict::kWrongCluster) {
+      return Refusal{
+          v1::Error::CODE_PERMISSION_DENIED, "wrong_cluster",
+          "this agent's token is not valid for cluster " + cluster,
+          "claims cluster " + cluster + " with the token of cluster " + check.tokenCluster};
+    }
+    if (check.verdict == AgentTokenVerdict::kWrongToken) {
+      return Refusal{
+          v1::Error::CODE_UNAUTHENTICATED, "unauthenticated", "wrong or missing token",
+          tokens->hasCluster(cluster)
+              ? "claims cluster " + cluster + " with a wrong or missing token"
+              : "claims cluster " + cluster + ", which has no token file in --agent-tokens-dir"};
+    }
+  } else if (!shared.empty() && !tokensEqual(shared, hello.auth_token())) {
+    return Refusal{v1::Error::CODE_UNAUTHENTICATED, "unauthenticated", "wrong or missing token",
+                   "wrong or missing token"};
+  }
+  if (mutualTls && options.clientIdentity == ClientIdentity::kCluster &&
+      (commonName.empty() || commonName != cluster)) {
+    return Refusal{v1::Error::CODE_PERMISSION_DENIED, "wrong_cluster",
+                   "this agent's client certificate is not valid for cluster " + cluster +
+                       " (its CN must be the cluster's name)",
+                   "claims cluster " + cluster + " with a client certificate for " +
+                       (commonName.empty() ? "no CN" : "CN " + commonName)};
+  }
+  return std::nullopt;
+}
+
+void IngestServer::Impl::noteRefusal(const Refusal& refusal, const v1::Hello& hello,
+                                     const std::string& peer) {
+  std::uint64_t suppressed = 0;
+  {
+    const std::string key = refusal.reason + '\n' + refusal.detail + '\n' + hostOf(peer);
+    std::lock_guard lock(mutex);
+    if (refusalLogs.size() >= kMaxRefusalLogs && !refusalLogs.contains(key)) refusalLogs.clear();
+    auto& throttle = refusalLogs.try_emplace(key, clock, kRefusalLogInterval).first->second;
+    if (!throttle.allow(&suppressed)) return;
+  }
+  const std::string repeats =
+      suppressed > 0 ? " (" + std::to_string(suppressed) + " more like it not logged)" : "";
+  componentLogger("aggregator.ingest")
+      ->warn("refused agent {} (node {}) from {}: {}: {}{}", hello.agent_id(), hello.node(), peer,
+             refusal.reason, refusal.detail, repeats);
+  if (refusal.code != v1::Error::CODE_PERMISSION_DENIED) return;
+  AgentIdentity claimed;
+  claimed.agentId = hello.agent_id();
+  claimed.cluster = hello.cluster();
+  recordEvent(kEventAgentRefused, claimed,
+              "agent " + hello.agent_id() + " (node " + hello.node() + ") from " + peer +
+                  " refused: " + refusal.detail + repeats);
+}
 
 void IngestServer::Impl::accept() {
   acceptor.async_accept(
@@ -715,7 +818,15 @@ std::uint16_t IngestServer::port() const { return impl_->boundPort; }
 Status IngestServer::setToken(std::string token) {
   if (token.empty()) return Error{"refusing an empty agent token: authentication stays on"};
   std::lock_guard lock(impl_->mutex);
+  if (impl_->agentTokens) return Error{"agents authenticate with per-cluster tokens"};
   impl_->token = std::move(token);
+  return {};
+}
+
+Status IngestServer::setAgentTokens(AgentTokens tokens) {
+  std::lock_guard lock(impl_->mutex);
+  if (!impl_->agentTokens) return Error{"agents do not authenticate with per-cluster tokens"};
+  impl_->agentTokens = std::make_shared<const AgentTokens>(std::move(tokens));
   return {};
 }
 

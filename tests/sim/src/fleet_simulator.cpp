@@ -62,6 +62,15 @@ Status writeText(const std::string& path, const std::string& content,
   return {};
 }
 
+// agents.auth: cluster-tokens: the aggregator checks each cluster's own token instead of the
+// shared one (the two flags exclude each other).
+void useAgentTokensDir(std::vector<std::string>& args, const std::string& dir) {
+  auto flag = std::find(args.begin(), args.end(), "--token-file");
+  if (flag == args.end() || flag + 1 == args.end()) return;
+  *flag = "--agent-tokens-dir";
+  *(flag + 1) = dir;
+}
+
 struct KubeconfigCluster {
   std::string name;
   std::string server;  // URL
@@ -385,6 +394,7 @@ struct FleetSimulator::Impl {
   std::unique_ptr<PodMetricsServer> podMetrics;
   std::string agentBinary;
   std::string tokenFile;
+  std::string agentTokensDir;  // agents.auth: cluster-tokens: <state>/agent-tokens/<cluster>
 
   // Guarded by mutex.
   mutable std::mutex mutex;
@@ -497,6 +507,15 @@ Status FleetSimulator::start() {
   impl.agentBinary = binDir + "/fleetscale-agent";
   impl.tokenFile = stateDir_ + "/aggregator.token";
   if (Status s = writeText(impl.tokenFile, randomToken() + "\n", fs::perms(0600)); !s) return s;
+  if (scenario_.agents.clusterTokens) {
+    impl.agentTokensDir = stateDir_ + "/agent-tokens";
+    fs::remove_all(impl.agentTokensDir, ec);
+    fs::create_directories(impl.agentTokensDir, ec);
+    for (const auto& spec : scenario_.clusters) {
+      const std::string file = impl.agentTokensDir + "/" + spec.name;
+      if (Status s = writeText(file, randomToken() + "\n", fs::perms(0600)); !s) return s;
+    }
+  }
 
   // The pods' metrics server listens before the model is built: its port goes into the scrape
   // annotations of the pod templates the model writes.
@@ -663,26 +682,27 @@ Status FleetSimulator::start() {
         return Error{"node tree " + nodeEndpoints.hostRoot + ": " + s.message()};
       }
       // "--aggregator" and the relay's address come first, once the relay listens.
-      runtimeNode->agentArgs = {"--token-file",
-                                impl.tokenFile,
-                                "--cluster",
-                                spec.name,
-                                "--cloud",
-                                spec.cloud,
-                                "--region",
-                                spec.region,
-                                "--zone",
-                                node.zone,
-                                "--node",
-                                node.name,
-                                "--host-root",
-                                nodeEndpoints.hostRoot,
-                                "--interval",
-                                scenario_.agents.interval,
-                                "--rediscover-interval",
-                                scenario_.agents.rediscoverInterval,
-                                "--log-level",
-                                options_.childLogLevel};
+      runtimeNode->agentArgs = {
+          "--token-file",
+          impl.agentTokensDir.empty() ? impl.tokenFile : impl.agentTokensDir + "/" + spec.name,
+          "--cluster",
+          spec.name,
+          "--cloud",
+          spec.cloud,
+          "--region",
+          spec.region,
+          "--zone",
+          node.zone,
+          "--node",
+          node.name,
+          "--host-root",
+          nodeEndpoints.hostRoot,
+          "--interval",
+          scenario_.agents.interval,
+          "--rediscover-interval",
+          scenario_.agents.rediscoverInterval,
+          "--log-level",
+          options_.childLogLevel};
       if (agentsReadKubelet_) {
         for (const std::string& arg :
              {std::string("--kubelet-url"), nodeEndpoints.kubeletUrl,
@@ -822,6 +842,7 @@ Status FleetSimulator::prepareAggregators(const std::string& binDir) {
         "--admin-token-file", impl.adminTokenFile,           "--aggregator-id", instance->id,
         "--log-level",        options_.childLogLevel};
     args.insert(args.end(), apiArgs.begin(), apiArgs.end());
+    if (!impl.agentTokensDir.empty()) useAgentTokensDir(args, impl.agentTokensDir);
     if (withPolicy) {
       args.insert(args.end(), {"--policy", impl.policyFile});
       // Decisions, drains and behavior history survive an aggregator restart in its store.

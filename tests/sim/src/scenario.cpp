@@ -634,6 +634,13 @@ Scenario parseRoot(const YAML::Node& root, const std::string& baseDir) {
     scenario.agents.rediscoverInterval =
         agents.string("rediscover-interval", scenario.agents.rediscoverInterval);
     scenario.agents.extraArgs = agents.strings("args");
+    if (agents.has("auth")) {
+      const std::string auth = agents.string("auth");
+      if (auth != "shared-token" && auth != "cluster-tokens") {
+        fail(agents.get("auth"), "agents.auth", "expected shared-token or cluster-tokens");
+      }
+      scenario.agents.clusterTokens = auth == "cluster-tokens";
+    }
     agents.finish();
   }
   if (fields.has("aggregator")) {

@@ -125,12 +125,14 @@ bool mayAccessApi(Role role, std::string_view verb, std::string_view resource) {
   const bool workload =
       resource.rfind("deployments", 0) == 0 || resource.rfind("statefulsets", 0) == 0;
   const bool lease = resource == "leases";
-  // Other autoscalers' objects fall under `read` only: no write rule names them.
+  // As with docs/configuration.md's extra rule for --take-over-hpa: the aggregator may update
+  // other autoscalers' objects (the shipped role alone only reads them).
+  const bool autoscaler = resource == "horizontalpodautoscalers" || resource == "scaledobjects";
   switch (role) {
     case Role::kAdmin:
       return true;
     case Role::kController:
-      return read || (workload && (verb == "update" || verb == "patch")) ||
+      return read || ((workload || autoscaler) && (verb == "update" || verb == "patch")) ||
              (lease && (verb == "create" || verb == "update"));
     case Role::kAgent:
       return read && !lease;

@@ -139,6 +139,66 @@ TEST(CtlAppTest, ExitCodes) {
   EXPECT_EQ(run(notJson, {"nodes"}).code, kCtlServerError);
 }
 
+// Connection settings that cannot work are usage errors, found before any request.
+TEST(CtlAppTest, BadConnectionSettingsAreUsageErrors) {
+  CannedHttp http({{"/api/v1/nodes", ok(R"({"items":[]})")}});
+  const auto scheme = run(http, {"--server", "ftp://agg", "nodes"});
+  EXPECT_EQ(scheme.code, kCtlUsageError);
+  EXPECT_EQ(scheme.err,
+            "fleetscalectl: --server must be an http:// or https:// URL, got 'ftp://agg'\n");
+  EXPECT_EQ(run(http, {"--token-file", "/nonexistent/token", "nodes"}).code, kCtlUsageError);
+  EXPECT_EQ(run(http, {"--context", "prod", "nodes"}).code, kCtlUsageError) << "no config file";
+  EXPECT_TRUE(http.urls.empty());
+}
+
+// Each 401 and 403 says what to do about it; app_https_test.cpp sees them from a real server.
+TEST(CtlAppTest, AuthorizationFailuresSayWhatToDo) {
+  CannedHttp http({{"/api/v1/reload", HttpClientResponse{403, R"({"error":"no admin token"})", {}}},
+                   {"/api/v1/nodes", HttpClientResponse{403, R"({"error":"unknown role"})", {}}},
+                   {"/api/v1/events", HttpClientResponse{401, "", {}}}});
+  const auto anonymous = run(http, {"reload"});
+  EXPECT_EQ(anonymous.code, kCtlAuthError);
+  EXPECT_EQ(
+      anonymous.err,
+      "fleetscalectl: reload the policy was refused without a token (the aggregator said: no "
+      "admin token): pass --token-file or --token (FLEETSCALE_CTL_TOKEN_FILE, FLEETSCALE_TOKEN), "
+      "or set token-file in the config file's context\n");
+  const auto viewer = run(http, {"--token", "v", "reload"});
+  EXPECT_NE(viewer.err.find("this token's role may not reload the policy: an admin token is "
+                            "needed (token from --token)"),
+            std::string::npos)
+      << viewer.err;
+  const auto read = run(http, {"--token", "v", "nodes"});
+  EXPECT_EQ(read.code, kCtlAuthError);
+  EXPECT_EQ(read.err,
+            "fleetscalectl: the aggregator refused the token from --token (the aggregator said: "
+            "unknown role)\n");
+  const auto stale = run(http, {"--token", "v", "events"});
+  EXPECT_EQ(stale.code, kCtlAuthError);
+  EXPECT_NE(stale.err.find("did not accept the token from --token"), std::string::npos)
+      << stale.err;
+}
+
+// Transport failures by CurlHttpClient's codes; the OpenSSL wordings are seen in
+// app_https_test.cpp against a real server.
+TEST(CtlAppTest, TransportFailuresByKind) {
+  CannedHttp http({{"/api/v1/nodes", Error{"SSL certificate problem", kHttpTlsVerifyFailed}},
+                   {"/api/v1/events", Error{"Empty reply from server", kHttpNoAnswer}},
+                   {"/api/v1/decisions", Error{"some handshake trouble", kHttpTlsFailed}}});
+  const auto verify = run(http, {"--server", "https://agg:7080", "nodes"});
+  EXPECT_EQ(verify.code, kCtlServerError);
+  EXPECT_NE(verify.err.find("pass the CA that signed it with --certificate-authority FILE"),
+            std::string::npos)
+      << verify.err;
+  const auto plain = run(http, {"--server", "http://agg:7080", "events"});
+  EXPECT_NE(plain.err.find("if it serves HTTPS on that port, use https://"), std::string::npos)
+      << plain.err;
+  const auto tls = run(http, {"--server", "https://agg:7080", "decisions"});
+  EXPECT_EQ(tls.err,
+            "fleetscalectl: TLS with the aggregator at https://agg:7080 failed: some handshake "
+            "trouble\n");
+}
+
 // The status view itself is tested in views_test.cpp; here only that `status` shows it.
 constexpr const char* kStatus =
     R"({"role": "standby", "clusters": [], "workloads": [], "drains": []})";
@@ -167,7 +227,9 @@ TEST(CtlAppTest, OperatorCommandsUseTheRightEndpoints) {
 
   auto refused = run(http, {"reload"});
   EXPECT_EQ(refused.code, kCtlAuthError);
-  EXPECT_NE(refused.err.find("--token or FLEETSCALE_TOKEN"), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("the aggregator needs a token: pass --token-file or --token"),
+            std::string::npos)
+      << refused.err;
 
   auto none = run(http, {"explain", "shop/web"});
   EXPECT_EQ(none.code, kCtlNotFound);

@@ -22,6 +22,18 @@ TEST(TokenTest, ReadsTheTokenWithoutSurroundingWhitespace) {
   EXPECT_EQ(*token, "s3cret");
 }
 
+// The rules for a token given directly (fleetscalectl's --token), the same as for a token file.
+TEST(TokenTest, CheckTokenSaysWhichRuleATokenBreaks) {
+  EXPECT_TRUE(checkToken("s3cret-Token_1").ok());
+  EXPECT_TRUE(checkToken(std::string(kMaxTokenBytes, 'x')).ok());
+  EXPECT_EQ(checkToken("").message(), "the token is empty");
+  EXPECT_NE(checkToken(std::string(kMaxTokenBytes + 1, 'x')).message().find("longer than"),
+            std::string::npos);
+  EXPECT_EQ(checkToken("two words").message(),
+            "the token holds a character that is not printable ASCII");
+  EXPECT_FALSE(checkToken("line\nbreak").ok()) << "would split the Authorization header";
+}
+
 // Issue 19: an empty --token-file turned authentication off. A token file that was named never
 // reads as "no token".
 TEST(TokenTest, FailsClosedOnEveryFileThatHoldsNoUsableToken) {

@@ -22,6 +22,10 @@ namespace fleetscale::agent {
 struct StreamClientOptions {
   HostPort aggregator;
   v1::Hello hello;  // identity and token sent on every connection
+  // When set, the token is read from this file again before every hello, so a rotated token
+  // (a Secret the kubelet updated) is used at the next reconnect without a restart. Fails
+  // closed: a file that became empty or unreadable keeps the token last read, and says so.
+  std::string tokenFile;
   std::uint32_t maxFrameBytes = kDefaultMaxFrameBytes;
   std::chrono::milliseconds backoffMin{200};
   std::chrono::milliseconds backoffMax{std::chrono::seconds(10)};
@@ -78,6 +82,7 @@ class StreamClient {
   void pump(const std::shared_ptr<Connection>& connection);
   void fail(const std::shared_ptr<Connection>& connection, const std::string& reason);
   void scheduleReconnect();
+  void rereadToken();
 
   boost::asio::io_context& io_;
   StreamClientOptions options_;
@@ -88,6 +93,7 @@ class StreamClient {
   std::mt19937_64 random_;
   bool stopped_ = false;
   std::string lastFailure_;
+  std::string lastTokenError_;  // logged once until the token file reads again
   StreamClientCounters counters_;
 };
 

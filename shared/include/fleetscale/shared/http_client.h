@@ -38,6 +38,15 @@ struct HttpClientResponse {
 // Error::code of the transport failures a caller may tell apart (negative: errno values are not).
 inline constexpr int kHttpTimedOut = -1;
 inline constexpr int kHttpTooLarge = -2;
+// Set by CurlHttpClient, so a caller can say what to fix: the server's certificate did not verify
+// (unknown CA, a name it was not issued for, expired)...
+inline constexpr int kHttpTlsVerifyFailed = -3;
+// ...another TLS failure (the handshake: a peer that does not speak TLS, a refused or unusable
+// client certificate; a CA, certificate or key file that cannot be used)...
+inline constexpr int kHttpTlsFailed = -4;
+// ...or a connection closed without an HTTP answer, or with one that is not HTTP (such as a TLS
+// server's alert to a plain-HTTP request).
+inline constexpr int kHttpNoAnswer = -5;
 
 // Transport failures (DNS, connect, TLS, timeout, oversize) are Errors; any HTTP status,
 // including 4xx/5xx, is a successful Result the caller interprets.

@@ -29,4 +29,9 @@ struct TlsClientFiles {
 Result<std::shared_ptr<boost::asio::ssl::context>> makeTlsClientContext(
     const TlsClientFiles& files);
 
+// The subject CN of the peer's certificate once a handshake verified it; "" when the peer
+// presented none, it did not verify, or it has no CN. Both servers use it: the HTTP API (admin
+// clients) and the agent stream (a certificate per cluster).
+std::string verifiedPeerCommonName(SSL* ssl);
+
 }  // namespace fleetscale

@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <string>
+#include <string_view>
 
 #include "fleetscale/shared/result.h"
 
@@ -13,6 +14,10 @@ inline constexpr std::size_t kMaxTokenBytes = 512;
 
 // Constant-time comparison for secrets: the time taken does not depend on where they differ.
 bool tokensEqual(const std::string& expected, const std::string& given);
+
+// Whether `token` can be sent: not empty, at most kMaxTokenBytes, printable ASCII only (what an
+// HTTP header and a Hello carry). The error says which rule it breaks, never the token.
+Status checkToken(std::string_view token);
 
 // Reads a token file named by a flag, failing closed: the token without surrounding whitespace,
 // or an error when the file cannot be read, is empty (only whitespace), is longer than

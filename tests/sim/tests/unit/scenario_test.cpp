@@ -235,6 +235,19 @@ TEST(ScenarioTest, AggregatorInstancesAndArgumentPlaceholders) {
   EXPECT_FALSE(expandAggregatorArg("--x={kubeconfig:gcp}", values));
 }
 
+// Issue 16: agents of each cluster with a token of their own (the aggregator's --agent-tokens-dir).
+TEST(ScenarioTest, AgentAuthIsASharedTokenOrOnePerCluster) {
+  auto shared = parseScenario("clusters:\n  - name: a\n");
+  ASSERT_TRUE(shared);
+  EXPECT_FALSE(shared->agents.clusterTokens);
+  auto perCluster = parseScenario("clusters:\n  - name: a\nagents: {auth: cluster-tokens}\n");
+  ASSERT_TRUE(perCluster) << perCluster.error().message;
+  EXPECT_TRUE(perCluster->agents.clusterTokens);
+  auto typo = parseScenario("clusters:\n  - name: a\nagents: {auth: cluster-token}\n");
+  ASSERT_FALSE(typo);
+  EXPECT_NE(typo.error().message.find("agents.auth"), std::string::npos) << typo.error().message;
+}
+
 TEST(ScenarioTest, AggregatorAuthAndTokenLifetimePerCluster) {
   auto plain = parseScenario("clusters:\n  - name: a\n");
   ASSERT_TRUE(plain) << plain.error().message;

@@ -232,5 +232,76 @@ TEST(KubernetesActuatorTest, ListsHorizontalPodAutoscalersAndScaledObjects) {
       << listing.message;
 }
 
+// --take-over-hpa: the HPA is pinned to the count (GET, conditional PUT) before the scale write,
+// so it never undoes it; a 409 on the HPA reads it again.
+TEST(KubernetesActuatorTest, ATakenOverHpaIsPinnedBeforeTheWrite) {
+  const json hpa = {
+      {"apiVersion", "autoscaling/v2"},
+      {"kind", "HorizontalPodAutoscaler"},
+      {"metadata", {{"name", "web-hpa"}, {"namespace", "shop"}, {"resourceVersion", "8"}}},
+      {"spec", {{"minReplicas", 2}, {"maxReplicas", 10}}}};
+  Harness h({HttpClientResponse{200, hpa.dump(), {}}, status(409, "modified"),
+             HttpClientResponse{200, hpa.dump(), {}}, HttpClientResponse{200, hpa.dump(), {}},
+             scale(2, "41"), scale(5, "42")});
+  ScaleRequest pinned = request(5);
+  pinned.pin = {{"HorizontalPodAutoscaler", "shop", "web-hpa", "Deployment", "web", ""}};
+  auto outcome = h.actuator->setScale(pinned);
+  ASSERT_TRUE(outcome.ok()) << outcome.message;
+  const auto& requests = h.scripted->requests;
+  ASSERT_EQ(requests.size(), 6u);
+  const std::string hpaUrl =
+      "https://api.sim:6443/apis/autoscaling/v2/namespaces/shop/horizontalpodautoscalers/web-hpa";
+  EXPECT_EQ(requests[0].method, "GET");
+  EXPECT_EQ(requests[0].url, hpaUrl);
+  EXPECT_EQ(requests[3].method, "PUT");
+  EXPECT_EQ(requests[3].url, hpaUrl);
+  const auto body = json::parse(requests[3].body);
+  EXPECT_EQ(body["spec"]["minReplicas"], 5);
+  EXPECT_EQ(body["spec"]["maxReplicas"], 5);
+  EXPECT_EQ(body["metadata"]["resourceVersion"], "8");
+  bool fenced = false;
+  for (const auto& [name, value] : requests[3].headers) {
+    fenced |= name == kFencingTokenHeader && value == "7";
+  }
+  EXPECT_TRUE(fenced) << "the pin is a write of the same term";
+  EXPECT_EQ(requests[5].method, "PUT");
+  EXPECT_EQ(json::parse(requests[5].body)["spec"]["replicas"], 5);
+}
+
+TEST(KubernetesActuatorTest, APinRbacRefuses) {
+  const json hpa = {{"kind", "HorizontalPodAutoscaler"},
+                    {"metadata", {{"name", "web"}, {"namespace", "shop"}}},
+                    {"spec", {{"maxReplicas", 10}}}};
+  Harness h({HttpClientResponse{200, hpa.dump(), {}}, status(403, "forbidden")});
+  ScaleRequest pinned = request(5);
+  pinned.pin = {{"HorizontalPodAutoscaler", "shop", "web", "Deployment", "web", ""}};
+  auto outcome = h.actuator->setScale(pinned);
+  EXPECT_EQ(outcome.error, ActuationError::kForbidden);
+  EXPECT_NE(outcome.message.find("--take-over-hpa needs RBAC update on horizontalpodautoscalers"),
+            std::string::npos)
+      << outcome.message;
+  EXPECT_EQ(h.scripted->requests.size(), 2u) << "no scale write after a failed pin";
+}
+
+TEST(KubernetesActuatorTest, ScaledToZeroAnHpaIsLeftAloneAndAScaledObjectPaused) {
+  const json scaledObject = {{"kind", "ScaledObject"},
+                             {"metadata", {{"name", "q"}, {"namespace", "shop"}}},
+                             {"spec", {{"scaleTargetRef", {{"name", "web"}}}}}};
+  Harness h({HttpClientResponse{200, scaledObject.dump(), {}},
+             HttpClientResponse{200, scaledObject.dump(), {}}, scale(2, "41"), scale(0, "42")});
+  ScaleRequest zero = request(0);
+  zero.pin = {{"HorizontalPodAutoscaler", "shop", "web", "Deployment", "web", ""},
+              {"ScaledObject", "shop", "q", "Deployment", "web", ""}};
+  auto outcome = h.actuator->setScale(zero);
+  ASSERT_TRUE(outcome.ok()) << outcome.message;
+  const auto& requests = h.scripted->requests;
+  ASSERT_EQ(requests.size(), 4u) << "no request for the HPA";
+  EXPECT_EQ(requests[0].url,
+            "https://api.sim:6443/apis/keda.sh/v1alpha1/namespaces/shop/scaledobjects/q");
+  EXPECT_EQ(json::parse(
+                requests[1].body)["metadata"]["annotations"]["autoscaling.keda.sh/paused-replicas"],
+            "0");
+}
+
 }  // namespace
 }  // namespace fleetscale::aggregator

@@ -56,6 +56,39 @@ TEST(AggregatorOptionsTest, ErrorsNameTheFlag) {
   }
 }
 
+// Issue 16: per-cluster agent tokens, read at startup and failing closed, and the client
+// certificate's identity.
+TEST(AggregatorOptionsTest, AgentTokensDirIsReadAndExcludesTheSharedToken) {
+  testing::TempDir dir;
+  testing::writeFile(dir.file("tokens/aws-eu"), "token-aws\n");
+  testing::writeFile(dir.file("tokens/gcp-us"), "token-gcp\n");
+  testing::writeFile(dir.file("token"), "shared\n");
+  AggregatorOptions options;
+  options.agentTokensDir = dir.file("tokens");
+  auto settings = resolveOptions(options);
+  ASSERT_TRUE(settings.ok()) << settings.error().message;
+  ASSERT_NE(settings->agentTokens, nullptr);
+  EXPECT_EQ(*settings->agentTokens,
+            AgentTokens({{"aws-eu", "token-aws"}, {"gcp-us", "token-gcp"}}));
+  EXPECT_TRUE(settings->token.empty());
+  EXPECT_EQ(settings->clientIdentity, ClientIdentity::kCluster) << "the default";
+  EXPECT_EQ(resolveOptions(AggregatorOptions())->agentTokens, nullptr);
+
+  options.tokenFile = dir.file("token");
+  EXPECT_EQ(errorOf(options).rfind("--agent-tokens-dir: use either --token-file", 0), 0u)
+      << errorOf(options);
+  options.tokenFile.clear();
+  testing::writeFile(dir.file("tokens/azure-ne"), "");
+  EXPECT_EQ(errorOf(options).rfind("--agent-tokens-dir: cluster azure-ne: ", 0), 0u)
+      << errorOf(options);
+  options.agentTokensDir = dir.file("missing");
+  EXPECT_EQ(errorOf(options).rfind("--agent-tokens-dir: ", 0), 0u) << errorOf(options);
+
+  AggregatorOptions any;
+  any.tlsClientIdentity = "any";
+  EXPECT_EQ(resolveOptions(any)->clientIdentity, ClientIdentity::kAny);
+}
+
 // Issue 19: an empty --token-file turned agent authentication off ("no --token-file: any agent
 // may connect", although the flag was given). A named token file must hold a token.
 TEST(AggregatorOptionsTest, ANamedTokenFileThatHoldsNoTokenIsAnError) {

@@ -202,8 +202,8 @@ TEST_F(ScalingLoopTest, LoadStepScalesTheFleetAndRecordsWhy) {
 // autoscalers are first listed, nothing is written either.
 TEST_F(ScalingLoopTest, AWorkloadAnotherAutoscalerTargetsIsNeverWritten) {
   actuators_["gcp"]->setAutoscalers(
-      {{"HorizontalPodAutoscaler", "shop", "web", "Deployment", "web"},
-       {"ScaledObject", "shop", "other", "Deployment", "other-app"}});
+      {{"HorizontalPodAutoscaler", "shop", "web", "Deployment", "web", ""},
+       {"ScaledObject", "shop", "other", "Deployment", "other-app", ""}});
   actuators_["aws"]->setAutoscalers({});
   ScalingLoop loop(policy_, registry_, snapshots_, store_.get(), clock_, options());
   registry_.refresh(std::chrono::seconds(0), std::chrono::seconds(0));
@@ -242,6 +242,52 @@ TEST_F(ScalingLoopTest, AWorkloadAnotherAutoscalerTargetsIsNeverWritten) {
   events = store_->events(EventQuery{"foreign_autoscaler", "", "", 0, 10});
   ASSERT_TRUE(events.ok());
   EXPECT_EQ(events->size(), 2u) << "and one when it ends";
+}
+
+// --take-over-hpa: the workload is scaled everywhere; in the cluster with an HPA every write
+// carries the HPA to pin (the one KEDA made for a ScaledObject is left to its ScaledObject), and
+// the take-over is pinned at once where the count stays.
+TEST_F(ScalingLoopTest, TakingOverAnHpaScalesThroughIt) {
+  actuators_["gcp"]->setAutoscalers(
+      {{"HorizontalPodAutoscaler", "shop", "web", "Deployment", "web", ""},
+       {"HorizontalPodAutoscaler", "shop", "keda-hpa-q", "Deployment", "web", "ScaledObject"},
+       {"ScaledObject", "shop", "q", "Deployment", "web", ""}});
+  actuators_["aws"]->setAutoscalers({});
+  ScalingLoopOptions takeOver = options();
+  takeOver.takeOverAutoscalers = true;
+  ScalingLoop loop(policy_, registry_, snapshots_, store_.get(), clock_, takeOver);
+  registry_.refresh(std::chrono::seconds(0), std::chrono::seconds(0));
+  const auto steady = snapshot({{"aws", {2, 0.25}}, {"gcp", {2, 0.25}}});  // at the target
+  loop.tick(steady);
+  registry_.refresh(std::chrono::seconds(0), std::chrono::seconds(0));
+  loop.tick(steady);
+  loop.drainActions();
+  EXPECT_TRUE(actuators_["aws"]->writtenSoFar().empty());
+  auto gcp = actuators_["gcp"]->writtenSoFar();
+  ASSERT_EQ(gcp.size(), 1u) << "pinned at once, at the count it has";
+  EXPECT_EQ(gcp[0].replicas, 2);
+  std::vector<std::string> pinned;
+  for (const auto& autoscaler : gcp[0].pin) pinned.push_back(autoscaler.describe());
+  EXPECT_EQ(pinned,
+            (std::vector<std::string>{"HorizontalPodAutoscaler shop/web", "ScaledObject shop/q"}));
+  auto status = loop.status().at(0);
+  EXPECT_TRUE(status.foreignAutoscalersPinned);
+  EXPECT_EQ(status.foreignAutoscalers.size(), 3u);
+
+  loop.tick(snapshot({{"aws", {2, 0.5}}, {"gcp", {2, 0.5}}}));  // asks for 8
+  loop.drainActions();
+  ASSERT_FALSE(actuators_["aws"]->writtenSoFar().empty());
+  EXPECT_EQ(actuators_["aws"]->writtenSoFar().back().replicas, 4);
+  EXPECT_TRUE(actuators_["aws"]->writtenSoFar().back().pin.empty()) << "no HPA there";
+  gcp = actuators_["gcp"]->writtenSoFar();
+  EXPECT_EQ(gcp.back().replicas, 4);
+  EXPECT_EQ(gcp.back().pin.size(), 2u);
+  store_->flush();
+  auto events = store_->events(EventQuery{"foreign_autoscaler", "", "", 0, 10});
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->size(), 1u);
+  EXPECT_NE(events->front().message.find("fleetscale takes it over"), std::string::npos)
+      << events->front().message;
 }
 
 TEST_F(ScalingLoopTest, FailedClusterShareMovesToTheSurvivorInOneTick) {

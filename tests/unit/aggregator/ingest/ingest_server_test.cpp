@@ -8,11 +8,13 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
+#include <filesystem>
 #include <optional>
 #include <thread>
 
 #include "fleetscale/agent/batch_queue.h"
 #include "fleetscale/agent/stream_client.h"
+#include "fleetscale/aggregator/ingest/agent_token_watcher.h"
 #include "fleetscale/aggregator/store/store_metrics.h"
 #include "fleetscale/shared/protocol.h"
 #include "fleetscale/shared/tls.h"
@@ -47,11 +49,12 @@ class RawAgent {
     *envelope.mutable_hello() = hello;
     send(envelope);
   }
-  static v1::Hello helloFor(const std::string& agentId, const std::string& token = "secret") {
+  static v1::Hello helloFor(const std::string& agentId, const std::string& token = "secret",
+                            const std::string& cluster = "c1") {
     v1::Hello h;
     h.set_agent_id(agentId);
     h.set_node("node-" + agentId);
-    h.set_cluster("c1");
+    h.set_cluster(cluster);
     h.set_auth_token(token);
     h.set_protocol_version(kProtocolVersion);
     return h;
@@ -132,6 +135,16 @@ class IngestServerTest : public ::testing::Test {
     return reply ? reply->hello_ack().acked_sequence() : 0;
   }
   double counter(prometheus::Counter& c) { return c.Value(); }
+  // A store in storeDir_ that commits every `commitInterval`.
+  void openStore(milliseconds commitInterval) {
+    storeDir_.emplace();
+    SqliteStoreOptions storeOptions;
+    storeOptions.stateDir = storeDir_->path();
+    storeOptions.commitInterval = commitInterval;
+    auto opened = SqliteStore::open(storeOptions, &storeMetrics_, clock_);
+    ASSERT_TRUE(opened.ok());
+    store_ = std::move(*opened);
+  }
 
   asio::io_context io_;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_{
@@ -152,6 +165,15 @@ class IngestServerTest : public ::testing::Test {
   ManualClock manualClock_;  // for servers whose sense of an agent's silence a test steers
   std::vector<std::thread> threads_;
 };
+
+// The error a refused connection gets before the server closes it; std::nullopt for any other
+// reply.
+std::optional<v1::Error> refusalOf(RawAgent& agent) {
+  auto reply = agent.receive();
+  if (!reply || !reply->has_error()) return std::nullopt;
+  EXPECT_TRUE(agent.closedByServer());
+  return reply->error();
+}
 
 // Reads replies until an ack of `sequence` (true) or anything else (false).
 bool ackedUpTo(RawAgent& agent, std::uint64_t sequence) {
@@ -174,12 +196,10 @@ TEST_F(IngestServerTest, ASecondConnectionWithALiveAgentsIdIsRefusedAndTheFirstS
   v1::Hello hello = RawAgent::helloFor("victim");
   hello.set_node("clone-node");
   clone.hello(hello);
-  auto refusal = clone.receive();
-  ASSERT_TRUE(refusal && refusal->has_error());
-  EXPECT_EQ(refusal->error().code(), v1::Error::CODE_DUPLICATE_AGENT);
-  EXPECT_NE(refusal->error().message().find("already connected"), std::string::npos)
-      << refusal->error().message();
-  EXPECT_TRUE(clone.closedByServer());
+  auto refusal = refusalOf(clone);
+  ASSERT_TRUE(refusal);
+  EXPECT_EQ(refusal->code(), v1::Error::CODE_DUPLICATE_AGENT);
+  EXPECT_NE(refusal->message().find("already connected"), std::string::npos) << refusal->message();
   EXPECT_TRUE(
       testing::waitFor([&] { return counter(metrics_.disconnects("duplicate_agent")) == 1; }));
 
@@ -698,13 +718,7 @@ TEST_F(IngestServerTest, AFloodingAgentIsSlowedToItsFrameAllowance) {
 }
 
 TEST_F(IngestServerTest, AcksOnlyWhatTheStoreHasMadeDurable) {
-  storeDir_.emplace();
-  SqliteStoreOptions storeOptions;
-  storeOptions.stateDir = storeDir_->path();
-  storeOptions.commitInterval = milliseconds(200);
-  auto opened = SqliteStore::open(storeOptions, &storeMetrics_, clock_);
-  ASSERT_TRUE(opened.ok());
-  store_ = std::move(*opened);
+  openStore(milliseconds(200));
   restart(defaultOptions(), store_.get());
   store_->setCommitListener(
       [this](const std::vector<AgentProgress>& p) { server_->progressDurable(p); });
@@ -730,12 +744,47 @@ TEST_F(IngestServerTest, AcksOnlyWhatTheStoreHasMadeDurable) {
   store_->flush();
 }
 
+// A StreamClient on its own thread that queues one batch and connects over TLS.
+struct TlsAgent {
+  asio::io_context io;
+  agent::MemoryBatchQueue queue{100};
+  std::unique_ptr<agent::StreamClient> client;
+  std::thread thread;
+  TlsAgent(std::uint16_t port, const std::string& id, std::shared_ptr<asio::ssl::context> tls,
+           const std::string& serverName, const std::string& cluster = "c1") {
+    agent::StreamClientOptions o;
+    o.aggregator = HostPort{"127.0.0.1", port};
+    o.hello.set_agent_id(id);
+    o.hello.set_node("n-" + id);
+    o.hello.set_cluster(cluster);
+    o.hello.set_auth_token("secret");
+    o.backoffMin = milliseconds(20);
+    o.backoffMax = milliseconds(100);
+    o.tls = std::move(tls);
+    o.tlsServerName = serverName;
+    client = std::make_unique<agent::StreamClient>(io, o, queue);
+    asio::post(io, [this] {
+      v1::SampleBatch batch;
+      batch.add_containers()->set_id("tls-c");
+      queue.append(std::move(batch));
+      client->start();
+    });
+    thread = std::thread([this] { io.run(); });
+  }
+  ~TlsAgent() {
+    asio::post(io, [this] { client->stop(); });
+    thread.join();
+  }
+  TlsAgent(const TlsAgent&) = delete;
+  TlsAgent& operator=(const TlsAgent&) = delete;
+};
+
 class IngestTlsTest : public IngestServerTest, public ::testing::WithParamInterface<bool> {};
 
 TEST_P(IngestTlsTest, StreamClientConnectsOverTlsAndMutualTlsRefusesStrangers) {
   const bool mutual = GetParam();
   testing::TempDir dir;
-  auto pki = makeTestPki({"aggregator.test", "127.0.0.1"});
+  auto pki = makeTestPki({"aggregator.test", "127.0.0.1"}, "c1");  // the agents' cluster
   ASSERT_TRUE(pki.ok());
   ASSERT_TRUE(writePemPair(pki->ca, dir.path(), "ca").ok());
   ASSERT_TRUE(writePemPair(pki->server, dir.path(), "server").ok());
@@ -747,36 +796,7 @@ TEST_P(IngestTlsTest, StreamClientConnectsOverTlsAndMutualTlsRefusesStrangers) {
   options.tls = *serverTls;
   restart(options);
 
-  struct Agent {
-    asio::io_context io;
-    agent::MemoryBatchQueue queue{100};
-    std::unique_ptr<agent::StreamClient> client;
-    std::thread thread;
-    Agent(std::uint16_t port, const std::string& id, std::shared_ptr<asio::ssl::context> tls,
-          const std::string& serverName) {
-      agent::StreamClientOptions o;
-      o.aggregator = HostPort{"127.0.0.1", port};
-      o.hello.set_agent_id(id);
-      o.hello.set_node("n-" + id);
-      o.hello.set_auth_token("secret");
-      o.backoffMin = milliseconds(20);
-      o.backoffMax = milliseconds(100);
-      o.tls = std::move(tls);
-      o.tlsServerName = serverName;
-      client = std::make_unique<agent::StreamClient>(io, o, queue);
-      asio::post(io, [this] {
-        v1::SampleBatch batch;
-        batch.add_containers()->set_id("tls-c");
-        queue.append(std::move(batch));
-        client->start();
-      });
-      thread = std::thread([this] { io.run(); });
-    }
-    ~Agent() {
-      asio::post(io, [this] { client->stop(); });
-      thread.join();
-    }
-  };
+  using Agent = TlsAgent;
   auto withCert = makeTlsClientContext(
       TlsClientFiles{dir.file("ca.crt"), dir.file("client.crt"), dir.file("client.key")});
   auto withoutCert = makeTlsClientContext(TlsClientFiles{dir.file("ca.crt"), "", ""});
@@ -802,6 +822,255 @@ TEST_P(IngestTlsTest, StreamClientConnectsOverTlsAndMutualTlsRefusesStrangers) {
 }
 
 INSTANTIATE_TEST_SUITE_P(ServerAndMutual, IngestTlsTest, ::testing::Values(false, true));
+
+// Issue 16: per-cluster agent identity. A node of one cluster must not report for another.
+class IngestIdentityTest : public IngestServerTest {
+ protected:
+  // A server whose agents authenticate with their cluster's token.
+  void startWithClusterTokens(const AgentTokens& tokens) {
+    openStore(milliseconds(20));
+    IngestOptions options = defaultOptions();
+    options.token.clear();
+    options.agentTokens = std::make_shared<const AgentTokens>(tokens);
+    restart(options, store_.get());
+  }
+  // The code of the error a hello gets, or CODE_UNSPECIFIED when it is accepted.
+  v1::Error::Code helloOutcome(RawAgent& agent, const std::string& id, const std::string& cluster,
+                               const std::string& token) {
+    agent.hello(RawAgent::helloFor(id, token, cluster));
+    auto reply = agent.receive();
+    if (reply && reply->has_hello_ack()) return v1::Error::CODE_UNSPECIFIED;
+    EXPECT_TRUE(reply && reply->has_error()) << id;
+    EXPECT_TRUE(agent.closedByServer()) << id;
+    return reply && reply->has_error() ? reply->error().code() : v1::Error::CODE_PROTOCOL;
+  }
+  v1::Error::Code helloOutcome(const std::string& id, const std::string& cluster,
+                               const std::string& token) {
+    RawAgent agent(server_->port());
+    return helloOutcome(agent, id, cluster, token);
+  }
+  std::vector<EventRecord> events(std::string_view kind) {
+    store_->flush();
+    auto found = store_->events(EventQuery{std::string(kind), "", "", 0, 100});
+    EXPECT_TRUE(found.ok());
+    return found ? *found : std::vector<EventRecord>{};
+  }
+  bool folded(const std::string& agentId, std::uint64_t sequence) {
+    return testing::waitFor([&] { return fleet_.lastAcceptedSequence(agentId) == sequence; });
+  }
+
+  const AgentTokens tokens_{{{"aws-eu", "token-aws"}, {"gcp-us", "token-gcp"}}};
+};
+
+TEST_F(IngestIdentityTest, AnotherClustersTokenIsRefusedAsTheWrongClusterAndNothingIsFolded) {
+  startWithClusterTokens(tokens_);
+  RawAgent good(server_->port());
+  ASSERT_EQ(helloOutcome(good, "aws-1", "aws-eu", "token-aws"), v1::Error::CODE_UNSPECIFIED);
+  good.batch(1);
+  EXPECT_TRUE(folded("aws-1", 1));
+
+  // A node of aws-eu (its token) reporting as a node of gcp-us, twice from one address.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    RawAgent liar(server_->port());
+    liar.hello(RawAgent::helloFor("liar", "token-aws", "gcp-us"));
+    auto refusal = refusalOf(liar);
+    ASSERT_TRUE(refusal);
+    EXPECT_EQ(refusal->code(), v1::Error::CODE_PERMISSION_DENIED);
+    EXPECT_NE(refusal->message().find("not valid for cluster gcp-us"), std::string::npos)
+        << refusal->message();
+  }
+  EXPECT_TRUE(
+      testing::waitFor([&] { return counter(metrics_.disconnects("wrong_cluster")) == 2; }));
+  EXPECT_EQ(counter(metrics_.disconnects("unauthenticated")), 0);
+  EXPECT_EQ(fleet_.lastAcceptedSequence("liar"), 0u);
+  const auto nodes = fleet_.nodes(clock_.wallNow());
+  ASSERT_EQ(nodes.size(), 1u) << "nothing of the refused agent is folded";
+  EXPECT_EQ(nodes[0].identity.cluster, "aws-eu");
+
+  const auto refused = events(kEventAgentRefused);
+  ASSERT_EQ(refused.size(), 1u) << "the same refusal from the same address is recorded once";
+  EXPECT_EQ(refused[0].cluster, "gcp-us");
+  EXPECT_EQ(refused[0].agentId, "liar");
+  EXPECT_NE(refused[0].message.find("claims cluster gcp-us with the token of cluster aws-eu"),
+            std::string::npos)
+      << refused[0].message;
+  EXPECT_NE(refused[0].message.find("127.0.0.1"), std::string::npos) << "the peer address";
+  EXPECT_EQ(refused[0].message.find("token-aws"), std::string::npos) << "never a token";
+  good.batch(2);
+  EXPECT_TRUE(folded("aws-1", 2)) << "the honest agent streams on";
+}
+
+TEST_F(IngestIdentityTest, AnUnknownTokenOrAClusterWithoutAFileIsUnauthenticated) {
+  startWithClusterTokens(tokens_);
+  EXPECT_EQ(helloOutcome("guess", "aws-eu", "token-guess"), v1::Error::CODE_UNAUTHENTICATED);
+  EXPECT_EQ(helloOutcome("empty", "aws-eu", ""), v1::Error::CODE_UNAUTHENTICATED);
+  EXPECT_EQ(helloOutcome("azure-1", "azure-ne", "token-azure"), v1::Error::CODE_UNAUTHENTICATED)
+      << "a cluster without a file";
+  EXPECT_EQ(helloOutcome("azure-2", "azure-ne", "token-gcp"), v1::Error::CODE_PERMISSION_DENIED)
+      << "a cluster without a file, with another cluster's token";
+  EXPECT_TRUE(
+      testing::waitFor([&] { return counter(metrics_.disconnects("unauthenticated")) == 3; }));
+  EXPECT_TRUE(
+      testing::waitFor([&] { return counter(metrics_.disconnects("wrong_cluster")) == 1; }));
+  EXPECT_TRUE(fleet_.nodes(clock_.wallNow()).empty());
+  EXPECT_EQ(events(kEventAgentRefused).size(), 1u) << "only the wrong cluster is an event";
+  EXPECT_FALSE(server_->setToken("shared").ok()) << "no switching to one shared token";
+}
+
+// The Secret of one cluster is rotated: new hellos need its new token at once, while the agents
+// already connected, of that cluster and of the others, stream on. A file that becomes empty
+// keeps its cluster's token; a removed file removes the cluster.
+TEST_F(IngestIdentityTest, ReloadingTheDirectoryRotatesOneClusterWithoutDroppingAnyAgent) {
+  testing::TempDir dir;
+  testing::writeFile(dir.file("aws-eu"), "token-aws\n");
+  testing::writeFile(dir.file("gcp-us"), "token-gcp\n");
+  auto loaded = loadAgentTokens(dir.path());
+  ASSERT_TRUE(loaded.ok());
+  startWithClusterTokens(*loaded);
+  AgentTokenWatcher watcher(io_, dir.path(), *loaded, *server_, metrics_, clock_, store_.get(),
+                            milliseconds(20));
+  watcher.start();
+  RawAgent aws(server_->port());
+  ASSERT_EQ(helloOutcome(aws, "aws-1", "aws-eu", "token-aws"), v1::Error::CODE_UNSPECIFIED);
+  RawAgent gcp(server_->port());
+  ASSERT_EQ(helloOutcome(gcp, "gcp-1", "gcp-us", "token-gcp"), v1::Error::CODE_UNSPECIFIED);
+  aws.batch(1);
+  gcp.batch(1);
+  ASSERT_TRUE(folded("aws-1", 1) && folded("gcp-1", 1));
+
+  // The periodic check sees the new file, without a SIGHUP.
+  testing::writeFile(dir.file("gcp-us"), "token-gcp-2\n");
+  ASSERT_TRUE(testing::waitFor([&] { return !events(kEventConfigReload).empty(); }))
+      << "the change is recorded";
+  EXPECT_NE(events(kEventConfigReload)[0].message.find("rotated gcp-us"), std::string::npos)
+      << events(kEventConfigReload)[0].message;
+  EXPECT_EQ(helloOutcome("gcp-2", "gcp-us", "token-gcp-2"), v1::Error::CODE_UNSPECIFIED);
+  EXPECT_EQ(helloOutcome("gcp-old", "gcp-us", "token-gcp"), v1::Error::CODE_UNAUTHENTICATED);
+  aws.batch(2);
+  gcp.batch(2);
+  EXPECT_TRUE(folded("aws-1", 2) && folded("gcp-1", 2)) << "no connected agent was dropped";
+  watcher.stop();
+
+  // Fails closed: an emptied file keeps the token; a removed one removes the cluster.
+  testing::writeFile(dir.file("aws-eu"), "");
+  std::filesystem::remove(dir.file("gcp-us"));
+  const AgentTokensUpdate update = watcher.reload("SIGHUP");
+  EXPECT_EQ(update.removed, std::vector<std::string>{"gcp-us"});
+  ASSERT_EQ(update.problems.size(), 1u);
+  EXPECT_NE(update.problems[0].find("keeping its previous token"), std::string::npos);
+  EXPECT_EQ(metrics_.agentTokenProblems().Value(), 1);
+  EXPECT_EQ(metrics_.agentTokenClusters().Value(), 1);
+  EXPECT_EQ(helloOutcome("aws-2", "aws-eu", "token-aws"), v1::Error::CODE_UNSPECIFIED);
+  EXPECT_EQ(helloOutcome("gcp-3", "gcp-us", "token-gcp-2"), v1::Error::CODE_UNAUTHENTICATED);
+  gcp.batch(3);
+  EXPECT_TRUE(folded("gcp-1", 3)) << "authenticated at its hello: stays until it reconnects";
+}
+
+// Under mutual TLS each cluster has its own client certificate (CN = the cluster's name).
+class IngestClientIdentityTest : public IngestServerTest {
+ protected:
+  void SetUp() override {
+    IngestServerTest::SetUp();
+    auto pki = makeTestPki({"aggregator.test", "127.0.0.1"}, "aws-eu");
+    ASSERT_TRUE(pki.ok());
+    auto gcp = issueCertificate(pki->ca, "gcp-us", {}, false);
+    ASSERT_TRUE(gcp.ok());
+    ASSERT_TRUE(writePemPair(pki->ca, dir_.path(), "ca").ok());
+    ASSERT_TRUE(writePemPair(pki->server, dir_.path(), "server").ok());
+    ASSERT_TRUE(writePemPair(pki->client, dir_.path(), "aws-eu").ok());
+    ASSERT_TRUE(writePemPair(*gcp, dir_.path(), "gcp-us").ok());
+  }
+  void startMutual(ClientIdentity identity) {
+    auto serverTls = makeTlsServerContext(
+        TlsServerFiles{dir_.file("server.crt"), dir_.file("server.key"), dir_.file("ca.crt")});
+    ASSERT_TRUE(serverTls.ok()) << serverTls.error().message;
+    auto options = defaultOptions();
+    options.tls = *serverTls;
+    options.clientIdentity = identity;
+    restart(options);
+  }
+  std::shared_ptr<asio::ssl::context> clientOf(const std::string& cluster) {
+    auto tls = makeTlsClientContext(TlsClientFiles{dir_.file("ca.crt"), dir_.file(cluster + ".crt"),
+                                                   dir_.file(cluster + ".key")});
+    EXPECT_TRUE(tls.ok());
+    return tls ? *tls : nullptr;
+  }
+
+  testing::TempDir dir_;
+};
+
+TEST_F(IngestClientIdentityTest, TheCertificatesCommonNameMustBeTheHellosCluster) {
+  startMutual(ClientIdentity::kCluster);
+  {
+    TlsAgent own(server_->port(), "aws-1", clientOf("aws-eu"), "aggregator.test", "aws-eu");
+    EXPECT_TRUE(testing::waitFor([&] { return fleet_.lastAcceptedSequence("aws-1") == 1; }));
+  }
+  {
+    TlsAgent liar(server_->port(), "liar", clientOf("gcp-us"), "aggregator.test", "aws-eu");
+    EXPECT_TRUE(testing::waitFor([&] {
+      return counter(metrics_.disconnects("wrong_cluster")) >= 2;
+    })) << "refused, and again at each retry";
+  }
+  EXPECT_EQ(fleet_.lastAcceptedSequence("liar"), 0u);
+  EXPECT_EQ(counter(metrics_.disconnects("tls_handshake")), 0) << "the handshake itself is fine";
+}
+
+TEST_F(IngestClientIdentityTest, AnyCertificateOfTheCaIsEnoughWithIdentityAny) {
+  startMutual(ClientIdentity::kAny);
+  TlsAgent shared(server_->port(), "shared", clientOf("gcp-us"), "aggregator.test", "aws-eu");
+  EXPECT_TRUE(testing::waitFor([&] { return fleet_.lastAcceptedSequence("shared") == 1; }));
+  EXPECT_EQ(counter(metrics_.disconnects("wrong_cluster")), 0);
+}
+
+// Issue 16: the agent reads --token-file again before every hello, so a rotated token is used
+// at the next reconnect, without a restart; a file that became empty keeps the token read before.
+TEST_F(IngestServerTest, TheAgentRereadsItsTokenFileAtEachReconnect) {
+  testing::TempDir dir;
+  testing::writeFile(dir.file("token"), "secret\n");
+  asio::io_context agentIo;
+  agent::MemoryBatchQueue queue(100);
+  agent::StreamClientOptions options;
+  options.aggregator = HostPort{"127.0.0.1", server_->port()};
+  options.hello = RawAgent::helloFor("rotating", "stale-token-from-startup");
+  options.tokenFile = dir.file("token");
+  options.backoffMin = milliseconds(20);
+  options.backoffMax = milliseconds(100);
+  agent::StreamClient client(agentIo, options, queue);
+  auto guard = asio::make_work_guard(agentIo);
+  std::thread agentThread([&] { agentIo.run(); });
+  asio::post(agentIo, [&] { client.start(); });
+  ASSERT_TRUE(testing::waitFor([&] { return client.counters().connects.load() == 1; }))
+      << "the file's token, not the one given at start";
+
+  // The token rotates on both sides; the aggregator restarts and the agent reconnects.
+  const std::uint16_t port = server_->port();
+  auto reconnectTo = [&](const std::string& token) {
+    server_->stop();
+    retired_.push_back(std::move(server_));
+    IngestOptions rotated = defaultOptions();
+    rotated.token = token;
+    server_ = std::make_unique<IngestServer>(io_, rotated, fleet_, metrics_, clock_);
+    return testing::waitFor([&] {  // the old listener closes asynchronously
+      try {
+        server_->listen(HostPort{"127.0.0.1", port});
+        return true;
+      } catch (const std::runtime_error&) {
+        return false;
+      }
+    });
+  };
+  testing::writeFile(dir.file("token"), "rotated\n");
+  ASSERT_TRUE(reconnectTo("rotated"));
+  EXPECT_TRUE(testing::waitFor([&] { return client.counters().connects.load() == 2; }));
+  testing::writeFile(dir.file("token"), "");
+  ASSERT_TRUE(reconnectTo("rotated"));
+  EXPECT_TRUE(testing::waitFor([&] { return client.counters().connects.load() == 3; }))
+      << "an emptied file keeps the token read before";
+
+  asio::post(agentIo, [&] { client.stop(); });
+  guard.reset();
+  agentThread.join();
+}
 
 }  // namespace
 }  // namespace fleetscale::aggregator

@@ -29,6 +29,10 @@ struct ScaleRequest {
   // and will be for `within` more (its lease cannot expire before a request sent now ends).
   // Checked before every attempt to send the write; empty = always.
   std::function<bool(std::chrono::milliseconds within)> stillLeader;
+  // --take-over-hpa: other autoscalers of the workload in this cluster, made to hold `replicas`
+  // before the write (an HPA's bounds pinned, a ScaledObject paused at that count), so that
+  // none of them undoes it. Empty: a plain write.
+  std::vector<ForeignAutoscaler> pin = {};
 };
 
 struct ScaleStatus {

@@ -38,11 +38,20 @@ class KubernetesActuator final : public Actuator {
   static std::string scalePath(const WorkloadKey& workload);
 
  private:
-  // One request with transient-failure retries; counts attempts. A `write` is fenced and
-  // carries its fencing token.
-  ActuationOutcome send(const std::string& method, const WorkloadKey& workload,
+  // One request to `path` with transient-failure retries; counts attempts. A `write` is fenced
+  // and carries its fencing token. `what` names the object in messages.
+  ActuationOutcome send(const std::string& method, const std::string& path, const std::string& what,
                         const std::string& body, std::string& responseBody, int& attempts,
                         const ScaleRequest* write = nullptr);
+  // send() for the workload's scale subresource, with the RBAC it needs in a 403's message.
+  ActuationOutcome sendScale(const std::string& method, const WorkloadKey& workload,
+                             const std::string& body, std::string& responseBody, int& attempts,
+                             const ScaleRequest* write = nullptr);
+  // --take-over-hpa: makes `autoscaler` hold request.replicas (pinAutoscaler): GET, then PUT with
+  // the read resourceVersion; a 409 reads again.
+  ActuationOutcome pin(const ForeignAutoscaler& autoscaler, const ScaleRequest& request,
+                       int& attempts);
+  static std::string autoscalerPath(const ForeignAutoscaler& autoscaler);
 
   // A GET of `path` with the same headers and retries as scale requests.
   ActuationOutcome get(const std::string& path, const std::string& what, std::string& body);

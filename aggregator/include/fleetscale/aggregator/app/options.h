@@ -12,6 +12,8 @@
 
 #include "fleetscale/aggregator/api/api_auth.h"
 #include "fleetscale/aggregator/election/leadership.h"
+#include "fleetscale/aggregator/ingest/agent_tokens.h"
+#include "fleetscale/aggregator/ingest/ingest_server.h"
 #include "fleetscale/shared/net_address.h"
 #include "fleetscale/shared/options.h"
 #include "fleetscale/shared/result.h"
@@ -24,6 +26,7 @@ struct AggregatorOptions {
   std::string httpListen = "0.0.0.0:7080";
   unsigned threads = 0;  // 0 = one per CPU
   std::string tokenFile;
+  std::string agentTokensDir;  // per-cluster agent tokens; excludes tokenFile
   std::string adminTokenFile;
   std::string aggregatorId;  // default: hostname
   std::uint32_t maxFrameBytes = 4 * 1024 * 1024;
@@ -32,6 +35,7 @@ struct AggregatorOptions {
   std::string handshakeTimeout = "10s";
   std::string idleTimeout = "60s";
   std::string tlsCertFile, tlsKeyFile, tlsClientCaFile;
+  std::string tlsClientIdentity = "cluster";  // "cluster" or "any", with tlsClientCaFile
   // The HTTP API (docs/api.md, "Authentication"): bearer tokens with roles, HTTPS, and a second,
   // open listener for /metrics and the probes.
   std::string apiTokensFile;        // token,name,role lines
@@ -52,9 +56,10 @@ struct AggregatorOptions {
   std::string minDecisionInterval = "250ms";
   std::string forgetAfter = "10m";
   bool perContainerMetrics = false;
-  std::string readyFile;  // written with the bound ports once serving
-  std::string policy;     // the policy file: clusters and workloads to scale ("" = observe only)
-  bool dryRun = false;    // decide and record, never write to a cluster
+  std::string readyFile;     // written with the bound ports once serving
+  std::string policy;        // the policy file: clusters and workloads to scale ("" = observe only)
+  bool dryRun = false;       // decide and record, never write to a cluster
+  bool takeOverHpa = false;  // scale workloads other autoscalers target, pinning them
   std::string probeInterval = "1s";  // cluster API /readyz probes
   std::string scaleRefresh = "5s";   // re-read each watched scale at least this often
   std::string failedAfter = "10s";   // a cluster with neither signal this long has failed
@@ -84,6 +89,9 @@ struct AggregatorSettings {
   // The token files' contents. Empty only when the flag was not given: a named file that is
   // empty or unreadable is an error, never "no token".
   std::string token;  // agents must present it; "" (no --token-file) = any agent may connect
+  // --agent-tokens-dir as read at startup (null without the flag; then `token` applies).
+  std::shared_ptr<const AgentTokens> agentTokens;
+  ClientIdentity clientIdentity = ClientIdentity::kCluster;  // --tls-client-identity
   // The HTTP API's tokens: --admin-token-file's (named "admin") and --api-tokens-file's. Empty
   // only when neither flag was given: then only the probes (and, with --http-anonymous-reads,
   // the GETs) are served.

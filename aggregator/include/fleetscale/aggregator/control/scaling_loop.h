@@ -41,6 +41,9 @@ struct ScalingLoopOptions {
   ActuationQueueOptions actuation;
   // Object and External metric values (the Prometheus poller); none: those metrics have none.
   const sources::MetricValueSource* metricValues = nullptr;
+  // --take-over-hpa: scale a workload another autoscaler targets anyway, pinning that
+  // autoscaler to each decision first (ScaleRequest::pin). Off: such a workload is held.
+  bool takeOverAutoscalers = false;
 };
 
 struct ClusterReplicas {
@@ -80,9 +83,10 @@ struct WorkloadStatus {
   std::string error;
   std::vector<std::string> notes;
   // Other autoscalers that target the workload ("HorizontalPodAutoscaler shop/web in aws"):
-  // while there is one, fleetscale writes nothing for it.
+  // while there is one, fleetscale writes nothing for it, unless it takes them over (pinned).
   std::vector<std::string> foreignAutoscalers;
-  std::optional<ForecastView> forecast;  // predictive scaling, when not off
+  bool foreignAutoscalersPinned = false;  // --take-over-hpa: scaled through them
+  std::optional<ForecastView> forecast;   // predictive scaling, when not off
   std::vector<MetricStatus> metrics;
   std::string decisionId;
   WallTime decidedAt{};
@@ -166,15 +170,24 @@ class ScalingLoop {
   struct ForeignAutoscalers {
     std::vector<std::string> owners;  // "HorizontalPodAutoscaler shop/web in aws"
     bool waiting = false;             // a healthy cluster not listed yet
+    // Per cluster, what a take-over pins: every owner but the HPAs KEDA makes for its
+    // ScaledObjects (pausing the ScaledObject stops those).
+    std::map<std::string, std::vector<ForeignAutoscaler>> pins;
   };
   ForeignAutoscalers foreignAutoscalersOf(const WorkloadKey& workload,
                                           const WorkloadInput& input) const;
   void holdForForeignAutoscalers(WorkloadState& state, const WorkloadKey& workload,
                                  const ForeignAutoscalers& foreign, WallTime now);
+  // Keeps status.foreignAutoscalers current for a workload that is scaled (no owner, or owners
+  // taken over), with an event when that changes. True when a take-over starts or changes.
+  bool noteForeignAutoscalers(WorkloadState& state, const WorkloadKey& workload,
+                              const ForeignAutoscalers& foreign, WallTime now);
   void recordForeignAutoscalerEvent(const WorkloadKey& workload,
-                                    const std::vector<std::string>& owners, WallTime now);
-  void submitWrites(const WorkloadKey& workload, const PipelineResult& result,
-                    const std::string& decisionId, const Pass& pass);
+                                    const std::vector<std::string>& owners, bool pinned,
+                                    WallTime now);
+  void submitWrites(const WorkloadKey& workload, const scaling::Allocation& writes,
+                    const std::string& reason, const std::string& decisionId, const Pass& pass,
+                    const ForeignAutoscalers& foreign);
   void recordCapacityEvent(const WorkloadKey& workload, const PipelineResult& result, WallTime now);
   // Events when a drain pauses (its cluster became some workload's last resort) or resumes, and
   // when the aggregator loses or regains sight of every cluster.

@@ -5,6 +5,7 @@
 
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
+#include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
@@ -35,6 +36,10 @@ class IngestMetrics {
   prometheus::Counter& throttledConnections() { return *throttled_; }
   // Time from a batch's sampling timestamp to its fold into the fleet state.
   prometheus::Histogram& batchAge() { return *batchAge_; }
+  // --agent-tokens-dir: clusters with a token, and files that gave none at the last reading
+  // (their clusters keep their previous token, or have none).
+  prometheus::Gauge& agentTokenClusters() { return *agentTokenClusters_; }
+  prometheus::Gauge& agentTokenProblems() { return *agentTokenProblems_; }
 
  private:
   prometheus::Family<prometheus::Counter>& frames_;
@@ -51,6 +56,8 @@ class IngestMetrics {
   prometheus::Counter* connectionsAccepted_;
   prometheus::Counter* throttled_;
   prometheus::Histogram* batchAge_;
+  prometheus::Gauge* agentTokenClusters_;
+  prometheus::Gauge* agentTokenProblems_;
 };
 
 }  // namespace fleetscale::aggregator

@@ -1,8 +1,9 @@
 // Accepts agent connections (plain TCP or TLS, optionally mutual) and folds their batches into
 // the fleet state. Each connection is isolated: a peer that sends an oversized or undecodable
-// frame, a wrong token, or nothing at all is disconnected with a reason and a counter, and no
-// other connection notices. A peer sending frames faster than its allowance is slowed down (its
-// reads pause), not served at the others' expense.
+// frame, a wrong token, credentials of another cluster than the one it names, or nothing at all
+// is disconnected with a reason and a counter, and no other connection notices. A peer sending
+// frames faster than its allowance is slowed down (its reads pause), not served at the others'
+// expense.
 //
 // Acks are durable: with a store, an agent's sequence is acked (and reported in a hello-ack)
 // only once the store has committed its progress, so an aggregator killed at any instant
@@ -18,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "fleetscale/aggregator/ingest/agent_tokens.h"
 #include "fleetscale/aggregator/ingest/ingest_metrics.h"
 #include "fleetscale/aggregator/state/fleet_state.h"
 #include "fleetscale/aggregator/store/store.h"
@@ -28,6 +30,12 @@
 
 namespace fleetscale::aggregator {
 
+// Under mutual TLS, what the agent's verified client certificate must name.
+enum class ClientIdentity {
+  kCluster,  // its subject CN is the hello's cluster (one certificate per cluster)
+  kAny,      // any certificate the client CA signed (one shared certificate: weaker)
+};
+
 struct IngestOptions {
   std::uint32_t maxFrameBytes = kDefaultMaxFrameBytes;
   std::chrono::milliseconds handshakeTimeout{std::chrono::seconds(10)};  // TLS + hello
@@ -37,6 +45,12 @@ struct IngestOptions {
   double frameBurst = 0;  // frames allowed at once; 0 = 10 s worth
   std::size_t maxConnections = 20000;
   std::string token;  // required in every hello when not empty ("" = no authentication)
+  // Per-cluster tokens (--agent-tokens-dir): when set, a hello must carry its own cluster's
+  // token, and `token` must be empty. A token of another cluster is refused as the wrong
+  // cluster (CODE_PERMISSION_DENIED), any other as unauthenticated.
+  std::shared_ptr<const AgentTokens> agentTokens;
+  // Applies when `tls` verifies client certificates (mutual TLS).
+  ClientIdentity clientIdentity = ClientIdentity::kCluster;
   std::string aggregatorId = "fleetscale-aggregator";
   // When set, agents connect with TLS; the context holds the certificate, key and, for mutual
   // TLS, the client CA and verify mode.
@@ -47,7 +61,7 @@ struct IngestOptions {
 };
 
 // Thread-safety: the io_context may be run by many threads; each connection runs on its own
-// strand. listen(), stop() and setToken() may be called from any thread.
+// strand. listen(), stop(), setToken() and setAgentTokens() may be called from any thread.
 // Lifetime: `fleet`, `metrics`, `store` and `clock` must outlive every handler on the
 // io_context, that is, until its threads have returned from run() — stop() alone does not wait.
 class IngestServer {
@@ -69,6 +83,10 @@ class IngestServer {
   // Fails closed: an empty token is refused and the current one kept, so authentication can
   // never be switched off at run time.
   [[nodiscard]] Status setToken(std::string token);
+  // Replaces the per-cluster tokens (a reloaded --agent-tokens-dir); open connections stay. An
+  // error when the server was built with one shared token (or none), so a reload can never
+  // switch authentication off.
+  [[nodiscard]] Status setAgentTokens(AgentTokens tokens);
   // The store committed these agents' progress: ack it on their connections.
   void progressDurable(const std::vector<AgentProgress>& progress);
   std::size_t openConnections() const;

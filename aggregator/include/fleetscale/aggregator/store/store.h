@@ -28,6 +28,9 @@ class StoreMetrics;
 // Event kinds written by the aggregator.
 inline constexpr std::string_view kEventAgentConnected = "agent_connected";
 inline constexpr std::string_view kEventAgentDisconnected = "agent_disconnected";
+// A hello authenticated, but not for the cluster it claims (its token or client certificate is
+// another cluster's): refused.
+inline constexpr std::string_view kEventAgentRefused = "agent_refused";
 inline constexpr std::string_view kEventClusterHealth = "cluster_health";
 inline constexpr std::string_view kEventConfigReload = "config_reload";
 inline constexpr std::string_view kEventAction = "action";

@@ -161,6 +161,9 @@ struct AgentSettings {
   std::string interval = "1s";
   std::string rediscoverInterval = "2s";
   std::vector<std::string> extraArgs;
+  // `auth: cluster-tokens`: each cluster's agents get their own token and the aggregator checks
+  // it (--agent-tokens-dir); `shared-token` (the default): one --token-file for all.
+  bool clusterTokens = false;
 };
 
 struct AggregatorSettings {
