@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <array>
 #include <cctype>
 #include <cerrno>
 #include <charconv>
@@ -297,6 +298,13 @@ std::int64_t daysFromCivil(std::int64_t year, unsigned month, unsigned day) {
   return era * 146097 + static_cast<std::int64_t>(dayOfEra) - 719468;
 }
 
+unsigned daysInMonth(std::int64_t year, unsigned month) {
+  static constexpr std::array<unsigned, 12> kDays = {31, 28, 31, 30, 31, 30,
+                                                     31, 31, 30, 31, 30, 31};
+  const bool leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+  return month == 2 && leap ? 29 : kDays[month - 1];
+}
+
 std::optional<int> digits(std::string_view text, std::size_t pos, std::size_t count) {
   if (pos + count > text.size()) return std::nullopt;
   int value = 0;
@@ -309,8 +317,8 @@ std::optional<int> digits(std::string_view text, std::size_t pos, std::size_t co
 
 }  // namespace
 
-Result<std::chrono::system_clock::time_point> parseRfc3339(std::string_view text) {
-  const Error bad{"time " + singleQuoted(text) + " is not RFC 3339 (2026-11-27T12:00:00Z)"};
+std::optional<UnixTimestamp> parseRfc3339Timestamp(std::string_view text, Rfc3339Rules rules) {
+  const bool go = rules == Rfc3339Rules::kGo;
   const auto year = digits(text, 0, 4);
   const auto month = digits(text, 5, 2);
   const auto day = digits(text, 8, 2);
@@ -318,10 +326,17 @@ Result<std::chrono::system_clock::time_point> parseRfc3339(std::string_view text
   const auto minute = digits(text, 14, 2);
   const auto second = digits(text, 17, 2);
   if (!year || !month || !day || !hour || !minute || !second || text[4] != '-' || text[7] != '-' ||
-      (text[10] != 'T' && text[10] != 't' && text[10] != ' ') || text[13] != ':' ||
-      text[16] != ':' || *month < 1 || *month > 12 || *day < 1 || *day > 31 || *hour > 23 ||
-      *minute > 59 || *second > 60) {
-    return bad;
+      text[13] != ':' || text[16] != ':' || *month < 1 || *month > 12 || *day < 1 || *hour > 23 ||
+      *minute > 59) {
+    return std::nullopt;
+  }
+  const char separator = text[10];
+  if (go ? separator != 'T' : separator != 'T' && separator != 't' && separator != ' ') {
+    return std::nullopt;
+  }
+  if (*second > (go ? 59 : 60) ||
+      *day > static_cast<int>(go ? daysInMonth(*year, static_cast<unsigned>(*month)) : 31)) {
+    return std::nullopt;
   }
   std::size_t pos = 19;
   std::int64_t nanos = 0;
@@ -333,37 +348,45 @@ Result<std::chrono::system_clock::time_point> parseRfc3339(std::string_view text
       ++count;
       ++pos;
     }
-    if (count == 0) return bad;
+    if (count == 0) return std::nullopt;
     for (int i = count; i < 9; ++i) nanos *= 10;
   }
   std::int64_t offsetSeconds = 0;
-  if (pos < text.size() && (text[pos] == 'Z' || text[pos] == 'z')) {
+  if (pos < text.size() && (text[pos] == 'Z' || (!go && text[pos] == 'z'))) {
     ++pos;
   } else if (pos < text.size() && (text[pos] == '+' || text[pos] == '-')) {
     const auto offsetHours = digits(text, pos + 1, 2);
     const auto offsetMinutes = digits(text, pos + 4, 2);
-    if (!offsetHours || !offsetMinutes || pos + 3 >= text.size() || text[pos + 3] != ':')
-      return bad;
+    if (!offsetHours || !offsetMinutes || text[pos + 3] != ':' ||
+        (go && (*offsetHours > 23 || *offsetMinutes > 59))) {
+      return std::nullopt;
+    }
     offsetSeconds = (*offsetHours * 3600 + *offsetMinutes * 60) * (text[pos] == '-' ? -1 : 1);
     pos += 6;
   } else {
-    return bad;
+    return std::nullopt;
   }
-  if (pos != text.size()) return bad;
-  const std::int64_t seconds =
+  if (pos != text.size()) return std::nullopt;
+  return UnixTimestamp{
       daysFromCivil(*year, static_cast<unsigned>(*month), static_cast<unsigned>(*day)) * 86400 +
-      *hour * 3600 + *minute * 60 + *second - offsetSeconds;
+          *hour * 3600 + *minute * 60 + *second - offsetSeconds,
+      nanos};
+}
+
+Result<std::chrono::system_clock::time_point> parseRfc3339(std::string_view text) {
+  const auto time = parseRfc3339Timestamp(text, Rfc3339Rules::kLenient);
+  if (!time) return Error{"time " + singleQuoted(text) + " is not RFC 3339 (2026-11-27T12:00:00Z)"};
   // system_clock counts nanoseconds in 64 bits: about 1678 to 2262 (kube_values_fuzz found 4036).
   constexpr std::int64_t kLimit =
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::duration::max())
           .count() -
       1;
-  if (seconds > kLimit || seconds < -kLimit) {
+  if (time->seconds > kLimit || time->seconds < -kLimit) {
     return Error{"time " + singleQuoted(text) + " is out of range (years 1678 to 2262)"};
   }
   return std::chrono::system_clock::time_point(
       std::chrono::duration_cast<std::chrono::system_clock::duration>(
-          std::chrono::seconds(seconds) + std::chrono::nanoseconds(nanos)));
+          std::chrono::seconds(time->seconds) + std::chrono::nanoseconds(time->nanos)));
 }
 
 std::string formatRfc3339(std::chrono::system_clock::time_point time) {

@@ -247,91 +247,10 @@ void appendGoJson(std::string& out, const json& value) {
   }
 }
 
-// --- Go's time.Parse(time.RFC3339, ...) -----------------------------------------------------
-
-std::int64_t daysFromCivil(std::int64_t year, unsigned month, unsigned day) {
-  year -= month <= 2;
-  const std::int64_t era = (year >= 0 ? year : year - 399) / 400;
-  const auto yearOfEra = static_cast<unsigned>(year - era * 400);
-  const unsigned dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1;
-  const unsigned dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear;
-  return era * 146097 + static_cast<std::int64_t>(dayOfEra) - 719468;
-}
-
-unsigned daysInMonth(std::int64_t year, unsigned month) {
-  static constexpr std::array<unsigned, 12> kDays = {31, 28, 31, 30, 31, 30,
-                                                     31, 31, 30, 31, 30, 31};
-  const bool leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-  return month == 2 && leap ? 29 : kDays[month - 1];
-}
-
-std::optional<unsigned> fixedDigits(std::string_view text, std::size_t pos, std::size_t count) {
-  if (pos + count > text.size()) return std::nullopt;
-  unsigned value = 0;
-  for (std::size_t i = pos; i < pos + count; ++i) {
-    if (text[i] < '0' || text[i] > '9') return std::nullopt;
-    value = value * 10 + static_cast<unsigned>(text[i] - '0');
-  }
-  return value;
-}
-
-struct UnixTime {
-  std::int64_t seconds = 0;
-  std::int64_t nanos = 0;
-};
-
-// Stricter than parseRfc3339 where Go is: upper-case T and Z only, no leap second, the day must
-// exist in its month; years 0000 to 9999, which WallTime cannot all hold, hence seconds here.
-std::optional<UnixTime> parseGoRfc3339(std::string_view text) {
-  const auto year = fixedDigits(text, 0, 4);
-  const auto month = fixedDigits(text, 5, 2);
-  const auto day = fixedDigits(text, 8, 2);
-  const auto hour = fixedDigits(text, 11, 2);
-  const auto minute = fixedDigits(text, 14, 2);
-  const auto second = fixedDigits(text, 17, 2);
-  if (!year || !month || !day || !hour || !minute || !second || text[4] != '-' || text[7] != '-' ||
-      text[10] != 'T' || text[13] != ':' || text[16] != ':' || *month < 1 || *month > 12 ||
-      *day < 1 || *day > daysInMonth(*year, *month) || *hour > 23 || *minute > 59 || *second > 59) {
-    return std::nullopt;
-  }
-  std::size_t pos = 19;
-  std::int64_t nanos = 0;
-  if (pos + 1 < text.size() && text[pos] == '.' && text[pos + 1] >= '0' && text[pos + 1] <= '9') {
-    ++pos;
-    int count = 0;
-    while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') {
-      if (count < 9) nanos = nanos * 10 + (text[pos] - '0');
-      ++count;
-      ++pos;
-    }
-    for (int i = count; i < 9; ++i) nanos *= 10;
-  }
-  std::int64_t offsetSeconds = 0;
-  if (pos < text.size() && text[pos] == 'Z') {
-    ++pos;
-  } else if (pos < text.size() && (text[pos] == '+' || text[pos] == '-')) {
-    const auto offsetHours = fixedDigits(text, pos + 1, 2);
-    const auto offsetMinutes = fixedDigits(text, pos + 4, 2);
-    if (!offsetHours || !offsetMinutes || text[pos + 3] != ':' || *offsetHours > 23 ||
-        *offsetMinutes > 59) {
-      return std::nullopt;
-    }
-    offsetSeconds = static_cast<std::int64_t>(*offsetHours * 3600 + *offsetMinutes * 60) *
-                    (text[pos] == '-' ? -1 : 1);
-    pos += 6;
-  } else {
-    return std::nullopt;
-  }
-  if (pos != text.size()) return std::nullopt;
-  return UnixTime{daysFromCivil(*year, *month, *day) * 86400 + *hour * 3600 + *minute * 60 +
-                      *second - offsetSeconds,
-                  nanos};
-}
-
 // Go's zero time.Time, 0001-01-01T00:00:00Z, which client-go's expiry check reads as "none".
 constexpr std::int64_t kGoZeroTimeUnixSeconds = -62'135'596'800;
 
-std::optional<WallTime> expiryFrom(UnixTime time) {
+std::optional<WallTime> expiryFrom(UnixTimestamp time) {
   if (time.seconds == kGoZeroTimeUnixSeconds && time.nanos == 0) return std::nullopt;
   constexpr std::int64_t kLimit =
       std::chrono::duration_cast<std::chrono::seconds>(WallTime::duration::max()).count() - 1;
@@ -448,7 +367,7 @@ Result<ExecCredential> parseExecCredential(std::string_view output, std::string_
       return Error{"plugin output: status.expirationTimestamp is not a string"};
     }
     const auto& text = expiry->get_ref<const std::string&>();
-    const auto time = parseGoRfc3339(text);
+    const auto time = parseRfc3339Timestamp(text, Rfc3339Rules::kGo);
     if (!time) {
       return Error{"plugin output: status.expirationTimestamp " + shown(text) +
                    " is not an RFC 3339 time (2006-01-02T15:04:05Z)"};

@@ -78,6 +78,26 @@ ApiError objectUndecodable(const ResourceType& type, const std::string& why) {
           json::object()};
 }
 
+ApiError badRequest(const std::string& message) {
+  return {400, "BadRequest", message, json::object()};
+}
+
+std::optional<ApiError> scopeToRequest(json& metadata, const std::string& namespaceName,
+                                       const std::string& urlName) {
+  const std::string name = metadata.value("name", "");
+  if (!urlName.empty() && !name.empty() && name != urlName) {
+    return badRequest("the name of the object (" + name + ") does not match the name on the URL (" +
+                      urlName + ")");
+  }
+  if (metadata.value("namespace", namespaceName) != namespaceName) {
+    return badRequest(
+        "the namespace of the provided object does not match the namespace sent on the request");
+  }
+  metadata["namespace"] = namespaceName;
+  if (!urlName.empty()) metadata["name"] = urlName;
+  return std::nullopt;
+}
+
 std::string dnsSubdomainProblem(const std::string& name) {
   if (name.size() > 253) return "must be no more than 253 characters";
   bool ok = !name.empty();

@@ -11,10 +11,6 @@ namespace {
 
 using nlohmann::json;
 
-ApiError badRequest(const std::string& message) {
-  return {400, "BadRequest", message, json::object()};
-}
-
 std::string cannotUnmarshal(const json& value, const std::string& into) {
   return std::string("json: cannot unmarshal ") + value.type_name() + " into " + into;
 }
@@ -79,17 +75,9 @@ ApiResult decodeEnvelope(const ResourceType& type, const json& body,
       }
     }
   }
-  const std::string name = meta.value("name", "");
-  if (!urlName.empty() && !name.empty() && name != urlName) {
-    return ApiResult::fail(badRequest("the name of the object (" + name +
-                                      ") does not match the name on the URL (" + urlName + ")"));
+  if (auto problem = scopeToRequest(meta, namespaceName, urlName)) {
+    return ApiResult::fail(*problem);
   }
-  if (meta.value("namespace", namespaceName) != namespaceName) {
-    return ApiResult::fail(badRequest(
-        "the namespace of the provided object does not match the namespace sent on the request"));
-  }
-  meta["namespace"] = namespaceName;
-  if (!urlName.empty()) meta["name"] = urlName;
   return ApiResult{std::nullopt, std::move(object)};
 }
 

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "fleetscale/shared/text.h"
+#include "fleetscale/sim/api_resource.h"
 #include "fleetscale/sim/pod_metrics.h"
 #include "fleetscale/sim/quantity.h"
 
@@ -79,10 +80,6 @@ ApiError invalid(WorkloadKind kind, const std::string& name, const std::string& 
                {"causes",
                 json::array({json{
                     {"reason", "FieldValueInvalid"}, {"message", detail}, {"field", field}}})}}};
-}
-
-ApiError badRequest(const std::string& message) {
-  return {400, "BadRequest", message, json::object()};
 }
 
 json containerJson(const ContainerTemplate& container) {

@@ -8,10 +8,6 @@ namespace {
 
 using nlohmann::json;
 
-ApiError badRequest(const std::string& message) {
-  return {400, "BadRequest", message, json::object()};
-}
-
 // What the API server says when the JSON does not fit the Go type.
 ApiError undecodable(const std::string& why) {
   return badRequest("Lease in version \"v1\" cannot be handled as a Lease: " + why);
@@ -142,17 +138,10 @@ ApiResult decodeLease(const json& body, const std::string& namespaceName,
       meta[key] = metadata[key];
     }
   }
-  const std::string name = meta.value("name", "");
-  if (!urlName.empty() && !name.empty() && name != urlName) {
-    return ApiResult::fail(badRequest("the name of the object (" + name +
-                                      ") does not match the name on the URL (" + urlName + ")"));
+  const std::string name = meta.value("name", "");  // as sent, before the URL's fills it in
+  if (auto problem = scopeToRequest(meta, namespaceName, urlName)) {
+    return ApiResult::fail(*problem);
   }
-  if (meta.value("namespace", namespaceName) != namespaceName) {
-    return ApiResult::fail(badRequest(
-        "the namespace of the provided object does not match the namespace sent on the request"));
-  }
-  meta["namespace"] = namespaceName;
-  if (!urlName.empty()) meta["name"] = urlName;
 
   const json spec =
       body.contains("spec") && !body["spec"].is_null() ? body["spec"] : json::object();

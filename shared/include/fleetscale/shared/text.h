@@ -48,6 +48,18 @@ bool isLowerHex(std::string_view text);
 // RFC 3339 timestamps as Kubernetes writes them: "2026-11-27T12:00:00Z",
 // "2026-11-27T12:00:00.123456Z", "2026-11-27T13:00:00+01:00".
 Result<std::chrono::system_clock::time_point> parseRfc3339(std::string_view text);
+
+// An RFC 3339 time as seconds and nanoseconds since the Unix epoch: years 0000 to 9999, more
+// than system_clock holds.
+struct UnixTimestamp {
+  std::int64_t seconds = 0;
+  std::int64_t nanos = 0;  // 0 to 999'999'999
+};
+enum class Rfc3339Rules {
+  kLenient,  // RFC 3339 itself: 't'/' ' and 'z' too, a leap second (:60), any day up to 31
+  kGo,       // Go's time.Parse(time.RFC3339): 'T' and 'Z' only, no :60, the day must exist
+};
+std::optional<UnixTimestamp> parseRfc3339Timestamp(std::string_view text, Rfc3339Rules rules);
 // UTC, with milliseconds: "2026-11-27T12:00:00.000Z".
 std::string formatRfc3339(std::chrono::system_clock::time_point time);
 

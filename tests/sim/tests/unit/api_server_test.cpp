@@ -679,7 +679,8 @@ TEST_F(ApiServerAutoscalerTest, HorizontalPodAutoscalersAreValidatedAndGuarded) 
                 .status,
             404);
 
-  // The aggregator reads them and may not write them; nobody else may even read them.
+  // The aggregator reads and updates them (--take-over-hpa) but may not create or delete them;
+  // nobody else may even read them.
   const auto refused = call("POST", kHpas, kController, hpaBody("web", 3));
   EXPECT_EQ(refused.status, 403);
   EXPECT_EQ(parse(refused)["message"],
@@ -689,9 +690,9 @@ TEST_F(ApiServerAutoscalerTest, HorizontalPodAutoscalersAreValidatedAndGuarded) 
   ASSERT_EQ(call("POST", kHpas, kAdmin, hpaBody("web", 3)).status, 201);
   EXPECT_EQ(call("GET", kHpas + "/web", kController).status, 200);
   EXPECT_EQ(call("GET", kHpas + "?watch=true", kController).status, 405);  // allowed, not served
-  EXPECT_EQ(call("PUT", kHpas + "/web", kController, hpaBody("web", 4)).status, 403);
+  EXPECT_EQ(call("PUT", kHpas + "/web", kController, hpaBody("web", 4)).status, 200);
   EXPECT_EQ(call("PATCH", kHpas + "/web", kController, "{}", "application/merge-patch+json").status,
-            403);
+            200);
   EXPECT_EQ(call("DELETE", kHpas + "/web", kController).status, 403);
   EXPECT_EQ(call("GET", kHpas, kNobody).status, 403);
   EXPECT_EQ(call("GET", kHpas, "").status, 401);

@@ -14,13 +14,17 @@ namespace {
 const Identity kController{"system:serviceaccount:fleetscale:fleetscale-aggregator",
                            Role::kController};
 
-TEST(MayAccessApiTest, OtherAutoscalersAreTheControllersToReadAndTheAdminsToWrite) {
+// The controller (the aggregator) reads them and, as --take-over-hpa's extra rule allows,
+// updates them; creating and deleting them is the admin's.
+TEST(MayAccessApiTest, OtherAutoscalersAreTheControllersToReadAndUpdateAndTheAdminsToOwn) {
   for (const char* resource : {"horizontalpodautoscalers", "scaledobjects"}) {
-    for (const char* verb : {"get", "list", "watch"}) {
+    for (const char* verb : {"get", "list", "watch", "update", "patch"}) {
       EXPECT_TRUE(mayAccessApi(Role::kController, verb, resource)) << verb << " " << resource;
     }
-    for (const char* verb : {"create", "update", "patch", "delete", "deletecollection"}) {
+    for (const char* verb : {"create", "delete", "deletecollection"}) {
       EXPECT_FALSE(mayAccessApi(Role::kController, verb, resource)) << verb << " " << resource;
+    }
+    for (const char* verb : {"create", "update", "patch", "delete", "deletecollection"}) {
       EXPECT_TRUE(mayAccessApi(Role::kAdmin, verb, resource)) << verb << " " << resource;
     }
     EXPECT_FALSE(mayAccessApi(Role::kNone, "get", resource));

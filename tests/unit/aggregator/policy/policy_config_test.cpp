@@ -325,7 +325,8 @@ std::string readFile(const std::string& path) {
 // The documented examples are what users copy: they must load as written.
 TEST(PolicyConfigTest, TheDocumentedExamplesLoad) {
   const std::string doc = readFile(testing::fixturePath("../../docs/configuration.md"));
-  const auto begin = doc.find("```yaml\n");
+  // The one under "## A complete example" (other YAML blocks show Secrets, RBAC rules, ...).
+  const auto begin = doc.find("```yaml\n", doc.find("## A complete example"));
   ASSERT_NE(begin, std::string::npos);
   const auto end = doc.find("```", begin + 8);
   auto fromDocs =

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -55,6 +56,14 @@ ApiError objectInvalid(const ResourceType& type, const std::string& name,
                        const std::vector<FieldError>& errors);
 // 400 BadRequest, the decoder's "<Kind> in version "<v>" cannot be handled as a <Kind>: <why>".
 ApiError objectUndecodable(const ResourceType& type, const std::string& why);
+
+// 400 BadRequest with `message`.
+ApiError badRequest(const std::string& message);
+// The body's metadata put in the request's scope, as the API server's handlers do: a name that
+// differs from the URL's, or a namespace from the request's, is a 400; then both are the
+// request's. `urlName` "" (a create): the body's name stays.
+std::optional<ApiError> scopeToRequest(nlohmann::json& metadata, const std::string& namespaceName,
+                                       const std::string& urlName);
 
 // apimachinery's IsDNS1123Subdomain: "" when `name` is one, else why not.
 std::string dnsSubdomainProblem(const std::string& name);
