@@ -12,7 +12,7 @@ FROM debian:12 AS build
 RUN apt-get update && apt-get install -y --no-install-recommends \
       cmake ninja-build make g++ pkg-config git ca-certificates dpkg-dev file \
       libboost-dev libcurl4-openssl-dev libssl-dev protobuf-compiler libprotobuf-dev \
-      prometheus-cpp-dev libsqlite3-dev libspdlog-dev libfmt-dev libyaml-cpp-dev \
+      prometheus-cpp-dev libsqlite3-dev libzstd-dev libspdlog-dev libfmt-dev libyaml-cpp-dev \
       nlohmann-json3-dev libcli11-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src

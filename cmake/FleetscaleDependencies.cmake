@@ -11,6 +11,8 @@ find_package(yaml-cpp REQUIRED)
 find_package(CLI11 REQUIRED)
 find_package(prometheus-cpp REQUIRED)
 find_package(SQLite3 REQUIRED)
+# libzstd-dev: protocol version 2's frame compression.
+find_package(zstd REQUIRED)
 if(FLEETSCALE_BUILD_TESTS)
   find_package(GTest REQUIRED)
 endif()

@@ -12,6 +12,7 @@ BUILD_PACKAGES=(
   protobuf-compiler libprotobuf-dev
   prometheus-cpp-dev
   libsqlite3-dev sqlite3
+  libzstd-dev
   libspdlog-dev libfmt-dev
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev

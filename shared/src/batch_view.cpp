@@ -7,78 +7,16 @@
 #include "fleetscale/shared/batch_ranges.h"
 #include "fleetscale/shared/protocol.h"
 #include "fleetscale/shared/text.h"
+#include "wire_format.h"
 
 namespace fleetscale {
 namespace {
 
-enum WireType : std::uint32_t { kVarint = 0, kFixed64 = 1, kLengthDelimited = 2, kFixed32 = 5 };
-
-// Reads protobuf wire-format primitives from a byte range. Every read checks bounds.
-class WireReader {
- public:
-  explicit WireReader(std::string_view bytes)
-      : pos_(reinterpret_cast<const unsigned char*>(bytes.data())), end_(pos_ + bytes.size()) {}
-
-  bool done() const { return pos_ == end_; }
-
-  bool varint(std::uint64_t& value) {
-    value = 0;
-    for (int shift = 0; shift < 70; shift += 7) {
-      if (pos_ == end_) return false;
-      const unsigned char byte = *pos_++;
-      value |= static_cast<std::uint64_t>(byte & 0x7f) << shift;
-      if ((byte & 0x80) == 0) return true;
-    }
-    return false;  // more than 10 bytes
-  }
-
-  bool tag(std::uint32_t& field, std::uint32_t& wireType) {
-    std::uint64_t raw = 0;
-    if (!varint(raw) || raw > 0xffffffffu) return false;
-    field = static_cast<std::uint32_t>(raw >> 3);
-    wireType = static_cast<std::uint32_t>(raw & 7);
-    return field != 0;
-  }
-
-  bool fixed64(std::uint64_t& value) {
-    if (end_ - pos_ < 8) return false;
-    std::memcpy(&value, pos_, 8);  // little-endian on every platform we build for
-    pos_ += 8;
-    return true;
-  }
-
-  bool bytes(std::string_view& out) {
-    std::uint64_t size = 0;
-    if (!varint(size) || size > static_cast<std::uint64_t>(end_ - pos_)) return false;
-    out = std::string_view(reinterpret_cast<const char*>(pos_), static_cast<std::size_t>(size));
-    pos_ += size;
-    return true;
-  }
-
-  // Skips a field this decoder does not know. Groups (wire types 3 and 4) are refused.
-  bool skip(std::uint32_t wireType) {
-    std::uint64_t ignored = 0;
-    std::string_view ignoredBytes;
-    switch (wireType) {
-      case kVarint:
-        return varint(ignored);
-      case kFixed64:
-        return fixed64(ignored);
-      case kLengthDelimited:
-        return bytes(ignoredBytes);
-      case kFixed32:
-        if (end_ - pos_ < 4) return false;
-        pos_ += 4;
-        return true;
-      default:
-        return false;
-    }
-  }
-
- private:
-  const unsigned char* pos_;
-  const unsigned char* end_;
-};
+using wire::kFixed32;
+using wire::kFixed64;
+using wire::kLengthDelimited;
+using wire::kVarint;
+using wire::WireReader;
 
 // Outcome of decoding one message; `error` empty means success.
 struct Failure {
@@ -259,6 +197,26 @@ Failure completeContainer(ContainerSampleView& out) {
   return {};
 }
 
+// The rules every sample meets whatever its encoding: an id, bounded identity strings, finite
+// non-negative CPU and pressure figures. A sent NaN is refused before (it would read as absent).
+Failure checkFigures(const ContainerSampleView& out) {
+  if (out.id.empty()) return invalid("container id empty");
+  if (!identifierFits(out.id) || !identifierFits(out.cgroup) || !identifierFits(out.runtime)) {
+    return invalid(tooLong("container id, cgroup or runtime"));
+  }
+  const ContainerMetrics& m = out.metrics;
+  for (double value :
+       {m.cpuCores, m.cpuUserCores, m.cpuSystemCores, m.cpuThrottledPeriodsPerSecond,
+        m.cpuThrottledSecondsPerSecond, m.cpuLimitCores, m.cpuPressureSomeTotalUs,
+        m.cpuPressureFullTotalUs, m.memoryPressureSomeTotalUs, m.memoryPressureFullTotalUs}) {
+    if (!finiteNonNegative(value)) {
+      return invalid("container " + std::string(out.id.substr(0, 64)) +
+                     ": CPU or pressure figure is negative or not finite");
+    }
+  }
+  return {};
+}
+
 Failure decodeContainer(std::string_view bytes, ContainerSampleView& out, StringChecks checks) {
   out.id = out.cgroup = out.runtime = out.metadataBytes = {};
   out.metrics = ContainerMetrics{};
@@ -349,21 +307,10 @@ Failure decodeContainer(std::string_view bytes, ContainerSampleView& out, String
     }
     if (!ok) return undecodable("container: field " + std::to_string(field) + " is malformed");
   }
-  if (out.id.empty()) return invalid("container id empty");
-  if (sawNaN)
+  if (sawNaN && !out.id.empty()) {
     return invalid("container " + std::string(out.id.substr(0, 64)) + ": a figure is NaN");
-  if (!identifierFits(out.id) || !identifierFits(out.cgroup) || !identifierFits(out.runtime)) {
-    return invalid(tooLong("container id, cgroup or runtime"));
   }
-  for (double value :
-       {m.cpuCores, m.cpuUserCores, m.cpuSystemCores, m.cpuThrottledPeriodsPerSecond,
-        m.cpuThrottledSecondsPerSecond, m.cpuLimitCores, m.cpuPressureSomeTotalUs,
-        m.cpuPressureFullTotalUs, m.memoryPressureSomeTotalUs, m.memoryPressureFullTotalUs}) {
-    if (!finiteNonNegative(value)) {
-      return invalid("container " + std::string(out.id.substr(0, 64)) +
-                     ": CPU or pressure figure is negative or not finite");
-    }
-  }
+  if (Failure failure = checkFigures(out)) return failure;
   return checks == StringChecks::kNow ? completeContainer(out) : Failure{};
 }
 
@@ -520,7 +467,10 @@ Failure decodeBatch(std::string_view bytes, BatchView& out, StringChecks checks)
   out.containerCount = 0;
   out.pendingPodCount = 0;
   out.podMetricsCount = 0;
+  out.definitionCount = 0;
+  out.compactSamples = {};
   bool sawNode = false;
+  bool sawSamples = false;
   bool sawNaN = false;
   WireReader in(bytes);
   while (!in.done()) {
@@ -593,11 +543,32 @@ Failure decodeBatch(std::string_view bytes, BatchView& out, StringChecks checks)
         ++out.podMetricsCount;
         break;
       }
+      case 8:
+        if (!out.compact) return invalid("batch: definitions outside a compact batch");
+        if (wireType != kLengthDelimited || !in.bytes(nested)) {
+          return undecodable("batch: bad definition");
+        }
+        if (out.definitionCount >= static_cast<std::size_t>(kMaxContainersPerBatch)) {
+          return invalid("batch: more than " + std::to_string(kMaxContainersPerBatch) +
+                         " definitions");
+        }
+        if (out.definitions.size() == out.definitionCount) out.definitions.emplace_back();
+        out.definitions[out.definitionCount++] = nested;
+        break;
+      case 9:
+        if (!out.compact) return invalid("batch: compact samples outside a compact batch");
+        if (sawSamples) return undecodable("batch: samples occur twice");
+        sawSamples = true;
+        ok = wireType == kLengthDelimited && in.bytes(out.compactSamples);
+        break;
       default:
         ok = in.skip(wireType);
         break;
     }
     if (!ok) return undecodable("batch: field " + std::to_string(field) + " is malformed");
+  }
+  if (out.compact && out.containerCount > 0) {
+    return invalid("batch: a compact batch sends containers as definitions and samples");
   }
   if (out.sequence == 0) return invalid("batch: sequence must start at 1");
   if (sawNaN) return invalid("batch: interval is NaN");
@@ -632,6 +603,11 @@ bool isValidUtf8(std::string_view text) {
   return true;
 }
 
+BatchDecodeResult checkSampleFigures(const ContainerSampleView& sample) {
+  Failure failure = checkFigures(sample);
+  return {failure.status, std::move(failure.error)};
+}
+
 BatchDecodeResult completeSample(ContainerSampleView& sample) {
   if (sample.complete) return {};
   Failure failure = completeContainer(sample);
@@ -645,11 +621,11 @@ BatchDecodeResult decodeBatchEnvelope(std::string_view payload, BatchView& out,
   while (!in.done()) {
     std::uint32_t field = 0, wireType = 0;
     if (!in.tag(field, wireType)) return {BatchDecodeStatus::kUndecodable, "envelope: bad tag"};
-    if (field >= 1 && field <= 5 && field != 3) {
-      // Another body (hello, ack, ...): the caller decodes it fully and decides.
+    if (field >= 1 && field <= 7 && field != 3 && field != 6) {
+      // Another body (hello, ack, a compressed envelope...): the caller decodes it and decides.
       return {BatchDecodeStatus::kNotABatch, "envelope does not hold a batch"};
     }
-    if (field != 3) {
+    if (field != 3 && field != 6) {
       if (!in.skip(wireType)) return {BatchDecodeStatus::kUndecodable, "envelope: bad field"};
       continue;
     }
@@ -658,6 +634,7 @@ BatchDecodeResult decodeBatchEnvelope(std::string_view payload, BatchView& out,
       return {BatchDecodeStatus::kUndecodable, "envelope: malformed or repeated batch"};
     }
     sawBatch = true;
+    out.compact = field == 6;
     if (Failure failure = decodeBatch(bytes, out, checks))
       return {failure.status, std::move(failure.error)};
   }

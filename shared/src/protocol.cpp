@@ -238,6 +238,10 @@ std::string_view envelopeKind(const v1::Envelope& envelope) {
       return "ack";
     case v1::Envelope::kError:
       return "error";
+    case v1::Envelope::kCompactBatch:
+      return "compact_batch";
+    case v1::Envelope::kZstdEnvelope:
+      return "zstd_envelope";
     case v1::Envelope::BODY_NOT_SET:
       break;
   }

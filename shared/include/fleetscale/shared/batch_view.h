@@ -111,6 +111,12 @@ struct BatchView {
   // Pods' own series (SampleBatch.pod_metrics), decoded and checked at once.
   std::vector<PodMetricsView> podMetrics;
   std::size_t podMetricsCount = 0;  // podMetrics[0, podMetricsCount) are this batch's
+  // Protocol version 2 (Envelope.compact_batch): the containers arrive as definitions and compact
+  // samples, and `containers` is empty until a CompactBatchDecoder expands them.
+  bool compact = false;
+  std::vector<std::string_view> definitions;  // serialized ContainerDefinition messages
+  std::size_t definitionCount = 0;            // definitions[0, definitionCount) are this batch's
+  std::string_view compactSamples;
 
   const ContainerSampleView* begin() const { return containers.data(); }
   const ContainerSampleView* end() const { return containers.data() + containerCount; }
@@ -136,9 +142,14 @@ struct BatchDecodeResult {
 // structure, sizes and figures are still checked at once.
 enum class StringChecks { kNow, kDeferred };
 
-// Decodes one frame payload (a serialized Envelope) expected to hold a SampleBatch.
+// Decodes one frame payload (a serialized Envelope) expected to hold a SampleBatch, in its
+// version 1 (Envelope.batch) or version 2 (Envelope.compact_batch, sets `compact`) form.
 BatchDecodeResult decodeBatchEnvelope(std::string_view payload, BatchView& out,
                                       StringChecks checks = StringChecks::kNow);
+
+// The rules a sample's figures and identity sizes must meet however they were encoded (an id,
+// bounded identity strings, finite non-negative CPU and pressure figures).
+BatchDecodeResult checkSampleFigures(const ContainerSampleView& sample);
 
 // Finishes a sample decoded with kDeferred: checks its strings and decodes its metadata. A
 // failure makes the whole batch invalid or undecodable, as its status says.
