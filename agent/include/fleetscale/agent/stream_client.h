@@ -22,6 +22,7 @@
 #include "fleetscale/shared/compact_batch.h"
 #include "fleetscale/shared/framing.h"
 #include "fleetscale/shared/net_address.h"
+#include "fleetscale/shared/result.h"
 #include "fleetscale/v1/fleetscale.pb.h"
 
 namespace fleetscale::agent {
