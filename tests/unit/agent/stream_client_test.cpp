@@ -10,6 +10,7 @@
 #include <mutex>
 #include <thread>
 
+#include "fleetscale/agent/batch_fan_out.h"
 #include "fleetscale/shared/batch_view.h"
 #include "fleetscale/shared/compact_batch.h"
 #include "fleetscale/shared/protocol.h"
@@ -417,6 +418,53 @@ TEST_F(StreamClientProtocolTest, MaxProtocolVersion1DoesNotOfferVersion2) {
   EXPECT_EQ(kindOf(frames[0].payload), v1::Envelope::kBatch)
       << "an aggregator answering 2 unasked does not make the agent speak it";
   EXPECT_EQ(client_->counters().protocolVersion.load(), 1u);
+}
+
+// With active and standby aggregators (one client each on one queue), each connection has its own
+// table: a standby that speaks version 2 gets every definition in its first batch, whatever the
+// other one speaks, and one that predates version 2 gets the same batches as version 1 frames.
+TEST(StreamClientStandbyTest, EachAggregatorGetsItsOwnVersionAndTable) {
+  FakeAggregator old(answerOfVersion1());
+  FakeAggregator standby(answerOfVersion2(std::string(kZstdCompression)));
+  asio::io_context io;
+  auto guard = asio::make_work_guard(io);
+  MemoryBatchQueue queue(100);
+  BatchFanOut fanOut(queue, 2);
+  std::vector<std::unique_ptr<StreamClient>> clients;
+  for (const FakeAggregator* aggregator : {&old, &standby}) {
+    StreamClientOptions options;
+    options.aggregator = HostPort{"127.0.0.1", aggregator->port()};
+    options.hello.set_agent_id("agent-with-standby");
+    options.hello.set_node("n1");
+    clients.push_back(std::make_unique<StreamClient>(io, options, fanOut.cursor(clients.size())));
+  }
+  std::map<std::uint64_t, v1::SampleBatch> sent;  // written on the I/O thread, read after join
+  std::thread thread([&] { io.run(); });
+  asio::post(io, [&] {
+    for (auto& client : clients) client->start();
+    for (int tick = 1; tick <= 3; ++tick) {
+      v1::SampleBatch batch = tickBatch(tick, 100);
+      sent[queue.append(batch)] = batch;
+    }
+    for (auto& client : clients) client->batchAvailable();
+  });
+  const bool delivered = testing::waitFor([&] {
+    return clients[0]->counters().ackedSequence.load() == 3 &&
+           clients[1]->counters().ackedSequence.load() == 3;
+  });
+  asio::post(io, [&] {
+    for (auto& client : clients) client->stop();
+  });
+  guard.reset();
+  thread.join();
+  ASSERT_TRUE(delivered);
+
+  const auto oldFrames = old.frames();
+  ASSERT_EQ(oldFrames.size(), 3u);
+  for (const auto& frame : oldFrames) EXPECT_EQ(kindOf(frame.payload), v1::Envelope::kBatch);
+  ConnectionReader reader(sent);
+  for (const auto& frame : standby.frames()) reader.expectExpandsToTheV1Batch(frame.payload);
+  EXPECT_EQ(reader.expanded(), 3);
 }
 
 }  // namespace
