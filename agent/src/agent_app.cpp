@@ -22,9 +22,11 @@
 #include "fleetscale/shared/asio_http_client.h"
 #include "fleetscale/shared/asio_listen.h"
 #include "fleetscale/shared/batch_ranges.h"
+#include "fleetscale/shared/compact_batch.h"
 #include "fleetscale/shared/http_server.h"
 #include "fleetscale/shared/logging.h"
 #include "fleetscale/shared/net_address.h"
+#include "fleetscale/shared/protocol.h"
 #include "fleetscale/shared/quantity.h"
 #include "fleetscale/shared/text.h"
 #include "fleetscale/shared/tls.h"
@@ -53,6 +55,8 @@ struct Settings {
   SpoolLimits spoolLimits;
   std::vector<HostPort> aggregators;
   std::optional<HostPort> metricsListen;
+  std::uint32_t maxProtocolVersion = kCompactProtocolVersion;
+  StreamCompression compression = StreamCompression::kZstd;
 };
 
 Result<Settings> parseSettings(const AgentOptions& o) {
@@ -113,6 +117,12 @@ Result<Settings> parseSettings(const AgentOptions& o) {
     if (!listen) return Error{"--metrics-listen: " + listen.error().message};
     s.metricsListen = *listen;
   }
+  auto maxProtocolVersion = parseMaxProtocolVersion(o.maxProtocolVersion);
+  if (!maxProtocolVersion) return maxProtocolVersion.error();
+  s.maxProtocolVersion = *maxProtocolVersion;
+  auto compression = parseStreamCompression(o.streamCompression);
+  if (!compression) return compression.error();
+  s.compression = *compression;
   const std::string& m = o.metadata;
   if (m != "auto" && m != "kubelet" && m != "docker" && m != "podman" && m != "none") {
     return Error{"--metadata: expected auto, kubelet, docker, podman or none, got " +
@@ -329,6 +339,19 @@ class MetricsServer {
 
 }  // namespace
 
+Result<std::uint32_t> parseMaxProtocolVersion(const std::string& text) {
+  if (text == "1") return kProtocolVersion;
+  if (text == "2") return kCompactProtocolVersion;
+  return Error{"--max-protocol-version: expected 1 or 2, got " + fleetscale::singleQuoted(text)};
+}
+
+Result<StreamCompression> parseStreamCompression(const std::string& text) {
+  if (text == kZstdCompression) return StreamCompression::kZstd;
+  if (text == "none") return StreamCompression::kNone;
+  return Error{"--stream-compression: expected zstd or none, got " +
+               fleetscale::singleQuoted(text)};
+}
+
 Result<std::vector<HostPort>> parseAggregatorList(const std::vector<std::string>& values) {
   std::vector<HostPort> out;
   for (const std::string& value : values) {
@@ -398,6 +421,15 @@ void addAgentOptions(CLI::App& app, AgentOptions& o) {
   app.add_option("--spool-max-age", o.spoolMaxAge, "spooled batches older than this are dropped")
       ->capture_default_str();
   app.add_option("--max-frame-bytes", o.maxFrameBytes, "largest frame sent")->capture_default_str();
+  app.add_option("--max-protocol-version", o.maxProtocolVersion,
+                 "highest stream protocol version offered: 2 sends each container's identity and "
+                 "metadata once per connection and deltas after (when the aggregator speaks it), "
+                 "1 never offers it")
+      ->capture_default_str();
+  app.add_option("--stream-compression", o.streamCompression,
+                 "compression offered on version 2 connections: zstd (per frame, only when it "
+                 "makes the frame smaller) or none")
+      ->capture_default_str();
   app.add_option("--metadata", o.metadata,
                  "metadata source: auto (kubelet inside Kubernetes or with --kubelet-url, else "
                  "the docker/podman socket when present), kubelet, docker, podman, none")
@@ -527,6 +559,8 @@ int runAgent(const AgentOptions& options) {
   boost::asio::io_context io(1);
   StreamClientOptions streamOptions;
   streamOptions.maxFrameBytes = options.maxFrameBytes;
+  streamOptions.maxProtocolVersion = s.maxProtocolVersion;
+  streamOptions.compression = s.compression;
   auto& hello = streamOptions.hello;
   hello.set_agent_id(delivery->agentId);
   hello.set_node(node);

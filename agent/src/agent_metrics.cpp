@@ -95,6 +95,10 @@ AgentMetrics::AgentMetrics(const Clock& clock, std::chrono::nanoseconds interval
                            "1 while connected to the aggregator");
   auto& unacked = family(prometheus::BuildGauge(), r, "fleetscale_agent_unacked_batches",
                          "Queued batches the aggregator has not acknowledged (its backlog)");
+  auto& protocolVersion =
+      family(prometheus::BuildGauge(), r, "fleetscale_agent_stream_protocol_version",
+             "Protocol version the aggregator connection speaks (1, or 2: compact batches); 0 "
+             "while disconnected");
   for (const std::string& aggregator : aggregators) {
     const prometheus::Labels labels{{"aggregator", aggregator}};
     streams_.push_back(StreamSeries{{&batchesSent.Add(labels)},
@@ -105,7 +109,8 @@ AgentMetrics::AgentMetrics(const Clock& clock, std::chrono::nanoseconds interval
                                     {&sequenceConflicts.Add(labels)},
                                     &ackedSequence.Add(labels),
                                     &connected.Add(labels),
-                                    &unacked.Add(labels)});
+                                    &unacked.Add(labels),
+                                    &protocolVersion.Add(labels)});
   }
   auto& scrapes = family(prometheus::BuildCounter(), r, "fleetscale_agent_scrapes_total",
                          "Scrapes of pods' metrics endpoints (annotation fleetscale.io/scrape), "
@@ -181,6 +186,7 @@ void AgentMetrics::update(const AgentState& state) {
     series.ackedSequence->Set(static_cast<double>(counters.ackedSequence));
     series.connected->Set(counters.connected ? 1 : 0);
     series.unacked->Set(static_cast<double>(state.streams[i].cursor.size()));
+    series.protocolVersion->Set(static_cast<double>(counters.protocolVersion));
   }
 
   if (state.scrape) {

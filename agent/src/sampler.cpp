@@ -1,6 +1,7 @@
 #include "fleetscale/agent/sampler.h"
 
 #include <cerrno>
+#include <cmath>
 
 #include "fleetscale/agent/cgroup_parsers.h"
 #include "fleetscale/agent/rates.h"
@@ -12,8 +13,13 @@ namespace {
 constexpr double kNsPerSecond = 1e9;
 constexpr std::chrono::minutes kReadErrorLogInterval{1};
 
+// Rates travel as whole millionths: protocol version 2 encodes them so, which makes its deltas
+// exact, and a millionth of a core (or of a throttled period per second) is far below anything a
+// decision can see. Rounded for version 1 too, so both versions carry the same figures.
+double toWholeMillionths(double value) { return std::round(value * 1e6) / 1e6; }
+
 void setRate(std::optional<double> rate, double scale, auto&& setter) {
-  if (rate) setter(*rate / scale);
+  if (rate) setter(toWholeMillionths(*rate / scale));
 }
 
 void setPressure(std::optional<std::uint64_t> totalUs, auto&& setter) {

@@ -51,6 +51,11 @@ struct StreamClient::Connection {
   std::uint64_t lastSent = 0;     // highest sequence written on this connection
   std::uint64_t lastWritten = 0;  // highest sequence handed to a write, complete or not
   std::uint64_t epoch = 0;        // the sequence epoch its hello named
+  std::uint32_t protocolVersion = kProtocolVersion;  // from its hello_ack
+  // Version 2 only: this connection's container table, and its compressor when zstd was acked.
+  // Never shared with another connection: the aggregator's table is this connection's.
+  std::unique_ptr<CompactBatchEncoder> encoder;
+  std::unique_ptr<ZstdCompressor> compressor;
 };
 
 StreamClient::StreamClient(asio::io_context& io, StreamClientOptions options, BatchSource& queue)
@@ -60,7 +65,13 @@ StreamClient::StreamClient(asio::io_context& io, StreamClientOptions options, Ba
       reconnectTimer_(io),
       backoff_(options_.backoffMin),
       random_(std::random_device{}()) {
+  // Always 1, so that aggregators predating version 2 accept the hello; the offer is apart.
   options_.hello.set_protocol_version(kProtocolVersion);
+  const bool offerCompact = options_.maxProtocolVersion >= kCompactProtocolVersion;
+  options_.hello.set_max_protocol_version(offerCompact ? kCompactProtocolVersion
+                                                       : kProtocolVersion);
+  const bool offerZstd = offerCompact && options_.compression == StreamCompression::kZstd;
+  options_.hello.set_compression(offerZstd ? std::string(kZstdCompression) : std::string());
 }
 
 StreamClient::~StreamClient() {
@@ -89,6 +100,7 @@ void StreamClient::stop() {
     connection_.reset();
   }
   counters_.connected = false;
+  counters_.protocolVersion = 0;
 }
 
 void StreamClient::batchAvailable() {
@@ -266,11 +278,14 @@ void StreamClient::handleEnvelope(const std::shared_ptr<Connection>& connection,
       queue_.ack(acked);
       counters_.ackedSequence = std::max<std::uint64_t>(counters_.ackedSequence, acked);
       connection->lastSent = acked;
+      negotiate(*connection, ack);
       backoff_ = options_.backoffMin;
       ++counters_.connects;
       counters_.connected = true;
-      log->info("connected to aggregator {} ({}), {} batches to replay",
-                options_.aggregator.toString(), ack.aggregator_id(), queue_.size());
+      counters_.protocolVersion = connection->protocolVersion;
+      log->info("connected to aggregator {} ({}), protocol version {}{}, {} batches to replay",
+                options_.aggregator.toString(), ack.aggregator_id(), connection->protocolVersion,
+                connection->compressor ? " with zstd" : "", queue_.size());
       lastFailure_.clear();
       pump(connection);
       return;
@@ -314,12 +329,56 @@ void StreamClient::handleEnvelope(const std::shared_ptr<Connection>& connection,
   }
 }
 
+// An aggregator that predates version 2 answers 1 and ignores the offer: the connection then
+// stays exactly as before. Compression needs version 2 and the aggregator's consent.
+void StreamClient::negotiate(Connection& connection, const v1::HelloAck& ack) {
+  const bool offeredCompact = options_.hello.max_protocol_version() >= kCompactProtocolVersion;
+  if (!offeredCompact || ack.protocol_version() != kCompactProtocolVersion) {
+    connection.protocolVersion = kProtocolVersion;
+    return;
+  }
+  connection.protocolVersion = kCompactProtocolVersion;
+  connection.encoder = std::make_unique<CompactBatchEncoder>();
+  if (!options_.hello.compression().empty() && ack.compression() == kZstdCompression) {
+    connection.compressor = std::make_unique<ZstdCompressor>(kZstdCompressionLevel);
+  }
+}
+
+// Appends `batch` to the connection's write buffer in the connection's protocol version. The
+// queue holds version 1 frames; version 2 re-encodes the payload against this connection's table.
+Status StreamClient::appendWireFrame(Connection& connection, const QueuedBatch& batch) {
+  if (!connection.encoder) {
+    connection.writeBuffer += batch.frame;
+    return {};
+  }
+  const std::string_view payload = std::string_view(batch.frame).substr(kFrameHeaderBytes);
+  auto compact = connection.encoder->encode(payload);
+  if (!compact) {
+    return Error{"cannot encode batch " + std::to_string(batch.sequence) +
+                 " as a compact batch: " + compact.error().message};
+  }
+  if (connection.compressor) {
+    appendFrame(connection.writeBuffer, connection.compressor->wrap(std::move(*compact)));
+  } else {
+    appendFrame(connection.writeBuffer, *compact);
+  }
+  return {};
+}
+
 void StreamClient::pump(const std::shared_ptr<Connection>& connection) {
   if (connection->closed || connection->writing || !connection->handshakeDone) return;
   auto batches = queue_.after(connection->lastSent, options_.maxBatchesPerWrite);
   if (batches.empty()) return;
   connection->writeBuffer.clear();
-  for (const auto& batch : batches) connection->writeBuffer += batch.frame;
+  for (const auto& batch : batches) {
+    if (Status status = appendWireFrame(*connection, batch); !status) {
+      // Only a batch this agent did not make could fail; skipping it would leave a hole the
+      // aggregator never hears of, so the connection starts over instead.
+      componentLogger("agent.stream")->error("{}", status.message());
+      fail(connection, status.message());
+      return;
+    }
+  }
   const std::uint64_t last = batches.back().sequence;
   const std::size_t count = batches.size();
   connection->writing = true;
@@ -348,6 +407,7 @@ void StreamClient::fail(const std::shared_ptr<Connection>& connection, const std
   connection->socket.close(ignored);
   if (counters_.connected) ++counters_.disconnects;
   counters_.connected = false;
+  counters_.protocolVersion = 0;
   // Log a repeated failure once, not on every retry.
   if (reason != lastFailure_) {
     componentLogger("agent.stream")->warn("{}; retrying", reason);

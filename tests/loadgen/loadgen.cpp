@@ -9,6 +9,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -110,9 +111,11 @@ std::string encodeContainer(const LoadgenOptions& o, const ContainerSpec& spec, 
                     uidUnderscores + ".slice/cri-containerd-" + id + ".scope");
   sample.set_runtime("containerd");
   const double cpu = 0.05 + static_cast<double>((global + variant) % 20) * 0.01;
-  sample.set_cpu_cores(cpu);
-  sample.set_cpu_user_cores(cpu * 0.8);
-  sample.set_cpu_system_cores(cpu * 0.2);
+  // Whole millionths, as the agent's rates are.
+  const auto millionths = [](double value) { return std::round(value * 1e6) / 1e6; };
+  sample.set_cpu_cores(millionths(cpu));
+  sample.set_cpu_user_cores(millionths(cpu * 0.8));
+  sample.set_cpu_system_cores(millionths(cpu * 0.2));
   sample.set_cpu_usage_ns_total(1'000'000'000ull * (global % 1000) + variant);
   sample.set_cpu_weight(100);
   sample.set_memory_usage_bytes((120ull + global % 64) << 20);
@@ -230,6 +233,40 @@ std::string framePrefix(const BatchTemplate& tmpl, std::uint64_t sequence,
   return out;
 }
 
+void offerProtocol(const LoadgenOptions& options, v1::Hello& hello) {
+  hello.set_protocol_version(kProtocolVersion);
+  if (options.protocol < kCompactProtocolVersion) return;
+  hello.set_max_protocol_version(kCompactProtocolVersion);
+  if (options.compress) hello.set_compression(std::string(kZstdCompression));
+}
+
+CompactConnection::CompactConnection(bool compress)
+    : compressor_(compress ? std::make_unique<ZstdCompressor>(kZstdCompressionLevel) : nullptr) {}
+
+Status CompactConnection::append(std::string& out, std::string_view prefix,
+                                 std::string_view containers) {
+  payload_.assign(prefix.substr(kFrameHeaderBytes));
+  payload_.append(containers);
+  auto compact = encoder_.encode(payload_);
+  if (!compact) return Error{compact.error().message};
+  if (compressor_) {
+    appendFrame(out, compressor_->wrap(std::move(*compact)));
+  } else {
+    appendFrame(out, *compact);
+  }
+  return {};
+}
+
+std::unique_ptr<CompactConnection> negotiateConnection(const LoadgenOptions& options,
+                                                       const v1::HelloAck& ack) {
+  if (options.protocol < kCompactProtocolVersion ||
+      ack.protocol_version() != kCompactProtocolVersion) {
+    return nullptr;
+  }
+  return std::make_unique<CompactConnection>(options.compress &&
+                                             ack.compression() == kZstdCompression);
+}
+
 namespace {
 
 class SimAgent;
@@ -246,6 +283,7 @@ struct Shared {
   // Batches written again after a reconnect, and batches a hello-ack said were stored although
   // their ack never arrived (what the aggregator would otherwise count twice).
   std::atomic<std::uint64_t> resent{0}, ackedByHello{0};
+  std::atomic<std::uint64_t> compactConnects{0}, bytesSent{0};
   ChurnIds ids;
   std::mutex latencyMutex;
   std::vector<float> latenciesMs;
@@ -356,7 +394,7 @@ class SimAgent : public std::enable_shared_from_this<SimAgent> {
     h->set_cloud("sim");
     h->set_agent_version("loadgen");
     h->set_auth_token(shared_.options.token);
-    h->set_protocol_version(kProtocolVersion);
+    offerProtocol(shared_.options, *h);
     helloFrame_ = encodeEnvelopeFrame(hello);
     writing_ = true;
     asio::async_write(
@@ -418,6 +456,8 @@ class SimAgent : public std::enable_shared_from_this<SimAgent> {
       connected_ = true;
       ++connects_;
       ++shared_.connects;
+      compact_ = negotiateConnection(shared_.options, envelope.hello_ack());
+      if (compact_) ++shared_.compactConnects;
       for (const auto& p : pending_) {
         if (p.sequence > resumesAfter) break;
         ++shared_.ackedByHello;
@@ -502,29 +542,50 @@ class SimAgent : public std::enable_shared_from_this<SimAgent> {
       while (pending_.size() < static_cast<std::size_t>(shared_.options.window)) addBatch();
     }
     buffers_.clear();
+    compactFrames_.clear();
     std::uint64_t last = writtenUpTo_;
+    std::size_t batches = 0;
     for (const auto& p : pending_) {
       if (p.sequence <= writtenUpTo_) continue;
-      buffers_.push_back(asio::buffer(p.prefix));
-      buffers_.push_back(asio::buffer(p.tmpl->containers));
+      if (!addToWrite(p)) return;
       last = p.sequence;
-      if (buffers_.size() >= 64) break;
+      if (++batches >= kBatchesPerWrite) break;
     }
-    if (buffers_.empty()) return;
+    if (batches == 0) return;
+    if (compact_) buffers_.push_back(asio::buffer(compactFrames_));
     writing_ = true;
     asio::async_write(
         socket_, buffers_,
-        [self = shared_from_this(), last](const boost::system::error_code& ec, std::size_t) {
+        [self = shared_from_this(), last](const boost::system::error_code& ec, std::size_t bytes) {
           self->writing_ = false;
           if (self->stopped_) return;
           if (ec) {
             self->fail();
             return;
           }
+          self->shared_.bytesSent += bytes;
           self->writtenUpTo_ = std::max(self->writtenUpTo_, last);
           self->released(self->ackedSequence_, true);
           self->pump();
         });
+  }
+
+  // Adds one pending batch to the write being gathered: version 1 as stamped (no copy), version 2
+  // encoded against this connection's table. False when it cannot be encoded (the connection then
+  // fails: a batch skipped would leave the aggregator's table behind the encoder's).
+  bool addToWrite(const Pending& p) {
+    if (!compact_) {
+      buffers_.push_back(asio::buffer(p.prefix));
+      buffers_.push_back(asio::buffer(p.tmpl->containers));
+      return true;
+    }
+    if (Status status = compact_->append(compactFrames_, p.prefix, p.tmpl->containers); !status) {
+      std::cerr << "loadgen: agent " << agentId_ << ": cannot encode batch " << p.sequence << ": "
+                << status.message() << "\n";
+      fail();
+      return false;
+    }
+    return true;
   }
 
   void scheduleTick() {
@@ -582,6 +643,7 @@ class SimAgent : public std::enable_shared_from_this<SimAgent> {
     if (connected_) ++shared_.disconnects;
     connected_ = false;
     writing_ = false;
+    compact_.reset();  // the next connection's table starts empty
     boost::system::error_code ignored;
     socket_.close(ignored);
     decoder_ = FrameDecoder(kDefaultMaxFrameBytes);
@@ -602,6 +664,9 @@ class SimAgent : public std::enable_shared_from_this<SimAgent> {
     });
   }
 
+  // As many as the 64 buffers (prefix and containers) a version 1 write held before version 2.
+  static constexpr std::size_t kBatchesPerWrite = 32;
+
   Shared& shared_;
   int index_;
   int slot_;
@@ -617,6 +682,9 @@ class SimAgent : public std::enable_shared_from_this<SimAgent> {
   AgentContainers containers_;
   std::deque<Pending> pending_;
   std::vector<asio::const_buffer> buffers_;
+  // Version 2 connections: the encoder, and the frames of the write in progress.
+  std::unique_ptr<CompactConnection> compact_;
+  std::string compactFrames_;
   std::string helloFrame_;
   std::uint64_t lastSequence_ = 0;
   std::uint64_t ackedSequence_ = 0;
@@ -687,7 +755,9 @@ std::string LoadgenReport::toJson() const {
                         {"undrained_agents", undrainedAgents},
                         {"ack_regressions", ackRegressions},
                         {"batches_resent", batchesResent},
-                        {"batches_acked_by_hello", batchesAckedByHello}}
+                        {"batches_acked_by_hello", batchesAckedByHello},
+                        {"compact_connects", compactConnects},
+                        {"bytes_sent", bytesSent}}
       .dump();
 }
 
@@ -767,6 +837,8 @@ LoadgenReport runLoad(const LoadgenOptions& options) {
   report.templateRebuilds = shared.templateRebuilds;
   report.batchesResent = shared.resent;
   report.batchesAckedByHello = shared.ackedByHello;
+  report.compactConnects = shared.compactConnects;
+  report.bytesSent = shared.bytesSent;
   report.agentsStarted = static_cast<std::uint64_t>(shared.nextIndex);
   report.agentsRetired = shared.retired.size();
   report.outcomes = std::move(shared.retired);
@@ -835,6 +907,16 @@ int loadgenMain(int argc, char** argv) {
   app.add_option("--report-file", reportFile,
                  "at the end, write the totals and every agent id's produced and acked sequences "
                  "here (JSON)");
+  app.add_option("--protocol", options.protocol,
+                 "1: version 1 batches; 2: offer version 2 and send compact batches when the "
+                 "aggregator answers 2")
+      ->check(CLI::Range(1, 2))
+      ->capture_default_str();
+  std::string compression = "zstd";
+  app.add_option("--compression", compression,
+                 "with --protocol 2: zstd (offered, used when accepted) or none")
+      ->check(CLI::IsMember({"zstd", "none"}))
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -861,6 +943,7 @@ int loadgenMain(int argc, char** argv) {
     std::cerr << "fleetscale-loadgen: --container-churn and --job-share are shares in [0, 1]\n";
     return 2;
   }
+  options.compress = compression == kZstdCompression;
   options.aggregator = *address;
   options.interval = std::chrono::duration_cast<std::chrono::milliseconds>(*intervalValue);
   options.duration = std::chrono::duration_cast<std::chrono::milliseconds>(*durationValue);

@@ -19,9 +19,12 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "fleetscale/shared/compact_batch.h"
 #include "fleetscale/shared/net_address.h"
+#include "fleetscale/shared/result.h"
 #include "fleetscale/v1/fleetscale.pb.h"
 
 namespace fleetscale::loadgen {
@@ -56,6 +59,11 @@ struct LoadgenOptions {
   // Set (by a signal handler, say) to end the measured window early; the generator then drains
   // and stops as at the end of `duration`.
   const std::atomic<bool>* stopRequested = nullptr;
+  // 1: version 1 batches, the hello exactly as before version 2. 2: offer version 2 and, when the
+  // aggregator answers 2, send compact batches (each connection with its own table).
+  std::uint32_t protocol = 1;
+  // With protocol 2: offer zstd, and compress frames when the aggregator accepts it.
+  bool compress = true;
 };
 
 // What one agent id did over its life, for the exactly-once check.
@@ -95,6 +103,8 @@ struct LoadgenReport {
   std::uint64_t ackRegressions = 0;
   std::uint64_t batchesResent = 0;        // written again after a reconnect (not yet acked)
   std::uint64_t batchesAckedByHello = 0;  // unacked, then reported stored by a hello-ack
+  std::uint64_t compactConnects = 0;      // hello-acks that made the connection version 2
+  std::uint64_t bytesSent = 0;            // batch frames written, as on the wire
   std::vector<AgentOutcome> outcomes;     // every agent id, live or retired
   std::string toJson() const;
   // toJson's totals plus one entry per agent id: {"id", "produced", "acked", ...}.
@@ -162,6 +172,32 @@ class AgentContainers {
 // by `tmpl.containers`, is a valid frame holding Envelope{batch}.
 std::string framePrefix(const BatchTemplate& tmpl, std::uint64_t sequence,
                         std::int64_t timestampUnixMs, double intervalSeconds);
+
+// The protocol offer in a simulated agent's hello (nothing with protocol 1: the hello of an
+// agent that predates version 2).
+void offerProtocol(const LoadgenOptions& options, v1::Hello& hello);
+
+// A version 2 connection's encoding: its own container table (so a new connection's first batch
+// defines every container) and, when the aggregator accepted it, zstd. Encodes each batch once,
+// as it is written.
+class CompactConnection {
+ public:
+  explicit CompactConnection(bool compress);
+
+  // Appends the frame that carries the version 1 batch frame `prefix` + `containers` (as
+  // framePrefix stamps it) on this connection. Fails only on bytes that are not a batch.
+  Status append(std::string& out, std::string_view prefix, std::string_view containers);
+
+ private:
+  CompactBatchEncoder encoder_;
+  std::unique_ptr<ZstdCompressor> compressor_;
+  std::string payload_;  // scratch: the version 1 payload
+};
+
+// What the connection that got `ack` sends: a CompactConnection when `options` offered version 2
+// and the aggregator answered 2, else nothing (version 1 frames as stamped).
+std::unique_ptr<CompactConnection> negotiateConnection(const LoadgenOptions& options,
+                                                       const v1::HelloAck& ack);
 
 // Runs the load for options.duration (plus warmup) and reports.
 LoadgenReport runLoad(const LoadgenOptions& options);

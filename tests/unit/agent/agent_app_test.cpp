@@ -40,5 +40,24 @@ TEST(AggregatorListTest, BadListsAreErrorsNamingTheEntry) {
   EXPECT_FALSE(error({}).empty());
 }
 
+TEST(StreamFlagsTest, ProtocolVersionAndCompressionTakeTheirValuesOnly) {
+  EXPECT_EQ(parseMaxProtocolVersion("1").value(), 1u);
+  EXPECT_EQ(parseMaxProtocolVersion("2").value(), 2u);
+  EXPECT_EQ(parseStreamCompression("zstd").value(), StreamCompression::kZstd);
+  EXPECT_EQ(parseStreamCompression("none").value(), StreamCompression::kNone);
+  for (const char* bad : {"3", "0", "", "v2", "2 "}) {
+    auto parsed = parseMaxProtocolVersion(bad);
+    ASSERT_FALSE(parsed.ok()) << bad;
+    EXPECT_EQ(parsed.error().message,
+              "--max-protocol-version: expected 1 or 2, got '" + std::string(bad) + "'");
+  }
+  for (const char* bad : {"gzip", "ZSTD", ""}) {
+    auto parsed = parseStreamCompression(bad);
+    ASSERT_FALSE(parsed.ok()) << bad;
+    EXPECT_EQ(parsed.error().message,
+              "--stream-compression: expected zstd or none, got '" + std::string(bad) + "'");
+  }
+}
+
 }  // namespace
 }  // namespace fleetscale::agent

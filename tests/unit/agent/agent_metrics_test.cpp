@@ -33,6 +33,8 @@ TEST(AgentMetricsTest, MirrorsTheAgentsCountsAndMetadataStaleness) {
   stream.disconnects = 1;
   stream.ackedSequence = 9;
   stream.connected = true;
+  stream.protocolVersion = 2;
+  stream.bytesSent = 4096;
   StreamClientCounters standby;
   standby.connectFailures = 5;
   const std::vector<StreamState> streams{{stream, fanOut.cursor(0)}, {standby, fanOut.cursor(1)}};
@@ -67,6 +69,13 @@ TEST(AgentMetricsTest, MirrorsTheAgentsCountsAndMetadataStaleness) {
   EXPECT_TRUE(contains(text, "fleetscale_agent_connected{aggregator=\"agg-b:7070\"} 0\n"));
   EXPECT_TRUE(contains(text, "fleetscale_agent_unacked_batches{aggregator=\"agg-a:7070\"} 1\n"));
   EXPECT_TRUE(contains(text, "fleetscale_agent_unacked_batches{aggregator=\"agg-b:7070\"} 2\n"));
+  EXPECT_TRUE(
+      contains(text, "fleetscale_agent_stream_protocol_version{aggregator=\"agg-a:7070\"} 2\n"));
+  EXPECT_TRUE(
+      contains(text, "fleetscale_agent_stream_protocol_version{aggregator=\"agg-b:7070\"} 0\n"))
+      << "0 while disconnected";
+  EXPECT_TRUE(
+      contains(text, "fleetscale_agent_sent_bytes_total{aggregator=\"agg-a:7070\"} 4096\n"));
   EXPECT_TRUE(contains(text, "fleetscale_agent_next_sequence 3\n"));
   EXPECT_TRUE(contains(text, "fleetscale_agent_collection_duration_seconds_count 1\n"));
   EXPECT_TRUE(contains(

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 
 #include "fleetscale/testing/cgroup_tree.h"
@@ -62,6 +63,20 @@ TEST_F(SamplerTest, FirstTickHasNoRateSecondTickHasTheRate) {
   ASSERT_TRUE(second.containers(0).has_cpu_cores());
   EXPECT_NEAR(second.containers(0).cpu_cores(), 0.5, 1e-9);
   EXPECT_NEAR(second.containers(0).cpu_user_cores(), 0.375, 1e-3);
+}
+
+TEST_F(SamplerTest, RatesAreWholeMillionthsOfACore) {
+  write(kPathA, 1'000'000'000);
+  auto sampler = makeSampler();
+  (void)sampler.sample();
+  write(kPathA, 2'000'000'000);  // one CPU second in three seconds: 0.3333333... cores
+  clock_.advance(seconds(3));
+  auto second = sampler.sample();
+  ASSERT_TRUE(second.containers(0).has_cpu_cores());
+  // Exactly the double that version 2's whole millionths give back, not a near value.
+  EXPECT_EQ(second.containers(0).cpu_cores(), 333333 / 1e6);
+  const double user = second.containers(0).cpu_user_cores();
+  EXPECT_EQ(user, std::round(user * 1e6) / 1e6);
 }
 
 TEST_F(SamplerTest, CounterResetStartsANewBaselineWithoutNegativeRate) {

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "fleetscale/shared/batch_view.h"
+#include "fleetscale/shared/compact_batch.h"
 #include "fleetscale/shared/framing.h"
 #include "fleetscale/shared/protocol.h"
 
@@ -128,6 +129,101 @@ TEST(LoadgenTest, ReplacedContainersGetNewIdsAndTheFramesStillDecode) {
     EXPECT_GT(jobPods, 0);
     EXPECT_EQ(containers.containers()[0].job >= 0,
               batch.containers(0).metadata().workload_kind() == "Job");
+  }
+}
+
+// The payload of one frame (the length prefix stripped).
+std::string onlyPayload(const std::string& frames) {
+  FrameDecoder decoder;
+  decoder.feed(frames);
+  auto payload = decoder.next();
+  EXPECT_TRUE(payload.ok() && payload->has_value());
+  EXPECT_EQ(decoder.bufferedBytes(), 0u) << "one frame";
+  return payload.ok() && payload->has_value() ? **payload : std::string();
+}
+
+TEST(LoadgenProtocolTest, Protocol1SaysHelloAsBeforeAndProtocol2OffersCompactBatches) {
+  LoadgenOptions options;
+  v1::Hello old;
+  offerProtocol(options, old);
+  EXPECT_EQ(old.protocol_version(), 1u);
+  EXPECT_EQ(old.max_protocol_version(), 0u);
+  EXPECT_EQ(old.compression(), "");
+  options.protocol = 2;
+  v1::Hello offer;
+  offerProtocol(options, offer);
+  EXPECT_EQ(offer.protocol_version(), 1u) << "so that an aggregator predating version 2 accepts";
+  EXPECT_EQ(offer.max_protocol_version(), 2u);
+  EXPECT_EQ(offer.compression(), "zstd");
+  options.compress = false;
+  v1::Hello plain;
+  offerProtocol(options, plain);
+  EXPECT_EQ(plain.compression(), "");
+}
+
+TEST(LoadgenProtocolTest, OnlyAnAnswerOf2MakesAConnectionCompact) {
+  LoadgenOptions options;
+  v1::HelloAck two;
+  two.set_protocol_version(2);
+  v1::HelloAck one;
+  one.set_protocol_version(1);
+  EXPECT_EQ(negotiateConnection(options, two), nullptr) << "protocol 1 did not offer it";
+  options.protocol = 2;
+  EXPECT_EQ(negotiateConnection(options, one), nullptr) << "an aggregator predating version 2";
+  EXPECT_NE(negotiateConnection(options, two), nullptr);
+}
+
+// Every batch a connection sends expands, with a decoder that saw the connection's frames from
+// the start, to exactly the version 1 batch stamped; the figures move between batches, so
+// the rows after the first are deltas; a new connection starts from an empty table.
+TEST(LoadgenProtocolTest, CompactFramesExpandToTheStampedBatchesOnEveryConnection) {
+  LoadgenOptions options;
+  options.containers = 50;
+  options.protocol = 2;
+  AgentContainers containers(options, 3);
+  for (bool compress : {false, true}) {
+    for (int connection = 0; connection < 2; ++connection) {
+      CompactConnection encoding(compress);
+      ZstdDecompressor decompressor;
+      CompactBatchDecoder decoder;  // the aggregator's table for this connection
+      std::size_t v1Bytes = 0;
+      std::size_t compactBytes = 0;
+      for (std::uint64_t sequence = 1; sequence <= 4; ++sequence) {
+        const auto& tmpl = *containers.templateFor(static_cast<int>(sequence % 2));
+        const std::string prefix = framePrefix(tmpl, sequence, 1'700'000'000'000, 1.0);
+        const std::string v1 = onlyPayload(prefix + tmpl.containers);
+        std::string frames;
+        ASSERT_TRUE(encoding.append(frames, prefix, tmpl.containers).ok());
+        const std::string wire = onlyPayload(frames);
+        auto inner = decompressor.unwrap(wire, kDefaultMaxFrameBytes);
+        ASSERT_TRUE(inner.ok()) << inner.error().message;
+        if (compress && sequence == 1) {
+          EXPECT_NE(std::string(*inner), wire) << "the first batch, all definitions, compresses";
+        }
+        const std::string compact(*inner);
+        BatchView actual;
+        ASSERT_TRUE(decodeBatchEnvelope(compact, actual, StringChecks::kDeferred).ok());
+        ASSERT_TRUE(actual.compact);
+        auto expanded = decoder.expand(actual);
+        ASSERT_TRUE(expanded.ok()) << expanded.error;
+        BatchView expected;
+        ASSERT_TRUE(decodeBatchEnvelope(v1, expected, StringChecks::kDeferred).ok());
+        EXPECT_EQ(actual.sequence, sequence);
+        ASSERT_EQ(actual.containerCount, expected.containerCount);
+        for (std::size_t i = 0; i < expected.containerCount; ++i) {
+          EXPECT_EQ(actual.containers[i].id, expected.containers[i].id);
+          EXPECT_EQ(actual.containers[i].metadataBytes, expected.containers[i].metadataBytes);
+          EXPECT_EQ(actual.containers[i].metrics.cpuCores, expected.containers[i].metrics.cpuCores);
+          EXPECT_EQ(actual.containers[i].metrics.memoryWorkingSetBytes,
+                    expected.containers[i].metrics.memoryWorkingSetBytes);
+        }
+        if (sequence > 1) {
+          v1Bytes += v1.size();
+          compactBytes += wire.size();
+        }
+      }
+      EXPECT_LT(compactBytes * 4, v1Bytes) << "later batches carry deltas, not identities";
+    }
   }
 }
 

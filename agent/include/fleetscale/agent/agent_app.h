@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "fleetscale/agent/stream_client.h"
 #include "fleetscale/shared/net_address.h"
 #include "fleetscale/shared/options.h"
 #include "fleetscale/shared/result.h"
@@ -45,6 +46,8 @@ struct AgentOptions {
   std::string spoolMaxBytes = "256Mi";
   std::string spoolMaxAge = "1h";
   std::uint32_t maxFrameBytes = 4 * 1024 * 1024;
+  std::string maxProtocolVersion = "2";    // 1 or 2 (compact batches, when the aggregator agrees)
+  std::string streamCompression = "zstd";  // zstd or none (version 2 connections only)
 
   // Metadata.
   std::string metadata = "auto";  // auto, kubelet, docker, podman, none
@@ -75,6 +78,11 @@ void addAgentOptions(CLI::App& app, AgentOptions& options);
 // comma-separated list (spaces around entries ignored). Errors name the bad entry; an empty
 // entry, port 0 and an address listed twice are errors.
 Result<std::vector<HostPort>> parseAggregatorList(const std::vector<std::string>& values);
+
+// --max-protocol-version ("1" or "2") and --stream-compression ("zstd" or "none"); errors name
+// the flag and the value.
+Result<std::uint32_t> parseMaxProtocolVersion(const std::string& text);
+Result<StreamCompression> parseStreamCompression(const std::string& text);
 
 // Runs until SIGTERM/SIGINT (or, with --once, after one measured interval). Returns the exit code.
 int runAgent(const AgentOptions& options);

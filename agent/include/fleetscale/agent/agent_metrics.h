@@ -87,7 +87,7 @@ class AgentMetrics {
   struct StreamSeries {
     MirroredCounter batchesSent, bytesSent, connectFailures, disconnects, sendErrors,
         sequenceConflicts;
-    prometheus::Gauge *ackedSequence, *connected, *unacked;
+    prometheus::Gauge *ackedSequence, *connected, *unacked, *protocolVersion;
   };
 
   MirroredCounter ticks_, vanished_, readErrors_, memoryStatReads_, spoolDropped_, spoolErrors_;

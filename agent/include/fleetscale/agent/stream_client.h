@@ -1,5 +1,11 @@
 // The agent's connection to the aggregator: connect, hello, stream queued batches in order,
 // release them on ack, and reconnect with jittered exponential backoff when anything fails.
+//
+// Protocol version 2 (compact batches, optionally zstd per frame) is negotiated per connection:
+// the hello offers it, the hello_ack decides. The queue holds version 1 frames either way; a
+// version 2 connection re-encodes them with a table of its own, so every new connection (a
+// reconnect, a replay from the spool, each standby aggregator) starts empty and its first batch
+// defines every container.
 #pragma once
 
 #include <atomic>
@@ -13,11 +19,16 @@
 #include <string>
 
 #include "fleetscale/agent/batch_queue.h"
+#include "fleetscale/shared/compact_batch.h"
 #include "fleetscale/shared/framing.h"
 #include "fleetscale/shared/net_address.h"
+#include "fleetscale/shared/result.h"
 #include "fleetscale/v1/fleetscale.pb.h"
 
 namespace fleetscale::agent {
+
+// Frame compression offered on a version 2 connection (--stream-compression).
+enum class StreamCompression { kNone, kZstd };
 
 struct StreamClientOptions {
   HostPort aggregator;
@@ -27,6 +38,11 @@ struct StreamClientOptions {
   // closed: a file that became empty or unreadable keeps the token last read, and says so.
   std::string tokenFile;
   std::uint32_t maxFrameBytes = kDefaultMaxFrameBytes;
+  // The highest protocol version offered in the hello (--max-protocol-version): 2 offers compact
+  // batches, which a connection uses only when the aggregator answers 2; 1 never offers them.
+  std::uint32_t maxProtocolVersion = kCompactProtocolVersion;
+  // Offered with version 2; used only when the aggregator's hello_ack accepts it.
+  StreamCompression compression = StreamCompression::kZstd;
   std::chrono::milliseconds backoffMin{200};
   std::chrono::milliseconds backoffMax{std::chrono::seconds(10)};
   // From the start of a connection attempt (resolve, TCP connect, TLS, hello) to the hello_ack:
@@ -50,6 +66,8 @@ struct StreamClientCounters {
   // Hello acks naming more of this agent's sequences than it numbered (see renewSequenceEpoch).
   std::atomic<std::uint64_t> sequenceConflicts{0};
   std::atomic<bool> connected{false};
+  // The protocol version the current connection speaks (1 or 2); 0 while disconnected.
+  std::atomic<std::uint32_t> protocolVersion{0};
 };
 
 // One aggregator's stream. With several aggregators the agent runs one client per aggregator on
@@ -79,7 +97,9 @@ class StreamClient {
   void sendHello(const std::shared_ptr<Connection>& connection);
   void readMore(const std::shared_ptr<Connection>& connection);
   void handleEnvelope(const std::shared_ptr<Connection>& connection, const v1::Envelope& envelope);
+  void negotiate(Connection& connection, const v1::HelloAck& ack);
   void pump(const std::shared_ptr<Connection>& connection);
+  Status appendWireFrame(Connection& connection, const QueuedBatch& batch);
   void fail(const std::shared_ptr<Connection>& connection, const std::string& reason);
   void scheduleReconnect();
   void rereadToken();
