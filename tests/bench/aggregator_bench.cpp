@@ -19,10 +19,12 @@
 
 #include "fleetscale/aggregator/state/fleet_state.h"
 #include "fleetscale/shared/batch_view.h"
+#include "fleetscale/shared/compact_batch.h"
 #include "fleetscale/shared/curl_http_client.h"
 #include "fleetscale/shared/framing.h"
 #include "fleetscale/shared/text.h"
 #include "loadgen.h"
+#include "realistic_node.h"
 
 namespace {
 
@@ -68,6 +70,44 @@ void BM_DecodeAndFold(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * containers);
 }
 BENCHMARK(BM_DecodeAndFold)->Arg(100)->Arg(1000);
+
+// Decode and fold of a realistic node's batches (realistic_node.h: figures that move every tick),
+// in version 1 (range(1) = 1) or as one version 2 connection's compact batches (range(1) = 2),
+// so the two versions are compared on the same batches.
+void BM_DecodeAndFoldRealistic(benchmark::State& state) {
+  const int containers = static_cast<int>(state.range(0));
+  const bool compact = state.range(1) == 2;
+  constexpr int kTicks = 60;
+  bench::RealisticNode node(containers, 0);
+  CompactBatchEncoder encoder;
+  std::vector<std::string> payloads;
+  for (int t = 0; t < kTicks; ++t) {
+    v1::Envelope envelope;
+    *envelope.mutable_batch() = node.tick();
+    const std::string payload = envelope.SerializeAsString();
+    payloads.push_back(compact ? *encoder.encode(payload) : payload);
+  }
+  FleetState fleet;
+  const auto session = fleet.agentConnected(AgentIdentity{"a", "n", "c", "", "", "", ""});
+  BatchView view;
+  std::uint64_t sequence = 0;
+  const WallTime now = std::chrono::system_clock::now();
+  for (auto _ : state) {
+    // A connection's batches in order: each pass is a new connection (a fresh table).
+    CompactBatchDecoder decoder;
+    for (const auto& payload : payloads) {
+      (void)decodeBatchEnvelope(payload, view, StringChecks::kDeferred);
+      if (compact) (void)decoder.expand(view);
+      view.sequence = ++sequence;
+      benchmark::DoNotOptimize(fleet.applyBatch(session, view, now).outcome);
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * kTicks * containers);
+}
+BENCHMARK(BM_DecodeAndFoldRealistic)
+    ->ArgNames({"containers", "protocol"})
+    ->ArgsProduct({{100, 1000}, {1, 2}})
+    ->Unit(benchmark::kMillisecond);
 
 // 1,000 nodes x 100 containers: heap bytes per tracked container, and one rollup of them all.
 void BM_SnapshotOf100kContainers(benchmark::State& state) {

@@ -62,6 +62,12 @@ Status writeText(const std::string& path, const std::string& content,
   return {};
 }
 
+// agents.protocol: whether the agent of the cluster's node `nodeIndex` is held to version 1.
+bool offersOnlyVersionOne(AgentSettings::Protocol protocol, int nodeIndex) {
+  return protocol == AgentSettings::Protocol::kOne ||
+         (protocol == AgentSettings::Protocol::kMixed && nodeIndex % 2 == 1);
+}
+
 // agents.auth: cluster-tokens: the aggregator checks each cluster's own token instead of the
 // shared one (the two flags exclude each other).
 void useAgentTokensDir(std::vector<std::string>& args, const std::string& dir) {
@@ -710,6 +716,10 @@ Status FleetSimulator::start() {
               std::string("--kubelet-ca-file"), endpoints.caFile}) {
           runtimeNode->agentArgs.push_back(arg);
         }
+      }
+      if (offersOnlyVersionOne(scenario_.agents.protocol, node.index)) {
+        runtimeNode->agentArgs.insert(runtimeNode->agentArgs.end(),
+                                      {"--max-protocol-version", "1"});
       }
       for (const auto& arg : scenario_.agents.extraArgs) runtimeNode->agentArgs.push_back(arg);
       endpoints.nodes.push_back(std::move(nodeEndpoints));

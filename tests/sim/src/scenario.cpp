@@ -641,6 +641,16 @@ Scenario parseRoot(const YAML::Node& root, const std::string& baseDir) {
       }
       scenario.agents.clusterTokens = auth == "cluster-tokens";
     }
+    if (agents.has("protocol")) {
+      const std::string protocol = agents.string("protocol");
+      if (protocol == "1") {
+        scenario.agents.protocol = AgentSettings::Protocol::kOne;
+      } else if (protocol == "mixed") {
+        scenario.agents.protocol = AgentSettings::Protocol::kMixed;
+      } else if (protocol != "2") {
+        fail(agents.get("protocol"), "agents.protocol", "expected 1, 2 or mixed");
+      }
+    }
     agents.finish();
   }
   if (fields.has("aggregator")) {

@@ -27,9 +27,10 @@ namespace fleetscale {
 inline constexpr std::uint32_t kCompactProtocolVersion = 2;
 // The frame compression a version 2 connection may use (Hello.compression, HelloAck.compression).
 inline constexpr std::string_view kZstdCompression = "zstd";
-// The zstd level senders compress version 2 frames at: level 3 (zstd's default) takes a batch of
-// a thousand containers down several times over in well under a millisecond.
-inline constexpr int kZstdCompressionLevel = 3;
+// The zstd level senders compress version 2 frames at. Measured on realistic nodes
+// (docs/benchmarks.md, "Protocol version 2"): level 1 makes frames as small as level 3 (within
+// 1%) for less CPU; higher levels have nothing left to find in delta rows.
+inline constexpr int kZstdCompressionLevel = 1;
 // Table indices lie below this: the encoder reuses the lowest free one, and a table never holds
 // more containers than one batch may.
 inline constexpr std::uint32_t kMaxContainerIndex = kMaxContainersPerBatch;

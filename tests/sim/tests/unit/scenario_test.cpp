@@ -248,6 +248,20 @@ TEST(ScenarioTest, AgentAuthIsASharedTokenOrOnePerCluster) {
   EXPECT_NE(typo.error().message.find("agents.auth"), std::string::npos) << typo.error().message;
 }
 
+// Issue 17: a fleet of agents that offer protocol version 2, only 1, or both (a rollout).
+TEST(ScenarioTest, AgentProtocolIsTwoOneOrMixed) {
+  using Protocol = AgentSettings::Protocol;
+  EXPECT_EQ(parseScenario("clusters:\n  - name: a\n")->agents.protocol, Protocol::kTwo);
+  EXPECT_EQ(parseScenario("clusters:\n  - name: a\nagents: {protocol: 1}\n")->agents.protocol,
+            Protocol::kOne);
+  EXPECT_EQ(parseScenario("clusters:\n  - name: a\nagents: {protocol: mixed}\n")->agents.protocol,
+            Protocol::kMixed);
+  auto typo = parseScenario("clusters:\n  - name: a\nagents: {protocol: 3}\n");
+  ASSERT_FALSE(typo);
+  EXPECT_NE(typo.error().message.find("agents.protocol"), std::string::npos)
+      << typo.error().message;
+}
+
 TEST(ScenarioTest, AggregatorAuthAndTokenLifetimePerCluster) {
   auto plain = parseScenario("clusters:\n  - name: a\n");
   ASSERT_TRUE(plain) << plain.error().message;

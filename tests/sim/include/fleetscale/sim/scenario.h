@@ -164,6 +164,11 @@ struct AgentSettings {
   // `auth: cluster-tokens`: each cluster's agents get their own token and the aggregator checks
   // it (--agent-tokens-dir); `shared-token` (the default): one --token-file for all.
   bool clusterTokens = false;
+  // `protocol`: the stream protocol the agents offer: 2 (the default: what the agent offers
+  // unless told otherwise), 1 (--max-protocol-version 1), or mixed: every second node of each
+  // cluster offers only 1, as in a rollout of agents that speak version 2.
+  enum class Protocol { kTwo, kOne, kMixed };
+  Protocol protocol = Protocol::kTwo;
 };
 
 struct AggregatorSettings {
