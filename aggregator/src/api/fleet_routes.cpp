@@ -18,6 +18,9 @@ json optional(const std::optional<T>& value) {
   return value ? json(*value) : json(nullptr);
 }
 
+// 0 means "not known" in these fields.
+json knownOrNull(std::uint32_t value) { return value > 0 ? json(value) : json(nullptr); }
+
 json nodeJson(const NodeInfo& node) {
   const auto& t = node.totals;
   return json{{"agent_id", node.identity.agentId},
@@ -27,6 +30,7 @@ json nodeJson(const NodeInfo& node) {
               {"region", node.identity.region},
               {"zone", node.identity.zone},
               {"agent_version", node.identity.agentVersion},
+              {"protocol_version", knownOrNull(node.identity.protocolVersion)},
               {"connected", node.connected},
               {"stale", node.stale},
               {"agent_restarts", node.agentRestarts},

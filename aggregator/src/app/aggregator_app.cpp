@@ -328,6 +328,7 @@ std::size_t AggregatorApp::connectionLimit() const {
 StepResult AggregatorApp::createIngest() {
   IngestOptions ingestOptions;
   ingestOptions.maxFrameBytes = options_.maxFrameBytes;
+  ingestOptions.maxProtocolVersion = options_.maxProtocolVersion;
   ingestOptions.maxFramesPerSecond = options_.maxFramesPerSecond;
   ingestOptions.maxConnections = connectionLimit();
   ingestOptions.handshakeTimeout = duration_cast<milliseconds>(settings_.durations.handshake);

@@ -28,6 +28,12 @@ void addAgentOptions(CLI::App& app, AggregatorOptions& o) {
   app.add_option("--aggregator-id", o.aggregatorId, "name of this aggregator (default: hostname)");
   app.add_option("--max-frame-bytes", o.maxFrameBytes, "largest frame accepted from an agent")
       ->capture_default_str();
+  app.add_option("--max-protocol-version", o.maxProtocolVersion,
+                 "highest agent protocol version offered: 2 (compact, optionally zstd-compressed "
+                 "batches to agents that offer it) or 1 (answer as an aggregator that predates "
+                 "version 2, for staged rollouts)")
+      ->capture_default_str()
+      ->check(CLI::Range(std::uint32_t{1}, kMaxSupportedProtocolVersion));
   app.add_option("--max-frames-per-second", o.maxFramesPerSecond,
                  "sustained frames per second per agent (bursts of 10 s worth); faster agents "
                  "are slowed down")

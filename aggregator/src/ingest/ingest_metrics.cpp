@@ -26,7 +26,24 @@ IngestMetrics::IngestMetrics(prometheus::Registry& registry)
   auto counter = [&registry](const char* name, const char* help) {
     return &prometheus::BuildCounter().Name(name).Help(help).Register(registry).Add({});
   };
-  bytesReceived_ = counter("fleetscale_ingest_bytes_total", "Bytes received from agents");
+  auto& bytes = prometheus::BuildCounter()
+                    .Name("fleetscale_ingest_bytes_total")
+                    .Help(
+                        "Bytes received from agents as on the wire (compressed), by the "
+                        "connection's protocol version")
+                    .Register(registry);
+  auto& agents = prometheus::BuildGauge()
+                     .Name("fleetscale_ingest_agents")
+                     .Help("Identified agent connections open, by protocol version")
+                     .Register(registry);
+  for (std::uint32_t version = 1; version <= kProtocolVersions; ++version) {
+    bytesReceived_[slotOf(version)] = &bytes.Add({{"protocol", std::to_string(version)}});
+    agents_[slotOf(version)] = &agents.Add({{"protocol", std::to_string(version)}});
+  }
+  decompressedBytes_ =
+      counter("fleetscale_ingest_decompressed_bytes_total",
+              "Frame payload bytes of protocol version 2 connections after zstd decompression "
+              "(payloads sent uncompressed count as they are)");
   samplesReceived_ =
       counter("fleetscale_ingest_samples_total", "Container samples received in accepted batches");
   batchesAccepted_ = counter("fleetscale_ingest_batches_total", "Sample batches accepted");
@@ -57,11 +74,16 @@ IngestMetrics::IngestMetrics(prometheus::Registry& registry)
                               "holds no token, two clusters with one token, an unreadable "
                               "directory); affected clusters keep their previous token");
   // Pre-create the common label values so they appear (at 0) before the first event.
-  for (const char* reason : {"oversized", "undecodable", "invalid", "out_of_range", "sequence"}) {
+  for (const char* reason :
+       {"oversized", "undecodable", "decompress", "invalid", "out_of_range", "sequence"}) {
     decodeErrors(reason);
   }
-  for (const char* kind : {"hello", "batch"}) framesReceived(kind);
+  for (const char* kind : {"hello", "batch", "compact_batch", "zstd_envelope"}) {
+    framesReceived(kind);
+  }
   batchFrames_ = &framesReceived("batch");
+  compactBatchFrames_ = &framesReceived("compact_batch");
+  zstdFrames_ = &framesReceived("zstd_envelope");
 }
 
 prometheus::Counter& IngestMetrics::framesReceived(const std::string& kind) {

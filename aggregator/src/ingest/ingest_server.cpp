@@ -14,6 +14,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "fleetscale/aggregator/ingest/batch_stream.h"
 #include "fleetscale/shared/asio_listen.h"
 #include "fleetscale/shared/batch_view.h"
 #include "fleetscale/shared/log_throttle.h"
@@ -311,7 +312,7 @@ class Connection final : public ConnectionBase,
             ec.message());
       return;
     }
-    server_->metrics.bytesReceived().Increment(static_cast<double>(bytes));
+    server_->metrics.bytesReceived(wireVersion()).Increment(static_cast<double>(bytes));
     decoder_.feed(std::string_view(buffer_.data(), bytes));
     if (processFrames()) read();
   }
@@ -375,9 +376,14 @@ class Connection final : public ConnectionBase,
         });
   }
 
-  void handleFrame(std::string_view payload) {
+  // The hello itself always travels as version 1.
+  std::uint32_t wireVersion() const {
+    return batches_ ? batches_->protocol().version : kProtocolVersion;
+  }
+
+  void handleFrame(std::string_view frame) {
     if (!identified_) {
-      auto envelope = decodeEnvelope(payload);
+      auto envelope = decodeEnvelope(frame);
       if (!envelope) {
         server_->metrics.decodeErrors("undecodable").Increment();
         sendErrorAndClose(v1::Error::CODE_BAD_FRAME, envelope.error().message, "bad_frame");
@@ -387,14 +393,19 @@ class Connection final : public ConnectionBase,
       handleHello(*envelope);
       return;
     }
+    const auto payload = unwrap(frame);
+    if (!payload) return;
     // Strings are checked in the fold, and only for containers that changed since last tick.
-    BatchDecodeResult result = decodeBatchEnvelope(payload, batch_, StringChecks::kDeferred);
+    BatchDecodeResult result = decodeBatchEnvelope(*payload, batch_, StringChecks::kDeferred);
     if (result.status == BatchDecodeStatus::kNotABatch) {
-      result = decodeUnusualFrame(payload);
+      result = decodeUnusualFrame(*payload);
       if (closed_ || closeAfterWrite_) return;
-    } else if (result.ok()) {
-      server_->metrics.batchFrames().Increment();
+    } else if (result.ok() && payload->data() == frame.data()) {
+      (batch_.compact ? server_->metrics.compactBatchFrames() : server_->metrics.batchFrames())
+          .Increment();
     }
+    // Duplicates too: on version 2 every batch moves the connection's container table on.
+    if (result.ok()) result = batches_->admit(batch_);
     switch (result.status) {
       case BatchDecodeStatus::kOk:
         handleBatch();
@@ -415,13 +426,38 @@ class Connection final : public ConnectionBase,
     }
   }
 
+  // The frame's payload with any zstd wrapping removed (version 2 with compression); nothing
+  // after a refused one, which closes the connection.
+  std::optional<std::string_view> unwrap(std::string_view frame) {
+    auto payload = batches_->unwrap(frame);
+    if (!payload) {
+      server_->metrics.decodeErrors("decompress").Increment();
+      sendErrorAndClose(v1::Error::CODE_BAD_FRAME, payload.error().message, "bad_frame");
+      return std::nullopt;
+    }
+    if (wireVersion() >= kCompactProtocolVersion) {
+      server_->metrics.decompressedBytes().Increment(static_cast<double>(payload->size()));
+    }
+    // unwrap() hands back the frame itself unless it decompressed one.
+    if (payload->data() != frame.data()) server_->metrics.zstdFrames().Increment();
+    return *payload;
+  }
+
   // A frame the lean decoder passed on: decode it fully. A batch in an unusual encoding is
   // re-encoded and decoded again; anything else breaks the protocol here.
   BatchDecodeResult decodeUnusualFrame(std::string_view payload) {
     auto envelope = decodeEnvelope(payload);
     if (!envelope) return {BatchDecodeStatus::kUndecodable, envelope.error().message};
     server_->metrics.framesReceived(std::string(envelopeKind(*envelope))).Increment();
-    if (envelope->body_case() != v1::Envelope::kBatch) {
+    if (envelope->body_case() == v1::Envelope::kZstdEnvelope) {
+      return {BatchDecodeStatus::kInvalid,
+              batches_->protocol().zstd
+                  ? "a zstd envelope inside a zstd envelope"
+                  : "a zstd envelope on a connection whose hello-ack accepted no compression"};
+    }
+    // Either version's batch goes on: admit() refuses the one the connection does not speak.
+    if (envelope->body_case() != v1::Envelope::kBatch &&
+        envelope->body_case() != v1::Envelope::kCompactBatch) {
       sendErrorAndClose(v1::Error::CODE_PROTOCOL,
                         "expected batch, got " + std::string(envelopeKind(*envelope)), "protocol");
       return {BatchDecodeStatus::kNotABatch, "not a batch"};
@@ -457,7 +493,9 @@ class Connection final : public ConnectionBase,
       sendErrorAndClose(refusal->code, refusal->message, refusal->reason);
       return;
     }
+    const WireProtocol protocol = negotiateWireProtocol(hello, server_->options.maxProtocolVersion);
     identity_ = identityFromHello(hello);
+    identity_.protocolVersion = protocol.version;
     auto log = componentLogger("aggregator.ingest");
     // Claimed before the session exists, so no commit notification can slip between.
     const auto claim = server_->claimAgent(identity_.agentId, this->shared_from_this());
@@ -490,7 +528,9 @@ class Connection final : public ConnectionBase,
     }
     durable_ = server_->store != nullptr ? session_.durableSequence : session_.lastSequence;
     acked_ = durable_;
+    batches_.emplace(protocol, server_->options.maxFrameBytes);
     identified_ = true;
+    server_->metrics.agents(protocol.version).Increment();
     handshakeTimer_.cancel();
     std::string note;
     if (session_.restart) {
@@ -501,15 +541,19 @@ class Connection final : public ConnectionBase,
       note = "; a newer agent reports for the node, so its batches are acknowledged, not used";
     }
     if (session_.newSequenceSpace) note += "; new sequence epoch";
-    log->info("agent {} connected from {} (node {}, cluster {}, resumes after sequence {}){}",
-              identity_.agentId, peer(), identity_.node, identity_.cluster, durable_, note);
+    log->info(
+        "agent {} connected from {} (node {}, cluster {}, protocol {}{}, resumes after sequence "
+        "{}){}",
+        identity_.agentId, peer(), identity_.node, identity_.cluster, protocol.version,
+        protocol.zstd ? " with zstd" : "", durable_, note);
     server_->recordEvent(kEventAgentConnected, identity_,
                          "agent " + identity_.agentId + " (node " + identity_.node +
                              ") connected from " + peer() + note);
     v1::Envelope reply;
     auto* ack = reply.mutable_hello_ack();
     ack->set_aggregator_id(server_->options.aggregatorId);
-    ack->set_protocol_version(kProtocolVersion);
+    ack->set_protocol_version(protocol.version);
+    if (protocol.zstd) ack->set_compression(std::string(kZstdCompression));
     ack->set_max_frame_bytes(server_->options.maxFrameBytes);
     ack->set_acked_sequence(durable_);
     ack->set_sequence_epoch(identity_.sequenceEpoch);
@@ -643,6 +687,7 @@ class Connection final : public ConnectionBase,
     server_->metrics.disconnects(reason).Increment();
     auto log = componentLogger("aggregator.ingest");
     if (identified_) {
+      server_->metrics.agents(wireVersion()).Decrement();
       server_->fleet.agentDisconnected(session_);
       server_->unregisterAgent(identity_.agentId, this);
       log->info("agent {} ({}) disconnected: {} ({})", identity_.agentId, peer(), reason, detail);
@@ -660,9 +705,10 @@ class Connection final : public ConnectionBase,
   asio::steady_timer idleTimer_;
   asio::steady_timer throttleTimer_;
   FrameDecoder decoder_;
-  BatchView batch_;           // reused: decoding allocates nothing once it has grown
-  std::string reencoded_;     // backing bytes for a re-encoded unusual batch
-  std::vector<char> buffer_;  // kHelloReadBytes until identified, then kBatchReadBytes
+  BatchView batch_;                     // reused: decoding allocates nothing once it has grown
+  std::optional<BatchStream> batches_;  // what the connection speaks, from the hello-ack on
+  std::string reencoded_;               // backing bytes for a re-encoded unusual batch
+  std::vector<char> buffer_;            // kHelloReadBytes until identified, then kBatchReadBytes
   std::deque<std::string> outbox_;
   AgentIdentity identity_;
   FleetState::Session session_;

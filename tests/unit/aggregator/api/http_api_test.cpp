@@ -22,7 +22,9 @@ class HttpApiRoutesTest : public ::testing::Test {
     auto store = SqliteStore::open(options, nullptr, clock_);
     ASSERT_TRUE(store.ok());
     store_ = std::move(*store);
-    const auto session = fleet_.agentConnected(AgentIdentity{"a1", "n1", "aws", "", "", "", ""});
+    AgentIdentity identity{"a1", "n1", "aws", "", "", "", ""};
+    identity.protocolVersion = 2;
+    const auto session = fleet_.agentConnected(identity);
     testing::DecodedBatch decoded;
     testing::decodeInto(
         testing::makeBatch(1, {{"c1", "web-1"}, {"c2", "web-2"}, {"c3", "api-1", "api"}}), decoded);
@@ -138,6 +140,7 @@ TEST_F(HttpApiRoutesTest, NodesAndContainers) {
   ASSERT_EQ(nodes["items"].size(), 1u);
   EXPECT_EQ(nodes["items"][0]["batches_accepted"], 1);
   EXPECT_FALSE(nodes["items"][0]["stale"].get<bool>());
+  EXPECT_EQ(nodes["items"][0]["protocol_version"], 2) << "its connection's";
   EXPECT_EQ(get("/api/v1/nodes?cluster=gcp").second["items"].size(), 0u);
   EXPECT_EQ(get("/api/v1/containers?workload=api").second["items"].size(), 1u);
   EXPECT_EQ(get("/api/v1/containers?limit=2").second["items"].size(), 2u);

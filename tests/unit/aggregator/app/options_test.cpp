@@ -4,6 +4,7 @@
 
 #include <functional>
 
+#include "fleetscale/shared/options.h"
 #include "fleetscale/shared/version.h"
 #include "fleetscale/testing/temp_dir.h"
 #include "fleetscale/testing/test_pki.h"
@@ -219,6 +220,37 @@ TEST(AggregatorOptionsTest, DurationFlagsOutsideTheirRangeAreErrors) {
   widest.eventRetention = "8760h";
   widest.tick = "10ms";
   EXPECT_EQ(errorOf(widest), "") << "the bounds themselves are allowed";
+}
+
+// Issue 17: the highest protocol version offered to agents, 2 unless held back for a rollout.
+TEST(AggregatorOptionsTest, MaxProtocolVersionIsOneOrTwoFromAFlagOrTheEnvironment) {
+  // CLI11 takes its arguments last to first.
+  const auto parse = [](std::vector<std::string> args, const EnvLookup& env) {
+    CLI::App app;
+    AggregatorOptions options;
+    addAggregatorOptions(app, options);
+    auto merged = mergeEnvironmentAndConfig(app, std::move(args), env);
+    if (!merged) return std::pair{options, merged.error().message};
+    std::reverse(merged->begin(), merged->end());
+    try {
+      app.parse(*merged);
+    } catch (const CLI::ParseError& error) {
+      return std::pair{options, std::string(error.what())};
+    }
+    return std::pair{options, std::string()};
+  };
+  const EnvLookup none = [](const std::string&) { return std::nullopt; };
+  EXPECT_EQ(parse({}, none).first.maxProtocolVersion, 2u);
+  EXPECT_EQ(parse({"--max-protocol-version", "1"}, none).first.maxProtocolVersion, 1u);
+  const EnvLookup held = [](const std::string& name) -> std::optional<std::string> {
+    if (name == "FLEETSCALE_MAX_PROTOCOL_VERSION") return "1";
+    return std::nullopt;
+  };
+  EXPECT_EQ(parse({}, held).first.maxProtocolVersion, 1u);
+  for (const char* value : {"0", "3"}) {
+    const std::string error = parse({"--max-protocol-version", value}, none).second;
+    EXPECT_NE(error.find("--max-protocol-version"), std::string::npos) << value << ": " << error;
+  }
 }
 
 TEST(AggregatorOptionsTest, ThreadsDefaultToOnePerCpu) {

@@ -27,9 +27,10 @@ TEST_F(IngestMetricsTest, EveryFamilyIsRegisteredWithItsType) {
   const std::string text = exposition();
   for (const char* counter :
        {"fleetscale_ingest_frames_total", "fleetscale_ingest_decode_errors_total",
-        "fleetscale_ingest_bytes_total", "fleetscale_ingest_samples_total",
-        "fleetscale_ingest_batches_total", "fleetscale_ingest_duplicate_batches_total",
-        "fleetscale_ingest_connections_total", "fleetscale_ingest_throttled_total"}) {
+        "fleetscale_ingest_bytes_total", "fleetscale_ingest_decompressed_bytes_total",
+        "fleetscale_ingest_samples_total", "fleetscale_ingest_batches_total",
+        "fleetscale_ingest_duplicate_batches_total", "fleetscale_ingest_connections_total",
+        "fleetscale_ingest_throttled_total"}) {
     EXPECT_NE(text.find("# TYPE " + std::string(counter) + " counter\n"), std::string::npos)
         << counter << " in\n"
         << text;
@@ -39,16 +40,26 @@ TEST_F(IngestMetricsTest, EveryFamilyIsRegisteredWithItsType) {
 }
 
 TEST_F(IngestMetricsTest, CommonLabelValuesAndUnlabelledSeriesStartAtZero) {
-  for (const char* series :
-       {"fleetscale_ingest_frames_total{kind=\"hello\"}",
-        "fleetscale_ingest_frames_total{kind=\"batch\"}",
-        "fleetscale_ingest_decode_errors_total{reason=\"oversized\"}",
-        "fleetscale_ingest_decode_errors_total{reason=\"undecodable\"}",
-        "fleetscale_ingest_decode_errors_total{reason=\"invalid\"}",
-        "fleetscale_ingest_bytes_total", "fleetscale_ingest_samples_total",
-        "fleetscale_ingest_batches_total", "fleetscale_ingest_duplicate_batches_total",
-        "fleetscale_ingest_connections_total", "fleetscale_ingest_throttled_total",
-        "fleetscale_ingest_batch_age_seconds_count", "fleetscale_ingest_batch_age_seconds_sum"}) {
+  for (const char* series : {"fleetscale_ingest_frames_total{kind=\"hello\"}",
+                             "fleetscale_ingest_frames_total{kind=\"batch\"}",
+                             "fleetscale_ingest_decode_errors_total{reason=\"oversized\"}",
+                             "fleetscale_ingest_decode_errors_total{reason=\"undecodable\"}",
+                             "fleetscale_ingest_frames_total{kind=\"compact_batch\"}",
+                             "fleetscale_ingest_frames_total{kind=\"zstd_envelope\"}",
+                             "fleetscale_ingest_decode_errors_total{reason=\"decompress\"}",
+                             "fleetscale_ingest_decode_errors_total{reason=\"invalid\"}",
+                             "fleetscale_ingest_bytes_total{protocol=\"1\"}",
+                             "fleetscale_ingest_bytes_total{protocol=\"2\"}",
+                             "fleetscale_ingest_decompressed_bytes_total",
+                             "fleetscale_ingest_agents{protocol=\"1\"}",
+                             "fleetscale_ingest_agents{protocol=\"2\"}",
+                             "fleetscale_ingest_samples_total",
+                             "fleetscale_ingest_batches_total",
+                             "fleetscale_ingest_duplicate_batches_total",
+                             "fleetscale_ingest_connections_total",
+                             "fleetscale_ingest_throttled_total",
+                             "fleetscale_ingest_batch_age_seconds_count",
+                             "fleetscale_ingest_batch_age_seconds_sum"}) {
     EXPECT_EQ(value(series), 0.0) << series;
   }
   // Disconnect reasons come from the connections; none is made up in advance.
@@ -75,7 +86,12 @@ TEST_F(IngestMetricsTest, AccessorsWriteTheSeriesTheyName) {
   metrics_.framesReceived("goodbye").Increment(2);
   metrics_.decodeErrors("invalid").Increment();
   metrics_.disconnects("idle_timeout").Increment();
-  metrics_.bytesReceived().Increment(512);
+  metrics_.bytesReceived(1).Increment(512);
+  metrics_.bytesReceived(2).Increment(64);
+  metrics_.decompressedBytes().Increment(640);
+  metrics_.agents(2).Increment();
+  metrics_.compactBatchFrames().Increment();
+  metrics_.zstdFrames().Increment(7);
   metrics_.samplesReceived().Increment(30);
   metrics_.batchesAccepted().Increment(3);
   metrics_.duplicateBatches().Increment(4);
@@ -90,7 +106,13 @@ TEST_F(IngestMetricsTest, AccessorsWriteTheSeriesTheyName) {
   EXPECT_EQ(value("fleetscale_ingest_disconnects_total{reason=\"idle_timeout\"}"), 1.0);
   EXPECT_NE(exposition().find("# TYPE fleetscale_ingest_disconnects_total counter\n"),
             std::string::npos);
-  EXPECT_EQ(value("fleetscale_ingest_bytes_total"), 512.0);
+  EXPECT_EQ(value("fleetscale_ingest_bytes_total{protocol=\"1\"}"), 512.0);
+  EXPECT_EQ(value("fleetscale_ingest_bytes_total{protocol=\"2\"}"), 64.0);
+  EXPECT_EQ(value("fleetscale_ingest_decompressed_bytes_total"), 640.0);
+  EXPECT_EQ(value("fleetscale_ingest_agents{protocol=\"1\"}"), 0.0);
+  EXPECT_EQ(value("fleetscale_ingest_agents{protocol=\"2\"}"), 1.0);
+  EXPECT_EQ(value("fleetscale_ingest_frames_total{kind=\"compact_batch\"}"), 1.0);
+  EXPECT_EQ(value("fleetscale_ingest_frames_total{kind=\"zstd_envelope\"}"), 7.0);
   EXPECT_EQ(value("fleetscale_ingest_samples_total"), 30.0);
   EXPECT_EQ(value("fleetscale_ingest_batches_total"), 3.0);
   EXPECT_EQ(value("fleetscale_ingest_duplicate_batches_total"), 4.0);

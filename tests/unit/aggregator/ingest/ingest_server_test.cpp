@@ -4,18 +4,22 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 #include <filesystem>
 #include <optional>
+#include <sstream>
 #include <thread>
 
 #include "fleetscale/agent/batch_queue.h"
 #include "fleetscale/agent/stream_client.h"
 #include "fleetscale/aggregator/ingest/agent_token_watcher.h"
 #include "fleetscale/aggregator/store/store_metrics.h"
+#include "fleetscale/shared/compact_batch.h"
+#include "fleetscale/shared/framing.h"
 #include "fleetscale/shared/protocol.h"
 #include "fleetscale/shared/tls.h"
 #include "fleetscale/testing/descriptor_hog.h"
@@ -41,6 +45,7 @@ class RawAgent {
   }
   void sendBytes(const std::string& bytes) { asio::write(socket_, asio::buffer(bytes)); }
   void send(const v1::Envelope& envelope) { sendBytes(encodeEnvelopeFrame(envelope)); }
+  void sendPayload(const std::string& payload) { sendBytes(encodeFrame(payload)); }
   void hello(const std::string& agentId, const std::string& token = "secret") {
     hello(helloFor(agentId, token));
   }
@@ -1070,6 +1075,290 @@ TEST_F(IngestServerTest, TheAgentRereadsItsTokenFileAtEachReconnect) {
   asio::post(agentIo, [&] { client.stop(); });
   guard.reset();
   agentThread.join();
+}
+
+}  // namespace
+}  // namespace fleetscale::aggregator
+
+namespace fleetscale::aggregator {
+namespace {
+
+// Protocol version 2 (issue 17): negotiation, compact and zstd-wrapped batches, and refusals.
+
+v1::Hello helloOffering(const std::string& agentId, std::uint32_t maxVersion,
+                        const std::string& compression = "") {
+  v1::Hello hello = RawAgent::helloFor(agentId);
+  hello.set_max_protocol_version(maxVersion);
+  hello.set_compression(compression);
+  return hello;
+}
+
+// The hello-ack `hello` gets; an empty one when the reply is anything else.
+v1::HelloAck helloAckFor(RawAgent& agent, const v1::Hello& hello) {
+  agent.hello(hello);
+  auto reply = agent.receive();
+  EXPECT_TRUE(reply && reply->has_hello_ack());
+  return reply && reply->has_hello_ack() ? reply->hello_ack() : v1::HelloAck{};
+}
+
+// One node's containers at tick `tick` as a version 1 payload. Every figure moves each tick (some
+// by amounts that are not whole millionths), container 1 restarts at tick 3 (its metadata
+// changes), and at tick 4 container 0 goes and container 3 arrives.
+std::string tickPayload(std::uint64_t tick) {
+  v1::Envelope envelope;
+  v1::SampleBatch& batch = *envelope.mutable_batch();
+  batch.set_sequence(tick);
+  batch.set_interval_seconds(1);
+  batch.mutable_node()->set_cpu_capacity_cores(8);
+  batch.mutable_node()->set_memory_usage_bytes((4ull << 30) + tick);
+  for (int n = tick < 4 ? 0 : 1; n < (tick < 4 ? 3 : 4); ++n) {
+    const std::string name = std::to_string(n);
+    auto* c = batch.add_containers();
+    c->set_id("container-" + name);
+    c->set_cgroup("/kubepods.slice/pod-" + name + ".slice/cri-containerd-" + name + ".scope");
+    c->set_runtime("containerd");
+    auto* m = c->mutable_metadata();
+    m->set_pod("web-" + name);
+    m->set_pod_uid("uid-" + name);
+    m->set_namespace_("shop");
+    m->set_container("web");
+    m->set_workload_kind("Deployment");
+    m->set_workload("web");
+    m->set_cpu_request_cores(0.25);
+    m->set_memory_request_bytes(256 << 20);
+    m->set_ready(true);
+    m->set_pod_phase("Running");
+    m->set_restart_count(n == 1 && tick >= 3 ? 1 : 0);
+    if (tick > 1) c->set_cpu_cores(0.1 + 1.0 / static_cast<double>(3 + tick + n));
+    c->set_cpu_usage_ns_total(tick * 1'000'000'000ull * (n + 1));
+    c->set_memory_usage_bytes((100 + tick * n) << 20);
+    c->set_memory_working_set_bytes((90 + tick) << 20);
+    c->set_memory_limit_bytes(512 << 20);
+    c->set_cpu_pressure_some_total_us(static_cast<double>(tick) * 1000.5);
+  }
+  return envelope.SerializeAsString();
+}
+
+// Everything the fold keeps of a container but where and when: equal strings, equal containers.
+std::string describe(const ContainerInfo& c) {
+  const ContainerMetrics& m = c.metrics;
+  std::ostringstream out;
+  out.precision(17);
+  out << c.id << ' ' << c.cgroup << ' ' << c.runtime << ' ' << c.pod << ' ' << c.podUid << ' '
+      << c.namespaceName << ' ' << c.container << ' ' << c.workloadKind << ' ' << c.workload << ' '
+      << c.podPhase << ' ' << c.cpuRequestCores << ' ' << c.memoryRequestBytes.value_or(0) << ' '
+      << c.ready.value_or(false) << ' ' << c.restartCount << " | " << m.cpuCores << ' '
+      << m.cpuUsageNsTotal << ' ' << m.cpuPressureSomeTotalUs << ' ' << m.memoryUsageBytes << ' '
+      << m.memoryWorkingSetBytes << ' ' << m.memoryLimitBytes.value_or(0);
+  return out.str();
+}
+
+class IngestProtocolTest : public IngestServerTest {
+ protected:
+  // The containers of agent `agentId`'s node, described, in id order.
+  std::vector<std::string> containersOf(const std::string& agentId) {
+    std::vector<std::string> described;
+    for (const auto& c : fleet_.containers({"", "node-" + agentId, "", ""}, clock_.wallNow())) {
+      described.push_back(describe(c));
+    }
+    std::sort(described.begin(), described.end());
+    return described;
+  }
+  const NodeInfo* nodeOf(const std::vector<NodeInfo>& nodes, const std::string& agentId) {
+    for (const auto& node : nodes) {
+      if (node.identity.node == "node-" + agentId) return &node;
+    }
+    return nullptr;
+  }
+  bool connected(const std::string& agentId) {
+    const auto nodes = fleet_.nodes(clock_.wallNow());
+    const NodeInfo* node = nodeOf(nodes, agentId);
+    return node != nullptr && node->connected;
+  }
+  // A version 1 agent that sent ticks 1..`last`: what the version 2 agents must fold to.
+  std::vector<std::string> referenceAfter(std::uint64_t last) {
+    RawAgent reference(server_->port());
+    EXPECT_EQ(helloAckFor(reference, RawAgent::helloFor("reference")).protocol_version(), 1u);
+    for (std::uint64_t tick = 1; tick <= last; ++tick) reference.sendPayload(tickPayload(tick));
+    EXPECT_TRUE(ackedUpTo(reference, last));
+    return containersOf("reference");
+  }
+  double decodeErrors(const std::string& reason) { return metrics_.decodeErrors(reason).Value(); }
+};
+
+TEST_F(IngestProtocolTest, AnAgentThatOffersNothingGetsVersionOneAndFoldsAsBefore) {
+  RawAgent agent(server_->port());
+  const v1::HelloAck ack = helloAckFor(agent, RawAgent::helloFor("old"));
+  EXPECT_EQ(ack.protocol_version(), 1u);
+  EXPECT_EQ(ack.compression(), "");
+  for (std::uint64_t tick = 1; tick <= 4; ++tick) agent.sendPayload(tickPayload(tick));
+  ASSERT_TRUE(ackedUpTo(agent, 4));
+  const auto containers = containersOf("old");
+  ASSERT_EQ(containers.size(), 3u);
+  EXPECT_EQ(containers.front().rfind("container-1 ", 0), 0u) << containers.front();
+  EXPECT_EQ(nodeOf(fleet_.nodes(clock_.wallNow()), "old")->identity.protocolVersion, 1u);
+  EXPECT_EQ(metrics_.agents(1).Value(), 1.0);
+  EXPECT_EQ(metrics_.agents(2).Value(), 0.0);
+}
+
+TEST_F(IngestProtocolTest, CompactBatchesFoldToWhatTheSameVersionOneBatchesFold) {
+  const auto expected = referenceAfter(5);
+  ASSERT_EQ(expected.size(), 3u);
+  const double version1Bytes = metrics_.bytesReceived(1).Value();
+  EXPECT_GT(version1Bytes, 0.0);
+
+  RawAgent agent(server_->port());
+  const v1::HelloAck ack = helloAckFor(agent, helloOffering("compact", 2));
+  EXPECT_EQ(ack.protocol_version(), 2u);
+  EXPECT_EQ(ack.compression(), "") << "not asked for";
+  CompactBatchEncoder encoder;
+  for (std::uint64_t tick = 1; tick <= 5; ++tick) {
+    auto compact = encoder.encode(tickPayload(tick));
+    ASSERT_TRUE(compact.ok());
+    agent.sendPayload(*compact);
+  }
+  ASSERT_TRUE(ackedUpTo(agent, 5));
+  EXPECT_EQ(containersOf("compact"), expected);
+  EXPECT_EQ(nodeOf(fleet_.nodes(clock_.wallNow()), "compact")->identity.protocolVersion, 2u);
+  EXPECT_EQ(metrics_.agents(2).Value(), 1.0);
+  EXPECT_EQ(metrics_.compactBatchFrames().Value(), 5.0);
+  EXPECT_GT(metrics_.bytesReceived(2).Value(), 0.0) << "the compact agent's bytes, hello aside";
+  EXPECT_GT(metrics_.bytesReceived(1).Value(), version1Bytes) << "its hello travels as version 1";
+  EXPECT_GT(metrics_.decompressedBytes().Value(), 0.0) << "uncompressed payloads count as they are";
+}
+
+TEST_F(IngestProtocolTest, ZstdWrappedCompactBatchesFoldTheSame) {
+  const auto expected = referenceAfter(5);
+  RawAgent agent(server_->port());
+  const v1::HelloAck ack = helloAckFor(agent, helloOffering("zipped", 2, "zstd"));
+  EXPECT_EQ(ack.protocol_version(), 2u);
+  EXPECT_EQ(ack.compression(), "zstd");
+  CompactBatchEncoder encoder;
+  ZstdCompressor compressor(3);
+  std::size_t wrapped = 0;
+  for (std::uint64_t tick = 1; tick <= 5; ++tick) {
+    auto compact = encoder.encode(tickPayload(tick));
+    ASSERT_TRUE(compact.ok());
+    const std::string frame = compressor.wrap(*compact);
+    if (frame != *compact) ++wrapped;
+    agent.sendPayload(frame);
+  }
+  ASSERT_GT(wrapped, 0u) << "the first batch, all definitions, compresses";
+  ASSERT_TRUE(ackedUpTo(agent, 5));
+  EXPECT_EQ(containersOf("zipped"), expected);
+  EXPECT_EQ(metrics_.zstdFrames().Value(), static_cast<double>(wrapped));
+  EXPECT_GT(metrics_.decompressedBytes().Value(), metrics_.bytesReceived(2).Value())
+      << "what the payloads are against what crossed the wire";
+}
+
+TEST_F(IngestProtocolTest, AnAggregatorHeldAtVersionOneAnswersOneToAnAgentOfferingTwo) {
+  IngestOptions options = defaultOptions();
+  options.maxProtocolVersion = 1;
+  restart(options);
+  RawAgent agent(server_->port());
+  const v1::HelloAck ack = helloAckFor(agent, helloOffering("staged", 2, "zstd"));
+  EXPECT_EQ(ack.protocol_version(), 1u);
+  EXPECT_EQ(ack.compression(), "") << "compression is version 2's";
+  agent.sendPayload(tickPayload(1));
+  EXPECT_TRUE(ackedUpTo(agent, 1));
+  EXPECT_EQ(containersOf("staged").size(), 3u);
+}
+
+TEST_F(IngestProtocolTest, ABatchOfTheOtherVersionIsRefusedAsAProtocolError) {
+  CompactBatchEncoder encoder;
+  const std::string compact = *encoder.encode(tickPayload(1));
+  ZstdCompressor compressor(3);
+  const std::string zipped = compressor.wrap(compact);
+  ASSERT_NE(zipped, compact);
+  struct Case {
+    std::string agentId;
+    v1::Hello hello;
+    std::string payload;
+    std::string says;
+  };
+  const std::vector<Case> cases = {
+      {"v1-on-v2", helloOffering("v1-on-v2", 2), tickPayload(1), "version 1 batch"},
+      {"compact-on-v1", RawAgent::helloFor("compact-on-v1"), compact, "version 2 compact batch"},
+      {"zstd-on-v1", RawAgent::helloFor("zstd-on-v1"), zipped, "zstd envelope"},
+      {"zstd-unasked", helloOffering("zstd-unasked", 2), zipped, "accepted no compression"},
+  };
+  for (const auto& c : cases) {
+    RawAgent agent(server_->port());
+    helloAckFor(agent, c.hello);
+    agent.sendPayload(c.payload);
+    const auto refusal = refusalOf(agent);
+    ASSERT_TRUE(refusal) << c.agentId;
+    EXPECT_EQ(refusal->code(), v1::Error::CODE_PROTOCOL) << c.agentId;
+    EXPECT_NE(refusal->message().find(c.says), std::string::npos)
+        << c.agentId << ": " << refusal->message();
+    EXPECT_TRUE(containersOf(c.agentId).empty()) << c.agentId;
+  }
+  EXPECT_TRUE(testing::waitFor(
+      [&] { return metrics_.disconnects("invalid_batch").Value() == cases.size(); }));
+  EXPECT_EQ(decodeErrors("invalid"), static_cast<double>(cases.size()));
+}
+
+TEST_F(IngestProtocolTest, ARowForAContainerNeverDefinedIsRefused) {
+  RawAgent agent(server_->port());
+  ASSERT_EQ(helloAckFor(agent, helloOffering("undefined", 2)).protocol_version(), 2u);
+  v1::Envelope envelope;
+  envelope.mutable_compact_batch()->set_sequence(1);
+  envelope.mutable_compact_batch()->set_samples(std::string("\x05\x00", 2));  // index 5, no figure
+  agent.send(envelope);
+  const auto refusal = refusalOf(agent);
+  ASSERT_TRUE(refusal);
+  EXPECT_EQ(refusal->code(), v1::Error::CODE_PROTOCOL);
+  EXPECT_NE(refusal->message().find("not defined"), std::string::npos) << refusal->message();
+  EXPECT_EQ(fleet_.lastAcceptedSequence("undefined"), 0u);
+  EXPECT_EQ(decodeErrors("invalid"), 1.0);
+}
+
+TEST_F(IngestProtocolTest, AZstdFrameStatingMoreThanTheFrameLimitIsRefusedUndecompressed) {
+  RawAgent agent(server_->port());
+  ASSERT_EQ(helloAckFor(agent, helloOffering("bomb", 2, "zstd")).compression(), "zstd");
+  ZstdCompressor compressor(3);
+  const std::string bomb = compressor.wrap(std::string(defaultOptions().maxFrameBytes + 1, 'a'));
+  ASSERT_LT(bomb.size(), 1024u) << "a small frame stating a large size";
+  agent.sendPayload(bomb);
+  const auto refusal = refusalOf(agent);
+  ASSERT_TRUE(refusal);
+  EXPECT_EQ(refusal->code(), v1::Error::CODE_BAD_FRAME);
+  EXPECT_NE(refusal->message().find("frame limit"), std::string::npos) << refusal->message();
+  EXPECT_EQ(decodeErrors("decompress"), 1.0);
+  EXPECT_EQ(metrics_.decompressedBytes().Value(), 0.0) << "nothing was decompressed";
+  EXPECT_EQ(fleet_.lastAcceptedSequence("bomb"), 0u);
+}
+
+// A replay after a reconnect is numbered at or below what is stored, yet its batches define the
+// containers the next new batch refers to: duplicates must move the table on too.
+TEST_F(IngestProtocolTest, ReplayedDuplicatesDefineWhatTheNextNewBatchRefersTo) {
+  const auto expected = referenceAfter(4);
+  {
+    RawAgent first(server_->port());
+    ASSERT_EQ(helloAckFor(first, helloOffering("replayer", 2)).protocol_version(), 2u);
+    CompactBatchEncoder encoder;
+    for (std::uint64_t tick = 1; tick <= 3; ++tick)
+      first.sendPayload(*encoder.encode(tickPayload(tick)));
+    ASSERT_TRUE(ackedUpTo(first, 3));
+    first.close();
+  }
+  ASSERT_TRUE(testing::waitFor([&] { return !connected("replayer"); }));
+
+  RawAgent second(server_->port());
+  const v1::HelloAck ack = helloAckFor(second, helloOffering("replayer", 2));
+  ASSERT_EQ(ack.protocol_version(), 2u);
+  EXPECT_EQ(ack.acked_sequence(), 3u);
+  CompactBatchEncoder fresh;  // a new connection's table starts empty
+  for (std::uint64_t tick = 2; tick <= 3; ++tick)
+    second.sendPayload(*fresh.encode(tickPayload(tick)));
+  const std::string fourth = *fresh.encode(tickPayload(4));
+  BatchView view;
+  ASSERT_TRUE(decodeBatchEnvelope(fourth, view).ok());
+  ASSERT_EQ(view.definitionCount, 1u) << "only the container new at tick 4 is defined";
+  second.sendPayload(fourth);
+  ASSERT_TRUE(ackedUpTo(second, 4));
+  EXPECT_EQ(metrics_.duplicateBatches().Value(), 2.0);
+  EXPECT_EQ(containersOf("replayer"), expected);
 }
 
 }  // namespace

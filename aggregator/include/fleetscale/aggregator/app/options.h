@@ -30,6 +30,7 @@ struct AggregatorOptions {
   std::string adminTokenFile;
   std::string aggregatorId;  // default: hostname
   std::uint32_t maxFrameBytes = 4 * 1024 * 1024;
+  std::uint32_t maxProtocolVersion = kMaxSupportedProtocolVersion;  // 1 or 2
   double maxFramesPerSecond = 100;
   std::size_t maxConnections = 20000;
   std::string handshakeTimeout = "10s";

@@ -9,6 +9,8 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <array>
+#include <cstdint>
 #include <string>
 
 namespace fleetscale::aggregator {
@@ -23,7 +25,20 @@ class IngestMetrics {
   prometheus::Counter& disconnects(const std::string& reason);
   // Failed accepts on the agent port, by AcceptBackoff::reason (emfile, enfile, ...).
   prometheus::Counter& acceptErrors(const std::string& reason);
-  prometheus::Counter& bytesReceived() { return *bytesReceived_; }
+  // Wire bytes as read (compressed, framing included), by the connection's protocol version
+  // (1 or 2; a connection counts as 1 until its hello-ack says 2).
+  prometheus::Counter& bytesReceived(std::uint32_t protocolVersion) {
+    return *bytesReceived_[slotOf(protocolVersion)];
+  }
+  // Version 2 frame payloads after zstd decompression (uncompressed ones as they are): against
+  // the bytes of protocol 2, what compression saves.
+  prometheus::Counter& decompressedBytes() { return *decompressedBytes_; }
+  // Identified agent connections open, by protocol version.
+  prometheus::Gauge& agents(std::uint32_t protocolVersion) {
+    return *agents_[slotOf(protocolVersion)];
+  }
+  prometheus::Counter& compactBatchFrames() { return *compactBatchFrames_; }
+  prometheus::Counter& zstdFrames() { return *zstdFrames_; }
   prometheus::Counter& samplesReceived() { return *samplesReceived_; }
   prometheus::Counter& batchesAccepted() { return *batchesAccepted_; }
   prometheus::Counter& duplicateBatches() { return *duplicateBatches_; }
@@ -46,8 +61,17 @@ class IngestMetrics {
   prometheus::Family<prometheus::Counter>& decodeErrors_;
   prometheus::Family<prometheus::Counter>& disconnects_;
   prometheus::Family<prometheus::Counter>& acceptErrors_;
+  // The protocol label takes only the versions there are: 1 and 2.
+  static constexpr std::size_t kProtocolVersions = 2;
+  static std::size_t slotOf(std::uint32_t protocolVersion) {
+    return protocolVersion >= kProtocolVersions ? kProtocolVersions - 1 : 0;
+  }
   prometheus::Counter* batchFrames_;
-  prometheus::Counter* bytesReceived_;
+  prometheus::Counter* compactBatchFrames_;
+  prometheus::Counter* zstdFrames_;
+  std::array<prometheus::Counter*, kProtocolVersions> bytesReceived_{};
+  std::array<prometheus::Gauge*, kProtocolVersions> agents_{};
+  prometheus::Counter* decompressedBytes_;
   prometheus::Counter* samplesReceived_;
   prometheus::Counter* batchesAccepted_;
   prometheus::Counter* duplicateBatches_;

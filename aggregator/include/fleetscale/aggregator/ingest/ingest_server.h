@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "fleetscale/aggregator/ingest/agent_tokens.h"
+#include "fleetscale/aggregator/ingest/batch_stream.h"
 #include "fleetscale/aggregator/ingest/ingest_metrics.h"
 #include "fleetscale/aggregator/state/fleet_state.h"
 #include "fleetscale/aggregator/store/store.h"
@@ -38,6 +39,10 @@ enum class ClientIdentity {
 
 struct IngestOptions {
   std::uint32_t maxFrameBytes = kDefaultMaxFrameBytes;
+  // The highest protocol version offered to agents (--max-protocol-version): 2 lets agents that
+  // offer it send compact (and zstd-compressed) batches; 1 answers every hello as an aggregator
+  // that predates version 2 would.
+  std::uint32_t maxProtocolVersion = kMaxSupportedProtocolVersion;
   std::chrono::milliseconds handshakeTimeout{std::chrono::seconds(10)};  // TLS + hello
   std::chrono::milliseconds idleTimeout{std::chrono::seconds(60)};
   // Sustained frames per second per connection; bursts up to 10 s worth (spool replays).

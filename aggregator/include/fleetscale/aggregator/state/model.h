@@ -38,6 +38,9 @@ struct AgentIdentity {
   std::int64_t startedUnixMs = 0;     // when the agent process started; 0 = not said
   std::uint64_t queueCapacity = 0;    // unacked batches it keeps; 0 = not said
   bool clockAlignedSampling = false;  // samples in the fleet's rounds (Hello)
+  // The protocol version its connection negotiated (1 or 2); 0 = not known (restored from the
+  // store, never connected since).
+  std::uint32_t protocolVersion = 0;
 };
 
 // What the fleet has accepted from one agent id: the dedup key and exactly-once counters.
