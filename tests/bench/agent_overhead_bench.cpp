@@ -14,10 +14,12 @@
 // real fleetscale-aggregator for 12 s and reports its RSS and whole-process CPU (encoding, spool
 // and sending included). With --aggregators K the agent streams to K real aggregators (warm
 // standbys, docs/agent.md); --process-only skips the in-process variants, --process-seconds sets
-// the measured time.
+// the measured time; --protocols 1,2 measures the process once per stream protocol version
+// (--max-protocol-version), one after the other on the same tree.
 //
 // Usage: agent_overhead_bench [--ticks 10] [--containers N] [--only real|v2] [--no-process]
-// [--process-only] [--process-seconds 10] [--aggregators 1] [--benchmark_out=FILE] (other
+// [--process-only] [--process-seconds 10] [--aggregators 1] [--protocols 2]
+// [--benchmark_out=FILE] (other
 // --benchmark_* flags from scripts/bench.sh are accepted and ignored). Results:
 // docs/benchmarks.md.
 #include <fcntl.h>
@@ -378,9 +380,9 @@ void stop(pid_t pid) {
 }
 
 // The real agent binary at 1 s for `seconds` after a 3 s start, streaming to `aggregators` real
-// aggregators.
+// aggregators in stream protocol version `protocol` at most.
 ProcessFigures measureProcess(const Tree& tree, const std::string& scratch, int aggregators,
-                              int seconds) {
+                              int seconds, int protocol) {
   ProcessFigures out;
   std::vector<pid_t> aggregatorPids;
   std::string addresses;
@@ -409,7 +411,9 @@ ProcessFigures measureProcess(const Tree& tree, const std::string& scratch, int 
                                 "--spool-path",
                                 scratch + "/spool.db",
                                 "--node",
-                                "bench"};
+                                "bench",
+                                "--max-protocol-version",
+                                std::to_string(protocol)};
   if (!tree.removeOnExit) {
     args.insert(args.end(), {"--cgroup-root", tree.layout.unified, "--mountinfo", "/dev/null"});
     out.note = "fixture files on ext4 are reopened every read (only cgroupfs keeps them open)";
@@ -445,6 +449,7 @@ int run(int argc, char** argv) {
   bool processOnly = false;
   int processSeconds = 10;
   int aggregators = 1;
+  std::vector<int> protocols{2};
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--ticks" && i + 1 < argc) ticks = std::stoi(argv[++i]);
@@ -454,6 +459,12 @@ int run(int argc, char** argv) {
     if (arg == "--process-only") processOnly = true;
     if (arg == "--process-seconds" && i + 1 < argc) processSeconds = std::stoi(argv[++i]);
     if (arg == "--aggregators" && i + 1 < argc) aggregators = std::stoi(argv[++i]);
+    if (arg == "--protocols" && i + 1 < argc) {
+      protocols.clear();
+      for (const auto version : splitFields(argv[++i], ",")) {
+        protocols.push_back(std::stoi(std::string(version)));
+      }
+    }
     if (arg.rfind("--benchmark_out=", 0) == 0) jsonOut = arg.substr(16);
   }
   std::mt19937_64 random(42);
@@ -494,20 +505,26 @@ int run(int argc, char** argv) {
         removeTree(tree);
         continue;
       }
-      const ProcessFigures process = measureProcess(tree, scratch, aggregators, processSeconds);
-      std::printf("%-12s %5zu  %-15s %12.0f   RSS %ld KiB (peak %ld, anonymous %ld, PSS %ld)%s%s\n",
-                  tree.name.c_str(), n, "agent process", process.cpuNsPerSample, process.rssKiB,
-                  process.peakRssKiB, process.anonKiB, process.pssKiB,
-                  process.note.empty() ? "" : "; ", process.note.c_str());
-      results.push_back({{"tree", tree.name},
-                         {"containers", n},
-                         {"variant", "agent process"},
-                         {"aggregators", aggregators},
-                         {"cpu_ns_per_container_sample", process.cpuNsPerSample},
-                         {"rss_kib", process.rssKiB},
-                         {"peak_rss_kib", process.peakRssKiB},
-                         {"anonymous_rss_kib", process.anonKiB},
-                         {"pss_kib", process.pssKiB}});
+      for (const int protocol : protocols) {
+        const ProcessFigures process =
+            measureProcess(tree, scratch, aggregators, processSeconds, protocol);
+        const std::string variant = "agent process v" + std::to_string(protocol);
+        std::printf(
+            "%-12s %5zu  %-15s %12.0f   RSS %ld KiB (peak %ld, anonymous %ld, PSS %ld)%s%s\n",
+            tree.name.c_str(), n, variant.c_str(), process.cpuNsPerSample, process.rssKiB,
+            process.peakRssKiB, process.anonKiB, process.pssKiB, process.note.empty() ? "" : "; ",
+            process.note.c_str());
+        results.push_back({{"tree", tree.name},
+                           {"containers", n},
+                           {"variant", "agent process"},
+                           {"protocol", protocol},
+                           {"aggregators", aggregators},
+                           {"cpu_ns_per_container_sample", process.cpuNsPerSample},
+                           {"rss_kib", process.rssKiB},
+                           {"peak_rss_kib", process.peakRssKiB},
+                           {"anonymous_rss_kib", process.anonKiB},
+                           {"pss_kib", process.pssKiB}});
+      }
       removeTree(tree);
     }
     cgroupsToRemove = nullptr;

@@ -248,6 +248,19 @@ std::map<double, double> histogram(const std::string& metrics, const std::string
   return buckets;
 }
 
+// The sum of every series of counter `name` (all label values) in an exposition.
+double counterSum(const std::string& metrics, const std::string& name) {
+  std::istringstream lines(metrics);
+  std::string line;
+  double sum = 0;
+  while (std::getline(lines, line)) {
+    if (line.rfind(name, 0) != 0) continue;
+    const char next = line.size() > name.size() ? line[name.size()] : '\0';
+    if (next == ' ' || next == '{') sum += std::stod(line.substr(line.rfind(' ') + 1));
+  }
+  return sum;
+}
+
 // The quantile of the observations between two scrapes, interpolated within its bucket.
 double quantile(const std::map<double, double>& before, const std::map<double, double>& after,
                 double q) {
@@ -355,26 +368,42 @@ void runEndToEnd(benchmark::State& state, const std::vector<std::string>& loadAr
     state.counters["ingest_to_state_p99_ms"] =
         ageAfter.empty() ? -1 : quantile(ageBefore, ageAfter, 0.99) * 1000;
     state.counters["ack_p99_ms"] = report["ack_latency_p99_ms"].get<double>();
+    const double samples = counterSum(metricsAfter, "fleetscale_ingest_samples_total") -
+                           counterSum(metricsBefore, "fleetscale_ingest_samples_total");
+    const double bytes = counterSum(metricsAfter, "fleetscale_ingest_bytes_total") -
+                         counterSum(metricsBefore, "fleetscale_ingest_bytes_total");
+    state.counters["wire_bytes_per_sample"] = samples > 0 ? bytes / samples : -1;
     state.counters["rss_mib_under_load"] = rssLoaded / (1 << 20);
     state.counters["rss_mib_idle"] = rssIdle / (1 << 20);
   }
 }
 
+// range(0): the stream protocol version the load generator speaks (2 with zstd).
 void BM_EndToEnd_1000AgentsX100ContainersAt1s(benchmark::State& state) {
   runEndToEnd(state,
-              {"--agents", "1000", "--containers", "100", "--interval", "1s", "--workloads", "500"},
+              {"--agents", "1000", "--containers", "100", "--interval", "1s", "--workloads", "500",
+               "--protocol", std::to_string(state.range(0))},
               8, 15);
 }
-BENCHMARK(BM_EndToEnd_1000AgentsX100ContainersAt1s)->Iterations(1)->Unit(benchmark::kSecond);
+BENCHMARK(BM_EndToEnd_1000AgentsX100ContainersAt1s)
+    ->ArgName("protocol")
+    ->Arg(1)
+    ->Arg(2)
+    ->Iterations(1)
+    ->Unit(benchmark::kSecond);
 
 // As fast as acks allow: the maximum sustained container-samples per second.
 void BM_EndToEnd_Saturated(benchmark::State& state) {
   runEndToEnd(state,
               {"--agents", "200", "--containers", std::to_string(state.range(0)), "--window", "8",
-               "--workloads", "500"},
+               "--workloads", "500", "--protocol", std::to_string(state.range(1))},
               4, 15);
 }
-BENCHMARK(BM_EndToEnd_Saturated)->Arg(100)->Arg(1000)->Iterations(1)->Unit(benchmark::kSecond);
+BENCHMARK(BM_EndToEnd_Saturated)
+    ->ArgNames({"containers", "protocol"})
+    ->ArgsProduct({{100, 1000}, {1, 2}})
+    ->Iterations(1)
+    ->Unit(benchmark::kSecond);
 
 }  // namespace
 

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "e2e_fleet.h"
+#include "fleetscale/testing/fleet_processes.h"
 #include "fleetscale/testing/wait.h"
 
 namespace fleetscale::e2e {
@@ -22,9 +23,12 @@ constexpr double kStepAt = 12;  // simulator seconds: after the aggregator has s
 // The step scenario: 600m over 2 replicas (60%, the minimum of 2 holds), then 2.2 cores. The
 // limit (2 cores) is above what a replica gets, so the usage the agents measure is the demand.
 // `behavior` lifts the legacy scale-up limit (max(2 x current, 4)) so one decision can jump.
+// The two nodes' agents speak different stream protocols (issue 17: a rollout of agents that
+// speak version 2), which must not change a decision.
 const char* kScenario = R"(
 name: e2e-load-step
 seed: 21
+agents: {protocol: mixed}
 clusters:
   - name: aws-us-east-1
     cloud: aws
@@ -124,6 +128,15 @@ TEST(E2eScalingTest, LoadStepRaisesTheDeploymentToTheHpaCountWithinThreeSeconds)
   }
   EXPECT_TRUE(proposalStep) << details.dump(2);
   EXPECT_EQ(details["placement"]["targets"].value(kAws, 0), expected) << details.dump(2);
+
+  // Both protocols carried the fleet's samples.
+  const std::string metrics = fleet.aggregatorUrl() + "/metrics";
+  for (const char* version : {"1", "2"}) {
+    const auto bytes = testing::scrape(
+        metrics, std::string("fleetscale_ingest_bytes_total{protocol=\"") + version + "\"}");
+    ASSERT_TRUE(bytes.has_value()) << "protocol " << version;
+    EXPECT_GT(*bytes, 0) << "protocol " << version;
+  }
 }
 
 // Issue 14: the same step under a CPU limit equal to the request (500m) and to 3.9 cores. Usage
