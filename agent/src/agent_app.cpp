@@ -56,7 +56,7 @@ struct Settings {
   std::vector<HostPort> aggregators;
   std::optional<HostPort> metricsListen;
   std::uint32_t maxProtocolVersion = kCompactProtocolVersion;
-  StreamCompression compression = StreamCompression::kZstd;
+  StreamCompression compression = StreamCompression::kNone;
 };
 
 Result<Settings> parseSettings(const AgentOptions& o) {
@@ -428,7 +428,7 @@ void addAgentOptions(CLI::App& app, AgentOptions& o) {
       ->capture_default_str();
   app.add_option("--stream-compression", o.streamCompression,
                  "compression offered on version 2 connections: zstd (per frame, only when it "
-                 "makes the frame smaller) or none")
+                 "makes the frame smaller; pays on replays and heavy churn) or none")
       ->capture_default_str();
   app.add_option("--metadata", o.metadata,
                  "metadata source: auto (kubelet inside Kubernetes or with --kubelet-url, else "

@@ -12,7 +12,6 @@
 namespace fleetscale {
 namespace {
 
-using wire::kFixed32;
 using wire::kFixed64;
 using wire::kLengthDelimited;
 using wire::kVarint;

@@ -157,7 +157,7 @@ void appendRow(std::string& out, std::uint32_t index, Baseline& baseline,
 }
 
 struct StringHash {
-  using is_transparent = void;
+  using is_transparent = void;  // NOLINT(readability-identifier-naming): the standard's name
   std::size_t operator()(std::string_view text) const {
     return std::hash<std::string_view>{}(text);
   }
@@ -307,6 +307,11 @@ Result<std::string> CompactBatchEncoder::encode(std::string_view v1Payload) {
   std::string payload;
   payload.reserve(s.batch.size() + 8);
   appendBytesField(payload, kEnvelopeCompactBatch, s.batch);
+  // A connection's first batch defines every container and is many times the size of the rest:
+  // an agent need not keep its room for as long as the connection lives.
+  for (std::string* scratch : {&s.definitions, &s.batch}) {
+    if (scratch->capacity() > 4 * scratch->size() + 4096) std::string().swap(*scratch);
+  }
   return payload;
 }
 
@@ -517,18 +522,37 @@ BatchDecodeResult CompactBatchDecoder::expand(BatchView& batch) {
 // ---------------------------------------------------------------------------------------------
 // zstd
 
-ZstdCompressor::ZstdCompressor(int level) : context_(ZSTD_createCCtx()) {
-  ZSTD_CCtx_setParameter(static_cast<ZSTD_CCtx*>(context_), ZSTD_c_compressionLevel, level);
-  ZSTD_CCtx_setParameter(static_cast<ZSTD_CCtx*>(context_), ZSTD_c_contentSizeFlag, 1);
-  ZSTD_CCtx_setParameter(static_cast<ZSTD_CCtx*>(context_), ZSTD_c_checksumFlag, 0);
+namespace {
+
+struct ZstdContexts {
+  ZSTD_CCtx* compression = ZSTD_createCCtx();
+  ZSTD_DCtx* decompression = ZSTD_createDCtx();
+  ZstdContexts() = default;
+  ZstdContexts(const ZstdContexts&) = delete;
+  ZstdContexts& operator=(const ZstdContexts&) = delete;
+  ~ZstdContexts() {
+    ZSTD_freeCCtx(compression);
+    ZSTD_freeDCtx(decompression);
+  }
+};
+
+// Compression and decompression finish within one call, so a thread's calls can share contexts.
+ZstdContexts& threadContexts() {
+  thread_local ZstdContexts contexts;
+  return contexts;
 }
 
-ZstdCompressor::~ZstdCompressor() { ZSTD_freeCCtx(static_cast<ZSTD_CCtx*>(context_)); }
+}  // namespace
 
 std::string ZstdCompressor::wrap(std::string payload) {
+  ZSTD_CCtx* context = threadContexts().compression;
+  ZSTD_CCtx_reset(context, ZSTD_reset_session_and_parameters);
+  ZSTD_CCtx_setParameter(context, ZSTD_c_compressionLevel, level_);
+  ZSTD_CCtx_setParameter(context, ZSTD_c_contentSizeFlag, 1);
+  ZSTD_CCtx_setParameter(context, ZSTD_c_checksumFlag, 0);
   std::string compressed(ZSTD_compressBound(payload.size()), '\0');
-  const std::size_t size = ZSTD_compress2(static_cast<ZSTD_CCtx*>(context_), compressed.data(),
-                                          compressed.size(), payload.data(), payload.size());
+  const std::size_t size =
+      ZSTD_compress2(context, compressed.data(), compressed.size(), payload.data(), payload.size());
   if (ZSTD_isError(size) || size + 8 >= payload.size()) return payload;
   compressed.resize(size);
   std::string out;
@@ -536,10 +560,6 @@ std::string ZstdCompressor::wrap(std::string payload) {
   appendBytesField(out, kEnvelopeZstd, compressed);
   return out;
 }
-
-ZstdDecompressor::ZstdDecompressor() : context_(ZSTD_createDCtx()) {}
-
-ZstdDecompressor::~ZstdDecompressor() { ZSTD_freeDCtx(static_cast<ZSTD_DCtx*>(context_)); }
 
 Result<std::string_view> ZstdDecompressor::unwrap(std::string_view payload, std::size_t maxBytes) {
   WireReader in(payload);
@@ -556,9 +576,12 @@ Result<std::string_view> ZstdDecompressor::unwrap(std::string_view payload, std:
     return Error{"zstd envelope: " + std::to_string(size) + " bytes decompressed, above the " +
                  std::to_string(maxBytes) + "-byte frame limit"};
   }
+  // A connection's first batch (every definition) is far larger than the ones after it: do not
+  // keep its room for the connection's lifetime.
+  if (buffer_.capacity() > std::max<std::size_t>(4 * size, 16 * 1024)) std::string().swap(buffer_);
   buffer_.resize(static_cast<std::size_t>(size));
   const std::size_t written =
-      ZSTD_decompressDCtx(static_cast<ZSTD_DCtx*>(context_), buffer_.data(), buffer_.size(),
+      ZSTD_decompressDCtx(threadContexts().decompression, buffer_.data(), buffer_.size(),
                           compressed.data(), compressed.size());
   if (ZSTD_isError(written)) {
     return Error{std::string("zstd envelope: ") + ZSTD_getErrorName(written)};

@@ -14,11 +14,12 @@
 // real fleetscale-aggregator for 12 s and reports its RSS and whole-process CPU (encoding, spool
 // and sending included). With --aggregators K the agent streams to K real aggregators (warm
 // standbys, docs/agent.md); --process-only skips the in-process variants, --process-seconds sets
-// the measured time; --protocols 1,2 measures the process once per stream protocol version
-// (--max-protocol-version), one after the other on the same tree.
+// the measured time; --protocols 1,2,2z measures the process once per stream protocol variant
+// (1: --max-protocol-version 1; 2: version 2 with --stream-compression none; 2z: version 2 with
+// zstd, the default), one after the other on the same tree.
 //
 // Usage: agent_overhead_bench [--ticks 10] [--containers N] [--only real|v2] [--no-process]
-// [--process-only] [--process-seconds 10] [--aggregators 1] [--protocols 2]
+// [--process-only] [--process-seconds 10] [--aggregators 1] [--protocols 2z]
 // [--benchmark_out=FILE] (other
 // --benchmark_* flags from scripts/bench.sh are accepted and ignored). Results:
 // docs/benchmarks.md.
@@ -351,11 +352,17 @@ long statusKiB(pid_t pid, const std::string& key, const char* file = "status") {
   return -1;
 }
 
+// CPU time of the process's threads, in nanoseconds (schedstat: /proc/<pid>/stat counts whole
+// clock ticks, 10 ms, too coarse to compare agents that differ by a few percent).
 double processCpuNs(pid_t pid) {
-  const std::string stat = readText("/proc/" + std::to_string(pid) + "/stat");
-  const auto fields = splitFields(stat.substr(stat.rfind(')') + 2));
-  const double ticks = std::stod(std::string(fields[11])) + std::stod(std::string(fields[12]));
-  return ticks * 1e9 / static_cast<double>(::sysconf(_SC_CLK_TCK));
+  double total = 0;
+  std::error_code ec;
+  for (const auto& task : fs::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+    const std::string schedstat = readText(task.path().string() + "/schedstat");
+    const auto fields = splitFields(schedstat);
+    if (!fields.empty()) total += std::stod(std::string(fields[0]));
+  }
+  return total;
 }
 
 pid_t spawn(const std::vector<std::string>& args) {
@@ -380,9 +387,9 @@ void stop(pid_t pid) {
 }
 
 // The real agent binary at 1 s for `seconds` after a 3 s start, streaming to `aggregators` real
-// aggregators in stream protocol version `protocol` at most.
+// aggregators in stream protocol variant `protocol` (see --protocols).
 ProcessFigures measureProcess(const Tree& tree, const std::string& scratch, int aggregators,
-                              int seconds, int protocol) {
+                              int seconds, const std::string& protocol) {
   ProcessFigures out;
   std::vector<pid_t> aggregatorPids;
   std::string addresses;
@@ -413,7 +420,9 @@ ProcessFigures measureProcess(const Tree& tree, const std::string& scratch, int 
                                 "--node",
                                 "bench",
                                 "--max-protocol-version",
-                                std::to_string(protocol)};
+                                protocol.substr(0, 1),
+                                "--stream-compression",
+                                protocol == "2z" ? "zstd" : "none"};
   if (!tree.removeOnExit) {
     args.insert(args.end(), {"--cgroup-root", tree.layout.unified, "--mountinfo", "/dev/null"});
     out.note = "fixture files on ext4 are reopened every read (only cgroupfs keeps them open)";
@@ -449,7 +458,7 @@ int run(int argc, char** argv) {
   bool processOnly = false;
   int processSeconds = 10;
   int aggregators = 1;
-  std::vector<int> protocols{2};
+  std::vector<std::string> protocols{"2z"};
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--ticks" && i + 1 < argc) ticks = std::stoi(argv[++i]);
@@ -461,9 +470,7 @@ int run(int argc, char** argv) {
     if (arg == "--aggregators" && i + 1 < argc) aggregators = std::stoi(argv[++i]);
     if (arg == "--protocols" && i + 1 < argc) {
       protocols.clear();
-      for (const auto version : splitFields(argv[++i], ",")) {
-        protocols.push_back(std::stoi(std::string(version)));
-      }
+      for (const auto variant : splitFields(argv[++i], ",")) protocols.emplace_back(variant);
     }
     if (arg.rfind("--benchmark_out=", 0) == 0) jsonOut = arg.substr(16);
   }
@@ -505,10 +512,10 @@ int run(int argc, char** argv) {
         removeTree(tree);
         continue;
       }
-      for (const int protocol : protocols) {
+      for (const std::string& protocol : protocols) {
         const ProcessFigures process =
             measureProcess(tree, scratch, aggregators, processSeconds, protocol);
-        const std::string variant = "agent process v" + std::to_string(protocol);
+        const std::string variant = "agent process v" + protocol;
         std::printf(
             "%-12s %5zu  %-15s %12.0f   RSS %ld KiB (peak %ld, anonymous %ld, PSS %ld)%s%s\n",
             tree.name.c_str(), n, variant.c_str(), process.cpuNsPerSample, process.rssKiB,

@@ -378,7 +378,8 @@ void runEndToEnd(benchmark::State& state, const std::vector<std::string>& loadAr
   }
 }
 
-// range(0): the stream protocol version the load generator speaks (2 with zstd).
+// range(0): the stream protocol version the load generator speaks (2: with zstd, the load
+// generator's default).
 void BM_EndToEnd_1000AgentsX100ContainersAt1s(benchmark::State& state) {
   runEndToEnd(state,
               {"--agents", "1000", "--containers", "100", "--interval", "1s", "--workloads", "500",

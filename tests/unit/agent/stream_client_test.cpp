@@ -353,7 +353,9 @@ TEST_F(StreamClientProtocolTest, Version2SendsCompactBatchesThatExpandToTheVersi
 
 TEST_F(StreamClientProtocolTest, WithZstdAckedLargeBatchesTravelCompressed) {
   FakeAggregator aggregator(answerOfVersion2(std::string(kZstdCompression)));
-  start(aggregator);  // compression zstd by default
+  StreamClientOptions options;
+  options.compression = StreamCompression::kZstd;  // --stream-compression zstd
+  start(aggregator, options);
   queueTicks(1, 2, 200);
   ASSERT_TRUE(testing::waitFor([&] { return ackedUpTo(2); }));
 

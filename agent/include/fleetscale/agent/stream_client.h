@@ -42,7 +42,7 @@ struct StreamClientOptions {
   // batches, which a connection uses only when the aggregator answers 2; 1 never offers them.
   std::uint32_t maxProtocolVersion = kCompactProtocolVersion;
   // Offered with version 2; used only when the aggregator's hello_ack accepts it.
-  StreamCompression compression = StreamCompression::kZstd;
+  StreamCompression compression = StreamCompression::kNone;
   std::chrono::milliseconds backoffMin{200};
   std::chrono::milliseconds backoffMax{std::chrono::seconds(10)};
   // From the start of a connection attempt (resolve, TCP connect, TLS, hello) to the hello_ack:

@@ -78,36 +78,29 @@ class CompactBatchDecoder {
   std::unique_ptr<State> state_;
 };
 
-// zstd frame compression of version 2 payloads, per frame, with a context reused across frames.
+// zstd frame compression of version 2 payloads, per frame. The zstd contexts (a decompression
+// context alone holds over 100 KiB of workspace) are one per thread, not one per connection: an
+// aggregator with thousands of agent connections would otherwise hold a context for each.
 class ZstdCompressor {
  public:
-  explicit ZstdCompressor(int level);
-  ~ZstdCompressor();
-  ZstdCompressor(const ZstdCompressor&) = delete;
-  ZstdCompressor& operator=(const ZstdCompressor&) = delete;
+  explicit ZstdCompressor(int level) : level_(level) {}
 
   // A serialized Envelope{zstd_envelope} holding `payload` compressed, or `payload` itself when
   // compressing would not make it smaller.
   std::string wrap(std::string payload);
 
  private:
-  void* context_;
+  int level_;
 };
 
 class ZstdDecompressor {
  public:
-  ZstdDecompressor();
-  ~ZstdDecompressor();
-  ZstdDecompressor(const ZstdDecompressor&) = delete;
-  ZstdDecompressor& operator=(const ZstdDecompressor&) = delete;
-
   // When `payload` is an Envelope{zstd_envelope}, the decompressed inner payload (valid until the
   // next call); otherwise `payload` itself. Refuses a frame that does not state its content size
   // or states more than `maxBytes`, before decompressing anything.
   Result<std::string_view> unwrap(std::string_view payload, std::size_t maxBytes);
 
  private:
-  void* context_;
   std::string buffer_;
 };
 
