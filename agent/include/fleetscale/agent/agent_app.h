@@ -46,7 +46,7 @@ struct AgentOptions {
   std::string spoolMaxBytes = "256Mi";
   std::string spoolMaxAge = "1h";
   std::uint32_t maxFrameBytes = 4 * 1024 * 1024;
-  std::string maxProtocolVersion = "2";    // 1 or 2 (compact batches, when the aggregator agrees)
+  std::string maxProtocolVersion = "2";  // 1 or 2 (compact batches, when the aggregator agrees)
   // zstd or none (version 2 connections only). none by default: on a node's steady stream zstd
   // saves a tenth of the bytes for 6% more RSS (docs/benchmarks.md, "Protocol version 2").
   std::string streamCompression = "none";
