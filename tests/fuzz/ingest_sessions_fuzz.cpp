@@ -193,6 +193,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
           damage = script.byte();
         }
         const std::string payload = batchPayload(sequence, nodeOf[agent], containers);
+        // The frame the view points into (a version 1 frame's strings, a version 2 frame's
+        // node, pending pods and pod series): alive until the batch is folded, as the ingest
+        // server keeps a frame until it is handled.
+        std::string frame;
         // A session whose connection a bad frame closed still gets batches, as before version 2
         // (frames in flight on a connection being torn down): version 1 ones.
         const auto connection = connections.find(agent);
@@ -200,7 +204,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             (connection->second->stream.protocol().version == 1 && damage == 0)) {
           if (!decodeBatchEnvelope(payload, view).ok()) break;
         } else {
-          std::string frame = connection->second->frameFor(payload);
+          frame = connection->second->frameFor(payload);
           if (frame.empty()) break;
           frame[damageAt % frame.size()] =
               static_cast<char>(frame[damageAt % frame.size()] ^ static_cast<char>(damage));
