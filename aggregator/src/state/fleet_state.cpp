@@ -260,9 +260,6 @@ class NodeState {
   }
 };
 
-FleetState::FleetState() = default;
-FleetState::~FleetState() = default;
-
 void FleetState::restoreProgress(const std::vector<AgentProgress>& progress) {
   std::unique_lock lock(nodesMutex_);
   for (const auto& entry : progress) forgotten_[entry.agentId] = entry;
@@ -631,32 +628,93 @@ std::vector<ContainerInfo> FleetState::containers(const ContainerFilter& filter,
   return out;
 }
 
+namespace {
+
+// One pod as one node reports it, before a pod two nodes report (a node renamed, two agents on
+// one host) is counted once.
+struct PodCandidate {
+  WorkloadNames::Id workloadId = kNoWorkload;
+  std::uint32_t node = 0;  // index of its node in the snapshot's list
+  std::string_view name;   // in the snapshot's arena, next to the key: few cache misses
+  std::string_view key;    // pod UID (or name, or container id)
+  PodSample pod;
+};
+
+// Each node's cluster's rank among the snapshot's cluster names, so that pods sort by cluster
+// with integer compares.
+std::vector<std::uint32_t> clusterRanks(const std::vector<NodeContribution>& nodes) {
+  std::vector<std::string_view> names;
+  names.reserve(nodes.size());
+  for (const auto& node : nodes) names.push_back(node.cluster);
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+  std::vector<std::uint32_t> ranks;
+  ranks.reserve(nodes.size());
+  for (const auto& node : nodes) {
+    ranks.push_back(static_cast<std::uint32_t>(
+        std::lower_bound(names.begin(), names.end(), node.cluster) - names.begin()));
+  }
+  return ranks;
+}
+
+// Where a pod goes in its workload's list: by cluster and pod name, the reports of one pod
+// (same cluster and key) side by side with the one to keep first: fresh beats stale, then the
+// newer report, then the first seen.
+struct PodPlace {
+  std::uint32_t cluster = 0;  // rank
+  std::string_view name;
+  std::string_view key;
+  bool stale = false;
+  WallTime lastSeen{};
+  std::uint32_t candidate = 0;
+
+  bool samePod(const PodPlace& other) const { return cluster == other.cluster && key == other.key; }
+  bool operator<(const PodPlace& other) const {
+    if (cluster != other.cluster) return cluster < other.cluster;
+    if (const int c = name.compare(other.name); c != 0) return c < 0;
+    if (const int c = key.compare(other.key); c != 0) return c < 0;
+    if (stale != other.stale) return other.stale;
+    if (lastSeen != other.lastSeen) return lastSeen > other.lastSeen;
+    return candidate < other.candidate;
+  }
+};
+
+}  // namespace
+
+// Kept between snapshots: the room for every pod of the fleet, mapped and zeroed once rather
+// than on every tick (that cost more than building the pods).
+struct FleetState::SnapshotScratch {
+  std::vector<PodCandidate> candidates;
+};
+
+FleetState::FleetState() : scratch_(std::make_unique<SnapshotScratch>()) {}
+FleetState::~FleetState() = default;
+
 FleetSnapshot FleetState::snapshot(WallTime now) const {
   FleetSnapshot out;
   out.takenAt = now;
+  std::unique_lock scratchLock(scratchMutex_, std::try_to_lock);
+  SnapshotScratch ownScratch;  // while another snapshot is being taken
+  std::vector<PodCandidate>& candidates =
+      (scratchLock.owns_lock() ? *scratch_ : ownScratch).candidates;
+  candidates.clear();
   std::vector<NodeContribution> contributions;
-  // Every pod of every node, then one per (cluster, pod): a pod two nodes report (a node
-  // renamed, two agents on one host) counts once, from the freshest report.
-  // The keys and the index live in one arena for the call: a pod costs no allocation of its own.
+  std::vector<WallTime> lastSeen;               // per node
+  std::vector<char> behindRound;                // per node: its batch is of an older round
+  std::vector<std::optional<WallTime>> rounds;  // per node: its latest batch's round
+  std::vector<double> intervals;                // per node
   std::pmr::monotonic_buffer_resource arena;
-  struct Candidate {
-    std::uint32_t workloadId;
-    std::string_view key;  // cluster, pod UID (or name, or container id), in `arena`
-    WallTime lastSeen;
-    PodSample pod;
-    double intervalSeconds;
-    std::optional<WallTime> samplingRound;  // of its node's latest batch
+  std::pmr::unsynchronized_pool_resource pool(&arena);
+  // A pod's name and key, side by side in the arena.
+  auto keep = [&arena](std::string_view name, std::string_view key) {
+    auto* copy = static_cast<char*>(arena.allocate(name.size() + key.size(), 1));
+    std::copy(name.begin(), name.end(), copy);
+    std::copy(key.begin(), key.end(), copy + name.size());
+    return std::pair{std::string_view(copy, name.size()),
+                     std::string_view(copy + name.size(), key.size())};
   };
+  std::pmr::unordered_map<std::string_view, std::size_t> podIndex(&pool);  // within one node
   WallTime newestRound{};
-  std::vector<Candidate> candidates;
-  auto keep = [&arena](std::string_view cluster, std::string_view pod) {
-    auto* text = static_cast<char*>(arena.allocate(cluster.size() + pod.size() + 1, 1));
-    std::copy(cluster.begin(), cluster.end(), text);
-    text[cluster.size()] = '\n';
-    std::copy(pod.begin(), pod.end(), text + cluster.size() + 1);
-    return std::string_view(text, cluster.size() + pod.size() + 1);
-  };
-  std::unordered_map<std::string_view, std::size_t> podIndex;  // within one node
   std::shared_lock namesSweep(namesSweepMutex_);
   const auto nodes = allNodes();
   contributions.reserve(nodes.size());
@@ -665,6 +723,9 @@ FleetSnapshot FleetState::snapshot(WallTime now) const {
     const bool stale = node->staleAt(now);
     const bool late = stale || isLate(node->lastSeen, node->intervalSeconds, now);
     if (node->samplingRound && !stale) newestRound = std::max(newestRound, *node->samplingRound);
+    lastSeen.push_back(node->lastSeen);
+    rounds.push_back(node->samplingRound);
+    intervals.push_back(node->intervalSeconds);
     const AgentRecord* current = node->currentRecord();
     NodeContribution contribution;
     contribution.cluster = node->cluster;
@@ -673,6 +734,7 @@ FleetSnapshot FleetState::snapshot(WallTime now) const {
     contribution.connected = current != nullptr && current->connected;
     contribution.containers = static_cast<int>(node->containers.size());
     contribution.totals = node->totals;
+    const auto nodeIndex = static_cast<std::uint32_t>(contributions.size());
     contributions.push_back(std::move(contribution));
     // Pods never span nodes, so containers group into pods node by node.
     podIndex.clear();
@@ -682,15 +744,16 @@ FleetSnapshot FleetState::snapshot(WallTime now) const {
                       std::string_view name) -> std::pair<PodSample&, bool> {
       auto [it, inserted] = podIndex.try_emplace(podKey, candidates.size());
       if (inserted) {
-        Candidate candidate{workloadId,  keep(node->cluster, podKey), node->lastSeen,
-                            PodSample{}, node->intervalSeconds,       node->samplingRound};
+        PodCandidate& candidate = candidates.emplace_back();
+        candidate.workloadId = workloadId;
+        candidate.node = nodeIndex;
+        std::tie(candidate.name, candidate.key) = keep(name, podKey);
         PodSample& pod = candidate.pod;
         pod.cluster = node->cluster;
         pod.node = node->name;
         pod.pod = name;
         pod.stale = stale;
         pod.late = late;
-        candidates.push_back(std::move(candidate));
       }
       return {candidates[it->second].pod, !inserted};
     };
@@ -724,39 +787,47 @@ FleetSnapshot FleetState::snapshot(WallTime now) const {
       pod.deleting |= pending.deleting;
     }
   }
-  for (auto& candidate : candidates) {
-    if (candidate.samplingRound &&
-        isBehindRound(*candidate.samplingRound, candidate.intervalSeconds, newestRound))
-      candidate.pod.late = true;
+  for (std::size_t i = 0; i < rounds.size(); ++i) {
+    behindRound.push_back(rounds[i] && isBehindRound(*rounds[i], intervals[i], newestRound));
   }
-  std::pmr::unordered_map<std::string_view, std::size_t> best(&arena);
-  best.reserve(candidates.size());
-  for (std::size_t i = 0; i < candidates.size(); ++i) {
-    auto [it, inserted] = best.try_emplace(candidates[i].key, i);
-    if (inserted) continue;
-    const Candidate& held = candidates[it->second];
-    const Candidate& other = candidates[i];
-    if (std::tie(held.pod.stale, other.lastSeen) > std::tie(other.pod.stale, held.lastSeen)) {
-      it->second = i;  // fresh beats stale, then the newer report
+  // Each workload's pods in the order its rollup lists them, one report of each pod: sorted as
+  // small places, not as pods (a pod moves every string it holds), and no hash of every pod.
+  const std::vector<std::uint32_t> ranks = clusterRanks(contributions);
+  std::vector<WorkloadNames::Id> ids;
+  std::vector<std::vector<PodPlace>> placesOf;  // by position in `ids`
+  {
+    std::unordered_map<WorkloadNames::Id, std::size_t> position;
+    for (std::uint32_t i = 0; i < candidates.size(); ++i) {
+      const PodCandidate& c = candidates[i];
+      const auto [it, added] = position.try_emplace(c.workloadId, ids.size());
+      if (added) {
+        ids.push_back(c.workloadId);
+        placesOf.emplace_back();
+      }
+      placesOf[it->second].push_back(
+          PodPlace{ranks[c.node], c.name, c.key, c.pod.stale, lastSeen[c.node], i});
     }
   }
-  std::unordered_map<WorkloadNames::Id, std::vector<PodSample>> podsByWorkload;
-  for (const auto& [key, index] : best) {
-    Candidate& candidate = candidates[index];
-    podsByWorkload[candidate.workloadId].push_back(std::move(candidate.pod));
-  }
-  std::vector<WorkloadNames::Id> ids;
-  ids.reserve(podsByWorkload.size());
-  for (const auto& [id, pods] : podsByWorkload) ids.push_back(id);
   const std::vector<WorkloadKey> keys = workloadNames_.keys(ids);
   namesSweep.unlock();
   std::map<std::string, int> workloadsPerCluster;
   out.workloads.reserve(ids.size());
-  for (std::size_t i = 0; i < ids.size(); ++i) {
-    out.workloads.push_back(rollupWorkload(keys[i], std::move(podsByWorkload[ids[i]])));
+  for (std::size_t w = 0; w < ids.size(); ++w) {
+    auto& places = placesOf[w];
+    std::sort(places.begin(), places.end());
+    std::vector<PodSample> pods;
+    pods.reserve(places.size());
+    for (std::size_t i = 0; i < places.size(); ++i) {
+      if (i > 0 && places[i].samePod(places[i - 1])) continue;  // a less fresh report of it
+      PodCandidate& candidate = candidates[places[i].candidate];
+      PodSample& pod = pods.emplace_back(std::move(candidate.pod));
+      pod.late |= behindRound[candidate.node] != 0;
+    }
+    out.workloads.push_back(rollupSortedWorkload(keys[w], std::move(pods)));
     for (const auto& cluster : out.workloads.back().clusters)
       ++workloadsPerCluster[cluster.cluster];
   }
+  candidates.clear();  // the duplicates' strings
   std::sort(out.workloads.begin(), out.workloads.end(),
             [](const WorkloadSnapshot& a, const WorkloadSnapshot& b) { return a.key < b.key; });
   out.clusters = summarizeClusters(contributions);

@@ -149,6 +149,10 @@ WorkloadSnapshot rollupWorkload(WorkloadKey key, std::vector<PodSample> pods) {
   std::sort(pods.begin(), pods.end(), [](const PodSample& a, const PodSample& b) {
     return std::tie(a.cluster, a.pod) < std::tie(b.cluster, b.pod);
   });
+  return rollupSortedWorkload(std::move(key), std::move(pods));
+}
+
+WorkloadSnapshot rollupSortedWorkload(WorkloadKey key, std::vector<PodSample> pods) {
   Accumulator total;
   std::map<std::string, Accumulator> perCluster;
   for (const auto& pod : pods) {

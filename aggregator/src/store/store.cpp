@@ -211,9 +211,12 @@ void SqliteStore::setCommitListener(
 void SqliteStore::enqueued(std::unique_lock<std::mutex>& lock) {
   ++enqueuedCount_;
   const auto depth = static_cast<double>(pending_.rows());
+  // Only a writer waiting for its first row needs waking: one gathering rows for its commit
+  // would wake, find no flush asked for and sleep again, once per batch of every agent.
+  const bool wake = writerIdle_;
   lock.unlock();
   if (metrics_ != nullptr) metrics_->queueDepth().Set(depth);
-  wake_.notify_one();
+  if (wake) wake_.notify_one();
 }
 
 bool SqliteStore::roomFor(std::size_t rows, const char* what) {
@@ -293,7 +296,9 @@ void SqliteStore::run() {
   auto lastPrune = clock_.now();
   std::unique_lock lock(mutex_);
   while (true) {
+    writerIdle_ = true;
     wake_.wait(lock, [&] { return stopping_ || pending_.rows() > 0; });
+    writerIdle_ = false;
     if (!stopping_ && !flushRequested_) {
       // Let writes gather so one transaction carries many.
       wake_.wait_for(lock, options_.commitInterval, [&] { return stopping_ || flushRequested_; });

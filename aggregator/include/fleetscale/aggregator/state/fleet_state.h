@@ -210,6 +210,9 @@ class FleetState {
   // A snapshot holds it shared from reading the records' workload ids to reading their names, a
   // name sweep exclusively: no id is forgotten and reused in between.
   mutable std::shared_mutex namesSweepMutex_;
+  struct SnapshotScratch;
+  mutable std::mutex scratchMutex_;  // one snapshot at a time uses the scratch
+  std::unique_ptr<SnapshotScratch> scratch_;
 };
 
 }  // namespace fleetscale::aggregator

@@ -3,7 +3,6 @@
 // scaling engine read without touching the live state. No I/O, no locks, no clock: tested as
 // tables.
 #pragma once
-
 #include <chrono>
 #include <compare>
 #include <cstdint>
@@ -195,6 +194,8 @@ struct WorkloadSnapshot {
 
 // Rolls a workload's pods up per cluster and in total, and computes each cluster's load share.
 WorkloadSnapshot rollupWorkload(WorkloadKey key, std::vector<PodSample> pods);
+// The same for pods already sorted by cluster, then pod name (as WorkloadSnapshot lists them).
+WorkloadSnapshot rollupSortedWorkload(WorkloadKey key, std::vector<PodSample> pods);
 
 // How completely a cluster's agents report: the agents' view only. Whether the cluster is usable
 // (healthy, suspect, failed, recovering) is scaling::HealthState, which also weighs its API.

@@ -185,7 +185,8 @@ class SqliteStore final : public Store {
   std::uint64_t enqueuedCount_ = 0;
   std::uint64_t committedCount_ = 0;
   bool flushRequested_ = false;
-  bool busy_ = false;  // a batch is being written or its listener called
+  bool busy_ = false;        // a batch is being written or its listener called
+  bool writerIdle_ = false;  // the writer waits for a row to arrive
   bool stopping_ = false;
   std::optional<std::string> writeError_;  // under mutex_
   std::thread thread_;
