@@ -976,6 +976,7 @@ void ClusterModel::reconcile(WorkloadObject& workload, SimTime now) {
       ++newNotReady;
     }
   }
+  if (outdated > 0) rolling_ = true;
   if (outdated > 0 && have == workload.replicas) {
     if (newNotReady == 0) pods_.push_back(newPod(workload, now, -1));
     return;
@@ -1139,13 +1140,14 @@ void ClusterModel::refreshStatus(WorkloadObject& workload, SimTime now) {
 void ClusterModel::advance(SimTime now) {
   if (!alive_) return;
   if (!dirty_ && (!nextChange_ || now < *nextChange_)) return;
+  rolling_ = false;
   for (auto& [key, workload] : workloads_) reconcile(workload, now);
   schedule(now);
   resizePods(now);
   observeTransitions(now);
   // What can change without a write: a Pending pod may find room (it is tried every step), a
   // bound one starts running, then turns Ready; a StatefulSet adds its next ordinal then.
-  dirty_ = false;
+  dirty_ = rolling_;  // a rolling update goes on at the next step
   nextChange_.reset();
   for (const auto& pod : pods_) {
     // A Deferred resize is tried again every step (room may have come free), as is a memory

@@ -295,6 +295,7 @@ class ClusterModel {
   std::uint64_t statusVersion_ = 0;  // resourceVersion_ when statuses were last recomputed
   bool dirty_ = true;  // a write or a revival since the last advance, or a Pending pod
   std::optional<SimTime> nextChange_;  // the earliest pod stage change still to come
+  bool rolling_ = false;               // a Deployment has pods of an old template
   std::vector<NodeState> nodes_;
   std::vector<PodState> pods_;
   std::map<Key, WorkloadObject> workloads_;
