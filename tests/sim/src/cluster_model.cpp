@@ -47,14 +47,6 @@ std::string zoneOf(const ClusterSpec& spec, int nodeIndex) {
   return spec.region;
 }
 
-double requestCpu(const ContainerResources& r) {
-  // Kubernetes defaults a missing request to the limit.
-  return r.cpuRequest ? *r.cpuRequest : (r.cpuLimit ? *r.cpuLimit : 0);
-}
-double requestMemory(const ContainerResources& r) {
-  return r.memoryRequest ? *r.memoryRequest : (r.memoryLimit ? *r.memoryLimit : 0);
-}
-
 ApiError notFound(WorkloadKind kind, const std::string& name) {
   const std::string resource = std::string(resourceName(kind));
   return {404, "NotFound", resource + ".apps \"" + name + "\" not found",
@@ -156,6 +148,14 @@ SimTime crashBackOff(int crashes) {
   return fromSeconds(std::min(seconds, kMaxSeconds));
 }
 
+double requestedCores(const ContainerResources& r) {
+  // Kubernetes defaults a missing request to the limit.
+  return r.cpuRequest ? *r.cpuRequest : (r.cpuLimit ? *r.cpuLimit : 0);
+}
+double requestedBytes(const ContainerResources& r) {
+  return r.memoryRequest ? *r.memoryRequest : (r.memoryLimit ? *r.memoryLimit : 0);
+}
+
 std::string_view resourceName(WorkloadKind kind) {
   return kind == WorkloadKind::kDeployment ? "deployments" : "statefulsets";
 }
@@ -177,8 +177,8 @@ QosClass qosClassOf(const ContainerResources& r) {
     return QosClass::kBestEffort;
   }
   // Guaranteed: limits for both, and requests (defaulted to limits) equal to them.
-  if (r.cpuLimit && r.memoryLimit && requestCpu(r) == *r.cpuLimit &&
-      requestMemory(r) == *r.memoryLimit) {
+  if (r.cpuLimit && r.memoryLimit && requestedCores(r) == *r.cpuLimit &&
+      requestedBytes(r) == *r.memoryLimit) {
     return QosClass::kGuaranteed;
   }
   return QosClass::kBurstable;
@@ -623,10 +623,10 @@ NodeResources ClusterModel::freeOn(const std::string& node) const {
     if (pod.node != node) continue;
     const bool infeasible = pod.resize.pending == ResizePending::kInfeasible;
     const ContainerResources& spec = pod.container.resources;
-    free.cpuCores -= std::max(
-        {infeasible ? 0.0 : requestCpu(spec), requestCpu(pod.allocated), requestCpu(pod.actual)});
-    free.memoryBytes -= std::max({infeasible ? 0.0 : requestMemory(spec),
-                                  requestMemory(pod.allocated), requestMemory(pod.actual)});
+    free.cpuCores -= std::max({infeasible ? 0.0 : requestedCores(spec),
+                               requestedCores(pod.allocated), requestedCores(pod.actual)});
+    free.memoryBytes -= std::max({infeasible ? 0.0 : requestedBytes(spec),
+                                  requestedBytes(pod.allocated), requestedBytes(pod.actual)});
     free.pods -= 1;
   }
   return free;
@@ -638,8 +638,8 @@ NodeResources ClusterModel::kubeletFree(const PodState& resized) const {
   NodeResources free = state->allocatable;
   for (const auto& pod : pods_) {
     if (pod.node != resized.node || &pod == &resized) continue;
-    free.cpuCores -= requestCpu(pod.allocated);
-    free.memoryBytes -= requestMemory(pod.allocated);
+    free.cpuCores -= requestedCores(pod.allocated);
+    free.memoryBytes -= requestedBytes(pod.allocated);
   }
   return free;
 }
@@ -770,8 +770,8 @@ void ClusterModel::resizePods(SimTime now) {
       }
       if (!pod.bound() || pod.container.resources == pod.allocated) continue;
       const ContainerResources& spec = pod.container.resources;
-      const bool grows = requestCpu(spec) > requestCpu(pod.allocated) + 1e-12 ||
-                         requestMemory(spec) > requestMemory(pod.allocated) + 0.5;
+      const bool grows = requestedCores(spec) > requestedCores(pod.allocated) + 1e-12 ||
+                         requestedBytes(spec) > requestedBytes(pod.allocated) + 0.5;
       if (grows != growing) continue;
       if (admitResize(pod, now)) pod.resourceVersion = bumpVersion();
     }
@@ -787,8 +787,8 @@ bool ClusterModel::admitResize(PodState& pod, SimTime now) {
   resize.requested = false;
   const ContainerResources& spec = pod.container.resources;
   const NodeState& node = *findNode(pod.node);
-  const double cpu = requestCpu(spec);
-  const double memory = requestMemory(spec);
+  const double cpu = requestedCores(spec);
+  const double memory = requestedBytes(spec);
   auto pend = [&](ResizePending reason, std::string message) {
     const bool changed = resize.pending != reason || resize.pendingMessage != message;
     if (resize.pending != reason) resize.pendingSince = now;
@@ -1029,8 +1029,8 @@ void ClusterModel::reconcileStatefulSet(WorkloadObject& workload, SimTime now) {
 void ClusterModel::schedule(SimTime now) {
   for (auto& pod : pods_) {
     if (pod.bound()) continue;
-    const double cpu = requestCpu(pod.container.resources);
-    const double memory = requestMemory(pod.container.resources);
+    const double cpu = requestedCores(pod.container.resources);
+    const double memory = requestedBytes(pod.container.resources);
     const NodeState* best = nullptr;
     double bestScore = -1;
     for (const auto& node : nodes_) {

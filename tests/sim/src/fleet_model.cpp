@@ -6,7 +6,7 @@
 namespace fleetscale::sim {
 
 FleetModel::FleetModel(const Scenario& scenario, WallTime origin, std::uint16_t podMetricsPort)
-    : workloads_(scenario.workloads) {
+    : workloads_(scenario.workloads), oomKills_(scenario.workloads.size(), 0) {
   int index = 0;
   for (const auto& cluster : scenario.clusters) {
     clusters_.emplace_back(cluster, index++, scenario.workloads, scenario.seed, origin,
@@ -117,6 +117,7 @@ void FleetModel::integrate(double dt, SimTime now) {
         // container at the limit.
         pod.counters.memoryBytes = *limits.memoryLimit;
         cluster.oomKill(pod, now);
+        if (pod.specIndex >= 0) ++oomKills_[static_cast<std::size_t>(pod.specIndex)];
         if (!pod.running(now)) continue;
       }
       if (limits.memoryLimit) memory = std::min(memory, *limits.memoryLimit);
@@ -175,6 +176,7 @@ TimelineSample FleetModel::sample() const {
   for (const auto& spec : workloads_) {
     WorkloadSample& w = sample.workloads[spec.namespaceName + "/" + spec.name];
     w.demandCores = spec.cpu.at(sample.seconds);
+    w.oomKills = oomKills_[static_cast<std::size_t>(&spec - workloads_.data())];
     for (const auto& cluster : clusters_) {
       const WorkloadObject* object = cluster.find(spec.kind, spec.namespaceName, spec.name);
       if (!object) continue;
@@ -184,7 +186,15 @@ TimelineSample FleetModel::sample() const {
       for (const auto& pod : cluster.pods()) {
         if (pod.workload != spec.name || pod.namespaceName != spec.namespaceName) continue;
         ++replicas.pods;
-        if (pod.running(last_)) ++replicas.running;
+        if (pod.backingOff(last_)) ++w.crashLooping;
+        if (pod.running(last_)) {
+          ++replicas.running;
+          if (cluster.alive()) {
+            w.requestedCpuCores += requestedCores(pod.actual);
+            w.requestedMemoryBytes += requestedBytes(pod.actual);
+            w.usedMemoryBytes += pod.counters.memoryBytes;
+          }
+        }
         if (!pod.ready(last_)) continue;
         ++replicas.ready;
         if (cluster.alive()) {

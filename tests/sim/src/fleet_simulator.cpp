@@ -1504,6 +1504,8 @@ json FleetSimulator::stateJson() {
                          {"demand_cores", w.demandCores},
                          {"ready_capacity_cores", w.readyCapacityCores},
                          {"served_cores", w.servedCores},
+                         {"oom_kills", w.oomKills},
+                         {"crash_looping", w.crashLooping},
                          {"clusters", std::move(perCluster)}});
   }
   for (const auto& model : fleet_->model.clusters()) {

@@ -123,6 +123,7 @@ TEST_F(PodResizeTest, TheCpuCapFollowsTheAppliedLimit) {
   EXPECT_NEAR(pod().counters.cpuCores, 0.2, 1e-9);
   EXPECT_NEAR(pod().counters.cpuNs - cpuBefore, 0.2e9, 1e3);
   EXPECT_NEAR(pod().counters.throttledNs - throttledBefore, 0.2e9, 1e3);  // 0.4 asked - 0.2
+  EXPECT_DOUBLE_EQ(fleet_.sample().workloads.at("shop/web").requestedCpuCores, 0.1 + 0.5);
 }
 
 TEST_F(PodResizeTest, ARequestThatDoesNotFitNowIsDeferredUntilRoomFrees) {
@@ -310,6 +311,9 @@ TEST(OomKillTest, AContainerAboveItsLimitLoopsUntilItsLimitIsRaised) {
 
   runUntil(seconds(35));  // restarts at ~10 s and ~30 s (10 s, then 20 s of back-off)
   EXPECT_EQ(pod.counters.oomKills, 4u);
+  const WorkloadSample looping = fleet.sample().workloads.at("shop/web");
+  EXPECT_EQ(looping.oomKills, 4u);
+  EXPECT_EQ(looping.crashLooping, 1);
 
   // The limit goes up in place while the container waits: the next start fits.
   json body = podJson(cluster, pod, now);
@@ -321,6 +325,11 @@ TEST(OomKillTest, AContainerAboveItsLimitLoopsUntilItsLimitIsRaised) {
   EXPECT_TRUE(pod.ready(now));
   EXPECT_NEAR(pod.counters.memoryBytes, 300 * kMi, 1);
   EXPECT_EQ(pod.actual.memoryLimit, 512 * kMi);
+  const WorkloadSample recovered = fleet.sample().workloads.at("shop/web");
+  EXPECT_EQ(recovered.oomKills, 4u);
+  EXPECT_EQ(recovered.crashLooping, 0);
+  EXPECT_NEAR(recovered.usedMemoryBytes, 300 * kMi, 1);
+  EXPECT_DOUBLE_EQ(recovered.requestedMemoryBytes, 128 * kMi);
 }
 
 TEST(OomKillTest, ATemplateChangeRollsTheWorkloadOntoPodsThatFit) {

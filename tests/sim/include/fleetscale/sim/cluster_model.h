@@ -329,6 +329,10 @@ SimTime crashBackOff(int crashes);
 // back-off entry after twice its 5 min maximum).
 inline constexpr double kCrashBackOffResetSeconds = 600;
 
+// A container's requests as the scheduler counts them (a missing request defaults to the limit).
+double requestedCores(const ContainerResources& resources);
+double requestedBytes(const ContainerResources& resources);
+
 // Resource quantities of a container spec ("resources": {"requests": ..., "limits": ...}).
 nlohmann::json resourcesJson(const ContainerResources& resources);
 // The reverse; errors name the field.
