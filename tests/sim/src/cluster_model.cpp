@@ -884,8 +884,7 @@ void ClusterModel::restartContainer(PodState& pod, SimTime restartAt, Terminatio
   pod.lastTermination = std::move(ending);
   pod.runningAt = restartAt;
   pod.readyAt = restartAt + fromSeconds(spec_.readinessDelaySeconds);
-  pod.counters.cpuCores = 0;
-  pod.counters.memoryBytes = 0;
+  pod.counters.cpuCores = 0;  // the working set stays as it was at the end until the next step
   pod.resourceVersion = bumpVersion();
   dirty_ = true;
 }

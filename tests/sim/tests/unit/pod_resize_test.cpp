@@ -300,6 +300,7 @@ TEST(OomKillTest, AContainerAboveItsLimitLoopsUntilItsLimitIsRaised) {
   // Killed at its first step, restarted at once, killed again, then backing off 10 s.
   EXPECT_EQ(pod.counters.oomKills, 2u);
   EXPECT_EQ(pod.restartCount, 2);
+  EXPECT_EQ(pod.counters.memoryBytes, 0);  // nothing runs in the back-off
   EXPECT_TRUE(pod.backingOff(now));
   json status = podJson(cluster, pod, now)["status"];
   EXPECT_EQ(status["phase"], "Running");
@@ -369,6 +370,8 @@ TEST(OomKillTest, TheSharedMemoryCurveIsCappedUnlessItMayOomKill) {
   FleetModel killing(scenario, WallTime{});
   killing.step(SimTime{0});
   EXPECT_EQ(killing.clusters()[0].pods()[0].counters.oomKills, 1u);
+  // Killed at the limit, and restarted at once: the working set is the limit again.
+  EXPECT_DOUBLE_EQ(killing.clusters()[0].pods()[0].counters.memoryBytes, 256 * kMi);
 }
 
 // --- what the agents read ------------------------------------------------------------------
