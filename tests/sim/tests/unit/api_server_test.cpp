@@ -846,10 +846,18 @@ TEST_F(ApiServerResizeTest, MergeAndStrategicPatchesResizeInPlace) {
   EXPECT_EQ(parse(strategic)["spec"]["containers"][0]["resources"]["requests"]["cpu"], "400m");
   EXPECT_EQ(parse(strategic)["spec"]["containers"][0]["resources"]["limits"]["cpu"], "600m");
 
+  // JSON patch (RFC 6902) on the pod's paths.
+  const auto jsonPatch =
+      call("PATCH", path, kController,
+           R"([{"op":"replace","path":"/spec/containers/0/resources/limits/cpu","value":"800m"}])",
+           "application/json-patch+json");
+  ASSERT_EQ(jsonPatch.status, 200) << jsonPatch.body;
+  EXPECT_EQ(parse(jsonPatch)["spec"]["containers"][0]["resources"]["limits"]["cpu"], "800m");
+
   step(std::chrono::milliseconds(100));
   step(std::chrono::seconds(1));
   const json pod = parse(call("GET", "/api/v1/namespaces/shop/pods/" + name_, kAgent));
-  EXPECT_EQ(pod["status"]["containerStatuses"][0]["resources"]["limits"]["cpu"], "600m");
+  EXPECT_EQ(pod["status"]["containerStatuses"][0]["resources"]["limits"]["cpu"], "800m");
   EXPECT_EQ(pod["status"]["containerStatuses"][0]["resources"]["requests"]["cpu"], "400m");
   EXPECT_EQ(pod["status"]["containerStatuses"][0]["restartCount"], 0);
   // The write log names the pod.
