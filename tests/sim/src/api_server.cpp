@@ -378,7 +378,10 @@ HttpResponse ApiHandler::route(HttpRequest& request, const Identity& identity, W
       std::lock_guard addressLock(addressMutex_);
       return respond(200, apiVersionsJson(serverAddress_));
     }
-    if (s == std::vector<std::string>{"api", "v1"}) return respond(200, coreResourceListJson());
+    if (s == std::vector<std::string>{"api", "v1"}) {
+      return respond(
+          200, coreResourceListJson(cluster->servesResize() && !faults_->get().resizeUnsupported));
+    }
     if (s == std::vector<std::string>{"apis"}) return respond(200, apiGroupListJson());
     if (s.size() == 2 && s[0] == "apis") {
       const json groups = apiGroupListJson()["groups"];
@@ -408,6 +411,9 @@ HttpResponse ApiHandler::route(HttpRequest& request, const Identity& identity, W
     if (s.size() == 4) return core(request, identity, s[2], "", s[3]);
     if (s.size() == 5 && s[2] == "namespaces") return core(request, identity, s[4], s[3], "");
     if (s.size() == 6 && s[2] == "namespaces") return core(request, identity, s[4], s[3], s[5]);
+    if (s.size() == 7 && s[2] == "namespaces" && s[4] == "pods" && s[6] == "resize") {
+      return podResize(request, identity, s[3], s[5], write);
+    }
   }
   // /apis/apps/v1/<resource> and /apis/apps/v1/namespaces/<ns>/<resource>[/<name>[/<sub>]]
   if (s.size() >= 4 && s[0] == "apis" && s[1] == "apps" && s[2] == "v1") {
@@ -457,6 +463,22 @@ HttpResponse ApiHandler::core(HttpRequest& request, const Identity& identity,
   }
   if (!mayAccessApi(identity.role, verb, resource)) {
     return fail(forbidden(identity, verb, resource, "", namespaceName, name));
+  }
+  if (resource == "pods" && !name.empty() && (verb == "patch" || verb == "update")) {
+    // Since v1.33 a pod's resources change only through pods/{name}/resize; the simulator keeps
+    // everything else of a pod fixed too.
+    const std::string detail =
+        "Forbidden: pod updates may not change fields other than `spec.containers[*].image`, "
+        "`spec.initContainers[*].image`, `spec.activeDeadlineSeconds`, "
+        "`spec.tolerations` (only additions to existing tolerations), "
+        "`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously "
+        "negative); resources are changed through the resize subresource";
+    return fail(error(422, "Invalid", "Pod \"" + name + "\" is invalid: spec: " + detail,
+                      {{"name", name},
+                       {"kind", "Pod"},
+                       {"causes", json::array({{{"reason", "FieldValueForbidden"},
+                                                {"message", detail},
+                                                {"field", "spec"}}})}}));
   }
   if (verb != "get" && verb != "list") return fail(methodNotAllowed(verb, resource));
 
@@ -514,6 +536,45 @@ HttpResponse ApiHandler::core(HttpRequest& request, const Identity& identity,
   std::string kind = singular;
   kind[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(kind[0])));
   return respond(200, listJson(kind + "List", "v1", cluster.resourceVersion(), std::move(objects)));
+}
+
+HttpResponse ApiHandler::podResize(HttpRequest& request, const Identity& identity,
+                                   const std::string& namespaceName, const std::string& name,
+                                   Write& write) {
+  // Called with fleet_.mutex held.
+  ClusterModel& cluster = *fleet_.model.findCluster(cluster_);
+  const SimTime now = fleet_.model.lastStep();
+  const ApiFaults faults = faults_->get();
+  const std::string verb = verbOf(request, true);
+  write.workload = namespaceName + "/" + name;
+  write.kind = "Pod";
+  if (!cluster.servesResize() || faults.resizeUnsupported) {
+    // What an API server without the subresource answers (before v1.33).
+    return fail(error(404, "NotFound", "the server could not find the requested resource"));
+  }
+  if (faults.resizeForbidden || !mayAccessApi(identity.role, verb, "pods/resize")) {
+    return fail(forbidden(identity, verb, "pods/resize", "", namespaceName, name));
+  }
+  if (verb != "get" && verb != "patch" && verb != "update") {
+    return fail(methodNotAllowed(verb, "pods/resize"));
+  }
+  const PodState* pod = cluster.findPod(namespaceName, name);
+  if (!pod) {
+    return fail(error(404, "NotFound", "pods \"" + name + "\" not found",
+                      {{"name", name}, {"kind", "pods"}}));
+  }
+  auto current = [&] {
+    json object = podJson(cluster, *cluster.findPod(namespaceName, name), now);
+    object["kind"] = "Pod";
+    object["apiVersion"] = "v1";
+    return object;
+  };
+  if (verb == "get") return respond(200, current());
+  ApiResult desired = desiredObject(request, verb == "patch", current());
+  if (!desired.ok()) return fail(*desired.error);
+  const ApiResult result = cluster.resizePod(namespaceName, name, desired.object);
+  if (!result.ok()) return fail(*result.error);
+  return respond(200, current());
 }
 
 HttpResponse ApiHandler::workloads(HttpRequest& request, const Identity& identity,

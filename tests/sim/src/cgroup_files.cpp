@@ -100,7 +100,7 @@ std::map<std::string, std::string> v2StaticFiles(const CgroupLimits& limits) {
   files["memory.min"] = "0\n";
   files["memory.swap.max"] = "0\n";
   files["memory.swap.current"] = "0\n";
-  files["memory.events"] = "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\noom_group_kill 0\n";
+  files["memory.events"] = v2MemoryEvents(0);
   files["memory.pressure"] =
       "some avg10=0.00 avg60=0.00 avg300=0.00 total=0\nfull avg10=0.00 avg60=0.00 avg300=0.00 "
       "total=0\n";
@@ -128,10 +128,20 @@ std::map<std::string, std::string> v1MemoryStaticFiles(const CgroupLimits& limit
            "\n"},
       {"memory.soft_limit_in_bytes", std::to_string(kV1Unlimited) + "\n"},
       {"memory.failcnt", "0\n"},
-      {"memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 0\n"},
+      {"memory.oom_control", v1OomControl(0)},
       {"memory.swappiness", "60\n"},
       {"cgroup.procs", ""},
       {"tasks", ""}};
+}
+
+std::string v2MemoryEvents(std::uint64_t oomKills) {
+  // Each kill followed the cgroup reaching memory.max and an OOM event.
+  return line("low", 0) + line("high", 0) + line("max", oomKills) + line("oom", oomKills) +
+         line("oom_kill", oomKills) + line("oom_group_kill", 0);
+}
+
+std::string v1OomControl(std::uint64_t oomKills) {
+  return line("oom_kill_disable", 0) + line("under_oom", 0) + line("oom_kill", oomKills);
 }
 
 std::string v2CpuStat(const ContainerCounters& c) {

@@ -47,14 +47,6 @@ std::string zoneOf(const ClusterSpec& spec, int nodeIndex) {
   return spec.region;
 }
 
-double requestCpu(const ContainerResources& r) {
-  // Kubernetes defaults a missing request to the limit.
-  return r.cpuRequest ? *r.cpuRequest : (r.cpuLimit ? *r.cpuLimit : 0);
-}
-double requestMemory(const ContainerResources& r) {
-  return r.memoryRequest ? *r.memoryRequest : (r.memoryLimit ? *r.memoryLimit : 0);
-}
-
 ApiError notFound(WorkloadKind kind, const std::string& name) {
   const std::string resource = std::string(resourceName(kind));
   return {404, "NotFound", resource + ".apps \"" + name + "\" not found",
@@ -83,15 +75,86 @@ ApiError invalid(WorkloadKind kind, const std::string& name, const std::string& 
 }
 
 json containerJson(const ContainerTemplate& container) {
-  return json{{"name", container.name},
+  json out = {{"name", container.name},
               {"image", container.image},
               {"resources", resourcesJson(container.resources)},
               {"terminationMessagePath", "/dev/termination-log"},
               {"terminationMessagePolicy", "File"},
               {"imagePullPolicy", "IfNotPresent"}};
+  if (container.resizePolicy.shown) out["resizePolicy"] = resizePolicyJson(container.resizePolicy);
+  return out;
+}
+
+ApiError podInvalid(const std::string& name, const std::string& field, const std::string& detail) {
+  return {422, "Invalid", "Pod \"" + name + "\" is invalid: " + field + ": " + detail,
+          json{{"name", name},
+               {"kind", "Pod"},
+               {"causes",
+                json::array({json{
+                    {"reason", "FieldValueInvalid"}, {"message", detail}, {"field", field}}})}}};
 }
 
 }  // namespace
+
+json resizePolicyJson(const ResizePolicy& policy) {
+  auto entry = [](const char* resource, bool restart) {
+    return json{{"resourceName", resource},
+                {"restartPolicy", restart ? "RestartContainer" : "NotRequired"}};
+  };
+  return json::array({entry("cpu", policy.restartOnCpu), entry("memory", policy.restartOnMemory)});
+}
+
+std::optional<ResizePolicy> resizePolicyFromJson(const json& entries, std::string* error) {
+  ResizePolicy policy;
+  if (entries.is_null()) return policy;
+  if (!entries.is_array()) {
+    *error = "resizePolicy: expected a list";
+    return std::nullopt;
+  }
+  policy.shown = true;
+  for (const auto& entry : entries) {
+    const std::string resource = entry.is_object() ? entry.value("resourceName", "") : "";
+    const std::string restart = entry.is_object() ? entry.value("restartPolicy", "") : "";
+    if ((resource != "cpu" && resource != "memory") ||
+        (restart != "NotRequired" && restart != "RestartContainer")) {
+      *error =
+          "resizePolicy: expected resourceName cpu or memory and restartPolicy NotRequired or "
+          "RestartContainer";
+      return std::nullopt;
+    }
+    (resource == "cpu" ? policy.restartOnCpu : policy.restartOnMemory) =
+        restart == "RestartContainer";
+  }
+  return policy;
+}
+
+std::optional<int> kubernetesMinor(std::string_view version) {
+  if (!version.empty() && version.front() == 'v') version.remove_prefix(1);
+  const auto parts = splitFields(version, ".");
+  if (parts.size() < 2 || parts[0] != "1") return std::nullopt;
+  std::string_view minor = parts[1];
+  const auto end = minor.find_first_not_of("0123456789");
+  if (end != std::string_view::npos) minor = minor.substr(0, end);  // "33+" (EKS), "33-gke"
+  const auto value = parseInt64(minor);
+  if (!value) return std::nullopt;
+  return static_cast<int>(*value);
+}
+
+SimTime crashBackOff(int crashes) {
+  if (crashes <= 1) return SimTime{0};
+  constexpr double kInitialSeconds = 10;
+  constexpr double kMaxSeconds = 300;
+  const double seconds = kInitialSeconds * std::pow(2.0, std::min(crashes - 2, 10));
+  return fromSeconds(std::min(seconds, kMaxSeconds));
+}
+
+double requestedCores(const ContainerResources& r) {
+  // Kubernetes defaults a missing request to the limit.
+  return r.cpuRequest ? *r.cpuRequest : (r.cpuLimit ? *r.cpuLimit : 0);
+}
+double requestedBytes(const ContainerResources& r) {
+  return r.memoryRequest ? *r.memoryRequest : (r.memoryLimit ? *r.memoryLimit : 0);
+}
 
 std::string_view resourceName(WorkloadKind kind) {
   return kind == WorkloadKind::kDeployment ? "deployments" : "statefulsets";
@@ -114,8 +177,8 @@ QosClass qosClassOf(const ContainerResources& r) {
     return QosClass::kBestEffort;
   }
   // Guaranteed: limits for both, and requests (defaulted to limits) equal to them.
-  if (r.cpuLimit && r.memoryLimit && requestCpu(r) == *r.cpuLimit &&
-      requestMemory(r) == *r.memoryLimit) {
+  if (r.cpuLimit && r.memoryLimit && requestedCores(r) == *r.cpuLimit &&
+      requestedBytes(r) == *r.memoryLimit) {
     return QosClass::kGuaranteed;
   }
   return QosClass::kBurstable;
@@ -280,8 +343,10 @@ void ClusterModel::addSystemPods() {
     pod.nodeIndex = node.index;
     pod.podIp = node.internalIp;  // hostNetwork
     pod.container = {"kube-proxy", "registry.k8s.io/kube-proxy:" + spec_.kubernetesVersion,
-                     resources};
+                     resources, ResizePolicy{}};
     pod.qos = qosClassOf(resources);
+    pod.allocated = resources;
+    pod.actual = resources;
     pod.containerId = ids_.containerId();
     pod.sandboxId = ids_.containerId();
     pod.imageDigest = ids_.hex(64);
@@ -301,7 +366,7 @@ WorkloadObject ClusterModel::makeObject(const WorkloadSpec& workload, int replic
   const json labels = {{"app", workload.name}};
   ContainerTemplate container{
       workload.containerName.empty() ? workload.name : workload.containerName, workload.image,
-      workload.resources};
+      workload.resources, workload.resizePolicy};
   json templateSpec = {{"containers", json::array({containerJson(container)})},
                        {"restartPolicy", "Always"},
                        {"terminationGracePeriodSeconds", 30},
@@ -353,6 +418,9 @@ void ClusterModel::deriveFromObject(WorkloadObject& workload) {
   std::string ignored;
   if (auto resources = resourcesFromJson(container.value("resources", json()), &ignored)) {
     workload.container.resources = *resources;
+  }
+  if (auto policy = resizePolicyFromJson(container.value("resizePolicy", json()), &ignored)) {
+    workload.container.resizePolicy = *policy;
   }
   const std::string previousHash = workload.templateHash;
   workload.templateHash = podTemplateHash(templ.dump());
@@ -496,7 +564,8 @@ ApiResult ClusterModel::update(WorkloadKind kind, const std::string& namespaceNa
                                    "Invalid value: must be a string"));
   }
   std::string resourceError;
-  if (!resourcesFromJson(containers[0].value("resources", json()), &resourceError)) {
+  if (!resourcesFromJson(containers[0].value("resources", json()), &resourceError) ||
+      !resizePolicyFromJson(containers[0].value("resizePolicy", json()), &resourceError)) {
     return ApiResult::fail(
         invalid(kind, name, "spec.template.spec.containers[0]." + resourceError, "Invalid value"));
   }
@@ -552,11 +621,288 @@ NodeResources ClusterModel::freeOn(const std::string& node) const {
   NodeResources free = state->allocatable;
   for (const auto& pod : pods_) {
     if (pod.node != node) continue;
-    free.cpuCores -= requestCpu(pod.container.resources);
-    free.memoryBytes -= requestMemory(pod.container.resources);
+    const bool infeasible = pod.resize.pending == ResizePending::kInfeasible;
+    const ContainerResources& spec = pod.container.resources;
+    free.cpuCores -= std::max({infeasible ? 0.0 : requestedCores(spec),
+                               requestedCores(pod.allocated), requestedCores(pod.actual)});
+    free.memoryBytes -= std::max({infeasible ? 0.0 : requestedBytes(spec),
+                                  requestedBytes(pod.allocated), requestedBytes(pod.actual)});
     free.pods -= 1;
   }
   return free;
+}
+
+NodeResources ClusterModel::kubeletFree(const PodState& resized) const {
+  const NodeState* state = findNode(resized.node);
+  if (!state) return {};
+  NodeResources free = state->allocatable;
+  for (const auto& pod : pods_) {
+    if (pod.node != resized.node || &pod == &resized) continue;
+    free.cpuCores -= requestedCores(pod.allocated);
+    free.memoryBytes -= requestedBytes(pod.allocated);
+  }
+  return free;
+}
+
+const PodState* ClusterModel::findPod(const std::string& namespaceName,
+                                      const std::string& name) const {
+  for (const auto& pod : pods_) {
+    if (pod.namespaceName == namespaceName && pod.name == name) return &pod;
+  }
+  return nullptr;
+}
+
+bool ClusterModel::servesResize() const {
+  const auto minor = kubernetesMinor(spec_.kubernetesVersion);
+  return !minor || *minor >= 33;
+}
+
+ApiResult ClusterModel::resizePod(const std::string& namespaceName, const std::string& name,
+                                  const json& desired) {
+  auto it = std::find_if(pods_.begin(), pods_.end(), [&](const PodState& pod) {
+    return pod.namespaceName == namespaceName && pod.name == name;
+  });
+  if (it == pods_.end()) {
+    return ApiResult::fail({404, "NotFound", "pods \"" + name + "\" not found",
+                            json{{"name", name}, {"kind", "pods"}}});
+  }
+  PodState& pod = *it;
+  if (!desired.is_object()) return ApiResult::fail(badRequest("the object is not a Pod"));
+  const json metadata = desired.value("metadata", json::object());
+  if (metadata.is_object() && metadata.value("name", name) != name) {
+    return ApiResult::fail(badRequest("the name of the object (" + metadata.value("name", "") +
+                                      ") does not match the name on the URL (" + name + ")"));
+  }
+  const json& rv = metadata.is_object() && metadata.contains("resourceVersion")
+                       ? metadata["resourceVersion"]
+                       : json();
+  if (rv.is_string() && !rv.get<std::string>().empty() &&
+      rv.get<std::string>() != std::to_string(pod.resourceVersion)) {
+    return ApiResult::fail({409, "Conflict",
+                            "Operation cannot be fulfilled on pods \"" + name +
+                                "\": the object has been modified; please apply your changes to "
+                                "the latest version and try again",
+                            json{{"name", name}, {"kind", "pods"}}});
+  }
+  // As the API server's resize strategy: only containers' resources and resizePolicy are taken,
+  // matched by name; everything else in the body is dropped.
+  const json spec = desired.value("spec", json::object());
+  const json containers = spec.is_object() ? spec.value("containers", json::array()) : json();
+  ContainerResources resources = pod.container.resources;
+  ResizePolicy policy = pod.container.resizePolicy;
+  for (const auto& container : containers.is_array() ? containers : json::array()) {
+    if (!container.is_object() || container.value("name", "") != pod.container.name) continue;
+    const std::string field = "spec.containers[0]";
+    std::string problem;
+    auto parsed = resourcesFromJson(container.value("resources", json()), &problem);
+    if (!parsed) return ApiResult::fail(podInvalid(name, field + "." + problem, "Invalid value"));
+    auto parsedPolicy = resizePolicyFromJson(container.value("resizePolicy", json()), &problem);
+    if (!parsedPolicy) {
+      return ApiResult::fail(podInvalid(name, field + "." + problem, "Invalid value"));
+    }
+    if (container.contains("resizePolicy")) policy = *parsedPolicy;
+    const ContainerResources& before = pod.container.resources;
+    // A JSON merge patch replaces the containers list: it must repeat every quantity it keeps.
+    const bool requestRemoved = (before.cpuRequest && !parsed->cpuRequest) ||
+                                (before.memoryRequest && !parsed->memoryRequest);
+    const bool limitRemoved =
+        (before.cpuLimit && !parsed->cpuLimit) || (before.memoryLimit && !parsed->memoryLimit);
+    if (requestRemoved || limitRemoved) {
+      const char* what = requestRemoved ? "requests" : "limits";
+      return ApiResult::fail(
+          podInvalid(name, field + ".resources." + what,
+                     std::string("Forbidden: resource ") + what + " cannot be removed"));
+    }
+    if (parsed->cpuRequest && parsed->cpuLimit && *parsed->cpuRequest > *parsed->cpuLimit + 1e-12) {
+      return ApiResult::fail(podInvalid(name, field + ".resources.requests",
+                                        "Invalid value: \"" + formatCpu(*parsed->cpuRequest) +
+                                            "\": must be less than or equal to cpu limit of " +
+                                            formatCpu(*parsed->cpuLimit)));
+    }
+    if (parsed->memoryRequest && parsed->memoryLimit &&
+        *parsed->memoryRequest > *parsed->memoryLimit + 0.5) {
+      return ApiResult::fail(podInvalid(name, field + ".resources.requests",
+                                        "Invalid value: \"" + formatMemory(*parsed->memoryRequest) +
+                                            "\": must be less than or equal to memory limit of " +
+                                            formatMemory(*parsed->memoryLimit)));
+    }
+    resources = *parsed;
+  }
+  const QosClass qos = qosClassOf(resources);
+  if (qos != pod.qos) {
+    return ApiResult::fail(podInvalid(name, "spec",
+                                      "Invalid value: \"" + std::string(toString(qos)) +
+                                          "\": Pod QOS Class may not change as a result of "
+                                          "resizing"));
+  }
+  // v1.33 refused memory limit decreases without a restart outright; v1.34 made them a
+  // best-effort step of the kubelet (actuateResize).
+  const auto minor = kubernetesMinor(spec_.kubernetesVersion);
+  const auto& oldLimit = pod.container.resources.memoryLimit;
+  if (minor && *minor == 33 && !policy.restartOnMemory && oldLimit && resources.memoryLimit &&
+      *resources.memoryLimit < *oldLimit - 0.5) {
+    return ApiResult::fail(
+        podInvalid(name, "spec.containers[0].resources.limits[memory]",
+                   "Forbidden: memory limits cannot be decreased unless resizePolicy is "
+                   "RestartContainer"));
+  }
+  if (resources == pod.container.resources && policy == pod.container.resizePolicy) {
+    return ApiResult{};  // a no-op leaves the resourceVersion alone
+  }
+  pod.container.resources = resources;
+  pod.container.resizePolicy = policy;
+  ++pod.generation;
+  pod.resize.requested = true;
+  pod.resourceVersion = bumpVersion();
+  dirty_ = true;
+  return ApiResult{};
+}
+
+void ClusterModel::resizePods(SimTime now) {
+  // Resizes that ask for no more come first: they always fit (the kubelet's order).
+  for (const bool growing : {false, true}) {
+    for (auto& pod : pods_) {
+      if (pod.bound() && pod.container.resources == pod.allocated &&
+          pod.resize.pending != ResizePending::kNone) {
+        pod.resize.pending = ResizePending::kNone;  // reverted to what the kubelet has
+        pod.resize.pendingMessage.clear();
+        pod.resourceVersion = bumpVersion();
+      }
+      if (!pod.bound() || pod.container.resources == pod.allocated) continue;
+      const ContainerResources& spec = pod.container.resources;
+      const bool grows = requestedCores(spec) > requestedCores(pod.allocated) + 1e-12 ||
+                         requestedBytes(spec) > requestedBytes(pod.allocated) + 0.5;
+      if (grows != growing) continue;
+      if (admitResize(pod, now)) pod.resourceVersion = bumpVersion();
+    }
+  }
+  for (auto& pod : pods_) {
+    if (pod.resize.actuateAt && *pod.resize.actuateAt <= now) actuateResize(pod, now);
+  }
+}
+
+bool ClusterModel::admitResize(PodState& pod, SimTime now) {
+  ResizeStatus& resize = pod.resize;
+  if (resize.pending == ResizePending::kInfeasible && !resize.requested) return false;
+  resize.requested = false;
+  const ContainerResources& spec = pod.container.resources;
+  const NodeState& node = *findNode(pod.node);
+  const double cpu = requestedCores(spec);
+  const double memory = requestedBytes(spec);
+  auto pend = [&](ResizePending reason, std::string message) {
+    const bool changed = resize.pending != reason || resize.pendingMessage != message;
+    if (resize.pending != reason) resize.pendingSince = now;
+    resize.pending = reason;
+    resize.pendingMessage = std::move(message);
+    resize.observedGeneration = pod.generation;
+    return changed;
+  };
+  if (cpu > node.allocatable.cpuCores + 1e-9) {
+    return pend(
+        ResizePending::kInfeasible,
+        "Node didn't have enough capacity: cpu, requested: " + std::to_string(toMilliCores(cpu)) +
+            ", capacity: " + std::to_string(toMilliCores(node.allocatable.cpuCores)));
+  }
+  if (memory > node.allocatable.memoryBytes + 0.5) {
+    return pend(ResizePending::kInfeasible,
+                "Node didn't have enough capacity: memory, requested: " +
+                    std::to_string(static_cast<long long>(memory)) + ", capacity: " +
+                    std::to_string(static_cast<long long>(node.allocatable.memoryBytes)));
+  }
+  const NodeResources free = kubeletFree(pod);
+  if (cpu > free.cpuCores + 1e-9 || memory > free.memoryBytes + 0.5) {
+    const bool cpuShort = cpu > free.cpuCores + 1e-9;
+    return pend(
+        ResizePending::kDeferred,
+        std::string("Node didn't have enough resource: ") + (cpuShort ? "cpu" : "memory") +
+            ", requested: " +
+            (cpuShort ? std::to_string(toMilliCores(cpu))
+                      : std::to_string(static_cast<long long>(memory))) +
+            ", used: " +
+            (cpuShort ? std::to_string(toMilliCores(node.allocatable.cpuCores - free.cpuCores))
+                      : std::to_string(static_cast<long long>(node.allocatable.memoryBytes -
+                                                              free.memoryBytes))) +
+            ", capacity: " +
+            (cpuShort ? std::to_string(toMilliCores(node.allocatable.cpuCores))
+                      : std::to_string(static_cast<long long>(node.allocatable.memoryBytes))));
+  }
+  // Admitted.
+  resize.pending = ResizePending::kNone;
+  resize.pendingMessage.clear();
+  const ContainerResources before = pod.actual;
+  pod.allocated = spec;
+  resize.observedGeneration = pod.generation;
+  const bool cpuChanged = before.cpuRequest != spec.cpuRequest || before.cpuLimit != spec.cpuLimit;
+  const bool memoryChanged =
+      before.memoryRequest != spec.memoryRequest || before.memoryLimit != spec.memoryLimit;
+  const ResizePolicy& policy = pod.container.resizePolicy;
+  if (!pod.running(now)) {
+    // Nothing runs (not started yet, or in a crash back-off): the next start takes the new
+    // resources.
+    pod.actual = pod.allocated;
+    resize.actuateAt.reset();
+    resize.inProgressError.clear();
+  } else if ((cpuChanged && policy.restartOnCpu) || (memoryChanged && policy.restartOnMemory)) {
+    pod.actual = pod.allocated;
+    resize.actuateAt.reset();
+    resize.inProgressError.clear();
+    restartContainer(pod, now, Termination{"Completed", 0, *pod.runningAt, now});
+  } else {
+    if (!resize.actuateAt) resize.inProgressSince = now;
+    resize.actuateAt = now + fromSeconds(spec_.resizeDelaySeconds);
+    if (!nextChange_ || *resize.actuateAt < *nextChange_) nextChange_ = *resize.actuateAt;
+  }
+  return true;
+}
+
+void ClusterModel::actuateResize(PodState& pod, SimTime now) {
+  ResizeStatus& resize = pod.resize;
+  const auto& target = pod.allocated.memoryLimit;
+  const auto& applied = pod.actual.memoryLimit;
+  const bool shrinking = target && (!applied || *target < *applied - 0.5);
+  if (shrinking && pod.running(now) && pod.counters.memoryBytes > *target) {
+    // Best effort against OOM kills (KEP-1287, v1.34): a memory limit is not set below what the
+    // container uses; the resize stays in progress with an error and is tried again.
+    std::string message = "attempting to resize memory limit (" +
+                          std::to_string(static_cast<long long>(*target)) +
+                          ") below memory usage (" +
+                          std::to_string(static_cast<long long>(pod.counters.memoryBytes)) + ")";
+    if (message != resize.inProgressError) {
+      resize.inProgressError = std::move(message);
+      pod.resourceVersion = bumpVersion();
+    }
+    return;
+  }
+  pod.actual = pod.allocated;
+  resize.actuateAt.reset();
+  resize.inProgressError.clear();
+  pod.resourceVersion = bumpVersion();
+}
+
+void ClusterModel::restartContainer(PodState& pod, SimTime restartAt, Termination ending) {
+  ++pod.restartCount;
+  pod.lastTermination = std::move(ending);
+  pod.runningAt = restartAt;
+  pod.readyAt = restartAt + fromSeconds(spec_.readinessDelaySeconds);
+  pod.counters.cpuCores = 0;  // the working set stays as it was at the end until the next step
+  pod.resourceVersion = bumpVersion();
+  dirty_ = true;
+}
+
+void ClusterModel::oomKill(PodState& pod, SimTime now) {
+  ++pod.counters.oomKills;
+  if (pod.lastCrashAt && toSeconds(now - *pod.lastCrashAt) > kCrashBackOffResetSeconds) {
+    pod.crashes = 0;
+  }
+  ++pod.crashes;
+  pod.lastCrashAt = now;
+  const SimTime startedAt = pod.runningAt ? *pod.runningAt : now;
+  // The kubelet applies what it allocated when it starts the container again.
+  pod.actual = pod.allocated;
+  pod.resize.actuateAt.reset();
+  pod.resize.inProgressError.clear();
+  restartContainer(pod, now + crashBackOff(pod.crashes),
+                   Termination{"OOMKilled", 137, startedAt, now});
 }
 
 PodState ClusterModel::newPod(const WorkloadObject& workload, SimTime now, int ordinal) {
@@ -617,12 +963,33 @@ void ClusterModel::reconcile(WorkloadObject& workload, SimTime now) {
     for (int i = have; i < workload.replicas; ++i) pods_.push_back(newPod(workload, now, -1));
     return;
   }
+  // A rolling update after a template change, one pod at a time (maxSurge 1, maxUnavailable 0):
+  // a pod of the new template first, then, once it is Ready, one of the old ones goes.
+  int outdated = 0;
+  int newNotReady = 0;
+  for (std::size_t index : mine) {
+    const PodState& pod = pods_[index];
+    if (pod.templateHash != workload.templateHash) {
+      ++outdated;
+    } else if (!pod.ready(now)) {
+      ++newNotReady;
+    }
+  }
+  if (outdated > 0) rolling_ = true;
+  if (outdated > 0 && have == workload.replicas) {
+    if (newNotReady == 0) pods_.push_back(newPod(workload, now, -1));
+    return;
+  }
+  if (outdated > 0 && have == workload.replicas + 1 && newNotReady > 0) return;
   if (have == workload.replicas) return;
   // Which pods a ReplicaSet deletes first: unscheduled, then not running, then not ready, then
   // the most recently ready, then the newest (ActivePodsWithRanks, without the per-node rank).
   std::sort(mine.begin(), mine.end(), [&](std::size_t a, std::size_t b) {
     const PodState& x = pods_[a];
     const PodState& y = pods_[b];
+    const bool xOld = x.templateHash != workload.templateHash;
+    const bool yOld = y.templateHash != workload.templateHash;
+    if (xOld != yOld) return xOld;  // the old ReplicaSet's pods go first
     if (x.bound() != y.bound()) return !x.bound();
     if (x.running(now) != y.running(now)) return !x.running(now);
     if (x.ready(now) != y.ready(now)) return !x.ready(now);
@@ -661,8 +1028,8 @@ void ClusterModel::reconcileStatefulSet(WorkloadObject& workload, SimTime now) {
 void ClusterModel::schedule(SimTime now) {
   for (auto& pod : pods_) {
     if (pod.bound()) continue;
-    const double cpu = requestCpu(pod.container.resources);
-    const double memory = requestMemory(pod.container.resources);
+    const double cpu = requestedCores(pod.container.resources);
+    const double memory = requestedBytes(pod.container.resources);
     const NodeState* best = nullptr;
     double bestScore = -1;
     for (const auto& node : nodes_) {
@@ -685,6 +1052,8 @@ void ClusterModel::schedule(SimTime now) {
     pod.containerId = ids_.containerId();
     pod.sandboxId = ids_.containerId();
     pod.scheduledAt = now;
+    pod.allocated = pod.container.resources;  // the kubelet admits the pod as it is
+    pod.actual = pod.allocated;
     pod.runningAt = now + fromSeconds(spec_.schedulingDelaySeconds);
     pod.readyAt = *pod.runningAt + fromSeconds(spec_.readinessDelaySeconds);
   }
@@ -770,16 +1139,23 @@ void ClusterModel::refreshStatus(WorkloadObject& workload, SimTime now) {
 void ClusterModel::advance(SimTime now) {
   if (!alive_) return;
   if (!dirty_ && (!nextChange_ || now < *nextChange_)) return;
+  rolling_ = false;
   for (auto& [key, workload] : workloads_) reconcile(workload, now);
   schedule(now);
+  resizePods(now);
   observeTransitions(now);
   // What can change without a write: a Pending pod may find room (it is tried every step), a
   // bound one starts running, then turns Ready; a StatefulSet adds its next ordinal then.
-  dirty_ = false;
+  dirty_ = rolling_;  // a rolling update goes on at the next step
   nextChange_.reset();
   for (const auto& pod : pods_) {
-    if (!pod.bound()) dirty_ = true;
-    for (const auto& at : {pod.runningAt, pod.readyAt}) {
+    // A Deferred resize is tried again every step (room may have come free), as is a memory
+    // limit the runtime could not yet lower.
+    if (!pod.bound() || pod.resize.pending == ResizePending::kDeferred ||
+        !pod.resize.inProgressError.empty()) {
+      dirty_ = true;
+    }
+    for (const auto& at : {pod.runningAt, pod.readyAt, pod.resize.actuateAt}) {
       if (at && *at > now && (!nextChange_ || *at < *nextChange_)) nextChange_ = *at;
     }
   }

@@ -6,7 +6,7 @@
 namespace fleetscale::sim {
 
 FleetModel::FleetModel(const Scenario& scenario, WallTime origin, std::uint16_t podMetricsPort)
-    : workloads_(scenario.workloads) {
+    : workloads_(scenario.workloads), oomKills_(scenario.workloads.size(), 0) {
   int index = 0;
   for (const auto& cluster : scenario.clusters) {
     clusters_.emplace_back(cluster, index++, scenario.workloads, scenario.seed, origin,
@@ -79,9 +79,13 @@ void FleetModel::integrate(double dt, SimTime now) {
     for (std::size_t i = 0; i < pods.size(); ++i) {
       PodState& pod = pods[i];
       pod.counters.requestsPerSecond = 0;
-      if (!pod.running(now)) continue;
+      if (!pod.running(now)) {
+        pod.counters.memoryBytes = 0;  // in a crash back-off: no process, no memory
+        continue;
+      }
       double cpu = 0;
       double memory = 0;
+      double unreclaimable = 0;  // what the kernel cannot take back: above the limit, OOM
       if (pod.isSystem()) {
         cpu = kSystemPodCores;
         memory = kSystemPodMemoryBytes;
@@ -90,11 +94,13 @@ void FleetModel::integrate(double dt, SimTime now) {
         const WorkloadSpec& spec = workloads_[w];
         cpu = spec.idleCpuCores;
         memory = spec.idleMemoryBytes;
+        if (spec.memoryPerReplica) unreclaimable = spec.memoryPerReplica->at(t);
         const int replicas = serving_[w];
         if (pod.ready(now) && replicas > 0) {
           const double share = cpuDemand_[w] / replicas;
           cpu = std::max(cpu, share);
           memory = std::max(memory, memoryDemand_[w] / replicas);
+          if (spec.oomOnSharedMemory) unreclaimable = std::max(unreclaimable, memory);
           // The requests the load balancer sends: the share of demand as offered, before the
           // idle floor, the CPU limit and node contention (a throttled pod is sent as many).
           if (spec.requestsPerCore) pod.counters.requestsPerSecond = share * *spec.requestsPerCore;
@@ -103,7 +109,17 @@ void FleetModel::integrate(double dt, SimTime now) {
         // the curve shows in the counter's rate from the first step after it.
         pod.counters.requests += pod.counters.requestsPerSecond * dt;
       }
-      const auto& limits = pod.container.resources;
+      // What the runtime applied caps the container (a resize in progress is not there yet).
+      const auto& limits = pod.actual;
+      memory = std::max(memory, unreclaimable);
+      if (limits.memoryLimit && unreclaimable > *limits.memoryLimit + 0.5) {
+        // More than the limit that cannot be reclaimed: the kernel's OOM killer ends the
+        // container at the limit.
+        pod.counters.memoryBytes = *limits.memoryLimit;
+        cluster.oomKill(pod, now);
+        if (pod.specIndex >= 0) ++oomKills_[static_cast<std::size_t>(pod.specIndex)];
+        if (!pod.running(now)) continue;
+      }
       if (limits.memoryLimit) memory = std::min(memory, *limits.memoryLimit);
       double granted = cpu;
       if (limits.cpuLimit) {
@@ -160,6 +176,7 @@ TimelineSample FleetModel::sample() const {
   for (const auto& spec : workloads_) {
     WorkloadSample& w = sample.workloads[spec.namespaceName + "/" + spec.name];
     w.demandCores = spec.cpu.at(sample.seconds);
+    w.oomKills = oomKills_[static_cast<std::size_t>(&spec - workloads_.data())];
     for (const auto& cluster : clusters_) {
       const WorkloadObject* object = cluster.find(spec.kind, spec.namespaceName, spec.name);
       if (!object) continue;
@@ -169,7 +186,15 @@ TimelineSample FleetModel::sample() const {
       for (const auto& pod : cluster.pods()) {
         if (pod.workload != spec.name || pod.namespaceName != spec.namespaceName) continue;
         ++replicas.pods;
-        if (pod.running(last_)) ++replicas.running;
+        if (pod.backingOff(last_)) ++w.crashLooping;
+        if (pod.running(last_)) {
+          ++replicas.running;
+          if (cluster.alive()) {
+            w.requestedCpuCores += requestedCores(pod.actual);
+            w.requestedMemoryBytes += requestedBytes(pod.actual);
+            w.usedMemoryBytes += pod.counters.memoryBytes;
+          }
+        }
         if (!pod.ready(last_)) continue;
         ++replicas.ready;
         if (cluster.alive()) {

@@ -1169,6 +1169,14 @@ void FleetSimulator::applyFault(const FaultSpec& fault, bool ending, SimTime now
           node->kubelet->setGarbage(ending ? KubeletGarbage::kNone : kubeletGarbageOf(fault.mode));
         }
         break;
+      case FaultKind::kResizeUnsupported:
+      case FaultKind::kResizeForbidden: {
+        ApiFaults faults = cluster->api->faults().get();
+        (fault.kind == FaultKind::kResizeUnsupported ? faults.resizeUnsupported
+                                                     : faults.resizeForbidden) = !ending;
+        cluster->api->faults().set(faults);
+        break;
+      }
       case FaultKind::kHeal:
         cluster->apiPartitioned = false;
         cluster->agentsPartitioned = false;
@@ -1496,6 +1504,8 @@ json FleetSimulator::stateJson() {
                          {"demand_cores", w.demandCores},
                          {"ready_capacity_cores", w.readyCapacityCores},
                          {"served_cores", w.servedCores},
+                         {"oom_kills", w.oomKills},
+                         {"crash_looping", w.crashLooping},
                          {"clusters", std::move(perCluster)}});
   }
   for (const auto& model : fleet_->model.clusters()) {

@@ -1,6 +1,7 @@
 #include "fleetscale/sim/kube_objects.h"
 
 #include <algorithm>
+#include <cmath>
 #include <ctime>
 
 #include "fleetscale/sim/quantity.h"
@@ -166,6 +167,7 @@ json podJson(const ClusterModel& cluster, const PodState& pod, SimTime now) {
                                                      {"controller", true},
                                                      {"blockOwnerDeletion", true}}})}};
   if (pod.ownerKind != "StatefulSet") metadata["generateName"] = pod.ownerName + "-";
+  metadata["generation"] = pod.generation;
 
   json container = {
       {"name", pod.container.name},
@@ -177,6 +179,9 @@ json podJson(const ClusterModel& cluster, const PodState& pod, SimTime now) {
       {"terminationMessagePath", "/dev/termination-log"},
       {"terminationMessagePolicy", "File"},
       {"imagePullPolicy", "IfNotPresent"}};
+  if (pod.container.resizePolicy.shown) {
+    container["resizePolicy"] = resizePolicyJson(pod.container.resizePolicy);
+  }
   json spec = {
       {"volumes",
        json::array(
@@ -227,13 +232,18 @@ json podJson(const ClusterModel& cluster, const PodState& pod, SimTime now) {
     const NodeState* node = cluster.findNode(pod.node);
     const std::string scheduled = rfc3339(wallAt(cluster, *pod.scheduledAt));
     const bool running = pod.running(now);
+    const bool started = pod.started(now);  // running, or waiting to restart after a crash
     const bool ready = pod.ready(now);
-    const std::string runningSince = running ? rfc3339(wallAt(cluster, *pod.runningAt)) : scheduled;
+    const std::string runningSince = running ? rfc3339(wallAt(cluster, *pod.runningAt))
+                                     : started
+                                         ? rfc3339(wallAt(cluster, pod.lastTermination->finishedAt))
+                                         : scheduled;
     const std::string readySince = ready ? rfc3339(wallAt(cluster, *pod.readyAt)) : runningSince;
     const std::string notReady = "containers with unready status: [" + pod.container.name + "]";
-    status["phase"] = running ? "Running" : "Pending";
+    status["phase"] = started ? "Running" : "Pending";
+    status["observedGeneration"] = pod.generation;
     status["conditions"] = json::array(
-        {condition("PodReadyToStartContainers", running, runningSince),
+        {condition("PodReadyToStartContainers", started, runningSince),
          condition("Initialized", true, scheduled),
          ready ? condition("Ready", true, readySince)
                : condition("Ready", false, readySince, "ContainersNotReady", notReady),
@@ -244,16 +254,60 @@ json podJson(const ClusterModel& cluster, const PodState& pod, SimTime now) {
       status["hostIP"] = node->internalIp;
       status["hostIPs"] = json::array({{{"ip", node->internalIp}}});
     }
-    if (running) {
+    const ResizeStatus& resize = pod.resize;
+    if (resize.pending != ResizePending::kNone) {
+      json pending =
+          condition("PodResizePending", true, rfc3339(wallAt(cluster, resize.pendingSince)),
+                    resize.pending == ResizePending::kDeferred ? "Deferred" : "Infeasible",
+                    resize.pendingMessage);
+      pending["observedGeneration"] = resize.observedGeneration;
+      status["conditions"].push_back(std::move(pending));
+    }
+    if (resize.actuateAt) {
+      json progress =
+          condition("PodResizeInProgress", true, rfc3339(wallAt(cluster, resize.inProgressSince)),
+                    resize.inProgressError.empty() ? "" : "Error", resize.inProgressError);
+      progress["observedGeneration"] = resize.observedGeneration;
+      status["conditions"].push_back(std::move(progress));
+    }
+    if (started) {
       status["podIP"] = pod.podIp;
       status["podIPs"] = json::array({{{"ip", pod.podIp}}});
     }
     status["startTime"] = scheduled;
-    json containerStatus = {
-        {"name", pod.container.name}, {"lastState", json::object()},  {"ready", ready},
-        {"restartCount", 0},          {"image", pod.container.image}, {"started", running}};
-    if (running) {
-      containerStatus["state"] = {{"running", {{"startedAt", runningSince}}}};
+    json lastState = json::object();
+    if (pod.lastTermination) {
+      const Termination& end = *pod.lastTermination;
+      lastState["terminated"] = {{"exitCode", end.exitCode},
+                                 {"reason", end.reason},
+                                 {"startedAt", rfc3339(wallAt(cluster, end.startedAt))},
+                                 {"finishedAt", rfc3339(wallAt(cluster, end.finishedAt))},
+                                 {"containerID", "containerd://" + pod.containerId}};
+    }
+    json containerStatus = {{"name", pod.container.name},
+                            {"lastState", std::move(lastState)},
+                            {"ready", ready},
+                            {"restartCount", pod.restartCount},
+                            {"image", pod.container.image},
+                            {"started", running}};
+    // What the kubelet admitted (requests) and what the runtime applied (requests and limits).
+    const json allocated = resourcesJson(pod.allocated);
+    if (allocated.contains("requests")) {
+      containerStatus["allocatedResources"] = allocated["requests"];
+    }
+    containerStatus["resources"] = resourcesJson(pod.actual);
+    if (started) {
+      if (running) {
+        containerStatus["state"] = {{"running", {{"startedAt", runningSince}}}};
+      } else {
+        const long long backOff = std::llround(toSeconds(crashBackOff(pod.crashes)));
+        containerStatus["state"] = {
+            {"waiting",
+             {{"reason", "CrashLoopBackOff"},
+              {"message", "back-off " + humanDuration(std::chrono::seconds(backOff)) +
+                              " restarting failed container=" + pod.container.name + " pod=" +
+                              pod.name + "_" + pod.namespaceName + "(" + pod.uid + ")"}}}};
+      }
       containerStatus["imageID"] =
           imageRepository(pod.container.image) + "@sha256:" + pod.imageDigest;
       containerStatus["containerID"] = "containerd://" + pod.containerId;
@@ -462,32 +516,40 @@ json coordinationResourceListJson() {
                      {"storageVersionHash", "gqkMMb/YqFM="}}})}};
 }
 
-json coreResourceListJson() {
+json coreResourceListJson(bool podResize) {
   const json read = json::array({"get", "list"});
-  return {{"kind", "APIResourceList"},
-          {"groupVersion", "v1"},
-          {"resources", json::array({{{"name", "namespaces"},
-                                      {"singularName", "namespace"},
-                                      {"namespaced", false},
-                                      {"kind", "Namespace"},
-                                      {"verbs", read},
-                                      {"shortNames", json::array({"ns"})},
-                                      {"storageVersionHash", "Q3oi5N2YM8M="}},
-                                     {{"name", "nodes"},
-                                      {"singularName", "node"},
-                                      {"namespaced", false},
-                                      {"kind", "Node"},
-                                      {"verbs", read},
-                                      {"shortNames", json::array({"no"})},
-                                      {"storageVersionHash", "XwShjMxG9Fs="}},
-                                     {{"name", "pods"},
-                                      {"singularName", "pod"},
-                                      {"namespaced", true},
-                                      {"kind", "Pod"},
-                                      {"verbs", read},
-                                      {"shortNames", json::array({"po"})},
-                                      {"categories", json::array({"all"})},
-                                      {"storageVersionHash", "xPOwRZ+Yhw8="}}})}};
+  json list = {{"kind", "APIResourceList"},
+               {"groupVersion", "v1"},
+               {"resources", json::array({{{"name", "namespaces"},
+                                           {"singularName", "namespace"},
+                                           {"namespaced", false},
+                                           {"kind", "Namespace"},
+                                           {"verbs", read},
+                                           {"shortNames", json::array({"ns"})},
+                                           {"storageVersionHash", "Q3oi5N2YM8M="}},
+                                          {{"name", "nodes"},
+                                           {"singularName", "node"},
+                                           {"namespaced", false},
+                                           {"kind", "Node"},
+                                           {"verbs", read},
+                                           {"shortNames", json::array({"no"})},
+                                           {"storageVersionHash", "XwShjMxG9Fs="}},
+                                          {{"name", "pods"},
+                                           {"singularName", "pod"},
+                                           {"namespaced", true},
+                                           {"kind", "Pod"},
+                                           {"verbs", read},
+                                           {"shortNames", json::array({"po"})},
+                                           {"categories", json::array({"all"})},
+                                           {"storageVersionHash", "xPOwRZ+Yhw8="}}})}};
+  if (podResize) {
+    list["resources"].push_back({{"name", "pods/resize"},
+                                 {"singularName", ""},
+                                 {"namespaced", true},
+                                 {"kind", "Pod"},
+                                 {"verbs", json::array({"get", "patch", "update"})}});
+  }
+  return list;
 }
 
 json appsResourceListJson() {
@@ -578,10 +640,12 @@ std::vector<json> workloadCells(const WorkloadObject& workload, WallTime now) {
 std::vector<json> podCells(const json& pod, WallTime now) {
   const json& status = pod["status"];
   int ready = 0, total = 0;
+  long long restarts = 0;
   std::string reason = status.value("phase", std::string("Pending"));
   for (const auto& container : status.value("containerStatuses", json::array())) {
     ++total;
     if (container.value("ready", false)) ++ready;
+    restarts += container.value("restartCount", 0LL);
     if (container.contains("state") && container["state"].contains("waiting")) {
       reason = container["state"]["waiting"].value("reason", reason);
     }
@@ -590,7 +654,7 @@ std::vector<json> podCells(const json& pod, WallTime now) {
   return {pod["metadata"]["name"],
           std::to_string(ready) + "/" + std::to_string(total),
           reason,
-          "0",
+          std::to_string(restarts),
           ageOf(pod["metadata"], now),
           status.value("podIP", std::string("<none>")),
           pod["spec"].value("nodeName", std::string("<none>")),

@@ -302,6 +302,12 @@ Report computeReport(const std::string& scenario, const Timeline& timeline,
     w.loadChanges = findLoadChanges(timeline, workload, options);
     w.riseSummary = summarizeRises(w.loadChanges);
     w.failovers = findFailovers(timeline, workload);
+    for (auto it = timeline.samples.rbegin(); it != timeline.samples.rend(); ++it) {
+      if (const WorkloadSample* last = sampleOf(*it, workload)) {
+        w.oomKills = last->oomKills;
+        break;
+      }
+    }
     report.workloads.push_back(std::move(w));
   }
   return report;
@@ -332,6 +338,11 @@ json reportJson(const Report& report, const Timeline& timeline, double seriesEve
                    {"demand_cores", json::array()},
                    {"ready_capacity_cores", json::array()},
                    {"served_cores", json::array()},
+                   {"requested_cpu_cores", json::array()},
+                   {"requested_memory_bytes", json::array()},
+                   {"used_memory_bytes", json::array()},
+                   {"oom_kills", json::array()},
+                   {"crash_looping", json::array()},
                    {"clusters", json::object()}};
     std::optional<double> nextKept;
     for (const auto& sample : timeline.samples) {
@@ -345,6 +356,11 @@ json reportJson(const Report& report, const Timeline& timeline, double seriesEve
       series["demand_cores"].push_back(it->second.demandCores);
       series["ready_capacity_cores"].push_back(it->second.readyCapacityCores);
       series["served_cores"].push_back(it->second.servedCores);
+      series["requested_cpu_cores"].push_back(it->second.requestedCpuCores);
+      series["requested_memory_bytes"].push_back(it->second.requestedMemoryBytes);
+      series["used_memory_bytes"].push_back(it->second.usedMemoryBytes);
+      series["oom_kills"].push_back(it->second.oomKills);
+      series["crash_looping"].push_back(it->second.crashLooping);
       for (const auto& [cluster, replicas] : it->second.clusters) {
         json& c = series["clusters"][cluster];
         c["desired"].push_back(replicas.desired);
@@ -364,6 +380,7 @@ json reportJson(const Report& report, const Timeline& timeline, double seriesEve
          {"slack_share_mean", w.slackShareMean},
          {"slack_core_seconds", w.slackCoreSeconds},
          {"scale_actions", w.scaleActions},
+         {"oom_kills", w.oomKills},
          {"scale_actions_by_cluster", w.scaleActionsByCluster},
          {"rises",
           {{"count", w.riseSummary.rises},

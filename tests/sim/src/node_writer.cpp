@@ -60,12 +60,13 @@ NodeSnapshot snapshotNode(const ClusterModel& cluster, const NodeState& node, Si
   snapshot.idleNs = node.idleNs;
   snapshot.memoryUsedBytes = node.memoryUsedBytes;
   for (const auto& pod : cluster.pods()) {
-    if (pod.node != node.name || !pod.running(now)) continue;
+    // A container waiting out a crash back-off keeps its cgroup (see PodState::restartCount).
+    if (pod.node != node.name || !pod.started(now)) continue;
     ContainerSnapshot app;
     app.podUid = pod.uid;
     app.qos = pod.qos;
     app.id = pod.containerId;
-    app.limits = limitsOf(pod.container.resources);
+    app.limits = limitsOf(pod.actual);
     app.counters = pod.counters;
     if (cluster.spec().pauseContainers) {
       ContainerSnapshot pause;
@@ -163,6 +164,7 @@ Status NodeWriter::initialize(const NodeSnapshot& node) {
 }
 
 Status NodeWriter::create(const ContainerSnapshot& container, Written& written) {
+  written.limits = container.limits;
   written.podPath = podCgroupPath(driver_, container.qos, container.podUid);
   written.path = containerCgroupPath(driver_, container.qos, container.podUid, container.id);
   const auto hierarchy = hierarchies();
@@ -186,8 +188,49 @@ Status NodeWriter::create(const ContainerSnapshot& container, Written& written) 
   return {};
 }
 
+Status NodeWriter::writeLimits(const ContainerSnapshot& container, Written& written) {
+  const auto hierarchy = hierarchies();
+  auto rewrite = [&](const std::map<std::string, std::string>& files, const auto& names,
+                     const std::string& dir) -> Status {
+    for (const char* name : names) {
+      if (Status s = write(dir + "/" + name, files.at(name)); !s) return s;
+    }
+    return {};
+  };
+  if (version_ == 2) {
+    if (Status s =
+            rewrite(v2StaticFiles(container.limits), kV2LimitFiles, hierarchy[0] + written.path);
+        !s) {
+      return s;
+    }
+  } else {
+    if (Status s = rewrite(v1CpuStaticFiles(container.limits), kV1CpuLimitFiles,
+                           hierarchy[0] + written.path);
+        !s) {
+      return s;
+    }
+    if (Status s = rewrite(v1MemoryStaticFiles(container.limits), kV1MemoryLimitFiles,
+                           hierarchy[1] + written.path);
+        !s) {
+      return s;
+    }
+  }
+  written.limits = container.limits;
+  written.memoryBytes = -1;  // v1's memory.stat shows the limit too
+  return {};
+}
+
 Status NodeWriter::writeCounters(const ContainerSnapshot& container, Written& written, int cpus) {
   const auto hierarchy = hierarchies();
+  if (container.counters.oomKills != written.oomKills) {
+    const std::uint64_t kills = container.counters.oomKills;
+    Status s =
+        version_ == 2
+            ? write(hierarchy[0] + written.path + "/memory.events", v2MemoryEvents(kills))
+            : write(hierarchy[1] + written.path + "/memory.oom_control", v1OomControl(kills));
+    if (!s) return s;
+    written.oomKills = kills;
+  }
   const bool memory = memoryMoved(written.memoryBytes, container.counters.memoryBytes);
   if (version_ == 2) {
     const std::string dir = hierarchy[0] + written.path;
@@ -238,6 +281,8 @@ Status NodeWriter::sync(const NodeSnapshot& node) {
       it = containers_.emplace(container.id, std::move(written)).first;
     } else if (container.pause) {
       continue;  // a sandbox's counters stand still
+    } else if (container.limits != it->second.limits) {
+      if (Status s = writeLimits(container, it->second); !s) return s;
     }
     if (Status s = writeCounters(container, it->second, node.cpus); !s) return s;
   }

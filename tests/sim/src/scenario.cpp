@@ -296,6 +296,12 @@ void applyClusterFields(Fields& fields, ClusterSpec& cluster, const std::string&
   cluster.pauseContainers = fields.boolean("pause-containers", cluster.pauseContainers);
   cluster.systemPods = fields.boolean("system-pods", cluster.systemPods);
   cluster.kubernetesVersion = fields.string("kubernetes-version", cluster.kubernetesVersion);
+  if (fields.has("resize-delay")) {
+    cluster.resizeDelaySeconds = fields.seconds("resize-delay", cluster.resizeDelaySeconds);
+    if (cluster.resizeDelaySeconds < 0) {
+      fail(fields.get("resize-delay"), context + ".resize-delay", "must not be negative");
+    }
+  }
   if (fields.has("aggregator-auth")) {
     const YAML::Node node = fields.get("aggregator-auth");
     const auto auth = parseAggregatorAuth(fields.string("aggregator-auth"));
@@ -360,6 +366,8 @@ FaultKind parseFaultKind(const YAML::Node& node, const std::string& text,
       {"flap-agents", FaultKind::kFlapAgents},
       {"rollout-agents", FaultKind::kRolloutAgents},
       {"kubelet-garbage", FaultKind::kKubeletGarbage},
+      {"resize-unsupported", FaultKind::kResizeUnsupported},
+      {"resize-forbidden", FaultKind::kResizeForbidden},
       {"heal", FaultKind::kHeal},
   };
   for (const auto& [name, kind] : kKinds) {
@@ -585,6 +593,22 @@ WorkloadSpec parseWorkload(const YAML::Node& node, const std::vector<ClusterSpec
     workload.idleMemoryBytes = idle.quantity("memory", workload.idleMemoryBytes);
     idle.finish();
   }
+  workload.oomOnSharedMemory = fields.boolean("oom-on-shared-memory", false);
+  if (fields.has("resize-policy")) {
+    Fields policy(fields.get("resize-policy"), context + ".resize-policy");
+    auto restart = [&](const char* resource) {
+      const std::string value = policy.string(resource, "NotRequired");
+      if (value != "NotRequired" && value != "RestartContainer") {
+        fail(policy.get(resource), context + ".resize-policy." + resource,
+             "expected NotRequired or RestartContainer");
+      }
+      return value == "RestartContainer";
+    };
+    workload.resizePolicy.restartOnCpu = restart("cpu");
+    workload.resizePolicy.restartOnMemory = restart("memory");
+    workload.resizePolicy.shown = true;
+    policy.finish();
+  }
   if (fields.has("requests-per-core")) {
     const double perCore = fields.number("requests-per-core", 0);
     if (!(perCore > 0) || !std::isfinite(perCore)) {
@@ -598,6 +622,10 @@ WorkloadSpec parseWorkload(const YAML::Node& node, const std::vector<ClusterSpec
     if (load.has("cpu")) workload.cpu = parseCurve(load.get("cpu"), context + ".load.cpu", baseDir);
     if (load.has("memory")) {
       workload.memory = parseCurve(load.get("memory"), context + ".load.memory", baseDir);
+    }
+    if (load.has("memory-per-replica")) {
+      workload.memoryPerReplica =
+          parseCurve(load.get("memory-per-replica"), context + ".load.memory-per-replica", baseDir);
     }
     load.finish();
   }
@@ -821,6 +849,10 @@ std::string_view toString(FaultKind kind) {
       return "rollout-agents";
     case FaultKind::kKubeletGarbage:
       return "kubelet-garbage";
+    case FaultKind::kResizeUnsupported:
+      return "resize-unsupported";
+    case FaultKind::kResizeForbidden:
+      return "resize-forbidden";
     case FaultKind::kHeal:
       return "heal";
   }

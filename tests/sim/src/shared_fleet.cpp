@@ -125,6 +125,9 @@ bool mayAccessApi(Role role, std::string_view verb, std::string_view resource) {
   const bool workload =
       resource.rfind("deployments", 0) == 0 || resource.rfind("statefulsets", 0) == 0;
   const bool lease = resource == "leases";
+  // In-place resize (issue 15): the aggregator's role needs its own rule for the subresource
+  // (get, patch, update on pods/resize); the agents' read-only role has none.
+  const bool resize = resource == "pods/resize";
   // As with docs/configuration.md's extra rule for --take-over-hpa: the aggregator may update
   // other autoscalers' objects (the shipped role alone only reads them).
   const bool autoscaler = resource == "horizontalpodautoscalers" || resource == "scaledobjects";
@@ -132,10 +135,12 @@ bool mayAccessApi(Role role, std::string_view verb, std::string_view resource) {
     case Role::kAdmin:
       return true;
     case Role::kController:
-      return read || ((workload || autoscaler) && (verb == "update" || verb == "patch")) ||
+      return (read && !resize) ||
+             ((workload || autoscaler || resize) &&
+              (verb == "get" || verb == "update" || verb == "patch")) ||
              (lease && (verb == "create" || verb == "update"));
     case Role::kAgent:
-      return read && !lease;
+      return read && !lease && !resize;
     case Role::kNone:
       return false;
   }

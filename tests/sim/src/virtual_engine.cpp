@@ -227,7 +227,8 @@ Result<VirtualTiming> virtualTiming(const Scenario& scenario) {
 Status checkVirtualFaults(const Scenario& scenario) {
   for (const auto& fault : scenario.faults) {
     if (fault.kind == FaultKind::kSlowApi || fault.kind == FaultKind::kFailingApi ||
-        fault.kind == FaultKind::kConflictStorm) {
+        fault.kind == FaultKind::kConflictStorm || fault.kind == FaultKind::kResizeUnsupported ||
+        fault.kind == FaultKind::kResizeForbidden) {
       return Error{"fault " + std::string(toString(fault.kind)) + " at " +
                    std::to_string(fault.atSeconds) +
                    " s acts on single API requests, which virtual time does not simulate; run the "
@@ -451,6 +452,8 @@ void VirtualEngine::Impl::applyFault(const FaultSpec& fault, bool ending, SimTim
       case FaultKind::kFailingApi:
       case FaultKind::kConflictStorm:
       case FaultKind::kRolloutAgents:
+      case FaultKind::kResizeUnsupported:
+      case FaultKind::kResizeForbidden:
         break;  // refused by checkVirtualFaults
     }
     model.setAlive(cluster.name, !cluster.killed, t);
@@ -551,8 +554,7 @@ void VirtualEngine::Impl::sample(NodeAgent& agent, SimTime t) {
     }
     previous = {pod.counters.cpuNs, pod.counters.throttledNs, t, true};
     // The agent reads the limit from the cgroup's cpu.max (cfs_quota_us) on every tick.
-    if (pod.container.resources.cpuLimit)
-      container.cpuLimitCores = *pod.container.resources.cpuLimit;
+    if (pod.actual.cpuLimit) container.cpuLimitCores = *pod.actual.cpuLimit;
     ++it;
     const auto meta = agent.metadata.find(pod.uid);
     // Without the pod in the metadata the agent does not know the workload: the aggregator

@@ -1,7 +1,7 @@
 // The real kubectl (/usr/bin/kubectl) against the simulator's fake kube-apiserver: get, scale,
 // raw discovery, a stale replace answered 409, 401/403 for bad or powerless tokens, client
 // certificates instead of tokens, the Leases of leader election, and other autoscalers'
-// HorizontalPodAutoscalers and KEDA ScaledObjects.
+// HorizontalPodAutoscalers and KEDA ScaledObjects, in-place resize through pods/{name}/resize.
 #include <gtest/gtest.h>
 
 #include "fleetscale/testing/wait.h"
@@ -123,6 +123,45 @@ TEST_F(SimKubectlTest, ScaleChangesReplicasAndPodsFollow) {
   auto log = readFile(aws_->writeLog);
   ASSERT_TRUE(log);
   EXPECT_NE(log->find("\"replicas_after\":5"), std::string::npos);
+}
+
+TEST_F(SimKubectlTest, PatchTheResizeSubresourceResizesInPlace) {
+  const auto pods = run({"-n", "shop", "get", "pods", "-l", "app=checkout", "-o",
+                         "jsonpath={.items[0].metadata.name}"});
+  ASSERT_EQ(pods.status, 0) << pods.errors;
+  const std::string pod = pods.output;
+  ASSERT_FALSE(pod.empty());
+  // A merge patch replaces the containers list, so it names every quantity it keeps.
+  const auto merge = run(
+      {"-n", "shop", "patch", "pod", pod, "--subresource", "resize", "--type", "merge", "-p",
+       R"({"spec":{"containers":[{"name":"checkout","resources":{"requests":{"cpu":"300m","memory":"128Mi"},"limits":{"cpu":"600m","memory":"512Mi"}}}]}})"});
+  ASSERT_EQ(merge.status, 0) << merge.errors;
+  EXPECT_EQ(merge.output, "pod/" + pod + " patched\n");
+  // Strategic merge (kubectl's default) changes only what it names.
+  const auto strategic = run(
+      {"-n", "shop", "patch", "pod", pod, "--subresource", "resize", "-p",
+       R"({"spec":{"containers":[{"name":"checkout","resources":{"limits":{"cpu":"700m"}}}]}})"});
+  ASSERT_EQ(strategic.status, 0) << strategic.errors;
+  // The kubelet applies it: the status shows the new values, with no restart.
+  auto statusLimit = [&] {
+    return run({"-n", "shop", "get", "pod", pod, "-o",
+                "jsonpath={.status.containerStatuses[0].resources.limits.cpu}/"
+                "{.status.containerStatuses[0].restartCount}/{.status.conditions[*].type}"})
+        .output;
+  };
+  ASSERT_TRUE(testing::waitFor([&] { return statusLimit().rfind("700m/0/", 0) == 0; },
+                               std::chrono::seconds(20), std::chrono::milliseconds(200)))
+      << statusLimit();
+  EXPECT_EQ(statusLimit().find("PodResize"), std::string::npos) << statusLimit();
+  // A QoS class change is refused with the API server's message.
+  const auto qos = run(
+      {"-n", "shop", "patch", "pod", pod, "--subresource", "resize", "-p",
+       R"({"spec":{"containers":[{"name":"checkout","resources":{"requests":{"cpu":"700m","memory":"512Mi"}}}]}})"});
+  EXPECT_NE(qos.status, 0);
+  EXPECT_NE(qos.errors.find("Pod QOS Class may not change"), std::string::npos) << qos.errors;
+  const auto writes = simulator_->writes("aws-us-east-1")->records();
+  ASSERT_FALSE(writes.empty());
+  EXPECT_EQ(writes.back().path.rfind("/api/v1/namespaces/shop/pods/" + pod + "/resize", 0), 0u);
 }
 
 TEST_F(SimKubectlTest, RawDiscoveryListsTheScaleSubresource) {

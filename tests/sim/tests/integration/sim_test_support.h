@@ -61,19 +61,29 @@ inline std::string token(const ClusterEndpoints& cluster, const std::string& rol
   return text ? *text : "";
 }
 
-// GET over HTTPS trusting the cluster's CA; status 0 when the server cannot be reached.
-inline HttpClientResponse httpsGet(const ClusterEndpoints& cluster, const std::string& url,
-                                   const std::string& bearer) {
+// A request over HTTPS trusting the cluster's CA; status 0 when the server cannot be reached.
+inline HttpClientResponse httpsRequest(const ClusterEndpoints& cluster, const std::string& method,
+                                       const std::string& url, const std::string& bearer,
+                                       const std::string& body = "",
+                                       const std::string& contentType = "") {
   TlsClientOptions tls;
   tls.caFile = cluster.caFile;
   CurlHttpClient client(tls);
   HttpClientRequest request;
+  request.method = method;
   request.url = url;
+  request.body = body;
   request.connectTimeout = std::chrono::milliseconds(500);
   request.totalTimeout = std::chrono::seconds(3);
   if (!bearer.empty()) request.headers.emplace_back("Authorization", "Bearer " + bearer);
+  if (!contentType.empty()) request.headers.emplace_back("Content-Type", contentType);
   auto response = client.send(request);
   return response ? *response : HttpClientResponse{};
+}
+
+inline HttpClientResponse httpsGet(const ClusterEndpoints& cluster, const std::string& url,
+                                   const std::string& bearer) {
+  return httpsRequest(cluster, "GET", url, bearer);
 }
 
 inline bool kubectlAvailable() { return ::access("/usr/bin/kubectl", X_OK) == 0; }

@@ -120,7 +120,7 @@ const std::string kDeployments = "/apis/apps/v1/namespaces/shop/deployments";
 TEST_F(ApiServerTest, DiscoveryDescribesCoreAndApps) {
   const auto version = call("GET", "/version", "");  // public, no token needed
   EXPECT_EQ(version.status, 200);
-  EXPECT_EQ(parse(version)["gitVersion"], "v1.30.4");
+  EXPECT_EQ(parse(version)["gitVersion"], "v1.34.2");
   EXPECT_EQ(parse(call("GET", "/api"))["versions"][0], "v1");
   EXPECT_EQ(parse(call("GET", "/apis"))["groups"][0]["name"], "apps");
   const json apps = parse(call("GET", "/apis/apps/v1"));
@@ -802,6 +802,144 @@ TEST_F(ApiServerAutoscalerTest, DiscoveryAndTables) {
   EXPECT_EQ(soRow[2], "db");
   EXPECT_EQ(soRow[3], 1);
   EXPECT_EQ(soRow[5], "cpu");
+}
+
+// --- pods/{name}/resize -----------------------------------------------------------------------
+
+class ApiServerResizeTest : public ApiServerTest {
+ protected:
+  // The first web pod's resize URL.
+  std::string resizePath() {
+    const json pods = parse(call("GET", "/api/v1/namespaces/shop/pods?labelSelector=app%3Dweb"));
+    name_ = pods["items"][0]["metadata"]["name"].get<std::string>();
+    return "/api/v1/namespaces/shop/pods/" + name_ + "/resize";
+  }
+  void step(SimTime now) {
+    std::lock_guard lock(fleet_.mutex);
+    fleet_.model.step(now);
+  }
+  std::string name_;
+};
+
+TEST_F(ApiServerResizeTest, MergeAndStrategicPatchesResizeInPlace) {
+  const std::string path = resizePath();
+  const auto got = call("GET", path, kController);
+  ASSERT_EQ(got.status, 200) << got.body;
+  EXPECT_EQ(parse(got)["kind"], "Pod");
+  EXPECT_EQ(parse(got)["spec"]["containers"][0]["resources"]["limits"]["cpu"], "1");
+
+  const auto merge = call(
+      "PATCH", path, kController,
+      R"({"spec":{"containers":[{"name":"web","resources":{"requests":{"cpu":"300m"},"limits":{"cpu":"600m"}}}]}})",
+      "application/merge-patch+json");
+  ASSERT_EQ(merge.status, 200) << merge.body;
+  EXPECT_EQ(parse(merge)["spec"]["containers"][0]["resources"]["limits"]["cpu"], "600m");
+  EXPECT_EQ(parse(merge)["spec"]["containers"][0]["image"], scenario().workloads[0].image);
+  EXPECT_EQ(parse(merge)["metadata"]["generation"], 2);
+
+  // Strategic merge: containers merge by name, so only the request changes.
+  const auto strategic =
+      call("PATCH", path, kController,
+           R"({"spec":{"containers":[{"name":"web","resources":{"requests":{"cpu":"400m"}}}]}})",
+           "application/strategic-merge-patch+json");
+  ASSERT_EQ(strategic.status, 200) << strategic.body;
+  EXPECT_EQ(parse(strategic)["spec"]["containers"][0]["resources"]["requests"]["cpu"], "400m");
+  EXPECT_EQ(parse(strategic)["spec"]["containers"][0]["resources"]["limits"]["cpu"], "600m");
+
+  // JSON patch (RFC 6902) on the pod's paths.
+  const auto jsonPatch =
+      call("PATCH", path, kController,
+           R"([{"op":"replace","path":"/spec/containers/0/resources/limits/cpu","value":"800m"}])",
+           "application/json-patch+json");
+  ASSERT_EQ(jsonPatch.status, 200) << jsonPatch.body;
+  EXPECT_EQ(parse(jsonPatch)["spec"]["containers"][0]["resources"]["limits"]["cpu"], "800m");
+
+  step(std::chrono::milliseconds(100));
+  step(std::chrono::seconds(1));
+  const json pod = parse(call("GET", "/api/v1/namespaces/shop/pods/" + name_, kAgent));
+  EXPECT_EQ(pod["status"]["containerStatuses"][0]["resources"]["limits"]["cpu"], "800m");
+  EXPECT_EQ(pod["status"]["containerStatuses"][0]["resources"]["requests"]["cpu"], "400m");
+  EXPECT_EQ(pod["status"]["containerStatuses"][0]["restartCount"], 0);
+  // The write log names the pod.
+  bool logged = false;
+  for (const auto& record : server_->writes().records()) {
+    logged |= record.kind == "Pod" && record.workload == "shop/" + name_ && record.status == 200;
+  }
+  EXPECT_TRUE(logged);
+}
+
+TEST_F(ApiServerResizeTest, RefusalsAreKubernetesStatuses) {
+  const std::string path = resizePath();
+  const std::string body =
+      R"({"spec":{"containers":[{"name":"web","resources":{"limits":{"cpu":"2"}}}]}})";
+  // The agents' role may not resize; nor may the main pod resource change resources.
+  EXPECT_EQ(call("PATCH", path, kAgent, body, "application/merge-patch+json").status, 403);
+  const auto main = call("PATCH", "/api/v1/namespaces/shop/pods/" + name_, kAdmin, body,
+                         "application/strategic-merge-patch+json");
+  EXPECT_EQ(main.status, 422);
+  EXPECT_NE(parse(main)["message"].get<std::string>().find("resize subresource"),
+            std::string::npos);
+  // A QoS change (Burstable -> Guaranteed).
+  const auto qos = call(
+      "PATCH", path, kController,
+      R"({"spec":{"containers":[{"name":"web","resources":{"requests":{"cpu":"1","memory":"1Gi"},"limits":{"cpu":"1","memory":"1Gi"}}}]}})",
+      "application/strategic-merge-patch+json");
+  EXPECT_EQ(qos.status, 422);
+  EXPECT_EQ(parse(qos)["reason"], "Invalid");
+  EXPECT_EQ(call("PATCH", "/api/v1/namespaces/shop/pods/nope/resize", kController, body,
+                 "application/merge-patch+json")
+                .status,
+            404);
+  EXPECT_EQ(call("DELETE", path, kController).status, 403);  // RBAC first, as kube-apiserver
+  EXPECT_EQ(call("DELETE", path, kAdmin).status, 405);
+
+  // RBAC denies it (resize-forbidden): 403 naming the subresource.
+  ApiFaults faults;
+  faults.resizeForbidden = true;
+  server_->faults().set(faults);
+  const auto forbidden = call("PATCH", path, kController, body, "application/merge-patch+json");
+  EXPECT_EQ(forbidden.status, 403);
+  EXPECT_NE(parse(forbidden)["message"].get<std::string>().find("pods/resize"), std::string::npos);
+  // An older API server (resize-unsupported): 404, and discovery does not list it.
+  faults = ApiFaults{};
+  faults.resizeUnsupported = true;
+  server_->faults().set(faults);
+  const auto missing = call("PATCH", path, kController, body, "application/merge-patch+json");
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_EQ(parse(missing)["reason"], "NotFound");
+  auto listed = [&] {
+    const json discovery = parse(call("GET", "/api/v1"));
+    for (const auto& resource : discovery["resources"]) {
+      if (resource["name"] == "pods/resize") return true;
+    }
+    return false;
+  };
+  EXPECT_FALSE(listed());
+  server_->faults().set(ApiFaults{});
+  EXPECT_TRUE(listed());
+  const auto allowed =
+      call("PATCH", path, kController, body, "application/strategic-merge-patch+json");
+  EXPECT_EQ(allowed.status, 200) << allowed.body;
+}
+
+Scenario oldCluster() {
+  Scenario s = scenario();
+  s.clusters[0].kubernetesVersion = "v1.32.4";
+  return s;
+}
+
+class ApiServerOldClusterTest : public ApiServerTest {
+ protected:
+  ApiServerOldClusterTest() : ApiServerTest(oldCluster()) {}
+};
+
+TEST_F(ApiServerOldClusterTest, ClustersBeforeV133HaveNoResizeSubresource) {
+  const json pods = parse(call("GET", "/api/v1/namespaces/shop/pods"));
+  const std::string name = pods["items"][0]["metadata"]["name"].get<std::string>();
+  const auto answer = call("PATCH", "/api/v1/namespaces/shop/pods/" + name + "/resize", kController,
+                           R"({"spec":{}})", "application/merge-patch+json");
+  EXPECT_EQ(answer.status, 404);
+  EXPECT_EQ(parse(call("GET", "/version", ""))["gitVersion"], "v1.32.4");
 }
 
 }  // namespace

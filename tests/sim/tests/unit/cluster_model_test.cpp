@@ -258,5 +258,32 @@ TEST(ClusterModelTest, QosClassFollowsKubernetesRules) {
   EXPECT_EQ(qosClassOf({0.5, std::nullopt, std::nullopt, std::nullopt}), QosClass::kBurstable);
 }
 
+TEST(ClusterModelTest, ATemplateChangeRollsOnePodAtATimeWithoutLosingReadyReplicas) {
+  ClusterModel model(clusterSpec(), 0, {workload("checkout", 3)}, 1, WallTime{});
+  model.advance(SimTime{0});
+  const WorkloadObject* object = model.find(WorkloadKind::kDeployment, "shop", "checkout");
+  const std::string oldHash = object->templateHash;
+  nlohmann::json updated = object->object;
+  updated["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]["cpu"] = "700m";
+  ASSERT_TRUE(
+      model.update(WorkloadKind::kDeployment, "shop", "checkout", updated, seconds(1)).ok());
+  const std::string newHash = object->templateHash;
+  ASSERT_NE(newHash, oldHash);
+  int most = 0;
+  for (SimTime now = seconds(1); now <= seconds(20); now += milliseconds(100)) {
+    model.advance(now);
+    EXPECT_GE(countPods(model, "checkout", now, &PodState::ready), 3) << toSeconds(now);
+    most = std::max(most, countPods(model, "checkout", now));
+  }
+  EXPECT_EQ(most, 4);  // one surge pod at a time
+  ASSERT_EQ(countPods(model, "checkout", seconds(20), &PodState::ready), 3);
+  for (const auto& pod : model.pods()) {
+    EXPECT_EQ(pod.templateHash, newHash);
+    EXPECT_EQ(pod.container.resources.cpuRequest, 0.7);  // the template's resources
+    EXPECT_EQ(pod.ownerName, "checkout-" + newHash);
+  }
+  EXPECT_EQ(object->object["status"]["updatedReplicas"], 3);
+}
+
 }  // namespace
 }  // namespace fleetscale::sim

@@ -407,6 +407,55 @@ TEST(ScenarioTest, ParsesARolloutOfAgents) {
   EXPECT_FALSE(parseFault(R"({"fault": "rollout-agents", "cluster": "a", "pause": "-1s"})"));
 }
 
+TEST(ScenarioTest, ResizeAndOomKeys) {
+  auto scenario = parseScenario(R"(
+clusters:
+  - name: new
+    resize-delay: 2s
+  - name: old
+    kubernetes-version: v1.32.4
+workloads:
+  - name: hog
+    resources:
+      requests: {cpu: 500m, memory: 128Mi}
+      limits: {cpu: 1, memory: 256Mi}
+    resize-policy: {memory: RestartContainer}
+    oom-on-shared-memory: true
+    load:
+      memory-per-replica: 300Mi
+faults:
+  - {at: 5s, fault: resize-forbidden, cluster: new, for: 10s}
+  - {at: 6s, fault: resize-unsupported, cluster: new}
+)");
+  ASSERT_TRUE(scenario) << scenario.error().message;
+  EXPECT_DOUBLE_EQ(scenario->clusters[0].resizeDelaySeconds, 2);
+  EXPECT_EQ(scenario->clusters[0].kubernetesVersion, "v1.34.2");  // the default serves resize
+  EXPECT_DOUBLE_EQ(scenario->clusters[1].resizeDelaySeconds, 0.5);
+  const WorkloadSpec& hog = scenario->workloads[0];
+  EXPECT_TRUE(hog.resizePolicy.shown);
+  EXPECT_FALSE(hog.resizePolicy.restartOnCpu);
+  EXPECT_TRUE(hog.resizePolicy.restartOnMemory);
+  EXPECT_TRUE(hog.oomOnSharedMemory);
+  ASSERT_TRUE(hog.memoryPerReplica);
+  EXPECT_DOUBLE_EQ(hog.memoryPerReplica->at(0), 300.0 * 1024 * 1024);
+  EXPECT_EQ(scenario->faults[0].kind, FaultKind::kResizeForbidden);
+  EXPECT_EQ(scenario->faults[1].kind, FaultKind::kResizeUnsupported);
+  EXPECT_EQ(toString(FaultKind::kResizeUnsupported), "resize-unsupported");
+
+  auto bad = parseScenario(R"(
+clusters: [{name: a}]
+workloads:
+  - name: w
+    resources: {requests: {cpu: 1}}
+    resize-policy: {cpu: Sometimes}
+)");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("resize-policy.cpu"), std::string::npos);
+  auto fromJson = parseFault(R"({"fault": "resize-forbidden", "cluster": "a"})");
+  ASSERT_TRUE(fromJson) << fromJson.error().message;
+  EXPECT_EQ(fromJson->kind, FaultKind::kResizeForbidden);
+}
+
 TEST(ScenarioTest, EveryShippedScenarioParses) {
   int count = 0;
   for (const auto& entry : std::filesystem::directory_iterator(FLEETSCALE_SCENARIOS_DIR)) {

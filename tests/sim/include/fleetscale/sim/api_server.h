@@ -5,9 +5,11 @@
 // with resourceVersion preconditions, coordination.k8s.io/v1 Leases (leader election),
 // autoscaling/v2 HorizontalPodAutoscalers and keda.sh/v1alpha1 ScaledObjects (other
 // autoscalers' objects, which nothing acts on) with GET, LIST, POST, PUT, PATCH and DELETE, pods,
-// nodes and namespaces (read-only),
+// nodes and namespaces (read-only; pods' resources change through pods/{name}/resize, with the
+// in-place resize semantics of Kubernetes 1.33+),
 // server-side printing Tables for kubectl, Status objects for every error, /readyz and /livez,
-// and a log of every write. Faults: latency, 5xx, 409 storms, unreachable (stop/start).
+// and a log of every write. Faults: latency, 5xx, 409 storms, unreachable (stop/start), the
+// resize subresource missing (404) or forbidden (403).
 #pragma once
 
 #include <atomic>
@@ -29,6 +31,10 @@ struct ApiFaults {
   double errorRate = 0;     // share of requests answered with errorStatus
   int errorStatus = 503;    // 500, 503, 429, 504
   double conflictRate = 0;  // share of writes answered 409 Conflict
+  // pods/{name}/resize: answered 404 NotFound as by an API server before v1.33
+  // (`resize-unsupported`), or 403 Forbidden as when RBAC denies it (`resize-forbidden`).
+  bool resizeUnsupported = false;
+  bool resizeForbidden = false;
 };
 
 // Current faults, consulted per request. Thread-safe.
@@ -72,6 +78,9 @@ class ApiHandler {
                          const std::string& subresource, Write& write);
   HttpResponse core(HttpRequest& request, const Identity& identity, const std::string& resource,
                     const std::string& namespaceName, const std::string& name);
+  // pods/{name}/resize: GET, PATCH and PUT (Kubernetes 1.33+ in-place resize).
+  HttpResponse podResize(HttpRequest& request, const Identity& identity,
+                         const std::string& namespaceName, const std::string& name, Write& write);
   // Leases, HorizontalPodAutoscalers and ScaledObjects: kept whole in an ObjectStore.
   HttpResponse storedObjects(HttpRequest& request, const Identity& identity,
                              const ResourceType& type, const std::string& namespaceName,

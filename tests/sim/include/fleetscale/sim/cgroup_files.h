@@ -24,6 +24,7 @@ struct CgroupLimits {
   std::optional<double> cpuLimitCores;
   double cpuRequestCores = 0;
   std::optional<double> memoryLimitBytes;
+  bool operator==(const CgroupLimits&) const = default;
 };
 CgroupLimits limitsOf(const ContainerResources& resources);
 
@@ -32,7 +33,16 @@ std::map<std::string, std::string> v2StaticFiles(const CgroupLimits& limits);
 std::map<std::string, std::string> v1CpuStaticFiles(const CgroupLimits& limits);
 std::map<std::string, std::string> v1MemoryStaticFiles(const CgroupLimits& limits);
 
+// The files of those that a resize rewrites (the limits and weights), by hierarchy: v2's, then
+// v1's cpu and memory controllers'.
+inline constexpr const char* kV2LimitFiles[] = {"cpu.max", "cpu.weight", "memory.max"};
+inline constexpr const char* kV1CpuLimitFiles[] = {"cpu.cfs_quota_us", "cpu.shares"};
+inline constexpr const char* kV1MemoryLimitFiles[] = {"memory.limit_in_bytes"};
+
 // Files that follow the counters.
+// memory.events (v2) and memory.oom_control (v1) after `oomKills` OOM kills.
+std::string v2MemoryEvents(std::uint64_t oomKills);
+std::string v1OomControl(std::uint64_t oomKills);
 std::string v2CpuStat(const ContainerCounters& counters);
 std::string v2CpuPressure(const ContainerCounters& counters);
 std::string v2MemoryStat(double workingSetBytes);

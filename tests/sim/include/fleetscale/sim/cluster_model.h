@@ -60,6 +60,9 @@ struct ContainerCounters {
   // a pod whose workload has requests-per-core (pod_metrics.h); 0 for every other pod.
   double requestsPerSecond = 0;
   double requests = 0;
+  // OOM kills of the container since its pod started: memory.events' oom_kill (v2) and
+  // memory.oom_control's (v1). Kept across the container's restarts (see PodState).
+  std::uint64_t oomKills = 0;
 };
 
 struct NodeState {
@@ -84,6 +87,34 @@ struct ContainerTemplate {
   std::string name;
   std::string image;
   ContainerResources resources;
+  ResizePolicy resizePolicy;
+};
+
+// The kubelet's answer to a pod's last resize (KEP-1287, Kubernetes 1.33+): the conditions
+// PodResizePending (reason Deferred or Infeasible) and PodResizeInProgress.
+enum class ResizePending { kNone, kDeferred, kInfeasible };
+
+struct ResizeStatus {
+  ResizePending pending = ResizePending::kNone;
+  std::string pendingMessage;
+  SimTime pendingSince{};
+  // PodResizeInProgress: allocated resources the runtime has not applied yet; it applies them
+  // at actuateAt (the cluster's resize delay after the kubelet admitted the resize).
+  std::optional<SimTime> actuateAt;
+  SimTime inProgressSince{};
+  // Reason Error: the runtime refused (a memory limit below the container's usage).
+  std::string inProgressError;
+  long long observedGeneration = 1;
+  // The spec changed since the kubelet last looked: an Infeasible resize is looked at again.
+  bool requested = false;
+};
+
+// How the container last ended (lastState.terminated).
+struct Termination {
+  std::string reason;  // "OOMKilled", "Completed"
+  int exitCode = 0;
+  SimTime startedAt{};
+  SimTime finishedAt{};
 };
 
 struct PodState {
@@ -115,9 +146,26 @@ struct PodState {
   std::optional<SimTime> readyAt;    // when it turns Ready (running + readiness delay)
   int observedStage = 0;             // 0 unscheduled, 1 bound, 2 running, 3 ready
   ContainerCounters counters;
+  // Desired (spec: container.resources) -> allocated (what the kubelet admitted) -> actual (what
+  // the runtime applied: the cgroup limits, status.containerStatuses[].resources).
+  ContainerResources allocated;
+  ContainerResources actual;
+  ResizeStatus resize;
+  long long generation = 1;  // metadata.generation: a resize counts up
+  // Restarts (OOM kills, RestartContainer resizes). The simulator keeps the container id and its
+  // cgroup across them, so its counters (oom_kill among them) are cumulative.
+  int restartCount = 0;
+  std::optional<Termination> lastTermination;
+  int crashes = 0;  // consecutive crashes, for the back-off
+  std::optional<SimTime> lastCrashAt;
 
   bool bound() const { return !node.empty(); }
+  // The container runs now (not before its first start, nor in a crash back-off).
   bool running(SimTime now) const { return runningAt && *runningAt <= now; }
+  // The container has a cgroup: running, or waiting to be restarted.
+  bool started(SimTime now) const { return running(now) || restartCount > 0; }
+  // Waiting in CrashLoopBackOff (after a crash, before the restart).
+  bool backingOff(SimTime now) const { return restartCount > 0 && !running(now); }
   bool ready(SimTime now) const { return readyAt && *readyAt <= now; }
   bool isSystem() const { return workload.empty(); }
 };
@@ -195,8 +243,22 @@ class ClusterModel {
   std::vector<std::string> namespaces() const;
   WallTime origin() const { return origin_; }
 
-  // Free allocatable on a node, after the requests of the pods bound to it.
+  // Free allocatable on a node, after the requests of the pods bound to it, as the scheduler
+  // counts them: max(spec unless Infeasible, allocated, actual).
   NodeResources freeOn(const std::string& node) const;
+
+  // The resize subresource (PATCH/PUT pods/{name}/resize): takes `desired` (the whole pod as the
+  // client wants it) and keeps only its containers' resources and resizePolicy; checks the
+  // rules of the API server (requests <= limits, nothing removed, the QoS class unchanged; on
+  // v1.33 no memory limit decrease without RestartContainer). The kubelet acts on it in the
+  // next advance(). Returns the pod (podJson is the caller's).
+  ApiResult resizePod(const std::string& namespaceName, const std::string& name,
+                      const nlohmann::json& desired);
+  const PodState* findPod(const std::string& namespaceName, const std::string& name) const;
+  // The container of `pod` was OOM-killed at `now`: it restarts after the kubelet's back-off.
+  void oomKill(PodState& pod, SimTime now);
+  // Whether this cluster's API server has the resize subresource (v1.33 and later).
+  bool servesResize() const;
 
  private:
   using Key = std::tuple<WorkloadKind, std::string, std::string>;
@@ -210,6 +272,14 @@ class ClusterModel {
   void addSystemPods();
   void schedule(SimTime now);
   void observeTransitions(SimTime now);
+  // The kubelets' part of resizes: admit (or defer, or refuse) and apply them.
+  void resizePods(SimTime now);
+  bool admitResize(PodState& pod, SimTime now);
+  void actuateResize(PodState& pod, SimTime now);
+  void restartContainer(PodState& pod, SimTime restartAt, Termination ending);
+  // Free allocatable on `pod`'s node as its kubelet counts it: the allocated requests of the
+  // other pods there.
+  NodeResources kubeletFree(const PodState& pod) const;
   void refreshStatus(WorkloadObject& workload, SimTime now);
   std::uint64_t bumpVersion() { return ++resourceVersion_; }
   // A pod address on `node` no pod has (next in turn, so a deleted pod's address is not given
@@ -225,6 +295,7 @@ class ClusterModel {
   std::uint64_t statusVersion_ = 0;  // resourceVersion_ when statuses were last recomputed
   bool dirty_ = true;  // a write or a revival since the last advance, or a Pending pod
   std::optional<SimTime> nextChange_;  // the earliest pod stage change still to come
+  bool rolling_ = false;               // a Deployment has pods of an old template
   std::vector<NodeState> nodes_;
   std::vector<PodState> pods_;
   std::map<Key, WorkloadObject> workloads_;
@@ -248,10 +319,27 @@ std::string_view resourceName(WorkloadKind kind);  // "deployments" / "statefuls
 // RFC 3339 in UTC with seconds, as metadata timestamps are written.
 std::string rfc3339(WallTime time);
 
+// The Kubernetes minor version of "v1.33.2" (33); nullopt when it does not parse.
+std::optional<int> kubernetesMinor(std::string_view version);
+
+// The kubelet's crash back-off before restart number `crashes` (1 = the first crash): none for
+// the first, then 10 s doubling to 5 min.
+SimTime crashBackOff(int crashes);
+// A crash this long after the previous one starts the back-off over (the kubelet forgets a
+// back-off entry after twice its 5 min maximum).
+inline constexpr double kCrashBackOffResetSeconds = 600;
+
+// A container's requests as the scheduler counts them (a missing request defaults to the limit).
+double requestedCores(const ContainerResources& resources);
+double requestedBytes(const ContainerResources& resources);
+
 // Resource quantities of a container spec ("resources": {"requests": ..., "limits": ...}).
 nlohmann::json resourcesJson(const ContainerResources& resources);
 // The reverse; errors name the field.
 std::optional<ContainerResources> resourcesFromJson(const nlohmann::json& resources,
                                                     std::string* error);
+// A container's resizePolicy list (cpu and memory entries), and the reverse (null: none).
+nlohmann::json resizePolicyJson(const ResizePolicy& policy);
+std::optional<ResizePolicy> resizePolicyFromJson(const nlohmann::json& entries, std::string* error);
 
 }  // namespace fleetscale::sim

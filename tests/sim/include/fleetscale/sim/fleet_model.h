@@ -60,6 +60,7 @@ class FleetModel {
   std::vector<double> cpuDemand_, memoryDemand_;
   std::vector<int> serving_;
   std::vector<double> wanted_, nodeCpu_, nodeShare_, nodeMemory_;
+  std::vector<std::uint64_t> oomKills_;  // per workload, since the start
 };
 
 }  // namespace fleetscale::sim

@@ -31,7 +31,8 @@ nlohmann::json listJson(const std::string& listKind, const std::string& apiVersi
 nlohmann::json versionJson(const ClusterSpec& spec);
 nlohmann::json apiVersionsJson(const std::string& serverAddress);
 nlohmann::json apiGroupListJson();
-nlohmann::json coreResourceListJson();
+// `podResize`: the pods/resize subresource is served (v1.33 and later).
+nlohmann::json coreResourceListJson(bool podResize);
 nlohmann::json appsResourceListJson();
 nlohmann::json coordinationResourceListJson();
 nlohmann::json autoscalingResourceListJson();  // autoscaling/v2: horizontalpodautoscalers

@@ -27,6 +27,13 @@ struct WorkloadSample {
   double demandCores = 0;
   double readyCapacityCores = 0;  // ready replicas in live clusters x capacity per replica
   double servedCores = 0;         // CPU those replicas used
+  // Running replicas in live clusters: the requests the runtime applied (a resize in progress
+  // counts once applied) and the working set, for right-sizing figures.
+  double requestedCpuCores = 0;
+  double requestedMemoryBytes = 0;
+  double usedMemoryBytes = 0;
+  std::uint64_t oomKills = 0;  // OOM kills since the start, of pods gone since too
+  int crashLooping = 0;        // pods waiting out a crash back-off
   std::map<std::string, ClusterReplicas> clusters;
 };
 
@@ -113,6 +120,7 @@ struct WorkloadReport {
   std::vector<LoadChange> loadChanges;
   RiseSummary riseSummary;
   std::vector<FailoverResult> failovers;
+  std::uint64_t oomKills = 0;  // by the end of the timeline
 };
 
 struct Report {

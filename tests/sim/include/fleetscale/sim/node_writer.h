@@ -44,7 +44,8 @@ class NodeWriter {
   // Creates the host files and the hierarchy skeleton, then syncs.
   Status initialize(const NodeSnapshot& node);
   // Makes the tree match `node`: cgroups appear for new containers and go for vanished ones;
-  // CPU counters are rewritten every time, memory when it moved by more than a little.
+  // CPU counters are rewritten every time, memory when it moved by more than a little, the
+  // limit files when a resize changed them, the OOM counters when they grew.
   Status sync(const NodeSnapshot& node);
 
   const std::string& hostRoot() const { return hostRoot_; }
@@ -58,12 +59,16 @@ class NodeWriter {
     std::string path;     // container cgroup, relative
     std::string podPath;  // pod cgroup, relative
     double memoryBytes = -1;
+    CgroupLimits limits;         // as last written
+    std::uint64_t oomKills = 0;  // as last written
   };
 
   std::vector<std::string> hierarchies() const;  // absolute roots a container appears in
   Status ensureDirectory(const std::string& hierarchy, const std::string& relative);
   Status create(const ContainerSnapshot& container, Written& written);
   Status writeCounters(const ContainerSnapshot& container, Written& written, int cpus);
+  // A resize changed the container's limits: its limit files follow.
+  Status writeLimits(const ContainerSnapshot& container, Written& written);
   Status write(const std::string& path, std::string_view content);
 
   std::string hostRoot_;

@@ -54,7 +54,10 @@ struct ClusterSpec {
   double readinessDelaySeconds = 2;   // container running -> Ready
   bool pauseContainers = true;        // a sandbox (pause) cgroup per pod, as containerd makes
   bool systemPods = true;             // a kube-proxy pod per node
-  std::string kubernetesVersion = "v1.30.4";
+  // v1.33 and later serve pods/{name}/resize; older versions answer 404 for it.
+  std::string kubernetesVersion = "v1.34.2";
+  // How long the runtime takes to apply an admitted resize (PodResizeInProgress meanwhile).
+  double resizeDelaySeconds = 0.5;
   AggregatorAuth aggregatorAuth = AggregatorAuth::kToken;
   // kExecExpiring: how long each token lives; at its end the next one is minted and the old one
   // answered 401 from then on.
@@ -66,6 +69,15 @@ struct ContainerResources {
   std::optional<double> cpuLimit;
   std::optional<double> memoryRequest;  // bytes
   std::optional<double> memoryLimit;
+  bool operator==(const ContainerResources&) const = default;
+};
+
+// A container's resizePolicy: which resources need a restart to be resized in place.
+struct ResizePolicy {
+  bool restartOnCpu = false;     // cpu: RestartContainer (else NotRequired)
+  bool restartOnMemory = false;  // memory: RestartContainer
+  bool shown = false;            // the spec names a resizePolicy (else the field is left out)
+  bool operator==(const ResizePolicy&) const = default;
 };
 
 // How the aggregator scales a workload: the scenario's side of the policy file the simulator
@@ -108,8 +120,16 @@ struct WorkloadSpec {
   std::string containerName;            // defaults to the workload name
   std::map<std::string, int> replicas;  // cluster -> replicas at the start
   ContainerResources resources;
-  LoadCurve cpu;                      // total demand across the fleet, cores
-  LoadCurve memory;                   // total working set across the fleet, bytes
+  LoadCurve cpu;     // total demand across the fleet, cores
+  LoadCurve memory;  // total working set across the fleet, bytes
+  // The working set every running replica wants, ready or not, bytes (`load.memory-per-replica`):
+  // above the container's memory limit it is OOM-killed. Absent: only `memory` and the floor.
+  std::optional<LoadCurve> memoryPerReplica;
+  // `oom-on-shared-memory`: a replica's share of `memory` above its limit is OOM-killed too.
+  // Default false: that share is capped at the limit (reclaimable, as page cache), as before
+  // OOM kills were simulated.
+  bool oomOnSharedMemory = false;
+  ResizePolicy resizePolicy;          // `resize-policy`
   double idleCpuCores = 0.005;        // a running but not-ready replica, or one with no share
   double idleMemoryBytes = 16 << 20;  // floor for every running replica
   std::optional<double>
@@ -126,17 +146,19 @@ struct WorkloadSpec {
 };
 
 enum class FaultKind {
-  kKillCluster,      // API server, kubelets and agents go silent; pods stop serving
-  kReviveCluster,    // undo kill-cluster
-  kPartitionApi,     // API server unreachable; agents and pods carry on
-  kPartitionAgents,  // agents cannot reach the aggregator; API server works
-  kSlowApi,          // every API response delayed by `latency`
-  kFailingApi,       // a share `rate` of API requests answered with `status` (5xx)
-  kConflictStorm,    // a share `rate` of API writes answered 409 Conflict
-  kFlapAgents,       // agents on `nodes` killed and restarted every `period`
-  kRolloutAgents,    // agents on `nodes` restarted one at a time, as a DaemonSet update does
-  kKubeletGarbage,   // kubelets on `nodes` answer /pods with broken bodies (`mode`)
-  kHeal,             // ends every fault on `cluster` (all clusters when empty) except kill
+  kKillCluster,        // API server, kubelets and agents go silent; pods stop serving
+  kReviveCluster,      // undo kill-cluster
+  kPartitionApi,       // API server unreachable; agents and pods carry on
+  kPartitionAgents,    // agents cannot reach the aggregator; API server works
+  kSlowApi,            // every API response delayed by `latency`
+  kFailingApi,         // a share `rate` of API requests answered with `status` (5xx)
+  kConflictStorm,      // a share `rate` of API writes answered 409 Conflict
+  kFlapAgents,         // agents on `nodes` killed and restarted every `period`
+  kRolloutAgents,      // agents on `nodes` restarted one at a time, as a DaemonSet update does
+  kKubeletGarbage,     // kubelets on `nodes` answer /pods with broken bodies (`mode`)
+  kResizeUnsupported,  // the API server answers pods/{name}/resize 404, as before v1.33
+  kResizeForbidden,    // the API server answers pods/{name}/resize 403 (RBAC denies it)
+  kHeal,               // ends every fault on `cluster` (all clusters when empty) except kill
 };
 
 std::string_view toString(FaultKind kind);

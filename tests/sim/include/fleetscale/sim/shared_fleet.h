@@ -98,7 +98,8 @@ class TokenBook {
 // list, watch, create and update them (what client-go's leader election needs), the agents may
 // not touch them. Other autoscalers' HorizontalPodAutoscalers and ScaledObjects are the
 // controller's to read (get, list, watch: it must leave a workload they target alone), never to
-// write; only the administrator creates, changes or deletes them.
+// write; only the administrator creates, changes or deletes them. pods/resize (in-place resize)
+// is the controller's to get, patch and update; the agents may not touch it.
 bool mayAccessApi(Role role, std::string_view verb, std::string_view resource);
 // The kubelet's /pods is nodes/proxy in RBAC terms.
 bool mayAccessKubelet(Role role);
