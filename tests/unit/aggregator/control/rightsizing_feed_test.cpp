@@ -1,0 +1,170 @@
+// The right-sizing feed end to end in process: batches folded into a real FleetState, the state
+// loop's ticks feeding the recommender, recommendations published, the state saved to a real
+// SQLite store at stop and restored by the next run.
+#include "fleetscale/aggregator/control/rightsizing_feed.h"
+
+#include <gtest/gtest.h>
+
+#include "fleetscale/aggregator/control/state_loop.h"
+#include "fleetscale/testing/batch_builder.h"
+#include "fleetscale/testing/temp_dir.h"
+
+namespace fleetscale::aggregator {
+namespace {
+
+using rightsizing::Mode;
+
+std::vector<testing::ContainerSpec> webPods() {
+  // Two replicas, each an app (0.5 cores of 1) and a sidecar (0.05 of 1): the sidecar's figures
+  // are its own.
+  std::vector<testing::ContainerSpec> specs;
+  for (const char* pod : {"web-1", "web-2"}) {
+    testing::ContainerSpec app;
+    app.id = std::string(pod) + "-app";
+    app.pod = pod;
+    app.container = "app";
+    app.cpu = 0.5;
+    testing::ContainerSpec proxy = app;
+    proxy.id = std::string(pod) + "-proxy";
+    proxy.container = "proxy";
+    proxy.cpu = 0.05;
+    specs.push_back(app);
+    specs.push_back(proxy);
+  }
+  return specs;
+}
+
+TEST(RightsizingFeedTest, StateTicksFeedItAndTheStateSurvivesARestart) {
+  fleetscale::testing::TempDir dir;
+  ManualClock clock;
+  SqliteStoreOptions storeOptions;
+  storeOptions.stateDir = dir.path();
+  PolicyHolder policy;  // no file: every workload recommended
+  std::vector<rightsizing::ContainerRecommendation> before;
+  {
+    auto store = SqliteStore::open(storeOptions, nullptr, clock);
+    ASSERT_TRUE(store.ok());
+    FleetState fleet;
+    WorkloadHistory history(std::chrono::minutes(10));
+    SnapshotHolder snapshots;
+    RightsizingFeed feed(store->get(), policy);
+    ASSERT_EQ(*feed.restore(), 0U);
+    StateLoop loop(fleet, store->get(), history, snapshots, clock,
+                   StateLoopOptions{std::chrono::milliseconds(1000), std::chrono::minutes(1)});
+    loop.setRightsizing(&feed);
+    const auto session = fleet.agentConnected(AgentIdentity{"a1", "n1", "aws", "", "", "", ""});
+    std::uint64_t sequence = 0;
+    for (int tick = 0; tick < 30; ++tick) {
+      testing::DecodedBatch decoded;
+      testing::decodeInto(testing::makeBatch(++sequence, webPods()), decoded);
+      ASSERT_EQ(fleet.applyBatch(session, decoded.view, clock.wallNow()).outcome,
+                BatchOutcome::kAccepted);
+      loop.tick();
+      clock.advance(std::chrono::seconds(1));
+    }
+    // Published at the first tick and every 10 s after: the latest holds 21 ticks.
+    const auto set = feed.current();
+    ASSERT_EQ(set->containers.size(), 2U);
+    const auto& app = set->containers[0];
+    const auto& proxy = set->containers[1];
+    EXPECT_EQ(app.workload, (WorkloadKey{"shop", "Deployment", "web"}));
+    EXPECT_EQ(app.container, "app");
+    EXPECT_EQ(proxy.container, "proxy");
+    EXPECT_EQ(app.mode, Mode::kRecommend);
+    EXPECT_EQ(app.samples, 2U * 21U) << "one sample per replica per full tick";
+    EXPECT_GE(app.cpu.target, 0.5 * 1.15);
+    EXPECT_LE(app.cpu.target, 0.5 * 1.15 * 1.06);
+    EXPECT_LE(proxy.cpu.target, 0.05 * 1.15 * 1.06) << "the sidecar is not blended in";
+    EXPECT_DOUBLE_EQ(app.cpu.currentRequest, 1.0);
+    EXPECT_DOUBLE_EQ(app.memory.currentRequest, 200 << 20);
+    EXPECT_DOUBLE_EQ(app.memory.target, (100 << 20) * 1.15);
+    EXPECT_EQ(set->replicas.at(app.workload), 2);
+    // Two replicas each requesting 1 core per container, needing 0.58 and 0.06.
+    const auto savings = fleetSavings(*set);
+    EXPECT_DOUBLE_EQ(savings.requestedCpuCores, 4.0);
+    EXPECT_NEAR(savings.cpuCores(), 4.0 - 2 * (app.cpu.target + proxy.cpu.target), 1e-9);
+    EXPECT_GT(savings.memoryBytes(), 0);
+    EXPECT_EQ(feed.size().containers, 2U);
+    feed.publish(clock.wallNow());
+    before = feed.current()->containers;
+    loop.stop();  // saves the state
+    (*store)->flush();
+  }
+  auto store = SqliteStore::open(storeOptions, nullptr, clock);
+  ASSERT_TRUE(store.ok());
+  RightsizingFeed restored(store->get(), policy);
+  ASSERT_EQ(*restored.restore(), 2U);
+  restored.publish(clock.wallNow());
+  const auto after = restored.current()->containers;
+  ASSERT_EQ(after.size(), before.size());
+  for (std::size_t i = 0; i < before.size(); ++i) {
+    EXPECT_EQ(after[i].samples, before[i].samples);
+    EXPECT_DOUBLE_EQ(after[i].cpu.target, before[i].cpu.target);
+    EXPECT_DOUBLE_EQ(after[i].memory.target, before[i].memory.target);
+  }
+}
+
+TEST(RightsizingFeedTest, StaleLatePendingAndUnnamedContainersAreNotSamples) {
+  PolicyHolder policy;
+  RightsizingFeed feed(nullptr, policy);
+  FleetSnapshot snapshot;
+  snapshot.takenAt = WallTime{std::chrono::seconds(1'700'000'000)};
+  WorkloadSnapshot web;
+  web.key = {"shop", "Deployment", "web"};
+  web.total.replicasSeen = 1;
+  const auto pod = [](const char* name, bool stale, bool late, const char* container) {
+    PodSample p;
+    p.cluster = "aws";
+    p.pod = name;
+    p.stale = stale;
+    p.late = late;
+    ContainerFigures figures;
+    figures.name = container;
+    figures.cpuUsageCores = 0.3;
+    figures.memoryUsageBytes = 1e8;
+    p.byContainer.push_back(figures);
+    return p;
+  };
+  web.pods = {pod("fresh", false, false, "app"), pod("stale", true, false, "app"),
+              pod("late", false, true, "app"), pod("sandbox", false, false, "")};
+  PodSample pending = pod("pending", false, false, "app");
+  pending.pending = true;
+  web.pods.push_back(pending);
+  snapshot.workloads.push_back(web);
+  feed.observe(snapshot);
+  const auto set = feed.current();
+  ASSERT_EQ(set->containers.size(), 1U);
+  EXPECT_EQ(set->containers[0].samples, 1U);
+}
+
+TEST(RightsizingFeedTest, APolicyOfModeOffHidesAWorkloadAndReloadsApply) {
+  PolicyHolder policy;
+  RightsizingFeed feed(nullptr, policy);
+  FleetSnapshot snapshot;
+  snapshot.takenAt = WallTime{std::chrono::seconds(1'700'000'000)};
+  WorkloadSnapshot web;
+  web.key = {"shop", "Deployment", "web"};
+  PodSample pod;
+  pod.cluster = "aws";
+  pod.pod = "web-1";
+  ContainerFigures figures;
+  figures.name = "app";
+  figures.cpuUsageCores = 0.3;
+  pod.byContainer.push_back(figures);
+  web.pods.push_back(pod);
+  snapshot.workloads.push_back(web);
+  feed.observe(snapshot);
+  EXPECT_EQ(feed.current()->containers.size(), 1U);
+  PolicyConfig config;
+  WorkloadConfig workload;
+  workload.namespaceName = "shop";
+  workload.name = "web";
+  workload.rightsizing.mode = Mode::kOff;
+  config.workloads.push_back(workload);
+  policy.set(config);
+  feed.publish(snapshot.takenAt);
+  EXPECT_TRUE(feed.current()->containers.empty());
+}
+
+}  // namespace
+}  // namespace fleetscale::aggregator
