@@ -10,7 +10,6 @@ namespace {
 
 using nlohmann::json;
 using prometheus::MetricFamily;
-using rightsizing::ContainerRecommendation;
 using rightsizing::ResourceRecommendation;
 
 json number(double value) { return isPresent(value) ? json(value) : json(nullptr); }

@@ -1,5 +1,8 @@
 #include "fleetscale/aggregator/control/rightsizing_feed.h"
 
+#include <string_view>
+#include <utility>
+
 #include "fleetscale/shared/logging.h"
 
 namespace fleetscale::aggregator {
@@ -96,14 +99,26 @@ void RightsizingFeed::observe(const FleetSnapshot& snapshot) {
 
 void RightsizingFeed::publish(WallTime now) {
   const auto policy = policy_.get();
+  // The policy's workloads by namespace and name, once per publish: a workload's lookup is then
+  // a map search, not a walk over the file's workloads.
+  std::map<std::pair<std::string_view, std::string_view>, const rightsizing::RightsizingPolicy*>
+      named;
+  if (policy) {
+    for (const auto& workload : policy->workloads) {
+      named.emplace(
+          std::pair<std::string_view, std::string_view>(workload.namespaceName, workload.name),
+          &workload.rightsizing);
+    }
+  }
   auto set = std::make_shared<RecommendationSet>();
   set->computedAt = now;
   {
     std::lock_guard lock(mutex_);
     lastPublish_ = now;
     set->containers = recommender_.recommendations(
-        [&policy](const WorkloadKey& key) -> std::optional<rightsizing::RightsizingPolicy> {
-          return policy ? policy->rightsizingFor(key) : rightsizing::RightsizingPolicy{};
+        [&named](const WorkloadKey& key) -> std::optional<rightsizing::RightsizingPolicy> {
+          const auto it = named.find({key.namespaceName, key.name});
+          return it == named.end() ? rightsizing::RightsizingPolicy{} : *it->second;
         },
         now);
     set->replicas = replicas_;

@@ -133,7 +133,7 @@ void DecayingHistogram::add(double value, double weight, double unixSeconds) {
     weights_.insert(weights_.begin(), static_cast<std::size_t>(firstBucket_ - bucket), 0.0);
     firstBucket_ = bucket;
   } else if (bucket >= firstBucket_ + static_cast<int>(weights_.size())) {
-    weights_.resize(static_cast<std::size_t>(bucket - firstBucket_ + 1), 0.0);
+    weights_.resize(static_cast<std::size_t>(bucket - firstBucket_) + 1, 0.0);
   }
   weights_[static_cast<std::size_t>(bucket - firstBucket_)] += scaled;
   totalWeight_ += scaled;

@@ -8,6 +8,7 @@
 #include "fleetscale/aggregator/control/state_loop.h"
 #include "fleetscale/testing/batch_builder.h"
 #include "fleetscale/testing/temp_dir.h"
+#include "fleetscale/testing/wait.h"
 
 namespace fleetscale::aggregator {
 namespace {
@@ -34,36 +35,62 @@ std::vector<testing::ContainerSpec> webPods() {
   return specs;
 }
 
+// A state loop over a real fleet state, feeding a RightsizingFeed, and one agent's node.
+struct FedLoop {
+  FedLoop(Store* store, const Clock& clock, const PolicyHolder& policy,
+          RightsizingFeedOptions options = {})
+      : feed(store, policy, options),
+        loop(fleet, store, history, snapshots, clock,
+             StateLoopOptions{std::chrono::milliseconds(1000), std::chrono::minutes(1)}),
+        session(fleet.agentConnected(AgentIdentity{"a1", "n1", "aws", "", "", "", ""})),
+        clock_(clock) {
+    loop.setRightsizing(&feed);
+  }
+  // Folds a batch of webPods() in, as the agent's next.
+  void fold() {
+    testing::DecodedBatch decoded;
+    testing::decodeInto(testing::makeBatch(++sequence, webPods()), decoded);
+    ASSERT_EQ(fleet.applyBatch(session, decoded.view, clock_.wallNow()).outcome,
+              BatchOutcome::kAccepted);
+  }
+
+  FleetState fleet;
+  WorkloadHistory history{std::chrono::minutes(10)};
+  SnapshotHolder snapshots;
+  RightsizingFeed feed;
+  StateLoop loop;
+  FleetState::Session session;
+  std::uint64_t sequence = 0;
+
+ private:
+  const Clock& clock_;
+};
+
+std::unique_ptr<SqliteStore> openStore(const std::string& dir, const Clock& clock) {
+  SqliteStoreOptions options;
+  options.stateDir = dir;
+  auto store = SqliteStore::open(options, nullptr, clock);
+  EXPECT_TRUE(store.ok());
+  return store.ok() ? std::move(*store) : nullptr;
+}
+
 TEST(RightsizingFeedTest, StateTicksFeedItAndTheStateSurvivesARestart) {
   fleetscale::testing::TempDir dir;
   ManualClock clock;
-  SqliteStoreOptions storeOptions;
-  storeOptions.stateDir = dir.path();
   PolicyHolder policy;  // no file: every workload recommended
   std::vector<rightsizing::ContainerRecommendation> before;
   {
-    auto store = SqliteStore::open(storeOptions, nullptr, clock);
-    ASSERT_TRUE(store.ok());
-    FleetState fleet;
-    WorkloadHistory history(std::chrono::minutes(10));
-    SnapshotHolder snapshots;
-    RightsizingFeed feed(store->get(), policy);
-    ASSERT_EQ(*feed.restore(), 0U);
-    StateLoop loop(fleet, store->get(), history, snapshots, clock,
-                   StateLoopOptions{std::chrono::milliseconds(1000), std::chrono::minutes(1)});
-    loop.setRightsizing(&feed);
-    const auto session = fleet.agentConnected(AgentIdentity{"a1", "n1", "aws", "", "", "", ""});
-    std::uint64_t sequence = 0;
+    auto store = openStore(dir.path(), clock);
+    ASSERT_NE(store, nullptr);
+    FedLoop fed(store.get(), clock, policy);
+    ASSERT_EQ(*fed.feed.restore(), 0U);
     for (int tick = 0; tick < 30; ++tick) {
-      testing::DecodedBatch decoded;
-      testing::decodeInto(testing::makeBatch(++sequence, webPods()), decoded);
-      ASSERT_EQ(fleet.applyBatch(session, decoded.view, clock.wallNow()).outcome,
-                BatchOutcome::kAccepted);
-      loop.tick();
+      fed.fold();
+      fed.loop.tick();
       clock.advance(std::chrono::seconds(1));
     }
     // Published at the first tick and every 10 s after: the latest holds 21 ticks.
-    const auto set = feed.current();
+    const auto set = fed.feed.current();
     ASSERT_EQ(set->containers.size(), 2U);
     const auto& app = set->containers[0];
     const auto& proxy = set->containers[1];
@@ -84,15 +111,16 @@ TEST(RightsizingFeedTest, StateTicksFeedItAndTheStateSurvivesARestart) {
     EXPECT_DOUBLE_EQ(savings.requestedCpuCores, 4.0);
     EXPECT_NEAR(savings.cpuCores(), 4.0 - 2 * (app.cpu.target + proxy.cpu.target), 1e-9);
     EXPECT_GT(savings.memoryBytes(), 0);
-    EXPECT_EQ(feed.size().containers, 2U);
-    feed.publish(clock.wallNow());
-    before = feed.current()->containers;
-    loop.stop();  // saves the state
-    (*store)->flush();
+    EXPECT_EQ(fed.feed.size().containers, 2U);
+    fed.feed.publish(clock.wallNow());
+    before = fed.feed.current()->containers;
+    // The running loop hands the state over at stop() (next test); this one is ticked by hand.
+    fed.feed.save(clock.wallNow());
+    store->flush();
   }
-  auto store = SqliteStore::open(storeOptions, nullptr, clock);
-  ASSERT_TRUE(store.ok());
-  RightsizingFeed restored(store->get(), policy);
+  auto store = openStore(dir.path(), clock);
+  ASSERT_NE(store, nullptr);
+  RightsizingFeed restored(store.get(), policy);
   ASSERT_EQ(*restored.restore(), 2U);
   restored.publish(clock.wallNow());
   const auto after = restored.current()->containers;
@@ -102,6 +130,27 @@ TEST(RightsizingFeedTest, StateTicksFeedItAndTheStateSurvivesARestart) {
     EXPECT_DOUBLE_EQ(after[i].cpu.target, before[i].cpu.target);
     EXPECT_DOUBLE_EQ(after[i].memory.target, before[i].memory.target);
   }
+}
+
+TEST(RightsizingFeedTest, TheRunningLoopHandsTheStateToTheStoreAtStop) {
+  fleetscale::testing::TempDir dir;
+  ManualClock clock;
+  auto store = openStore(dir.path(), clock);
+  ASSERT_NE(store, nullptr);
+  PolicyHolder policy;
+  // Saved by the ticks only once a day: a row stamped later than the first tick is stop()'s.
+  FedLoop fed(store.get(), clock, policy,
+              RightsizingFeedOptions{.saveInterval = std::chrono::hours(24)});
+  fed.fold();
+  fed.loop.start();  // its first tick comes at once
+  ASSERT_TRUE(fleetscale::testing::waitFor([&] { return fed.feed.size().containers == 2; }));
+  clock.advance(std::chrono::hours(1));
+  fed.loop.stop();
+  store->flush();
+  const auto rows = store->loadRecommenderState();
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 2U);
+  EXPECT_EQ((*rows)[0].updatedUnixMs, toUnixMillis(clock.wallNow()));
 }
 
 TEST(RightsizingFeedTest, StaleLatePendingAndUnnamedContainersAreNotSamples) {

@@ -88,7 +88,7 @@ TEST(RecommenderStateTest, TheSameRecommendationAfterTheStoreIsReopened) {
     EXPECT_EQ(after[i].oomKills, before[i].oomKills);
     EXPECT_DOUBLE_EQ(after[i].confidence, before[i].confidence);
   }
-  EXPECT_EQ(after[0].oomKills, 1U) << "the kill is remembered across the restart";
+  EXPECT_EQ(after[0].oomKills, 2U) << "each replica's kill is remembered across the restart";
 }
 
 TEST(RecommenderStateTest, RowsAreCoalescedReplacedAndPrunedWhenLongUnchanged) {

@@ -106,6 +106,8 @@ class Store {
   virtual void recordDecision(DecisionRecord decision) = 0;
   virtual void recordRollups(std::vector<RollupRow> rows) = 0;
   // Coalesced per (workload, container): the latest state of each is written over the stored one.
+  // By value like the other records (the store keeps them); a store without the table drops them.
+  // NOLINTNEXTLINE(performance-unnecessary-value-param)
   virtual void recordRecommenderState(std::vector<RecommenderStateRow> /*rows*/) {}
 
   virtual Result<std::vector<AgentProgress>> loadProgress() = 0;
