@@ -88,9 +88,10 @@ std::vector<MetricFamily> RecommendationMetrics::Collect() const {
   MetricFamily currentMemory =
       gaugeFamily("fleetscale_recommendation_current_memory_bytes",
                   "The container's memory request and limit now (spec=request|limit), in bytes");
-  MetricFamily confidence = gaugeFamily(
-      "fleetscale_recommendation_confidence_days",
-      "Days of history behind the recommendation (VPA's confidence: min(span, samples / 86400))");
+  MetricFamily confidence =
+      gaugeFamily("fleetscale_recommendation_confidence_seconds",
+                  "History behind the recommendation (VPA's confidence, min(span of the samples, "
+                  "samples / 86400) days, in seconds)");
   MetricFamily oomKills = gaugeFamily("fleetscale_recommendation_oom_kills",
                                       "OOM kills of the container within the memory window (8 d)");
   for (const auto& c : set->containers) {
@@ -113,7 +114,7 @@ std::vector<MetricFamily> RecommendationMetrics::Collect() const {
       add(*current, "spec", "request", r->currentRequest);
       add(*current, "spec", "limit", r->currentLimit);
     }
-    addSample(confidence, base, c.confidence);
+    addSample(confidence, base, c.confidence * 86400);
     addSample(oomKills, base, c.oomKills);
   }
   const FleetSavings savings = fleetSavings(*set);

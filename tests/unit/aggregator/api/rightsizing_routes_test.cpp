@@ -106,7 +106,9 @@ TEST_F(RightsizingRoutesTest, GaugesPerContainerAndForTheFleet) {
   EXPECT_EQ(first.label[4].name, "estimate");
   EXPECT_EQ(find("fleetscale_recommendation_current_cpu_cores").metric.size(), 2U);
   EXPECT_EQ(find("fleetscale_recommendation_current_memory_bytes").metric.size(), 2U);
-  EXPECT_EQ(find("fleetscale_recommendation_confidence_days").metric.size(), 2U);
+  const auto confidence = find("fleetscale_recommendation_confidence_seconds");
+  ASSERT_EQ(confidence.metric.size(), 2U);
+  EXPECT_NEAR(confidence.metric[0].gauge.value, 59, 1e-6) << "a minute of samples: 59 s of span";
   const auto savings = find("fleetscale_recommendation_savings_cpu_cores");
   ASSERT_EQ(savings.metric.size(), 1U);
   EXPECT_NEAR(savings.metric[0].gauge.value, 1.25 - 0.6 * 1.15, 0.05);
