@@ -35,6 +35,9 @@ struct CtlRequest {
   std::function<Result<std::string>(const json&)> render;
   // What a mutating call does, for messages ("drain cluster aws"); "" for reads.
   std::string action;
+  // Extra detail: an error answer (an older aggregator without the route) skips it, and -o json
+  // leaves it out.
+  bool optional = false;
 };
 
 template <typename Render>
@@ -368,6 +371,10 @@ int runCtl(const std::vector<std::string>& args, const CtlSystem& system, std::o
   auto* explain =
       app.add_subcommand("explain", "why the latest decision for a workload came out as it did");
   explain->add_option("workload", o.target, "namespace/name")->required();
+  auto* recommend = app.add_subcommand(
+      "recommend",
+      "right-sizing: current vs recommended requests and limits per container, and the savings");
+  recommend->add_option("workload", o.target, "namespace/name, or a namespace (default: all)");
   auto* drain = app.add_subcommand(
       "drain", "move every workload off a cluster, step by step (needs an admin token)");
   drain->add_option("cluster", o.target, "cluster name from the policy")->required();
@@ -427,6 +434,26 @@ int runCtl(const std::vector<std::string>& args, const CtlSystem& system, std::o
                                            {"workload", o.target.substr(slash + 1)},
                                            {"limit", "1"}}),
         [workload = o.target](const json& body) { return explainLatest(workload, body); }, ""});
+    // The workload's right-sizing recommendation after the decision, when there is one.
+    CtlRequest rightsizing =
+        get("/api/v1/recommendations" + queryString({{"namespace", o.target.substr(0, slash)},
+                                                     {"workload", o.target.substr(slash + 1)}}),
+            recommendationSummary);
+    rightsizing.optional = true;
+    requests.push_back(std::move(rightsizing));
+  } else if (recommend->parsed()) {
+    const auto slash = o.target.find('/');
+    if (slash == 0 || (slash != std::string::npos && slash + 1 == o.target.size())) {
+      err << "fleetscalectl: recommend takes namespace/name or a namespace, got '" << o.target
+          << "'\n";
+      return kCtlUsageError;
+    }
+    requests.push_back(
+        get("/api/v1/recommendations" +
+                queryString(
+                    {{"namespace", o.target.substr(0, slash)},
+                     {"workload", slash == std::string::npos ? "" : o.target.substr(slash + 1)}}),
+            recommendView));
   } else if (drain->parsed() || undrain->parsed()) {
     const bool draining = drain->parsed();
     requests.push_back(CtlRequest{
@@ -465,6 +492,7 @@ int runCtl(const std::vector<std::string>& args, const CtlSystem& system, std::o
       request.headers.emplace_back("Authorization", "Bearer " + connection->token);
     }
     auto response = http->send(request);
+    if (call.optional && (!response || response->status != 200)) continue;
     if (!response) {
       err << "fleetscalectl: " << transportFailure(response.error(), *connection) << "\n";
       return kCtlServerError;
@@ -495,9 +523,10 @@ int runCtl(const std::vector<std::string>& args, const CtlSystem& system, std::o
       err << "fleetscalectl: " << rendered.error().message << "\n";
       return kCtlNotFound;
     }
+    if (rendered->empty()) continue;
     if (!tables.empty()) tables += "\n";
     tables += *rendered;
-    bodies.push_back(body);
+    if (!call.optional) bodies.push_back(body);
   }
   if (o.output == "json") {
     out << (bodies.size() == 1 ? bodies[0] : bodies).dump(2) << "\n";

@@ -1,5 +1,7 @@
 #include "fleetscale/ctl/views.h"
 
+#include <cmath>
+
 #include "fleetscale/ctl/table.h"
 #include "format.h"
 
@@ -276,6 +278,70 @@ std::string explainView(const json& record) {
   for (const auto& note : placement.value("notes", json::array()))
     out += "Note: " + text(note) + "\n";
   return out;
+}
+
+namespace {
+// "1.000 -> 0.230": the current figure and the recommended one.
+std::string change(const json& resource, const char* now, const char* recommended,
+                   std::string (*show)(const json&)) {
+  if (field(resource, "controlled") == false) return show(field(resource, now)) + " (kept)";
+  return show(field(resource, now)) + " -> " + show(field(resource, recommended));
+}
+
+std::string signedCores(double value) {
+  return formatted("%.3f", std::abs(value)) + (value >= 0 ? " cores given back" : " cores more");
+}
+std::string signedBytes(double value) {
+  return bytes(json(std::abs(value))) + (value >= 0 ? " given back" : " more");
+}
+}  // namespace
+
+std::string recommendView(const json& recommendations) {
+  Rows rows;
+  std::string reasons;
+  for (const auto& c : items(recommendations)) {
+    const json& cpu = field(c, "cpu_cores");
+    const json& memory = field(c, "memory_bytes");
+    const std::string name = text(field(c, "namespace")) + "/" + text(field(c, "workload"));
+    std::string mode = text(field(c, "mode"));
+    if (field(c, "applied") == false) mode += " (not applied yet)";
+    rows.push_back({text(field(c, "namespace")), text(field(c, "workload")),
+                    text(field(c, "container")), text(field(c, "replicas")),
+                    change(cpu, "request", "target", cores),
+                    change(cpu, "limit", "recommended_limit", cores),
+                    change(memory, "request", "target", bytes),
+                    change(memory, "limit", "recommended_limit", bytes),
+                    formatted("%.2f d", number(field(c, "confidence_days"))),
+                    text(field(c, "oom_kills")), mode});
+    reasons +=
+        "  " + name + " " + text(field(c, "container")) + ": " + text(field(c, "reason")) + "\n";
+  }
+  std::string out =
+      renderTable({"NAMESPACE", "WORKLOAD", "CONTAINER", "REPLICAS", "CPU REQUEST", "CPU LIMIT",
+                   "MEMORY REQUEST", "MEMORY LIMIT", "CONFIDENCE", "OOM KILLS", "MODE"},
+                  rows);
+  if (!reasons.empty()) out += "\nWhy:\n" + reasons;
+  const json& savings = field(recommendations, "savings");
+  out += "\nAcross these workloads' replicas: requests " +
+         cores(field(savings, "requested_cpu_cores")) + " cores, " +
+         bytes(field(savings, "requested_memory_bytes")) + "; recommended " +
+         cores(field(savings, "recommended_cpu_cores")) + " cores, " +
+         bytes(field(savings, "recommended_memory_bytes")) + ": " +
+         signedCores(number(field(savings, "cpu_cores"))) + ", " +
+         signedBytes(number(field(savings, "memory_bytes"))) + "\n";
+  return out;
+}
+
+std::string recommendationSummary(const json& recommendations) {
+  std::string out;
+  for (const auto& c : items(recommendations)) {
+    out += "  " + text(field(c, "container")) + ": cpu " +
+           change(field(c, "cpu_cores"), "request", "target", cores) + " cores, memory " +
+           change(field(c, "memory_bytes"), "request", "target", bytes) + " (confidence " +
+           formatted("%.2f d", number(field(c, "confidence_days"))) + ", " +
+           text(field(c, "mode")) + "): " + text(field(c, "reason")) + "\n";
+  }
+  return out.empty() ? out : "Right-sizing (request now -> recommended):\n" + out;
 }
 
 }  // namespace fleetscale::ctl

@@ -25,12 +25,14 @@
 #include "fleetscale/aggregator/api/http_api.h"
 #include "fleetscale/aggregator/api/metrics.h"
 #include "fleetscale/aggregator/api/metrics_routes.h"
+#include "fleetscale/aggregator/api/rightsizing_routes.h"
 #include "fleetscale/aggregator/api/scaling_routes.h"
 #include "fleetscale/aggregator/app/decide_command.h"
 #include "fleetscale/aggregator/app/replay_command.h"
 #include "fleetscale/aggregator/app/startup_steps.h"
 #include "fleetscale/aggregator/control/cluster_registry.h"
 #include "fleetscale/aggregator/control/prometheus_poller.h"
+#include "fleetscale/aggregator/control/rightsizing_feed.h"
 #include "fleetscale/aggregator/control/scaling_loop.h"
 #include "fleetscale/aggregator/control/scaling_metrics.h"
 #include "fleetscale/aggregator/control/state_loop.h"
@@ -169,6 +171,7 @@ class AggregatorApp {
   FleetState fleet_;
   std::optional<WorkloadHistory> history_;
   SnapshotHolder snapshots_;
+  std::optional<RightsizingFeed> rightsizing_;  // restored with the store, fed by the state loop
   std::atomic<bool> ready_{false};
   boost::asio::io_context io_;
   // Created with the app, so a signal that arrives during startup waits for the serve step
@@ -290,8 +293,13 @@ StepResult AggregatorApp::restore() {
     history_->add(*recent);
     rows += recent->size();
   }
-  log_->info("store {}: {} agents' progress and {} recent rollups restored ({} kept in memory)",
-             store_->path(), progress->size(), rows, history_->size());
+  rightsizing_.emplace(store_.get(), policy_);
+  auto containers = rightsizing_->restore();
+  if (!containers) return StepResult::fatal(1, "store: " + containers.error().message);
+  log_->info(
+      "store {}: {} agents' progress, {} recent rollups ({} kept in memory) and {} containers' "
+      "right-sizing state restored",
+      store_->path(), progress->size(), rows, history_->size(), *containers);
   return StepResult::ok();
 }
 
@@ -404,11 +412,13 @@ StepResult AggregatorApp::createHttp() {
   scalingApi_.emplace(ScalingApiContext{*scalingLoop_, *clusters_, store_.get(), clock_,
                                         [this] { return reloadPolicy(); }, leadershipView});
   addAggregatorRoutes(router_, *api_, *scalingApi_);
+  addRightsizingRoutes(router_, *rightsizing_);
   collectables_ = {
       std::make_shared<FleetMetrics>(fleet_, snapshots_, clock_, options_.perContainerMetrics),
       std::make_shared<ScalingLoopMetrics>(*scalingLoop_),
       std::make_shared<PrometheusPollerMetrics>(*prometheus_),
-      std::make_shared<LeadershipMetrics>(elector_ ? &*elector_ : nullptr, settings_.identity)};
+      std::make_shared<LeadershipMetrics>(elector_ ? &*elector_ : nullptr, settings_.identity),
+      std::make_shared<RecommendationMetrics>(*rightsizing_)};
   for (const auto& collectable : collectables_) metrics_.add(collectable);
   HttpServerOptions httpOptions;
   httpOptions.onRejected = [this](const std::string& reason) {
@@ -450,6 +460,7 @@ StepResult AggregatorApp::startStateLoop() {
   options.debounce = duration_cast<milliseconds>(settings_.durations.decisionDebounce);
   options.minInterval = duration_cast<milliseconds>(settings_.durations.minDecisionInterval);
   stateLoop_.emplace(fleet_, store_.get(), *history_, snapshots_, clock_, options);
+  stateLoop_->setRightsizing(&*rightsizing_);
   stateLoop_->start();
   foldListener_ = &*stateLoop_;
   return StepResult::ok();

@@ -147,11 +147,14 @@ void StateLoop::stop() {
     history_.add(rows);
     if (store_ != nullptr) store_->recordRollups(std::move(rows));
   }
+  if (rightsizing_ != nullptr) rightsizing_->save(clock_.wallNow());
 }
 
 void StateLoop::tick() {
   const WallTime now = clock_.wallNow();
   const auto snapshot = publishSnapshot(now);
+  // The full ticks only: one sample per container per tick, as the recommender counts them.
+  if (rightsizing_ != nullptr) rightsizing_->observe(*snapshot);
   auto rows = downsampler_.add(*snapshot);
   if (!rows.empty()) {
     history_.add(rows);

@@ -433,7 +433,7 @@ class Parser {
                           const scaling::WorkloadPolicy& defaults) const {
     allowOnly(node, path,
               {"namespace", "name", "kind", "minReplicas", "maxReplicas", "metrics", "behavior",
-               "clusters", "demand", "predictive", "cooldown"});
+               "clusters", "demand", "predictive", "cooldown", "rightsizing"});
     WorkloadConfig workload;
     workload.policy = defaults;
     workload.namespaceName = name(node["namespace"], path + ".namespace", true);
@@ -512,6 +512,9 @@ class Parser {
     if (node["predictive"]) {
       policy.predictive = predictive(node["predictive"], path + ".predictive", policy.predictive);
     }
+    if (node["rightsizing"]) {
+      workload.rightsizing = rightsizing(node["rightsizing"], path + ".rightsizing");
+    }
     if (node["behavior"]) {
       const auto behavior = node["behavior"];
       allowOnly(behavior, path + ".behavior", {"scaleUp", "scaleDown"});
@@ -547,6 +550,84 @@ class Parser {
       }
     }
     return workload;
+  }
+
+  // docs/configuration.md, "Right-sizing".
+  rightsizing::RightsizingPolicy rightsizing(const YAML::Node& node,
+                                             const std::string& path) const {
+    allowOnly(node, path, {"mode", "minAllowed", "maxAllowed", "controlledResources", "limits"});
+    rightsizing::RightsizingPolicy out;
+    if (node["mode"]) {
+      const auto mode = rightsizing::parseMode(string(node["mode"], path + ".mode", true));
+      if (!mode) fail(node["mode"], path + ".mode", "must be off, recommend, in-place or recreate");
+      out.mode = *mode;
+    }
+    if (node["minAllowed"]) out.minAllowed = amounts(node["minAllowed"], path + ".minAllowed");
+    if (node["maxAllowed"]) out.maxAllowed = amounts(node["maxAllowed"], path + ".maxAllowed");
+    if (out.minAllowed.cpuCores > out.maxAllowed.cpuCores) {
+      fail(node["maxAllowed"]["cpu"], path + ".maxAllowed.cpu", "must be at least minAllowed.cpu");
+    }
+    if (out.minAllowed.memoryBytes > out.maxAllowed.memoryBytes) {
+      fail(node["maxAllowed"]["memory"], path + ".maxAllowed.memory",
+           "must be at least minAllowed.memory");
+    }
+    if (const auto resources = node["controlledResources"]; resources.IsDefined()) {
+      const std::string listPath = path + ".controlledResources";
+      if (!resources.IsSequence() || resources.size() == 0) {
+        fail(resources, listPath, "must be a non-empty list of cpu and memory (or mode: off)");
+      }
+      out.controlsCpu = out.controlsMemory = false;
+      for (std::size_t i = 0; i < resources.size(); ++i) {
+        const std::string itemPath = listPath + "[" + std::to_string(i) + "]";
+        const std::string resource = string(resources[i], itemPath, true);
+        if (resource != "cpu" && resource != "memory") {
+          fail(resources[i], itemPath, "must be cpu or memory");
+        }
+        bool& controls = resource == "cpu" ? out.controlsCpu : out.controlsMemory;
+        if (controls) fail(resources[i], itemPath, "names " + resource + " twice");
+        controls = true;
+      }
+    }
+    if (const auto limits = node["limits"]; limits.IsDefined()) {
+      const std::string limitsPath = path + ".limits";
+      if (limits.IsMap()) {
+        allowOnly(limits, limitsPath, {"cpu", "memory"});
+        out.limits = rightsizing::LimitsMode::kRatio;
+        if (limits["cpu"])
+          out.limitRatio.cpuCores = number(limits["cpu"], limitsPath + ".cpu", 1, 1000);
+        if (limits["memory"]) {
+          out.limitRatio.memoryBytes = number(limits["memory"], limitsPath + ".memory", 1, 1000);
+        }
+      } else {
+        const std::string text = string(limits, limitsPath, true);
+        if (text == "keep-ratio") {
+          out.limits = rightsizing::LimitsMode::kKeepRatio;
+        } else if (text == "unchanged") {
+          out.limits = rightsizing::LimitsMode::kUnchanged;
+        } else {
+          fail(limits, limitsPath,
+               "must be keep-ratio, unchanged, or a limit:request ratio per resource "
+               "({cpu: 2, memory: 1})");
+        }
+      }
+    }
+    return out;
+  }
+
+  // {cpu: <quantity>, memory: <quantity>}, each optional and positive.
+  rightsizing::ResourceAmounts amounts(const YAML::Node& node, const std::string& path) const {
+    allowOnly(node, path, {"cpu", "memory"});
+    rightsizing::ResourceAmounts out;
+    const auto quantity = [&](const char* field) {
+      const std::string fieldPath = path + "." + field;
+      const auto value = parseQuantity(string(node[field], fieldPath, true));
+      if (!value) fail(node[field], fieldPath, value.error().message);
+      if (!(*value > 0)) fail(node[field], fieldPath, "must be positive");
+      return *value;
+    };
+    if (node["cpu"]) out.cpuCores = quantity("cpu");
+    if (node["memory"]) out.memoryBytes = quantity("memory");
+    return out;
   }
 
   // A cluster name, or a mapping with the name and its placement settings.
@@ -672,6 +753,11 @@ const WorkloadConfig* PolicyConfig::findWorkload(std::string_view namespaceName,
     if (workload.namespaceName == namespaceName && workload.name == name) return &workload;
   }
   return nullptr;
+}
+
+rightsizing::RightsizingPolicy PolicyConfig::rightsizingFor(const WorkloadKey& workload) const {
+  const WorkloadConfig* config = findWorkload(workload.namespaceName, workload.name);
+  return config != nullptr ? config->rightsizing : rightsizing::RightsizingPolicy{};
 }
 
 const ClusterConfig* PolicyConfig::findCluster(std::string_view name) const {

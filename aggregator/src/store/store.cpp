@@ -13,7 +13,8 @@ namespace {
 
 // 1: the first. 2: agents.sequence_epoch, the nodes table; sequences and epochs are unsigned
 // 64-bit numbers stored as the signed integers with the same bits (readers cast them back).
-constexpr int kSchemaVersion = 3;
+// 3: rollups.cpu_unmet_demand_cores. 4: the recommender table (created with the schema).
+constexpr int kSchemaVersion = 4;
 
 constexpr std::string_view kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS agents(
@@ -74,6 +75,14 @@ CREATE TABLE IF NOT EXISTS rollups(
   cpu_unmet_demand_cores REAL NOT NULL DEFAULT 0,
   PRIMARY KEY(namespace, kind, name, cluster, bucket_ms)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS rollups_bucket ON rollups(bucket_ms);
+CREATE TABLE IF NOT EXISTS recommender(
+  namespace TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  name TEXT NOT NULL,
+  container TEXT NOT NULL,
+  updated_ms INTEGER NOT NULL,
+  state BLOB NOT NULL,
+  PRIMARY KEY(namespace, kind, name, container)) WITHOUT ROWID;
 )sql";
 
 void bindOptional(SqliteStatement& statement, int index, double value) {
@@ -275,6 +284,25 @@ void SqliteStore::recordRollups(std::vector<RollupRow> rows) {
   enqueued(lock);
 }
 
+void SqliteStore::recordRecommenderState(std::vector<RecommenderStateRow> rows) {
+  for (auto& row : rows) {
+    repair("recommender",
+           {&row.workload.namespaceName, &row.workload.kind, &row.workload.name, &row.container});
+  }
+  std::unique_lock lock(mutex_);
+  // Coalesced: a row already queued is replaced, so only new keys need room.
+  for (auto& row : rows) {
+    std::string key = row.workload.namespaceName + "\n" + row.workload.kind + "\n" +
+                      row.workload.name + "\n" + row.container;
+    if (auto it = pending_.recommender.find(key); it != pending_.recommender.end()) {
+      it->second = std::move(row);
+    } else if (roomFor(1, "recommender")) {
+      pending_.recommender.emplace(std::move(key), std::move(row));
+    }
+  }
+  enqueued(lock);
+}
+
 void SqliteStore::flush() {
   std::unique_lock lock(mutex_);
   const std::uint64_t target = enqueuedCount_;
@@ -473,6 +501,7 @@ Status SqliteStore::write(Pending& batch) {
       }
     }
   }
+  if (Status status = writeRecommenderState(batch); !status) return fail(Error{status.message()});
   if (Status status = writer_->commit(); !status) return fail(Error{status.message()});
   if (metrics_ != nullptr) {
     metrics_->rowsWritten("agents").Increment(static_cast<double>(batch.progress.size()));
@@ -480,8 +509,49 @@ Status SqliteStore::write(Pending& batch) {
     metrics_->rowsWritten("events").Increment(static_cast<double>(batch.events.size()));
     metrics_->rowsWritten("decisions").Increment(static_cast<double>(batch.decisions.size()));
     metrics_->rowsWritten("rollups").Increment(static_cast<double>(batch.rollups.size()));
+    metrics_->rowsWritten("recommender").Increment(static_cast<double>(batch.recommender.size()));
   }
   return {};
+}
+
+// Within write()'s transaction.
+Status SqliteStore::writeRecommenderState(const Pending& batch) {
+  if (batch.recommender.empty()) return {};
+  auto statement = writer_->prepare(
+      "INSERT OR REPLACE INTO recommender(namespace, kind, name, container, updated_ms, state) "
+      "VALUES(?,?,?,?,?,?)");
+  if (!statement) return statement.error();
+  for (const auto& [key, row] : batch.recommender) {
+    if (Status status = statement->bind(1, row.workload.namespaceName)
+                            .bind(2, row.workload.kind)
+                            .bind(3, row.workload.name)
+                            .bind(4, row.container)
+                            .bind(5, row.updatedUnixMs)
+                            .bindBlob(6, row.state)
+                            .run();
+        !status) {
+      return status;
+    }
+  }
+  return {};
+}
+
+Result<std::vector<RecommenderStateRow>> SqliteStore::loadRecommenderState() {
+  std::lock_guard lock(readerMutex_);
+  auto statement = reader_->prepare(
+      "SELECT namespace, kind, name, container, updated_ms, state FROM recommender "
+      "ORDER BY namespace, kind, name, container");
+  if (!statement) return statement.error();
+  return collectRows<RecommenderStateRow>(*statement, [this](const SqliteStatement& row) {
+    RecommenderStateRow out;
+    out.workload = {row.columnText(0), row.columnText(1), row.columnText(2)};
+    out.container = row.columnText(3);
+    out.updatedUnixMs = row.columnInt(4);
+    out.state = row.columnBlob(5);
+    repair("recommender",
+           {&out.workload.namespaceName, &out.workload.kind, &out.workload.name, &out.container});
+    return out;
+  });
 }
 
 Status SqliteStore::prune() {
@@ -494,6 +564,8 @@ Status SqliteStore::prune() {
                   now - millis(options_.rollupRetention)},
         std::pair{"DELETE FROM events WHERE ts_ms < ?", now - millis(options_.eventRetention)},
         std::pair{"DELETE FROM decisions WHERE ts_ms < ?", now - millis(options_.eventRetention)},
+        std::pair{"DELETE FROM recommender WHERE updated_ms < ?",
+                  now - millis(options_.recommenderRetention)},
         // Agents gone that long (churning nodes): their dedup progress, then the rows of nodes
         // whose agent started before then and has no progress left.
         std::pair{"DELETE FROM agents WHERE last_seen_ms < ?",

@@ -238,6 +238,44 @@ TEST(CtlAppTest, OperatorCommandsUseTheRightEndpoints) {
   EXPECT_EQ(run(http, {"explain", "shop/"}).code, kCtlUsageError);
 }
 
+TEST(CtlAppTest, RecommendAsksForAWorkloadANamespaceOrAll) {
+  CannedHttp http({{"/api/v1/recommendations", ok(R"({"items":[],"savings":{}})")}});
+  EXPECT_EQ(run(http, {"recommend"}).code, kCtlOk);
+  EXPECT_EQ(http.urls.back(), "http://127.0.0.1:7080/api/v1/recommendations");
+  const auto one = run(http, {"recommend", "shop/web"});
+  EXPECT_EQ(one.code, kCtlOk);
+  EXPECT_NE(one.out.find("CPU REQUEST"), std::string::npos) << one.out;
+  EXPECT_EQ(http.urls.back(),
+            "http://127.0.0.1:7080/api/v1/recommendations?namespace=shop&workload=web");
+  EXPECT_EQ(run(http, {"recommend", "shop"}).code, kCtlOk);
+  EXPECT_EQ(http.urls.back(), "http://127.0.0.1:7080/api/v1/recommendations?namespace=shop");
+  EXPECT_EQ(run(http, {"recommend", "shop/"}).code, kCtlUsageError);
+  EXPECT_EQ(run(http, {"recommend", "/web"}).code, kCtlUsageError);
+}
+
+TEST(CtlAppTest, ExplainAddsTheRecommendationWhenTheAggregatorHasOne) {
+  const std::string decision =
+      R"({"items":[{"namespace":"shop","name":"web","current_replicas":2,"desired_replicas":3}]})";
+  const std::string recommendation =
+      R"({"items":[{"container":"app","mode":"recommend","reason":"cpu: p90 x",)"
+      R"("cpu_cores":{"controlled":true,"request":1,"target":0.5}}],"savings":{}})";
+  CannedHttp with(
+      {{"/api/v1/decisions", ok(decision)}, {"/api/v1/recommendations", ok(recommendation)}});
+  auto explained = run(with, {"explain", "shop/web"});
+  EXPECT_EQ(explained.code, kCtlOk) << explained.err;
+  EXPECT_NE(explained.out.find("app: cpu 1.000 -> 0.500 cores"), std::string::npos)
+      << explained.out;
+  EXPECT_EQ(with.urls.back(),
+            "http://127.0.0.1:7080/api/v1/recommendations?namespace=shop&workload=web");
+  const auto json = run(with, {"-o", "json", "explain", "shop/web"});
+  EXPECT_EQ(json.out.find("recommend\""), std::string::npos) << "-o json keeps the decisions only";
+  // An aggregator without the route (404 here) still explains.
+  CannedHttp without({{"/api/v1/decisions", ok(decision)}});
+  explained = run(without, {"explain", "shop/web"});
+  EXPECT_EQ(explained.code, kCtlOk) << explained.err;
+  EXPECT_EQ(explained.out.find("Right-sizing"), std::string::npos);
+}
+
 // Found by testing: answers without a field (another version, a proxy's page) aborted the process.
 TEST(CtlAppTest, AnswersMissingFieldsPrintDashesInsteadOfCrashing) {
   CannedHttp http({{"/api/v1/nodes", ok(R"({"items":[{"cluster":"aws"}]})")},

@@ -224,3 +224,54 @@ TEST(ExplainViewTest, TheForecastAndTheLearnedStartUpTimes) {
 
 }  // namespace
 }  // namespace fleetscale::ctl
+
+namespace fleetscale::ctl {
+namespace {
+
+// GET /api/v1/recommendations as the aggregator answers it (docs/api.md).
+constexpr const char* kRecommendations = R"({
+  "computed_unix_ms": 1700000060000,
+  "items": [
+    {"namespace": "shop", "kind": "Deployment", "workload": "web", "container": "app",
+     "mode": "in-place", "applied": false, "replicas": 3, "confidence_days": 1.5,
+     "samples": 388800, "oom_kills": 1,
+     "cpu_cores": {"controlled": true, "request": 1.0, "limit": 2.0, "target": 0.25,
+                   "lower_bound": 0.2, "upper_bound": 0.6, "recommended_limit": 0.5},
+     "memory_bytes": {"controlled": false, "request": 268435456, "limit": null,
+                      "target": 268435456, "lower_bound": null, "upper_bound": null,
+                      "recommended_limit": null},
+     "reason": "cpu: p90 0.217 cores over 1.5 days of samples +15%; memory: not controlled"}
+  ],
+  "savings": {"requested_cpu_cores": 3.0, "recommended_cpu_cores": 0.75, "cpu_cores": 2.25,
+              "requested_memory_bytes": 0, "recommended_memory_bytes": 0, "memory_bytes": 0}
+})";
+
+TEST(RecommendViewTest, CurrentNextToRecommendedWithReasonsAndSavings) {
+  const std::string view = recommendView(nlohmann::json::parse(kRecommendations));
+  EXPECT_NE(view.find("1.000 -> 0.250"), std::string::npos) << view;
+  EXPECT_NE(view.find("2.000 -> 0.500"), std::string::npos) << view;
+  EXPECT_NE(view.find("256.0Mi (kept)"), std::string::npos) << view;
+  EXPECT_NE(view.find("1.50 d"), std::string::npos) << view;
+  EXPECT_NE(view.find("in-place (not applied yet)"), std::string::npos) << view;
+  EXPECT_NE(view.find("shop/web app: cpu: p90 0.217 cores"), std::string::npos) << view;
+  EXPECT_NE(view.find("2.250 cores given back"), std::string::npos) << view;
+}
+
+TEST(RecommendViewTest, ExplainGetsALinePerContainerOrNothing) {
+  const std::string summary = recommendationSummary(nlohmann::json::parse(kRecommendations));
+  EXPECT_NE(summary.find("Right-sizing"), std::string::npos) << summary;
+  EXPECT_NE(summary.find("  app: cpu 1.000 -> 0.250 cores, memory 256.0Mi (kept) (confidence "
+                         "1.50 d, in-place): cpu: p90"),
+            std::string::npos)
+      << summary;
+  EXPECT_EQ(recommendationSummary(nlohmann::json::parse(R"({"items": []})")), "");
+}
+
+TEST(RecommendViewTest, AnEmptyOrForeignAnswerStillRenders) {
+  const std::string view = recommendView(nlohmann::json::parse(R"({"items": [{}]})"));
+  EXPECT_NE(view.find("NAMESPACE"), std::string::npos) << view;
+  EXPECT_NE(view.find("0.000 cores given back"), std::string::npos) << view;
+}
+
+}  // namespace
+}  // namespace fleetscale::ctl

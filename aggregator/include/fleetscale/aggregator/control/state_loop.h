@@ -11,6 +11,7 @@
 #include <optional>
 #include <thread>
 
+#include "fleetscale/aggregator/control/rightsizing_feed.h"
 #include "fleetscale/aggregator/state/fleet_state.h"
 #include "fleetscale/aggregator/state/history.h"
 #include "fleetscale/aggregator/state/snapshot_holder.h"
@@ -51,6 +52,9 @@ class StateLoop {
   StateLoop(const StateLoop&) = delete;
   StateLoop& operator=(const StateLoop&) = delete;
 
+  // Feeds each full tick's snapshot to the right-sizing recommender (and its state to the store
+  // at stop). Before start(); `feed` must outlive the loop.
+  void setRightsizing(RightsizingFeed* feed) { rightsizing_ = feed; }
   void start();
   // Stops the thread and hands the partial 10 s bucket to the store.
   void stop();
@@ -69,6 +73,7 @@ class StateLoop {
   const Clock& clock_;
   StateLoopOptions options_;
   RollupDownsampler downsampler_;
+  RightsizingFeed* rightsizing_ = nullptr;
   std::map<std::string, ReportingState> health_;
   WallTime lastNamesSweep_{};
   std::shared_ptr<const FleetSnapshot> publishSnapshot(WallTime now);

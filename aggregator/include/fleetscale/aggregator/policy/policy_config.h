@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "fleetscale/aggregator/rightsizing/rightsizing_policy.h"
 #include "fleetscale/aggregator/scaling/decision.h"
 #include "fleetscale/aggregator/state/model.h"
 #include "fleetscale/shared/result.h"
@@ -57,7 +58,8 @@ struct WorkloadConfig {
   std::string name;
   std::string kind = "Deployment";  // Deployment or StatefulSet
   scaling::WorkloadPolicy policy;
-  std::vector<WorkloadCluster> clusters;  // where it runs; empty = every configured cluster
+  std::vector<WorkloadCluster> clusters;       // where it runs; empty = every configured cluster
+  rightsizing::RightsizingPolicy rightsizing;  // its requests and limits (docs/rightsizing.md)
   WorkloadKey key() const { return {namespaceName, kind, name}; }
 };
 
@@ -79,6 +81,9 @@ struct PolicyConfig {
   std::vector<WorkloadConfig> workloads;
   const WorkloadConfig* findWorkload(std::string_view namespaceName, std::string_view name) const;
   const ClusterConfig* findCluster(std::string_view name) const;
+  // A workload's right-sizing policy: its own, or the default one (recommend) for a workload the
+  // file does not name, so the whole fleet gets recommendations unless a workload says `off`.
+  rightsizing::RightsizingPolicy rightsizingFor(const WorkloadKey& workload) const;
 };
 
 // Limits on the policy file: its size, and the length of each name (cluster, cloud, region,

@@ -84,6 +84,15 @@ struct RollupQuery {
   std::int64_t untilUnixMs = INT64_MAX;  // buckets before this one only
 };
 
+// One (workload, container name) of the right-sizing recommender: its state in the recommender's
+// own stored form (rightsizing/recommender.h), opaque here.
+struct RecommenderStateRow {
+  WorkloadKey workload;
+  std::string container;
+  std::int64_t updatedUnixMs = 0;
+  std::string state;
+};
+
 // Thread-safe. Record* methods never block on the disk.
 class Store {
  public:
@@ -96,12 +105,19 @@ class Store {
   virtual void recordEvent(EventRecord event) = 0;
   virtual void recordDecision(DecisionRecord decision) = 0;
   virtual void recordRollups(std::vector<RollupRow> rows) = 0;
+  // Coalesced per (workload, container): the latest state of each is written over the stored one.
+  // By value like the other records (the store keeps them); a store without the table drops them.
+  // NOLINTNEXTLINE(performance-unnecessary-value-param)
+  virtual void recordRecommenderState(std::vector<RecommenderStateRow> /*rows*/) {}
 
   virtual Result<std::vector<AgentProgress>> loadProgress() = 0;
   virtual Result<std::vector<NodeRecord>> loadNodes() = 0;
   virtual Result<std::vector<EventRecord>> events(const EventQuery& query) = 0;
   virtual Result<std::vector<DecisionRecord>> decisions(const DecisionQuery& query) = 0;
   virtual Result<std::vector<RollupRow>> rollups(const RollupQuery& query) = 0;
+  virtual Result<std::vector<RecommenderStateRow>> loadRecommenderState() {
+    return std::vector<RecommenderStateRow>{};
+  }
 
   // Blocks until everything recorded before the call is committed (or failed).
   virtual void flush() = 0;
@@ -115,6 +131,9 @@ struct SqliteStoreOptions {
   std::chrono::milliseconds commitInterval{100};  // how long writes gather before a commit
   std::chrono::nanoseconds rollupRetention = std::chrono::hours(24);
   std::chrono::nanoseconds eventRetention = std::chrono::hours(24 * 30);
+  // Recommender state not updated for this long (its container gone for longer than the
+  // recommender's 8-day memory window, plus a day) is deleted.
+  std::chrono::nanoseconds recommenderRetention = std::chrono::hours(24 * 9);
   std::size_t maxQueuedRows = 1'000'000;  // beyond it, new events and rollups are dropped
 };
 
@@ -136,11 +155,13 @@ class SqliteStore final : public Store {
   void recordEvent(EventRecord event) override;
   void recordDecision(DecisionRecord decision) override;
   void recordRollups(std::vector<RollupRow> rows) override;
+  void recordRecommenderState(std::vector<RecommenderStateRow> rows) override;
   Result<std::vector<AgentProgress>> loadProgress() override;
   Result<std::vector<NodeRecord>> loadNodes() override;
   Result<std::vector<EventRecord>> events(const EventQuery& query) override;
   Result<std::vector<DecisionRecord>> decisions(const DecisionQuery& query) override;
   Result<std::vector<RollupRow>> rollups(const RollupQuery& query) override;
+  Result<std::vector<RecommenderStateRow>> loadRecommenderState() override;
   void flush() override;
   std::optional<std::string> writeError() const override;
 
@@ -155,8 +176,11 @@ class SqliteStore final : public Store {
     std::vector<EventRecord> events;
     std::vector<DecisionRecord> decisions;
     std::vector<RollupRow> rollups;
+    // By "<namespace>\n<kind>\n<name>\n<container>".
+    std::unordered_map<std::string, RecommenderStateRow> recommender;
     std::size_t rows() const {
-      return progress.size() + nodes.size() + events.size() + decisions.size() + rollups.size();
+      return progress.size() + nodes.size() + events.size() + decisions.size() + rollups.size() +
+             recommender.size();
     }
   };
 
@@ -164,6 +188,7 @@ class SqliteStore final : public Store {
               std::unique_ptr<SqliteDatabase> writer, std::unique_ptr<SqliteDatabase> reader);
   void run();
   Status write(Pending& batch);
+  Status writeRecommenderState(const Pending& batch);
   void enqueued(std::unique_lock<std::mutex>& lock);
   bool roomFor(std::size_t rows, const char* what);
 
