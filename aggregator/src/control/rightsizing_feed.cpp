@@ -17,9 +17,10 @@ rightsizing::ContainerUsage usageOf(const PodSample& pod, const ContainerFigures
   usage.cpuRequestCores = figures.cpuRequestCores;
   usage.memoryWorkingSetBytes = figures.memoryUsageBytes;  // the working set (rollup.h)
   usage.memoryRequestBytes = figures.memoryRequestBytes;
-  // Not in ContainerFigures yet: the limits (cpuLimitCores, memoryLimitBytes), the OOM kill
-  // counter (oomKillsTotal) and the restart count. Until they are, limits are reported as none
-  // and OOM kills are not seen (docs/rightsizing.md, "Not yet").
+  usage.cpuLimitCores = figures.cpuLimitCores;
+  usage.memoryLimitBytes = figures.memoryLimitBytes;
+  usage.oomKillsTotal = figures.oomKillsTotal;
+  usage.restartCount = figures.restartCount;
   return usage;
 }
 

@@ -98,6 +98,9 @@ class ContainerRecord {
     c.memoryUsageBytes = static_cast<double>(metrics.memoryWorkingSetBytes);
     c.memoryRequestBytes =
         memoryRequestBytes_ ? static_cast<double>(*memoryRequestBytes_) : kAbsent;
+    const auto memoryLimit = memoryLimitBytes_ ? memoryLimitBytes_ : metrics.memoryLimitBytes;
+    c.memoryLimitBytes = memoryLimit ? static_cast<double>(*memoryLimit) : kAbsent;
+    c.oomKillsTotal = metrics.oomKillsTotal;
     c.ready = ready_;
     c.startTimeUnixMs = startTimeUnixMs_;
     c.podReadyTimeUnixMs = podReadyTimeUnixMs_;

@@ -73,9 +73,9 @@ void PodSample::add(const ContainerContribution& c) {
   if (isPresent(c.cpuThrottledCores)) cpuThrottledCores += c.cpuThrottledCores;
   const double unmet = unmetCpuDemandCores(c.cpuUsageCores, c.cpuThrottledCores, c.cpuLimitCores);
   cpuUnmetDemandCores += unmet;
-  byContainer.push_back(ContainerFigures{std::string(c.name), c.cpuUsageCores, unmet,
-                                         c.cpuRequestCores, c.memoryUsageBytes,
-                                         c.memoryRequestBytes});
+  byContainer.push_back(ContainerFigures{
+      std::string(c.name), c.cpuUsageCores, unmet, c.cpuRequestCores, c.memoryUsageBytes,
+      c.memoryRequestBytes, c.cpuLimitCores, c.memoryLimitBytes, c.oomKillsTotal, c.restartCount});
   cpuRequestCores += c.cpuRequestCores;
   memoryUsageBytes += c.memoryUsageBytes;
   memoryRequestBytes += c.memoryRequestBytes;

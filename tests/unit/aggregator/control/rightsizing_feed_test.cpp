@@ -155,7 +155,7 @@ TEST(RightsizingFeedTest, TheRunningLoopHandsTheStateToTheStoreAtStop) {
 
 // Disabled until the snapshot's ContainerFigures carry the limits, the OOM kill counter and the
 // restart count (state/rollup.h; docs/rightsizing.md, "Not yet"): enable it with that change.
-TEST(RightsizingFeedTest, DISABLED_LimitsAndOomKillsComeFromTheAgentsFigures) {
+TEST(RightsizingFeedTest, LimitsAndOomKillsComeFromTheAgentsFigures) {
   ManualClock clock;
   PolicyHolder policy;
   FedLoop fed(nullptr, clock, policy);

@@ -81,6 +81,8 @@ struct ContainerContribution {
   double cpuRequestCores = kAbsent;  // absent when the container has no request
   double memoryUsageBytes = 0;       // working set, as the kubelet's metrics report it
   double memoryRequestBytes = kAbsent;
+  double memoryLimitBytes = kAbsent;  // the pod spec's limit, else the cgroup's; absent = none
+  std::uint64_t oomKillsTotal = 0;    // the cgroup's OOM kill counter
   std::optional<bool> ready;  // absent = unknown, counted as ready (VMs have no readiness)
   std::int64_t startTimeUnixMs = 0;
   std::int64_t podReadyTimeUnixMs = 0;
@@ -101,6 +103,10 @@ struct ContainerFigures {
   double cpuRequestCores = kAbsent;
   double memoryUsageBytes = 0;
   double memoryRequestBytes = kAbsent;
+  double cpuLimitCores = kAbsent;  // the cgroup's CFS quota in cores; absent = none
+  double memoryLimitBytes = kAbsent;
+  std::uint64_t oomKillsTotal = 0;
+  std::uint32_t restartCount = 0;
 };
 
 // The series a pod serves on its own metrics endpoint (SampleBatch.pod_metrics), as its agent
