@@ -83,7 +83,7 @@ struct ContainerContribution {
   double memoryRequestBytes = kAbsent;
   double memoryLimitBytes = kAbsent;  // the pod spec's limit, else the cgroup's; absent = none
   std::uint64_t oomKillsTotal = 0;    // the cgroup's OOM kill counter
-  std::optional<bool> ready;  // absent = unknown, counted as ready (VMs have no readiness)
+  std::optional<bool> ready;          // absent = unknown, counted as ready (VMs have no readiness)
   std::int64_t startTimeUnixMs = 0;
   std::int64_t podReadyTimeUnixMs = 0;
   std::uint32_t restartCount = 0;
