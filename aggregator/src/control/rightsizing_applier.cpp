@@ -92,6 +92,14 @@ void RightsizingApplier::tick() {
   const auto set = recommendations_();
   if (!policy || !set) return;
   const SteadyTime now = clock_.now();
+  {
+    // A workload no longer applied (a policy reload) shows no stale result.
+    std::lock_guard lock(mutex_);
+    std::erase_if(status_, [&](const auto& entry) {
+      const auto* workload = policy->findWorkload(entry.first.namespaceName, entry.first.name);
+      return workload == nullptr || !rightsizing::applies(workload->rightsizing.mode);
+    });
+  }
   for (const auto& workload : policy->workloads) {
     if (!rightsizing::applies(workload.rightsizing.mode)) continue;
     Target target;
@@ -267,7 +275,7 @@ void RightsizingApplier::report(const Target& target, std::string_view mode, std
     changed = status.result != result || status.mode != mode;
     if (changed) {
       status.since = now;
-      if (result == "pending" || result == "qos-change") {
+      if (result == "pending" || result == "qos-change" || result == "infeasible") {
         counts_[{target.workload, target.cluster, std::string(mode), result}] += 1;
       }
     }

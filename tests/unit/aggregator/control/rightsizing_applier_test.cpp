@@ -236,6 +236,7 @@ TEST(RightsizingApplierTest, InfeasibleStopsOrFallsBackToThePodTemplate) {
     h.fakes["aws"]->setPending(0, "Infeasible");
     h.applier.tick();
     EXPECT_EQ(h.result(), "infeasible");
+    EXPECT_EQ(h.count("infeasible"), 1);
     EXPECT_TRUE(h.fakes["aws"]->resized.empty());
     EXPECT_TRUE(h.fakes["aws"]->templatePatches.empty());
   }
@@ -253,6 +254,16 @@ TEST(RightsizingApplierTest, InfeasibleStopsOrFallsBackToThePodTemplate) {
   EXPECT_EQ(h.applier.status().at(kWeb).at("aws").mode, "recreate");
   h.applier.tick();  // the template has it now: no second patch
   EXPECT_EQ(h.fakes["aws"]->templatePatches.size(), 1U);
+}
+
+TEST(RightsizingApplierTest, AWorkloadNoLongerAppliedShowsNoResult) {
+  Harness h(mode(Mode::kInPlace));
+  h.applier.tick();
+  EXPECT_EQ(h.result(), "resizing");
+  h.policy.set(policyWith(mode(Mode::kRecommend), {"aws"}));
+  h.applier.tick();
+  EXPECT_EQ(h.result(), "");
+  EXPECT_EQ(h.fakes["aws"]->resized.size(), 1U);
 }
 
 TEST(RightsizingApplierTest, DeferredWaits) {
