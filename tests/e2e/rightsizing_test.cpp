@@ -1,7 +1,8 @@
 // Right-sizing applied on the simulated fleet (docs/rightsizing.md, "Applying"): over-sized CPU
 // requests resized in place through pods/{name}/resize, with no restart and no ready replica
-// lost; a cluster whose RBAC refuses the resize and one older than Kubernetes 1.33 are reported,
-// and neither stops the cluster that can.
+// lost; a cluster whose RBAC refuses the resize (fault resize-forbidden) and one without the
+// subresource (resize-unsupported, as before Kubernetes 1.33) are reported, and neither stops the
+// cluster that can.
 #include <gtest/gtest.h>
 
 #include "e2e_fleet.h"
@@ -29,7 +30,7 @@ agents: {args: ["--metadata-interval=1s"]}
 clusters:
   - {name: aws-us-east-1, cloud: aws, region: us-east-1}
   - {name: gcp-europe-west1, cloud: gcp, region: europe-west1}
-  - {name: azure-westeurope, cloud: azure, region: westeurope, kubernetes-version: v1.32.4}
+  - {name: azure-westeurope, cloud: azure, region: westeurope}
 workloads:
   - name: web
     namespace: shop
@@ -85,6 +86,7 @@ bool allRequest(const std::vector<nlohmann::json>& containers,
 TEST(E2eRightsizingTest, OverSizedRequestsAreResizedInPlaceAndRefusalsAreReported) {
   E2eFleet fleet(kScenario, "rightsizing");
   fleet.inject(sim::FaultKind::kResizeForbidden, kGcp);
+  fleet.inject(sim::FaultKind::kResizeUnsupported, kAzure);  // as an API server before v1.33
   ASSERT_TRUE(testing::waitFor(
       [&] { return fleet.ready("shop/web", kAws) == 2 && fleet.ready("shop/web", kGcp) == 2; },
       seconds(10)));
