@@ -202,7 +202,15 @@ void RightsizingApplier::inPlace(const Target& target, Actuator& actuator,
            "pods of " + target.workload.describe() + ": " + pods.error().message);
     return;
   }
-  const auto plan = rightsizing::planResizes(*pods, target.recommendations, target.policy);
+  auto plan = rightsizing::planResizes(*pods, target.recommendations, target.policy);
+  if (plan.state == ApplyState::kPending && deferredTooLong(target)) {
+    plan.state = ApplyState::kInfeasible;
+    plan.message +=
+        " (deferred for more than " +
+        std::to_string(
+            std::chrono::duration_cast<std::chrono::seconds>(options_.deferredFor).count()) +
+        " s)";
+  }
   if (plan.state == ApplyState::kInfeasible) {
     if (target.policy.fallback == rightsizing::Fallback::kRecreate) {
       count(target, kInPlace, "infeasible");
@@ -244,6 +252,15 @@ void RightsizingApplier::inPlace(const Target& target, Actuator& actuator,
     message = "every running pod has the recommended resources";
   }
   report(target, kInPlace, std::string(rightsizing::toString(plan.state)), std::move(message));
+}
+
+bool RightsizingApplier::deferredTooLong(const Target& target) const {
+  std::lock_guard lock(mutex_);
+  const auto workload = status_.find(target.workload);
+  if (workload == status_.end()) return false;
+  const auto cluster = workload->second.find(target.cluster);
+  return cluster != workload->second.end() && cluster->second.result == "pending" &&
+         clock_.wallNow() - cluster->second.since > options_.deferredFor;
 }
 
 void RightsizingApplier::reportError(const Target& target, std::string_view mode,

@@ -266,12 +266,31 @@ TEST(RightsizingApplierTest, AWorkloadNoLongerAppliedShowsNoResult) {
   EXPECT_EQ(h.fakes["aws"]->resized.size(), 1U);
 }
 
-TEST(RightsizingApplierTest, DeferredWaits) {
-  Harness h(mode(Mode::kInPlace));
+TEST(RightsizingApplierTest, DeferredWaitsBoundedThenCountsAsInfeasible) {
+  {
+    Harness h(mode(Mode::kInPlace));
+    h.fakes["aws"]->setPending(0, "Deferred");
+    h.applier.tick();
+    EXPECT_EQ(h.result(), "pending");
+    h.clock.advance(std::chrono::minutes(4));
+    h.applier.tick();
+    EXPECT_EQ(h.result(), "pending");
+    EXPECT_TRUE(h.fakes["aws"]->resized.empty());
+    h.clock.advance(std::chrono::minutes(2));
+    h.applier.tick();
+    EXPECT_EQ(h.result(), "infeasible");
+    EXPECT_NE(h.applier.status().at(kWeb).at("aws").message.find("deferred for more than 300 s"),
+              std::string::npos);
+  }
+  auto policy = mode(Mode::kInPlace);
+  policy.fallback = rightsizing::Fallback::kRecreate;
+  Harness h(policy);
   h.fakes["aws"]->setPending(0, "Deferred");
   h.applier.tick();
-  EXPECT_EQ(h.result(), "pending");
-  EXPECT_TRUE(h.fakes["aws"]->resized.empty());
+  h.clock.advance(std::chrono::minutes(6));
+  h.applier.tick();
+  EXPECT_EQ(h.fakes["aws"]->templatePatches.size(), 1U);
+  EXPECT_EQ(h.applier.status().at(kWeb).at("aws").mode, "recreate");
 }
 
 TEST(RightsizingApplierTest, RecreatePatchesThePodTemplateOnce) {

@@ -39,6 +39,9 @@ struct RightsizingApplierOptions {
   std::chrono::milliseconds interval{std::chrono::seconds(2)};
   // After an error (403, 404, 422, transport) the workload is tried again this much later.
   std::chrono::milliseconds retryAfterError{std::chrono::seconds(30)};
+  // A resize the kubelet defers (no room on the node now) is waited for this long, then taken as
+  // infeasible (the fallback, or reported and left).
+  std::chrono::milliseconds deferredFor{std::chrono::minutes(5)};
   bool dryRun = false;
 };
 
@@ -90,6 +93,8 @@ class RightsizingApplier {
                 const rightsizing::WorkloadTemplate& current);
   void inPlace(const Target& target, Actuator& actuator,
                const rightsizing::WorkloadTemplate& current);
+  // True when the workload has been `pending` in the cluster for longer than deferredFor.
+  bool deferredTooLong(const Target& target) const;
   void report(const Target& target, std::string_view mode, std::string result, std::string message);
   void reportError(const Target& target, std::string_view mode, const ActuationOutcome& outcome,
                    bool resizing);
