@@ -294,6 +294,22 @@ std::string signedCores(double value) {
 std::string signedBytes(double value) {
   return bytes(json(std::abs(value))) + (value >= 0 ? " given back" : " more");
 }
+
+// What applying a recommendation did per cluster ("; applied: aws applied, gcp forbidden (why)");
+// "" when nothing applies it.
+std::string appliedIn(const json& apply) {
+  if (!apply.is_object() || apply.empty()) return "";
+  std::string out;
+  for (const auto& [cluster, status] : apply.items()) {
+    const std::string result = text(field(status, "result"));
+    out += (out.empty() ? "; applied: " : ", ") + cluster + " " + result;
+    if (result != "applied" && result != "resizing") {
+      out += " (" + text(field(status, "message")) + ")";
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string recommendView(const json& recommendations) {
@@ -313,8 +329,8 @@ std::string recommendView(const json& recommendations) {
                     change(memory, "limit", "recommended_limit", bytes),
                     formatted("%.2f d", number(field(c, "confidence_days"))),
                     text(field(c, "oom_kills")), mode});
-    reasons +=
-        "  " + name + " " + text(field(c, "container")) + ": " + text(field(c, "reason")) + "\n";
+    reasons += "  " + name + " " + text(field(c, "container")) + ": " + text(field(c, "reason")) +
+               appliedIn(field(c, "apply")) + "\n";
   }
   std::string out =
       renderTable({"NAMESPACE", "WORKLOAD", "CONTAINER", "REPLICAS", "CPU REQUEST", "CPU LIMIT",

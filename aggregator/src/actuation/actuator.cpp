@@ -27,12 +27,48 @@ std::string_view actuationErrorName(ActuationError error) {
       return "not_found";
     case ActuationError::kInvalidResponse:
       return "invalid_response";
+    case ActuationError::kRejected:
+      return "rejected";
     case ActuationError::kUnsupported:
       return "unsupported";
     case ActuationError::kFenced:
       return "fenced";
   }
   return "unknown";
+}
+
+namespace {
+
+ActuationOutcome unsupported(const std::string& what) {
+  ActuationOutcome outcome;
+  outcome.error = ActuationError::kUnsupported;
+  outcome.message = what + ": this cluster's actuator does not reach pods (a webhook cluster)";
+  return outcome;
+}
+
+}  // namespace
+
+ActuationOutcome Actuator::getWorkload(const WorkloadKey& workload, std::string& body) {
+  (void)body;
+  return unsupported("GET " + workload.describe());
+}
+
+ActuationOutcome Actuator::listPods(const std::string& namespaceName, const std::string& selector,
+                                    std::string& body) {
+  (void)selector;
+  (void)body;
+  return unsupported("list pods in namespace " + namespaceName);
+}
+
+ActuationOutcome Actuator::resizePod(const std::string& namespaceName, const std::string& pod,
+                                     const std::string& patch) {
+  (void)patch;
+  return unsupported("resize pod " + namespaceName + "/" + pod);
+}
+
+ActuationOutcome Actuator::patchWorkload(const WorkloadKey& workload, const std::string& patch) {
+  (void)patch;
+  return unsupported("patch " + workload.describe());
 }
 
 void sleepFor(std::chrono::milliseconds duration) { std::this_thread::sleep_for(duration); }
@@ -76,6 +112,9 @@ ActuationOutcome sendWithRetries(HttpClient& http, const HttpClientRequest& requ
           return outcome;
         case 409:
           outcome.error = ActuationError::kConflict;
+          return outcome;
+        case 422:
+          outcome.error = ActuationError::kRejected;
           return outcome;
         default:
           break;

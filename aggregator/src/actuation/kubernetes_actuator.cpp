@@ -46,16 +46,20 @@ KubernetesActuator::KubernetesActuator(std::unique_ptr<HttpClient> http,
       options_(std::move(options)),
       sleeper_(std::move(sleeper)) {}
 
-std::string KubernetesActuator::scalePath(const WorkloadKey& workload) {
+std::string KubernetesActuator::workloadPath(const WorkloadKey& workload) {
   const std::string resource = workload.kind == "StatefulSet" ? "statefulsets" : "deployments";
   return "/apis/apps/v1/namespaces/" + workload.namespaceName + "/" + resource + "/" +
-         workload.name + "/scale";
+         workload.name;
+}
+
+std::string KubernetesActuator::scalePath(const WorkloadKey& workload) {
+  return workloadPath(workload) + "/scale";
 }
 
 ActuationOutcome KubernetesActuator::send(const std::string& method, const std::string& path,
                                           const std::string& what, const std::string& body,
                                           std::string& responseBody, int& attempts,
-                                          const ScaleRequest* write) {
+                                          const ScaleRequest* write, std::string_view contentType) {
   HttpClientRequest request;
   request.method = method;
   request.url = credentials_.server + path;
@@ -63,7 +67,7 @@ ActuationOutcome KubernetesActuator::send(const std::string& method, const std::
   request.connectTimeout = options_.connectTimeout;
   request.totalTimeout = options_.requestTimeout;
   request.headers.emplace_back("Accept", "application/json");
-  if (!body.empty()) request.headers.emplace_back("Content-Type", "application/json");
+  if (!body.empty()) request.headers.emplace_back("Content-Type", std::string(contentType));
   if (!credentials_.bearerToken.empty()) {
     request.headers.emplace_back("Authorization", "Bearer " + credentials_.bearerToken);
   }
@@ -238,6 +242,80 @@ ActuationOutcome KubernetesActuator::setScale(const ScaleRequest& request) {
         ->debug("{}: conflict on resourceVersion {}, re-reading", request.workload.describe(),
                 current.resourceVersion);
   }
+}
+
+// --- Right-sizing ------------------------------------------------------------------------------
+
+namespace {
+
+constexpr std::string_view kStrategicMerge = "application/strategic-merge-patch+json";
+
+// A label selector in a query: '=' and ',' escaped (label keys and values have no other
+// characters that need it).
+std::string selectorQuery(const std::string& selector) {
+  std::string out;
+  for (const char c : selector) {
+    if (c == '=') {
+      out += "%3D";
+    } else if (c == ',') {
+      out += "%2C";
+    } else if (c == '/') {
+      out += "%2F";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+ActuationOutcome KubernetesActuator::getWorkload(const WorkloadKey& workload, std::string& body) {
+  std::lock_guard lock(mutex_);
+  return get(workloadPath(workload), workload.describe(), body);
+}
+
+ActuationOutcome KubernetesActuator::listPods(const std::string& namespaceName,
+                                              const std::string& selector, std::string& body) {
+  std::lock_guard lock(mutex_);
+  auto outcome =
+      get("/api/v1/namespaces/" + namespaceName + "/pods?labelSelector=" + selectorQuery(selector),
+          "pods " + selector + " in namespace " + namespaceName, body);
+  if (outcome.error == ActuationError::kForbidden) {
+    outcome.message += " (RBAC must allow list on pods)";
+  }
+  return outcome;
+}
+
+ActuationOutcome KubernetesActuator::resizePod(const std::string& namespaceName,
+                                               const std::string& pod, const std::string& patch) {
+  std::lock_guard lock(mutex_);
+  std::string body;
+  int attempts = 0;
+  auto outcome = send("PATCH", "/api/v1/namespaces/" + namespaceName + "/pods/" + pod + "/resize",
+                      "pod " + namespaceName + "/" + pod + " resize", patch, body, attempts,
+                      nullptr, kStrategicMerge);
+  if (outcome.error == ActuationError::kForbidden) {
+    outcome.message += " (RBAC must allow patch on pods/resize)";
+  } else if (outcome.error == ActuationError::kNotFound) {
+    outcome.message += " (no pods/resize: a cluster before Kubernetes 1.33, or the pod is gone)";
+  }
+  return outcome;
+}
+
+ActuationOutcome KubernetesActuator::patchWorkload(const WorkloadKey& workload,
+                                                   const std::string& patch) {
+  std::lock_guard lock(mutex_);
+  std::string body;
+  int attempts = 0;
+  auto outcome = send("PATCH", workloadPath(workload), workload.describe(), patch, body, attempts,
+                      nullptr, kStrategicMerge);
+  if (outcome.error == ActuationError::kForbidden) {
+    outcome.message +=
+        " (RBAC must allow patch on " +
+        std::string(workload.kind == "StatefulSet" ? "statefulsets" : "deployments") + ")";
+  }
+  return outcome;
 }
 
 }  // namespace fleetscale::aggregator

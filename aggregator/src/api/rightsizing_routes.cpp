@@ -27,10 +27,26 @@ bool selected(const WorkloadKey& key, const std::string& namespaceName,
          (workload.empty() || key.name == workload);
 }
 
+// Per cluster: {result, mode, message, since_unix_ms}; {} when nothing was applied.
+json applyJson(const ApplyStatusMap* applied, const WorkloadKey& key) {
+  json out = json::object();
+  if (applied == nullptr) return out;
+  for (const auto& [workload, clusters] : *applied) {
+    if (workload.namespaceName != key.namespaceName || workload.name != key.name) continue;
+    for (const auto& [cluster, status] : clusters) {
+      out[cluster] = json{{"result", status.result},
+                          {"mode", status.mode},
+                          {"message", status.message},
+                          {"since_unix_ms", toUnixMillis(status.since)}};
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 json recommendationsJson(const RecommendationSet& set, const std::string& namespaceName,
-                         const std::string& workload) {
+                         const std::string& workload, const ApplyStatusMap* applied) {
   json items = json::array();
   RecommendationSet chosen;
   chosen.replicas = set.replicas;
@@ -42,7 +58,8 @@ json recommendationsJson(const RecommendationSet& set, const std::string& namesp
                          {"workload", c.workload.name},
                          {"container", c.container},
                          {"mode", rightsizing::toString(c.mode)},
-                         {"applied", rightsizing::appliedYet(c.mode)},
+                         {"applied", true},  // every mode is carried out (in-place too)
+                         {"apply", applyJson(applied, c.workload)},
                          {"replicas", replicas == set.replicas.end() ? 0 : replicas->second},
                          {"confidence_days", c.confidence},
                          {"samples", c.samples},
@@ -65,10 +82,12 @@ json recommendationsJson(const RecommendationSet& set, const std::string& namesp
                 {"memory_bytes", savings.memoryBytes()}}}};
 }
 
-void addRightsizingRoutes(HttpRouter& router, const RightsizingFeed& feed) {
-  router.add("GET", "/api/v1/recommendations", [&feed](HttpRequest& request) {
+void addRightsizingRoutes(HttpRouter& router, const RightsizingFeed& feed,
+                          const RightsizingApplier* applier) {
+  router.add("GET", "/api/v1/recommendations", [&feed, applier](HttpRequest& request) {
+    const auto applied = applier != nullptr ? applier->status() : ApplyStatusMap{};
     return jsonResponse(recommendationsJson(*feed.current(), request.queryParam("namespace"),
-                                            request.queryParam("workload")));
+                                            request.queryParam("workload"), &applied));
   });
 }
 

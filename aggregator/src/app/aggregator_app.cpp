@@ -32,6 +32,7 @@
 #include "fleetscale/aggregator/app/startup_steps.h"
 #include "fleetscale/aggregator/control/cluster_registry.h"
 #include "fleetscale/aggregator/control/prometheus_poller.h"
+#include "fleetscale/aggregator/control/rightsizing_applier.h"
 #include "fleetscale/aggregator/control/rightsizing_feed.h"
 #include "fleetscale/aggregator/control/scaling_loop.h"
 #include "fleetscale/aggregator/control/scaling_metrics.h"
@@ -194,6 +195,7 @@ class AggregatorApp {
   std::optional<ClusterRegistry> clusters_;
   std::optional<PrometheusPoller> prometheus_;  // Object and External metric values
   std::optional<ScalingLoop> scalingLoop_;
+  std::optional<RightsizingApplier> rightsizingApplier_;  // in-place and recreate modes
   // /metrics' series besides the registry's.
   std::vector<std::shared_ptr<prometheus::Collectable>> collectables_;
   std::optional<ApiContext> api_;
@@ -381,9 +383,17 @@ StepResult AggregatorApp::createScaling() {
   scalingOptions.metricValues = &*prometheus_;
   scalingLoop_.emplace(policy_, *clusters_, snapshots_, store_.get(), clock_, scalingOptions);
   scalingLoop_->restoreHistory();
+  RightsizingApplierOptions applierOptions;
+  applierOptions.dryRun = options_.dryRun;
+  rightsizingApplier_.emplace(
+      [this] { return rightsizing_->current(); }, policy_,
+      [this](const std::string& cluster) { return clusters_->actuator(cluster); }, store_.get(),
+      clock_, applierOptions);
   if (elector_) {
     scalingLoop_->setLeadership(
         [this](milliseconds within) { return elector_->fencingToken(within); });
+    rightsizingApplier_->setLeadership(
+        [this] { return elector_->fencingToken(milliseconds(5000)).has_value(); });
   }
   return StepResult::ok();
 }
@@ -412,13 +422,14 @@ StepResult AggregatorApp::createHttp() {
   scalingApi_.emplace(ScalingApiContext{*scalingLoop_, *clusters_, store_.get(), clock_,
                                         [this] { return reloadPolicy(); }, leadershipView});
   addAggregatorRoutes(router_, *api_, *scalingApi_);
-  addRightsizingRoutes(router_, *rightsizing_);
+  addRightsizingRoutes(router_, *rightsizing_, &*rightsizingApplier_);
   collectables_ = {
       std::make_shared<FleetMetrics>(fleet_, snapshots_, clock_, options_.perContainerMetrics),
       std::make_shared<ScalingLoopMetrics>(*scalingLoop_),
       std::make_shared<PrometheusPollerMetrics>(*prometheus_),
       std::make_shared<LeadershipMetrics>(elector_ ? &*elector_ : nullptr, settings_.identity),
-      std::make_shared<RecommendationMetrics>(*rightsizing_)};
+      std::make_shared<RecommendationMetrics>(*rightsizing_),
+      std::make_shared<RightsizingApplyMetrics>(*rightsizingApplier_)};
   for (const auto& collectable : collectables_) metrics_.add(collectable);
   HttpServerOptions httpOptions;
   httpOptions.onRejected = [this](const std::string& reason) {
@@ -497,10 +508,12 @@ void AggregatorApp::stopMetricSources() { prometheus_->stop(); }
 
 StepResult AggregatorApp::startScalingLoop() {
   scalingLoop_->start();
+  rightsizingApplier_->start();
   return StepResult::ok();
 }
 
 void AggregatorApp::stopScalingLoop() {
+  rightsizingApplier_->stop();
   scalingLoop_->stop();
   scalingLoop_->drainActions();
 }

@@ -555,8 +555,11 @@ class Parser {
   // docs/configuration.md, "Right-sizing".
   rightsizing::RightsizingPolicy rightsizing(const YAML::Node& node,
                                              const std::string& path) const {
-    allowOnly(node, path, {"mode", "minAllowed", "maxAllowed", "controlledResources", "limits"});
+    allowOnly(node, path,
+              {"mode", "minAllowed", "maxAllowed", "controlledResources", "limits", "minChange",
+               "resizeBudget", "fallback"});
     rightsizing::RightsizingPolicy out;
+    applySettings(node, path, out);
     if (node["mode"]) {
       const auto mode = rightsizing::parseMode(string(node["mode"], path + ".mode", true));
       if (!mode) fail(node["mode"], path + ".mode", "must be off, recommend, in-place or recreate");
@@ -612,6 +615,35 @@ class Parser {
       }
     }
     return out;
+  }
+
+  // How recommendations are applied: minChange {ratio, cpu, memory}, resizeBudget, fallback.
+  void applySettings(const YAML::Node& node, const std::string& path,
+                     rightsizing::RightsizingPolicy& out) const {
+    if (const auto change = node["minChange"]; change.IsDefined()) {
+      const std::string changePath = path + ".minChange";
+      allowOnly(change, changePath, {"ratio", "cpu", "memory"});
+      if (change["ratio"])
+        out.minChangeRatio = number(change["ratio"], changePath + ".ratio", 0, 10);
+      YAML::Node amountsOnly(YAML::NodeType::Map);
+      for (const char* field : {"cpu", "memory"}) {
+        if (change[field]) amountsOnly[field] = change[field];
+      }
+      const auto floors = amounts(amountsOnly, changePath);
+      if (isPresent(floors.cpuCores)) out.minChange.cpuCores = floors.cpuCores;
+      if (isPresent(floors.memoryBytes)) out.minChange.memoryBytes = floors.memoryBytes;
+    }
+    if (node["resizeBudget"]) {
+      out.resizeBudget = number(node["resizeBudget"], path + ".resizeBudget", 0, 1);
+    }
+    if (const auto fallback = node["fallback"]; fallback.IsDefined()) {
+      const std::string text = string(fallback, path + ".fallback", true);
+      if (text == "recreate") {
+        out.fallback = rightsizing::Fallback::kRecreate;
+      } else if (text != "none") {
+        fail(fallback, path + ".fallback", "must be none or recreate");
+      }
+    }
   }
 
   // {cpu: <quantity>, memory: <quantity>}, each optional and positive.

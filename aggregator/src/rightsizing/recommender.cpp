@@ -388,9 +388,6 @@ ContainerRecommendation recommend(const ContainerAggregate& aggregate,
   out.confidence = confidenceOf(aggregate).days;
   recommendCpu(aggregate, policy, settings, out.confidence, out);
   recommendMemory(aggregate, policy, settings, out.confidence, unixSeconds, out);
-  if (!appliedYet(policy.mode)) {
-    out.reason += "; mode " + std::string(toString(policy.mode)) + " is not applied yet";
-  }
   return out;
 }
 

@@ -35,4 +35,8 @@ std::string_view toString(LimitsMode mode) {
   return "?";
 }
 
+std::string_view toString(Fallback fallback) {
+  return fallback == Fallback::kRecreate ? "recreate" : "none";
+}
+
 }  // namespace fleetscale::aggregator::rightsizing

@@ -76,6 +76,9 @@ std::string aggregatorPolicyYaml(const Scenario& scenario,
       node["predictive"]["mode"] = autoscale.predictive;
       node["predictive"]["downscaleStabilization"] = autoscale.predictiveDownscaleStabilization;
     }
+    if (!autoscale.rightsizingYaml.empty()) {
+      node["rightsizing"] = YAML::Load(autoscale.rightsizingYaml);
+    }
     root["workloads"].push_back(node);
   }
   YAML::Emitter out;

@@ -478,6 +478,11 @@ AutoscaleSpec parseAutoscale(const YAML::Node& node, const std::string& context,
     if (!behavior.IsMap()) fail(behavior, context + ".behavior", "expected a mapping");
     autoscale.behaviorYaml = YAML::Dump(behavior);
   }
+  if (fields.has("rightsizing")) {
+    const YAML::Node rightsizing = fields.get("rightsizing");
+    if (!rightsizing.IsMap()) fail(rightsizing, context + ".rightsizing", "expected a mapping");
+    autoscale.rightsizingYaml = YAML::Dump(rightsizing);
+  }
   fields.finish();
   return autoscale;
 }

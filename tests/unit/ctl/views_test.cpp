@@ -257,6 +257,20 @@ TEST(RecommendViewTest, CurrentNextToRecommendedWithReasonsAndSavings) {
   EXPECT_NE(view.find("2.250 cores given back"), std::string::npos) << view;
 }
 
+TEST(RecommendViewTest, WhatApplyingDidPerClusterFollowsTheReason) {
+  auto recommendations = nlohmann::json::parse(kRecommendations);
+  recommendations["items"][0]["applied"] = true;
+  recommendations["items"][0]["apply"] = {
+      {"aws", {{"result", "applied"}, {"message", "every running pod has it"}}},
+      {"gcp", {{"result", "forbidden"}, {"message", "RBAC must allow patch on pods/resize"}}}};
+  const std::string view = recommendView(recommendations);
+  EXPECT_EQ(view.find("not applied yet"), std::string::npos) << view;
+  EXPECT_NE(
+      view.find("; applied: aws applied, gcp forbidden (RBAC must allow patch on pods/resize)"),
+      std::string::npos)
+      << view;
+}
+
 TEST(RecommendViewTest, ExplainGetsALinePerContainerOrNothing) {
   const std::string summary = recommendationSummary(nlohmann::json::parse(kRecommendations));
   EXPECT_NE(summary.find("Right-sizing"), std::string::npos) << summary;

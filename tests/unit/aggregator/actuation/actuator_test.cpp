@@ -152,7 +152,7 @@ INSTANTIATE_TEST_SUITE_P(FourXx, SendWithRetriesClientErrorTest,
                                            ClientError{404, ActuationError::kNotFound},
                                            ClientError{409, ActuationError::kConflict},
                                            ClientError{400, ActuationError::kInvalidResponse},
-                                           ClientError{422, ActuationError::kInvalidResponse}),
+                                           ClientError{422, ActuationError::kRejected}),
                          [](const ::testing::TestParamInfo<ClientError>& test) {
                            return "Http" + std::to_string(test.param.status);
                          });

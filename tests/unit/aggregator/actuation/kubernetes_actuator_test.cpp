@@ -305,3 +305,58 @@ TEST(KubernetesActuatorTest, ScaledToZeroAnHpaIsLeftAloneAndAScaledObjectPaused)
 
 }  // namespace
 }  // namespace fleetscale::aggregator
+
+namespace fleetscale::aggregator {
+namespace {
+
+std::string headerOf(const HttpClientRequest& request, const std::string& name) {
+  for (const auto& [key, value] : request.headers) {
+    if (key == name) return value;
+  }
+  return "";
+}
+
+TEST(KubernetesActuatorTest, RightsizingReadsPodsAndPatchesResizeAndTemplate) {
+  Harness h({HttpClientResponse{200, R"({"kind":"Deployment"})", {}},
+             HttpClientResponse{200, R"({"items":[]})", {}}, HttpClientResponse{200, "{}", {}},
+             HttpClientResponse{200, "{}", {}}});
+  std::string body;
+  ASSERT_TRUE(h.actuator->getWorkload(kWeb, body).ok());
+  EXPECT_EQ(body, R"({"kind":"Deployment"})");
+  ASSERT_TRUE(h.actuator->listPods("shop", "app=web,tier=front", body).ok());
+  ASSERT_TRUE(h.actuator->resizePod("shop", "web-0", R"({"spec":{}})").ok());
+  ASSERT_TRUE(h.actuator->patchWorkload({"db", "StatefulSet", "pg"}, R"({"spec":{}})").ok());
+  const auto& requests = h.scripted->requests;
+  ASSERT_EQ(requests.size(), 4u);
+  EXPECT_EQ(requests[0].url, "https://api.sim:6443/apis/apps/v1/namespaces/shop/deployments/web");
+  EXPECT_EQ(
+      requests[1].url,
+      "https://api.sim:6443/api/v1/namespaces/shop/pods?labelSelector=app%3Dweb%2Ctier%3Dfront");
+  EXPECT_EQ(requests[2].method, "PATCH");
+  EXPECT_EQ(requests[2].url, "https://api.sim:6443/api/v1/namespaces/shop/pods/web-0/resize");
+  EXPECT_EQ(headerOf(requests[2], "Content-Type"), "application/strategic-merge-patch+json");
+  EXPECT_EQ(requests[3].method, "PATCH");
+  EXPECT_EQ(requests[3].url, "https://api.sim:6443/apis/apps/v1/namespaces/db/statefulsets/pg");
+  EXPECT_EQ(headerOf(requests[3], "Content-Type"), "application/strategic-merge-patch+json");
+}
+
+TEST(KubernetesActuatorTest, ResizeRefusalsSayWhatToCheck) {
+  struct Case {
+    long code;
+    ActuationError error;
+    const char* hint;
+  };
+  const Case cases[] = {{403, ActuationError::kForbidden, "RBAC must allow patch on pods/resize"},
+                        {404, ActuationError::kNotFound, "before Kubernetes 1.33"},
+                        {422, ActuationError::kRejected, "maximum cpu usage per Container is 2"}};
+  for (const auto& c : cases) {
+    Harness h({status(c.code, "maximum cpu usage per Container is 2")});
+    const auto outcome = h.actuator->resizePod("shop", "web-0", "{}");
+    EXPECT_EQ(outcome.error, c.error) << c.code;
+    EXPECT_NE(outcome.message.find(c.hint), std::string::npos) << outcome.message;
+    EXPECT_EQ(h.scripted->requests.size(), 1u) << "not retried";
+  }
+}
+
+}  // namespace
+}  // namespace fleetscale::aggregator

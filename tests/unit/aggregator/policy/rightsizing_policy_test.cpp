@@ -27,6 +27,39 @@ TEST(RightsizingPolicyTest, RecommendsByDefaultForNamedAndUnnamedWorkloads) {
   EXPECT_EQ(config->rightsizingFor({"other", "Deployment", "x"}).mode, Mode::kRecommend);
 }
 
+TEST(RightsizingPolicyTest, ParsesHowRecommendationsAreApplied) {
+  auto config = parsePolicyConfig(workloadWith(""), "policy.yaml");
+  ASSERT_TRUE(config) << config.error().message;
+  auto policy = config->rightsizingFor({"shop", "Deployment", "web"});
+  EXPECT_DOUBLE_EQ(policy.minChangeRatio, 0.1);
+  EXPECT_DOUBLE_EQ(policy.minChange.cpuCores, 0.01);
+  EXPECT_DOUBLE_EQ(policy.minChange.memoryBytes, 16.0 * 1024 * 1024);
+  EXPECT_DOUBLE_EQ(policy.resizeBudget, 0.1);
+  EXPECT_EQ(policy.fallback, rightsizing::Fallback::kNone);
+
+  config = parsePolicyConfig(workloadWith(R"(    rightsizing:
+      mode: in-place
+      minChange: {ratio: 0.2, cpu: 50m}
+      resizeBudget: 0.25
+      fallback: recreate
+)"),
+                             "policy.yaml");
+  ASSERT_TRUE(config) << config.error().message;
+  policy = config->rightsizingFor({"shop", "Deployment", "web"});
+  EXPECT_DOUBLE_EQ(policy.minChangeRatio, 0.2);
+  EXPECT_DOUBLE_EQ(policy.minChange.cpuCores, 0.05);
+  EXPECT_DOUBLE_EQ(policy.minChange.memoryBytes, 16.0 * 1024 * 1024);  // the default kept
+  EXPECT_DOUBLE_EQ(policy.resizeBudget, 0.25);
+  EXPECT_EQ(policy.fallback, rightsizing::Fallback::kRecreate);
+
+  for (const char* bad : {"fallback: restart", "resizeBudget: 2", "minChange: {ratio: -1}",
+                          "minChange: {cpu: 0}", "minChange: {disk: 1}"}) {
+    EXPECT_FALSE(parsePolicyConfig(workloadWith("    rightsizing: {" + std::string(bad) + "}\n"),
+                                   "policy.yaml"))
+        << bad;
+  }
+}
+
 TEST(RightsizingPolicyTest, ParsesEveryField) {
   auto config = parsePolicyConfig(workloadWith(R"(    rightsizing:
       mode: in-place

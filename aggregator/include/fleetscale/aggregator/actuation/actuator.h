@@ -50,6 +50,7 @@ enum class ActuationError {
   kForbidden,        // 403: authenticated, but RBAC does not allow scaling this workload
   kNotFound,         // 404: no such workload (or no scale subresource)
   kInvalidResponse,  // the server answered something that is not a Scale
+  kRejected,         // 422: the API server refused the value (validation, LimitRange, quota)
   kUnsupported,      // this actuator cannot do that (a webhook cannot read the scale)
   kFenced,           // not sent: this aggregator is no longer the leader of the write's term
 };
@@ -101,6 +102,20 @@ class Actuator {
   // Whether listAutoscalers() can say anything: false where the cluster has no other
   // autoscalers to find (a webhook's VM fleet).
   virtual bool listsAutoscalers() const { return false; }
+
+  // Right-sizing (docs/rightsizing.md, "Applying"): whether the calls below reach pods and pod
+  // templates; they answer kUnsupported otherwise. Bodies are the API server's JSON.
+  virtual bool resizesPods() const { return false; }
+  // GET the Deployment or StatefulSet itself (its selector and pod template).
+  virtual ActuationOutcome getWorkload(const WorkloadKey& workload, std::string& body);
+  // GET the pods of `namespaceName` matching the label selector "k=v,k2=v2" (a PodList).
+  virtual ActuationOutcome listPods(const std::string& namespaceName, const std::string& selector,
+                                    std::string& body);
+  // PATCH (strategic merge) pods/{pod}/resize: an in-place resize (Kubernetes 1.33+).
+  virtual ActuationOutcome resizePod(const std::string& namespaceName, const std::string& pod,
+                                     const std::string& patch);
+  // PATCH (strategic merge) the Deployment or StatefulSet: its pod template (a rolling update).
+  virtual ActuationOutcome patchWorkload(const WorkloadKey& workload, const std::string& patch);
   // HorizontalPodAutoscalers and KEDA ScaledObjects in `namespaceName`; kUnsupported unless
   // listsAutoscalers().
   virtual AutoscalerListing listAutoscalers(const std::string& namespaceName) {

@@ -33,6 +33,16 @@ class KubernetesActuator final : public Actuator {
   bool listsAutoscalers() const override { return true; }
   AutoscalerListing listAutoscalers(const std::string& namespaceName) override;
 
+  bool resizesPods() const override { return true; }
+  ActuationOutcome getWorkload(const WorkloadKey& workload, std::string& body) override;
+  ActuationOutcome listPods(const std::string& namespaceName, const std::string& selector,
+                            std::string& body) override;
+  ActuationOutcome resizePod(const std::string& namespaceName, const std::string& pod,
+                             const std::string& patch) override;
+  ActuationOutcome patchWorkload(const WorkloadKey& workload, const std::string& patch) override;
+
+  // The Deployment's or StatefulSet's path: /apis/apps/v1/namespaces/{ns}/{resource}/{name}.
+  static std::string workloadPath(const WorkloadKey& workload);
   // The scale subresource's path:
   // /apis/apps/v1/namespaces/{ns}/{deployments|statefulsets}/{name}/scale.
   static std::string scalePath(const WorkloadKey& workload);
@@ -42,7 +52,8 @@ class KubernetesActuator final : public Actuator {
   // and carries its fencing token. `what` names the object in messages.
   ActuationOutcome send(const std::string& method, const std::string& path, const std::string& what,
                         const std::string& body, std::string& responseBody, int& attempts,
-                        const ScaleRequest* write = nullptr);
+                        const ScaleRequest* write = nullptr,
+                        std::string_view contentType = "application/json");
   // send() for the workload's scale subresource, with the RBAC it needs in a 403's message.
   ActuationOutcome sendScale(const std::string& method, const WorkloadKey& workload,
                              const std::string& body, std::string& responseBody, int& attempts,

@@ -13,13 +13,20 @@ namespace fleetscale::aggregator::rightsizing {
 enum class Mode {
   kOff,        // no recommendation is made or shown
   kRecommend,  // recommendations are shown (API, metrics, fleetscalectl), nothing is changed
-  kInPlace,    // (not applied yet) resize running pods through their `resize` subresource
-  kRecreate,   // (not applied yet) patch the workload's pod template: a rolling update
+  kInPlace,    // resize running pods through their `resize` subresource (Kubernetes 1.33+)
+  kRecreate,   // patch the workload's pod template: a rolling update
 };
 std::string_view toString(Mode mode);
 std::optional<Mode> parseMode(std::string_view text);
-// in-place and recreate parse, but nothing applies them yet: they recommend, and say so.
-inline bool appliedYet(Mode mode) { return mode == Mode::kOff || mode == Mode::kRecommend; }
+// Whether the aggregator changes the workload's requests (in-place, recreate).
+inline bool applies(Mode mode) { return mode == Mode::kInPlace || mode == Mode::kRecreate; }
+
+// What in-place does when a pod's node can never fit its resize (PodResizePending Infeasible).
+enum class Fallback {
+  kNone,      // report it and leave the workload as it is
+  kRecreate,  // patch the pod template instead (a rolling update)
+};
+std::string_view toString(Fallback fallback);
 
 // How a recommended limit follows the recommended request.
 enum class LimitsMode {
@@ -45,6 +52,13 @@ struct RightsizingPolicy {
   bool controlsMemory = true;
   LimitsMode limits = LimitsMode::kKeepRatio;
   ResourceAmounts limitRatio;  // kRatio: limit / request per resource, at least 1
+  // Applying (docs/rightsizing.md, "Applying"): a request is changed only when the target differs
+  // from it by more than minChangeRatio of it and by at least minChange (absolute).
+  double minChangeRatio = 0.10;
+  ResourceAmounts minChange{0.01, 16.0 * 1024 * 1024};
+  // in-place: at most max(1, floor(resizeBudget x ready replicas)) pods resizing at once.
+  double resizeBudget = 0.10;
+  Fallback fallback = Fallback::kNone;
 };
 
 }  // namespace fleetscale::aggregator::rightsizing

@@ -99,6 +99,8 @@ struct AutoscaleSpec {
   std::string predictive;  // the policy's `predictive` mode (off, observe, on); "" = off
   // The policy's predictive `downscaleStabilization` (e.g. "5m"); "" = the aggregator's default.
   std::string predictiveDownscaleStabilization;
+  // The policy's `rightsizing` block, passed through verbatim; "" = none (the defaults).
+  std::string rightsizingYaml;
 };
 
 // Another autoscaler that already targets a workload in some member clusters: its object is in

@@ -1,0 +1,333 @@
+// The applier over a fake cluster (an Actuator that keeps pods as the API server would show
+// them): which pods are resized when, what each refusal is reported as, the fallback to the pod
+// template, and that only a leader, not in dry-run, writes.
+#include "fleetscale/aggregator/control/rightsizing_applier.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+namespace fleetscale::aggregator {
+namespace {
+
+using nlohmann::json;
+using rightsizing::Mode;
+
+const WorkloadKey kWeb{"shop", "Deployment", "web"};
+
+// One cluster's web Deployment and its pods; resizes change the spec, finish() plays the kubelet.
+class FakeCluster final : public Actuator {
+ public:
+  explicit FakeCluster(int pods) {
+    for (int i = 0; i < pods; ++i) {
+      pods_.push_back({"web-" + std::to_string(i), "1", "2", "1", "2", 1, 1, ""});
+    }
+  }
+  ActuationOutcome getScale(const WorkloadKey&) override { return {}; }
+  ActuationOutcome setScale(const ScaleRequest&) override { return {}; }
+  bool resizesPods() const override { return true; }
+  ActuationOutcome getWorkload(const WorkloadKey&, std::string& body) override {
+    body = json{{"spec",
+                 {{"selector", {{"matchLabels", {{"app", "web"}}}}},
+                  {"template", {{"spec", {{"containers", {container(templateCpu_, "2")}}}}}}}}}
+               .dump();
+    return {};
+  }
+  ActuationOutcome listPods(const std::string&, const std::string& selector,
+                            std::string& body) override {
+    EXPECT_EQ(selector, "app=web");
+    json items = json::array();
+    for (const auto& pod : pods_) {
+      json conditions = json::array({{{"type", "Ready"}, {"status", "True"}}});
+      if (!pod.pending.empty()) {
+        conditions.push_back(
+            {{"type", "PodResizePending"}, {"status", "True"}, {"reason", pod.pending}});
+      }
+      items.push_back({{"metadata", {{"name", pod.name}, {"generation", pod.generation}}},
+                       {"spec", {{"containers", {container(pod.cpu, pod.cpuLimit)}}}},
+                       {"status",
+                        {{"phase", "Running"},
+                         {"observedGeneration", pod.observed},
+                         {"conditions", conditions},
+                         {"containerStatuses", {container(pod.actualCpu, pod.actualCpuLimit)}}}}});
+    }
+    body = json{{"items", items}}.dump();
+    return {};
+  }
+  ActuationOutcome resizePod(const std::string&, const std::string& pod,
+                             const std::string& patch) override {
+    resized.push_back(pod);
+    if (refuseWith != ActuationError::kNone) {
+      return {refuseWith, "pod " + pod + " resize: refused", {}, 1};
+    }
+    const auto resources = json::parse(patch)["spec"]["containers"][0]["resources"];
+    for (auto& p : pods_) {
+      if (p.name != pod) continue;
+      p.cpu = resources["requests"]["cpu"];
+      p.cpuLimit = resources["limits"]["cpu"];
+      ++p.generation;
+    }
+    return {};
+  }
+  ActuationOutcome patchWorkload(const WorkloadKey&, const std::string& patch) override {
+    templatePatches.push_back(patch);
+    templateCpu_ = json::parse(
+        patch)["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]["cpu"];
+    return {};
+  }
+
+  // The kubelet applies every resize it has.
+  void finish() {
+    for (auto& pod : pods_) {
+      pod.actualCpu = pod.cpu;
+      pod.actualCpuLimit = pod.cpuLimit;
+      pod.observed = pod.generation;
+    }
+  }
+  void setPending(std::size_t pod, std::string reason) { pods_[pod].pending = std::move(reason); }
+  std::string cpuOf(std::size_t pod) const { return pods_[pod].cpu; }
+
+  std::vector<std::string> resized;
+  std::vector<std::string> templatePatches;
+  ActuationError refuseWith = ActuationError::kNone;
+
+ private:
+  struct Pod {
+    std::string name, cpu, cpuLimit, actualCpu, actualCpuLimit;
+    int generation, observed;
+    std::string pending;
+  };
+  static json container(const std::string& cpu, const std::string& cpuLimit) {
+    return {{"name", "app"},
+            {"resources",
+             {{"requests", {{"cpu", cpu}, {"memory", "256Mi"}}},
+              {"limits", {{"cpu", cpuLimit}, {"memory", "512Mi"}}}}}};
+  }
+  std::vector<Pod> pods_;
+  std::string templateCpu_ = "1";
+};
+
+std::shared_ptr<const RecommendationSet> recommending(double cpuCores) {
+  auto set = std::make_shared<RecommendationSet>();
+  rightsizing::ContainerRecommendation r;
+  r.workload = kWeb;
+  r.container = "app";
+  r.cpu.target = cpuCores;
+  r.memory.controlled = false;
+  set->containers.push_back(r);
+  return set;
+}
+
+PolicyConfig policyWith(rightsizing::RightsizingPolicy rightsizing,
+                        std::vector<std::string> clusters) {
+  PolicyConfig config;
+  for (const auto& name : clusters) {
+    ClusterConfig cluster;
+    cluster.name = name;
+    config.clusters.push_back(cluster);
+  }
+  WorkloadConfig workload;
+  workload.namespaceName = "shop";
+  workload.name = "web";
+  workload.rightsizing = rightsizing;
+  config.workloads.push_back(workload);
+  return config;
+}
+
+rightsizing::RightsizingPolicy mode(Mode m) {
+  rightsizing::RightsizingPolicy policy;
+  policy.mode = m;
+  policy.controlsMemory = false;
+  return policy;
+}
+
+struct Harness {
+  explicit Harness(rightsizing::RightsizingPolicy rightsizing,
+                   RightsizingApplierOptions options = {},
+                   std::vector<std::string> clusters = {"aws"})
+      : applier([this] { return set; }, policy,
+                [this](const std::string& cluster) -> Actuator* {
+                  const auto it = fakes.find(cluster);
+                  return it == fakes.end() ? nullptr : it->second.get();
+                },
+                nullptr, clock, options) {
+    policy.set(policyWith(rightsizing, clusters));
+    for (const auto& cluster : clusters) fakes[cluster] = std::make_unique<FakeCluster>(3);
+  }
+  std::string result(const std::string& cluster = "aws") const {
+    const auto status = applier.status();
+    const auto it = status.find(kWeb);
+    if (it == status.end() || !it->second.contains(cluster)) return "";
+    return it->second.at(cluster).result;
+  }
+  double count(const std::string& result, const std::string& cluster = "aws") const {
+    for (const auto& family : applier.metrics()) {
+      for (const auto& metric : family.metric) {
+        bool match = true;
+        for (const auto& label : metric.label) {
+          if (label.name == "result") match = match && label.value == result;
+          if (label.name == "cluster") match = match && label.value == cluster;
+        }
+        if (match) return metric.counter.value;
+      }
+    }
+    return 0;
+  }
+
+  ManualClock clock;
+  PolicyHolder policy;
+  std::shared_ptr<const RecommendationSet> set = recommending(0.2);
+  std::map<std::string, std::unique_ptr<FakeCluster>> fakes;
+  RightsizingApplier applier;
+};
+
+TEST(RightsizingApplierTest, ResizesOnePodAtATimeWaitingForEachToFinish) {
+  Harness h(mode(Mode::kInPlace));
+  auto& aws = *h.fakes["aws"];
+  h.applier.tick();
+  EXPECT_EQ(aws.resized, std::vector<std::string>{"web-0"});
+  EXPECT_EQ(aws.cpuOf(0), "200m");
+  EXPECT_EQ(h.result(), "resizing");
+  h.applier.tick();  // web-0 not done: nothing more
+  EXPECT_EQ(aws.resized.size(), 1U);
+  aws.finish();
+  h.applier.tick();
+  EXPECT_EQ(aws.resized, (std::vector<std::string>{"web-0", "web-1"}));
+  aws.finish();
+  h.applier.tick();
+  aws.finish();
+  h.applier.tick();
+  EXPECT_EQ(aws.resized.size(), 3U);
+  EXPECT_EQ(h.result(), "applied");
+  EXPECT_EQ(h.count("applied"), 3);
+  EXPECT_TRUE(aws.templatePatches.empty());
+}
+
+TEST(RightsizingApplierTest, RefusalsAreReportedPerClusterAndStopNoOtherCluster) {
+  struct Case {
+    ActuationError error;
+    const char* result;
+  };
+  const Case cases[] = {{ActuationError::kForbidden, "forbidden"},
+                        {ActuationError::kNotFound, "unsupported"},
+                        {ActuationError::kRejected, "invalid"},
+                        {ActuationError::kServerError, "error"}};
+  for (const auto& c : cases) {
+    Harness h(mode(Mode::kInPlace), {}, {"aws", "gcp"});
+    h.fakes["gcp"]->refuseWith = c.error;
+    h.applier.tick();
+    EXPECT_EQ(h.result("gcp"), c.result);
+    EXPECT_EQ(h.count(c.result, "gcp"), 1) << c.result;
+    EXPECT_EQ(h.result("aws"), "resizing") << c.result;
+    // Tried again only after retryAfterError, while aws goes on.
+    h.fakes["aws"]->finish();
+    h.applier.tick();
+    EXPECT_EQ(h.fakes["gcp"]->resized.size(), 1U) << c.result;
+    EXPECT_EQ(h.fakes["aws"]->resized.size(), 2U) << c.result;
+    h.clock.advance(std::chrono::seconds(31));
+    h.applier.tick();
+    EXPECT_EQ(h.fakes["gcp"]->resized.size(), 2U) << c.result;
+  }
+}
+
+TEST(RightsizingApplierTest, InfeasibleStopsOrFallsBackToThePodTemplate) {
+  {
+    Harness h(mode(Mode::kInPlace));
+    h.fakes["aws"]->setPending(0, "Infeasible");
+    h.applier.tick();
+    EXPECT_EQ(h.result(), "infeasible");
+    EXPECT_EQ(h.count("infeasible"), 1);
+    EXPECT_TRUE(h.fakes["aws"]->resized.empty());
+    EXPECT_TRUE(h.fakes["aws"]->templatePatches.empty());
+  }
+  auto policy = mode(Mode::kInPlace);
+  policy.fallback = rightsizing::Fallback::kRecreate;
+  Harness h(policy);
+  h.fakes["aws"]->setPending(0, "Infeasible");
+  h.applier.tick();
+  ASSERT_EQ(h.fakes["aws"]->templatePatches.size(), 1U);
+  EXPECT_EQ(
+      json::parse(h.fakes["aws"]->templatePatches[0])["spec"]["template"]["spec"]["containers"][0]
+                                                     ["resources"]["requests"]["cpu"],
+      "200m");
+  EXPECT_EQ(h.result(), "applied");
+  EXPECT_EQ(h.applier.status().at(kWeb).at("aws").mode, "recreate");
+  h.applier.tick();  // the template has it now: no second patch
+  EXPECT_EQ(h.fakes["aws"]->templatePatches.size(), 1U);
+}
+
+TEST(RightsizingApplierTest, AWorkloadNoLongerAppliedShowsNoResult) {
+  Harness h(mode(Mode::kInPlace));
+  h.applier.tick();
+  EXPECT_EQ(h.result(), "resizing");
+  h.policy.set(policyWith(mode(Mode::kRecommend), {"aws"}));
+  h.applier.tick();
+  EXPECT_EQ(h.result(), "");
+  EXPECT_EQ(h.fakes["aws"]->resized.size(), 1U);
+}
+
+TEST(RightsizingApplierTest, DeferredWaitsBoundedThenCountsAsInfeasible) {
+  {
+    Harness h(mode(Mode::kInPlace));
+    h.fakes["aws"]->setPending(0, "Deferred");
+    h.applier.tick();
+    EXPECT_EQ(h.result(), "pending");
+    h.clock.advance(std::chrono::minutes(4));
+    h.applier.tick();
+    EXPECT_EQ(h.result(), "pending");
+    EXPECT_TRUE(h.fakes["aws"]->resized.empty());
+    h.clock.advance(std::chrono::minutes(2));
+    h.applier.tick();
+    EXPECT_EQ(h.result(), "infeasible");
+    EXPECT_NE(h.applier.status().at(kWeb).at("aws").message.find("deferred for more than 300 s"),
+              std::string::npos);
+  }
+  auto policy = mode(Mode::kInPlace);
+  policy.fallback = rightsizing::Fallback::kRecreate;
+  Harness h(policy);
+  h.fakes["aws"]->setPending(0, "Deferred");
+  h.applier.tick();
+  h.clock.advance(std::chrono::minutes(6));
+  h.applier.tick();
+  EXPECT_EQ(h.fakes["aws"]->templatePatches.size(), 1U);
+  EXPECT_EQ(h.applier.status().at(kWeb).at("aws").mode, "recreate");
+}
+
+TEST(RightsizingApplierTest, RecreatePatchesThePodTemplateOnce) {
+  Harness h(mode(Mode::kRecreate));
+  h.applier.tick();
+  h.applier.tick();
+  EXPECT_EQ(h.fakes["aws"]->templatePatches.size(), 1U);
+  EXPECT_TRUE(h.fakes["aws"]->resized.empty());
+  EXPECT_EQ(h.result(), "applied");
+}
+
+TEST(RightsizingApplierTest, OnlyALeaderNotInDryRunWrites) {
+  {
+    Harness h(mode(Mode::kInPlace));
+    h.applier.setLeadership([] { return false; });
+    h.applier.tick();
+    EXPECT_TRUE(h.fakes["aws"]->resized.empty());
+    EXPECT_EQ(h.result(), "");
+  }
+  RightsizingApplierOptions dryRun;
+  dryRun.dryRun = true;
+  Harness h(mode(Mode::kInPlace), dryRun);
+  h.applier.tick();
+  EXPECT_TRUE(h.fakes["aws"]->resized.empty());
+  EXPECT_EQ(h.result(), "dry-run");
+}
+
+TEST(RightsizingApplierTest, RecommendModeAndUnreachableClustersWriteNothing) {
+  Harness h(mode(Mode::kRecommend));
+  h.applier.tick();
+  EXPECT_TRUE(h.fakes["aws"]->resized.empty());
+  EXPECT_EQ(h.result(), "");
+  Harness webhook(mode(Mode::kInPlace), {}, {"vm-fleet"});
+  webhook.fakes.clear();
+  webhook.applier.tick();
+  EXPECT_EQ(webhook.result("vm-fleet"), "unsupported");
+}
+
+}  // namespace
+}  // namespace fleetscale::aggregator
