@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 
+#include "fleetscale/aggregator/policy/horizontal_vertical.h"
 #include "fleetscale/shared/batch_view.h"
 #include "fleetscale/shared/quantity.h"
 #include "fleetscale/shared/text.h"
@@ -549,6 +550,11 @@ class Parser {
                  ", more than maxReplicas " + std::to_string(policy.maxReplicas));
       }
     }
+    if (node["rightsizing"]) {
+      auto combined = combineHorizontalVertical(policy, workload.rightsizing);
+      if (!combined) fail(node["rightsizing"], path + ".rightsizing", combined.error().message);
+      workload.rightsizing = std::move(*combined);
+    }
     return workload;
   }
 
@@ -580,6 +586,7 @@ class Parser {
         fail(resources, listPath, "must be a non-empty list of cpu and memory (or mode: off)");
       }
       out.controlsCpu = out.controlsMemory = false;
+      out.controlledResourcesListed = true;
       for (std::size_t i = 0; i < resources.size(); ++i) {
         const std::string itemPath = listPath + "[" + std::to_string(i) + "]";
         const std::string resource = string(resources[i], itemPath, true);

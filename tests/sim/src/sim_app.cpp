@@ -38,6 +38,8 @@ struct RunOptions {
   std::string predictiveDownscaleStabilization;
   bool virtualTime = false;
   std::string seriesInterval;
+  std::string rightsizingBaseline;
+  bool oomOnSharedMemory = false;
 };
 
 // One line per workload: demand, ready capacity and replicas per cluster.
@@ -79,6 +81,9 @@ int runVirtual(const RunOptions& options, Scenario scenario) {
   if (options.noAggregator) scenario.aggregator.enabled = false;
   VirtualOptions virtualOptions;
   virtualOptions.hpaBaseline = options.baseline == "hpa";
+  if (!options.rightsizingBaseline.empty()) {
+    virtualOptions.rightsizing = parseRightsizingBaseline(options.rightsizingBaseline);
+  }
   if (!options.duration.empty()) {
     auto duration = parseDuration(options.duration);
     if (!duration || duration->count() <= 0) {
@@ -156,7 +161,14 @@ int run(const RunOptions& options) {
             options.predictiveDownscaleStabilization;
     }
   }
+  if (options.oomOnSharedMemory) {
+    for (auto& workload : scenario->workloads) workload.oomOnSharedMemory = true;
+  }
   if (options.virtualTime) return runVirtual(options, std::move(*scenario));
+  if (!options.rightsizingBaseline.empty()) {
+    std::cerr << "fleetscale-sim: --rightsizing-baseline needs --virtual-time\n";
+    return 2;
+  }
   SimulatorOptions simOptions;
   simOptions.stateDir = options.stateDir;
   simOptions.binDir = options.binDir;
@@ -369,6 +381,15 @@ int simMain(int argc, char** argv) {
   runCommand->add_option("--report-series-interval", runOptions.seriesInterval,
                          "with --virtual-time: keep one sample per this interval in the report's "
                          "series (the figures use every sample); default: every sample");
+  runCommand
+      ->add_option("--rightsizing-baseline", runOptions.rightsizingBaseline,
+                   "with --virtual-time: run the right-sizing recommender and apply it to every "
+                   "workload as original (never: the scenario's requests), vpa (VPA's defaults, "
+                   "by eviction) or fleetscale (in place); the report gains \"rightsizing\"")
+      ->check(CLI::IsMember({"original", "vpa", "fleetscale"}));
+  runCommand->add_flag("--oom-on-shared-memory", runOptions.oomOnSharedMemory,
+                       "every workload's oom-on-shared-memory: a replica's share of load.memory "
+                       "above its memory limit is OOM-killed, not capped");
   runCommand->add_flag(
       "--virtual-time", runOptions.virtualTime,
       "run on a simulated clock in this process, as fast as it goes: the fleet model, the agents' "

@@ -254,6 +254,7 @@ struct VirtualEngine::Impl {
   bool aggregatorDecides = false;
   agg::PolicyConfig policy;
   std::unique_ptr<HpaBaseline> baseline;
+  std::unique_ptr<VirtualRightsizing> rightsizing;
   std::vector<NodeAgent> agents;
   std::vector<AgentRecord> forgottenLater;  // records of agents that were restarted
   std::vector<ClusterState> clusters;
@@ -340,6 +341,12 @@ void VirtualEngine::Impl::setUp() {
     aggregatorDecides = true;
     policy = policyOf(scenario);
   }
+  if (options.rightsizing) {
+    std::optional<agg::PolicyConfig> horizontal;
+    if (scenario.autoscaled()) horizontal = aggregatorDecides ? policy : policyOf(scenario);
+    rightsizing = std::make_unique<VirtualRightsizing>(
+        scenario, horizontal ? &*horizontal : nullptr, *options.rightsizing);
+  }
   const SimTime phase = every(timing.decisionPhaseSeconds);
   nextDecision = phase;
   nextProbe = phase;
@@ -353,6 +360,7 @@ void VirtualEngine::Impl::runTick(SimTime t) {
   applyFaults(t);
   flapAgents(t);
   model.step(t);
+  if (rightsizing && last >= SimTime{0}) rightsizing->meter(model, t, t - last);
   for (auto& agent : agents) {
     const ClusterState& cluster = clusters[agent.cluster];
     if (cluster.killed || agent.down) continue;  // frozen or not running: its clock stands still
@@ -375,7 +383,12 @@ void VirtualEngine::Impl::runTick(SimTime t) {
       decide(t);
       nextDecision = nextAfter(t, nextDecision, every(timing.decisionSeconds));
     }
+  } else if (rightsizing && t >= nextDecision) {
+    // No decisions, but the state loop still ticks and feeds the recommender.
+    rightsizing->observe(snapshot(t), t);
+    nextDecision = nextAfter(t, nextDecision, every(timing.decisionSeconds));
   }
+  if (rightsizing) rightsizing->apply(model, t);
   if (baseline) stepBaseline(t);
   last = t;
   record(t, false);
@@ -507,13 +520,16 @@ void VirtualEngine::Impl::refreshMetadata(NodeAgent& agent, SimTime t) {
     meta.name = pod.name;
     meta.workload = {pod.namespaceName, std::string(toString(pod.kind)), pod.workload};
     meta.startMs = kubeletMillis(origin, pod.scheduledAt.value_or(pod.createdAt));
-    const bool running = pod.running(t);
+    // A container waiting out a crash back-off is listed too (state waiting, its last id).
+    const bool running = pod.started(t);
     const bool ready = pod.ready(t);
     if (ready) meta.readyMs = kubeletMillis(origin, *pod.readyAt);
     meta.containerListed = running;
     meta.pending = !running;
     meta.containerReady = ready;
-    if (running) meta.containerStartMs = kubeletMillis(origin, *pod.runningAt);
+    if (running && pod.runningAt && *pod.runningAt <= t) {
+      meta.containerStartMs = kubeletMillis(origin, *pod.runningAt);
+    }
     const ContainerResources& resources = pod.container.resources;
     meta.cpuRequest = resources.cpuRequest;
     if (resources.memoryRequest) meta.memoryRequest = std::ceil(*resources.memoryRequest);
@@ -529,15 +545,16 @@ void VirtualEngine::Impl::sample(NodeAgent& agent, SimTime t) {
   }
   // Discovery: the running containers' cgroups, every rediscover interval.
   if (!agent.lastDiscovery || t - *agent.lastDiscovery >= fromSeconds(timing.rediscoverSeconds)) {
+    // Through a crash back-off the container's cgroup stays (its counters standing still).
     for (const auto& [uid, pod] : here) {
-      if (pod->running(t)) agent.tracked.try_emplace(std::string(uid));
+      if (pod->started(t)) agent.tracked.try_emplace(std::string(uid));
     }
     agent.lastDiscovery = t;
   }
   std::vector<ReportedPod> reported;
   for (auto it = agent.tracked.begin(); it != agent.tracked.end();) {
     const auto found = here.find(it->first);
-    if (found == here.end() || !found->second->running(t)) {
+    if (found == here.end() || !found->second->started(t)) {
       it = agent.tracked.erase(it);  // its cgroup is gone
       continue;
     }
@@ -555,6 +572,10 @@ void VirtualEngine::Impl::sample(NodeAgent& agent, SimTime t) {
     previous = {pod.counters.cpuNs, pod.counters.throttledNs, t, true};
     // The agent reads the limit from the cgroup's cpu.max (cfs_quota_us) on every tick.
     if (pod.actual.cpuLimit) container.cpuLimitCores = *pod.actual.cpuLimit;
+    // And memory.max, memory.events' oom_kill; the restart count is the kubelet's.
+    if (pod.actual.memoryLimit) container.memoryLimitBytes = *pod.actual.memoryLimit;
+    container.oomKillsTotal = pod.counters.oomKills;
+    container.restartCount = static_cast<std::uint32_t>(pod.restartCount);
     ++it;
     const auto meta = agent.metadata.find(pod.uid);
     // Without the pod in the metadata the agent does not know the workload: the aggregator
@@ -723,6 +744,7 @@ void VirtualEngine::Impl::decide(SimTime t) {
   }
   for (const auto& workload : policy.workloads) decideWorkload(workload, fleet, context, t);
   ++decisions;
+  if (rightsizing) rightsizing->observe(fleet, t);
   lastSnapshot = std::move(fleet);
 }
 
@@ -859,6 +881,8 @@ const agg::FleetSnapshot* VirtualEngine::lastSnapshot() const {
   return impl_->lastSnapshot ? &*impl_->lastSnapshot : nullptr;
 }
 
+const VirtualRightsizing* VirtualEngine::rightsizing() const { return impl_->rightsizing.get(); }
+
 agg::scaling::HealthState VirtualEngine::clusterHealth(const std::string& cluster) const {
   for (const auto& state : impl_->clusters) {
     if (state.name == cluster) return state.health.state();
@@ -891,6 +915,7 @@ nlohmann::json VirtualEngine::reportJson(double seriesEverySeconds) const {
                            {"scale_refresh_seconds", t.scaleRefreshSeconds},
                            {"failed_after_seconds", t.health.failedAfter.count() / 1000.0},
                            {"healthy_after_seconds", t.health.healthyAfter.count() / 1000.0}}}};
+  if (impl.rightsizing) out["rightsizing"] = impl.rightsizing->reportJson(impl.timeline);
   return out;
 }
 

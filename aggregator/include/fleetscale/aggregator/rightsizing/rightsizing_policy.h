@@ -50,6 +50,8 @@ struct RightsizingPolicy {
   ResourceAmounts maxAllowed;
   bool controlsCpu = true;
   bool controlsMemory = true;
+  // controlledResources was written out (not the default): the user asked for exactly these.
+  bool controlledResourcesListed = false;
   LimitsMode limits = LimitsMode::kKeepRatio;
   ResourceAmounts limitRatio;  // kRatio: limit / request per resource, at least 1
   // Applying (docs/rightsizing.md, "Applying"): a request is changed only when the target differs

@@ -22,6 +22,7 @@
 #include "fleetscale/sim/fleet_model.h"
 #include "fleetscale/sim/measurements.h"
 #include "fleetscale/sim/scenario.h"
+#include "fleetscale/sim/virtual_rightsizing.h"
 
 namespace fleetscale::sim {
 
@@ -64,6 +65,9 @@ struct VirtualOptions {
   std::optional<double> durationSeconds;  // overrides the scenario's
   // Scale with the HPA-like baseline (15 s metrics, 15 s sync) instead of the aggregator.
   bool hpaBaseline = false;
+  // Right-size the workloads' requests as this baseline does (virtual_rightsizing.h); the report
+  // then has a "rightsizing" section. Absent: no recommender runs.
+  std::optional<RightsizingBaseline> rightsizing;
   std::optional<VirtualTiming> timing;  // default: virtualTiming(scenario)
   // The wall-clock time of simulated second 0, for the timestamps the pipeline sees.
   WallTime origin = WallTime(std::chrono::seconds(1'736'121'600));  // 2025-01-06 00:00 UTC, Monday
@@ -104,6 +108,8 @@ class VirtualEngine {
   // What the aggregator decided on last: the agents' reports rolled up (null before its first
   // decision, and with the baseline).
   const aggregator::FleetSnapshot* lastSnapshot() const;
+  // The right-sizing part, with VirtualOptions::rightsizing; else null.
+  const VirtualRightsizing* rightsizing() const;
   // A cluster's health as the aggregator sees it now.
   aggregator::scaling::HealthState clusterHealth(const std::string& cluster) const;
   const FleetModel& model() const;

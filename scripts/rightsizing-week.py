@@ -1,0 +1,74 @@
+#!/usr/bin/env python3
+"""Runs week-long trace scenarios in virtual time under each right-sizing baseline.
+
+    scripts/rightsizing-week.py [--sim build/release/bin/fleetscale-sim] [--out DIR] [--jobs N]
+                                [--extra ARG ...] SCENARIO...
+
+Baselines (docs/simulator.md, "Right-sizing in virtual time"): original (the scenario's
+requests), vpa (VPA's defaults, applied by eviction), fleetscale (ours, in place). --extra
+passes an argument on to every run (e.g. --extra=--oom-on-shared-memory: a replica whose share of
+the memory passes its limit is killed, not capped). Each run's "rightsizing" section (and the scaling figures, without time
+series) goes to DIR/<scenario>-<baseline>.json; a table goes to DIR/table.md and stdout.
+"""
+import argparse
+import concurrent.futures
+import json
+import os
+import subprocess
+import tempfile
+
+BASELINES = ["original", "vpa", "fleetscale"]
+
+
+def run(sim, scenario, baseline, out_dir, extra):
+    name = os.path.splitext(os.path.basename(scenario))[0]
+    with tempfile.NamedTemporaryFile(suffix=".json") as report_file:
+        command = [sim, "run", scenario, "--virtual-time", "--rightsizing-baseline", baseline,
+                   "--report-series-interval", "1h"] + extra
+        subprocess.run(command + ["--report-json", report_file.name], check=True,
+                       stdout=subprocess.DEVNULL)
+        report = json.load(open(report_file.name))
+    summary = {
+        "command": " ".join(command + ["--report-json", "FILE"]),
+        "duration_seconds": report.get("duration_seconds"),
+        "cost": report.get("cost"),
+        "rightsizing": report["rightsizing"],
+        "workloads": [{k: v for k, v in w.items() if k not in ("series", "load_changes")}
+                      for w in report["workloads"]],
+    }
+    with open(os.path.join(out_dir, f"{name}-{baseline}.json"), "w") as f:
+        json.dump(summary, f, indent=1)
+    return name, baseline, summary
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sim", default="build/release/bin/fleetscale-sim")
+    parser.add_argument("--out", default="rightsizing-week")
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--extra", action="append", default=[])
+    parser.add_argument("scenarios", nargs="+")
+    args = parser.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
+        futures = [pool.submit(run, args.sim, s, b, args.out, args.extra)
+                   for s in args.scenarios for b in BASELINES]
+        results = [f.result() for f in futures]
+    lines = ["| scenario | baseline | CPU slack | memory slack | OOM kills | restarts | "
+             "resizes | evictions | looping at end | days | wall s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for name, baseline, s in results:
+        r = s["rightsizing"]
+        lines.append(
+            f"| {name} | {baseline} | {100 * r['cpu_slack_mean']:.1f}% | "
+            f"{100 * r['memory_slack_mean']:.1f}% | {r['oom_kills']} | {r['restarts']} | "
+            f"{r['resizes']} | {r['evictions']} | {r['crash_looping_at_end']} | "
+            f"{s['duration_seconds'] / 86400:.1f} | {s['cost']['wall_seconds']:.0f} |")
+    table = "\n".join(lines) + "\n"
+    with open(os.path.join(args.out, "table.md"), "w") as f:
+        f.write(table)
+    print(table)
+
+
+if __name__ == "__main__":
+    main()

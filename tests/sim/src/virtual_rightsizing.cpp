@@ -1,0 +1,317 @@
+#include "fleetscale/sim/virtual_rightsizing.h"
+
+#include <algorithm>
+#include <cmath>
+#include <unordered_map>
+#include <vector>
+
+#include "fleetscale/aggregator/control/rightsizing_feed.h"
+#include "fleetscale/aggregator/policy/horizontal_vertical.h"
+#include "fleetscale/aggregator/policy/policy_holder.h"
+
+namespace fleetscale::sim {
+namespace {
+
+namespace agg = fleetscale::aggregator;
+namespace rs = fleetscale::aggregator::rightsizing;
+
+// How often recommendations are applied: the feed publishes every 10 s.
+constexpr double kApplyEverySeconds = 10;
+// Changes smaller than this share of the current request are not applied (hysteresis), except
+// memory raises: those prevent OOM kills.
+constexpr double kHysteresis = 0.10;
+// At most this share of a workload's running replicas in a cluster is resized per round
+// (at least one), as a rollout's budget.
+constexpr double kResizeBudget = 0.25;
+// VPA: the recommender samples once a minute (metrics-server); its updater evicts a pod off the
+// target by more than 10% only once it has run 12 h, at once when outside the bounds; the
+// admission controller gives a new pod the target (here: a pod that started within a minute is
+// resized in place, as if it had been created with the target).
+constexpr double kVpaSampleEverySeconds = 60;
+constexpr double kVpaMinPodAgeSeconds = 12 * 3600;
+constexpr double kVpaAdmissionSeconds = 60;
+
+std::string workloadName(const std::string& namespaceName, const std::string& name) {
+  return namespaceName + "/" + name;
+}
+
+rs::RecommenderSettings settingsFor(RightsizingBaseline baseline) {
+  rs::RecommenderSettings settings;
+  if (baseline == RightsizingBaseline::kVpa) {
+    settings.minCpuCores = 0.025;
+    settings.minMemoryBytes = 250 * rs::kMebibyte;
+  }
+  return settings;
+}
+
+double relativeChange(std::optional<double> current, double target) {
+  if (!current || *current <= 0) return 1;
+  return std::abs(target - *current) / *current;
+}
+
+// The resources a recommendation gives a container that now has `current`.
+ContainerResources recommended(const ContainerResources& current,
+                               const rs::ContainerRecommendation& recommendation) {
+  ContainerResources out = current;
+  const auto take = [](const rs::ResourceRecommendation& r, std::optional<double>& request,
+                       std::optional<double>& limit) {
+    if (!r.controlled || !isPresent(r.target)) return;
+    request = r.target;
+    if (isPresent(r.limit)) {
+      limit = std::max(r.limit, r.target);
+    } else if (limit) {
+      limit = std::max(*limit, r.target);
+    }
+  };
+  take(recommendation.cpu, out.cpuRequest, out.cpuLimit);
+  take(recommendation.memory, out.memoryRequest, out.memoryLimit);
+  return out;
+}
+
+bool worthApplying(const ContainerResources& current, const ContainerResources& next) {
+  if (next.memoryRequest && current.memoryRequest && *next.memoryRequest > *current.memoryRequest)
+    return true;
+  const bool cpu =
+      next.cpuRequest && relativeChange(current.cpuRequest, *next.cpuRequest) > kHysteresis;
+  const bool memory = next.memoryRequest &&
+                      relativeChange(current.memoryRequest, *next.memoryRequest) > kHysteresis;
+  return cpu || memory;
+}
+
+// VPA's updater: outside [lower, upper] of a controlled resource.
+bool outsideBounds(const ContainerResources& current,
+                   const rs::ContainerRecommendation& recommendation) {
+  const auto outside = [](const rs::ResourceRecommendation& r, std::optional<double> request) {
+    if (!r.controlled || !request) return false;
+    if (isPresent(r.lowerBound) && *request < r.lowerBound) return true;
+    return isPresent(r.upperBound) && *request > r.upperBound;
+  };
+  return outside(recommendation.cpu, current.cpuRequest) ||
+         outside(recommendation.memory, current.memoryRequest);
+}
+
+}  // namespace
+
+std::string_view toString(RightsizingBaseline baseline) {
+  switch (baseline) {
+    case RightsizingBaseline::kOriginal:
+      return "original";
+    case RightsizingBaseline::kVpa:
+      return "vpa";
+    case RightsizingBaseline::kFleetscale:
+      return "fleetscale";
+  }
+  return "original";
+}
+
+std::optional<RightsizingBaseline> parseRightsizingBaseline(std::string_view text) {
+  for (const auto baseline : {RightsizingBaseline::kOriginal, RightsizingBaseline::kVpa,
+                              RightsizingBaseline::kFleetscale}) {
+    if (text == toString(baseline)) return baseline;
+  }
+  return std::nullopt;
+}
+
+double SlackIntegrals::cpuSlack() const {
+  return requestedCpuCoreSeconds > 0
+             ? std::max(0.0, 1 - usedCpuCoreSeconds / requestedCpuCoreSeconds)
+             : 0.0;
+}
+
+double SlackIntegrals::memorySlack() const {
+  return requestedMemoryByteSeconds > 0
+             ? std::max(0.0, 1 - usedMemoryByteSeconds / requestedMemoryByteSeconds)
+             : 0.0;
+}
+
+struct VirtualRightsizing::Impl {
+  agg::PolicyHolder policy;
+  std::unique_ptr<agg::RightsizingFeed> feed;
+  std::map<std::string, rs::RightsizingPolicy> byWorkload;  // as applied, by "namespace/name"
+  std::map<std::string, std::string> containerOf;           // the workload's container name
+  std::optional<SimTime> lastObserved;
+  std::optional<SimTime> lastApplied;
+  std::unordered_map<std::string, int> restartsSeen;  // by pod uid
+};
+
+VirtualRightsizing::VirtualRightsizing(const Scenario& scenario,
+                                       const agg::PolicyConfig* horizontal,
+                                       RightsizingBaseline baseline)
+    : impl_(std::make_unique<Impl>()), baseline_(baseline) {
+  agg::PolicyConfig config = horizontal != nullptr ? *horizontal : agg::PolicyConfig{};
+  for (const auto& spec : scenario.workloads) {
+    const std::string kind(toString(spec.kind));
+    auto found = std::find_if(config.workloads.begin(), config.workloads.end(), [&](const auto& w) {
+      return w.namespaceName == spec.namespaceName && w.name == spec.name;
+    });
+    if (found == config.workloads.end()) {
+      agg::WorkloadConfig added;
+      added.namespaceName = spec.namespaceName;
+      added.name = spec.name;
+      added.kind = kind;
+      config.workloads.push_back(std::move(added));
+      found = std::prev(config.workloads.end());
+    }
+    rs::RightsizingPolicy wanted;
+    wanted.mode = baseline == RightsizingBaseline::kOriginal ? rs::Mode::kRecommend
+                  : baseline == RightsizingBaseline::kVpa    ? rs::Mode::kRecreate
+                                                             : rs::Mode::kInPlace;
+    // The same rule for VPA as for ours, so that only the vertical side differs (VPA itself
+    // warns against scaling on CPU or memory utilization next to it).
+    auto combined = agg::combineHorizontalVertical(found->policy, wanted);
+    found->rightsizing = combined ? *combined : rs::RightsizingPolicy{};
+    const std::string name = workloadName(spec.namespaceName, spec.name);
+    impl_->byWorkload[name] = found->rightsizing;
+    impl_->containerOf[name] = spec.containerName.empty() ? spec.name : spec.containerName;
+  }
+  impl_->policy.set(std::move(config));
+  impl_->feed = std::make_unique<agg::RightsizingFeed>(
+      nullptr, impl_->policy, agg::RightsizingFeedOptions{}, settingsFor(baseline));
+}
+
+VirtualRightsizing::~VirtualRightsizing() = default;
+
+void VirtualRightsizing::observe(const agg::FleetSnapshot& snapshot, SimTime t) {
+  if (baseline_ == RightsizingBaseline::kVpa && impl_->lastObserved &&
+      t - *impl_->lastObserved < fromSeconds(kVpaSampleEverySeconds)) {
+    return;
+  }
+  impl_->lastObserved = t;
+  impl_->feed->observe(snapshot);
+}
+
+void VirtualRightsizing::apply(FleetModel& model, SimTime t) {
+  if (baseline_ == RightsizingBaseline::kOriginal) return;
+  if (impl_->lastApplied && t - *impl_->lastApplied < fromSeconds(kApplyEverySeconds)) return;
+  impl_->lastApplied = t;
+  const auto set = impl_->feed->current();
+  for (const auto& recommendation : set->containers) {
+    const std::string name =
+        workloadName(recommendation.workload.namespaceName, recommendation.workload.name);
+    const auto policy = impl_->byWorkload.find(name);
+    if (policy == impl_->byWorkload.end() || impl_->containerOf[name] != recommendation.container)
+      continue;
+    if (policy->second.mode != rs::Mode::kInPlace && policy->second.mode != rs::Mode::kRecreate)
+      continue;
+    for (auto& cluster : model.clusters()) {
+      if (!cluster.alive()) continue;
+      int running = 0;
+      std::vector<const PodState*> candidates;
+      for (const auto& pod : cluster.pods()) {
+        if (pod.namespaceName != recommendation.workload.namespaceName ||
+            pod.workload != recommendation.workload.name || !pod.started(t)) {
+          continue;
+        }
+        ++running;
+        if (pod.resize.actuateAt || pod.resize.pending != ResizePending::kNone) continue;
+        candidates.push_back(&pod);
+      }
+      int budget = std::max(1, static_cast<int>(running * kResizeBudget));
+      for (const PodState* pod : candidates) {
+        if (budget == 0) break;
+        const ContainerResources next = recommended(pod->container.resources, recommendation);
+        if (next == pod->container.resources) continue;
+        bool restart = false;
+        if (baseline_ == RightsizingBaseline::kVpa) {
+          const double age = pod->runningAt ? toSeconds(t - *pod->runningAt) : 0;
+          const bool admitted = pod->restartCount == 0 && age < kVpaAdmissionSeconds;
+          if (!admitted) {
+            const bool stale =
+                age >= kVpaMinPodAgeSeconds && worthApplying(pod->container.resources, next);
+            if (!outsideBounds(pod->container.resources, recommendation) && !stale) continue;
+            restart = true;
+          }
+        } else if (!worthApplying(pod->container.resources, next)) {
+          continue;
+        }
+        ResizePolicy resizePolicy = pod->container.resizePolicy;
+        if (restart) resizePolicy = {true, true, true};  // an eviction: the pod starts again
+        nlohmann::json desired = {
+            {"spec",
+             {{"containers",
+               nlohmann::json::array({{{"name", pod->container.name},
+                                       {"resources", resourcesJson(next)},
+                                       {"resizePolicy", resizePolicyJson(resizePolicy)}}})}}}};
+        const ApiResult result = cluster.resizePod(pod->namespaceName, pod->name, desired);
+        if (result.ok()) {
+          ++counts_.resizes;
+          if (restart) ++counts_.evictions;
+          --budget;
+        } else {
+          ++counts_.refused;
+        }
+      }
+    }
+  }
+}
+
+void VirtualRightsizing::meter(const FleetModel& model, SimTime t, SimTime dt) {
+  const double seconds = toSeconds(dt);
+  for (const auto& cluster : model.clusters()) {
+    for (const auto& pod : cluster.pods()) {
+      if (pod.isSystem()) continue;
+      if (pod.restartCount > 0) {  // most pods never restart: no lookup for them
+        int& seen = impl_->restartsSeen[pod.uid];
+        if (pod.restartCount > seen) {
+          counts_.restarts += static_cast<std::uint64_t>(pod.restartCount - seen);
+          seen = pod.restartCount;
+        }
+      }
+      if (!cluster.alive() || !pod.running(t)) continue;
+      SlackIntegrals& workload = byWorkload_[workloadName(pod.namespaceName, pod.workload)];
+      for (SlackIntegrals* sums : {&workload, &total_}) {
+        sums->requestedCpuCoreSeconds += requestedCores(pod.actual) * seconds;
+        sums->usedCpuCoreSeconds += pod.counters.cpuCores * seconds;
+        sums->requestedMemoryByteSeconds += requestedBytes(pod.actual) * seconds;
+        sums->usedMemoryByteSeconds += pod.counters.memoryBytes * seconds;
+      }
+    }
+  }
+}
+
+nlohmann::json VirtualRightsizing::reportJson(const Timeline& timeline) const {
+  const auto slack = [](const SlackIntegrals& s) {
+    return nlohmann::json{{"cpu_slack_mean", s.cpuSlack()},
+                          {"memory_slack_mean", s.memorySlack()},
+                          {"requested_cpu_core_seconds", s.requestedCpuCoreSeconds},
+                          {"used_cpu_core_seconds", s.usedCpuCoreSeconds},
+                          {"requested_memory_byte_seconds", s.requestedMemoryByteSeconds},
+                          {"used_memory_byte_seconds", s.usedMemoryByteSeconds}};
+  };
+  nlohmann::json out = slack(total_);
+  out["baseline"] = std::string(toString(baseline_));
+  out["resizes"] = counts_.resizes;
+  out["resizes_refused"] = counts_.refused;
+  out["evictions"] = counts_.evictions;
+  out["restarts"] = counts_.restarts;
+  std::uint64_t oomKills = 0;
+  int looping = 0;
+  nlohmann::json workloads = nlohmann::json::object();
+  for (const auto& [name, containerName] : impl_->containerOf) {
+    const auto sums = byWorkload_.find(name);
+    nlohmann::json entry = slack(sums != byWorkload_.end() ? sums->second : SlackIntegrals{});
+    const auto policy = impl_->byWorkload.find(name);
+    if (policy != impl_->byWorkload.end()) {
+      entry["mode"] = std::string(rs::toString(policy->second.mode));
+      entry["controls_cpu"] = policy->second.controlsCpu;
+      entry["controls_memory"] = policy->second.controlsMemory;
+    }
+    if (!timeline.samples.empty()) {
+      const auto& last = timeline.samples.back().workloads;
+      if (const auto it = last.find(name); it != last.end()) {
+        entry["oom_kills"] = it->second.oomKills;
+        entry["crash_looping_at_end"] = it->second.crashLooping;
+        oomKills += it->second.oomKills;
+        looping += it->second.crashLooping;
+      }
+    }
+    workloads[name] = std::move(entry);
+  }
+  out["oom_kills"] = oomKills;
+  out["crash_looping_at_end"] = looping;
+  out["oom_loop_at_end"] = looping > 0;
+  out["workloads"] = std::move(workloads);
+  return out;
+}
+
+}  // namespace fleetscale::sim
