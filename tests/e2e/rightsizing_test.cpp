@@ -41,7 +41,10 @@ workloads:
     autoscale:
       min-replicas: 6
       max-replicas: 6
-      cpu-utilization: 80
+      # An AverageValue target reads no request, so right-sizing may move the CPU request
+      # (docs/rightsizing.md, "Horizontal and vertical together").
+      metrics:
+        - {type: Resource, resource: {name: cpu, target: {type: AverageValue, averageValue: 800m}}}
       rightsizing: {mode: in-place, controlledResources: [cpu]}
 )";
 
