@@ -553,7 +553,7 @@ class Parser {
     if (node["rightsizing"]) {
       auto combined = combineHorizontalVertical(policy, workload.rightsizing);
       if (!combined) fail(node["rightsizing"], path + ".rightsizing", combined.error().message);
-      workload.rightsizing = std::move(*combined);
+      workload.rightsizing = *combined;
     }
     return workload;
   }
