@@ -18,11 +18,11 @@ BUILD_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 # Test tooling: clang + libFuzzer runtime for fuzz targets, a real Prometheus (promtool),
-# formatters and linters, and etcd for leader-election tests.
+# formatters and linters, etcd for leader-election tests, and PyYAML for the measurement scripts.
 TOOL_PACKAGES=(
   clang libclang-rt-14-dev clang-format clang-tidy
   prometheus
-  python3 procps curl ca-certificates
+  python3 python3-yaml procps curl ca-certificates
   openssl
   dpkg-dev systemd
   etcd-server

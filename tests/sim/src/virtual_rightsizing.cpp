@@ -2,12 +2,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <span>
 #include <unordered_map>
 #include <vector>
 
 #include "fleetscale/aggregator/control/rightsizing_feed.h"
 #include "fleetscale/aggregator/policy/horizontal_vertical.h"
 #include "fleetscale/aggregator/policy/policy_holder.h"
+#include "fleetscale/aggregator/rightsizing/resize_plan.h"
 
 namespace fleetscale::sim {
 namespace {
@@ -17,19 +19,16 @@ namespace rs = fleetscale::aggregator::rightsizing;
 
 // How often recommendations are applied: the feed publishes every 10 s.
 constexpr double kApplyEverySeconds = 10;
-// Changes smaller than this share of the current request are not applied (hysteresis), except
-// memory raises: those prevent OOM kills.
-constexpr double kHysteresis = 0.10;
-// At most this share of a workload's running replicas in a cluster is resized per round
-// (at least one), as a rollout's budget.
-constexpr double kResizeBudget = 0.25;
 // VPA: the recommender samples once a minute (metrics-server); its updater evicts a pod off the
 // target by more than 10% only once it has run 12 h, at once when outside the bounds; the
 // admission controller gives a new pod the target (here: a pod that started within a minute is
-// resized in place, as if it had been created with the target).
+// resized in place, as if it had been created with the target). At most a quarter of a
+// workload's replicas are evicted per round (VPA's default eviction tolerance is half).
 constexpr double kVpaSampleEverySeconds = 60;
 constexpr double kVpaMinPodAgeSeconds = 12 * 3600;
 constexpr double kVpaAdmissionSeconds = 60;
+constexpr double kVpaChangeToEvict = 0.10;
+constexpr double kVpaEvictionBudget = 0.25;
 
 std::string workloadName(const std::string& namespaceName, const std::string& name) {
   return namespaceName + "/" + name;
@@ -68,14 +67,12 @@ ContainerResources recommended(const ContainerResources& current,
   return out;
 }
 
-bool worthApplying(const ContainerResources& current, const ContainerResources& next) {
-  if (next.memoryRequest && current.memoryRequest && *next.memoryRequest > *current.memoryRequest)
-    return true;
-  const bool cpu =
-      next.cpuRequest && relativeChange(current.cpuRequest, *next.cpuRequest) > kHysteresis;
-  const bool memory = next.memoryRequest &&
-                      relativeChange(current.memoryRequest, *next.memoryRequest) > kHysteresis;
-  return cpu || memory;
+// VPA's updater: a request off the target by more than 10%.
+bool offTarget(const ContainerResources& current, const ContainerResources& next) {
+  const auto off = [](std::optional<double> now, std::optional<double> wanted) {
+    return wanted && relativeChange(now, *wanted) > kVpaChangeToEvict;
+  };
+  return off(current.cpuRequest, next.cpuRequest) || off(current.memoryRequest, next.memoryRequest);
 }
 
 // VPA's updater: outside [lower, upper] of a controlled resource.
@@ -88,6 +85,45 @@ bool outsideBounds(const ContainerResources& current,
   };
   return outside(recommendation.cpu, current.cpuRequest) ||
          outside(recommendation.memory, current.memoryRequest);
+}
+
+rs::ContainerResources toProduct(const std::string& name, const ContainerResources& r) {
+  const auto figure = [](std::optional<double> value) { return value ? *value : kAbsent; };
+  return {name, figure(r.cpuRequest), figure(r.cpuLimit), figure(r.memoryRequest),
+          figure(r.memoryLimit)};
+}
+
+ContainerResources fromProduct(const rs::ContainerResources& r) {
+  const auto figure = [](double value) {
+    return isPresent(value) ? std::optional<double>(value) : std::nullopt;
+  };
+  return {figure(r.cpuRequest), figure(r.cpuLimit), figure(r.memoryRequest), figure(r.memoryLimit)};
+}
+
+// A simulated pod as the applier reads it from the API server (rs::parsePods).
+rs::PodView podViewOf(const PodState& pod, SimTime t) {
+  rs::PodView view;
+  view.name = pod.name;
+  view.running = pod.started(t);  // phase Running, in a crash back-off too
+  view.ready = pod.ready(t);
+  view.spec = {toProduct(pod.container.name, pod.container.resources)};
+  view.status = {toProduct(pod.container.name, pod.actual)};
+  view.generation = pod.generation;
+  view.observedGeneration = pod.resize.observedGeneration;
+  view.resizeInProgress = pod.resize.actuateAt.has_value();
+  if (pod.resize.pending == ResizePending::kDeferred) view.pendingReason = "Deferred";
+  if (pod.resize.pending == ResizePending::kInfeasible) view.pendingReason = "Infeasible";
+  view.resizeMessage = pod.resize.pendingMessage;
+  return view;
+}
+
+nlohmann::json resizeBody(const PodState& pod, const ContainerResources& resources,
+                          const ResizePolicy& policy) {
+  return {
+      {"spec",
+       {{"containers", nlohmann::json::array({{{"name", pod.container.name},
+                                               {"resources", resourcesJson(resources)},
+                                               {"resizePolicy", resizePolicyJson(policy)}}})}}}};
 }
 
 }  // namespace
@@ -152,7 +188,8 @@ VirtualRightsizing::VirtualRightsizing(const Scenario& scenario,
       config.workloads.push_back(std::move(added));
       found = std::prev(config.workloads.end());
     }
-    rs::RightsizingPolicy wanted;
+    // The scenario's own right-sizing settings (band, budget, bounds), in the mode asked for.
+    rs::RightsizingPolicy wanted = found->rightsizing;
     wanted.mode = baseline == RightsizingBaseline::kOriginal ? rs::Mode::kRecommend
                   : baseline == RightsizingBaseline::kVpa    ? rs::Mode::kRecreate
                                                              : rs::Mode::kInPlace;
@@ -191,57 +228,79 @@ void VirtualRightsizing::apply(FleetModel& model, SimTime t) {
     const auto policy = impl_->byWorkload.find(name);
     if (policy == impl_->byWorkload.end() || impl_->containerOf[name] != recommendation.container)
       continue;
-    if (policy->second.mode != rs::Mode::kInPlace && policy->second.mode != rs::Mode::kRecreate)
-      continue;
+    if (!rs::applies(policy->second.mode)) continue;
     for (auto& cluster : model.clusters()) {
       if (!cluster.alive()) continue;
-      int running = 0;
-      std::vector<const PodState*> candidates;
-      for (const auto& pod : cluster.pods()) {
-        if (pod.namespaceName != recommendation.workload.namespaceName ||
-            pod.workload != recommendation.workload.name || !pod.started(t)) {
-          continue;
-        }
-        ++running;
-        if (pod.resize.actuateAt || pod.resize.pending != ResizePending::kNone) continue;
-        candidates.push_back(&pod);
-      }
-      int budget = std::max(1, static_cast<int>(running * kResizeBudget));
-      for (const PodState* pod : candidates) {
-        if (budget == 0) break;
-        const ContainerResources next = recommended(pod->container.resources, recommendation);
-        if (next == pod->container.resources) continue;
-        bool restart = false;
-        if (baseline_ == RightsizingBaseline::kVpa) {
-          const double age = pod->runningAt ? toSeconds(t - *pod->runningAt) : 0;
-          const bool admitted = pod->restartCount == 0 && age < kVpaAdmissionSeconds;
-          if (!admitted) {
-            const bool stale =
-                age >= kVpaMinPodAgeSeconds && worthApplying(pod->container.resources, next);
-            if (!outsideBounds(pod->container.resources, recommendation) && !stale) continue;
-            restart = true;
-          }
-        } else if (!worthApplying(pod->container.resources, next)) {
-          continue;
-        }
-        ResizePolicy resizePolicy = pod->container.resizePolicy;
-        if (restart) resizePolicy = {true, true, true};  // an eviction: the pod starts again
-        nlohmann::json desired = {
-            {"spec",
-             {{"containers",
-               nlohmann::json::array({{{"name", pod->container.name},
-                                       {"resources", resourcesJson(next)},
-                                       {"resizePolicy", resizePolicyJson(resizePolicy)}}})}}}};
-        const ApiResult result = cluster.resizePod(pod->namespaceName, pod->name, desired);
-        if (result.ok()) {
-          ++counts_.resizes;
-          if (restart) ++counts_.evictions;
-          --budget;
-        } else {
-          ++counts_.refused;
-        }
+      if (baseline_ == RightsizingBaseline::kVpa) {
+        evictLikeVpa(cluster, recommendation, t);
+      } else {
+        resizeInPlace(cluster, recommendation, policy->second, t);
       }
     }
+  }
+}
+
+void VirtualRightsizing::resizeInPlace(ClusterModel& cluster,
+                                       const rs::ContainerRecommendation& recommendation,
+                                       const rs::RightsizingPolicy& policy, SimTime t) {
+  std::vector<rs::PodView> pods;
+  for (const auto& pod : cluster.pods()) {
+    if (pod.namespaceName == recommendation.workload.namespaceName &&
+        pod.workload == recommendation.workload.name) {
+      pods.push_back(podViewOf(pod, t));
+    }
+  }
+  // The applier's own plan: its hysteresis, budget and QoS rule, not a model of them.
+  const auto plan = rs::planResizes(pods, std::span(&recommendation, 1), policy);
+  for (const auto& resize : plan.resizes) {
+    const PodState* pod = cluster.findPod(recommendation.workload.namespaceName, resize.pod);
+    if (pod == nullptr || resize.containers.empty()) continue;
+    const ContainerResources next = fromProduct(resize.containers.front());
+    const ApiResult result = cluster.resizePod(pod->namespaceName, pod->name,
+                                               resizeBody(*pod, next, pod->container.resizePolicy));
+    ++(result.ok() ? counts_.resizes : counts_.refused);
+  }
+}
+
+void VirtualRightsizing::evictLikeVpa(ClusterModel& cluster,
+                                      const rs::ContainerRecommendation& recommendation,
+                                      SimTime t) {
+  int running = 0;
+  std::vector<const PodState*> candidates;
+  for (const auto& pod : cluster.pods()) {
+    if (pod.namespaceName != recommendation.workload.namespaceName ||
+        pod.workload != recommendation.workload.name || !pod.started(t)) {
+      continue;
+    }
+    ++running;
+    if (pod.resize.actuateAt || pod.resize.pending != ResizePending::kNone) continue;
+    candidates.push_back(&pod);
+  }
+  int budget = std::max(1, static_cast<int>(running * kVpaEvictionBudget));
+  for (const PodState* pod : candidates) {
+    if (budget == 0) break;
+    const ContainerResources next = recommended(pod->container.resources, recommendation);
+    if (next == pod->container.resources) continue;
+    const double age = pod->runningAt ? toSeconds(t - *pod->runningAt) : 0;
+    const bool admitted = pod->restartCount == 0 && age < kVpaAdmissionSeconds;
+    bool evict = false;
+    if (!admitted) {
+      const bool stale = age >= kVpaMinPodAgeSeconds && offTarget(pod->container.resources, next);
+      if (!outsideBounds(pod->container.resources, recommendation) && !stale) continue;
+      evict = true;
+    }
+    // An eviction: the pod starts again with the target.
+    const ResizePolicy policy =
+        evict ? ResizePolicy{true, true, true} : pod->container.resizePolicy;
+    const ApiResult result =
+        cluster.resizePod(pod->namespaceName, pod->name, resizeBody(*pod, next, policy));
+    if (!result.ok()) {
+      ++counts_.refused;
+      continue;
+    }
+    ++counts_.resizes;
+    if (evict) ++counts_.evictions;
+    --budget;
   }
 }
 

@@ -145,5 +145,80 @@ TEST(VirtualRightsizingTest, ShrinkingRequestsDoNotMakeTheReplicaCountSwing) {
             original->reportJson(0)["rightsizing"]["memory_slack_mean"].get<double>() - 0.2);
 }
 
+// Ten replicas with a 1-core CPU request using about 100m each, a fixed size (an absolute CPU
+// target, so right-sizing may move CPU), and resizes that take 20 s to land: the in-place
+// baseline resizes them under the scenario's own policy, as the live applier would.
+std::string tenOverSizedReplicas(const std::string& rightsizing) {
+  return R"(
+name: ten-over-sized
+duration: 20m
+seed: 3
+clusters:
+  - name: aws-us-east-1
+    cloud: aws
+    region: us-east-1
+    nodes: 2
+    node-capacity: {cpu: 16, memory: 64Gi}
+    scheduling-delay: 1s
+    readiness-delay: 2s
+    resize-delay: 20s
+workloads:
+  - name: api
+    namespace: web
+    replicas: 10
+    resources:
+      requests: {cpu: "1", memory: 256Mi}
+      limits: {cpu: "2", memory: 512Mi}
+    load: {cpu: 1, memory: 0, memory-per-replica: 100Mi}
+    autoscale:
+      min-replicas: 10
+      max-replicas: 10
+      metrics:
+        - {type: Resource, resource: {name: cpu, target: {type: AverageValue, averageValue: 800m}}}
+      rightsizing: )" +
+         rightsizing + "\n";
+}
+
+struct ResizeRun {
+  int mostInFlight = 0;
+  int resizedAtEnd = 0;
+};
+
+ResizeRun runResizes(const std::string& rightsizing) {
+  auto engine = engineFor(tenOverSizedReplicas(rightsizing), RightsizingBaseline::kFleetscale);
+  if (engine == nullptr) return {};
+  ResizeRun run;
+  for (double t = 1; !engine->finished(); t += 1) {
+    engine->runUntil(t);
+    int inFlight = 0;
+    for (const auto& pod : engine->model().clusters()[0].pods()) {
+      if (!pod.isSystem() && pod.resize.actuateAt) ++inFlight;
+    }
+    run.mostInFlight = std::max(run.mostInFlight, inFlight);
+  }
+  for (const auto& pod : engine->model().clusters()[0].pods()) {
+    if (!pod.isSystem() && pod.actual.cpuRequest && *pod.actual.cpuRequest < 0.5) {
+      ++run.resizedAtEnd;
+    }
+  }
+  return run;
+}
+
+TEST(VirtualRightsizingTest, InPlaceResizesFollowTheWorkloadsResizeBudget) {
+  const ResizeRun oneAtATime = runResizes("{controlledResources: [cpu], resizeBudget: 0.1}");
+  EXPECT_EQ(oneAtATime.mostInFlight, 1);
+  EXPECT_EQ(oneAtATime.resizedAtEnd, 10);
+  const ResizeRun halfAtATime = runResizes("{controlledResources: [cpu], resizeBudget: 0.5}");
+  EXPECT_GT(halfAtATime.mostInFlight, 1);
+  EXPECT_LE(halfAtATime.mostInFlight, 5);
+  EXPECT_EQ(halfAtATime.resizedAtEnd, 10);
+}
+
+TEST(VirtualRightsizingTest, ChangesInsideTheWorkloadsBandAreNotApplied) {
+  // The recommendation (~115m) is 89% below the 1-core request: a band of 95% holds it.
+  EXPECT_EQ(runResizes("{controlledResources: [cpu], minChange: {ratio: 0.95}}").resizedAtEnd, 0);
+  EXPECT_EQ(runResizes("{controlledResources: [cpu], minChange: {ratio: 0.5}}").resizedAtEnd, 10);
+}
+
 }  // namespace
 }  // namespace fleetscale::sim

@@ -8,7 +8,8 @@
 // - vpa: VPA's recommender defaults (1 min samples, 25m and 250Mi minimums) applied as VPA's
 //   updater does, by eviction: a pod whose request is outside the recommendation's bounds, or
 //   off the target by more than 10% after 12 h, restarts with the target;
-// - fleetscale: ours, in place without restarts, one pod in four of a workload at a time.
+// - fleetscale: ours, in place without restarts, planned by the applier's own rules
+//   (rightsizing::planResizes: the policy's hysteresis band and resize budget).
 #pragma once
 
 #include <cstdint>
@@ -20,6 +21,7 @@
 #include <string_view>
 
 #include "fleetscale/aggregator/policy/policy_config.h"
+#include "fleetscale/aggregator/rightsizing/recommender.h"
 #include "fleetscale/aggregator/state/rollup.h"
 #include "fleetscale/sim/fleet_model.h"
 #include "fleetscale/sim/measurements.h"
@@ -75,6 +77,13 @@ class VirtualRightsizing {
   nlohmann::json reportJson(const Timeline& timeline) const;
 
  private:
+  void resizeInPlace(ClusterModel& cluster,
+                     const aggregator::rightsizing::ContainerRecommendation& recommendation,
+                     const aggregator::rightsizing::RightsizingPolicy& policy, SimTime t);
+  void evictLikeVpa(ClusterModel& cluster,
+                    const aggregator::rightsizing::ContainerRecommendation& recommendation,
+                    SimTime t);
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
   RightsizingBaseline baseline_;
