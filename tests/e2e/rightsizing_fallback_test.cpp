@@ -193,8 +193,15 @@ void expectInfeasibleInGcp(E2eFleet& fleet) {
   int infeasible = 0;
   for (const auto& pod : pods) infeasible += pod.resizePending == "Infeasible" ? 1 : 0;
   EXPECT_GE(infeasible, 1) << describe(pods);
-  const auto event = rightsizingEvent(fleet, kGcp, "in-place", "infeasible");
-  ASSERT_TRUE(event.is_object()) << fleet.get("/api/v1/events?kind=rightsizing").dump();
+  // Events reach the store through its writer thread.
+  nlohmann::json event;
+  ASSERT_TRUE(testing::waitFor(
+      [&] {
+        event = rightsizingEvent(fleet, kGcp, "in-place", "infeasible");
+        return event.is_object();
+      },
+      seconds(3)))
+      << fleet.get("/api/v1/events?kind=rightsizing").dump();
   EXPECT_NE(event.value("message", "").find("enough capacity"), std::string::npos) << event.dump();
   EXPECT_EQ(appliesTotal(fleet, kWeb, kGcp, "in-place", "infeasible"), 1.0);
 }
@@ -221,7 +228,9 @@ TEST(E2eRightsizingFallbackTest, InfeasibleInPlaceResizeFallsBackToRecreate) {
   const double target = recommendedCpu(fleet);
   EXPECT_NEAR(*written, target, 0.1 * target);
   EXPECT_EQ(appliesTotal(fleet, kWeb, kGcp, "recreate", "applied"), 1.0);
-  EXPECT_TRUE(rightsizingEvent(fleet, kGcp, "recreate", "applied").is_object());
+  EXPECT_TRUE(testing::waitFor(
+      [&] { return rightsizingEvent(fleet, kGcp, "recreate", "applied").is_object(); },
+      seconds(3)));
 
   // The rolling update has begun: a pod of the new template, which no 2-core node fits either
   // (so it waits for a bigger one, as a cluster autoscaler would add); the old pods stay ready.
