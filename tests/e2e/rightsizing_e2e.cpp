@@ -17,6 +17,59 @@ std::pair<std::string, std::string> split(const std::string& workload) {
 
 }  // namespace
 
+std::string rightsizingScenario(const RightsizingScenario& scenario) {
+  std::string clusters;
+  for (const auto& cluster : scenario.clusters) clusters += "\n  - " + cluster;
+  std::string yaml = R"(name: $name
+seed: $seed
+defaults:
+  nodes: $nodes
+  node-capacity: {cpu: 16, memory: 64Gi}
+  scheduling-delay: 1s
+  readiness-delay: 1s
+  resize-delay: 300ms
+agents: {args: ["--metadata-interval=1s"]}
+clusters:$clusters
+workloads:
+  - name: web
+    namespace: shop
+    replicas: $replicas
+    resources: {requests: {cpu: "$cpuRequest", memory: 256Mi}, limits: {cpu: "$cpuLimit", memory: 512Mi}}
+    capacity-per-replica: $capacityPerReplica
+    load: {cpu: $cpuLoad, memory: 300Mi}
+    autoscale:
+      min-replicas: $fixedReplicas
+      max-replicas: $fixedReplicas
+      # An AverageValue target reads no request, so right-sizing may move the CPU request
+      # (docs/rightsizing.md, "Horizontal and vertical together").
+      metrics:
+        - {type: Resource, resource: {name: cpu, target: {type: AverageValue, averageValue: $averageValue}}}
+      rightsizing: {$rightsizing, controlledResources: [cpu]}
+)";
+  // No placeholder is a prefix of another, so the order does not matter.
+  const std::pair<std::string, std::string> values[] = {
+      {"$capacityPerReplica", scenario.capacityPerReplica},
+      {"$fixedReplicas", std::to_string(scenario.fixedReplicas)},
+      {"$averageValue", scenario.averageValue},
+      {"$rightsizing", scenario.rightsizing},
+      {"$cpuRequest", scenario.cpuRequest},
+      {"$cpuLimit", scenario.cpuLimit},
+      {"$clusters", clusters},
+      {"$replicas", scenario.replicas},
+      {"$cpuLoad", scenario.cpuLoad},
+      {"$nodes", std::to_string(scenario.nodes)},
+      {"$name", scenario.name},
+      {"$seed", std::to_string(scenario.seed)},
+  };
+  for (const auto& [key, value] : values) {
+    for (auto at = yaml.find(key); at != std::string::npos;
+         at = yaml.find(key, at + value.size())) {
+      yaml.replace(at, key.size(), value);
+    }
+  }
+  return yaml;
+}
+
 nlohmann::json applyIn(const E2eFleet& fleet, const std::string& workload,
                        const std::string& cluster) {
   const auto [namespaceName, name] = split(workload);
@@ -70,34 +123,44 @@ std::optional<double> appliesTotal(const E2eFleet& fleet, const std::string& wor
                              mode + "\",result=\"" + result + "\"}");
 }
 
+namespace {
+
+// Calls `read` with the cluster's model (null when there is none), under the fleet's lock.
+template <typename Read>
+auto readCluster(E2eFleet& fleet, const std::string& cluster, Read read) {
+  sim::SharedFleet& shared = fleet.simulator().fleet();
+  std::lock_guard lock(shared.mutex);
+  return read(shared.model.findCluster(cluster), shared.clock.now());
+}
+
+}  // namespace
+
 std::optional<double> templateCpuRequest(E2eFleet& fleet, const std::string& workload,
                                          const std::string& cluster) {
   const auto [namespaceName, name] = split(workload);
-  sim::SharedFleet& shared = fleet.simulator().fleet();
-  std::lock_guard lock(shared.mutex);
-  const sim::ClusterModel* model = shared.model.findCluster(cluster);
-  const sim::WorkloadObject* object =
-      model ? model->find(sim::WorkloadKind::kDeployment, namespaceName, name) : nullptr;
-  return object ? object->container.resources.cpuRequest : std::nullopt;
+  return readCluster(
+      fleet, cluster, [&](const sim::ClusterModel* model, sim::SimTime) -> std::optional<double> {
+        const sim::WorkloadObject* object =
+            model ? model->find(sim::WorkloadKind::kDeployment, namespaceName, name) : nullptr;
+        return object ? object->container.resources.cpuRequest : std::nullopt;
+      });
 }
 
 std::vector<ApiPod> podsIn(E2eFleet& fleet, const std::string& workload,
                            const std::string& cluster) {
   const auto [namespaceName, name] = split(workload);
-  sim::SharedFleet& shared = fleet.simulator().fleet();
-  std::lock_guard lock(shared.mutex);
-  const sim::ClusterModel* model = shared.model.findCluster(cluster);
-  std::vector<ApiPod> out;
-  if (model == nullptr) return out;
-  const sim::SimTime now = shared.clock.now();
-  for (const auto& pod : model->pods()) {
-    if (pod.namespaceName != namespaceName || pod.workload != name) continue;
-    ApiPod view{pod.name, pod.node, pod.ready(now), pod.container.resources.cpuRequest, ""};
-    if (pod.resize.pending == sim::ResizePending::kInfeasible) view.resizePending = "Infeasible";
-    if (pod.resize.pending == sim::ResizePending::kDeferred) view.resizePending = "Deferred";
-    out.push_back(std::move(view));
-  }
-  return out;
+  return readCluster(fleet, cluster, [&](const sim::ClusterModel* model, sim::SimTime now) {
+    std::vector<ApiPod> out;
+    if (model == nullptr) return out;
+    for (const auto& pod : model->pods()) {
+      if (pod.namespaceName != namespaceName || pod.workload != name) continue;
+      ApiPod view{pod.name, pod.node, pod.ready(now), pod.container.resources.cpuRequest, ""};
+      if (pod.resize.pending == sim::ResizePending::kInfeasible) view.resizePending = "Infeasible";
+      if (pod.resize.pending == sim::ResizePending::kDeferred) view.resizePending = "Deferred";
+      out.push_back(std::move(view));
+    }
+    return out;
+  });
 }
 
 std::string describe(const std::vector<ApiPod>& pods) {

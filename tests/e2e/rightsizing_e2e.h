@@ -13,6 +13,27 @@
 
 namespace fleetscale::e2e {
 
+// A scenario running shop/web with right-sizing applied: 16-core nodes, 1 s scheduling and
+// readiness delays, 300 ms resizes, agents reading the pod specs every second, a fixed replica
+// count on a CPU AverageValue target, only CPU controlled (the memory model's working set is not
+// the point). Strings are YAML as the scenario takes it.
+struct RightsizingScenario {
+  std::string name;
+  int seed = 41;
+  int nodes = 1;                      // per cluster
+  std::vector<std::string> clusters;  // flow maps: "{name: aws-us-east-1, cloud: aws, ...}"
+  std::string replicas;               // "3", or per cluster "{aws-us-east-1: 2, ...}"
+  std::string cpuRequest = "1";       // and the memory request is 256Mi
+  std::string cpuLimit = "2";         // and the memory limit 512Mi
+  std::string capacityPerReplica = "400m";
+  std::string cpuLoad;  // the workload's demand (cores)
+  int fixedReplicas = 0;
+  std::string averageValue = "800m";  // the CPU target per replica
+  std::string rightsizing;            // the policy's fields: "mode: in-place, fallback: none"
+};
+inline constexpr const char* kAwsCluster = "{name: aws-us-east-1, cloud: aws, region: us-east-1}";
+std::string rightsizingScenario(const RightsizingScenario& scenario);
+
 // The workload's `apply` entry for a cluster in GET /api/v1/recommendations (null before the
 // applier's first pass there), and its `result` ("" before one).
 nlohmann::json applyIn(const E2eFleet& fleet, const std::string& workload,

@@ -46,36 +46,19 @@ nlohmann::json rightsizingEvent(const E2eFleet& fleet, const std::string& cluste
 }
 
 // 100m of CPU per replica against a 1-core request: the recommendation is a fraction of it.
-const char* kRecreateScenario = R"(
-name: e2e-rightsizing-recreate
-seed: 43
-defaults:
-  nodes: 2
-  node-capacity: {cpu: 8, memory: 32Gi}
-  scheduling-delay: 1s
-  readiness-delay: 1s
-agents: {args: ["--metadata-interval=1s"]}
-clusters:
-  - {name: aws-us-east-1, cloud: aws, region: us-east-1}
-workloads:
-  - name: web
-    namespace: shop
-    replicas: 3
-    resources: {requests: {cpu: "1", memory: 256Mi}, limits: {cpu: "2", memory: 512Mi}}
-    capacity-per-replica: 400m
-    load: {cpu: 300m, memory: 300Mi}
-    autoscale:
-      min-replicas: 3
-      max-replicas: 3
-      # An AverageValue target reads no request, so right-sizing may move the CPU request
-      # (docs/rightsizing.md, "Horizontal and vertical together").
-      metrics:
-        - {type: Resource, resource: {name: cpu, target: {type: AverageValue, averageValue: 800m}}}
-      rightsizing: {mode: recreate, controlledResources: [cpu]}
-)";
+std::string recreateScenario() {
+  return rightsizingScenario({.name = "e2e-rightsizing-recreate",
+                              .seed = 43,
+                              .nodes = 2,
+                              .clusters = {kAwsCluster},
+                              .replicas = "3",
+                              .cpuLoad = "300m",
+                              .fixedReplicas = 3,
+                              .rightsizing = "mode: recreate"});
+}
 
 TEST(E2eRightsizingFallbackTest, RecreatePatchesThePodTemplateAndRollsWithoutLosingAReplica) {
-  E2eFleet fleet(kRecreateScenario, "rightsizing-recreate");
+  E2eFleet fleet(recreateScenario(), "rightsizing-recreate");
   ASSERT_TRUE(testing::waitFor([&] { return fleet.ready(kWeb, kAws) == 3; }, seconds(10)));
   const double steadyFrom = fleet.now();
   std::set<std::string> before;
@@ -130,35 +113,21 @@ TEST(E2eRightsizingFallbackTest, RecreatePatchesThePodTemplateAndRollsWithoutLos
 // the recommendation (about 3.45 cores) fits aws's 16-core nodes but no 2-core node of gcp, so
 // gcp's kubelet answers the first resize Infeasible.
 std::string infeasibleScenario(const std::string& fallback) {
-  return R"(
-name: e2e-rightsizing-fallback-)" +
-         fallback + R"(
-seed: 47
-defaults:
-  nodes: 2
-  node-capacity: {cpu: 16, memory: 64Gi}
-  scheduling-delay: 1s
-  readiness-delay: 1s
-  resize-delay: 300ms
-agents: {args: ["--metadata-interval=1s"]}
-clusters:
-  - {name: aws-us-east-1, cloud: aws, region: us-east-1}
-  - {name: gcp-europe-west1, cloud: gcp, region: europe-west1, node-capacity: {cpu: 2, memory: 8Gi}}
-workloads:
-  - name: web
-    namespace: shop
-    replicas: {aws-us-east-1: 2, gcp-europe-west1: 2}
-    resources: {requests: {cpu: 500m, memory: 256Mi}, limits: {cpu: "1", memory: 512Mi}}
-    capacity-per-replica: 3500m
-    load: {cpu: 12, memory: 300Mi}
-    autoscale:
-      min-replicas: 4
-      max-replicas: 4
-      metrics:
-        - {type: Resource, resource: {name: cpu, target: {type: AverageValue, averageValue: 4}}}
-      rightsizing: {mode: in-place, fallback: )" +
-         fallback + R"(, controlledResources: [cpu]}
-)";
+  return rightsizingScenario(
+      {.name = "e2e-rightsizing-fallback-" + fallback,
+       .seed = 47,
+       .nodes = 2,
+       .clusters = {kAwsCluster,
+                    "{name: gcp-europe-west1, cloud: gcp, region: europe-west1, "
+                    "node-capacity: {cpu: 2, memory: 8Gi}}"},
+       .replicas = "{aws-us-east-1: 2, gcp-europe-west1: 2}",
+       .cpuRequest = "500m",
+       .cpuLimit = "1",
+       .capacityPerReplica = "3500m",
+       .cpuLoad = "12",
+       .fixedReplicas = 4,
+       .averageValue = "4",
+       .rightsizing = "mode: in-place, fallback: " + fallback});
 }
 
 // Both clusters' replicas ready, and the time the fleet was so (simulator seconds).

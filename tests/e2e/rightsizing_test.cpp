@@ -17,41 +17,20 @@ using std::chrono::seconds;
 constexpr const char* kAzure = "azure-westeurope";
 constexpr const char* kWeb = "shop/web";
 
-// 100m of CPU per replica against a 1-core request: the recommendation is a fraction of it. Only
-// CPU is controlled (the memory model's working set is not the point here).
-const char* kScenario = R"(
-name: e2e-rightsizing
-seed: 41
-defaults:
-  nodes: 1
-  node-capacity: {cpu: 16, memory: 64Gi}
-  scheduling-delay: 1s
-  readiness-delay: 1s
-  resize-delay: 300ms
-agents: {args: ["--metadata-interval=1s"]}
-clusters:
-  - {name: aws-us-east-1, cloud: aws, region: us-east-1}
-  - {name: gcp-europe-west1, cloud: gcp, region: europe-west1}
-  - {name: azure-westeurope, cloud: azure, region: westeurope}
-workloads:
-  - name: web
-    namespace: shop
-    replicas: {aws-us-east-1: 2, gcp-europe-west1: 2, azure-westeurope: 2}
-    resources: {requests: {cpu: "1", memory: 256Mi}, limits: {cpu: "2", memory: 512Mi}}
-    capacity-per-replica: 400m
-    load: {cpu: 600m, memory: 300Mi}
-    autoscale:
-      min-replicas: 6
-      max-replicas: 6
-      # An AverageValue target reads no request, so right-sizing may move the CPU request
-      # (docs/rightsizing.md, "Horizontal and vertical together").
-      metrics:
-        - {type: Resource, resource: {name: cpu, target: {type: AverageValue, averageValue: 800m}}}
-      rightsizing: {mode: in-place, controlledResources: [cpu]}
-)";
+// 100m of CPU per replica against a 1-core request: the recommendation is a fraction of it.
+std::string scenario() {
+  return rightsizingScenario(
+      {.name = "e2e-rightsizing",
+       .clusters = {kAwsCluster, "{name: gcp-europe-west1, cloud: gcp, region: europe-west1}",
+                    "{name: azure-westeurope, cloud: azure, region: westeurope}"},
+       .replicas = "{aws-us-east-1: 2, gcp-europe-west1: 2, azure-westeurope: 2}",
+       .cpuLoad = "600m",
+       .fixedReplicas = 6,
+       .rightsizing = "mode: in-place"});
+}
 
 TEST(E2eRightsizingTest, OverSizedRequestsAreResizedInPlaceAndRefusalsAreReported) {
-  E2eFleet fleet(kScenario, "rightsizing");
+  E2eFleet fleet(scenario(), "rightsizing");
   fleet.inject(sim::FaultKind::kResizeForbidden, kGcp);
   fleet.inject(sim::FaultKind::kResizeUnsupported, kAzure);  // as an API server before v1.33
   ASSERT_TRUE(testing::waitFor(
