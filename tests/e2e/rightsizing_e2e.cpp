@@ -9,8 +9,14 @@
 namespace fleetscale::e2e {
 namespace {
 
-// "shop/web" -> {"shop", "web"}.
-std::pair<std::string, std::string> split(const std::string& workload) {
+struct WorkloadName {
+  std::string namespaceName;
+  std::string name;
+};
+
+// "shop/web" -> {"shop", "web"}. (A struct, not a pair: clang 14, which clang-tidy runs on,
+// cannot capture structured bindings in a lambda.)
+WorkloadName split(const std::string& workload) {
   const auto slash = workload.find('/');
   return {workload.substr(0, slash), workload.substr(slash + 1)};
 }
@@ -70,14 +76,32 @@ workloads:
   return yaml;
 }
 
+namespace {
+
+// The workload's first item in GET /api/v1/recommendations (null when none).
+nlohmann::json recommendationOf(const E2eFleet& fleet, const std::string& workload) {
+  const WorkloadName w = split(workload);
+  const auto body =
+      fleet.get("/api/v1/recommendations?namespace=" + w.namespaceName + "&workload=" + w.name);
+  if (!body.is_object() || body["items"].empty()) return nullptr;
+  return body["items"][0];
+}
+
+}  // namespace
+
 nlohmann::json applyIn(const E2eFleet& fleet, const std::string& workload,
                        const std::string& cluster) {
-  const auto [namespaceName, name] = split(workload);
-  const auto body =
-      fleet.get("/api/v1/recommendations?namespace=" + namespaceName + "&workload=" + name);
-  if (!body.is_object() || body["items"].empty()) return nullptr;
-  const auto& apply = body["items"][0]["apply"];
+  const auto item = recommendationOf(fleet, workload);
+  if (!item.is_object()) return nullptr;
+  const auto& apply = item["apply"];
   return apply.contains(cluster) ? apply[cluster] : nlohmann::json();
+}
+
+double recommendedCpu(const E2eFleet& fleet, const std::string& workload) {
+  const auto item = recommendationOf(fleet, workload);
+  if (!item.is_object()) return 0;
+  const auto& target = item["cpu_cores"]["target"];
+  return target.is_number() ? target.get<double>() : 0;
 }
 
 std::string resultIn(const E2eFleet& fleet, const std::string& workload,
@@ -137,23 +161,23 @@ auto readCluster(E2eFleet& fleet, const std::string& cluster, Read read) {
 
 std::optional<double> templateCpuRequest(E2eFleet& fleet, const std::string& workload,
                                          const std::string& cluster) {
-  const auto [namespaceName, name] = split(workload);
+  const WorkloadName w = split(workload);
   return readCluster(
       fleet, cluster, [&](const sim::ClusterModel* model, sim::SimTime) -> std::optional<double> {
         const sim::WorkloadObject* object =
-            model ? model->find(sim::WorkloadKind::kDeployment, namespaceName, name) : nullptr;
+            model ? model->find(sim::WorkloadKind::kDeployment, w.namespaceName, w.name) : nullptr;
         return object ? object->container.resources.cpuRequest : std::nullopt;
       });
 }
 
 std::vector<ApiPod> podsIn(E2eFleet& fleet, const std::string& workload,
                            const std::string& cluster) {
-  const auto [namespaceName, name] = split(workload);
+  const WorkloadName w = split(workload);
   return readCluster(fleet, cluster, [&](const sim::ClusterModel* model, sim::SimTime now) {
     std::vector<ApiPod> out;
     if (model == nullptr) return out;
     for (const auto& pod : model->pods()) {
-      if (pod.namespaceName != namespaceName || pod.workload != name) continue;
+      if (pod.namespaceName != w.namespaceName || pod.workload != w.name) continue;
       ApiPod view{pod.name, pod.node, pod.ready(now), pod.container.resources.cpuRequest, ""};
       if (pod.resize.pending == sim::ResizePending::kInfeasible) view.resizePending = "Infeasible";
       if (pod.resize.pending == sim::ResizePending::kDeferred) view.resizePending = "Deferred";

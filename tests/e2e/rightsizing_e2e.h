@@ -41,6 +41,10 @@ nlohmann::json applyIn(const E2eFleet& fleet, const std::string& workload,
 std::string resultIn(const E2eFleet& fleet, const std::string& workload,
                      const std::string& cluster);
 
+// The recommended CPU request of the workload's (first) container, in cores; 0 before the first
+// recommendation.
+double recommendedCpu(const E2eFleet& fleet, const std::string& workload);
+
 // The agents' latest figures of the workload's containers in a cluster: no pod sandboxes (they
 // are not the spec's containers), nothing stale.
 std::vector<nlohmann::json> containersIn(const E2eFleet& fleet, const std::string& workload,

@@ -22,14 +22,6 @@ using std::chrono::seconds;
 constexpr const char* kWeb = "shop/web";
 constexpr const char* kTemplate = "/namespaces/shop/deployments/web";
 
-// The recommended CPU request of shop/web (cores; 0 before the first recommendation).
-double recommendedCpu(const E2eFleet& fleet) {
-  const auto body = fleet.get("/api/v1/recommendations?namespace=shop&workload=web");
-  if (!body.is_object() || body["items"].empty()) return 0;
-  const auto& target = body["items"][0]["cpu_cores"]["target"];
-  return target.is_number() ? target.get<double>() : 0;
-}
-
 // The newest rightsizing event of shop/web in a cluster with this mode and result (null when
 // none).
 nlohmann::json rightsizingEvent(const E2eFleet& fleet, const std::string& cluster,
@@ -70,7 +62,7 @@ TEST(E2eRightsizingFallbackTest, RecreatePatchesThePodTemplateAndRollsWithoutLos
   ASSERT_TRUE(testing::waitFor([&] { return !patchesEndingWith(fleet, kAws, kTemplate).empty(); },
                                seconds(30)))
       << fleet.get("/api/v1/recommendations").dump();
-  const double target = recommendedCpu(fleet);
+  const double target = recommendedCpu(fleet, kWeb);
   EXPECT_LT(target, 0.5);
   const auto written = templateCpuRequest(fleet, kWeb, kAws);
   ASSERT_TRUE(written.has_value());
@@ -143,7 +135,7 @@ void expectResizedInPlace(E2eFleet& fleet) {
       testing::waitFor([&] { return resultIn(fleet, kWeb, kAws) == "applied"; }, seconds(10)))
       << applyIn(fleet, kWeb, kAws).dump();
   EXPECT_EQ(applyIn(fleet, kWeb, kAws).value("mode", ""), "in-place");
-  const double target = recommendedCpu(fleet);
+  const double target = recommendedCpu(fleet, kWeb);
   EXPECT_GT(target, 2) << "the recommendation must not fit gcp's 2-core nodes";
   const auto pods = podsIn(fleet, kWeb, kAws);
   ASSERT_EQ(pods.size(), 2u) << describe(pods);
@@ -194,7 +186,7 @@ TEST(E2eRightsizingFallbackTest, InfeasibleInPlaceResizeFallsBackToRecreate) {
       << applyIn(fleet, kWeb, kGcp).dump();
   const auto written = templateCpuRequest(fleet, kWeb, kGcp);
   ASSERT_TRUE(written.has_value());
-  const double target = recommendedCpu(fleet);
+  const double target = recommendedCpu(fleet, kWeb);
   EXPECT_NEAR(*written, target, 0.1 * target);
   EXPECT_EQ(appliesTotal(fleet, kWeb, kGcp, "recreate", "applied"), 1.0);
   EXPECT_TRUE(testing::waitFor(
