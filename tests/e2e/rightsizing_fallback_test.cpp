@@ -102,8 +102,8 @@ TEST(E2eRightsizingFallbackTest, RecreatePatchesThePodTemplateAndRollsWithoutLos
 }
 
 // shop/web in two clusters, throttled at its 1-core limit under 3 cores of demand per replica:
-// the recommendation (about 3.45 cores) fits aws's 16-core nodes but no 2-core node of gcp, so
-// gcp's kubelet answers the first resize Infeasible.
+// the recommendation (about 3.5 cores: P90 + 15% of 3) fits aws's 16-core nodes but no 2-core node
+// of gcp, so gcp's kubelet answers the first resize Infeasible.
 std::string infeasibleScenario(const std::string& fallback) {
   return rightsizingScenario(
       {.name = "e2e-rightsizing-fallback-" + fallback,
