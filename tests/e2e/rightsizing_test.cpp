@@ -7,6 +7,7 @@
 
 #include "e2e_fleet.h"
 #include "fleetscale/testing/wait.h"
+#include "rightsizing_e2e.h"
 
 namespace fleetscale::e2e {
 namespace {
@@ -14,98 +15,38 @@ namespace {
 using std::chrono::seconds;
 
 constexpr const char* kAzure = "azure-westeurope";
+constexpr const char* kWeb = "shop/web";
 
-// 100m of CPU per replica against a 1-core request: the recommendation is a fraction of it. Only
-// CPU is controlled (the memory model's working set is not the point here).
-const char* kScenario = R"(
-name: e2e-rightsizing
-seed: 41
-defaults:
-  nodes: 1
-  node-capacity: {cpu: 16, memory: 64Gi}
-  scheduling-delay: 1s
-  readiness-delay: 1s
-  resize-delay: 300ms
-agents: {args: ["--metadata-interval=1s"]}
-clusters:
-  - {name: aws-us-east-1, cloud: aws, region: us-east-1}
-  - {name: gcp-europe-west1, cloud: gcp, region: europe-west1}
-  - {name: azure-westeurope, cloud: azure, region: westeurope}
-workloads:
-  - name: web
-    namespace: shop
-    replicas: {aws-us-east-1: 2, gcp-europe-west1: 2, azure-westeurope: 2}
-    resources: {requests: {cpu: "1", memory: 256Mi}, limits: {cpu: "2", memory: 512Mi}}
-    capacity-per-replica: 400m
-    load: {cpu: 600m, memory: 300Mi}
-    autoscale:
-      min-replicas: 6
-      max-replicas: 6
-      # An AverageValue target reads no request, so right-sizing may move the CPU request
-      # (docs/rightsizing.md, "Horizontal and vertical together").
-      metrics:
-        - {type: Resource, resource: {name: cpu, target: {type: AverageValue, averageValue: 800m}}}
-      rightsizing: {mode: in-place, controlledResources: [cpu]}
-)";
-
-nlohmann::json applyIn(E2eFleet& fleet, const std::string& cluster) {
-  const auto body = fleet.get("/api/v1/recommendations?namespace=shop&workload=web");
-  if (!body.is_object() || body["items"].empty()) return nullptr;
-  const auto& apply = body["items"][0]["apply"];
-  return apply.contains(cluster) ? apply[cluster] : nlohmann::json();
-}
-
-std::string resultIn(E2eFleet& fleet, const std::string& cluster) {
-  const auto apply = applyIn(fleet, cluster);
-  return apply.is_object() ? apply.value("result", "") : "";
-}
-
-// The agents' latest figures of the web containers in one cluster.
-std::vector<nlohmann::json> containersIn(E2eFleet& fleet, const std::string& cluster) {
-  const auto body = fleet.get("/api/v1/containers?namespace=shop&workload=web&cluster=" + cluster);
-  std::vector<nlohmann::json> out;
-  if (!body.is_object()) return out;
-  for (const auto& item : body["items"]) {
-    // The pod sandboxes (no container name) are not the spec's containers.
-    if (item.value("workload", "") == "web" && !item.value("stale", false) &&
-        !item.value("container", "").empty()) {
-      out.push_back(item);
-    }
-  }
-  return out;
-}
-
-bool allRequest(const std::vector<nlohmann::json>& containers,
-                const std::function<bool(double)>& ok, std::size_t count) {
-  if (containers.size() != count) return false;
-  for (const auto& c : containers) {
-    if (!c["cpu_request_cores"].is_number() || !ok(c["cpu_request_cores"].get<double>())) {
-      return false;
-    }
-  }
-  return true;
+// 100m of CPU per replica against a 1-core request: the recommendation is a fraction of it.
+std::string scenario() {
+  return rightsizingScenario(
+      {.name = "e2e-rightsizing",
+       .clusters = {kAwsCluster, "{name: gcp-europe-west1, cloud: gcp, region: europe-west1}",
+                    "{name: azure-westeurope, cloud: azure, region: westeurope}"},
+       .replicas = "{aws-us-east-1: 2, gcp-europe-west1: 2, azure-westeurope: 2}",
+       .cpuLoad = "600m",
+       .fixedReplicas = 6,
+       .rightsizing = "mode: in-place"});
 }
 
 TEST(E2eRightsizingTest, OverSizedRequestsAreResizedInPlaceAndRefusalsAreReported) {
-  E2eFleet fleet(kScenario, "rightsizing");
+  E2eFleet fleet(scenario(), "rightsizing");
   fleet.inject(sim::FaultKind::kResizeForbidden, kGcp);
   fleet.inject(sim::FaultKind::kResizeUnsupported, kAzure);  // as an API server before v1.33
   ASSERT_TRUE(testing::waitFor(
-      [&] { return fleet.ready("shop/web", kAws) == 2 && fleet.ready("shop/web", kGcp) == 2; },
-      seconds(10)));
+      [&] { return fleet.ready(kWeb, kAws) == 2 && fleet.ready(kWeb, kGcp) == 2; }, seconds(10)));
   const double steadyFrom = fleet.now();
 
   // The first recommendations are published after 10 s; a resize takes ~0.5 s per pod.
-  ASSERT_TRUE(testing::waitFor([&] { return resultIn(fleet, kAws) == "applied"; }, seconds(30)))
+  ASSERT_TRUE(
+      testing::waitFor([&] { return resultIn(fleet, kWeb, kAws) == "applied"; }, seconds(30)))
       << fleet.get("/api/v1/recommendations").dump();
-  const auto body = fleet.get("/api/v1/recommendations?namespace=shop&workload=web");
-  const double target = body["items"][0]["cpu_cores"]["target"].get<double>();
-  EXPECT_LT(target, 0.5) << body.dump();
+  EXPECT_LT(recommendedCpu(fleet, kWeb), 0.5) << fleet.get("/api/v1/recommendations").dump();
 
   // The agents show the new limit (the cgroup, read every tick) within two ticks, and the new
   // request (the pod spec, read every --metadata-interval) soon after.
   const auto limitBelow = [&](double cores) {
-    const auto containers = containersIn(fleet, kAws);
+    const auto containers = containersIn(fleet, kWeb, kAws);
     if (containers.size() != 2) return false;
     for (const auto& c : containers) {
       if (!c["cpu_limit_cores"].is_number() || c["cpu_limit_cores"].get<double>() >= cores) {
@@ -115,34 +56,35 @@ TEST(E2eRightsizingTest, OverSizedRequestsAreResizedInPlaceAndRefusalsAreReporte
     return true;
   };
   EXPECT_TRUE(testing::waitFor([&] { return limitBelow(1); }, seconds(2)))
-      << nlohmann::json(containersIn(fleet, kAws)).dump();
+      << nlohmann::json(containersIn(fleet, kWeb, kAws)).dump();
   ASSERT_TRUE(testing::waitFor(
       [&] {
         return allRequest(
-            containersIn(fleet, kAws), [](double cores) { return cores < 0.5; }, 2);
+            containersIn(fleet, kWeb, kAws), [](double cores) { return cores < 0.5; }, 2);
       },
       seconds(3)))
-      << nlohmann::json(containersIn(fleet, kAws)).dump();
-  for (const auto& c : containersIn(fleet, kAws)) {
+      << nlohmann::json(containersIn(fleet, kWeb, kAws)).dump();
+  for (const auto& c : containersIn(fleet, kWeb, kAws)) {
     EXPECT_EQ(c.value("restart_count", -1), 0) << c.dump();  // in place: nothing restarted
     EXPECT_NEAR(c["cpu_limit_cores"].get<double>(), 2 * c["cpu_request_cores"].get<double>(),
                 0.0011)
         << c.dump();
   }
-  EXPECT_EQ(capacityDips(fleet.simulator().timeline(), "shop/web", steadyFrom, 6), "");
+  EXPECT_EQ(capacityDips(fleet.simulator().timeline(), kWeb, steadyFrom, 6), "");
 
   // The refusals: reported per cluster, their pods untouched.
-  EXPECT_TRUE(testing::waitFor([&] { return resultIn(fleet, kGcp) == "forbidden"; }, seconds(5)))
-      << applyIn(fleet, kGcp).dump();
   EXPECT_TRUE(
-      testing::waitFor([&] { return resultIn(fleet, kAzure) == "unsupported"; }, seconds(5)))
-      << applyIn(fleet, kAzure).dump();
-  EXPECT_NE(applyIn(fleet, kGcp).value("message", "").find("pods/resize"), std::string::npos)
-      << applyIn(fleet, kGcp).dump();
+      testing::waitFor([&] { return resultIn(fleet, kWeb, kGcp) == "forbidden"; }, seconds(5)))
+      << applyIn(fleet, kWeb, kGcp).dump();
+  EXPECT_TRUE(
+      testing::waitFor([&] { return resultIn(fleet, kWeb, kAzure) == "unsupported"; }, seconds(5)))
+      << applyIn(fleet, kWeb, kAzure).dump();
+  EXPECT_NE(applyIn(fleet, kWeb, kGcp).value("message", "").find("pods/resize"), std::string::npos)
+      << applyIn(fleet, kWeb, kGcp).dump();
   EXPECT_TRUE(allRequest(
-      containersIn(fleet, kGcp), [](double cores) { return cores == 1; }, 2));
+      containersIn(fleet, kWeb, kGcp), [](double cores) { return cores == 1; }, 2));
   EXPECT_TRUE(allRequest(
-      containersIn(fleet, kAzure), [](double cores) { return cores == 1; }, 2));
+      containersIn(fleet, kWeb, kAzure), [](double cores) { return cores == 1; }, 2));
   const auto events = fleet.get("/api/v1/events?kind=rightsizing&cluster=" + std::string(kGcp));
   ASSERT_TRUE(events.is_object()) << events.dump();
   ASSERT_FALSE(events["items"].empty()) << events.dump();

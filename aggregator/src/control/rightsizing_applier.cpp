@@ -213,10 +213,10 @@ void RightsizingApplier::inPlace(const Target& target, Actuator& actuator,
   }
   if (plan.state == ApplyState::kInfeasible) {
     if (target.policy.fallback == rightsizing::Fallback::kRecreate) {
-      count(target, kInPlace, "infeasible");
-      componentLogger("aggregator.rightsizing")
-          ->warn("{} in {}: in-place resize infeasible ({}); falling back to recreate",
-                 target.workload.describe(), target.cluster, plan.message);
+      // Reported (logged, counted, an event) before the template is patched, so the history
+      // says why the workload went over to recreate.
+      report(target, kInPlace, "infeasible",
+             plan.message + " (fallback: recreate; patching the pod template)");
       {
         std::lock_guard lock(mutex_);
         fellBack_.insert({target.workload, target.cluster});

@@ -252,8 +252,10 @@ TEST(RightsizingApplierTest, InfeasibleStopsOrFallsBackToThePodTemplate) {
       "200m");
   EXPECT_EQ(h.result(), "applied");
   EXPECT_EQ(h.applier.status().at(kWeb).at("aws").mode, "recreate");
-  h.applier.tick();  // the template has it now: no second patch
+  EXPECT_EQ(h.count("infeasible"), 1);  // the refusal that led to it is counted
+  h.applier.tick();                     // the template has it now: no second patch
   EXPECT_EQ(h.fakes["aws"]->templatePatches.size(), 1U);
+  EXPECT_EQ(h.count("infeasible"), 1);
 }
 
 TEST(RightsizingApplierTest, AWorkloadNoLongerAppliedShowsNoResult) {
