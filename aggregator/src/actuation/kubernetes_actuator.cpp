@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "fleetscale/shared/logging.h"
+#include "fleetscale/shared/text.h"
 
 namespace fleetscale::aggregator {
 namespace {
@@ -250,24 +251,6 @@ namespace {
 
 constexpr std::string_view kStrategicMerge = "application/strategic-merge-patch+json";
 
-// A label selector in a query: '=' and ',' escaped (label keys and values have no other
-// characters that need it).
-std::string selectorQuery(const std::string& selector) {
-  std::string out;
-  for (const char c : selector) {
-    if (c == '=') {
-      out += "%3D";
-    } else if (c == ',') {
-      out += "%2C";
-    } else if (c == '/') {
-      out += "%2F";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
 }  // namespace
 
 ActuationOutcome KubernetesActuator::getWorkload(const WorkloadKey& workload, std::string& body) {
@@ -279,7 +262,7 @@ ActuationOutcome KubernetesActuator::listPods(const std::string& namespaceName,
                                               const std::string& selector, std::string& body) {
   std::lock_guard lock(mutex_);
   auto outcome =
-      get("/api/v1/namespaces/" + namespaceName + "/pods?labelSelector=" + selectorQuery(selector),
+      get("/api/v1/namespaces/" + namespaceName + "/pods?labelSelector=" + percentEncode(selector),
           "pods " + selector + " in namespace " + namespaceName, body);
   if (outcome.error == ActuationError::kForbidden) {
     outcome.message += " (RBAC must allow list on pods)";

@@ -4,6 +4,7 @@
 #include "fleetscale/shared/text.h"
 #include "fleetscale/sim/autoscaler_objects.h"
 #include "fleetscale/sim/kube_objects.h"
+#include "fleetscale/sim/label_selector.h"
 #include "fleetscale/sim/lease_object.h"
 #include "fleetscale/sim/patch.h"
 
@@ -91,62 +92,6 @@ ApiError methodNotAllowed(const std::string& verb, const std::string& resource) 
                {{"kind", resource}});
 }
 
-// Equality-based label selectors: "a=b", "a==b", "a!=b", "a", "!a", joined by commas.
-struct Selector {
-  struct Term {
-    std::string key;
-    std::string value;
-    enum { kEquals, kNotEquals, kExists, kNotExists } op;
-  };
-  std::vector<Term> terms;
-
-  static std::optional<Selector> parse(std::string_view text) {
-    Selector selector;
-    for (std::string_view raw : splitFields(text, ",")) {
-      const std::string_view term = trim(raw);
-      if (term.empty()) continue;
-      if (term.find('(') != std::string_view::npos || term.find(' ') != std::string_view::npos) {
-        return std::nullopt;  // set-based selectors are not supported
-      }
-      if (term.front() == '!') {
-        selector.terms.push_back({std::string(term.substr(1)), "", Term::kNotExists});
-      } else if (const auto at = term.find("!="); at != std::string_view::npos) {
-        selector.terms.push_back(
-            {std::string(term.substr(0, at)), std::string(term.substr(at + 2)), Term::kNotEquals});
-      } else if (const auto eq = term.find('='); eq != std::string_view::npos) {
-        const std::size_t valueAt = term.substr(eq, 2) == "==" ? eq + 2 : eq + 1;
-        selector.terms.push_back(
-            {std::string(term.substr(0, eq)), std::string(term.substr(valueAt)), Term::kEquals});
-      } else {
-        selector.terms.push_back({std::string(term), "", Term::kExists});
-      }
-    }
-    return selector;
-  }
-
-  bool matches(const json& labels) const {
-    for (const auto& term : terms) {
-      const bool has = labels.is_object() && labels.contains(term.key);
-      const std::string value = has ? labels[term.key].get<std::string>() : "";
-      switch (term.op) {
-        case Term::kEquals:
-          if (!has || value != term.value) return false;
-          break;
-        case Term::kNotEquals:
-          if (has && value == term.value) return false;
-          break;
-        case Term::kExists:
-          if (!has) return false;
-          break;
-        case Term::kNotExists:
-          if (has) return false;
-          break;
-      }
-    }
-    return true;
-  }
-};
-
 // fieldSelector for lists: metadata.name, metadata.namespace and spec.nodeName (pods), '=' only.
 std::optional<std::map<std::string, std::string>> parseFieldSelector(std::string_view text) {
   std::map<std::string, std::string> fields;
@@ -177,7 +122,7 @@ bool fieldsMatch(const std::map<std::string, std::string>& fields, const json& o
 }
 
 struct ListFilter {
-  Selector labels;
+  LabelSelector labels;
   std::map<std::string, std::string> fields;
   bool matches(const json& object) const {
     return labels.matches(object["metadata"].value("labels", json::object())) &&
@@ -187,11 +132,9 @@ struct ListFilter {
 
 std::optional<ListFilter> listFilterOf(const HttpRequest& request, ApiError& problem) {
   ListFilter filter;
-  auto labels = Selector::parse(request.queryParam("labelSelector"));
+  auto labels = LabelSelector::parse(request.queryParam("labelSelector"));
   if (!labels) {
-    problem =
-        error(400, "BadRequest",
-              "unable to parse requirement: only equality-based label selectors are supported");
+    problem = error(400, "BadRequest", labels.error().message);
     return std::nullopt;
   }
   auto fields = parseFieldSelector(request.queryParam("fieldSelector"));

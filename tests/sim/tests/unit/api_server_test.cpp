@@ -190,7 +190,20 @@ TEST_F(ApiServerTest, GetListAndTables) {
   EXPECT_EQ(list["items"][0]["metadata"]["name"], "web");
   EXPECT_EQ(parse(call("GET", kDeployments + "?labelSelector=app%3Dweb"))["items"].size(), 1u);
   EXPECT_EQ(parse(call("GET", kDeployments + "?labelSelector=app%3Dother"))["items"].size(), 0u);
-  EXPECT_EQ(call("GET", kDeployments + "?labelSelector=app+in+(a,b)").status, 400);
+  // Set-based selectors, as a client writes them into the query (spaces as + or %20).
+  EXPECT_EQ(parse(call("GET", kDeployments + "?labelSelector=app+in+(web,x)"))["items"].size(), 1u);
+  EXPECT_EQ(
+      parse(call("GET", kDeployments + "?labelSelector=app%20notin%20%28web%29"))["items"].size(),
+      0u);
+  EXPECT_EQ(parse(call("GET", kDeployments + "?labelSelector=!app"))["items"].size(), 0u);
+  const auto malformed = call("GET", kDeployments + "?labelSelector=app+in+(a,b");
+  EXPECT_EQ(malformed.status, 400);
+  EXPECT_EQ(parse(malformed)["message"],
+            "unable to parse requirement: found 'end of selector', expected: ',' or ')'");
+  const json webPods =
+      parse(call("GET", "/api/v1/namespaces/shop/pods?labelSelector=app+in+(web)"));
+  ASSERT_EQ(webPods["items"].size(), 2u);
+  for (const auto& pod : webPods["items"]) EXPECT_EQ(pod["metadata"]["labels"]["app"], "web");
 
   const json one = parse(call("GET", kDeployments + "/web"));
   EXPECT_EQ(one["kind"], "Deployment");

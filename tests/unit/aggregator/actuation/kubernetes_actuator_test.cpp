@@ -316,6 +316,16 @@ std::string headerOf(const HttpClientRequest& request, const std::string& name) 
   return "";
 }
 
+TEST(KubernetesActuatorTest, ListsPodsByASetBasedSelectorEscapedInTheQuery) {
+  Harness h({HttpClientResponse{200, R"({"items":[]})", {}}});
+  std::string body;
+  ASSERT_TRUE(h.actuator->listPods("shop", "app=web,tier in (a,b),!legacy", body).ok());
+  ASSERT_EQ(h.scripted->requests.size(), 1u);
+  EXPECT_EQ(h.scripted->requests[0].url,
+            "https://api.sim:6443/api/v1/namespaces/shop/pods?labelSelector="
+            "app%3Dweb%2Ctier%20in%20%28a%2Cb%29%2C%21legacy");
+}
+
 TEST(KubernetesActuatorTest, RightsizingReadsPodsAndPatchesResizeAndTemplate) {
   Harness h({HttpClientResponse{200, R"({"kind":"Deployment"})", {}},
              HttpClientResponse{200, R"({"items":[]})", {}}, HttpClientResponse{200, "{}", {}},

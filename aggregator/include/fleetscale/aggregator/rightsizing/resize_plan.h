@@ -46,11 +46,16 @@ struct PodView {
 };
 Result<std::vector<PodView>> parsePods(const std::string& podListJson);
 
-// A Deployment's or StatefulSet's selector (matchLabels as "k=v,k2=v2") and template resources.
+// A Deployment's or StatefulSet's selector and template resources.
 struct WorkloadTemplate {
+  // spec.selector (matchLabels and matchExpressions) as a list's labelSelector query:
+  // "app=web,tier in (a,b),track notin (canary),release,!legacy".
   std::string selector;
   std::vector<ContainerResources> containers;
 };
+// Fails, saying why, on a selector metav1.LabelSelectorAsSelector refuses (an unknown operator,
+// In or NotIn without values, Exists or DoesNotExist with values, a malformed key or value) and
+// on a missing or empty one (it would select every pod of the namespace).
 Result<WorkloadTemplate> parseWorkloadTemplate(const std::string& workloadJson);
 
 // Whether a request moves enough to act on: by more than `ratio` of the current figure and by
