@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "fleetscale/aggregator/rightsizing/resize_plan.h"
 #include "fleetscale/shared/logging.h"
 #include "fleetscale/shared/text.h"
 
@@ -278,7 +279,9 @@ ActuationOutcome KubernetesActuator::resizePod(const std::string& namespaceName,
   auto outcome = send("PATCH", "/api/v1/namespaces/" + namespaceName + "/pods/" + pod + "/resize",
                       "pod " + namespaceName + "/" + pod + " resize", patch, body, attempts,
                       nullptr, kStrategicMerge);
-  if (outcome.error == ActuationError::kForbidden) {
+  // A LimitRange or ResourceQuota refusing the value is a 403 as well: its words say enough.
+  if (outcome.error == ActuationError::kForbidden &&
+      rightsizing::admissionRefusal(outcome.message).empty()) {
     outcome.message += " (RBAC must allow patch on pods/resize)";
   } else if (outcome.error == ActuationError::kNotFound) {
     outcome.message += " (no pods/resize: a cluster before Kubernetes 1.33, or the pod is gone)";

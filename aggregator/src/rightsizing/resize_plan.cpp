@@ -450,6 +450,20 @@ std::string templatePatch(std::span<const ContainerResources> containers) {
   return json{{"spec", {{"template", {{"spec", containersPatch(containers)}}}}}}.dump();
 }
 
+std::string_view admissionRefusal(std::string_view forbiddenMessage) {
+  const auto says = [&](std::string_view words) {
+    return forbiddenMessage.find(words) != std::string_view::npos;
+  };
+  // The LimitRanger's min/max and ratio constraints, for Container and Pod items.
+  if (says(" usage per Container is ") || says(" usage per Pod is ") ||
+      says(" max limit to request ratio per ")) {
+    return "limit-range";
+  }
+  // The ResourceQuota plugin: a quota exceeded, or a quota's constraint on the pod unmet.
+  if (says("exceeded quota: ") || says("failed quota: ")) return "quota";
+  return "";
+}
+
 std::string cpuQuantity(double cores) {
   return formatQuantityMilli(static_cast<std::int64_t>(std::llround(cores * 1000)));
 }

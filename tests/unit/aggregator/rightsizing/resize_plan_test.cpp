@@ -351,5 +351,34 @@ TEST(ResizePlanTest, RefusesSelectorsKubernetesRefusesOrThatSelectEveryPod) {
   }
 }
 
+TEST(ResizePlanTest, TellsAdmissionRefusalsFromRbacByTheirWords) {
+  struct Case {
+    std::string message;
+    std::string refusal;
+  };
+  const std::vector<Case> cases = {
+      {R"(pods "web-0" is forbidden: maximum cpu usage per Container is 2, but limit is 4)",
+       "limit-range"},
+      {R"(pods "web-0" is forbidden: minimum memory usage per Container is 64Mi.  No request is )"
+       "specified",
+       "limit-range"},
+      {R"(pods "web-0" is forbidden: maximum cpu usage per Pod is 4, but limit is 6)",
+       "limit-range"},
+      {R"(pods "web-0" is forbidden: cpu max limit to request ratio per Container is 2, but )"
+       "provided ratio is 4.000000",
+       "limit-range"},
+      {R"(pods "web-0" is forbidden: exceeded quota: compute, requested: requests.cpu=500m, )"
+       "used: requests.cpu=1500m, limited: requests.cpu=2",
+       "quota"},
+      {R"(pods "web-0" is forbidden: failed quota: compute: must specify limits.cpu for: app)",
+       "quota"},
+      {R"(pods "web-0" is forbidden: User "system:serviceaccount:fleetscale:aggregator" cannot )"
+       R"(patch resource "pods/resize" in API group "" in the namespace "shop")",
+       ""},
+      {"", ""},
+  };
+  for (const auto& c : cases) EXPECT_EQ(admissionRefusal(c.message), c.refusal) << c.message;
+}
+
 }  // namespace
 }  // namespace fleetscale::aggregator::rightsizing

@@ -119,6 +119,13 @@ std::string podResizePatch(std::span<const ContainerResources> containers);
 // The same under spec.template, for a Deployment's or StatefulSet's pod template.
 std::string templatePatch(std::span<const ContainerResources> containers);
 
+// Which admission plugin refused a write, from its 403 Status message: the LimitRanger
+// ("limit-range": "maximum cpu usage per Container is 2, but limit is 4", "... max limit to
+// request ratio per Container is ...") or the ResourceQuota plugin ("quota": "exceeded quota:
+// compute, requested: ...", "failed quota: ..."); "" for any other 403 (RBAC's "... cannot patch
+// resource ..."). Kubernetes gives all of them reason Forbidden: only the words differ.
+std::string_view admissionRefusal(std::string_view forbiddenMessage);
+
 // Kubernetes quantities as the patches write them: CPU in millicores ("250m"), memory in bytes.
 std::string cpuQuantity(double cores);
 std::string memoryQuantity(double bytes);
