@@ -16,7 +16,7 @@ import sys
 AGGREGATOR_LAYERS = {
     "scaling": [],
     "state": [],
-    "rightsizing": ["state"],
+    "rightsizing": ["scaling", "state"],
     "policy": ["scaling", "state", "rightsizing"],
     "pipeline": ["scaling", "state", "policy", "rightsizing"],
     "replay": ["scaling", "state", "policy", "rightsizing", "pipeline"],

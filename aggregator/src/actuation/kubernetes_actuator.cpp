@@ -2,7 +2,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "fleetscale/aggregator/rightsizing/resize_plan.h"
 #include "fleetscale/shared/logging.h"
+#include "fleetscale/shared/text.h"
 
 namespace fleetscale::aggregator {
 namespace {
@@ -250,24 +252,6 @@ namespace {
 
 constexpr std::string_view kStrategicMerge = "application/strategic-merge-patch+json";
 
-// A label selector in a query: '=' and ',' escaped (label keys and values have no other
-// characters that need it).
-std::string selectorQuery(const std::string& selector) {
-  std::string out;
-  for (const char c : selector) {
-    if (c == '=') {
-      out += "%3D";
-    } else if (c == ',') {
-      out += "%2C";
-    } else if (c == '/') {
-      out += "%2F";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
 }  // namespace
 
 ActuationOutcome KubernetesActuator::getWorkload(const WorkloadKey& workload, std::string& body) {
@@ -279,7 +263,7 @@ ActuationOutcome KubernetesActuator::listPods(const std::string& namespaceName,
                                               const std::string& selector, std::string& body) {
   std::lock_guard lock(mutex_);
   auto outcome =
-      get("/api/v1/namespaces/" + namespaceName + "/pods?labelSelector=" + selectorQuery(selector),
+      get("/api/v1/namespaces/" + namespaceName + "/pods?labelSelector=" + percentEncode(selector),
           "pods " + selector + " in namespace " + namespaceName, body);
   if (outcome.error == ActuationError::kForbidden) {
     outcome.message += " (RBAC must allow list on pods)";
@@ -295,7 +279,9 @@ ActuationOutcome KubernetesActuator::resizePod(const std::string& namespaceName,
   auto outcome = send("PATCH", "/api/v1/namespaces/" + namespaceName + "/pods/" + pod + "/resize",
                       "pod " + namespaceName + "/" + pod + " resize", patch, body, attempts,
                       nullptr, kStrategicMerge);
-  if (outcome.error == ActuationError::kForbidden) {
+  // A LimitRange or ResourceQuota refusing the value is a 403 as well: its words say enough.
+  if (outcome.error == ActuationError::kForbidden &&
+      rightsizing::admissionRefusal(outcome.message).empty()) {
     outcome.message += " (RBAC must allow patch on pods/resize)";
   } else if (outcome.error == ActuationError::kNotFound) {
     outcome.message += " (no pods/resize: a cluster before Kubernetes 1.33, or the pod is gone)";

@@ -17,8 +17,11 @@ constexpr std::string_view kRecreate = "recreate";
 // The result a failed request is reported as.
 std::string resultOf(const ActuationOutcome& outcome, bool resizing) {
   switch (outcome.error) {
-    case ActuationError::kForbidden:
-      return "forbidden";
+    case ActuationError::kForbidden: {
+      // A LimitRange or ResourceQuota refusing the value is a 403 too, but not RBAC's doing.
+      const auto admission = rightsizing::admissionRefusal(outcome.message);
+      return admission.empty() ? "forbidden" : std::string(admission);
+    }
     case ActuationError::kNotFound:
       // No resize subresource (before Kubernetes 1.33); a missing workload is an error.
       return resizing ? "unsupported" : "error";
@@ -32,8 +35,8 @@ std::string resultOf(const ActuationOutcome& outcome, bool resizing) {
 }
 
 bool isError(std::string_view result) {
-  return result == "forbidden" || result == "unsupported" || result == "invalid" ||
-         result == "error";
+  return result == "forbidden" || result == "limit-range" || result == "quota" ||
+         result == "unsupported" || result == "invalid" || result == "error";
 }
 
 }  // namespace
@@ -331,8 +334,8 @@ std::vector<prometheus::MetricFamily> RightsizingApplier::metrics() const {
   auto family = counterFamily(
       "fleetscale_rightsizing_applies_total",
       "Right-sizing writes and outcomes per workload and cluster: result=applied (a pod resized "
-      "or a template patched), pending, infeasible, qos-change, forbidden, unsupported, invalid, "
-      "error");
+      "or a template patched), pending, infeasible, qos-change, forbidden, limit-range, quota, "
+      "unsupported, invalid, error");
   std::lock_guard lock(mutex_);
   for (const auto& [key, value] : counts_) {
     const auto& [workload, cluster, mode, result] = key;

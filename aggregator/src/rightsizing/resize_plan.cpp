@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
+#include <string_view>
 
+#include "fleetscale/aggregator/scaling/label_selector.h"
 #include "fleetscale/shared/quantity.h"
 
 namespace fleetscale::aggregator::rightsizing {
@@ -91,6 +93,131 @@ PodView podOf(const json& item) {
   return pod;
 }
 
+bool isAlphanumeric(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+// A label name or value: at most 63 of [A-Za-z0-9-_.], starting and ending alphanumeric.
+bool isLabelName(std::string_view text) {
+  return !text.empty() && text.size() <= 63 && isAlphanumeric(text.front()) &&
+         isAlphanumeric(text.back()) && std::ranges::all_of(text, [](char c) {
+           return isAlphanumeric(c) || c == '-' || c == '_' || c == '.';
+         });
+}
+
+// apimachinery's IsQualifiedName: [DNS-subdomain prefix "/"] name. "" when `key` is one.
+std::string labelKeyProblem(std::string_view key) {
+  const auto slash = key.find('/');
+  const std::string_view name = slash == std::string_view::npos ? key : key.substr(slash + 1);
+  if (slash != std::string_view::npos) {
+    const std::string_view prefix = key.substr(0, slash);
+    const bool subdomain =
+        !prefix.empty() && prefix.size() <= 253 && isAlphanumeric(prefix.front()) &&
+        isAlphanumeric(prefix.back()) && std::ranges::all_of(prefix, [](char c) {
+          return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.';
+        });
+    if (!subdomain) return "prefix part must be a lowercase DNS subdomain";
+  }
+  if (!isLabelName(name)) {
+    return "name part must be 1 to 63 alphanumeric characters, '-', '_' or '.', starting and "
+           "ending with an alphanumeric character";
+  }
+  return "";
+}
+
+// A label value may also be empty.
+std::string labelValueProblem(std::string_view value) {
+  if (value.empty() || isLabelName(value)) return "";
+  return "a valid label value must be empty or 1 to 63 alphanumeric characters, '-', '_' or '.', "
+         "starting and ending with an alphanumeric character";
+}
+
+Result<std::string> labelValue(const json& value, const std::string& path) {
+  if (!value.is_string()) return Error{path + ": not a string"};
+  const auto text = value.get<std::string>();
+  if (const auto problem = labelValueProblem(text); !problem.empty()) {
+    return Error{path + ": invalid value \"" + text + "\": " + problem};
+  }
+  return text;
+}
+
+Result<scaling::LabelRequirement> labelRequirement(const json& expression,
+                                                   const std::string& path) {
+  using Operator = scaling::LabelRequirement::Operator;
+  if (!expression.is_object()) return Error{path + ": not an object"};
+  const auto& key = at(expression, "key");
+  if (!key.is_string()) return Error{path + ".key: required"};
+  scaling::LabelRequirement requirement;
+  requirement.key = key.get<std::string>();
+  if (const auto problem = labelKeyProblem(requirement.key); !problem.empty()) {
+    return Error{path + ".key: invalid value \"" + requirement.key + "\": " + problem};
+  }
+  // apimachinery's words for an operator it does not know, the empty one included.
+  const auto& op = at(expression, "operator");
+  const std::string opName = op.is_string() ? op.get<std::string>() : "";
+  if (opName == "In") {
+    requirement.op = Operator::kIn;
+  } else if (opName == "NotIn") {
+    requirement.op = Operator::kNotIn;
+  } else if (opName == "Exists") {
+    requirement.op = Operator::kExists;
+  } else if (opName == "DoesNotExist") {
+    requirement.op = Operator::kDoesNotExist;
+  } else {
+    return Error{path + ".operator: \"" + opName + "\" is not a valid label selector operator"};
+  }
+  const auto& values = at(expression, "values");
+  if (!values.is_null() && !values.is_array()) return Error{path + ".values: not a list"};
+  for (std::size_t i = 0; values.is_array() && i < values.size(); ++i) {
+    auto value = labelValue(values[i], path + ".values[" + std::to_string(i) + "]");
+    if (!value) return value.error();
+    requirement.values.push_back(std::move(*value));
+  }
+  const bool setBased = requirement.op == Operator::kIn || requirement.op == Operator::kNotIn;
+  if (setBased && requirement.values.empty()) {
+    return Error{path + ".values: for 'in', 'notin' operators, values set can't be empty"};
+  }
+  if (!setBased && !requirement.values.empty()) {
+    return Error{path + ".values: values set must be empty for exists and does not exist"};
+  }
+  return requirement;
+}
+
+// A workload's metav1.LabelSelector as metav1.LabelSelectorAsSelector reads it, written in the
+// labelSelector query syntax a list takes ("app=web,tier in (a,b),!canary"). Refused where
+// apimachinery refuses (an unknown operator, In or NotIn without values, Exists or DoesNotExist
+// with some, a malformed key or value), and when it selects every pod (no selector, or an empty
+// one): the apps/v1 API refuses such workloads, and resizing a namespace's every pod is never
+// what a recommendation meant.
+Result<std::string> selectorQuery(const json& selector) {
+  if (!selector.is_object()) return Error{"missing"};
+  scaling::LabelSelector out;
+  const auto& matchLabels = at(selector, "matchLabels");
+  if (!matchLabels.is_null() && !matchLabels.is_object()) {
+    return Error{"matchLabels: not an object"};
+  }
+  for (const auto& [key, value] : matchLabels.items()) {  // null has no items
+    if (const auto problem = labelKeyProblem(key); !problem.empty()) {
+      return Error{"matchLabels: invalid key \"" + key + "\": " + problem};
+    }
+    auto text = labelValue(value, "matchLabels." + key);
+    if (!text) return text.error();
+    out.matchLabels[key] = std::move(*text);
+  }
+  const auto& expressions = at(selector, "matchExpressions");
+  if (!expressions.is_null() && !expressions.is_array()) {
+    return Error{"matchExpressions: not a list"};
+  }
+  for (std::size_t i = 0; expressions.is_array() && i < expressions.size(); ++i) {
+    auto requirement =
+        labelRequirement(expressions[i], "matchExpressions[" + std::to_string(i) + "]");
+    if (!requirement) return requirement.error();
+    out.matchExpressions.push_back(std::move(*requirement));
+  }
+  if (out.empty()) return Error{"empty: it would select every pod of the namespace"};
+  return out.describe();
+}
+
 // A request rounded as it is written: whole millicores, whole mebibytes (up, so the safety margin
 // is kept).
 double roundedCpu(double cores) { return std::ceil(cores * 1000 - 1e-6) / 1000; }
@@ -163,16 +290,10 @@ Result<std::vector<PodView>> parsePods(const std::string& podListJson) {
 Result<WorkloadTemplate> parseWorkloadTemplate(const std::string& workloadJson) {
   const auto workload = json::parse(workloadJson, nullptr, false);
   const auto& spec = at(workload, "spec");
-  const auto& matchLabels = at(at(spec, "selector"), "matchLabels");
-  if (!matchLabels.is_object() || matchLabels.empty()) {
-    return Error{"no spec.selector.matchLabels (only matchLabels selectors are read)"};
-  }
+  auto selector = selectorQuery(at(spec, "selector"));
+  if (!selector) return Error{"spec.selector: " + selector.error().message};
   WorkloadTemplate out;
-  for (const auto& [key, value] : matchLabels.items()) {
-    if (!value.is_string()) return Error{"spec.selector.matchLabels." + key + " is not a string"};
-    if (!out.selector.empty()) out.selector += ',';
-    out.selector += key + '=' + value.get<std::string>();
-  }
+  out.selector = std::move(*selector);
   out.containers = containersOf(at(at(at(spec, "template"), "spec"), "containers"));
   if (out.containers.empty()) return Error{"no spec.template.spec.containers"};
   return out;
@@ -327,6 +448,20 @@ std::string podResizePatch(std::span<const ContainerResources> containers) {
 
 std::string templatePatch(std::span<const ContainerResources> containers) {
   return json{{"spec", {{"template", {{"spec", containersPatch(containers)}}}}}}.dump();
+}
+
+std::string_view admissionRefusal(std::string_view forbiddenMessage) {
+  const auto says = [&](std::string_view words) {
+    return forbiddenMessage.find(words) != std::string_view::npos;
+  };
+  // The LimitRanger's min/max and ratio constraints, for Container and Pod items.
+  if (says(" usage per Container is ") || says(" usage per Pod is ") ||
+      says(" max limit to request ratio per ")) {
+    return "limit-range";
+  }
+  // The ResourceQuota plugin: a quota exceeded, or a quota's constraint on the pod unmet.
+  if (says("exceeded quota: ") || says("failed quota: ")) return "quota";
+  return "";
 }
 
 std::string cpuQuantity(double cores) {

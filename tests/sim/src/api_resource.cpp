@@ -23,7 +23,85 @@ json detailsOf(const ResourceType& type, const std::string& name, std::string_vi
 
 bool isDnsLabelCharacter(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
 
+bool present(const json& object, const char* key) {
+  return object.is_object() && object.contains(key) && !object[key].is_null();
+}
+
 }  // namespace
+
+std::string cannotUnmarshal(const json& value, const std::string& into) {
+  return std::string("json: cannot unmarshal ") + value.type_name() + " into " + into;
+}
+
+ApiResult decodeEnvelope(const ResourceType& type, const json& body,
+                         const std::string& namespaceName, const std::string& urlName) {
+  const std::string apiVersion = type.apiVersion();
+  if (!body.is_object()) {
+    return ApiResult::fail(objectUndecodable(
+        type, cannotUnmarshal(body, "Go value of type " + std::string(type.version) + "." +
+                                        std::string(type.kind))));
+  }
+  if (body.contains("kind") && body["kind"] != type.kind) {
+    return ApiResult::fail(badRequest("the kind of the object (" + body["kind"].dump() +
+                                      ") does not match " + std::string(type.kind)));
+  }
+  if (body.contains("apiVersion") && body["apiVersion"] != apiVersion) {
+    return ApiResult::fail(badRequest("the API version of the object (" +
+                                      body["apiVersion"].dump() + ") is not " + apiVersion));
+  }
+  json object = body;
+  object["kind"] = type.kind;
+  object["apiVersion"] = apiVersion;
+  if (!present(object, "metadata")) object["metadata"] = json::object();
+  json& meta = object["metadata"];
+  if (!meta.is_object()) {
+    return ApiResult::fail(
+        objectUndecodable(type, cannotUnmarshal(meta, "Go struct field " + std::string(type.kind) +
+                                                          ".metadata of type v1.ObjectMeta")));
+  }
+  for (const char* key : {"name", "generateName", "namespace", "resourceVersion", "uid"}) {
+    if (!present(meta, key)) {
+      meta.erase(key);
+      continue;
+    }
+    if (!meta[key].is_string()) {
+      return ApiResult::fail(objectUndecodable(
+          type, cannotUnmarshal(meta[key], std::string("Go struct field ObjectMeta.metadata.") +
+                                               key + " of type string")));
+    }
+    if (meta[key].get<std::string>().empty()) meta.erase(key);
+  }
+  for (const char* key : {"labels", "annotations"}) {
+    if (!present(meta, key)) continue;
+    if (!meta[key].is_object()) {
+      return ApiResult::fail(objectUndecodable(
+          type, cannotUnmarshal(meta[key], std::string("Go struct field ObjectMeta.metadata.") +
+                                               key + " of type map[string]string")));
+    }
+    for (const auto& [name, value] : meta[key].items()) {
+      if (!value.is_string()) {
+        return ApiResult::fail(objectUndecodable(
+            type, cannotUnmarshal(value, std::string("Go struct field ObjectMeta.metadata.") + key +
+                                             " of type string")));
+      }
+    }
+  }
+  if (auto problem = scopeToRequest(meta, namespaceName, urlName)) {
+    return ApiResult::fail(*problem);
+  }
+  return ApiResult{std::nullopt, std::move(object)};
+}
+
+void validateName(const json& meta, std::vector<FieldError>& errors) {
+  const std::string name = meta.value("name", "");
+  if (name.empty() && !meta.contains("generateName")) {
+    errors.push_back(requiredField("metadata.name", "name or generateName is required"));
+  } else if (!name.empty()) {
+    if (const std::string problem = dnsSubdomainProblem(name); !problem.empty()) {
+      errors.push_back(invalidField("metadata.name", json(name).dump(), problem));
+    }
+  }
+}
 
 FieldError requiredField(std::string field, const std::string& why) {
   return {std::move(field), "FieldValueRequired",

@@ -2,8 +2,10 @@
 
 #include "fleetscale/shared/logging.h"
 #include "fleetscale/shared/text.h"
+#include "fleetscale/sim/admission_objects.h"
 #include "fleetscale/sim/autoscaler_objects.h"
 #include "fleetscale/sim/kube_objects.h"
+#include "fleetscale/sim/label_selector.h"
 #include "fleetscale/sim/lease_object.h"
 #include "fleetscale/sim/patch.h"
 
@@ -91,62 +93,6 @@ ApiError methodNotAllowed(const std::string& verb, const std::string& resource) 
                {{"kind", resource}});
 }
 
-// Equality-based label selectors: "a=b", "a==b", "a!=b", "a", "!a", joined by commas.
-struct Selector {
-  struct Term {
-    std::string key;
-    std::string value;
-    enum { kEquals, kNotEquals, kExists, kNotExists } op;
-  };
-  std::vector<Term> terms;
-
-  static std::optional<Selector> parse(std::string_view text) {
-    Selector selector;
-    for (std::string_view raw : splitFields(text, ",")) {
-      const std::string_view term = trim(raw);
-      if (term.empty()) continue;
-      if (term.find('(') != std::string_view::npos || term.find(' ') != std::string_view::npos) {
-        return std::nullopt;  // set-based selectors are not supported
-      }
-      if (term.front() == '!') {
-        selector.terms.push_back({std::string(term.substr(1)), "", Term::kNotExists});
-      } else if (const auto at = term.find("!="); at != std::string_view::npos) {
-        selector.terms.push_back(
-            {std::string(term.substr(0, at)), std::string(term.substr(at + 2)), Term::kNotEquals});
-      } else if (const auto eq = term.find('='); eq != std::string_view::npos) {
-        const std::size_t valueAt = term.substr(eq, 2) == "==" ? eq + 2 : eq + 1;
-        selector.terms.push_back(
-            {std::string(term.substr(0, eq)), std::string(term.substr(valueAt)), Term::kEquals});
-      } else {
-        selector.terms.push_back({std::string(term), "", Term::kExists});
-      }
-    }
-    return selector;
-  }
-
-  bool matches(const json& labels) const {
-    for (const auto& term : terms) {
-      const bool has = labels.is_object() && labels.contains(term.key);
-      const std::string value = has ? labels[term.key].get<std::string>() : "";
-      switch (term.op) {
-        case Term::kEquals:
-          if (!has || value != term.value) return false;
-          break;
-        case Term::kNotEquals:
-          if (has && value == term.value) return false;
-          break;
-        case Term::kExists:
-          if (!has) return false;
-          break;
-        case Term::kNotExists:
-          if (has) return false;
-          break;
-      }
-    }
-    return true;
-  }
-};
-
 // fieldSelector for lists: metadata.name, metadata.namespace and spec.nodeName (pods), '=' only.
 std::optional<std::map<std::string, std::string>> parseFieldSelector(std::string_view text) {
   std::map<std::string, std::string> fields;
@@ -177,7 +123,7 @@ bool fieldsMatch(const std::map<std::string, std::string>& fields, const json& o
 }
 
 struct ListFilter {
-  Selector labels;
+  LabelSelector labels;
   std::map<std::string, std::string> fields;
   bool matches(const json& object) const {
     return labels.matches(object["metadata"].value("labels", json::object())) &&
@@ -187,11 +133,9 @@ struct ListFilter {
 
 std::optional<ListFilter> listFilterOf(const HttpRequest& request, ApiError& problem) {
   ListFilter filter;
-  auto labels = Selector::parse(request.queryParam("labelSelector"));
+  auto labels = LabelSelector::parse(request.queryParam("labelSelector"));
   if (!labels) {
-    problem =
-        error(400, "BadRequest",
-              "unable to parse requirement: only equality-based label selectors are supported");
+    problem = error(400, "BadRequest", labels.error().message);
     return std::nullopt;
   }
   auto fields = parseFieldSelector(request.queryParam("fieldSelector"));
@@ -204,6 +148,16 @@ std::optional<ListFilter> listFilterOf(const HttpRequest& request, ApiError& pro
   filter.labels = std::move(*labels);
   filter.fields = std::move(*fields);
   return filter;
+}
+
+// The namespace's pods as a ResourceQuota counts them: all of them, since the simulator's pods
+// are never terminal (a deleted one is gone).
+QuotaUsage namespaceUsage(const ClusterModel& cluster, const std::string& namespaceName) {
+  QuotaUsage used;
+  for (const auto& pod : cluster.pods()) {
+    if (pod.namespaceName == namespaceName) used += quotaUsageOf(pod.container.resources);
+  }
+  return used;
 }
 
 // The object a PUT (the body) or PATCH (`current` with the body's patch applied) asks to store.
@@ -407,6 +361,15 @@ HttpResponse ApiHandler::route(HttpRequest& request, const Identity& identity, W
   }
   // /api/v1/<resource>[/<name>] and /api/v1/namespaces/<ns>/<resource>[/<name>]
   if (s.size() >= 3 && s[0] == "api" && s[1] == "v1") {
+    // The core kinds stored whole: LimitRanges, ResourceQuotas.
+    for (const ResourceType* type : {&kLimitRangeResource, &kResourceQuotaResource}) {
+      if (s.size() == 3 && s[2] == type->plural) {
+        return storedObjects(request, identity, *type, "", "", write);
+      }
+      if (s.size() >= 5 && s.size() <= 6 && s[2] == "namespaces" && s[4] == type->plural) {
+        return storedObjects(request, identity, *type, s[3], s.size() == 6 ? s[5] : "", write);
+      }
+    }
     if (s.size() == 3) return core(request, identity, s[2], "", "");
     if (s.size() == 4) return core(request, identity, s[2], "", s[3]);
     if (s.size() == 5 && s[2] == "namespaces") return core(request, identity, s[4], s[3], "");
@@ -572,7 +535,16 @@ HttpResponse ApiHandler::podResize(HttpRequest& request, const Identity& identit
   if (verb == "get") return respond(200, current());
   ApiResult desired = desiredObject(request, verb == "patch", current());
   if (!desired.ok()) return fail(*desired.error);
-  const ApiResult result = cluster.resizePod(namespaceName, name, desired.object);
+  // The validating admission plugins that handle pods/resize, in the API server's order.
+  const auto admit = [&](const PodState& stored,
+                         const ContainerResources& resized) -> std::optional<ApiError> {
+    const auto limitRanges = fleet_.objectStore(kLimitRangeResource, cluster_)->list(namespaceName);
+    if (auto refused = limitRangeRefusal(name, resized, limitRanges)) return refused;
+    return quotaRefusal(name, stored.container.resources, resized,
+                        fleet_.objectStore(kResourceQuotaResource, cluster_)->list(namespaceName),
+                        namespaceUsage(cluster, namespaceName));
+  };
+  const ApiResult result = cluster.resizePod(namespaceName, name, desired.object, admit);
   if (!result.ok()) return fail(*result.error);
   return respond(200, current());
 }
@@ -696,6 +668,8 @@ StoredKind storedKindOf(const ResourceType& type) {
     return {decodeHorizontalPodAutoscaler, horizontalPodAutoscalerCells};
   }
   if (type.kind == kScaledObjectResource.kind) return {decodeScaledObject, scaledObjectCells};
+  if (type.kind == kLimitRangeResource.kind) return {decodeLimitRange, limitRangeCells};
+  if (type.kind == kResourceQuotaResource.kind) return {decodeResourceQuota, resourceQuotaCells};
   return {[](const json& body, const std::string& namespaceName, const std::string& urlName,
              const json*) { return decodeLease(body, namespaceName, urlName); },
           leaseCells};
@@ -723,6 +697,12 @@ HttpResponse ApiHandler::storedObjects(HttpRequest& request, const Identity& ide
   }
   const WallTime wallNow = wallAt(cluster, fleet_.model.lastStep());
   const ObjectStore::NextVersion nextVersion = [&cluster] { return cluster.nextResourceVersion(); };
+  // A ResourceQuota shows what the quota controller keeps in its status, as of now.
+  auto shown = [&](json object) {
+    if (type.kind != kResourceQuotaResource.kind) return object;
+    const std::string objectNamespace = object["metadata"].value("namespace", "");
+    return withQuotaStatus(std::move(object), namespaceUsage(cluster, objectNamespace));
+  };
   auto table = [&](const std::vector<json>& objects) {
     std::vector<TableRow> rows;
     for (const auto& object : objects) rows.push_back({kind.cells(object, wallNow), object});
@@ -735,6 +715,7 @@ HttpResponse ApiHandler::storedObjects(HttpRequest& request, const Identity& ide
     if (!filter) return fail(problem);
     std::vector<json> found = store.list(namespaceName);
     std::erase_if(found, [&](const json& object) { return !filter->matches(object); });
+    for (auto& object : found) object = shown(std::move(object));
     if (wantsTable(request)) return table(found);
     return respond(200, listJson(std::string(type.kind) + "List", type.apiVersion(),
                                  cluster.resourceVersion(), std::move(found)));
@@ -742,7 +723,7 @@ HttpResponse ApiHandler::storedObjects(HttpRequest& request, const Identity& ide
   if (verb == "get") {
     const json* object = store.find(namespaceName, name);
     if (!object) return fail(objectNotFound(type, name));
-    return wantsTable(request) ? table({*object}) : respond(200, *object);
+    return wantsTable(request) ? table({shown(*object)}) : respond(200, shown(*object));
   }
   if (verb == "create" && name.empty() && !namespaceName.empty()) {
     const json body = json::parse(request.body, nullptr, false);
@@ -760,7 +741,7 @@ HttpResponse ApiHandler::storedObjects(HttpRequest& request, const Identity& ide
     write.workload = namespaceName + "/" + meta.value("name", meta.value("generateName", ""));
     write.kind = std::string(type.kind);
     if (!created.ok()) return fail(*created.error);
-    return respond(201, created.object);
+    return respond(201, shown(created.object));
   }
   if (verb == "update" || verb == "patch") {
     // A missing object is a 404 after the body's checks (store.update), not a create.
@@ -773,7 +754,7 @@ HttpResponse ApiHandler::storedObjects(HttpRequest& request, const Identity& ide
     if (!decoded.ok()) return fail(*decoded.error);
     ApiResult updated = store.update(namespaceName, name, decoded.object, nextVersion);
     if (!updated.ok()) return fail(*updated.error);
-    return respond(200, updated.object);
+    return respond(200, shown(updated.object));
   }
   if (verb == "delete") {
     const json options = request.body.empty() ? json() : json::parse(request.body, nullptr, false);

@@ -658,7 +658,7 @@ bool ClusterModel::servesResize() const {
 }
 
 ApiResult ClusterModel::resizePod(const std::string& namespaceName, const std::string& name,
-                                  const json& desired) {
+                                  const json& desired, const ResizeAdmission& admit) {
   auto it = std::find_if(pods_.begin(), pods_.end(), [&](const PodState& pod) {
     return pod.namespaceName == namespaceName && pod.name == name;
   });
@@ -748,6 +748,9 @@ ApiResult ClusterModel::resizePod(const std::string& namespaceName, const std::s
   }
   if (resources == pod.container.resources && policy == pod.container.resizePolicy) {
     return ApiResult{};  // a no-op leaves the resourceVersion alone
+  }
+  if (admit) {
+    if (auto refused = admit(pod, resources)) return ApiResult::fail(*refused);
   }
   pod.container.resources = resources;
   pod.container.resizePolicy = policy;

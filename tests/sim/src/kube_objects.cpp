@@ -100,6 +100,13 @@ json columns(const std::string& resource) {
                         column("MaxPods", "string"), column("Replicas", "string"),
                         column("Age", "string")});
   }
+  if (resource == "limitranges") {
+    return json::array({column("Name", "string", 0, "name"), column("Created At", "date")});
+  }
+  if (resource == "resourcequotas") {
+    return json::array({column("Name", "string", 0, "name"), column("Age", "string"),
+                        column("Request", "string"), column("Limit", "string")});
+  }
   if (resource == "scaledobjects") {
     // KEDA's CRD's additionalPrinterColumns (the ones that do not need its operator's conditions).
     return json::array({column("Name", "string", 0, "name"), column("ScaleTargetKind", "string"),
@@ -542,6 +549,19 @@ json coreResourceListJson(bool podResize) {
                                            {"shortNames", json::array({"po"})},
                                            {"categories", json::array({"all"})},
                                            {"storageVersionHash", "xPOwRZ+Yhw8="}}})}};
+  const json stored = json::array({"create", "delete", "get", "list", "patch", "update"});
+  list["resources"].push_back({{"name", "limitranges"},
+                               {"singularName", "limitrange"},
+                               {"namespaced", true},
+                               {"kind", "LimitRange"},
+                               {"verbs", stored},
+                               {"shortNames", json::array({"limits"})}});
+  list["resources"].push_back({{"name", "resourcequotas"},
+                               {"singularName", "resourcequota"},
+                               {"namespaced", true},
+                               {"kind", "ResourceQuota"},
+                               {"verbs", stored},
+                               {"shortNames", json::array({"quota"})}});
   if (podResize) {
     list["resources"].push_back({{"name", "pods/resize"},
                                  {"singularName", ""},
@@ -688,6 +708,27 @@ std::vector<json> leaseCells(const json& lease, WallTime now) {
   const json& spec = lease["spec"];
   return {lease["metadata"]["name"], spec.value("holderIdentity", std::string()),
           ageOf(lease["metadata"], now)};
+}
+
+std::vector<json> limitRangeCells(const json& limitRange, WallTime /*now*/) {
+  return {limitRange["metadata"]["name"],
+          limitRange["metadata"].value("creationTimestamp", std::string())};
+}
+
+std::vector<json> resourceQuotaCells(const json& quota, WallTime now) {
+  // kubectl's printer: "<resource>: <used>/<hard>" per resource in name order, the limits.*
+  // ones in LIMIT, the others in REQUEST.
+  std::string requests, limits;
+  const json status = quota.value("status", json::object());
+  const json hard = status.value("hard", json::object());
+  const json used = status.value("used", json::object());
+  for (const auto& [name, value] : hard.items()) {
+    std::string& column = name.rfind("limits.", 0) == 0 ? limits : requests;
+    const json current = used.value(name, json("0"));
+    const auto text = [](const json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); };
+    column += (column.empty() ? "" : ", ") + name + ": " + text(current) + "/" + text(value);
+  }
+  return {quota["metadata"]["name"], ageOf(quota["metadata"], now), requests, limits};
 }
 
 namespace {

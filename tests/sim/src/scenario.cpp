@@ -262,6 +262,63 @@ LoadCurve parseCurve(const YAML::Node& node, const std::string& context,
   return curve;
 }
 
+bool validName(std::string_view name);
+
+// A mapping of resource names to quantities, kept as written; `allowed` empty = any name.
+std::map<std::string, std::string> quantityMap(const YAML::Node& node, const std::string& context,
+                                               const std::set<std::string>& allowed) {
+  if (!node.IsMap()) fail(node, context, "expected a mapping of resources to quantities");
+  std::map<std::string, std::string> out;
+  for (const auto& entry : node) {
+    const std::string key = entry.first.as<std::string>();
+    if (!allowed.empty() && !allowed.contains(key)) {
+      fail(entry.first, context + "." + key, "expected cpu or memory");
+    }
+    if (!entry.second.IsScalar() || !parseQuantity(entry.second.as<std::string>())) {
+      fail(entry.second, context + "." + key, "expected a quantity");
+    }
+    out[key] = entry.second.as<std::string>();
+  }
+  return out;
+}
+
+// `limit-ranges` and `resource-quotas` entries: each names its object and namespace.
+template <typename Spec>
+std::vector<Spec> parseAdmissionObjects(const YAML::Node& node, const std::string& context,
+                                        void (*body)(Fields&, Spec&, const YAML::Node&,
+                                                     const std::string&)) {
+  if (!node.IsSequence()) fail(node, context, "expected a list");
+  std::vector<Spec> out;
+  for (std::size_t i = 0; i < node.size(); ++i) {
+    const std::string item = context + "[" + std::to_string(i) + "]";
+    Fields fields(node[i], item);
+    Spec spec;
+    spec.name = fields.string("name");
+    if (!validName(spec.name)) fail(node[i], item + ".name", "needs a DNS label");
+    spec.namespaceName = fields.string("namespace", spec.namespaceName);
+    if (!validName(spec.namespaceName)) fail(node[i], item + ".namespace", "needs a DNS label");
+    body(fields, spec, node[i], item);
+    fields.finish();
+    out.push_back(std::move(spec));
+  }
+  return out;
+}
+
+void limitRangeFields(Fields& fields, LimitRangeSpec& spec, const YAML::Node& /*node*/,
+                      const std::string& context) {
+  for (auto [key, bound] : {std::pair{"min", &spec.min}, std::pair{"max", &spec.max}}) {
+    if (fields.has(key)) {
+      *bound = quantityMap(fields.get(key), context + "." + key, {"cpu", "memory"});
+    }
+  }
+}
+
+void resourceQuotaFields(Fields& fields, ResourceQuotaSpec& spec, const YAML::Node& node,
+                         const std::string& context) {
+  if (!fields.has("hard")) fail(node, context + ".hard", "is required");
+  spec.hard = quantityMap(fields.get("hard"), context + ".hard", {});
+}
+
 void applyClusterFields(Fields& fields, ClusterSpec& cluster, const std::string& context) {
   cluster.nodes = fields.integer("nodes", cluster.nodes, 1);
   if (fields.has("node-capacity")) {
@@ -301,6 +358,14 @@ void applyClusterFields(Fields& fields, ClusterSpec& cluster, const std::string&
     if (cluster.resizeDelaySeconds < 0) {
       fail(fields.get("resize-delay"), context + ".resize-delay", "must not be negative");
     }
+  }
+  if (fields.has("limit-ranges")) {
+    cluster.limitRanges = parseAdmissionObjects<LimitRangeSpec>(
+        fields.get("limit-ranges"), context + ".limit-ranges", limitRangeFields);
+  }
+  if (fields.has("resource-quotas")) {
+    cluster.resourceQuotas = parseAdmissionObjects<ResourceQuotaSpec>(
+        fields.get("resource-quotas"), context + ".resource-quotas", resourceQuotaFields);
   }
   if (fields.has("aggregator-auth")) {
     const YAML::Node node = fields.get("aggregator-auth");

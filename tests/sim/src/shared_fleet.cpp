@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "fleetscale/shared/text.h"
+#include "fleetscale/sim/admission_objects.h"
 #include "fleetscale/sim/autoscaler_objects.h"
 
 namespace fleetscale::sim {
@@ -40,6 +41,31 @@ SharedFleet::SharedFleet(const Scenario& scenario, const Clock& source,
         cluster.name, ObjectStore(kHorizontalPodAutoscalerResource, seed ^ fnv1a64("hpa")));
     scaledObjects.emplace(cluster.name,
                           ObjectStore(kScaledObjectResource, seed ^ fnv1a64("scaledobject")));
+    limitRanges.emplace(cluster.name,
+                        ObjectStore(kLimitRangeResource, seed ^ fnv1a64("limitrange")));
+    resourceQuotas.emplace(cluster.name,
+                           ObjectStore(kResourceQuotaResource, seed ^ fnv1a64("resourcequota")));
+  }
+  for (const auto& cluster : scenario.clusters) {
+    ClusterModel* clusterModel = model.findCluster(cluster.name);
+    const ObjectStore::NextVersion next = [clusterModel] {
+      return clusterModel->nextResourceVersion();
+    };
+    auto create = [&](ObjectStore& store, const ApiResult& decoded, const std::string& ns) {
+      if (!decoded.ok()) throw std::logic_error(cluster.name + ": " + decoded.error->message);
+      const ApiResult created = store.create(ns, decoded.object, clusterModel->origin(), next);
+      if (!created.ok()) throw std::logic_error(cluster.name + ": " + created.error->message);
+    };
+    for (const auto& spec : cluster.limitRanges) {
+      create(limitRanges.at(cluster.name),
+             decodeLimitRange(limitRangeBody(spec), spec.namespaceName, "", nullptr),
+             spec.namespaceName);
+    }
+    for (const auto& spec : cluster.resourceQuotas) {
+      create(resourceQuotas.at(cluster.name),
+             decodeResourceQuota(resourceQuotaBody(spec), spec.namespaceName, "", nullptr),
+             spec.namespaceName);
+    }
   }
   for (const auto& workload : scenario.workloads) {
     if (!workload.foreignAutoscaler) continue;
@@ -72,6 +98,8 @@ ObjectStore* SharedFleet::objectStore(const ResourceType& type, const std::strin
   if (type.kind == kLeaseResource.kind) return find(leases);
   if (type.kind == kHorizontalPodAutoscalerResource.kind) return find(horizontalPodAutoscalers);
   if (type.kind == kScaledObjectResource.kind) return find(scaledObjects);
+  if (type.kind == kLimitRangeResource.kind) return find(limitRanges);
+  if (type.kind == kResourceQuotaResource.kind) return find(resourceQuotas);
   return nullptr;
 }
 

@@ -13,4 +13,20 @@ aggregator::WorkloadConfig shopWebAtHalfCpu(std::int32_t maxReplicas) {
   return web;
 }
 
+aggregator::PolicyConfig shopWebRightsized(aggregator::rightsizing::RightsizingPolicy rightsizing,
+                                           const std::vector<std::string>& clusters) {
+  aggregator::PolicyConfig config;
+  for (const auto& name : clusters) {
+    aggregator::ClusterConfig cluster;
+    cluster.name = name;
+    config.clusters.push_back(cluster);
+  }
+  aggregator::WorkloadConfig workload;
+  workload.namespaceName = "shop";
+  workload.name = "web";
+  workload.rightsizing = rightsizing;
+  config.workloads.push_back(workload);
+  return config;
+}
+
 }  // namespace fleetscale::testing

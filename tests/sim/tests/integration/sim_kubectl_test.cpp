@@ -1,8 +1,11 @@
 // The real kubectl (/usr/bin/kubectl) against the simulator's fake kube-apiserver: get, scale,
 // raw discovery, a stale replace answered 409, 401/403 for bad or powerless tokens, client
 // certificates instead of tokens, the Leases of leader election, and other autoscalers'
-// HorizontalPodAutoscalers and KEDA ScaledObjects, in-place resize through pods/{name}/resize.
+// HorizontalPodAutoscalers and KEDA ScaledObjects, in-place resize through pods/{name}/resize,
+// set-based label selectors, LimitRanges and ResourceQuotas refusing resizes.
 #include <gtest/gtest.h>
+
+#include <algorithm>
 
 #include "fleetscale/testing/wait.h"
 #include "sim_test_support.h"
@@ -162,6 +165,77 @@ TEST_F(SimKubectlTest, PatchTheResizeSubresourceResizesInPlace) {
   const auto writes = simulator_->writes("aws-us-east-1")->records();
   ASSERT_FALSE(writes.empty());
   EXPECT_EQ(writes.back().path.rfind("/api/v1/namespaces/shop/pods/" + pod + "/resize", 0), 0u);
+}
+
+TEST_F(SimKubectlTest, SetBasedSelectorsFilterLists) {
+  const auto in =
+      run({"-n", "shop", "get", "pods", "-l", "app in (checkout, other)", "-o", "name"});
+  ASSERT_EQ(in.status, 0) << in.errors;
+  EXPECT_EQ(std::count(in.output.begin(), in.output.end(), '\n'), 3) << in.output;
+  const auto notIn = run({"-n", "shop", "get", "pods", "-l", "app notin (checkout)", "-o", "name"});
+  ASSERT_EQ(notIn.status, 0) << notIn.errors;
+  EXPECT_EQ(notIn.output, "") << notIn.output;
+}
+
+TEST_F(SimKubectlTest, LimitRangesAndQuotasApplyGetAndRefuseResizes) {
+  const std::string file = home_.file("admission.yaml");
+  testing::writeFile(file, R"(apiVersion: v1
+kind: LimitRange
+metadata:
+  name: bounds
+  namespace: shop
+spec:
+  limits:
+    - type: Container
+      max: {cpu: "1500m"}
+---
+apiVersion: v1
+kind: ResourceQuota
+metadata:
+  name: compute
+  namespace: shop
+spec:
+  hard: {requests.cpu: "2", limits.cpu: "6"}
+)");
+  const auto applied = run({"apply", "--validate=false", "-f", file});
+  ASSERT_EQ(applied.status, 0) << applied.errors;
+  EXPECT_EQ(applied.output, "limitrange/bounds created\nresourcequota/compute created\n");
+  const auto again = run({"apply", "--validate=false", "-f", file});
+  ASSERT_EQ(again.status, 0) << again.errors;
+  EXPECT_EQ(again.output, "limitrange/bounds unchanged\nresourcequota/compute unchanged\n");
+
+  const auto quota = run({"-n", "shop", "get", "quota"});
+  ASSERT_EQ(quota.status, 0) << quota.errors;
+  // Three checkout pods at 500m (limit 1) in aws.
+  EXPECT_NE(quota.output.find("requests.cpu: 1500m/2"), std::string::npos) << quota.output;
+  EXPECT_NE(quota.output.find("limits.cpu: 3/6"), std::string::npos) << quota.output;
+  const auto limits = run({"-n", "shop", "get", "limits", "-o", "name"});
+  EXPECT_EQ(limits.output, "limitrange/bounds\n") << limits.errors;
+
+  const auto pods = run({"-n", "shop", "get", "pods", "-l", "app=checkout", "-o",
+                         "jsonpath={.items[0].metadata.name}"});
+  ASSERT_EQ(pods.status, 0) << pods.errors;
+  const std::string pod = pods.output;
+  auto resize = [&](const std::string& resources) {
+    return run({"-n", "shop", "patch", "pod", pod, "--subresource", "resize", "-p",
+                R"({"spec":{"containers":[{"name":"checkout","resources":)" + resources + "}]}}"});
+  };
+  const auto overLimit = resize(R"({"limits":{"cpu":"2"}})");
+  EXPECT_NE(overLimit.status, 0);
+  EXPECT_NE(overLimit.errors.find("Error from server (Forbidden): pods \"" + pod +
+                                  "\" is forbidden: maximum cpu usage per Container is 1500m, "
+                                  "but limit is 2"),
+            std::string::npos)
+      << overLimit.errors;
+  const auto overQuota = resize(R"({"requests":{"cpu":"1500m"},"limits":{"cpu":"1500m"}})");
+  EXPECT_NE(overQuota.status, 0);
+  EXPECT_NE(overQuota.errors.find("is forbidden: exceeded quota: compute, requested: "
+                                  "requests.cpu=1, used: requests.cpu=1500m, limited: "
+                                  "requests.cpu=2"),
+            std::string::npos)
+      << overQuota.errors;
+  const auto within = resize(R"({"requests":{"cpu":"1"},"limits":{"cpu":"1500m"}})");
+  EXPECT_EQ(within.status, 0) << within.errors;
 }
 
 TEST_F(SimKubectlTest, RawDiscoveryListsTheScaleSubresource) {

@@ -190,7 +190,20 @@ TEST_F(ApiServerTest, GetListAndTables) {
   EXPECT_EQ(list["items"][0]["metadata"]["name"], "web");
   EXPECT_EQ(parse(call("GET", kDeployments + "?labelSelector=app%3Dweb"))["items"].size(), 1u);
   EXPECT_EQ(parse(call("GET", kDeployments + "?labelSelector=app%3Dother"))["items"].size(), 0u);
-  EXPECT_EQ(call("GET", kDeployments + "?labelSelector=app+in+(a,b)").status, 400);
+  // Set-based selectors, as a client writes them into the query (spaces as + or %20).
+  EXPECT_EQ(parse(call("GET", kDeployments + "?labelSelector=app+in+(web,x)"))["items"].size(), 1u);
+  EXPECT_EQ(
+      parse(call("GET", kDeployments + "?labelSelector=app%20notin%20%28web%29"))["items"].size(),
+      0u);
+  EXPECT_EQ(parse(call("GET", kDeployments + "?labelSelector=!app"))["items"].size(), 0u);
+  const auto malformed = call("GET", kDeployments + "?labelSelector=app+in+(a,b");
+  EXPECT_EQ(malformed.status, 400);
+  EXPECT_EQ(parse(malformed)["message"],
+            "unable to parse requirement: found 'end of selector', expected: ',' or ')'");
+  const json webPods =
+      parse(call("GET", "/api/v1/namespaces/shop/pods?labelSelector=app+in+(web)"));
+  ASSERT_EQ(webPods["items"].size(), 2u);
+  for (const auto& pod : webPods["items"]) EXPECT_EQ(pod["metadata"]["labels"]["app"], "web");
 
   const json one = parse(call("GET", kDeployments + "/web"));
   EXPECT_EQ(one["kind"], "Deployment");
@@ -808,6 +821,8 @@ TEST_F(ApiServerAutoscalerTest, DiscoveryAndTables) {
 
 class ApiServerResizeTest : public ApiServerTest {
  protected:
+  explicit ApiServerResizeTest(const Scenario& fleetScenario = scenario())
+      : ApiServerTest(fleetScenario) {}
   // The first web pod's resize URL.
   std::string resizePath() {
     const json pods = parse(call("GET", "/api/v1/namespaces/shop/pods?labelSelector=app%3Dweb"));
@@ -940,6 +955,163 @@ TEST_F(ApiServerOldClusterTest, ClustersBeforeV133HaveNoResizeSubresource) {
                            R"({"spec":{}})", "application/merge-patch+json");
   EXPECT_EQ(answer.status, 404);
   EXPECT_EQ(parse(call("GET", "/version", ""))["gitVersion"], "v1.32.4");
+}
+
+// --- LimitRanges and ResourceQuotas: stored whole, enforced on pods/resize ---------------------
+
+const std::string kLimitRanges = "/api/v1/namespaces/shop/limitranges";
+const std::string kQuotas = "/api/v1/namespaces/shop/resourcequotas";
+
+TEST_F(ApiServerResizeTest, LimitRangesAndQuotasAreStoredServedAndListed) {
+  const json core = parse(call("GET", "/api/v1"));
+  std::set<std::string> names;
+  for (const auto& resource : core["resources"]) names.insert(resource["name"]);
+  EXPECT_TRUE(names.contains("limitranges"));
+  EXPECT_TRUE(names.contains("resourcequotas"));
+
+  const auto created = call("POST", kLimitRanges, kAdmin,
+                            R"({"apiVersion":"v1","kind":"LimitRange","metadata":{"name":"bounds"},
+          "spec":{"limits":[{"type":"Container","max":{"cpu":"2"},"min":{"cpu":"100m"}}]}})");
+  ASSERT_EQ(created.status, 201) << created.body;
+  EXPECT_EQ(parse(created)["metadata"]["namespace"], "shop");
+  EXPECT_EQ(
+      parse(call("GET", kLimitRanges + "/bounds", kController))["spec"]["limits"][0]["max"]["cpu"],
+      "2");
+  EXPECT_EQ(parse(call("GET", "/api/v1/limitranges"))["items"].size(), 1u);
+  // Only the administrator writes them.
+  EXPECT_EQ(call("POST", kLimitRanges, kController, R"({"metadata":{"name":"x"}})").status, 403);
+  // Validation and decoding, as the API server answers them.
+  const auto inverted = call(
+      "POST", kLimitRanges, kAdmin,
+      R"({"metadata":{"name":"inverted"},"spec":{"limits":[{"type":"Container","min":{"cpu":"3"},"max":{"cpu":"2"}}]}})");
+  EXPECT_EQ(inverted.status, 422);
+  EXPECT_EQ(parse(inverted)["message"],
+            "LimitRange \"inverted\" is invalid: spec.limits[0].min[cpu]: Invalid value: \"3\": "
+            "min value 3 is greater than max value 2");
+  EXPECT_EQ(
+      call(
+          "POST", kLimitRanges, kAdmin,
+          R"({"metadata":{"name":"bad"},"spec":{"limits":[{"type":"Container","max":{"cpu":"two"}}]}})")
+          .status,
+      400);
+
+  ASSERT_EQ(
+      call(
+          "POST", kQuotas, kAdmin,
+          R"({"metadata":{"name":"compute"},"spec":{"hard":{"requests.cpu":"2","limits.cpu":"4","pods":"10"}}})")
+          .status,
+      201);
+  // The status is the quota controller's: what the namespace's three pods (0.5 / 1 core each)
+  // use now.
+  const json quota = parse(call("GET", kQuotas + "/compute", kController));
+  EXPECT_EQ(quota["status"]["hard"]["requests.cpu"], "2");
+  EXPECT_EQ(quota["status"]["used"]["requests.cpu"], "1500m");
+  EXPECT_EQ(quota["status"]["used"]["limits.cpu"], "3");
+  const json table =
+      parse(call("GET", kQuotas, kAdmin, "", "", "application/json;as=Table;v=v1;g=meta.k8s.io"));
+  ASSERT_EQ(table["rows"].size(), 1u);
+  EXPECT_EQ(table["columnDefinitions"][2]["name"], "Request");
+  EXPECT_EQ(table["rows"][0]["cells"][2], "pods: 0/10, requests.cpu: 1500m/2");
+  EXPECT_EQ(table["rows"][0]["cells"][3], "limits.cpu: 3/4");
+  EXPECT_EQ(call("DELETE", kQuotas + "/compute").status, 200);
+  EXPECT_EQ(call("GET", kQuotas + "/compute").status, 404);
+}
+
+TEST_F(ApiServerResizeTest, ALimitRangeRefusesAResizeOutsideItsBounds) {
+  const std::string path = resizePath();
+  ASSERT_EQ(call("POST", kLimitRanges, kAdmin,
+                 R"({"metadata":{"name":"bounds"},"spec":{"limits":[
+                      {"type":"Container","max":{"cpu":"2"},"min":{"cpu":"250m"}},
+                      {"type":"Pod","max":{"cpu":"1m"}}]}})")
+                .status,
+            201);
+  auto resize = [&](const std::string& request, const std::string& limit) {
+    return call("PATCH", path, kController,
+                R"({"spec":{"containers":[{"name":"web","resources":{"requests":{"cpu":")" +
+                    request + R"("},"limits":{"cpu":")" + limit + R"("}}}]}})",
+                "application/strategic-merge-patch+json");
+  };
+  const auto over = resize("500m", "4");
+  ASSERT_EQ(over.status, 403) << over.body;
+  EXPECT_EQ(parse(over)["reason"], "Forbidden");
+  EXPECT_EQ(parse(over)["message"], "pods \"" + name_ +
+                                        "\" is forbidden: maximum cpu usage per Container is 2, "
+                                        "but limit is 4");
+  EXPECT_EQ(parse(over)["details"]["kind"], "pods");
+  const auto under = resize("100m", "1");
+  ASSERT_EQ(under.status, 403);
+  EXPECT_EQ(parse(under)["message"], "pods \"" + name_ +
+                                         "\" is forbidden: minimum cpu usage per Container is "
+                                         "250m, but request is 100m");
+  // Nothing was written; inside the bounds it is (the Pod item is stored, not enforced).
+  EXPECT_EQ(
+      parse(call("GET", path, kController))["spec"]["containers"][0]["resources"]["limits"]["cpu"],
+      "1");
+  EXPECT_EQ(resize("300m", "2").status, 200);
+  // Another namespace's LimitRange does not apply.
+  EXPECT_EQ(call("DELETE", kLimitRanges + "/bounds").status, 200);
+  EXPECT_EQ(resize("500m", "4").status, 200);
+}
+
+TEST_F(ApiServerResizeTest, AResourceQuotaRefusesGrowthPastItsHardLimitOnly) {
+  const std::string path = resizePath();
+  ASSERT_EQ(call("POST", kQuotas, kAdmin,
+                 R"({"metadata":{"name":"compute"},"spec":{"hard":{"requests.cpu":"1800m"}}})")
+                .status,
+            201);
+  auto resizeRequest = [&](const std::string& request) {
+    return call("PATCH", path, kController,
+                R"({"spec":{"containers":[{"name":"web","resources":{"requests":{"cpu":")" +
+                    request + R"("}}}]}})",
+                "application/strategic-merge-patch+json");
+  };
+  // 1.5 cores requested in the namespace; 0.5 more would make 2.
+  const auto grown = resizeRequest("1");
+  ASSERT_EQ(grown.status, 403) << grown.body;
+  EXPECT_EQ(parse(grown)["reason"], "Forbidden");
+  EXPECT_EQ(parse(grown)["message"], "pods \"" + name_ +
+                                         "\" is forbidden: exceeded quota: compute, requested: "
+                                         "requests.cpu=500m, used: requests.cpu=1500m, limited: "
+                                         "requests.cpu=1800m");
+  EXPECT_EQ(resizeRequest("800m").status, 200);  // 0.3 more: 1.8, at the limit
+  EXPECT_EQ(parse(call("GET", kQuotas + "/compute"))["status"]["used"]["requests.cpu"], "1800m");
+  EXPECT_EQ(resizeRequest("900m").status, 403);
+  // Shrinking is never refused, even with the quota lowered below what is used.
+  ASSERT_EQ(call("PATCH", kQuotas + "/compute", kAdmin, R"({"spec":{"hard":{"requests.cpu":"1"}}})",
+                 "application/merge-patch+json")
+                .status,
+            200);
+  EXPECT_EQ(resizeRequest("200m").status, 200);
+}
+
+Scenario withAdmissionObjects() {
+  Scenario s = scenario();
+  s.clusters[0].limitRanges.push_back({"shop", "bounds", {}, {{"cpu", "1500m"}}});
+  s.clusters[0].resourceQuotas.push_back({"shop", "compute", {{"limits.cpu", "4"}}});
+  return s;
+}
+
+class ApiServerScenarioAdmissionTest : public ApiServerResizeTest {
+ protected:
+  ApiServerScenarioAdmissionTest() : ApiServerResizeTest(withAdmissionObjects()) {}
+};
+
+TEST_F(ApiServerScenarioAdmissionTest, TheScenariosObjectsAreThereAndEnforced) {
+  const std::string path = resizePath();
+  EXPECT_EQ(parse(call("GET", kLimitRanges + "/bounds"))["spec"]["limits"][0]["max"]["cpu"],
+            "1500m");
+  EXPECT_EQ(parse(call("GET", kQuotas + "/compute"))["status"]["used"]["limits.cpu"], "3");
+  auto resizeLimit = [&](const std::string& limit) {
+    return call("PATCH", path, kController,
+                R"({"spec":{"containers":[{"name":"web","resources":{"limits":{"cpu":")" + limit +
+                    R"("}}}]}})",
+                "application/strategic-merge-patch+json");
+  };
+  EXPECT_EQ(parse(resizeLimit("2"))["message"],
+            "pods \"" + name_ +
+                "\" is forbidden: maximum cpu usage per Container is 1500m, but limit is 2");
+  // Within the LimitRange: 3 + 0.5 of the quota's 4 limits.cpu.
+  EXPECT_EQ(resizeLimit("1500m").status, 200);
 }
 
 }  // namespace

@@ -204,6 +204,45 @@ TEST(ScenarioTest, TheWeekScenariosReplayAWeekOfTraceForEachWorkload) {
 
 // The aggregator's HTTP API is a lab's (anonymous reads) unless the scenario asks for HTTPS and
 // tokens as in production.
+TEST(ScenarioTest, ClustersStartWithLimitRangesAndResourceQuotas) {
+  auto scenario = parseScenario(R"(
+clusters:
+  - name: a
+    limit-ranges:
+      - {name: bounds, namespace: shop, min: {cpu: 100m}, max: {cpu: "2", memory: 1Gi}}
+    resource-quotas:
+      - {name: compute, hard: {requests.cpu: "4", pods: "10"}}
+)");
+  ASSERT_TRUE(scenario) << scenario.error().message;
+  const ClusterSpec& cluster = scenario->clusters[0];
+  ASSERT_EQ(cluster.limitRanges.size(), 1u);
+  EXPECT_EQ(cluster.limitRanges[0].namespaceName, "shop");
+  EXPECT_EQ(cluster.limitRanges[0].min, (std::map<std::string, std::string>{{"cpu", "100m"}}));
+  EXPECT_EQ(cluster.limitRanges[0].max.at("memory"), "1Gi");
+  ASSERT_EQ(cluster.resourceQuotas.size(), 1u);
+  EXPECT_EQ(cluster.resourceQuotas[0].namespaceName, "default");
+  EXPECT_EQ(cluster.resourceQuotas[0].hard.at("requests.cpu"), "4");
+
+  const std::pair<const char*, const char*> cases[] = {
+      {"clusters:\n  - name: a\n    limit-ranges: {name: x}\n", "limit-ranges: expected a list"},
+      {"clusters:\n  - name: a\n    limit-ranges:\n      - {name: x, max: {gpu: 1}}\n",
+       "limit-ranges[0].max.gpu: expected cpu or memory"},
+      {"clusters:\n  - name: a\n    limit-ranges:\n      - {name: x, max: {cpu: lots}}\n",
+       "limit-ranges[0].max.cpu: expected a quantity"},
+      {"clusters:\n  - name: a\n    limit-ranges:\n      - {max: {cpu: 1}}\n", "needs a DNS label"},
+      {"clusters:\n  - name: a\n    resource-quotas:\n      - {name: q}\n",
+       "resource-quotas[0].hard: is required"},
+      {"clusters:\n  - name: a\n    resource-quotas:\n      - {name: q, hard: {}, scope: x}\n",
+       "resource-quotas[0].scope: unknown key"},
+  };
+  for (const auto& [yaml, expected] : cases) {
+    auto bad = parseScenario(yaml);
+    ASSERT_FALSE(bad) << yaml;
+    EXPECT_NE(bad.error().message.find(expected), std::string::npos)
+        << yaml << " -> " << bad.error().message;
+  }
+}
+
 TEST(ScenarioTest, AggregatorSecureApiIsOffByDefault) {
   auto lab = parseScenario("clusters:\n  - name: a\n");
   ASSERT_TRUE(lab);

@@ -316,6 +316,16 @@ std::string headerOf(const HttpClientRequest& request, const std::string& name) 
   return "";
 }
 
+TEST(KubernetesActuatorTest, ListsPodsByASetBasedSelectorEscapedInTheQuery) {
+  Harness h({HttpClientResponse{200, R"({"items":[]})", {}}});
+  std::string body;
+  ASSERT_TRUE(h.actuator->listPods("shop", "app=web,tier in (a,b),!legacy", body).ok());
+  ASSERT_EQ(h.scripted->requests.size(), 1u);
+  EXPECT_EQ(h.scripted->requests[0].url,
+            "https://api.sim:6443/api/v1/namespaces/shop/pods?labelSelector="
+            "app%3Dweb%2Ctier%20in%20%28a%2Cb%29%2C%21legacy");
+}
+
 TEST(KubernetesActuatorTest, RightsizingReadsPodsAndPatchesResizeAndTemplate) {
   Harness h({HttpClientResponse{200, R"({"kind":"Deployment"})", {}},
              HttpClientResponse{200, R"({"items":[]})", {}}, HttpClientResponse{200, "{}", {}},
@@ -341,21 +351,33 @@ TEST(KubernetesActuatorTest, RightsizingReadsPodsAndPatchesResizeAndTemplate) {
 }
 
 TEST(KubernetesActuatorTest, ResizeRefusalsSayWhatToCheck) {
+  const std::string rbac =
+      R"(pods "web-0" is forbidden: User "fleetscale" cannot patch resource "pods/resize")";
+  const std::string limitRange =
+      R"(pods "web-0" is forbidden: maximum cpu usage per Container is 2, but limit is 4)";
   struct Case {
     long code;
+    std::string message;  // the Status's
     ActuationError error;
-    const char* hint;
+    std::string hint;
   };
-  const Case cases[] = {{403, ActuationError::kForbidden, "RBAC must allow patch on pods/resize"},
-                        {404, ActuationError::kNotFound, "before Kubernetes 1.33"},
-                        {422, ActuationError::kRejected, "maximum cpu usage per Container is 2"}};
+  const Case cases[] = {
+      {403, rbac, ActuationError::kForbidden, "RBAC must allow patch on pods/resize"},
+      {404, "not found", ActuationError::kNotFound, "before Kubernetes 1.33"},
+      {422, "spec: Invalid value", ActuationError::kRejected, "spec: Invalid value"}};
   for (const auto& c : cases) {
-    Harness h({status(c.code, "maximum cpu usage per Container is 2")});
+    Harness h({status(c.code, c.message)});
     const auto outcome = h.actuator->resizePod("shop", "web-0", "{}");
     EXPECT_EQ(outcome.error, c.error) << c.code;
     EXPECT_NE(outcome.message.find(c.hint), std::string::npos) << outcome.message;
     EXPECT_EQ(h.scripted->requests.size(), 1u) << "not retried";
   }
+  // A LimitRange's (or ResourceQuota's) 403 is no RBAC matter: its own words, no RBAC hint.
+  Harness h({status(403, limitRange)});
+  const auto outcome = h.actuator->resizePod("shop", "web-0", "{}");
+  EXPECT_EQ(outcome.error, ActuationError::kForbidden);
+  EXPECT_NE(outcome.message.find(limitRange), std::string::npos) << outcome.message;
+  EXPECT_EQ(outcome.message.find("RBAC"), std::string::npos) << outcome.message;
 }
 
 }  // namespace

@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "fleetscale/testing/policy_fixtures.h"
+
 namespace fleetscale::aggregator {
 namespace {
 
@@ -58,7 +60,7 @@ class FakeCluster final : public Actuator {
                              const std::string& patch) override {
     resized.push_back(pod);
     if (refuseWith != ActuationError::kNone) {
-      return {refuseWith, "pod " + pod + " resize: refused", {}, 1};
+      return {refuseWith, "pod " + pod + " resize: HTTP 4xx: " + refuseMessage, {}, 1};
     }
     const auto resources = json::parse(patch)["spec"]["containers"][0]["resources"];
     for (auto& p : pods_) {
@@ -90,6 +92,7 @@ class FakeCluster final : public Actuator {
   std::vector<std::string> resized;
   std::vector<std::string> templatePatches;
   ActuationError refuseWith = ActuationError::kNone;
+  std::string refuseMessage = "refused";  // the API server's Status message
 
  private:
   struct Pod {
@@ -118,22 +121,6 @@ std::shared_ptr<const RecommendationSet> recommending(double cpuCores) {
   return set;
 }
 
-PolicyConfig policyWith(rightsizing::RightsizingPolicy rightsizing,
-                        std::vector<std::string> clusters) {
-  PolicyConfig config;
-  for (const auto& name : clusters) {
-    ClusterConfig cluster;
-    cluster.name = name;
-    config.clusters.push_back(cluster);
-  }
-  WorkloadConfig workload;
-  workload.namespaceName = "shop";
-  workload.name = "web";
-  workload.rightsizing = rightsizing;
-  config.workloads.push_back(workload);
-  return config;
-}
-
 rightsizing::RightsizingPolicy mode(Mode m) {
   rightsizing::RightsizingPolicy policy;
   policy.mode = m;
@@ -151,7 +138,7 @@ struct Harness {
                   return it == fakes.end() ? nullptr : it->second.get();
                 },
                 nullptr, clock, options) {
-    policy.set(policyWith(rightsizing, clusters));
+    policy.set(testing::shopWebRightsized(rightsizing, clusters));
     for (const auto& cluster : clusters) fakes[cluster] = std::make_unique<FakeCluster>(3);
   }
   std::string result(const std::string& cluster = "aws") const {
@@ -206,17 +193,41 @@ TEST(RightsizingApplierTest, ResizesOnePodAtATimeWaitingForEachToFinish) {
 TEST(RightsizingApplierTest, RefusalsAreReportedPerClusterAndStopNoOtherCluster) {
   struct Case {
     ActuationError error;
+    std::string message;  // the API server's
     const char* result;
   };
-  const Case cases[] = {{ActuationError::kForbidden, "forbidden"},
-                        {ActuationError::kNotFound, "unsupported"},
-                        {ActuationError::kRejected, "invalid"},
-                        {ActuationError::kServerError, "error"}};
+  const Case cases[] = {
+      {ActuationError::kForbidden,
+       R"(pods "web-0" is forbidden: User "system:serviceaccount:fleetscale:fleetscale-aggregator" )"
+       R"(cannot patch resource "pods/resize" in API group "" in the namespace "shop")",
+       "forbidden"},
+      // The LimitRanger and ResourceQuota admission plugins answer 403 Forbidden too.
+      {ActuationError::kForbidden,
+       R"(pods "web-0" is forbidden: maximum cpu usage per Container is 2, but limit is 4)",
+       "limit-range"},
+      {ActuationError::kForbidden,
+       R"(pods "web-0" is forbidden: [minimum memory usage per Container is 64Mi, but request )"
+       R"(is 32Mi, maximum cpu usage per Container is 2, but limit is 4])",
+       "limit-range"},
+      {ActuationError::kForbidden,
+       R"(pods "web-0" is forbidden: exceeded quota: compute, requested: requests.cpu=500m, )"
+       R"(used: requests.cpu=1500m, limited: requests.cpu=2)",
+       "quota"},
+      {ActuationError::kNotFound, "the server could not find the requested resource",
+       "unsupported"},
+      {ActuationError::kRejected, R"(Pod "web-0" is invalid: spec: Invalid value)", "invalid"},
+      {ActuationError::kServerError, "etcdserver: request timed out", "error"}};
   for (const auto& c : cases) {
     Harness h(mode(Mode::kInPlace), {}, {"aws", "gcp"});
     h.fakes["gcp"]->refuseWith = c.error;
+    h.fakes["gcp"]->refuseMessage = c.message;
     h.applier.tick();
     EXPECT_EQ(h.result("gcp"), c.result);
+    EXPECT_EQ(h.count(c.result, "gcp"), 1) << c.result;
+    // The API server's words are kept for the API and the log.
+    EXPECT_NE(h.applier.status().at(kWeb).at("gcp").message.find(c.message), std::string::npos)
+        << c.result;
+    h.applier.tick();  // the same refusal is not counted again before the retry
     EXPECT_EQ(h.count(c.result, "gcp"), 1) << c.result;
     EXPECT_EQ(h.result("aws"), "resizing") << c.result;
     // Tried again only after retryAfterError, while aws goes on.
@@ -262,7 +273,7 @@ TEST(RightsizingApplierTest, AWorkloadNoLongerAppliedShowsNoResult) {
   Harness h(mode(Mode::kInPlace));
   h.applier.tick();
   EXPECT_EQ(h.result(), "resizing");
-  h.policy.set(policyWith(mode(Mode::kRecommend), {"aws"}));
+  h.policy.set(testing::shopWebRightsized(mode(Mode::kRecommend), {"aws"}));
   h.applier.tick();
   EXPECT_EQ(h.result(), "");
   EXPECT_EQ(h.fakes["aws"]->resized.size(), 1U);

@@ -257,7 +257,127 @@ TEST(ResizePlanTest, ReadsADeploymentsSelectorAndTemplate) {
   EXPECT_EQ(workload->selector, "app=web,tier=front");
   ASSERT_EQ(workload->containers.size(), 1U);
   EXPECT_DOUBLE_EQ(workload->containers[0].cpuRequest, 0.25);
-  EXPECT_FALSE(parseWorkloadTemplate(R"({"spec":{"selector":{"matchExpressions":[]}}})"));
+}
+
+// A workload with `selector` (a metav1.LabelSelector in JSON) and one container.
+std::string workloadWith(const std::string& selector) {
+  return R"({"spec":{"selector":)" + selector +
+         R"(,"template":{"spec":{"containers":[{"name":"app"}]}}}})";
+}
+
+TEST(ResizePlanTest, WritesEachSelectorOperatorAsTheListQueryKubernetesParses) {
+  struct Case {
+    std::string selector;
+    std::string query;
+  };
+  const std::vector<Case> cases = {
+      {R"({"matchLabels":{"app":"web"}})", "app=web"},
+      {R"({"matchLabels":{"app":""}})", "app="},
+      {R"({"matchExpressions":[{"key":"tier","operator":"In","values":["a","b"]}]})",
+       "tier in (a,b)"},
+      {R"({"matchExpressions":[{"key":"track","operator":"NotIn","values":["canary"]}]})",
+       "track notin (canary)"},
+      {R"({"matchExpressions":[{"key":"example.com/release","operator":"Exists"}]})",
+       "example.com/release"},
+      {R"({"matchExpressions":[{"key":"legacy","operator":"DoesNotExist","values":[]}]})",
+       "!legacy"},
+      // matchLabels and matchExpressions are ANDed: all in one query.
+      {R"({"matchLabels":{"app":"web"},"matchExpressions":[
+           {"key":"tier","operator":"In","values":["front"]},
+           {"key":"legacy","operator":"DoesNotExist"}]})",
+       "app=web,tier in (front),!legacy"},
+  };
+  for (const auto& c : cases) {
+    const auto workload = parseWorkloadTemplate(workloadWith(c.selector));
+    ASSERT_TRUE(workload) << c.selector << ": " << workload.error().message;
+    EXPECT_EQ(workload->selector, c.query) << c.selector;
+  }
+}
+
+TEST(ResizePlanTest, RefusesSelectorsKubernetesRefusesOrThatSelectEveryPod) {
+  struct Case {
+    std::string selector;
+    std::string error;
+  };
+  const std::vector<Case> cases = {
+      {"null", "spec.selector: missing"},
+      {"{}", "spec.selector: empty: it would select every pod of the namespace"},
+      {R"({"matchLabels":{},"matchExpressions":[]})",
+       "spec.selector: empty: it would select every pod of the namespace"},
+      {R"({"matchExpressions":[{"key":"tier","operator":"Gt","values":["1"]}]})",
+       R"(spec.selector: matchExpressions[0].operator: "Gt" is not a valid label selector )"
+       "operator"},
+      {R"({"matchExpressions":[{"key":"tier"}]})",
+       R"(spec.selector: matchExpressions[0].operator: "" is not a valid label selector operator)"},
+      {R"({"matchExpressions":[{"key":"tier","operator":"In","values":[]}]})",
+       "spec.selector: matchExpressions[0].values: for 'in', 'notin' operators, values set "
+       "can't be empty"},
+      {R"({"matchExpressions":[{"key":"tier","operator":"NotIn"}]})",
+       "spec.selector: matchExpressions[0].values: for 'in', 'notin' operators, values set "
+       "can't be empty"},
+      {R"({"matchExpressions":[{"key":"tier","operator":"Exists","values":["a"]}]})",
+       "spec.selector: matchExpressions[0].values: values set must be empty for exists and does "
+       "not exist"},
+      {R"({"matchExpressions":[{"key":"tier","operator":"DoesNotExist","values":["a"]}]})",
+       "spec.selector: matchExpressions[0].values: values set must be empty for exists and does "
+       "not exist"},
+      {R"({"matchExpressions":[{"operator":"Exists"}]})",
+       "spec.selector: matchExpressions[0].key: required"},
+      {R"({"matchExpressions":[{"key":"a b","operator":"Exists"}]})",
+       R"(spec.selector: matchExpressions[0].key: invalid value "a b": name part must be 1 to )"
+       "63 alphanumeric characters, '-', '_' or '.', starting and ending with an alphanumeric "
+       "character"},
+      {R"({"matchExpressions":[{"key":"Example.com/a","operator":"Exists"}]})",
+       R"(spec.selector: matchExpressions[0].key: invalid value "Example.com/a": prefix part )"
+       "must be a lowercase DNS subdomain"},
+      {R"({"matchExpressions":[{"key":"a","operator":"In","values":["x,y"]}]})",
+       R"(spec.selector: matchExpressions[0].values[0]: invalid value "x,y": a valid label )"
+       "value must be empty or 1 to 63 alphanumeric characters, '-', '_' or '.', starting and "
+       "ending with an alphanumeric character"},
+      {R"({"matchExpressions":[{"key":"a","operator":"In","values":[1]}]})",
+       "spec.selector: matchExpressions[0].values[0]: not a string"},
+      {R"({"matchExpressions":{"key":"a"}})", "spec.selector: matchExpressions: not a list"},
+      {R"({"matchLabels":["app"]})", "spec.selector: matchLabels: not an object"},
+      {R"({"matchLabels":{"app":7}})", "spec.selector: matchLabels.app: not a string"},
+      {R"({"matchLabels":{"-app":"web"}})",
+       R"(spec.selector: matchLabels: invalid key "-app": name part must be 1 to 63 )"
+       "alphanumeric characters, '-', '_' or '.', starting and ending with an alphanumeric "
+       "character"},
+  };
+  for (const auto& c : cases) {
+    const auto workload = parseWorkloadTemplate(workloadWith(c.selector));
+    ASSERT_FALSE(workload) << c.selector << " gave " << workload->selector;
+    EXPECT_EQ(workload.error().message, c.error) << c.selector;
+  }
+}
+
+TEST(ResizePlanTest, TellsAdmissionRefusalsFromRbacByTheirWords) {
+  struct Case {
+    std::string message;
+    std::string refusal;
+  };
+  const std::vector<Case> cases = {
+      {R"(pods "web-0" is forbidden: maximum cpu usage per Container is 2, but limit is 4)",
+       "limit-range"},
+      {R"(pods "web-0" is forbidden: minimum memory usage per Container is 64Mi.  No request is )"
+       "specified",
+       "limit-range"},
+      {R"(pods "web-0" is forbidden: maximum cpu usage per Pod is 4, but limit is 6)",
+       "limit-range"},
+      {R"(pods "web-0" is forbidden: cpu max limit to request ratio per Container is 2, but )"
+       "provided ratio is 4.000000",
+       "limit-range"},
+      {R"(pods "web-0" is forbidden: exceeded quota: compute, requested: requests.cpu=500m, )"
+       "used: requests.cpu=1500m, limited: requests.cpu=2",
+       "quota"},
+      {R"(pods "web-0" is forbidden: failed quota: compute: must specify limits.cpu for: app)",
+       "quota"},
+      {R"(pods "web-0" is forbidden: User "system:serviceaccount:fleetscale:aggregator" cannot )"
+       R"(patch resource "pods/resize" in API group "" in the namespace "shop")",
+       ""},
+      {"", ""},
+  };
+  for (const auto& c : cases) EXPECT_EQ(admissionRefusal(c.message), c.refusal) << c.message;
 }
 
 }  // namespace

@@ -37,7 +37,8 @@ inline constexpr std::string_view kEventRightsizing = "rightsizing";
 
 struct RightsizingApplierOptions {
   std::chrono::milliseconds interval{std::chrono::seconds(2)};
-  // After an error (403, 404, 422, transport) the workload is tried again this much later.
+  // After an error (403, 404, 422, transport; a LimitRange's or ResourceQuota's refusal) the
+  // workload is tried again this much later.
   std::chrono::milliseconds retryAfterError{std::chrono::seconds(30)};
   // A resize the kubelet defers (no room on the node now) is waited for this long, then taken as
   // infeasible (the fallback, or reported and left).
@@ -47,8 +48,8 @@ struct RightsizingApplierOptions {
 
 // The latest result for one workload in one cluster.
 struct ApplyStatus {
-  // applied | resizing | pending | infeasible | qos-change | forbidden | unsupported | invalid |
-  // error | dry-run
+  // applied | resizing | pending | infeasible | qos-change | forbidden | limit-range | quota |
+  // unsupported | invalid | error | dry-run
   std::string result;
   std::string mode;  // in-place or recreate (recreate after an in-place fallback)
   std::string message;

@@ -46,11 +46,16 @@ struct PodView {
 };
 Result<std::vector<PodView>> parsePods(const std::string& podListJson);
 
-// A Deployment's or StatefulSet's selector (matchLabels as "k=v,k2=v2") and template resources.
+// A Deployment's or StatefulSet's selector and template resources.
 struct WorkloadTemplate {
+  // spec.selector (matchLabels and matchExpressions) as a list's labelSelector query:
+  // "app=web,tier in (a,b),track notin (canary),release,!legacy".
   std::string selector;
   std::vector<ContainerResources> containers;
 };
+// Fails, saying why, on a selector metav1.LabelSelectorAsSelector refuses (an unknown operator,
+// In or NotIn without values, Exists or DoesNotExist with values, a malformed key or value) and
+// on a missing or empty one (it would select every pod of the namespace).
 Result<WorkloadTemplate> parseWorkloadTemplate(const std::string& workloadJson);
 
 // Whether a request moves enough to act on: by more than `ratio` of the current figure and by
@@ -113,6 +118,13 @@ ResizePlan planResizes(std::span<const PodView> pods,
 std::string podResizePatch(std::span<const ContainerResources> containers);
 // The same under spec.template, for a Deployment's or StatefulSet's pod template.
 std::string templatePatch(std::span<const ContainerResources> containers);
+
+// Which admission plugin refused a write, from its 403 Status message: the LimitRanger
+// ("limit-range": "maximum cpu usage per Container is 2, but limit is 4", "... max limit to
+// request ratio per Container is ...") or the ResourceQuota plugin ("quota": "exceeded quota:
+// compute, requested: ...", "failed quota: ..."); "" for any other 403 (RBAC's "... cannot patch
+// resource ..."). Kubernetes gives all of them reason Forbidden: only the words differ.
+std::string_view admissionRefusal(std::string_view forbiddenMessage);
 
 // Kubernetes quantities as the patches write them: CPU in millicores ("250m"), memory in bytes.
 std::string cpuQuantity(double cores);

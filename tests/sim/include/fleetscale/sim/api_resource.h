@@ -65,6 +65,20 @@ ApiError badRequest(const std::string& message);
 std::optional<ApiError> scopeToRequest(nlohmann::json& metadata, const std::string& namespaceName,
                                        const std::string& urlName);
 
+// The words of encoding/json's type error, as the API server's decoder reports it: "json:
+// cannot unmarshal <the JSON type> into <into>".
+std::string cannotUnmarshal(const nlohmann::json& value, const std::string& into);
+
+// Kind, apiVersion and metadata of any stored kind, checked as the API server's decoder and
+// request checks do: the object comes back with kind and apiVersion set and metadata.namespace
+// (and, on update, metadata.name) taken from the URL; everything else as sent.
+ApiResult decodeEnvelope(const ResourceType& type, const nlohmann::json& body,
+                         const std::string& namespaceName, const std::string& urlName);
+
+// ValidateObjectMeta's name checks (a name or generateName; a DNS subdomain), appended to
+// `errors`.
+void validateName(const nlohmann::json& metadata, std::vector<FieldError>& errors);
+
 // apimachinery's IsDNS1123Subdomain: "" when `name` is one, else why not.
 std::string dnsSubdomainProblem(const std::string& name);
 

@@ -81,7 +81,8 @@ class ApiHandler {
   // pods/{name}/resize: GET, PATCH and PUT (Kubernetes 1.33+ in-place resize).
   HttpResponse podResize(HttpRequest& request, const Identity& identity,
                          const std::string& namespaceName, const std::string& name, Write& write);
-  // Leases, HorizontalPodAutoscalers and ScaledObjects: kept whole in an ObjectStore.
+  // Leases, HorizontalPodAutoscalers, ScaledObjects, LimitRanges and ResourceQuotas: kept whole
+  // in an ObjectStore.
   HttpResponse storedObjects(HttpRequest& request, const Identity& identity,
                              const ResourceType& type, const std::string& namespaceName,
                              const std::string& name, Write& write);

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -251,9 +252,13 @@ class ClusterModel {
   // client wants it) and keeps only its containers' resources and resizePolicy; checks the
   // rules of the API server (requests <= limits, nothing removed, the QoS class unchanged; on
   // v1.33 no memory limit decrease without RestartContainer). The kubelet acts on it in the
-  // next advance(). Returns the pod (podJson is the caller's).
+  // next advance(). Returns the pod (podJson is the caller's). `admit`, when set, is asked last,
+  // once the resize has passed those rules and changes something, as the API server's
+  // validating admission plugins are: its error refuses the resize.
+  using ResizeAdmission = std::function<std::optional<ApiError>(const PodState& pod,
+                                                                const ContainerResources& resized)>;
   ApiResult resizePod(const std::string& namespaceName, const std::string& name,
-                      const nlohmann::json& desired);
+                      const nlohmann::json& desired, const ResizeAdmission& admit = {});
   const PodState* findPod(const std::string& namespaceName, const std::string& name) const;
   // The container of `pod` was OOM-killed at `now`: it restarts after the kubelet's back-off.
   void oomKill(PodState& pod, SimTime now);

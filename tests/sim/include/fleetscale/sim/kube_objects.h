@@ -61,6 +61,12 @@ std::vector<nlohmann::json> horizontalPodAutoscalerCells(const nlohmann::json& h
 // (null where the object has no value, as the API server sends them).
 std::vector<nlohmann::json> scaledObjectCells(const nlohmann::json& scaledObject, WallTime now);
 
+// NAME, CREATED AT, as kubectl get limitranges shows them.
+std::vector<nlohmann::json> limitRangeCells(const nlohmann::json& limitRange, WallTime now);
+// NAME, AGE, REQUEST, LIMIT ("requests.cpu: 1500m/2, ..." from the status), as kubectl get
+// resourcequotas shows them.
+std::vector<nlohmann::json> resourceQuotaCells(const nlohmann::json& quota, WallTime now);
+
 // kubectl's AGE format (apimachinery's HumanDuration): "45s", "3m20s", "5h", "12d".
 std::string humanDuration(std::chrono::seconds age);
 

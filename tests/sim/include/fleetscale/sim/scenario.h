@@ -40,6 +40,22 @@ struct NodeResources {
   int pods = 110;
 };
 
+// A LimitRange a cluster starts with (`limit-ranges`): one item of type Container. Quantities as
+// written, keyed by resource (cpu, memory).
+struct LimitRangeSpec {
+  std::string namespaceName = "default";
+  std::string name;
+  std::map<std::string, std::string> min;
+  std::map<std::string, std::string> max;
+};
+
+// A ResourceQuota a cluster starts with (`resource-quotas`): spec.hard, quantities as written.
+struct ResourceQuotaSpec {
+  std::string namespaceName = "default";
+  std::string name;
+  std::map<std::string, std::string> hard;
+};
+
 struct ClusterSpec {
   std::string name;
   std::string cloud;
@@ -62,6 +78,10 @@ struct ClusterSpec {
   // kExecExpiring: how long each token lives; at its end the next one is minted and the old one
   // answered 401 from then on.
   double tokenLifetimeSeconds = 20;
+  // Admission objects in the cluster from the start (docs/simulator.md, "LimitRanges and
+  // ResourceQuotas"); more can be created through the API.
+  std::vector<LimitRangeSpec> limitRanges;
+  std::vector<ResourceQuotaSpec> resourceQuotas;
 };
 
 struct ContainerResources {

@@ -48,9 +48,13 @@ struct SharedFleet {
   // the leases.
   std::map<std::string, ObjectStore> horizontalPodAutoscalers;
   std::map<std::string, ObjectStore> scaledObjects;
+  // LimitRanges and ResourceQuotas by cluster (admission_objects.h), guarded by mutex; kept like
+  // the leases. The pods/resize handler enforces them.
+  std::map<std::string, ObjectStore> limitRanges;
+  std::map<std::string, ObjectStore> resourceQuotas;
 
-  // The store of `type` (a Lease, HorizontalPodAutoscaler or ScaledObject) in `cluster`, or
-  // nullptr. Call with mutex held.
+  // The store of `type` (a Lease, HorizontalPodAutoscaler, ScaledObject, LimitRange or
+  // ResourceQuota) in `cluster`, or nullptr. Call with mutex held.
   ObjectStore* objectStore(const ResourceType& type, const std::string& cluster);
 };
 

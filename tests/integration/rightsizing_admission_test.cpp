@@ -1,0 +1,168 @@
+// The right-sizing applier with the real KubernetesActuator against the simulated fleet's real
+// HTTPS kube-apiservers, where a LimitRange (one cluster) and a ResourceQuota (another) refuse
+// the recommended resize with the API server's 403: each reported and counted as what it is
+// (`limit-range`, `quota`, not RBAC's `forbidden`), with the admission plugin's words, while the
+// third cluster goes on resizing.
+#include <gtest/gtest.h>
+#include <prometheus/text_serializer.h>
+
+#include "fleetscale/aggregator/actuation/kubernetes_actuator.h"
+#include "fleetscale/aggregator/control/rightsizing_applier.h"
+#include "fleetscale/aggregator/kube/kubeconfig.h"
+#include "fleetscale/shared/curl_http_client.h"
+#include "fleetscale/testing/policy_fixtures.h"
+#include "fleetscale/testing/simulated_api_server.h"
+#include "fleetscale/testing/wait.h"
+
+namespace fleetscale::aggregator {
+namespace {
+
+using namespace std::chrono_literals;
+
+const WorkloadKey kWeb{"shop", "Deployment", "web"};
+const std::vector<std::string> kClusters = {"aws-us-east-1", "gcp-europe-west1",
+                                            "azure-westeurope"};
+
+// web: 2 replicas per cluster at 100m (limit 200m). aws bounds a container's CPU at 300m, gcp
+// allows the namespace 250m of CPU requests, azure neither.
+sim::Scenario threeClusters() {
+  sim::Scenario scenario;
+  scenario.name = "rightsizing-admission";
+  for (const auto& name : kClusters) {
+    sim::ClusterSpec cluster;
+    cluster.name = name;
+    cluster.cloud = name.substr(0, name.find('-'));
+    cluster.region = name.substr(name.find('-') + 1);
+    cluster.nodes = 1;
+    cluster.capacity.cpuCores = 8;
+    cluster.allocatable = cluster.capacity;
+    cluster.schedulingDelaySeconds = 0.1;
+    cluster.readinessDelaySeconds = 0.1;
+    scenario.clusters.push_back(cluster);
+  }
+  scenario.clusters[0].limitRanges.push_back({"shop", "bounds", {}, {{"cpu", "300m"}}});
+  scenario.clusters[1].resourceQuotas.push_back({"shop", "compute", {{"requests.cpu", "250m"}}});
+  sim::WorkloadSpec web;
+  web.name = "web";
+  web.namespaceName = "shop";
+  for (const auto& name : kClusters) web.replicas[name] = 2;
+  web.resources = {0.1, 0.2, 64.0 * 1024 * 1024, 128.0 * 1024 * 1024};
+  web.cpu = sim::LoadCurve::constant(0.1);
+  web.memory = sim::LoadCurve::constant(64.0 * 1024 * 1024);
+  scenario.workloads = {web};
+  return scenario;
+}
+
+rightsizing::RightsizingPolicy inPlaceCpu() {
+  rightsizing::RightsizingPolicy policy;
+  policy.mode = rightsizing::Mode::kInPlace;
+  policy.controlsMemory = false;
+  return policy;
+}
+
+// 400m of CPU for the web container: four times its request (the limit keeps the ratio: 800m).
+std::shared_ptr<const RecommendationSet> recommendingMoreCpu() {
+  auto set = std::make_shared<RecommendationSet>();
+  rightsizing::ContainerRecommendation r;
+  r.workload = kWeb;
+  r.container = "web";
+  r.cpu.target = 0.4;
+  r.memory.controlled = false;
+  set->containers.push_back(r);
+  return set;
+}
+
+// fleetscale_rightsizing_applies_total as /metrics shows it.
+std::string metricsText(const RightsizingApplier& applier) {
+  return prometheus::TextSerializer().Serialize(applier.metrics());
+}
+
+std::string appliesLine(const std::string& cluster, const std::string& result) {
+  return "fleetscale_rightsizing_applies_total{namespace=\"shop\",workload=\"web\",cluster=\"" +
+         cluster + "\",mode=\"in-place\",result=\"" + result + "\"} 1";
+}
+
+class RightsizingAdmissionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(api_.start());
+    for (const auto& name : kClusters) {
+      ClusterAccess access;
+      access.kind = ClusterAccess::Kind::kKubeconfig;
+      access.kubeconfig = api_.endpoints(name).aggregatorKubeconfig;
+      auto credentials = resolveCredentials(access);
+      ASSERT_TRUE(credentials.ok()) << credentials.error().message;
+      actuators_[name] = std::make_unique<KubernetesActuator>(
+          std::make_unique<CurlHttpClient>(credentials->tls), *credentials);
+    }
+    policy_.set(testing::shopWebRightsized(inPlaceCpu(), kClusters));
+    // Pods resize only once they run.
+    ASSERT_TRUE(testing::waitFor([&] { return readyPods() == 6; }, 10s));
+  }
+
+  int readyPods() {
+    auto& fleet = api_.simulator().fleet();
+    std::lock_guard lock(fleet.mutex);
+    int ready = 0;
+    for (const auto& name : kClusters) {
+      const auto* cluster = fleet.model.findCluster(name);
+      for (const auto& pod : cluster->pods()) {
+        ready += pod.namespaceName == "shop" && pod.ready(fleet.model.lastStep()) ? 1 : 0;
+      }
+    }
+    return ready;
+  }
+
+  SystemClock clock_;
+  testing::SimulatedApiServer api_{threeClusters(), clock_};
+  std::map<std::string, std::unique_ptr<KubernetesActuator>> actuators_;
+  PolicyHolder policy_;
+};
+
+TEST_F(RightsizingAdmissionTest, LimitRangeAndQuotaRefusalsAreReportedApartAndStopNoOtherCluster) {
+  RightsizingApplier applier(
+      [] { return recommendingMoreCpu(); }, policy_,
+      [&](const std::string& cluster) -> Actuator* { return actuators_.at(cluster).get(); },
+      nullptr, clock_);
+  applier.tick();
+  const auto status = applier.status().at(kWeb);
+
+  const auto& aws = status.at("aws-us-east-1");
+  EXPECT_EQ(aws.result, "limit-range") << aws.message;
+  EXPECT_NE(aws.message.find("is forbidden: maximum cpu usage per Container is 300m, but limit "
+                             "is 800m"),
+            std::string::npos)
+      << aws.message;
+  EXPECT_EQ(aws.message.find("RBAC"), std::string::npos) << aws.message;
+  const std::string metrics = metricsText(applier);
+  EXPECT_NE(metrics.find(appliesLine("aws-us-east-1", "limit-range")), std::string::npos)
+      << metrics;
+
+  const auto& gcp = status.at("gcp-europe-west1");
+  EXPECT_EQ(gcp.result, "quota") << gcp.message;
+  EXPECT_NE(gcp.message.find("is forbidden: exceeded quota: compute, requested: "
+                             "requests.cpu=300m, used: requests.cpu=200m, limited: "
+                             "requests.cpu=250m"),
+            std::string::npos)
+      << gcp.message;
+  EXPECT_NE(metrics.find(appliesLine("gcp-europe-west1", "quota")), std::string::npos) << metrics;
+
+  // The third cluster is not held up: its first pod is resizing.
+  const auto& azure = status.at("azure-westeurope");
+  EXPECT_EQ(azure.result, "resizing") << azure.message;
+  EXPECT_NE(metrics.find(appliesLine("azure-westeurope", "applied")), std::string::npos) << metrics;
+
+  // Refused writes changed nothing in the clusters.
+  auto& fleet = api_.simulator().fleet();
+  std::lock_guard lock(fleet.mutex);
+  for (const auto& name : {"aws-us-east-1", "gcp-europe-west1"}) {
+    for (const auto& pod : fleet.model.findCluster(name)->pods()) {
+      if (pod.namespaceName == "shop") {
+        EXPECT_EQ(pod.container.resources.cpuRequest, 0.1) << name;
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace fleetscale::aggregator
