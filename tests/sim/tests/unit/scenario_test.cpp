@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <set>
 
@@ -504,6 +506,22 @@ TEST(ScenarioTest, EveryShippedScenarioParses) {
     EXPECT_TRUE(scenario) << entry.path() << ": " << scenario.error().message;
   }
   EXPECT_GE(count, 3);
+}
+
+// docs/simulator.md's annotated scenario is what users copy: it must be one the simulator takes.
+TEST(ScenarioTest, TheDocumentedExampleScenarioParses) {
+  std::ifstream in(std::filesystem::path(FLEETSCALE_SCENARIOS_DIR) / "../../../docs/simulator.md");
+  ASSERT_TRUE(in) << "docs/simulator.md not found";
+  const std::string doc((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string start = "```yaml\nname: ";
+  const auto begin = doc.find(start);
+  ASSERT_NE(begin, std::string::npos) << "no ```yaml block starting with `name:`";
+  const auto end = doc.find("```", begin + start.size());
+  ASSERT_NE(end, std::string::npos);
+  const std::string yaml = doc.substr(begin + 8, end - begin - 8);
+  ASSERT_NE(yaml.find("workloads:"), std::string::npos);
+  auto scenario = parseScenario(yaml);
+  EXPECT_TRUE(scenario) << scenario.error().message;
 }
 
 }  // namespace
