@@ -3,7 +3,7 @@
 
     scripts/rightsizing-week.py [--sim build/release/bin/fleetscale-sim] [--out DIR] [--jobs N]
                                 [--horizontal as-written|average-value] [--extra ARG ...]
-                                SCENARIO...
+                                [--baselines original,vpa,fleetscale] SCENARIO...
 
 Baselines (docs/simulator.md, "Right-sizing in virtual time"): original (the scenario's
 requests), vpa (VPA's defaults, applied by eviction), fleetscale (ours, in place). --extra
@@ -90,6 +90,8 @@ def main():
     parser.add_argument("--extra", action="append", default=[])
     parser.add_argument("--horizontal", choices=["as-written", "average-value"],
                         default="as-written")
+    parser.add_argument("--baselines", default=",".join(BASELINES),
+                        help="comma-separated, of " + ", ".join(BASELINES))
     parser.add_argument("scenarios", nargs="+")
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
@@ -97,16 +99,17 @@ def main():
         args.scenarios = [with_average_value_targets(s, args.out) for s in args.scenarios]
     with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
         futures = [pool.submit(run, args.sim, s, b, args.out, args.extra)
-                   for s in args.scenarios for b in BASELINES]
+                   for s in args.scenarios for b in args.baselines.split(",")]
         results = [f.result() for f in futures]
-    lines = ["| scenario | baseline | CPU slack | memory slack | OOM kills | restarts | "
-             "resizes | evictions | looping at end | days | wall s |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| scenario | baseline | CPU slack | memory slack | OOM kills | repeated kills | "
+             "restarts | resizes | evictions | looping at end | days | wall s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, baseline, s in results:
         r = s["rightsizing"]
         lines.append(
             f"| {name} | {baseline} | {100 * r['cpu_slack_mean']:.1f}% | "
-            f"{100 * r['memory_slack_mean']:.1f}% | {r['oom_kills']} | {r['restarts']} | "
+            f"{100 * r['memory_slack_mean']:.1f}% | {r['oom_kills']} | "
+            f"{r.get('oom_kills_repeated', '-')} | {r['restarts']} | "
             f"{r['resizes']} | {r['evictions']} | {r['crash_looping_at_end']} | "
             f"{s['duration_seconds'] / 86400:.1f} | {s['cost']['wall_seconds']:.0f} |")
     table = "\n".join(lines) + "\n"

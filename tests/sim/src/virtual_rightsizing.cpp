@@ -167,7 +167,8 @@ struct VirtualRightsizing::Impl {
   std::map<std::string, std::string> containerOf;           // the workload's container name
   std::optional<SimTime> lastObserved;
   std::optional<SimTime> lastApplied;
-  std::unordered_map<std::string, int> restartsSeen;  // by pod uid
+  std::unordered_map<std::string, int> restartsSeen;                 // by pod uid
+  std::unordered_map<std::string, std::uint64_t> repeatedKillsSeen;  // by pod uid
 };
 
 VirtualRightsizing::VirtualRightsizing(const Scenario& scenario,
@@ -316,6 +317,13 @@ void VirtualRightsizing::meter(const FleetModel& model, SimTime t, SimTime dt) {
           seen = pod.restartCount;
         }
       }
+      if (pod.counters.oomKills > 1) {  // killed again: the start after a kill was too small
+        std::uint64_t& seen = impl_->repeatedKillsSeen[pod.uid];
+        if (pod.counters.oomKills - 1 > seen) {
+          counts_.repeatedOomKills += pod.counters.oomKills - 1 - seen;
+          seen = pod.counters.oomKills - 1;
+        }
+      }
       if (!cluster.alive() || !pod.running(t)) continue;
       SlackIntegrals& workload = byWorkload_[workloadName(pod.namespaceName, pod.workload)];
       for (SlackIntegrals* sums : {&workload, &total_}) {
@@ -343,6 +351,7 @@ nlohmann::json VirtualRightsizing::reportJson(const Timeline& timeline) const {
   out["resizes_refused"] = counts_.refused;
   out["evictions"] = counts_.evictions;
   out["restarts"] = counts_.restarts;
+  out["oom_kills_repeated"] = counts_.repeatedOomKills;
   std::uint64_t oomKills = 0;
   int looping = 0;
   nlohmann::json workloads = nlohmann::json::object();

@@ -77,6 +77,9 @@ TEST(VirtualRightsizingTest, AContainerOomLoopingFromItsFirstStartRecoversWithin
   const auto report = engine->reportJson(0);
   EXPECT_EQ(report["rightsizing"]["crash_looping_at_end"], 0);
   EXPECT_FALSE(report["rightsizing"]["oom_loop_at_end"].get<bool>());
+  // Every kill after the first was a start that still had too little memory.
+  EXPECT_EQ(report["rightsizing"]["oom_kills_repeated"].get<std::uint64_t>(),
+            pod->counters.oomKills - 1);
 
   // Left alone, it is still looping at the end, with many more restarts.
   auto original = engineFor(kOomLoop, RightsizingBaseline::kOriginal);
@@ -84,6 +87,8 @@ TEST(VirtualRightsizingTest, AContainerOomLoopingFromItsFirstStartRecoversWithin
   original->run();
   EXPECT_GT(onlyPod(*original)->restartCount, *restartsAtResize + 3);
   EXPECT_TRUE(original->reportJson(0)["rightsizing"]["oom_loop_at_end"].get<bool>());
+  EXPECT_GT(original->reportJson(0)["rightsizing"]["oom_kills_repeated"].get<std::uint64_t>(),
+            report["rightsizing"]["oom_kills_repeated"].get<std::uint64_t>() + 3);
 }
 
 // Scales on CPU utilization (80% of a 500m request) while its memory request (1Gi) is four

@@ -49,6 +49,9 @@ struct RightsizingCounts {
   std::uint64_t refused = 0;   // and those it refused
   std::uint64_t restarts = 0;  // container restarts (OOM kills and evictions alike)
   std::uint64_t evictions = 0;
+  // OOM kills of a container that had been OOM-killed before: the start after a kill did not
+  // have enough memory (of pods gone since too).
+  std::uint64_t repeatedOomKills = 0;
 };
 
 class VirtualRightsizing {
