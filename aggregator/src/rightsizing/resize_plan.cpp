@@ -460,7 +460,10 @@ std::string_view admissionRefusal(std::string_view forbiddenMessage) {
     return "limit-range";
   }
   // The ResourceQuota plugin: a quota exceeded, or a quota's constraint on the pod unmet.
-  if (says("exceeded quota: ") || says("failed quota: ")) return "quota";
+  if (says("exceeded quota: ") || says("failed quota: ") || says("status unknown for quota: ") ||
+      says("insufficient quota to consume: ")) {
+    return "quota";
+  }
   return "";
 }
 

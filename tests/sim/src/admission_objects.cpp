@@ -330,7 +330,9 @@ std::optional<ApiError> quotaRefusal(const std::string& pod, const ContainerReso
     if (!present(spec, "hard")) continue;
     std::vector<std::pair<std::string, std::string>> requested, usedShown, limited;
     for (const auto& r : kQuotaResources) {
-      if (!spec["hard"].contains(r.name)) continue;
+      // Only what the resize grows is checked (the plugin masks the usage with the request's
+      // non-zero resources): a namespace already over one limit may still grow another.
+      if (!spec["hard"].contains(r.name) || growth(r) <= 0) continue;
       const double hard = *quantityOf(spec["hard"][r.name]);
       const double now = used.*(r.field);
       if (units(r.cpu, now + growth(r)) <= units(r.cpu, hard)) continue;

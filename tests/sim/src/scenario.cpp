@@ -289,6 +289,7 @@ std::vector<Spec> parseAdmissionObjects(const YAML::Node& node, const std::strin
                                                      const std::string&)) {
   if (!node.IsSequence()) fail(node, context, "expected a list");
   std::vector<Spec> out;
+  std::set<std::string> named;  // "namespace/name": the API server would refuse the second
   for (std::size_t i = 0; i < node.size(); ++i) {
     const std::string item = context + "[" + std::to_string(i) + "]";
     Fields fields(node[i], item);
@@ -297,6 +298,10 @@ std::vector<Spec> parseAdmissionObjects(const YAML::Node& node, const std::strin
     if (!validName(spec.name)) fail(node[i], item + ".name", "needs a DNS label");
     spec.namespaceName = fields.string("namespace", spec.namespaceName);
     if (!validName(spec.namespaceName)) fail(node[i], item + ".namespace", "needs a DNS label");
+    if (!named.insert(spec.namespaceName + "/" + spec.name).second) {
+      fail(node[i], item + ".name",
+           "another entry has this name in namespace " + spec.namespaceName);
+    }
     body(fields, spec, node[i], item);
     fields.finish();
     out.push_back(std::move(spec));
@@ -304,11 +309,18 @@ std::vector<Spec> parseAdmissionObjects(const YAML::Node& node, const std::strin
   return out;
 }
 
-void limitRangeFields(Fields& fields, LimitRangeSpec& spec, const YAML::Node& /*node*/,
+void limitRangeFields(Fields& fields, LimitRangeSpec& spec, const YAML::Node& node,
                       const std::string& context) {
   for (auto [key, bound] : {std::pair{"min", &spec.min}, std::pair{"max", &spec.max}}) {
     if (fields.has(key)) {
       *bound = quantityMap(fields.get(key), context + "." + key, {"cpu", "memory"});
+    }
+  }
+  for (const auto& [resource, lowest] : spec.min) {
+    const auto highest = spec.max.find(resource);
+    if (highest != spec.max.end() && *parseQuantity(lowest) > *parseQuantity(highest->second)) {
+      fail(node, context + ".min." + resource,
+           "above max." + resource + " (" + highest->second + ")");
     }
   }
 }

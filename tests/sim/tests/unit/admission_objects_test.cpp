@@ -123,6 +123,27 @@ TEST(AdmissionObjectsTest, QuotaRefusesOnlyGrowthPastAHardLimit) {
   }
 }
 
+// The plugin checks only what the request grows: a namespace already over its CPU quota (the
+// quota lowered since) may still grow memory, and not CPU.
+TEST(AdmissionObjectsTest, QuotaOverOneLimitStillLetsAnotherGrow) {
+  const std::vector<json> quotas = {
+      quota("compute", {{"requests.cpu", "1"}, {"requests.memory", "1Gi"}})};
+  QuotaUsage used;
+  used.requestsCpu = 1.5;
+  used.requestsMemory = 256 * kMi;
+  const auto before = resources(0.5, 1, 128 * kMi, 256 * kMi);
+  EXPECT_FALSE(
+      quotaRefusal("web-0", before, resources(0.5, 1, 192 * kMi, 256 * kMi), quotas, used));
+  EXPECT_FALSE(
+      quotaRefusal("web-0", before, resources(0.25, 1, 128 * kMi, 256 * kMi), quotas, used));
+  const auto refused =
+      quotaRefusal("web-0", before, resources(0.6, 1, 192 * kMi, 256 * kMi), quotas, used);
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->message,
+            "pods \"web-0\" is forbidden: exceeded quota: compute, requested: requests.cpu=100m, "
+            "used: requests.cpu=1500m, limited: requests.cpu=1");
+}
+
 TEST(AdmissionObjectsTest, QuotaStatusShowsHardAndUsed) {
   QuotaUsage used = quotaUsageOf(resources(std::nullopt, 1, 128 * kMi, std::nullopt));
   used += quotaUsageOf(resources(0.5, 1, 128 * kMi, 256 * kMi));

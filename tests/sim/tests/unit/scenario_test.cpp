@@ -232,6 +232,12 @@ clusters:
       {"clusters:\n  - name: a\n    limit-ranges:\n      - {name: x, max: {cpu: lots}}\n",
        "limit-ranges[0].max.cpu: expected a quantity"},
       {"clusters:\n  - name: a\n    limit-ranges:\n      - {max: {cpu: 1}}\n", "needs a DNS label"},
+      {"clusters:\n  - name: a\n    limit-ranges:\n      - {name: x, min: {cpu: 2}, max: {cpu: "
+       "1}}\n",
+       "limit-ranges[0].min.cpu: above max.cpu (1)"},
+      {"clusters:\n  - name: a\n    resource-quotas:\n      - {name: q, hard: {cpu: 1}}\n"
+       "      - {name: q, hard: {cpu: 2}}\n",
+       "resource-quotas[1].name: another entry has this name in namespace default"},
       {"clusters:\n  - name: a\n    resource-quotas:\n      - {name: q}\n",
        "resource-quotas[0].hard: is required"},
       {"clusters:\n  - name: a\n    resource-quotas:\n      - {name: q, hard: {}, scope: x}\n",

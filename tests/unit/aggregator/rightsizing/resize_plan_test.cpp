@@ -372,6 +372,9 @@ TEST(ResizePlanTest, TellsAdmissionRefusalsFromRbacByTheirWords) {
        "quota"},
       {R"(pods "web-0" is forbidden: failed quota: compute: must specify limits.cpu for: app)",
        "quota"},
+      {R"(pods "web-0" is forbidden: status unknown for quota: compute, resources: requests.cpu)",
+       "quota"},
+      {R"(pods "web-0" is forbidden: insufficient quota to consume: requests.cpu)", "quota"},
       {R"(pods "web-0" is forbidden: User "system:serviceaccount:fleetscale:aggregator" cannot )"
        R"(patch resource "pods/resize" in API group "" in the namespace "shop")",
        ""},
