@@ -308,20 +308,15 @@ class Parser {
   scaling::LabelRequirement labelRequirement(const YAML::Node& node,
                                              const std::string& path) const {
     using Operator = scaling::LabelRequirement::Operator;
-    static const std::map<std::string, Operator> kOperators{
-        {"In", Operator::kIn},
-        {"NotIn", Operator::kNotIn},
-        {"Exists", Operator::kExists},
-        {"DoesNotExist", Operator::kDoesNotExist}};
     allowOnly(node, path, {"key", "operator", "values"});
     scaling::LabelRequirement requirement;
     requirement.key = name(node["key"], path + ".key", true);
     const std::string op = string(node["operator"], path + ".operator", true);
-    const auto found = kOperators.find(op);
-    if (found == kOperators.end()) {
+    const auto parsed = scaling::parseLabelOperator(op);
+    if (!parsed) {
       fail(node["operator"], path + ".operator", "must be In, NotIn, Exists or DoesNotExist");
     }
-    requirement.op = found->second;
+    requirement.op = *parsed;
     if (const auto values = node["values"]; values) {
       if (!values.IsSequence()) fail(values, path + ".values", "must be a list");
       for (std::size_t i = 0; i < values.size(); ++i) {

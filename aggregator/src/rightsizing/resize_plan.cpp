@@ -155,17 +155,11 @@ Result<scaling::LabelRequirement> labelRequirement(const json& expression,
   // apimachinery's words for an operator it does not know, the empty one included.
   const auto& op = at(expression, "operator");
   const std::string opName = op.is_string() ? op.get<std::string>() : "";
-  if (opName == "In") {
-    requirement.op = Operator::kIn;
-  } else if (opName == "NotIn") {
-    requirement.op = Operator::kNotIn;
-  } else if (opName == "Exists") {
-    requirement.op = Operator::kExists;
-  } else if (opName == "DoesNotExist") {
-    requirement.op = Operator::kDoesNotExist;
-  } else {
+  const auto parsed = scaling::parseLabelOperator(opName);
+  if (!parsed) {
     return Error{path + ".operator: \"" + opName + "\" is not a valid label selector operator"};
   }
+  requirement.op = *parsed;
   const auto& values = at(expression, "values");
   if (!values.is_null() && !values.is_array()) return Error{path + ".values: not a list"};
   for (std::size_t i = 0; values.is_array() && i < values.size(); ++i) {

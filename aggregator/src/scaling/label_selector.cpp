@@ -33,6 +33,15 @@ std::string joined(const std::vector<std::string>& values) {
 
 }  // namespace
 
+std::optional<LabelRequirement::Operator> parseLabelOperator(std::string_view name) {
+  using Operator = LabelRequirement::Operator;
+  if (name == "In") return Operator::kIn;
+  if (name == "NotIn") return Operator::kNotIn;
+  if (name == "Exists") return Operator::kExists;
+  if (name == "DoesNotExist") return Operator::kDoesNotExist;
+  return std::nullopt;
+}
+
 bool LabelSelector::matches(const Labels& labels) const {
   for (const auto& [key, value] : matchLabels) {
     const auto label = labels.find(key);

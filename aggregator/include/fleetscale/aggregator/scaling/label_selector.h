@@ -4,7 +4,9 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace fleetscale::aggregator::scaling {
@@ -17,6 +19,9 @@ struct LabelRequirement {
   Operator op = Operator::kIn;
   std::vector<std::string> values;  // In, NotIn: at least one; Exists, DoesNotExist: none
 };
+// A matchExpressions `operator` as the API spells it ("In", "NotIn", "Exists", "DoesNotExist");
+// nullopt for any other word.
+std::optional<LabelRequirement::Operator> parseLabelOperator(std::string_view name);
 
 // The empty selector matches everything, as metav1.LabelSelectorAsSelector makes it.
 struct LabelSelector {
