@@ -88,9 +88,8 @@ bool outsideBounds(const ContainerResources& current,
 }
 
 rs::ContainerResources toProduct(const std::string& name, const ContainerResources& r) {
-  const auto figure = [](std::optional<double> value) { return value ? *value : kAbsent; };
-  return {name, figure(r.cpuRequest), figure(r.cpuLimit), figure(r.memoryRequest),
-          figure(r.memoryLimit)};
+  return {name, r.cpuRequest.value_or(kAbsent), r.cpuLimit.value_or(kAbsent),
+          r.memoryRequest.value_or(kAbsent), r.memoryLimit.value_or(kAbsent)};
 }
 
 ContainerResources fromProduct(const rs::ContainerResources& r) {
@@ -167,8 +166,12 @@ struct VirtualRightsizing::Impl {
   std::map<std::string, std::string> containerOf;           // the workload's container name
   std::optional<SimTime> lastObserved;
   std::optional<SimTime> lastApplied;
-  std::unordered_map<std::string, int> restartsSeen;                 // by pod uid
-  std::unordered_map<std::string, std::uint64_t> repeatedKillsSeen;  // by pod uid
+  // What has been counted of a pod's cumulative restarts and OOM kills, by pod uid.
+  struct Counted {
+    std::uint64_t restarts = 0;
+    std::uint64_t repeatedKills = 0;  // OOM kills after its first
+  };
+  std::unordered_map<std::string, Counted> counted;
 };
 
 VirtualRightsizing::VirtualRightsizing(const Scenario& scenario,
@@ -311,17 +314,19 @@ void VirtualRightsizing::meter(const FleetModel& model, SimTime t, SimTime dt) {
     for (const auto& pod : cluster.pods()) {
       if (pod.isSystem()) continue;
       if (pod.restartCount > 0) {  // most pods never restart: no lookup for them
-        int& seen = impl_->restartsSeen[pod.uid];
-        if (pod.restartCount > seen) {
-          counts_.restarts += static_cast<std::uint64_t>(pod.restartCount - seen);
-          seen = pod.restartCount;
-        }
-      }
-      if (pod.counters.oomKills > 1) {  // killed again: the start after a kill was too small
-        std::uint64_t& seen = impl_->repeatedKillsSeen[pod.uid];
-        if (pod.counters.oomKills - 1 > seen) {
-          counts_.repeatedOomKills += pod.counters.oomKills - 1 - seen;
-          seen = pod.counters.oomKills - 1;
+        Impl::Counted& seen = impl_->counted[pod.uid];
+        // Adds what a cumulative figure grew by since it was last counted.
+        const auto countGrowth = [](std::uint64_t now, std::uint64_t& counted,
+                                    std::uint64_t& total) {
+          if (now <= counted) return;
+          total += now - counted;
+          counted = now;
+        };
+        countGrowth(static_cast<std::uint64_t>(pod.restartCount), seen.restarts, counts_.restarts);
+        // Killed again (so restarted at least once): the start after a kill still had too
+        // little memory.
+        if (pod.counters.oomKills > 1) {
+          countGrowth(pod.counters.oomKills - 1, seen.repeatedKills, counts_.repeatedOomKills);
         }
       }
       if (!cluster.alive() || !pod.running(t)) continue;
