@@ -39,7 +39,7 @@ Result<std::vector<ReplaySample>> loadStore(const std::string& path) {
   samples.reserve(rows->size());
   for (const auto& row : *rows) {
     ReplaySample sample;
-    sample.time = WallTime(std::chrono::milliseconds(row.bucketStartUnixMs));
+    sample.time = fromUnixMillis(row.bucketStartUnixMs);
     sample.namespaceName = row.workload.namespaceName;
     sample.kind = row.workload.kind;
     sample.name = row.workload.name;

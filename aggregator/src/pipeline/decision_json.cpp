@@ -19,7 +19,7 @@ json timeJson(WallTime time) { return formatRfc3339(time); }
 // Times are RFC 3339 strings or Unix milliseconds.
 Result<WallTime> timeFrom(const json& value, const std::string& field) {
   if (value.is_number_integer()) {
-    return WallTime(std::chrono::milliseconds(value.get<std::int64_t>()));
+    return fromUnixMillis(value.get<std::int64_t>());
   }
   if (value.is_string()) {
     auto parsed = parseRfc3339(value.get<std::string>());

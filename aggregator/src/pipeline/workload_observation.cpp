@@ -73,10 +73,8 @@ WorkloadObservation buildObservation(const WorkloadSnapshot& workload, std::int3
     // Failed pod's containers have exited, so it is not seen, as the HPA would ignore it.
     pod.phase = sample.pending ? PodPhase::kPending : PodPhase::kRunning;
     pod.deleting = sample.deleting;
-    if (sample.startTimeUnixMs > 0)
-      pod.startTime = WallTime(std::chrono::milliseconds(sample.startTimeUnixMs));
-    pod.readyCondition = ReadyCondition{
-        sample.ready, WallTime(std::chrono::milliseconds(sample.podReadyTimeUnixMs))};
+    if (sample.startTimeUnixMs > 0) pod.startTime = fromUnixMillis(sample.startTimeUnixMs);
+    pod.readyCondition = ReadyCondition{sample.ready, fromUnixMillis(sample.podReadyTimeUnixMs)};
     // Sums are NaN when any container lacks the figure: the pod then has none, as in the HPA.
     const bool cpuRequestKnown = isPresent(sample.cpuRequestCores);
     const bool memoryRequestKnown = isPresent(sample.memoryRequestBytes);

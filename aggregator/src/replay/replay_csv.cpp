@@ -7,6 +7,7 @@
 #include <optional>
 #include <tuple>
 
+#include "fleetscale/shared/clock.h"
 #include "fleetscale/shared/quantity.h"
 #include "fleetscale/shared/text.h"
 
@@ -59,11 +60,9 @@ Error lineError(int line, const std::string& message) {
 Result<WallTime> parseTime(std::string_view text) {
   if (auto seconds = parseDouble(text)) {
     // Seconds since the Unix epoch, or since any origin: only differences matter to a replay.
-    if (!std::isfinite(*seconds) || std::fabs(*seconds) > 1e11) {
-      return Error{"time " + singleQuoted(text) + " is out of range"};
-    }
-    return WallTime(
-        std::chrono::duration_cast<WallTime::duration>(std::chrono::duration<double>(*seconds)));
+    const auto time = fromUnixSeconds(*seconds);
+    if (!time) return Error{"time " + singleQuoted(text) + " is out of range"};
+    return *time;
   }
   auto time = parseRfc3339(text);
   if (!time) {

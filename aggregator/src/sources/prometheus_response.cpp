@@ -14,10 +14,9 @@ Result<PromSample> sampleFrom(const json& pair) {
     return Error{"a sample is not [time, \"value\"]"};
   }
   PromSample sample;
-  const double seconds = pair[0].get<double>();
-  if (!std::isfinite(seconds) || std::abs(seconds) > 1e12)
-    return Error{"a sample's time is absurd"};
-  sample.timestamp = WallTime(std::chrono::milliseconds(std::llround(seconds * 1000)));
+  const auto timestamp = fromUnixSeconds(pair[0].get<double>());
+  if (!timestamp) return Error{"a sample's time is absurd"};
+  sample.timestamp = *timestamp;
   const std::string& text = pair[1].get_ref<const std::string&>();
   char* end = nullptr;
   sample.value = std::strtod(text.c_str(), &end);

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+
 namespace fleetscale {
 namespace {
 
@@ -25,6 +27,21 @@ TEST(SamplingRoundTest, ATimerThatFiresEarlyDoesNotSampleTwiceInOneRound) {
 TEST(SamplingRoundTest, ATickThatRanLongSkipsARoundRatherThanSamplingTwiceInARow) {
   const WallTime boundary = fromUnixMillis(1'700'000'001'000);
   EXPECT_EQ(nextSamplingRound(boundary + milliseconds(800), seconds(1)), boundary + seconds(2));
+}
+
+TEST(UnixSecondsTest, ConvertsFractionalSecondsSinceTheEpoch) {
+  EXPECT_EQ(fromUnixSeconds(1'750'000'000.5), fromUnixMillis(1'750'000'000'500));
+  EXPECT_EQ(fromUnixSeconds(-1.0), fromUnixMillis(-1'000));
+}
+
+// Found by the fuzzer: a Prometheus sample at 17550000000.5 s (year 2526) overflowed the
+// conversion to nanoseconds.
+TEST(UnixSecondsTest, RefusesTimesWallTimeCannotHold) {
+  EXPECT_EQ(fromUnixSeconds(17'550'000'000.5), std::nullopt);
+  EXPECT_EQ(fromUnixSeconds(-1e10), std::nullopt);
+  EXPECT_EQ(fromUnixSeconds(std::numeric_limits<double>::quiet_NaN()), std::nullopt);
+  EXPECT_EQ(fromUnixSeconds(std::numeric_limits<double>::infinity()), std::nullopt);
+  EXPECT_TRUE(fromUnixSeconds(9.1e9).has_value());
 }
 
 }  // namespace

@@ -2,7 +2,9 @@
 #pragma once
 
 #include <chrono>
+#include <cmath>
 #include <mutex>
+#include <optional>
 
 namespace fleetscale {
 
@@ -63,6 +65,16 @@ inline WallTime fromUnixMillis(std::int64_t millis) {
   if (millis <= kMin.count()) return WallTime::min();
   return WallTime(
       std::chrono::duration_cast<WallTime::duration>(std::chrono::milliseconds(millis)));
+}
+
+// Seconds since the epoch as a number from outside (Prometheus' sample times, a replay's CSV):
+// nothing when not finite or beyond what WallTime holds (years 1678 to 2262), where the
+// conversion to nanoseconds would overflow.
+inline std::optional<WallTime> fromUnixSeconds(double seconds) {
+  constexpr double kLimit = 9.2e9;  // just inside INT64_MAX nanoseconds, 9.22e9 s
+  if (!std::isfinite(seconds) || std::fabs(seconds) >= kLimit) return std::nullopt;
+  return WallTime(
+      std::chrono::duration_cast<WallTime::duration>(std::chrono::duration<double>(seconds)));
 }
 
 // When an agent that has just sampled at `now` samples next: the first whole multiple of

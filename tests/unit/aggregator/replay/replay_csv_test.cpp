@@ -108,7 +108,10 @@ INSTANTIATE_TEST_SUITE_P(
                "line 4: a second row for shop/web at the same time (first on line 2)"},
         BadCsv{"TimeOutOfRange",
                "time,workload,replicas,cpu_usage,cpu_request\n1e300,shop/web,2,1,1\n",
-               "line 2: time '1e300' is out of range"}),
+               "line 2: time '1e300' is out of range"},
+        BadCsv{"TimeBeyondYear2262",
+               "time,workload,replicas,cpu_usage,cpu_request\n1e10,shop/web,2,1,1\n",
+               "line 2: time '1e10' is out of range"}),
     [](const auto& testInfo) { return std::string(testInfo.param.name); });
 
 }  // namespace

@@ -58,6 +58,9 @@ TEST(PrometheusResponseTest, ErrorsSayWhatIsWrong) {
        "label a is not a string"},
       {R"({"status":"success","data":{"resultType":"vector","result":[{"value":[1e300,"2"]}]}})",
        "a sample's time is absurd"},
+      // Year 2526: beyond what a nanosecond clock holds (found by the fuzzer).
+      {R"({"status":"success","data":{"resultType":"vector","result":[{"value":[17550000000.5,"2"]}]}})",
+       "a sample's time is absurd"},
       {R"({"status":"partial"})", "neither success nor error"},
       // A proxy's or another server's JSON error page: other types where strings belong.
       {R"({"status":404,"error":"Not Found"})", "neither success nor error"},
