@@ -236,14 +236,27 @@ std::string percent(double share) { return fixed(share * 100, 1) + "%"; }
 
 json optionalJson(std::optional<double> value) { return value ? json(*value) : json(nullptr); }
 
+// The ready capacity of the fewest replicas that cover `demand` within [minReplicas,
+// maxReplicas]; the tolerance keeps a demand of exactly n replicas' worth at n.
+double clairvoyantCapacity(double demand, double perReplica, int minReplicas, int maxReplicas) {
+  const double needed = std::ceil(demand / perReplica - 1e-9);
+  const double replicas = std::clamp(needed, static_cast<double>(minReplicas),
+                                     static_cast<double>(std::max(minReplicas, maxReplicas)));
+  return replicas * perReplica;
+}
+
 }  // namespace
 
 MeasurementOptions measurementOptions(const Scenario& scenario) {
   MeasurementOptions options;
   options.loadChangeThreshold = scenario.loadChangeThreshold;
   for (const auto& workload : scenario.workloads) {
-    options.replicaCapacityCores[workload.namespaceName + "/" + workload.name] =
-        workload.replicaCapacity();
+    const std::string name = workload.namespaceName + "/" + workload.name;
+    options.replicaCapacityCores[name] = workload.replicaCapacity();
+    if (workload.autoscale) {
+      options.replicaBounds[name] = {workload.autoscale->minReplicas,
+                                     workload.autoscale->maxReplicas};
+    }
   }
   return options;
 }
@@ -268,6 +281,14 @@ Report computeReport(const std::string& scenario, const Timeline& timeline,
     double slackShareIntegral = 0;
     double demandIntegral = 0;
     double capacityIntegral = 0;
+    const auto perReplica = options.replicaCapacityCores.find(workload);
+    const auto bounds = options.replicaBounds.find(workload);
+    const bool clairvoyant = perReplica != options.replicaCapacityCores.end() &&
+                             perReplica->second > 0 && bounds != options.replicaBounds.end();
+    if (clairvoyant) {
+      w.clairvoyantCapacityCoreSeconds = 0;
+      w.clairvoyantSlackCoreSeconds = 0;
+    }
     for (std::size_t i = 0; i < timeline.samples.size(); ++i) {
       const WorkloadSample* s = sampleOf(timeline.samples[i], workload);
       if (!s) continue;
@@ -282,6 +303,12 @@ Report computeReport(const std::string& scenario, const Timeline& timeline,
         w.shortfallCoreSeconds += gap * dt;
       } else {
         w.slackCoreSeconds += -gap * dt;
+      }
+      if (clairvoyant) {
+        const double capacity = clairvoyantCapacity(s->demandCores, perReplica->second,
+                                                    bounds->second.first, bounds->second.second);
+        *w.clairvoyantCapacityCoreSeconds += capacity * dt;
+        *w.clairvoyantSlackCoreSeconds += std::max(0.0, capacity - s->demandCores) * dt;
       }
       if (s->readyCapacityCores > kEpsilon) {
         withCapacity += dt;
@@ -379,6 +406,8 @@ json reportJson(const Report& report, const Timeline& timeline, double seriesEve
          {"shortfall_core_seconds", w.shortfallCoreSeconds},
          {"slack_share_mean", w.slackShareMean},
          {"slack_core_seconds", w.slackCoreSeconds},
+         {"clairvoyant_capacity_core_seconds", optionalJson(w.clairvoyantCapacityCoreSeconds)},
+         {"clairvoyant_slack_core_seconds", optionalJson(w.clairvoyantSlackCoreSeconds)},
          {"scale_actions", w.scaleActions},
          {"oom_kills", w.oomKills},
          {"scale_actions_by_cluster", w.scaleActionsByCluster},

@@ -76,6 +76,37 @@ TEST(MeasurementsTest, UnderProvisioningSlackAndShortfall) {
   EXPECT_EQ(other.scaleActions, 0);
 }
 
+// shop/web's demand is 2, 6 and 3 cores at one core a replica; between 3 and 8 replicas the
+// clairvoyant scaler has exactly the demand (no slack), but its floor of 3 replicas leaves a
+// core unused for the first three seconds, and shop/other's floor of 2 leaves one throughout.
+TEST(MeasurementsTest, ClairvoyantSlackIsWhatTheReplicaBoundsAndGranularityLeave) {
+  MeasurementOptions options;
+  options.replicaCapacityCores = {{"shop/web", 1.0}, {"shop/other", 1.0}};
+  options.replicaBounds = {{"shop/web", {3, 8}}, {"shop/other", {2, 4}}};
+  const Report report = computeReport("hand-made", handMadeTimeline(), options);
+  const WorkloadReport& web = find(report, "shop/web");
+  ASSERT_TRUE(web.clairvoyantSlackCoreSeconds.has_value());
+  EXPECT_DOUBLE_EQ(*web.clairvoyantSlackCoreSeconds, 3);        // t = 0, 1, 2: 3 replicas for 2
+  EXPECT_DOUBLE_EQ(*web.clairvoyantCapacityCoreSeconds, 75.0);  // 3 x 3 + 6 x 10 + 3 x 2
+  const WorkloadReport& other = find(report, "shop/other");
+  EXPECT_DOUBLE_EQ(*other.clairvoyantSlackCoreSeconds, 15);
+  EXPECT_DOUBLE_EQ(*other.clairvoyantCapacityCoreSeconds, 30);
+
+  // 0.4 core a replica: the least demand, 2 cores, needs 5 replicas; a cap of 4 leaves a
+  // shortfall and no slack all along.
+  options.replicaCapacityCores["shop/web"] = 0.4;
+  options.replicaBounds["shop/web"] = {1, 4};
+  const WorkloadReport capped =
+      find(computeReport("hand-made", handMadeTimeline(), options), "shop/web");
+  EXPECT_DOUBLE_EQ(*capped.clairvoyantSlackCoreSeconds, 0);
+  EXPECT_DOUBLE_EQ(*capped.clairvoyantCapacityCoreSeconds, 1.6 * 15);
+}
+
+TEST(MeasurementsTest, NoClairvoyantFigureWithoutBounds) {
+  const Report report = computeReport("hand-made", handMadeTimeline());
+  EXPECT_FALSE(find(report, "shop/web").clairvoyantSlackCoreSeconds.has_value());
+}
+
 TEST(MeasurementsTest, ReactionTimesFromEachLoadChange) {
   const WorkloadReport web = find(computeReport("hand-made", handMadeTimeline()), "shop/web");
   ASSERT_EQ(web.loadChanges.size(), 2u);

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "fleetscale/sim/scenario.h"
@@ -115,6 +116,13 @@ struct WorkloadReport {
   double shortfallCoreSeconds = 0;   // integral of max(0, demand - capacity)
   double slackShareMean = 0;         // time-weighted mean of max(0, capacity - demand) / capacity
   double slackCoreSeconds = 0;       // integral of max(0, capacity - demand)
+  // The yardstick for slack: a clairvoyant scaler that has, every instant, the fewest ready
+  // replicas that cover demand within the workload's bounds (ceil(demand / capacity per
+  // replica), at least minReplicas, at most maxReplicas), with no start-up time. No scaler that
+  // keeps its bounds and is never under-provisioned has less slack. Absent for a workload
+  // without capacity per replica and bounds in the options.
+  std::optional<double> clairvoyantCapacityCoreSeconds;
+  std::optional<double> clairvoyantSlackCoreSeconds;
   int scaleActions = 0;
   std::map<std::string, int> scaleActionsByCluster;
   std::vector<LoadChange> loadChanges;
@@ -136,9 +144,13 @@ struct MeasurementOptions {
   // Cores one ready replica counts for, by workload ("namespace/name"). Without an entry a load
   // change's reaction is the first replica request that way, whatever asked for it.
   std::map<std::string, double> replicaCapacityCores;
+  // Autoscaled workloads' bounds on their fleet-wide replicas, by workload, for the clairvoyant
+  // yardstick (WorkloadReport::clairvoyantSlackCoreSeconds).
+  std::map<std::string, std::pair<int, int>> replicaBounds;  // min, max
 };
 
-// The scenario's threshold and every workload's capacity per replica.
+// The scenario's threshold, every workload's capacity per replica and every autoscaled
+// workload's replica bounds.
 MeasurementOptions measurementOptions(const Scenario& scenario);
 
 Report computeReport(const std::string& scenario, const Timeline& timeline,
