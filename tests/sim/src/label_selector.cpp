@@ -140,20 +140,19 @@ class Parser {
     return unexpected(op, "in, notin, =, ==, !=");
   }
 
-  // "(a, b)"; "()" is the set of the empty value, as labels.Parse makes it.
+  // "(a, b)". A value left out is the empty value, as labels.Parse reads it: "()", "(,a)",
+  // "(a,)" and "(a,,b)" all hold "".
   Result<std::vector<std::string>> setValues() {
     const Token& open = take();
     if (open.kind != TokenKind::kOpen) return unexpected(open, "'('");
     std::vector<std::string> values;
-    if (peek().kind == TokenKind::kClose) {
-      take();
-      values.emplace_back();
-      return values;
-    }
     while (true) {
-      const Token& value = take();
-      if (value.kind != TokenKind::kIdentifier) return unexpected(value, "identifier");
-      values.push_back(value.text);
+      const TokenKind kind = peek().kind;
+      if (kind != TokenKind::kIdentifier && kind != TokenKind::kComma &&
+          kind != TokenKind::kClose) {
+        return unexpected(take(), "',', ')' or identifier");
+      }
+      values.push_back(kind == TokenKind::kIdentifier ? take().text : std::string());
       const Token& next = take();
       if (next.kind == TokenKind::kClose) break;
       if (next.kind != TokenKind::kComma) return unexpected(next, "',' or ')'");

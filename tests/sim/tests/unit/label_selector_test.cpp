@@ -33,6 +33,8 @@ TEST(LabelSelectorTest, FiltersByEveryOperatorAsKubernetesDoes) {
       {"app in (web),app notin (web)", false, false, false},
       {"tier in ()", false, false, false},  // the empty value only
       {"tier notin ()", true, true, true},
+      {"tier in (,front)", true, false, false},  // a value left out is the empty value
+      {"tier in (back,)", false, true, false},
   };
   for (const auto& c : cases) {
     const auto selector = LabelSelector::parse(c.selector);
@@ -56,6 +58,14 @@ TEST(LabelSelectorTest, ReadsTheRequirements) {
   EXPECT_EQ(selector->requirements()[2].op, LabelSelector::Operator::kDoesNotExist);
 }
 
+TEST(LabelSelectorTest, ValuesLeftOutOfASetAreTheEmptyValue) {
+  const auto selector = LabelSelector::parse("tier in (a,,b,)");
+  ASSERT_TRUE(selector) << selector.error().message;
+  ASSERT_EQ(selector->requirements().size(), 1u);
+  EXPECT_EQ(selector->requirements()[0].values, (std::vector<std::string>{"", "a", "b"}));
+  EXPECT_TRUE(selector->matches(json{{"tier", ""}}));
+}
+
 TEST(LabelSelectorTest, RefusesMalformedSelectorsSayingWhere) {
   struct Case {
     std::string selector;
@@ -67,7 +77,8 @@ TEST(LabelSelectorTest, RefusesMalformedSelectorsSayingWhere) {
       {"tier in a", "unable to parse requirement: found 'a', expected: '('"},
       {"tier between (a)",
        "unable to parse requirement: found 'between', expected: in, notin, =, ==, !="},
-      {"tier in (a,,b)", "unable to parse requirement: found ',', expected: identifier"},
+      {"tier in (a b)", "unable to parse requirement: found 'b', expected: ',' or ')'"},
+      {"tier in (=a)", "unable to parse requirement: found '=', expected: ',', ')' or identifier"},
       {"=web", "unable to parse requirement: found '=', expected: identifier"},
       {"app=web,", "unable to parse requirement: found 'end of selector', expected: identifier"},
       {"!app=web", "unable to parse requirement: found '=', expected: ',' or end of selector"},
