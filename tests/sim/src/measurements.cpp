@@ -3,8 +3,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <deque>
 #include <map>
 #include <set>
+#include <tuple>
+#include <utility>
 
 #include "fleetscale/sim/status_view.h"
 
@@ -236,13 +239,48 @@ std::string percent(double share) { return fixed(share * 100, 1) + "%"; }
 
 json optionalJson(std::optional<double> value) { return value ? json(*value) : json(nullptr); }
 
-// The ready capacity of the fewest replicas that cover `demand` within [minReplicas,
-// maxReplicas]; the tolerance keeps a demand of exactly n replicas' worth at n.
-double clairvoyantCapacity(double demand, double perReplica, int minReplicas, int maxReplicas) {
+// The fewest replicas that cover `demand` within the bounds; the tolerance keeps a demand of
+// exactly n replicas' worth at n.
+int replicasCovering(double demand, double perReplica, const ReplicaBounds& bounds) {
   const double needed = std::ceil(demand / perReplica - 1e-9);
-  const double replicas = std::clamp(needed, static_cast<double>(minReplicas),
-                                     static_cast<double>(std::max(minReplicas, maxReplicas)));
-  return replicas * perReplica;
+  return static_cast<int>(
+      std::clamp(needed, static_cast<double>(bounds.minReplicas),
+                 static_cast<double>(std::max(bounds.minReplicas, bounds.maxReplicas))));
+}
+
+void addClairvoyant(ClairvoyantFigures& figures, double capacity, double demand, double dt) {
+  figures.capacityCoreSeconds += capacity * dt;
+  figures.slackCoreSeconds += std::max(0.0, capacity - demand) * dt;
+}
+
+// Both clairvoyant scalers of WorkloadReport over the workload's samples.
+std::pair<ClairvoyantFigures, ClairvoyantFigures> clairvoyantFigures(const Timeline& timeline,
+                                                                     const std::string& workload,
+                                                                     double perReplica,
+                                                                     const ReplicaBounds& bounds) {
+  ClairvoyantFigures instant;
+  ClairvoyantFigures windowed;
+  // The window's candidates for its maximum: (seconds, replicas), replicas strictly falling.
+  std::deque<std::pair<double, int>> window;
+  for (std::size_t i = 0; i < timeline.samples.size(); ++i) {
+    const WorkloadSample* s = sampleOf(timeline.samples[i], workload);
+    if (!s) continue;
+    const double now = timeline.samples[i].seconds;
+    const double dt = widthAt(timeline, i);
+    const int needed = replicasCovering(s->demandCores, perReplica, bounds);
+    while (!window.empty() && window.back().second <= needed) window.pop_back();
+    window.emplace_back(now, needed);
+    while (window.front().first < now - bounds.scaleDownWindowSeconds) window.pop_front();
+    addClairvoyant(instant, needed * perReplica, s->demandCores, dt);
+    addClairvoyant(windowed, window.front().second * perReplica, s->demandCores, dt);
+  }
+  return {instant, windowed};
+}
+
+json clairvoyantJson(const std::optional<ClairvoyantFigures>& figures) {
+  if (!figures) return nullptr;
+  return {{"capacity_core_seconds", figures->capacityCoreSeconds},
+          {"slack_core_seconds", figures->slackCoreSeconds}};
 }
 
 }  // namespace
@@ -255,7 +293,8 @@ MeasurementOptions measurementOptions(const Scenario& scenario) {
     options.replicaCapacityCores[name] = workload.replicaCapacity();
     if (workload.autoscale) {
       options.replicaBounds[name] = {workload.autoscale->minReplicas,
-                                     workload.autoscale->maxReplicas};
+                                     workload.autoscale->maxReplicas,
+                                     workload.autoscale->scaleDownWindowSeconds};
     }
   }
   return options;
@@ -283,11 +322,10 @@ Report computeReport(const std::string& scenario, const Timeline& timeline,
     double capacityIntegral = 0;
     const auto perReplica = options.replicaCapacityCores.find(workload);
     const auto bounds = options.replicaBounds.find(workload);
-    const bool clairvoyant = perReplica != options.replicaCapacityCores.end() &&
-                             perReplica->second > 0 && bounds != options.replicaBounds.end();
-    if (clairvoyant) {
-      w.clairvoyantCapacityCoreSeconds = 0;
-      w.clairvoyantSlackCoreSeconds = 0;
+    if (perReplica != options.replicaCapacityCores.end() && perReplica->second > 0 &&
+        bounds != options.replicaBounds.end()) {
+      std::tie(w.clairvoyant, w.clairvoyantWindowed) =
+          clairvoyantFigures(timeline, workload, perReplica->second, bounds->second);
     }
     for (std::size_t i = 0; i < timeline.samples.size(); ++i) {
       const WorkloadSample* s = sampleOf(timeline.samples[i], workload);
@@ -303,12 +341,6 @@ Report computeReport(const std::string& scenario, const Timeline& timeline,
         w.shortfallCoreSeconds += gap * dt;
       } else {
         w.slackCoreSeconds += -gap * dt;
-      }
-      if (clairvoyant) {
-        const double capacity = clairvoyantCapacity(s->demandCores, perReplica->second,
-                                                    bounds->second.first, bounds->second.second);
-        *w.clairvoyantCapacityCoreSeconds += capacity * dt;
-        *w.clairvoyantSlackCoreSeconds += std::max(0.0, capacity - s->demandCores) * dt;
       }
       if (s->readyCapacityCores > kEpsilon) {
         withCapacity += dt;
@@ -406,8 +438,8 @@ json reportJson(const Report& report, const Timeline& timeline, double seriesEve
          {"shortfall_core_seconds", w.shortfallCoreSeconds},
          {"slack_share_mean", w.slackShareMean},
          {"slack_core_seconds", w.slackCoreSeconds},
-         {"clairvoyant_capacity_core_seconds", optionalJson(w.clairvoyantCapacityCoreSeconds)},
-         {"clairvoyant_slack_core_seconds", optionalJson(w.clairvoyantSlackCoreSeconds)},
+         {"clairvoyant", clairvoyantJson(w.clairvoyant)},
+         {"clairvoyant_windowed", clairvoyantJson(w.clairvoyantWindowed)},
          {"scale_actions", w.scaleActions},
          {"oom_kills", w.oomKills},
          {"scale_actions_by_cluster", w.scaleActionsByCluster},

@@ -554,6 +554,17 @@ AutoscaleSpec parseAutoscale(const YAML::Node& node, const std::string& context,
     const YAML::Node behavior = fields.get("behavior");
     if (!behavior.IsMap()) fail(behavior, context + ".behavior", "expected a mapping");
     autoscale.behaviorYaml = YAML::Dump(behavior);
+    const YAML::Node scaleDown = behavior["scaleDown"];
+    if (scaleDown && scaleDown.IsMap() && scaleDown["stabilizationWindowSeconds"]) {
+      const YAML::Node window = scaleDown["stabilizationWindowSeconds"];
+      double seconds = -1;
+      if (!window.IsScalar() || !YAML::convert<double>::decode(window, seconds) || seconds < 0 ||
+          seconds > 3600) {
+        fail(window, context + ".behavior.scaleDown.stabilizationWindowSeconds",
+             "expected seconds from 0 to 3600");
+      }
+      autoscale.scaleDownWindowSeconds = seconds;
+    }
   }
   if (fields.has("rightsizing")) {
     const YAML::Node rightsizing = fields.get("rightsizing");

@@ -82,29 +82,46 @@ TEST(MeasurementsTest, UnderProvisioningSlackAndShortfall) {
 TEST(MeasurementsTest, ClairvoyantSlackIsWhatTheReplicaBoundsAndGranularityLeave) {
   MeasurementOptions options;
   options.replicaCapacityCores = {{"shop/web", 1.0}, {"shop/other", 1.0}};
-  options.replicaBounds = {{"shop/web", {3, 8}}, {"shop/other", {2, 4}}};
+  options.replicaBounds = {{"shop/web", {3, 8, 0}}, {"shop/other", {2, 4, 0}}};
   const Report report = computeReport("hand-made", handMadeTimeline(), options);
   const WorkloadReport& web = find(report, "shop/web");
-  ASSERT_TRUE(web.clairvoyantSlackCoreSeconds.has_value());
-  EXPECT_DOUBLE_EQ(*web.clairvoyantSlackCoreSeconds, 3);        // t = 0, 1, 2: 3 replicas for 2
-  EXPECT_DOUBLE_EQ(*web.clairvoyantCapacityCoreSeconds, 75.0);  // 3 x 3 + 6 x 10 + 3 x 2
+  ASSERT_TRUE(web.clairvoyant.has_value());
+  EXPECT_DOUBLE_EQ(web.clairvoyant->slackCoreSeconds, 3);      // t = 0, 1, 2: 3 replicas for 2
+  EXPECT_DOUBLE_EQ(web.clairvoyant->capacityCoreSeconds, 75);  // 3 x 3 + 6 x 10 + 3 x 2
+  // Without a window, holding changes nothing.
+  EXPECT_DOUBLE_EQ(web.clairvoyantWindowed->slackCoreSeconds, 3);
   const WorkloadReport& other = find(report, "shop/other");
-  EXPECT_DOUBLE_EQ(*other.clairvoyantSlackCoreSeconds, 15);
-  EXPECT_DOUBLE_EQ(*other.clairvoyantCapacityCoreSeconds, 30);
+  EXPECT_DOUBLE_EQ(other.clairvoyant->slackCoreSeconds, 15);
+  EXPECT_DOUBLE_EQ(other.clairvoyant->capacityCoreSeconds, 30);
 
   // 0.4 core a replica: the least demand, 2 cores, needs 5 replicas; a cap of 4 leaves a
   // shortfall and no slack all along.
   options.replicaCapacityCores["shop/web"] = 0.4;
-  options.replicaBounds["shop/web"] = {1, 4};
+  options.replicaBounds["shop/web"] = {1, 4, 0};
   const WorkloadReport capped =
       find(computeReport("hand-made", handMadeTimeline(), options), "shop/web");
-  EXPECT_DOUBLE_EQ(*capped.clairvoyantSlackCoreSeconds, 0);
-  EXPECT_DOUBLE_EQ(*capped.clairvoyantCapacityCoreSeconds, 1.6 * 15);
+  EXPECT_DOUBLE_EQ(capped.clairvoyant->slackCoreSeconds, 0);
+  EXPECT_DOUBLE_EQ(capped.clairvoyant->capacityCoreSeconds, 1.6 * 15);
+}
+
+// The demand falls from 6 to 3 cores at t = 13: a scaler under a 2.5 s scale-down window keeps
+// 6 replicas at t = 13 and 14 (t = 12 lies within 2.5 s of both), where the instant one has 3.
+// A rise is followed at once.
+TEST(MeasurementsTest, TheWindowedClairvoyantKeepsTheMostReplicasOfItsWindow) {
+  MeasurementOptions options;
+  options.replicaCapacityCores = {{"shop/web", 1.0}};
+  options.replicaBounds = {{"shop/web", {1, 10, 2.5}}};
+  const WorkloadReport web =
+      find(computeReport("hand-made", handMadeTimeline(), options), "shop/web");
+  EXPECT_DOUBLE_EQ(web.clairvoyant->slackCoreSeconds, 0);
+  EXPECT_DOUBLE_EQ(web.clairvoyantWindowed->slackCoreSeconds, 3 + 3);
+  EXPECT_DOUBLE_EQ(web.clairvoyantWindowed->capacityCoreSeconds, 72 - 6 + 12);
 }
 
 TEST(MeasurementsTest, NoClairvoyantFigureWithoutBounds) {
   const Report report = computeReport("hand-made", handMadeTimeline());
-  EXPECT_FALSE(find(report, "shop/web").clairvoyantSlackCoreSeconds.has_value());
+  EXPECT_FALSE(find(report, "shop/web").clairvoyant.has_value());
+  EXPECT_FALSE(find(report, "shop/web").clairvoyantWindowed.has_value());
 }
 
 TEST(MeasurementsTest, ReactionTimesFromEachLoadChange) {

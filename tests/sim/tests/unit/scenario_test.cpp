@@ -503,6 +503,30 @@ workloads:
   EXPECT_EQ(fromJson->kind, FaultKind::kResizeForbidden);
 }
 
+// The measurements' windowed clairvoyant keeps the workload's own scale-down window.
+TEST(ScenarioTest, ReadsTheScaleDownWindowOfTheBehavior) {
+  const auto withBehavior = [](const std::string& behavior) {
+    return parseScenario(R"(
+clusters: [{name: a}]
+workloads:
+  - name: w
+    resources: {requests: {cpu: 1}}
+    autoscale: {min-replicas: 1, max-replicas: 4, cpu-utilization: 80, behavior: )" +
+                         behavior + "}\n");
+  };
+  auto defaulted = withBehavior("{scaleUp: {stabilizationWindowSeconds: 0}}");
+  ASSERT_TRUE(defaulted) << defaulted.error().message;
+  EXPECT_DOUBLE_EQ(defaulted->workloads[0].autoscale->scaleDownWindowSeconds, 300);
+  auto shortened = withBehavior("{scaleDown: {stabilizationWindowSeconds: 60}}");
+  ASSERT_TRUE(shortened) << shortened.error().message;
+  EXPECT_DOUBLE_EQ(shortened->workloads[0].autoscale->scaleDownWindowSeconds, 60);
+  auto bad = withBehavior("{scaleDown: {stabilizationWindowSeconds: soon}}");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("stabilizationWindowSeconds: expected seconds from 0 to 3600"),
+            std::string::npos)
+      << bad.error().message;
+}
+
 TEST(ScenarioTest, EveryShippedScenarioParses) {
   int count = 0;
   for (const auto& entry : std::filesystem::directory_iterator(FLEETSCALE_SCENARIOS_DIR)) {

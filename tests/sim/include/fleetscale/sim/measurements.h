@@ -9,7 +9,6 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "fleetscale/sim/scenario.h"
@@ -106,6 +105,11 @@ struct RiseSummary {
   std::optional<double> readyP90;
 };
 
+struct ClairvoyantFigures {
+  double capacityCoreSeconds = 0;
+  double slackCoreSeconds = 0;  // integral of max(0, capacity - demand)
+};
+
 struct WorkloadReport {
   std::string workload;
   double demandMeanCores = 0;
@@ -116,13 +120,15 @@ struct WorkloadReport {
   double shortfallCoreSeconds = 0;   // integral of max(0, demand - capacity)
   double slackShareMean = 0;         // time-weighted mean of max(0, capacity - demand) / capacity
   double slackCoreSeconds = 0;       // integral of max(0, capacity - demand)
-  // The yardstick for slack: a clairvoyant scaler that has, every instant, the fewest ready
-  // replicas that cover demand within the workload's bounds (ceil(demand / capacity per
-  // replica), at least minReplicas, at most maxReplicas), with no start-up time. No scaler that
-  // keeps its bounds and is never under-provisioned has less slack. Absent for a workload
-  // without capacity per replica and bounds in the options.
-  std::optional<double> clairvoyantCapacityCoreSeconds;
-  std::optional<double> clairvoyantSlackCoreSeconds;
+  // Yardsticks for slack: the same integrals for a clairvoyant scaler that knows demand at every
+  // sample and has no start-up time, with the fewest ready replicas that cover it within the
+  // workload's bounds (ceil(demand / capacity per replica), at least minReplicas, at most
+  // maxReplicas). No scaler that keeps its bounds and is never under-provisioned has less slack
+  // than `clairvoyant`; `clairvoyantWindowed` also keeps the scale-down stabilization window (the
+  // most replicas needed over the last window), the least slack a scaler under the HPA's rules
+  // can have. Absent for a workload without capacity per replica and bounds in the options.
+  std::optional<ClairvoyantFigures> clairvoyant;
+  std::optional<ClairvoyantFigures> clairvoyantWindowed;
   int scaleActions = 0;
   std::map<std::string, int> scaleActionsByCluster;
   std::vector<LoadChange> loadChanges;
@@ -138,15 +144,21 @@ struct Report {
   std::vector<WorkloadReport> workloads;
 };
 
+// An autoscaled workload's fleet-wide replica bounds and scale-down stabilization window.
+struct ReplicaBounds {
+  int minReplicas = 1;
+  int maxReplicas = 10;
+  double scaleDownWindowSeconds = 300;  // the HPA's default
+};
+
 struct MeasurementOptions {
   double loadChangeThreshold = 0.10;  // relative change of demand that counts as a load change
   double minimumDemandCores = 0.05;   // changes are relative to at least this much
   // Cores one ready replica counts for, by workload ("namespace/name"). Without an entry a load
   // change's reaction is the first replica request that way, whatever asked for it.
   std::map<std::string, double> replicaCapacityCores;
-  // Autoscaled workloads' bounds on their fleet-wide replicas, by workload, for the clairvoyant
-  // yardstick (WorkloadReport::clairvoyantSlackCoreSeconds).
-  std::map<std::string, std::pair<int, int>> replicaBounds;  // min, max
+  // Autoscaled workloads' bounds, by workload, for the clairvoyant yardsticks.
+  std::map<std::string, ReplicaBounds> replicaBounds;
 };
 
 // The scenario's threshold, every workload's capacity per replica and every autoscaled

@@ -111,6 +111,8 @@ struct AutoscaleSpec {
   // placement is what the fleet starts with).
   std::map<std::string, double> weights;
   std::string behaviorYaml;  // the HPA `behavior` block, passed through verbatim; "" = none
+  // Its scaleDown.stabilizationWindowSeconds (the HPA's default 300), for the measurements.
+  double scaleDownWindowSeconds = 300;
   // More policy metrics (a YAML list of HPA MetricSpecs: Pods, Object, External, ...), passed
   // through verbatim after the CPU and memory targets; "" = none.
   std::string metricsYaml;
