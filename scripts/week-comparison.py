@@ -44,13 +44,13 @@ def summarize(report):
 
 def run(sim, scenario, mode, out_dir):
     name = os.path.splitext(os.path.basename(scenario))[0]
+    command = [sim, "run", scenario, "--virtual-time"] + MODES[mode]
     with tempfile.NamedTemporaryFile(suffix=".json") as report_file:
-        command = [sim, "run", scenario, "--virtual-time", "--report-json", report_file.name]
-        command += MODES[mode]
-        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(command + ["--report-json", report_file.name], check=True,
+                       stdout=subprocess.DEVNULL)
         report = json.load(open(report_file.name))
     summary = summarize(report)
-    summary["command"] = " ".join(command[:3] + command[5:] + ["--report-json", "FILE"])
+    summary["command"] = " ".join(command + ["--report-json", "FILE"])
     with open(os.path.join(out_dir, f"{name}-{mode}.json"), "w") as f:
         json.dump(summary, f, indent=1)
     return summary
