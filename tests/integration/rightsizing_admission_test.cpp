@@ -84,6 +84,18 @@ std::string appliesLine(const std::string& cluster, const std::string& result,
          cluster + "\",mode=\"" + mode + "\",result=\"" + result + "\"} 1";
 }
 
+// The cluster's result is `result` in `mode`, its message has the plugin's `words`, and /metrics
+// counted it once.
+void expectRefused(const std::map<std::string, ApplyStatus>& status, const std::string& metrics,
+                   const std::string& cluster, const std::string& result, const std::string& mode,
+                   const std::string& words) {
+  const auto& applied = status.at(cluster);
+  EXPECT_EQ(applied.result, result) << cluster << ": " << applied.message;
+  EXPECT_EQ(applied.mode, mode) << cluster;
+  EXPECT_NE(applied.message.find(words), std::string::npos) << applied.message;
+  EXPECT_NE(metrics.find(appliesLine(cluster, result, mode)), std::string::npos) << metrics;
+}
+
 class RightsizingAdmissionTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -142,25 +154,13 @@ TEST_F(RightsizingAdmissionTest, LimitRangeAndQuotaRefusalsAreReportedApartAndSt
   applier.tick();
   const auto status = applier.status().at(kWeb);
 
-  const auto& aws = status.at("aws-us-east-1");
-  EXPECT_EQ(aws.result, "limit-range") << aws.message;
-  EXPECT_NE(aws.message.find("is forbidden: maximum cpu usage per Container is 300m, but limit "
-                             "is 800m"),
-            std::string::npos)
-      << aws.message;
-  EXPECT_EQ(aws.message.find("RBAC"), std::string::npos) << aws.message;
   const std::string metrics = metricsText(applier);
-  EXPECT_NE(metrics.find(appliesLine("aws-us-east-1", "limit-range")), std::string::npos)
-      << metrics;
-
-  const auto& gcp = status.at("gcp-europe-west1");
-  EXPECT_EQ(gcp.result, "quota") << gcp.message;
-  EXPECT_NE(gcp.message.find("is forbidden: exceeded quota: compute, requested: "
-                             "requests.cpu=300m, used: requests.cpu=200m, limited: "
-                             "requests.cpu=250m"),
-            std::string::npos)
-      << gcp.message;
-  EXPECT_NE(metrics.find(appliesLine("gcp-europe-west1", "quota")), std::string::npos) << metrics;
+  expectRefused(status, metrics, "aws-us-east-1", "limit-range", "in-place",
+                "is forbidden: maximum cpu usage per Container is 300m, but limit is 800m");
+  EXPECT_EQ(status.at("aws-us-east-1").message.find("RBAC"), std::string::npos);
+  expectRefused(status, metrics, "gcp-europe-west1", "quota", "in-place",
+                "is forbidden: exceeded quota: compute, requested: requests.cpu=300m, used: "
+                "requests.cpu=200m, limited: requests.cpu=250m");
 
   // The third cluster is not held up: its first pod is resizing.
   const auto& azure = status.at("azure-westeurope");
@@ -201,27 +201,11 @@ TEST_F(RightsizingAdmissionTest, RecreateReportsTheRolloutsRefusedPodsApart) {
   const auto status = applier.status().at(kWeb);
   const std::string metrics = metricsText(applier);
 
-  const auto& aws = status.at("aws-us-east-1");
-  EXPECT_EQ(aws.result, "limit-range") << aws.message;
-  EXPECT_EQ(aws.mode, "recreate");
-  EXPECT_NE(aws.message.find("-\" is forbidden: maximum cpu usage per Container is 300m, but "
-                             "limit is 800m"),
-            std::string::npos)
-      << aws.message;
-  EXPECT_NE(metrics.find(appliesLine("aws-us-east-1", "limit-range", "recreate")),
-            std::string::npos)
-      << metrics;
-
-  const auto& gcp = status.at("gcp-europe-west1");
-  EXPECT_EQ(gcp.result, "quota") << gcp.message;
-  EXPECT_NE(gcp.message.find("-\" is forbidden: exceeded quota: compute, requested: "
-                             "requests.cpu=400m, used: requests.cpu=200m, limited: "
-                             "requests.cpu=250m"),
-            std::string::npos)
-      << gcp.message;
-  EXPECT_NE(metrics.find(appliesLine("gcp-europe-west1", "quota", "recreate")), std::string::npos)
-      << metrics;
-
+  expectRefused(status, metrics, "aws-us-east-1", "limit-range", "recreate",
+                "-\" is forbidden: maximum cpu usage per Container is 300m, but limit is 800m");
+  expectRefused(status, metrics, "gcp-europe-west1", "quota", "recreate",
+                "-\" is forbidden: exceeded quota: compute, requested: requests.cpu=400m, used: "
+                "requests.cpu=200m, limited: requests.cpu=250m");
   EXPECT_EQ(status.at("azure-westeurope").result, "applied");
   // The refused clusters keep their old pods; azure makes new ones.
   auto& fleet = api_.simulator().fleet();
