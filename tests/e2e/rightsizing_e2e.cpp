@@ -170,6 +170,21 @@ std::optional<double> templateCpuRequest(E2eFleet& fleet, const std::string& wor
       });
 }
 
+nlohmann::json deploymentCondition(E2eFleet& fleet, const std::string& workload,
+                                   const std::string& cluster, const std::string& type) {
+  const WorkloadName w = split(workload);
+  return readCluster(fleet, cluster, [&](const sim::ClusterModel* model, sim::SimTime) {
+    const sim::WorkloadObject* object =
+        model ? model->find(sim::WorkloadKind::kDeployment, w.namespaceName, w.name) : nullptr;
+    if (object == nullptr) return nlohmann::json();
+    for (const auto& condition :
+         object->object["status"].value("conditions", nlohmann::json::array())) {
+      if (condition.value("type", "") == type) return condition;
+    }
+    return nlohmann::json();
+  });
+}
+
 std::vector<ApiPod> podsIn(E2eFleet& fleet, const std::string& workload,
                            const std::string& cluster) {
   const WorkloadName w = split(workload);

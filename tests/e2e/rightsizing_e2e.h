@@ -65,6 +65,11 @@ std::optional<double> appliesTotal(const E2eFleet& fleet, const std::string& wor
 std::optional<double> templateCpuRequest(E2eFleet& fleet, const std::string& workload,
                                          const std::string& cluster);
 
+// The Deployment's status condition of `type` in a cluster, as its API server shows it (null when
+// it has none).
+nlohmann::json deploymentCondition(E2eFleet& fleet, const std::string& workload,
+                                   const std::string& cluster, const std::string& type);
+
 // The workload's pods in a cluster as the API server holds them: name, node ("" while
 // unscheduled), ready, its CPU request and the reason of its PodResizePending condition ("" when
 // none).

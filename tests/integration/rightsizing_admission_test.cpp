@@ -2,7 +2,8 @@
 // HTTPS kube-apiservers, where a LimitRange (one cluster) and a ResourceQuota (another) refuse
 // the recommended resize with the API server's 403: each reported and counted as what it is
 // (`limit-range`, `quota`, not RBAC's `forbidden`), with the admission plugin's words, while the
-// third cluster goes on resizing.
+// third cluster goes on resizing. In mode recreate the same two refuse the rollout's pods instead
+// (the template patch is admitted), and the applier reports that, not `applied`.
 #include <gtest/gtest.h>
 #include <prometheus/text_serializer.h>
 
@@ -77,9 +78,22 @@ std::string metricsText(const RightsizingApplier& applier) {
   return prometheus::TextSerializer().Serialize(applier.metrics());
 }
 
-std::string appliesLine(const std::string& cluster, const std::string& result) {
+std::string appliesLine(const std::string& cluster, const std::string& result,
+                        const std::string& mode = "in-place") {
   return "fleetscale_rightsizing_applies_total{namespace=\"shop\",workload=\"web\",cluster=\"" +
-         cluster + "\",mode=\"in-place\",result=\"" + result + "\"} 1";
+         cluster + "\",mode=\"" + mode + "\",result=\"" + result + "\"} 1";
+}
+
+// The cluster's result is `result` in `mode`, its message has the plugin's `words`, and /metrics
+// counted it once.
+void expectRefused(const std::map<std::string, ApplyStatus>& status, const std::string& metrics,
+                   const std::string& cluster, const std::string& result, const std::string& mode,
+                   const std::string& words) {
+  const auto& applied = status.at(cluster);
+  EXPECT_EQ(applied.result, result) << cluster << ": " << applied.message;
+  EXPECT_EQ(applied.mode, mode) << cluster;
+  EXPECT_NE(applied.message.find(words), std::string::npos) << applied.message;
+  EXPECT_NE(metrics.find(appliesLine(cluster, result, mode)), std::string::npos) << metrics;
 }
 
 class RightsizingAdmissionTest : public ::testing::Test {
@@ -98,6 +112,19 @@ class RightsizingAdmissionTest : public ::testing::Test {
     policy_.set(testing::shopWebRightsized(inPlaceCpu(), kClusters));
     // Pods resize only once they run.
     ASSERT_TRUE(testing::waitFor([&] { return readyPods() == 6; }, 10s));
+  }
+
+  // Whether the cluster's web Deployment has a True ReplicaFailure condition.
+  bool replicaFailing(const std::string& name) {
+    auto& fleet = api_.simulator().fleet();
+    std::lock_guard lock(fleet.mutex);
+    const auto* web =
+        fleet.model.findCluster(name)->find(sim::WorkloadKind::kDeployment, "shop", "web");
+    for (const auto& condition :
+         web->object["status"].value("conditions", nlohmann::json::array())) {
+      if (condition.value("type", "") == "ReplicaFailure") return condition["status"] == "True";
+    }
+    return false;
   }
 
   int readyPods() {
@@ -127,25 +154,13 @@ TEST_F(RightsizingAdmissionTest, LimitRangeAndQuotaRefusalsAreReportedApartAndSt
   applier.tick();
   const auto status = applier.status().at(kWeb);
 
-  const auto& aws = status.at("aws-us-east-1");
-  EXPECT_EQ(aws.result, "limit-range") << aws.message;
-  EXPECT_NE(aws.message.find("is forbidden: maximum cpu usage per Container is 300m, but limit "
-                             "is 800m"),
-            std::string::npos)
-      << aws.message;
-  EXPECT_EQ(aws.message.find("RBAC"), std::string::npos) << aws.message;
   const std::string metrics = metricsText(applier);
-  EXPECT_NE(metrics.find(appliesLine("aws-us-east-1", "limit-range")), std::string::npos)
-      << metrics;
-
-  const auto& gcp = status.at("gcp-europe-west1");
-  EXPECT_EQ(gcp.result, "quota") << gcp.message;
-  EXPECT_NE(gcp.message.find("is forbidden: exceeded quota: compute, requested: "
-                             "requests.cpu=300m, used: requests.cpu=200m, limited: "
-                             "requests.cpu=250m"),
-            std::string::npos)
-      << gcp.message;
-  EXPECT_NE(metrics.find(appliesLine("gcp-europe-west1", "quota")), std::string::npos) << metrics;
+  expectRefused(status, metrics, "aws-us-east-1", "limit-range", "in-place",
+                "is forbidden: maximum cpu usage per Container is 300m, but limit is 800m");
+  EXPECT_EQ(status.at("aws-us-east-1").message.find("RBAC"), std::string::npos);
+  expectRefused(status, metrics, "gcp-europe-west1", "quota", "in-place",
+                "is forbidden: exceeded quota: compute, requested: requests.cpu=300m, used: "
+                "requests.cpu=200m, limited: requests.cpu=250m");
 
   // The third cluster is not held up: its first pod is resizing.
   const auto& azure = status.at("azure-westeurope");
@@ -161,6 +176,48 @@ TEST_F(RightsizingAdmissionTest, LimitRangeAndQuotaRefusalsAreReportedApartAndSt
         EXPECT_EQ(pod.container.resources.cpuRequest, 0.1) << name;
       }
     }
+  }
+}
+
+// In recreate mode the template patch is admitted everywhere (a template is no pod); the
+// ReplicaSets of aws and gcp cannot create the rollout's pods, their Deployments say so, and the
+// next pass reports each as what refused it while azure rolls.
+TEST_F(RightsizingAdmissionTest, RecreateReportsTheRolloutsRefusedPodsApart) {
+  auto recreate = inPlaceCpu();
+  recreate.mode = rightsizing::Mode::kRecreate;
+  policy_.set(testing::shopWebRightsized(recreate, kClusters));
+  RightsizingApplier applier(
+      [] { return recommendingMoreCpu(); }, policy_,
+      [&](const std::string& cluster) -> Actuator* { return actuators_.at(cluster).get(); },
+      nullptr, clock_);
+  applier.tick();
+  for (const auto& name : kClusters) {
+    EXPECT_EQ(applier.status().at(kWeb).at(name).result, "applied") << name;
+  }
+  ASSERT_TRUE(testing::waitFor(
+      [&] { return replicaFailing("aws-us-east-1") && replicaFailing("gcp-europe-west1"); }, 10s));
+  EXPECT_FALSE(replicaFailing("azure-westeurope"));
+  applier.tick();
+  const auto status = applier.status().at(kWeb);
+  const std::string metrics = metricsText(applier);
+
+  expectRefused(status, metrics, "aws-us-east-1", "limit-range", "recreate",
+                "-\" is forbidden: maximum cpu usage per Container is 300m, but limit is 800m");
+  expectRefused(status, metrics, "gcp-europe-west1", "quota", "recreate",
+                "-\" is forbidden: exceeded quota: compute, requested: requests.cpu=400m, used: "
+                "requests.cpu=200m, limited: requests.cpu=250m");
+  EXPECT_EQ(status.at("azure-westeurope").result, "applied");
+  // The refused clusters keep their old pods; azure makes new ones.
+  auto& fleet = api_.simulator().fleet();
+  std::lock_guard lock(fleet.mutex);
+  for (const auto& name : {"aws-us-east-1", "gcp-europe-west1"}) {
+    int pods = 0;
+    for (const auto& pod : fleet.model.findCluster(name)->pods()) {
+      if (pod.namespaceName != "shop") continue;
+      ++pods;
+      EXPECT_EQ(pod.container.resources.cpuRequest, 0.1) << name;
+    }
+    EXPECT_EQ(pods, 2) << name;
   }
 }
 

@@ -170,6 +170,17 @@ bool RightsizingApplier::recreate(const Target& target, Actuator& actuator,
     if (qosChange) {
       report(target, kRecreate, "qos-change",
              "the recommendation would change the pods' QoS class; the template is left alone");
+    } else if (const auto refusal = rightsizing::podCreateRefusal(current); !refusal.empty()) {
+      // The patch was admitted (a template is no pod), but the rollout's pods are not: the
+      // Deployment says so in its ReplicaFailure condition, and nothing moves until the
+      // LimitRange or ResourceQuota (or the recommendation) changes. Counted and retried as the
+      // same refusal of a resize is.
+      count(target, kRecreate, refusal);
+      report(target, kRecreate, std::string(refusal),
+             "the rolling update stalls: the pod template has the recommended resources, but "
+             "its pods cannot be created: " +
+                 current.replicaFailure->message);
+      return false;
     } else {
       report(target, kRecreate, "applied", "the pod template has the recommended resources");
     }

@@ -93,6 +93,20 @@ PodView podOf(const json& item) {
   return pod;
 }
 
+std::optional<ReplicaFailure> replicaFailureOf(const json& conditions) {
+  if (!conditions.is_array()) return std::nullopt;
+  for (const auto& condition : conditions) {
+    if (at(condition, "type") != "ReplicaFailure" || at(condition, "status") != "True") continue;
+    ReplicaFailure failure;
+    if (at(condition, "reason").is_string())
+      failure.reason = at(condition, "reason").get<std::string>();
+    if (at(condition, "message").is_string())
+      failure.message = at(condition, "message").get<std::string>();
+    return failure;
+  }
+  return std::nullopt;
+}
+
 bool isAlphanumeric(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
@@ -290,6 +304,7 @@ Result<WorkloadTemplate> parseWorkloadTemplate(const std::string& workloadJson) 
   out.selector = std::move(*selector);
   out.containers = containersOf(at(at(at(spec, "template"), "spec"), "containers"));
   if (out.containers.empty()) return Error{"no spec.template.spec.containers"};
+  out.replicaFailure = replicaFailureOf(at(at(workload, "status"), "conditions"));
   return out;
 }
 
@@ -459,6 +474,11 @@ std::string_view admissionRefusal(std::string_view forbiddenMessage) {
     return "quota";
   }
   return "";
+}
+
+std::string_view podCreateRefusal(const WorkloadTemplate& workload) {
+  if (!workload.replicaFailure || workload.replicaFailure->reason != "FailedCreate") return "";
+  return admissionRefusal(workload.replicaFailure->message);
 }
 
 std::string cpuQuantity(double cores) {

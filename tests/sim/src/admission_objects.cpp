@@ -257,6 +257,14 @@ QuotaUsage quotaUsageOf(const ContainerResources& resources) {
   return usage;
 }
 
+QuotaUsage namespaceUsage(const ClusterModel& cluster, const std::string& namespaceName) {
+  QuotaUsage used;
+  for (const auto& pod : cluster.pods()) {
+    if (pod.namespaceName == namespaceName) used += quotaUsageOf(pod.container.resources);
+  }
+  return used;
+}
+
 json withQuotaStatus(json quota, const QuotaUsage& used) {
   const json hard = present(quota, "spec") && present(quota["spec"], "hard") ? quota["spec"]["hard"]
                                                                              : json::object();
@@ -347,6 +355,15 @@ std::optional<ApiError> quotaRefusal(const std::string& pod, const ContainerReso
                             ", limited: " + listed(limited));
   }
   return std::nullopt;
+}
+
+std::optional<ApiError> podCreateRefusal(const std::string& pod,
+                                         const ContainerResources& resources,
+                                         const std::vector<json>& limitRanges,
+                                         const std::vector<json>& quotas, const QuotaUsage& used) {
+  if (auto refused = limitRangeRefusal(pod, resources, limitRanges)) return refused;
+  // A new pod grows the namespace's usage by all of its own.
+  return quotaRefusal(pod, ContainerResources{}, resources, quotas, used);
 }
 
 }  // namespace fleetscale::sim

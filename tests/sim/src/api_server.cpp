@@ -150,16 +150,6 @@ std::optional<ListFilter> listFilterOf(const HttpRequest& request, ApiError& pro
   return filter;
 }
 
-// The namespace's pods as a ResourceQuota counts them: all of them, since the simulator's pods
-// are never terminal (a deleted one is gone).
-QuotaUsage namespaceUsage(const ClusterModel& cluster, const std::string& namespaceName) {
-  QuotaUsage used;
-  for (const auto& pod : cluster.pods()) {
-    if (pod.namespaceName == namespaceName) used += quotaUsageOf(pod.container.resources);
-  }
-  return used;
-}
-
 // The object a PUT (the body) or PATCH (`current` with the body's patch applied) asks to store.
 // A patch is a precondition only when it names a resourceVersion itself; otherwise the result
 // carries current's, which the caller, holding the lock, knows to be current.

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <ctime>
 #include <set>
+#include <utility>
 
 #include "fleetscale/shared/text.h"
 #include "fleetscale/sim/api_resource.h"
@@ -947,6 +948,22 @@ PodState ClusterModel::newPod(const WorkloadObject& workload, SimTime now, int o
   return pod;
 }
 
+bool ClusterModel::createPod(WorkloadObject& workload, SimTime now, int ordinal) {
+  if (admitPod_) {
+    // The name the create carries: a ReplicaSet's pods have only a generateName then.
+    const std::string requested = workload.kind == WorkloadKind::kDeployment
+                                      ? workload.revisionName() + "-"
+                                      : workload.name() + "-" + std::to_string(ordinal);
+    if (auto refused =
+            admitPod_(workload.namespaceName(), requested, workload.container.resources)) {
+      workload.createRefusal = refused->message;
+      return false;
+    }
+  }
+  pods_.push_back(newPod(workload, now, ordinal));
+  return true;
+}
+
 void ClusterModel::reconcile(WorkloadObject& workload, SimTime now) {
   if (workload.kind == WorkloadKind::kStatefulSet) {
     reconcileStatefulSet(workload, now);
@@ -963,7 +980,9 @@ void ClusterModel::reconcile(WorkloadObject& workload, SimTime now) {
   }
   const int have = static_cast<int>(mine.size());
   if (have < workload.replicas) {
-    for (int i = have; i < workload.replicas; ++i) pods_.push_back(newPod(workload, now, -1));
+    for (int i = have; i < workload.replicas; ++i) {
+      if (!createPod(workload, now, -1)) break;  // as the ReplicaSet's batch: a refusal ends it
+    }
     return;
   }
   // A rolling update after a template change, one pod at a time (maxSurge 1, maxUnavailable 0):
@@ -980,7 +999,7 @@ void ClusterModel::reconcile(WorkloadObject& workload, SimTime now) {
   }
   if (outdated > 0) rolling_ = true;
   if (outdated > 0 && have == workload.replicas) {
-    if (newNotReady == 0) pods_.push_back(newPod(workload, now, -1));
+    if (newNotReady == 0) createPod(workload, now, -1);
     return;
   }
   if (outdated > 0 && have == workload.replicas + 1 && newNotReady > 0) return;
@@ -1021,7 +1040,7 @@ void ClusterModel::reconcileStatefulSet(WorkloadObject& workload, SimTime now) {
       return isMine(pod) && pod.ordinal == ordinal;
     });
     if (it == pods_.end()) {
-      pods_.push_back(newPod(workload, now, ordinal));
+      createPod(workload, now, ordinal);
       return;
     }
     if (!it->ready(now)) return;
@@ -1123,6 +1142,11 @@ void ClusterModel::refreshStatus(WorkloadObject& workload, SimTime now) {
               ready == workload.replicas
                   ? "ReplicaSet \"" + workload.revisionName() + "\" has successfully progressed."
                   : "ReplicaSet \"" + workload.revisionName() + "\" is progressing.");
+    // The new ReplicaSet's ReplicaFailure, as the Deployment controller copies it. (A
+    // StatefulSet's controller records only events for a refused pod: no condition.)
+    if (!workload.createRefusal.empty()) {
+      condition("ReplicaFailure", true, "FailedCreate", workload.createRefusal);
+    }
     status["conditions"] = std::move(conditions);
   } else {
     status["replicas"] = replicas;
@@ -1143,13 +1167,30 @@ void ClusterModel::advance(SimTime now) {
   if (!alive_) return;
   if (!dirty_ && (!nextChange_ || now < *nextChange_)) return;
   rolling_ = false;
-  for (auto& [key, workload] : workloads_) reconcile(workload, now);
+  bool refused = false;
+  for (auto& [key, workload] : workloads_) {
+    std::string before = std::exchange(workload.createRefusal, "");
+    reconcile(workload, now);
+    if (workload.createRefusal.empty()) {
+      if (!before.empty()) bumpVersion();  // the ReplicaSet drops its ReplicaFailure condition
+      continue;
+    }
+    refused = true;
+    if (before.empty()) {
+      bumpVersion();  // the ReplicaSet gets the condition
+    } else {
+      // The ReplicaSet sets the condition only when it has none: the first words stay.
+      workload.createRefusal = std::move(before);
+    }
+  }
   schedule(now);
   resizePods(now);
   observeTransitions(now);
   // What can change without a write: a Pending pod may find room (it is tried every step), a
   // bound one starts running, then turns Ready; a StatefulSet adds its next ordinal then.
-  dirty_ = rolling_;  // a rolling update goes on at the next step
+  // A rolling update goes on at the next step; a refused pod is asked for again (the admission
+  // objects may have changed, and they are no write to the model).
+  dirty_ = rolling_ || refused;
   nextChange_.reset();
   for (const auto& pod : pods_) {
     // A Deferred resize is tried again every step (room may have come free), as is a memory

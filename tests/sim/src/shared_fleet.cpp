@@ -56,6 +56,13 @@ SharedFleet::SharedFleet(const Scenario& scenario, const Clock& source,
       const ApiResult created = store.create(ns, decoded.object, clusterModel->origin(), next);
       if (!created.ok()) throw std::logic_error(cluster.name + ": " + created.error->message);
     };
+    // The pods its controllers create pass the cluster's LimitRanges and ResourceQuotas.
+    clusterModel->setPodAdmission([this, name = cluster.name, clusterModel](
+                                      const std::string& ns, const std::string& pod,
+                                      const ContainerResources& resources) {
+      return podCreateRefusal(pod, resources, limitRanges.at(name).list(ns),
+                              resourceQuotas.at(name).list(ns), namespaceUsage(*clusterModel, ns));
+    });
     for (const auto& spec : cluster.limitRanges) {
       create(limitRanges.at(cluster.name),
              decodeLimitRange(limitRangeBody(spec), spec.namespaceName, "", nullptr),

@@ -1114,5 +1114,75 @@ TEST_F(ApiServerScenarioAdmissionTest, TheScenariosObjectsAreThereAndEnforced) {
   EXPECT_EQ(resizeLimit("1500m").status, 200);
 }
 
+// --- pods the controllers create pass the same plugins ------------------------------------------
+
+// The web Deployment's ReplicaFailure condition, or null.
+json replicaFailureOf(const json& deployment) {
+  for (const auto& condition : deployment["status"].value("conditions", json::array())) {
+    if (condition.value("type", "") == "ReplicaFailure") return condition;
+  }
+  return nullptr;
+}
+
+TEST_F(ApiServerResizeTest, ALimitRangeStallsARolloutAndTheDeploymentSaysSo) {
+  ASSERT_EQ(call("POST", kLimitRanges, kAdmin,
+                 R"({"metadata":{"name":"bounds"},"spec":{"limits":[
+                      {"type":"Container","max":{"cpu":"2"}}]}})")
+                .status,
+            201);
+  const json before = parse(call("GET", "/api/v1/namespaces/shop/pods?labelSelector=app%3Dweb"));
+  const auto patched = call("PATCH", kDeployments + "/web", kController,
+                            R"({"spec":{"template":{"spec":{"containers":[{"name":"web",
+                                "resources":{"limits":{"cpu":"3"}}}]}}}})",
+                            "application/strategic-merge-patch+json");
+  ASSERT_EQ(patched.status, 200) << patched.body;  // the template itself is not a pod
+  for (int second = 1; second <= 5; ++second) step(std::chrono::seconds(second));
+  const json deployment = parse(call("GET", kDeployments + "/web", kController));
+  const json failure = replicaFailureOf(deployment);
+  ASSERT_FALSE(failure.is_null()) << deployment["status"].dump();
+  EXPECT_EQ(failure["status"], "True");
+  EXPECT_EQ(failure["reason"], "FailedCreate");
+  const std::string message = failure["message"];
+  EXPECT_EQ(message.rfind("pods \"web-", 0), 0u) << message;
+  EXPECT_NE(message.find("-\" is forbidden: maximum cpu usage per Container is 2, but limit is 3"),
+            std::string::npos)
+      << message;
+  // The old pods are all there is.
+  const json pods = parse(call("GET", "/api/v1/namespaces/shop/pods?labelSelector=app%3Dweb"));
+  ASSERT_EQ(pods["items"].size(), before["items"].size());
+  for (std::size_t i = 0; i < pods["items"].size(); ++i) {
+    EXPECT_EQ(pods["items"][i]["metadata"]["name"], before["items"][i]["metadata"]["name"]);
+  }
+  // Without the LimitRange the ReplicaSet makes its pod and drops the condition.
+  EXPECT_EQ(call("DELETE", kLimitRanges + "/bounds").status, 200);
+  step(std::chrono::seconds(6));
+  EXPECT_TRUE(replicaFailureOf(parse(call("GET", kDeployments + "/web"))).is_null());
+  EXPECT_EQ(
+      parse(call("GET", "/api/v1/namespaces/shop/pods?labelSelector=app%3Dweb"))["items"].size(),
+      before["items"].size() + 1);
+}
+
+TEST_F(ApiServerResizeTest, AResourceQuotaRefusesAScaleOutsPods) {
+  // 1.5 cores requested in the namespace (two web pods and a db pod of 0.5); room for one more.
+  ASSERT_EQ(call("POST", kQuotas, kAdmin,
+                 R"({"metadata":{"name":"compute"},"spec":{"hard":{"requests.cpu":"2"}}})")
+                .status,
+            201);
+  ASSERT_EQ(call("PATCH", kDeployments + "/web/scale", kController, R"({"spec":{"replicas":4}})",
+                 "application/merge-patch+json")
+                .status,
+            200);
+  step(std::chrono::seconds(1));
+  const json deployment = parse(call("GET", kDeployments + "/web"));
+  const json failure = replicaFailureOf(deployment);
+  ASSERT_FALSE(failure.is_null()) << deployment["status"].dump();
+  const std::string message = failure["message"];
+  EXPECT_NE(message.find("-\" is forbidden: exceeded quota: compute, requested: requests.cpu=500m, "
+                         "used: requests.cpu=2, limited: requests.cpu=2"),
+            std::string::npos)
+      << message;
+  EXPECT_EQ(parse(call("GET", kQuotas + "/compute"))["status"]["used"]["requests.cpu"], "2");
+}
+
 }  // namespace
 }  // namespace fleetscale::sim

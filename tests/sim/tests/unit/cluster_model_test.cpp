@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <optional>
+#include <string>
+#include <vector>
+
 namespace fleetscale::sim {
 namespace {
 
@@ -283,6 +288,106 @@ TEST(ClusterModelTest, ATemplateChangeRollsOnePodAtATimeWithoutLosingReadyReplic
     EXPECT_EQ(pod.ownerName, "checkout-" + newHash);
   }
   EXPECT_EQ(object->object["status"]["updatedReplicas"], 3);
+}
+
+// The conditions of a workload's status of `type`, or null.
+nlohmann::json conditionOf(const WorkloadObject& object, const std::string& type) {
+  for (const auto& condition :
+       object.object["status"].value("conditions", nlohmann::json::array())) {
+    if (condition.value("type", "") == type) return condition;
+  }
+  return nullptr;
+}
+
+// Admission as a LimitRange with a CPU limit maximum would answer; the names it was asked with.
+struct CpuLimitAdmission {
+  double maxLimit = 2;
+  std::string words = "maximum cpu usage per Container is 2, but limit is ";
+  std::vector<std::string> asked;
+  ClusterModel::PodAdmission hook() {
+    return [this](const std::string& ns, const std::string& pod,
+                  const ContainerResources& resources) -> std::optional<ApiError> {
+      asked.push_back(ns + "/" + pod);
+      if (!resources.cpuLimit || *resources.cpuLimit <= maxLimit) return std::nullopt;
+      return ApiError{403, "Forbidden", "pods \"" + pod + "\" is forbidden: " + words + "3"};
+    };
+  }
+};
+
+TEST(ClusterModelTest, ARefusedPodStallsTheRolloutAndTheDeploymentSaysReplicaFailure) {
+  ClusterModel model(clusterSpec(), 0, {workload("checkout", 3)}, 1, WallTime{});
+  CpuLimitAdmission admission;
+  model.setPodAdmission(admission.hook());
+  model.advance(SimTime{0});
+  const WorkloadObject* object = model.find(WorkloadKind::kDeployment, "shop", "checkout");
+  const std::string oldHash = object->templateHash;
+  EXPECT_TRUE(conditionOf(*object, "ReplicaFailure").is_null());
+  nlohmann::json updated = object->object;
+  updated["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["cpu"] = "3";
+  ASSERT_TRUE(
+      model.update(WorkloadKind::kDeployment, "shop", "checkout", updated, seconds(1)).ok());
+  for (SimTime now = seconds(1); now <= seconds(10); now += seconds(1)) model.advance(now);
+  // No pod of the new template: the old ones stay, Ready.
+  EXPECT_EQ(countPods(model, "checkout", seconds(10), &PodState::ready), 3);
+  for (const auto& pod : model.pods()) EXPECT_EQ(pod.templateHash, oldHash);
+  ASSERT_FALSE(admission.asked.empty());
+  EXPECT_EQ(admission.asked.back(), "shop/checkout-" + object->templateHash + "-");
+  const auto failure = conditionOf(*object, "ReplicaFailure");
+  ASSERT_FALSE(failure.is_null()) << object->object["status"].dump();
+  EXPECT_EQ(failure["status"], "True");
+  EXPECT_EQ(failure["reason"], "FailedCreate");
+  EXPECT_EQ(failure["message"], "pods \"checkout-" + object->templateHash +
+                                    "-\" is forbidden: maximum cpu usage per Container is 2, "
+                                    "but limit is 3");
+  EXPECT_EQ(failure["lastTransitionTime"], rfc3339(WallTime{} + seconds(1)));
+  EXPECT_EQ(failure["lastUpdateTime"], failure["lastTransitionTime"]);
+  EXPECT_FALSE(object->object["status"].contains("updatedReplicas"));
+  // The ReplicaSet keeps its condition's first words while the refusals go on.
+  admission.words = "other words ";
+  model.advance(seconds(11));
+  EXPECT_EQ(conditionOf(*object, "ReplicaFailure")["message"], failure["message"]);
+
+  // Once pods may be made again (the LimitRange raised), the rollout goes on and the condition
+  // goes.
+  admission.maxLimit = 4;
+  for (SimTime now = seconds(12); now <= seconds(40); now += seconds(1)) model.advance(now);
+  EXPECT_TRUE(conditionOf(*object, "ReplicaFailure").is_null()) << object->object["status"].dump();
+  EXPECT_EQ(countPods(model, "checkout", seconds(40), &PodState::ready), 3);
+  for (const auto& pod : model.pods()) {
+    EXPECT_EQ(pod.templateHash, object->templateHash);
+    EXPECT_EQ(pod.container.resources.cpuLimit, 3);
+  }
+  EXPECT_EQ(object->object["status"]["updatedReplicas"], 3);
+}
+
+TEST(ClusterModelTest, ARefusedScaleOutMakesNoPodAndAStatefulSetNoCondition) {
+  WorkloadSpec db = workload("db", 1, WorkloadKind::kStatefulSet);
+  db.resources.cpuLimit = 3;
+  WorkloadSpec web = workload("web", 1);
+  web.resources.cpuLimit = 3;
+  ClusterModel model(clusterSpec(), 0, {db, web}, 1, WallTime{});
+  model.advance(SimTime{0});  // made before the LimitRange was there
+  CpuLimitAdmission admission;
+  model.setPodAdmission(admission.hook());
+  for (const char* name : {"db", "web"}) {
+    const auto kind =
+        std::string(name) == "db" ? WorkloadKind::kStatefulSet : WorkloadKind::kDeployment;
+    ASSERT_TRUE(model.setReplicas(kind, "shop", name, 3, "", seconds(1)).ok());
+  }
+  for (SimTime now = seconds(1); now <= seconds(10); now += seconds(1)) model.advance(now);
+  EXPECT_EQ(countPods(model, "db", seconds(10)), 1);
+  EXPECT_EQ(countPods(model, "web", seconds(10)), 1);
+  EXPECT_NE(std::find(admission.asked.begin(), admission.asked.end(), "shop/db-1"),
+            admission.asked.end());
+  // The StatefulSet controller records events only; the Deployment shows its ReplicaSet's.
+  const WorkloadObject* statefulSet = model.find(WorkloadKind::kStatefulSet, "shop", "db");
+  EXPECT_TRUE(conditionOf(*statefulSet, "ReplicaFailure").is_null());
+  const WorkloadObject* deployment = model.find(WorkloadKind::kDeployment, "shop", "web");
+  EXPECT_EQ(conditionOf(*deployment, "ReplicaFailure")["reason"], "FailedCreate");
+  // Scaled back to what it has, the ReplicaSet needs no pod: the condition goes.
+  ASSERT_TRUE(model.setReplicas(WorkloadKind::kDeployment, "shop", "web", 1, "", seconds(11)).ok());
+  model.advance(seconds(11));
+  EXPECT_TRUE(conditionOf(*deployment, "ReplicaFailure").is_null());
 }
 
 }  // namespace

@@ -29,10 +29,17 @@ class FakeCluster final : public Actuator {
   ActuationOutcome setScale(const ScaleRequest&) override { return {}; }
   bool resizesPods() const override { return true; }
   ActuationOutcome getWorkload(const WorkloadKey&, std::string& body) override {
-    body = json{{"spec",
-                 {{"selector", {{"matchLabels", {{"app", "web"}}}}},
-                  {"template", {{"spec", {{"containers", {container(templateCpu_, "2")}}}}}}}}}
-               .dump();
+    json workload = {
+        {"spec",
+         {{"selector", {{"matchLabels", {{"app", "web"}}}}},
+          {"template", {{"spec", {{"containers", {container(templateCpu_, "2")}}}}}}}}};
+    if (!replicaFailure.empty()) {
+      workload["status"]["conditions"] = {{{"type", "ReplicaFailure"},
+                                           {"status", "True"},
+                                           {"reason", "FailedCreate"},
+                                           {"message", replicaFailure}}};
+    }
+    body = workload.dump();
     return {};
   }
   ActuationOutcome listPods(const std::string&, const std::string& selector,
@@ -93,6 +100,8 @@ class FakeCluster final : public Actuator {
   std::vector<std::string> templatePatches;
   ActuationError refuseWith = ActuationError::kNone;
   std::string refuseMessage = "refused";  // the API server's Status message
+  // The Deployment's ReplicaFailure (FailedCreate) message while its pods cannot be created.
+  std::string replicaFailure;
 
  private:
   struct Pod {
@@ -313,6 +322,53 @@ TEST(RightsizingApplierTest, RecreatePatchesThePodTemplateOnce) {
   EXPECT_EQ(h.fakes["aws"]->templatePatches.size(), 1U);
   EXPECT_TRUE(h.fakes["aws"]->resized.empty());
   EXPECT_EQ(h.result(), "applied");
+}
+
+TEST(RightsizingApplierTest, RecreateReportsARolloutWhosePodsAreRefused) {
+  struct Case {
+    std::string message;  // the ReplicaFailure condition's
+    const char* result;
+  };
+  const Case cases[] = {
+      {R"(pods "web-7c9d8f6b5-" is forbidden: maximum cpu usage per Container is 2, but limit )"
+       "is 3",
+       "limit-range"},
+      {R"(pods "web-7c9d8f6b5-" is forbidden: exceeded quota: compute, requested: )"
+       "requests.cpu=200m, used: requests.cpu=2, limited: requests.cpu=2",
+       "quota"},
+      // Any other cause is not the right-sizer's to report: the template is applied.
+      {R"(pods "web-7c9d8f6b5-" is forbidden: violates PodSecurity "restricted:latest")",
+       "applied"}};
+  for (const auto& c : cases) {
+    Harness h(mode(Mode::kRecreate), {}, {"aws", "gcp"});
+    h.applier.tick();
+    ASSERT_EQ(h.result("gcp"), "applied");
+    // The patch was admitted; the ReplicaSet's pods are not.
+    h.fakes["gcp"]->replicaFailure = c.message;
+    h.clock.advance(std::chrono::seconds(1));
+    h.applier.tick();
+    EXPECT_EQ(h.result("gcp"), c.result);
+    EXPECT_EQ(h.result("aws"), "applied") << c.result;
+    EXPECT_EQ(h.fakes["gcp"]->templatePatches.size(), 1U) << c.result;  // no second patch
+    if (std::string(c.result) == "applied") continue;
+    const auto status = h.applier.status().at(kWeb).at("gcp");
+    EXPECT_EQ(status.mode, "recreate");
+    EXPECT_NE(status.message.find("rolling update stalls"), std::string::npos) << status.message;
+    EXPECT_NE(status.message.find(c.message), std::string::npos) << status.message;
+    EXPECT_EQ(h.count(c.result, "gcp"), 1) << c.result;
+    EXPECT_EQ(h.count(c.result, "aws"), 0) << c.result;
+    h.applier.tick();  // not looked at again before the retry
+    EXPECT_EQ(h.count(c.result, "gcp"), 1) << c.result;
+    h.clock.advance(std::chrono::seconds(31));
+    h.applier.tick();  // still refused: counted again
+    EXPECT_EQ(h.count(c.result, "gcp"), 2) << c.result;
+    // The LimitRange or quota raised: the rollout goes on, the template is applied.
+    h.fakes["gcp"]->replicaFailure.clear();
+    h.clock.advance(std::chrono::seconds(31));
+    h.applier.tick();
+    EXPECT_EQ(h.result("gcp"), "applied") << c.result;
+    EXPECT_EQ(h.fakes["gcp"]->templatePatches.size(), 1U) << c.result;
+  }
 }
 
 TEST(RightsizingApplierTest, OnlyALeaderNotInDryRunWrites) {

@@ -383,5 +383,75 @@ TEST(ResizePlanTest, TellsAdmissionRefusalsFromRbacByTheirWords) {
   for (const auto& c : cases) EXPECT_EQ(admissionRefusal(c.message), c.refusal) << c.message;
 }
 
+// A Deployment with one container and the status conditions `conditions` (a JSON array).
+std::string deploymentWithConditions(const std::string& conditions) {
+  return R"({"spec":{"selector":{"matchLabels":{"app":"web"}},
+    "template":{"spec":{"containers":[{"name":"app"}]}}},
+    "status":{"conditions":)" +
+         conditions + "}}";
+}
+
+TEST(ResizePlanTest, ReadsAReplicaFailureConditionOnlyWhileItIsTrue) {
+  const std::string refused =
+      R"(pods \"web-7c9d8f6b5-\" is forbidden: maximum cpu usage per Container is 2, but )"
+      R"(limit is 3)";
+  const auto failing = parseWorkloadTemplate(deploymentWithConditions(R"([
+      {"type":"Available","status":"True","reason":"MinimumReplicasAvailable"},
+      {"type":"ReplicaFailure","status":"True","reason":"FailedCreate","message":")" +
+                                                                      refused + R"("}])"));
+  ASSERT_TRUE(failing) << failing.error().message;
+  ASSERT_TRUE(failing->replicaFailure.has_value());
+  EXPECT_EQ(failing->replicaFailure->reason, "FailedCreate");
+  EXPECT_EQ(failing->replicaFailure->message,
+            R"(pods "web-7c9d8f6b5-" is forbidden: maximum cpu usage per Container is 2, but )"
+            "limit is 3");
+  EXPECT_EQ(podCreateRefusal(*failing), "limit-range");
+
+  for (const std::string conditions :
+       {R"([{"type":"ReplicaFailure","status":"False","reason":"FailedCreate","message":"x"}])",
+        R"([{"type":"Progressing","status":"True","reason":"NewReplicaSetAvailable"}])", "[]",
+        R"("not a list")"}) {
+    const auto workload = parseWorkloadTemplate(deploymentWithConditions(conditions));
+    ASSERT_TRUE(workload) << conditions;
+    EXPECT_FALSE(workload->replicaFailure.has_value()) << conditions;
+    EXPECT_EQ(podCreateRefusal(*workload), "") << conditions;
+  }
+  // A condition without a message or reason is still one.
+  const auto bare = parseWorkloadTemplate(
+      deploymentWithConditions(R"([{"type":"ReplicaFailure","status":"True"}])"));
+  ASSERT_TRUE(bare && bare->replicaFailure.has_value());
+  EXPECT_EQ(bare->replicaFailure->message, "");
+}
+
+TEST(ResizePlanTest, ClassifiesAFailedCreateByTheAdmissionPluginThatRefusedIt) {
+  struct Case {
+    std::string reason;
+    std::string message;
+    std::string refusal;
+  };
+  const std::vector<Case> cases = {
+      {"FailedCreate",
+       R"(pods "web-7c9d8f6b5-" is forbidden: exceeded quota: compute, requested: )"
+       "requests.cpu=500m, used: requests.cpu=2, limited: requests.cpu=2",
+       "quota"},
+      {"FailedCreate",
+       R"(pods "web-7c9d8f6b5-" is forbidden: maximum memory usage per Container is 1Gi, but )"
+       "limit is 2Gi",
+       "limit-range"},
+      // Another admission plugin, or a failed delete, is not the right-sizer's to report.
+      {"FailedCreate",
+       R"(pods "web-7c9d8f6b5-" is forbidden: violates PodSecurity "restricted:latest": )"
+       "allowPrivilegeEscalation != false",
+       ""},
+      {"FailedDelete", R"(pods "web-7c9d8f6b5-x" is forbidden: exceeded quota: compute)", ""},
+  };
+  for (const auto& c : cases) {
+    WorkloadTemplate workload;
+    workload.replicaFailure = ReplicaFailure{c.reason, c.message};
+    EXPECT_EQ(podCreateRefusal(workload), c.refusal) << c.message;
+  }
+  EXPECT_EQ(podCreateRefusal(WorkloadTemplate{}), "");
+}
+
 }  // namespace
 }  // namespace fleetscale::aggregator::rightsizing

@@ -89,7 +89,8 @@ class RightsizingApplier {
     std::vector<rightsizing::ContainerRecommendation> recommendations;
   };
   void applyIn(const Target& target, Actuator& actuator, bool fallenBack);
-  // Patches the pod template; returns false when it could not.
+  // Patches the pod template; returns false when it could not, or when the patched template's
+  // pods are refused (the workload's ReplicaFailure names a LimitRange or ResourceQuota).
   bool recreate(const Target& target, Actuator& actuator,
                 const rightsizing::WorkloadTemplate& current);
   void inPlace(const Target& target, Actuator& actuator,

@@ -46,12 +46,22 @@ struct PodView {
 };
 Result<std::vector<PodView>> parsePods(const std::string& podListJson);
 
+// A workload's status condition ReplicaFailure while it is True: a Deployment copies it from its
+// newest ReplicaSet when that cannot make its pods (reason FailedCreate; the message is the
+// refused create's error: `pods "web-7c9d8f6b5-" is forbidden: maximum cpu usage per Container
+// is 2, but limit is 3`).
+struct ReplicaFailure {
+  std::string reason;
+  std::string message;
+};
+
 // A Deployment's or StatefulSet's selector and template resources.
 struct WorkloadTemplate {
   // spec.selector (matchLabels and matchExpressions) as a list's labelSelector query:
   // "app=web,tier in (a,b),track notin (canary),release,!legacy".
   std::string selector;
   std::vector<ContainerResources> containers;
+  std::optional<ReplicaFailure> replicaFailure;  // status.conditions[type=ReplicaFailure], True
 };
 // Fails, saying why, on a selector metav1.LabelSelectorAsSelector refuses (an unknown operator,
 // In or NotIn without values, Exists or DoesNotExist with values, a malformed key or value) and
@@ -125,6 +135,10 @@ std::string templatePatch(std::span<const ContainerResources> containers);
 // compute, requested: ...", "failed quota: ..."); "" for any other 403 (RBAC's "... cannot patch
 // resource ..."). Kubernetes gives all of them reason Forbidden: only the words differ.
 std::string_view admissionRefusal(std::string_view forbiddenMessage);
+// The same for a workload whose pods cannot be created (a rollout that stalls after the template
+// was patched): "limit-range" or "quota" when its ReplicaFailure is a FailedCreate one of those
+// plugins refused; "" otherwise (no failure, or another cause).
+std::string_view podCreateRefusal(const WorkloadTemplate& workload);
 
 // Kubernetes quantities as the patches write them: CPU in millicores ("250m"), memory in bytes.
 std::string cpuQuantity(double cores);

@@ -1,9 +1,9 @@
 // LimitRanges and ResourceQuotas (core v1) as the simulated API server stores them, and what
 // the LimitRanger and ResourceQuota admission plugins make of a pod's resize (they handle the
-// pods/resize subresource since v1.33): a 403 Forbidden Status, worded as the real plugins word
-// it, e.g. `pods "web-0" is forbidden: maximum cpu usage per Container is 2, but limit is 4` or
-// `pods "web-0" is forbidden: exceeded quota: compute, requested: requests.cpu=500m, used:
-// requests.cpu=1500m, limited: requests.cpu=2`.
+// pods/resize subresource since v1.33) and of a pod a controller creates: a 403 Forbidden Status,
+// worded as the real plugins word it, e.g. `pods "web-0" is forbidden: maximum cpu usage per
+// Container is 2, but limit is 4` or `pods "web-0" is forbidden: exceeded quota: compute,
+// requested: requests.cpu=500m, used: requests.cpu=1500m, limited: requests.cpu=2`.
 //
 // Modelled: LimitRange items of type Container with min and max of cpu and memory (other types,
 // default, defaultRequest and maxLimitRequestRatio are stored, not enforced); ResourceQuota hard
@@ -62,6 +62,9 @@ struct QuotaUsage {
 // One container's: a request it lacks is its limit (as the API server defaults it), a limit it
 // lacks counts nothing.
 QuotaUsage quotaUsageOf(const ContainerResources& resources);
+// The namespace's pods as a ResourceQuota counts them: all of them, since the simulator's pods
+// are never terminal (a deleted one is gone).
+QuotaUsage namespaceUsage(const ClusterModel& cluster, const std::string& namespaceName);
 
 // `quota` with the status the quota controller keeps: hard (spec.hard) and used (from `used`,
 // for the resources spec.hard names that are modelled; 0 for the others).
@@ -82,5 +85,14 @@ std::optional<ApiError> quotaRefusal(const std::string& pod, const ContainerReso
                                      const ContainerResources& after,
                                      const std::vector<nlohmann::json>& quotas,
                                      const QuotaUsage& used);
+
+// The plugins' refusal of a pod a controller creates (ClusterModel::PodAdmission): the
+// LimitRanger's, then the ResourceQuota plugin's, with the whole pod as the growth. `pod` is
+// the name the create carries (a ReplicaSet's generateName, "web-7c9d8f6b5-").
+std::optional<ApiError> podCreateRefusal(const std::string& pod,
+                                         const ContainerResources& resources,
+                                         const std::vector<nlohmann::json>& limitRanges,
+                                         const std::vector<nlohmann::json>& quotas,
+                                         const QuotaUsage& used);
 
 }  // namespace fleetscale::sim

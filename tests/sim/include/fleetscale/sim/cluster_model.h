@@ -181,6 +181,10 @@ struct WorkloadObject {
   std::string templateHash;
   std::string ownerUid;  // the ReplicaSet's uid (Deployments) or the object's uid
   int specIndex = -1;    // the scenario's workload it was made from
+  // Why the controller's last try to create a pod was refused (the admission error's message:
+  // `pods "web-7c9d8f6b5-" is forbidden: ...`); "" once a pass creates what it needs. A
+  // Deployment shows it as its ReplicaSet's ReplicaFailure condition (reason FailedCreate).
+  std::string createRefusal;
 
   std::string name() const { return object["metadata"]["name"].get<std::string>(); }
   std::string namespaceName() const { return object["metadata"]["namespace"].get<std::string>(); }
@@ -260,6 +264,15 @@ class ClusterModel {
   ApiResult resizePod(const std::string& namespaceName, const std::string& name,
                       const nlohmann::json& desired, const ResizeAdmission& admit = {});
   const PodState* findPod(const std::string& namespaceName, const std::string& name) const;
+  // The validating admission plugins a pod the controllers create must pass (LimitRanger,
+  // ResourceQuota): asked with the name the create carries (a ReplicaSet's generateName
+  // "web-7c9d8f6b5-", a StatefulSet pod's own name) and the template's resources; their error
+  // refuses the pod. A refused pod is not made; the controller tries again every step, as the
+  // real ones requeue. Unset: every pod is admitted.
+  using PodAdmission = std::function<std::optional<ApiError>(const std::string& namespaceName,
+                                                             const std::string& podName,
+                                                             const ContainerResources& resources)>;
+  void setPodAdmission(PodAdmission admit) { admitPod_ = std::move(admit); }
   // The container of `pod` was OOM-killed at `now`: it restarts after the kubelet's back-off.
   void oomKill(PodState& pod, SimTime now);
   // Whether this cluster's API server has the resize subresource (v1.33 and later).
@@ -274,6 +287,9 @@ class ClusterModel {
   void reconcile(WorkloadObject& workload, SimTime now);
   void reconcileStatefulSet(WorkloadObject& workload, SimTime now);
   PodState newPod(const WorkloadObject& workload, SimTime now, int ordinal);
+  // Adds a new pod of `workload` unless admission refuses it (workload.createRefusal then says
+  // why); false when refused.
+  bool createPod(WorkloadObject& workload, SimTime now, int ordinal);
   void addSystemPods();
   void schedule(SimTime now);
   void observeTransitions(SimTime now);
@@ -306,6 +322,7 @@ class ClusterModel {
   std::map<Key, WorkloadObject> workloads_;
   std::map<std::string, int> podIpCounter_;
   std::uint16_t podMetricsPort_ = 0;
+  PodAdmission admitPod_;
 };
 
 // Pod addresses: 127.<100 + cluster index>.<node index>.<host>, host 2..254, so that a process on

@@ -49,7 +49,8 @@ struct SharedFleet {
   std::map<std::string, ObjectStore> horizontalPodAutoscalers;
   std::map<std::string, ObjectStore> scaledObjects;
   // LimitRanges and ResourceQuotas by cluster (admission_objects.h), guarded by mutex; kept like
-  // the leases. The pods/resize handler enforces them.
+  // the leases. The pods/resize handler enforces them, and so do the clusters' controllers when
+  // they create pods (ClusterModel::setPodAdmission).
   std::map<std::string, ObjectStore> limitRanges;
   std::map<std::string, ObjectStore> resourceQuotas;
 
