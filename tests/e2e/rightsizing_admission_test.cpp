@@ -23,21 +23,15 @@ constexpr const char* kTemplate = "/namespaces/shop/deployments/web";
 // limit: the recommendation (about 3.5 cores) is above aws's LimitRange maximum of 2 cores per
 // container; gcp has none.
 std::string limitRangeScenario() {
-  return rightsizingScenario(
-      {.name = "e2e-rightsizing-recreate-limit-range",
-       .seed = 53,
-       .nodes = 2,
-       .clusters = {"{name: aws-us-east-1, cloud: aws, region: us-east-1, limit-ranges: "
-                    "[{name: bounds, namespace: shop, max: {cpu: \"2\"}}]}",
-                    "{name: gcp-europe-west1, cloud: gcp, region: europe-west1}"},
-       .replicas = "{aws-us-east-1: 2, gcp-europe-west1: 2}",
-       .cpuRequest = "500m",
-       .cpuLimit = "1",
-       .capacityPerReplica = "3500m",
-       .cpuLoad = "12",
-       .fixedReplicas = 4,
-       .averageValue = "4",
-       .rightsizing = "mode: recreate"});
+  RightsizingScenario scenario = throttledWebScenario();
+  scenario.name = "e2e-rightsizing-recreate-limit-range";
+  scenario.seed = 53;
+  scenario.clusters = {
+      "{name: aws-us-east-1, cloud: aws, region: us-east-1, limit-ranges: "
+      "[{name: bounds, namespace: shop, max: {cpu: \"2\"}}]}",
+      "{name: gcp-europe-west1, cloud: gcp, region: europe-west1}"};
+  scenario.rightsizing = "mode: recreate";
+  return rightsizingScenario(scenario);
 }
 
 TEST(E2eRightsizingAdmissionTest, ALimitRangeThatStallsTheRolloutIsReportedNotApplied) {

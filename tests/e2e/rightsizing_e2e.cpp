@@ -23,6 +23,19 @@ WorkloadName split(const std::string& workload) {
 
 }  // namespace
 
+RightsizingScenario throttledWebScenario() {
+  RightsizingScenario scenario;
+  scenario.nodes = 2;
+  scenario.replicas = "{aws-us-east-1: 2, gcp-europe-west1: 2}";
+  scenario.cpuRequest = "500m";
+  scenario.cpuLimit = "1";
+  scenario.capacityPerReplica = "3500m";
+  scenario.cpuLoad = "12";
+  scenario.fixedReplicas = 4;
+  scenario.averageValue = "4";
+  return scenario;
+}
+
 std::string rightsizingScenario(const RightsizingScenario& scenario) {
   std::string clusters;
   for (const auto& cluster : scenario.clusters) clusters += "\n  - " + cluster;

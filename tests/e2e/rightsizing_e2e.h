@@ -34,6 +34,11 @@ struct RightsizingScenario {
 inline constexpr const char* kAwsCluster = "{name: aws-us-east-1, cloud: aws, region: us-east-1}";
 std::string rightsizingScenario(const RightsizingScenario& scenario);
 
+// shop/web throttled at its 1-core limit under 3 cores of demand per replica, 2 + 2 replicas in
+// aws-us-east-1 and gcp-europe-west1 on 2 nodes each: the recommendation comes to about 3.5 cores
+// (P90 + 15% of 3). The caller names and seeds it and gives the clusters and the policy.
+RightsizingScenario throttledWebScenario();
+
 // The workload's `apply` entry for a cluster in GET /api/v1/recommendations (null before the
 // applier's first pass there), and its `result` ("" before one).
 nlohmann::json applyIn(const E2eFleet& fleet, const std::string& workload,

@@ -105,21 +105,14 @@ TEST(E2eRightsizingFallbackTest, RecreatePatchesThePodTemplateAndRollsWithoutLos
 // the recommendation (about 3.5 cores: P90 + 15% of 3) fits aws's 16-core nodes but no 2-core node
 // of gcp, so gcp's kubelet answers the first resize Infeasible.
 std::string infeasibleScenario(const std::string& fallback) {
-  return rightsizingScenario(
-      {.name = "e2e-rightsizing-fallback-" + fallback,
-       .seed = 47,
-       .nodes = 2,
-       .clusters = {kAwsCluster,
-                    "{name: gcp-europe-west1, cloud: gcp, region: europe-west1, "
-                    "node-capacity: {cpu: 2, memory: 8Gi}}"},
-       .replicas = "{aws-us-east-1: 2, gcp-europe-west1: 2}",
-       .cpuRequest = "500m",
-       .cpuLimit = "1",
-       .capacityPerReplica = "3500m",
-       .cpuLoad = "12",
-       .fixedReplicas = 4,
-       .averageValue = "4",
-       .rightsizing = "mode: in-place, fallback: " + fallback});
+  RightsizingScenario scenario = throttledWebScenario();
+  scenario.name = "e2e-rightsizing-fallback-" + fallback;
+  scenario.seed = 47;
+  scenario.clusters = {kAwsCluster,
+                       "{name: gcp-europe-west1, cloud: gcp, region: europe-west1, "
+                       "node-capacity: {cpu: 2, memory: 8Gi}}"};
+  scenario.rightsizing = "mode: in-place, fallback: " + fallback;
+  return rightsizingScenario(scenario);
 }
 
 // Both clusters' replicas ready, and the time the fleet was so (simulator seconds).
